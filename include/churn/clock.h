@@ -1,0 +1,24 @@
+/*
+ * churn/clock.h - time in the units churnd uses everywhere: int64 unix milliseconds for
+ * wall-clock instants (the API's unit too), and a monotonic nanosecond clock for durations.
+ */
+#ifndef CHURN_CLOCK_H
+#define CHURN_CLOCK_H
+
+#include <stdint.h>
+
+#define CHURN_MS_PER_DAY (86400LL * 1000LL)
+
+/** churn_now_ms() - wall-clock time, unix milliseconds. */
+int64_t churn_now_ms(void);
+
+/** churn_mono_ns() - monotonic clock in nanoseconds, for measuring durations. */
+int64_t churn_mono_ns(void);
+
+/**
+ * churn_format_time_ms() - ISO-8601 UTC text ("2026-11-22T20:34:13.123Z") of @ms into @out
+ * (at least 32 bytes). Returns @out.
+ */
+char *churn_format_time_ms(int64_t ms, char *out, unsigned long outlen);
+
+#endif
