@@ -1,1 +1,170 @@
-int main(void){return 0;}
+/*
+ * churnd.c - the daemon: reads the configuration, opens the services, starts the gRPC
+ * server, then waits for signals (SIGTERM/SIGINT drain and exit 0; SIGHUP is the reload
+ * signal) and runs periodic housekeeping between them.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "churn/config.h"
+#include "churn/log.h"
+#include "churn/service.h"
+#include "churn/transport.h"
+
+extern char **environ;
+
+#define HOUSEKEEPING_INTERVAL_S 1
+
+static int
+make_data_dir(const char *path, char *errbuf, size_t errlen)
+{
+    if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+        snprintf(errbuf, errlen, "data directory %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (access(path, W_OK | X_OK) != 0) {
+        snprintf(errbuf, errlen, "data directory %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void
+write_ready_file(const char *path, const char *listen, int port)
+{
+    char tmp[4096], addr[512];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    const char *colon = strrchr(listen, ':');
+    int hostlen = colon ? (int)(colon - listen) : (int)strlen(listen);
+    snprintf(addr, sizeof(addr), "%.*s:%d\n", hostlen, listen, port);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fputs(addr, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
+        churn_log(CHURN_LOG_WARN, "ready_file", CHURN_LF_STR("path", path),
+                  CHURN_LF_STR("error", strerror(errno)));
+}
+
+static void
+server_options_from_config(const struct churn_config *cfg, struct churn_server_options *o)
+{
+    churn_server_options_default(o);
+    o->listen = cfg->listen;
+    o->workers = (int)(cfg->workers ? cfg->workers : sysconf(_SC_NPROCESSORS_ONLN));
+    if (o->workers < 1)
+        o->workers = 1;
+    o->max_recv_bytes = (uint32_t)cfg->max_recv_bytes;
+    o->max_concurrent_streams = (int)cfg->max_concurrent_streams;
+    o->max_metadata_bytes = (int)cfg->max_metadata_bytes;
+    o->memory_quota_bytes = (uint64_t)cfg->memory_quota_mb << 20;
+    o->handshake_timeout_ms = (int)cfg->handshake_timeout_ms;
+    o->keepalive_time_ms = (int)(cfg->keepalive_time_ms > INT32_MAX ? INT32_MAX
+                                                                    : cfg->keepalive_time_ms);
+    o->keepalive_timeout_ms = (int)cfg->keepalive_timeout_ms;
+    o->min_client_ping_interval_ms = (int)cfg->min_client_ping_interval_ms;
+    o->max_connection_idle_ms = (int)cfg->max_connection_idle_ms;
+    o->max_connection_age_ms = (int)cfg->max_connection_age_ms;
+    o->max_connection_age_grace_ms = (int)cfg->max_connection_age_grace_ms;
+    o->drain_timeout_ms = (int)cfg->drain_timeout_ms;
+    o->requests_per_method = (int)cfg->requests_per_method;
+}
+
+/* Wait for signals; return the one that ends the process. */
+static int
+signal_loop(const sigset_t *set)
+{
+    for (;;) {
+        struct timespec tick = {.tv_sec = HOUSEKEEPING_INTERVAL_S, .tv_nsec = 0};
+        int sig = sigtimedwait(set, NULL, &tick);
+        if (sig == SIGTERM || sig == SIGINT)
+            return sig;
+        if (sig == SIGHUP)
+            churn_log(CHURN_LOG_INFO, "sighup",
+                      CHURN_LF_STR("msg", "reload requested: nothing to reload yet"));
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    struct churn_config cfg;
+    char err[1024];
+    if (churn_config_init(&cfg) != CHURN_OK) {
+        fputs("churnd: out of memory\n", stderr);
+        return 1;
+    }
+    enum churn_config_action action;
+    if (churn_config_load(&cfg, argc, argv, environ, &action, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnd: %s\n", err);
+        churn_config_fini(&cfg);
+        return 2;
+    }
+    if (action == CHURN_CONFIG_HELP) {
+        churn_config_usage(stdout, "churnd");
+        churn_config_fini(&cfg);
+        return 0;
+    }
+    if (action == CHURN_CONFIG_VERSION) {
+        printf("churnd %s\n", CHURN_VERSION);
+        churn_config_fini(&cfg);
+        return 0;
+    }
+    churn_log_configure(cfg.log_level, cfg.log_format, 2);
+
+    /* signals are taken synchronously by the main thread; every other thread blocks them */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = 1;
+    struct churn_services svc;
+    if (churn_services_init(&svc, err, sizeof(err)) != CHURN_OK) {
+        churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
+        goto out_config;
+    }
+    struct churn_server_options opts;
+    server_options_from_config(&cfg, &opts);
+    struct churn_server *server = NULL;
+    int port = 0;
+    if (churn_server_start(&opts, svc.methods, svc.n_methods, &server, &port, err,
+                           sizeof(err)) != CHURN_OK) {
+        churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
+        goto out_services;
+    }
+    churn_log(CHURN_LOG_INFO, "listening", CHURN_LF_STR("listen", cfg.listen),
+              CHURN_LF_INT("port", port), CHURN_LF_INT("workers", opts.workers),
+              CHURN_LF_STR("version", CHURN_VERSION));
+
+    /* serving needs the data directory; until then health says NOT_SERVING */
+    if (make_data_dir(cfg.data_dir, err, sizeof(err)) != 0) {
+        churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
+        churn_server_shutdown(server);
+        goto out_server;
+    }
+    churn_services_set_serving(&svc, CHURN_HEALTH_SERVING);
+    churn_log(CHURN_LOG_INFO, "serving", CHURN_LF_STR("data", cfg.data_dir));
+    if (*cfg.ready_file)
+        write_ready_file(cfg.ready_file, cfg.listen, port);
+
+    int sig = signal_loop(&set);
+    churn_log(CHURN_LOG_INFO, "stopping", CHURN_LF_STR("signal", strsignal(sig)));
+    churn_services_set_serving(&svc, CHURN_HEALTH_NOT_SERVING);
+    churn_server_shutdown(server);
+    rc = 0;
+out_server:
+    churn_server_destroy(server);
+out_services:
+    churn_services_fini(&svc);
+out_config:
+    churn_config_fini(&cfg);
+    if (rc == 0)
+        churn_log(CHURN_LOG_INFO, "stopped", CHURN_LF_STR("msg", "clean exit"));
+    return rc;
+}

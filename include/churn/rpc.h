@@ -1,0 +1,149 @@
+/*
+ * churn/rpc.h - the contract between the transport and the service handlers.
+ *
+ * The service layer describes each RPC with a struct churn_method row (name, shape,
+ * protobuf-c descriptors, handlers, limits); the transport drives the gRPC call and hands the
+ * handlers decoded protobuf-c messages and an opaque struct churn_rpc. Handlers never see a
+ * gRPC type. The four shapes:
+ *
+ *   unary          unary(req, &resp)                          → one response or an error
+ *   client stream  on_start, on_message(req)..., on_half_close(&resp) → one response
+ *   server stream  on_start(req); churn_rpc_send()... ; churn_rpc_finish()
+ *   bidi stream    on_start, on_message(req) (may churn_rpc_send)..., on_half_close
+ *
+ * on_done() is called exactly once when the call is over (finished, cancelled by the client,
+ * deadline passed, or server shutdown), on the call's worker thread; after it returns the
+ * transport drops its reference. A handler that keeps the rpc beyond a callback (a
+ * subscriber list) takes a reference with churn_rpc_ref() and drops it in on_done.
+ *
+ * Threading: callbacks for one call never run concurrently. churn_rpc_send(),
+ * churn_rpc_finish() and churn_rpc_reply() may be called from any thread.
+ */
+#ifndef CHURN_RPC_H
+#define CHURN_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "churn/arena.h"
+#include "churn/error.h"
+
+enum churn_rpc_shape {
+    CHURN_RPC_UNARY,
+    CHURN_RPC_CLIENT_STREAM,
+    CHURN_RPC_SERVER_STREAM,
+    CHURN_RPC_BIDI_STREAM,
+};
+
+struct churn_rpc;
+
+struct churn_method {
+    const char *name; /* full gRPC path: "/churn.v1.ScoringService/GetScore" */
+    enum churn_rpc_shape shape;
+    const ProtobufCMessageDescriptor *request;
+    const ProtobufCMessageDescriptor *response;
+
+    /* unary: build *resp (in churn_rpc_arena) or return an error */
+    enum churn_err (*unary)(struct churn_rpc *rpc, const ProtobufCMessage *req,
+                            ProtobufCMessage **resp);
+    /* streams: start of the call; @req is the request for server streams, NULL otherwise */
+    enum churn_err (*on_start)(struct churn_rpc *rpc, const ProtobufCMessage *req);
+    /* client and bidi streams: one received message (valid until the callback returns) */
+    enum churn_err (*on_message)(struct churn_rpc *rpc, const ProtobufCMessage *req);
+    /* client and bidi streams: the client half-closed. Client streams set *resp (or defer);
+     * bidi streams leave it NULL and the call ends with OK after queued messages. */
+    enum churn_err (*on_half_close)(struct churn_rpc *rpc, ProtobufCMessage **resp);
+    /* every shape that has per-call state: the call is over */
+    void (*on_done)(struct churn_rpc *rpc);
+
+    uint32_t max_request_bytes;   /* per message; 0: the server's receive limit */
+    const char *unimplemented;    /* non-NULL: answer UNIMPLEMENTED with this text */
+    void *service;                /* handler context, returned by churn_rpc_service() */
+};
+
+/* ---- for handlers ---------------------------------------------------------------------- */
+
+/** churn_rpc_method() - the method row this call runs. */
+const struct churn_method *churn_rpc_method(const struct churn_rpc *rpc);
+
+/** churn_rpc_service() - the method row's service pointer. */
+void *churn_rpc_service(const struct churn_rpc *rpc);
+
+/**
+ * churn_rpc_arena() - memory that lives as long as the call: responses, per-call state.
+ * Only for use from the call's own callbacks (not thread-safe).
+ */
+struct churn_arena *churn_rpc_arena(struct churn_rpc *rpc);
+
+/**
+ * churn_rpc_scratch() - memory that lives until the current callback returns: streamed
+ * messages are decoded here, and a streamed response may be built here (churn_rpc_send
+ * copies it).
+ */
+struct churn_arena *churn_rpc_scratch(struct churn_rpc *rpc);
+
+/** churn_rpc_state() - a slot for the handler's per-call state pointer. */
+void **churn_rpc_state(struct churn_rpc *rpc);
+
+/**
+ * churn_rpc_error() - record the status message for @err and return @err, so a handler can
+ * write `return churn_rpc_error(rpc, CHURN_EINVAL, "customer_id: empty");`.
+ */
+enum churn_err churn_rpc_error(struct churn_rpc *rpc, enum churn_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** churn_rpc_deadline_ms() - the client's deadline (unix ms), INT64_MAX when none. */
+int64_t churn_rpc_deadline_ms(const struct churn_rpc *rpc);
+
+/** churn_rpc_deadline_passed() - true once the deadline is behind us (for long handlers). */
+bool churn_rpc_deadline_passed(const struct churn_rpc *rpc);
+
+/**
+ * churn_rpc_metadata() - the value of request header @key (lower case), NULL if absent.
+ * The returned bytes are not NUL-terminated: *len receives the length. Valid for the call.
+ */
+const char *churn_rpc_metadata(const struct churn_rpc *rpc, const char *key, size_t *len);
+
+/**
+ * churn_rpc_send() - queue one streamed response (server and bidi streams). Thread-safe.
+ * The message is serialized before the function returns. Returns CHURN_ECANCELLED when the
+ * call is already over, CHURN_EFULL when the subscriber's queue is over its cap (the caller
+ * decides: drop, or finish with an error).
+ */
+enum churn_err churn_rpc_send(struct churn_rpc *rpc, const ProtobufCMessage *msg);
+
+/** churn_rpc_queued() - number of responses queued and not yet written (for flow control). */
+size_t churn_rpc_queued(struct churn_rpc *rpc);
+
+/**
+ * churn_rpc_finish() - end a stream with @err (CHURN_OK: status OK) and the message. Queued
+ * responses are written first. Thread-safe; later calls are ignored.
+ */
+void churn_rpc_finish(struct churn_rpc *rpc, enum churn_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/**
+ * churn_rpc_defer() - the unary or on_half_close handler will answer later with
+ * churn_rpc_reply() or churn_rpc_finish(); it returns CHURN_OK with *resp left NULL.
+ */
+void churn_rpc_defer(struct churn_rpc *rpc);
+
+/**
+ * churn_rpc_reply() - the deferred answer: @msg and status OK. Thread-safe. @msg is
+ * serialized before the function returns.
+ */
+void churn_rpc_reply(struct churn_rpc *rpc, const ProtobufCMessage *msg);
+
+/** churn_rpc_ref() - keep @rpc alive beyond the callbacks (e.g. in a subscriber list). */
+struct churn_rpc *churn_rpc_ref(struct churn_rpc *rpc);
+
+/** churn_rpc_unref() - drop a reference taken with churn_rpc_ref(). */
+void churn_rpc_unref(struct churn_rpc *rpc);
+
+/** churn_rpc_is_over() - true once the call has ended (sends will fail). Thread-safe. */
+bool churn_rpc_is_over(struct churn_rpc *rpc);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * churn/service.h - the service layer: the declarative method table of every RPC churnd
+ * serves, and the shared context its handlers run with (health registry, reflection index,
+ * and, as they arrive, the store, the model and the analyzer).
+ *
+ * Handlers see protobuf-c messages and domain structs only; the transport runs the table.
+ */
+#ifndef CHURN_SERVICE_H
+#define CHURN_SERVICE_H
+
+#include <stddef.h>
+
+#include "churn/error.h"
+#include "churn/health.h"
+#include "churn/reflection.h"
+#include "churn/rpc.h"
+
+struct churn_services {
+    struct churn_health *health;
+    struct churn_reflection *reflection;
+    struct churn_method *methods; /* the table, with .service pointing here */
+    size_t n_methods;
+    const char **service_names; /* distinct "pkg.Service" names, in table order */
+    size_t n_service_names;
+};
+
+/**
+ * churn_services_init() - build the method table and the health and reflection state.
+ * Every service starts NOT_SERVING; the daemon marks them SERVING when the store is open.
+ */
+enum churn_err churn_services_init(struct churn_services *svc, char *errbuf, size_t errlen);
+
+/** churn_services_fini() - free everything churn_services_init() built. */
+void churn_services_fini(struct churn_services *svc);
+
+/** churn_services_set_serving() - mark every service (and the overall "") @status. */
+void churn_services_set_serving(struct churn_services *svc, enum churn_health_status status);
+
+/* The method rows of each service, for the table (service/<name>.c). */
+extern const struct churn_method churn__health_methods[];
+extern const size_t churn__n_health_methods;
+extern const struct churn_method churn__reflection_methods[];
+extern const size_t churn__n_reflection_methods;
+extern const struct churn_method churn__churn_v1_methods[];
+extern const size_t churn__n_churn_v1_methods;
+
+/* The embedded descriptor set (generated at build time by proto/gen.py). */
+extern const unsigned char churn_descriptor_set[];
+extern const size_t churn_descriptor_set_len;
+
+#endif

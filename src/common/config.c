@@ -1,0 +1,391 @@
+/*
+ * config.c - the option table and the three parsers (config file, environment, flags)
+ * that fill struct churn_config from it. Adding an option is adding one row.
+ */
+#include "churn/config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "churn/alloc.h"
+
+enum opt_type {
+    OPT_STR,
+    OPT_INT,
+    OPT_LOG_LEVEL,
+    OPT_LOG_FORMAT,
+};
+
+struct opt {
+    const char *name;
+    enum opt_type type;
+    size_t offset;
+    int64_t min, max;
+    const char *def;
+    const char *help;
+};
+
+#define OFF(field) offsetof(struct churn_config, field)
+#define I64MAX     INT64_MAX
+
+static const struct opt options[] = {
+    {"listen", OPT_STR, OFF(listen), 0, 0, "127.0.0.1:50051", "address to serve gRPC on (host:port)"},
+    {"data", OPT_STR, OFF(data_dir), 0, 0, "churnd-data", "LMDB data directory"},
+    {"config", OPT_STR, OFF(config_file), 0, 0, "", "config file (key = value lines)"},
+    {"model", OPT_STR, OFF(model_path), 0, 0, "", "model file to serve (JSON)"},
+    {"lexicons", OPT_STR, OFF(lexicon_dir), 0, 0, "lexicons", "lexicon directory"},
+    {"ready-file", OPT_STR, OFF(ready_file), 0, 0, "",
+     "write the bound address here once serving (for scripts)"},
+    {"workers", OPT_INT, OFF(workers), 1, 256, "0", "worker threads (0: one per core)"},
+    {"log-level", OPT_LOG_LEVEL, OFF(log_level), 0, 0, "info", "error, warn, info or debug"},
+    {"log-format", OPT_LOG_FORMAT, OFF(log_format), 0, 0, "text", "text or json"},
+    {"max-recv-bytes", OPT_INT, OFF(max_recv_bytes), 1024, 64 << 20, "65536",
+     "largest request message accepted"},
+    {"max-concurrent-streams", OPT_INT, OFF(max_concurrent_streams), 1, 1 << 20, "1000",
+     "concurrent calls per connection"},
+    {"max-metadata-bytes", OPT_INT, OFF(max_metadata_bytes), 1024, 1 << 20, "16384",
+     "largest request header block"},
+    {"memory-quota-mb", OPT_INT, OFF(memory_quota_mb), 0, 1 << 20, "1024",
+     "gRPC memory quota (0: none)"},
+    {"handshake-timeout-ms", OPT_INT, OFF(handshake_timeout_ms), 100, 600000, "10000",
+     "time a new connection has to complete its handshake"},
+    {"keepalive-time-ms", OPT_INT, OFF(keepalive_time_ms), 1000, I64MAX, "7200000",
+     "interval of server keepalive pings"},
+    {"keepalive-timeout-ms", OPT_INT, OFF(keepalive_timeout_ms), 100, I64MAX, "20000",
+     "time a keepalive ping has to be answered"},
+    {"min-client-ping-interval-ms", OPT_INT, OFF(min_client_ping_interval_ms), 0, I64MAX, "60000",
+     "clients pinging more often are disconnected"},
+    {"max-connection-idle-ms", OPT_INT, OFF(max_connection_idle_ms), 0, I64MAX, "0",
+     "close connections idle this long (0: never)"},
+    {"max-connection-age-ms", OPT_INT, OFF(max_connection_age_ms), 0, I64MAX, "0",
+     "close connections this old (0: never)"},
+    {"max-connection-age-grace-ms", OPT_INT, OFF(max_connection_age_grace_ms), 0, I64MAX, "30000",
+     "time calls get after the age is reached"},
+    {"drain-timeout-ms", OPT_INT, OFF(drain_timeout_ms), 0, 3600000, "10000",
+     "on SIGTERM, time calls get before they are cancelled"},
+    {"requests-per-method", OPT_INT, OFF(requests_per_method), 1, 1024, "32",
+     "calls pre-posted per worker and method"},
+    {"map-size-max-mb", OPT_INT, OFF(map_size_max_mb), 16, 1 << 24, "65536",
+     "hard cap of the LMDB map size"},
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static enum churn_err __attribute__((format(printf, 4, 5)))
+fail(char *errbuf, size_t errlen, enum churn_err err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+static const struct opt *
+find_option(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strlen(options[i].name) == len && memcmp(options[i].name, name, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static enum churn_err
+apply(struct churn_config *cfg, const struct opt *o, const char *value, char *errbuf,
+      size_t errlen)
+{
+    char *base = (char *)cfg;
+    switch (o->type) {
+    case OPT_STR: {
+        char *copy = churn_strdup(value);
+        if (!copy)
+            return fail(errbuf, errlen, CHURN_ENOMEM, "%s: out of memory", o->name);
+        char **slot = (char **)(base + o->offset);
+        churn_free(*slot);
+        *slot = copy;
+        return CHURN_OK;
+    }
+    case OPT_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (!*value || *end || errno)
+            return fail(errbuf, errlen, CHURN_EINVAL, "%s: '%s' is not an integer", o->name,
+                        value);
+        /* 0 for workers means "one per core" */
+        bool auto_zero = o->offset == OFF(workers) && v == 0;
+        if (!auto_zero && (v < o->min || v > o->max))
+            return fail(errbuf, errlen, CHURN_ERANGE,
+                        "%s: %lld is out of range [%" PRId64 ", %" PRId64 "]", o->name, v, o->min,
+                        o->max);
+        *(int64_t *)(base + o->offset) = v;
+        return CHURN_OK;
+    }
+    case OPT_LOG_LEVEL:
+        if (!churn_log_level_parse(value, (enum churn_log_level *)(base + o->offset)))
+            return fail(errbuf, errlen, CHURN_EINVAL,
+                        "%s: '%s' is not one of error, warn, info, debug", o->name, value);
+        return CHURN_OK;
+    case OPT_LOG_FORMAT:
+        if (!churn_log_format_parse(value, (enum churn_log_format *)(base + o->offset)))
+            return fail(errbuf, errlen, CHURN_EINVAL, "%s: '%s' is not one of text, json",
+                        o->name, value);
+        return CHURN_OK;
+    }
+    return CHURN_EINTERNAL;
+}
+
+enum churn_err
+churn_config_set(struct churn_config *cfg, const char *key, const char *value, char *errbuf,
+                 size_t errlen)
+{
+    const struct opt *o = find_option(key, strlen(key));
+    if (!o)
+        return fail(errbuf, errlen, CHURN_EINVAL, "unknown option '%s' (see --help)", key);
+    return apply(cfg, o, value, errbuf, errlen);
+}
+
+enum churn_err
+churn_config_init(struct churn_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    char err[256];
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        enum churn_err e = apply(cfg, &options[i], options[i].def, err, sizeof(err));
+        if (e) {
+            churn_config_fini(cfg);
+            return e;
+        }
+    }
+    return CHURN_OK;
+}
+
+void
+churn_config_fini(struct churn_config *cfg)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (options[i].type == OPT_STR) {
+            char **slot = (char **)((char *)cfg + options[i].offset);
+            churn_free(*slot);
+            *slot = NULL;
+        }
+    }
+}
+
+static bool
+is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+enum churn_err
+churn_config_load_text(struct churn_config *cfg, const char *source, const char *text, size_t len,
+                       char *errbuf, size_t errlen)
+{
+    enum { LINE_MAX_BYTES = 4096 };
+    char line[LINE_MAX_BYTES + 1];
+    size_t pos = 0;
+    for (int lineno = 1; pos < len; lineno++) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+        if (n > LINE_MAX_BYTES)
+            return fail(errbuf, errlen, CHURN_ETOOBIG, "%s:%d: line is over %d bytes", source,
+                        lineno, LINE_MAX_BYTES);
+        if (memchr(text + pos, '\0', n))
+            return fail(errbuf, errlen, CHURN_EINVAL, "%s:%d: NUL byte in line", source, lineno);
+        memcpy(line, text + pos, n);
+        line[n] = '\0';
+        pos += n + (nl ? 1 : 0);
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *s = line;
+        while (is_space(*s))
+            s++;
+        size_t l = strlen(s);
+        while (l && is_space(s[l - 1]))
+            s[--l] = '\0';
+        if (!*s)
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq)
+            return fail(errbuf, errlen, CHURN_EINVAL, "%s:%d: expected 'key = value'", source,
+                        lineno);
+        char *kend = eq;
+        while (kend > s && is_space(kend[-1]))
+            kend--;
+        char *value = eq + 1;
+        while (is_space(*value))
+            value++;
+        const struct opt *o = find_option(s, (size_t)(kend - s));
+        if (!o)
+            return fail(errbuf, errlen, CHURN_EINVAL, "%s:%d: unknown key '%.*s'", source, lineno,
+                        (int)(kend - s), s);
+        if (o->offset == OFF(config_file))
+            return fail(errbuf, errlen, CHURN_EINVAL, "%s:%d: 'config' cannot be set in a file",
+                        source, lineno);
+        char msg[512];
+        enum churn_err err = apply(cfg, o, value, msg, sizeof(msg));
+        if (err)
+            return fail(errbuf, errlen, err, "%s:%d: %s", source, lineno, msg);
+    }
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_config_load_file(struct churn_config *cfg, const char *path, char *errbuf, size_t errlen)
+{
+    enum { FILE_MAX_BYTES = 1 << 20 };
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(errbuf, errlen, churn_err_from_errno(errno), "%s: %s", path, strerror(errno));
+    char *text = churn_malloc(FILE_MAX_BYTES + 1);
+    if (!text) {
+        fclose(f);
+        return fail(errbuf, errlen, CHURN_ENOMEM, "%s: out of memory", path);
+    }
+    size_t n = fread(text, 1, FILE_MAX_BYTES + 1, f);
+    bool read_error = ferror(f);
+    fclose(f);
+    enum churn_err err;
+    if (read_error)
+        err = fail(errbuf, errlen, CHURN_EIO, "%s: read error", path);
+    else if (n > FILE_MAX_BYTES)
+        err = fail(errbuf, errlen, CHURN_ETOOBIG, "%s: over %d bytes", path, FILE_MAX_BYTES);
+    else
+        err = churn_config_load_text(cfg, path, text, n, errbuf, errlen);
+    churn_free(text);
+    return err;
+}
+
+/* "CHURND_MAX_RECV_BYTES" → "max-recv-bytes" in @out; false if not a CHURND_ variable. */
+static bool
+env_key(const char *var, size_t len, char *out, size_t cap)
+{
+    static const char prefix[] = "CHURND_";
+    if (len <= sizeof(prefix) - 1 || memcmp(var, prefix, sizeof(prefix) - 1) != 0 ||
+        len - (sizeof(prefix) - 1) >= cap)
+        return false;
+    size_t n = 0;
+    for (size_t i = sizeof(prefix) - 1; i < len; i++) {
+        char c = var[i];
+        out[n++] = c == '_' ? '-' : (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+enum churn_err
+churn_config_load_env(struct churn_config *cfg, char *const *envp, char *errbuf, size_t errlen)
+{
+    for (char *const *e = envp; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        char key[128];
+        if (!eq || !env_key(*e, (size_t)(eq - *e), key, sizeof(key)))
+            continue;
+        if (strcmp(key, "config") == 0)
+            continue; /* handled before the file is read */
+        const struct opt *o = find_option(key, strlen(key));
+        if (!o)
+            return fail(errbuf, errlen, CHURN_EINVAL, "environment: unknown variable %.*s",
+                        (int)(eq - *e), *e);
+        char msg[512];
+        enum churn_err err = apply(cfg, o, eq + 1, msg, sizeof(msg));
+        if (err)
+            return fail(errbuf, errlen, err, "environment %.*s: %s", (int)(eq - *e), *e, msg);
+    }
+    return CHURN_OK;
+}
+
+/* Walk the flags; with @only_config, apply nothing but --config. */
+static enum churn_err
+load_args(struct churn_config *cfg, int argc, char *const *argv, bool only_config,
+          enum churn_config_action *action, char *errbuf, size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *action = CHURN_CONFIG_HELP;
+            continue;
+        }
+        if (strcmp(a, "--version") == 0) {
+            *action = CHURN_CONFIG_VERSION;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return fail(errbuf, errlen, CHURN_EINVAL, "unexpected argument '%s' (see --help)", a);
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const struct opt *o = find_option(name, nlen);
+        if (!o)
+            return fail(errbuf, errlen, CHURN_EINVAL, "unknown flag '--%.*s' (see --help)",
+                        (int)nlen, name);
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            if (i + 1 >= argc)
+                return fail(errbuf, errlen, CHURN_EINVAL, "--%s needs a value", o->name);
+            value = argv[++i];
+        }
+        if (only_config != (o->offset == OFF(config_file)))
+            continue;
+        char msg[512];
+        enum churn_err err = apply(cfg, o, value, msg, sizeof(msg));
+        if (err)
+            return fail(errbuf, errlen, err, "--%s", msg);
+    }
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_config_load(struct churn_config *cfg, int argc, char *const *argv, char *const *envp,
+                  enum churn_config_action *action, char *errbuf, size_t errlen)
+{
+    *action = CHURN_CONFIG_RUN;
+    for (char *const *e = envp; e && *e; e++) {
+        if (strncmp(*e, "CHURND_CONFIG=", 14) == 0) {
+            char msg[512];
+            enum churn_err err = churn_config_set(cfg, "config", *e + 14, msg, sizeof(msg));
+            if (err)
+                return fail(errbuf, errlen, err, "environment: %s", msg);
+        }
+    }
+    enum churn_err err = load_args(cfg, argc, argv, true, action, errbuf, errlen);
+    if (err || *action != CHURN_CONFIG_RUN)
+        return err;
+    if (cfg->config_file && *cfg->config_file) {
+        err = churn_config_load_file(cfg, cfg->config_file, errbuf, errlen);
+        if (err)
+            return err;
+    }
+    err = churn_config_load_env(cfg, envp, errbuf, errlen);
+    if (err)
+        return err;
+    return load_args(cfg, argc, argv, false, action, errbuf, errlen);
+}
+
+void
+churn_config_usage(FILE *out, const char *prog)
+{
+    fprintf(out,
+            "usage: %s [--flag value]...\n\n"
+            "churnd serves churn scores, chat analysis and retention alerts over gRPC.\n"
+            "Every flag can also be set as CHURND_<FLAG> in the environment (CHURND_LISTEN)\n"
+            "or as 'flag = value' in the --config file; flags win over the environment,\n"
+            "which wins over the file.\n\n",
+            prog);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s", options[i].name);
+        fprintf(out, "  %-32s %s", left, options[i].help);
+        if (*options[i].def)
+            fprintf(out, " [%s]", options[i].def);
+        fputc('\n', out);
+    }
+    fprintf(out, "  %-32s %s\n  %-32s %s\n", "--help", "print this help", "--version",
+            "print the version");
+}

@@ -1,0 +1,114 @@
+/*
+ * services.c - assembles the method table from each service's rows, points every row at
+ * the shared context, derives the list of service names (for reflection and health), and
+ * owns the health registry and the reflection index.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "churn/alloc.h"
+#include "churn/service.h"
+
+static const struct {
+    const struct churn_method *rows;
+    const size_t *n;
+} tables[] = {
+    {churn__health_methods, &churn__n_health_methods},
+    {churn__reflection_methods, &churn__n_reflection_methods},
+    {churn__churn_v1_methods, &churn__n_churn_v1_methods},
+};
+
+/* "/pkg.Service/Method" → heap "pkg.Service" */
+static char *
+service_of(const char *method)
+{
+    const char *start = method + 1;
+    const char *slash = strchr(start, '/');
+    size_t n = slash ? (size_t)(slash - start) : strlen(start);
+    char *s = churn_malloc(n + 1);
+    if (s) {
+        memcpy(s, start, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+static enum churn_err
+collect_service_names(struct churn_services *svc)
+{
+    svc->service_names = churn_calloc(svc->n_methods, sizeof(char *));
+    if (!svc->service_names)
+        return CHURN_ENOMEM;
+    for (size_t i = 0; i < svc->n_methods; i++) {
+        char *name = service_of(svc->methods[i].name);
+        if (!name)
+            return CHURN_ENOMEM;
+        bool seen = false;
+        for (size_t j = 0; j < svc->n_service_names && !seen; j++)
+            seen = strcmp(svc->service_names[j], name) == 0;
+        if (seen)
+            churn_free(name);
+        else
+            svc->service_names[svc->n_service_names++] = name;
+    }
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_services_init(struct churn_services *svc, char *errbuf, size_t errlen)
+{
+    memset(svc, 0, sizeof(*svc));
+    enum churn_err err = churn_health_create(&svc->health);
+    if (err)
+        goto out_fail;
+    err = churn_reflection_open(churn_descriptor_set, churn_descriptor_set_len, &svc->reflection,
+                                errbuf, errlen);
+    if (err)
+        goto out_fail;
+    size_t total = 0;
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+        total += *tables[t].n;
+    svc->methods = churn_calloc(total, sizeof(*svc->methods));
+    if (!svc->methods) {
+        err = CHURN_ENOMEM;
+        goto out_fail;
+    }
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+        for (size_t i = 0; i < *tables[t].n; i++) {
+            svc->methods[svc->n_methods] = tables[t].rows[i];
+            svc->methods[svc->n_methods].service = svc;
+            svc->n_methods++;
+        }
+    }
+    err = collect_service_names(svc);
+    if (err)
+        goto out_fail;
+    for (size_t i = 0; i < svc->n_service_names && !err; i++)
+        err = churn_health_set(svc->health, svc->service_names[i], CHURN_HEALTH_NOT_SERVING);
+    if (err)
+        goto out_fail;
+    return CHURN_OK;
+out_fail:
+    if (err == CHURN_ENOMEM)
+        snprintf(errbuf, errlen, "out of memory");
+    churn_services_fini(svc);
+    return err;
+}
+
+void
+churn_services_fini(struct churn_services *svc)
+{
+    for (size_t i = 0; i < svc->n_service_names; i++)
+        churn_free((char *)svc->service_names[i]);
+    churn_free(svc->service_names);
+    churn_free(svc->methods);
+    churn_reflection_close(svc->reflection);
+    churn_health_destroy(svc->health);
+    memset(svc, 0, sizeof(*svc));
+}
+
+void
+churn_services_set_serving(struct churn_services *svc, enum churn_health_status status)
+{
+    churn_health_set_all(svc->health, status);
+}

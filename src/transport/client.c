@@ -1,0 +1,310 @@
+/*
+ * client.c - a small blocking gRPC client on C core for churnctl and the tests: unary calls
+ * and streams driven one batch at a time on a pluck completion queue. It moves serialized
+ * bytes; callers pack and unpack protobuf-c messages themselves.
+ */
+#include <string.h>
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+#include "churn/alloc.h"
+#include "churn/transport.h"
+
+struct churn_client {
+    grpc_channel *channel;
+};
+
+struct churn_client_stream {
+    grpc_call *call;
+    grpc_completion_queue *cq;
+    grpc_metadata_array initial_md;
+    grpc_metadata_array trailing_md;
+    bool md_sent;
+    bool md_received;
+    bool send_closed;
+    int tag; /* address used as the tag of every batch */
+};
+
+enum churn_err
+churn_client_open(const char *target, struct churn_client **out)
+{
+    grpc_init();
+    struct churn_client *c = churn_calloc(1, sizeof(*c));
+    if (!c) {
+        grpc_shutdown();
+        return CHURN_ENOMEM;
+    }
+    grpc_arg args[1];
+    memset(args, 0, sizeof(args));
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = 64 * 1024 * 1024;
+    grpc_channel_args channel_args = {.num_args = 1, .args = args};
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    c->channel = grpc_channel_create(target, creds, &channel_args);
+    grpc_channel_credentials_release(creds);
+    if (!c->channel) {
+        churn_free(c);
+        grpc_shutdown();
+        return CHURN_EINVAL;
+    }
+    *out = c;
+    return CHURN_OK;
+}
+
+void
+churn_client_close(struct churn_client *c)
+{
+    if (!c)
+        return;
+    grpc_channel_destroy(c->channel);
+    churn_free(c);
+    grpc_shutdown();
+}
+
+void
+churn_client_status_clear(struct churn_client_status *st)
+{
+    churn_free(st->details);
+    st->details = NULL;
+}
+
+static gpr_timespec
+deadline_in(int timeout_ms)
+{
+    if (timeout_ms <= 0)
+        return gpr_inf_future(GPR_CLOCK_REALTIME);
+    return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                        gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+}
+
+static grpc_byte_buffer *
+bytes_to_bb(const void *data, size_t len)
+{
+    grpc_slice slice = grpc_slice_from_copied_buffer(data, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    return bb;
+}
+
+static enum churn_err
+bb_to_bytes(grpc_byte_buffer *bb, void **out, size_t *len)
+{
+    grpc_byte_buffer_reader reader;
+    if (!grpc_byte_buffer_reader_init(&reader, bb))
+        return CHURN_EIO;
+    grpc_slice slice = grpc_byte_buffer_reader_readall(&reader);
+    grpc_byte_buffer_reader_destroy(&reader);
+    size_t n = GRPC_SLICE_LENGTH(slice);
+    void *p = churn_malloc(n + 1);
+    if (!p) {
+        grpc_slice_unref(slice);
+        return CHURN_ENOMEM;
+    }
+    memcpy(p, GRPC_SLICE_START_PTR(slice), n);
+    ((char *)p)[n] = '\0';
+    grpc_slice_unref(slice);
+    *out = p;
+    *len = n;
+    return CHURN_OK;
+}
+
+static void
+set_status(struct churn_client_status *st, grpc_status_code code, grpc_slice details)
+{
+    st->code = (int)code;
+    size_t n = GRPC_SLICE_LENGTH(details);
+    st->details = churn_malloc(n + 1);
+    if (st->details) {
+        memcpy(st->details, GRPC_SLICE_START_PTR(details), n);
+        st->details[n] = '\0';
+    }
+}
+
+static bool
+run_batch(grpc_call *call, grpc_completion_queue *cq, grpc_op *ops, size_t n, void *tag)
+{
+    if (grpc_call_start_batch(call, ops, n, tag, NULL) != GRPC_CALL_OK)
+        return false;
+    grpc_event ev = grpc_completion_queue_pluck(cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+enum churn_err
+churn_client_unary(struct churn_client *c, const char *method, const void *req, size_t req_len,
+                   int timeout_ms, void **resp, size_t *resp_len, struct churn_client_status *st)
+{
+    struct churn_client_stream *s;
+    enum churn_err err = churn_client_stream_open(c, method, timeout_ms, &s);
+    if (err)
+        return err;
+    grpc_byte_buffer *send = bytes_to_bb(req, req_len);
+    grpc_byte_buffer *recv = NULL;
+    grpc_status_code code = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice();
+    grpc_op ops[6];
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &s->trailing_md;
+    ops[5].data.recv_status_on_client.status = &code;
+    ops[5].data.recv_status_on_client.status_details = &details;
+    if (!run_batch(s->call, s->cq, ops, 6, &s->tag)) {
+        err = CHURN_EIO;
+        goto out;
+    }
+    *resp = NULL;
+    *resp_len = 0;
+    if (code == GRPC_STATUS_OK && recv) {
+        err = bb_to_bytes(recv, resp, resp_len);
+        if (err)
+            goto out;
+    }
+    set_status(st, code, details);
+out:
+    grpc_byte_buffer_destroy(send);
+    if (recv)
+        grpc_byte_buffer_destroy(recv);
+    grpc_slice_unref(details);
+    s->md_received = true;
+    churn_client_stream_finish(s, false, NULL);
+    return err;
+}
+
+enum churn_err
+churn_client_stream_open(struct churn_client *c, const char *method, int timeout_ms,
+                         struct churn_client_stream **out)
+{
+    struct churn_client_stream *s = churn_calloc(1, sizeof(*s));
+    if (!s)
+        return CHURN_ENOMEM;
+    s->cq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_slice m = grpc_slice_from_copied_string(method);
+    s->call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq, m, NULL,
+                                       deadline_in(timeout_ms), NULL);
+    grpc_slice_unref(m);
+    grpc_metadata_array_init(&s->initial_md);
+    grpc_metadata_array_init(&s->trailing_md);
+    if (!s->call) {
+        grpc_completion_queue_shutdown(s->cq);
+        grpc_completion_queue_destroy(s->cq);
+        churn_free(s);
+        return CHURN_EIO;
+    }
+    *out = s;
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_client_stream_send(struct churn_client_stream *s, const void *msg, size_t len)
+{
+    grpc_byte_buffer *bb = bytes_to_bb(msg, len);
+    grpc_op ops[2];
+    memset(ops, 0, sizeof(ops));
+    size_t n = 0;
+    if (!s->md_sent)
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].data.send_message.send_message = bb;
+    n++;
+    bool ok = run_batch(s->call, s->cq, ops, n, &s->tag);
+    s->md_sent = true;
+    grpc_byte_buffer_destroy(bb);
+    return ok ? CHURN_OK : CHURN_EIO;
+}
+
+enum churn_err
+churn_client_stream_close_send(struct churn_client_stream *s)
+{
+    if (s->send_closed)
+        return CHURN_OK;
+    grpc_op ops[2];
+    memset(ops, 0, sizeof(ops));
+    size_t n = 0;
+    if (!s->md_sent)
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    bool ok = run_batch(s->call, s->cq, ops, n, &s->tag);
+    s->md_sent = true;
+    s->send_closed = true;
+    return ok ? CHURN_OK : CHURN_EIO;
+}
+
+enum churn_err
+churn_client_stream_recv(struct churn_client_stream *s, void **msg, size_t *len)
+{
+    grpc_byte_buffer *bb = NULL;
+    grpc_op ops[2];
+    memset(ops, 0, sizeof(ops));
+    size_t n = 0;
+    if (!s->md_received) {
+        ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+        ops[n].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+        n++;
+    }
+    ops[n].op = GRPC_OP_RECV_MESSAGE;
+    ops[n].data.recv_message.recv_message = &bb;
+    n++;
+    bool ok = run_batch(s->call, s->cq, ops, n, &s->tag);
+    s->md_received = true;
+    if (!ok || !bb) {
+        if (bb)
+            grpc_byte_buffer_destroy(bb);
+        return CHURN_ENOTFOUND;
+    }
+    enum churn_err err = bb_to_bytes(bb, msg, len);
+    grpc_byte_buffer_destroy(bb);
+    return err;
+}
+
+enum churn_err
+churn_client_stream_finish(struct churn_client_stream *s, bool cancel,
+                           struct churn_client_status *st)
+{
+    enum churn_err err = CHURN_OK;
+    if (cancel)
+        grpc_call_cancel(s->call, NULL);
+    if (st) {
+        grpc_status_code code = GRPC_STATUS_UNKNOWN;
+        grpc_slice details = grpc_empty_slice();
+        grpc_op ops[2];
+        memset(ops, 0, sizeof(ops));
+        size_t n = 0;
+        if (!s->md_received) {
+            ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+            ops[n].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+            n++;
+        }
+        ops[n].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+        ops[n].data.recv_status_on_client.trailing_metadata = &s->trailing_md;
+        ops[n].data.recv_status_on_client.status = &code;
+        ops[n].data.recv_status_on_client.status_details = &details;
+        n++;
+        if (grpc_call_start_batch(s->call, ops, n, &s->tag, NULL) == GRPC_CALL_OK) {
+            grpc_completion_queue_pluck(s->cq, &s->tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            set_status(st, code, details);
+        } else {
+            err = CHURN_EIO;
+        }
+        grpc_slice_unref(details);
+    }
+    grpc_call_unref(s->call);
+    /* every batch was plucked already: the queue is empty */
+    grpc_completion_queue_shutdown(s->cq);
+    grpc_completion_queue_destroy(s->cq);
+    grpc_metadata_array_destroy(&s->initial_md);
+    grpc_metadata_array_destroy(&s->trailing_md);
+    churn_free(s);
+    return err;
+}

@@ -1,0 +1,129 @@
+/*
+ * transport/internal.h - state shared by the files of the transport module: the server,
+ * its workers, and the per-call struct that owns a call's ops, buffers, arenas and tags.
+ */
+#ifndef CHURN_TRANSPORT_INTERNAL_H
+#define CHURN_TRANSPORT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/grpc.h>
+#include <grpc/slice.h>
+
+#include "churn/arena.h"
+#include "churn/rpc.h"
+#include "churn/transport.h"
+
+/* What a completion-queue tag stands for: each call embeds one tag per kind of batch. */
+enum churn__tag_kind {
+    CHURN__TAG_NEW_CALL, /* a requested call arrived (or the request was cancelled) */
+    CHURN__TAG_RECV,     /* RECV_MESSAGE completed */
+    CHURN__TAG_SEND,     /* a send batch completed */
+    CHURN__TAG_CLOSE,    /* RECV_CLOSE_ON_SERVER completed: the call is over */
+    CHURN__TAG_SHUTDOWN, /* grpc_server_shutdown_and_notify completed */
+};
+
+struct churn__tag {
+    enum churn__tag_kind kind;
+};
+
+struct churn__outmsg {
+    struct churn__outmsg *next;
+    grpc_byte_buffer *bb;
+};
+
+struct churn__worker {
+    struct churn_server *server;
+    int index;
+    grpc_completion_queue *cq;
+    pthread_t thread;
+    struct churn_rpc *active; /* calls in progress on this worker (worker thread only) */
+    bool streams_ended;       /* drain: open streams were told to end */
+};
+
+struct churn_server {
+    grpc_server *grpc;
+    struct churn_server_options opts;
+    const struct churn_method *methods;
+    size_t n_methods;
+    void **registered; /* grpc_server_register_method handle per method */
+    struct churn__worker *workers;
+    int n_workers;
+    atomic_bool draining;
+    atomic_long active_calls;
+    struct churn__tag shutdown_tag;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool shutdown_notified;
+    bool shut_down;
+    bool threads_started;
+};
+
+/*
+ * One call. Fields marked (w) are touched only by the worker thread that owns the call's
+ * completion queue; fields marked (mu) are shared with threads that send on the call.
+ */
+struct churn_rpc {
+    struct churn__worker *worker;     /* (w) */
+    const struct churn_method *method; /* NULL: an unregistered method */
+    size_t method_index;
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array request_md;
+    grpc_byte_buffer *payload;  /* first request message (unary, server stream) */
+    grpc_call_details details; /* unregistered methods only */
+    bool unregistered;
+
+    struct churn__tag t_new, t_recv, t_send, t_close;
+
+    pthread_mutex_t mu;
+    atomic_int refs;
+    int pending;                /* (mu) batches started and not completed */
+    bool over;                  /* (mu) the call has ended; nothing more can be sent */
+    bool want_md;               /* (mu) send initial metadata even with nothing queued */
+    bool md_sent;               /* (mu) */
+    bool send_active;           /* (mu) */
+    bool status_queued;         /* (mu) */
+    bool status_sent;           /* (mu) */
+    bool unary_batch;           /* (mu) the send batch also carried RECV_CLOSE */
+    struct churn__outmsg *q_head, *q_tail; /* (mu) */
+    size_t q_len;                          /* (mu) */
+    grpc_byte_buffer *send_bb;             /* (mu) the message in flight */
+    grpc_status_code status_code;          /* (mu) */
+    grpc_slice status_details;             /* (mu) */
+    int close_cancelled;                   /* written by grpc at RECV_CLOSE */
+
+    grpc_byte_buffer *recv_bb; /* (w) */
+    bool recv_paused;          /* (w) waiting for the send queue to drain */
+    bool half_closed;          /* (w) */
+    bool deferred;             /* (w) the handler answers later */
+    bool done_called;          /* (w) */
+    bool cancelled;            /* (w) client cancelled or deadline passed */
+
+    char *error_msg;  /* churn_rpc_error() text (heap) */
+    enum churn_err status_err; /* the error the call ended with, for the log */
+    struct churn_arena arena;
+    struct churn_arena scratch;
+    void *state;
+    long long start_ns;
+    struct churn_rpc *prev, *next; /* (w) worker's active list */
+};
+
+/* call.c */
+struct churn_rpc *churn__rpc_new(struct churn__worker *w, size_t method_index);
+void churn__rpc_on_new_call(struct churn_rpc *rpc, bool ok);
+void churn__rpc_on_recv(struct churn_rpc *rpc, bool ok);
+void churn__rpc_on_send(struct churn_rpc *rpc, bool ok);
+void churn__rpc_on_close(struct churn_rpc *rpc, bool ok);
+void churn__rpc_discard(struct churn_rpc *rpc);
+
+/* server.c */
+void churn__server_request(struct churn__worker *w, size_t method_index);
+
+/* status.c */
+grpc_status_code churn__status_from_err(enum churn_err err);
+
+#endif
