@@ -61,8 +61,8 @@ server_options_from_config(const struct churn_config *cfg, struct churn_server_o
     o->max_metadata_bytes = (int)cfg->max_metadata_bytes;
     o->memory_quota_bytes = (uint64_t)cfg->memory_quota_mb << 20;
     o->handshake_timeout_ms = (int)cfg->handshake_timeout_ms;
-    o->keepalive_time_ms = (int)(cfg->keepalive_time_ms > INT32_MAX ? INT32_MAX
-                                                                    : cfg->keepalive_time_ms);
+    o->keepalive_time_ms =
+        (int)(cfg->keepalive_time_ms > INT32_MAX ? INT32_MAX : cfg->keepalive_time_ms);
     o->keepalive_timeout_ms = (int)cfg->keepalive_timeout_ms;
     o->min_client_ping_interval_ms = (int)cfg->min_client_ping_interval_ms;
     o->max_connection_idle_ms = (int)cfg->max_connection_idle_ms;
@@ -133,8 +133,8 @@ main(int argc, char **argv)
     server_options_from_config(&cfg, &opts);
     struct churn_server *server = NULL;
     int port = 0;
-    if (churn_server_start(&opts, svc.methods, svc.n_methods, &server, &port, err,
-                           sizeof(err)) != CHURN_OK) {
+    if (churn_server_start(&opts, svc.methods, svc.n_methods, &server, &port, err, sizeof(err)) !=
+        CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
         goto out_services;
     }

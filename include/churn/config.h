@@ -84,8 +84,8 @@ enum churn_err churn_config_load_env(struct churn_config *cfg, char *const *envp
  * *action says whether to run or to print help or the version.
  */
 enum churn_err churn_config_load(struct churn_config *cfg, int argc, char *const *argv,
-                                 char *const *envp, enum churn_config_action *action,
-                                 char *errbuf, size_t errlen);
+                                 char *const *envp, enum churn_config_action *action, char *errbuf,
+                                 size_t errlen);
 
 /** churn_config_usage() - the --help text, generated from the option table. */
 void churn_config_usage(FILE *out, const char *prog);

@@ -40,9 +40,12 @@ struct churn_log_field {
     };
 };
 
-#define CHURN_LF_STR(k, v) ((struct churn_log_field){.key = (k), .type = CHURN_LOG_FIELD_STR, .s = (v)})
-#define CHURN_LF_INT(k, v) ((struct churn_log_field){.key = (k), .type = CHURN_LOG_FIELD_INT, .i = (v)})
-#define CHURN_LF_DBL(k, v) ((struct churn_log_field){.key = (k), .type = CHURN_LOG_FIELD_DBL, .d = (v)})
+#define CHURN_LF_STR(k, v)                                                                         \
+    ((struct churn_log_field){.key = (k), .type = CHURN_LOG_FIELD_STR, .s = (v)})
+#define CHURN_LF_INT(k, v)                                                                         \
+    ((struct churn_log_field){.key = (k), .type = CHURN_LOG_FIELD_INT, .i = (v)})
+#define CHURN_LF_DBL(k, v)                                                                         \
+    ((struct churn_log_field){.key = (k), .type = CHURN_LOG_FIELD_DBL, .d = (v)})
 
 /** churn_log_configure() - set the threshold, the format and the output file descriptor. */
 void churn_log_configure(enum churn_log_level level, enum churn_log_format format, int fd);
@@ -73,7 +76,8 @@ bool churn_log_format_parse(const char *s, enum churn_log_format *out);
     do {                                                                                           \
         if (churn_log_enabled(level)) {                                                            \
             const struct churn_log_field churn__lf[] = {__VA_ARGS__};                              \
-            churn_log_write((level), (event), churn__lf, sizeof(churn__lf) / sizeof(churn__lf[0])); \
+            churn_log_write((level), (event), churn__lf,                                           \
+                            sizeof(churn__lf) / sizeof(churn__lf[0]));                             \
         }                                                                                          \
     } while (0)
 

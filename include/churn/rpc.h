@@ -59,9 +59,9 @@ struct churn_method {
     /* every shape that has per-call state: the call is over */
     void (*on_done)(struct churn_rpc *rpc);
 
-    uint32_t max_request_bytes;   /* per message; 0: the server's receive limit */
-    const char *unimplemented;    /* non-NULL: answer UNIMPLEMENTED with this text */
-    void *service;                /* handler context, returned by churn_rpc_service() */
+    uint32_t max_request_bytes; /* per message; 0: the server's receive limit */
+    const char *unimplemented;  /* non-NULL: answer UNIMPLEMENTED with this text */
+    void *service;              /* handler context, returned by churn_rpc_service() */
 };
 
 /* ---- for handlers ---------------------------------------------------------------------- */

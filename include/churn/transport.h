@@ -18,22 +18,22 @@
 #include "churn/rpc.h"
 
 struct churn_server_options {
-    const char *listen;                 /* "host:port"; port 0 picks a free one */
-    int workers;                        /* completion queues and threads; >= 1 */
-    uint32_t max_recv_bytes;            /* largest request message accepted */
-    int max_concurrent_streams;         /* per connection */
-    int max_metadata_bytes;             /* request headers */
-    uint64_t memory_quota_bytes;        /* resource quota for the whole server; 0: none */
-    int handshake_timeout_ms;           /* a connection must finish its handshake by then */
-    int keepalive_time_ms;              /* server pings idle connections this often */
-    int keepalive_timeout_ms;           /* and drops them when the ping is not answered */
-    int min_client_ping_interval_ms;    /* keepalive enforcement: faster client pings fail */
-    int max_connection_idle_ms;         /* 0: unlimited */
-    int max_connection_age_ms;          /* 0: unlimited */
-    int max_connection_age_grace_ms;    /* time calls get to finish after the age is reached */
-    int drain_timeout_ms;               /* on shutdown, calls get this long before cancel */
-    int requests_per_method;            /* pre-posted per worker and method */
-    size_t max_send_queue;              /* streamed responses queued per call at most */
+    const char *listen;              /* "host:port"; port 0 picks a free one */
+    int workers;                     /* completion queues and threads; >= 1 */
+    uint32_t max_recv_bytes;         /* largest request message accepted */
+    int max_concurrent_streams;      /* per connection */
+    int max_metadata_bytes;          /* request headers */
+    uint64_t memory_quota_bytes;     /* resource quota for the whole server; 0: none */
+    int handshake_timeout_ms;        /* a connection must finish its handshake by then */
+    int keepalive_time_ms;           /* server pings idle connections this often */
+    int keepalive_timeout_ms;        /* and drops them when the ping is not answered */
+    int min_client_ping_interval_ms; /* keepalive enforcement: faster client pings fail */
+    int max_connection_idle_ms;      /* 0: unlimited */
+    int max_connection_age_ms;       /* 0: unlimited */
+    int max_connection_age_grace_ms; /* time calls get to finish after the age is reached */
+    int drain_timeout_ms;            /* on shutdown, calls get this long before cancel */
+    int requests_per_method;         /* pre-posted per worker and method */
+    size_t max_send_queue;           /* streamed responses queued per call at most */
 };
 
 /** churn_server_options_default() - the production defaults (see docs/CONFIG.md). */
@@ -84,8 +84,8 @@ enum churn_err churn_client_open(const char *target, struct churn_client **out);
 void churn_client_close(struct churn_client *client);
 
 struct churn_client_status {
-    int code;       /* gRPC status code, 0 = OK */
-    char *details;  /* heap, may be NULL; churn_client_status_clear() frees it */
+    int code;      /* gRPC status code, 0 = OK */
+    char *details; /* heap, may be NULL; churn_client_status_clear() frees it */
 };
 
 /** churn_client_status_clear() - free the details of @st. */
@@ -96,9 +96,9 @@ void churn_client_status_clear(struct churn_client_status *st);
  * On CHURN_OK the call completed: *st holds its status and, when it is OK, *resp / *resp_len
  * a heap copy of the response (churn_free it). Transport failures return an error.
  */
-enum churn_err churn_client_unary(struct churn_client *client, const char *method,
-                                  const void *req, size_t req_len, int timeout_ms, void **resp,
-                                  size_t *resp_len, struct churn_client_status *st);
+enum churn_err churn_client_unary(struct churn_client *client, const char *method, const void *req,
+                                  size_t req_len, int timeout_ms, void **resp, size_t *resp_len,
+                                  struct churn_client_status *st);
 
 struct churn_client_stream;
 
@@ -107,8 +107,7 @@ enum churn_err churn_client_stream_open(struct churn_client *client, const char 
                                         int timeout_ms, struct churn_client_stream **out);
 
 /** churn_client_stream_send() - send one serialized message; blocks until written. */
-enum churn_err churn_client_stream_send(struct churn_client_stream *s, const void *msg,
-                                        size_t len);
+enum churn_err churn_client_stream_send(struct churn_client_stream *s, const void *msg, size_t len);
 
 /** churn_client_stream_close_send() - half-close: no more messages from the client. */
 enum churn_err churn_client_stream_close_send(struct churn_client_stream *s);

@@ -33,7 +33,8 @@ struct opt {
 #define I64MAX     INT64_MAX
 
 static const struct opt options[] = {
-    {"listen", OPT_STR, OFF(listen), 0, 0, "127.0.0.1:50051", "address to serve gRPC on (host:port)"},
+    {"listen", OPT_STR, OFF(listen), 0, 0, "127.0.0.1:50051",
+     "address to serve gRPC on (host:port)"},
     {"data", OPT_STR, OFF(data_dir), 0, 0, "churnd-data", "LMDB data directory"},
     {"config", OPT_STR, OFF(config_file), 0, 0, "", "config file (key = value lines)"},
     {"model", OPT_STR, OFF(model_path), 0, 0, "", "model file to serve (JSON)"},
@@ -95,8 +96,7 @@ find_option(const char *name, size_t len)
 }
 
 static enum churn_err
-apply(struct churn_config *cfg, const struct opt *o, const char *value, char *errbuf,
-      size_t errlen)
+apply(struct churn_config *cfg, const struct opt *o, const char *value, char *errbuf, size_t errlen)
 {
     char *base = (char *)cfg;
     switch (o->type) {
@@ -114,8 +114,7 @@ apply(struct churn_config *cfg, const struct opt *o, const char *value, char *er
         errno = 0;
         long long v = strtoll(value, &end, 10);
         if (!*value || *end || errno)
-            return fail(errbuf, errlen, CHURN_EINVAL, "%s: '%s' is not an integer", o->name,
-                        value);
+            return fail(errbuf, errlen, CHURN_EINVAL, "%s: '%s' is not an integer", o->name, value);
         /* 0 for workers means "one per core" */
         bool auto_zero = o->offset == OFF(workers) && v == 0;
         if (!auto_zero && (v < o->min || v > o->max))
@@ -132,8 +131,8 @@ apply(struct churn_config *cfg, const struct opt *o, const char *value, char *er
         return CHURN_OK;
     case OPT_LOG_FORMAT:
         if (!churn_log_format_parse(value, (enum churn_log_format *)(base + o->offset)))
-            return fail(errbuf, errlen, CHURN_EINVAL, "%s: '%s' is not one of text, json",
-                        o->name, value);
+            return fail(errbuf, errlen, CHURN_EINVAL, "%s: '%s' is not one of text, json", o->name,
+                        value);
         return CHURN_OK;
     }
     return CHURN_EINTERNAL;

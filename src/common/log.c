@@ -170,8 +170,8 @@ churn_log_write(enum churn_log_level level, const char *event, const struct chur
     if (!churn_log_enabled(level))
         return;
     char line[LOG_LINE_MAX];
-    size_t len = churn_log_format_line(line, sizeof(line), atomic_load(&log_format),
-                                       churn_now_ms(), level, event, fields, n);
+    size_t len = churn_log_format_line(line, sizeof(line), atomic_load(&log_format), churn_now_ms(),
+                                       level, event, fields, n);
     ssize_t w = write(atomic_load(&log_fd), line, len);
     (void)w;
 }

@@ -10,10 +10,10 @@
 #include "churn_proto.h"
 
 /* grpc status codes as carried inside ErrorResponse (part of the reflection protocol) */
-#define REFLECTION_CODE_NOT_FOUND     5
-#define REFLECTION_CODE_INVALID       3
+#define REFLECTION_CODE_NOT_FOUND      5
+#define REFLECTION_CODE_INVALID        3
 #define REFLECTION_MAX_FILES_PER_REPLY 64
-#define REFLECTION_MAX_NAME           1024
+#define REFLECTION_MAX_NAME            1024
 
 typedef Grpc__Reflection__V1__ServerReflectionRequest reflection_request;
 typedef Grpc__Reflection__V1__ServerReflectionResponse reflection_response;

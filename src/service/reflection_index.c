@@ -72,8 +72,8 @@ add_symbol(struct churn_reflection *r, const char *prefix, const char *name, int
 }
 
 static enum churn_err
-add_enum(struct churn_reflection *r, const char *scope, const Google__Protobuf__EnumDescriptorProto *e,
-         int file)
+add_enum(struct churn_reflection *r, const char *scope,
+         const Google__Protobuf__EnumDescriptorProto *e, int file)
 {
     enum churn_err err = add_symbol(r, scope, e->name, file);
     for (size_t i = 0; i < e->n_value && !err; i++)
@@ -128,8 +128,8 @@ cmp_symbol(const void *a, const void *b)
 }
 
 enum churn_err
-churn_reflection_open(const uint8_t *set, size_t len, struct churn_reflection **out,
-                      char *errbuf, size_t errlen)
+churn_reflection_open(const uint8_t *set, size_t len, struct churn_reflection **out, char *errbuf,
+                      size_t errlen)
 {
     struct churn_reflection *r = churn_calloc(1, sizeof(*r));
     if (!r)
@@ -178,8 +178,8 @@ churn_reflection_open(const uint8_t *set, size_t len, struct churn_reflection **
         for (size_t d = 0; d < f->decoded->n_dependency; d++) {
             int dep = churn_reflection_find_file(r, f->decoded->dependency[d]);
             if (dep < 0) {
-                snprintf(errbuf, errlen, "descriptor set: %s imports %s, which is missing",
-                         f->name, f->decoded->dependency[d]);
+                snprintf(errbuf, errlen, "descriptor set: %s imports %s, which is missing", f->name,
+                         f->decoded->dependency[d]);
                 goto out_free;
             }
             f->deps[f->n_deps++] = dep;

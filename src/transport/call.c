@@ -263,8 +263,8 @@ decode_request(struct churn_rpc *rpc, grpc_byte_buffer *bb, struct churn_arena *
     grpc_slice slice = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
     size_t len = GRPC_SLICE_LENGTH(slice);
-    uint32_t limit = m->max_request_bytes ? m->max_request_bytes
-                                          : rpc->worker->server->opts.max_recv_bytes;
+    uint32_t limit =
+        m->max_request_bytes ? m->max_request_bytes : rpc->worker->server->opts.max_recv_bytes;
     enum churn_err err = CHURN_OK;
     if (len > limit) {
         err = churn_rpc_error(rpc, CHURN_ETOOBIG,
@@ -272,8 +272,8 @@ decode_request(struct churn_rpc *rpc, grpc_byte_buffer *bb, struct churn_arena *
                               (unsigned)limit, m->name);
         goto out_unref;
     }
-    ProtobufCAllocator alloc = {.alloc = arena_pb_alloc, .free = arena_pb_free,
-                                .allocator_data = arena};
+    ProtobufCAllocator alloc = {
+        .alloc = arena_pb_alloc, .free = arena_pb_free, .allocator_data = arena};
     ProtobufCMessage *msg =
         protobuf_c_message_unpack(m->request, &alloc, len, GRPC_SLICE_START_PTR(slice));
     if (!msg) {
@@ -331,7 +331,8 @@ pump_locked(struct churn_rpc *rpc)
     grpc_call_error e = grpc_call_start_batch(rpc->call, ops, n, &rpc->t_send, NULL);
     if (e != GRPC_CALL_OK) {
         /* a failed batch never completes: give up on the call right here */
-        churn_log(CHURN_LOG_ERROR, "send_failed", CHURN_LF_STR("method", rpc->method ? rpc->method->name : "?"),
+        churn_log(CHURN_LOG_ERROR, "send_failed",
+                  CHURN_LF_STR("method", rpc->method ? rpc->method->name : "?"),
                   CHURN_LF_INT("grpc_call_error", e));
         rpc->status_sent = true;
         drop_queue_locked(rpc);
@@ -442,8 +443,8 @@ static bool
 start_locked_batch(struct churn_rpc *rpc, grpc_op *ops, size_t n, struct churn__tag *tag)
 {
     pthread_mutex_lock(&rpc->mu);
-    grpc_call_error e = rpc->call ? grpc_call_start_batch(rpc->call, ops, n, tag, NULL)
-                                  : GRPC_CALL_ERROR;
+    grpc_call_error e =
+        rpc->call ? grpc_call_start_batch(rpc->call, ops, n, tag, NULL) : GRPC_CALL_ERROR;
     if (e == GRPC_CALL_OK)
         rpc->pending++;
     pthread_mutex_unlock(&rpc->mu);
@@ -490,8 +491,8 @@ log_call(struct churn_rpc *rpc)
         snprintf(method, sizeof(method), "%.*s", (int)GRPC_SLICE_LENGTH(rpc->details.method),
                  (const char *)GRPC_SLICE_START_PTR(rpc->details.method));
     }
-    const char *status = rpc->cancelled ? "CANCELLED"
-                                        : churn_transport_status_name(rpc->status_code);
+    const char *status =
+        rpc->cancelled ? "CANCELLED" : churn_transport_status_name(rpc->status_code);
     churn_log(CHURN_LOG_DEBUG, "call", CHURN_LF_STR("method", method),
               CHURN_LF_STR("status", status),
               CHURN_LF_INT("duration_us", (churn_mono_ns() - rpc->start_ns) / 1000),

@@ -67,13 +67,13 @@ struct churn_server {
  * completion queue; fields marked (mu) are shared with threads that send on the call.
  */
 struct churn_rpc {
-    struct churn__worker *worker;     /* (w) */
+    struct churn__worker *worker;      /* (w) */
     const struct churn_method *method; /* NULL: an unregistered method */
     size_t method_index;
     grpc_call *call;
     gpr_timespec deadline;
     grpc_metadata_array request_md;
-    grpc_byte_buffer *payload;  /* first request message (unary, server stream) */
+    grpc_byte_buffer *payload; /* first request message (unary, server stream) */
     grpc_call_details details; /* unregistered methods only */
     bool unregistered;
 
@@ -81,14 +81,14 @@ struct churn_rpc {
 
     pthread_mutex_t mu;
     atomic_int refs;
-    int pending;                /* (mu) batches started and not completed */
-    bool over;                  /* (mu) the call has ended; nothing more can be sent */
-    bool want_md;               /* (mu) send initial metadata even with nothing queued */
-    bool md_sent;               /* (mu) */
-    bool send_active;           /* (mu) */
-    bool status_queued;         /* (mu) */
-    bool status_sent;           /* (mu) */
-    bool unary_batch;           /* (mu) the send batch also carried RECV_CLOSE */
+    int pending;                           /* (mu) batches started and not completed */
+    bool over;                             /* (mu) the call has ended; nothing more can be sent */
+    bool want_md;                          /* (mu) send initial metadata even with nothing queued */
+    bool md_sent;                          /* (mu) */
+    bool send_active;                      /* (mu) */
+    bool status_queued;                    /* (mu) */
+    bool status_sent;                      /* (mu) */
+    bool unary_batch;                      /* (mu) the send batch also carried RECV_CLOSE */
     struct churn__outmsg *q_head, *q_tail; /* (mu) */
     size_t q_len;                          /* (mu) */
     grpc_byte_buffer *send_bb;             /* (mu) the message in flight */
@@ -103,7 +103,7 @@ struct churn_rpc {
     bool done_called;          /* (w) */
     bool cancelled;            /* (w) client cancelled or deadline passed */
 
-    char *error_msg;  /* churn_rpc_error() text (heap) */
+    char *error_msg;           /* churn_rpc_error() text (heap) */
     enum churn_err status_err; /* the error the call ended with, for the log */
     struct churn_arena arena;
     struct churn_arena scratch;

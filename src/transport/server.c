@@ -67,12 +67,11 @@ churn__server_request(struct churn__worker *w, size_t method_index)
         e = grpc_server_request_call(s->grpc, &rpc->call, &rpc->details, &rpc->request_md, w->cq,
                                      w->cq, &rpc->t_new);
     } else {
-        bool payload = rpc->method->shape == CHURN_RPC_UNARY ||
-                       rpc->method->shape == CHURN_RPC_SERVER_STREAM;
-        e = grpc_server_request_registered_call(s->grpc, s->registered[method_index], &rpc->call,
-                                                &rpc->deadline, &rpc->request_md,
-                                                payload ? &rpc->payload : NULL, w->cq, w->cq,
-                                                &rpc->t_new);
+        bool payload =
+            rpc->method->shape == CHURN_RPC_UNARY || rpc->method->shape == CHURN_RPC_SERVER_STREAM;
+        e = grpc_server_request_registered_call(
+            s->grpc, s->registered[method_index], &rpc->call, &rpc->deadline, &rpc->request_md,
+            payload ? &rpc->payload : NULL, w->cq, w->cq, &rpc->t_new);
     }
     if (e != GRPC_CALL_OK) {
         churn_log(CHURN_LOG_ERROR, "request_failed", CHURN_LF_INT("grpc_call_error", e));
@@ -112,17 +111,16 @@ worker_main(void *arg)
         bool ok = ev.success != 0;
         switch (tag->kind) {
         case CHURN__TAG_NEW_CALL:
-            churn__rpc_on_new_call((struct churn_rpc *)((char *)tag -
-                                                        offsetof(struct churn_rpc, t_new)),
-                                   ok);
+            churn__rpc_on_new_call(
+                (struct churn_rpc *)((char *)tag - offsetof(struct churn_rpc, t_new)), ok);
             break;
         case CHURN__TAG_RECV:
-            churn__rpc_on_recv((struct churn_rpc *)((char *)tag - offsetof(struct churn_rpc, t_recv)),
-                               ok);
+            churn__rpc_on_recv(
+                (struct churn_rpc *)((char *)tag - offsetof(struct churn_rpc, t_recv)), ok);
             break;
         case CHURN__TAG_SEND:
-            churn__rpc_on_send((struct churn_rpc *)((char *)tag - offsetof(struct churn_rpc, t_send)),
-                               ok);
+            churn__rpc_on_send(
+                (struct churn_rpc *)((char *)tag - offsetof(struct churn_rpc, t_send)), ok);
             break;
         case CHURN__TAG_CLOSE:
             churn__rpc_on_close(
@@ -263,11 +261,9 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
     for (size_t i = 0; i < n_methods; i++) {
         const struct churn_method *m = &methods[i];
         bool payload = m->shape == CHURN_RPC_UNARY || m->shape == CHURN_RPC_SERVER_STREAM;
-        s->registered[i] =
-            grpc_server_register_method(s->grpc, m->name, NULL,
-                                        payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER
-                                                : GRPC_SRM_PAYLOAD_NONE,
-                                        0);
+        s->registered[i] = grpc_server_register_method(
+            s->grpc, m->name, NULL,
+            payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE, 0);
         if (!s->registered[i]) {
             err = fail(errbuf, errlen, CHURN_EINVAL, "cannot register method %s (duplicate?)",
                        m->name);

@@ -1,0 +1,207 @@
+/*
+ * test_common.c - the common module: error table, allocation hook, arena, capped buffer,
+ * logging lines and the clock formatting.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <errno.h>
+#include <string.h>
+
+#include "churn/alloc.h"
+#include "churn/arena.h"
+#include "churn/buf.h"
+#include "churn/clock.h"
+#include "churn/error.h"
+#include "churn/log.h"
+
+Test(common, error_names_and_texts_cover_every_code)
+{
+    for (int e = 0; e < CHURN__ERR_COUNT; e++) {
+        cr_assert(strlen(churn_strerror(e)) > 0);
+        cr_assert(strlen(churn_err_name(e)) > 0);
+    }
+    cr_assert_str_eq(churn_err_name(CHURN_EINVAL), "EINVAL");
+    cr_assert_str_eq(churn_strerror(CHURN_ENOTFOUND), "not found");
+    cr_assert_str_eq(churn_strerror((enum churn_err)999), "unknown error");
+    cr_assert_eq(churn_err_from_errno(ENOSPC), CHURN_EFULL);
+    cr_assert_eq(churn_err_from_errno(EROFS), CHURN_EPERM);
+    cr_assert_eq(churn_err_from_errno(ENOENT), CHURN_ENOTFOUND);
+}
+
+Test(common, alloc_hook_fails_the_nth_allocation)
+{
+    churn_alloc_fail_after(2);
+    void *a = churn_malloc(8), *b = churn_malloc(8), *c = churn_malloc(8);
+    churn_alloc_fail_off();
+    cr_assert_not_null(a);
+    cr_assert_not_null(b);
+    cr_assert_null(c);
+    cr_assert_eq(churn_alloc_failures(), 1);
+    churn_free(a);
+    churn_free(b);
+}
+
+Test(common, arena_allocations_are_aligned_and_distinct)
+{
+    struct churn_arena a;
+    churn_arena_init(&a, 0);
+    char *prev = NULL;
+    for (int i = 1; i < 2000; i++) {
+        char *p = churn_arena_alloc(&a, (size_t)(i % 97) + 1);
+        cr_assert_not_null(p);
+        cr_assert_eq((uintptr_t)p % 16, 0);
+        memset(p, 0xab, (size_t)(i % 97) + 1);
+        cr_assert_neq(p, prev);
+        prev = p;
+    }
+    char *big = churn_arena_alloc(&a, 1 << 20);
+    cr_assert_not_null(big);
+    memset(big, 1, 1 << 20);
+    churn_arena_fini(&a);
+}
+
+Test(common, arena_limit_refuses_and_stays_usable)
+{
+    struct churn_arena a;
+    churn_arena_init(&a, 8192);
+    cr_assert_not_null(churn_arena_alloc(&a, 4000));
+    cr_assert_null(churn_arena_alloc(&a, 100000));
+    cr_assert_not_null(churn_arena_alloc(&a, 16));
+    cr_assert_leq(churn_arena_used(&a), 8192);
+    churn_arena_fini(&a);
+}
+
+Test(common, arena_reset_reuses_memory)
+{
+    struct churn_arena a;
+    churn_arena_init(&a, 0);
+    char *first = churn_arena_alloc(&a, 100);
+    for (int i = 0; i < 100; i++)
+        churn_arena_alloc(&a, 1000);
+    churn_arena_reset(&a);
+    size_t held = churn_arena_used(&a);
+    char *again = churn_arena_alloc(&a, 100);
+    cr_assert_not_null(again);
+    cr_assert_leq(held, 256 * 1024);
+    (void)first;
+    churn_arena_fini(&a);
+}
+
+Test(common, arena_strings)
+{
+    struct churn_arena a;
+    churn_arena_init(&a, 0);
+    cr_assert_str_eq(churn_arena_strdup(&a, "hello"), "hello");
+    cr_assert_str_eq(churn_arena_strndup(&a, "hello", 3), "hel");
+    cr_assert_str_eq(churn_arena_printf(&a, "%d-%s", 42, "x"), "42-x");
+    churn_arena_fini(&a);
+}
+
+Test(common, arena_survives_allocation_failure)
+{
+    struct churn_arena a;
+    churn_arena_init(&a, 0);
+    churn_alloc_fail_after(0);
+    cr_assert_null(churn_arena_alloc(&a, 10));
+    churn_alloc_fail_off();
+    cr_assert_not_null(churn_arena_alloc(&a, 10));
+    churn_arena_fini(&a);
+}
+
+Test(common, buf_respects_its_cap)
+{
+    struct churn_buf b;
+    churn_buf_init(&b, 10);
+    cr_assert_eq(churn_buf_append_str(&b, "12345"), CHURN_OK);
+    cr_assert_eq(churn_buf_append_str(&b, "67890"), CHURN_OK);
+    cr_assert_eq(churn_buf_append_str(&b, "x"), CHURN_ETOOBIG);
+    cr_assert_str_eq(churn_buf_str(&b), "1234567890");
+    cr_assert_eq(churn_buf_printf(&b, "%d", 1), CHURN_ETOOBIG);
+    churn_buf_truncate(&b, 3);
+    cr_assert_eq(churn_buf_printf(&b, "<%d>", 7), CHURN_OK);
+    cr_assert_str_eq(churn_buf_str(&b), "123<7>");
+    churn_buf_reset(&b);
+    cr_assert_str_eq(churn_buf_str(&b), "");
+    churn_buf_free(&b);
+    cr_assert_str_eq(churn_buf_str(&b), "");
+}
+
+Test(common, buf_reports_out_of_memory)
+{
+    struct churn_buf b;
+    churn_buf_init(&b, 1 << 20);
+    churn_alloc_fail_after(0);
+    cr_assert_eq(churn_buf_append_str(&b, "abc"), CHURN_ENOMEM);
+    churn_alloc_fail_off();
+    cr_assert_eq(b.len, 0);
+    cr_assert_eq(churn_buf_append_str(&b, "abc"), CHURN_OK);
+    churn_buf_free(&b);
+}
+
+Test(common, log_text_line_quotes_values_with_spaces)
+{
+    char line[512];
+    struct churn_log_field f[] = {CHURN_LF_STR("method", "/a.B/C"),
+                                  CHURN_LF_STR("msg", "two words"), CHURN_LF_INT("n", 42),
+                                  CHURN_LF_DBL("p", 0.5)};
+    size_t n =
+        churn_log_format_line(line, sizeof(line), CHURN_LOG_TEXT, 0, CHURN_LOG_INFO, "call", f, 4);
+    line[n] = '\0';
+    cr_assert_str_eq(
+        line, "1970-01-01T00:00:00.000Z info call method=/a.B/C msg=\"two words\" n=42 p=0.5\n");
+}
+
+Test(common, log_json_line_parses_and_escapes)
+{
+    char line[512];
+    struct churn_log_field f[] = {CHURN_LF_STR("msg", "quote\" back\\ nl\n ctl\x01"),
+                                  CHURN_LF_INT("n", -7)};
+    size_t n = churn_log_format_line(line, sizeof(line), CHURN_LOG_JSON, 1000, CHURN_LOG_WARN,
+                                     "evt", f, 2);
+    cr_assert_eq(line[n - 1], '\n');
+    json_error_t err;
+    json_t *j = json_loadb(line, n, 0, &err);
+    cr_assert_not_null(j, "not JSON: %s (%s)", line, err.text);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "level")), "warn");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "event")), "evt");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "msg")), "quote\" back\\ nl\n ctl\x01");
+    cr_assert_eq(json_integer_value(json_object_get(j, "n")), -7);
+    json_decref(j);
+}
+
+Test(common, log_long_json_line_is_cut_but_stays_one_line)
+{
+    static char big[20000];
+    memset(big, 'x', sizeof(big) - 1);
+    char line[256];
+    struct churn_log_field f[] = {CHURN_LF_STR("msg", big)};
+    size_t n =
+        churn_log_format_line(line, sizeof(line), CHURN_LOG_JSON, 0, CHURN_LOG_INFO, "e", f, 1);
+    cr_assert_leq(n, sizeof(line));
+    cr_assert_eq(line[n - 1], '\n');
+    cr_assert_eq(line[n - 2], '}');
+    cr_assert_null(memchr(line, '\n', n - 1));
+}
+
+Test(common, log_level_and_format_parse)
+{
+    enum churn_log_level l;
+    enum churn_log_format f;
+    cr_assert(churn_log_level_parse("debug", &l));
+    cr_assert_eq(l, CHURN_LOG_DEBUG);
+    cr_assert_not(churn_log_level_parse("verbose", &l));
+    cr_assert(churn_log_format_parse("json", &f));
+    cr_assert_eq(f, CHURN_LOG_JSON);
+    cr_assert_not(churn_log_format_parse("xml", &f));
+}
+
+Test(common, time_formatting)
+{
+    char s[40];
+    cr_assert_str_eq(churn_format_time_ms(1700000000123LL, s, sizeof(s)),
+                     "2023-11-14T22:13:20.123Z");
+    cr_assert_str_eq(churn_format_time_ms(-1, s, sizeof(s)), "1969-12-31T23:59:59.999Z");
+    cr_assert_gt(churn_now_ms(), 1700000000000LL);
+    int64_t a = churn_mono_ns(), b = churn_mono_ns();
+    cr_assert_geq(b, a);
+}

@@ -1,0 +1,375 @@
+/*
+ * churnctl.c - the command-line client and admin tool. Talks to a running churnd over
+ * gRPC with the project's own client (src/transport/client.c), converting between JSON and
+ * protobuf with the generated descriptors. Commands: health, methods, call.
+ *
+ * Exit status: 0 success, 1 the server answered with an error status, 2 usage error,
+ * 3 the server could not be reached or the transport failed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "churn/alloc.h"
+#include "churn/buf.h"
+#include "churn/pbjson.h"
+#include "churn/service.h"
+#include "churn/transport.h"
+#include "churn_proto.h"
+
+#define EXIT_STATUS    1
+#define EXIT_USAGE     2
+#define EXIT_TRANSPORT 3
+#define CTL_MAX_INPUT  (64 * 1024 * 1024)
+
+struct ctl {
+    const char *server;
+    int timeout_ms;
+    bool pretty;
+    struct churn_services svc;
+    struct churn_client *client;
+};
+
+static void
+usage(FILE *out)
+{
+    fputs("usage: churnctl [--server HOST:PORT] [--timeout MS] [--pretty] COMMAND [ARGS]\n"
+          "\n"
+          "commands:\n"
+          "  health [SERVICE] [--watch]   serving status (overall, or of one service)\n"
+          "  methods                      every RPC the server offers, with its shape\n"
+          "  call METHOD [JSON|-]         call any RPC; the request is JSON (or JSON lines on\n"
+          "                               stdin for client and bidi streams); responses are\n"
+          "                               printed as JSON lines\n"
+          "\n"
+          "METHOD is a full name (/churn.v1.ScoringService/GetScore) or a short one\n"
+          "(ScoringService/GetScore or ScoringService.GetScore).\n"
+          "The server defaults to $CHURN_SERVER or 127.0.0.1:50051.\n",
+          out);
+}
+
+static const char *const shape_names[] = {"unary", "client stream", "server stream", "bidi stream"};
+
+static const struct churn_method *
+find_method(struct ctl *ctl, const char *name)
+{
+    char want[512];
+    snprintf(want, sizeof(want), "%s", name);
+    char *dot = strrchr(want, '.');
+    if (!strchr(want, '/') && dot)
+        *dot = '/'; /* Service.Method → Service/Method */
+    for (size_t i = 0; i < ctl->svc.n_methods; i++) {
+        const char *full = ctl->svc.methods[i].name;
+        size_t fl = strlen(full), wl = strlen(want);
+        if (strcmp(full, want) == 0 || strcmp(full + 1, want) == 0)
+            return &ctl->svc.methods[i];
+        /* suffix match on a component boundary: "ScoringService/GetScore" */
+        if (wl < fl && strcmp(full + fl - wl, want) == 0 &&
+            (full[fl - wl - 1] == '.' || full[fl - wl - 1] == '/'))
+            return &ctl->svc.methods[i];
+    }
+    return NULL;
+}
+
+static int
+report_status(const struct churn_client_status *st)
+{
+    if (st->code == 0)
+        return 0;
+    bool unreachable = st->code == 14; /* UNAVAILABLE */
+    fprintf(stderr, "churnctl: %s: %s\n", churn_transport_status_name(st->code),
+            st->details ? st->details : "");
+    return unreachable ? EXIT_TRANSPORT : EXIT_STATUS;
+}
+
+static int
+print_response(struct ctl *ctl, const struct churn_method *m, const void *data, size_t len)
+{
+    ProtobufCMessage *msg = protobuf_c_message_unpack(m->response, NULL, len, data);
+    if (!msg) {
+        fprintf(stderr, "churnctl: the server's answer is not a valid %s\n", m->response->name);
+        return EXIT_TRANSPORT;
+    }
+    char *text = churn_pbjson_dumps(msg, ctl->pretty);
+    protobuf_c_message_free_unpacked(msg, NULL);
+    if (!text)
+        return EXIT_TRANSPORT;
+    puts(text);
+    fflush(stdout);
+    free(text);
+    return 0;
+}
+
+/* JSON text → serialized request bytes (heap, churn_free them). */
+static int
+encode_request(const struct churn_method *m, const char *json, size_t len, uint8_t **out,
+               size_t *out_len)
+{
+    struct churn_arena arena;
+    churn_arena_init(&arena, 0);
+    ProtobufCMessage *msg;
+    char err[512];
+    int rc = 0;
+    if (churn_pbjson_decode(m->request, json, len, &arena, &msg, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: request for %s: %s\n", m->name, err);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    *out_len = protobuf_c_message_get_packed_size(msg);
+    *out = churn_malloc(*out_len ? *out_len : 1);
+    if (!*out) {
+        rc = EXIT_TRANSPORT;
+        goto out;
+    }
+    protobuf_c_message_pack(msg, *out);
+out:
+    churn_arena_fini(&arena);
+    return rc;
+}
+
+static int
+read_stdin(struct churn_buf *buf)
+{
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+        if (churn_buf_append(buf, chunk, n) != CHURN_OK) {
+            fprintf(stderr, "churnctl: standard input is over %d bytes\n", CTL_MAX_INPUT);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+static int
+call_unary_like(struct ctl *ctl, const struct churn_method *m, const char *json)
+{
+    uint8_t *req;
+    size_t req_len;
+    int rc = encode_request(m, json, strlen(json), &req, &req_len);
+    if (rc)
+        return rc;
+    struct churn_client_status st = {0};
+    if (m->shape == CHURN_RPC_UNARY) {
+        void *resp = NULL;
+        size_t resp_len = 0;
+        if (churn_client_unary(ctl->client, m->name, req, req_len, ctl->timeout_ms, &resp,
+                               &resp_len, &st) != CHURN_OK) {
+            fprintf(stderr, "churnctl: cannot reach %s\n", ctl->server);
+            rc = EXIT_TRANSPORT;
+        } else {
+            rc = report_status(&st);
+            if (!rc)
+                rc = print_response(ctl, m, resp, resp_len);
+        }
+        churn_free(resp);
+        churn_free(req);
+        churn_client_status_clear(&st);
+        return rc;
+    }
+    /* server stream: one request, then every response until the status */
+    struct churn_client_stream *s;
+    if (churn_client_stream_open(ctl->client, m->name, ctl->timeout_ms, &s) != CHURN_OK ||
+        churn_client_stream_send(s, req, req_len) != CHURN_OK) {
+        churn_free(req);
+        fprintf(stderr, "churnctl: cannot reach %s\n", ctl->server);
+        return EXIT_TRANSPORT;
+    }
+    churn_free(req);
+    churn_client_stream_close_send(s);
+    void *msg;
+    size_t len;
+    while (rc == 0 && churn_client_stream_recv(s, &msg, &len) == CHURN_OK) {
+        rc = print_response(ctl, m, msg, len);
+        churn_free(msg);
+    }
+    churn_client_stream_finish(s, rc != 0, &st);
+    if (!rc)
+        rc = report_status(&st);
+    churn_client_status_clear(&st);
+    return rc;
+}
+
+/* Client and bidi streams: each non-empty stdin line is one request. */
+static int
+call_streaming(struct ctl *ctl, const struct churn_method *m, const char *input)
+{
+    struct churn_client_stream *s;
+    if (churn_client_stream_open(ctl->client, m->name, ctl->timeout_ms, &s) != CHURN_OK) {
+        fprintf(stderr, "churnctl: cannot reach %s\n", ctl->server);
+        return EXIT_TRANSPORT;
+    }
+    int rc = 0;
+    const char *p = input;
+    while (*p && rc == 0) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n > 0 && strspn(p, " \t\r") < n) {
+            char *line = churn_malloc(n + 1);
+            memcpy(line, p, n);
+            line[n] = '\0';
+            uint8_t *req;
+            size_t req_len;
+            rc = encode_request(m, line, n, &req, &req_len);
+            churn_free(line);
+            if (rc)
+                break;
+            if (churn_client_stream_send(s, req, req_len) != CHURN_OK)
+                rc = -1; /* the server ended the stream: its status says why */
+            churn_free(req);
+            if (!rc && m->shape == CHURN_RPC_BIDI_STREAM) {
+                void *msg;
+                size_t len;
+                if (churn_client_stream_recv(s, &msg, &len) == CHURN_OK) {
+                    rc = print_response(ctl, m, msg, len);
+                    churn_free(msg);
+                }
+            }
+        }
+        p = nl ? nl + 1 : p + n;
+    }
+    struct churn_client_status st = {0};
+    if (rc <= 0) {
+        churn_client_stream_close_send(s);
+        void *msg;
+        size_t len;
+        while (churn_client_stream_recv(s, &msg, &len) == CHURN_OK) {
+            print_response(ctl, m, msg, len);
+            churn_free(msg);
+        }
+        rc = 0;
+    }
+    churn_client_stream_finish(s, rc != 0, &st);
+    if (!rc)
+        rc = report_status(&st);
+    churn_client_status_clear(&st);
+    return rc;
+}
+
+static int
+cmd_call(struct ctl *ctl, int argc, char **argv)
+{
+    if (argc < 1) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const struct churn_method *m = find_method(ctl, argv[0]);
+    if (!m) {
+        fprintf(stderr, "churnctl: unknown method '%s' (see `churnctl methods`)\n", argv[0]);
+        return EXIT_USAGE;
+    }
+    struct churn_buf input;
+    churn_buf_init(&input, CTL_MAX_INPUT);
+    int rc;
+    bool streaming_in = m->shape == CHURN_RPC_CLIENT_STREAM || m->shape == CHURN_RPC_BIDI_STREAM;
+    if (argc >= 2 && strcmp(argv[1], "-") != 0)
+        rc = churn_buf_append_str(&input, argv[1]) == CHURN_OK ? 0 : EXIT_USAGE;
+    else if (argc >= 2 || streaming_in)
+        rc = read_stdin(&input);
+    else
+        rc = churn_buf_append_str(&input, "{}") == CHURN_OK ? 0 : EXIT_USAGE;
+    if (!rc)
+        rc = streaming_in ? call_streaming(ctl, m, churn_buf_str(&input))
+                          : call_unary_like(ctl, m, churn_buf_str(&input));
+    churn_buf_free(&input);
+    return rc;
+}
+
+static int
+cmd_health(struct ctl *ctl, int argc, char **argv)
+{
+    const char *service = "";
+    bool watch = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--watch") == 0)
+            watch = true;
+        else
+            service = argv[i];
+    }
+    const struct churn_method *m =
+        find_method(ctl, watch ? "/grpc.health.v1.Health/Watch" : "/grpc.health.v1.Health/Check");
+    char json[512];
+    snprintf(json, sizeof(json), "{\"service\":\"%.400s\"}", service);
+    if (strchr(service, '"') || strchr(service, '\\')) {
+        fprintf(stderr, "churnctl: service names contain no quotes or backslashes\n");
+        return EXIT_USAGE;
+    }
+    return call_unary_like(ctl, m, json);
+}
+
+static int
+cmd_methods(struct ctl *ctl)
+{
+    for (size_t i = 0; i < ctl->svc.n_methods; i++) {
+        const struct churn_method *m = &ctl->svc.methods[i];
+        printf("%-62s %s%s\n", m->name, shape_names[m->shape],
+               m->unimplemented ? " (not implemented yet)" : "");
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct ctl ctl = {.server = getenv("CHURN_SERVER"), .timeout_ms = 10000};
+    if (!ctl.server || !*ctl.server)
+        ctl.server = "127.0.0.1:50051";
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+            ctl.server = argv[++i];
+        } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+            char *end;
+            long t = strtol(argv[++i], &end, 10);
+            if (*end || t < 0 || t > 86400000) {
+                fprintf(stderr, "churnctl: --timeout: '%s' is not milliseconds\n", argv[i]);
+                return EXIT_USAGE;
+            }
+            ctl.timeout_ms = (int)t;
+        } else if (strcmp(argv[i], "--pretty") == 0) {
+            ctl.pretty = true;
+        } else if (strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "churnctl: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[i++];
+    char err[512];
+    if (churn_services_init(&ctl.svc, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: %s\n", err);
+        return EXIT_TRANSPORT;
+    }
+    int rc;
+    if (strcmp(cmd, "methods") == 0) {
+        rc = cmd_methods(&ctl);
+        goto out;
+    }
+    if (strcmp(cmd, "health") != 0 && strcmp(cmd, "call") != 0) {
+        fprintf(stderr, "churnctl: unknown command '%s'\n", cmd);
+        usage(stderr);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (churn_client_open(ctl.server, &ctl.client) != CHURN_OK) {
+        fprintf(stderr, "churnctl: cannot open a channel to %s\n", ctl.server);
+        rc = EXIT_TRANSPORT;
+        goto out;
+    }
+    if (strcmp(cmd, "health") == 0)
+        rc = cmd_health(&ctl, argc - i, argv + i);
+    else
+        rc = cmd_call(&ctl, argc - i, argv + i);
+    churn_client_close(ctl.client);
+out:
+    churn_services_fini(&ctl.svc);
+    return rc;
+}
