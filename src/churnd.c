@@ -4,6 +4,7 @@
  * signal) and runs periodic housekeeping between them.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,14 +12,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "churn/clock.h"
 #include "churn/config.h"
 #include "churn/log.h"
 #include "churn/service.h"
+#include "churn/store.h"
 #include "churn/transport.h"
 
 extern char **environ;
 
 #define HOUSEKEEPING_INTERVAL_S 1
+#define MAINTAIN_EVERY_TICKS    10     /* store housekeeping every 10 s */
+#define MAINTAIN_BUDGET         100000 /* event ids scanned per housekeeping round */
 
 static int
 make_data_dir(const char *path, char *errbuf, size_t errlen)
@@ -34,7 +39,7 @@ make_data_dir(const char *path, char *errbuf, size_t errlen)
     return 0;
 }
 
-static void
+static int
 write_ready_file(const char *path, const char *listen, int port)
 {
     char tmp[4096], addr[512];
@@ -43,9 +48,15 @@ write_ready_file(const char *path, const char *listen, int port)
     int hostlen = colon ? (int)(colon - listen) : (int)strlen(listen);
     snprintf(addr, sizeof(addr), "%.*s:%d\n", hostlen, listen, port);
     FILE *f = fopen(tmp, "w");
-    if (!f || fputs(addr, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
-        churn_log(CHURN_LOG_WARN, "ready_file", CHURN_LF_STR("path", path),
+    bool ok = f && fputs(addr, f) >= 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("ready_file", path),
                   CHURN_LF_STR("error", strerror(errno)));
+        return -1;
+    }
+    return 0;
 }
 
 static void
@@ -72,19 +83,75 @@ server_options_from_config(const struct churn_config *cfg, struct churn_server_o
     o->requests_per_method = (int)cfg->requests_per_method;
 }
 
+/* Periodic work between signals (the serverCron idea): store maintenance. */
+static void
+housekeeping(struct churn_services *svc, unsigned long tick)
+{
+    if (tick % MAINTAIN_EVERY_TICKS == 0) {
+        struct churn_store_maintenance m;
+        if (churn_store_maintain(svc->store, churn_now_ms(), MAINTAIN_BUDGET, &m) != CHURN_OK)
+            churn_log(CHURN_LOG_WARN, "maintenance_failed",
+                      CHURN_LF_STR("error", churn_store_last_error()));
+        else if (m.stale_readers_cleared || m.event_ids_pruned)
+            churn_log(CHURN_LOG_INFO, "maintenance",
+                      CHURN_LF_INT("stale_readers_cleared", m.stale_readers_cleared),
+                      CHURN_LF_INT("event_ids_pruned", (long long)m.event_ids_pruned));
+    }
+}
+
 /* Wait for signals; return the one that ends the process. */
 static int
-signal_loop(const sigset_t *set)
+signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_path)
 {
-    for (;;) {
-        struct timespec tick = {.tv_sec = HOUSEKEEPING_INTERVAL_S, .tv_nsec = 0};
-        int sig = sigtimedwait(set, NULL, &tick);
+    for (unsigned long tick = 1;; tick++) {
+        struct timespec interval = {.tv_sec = HOUSEKEEPING_INTERVAL_S, .tv_nsec = 0};
+        int sig = sigtimedwait(set, NULL, &interval);
         if (sig == SIGTERM || sig == SIGINT)
             return sig;
-        if (sig == SIGHUP)
+        if (sig == SIGHUP && !*model_path) {
             churn_log(CHURN_LOG_INFO, "sighup",
-                      CHURN_LF_STR("msg", "reload requested: nothing to reload yet"));
+                      CHURN_LF_STR("msg", "no --model configured: nothing to reload"));
+        } else if (sig == SIGHUP) {
+            char err[512];
+            if (churn_services_load_model(svc, "", err, sizeof(err)) != CHURN_OK)
+                churn_log(CHURN_LOG_ERROR, "model_reload_refused", CHURN_LF_STR("error", err),
+                          CHURN_LF_STR("msg", "the previous model keeps serving"));
+        }
+        housekeeping(svc, tick);
     }
+}
+
+/* Open the store and its group-commit writer; on failure say why in @err. */
+static enum churn_err
+open_store(const struct churn_config *cfg, struct churn_services *svc, char *err, size_t errlen)
+{
+    struct churn_store_options so;
+    churn_store_options_init(&so);
+    so.map_size_max = (size_t)cfg->map_size_max_mb << 20;
+    if (so.map_size > so.map_size_max)
+        so.map_size = so.map_size_max;
+    enum churn_err e = churn_store_open(cfg->data_dir, &so, &svc->store);
+    if (e) {
+        snprintf(err, errlen, "store %s: %s", cfg->data_dir, churn_store_last_error());
+        return e;
+    }
+    e = churn_store_writer_start(svc->store, NULL, &svc->writer);
+    if (e) {
+        snprintf(err, errlen, "store writer: %s", churn_strerror(e));
+        churn_store_close(svc->store);
+        svc->store = NULL;
+    }
+    return e;
+}
+
+static void
+close_store(struct churn_services *svc)
+{
+    churn_services_detach_store(svc);
+    churn_store_writer_stop(svc->writer);
+    svc->writer = NULL;
+    churn_store_close(svc->store);
+    svc->store = NULL;
 }
 
 int
@@ -142,21 +209,35 @@ main(int argc, char **argv)
               CHURN_LF_INT("port", port), CHURN_LF_INT("workers", opts.workers),
               CHURN_LF_STR("version", CHURN_VERSION));
 
-    /* serving needs the data directory; until then health says NOT_SERVING */
-    if (make_data_dir(cfg.data_dir, err, sizeof(err)) != 0) {
+    /* serving needs the store; until it is open health says NOT_SERVING */
+    if (make_data_dir(cfg.data_dir, err, sizeof(err)) != 0 ||
+        open_store(&cfg, &svc, err, sizeof(err)) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
         churn_server_shutdown(server);
         goto out_server;
     }
+    if (*cfg.model_path &&
+        churn_services_load_model(&svc, cfg.model_path, err, sizeof(err)) != CHURN_OK) {
+        churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("model", cfg.model_path),
+                  CHURN_LF_STR("error", err));
+        churn_server_shutdown(server);
+        close_store(&svc);
+        goto out_server;
+    }
     churn_services_set_serving(&svc, CHURN_HEALTH_SERVING);
     churn_log(CHURN_LOG_INFO, "serving", CHURN_LF_STR("data", cfg.data_dir));
-    if (*cfg.ready_file)
-        write_ready_file(cfg.ready_file, cfg.listen, port);
+    if (*cfg.ready_file && write_ready_file(cfg.ready_file, cfg.listen, port) != 0) {
+        churn_server_shutdown(server);
+        close_store(&svc);
+        goto out_server;
+    }
 
-    int sig = signal_loop(&set);
+    int sig = signal_loop(&set, &svc, cfg.model_path);
     churn_log(CHURN_LOG_INFO, "stopping", CHURN_LF_STR("signal", strsignal(sig)));
     churn_services_set_serving(&svc, CHURN_HEALTH_NOT_SERVING);
     churn_server_shutdown(server);
+    /* every call is over: commit what the writer still holds, then close the store */
+    close_store(&svc);
     rc = 0;
 out_server:
     churn_server_destroy(server);

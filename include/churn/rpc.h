@@ -137,11 +137,30 @@ void churn_rpc_defer(struct churn_rpc *rpc);
  */
 void churn_rpc_reply(struct churn_rpc *rpc, const ProtobufCMessage *msg);
 
+/**
+ * churn_rpc_hold_recv() - client and bidi streams: do not read the next message when the
+ * current callback returns (backpressure while earlier messages are still being processed
+ * elsewhere). Call from on_message.
+ */
+void churn_rpc_hold_recv(struct churn_rpc *rpc);
+
+/**
+ * churn_rpc_resume_recv() - read the next message again after churn_rpc_hold_recv().
+ * Thread-safe; a no-op when nothing is held or the call is over.
+ */
+void churn_rpc_resume_recv(struct churn_rpc *rpc);
+
 /** churn_rpc_ref() - keep @rpc alive beyond the callbacks (e.g. in a subscriber list). */
 struct churn_rpc *churn_rpc_ref(struct churn_rpc *rpc);
 
 /** churn_rpc_unref() - drop a reference taken with churn_rpc_ref(). */
 void churn_rpc_unref(struct churn_rpc *rpc);
+
+/**
+ * churn_rpc_status_code() - the gRPC status code number @err is answered with, for messages
+ * that carry per-item statuses (implemented by the transport: the one mapping).
+ */
+int churn_rpc_status_code(enum churn_err err);
 
 /** churn_rpc_is_over() - true once the call has ended (sends will fail). Thread-safe. */
 bool churn_rpc_is_over(struct churn_rpc *rpc);

@@ -15,6 +15,10 @@
 #include "churn/reflection.h"
 #include "churn/rpc.h"
 
+struct churn_store;
+struct churn_store_writer;
+struct churn__scoring;
+
 struct churn_services {
     struct churn_health *health;
     struct churn_reflection *reflection;
@@ -22,6 +26,10 @@ struct churn_services {
     size_t n_methods;
     const char **service_names; /* distinct "pkg.Service" names, in table order */
     size_t n_service_names;
+    /* domain state, set by the daemon once opened (NULL before: handlers answer UNAVAILABLE) */
+    struct churn_store *store;
+    struct churn_store_writer *writer;
+    struct churn__scoring *scoring; /* the served model (service-internal) */
 };
 
 /**
@@ -33,16 +41,22 @@ enum churn_err churn_services_init(struct churn_services *svc, char *errbuf, siz
 /** churn_services_fini() - free everything churn_services_init() built. */
 void churn_services_fini(struct churn_services *svc);
 
+/**
+ * churn_services_load_model() - validate the model file at @path (empty: the path given
+ * before) and swap it in; the old model keeps serving if it is refused. The reason is in
+ * @errbuf. Safe while serving (SIGHUP and ReloadModel use it too).
+ */
+enum churn_err churn_services_load_model(struct churn_services *svc, const char *path, char *errbuf,
+                                         size_t errlen);
+
+/**
+ * churn_services_detach_store() - forget the store after the server stopped: releases the
+ * read transactions the worker threads kept. Call before closing the store.
+ */
+void churn_services_detach_store(struct churn_services *svc);
+
 /** churn_services_set_serving() - mark every service (and the overall "") @status. */
 void churn_services_set_serving(struct churn_services *svc, enum churn_health_status status);
-
-/* The method rows of each service, for the table (service/<name>.c). */
-extern const struct churn_method churn__health_methods[];
-extern const size_t churn__n_health_methods;
-extern const struct churn_method churn__reflection_methods[];
-extern const size_t churn__n_reflection_methods;
-extern const struct churn_method churn__churn_v1_methods[];
-extern const size_t churn__n_churn_v1_methods;
 
 /* The embedded descriptor set (generated at build time by proto/gen.py). */
 extern const unsigned char churn_descriptor_set[];

@@ -326,7 +326,7 @@ load_args(struct churn_config *cfg, int argc, char *const *argv, bool only_confi
                         (int)nlen, name);
         const char *value = eq ? eq + 1 : NULL;
         if (!value) {
-            if (i + 1 >= argc)
+            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
                 return fail(errbuf, errlen, CHURN_EINVAL, "--%s needs a value", o->name);
             value = argv[++i];
         }

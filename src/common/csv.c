@@ -155,8 +155,9 @@ fail(struct churn_csv *csv, enum churn_err err, unsigned long line, const char *
     return err;
 }
 
+/* Close the field that began at *start: terminate it, record it, start the next one. */
 static enum churn_err
-end_field(struct churn_csv *csv)
+end_field(struct churn_csv *csv, size_t *start)
 {
     if (csv->nfields >= csv->opts.max_fields) {
         char what[96];
@@ -175,6 +176,8 @@ end_field(struct churn_csv *csv)
     }
     if (churn_buf_append(&csv->rec, "", 1))
         return fail(csv, CHURN_ENOMEM, csv->record_line, "out of memory");
+    csv->offsets[csv->nfields++] = *start;
+    *start = csv->rec.len;
     return CHURN_OK;
 }
 
@@ -239,10 +242,9 @@ churn_csv_next(struct churn_csv *csv, bool *eof)
                 csv->record_line = csv->line; /* empty line: skip it */
                 continue;
             }
-            enum churn_err err = end_field(csv);
+            enum churn_err err = end_field(csv, &field_start);
             if (err)
                 return err;
-            csv->offsets[csv->nfields++] = field_start;
             err = finish_record(csv);
             if (err)
                 return err;
@@ -251,26 +253,23 @@ churn_csv_next(struct churn_csv *csv, bool *eof)
         }
         switch (st) {
         case FIELD_START:
-            field_start = csv->rec.len;
             if (c == '"') {
                 st = QUOTED;
                 break;
             }
             if (c == delim) {
-                enum churn_err err = end_field(csv);
+                enum churn_err err = end_field(csv, &field_start);
                 if (err)
                     return err;
-                csv->offsets[csv->nfields++] = field_start;
                 break;
             }
             st = UNQUOTED;
             /* fall through */
         case UNQUOTED:
             if (c == delim) {
-                enum churn_err err = end_field(csv);
+                enum churn_err err = end_field(csv, &field_start);
                 if (err)
                     return err;
-                csv->offsets[csv->nfields++] = field_start;
                 st = FIELD_START;
                 break;
             }
@@ -293,10 +292,9 @@ churn_csv_next(struct churn_csv *csv, bool *eof)
                 goto append;
             }
             if (c == delim) {
-                enum churn_err err = end_field(csv);
+                enum churn_err err = end_field(csv, &field_start);
                 if (err)
                     return err;
-                csv->offsets[csv->nfields++] = field_start;
                 st = FIELD_START;
                 break;
             }

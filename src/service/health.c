@@ -6,6 +6,7 @@
 
 #include "churn/service.h"
 #include "churn_proto.h"
+#include "service_internal.h"
 
 static enum churn_err
 health_check(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)

@@ -8,6 +8,7 @@
 
 #include "churn/service.h"
 #include "churn_proto.h"
+#include "service_internal.h"
 
 /* grpc status codes as carried inside ErrorResponse (part of the reflection protocol) */
 #define REFLECTION_CODE_NOT_FOUND      5

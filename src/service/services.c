@@ -8,6 +8,7 @@
 
 #include "churn/alloc.h"
 #include "churn/service.h"
+#include "service_internal.h"
 
 static const struct {
     const struct churn_method *rows;
@@ -15,6 +16,8 @@ static const struct {
 } tables[] = {
     {churn__health_methods, &churn__n_health_methods},
     {churn__reflection_methods, &churn__n_reflection_methods},
+    {churn__ingest_methods, &churn__n_ingest_methods},
+    {churn__scoring_methods, &churn__n_scoring_methods},
     {churn__churn_v1_methods, &churn__n_churn_v1_methods},
 };
 
@@ -61,6 +64,9 @@ churn_services_init(struct churn_services *svc, char *errbuf, size_t errlen)
     enum churn_err err = churn_health_create(&svc->health);
     if (err)
         goto out_fail;
+    err = churn__scoring_create(NULL, &svc->scoring, errbuf, errlen);
+    if (err)
+        goto out_fail;
     err = churn_reflection_open(churn_descriptor_set, churn_descriptor_set_len, &svc->reflection,
                                 errbuf, errlen);
     if (err)
@@ -104,7 +110,21 @@ churn_services_fini(struct churn_services *svc)
     churn_free(svc->methods);
     churn_reflection_close(svc->reflection);
     churn_health_destroy(svc->health);
+    churn__scoring_destroy(svc->scoring);
     memset(svc, 0, sizeof(*svc));
+}
+
+enum churn_err
+churn_services_load_model(struct churn_services *svc, const char *path, char *errbuf, size_t errlen)
+{
+    char old[256];
+    return churn__scoring_reload(svc->scoring, path, false, old, sizeof(old), errbuf, errlen);
+}
+
+void
+churn_services_detach_store(struct churn_services *svc)
+{
+    churn__scoring_release_threads(svc->scoring);
 }
 
 void

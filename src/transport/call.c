@@ -15,10 +15,11 @@
 
 #include "churn/alloc.h"
 #include "churn/clock.h"
+#include "churn/event.h"
 #include "churn/log.h"
 #include "internal.h"
 
-#define CALL_ARENA_MIN   (64 * 1024)
+#define CALL_ARENA_MIN   (1024 * 1024)
 #define CALL_ARENA_RATIO 16 /* decoded messages may take this many times their wire size */
 
 /* ---- allocation -------------------------------------------------------------------------- */
@@ -120,6 +121,7 @@ churn_rpc_unref(struct churn_rpc *rpc)
     if (atomic_fetch_sub(&rpc->refs, 1) != 1)
         return;
     pthread_mutex_destroy(&rpc->mu);
+    gpr_free(rpc->peer);
     churn_free(rpc->error_msg);
     churn_free(rpc);
 }
@@ -224,6 +226,48 @@ churn_rpc_queued(struct churn_rpc *rpc)
     return n;
 }
 
+/*
+ * proto3 says string fields hold UTF-8, and protobuf-c does not check: do it here, once, for
+ * every request, so no handler ever sees (or echoes) invalid text. Returns the offending
+ * field's name or NULL.
+ */
+static const char *
+invalid_utf8_field(const ProtobufCMessage *msg, int depth)
+{
+    const ProtobufCMessageDescriptor *d = msg->descriptor;
+    if (depth > 32)
+        return NULL;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *base = (const char *)msg;
+        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            continue;
+        size_t n = 1;
+        const void *const *items = (const void *const *)(base + f->offset);
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            n = *(const size_t *)(base + f->quantifier_offset);
+            items = *(const void *const *const *)(base + f->offset);
+        }
+        for (size_t k = 0; k < n; k++) {
+            const void *v = items[k];
+            if (!v)
+                continue;
+            if (f->type == PROTOBUF_C_TYPE_STRING) {
+                if (!churn_utf8_valid(v, strlen(v), NULL))
+                    return f->name;
+            } else {
+                const char *bad = invalid_utf8_field(v, depth + 1);
+                if (bad)
+                    return bad;
+            }
+        }
+    }
+    return NULL;
+}
+
 /* ---- codec ---------------------------------------------------------------------------------- */
 
 static void *
@@ -279,6 +323,11 @@ decode_request(struct churn_rpc *rpc, grpc_byte_buffer *bb, struct churn_arena *
     if (!msg) {
         err = churn_rpc_error(rpc, CHURN_EINVAL, "request: not a valid %s message (%zu bytes)",
                               m->request->name, len);
+        goto out_unref;
+    }
+    const char *bad = invalid_utf8_field(msg, 0);
+    if (bad) {
+        err = churn_rpc_error(rpc, CHURN_EINVAL, "%s: not valid UTF-8", bad);
         goto out_unref;
     }
     *out = msg;
@@ -476,6 +525,30 @@ post_close(struct churn_rpc *rpc)
     return start_locked_batch(rpc, &op, 1, &rpc->t_close);
 }
 
+void
+churn_rpc_hold_recv(struct churn_rpc *rpc)
+{
+    pthread_mutex_lock(&rpc->mu);
+    rpc->hold_recv = true;
+    pthread_mutex_unlock(&rpc->mu);
+}
+
+void
+churn_rpc_resume_recv(struct churn_rpc *rpc)
+{
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &rpc->recv_bb;
+    pthread_mutex_lock(&rpc->mu);
+    rpc->hold_recv = false;
+    bool post = rpc->recv_parked && !rpc->over && !rpc->status_queued && rpc->call;
+    rpc->recv_parked = false;
+    if (post && grpc_call_start_batch(rpc->call, &op, 1, &rpc->t_recv, NULL) == GRPC_CALL_OK)
+        rpc->pending++;
+    pthread_mutex_unlock(&rpc->mu);
+}
+
 /* ---- the end of a call ---------------------------------------------------------------------- */
 
 static void
@@ -483,7 +556,6 @@ log_call(struct churn_rpc *rpc)
 {
     if (!churn_log_enabled(CHURN_LOG_DEBUG))
         return;
-    char *peer = rpc->call ? grpc_call_get_peer(rpc->call) : NULL;
     char method[256];
     if (rpc->method) {
         snprintf(method, sizeof(method), "%s", rpc->method->name);
@@ -496,8 +568,7 @@ log_call(struct churn_rpc *rpc)
     churn_log(CHURN_LOG_DEBUG, "call", CHURN_LF_STR("method", method),
               CHURN_LF_STR("status", status),
               CHURN_LF_INT("duration_us", (churn_mono_ns() - rpc->start_ns) / 1000),
-              CHURN_LF_STR("peer", peer ? peer : "?"));
-    gpr_free(peer);
+              CHURN_LF_STR("peer", rpc->peer ? rpc->peer : "?"));
 }
 
 static void
@@ -677,6 +748,8 @@ churn__rpc_on_new_call(struct churn_rpc *rpc, bool ok)
     if (!atomic_load(&s->draining))
         churn__server_request(w, rpc->method_index);
     rpc->start_ns = churn_mono_ns();
+    if (churn_log_enabled(CHURN_LOG_DEBUG))
+        rpc->peer = grpc_call_get_peer(rpc->call); /* gone once a cancelled call ends */
     atomic_fetch_add(&s->active_calls, 1);
     rpc->next = w->active;
     if (w->active)
@@ -758,10 +831,16 @@ churn__rpc_on_recv(struct churn_rpc *rpc, bool ok)
     pthread_mutex_unlock(&rpc->mu);
     if (stopped)
         goto out;
-    if (full)
+    if (full) {
         rpc->recv_paused = true; /* resumed when the client has read enough */
-    else
-        post_recv(rpc);
+    } else {
+        pthread_mutex_lock(&rpc->mu);
+        bool held = rpc->hold_recv;
+        rpc->recv_parked = held;
+        pthread_mutex_unlock(&rpc->mu);
+        if (!held)
+            post_recv(rpc);
+    }
 out:
     churn_arena_reset(&rpc->scratch);
     maybe_end(rpc);

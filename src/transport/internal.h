@@ -95,6 +95,8 @@ struct churn_rpc {
     grpc_status_code status_code;          /* (mu) */
     grpc_slice status_details;             /* (mu) */
     int close_cancelled;                   /* written by grpc at RECV_CLOSE */
+    bool hold_recv;                        /* (mu) the handler asked not to read on */
+    bool recv_parked;                      /* (mu) a read was skipped because of hold_recv */
 
     grpc_byte_buffer *recv_bb; /* (w) */
     bool recv_paused;          /* (w) waiting for the send queue to drain */
@@ -103,6 +105,7 @@ struct churn_rpc {
     bool done_called;          /* (w) */
     bool cancelled;            /* (w) client cancelled or deadline passed */
 
+    char *peer;                /* the client address for the debug log (gpr heap) or NULL */
     char *error_msg;           /* churn_rpc_error() text (heap) */
     enum churn_err status_err; /* the error the call ended with, for the log */
     struct churn_arena arena;

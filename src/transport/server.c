@@ -19,6 +19,7 @@
 
 #define UNREGISTERED_REQUESTS 4 /* pre-posted per worker for unknown methods */
 #define WORKER_TICK_MS        100
+#define DRAIN_POLL_MS         20
 
 void
 churn_server_options_default(struct churn_server_options *opts)
@@ -338,11 +339,22 @@ churn_server_shutdown(struct churn_server *s)
     churn_log(CHURN_LOG_INFO, "draining", CHURN_LF_INT("active_calls", active),
               CHURN_LF_INT("drain_timeout_ms", s->opts.drain_timeout_ms));
     grpc_server_shutdown_and_notify(s->grpc, s->workers[0].cq, &s->shutdown_tag);
-    if (!wait_notified(s, s->opts.drain_timeout_ms)) {
-        churn_log(CHURN_LOG_WARN, "drain_timeout",
-                  CHURN_LF_INT("cancelled_calls", atomic_load(&s->active_calls)));
-        grpc_server_cancel_all_calls(s->grpc);
-        while (!wait_notified(s, 1000)) {
+    /*
+     * The notification waits for every connection to close, and an idle client may keep
+     * its connection open for as long as it likes. So once no call is left (or the drain
+     * timeout has passed) the remaining connections are cut.
+     */
+    int waited = 0;
+    bool cut = false;
+    while (!wait_notified(s, DRAIN_POLL_MS)) {
+        waited += DRAIN_POLL_MS;
+        bool idle = atomic_load(&s->active_calls) == 0;
+        if (!cut && (idle || waited >= s->opts.drain_timeout_ms)) {
+            if (!idle)
+                churn_log(CHURN_LOG_WARN, "drain_timeout",
+                          CHURN_LF_INT("cancelled_calls", atomic_load(&s->active_calls)));
+            grpc_server_cancel_all_calls(s->grpc);
+            cut = true;
         }
     }
 }

@@ -53,6 +53,12 @@ churn_transport_status_code(enum churn_err err)
     return (int)churn__status_from_err(err);
 }
 
+int
+churn_rpc_status_code(enum churn_err err)
+{
+    return (int)churn__status_from_err(err);
+}
+
 const char *
 churn_transport_status_name(int code)
 {

@@ -109,8 +109,12 @@ Test(service, service_names_for_reflection)
                           "churn.v1.AlertService",
                           "churn.v1.ModelService"};
     cr_assert_eq(svc.n_service_names, sizeof(want) / sizeof(want[0]));
-    for (size_t i = 0; i < svc.n_service_names; i++)
-        cr_assert_str_eq(svc.service_names[i], want[i]);
+    for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+        bool found = false;
+        for (size_t i = 0; i < svc.n_service_names; i++)
+            found |= strcmp(svc.service_names[i], want[w]) == 0;
+        cr_assert(found, "%s is not listed", want[w]);
+    }
 }
 
 Test(service, reflection_resolves_symbols_and_imports)

@@ -1,10 +1,7 @@
 /*
- * churnctl.c - the command-line client and admin tool. Talks to a running churnd over
- * gRPC with the project's own client (src/transport/client.c), converting between JSON and
- * protobuf with the generated descriptors. Commands: health, methods, call.
- *
- * Exit status: 0 success, 1 the server answered with an error status, 2 usage error,
- * 3 the server could not be reached or the transport failed.
+ * rpc.c - churnctl's commands that talk to a running churnd over gRPC with the project's
+ * own client: health, methods and call (any RPC, JSON in, JSON lines out, converted with
+ * the generated descriptors).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,37 +14,9 @@
 #include "churn/service.h"
 #include "churn/transport.h"
 #include "churn_proto.h"
+#include "ctl.h"
 
-#define EXIT_STATUS    1
-#define EXIT_USAGE     2
-#define EXIT_TRANSPORT 3
-#define CTL_MAX_INPUT  (64 * 1024 * 1024)
-
-struct ctl {
-    const char *server;
-    int timeout_ms;
-    bool pretty;
-    struct churn_services svc;
-    struct churn_client *client;
-};
-
-static void
-usage(FILE *out)
-{
-    fputs("usage: churnctl [--server HOST:PORT] [--timeout MS] [--pretty] COMMAND [ARGS]\n"
-          "\n"
-          "commands:\n"
-          "  health [SERVICE] [--watch]   serving status (overall, or of one service)\n"
-          "  methods                      every RPC the server offers, with its shape\n"
-          "  call METHOD [JSON|-]         call any RPC; the request is JSON (or JSON lines on\n"
-          "                               stdin for client and bidi streams); responses are\n"
-          "                               printed as JSON lines\n"
-          "\n"
-          "METHOD is a full name (/churn.v1.ScoringService/GetScore) or a short one\n"
-          "(ScoringService/GetScore or ScoringService.GetScore).\n"
-          "The server defaults to $CHURN_SERVER or 127.0.0.1:50051.\n",
-          out);
-}
+#define CTL_MAX_INPUT (64 * 1024 * 1024)
 
 static const char *const shape_names[] = {"unary", "client stream", "server stream", "bidi stream"};
 
@@ -247,11 +216,11 @@ call_streaming(struct ctl *ctl, const struct churn_method *m, const char *input)
     return rc;
 }
 
-static int
-cmd_call(struct ctl *ctl, int argc, char **argv)
+int
+churnctl_call(struct ctl *ctl, int argc, char **argv)
 {
     if (argc < 1) {
-        usage(stderr);
+        fputs("usage: churnctl call METHOD [JSON|-]\n", stderr);
         return EXIT_USAGE;
     }
     const struct churn_method *m = find_method(ctl, argv[0]);
@@ -276,8 +245,8 @@ cmd_call(struct ctl *ctl, int argc, char **argv)
     return rc;
 }
 
-static int
-cmd_health(struct ctl *ctl, int argc, char **argv)
+int
+churnctl_health(struct ctl *ctl, int argc, char **argv)
 {
     const char *service = "";
     bool watch = false;
@@ -298,8 +267,8 @@ cmd_health(struct ctl *ctl, int argc, char **argv)
     return call_unary_like(ctl, m, json);
 }
 
-static int
-cmd_methods(struct ctl *ctl)
+int
+churnctl_methods(struct ctl *ctl)
 {
     for (size_t i = 0; i < ctl->svc.n_methods; i++) {
         const struct churn_method *m = &ctl->svc.methods[i];
@@ -310,66 +279,11 @@ cmd_methods(struct ctl *ctl)
 }
 
 int
-main(int argc, char **argv)
+churnctl_connect(struct ctl *ctl)
 {
-    struct ctl ctl = {.server = getenv("CHURN_SERVER"), .timeout_ms = 10000};
-    if (!ctl.server || !*ctl.server)
-        ctl.server = "127.0.0.1:50051";
-    int i = 1;
-    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
-        if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
-            ctl.server = argv[++i];
-        } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
-            char *end;
-            long t = strtol(argv[++i], &end, 10);
-            if (*end || t < 0 || t > 86400000) {
-                fprintf(stderr, "churnctl: --timeout: '%s' is not milliseconds\n", argv[i]);
-                return EXIT_USAGE;
-            }
-            ctl.timeout_ms = (int)t;
-        } else if (strcmp(argv[i], "--pretty") == 0) {
-            ctl.pretty = true;
-        } else if (strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "churnctl: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (i >= argc) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    const char *cmd = argv[i++];
-    char err[512];
-    if (churn_services_init(&ctl.svc, err, sizeof(err)) != CHURN_OK) {
-        fprintf(stderr, "churnctl: %s\n", err);
+    if (churn_client_open(ctl->server, &ctl->client) != CHURN_OK) {
+        fprintf(stderr, "churnctl: cannot open a channel to %s\n", ctl->server);
         return EXIT_TRANSPORT;
     }
-    int rc;
-    if (strcmp(cmd, "methods") == 0) {
-        rc = cmd_methods(&ctl);
-        goto out;
-    }
-    if (strcmp(cmd, "health") != 0 && strcmp(cmd, "call") != 0) {
-        fprintf(stderr, "churnctl: unknown command '%s'\n", cmd);
-        usage(stderr);
-        rc = EXIT_USAGE;
-        goto out;
-    }
-    if (churn_client_open(ctl.server, &ctl.client) != CHURN_OK) {
-        fprintf(stderr, "churnctl: cannot open a channel to %s\n", ctl.server);
-        rc = EXIT_TRANSPORT;
-        goto out;
-    }
-    if (strcmp(cmd, "health") == 0)
-        rc = cmd_health(&ctl, argc - i, argv + i);
-    else
-        rc = cmd_call(&ctl, argc - i, argv + i);
-    churn_client_close(ctl.client);
-out:
-    churn_services_fini(&ctl.svc);
-    return rc;
+    return 0;
 }

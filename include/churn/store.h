@@ -1,0 +1,433 @@
+/*
+ * churn/store.h - churnd's durable memory: one LMDB environment holding every customer's
+ * record, the idempotency keys of ingested events, chat conversation state, alert state, the
+ * alert log and metadata.
+ *
+ * A customer record holds everything one score needs (attributes, lifetime totals, daily
+ * activity buckets for the retention horizon, plan history), so a score is exactly one read.
+ * Writes are batched: churn_store_apply_events() applies many events in one durable write
+ * transaction, and struct churn_store_writer groups batches from many producer threads into
+ * one transaction (group commit). The LMDB map grows on demand up to a hard cap. Every LMDB
+ * code is translated to enum churn_err; churn_store_last_error() gives the precise message.
+ * Record layouts and the database layout are described in docs/STORAGE.md.
+ *
+ * Threads: a struct churn_store is shared by all threads. A struct churn_store_reader belongs
+ * to one thread at a time. Write calls may come from any thread; LMDB serialises them.
+ */
+#ifndef CHURN_STORE_H
+#define CHURN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "churn/arena.h"
+#include "churn/error.h"
+#include "churn/event.h"
+
+#define CHURN_HORIZON_DAYS_DEFAULT 180
+#define CHURN_HORIZON_DAYS_MAX     400
+/* Day buckets a record can hold: the horizon plus today and one day of future skew. */
+#define CHURN_DAYS_MAX (CHURN_HORIZON_DAYS_MAX + 2)
+/* Plan changes remembered per customer (oldest dropped first). */
+#define CHURN_PLAN_HISTORY_MAX 16
+/* Largest conversation, alert state, alert or meta value (bytes). */
+#define CHURN_STORE_VALUE_MAX (1u << 20)
+
+/*
+ * struct churn_day - one UTC day of a customer's activity. Counters saturate at 65535.
+ * chat_dissatisfaction is the day's highest conversation dissatisfaction (NaN: no chat);
+ * listings is the last active-listings count reported that day (-1: none). spend is net:
+ * completed order amounts minus refunded amounts.
+ */
+struct churn_day {
+    int32_t day; /* days since 1970-01-01 UTC */
+    uint16_t logins;
+    uint16_t sessions;
+    float session_minutes;
+    uint16_t orders_completed;
+    uint16_t orders_cancelled;
+    uint16_t orders_refunded;
+    uint16_t tickets_opened;
+    uint16_t tickets_resolved;
+    uint16_t reviews;
+    uint16_t rating_sum;
+    uint16_t reviews_negative; /* rating <= 2, or sentiment <= -0.5 */
+    uint16_t escalations;
+    uint16_t churn_intents;
+    float chat_dissatisfaction;
+    int32_t listings;
+    double spend;
+};
+
+/* struct churn_lifetime - totals over every event ever applied, inside the horizon or not. */
+struct churn_lifetime {
+    uint64_t events;
+    uint32_t logins;
+    uint32_t sessions;
+    uint32_t orders_completed;
+    uint32_t orders_cancelled;
+    uint32_t orders_refunded;
+    uint32_t tickets_opened;
+    uint32_t tickets_resolved;
+    uint32_t reviews;
+    uint32_t reviews_negative;
+    uint32_t escalations;
+    uint32_t churn_intents;
+    uint64_t rating_sum;
+    double session_minutes;
+    double spend; /* net */
+};
+
+struct churn_plan_change {
+    int64_t at_ms;
+    enum churn_plan_action action;
+    double monthly_value;          /* after the change */
+    char plan[CHURN_NAME_MAX + 1]; /* after the change ("": unchanged name) */
+};
+
+/*
+ * struct churn_customer - a decoded customer record. About 26 KiB: allocate one per thread
+ * (or in an arena) and reuse it; decoding touches only the parts in use.
+ */
+struct churn_customer {
+    char id[CHURN_ID_MAX + 1];
+    struct churn_customer_attrs attrs; /* attrs.plan/monthly_value follow plan changes */
+    int64_t first_seen_ms;             /* first event of any kind (0: none) */
+    int64_t last_seen_ms;              /* last event of any kind (0: none) */
+    int64_t last_active_ms;            /* last login, session, order, listing or review */
+    int64_t last_order_ms;             /* last completed order */
+    int64_t churned_at_ms;             /* last explicit churn event (0: not churned) */
+    int64_t updated_at_ms;             /* when the record was last written */
+    char churn_reason[CHURN_NAME_MAX + 1];
+    uint32_t open_tickets;   /* opened minus resolved, never below 0 */
+    int32_t active_listings; /* latest report (-1: never reported) */
+    int64_t listings_at_ms;
+    struct churn_lifetime life;
+    /* The plan before the oldest remembered change (for point-in-time plan features). */
+    double plan_base_value; /* NaN: unknown */
+    char plan_base[CHURN_NAME_MAX + 1];
+    unsigned n_plan_changes; /* oldest first */
+    struct churn_plan_change plan_changes[CHURN_PLAN_HISTORY_MAX];
+    unsigned n_days; /* ascending by day, no duplicates */
+    struct churn_day days[CHURN_DAYS_MAX];
+};
+
+struct churn_store;
+
+struct churn_store_options {
+    size_t map_size;       /* initial LMDB map size in bytes (default 64 MiB) */
+    size_t map_size_max;   /* hard cap for growth (default 64 GiB) */
+    unsigned horizon_days; /* retention horizon of day buckets and event ids (default 180) */
+    int64_t skew_ms;       /* future-timestamp tolerance (default CHURN_EVENT_SKEW_MS) */
+    unsigned max_readers;  /* LMDB reader slots (default 126) */
+    bool read_only;        /* open an existing store without write access */
+};
+
+/** churn_store_options_init() - fill @opts with the defaults above. */
+void churn_store_options_init(struct churn_store_options *opts);
+
+/**
+ * churn_store_open() - open (or create) the store in directory @dir.
+ * @dir: directory (created with mode 0750 if missing, unless read_only).
+ * @opts: options, or NULL for the defaults; copied.
+ * @out: OUT: the store, to be released with churn_store_close().
+ *
+ * Clears stale reader slots left by dead processes (mdb_reader_check). The map is set to the
+ * larger of opts->map_size and the size the file already has.
+ *
+ * Return: CHURN_OK; CHURN_EPERM for a read-only or inaccessible directory; CHURN_EFULL when
+ * the disk is full; CHURN_ECORRUPT when @dir holds something that is not a churnd store (or
+ * a newer format); CHURN_ENOTFOUND for a read-only open of a missing store; CHURN_EINVAL for
+ * bad options. The message is in churn_store_last_error().
+ */
+enum churn_err churn_store_open(const char *dir, const struct churn_store_options *opts,
+                                struct churn_store **out);
+
+/**
+ * churn_store_close() - close @store (NULL is fine). Every reader and writer of the store must
+ * have been closed or stopped first.
+ */
+void churn_store_close(struct churn_store *store);
+
+/**
+ * churn_store_last_error() - the precise message of the last store call on this thread that
+ * failed ("" if none). Static thread-local storage, valid until the next store call on the
+ * same thread.
+ */
+const char *churn_store_last_error(void);
+
+enum churn_event_status {
+    CHURN_EVENT_ACCEPTED,
+    CHURN_EVENT_DUPLICATE, /* this (customer_id, event_id) was applied before: no effect */
+    CHURN_EVENT_REJECTED,  /* invalid: see err and reason; no effect */
+};
+
+struct churn_event_result {
+    enum churn_event_status status;
+    enum churn_err err; /* CHURN_OK unless rejected */
+    char reason[CHURN_REASON_MAX];
+};
+
+/**
+ * churn_store_apply_events() - apply @n events in ONE write transaction, committed durably
+ * (fsync) before returning.
+ * @events: the events (borrowed for the call).
+ * @now_ms: the current time: decides "future" and the horizon (churn_now_ms() in production).
+ * @results: OUT: @n per-event results, set when the call returns CHURN_OK.
+ *
+ * Idempotent on (customer_id, event_id): an event seen before, in this batch or an earlier one
+ * within the horizon, is a duplicate. Events within the horizon update their day's bucket
+ * (in any order); older ones update the lifetime totals only. A customer seen for the first
+ * time gets a record. A rejected event does not affect the others.
+ *
+ * Return: CHURN_OK (even when events were rejected or duplicate); on any other code nothing
+ * was written and @results is unspecified: CHURN_EFULL (map cap or disk full), CHURN_EIO, ...
+ */
+enum churn_err churn_store_apply_events(struct churn_store *store, const struct churn_event *events,
+                                        size_t n, int64_t now_ms,
+                                        struct churn_event_result *results);
+
+/*
+ * struct churn_customer_upsert - one customer of churn_store_upsert_customers(): the
+ * attributes replace the stored ones; events, totals and buckets are kept.
+ */
+struct churn_customer_upsert {
+    const char *customer_id;
+    const struct churn_customer_attrs *attrs;
+};
+
+/**
+ * churn_store_upsert_customers() - create or update @n customers in one durable transaction,
+ * all or nothing. An attribute set's plan and monthly value are overridden by later plan
+ * change events. Return: CHURN_OK; CHURN_EINVAL (bad id or attribute; message names the
+ * item index); storage errors as for churn_store_apply_events().
+ */
+enum churn_err churn_store_upsert_customers(struct churn_store *store,
+                                            const struct churn_customer_upsert *items, size_t n);
+
+/**
+ * churn_store_get_customer() - read and decode one customer with a short read transaction.
+ * @out: OUT: the caller's struct; the record owns no pointers. Decoding writes only the
+ * parts in use (attribute slots past n_num/n_cat and day slots past n_days are unspecified).
+ * Return: CHURN_OK; CHURN_ENOTFOUND or CHURN_EINVAL (bad id) with @out untouched;
+ * CHURN_ECORRUPT for an undecodable record, after which @out's contents are unspecified (it is
+ * decoded in place to keep the read path copy-free). For the serving path prefer a
+ * struct churn_store_reader.
+ */
+enum churn_err churn_store_get_customer(struct churn_store *store, const char *customer_id,
+                                        struct churn_customer *out);
+
+/**
+ * churn_store_delete_customer() - privacy erase, one durable transaction: the record, every
+ * event id, every conversation, the alert state and every alert of @customer_id.
+ * Return: CHURN_OK; CHURN_ENOTFOUND when nothing of the customer existed.
+ */
+enum churn_err churn_store_delete_customer(struct churn_store *store, const char *customer_id);
+
+/**
+ * churn_store_foreach_customer() - call @fn for every customer in id order. No lock or
+ * transaction is held while @fn runs, so @fn may write to the store; customers added or
+ * removed meanwhile may or may not be visited. @rec is valid only during the call.
+ * @fn returns 0 to continue, anything else to stop (then this returns CHURN_ECANCELLED).
+ */
+enum churn_err churn_store_foreach_customer(struct churn_store *store,
+                                            int (*fn)(const struct churn_customer *rec, void *user),
+                                            void *user);
+
+/**
+ * churn_store_put_conversation() - store @len bytes (<= CHURN_STORE_VALUE_MAX) of chat tracker
+ * state for conversation @conversation_id of @customer_id (durable, replaces).
+ */
+enum churn_err churn_store_put_conversation(struct churn_store *store, const char *customer_id,
+                                            const char *conversation_id, const void *data,
+                                            size_t len);
+
+/**
+ * churn_store_get_conversation() - copy the stored state into @arena.
+ * @data: OUT: the bytes, valid until @arena is reset; @len: OUT: their length.
+ * Return: CHURN_OK; CHURN_ENOTFOUND; CHURN_ENOMEM when the arena is full.
+ */
+enum churn_err churn_store_get_conversation(struct churn_store *store, const char *customer_id,
+                                            const char *conversation_id, struct churn_arena *arena,
+                                            void **data, size_t *len);
+
+/** churn_store_delete_conversation() - forget one conversation; CHURN_ENOTFOUND if absent. */
+enum churn_err churn_store_delete_conversation(struct churn_store *store, const char *customer_id,
+                                               const char *conversation_id);
+
+/**
+ * churn_store_put_alert_state() - store the alerts module's per-customer state (cooldowns,
+ * open alerts) as @len opaque bytes (<= CHURN_STORE_VALUE_MAX), durably, replacing.
+ * Return: CHURN_OK; CHURN_EINVAL for a bad id; CHURN_ETOOBIG; storage errors.
+ */
+enum churn_err churn_store_put_alert_state(struct churn_store *store, const char *customer_id,
+                                           const void *data, size_t len);
+
+/**
+ * churn_store_get_alert_state() - copy @customer_id's alert state into @arena.
+ * @data: OUT: the bytes, valid until @arena is reset; @len: OUT: their length.
+ * Return: CHURN_OK; CHURN_ENOTFOUND; CHURN_ENOMEM when the arena is full.
+ */
+enum churn_err churn_store_get_alert_state(struct churn_store *store, const char *customer_id,
+                                           struct churn_arena *arena, void **data, size_t *len);
+
+/**
+ * churn_store_append_alert() - append @len bytes to the alert log under the next sequence
+ * number (1, 2, ...; never reused, even after a privacy erase removed alerts).
+ * @seq: OUT: the sequence assigned. Durable on return.
+ */
+enum churn_err churn_store_append_alert(struct churn_store *store, const char *customer_id,
+                                        const void *data, size_t len, uint64_t *seq);
+
+/**
+ * churn_store_replace_alert() - overwrite the bytes of existing alert @seq (state changes:
+ * acknowledged, closed). Return: CHURN_OK; CHURN_ENOTFOUND.
+ */
+enum churn_err churn_store_replace_alert(struct churn_store *store, uint64_t seq, const void *data,
+                                         size_t len);
+
+/**
+ * churn_store_foreach_alert() - call @fn for each alert with sequence > @after_seq in order,
+ * at most @max of them (0: no limit). @data is valid only during the call (a read transaction
+ * is open: @fn must not call the store at all). @fn returns non-zero to stop.
+ */
+enum churn_err churn_store_foreach_alert(struct churn_store *store, uint64_t after_seq, size_t max,
+                                         int (*fn)(uint64_t seq, const char *customer_id,
+                                                   const void *data, size_t len, void *user),
+                                         void *user);
+
+/**
+ * churn_store_put_meta() - store named metadata (feature schema, model registry): @len bytes
+ * (<= CHURN_STORE_VALUE_MAX) under @name (1..CHURN_NAME_MAX bytes), durably, replacing.
+ * Return: CHURN_OK; CHURN_EINVAL for a bad name; CHURN_EPERM for names starting with
+ * "churn." (reserved for the store); CHURN_ETOOBIG.
+ */
+enum churn_err churn_store_put_meta(struct churn_store *store, const char *name, const void *data,
+                                    size_t len);
+
+/**
+ * churn_store_get_meta() - copy metadata @name into @arena.
+ * @data: OUT: the bytes, valid until @arena is reset; @len: OUT: their length.
+ * Return: CHURN_OK; CHURN_ENOTFOUND; CHURN_EINVAL; CHURN_ENOMEM when the arena is full.
+ */
+enum churn_err churn_store_get_meta(struct churn_store *store, const char *name,
+                                    struct churn_arena *arena, void **data, size_t *len);
+
+struct churn_store_maintenance {
+    int stale_readers_cleared; /* reader slots of dead processes freed */
+    size_t event_ids_scanned;
+    size_t event_ids_pruned; /* seen longer ago than the horizon */
+};
+
+/**
+ * churn_store_maintain() - periodic housekeeping (call it from the daemon's timer): clear
+ * stale readers, prune event ids older than the horizon, scanning at most @budget ids per
+ * call and resuming where the previous call stopped (0: scan everything).
+ * @report: OUT: what was done (may be NULL).
+ */
+enum churn_err churn_store_maintain(struct churn_store *store, int64_t now_ms, size_t budget,
+                                    struct churn_store_maintenance *report);
+
+/**
+ * churn_store_copy_compact() - write a consistent, compacted copy of the store into
+ * directory @dest_dir (which must exist and hold no store), while the store keeps serving
+ * (a read transaction is held for the duration). Free pages are not copied, so the copy holds
+ * no bytes of erased customers: use it for backups and to finish a privacy erase
+ * (then swap the directories while churnd is stopped).
+ * Return: CHURN_OK; CHURN_EEXIST when @dest_dir already holds a store; errors of the file
+ * system (CHURN_EPERM, CHURN_EFULL, CHURN_ENOTFOUND) with the message.
+ */
+enum churn_err churn_store_copy_compact(struct churn_store *store, const char *dest_dir);
+
+struct churn_store_stats {
+    size_t customers;
+    size_t event_ids;
+    size_t conversations;
+    size_t alerts;
+    size_t map_size;        /* current LMDB map size */
+    size_t used_bytes;      /* pages in use times page size (the file's high-water mark) */
+    size_t customers_bytes; /* pages of the customers database times page size */
+    size_t event_ids_bytes; /* pages of the event_ids database times page size */
+};
+
+/** churn_store_stats() - sizes, read in one transaction. @out: OUT. */
+enum churn_err churn_store_stats(struct churn_store *store, struct churn_store_stats *out);
+
+/*
+ * struct churn_store_reader - a reusable read transaction for one thread (reset between uses
+ * and renewed on the next), so the serving path pays one lookup and no allocation per read.
+ */
+struct churn_store_reader;
+
+/** churn_store_reader_open() - @out: OUT: a reader; release with churn_store_reader_close(). */
+enum churn_err churn_store_reader_open(struct churn_store *store, struct churn_store_reader **out);
+
+/** churn_store_reader_close() - release @reader (NULL is fine). */
+void churn_store_reader_close(struct churn_store_reader *reader);
+
+/**
+ * churn_store_reader_get_customer() - like churn_store_get_customer() on the reader's
+ * transaction: renew, one lookup, decode into @out, reset.
+ */
+enum churn_err churn_store_reader_get_customer(struct churn_store_reader *reader,
+                                               const char *customer_id, struct churn_customer *out);
+
+/*
+ * Group commit. Producers submit batches; one writer thread takes everything queued, applies
+ * it in one write transaction, commits durably, then runs each batch's callback.
+ */
+struct churn_store_writer;
+
+/**
+ * typedef churn_store_writer_cb - completion of one submitted batch, called on the writer
+ * thread after the commit (or the failure) of the transaction that held it. @err is CHURN_OK
+ * and @results holds the per-event outcome, or @err says why nothing of the batch was
+ * written. Must not block for long: the next group waits for it.
+ */
+typedef void churn_store_writer_cb(void *user, enum churn_err err,
+                                   const struct churn_event_result *results, size_t n);
+
+struct churn_store_writer_options {
+    size_t queue_batches; /* most batches waiting (default 1024) */
+    size_t queue_events;  /* most events waiting (default 262144) */
+    size_t group_events;  /* most events in one transaction (default 65536) */
+};
+
+/** churn_store_writer_options_init() - defaults above. */
+void churn_store_writer_options_init(struct churn_store_writer_options *opts);
+
+/**
+ * churn_store_writer_start() - start the writer thread for @store.
+ * @opts: NULL for defaults. @out: OUT: the writer; stop it with churn_store_writer_stop().
+ */
+enum churn_err churn_store_writer_start(struct churn_store *store,
+                                        const struct churn_store_writer_options *opts,
+                                        struct churn_store_writer **out);
+
+/**
+ * churn_store_writer_submit() - queue @n events (1..group_events). @events (and the strings
+ * they point to) and @results (@n entries, filled by the writer) are borrowed until @cb runs.
+ * Thread-safe, never blocks.
+ * Return: CHURN_OK and @cb will run exactly once; CHURN_EAGAIN when the queue is full;
+ * CHURN_EUNAVAIL after stop began; CHURN_EINVAL for n == 0 or too many events. On failure @cb
+ * is never called.
+ */
+enum churn_err churn_store_writer_submit(struct churn_store_writer *writer,
+                                         const struct churn_event *events, size_t n,
+                                         struct churn_event_result *results,
+                                         churn_store_writer_cb *cb, void *user);
+
+/**
+ * churn_store_writer_stop() - refuse new batches, commit everything already queued (every
+ * callback runs), join the thread and free @writer (NULL is fine).
+ */
+void churn_store_writer_stop(struct churn_store_writer *writer);
+
+/** churn_store_writer_groups() - transactions committed so far (for tests and metrics). */
+uint64_t churn_store_writer_groups(const struct churn_store_writer *writer);
+
+/** churn_day_of_ms() - the UTC day number of a unix-ms instant (floor division). */
+int32_t churn_day_of_ms(int64_t ms);
+
+#endif

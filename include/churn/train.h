@@ -1,0 +1,221 @@
+/*
+ * churn/train.h - training sets, trainers and evaluation metrics (used by churnctl, never on
+ * the serving path).
+ *
+ * A training set is read from CSV with a label column; column types are inferred (a column is
+ * numeric when every non-missing value parses as a finite number) and can be forced. The
+ * trainers fit L2 logistic regression (standardised numerics, one-hot categoricals with an
+ * "other" bucket, missing-value indicators, L-BFGS, class weights) and histogram
+ * gradient-boosted trees (quantile bins, leaf-wise growth limited by depth and leaves,
+ * shrinkage, L2, minimum child weight, row and column subsampling, learned default direction
+ * for missing values, early stopping, histogram building on several threads). Model selection
+ * is by stratified k-fold cross-validated ROC-AUC, and calibration (Platt or isotonic) is
+ * fitted on out-of-fold predictions. Every trainer returns a struct churn_model that passed
+ * the same validation as a model file.
+ */
+#ifndef CHURN_TRAIN_H
+#define CHURN_TRAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "churn/error.h"
+#include "churn/model.h"
+
+#define CHURN_TRAIN_ERRMSG    512u
+#define CHURN_TRAIN_MAX_FOLDS 20u
+
+/* ---- training sets ---- */
+
+struct churn_dataset_feature {
+    char *name;
+    enum churn_feature_type type;
+    size_t n_categories;  /* categorical: kept categories, code i is categories[i] */
+    char **categories;    /* ordered by the positive rate, lowest first */
+    size_t n_missing;     /* rows where the value is missing */
+    size_t n_distinct;    /* distinct values seen (capped at max_distinct) */
+    bool distinct_capped; /* more distinct values than max_distinct */
+    size_t n_bucketed;    /* categorical: rows put in "other" (rare or over the cap) */
+    bool constant;        /* fewer than two distinct non-missing values */
+};
+
+struct churn_dataset {
+    size_t n_rows;
+    size_t n_features;
+    struct churn_dataset_feature *features;
+    double **cols; /* cols[f][row]: numeric value or category code; NaN missing */
+    double *y;     /* 0 or 1 */
+    size_t n_positive;
+    char *label;        /* label column name */
+    char *positive;     /* label value counted as churn */
+    char data_hash[32]; /* "fnv1a64:<16 hex>" of the parsed cells */
+};
+
+struct churn_dataset_options {
+    const char *label;          /* required: the label column */
+    const char *positive;       /* NULL: infer ("1", "yes", "true", "churn", ... of two values) */
+    const char *const *numeric; /* columns forced numeric: text in them is an error */
+    size_t n_numeric;
+    const char *const *categorical; /* columns forced categorical */
+    size_t n_categorical;
+    const char *const *ignore; /* columns not used (ids, leaks) */
+    size_t n_ignore;
+    size_t max_rows;           /* 0: 10,000,000 */
+    size_t max_record;         /* 0: CSV default */
+    size_t max_categories;     /* 0: 64 kept categories per column, the rest is "other" */
+    size_t min_category_count; /* 0: max(5, rows / 2000); rarer values are "other" */
+    size_t max_distinct;       /* 0: 100,000 distinct values tracked per column */
+};
+
+/**
+ * churn_dataset_load_csv() - read a training set from the CSV file at @path (header line
+ * first). @out: OUT: owned by the caller, churn_dataset_free(). @errbuf gets a message with
+ * the line and column for bad input: missing label column, empty file, a label with one class,
+ * text in a forced-numeric column, wrong field counts, oversized records.
+ */
+enum churn_err churn_dataset_load_csv(const char *path, const struct churn_dataset_options *opts,
+                                      struct churn_dataset **out, char *errbuf, size_t errlen);
+
+/** churn_dataset_load_csv_mem() - the same from @len bytes of CSV text (borrowed). */
+enum churn_err churn_dataset_load_csv_mem(const char *text, size_t len,
+                                          const struct churn_dataset_options *opts,
+                                          struct churn_dataset **out, char *errbuf, size_t errlen);
+
+/** churn_dataset_free() - release a training set (NULL is a no-op). */
+void churn_dataset_free(struct churn_dataset *ds);
+
+/* ---- metrics ---- */
+
+struct churn_confusion {
+    double threshold; /* predicted churn when p >= threshold */
+    uint64_t tp, fp, tn, fn;
+    double accuracy, precision, recall, f1;
+};
+
+struct churn_calibration_bin {
+    double lo, hi; /* [lo, hi) of predicted probability; the last bin includes 1 */
+    size_t count;
+    double mean_pred; /* NaN when empty */
+    double frac_pos;  /* NaN when empty */
+};
+
+struct churn_metrics {
+    size_t n, n_positive;
+    double auc;      /* ROC-AUC, ties count one half (average ranks); NaN with one class */
+    double pr_auc;   /* average precision over distinct thresholds; NaN without positives */
+    double log_loss; /* mean, probabilities clipped to [1e-15, 1 - 1e-15] */
+    double brier;
+    struct churn_confusion at_threshold;
+    struct churn_confusion best_f1;
+    double decile_rate[10];    /* positive rate in each tenth, highest scores first */
+    double decile_lift[10];    /* decile_rate / overall positive rate */
+    double decile_capture[10]; /* cumulative share of all positives in deciles 0..d */
+    struct churn_calibration_bin calibration[10];
+};
+
+/**
+ * churn_metrics_compute() - all metrics of predicted probabilities @p against labels @y
+ * (0 or 1), @n rows, with the confusion matrix at @threshold. Return: CHURN_EINVAL for n == 0,
+ * a probability outside [0, 1] or NaN, or a label other than 0 and 1; CHURN_ENOMEM.
+ */
+enum churn_err churn_metrics_compute(const double *p, const double *y, size_t n, double threshold,
+                                     struct churn_metrics *out);
+
+/* ---- trainers ---- */
+
+enum churn_train_algo {
+    CHURN_TRAIN_AUTO = 0,
+    CHURN_TRAIN_LOGREG = 1,
+    CHURN_TRAIN_GBDT = 2,
+};
+
+struct churn_train_options {
+    enum churn_train_algo algo;
+    enum churn_calibration_kind calibration; /* fitted out of fold; needs folds >= 2 */
+    unsigned folds;                          /* k of stratified k-fold CV (2..20; 0: no CV) */
+    uint64_t seed;
+    bool balanced; /* class weights n / (2 n_class) */
+    unsigned threads;
+    /* logistic regression */
+    double l2;         /* penalty 0.5 * l2 * |w|^2 on the summed log loss (not the intercept) */
+    unsigned max_iter; /* L-BFGS iterations */
+    /* gradient-boosted trees */
+    unsigned n_trees;
+    unsigned max_depth;  /* 1..16 */
+    unsigned max_leaves; /* 0: 2^max_depth */
+    unsigned max_bins;   /* 2..255 */
+    double learning_rate;
+    double lambda; /* L2 on leaf weights */
+    double min_child_weight;
+    double subsample;           /* row fraction per tree, (0, 1] */
+    double colsample;           /* feature fraction per tree, (0, 1] */
+    unsigned early_stopping;    /* rounds without improvement on the validation split; 0 off */
+    double validation_fraction; /* held out for early stopping (stratified) */
+    double threshold;           /* decision threshold for the reported confusion matrices */
+};
+
+/** churn_train_options_default() - the defaults documented in docs/MODELS.md. */
+void churn_train_options_default(struct churn_train_options *opts);
+
+struct churn_cv_result {
+    enum churn_train_algo algo;
+    unsigned folds;
+    struct churn_metrics fold[CHURN_TRAIN_MAX_FOLDS];
+    double auc_mean, auc_sd, pr_auc_mean, pr_auc_sd, log_loss_mean, log_loss_sd, brier_mean,
+        brier_sd;
+    double seconds;
+};
+
+struct churn_train_report {
+    enum churn_train_algo chosen;
+    bool has_cv_logreg, has_cv_gbdt;
+    struct churn_cv_result cv_logreg, cv_gbdt;
+    bool has_oof;
+    struct churn_metrics oof;   /* out-of-fold predictions of the chosen algorithm, calibrated */
+    struct churn_metrics train; /* the final model on its own training rows */
+    size_t n_features_used;
+    char dropped[1024]; /* "name: reason; ..." features left out (constant, all missing) */
+    double seconds;     /* wall time of the whole run */
+};
+
+/**
+ * churn_train() - select (when opts->algo is AUTO), cross-validate, calibrate and fit a model
+ * on all of @ds. @report may be NULL. @out: OUT: a model with one reference, owned by the
+ * caller; its file carries the data hash, rows, time, parameters and CV metrics.
+ * Return: CHURN_EINVAL for bad options or data that cannot be trained on (with a message:
+ * one class, no usable feature, fewer positives than folds), CHURN_ENOMEM.
+ */
+enum churn_err churn_train(const struct churn_dataset *ds, const struct churn_train_options *opts,
+                           struct churn_model **out, struct churn_train_report *report,
+                           char *errbuf, size_t errlen);
+
+/**
+ * churn_train_cv() - stratified k-fold cross-validation of one algorithm (not AUTO) into @out;
+ * @oof, when not NULL, receives the out-of-fold margins (ds->n_rows doubles).
+ */
+enum churn_err churn_train_cv(const struct churn_dataset *ds,
+                              const struct churn_train_options *opts, enum churn_train_algo algo,
+                              struct churn_cv_result *out, double *oof, char *errbuf,
+                              size_t errlen);
+
+/**
+ * churn_train_folds() - the stratified fold (0..@k-1) of every row of @ds into @fold
+ * (ds->n_rows values): each class shuffled with @seed and dealt round-robin. These are the
+ * folds churn_train() and churn_train_cv() use for the same seed, exposed so that other tools
+ * can be evaluated on identical splits. CHURN_EINVAL when a class has fewer than @k rows.
+ */
+enum churn_err churn_train_folds(const struct churn_dataset *ds, unsigned k, uint64_t seed,
+                                 unsigned *fold, char *errbuf, size_t errlen);
+
+/** churn_train_algo_name() - "auto", "logistic_regression" or "gbdt". */
+const char *churn_train_algo_name(enum churn_train_algo algo);
+
+/**
+ * churn_dataset_row() - gather row @row of @ds into @x (ds->n_features doubles) in the order a
+ * model trained on @ds by churn_train() expects when no feature was dropped; use
+ * churn_model_bind() with the dataset's feature names otherwise.
+ */
+void churn_dataset_row(const struct churn_dataset *ds, size_t row, double *x);
+
+#endif

@@ -1,0 +1,882 @@
+/*
+ * scoring.c - churn.v1.ScoringService and churn.v1.ModelService: the served model (loaded,
+ * validated against what the store provides, swapped atomically under a reference count so
+ * in-flight calls finish on the model they started with), scoring one customer (one store
+ * read, features at now, prediction, top reasons, tiers, priority), and the RPC handlers.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "churn/alloc.h"
+#include "churn/clock.h"
+#include "churn/features.h"
+#include "churn/log.h"
+#include "churn/model.h"
+#include "churn/service.h"
+#include "churn/store.h"
+#include "churn_proto.h"
+#include "service_internal.h"
+
+#define MAX_REASONS_DEFAULT 5
+#define MAX_REASONS_LIMIT   20
+#define BATCH_LIMIT         1000
+#define PAGE_SIZE_DEFAULT   50
+#define PAGE_SIZE_LIMIT     1000
+#define HORIZON_MS          (90LL * CHURN_MS_PER_DAY)
+
+/* How one model input is computed from a customer record. */
+enum input_kind {
+    INPUT_FEATURE,  /* catalogue feature, by index */
+    INPUT_NUMERIC,  /* imported numeric attribute "attr.<name>" */
+    INPUT_CATEGORY, /* segment, plan, country or "attr.<name>" categorical */
+};
+
+struct input {
+    enum input_kind kind;
+    int feature;
+    const char *name; /* borrowed from the model */
+};
+
+struct churn__served_model {
+    atomic_int refs;
+    struct churn_model *model;
+    size_t n;
+    struct input *inputs;
+    char *path;
+    int64_t loaded_at_ms;
+};
+
+static void
+served_unref(struct churn__served_model *m)
+{
+    if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
+        return;
+    churn_model_unref(m->model);
+    churn_free(m->inputs);
+    churn_free(m->path);
+    churn_free(m);
+}
+
+/* Load @path and check that every input it needs is something the store provides. */
+static enum churn_err
+served_load(const char *path, struct churn__served_model **out, char *err, size_t errlen)
+{
+    struct churn_model *model;
+    enum churn_err e = churn_model_load_file(path, &model, err, errlen);
+    if (e)
+        return e;
+    struct churn__served_model *m = churn_calloc(1, sizeof(*m));
+    size_t n = churn_model_n_features(model);
+    struct input *inputs = churn_calloc(n ? n : 1, sizeof(*inputs));
+    char *p = churn_strdup(path);
+    if (!m || !inputs || !p) {
+        churn_free(m);
+        churn_free(inputs);
+        churn_free(p);
+        churn_model_unref(model);
+        snprintf(err, errlen, "out of memory");
+        return CHURN_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct churn_model_feature *f = churn_model_feature(model, i);
+        struct input *in = &inputs[i];
+        in->name = f->name;
+        if (f->type == CHURN_FEATURE_CATEGORICAL) {
+            in->kind = INPUT_CATEGORY;
+            bool known = strcmp(f->name, "segment") == 0 || strcmp(f->name, "plan") == 0 ||
+                         strcmp(f->name, "country") == 0 || strncmp(f->name, "attr.", 5) == 0;
+            if (!known) {
+                e = CHURN_EPRECOND;
+                snprintf(err, errlen,
+                         "model feature '%s' is categorical but the store provides no such "
+                         "category (segment, plan, country or attr.<name>)",
+                         f->name);
+                break;
+            }
+        } else if (strncmp(f->name, "attr.", 5) == 0) {
+            in->kind = INPUT_NUMERIC;
+        } else {
+            in->kind = INPUT_FEATURE;
+            in->feature = churn_features_find(f->name);
+            if (in->feature < 0) {
+                e = CHURN_EPRECOND;
+                snprintf(err, errlen,
+                         "model feature '%s' is not provided by the store (see docs/FEATURES.md)",
+                         f->name);
+                break;
+            }
+        }
+    }
+    atomic_init(&m->refs, 1);
+    m->model = model;
+    m->n = n;
+    m->inputs = inputs;
+    m->path = p;
+    m->loaded_at_ms = churn_now_ms();
+    if (e) {
+        served_unref(m);
+        return e;
+    }
+    *out = m;
+    return CHURN_OK;
+}
+
+#define MAX_THREADS 512
+
+/* What one thread keeps for scoring: a reusable read transaction and a record buffer. */
+struct thread_slot {
+    struct churn_store_reader *reader;
+    struct churn_customer *record;
+};
+
+struct churn__scoring {
+    pthread_mutex_t mu;
+    struct thread_slot threads[MAX_THREADS]; /* (mu) registered per-thread state */
+    size_t n_threads;
+    struct churn__served_model *current; /* (mu) */
+    atomic_bool reloading;
+    char *default_path;
+    double high_risk, medium_risk;   /* probability thresholds */
+    double high_value, medium_value; /* annual value thresholds */
+};
+
+static struct churn__served_model *
+acquire(struct churn__scoring *sc)
+{
+    pthread_mutex_lock(&sc->mu);
+    struct churn__served_model *m = sc->current;
+    if (m)
+        atomic_fetch_add(&m->refs, 1);
+    pthread_mutex_unlock(&sc->mu);
+    return m;
+}
+
+enum churn_err
+churn__scoring_create(const char *model_path, struct churn__scoring **out, char *err, size_t errlen)
+{
+    struct churn__scoring *sc = churn_calloc(1, sizeof(*sc));
+    if (!sc)
+        return CHURN_ENOMEM;
+    pthread_mutex_init(&sc->mu, NULL);
+    sc->default_path = churn_strdup(model_path ? model_path : "");
+    sc->high_risk = 0.5;
+    sc->medium_risk = 0.2;
+    sc->high_value = 2000;
+    sc->medium_value = 500;
+    if (model_path && *model_path) {
+        enum churn_err e = served_load(model_path, &sc->current, err, errlen);
+        if (e) {
+            churn__scoring_destroy(sc);
+            return e;
+        }
+    }
+    *out = sc;
+    return CHURN_OK;
+}
+
+void
+churn__scoring_release_threads(struct churn__scoring *sc)
+{
+    pthread_mutex_lock(&sc->mu);
+    for (size_t i = 0; i < sc->n_threads; i++) {
+        churn_store_reader_close(sc->threads[i].reader);
+        churn_free(sc->threads[i].record);
+    }
+    sc->n_threads = 0;
+    pthread_mutex_unlock(&sc->mu);
+}
+
+void
+churn__scoring_destroy(struct churn__scoring *sc)
+{
+    if (!sc)
+        return;
+    churn__scoring_release_threads(sc);
+    served_unref(sc->current);
+    pthread_mutex_destroy(&sc->mu);
+    churn_free(sc->default_path);
+    churn_free(sc);
+}
+
+enum churn_err
+churn__scoring_reload(struct churn__scoring *sc, const char *path, bool dry_run, char *old_version,
+                      size_t old_len, char *err, size_t errlen)
+{
+    if (atomic_exchange(&sc->reloading, true)) {
+        snprintf(err, errlen, "another reload is in progress");
+        return CHURN_EAGAIN;
+    }
+    const char *p = path && *path ? path : sc->default_path;
+    enum churn_err e = CHURN_EPRECOND;
+    struct churn__served_model *m = NULL;
+    if (!*p) {
+        snprintf(err, errlen,
+                 "no model path configured: start churnd with --model FILE or "
+                 "name one in the request");
+        goto out;
+    }
+    e = served_load(p, &m, err, errlen);
+    if (e)
+        goto out;
+    if (dry_run) {
+        served_unref(m);
+        goto out;
+    }
+    pthread_mutex_lock(&sc->mu);
+    struct churn__served_model *old = sc->current;
+    sc->current = m;
+    pthread_mutex_unlock(&sc->mu);
+    snprintf(old_version, old_len, "%s",
+             old && churn_model_info(old->model)->version ? churn_model_info(old->model)->version
+                                                          : "");
+    churn_log(CHURN_LOG_INFO, "model_loaded", CHURN_LF_STR("path", p),
+              CHURN_LF_STR("version", churn_model_info(m->model)->version
+                                          ? churn_model_info(m->model)->version
+                                          : ""));
+    served_unref(old); /* in-flight calls still hold their own references */
+out:
+    atomic_store(&sc->reloading, false);
+    return e;
+}
+
+/* ---- scoring one customer ------------------------------------------------------------- */
+
+static _Thread_local struct thread_slot *tls_slot;
+static _Thread_local struct churn__scoring *tls_owner;
+
+static double
+customer_value(const struct churn_feature_vector *vec)
+{
+    /* annual revenue: the larger of the plan's value and the customer's recent spend */
+    double plan = vec->values[CHURN_FEAT_PLAN_MONTHLY_VALUE];
+    double spend = vec->values[CHURN_FEAT_SPEND_90D];
+    double monthly = 0;
+    if (!isnan(plan))
+        monthly = plan;
+    if (!isnan(spend) && spend / 3.0 > monthly)
+        monthly = spend / 3.0;
+    return monthly * 12.0;
+}
+
+static Churn__V1__RiskTier
+risk_tier(const struct churn__scoring *sc, double p)
+{
+    return p >= sc->high_risk     ? CHURN__V1__RISK_TIER__RISK_TIER_HIGH
+           : p >= sc->medium_risk ? CHURN__V1__RISK_TIER__RISK_TIER_MEDIUM
+                                  : CHURN__V1__RISK_TIER__RISK_TIER_LOW;
+}
+
+static Churn__V1__ValueTier
+value_tier(const struct churn__scoring *sc, double v)
+{
+    return v >= sc->high_value     ? CHURN__V1__VALUE_TIER__VALUE_TIER_HIGH
+           : v >= sc->medium_value ? CHURN__V1__VALUE_TIER__VALUE_TIER_MEDIUM
+                                   : CHURN__V1__VALUE_TIER__VALUE_TIER_LOW;
+}
+
+/* Fill the model's input row from @rec at the vector's instant. */
+static void
+model_inputs(const struct churn__served_model *m, const struct churn_customer *rec,
+             const struct churn_feature_vector *vec, double *x)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        const struct input *in = &m->inputs[i];
+        switch (in->kind) {
+        case INPUT_FEATURE:
+            x[i] = vec->values[in->feature];
+            break;
+        case INPUT_NUMERIC:
+            if (churn_features_value(rec, vec, in->name, &x[i]) != CHURN_OK)
+                x[i] = NAN;
+            break;
+        case INPUT_CATEGORY: {
+            const char *v = churn_features_category(rec, in->name);
+            x[i] = churn_model_category_code(m->model, i, v && *v ? v : NULL);
+            break;
+        }
+        }
+    }
+}
+
+static Churn__V1__Score *
+build_score(const struct churn__scoring *sc, const struct churn__served_model *m,
+            const struct churn_customer *rec, int64_t now, size_t max_reasons,
+            struct churn_arena *a)
+{
+    struct churn_feature_vector vec;
+    churn_features_extract(rec, now, &vec);
+    size_t n = m->n;
+    double *x = churn_arena_alloc(a, (n + 1) * sizeof(double));
+    double *scratch = churn_arena_alloc(a, (n + 1) * sizeof(double));
+    struct churn_model_reason *rs = churn_arena_alloc(a, (max_reasons + 1) * sizeof(*rs));
+    Churn__V1__Score *s = churn_arena_alloc(a, sizeof(*s));
+    Churn__V1__Reason *reasons = churn_arena_alloc(a, (max_reasons + 1) * sizeof(*reasons));
+    Churn__V1__Reason **rlist = churn_arena_alloc(a, (max_reasons + 1) * sizeof(*rlist));
+    if (!x || !scratch || !rs || !s || !reasons || !rlist)
+        return NULL;
+    model_inputs(m, rec, &vec, x);
+    struct churn_model_prediction pred;
+    churn_model_predict(m->model, x, &pred);
+    size_t k = max_reasons ? churn_model_top_reasons(m->model, x, max_reasons, scratch, rs) : 0;
+
+    churn__v1__score__init(s);
+    s->customer_id = (char *)rec->id;
+    s->probability = pred.probability;
+    s->margin = pred.margin;
+    s->risk_tier = risk_tier(sc, pred.probability);
+    s->customer_value = customer_value(&vec);
+    s->value_tier = value_tier(sc, s->customer_value);
+    s->expected_revenue_at_risk = pred.probability * s->customer_value;
+    s->priority = s->expected_revenue_at_risk;
+    const char *version = churn_model_info(m->model)->version;
+    s->model_version = (char *)(version ? version : "");
+    s->scored_at_ms = now;
+    s->horizon_ms = HORIZON_MS;
+    s->segment = (char *)rec->attrs.segment;
+    s->freshness = churn__freshness_to_proto(rec, now, a);
+    for (size_t i = 0; i < k; i++) {
+        const struct churn_model_feature *f = churn_model_feature(m->model, rs[i].feature);
+        Churn__V1__Reason *r = &reasons[i];
+        churn__v1__reason__init(r);
+        r->feature = (char *)f->name;
+        /* catalogue features carry human labels; others keep the model's own */
+        const struct input *in = &m->inputs[rs[i].feature];
+        r->label =
+            (char *)(in->kind == INPUT_FEATURE ? churn_features_catalogue()[in->feature].label
+                                               : f->label);
+        r->contribution = rs[i].contribution;
+        r->direction = rs[i].contribution >= 0
+                           ? CHURN__V1__REASON_DIRECTION__REASON_DIRECTION_INCREASES_RISK
+                           : CHURN__V1__REASON_DIRECTION__REASON_DIRECTION_DECREASES_RISK;
+        if (f->type == CHURN_FEATURE_CATEGORICAL) {
+            r->category = (char *)churn_features_category(rec, f->name);
+            if (!r->category)
+                r->category = (char *)"";
+        } else if (isnan(rs[i].value)) {
+            r->missing = true;
+        } else {
+            r->value = rs[i].value;
+        }
+        if (r->missing)
+            r->explanation =
+                churn_arena_printf(a, "%s: no data (%+.2f log-odds)", r->label, rs[i].contribution);
+        else if (f->type == CHURN_FEATURE_CATEGORICAL)
+            r->explanation = churn_arena_printf(a, "%s is %s (%+.2f log-odds)", r->label,
+                                                r->category, rs[i].contribution);
+        else
+            r->explanation = churn_arena_printf(a, "%s: %.4g (%+.2f log-odds)", r->label,
+                                                rs[i].value, rs[i].contribution);
+        rlist[i] = r;
+    }
+    s->n_reasons = k;
+    s->reasons = rlist;
+    return s;
+}
+
+static enum churn_err
+read_customer(struct churn_services *svc, const char *id, struct churn_customer **out)
+{
+    struct churn__scoring *sc = svc->scoring;
+    if (tls_owner != sc) {
+        /* first use on this thread: one reusable read transaction and record buffer, kept
+         * until churn__scoring_release_threads() (after the workers stopped) */
+        struct churn_store_reader *reader;
+        struct churn_customer *rec = churn_malloc(sizeof(*rec));
+        if (!rec || churn_store_reader_open(svc->store, &reader) != CHURN_OK) {
+            churn_free(rec);
+            return CHURN_EUNAVAIL;
+        }
+        pthread_mutex_lock(&sc->mu);
+        if (sc->n_threads == MAX_THREADS) {
+            pthread_mutex_unlock(&sc->mu);
+            churn_store_reader_close(reader);
+            churn_free(rec);
+            return CHURN_EUNAVAIL;
+        }
+        tls_slot = &sc->threads[sc->n_threads++];
+        tls_slot->reader = reader;
+        tls_slot->record = rec;
+        pthread_mutex_unlock(&sc->mu);
+        tls_owner = sc;
+    }
+    enum churn_err e = churn_store_reader_get_customer(tls_slot->reader, id, tls_slot->record);
+    if (e == CHURN_OK)
+        *out = tls_slot->record;
+    return e;
+}
+
+/* Score @id with @m; on error fill @msg. The score's strings point into @a or the record. */
+static enum churn_err
+score_one(struct churn_services *svc, struct churn__served_model *m, const char *id,
+          size_t max_reasons, struct churn_arena *a, Churn__V1__Score **out, char *msg,
+          size_t msglen)
+{
+    char reason[256];
+    if (churn_id_validate(id, "customer_id", reason, sizeof(reason)) != CHURN_OK) {
+        snprintf(msg, msglen, "%s", reason);
+        return CHURN_EINVAL;
+    }
+    struct churn_customer *rec;
+    enum churn_err e = read_customer(svc, id, &rec);
+    if (e == CHURN_ENOTFOUND) {
+        snprintf(msg, msglen, "customer '%s' not found", id);
+        return e;
+    }
+    if (e) {
+        snprintf(msg, msglen, "cannot read customer '%s': %s", id, churn_store_last_error());
+        return e;
+    }
+    /* the record is per thread: copy the strings the score points to */
+    char *cid = churn_arena_strdup(a, rec->id);
+    char *seg = churn_arena_strdup(a, rec->attrs.segment);
+    Churn__V1__Score *s = build_score(svc->scoring, m, rec, churn_now_ms(), max_reasons, a);
+    if (!s || !cid || !seg) {
+        snprintf(msg, msglen, "response too large");
+        return CHURN_ETOOBIG;
+    }
+    s->customer_id = cid;
+    s->segment = seg;
+    for (size_t i = 0; i < s->n_reasons; i++)
+        if (s->reasons[i]->category && *s->reasons[i]->category)
+            s->reasons[i]->category = churn_arena_strdup(a, s->reasons[i]->category);
+    *out = s;
+    return CHURN_OK;
+}
+
+static enum churn_err
+no_model(struct churn_rpc *rpc)
+{
+    return churn_rpc_error(rpc, CHURN_EPRECOND,
+                           "no model is loaded: train one (churnctl train --store DIR --out "
+                           "model.json) and start churnd with --model model.json, or call "
+                           "ModelService/ReloadModel");
+}
+
+static size_t
+reasons_wanted(int32_t asked)
+{
+    if (asked <= 0)
+        return MAX_REASONS_DEFAULT;
+    return asked > MAX_REASONS_LIMIT ? MAX_REASONS_LIMIT : (size_t)asked;
+}
+
+static enum churn_err
+get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    const Churn__V1__GetScoreRequest *req = (const void *)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    if (!svc->store)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open yet");
+    if (req->max_reasons < 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "max_reasons: negative");
+    struct churn__served_model *m = acquire(svc->scoring);
+    if (!m)
+        return no_model(rpc);
+    struct churn_arena *a = churn_rpc_arena(rpc);
+    Churn__V1__GetScoreResponse *resp = churn_arena_alloc(a, sizeof(*resp));
+    char err[300];
+    enum churn_err e = resp ? score_one(svc, m, req->customer_id, reasons_wanted(req->max_reasons),
+                                        a, &resp->score, err, sizeof(err))
+                            : CHURN_ENOMEM;
+    served_unref(m);
+    if (e)
+        return churn_rpc_error(rpc, e, "%s", err);
+    churn__v1__get_score_response__init(resp);
+    resp->score = resp->score;
+    *out = &resp->base;
+    return CHURN_OK;
+}
+
+static enum churn_err
+batch_get_scores(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    const Churn__V1__BatchGetScoresRequest *req = (const void *)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    if (!svc->store)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open yet");
+    if (req->n_customer_ids == 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "customer_ids: empty");
+    if (req->n_customer_ids > BATCH_LIMIT)
+        return churn_rpc_error(rpc, CHURN_ETOOBIG, "customer_ids: %zu is over the limit of %d",
+                               req->n_customer_ids, BATCH_LIMIT);
+    struct churn__served_model *m = acquire(svc->scoring);
+    if (!m)
+        return no_model(rpc);
+    struct churn_arena *a = churn_rpc_arena(rpc);
+    size_t n = req->n_customer_ids;
+    Churn__V1__BatchGetScoresResponse *resp = churn_arena_alloc(a, sizeof(*resp));
+    Churn__V1__BatchGetScoresResult *results = churn_arena_alloc(a, n * sizeof(*results));
+    Churn__V1__BatchGetScoresResult **list = churn_arena_alloc(a, n * sizeof(*list));
+    if (!resp || !results || !list) {
+        served_unref(m);
+        return churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
+    }
+    churn__v1__batch_get_scores_response__init(resp);
+    size_t k = reasons_wanted(req->max_reasons);
+    for (size_t i = 0; i < n; i++) {
+        Churn__V1__BatchGetScoresResult *r = &results[i];
+        churn__v1__batch_get_scores_result__init(r);
+        r->customer_id = req->customer_ids[i];
+        char err[300];
+        Churn__V1__Score *s = NULL;
+        enum churn_err e = score_one(svc, m, req->customer_ids[i], k, a, &s, err, sizeof(err));
+        if (e == CHURN_OK) {
+            r->result_case = CHURN__V1__BATCH_GET_SCORES_RESULT__RESULT_SCORE;
+            r->score = s;
+            resp->scored++;
+        } else {
+            Churn__V1__ErrorDetail *d = churn_arena_alloc(a, sizeof(*d));
+            if (!d) {
+                served_unref(m);
+                return churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
+            }
+            churn__v1__error_detail__init(d);
+            d->code = churn_rpc_status_code(e);
+            d->message = churn_arena_strdup(a, err);
+            d->field = churn_arena_printf(a, "customer_ids[%zu]", i);
+            r->result_case = CHURN__V1__BATCH_GET_SCORES_RESULT__RESULT_ERROR;
+            r->error = d;
+            resp->failed++;
+        }
+        list[i] = r;
+    }
+    served_unref(m);
+    resp->n_results = n;
+    resp->results = list;
+    *out = &resp->base;
+    return CHURN_OK;
+}
+
+/* ListAtRiskCustomers: score everyone, keep those passing the filter, sort by priority. */
+struct at_risk_entry {
+    char id[CHURN_ID_MAX + 1];
+    double priority;
+    double probability;
+};
+
+struct at_risk_scan {
+    struct churn_services *svc;
+    struct churn__served_model *m;
+    const Churn__V1__AtRiskFilter *filter;
+    struct at_risk_entry *entries;
+    size_t n, cap;
+    struct churn_arena scratch;
+    enum churn_err err;
+};
+
+static bool
+filter_has(const int *list, size_t n, int v)
+{
+    if (n == 0)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == v)
+            return true;
+    return false;
+}
+
+static int
+at_risk_visit(const struct churn_customer *rec, void *user)
+{
+    struct at_risk_scan *sc = user;
+    const Churn__V1__AtRiskFilter *f = sc->filter;
+    if (rec->churned_at_ms > 0)
+        return 0; /* already lost: nothing to warn about */
+    churn_arena_reset(&sc->scratch);
+    Churn__V1__Score *s =
+        build_score(sc->svc->scoring, sc->m, rec, churn_now_ms(), 0, &sc->scratch);
+    if (!s) {
+        sc->err = CHURN_ENOMEM;
+        return 1;
+    }
+    if (f) {
+        if (!filter_has((const int *)f->risk_tiers, f->n_risk_tiers, (int)s->risk_tier) ||
+            !filter_has((const int *)f->value_tiers, f->n_value_tiers, (int)s->value_tier) ||
+            s->probability < f->min_probability || s->priority < f->min_priority)
+            return 0;
+        if (f->n_segments) {
+            bool ok = false;
+            for (size_t i = 0; i < f->n_segments && !ok; i++)
+                ok = strcmp(f->segments[i], rec->attrs.segment) == 0;
+            if (!ok)
+                return 0;
+        }
+    }
+    if (sc->n == sc->cap) {
+        size_t cap = sc->cap ? sc->cap * 2 : 1024;
+        struct at_risk_entry *e = churn_realloc(sc->entries, cap * sizeof(*e));
+        if (!e) {
+            sc->err = CHURN_ENOMEM;
+            return 1;
+        }
+        sc->entries = e;
+        sc->cap = cap;
+    }
+    struct at_risk_entry *e = &sc->entries[sc->n++];
+    snprintf(e->id, sizeof(e->id), "%s", rec->id);
+    e->priority = s->priority;
+    e->probability = s->probability;
+    return 0;
+}
+
+static int
+by_priority(const void *a, const void *b)
+{
+    const struct at_risk_entry *x = a, *y = b;
+    if (x->priority != y->priority)
+        return x->priority < y->priority ? 1 : -1;
+    if (x->probability != y->probability)
+        return x->probability < y->probability ? 1 : -1;
+    return strcmp(x->id, y->id);
+}
+
+static enum churn_err
+list_at_risk(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    const Churn__V1__ListAtRiskCustomersRequest *req = (const void *)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    if (!svc->store)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open yet");
+    if (req->page_size < 0 || req->page_size > PAGE_SIZE_LIMIT)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "page_size: must be 0 to %d", PAGE_SIZE_LIMIT);
+    /* the page token is the offset into the priority order, as decimal text */
+    size_t offset = 0;
+    if (*req->page_token) {
+        char *end;
+        unsigned long long o = strtoull(req->page_token, &end, 10);
+        if (*end || o > 100000000ULL)
+            return churn_rpc_error(rpc, CHURN_EINVAL, "page_token: not a token from this API");
+        offset = (size_t)o;
+    }
+    struct churn__served_model *m = acquire(svc->scoring);
+    if (!m)
+        return no_model(rpc);
+    struct at_risk_scan scan = {.svc = svc, .m = m, .filter = req->filter};
+    churn_arena_init(&scan.scratch, 1 << 20);
+    enum churn_err e = churn_store_foreach_customer(svc->store, at_risk_visit, &scan);
+    churn_arena_fini(&scan.scratch);
+    if (!e && scan.err)
+        e = scan.err;
+    if (e) {
+        served_unref(m);
+        churn_free(scan.entries);
+        return churn_rpc_error(rpc, e, "cannot scan customers: %s", churn_strerror(e));
+    }
+    qsort(scan.entries, scan.n, sizeof(*scan.entries), by_priority);
+    size_t page = req->page_size ? (size_t)req->page_size : PAGE_SIZE_DEFAULT;
+    size_t first = offset < scan.n ? offset : scan.n;
+    size_t count = scan.n - first < page ? scan.n - first : page;
+    struct churn_arena *a = churn_rpc_arena(rpc);
+    Churn__V1__ListAtRiskCustomersResponse *resp = churn_arena_alloc(a, sizeof(*resp));
+    Churn__V1__Score **scores = churn_arena_alloc(a, (count + 1) * sizeof(*scores));
+    if (!resp || !scores) {
+        served_unref(m);
+        churn_free(scan.entries);
+        return CHURN_ENOMEM;
+    }
+    churn__v1__list_at_risk_customers_response__init(resp);
+    size_t k = req->max_reasons > 0 ? reasons_wanted(req->max_reasons) : 3;
+    for (size_t i = 0; i < count; i++) {
+        char err[300];
+        e = score_one(svc, m, scan.entries[first + i].id, k, a, &scores[resp->n_scores], err,
+                      sizeof(err));
+        if (e == CHURN_OK)
+            resp->n_scores++; /* a customer erased meanwhile is skipped */
+    }
+    resp->scores = scores;
+    resp->total_size = (int64_t)scan.n;
+    resp->snapshot_at_ms = churn_now_ms();
+    if (first + count < scan.n)
+        resp->next_page_token = churn_arena_printf(a, "%zu", first + count);
+    served_unref(m);
+    churn_free(scan.entries);
+    *out = &resp->base;
+    return CHURN_OK;
+}
+
+/* ---- ModelService ------------------------------------------------------------------------ */
+
+static Churn__V1__ModelInfo *
+model_info_to_proto(const struct churn__served_model *m, struct churn_arena *a)
+{
+    const struct churn_model_info *info = churn_model_info(m->model);
+    Churn__V1__ModelInfo *mi = churn_arena_alloc(a, sizeof(*mi));
+    Churn__V1__FeatureSpec *fs = churn_arena_alloc(a, (m->n + 1) * sizeof(*fs));
+    Churn__V1__FeatureSpec **fl = churn_arena_alloc(a, (m->n + 1) * sizeof(*fl));
+    if (!mi || !fs || !fl)
+        return NULL;
+    churn__v1__model_info__init(mi);
+    mi->version = (char *)(info->version ? info->version : "");
+    mi->kind = info->kind == CHURN_MODEL_GBDT
+                   ? CHURN__V1__MODEL_KIND__MODEL_KIND_GRADIENT_BOOSTED_TREES
+                   : CHURN__V1__MODEL_KIND__MODEL_KIND_LOGISTIC_REGRESSION;
+    mi->trained_at_ms = info->trained_at_ms;
+    mi->loaded_at_ms = m->loaded_at_ms;
+    mi->path = m->path;
+    mi->checksum = (char *)(info->checksum ? info->checksum : "");
+    mi->data_hash = (char *)(info->data_hash ? info->data_hash : "");
+    mi->num_trees = (int32_t)info->n_trees;
+    mi->calibration = info->calibration == CHURN_CALIBRATION_PLATT
+                          ? CHURN__V1__CALIBRATION_METHOD__CALIBRATION_METHOD_PLATT
+                      : info->calibration == CHURN_CALIBRATION_ISOTONIC
+                          ? CHURN__V1__CALIBRATION_METHOD__CALIBRATION_METHOD_ISOTONIC
+                          : CHURN__V1__CALIBRATION_METHOD__CALIBRATION_METHOD_NONE;
+    mi->horizon_ms = HORIZON_MS;
+    const struct churn_feature_info *cat = churn_features_catalogue();
+    for (size_t i = 0; i < m->n; i++) {
+        const struct churn_model_feature *f = churn_model_feature(m->model, i);
+        churn__v1__feature_spec__init(&fs[i]);
+        fs[i].name = (char *)f->name;
+        fs[i].label = (char *)(m->inputs[i].kind == INPUT_FEATURE ? cat[m->inputs[i].feature].label
+                                                                  : f->label);
+        fs[i].type = f->type == CHURN_FEATURE_CATEGORICAL
+                         ? CHURN__V1__FEATURE_TYPE__FEATURE_TYPE_CATEGORICAL
+                         : CHURN__V1__FEATURE_TYPE__FEATURE_TYPE_NUMERIC;
+        if (m->inputs[i].kind == INPUT_FEATURE) {
+            const struct churn_feature_info *c = &cat[m->inputs[i].feature];
+            fs[i].description = (char *)c->description;
+            fs[i].unit = (char *)c->unit;
+            fs[i].window_ms = (int64_t)c->window_days * CHURN_MS_PER_DAY;
+        }
+        fl[i] = &fs[i];
+    }
+    mi->n_features = m->n;
+    mi->features = fl;
+    /* training metrics are JSON text in the file; pick the figures the API carries */
+    Churn__V1__TrainingMetrics *tm = churn_arena_alloc(a, sizeof(*tm));
+    if (tm) {
+        churn__v1__training_metrics__init(tm);
+        const char *j = info->metrics ? info->metrics : "";
+        const struct {
+            const char *key;
+            double *dst;
+        } keys[] = {{"\"cv_auc\":", &tm->auc},
+                    {"\"auc\":", &tm->auc},
+                    {"\"pr_auc\":", &tm->pr_auc},
+                    {"\"log_loss\":", &tm->log_loss},
+                    {"\"brier\":", &tm->brier}};
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            const char *p = strstr(j, keys[i].key);
+            if (p && *keys[i].dst == 0)
+                *keys[i].dst = strtod(p + strlen(keys[i].key), NULL);
+        }
+        tm->rows = (int64_t)info->training_rows;
+        mi->metrics = tm;
+    }
+    return mi;
+}
+
+static enum churn_err
+get_model_info(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    struct churn_services *svc = churn_rpc_service(rpc);
+    struct churn__served_model *m = acquire(svc->scoring);
+    if (!m)
+        return no_model(rpc);
+    struct churn_arena *a = churn_rpc_arena(rpc);
+    Churn__V1__GetModelInfoResponse *resp = churn_arena_alloc(a, sizeof(*resp));
+    Churn__V1__ModelInfo *mi = model_info_to_proto(m, a);
+    enum churn_err e = CHURN_OK;
+    if (!resp || !mi) {
+        e = CHURN_ENOMEM;
+    } else {
+        /* strings of the model must outlive our reference: copy the ones that are the model's */
+        mi->version = churn_arena_strdup(a, mi->version);
+        mi->path = churn_arena_strdup(a, mi->path);
+        mi->checksum = churn_arena_strdup(a, mi->checksum);
+        mi->data_hash = churn_arena_strdup(a, mi->data_hash);
+        for (size_t i = 0; i < mi->n_features; i++) {
+            mi->features[i]->name = churn_arena_strdup(a, mi->features[i]->name);
+            mi->features[i]->label = churn_arena_strdup(a, mi->features[i]->label);
+        }
+        churn__v1__get_model_info_response__init(resp);
+        resp->model = mi;
+        *out = &resp->base;
+    }
+    served_unref(m);
+    return e;
+}
+
+static enum churn_err
+reload_model(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    const Churn__V1__ReloadModelRequest *req = (const void *)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    if (strlen(req->path) > 4096)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "path: over 4096 bytes");
+    char err[512], old[256] = "";
+    enum churn_err e = churn__scoring_reload(svc->scoring, req->path, req->dry_run, old,
+                                             sizeof(old), err, sizeof(err));
+    if (e == CHURN_ECORRUPT || e == CHURN_ETOOBIG)
+        e = CHURN_EPRECOND; /* a bad file: the old model keeps serving */
+    if (e == CHURN_EAGAIN)
+        return churn_rpc_error(rpc, CHURN_EAGAIN, "%s", err);
+    if (e)
+        return churn_rpc_error(rpc, e, "model refused, the previous one keeps serving: %s", err);
+    struct churn_arena *a = churn_rpc_arena(rpc);
+    Churn__V1__ReloadModelResponse *resp = churn_arena_alloc(a, sizeof(*resp));
+    if (!resp)
+        return CHURN_ENOMEM;
+    churn__v1__reload_model_response__init(resp);
+    resp->old_version = churn_arena_strdup(a, old);
+    resp->swapped = !req->dry_run;
+    if (resp->swapped)
+        resp->reloaded_at_ms = churn_now_ms();
+    struct churn__served_model *m = acquire(svc->scoring);
+    if (m) {
+        const char *v = churn_model_info(m->model)->version;
+        resp->new_version = churn_arena_strdup(a, v ? v : "");
+        served_unref(m);
+    }
+    *out = &resp->base;
+    return CHURN_OK;
+}
+
+const struct churn_method churn__scoring_methods[] = {
+    {
+        .name = "/churn.v1.ScoringService/GetScore",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__get_score_request__descriptor,
+        .response = &churn__v1__get_score_response__descriptor,
+        .unary = get_score,
+        .max_request_bytes = 4096,
+    },
+    {
+        .name = "/churn.v1.ScoringService/BatchGetScores",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__batch_get_scores_request__descriptor,
+        .response = &churn__v1__batch_get_scores_response__descriptor,
+        .unary = batch_get_scores,
+        .max_request_bytes = 256 * 1024,
+    },
+    {
+        .name = "/churn.v1.ScoringService/ListAtRiskCustomers",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__list_at_risk_customers_request__descriptor,
+        .response = &churn__v1__list_at_risk_customers_response__descriptor,
+        .unary = list_at_risk,
+        .max_request_bytes = 16 * 1024,
+    },
+    {
+        .name = "/churn.v1.ModelService/GetModelInfo",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__get_model_info_request__descriptor,
+        .response = &churn__v1__get_model_info_response__descriptor,
+        .unary = get_model_info,
+        .max_request_bytes = 1024,
+    },
+    {
+        .name = "/churn.v1.ModelService/ReloadModel",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__reload_model_request__descriptor,
+        .response = &churn__v1__reload_model_response__descriptor,
+        .unary = reload_model,
+        .max_request_bytes = 8192,
+    },
+};
+const size_t churn__n_scoring_methods =
+    sizeof(churn__scoring_methods) / sizeof(churn__scoring_methods[0]);

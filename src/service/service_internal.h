@@ -1,0 +1,64 @@
+/*
+ * service/service_internal.h - what the files of the service module share: each service's
+ * method rows (assembled into the table by services.c) and the conversions more than one
+ * handler needs.
+ */
+#ifndef CHURN_SERVICE_INTERNAL_H
+#define CHURN_SERVICE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "churn/arena.h"
+#include "churn/rpc.h"
+#include "churn/store.h"
+#include "churn_proto.h"
+
+extern const struct churn_method churn__health_methods[];
+extern const size_t churn__n_health_methods;
+extern const struct churn_method churn__reflection_methods[];
+extern const size_t churn__n_reflection_methods;
+extern const struct churn_method churn__ingest_methods[];
+extern const size_t churn__n_ingest_methods;
+extern const struct churn_method churn__scoring_methods[];
+extern const size_t churn__n_scoring_methods;
+extern const struct churn_method churn__churn_v1_methods[];
+extern const size_t churn__n_churn_v1_methods;
+
+/* The event sources whose freshness is reported. */
+enum churn__source {
+    CHURN__SRC_ACTIVITY,
+    CHURN__SRC_ORDERS,
+    CHURN__SRC_SUPPORT,
+    CHURN__SRC_REVIEWS,
+    CHURN__SRC_CHAT,
+    CHURN__SRC_LISTINGS,
+    CHURN__SRC_COUNT,
+};
+
+struct churn__source_times {
+    int64_t at[CHURN__SRC_COUNT]; /* last event of each source at or before as_of (0: none) */
+};
+
+/** churn__source_freshness() - when each source last reported for @rec, as of @as_of_ms. */
+void churn__source_freshness(const struct churn_customer *rec, int64_t as_of_ms,
+                             struct churn__source_times *out);
+
+/**
+ * churn__freshness_to_proto() - the Freshness message of @rec at @as_of_ms, in @a; a source
+ * silent for longer than the staleness limit is listed as stale. NULL when @a is full.
+ */
+Churn__V1__Freshness *churn__freshness_to_proto(const struct churn_customer *rec, int64_t as_of_ms,
+                                                struct churn_arena *a);
+
+/* scoring.c: the served model and the per-thread scoring state */
+struct churn__scoring;
+enum churn_err churn__scoring_create(const char *model_path, struct churn__scoring **out, char *err,
+                                     size_t errlen);
+void churn__scoring_destroy(struct churn__scoring *sc);
+void churn__scoring_release_threads(struct churn__scoring *sc);
+enum churn_err churn__scoring_reload(struct churn__scoring *sc, const char *path, bool dry_run,
+                                     char *old_version, size_t old_len, char *err, size_t errlen);
+
+#endif

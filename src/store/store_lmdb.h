@@ -1,0 +1,65 @@
+/*
+ * store_lmdb.h - the struct behind struct churn_store and the LMDB-level helpers that
+ * store.c, reader.c and writer.c share. Includes <lmdb.h>: only src/store/ may include it.
+ */
+#ifndef CHURN_STORE_LMDB_H
+#define CHURN_STORE_LMDB_H
+
+#include <pthread.h>
+
+#include <lmdb.h>
+
+#include "churn/store.h"
+
+enum churn__db {
+    CHURN__DB_CUSTOMERS,
+    CHURN__DB_EVENT_IDS,
+    CHURN__DB_CONVERSATIONS,
+    CHURN__DB_ALERTS,
+    CHURN__DB_ALERT_STATE,
+    CHURN__DB_META,
+    CHURN__DB_COUNT
+};
+
+struct churn_store {
+    MDB_env *env;
+    MDB_dbi dbi[CHURN__DB_COUNT];
+    struct churn_store_options opts;
+    char *dir;
+    size_t map_size;             /* current map size (changed under wlock + remap) */
+    unsigned map_growths;        /* times the map grew since open */
+    pthread_mutex_t wlock;       /* our write path: scratch buffers and map growth */
+    pthread_rwlock_t remap;      /* read txns hold it shared; a remap takes it exclusively */
+    struct churn_customer *wrec; /* scratch record for write transactions (under wlock) */
+    unsigned char *wbuf;         /* scratch encoding buffer (under wlock) */
+    pthread_mutex_t prune_lock;
+    char *prune_key; /* where the next event-id prune resumes (NULL: at the start) */
+    size_t prune_key_len;
+};
+
+/* A write transaction body: return CHURN_OK to commit, an error to abort. */
+typedef enum churn_err churn__store_write_fn(struct churn_store *s, MDB_txn *txn, void *ctx);
+
+/**
+ * churn__store_write() - run @fn in a write transaction and commit durably; on MDB_MAP_FULL
+ * (in @fn or at commit) abort, grow the map (up to opts.map_size_max) and run @fn again.
+ * @fn must therefore be repeatable. @what names the operation in messages.
+ */
+enum churn_err churn__store_write(struct churn_store *s, churn__store_write_fn *fn, void *ctx,
+                                  const char *what);
+
+/**
+ * churn__store_read_begin() - begin (if *@txn is NULL) or renew a read transaction, taking
+ * the remap lock shared. End it with churn__store_read_end() (which resets *@txn for reuse).
+ */
+enum churn_err churn__store_read_begin(struct churn_store *s, MDB_txn **txn);
+void churn__store_read_end(struct churn_store *s, MDB_txn *txn);
+
+/** churn__store_get_customer() - look up and decode @id in @txn. */
+enum churn_err churn__store_get_customer(struct churn_store *s, MDB_txn *txn, const char *id,
+                                         struct churn_customer *out);
+
+/** churn__mdb_err() - translate LMDB code @rc, setting the message "@what: <lmdb text>". */
+enum churn_err churn__mdb_err(int rc, const char *what);
+
+#endif

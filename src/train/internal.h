@@ -1,0 +1,47 @@
+/*
+ * internal.h - what the files of src/train share: the view of a training set that one fit
+ * sees (rows, features, weights), the two fitters that turn it into a model document, and the
+ * helpers that build the JSON shared by both.
+ */
+#ifndef CHURN_TRAIN_INTERNAL_H
+#define CHURN_TRAIN_INTERNAL_H
+
+#include <jansson.h>
+#include <stdarg.h>
+
+#include "churn/train.h"
+
+struct churn__fit {
+    const struct churn_dataset *ds;
+    const size_t *feat; /* dataset feature indices used, in model order */
+    size_t n_feat;
+    const size_t *rows; /* training rows */
+    size_t n_rows;
+    const size_t *val; /* validation rows for early stopping (GBDT), may be NULL */
+    size_t n_val;
+    const double *w; /* weight per dataset row, NULL for 1 */
+};
+
+struct churn__tctx {
+    char *errbuf;
+    size_t errlen;
+};
+
+enum churn_err churn__train_fail(struct churn__tctx *ctx, enum churn_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Fit L2 logistic regression; @doc: OUT: the model document without metadata. */
+enum churn_err churn__fit_logreg(const struct churn__fit *fit, const struct churn_train_options *o,
+                                 json_t **doc, struct churn__tctx *ctx);
+
+/* Fit gradient-boosted trees; @doc as above. */
+enum churn_err churn__fit_gbdt(const struct churn__fit *fit, const struct churn_train_options *o,
+                               json_t **doc, struct churn__tctx *ctx);
+
+/* The "features" array entry of dataset feature @f (name, type, categories). */
+json_t *churn__feature_doc(const struct churn_dataset *ds, size_t f);
+
+/* Numerically safe logistic function. */
+double churn__sigmoid(double z);
+
+#endif

@@ -1,0 +1,299 @@
+/*
+ * logreg.c - L2-regularised logistic regression. The fit computes the preprocessing from its
+ * own rows (means and standard deviations, imputation by the mean, missing-value indicators,
+ * one-hot columns with an "other" column), builds the dense design matrix once and minimises
+ * the weighted log loss plus 0.5 * l2 * |w|^2 (intercept free) with L-BFGS and a backtracking
+ * Armijo line search. The result is written as the model's preprocessing and coefficients, so
+ * serving applies exactly the transformation the fit saw.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "churn/alloc.h"
+#include "internal.h"
+
+#define LBFGS_M 10
+
+struct prep {
+    double mean, std;
+    bool indicator;
+    size_t col, ncols, ncat;
+    bool categorical;
+};
+
+struct problem {
+    size_t n, d; /* rows, design columns (the intercept is extra) */
+    double *z;   /* n x d row-major */
+    double *y, *w;
+    double wsum, l2;
+};
+
+double
+churn__sigmoid(double z)
+{
+    if (z >= 0)
+        return 1.0 / (1.0 + exp(-z));
+    double e = exp(z);
+    return e / (1.0 + e);
+}
+
+/* objective and gradient at theta (d coefficients then the intercept), scaled by 1 / wsum */
+static double
+evaluate(const struct problem *P, const double *theta, double *grad)
+{
+    size_t d = P->d;
+    memset(grad, 0, (d + 1) * sizeof(double));
+    double f = 0;
+    for (size_t i = 0; i < P->n; i++) {
+        const double *zi = &P->z[i * d];
+        double s = theta[d];
+        for (size_t j = 0; j < d; j++)
+            s += zi[j] * theta[j];
+        double wi = P->w[i];
+        /* log(1 + e^s) - y s, stably */
+        double l = s > 0 ? s + log1p(exp(-s)) : log1p(exp(s));
+        f += wi * (l - P->y[i] * s);
+        double r = wi * (churn__sigmoid(s) - P->y[i]);
+        for (size_t j = 0; j < d; j++)
+            grad[j] += r * zi[j];
+        grad[d] += r;
+    }
+    for (size_t j = 0; j < d; j++) {
+        f += 0.5 * P->l2 * theta[j] * theta[j];
+        grad[j] += P->l2 * theta[j];
+    }
+    for (size_t j = 0; j <= d; j++)
+        grad[j] /= P->wsum;
+    return f / P->wsum;
+}
+
+static double
+dot(const double *a, const double *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static enum churn_err
+lbfgs(const struct problem *P, double *x, unsigned max_iter)
+{
+    size_t n = P->d + 1;
+    double *mem = churn_calloc((4 + 2 * LBFGS_M) * n, sizeof(double));
+    if (!mem)
+        return CHURN_ENOMEM;
+    double *g = mem, *dir = mem + n, *xn = mem + 2 * n, *gn = mem + 3 * n;
+    double *S = mem + 4 * n, *Y = S + LBFGS_M * n;
+    double rho[LBFGS_M], alpha[LBFGS_M];
+    size_t k = 0, head = 0; /* stored pairs, next slot */
+    double f = evaluate(P, x, g);
+    for (unsigned it = 0; it < max_iter; it++) {
+        double gmax = 0;
+        for (size_t i = 0; i < n; i++)
+            gmax = fmax(gmax, fabs(g[i]));
+        if (gmax < 1e-7)
+            break;
+        /* two-loop recursion */
+        memcpy(dir, g, n * sizeof(double));
+        for (size_t j = 0; j < k; j++) {
+            size_t s = (head + LBFGS_M - 1 - j) % LBFGS_M;
+            alpha[s] = rho[s] * dot(&S[s * n], dir, n);
+            for (size_t i = 0; i < n; i++)
+                dir[i] -= alpha[s] * Y[s * n + i];
+        }
+        if (k) {
+            size_t s = (head + LBFGS_M - 1) % LBFGS_M;
+            double gamma = dot(&S[s * n], &Y[s * n], n) / dot(&Y[s * n], &Y[s * n], n);
+            for (size_t i = 0; i < n; i++)
+                dir[i] *= gamma;
+        }
+        for (size_t j = k; j-- > 0;) {
+            size_t s = (head + LBFGS_M - 1 - j) % LBFGS_M;
+            double beta = rho[s] * dot(&Y[s * n], dir, n);
+            for (size_t i = 0; i < n; i++)
+                dir[i] += S[s * n + i] * (alpha[s] - beta);
+        }
+        for (size_t i = 0; i < n; i++)
+            dir[i] = -dir[i];
+        double gd = dot(g, dir, n);
+        if (!(gd < 0)) { /* not a descent direction: restart from the gradient */
+            for (size_t i = 0; i < n; i++)
+                dir[i] = -g[i];
+            gd = -dot(g, g, n);
+            k = 0;
+        }
+        double step = k ? 1.0 : 1.0 / sqrt(dot(g, g, n));
+        double fn = f;
+        int tries;
+        for (tries = 0; tries < 50; tries++) {
+            for (size_t i = 0; i < n; i++)
+                xn[i] = x[i] + step * dir[i];
+            fn = evaluate(P, xn, gn);
+            if (fn <= f + 1e-4 * step * gd)
+                break;
+            step *= 0.5;
+        }
+        if (tries == 50)
+            break; /* no progress possible at this precision */
+        double *s = &S[head * n], *y = &Y[head * n];
+        for (size_t i = 0; i < n; i++) {
+            s[i] = xn[i] - x[i];
+            y[i] = gn[i] - g[i];
+        }
+        double sy = dot(s, y, n);
+        if (sy > 1e-16) {
+            rho[head] = 1.0 / sy;
+            head = (head + 1) % LBFGS_M;
+            if (k < LBFGS_M)
+                k++;
+        }
+        memcpy(x, xn, n * sizeof(double));
+        memcpy(g, gn, n * sizeof(double));
+        double df = f - fn;
+        f = fn;
+        if (df < 1e-11 * fmax(1.0, fabs(f)))
+            break;
+    }
+    churn_free(mem);
+    return CHURN_OK;
+}
+
+enum churn_err
+churn__fit_logreg(const struct churn__fit *fit, const struct churn_train_options *o, json_t **out,
+                  struct churn__tctx *ctx)
+{
+    const struct churn_dataset *ds = fit->ds;
+    enum churn_err err = CHURN_OK;
+    struct problem P = {.n = fit->n_rows, .l2 = o->l2};
+    struct prep *pp = churn_calloc(fit->n_feat, sizeof(*pp));
+    double *theta = NULL;
+    json_t *doc = NULL;
+    if (!pp)
+        return churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");
+    size_t d = 0;
+    for (size_t k = 0; k < fit->n_feat; k++) {
+        const double *col = ds->cols[fit->feat[k]];
+        const struct churn_dataset_feature *df = &ds->features[fit->feat[k]];
+        struct prep *p = &pp[k];
+        size_t miss = 0, cnt = 0;
+        double sum = 0, sq = 0;
+        for (size_t i = 0; i < fit->n_rows; i++) {
+            double v = col[fit->rows[i]];
+            if (isnan(v)) {
+                miss++;
+                continue;
+            }
+            cnt++;
+            sum += v;
+        }
+        p->mean = cnt ? sum / (double)cnt : 0;
+        for (size_t i = 0; cnt && i < fit->n_rows; i++) {
+            double v = col[fit->rows[i]];
+            if (!isnan(v))
+                sq += (v - p->mean) * (v - p->mean);
+        }
+        p->std = cnt > 1 ? sqrt(sq / (double)cnt) : 0;
+        if (!(p->std > 1e-12))
+            p->std = 1;
+        p->indicator = miss > 0;
+        p->categorical = df->type == CHURN_FEATURE_CATEGORICAL;
+        p->ncat = df->n_categories;
+        p->col = d;
+        p->ncols = (p->categorical ? p->ncat + 1 : 1) + (p->indicator ? 1 : 0);
+        d += p->ncols;
+    }
+    P.d = d;
+    P.z = churn_calloc(P.n * (d ? d : 1), sizeof(double));
+    P.y = churn_malloc(P.n * sizeof(double));
+    P.w = churn_malloc(P.n * sizeof(double));
+    theta = churn_calloc(d + 1, sizeof(double));
+    if (!P.z || !P.y || !P.w || !theta) {
+        err =
+            churn__train_fail(ctx, CHURN_ENOMEM, "out of memory (design matrix %zu x %zu)", P.n, d);
+        goto out_free;
+    }
+    double ypos = 0;
+    for (size_t i = 0; i < P.n; i++) {
+        size_t r = fit->rows[i];
+        double *zi = &P.z[i * d];
+        for (size_t k = 0; k < fit->n_feat; k++) {
+            const struct prep *p = &pp[k];
+            double v = ds->cols[fit->feat[k]][r];
+            bool miss = isnan(v);
+            if (!p->categorical) {
+                zi[p->col] = miss ? 0 : (v - p->mean) / p->std;
+            } else if (!miss || !p->indicator) {
+                size_t c = miss ? p->ncat : (size_t)v;
+                zi[p->col + (c <= p->ncat ? c : p->ncat)] = 1;
+            }
+            if (p->indicator && miss)
+                zi[p->col + p->ncols - 1] = 1;
+        }
+        P.y[i] = ds->y[r];
+        P.w[i] = fit->w ? fit->w[r] : 1.0;
+        P.wsum += P.w[i];
+        ypos += P.w[i] * P.y[i];
+    }
+    double base = ypos / P.wsum;
+    theta[d] = base > 0 && base < 1 ? log(base / (1 - base)) : 0;
+    if ((err = lbfgs(&P, theta, o->max_iter))) {
+        err = churn__train_fail(ctx, err, "out of memory");
+        goto out_free;
+    }
+    for (size_t j = 0; j <= d; j++) {
+        if (!isfinite(theta[j])) {
+            err = churn__train_fail(ctx, CHURN_EINTERNAL,
+                                    "logistic regression diverged (non-finite weight)");
+            goto out_free;
+        }
+    }
+    doc = json_object();
+    json_t *feats = json_array(), *coef = json_array(), *lr = json_object();
+    if (!doc || !feats || !coef || !lr) {
+        json_decref(feats);
+        json_decref(coef);
+        json_decref(lr);
+        err = churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");
+        goto out_free;
+    }
+    json_object_set_new(doc, "features", feats);
+    json_object_set_new(lr, "coefficients", coef);
+    json_object_set_new(lr, "intercept", json_real(theta[d]));
+    json_object_set_new(doc, "logistic_regression", lr);
+    json_object_set_new(doc, "kind", json_string("logistic_regression"));
+    bool ok = true;
+    for (size_t k = 0; k < fit->n_feat; k++) {
+        const struct prep *p = &pp[k];
+        json_t *fj = churn__feature_doc(ds, fit->feat[k]);
+        if (!fj) {
+            ok = false;
+            break;
+        }
+        if (!p->categorical) {
+            json_object_set_new(fj, "mean", json_real(p->mean));
+            json_object_set_new(fj, "std", json_real(p->std));
+        }
+        json_object_set_new(
+            fj, "missing",
+            p->categorical ? json_pack("{sb}", "indicator", p->indicator)
+                           : json_pack("{sbsf}", "indicator", p->indicator, "impute", p->mean));
+        ok &= json_array_append_new(feats, fj) == 0;
+    }
+    for (size_t j = 0; j < d; j++)
+        ok &= json_array_append_new(coef, json_real(theta[j])) == 0;
+    if (!ok) {
+        err = churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");
+        goto out_free;
+    }
+    *out = doc;
+    doc = NULL;
+out_free:
+    json_decref(doc);
+    churn_free(pp);
+    churn_free(P.z);
+    churn_free(P.y);
+    churn_free(P.w);
+    churn_free(theta);
+    return err;
+}

@@ -1,0 +1,3 @@
+care	2
+careful	-1	nostem
+kind of	0.293	dampener

@@ -1,0 +1,94 @@
+/*
+ * main.c - churnctl, the command-line client and admin tool: global options and dispatch
+ * to the command files (rpc.c talks to a running churnd; train.c trains and evaluates
+ * models offline, from a CSV file or straight from a store directory).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static void
+usage(FILE *out)
+{
+    fputs("usage: churnctl [--server HOST:PORT] [--timeout MS] [--pretty] COMMAND [ARGS]\n"
+          "\n"
+          "talk to a running churnd:\n"
+          "  health [SERVICE] [--watch]   serving status (overall, or of one service)\n"
+          "  methods                      every RPC of the churn.v1 API, with its shape\n"
+          "  call METHOD [JSON|-]         call any RPC; the request is JSON (JSON lines on\n"
+          "                               stdin for client and bidi streams); responses are\n"
+          "                               printed as JSON lines\n"
+          "offline:\n"
+          "  train (--data FILE.csv --label COL | --store DIR) --out MODEL.json [options]\n"
+          "  cv    (--data FILE.csv --label COL | --store DIR) [options]\n"
+          "                               train, or only cross-validate; `churnctl train\n"
+          "                               --help` lists the options\n"
+          "\n"
+          "METHOD is a full name (/churn.v1.ScoringService/GetScore) or a short one\n"
+          "(ScoringService/GetScore or ScoringService.GetScore).\n"
+          "The server defaults to $CHURN_SERVER or 127.0.0.1:50051.\n"
+          "Exit status: 0 ok, 1 error status from the server, 2 usage, 3 unreachable.\n",
+          out);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct ctl ctl = {.server = getenv("CHURN_SERVER"), .timeout_ms = 10000};
+    if (!ctl.server || !*ctl.server)
+        ctl.server = "127.0.0.1:50051";
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+            ctl.server = argv[++i];
+        } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+            char *end;
+            long t = strtol(argv[++i], &end, 10);
+            if (*end || t < 0 || t > 86400000) {
+                fprintf(stderr, "churnctl: --timeout: '%s' is not milliseconds\n", argv[i]);
+                return EXIT_USAGE;
+            }
+            ctl.timeout_ms = (int)t;
+        } else if (strcmp(argv[i], "--pretty") == 0) {
+            ctl.pretty = true;
+        } else if (strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "churnctl: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[i++];
+    if (strcmp(cmd, "train") == 0 || strcmp(cmd, "cv") == 0)
+        return churnctl_train(argc - i, argv + i, strcmp(cmd, "cv") == 0);
+    bool known =
+        strcmp(cmd, "methods") == 0 || strcmp(cmd, "health") == 0 || strcmp(cmd, "call") == 0;
+    if (!known) {
+        fprintf(stderr, "churnctl: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    char err[512];
+    if (churn_services_init(&ctl.svc, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: %s\n", err);
+        return EXIT_TRANSPORT;
+    }
+    int rc;
+    if (strcmp(cmd, "methods") == 0) {
+        rc = churnctl_methods(&ctl);
+    } else if ((rc = churnctl_connect(&ctl)) == 0) {
+        rc = strcmp(cmd, "health") == 0 ? churnctl_health(&ctl, argc - i, argv + i)
+                                        : churnctl_call(&ctl, argc - i, argv + i);
+        churn_client_close(ctl.client);
+    }
+    churn_services_fini(&ctl.svc);
+    return rc;
+}

@@ -1,0 +1,458 @@
+/*
+ * train.c - `churnctl train` and `churnctl cv`: build a training set (a CSV file, or the
+ * store, point-in-time correct: features as of several cutoffs, the label from what
+ * happened in the horizon after each), cross-validate, train and write the model file.
+ * Prints a summary, or JSON with --json.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "churn/alloc.h"
+#include "churn/buf.h"
+#include "churn/clock.h"
+#include "churn/features.h"
+#include "churn/model.h"
+#include "churn/store.h"
+#include "churn/train.h"
+#include "ctl.h"
+
+#define TRAINSET_MAX_BYTES (2ULL << 30)
+
+struct train_args {
+    const char *data, *label, *positive, *store, *out, *ignore;
+    enum churn_train_algo algo;
+    struct churn_train_options opts;
+    int horizon_days, cutoffs, step_days, inactivity_days;
+    int64_t as_of_ms;
+    bool json;
+};
+
+static void
+train_usage(FILE *out)
+{
+    fputs("usage: churnctl train|cv SOURCE [options]\n"
+          "source (one of):\n"
+          "  --data FILE.csv --label COL [--positive VALUE] [--ignore COL,COL]\n"
+          "  --store DIR [--horizon-days 90] [--cutoffs 3] [--step-days 30]\n"
+          "              [--inactivity-days 0] [--as-of UNIX_MS]\n"
+          "      features as of each cutoff (as_of - horizon, then step days earlier each);\n"
+          "      label = an explicit churn within the horizon after the cutoff (or, with\n"
+          "      --inactivity-days N, N days without activity)\n"
+          "options:\n"
+          "  --out MODEL.json       where train writes the model (atomically)\n"
+          "  --algo auto|logreg|gbdt  [auto: the better cross-validated AUC]\n"
+          "  --folds K [5]  --seed N  --trees N [200]  --depth N [6]  --learning-rate X\n"
+          "  --calibration none|platt|isotonic [platt]  --l2 X  --balanced\n"
+          "  --json                 machine-readable output\n",
+          out);
+}
+
+static int
+parse_args(int argc, char **argv, struct train_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    churn_train_options_default(&a->opts);
+    a->horizon_days = 90;
+    a->cutoffs = 3;
+    a->step_days = 30;
+    for (int i = 0; i < argc; i++) {
+        const char *k = argv[i];
+        if (strcmp(k, "--help") == 0) {
+            train_usage(stdout);
+            return -1;
+        }
+        if (strcmp(k, "--json") == 0) {
+            a->json = true;
+            continue;
+        }
+        if (strcmp(k, "--balanced") == 0) {
+            a->opts.balanced = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "churnctl: %s needs a value\n", k);
+            return EXIT_USAGE;
+        }
+        const char *v = argv[++i];
+        char *end = NULL;
+        double num = strtod(v, &end);
+        bool is_num = end && *end == '\0' && *v;
+        if (strcmp(k, "--data") == 0)
+            a->data = v;
+        else if (strcmp(k, "--label") == 0)
+            a->label = v;
+        else if (strcmp(k, "--positive") == 0)
+            a->positive = v;
+        else if (strcmp(k, "--ignore") == 0)
+            a->ignore = v;
+        else if (strcmp(k, "--store") == 0)
+            a->store = v;
+        else if (strcmp(k, "--out") == 0)
+            a->out = v;
+        else if (strcmp(k, "--algo") == 0) {
+            if (strcmp(v, "auto") == 0)
+                a->algo = CHURN_TRAIN_AUTO;
+            else if (strcmp(v, "logreg") == 0 || strcmp(v, "logistic_regression") == 0)
+                a->algo = CHURN_TRAIN_LOGREG;
+            else if (strcmp(v, "gbdt") == 0)
+                a->algo = CHURN_TRAIN_GBDT;
+            else {
+                fprintf(stderr, "churnctl: --algo: '%s' is not auto, logreg or gbdt\n", v);
+                return EXIT_USAGE;
+            }
+        } else if (strcmp(k, "--calibration") == 0) {
+            if (strcmp(v, "none") == 0)
+                a->opts.calibration = CHURN_CALIBRATION_NONE;
+            else if (strcmp(v, "platt") == 0)
+                a->opts.calibration = CHURN_CALIBRATION_PLATT;
+            else if (strcmp(v, "isotonic") == 0)
+                a->opts.calibration = CHURN_CALIBRATION_ISOTONIC;
+            else {
+                fprintf(stderr, "churnctl: --calibration: '%s' is not none, platt or isotonic\n",
+                        v);
+                return EXIT_USAGE;
+            }
+        } else if (!is_num) {
+            fprintf(stderr, "churnctl: %s: '%s' is not a number (or an unknown option)\n", k, v);
+            return EXIT_USAGE;
+        } else if (strcmp(k, "--folds") == 0)
+            a->opts.folds = (unsigned)num;
+        else if (strcmp(k, "--seed") == 0)
+            a->opts.seed = (uint64_t)num;
+        else if (strcmp(k, "--trees") == 0)
+            a->opts.n_trees = (unsigned)num;
+        else if (strcmp(k, "--depth") == 0)
+            a->opts.max_depth = (unsigned)num;
+        else if (strcmp(k, "--learning-rate") == 0)
+            a->opts.learning_rate = num;
+        else if (strcmp(k, "--l2") == 0)
+            a->opts.l2 = num;
+        else if (strcmp(k, "--horizon-days") == 0)
+            a->horizon_days = (int)num;
+        else if (strcmp(k, "--cutoffs") == 0)
+            a->cutoffs = (int)num;
+        else if (strcmp(k, "--step-days") == 0)
+            a->step_days = (int)num;
+        else if (strcmp(k, "--inactivity-days") == 0)
+            a->inactivity_days = (int)num;
+        else if (strcmp(k, "--as-of") == 0)
+            a->as_of_ms = (int64_t)num;
+        else {
+            fprintf(stderr, "churnctl: unknown option '%s' (see churnctl train --help)\n", k);
+            return EXIT_USAGE;
+        }
+    }
+    a->opts.algo = a->algo;
+    if (!a->data == !a->store) {
+        fprintf(stderr, "churnctl: give either --data FILE.csv --label COL or --store DIR\n");
+        return EXIT_USAGE;
+    }
+    if (a->data && !a->label) {
+        fprintf(stderr, "churnctl: --data needs --label COLUMN\n");
+        return EXIT_USAGE;
+    }
+    if (a->horizon_days < 1 || a->horizon_days > 365 || a->cutoffs < 1 || a->cutoffs > 24 ||
+        a->step_days < 1 || a->inactivity_days < 0 || a->inactivity_days > 365) {
+        fprintf(stderr, "churnctl: --horizon-days 1..365, --cutoffs 1..24, --step-days >= 1, "
+                        "--inactivity-days 0..365\n");
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* ---- training set from the store ---------------------------------------------------------- */
+
+struct trainset {
+    struct churn_buf csv;
+    const struct train_args *args;
+    int64_t now_ms;
+    int64_t cutoff[24];
+    size_t rows, positives;
+    enum churn_err err;
+};
+
+static bool
+active_between(const struct churn_customer *rec, int32_t from_day, int32_t to_day)
+{
+    for (unsigned i = 0; i < rec->n_days; i++) {
+        const struct churn_day *d = &rec->days[i];
+        if (d->day > from_day && d->day <= to_day &&
+            (d->logins || d->sessions || d->orders_completed || d->reviews))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The label of @rec for @cutoff: 1 churned within the horizon, 0 stayed, -1 not a row
+ * (not yet a customer, already churned, or the horizon is not over yet).
+ */
+static int
+label_at(const struct churn_customer *rec, int64_t cutoff, const struct trainset *ts)
+{
+    int64_t horizon = (int64_t)ts->args->horizon_days * CHURN_MS_PER_DAY;
+    if (rec->first_seen_ms == 0 || rec->first_seen_ms > cutoff)
+        return -1;
+    if (rec->churned_at_ms > 0 && rec->churned_at_ms <= cutoff)
+        return -1;
+    if (rec->churned_at_ms > cutoff && rec->churned_at_ms <= cutoff + horizon)
+        return 1;
+    if (cutoff + horizon > ts->now_ms)
+        return -1;
+    if (ts->args->inactivity_days > 0) {
+        int32_t d0 = churn_day_of_ms(cutoff);
+        if (!active_between(rec, d0, d0 + ts->args->inactivity_days))
+            return 1;
+    }
+    return 0;
+}
+
+static void
+csv_field(struct churn_buf *b, const char *s)
+{
+    /* quote everything that is not plain: RFC 4180 */
+    bool plain = strpbrk(s, ",\"\r\n") == NULL;
+    if (plain) {
+        churn_buf_append_str(b, s);
+        return;
+    }
+    churn_buf_append_str(b, "\"");
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            churn_buf_append_str(b, "\"");
+        churn_buf_append(b, p, 1);
+    }
+    churn_buf_append_str(b, "\"");
+}
+
+static int
+trainset_visit(const struct churn_customer *rec, void *user)
+{
+    struct trainset *ts = user;
+    const struct churn_feature_info *cat = churn_features_catalogue();
+    for (int c = 0; c < ts->args->cutoffs; c++) {
+        int label = label_at(rec, ts->cutoff[c], ts);
+        if (label < 0)
+            continue;
+        struct churn_feature_vector vec;
+        if (churn_features_extract(rec, ts->cutoff[c], &vec) != CHURN_OK)
+            continue;
+        struct churn_buf *b = &ts->csv;
+        for (int f = 0; f < CHURN_FEAT__COUNT; f++) {
+            (void)cat;
+            if (!isnan(vec.values[f]))
+                churn_buf_printf(b, "%.9g", vec.values[f]);
+            churn_buf_append_str(b, ",");
+        }
+        csv_field(b, rec->attrs.segment);
+        churn_buf_append_str(b, ",");
+        csv_field(b, rec->attrs.plan);
+        if (churn_buf_printf(b, ",%d\n", label) != CHURN_OK) {
+            ts->err = CHURN_ETOOBIG;
+            return 1;
+        }
+        ts->rows++;
+        ts->positives += (size_t)label;
+    }
+    return 0;
+}
+
+static int
+trainset_from_store(const struct train_args *a, struct churn_buf *csv)
+{
+    struct churn_store_options so;
+    churn_store_options_init(&so);
+    so.read_only = true;
+    struct churn_store *store;
+    if (churn_store_open(a->store, &so, &store) != CHURN_OK) {
+        fprintf(stderr, "churnctl: store %s: %s\n", a->store, churn_store_last_error());
+        return EXIT_TRANSPORT;
+    }
+    struct trainset ts = {.args = a, .now_ms = a->as_of_ms ? a->as_of_ms : churn_now_ms()};
+    churn_buf_init(&ts.csv, TRAINSET_MAX_BYTES);
+    int64_t last = churn_features_day_end(ts.now_ms - (int64_t)a->horizon_days * CHURN_MS_PER_DAY);
+    for (int c = 0; c < a->cutoffs; c++)
+        ts.cutoff[c] = last - (int64_t)c * a->step_days * CHURN_MS_PER_DAY;
+    const struct churn_feature_info *cat = churn_features_catalogue();
+    for (int f = 0; f < CHURN_FEAT__COUNT; f++)
+        churn_buf_printf(&ts.csv, "%s,", cat[f].name);
+    churn_buf_append_str(&ts.csv, "segment,plan,churned\n");
+    enum churn_err e = churn_store_foreach_customer(store, trainset_visit, &ts);
+    churn_store_close(store);
+    if (e == CHURN_OK)
+        e = ts.err;
+    if (e) {
+        fprintf(stderr, "churnctl: reading the store: %s\n", churn_strerror(e));
+        churn_buf_free(&ts.csv);
+        return EXIT_TRANSPORT;
+    }
+    fprintf(stderr, "churnctl: training set from %s: %zu rows (%zu churned) at %d cutoffs\n",
+            a->store, ts.rows, ts.positives, a->cutoffs);
+    *csv = ts.csv;
+    return 0;
+}
+
+/* ---- output ----------------------------------------------------------------------------- */
+
+static json_t *
+metrics_json(const struct churn_metrics *m)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "rows", json_integer((json_int_t)m->n));
+    json_object_set_new(j, "positives", json_integer((json_int_t)m->n_positive));
+    json_object_set_new(j, "auc", json_real(m->auc));
+    json_object_set_new(j, "pr_auc", json_real(m->pr_auc));
+    json_object_set_new(j, "log_loss", json_real(m->log_loss));
+    json_object_set_new(j, "brier", json_real(m->brier));
+    json_t *cap = json_array(), *lift = json_array();
+    for (int d = 0; d < 10; d++) {
+        json_array_append_new(cap, json_real(m->decile_capture[d]));
+        json_array_append_new(lift, json_real(m->decile_lift[d]));
+    }
+    json_object_set_new(j, "decile_capture", cap);
+    json_object_set_new(j, "decile_lift", lift);
+    return j;
+}
+
+static json_t *
+cv_json(const struct churn_cv_result *cv)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "algo", json_string(churn_train_algo_name(cv->algo)));
+    json_object_set_new(j, "folds", json_integer(cv->folds));
+    json_object_set_new(j, "auc_mean", json_real(cv->auc_mean));
+    json_object_set_new(j, "auc_sd", json_real(cv->auc_sd));
+    json_object_set_new(j, "pr_auc_mean", json_real(cv->pr_auc_mean));
+    json_object_set_new(j, "log_loss_mean", json_real(cv->log_loss_mean));
+    json_object_set_new(j, "brier_mean", json_real(cv->brier_mean));
+    json_object_set_new(j, "seconds", json_real(cv->seconds));
+    json_t *folds = json_array();
+    for (unsigned f = 0; f < cv->folds && f < CHURN_TRAIN_MAX_FOLDS; f++)
+        json_array_append_new(folds, metrics_json(&cv->fold[f]));
+    json_object_set_new(j, "per_fold", folds);
+    return j;
+}
+
+static void
+print_cv(const struct churn_cv_result *cv)
+{
+    printf("%-20s AUC %.4f ± %.4f   PR-AUC %.4f   log loss %.4f   Brier %.4f   (%u folds, "
+           "%.1f s)\n",
+           churn_train_algo_name(cv->algo), cv->auc_mean, cv->auc_sd, cv->pr_auc_mean,
+           cv->log_loss_mean, cv->brier_mean, cv->folds, cv->seconds);
+}
+
+int
+churnctl_train(int argc, char **argv, bool cv_only)
+{
+    struct train_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (!cv_only && !a.out) {
+        fprintf(stderr, "churnctl: train needs --out MODEL.json\n");
+        return EXIT_USAGE;
+    }
+    char err[1024];
+    struct churn_dataset *ds = NULL;
+    struct churn_dataset_options dopts = {0};
+    const char *ignore[64];
+    char ignore_buf[4096];
+    if (a.store) {
+        struct churn_buf csv;
+        if ((rc = trainset_from_store(&a, &csv)))
+            return rc;
+        static const char *const cats[] = {"segment", "plan"};
+        dopts.label = "churned";
+        dopts.positive = "1";
+        dopts.categorical = cats;
+        dopts.n_categorical = 2;
+        enum churn_err e =
+            churn_dataset_load_csv_mem(churn_buf_str(&csv), csv.len, &dopts, &ds, err, sizeof(err));
+        churn_buf_free(&csv);
+        if (e) {
+            fprintf(stderr, "churnctl: training set: %s\n", err);
+            return EXIT_USAGE;
+        }
+    } else {
+        dopts.label = a.label;
+        dopts.positive = a.positive;
+        if (a.ignore) {
+            snprintf(ignore_buf, sizeof(ignore_buf), "%s", a.ignore);
+            char *save = NULL;
+            for (char *t = strtok_r(ignore_buf, ",", &save); t && dopts.n_ignore < 64;
+                 t = strtok_r(NULL, ",", &save))
+                ignore[dopts.n_ignore++] = t;
+            dopts.ignore = ignore;
+        }
+        if (churn_dataset_load_csv(a.data, &dopts, &ds, err, sizeof(err)) != CHURN_OK) {
+            fprintf(stderr, "churnctl: %s\n", err);
+            return EXIT_USAGE;
+        }
+    }
+    json_t *out = json_object();
+    json_object_set_new(out, "rows", json_integer((json_int_t)ds->n_rows));
+    json_object_set_new(out, "positives", json_integer((json_int_t)ds->n_positive));
+    json_object_set_new(out, "data_hash", json_string(ds->data_hash));
+    if (cv_only) {
+        enum churn_train_algo algos[2] = {CHURN_TRAIN_LOGREG, CHURN_TRAIN_GBDT};
+        json_t *list = json_array();
+        for (int i = 0; i < 2; i++) {
+            if (a.algo != CHURN_TRAIN_AUTO && a.algo != algos[i])
+                continue;
+            struct churn_cv_result cv;
+            if (a.opts.folds < 2)
+                a.opts.folds = 5;
+            if (churn_train_cv(ds, &a.opts, algos[i], &cv, NULL, err, sizeof(err)) != CHURN_OK) {
+                fprintf(stderr, "churnctl: cross-validation: %s\n", err);
+                rc = EXIT_USAGE;
+                break;
+            }
+            if (!a.json)
+                print_cv(&cv);
+            json_array_append_new(list, cv_json(&cv));
+        }
+        json_object_set_new(out, "cv", list);
+    } else {
+        struct churn_model *model = NULL;
+        struct churn_train_report rep;
+        if (churn_train(ds, &a.opts, &model, &rep, err, sizeof(err)) != CHURN_OK) {
+            fprintf(stderr, "churnctl: training: %s\n", err);
+            rc = EXIT_USAGE;
+        } else if (churn_model_save_file(model, a.out, err, sizeof(err)) != CHURN_OK) {
+            fprintf(stderr, "churnctl: %s: %s\n", a.out, err);
+            rc = EXIT_TRANSPORT;
+        } else {
+            json_object_set_new(out, "model", json_string(a.out));
+            json_object_set_new(out, "algo", json_string(churn_train_algo_name(rep.chosen)));
+            if (rep.has_cv_logreg)
+                json_object_set_new(out, "cv_logistic_regression", cv_json(&rep.cv_logreg));
+            if (rep.has_cv_gbdt)
+                json_object_set_new(out, "cv_gbdt", cv_json(&rep.cv_gbdt));
+            if (rep.has_oof)
+                json_object_set_new(out, "out_of_fold", metrics_json(&rep.oof));
+            json_object_set_new(out, "dropped", json_string(rep.dropped));
+            json_object_set_new(out, "seconds", json_real(rep.seconds));
+            if (!a.json) {
+                if (rep.has_cv_logreg)
+                    print_cv(&rep.cv_logreg);
+                if (rep.has_cv_gbdt)
+                    print_cv(&rep.cv_gbdt);
+                printf("chose %s; model written to %s (%zu rows, %.1f s)\n",
+                       churn_train_algo_name(rep.chosen), a.out, ds->n_rows, rep.seconds);
+            }
+        }
+        churn_model_unref(model);
+    }
+    if (a.json && rc == 0) {
+        char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s);
+        free(s);
+    }
+    json_decref(out);
+    churn_dataset_free(ds);
+    return rc;
+}

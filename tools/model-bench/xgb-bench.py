@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""Side-by-side reference for model-bench: python3-xgboost (tree_method=hist) on the same data.
+
+The input is a matrix written by `model-bench export` (features encoded exactly as churnd
+encodes them, empty cells missing, then `label` and the stratified `fold` churnd uses), so
+both tools see the same rows and the same splits.
+
+  xgb-bench.py cv FILE [--trees 100] [--depth 6] [--eta 0.1] [--threads 2]
+      per-fold ROC-AUC (average ranks), average precision, log loss, Brier; mean and sd
+  xgb-bench.py speed FILE [--trees 100] [--depth 6] [--threads 2] [--seconds 1]
+      training time on all rows, then single-row prediction throughput on one thread
+      (inplace_predict on a 1 x F array, and predict(pred_contribs=True) on a 1-row DMatrix),
+      measured in CPU time of the calling thread
+
+Prints JSON. Run with Debian's interpreter: /usr/bin/python3.
+"""
+import argparse
+import json
+import time
+
+import numpy as np
+import xgboost as xgb
+
+
+def load(path):
+    with open(path) as f:
+        header = f.readline().strip().split(",")
+    data = np.genfromtxt(path, delimiter=",", skip_header=1, filling_values=np.nan)
+    X = data[:, :-2]
+    return header[:-2], X, data[:, -2], data[:, -1].astype(int)
+
+
+def auc(p, y):
+    order = np.argsort(p, kind="mergesort")
+    ps = p[order]
+    ranks = np.empty(len(p))
+    i = 0
+    while i < len(p):
+        j = i
+        while j < len(p) and ps[j] == ps[i]:
+            j += 1
+        ranks[order[i:j]] = (i + 1 + j) / 2.0
+        i = j
+    npos = y.sum()
+    nneg = len(y) - npos
+    return (ranks[y == 1].sum() - npos * (npos + 1) / 2) / (npos * nneg)
+
+
+def average_precision(p, y):
+    order = np.argsort(-p, kind="mergesort")
+    ps, ys = p[order], y[order]
+    npos = y.sum()
+    tp = fp = 0
+    ap = prev = 0.0
+    i = 0
+    while i < len(p):
+        j = i
+        while j < len(p) and ps[j] == ps[i]:
+            tp += ys[j]
+            fp += 1 - ys[j]
+            j += 1
+        rec = tp / npos
+        ap += (rec - prev) * tp / (tp + fp)
+        prev = rec
+        i = j
+    return ap
+
+
+def params(a):
+    return {"objective": "binary:logistic", "tree_method": "hist", "max_depth": a.depth,
+            "eta": a.eta, "nthread": a.threads, "max_bin": 256, "seed": 42}
+
+
+def cmd_cv(a):
+    names, X, y, fold = load(a.file)
+    res = {"auc": [], "pr_auc": [], "log_loss": [], "brier": []}
+    t0 = time.perf_counter()
+    for k in sorted(set(fold)):
+        tr, te = fold != k, fold == k
+        b = xgb.train(params(a), xgb.DMatrix(X[tr], label=y[tr]), num_boost_round=a.trees)
+        p = b.predict(xgb.DMatrix(X[te]))
+        q = np.clip(p, 1e-15, 1 - 1e-15)
+        res["auc"].append(auc(p, y[te]))
+        res["pr_auc"].append(average_precision(p, y[te]))
+        res["log_loss"].append(float(-np.mean(y[te] * np.log(q) + (1 - y[te]) * np.log(1 - q))))
+        res["brier"].append(float(np.mean((p - y[te]) ** 2)))
+    out = {"data": a.file, "rows": len(y), "folds": int(len(set(fold))),
+           "xgboost": xgb.__version__, "seconds": round(time.perf_counter() - t0, 3)}
+    for k, v in res.items():
+        out[k] = round(float(np.mean(v)), 4)
+        out[k + "_sd"] = round(float(np.std(v, ddof=1)), 4)
+    print(json.dumps(out, indent=1))
+
+
+def cmd_speed(a):
+    names, X, y, _ = load(a.file)
+    t0 = time.perf_counter()
+    b = xgb.train(params(a), xgb.DMatrix(X, label=y), num_boost_round=a.trees)
+    train_s = time.perf_counter() - t0
+    b.set_param({"nthread": 1})
+    rows = X[:5000]
+
+    def rate(fn):
+        # CPU time of this thread, like model-bench: throughput per core on a shared machine
+        n = 0
+        t0 = time.thread_time()
+        while time.thread_time() - t0 < a.seconds:
+            for i in range(200):
+                fn(rows[(n + i) % len(rows)].reshape(1, -1))
+            n += 200
+        return n / (time.thread_time() - t0)
+
+    plain = rate(lambda r: b.inplace_predict(r))
+    contrib = rate(lambda r: b.predict(xgb.DMatrix(r), pred_contribs=True))
+    print(json.dumps({"data": a.file, "train_rows": len(y), "features": X.shape[1],
+                      "threads": a.threads, "xgboost": xgb.__version__,
+                      "train_seconds": round(train_s, 3),
+                      "single_row_predict_rows_per_s_one_thread": round(plain),
+                      "single_row_contributions_rows_per_s_one_thread": round(contrib)},
+                     indent=1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", choices=["cv", "speed"])
+    ap.add_argument("file")
+    ap.add_argument("--trees", type=int, default=100)
+    ap.add_argument("--depth", type=int, default=6)
+    ap.add_argument("--eta", type=float, default=0.1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=1.0)
+    a = ap.parse_args()
+    cmd_cv(a) if a.cmd == "cv" else cmd_speed(a)
+
+
+if __name__ == "__main__":
+    main()
