@@ -15,6 +15,7 @@
 #include "churn/clock.h"
 #include "churn/config.h"
 #include "churn/log.h"
+#include "churn/sentiment.h"
 #include "churn/service.h"
 #include "churn/store.h"
 #include "churn/transport.h"
@@ -216,6 +217,14 @@ main(int argc, char **argv)
         churn_server_shutdown(server);
         goto out_server;
     }
+    if (churn_sentiment_open(cfg.lexicon_dir, "en", NULL, &svc.sentiment, err, sizeof(err)) !=
+        CHURN_OK) {
+        churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("lexicons", cfg.lexicon_dir),
+                  CHURN_LF_STR("error", err));
+        churn_server_shutdown(server);
+        close_store(&svc);
+        goto out_server;
+    }
     if (*cfg.model_path &&
         churn_services_load_model(&svc, cfg.model_path, err, sizeof(err)) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("model", cfg.model_path),
@@ -242,6 +251,7 @@ main(int argc, char **argv)
 out_server:
     churn_server_destroy(server);
 out_services:
+    churn_sentiment_close(svc.sentiment);
     churn_services_fini(&svc);
 out_config:
     churn_config_fini(&cfg);

@@ -18,6 +18,7 @@
 struct churn_store;
 struct churn_store_writer;
 struct churn__scoring;
+struct churn_sentiment;
 
 struct churn_services {
     struct churn_health *health;
@@ -29,7 +30,8 @@ struct churn_services {
     /* domain state, set by the daemon once opened (NULL before: handlers answer UNAVAILABLE) */
     struct churn_store *store;
     struct churn_store_writer *writer;
-    struct churn__scoring *scoring; /* the served model (service-internal) */
+    struct churn__scoring *scoring;    /* the served model (service-internal) */
+    struct churn_sentiment *sentiment; /* the chat analyzer; NULL until loaded */
 };
 
 /**

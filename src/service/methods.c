@@ -16,10 +16,6 @@
 #define NOT_YET(issue) "not implemented yet in this build (tracked as issue " issue ")"
 
 const struct churn_method churn__churn_v1_methods[] = {
-    ROW("ChatService", "AnalyzeChat", CHURN_RPC_BIDI_STREAM, churn__v1__analyze_chat_request,
-        churn__v1__analyze_chat_response, NOT_YET("#4")),
-    ROW("ChatService", "AnalyzeText", CHURN_RPC_UNARY, churn__v1__analyze_text_request,
-        churn__v1__analyze_text_response, NOT_YET("#4")),
     ROW("AlertService", "WatchAlerts", CHURN_RPC_SERVER_STREAM, churn__v1__watch_alerts_request,
         churn__v1__watch_alerts_response, NOT_YET("#6")),
     ROW("AlertService", "ListAlerts", CHURN_RPC_UNARY, churn__v1__list_alerts_request,

@@ -447,6 +447,24 @@ score_one(struct churn_services *svc, struct churn__served_model *m, const char 
     return CHURN_OK;
 }
 
+enum churn_err
+churn__score_customer(struct churn_services *svc, const char *customer_id, size_t max_reasons,
+                      struct churn_arena *a, Churn__V1__Score **out, char *msg, size_t msglen)
+{
+    if (!svc->store) {
+        snprintf(msg, msglen, "the store is not open yet");
+        return CHURN_EUNAVAIL;
+    }
+    struct churn__served_model *m = acquire(svc->scoring);
+    if (!m) {
+        snprintf(msg, msglen, "no model is loaded");
+        return CHURN_EPRECOND;
+    }
+    enum churn_err e = score_one(svc, m, customer_id, max_reasons, a, out, msg, msglen);
+    served_unref(m);
+    return e;
+}
+
 static enum churn_err
 no_model(struct churn_rpc *rpc)
 {
@@ -478,15 +496,17 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
         return no_model(rpc);
     struct churn_arena *a = churn_rpc_arena(rpc);
     Churn__V1__GetScoreResponse *resp = churn_arena_alloc(a, sizeof(*resp));
+    if (!resp) {
+        served_unref(m);
+        return CHURN_ENOMEM;
+    }
+    churn__v1__get_score_response__init(resp);
     char err[300];
-    enum churn_err e = resp ? score_one(svc, m, req->customer_id, reasons_wanted(req->max_reasons),
-                                        a, &resp->score, err, sizeof(err))
-                            : CHURN_ENOMEM;
+    enum churn_err e = score_one(svc, m, req->customer_id, reasons_wanted(req->max_reasons), a,
+                                 &resp->score, err, sizeof(err));
     served_unref(m);
     if (e)
         return churn_rpc_error(rpc, e, "%s", err);
-    churn__v1__get_score_response__init(resp);
-    resp->score = resp->score;
     *out = &resp->base;
     return CHURN_OK;
 }

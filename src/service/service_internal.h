@@ -12,6 +12,7 @@
 
 #include "churn/arena.h"
 #include "churn/rpc.h"
+#include "churn/service.h"
 #include "churn/store.h"
 #include "churn_proto.h"
 
@@ -23,6 +24,8 @@ extern const struct churn_method churn__ingest_methods[];
 extern const size_t churn__n_ingest_methods;
 extern const struct churn_method churn__scoring_methods[];
 extern const size_t churn__n_scoring_methods;
+extern const struct churn_method churn__chat_methods[];
+extern const size_t churn__n_chat_methods;
 extern const struct churn_method churn__churn_v1_methods[];
 extern const size_t churn__n_churn_v1_methods;
 
@@ -51,6 +54,15 @@ void churn__source_freshness(const struct churn_customer *rec, int64_t as_of_ms,
  */
 Churn__V1__Freshness *churn__freshness_to_proto(const struct churn_customer *rec, int64_t as_of_ms,
                                                 struct churn_arena *a);
+
+/**
+ * churn__score_customer() - score @customer_id with the served model (chat and alerts use
+ * it). The score's strings live in @a. On error @msg says why: CHURN_ENOTFOUND (unknown
+ * customer), CHURN_EPRECOND (no model), CHURN_EUNAVAIL (no store).
+ */
+enum churn_err churn__score_customer(struct churn_services *svc, const char *customer_id,
+                                     size_t max_reasons, struct churn_arena *a,
+                                     Churn__V1__Score **out, char *msg, size_t msglen);
 
 /* scoring.c: the served model and the per-thread scoring state */
 struct churn__scoring;

@@ -18,6 +18,7 @@ static const struct {
     {churn__reflection_methods, &churn__n_reflection_methods},
     {churn__ingest_methods, &churn__n_ingest_methods},
     {churn__scoring_methods, &churn__n_scoring_methods},
+    {churn__chat_methods, &churn__n_chat_methods},
     {churn__churn_v1_methods, &churn__n_churn_v1_methods},
 };
 

@@ -56,6 +56,7 @@ struct gb {
     size_t *ncuts;
     double *g, *h, *pred;
     size_t *idx;
+    struct gstat *ogh; /* gradient and hessian of idx[i], kept in idx order (sequential reads) */
     bool *fmask;
     uint64_t rng;
     unsigned threads;
@@ -175,11 +176,12 @@ hist_work(void *arg)
         struct gstat *hk = &j->hist[k * HIST_BINS];
         memset(hk, 0, HIST_BINS * sizeof(*hk));
         const uint8_t *col = &B->bins[k * B->nds];
+        const size_t *idx = B->idx;
+        const struct gstat *ogh = B->ogh;
         for (size_t i = j->begin; i < j->end; i++) {
-            size_t r = B->idx[i];
-            struct gstat *s = &hk[col[r]];
-            s->g += B->g[r];
-            s->h += B->h[r];
+            struct gstat *s = &hk[col[idx[i]]];
+            s->g += ogh[i].g;
+            s->h += ogh[i].h;
         }
     }
     return NULL;
@@ -318,7 +320,8 @@ pool_get(const struct gb *B, struct gstat **pool, size_t i)
 /* Grow one tree on idx[0..n); the leaves' histogram buffers come from @pool (max_leaves
  * slots, allocated on first use and kept for the next trees). */
 static enum churn_err
-grow_tree(struct gb *B, size_t n, struct gstat **pool, struct leaf *leaves, struct tree_out *t)
+grow_tree(struct gb *B, size_t n, struct gstat **pool, struct leaf *leaves, struct tree_out *t,
+          size_t *n_leaves)
 {
     const struct churn_train_options *o = B->o;
     size_t max_leaves = o->max_leaves;
@@ -330,8 +333,9 @@ grow_tree(struct gb *B, size_t n, struct gstat **pool, struct leaf *leaves, stru
     if (!root->hist)
         return CHURN_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        root->G += B->g[B->idx[i]];
-        root->H += B->h[B->idx[i]];
+        B->ogh[i] = (struct gstat){B->g[B->idx[i]], B->h[B->idx[i]]};
+        root->G += B->ogh[i].g;
+        root->H += B->ogh[i].h;
     }
     build_hist(B, root->hist, 0, n);
     find_split(B, root);
@@ -355,8 +359,11 @@ grow_tree(struct gb *B, size_t n, struct gstat **pool, struct leaf *leaves, stru
                 lo++;
             } else {
                 size_t tmp = B->idx[lo];
+                struct gstat gt = B->ogh[lo];
                 B->idx[lo] = B->idx[--hi];
+                B->ogh[lo] = B->ogh[hi];
                 B->idx[hi] = tmp;
+                B->ogh[hi] = gt;
             }
         }
         if (tree_push(t) || tree_push(t))
@@ -399,6 +406,7 @@ grow_tree(struct gb *B, size_t n, struct gstat **pool, struct leaf *leaves, stru
         t->value[L->node] = -L->G / (L->H + o->lambda) * o->learning_rate;
         t->cover[L->node] = L->H;
     }
+    *n_leaves = nleaves;
     return CHURN_OK;
 }
 
@@ -475,12 +483,13 @@ churn__fit_gbdt(const struct churn__fit *fit, const struct churn_train_options *
     B.h = churn_calloc(B.nds, sizeof(double));
     B.pred = churn_calloc(B.nds, sizeof(double));
     B.idx = churn_malloc((fit->n_rows ? fit->n_rows : 1) * sizeof(size_t));
+    B.ogh = churn_malloc((fit->n_rows ? fit->n_rows : 1) * sizeof(struct gstat));
     B.fmask = churn_calloc(B.F, sizeof(bool));
     trees = churn_calloc(o->n_trees, sizeof(*trees));
     pool = churn_calloc(max_leaves, sizeof(*pool));
     leaves = churn_calloc(max_leaves, sizeof(*leaves));
-    if (!B.bins || !B.cuts || !B.ncuts || !B.g || !B.h || !B.pred || !B.idx || !B.fmask || !trees ||
-        !pool || !leaves) {
+    if (!B.bins || !B.cuts || !B.ncuts || !B.g || !B.h || !B.pred || !B.idx || !B.ogh || !B.fmask ||
+        !trees || !pool || !leaves) {
         err = churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");
         goto out_free;
     }
@@ -533,15 +542,24 @@ churn__fit_gbdt(const struct churn__fit *fit, const struct churn_train_options *
             }
         }
         struct tree_out *t = &trees[n_trees];
-        if (grow_tree(&B, n, pool, leaves, t)) {
+        size_t nleaves = 0;
+        if (grow_tree(&B, n, pool, leaves, t, &nleaves)) {
             tree_free(t);
             err = churn__train_fail(ctx, CHURN_ENOMEM, "out of memory (tree)");
             goto out_free;
         }
         n_trees++;
-        for (size_t i = 0; i < fit->n_rows; i++) {
-            size_t r = fit->rows[i];
-            B.pred[r] += tree_predict_bins(&B, t, r);
+        if (n == fit->n_rows) { /* every row is in a leaf's range of idx */
+            for (size_t l = 0; l < nleaves; l++) {
+                double v = t->value[leaves[l].node];
+                for (size_t i = leaves[l].begin; i < leaves[l].end; i++)
+                    B.pred[B.idx[i]] += v;
+            }
+        } else {
+            for (size_t i = 0; i < fit->n_rows; i++) {
+                size_t r = fit->rows[i];
+                B.pred[r] += tree_predict_bins(&B, t, r);
+            }
         }
         if (fit->n_val && o->early_stopping) {
             for (size_t i = 0; i < fit->n_val; i++) {
@@ -596,6 +614,7 @@ out_free:
     churn_free(B.h);
     churn_free(B.pred);
     churn_free(B.idx);
+    churn_free(B.ogh);
     churn_free(B.fmask);
     return err;
 }

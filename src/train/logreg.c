@@ -1,7 +1,7 @@
 /*
  * logreg.c - L2-regularised logistic regression. The fit computes the preprocessing from its
  * own rows (means and standard deviations, imputation by the mean, missing-value indicators,
- * one-hot columns with an "other" column), builds the dense design matrix once and minimises
+ * one-hot columns with an "other" column), builds the sparse design matrix once and minimises
  * the weighted log loss plus 0.5 * l2 * |w|^2 (intercept free) with L-BFGS and a backtracking
  * Armijo line search. The result is written as the model's preprocessing and coefficients, so
  * serving applies exactly the transformation the fit saw.
@@ -21,9 +21,12 @@ struct prep {
     bool categorical;
 };
 
+/* The design matrix is sparse (one-hot columns, indicators): each row keeps exactly k
+ * entries (column, value), k = features + indicator columns; unused slots have value 0. */
 struct problem {
-    size_t n, d; /* rows, design columns (the intercept is extra) */
-    double *z;   /* n x d row-major */
+    size_t n, d, k; /* rows, design columns (the intercept is extra), entries per row */
+    int32_t *col;   /* n x k */
+    double *val;    /* n x k */
     double *y, *w;
     double wsum, l2;
 };
@@ -44,18 +47,20 @@ evaluate(const struct problem *P, const double *theta, double *grad)
     size_t d = P->d;
     memset(grad, 0, (d + 1) * sizeof(double));
     double f = 0;
+    size_t k = P->k;
     for (size_t i = 0; i < P->n; i++) {
-        const double *zi = &P->z[i * d];
+        const int32_t *ci = &P->col[i * k];
+        const double *vi = &P->val[i * k];
         double s = theta[d];
-        for (size_t j = 0; j < d; j++)
-            s += zi[j] * theta[j];
+        for (size_t j = 0; j < k; j++)
+            s += vi[j] * theta[ci[j]];
         double wi = P->w[i];
         /* log(1 + e^s) - y s, stably */
         double l = s > 0 ? s + log1p(exp(-s)) : log1p(exp(s));
         f += wi * (l - P->y[i] * s);
         double r = wi * (churn__sigmoid(s) - P->y[i]);
-        for (size_t j = 0; j < d; j++)
-            grad[j] += r * zi[j];
+        for (size_t j = 0; j < k; j++)
+            grad[ci[j]] += r * vi[j];
         grad[d] += r;
     }
     for (size_t j = 0; j < d; j++) {
@@ -204,11 +209,15 @@ churn__fit_logreg(const struct churn__fit *fit, const struct churn_train_options
         d += p->ncols;
     }
     P.d = d;
-    P.z = churn_calloc(P.n * (d ? d : 1), sizeof(double));
+    P.k = 0;
+    for (size_t k = 0; k < fit->n_feat; k++)
+        P.k += 1 + (pp[k].indicator ? 1 : 0);
+    P.col = churn_calloc(P.n * P.k, sizeof(*P.col));
+    P.val = churn_calloc(P.n * P.k, sizeof(*P.val));
     P.y = churn_malloc(P.n * sizeof(double));
     P.w = churn_malloc(P.n * sizeof(double));
     theta = churn_calloc(d + 1, sizeof(double));
-    if (!P.z || !P.y || !P.w || !theta) {
+    if (!P.col || !P.val || !P.y || !P.w || !theta) {
         err =
             churn__train_fail(ctx, CHURN_ENOMEM, "out of memory (design matrix %zu x %zu)", P.n, d);
         goto out_free;
@@ -216,19 +225,29 @@ churn__fit_logreg(const struct churn__fit *fit, const struct churn_train_options
     double ypos = 0;
     for (size_t i = 0; i < P.n; i++) {
         size_t r = fit->rows[i];
-        double *zi = &P.z[i * d];
+        int32_t *ci = &P.col[i * P.k];
+        double *vi = &P.val[i * P.k];
+        size_t e = 0;
         for (size_t k = 0; k < fit->n_feat; k++) {
             const struct prep *p = &pp[k];
             double v = ds->cols[fit->feat[k]][r];
             bool miss = isnan(v);
+            ci[e] = (int32_t)p->col;
             if (!p->categorical) {
-                zi[p->col] = miss ? 0 : (v - p->mean) / p->std;
+                vi[e] = miss ? 0 : (v - p->mean) / p->std;
             } else if (!miss || !p->indicator) {
                 size_t c = miss ? p->ncat : (size_t)v;
-                zi[p->col + (c <= p->ncat ? c : p->ncat)] = 1;
+                ci[e] = (int32_t)(p->col + (c <= p->ncat ? c : p->ncat));
+                vi[e] = 1;
+            } else {
+                vi[e] = 0;
             }
-            if (p->indicator && miss)
-                zi[p->col + p->ncols - 1] = 1;
+            e++;
+            if (p->indicator) {
+                ci[e] = (int32_t)(p->col + p->ncols - 1);
+                vi[e] = miss ? 1 : 0;
+                e++;
+            }
         }
         P.y[i] = ds->y[r];
         P.w[i] = fit->w ? fit->w[r] : 1.0;
@@ -291,7 +310,8 @@ churn__fit_logreg(const struct churn__fit *fit, const struct churn_train_options
 out_free:
     json_decref(doc);
     churn_free(pp);
-    churn_free(P.z);
+    churn_free(P.col);
+    churn_free(P.val);
     churn_free(P.y);
     churn_free(P.w);
     churn_free(theta);

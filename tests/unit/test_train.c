@@ -698,3 +698,40 @@ Test(trainer, allocation_failures_unwind_cleanly)
     }
     cr_assert(done, "never completed");
 }
+
+/* Hostile CSV: seeded mutations of a valid training set either load or are refused with a
+ * message; never a crash. */
+Test(dataset, mutated_csv_never_crashes)
+{
+    const char *text = "plan,tenure,\"note, quoted\",churn\r\n"
+                       "pro,12,\"a \"\"b\"\"\",No\r\n"
+                       "basic,3,,Yes\r\n"
+                       "pro,NA,x,No\r\n"
+                       "basic,1,\"two\nlines\",Yes\r\n";
+    static const char alphabet[] = "\",\r\n a1.Y";
+    size_t n = strlen(text);
+    char *buf = malloc(n + 1);
+    uint64_t s = 99;
+    size_t ok = 0, refused = 0;
+    for (int it = 0; it < 5000; it++) {
+        memcpy(buf, text, n + 1);
+        for (int e = 0; e <= it % 3; e++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            buf[(s >> 33) % n] = alphabet[(s >> 20) % (sizeof(alphabet) - 1)];
+        }
+        size_t len = (it % 7 == 0) ? (size_t)(s >> 40) % n : n; /* some are truncated */
+        char err[CHURN_TRAIN_ERRMSG] = "";
+        struct churn_dataset *ds = NULL;
+        struct churn_dataset_options o = {.label = "churn", .positive = "Yes"};
+        if (churn_dataset_load_csv_mem(buf, len, &o, &ds, err, sizeof err) == CHURN_OK) {
+            cr_assert(ds->n_positive > 0 && ds->n_positive < ds->n_rows);
+            churn_dataset_free(ds);
+            ok++;
+        } else {
+            cr_assert(err[0], "refusal without a message");
+            refused++;
+        }
+    }
+    free(buf);
+    cr_assert(ok > 100 && refused > 100, "ok %zu refused %zu", ok, refused);
+}

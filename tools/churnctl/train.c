@@ -168,89 +168,27 @@ parse_args(int argc, char **argv, struct train_args *a)
 struct trainset {
     struct churn_buf csv;
     const struct train_args *args;
-    int64_t now_ms;
+    int64_t now_ms; /* how far the data reaches */
     int64_t cutoff[24];
     size_t rows, positives;
     enum churn_err err;
 };
 
-static bool
-active_between(const struct churn_customer *rec, int32_t from_day, int32_t to_day)
-{
-    for (unsigned i = 0; i < rec->n_days; i++) {
-        const struct churn_day *d = &rec->days[i];
-        if (d->day > from_day && d->day <= to_day &&
-            (d->logins || d->sessions || d->orders_completed || d->reviews))
-            return true;
-    }
-    return false;
-}
-
-/*
- * The label of @rec for @cutoff: 1 churned within the horizon, 0 stayed, -1 not a row
- * (not yet a customer, already churned, or the horizon is not over yet).
- */
-static int
-label_at(const struct churn_customer *rec, int64_t cutoff, const struct trainset *ts)
-{
-    int64_t horizon = (int64_t)ts->args->horizon_days * CHURN_MS_PER_DAY;
-    if (rec->first_seen_ms == 0 || rec->first_seen_ms > cutoff)
-        return -1;
-    if (rec->churned_at_ms > 0 && rec->churned_at_ms <= cutoff)
-        return -1;
-    if (rec->churned_at_ms > cutoff && rec->churned_at_ms <= cutoff + horizon)
-        return 1;
-    if (cutoff + horizon > ts->now_ms)
-        return -1;
-    if (ts->args->inactivity_days > 0) {
-        int32_t d0 = churn_day_of_ms(cutoff);
-        if (!active_between(rec, d0, d0 + ts->args->inactivity_days))
-            return 1;
-    }
-    return 0;
-}
-
-static void
-csv_field(struct churn_buf *b, const char *s)
-{
-    /* quote everything that is not plain: RFC 4180 */
-    bool plain = strpbrk(s, ",\"\r\n") == NULL;
-    if (plain) {
-        churn_buf_append_str(b, s);
-        return;
-    }
-    churn_buf_append_str(b, "\"");
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            churn_buf_append_str(b, "\"");
-        churn_buf_append(b, p, 1);
-    }
-    churn_buf_append_str(b, "\"");
-}
-
 static int
 trainset_visit(const struct churn_customer *rec, void *user)
 {
     struct trainset *ts = user;
-    const struct churn_feature_info *cat = churn_features_catalogue();
     for (int c = 0; c < ts->args->cutoffs; c++) {
-        int label = label_at(rec, ts->cutoff[c], ts);
+        /* point in time: the features see nothing after the cutoff, the label only the
+         * horizon after it (both from the features module, so serving computes the same) */
+        int label = churn_features_label(rec, ts->cutoff[c], ts->args->horizon_days,
+                                         ts->args->inactivity_days, ts->now_ms);
         if (label < 0)
             continue;
         struct churn_feature_vector vec;
         if (churn_features_extract(rec, ts->cutoff[c], &vec) != CHURN_OK)
             continue;
-        struct churn_buf *b = &ts->csv;
-        for (int f = 0; f < CHURN_FEAT__COUNT; f++) {
-            (void)cat;
-            if (!isnan(vec.values[f]))
-                churn_buf_printf(b, "%.9g", vec.values[f]);
-            churn_buf_append_str(b, ",");
-        }
-        csv_field(b, rec->attrs.segment);
-        churn_buf_append_str(b, ",");
-        csv_field(b, rec->attrs.plan);
-        if (churn_buf_printf(b, ",%d\n", label) != CHURN_OK) {
+        if (churn_features_csv_row(rec, &vec, label, &ts->csv) != CHURN_OK) {
             ts->err = CHURN_ETOOBIG;
             return 1;
         }
@@ -276,10 +214,7 @@ trainset_from_store(const struct train_args *a, struct churn_buf *csv)
     int64_t last = churn_features_day_end(ts.now_ms - (int64_t)a->horizon_days * CHURN_MS_PER_DAY);
     for (int c = 0; c < a->cutoffs; c++)
         ts.cutoff[c] = last - (int64_t)c * a->step_days * CHURN_MS_PER_DAY;
-    const struct churn_feature_info *cat = churn_features_catalogue();
-    for (int f = 0; f < CHURN_FEAT__COUNT; f++)
-        churn_buf_printf(&ts.csv, "%s,", cat[f].name);
-    churn_buf_append_str(&ts.csv, "segment,plan,churned\n");
+    churn_features_csv_header(&ts.csv);
     enum churn_err e = churn_store_foreach_customer(store, trainset_visit, &ts);
     churn_store_close(store);
     if (e == CHURN_OK)
@@ -365,11 +300,14 @@ churnctl_train(int argc, char **argv, bool cv_only)
         struct churn_buf csv;
         if ((rc = trainset_from_store(&a, &csv)))
             return rc;
-        static const char *const cats[] = {"segment", "plan"};
+        static const char *const cats[] = {"segment", "plan", "country"};
+        static const char *const ids[] = {"customer_id", "as_of_ms"};
         dopts.label = "churned";
         dopts.positive = "1";
         dopts.categorical = cats;
-        dopts.n_categorical = 2;
+        dopts.n_categorical = 3;
+        dopts.ignore = ids;
+        dopts.n_ignore = 2;
         enum churn_err e =
             churn_dataset_load_csv_mem(churn_buf_str(&csv), csv.len, &dopts, &ds, err, sizeof(err));
         churn_buf_free(&csv);

@@ -7,6 +7,9 @@ both tools see the same rows and the same splits.
 
   xgb-bench.py cv FILE [--trees 100] [--depth 6] [--eta 0.1] [--threads 2]
       per-fold ROC-AUC (average ranks), average precision, log loss, Brier; mean and sd
+  xgb-bench.py sklearn FILE [--trees 100] [--depth 6] [--eta 0.1]
+      the same folds with python3-sklearn: LogisticRegression (standardised, mean-imputed,
+      C=1, lbfgs) and HistGradientBoostingClassifier (max_iter=trees, max_depth=depth)
   xgb-bench.py speed FILE [--trees 100] [--depth 6] [--threads 2] [--seconds 1]
       training time on all rows, then single-row prediction throughput on one thread
       (inplace_predict on a 1 x F array, and predict(pred_contribs=True) on a 1-row DMatrix),
@@ -92,6 +95,50 @@ def cmd_cv(a):
     print(json.dumps(out, indent=1))
 
 
+def score(name, fold, y, fit_predict, seconds):
+    res = {"auc": [], "pr_auc": [], "log_loss": [], "brier": []}
+    t0 = time.perf_counter()
+    for k in sorted(set(fold)):
+        tr, te = fold != k, fold == k
+        p = fit_predict(tr, te)
+        q = np.clip(p, 1e-15, 1 - 1e-15)
+        res["auc"].append(auc(p, y[te]))
+        res["pr_auc"].append(average_precision(p, y[te]))
+        res["log_loss"].append(float(-np.mean(y[te] * np.log(q) + (1 - y[te]) * np.log(1 - q))))
+        res["brier"].append(float(np.mean((p - y[te]) ** 2)))
+    out = {"seconds": round(time.perf_counter() - t0, 3)}
+    for k, v in res.items():
+        out[k] = round(float(np.mean(v)), 4)
+        out[k + "_sd"] = round(float(np.std(v, ddof=1)), 4)
+    return out
+
+
+def cmd_sklearn(a):
+    import sklearn
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    names, X, y, fold = load(a.file)
+
+    def lr(tr, te):
+        m = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=1000))
+        return m.fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
+
+    def hgb(tr, te):
+        m = HistGradientBoostingClassifier(max_iter=a.trees, max_depth=a.depth,
+                                           learning_rate=a.eta, early_stopping=False,
+                                           random_state=42)
+        return m.fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
+
+    print(json.dumps({"data": a.file, "rows": len(y), "sklearn": sklearn.__version__,
+                      "note": "categoricals as churnd's ordinal codes, no one-hot",
+                      "logistic_regression": score("lr", fold, y, lr, 0),
+                      "hist_gradient_boosting": score("hgb", fold, y, hgb, 0)}, indent=1))
+
+
 def cmd_speed(a):
     names, X, y, _ = load(a.file)
     t0 = time.perf_counter()
@@ -122,7 +169,7 @@ def cmd_speed(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["cv", "speed"])
+    ap.add_argument("cmd", choices=["cv", "sklearn", "speed"])
     ap.add_argument("file")
     ap.add_argument("--trees", type=int, default=100)
     ap.add_argument("--depth", type=int, default=6)
@@ -130,7 +177,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=1.0)
     a = ap.parse_args()
-    cmd_cv(a) if a.cmd == "cv" else cmd_speed(a)
+    {"cv": cmd_cv, "sklearn": cmd_sklearn, "speed": cmd_speed}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,521 @@
+/*
+ * chat.c - churn.v1.ChatService: AnalyzeText (one text, unary) and AnalyzeChat (a bidi
+ * stream of conversation turns; one assessment per turn, in order, with the escalation
+ * decided in the same response). Customer turns are scored by the lexicon analyzer, fed to
+ * the conversation tracker (the customer's churn score lowers the escalation threshold for
+ * high-risk and high-value customers), and the tracker's state is kept in the store so a
+ * conversation survives a reconnect or a restart. The turn's chat signal reaches the
+ * customer's record through the group-commit writer, so the model's chat features see it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "churn/alloc.h"
+#include "churn/clock.h"
+#include "churn/log.h"
+#include "churn/sentiment.h"
+#include "churn/sentiment_tracker.h"
+#include "churn/service.h"
+#include "churn/store.h"
+#include "churn_proto.h"
+#include "service_internal.h"
+
+#define CHAT_MAX_CONVERSATIONS 1000 /* open conversations per stream */
+#define CHAT_MAX_EVIDENCE      64
+#define CHAT_STATE_MAX         256 /* encoded tracker state */
+
+/* ---- shared: analysis → protobuf ---------------------------------------------------------- */
+
+static const struct churn_sentiment *
+analyzer_for(struct churn_rpc *rpc, const char *language)
+{
+    struct churn_services *svc = churn_rpc_service(rpc);
+    if (!svc->sentiment)
+        return NULL;
+    const char *want = *language ? language : "en";
+    if (strcmp(want, churn_sentiment_language(svc->sentiment)) != 0)
+        return NULL;
+    return svc->sentiment;
+}
+
+static enum churn_err
+language_error(struct churn_rpc *rpc, const char *language)
+{
+    struct churn_services *svc = churn_rpc_service(rpc);
+    if (!svc->sentiment)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the sentiment analyzer is not loaded");
+    return churn_rpc_error(rpc, CHURN_EINVAL, "language: '%.32s' is not supported (supported: %s)",
+                           language, churn_sentiment_supported_languages());
+}
+
+static Churn__V1__EvidenceKind
+evidence_kind(uint16_t kind)
+{
+    switch (kind) {
+    case CHURN_EVIDENCE_PHRASE:
+        return CHURN__V1__EVIDENCE_KIND__EVIDENCE_KIND_PHRASE;
+    case CHURN_EVIDENCE_EMOTICON:
+        return CHURN__V1__EVIDENCE_KIND__EVIDENCE_KIND_EMOTICON;
+    case CHURN_EVIDENCE_EMOJI:
+        return CHURN__V1__EVIDENCE_KIND__EVIDENCE_KIND_EMOJI;
+    default:
+        return CHURN__V1__EVIDENCE_KIND__EVIDENCE_KIND_WORD;
+    }
+}
+
+static Churn__V1__ChatFlags *
+flags_to_proto(bool intent, bool human, bool hard, struct churn_arena *a)
+{
+    Churn__V1__ChatFlags *f = churn_arena_alloc(a, sizeof(*f));
+    if (f) {
+        churn__v1__chat_flags__init(f);
+        f->churn_intent = intent;
+        f->human_requested = human;
+        f->hard_trigger = hard;
+    }
+    return f;
+}
+
+/* Fill sentiment, evidence and flags of an analysis into the three out fields. */
+static enum churn_err
+analysis_to_proto(const struct churn_sentiment_result *r, struct churn_arena *a,
+                  Churn__V1__Sentiment **sentiment, size_t *n_evidence,
+                  Churn__V1__Evidence ***evidence, Churn__V1__ChatFlags **flags)
+{
+    Churn__V1__Sentiment *s = churn_arena_alloc(a, sizeof(*s));
+    size_t n = r->n_evidence < CHAT_MAX_EVIDENCE ? r->n_evidence : CHAT_MAX_EVIDENCE;
+    Churn__V1__Evidence *ev = churn_arena_alloc(a, (n + 1) * sizeof(*ev));
+    Churn__V1__Evidence **list = churn_arena_alloc(a, (n + 1) * sizeof(*list));
+    Churn__V1__EvidenceModifiers *mods = churn_arena_alloc(a, (n + 1) * sizeof(*mods));
+    if (!s || !ev || !list || !mods)
+        return CHURN_ENOMEM;
+    churn__v1__sentiment__init(s);
+    s->compound = r->compound;
+    s->positive = r->positive;
+    s->negative = r->negative;
+    s->neutral = r->neutral;
+    for (size_t i = 0; i < n; i++) {
+        const struct churn_sentiment_evidence *e = &r->evidence[i];
+        churn__v1__evidence__init(&ev[i]);
+        churn__v1__evidence_modifiers__init(&mods[i]);
+        ev[i].term = churn_arena_strndup(a, e->term, e->term_len);
+        ev[i].kind = evidence_kind(e->kind);
+        ev[i].byte_start = e->start;
+        ev[i].byte_end = e->end;
+        ev[i].valence = e->valence;
+        ev[i].contribution = e->contribution;
+        mods[i].negated = e->flags & CHURN_EVIDENCE_F_NEGATED;
+        mods[i].all_caps = e->flags & CHURN_EVIDENCE_F_CAPS;
+        mods[i].elongated = e->flags & CHURN_EVIDENCE_F_ELONGATED;
+        mods[i].stem_match = e->flags & CHURN_EVIDENCE_F_STEM;
+        mods[i].contrast_weight = e->flags & CHURN_EVIDENCE_F_BEFORE_CONTRAST  ? 0.5
+                                  : e->flags & CHURN_EVIDENCE_F_AFTER_CONTRAST ? 1.5
+                                                                               : 1.0;
+        ev[i].modifiers = &mods[i];
+        ev[i].flags = flags_to_proto(e->flags & CHURN_EVIDENCE_F_CHURN_INTENT,
+                                     e->flags & CHURN_EVIDENCE_F_HUMAN_REQUEST,
+                                     e->flags & CHURN_EVIDENCE_F_HARD_TRIGGER, a);
+        if (!ev[i].term || !ev[i].flags)
+            return CHURN_ENOMEM;
+        list[i] = &ev[i];
+    }
+    *sentiment = s;
+    *n_evidence = n;
+    *evidence = list;
+    *flags = flags_to_proto(r->churn_intent, r->human_requested, r->hard_trigger, a);
+    return *flags ? CHURN_OK : CHURN_ENOMEM;
+}
+
+/* Map an analyzer error to the status the API promises. */
+static enum churn_err
+analyze_error(struct churn_rpc *rpc, enum churn_err e, const char *msg)
+{
+    if (e == CHURN_ETOOBIG)
+        return churn_rpc_error(rpc, CHURN_ETOOBIG, "text: %s", msg);
+    if (e == CHURN_ENOMEM)
+        return churn_rpc_error(rpc, CHURN_ETOOBIG, "text: too complex to analyze (%s)", msg);
+    return churn_rpc_error(rpc, e, "text: %s", msg);
+}
+
+/* ---- AnalyzeText ------------------------------------------------------------------------- */
+
+static enum churn_err
+analyze_text(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    const Churn__V1__AnalyzeTextRequest *req = (const void *)msg;
+    const struct churn_sentiment *an = analyzer_for(rpc, req->language);
+    if (!an)
+        return language_error(rpc, req->language);
+    struct churn_arena *a = churn_rpc_arena(rpc);
+    struct churn_sentiment_result r;
+    char err[256];
+    enum churn_err e =
+        churn_sentiment_analyze(an, req->text, strlen(req->text), a, &r, err, sizeof(err));
+    if (e)
+        return analyze_error(rpc, e, err);
+    Churn__V1__AnalyzeTextResponse *resp = churn_arena_alloc(a, sizeof(*resp));
+    if (!resp)
+        return CHURN_ENOMEM;
+    churn__v1__analyze_text_response__init(resp);
+    resp->language = (char *)churn_sentiment_language(an);
+    if (analysis_to_proto(&r, a, &resp->sentiment, &resp->n_evidence, &resp->evidence,
+                          &resp->flags) != CHURN_OK)
+        return churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
+    *out = &resp->base;
+    return CHURN_OK;
+}
+
+/* ---- AnalyzeChat ------------------------------------------------------------------------- */
+
+struct conversation {
+    char id[CHURN_ID_MAX + 1];
+    char customer_id[CHURN_ID_MAX + 1];
+    uint64_t last_sequence;
+    struct churn_chat_state state;
+    bool dirty; /* changed since it was last written to the store */
+};
+
+struct chat_stream {
+    struct conversation *convs; /* open conversations of this stream, linear: few per stream */
+    size_t n, cap;
+};
+
+static Churn__V1__EscalationReason
+reason_to_proto(enum churn_chat_reason r)
+{
+    switch (r) {
+    case CHURN_CHAT_REASON_HARD_TRIGGER:
+        return CHURN__V1__ESCALATION_REASON__ESCALATION_REASON_HARD_TRIGGER;
+    case CHURN_CHAT_REASON_CHURN_INTENT:
+        return CHURN__V1__ESCALATION_REASON__ESCALATION_REASON_CHURN_INTENT;
+    case CHURN_CHAT_REASON_HUMAN_REQUESTED:
+        return CHURN__V1__ESCALATION_REASON__ESCALATION_REASON_HUMAN_REQUESTED;
+    case CHURN_CHAT_REASON_DISSATISFACTION:
+        return CHURN__V1__ESCALATION_REASON__ESCALATION_REASON_DISSATISFACTION;
+    default:
+        return CHURN__V1__ESCALATION_REASON__ESCALATION_REASON_UNSPECIFIED;
+    }
+}
+
+static void
+save_conversation(struct churn_services *svc, struct conversation *c)
+{
+    uint8_t buf[CHAT_STATE_MAX];
+    size_t len = 0;
+    if (!c->dirty || !svc->store)
+        return;
+    if (churn_chat_state_encode(&c->state, buf, sizeof(buf), &len) != CHURN_OK)
+        return;
+    /* the turn sequence rides along, so a replay is recognised after a restart */
+    uint8_t rec[CHAT_STATE_MAX + 8];
+    for (int i = 0; i < 8; i++)
+        rec[i] = (uint8_t)(c->last_sequence >> (56 - 8 * i));
+    memcpy(rec + 8, buf, len);
+    if (churn_store_put_conversation(svc->store, c->customer_id, c->id, rec, len + 8) == CHURN_OK)
+        c->dirty = false;
+    else
+        churn_log(CHURN_LOG_WARN, "conversation_not_saved", CHURN_LF_STR("conversation", c->id),
+                  CHURN_LF_STR("error", churn_store_last_error()));
+}
+
+/* The stream's conversation @id, loaded from the store or new. NULL: too many open. */
+static struct conversation *
+open_conversation(struct churn_services *svc, struct chat_stream *cs, const char *id,
+                  const char *customer_id, struct churn_arena *scratch)
+{
+    for (size_t i = 0; i < cs->n; i++)
+        if (strcmp(cs->convs[i].id, id) == 0)
+            return &cs->convs[i];
+    if (cs->n == CHAT_MAX_CONVERSATIONS)
+        return NULL;
+    if (cs->n == cs->cap) {
+        size_t cap = cs->cap ? cs->cap * 2 : 4;
+        struct conversation *c = churn_realloc(cs->convs, cap * sizeof(*c));
+        if (!c)
+            return NULL;
+        cs->convs = c;
+        cs->cap = cap;
+    }
+    struct conversation *c = &cs->convs[cs->n++];
+    memset(c, 0, sizeof(*c));
+    snprintf(c->id, sizeof(c->id), "%s", id);
+    snprintf(c->customer_id, sizeof(c->customer_id), "%s", customer_id);
+    churn_chat_state_init(&c->state);
+    void *data;
+    size_t len;
+    if (svc->store &&
+        churn_store_get_conversation(svc->store, customer_id, id, scratch, &data, &len) ==
+            CHURN_OK &&
+        len > 8) {
+        const uint8_t *d = data;
+        uint64_t seq = 0;
+        for (int i = 0; i < 8; i++)
+            seq = seq << 8 | d[i];
+        struct churn_chat_state st;
+        if (churn_chat_state_decode(d + 8, len - 8, &st) == CHURN_OK) {
+            c->state = st;
+            c->last_sequence = seq;
+        }
+    }
+    return c;
+}
+
+static void
+close_conversation(struct chat_stream *cs, struct conversation *c)
+{
+    size_t i = (size_t)(c - cs->convs);
+    cs->convs[i] = cs->convs[--cs->n];
+}
+
+static enum churn_err
+chat_start(struct churn_rpc *rpc, const ProtobufCMessage *unused)
+{
+    struct chat_stream *cs = churn_arena_zalloc(churn_rpc_arena(rpc), sizeof(*cs));
+    if (!cs)
+        return CHURN_ENOMEM;
+    *churn_rpc_state(rpc) = cs;
+    return CHURN_OK;
+}
+
+/* A refused turn: an assessment carrying only the error; the stream goes on. */
+static enum churn_err
+turn_error(struct churn_rpc *rpc, const Churn__V1__AnalyzeChatRequest *req, enum churn_err e,
+           const char *field, const char *msg)
+{
+    Churn__V1__AnalyzeChatResponse resp = CHURN__V1__ANALYZE_CHAT_RESPONSE__INIT;
+    Churn__V1__ErrorDetail d = CHURN__V1__ERROR_DETAIL__INIT;
+    d.code = churn_rpc_status_code(e);
+    d.message = (char *)msg;
+    d.field = (char *)field;
+    resp.conversation_id = req->conversation_id;
+    resp.turn_sequence = req->turn_sequence;
+    resp.error = &d;
+    resp.analyzed_at_ms = churn_now_ms();
+    return churn_rpc_send(rpc, &resp.base);
+}
+
+/* Submit the turn's chat signal to the customer's record (asynchronous, best effort). */
+struct chat_signal {
+    struct churn_event ev;
+    struct churn_event_result result;
+    char event_id[CHURN_ID_MAX + 24];
+    char customer_id[CHURN_ID_MAX + 1];
+};
+
+static void
+chat_signal_done(void *user, enum churn_err err, const struct churn_event_result *r, size_t n)
+{
+    churn_free(user);
+}
+
+static void
+record_chat_signal(struct churn_services *svc, const struct conversation *c, uint64_t seq,
+                   int64_t at_ms, double dissatisfaction, bool escalated, bool intent)
+{
+    if (!svc->writer)
+        return;
+    struct chat_signal *sig = churn_calloc(1, sizeof(*sig));
+    if (!sig)
+        return;
+    snprintf(sig->event_id, sizeof(sig->event_id), "chat:%.100s:%llu", c->id,
+             (unsigned long long)seq);
+    snprintf(sig->customer_id, sizeof(sig->customer_id), "%s", c->customer_id);
+    sig->ev.kind = CHURN_EVENT_CHAT;
+    sig->ev.event_id = sig->event_id;
+    sig->ev.customer_id = sig->customer_id;
+    sig->ev.occurred_at_ms = at_ms;
+    sig->ev.chat.dissatisfaction = dissatisfaction;
+    sig->ev.chat.escalated = escalated;
+    sig->ev.chat.churn_intent = intent;
+    if (churn_store_writer_submit(svc->writer, &sig->ev, 1, &sig->result, chat_signal_done, sig) !=
+        CHURN_OK)
+        churn_free(sig);
+}
+
+static enum churn_err
+chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
+{
+    const Churn__V1__AnalyzeChatRequest *req = (const void *)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    struct chat_stream *cs = *churn_rpc_state(rpc);
+    struct churn_arena *a = churn_rpc_scratch(rpc);
+    char reason[256];
+
+    if (churn_id_validate(req->conversation_id, "conversation_id", reason, sizeof(reason)))
+        return turn_error(rpc, req, CHURN_EINVAL, "conversation_id", reason);
+    if (churn_id_validate(req->customer_id, "customer_id", reason, sizeof(reason)))
+        return turn_error(rpc, req, CHURN_EINVAL, "customer_id", reason);
+    enum churn_chat_role role;
+    switch (req->role) {
+    case CHURN__V1__CHAT_ROLE__CHAT_ROLE_CUSTOMER:
+        role = CHURN_CHAT_ROLE_CUSTOMER;
+        break;
+    case CHURN__V1__CHAT_ROLE__CHAT_ROLE_AGENT:
+        role = CHURN_CHAT_ROLE_AGENT;
+        break;
+    case CHURN__V1__CHAT_ROLE__CHAT_ROLE_BOT:
+        role = CHURN_CHAT_ROLE_BOT;
+        break;
+    default:
+        return turn_error(rpc, req, CHURN_EINVAL, "role", "role: must be CUSTOMER, AGENT or BOT");
+    }
+    const struct churn_sentiment *an = analyzer_for(rpc, req->language);
+    if (!an) {
+        snprintf(reason, sizeof(reason), "language: '%.32s' is not supported (supported: %s)",
+                 req->language, churn_sentiment_supported_languages());
+        return turn_error(rpc, req, svc->sentiment ? CHURN_EINVAL : CHURN_EUNAVAIL, "language",
+                          reason);
+    }
+    if (req->sent_at_ms < 0)
+        return turn_error(rpc, req, CHURN_EINVAL, "sent_at_ms", "sent_at_ms: negative");
+    struct conversation *c = open_conversation(svc, cs, req->conversation_id, req->customer_id, a);
+    if (!c)
+        return churn_rpc_error(rpc, CHURN_ETOOBIG,
+                               "more than %d conversations open in one stream: end some "
+                               "(ends_conversation) or use another stream",
+                               CHAT_MAX_CONVERSATIONS);
+    if (strcmp(c->customer_id, req->customer_id) != 0)
+        return turn_error(rpc, req, CHURN_EINVAL, "customer_id",
+                          "customer_id: differs from the conversation's customer");
+
+    Churn__V1__AnalyzeChatResponse resp = CHURN__V1__ANALYZE_CHAT_RESPONSE__INIT;
+    resp.conversation_id = req->conversation_id;
+    resp.turn_sequence = req->turn_sequence;
+    resp.language = (char *)churn_sentiment_language(an);
+    int64_t now = req->sent_at_ms ? req->sent_at_ms : churn_now_ms();
+    resp.analyzed_at_ms = churn_now_ms();
+
+    if (req->turn_sequence != 0 && req->turn_sequence <= c->last_sequence) {
+        /* a resent turn: the conversation does not change */
+        resp.replayed = true;
+        resp.dissatisfaction = c->state.dissatisfaction;
+        resp.consecutive_negative_turns = (int32_t)c->state.consecutive_negative;
+        resp.customer_turns = (int32_t)c->state.customer_turns;
+        resp.churn_intent_seen = c->state.churn_intent;
+        return churn_rpc_send(rpc, &resp.base);
+    }
+
+    struct churn_sentiment_result r;
+    bool customer = role == CHURN_CHAT_ROLE_CUSTOMER;
+    if (customer) {
+        char err[200];
+        enum churn_err e =
+            churn_sentiment_analyze(an, req->text, strlen(req->text), a, &r, err, sizeof(err));
+        if (e) {
+            snprintf(reason, sizeof(reason), "text: %s", err);
+            return turn_error(rpc, req, e == CHURN_ENOMEM ? CHURN_ETOOBIG : e, "text", reason);
+        }
+        if (analysis_to_proto(&r, a, &resp.sentiment, &resp.n_evidence, &resp.evidence,
+                              &resp.flags) != CHURN_OK)
+            return churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
+    }
+
+    /* the customer's score first: it sets how sensitive the escalation is */
+    struct churn_chat_customer_hint hint = {.churn_probability = -1};
+    Churn__V1__Score *score = NULL;
+    Churn__V1__ErrorDetail score_err = CHURN__V1__ERROR_DETAIL__INIT;
+    char score_msg[300];
+    if (customer) {
+        enum churn_err e = churn__score_customer(svc, req->customer_id, 3, a, &score, score_msg,
+                                                 sizeof(score_msg));
+        if (e == CHURN_OK) {
+            hint.churn_probability = score->probability;
+            hint.high_value = score->value_tier == CHURN__V1__VALUE_TIER__VALUE_TIER_HIGH;
+            resp.score_result_case = CHURN__V1__ANALYZE_CHAT_RESPONSE__SCORE_RESULT_SCORE;
+            resp.score = score;
+        } else {
+            score_err.code = churn_rpc_status_code(e);
+            score_err.message = score_msg;
+            resp.score_result_case = CHURN__V1__ANALYZE_CHAT_RESPONSE__SCORE_RESULT_SCORE_ERROR;
+            resp.score_error = &score_err;
+        }
+    }
+
+    struct churn_chat_decision d;
+    enum churn_err e =
+        churn_chat_tracker_update(&c->state, NULL, role, customer ? &r : NULL, &hint, now, &d);
+    if (e)
+        return turn_error(rpc, req, e, "", "turn could not be tracked");
+    if (req->turn_sequence)
+        c->last_sequence = req->turn_sequence;
+    c->dirty = true;
+    resp.counted = customer;
+    resp.dissatisfaction = c->state.dissatisfaction;
+    resp.consecutive_negative_turns = (int32_t)c->state.consecutive_negative;
+    resp.customer_turns = (int32_t)c->state.customer_turns;
+    resp.churn_intent_seen = c->state.churn_intent;
+
+    Churn__V1__Escalation esc = CHURN__V1__ESCALATION__INIT;
+    Churn__V1__Action action = CHURN__V1__ACTION__INIT;
+    esc.escalate = d.escalate;
+    esc.reason = reason_to_proto(d.reason);
+    esc.confidence = d.confidence;
+    esc.dissatisfaction_threshold = d.threshold;
+    Churn__V1__EscalationReason active[4];
+    for (int k = CHURN_CHAT_REASON_HARD_TRIGGER; k <= CHURN_CHAT_REASON_DISSATISFACTION; k++)
+        if (c->state.escalated & CHURN_CHAT_REASON_BIT(k))
+            active[esc.n_active_reasons++] = reason_to_proto(k);
+    esc.active_reasons = active;
+    if (d.escalate) {
+        esc.message = churn_arena_printf(a,
+                                         "hand this conversation to a person now (%s, "
+                                         "confidence %.2f)",
+                                         churn_chat_reason_name(d.reason), d.confidence);
+        action.kind = CHURN__V1__ACTION_KIND__ACTION_KIND_HUMAN_HANDOFF;
+        action.detail = (char *)"transfer the chat to a retention specialist";
+        resp.suggested_action = &action;
+        churn_log(CHURN_LOG_INFO, "chat_escalation", CHURN_LF_STR("conversation", c->id),
+                  CHURN_LF_STR("customer_id", c->customer_id),
+                  CHURN_LF_STR("reason", churn_chat_reason_name(d.reason)),
+                  CHURN_LF_DBL("confidence", d.confidence));
+    }
+    resp.escalation = &esc;
+
+    /* persist before answering: an escalation must survive a restart */
+    if (d.escalate || req->ends_conversation || c->state.customer_turns % 8 == 1)
+        save_conversation(svc, c);
+    if (customer)
+        record_chat_signal(svc, c, req->turn_sequence, now, c->state.dissatisfaction, d.escalate,
+                           r.churn_intent);
+    e = churn_rpc_send(rpc, &resp.base);
+    if (req->ends_conversation) {
+        save_conversation(svc, c);
+        close_conversation(cs, c);
+    }
+    return e;
+}
+
+static void
+chat_done(struct churn_rpc *rpc)
+{
+    struct chat_stream *cs = *churn_rpc_state(rpc);
+    if (!cs)
+        return;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    for (size_t i = 0; i < cs->n; i++)
+        save_conversation(svc, &cs->convs[i]);
+    churn_free(cs->convs);
+}
+
+const struct churn_method churn__chat_methods[] = {
+    {
+        .name = "/churn.v1.ChatService/AnalyzeChat",
+        .shape = CHURN_RPC_BIDI_STREAM,
+        .request = &churn__v1__analyze_chat_request__descriptor,
+        .response = &churn__v1__analyze_chat_response__descriptor,
+        .on_start = chat_start,
+        .on_message = chat_message,
+        .on_done = chat_done,
+        .max_request_bytes = 80 * 1024,
+    },
+    {
+        .name = "/churn.v1.ChatService/AnalyzeText",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__analyze_text_request__descriptor,
+        .response = &churn__v1__analyze_text_response__descriptor,
+        .unary = analyze_text,
+        .max_request_bytes = 80 * 1024,
+    },
+};
+const size_t churn__n_chat_methods = sizeof(churn__chat_methods) / sizeof(churn__chat_methods[0]);
