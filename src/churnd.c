@@ -131,16 +131,24 @@ open_store(const struct churn_config *cfg, struct churn_services *svc, char *err
     so.map_size_max = (size_t)cfg->map_size_max_mb << 20;
     if (so.map_size > so.map_size_max)
         so.map_size = so.map_size_max;
-    enum churn_err e = churn_store_open(cfg->data_dir, &so, &svc->store);
+    struct churn_store *store;
+    struct churn_store_writer *writer;
+    enum churn_err e = churn_store_open(cfg->data_dir, &so, &store);
     if (e) {
         snprintf(err, errlen, "store %s: %s", cfg->data_dir, churn_store_last_error());
         return e;
     }
-    e = churn_store_writer_start(svc->store, NULL, &svc->writer);
+    e = churn_store_writer_start(store, NULL, &writer);
     if (e) {
         snprintf(err, errlen, "store writer: %s", churn_strerror(e));
-        churn_store_close(svc->store);
-        svc->store = NULL;
+        churn_store_close(store);
+        return e;
+    }
+    e = churn_services_attach_store(svc, store, writer);
+    if (e) {
+        snprintf(err, errlen, "cannot start the conversation saver: %s", churn_strerror(e));
+        churn_store_writer_stop(writer);
+        churn_store_close(store);
     }
     return e;
 }
@@ -148,11 +156,11 @@ open_store(const struct churn_config *cfg, struct churn_services *svc, char *err
 static void
 close_store(struct churn_services *svc)
 {
+    struct churn_store *store = svc->store;
+    struct churn_store_writer *writer = svc->writer;
     churn_services_detach_store(svc);
-    churn_store_writer_stop(svc->writer);
-    svc->writer = NULL;
-    churn_store_close(svc->store);
-    svc->store = NULL;
+    churn_store_writer_stop(writer);
+    churn_store_close(store);
 }
 
 int

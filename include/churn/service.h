@@ -19,6 +19,7 @@ struct churn_store;
 struct churn_store_writer;
 struct churn__scoring;
 struct churn_sentiment;
+struct churn__chat_saver;
 
 struct churn_services {
     struct churn_health *health;
@@ -30,8 +31,9 @@ struct churn_services {
     /* domain state, set by the daemon once opened (NULL before: handlers answer UNAVAILABLE) */
     struct churn_store *store;
     struct churn_store_writer *writer;
-    struct churn__scoring *scoring;    /* the served model (service-internal) */
-    struct churn_sentiment *sentiment; /* the chat analyzer; NULL until loaded */
+    struct churn__scoring *scoring;       /* the served model (service-internal) */
+    struct churn_sentiment *sentiment;    /* the chat analyzer; NULL until loaded */
+    struct churn__chat_saver *chat_saver; /* conversation states to the store (internal) */
 };
 
 /**
@@ -52,8 +54,16 @@ enum churn_err churn_services_load_model(struct churn_services *svc, const char 
                                          size_t errlen);
 
 /**
- * churn_services_detach_store() - forget the store after the server stopped: releases the
- * read transactions the worker threads kept. Call before closing the store.
+ * churn_services_attach_store() - serve from @store through its group-commit @writer (both
+ * borrowed until churn_services_detach_store()); starts the background conversation saver.
+ */
+enum churn_err churn_services_attach_store(struct churn_services *svc, struct churn_store *store,
+                                           struct churn_store_writer *writer);
+
+/**
+ * churn_services_detach_store() - forget the store after the server stopped: writes the
+ * queued conversation states and releases the read transactions the worker threads kept.
+ * Call before closing the store.
  */
 void churn_services_detach_store(struct churn_services *svc);
 

@@ -243,6 +243,22 @@ enum churn_err churn_store_put_conversation(struct churn_store *store, const cha
                                             const char *conversation_id, const void *data,
                                             size_t len);
 
+/* struct churn_conversation_put - one item of churn_store_put_conversations(). */
+struct churn_conversation_put {
+    const char *customer_id;
+    const char *conversation_id;
+    const void *data;
+    size_t len;
+};
+
+/**
+ * churn_store_put_conversations() - store @n conversation states in ONE durable transaction
+ * (later items win over earlier ones with the same key). All or nothing; same limits as
+ * churn_store_put_conversation().
+ */
+enum churn_err churn_store_put_conversations(struct churn_store *store,
+                                             const struct churn_conversation_put *items, size_t n);
+
 /**
  * churn_store_get_conversation() - copy the stored state into @arena.
  * @data: OUT: the bytes, valid until @arena is reset; @len: OUT: their length.

@@ -212,11 +212,9 @@ save_conversation(struct churn_services *svc, struct conversation *c)
     for (int i = 0; i < 8; i++)
         rec[i] = (uint8_t)(c->last_sequence >> (56 - 8 * i));
     memcpy(rec + 8, buf, len);
-    if (churn_store_put_conversation(svc->store, c->customer_id, c->id, rec, len + 8) == CHURN_OK)
+    /* written by the saver's group commit, never with an fsync on this worker thread */
+    if (churn__chat_saver_put(svc->chat_saver, c->customer_id, c->id, rec, len + 8))
         c->dirty = false;
-    else
-        churn_log(CHURN_LOG_WARN, "conversation_not_saved", CHURN_LF_STR("conversation", c->id),
-                  CHURN_LF_STR("error", churn_store_last_error()));
 }
 
 /* The stream's conversation @id, loaded from the store or new. NULL: too many open. */
@@ -472,9 +470,7 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     }
     resp.escalation = &esc;
 
-    /* persist before answering: an escalation must survive a restart */
-    if (d.escalate || req->ends_conversation || c->state.customer_turns % 8 == 1)
-        save_conversation(svc, c);
+    save_conversation(svc, c);
     if (customer)
         record_chat_signal(svc, c, req->turn_sequence, now, c->state.dissatisfaction, d.escalate,
                            r.churn_intent);

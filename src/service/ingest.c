@@ -19,9 +19,10 @@
 #include "churn_proto.h"
 #include "service_internal.h"
 
-#define INGEST_BATCH_EVENTS    512 /* events per writer submission */
-#define INGEST_MAX_OUTSTANDING 8   /* submitted batches per stream before reading pauses */
-#define INGEST_MAX_REJECTIONS  100 /* listed in the summary; the count goes on */
+#define INGEST_BATCH_EVENTS    512  /* events per writer submission */
+#define INGEST_MAX_OUTSTANDING 8    /* submitted batches per stream before reading pauses */
+#define INGEST_MAX_REJECTIONS  100  /* listed in the summary; the count goes on */
+#define INGEST_MAX_PER_MESSAGE 1000 /* events in one RecordEventsRequest */
 #define INGEST_BATCH_ARENA     (1u << 20)
 #define UPSERT_MAX_CUSTOMERS   1000
 #define STALE_AFTER_MS         (30LL * CHURN_MS_PER_DAY)
@@ -317,13 +318,12 @@ record_start(struct churn_rpc *rpc, const ProtobufCMessage *unused)
     return CHURN_OK;
 }
 
+/* Add one API event to the filling batch (or reject it). Worker thread. */
 static enum churn_err
-record_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
+record_one(struct churn_rpc *rpc, struct ingest_stream *st, const Churn__V1__Event *pe)
 {
-    const Churn__V1__RecordEventsRequest *req = (const void *)msg;
-    struct ingest_stream *st = *churn_rpc_state(rpc);
     int64_t index = st->received++;
-    if (!req->event) {
+    if (!pe) {
         pthread_mutex_lock(&st->mu);
         add_rejection_locked(st, index, NULL, churn_rpc_status_code(CHURN_EINVAL), "event: missing",
                              "event");
@@ -343,20 +343,19 @@ record_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     char reason[CHURN_REASON_MAX];
     const char *field = NULL;
     enum churn_err err =
-        event_from_proto(req->event, &b->strings, &b->events[b->n], reason, sizeof(reason), &field);
+        event_from_proto(pe, &b->strings, &b->events[b->n], reason, sizeof(reason), &field);
     if (err == CHURN_ENOMEM && b->n > 0) {
         /* the batch's string arena is full: commit it and start a new one */
         if ((err = submit_batch(st)))
             return err;
         st->received--;
-        return record_message(rpc, msg);
+        return record_one(rpc, st, pe);
     }
     if (err == CHURN_ENOMEM)
         return churn_rpc_error(rpc, CHURN_ETOOBIG, "event %lld is too large", (long long)index);
     if (err) {
         pthread_mutex_lock(&st->mu);
-        add_rejection_locked(st, index, req->event->event_id, churn_rpc_status_code(err), reason,
-                             field);
+        add_rejection_locked(st, index, pe->event_id, churn_rpc_status_code(err), reason, field);
         pthread_mutex_unlock(&st->mu);
         return CHURN_OK;
     }
@@ -364,6 +363,24 @@ record_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     if (b->n == INGEST_BATCH_EVENTS)
         return submit_batch(st);
     return CHURN_OK;
+}
+
+static enum churn_err
+record_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
+{
+    const Churn__V1__RecordEventsRequest *req = (const void *)msg;
+    struct ingest_stream *st = *churn_rpc_state(rpc);
+    if (req->n_events > INGEST_MAX_PER_MESSAGE)
+        return churn_rpc_error(rpc, CHURN_ETOOBIG,
+                               "events: %zu in one message is over the "
+                               "limit of %d",
+                               req->n_events, INGEST_MAX_PER_MESSAGE);
+    enum churn_err err = CHURN_OK;
+    if (req->event || req->n_events == 0)
+        err = record_one(rpc, st, req->event);
+    for (size_t i = 0; i < req->n_events && !err; i++)
+        err = record_one(rpc, st, req->events[i]);
+    return err;
 }
 
 static enum churn_err
@@ -781,7 +798,7 @@ const struct churn_method churn__ingest_methods[] = {
         .on_message = record_message,
         .on_half_close = record_half_close,
         .on_done = record_done,
-        .max_request_bytes = 64 * 1024,
+        .max_request_bytes = 1024 * 1024,
     },
     {
         .name = "/churn.v1.IngestService/UpsertCustomers",

@@ -64,6 +64,15 @@ enum churn_err churn__score_customer(struct churn_services *svc, const char *cus
                                      size_t max_reasons, struct churn_arena *a,
                                      Churn__V1__Score **out, char *msg, size_t msglen);
 
+/* chat_saver.c: conversation states written to the store off the request path */
+struct churn__chat_saver;
+enum churn_err churn__chat_saver_start(struct churn_store *store, struct churn__chat_saver **out);
+/** churn__chat_saver_put() - queue a state (copied); false when the queue is full. */
+bool churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id,
+                           const char *conversation_id, const void *data, size_t len);
+/** churn__chat_saver_stop() - write what is queued, stop the thread, free. NULL is a no-op. */
+void churn__chat_saver_stop(struct churn__chat_saver *sv);
+
 /* scoring.c: the served model and the per-thread scoring state */
 struct churn__scoring;
 enum churn_err churn__scoring_create(const char *model_path, struct churn__scoring **out, char *err,

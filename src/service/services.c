@@ -122,10 +122,26 @@ churn_services_load_model(struct churn_services *svc, const char *path, char *er
     return churn__scoring_reload(svc->scoring, path, false, old, sizeof(old), errbuf, errlen);
 }
 
+enum churn_err
+churn_services_attach_store(struct churn_services *svc, struct churn_store *store,
+                            struct churn_store_writer *writer)
+{
+    enum churn_err err = churn__chat_saver_start(store, &svc->chat_saver);
+    if (err)
+        return err;
+    svc->store = store;
+    svc->writer = writer;
+    return CHURN_OK;
+}
+
 void
 churn_services_detach_store(struct churn_services *svc)
 {
+    churn__chat_saver_stop(svc->chat_saver);
+    svc->chat_saver = NULL;
     churn__scoring_release_threads(svc->scoring);
+    svc->store = NULL;
+    svc->writer = NULL;
 }
 
 void

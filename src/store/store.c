@@ -969,6 +969,44 @@ churn_store_put_conversation(struct churn_store *s, const char *customer_id,
                      pair_key(key, customer_id, conversation_id), data, len);
 }
 
+struct conversations_ctx {
+    const struct churn_conversation_put *items;
+    size_t n;
+    MDB_dbi dbi;
+};
+
+static enum churn_err
+conversations_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
+{
+    struct conversations_ctx *c = vctx;
+    for (size_t i = 0; i < c->n; i++) {
+        char key[2 * CHURN_ID_MAX + 2];
+        size_t klen = pair_key(key, c->items[i].customer_id, c->items[i].conversation_id);
+        enum churn_err err = put_versioned(txn, c->dbi, key, klen, c->items[i].data,
+                                           c->items[i].len, "writing a conversation");
+        if (err)
+            return err;
+    }
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_store_put_conversations(struct churn_store *s, const struct churn_conversation_put *items,
+                              size_t n)
+{
+    tl_msg[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        enum churn_err err;
+        if ((err = check_id(items[i].customer_id, "customer_id")) ||
+            (err = check_id(items[i].conversation_id, "conversation_id")))
+            return err;
+        if (items[i].len > CHURN_STORE_VALUE_MAX || (items[i].len && !items[i].data))
+            return churn__store_fail(CHURN_ETOOBIG, "conversation %zu: bad or oversized value", i);
+    }
+    struct conversations_ctx c = {items, n, s->dbi[CHURN__DB_CONVERSATIONS]};
+    return churn__store_write(s, conversations_txn, &c, "writing conversations");
+}
+
 enum churn_err
 churn_store_get_conversation(struct churn_store *s, const char *customer_id,
                              const char *conversation_id, struct churn_arena *arena, void **data,

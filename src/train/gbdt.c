@@ -51,15 +51,18 @@ struct gb {
     const struct churn__fit *fit;
     const struct churn_train_options *o;
     size_t F, nds;
-    uint8_t *bins; /* F x nds, column-major */
+    uint8_t *bins; /* F x nds, column-major: scans of ascending rows read it front to back */
     float **cuts;
     size_t *ncuts;
     double *g, *h, *pred;
     size_t *idx;
     struct gstat *ogh; /* gradient and hessian of idx[i], kept in idx order (sequential reads) */
+    size_t *tmp_idx;   /* partition scratch */
+    struct gstat *tmp_ogh;
     bool *fmask;
     uint64_t rng;
     unsigned threads;
+    struct pool *pool; /* histogram workers, NULL for one thread */
 };
 
 static uint64_t
@@ -142,14 +145,13 @@ make_bins(struct gb *B)
         }
         B->cuts[k] = cuts;
         B->ncuts[k] = nc;
-        uint8_t *out = &B->bins[k * B->nds];
         for (size_t i = 0; i < fit->n_rows; i++) {
             size_t r = fit->rows[i];
-            out[r] = bin_of(cuts, nc, col[r]);
+            B->bins[k * B->nds + r] = bin_of(cuts, nc, col[r]);
         }
         for (size_t i = 0; i < fit->n_val; i++) {
             size_t r = fit->val[i];
-            out[r] = bin_of(cuts, nc, col[r]);
+            B->bins[k * B->nds + r] = bin_of(cuts, nc, col[r]);
         }
     }
     churn_free(vals);
@@ -170,45 +172,115 @@ hist_work(void *arg)
 {
     struct hist_job *j = arg;
     const struct gb *B = j->B;
+    const size_t *idx = B->idx;
+    const struct gstat *ogh = B->ogh;
     for (size_t k = j->first; k < B->F; k += j->step) {
         if (!B->fmask[k])
             continue;
         struct gstat *hk = &j->hist[k * HIST_BINS];
         memset(hk, 0, HIST_BINS * sizeof(*hk));
         const uint8_t *col = &B->bins[k * B->nds];
-        const size_t *idx = B->idx;
-        const struct gstat *ogh = B->ogh;
         for (size_t i = j->begin; i < j->end; i++) {
-            struct gstat *s = &hk[col[idx[i]]];
-            s->g += ogh[i].g;
-            s->h += ogh[i].h;
+            struct gstat *st = &hk[col[idx[i]]];
+            st->g += ogh[i].g;
+            st->h += ogh[i].h;
         }
     }
     return NULL;
 }
 
+/* A small persistent pool: the workers wait for a new generation of jobs, so a histogram
+ * costs two condition-variable hand-offs instead of thread creations. */
+struct pool {
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned n; /* workers running */
+    unsigned pending;
+    uint64_t gen;
+    bool stop;
+    struct hist_job jobs[16];
+    pthread_t th[16];
+    struct pool_slot {
+        struct pool *p;
+        unsigned slot;
+    } slots[16];
+};
+
+static void *
+pool_worker(void *arg)
+{
+    struct pool_slot *ps = arg;
+    struct pool *p = ps->p;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->gen == seen)
+            pthread_cond_wait(&p->go, &p->mu);
+        if (p->stop)
+            break;
+        seen = p->gen;
+        struct hist_job job = p->jobs[ps->slot];
+        pthread_mutex_unlock(&p->mu);
+        hist_work(&job);
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0)
+            pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void
+pool_start(struct pool *p, unsigned workers)
+{
+    memset(p, 0, sizeof(*p));
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    for (unsigned i = 0; i < workers && i < 15; i++) {
+        p->slots[p->n] = (struct pool_slot){p, p->n + 1};
+        if (pthread_create(&p->th[p->n], NULL, pool_worker, &p->slots[p->n]) != 0)
+            break; /* fewer workers: the caller does more of the work */
+        p->n++;
+    }
+}
+
+static void
+pool_stop(struct pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->n; i++)
+        pthread_join(p->th[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+}
+
 static void
 build_hist(const struct gb *B, struct gstat *hist, size_t begin, size_t end)
 {
-    unsigned nt = B->threads;
-    if ((end - begin) * B->F < PARALLEL_WORK || nt < 2)
-        nt = 1;
-    if (nt > 16)
-        nt = 16;
-    struct hist_job jobs[16];
-    pthread_t th[16];
-    bool started[16] = {0};
-    for (unsigned t = 0; t < nt; t++)
-        jobs[t] = (struct hist_job){B, hist, begin, end, t, nt};
-    for (unsigned t = 1; t < nt; t++)
-        started[t] = pthread_create(&th[t], NULL, hist_work, &jobs[t]) == 0;
-    hist_work(&jobs[0]);
-    for (unsigned t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(th[t], NULL);
-        else
-            hist_work(&jobs[t]); /* could not start a thread: do its share here */
+    struct pool *p = B->pool;
+    if (!p || p->n == 0 || (end - begin) * B->F < PARALLEL_WORK) {
+        struct hist_job one = {B, hist, begin, end, 0, 1};
+        hist_work(&one);
+        return;
     }
+    unsigned nt = p->n + 1;
+    pthread_mutex_lock(&p->mu);
+    for (unsigned t = 0; t < nt; t++)
+        p->jobs[t] = (struct hist_job){B, hist, begin, end, t, nt};
+    p->pending = p->n;
+    p->gen++;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    hist_work(&p->jobs[0]);
+    pthread_mutex_lock(&p->mu);
+    while (p->pending)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
 }
 
 static double
@@ -350,22 +422,24 @@ grow_tree(struct gb *B, size_t n, struct gstat **pool, struct leaf *leaves, stru
         struct leaf P = leaves[best];
         const struct split *s = &P.best;
         const uint8_t *col = &B->bins[s->feat * B->nds];
-        /* partition idx[begin, end): left rows first */
-        size_t lo = P.begin, hi = P.end;
-        while (lo < hi) {
-            uint8_t b = col[B->idx[lo]];
-            bool left = b == MISSING_BIN ? s->miss_left : b <= (uint8_t)s->bin;
-            if (left) {
-                lo++;
-            } else {
-                size_t tmp = B->idx[lo];
-                struct gstat gt = B->ogh[lo];
-                B->idx[lo] = B->idx[--hi];
-                B->ogh[lo] = B->ogh[hi];
-                B->idx[hi] = tmp;
-                B->ogh[hi] = gt;
-            }
+        /* stable, branch-free partition of idx[begin, end): left rows first, both sides
+         * keep ascending row order (so later scans read the bins front to back) */
+        size_t nl = 0, nr = 0;
+        for (size_t i = P.begin; i < P.end; i++) {
+            size_t r = B->idx[i];
+            struct gstat gh = B->ogh[i];
+            uint8_t b = col[r];
+            size_t left = b == MISSING_BIN ? s->miss_left : b <= (uint8_t)s->bin;
+            B->idx[P.begin + nl] = r;
+            B->ogh[P.begin + nl] = gh;
+            B->tmp_idx[nr] = r;
+            B->tmp_ogh[nr] = gh;
+            nl += left;
+            nr += 1 - left;
         }
+        memcpy(&B->idx[P.begin + nl], B->tmp_idx, nr * sizeof(size_t));
+        memcpy(&B->ogh[P.begin + nl], B->tmp_ogh, nr * sizeof(struct gstat));
+        size_t lo = P.begin + nl;
         if (tree_push(t) || tree_push(t))
             return CHURN_ENOMEM;
         int ln = (int)t->n - 2, rn = (int)t->n - 1;
@@ -484,14 +558,21 @@ churn__fit_gbdt(const struct churn__fit *fit, const struct churn_train_options *
     B.pred = churn_calloc(B.nds, sizeof(double));
     B.idx = churn_malloc((fit->n_rows ? fit->n_rows : 1) * sizeof(size_t));
     B.ogh = churn_malloc((fit->n_rows ? fit->n_rows : 1) * sizeof(struct gstat));
+    B.tmp_idx = churn_malloc((fit->n_rows ? fit->n_rows : 1) * sizeof(size_t));
+    B.tmp_ogh = churn_malloc((fit->n_rows ? fit->n_rows : 1) * sizeof(struct gstat));
     B.fmask = churn_calloc(B.F, sizeof(bool));
     trees = churn_calloc(o->n_trees, sizeof(*trees));
     pool = churn_calloc(max_leaves, sizeof(*pool));
     leaves = churn_calloc(max_leaves, sizeof(*leaves));
-    if (!B.bins || !B.cuts || !B.ncuts || !B.g || !B.h || !B.pred || !B.idx || !B.ogh || !B.fmask ||
-        !trees || !pool || !leaves) {
+    if (!B.bins || !B.cuts || !B.ncuts || !B.g || !B.h || !B.pred || !B.idx || !B.ogh ||
+        !B.tmp_idx || !B.tmp_ogh || !B.fmask || !trees || !pool || !leaves) {
         err = churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");
         goto out_free;
+    }
+    struct pool workers;
+    if (o->threads > 1) {
+        pool_start(&workers, o->threads - 1);
+        B.pool = &workers;
     }
     if ((err = make_bins(&B))) {
         err = churn__train_fail(ctx, err, "out of memory (bins)");
@@ -597,6 +678,8 @@ churn__fit_gbdt(const struct churn__fit *fit, const struct churn_train_options *
     *out = doc;
     doc = NULL;
 out_free:
+    if (B.pool)
+        pool_stop(B.pool);
     json_decref(doc);
     for (size_t i = 0; trees && i < n_trees; i++)
         tree_free(&trees[i]);
@@ -615,6 +698,8 @@ out_free:
     churn_free(B.pred);
     churn_free(B.idx);
     churn_free(B.ogh);
+    churn_free(B.tmp_idx);
+    churn_free(B.tmp_ogh);
     churn_free(B.fmask);
     return err;
 }

@@ -1,0 +1,328 @@
+/*
+ * loadgen.c - a load generator for churnd's streaming RPCs, on the project's own gRPC core
+ * client, printing one JSON document. Threads each drive their own streams:
+ *
+ *   loadgen ingest --target H:P [--threads 4] [--streams 8] [--events 20000] [--customers 10000]
+ *                  [--per-message 1]
+ *       RecordEvents client streams (--per-message events in each message, up to 1000);
+ *       events/s counted from the acknowledged summaries
+ *       (durable group commit), and checks that every event was accepted.
+ *   loadgen chat --target H:P [--threads 4] [--conversations 200] [--turns 20]
+ *       AnalyzeChat bidi streams, one turn in flight per stream; turns/s and per-turn
+ *       latency p50/p99 (send to assessment).
+ *
+ * Unique event ids come from --run (default: the process id and time), so reruns never
+ * collide with earlier data.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "churn/alloc.h"
+#include "churn/clock.h"
+#include "churn/transport.h"
+#include "churn_proto.h"
+
+struct opts {
+    const char *mode, *target;
+    int threads, streams, conversations, turns, customers;
+    long events;
+    int per_message;
+    char run[64];
+};
+
+struct shared {
+    const struct opts *o;
+    struct churn_client *client;
+    atomic_long sent, accepted, rejected, duplicates, failures, next_stream;
+    pthread_mutex_t mu;
+    double *lat_us;
+    size_t n_lat, cap_lat;
+};
+
+static const char *const texts[] = {
+    "Hi, I have a question about my invoice.",
+    "This is the third time I ask and I am still waiting for an answer!",
+    "Thanks, that was resolved quickly, great support.",
+    "The app keeps crashing when I upload photos, really frustrating.",
+    "Can you check why my order was cancelled?",
+    "I am not happy with the service lately, it got so slow.",
+};
+
+/* Pack events @first..@first+@n-1 of @stream into one RecordEventsRequest. */
+static size_t
+pack_events(const struct shared *sh, long stream, long first, int n, uint8_t *buf, size_t cap)
+{
+    enum { MAX_PER = 1000 };
+    static _Thread_local char eid[MAX_PER][96], cid[MAX_PER][48];
+    static _Thread_local Churn__V1__Event ev[MAX_PER];
+    static _Thread_local Churn__V1__Event *evp[MAX_PER];
+    Churn__V1__Event__Login login = CHURN__V1__EVENT__LOGIN__INIT;
+    Churn__V1__Event__Order order = CHURN__V1__EVENT__ORDER__INIT;
+    order.amount = 12.5;
+    order.status = CHURN__V1__ORDER_STATUS__ORDER_STATUS_COMPLETED;
+    int64_t now = churn_now_ms();
+    for (int k = 0; k < n && k < MAX_PER; k++) {
+        long i = first + k;
+        snprintf(eid[k], sizeof(eid[k]), "lg-%s-%ld-%ld", sh->o->run, stream, i);
+        snprintf(cid[k], sizeof(cid[k]), "lg-cust-%ld", (stream * 7919 + i) % sh->o->customers);
+        churn__v1__event__init(&ev[k]);
+        ev[k].event_id = eid[k];
+        ev[k].customer_id = cid[k];
+        ev[k].occurred_at_ms = now - (i % 90) * CHURN_MS_PER_DAY;
+        if (i % 4 == 0) {
+            ev[k].kind_case = CHURN__V1__EVENT__KIND_ORDER;
+            ev[k].order = &order;
+        } else {
+            ev[k].kind_case = CHURN__V1__EVENT__KIND_LOGIN;
+            ev[k].login = &login;
+        }
+        evp[k] = &ev[k];
+    }
+    Churn__V1__RecordEventsRequest req = CHURN__V1__RECORD_EVENTS_REQUEST__INIT;
+    if (n == 1) {
+        req.event = evp[0];
+    } else {
+        req.n_events = (size_t)n;
+        req.events = evp;
+    }
+    if (protobuf_c_message_get_packed_size(&req.base) > cap)
+        return 0;
+    return protobuf_c_message_pack(&req.base, buf);
+}
+
+static void *
+ingest_thread(void *arg)
+{
+    struct shared *sh = arg;
+    long per_stream = sh->o->events / sh->o->streams;
+    static _Thread_local uint8_t buf[256 * 1024];
+    int per = sh->o->per_message;
+    for (;;) {
+        long s = atomic_fetch_add(&sh->next_stream, 1);
+        if (s >= sh->o->streams)
+            break;
+        struct churn_client_stream *st;
+        if (churn_client_stream_open(sh->client, "/churn.v1.IngestService/RecordEvents", 600000,
+                                     &st) != CHURN_OK) {
+            atomic_fetch_add(&sh->failures, 1);
+            continue;
+        }
+        for (long i = 0; i < per_stream; i += per) {
+            int k = per_stream - i < per ? (int)(per_stream - i) : per;
+            size_t n = pack_events(sh, s, i, k, buf, sizeof(buf));
+            if (!n || churn_client_stream_send(st, buf, n) != CHURN_OK)
+                break;
+            atomic_fetch_add(&sh->sent, k);
+        }
+        churn_client_stream_close_send(st);
+        void *msg;
+        size_t len;
+        if (churn_client_stream_recv(st, &msg, &len) == CHURN_OK) {
+            Churn__V1__RecordEventsResponse *r =
+                churn__v1__record_events_response__unpack(NULL, len, msg);
+            if (r) {
+                atomic_fetch_add(&sh->accepted, r->accepted);
+                atomic_fetch_add(&sh->rejected, r->rejected);
+                atomic_fetch_add(&sh->duplicates, r->duplicates);
+                churn__v1__record_events_response__free_unpacked(r, NULL);
+            }
+            churn_free(msg);
+        }
+        struct churn_client_status status = {0};
+        churn_client_stream_finish(st, false, &status);
+        if (status.code != 0) {
+            fprintf(stderr, "loadgen: stream %ld: status %d %s\n", s, status.code,
+                    status.details ? status.details : "");
+            atomic_fetch_add(&sh->failures, 1);
+        }
+        churn_client_status_clear(&status);
+    }
+    return NULL;
+}
+
+static void
+add_latency(struct shared *sh, const double *lat, size_t n)
+{
+    pthread_mutex_lock(&sh->mu);
+    if (sh->n_lat + n > sh->cap_lat) {
+        size_t cap = (sh->n_lat + n) * 2;
+        double *p = churn_realloc(sh->lat_us, cap * sizeof(double));
+        if (!p) {
+            pthread_mutex_unlock(&sh->mu);
+            return;
+        }
+        sh->lat_us = p;
+        sh->cap_lat = cap;
+    }
+    memcpy(sh->lat_us + sh->n_lat, lat, n * sizeof(double));
+    sh->n_lat += n;
+    pthread_mutex_unlock(&sh->mu);
+}
+
+static void *
+chat_thread(void *arg)
+{
+    struct shared *sh = arg;
+    int turns = sh->o->turns;
+    double *lat = churn_calloc((size_t)turns, sizeof(double));
+    uint8_t buf[2048];
+    for (;;) {
+        long c = atomic_fetch_add(&sh->next_stream, 1);
+        if (c >= sh->o->conversations || !lat)
+            break;
+        struct churn_client_stream *st;
+        if (churn_client_stream_open(sh->client, "/churn.v1.ChatService/AnalyzeChat", 600000,
+                                     &st) != CHURN_OK) {
+            atomic_fetch_add(&sh->failures, 1);
+            continue;
+        }
+        char conv[96], cust[64];
+        snprintf(conv, sizeof(conv), "lg-%s-%ld", sh->o->run, c);
+        snprintf(cust, sizeof(cust), "cust-%07ld", c % (sh->o->customers ? sh->o->customers : 1));
+        size_t done = 0;
+        for (int t = 0; t < turns; t++) {
+            Churn__V1__AnalyzeChatRequest req = CHURN__V1__ANALYZE_CHAT_REQUEST__INIT;
+            req.conversation_id = conv;
+            req.customer_id = cust;
+            req.turn_sequence = (uint64_t)t + 1;
+            req.role = t % 3 == 0 ? CHURN__V1__CHAT_ROLE__CHAT_ROLE_BOT
+                                  : CHURN__V1__CHAT_ROLE__CHAT_ROLE_CUSTOMER;
+            req.text = (char *)texts[(c + t) % (sizeof(texts) / sizeof(texts[0]))];
+            size_t n = protobuf_c_message_pack(&req.base, buf);
+            int64_t t0 = churn_mono_ns();
+            if (churn_client_stream_send(st, buf, n) != CHURN_OK)
+                break;
+            void *msg;
+            size_t len;
+            if (churn_client_stream_recv(st, &msg, &len) != CHURN_OK)
+                break;
+            lat[done++] = (double)(churn_mono_ns() - t0) / 1000.0;
+            churn_free(msg);
+            atomic_fetch_add(&sh->sent, 1);
+        }
+        churn_client_stream_close_send(st);
+        struct churn_client_status status = {0};
+        churn_client_stream_finish(st, false, &status);
+        if (status.code != 0 || done != (size_t)turns)
+            atomic_fetch_add(&sh->failures, 1);
+        churn_client_status_clear(&status);
+        add_latency(sh, lat, done);
+    }
+    churn_free(lat);
+    return NULL;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+percentile(const double *v, size_t n, double p)
+{
+    if (!n)
+        return NAN;
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return v[i];
+}
+
+static int
+usage(void)
+{
+    fputs("usage: loadgen ingest|chat --target HOST:PORT [--threads N] [--streams N] "
+          "[--events N]\n               [--per-message N] [--customers N] [--conversations N] "
+          "[--turns N] "
+          "[--run ID]\n",
+          stderr);
+    return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct opts o = {.threads = 4,
+                     .streams = 8,
+                     .events = 20000,
+                     .customers = 10000,
+                     .conversations = 200,
+                     .turns = 20,
+                     .per_message = 1};
+    snprintf(o.run, sizeof(o.run), "%d-%lld", (int)getpid(), (long long)churn_now_ms());
+    if (argc < 2)
+        return usage();
+    o.mode = argv[1];
+    for (int i = 2; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        char *end;
+        long n = strtol(v, &end, 10);
+        bool num = *end == '\0' && n > 0;
+        if (strcmp(k, "--target") == 0)
+            o.target = v;
+        else if (strcmp(k, "--run") == 0)
+            snprintf(o.run, sizeof(o.run), "%s", v);
+        else if (!num)
+            return usage();
+        else if (strcmp(k, "--threads") == 0)
+            o.threads = (int)n;
+        else if (strcmp(k, "--streams") == 0)
+            o.streams = (int)n;
+        else if (strcmp(k, "--events") == 0)
+            o.events = n;
+        else if (strcmp(k, "--customers") == 0)
+            o.customers = (int)n;
+        else if (strcmp(k, "--conversations") == 0)
+            o.conversations = (int)n;
+        else if (strcmp(k, "--turns") == 0)
+            o.turns = (int)n;
+        else if (strcmp(k, "--per-message") == 0 && n <= 1000)
+            o.per_message = (int)n;
+        else
+            return usage();
+    }
+    bool ingest = strcmp(o.mode, "ingest") == 0;
+    if (!o.target || (!ingest && strcmp(o.mode, "chat") != 0) || o.threads > 256)
+        return usage();
+    struct shared sh = {.o = &o};
+    pthread_mutex_init(&sh.mu, NULL);
+    if (churn_client_open(o.target, &sh.client) != CHURN_OK) {
+        fprintf(stderr, "loadgen: cannot open a channel to %s\n", o.target);
+        return 3;
+    }
+    pthread_t th[256];
+    int64_t t0 = churn_mono_ns();
+    for (int i = 0; i < o.threads; i++)
+        pthread_create(&th[i], NULL, ingest ? ingest_thread : chat_thread, &sh);
+    for (int i = 0; i < o.threads; i++)
+        pthread_join(th[i], NULL);
+    double secs = (double)(churn_mono_ns() - t0) / 1e9;
+    if (ingest) {
+        printf("{\"mode\":\"ingest\",\"threads\":%d,\"streams\":%d,\"events_sent\":%ld,"
+               "\"accepted\":%ld,\"duplicates\":%ld,\"rejected\":%ld,\"failed_streams\":%ld,"
+               "\"seconds\":%.3f,\"events_per_s\":%.0f}\n",
+               o.threads, o.streams, atomic_load(&sh.sent), atomic_load(&sh.accepted),
+               atomic_load(&sh.duplicates), atomic_load(&sh.rejected), atomic_load(&sh.failures),
+               secs, (double)atomic_load(&sh.accepted) / secs);
+    } else {
+        qsort(sh.lat_us, sh.n_lat, sizeof(double), cmp_double);
+        printf("{\"mode\":\"chat\",\"threads\":%d,\"conversations\":%d,\"turns\":%ld,"
+               "\"failed_streams\":%ld,\"seconds\":%.3f,\"turns_per_s\":%.0f,"
+               "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
+               o.threads, o.conversations, atomic_load(&sh.sent), atomic_load(&sh.failures), secs,
+               (double)atomic_load(&sh.sent) / secs, percentile(sh.lat_us, sh.n_lat, 0.5),
+               percentile(sh.lat_us, sh.n_lat, 0.9), percentile(sh.lat_us, sh.n_lat, 0.99),
+               sh.n_lat ? sh.lat_us[sh.n_lat - 1] : NAN);
+    }
+    churn_client_close(sh.client);
+    churn_free(sh.lat_us);
+    bool ok = atomic_load(&sh.failures) == 0 &&
+              (!ingest ||
+               atomic_load(&sh.accepted) + atomic_load(&sh.duplicates) == atomic_load(&sh.sent));
+    return ok ? 0 : 1;
+}
