@@ -274,6 +274,13 @@ doc_to_model(json_t *doc, struct churn_model **out, struct churn__tctx *ctx)
     return CHURN_OK;
 }
 
+static int
+cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Fit @algo on @rows; early-stopping validation rows are carved out of them (stratified). */
 static enum churn_err
 fit_doc(const struct plan *p, enum churn_train_algo algo, const size_t *rows, size_t n,
@@ -311,6 +318,8 @@ fit_doc(const struct plan *p, enum churn_train_algo algo, const size_t *rows, si
                 tr[ntr++] = cls[i];
         }
     }
+    qsort(tr, ntr, sizeof(size_t), cmp_size); /* ascending rows: sequential memory access */
+    qsort(va, nva, sizeof(size_t), cmp_size);
     fit.rows = tr;
     fit.n_rows = ntr;
     fit.val = va;

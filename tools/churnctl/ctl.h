@@ -28,6 +28,10 @@ int churnctl_methods(struct ctl *ctl);
 int churnctl_call(struct ctl *ctl, int argc, char **argv);
 int churnctl_connect(struct ctl *ctl);
 
+/* chat.c: the analyzer offline, and an interactive conversation with churnd */
+int churnctl_sentiment(int argc, char **argv);
+int churnctl_chat(struct ctl *ctl, int argc, char **argv);
+
 /* train.c: offline training and evaluation */
 int churnctl_train(int argc, char **argv, bool cv_only);
 

@@ -20,7 +20,10 @@ usage(FILE *out)
           "  call METHOD [JSON|-]         call any RPC; the request is JSON (JSON lines on\n"
           "                               stdin for client and bidi streams); responses are\n"
           "                               printed as JSON lines\n"
+          "  chat --customer ID           type a support conversation turn by turn and see\n"
+          "                               each assessment and escalation\n"
           "offline:\n"
+          "  sentiment [--lexicons DIR]   lines on stdin -> one JSON analysis per line\n"
           "  train (--data FILE.csv --label COL | --store DIR) --out MODEL.json [options]\n"
           "  cv    (--data FILE.csv --label COL | --store DIR) [options]\n"
           "                               train, or only cross-validate; `churnctl train\n"
@@ -69,8 +72,10 @@ main(int argc, char **argv)
     const char *cmd = argv[i++];
     if (strcmp(cmd, "train") == 0 || strcmp(cmd, "cv") == 0)
         return churnctl_train(argc - i, argv + i, strcmp(cmd, "cv") == 0);
-    bool known =
-        strcmp(cmd, "methods") == 0 || strcmp(cmd, "health") == 0 || strcmp(cmd, "call") == 0;
+    if (strcmp(cmd, "sentiment") == 0)
+        return churnctl_sentiment(argc - i, argv + i);
+    bool known = strcmp(cmd, "methods") == 0 || strcmp(cmd, "health") == 0 ||
+                 strcmp(cmd, "call") == 0 || strcmp(cmd, "chat") == 0;
     if (!known) {
         fprintf(stderr, "churnctl: unknown command '%s'\n", cmd);
         usage(stderr);
@@ -85,8 +90,12 @@ main(int argc, char **argv)
     if (strcmp(cmd, "methods") == 0) {
         rc = churnctl_methods(&ctl);
     } else if ((rc = churnctl_connect(&ctl)) == 0) {
-        rc = strcmp(cmd, "health") == 0 ? churnctl_health(&ctl, argc - i, argv + i)
-                                        : churnctl_call(&ctl, argc - i, argv + i);
+        if (strcmp(cmd, "health") == 0)
+            rc = churnctl_health(&ctl, argc - i, argv + i);
+        else if (strcmp(cmd, "chat") == 0)
+            rc = churnctl_chat(&ctl, argc - i, argv + i);
+        else
+            rc = churnctl_call(&ctl, argc - i, argv + i);
         churn_client_close(ctl.client);
     }
     churn_services_fini(&ctl.svc);
