@@ -26,6 +26,7 @@ usage(FILE *out)
           "  sentiment [--lexicons DIR]   lines on stdin -> one JSON analysis per line\n"
           "  train (--data FILE.csv --label COL | --store DIR) --out MODEL.json [options]\n"
           "  cv    (--data FILE.csv --label COL | --store DIR) [options]\n"
+          "  eval  --model MODEL.json (--data FILE.csv --label COL | --store DIR)\n"
           "                               train, or only cross-validate; `churnctl train\n"
           "                               --help` lists the options\n"
           "\n"
@@ -72,6 +73,19 @@ main(int argc, char **argv)
     const char *cmd = argv[i++];
     if (strcmp(cmd, "train") == 0 || strcmp(cmd, "cv") == 0)
         return churnctl_train(argc - i, argv + i, strcmp(cmd, "cv") == 0);
+    if (strcmp(cmd, "eval") == 0) {
+        /* eval is train's data loading with --model instead of --out */
+        bool has_model = false;
+        for (int k = i; k < argc; k++)
+            has_model |= strcmp(argv[k], "--model") == 0;
+        if (!has_model) {
+            fputs("usage: churnctl eval --model MODEL.json (--data FILE.csv --label COL | "
+                  "--store DIR) [--json]\n",
+                  stderr);
+            return EXIT_USAGE;
+        }
+        return churnctl_train(argc - i, argv + i, false);
+    }
     if (strcmp(cmd, "sentiment") == 0)
         return churnctl_sentiment(argc - i, argv + i);
     bool known = strcmp(cmd, "methods") == 0 || strcmp(cmd, "health") == 0 ||

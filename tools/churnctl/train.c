@@ -22,7 +22,7 @@
 #define TRAINSET_MAX_BYTES (2ULL << 30)
 
 struct train_args {
-    const char *data, *label, *positive, *store, *out, *ignore;
+    const char *data, *label, *positive, *store, *out, *ignore, *model;
     enum churn_train_algo algo;
     struct churn_train_options opts;
     int horizon_days, cutoffs, step_days, inactivity_days;
@@ -33,7 +33,7 @@ struct train_args {
 static void
 train_usage(FILE *out)
 {
-    fputs("usage: churnctl train|cv SOURCE [options]\n"
+    fputs("usage: churnctl train|cv|eval SOURCE [options]\n"
           "source (one of):\n"
           "  --data FILE.csv --label COL [--positive VALUE] [--ignore COL,COL]\n"
           "  --store DIR [--horizon-days 90] [--cutoffs 3] [--step-days 30]\n"
@@ -43,6 +43,8 @@ train_usage(FILE *out)
           "      --inactivity-days N, N days without activity)\n"
           "options:\n"
           "  --out MODEL.json       where train writes the model (atomically)\n"
+          "  --model MODEL.json     eval: score the data with this model and print every metric\n"
+          "  --threshold P          decision threshold for the confusion matrix [0.5]\n"
           "  --algo auto|logreg|gbdt  [auto: the better cross-validated AUC]\n"
           "  --folds K [5]  --seed N  --trees N [200]  --depth N [6]  --learning-rate X\n"
           "  --calibration none|platt|isotonic [platt]  --l2 X  --balanced\n"
@@ -92,6 +94,8 @@ parse_args(int argc, char **argv, struct train_args *a)
             a->store = v;
         else if (strcmp(k, "--out") == 0)
             a->out = v;
+        else if (strcmp(k, "--model") == 0)
+            a->model = v;
         else if (strcmp(k, "--algo") == 0) {
             if (strcmp(v, "auto") == 0)
                 a->algo = CHURN_TRAIN_AUTO;
@@ -130,6 +134,8 @@ parse_args(int argc, char **argv, struct train_args *a)
             a->opts.learning_rate = num;
         else if (strcmp(k, "--l2") == 0)
             a->opts.l2 = num;
+        else if (strcmp(k, "--threshold") == 0)
+            a->opts.threshold = num;
         else if (strcmp(k, "--horizon-days") == 0)
             a->horizon_days = (int)num;
         else if (strcmp(k, "--cutoffs") == 0)
@@ -249,7 +255,54 @@ metrics_json(const struct churn_metrics *m)
     }
     json_object_set_new(j, "decile_capture", cap);
     json_object_set_new(j, "decile_lift", lift);
+    const struct churn_confusion *cs[2] = {&m->at_threshold, &m->best_f1};
+    const char *names[2] = {"at_threshold", "best_f1"};
+    for (int k = 0; k < 2; k++) {
+        const struct churn_confusion *c = cs[k];
+        json_object_set_new(j, names[k],
+                            json_pack("{s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "threshold",
+                                      c->threshold, "tp", (json_int_t)c->tp, "fp",
+                                      (json_int_t)c->fp, "tn", (json_int_t)c->tn, "fn",
+                                      (json_int_t)c->fn, "accuracy", c->accuracy, "precision",
+                                      c->precision, "recall", c->recall, "f1", c->f1));
+    }
+    json_t *cal = json_array();
+    for (int b = 0; b < 10; b++) {
+        const struct churn_calibration_bin *cb = &m->calibration[b];
+        json_array_append_new(cal,
+                              json_pack("{s:f,s:f,s:I,s:f,s:f}", "lo", cb->lo, "hi", cb->hi,
+                                        "count", (json_int_t)cb->count, "mean_predicted",
+                                        isnan(cb->mean_pred) ? 0.0 : cb->mean_pred, "observed_rate",
+                                        isnan(cb->frac_pos) ? 0.0 : cb->frac_pos));
+    }
+    json_object_set_new(j, "calibration", cal);
     return j;
+}
+
+static void
+print_metrics(const char *title, const struct churn_metrics *m)
+{
+    printf("%s: %zu rows, %zu churned\n", title, m->n, m->n_positive);
+    printf("  ROC-AUC %.4f   PR-AUC %.4f   log loss %.4f   Brier %.4f\n", m->auc, m->pr_auc,
+           m->log_loss, m->brier);
+    const struct churn_confusion *cs[2] = {&m->at_threshold, &m->best_f1};
+    const char *names[2] = {"at threshold", "best F1     "};
+    for (int k = 0; k < 2; k++)
+        printf("  %s %.3f: accuracy %.3f precision %.3f recall %.3f F1 %.3f   "
+               "(tp %llu fp %llu tn %llu fn %llu)\n",
+               names[k], cs[k]->threshold, cs[k]->accuracy, cs[k]->precision, cs[k]->recall,
+               cs[k]->f1, (unsigned long long)cs[k]->tp, (unsigned long long)cs[k]->fp,
+               (unsigned long long)cs[k]->tn, (unsigned long long)cs[k]->fn);
+    printf("  decile  churn rate  lift  capture\n");
+    for (int d = 0; d < 10; d++)
+        printf("  %6d  %9.3f  %5.2f  %6.3f\n", d + 1, m->decile_rate[d], m->decile_lift[d],
+               m->decile_capture[d]);
+    printf("  calibration: predicted -> observed\n");
+    for (int b = 0; b < 10; b++)
+        if (m->calibration[b].count)
+            printf("    [%.1f, %.1f) %6zu rows  %.3f -> %.3f\n", m->calibration[b].lo,
+                   m->calibration[b].hi, m->calibration[b].count, m->calibration[b].mean_pred,
+                   m->calibration[b].frac_pos);
 }
 
 static json_t *
@@ -280,6 +333,74 @@ print_cv(const struct churn_cv_result *cv)
            cv->log_loss_mean, cv->brier_mean, cv->folds, cv->seconds);
 }
 
+/* Score every row of @ds with @model; the model's features are found by name. */
+static int
+evaluate(const struct train_args *a, const struct churn_dataset *ds, json_t *out)
+{
+    char err[1024];
+    struct churn_model *model;
+    if (churn_model_load_file(a->model, &model, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: %s: %s\n", a->model, err);
+        return EXIT_USAGE;
+    }
+    size_t n = churn_model_n_features(model);
+    /* for each model feature: the dataset column, and for categories a code translation */
+    int *col = churn_calloc(n + 1, sizeof(int));
+    double *x = churn_calloc(n + 1, sizeof(double));
+    double *p = churn_calloc(ds->n_rows + 1, sizeof(double));
+    int rc = 0;
+    if (!col || !x || !p) {
+        rc = EXIT_TRANSPORT;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        col[i] = -1;
+        for (size_t f = 0; f < ds->n_features; f++)
+            if (strcmp(ds->features[f].name, churn_model_feature(model, i)->name) == 0)
+                col[i] = (int)f;
+        if (col[i] < 0) {
+            fprintf(stderr, "churnctl: the data has no column '%s' that the model needs\n",
+                    churn_model_feature(model, i)->name);
+            rc = EXIT_USAGE;
+            goto out;
+        }
+    }
+    for (size_t r = 0; r < ds->n_rows; r++) {
+        for (size_t i = 0; i < n; i++) {
+            const struct churn_dataset_feature *f = &ds->features[col[i]];
+            double v = ds->cols[col[i]][r];
+            if (churn_model_feature(model, i)->type == CHURN_FEATURE_CATEGORICAL) {
+                const char *cat = NULL;
+                if (!isnan(v) && (size_t)v < f->n_categories)
+                    cat = f->categories[(size_t)v];
+                x[i] = isnan(v) ? NAN : churn_model_category_code(model, i, cat ? cat : "");
+            } else {
+                x[i] = v;
+            }
+        }
+        struct churn_model_prediction pred;
+        churn_model_predict(model, x, &pred);
+        p[r] = pred.probability;
+    }
+    struct churn_metrics m;
+    if (churn_metrics_compute(p, ds->y, ds->n_rows, a->opts.threshold > 0 ? a->opts.threshold : 0.5,
+                              &m) != CHURN_OK) {
+        fprintf(stderr, "churnctl: cannot compute metrics (one class only?)\n");
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (!a->json)
+        print_metrics(a->model, &m);
+    json_object_set_new(out, "model", json_string(a->model));
+    json_object_set_new(out, "metrics", metrics_json(&m));
+out:
+    churn_free(col);
+    churn_free(x);
+    churn_free(p);
+    churn_model_unref(model);
+    return rc;
+}
+
 int
 churnctl_train(int argc, char **argv, bool cv_only)
 {
@@ -287,7 +408,8 @@ churnctl_train(int argc, char **argv, bool cv_only)
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc < 0 ? 0 : rc;
-    if (!cv_only && !a.out) {
+    bool eval_only = a.model != NULL;
+    if (!cv_only && !eval_only && !a.out) {
         fprintf(stderr, "churnctl: train needs --out MODEL.json\n");
         return EXIT_USAGE;
     }
@@ -335,7 +457,9 @@ churnctl_train(int argc, char **argv, bool cv_only)
     json_object_set_new(out, "rows", json_integer((json_int_t)ds->n_rows));
     json_object_set_new(out, "positives", json_integer((json_int_t)ds->n_positive));
     json_object_set_new(out, "data_hash", json_string(ds->data_hash));
-    if (cv_only) {
+    if (eval_only) {
+        rc = evaluate(&a, ds, out);
+    } else if (cv_only) {
         enum churn_train_algo algos[2] = {CHURN_TRAIN_LOGREG, CHURN_TRAIN_GBDT};
         json_t *list = json_array();
         for (int i = 0; i < 2; i++) {
@@ -349,8 +473,13 @@ churnctl_train(int argc, char **argv, bool cv_only)
                 rc = EXIT_USAGE;
                 break;
             }
-            if (!a.json)
+            if (!a.json) {
                 print_cv(&cv);
+                for (unsigned f = 0; f < cv.folds && f < CHURN_TRAIN_MAX_FOLDS; f++)
+                    printf("  fold %u: AUC %.4f  PR-AUC %.4f  log loss %.4f  Brier %.4f\n", f + 1,
+                           cv.fold[f].auc, cv.fold[f].pr_auc, cv.fold[f].log_loss,
+                           cv.fold[f].brier);
+            }
             json_array_append_new(list, cv_json(&cv));
         }
         json_object_set_new(out, "cv", list);
