@@ -35,4 +35,7 @@ int churnctl_chat(struct ctl *ctl, int argc, char **argv);
 /* train.c: offline training and evaluation */
 int churnctl_train(int argc, char **argv, bool cv_only);
 
+/* import.c: customers and events from CSV or JSON Lines into a store or a server */
+int churnctl_import(struct ctl *ctl, int argc, char **argv);
+
 #endif

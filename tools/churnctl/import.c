@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,10 +303,12 @@ src_next(struct src *s, struct record *r)
         if (eol) {
             char c = *q;
             s->pos++;
-            bool counts = s->csv ? count_eol(s, c) : (s->line++, true);
+            if (s->csv)
+                count_eol(s, c);
+            else
+                s->line++;
             if (r->total == 0) {
-                if (counts || !s->csv)
-                    r->line = s->line; /* an empty line: skip it */
+                r->line = s->line; /* an empty line: skip it */
                 continue;
             }
             break;
@@ -378,6 +381,7 @@ struct importer {
     int64_t t0_ns, last_progress_ns, now_ms;
     unsigned long last_line;
     bool progress_shown, warned_monthly_value;
+    bool events_need_customers; /* a pending plan change of a pending customer */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -740,7 +744,7 @@ static enum churn_err
 need_f64(const struct row *r, enum field f, const char *type, double *out, char *reason,
          size_t rlen)
 {
-    const char *s;
+    const char *s = NULL;
     char q[64];
     if (need(r, f, type, &s, reason, rlen))
         return CHURN_EINVAL;
@@ -754,7 +758,7 @@ static enum churn_err
 need_i64(const struct row *r, enum field f, const char *type, int64_t *out, char *reason,
          size_t rlen)
 {
-    const char *s;
+    const char *s = NULL;
     char q[64];
     if (need(r, f, type, &s, reason, rlen))
         return CHURN_EINVAL;
@@ -807,8 +811,8 @@ event_from_row(struct importer *im, const struct row *r, struct churn_event *ev,
     } else {
         return reasonf(reason, rlen, "occurred_at_ms: required (or occurred_at, ISO-8601)");
     }
-    const char *s;
-    int64_t i64;
+    const char *s = NULL;
+    int64_t i64 = 0;
     switch (ev->kind) {
     case CHURN_EVENT_LOGIN:
         break;
@@ -852,7 +856,9 @@ event_from_row(struct importer *im, const struct row *r, struct churn_event *ev,
     case CHURN_EVENT_REVIEW:
         if ((err = need_i64(r, F_RATING, type, &i64, reason, rlen)))
             return err;
-        ev->review.rating = i64 < -1 ? -1 : i64 > 6 ? 6 : (int)i64; /* the range check names it */
+        if (i64 < 1 || i64 > 5)
+            return reasonf(reason, rlen, "rating: must be 1..5 (got %lld)", (long long)i64);
+        ev->review.rating = (int)i64;
         ev->review.text = r->f[F_TEXT];
         ev->review.sentiment = NAN;
         break;
@@ -1284,11 +1290,21 @@ flush_events_store(struct importer *im)
     return 0;
 }
 
+static int flush_customers(struct importer *im);
+static bool customer_batch_has(struct customer_batch *b, const char *id, size_t index, bool add);
+
 static int
 flush_events(struct importer *im)
 {
     if (im->eb.n == 0)
         return 0;
+    /*
+     * A plan change starts the customer's plan history from its stored plan: when the batch
+     * holds one for a customer whose attributes are still pending, they go in first.
+     */
+    if (im->events_need_customers && flush_customers(im))
+        return -1;
+    im->events_need_customers = false;
     int rc = im->store ? flush_events_store(im) : flush_events_server(im);
     im->eb.n = 0;
     churn_arena_reset(&im->eb.strings);
@@ -1363,6 +1379,9 @@ add_event(struct importer *im, const struct churn_event *ev, unsigned long line,
         if (flush_events(im) || !event_batch_push(&im->eb, ev, line, orig, orig_len))
             return -1;
     }
+    if (ev->kind == CHURN_EVENT_PLAN_CHANGE && im->cb && im->cb->n &&
+        customer_batch_has(im->cb, ev->customer_id, 0, false))
+        im->events_need_customers = true;
     return im->eb.n == im->eb.cap ? flush_events(im) : 0;
 }
 
@@ -1445,9 +1464,6 @@ flush_customers_store(struct importer *im)
     struct customer_batch *b = im->cb;
     char reason[IMPORT_REASON_MAX];
     size_t n_items = 0;
-    uint64_t created = 0;
-    bool *changed = (bool *)b->slot; /* the hash is not needed any more: reuse it */
-    memset(b->slot, 0, sizeof(b->slot));
     for (size_t i = 0; i < b->n; i++) {
         enum churn_err err = churn_store_get_customer(im->store, b->id[i], im->stored);
         if (err && err != CHURN_ENOTFOUND) {
@@ -1470,21 +1486,25 @@ flush_customers_store(struct importer *im)
                 return -1;
             continue;
         }
+        if (found && im->stored->n_plan_changes) {
+            /* the store keeps the plan of plan change events over imported attributes */
+            b->merged[i].monthly_value = im->stored->attrs.monthly_value;
+            if (im->stored->attrs.plan[0])
+                memcpy(b->merged[i].plan, im->stored->attrs.plan, sizeof(b->merged[i].plan));
+        }
         if (found && attrs_equal(&im->stored->attrs, &b->merged[i])) {
             im->cu.duplicates++;
             continue;
         }
         b->items[n_items].customer_id = b->id[i];
         b->items[n_items].attrs = &b->merged[i];
-        changed[n_items] = true;
         n_items++;
-        created++;
     }
     if (n_items == 0)
         return 0;
     enum churn_err err = churn_store_upsert_customers(im->store, b->items, n_items);
     if (err == CHURN_OK) {
-        im->cu.accepted += created;
+        im->cu.accepted += n_items;
         return 0;
     }
     if (err != CHURN_EINVAL && err != CHURN_ETOOBIG) {
@@ -1495,9 +1515,8 @@ flush_customers_store(struct importer *im)
         return -1;
     }
     /* One bad item fails the whole transaction: write them one by one to find it. */
-    for (size_t k = 0, i = 0; k < n_items; k++) {
-        while (strcmp(b->id[i], b->items[k].customer_id) != 0)
-            i++;
+    for (size_t k = 0; k < n_items; k++) {
+        size_t i = (size_t)(b->items[k].attrs - b->merged);
         err = churn_store_upsert_customers(im->store, &b->items[k], 1);
         if (err == CHURN_OK) {
             im->cu.accepted++;
@@ -1803,7 +1822,7 @@ row_from_json(struct importer *im, const struct record *rec, struct row *row, js
         int f = field_find(key, *customer ? FC : FE, false);
         if (f < 0 && (!*customer || strcmp(key, "type") == 0))
             continue; /* other keys of an event line are ignored */
-        const char *text;
+        const char *text = NULL;
         enum churn_err err = json_text(row, key, v, &text, reason, rlen);
         if (err)
             return err;
@@ -1821,8 +1840,6 @@ row_from_json(struct importer *im, const struct record *rec, struct row *row, js
             row->extra_value[row->n_extra++] = text;
         }
     }
-    if (*customer && !type_s)
-        row->f[F_TYPE] = NULL;
     return CHURN_OK;
 }
 
@@ -1938,7 +1955,7 @@ static int
 process_record(struct importer *im, const struct record *rec)
 {
     char reason[IMPORT_REASON_MAX];
-    struct row *row = &(struct row){0};
+    struct row row_storage, *row = &row_storage;
     struct churn_csv *csv = NULL;
     json_t *root = NULL;
     bool customer = im->customers_file;
@@ -1946,7 +1963,8 @@ process_record(struct importer *im, const struct record *rec)
     size_t orig_len = rec->len;
     enum churn_err err = CHURN_OK;
     int rc = 0;
-    row->n_extra = 0;
+    memset(row->f, 0, sizeof(row->f));
+    row->n_extra = row->n_num_text = 0;
     if (rec->cut_short) {
         snprintf(reason, sizeof(reason),
                  "unterminated quoted field (or a quoted record longer than %zu bytes)",
@@ -1961,6 +1979,11 @@ process_record(struct importer *im, const struct record *rec)
         if (err == CHURN_ENOTFOUND)
             goto out; /* an empty record */
     } else {
+        size_t sp = 0;
+        while (sp < rec->len && rec->data[sp] && strchr(" \t\r", rec->data[sp]))
+            sp++;
+        if (sp == rec->len)
+            goto out; /* a blank line */
         err = row_from_json(im, rec, row, &root, &customer, reason, sizeof(reason));
     }
     struct import_stats *st = customer ? &im->cu : &im->ev;
@@ -1969,6 +1992,13 @@ process_record(struct importer *im, const struct record *rec)
     if (err) {
         /* A broken record that spans lines: blame its first line and read on from the next. */
         bool resync = im->csv && rec->lines > 1;
+        if (resync && !rec->cut_short) {
+            char inner[IMPORT_REASON_MAX];
+            snprintf(inner, sizeof(inner), "%s", reason);
+            snprintf(reason, sizeof(reason),
+                     "unterminated quoted field (lines %lu-%lu are no record: %.160s)", rec->line,
+                     rec->line + rec->lines - 1, inner);
+        }
         if (resync)
             orig_len = rec->first_len;
         rc = reject(im, st, rec->line, reason, orig, orig_len);

@@ -29,6 +29,8 @@ usage(FILE *out)
           "  eval  --model MODEL.json (--data FILE.csv --label COL | --store DIR)\n"
           "                               train, or only cross-validate; `churnctl train\n"
           "                               --help` lists the options\n"
+          "  import (--customers|--events) FILE (--store DIR | --server HOST:PORT) [options]\n"
+          "                               load CSV or JSON Lines; `churnctl import --help`\n"
           "\n"
           "METHOD is a full name (/churn.v1.ScoringService/GetScore) or a short one\n"
           "(ScoringService/GetScore or ScoringService.GetScore).\n"
@@ -73,6 +75,8 @@ main(int argc, char **argv)
     const char *cmd = argv[i++];
     if (strcmp(cmd, "train") == 0 || strcmp(cmd, "cv") == 0)
         return churnctl_train(argc - i, argv + i, strcmp(cmd, "cv") == 0);
+    if (strcmp(cmd, "import") == 0)
+        return churnctl_import(&ctl, argc - i, argv + i);
     if (strcmp(cmd, "eval") == 0) {
         /* eval is train's data loading with --model instead of --out */
         bool has_model = false;
