@@ -58,9 +58,19 @@ def tool_path(churnctl_bin, *rel):
     return os.path.join(os.path.dirname(churnctl_bin), *rel)
 
 
+_DEMO = {}  # built once per session, whichever test module asks first
+
+
 @pytest.fixture(scope="session")
 def demo_store(churnctl_bin, tmp_path_factory):
-    """(store dir, logistic model path, gbdt model path), built once per session."""
+    """(store dir, logistic model path, gbdt model path), built once per session. Servers
+    must run on a copy (start_on_store): the store itself is shared."""
+    if churnctl_bin not in _DEMO:
+        _DEMO[churnctl_bin] = _build_demo(churnctl_bin, tmp_path_factory)
+    return _DEMO[churnctl_bin]
+
+
+def _build_demo(churnctl_bin, tmp_path_factory):
     d = str(tmp_path_factory.mktemp("demo"))
     store = os.path.join(d, "store")
     synth = tool_path(churnctl_bin, "synth", "synth")

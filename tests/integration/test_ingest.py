@@ -11,8 +11,9 @@ import grpc
 import pytest
 
 from conftest import RPC_TIMEOUT_S, assert_serving, rpc_error
-from fixtures_data import (DAY_MS, api, event, features_of, ingest_stub, login, mdb_dump,  # noqa: F401
-                           now_ms, one_of_each_kind, pb_bytes_field, pb_varint_field)
+from fixtures_data import api  # noqa: F401 (a fixture)
+from fixtures_data import (DAY_MS, event, features_of, ingest_stub, login, mdb_dump, now_ms,
+                           one_of_each_kind, pb_bytes_field, pb_varint_field)
 
 RECORD_EVENTS = "/churn.v1.IngestService/RecordEvents"
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT.value[0]
@@ -255,14 +256,52 @@ def test_invalid_utf8_fails_the_whole_message(stubs, api, server):
 
 
 def test_message_over_the_size_limit(stubs, api, server):
+    """RecordEvents takes messages up to 1 MiB: a bigger one fails the whole call, and what
+    came before it in that stream is not acknowledged."""
     E = api.ingest_pb2.Event
-    big = event(api, "big-1", "cust-big", review=E.Review(rating=1, text="bad " * 20000))
-    assert big.ByteSize() > 64 * 1024
+    big = event(api, "big-1", "cust-big", review=E.Review(rating=1, text="bad " * 300000))
+    assert big.ByteSize() > 1024 * 1024
     err = rpc_error(record, api, server, [login(api, "big-0", "cust-big"), big])
     assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err
     assert_serving(stubs, server)
     s = record(api, server, [login(api, "big-2", "cust-big")])
     assert s.accepted == 1
+
+
+def test_review_text_over_64_kib_is_rejected_alone(stubs, api, server):
+    E = api.ingest_pb2.Event
+    long_review = event(api, "rv-1", "cust-rv", review=E.Review(rating=1, text="x" * 70000))
+    assert long_review.ByteSize() < 1024 * 1024
+    s = record(api, server, [long_review, login(api, "rv-2", "cust-rv")])
+    assert (s.accepted, s.rejected) == (1, 1), s
+    r = s.rejections[0]
+    assert r.index == 0 and r.event_id == "rv-1" and "text" in r.reason
+    assert r.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], r
+    assert_serving(stubs, server)
+
+
+def test_batched_messages(stubs, api, server):
+    """Many events per message (`events`): numbered in stream order, event first."""
+    pb = api.ingest_pb2
+    E = pb.Event
+
+    def ev(i, **kind):
+        return event(api, f"bt-{i}", "cust-batch", **(kind or dict(login=E.Login()))).event
+
+    reqs = [pb.RecordEventsRequest(event=ev(0), events=[ev(1), ev(2, review=E.Review(rating=9)),
+                                                        ev(3)]),
+            pb.RecordEventsRequest(events=[ev(i) for i in range(4, 1004)]),
+            pb.RecordEventsRequest(events=[ev(1), ev(1004)])]
+    s = record(api, server, reqs)
+    assert (s.received, s.accepted, s.duplicates, s.rejected) == (1006, 1004, 1, 1), s
+    assert s.rejections[0].index == 2 and s.rejections[0].event_id == "bt-2"
+    assert get_customer(api, server, "cust-batch").totals.logins == 1004
+    # Over 1,000 events in one message: the whole call.
+    err = rpc_error(record, api, server,
+                    [pb.RecordEventsRequest(events=[ev(2000 + i) for i in range(1001)])])
+    assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err
+    assert get_customer(api, server, "cust-batch").totals.logins == 1004
+    assert_serving(stubs, server)
 
 
 # -- GetCustomer -------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ import grpc
 import pytest
 
 from conftest import RPC_TIMEOUT_S, assert_serving, rpc_error
-from fixtures_data import (api, demo_store, ingest_stub, model_version, start_on_store,  # noqa: F401
-                           write_model_variant, write_truncated)
+from fixtures_data import api, demo_store  # noqa: F401 (fixtures)
+from fixtures_data import (ingest_stub, model_version, start_on_store, write_model_variant,
+                           write_truncated)
 
 KNOWN = ["cust-0000001", "cust-0000042", "cust-0000777", "cust-0001999"]
 
@@ -76,9 +77,6 @@ def check_score(api, s, customer_id, version):
 
 # -- scores --------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="server bug: GetScore answers OK with an empty "
-                   "GetScoreResponse (no score): get_score() in src/service/scoring.c calls "
-                   "churn__v1__get_score_response__init(resp) after filling resp->score")
 def test_get_score_of_a_known_customer(stubs, api, scored):
     version = serving_version(api, scored)
     for cid in KNOWN:
@@ -167,8 +165,7 @@ def test_list_at_risk_pages(stubs, api, scored):
     assert hi.total_size <= p1.total_size
     # Bad requests.
     for req in [pb.ListAtRiskCustomersRequest(page_token="garbage"),
-                pb.ListAtRiskCustomersRequest(page_size=-1),
-                pb.ListAtRiskCustomersRequest(filter=pb.AtRiskFilter(min_probability=1.5))]:
+                pb.ListAtRiskCustomersRequest(page_size=-1)]:
         err = rpc_error(stub.ListAtRiskCustomers, req, timeout=RPC_TIMEOUT_S)
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (req, err)
     assert_serving(stubs, scored)
@@ -254,8 +251,9 @@ def test_reload_refuses_bad_files_and_keeps_serving(stubs, api, scored, demo_sto
         assert err.code() == grpc.StatusCode.FAILED_PRECONDITION, (name, err)
         assert "previous" in err.details() or "keeps serving" in err.details(), err.details()
         assert serving_version(api, scored) == before, name
-        scoring(api, scored).GetScore(api.scoring_pb2.GetScoreRequest(customer_id=KNOWN[1]),
-                                      timeout=RPC_TIMEOUT_S)
+        got = scoring(api, scored).GetScore(
+            api.scoring_pb2.GetScoreRequest(customer_id=KNOWN[1]), timeout=RPC_TIMEOUT_S)
+        check_score(api, got.score, KNOWN[1], before)
         check_score(api, batch(api, scored, [KNOWN[1]]).results[0].score, KNOWN[1], before)
     # The message names the field at fault.
     err = rpc_error(reload, api, scored, str(tmp_path / "wt-coef.json"))
@@ -302,6 +300,9 @@ def test_valid_reload_swaps_the_version(stubs, api, scored, demo_store):
     assert info.kind == api.model_pb2.MODEL_KIND_GRADIENT_BOOSTED_TREES
     assert info.num_trees > 0 and info.features
     check_score(api, batch(api, scored, [KNOWN[2]]).results[0].score, KNOWN[2], new)
+    got = scoring(api, scored).GetScore(api.scoring_pb2.GetScoreRequest(customer_id=KNOWN[2]),
+                                        timeout=RPC_TIMEOUT_S)
+    check_score(api, got.score, KNOWN[2], new)
     # And back.
     r = reload(api, scored, demo_store.logreg)
     assert (r.old_version, r.new_version) == (new, old)
@@ -313,67 +314,83 @@ def test_valid_reload_swaps_the_version(stubs, api, scored, demo_store):
                    "without the configured path, so it logs 'model_reload_refused ... no model "
                    "path configured' and the old model keeps serving")
 def test_sighup_reloads_the_model_path(stubs, api, churnd_factory, demo_store):
-    server = churnd_factory(start=False)
-    shutil.copytree(demo_store.store, server.data)
-    current = os.path.join(server.workdir, "current.json")
-    shutil.copy(demo_store.logreg, current)
-    server.args += ["--model", current]
-    server.start()
+    server, current = _start_with_model_file(churnd_factory, demo_store)
     server.allow_stderr = r"model_reload_refused"
     shutil.copy(demo_store.gbdt, current + ".tmp")
     os.replace(current + ".tmp", current)
     server.signal(signal.SIGHUP)
-    deadline = time.monotonic() + RPC_TIMEOUT_S
-    while serving_version(api, server) != model_version(demo_store.gbdt):
-        assert time.monotonic() < deadline, f"SIGHUP did not reload:\n{server.stderr()}"
-        time.sleep(0.05)
+    # The first model_loaded line is the start; the second (or a refusal) is the reload.
+    server.wait_log(r"model_loaded|model_reload_refused", count=2)
+    assert serving_version(api, server) == model_version(demo_store.gbdt), server.stderr()
 
 
-def test_scores_never_fail_during_20_reloads(stubs, api, churnd_factory, demo_store, tmp_path):
+def _start_with_model_file(churnd_factory, demo_store):
+    """A churnd whose --model is a file of its own, that the test may rewrite."""
     server = churnd_factory(start=False)
     shutil.copytree(demo_store.store, server.data)
     current = os.path.join(server.workdir, "current.json")
     shutil.copy(demo_store.logreg, current)
     server.args += ["--model", current]
     server.start()
-    server.allow_stderr = r"model_reload_refused|model_refused"
-    good = [demo_store.logreg, demo_store.gbdt]
-    versions = {model_version(p) for p in good}
-    bad = list(_bad_models(demo_store, str(tmp_path)).values())
+    return server, current
 
+
+def _load(server, n_threads, call):
+    """Run call(stub, rng) in n_threads threads until stopped; count successes, failures."""
     stop = threading.Event()
-    ok, failures, seen = [0], [], set()
+    state = {"ok": 0, "failures": []}
     lock = threading.Lock()
 
     def client(seed):
         rng = random.Random(seed)
         ch = server.channel(options=[("grpc.use_local_subchannel_pool", 1)])
-        sc = api.scoring_grpc.ScoringServiceStub(ch)
-        pb = api.scoring_pb2
         while not stop.is_set():
-            cid = rng.choice(KNOWN)
             try:
-                if rng.random() < 0.5:
-                    sc.GetScore(pb.GetScoreRequest(customer_id=cid), timeout=RPC_TIMEOUT_S)
-                    v = None
-                else:
-                    r = sc.BatchGetScores(pb.BatchGetScoresRequest(customer_ids=[cid]),
-                                          timeout=RPC_TIMEOUT_S)
-                    assert r.failed == 0, r
-                    v = r.results[0].score.model_version
+                call(ch, rng)
                 with lock:
-                    ok[0] += 1
-                    if v is not None:
-                        seen.add(v)
+                    state["ok"] += 1
             except Exception as e:  # any failure counts
                 with lock:
-                    failures.append(repr(e))
+                    state["failures"].append(repr(e))
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(3)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n_threads)]
     for t in threads:
         t.start()
+
+    def finish():  # idempotent
+        stop.set()
+        for t in threads:
+            t.join(120)
+        return state
+    return finish
+
+
+@pytest.mark.xfail(strict=False, reason="server bug (intermittent, so not strict): use after "
+                   "free: GetScore releases its model reference before the response, whose "
+                   "model_version and reason strings point into the model, is serialized; a "
+                   "reload in between frees the model and the client gets an undecodable "
+                   "response (about one run in five here; test_batch_scores_never_fail_during_"
+                   "20_reloads shows it reliably)")
+def test_get_score_never_fails_during_20_reloads(stubs, api, churnd_factory, demo_store,
+                                                 tmp_path):
+    """Three threads call GetScore while the model is reloaded 20 times: good and bad files,
+    by ReloadModel and by SIGHUP after rewriting the --model file. No call may fail."""
+    server, current = _start_with_model_file(churnd_factory, demo_store)
+    server.allow_stderr = r"model_reload_refused|model_refused"
+    good = [demo_store.logreg, demo_store.gbdt]
+    versions = {model_version(p) for p in good}
+    bad = list(_bad_models(demo_store, str(tmp_path)).values())
+
+    def get_score(ch, rng):
+        cid = rng.choice(KNOWN)
+        r = api.scoring_grpc.ScoringServiceStub(ch).GetScore(
+            api.scoring_pb2.GetScoreRequest(customer_id=cid), timeout=RPC_TIMEOUT_S)
+        assert r.score.customer_id == cid and r.score.model_version in versions, r
+        assert all(x.label and x.explanation for x in r.score.reasons), r
+
+    finish = _load(server, 3, get_score)
     rng = random.Random(5)
-    swaps = 0
+    passed = False
     try:
         for i in range(20):
             if i % 5 == 4:  # through SIGHUP: rewrite the --model file, then signal
@@ -384,22 +401,87 @@ def test_scores_never_fail_during_20_reloads(stubs, api, churnd_factory, demo_st
             elif i % 2 == 0:
                 r = reload(api, server, good[(i // 2) % 2])
                 assert r.swapped and r.new_version in versions
-                swaps += 1
             else:
-                path = rng.choice(bad)
-                try:
-                    reload(api, server, path)
-                    pytest.fail(f"{path} was accepted")
-                except grpc.RpcError as e:
-                    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e
+                err = rpc_error(reload, api, server, rng.choice(bad))
+                assert err.code() == grpc.StatusCode.FAILED_PRECONDITION, err
             time.sleep(0.05)
         time.sleep(0.3)
+        state = finish()
+        assert server.running(), f"churnd died:\n{server.stderr()[-2000:]}"
+        assert not state["failures"], state["failures"][:5]
+        assert state["ok"] > 20
+        assert serving_version(api, server) in versions
+        assert_serving(stubs, server)
+        passed = True
     finally:
-        stop.set()
-        for t in threads:
-            t.join(60)
-    assert not failures, failures[:5]
-    assert ok[0] > 20
-    assert seen <= versions and seen, seen
-    assert serving_version(api, server) in versions
-    assert_serving(stubs, server)
+        finish()
+        if not passed:
+            _forgive(server)
+
+
+def _forgive(server):
+    """The test failed (an xfail): keep the teardown from reporting the same crash again."""
+    if server.running():
+        server.proc.kill()
+    server.wait()
+    server.returncode = 0
+    server.allow_stderr = r".*"
+
+
+@pytest.mark.xfail(strict=True, reason="server bug: use after free: BatchGetScores (like "
+                   "GetScore) releases its model reference before the response, whose "
+                   "model_version and reason strings point into the model, is serialized; a "
+                   "reload in between frees the model: clients get undecodable responses "
+                   "('Exception deserializing response!') and churnd may abort with 'double "
+                   "free or corruption'")
+def test_batch_scores_never_fail_during_20_reloads(stubs, api, churnd_factory, demo_store):
+    server, _ = _start_with_model_file(churnd_factory, demo_store)
+    good = [demo_store.logreg, demo_store.gbdt]
+    versions = {model_version(p) for p in good}
+    ids = ["cust-%07d" % i for i in range(1000)]
+    seen = set()
+
+    def batch_scores(ch, rng):
+        r = api.scoring_grpc.ScoringServiceStub(ch).BatchGetScores(
+            api.scoring_pb2.BatchGetScoresRequest(customer_ids=ids), timeout=60)
+        assert r.scored == 1000, (r.scored, r.failed)
+        seen.update(x.score.model_version for x in r.results)
+
+    passed = False
+    try:
+        finish = _load(server, 2, batch_scores)
+        try:
+            for i in range(20):
+                r = reload(api, server, good[(i + 1) % 2])
+                assert r.swapped and r.new_version in versions
+                time.sleep(0.1)
+        finally:
+            state = finish()
+        assert server.running(), f"churnd died:\n{server.stderr()[-2000:]}"
+        assert not state["failures"], state["failures"][:5]
+        assert state["ok"] > 0 and seen <= versions
+        assert_serving(stubs, server)
+        passed = True
+    finally:
+        if not passed:
+            _forgive(server)
+
+
+@pytest.mark.xfail(strict=True, reason="server bug: BatchGetScores of 1,000 ids (the batch "
+                   "limit) with max_reasons = 20 (the reasons limit) fails with "
+                   "RESOURCE_EXHAUSTED 'response too large' (the call's arena is sized from "
+                   "the request limit)")
+def test_batch_scores_at_both_limits(stubs, api, scored):
+    ids = ["cust-%07d" % i for i in range(1000)]
+    r = batch(api, scored, ids, max_reasons=20)
+    assert r.scored == 1000
+
+
+@pytest.mark.xfail(strict=True, reason="server bug: ListAtRiskCustomers accepts "
+                   "min_probability outside [0, 1] (answers an empty list) where "
+                   "scoring.proto says INVALID_ARGUMENT")
+def test_list_at_risk_refuses_min_probability_out_of_range(stubs, api, scored):
+    pb = api.scoring_pb2
+    err = rpc_error(scoring(api, scored).ListAtRiskCustomers, pb.ListAtRiskCustomersRequest(
+        filter=pb.AtRiskFilter(min_probability=1.5)), timeout=RPC_TIMEOUT_S)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
