@@ -60,6 +60,7 @@ struct churn_method {
     void (*on_done)(struct churn_rpc *rpc);
 
     uint32_t max_request_bytes; /* per message; 0: the server's receive limit */
+    uint32_t arena_bytes;       /* call and scratch arena cap; 0: 16 x max_request_bytes */
     const char *unimplemented;  /* non-NULL: answer UNIMPLEMENTED with this text */
     void *service;              /* handler context, returned by churn_rpc_service() */
 };

@@ -240,12 +240,17 @@ open_conversation(struct churn_services *svc, struct chat_stream *cs, const char
     snprintf(c->id, sizeof(c->id), "%s", id);
     snprintf(c->customer_id, sizeof(c->customer_id), "%s", customer_id);
     churn_chat_state_init(&c->state);
-    void *data;
-    size_t len;
-    if (svc->store &&
-        churn_store_get_conversation(svc->store, customer_id, id, scratch, &data, &len) ==
-            CHURN_OK &&
-        len > 8) {
+    void *data = NULL;
+    size_t len = 0;
+    unsigned char pending[CHAT_STATE_MAX + 8];
+    bool found =
+        churn__chat_saver_lookup(svc->chat_saver, customer_id, id, pending, sizeof(pending), &len);
+    if (found)
+        data = pending;
+    else
+        found = svc->store && churn_store_get_conversation(svc->store, customer_id, id, scratch,
+                                                           &data, &len) == CHURN_OK;
+    if (found && len > 8) {
         const uint8_t *d = data;
         uint64_t seq = 0;
         for (int i = 0; i < 8; i++)
@@ -504,6 +509,7 @@ const struct churn_method churn__chat_methods[] = {
         .on_message = chat_message,
         .on_done = chat_done,
         .max_request_bytes = 80 * 1024,
+        .arena_bytes = 32 * 1024 * 1024, /* a 64 KiB text needs room to be analyzed */
     },
     {
         .name = "/churn.v1.ChatService/AnalyzeText",
@@ -512,6 +518,7 @@ const struct churn_method churn__chat_methods[] = {
         .response = &churn__v1__analyze_text_response__descriptor,
         .unary = analyze_text,
         .max_request_bytes = 80 * 1024,
+        .arena_bytes = 32 * 1024 * 1024, /* a 64 KiB text needs room to be analyzed */
     },
 };
 const size_t churn__n_chat_methods = sizeof(churn__chat_methods) / sizeof(churn__chat_methods[0]);

@@ -33,7 +33,8 @@ struct churn__chat_saver {
     bool stopping;             /* (mu) */
     struct saved_state *queue; /* (mu) filled by turns */
     size_t n;                  /* (mu) */
-    struct saved_state *spare; /* the saver thread's own buffer */
+    struct saved_state *spare; /* the batch being written (or last written) */
+    size_t spare_n;            /* (mu) states in spare */
     unsigned long dropped;     /* (mu) states not queued because the queue was full */
     struct churn_conversation_put *items;
 };
@@ -55,6 +56,7 @@ saver_main(void *arg)
         size_t n = sv->n;
         sv->queue = sv->spare;
         sv->spare = batch;
+        sv->spare_n = n;
         sv->n = 0;
         pthread_mutex_unlock(&sv->mu);
         for (size_t i = 0; i < n; i++) {
@@ -120,6 +122,38 @@ churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id,
     }
     pthread_mutex_unlock(&sv->mu);
     return ok;
+}
+
+/* Newest state of (customer, conversation) among @n states of @list, or NULL. */
+static const struct saved_state *
+find_newest(const struct saved_state *list, size_t n, const char *customer_id,
+            const char *conversation_id)
+{
+    for (size_t i = n; i-- > 0;)
+        if (strcmp(list[i].conversation_id, conversation_id) == 0 &&
+            strcmp(list[i].customer_id, customer_id) == 0)
+            return &list[i];
+    return NULL;
+}
+
+bool
+churn__chat_saver_lookup(struct churn__chat_saver *sv, const char *customer_id,
+                         const char *conversation_id, void *out, size_t cap, size_t *len)
+{
+    if (!sv)
+        return false;
+    pthread_mutex_lock(&sv->mu);
+    /* queued states are newer than the batch being written, which is newer than the store */
+    const struct saved_state *st = find_newest(sv->queue, sv->n, customer_id, conversation_id);
+    if (!st)
+        st = find_newest(sv->spare, sv->spare_n, customer_id, conversation_id);
+    bool found = st && st->len <= cap;
+    if (found) {
+        memcpy(out, st->data, st->len);
+        *len = st->len;
+    }
+    pthread_mutex_unlock(&sv->mu);
+    return found;
 }
 
 void

@@ -6,6 +6,7 @@
  * store's domain structs; never touches LMDB itself.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,6 +63,13 @@ event_from_proto(const Churn__V1__Event *pe, struct churn_arena *a, struct churn
         ev->order.order_id = arena_copy(a, pe->order->order_id);
         ev->order.amount = pe->order->amount;
         ev->order.currency = arena_copy(a, pe->order->currency);
+        if (pe->order->status == CHURN__V1__ORDER_STATUS__ORDER_STATUS_UNSPECIFIED) {
+            *field = "event.order.status";
+            snprintf(reason, rlen,
+                     "event.order.status: required (COMPLETED, CANCELLED or "
+                     "REFUNDED)");
+            return CHURN_EINVAL;
+        }
         ev->order.status = pe->order->status == CHURN__V1__ORDER_STATUS__ORDER_STATUS_CANCELLED
                                ? CHURN_ORDER_CANCELLED
                            : pe->order->status == CHURN__V1__ORDER_STATUS__ORDER_STATUS_REFUNDED
@@ -74,6 +82,11 @@ event_from_proto(const Churn__V1__Event *pe, struct churn_arena *a, struct churn
         break;
     case CHURN__V1__EVENT__KIND_SUPPORT_TICKET:
         ev->kind = CHURN_EVENT_TICKET;
+        if (pe->support_ticket->action == CHURN__V1__TICKET_ACTION__TICKET_ACTION_UNSPECIFIED) {
+            *field = "event.support_ticket.action";
+            snprintf(reason, rlen, "event.support_ticket.action: required (OPENED or RESOLVED)");
+            return CHURN_EINVAL;
+        }
         ev->ticket.action =
             pe->support_ticket->action == CHURN__V1__TICKET_ACTION__TICKET_ACTION_RESOLVED
                 ? CHURN_TICKET_RESOLVED
@@ -153,7 +166,8 @@ struct ingest_stream {
     int64_t received, accepted, duplicates, rejected, committed_at_ms;
     size_t n_rejections;
     Churn__V1__Rejection rejections[INGEST_MAX_REJECTIONS];
-    char rejection_text[INGEST_MAX_REJECTIONS][CHURN_REASON_MAX + CHURN_ID_MAX + 2];
+    /* "reason\0event_id\0field" for each listed rejection */
+    char rejection_text[INGEST_MAX_REJECTIONS][CHURN_REASON_MAX + 2 * (CHURN_ID_MAX + 1) + 8];
     struct ingest_batch *filling; /* worker thread only */
 };
 
@@ -172,6 +186,18 @@ stream_unref(struct ingest_stream *st)
     pthread_mutex_destroy(&st->mu);
     churn_rpc_unref(st->rpc);
     churn_free(st);
+}
+
+/*
+ * The status code a Rejection carries (ingest.proto): RESOURCE_EXHAUSTED for a text over its
+ * limit, INVALID_ARGUMENT for every other bad field.
+ */
+static int
+rejection_code(enum churn_err err, const char *reason)
+{
+    if (err == CHURN_ETOOBIG && strstr(reason, "text"))
+        return churn_rpc_status_code(CHURN_ETOOBIG);
+    return churn_rpc_status_code(CHURN_EINVAL);
 }
 
 /* Record a rejection. Caller holds st->mu. */
@@ -197,6 +223,22 @@ add_rejection_locked(struct ingest_stream *st, int64_t index, const char *event_
     r->reason = text;
     r->event_id = id;
     r->field = (char *)(field ? field : "");
+    if (!field) {
+        /* reasons read "field.path: what is wrong": the field is the part before ": " */
+        char *fld = id + strlen(id) + 1;
+        size_t n = strcspn(reason, ": ");
+        if (n < CHURN_ID_MAX && reason[n] == ':') {
+            snprintf(fld, CHURN_ID_MAX + 1, "%.*s", (int)n, reason);
+            r->field = fld;
+        }
+    }
+}
+
+static int
+by_index(const void *a, const void *b)
+{
+    const Churn__V1__Rejection *x = a, *y = b;
+    return (x->index > y->index) - (x->index < y->index);
 }
 
 /* Send the summary once everything the client sent is committed. Caller holds st->mu. */
@@ -211,6 +253,8 @@ maybe_reply_locked(struct ingest_stream *st)
     }
     Churn__V1__RecordEventsResponse resp = CHURN__V1__RECORD_EVENTS_RESPONSE__INIT;
     Churn__V1__Rejection *list[INGEST_MAX_REJECTIONS];
+    /* refused on arrival or at commit: listed in stream order either way */
+    qsort(st->rejections, st->n_rejections, sizeof(st->rejections[0]), by_index);
     for (size_t i = 0; i < st->n_rejections; i++)
         list[i] = &st->rejections[i];
     resp.received = st->received;
@@ -249,11 +293,18 @@ batch_done(void *user, enum churn_err err, const struct churn_event_result *resu
             case CHURN_EVENT_DUPLICATE:
                 st->duplicates++;
                 break;
-            case CHURN_EVENT_REJECTED:
+            case CHURN_EVENT_REJECTED: {
+                /* the store names fields within the event: say "event.<field>" as the API
+                 * does */
+                char reason[CHURN_REASON_MAX + 8];
+                snprintf(reason, sizeof(reason), "%s%s",
+                         strncmp(results[i].reason, "event", 5) == 0 ? "" : "event.",
+                         results[i].reason);
                 add_rejection_locked(st, b->index[i], b->events[i].event_id,
-                                     churn_rpc_status_code(results[i].err), results[i].reason,
+                                     rejection_code(results[i].err, results[i].reason), reason,
                                      NULL);
                 break;
+            }
             }
         }
     }
@@ -408,6 +459,20 @@ record_done(struct churn_rpc *rpc)
 
 /* ---- UpsertCustomers ------------------------------------------------------------------- */
 
+/* Attribute keys: 1..64 bytes of [a-z0-9_] (ingest.proto). */
+static bool
+attr_key_valid(const char *key)
+{
+    size_t n = strlen(key);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9') ||
+              key[i] == '_'))
+            return false;
+    return true;
+}
+
 static enum churn_err
 attrs_from_proto(const Churn__V1__Customer *c, struct churn_customer_attrs *attrs, bool merge,
                  char *reason, size_t rlen)
@@ -439,6 +504,11 @@ attrs_from_proto(const Churn__V1__Customer *c, struct churn_customer_attrs *attr
         attrs->signup_ms = c->signup_at_ms;
     for (size_t i = 0; i < c->n_numeric_attributes; i++) {
         const Churn__V1__Customer__NumericAttributesEntry *e = c->numeric_attributes[i];
+        if (!attr_key_valid(e->key)) {
+            snprintf(reason, rlen, "numeric_attributes: key '%.64s' must be 1..64 of [a-z0-9_]",
+                     e->key);
+            return CHURN_EINVAL;
+        }
         if (!isfinite(e->value)) {
             snprintf(reason, rlen, "numeric_attributes[%.64s]: not a finite number", e->key);
             return CHURN_EINVAL;
@@ -453,6 +523,11 @@ attrs_from_proto(const Churn__V1__Customer *c, struct churn_customer_attrs *attr
     }
     for (size_t i = 0; i < c->n_categorical_attributes; i++) {
         const Churn__V1__Customer__CategoricalAttributesEntry *e = c->categorical_attributes[i];
+        if (!attr_key_valid(e->key)) {
+            snprintf(reason, rlen, "categorical_attributes: key '%.64s' must be 1..64 of [a-z0-9_]",
+                     e->key);
+            return CHURN_EINVAL;
+        }
         if (churn_customer_attrs_set_cat(attrs, e->key, e->value) != CHURN_OK) {
             snprintf(reason, rlen,
                      "categorical_attributes[%.64s]: bad name or value, or more "
@@ -514,6 +589,8 @@ upsert_customers(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
                 churn__v1__error_detail__init(r->error);
                 r->error->code = churn_rpc_status_code(err);
                 r->error->message = churn_arena_strdup(a, reason);
+                size_t flen = strcspn(reason, ": [");
+                r->error->field = churn_arena_strndup(a, reason, flen);
             }
             resp->rejected++;
             continue;

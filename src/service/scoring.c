@@ -138,7 +138,7 @@ struct churn__scoring {
     struct thread_slot threads[MAX_THREADS]; /* (mu) registered per-thread state */
     size_t n_threads;
     struct churn__served_model *current; /* (mu) */
-    atomic_bool reloading;
+    pthread_mutex_t reload_mu;           /* reloads (RPC and SIGHUP) run one after the other */
     char *default_path;
     double high_risk, medium_risk;   /* probability thresholds */
     double high_value, medium_value; /* annual value thresholds */
@@ -162,6 +162,7 @@ churn__scoring_create(const char *model_path, struct churn__scoring **out, char 
     if (!sc)
         return CHURN_ENOMEM;
     pthread_mutex_init(&sc->mu, NULL);
+    pthread_mutex_init(&sc->reload_mu, NULL);
     sc->default_path = churn_strdup(model_path ? model_path : "");
     sc->high_risk = 0.5;
     sc->medium_risk = 0.2;
@@ -198,18 +199,16 @@ churn__scoring_destroy(struct churn__scoring *sc)
     churn__scoring_release_threads(sc);
     served_unref(sc->current);
     pthread_mutex_destroy(&sc->mu);
+    pthread_mutex_destroy(&sc->reload_mu);
     churn_free(sc->default_path);
     churn_free(sc);
 }
 
 enum churn_err
 churn__scoring_reload(struct churn__scoring *sc, const char *path, bool dry_run, char *old_version,
-                      size_t old_len, char *err, size_t errlen)
+                      size_t old_len, struct churn__served_model **loaded, char *err, size_t errlen)
 {
-    if (atomic_exchange(&sc->reloading, true)) {
-        snprintf(err, errlen, "another reload is in progress");
-        return CHURN_EAGAIN;
-    }
+    pthread_mutex_lock(&sc->reload_mu);
     const char *p = path && *path ? path : sc->default_path;
     enum churn_err e = CHURN_EPRECOND;
     struct churn__served_model *m = NULL;
@@ -222,24 +221,35 @@ churn__scoring_reload(struct churn__scoring *sc, const char *path, bool dry_run,
     e = served_load(p, &m, err, errlen);
     if (e)
         goto out;
+    pthread_mutex_lock(&sc->mu);
+    const char *cur = sc->current ? churn_model_info(sc->current->model)->version : NULL;
+    snprintf(old_version, old_len, "%s", cur ? cur : "");
+    pthread_mutex_unlock(&sc->mu);
+    if (loaded) {
+        atomic_fetch_add(&m->refs, 1);
+        *loaded = m;
+    }
     if (dry_run) {
         served_unref(m);
         goto out;
     }
+    char *path_copy = p != sc->default_path ? churn_strdup(p) : NULL;
     pthread_mutex_lock(&sc->mu);
     struct churn__served_model *old = sc->current;
     sc->current = m;
+    if (path_copy) {
+        /* SIGHUP and an empty ReloadModel path re-read the file now being served */
+        churn_free(sc->default_path);
+        sc->default_path = path_copy;
+    }
     pthread_mutex_unlock(&sc->mu);
-    snprintf(old_version, old_len, "%s",
-             old && churn_model_info(old->model)->version ? churn_model_info(old->model)->version
-                                                          : "");
     churn_log(CHURN_LOG_INFO, "model_loaded", CHURN_LF_STR("path", p),
               CHURN_LF_STR("version", churn_model_info(m->model)->version
                                           ? churn_model_info(m->model)->version
                                           : ""));
     served_unref(old); /* in-flight calls still hold their own references */
 out:
-    atomic_store(&sc->reloading, false);
+    pthread_mutex_unlock(&sc->reload_mu);
     return e;
 }
 
@@ -440,9 +450,22 @@ score_one(struct churn_services *svc, struct churn__served_model *m, const char 
     }
     s->customer_id = cid;
     s->segment = seg;
-    for (size_t i = 0; i < s->n_reasons; i++)
-        if (s->reasons[i]->category && *s->reasons[i]->category)
-            s->reasons[i]->category = churn_arena_strdup(a, s->reasons[i]->category);
+    /* the response is serialized after the model reference is dropped (a reload may free
+     * the model meanwhile): nothing in it may point into the model or the record */
+    s->model_version = churn_arena_strdup(a, s->model_version);
+    bool ok = s->model_version != NULL;
+    for (size_t i = 0; i < s->n_reasons && ok; i++) {
+        Churn__V1__Reason *r = s->reasons[i];
+        r->feature = churn_arena_strdup(a, r->feature);
+        r->label = churn_arena_strdup(a, r->label);
+        if (r->category && *r->category)
+            r->category = churn_arena_strdup(a, r->category);
+        ok = r->feature && r->label && r->category;
+    }
+    if (!ok) {
+        snprintf(msg, msglen, "response too large");
+        return CHURN_ETOOBIG;
+    }
     *out = s;
     return CHURN_OK;
 }
@@ -663,6 +686,21 @@ list_at_risk(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
         return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open yet");
     if (req->page_size < 0 || req->page_size > PAGE_SIZE_LIMIT)
         return churn_rpc_error(rpc, CHURN_EINVAL, "page_size: must be 0 to %d", PAGE_SIZE_LIMIT);
+    const Churn__V1__AtRiskFilter *f = req->filter;
+    if (f) {
+        if (!(f->min_probability >= 0 && f->min_probability <= 1))
+            return churn_rpc_error(rpc, CHURN_EINVAL, "filter.min_probability: must be 0 to 1");
+        if (!(f->min_priority >= 0))
+            return churn_rpc_error(rpc, CHURN_EINVAL, "filter.min_priority: must be >= 0");
+        for (size_t i = 0; i < f->n_risk_tiers; i++)
+            if (f->risk_tiers[i] < CHURN__V1__RISK_TIER__RISK_TIER_LOW ||
+                f->risk_tiers[i] > CHURN__V1__RISK_TIER__RISK_TIER_HIGH)
+                return churn_rpc_error(rpc, CHURN_EINVAL, "filter.risk_tiers[%zu]: not a tier", i);
+        for (size_t i = 0; i < f->n_value_tiers; i++)
+            if (f->value_tiers[i] < CHURN__V1__VALUE_TIER__VALUE_TIER_LOW ||
+                f->value_tiers[i] > CHURN__V1__VALUE_TIER__VALUE_TIER_HIGH)
+                return churn_rpc_error(rpc, CHURN_EINVAL, "filter.value_tiers[%zu]: not a tier", i);
+    }
     /* the page token is the offset into the priority order, as decimal text */
     size_t offset = 0;
     if (*req->page_token) {
@@ -790,6 +828,24 @@ model_info_to_proto(const struct churn__served_model *m, struct churn_arena *a)
     return mi;
 }
 
+/* The ModelInfo of @m with every string copied into @a (it outlives our reference). */
+static Churn__V1__ModelInfo *
+model_info_copy(const struct churn__served_model *m, struct churn_arena *a)
+{
+    Churn__V1__ModelInfo *mi = model_info_to_proto(m, a);
+    if (!mi)
+        return NULL;
+    mi->version = churn_arena_strdup(a, mi->version);
+    mi->path = churn_arena_strdup(a, mi->path);
+    mi->checksum = churn_arena_strdup(a, mi->checksum);
+    mi->data_hash = churn_arena_strdup(a, mi->data_hash);
+    for (size_t k = 0; k < mi->n_features; k++) {
+        mi->features[k]->name = churn_arena_strdup(a, mi->features[k]->name);
+        mi->features[k]->label = churn_arena_strdup(a, mi->features[k]->label);
+    }
+    return mi;
+}
+
 static enum churn_err
 get_model_info(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
 {
@@ -799,20 +855,11 @@ get_model_info(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMess
         return no_model(rpc);
     struct churn_arena *a = churn_rpc_arena(rpc);
     Churn__V1__GetModelInfoResponse *resp = churn_arena_alloc(a, sizeof(*resp));
-    Churn__V1__ModelInfo *mi = model_info_to_proto(m, a);
+    Churn__V1__ModelInfo *mi = model_info_copy(m, a);
     enum churn_err e = CHURN_OK;
     if (!resp || !mi) {
         e = CHURN_ENOMEM;
     } else {
-        /* strings of the model must outlive our reference: copy the ones that are the model's */
-        mi->version = churn_arena_strdup(a, mi->version);
-        mi->path = churn_arena_strdup(a, mi->path);
-        mi->checksum = churn_arena_strdup(a, mi->checksum);
-        mi->data_hash = churn_arena_strdup(a, mi->data_hash);
-        for (size_t i = 0; i < mi->n_features; i++) {
-            mi->features[i]->name = churn_arena_strdup(a, mi->features[i]->name);
-            mi->features[i]->label = churn_arena_strdup(a, mi->features[i]->label);
-        }
         churn__v1__get_model_info_response__init(resp);
         resp->model = mi;
         *out = &resp->base;
@@ -829,12 +876,11 @@ reload_model(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
     if (strlen(req->path) > 4096)
         return churn_rpc_error(rpc, CHURN_EINVAL, "path: over 4096 bytes");
     char err[512], old[256] = "";
+    struct churn__served_model *candidate = NULL;
     enum churn_err e = churn__scoring_reload(svc->scoring, req->path, req->dry_run, old,
-                                             sizeof(old), err, sizeof(err));
+                                             sizeof(old), &candidate, err, sizeof(err));
     if (e == CHURN_ECORRUPT || e == CHURN_ETOOBIG)
         e = CHURN_EPRECOND; /* a bad file: the old model keeps serving */
-    if (e == CHURN_EAGAIN)
-        return churn_rpc_error(rpc, CHURN_EAGAIN, "%s", err);
     if (e)
         return churn_rpc_error(rpc, e, "model refused, the previous one keeps serving: %s", err);
     struct churn_arena *a = churn_rpc_arena(rpc);
@@ -852,6 +898,9 @@ reload_model(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
         resp->new_version = churn_arena_strdup(a, v ? v : "");
         served_unref(m);
     }
+    /* the model loaded (the candidate of a dry run), with its strings copied */
+    resp->model = candidate ? model_info_copy(candidate, a) : NULL;
+    served_unref(candidate);
     *out = &resp->base;
     return CHURN_OK;
 }
@@ -872,6 +921,7 @@ const struct churn_method churn__scoring_methods[] = {
         .response = &churn__v1__batch_get_scores_response__descriptor,
         .unary = batch_get_scores,
         .max_request_bytes = 256 * 1024,
+        .arena_bytes = 64 * 1024 * 1024, /* 1,000 scores with 20 reasons each */
     },
     {
         .name = "/churn.v1.ScoringService/ListAtRiskCustomers",
@@ -880,6 +930,7 @@ const struct churn_method churn__scoring_methods[] = {
         .response = &churn__v1__list_at_risk_customers_response__descriptor,
         .unary = list_at_risk,
         .max_request_bytes = 16 * 1024,
+        .arena_bytes = 64 * 1024 * 1024, /* a page of 1,000 scores */
     },
     {
         .name = "/churn.v1.ModelService/GetModelInfo",

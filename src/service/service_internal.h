@@ -70,6 +70,12 @@ enum churn_err churn__chat_saver_start(struct churn_store *store, struct churn__
 /** churn__chat_saver_put() - queue a state (copied); false when the queue is full. */
 bool churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id,
                            const char *conversation_id, const void *data, size_t len);
+/**
+ * churn__chat_saver_lookup() - the newest state of a conversation that is queued or being
+ * written (so a client reconnecting at once sees its conversation); false if none.
+ */
+bool churn__chat_saver_lookup(struct churn__chat_saver *sv, const char *customer_id,
+                              const char *conversation_id, void *out, size_t cap, size_t *len);
 /** churn__chat_saver_stop() - write what is queued, stop the thread, free. NULL is a no-op. */
 void churn__chat_saver_stop(struct churn__chat_saver *sv);
 
@@ -79,7 +85,14 @@ enum churn_err churn__scoring_create(const char *model_path, struct churn__scori
                                      size_t errlen);
 void churn__scoring_destroy(struct churn__scoring *sc);
 void churn__scoring_release_threads(struct churn__scoring *sc);
+struct churn__served_model;
+/*
+ * churn__scoring_reload() - load @path (empty: the file being served) and, unless @dry_run,
+ * swap it in. @old_version receives the version serving before; @loaded, when not NULL, one
+ * reference to the model loaded, which the caller drops.
+ */
 enum churn_err churn__scoring_reload(struct churn__scoring *sc, const char *path, bool dry_run,
-                                     char *old_version, size_t old_len, char *err, size_t errlen);
+                                     char *old_version, size_t old_len,
+                                     struct churn__served_model **loaded, char *err, size_t errlen);
 
 #endif

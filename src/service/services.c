@@ -119,7 +119,7 @@ enum churn_err
 churn_services_load_model(struct churn_services *svc, const char *path, char *errbuf, size_t errlen)
 {
     char old[256];
-    return churn__scoring_reload(svc->scoring, path, false, old, sizeof(old), errbuf, errlen);
+    return churn__scoring_reload(svc->scoring, path, false, old, sizeof(old), NULL, errbuf, errlen);
 }
 
 enum churn_err

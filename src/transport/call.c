@@ -46,6 +46,8 @@ churn__rpc_new(struct churn__worker *w, size_t method_index)
     size_t limit = (size_t)s->opts.max_recv_bytes * CALL_ARENA_RATIO;
     if (rpc->method && rpc->method->max_request_bytes)
         limit = (size_t)rpc->method->max_request_bytes * CALL_ARENA_RATIO;
+    if (rpc->method && rpc->method->arena_bytes)
+        limit = rpc->method->arena_bytes;
     if (limit < CALL_ARENA_MIN)
         limit = CALL_ARENA_MIN;
     churn_arena_init(&rpc->arena, limit);

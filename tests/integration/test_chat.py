@@ -113,9 +113,6 @@ def test_analyze_text_bad_input(stubs, api, server):
     assert analyze_text(api, server, "terrible").sentiment.compound < 0
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: a text of exactly 64 KiB (the limit) of "
-                   "ordinary words is refused with RESOURCE_EXHAUSTED 'too complex to analyze "
-                   "(scratch memory exhausted ...)' instead of being analyzed")
 def test_analyze_text_at_the_limit(stubs, api, server):
     sentence = "The app is slow and I am not happy. "
     text = (sentence * (65536 // len(sentence) + 1))[:65536]
@@ -272,12 +269,6 @@ def test_invalid_utf8_turn(stubs, api, server):
     assert_serving(stubs, server)
 
 
-@pytest.mark.xfail(strict=False, reason="server bug, intermittent (so not strict): since "
-                   "329ecdc conversation states are saved off the request path, and a client "
-                   "that reconnects right after its stream ended may find the state not yet "
-                   "saved: customer_turns starts again (1 or 2 instead of 3), churn_intent_seen "
-                   "is lost, hysteresis breaks. Seen in up to 6 of 10 reconnects on a loaded "
-                   "store, rarely on an empty one")
 def test_conversation_continues_after_reconnect(stubs, api, server):
     """Ten conversations, each: two turns on one connection, then at once the third on a
     new connection. Every third turn must see the state the first two left."""

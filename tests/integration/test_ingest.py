@@ -149,10 +149,6 @@ def test_bad_events_are_rejected_alone_and_the_stream_goes_on(stubs, api, server
     assert_serving(stubs, server)
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: rejection codes and fields do not follow "
-                   "the contract: a rating out of range is OUT_OF_RANGE (11) and an id over "
-                   "128 bytes RESOURCE_EXHAUSTED (8) where churn.v1 says INVALID_ARGUMENT (3); "
-                   "Rejection.field is empty for every rejection made by the store's validation")
 def test_rejections_name_the_field_with_invalid_argument(stubs, api, server):
     bad = _bad_events(api)
     s = record(api, server, [b[0] for b in bad])
@@ -162,9 +158,6 @@ def test_rejections_name_the_field_with_invalid_argument(stubs, api, server):
         assert r.field and r.field in r.reason, r
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: an order without status and a support "
-                   "ticket without action are accepted (read as COMPLETED / OPENED) though "
-                   "ingest.proto says an unset status or action is rejected")
 def test_unset_order_status_and_ticket_action_are_rejected(stubs, api, server):
     E = api.ingest_pb2.Event
     s = record(api, server, [
@@ -174,9 +167,6 @@ def test_unset_order_status_and_ticket_action_are_rejected(stubs, api, server):
     assert (s.accepted, s.rejected) == (0, 2), s
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: RecordEventsResponse.rejections are not in "
-                   "stream order: events refused by the handler (no kind, no event) are listed "
-                   "before earlier events refused by the store's validation at commit time")
 def test_rejections_are_listed_in_stream_order(stubs, api, server):
     E = api.ingest_pb2.Event
     s = record(api, server, [
@@ -395,9 +385,6 @@ def test_upsert_merge_replace_and_per_item_rejection(stubs, api, server):
     assert_serving(stubs, server)
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: an attribute key outside [a-z0-9_] "
-                   "(\"Bad-Key\") is accepted by UpsertCustomers, and a rejected item's "
-                   "ErrorDetail.field is empty")
 def test_upsert_rejects_a_bad_attribute_key_naming_the_field(stubs, api, server):
     pb = api.ingest_pb2
     r = ingest_stub(api, server.channel()).UpsertCustomers(pb.UpsertCustomersRequest(

@@ -277,9 +277,6 @@ def test_reload_dry_run_does_not_swap(stubs, api, scored, demo_store, tmp_path):
     assert serving_version(api, scored) == before
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: ReloadModelResponse.model is never filled "
-                   "(the candidate on dry_run, the loaded model otherwise) and old_version is "
-                   "empty on a dry run")
 def test_reload_dry_run_describes_the_candidate(stubs, api, scored, demo_store):
     before = serving_version(api, scored)
     r = reload(api, scored, demo_store.gbdt, dry_run=True)
@@ -309,10 +306,6 @@ def test_valid_reload_swaps_the_version(stubs, api, scored, demo_store):
     assert serving_version(api, scored) == old
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: SIGHUP (and ReloadModel with an empty "
-                   "path) does not reload the --model file: the scoring module is created "
-                   "without the configured path, so it logs 'model_reload_refused ... no model "
-                   "path configured' and the old model keeps serving")
 def test_sighup_reloads_the_model_path(stubs, api, churnd_factory, demo_store):
     server, current = _start_with_model_file(churnd_factory, demo_store)
     server.allow_stderr = r"model_reload_refused"
@@ -365,12 +358,6 @@ def _load(server, n_threads, call):
     return finish
 
 
-@pytest.mark.xfail(strict=False, reason="server bug (intermittent, so not strict): use after "
-                   "free: GetScore releases its model reference before the response, whose "
-                   "model_version and reason strings point into the model, is serialized; a "
-                   "reload in between frees the model and the client gets an undecodable "
-                   "response (about one run in five here; test_batch_scores_never_fail_during_"
-                   "20_reloads shows it reliably)")
 def test_get_score_never_fails_during_20_reloads(stubs, api, churnd_factory, demo_store,
                                                  tmp_path):
     """Three threads call GetScore while the model is reloaded 20 times: good and bad files,
@@ -428,12 +415,6 @@ def _forgive(server):
     server.allow_stderr = r".*"
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: use after free: BatchGetScores (like "
-                   "GetScore) releases its model reference before the response, whose "
-                   "model_version and reason strings point into the model, is serialized; a "
-                   "reload in between frees the model: clients get undecodable responses "
-                   "('Exception deserializing response!') and churnd may abort with 'double "
-                   "free or corruption'")
 def test_batch_scores_never_fail_during_20_reloads(stubs, api, churnd_factory, demo_store):
     server, _ = _start_with_model_file(churnd_factory, demo_store)
     good = [demo_store.logreg, demo_store.gbdt]
@@ -467,19 +448,12 @@ def test_batch_scores_never_fail_during_20_reloads(stubs, api, churnd_factory, d
             _forgive(server)
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: BatchGetScores of 1,000 ids (the batch "
-                   "limit) with max_reasons = 20 (the reasons limit) fails with "
-                   "RESOURCE_EXHAUSTED 'response too large' (the call's arena is sized from "
-                   "the request limit)")
 def test_batch_scores_at_both_limits(stubs, api, scored):
     ids = ["cust-%07d" % i for i in range(1000)]
     r = batch(api, scored, ids, max_reasons=20)
     assert r.scored == 1000
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: ListAtRiskCustomers accepts "
-                   "min_probability outside [0, 1] (answers an empty list) where "
-                   "scoring.proto says INVALID_ARGUMENT")
 def test_list_at_risk_refuses_min_probability_out_of_range(stubs, api, scored):
     pb = api.scoring_pb2
     err = rpc_error(scoring(api, scored).ListAtRiskCustomers, pb.ListAtRiskCustomersRequest(
