@@ -9,6 +9,8 @@
 #ifndef CHURN_ERROR_H
 #define CHURN_ERROR_H
 
+#include <stddef.h>
+
 /* X(name, text): name becomes CHURN_<name>. Order is ABI for nobody; append freely. */
 #define CHURN_ERRORS(X)                                                                            \
     X(OK, "success")                                                                               \
@@ -48,6 +50,13 @@ const char *churn_strerror(enum churn_err err);
  * Never NULL; an out-of-range value gives "EUNKNOWN".
  */
 const char *churn_err_name(enum churn_err err);
+
+/**
+ * churn_errf() - format a message into @errbuf (@errlen bytes; nothing when NULL or 0). The
+ * one helper every module uses to fill a caller's error buffer.
+ */
+void churn_errf(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /**
  * churn_err_from_errno() - translate a POSIX errno value into the closest churn_err.

@@ -209,14 +209,14 @@ churn_alert_update(struct churn_alert *alert, const struct churn_alert *fresh, i
                    char *errbuf, size_t errlen)
 {
     if (strcmp(alert->customer_id, fresh->customer_id) != 0 || alert->cause != fresh->cause) {
-        churn__errf(errbuf, errlen, "alert %llu is for %s/%s, the trigger for %s/%s",
+        churn_errf(errbuf, errlen, "alert %llu is for %s/%s, the trigger for %s/%s",
                     (unsigned long long)alert->id, alert->customer_id,
                     churn_alert_cause_name(alert->cause), fresh->customer_id,
                     churn_alert_cause_name(fresh->cause));
         return CHURN_EINVAL;
     }
     if (alert->status == CHURN_STATUS_CLOSED) {
-        churn__errf(errbuf, errlen, "alert %llu is closed; raise a new one",
+        churn_errf(errbuf, errlen, "alert %llu is closed; raise a new one",
                     (unsigned long long)alert->id);
         return CHURN_EPRECOND;
     }
@@ -246,7 +246,7 @@ closed_error(const struct churn_alert *alert, const char *what, char *errbuf, si
 {
     if (alert->status != CHURN_STATUS_CLOSED)
         return false;
-    churn__errf(errbuf, errlen, "cannot %s alert %llu: it is closed (%s)", what,
+    churn_errf(errbuf, errlen, "cannot %s alert %llu: it is closed (%s)", what,
                 (unsigned long long)alert->id, churn_alert_resolution_name(alert->resolution));
     return true;
 }
@@ -258,22 +258,22 @@ churn_alert_acknowledge(struct churn_alert *alert, const char *actor, const char
     if (closed_error(alert, "acknowledge", errbuf, errlen))
         return CHURN_EPRECOND;
     if (alert->status == CHURN_STATUS_ACKNOWLEDGED) {
-        churn__errf(errbuf, errlen, "alert %llu is already acknowledged by %s",
+        churn_errf(errbuf, errlen, "alert %llu is already acknowledged by %s",
                     (unsigned long long)alert->id, alert->ack_actor);
         return CHURN_EEXIST;
     }
     if (!actor || !actor[0]) {
-        churn__errf(errbuf, errlen, "actor: must not be empty");
+        churn_errf(errbuf, errlen, "actor: must not be empty");
         return CHURN_EINVAL;
     }
     if (!action_taken)
         action_taken = "";
     if (strlen(actor) >= CHURN_ALERT_NAME_MAX) {
-        churn__errf(errbuf, errlen, "actor: longer than %u bytes", CHURN_ALERT_NAME_MAX - 1);
+        churn_errf(errbuf, errlen, "actor: longer than %u bytes", CHURN_ALERT_NAME_MAX - 1);
         return CHURN_ETOOBIG;
     }
     if (strlen(action_taken) >= CHURN_ALERT_TEXT_MAX) {
-        churn__errf(errbuf, errlen, "action_taken: longer than %u bytes", CHURN_ALERT_TEXT_MAX - 1);
+        churn_errf(errbuf, errlen, "action_taken: longer than %u bytes", CHURN_ALERT_TEXT_MAX - 1);
         return CHURN_ETOOBIG;
     }
     churn__copy(alert->ack_actor, sizeof(alert->ack_actor), actor);
@@ -292,20 +292,20 @@ churn_alert_snooze(struct churn_alert *alert, int64_t until_ms, const char *reas
     if (closed_error(alert, "snooze", errbuf, errlen))
         return CHURN_EPRECOND;
     if (until_ms <= now_ms) {
-        churn__errf(errbuf, errlen, "snooze_until: %lld is in the past (now %lld)",
+        churn_errf(errbuf, errlen, "snooze_until: %lld is in the past (now %lld)",
                     (long long)until_ms, (long long)now_ms);
         return CHURN_EINVAL;
     }
     if (until_ms - now_ms > CHURN_ALERT_MAX_SNOOZE_MS) {
-        churn__errf(errbuf, errlen, "snooze_until: more than 90 days ahead");
+        churn_errf(errbuf, errlen, "snooze_until: more than 90 days ahead");
         return CHURN_ERANGE;
     }
     if (!reason || !reason[0]) {
-        churn__errf(errbuf, errlen, "snooze reason: must not be empty");
+        churn_errf(errbuf, errlen, "snooze reason: must not be empty");
         return CHURN_EINVAL;
     }
     if (strlen(reason) >= CHURN_ALERT_TEXT_MAX) {
-        churn__errf(errbuf, errlen, "snooze reason: longer than %u bytes",
+        churn_errf(errbuf, errlen, "snooze reason: longer than %u bytes",
                     CHURN_ALERT_TEXT_MAX - 1);
         return CHURN_ETOOBIG;
     }
@@ -334,7 +334,7 @@ churn_alert_close(struct churn_alert *alert, enum churn_alert_resolution resolut
     if (closed_error(alert, "close", errbuf, errlen))
         return CHURN_EPRECOND;
     if (resolution < CHURN_RESOLUTION_SAVED || resolution > CHURN_RESOLUTION_AUTO_CLEARED) {
-        churn__errf(errbuf, errlen,
+        churn_errf(errbuf, errlen,
                     "resolution: unknown value %d (saved, lost, not_actionable, auto_cleared)",
                     (int)resolution);
         return CHURN_EINVAL;

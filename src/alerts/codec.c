@@ -175,13 +175,3 @@ churn__terminated(const char *s, size_t size)
     return memchr(s, '\0', size) != NULL;
 }
 
-void
-churn__errf(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    if (!errbuf || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}

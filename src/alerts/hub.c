@@ -63,26 +63,26 @@ enum churn_err
 churn_alert_filter_check(const struct churn_alert_filter *f, char *errbuf, size_t errlen)
 {
     if (f->causes & ~ALL_CAUSE_BITS) {
-        churn__errf(errbuf, errlen, "filter.causes: unknown cause bits 0x%x",
+        churn_errf(errbuf, errlen, "filter.causes: unknown cause bits 0x%x",
                     f->causes & ~ALL_CAUSE_BITS);
         return CHURN_EINVAL;
     }
     if (f->min_risk < CHURN_TIER_UNSPECIFIED || f->min_risk > CHURN_TIER_HIGH) {
-        churn__errf(errbuf, errlen, "filter.min_risk: unknown tier %d", (int)f->min_risk);
+        churn_errf(errbuf, errlen, "filter.min_risk: unknown tier %d", (int)f->min_risk);
         return CHURN_EINVAL;
     }
     if (f->value_tiers & ~ALL_TIER_BITS) {
-        churn__errf(errbuf, errlen, "filter.value_tiers: unknown tier bits 0x%x",
+        churn_errf(errbuf, errlen, "filter.value_tiers: unknown tier bits 0x%x",
                     f->value_tiers & ~ALL_TIER_BITS);
         return CHURN_EINVAL;
     }
     if (f->segments & ~ALL_CELL_BITS) {
-        churn__errf(errbuf, errlen, "filter.segments: unknown segment bits 0x%x",
+        churn_errf(errbuf, errlen, "filter.segments: unknown segment bits 0x%x",
                     f->segments & ~ALL_CELL_BITS);
         return CHURN_EINVAL;
     }
     if (f->statuses & ~ALL_STATUS_BITS) {
-        churn__errf(errbuf, errlen, "filter.statuses: unknown status bits 0x%x",
+        churn_errf(errbuf, errlen, "filter.statuses: unknown status bits 0x%x",
                     f->statuses & ~ALL_STATUS_BITS);
         return CHURN_EINVAL;
     }
@@ -139,7 +139,7 @@ churn_alert_filter_parse(const char *text, struct churn_alert_filter *filter, ch
     char buf[1025];
     size_t n = strlen(text);
     if (n >= sizeof(buf)) {
-        churn__errf(errbuf, errlen, "filter: longer than %zu bytes", sizeof(buf) - 1);
+        churn_errf(errbuf, errlen, "filter: longer than %zu bytes", sizeof(buf) - 1);
         return CHURN_ETOOBIG;
     }
     memcpy(buf, text, n + 1);
@@ -164,12 +164,12 @@ churn_alert_filter_parse(const char *text, struct churn_alert_filter *filter, ch
                 d++;
         }
         if (!colon || d == 5) {
-            churn__errf(errbuf, errlen,
+            churn_errf(errbuf, errlen,
                         "filter: '%s' is not cause:, risk:, value:, segment: or status:", term);
             return CHURN_EINVAL;
         }
         if (seen[d]) {
-            churn__errf(errbuf, errlen, "filter: %s given twice", term);
+            churn_errf(errbuf, errlen, "filter: %s given twice", term);
             return CHURN_EINVAL;
         }
         seen[d] = true;
@@ -178,7 +178,7 @@ churn_alert_filter_parse(const char *text, struct churn_alert_filter *filter, ch
             if (comma)
                 *comma = '\0';
             if (!*v || !filter_value(term, v, &f) || (d == 1 && comma)) {
-                churn__errf(errbuf, errlen, "filter: %s: bad value '%s'%s", term, v,
+                churn_errf(errbuf, errlen, "filter: %s: bad value '%s'%s", term, v,
                             d == 1 ? " (one minimum tier: low, medium or high)" : "");
                 return CHURN_EINVAL;
             }
@@ -360,13 +360,13 @@ churn_alert_hub_subscribe(struct churn_alert_hub *hub, uint64_t after_seq,
         return CHURN_ENOMEM;
     pthread_mutex_lock(&hub->mu);
     if (after_seq > hub->head) {
-        churn__errf(errbuf, errlen, "after_sequence: %llu is beyond the head %llu",
+        churn_errf(errbuf, errlen, "after_sequence: %llu is beyond the head %llu",
                     (unsigned long long)after_seq, (unsigned long long)hub->head);
         err = CHURN_EINVAL;
         goto out_unlock;
     }
     if (after_seq < oldest_locked(hub)) {
-        churn__errf(errbuf, errlen,
+        churn_errf(errbuf, errlen,
                     "after_sequence: %llu is older than the live window (from %llu); read "
                     "the backlog first",
                     (unsigned long long)after_seq, (unsigned long long)oldest_locked(hub));
@@ -374,12 +374,12 @@ churn_alert_hub_subscribe(struct churn_alert_hub *hub, uint64_t after_seq,
         goto out_unlock;
     }
     if (hub->n_subs == hub->cfg.max_subscribers) {
-        churn__errf(errbuf, errlen, "too many subscribers (%u)", hub->cfg.max_subscribers);
+        churn_errf(errbuf, errlen, "too many subscribers (%u)", hub->cfg.max_subscribers);
         err = CHURN_ETOOBIG;
         goto out_unlock;
     }
     if (queue_cap > hub->cfg.ring_capacity) {
-        churn__errf(errbuf, errlen, "queue_cap: %u is over the ring capacity %u", queue_cap,
+        churn_errf(errbuf, errlen, "queue_cap: %u is over the ring capacity %u", queue_cap,
                     hub->cfg.ring_capacity);
         err = CHURN_EINVAL;
         goto out_unlock;

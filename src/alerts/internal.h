@@ -49,8 +49,5 @@ void churn__rd_str(struct churn__rd *r, char *out, size_t size);
 enum churn_err churn__copy(char *out, size_t size, const char *s);
 /* true when @s (a fixed field of @size bytes) is NUL-terminated within it */
 bool churn__terminated(const char *s, size_t size);
-/* printf into errbuf when errbuf is non-NULL */
-void churn__errf(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 #endif

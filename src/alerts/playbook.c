@@ -504,7 +504,7 @@ churn_playbooks_load_file(const char *path, struct churn_playbooks **out, char *
     FILE *f = fopen(path, "rb");
     if (!f) {
         err = churn_err_from_errno(errno);
-        churn__errf(errbuf, errlen, "%s: cannot open: %s", path, strerror(errno));
+        churn_errf(errbuf, errlen, "%s: cannot open: %s", path, strerror(errno));
         return err;
     }
     char *text = churn_malloc(CHURN_PLAYBOOK_MAX_FILE + 1);
@@ -514,7 +514,7 @@ churn_playbooks_load_file(const char *path, struct churn_playbooks **out, char *
     }
     size_t n = fread(text, 1, CHURN_PLAYBOOK_MAX_FILE + 1, f);
     if (ferror(f)) {
-        churn__errf(errbuf, errlen, "%s: read error", path);
+        churn_errf(errbuf, errlen, "%s: read error", path);
         err = CHURN_EIO;
         goto out_text;
     }

@@ -30,21 +30,21 @@ churn_alert_rules_config_check(const struct churn_alert_rules_config *cfg, char 
                                size_t errlen)
 {
     if (!(cfg->probability_jump > 0 && cfg->probability_jump < 1)) {
-        churn__errf(errbuf, errlen, "probability_jump: %g is not in (0, 1)", cfg->probability_jump);
+        churn_errf(errbuf, errlen, "probability_jump: %g is not in (0, 1)", cfg->probability_jump);
         return CHURN_EINVAL;
     }
     if (cfg->cooldown_ms < 0 || cfg->update_min_interval_ms < 0 || cfg->stale_after_ms <= 0) {
-        churn__errf(errbuf, errlen,
+        churn_errf(errbuf, errlen,
                     "cooldown_ms and update_min_interval_ms must be >= 0, stale_after_ms > 0");
         return CHURN_EINVAL;
     }
     if (cfg->max_moved > CHURN_ALERT_MAX_MOVED) {
-        churn__errf(errbuf, errlen, "max_moved: %u is over %u", cfg->max_moved,
+        churn_errf(errbuf, errlen, "max_moved: %u is over %u", cfg->max_moved,
                     CHURN_ALERT_MAX_MOVED);
         return CHURN_EINVAL;
     }
     if (!(cfg->min_moved_delta >= 0) || !isfinite(cfg->min_moved_delta)) {
-        churn__errf(errbuf, errlen, "min_moved_delta: must be a number >= 0");
+        churn_errf(errbuf, errlen, "min_moved_delta: must be a number >= 0");
         return CHURN_EINVAL;
     }
     return CHURN_OK;

@@ -51,16 +51,16 @@ share_cuts(const double *sample, size_t n, double high, double medium, const cha
            double *high_cut, double *medium_cut, char *errbuf, size_t errlen)
 {
     if (n == 0) {
-        churn__errf(errbuf, errlen, "%s: the sample is empty", what);
+        churn_errf(errbuf, errlen, "%s: the sample is empty", what);
         return CHURN_EINVAL;
     }
     if (n > MAX_SAMPLE) {
-        churn__errf(errbuf, errlen, "%s: more than %u samples", what, MAX_SAMPLE);
+        churn_errf(errbuf, errlen, "%s: more than %u samples", what, MAX_SAMPLE);
         return CHURN_ETOOBIG;
     }
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(sample[i]) || sample[i] < 0) {
-            churn__errf(errbuf, errlen, "%s: sample %zu is negative or not a number", what, i);
+            churn_errf(errbuf, errlen, "%s: sample %zu is negative or not a number", what, i);
             return CHURN_EINVAL;
         }
     }
@@ -91,7 +91,7 @@ churn_segments_compute(const struct churn_segment_config *cfg, const double *pro
     if (cfg->risk_mode == CHURN_RISK_BY_THRESHOLD) {
         if (!(cfg->risk_medium_min > 0 && cfg->risk_medium_min <= cfg->risk_high_min &&
               cfg->risk_high_min < 1)) {
-            churn__errf(errbuf, errlen, "risk thresholds: need 0 < medium (%g) <= high (%g) < 1",
+            churn_errf(errbuf, errlen, "risk thresholds: need 0 < medium (%g) <= high (%g) < 1",
                         cfg->risk_medium_min, cfg->risk_high_min);
             return CHURN_EINVAL;
         }
@@ -99,14 +99,14 @@ churn_segments_compute(const struct churn_segment_config *cfg, const double *pro
         seg.risk_medium_cut = cfg->risk_medium_min;
     } else if (cfg->risk_mode == CHURN_RISK_BY_TOP_SHARE) {
         if (!shares_ok(cfg->risk_high_share, cfg->risk_medium_share)) {
-            churn__errf(errbuf, errlen,
+            churn_errf(errbuf, errlen,
                         "risk shares: need 0 < high (%g), medium (%g) and high + medium < 1",
                         cfg->risk_high_share, cfg->risk_medium_share);
             return CHURN_EINVAL;
         }
         for (size_t i = 0; i < n_probs; i++) {
             if (!(probs[i] >= 0 && probs[i] <= 1)) {
-                churn__errf(errbuf, errlen, "probabilities: sample %zu is outside [0, 1]", i);
+                churn_errf(errbuf, errlen, "probabilities: sample %zu is outside [0, 1]", i);
                 return CHURN_EINVAL;
             }
         }
@@ -116,11 +116,11 @@ churn_segments_compute(const struct churn_segment_config *cfg, const double *pro
             return err;
         seg.risk_sample_size = (uint32_t)n_probs;
     } else {
-        churn__errf(errbuf, errlen, "risk mode: unknown value %d", (int)cfg->risk_mode);
+        churn_errf(errbuf, errlen, "risk mode: unknown value %d", (int)cfg->risk_mode);
         return CHURN_EINVAL;
     }
     if (!shares_ok(cfg->value_high_share, cfg->value_medium_share)) {
-        churn__errf(errbuf, errlen,
+        churn_errf(errbuf, errlen,
                     "value shares: need 0 < high (%g), medium (%g) and high + medium < 1",
                     cfg->value_high_share, cfg->value_medium_share);
         return CHURN_EINVAL;

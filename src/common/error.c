@@ -5,6 +5,8 @@
 #include "churn/error.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 static const char *const err_text[] = {
 #define CHURN__ERR_TEXT(name, text) [CHURN_##name] = text,
@@ -66,4 +68,15 @@ churn_err_from_errno(int errnum)
     default:
         return CHURN_EIO;
     }
+}
+
+void
+churn_errf(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    if (!errbuf || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
 }

@@ -209,11 +209,11 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
                         char *errbuf, size_t errlen)
 {
     if (!s || !scratch || !out || (!text && len)) {
-        churn__errf(errbuf, errlen, "invalid arguments");
+        churn_errf(errbuf, errlen, "invalid arguments");
         return CHURN_EINVAL;
     }
     if (len > s->max_text) {
-        churn__errf(errbuf, errlen, "text of %zu bytes is over the limit of %zu bytes", len,
+        churn_errf(errbuf, errlen, "text of %zu bytes is over the limit of %zu bytes", len,
                     s->max_text);
         return CHURN_ETOOBIG;
     }
@@ -229,7 +229,7 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
 
     struct churn__stem_tls *stems = NULL;
     if (s->snowball[0] && !(stems = churn__stem_tls(s))) {
-        churn__errf(errbuf, errlen, "cannot create this thread's stemmer");
+        churn_errf(errbuf, errlen, "cannot create this thread's stemmer");
         return CHURN_ENOMEM;
     }
 
@@ -444,6 +444,6 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
     return 0;
 
 out_nomem:
-    churn__errf(errbuf, errlen, "scratch memory exhausted analyzing %zu bytes", len);
+    churn_errf(errbuf, errlen, "scratch memory exhausted analyzing %zu bytes", len);
     return CHURN_ENOMEM;
 }

@@ -155,7 +155,5 @@ bool churn__stem_known(const char *algorithm);
 
 #define CHURN__STEM_MAX_WORD 24 /* longer words are never stemmed */
 
-void churn__errf(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -57,12 +57,12 @@ read_file(const char *path, char **data, size_t *len, char *errbuf, size_t errle
     if (!fp) {
         int e = errno;
         if (vendor)
-            churn__errf(errbuf, errlen,
+            churn_errf(errbuf, errlen,
                         "%s: %s; the vendored VADER lexicon is installed by tools/setup "
                         "(tools/fetch-lexicons): run it first",
                         path, strerror(e));
         else
-            churn__errf(errbuf, errlen, "%s: %s", path, strerror(e));
+            churn_errf(errbuf, errlen, "%s: %s", path, strerror(e));
         return CHURN_EIO;
     }
     size_t cap = CHURN_SENTIMENT_MAX_LEXICON_FILE + 1, n = 0, alloc = 64 * 1024;
@@ -75,7 +75,7 @@ read_file(const char *path, char **data, size_t *len, char *errbuf, size_t errle
     for (;;) {
         if (n == alloc) {
             if (alloc >= cap) {
-                churn__errf(errbuf, errlen, "%s: larger than %d bytes", name,
+                churn_errf(errbuf, errlen, "%s: larger than %d bytes", name,
                             CHURN_SENTIMENT_MAX_LEXICON_FILE);
                 err = CHURN_ETOOBIG;
                 goto out_free;
@@ -93,7 +93,7 @@ read_file(const char *path, char **data, size_t *len, char *errbuf, size_t errle
         n += r;
         if (r == 0) {
             if (ferror(fp)) {
-                churn__errf(errbuf, errlen, "%s: read error", path);
+                churn_errf(errbuf, errlen, "%s: read error", path);
                 err = CHURN_EIO;
                 goto out_free;
             }
@@ -122,12 +122,12 @@ churn_sentiment_open(const char *lexicon_dir, const char *language,
         if (strcmp(languages[i].code, language) == 0)
             lang = &languages[i];
     if (!lang) {
-        churn__errf(errbuf, errlen, "unsupported language '%.32s' (supported: %s)",
+        churn_errf(errbuf, errlen, "unsupported language '%.32s' (supported: %s)",
                     language ? language : "", churn_sentiment_supported_languages());
         return CHURN_EINVAL;
     }
     if (!lexicon_dir || !out) {
-        churn__errf(errbuf, errlen, "no lexicon directory");
+        churn_errf(errbuf, errlen, "no lexicon directory");
         return CHURN_EINVAL;
     }
     struct churn_sentiment_source src[MAX_FILES];
@@ -139,7 +139,7 @@ churn_sentiment_open(const char *lexicon_dir, const char *language,
         char path[4096];
         int w = snprintf(path, sizeof(path), "%s/%s", lexicon_dir, lang->files[n].path);
         if (w < 0 || (size_t)w >= sizeof(path)) {
-            churn__errf(errbuf, errlen, "lexicon directory path too long");
+            churn_errf(errbuf, errlen, "lexicon directory path too long");
             err = CHURN_EINVAL;
             goto out_free;
         }

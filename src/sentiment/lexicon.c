@@ -200,7 +200,7 @@ parse_flags(struct loader *ld, const char *name, size_t line, const char *p, siz
             }
         }
         if (!ok) {
-            churn__errf(ld->errbuf, ld->errlen,
+            churn_errf(ld->errbuf, ld->errlen,
                         "%s:%zu: unknown flag '%.*s' (known: negator, modal, booster, dampener, "
                         "contrast, churn, human, hard, nostem, idiom)",
                         name, line, (int)(b - a > 40 ? 40 : b - a), p + a);
@@ -210,13 +210,13 @@ parse_flags(struct loader *ld, const char *name, size_t line, const char *p, siz
     }
     uint16_t mods = *flags & CHURN__LEX_MODIFIER;
     if (mods & (mods - 1)) {
-        churn__errf(ld->errbuf, ld->errlen,
+        churn_errf(ld->errbuf, ld->errlen,
                     "%s:%zu: a term is at most one of negator, booster, dampener, contrast", name,
                     line);
         return false;
     }
     if ((*flags & CHURN__LEX_MODAL) && !(*flags & CHURN__LEX_NEGATOR)) {
-        churn__errf(ld->errbuf, ld->errlen, "%s:%zu: flag 'modal' needs 'negator'", name, line);
+        churn_errf(ld->errbuf, ld->errlen, "%s:%zu: flag 'modal' needs 'negator'", name, line);
         return false;
     }
     return true;
@@ -228,7 +228,7 @@ parse_number(struct loader *ld, const char *name, size_t line, const char *what,
 {
     char tmp[64];
     if (n == 0 || n >= sizeof(tmp)) {
-        churn__errf(ld->errbuf, ld->errlen, "%s:%zu: %s '%.*s' is not a number", name, line, what,
+        churn_errf(ld->errbuf, ld->errlen, "%s:%zu: %s '%.*s' is not a number", name, line, what,
                     (int)(n > 40 ? 40 : n), p);
         return false;
     }
@@ -238,12 +238,12 @@ parse_number(struct loader *ld, const char *name, size_t line, const char *what,
     errno = 0;
     double v = strtod(tmp, &end);
     if (end == tmp || *end != '\0' || errno == ERANGE || !isfinite(v)) {
-        churn__errf(ld->errbuf, ld->errlen, "%s:%zu: %s '%s' is not a number", name, line, what,
+        churn_errf(ld->errbuf, ld->errlen, "%s:%zu: %s '%s' is not a number", name, line, what,
                     tmp);
         return false;
     }
     if (v < lo || v > hi) {
-        churn__errf(ld->errbuf, ld->errlen, "%s:%zu: %s %s is out of range [%g, %g]", name, line,
+        churn_errf(ld->errbuf, ld->errlen, "%s:%zu: %s %s is out of range [%g, %g]", name, line,
                     what, tmp, lo, hi);
         return false;
     }
@@ -262,19 +262,19 @@ term_key(struct loader *ld, const char *name, size_t line, const char *term, siz
     churn_arena_reset(&ld->scratch);
     enum churn_err e = churn_sentiment_tokenize(term, n, &ld->scratch, &toks, err, sizeof(err));
     if (e) {
-        churn__errf(ld->errbuf, ld->errlen, "%s:%zu: term: %s", name, line, err);
+        churn_errf(ld->errbuf, ld->errlen, "%s:%zu: term: %s", name, line, err);
         return e == CHURN_ENOMEM ? -2 : -1;
     }
     if (toks.n == 0) {
         if (!strict)
             return 1;
-        churn__errf(ld->errbuf, ld->errlen, "%s:%zu: empty term", name, line);
+        churn_errf(ld->errbuf, ld->errlen, "%s:%zu: empty term", name, line);
         return -1;
     }
     if (toks.n > CHURN_SENTIMENT_MAX_PHRASE_WORDS) {
         if (!strict)
             return 1;
-        churn__errf(ld->errbuf, ld->errlen, "%s:%zu: phrase of %zu words is longer than %d", name,
+        churn_errf(ld->errbuf, ld->errlen, "%s:%zu: phrase of %zu words is longer than %d", name,
                     line, toks.n, CHURN_SENTIMENT_MAX_PHRASE_WORDS);
         return -1;
     }
@@ -284,7 +284,7 @@ term_key(struct loader *ld, const char *name, size_t line, const char *term, siz
         if (t->kind == CHURN_TOK_PUNCT || t->kind == CHURN_TOK_URL || t->kind == CHURN_TOK_EMAIL) {
             if (!strict)
                 return 1;
-            churn__errf(ld->errbuf, ld->errlen,
+            churn_errf(ld->errbuf, ld->errlen,
                         "%s:%zu: term '%.*s' contains '%.*s', which text never matches as a word",
                         name, line, (int)(n > 60 ? 60 : n), term, (int)(t->end - t->start),
                         term + t->start);
@@ -316,7 +316,7 @@ add_entry(struct loader *ld, size_t src, size_t line, const char *name, bool str
         if (ld->entry_src[sl->entry] == src) {
             if (!strict)
                 return 0; /* VADER lists some terms twice in two cases: keep the first */
-            churn__errf(ld->errbuf, ld->errlen, "%s:%zu: duplicate entry '%.*s' (first on line %u)",
+            churn_errf(ld->errbuf, ld->errlen, "%s:%zu: duplicate entry '%.*s' (first on line %u)",
                         name, line, (int)(key_len > 60 ? 60 : key_len), key,
                         ld->entry_line[sl->entry]);
             return CHURN_EINVAL;
@@ -333,7 +333,7 @@ add_entry(struct loader *ld, size_t src, size_t line, const char *name, bool str
         return 0;
     }
     if (s->n_entries >= CHURN_SENTIMENT_MAX_ENTRIES) {
-        churn__errf(ld->errbuf, ld->errlen, "%s:%zu: more than %d lexicon entries", name, line,
+        churn_errf(ld->errbuf, ld->errlen, "%s:%zu: more than %d lexicon entries", name, line,
                     CHURN_SENTIMENT_MAX_ENTRIES);
         return CHURN_ETOOBIG;
     }
@@ -401,12 +401,12 @@ load_line(struct loader *ld, size_t src, const struct churn_sentiment_source *so
     size_t fl[4];
     size_t nf = split_tabs(p, n, f, fl, strict ? 4 : 3);
     if (nf < 2 || fl[0] == 0) {
-        churn__errf(ld->errbuf, ld->errlen, "%s:%zu: expected '%s'", so->name, line,
+        churn_errf(ld->errbuf, ld->errlen, "%s:%zu: expected '%s'", so->name, line,
                     strict ? "term<TAB>value[<TAB>flags]" : "term<TAB>mean<TAB>...");
         return CHURN_EINVAL;
     }
     if (strict && nf > 3) {
-        churn__errf(ld->errbuf, ld->errlen, "%s:%zu: more than 3 tab-separated fields", so->name,
+        churn_errf(ld->errbuf, ld->errlen, "%s:%zu: more than 3 tab-separated fields", so->name,
                     line);
         return CHURN_EINVAL;
     }
@@ -446,7 +446,7 @@ static enum churn_err
 load_source(struct loader *ld, size_t src, const struct churn_sentiment_source *so)
 {
     if (so->len > CHURN_SENTIMENT_MAX_LEXICON_FILE) {
-        churn__errf(ld->errbuf, ld->errlen, "%s: %zu bytes is over the limit of %d", so->name,
+        churn_errf(ld->errbuf, ld->errlen, "%s: %zu bytes is over the limit of %d", so->name,
                     so->len, CHURN_SENTIMENT_MAX_LEXICON_FILE);
         return CHURN_ETOOBIG;
     }
@@ -462,17 +462,17 @@ load_source(struct loader *ld, size_t src, const struct churn_sentiment_source *
         if (n > 0 && p[n - 1] == '\r')
             n--;
         if (n > CHURN_SENTIMENT_MAX_LINE) {
-            churn__errf(ld->errbuf, ld->errlen, "%s:%zu: line of %zu bytes is longer than %d",
+            churn_errf(ld->errbuf, ld->errlen, "%s:%zu: line of %zu bytes is longer than %d",
                         so->name, line, n, CHURN_SENTIMENT_MAX_LINE);
             return CHURN_EINVAL;
         }
         if (memchr(p, '\0', n)) {
-            churn__errf(ld->errbuf, ld->errlen, "%s:%zu: NUL byte in line", so->name, line);
+            churn_errf(ld->errbuf, ld->errlen, "%s:%zu: NUL byte in line", so->name, line);
             return CHURN_EINVAL;
         }
         size_t bad = churn__utf8_validate(p, n);
         if (bad != n) {
-            churn__errf(ld->errbuf, ld->errlen, "%s:%zu: invalid UTF-8 at column %zu", so->name,
+            churn_errf(ld->errbuf, ld->errlen, "%s:%zu: invalid UTF-8 at column %zu", so->name,
                         line, bad + 1);
             return CHURN_EINVAL;
         }
@@ -600,24 +600,24 @@ churn_sentiment_open_sources(const struct churn_sentiment_source *sources, size_
 {
     enum churn_err err;
     if (!out || (n && !sources) || n > 64) {
-        churn__errf(errbuf, errlen, "invalid lexicon source list");
+        churn_errf(errbuf, errlen, "invalid lexicon source list");
         return CHURN_EINVAL;
     }
     size_t max_text =
         opts && opts->max_text_bytes ? opts->max_text_bytes : CHURN_SENTIMENT_MAX_TEXT_DEFAULT;
     if (max_text > CHURN_SENTIMENT_MAX_TEXT_LIMIT) {
-        churn__errf(errbuf, errlen, "max_text_bytes %zu is over the limit of %d", max_text,
+        churn_errf(errbuf, errlen, "max_text_bytes %zu is over the limit of %d", max_text,
                     CHURN_SENTIMENT_MAX_TEXT_LIMIT);
         return CHURN_EINVAL;
     }
     if (!language || strlen(language) >= sizeof(((struct churn_sentiment *)0)->language) ||
         (snowball && strlen(snowball) >= sizeof(((struct churn_sentiment *)0)->snowball))) {
-        churn__errf(errbuf, errlen, "invalid language or stemmer name");
+        churn_errf(errbuf, errlen, "invalid language or stemmer name");
         return CHURN_EINVAL;
     }
     struct churn_sentiment *s = churn_calloc(1, sizeof(*s));
     if (!s) {
-        churn__errf(errbuf, errlen, "out of memory");
+        churn_errf(errbuf, errlen, "out of memory");
         return CHURN_ENOMEM;
     }
     memcpy(s->language, language, strlen(language) + 1);
@@ -633,14 +633,14 @@ churn_sentiment_open_sources(const struct churn_sentiment_source *sources, size_
     if (err)
         goto out_fail;
     if (s->snowball[0] && !churn__stem_known(s->snowball)) {
-        churn__errf(errbuf, errlen, "unknown Snowball algorithm '%s'", s->snowball);
+        churn_errf(errbuf, errlen, "unknown Snowball algorithm '%s'", s->snowball);
         err = CHURN_EINVAL;
         goto out_fail;
     }
     for (size_t i = 0; i < n; i++) {
         const struct churn_sentiment_source *so = &sources[i];
         if (!so->name || (!so->data && so->len)) {
-            churn__errf(errbuf, errlen, "lexicon source %zu has no name or data", i);
+            churn_errf(errbuf, errlen, "lexicon source %zu has no name or data", i);
             err = CHURN_EINVAL;
             goto out_fail;
         }
@@ -661,9 +661,9 @@ churn_sentiment_open_sources(const struct churn_sentiment_source *sources, size_
 
 out_fail:
     if (err == CHURN_ENOMEM && (!errbuf || !errbuf[0]))
-        churn__errf(errbuf, errlen, "out of memory loading lexicons");
+        churn_errf(errbuf, errlen, "out of memory loading lexicons");
     if (err == CHURN_ETOOBIG && (!errbuf || !errbuf[0]))
-        churn__errf(errbuf, errlen, "lexicons are over the size limit");
+        churn_errf(errbuf, errlen, "lexicons are over the size limit");
     churn_free(ld.entry_src);
     churn_free(ld.entry_line);
     churn_arena_fini(&ld.scratch);

@@ -14,17 +14,6 @@
 
 #include "internal.h"
 
-void
-churn__errf(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    if (!errbuf || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
-
 size_t
 churn__utf8_validate(const char *str, size_t len)
 {
@@ -763,13 +752,13 @@ churn_sentiment_tokenize(const char *text, size_t len, struct churn_arena *scrat
     if (!text && len)
         return CHURN_EINVAL;
     if (len > CHURN_SENTIMENT_MAX_TEXT_LIMIT) {
-        churn__errf(errbuf, errlen, "text of %zu bytes is over the limit of %d bytes", len,
+        churn_errf(errbuf, errlen, "text of %zu bytes is over the limit of %d bytes", len,
                     CHURN_SENTIMENT_MAX_TEXT_LIMIT);
         return CHURN_ETOOBIG;
     }
     size_t bad = churn__utf8_validate(text, len);
     if (bad != len) {
-        churn__errf(errbuf, errlen, "invalid UTF-8 at byte %zu", bad);
+        churn_errf(errbuf, errlen, "invalid UTF-8 at byte %zu", bad);
         return CHURN_EINVAL;
     }
     struct tokenizer t = {.s = (const unsigned char *)text, .len = len, .arena = scratch};
@@ -788,6 +777,6 @@ churn_sentiment_tokenize(const char *text, size_t len, struct churn_arena *scrat
     return 0;
 
 out_nomem:
-    churn__errf(errbuf, errlen, "scratch memory exhausted tokenizing %zu bytes", len);
+    churn_errf(errbuf, errlen, "scratch memory exhausted tokenizing %zu bytes", len);
     return CHURN_ENOMEM;
 }
