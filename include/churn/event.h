@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "churn/error.h"
+#include "churn/utf8.h"
 
 /* Longest customer id, event id, order id, conversation id (bytes, UTF-8). */
 #define CHURN_ID_MAX 128
@@ -173,12 +174,6 @@ enum churn_err churn_event_validate(const struct churn_event *ev, int64_t now_ms
  */
 enum churn_err churn_id_validate(const char *id, const char *field, char *reason,
                                  size_t reason_len);
-
-/**
- * churn_utf8_valid() - whether @len bytes at @s are well-formed UTF-8 (no overlongs, no
- * surrogates, nothing above U+10FFFF). @bad_at: OUT: offset of the first bad byte (may be NULL).
- */
-bool churn_utf8_valid(const char *s, size_t len, size_t *bad_at);
 
 /** churn_event_kind_name() - "login", "order", ...; "unspecified" for anything unknown. */
 const char *churn_event_kind_name(enum churn_event_kind kind);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "churn/sentiment.h"
+#include "churn/utf8.h"
 
 /* Entry flags (what a lexicon line declares). */
 #define CHURN__LEX_VALENCE  0x0001 /* carries a valence */
@@ -79,7 +80,6 @@ struct churn_sentiment {
 };
 
 /* UTF-8 (tokenize.c). */
-size_t churn__utf8_validate(const char *s, size_t len); /* offset of first bad byte or len */
 uint32_t churn__utf8_decode(const unsigned char *s, size_t len, size_t *adv); /* valid input */
 
 /* Hashing of keys built from words joined by one space: FNV-1a, fed word by word with a
@@ -154,6 +154,5 @@ bool churn__stem_wanted(const char *word, size_t len);
 bool churn__stem_known(const char *algorithm);
 
 #define CHURN__STEM_MAX_WORD 24 /* longer words are never stemmed */
-
 
 #endif

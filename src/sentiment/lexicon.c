@@ -201,9 +201,9 @@ parse_flags(struct loader *ld, const char *name, size_t line, const char *p, siz
         }
         if (!ok) {
             churn_errf(ld->errbuf, ld->errlen,
-                        "%s:%zu: unknown flag '%.*s' (known: negator, modal, booster, dampener, "
-                        "contrast, churn, human, hard, nostem, idiom)",
-                        name, line, (int)(b - a > 40 ? 40 : b - a), p + a);
+                       "%s:%zu: unknown flag '%.*s' (known: negator, modal, booster, dampener, "
+                       "contrast, churn, human, hard, nostem, idiom)",
+                       name, line, (int)(b - a > 40 ? 40 : b - a), p + a);
             return false;
         }
         i = j + 1;
@@ -211,8 +211,8 @@ parse_flags(struct loader *ld, const char *name, size_t line, const char *p, siz
     uint16_t mods = *flags & CHURN__LEX_MODIFIER;
     if (mods & (mods - 1)) {
         churn_errf(ld->errbuf, ld->errlen,
-                    "%s:%zu: a term is at most one of negator, booster, dampener, contrast", name,
-                    line);
+                   "%s:%zu: a term is at most one of negator, booster, dampener, contrast", name,
+                   line);
         return false;
     }
     if ((*flags & CHURN__LEX_MODAL) && !(*flags & CHURN__LEX_NEGATOR)) {
@@ -229,7 +229,7 @@ parse_number(struct loader *ld, const char *name, size_t line, const char *what,
     char tmp[64];
     if (n == 0 || n >= sizeof(tmp)) {
         churn_errf(ld->errbuf, ld->errlen, "%s:%zu: %s '%.*s' is not a number", name, line, what,
-                    (int)(n > 40 ? 40 : n), p);
+                   (int)(n > 40 ? 40 : n), p);
         return false;
     }
     memcpy(tmp, p, n);
@@ -239,12 +239,12 @@ parse_number(struct loader *ld, const char *name, size_t line, const char *what,
     double v = strtod(tmp, &end);
     if (end == tmp || *end != '\0' || errno == ERANGE || !isfinite(v)) {
         churn_errf(ld->errbuf, ld->errlen, "%s:%zu: %s '%s' is not a number", name, line, what,
-                    tmp);
+                   tmp);
         return false;
     }
     if (v < lo || v > hi) {
         churn_errf(ld->errbuf, ld->errlen, "%s:%zu: %s %s is out of range [%g, %g]", name, line,
-                    what, tmp, lo, hi);
+                   what, tmp, lo, hi);
         return false;
     }
     *out = v;
@@ -275,7 +275,7 @@ term_key(struct loader *ld, const char *name, size_t line, const char *term, siz
         if (!strict)
             return 1;
         churn_errf(ld->errbuf, ld->errlen, "%s:%zu: phrase of %zu words is longer than %d", name,
-                    line, toks.n, CHURN_SENTIMENT_MAX_PHRASE_WORDS);
+                   line, toks.n, CHURN_SENTIMENT_MAX_PHRASE_WORDS);
         return -1;
     }
     size_t off = 0;
@@ -285,9 +285,9 @@ term_key(struct loader *ld, const char *name, size_t line, const char *term, siz
             if (!strict)
                 return 1;
             churn_errf(ld->errbuf, ld->errlen,
-                        "%s:%zu: term '%.*s' contains '%.*s', which text never matches as a word",
-                        name, line, (int)(n > 60 ? 60 : n), term, (int)(t->end - t->start),
-                        term + t->start);
+                       "%s:%zu: term '%.*s' contains '%.*s', which text never matches as a word",
+                       name, line, (int)(n > 60 ? 60 : n), term, (int)(t->end - t->start),
+                       term + t->start);
             return -1;
         }
         if (i > 0)
@@ -317,8 +317,8 @@ add_entry(struct loader *ld, size_t src, size_t line, const char *name, bool str
             if (!strict)
                 return 0; /* VADER lists some terms twice in two cases: keep the first */
             churn_errf(ld->errbuf, ld->errlen, "%s:%zu: duplicate entry '%.*s' (first on line %u)",
-                        name, line, (int)(key_len > 60 ? 60 : key_len), key,
-                        ld->entry_line[sl->entry]);
+                       name, line, (int)(key_len > 60 ? 60 : key_len), key,
+                       ld->entry_line[sl->entry]);
             return CHURN_EINVAL;
         }
         if (flags & CHURN__LEX_VALENCE)
@@ -334,7 +334,7 @@ add_entry(struct loader *ld, size_t src, size_t line, const char *name, bool str
     }
     if (s->n_entries >= CHURN_SENTIMENT_MAX_ENTRIES) {
         churn_errf(ld->errbuf, ld->errlen, "%s:%zu: more than %d lexicon entries", name, line,
-                    CHURN_SENTIMENT_MAX_ENTRIES);
+                   CHURN_SENTIMENT_MAX_ENTRIES);
         return CHURN_ETOOBIG;
     }
     if (s->n_entries == ld->entries_alloc) {
@@ -402,12 +402,12 @@ load_line(struct loader *ld, size_t src, const struct churn_sentiment_source *so
     size_t nf = split_tabs(p, n, f, fl, strict ? 4 : 3);
     if (nf < 2 || fl[0] == 0) {
         churn_errf(ld->errbuf, ld->errlen, "%s:%zu: expected '%s'", so->name, line,
-                    strict ? "term<TAB>value[<TAB>flags]" : "term<TAB>mean<TAB>...");
+                   strict ? "term<TAB>value[<TAB>flags]" : "term<TAB>mean<TAB>...");
         return CHURN_EINVAL;
     }
     if (strict && nf > 3) {
         churn_errf(ld->errbuf, ld->errlen, "%s:%zu: more than 3 tab-separated fields", so->name,
-                    line);
+                   line);
         return CHURN_EINVAL;
     }
     uint16_t flags = 0;
@@ -447,7 +447,7 @@ load_source(struct loader *ld, size_t src, const struct churn_sentiment_source *
 {
     if (so->len > CHURN_SENTIMENT_MAX_LEXICON_FILE) {
         churn_errf(ld->errbuf, ld->errlen, "%s: %zu bytes is over the limit of %d", so->name,
-                    so->len, CHURN_SENTIMENT_MAX_LEXICON_FILE);
+                   so->len, CHURN_SENTIMENT_MAX_LEXICON_FILE);
         return CHURN_ETOOBIG;
     }
     const char *d = so->data;
@@ -463,17 +463,17 @@ load_source(struct loader *ld, size_t src, const struct churn_sentiment_source *
             n--;
         if (n > CHURN_SENTIMENT_MAX_LINE) {
             churn_errf(ld->errbuf, ld->errlen, "%s:%zu: line of %zu bytes is longer than %d",
-                        so->name, line, n, CHURN_SENTIMENT_MAX_LINE);
+                       so->name, line, n, CHURN_SENTIMENT_MAX_LINE);
             return CHURN_EINVAL;
         }
         if (memchr(p, '\0', n)) {
             churn_errf(ld->errbuf, ld->errlen, "%s:%zu: NUL byte in line", so->name, line);
             return CHURN_EINVAL;
         }
-        size_t bad = churn__utf8_validate(p, n);
+        size_t bad = churn_utf8_check(p, n);
         if (bad != n) {
             churn_errf(ld->errbuf, ld->errlen, "%s:%zu: invalid UTF-8 at column %zu", so->name,
-                        line, bad + 1);
+                       line, bad + 1);
             return CHURN_EINVAL;
         }
         size_t a = 0;
@@ -607,7 +607,7 @@ churn_sentiment_open_sources(const struct churn_sentiment_source *sources, size_
         opts && opts->max_text_bytes ? opts->max_text_bytes : CHURN_SENTIMENT_MAX_TEXT_DEFAULT;
     if (max_text > CHURN_SENTIMENT_MAX_TEXT_LIMIT) {
         churn_errf(errbuf, errlen, "max_text_bytes %zu is over the limit of %d", max_text,
-                    CHURN_SENTIMENT_MAX_TEXT_LIMIT);
+                   CHURN_SENTIMENT_MAX_TEXT_LIMIT);
         return CHURN_EINVAL;
     }
     if (!language || strlen(language) >= sizeof(((struct churn_sentiment *)0)->language) ||

@@ -14,49 +14,6 @@
 
 #include "internal.h"
 
-size_t
-churn__utf8_validate(const char *str, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            while (i + 8 <= len) { /* ASCII runs eight bytes at a time */
-                uint64_t w;
-                memcpy(&w, s + i, 8);
-                if (w & 0x8080808080808080ull)
-                    break;
-                i += 8;
-            }
-            continue;
-        }
-        size_t need;
-        uint32_t cp, min;
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1, cp = c & 0x1f, min = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2, cp = c & 0x0f, min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return i;
-        }
-        if (len - i <= need)
-            return i;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return i;
-        i += need + 1;
-    }
-    return len;
-}
-
 uint32_t
 churn__utf8_decode(const unsigned char *s, size_t len, size_t *adv)
 {
@@ -753,10 +710,10 @@ churn_sentiment_tokenize(const char *text, size_t len, struct churn_arena *scrat
         return CHURN_EINVAL;
     if (len > CHURN_SENTIMENT_MAX_TEXT_LIMIT) {
         churn_errf(errbuf, errlen, "text of %zu bytes is over the limit of %d bytes", len,
-                    CHURN_SENTIMENT_MAX_TEXT_LIMIT);
+                   CHURN_SENTIMENT_MAX_TEXT_LIMIT);
         return CHURN_ETOOBIG;
     }
-    size_t bad = churn__utf8_validate(text, len);
+    size_t bad = churn_utf8_check(text, len);
     if (bad != len) {
         churn_errf(errbuf, errlen, "invalid UTF-8 at byte %zu", bad);
         return CHURN_EINVAL;

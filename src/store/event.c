@@ -42,51 +42,6 @@ churn_event_kind_parse(const char *name, enum churn_event_kind *out)
     return false;
 }
 
-bool
-churn_utf8_valid(const char *s, size_t len, size_t *bad_at)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned c = p[i];
-        size_t n;
-        unsigned cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            goto bad;
-        }
-        if (len - i <= n)
-            goto bad;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                goto bad;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            goto bad;
-        i += n + 1;
-    }
-    return true;
-bad:
-    if (bad_at)
-        *bad_at = i;
-    return false;
-}
-
 static enum churn_err fail(char *reason, size_t reason_len, enum churn_err err, const char *fmt,
                            ...) __attribute__((format(printf, 4, 5)));
 

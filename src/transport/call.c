@@ -15,7 +15,7 @@
 
 #include "churn/alloc.h"
 #include "churn/clock.h"
-#include "churn/event.h"
+#include "churn/utf8.h"
 #include "churn/log.h"
 #include "internal.h"
 
