@@ -20,6 +20,7 @@ struct churn_store_writer;
 struct churn__scoring;
 struct churn_sentiment;
 struct churn__chat_saver;
+struct churn__alerts;
 
 struct churn_services {
     struct churn_health *health;
@@ -34,6 +35,7 @@ struct churn_services {
     struct churn__scoring *scoring;       /* the served model (service-internal) */
     struct churn_sentiment *sentiment;    /* the chat analyzer; NULL until loaded */
     struct churn__chat_saver *chat_saver; /* conversation states to the store (internal) */
+    struct churn__alerts *alerts;         /* the alert engine while the store is attached */
 };
 
 /**

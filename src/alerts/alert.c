@@ -210,14 +210,14 @@ churn_alert_update(struct churn_alert *alert, const struct churn_alert *fresh, i
 {
     if (strcmp(alert->customer_id, fresh->customer_id) != 0 || alert->cause != fresh->cause) {
         churn_errf(errbuf, errlen, "alert %llu is for %s/%s, the trigger for %s/%s",
-                    (unsigned long long)alert->id, alert->customer_id,
-                    churn_alert_cause_name(alert->cause), fresh->customer_id,
-                    churn_alert_cause_name(fresh->cause));
+                   (unsigned long long)alert->id, alert->customer_id,
+                   churn_alert_cause_name(alert->cause), fresh->customer_id,
+                   churn_alert_cause_name(fresh->cause));
         return CHURN_EINVAL;
     }
     if (alert->status == CHURN_STATUS_CLOSED) {
         churn_errf(errbuf, errlen, "alert %llu is closed; raise a new one",
-                    (unsigned long long)alert->id);
+                   (unsigned long long)alert->id);
         return CHURN_EPRECOND;
     }
     alert->probability = fresh->probability;
@@ -247,7 +247,7 @@ closed_error(const struct churn_alert *alert, const char *what, char *errbuf, si
     if (alert->status != CHURN_STATUS_CLOSED)
         return false;
     churn_errf(errbuf, errlen, "cannot %s alert %llu: it is closed (%s)", what,
-                (unsigned long long)alert->id, churn_alert_resolution_name(alert->resolution));
+               (unsigned long long)alert->id, churn_alert_resolution_name(alert->resolution));
     return true;
 }
 
@@ -259,7 +259,7 @@ churn_alert_acknowledge(struct churn_alert *alert, const char *actor, const char
         return CHURN_EPRECOND;
     if (alert->status == CHURN_STATUS_ACKNOWLEDGED) {
         churn_errf(errbuf, errlen, "alert %llu is already acknowledged by %s",
-                    (unsigned long long)alert->id, alert->ack_actor);
+                   (unsigned long long)alert->id, alert->ack_actor);
         return CHURN_EEXIST;
     }
     if (!actor || !actor[0]) {
@@ -293,7 +293,7 @@ churn_alert_snooze(struct churn_alert *alert, int64_t until_ms, const char *reas
         return CHURN_EPRECOND;
     if (until_ms <= now_ms) {
         churn_errf(errbuf, errlen, "snooze_until: %lld is in the past (now %lld)",
-                    (long long)until_ms, (long long)now_ms);
+                   (long long)until_ms, (long long)now_ms);
         return CHURN_EINVAL;
     }
     if (until_ms - now_ms > CHURN_ALERT_MAX_SNOOZE_MS) {
@@ -305,8 +305,7 @@ churn_alert_snooze(struct churn_alert *alert, int64_t until_ms, const char *reas
         return CHURN_EINVAL;
     }
     if (strlen(reason) >= CHURN_ALERT_TEXT_MAX) {
-        churn_errf(errbuf, errlen, "snooze reason: longer than %u bytes",
-                    CHURN_ALERT_TEXT_MAX - 1);
+        churn_errf(errbuf, errlen, "snooze reason: longer than %u bytes", CHURN_ALERT_TEXT_MAX - 1);
         return CHURN_ETOOBIG;
     }
     churn__copy(alert->snooze_reason, sizeof(alert->snooze_reason), reason);
@@ -335,8 +334,8 @@ churn_alert_close(struct churn_alert *alert, enum churn_alert_resolution resolut
         return CHURN_EPRECOND;
     if (resolution < CHURN_RESOLUTION_SAVED || resolution > CHURN_RESOLUTION_AUTO_CLEARED) {
         churn_errf(errbuf, errlen,
-                    "resolution: unknown value %d (saved, lost, not_actionable, auto_cleared)",
-                    (int)resolution);
+                   "resolution: unknown value %d (saved, lost, not_actionable, auto_cleared)",
+                   (int)resolution);
         return CHURN_EINVAL;
     }
     alert->status = CHURN_STATUS_CLOSED;

@@ -174,4 +174,3 @@ churn__terminated(const char *s, size_t size)
 {
     return memchr(s, '\0', size) != NULL;
 }
-

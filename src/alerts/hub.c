@@ -64,7 +64,7 @@ churn_alert_filter_check(const struct churn_alert_filter *f, char *errbuf, size_
 {
     if (f->causes & ~ALL_CAUSE_BITS) {
         churn_errf(errbuf, errlen, "filter.causes: unknown cause bits 0x%x",
-                    f->causes & ~ALL_CAUSE_BITS);
+                   f->causes & ~ALL_CAUSE_BITS);
         return CHURN_EINVAL;
     }
     if (f->min_risk < CHURN_TIER_UNSPECIFIED || f->min_risk > CHURN_TIER_HIGH) {
@@ -73,17 +73,17 @@ churn_alert_filter_check(const struct churn_alert_filter *f, char *errbuf, size_
     }
     if (f->value_tiers & ~ALL_TIER_BITS) {
         churn_errf(errbuf, errlen, "filter.value_tiers: unknown tier bits 0x%x",
-                    f->value_tiers & ~ALL_TIER_BITS);
+                   f->value_tiers & ~ALL_TIER_BITS);
         return CHURN_EINVAL;
     }
     if (f->segments & ~ALL_CELL_BITS) {
         churn_errf(errbuf, errlen, "filter.segments: unknown segment bits 0x%x",
-                    f->segments & ~ALL_CELL_BITS);
+                   f->segments & ~ALL_CELL_BITS);
         return CHURN_EINVAL;
     }
     if (f->statuses & ~ALL_STATUS_BITS) {
         churn_errf(errbuf, errlen, "filter.statuses: unknown status bits 0x%x",
-                    f->statuses & ~ALL_STATUS_BITS);
+                   f->statuses & ~ALL_STATUS_BITS);
         return CHURN_EINVAL;
     }
     return CHURN_OK;
@@ -165,7 +165,7 @@ churn_alert_filter_parse(const char *text, struct churn_alert_filter *filter, ch
         }
         if (!colon || d == 5) {
             churn_errf(errbuf, errlen,
-                        "filter: '%s' is not cause:, risk:, value:, segment: or status:", term);
+                       "filter: '%s' is not cause:, risk:, value:, segment: or status:", term);
             return CHURN_EINVAL;
         }
         if (seen[d]) {
@@ -179,7 +179,7 @@ churn_alert_filter_parse(const char *text, struct churn_alert_filter *filter, ch
                 *comma = '\0';
             if (!*v || !filter_value(term, v, &f) || (d == 1 && comma)) {
                 churn_errf(errbuf, errlen, "filter: %s: bad value '%s'%s", term, v,
-                            d == 1 ? " (one minimum tier: low, medium or high)" : "");
+                           d == 1 ? " (one minimum tier: low, medium or high)" : "");
                 return CHURN_EINVAL;
             }
             if (!comma)
@@ -361,15 +361,15 @@ churn_alert_hub_subscribe(struct churn_alert_hub *hub, uint64_t after_seq,
     pthread_mutex_lock(&hub->mu);
     if (after_seq > hub->head) {
         churn_errf(errbuf, errlen, "after_sequence: %llu is beyond the head %llu",
-                    (unsigned long long)after_seq, (unsigned long long)hub->head);
+                   (unsigned long long)after_seq, (unsigned long long)hub->head);
         err = CHURN_EINVAL;
         goto out_unlock;
     }
     if (after_seq < oldest_locked(hub)) {
         churn_errf(errbuf, errlen,
-                    "after_sequence: %llu is older than the live window (from %llu); read "
-                    "the backlog first",
-                    (unsigned long long)after_seq, (unsigned long long)oldest_locked(hub));
+                   "after_sequence: %llu is older than the live window (from %llu); read "
+                   "the backlog first",
+                   (unsigned long long)after_seq, (unsigned long long)oldest_locked(hub));
         err = CHURN_ERANGE;
         goto out_unlock;
     }
@@ -380,7 +380,7 @@ churn_alert_hub_subscribe(struct churn_alert_hub *hub, uint64_t after_seq,
     }
     if (queue_cap > hub->cfg.ring_capacity) {
         churn_errf(errbuf, errlen, "queue_cap: %u is over the ring capacity %u", queue_cap,
-                    hub->cfg.ring_capacity);
+                   hub->cfg.ring_capacity);
         err = CHURN_EINVAL;
         goto out_unlock;
     }

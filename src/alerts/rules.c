@@ -35,12 +35,12 @@ churn_alert_rules_config_check(const struct churn_alert_rules_config *cfg, char 
     }
     if (cfg->cooldown_ms < 0 || cfg->update_min_interval_ms < 0 || cfg->stale_after_ms <= 0) {
         churn_errf(errbuf, errlen,
-                    "cooldown_ms and update_min_interval_ms must be >= 0, stale_after_ms > 0");
+                   "cooldown_ms and update_min_interval_ms must be >= 0, stale_after_ms > 0");
         return CHURN_EINVAL;
     }
     if (cfg->max_moved > CHURN_ALERT_MAX_MOVED) {
         churn_errf(errbuf, errlen, "max_moved: %u is over %u", cfg->max_moved,
-                    CHURN_ALERT_MAX_MOVED);
+                   CHURN_ALERT_MAX_MOVED);
         return CHURN_EINVAL;
     }
     if (!(cfg->min_moved_delta >= 0) || !isfinite(cfg->min_moved_delta)) {

@@ -92,7 +92,7 @@ churn_segments_compute(const struct churn_segment_config *cfg, const double *pro
         if (!(cfg->risk_medium_min > 0 && cfg->risk_medium_min <= cfg->risk_high_min &&
               cfg->risk_high_min < 1)) {
             churn_errf(errbuf, errlen, "risk thresholds: need 0 < medium (%g) <= high (%g) < 1",
-                        cfg->risk_medium_min, cfg->risk_high_min);
+                       cfg->risk_medium_min, cfg->risk_high_min);
             return CHURN_EINVAL;
         }
         seg.risk_high_cut = cfg->risk_high_min;
@@ -100,8 +100,8 @@ churn_segments_compute(const struct churn_segment_config *cfg, const double *pro
     } else if (cfg->risk_mode == CHURN_RISK_BY_TOP_SHARE) {
         if (!shares_ok(cfg->risk_high_share, cfg->risk_medium_share)) {
             churn_errf(errbuf, errlen,
-                        "risk shares: need 0 < high (%g), medium (%g) and high + medium < 1",
-                        cfg->risk_high_share, cfg->risk_medium_share);
+                       "risk shares: need 0 < high (%g), medium (%g) and high + medium < 1",
+                       cfg->risk_high_share, cfg->risk_medium_share);
             return CHURN_EINVAL;
         }
         for (size_t i = 0; i < n_probs; i++) {
@@ -121,8 +121,8 @@ churn_segments_compute(const struct churn_segment_config *cfg, const double *pro
     }
     if (!shares_ok(cfg->value_high_share, cfg->value_medium_share)) {
         churn_errf(errbuf, errlen,
-                    "value shares: need 0 < high (%g), medium (%g) and high + medium < 1",
-                    cfg->value_high_share, cfg->value_medium_share);
+                   "value shares: need 0 < high (%g), medium (%g) and high + medium < 1",
+                   cfg->value_high_share, cfg->value_medium_share);
         return CHURN_EINVAL;
     }
     err = share_cuts(values, n_values, cfg->value_high_share, cfg->value_medium_share, "values",

@@ -214,7 +214,7 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
     }
     if (len > s->max_text) {
         churn_errf(errbuf, errlen, "text of %zu bytes is over the limit of %zu bytes", len,
-                    s->max_text);
+                   s->max_text);
         return CHURN_ETOOBIG;
     }
     struct churn_sentiment_tokens toks;

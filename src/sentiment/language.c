@@ -58,9 +58,9 @@ read_file(const char *path, char **data, size_t *len, char *errbuf, size_t errle
         int e = errno;
         if (vendor)
             churn_errf(errbuf, errlen,
-                        "%s: %s; the vendored VADER lexicon is installed by tools/setup "
-                        "(tools/fetch-lexicons): run it first",
-                        path, strerror(e));
+                       "%s: %s; the vendored VADER lexicon is installed by tools/setup "
+                       "(tools/fetch-lexicons): run it first",
+                       path, strerror(e));
         else
             churn_errf(errbuf, errlen, "%s: %s", path, strerror(e));
         return CHURN_EIO;
@@ -76,7 +76,7 @@ read_file(const char *path, char **data, size_t *len, char *errbuf, size_t errle
         if (n == alloc) {
             if (alloc >= cap) {
                 churn_errf(errbuf, errlen, "%s: larger than %d bytes", name,
-                            CHURN_SENTIMENT_MAX_LEXICON_FILE);
+                           CHURN_SENTIMENT_MAX_LEXICON_FILE);
                 err = CHURN_ETOOBIG;
                 goto out_free;
             }
@@ -123,7 +123,7 @@ churn_sentiment_open(const char *lexicon_dir, const char *language,
             lang = &languages[i];
     if (!lang) {
         churn_errf(errbuf, errlen, "unsupported language '%.32s' (supported: %s)",
-                    language ? language : "", churn_sentiment_supported_languages());
+                   language ? language : "", churn_sentiment_supported_languages());
         return CHURN_EINVAL;
     }
     if (!lexicon_dir || !out) {

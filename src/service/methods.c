@@ -16,12 +16,6 @@
 #define NOT_YET(issue) "not implemented yet in this build (tracked as issue " issue ")"
 
 const struct churn_method churn__churn_v1_methods[] = {
-    ROW("AlertService", "WatchAlerts", CHURN_RPC_SERVER_STREAM, churn__v1__watch_alerts_request,
-        churn__v1__watch_alerts_response, NOT_YET("#6")),
-    ROW("AlertService", "ListAlerts", CHURN_RPC_UNARY, churn__v1__list_alerts_request,
-        churn__v1__list_alerts_response, NOT_YET("#6")),
-    ROW("AlertService", "AcknowledgeAlert", CHURN_RPC_UNARY, churn__v1__acknowledge_alert_request,
-        churn__v1__acknowledge_alert_response, NOT_YET("#6")),
     ROW("AlertService", "RecordOutcome", CHURN_RPC_UNARY, churn__v1__record_outcome_request,
         churn__v1__record_outcome_response, NOT_YET("#6")),
 };

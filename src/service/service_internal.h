@@ -95,4 +95,96 @@ enum churn_err churn__scoring_reload(struct churn__scoring *sc, const char *path
                                      char *old_version, size_t old_len,
                                      struct churn__served_model **loaded, char *err, size_t errlen);
 
+/* alerting.c + alerts.c: the alert engine and AlertService (see alerting.c) */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "churn/alerts.h"
+#include "churn/alerts_hub.h"
+
+extern const struct churn_method churn__alert_methods[];
+extern const size_t churn__n_alert_methods;
+
+struct churn__alerts;
+
+#define CHURN__WATCH_LIST_MAX 64 /* entries per repeated filter field */
+
+/* The filter dimensions the hub does not know. */
+struct churn__alert_extra {
+    size_t n_customers, n_owners;
+    char customers[CHURN__WATCH_LIST_MAX][CHURN_ALERT_ID_MAX];
+    char owners[CHURN__WATCH_LIST_MAX][CHURN_ALERT_NAME_MAX];
+    double min_priority;
+};
+
+/* One WatchAlerts stream, shared by its call (alerts.c) and the engine's fan-out. */
+struct churn__watcher {
+    struct churn__alerts *engine;
+    struct churn_rpc *rpc; /* one reference, dropped when the watcher is freed */
+    atomic_int refs;       /* the call, the engine's list, a fan-out in progress */
+    bool pending;          /* (engine mu) notified, not drained yet */
+    bool listed;           /* (engine mu) in the engine's list */
+    struct churn__watcher *prev, *next;
+    pthread_mutex_t mu;           /* the fields below: one drain at a time */
+    struct churn_alert_sub *sub;  /* NULL once unsubscribed */
+    bool finished;                /* the stream was ended by us */
+    uint64_t last_sent;           /* last sequence sent (resume point) */
+    int64_t heartbeat_ms;         /* idle interval before a heartbeat (set before listing) */
+    _Atomic int64_t last_send_ms; /* when anything was last sent (for heartbeats) */
+    struct churn__alert_extra extra;
+    struct churn_arena arena; /* messages being built */
+    struct churn_alert alert; /* the one being sent */
+};
+
+/* struct churn__ack - an AcknowledgeAlert request, validated. */
+struct churn__ack {
+    uint64_t sequence;
+    const char *actor;
+    const char *action_taken; /* action kind name, "" for none */
+    int64_t snooze_until_ms;  /* 0: no snooze */
+    const char *snooze_reason;
+    enum churn_alert_resolution resolution; /* NONE: no close */
+};
+
+/** churn__alerts_start() - the engine for @store: hub (head from the log), playbooks, thread. */
+enum churn_err churn__alerts_start(struct churn_services *svc, struct churn_store *store,
+                                   struct churn__alerts **out);
+/** churn__alerts_stop() - stop the thread, drop remaining watchers, free. NULL is a no-op. */
+void churn__alerts_stop(struct churn__alerts *al);
+/**
+ * churn__alerts_chat() - queue a chat alert job (copied; evidence cut on a UTF-8 boundary).
+ * Never blocks; false when @al is NULL or the queue is full (logged).
+ */
+bool churn__alerts_chat(struct churn__alerts *al, const char *customer_id,
+                        enum churn_alert_cause cause, const char *reason, const char *evidence,
+                        double confidence);
+/** churn__alerts_read() - the log entry @seq decoded into *@out; CHURN_ENOTFOUND if none. */
+enum churn_err churn__alerts_read(struct churn__alerts *al, uint64_t seq, struct churn_alert *out);
+/**
+ * churn__alerts_acknowledge() - acknowledge (and snooze or close) the alert whose id is
+ * @req->sequence: a new revision appended, stored and published; *@out is it. Errors with
+ * @msg: CHURN_ENOTFOUND, CHURN_EPRECOND (already acknowledged, or closed), CHURN_EINVAL.
+ */
+enum churn_err churn__alerts_acknowledge(struct churn__alerts *al, const struct churn__ack *req,
+                                         struct churn_alert *out, char *msg, size_t msglen);
+/**
+ * churn__alerts_head() - the last sequence appended and published (waits for a change being
+ * committed), so everything in the log up to it is also in the hub.
+ */
+uint64_t churn__alerts_head(struct churn__alerts *al);
+/** churn__alerts_hub() - the engine's hub (borrowed). */
+struct churn_alert_hub *churn__alerts_hub(struct churn__alerts *al);
+/** churn__alerts_notify_fn() - the hub callback for watchers (ctx = the watcher). */
+churn_alert_hub_notify_fn churn__alerts_notify_fn(void);
+/** churn__alerts_add_watcher() - list @w for fan-out (takes a watcher reference). */
+void churn__alerts_add_watcher(struct churn__alerts *al, struct churn__watcher *w);
+/** churn__alerts_remove_watcher() - unlist @w (drops the list's reference); idempotent. */
+void churn__alerts_remove_watcher(struct churn__alerts *al, struct churn__watcher *w);
+/** churn__watcher_drain_locked() - send what the hub has pending for @w (w->mu held). */
+void churn__watcher_drain_locked(struct churn__watcher *w);
+/** churn__watcher_heartbeat_locked() - send a heartbeat on @w's stream (w->mu held). */
+void churn__watcher_heartbeat_locked(struct churn__watcher *w);
+/** churn__watcher_put() - drop a watcher reference; the last frees it and unrefs its rpc. */
+void churn__watcher_put(struct churn__watcher *w);
+
 #endif

@@ -19,6 +19,7 @@ static const struct {
     {churn__ingest_methods, &churn__n_ingest_methods},
     {churn__scoring_methods, &churn__n_scoring_methods},
     {churn__chat_methods, &churn__n_chat_methods},
+    {churn__alert_methods, &churn__n_alert_methods},
     {churn__churn_v1_methods, &churn__n_churn_v1_methods},
 };
 
@@ -131,12 +132,22 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
         return err;
     svc->store = store;
     svc->writer = writer;
+    err = churn__alerts_start(svc, store, &svc->alerts);
+    if (err) {
+        churn__chat_saver_stop(svc->chat_saver);
+        svc->chat_saver = NULL;
+        svc->store = NULL;
+        svc->writer = NULL;
+        return err;
+    }
     return CHURN_OK;
 }
 
 void
 churn_services_detach_store(struct churn_services *svc)
 {
+    churn__alerts_stop(svc->alerts);
+    svc->alerts = NULL;
     churn__chat_saver_stop(svc->chat_saver);
     svc->chat_saver = NULL;
     churn__scoring_release_threads(svc->scoring);

@@ -1,0 +1,664 @@
+/*
+ * service/alerting.c - the alert engine: one background thread that turns chat signals into
+ * durable alerts and fans alerts out to WatchAlerts streams. Chat handlers enqueue a job
+ * (customer, cause, reason, evidence, confidence) into a bounded queue and never wait; the
+ * engine reads the customer's alert state, decides RAISE / UPDATE / SUPPRESS with the rules
+ * of src/alerts, builds the alert (score, reasons, playbook), appends it to the alert log,
+ * stores the state and publishes it to the in-memory hub, all under one lock (log_mu) that
+ * also serialises AcknowledgeAlert, so sequences are published in order. The hub's notify
+ * callback only marks a watcher pending and wakes this thread, which drains the watcher with
+ * churn_alert_hub_next() and sends with churn_rpc_send() (never blocking on a client); the
+ * same thread sends heartbeats to watchers idle for their interval.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "churn/alerts.h"
+#include "churn/alerts_hub.h"
+#include "churn/alerts_playbook.h"
+#include "churn/alloc.h"
+#include "churn/clock.h"
+#include "churn/log.h"
+#include "churn/store.h"
+#include "service_internal.h"
+
+#define JOB_QUEUE_CAP     4096u      /* chat jobs waiting for the engine (~3 MiB) */
+#define HEARTBEAT_TICK_MS 250        /* how often idle watchers are checked */
+#define FANOUT_BATCH      64u        /* watchers drained per wake-up */
+#define ENGINE_ARENA      (1u << 20) /* per-job scratch (scores) */
+#define STATE_BLOB_SIZE   (1u + (CHURN_CAUSE_COUNT - 1u) * (1u + CHURN_ALERT_STATE_ENCODED_SIZE))
+#define STATE_VERSION     1u
+
+#ifndef CHURN_DEFAULT_PLAYBOOKS
+#define CHURN_DEFAULT_PLAYBOOKS                                                                    \
+    CHURN_DEFAULT_LEXICON_DIR "/../tests/data/playbooks/default.playbooks"
+#endif
+
+struct alert_job {
+    char customer_id[CHURN_ALERT_ID_MAX];
+    enum churn_alert_cause cause;
+    char reason[CHURN_ALERT_NAME_MAX];
+    char evidence[CHURN_ALERT_TEXT_MAX];
+    double confidence;
+};
+
+struct churn__alerts {
+    struct churn_services *svc;
+    struct churn_store *store;
+    struct churn_alert_hub *hub;
+    struct churn_playbook_registry *playbooks;
+    struct churn_alert_rules_config rules;
+
+    pthread_mutex_t log_mu;  /* append, state and publish: one change at a time, in order */
+    struct churn_alert work; /* (log_mu) the alert being built */
+    uint8_t buf[CHURN_ALERT_ENCODED_MAX]; /* (log_mu) its encoding */
+
+    pthread_mutex_t mu; /* the fields below */
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool started;
+    bool stop;
+    bool fanout;            /* some watcher is pending */
+    struct alert_job *jobs; /* ring of JOB_QUEUE_CAP */
+    size_t job_head, n_jobs;
+    struct churn__watcher *watchers; /* doubly linked */
+    size_t dropped;                  /* jobs refused because the queue was full */
+};
+
+/* ---- the packed per-customer state: one blob for all causes ---------------------------- */
+
+static void
+states_decode(const uint8_t *data, size_t len, struct churn_alert_state *st, bool *have)
+{
+    for (int c = 0; c < CHURN_CAUSE_COUNT; c++)
+        have[c] = false;
+    if (len != STATE_BLOB_SIZE || data[0] != STATE_VERSION)
+        return;
+    const uint8_t *p = data + 1;
+    for (int c = 1; c < CHURN_CAUSE_COUNT; c++) {
+        if (p[0] == 1 &&
+            churn_alert_state_decode(p + 1, CHURN_ALERT_STATE_ENCODED_SIZE, &st[c]) == CHURN_OK)
+            have[c] = true;
+        p += 1 + CHURN_ALERT_STATE_ENCODED_SIZE;
+    }
+}
+
+static enum churn_err
+states_encode(const struct churn_alert_state *st, const bool *have, uint8_t *out)
+{
+    memset(out, 0, STATE_BLOB_SIZE);
+    out[0] = STATE_VERSION;
+    uint8_t *p = out + 1;
+    for (int c = 1; c < CHURN_CAUSE_COUNT; c++) {
+        if (have[c]) {
+            size_t len;
+            p[0] = 1;
+            enum churn_err err =
+                churn_alert_state_encode(&st[c], p + 1, CHURN_ALERT_STATE_ENCODED_SIZE, &len);
+            if (err)
+                return err;
+        }
+        p += 1 + CHURN_ALERT_STATE_ENCODED_SIZE;
+    }
+    return CHURN_OK;
+}
+
+static enum churn_err
+load_states(struct churn__alerts *al, const char *customer_id, struct churn_arena *a,
+            struct churn_alert_state *st, bool *have)
+{
+    void *data = NULL;
+    size_t len = 0;
+    memset(st, 0, sizeof(*st) * CHURN_CAUSE_COUNT);
+    enum churn_err err = churn_store_get_alert_state(al->store, customer_id, a, &data, &len);
+    if (err == CHURN_ENOTFOUND) {
+        states_decode(NULL, 0, st, have);
+        return CHURN_OK;
+    }
+    if (err)
+        return err;
+    states_decode(data, len, st, have);
+    return CHURN_OK;
+}
+
+/* ---- reading the log -------------------------------------------------------------------- */
+
+struct read_one {
+    uint64_t seq;
+    struct churn_alert *out;
+    bool found;
+};
+
+static int
+read_one_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
+{
+    (void)customer_id;
+    struct read_one *r = user;
+    if (seq == r->seq && churn_alert_decode(data, len, r->out) == CHURN_OK)
+        r->found = true;
+    return 1;
+}
+
+enum churn_err
+churn__alerts_read(struct churn__alerts *al, uint64_t seq, struct churn_alert *out)
+{
+    if (seq == 0)
+        return CHURN_ENOTFOUND;
+    struct read_one r = {.seq = seq, .out = out};
+    enum churn_err err = churn_store_foreach_alert(al->store, seq - 1, 1, read_one_cb, &r);
+    if (err && err != CHURN_ECANCELLED) /* ECANCELLED: the callback stopped the walk */
+        return err;
+    return r.found ? CHURN_OK : CHURN_ENOTFOUND;
+}
+
+static int
+head_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
+{
+    (void)customer_id;
+    (void)data;
+    (void)len;
+    *(uint64_t *)user = seq;
+    return 0;
+}
+
+/* ---- appending a change ---------------------------------------------------------------- */
+
+/* Append al->work (a new alert when @is_new) to the log, record and store the state of its
+ * customer and cause, publish it. Caller holds log_mu and has loaded @st / @have. */
+static enum churn_err
+commit_locked(struct churn__alerts *al, bool is_new, struct churn_alert_state *st, bool *have)
+{
+    struct churn_alert *w = &al->work;
+    uint64_t predicted = churn_alert_hub_head(al->hub) + 1;
+    w->sequence = predicted;
+    if (is_new)
+        w->id = predicted;
+    size_t len;
+    enum churn_err err = churn_alert_encode(w, al->buf, sizeof(al->buf), &len);
+    if (err)
+        return err;
+    uint64_t seq;
+    err = churn_store_append_alert(al->store, w->customer_id, al->buf, len, &seq);
+    if (err)
+        return err;
+    if (seq != predicted) {
+        /* the store's counter is ahead (alerts erased at the end of the log) */
+        w->sequence = seq;
+        if (is_new)
+            w->id = seq;
+        err = churn_alert_encode(w, al->buf, sizeof(al->buf), &len);
+        if (!err)
+            err = churn_store_replace_alert(al->store, seq, al->buf, len);
+        if (err)
+            return err;
+    }
+    churn_alert_state_record(&st[w->cause], w);
+    have[w->cause] = true;
+    uint8_t blob[STATE_BLOB_SIZE];
+    err = states_encode(st, have, blob);
+    if (!err)
+        err = churn_store_put_alert_state(al->store, w->customer_id, blob, sizeof(blob));
+    if (err)
+        churn_log(CHURN_LOG_ERROR, "alert_state_put_failed",
+                  CHURN_LF_STR("customer_id", w->customer_id),
+                  CHURN_LF_STR("error", churn_strerror(err)));
+    err = churn_alert_hub_publish(al->hub, w);
+    if (err)
+        churn_log(CHURN_LOG_ERROR, "alert_publish_failed", CHURN_LF_INT("sequence", (int64_t)seq),
+                  CHURN_LF_STR("error", churn_strerror(err)));
+    return CHURN_OK;
+}
+
+/* ---- the chat job ---------------------------------------------------------------------- */
+
+static void
+apply_score(struct churn__alerts *al, struct churn_alert *fresh, struct churn_arena *a)
+{
+    Churn__V1__Score *sc = NULL;
+    char msg[300];
+    if (churn__score_customer(al->svc, fresh->customer_id, CHURN_ALERT_MAX_REASONS, a, &sc, msg,
+                              sizeof(msg)) != CHURN_OK)
+        return; /* an unknown customer or no model: the alert carries no score */
+    enum churn_tier tier = (enum churn_tier)sc->risk_tier;
+    enum churn_tier vt = (enum churn_tier)sc->value_tier;
+    double before = sc->previous ? sc->previous->probability : sc->probability;
+    if (churn_alert_set_score(fresh, sc->probability, tier, before, tier, vt, sc->customer_value))
+        return;
+    for (size_t i = 0; i < sc->n_reasons && i < CHURN_ALERT_MAX_REASONS; i++)
+        churn_alert_add_reason(fresh, sc->reasons[i]->feature, sc->reasons[i]->label,
+                               sc->reasons[i]->value, sc->reasons[i]->contribution);
+}
+
+static void
+apply_playbook(struct churn__alerts *al, struct churn_alert *alert, int64_t now)
+{
+    struct churn_playbooks *set = churn_playbook_registry_get(al->playbooks);
+    if (!set)
+        return;
+    /* an unscored customer (unknown, or no model) is matched as low risk and low value:
+     * rules that need a tier do not fire on a guess, "any" rules (chat causes) still do */
+    enum churn_tier risk = alert->risk_tier ? alert->risk_tier : CHURN_TIER_LOW;
+    enum churn_tier value = alert->value_tier ? alert->value_tier : CHURN_TIER_LOW;
+    struct churn_playbook_match m;
+    if (churn_playbooks_select(set, risk, value, alert->cause, 0, alert->customer_id, &m) ==
+        CHURN_OK)
+        churn_alert_apply_playbook(alert, &m, now);
+    churn_playbooks_unref(set);
+}
+
+static void
+process_job(struct churn__alerts *al, const struct alert_job *job, struct churn_arena *a,
+            struct churn_alert *fresh)
+{
+    churn_arena_reset(a);
+    int64_t now = churn_now_ms();
+    if (churn_alert_init(fresh, job->customer_id, job->cause, now) != CHURN_OK)
+        return;
+    apply_score(al, fresh, a);
+    churn_alert_set_chat(fresh, job->reason, job->evidence);
+
+    pthread_mutex_lock(&al->log_mu);
+    struct churn_alert_state st[CHURN_CAUSE_COUNT];
+    bool have[CHURN_CAUSE_COUNT];
+    enum churn_err err = load_states(al, job->customer_id, a, st, have);
+    if (err)
+        goto out_unlock;
+    enum churn_alert_decision d = churn_alert_decide(
+        &al->rules, have[job->cause] ? &st[job->cause] : NULL, fresh->risk_tier, now);
+    bool is_new = d == CHURN_ALERT_RAISE;
+    if (d == CHURN_ALERT_RAISE) {
+        al->work = *fresh;
+        apply_playbook(al, &al->work, now);
+    } else if (d == CHURN_ALERT_UPDATE) {
+        char msg[CHURN_ALERT_ERRMSG];
+        err = churn__alerts_read(al, st[job->cause].last_sequence, &al->work);
+        if (!err)
+            err = churn_alert_update(&al->work, fresh, now, msg, sizeof(msg));
+        if (err)
+            goto out_unlock;
+    } else {
+        churn_log(CHURN_LOG_DEBUG, "alert_suppressed",
+                  CHURN_LF_STR("customer_id", job->customer_id),
+                  CHURN_LF_STR("cause", churn_alert_cause_name(job->cause)));
+        goto out_unlock;
+    }
+    err = commit_locked(al, is_new, st, have);
+    if (!err)
+        churn_log(CHURN_LOG_INFO, is_new ? "alert_raised" : "alert_updated",
+                  CHURN_LF_INT("sequence", (int64_t)al->work.sequence),
+                  CHURN_LF_STR("customer_id", job->customer_id),
+                  CHURN_LF_STR("cause", churn_alert_cause_name(job->cause)));
+out_unlock:
+    pthread_mutex_unlock(&al->log_mu);
+    if (err)
+        churn_log(CHURN_LOG_ERROR, "alert_failed", CHURN_LF_STR("customer_id", job->customer_id),
+                  CHURN_LF_STR("error", churn_strerror(err)));
+}
+
+/* ---- acknowledge ----------------------------------------------------------------------- */
+
+struct latest {
+    uint64_t id;
+    uint64_t seq;
+};
+
+static int
+latest_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
+{
+    (void)customer_id;
+    struct latest *l = user;
+    struct churn_alert a;
+    if (churn_alert_decode(data, len, &a) == CHURN_OK && a.id == l->id)
+        l->seq = seq;
+    return 0;
+}
+
+enum churn_err
+churn__alerts_acknowledge(struct churn__alerts *al, const struct churn__ack *req,
+                          struct churn_alert *out, char *msg, size_t msglen)
+{
+    pthread_mutex_lock(&al->log_mu);
+    struct churn_alert *w = &al->work;
+    struct churn_arena a;
+    churn_arena_init(&a, 64 * 1024);
+    enum churn_err err = churn__alerts_read(al, req->sequence, w);
+    if (err == CHURN_ENOTFOUND || (!err && w->id != req->sequence)) {
+        snprintf(msg, msglen, "sequence: no alert with sequence %llu",
+                 (unsigned long long)req->sequence);
+        err = CHURN_ENOTFOUND;
+        goto out;
+    }
+    if (err)
+        goto out;
+    struct latest l = {.id = req->sequence, .seq = req->sequence};
+    err = churn_store_foreach_alert(al->store, req->sequence, 0, latest_cb, &l);
+    if (!err && l.seq != req->sequence)
+        err = churn__alerts_read(al, l.seq, w);
+    if (err)
+        goto out;
+    int64_t now = churn_now_ms();
+    bool transition = req->snooze_until_ms || req->resolution;
+    if (!(transition && w->status == CHURN_STATUS_ACKNOWLEDGED)) {
+        err = churn_alert_acknowledge(w, req->actor, req->action_taken, now, msg, msglen);
+        if (err == CHURN_EEXIST)
+            err = CHURN_EPRECOND;
+        else if (err == CHURN_ETOOBIG)
+            err = CHURN_EINVAL;
+        if (err)
+            goto out;
+    }
+    if (req->snooze_until_ms) {
+        err = churn_alert_snooze(w, req->snooze_until_ms, req->snooze_reason, now, msg, msglen);
+        if (err == CHURN_ERANGE || err == CHURN_ETOOBIG)
+            err = CHURN_EINVAL;
+    } else if (req->resolution) {
+        err = churn_alert_close(w, req->resolution, now, msg, msglen);
+    }
+    if (err)
+        goto out;
+    struct churn_alert_state st[CHURN_CAUSE_COUNT];
+    bool have[CHURN_CAUSE_COUNT];
+    err = load_states(al, w->customer_id, &a, st, have);
+    if (!err)
+        err = commit_locked(al, false, st, have);
+    if (!err) {
+        *out = *w;
+        churn_log(CHURN_LOG_INFO, "alert_acknowledged", CHURN_LF_INT("alert", (int64_t)w->id),
+                  CHURN_LF_INT("sequence", (int64_t)w->sequence),
+                  CHURN_LF_STR("status", churn_alert_status_name(w->status)));
+    }
+out:
+    churn_arena_fini(&a);
+    pthread_mutex_unlock(&al->log_mu);
+    return err;
+}
+
+/* ---- watchers and fan-out -------------------------------------------------------------- */
+
+uint64_t
+churn__alerts_head(struct churn__alerts *al)
+{
+    /* a change being committed is published before log_mu is released */
+    pthread_mutex_lock(&al->log_mu);
+    uint64_t head = churn_alert_hub_head(al->hub);
+    pthread_mutex_unlock(&al->log_mu);
+    return head;
+}
+
+struct churn_alert_hub *
+churn__alerts_hub(struct churn__alerts *al)
+{
+    return al->hub;
+}
+
+static void
+watcher_notify(void *ctx, struct churn_alert_sub *sub, enum churn_alert_hub_event event)
+{
+    (void)sub;
+    (void)event;
+    struct churn__watcher *w = ctx;
+    struct churn__alerts *al = w->engine;
+    pthread_mutex_lock(&al->mu);
+    w->pending = true;
+    al->fanout = true;
+    pthread_cond_signal(&al->cv);
+    pthread_mutex_unlock(&al->mu);
+}
+
+churn_alert_hub_notify_fn
+churn__alerts_notify_fn(void)
+{
+    return watcher_notify;
+}
+
+void
+churn__alerts_add_watcher(struct churn__alerts *al, struct churn__watcher *w)
+{
+    pthread_mutex_lock(&al->mu);
+    atomic_fetch_add(&w->refs, 1);
+    w->prev = NULL;
+    w->next = al->watchers;
+    if (al->watchers)
+        al->watchers->prev = w;
+    al->watchers = w;
+    w->listed = true;
+    pthread_mutex_unlock(&al->mu);
+}
+
+void
+churn__alerts_remove_watcher(struct churn__alerts *al, struct churn__watcher *w)
+{
+    pthread_mutex_lock(&al->mu);
+    bool listed = w->listed;
+    if (listed) {
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            al->watchers = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        w->listed = false;
+    }
+    pthread_mutex_unlock(&al->mu);
+    if (listed)
+        churn__watcher_put(w);
+}
+
+/* Wake-up: drain every pending watcher, FANOUT_BATCH at a time. Called without al->mu. */
+static void
+fan_out(struct churn__alerts *al)
+{
+    struct churn__watcher *batch[FANOUT_BATCH];
+    size_t n = 0;
+    pthread_mutex_lock(&al->mu);
+    al->fanout = false;
+    for (struct churn__watcher *w = al->watchers; w; w = w->next) {
+        if (!w->pending)
+            continue;
+        if (n == FANOUT_BATCH) {
+            al->fanout = true; /* the rest next round */
+            break;
+        }
+        w->pending = false;
+        atomic_fetch_add(&w->refs, 1);
+        batch[n++] = w;
+    }
+    pthread_mutex_unlock(&al->mu);
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&batch[i]->mu);
+        churn__watcher_drain_locked(batch[i]);
+        pthread_mutex_unlock(&batch[i]->mu);
+        churn__watcher_put(batch[i]);
+    }
+}
+
+/* Tick: a heartbeat to every watcher idle for its interval, FANOUT_BATCH per tick. */
+static void
+heartbeats(struct churn__alerts *al)
+{
+    struct churn__watcher *batch[FANOUT_BATCH];
+    size_t n = 0;
+    int64_t now = churn_now_ms();
+    pthread_mutex_lock(&al->mu);
+    for (struct churn__watcher *w = al->watchers; w && n < FANOUT_BATCH; w = w->next) {
+        if (now - atomic_load(&w->last_send_ms) < w->heartbeat_ms)
+            continue;
+        atomic_fetch_add(&w->refs, 1);
+        batch[n++] = w;
+    }
+    pthread_mutex_unlock(&al->mu);
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&batch[i]->mu);
+        churn__watcher_heartbeat_locked(batch[i]);
+        pthread_mutex_unlock(&batch[i]->mu);
+        churn__watcher_put(batch[i]);
+    }
+}
+
+static void *
+engine_main(void *arg)
+{
+    struct churn__alerts *al = arg;
+    struct churn_arena a;
+    churn_arena_init(&a, ENGINE_ARENA);
+    struct churn_alert *fresh = churn_malloc(sizeof(*fresh));
+    struct alert_job *job = churn_malloc(sizeof(*job));
+    int64_t next_tick = churn_now_ms() + HEARTBEAT_TICK_MS;
+    for (;;) {
+        pthread_mutex_lock(&al->mu);
+        while (!al->stop && al->n_jobs == 0 && !al->fanout && churn_now_ms() < next_tick) {
+            struct timespec ts = {.tv_sec = next_tick / 1000,
+                                  .tv_nsec = (long)(next_tick % 1000) * 1000000L};
+            pthread_cond_timedwait(&al->cv, &al->mu, &ts);
+        }
+        bool fanout = al->fanout;
+        bool have_job = al->n_jobs > 0 && fresh && job;
+        if (have_job) {
+            *job = al->jobs[al->job_head];
+            al->job_head = (al->job_head + 1) % JOB_QUEUE_CAP;
+            al->n_jobs--;
+        }
+        bool stop = al->stop && !have_job && !fanout;
+        if (al->stop && (!fresh || !job))
+            stop = true;
+        pthread_mutex_unlock(&al->mu);
+        if (stop)
+            break;
+        if (fanout)
+            fan_out(al);
+        if (have_job)
+            process_job(al, job, &a, fresh);
+        if (churn_now_ms() >= next_tick) {
+            heartbeats(al);
+            next_tick = churn_now_ms() + HEARTBEAT_TICK_MS;
+        }
+    }
+    churn_free(job);
+    churn_free(fresh);
+    churn_arena_fini(&a);
+    return NULL;
+}
+
+/* ---- life cycle ------------------------------------------------------------------------ */
+
+bool
+churn__alerts_chat(struct churn__alerts *al, const char *customer_id, enum churn_alert_cause cause,
+                   const char *reason, const char *evidence, double confidence)
+{
+    if (!al || !customer_id || strlen(customer_id) >= CHURN_ALERT_ID_MAX)
+        return false;
+    pthread_mutex_lock(&al->mu);
+    bool ok = al->n_jobs < JOB_QUEUE_CAP && !al->stop;
+    if (ok) {
+        struct alert_job *j = &al->jobs[(al->job_head + al->n_jobs) % JOB_QUEUE_CAP];
+        memset(j, 0, sizeof(*j));
+        snprintf(j->customer_id, sizeof(j->customer_id), "%s", customer_id);
+        j->cause = cause;
+        snprintf(j->reason, sizeof(j->reason), "%s", reason ? reason : "");
+        /* the customer's words, cut on a UTF-8 boundary */
+        size_t n = evidence ? strlen(evidence) : 0;
+        if (n >= sizeof(j->evidence)) {
+            n = sizeof(j->evidence) - 1;
+            while (n > 0 && ((unsigned char)evidence[n] & 0xC0) == 0x80)
+                n--;
+        }
+        if (n)
+            memcpy(j->evidence, evidence, n);
+        j->confidence = confidence;
+        al->n_jobs++;
+        pthread_cond_signal(&al->cv);
+    } else {
+        al->dropped++;
+    }
+    pthread_mutex_unlock(&al->mu);
+    if (!ok)
+        churn_log(CHURN_LOG_WARN, "alert_queue_full", CHURN_LF_STR("customer_id", customer_id));
+    return ok;
+}
+
+enum churn_err
+churn__alerts_start(struct churn_services *svc, struct churn_store *store,
+                    struct churn__alerts **out)
+{
+    struct churn__alerts *al = churn_calloc(1, sizeof(*al));
+    if (!al)
+        return CHURN_ENOMEM;
+    al->svc = svc;
+    al->store = store;
+    churn_alert_rules_config_default(&al->rules);
+    pthread_mutex_init(&al->log_mu, NULL);
+    pthread_mutex_init(&al->mu, NULL);
+    pthread_cond_init(&al->cv, NULL);
+    enum churn_err err = CHURN_ENOMEM;
+    al->jobs = churn_calloc(JOB_QUEUE_CAP, sizeof(*al->jobs));
+    if (!al->jobs)
+        goto out_fail;
+    uint64_t head = 0;
+    err = churn_store_foreach_alert(store, 0, 0, head_cb, &head);
+    if (err)
+        goto out_fail;
+    struct churn_alert_hub_config hc;
+    churn_alert_hub_config_default(&hc);
+    err = churn_alert_hub_create(&hc, head, &al->hub);
+    if (err)
+        goto out_fail;
+    err = churn_playbook_registry_create(&al->playbooks);
+    if (err)
+        goto out_fail;
+    char msg[512];
+    if (churn_playbook_registry_reload_file(al->playbooks, CHURN_DEFAULT_PLAYBOOKS, msg,
+                                            sizeof(msg)) != CHURN_OK)
+        churn_log(CHURN_LOG_WARN, "playbooks_not_loaded", CHURN_LF_STR("reason", msg));
+    if (pthread_create(&al->thread, NULL, engine_main, al) != 0) {
+        err = CHURN_ENOMEM;
+        goto out_fail;
+    }
+    al->started = true;
+    churn_log(CHURN_LOG_INFO, "alerts_started", CHURN_LF_INT("head_sequence", (int64_t)head));
+    *out = al;
+    return CHURN_OK;
+out_fail:
+    churn__alerts_stop(al);
+    return err;
+}
+
+void
+churn__alerts_stop(struct churn__alerts *al)
+{
+    if (!al)
+        return;
+    if (al->started) {
+        pthread_mutex_lock(&al->mu);
+        al->stop = true;
+        pthread_cond_signal(&al->cv);
+        pthread_mutex_unlock(&al->mu);
+        pthread_join(al->thread, NULL);
+    }
+    /* streams still registered (the server normally ended them first) */
+    for (;;) {
+        pthread_mutex_lock(&al->mu);
+        struct churn__watcher *w = al->watchers;
+        if (w)
+            atomic_fetch_add(&w->refs, 1);
+        pthread_mutex_unlock(&al->mu);
+        if (!w)
+            break;
+        pthread_mutex_lock(&w->mu);
+        churn_alert_hub_unsubscribe(w->sub);
+        w->sub = NULL;
+        pthread_mutex_unlock(&w->mu);
+        churn__alerts_remove_watcher(al, w);
+        churn__watcher_put(w);
+    }
+    churn_alert_hub_destroy(al->hub);
+    if (al->playbooks)
+        churn_playbook_registry_destroy(al->playbooks);
+    churn_free(al->jobs);
+    pthread_cond_destroy(&al->cv);
+    pthread_mutex_destroy(&al->mu);
+    pthread_mutex_destroy(&al->log_mu);
+    churn_free(al);
+}

@@ -1,0 +1,845 @@
+/*
+ * service/alerts.c - the AlertService handlers: WatchAlerts (the backlog from the durable
+ * log after after_sequence, a caught_up marker, then live changes from the engine's hub and
+ * heartbeats while idle; a watcher that falls behind is ended with RESOURCE_EXHAUSTED and
+ * resumes from its last sequence), ListAlerts (the current revision of each alert,
+ * filtered, ordered and paged with a cursor token) and AcknowledgeAlert (acknowledge,
+ * snooze or close: a new revision through the engine). Also the conversions between alert
+ * records and churn.v1 messages. The engine itself (queue, log appends, fan-out and
+ * heartbeat thread) is in alerting.c.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "churn/alerts.h"
+#include "churn/alerts_hub.h"
+#include "churn/alloc.h"
+#include "churn/clock.h"
+#include "churn/log.h"
+#include "churn/sentiment_tracker.h"
+#include "churn/service.h"
+#include "churn/store.h"
+#include "churn_proto.h"
+#include "service_internal.h"
+
+#define WATCH_ARENA       (256u * 1024u) /* one alert message being built */
+#define LIST_MAX_ALERTS   (1u << 18)     /* alerts ListAlerts considers (current revisions) */
+#define LIST_PAGE_DEFAULT 50
+#define LIST_PAGE_MAX     1000
+#define SUBSCRIBE_TRIES   64 /* backlog rounds while the ring keeps moving on */
+
+/* ---- filters ---------------------------------------------------------------------------- */
+
+static enum churn_err
+filter_from_proto(struct churn_rpc *rpc, const Churn__V1__AlertFilter *f,
+                  struct churn_alert_filter *hf, struct churn__alert_extra *x)
+{
+    memset(hf, 0, sizeof(*hf));
+    memset(x, 0, sizeof(*x));
+    if (!f)
+        return CHURN_OK;
+    if (f->n_causes > CHURN__WATCH_LIST_MAX || f->n_value_tiers > CHURN__WATCH_LIST_MAX ||
+        f->n_segments > CHURN__WATCH_LIST_MAX || f->n_statuses > CHURN__WATCH_LIST_MAX ||
+        f->n_customer_ids > CHURN__WATCH_LIST_MAX || f->n_owners > CHURN__WATCH_LIST_MAX)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "filter: at most %d entries per list",
+                               CHURN__WATCH_LIST_MAX);
+    for (size_t i = 0; i < f->n_causes; i++) {
+        if (f->causes[i] <= 0 || f->causes[i] >= CHURN_CAUSE_COUNT)
+            return churn_rpc_error(rpc, CHURN_EINVAL, "filter.causes[%zu]: unknown cause %d", i,
+                                   (int)f->causes[i]);
+        hf->causes |= 1u << f->causes[i];
+    }
+    if (f->min_risk_tier < 0 || (int)f->min_risk_tier > (int)CHURN_TIER_HIGH)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "filter.min_risk_tier: unknown tier %d",
+                               (int)f->min_risk_tier);
+    hf->min_risk = (enum churn_tier)f->min_risk_tier;
+    for (size_t i = 0; i < f->n_value_tiers; i++) {
+        if (f->value_tiers[i] <= 0 || (int)f->value_tiers[i] > (int)CHURN_TIER_HIGH)
+            return churn_rpc_error(rpc, CHURN_EINVAL, "filter.value_tiers[%zu]: unknown tier %d", i,
+                                   (int)f->value_tiers[i]);
+        hf->value_tiers |= 1u << f->value_tiers[i];
+    }
+    for (size_t i = 0; i < f->n_segments; i++) {
+        int cell = -1;
+        for (int r = CHURN_TIER_LOW; r <= CHURN_TIER_HIGH && cell < 0; r++)
+            for (int v = CHURN_TIER_LOW; v <= CHURN_TIER_HIGH && cell < 0; v++) {
+                char name[48];
+                churn_segment_name(r, v, name, sizeof(name));
+                if (strcmp(name, f->segments[i]) == 0)
+                    cell = churn_segment_cell(r, v);
+            }
+        if (cell < 0)
+            return churn_rpc_error(rpc, CHURN_EINVAL,
+                                   "filter.segments[%zu]: unknown segment (expected e.g. "
+                                   "\"high-risk/high-value\")",
+                                   i);
+        hf->segments |= 1u << cell;
+    }
+    for (size_t i = 0; i < f->n_statuses; i++) {
+        if (f->statuses[i] <= 0 || (int)f->statuses[i] > (int)CHURN_STATUS_CLOSED)
+            return churn_rpc_error(rpc, CHURN_EINVAL, "filter.statuses[%zu]: unknown status %d", i,
+                                   (int)f->statuses[i]);
+        hf->statuses |= 1u << f->statuses[i];
+    }
+    for (size_t i = 0; i < f->n_customer_ids; i++) {
+        size_t n = strlen(f->customer_ids[i]);
+        if (n == 0 || n >= CHURN_ALERT_ID_MAX)
+            return churn_rpc_error(rpc, CHURN_EINVAL,
+                                   "filter.customer_ids[%zu]: must be 1..%u bytes", i,
+                                   CHURN_ALERT_ID_MAX - 1);
+        memcpy(x->customers[x->n_customers++], f->customer_ids[i], n + 1);
+    }
+    for (size_t i = 0; i < f->n_owners; i++) {
+        size_t n = strlen(f->owners[i]);
+        if (n == 0 || n >= CHURN_ALERT_NAME_MAX)
+            return churn_rpc_error(rpc, CHURN_EINVAL, "filter.owners[%zu]: must be 1..%u bytes", i,
+                                   CHURN_ALERT_NAME_MAX - 1);
+        memcpy(x->owners[x->n_owners++], f->owners[i], n + 1);
+    }
+    if (!isfinite(f->min_priority) || f->min_priority < 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "filter.min_priority: must be finite and >= 0");
+    x->min_priority = f->min_priority;
+    char msg[CHURN_ALERT_ERRMSG];
+    if (churn_alert_filter_check(hf, msg, sizeof(msg)) != CHURN_OK)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "filter: %s", msg);
+    return CHURN_OK;
+}
+
+static bool
+extra_match(const struct churn__alert_extra *x, const struct churn_alert *a)
+{
+    if (a->priority < x->min_priority)
+        return false;
+    bool ok = x->n_customers == 0;
+    for (size_t i = 0; i < x->n_customers && !ok; i++)
+        ok = strcmp(x->customers[i], a->customer_id) == 0;
+    if (!ok)
+        return false;
+    ok = x->n_owners == 0;
+    for (size_t i = 0; i < x->n_owners && !ok; i++)
+        ok = strcmp(x->owners[i], a->owner) == 0;
+    return ok;
+}
+
+/* ---- alert record -> churn.v1.Alert --------------------------------------------------- */
+
+static Churn__V1__EscalationReason
+escalation_reason_of(const char *name)
+{
+    static const struct {
+        enum churn_chat_reason r;
+        Churn__V1__EscalationReason p;
+    } map[] = {
+        {CHURN_CHAT_REASON_HARD_TRIGGER,
+         CHURN__V1__ESCALATION_REASON__ESCALATION_REASON_HARD_TRIGGER},
+        {CHURN_CHAT_REASON_CHURN_INTENT,
+         CHURN__V1__ESCALATION_REASON__ESCALATION_REASON_CHURN_INTENT},
+        {CHURN_CHAT_REASON_HUMAN_REQUESTED,
+         CHURN__V1__ESCALATION_REASON__ESCALATION_REASON_HUMAN_REQUESTED},
+        {CHURN_CHAT_REASON_DISSATISFACTION,
+         CHURN__V1__ESCALATION_REASON__ESCALATION_REASON_DISSATISFACTION},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(churn_chat_reason_name(map[i].r), name) == 0)
+            return map[i].p;
+    return CHURN__V1__ESCALATION_REASON__ESCALATION_REASON_UNSPECIFIED;
+}
+
+static Churn__V1__AlertChange
+change_of(const struct churn_alert *a)
+{
+    if (a->status == CHURN_STATUS_CLOSED)
+        return CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_CLOSED;
+    if (a->status == CHURN_STATUS_SNOOZED)
+        return CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_SNOOZED;
+    if (a->revision <= 1)
+        return CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_RAISED;
+    if (a->status == CHURN_STATUS_ACKNOWLEDGED)
+        return CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_ACKNOWLEDGED;
+    return CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_UPDATED;
+}
+
+/* The Alert message of @a in @ar; NULL when @ar is full. */
+static Churn__V1__Alert *
+alert_to_proto(const struct churn_alert *a, struct churn_arena *ar)
+{
+    Churn__V1__Alert *m = churn_arena_alloc(ar, sizeof(*m));
+    Churn__V1__Score *sc = churn_arena_alloc(ar, sizeof(*sc));
+    char *summary = churn_arena_alloc(ar, 1024);
+    if (!m || !sc || !summary)
+        return NULL;
+    *m = (Churn__V1__Alert)CHURN__V1__ALERT__INIT;
+    *sc = (Churn__V1__Score)CHURN__V1__SCORE__INIT;
+    m->sequence = a->id;
+    m->revision_sequence = a->sequence;
+    m->change = change_of(a);
+    m->customer_id = (char *)a->customer_id;
+    m->cause = (Churn__V1__AlertCause)a->cause;
+    m->status = (Churn__V1__AlertStatus)a->status;
+    m->resolution = (Churn__V1__AlertResolution)a->resolution;
+    m->created_at_ms = a->created_ms;
+    m->updated_at_ms = a->updated_ms;
+    sc->customer_id = (char *)a->customer_id;
+    sc->probability = a->probability;
+    sc->risk_tier = (Churn__V1__RiskTier)a->risk_tier;
+    sc->value_tier = (Churn__V1__ValueTier)a->value_tier;
+    sc->priority = a->priority;
+    sc->expected_revenue_at_risk = a->priority;
+    sc->customer_value = a->value;
+    if (a->n_reasons) {
+        sc->reasons = churn_arena_alloc(ar, a->n_reasons * sizeof(*sc->reasons));
+        if (!sc->reasons)
+            return NULL;
+        for (uint32_t i = 0; i < a->n_reasons; i++) {
+            Churn__V1__Reason *r = churn_arena_alloc(ar, sizeof(*r));
+            if (!r)
+                return NULL;
+            *r = (Churn__V1__Reason)CHURN__V1__REASON__INIT;
+            r->feature = (char *)a->reasons[i].feature;
+            r->label = (char *)a->reasons[i].label;
+            r->value = a->reasons[i].value;
+            r->contribution = a->reasons[i].contribution;
+            sc->reasons[sc->n_reasons++] = r;
+        }
+    }
+    m->score = sc;
+    if (a->n_moved) {
+        m->what_moved = churn_arena_alloc(ar, a->n_moved * sizeof(*m->what_moved));
+        if (!m->what_moved)
+            return NULL;
+        for (uint32_t i = 0; i < a->n_moved; i++) {
+            Churn__V1__FeatureMovement *fm = churn_arena_alloc(ar, sizeof(*fm));
+            if (!fm)
+                return NULL;
+            *fm = (Churn__V1__FeatureMovement)CHURN__V1__FEATURE_MOVEMENT__INIT;
+            fm->feature = (char *)a->moved[i].feature;
+            fm->label = (char *)a->moved[i].label;
+            fm->before = a->moved[i].before;
+            fm->after = a->moved[i].after;
+            fm->contribution_delta = a->moved[i].contribution_delta;
+            m->what_moved[m->n_what_moved++] = fm;
+        }
+    }
+    if (a->n_stale) {
+        m->stale_features = churn_arena_alloc(ar, a->n_stale * sizeof(char *));
+        if (!m->stale_features)
+            return NULL;
+        for (uint32_t i = 0; i < a->n_stale; i++)
+            m->stale_features[m->n_stale_features++] = (char *)a->stale[i];
+    }
+    m->risk_tier = (Churn__V1__RiskTier)a->risk_tier;
+    m->value_tier = (Churn__V1__ValueTier)a->value_tier;
+    m->priority = a->priority;
+    if (a->risk_tier && a->value_tier) {
+        char *seg = churn_arena_alloc(ar, 48);
+        if (!seg)
+            return NULL;
+        m->segment = churn_segment_name(a->risk_tier, a->value_tier, seg, 48);
+    }
+    if (a->action.kind != CHURN_ACTION_NONE) {
+        Churn__V1__Action *act = churn_arena_alloc(ar, sizeof(*act));
+        if (!act)
+            return NULL;
+        *act = (Churn__V1__Action)CHURN__V1__ACTION__INIT;
+        act->kind = (Churn__V1__ActionKind)a->action.kind;
+        act->detail = (char *)a->action.detail;
+        act->coupon_value = a->action.coupon_value;
+        act->playbook_id = (char *)a->playbook_id;
+        m->suggested_action = act;
+    }
+    m->playbook_id = (char *)a->playbook_id;
+    m->holdout = a->holdout;
+    m->owner = (char *)a->owner;
+    m->due_at_ms = a->due_at_ms;
+    if (a->cause == CHURN_CAUSE_CHAT_ESCALATION || a->cause == CHURN_CAUSE_CHURN_INTENT) {
+        Churn__V1__ChatContext *chat = churn_arena_alloc(ar, sizeof(*chat));
+        if (!chat)
+            return NULL;
+        *chat = (Churn__V1__ChatContext)CHURN__V1__CHAT_CONTEXT__INIT;
+        chat->escalation_reason = escalation_reason_of(a->chat_reason);
+        chat->excerpt = (char *)a->chat_evidence;
+        m->chat = chat;
+    }
+    m->summary = churn_alert_summary(a, summary, 1024);
+    m->trigger_count = 1;
+    m->acknowledged_by = (char *)a->ack_actor;
+    enum churn_action_kind taken = CHURN_ACTION_NONE;
+    if (a->ack_action[0] && churn_action_kind_parse(a->ack_action, &taken) != CHURN_OK)
+        taken = CHURN_ACTION_NONE;
+    m->action_taken = (Churn__V1__ActionKind)taken;
+    m->snoozed_until_ms = a->status == CHURN_STATUS_SNOOZED ? a->snoozed_until_ms : 0;
+    m->snooze_reason = (char *)a->snooze_reason;
+    m->closed_at_ms = a->closed_ms;
+    return m;
+}
+
+/* ---- WatchAlerts ------------------------------------------------------------------------ */
+
+void
+churn__watcher_put(struct churn__watcher *w)
+{
+    if (atomic_fetch_sub(&w->refs, 1) != 1)
+        return;
+    churn_arena_fini(&w->arena);
+    pthread_mutex_destroy(&w->mu);
+    churn_rpc_unref(w->rpc);
+    churn_free(w);
+}
+
+static void watcher_send_failed_locked(struct churn__watcher *w, enum churn_err err);
+
+/* Send one alert on @w's stream (w->mu held). False when the stream is over. */
+static bool
+watcher_send_locked(struct churn__watcher *w, const struct churn_alert *a)
+{
+    churn_arena_reset(&w->arena);
+    Churn__V1__WatchAlertsResponse resp = CHURN__V1__WATCH_ALERTS_RESPONSE__INIT;
+    resp.event_case = CHURN__V1__WATCH_ALERTS_RESPONSE__EVENT_ALERT;
+    resp.alert = alert_to_proto(a, &w->arena);
+    enum churn_err err = resp.alert ? churn_rpc_send(w->rpc, &resp.base) : CHURN_ENOMEM;
+    if (err == CHURN_OK) {
+        w->last_sent = a->sequence;
+        atomic_store(&w->last_send_ms, churn_now_ms());
+        return true;
+    }
+    watcher_send_failed_locked(w, err);
+    return false;
+}
+
+void
+churn__watcher_heartbeat_locked(struct churn__watcher *w)
+{
+    if (w->finished || !w->sub)
+        return;
+    Churn__V1__WatchAlertsResponse resp = CHURN__V1__WATCH_ALERTS_RESPONSE__INIT;
+    Churn__V1__WatchAlertsResponse__Heartbeat hb =
+        CHURN__V1__WATCH_ALERTS_RESPONSE__HEARTBEAT__INIT;
+    hb.head_sequence = churn_alert_hub_head(churn__alerts_hub(w->engine));
+    hb.server_time_ms = churn_now_ms();
+    resp.event_case = CHURN__V1__WATCH_ALERTS_RESPONSE__EVENT_HEARTBEAT;
+    resp.heartbeat = &hb;
+    enum churn_err err = churn_rpc_send(w->rpc, &resp.base);
+    if (err == CHURN_OK)
+        atomic_store(&w->last_send_ms, hb.server_time_ms);
+    else
+        watcher_send_failed_locked(w, err);
+}
+
+static void
+watcher_send_failed_locked(struct churn__watcher *w, enum churn_err err)
+{
+    if (err == CHURN_EFULL)
+        churn_rpc_finish(w->rpc, CHURN_EFULL,
+                         "watcher too slow: fell behind after sequence %" PRIu64
+                         "; resume after sequence %" PRIu64,
+                         w->last_sent, w->last_sent);
+    else if (err != CHURN_ECANCELLED)
+        churn_rpc_finish(w->rpc, err, "could not send to the watcher: %s", churn_strerror(err));
+    w->finished = true;
+}
+
+void
+churn__watcher_drain_locked(struct churn__watcher *w)
+{
+    while (w->sub && !w->finished) {
+        enum churn_err err = churn_alert_hub_next(w->sub, &w->alert);
+        if (err == CHURN_EAGAIN)
+            return;
+        if (err) {
+            uint64_t resume = w->last_sent;
+            churn_alert_hub_lagged(w->sub, &resume);
+            churn_rpc_finish(w->rpc, CHURN_EFULL,
+                             "watcher too slow: fell behind after sequence %" PRIu64
+                             "; resume after sequence %" PRIu64,
+                             resume, resume);
+            w->finished = true;
+            return;
+        }
+        if (extra_match(&w->extra, &w->alert))
+            watcher_send_locked(w, &w->alert);
+    }
+}
+
+struct backlog {
+    struct churn__watcher *w;
+    const struct churn_alert_filter *filter;
+    uint64_t upto;
+    int64_t delivered;
+};
+
+static int
+backlog_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
+{
+    (void)customer_id;
+    struct backlog *b = user;
+    if (seq > b->upto)
+        return 1;
+    struct churn__watcher *w = b->w;
+    if (churn_alert_decode(data, len, &w->alert) != CHURN_OK) {
+        churn_log(CHURN_LOG_WARN, "alert_corrupt", CHURN_LF_INT("sequence", (int64_t)seq));
+        return 0;
+    }
+    w->alert.sequence = seq;
+    if (churn_alert_filter_match(b->filter, &w->alert) && extra_match(&w->extra, &w->alert)) {
+        if (!watcher_send_locked(w, &w->alert))
+            return 1;
+        b->delivered++;
+    }
+    return 0;
+}
+
+static enum churn_err
+watch_start(struct churn_rpc *rpc, const ProtobufCMessage *msg)
+{
+    const Churn__V1__WatchAlertsRequest *req = (const Churn__V1__WatchAlertsRequest *)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    struct churn__alerts *al = svc->alerts;
+    if (!al || !svc->store)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    if (req->heartbeat_interval_ms != 0 &&
+        (req->heartbeat_interval_ms < 1000 || req->heartbeat_interval_ms > 300000))
+        return churn_rpc_error(rpc, CHURN_EINVAL,
+                               "heartbeat_interval_ms: must be 0 or 1000..300000");
+    struct churn__watcher *w = churn_calloc(1, sizeof(*w));
+    if (!w)
+        return churn_rpc_error(rpc, CHURN_ENOMEM, "out of memory");
+    struct churn_alert_filter hf;
+    enum churn_err err = filter_from_proto(rpc, req->filter, &hf, &w->extra);
+    if (err) {
+        churn_free(w);
+        return err;
+    }
+    struct churn_alert_hub *hub = churn__alerts_hub(al);
+    uint64_t head = churn__alerts_head(al);
+    if (!req->live_only && req->after_sequence > head) {
+        churn_free(w);
+        return churn_rpc_error(rpc, CHURN_ERANGE,
+                               "after_sequence: %" PRIu64 " is beyond the head of the log (%" PRIu64
+                               ")",
+                               req->after_sequence, head);
+    }
+    w->engine = al;
+    w->rpc = churn_rpc_ref(rpc);
+    atomic_init(&w->refs, 1); /* the call's */
+    pthread_mutex_init(&w->mu, NULL);
+    churn_arena_init(&w->arena, WATCH_ARENA);
+    w->heartbeat_ms = req->heartbeat_interval_ms ? req->heartbeat_interval_ms : 15000;
+    atomic_init(&w->last_send_ms, churn_now_ms());
+    uint64_t after = req->live_only ? head : req->after_sequence;
+    w->last_sent = after;
+    *churn_rpc_state(rpc) = w;
+
+    pthread_mutex_lock(&w->mu);
+    struct backlog b = {.w = w, .filter = &hf};
+    char emsg[CHURN_ALERT_ERRMSG];
+    err = CHURN_ERANGE;
+    for (int tries = 0; tries < SUBSCRIBE_TRIES && err == CHURN_ERANGE && !w->finished; tries++) {
+        err = churn_alert_hub_subscribe(hub, after, &hf, 0, churn__alerts_notify_fn(), w, &w->sub,
+                                        emsg, sizeof(emsg));
+        if (err != CHURN_ERANGE)
+            break;
+        /* the ring no longer holds everything after `after`: read up to its oldest */
+        b.upto = churn_alert_hub_oldest(hub);
+        enum churn_err serr = churn_store_foreach_alert(svc->store, after, 0, backlog_cb, &b);
+        if (serr && serr != CHURN_ECANCELLED) { /* ECANCELLED: backlog_cb stopped the walk */
+            err = serr;
+            snprintf(emsg, sizeof(emsg), "reading the alert log: %s", churn_strerror(serr));
+            break;
+        }
+        if (b.upto > after)
+            after = b.upto;
+        if (w->last_sent < after)
+            w->last_sent = after;
+    }
+    if (w->finished) {
+        pthread_mutex_unlock(&w->mu);
+        return CHURN_OK; /* ended with a status already */
+    }
+    if (err) {
+        pthread_mutex_unlock(&w->mu);
+        if (err == CHURN_ERANGE)
+            err = CHURN_EUNAVAIL;
+        return churn_rpc_error(rpc, err, "%s", emsg);
+    }
+    churn__alerts_add_watcher(al, w);
+    /* what the ring already holds after `after` is part of the backlog */
+    size_t before = churn_alert_hub_pending(w->sub);
+    churn__watcher_drain_locked(w);
+    if (!w->finished) {
+        Churn__V1__WatchAlertsResponse resp = CHURN__V1__WATCH_ALERTS_RESPONSE__INIT;
+        Churn__V1__WatchAlertsResponse__CaughtUp cu =
+            CHURN__V1__WATCH_ALERTS_RESPONSE__CAUGHT_UP__INIT;
+        cu.head_sequence = w->last_sent > head ? w->last_sent : head;
+        cu.backlog_delivered = b.delivered + (int64_t)before;
+        resp.event_case = CHURN__V1__WATCH_ALERTS_RESPONSE__EVENT_CAUGHT_UP;
+        resp.caught_up = &cu;
+        churn_rpc_send(rpc, &resp.base);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return CHURN_OK;
+}
+
+static void
+watch_done(struct churn_rpc *rpc)
+{
+    struct churn__watcher *w = *churn_rpc_state(rpc);
+    if (!w)
+        return;
+    *churn_rpc_state(rpc) = NULL;
+    churn__alerts_remove_watcher(w->engine, w);
+    pthread_mutex_lock(&w->mu);
+    churn_alert_hub_unsubscribe(w->sub);
+    w->sub = NULL;
+    w->finished = true;
+    pthread_mutex_unlock(&w->mu);
+    churn__watcher_put(w);
+}
+
+/* ---- ListAlerts ------------------------------------------------------------------------- */
+
+struct list_ent {
+    uint64_t id;
+    uint64_t seq; /* latest revision */
+    double priority;
+    int64_t created_ms;
+    bool match;
+};
+
+struct list_scan {
+    struct list_ent *ents;
+    size_t n, cap;
+    bool too_many;
+    bool past_head;
+    uint64_t head; /* the view: entries after it are left for WatchAlerts */
+    const struct churn_alert_filter *filter;
+    const struct churn__alert_extra *extra;
+    struct churn_alert alert;
+};
+
+static struct list_ent *
+find_ent(struct list_scan *s, uint64_t id)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->ents[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n && s->ents[lo].id == id ? &s->ents[lo] : NULL;
+}
+
+static int
+list_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
+{
+    (void)customer_id;
+    struct list_scan *s = user;
+    if (seq > s->head) {
+        s->past_head = true;
+        return 1;
+    }
+    if (churn_alert_decode(data, len, &s->alert) != CHURN_OK)
+        return 0;
+    struct list_ent *e = find_ent(s, s->alert.id);
+    if (!e) {
+        if (s->n && s->ents[s->n - 1].id > s->alert.id)
+            return 0; /* an id out of order: not a record this engine wrote */
+        if (s->n == s->cap) {
+            size_t cap = s->cap ? 2 * s->cap : 1024;
+            struct list_ent *ents =
+                cap <= LIST_MAX_ALERTS ? churn_realloc(s->ents, cap * sizeof(*ents)) : NULL;
+            if (!ents) {
+                s->too_many = true;
+                return 1;
+            }
+            s->ents = ents;
+            s->cap = cap;
+        }
+        e = &s->ents[s->n++];
+        e->id = s->alert.id;
+    }
+    e->seq = seq;
+    e->priority = s->alert.priority;
+    e->created_ms = s->alert.created_ms;
+    e->match = churn_alert_filter_match(s->filter, &s->alert) && extra_match(s->extra, &s->alert);
+    return 0;
+}
+
+static int
+cmp_oldest(const void *a, const void *b)
+{
+    const struct list_ent *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int
+cmp_newest(const void *a, const void *b)
+{
+    const struct list_ent *x = a, *y = b;
+    return x->seq > y->seq ? -1 : x->seq < y->seq;
+}
+
+static int
+cmp_priority(const void *a, const void *b)
+{
+    const struct list_ent *x = a, *y = b;
+    if (x->priority != y->priority)
+        return x->priority > y->priority ? -1 : 1;
+    return x->seq > y->seq ? -1 : x->seq < y->seq;
+}
+
+/* Is @e after the cursor (@tok_key, @tok_seq) in @order? */
+static bool
+after_cursor(int order, const struct list_ent *e, double tok_prio, uint64_t tok_seq)
+{
+    if (order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_OLDEST)
+        return e->id > tok_seq;
+    if (order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_NEWEST)
+        return e->seq < tok_seq;
+    if (e->priority != tok_prio)
+        return e->priority < tok_prio;
+    return e->seq < tok_seq;
+}
+
+static enum churn_err
+parse_token(struct churn_rpc *rpc, const char *tok, int order, double *prio, uint64_t *seq)
+{
+    char want = order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_OLDEST   ? 'o'
+                : order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_NEWEST ? 'n'
+                                                                      : 'p';
+    if (tok[0] != want || tok[1] != ':')
+        return churn_rpc_error(rpc, CHURN_EINVAL,
+                               "page_token: malformed or issued for another order");
+    char *end = NULL;
+    const char *p = tok + 2;
+    if (want == 'p') {
+        *prio = strtod(p, &end);
+        if (end == p || *end != ':' || !isfinite(*prio))
+            return churn_rpc_error(rpc, CHURN_EINVAL, "page_token: malformed");
+        p = end + 1;
+    }
+    if (*p < '0' || *p > '9')
+        return churn_rpc_error(rpc, CHURN_EINVAL, "page_token: malformed");
+    *seq = strtoull(p, &end, 10);
+    if (*end != '\0')
+        return churn_rpc_error(rpc, CHURN_EINVAL, "page_token: malformed");
+    return CHURN_OK;
+}
+
+static enum churn_err
+list_alerts(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    const Churn__V1__ListAlertsRequest *req = (const Churn__V1__ListAlertsRequest *)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    struct churn__alerts *al = svc->alerts;
+    struct churn_arena *ar = churn_rpc_arena(rpc);
+    if (!al || !svc->store)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    if (req->page_size < 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "page_size: must be >= 0");
+    int order = req->order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_UNSPECIFIED
+                    ? CHURN__V1__ALERT_ORDER__ALERT_ORDER_PRIORITY
+                    : (int)req->order;
+    if (order < CHURN__V1__ALERT_ORDER__ALERT_ORDER_PRIORITY ||
+        order > CHURN__V1__ALERT_ORDER__ALERT_ORDER_OLDEST)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "order: unknown order %d", order);
+    if (req->created_after_ms < 0 || req->created_before_ms < 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "created_after_ms/created_before_ms: >= 0");
+    size_t page = req->page_size == 0              ? LIST_PAGE_DEFAULT
+                  : req->page_size > LIST_PAGE_MAX ? LIST_PAGE_MAX
+                                                   : (size_t)req->page_size;
+    double tok_prio = 0;
+    uint64_t tok_seq = 0;
+    bool have_tok = req->page_token && req->page_token[0];
+    if (have_tok) {
+        enum churn_err err = parse_token(rpc, req->page_token, order, &tok_prio, &tok_seq);
+        if (err)
+            return err;
+    }
+    struct churn__alert_extra *extra = churn_malloc(sizeof(*extra));
+    struct list_scan *s = churn_calloc(1, sizeof(*s));
+    enum churn_err err = CHURN_ENOMEM;
+    if (!extra || !s)
+        goto out;
+    struct churn_alert_filter hf;
+    err = filter_from_proto(rpc, req->filter, &hf, extra);
+    if (err)
+        goto out;
+    s->filter = &hf;
+    s->extra = extra;
+    uint64_t head = churn__alerts_head(al);
+    s->head = head;
+    err = churn_store_foreach_alert(svc->store, 0, 0, list_cb, s);
+    if (err == CHURN_ECANCELLED && (s->too_many || s->past_head))
+        err = CHURN_OK; /* list_cb stopped the walk */
+    if (err) {
+        err = churn_rpc_error(rpc, err, "reading the alert log: %s", churn_strerror(err));
+        goto out;
+    }
+    if (s->too_many) {
+        err = churn_rpc_error(rpc, CHURN_ETOOBIG,
+                              "more than %u alerts in the log (or out of memory)", LIST_MAX_ALERTS);
+        goto out;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        struct list_ent *e = &s->ents[i];
+        if (!e->match || (req->created_after_ms && e->created_ms < req->created_after_ms) ||
+            (req->created_before_ms && e->created_ms >= req->created_before_ms))
+            continue;
+        if (have_tok && !after_cursor(order, e, tok_prio, tok_seq))
+            continue;
+        s->ents[m++] = *e;
+    }
+    if (m > 1)
+        qsort(s->ents, m, sizeof(*s->ents),
+              order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_OLDEST   ? cmp_oldest
+              : order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_NEWEST ? cmp_newest
+                                                                    : cmp_priority);
+    size_t n = m < page ? m : page;
+    Churn__V1__ListAlertsResponse *resp = churn_arena_alloc(ar, sizeof(*resp));
+    struct churn_alert *alerts = n ? churn_arena_alloc(ar, n * sizeof(*alerts)) : NULL;
+    if (!resp || (n && !alerts)) {
+        err = churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
+        goto out;
+    }
+    *resp = (Churn__V1__ListAlertsResponse)CHURN__V1__LIST_ALERTS_RESPONSE__INIT;
+    resp->head_sequence = head;
+    resp->alerts = n ? churn_arena_alloc(ar, n * sizeof(*resp->alerts)) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        err = churn__alerts_read(al, s->ents[i].seq, &alerts[i]);
+        if (err) {
+            err = churn_rpc_error(rpc, err, "reading alert %" PRIu64, s->ents[i].seq);
+            goto out;
+        }
+        alerts[i].sequence = s->ents[i].seq;
+        Churn__V1__Alert *a = resp->alerts ? alert_to_proto(&alerts[i], ar) : NULL;
+        if (!a) {
+            err = churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
+            goto out;
+        }
+        resp->alerts[resp->n_alerts++] = a;
+    }
+    if (m > n) {
+        const struct list_ent *last = &s->ents[n - 1];
+        if (order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_OLDEST)
+            resp->next_page_token = churn_arena_printf(ar, "o:%" PRIu64, last->id);
+        else if (order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_NEWEST)
+            resp->next_page_token = churn_arena_printf(ar, "n:%" PRIu64, last->seq);
+        else
+            resp->next_page_token =
+                churn_arena_printf(ar, "p:%.17g:%" PRIu64, last->priority, last->seq);
+        if (!resp->next_page_token) {
+            err = churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
+            goto out;
+        }
+    }
+    *out = &resp->base;
+    err = CHURN_OK;
+out:
+    if (s)
+        churn_free(s->ents);
+    churn_free(s);
+    churn_free(extra);
+    if (err == CHURN_ENOMEM)
+        return churn_rpc_error(rpc, CHURN_ENOMEM, "out of memory");
+    return err;
+}
+
+/* ---- AcknowledgeAlert ------------------------------------------------------------------ */
+
+static enum churn_err
+acknowledge_alert(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    const Churn__V1__AcknowledgeAlertRequest *req = (const Churn__V1__AcknowledgeAlertRequest *)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    struct churn__alerts *al = svc->alerts;
+    struct churn_arena *ar = churn_rpc_arena(rpc);
+    if (!al || !svc->store)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    if (req->sequence == 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "sequence: must be >= 1");
+    size_t actor_len = strlen(req->actor);
+    if (actor_len == 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "actor: required");
+    if (actor_len >= CHURN_ALERT_NAME_MAX)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "actor: at most %u bytes",
+                               CHURN_ALERT_NAME_MAX - 1);
+    if (req->action_taken < 0 || (int)req->action_taken > (int)CHURN_ACTION_FEEDBACK_CALL)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "action_taken: unknown action %d",
+                               (int)req->action_taken);
+    struct churn__ack ack = {
+        .sequence = req->sequence,
+        .actor = req->actor,
+        .action_taken = req->action_taken
+                            ? churn_action_kind_name((enum churn_action_kind)req->action_taken)
+                            : "",
+        .snooze_reason = "",
+    };
+    if (req->transition_case == CHURN__V1__ACKNOWLEDGE_ALERT_REQUEST__TRANSITION_SNOOZE) {
+        if (req->snooze->snooze_until_ms <= 0)
+            return churn_rpc_error(rpc, CHURN_EINVAL, "snooze.snooze_until_ms: required");
+        ack.snooze_until_ms = req->snooze->snooze_until_ms;
+        ack.snooze_reason = req->snooze->reason;
+    } else if (req->transition_case == CHURN__V1__ACKNOWLEDGE_ALERT_REQUEST__TRANSITION_CLOSE) {
+        Churn__V1__AlertResolution r = req->close->resolution;
+        if (r != CHURN__V1__ALERT_RESOLUTION__ALERT_RESOLUTION_SAVED &&
+            r != CHURN__V1__ALERT_RESOLUTION__ALERT_RESOLUTION_LOST &&
+            r != CHURN__V1__ALERT_RESOLUTION__ALERT_RESOLUTION_NOT_ACTIONABLE)
+            return churn_rpc_error(rpc, CHURN_EINVAL,
+                                   "close.resolution: must be SAVED, LOST or NOT_ACTIONABLE");
+        ack.resolution = (enum churn_alert_resolution)r;
+    }
+    struct churn_alert *a = churn_arena_alloc(ar, sizeof(*a));
+    Churn__V1__AcknowledgeAlertResponse *resp = churn_arena_alloc(ar, sizeof(*resp));
+    if (!a || !resp)
+        return churn_rpc_error(rpc, CHURN_ENOMEM, "out of memory");
+    char emsg[CHURN_ALERT_ERRMSG] = "";
+    enum churn_err err = churn__alerts_acknowledge(al, &ack, a, emsg, sizeof(emsg));
+    if (err)
+        return churn_rpc_error(rpc, err, "%s", emsg[0] ? emsg : churn_strerror(err));
+    *resp = (Churn__V1__AcknowledgeAlertResponse)CHURN__V1__ACKNOWLEDGE_ALERT_RESPONSE__INIT;
+    resp->alert = alert_to_proto(a, ar);
+    if (!resp->alert)
+        return churn_rpc_error(rpc, CHURN_ENOMEM, "out of memory");
+    resp->changed = true;
+    *out = &resp->base;
+    return CHURN_OK;
+}
+
+/* ---- the method rows ------------------------------------------------------------------- */
+
+const struct churn_method churn__alert_methods[] = {
+    {
+        .name = "/churn.v1.AlertService/WatchAlerts",
+        .shape = CHURN_RPC_SERVER_STREAM,
+        .request = &churn__v1__watch_alerts_request__descriptor,
+        .response = &churn__v1__watch_alerts_response__descriptor,
+        .on_start = watch_start,
+        .on_done = watch_done,
+        .max_request_bytes = 64 * 1024,
+    },
+    {
+        .name = "/churn.v1.AlertService/ListAlerts",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__list_alerts_request__descriptor,
+        .response = &churn__v1__list_alerts_response__descriptor,
+        .unary = list_alerts,
+        .max_request_bytes = 64 * 1024,
+        .arena_bytes = 32u * 1024u * 1024u,
+    },
+    {
+        .name = "/churn.v1.AlertService/AcknowledgeAlert",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__acknowledge_alert_request__descriptor,
+        .response = &churn__v1__acknowledge_alert_response__descriptor,
+        .unary = acknowledge_alert,
+        .max_request_bytes = 16 * 1024,
+    },
+};
+const size_t churn__n_alert_methods =
+    sizeof(churn__alert_methods) / sizeof(churn__alert_methods[0]);
