@@ -9,6 +9,7 @@
 #ifndef CHURN_ERROR_H
 #define CHURN_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* X(name, text): name becomes CHURN_<name>. Order is ABI for nobody; append freely. */
@@ -57,6 +58,16 @@ const char *churn_err_name(enum churn_err err);
  */
 void churn_errf(char *errbuf, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/** churn_verrf() - va_list form of churn_errf(). */
+void churn_verrf(char *errbuf, size_t errlen, const char *fmt, va_list ap);
+
+/**
+ * churn_fail() - churn_errf() and return @err, for `return churn_fail(buf, len, CHURN_EINVAL,
+ * "workers: %s", why);`.
+ */
+enum churn_err churn_fail(char *errbuf, size_t errlen, enum churn_err err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /**
  * churn_err_from_errno() - translate a POSIX errno value into the closest churn_err.

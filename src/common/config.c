@@ -77,16 +77,6 @@ static const struct opt options[] = {
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
-static enum churn_err __attribute__((format(printf, 4, 5)))
-fail(char *errbuf, size_t errlen, enum churn_err err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-    return err;
-}
-
 static const struct opt *
 find_option(const char *name, size_t len)
 {
@@ -104,7 +94,7 @@ apply(struct churn_config *cfg, const struct opt *o, const char *value, char *er
     case OPT_STR: {
         char *copy = churn_strdup(value);
         if (!copy)
-            return fail(errbuf, errlen, CHURN_ENOMEM, "%s: out of memory", o->name);
+            return churn_fail(errbuf, errlen, CHURN_ENOMEM, "%s: out of memory", o->name);
         char **slot = (char **)(base + o->offset);
         churn_free(*slot);
         *slot = copy;
@@ -115,25 +105,26 @@ apply(struct churn_config *cfg, const struct opt *o, const char *value, char *er
         errno = 0;
         long long v = strtoll(value, &end, 10);
         if (!*value || *end || errno)
-            return fail(errbuf, errlen, CHURN_EINVAL, "%s: '%s' is not an integer", o->name, value);
+            return churn_fail(errbuf, errlen, CHURN_EINVAL, "%s: '%s' is not an integer", o->name,
+                              value);
         /* 0 for workers means "one per core" */
         bool auto_zero = o->offset == OFF(workers) && v == 0;
         if (!auto_zero && (v < o->min || v > o->max))
-            return fail(errbuf, errlen, CHURN_ERANGE,
-                        "%s: %lld is out of range [%" PRId64 ", %" PRId64 "]", o->name, v, o->min,
-                        o->max);
+            return churn_fail(errbuf, errlen, CHURN_ERANGE,
+                              "%s: %lld is out of range [%" PRId64 ", %" PRId64 "]", o->name, v,
+                              o->min, o->max);
         *(int64_t *)(base + o->offset) = v;
         return CHURN_OK;
     }
     case OPT_LOG_LEVEL:
         if (!churn_log_level_parse(value, (enum churn_log_level *)(base + o->offset)))
-            return fail(errbuf, errlen, CHURN_EINVAL,
-                        "%s: '%s' is not one of error, warn, info, debug", o->name, value);
+            return churn_fail(errbuf, errlen, CHURN_EINVAL,
+                              "%s: '%s' is not one of error, warn, info, debug", o->name, value);
         return CHURN_OK;
     case OPT_LOG_FORMAT:
         if (!churn_log_format_parse(value, (enum churn_log_format *)(base + o->offset)))
-            return fail(errbuf, errlen, CHURN_EINVAL, "%s: '%s' is not one of text, json", o->name,
-                        value);
+            return churn_fail(errbuf, errlen, CHURN_EINVAL, "%s: '%s' is not one of text, json",
+                              o->name, value);
         return CHURN_OK;
     }
     return CHURN_EINTERNAL;
@@ -145,7 +136,7 @@ churn_config_set(struct churn_config *cfg, const char *key, const char *value, c
 {
     const struct opt *o = find_option(key, strlen(key));
     if (!o)
-        return fail(errbuf, errlen, CHURN_EINVAL, "unknown option '%s' (see --help)", key);
+        return churn_fail(errbuf, errlen, CHURN_EINVAL, "unknown option '%s' (see --help)", key);
     return apply(cfg, o, value, errbuf, errlen);
 }
 
@@ -193,10 +184,11 @@ churn_config_load_text(struct churn_config *cfg, const char *source, const char 
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
         if (n > LINE_MAX_BYTES)
-            return fail(errbuf, errlen, CHURN_ETOOBIG, "%s:%d: line is over %d bytes", source,
-                        lineno, LINE_MAX_BYTES);
+            return churn_fail(errbuf, errlen, CHURN_ETOOBIG, "%s:%d: line is over %d bytes", source,
+                              lineno, LINE_MAX_BYTES);
         if (memchr(text + pos, '\0', n))
-            return fail(errbuf, errlen, CHURN_EINVAL, "%s:%d: NUL byte in line", source, lineno);
+            return churn_fail(errbuf, errlen, CHURN_EINVAL, "%s:%d: NUL byte in line", source,
+                              lineno);
         memcpy(line, text + pos, n);
         line[n] = '\0';
         pos += n + (nl ? 1 : 0);
@@ -213,8 +205,8 @@ churn_config_load_text(struct churn_config *cfg, const char *source, const char 
             continue;
         char *eq = strchr(s, '=');
         if (!eq)
-            return fail(errbuf, errlen, CHURN_EINVAL, "%s:%d: expected 'key = value'", source,
-                        lineno);
+            return churn_fail(errbuf, errlen, CHURN_EINVAL, "%s:%d: expected 'key = value'", source,
+                              lineno);
         char *kend = eq;
         while (kend > s && is_space(kend[-1]))
             kend--;
@@ -223,15 +215,15 @@ churn_config_load_text(struct churn_config *cfg, const char *source, const char 
             value++;
         const struct opt *o = find_option(s, (size_t)(kend - s));
         if (!o)
-            return fail(errbuf, errlen, CHURN_EINVAL, "%s:%d: unknown key '%.*s'", source, lineno,
-                        (int)(kend - s), s);
+            return churn_fail(errbuf, errlen, CHURN_EINVAL, "%s:%d: unknown key '%.*s'", source,
+                              lineno, (int)(kend - s), s);
         if (o->offset == OFF(config_file))
-            return fail(errbuf, errlen, CHURN_EINVAL, "%s:%d: 'config' cannot be set in a file",
-                        source, lineno);
+            return churn_fail(errbuf, errlen, CHURN_EINVAL,
+                              "%s:%d: 'config' cannot be set in a file", source, lineno);
         char msg[512];
         enum churn_err err = apply(cfg, o, value, msg, sizeof(msg));
         if (err)
-            return fail(errbuf, errlen, err, "%s:%d: %s", source, lineno, msg);
+            return churn_fail(errbuf, errlen, err, "%s:%d: %s", source, lineno, msg);
     }
     return CHURN_OK;
 }
@@ -242,20 +234,21 @@ churn_config_load_file(struct churn_config *cfg, const char *path, char *errbuf,
     enum { FILE_MAX_BYTES = 1 << 20 };
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fail(errbuf, errlen, churn_err_from_errno(errno), "%s: %s", path, strerror(errno));
+        return churn_fail(errbuf, errlen, churn_err_from_errno(errno), "%s: %s", path,
+                          strerror(errno));
     char *text = churn_malloc(FILE_MAX_BYTES + 1);
     if (!text) {
         fclose(f);
-        return fail(errbuf, errlen, CHURN_ENOMEM, "%s: out of memory", path);
+        return churn_fail(errbuf, errlen, CHURN_ENOMEM, "%s: out of memory", path);
     }
     size_t n = fread(text, 1, FILE_MAX_BYTES + 1, f);
     bool read_error = ferror(f);
     fclose(f);
     enum churn_err err;
     if (read_error)
-        err = fail(errbuf, errlen, CHURN_EIO, "%s: read error", path);
+        err = churn_fail(errbuf, errlen, CHURN_EIO, "%s: read error", path);
     else if (n > FILE_MAX_BYTES)
-        err = fail(errbuf, errlen, CHURN_ETOOBIG, "%s: over %d bytes", path, FILE_MAX_BYTES);
+        err = churn_fail(errbuf, errlen, CHURN_ETOOBIG, "%s: over %d bytes", path, FILE_MAX_BYTES);
     else
         err = churn_config_load_text(cfg, path, text, n, errbuf, errlen);
     churn_free(text);
@@ -291,12 +284,12 @@ churn_config_load_env(struct churn_config *cfg, char *const *envp, char *errbuf,
             continue; /* handled before the file is read */
         const struct opt *o = find_option(key, strlen(key));
         if (!o)
-            return fail(errbuf, errlen, CHURN_EINVAL, "environment: unknown variable %.*s",
-                        (int)(eq - *e), *e);
+            return churn_fail(errbuf, errlen, CHURN_EINVAL, "environment: unknown variable %.*s",
+                              (int)(eq - *e), *e);
         char msg[512];
         enum churn_err err = apply(cfg, o, eq + 1, msg, sizeof(msg));
         if (err)
-            return fail(errbuf, errlen, err, "environment %.*s: %s", (int)(eq - *e), *e, msg);
+            return churn_fail(errbuf, errlen, err, "environment %.*s: %s", (int)(eq - *e), *e, msg);
     }
     return CHURN_OK;
 }
@@ -317,18 +310,19 @@ load_args(struct churn_config *cfg, int argc, char *const *argv, bool only_confi
             continue;
         }
         if (strncmp(a, "--", 2) != 0)
-            return fail(errbuf, errlen, CHURN_EINVAL, "unexpected argument '%s' (see --help)", a);
+            return churn_fail(errbuf, errlen, CHURN_EINVAL, "unexpected argument '%s' (see --help)",
+                              a);
         const char *name = a + 2;
         const char *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         const struct opt *o = find_option(name, nlen);
         if (!o)
-            return fail(errbuf, errlen, CHURN_EINVAL, "unknown flag '--%.*s' (see --help)",
-                        (int)nlen, name);
+            return churn_fail(errbuf, errlen, CHURN_EINVAL, "unknown flag '--%.*s' (see --help)",
+                              (int)nlen, name);
         const char *value = eq ? eq + 1 : NULL;
         if (!value) {
             if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
-                return fail(errbuf, errlen, CHURN_EINVAL, "--%s needs a value", o->name);
+                return churn_fail(errbuf, errlen, CHURN_EINVAL, "--%s needs a value", o->name);
             value = argv[++i];
         }
         if (only_config != (o->offset == OFF(config_file)))
@@ -336,7 +330,7 @@ load_args(struct churn_config *cfg, int argc, char *const *argv, bool only_confi
         char msg[512];
         enum churn_err err = apply(cfg, o, value, msg, sizeof(msg));
         if (err)
-            return fail(errbuf, errlen, err, "--%s", msg);
+            return churn_fail(errbuf, errlen, err, "--%s", msg);
     }
     return CHURN_OK;
 }
@@ -351,7 +345,7 @@ churn_config_load(struct churn_config *cfg, int argc, char *const *argv, char *c
             char msg[512];
             enum churn_err err = churn_config_set(cfg, "config", *e + 14, msg, sizeof(msg));
             if (err)
-                return fail(errbuf, errlen, err, "environment: %s", msg);
+                return churn_fail(errbuf, errlen, err, "environment: %s", msg);
         }
     }
     enum churn_err err = load_args(cfg, argc, argv, true, action, errbuf, errlen);

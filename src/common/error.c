@@ -71,12 +71,27 @@ churn_err_from_errno(int errnum)
 }
 
 void
+churn_verrf(char *errbuf, size_t errlen, const char *fmt, va_list ap)
+{
+    if (errbuf && errlen)
+        vsnprintf(errbuf, errlen, fmt, ap);
+}
+
+void
 churn_errf(char *errbuf, size_t errlen, const char *fmt, ...)
 {
-    if (!errbuf || errlen == 0)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
+    churn_verrf(errbuf, errlen, fmt, ap);
     va_end(ap);
+}
+
+enum churn_err
+churn_fail(char *errbuf, size_t errlen, enum churn_err err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    churn_verrf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+    return err;
 }

@@ -22,10 +22,10 @@ struct churn_model_binding {
 enum churn_err
 churn__model_fail(struct churn__mctx *ctx, enum churn_err err, const char *fmt, ...)
 {
-    if (ctx && ctx->errbuf && ctx->errlen) {
+    if (ctx) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(ctx->errbuf, ctx->errlen, fmt, ap);
+        churn_verrf(ctx->errbuf, ctx->errlen, fmt, ap);
         va_end(ap);
     }
     return err;

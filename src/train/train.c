@@ -22,10 +22,10 @@
 enum churn_err
 churn__train_fail(struct churn__tctx *ctx, enum churn_err err, const char *fmt, ...)
 {
-    if (ctx && ctx->errbuf && ctx->errlen) {
+    if (ctx) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(ctx->errbuf, ctx->errlen, fmt, ap);
+        churn_verrf(ctx->errbuf, ctx->errlen, fmt, ap);
         va_end(ap);
     }
     return err;

@@ -138,16 +138,6 @@ worker_main(void *arg)
     return NULL;
 }
 
-static enum churn_err __attribute__((format(printf, 4, 5)))
-fail(char *errbuf, size_t errlen, enum churn_err err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-    return err;
-}
-
 static void
 server_free(struct churn_server *s)
 {
@@ -184,14 +174,14 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
                    size_t errlen)
 {
     if (opts->workers < 1 || opts->workers > 256)
-        return fail(errbuf, errlen, CHURN_EINVAL, "workers: must be 1 to 256");
+        return churn_fail(errbuf, errlen, CHURN_EINVAL, "workers: must be 1 to 256");
     if (opts->max_send_queue < 1)
-        return fail(errbuf, errlen, CHURN_EINVAL, "max_send_queue: must be at least 1");
+        return churn_fail(errbuf, errlen, CHURN_EINVAL, "max_send_queue: must be at least 1");
     grpc_init();
     struct churn_server *s = churn_calloc(1, sizeof(*s));
     if (!s) {
         grpc_shutdown();
-        return fail(errbuf, errlen, CHURN_ENOMEM, "out of memory");
+        return churn_fail(errbuf, errlen, CHURN_ENOMEM, "out of memory");
     }
     s->opts = *opts;
     s->methods = methods;
@@ -207,7 +197,7 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
     s->workers = churn_calloc((size_t)opts->workers, sizeof(*s->workers));
     s->registered = churn_calloc(n_methods ? n_methods : 1, sizeof(void *));
     if (!s->workers || !s->registered) {
-        fail(errbuf, errlen, err, "out of memory");
+        churn_fail(errbuf, errlen, err, "out of memory");
         goto out_free;
     }
     s->n_workers = opts->workers;
@@ -266,8 +256,8 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
             s->grpc, m->name, NULL,
             payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE, 0);
         if (!s->registered[i]) {
-            err = fail(errbuf, errlen, CHURN_EINVAL, "cannot register method %s (duplicate?)",
-                       m->name);
+            err = churn_fail(errbuf, errlen, CHURN_EINVAL, "cannot register method %s (duplicate?)",
+                             m->name);
             goto out_free;
         }
     }
@@ -275,8 +265,9 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
     int bound = grpc_server_add_http2_port(s->grpc, opts->listen, creds);
     grpc_server_credentials_release(creds);
     if (bound == 0) {
-        err = fail(errbuf, errlen, CHURN_EUNAVAIL,
-                   "cannot listen on %s: address in use, not local, or malformed", opts->listen);
+        err = churn_fail(errbuf, errlen, CHURN_EUNAVAIL,
+                         "cannot listen on %s: address in use, not local, or malformed",
+                         opts->listen);
         goto out_free;
     }
     grpc_server_start(s->grpc);
@@ -294,7 +285,7 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
             s->threads_started = i > 0;
             churn_server_shutdown(s);
             churn_server_destroy(s);
-            return fail(errbuf, errlen, CHURN_ENOMEM, "cannot start worker threads");
+            return churn_fail(errbuf, errlen, CHURN_ENOMEM, "cannot start worker threads");
         }
     }
     s->threads_started = true;
