@@ -158,8 +158,10 @@ close_store(struct churn_services *svc)
 {
     struct churn_store *store = svc->store;
     struct churn_store_writer *writer = svc->writer;
-    churn_services_detach_store(svc);
+    /* the writer first: its last commits still hand customers to the alert engine, which
+     * must exist until then; no call is running any more, so nothing submits meanwhile */
     churn_store_writer_stop(writer);
+    churn_services_detach_store(svc);
     churn_store_close(store);
 }
 

@@ -9,7 +9,15 @@
  * callback only marks a watcher pending and wakes this thread, which drains the watcher with
  * churn_alert_hub_next() and sends with churn_rpc_send() (never blocking on a client); the
  * same thread sends heartbeats to watchers idle for their interval.
+ *
+ * Rescoring: after each durable ingestion batch the ingest path enqueues the customers it
+ * touched (churn__alerts_rescore(), same bounded queue); the engine scores each one, compares
+ * the score with the previous snapshot kept in the customer's alert state blob (format 2:
+ * the per-cause states followed by the encoded snapshot), raises or updates TIER_WORSENED and
+ * PROBABILITY_JUMP alerts with what moved and stale sources, auto-closes those whose
+ * condition cleared, and stores the new snapshot. A customer's first score only stores it.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +29,7 @@
 #include "churn/alerts_playbook.h"
 #include "churn/alloc.h"
 #include "churn/clock.h"
+#include "churn/features.h"
 #include "churn/log.h"
 #include "churn/store.h"
 #include "service_internal.h"
@@ -30,7 +39,10 @@
 #define FANOUT_BATCH      64u        /* watchers drained per wake-up */
 #define ENGINE_ARENA      (1u << 20) /* per-job scratch (scores) */
 #define STATE_BLOB_SIZE   (1u + (CHURN_CAUSE_COUNT - 1u) * (1u + CHURN_ALERT_STATE_ENCODED_SIZE))
-#define STATE_VERSION     1u
+#define STATE_VERSION     1u  /* the per-cause states only */
+#define STATE_VERSION_2   2u  /* ... followed by the last score snapshot */
+#define RESCORE_REASONS   64u /* reasons asked for: every catalogue feature the model uses */
+#define RESCORE_WINDOW    24u /* "in 180 days" */
 
 #ifndef CHURN_DEFAULT_PLAYBOOKS
 #define CHURN_DEFAULT_PLAYBOOKS                                                                    \
@@ -39,7 +51,7 @@
 
 struct alert_job {
     char customer_id[CHURN_ALERT_ID_MAX];
-    enum churn_alert_cause cause;
+    enum churn_alert_cause cause; /* UNSPECIFIED: a rescore job */
     char reason[CHURN_ALERT_NAME_MAX];
     char evidence[CHURN_ALERT_TEXT_MAX];
     double confidence;
@@ -66,17 +78,43 @@ struct churn__alerts {
     size_t job_head, n_jobs;
     struct churn__watcher *watchers; /* doubly linked */
     size_t dropped;                  /* jobs refused because the queue was full */
+    uint64_t rescores_dropped;       /* (mu) rescore jobs refused: queue full */
+
+    /* rescoring: feature labels of the catalogue (immutable after start) */
+    char windows[CHURN_FEAT__COUNT][RESCORE_WINDOW];
+    struct churn_feature_label labels[CHURN_FEAT__COUNT];
+};
+
+/* The customer's alert state as loaded: per-cause states and the last score snapshot (the
+ * encoded bytes, in the caller's arena or buffer; NULL when there is none). */
+struct state_set {
+    struct churn_alert_state st[CHURN_CAUSE_COUNT];
+    bool have[CHURN_CAUSE_COUNT];
+    const uint8_t *snap;
+    size_t snap_len;
 };
 
 /* ---- the packed per-customer state: one blob for all causes ---------------------------- */
 
 static void
-states_decode(const uint8_t *data, size_t len, struct churn_alert_state *st, bool *have)
+states_decode(const uint8_t *data, size_t len, struct state_set *set)
 {
+    struct churn_alert_state *st = set->st;
+    bool *have = set->have;
     for (int c = 0; c < CHURN_CAUSE_COUNT; c++)
         have[c] = false;
-    if (len != STATE_BLOB_SIZE || data[0] != STATE_VERSION)
+    set->snap = NULL;
+    set->snap_len = 0;
+    if (len < STATE_BLOB_SIZE)
         return;
+    if (data[0] == STATE_VERSION_2) {
+        if (len > STATE_BLOB_SIZE) {
+            set->snap = data + STATE_BLOB_SIZE;
+            set->snap_len = len - STATE_BLOB_SIZE;
+        }
+    } else if (len != STATE_BLOB_SIZE || data[0] != STATE_VERSION) {
+        return;
+    }
     const uint8_t *p = data + 1;
     for (int c = 1; c < CHURN_CAUSE_COUNT; c++) {
         if (p[0] == 1 &&
@@ -86,11 +124,14 @@ states_decode(const uint8_t *data, size_t len, struct churn_alert_state *st, boo
     }
 }
 
+/* Encode @set into @out (STATE_BLOB_SIZE + set->snap_len bytes). */
 static enum churn_err
-states_encode(const struct churn_alert_state *st, const bool *have, uint8_t *out)
+states_encode(const struct state_set *set, uint8_t *out)
 {
+    const struct churn_alert_state *st = set->st;
+    const bool *have = set->have;
     memset(out, 0, STATE_BLOB_SIZE);
-    out[0] = STATE_VERSION;
+    out[0] = set->snap_len ? STATE_VERSION_2 : STATE_VERSION;
     uint8_t *p = out + 1;
     for (int c = 1; c < CHURN_CAUSE_COUNT; c++) {
         if (have[c]) {
@@ -103,25 +144,42 @@ states_encode(const struct churn_alert_state *st, const bool *have, uint8_t *out
         }
         p += 1 + CHURN_ALERT_STATE_ENCODED_SIZE;
     }
+    if (set->snap_len)
+        memcpy(out + STATE_BLOB_SIZE, set->snap, set->snap_len);
     return CHURN_OK;
 }
 
 static enum churn_err
 load_states(struct churn__alerts *al, const char *customer_id, struct churn_arena *a,
-            struct churn_alert_state *st, bool *have)
+            struct state_set *set)
 {
     void *data = NULL;
     size_t len = 0;
-    memset(st, 0, sizeof(*st) * CHURN_CAUSE_COUNT);
+    memset(set, 0, sizeof(*set));
     enum churn_err err = churn_store_get_alert_state(al->store, customer_id, a, &data, &len);
     if (err == CHURN_ENOTFOUND) {
-        states_decode(NULL, 0, st, have);
+        states_decode(NULL, 0, set);
         return CHURN_OK;
     }
     if (err)
         return err;
-    states_decode(data, len, st, have);
+    states_decode(data, len, set);
     return CHURN_OK;
+}
+
+/* Store @set for @customer_id (the state blob plus the snapshot), in @a. */
+static enum churn_err
+store_states(struct churn__alerts *al, const char *customer_id, const struct state_set *set,
+             struct churn_arena *a)
+{
+    size_t len = STATE_BLOB_SIZE + set->snap_len;
+    uint8_t *blob = churn_arena_alloc(a, len);
+    if (!blob)
+        return CHURN_ENOMEM;
+    enum churn_err err = states_encode(set, blob);
+    if (!err)
+        err = churn_store_put_alert_state(al->store, customer_id, blob, len);
+    return err;
 }
 
 /* ---- reading the log -------------------------------------------------------------------- */
@@ -167,9 +225,10 @@ head_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, voi
 /* ---- appending a change ---------------------------------------------------------------- */
 
 /* Append al->work (a new alert when @is_new) to the log, record and store the state of its
- * customer and cause, publish it. Caller holds log_mu and has loaded @st / @have. */
+ * customer and cause, publish it. Caller holds log_mu and has loaded @set; @a holds the
+ * encoded state while it is stored. */
 static enum churn_err
-commit_locked(struct churn__alerts *al, bool is_new, struct churn_alert_state *st, bool *have)
+commit_locked(struct churn__alerts *al, bool is_new, struct state_set *set, struct churn_arena *a)
 {
     struct churn_alert *w = &al->work;
     uint64_t predicted = churn_alert_hub_head(al->hub) + 1;
@@ -195,12 +254,9 @@ commit_locked(struct churn__alerts *al, bool is_new, struct churn_alert_state *s
         if (err)
             return err;
     }
-    churn_alert_state_record(&st[w->cause], w);
-    have[w->cause] = true;
-    uint8_t blob[STATE_BLOB_SIZE];
-    err = states_encode(st, have, blob);
-    if (!err)
-        err = churn_store_put_alert_state(al->store, w->customer_id, blob, sizeof(blob));
+    churn_alert_state_record(&set->st[w->cause], w);
+    set->have[w->cause] = true;
+    err = store_states(al, w->customer_id, set, a);
     if (err)
         churn_log(CHURN_LOG_ERROR, "alert_state_put_failed",
                   CHURN_LF_STR("customer_id", w->customer_id),
@@ -261,13 +317,13 @@ process_job(struct churn__alerts *al, const struct alert_job *job, struct churn_
     churn_alert_set_chat(fresh, job->reason, job->evidence);
 
     pthread_mutex_lock(&al->log_mu);
-    struct churn_alert_state st[CHURN_CAUSE_COUNT];
-    bool have[CHURN_CAUSE_COUNT];
-    enum churn_err err = load_states(al, job->customer_id, a, st, have);
+    struct state_set set;
+    enum churn_err err = load_states(al, job->customer_id, a, &set);
     if (err)
         goto out_unlock;
+    struct churn_alert_state *st = set.st;
     enum churn_alert_decision d = churn_alert_decide(
-        &al->rules, have[job->cause] ? &st[job->cause] : NULL, fresh->risk_tier, now);
+        &al->rules, set.have[job->cause] ? &st[job->cause] : NULL, fresh->risk_tier, now);
     bool is_new = d == CHURN_ALERT_RAISE;
     if (d == CHURN_ALERT_RAISE) {
         al->work = *fresh;
@@ -285,7 +341,7 @@ process_job(struct churn__alerts *al, const struct alert_job *job, struct churn_
                   CHURN_LF_STR("cause", churn_alert_cause_name(job->cause)));
         goto out_unlock;
     }
-    err = commit_locked(al, is_new, st, have);
+    err = commit_locked(al, is_new, &set, a);
     if (!err)
         churn_log(CHURN_LOG_INFO, is_new ? "alert_raised" : "alert_updated",
                   CHURN_LF_INT("sequence", (int64_t)al->work.sequence),
@@ -295,6 +351,209 @@ out_unlock:
     pthread_mutex_unlock(&al->log_mu);
     if (err)
         churn_log(CHURN_LOG_ERROR, "alert_failed", CHURN_LF_STR("customer_id", job->customer_id),
+                  CHURN_LF_STR("error", churn_strerror(err)));
+}
+
+/* ---- the rescore job ------------------------------------------------------------------- */
+
+static const char *
+source_name(int source)
+{
+    static const char *const names[] = {"unspecified", "activity", "orders", "listings",
+                                        "support",     "reviews",  "plan",   "chat",
+                                        "attributes",  "custom"};
+    if (source < 0 || (size_t)source >= sizeof(names) / sizeof(names[0]))
+        return "unspecified";
+    return names[source];
+}
+
+/* 64-bit FNV-1a of the model version: snapshots of different models are not compared
+ * feature by feature. */
+static uint64_t
+feature_set_of(const char *version)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const char *p = version ? version : ""; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    return h;
+}
+
+/* The snapshot of score @sc into @snap over the catalogue's features (@contrib, @values:
+ * CHURN_FEAT__COUNT each): features the model does not use contribute 0 with no value. */
+static void
+snapshot_of(const Churn__V1__Score *sc, double *contrib, double *values,
+            struct churn_score_snapshot *snap)
+{
+    for (size_t i = 0; i < CHURN_FEAT__COUNT; i++) {
+        contrib[i] = 0.0;
+        values[i] = NAN;
+    }
+    for (size_t i = 0; i < sc->n_reasons; i++) {
+        const Churn__V1__Reason *r = sc->reasons[i];
+        int f = churn_features_find(r->feature);
+        if (f < 0 || !isfinite(r->contribution))
+            continue;
+        contrib[f] += r->contribution;
+        values[f] = r->missing ? NAN : r->value;
+    }
+    memset(snap, 0, sizeof(*snap));
+    snap->scored_at_ms = sc->scored_at_ms;
+    snap->probability = sc->probability;
+    snap->risk_tier = (enum churn_tier)sc->risk_tier;
+    snap->value_tier = (enum churn_tier)sc->value_tier;
+    snap->value = isfinite(sc->customer_value) && sc->customer_value >= 0 ? sc->customer_value : 0;
+    snap->feature_set = feature_set_of(sc->model_version);
+    snap->n_features = CHURN_FEAT__COUNT;
+    snap->contributions = contrib;
+    snap->values = values;
+}
+
+/* A fresh alert of @cause for the rescore of @sc against @prev (al->labels for what moved). */
+static enum churn_err
+build_rescore_alert(struct churn__alerts *al, enum churn_alert_cause cause,
+                    const Churn__V1__Score *sc, const struct churn_score_snapshot *prev,
+                    const struct churn_score_snapshot *cur, int64_t now, struct churn_alert *fresh)
+{
+    enum churn_err err = churn_alert_init(fresh, sc->customer_id, cause, now);
+    if (!err)
+        err = churn_alert_set_score(fresh, cur->probability, cur->risk_tier, prev->probability,
+                                    prev->risk_tier, cur->value_tier, cur->value);
+    if (err)
+        return err;
+    for (size_t i = 0; i < sc->n_reasons && fresh->n_reasons < CHURN_ALERT_MAX_REASONS; i++)
+        churn_alert_add_reason(fresh, sc->reasons[i]->feature, sc->reasons[i]->label,
+                               sc->reasons[i]->missing ? 0.0 : sc->reasons[i]->value,
+                               sc->reasons[i]->contribution);
+    churn_alert_what_moved(&al->rules, prev, cur, al->labels, CHURN_FEAT__COUNT, fresh);
+    if (sc->freshness) {
+        struct churn_source_freshness src[16];
+        size_t n = 0;
+        for (size_t i = 0; i < sc->freshness->n_sources && n < 16; i++) {
+            src[n].source = source_name(sc->freshness->sources[i]->source);
+            src[n].last_event_ms = sc->freshness->sources[i]->last_event_at_ms;
+            n++;
+        }
+        churn_alert_mark_stale(&al->rules, src, n, now, fresh); /* keeps those that fit */
+    }
+    return CHURN_OK;
+}
+
+/* Auto-close the open alert of @cause when its condition cleared for @cur. log_mu held. */
+static enum churn_err
+maybe_auto_close_locked(struct churn__alerts *al, enum churn_alert_cause cause,
+                        struct state_set *set, const struct churn_score_snapshot *cur, int64_t now,
+                        struct churn_arena *a)
+{
+    if (!set->have[cause] || !set->st[cause].open_id)
+        return CHURN_OK;
+    enum churn_err err = churn__alerts_read(al, set->st[cause].last_sequence, &al->work);
+    if (err == CHURN_ENOTFOUND)
+        return CHURN_OK; /* erased */
+    if (err)
+        return err;
+    if (!churn_alert_condition_cleared(&al->rules, &al->work, cur))
+        return CHURN_OK;
+    char msg[CHURN_ALERT_ERRMSG];
+    err = churn_alert_close(&al->work, CHURN_RESOLUTION_AUTO_CLEARED, now, msg, sizeof(msg));
+    if (err)
+        return CHURN_OK; /* already closed */
+    err = commit_locked(al, false, set, a);
+    if (!err)
+        churn_log(CHURN_LOG_INFO, "alert_auto_closed",
+                  CHURN_LF_INT("sequence", (int64_t)al->work.sequence),
+                  CHURN_LF_STR("customer_id", al->work.customer_id),
+                  CHURN_LF_STR("cause", churn_alert_cause_name(cause)));
+    return err;
+}
+
+/* Raise or update an alert of @cause (fired for @cur against @prev). log_mu held. */
+static enum churn_err
+trigger_locked(struct churn__alerts *al, enum churn_alert_cause cause, const Churn__V1__Score *sc,
+               const struct churn_score_snapshot *prev, const struct churn_score_snapshot *cur,
+               struct state_set *set, int64_t now, struct churn_arena *a, struct churn_alert *fresh)
+{
+    enum churn_err err = build_rescore_alert(al, cause, sc, prev, cur, now, fresh);
+    if (err)
+        return err;
+    enum churn_alert_decision d = churn_alert_decide(
+        &al->rules, set->have[cause] ? &set->st[cause] : NULL, cur->risk_tier, now);
+    bool is_new = d == CHURN_ALERT_RAISE;
+    if (d == CHURN_ALERT_RAISE) {
+        al->work = *fresh;
+        apply_playbook(al, &al->work, now);
+    } else if (d == CHURN_ALERT_UPDATE) {
+        char msg[CHURN_ALERT_ERRMSG];
+        err = churn__alerts_read(al, set->st[cause].last_sequence, &al->work);
+        if (!err)
+            err = churn_alert_update(&al->work, fresh, now, msg, sizeof(msg));
+        if (err)
+            return err;
+    } else {
+        churn_log(CHURN_LOG_DEBUG, "alert_suppressed", CHURN_LF_STR("customer_id", sc->customer_id),
+                  CHURN_LF_STR("cause", churn_alert_cause_name(cause)));
+        return CHURN_OK;
+    }
+    err = commit_locked(al, is_new, set, a);
+    if (!err)
+        churn_log(CHURN_LOG_INFO, is_new ? "alert_raised" : "alert_updated",
+                  CHURN_LF_INT("sequence", (int64_t)al->work.sequence),
+                  CHURN_LF_STR("customer_id", sc->customer_id),
+                  CHURN_LF_STR("cause", churn_alert_cause_name(cause)));
+    return err;
+}
+
+static void
+process_rescore(struct churn__alerts *al, const struct alert_job *job, struct churn_arena *a,
+                struct churn_alert *fresh)
+{
+    static const enum churn_alert_cause causes[] = {CHURN_CAUSE_TIER_WORSENED,
+                                                    CHURN_CAUSE_PROBABILITY_JUMP};
+    churn_arena_reset(a);
+    Churn__V1__Score *sc = NULL;
+    char msg[300];
+    if (churn__score_customer(al->svc, job->customer_id, RESCORE_REASONS, a, &sc, msg,
+                              sizeof(msg)) != CHURN_OK)
+        return; /* unknown customer or no model: nothing to compare */
+    int risk = (int)sc->risk_tier, vt = (int)sc->value_tier;
+    if (risk < CHURN_TIER_LOW || risk > CHURN_TIER_HIGH || vt < CHURN_TIER_LOW ||
+        vt > CHURN_TIER_HIGH)
+        return;
+    double contrib[CHURN_FEAT__COUNT], values[CHURN_FEAT__COUNT];
+    struct churn_score_snapshot cur, prev = {0};
+    snapshot_of(sc, contrib, values, &cur);
+    size_t cap = churn_score_snapshot_encoded_size(&cur), len = 0;
+    uint8_t *enc = churn_arena_alloc(a, cap);
+    if (!enc || churn_score_snapshot_encode(&cur, enc, cap, &len) != CHURN_OK)
+        return;
+    int64_t now = churn_now_ms();
+
+    pthread_mutex_lock(&al->log_mu);
+    struct state_set set;
+    bool have_prev = false;
+    enum churn_err err = load_states(al, job->customer_id, a, &set);
+    if (err)
+        goto out_unlock;
+    have_prev = set.snap && churn_score_snapshot_decode(set.snap, set.snap_len, &prev) == CHURN_OK;
+    set.snap = enc; /* every state write from here on carries the new snapshot */
+    set.snap_len = len;
+    if (have_prev) {
+        struct churn_alert_triggers tr;
+        err = churn_alert_rules_evaluate(&al->rules, &prev, &cur, NULL, &tr);
+        for (size_t i = 0; !err && i < sizeof(causes) / sizeof(causes[0]); i++) {
+            if (tr.causes & (1u << causes[i]))
+                err = trigger_locked(al, causes[i], sc, &prev, &cur, &set, now, a, fresh);
+            else
+                err = maybe_auto_close_locked(al, causes[i], &set, &cur, now, a);
+        }
+    }
+    if (!err)
+        err = store_states(al, job->customer_id, &set, a);
+out_unlock:
+    pthread_mutex_unlock(&al->log_mu);
+    if (have_prev)
+        churn_score_snapshot_fini(&prev);
+    if (err)
+        churn_log(CHURN_LOG_ERROR, "rescore_failed", CHURN_LF_STR("customer_id", job->customer_id),
                   CHURN_LF_STR("error", churn_strerror(err)));
 }
 
@@ -359,11 +618,10 @@ churn__alerts_acknowledge(struct churn__alerts *al, const struct churn__ack *req
     }
     if (err)
         goto out;
-    struct churn_alert_state st[CHURN_CAUSE_COUNT];
-    bool have[CHURN_CAUSE_COUNT];
-    err = load_states(al, w->customer_id, &a, st, have);
+    struct state_set set;
+    err = load_states(al, w->customer_id, &a, &set);
     if (!err)
-        err = commit_locked(al, false, st, have);
+        err = commit_locked(al, false, &set, &a);
     if (!err) {
         *out = *w;
         churn_log(CHURN_LOG_INFO, "alert_acknowledged", CHURN_LF_INT("alert", (int64_t)w->id),
@@ -529,7 +787,9 @@ engine_main(void *arg)
             break;
         if (fanout)
             fan_out(al);
-        if (have_job)
+        if (have_job && job->cause == CHURN_CAUSE_UNSPECIFIED)
+            process_rescore(al, job, &a, fresh);
+        else if (have_job)
             process_job(al, job, &a, fresh);
         if (churn_now_ms() >= next_tick) {
             heartbeats(al);
@@ -579,6 +839,40 @@ churn__alerts_chat(struct churn__alerts *al, const char *customer_id, enum churn
     return ok;
 }
 
+size_t
+churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids, size_t n)
+{
+    if (!al || n == 0)
+        return 0;
+    size_t queued = 0, dropped = 0;
+    uint64_t dropped_total = 0;
+    pthread_mutex_lock(&al->mu);
+    for (size_t i = 0; i < n && !al->stop; i++) {
+        const char *id = customer_ids[i];
+        if (!id || !*id || strlen(id) >= CHURN_ALERT_ID_MAX)
+            continue;
+        if (al->n_jobs == JOB_QUEUE_CAP) {
+            dropped++;
+            continue;
+        }
+        struct alert_job *j = &al->jobs[(al->job_head + al->n_jobs) % JOB_QUEUE_CAP];
+        memset(j, 0, sizeof(*j));
+        snprintf(j->customer_id, sizeof(j->customer_id), "%s", id);
+        j->cause = CHURN_CAUSE_UNSPECIFIED;
+        al->n_jobs++;
+        queued++;
+    }
+    al->rescores_dropped += dropped;
+    dropped_total = al->rescores_dropped;
+    if (queued)
+        pthread_cond_signal(&al->cv);
+    pthread_mutex_unlock(&al->mu);
+    if (dropped)
+        churn_log(CHURN_LOG_WARN, "rescore_queue_full", CHURN_LF_INT("dropped", (int64_t)dropped),
+                  CHURN_LF_INT("dropped_total", (int64_t)dropped_total));
+    return queued;
+}
+
 enum churn_err
 churn__alerts_start(struct churn_services *svc, struct churn_store *store,
                     struct churn__alerts **out)
@@ -589,6 +883,14 @@ churn__alerts_start(struct churn_services *svc, struct churn_store *store,
     al->svc = svc;
     al->store = store;
     churn_alert_rules_config_default(&al->rules);
+    const struct churn_feature_info *cat = churn_features_catalogue();
+    for (size_t i = 0; i < CHURN_FEAT__COUNT; i++) {
+        if (cat[i].window_days > 0)
+            snprintf(al->windows[i], sizeof(al->windows[i]), "in %d days", cat[i].window_days);
+        al->labels[i].name = cat[i].name;
+        al->labels[i].label = cat[i].label;
+        al->labels[i].window = al->windows[i];
+    }
     pthread_mutex_init(&al->log_mu, NULL);
     pthread_mutex_init(&al->mu, NULL);
     pthread_cond_init(&al->cv, NULL);

@@ -217,8 +217,11 @@ alert_to_proto(const struct churn_alert *a, struct churn_arena *ar)
             *fm = (Churn__V1__FeatureMovement)CHURN__V1__FEATURE_MOVEMENT__INIT;
             fm->feature = (char *)a->moved[i].feature;
             fm->label = (char *)a->moved[i].label;
-            fm->before = a->moved[i].before;
-            fm->after = a->moved[i].after;
+            /* NaN: the feature had no value then (or was not among the model's reasons) */
+            fm->before_missing = isnan(a->moved[i].before);
+            fm->after_missing = isnan(a->moved[i].after);
+            fm->before = fm->before_missing ? 0.0 : a->moved[i].before;
+            fm->after = fm->after_missing ? 0.0 : a->moved[i].after;
             fm->contribution_delta = a->moved[i].contribution_delta;
             m->what_moved[m->n_what_moved++] = fm;
         }

@@ -268,12 +268,35 @@ maybe_reply_locked(struct ingest_stream *st)
     churn_rpc_reply(st->rpc, &resp.base);
 }
 
+/* Queue a rescore of each distinct customer with an accepted event in @b (the alert engine
+ * never blocks the writer: what does not fit its queue is dropped and counted there). */
+static void
+enqueue_rescores(struct churn_services *svc, const struct ingest_batch *b,
+                 const struct churn_event_result *results, size_t n)
+{
+    const char *ids[INGEST_BATCH_EVENTS];
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < INGEST_BATCH_EVENTS; i++) {
+        if (results[i].status != CHURN_EVENT_ACCEPTED)
+            continue;
+        const char *id = b->events[i].customer_id;
+        bool seen = false;
+        for (size_t j = k; j-- > 0 && !seen;)
+            seen = strcmp(ids[j], id) == 0;
+        if (!seen)
+            ids[k++] = id;
+    }
+    churn__alerts_rescore(svc->alerts, ids, k);
+}
+
 /* Writer thread: the batch's transaction committed (or failed). */
 static void
 batch_done(void *user, enum churn_err err, const struct churn_event_result *results, size_t n)
 {
     struct ingest_batch *b = user;
     struct ingest_stream *st = b->stream;
+    if (!err) /* before the summary can go out: its alerts follow it */
+        enqueue_rescores(st->svc, b, results, n);
     pthread_mutex_lock(&st->mu);
     if (err) {
         if (!st->failed) {

@@ -158,6 +158,13 @@ void churn__alerts_stop(struct churn__alerts *al);
 bool churn__alerts_chat(struct churn__alerts *al, const char *customer_id,
                         enum churn_alert_cause cause, const char *reason, const char *evidence,
                         double confidence);
+/**
+ * churn__alerts_rescore() - queue a rescore job for each of the @n customers (ids copied):
+ * the engine scores them and raises, updates or auto-closes TIER_WORSENED and
+ * PROBABILITY_JUMP alerts. Never blocks; jobs that do not fit the bounded queue are dropped,
+ * counted and logged once per call. Returns how many were queued (0 when @al is NULL).
+ */
+size_t churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids, size_t n);
 /** churn__alerts_read() - the log entry @seq decoded into *@out; CHURN_ENOTFOUND if none. */
 enum churn_err churn__alerts_read(struct churn__alerts *al, uint64_t seq, struct churn_alert *out);
 /**

@@ -7,7 +7,10 @@ ListAlerts pages through them in each order and filters; AcknowledgeAlert acknow
 unknown sequence); malformed filters and positions are refused; idle watchers get heartbeats;
 a watcher that reads nothing does not keep alerts from the others, and once too far behind
 it is ended with RESOURCE_EXHAUSTED naming the sequence to resume after, from which it gets
-exactly the rest; stopping with watchers open is clean."""
+exactly the rest; stopping with watchers open is clean. Rescoring after ingestion: a
+cancellation raises TIER_WORSENED and PROBABILITY_JUMP alerts whose "what moved" names the
+plan downgrade; events arriving one by one raise one alert per cause (no storm); a new
+customer's first ingestion raises nothing."""
 
 import importlib
 import queue
@@ -410,4 +413,118 @@ def test_an_alert_for_a_scored_customer_carries_the_score(api, alert_api, churnd
     # the chat answer carries the top 3 reasons, the alert the top 5
     assert [r.feature for r in a.score.reasons][:3] == [r.feature for r in score.reasons]
     assert a.playbook_id == "churn-intent-handoff"
+    w.cancel()
+
+
+# -- rescoring after ingestion ----------------------------------------------------------------
+
+def _record(api, server, reqs):
+    from fixtures_data import ingest_stub
+    s = ingest_stub(api, server.channel()).RecordEvents(iter(reqs), timeout=RPC_TIMEOUT_S)
+    assert s.accepted == len(reqs)
+
+
+def _lowest_risk(api, server, n=300):
+    """The demo customer (among the first n) with the lowest probability: a LOW tier."""
+    sc = api.scoring_grpc.ScoringServiceStub(server.channel())
+    r = sc.BatchGetScores(api.scoring_pb2.BatchGetScoresRequest(
+        customer_ids=[f"cust-{i:07d}" for i in range(n)]), timeout=RPC_TIMEOUT_S)
+    ranked = sorted((x.score.probability, x.score.customer_id) for x in r.results
+                    if x.HasField("score"))
+    return [c for _, c in ranked]
+
+
+def _cancel(api, event_id, customer_id):
+    from fixtures_data import event
+    pb = api.ingest_pb2
+    return event(api, event_id, customer_id, plan_change=pb.Event.PlanChange(
+        direction=pb.PLAN_CHANGE_DIRECTION_CANCEL, from_plan="pro", to_plan="none",
+        monthly_value=0.0))
+
+
+def _ticket(api, event_id, customer_id):
+    from fixtures_data import event
+    pb = api.ingest_pb2
+    return event(api, event_id, customer_id, support_ticket=pb.Event.SupportTicket(
+        ticket_id=event_id, action=pb.TICKET_ACTION_OPENED, category="billing"))
+
+
+def test_a_cancellation_raises_tier_and_jump_alerts_with_what_moved(api, alert_api,
+                                                                   churnd_factory, demo_store):
+    from fixtures_data import login
+    pb = alert_api[0]
+    server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg)
+    c = _lowest_risk(api, server)[0]
+    w = Watcher(alert_api, server, after_sequence=0)
+    assert w.caught_up() == []
+    # the first score of a customer after ingestion only stores the baseline
+    _record(api, server, [login(api, "r-login-1", c), login(api, "r-login-2", c)])
+    assert w.quiet(1.0)
+    _record(api, server, [_cancel(api, "r-cancel-1", c)])
+    got = w.alerts(2)
+    assert {a.cause for a in got} == {pb.ALERT_CAUSE_TIER_WORSENED,
+                                      pb.ALERT_CAUSE_PROBABILITY_JUMP}
+    for a in got:
+        assert a.customer_id == c and a.status == pb.ALERT_STATUS_OPEN
+        assert a.risk_tier == api.common_pb2.RISK_TIER_HIGH
+        assert a.score.probability > 0.5 and 0 < len(a.score.reasons) <= 5
+        assert 0 < len(a.what_moved) <= 3
+        # what moved: the contribution changes since the baseline, largest first
+        deltas = [abs(m.contribution_delta) for m in a.what_moved]
+        assert deltas == sorted(deltas, reverse=True) and deltas[0] > 0.01
+        assert all(m.feature and m.label for m in a.what_moved)
+        # a cancellation counts as a plan downgrade: the feature that moved the score most
+        top = a.what_moved[0]
+        assert top.feature == "plan_downgrades_90d" and not top.after_missing
+        assert top.after == 1.0 and top.contribution_delta > 0
+    assert w.quiet(1.0)
+    # more bad news for the same customer: the open alerts absorb it, nothing new is raised
+    for i in range(5):
+        _record(api, server, [_cancel(api, f"r-cancel-more-{i}", c)])
+    assert w.quiet(1.5)
+    w.cancel()
+
+
+def test_events_one_by_one_do_not_raise_an_alert_storm(api, alert_api, churnd_factory,
+                                                        demo_store):
+    from fixtures_data import login
+    pb = alert_api[0]
+    server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg)
+    c = _lowest_risk(api, server)[3]
+    w = Watcher(alert_api, server, after_sequence=0)
+    assert w.caught_up() == []
+    _record(api, server, [login(api, "s-login", c)])
+    for i in range(12):
+        _record(api, server, [_ticket(api, f"s-ticket-{i}", c)])
+    got = []
+    while True:
+        try:
+            m = w.q.get(timeout=2.0)
+        except queue.Empty:
+            break
+        assert m is not None, f"the stream ended: {w.error}"
+        if m.WhichOneof("event") == "alert":
+            got.append(m.alert)
+    # at least one trigger fired, each cause has one alert, updated at most per tier rise
+    assert got, "no alert for a customer whose tickets raised the risk tier"
+    causes = {}
+    for a in got:
+        assert a.customer_id == c
+        causes.setdefault(a.cause, set()).add(a.sequence)
+    assert all(len(ids) == 1 for ids in causes.values()), causes
+    assert len(got) <= 2 * len(causes), [(a.cause, a.change, a.risk_tier) for a in got]
+    w.cancel()
+
+
+def test_the_first_ingestion_of_a_new_customer_raises_nothing(api, alert_api, churnd_factory,
+                                                               demo_store):
+    from fixtures_data import login
+    server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg)
+    w = Watcher(alert_api, server, after_sequence=0)
+    assert w.caught_up() == []
+    _record(api, server, [login(api, "n-login", "brand-new-1"),
+                          _cancel(api, "n-cancel", "brand-new-1")] +
+            [_ticket(api, f"n-ticket-{i}", "brand-new-1") for i in range(5)])
+    assert w.quiet(1.5)
+    assert list_all(alert_api, server)[0] == []
     w.cancel()
