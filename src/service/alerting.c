@@ -43,6 +43,7 @@
 #define STATE_VERSION_2   2u  /* ... followed by the last score snapshot */
 #define RESCORE_REASONS   64u /* reasons asked for: every catalogue feature the model uses */
 #define RESCORE_WINDOW    24u /* "in 180 days" */
+#define PENDING_SLOTS     (2u * JOB_QUEUE_CAP) /* open addressing, at most half full */
 
 #ifndef CHURN_DEFAULT_PLAYBOOKS
 #define CHURN_DEFAULT_PLAYBOOKS                                                                    \
@@ -79,11 +80,17 @@ struct churn__alerts {
     struct churn__watcher *watchers; /* doubly linked */
     size_t dropped;                  /* jobs refused because the queue was full */
     uint64_t rescores_dropped;       /* (mu) rescore jobs refused: queue full */
+    uint64_t rescores_coalesced;     /* (mu) rescores already queued for the customer */
+    uint64_t pending[PENDING_SLOTS]; /* (mu) hashes of customers with a queued rescore */
+    int64_t dropped_logged_ms;       /* (mu) last rescore_queue_full warning */
 
     /* rescoring: feature labels of the catalogue (immutable after start) */
     char windows[CHURN_FEAT__COUNT][RESCORE_WINDOW];
     struct churn_feature_label labels[CHURN_FEAT__COUNT];
 };
+
+static uint64_t pending_hash(const char *id);
+static void pending_remove(struct churn__alerts *al, uint64_t h);
 
 /* The customer's alert state as loaded: per-cause states and the last score snapshot (the
  * encoded bytes, in the caller's arena or buffer; NULL when there is none). */
@@ -778,6 +785,8 @@ engine_main(void *arg)
             *job = al->jobs[al->job_head];
             al->job_head = (al->job_head + 1) % JOB_QUEUE_CAP;
             al->n_jobs--;
+            if (job->cause == CHURN_CAUSE_UNSPECIFIED)
+                pending_remove(al, pending_hash(job->customer_id));
         }
         bool stop = al->stop && !have_job && !fanout;
         if (al->stop && (!fresh || !job))
@@ -839,6 +848,54 @@ churn__alerts_chat(struct churn__alerts *al, const char *customer_id, enum churn
     return ok;
 }
 
+/*
+ * The set of customers with a rescore already queued: a burst of events for one customer
+ * queues one rescore, not one per batch. Keys are 64-bit FNV-1a hashes (0 is the empty
+ * slot), linear probing, backward-shift deletion. Caller holds al->mu.
+ */
+static uint64_t
+pending_hash(const char *id)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return h ? h : 1;
+}
+
+static bool
+pending_add(struct churn__alerts *al, uint64_t h)
+{
+    size_t i = h % PENDING_SLOTS;
+    while (al->pending[i]) {
+        if (al->pending[i] == h)
+            return false;
+        i = (i + 1) % PENDING_SLOTS;
+    }
+    al->pending[i] = h;
+    return true;
+}
+
+static void
+pending_remove(struct churn__alerts *al, uint64_t h)
+{
+    size_t i = h % PENDING_SLOTS;
+    while (al->pending[i] && al->pending[i] != h)
+        i = (i + 1) % PENDING_SLOTS;
+    if (!al->pending[i])
+        return;
+    al->pending[i] = 0;
+    /* shift back the entries of the same probe run that follow the hole */
+    for (size_t j = (i + 1) % PENDING_SLOTS; al->pending[j]; j = (j + 1) % PENDING_SLOTS) {
+        size_t home = al->pending[j] % PENDING_SLOTS;
+        bool movable = (i <= j) ? (home <= i || home > j) : (home <= i && home > j);
+        if (movable) {
+            al->pending[i] = al->pending[j];
+            al->pending[j] = 0;
+            i = j;
+        }
+    }
+}
+
 size_t
 churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids, size_t n)
 {
@@ -855,6 +912,10 @@ churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids,
             dropped++;
             continue;
         }
+        if (!pending_add(al, pending_hash(id))) {
+            al->rescores_coalesced++; /* its queued rescore will see this batch too */
+            continue;
+        }
         struct alert_job *j = &al->jobs[(al->job_head + al->n_jobs) % JOB_QUEUE_CAP];
         memset(j, 0, sizeof(*j));
         snprintf(j->customer_id, sizeof(j->customer_id), "%s", id);
@@ -864,10 +925,14 @@ churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids,
     }
     al->rescores_dropped += dropped;
     dropped_total = al->rescores_dropped;
+    /* at most one warning a second: a sustained burst must not flood the log */
+    bool log_now = dropped && churn_now_ms() - al->dropped_logged_ms >= 1000;
+    if (log_now)
+        al->dropped_logged_ms = churn_now_ms();
     if (queued)
         pthread_cond_signal(&al->cv);
     pthread_mutex_unlock(&al->mu);
-    if (dropped)
+    if (log_now)
         churn_log(CHURN_LOG_WARN, "rescore_queue_full", CHURN_LF_INT("dropped", (int64_t)dropped),
                   CHURN_LF_INT("dropped_total", (int64_t)dropped_total));
     return queued;
