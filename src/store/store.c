@@ -959,14 +959,9 @@ enum churn_err
 churn_store_put_conversation(struct churn_store *s, const char *customer_id,
                              const char *conversation_id, const void *data, size_t len)
 {
-    char key[2 * CHURN_ID_MAX + 2];
-    enum churn_err err;
-    tl_msg[0] = '\0';
-    if ((err = check_id(customer_id, "customer_id")) ||
-        (err = check_id(conversation_id, "conversation_id")))
-        return err;
-    return put_value(s, s->dbi[CHURN__DB_CONVERSATIONS], key,
-                     pair_key(key, customer_id, conversation_id), data, len);
+    /* one state is a batch of one: the same checks and the same transaction */
+    struct churn_conversation_put item = {customer_id, conversation_id, data, len};
+    return churn_store_put_conversations(s, &item, 1);
 }
 
 struct conversations_ctx {

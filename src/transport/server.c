@@ -5,7 +5,6 @@
  * drain on shutdown (end streams with UNAVAILABLE, let the rest finish within the drain
  * timeout, then cancel what remains).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
