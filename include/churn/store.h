@@ -1,7 +1,7 @@
 /*
  * churn/store.h - churnd's durable memory: one LMDB environment holding every customer's
  * record, the idempotency keys of ingested events, chat conversation state, alert state, the
- * alert log and metadata.
+ * alert log, the outcome log and metadata.
  *
  * A customer record holds everything one score needs (attributes, lifetime totals, daily
  * activity buckets for the retention horizon, plan history), so a score is exactly one read.
@@ -236,6 +236,17 @@ enum churn_err churn_store_foreach_customer(struct churn_store *store,
                                             void *user);
 
 /**
+ * churn_store_list_customer_ids() - up to @max customer ids that sort after @after ("" or
+ * NULL: from the first), in id order, copied into @ids, read in ONE short read transaction
+ * (no record is decoded). *@n is how many were copied; fewer than @max means the end was
+ * reached. Resumable: pass the last id returned as @after. For walks that must not hold a
+ * transaction or block writers for long (the sweep).
+ */
+enum churn_err churn_store_list_customer_ids(struct churn_store *store, const char *after,
+                                             char (*ids)[CHURN_ID_MAX + 1], size_t max,
+                                             size_t *n);
+
+/**
  * churn_store_put_conversation() - store @len bytes (<= CHURN_STORE_VALUE_MAX) of chat tracker
  * state for conversation @conversation_id of @customer_id (durable, replaces).
  */
@@ -280,6 +291,21 @@ enum churn_err churn_store_delete_conversation(struct churn_store *store, const 
 enum churn_err churn_store_put_alert_state(struct churn_store *store, const char *customer_id,
                                            const void *data, size_t len);
 
+/* struct churn_alert_state_put - one item of churn_store_put_alert_states(). */
+struct churn_alert_state_put {
+    const char *customer_id;
+    const void *data;
+    size_t len;
+};
+
+/**
+ * churn_store_put_alert_states() - store @n alert states in ONE durable transaction (later
+ * items win over earlier ones for the same customer); all or nothing; checks as for
+ * churn_store_put_alert_state(), the message names the item index.
+ */
+enum churn_err churn_store_put_alert_states(struct churn_store *store,
+                                            const struct churn_alert_state_put *items, size_t n);
+
 /**
  * churn_store_get_alert_state() - copy @customer_id's alert state into @arena.
  * @data: OUT: the bytes, valid until @arena is reset; @len: OUT: their length.
@@ -312,6 +338,25 @@ enum churn_err churn_store_foreach_alert(struct churn_store *store, uint64_t aft
                                          int (*fn)(uint64_t seq, const char *customer_id,
                                                    const void *data, size_t len, void *user),
                                          void *user);
+
+/**
+ * churn_store_append_outcome() - append @len opaque bytes (1..CHURN_STORE_VALUE_MAX, e.g.
+ * churn_outcome_encode()) for @customer_id to the outcome log under the next sequence
+ * (last + 1). Durable on return. @seq: OUT (may be NULL). The privacy erase removes a
+ * customer's outcomes. Return: CHURN_OK; CHURN_EINVAL (bad id); CHURN_ETOOBIG; storage errors.
+ */
+enum churn_err churn_store_append_outcome(struct churn_store *store, const char *customer_id,
+                                          const void *data, size_t len, uint64_t *seq);
+
+/**
+ * churn_store_foreach_outcome() - call @fn for every outcome in sequence order, in one read
+ * transaction (@fn must not call the store; @data is valid only during the call). @fn returns
+ * non-zero to stop (then CHURN_ECANCELLED). CHURN_ECORRUPT for an undecodable entry.
+ */
+enum churn_err churn_store_foreach_outcome(struct churn_store *store,
+                                           int (*fn)(uint64_t seq, const char *customer_id,
+                                                     const void *data, size_t len, void *user),
+                                           void *user);
 
 /**
  * churn_store_put_meta() - store named metadata (feature schema, model registry): @len bytes
@@ -361,6 +406,7 @@ struct churn_store_stats {
     size_t event_ids;
     size_t conversations;
     size_t alerts;
+    size_t outcomes;
     size_t map_size;        /* current LMDB map size */
     size_t used_bytes;      /* pages in use times page size (the file's high-water mark) */
     size_t customers_bytes; /* pages of the customers database times page size */

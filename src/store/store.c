@@ -1,6 +1,6 @@
 /*
  * store.c - the LMDB environment of churnd: opening (with the "is this a churnd store" and
- * "can we write here" checks), the six named databases, translation of every MDB_* code to
+ * "can we write here" checks), the seven named databases, translation of every MDB_* code to
  * enum churn_err with a message, the write-transaction loop that grows the map on
  * MDB_MAP_FULL (abort, grow, retry, up to a hard cap), event application with idempotency
  * keys, customer upserts, reads, the privacy erase, conversation/alert/meta values, iteration
@@ -40,6 +40,12 @@
 
 static _Thread_local char tl_msg[256];
 static _Thread_local bool tl_map_full;
+
+void
+churn__store_clear_error(void)
+{
+    tl_msg[0] = '\0';
+}
 
 const char *
 churn_store_last_error(void)
@@ -245,10 +251,11 @@ static const char *const db_names[CHURN__DB_COUNT] = {
     [CHURN__DB_CUSTOMERS] = "customers",         [CHURN__DB_EVENT_IDS] = "event_ids",
     [CHURN__DB_CONVERSATIONS] = "conversations", [CHURN__DB_ALERTS] = "alerts",
     [CHURN__DB_ALERT_STATE] = "alert_state",     [CHURN__DB_META] = "meta",
+    [CHURN__DB_OUTCOMES] = "outcomes",
 };
 
-static enum churn_err
-put_versioned(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *data, size_t len,
+enum churn_err
+churn__store_put_versioned(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *data, size_t len,
               const char *what)
 {
     MDB_val k = {klen, (void *)key}, v = {len + 1, NULL};
@@ -278,7 +285,16 @@ setup_dbs(struct churn_store *s, MDB_txn *txn, void *ctx)
 
     for (int i = 0; i < CHURN__DB_COUNT; i++) {
         unsigned flags = fresh ? MDB_CREATE : 0;
+        /* outcomes came after format 1: a writable open adds it, a read-only one of an older
+         * store sees none (the outcome calls check for the handle) */
+        bool added_later = i == CHURN__DB_OUTCOMES;
+        if (added_later && create)
+            flags = MDB_CREATE;
         rc = mdb_dbi_open(txn, db_names[i], flags, &s->dbi[i]);
+        if (added_later && rc == MDB_NOTFOUND) {
+            s->dbi[i] = 0;
+            continue;
+        }
         if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
             return churn__store_fail(CHURN_ECORRUPT,
                                      "%s is an LMDB environment but not a churnd store "
@@ -295,7 +311,7 @@ setup_dbs(struct churn_store *s, MDB_txn *txn, void *ctx)
         memcpy(marker, STORE_MAGIC, sizeof(STORE_MAGIC) - 1);
         marker[sizeof(STORE_MAGIC) - 1] = STORE_FORMAT;
         marker[sizeof(STORE_MAGIC)] = CHURN__RECORD_VERSION;
-        return put_versioned(txn, s->dbi[CHURN__DB_META], k.mv_data, k.mv_size, marker,
+        return churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], k.mv_data, k.mv_size, marker,
                              sizeof(marker), "writing the format marker");
     }
     if (rc == MDB_NOTFOUND)
@@ -485,8 +501,8 @@ pair_key(char *buf, const char *a, const char *b)
     return la + 1 + lb;
 }
 
-static enum churn_err
-check_id(const char *id, const char *field)
+enum churn_err
+churn__store_check_id(const char *id, const char *field)
 {
     char reason[CHURN_REASON_MAX];
     enum churn_err err = churn_id_validate(id, field, reason, sizeof(reason));
@@ -783,7 +799,7 @@ churn_store_get_customer(struct churn_store *s, const char *customer_id, struct 
     enum churn_err err;
 
     tl_msg[0] = '\0';
-    if ((err = check_id(customer_id, "customer_id")))
+    if ((err = churn__store_check_id(customer_id, "customer_id")))
         return err;
     if ((err = churn__store_read_begin(s, &txn)))
         return err;
@@ -871,6 +887,9 @@ delete_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)
         return churn__mdb_err(rc, "erasing alerts");
+    enum churn_err err = churn__store_erase_outcomes(s, txn, cid, &found);
+    if (err)
+        return err;
     if (!found)
         return churn__store_fail(CHURN_ENOTFOUND, "customer %s not found", cid);
     return CHURN_OK;
@@ -881,7 +900,7 @@ churn_store_delete_customer(struct churn_store *s, const char *customer_id)
 {
     enum churn_err err;
     tl_msg[0] = '\0';
-    if ((err = check_id(customer_id, "customer_id")))
+    if ((err = churn__store_check_id(customer_id, "customer_id")))
         return err;
     return churn__store_write(s, delete_txn, (void *)customer_id, "erasing a customer");
 }
@@ -908,7 +927,7 @@ value_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
             return churn__store_fail(CHURN_ENOTFOUND, "no such value");
         return churn__mdb_err(rc, "deleting a value");
     }
-    return put_versioned(txn, c->dbi, c->key, c->klen, c->data, c->len, "writing a value");
+    return churn__store_put_versioned(txn, c->dbi, c->key, c->klen, c->data, c->len, "writing a value");
 }
 
 static enum churn_err
@@ -977,7 +996,7 @@ conversations_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     for (size_t i = 0; i < c->n; i++) {
         char key[2 * CHURN_ID_MAX + 2];
         size_t klen = pair_key(key, c->items[i].customer_id, c->items[i].conversation_id);
-        enum churn_err err = put_versioned(txn, c->dbi, key, klen, c->items[i].data,
+        enum churn_err err = churn__store_put_versioned(txn, c->dbi, key, klen, c->items[i].data,
                                            c->items[i].len, "writing a conversation");
         if (err)
             return err;
@@ -992,8 +1011,8 @@ churn_store_put_conversations(struct churn_store *s, const struct churn_conversa
     tl_msg[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         enum churn_err err;
-        if ((err = check_id(items[i].customer_id, "customer_id")) ||
-            (err = check_id(items[i].conversation_id, "conversation_id")))
+        if ((err = churn__store_check_id(items[i].customer_id, "customer_id")) ||
+            (err = churn__store_check_id(items[i].conversation_id, "conversation_id")))
             return err;
         if (items[i].len > CHURN_STORE_VALUE_MAX || (items[i].len && !items[i].data))
             return churn__store_fail(CHURN_ETOOBIG, "conversation %zu: bad or oversized value", i);
@@ -1010,8 +1029,8 @@ churn_store_get_conversation(struct churn_store *s, const char *customer_id,
     char key[2 * CHURN_ID_MAX + 2];
     enum churn_err err;
     tl_msg[0] = '\0';
-    if ((err = check_id(customer_id, "customer_id")) ||
-        (err = check_id(conversation_id, "conversation_id")))
+    if ((err = churn__store_check_id(customer_id, "customer_id")) ||
+        (err = churn__store_check_id(conversation_id, "conversation_id")))
         return err;
     return get_value(s, s->dbi[CHURN__DB_CONVERSATIONS], key,
                      pair_key(key, customer_id, conversation_id), arena, data, len);
@@ -1024,8 +1043,8 @@ churn_store_delete_conversation(struct churn_store *s, const char *customer_id,
     char key[2 * CHURN_ID_MAX + 2];
     enum churn_err err;
     tl_msg[0] = '\0';
-    if ((err = check_id(customer_id, "customer_id")) ||
-        (err = check_id(conversation_id, "conversation_id")))
+    if ((err = churn__store_check_id(customer_id, "customer_id")) ||
+        (err = churn__store_check_id(conversation_id, "conversation_id")))
         return err;
     struct value_ctx c = {s->dbi[CHURN__DB_CONVERSATIONS],
                           key,
@@ -1042,9 +1061,47 @@ churn_store_put_alert_state(struct churn_store *s, const char *customer_id, cons
 {
     enum churn_err err;
     tl_msg[0] = '\0';
-    if ((err = check_id(customer_id, "customer_id")))
+    if ((err = churn__store_check_id(customer_id, "customer_id")))
         return err;
     return put_value(s, s->dbi[CHURN__DB_ALERT_STATE], customer_id, strlen(customer_id), data, len);
+}
+
+struct alert_states_ctx {
+    const struct churn_alert_state_put *items;
+    size_t n;
+};
+
+static enum churn_err
+alert_states_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
+{
+    struct alert_states_ctx *c = vctx;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct churn_alert_state_put *it = &c->items[i];
+        enum churn_err err = churn__store_put_versioned(
+            txn, s->dbi[CHURN__DB_ALERT_STATE], it->customer_id, strlen(it->customer_id),
+            it->data, it->len, "writing an alert state");
+        if (err)
+            return err;
+    }
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_store_put_alert_states(struct churn_store *s, const struct churn_alert_state_put *items,
+                             size_t n)
+{
+    tl_msg[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        enum churn_err err;
+        if ((err = churn__store_check_id(items[i].customer_id, "customer_id")))
+            return churn__store_fail(err, "alert state %zu: %s", i, churn_store_last_error());
+        if (items[i].len > CHURN_STORE_VALUE_MAX || (items[i].len && !items[i].data))
+            return churn__store_fail(CHURN_ETOOBIG, "alert state %zu: bad or oversized value", i);
+    }
+    if (n == 0)
+        return CHURN_OK;
+    struct alert_states_ctx c = {items, n};
+    return churn__store_write(s, alert_states_txn, &c, "writing alert states");
 }
 
 enum churn_err
@@ -1053,7 +1110,7 @@ churn_store_get_alert_state(struct churn_store *s, const char *customer_id,
 {
     enum churn_err err;
     tl_msg[0] = '\0';
-    if ((err = check_id(customer_id, "customer_id")))
+    if ((err = churn__store_check_id(customer_id, "customer_id")))
         return err;
     return get_value(s, s->dbi[CHURN__DB_ALERT_STATE], customer_id, strlen(customer_id), arena,
                      data, len);
@@ -1100,28 +1157,12 @@ struct alert_ctx {
     uint64_t seq; /* in: for replace; out: for append */
 };
 
-static void
-be64(unsigned char *b, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        b[i] = (unsigned char)v;
-}
-
-static uint64_t
-from_be64(const unsigned char *b)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | b[i];
-    return v;
-}
-
 static enum churn_err
 alert_put(struct churn_store *s, MDB_txn *txn, uint64_t seq, const char *cid, size_t clen,
           const void *data, size_t len)
 {
     unsigned char key[8];
-    be64(key, seq);
+    churn__be64(key, seq);
     MDB_val k = {8, key}, v = {2 + clen + len, NULL};
     int rc = mdb_put(txn, s->dbi[CHURN__DB_ALERTS], &k, &v, MDB_RESERVE);
     if (rc)
@@ -1143,14 +1184,14 @@ append_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     uint64_t last = 0;
     int rc = mdb_get(txn, s->dbi[CHURN__DB_META], &k, &v);
     if (rc == 0 && v.mv_size == 9)
-        last = from_be64((const unsigned char *)v.mv_data + 1);
+        last = churn__from_be64((const unsigned char *)v.mv_data + 1);
     else if (rc && rc != MDB_NOTFOUND)
         return churn__mdb_err(rc, "reading the alert sequence");
     uint64_t seq = last + 1;
     unsigned char sb[8];
-    be64(sb, seq);
+    churn__be64(sb, seq);
     enum churn_err err;
-    if ((err = put_versioned(txn, s->dbi[CHURN__DB_META], k.mv_data, k.mv_size, sb, 8,
+    if ((err = churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], k.mv_data, k.mv_size, sb, 8,
                              "writing the alert sequence")))
         return err;
     if ((err = alert_put(s, txn, seq, c->customer_id, strlen(c->customer_id), c->data, c->len)))
@@ -1165,7 +1206,7 @@ churn_store_append_alert(struct churn_store *s, const char *customer_id, const v
 {
     enum churn_err err;
     tl_msg[0] = '\0';
-    if ((err = check_id(customer_id, "customer_id")))
+    if ((err = churn__store_check_id(customer_id, "customer_id")))
         return err;
     if (len > CHURN_STORE_VALUE_MAX || (len && !data))
         return churn__store_fail(CHURN_ETOOBIG, "alert of %zu bytes is over the limit", len);
@@ -1183,7 +1224,7 @@ replace_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     struct alert_ctx *c = vctx;
     unsigned char key[8];
     char cid[CHURN_ID_MAX + 1];
-    be64(key, c->seq);
+    churn__be64(key, c->seq);
     MDB_val k = {8, key}, v;
     int rc = mdb_get(txn, s->dbi[CHURN__DB_ALERTS], &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -1230,7 +1271,7 @@ churn_store_foreach_alert(struct churn_store *s, uint64_t after_seq, size_t max,
         err = churn__mdb_err(rc, "reading alerts");
         goto out_txn;
     }
-    be64(key, after_seq + 1);
+    churn__be64(key, after_seq + 1);
     MDB_val k = {8, key}, v;
     rc = after_seq == UINT64_MAX ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && (!max || count < max)) {
@@ -1243,7 +1284,7 @@ churn_store_foreach_alert(struct churn_store *s, uint64_t after_seq, size_t max,
         memcpy(cid, p + 2, p[1]);
         cid[p[1]] = '\0';
         count++;
-        if (fn(from_be64(k.mv_data), cid, p + 2 + p[1], v.mv_size - 2 - p[1], user)) {
+        if (fn(churn__from_be64(k.mv_data), cid, p + 2 + p[1], v.mv_size - 2 - p[1], user)) {
             err = CHURN_ECANCELLED;
             goto out_cur;
         }
@@ -1330,6 +1371,50 @@ churn_store_foreach_customer(struct churn_store *s,
     if (txn)
         mdb_txn_abort(txn);
     churn_free(rec);
+    return err;
+}
+
+enum churn_err
+churn_store_list_customer_ids(struct churn_store *s, const char *after,
+                              char (*ids)[CHURN_ID_MAX + 1], size_t max, size_t *n)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur;
+    enum churn_err err;
+    size_t count = 0;
+
+    tl_msg[0] = '\0';
+    *n = 0;
+    if ((err = churn__store_read_begin(s, &txn)))
+        return err;
+    int rc = mdb_cursor_open(txn, s->dbi[CHURN__DB_CUSTOMERS], &cur);
+    if (rc) {
+        err = churn__mdb_err(rc, "listing customers");
+        goto out_txn;
+    }
+    size_t alen = after ? strlen(after) : 0;
+    MDB_val k = {alen, (void *)after}, v;
+    if (alen == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    } else {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc == 0 && k.mv_size == alen && memcmp(k.mv_data, after, alen) == 0)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    for (; rc == 0 && count < max; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size == 0 || k.mv_size > CHURN_ID_MAX)
+            continue; /* not a customer key a record could have (logged by the decoders) */
+        memcpy(ids[count], k.mv_data, k.mv_size);
+        ids[count][k.mv_size] = '\0';
+        count++;
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        err = churn__mdb_err(rc, "listing customers");
+    mdb_cursor_close(cur);
+out_txn:
+    churn__store_read_end(s, txn);
+    mdb_txn_abort(txn);
+    *n = err ? 0 : count;
     return err;
 }
 
@@ -1438,7 +1523,10 @@ churn_store_stats(struct churn_store *s, struct churn_store_stats *out)
     tl_msg[0] = '\0';
     if ((err = churn__store_read_begin(s, &txn)))
         return err;
+    memset(st, 0, sizeof(st));
     for (int i = 0; i < CHURN__DB_COUNT && !err; i++) {
+        if (i == CHURN__DB_OUTCOMES && !s->dbi[i])
+            continue; /* an older store opened read-only */
         int rc = mdb_stat(txn, s->dbi[i], &st[i]);
         if (rc)
             err = churn__mdb_err(rc, "reading statistics");
@@ -1453,6 +1541,7 @@ churn_store_stats(struct churn_store *s, struct churn_store_stats *out)
     out->event_ids = st[CHURN__DB_EVENT_IDS].ms_entries;
     out->conversations = st[CHURN__DB_CONVERSATIONS].ms_entries;
     out->alerts = st[CHURN__DB_ALERTS].ms_entries;
+    out->outcomes = st[CHURN__DB_OUTCOMES].ms_entries;
     out->map_size = info.me_mapsize;
     out->used_bytes = (info.me_last_pgno + 1) * (size_t)env_st.ms_psize;
     for (int i = 0; i < 2; i++) {

@@ -6,6 +6,7 @@
 #define CHURN_STORE_LMDB_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 #include <lmdb.h>
 
@@ -18,6 +19,7 @@ enum churn__db {
     CHURN__DB_ALERTS,
     CHURN__DB_ALERT_STATE,
     CHURN__DB_META,
+    CHURN__DB_OUTCOMES, /* added in a later release: created when missing (see setup_dbs) */
     CHURN__DB_COUNT
 };
 
@@ -54,6 +56,41 @@ enum churn_err churn__store_write(struct churn_store *s, churn__store_write_fn *
  */
 enum churn_err churn__store_read_begin(struct churn_store *s, MDB_txn **txn);
 void churn__store_read_end(struct churn_store *s, MDB_txn *txn);
+
+/** churn__store_check_id() - churn_id_validate() with the message set for the thread. */
+enum churn_err churn__store_check_id(const char *id, const char *field);
+
+/** churn__store_clear_error() - forget this thread's last store message (call on entry). */
+void churn__store_clear_error(void);
+
+/** churn__store_put_versioned() - put @data under @key with the value format byte first. */
+enum churn_err churn__store_put_versioned(MDB_txn *txn, MDB_dbi dbi, const void *key,
+                                          size_t klen, const void *data, size_t len,
+                                          const char *what);
+
+/* Big-endian u64 keys (sequences sort numerically). */
+static inline void
+churn__be64(unsigned char *b, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        b[i] = (unsigned char)v;
+}
+
+static inline uint64_t
+churn__from_be64(const unsigned char *b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+/**
+ * churn__store_erase_outcomes() - in the privacy erase's transaction, delete every outcome
+ * of @cid; adds the count to *@found.
+ */
+enum churn_err churn__store_erase_outcomes(struct churn_store *s, MDB_txn *txn, const char *cid,
+                                           long *found);
 
 /** churn__store_get_customer() - look up and decode @id in @txn. */
 enum churn_err churn__store_get_customer(struct churn_store *s, MDB_txn *txn, const char *id,

@@ -861,8 +861,14 @@ Test(store, delete_erases_every_trace, .init = setup, .fini = teardown)
     cr_assert_eq(churn_store_append_alert(st, secret, "alert-a", 7, &seq), CHURN_OK);
     cr_assert_eq(churn_store_append_alert(st, "bob-4c21", "alert-b", 7, &seq), CHURN_OK);
     cr_assert_eq(churn_store_append_alert(st, secret, "alert-c", 7, &seq), CHURN_OK);
+    cr_assert_eq(churn_store_append_outcome(st, secret, "saved", 5, &seq), CHURN_OK);
+    cr_assert_eq(churn_store_append_outcome(st, "bob-4c21", "lost", 4, &seq), CHURN_OK);
+    cr_assert_eq(churn_store_append_outcome(st, secret, "again", 5, &seq), CHURN_OK);
 
     cr_assert_eq(churn_store_delete_customer(st, secret), CHURN_OK, "%s", churn_store_last_error());
+    struct churn_store_stats stats;
+    cr_assert_eq(churn_store_stats(st, &stats), CHURN_OK);
+    cr_assert_eq(stats.outcomes, 1, "only bob's outcome is left");
     cr_assert_eq(churn_store_get_customer(st, secret, &rec), CHURN_ENOTFOUND);
     cr_assert_eq(churn_store_delete_customer(st, secret), CHURN_ENOTFOUND);
     cr_assert_eq(churn_store_get_customer(st, "bob-4c21", &rec), CHURN_OK);
@@ -910,6 +916,134 @@ Test(store, delete_erases_every_trace, .init = setup, .fini = teardown)
 }
 
 /* ---- values -------------------------------------------------------------------------------- */
+
+Test(store, customer_ids_are_listed_in_resumable_pages, .init = setup, .fini = teardown)
+{
+    struct churn_event ev[25];
+    struct churn_event_result res[25];
+    char cids[25][16], eids[25][16];
+    for (int i = 0; i < 25; i++) {
+        snprintf(cids[i], sizeof(cids[i]), "c-%03d", (i * 7) % 25); /* out of order */
+        snprintf(eids[i], sizeof(eids[i]), "e-%d", i);
+        ev[i] = login(cids[i], eids[i], NOW);
+    }
+    cr_assert_eq(churn_store_apply_events(st, ev, 25, NOW, res), CHURN_OK);
+    static char ids[10][CHURN_ID_MAX + 1];
+    char after[CHURN_ID_MAX + 1] = "";
+    size_t n, total = 0, pages = 0;
+    do {
+        cr_assert_eq(churn_store_list_customer_ids(st, after, ids, 10, &n), CHURN_OK);
+        for (size_t i = 0; i < n; i++) {
+            char want[16];
+            snprintf(want, sizeof(want), "c-%03zu", total + i);
+            cr_assert_str_eq(ids[i], want, "page %zu item %zu", pages, i);
+        }
+        if (n)
+            snprintf(after, sizeof(after), "%s", ids[n - 1]);
+        total += n;
+        pages++;
+    } while (n == 10);
+    cr_assert_eq(total, 25);
+    cr_assert_eq(pages, 3);
+    /* resuming after an id that no longer exists (or never did) continues after it */
+    cr_assert_eq(churn_store_list_customer_ids(st, "c-0105", ids, 10, &n), CHURN_OK);
+    cr_assert_eq(n, 10);
+    cr_assert_str_eq(ids[0], "c-011");
+    cr_assert_eq(churn_store_list_customer_ids(st, "zzz", ids, 10, &n), CHURN_OK);
+    cr_assert_eq(n, 0);
+}
+
+Test(store, alert_states_in_one_batch, .init = setup, .fini = teardown)
+{
+    struct churn_alert_state_put items[3] = {
+        {"cust-a", "one", 3}, {"cust-b", "two", 3}, {"cust-a", "three", 5}};
+    cr_assert_eq(churn_store_put_alert_states(st, items, 3), CHURN_OK, "%s",
+                 churn_store_last_error());
+    struct churn_arena a;
+    churn_arena_init(&a, 4096);
+    void *data;
+    size_t len;
+    cr_assert_eq(churn_store_get_alert_state(st, "cust-a", &a, &data, &len), CHURN_OK);
+    cr_assert_eq(len, 5, "the later item wins");
+    cr_assert_eq(memcmp(data, "three", 5), 0);
+    cr_assert_eq(churn_store_get_alert_state(st, "cust-b", &a, &data, &len), CHURN_OK);
+    cr_assert_eq(memcmp(data, "two", 3), 0);
+    /* all or nothing: a bad id anywhere writes nothing, and the message names the item */
+    struct churn_alert_state_put bad[2] = {{"cust-c", "x", 1}, {"", "y", 1}};
+    cr_assert_eq(churn_store_put_alert_states(st, bad, 2), CHURN_EINVAL);
+    cr_assert_not_null(strstr(churn_store_last_error(), "alert state 1"), "%s",
+                       churn_store_last_error());
+    cr_assert_eq(churn_store_get_alert_state(st, "cust-c", &a, &data, &len), CHURN_ENOTFOUND);
+    cr_assert_eq(churn_store_put_alert_states(st, NULL, 0), CHURN_OK);
+    churn_arena_fini(&a);
+}
+
+struct outcome_seen {
+    int n;
+    uint64_t seqs[8];
+    char ids[8][16];
+};
+
+static int
+outcome_cb(uint64_t seq, const char *cid, const void *data, size_t len, void *user)
+{
+    struct outcome_seen *o = user;
+    (void)data;
+    (void)len;
+    o->seqs[o->n] = seq;
+    snprintf(o->ids[o->n], sizeof(o->ids[0]), "%s", cid);
+    return ++o->n == 8;
+}
+
+Test(store, outcome_log_appends_and_survives_reopen, .init = setup, .fini = teardown)
+{
+    uint64_t seq = 0;
+    cr_assert_eq(churn_store_append_outcome(st, "cust-1", "r1", 2, &seq), CHURN_OK);
+    cr_assert_eq(seq, 1);
+    cr_assert_eq(churn_store_append_outcome(st, "cust-2", "r2", 2, &seq), CHURN_OK);
+    cr_assert_eq(seq, 2);
+    cr_assert_eq(churn_store_append_outcome(st, "", "r", 1, &seq), CHURN_EINVAL);
+    cr_assert_eq(churn_store_append_outcome(st, "cust-1", "", 0, &seq), CHURN_ETOOBIG);
+    churn_store_close(st);
+    struct churn_store_options o;
+    churn_store_options_init(&o);
+    o.read_only = true;
+    cr_assert_eq(churn_store_open(dir, &o, &st), CHURN_OK, "%s", churn_store_last_error());
+    struct outcome_seen seen = {0};
+    cr_assert_eq(churn_store_foreach_outcome(st, outcome_cb, &seen), CHURN_OK);
+    cr_assert_eq(seen.n, 2);
+    cr_assert_eq(seen.seqs[1], 2);
+    cr_assert_str_eq(seen.ids[1], "cust-2");
+    cr_assert_neq(churn_store_append_outcome(st, "cust-1", "r3", 2, &seq), CHURN_OK);
+}
+
+Test(store, a_store_without_the_outcome_log_gets_one, .init = setup, .fini = teardown)
+{
+    /* a store of an earlier release: the six databases it had, copied with lmdb-utils */
+    churn_store_close(st);
+    st = NULL;
+    char cmd[640];
+    snprintf(cmd, sizeof(cmd),
+             "set -e; cd %s; mkdir old; for db in customers event_ids conversations alerts "
+             "alert_state meta; do mdb_dump -s $db . | mdb_load -s $db old; done; "
+             "rm data.mdb lock.mdb; mv old/data.mdb .; rmdir old 2>/dev/null || rm -r old",
+             dir);
+    run(cmd);
+    struct churn_store_options o;
+    churn_store_options_init(&o);
+    o.read_only = true;
+    cr_assert_eq(churn_store_open(dir, &o, &st), CHURN_OK, "%s", churn_store_last_error());
+    struct outcome_seen seen = {0};
+    cr_assert_eq(churn_store_foreach_outcome(st, outcome_cb, &seen), CHURN_OK);
+    cr_assert_eq(seen.n, 0);
+    struct churn_store_stats stats;
+    cr_assert_eq(churn_store_stats(st, &stats), CHURN_OK);
+    churn_store_close(st);
+    cr_assert_eq(churn_store_open(dir, NULL, &st), CHURN_OK, "%s", churn_store_last_error());
+    uint64_t seq;
+    cr_assert_eq(churn_store_append_outcome(st, "cust-1", "r1", 2, &seq), CHURN_OK);
+    cr_assert_eq(seq, 1);
+}
 
 Test(store, conversations_alert_state_and_meta, .init = setup, .fini = teardown)
 {
