@@ -243,8 +243,7 @@ enum churn_err churn_store_foreach_customer(struct churn_store *store,
  * transaction or block writers for long (the sweep).
  */
 enum churn_err churn_store_list_customer_ids(struct churn_store *store, const char *after,
-                                             char (*ids)[CHURN_ID_MAX + 1], size_t max,
-                                             size_t *n);
+                                             char (*ids)[CHURN_ID_MAX + 1], size_t max, size_t *n);
 
 /**
  * churn_store_put_conversation() - store @len bytes (<= CHURN_STORE_VALUE_MAX) of chat tracker

@@ -255,8 +255,8 @@ static const char *const db_names[CHURN__DB_COUNT] = {
 };
 
 enum churn_err
-churn__store_put_versioned(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *data, size_t len,
-              const char *what)
+churn__store_put_versioned(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                           const void *data, size_t len, const char *what)
 {
     MDB_val k = {klen, (void *)key}, v = {len + 1, NULL};
     int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
@@ -312,7 +312,7 @@ setup_dbs(struct churn_store *s, MDB_txn *txn, void *ctx)
         marker[sizeof(STORE_MAGIC) - 1] = STORE_FORMAT;
         marker[sizeof(STORE_MAGIC)] = CHURN__RECORD_VERSION;
         return churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], k.mv_data, k.mv_size, marker,
-                             sizeof(marker), "writing the format marker");
+                                          sizeof(marker), "writing the format marker");
     }
     if (rc == MDB_NOTFOUND)
         return churn__store_fail(CHURN_ECORRUPT, "%s is not a churnd store (no format marker)",
@@ -927,7 +927,8 @@ value_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
             return churn__store_fail(CHURN_ENOTFOUND, "no such value");
         return churn__mdb_err(rc, "deleting a value");
     }
-    return churn__store_put_versioned(txn, c->dbi, c->key, c->klen, c->data, c->len, "writing a value");
+    return churn__store_put_versioned(txn, c->dbi, c->key, c->klen, c->data, c->len,
+                                      "writing a value");
 }
 
 static enum churn_err
@@ -997,7 +998,7 @@ conversations_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
         char key[2 * CHURN_ID_MAX + 2];
         size_t klen = pair_key(key, c->items[i].customer_id, c->items[i].conversation_id);
         enum churn_err err = churn__store_put_versioned(txn, c->dbi, key, klen, c->items[i].data,
-                                           c->items[i].len, "writing a conversation");
+                                                        c->items[i].len, "writing a conversation");
         if (err)
             return err;
     }
@@ -1078,8 +1079,8 @@ alert_states_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     for (size_t i = 0; i < c->n; i++) {
         const struct churn_alert_state_put *it = &c->items[i];
         enum churn_err err = churn__store_put_versioned(
-            txn, s->dbi[CHURN__DB_ALERT_STATE], it->customer_id, strlen(it->customer_id),
-            it->data, it->len, "writing an alert state");
+            txn, s->dbi[CHURN__DB_ALERT_STATE], it->customer_id, strlen(it->customer_id), it->data,
+            it->len, "writing an alert state");
         if (err)
             return err;
     }
@@ -1192,7 +1193,7 @@ append_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     churn__be64(sb, seq);
     enum churn_err err;
     if ((err = churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], k.mv_data, k.mv_size, sb, 8,
-                             "writing the alert sequence")))
+                                          "writing the alert sequence")))
         return err;
     if ((err = alert_put(s, txn, seq, c->customer_id, strlen(c->customer_id), c->data, c->len)))
         return err;

@@ -64,9 +64,8 @@ enum churn_err churn__store_check_id(const char *id, const char *field);
 void churn__store_clear_error(void);
 
 /** churn__store_put_versioned() - put @data under @key with the value format byte first. */
-enum churn_err churn__store_put_versioned(MDB_txn *txn, MDB_dbi dbi, const void *key,
-                                          size_t klen, const void *data, size_t len,
-                                          const char *what);
+enum churn_err churn__store_put_versioned(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                                          const void *data, size_t len, const char *what);
 
 /* Big-endian u64 keys (sequences sort numerically). */
 static inline void
