@@ -111,12 +111,18 @@ signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_p
             return sig;
         if (sig == SIGHUP && !*model_path) {
             churn_log(CHURN_LOG_INFO, "sighup",
-                      CHURN_LF_STR("msg", "no --model configured: nothing to reload"));
+                      CHURN_LF_STR("msg", "no --model configured: no model to reload"));
         } else if (sig == SIGHUP) {
             char err[512];
             if (churn_services_load_model(svc, "", err, sizeof(err)) != CHURN_OK)
                 churn_log(CHURN_LOG_ERROR, "model_reload_refused", CHURN_LF_STR("error", err),
                           CHURN_LF_STR("msg", "the previous model keeps serving"));
+        }
+        if (sig == SIGHUP) {
+            char err[512];
+            if (churn_services_reload_playbooks(svc, err, sizeof(err)) != CHURN_OK)
+                churn_log(CHURN_LOG_ERROR, "playbooks_reload_refused", CHURN_LF_STR("error", err),
+                          CHURN_LF_STR("msg", "the previous playbooks stay in force"));
         }
         housekeeping(svc, tick);
     }
@@ -144,9 +150,13 @@ open_store(const struct churn_config *cfg, struct churn_services *svc, char *err
         churn_store_close(store);
         return e;
     }
+    svc->sweep_interval_ms = cfg->sweep_interval_s * 1000;
+    svc->playbooks_path = cfg->playbooks_path;
     e = churn_services_attach_store(svc, store, writer);
     if (e) {
-        snprintf(err, errlen, "cannot start the conversation saver: %s", churn_strerror(e));
+        snprintf(err, errlen,
+                 "cannot start the alert engine (playbooks %s) or the conversation saver: %s",
+                 *cfg->playbooks_path ? cfg->playbooks_path : "built-in", churn_strerror(e));
         churn_store_writer_stop(writer);
         churn_store_close(store);
     }

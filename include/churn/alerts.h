@@ -20,7 +20,7 @@
 #include "churn/error.h"
 
 /* ---- caps (bytes include the terminating NUL) ---- */
-#define CHURN_ALERT_ID_MAX        128u /* customer id */
+#define CHURN_ALERT_ID_MAX        129u /* customer id: CHURN_ID_MAX (128) bytes + NUL */
 #define CHURN_ALERT_NAME_MAX      64u  /* feature, source, playbook id, owner, actor */
 #define CHURN_ALERT_LABEL_MAX     128u /* human feature label */
 #define CHURN_ALERT_TEXT_MAX      512u /* action detail, snooze reason, action taken, evidence */
@@ -31,7 +31,7 @@
 #define CHURN_ALERT_ERRMSG        256u /* a good size for the errbuf arguments */
 
 /* Encoding versions: the first byte of every persisted record. */
-#define CHURN_ALERT_FORMAT_VERSION    1
+#define CHURN_ALERT_FORMAT_VERSION    2 /* 1 (no change kind, no outcome) still decodes */
 #define CHURN_ALERT_STATE_VERSION     1
 #define CHURN_SNAPSHOT_FORMAT_VERSION 1
 #define CHURN_SEGMENTS_FORMAT_VERSION 1
@@ -89,6 +89,17 @@ enum churn_outcome {
     CHURN_OUTCOME_UNKNOWN = 0,
     CHURN_OUTCOME_RETAINED = 1,
     CHURN_OUTCOME_CHURNED = 2,
+};
+
+/* Which change a revision of an alert records (the values of the proto's AlertChange). */
+enum churn_alert_change {
+    CHURN_CHANGE_RAISED = 1,
+    CHURN_CHANGE_UPDATED = 2,
+    CHURN_CHANGE_ACKNOWLEDGED = 3,
+    CHURN_CHANGE_SNOOZED = 4,
+    CHURN_CHANGE_WOKEN = 5,
+    CHURN_CHANGE_CLOSED = 6,
+    CHURN_CHANGE_OUTCOME_RECORDED = 7,
 };
 
 /*
@@ -257,6 +268,15 @@ struct churn_alert {
     int64_t closed_ms;
     char chat_reason[CHURN_ALERT_NAME_MAX];   /* chat causes: the escalation reason code */
     char chat_evidence[CHURN_ALERT_TEXT_MAX]; /* chat causes: the customer's words */
+    enum churn_alert_change change;           /* what this revision changed */
+    /* the latest outcome recorded against the alert (has_outcome false: none) */
+    bool has_outcome;
+    enum churn_outcome outcome;
+    enum churn_action_kind outcome_intervention;
+    double outcome_revenue; /* >= 0, currency units */
+    char outcome_currency[8];
+    char outcome_actor[CHURN_ALERT_NAME_MAX];
+    int64_t outcome_observed_ms;
 };
 
 /**
@@ -329,6 +349,26 @@ enum churn_err churn_alert_snooze(struct churn_alert *alert, int64_t until_ms, c
  * becomes OPEN again (new revision). Returns true when it changed the alert.
  */
 bool churn_alert_wake(struct churn_alert *alert, int64_t now_ms);
+
+/* struct churn_alert_outcome - what RecordOutcome says happened after an alert. */
+struct churn_alert_outcome {
+    enum churn_outcome outcome;
+    enum churn_action_kind intervention; /* NONE: no intervention (e.g. a holdout) */
+    double revenue;                      /* finite, >= 0 */
+    const char *currency;                /* ISO 4217 (3 upper-case letters) or "" */
+    const char *actor;                   /* may be "" */
+    int64_t observed_ms;                 /* > 0 */
+};
+
+/**
+ * churn_alert_record_outcome() - attach @o to @alert in any status (closed alerts included:
+ * outcomes are usually known after closing); a later outcome replaces an earlier one. New
+ * revision with change OUTCOME_RECORDED. Errors with a message naming the field:
+ * CHURN_EINVAL (bad outcome, intervention, revenue, currency, time), CHURN_ETOOBIG (actor).
+ */
+enum churn_err churn_alert_record_outcome(struct churn_alert *alert,
+                                          const struct churn_alert_outcome *o, int64_t now_ms,
+                                          char *errbuf, size_t errlen);
 
 /**
  * churn_alert_close() - any non-closed status -> CLOSED with @resolution. Errors:

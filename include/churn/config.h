@@ -41,6 +41,8 @@ struct churn_config {
     int64_t drain_timeout_ms;
     int64_t requests_per_method;
     int64_t map_size_max_mb;
+    int64_t sweep_interval_s;
+    char *playbooks_path;
 };
 
 enum churn_config_action {

@@ -36,6 +36,9 @@ struct churn_services {
     struct churn_sentiment *sentiment;    /* the chat analyzer; NULL until loaded */
     struct churn__chat_saver *chat_saver; /* conversation states to the store (internal) */
     struct churn__alerts *alerts;         /* the alert engine while the store is attached */
+    /* alert engine settings, read when the store is attached */
+    int64_t sweep_interval_ms;  /* rescore every customer this often (0: never) */
+    const char *playbooks_path; /* NULL or "": the built-in default playbooks */
 };
 
 /**
@@ -54,6 +57,14 @@ void churn_services_fini(struct churn_services *svc);
  */
 enum churn_err churn_services_load_model(struct churn_services *svc, const char *path, char *errbuf,
                                          size_t errlen);
+
+/**
+ * churn_services_reload_playbooks() - re-read the playbook file in use (SIGHUP); on a bad
+ * file the previous playbooks stay in force and @errbuf says "file:line: reason".
+ * CHURN_EUNAVAIL when no store (hence no alert engine) is attached.
+ */
+enum churn_err churn_services_reload_playbooks(struct churn_services *svc, char *errbuf,
+                                               size_t errlen);
 
 /**
  * churn_services_attach_store() - serve from @store through its group-commit @writer (both

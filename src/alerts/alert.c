@@ -127,6 +127,7 @@ churn_alert_init(struct churn_alert *alert, const char *customer_id, enum churn_
     alert->cause = cause;
     alert->status = CHURN_STATUS_OPEN;
     alert->revision = 1;
+    alert->change = CHURN_CHANGE_RAISED;
     alert->created_ms = now_ms;
     alert->updated_ms = now_ms;
     return CHURN_OK;
@@ -237,6 +238,7 @@ churn_alert_update(struct churn_alert *alert, const struct churn_alert *fresh, i
         memcpy(alert->chat_reason, fresh->chat_reason, sizeof(alert->chat_reason));
         memcpy(alert->chat_evidence, fresh->chat_evidence, sizeof(alert->chat_evidence));
     }
+    alert->change = CHURN_CHANGE_UPDATED;
     touch(alert, now_ms);
     return CHURN_OK;
 }
@@ -281,6 +283,7 @@ churn_alert_acknowledge(struct churn_alert *alert, const char *actor, const char
     alert->status = CHURN_STATUS_ACKNOWLEDGED;
     alert->snoozed_until_ms = 0;
     alert->snooze_reason[0] = '\0';
+    alert->change = CHURN_CHANGE_ACKNOWLEDGED;
     touch(alert, now_ms);
     return CHURN_OK;
 }
@@ -311,6 +314,7 @@ churn_alert_snooze(struct churn_alert *alert, int64_t until_ms, const char *reas
     churn__copy(alert->snooze_reason, sizeof(alert->snooze_reason), reason);
     alert->snoozed_until_ms = until_ms;
     alert->status = CHURN_STATUS_SNOOZED;
+    alert->change = CHURN_CHANGE_SNOOZED;
     touch(alert, now_ms);
     return CHURN_OK;
 }
@@ -322,6 +326,7 @@ churn_alert_wake(struct churn_alert *alert, int64_t now_ms)
         return false;
     alert->status = CHURN_STATUS_OPEN;
     alert->snoozed_until_ms = 0;
+    alert->change = CHURN_CHANGE_WOKEN;
     touch(alert, now_ms);
     return true;
 }
@@ -342,6 +347,64 @@ churn_alert_close(struct churn_alert *alert, enum churn_alert_resolution resolut
     alert->resolution = resolution;
     alert->closed_ms = now_ms;
     alert->snoozed_until_ms = 0;
+    alert->change = CHURN_CHANGE_CLOSED;
+    touch(alert, now_ms);
+    return CHURN_OK;
+}
+
+static bool
+currency_ok(const char *c)
+{
+    if (!c[0])
+        return true;
+    if (strlen(c) != 3)
+        return false;
+    for (int i = 0; i < 3; i++)
+        if (c[i] < 'A' || c[i] > 'Z')
+            return false;
+    return true;
+}
+
+enum churn_err
+churn_alert_record_outcome(struct churn_alert *alert, const struct churn_alert_outcome *o,
+                           int64_t now_ms, char *errbuf, size_t errlen)
+{
+    const char *currency = o->currency ? o->currency : "";
+    const char *actor = o->actor ? o->actor : "";
+    if (o->outcome < CHURN_OUTCOME_UNKNOWN || o->outcome > CHURN_OUTCOME_CHURNED) {
+        churn_errf(errbuf, errlen, "outcome: unknown value %d", (int)o->outcome);
+        return CHURN_EINVAL;
+    }
+    if (o->intervention < CHURN_ACTION_NONE || o->intervention >= CHURN_ACTION_COUNT) {
+        churn_errf(errbuf, errlen, "intervention: unknown action kind %d", (int)o->intervention);
+        return CHURN_EINVAL;
+    }
+    if (!isfinite(o->revenue) || o->revenue < 0) {
+        churn_errf(errbuf, errlen, "revenue: must be finite and >= 0");
+        return CHURN_EINVAL;
+    }
+    if (!currency_ok(currency)) {
+        churn_errf(errbuf, errlen, "currency: expected an ISO 4217 code like EUR, got \"%.16s\"",
+                   currency);
+        return CHURN_EINVAL;
+    }
+    if (o->observed_ms <= 0) {
+        churn_errf(errbuf, errlen, "observed_at_ms: must be a positive unix time in ms");
+        return CHURN_EINVAL;
+    }
+    if (strlen(actor) >= sizeof(alert->outcome_actor)) {
+        churn_errf(errbuf, errlen, "actor: longer than %zu bytes",
+                   sizeof(alert->outcome_actor) - 1);
+        return CHURN_ETOOBIG;
+    }
+    alert->has_outcome = true;
+    alert->outcome = o->outcome;
+    alert->outcome_intervention = o->intervention;
+    alert->outcome_revenue = o->revenue;
+    churn__copy(alert->outcome_currency, sizeof(alert->outcome_currency), currency);
+    churn__copy(alert->outcome_actor, sizeof(alert->outcome_actor), actor);
+    alert->outcome_observed_ms = o->observed_ms;
+    alert->change = CHURN_CHANGE_OUTCOME_RECORDED;
     touch(alert, now_ms);
     return CHURN_OK;
 }
@@ -385,6 +448,21 @@ churn_alert_summary(const struct churn_alert *a, char *out, size_t outlen)
 
 /* ---- encoding ---- */
 
+/* Format 1 did not record the change: the best reading of a revision's status. */
+static enum churn_alert_change
+change_of_v1(const struct churn_alert *a)
+{
+    if (a->status == CHURN_STATUS_CLOSED)
+        return CHURN_CHANGE_CLOSED;
+    if (a->status == CHURN_STATUS_SNOOZED)
+        return CHURN_CHANGE_SNOOZED;
+    if (a->revision <= 1)
+        return CHURN_CHANGE_RAISED;
+    if (a->status == CHURN_STATUS_ACKNOWLEDGED)
+        return CHURN_CHANGE_ACKNOWLEDGED;
+    return CHURN_CHANGE_UPDATED;
+}
+
 static bool
 alert_valid(const struct churn_alert *a)
 {
@@ -399,6 +477,15 @@ alert_valid(const struct churn_alert *a)
         a->value_tier > CHURN_TIER_HIGH)
         return false;
     if (a->action.kind < CHURN_ACTION_NONE || a->action.kind >= CHURN_ACTION_COUNT)
+        return false;
+    if (a->change < CHURN_CHANGE_RAISED || a->change > CHURN_CHANGE_OUTCOME_RECORDED)
+        return false;
+    if (a->has_outcome &&
+        (a->outcome < CHURN_OUTCOME_UNKNOWN || a->outcome > CHURN_OUTCOME_CHURNED ||
+         a->outcome_intervention < CHURN_ACTION_NONE ||
+         a->outcome_intervention >= CHURN_ACTION_COUNT || !isfinite(a->outcome_revenue) ||
+         a->outcome_revenue < 0 || !churn__terminated(a->outcome_currency, 8) ||
+         !churn__terminated(a->outcome_actor, CHURN_ALERT_NAME_MAX)))
         return false;
     if (a->n_reasons > CHURN_ALERT_MAX_REASONS || a->n_moved > CHURN_ALERT_MAX_MOVED ||
         a->n_stale > CHURN_ALERT_MAX_STALE)
@@ -486,6 +573,17 @@ churn_alert_encode(const struct churn_alert *a, uint8_t *out, size_t cap, size_t
     churn__wr_i64(&w, a->closed_ms);
     churn__wr_str(&w, a->chat_reason);
     churn__wr_str(&w, a->chat_evidence);
+    /* format 2 */
+    churn__wr_u8(&w, (uint8_t)a->change);
+    churn__wr_u8(&w, a->has_outcome ? 1 : 0);
+    if (a->has_outcome) {
+        churn__wr_u8(&w, (uint8_t)a->outcome);
+        churn__wr_u8(&w, (uint8_t)a->outcome_intervention);
+        churn__wr_f64(&w, a->outcome_revenue);
+        churn__wr_str(&w, a->outcome_currency);
+        churn__wr_str(&w, a->outcome_actor);
+        churn__wr_i64(&w, a->outcome_observed_ms);
+    }
     if (w.overflow)
         return CHURN_ETOOBIG;
     *len = w.len;
@@ -496,7 +594,8 @@ enum churn_err
 churn_alert_decode(const uint8_t *data, size_t len, struct churn_alert *alert)
 {
     struct churn__rd r = {.p = data, .len = len};
-    if (!data || len == 0 || churn__rd_u8(&r) != CHURN_ALERT_FORMAT_VERSION)
+    uint8_t version = data && len ? churn__rd_u8(&r) : 0;
+    if (version < 1 || version > CHURN_ALERT_FORMAT_VERSION)
         return CHURN_ECORRUPT;
     struct churn_alert a; /* scratch, so that @alert stays untouched on error */
     memset(&a, 0, sizeof(a));
@@ -556,7 +655,23 @@ churn_alert_decode(const uint8_t *data, size_t len, struct churn_alert *alert)
     a.closed_ms = churn__rd_i64(&r);
     churn__rd_str(&r, a.chat_reason, sizeof(a.chat_reason));
     churn__rd_str(&r, a.chat_evidence, sizeof(a.chat_evidence));
-    if (r.bad || r.off != r.len || holdout > 1 || !alert_valid(&a))
+    uint8_t has_outcome = 0;
+    if (version >= 2) {
+        a.change = churn__rd_u8(&r);
+        has_outcome = churn__rd_u8(&r);
+        if (has_outcome == 1) {
+            a.has_outcome = true;
+            a.outcome = churn__rd_u8(&r);
+            a.outcome_intervention = churn__rd_u8(&r);
+            a.outcome_revenue = churn__rd_f64(&r);
+            churn__rd_str(&r, a.outcome_currency, sizeof(a.outcome_currency));
+            churn__rd_str(&r, a.outcome_actor, sizeof(a.outcome_actor));
+            a.outcome_observed_ms = churn__rd_i64(&r);
+        }
+    } else {
+        a.change = change_of_v1(&a);
+    }
+    if (r.bad || r.off != r.len || holdout > 1 || has_outcome > 1 || !alert_valid(&a))
         return CHURN_ECORRUPT;
     *alert = a;
     return CHURN_OK;

@@ -72,6 +72,10 @@ static const struct opt options[] = {
      "calls pre-posted per worker and method"},
     {"map-size-max-mb", OPT_INT, OFF(map_size_max_mb), 16, 1 << 24, "65536",
      "hard cap of the LMDB map size"},
+    {"sweep-interval-s", OPT_INT, OFF(sweep_interval_s), 0, 30 * 86400, "3600",
+     "rescore every customer this often, first 5 s after start (0: no sweep)"},
+    {"playbooks", OPT_STR, OFF(playbooks_path), 0, 0, "",
+     "playbook file (empty: the built-in default); SIGHUP reloads it"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -17,6 +17,7 @@
 #include "churn/alerts.h"
 #include "churn/alerts_hub.h"
 #include "churn/alloc.h"
+#include "churn/event.h"
 #include "churn/clock.h"
 #include "churn/log.h"
 #include "churn/sentiment_tracker.h"
@@ -148,18 +149,17 @@ escalation_reason_of(const char *name)
     return CHURN__V1__ESCALATION_REASON__ESCALATION_REASON_UNSPECIFIED;
 }
 
+/* enum churn_alert_change has the proto's values (checked at compile time). */
+_Static_assert((int)CHURN_CHANGE_OUTCOME_RECORDED ==
+                       (int)CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_OUTCOME_RECORDED &&
+                   (int)CHURN_CHANGE_WOKEN == (int)CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_WOKEN &&
+                   (int)CHURN_CHANGE_RAISED == (int)CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_RAISED,
+               "alert change values");
+
 static Churn__V1__AlertChange
 change_of(const struct churn_alert *a)
 {
-    if (a->status == CHURN_STATUS_CLOSED)
-        return CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_CLOSED;
-    if (a->status == CHURN_STATUS_SNOOZED)
-        return CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_SNOOZED;
-    if (a->revision <= 1)
-        return CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_RAISED;
-    if (a->status == CHURN_STATUS_ACKNOWLEDGED)
-        return CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_ACKNOWLEDGED;
-    return CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_UPDATED;
+    return (Churn__V1__AlertChange)a->change;
 }
 
 /* The Alert message of @a in @ar; NULL when @ar is full. */
@@ -276,7 +276,33 @@ alert_to_proto(const struct churn_alert *a, struct churn_arena *ar)
     m->snoozed_until_ms = a->status == CHURN_STATUS_SNOOZED ? a->snoozed_until_ms : 0;
     m->snooze_reason = (char *)a->snooze_reason;
     m->closed_at_ms = a->closed_ms;
+    if (a->has_outcome) {
+        Churn__V1__OutcomeRecord *o = churn_arena_alloc(ar, sizeof(*o));
+        if (!o)
+            return NULL;
+        *o = (Churn__V1__OutcomeRecord)CHURN__V1__OUTCOME_RECORD__INIT;
+        o->outcome = churn__outcome_to_proto(a->outcome);
+        o->intervention = (Churn__V1__ActionKind)a->outcome_intervention;
+        o->revenue = a->outcome_revenue;
+        o->currency = (char *)a->outcome_currency;
+        o->actor = (char *)a->outcome_actor;
+        o->observed_at_ms = a->outcome_observed_ms;
+        m->outcome = o;
+    }
     return m;
+}
+
+Churn__V1__Outcome
+churn__outcome_to_proto(enum churn_outcome o)
+{
+    switch (o) {
+    case CHURN_OUTCOME_RETAINED:
+        return CHURN__V1__OUTCOME__OUTCOME_RETAINED;
+    case CHURN_OUTCOME_CHURNED:
+        return CHURN__V1__OUTCOME__OUTCOME_CHURNED;
+    default:
+        return CHURN__V1__OUTCOME__OUTCOME_UNKNOWN;
+    }
 }
 
 /* ---- WatchAlerts ------------------------------------------------------------------------ */
@@ -802,14 +828,83 @@ acknowledge_alert(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCM
     if (!a || !resp)
         return churn_rpc_error(rpc, CHURN_ENOMEM, "out of memory");
     char emsg[CHURN_ALERT_ERRMSG] = "";
-    enum churn_err err = churn__alerts_acknowledge(al, &ack, a, emsg, sizeof(emsg));
+    bool changed = false;
+    enum churn_err err = churn__alerts_acknowledge(al, &ack, a, &changed, emsg, sizeof(emsg));
     if (err)
         return churn_rpc_error(rpc, err, "%s", emsg[0] ? emsg : churn_strerror(err));
     *resp = (Churn__V1__AcknowledgeAlertResponse)CHURN__V1__ACKNOWLEDGE_ALERT_RESPONSE__INIT;
     resp->alert = alert_to_proto(a, ar);
     if (!resp->alert)
         return churn_rpc_error(rpc, CHURN_ENOMEM, "out of memory");
-    resp->changed = true;
+    resp->changed = changed;
+    *out = &resp->base;
+    return CHURN_OK;
+}
+
+/* ---- RecordOutcome ------------------------------------------------------------------------ */
+
+static enum churn_err
+record_outcome(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    const Churn__V1__RecordOutcomeRequest *req = (const Churn__V1__RecordOutcomeRequest *)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    struct churn_arena *ar = churn_rpc_arena(rpc);
+    if (!svc->alerts || !svc->store)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    char reason[256];
+    if (churn_id_validate(req->customer_id, "customer_id", reason, sizeof(reason)))
+        return churn_rpc_error(rpc, CHURN_EINVAL, "%s", reason);
+    struct churn__outcome_req o = {.customer_id = req->customer_id,
+                                   .alert_sequence = req->alert_sequence};
+    switch (req->outcome) {
+    case CHURN__V1__OUTCOME__OUTCOME_RETAINED:
+        o.outcome.outcome = CHURN_OUTCOME_RETAINED;
+        break;
+    case CHURN__V1__OUTCOME__OUTCOME_CHURNED:
+        o.outcome.outcome = CHURN_OUTCOME_CHURNED;
+        break;
+    case CHURN__V1__OUTCOME__OUTCOME_UNKNOWN:
+        o.outcome.outcome = CHURN_OUTCOME_UNKNOWN;
+        break;
+    default:
+        return churn_rpc_error(rpc, CHURN_EINVAL,
+                               "outcome: required (RETAINED, CHURNED or UNKNOWN), got %d",
+                               (int)req->outcome);
+    }
+    if ((int)req->intervention < 0 || (int)req->intervention >= (int)CHURN_ACTION_COUNT)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "intervention: unknown action %d",
+                               (int)req->intervention);
+    o.outcome.intervention = (enum churn_action_kind)req->intervention;
+    if (!isfinite(req->revenue) || req->revenue < 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "revenue: must be finite and >= 0");
+    o.outcome.revenue = req->revenue;
+    o.outcome.currency = req->currency;
+    if (strlen(req->actor) >= CHURN_ALERT_NAME_MAX)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "actor: at most %u bytes",
+                               CHURN_ALERT_NAME_MAX - 1);
+    o.outcome.actor = req->actor;
+    if (strlen(req->note) > 1024)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "note: at most 1024 bytes");
+    int64_t now = churn_now_ms();
+    if (req->observed_at_ms < 0 || req->observed_at_ms > now + CHURN_EVENT_SKEW_MS)
+        return churn_rpc_error(rpc, CHURN_EINVAL,
+                               "observed_at_ms: must be 0 (now) or a unix time in ms not in "
+                               "the future");
+    o.outcome.observed_ms = req->observed_at_ms ? req->observed_at_ms : now;
+    struct churn__outcome_done done;
+    char emsg[CHURN_ALERT_ERRMSG] = "";
+    enum churn_err err = churn__alerts_record_outcome(svc->alerts, &o, &done, emsg, sizeof(emsg));
+    if (err)
+        return churn_rpc_error(rpc, err, "%s", emsg[0] ? emsg : churn_strerror(err));
+    Churn__V1__RecordOutcomeResponse *resp = churn_arena_alloc(ar, sizeof(*resp));
+    char *playbook = churn_arena_strdup(ar, done.playbook_id);
+    if (!resp || !playbook)
+        return churn_rpc_error(rpc, CHURN_ENOMEM, "out of memory");
+    *resp = (Churn__V1__RecordOutcomeResponse)CHURN__V1__RECORD_OUTCOME_RESPONSE__INIT;
+    resp->outcome_sequence = done.outcome_sequence;
+    resp->recorded_at_ms = done.recorded_at_ms;
+    resp->playbook_id = playbook;
+    resp->holdout = done.holdout;
     *out = &resp->base;
     return CHURN_OK;
 }
@@ -841,6 +936,14 @@ const struct churn_method churn__alert_methods[] = {
         .request = &churn__v1__acknowledge_alert_request__descriptor,
         .response = &churn__v1__acknowledge_alert_response__descriptor,
         .unary = acknowledge_alert,
+        .max_request_bytes = 16 * 1024,
+    },
+    {
+        .name = "/churn.v1.AlertService/RecordOutcome",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__record_outcome_request__descriptor,
+        .response = &churn__v1__record_outcome_response__descriptor,
+        .unary = record_outcome,
         .max_request_bytes = 16 * 1024,
     },
 };

@@ -300,6 +300,7 @@ turn_error(struct churn_rpc *rpc, const Churn__V1__AnalyzeChatRequest *req, enum
 
 /* Submit the turn's chat signal to the customer's record (asynchronous, best effort). */
 struct chat_signal {
+    struct churn_services *svc;
     struct churn_event ev;
     struct churn_event_result result;
     char event_id[CHURN_ID_MAX + 24];
@@ -309,7 +310,13 @@ struct chat_signal {
 static void
 chat_signal_done(void *user, enum churn_err err, const struct churn_event_result *r, size_t n)
 {
-    churn_free(user);
+    struct chat_signal *sig = user;
+    /* the turn changed the customer's chat features: rescore (tier and jump alerts) */
+    if (err == CHURN_OK && n == 1 && r[0].status == CHURN_EVENT_ACCEPTED) {
+        const char *id = sig->customer_id;
+        churn__alerts_rescore(sig->svc->alerts, &id, 1);
+    }
+    churn_free(sig);
 }
 
 static void
@@ -324,6 +331,7 @@ record_chat_signal(struct churn_services *svc, const struct conversation *c, uin
     snprintf(sig->event_id, sizeof(sig->event_id), "chat:%.100s:%llu", c->id,
              (unsigned long long)seq);
     snprintf(sig->customer_id, sizeof(sig->customer_id), "%s", c->customer_id);
+    sig->svc = svc;
     sig->ev.kind = CHURN_EVENT_CHAT;
     sig->ev.event_id = sig->event_id;
     sig->ev.customer_id = sig->customer_id;

@@ -26,8 +26,6 @@ extern const struct churn_method churn__scoring_methods[];
 extern const size_t churn__n_scoring_methods;
 extern const struct churn_method churn__chat_methods[];
 extern const size_t churn__n_chat_methods;
-extern const struct churn_method churn__churn_v1_methods[];
-extern const size_t churn__n_churn_v1_methods;
 
 /* The event sources whose freshness is reported. */
 enum churn__source {
@@ -173,12 +171,47 @@ enum churn_err churn__alerts_read(struct churn__alerts *al, uint64_t seq, struct
  * @msg: CHURN_ENOTFOUND, CHURN_EPRECOND (already acknowledged, or closed), CHURN_EINVAL.
  */
 enum churn_err churn__alerts_acknowledge(struct churn__alerts *al, const struct churn__ack *req,
-                                         struct churn_alert *out, char *msg, size_t msglen);
+                                         struct churn_alert *out, bool *changed, char *msg,
+                                         size_t msglen);
 /**
  * churn__alerts_head() - the last sequence appended and published (waits for a change being
  * committed), so everything in the log up to it is also in the hub.
  */
 uint64_t churn__alerts_head(struct churn__alerts *al);
+/**
+ * churn__alerts_reload_playbooks() - re-read the engine's playbook file; the old set stays
+ * on error (message "file:line: reason" in @msg).
+ */
+enum churn_err churn__alerts_reload_playbooks(struct churn__alerts *al, char *msg, size_t msglen);
+/* struct churn__outcome_req - a RecordOutcome request, validated. */
+struct churn__outcome_req {
+    const char *customer_id;
+    uint64_t alert_sequence; /* 0: not tied to an alert */
+    struct churn_alert_outcome outcome;
+};
+
+/* struct churn__outcome_done - what RecordOutcome answers. */
+struct churn__outcome_done {
+    uint64_t outcome_sequence;
+    int64_t recorded_at_ms;
+    char playbook_id[CHURN_ALERT_NAME_MAX];
+    bool holdout;
+};
+
+/**
+ * churn__alerts_record_outcome() - record @req: the alert (given, or else the customer's
+ * latest) gets an OUTCOME_RECORDED revision, and the outcome log an entry with the alert's
+ * playbook and holdout flag (for `churnctl report outcomes`). Errors with @msg:
+ * CHURN_ENOTFOUND (unknown customer or alert), CHURN_EINVAL (alert of another customer, bad
+ * values).
+ */
+enum churn_err churn__alerts_record_outcome(struct churn__alerts *al,
+                                            const struct churn__outcome_req *req,
+                                            struct churn__outcome_done *done, char *msg,
+                                            size_t msglen);
+
+/** churn__outcome_to_proto() - the proto Outcome of @o (the numbering differs). */
+Churn__V1__Outcome churn__outcome_to_proto(enum churn_outcome o);
 /** churn__alerts_hub() - the engine's hub (borrowed). */
 struct churn_alert_hub *churn__alerts_hub(struct churn__alerts *al);
 /** churn__alerts_notify_fn() - the hub callback for watchers (ctx = the watcher). */

@@ -20,7 +20,6 @@ static const struct {
     {churn__scoring_methods, &churn__n_scoring_methods},
     {churn__chat_methods, &churn__n_chat_methods},
     {churn__alert_methods, &churn__n_alert_methods},
-    {churn__churn_v1_methods, &churn__n_churn_v1_methods},
 };
 
 /* "/pkg.Service/Method" → heap "pkg.Service" */
@@ -141,6 +140,14 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
         return err;
     }
     return CHURN_OK;
+}
+
+enum churn_err
+churn_services_reload_playbooks(struct churn_services *svc, char *errbuf, size_t errlen)
+{
+    if (!svc->alerts)
+        return churn_fail(errbuf, errlen, CHURN_EUNAVAIL, "no store attached");
+    return churn__alerts_reload_playbooks(svc->alerts, errbuf, errlen);
 }
 
 void

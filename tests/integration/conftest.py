@@ -276,13 +276,6 @@ DOCUMENTED_ERRORS = {grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INVALID_ARGU
                      grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
-def unimplemented_methods(churnctl_bin):
-    """Full names of the methods this build answers UNIMPLEMENTED (churnctl marks them)."""
-    r = subprocess.run([churnctl_bin, "methods"], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return [line.split()[0] for line in r.stdout.splitlines() if "not implemented" in line]
-
-
 def health_check(stubs, channel, service="", timeout=RPC_TIMEOUT_S):
     stub = stubs.health_grpc.HealthStub(channel)
     return stub.Check(stubs.health_pb2.HealthCheckRequest(service=service), timeout=timeout)

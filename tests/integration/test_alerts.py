@@ -3,7 +3,7 @@ response and a CHURN_INTENT alert (with the default playbook's hand-off) reaches
 opened before; a watcher that disconnects, misses 1,000 alerts across a server restart and
 resumes from its last sequence receives exactly the missed alerts, in order, none twice;
 ListAlerts pages through them in each order and filters; AcknowledgeAlert acknowledges once
-(the second time is FAILED_PRECONDITION), closes, and refuses bad requests (NOT_FOUND for an
+(repeating it changes nothing: changed = false, nothing logged), closes, and refuses bad requests (NOT_FOUND for an
 unknown sequence); malformed filters and positions are refused; idle watchers get heartbeats;
 a watcher that reads nothing does not keep alerts from the others, and once too far behind
 it is ended with RESOURCE_EXHAUSTED naming the sequence to resume after, from which it gets
@@ -226,10 +226,13 @@ def test_acknowledge_once_then_close(api, alert_api, server):
     assert (seen.sequence, seen.revision_sequence) == (alert.sequence, r.alert.revision_sequence)
     assert seen.change == pb.ALERT_CHANGE_ACKNOWLEDGED
 
-    e = rpc_error(stub.AcknowledgeAlert, pb.AcknowledgeAlertRequest(
+    # idempotent: acknowledging again changes nothing and logs nothing
+    again = stub.AcknowledgeAlert(pb.AcknowledgeAlertRequest(
         sequence=alert.sequence, actor="sam@example.com"), timeout=RPC_TIMEOUT_S)
-    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "already acknowledged" in e.details() and "dana@example.com" in e.details()
+    assert not again.changed
+    assert again.alert.revision_sequence == r.alert.revision_sequence
+    assert again.alert.acknowledged_by == "dana@example.com"
+    assert w.quiet()
 
     r = stub.AcknowledgeAlert(pb.AcknowledgeAlertRequest(
         sequence=alert.sequence, actor="dana@example.com",

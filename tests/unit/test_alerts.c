@@ -337,6 +337,73 @@ Test(alerts, alert_encoding_round_trips)
     cr_assert_eq(churn_alert_encode(&a, buf2, len - 1, &len2), CHURN_ETOOBIG);
 }
 
+Test(alerts, format_1_alerts_still_decode_with_their_change_inferred)
+{
+    struct churn_alert a = sample_alert();
+    char msg[CHURN_ALERT_ERRMSG];
+    cr_assert_eq(churn_alert_acknowledge(&a, "ana", "coupon", a.updated_ms + 1, msg, sizeof(msg)),
+                 CHURN_OK);
+    uint8_t buf[CHURN_ALERT_ENCODED_MAX];
+    size_t len;
+    cr_assert_eq(churn_alert_encode(&a, buf, sizeof(buf), &len), CHURN_OK);
+    /* a format 1 record is a format 2 one without the two trailing bytes */
+    buf[0] = 1;
+    struct churn_alert d;
+    cr_assert_eq(churn_alert_decode(buf, len - 2, &d), CHURN_OK);
+    cr_assert_eq(d.change, CHURN_CHANGE_ACKNOWLEDGED);
+    cr_assert_eq(d.has_outcome, false);
+    cr_assert_str_eq(d.ack_actor, "ana");
+}
+
+Test(alerts, outcomes_are_recorded_on_any_alert_and_round_trip)
+{
+    struct churn_alert a = sample_alert();
+    char msg[CHURN_ALERT_ERRMSG];
+    int64_t t = a.updated_ms + 10;
+    cr_assert_eq(churn_alert_close(&a, CHURN_RESOLUTION_SAVED, t, msg, sizeof(msg)), CHURN_OK);
+    cr_assert_eq(a.change, CHURN_CHANGE_CLOSED);
+    uint32_t rev = a.revision;
+    struct churn_alert_outcome o = {
+        CHURN_OUTCOME_RETAINED, CHURN_ACTION_COUPON, 120.5, "EUR", "ana", t};
+    cr_assert_eq(churn_alert_record_outcome(&a, &o, t + 1, msg, sizeof(msg)), CHURN_OK, "%s", msg);
+    cr_assert_eq(a.change, CHURN_CHANGE_OUTCOME_RECORDED);
+    cr_assert_eq(a.revision, rev + 1);
+    cr_assert_eq(a.status, CHURN_STATUS_CLOSED, "status unchanged");
+    uint8_t buf[CHURN_ALERT_ENCODED_MAX];
+    size_t len;
+    cr_assert_eq(churn_alert_encode(&a, buf, sizeof(buf), &len), CHURN_OK);
+    struct churn_alert d;
+    cr_assert_eq(churn_alert_decode(buf, len, &d), CHURN_OK);
+    cr_assert(d.has_outcome);
+    cr_assert_eq(d.outcome, CHURN_OUTCOME_RETAINED);
+    cr_assert_eq(d.outcome_intervention, CHURN_ACTION_COUPON);
+    cr_assert_float_eq(d.outcome_revenue, 120.5, 1e-12);
+    cr_assert_str_eq(d.outcome_currency, "EUR");
+    cr_assert_str_eq(d.outcome_actor, "ana");
+    for (size_t n = 0; n < len; n++)
+        cr_assert_eq(churn_alert_decode(buf, n, &d), CHURN_ECORRUPT, "truncated to %zu", n);
+
+    struct {
+        struct churn_alert_outcome o;
+        const char *field;
+    } bad[] = {
+        {{(enum churn_outcome)7, 0, 0, "", "", t}, "outcome"},
+        {{CHURN_OUTCOME_CHURNED, (enum churn_action_kind)42, 0, "", "", t}, "intervention"},
+        {{CHURN_OUTCOME_CHURNED, 0, -1, "", "", t}, "revenue"},
+        {{CHURN_OUTCOME_CHURNED, 0, NAN, "", "", t}, "revenue"},
+        {{CHURN_OUTCOME_CHURNED, 0, 1, "euro", "", t}, "currency"},
+        {{CHURN_OUTCOME_CHURNED, 0, 1, "eur", "", t}, "currency"},
+        {{CHURN_OUTCOME_CHURNED, 0, 1, "EUR", "", 0}, "observed_at_ms"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct churn_alert b = a;
+        cr_assert_eq(churn_alert_record_outcome(&b, &bad[i].o, t + 2, msg, sizeof(msg)),
+                     CHURN_EINVAL, "case %zu", i);
+        cr_assert(strncmp(msg, bad[i].field, strlen(bad[i].field)) == 0, "case %zu: %s", i, msg);
+        cr_assert_eq(b.revision, a.revision, "untouched on error");
+    }
+}
+
 Test(alerts, alert_decoding_refuses_truncated_and_hostile_bytes)
 {
     struct churn_alert a = sample_alert();
@@ -355,8 +422,16 @@ Test(alerts, alert_decoding_refuses_truncated_and_hostile_bytes)
     cr_assert_eq(churn_alert_decode(longer, len + 1, &d), CHURN_ECORRUPT, "trailing byte");
     uint8_t bad[CHURN_ALERT_ENCODED_MAX];
     memcpy(bad, buf, len);
-    bad[0] = 2;
+    bad[0] = CHURN_ALERT_FORMAT_VERSION + 1;
     cr_assert_eq(churn_alert_decode(bad, len, &d), CHURN_ECORRUPT, "unknown version");
+    bad[0] = 0;
+    cr_assert_eq(churn_alert_decode(bad, len, &d), CHURN_ECORRUPT, "version 0");
+    memcpy(bad, buf, len);
+    bad[len - 2] = 9; /* format 2: the change byte (the alert has no outcome: last byte 0) */
+    cr_assert_eq(churn_alert_decode(bad, len, &d), CHURN_ECORRUPT, "unknown change");
+    memcpy(bad, buf, len);
+    bad[len - 1] = 2; /* the has-outcome flag */
+    cr_assert_eq(churn_alert_decode(bad, len, &d), CHURN_ECORRUPT, "bad outcome flag");
     memcpy(bad, buf, len);
     /* version 1 + id 8 + seq 8 + rev 4 = 21: the customer id length; make it huge */
     bad[21] = 0xff;

@@ -38,4 +38,7 @@ int churnctl_train(int argc, char **argv, bool cv_only);
 /* import.c: customers and events from CSV or JSON Lines into a store or a server */
 int churnctl_import(struct ctl *ctl, int argc, char **argv);
 
+/* report.c: reports read from a store (offline, read-only) */
+int churnctl_report(int argc, char **argv);
+
 #endif

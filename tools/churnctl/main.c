@@ -31,6 +31,9 @@ usage(FILE *out)
           "                               --help` lists the options\n"
           "  import (--customers|--events) FILE (--store DIR | --server HOST:PORT) [options]\n"
           "                               load CSV or JSON Lines; `churnctl import --help`\n"
+          "  report outcomes --store DIR [--json]\n"
+          "                               per playbook: retention of treated customers vs\n"
+          "                               the control group, 95% CI, revenue retained\n"
           "\n"
           "METHOD is a full name (/churn.v1.ScoringService/GetScore) or a short one\n"
           "(ScoringService/GetScore or ScoringService.GetScore).\n"
@@ -90,6 +93,8 @@ main(int argc, char **argv)
         }
         return churnctl_train(argc - i, argv + i, false);
     }
+    if (strcmp(cmd, "report") == 0)
+        return churnctl_report(argc - i, argv + i);
     if (strcmp(cmd, "sentiment") == 0)
         return churnctl_sentiment(argc - i, argv + i);
     bool known = strcmp(cmd, "methods") == 0 || strcmp(cmd, "health") == 0 ||

@@ -1,0 +1,498 @@
+/*
+ * service/rescore.c - rescoring for the alert engine. Customers touched by an ingestion
+ * batch or a chat turn, customers whose snooze ended and every customer of the periodic
+ * sweep go through one de-duplicated queue (a customer queued twice is rescored once, and
+ * the rescore sees everything ingested before it runs). The engine takes them in batches:
+ * each customer is scored without any lock; then, under log_mu, the score is compared with
+ * the previous snapshot kept in the customer's alert state (format 2: per-cause states
+ * followed by the encoded snapshot), TIER_WORSENED and PROBABILITY_JUMP alerts are raised,
+ * updated or auto-closed, snoozed alerts whose time has come are woken, and every new
+ * snapshot of the batch is stored in ONE durable write. A customer's first score only
+ * stores the snapshot. The queue is bounded; what does not fit is counted and logged (at
+ * most once a second) and caught by the next sweep.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "churn/alerts.h"
+#include "churn/alloc.h"
+#include "churn/clock.h"
+#include "churn/features.h"
+#include "churn/log.h"
+#include "churn/store.h"
+#include "alert_engine.h"
+#include "service_internal.h"
+
+#define RESCORE_REASONS 64u /* reasons asked for: every catalogue feature the model uses */
+
+/* ---- one customer ------------------------------------------------------------------------ */
+
+static const char *
+source_name(int source)
+{
+    static const char *const names[] = {"unspecified", "activity", "orders", "listings",
+                                        "support",     "reviews",  "plan",   "chat",
+                                        "attributes",  "custom"};
+    if (source < 0 || (size_t)source >= sizeof(names) / sizeof(names[0]))
+        return "unspecified";
+    return names[source];
+}
+
+/* 64-bit FNV-1a of the model version: snapshots of different models are not compared
+ * feature by feature. */
+static uint64_t
+feature_set_of(const char *version)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const char *p = version ? version : ""; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    return h;
+}
+
+/* The snapshot of score @sc into @snap over the catalogue's features (@contrib, @values:
+ * CHURN_FEAT__COUNT each): features the model does not use contribute 0 with no value. */
+static void
+snapshot_of(const Churn__V1__Score *sc, double *contrib, double *values,
+            struct churn_score_snapshot *snap)
+{
+    for (size_t i = 0; i < CHURN_FEAT__COUNT; i++) {
+        contrib[i] = 0.0;
+        values[i] = NAN;
+    }
+    for (size_t i = 0; i < sc->n_reasons; i++) {
+        const Churn__V1__Reason *r = sc->reasons[i];
+        int f = churn_features_find(r->feature);
+        if (f < 0 || !isfinite(r->contribution))
+            continue;
+        contrib[f] += r->contribution;
+        values[f] = r->missing ? NAN : r->value;
+    }
+    memset(snap, 0, sizeof(*snap));
+    snap->scored_at_ms = sc->scored_at_ms;
+    snap->probability = sc->probability;
+    snap->risk_tier = (enum churn_tier)sc->risk_tier;
+    snap->value_tier = (enum churn_tier)sc->value_tier;
+    snap->value = isfinite(sc->customer_value) && sc->customer_value >= 0 ? sc->customer_value : 0;
+    snap->feature_set = feature_set_of(sc->model_version);
+    snap->n_features = CHURN_FEAT__COUNT;
+    snap->contributions = contrib;
+    snap->values = values;
+}
+
+/* A fresh alert of @cause for the rescore of @sc against @prev (al->labels for what moved). */
+static enum churn_err
+build_rescore_alert(struct churn__alerts *al, enum churn_alert_cause cause,
+                    const Churn__V1__Score *sc, const struct churn_score_snapshot *prev,
+                    const struct churn_score_snapshot *cur, int64_t now, struct churn_alert *fresh)
+{
+    enum churn_err err = churn_alert_init(fresh, sc->customer_id, cause, now);
+    if (!err)
+        err = churn_alert_set_score(fresh, cur->probability, cur->risk_tier, prev->probability,
+                                    prev->risk_tier, cur->value_tier, cur->value);
+    if (err)
+        return err;
+    for (size_t i = 0; i < sc->n_reasons && fresh->n_reasons < CHURN_ALERT_MAX_REASONS; i++)
+        churn_alert_add_reason(fresh, sc->reasons[i]->feature, sc->reasons[i]->label,
+                               sc->reasons[i]->missing ? 0.0 : sc->reasons[i]->value,
+                               sc->reasons[i]->contribution);
+    churn_alert_what_moved(&al->rules, prev, cur, al->labels, CHURN_FEAT__COUNT, fresh);
+    if (sc->freshness) {
+        struct churn_source_freshness src[16];
+        size_t n = 0;
+        for (size_t i = 0; i < sc->freshness->n_sources && n < 16; i++) {
+            src[n].source = source_name(sc->freshness->sources[i]->source);
+            src[n].last_event_ms = sc->freshness->sources[i]->last_event_at_ms;
+            n++;
+        }
+        churn_alert_mark_stale(&al->rules, src, n, now, fresh); /* keeps those that fit */
+    }
+    return CHURN_OK;
+}
+
+/* Auto-close the open alert of @cause when its condition cleared for @cur. log_mu held. */
+static enum churn_err
+maybe_auto_close_locked(struct churn__alerts *al, enum churn_alert_cause cause,
+                        struct churn__state_set *set, const struct churn_score_snapshot *cur,
+                        int64_t now, struct churn_arena *a)
+{
+    if (!set->have[cause] || !set->st[cause].open_id)
+        return CHURN_OK;
+    enum churn_err err = churn__alerts_read(al, set->st[cause].last_sequence, &al->work);
+    if (err == CHURN_ENOTFOUND)
+        return CHURN_OK; /* erased */
+    if (err)
+        return err;
+    if (!churn_alert_condition_cleared(&al->rules, &al->work, cur))
+        return CHURN_OK;
+    char msg[CHURN_ALERT_ERRMSG];
+    err = churn_alert_close(&al->work, CHURN_RESOLUTION_AUTO_CLEARED, now, msg, sizeof(msg));
+    if (err)
+        return CHURN_OK; /* already closed */
+    err = churn__alerts_commit_locked(al, false, set, a);
+    if (!err)
+        churn_log(CHURN_LOG_INFO, "alert_auto_closed",
+                  CHURN_LF_INT("sequence", (int64_t)al->work.sequence),
+                  CHURN_LF_STR("customer_id", al->work.customer_id),
+                  CHURN_LF_STR("cause", churn_alert_cause_name(cause)));
+    return err;
+}
+
+/* Raise or update an alert of @cause (fired for @cur against @prev). log_mu held. */
+static enum churn_err
+trigger_locked(struct churn__alerts *al, enum churn_alert_cause cause, const Churn__V1__Score *sc,
+               const struct churn_score_snapshot *prev, const struct churn_score_snapshot *cur,
+               struct churn__state_set *set, int64_t now, struct churn_arena *a,
+               struct churn_alert *fresh)
+{
+    enum churn_err err = build_rescore_alert(al, cause, sc, prev, cur, now, fresh);
+    if (err)
+        return err;
+    enum churn_alert_decision d = churn_alert_decide(
+        &al->rules, set->have[cause] ? &set->st[cause] : NULL, cur->risk_tier, now);
+    bool is_new = d == CHURN_ALERT_RAISE;
+    if (d == CHURN_ALERT_RAISE) {
+        al->work = *fresh;
+        churn__alerts_apply_playbook(al, &al->work, now);
+    } else if (d == CHURN_ALERT_UPDATE) {
+        char msg[CHURN_ALERT_ERRMSG];
+        err = churn__alerts_read(al, set->st[cause].last_sequence, &al->work);
+        if (!err)
+            err = churn_alert_update(&al->work, fresh, now, msg, sizeof(msg));
+        if (err)
+            return err;
+    } else {
+        churn_log(CHURN_LOG_DEBUG, "alert_suppressed", CHURN_LF_STR("customer_id", sc->customer_id),
+                  CHURN_LF_STR("cause", churn_alert_cause_name(cause)));
+        return CHURN_OK;
+    }
+    err = churn__alerts_commit_locked(al, is_new, set, a);
+    if (!err)
+        churn_log(CHURN_LOG_INFO, is_new ? "alert_raised" : "alert_updated",
+                  CHURN_LF_INT("sequence", (int64_t)al->work.sequence),
+                  CHURN_LF_STR("customer_id", sc->customer_id),
+                  CHURN_LF_STR("cause", churn_alert_cause_name(cause)));
+    return err;
+}
+
+/* ---- the batch ---------------------------------------------------------------------------- */
+
+struct scored {
+    const char *customer_id;
+    Churn__V1__Score *sc; /* NULL: unknown customer or no model (only wake-ups apply) */
+    struct churn_score_snapshot cur;
+    double contrib[CHURN_FEAT__COUNT], values[CHURN_FEAT__COUNT];
+    uint8_t *enc; /* cur encoded */
+    size_t enc_len;
+};
+
+/* Score one customer (no lock held). */
+static void
+score_one(struct churn__alerts *al, struct scored *s, struct churn_arena *a)
+{
+    char msg[300];
+    s->sc = NULL;
+    Churn__V1__Score *sc = NULL;
+    if (churn__score_customer(al->svc, s->customer_id, RESCORE_REASONS, a, &sc, msg, sizeof(msg)) !=
+        CHURN_OK)
+        return; /* unknown customer or no model: nothing to compare */
+    int risk = (int)sc->risk_tier, vt = (int)sc->value_tier;
+    if (risk < CHURN_TIER_LOW || risk > CHURN_TIER_HIGH || vt < CHURN_TIER_LOW ||
+        vt > CHURN_TIER_HIGH)
+        return;
+    snapshot_of(sc, s->contrib, s->values, &s->cur);
+    size_t cap = churn_score_snapshot_encoded_size(&s->cur);
+    s->enc = churn_arena_alloc(a, cap);
+    if (!s->enc || churn_score_snapshot_encode(&s->cur, s->enc, cap, &s->enc_len) != CHURN_OK)
+        return;
+    s->sc = sc;
+}
+
+/* Wake the snoozed alerts of @set whose time has come. log_mu held. */
+static enum churn_err
+wake_locked(struct churn__alerts *al, struct churn__state_set *set, int64_t now,
+            struct churn_arena *a, bool *changed)
+{
+    for (int c = 1; c < CHURN_CAUSE_COUNT; c++) {
+        struct churn_alert_state *st = &set->st[c];
+        if (!set->have[c] || !st->open_id || !st->snoozed_until_ms || st->snoozed_until_ms > now)
+            continue;
+        enum churn_err err = churn__alerts_read(al, st->last_sequence, &al->work);
+        if (err == CHURN_ENOTFOUND)
+            continue; /* erased */
+        if (err)
+            return err;
+        if (!churn_alert_wake(&al->work, now))
+            continue;
+        if ((err = churn__alerts_commit_locked(al, false, set, a)))
+            return err;
+        *changed = true;
+        churn_log(CHURN_LOG_INFO, "alert_woken", CHURN_LF_INT("alert", (int64_t)al->work.id),
+                  CHURN_LF_INT("sequence", (int64_t)al->work.sequence),
+                  CHURN_LF_STR("customer_id", al->work.customer_id));
+    }
+    return CHURN_OK;
+}
+
+/* Compare, alert, wake for one scored customer; its new state blob into @put. log_mu held. */
+static enum churn_err
+rescore_locked(struct churn__alerts *al, struct scored *s, int64_t now, struct churn_arena *a,
+               struct churn_alert *fresh, struct churn_alert_state_put *put, bool *have_put)
+{
+    static const enum churn_alert_cause causes[] = {CHURN_CAUSE_TIER_WORSENED,
+                                                    CHURN_CAUSE_PROBABILITY_JUMP};
+    struct churn__state_set set;
+    struct churn_score_snapshot prev = {0};
+    bool have_prev = false, woke = false;
+    *have_put = false;
+    enum churn_err err = churn__alerts_load_states(al, s->customer_id, a, &set);
+    if (!err)
+        err = wake_locked(al, &set, now, a, &woke);
+    if (err || !s->sc)
+        return err; /* a wake-up stored its own state */
+    have_prev = set.snap && churn_score_snapshot_decode(set.snap, set.snap_len, &prev) == CHURN_OK;
+    set.snap = s->enc; /* every state write from here on carries the new snapshot */
+    set.snap_len = s->enc_len;
+    if (have_prev) {
+        struct churn_alert_triggers tr;
+        err = churn_alert_rules_evaluate(&al->rules, &prev, &s->cur, NULL, &tr);
+        for (size_t i = 0; !err && i < sizeof(causes) / sizeof(causes[0]); i++) {
+            if (tr.causes & (1u << causes[i]))
+                err = trigger_locked(al, causes[i], s->sc, &prev, &s->cur, &set, now, a, fresh);
+            else
+                err = maybe_auto_close_locked(al, causes[i], &set, &s->cur, now, a);
+        }
+        churn_score_snapshot_fini(&prev);
+    }
+    if (err)
+        return err;
+    put->customer_id = s->customer_id;
+    put->data = churn__alerts_encode_states(&set, a, &put->len);
+    if (!put->data)
+        return CHURN_ENOMEM;
+    *have_put = true;
+    return CHURN_OK;
+}
+
+void
+churn__rescore_batch(struct churn__alerts *al, char (*ids)[CHURN_ALERT_ID_MAX], size_t n,
+                     struct churn_arena *a, struct churn_alert *fresh)
+{
+    churn_arena_reset(a);
+    struct scored *s = churn_arena_zalloc(a, n * sizeof(*s));
+    struct churn_alert_state_put *puts = churn_arena_alloc(a, n * sizeof(*puts));
+    if (!s || !puts) {
+        churn_log(CHURN_LOG_ERROR, "rescore_failed", CHURN_LF_STR("error", "out of memory"));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        s[i].customer_id = ids[i];
+        score_one(al, &s[i], a);
+    }
+    int64_t now = churn_now_ms();
+    size_t n_puts = 0;
+    pthread_mutex_lock(&al->log_mu);
+    for (size_t i = 0; i < n; i++) {
+        bool have_put = false;
+        enum churn_err err = rescore_locked(al, &s[i], now, a, fresh, &puts[n_puts], &have_put);
+        if (err)
+            churn_log(CHURN_LOG_ERROR, "rescore_failed",
+                      CHURN_LF_STR("customer_id", s[i].customer_id),
+                      CHURN_LF_STR("error", churn_strerror(err)));
+        else if (have_put)
+            n_puts++;
+    }
+    /* under log_mu: an acknowledgement must not interleave with the batch's state write */
+    enum churn_err err = churn_store_put_alert_states(al->store, puts, n_puts);
+    pthread_mutex_unlock(&al->log_mu);
+    if (err)
+        churn_log(CHURN_LOG_ERROR, "rescore_state_write_failed",
+                  CHURN_LF_INT("customers", (int64_t)n_puts),
+                  CHURN_LF_STR("error", churn_store_last_error()));
+}
+
+/* ---- the queue ---------------------------------------------------------------------------- */
+
+/*
+ * The set of customers with a rescore queued: a burst of events for one customer queues one
+ * rescore, not one per batch. Keys are 64-bit FNV-1a hashes (0 is the empty slot), linear
+ * probing, backward-shift deletion. Caller holds al->mu.
+ */
+static uint64_t
+pending_hash(const char *id)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return h ? h : 1;
+}
+
+static bool
+pending_add(struct churn__alerts *al, uint64_t h)
+{
+    size_t i = h % CHURN__RESCORE_PENDING;
+    while (al->pending[i]) {
+        if (al->pending[i] == h)
+            return false;
+        i = (i + 1) % CHURN__RESCORE_PENDING;
+    }
+    al->pending[i] = h;
+    return true;
+}
+
+static void
+pending_remove(struct churn__alerts *al, uint64_t h)
+{
+    const size_t cap = CHURN__RESCORE_PENDING;
+    size_t i = h % cap;
+    while (al->pending[i] && al->pending[i] != h)
+        i = (i + 1) % cap;
+    if (!al->pending[i])
+        return;
+    al->pending[i] = 0;
+    /* shift back the entries of the same probe run that follow the hole */
+    for (size_t j = (i + 1) % cap; al->pending[j]; j = (j + 1) % cap) {
+        size_t home = al->pending[j] % cap;
+        bool movable = (i <= j) ? (home <= i || home > j) : (home <= i && home > j);
+        if (movable) {
+            al->pending[i] = al->pending[j];
+            al->pending[j] = 0;
+            i = j;
+        }
+    }
+}
+
+/* Queue @id unless it is queued already. al->mu held. 1 queued, 0 coalesced, -1 full. */
+static int
+enqueue_locked(struct churn__alerts *al, const char *id)
+{
+    if (al->rq_n == CHURN__RESCORE_QUEUE_CAP)
+        return -1;
+    if (!pending_add(al, pending_hash(id))) {
+        al->rescores_coalesced++; /* its queued rescore will see this change too */
+        return 0;
+    }
+    char *slot = al->rq[(al->rq_head + al->rq_n) % CHURN__RESCORE_QUEUE_CAP];
+    snprintf(slot, CHURN_ALERT_ID_MAX, "%s", id);
+    al->rq_n++;
+    return 1;
+}
+
+size_t
+churn__rescore_take_locked(struct churn__alerts *al, char (*ids)[CHURN_ALERT_ID_MAX], size_t max)
+{
+    size_t n = 0;
+    while (n < max && al->rq_n) {
+        memcpy(ids[n], al->rq[al->rq_head], CHURN_ALERT_ID_MAX);
+        pending_remove(al, pending_hash(ids[n]));
+        al->rq_head = (al->rq_head + 1) % CHURN__RESCORE_QUEUE_CAP;
+        al->rq_n--;
+        n++;
+    }
+    al->rescores_done += n;
+    if (n && al->rq_n <= CHURN__RESCORE_QUEUE_CAP / 2)
+        pthread_cond_broadcast(&al->space_cv);
+    return n;
+}
+
+size_t
+churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids, size_t n)
+{
+    if (!al || n == 0)
+        return 0;
+    size_t queued = 0, dropped = 0;
+    pthread_mutex_lock(&al->mu);
+    for (size_t i = 0; i < n && !al->stop; i++) {
+        const char *id = customer_ids[i];
+        if (!id || !*id || strlen(id) >= CHURN_ALERT_ID_MAX)
+            continue;
+        int r = enqueue_locked(al, id);
+        queued += r == 1;
+        dropped += r < 0;
+    }
+    al->rescores_dropped += dropped;
+    uint64_t dropped_total = al->rescores_dropped;
+    /* at most one warning a second: a sustained burst must not flood the log */
+    int64_t now = churn_now_ms();
+    bool log_now = dropped && now - al->dropped_logged_ms >= 1000;
+    if (log_now)
+        al->dropped_logged_ms = now;
+    if (queued)
+        pthread_cond_signal(&al->cv);
+    pthread_mutex_unlock(&al->mu);
+    if (log_now)
+        churn_log(CHURN_LOG_WARN, "rescore_queue_full", CHURN_LF_INT("dropped", (int64_t)dropped),
+                  CHURN_LF_INT("dropped_total", (int64_t)dropped_total),
+                  CHURN_LF_STR("msg", "the next sweep rescores them"));
+    return queued;
+}
+
+bool
+churn__rescore_enqueue_wait(struct churn__alerts *al, char (*ids)[CHURN_ALERT_ID_MAX], size_t n)
+{
+    pthread_mutex_lock(&al->mu);
+    for (size_t i = 0; i < n && !al->stop; i++) {
+        while (!al->stop && al->rq_n > CHURN__RESCORE_QUEUE_CAP / 2)
+            pthread_cond_wait(&al->space_cv, &al->mu);
+        if (!al->stop)
+            enqueue_locked(al, ids[i]);
+    }
+    bool ok = !al->stop;
+    pthread_cond_signal(&al->cv);
+    pthread_mutex_unlock(&al->mu);
+    return ok;
+}
+
+/* ---- snoozes ending ----------------------------------------------------------------------- */
+
+void
+churn__alerts_note_snooze(struct churn__alerts *al, const char *customer_id, int64_t until_ms)
+{
+    pthread_mutex_lock(&al->mu);
+    if (al->n_wakes < CHURN__WAKE_MAX) {
+        /* beyond the cap the sweep wakes it, late by at most one sweep interval */
+        struct churn__wake *w = &al->wakes[al->n_wakes++];
+        snprintf(w->customer_id, sizeof(w->customer_id), "%s", customer_id);
+        w->at_ms = until_ms;
+        if (until_ms < al->next_wake_ms)
+            al->next_wake_ms = until_ms;
+    }
+    pthread_mutex_unlock(&al->mu);
+}
+
+void
+churn__rescore_due_wakes_locked(struct churn__alerts *al, int64_t now)
+{
+    if (now < al->next_wake_ms)
+        return;
+    int64_t next = INT64_MAX;
+    size_t k = 0;
+    for (size_t i = 0; i < al->n_wakes; i++) {
+        if (al->wakes[i].at_ms <= now && enqueue_locked(al, al->wakes[i].customer_id) >= 0)
+            continue; /* queued (or already queued): the rescore wakes it */
+        if (al->wakes[i].at_ms < next)
+            next = al->wakes[i].at_ms;
+        al->wakes[k++] = al->wakes[i];
+    }
+    al->n_wakes = k;
+    al->next_wake_ms = next;
+}
+
+enum churn_err
+churn__rescore_init(struct churn__alerts *al)
+{
+    al->rq = churn_calloc(CHURN__RESCORE_QUEUE_CAP, sizeof(*al->rq));
+    al->pending = churn_calloc(CHURN__RESCORE_PENDING, sizeof(*al->pending));
+    al->next_wake_ms = INT64_MAX;
+    return al->rq && al->pending ? CHURN_OK : CHURN_ENOMEM;
+}
+
+void
+churn__rescore_fini(struct churn__alerts *al)
+{
+    churn_free(al->rq);
+    churn_free(al->pending);
+    al->rq = NULL;
+    al->pending = NULL;
+}

@@ -1,0 +1,171 @@
+/*
+ * service/sweep.c - the periodic sweep: every sweep_interval_ms (and once soon after start)
+ * every customer is fed to the alert engine's rescore queue, because inactivity raises risk
+ * with no event at all, and snoozed alerts must wake even for customers who send nothing.
+ * The sweep walks customer ids in pages (one short read transaction per page, no record
+ * decoded), and only feeds the queue while it is at most half full, so ingestion and chat
+ * always find room and serving is never blocked; the engine scores in batches with one
+ * durable write each. Progress is logged every PROGRESS_EVERY_MS and at the end (customers,
+ * duration, alerts written, rescores dropped meanwhile).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "churn/alloc.h"
+#include "churn/clock.h"
+#include "churn/log.h"
+#include "churn/store.h"
+#include "alert_engine.h"
+
+#define SWEEP_PAGE        512u /* ids per read transaction */
+#define FIRST_SWEEP_MS    5000 /* after start: let the server settle first */
+#define PROGRESS_EVERY_MS 10000
+
+/* Sleep until @until (unix ms) or stop; false when stopping. al->mu NOT held. */
+static bool
+wait_until(struct churn__alerts *al, int64_t until)
+{
+    pthread_mutex_lock(&al->mu);
+    while (!al->stop && churn_now_ms() < until) {
+        struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (long)(until % 1000) * 1000000L};
+        pthread_cond_timedwait(&al->sweep_cv, &al->mu, &ts);
+    }
+    bool ok = !al->stop;
+    pthread_mutex_unlock(&al->mu);
+    return ok;
+}
+
+/* Wait until the engine has taken everything queued (the sweep's last page included). */
+static bool
+wait_drained(struct churn__alerts *al)
+{
+    pthread_mutex_lock(&al->mu);
+    while (!al->stop && al->rq_n > 0) {
+        int64_t t = churn_now_ms() + 50;
+        struct timespec ts = {.tv_sec = t / 1000, .tv_nsec = (long)(t % 1000) * 1000000L};
+        pthread_cond_timedwait(&al->space_cv, &al->mu, &ts);
+    }
+    bool ok = !al->stop;
+    pthread_mutex_unlock(&al->mu);
+    return ok;
+}
+
+static void
+set_status(struct churn__alerts *al, bool running, uint64_t customers, int64_t started,
+           int64_t duration)
+{
+    pthread_mutex_lock(&al->mu);
+    al->sweep.running = running;
+    al->sweep.customers = customers;
+    if (started)
+        al->sweep.started_ms = started;
+    if (!running) {
+        al->sweep.duration_ms = duration;
+        al->sweep.runs++;
+    }
+    pthread_mutex_unlock(&al->mu);
+}
+
+static uint64_t
+dropped_so_far(struct churn__alerts *al)
+{
+    pthread_mutex_lock(&al->mu);
+    uint64_t d = al->rescores_dropped;
+    pthread_mutex_unlock(&al->mu);
+    return d;
+}
+
+/* One sweep over every customer. False when the engine is stopping. */
+static bool
+sweep_once(struct churn__alerts *al, char (*ids)[CHURN_ID_MAX + 1])
+{
+    struct churn_store_stats st = {0};
+    churn_store_stats(al->store, &st);
+    int64_t t0 = churn_now_ms(), next_report = t0 + PROGRESS_EVERY_MS;
+    uint64_t alerts0 = atomic_load(&al->alerts_committed), dropped0 = dropped_so_far(al);
+    uint64_t done = 0;
+    char after[CHURN_ID_MAX + 1] = "";
+    set_status(al, true, 0, t0, 0);
+    churn_log(CHURN_LOG_INFO, "sweep_started", CHURN_LF_INT("customers", (int64_t)st.customers));
+    for (;;) {
+        size_t n = 0;
+        enum churn_err err = churn_store_list_customer_ids(al->store, after, ids, SWEEP_PAGE, &n);
+        if (err) {
+            churn_log(CHURN_LOG_ERROR, "sweep_failed",
+                      CHURN_LF_INT("customers_done", (int64_t)done),
+                      CHURN_LF_STR("error", churn_store_last_error()));
+            break;
+        }
+        if (n == 0)
+            break;
+        _Static_assert(CHURN_ID_MAX + 1 == CHURN_ALERT_ID_MAX, "a store id is a queue id");
+        if (!churn__rescore_enqueue_wait(al, ids, n))
+            return false;
+        done += n;
+        snprintf(after, sizeof(after), "%s", ids[n - 1]);
+        set_status(al, true, done, 0, 0);
+        int64_t now = churn_now_ms();
+        if (now >= next_report) {
+            next_report = now + PROGRESS_EVERY_MS;
+            churn_log(CHURN_LOG_INFO, "sweep_progress",
+                      CHURN_LF_INT("customers_done", (int64_t)done),
+                      CHURN_LF_INT("customers", (int64_t)st.customers),
+                      CHURN_LF_INT("elapsed_ms", now - t0));
+        }
+        if (n < SWEEP_PAGE)
+            break;
+    }
+    if (!wait_drained(al))
+        return false;
+    int64_t duration = churn_now_ms() - t0;
+    set_status(al, false, done, 0, duration);
+    churn_log(
+        CHURN_LOG_INFO, "sweep_finished", CHURN_LF_INT("customers", (int64_t)done),
+        CHURN_LF_INT("duration_ms", duration),
+        CHURN_LF_INT("per_second", duration > 0 ? (int64_t)(done * 1000 / duration) : 0),
+        CHURN_LF_INT("alerts_written", (int64_t)(atomic_load(&al->alerts_committed) - alerts0)),
+        CHURN_LF_INT("rescores_dropped", (int64_t)(dropped_so_far(al) - dropped0)));
+    return true;
+}
+
+static void *
+sweep_main(void *arg)
+{
+    struct churn__alerts *al = arg;
+    char(*ids)[CHURN_ID_MAX + 1] = churn_malloc(SWEEP_PAGE * sizeof(*ids));
+    if (!ids) {
+        churn_log(CHURN_LOG_ERROR, "sweep_failed", CHURN_LF_STR("error", "out of memory"));
+        return NULL;
+    }
+    int64_t first = al->sweep_interval_ms < FIRST_SWEEP_MS ? al->sweep_interval_ms : FIRST_SWEEP_MS;
+    int64_t next = churn_now_ms() + first;
+    while (wait_until(al, next)) {
+        int64_t started = churn_now_ms();
+        if (!sweep_once(al, ids))
+            break;
+        next = started + al->sweep_interval_ms; /* a sweep longer than the interval: at once */
+    }
+    churn_free(ids);
+    return NULL;
+}
+
+enum churn_err
+churn__sweep_start(struct churn__alerts *al)
+{
+    if (al->sweep_interval_ms <= 0)
+        return CHURN_OK;
+    if (pthread_create(&al->sweep_thread, NULL, sweep_main, al) != 0)
+        return CHURN_ENOMEM;
+    al->sweep_started = true;
+    return CHURN_OK;
+}
+
+void
+churn__sweep_stop(struct churn__alerts *al)
+{
+    if (!al->sweep_started)
+        return;
+    pthread_join(al->sweep_thread, NULL);
+    al->sweep_started = false;
+}

@@ -1,0 +1,311 @@
+"""The early-warning loop beyond single alerts, over the wire: the periodic sweep rescores
+every customer (so customers that never sent an event get a baseline, and their first event
+can raise an alert) without blocking serving; a snoozed alert stays quiet until its time and
+then wakes (change WOKEN); RecordOutcome records what happened against the alert (revision
+OUTCOME_RECORDED) and in the outcome log, and refuses bad requests with precise statuses;
+`churnctl report outcomes` compares treated customers with the control group per playbook;
+holdout assignment follows the documented hash (FNV-1a + splitmix64 of customer and
+playbook), is the same in a second server process, and is near the configured share;
+a --playbooks file is used, a bad one is refused at start and on SIGHUP (old rules kept).
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import grpc
+import pytest
+
+from conftest import RPC_TIMEOUT_S, assert_serving, rpc_error
+from fixtures_data import SYNTH_CUSTOMERS, api, demo_store, start_on_store  # noqa: F401
+from test_alerts import (Watcher, _cancel, _lowest_risk, _record, alert_api,  # noqa: F401
+                         alert_stub, chat_intents, list_all, wait_listed)
+
+
+# -- the sweep --------------------------------------------------------------------------------
+
+def test_the_sweep_gives_every_customer_a_baseline_without_blocking(api, alert_api,
+                                                                     churnd_factory, demo_store):
+    pb = alert_api[0]
+    server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
+                            args=["--sweep-interval-s", "2"])
+    sc = api.scoring_grpc.ScoringServiceStub(server.channel())
+    ranked = _lowest_risk(api, server)
+    c = ranked[1]
+    w = Watcher(alert_api, server, after_sequence=0)
+    assert w.caught_up() == []
+    # scores are served while the sweep runs (no read transaction is held across pages)
+    server.wait_log(r"sweep_started")
+    for i in range(20):
+        r = sc.GetScore(api.scoring_pb2.GetScoreRequest(customer_id=f"cust-{i:07d}"),
+                        timeout=RPC_TIMEOUT_S)
+        assert 0 <= r.score.probability <= 1
+    (line,) = server.wait_log(r"sweep_finished", timeout=120)
+    m = re.search(r"customers=(\d+) duration_ms=(\d+)", line)
+    assert m and int(m.group(1)) == SYNTH_CUSTOMERS, line
+    # nothing changed since the demo data was written: the sweep alone raises nothing
+    assert w.quiet(0.5)
+    # c never sent an event to this server, yet the sweep stored its baseline: its first
+    # event is compared with it (without a sweep it would only store the baseline)
+    _record(api, server, [_cancel(api, "sweep-cancel-1", c)])
+    got = w.alerts(2)
+    assert {a.cause for a in got} == {pb.ALERT_CAUSE_TIER_WORSENED,
+                                      pb.ALERT_CAUSE_PROBABILITY_JUMP}
+    assert all(a.customer_id == c and a.what_moved for a in got)
+    # the next sweeps run on schedule and find the open alerts already raised: no duplicates
+    server.wait_log(r"sweep_finished", count=2, timeout=120)
+    assert w.quiet(0.5)
+    w.cancel()
+
+
+def test_no_sweep_when_disabled(churnd_factory):
+    server = churnd_factory(args=["--sweep-interval-s", "0"])
+    (line,) = server.wait_log(r"alerts_started")
+    assert "sweep_interval_ms=0" in line
+    time.sleep(6)  # longer than the first sweep's delay
+    assert "sweep_started" not in server.stderr()
+
+
+# -- snooze and wake --------------------------------------------------------------------------
+
+def test_a_snoozed_alert_stays_quiet_until_its_time_then_wakes(api, alert_api, server):
+    pb = alert_api[0]
+    stub = alert_stub(alert_api, server)
+    chat_intents(api, server, ["cust-snooze"], prefix="first")
+    (alert,), _ = wait_listed(alert_api, server, 1)
+    w = Watcher(alert_api, server, after_sequence=alert.revision_sequence)
+    w.caught_up()
+    until = int(time.time() * 1000) + 2500
+    r = stub.AcknowledgeAlert(pb.AcknowledgeAlertRequest(
+        sequence=alert.sequence, actor="ana@example.com",
+        snooze=pb.AcknowledgeAlertRequest.Snooze(snooze_until_ms=until, reason="on holiday")),
+        timeout=RPC_TIMEOUT_S)
+    assert r.changed and r.alert.status == pb.ALERT_STATUS_SNOOZED
+    (seen,) = w.alerts(1)
+    assert seen.change == pb.ALERT_CHANGE_SNOOZED and seen.snoozed_until_ms == until
+    # the same snooze again changes nothing
+    again = stub.AcknowledgeAlert(pb.AcknowledgeAlertRequest(
+        sequence=alert.sequence, actor="ana@example.com",
+        snooze=pb.AcknowledgeAlertRequest.Snooze(snooze_until_ms=until, reason="on holiday")),
+        timeout=RPC_TIMEOUT_S)
+    assert not again.changed
+    # a new trigger for the snoozed customer and cause stays quiet
+    chat_intents(api, server, ["cust-snooze"], prefix="second")
+    assert w.quiet(1.0)
+    assert int(time.time() * 1000) < until, "the machine was too slow for this check"
+    # then the time comes: the alert opens again by itself
+    (woken,) = w.alerts(1)
+    assert time.time() * 1000 >= until
+    assert woken.sequence == alert.sequence and woken.change == pb.ALERT_CHANGE_WOKEN
+    assert woken.status == pb.ALERT_STATUS_OPEN and woken.snoozed_until_ms == 0
+    # an open alert absorbs a new trigger at most every 15 minutes: no storm after waking
+    chat_intents(api, server, ["cust-snooze"], prefix="third")
+    assert w.quiet(1.0)
+    w.cancel()
+
+
+# -- outcomes ---------------------------------------------------------------------------------
+
+def test_record_outcome_on_an_alert_and_bad_requests(api, alert_api, server):
+    pb = alert_api[0]
+    common = api.common_pb2
+    stub = alert_stub(alert_api, server)
+    # outcomes are for known customers: give these two a record first
+    from fixtures_data import login
+    _record(api, server, [login(api, "o-login-1", "cust-out"),
+                          login(api, "o-login-2", "cust-other")])
+    chat_intents(api, server, ["cust-out", "cust-other"])
+    listed, _ = wait_listed(alert_api, server, 2)
+    alert = next(a for a in listed if a.customer_id == "cust-out")
+    other = next(a for a in listed if a.customer_id == "cust-other")
+    w = Watcher(alert_api, server, after_sequence=max(a.revision_sequence for a in listed))
+    w.caught_up()
+    r = stub.RecordOutcome(pb.RecordOutcomeRequest(
+        customer_id="cust-out", alert_sequence=alert.sequence, outcome=pb.OUTCOME_RETAINED,
+        intervention=common.ACTION_KIND_HUMAN_HANDOFF, revenue=49.0, currency="EUR",
+        actor="ana@example.com", note="stayed after the call"), timeout=RPC_TIMEOUT_S)
+    assert r.outcome_sequence == 1 and r.recorded_at_ms > 0
+    assert r.playbook_id == alert.playbook_id == "churn-intent-handoff"
+    assert r.holdout == alert.holdout
+    (seen,) = w.alerts(1)
+    assert seen.sequence == alert.sequence and seen.change == pb.ALERT_CHANGE_OUTCOME_RECORDED
+    assert seen.outcome.outcome == pb.OUTCOME_RETAINED
+    assert seen.outcome.intervention == common.ACTION_KIND_HUMAN_HANDOFF
+    assert seen.outcome.revenue == 49.0 and seen.outcome.currency == "EUR"
+    assert seen.outcome.actor == "ana@example.com" and seen.outcome.observed_at_ms > 0
+    # without an alert sequence the customer's latest alert is used
+    r = stub.RecordOutcome(pb.RecordOutcomeRequest(customer_id="cust-other",
+                                                   outcome=pb.OUTCOME_CHURNED),
+                           timeout=RPC_TIMEOUT_S)
+    assert r.outcome_sequence == 2 and r.playbook_id == "churn-intent-handoff"
+    (seen,) = w.alerts(1)
+    assert seen.sequence == other.sequence and seen.outcome.outcome == pb.OUTCOME_CHURNED
+
+    bad = [
+        (dict(customer_id="nobody", outcome=pb.OUTCOME_RETAINED), grpc.StatusCode.NOT_FOUND,
+         "customer_id"),
+        (dict(customer_id="", outcome=pb.OUTCOME_RETAINED), grpc.StatusCode.INVALID_ARGUMENT,
+         "customer_id"),
+        (dict(customer_id="cust-out"), grpc.StatusCode.INVALID_ARGUMENT, "outcome"),
+        (dict(customer_id="cust-out", outcome=pb.OUTCOME_RETAINED, revenue=-1),
+         grpc.StatusCode.INVALID_ARGUMENT, "revenue"),
+        (dict(customer_id="cust-out", outcome=pb.OUTCOME_RETAINED, revenue=float("nan")),
+         grpc.StatusCode.INVALID_ARGUMENT, "revenue"),
+        (dict(customer_id="cust-out", outcome=pb.OUTCOME_RETAINED, currency="euro"),
+         grpc.StatusCode.INVALID_ARGUMENT, "currency"),
+        (dict(customer_id="cust-out", outcome=pb.OUTCOME_RETAINED, alert_sequence=other.sequence),
+         grpc.StatusCode.INVALID_ARGUMENT, "alert_sequence"),
+        (dict(customer_id="cust-out", outcome=pb.OUTCOME_RETAINED, alert_sequence=999999),
+         grpc.StatusCode.NOT_FOUND, "alert_sequence"),
+        (dict(customer_id="cust-out", outcome=pb.OUTCOME_RETAINED, intervention=42),
+         grpc.StatusCode.INVALID_ARGUMENT, "intervention"),
+        (dict(customer_id="cust-out", outcome=pb.OUTCOME_RETAINED,
+              observed_at_ms=int(time.time() * 1000) + 86400000),
+         grpc.StatusCode.INVALID_ARGUMENT, "observed_at_ms"),
+        (dict(customer_id="cust-out", outcome=pb.OUTCOME_RETAINED, actor="a" * 200),
+         grpc.StatusCode.INVALID_ARGUMENT, "actor"),
+        (dict(customer_id="cust-out", outcome=pb.OUTCOME_RETAINED, note="n" * 2000),
+         grpc.StatusCode.INVALID_ARGUMENT, "note"),
+    ]
+    for req, code, field in bad:
+        e = rpc_error(stub.RecordOutcome, pb.RecordOutcomeRequest(**req), timeout=RPC_TIMEOUT_S)
+        assert e.code() == code, (req, e.code(), e.details())
+        assert field in e.details(), (req, e.details())
+    assert w.quiet(0.5), "a refused outcome changed an alert"
+    # nothing refused reached the log: the next outcome gets the next sequence
+    r = stub.RecordOutcome(pb.RecordOutcomeRequest(customer_id="cust-out",
+                                                   outcome=pb.OUTCOME_UNKNOWN),
+                           timeout=RPC_TIMEOUT_S)
+    assert r.outcome_sequence == 3
+    w.cancel()
+
+
+# -- holdouts, playbook files and the outcome report ------------------------------------------
+
+HOLDOUT_PLAYBOOKS = """\
+# test playbooks: half of the churn-intent alerts are held out
+[playbook intent-coinflip]
+match = cause:churn_intent
+action = human_handoff
+detail = Call back within the hour
+owner = retention-desk
+due_in_hours = 1
+priority = 10
+holdout = 0.5
+"""
+
+
+def holdout_hash(customer_id, playbook_id):
+    """churn_holdout_hash(), written again from its documentation (include/churn/alerts.h)."""
+    mask = (1 << 64) - 1
+    h = 0xcbf29ce484222325
+    for b in customer_id.encode() + b"\0" + playbook_id.encode():
+        h = ((h ^ b) * 0x100000001b3) & mask
+    h ^= h >> 30
+    h = (h * 0xbf58476d1ce4e5b9) & mask
+    h ^= h >> 27
+    h = (h * 0x94d049bb133111eb) & mask
+    h ^= h >> 31
+    return h
+
+
+def _holdouts(api, alert_api, server, customers):
+    chat_intents(api, server, customers)
+    listed, _ = wait_listed(alert_api, server, len(customers))
+    return {a.customer_id: a for a in listed}
+
+
+def test_holdouts_follow_the_hash_in_every_process_and_the_report(api, alert_api, churnd_factory,
+                                                                   churnctl_bin, tmp_path):
+    pb = alert_api[0]
+    book = tmp_path / "coinflip.playbooks"
+    book.write_text(HOLDOUT_PLAYBOOKS)
+    customers = [f"hold-{i:04d}" for i in range(200)]
+    runs = []
+    for _ in range(2):  # two processes, two stores: the assignment depends on nothing else
+        server = churnd_factory(args=["--playbooks", str(book)])
+        from fixtures_data import login
+        _record(api, server, [login(api, f"h-{c}", c) for c in customers])
+        runs.append((server, _holdouts(api, alert_api, server, customers)))
+    first, second = runs[0][1], runs[1][1]
+    held = [c for c in customers if first[c].holdout]
+    assert [c for c in customers if second[c].holdout] == held
+    for c in customers:
+        a = first[c]
+        assert a.playbook_id == "intent-coinflip"
+        want = (holdout_hash(c, "intent-coinflip") >> 11) / 2.0 ** 53 < 0.5
+        assert a.holdout == want, c
+        # the control group gets no suggested action
+        assert a.HasField("suggested_action") != a.holdout, c
+    # 200 draws of p = 0.5: within 5 standard deviations (about 0.32 .. 0.68)
+    assert 0.5 - 5 * (0.25 / 200) ** 0.5 < len(held) / 200 < 0.5 + 5 * (0.25 / 200) ** 0.5
+
+    # outcomes: treated customers 3 in 4 retained, the control group 1 in 4
+    server, alerts = runs[0]
+    stub = alert_stub(alert_api, server)
+    for i, c in enumerate(customers):
+        a = alerts[c]
+        kept = (i % 4 != 0) if not a.holdout else (i % 4 == 0)
+        r = stub.RecordOutcome(pb.RecordOutcomeRequest(
+            customer_id=c, alert_sequence=a.sequence,
+            outcome=pb.OUTCOME_RETAINED if kept else pb.OUTCOME_CHURNED, revenue=10.0),
+            timeout=RPC_TIMEOUT_S)
+        assert r.holdout == a.holdout
+    # a later outcome for the same customer and playbook replaces the earlier one
+    stub.RecordOutcome(pb.RecordOutcomeRequest(customer_id=customers[1],
+                                               alert_sequence=alerts[customers[1]].sequence,
+                                               outcome=pb.OUTCOME_UNKNOWN),
+                       timeout=RPC_TIMEOUT_S)
+    # the report reads the live store read-only
+    r = subprocess.run([churnctl_bin, "report", "outcomes", "--store", server.data, "--json"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["outcomes"] == 200 and rep["superseded"] == 1
+    (p,) = rep["playbooks"]
+    assert p["playbook"] == "intent-coinflip"
+    # an UNKNOWN outcome is counted apart from the decided ones
+    assert p["treated_unknown"] + p["control_unknown"] == 1
+    assert p["treated"] + p["control"] == 199
+    assert p["control"] + p["control_unknown"] == len(held)
+    treated = [i for i, c in enumerate(customers) if not first[c].holdout and i != 1]
+    control = [i for i, c in enumerate(customers) if first[c].holdout and i != 1]
+    assert p["treated_retained"] == sum(1 for i in treated if i % 4 != 0)
+    assert p["control_retained"] == sum(1 for i in control if i % 4 == 0)
+    assert p["diff"] == pytest.approx(p["treated_rate"] - p["control_rate"])
+    assert p["diff_low"] < p["diff"] < p["diff_high"] and p["diff_low"] > 0
+    assert p["revenue_retained"] > 0
+    text = subprocess.run([churnctl_bin, "report", "outcomes", "--store", server.data],
+                          capture_output=True, text=True, timeout=60)
+    assert text.returncode == 0 and "intent-coinflip" in text.stdout, text.stderr
+    bad = subprocess.run([churnctl_bin, "report", "outcomes"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--store" in bad.stderr
+
+
+def test_a_bad_playbook_file_is_refused_at_start_and_on_reload(churnd_factory, tmp_path):
+    bad = tmp_path / "bad.playbooks"
+    bad.write_text("[playbook x]\nmatch = cause:churn_intent\naction = teleport\n")
+    s = churnd_factory(args=["--playbooks", str(bad)], start=False)
+    s.proc = subprocess.Popen(s.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, _ = s.proc.communicate(timeout=60)
+    assert s.proc.returncode != 0
+    text = out.decode()
+    assert "bad.playbooks:3" in text and "teleport" in text, text
+    s.proc = None
+
+    good = tmp_path / "good.playbooks"
+    good.write_text(HOLDOUT_PLAYBOOKS)
+    server = churnd_factory(args=["--playbooks", str(good)])
+    server.allow_stderr = r"playbooks_reload_refused"
+    good.write_text(HOLDOUT_PLAYBOOKS + "\n[playbook intent-coinflip]\naction = coupon\n")
+    server.signal(signal.SIGHUP)
+    (line,) = server.wait_log(r"playbooks_reload_refused")
+    assert "good.playbooks" in line and "duplicate" in line.lower(), line
+    assert server.running()
+    good.write_text(HOLDOUT_PLAYBOOKS)
+    server.signal(signal.SIGHUP)
+    server.wait_log(r"playbooks_reloaded")

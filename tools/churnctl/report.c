@@ -1,0 +1,193 @@
+/*
+ * report.c - `churnctl report outcomes`: did the playbooks work? Reads the outcome log of a
+ * store (read-only; churnd may keep running, LMDB readers do not block it), keeps the latest
+ * outcome per customer and playbook, and prints per playbook the retention rate of treated
+ * customers against the control group (holdouts), the difference with its 95% confidence
+ * interval (Newcombe) and the revenue retained (churn_outcomes_compute()). Outcomes not tied
+ * to a playbook (no alert) are counted and left out.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "churn/alerts.h"
+#include "churn/alloc.h"
+#include "churn/store.h"
+#include "ctl.h"
+
+#define REPORT_MAX_PLAYBOOKS 256
+
+struct collect {
+    struct churn_outcome_record *recs;
+    size_t n, cap;
+    size_t corrupt, untied, superseded;
+};
+
+static int
+collect_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
+{
+    (void)seq;
+    (void)customer_id;
+    struct collect *c = user;
+    struct churn_outcome_record r;
+    if (churn_outcome_decode(data, len, &r) != CHURN_OK) {
+        c->corrupt++;
+        return 0;
+    }
+    if (!r.playbook_id[0]) {
+        c->untied++;
+        return 0;
+    }
+    /* the latest outcome of a customer under a playbook replaces earlier ones (the log is in
+     * order); a linear scan is fine for the thousands of outcomes a team records */
+    for (size_t i = c->n; i-- > 0;) {
+        if (strcmp(c->recs[i].customer_id, r.customer_id) == 0 &&
+            strcmp(c->recs[i].playbook_id, r.playbook_id) == 0) {
+            c->recs[i] = r;
+            c->superseded++;
+            return 0;
+        }
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 1024;
+        struct churn_outcome_record *p = churn_realloc(c->recs, cap * sizeof(*p));
+        if (!p)
+            return 1;
+        c->recs = p;
+        c->cap = cap;
+    }
+    c->recs[c->n++] = r;
+    return 0;
+}
+
+static void
+json_num(const char *key, double v, bool last)
+{
+    if (isfinite(v))
+        printf("\"%s\":%.6g%s", key, v, last ? "" : ",");
+    else
+        printf("\"%s\":null%s", key, last ? "" : ",");
+}
+
+static void
+print_json(const struct churn_outcome_stats *st, size_t n, const struct collect *c)
+{
+    printf("{\"playbooks\":[");
+    for (size_t i = 0; i < n; i++) {
+        const struct churn_outcome_stats *s = &st[i];
+        printf("%s{\"playbook\":\"%s\",\"treated\":%llu,\"treated_retained\":%llu,"
+               "\"treated_unknown\":%llu,\"control\":%llu,\"control_retained\":%llu,"
+               "\"control_unknown\":%llu,",
+               i ? "," : "", s->playbook_id, (unsigned long long)s->treated,
+               (unsigned long long)s->treated_retained, (unsigned long long)s->treated_unknown,
+               (unsigned long long)s->control, (unsigned long long)s->control_retained,
+               (unsigned long long)s->control_unknown);
+        json_num("treated_rate", s->treated_rate, false);
+        json_num("control_rate", s->control_rate, false);
+        json_num("diff", s->diff, false);
+        json_num("diff_low", s->diff_low, false);
+        json_num("diff_high", s->diff_high, false);
+        json_num("revenue_retained", s->revenue_retained, true);
+        printf("}");
+    }
+    printf("],\"outcomes\":%zu,\"superseded\":%zu,\"without_playbook\":%zu,\"corrupt\":%zu}\n",
+           c->n, c->superseded, c->untied, c->corrupt);
+}
+
+static void
+pct(char *out, size_t len, double v)
+{
+    if (isfinite(v))
+        snprintf(out, len, "%+.1f", 100 * v);
+    else
+        snprintf(out, len, "n/a");
+}
+
+static void
+print_table(const struct churn_outcome_stats *st, size_t n, const struct collect *c)
+{
+    printf("%-24s %17s %17s %9s %18s %12s\n", "playbook", "treated kept/n", "control kept/n",
+           "diff pp", "95% CI pp", "revenue kept");
+    for (size_t i = 0; i < n; i++) {
+        const struct churn_outcome_stats *s = &st[i];
+        char t[32], k[32], d[16], lo[16], hi[16], ci[40];
+        snprintf(t, sizeof(t), "%llu/%llu", (unsigned long long)s->treated_retained,
+                 (unsigned long long)(s->treated - s->treated_unknown));
+        snprintf(k, sizeof(k), "%llu/%llu", (unsigned long long)s->control_retained,
+                 (unsigned long long)(s->control - s->control_unknown));
+        pct(d, sizeof(d), s->diff);
+        pct(lo, sizeof(lo), s->diff_low);
+        pct(hi, sizeof(hi), s->diff_high);
+        snprintf(ci, sizeof(ci), isfinite(s->diff_low) ? "[%s, %s]" : "n/a", lo, hi);
+        printf("%-24s %17s %17s %9s %18s %12.2f\n", s->playbook_id, t, k, d, ci,
+               s->revenue_retained);
+    }
+    printf("%zu outcomes (%zu superseded by a later one, %zu without a playbook%s)\n", c->n,
+           c->superseded, c->untied, c->corrupt ? ", some unreadable" : "");
+    if (c->corrupt)
+        fprintf(stderr, "churnctl: %zu outcome records could not be decoded\n", c->corrupt);
+}
+
+static int
+report_outcomes(int argc, char **argv)
+{
+    const char *store_dir = NULL;
+    bool json = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--store") == 0 && i + 1 < argc) {
+            store_dir = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else {
+            fprintf(stderr, "churnctl report outcomes: unknown option '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!store_dir) {
+        fputs("usage: churnctl report outcomes --store DIR [--json]\n", stderr);
+        return EXIT_USAGE;
+    }
+    struct churn_store_options so;
+    churn_store_options_init(&so);
+    so.read_only = true;
+    struct churn_store *store;
+    if (churn_store_open(store_dir, &so, &store) != CHURN_OK) {
+        fprintf(stderr, "churnctl: store %s: %s\n", store_dir, churn_store_last_error());
+        return EXIT_TRANSPORT;
+    }
+    struct collect c = {0};
+    enum churn_err err = churn_store_foreach_outcome(store, collect_cb, &c);
+    int rc = 0;
+    if (err) {
+        fprintf(stderr, "churnctl: reading outcomes: %s\n",
+                err == CHURN_ECANCELLED ? "out of memory" : churn_store_last_error());
+        rc = EXIT_TRANSPORT;
+        goto out;
+    }
+    static struct churn_outcome_stats st[REPORT_MAX_PLAYBOOKS];
+    size_t n = 0;
+    err = churn_outcomes_compute(c.recs, c.n, st, REPORT_MAX_PLAYBOOKS, &n);
+    if (err) {
+        fprintf(stderr, "churnctl: computing the report: %s\n", churn_strerror(err));
+        rc = EXIT_STATUS;
+        goto out;
+    }
+    if (json)
+        print_json(st, n, &c);
+    else
+        print_table(st, n, &c);
+out:
+    churn_free(c.recs);
+    churn_store_close(store);
+    return rc;
+}
+
+int
+churnctl_report(int argc, char **argv)
+{
+    if (argc >= 1 && strcmp(argv[0], "outcomes") == 0)
+        return report_outcomes(argc - 1, argv + 1);
+    fputs("usage: churnctl report outcomes --store DIR [--json]\n", stderr);
+    return EXIT_USAGE;
+}
