@@ -151,6 +151,7 @@ open_store(const struct churn_config *cfg, struct churn_services *svc, char *err
         return e;
     }
     svc->sweep_interval_ms = cfg->sweep_interval_s * 1000;
+    svc->sweep_delay_ms = cfg->sweep_delay_s * 1000;
     svc->playbooks_path = cfg->playbooks_path;
     e = churn_services_attach_store(svc, store, writer);
     if (e) {

@@ -42,6 +42,7 @@ struct churn_config {
     int64_t requests_per_method;
     int64_t map_size_max_mb;
     int64_t sweep_interval_s;
+    int64_t sweep_delay_s;
     char *playbooks_path;
 };
 

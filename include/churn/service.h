@@ -38,6 +38,7 @@ struct churn_services {
     struct churn__alerts *alerts;         /* the alert engine while the store is attached */
     /* alert engine settings, read when the store is attached */
     int64_t sweep_interval_ms;  /* rescore every customer this often (0: never) */
+    int64_t sweep_delay_ms;     /* the first sweep this long after the store is attached */
     const char *playbooks_path; /* NULL or "": the built-in default playbooks */
 };
 

@@ -322,6 +322,27 @@ enum churn_err churn_store_append_alert(struct churn_store *store, const char *c
                                         const void *data, size_t len, uint64_t *seq);
 
 /**
+ * typedef churn_store_alert_fill_fn - produce the bytes of an alert appended under @seq and
+ * of its customer's new alert state (both may depend on @seq). Called inside the write
+ * transaction, possibly more than once (a transaction retried after the map grew), so it
+ * must give the same answer each time. The bytes must stay valid until the append returns.
+ */
+typedef enum churn_err churn_store_alert_fill_fn(uint64_t seq, void *user, const void **alert,
+                                                 size_t *alert_len, const void **state,
+                                                 size_t *state_len);
+
+/**
+ * churn_store_append_alert_with_state() - append an alert for @customer_id under the next
+ * sequence AND replace the customer's alert state, in ONE durable transaction: after a crash
+ * either both are there or neither. @fill gives the bytes once the sequence is known.
+ * @seq: OUT. Errors as for the two calls it combines, plus whatever @fill returns.
+ */
+enum churn_err churn_store_append_alert_with_state(struct churn_store *store,
+                                                   const char *customer_id,
+                                                   churn_store_alert_fill_fn *fill, void *user,
+                                                   uint64_t *seq);
+
+/**
  * churn_store_replace_alert() - overwrite the bytes of existing alert @seq (state changes:
  * acknowledged, closed). Return: CHURN_OK; CHURN_ENOTFOUND.
  */

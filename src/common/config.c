@@ -73,7 +73,9 @@ static const struct opt options[] = {
     {"map-size-max-mb", OPT_INT, OFF(map_size_max_mb), 16, 1 << 24, "65536",
      "hard cap of the LMDB map size"},
     {"sweep-interval-s", OPT_INT, OFF(sweep_interval_s), 0, 30 * 86400, "3600",
-     "rescore every customer this often, first 5 s after start (0: no sweep)"},
+     "rescore every customer this often (0: no sweep)"},
+    {"sweep-delay-s", OPT_INT, OFF(sweep_delay_s), 0, 86400, "5",
+     "the first sweep starts this long after start-up"},
     {"playbooks", OPT_STR, OFF(playbooks_path), 0, 0, "",
      "playbook file (empty: the built-in default); SIGHUP reloads it"},
 };

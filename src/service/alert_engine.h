@@ -87,6 +87,7 @@ struct churn__alerts {
 
     /* the sweep (sweep.c) */
     int64_t sweep_interval_ms; /* 0: no sweep */
+    int64_t sweep_delay_ms;    /* before the first sweep */
     pthread_t sweep_thread;
     bool sweep_started;
     pthread_cond_t sweep_cv;         /* (mu) wakes the sweep thread on stop */

@@ -129,18 +129,6 @@ churn__alerts_encode_states(const struct churn__state_set *set, struct churn_are
     return blob;
 }
 
-/* Store @set for @customer_id (the state blob plus the snapshot), in @a. */
-static enum churn_err
-store_states(struct churn__alerts *al, const char *customer_id, const struct churn__state_set *set,
-             struct churn_arena *a)
-{
-    size_t len;
-    uint8_t *blob = churn__alerts_encode_states(set, a, &len);
-    if (!blob)
-        return CHURN_ENOMEM;
-    return churn_store_put_alert_state(al->store, customer_id, blob, len);
-}
-
 /* ---- reading the log -------------------------------------------------------------------- */
 
 struct read_one {
@@ -183,45 +171,47 @@ head_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, voi
 
 /* ---- appending a change ---------------------------------------------------------------- */
 
-/* Append al->work (a new alert when @is_new) to the log, record and store the state of its
- * customer and cause, publish it. Caller holds log_mu and has loaded @set; @a holds the
- * encoded state while it is stored. */
+struct commit_fill {
+    struct churn__alerts *al;
+    bool is_new;
+    struct churn__state_set *set;
+    struct churn_arena *a;
+};
+
+/* The alert and state bytes once the log has chosen @seq (see churn_store_alert_fill_fn:
+ * may run twice, and gives the same bytes each time). */
+static enum churn_err
+commit_fill(uint64_t seq, void *user, const void **alert, size_t *alert_len, const void **state,
+            size_t *state_len)
+{
+    struct commit_fill *f = user;
+    struct churn_alert *w = &f->al->work;
+    w->sequence = seq;
+    if (f->is_new)
+        w->id = seq;
+    enum churn_err err = churn_alert_encode(w, f->al->buf, sizeof(f->al->buf), alert_len);
+    if (err)
+        return err;
+    *alert = f->al->buf;
+    churn_alert_state_record(&f->set->st[w->cause], w);
+    f->set->have[w->cause] = true;
+    *state = churn__alerts_encode_states(f->set, f->a, state_len);
+    return *state ? CHURN_OK : CHURN_ENOMEM;
+}
+
 enum churn_err
 churn__alerts_commit_locked(struct churn__alerts *al, bool is_new, struct churn__state_set *set,
                             struct churn_arena *a)
 {
     struct churn_alert *w = &al->work;
-    uint64_t predicted = churn_alert_hub_head(al->hub) + 1;
-    w->sequence = predicted;
-    if (is_new)
-        w->id = predicted;
-    size_t len;
-    enum churn_err err = churn_alert_encode(w, al->buf, sizeof(al->buf), &len);
-    if (err)
-        return err;
+    struct commit_fill f = {al, is_new, set, a};
     uint64_t seq;
-    err = churn_store_append_alert(al->store, w->customer_id, al->buf, len, &seq);
+    /* the alert and the customer's state in one transaction: a crash keeps both or neither */
+    enum churn_err err =
+        churn_store_append_alert_with_state(al->store, w->customer_id, commit_fill, &f, &seq);
     if (err)
         return err;
-    if (seq != predicted) {
-        /* the store's counter is ahead (alerts erased at the end of the log) */
-        w->sequence = seq;
-        if (is_new)
-            w->id = seq;
-        err = churn_alert_encode(w, al->buf, sizeof(al->buf), &len);
-        if (!err)
-            err = churn_store_replace_alert(al->store, seq, al->buf, len);
-        if (err)
-            return err;
-    }
     atomic_fetch_add(&al->alerts_committed, 1);
-    churn_alert_state_record(&set->st[w->cause], w);
-    set->have[w->cause] = true;
-    err = store_states(al, w->customer_id, set, a);
-    if (err)
-        churn_log(CHURN_LOG_ERROR, "alert_state_put_failed",
-                  CHURN_LF_STR("customer_id", w->customer_id),
-                  CHURN_LF_STR("error", churn_strerror(err)));
     err = churn_alert_hub_publish(al->hub, w);
     if (err)
         churn_log(CHURN_LOG_ERROR, "alert_publish_failed", CHURN_LF_INT("sequence", (int64_t)seq),
@@ -793,6 +783,7 @@ churn__alerts_start(struct churn_services *svc, struct churn_store *store,
     pthread_cond_init(&al->space_cv, NULL);
     pthread_cond_init(&al->sweep_cv, NULL);
     al->sweep_interval_ms = svc->sweep_interval_ms;
+    al->sweep_delay_ms = svc->sweep_delay_ms;
     enum churn_err err = CHURN_ENOMEM;
     al->jobs = churn_calloc(CHURN__JOB_QUEUE_CAP, sizeof(*al->jobs));
     if (!al->jobs || churn__rescore_init(al) != CHURN_OK)

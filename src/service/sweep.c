@@ -1,5 +1,6 @@
 /*
- * service/sweep.c - the periodic sweep: every sweep_interval_ms (and once soon after start)
+ * service/sweep.c - the periodic sweep: every sweep_interval_ms (the first sweep_delay_ms after
+ * start)
  * every customer is fed to the alert engine's rescore queue, because inactivity raises risk
  * with no event at all, and snoozed alerts must wake even for customers who send nothing.
  * The sweep walks customer ids in pages (one short read transaction per page, no record

@@ -1177,10 +1177,10 @@ alert_put(struct churn_store *s, MDB_txn *txn, uint64_t seq, const char *cid, si
     return CHURN_OK;
 }
 
+/* Take the next alert sequence in @txn (the counter in meta, never reused). */
 static enum churn_err
-append_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
+next_alert_seq(struct churn_store *s, MDB_txn *txn, uint64_t *out)
 {
-    struct alert_ctx *c = vctx;
     MDB_val k = {sizeof(META_ALERT_SEQ_KEY) - 1, META_ALERT_SEQ_KEY}, v;
     uint64_t last = 0;
     int rc = mdb_get(txn, s->dbi[CHURN__DB_META], &k, &v);
@@ -1191,13 +1191,71 @@ append_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     uint64_t seq = last + 1;
     unsigned char sb[8];
     churn__be64(sb, seq);
-    enum churn_err err;
-    if ((err = churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], k.mv_data, k.mv_size, sb, 8,
-                                          "writing the alert sequence")))
+    enum churn_err err = churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], k.mv_data,
+                                                    k.mv_size, sb, 8, "writing the alert sequence");
+    if (!err)
+        *out = seq;
+    return err;
+}
+
+static enum churn_err
+append_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
+{
+    struct alert_ctx *c = vctx;
+    uint64_t seq;
+    enum churn_err err = next_alert_seq(s, txn, &seq);
+    if (err)
         return err;
     if ((err = alert_put(s, txn, seq, c->customer_id, strlen(c->customer_id), c->data, c->len)))
         return err;
     c->seq = seq;
+    return CHURN_OK;
+}
+
+struct alert_state_ctx {
+    const char *customer_id;
+    churn_store_alert_fill_fn *fill;
+    void *user;
+    uint64_t seq; /* out */
+};
+
+static enum churn_err
+append_with_state_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
+{
+    struct alert_state_ctx *c = vctx;
+    uint64_t seq;
+    enum churn_err err = next_alert_seq(s, txn, &seq);
+    if (err)
+        return err;
+    const void *alert = NULL, *state = NULL;
+    size_t alert_len = 0, state_len = 0;
+    if ((err = c->fill(seq, c->user, &alert, &alert_len, &state, &state_len)))
+        return churn__store_fail(err, "building alert %llu", (unsigned long long)seq);
+    if (alert_len > CHURN_STORE_VALUE_MAX || state_len > CHURN_STORE_VALUE_MAX ||
+        (alert_len && !alert) || (state_len && !state))
+        return churn__store_fail(CHURN_ETOOBIG, "alert or alert state over the limit");
+    size_t clen = strlen(c->customer_id);
+    if ((err = alert_put(s, txn, seq, c->customer_id, clen, alert, alert_len)) ||
+        (err = churn__store_put_versioned(txn, s->dbi[CHURN__DB_ALERT_STATE], c->customer_id, clen,
+                                          state, state_len, "writing an alert state")))
+        return err;
+    c->seq = seq;
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_store_append_alert_with_state(struct churn_store *s, const char *customer_id,
+                                    churn_store_alert_fill_fn *fill, void *user, uint64_t *seq)
+{
+    enum churn_err err;
+    tl_msg[0] = '\0';
+    if ((err = churn__store_check_id(customer_id, "customer_id")))
+        return err;
+    struct alert_state_ctx c = {customer_id, fill, user, 0};
+    if ((err = churn__store_write(s, append_with_state_txn, &c, "appending an alert")))
+        return err;
+    if (seq)
+        *seq = c.seq;
     return CHURN_OK;
 }
 

@@ -953,6 +953,67 @@ Test(store, customer_ids_are_listed_in_resumable_pages, .init = setup, .fini = t
     cr_assert_eq(n, 0);
 }
 
+struct fill_args {
+    int calls;
+    bool fail;
+    char alert[32], state[32];
+};
+
+static enum churn_err
+fill_alert(uint64_t seq, void *user, const void **alert, size_t *alert_len, const void **state,
+           size_t *state_len)
+{
+    struct fill_args *f = user;
+    f->calls++;
+    if (f->fail)
+        return CHURN_EINVAL;
+    *alert_len =
+        (size_t)snprintf(f->alert, sizeof(f->alert), "alert#%llu", (unsigned long long)seq);
+    *state_len =
+        (size_t)snprintf(f->state, sizeof(f->state), "state@%llu", (unsigned long long)seq);
+    *alert = f->alert;
+    *state = f->state;
+    return CHURN_OK;
+}
+
+static int
+last_alert_cb(uint64_t seq, const char *cid, const void *data, size_t len, void *user)
+{
+    (void)seq;
+    (void)cid;
+    snprintf(user, 32, "%.*s", (int)len, (const char *)data);
+    return 0;
+}
+
+Test(store, an_alert_and_its_state_in_one_transaction, .init = setup, .fini = teardown)
+{
+    uint64_t seq = 0;
+    cr_assert_eq(churn_store_append_alert(st, "cust-x", "first", 5, &seq), CHURN_OK);
+    struct fill_args f = {0};
+    cr_assert_eq(churn_store_append_alert_with_state(st, "cust-a", fill_alert, &f, &seq), CHURN_OK,
+                 "%s", churn_store_last_error());
+    cr_assert_eq(seq, 2);
+    char got[32] = "";
+    cr_assert_eq(churn_store_foreach_alert(st, 1, 0, last_alert_cb, got), CHURN_OK);
+    cr_assert_str_eq(got, "alert#2", "the fill saw the sequence the log assigned");
+    struct churn_arena a;
+    churn_arena_init(&a, 4096);
+    void *data;
+    size_t len;
+    cr_assert_eq(churn_store_get_alert_state(st, "cust-a", &a, &data, &len), CHURN_OK);
+    cr_assert_eq(len, 7);
+    cr_assert_eq(memcmp(data, "state@2", 7), 0);
+    /* a failing fill writes nothing: no alert, no state, no sequence used */
+    struct fill_args bad = {.fail = true};
+    cr_assert_eq(churn_store_append_alert_with_state(st, "cust-b", fill_alert, &bad, &seq),
+                 CHURN_EINVAL);
+    cr_assert_eq(churn_store_get_alert_state(st, "cust-b", &a, &data, &len), CHURN_ENOTFOUND);
+    cr_assert_eq(churn_store_append_alert(st, "cust-x", "next", 4, &seq), CHURN_OK);
+    cr_assert_eq(seq, 3);
+    cr_assert_eq(churn_store_append_alert_with_state(st, "", fill_alert, &f, &seq), CHURN_EINVAL);
+    churn_arena_fini(&a);
+}
+
 Test(store, alert_states_in_one_batch, .init = setup, .fini = teardown)
 {
     struct churn_alert_state_put items[3] = {
