@@ -165,6 +165,7 @@ enum churn_event_status {
 
 struct churn_event_result {
     enum churn_event_status status;
+    bool lifetime_only; /* accepted, older than the horizon: lifetime totals only */
     enum churn_err err; /* CHURN_OK unless rejected */
     char reason[CHURN_REASON_MAX];
 };
@@ -218,12 +219,24 @@ enum churn_err churn_store_upsert_customers(struct churn_store *store,
 enum churn_err churn_store_get_customer(struct churn_store *store, const char *customer_id,
                                         struct churn_customer *out);
 
+/* struct churn_store_erase_report - what a privacy erase removed. */
+struct churn_store_erase_report {
+    bool record;
+    bool alert_states;
+    size_t event_ids;
+    size_t conversations;
+    size_t alerts;
+    size_t outcomes;
+};
+
 /**
  * churn_store_delete_customer() - privacy erase, one durable transaction: the record, every
- * event id, every conversation, the alert state and every alert of @customer_id.
+ * event id, every conversation, the alert state, every alert and every outcome of
+ * @customer_id. @report: OUT, what was removed (may be NULL).
  * Return: CHURN_OK; CHURN_ENOTFOUND when nothing of the customer existed.
  */
-enum churn_err churn_store_delete_customer(struct churn_store *store, const char *customer_id);
+enum churn_err churn_store_delete_customer(struct churn_store *store, const char *customer_id,
+                                           struct churn_store_erase_report *report);
 
 /**
  * churn_store_foreach_customer() - call @fn for every customer in id order. No lock or

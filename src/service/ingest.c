@@ -163,7 +163,9 @@ struct ingest_stream {
     bool failed;      /* (mu) a commit failed: the call ends with that error */
     enum churn_err fail_err;
     char fail_msg[256];
-    int64_t received, accepted, duplicates, rejected, committed_at_ms;
+    int64_t received, accepted, duplicates, rejected, committed_at_ms, lifetime_only;
+    uint64_t *touched; /* (mu) hashes of the customers with an accepted event (open addressing) */
+    size_t touched_n, touched_cap;
     size_t n_rejections;
     Churn__V1__Rejection rejections[INGEST_MAX_REJECTIONS];
     /* "reason\0event_id\0field" for each listed rejection */
@@ -185,7 +187,52 @@ stream_unref(struct ingest_stream *st)
     }
     pthread_mutex_destroy(&st->mu);
     churn_rpc_unref(st->rpc);
+    churn_free(st->touched);
     churn_free(st);
+}
+
+/* 64-bit FNV-1a of a customer id (0 is the empty slot of the touched set). */
+static uint64_t
+id_hash(const char *id)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return h ? h : 1;
+}
+
+static void
+touched_insert(uint64_t *slots, size_t cap, uint64_t h, size_t *n)
+{
+    size_t i = h & (cap - 1);
+    while (slots[i] && slots[i] != h)
+        i = (i + 1) & (cap - 1);
+    if (!slots[i]) {
+        slots[i] = h;
+        (*n)++;
+    }
+}
+
+/* Count @id among the customers the stream touched (st->mu held). On allocation failure the
+ * count stays a lower bound: it is a report, not a decision. */
+static void
+touched_add_locked(struct ingest_stream *st, const char *id)
+{
+    if (2 * (st->touched_n + 1) > st->touched_cap) {
+        size_t cap = st->touched_cap ? 2 * st->touched_cap : 256;
+        uint64_t *slots = churn_calloc(cap, sizeof(*slots));
+        if (!slots)
+            return;
+        size_t n = 0;
+        for (size_t i = 0; i < st->touched_cap; i++)
+            if (st->touched[i])
+                touched_insert(slots, cap, st->touched[i], &n);
+        churn_free(st->touched);
+        st->touched = slots;
+        st->touched_cap = cap;
+        st->touched_n = n;
+    }
+    touched_insert(st->touched, st->touched_cap, id_hash(id), &st->touched_n);
 }
 
 /*
@@ -261,6 +308,8 @@ maybe_reply_locked(struct ingest_stream *st)
     resp.accepted = st->accepted;
     resp.duplicates = st->duplicates;
     resp.rejected = st->rejected;
+    resp.lifetime_only = st->lifetime_only;
+    resp.customers_touched = (int64_t)st->touched_n;
     resp.n_rejections = st->n_rejections;
     resp.rejections = list;
     resp.rejections_truncated = st->rejected > (int64_t)st->n_rejections;
@@ -312,6 +361,8 @@ batch_done(void *user, enum churn_err err, const struct churn_event_result *resu
             switch (results[i].status) {
             case CHURN_EVENT_ACCEPTED:
                 st->accepted++;
+                st->lifetime_only += results[i].lifetime_only;
+                touched_add_locked(st, b->events[i].customer_id);
                 break;
             case CHURN_EVENT_DUPLICATE:
                 st->duplicates++;
@@ -870,7 +921,8 @@ delete_customer(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMes
     char reason[256];
     if (churn_id_validate(req->customer_id, "customer_id", reason, sizeof(reason)) != CHURN_OK)
         return churn_rpc_error(rpc, CHURN_EINVAL, "%s", reason);
-    enum churn_err err = churn_store_delete_customer(svc->store, req->customer_id);
+    struct churn_store_erase_report rep;
+    enum churn_err err = churn_store_delete_customer(svc->store, req->customer_id, &rep);
     if (err == CHURN_ENOTFOUND)
         return churn_rpc_error(rpc, err, "customer '%s' not found", req->customer_id);
     if (err)
@@ -882,7 +934,11 @@ delete_customer(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMes
         return CHURN_ENOMEM;
     churn__v1__delete_customer_response__init(resp);
     resp->customer_id = req->customer_id;
-    resp->record_erased = true;
+    resp->record_erased = rep.record;
+    resp->event_ids_erased = (int64_t)rep.event_ids;
+    resp->conversations_erased = (int64_t)rep.conversations;
+    resp->alert_states_erased = rep.alert_states;
+    resp->alerts_redacted = (int64_t)rep.alerts;
     resp->erased_at_ms = churn_now_ms();
     *out = &resp->base;
     return CHURN_OK;

@@ -538,6 +538,7 @@ set_result(struct churn_event_result *r, enum churn_event_status st, enum churn_
 {
     r->status = st;
     r->err = err;
+    r->lifetime_only = false;
     snprintf(r->reason, sizeof(r->reason), "%s", reason ? reason : "");
 }
 
@@ -596,6 +597,7 @@ apply_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
                 return churn__mdb_err(rc, "recording an event id");
             churn__record_apply(rec, ev, min_day);
             set_result(res, CHURN_EVENT_ACCEPTED, CHURN_OK, NULL);
+            res->lifetime_only = churn_day_of_ms(ev->occurred_at_ms) < min_day;
             changed = true;
         }
         if (changed) {
@@ -835,23 +837,33 @@ delete_prefix(MDB_txn *txn, MDB_dbi dbi, const char *prefix, size_t plen)
     return n;
 }
 
+struct delete_ctx {
+    const char *cid;
+    struct churn_store_erase_report rep;
+};
+
 static enum churn_err
 delete_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
 {
-    const char *cid = vctx;
+    struct delete_ctx *dc = vctx;
+    const char *cid = dc->cid;
+    struct churn_store_erase_report *rep = &dc->rep;
     size_t len = strlen(cid);
     long found = 0, n;
     int rc;
 
+    memset(rep, 0, sizeof(*rep)); /* the body may run again after the map grew */
     MDB_val k = {len, (void *)cid};
     rc = mdb_del(txn, s->dbi[CHURN__DB_CUSTOMERS], &k, NULL);
     if (rc && rc != MDB_NOTFOUND)
         return churn__mdb_err(rc, "erasing the customer record");
     found += rc == 0;
+    rep->record = rc == 0;
     rc = mdb_del(txn, s->dbi[CHURN__DB_ALERT_STATE], &k, NULL);
     if (rc && rc != MDB_NOTFOUND)
         return churn__mdb_err(rc, "erasing the alert state");
     found += rc == 0;
+    rep->alert_states = rc == 0;
 
     char prefix[CHURN_ID_MAX + 1];
     memcpy(prefix, cid, len);
@@ -859,9 +871,11 @@ delete_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     if ((n = delete_prefix(txn, s->dbi[CHURN__DB_EVENT_IDS], prefix, len + 1)) < 0)
         return churn__mdb_err((int)-n, "erasing event ids");
     found += n;
+    rep->event_ids = (size_t)n;
     if ((n = delete_prefix(txn, s->dbi[CHURN__DB_CONVERSATIONS], prefix, len + 1)) < 0)
         return churn__mdb_err((int)-n, "erasing conversations");
     found += n;
+    rep->conversations = (size_t)n;
 
     /* Alerts are keyed by sequence: walk the log (it is small next to events). */
     MDB_cursor *cur;
@@ -878,6 +892,7 @@ delete_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
             if ((rc = mdb_cursor_del(cur, 0)))
                 break;
             found++;
+            rep->alerts++;
             ak = (MDB_val){8, at};
             rc = mdb_cursor_get(cur, &ak, &av, MDB_SET_RANGE);
             continue;
@@ -887,22 +902,30 @@ delete_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)
         return churn__mdb_err(rc, "erasing alerts");
-    enum churn_err err = churn__store_erase_outcomes(s, txn, cid, &found);
+    long outcomes = 0;
+    enum churn_err err = churn__store_erase_outcomes(s, txn, cid, &outcomes);
     if (err)
         return err;
+    found += outcomes;
+    rep->outcomes = (size_t)outcomes;
     if (!found)
         return churn__store_fail(CHURN_ENOTFOUND, "customer %s not found", cid);
     return CHURN_OK;
 }
 
 enum churn_err
-churn_store_delete_customer(struct churn_store *s, const char *customer_id)
+churn_store_delete_customer(struct churn_store *s, const char *customer_id,
+                            struct churn_store_erase_report *report)
 {
     enum churn_err err;
     tl_msg[0] = '\0';
     if ((err = churn__store_check_id(customer_id, "customer_id")))
         return err;
-    return churn__store_write(s, delete_txn, (void *)customer_id, "erasing a customer");
+    struct delete_ctx dc = {.cid = customer_id};
+    err = churn__store_write(s, delete_txn, &dc, "erasing a customer");
+    if (!err && report)
+        *report = dc.rep;
+    return err;
 }
 
 /* ---- opaque values: conversations, alert state, meta ----------------------------------------- */

@@ -568,7 +568,7 @@ Test(store, bad_ids_on_reads_are_errors, .init = setup, .fini = teardown)
     cr_assert_eq(churn_store_get_customer(st, long_id, &rec), CHURN_ETOOBIG);
     cr_assert_eq(churn_store_get_customer(st, "", &rec), CHURN_EINVAL);
     cr_assert_eq(churn_store_get_customer(st, "\xff", &rec), CHURN_EINVAL);
-    cr_assert_eq(churn_store_delete_customer(st, NULL), CHURN_EINVAL);
+    cr_assert_eq(churn_store_delete_customer(st, NULL, NULL), CHURN_EINVAL);
 }
 
 /* ---- upserts ------------------------------------------------------------------------------- */
@@ -865,12 +865,19 @@ Test(store, delete_erases_every_trace, .init = setup, .fini = teardown)
     cr_assert_eq(churn_store_append_outcome(st, "bob-4c21", "lost", 4, &seq), CHURN_OK);
     cr_assert_eq(churn_store_append_outcome(st, secret, "again", 5, &seq), CHURN_OK);
 
-    cr_assert_eq(churn_store_delete_customer(st, secret), CHURN_OK, "%s", churn_store_last_error());
+    struct churn_store_erase_report rep;
+    cr_assert_eq(churn_store_delete_customer(st, secret, &rep), CHURN_OK, "%s",
+                 churn_store_last_error());
+    cr_assert(rep.record && rep.alert_states);
+    cr_assert_eq(rep.event_ids, 3);
+    cr_assert_eq(rep.conversations, 1);
+    cr_assert_eq(rep.alerts, 2);
+    cr_assert_eq(rep.outcomes, 2);
     struct churn_store_stats stats;
     cr_assert_eq(churn_store_stats(st, &stats), CHURN_OK);
     cr_assert_eq(stats.outcomes, 1, "only bob's outcome is left");
     cr_assert_eq(churn_store_get_customer(st, secret, &rec), CHURN_ENOTFOUND);
-    cr_assert_eq(churn_store_delete_customer(st, secret), CHURN_ENOTFOUND);
+    cr_assert_eq(churn_store_delete_customer(st, secret, NULL), CHURN_ENOTFOUND);
     cr_assert_eq(churn_store_get_customer(st, "bob-4c21", &rec), CHURN_OK);
 
     char cmd[128], hex[64];
@@ -1683,7 +1690,7 @@ Test(store, read_only_open_reads_and_refuses_writes, .init = setup, .fini = tear
     struct churn_event e2 = login("c", "2", NOW);
     cr_assert_eq(churn_store_apply_events(st, &e2, 1, NOW, &res), CHURN_EPERM);
     cr_assert(strstr(churn_store_last_error(), "read-only"), "%s", churn_store_last_error());
-    cr_assert_eq(churn_store_delete_customer(st, "c"), CHURN_EPERM);
+    cr_assert_eq(churn_store_delete_customer(st, "c", NULL), CHURN_EPERM);
     struct churn_store_maintenance m;
     cr_assert_eq(churn_store_maintain(st, NOW, 0, &m), CHURN_OK);
 }
