@@ -397,19 +397,10 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     int64_t now = req->sent_at_ms ? req->sent_at_ms : churn_now_ms();
     resp.analyzed_at_ms = churn_now_ms();
 
-    if (req->turn_sequence != 0 && req->turn_sequence <= c->last_sequence) {
-        /* a resent turn: the conversation does not change */
-        resp.replayed = true;
-        resp.dissatisfaction = c->state.dissatisfaction;
-        resp.consecutive_negative_turns = (int32_t)c->state.consecutive_negative;
-        resp.customer_turns = (int32_t)c->state.customer_turns;
-        resp.churn_intent_seen = c->state.churn_intent;
-        return churn_rpc_send(rpc, &resp.base);
-    }
-
+    bool replay = req->turn_sequence != 0 && req->turn_sequence <= c->last_sequence;
     struct churn_sentiment_result r;
     bool customer = role == CHURN_CHAT_ROLE_CUSTOMER;
-    if (customer) {
+    if (customer || replay) {
         char err[200];
         enum churn_err e =
             churn_sentiment_analyze(an, req->text, strlen(req->text), a, &r, err, sizeof(err));
@@ -420,6 +411,16 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
         if (analysis_to_proto(&r, a, &resp.sentiment, &resp.n_evidence, &resp.evidence,
                               &resp.flags) != CHURN_OK)
             return churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
+    }
+    if (replay) {
+        /* a resent turn: its analysis again (a pure function of the text), the conversation's
+         * totals as they are; nothing is counted, scored or escalated a second time */
+        resp.replayed = true;
+        resp.dissatisfaction = c->state.dissatisfaction;
+        resp.consecutive_negative_turns = (int32_t)c->state.consecutive_negative;
+        resp.customer_turns = (int32_t)c->state.customer_turns;
+        resp.churn_intent_seen = c->state.churn_intent;
+        return churn_rpc_send(rpc, &resp.base);
     }
 
     /* the customer's score first: it sets how sensitive the escalation is */

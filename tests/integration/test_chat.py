@@ -173,9 +173,6 @@ def test_replayed_turns_are_not_counted_twice(stubs, api, server):
     assert not a[3].escalation.escalate and not a[4].escalation.escalate
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: a replayed turn (replayed = true) carries "
-                   "an empty assessment (compound 0, no evidence, no flags) instead of the "
-                   "stored assessment re-sent, as chat.proto says")
 def test_a_replay_resends_the_stored_assessment(stubs, api, server):
     c = Conv(api, "conv-replay-2")
     a = run_chat(api, server, [c.turn(1, CHURN_TEXT), c.turn(1, CHURN_TEXT)])
