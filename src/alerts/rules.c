@@ -88,10 +88,15 @@ churn_alert_moved_sentence(const char *label, const char *window, double before,
     const char *sep = window && window[0] ? " " : "";
     if (!window)
         window = "";
-    if (before == after || (isnan(before) && isnan(after)))
+    /* NaN is a value the model did not have (missing data): said in words, never "nan" */
+    if (isnan(before) && isnan(after))
+        snprintf(out, outlen, "%s still unknown%s%s: %+.2f", label, sep, window, delta);
+    else if (before == after)
         snprintf(out, outlen, "%s unchanged at %.6g%s%s: %+.2f", label, after, sep, window, delta);
-    else if (isnan(before) || isnan(after))
-        snprintf(out, outlen, "%s changed from %.6g to %.6g%s%s: %+.2f", label, before, after, sep,
+    else if (isnan(before))
+        snprintf(out, outlen, "%s now known: %.6g%s%s: %+.2f", label, after, sep, window, delta);
+    else if (isnan(after))
+        snprintf(out, outlen, "%s no longer known (was %.6g)%s%s: %+.2f", label, before, sep,
                  window, delta);
     else
         snprintf(out, outlen, "%s %s from %.6g to %.6g%s%s: %+.2f", label,

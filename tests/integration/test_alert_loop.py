@@ -309,3 +309,54 @@ def test_a_bad_playbook_file_is_refused_at_start_and_on_reload(churnd_factory, t
     good.write_text(HOLDOUT_PLAYBOOKS)
     server.signal(signal.SIGHUP)
     server.wait_log(r"playbooks_reloaded")
+
+
+# -- a decline seen through streamed events ---------------------------------------------------
+
+def test_declining_logins_and_orders_raise_an_alert_soon_after_the_summary(api, alert_api,
+                                                                          churnd_factory,
+                                                                          demo_store):
+    """A customer's history arrives in two batches: first the last 30 days (a few logins,
+    one order), then the months before, when the customer logged in daily and ordered every
+    week. Seen together, logins and orders have fallen; the rescore after the second batch
+    raises an alert whose reasons and "what moved" name the decline."""
+    from fixtures_data import event, login, now_ms
+    pb = alert_api[0]
+    E = api.ingest_pb2.Event
+    server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
+                            args=["--sweep-interval-s", "0"])
+    day = 86400 * 1000
+    t = now_ms()
+    c = "decline-1"
+
+    def order(i, at):
+        return event(api, f"d-o-{i}", c, at, order=E.Order(
+            order_id=f"o-{i}", amount=80.0, currency="EUR",
+            status=api.ingest_pb2.ORDER_STATUS_COMPLETED))
+
+    recent = [login(api, f"d-l-{i}", c, t - (1 + 7 * i) * day) for i in range(3)]
+    recent.append(order(0, t - 20 * day))
+    _record(api, server, recent)
+    w = Watcher(alert_api, server, after_sequence=0)
+    assert w.caught_up() == []
+    assert w.quiet(1.0), "the first score of a customer only stores its baseline"
+    before = [login(api, f"d-p-{i}", c, t - (31 + i) * day) for i in range(29)]
+    before += [order(1 + i, t - (91 + 7 * i) * day) for i in range(12)]
+    reqs = before
+    from fixtures_data import ingest_stub
+    stub = ingest_stub(api, server.channel())
+    s = stub.RecordEvents(iter(reqs), timeout=RPC_TIMEOUT_S)
+    summary_at = time.monotonic()
+    assert s.accepted == len(reqs) and s.customers_touched == 1
+    got = w.alerts(1)
+    latency_ms = (time.monotonic() - summary_at) * 1000
+    a = got[0]
+    assert a.customer_id == c
+    assert a.cause in (pb.ALERT_CAUSE_TIER_WORSENED, pb.ALERT_CAUSE_PROBABILITY_JUMP)
+    moved = [m.feature for m in a.what_moved]
+    assert {"logins_prev_30d", "login_decline_30d", "orders_prev_90d",
+            "order_decline_90d"} & set(moved), moved
+    assert a.suggested_action.kind or a.holdout
+    # recorded for the note on issue 6; not asserted (timing thresholds do not belong in tests)
+    print(f"alert {latency_ms:.1f} ms after the ingestion summary: {a.summary}")
+    w.cancel()
