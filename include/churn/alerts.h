@@ -497,9 +497,9 @@ enum churn_err churn_alert_what_moved(const struct churn_alert_rules_config *cfg
 /**
  * churn_alert_moved_sentence() - "<label> fell|rose from <before> to <after>[ <window>]:
  * <+delta>" or "<label> unchanged at <v>...: <+delta>" into @out; a missing (NaN) value is
- * said in words: "now known: <after>", "no longer known (was <before>)", "still unknown". Numbers are printed with
- * up to 6 significant digits, the delta with a sign and two decimals. Returns @out; the text
- * is cut at @outlen - 1 bytes.
+ * said in words: "now known: <after>", "no longer known (was <before>)", "still unknown". Numbers
+ * are printed with up to 6 significant digits, the delta with a sign and two decimals. Returns
+ * @out; the text is cut at @outlen - 1 bytes.
  */
 char *churn_alert_moved_sentence(const char *label, const char *window, double before, double after,
                                  double delta, char *out, size_t outlen);

@@ -548,9 +548,9 @@ Test(alerts, what_moved_names_the_features_that_changed_with_a_sentence)
     cr_assert_str_eq(churn_alert_moved_sentence("tenure", NULL, 40, 40, 0, s, sizeof(s)),
                      "tenure unchanged at 40: +0.00");
     /* missing values are said in words, never printed as "nan" */
-    cr_assert_str_eq(churn_alert_moved_sentence("Active days", "in 90 days", NAN, 33, 2.95, s,
-                                                sizeof(s)),
-                     "Active days now known: 33 in 90 days: +2.95");
+    cr_assert_str_eq(
+        churn_alert_moved_sentence("Active days", "in 90 days", NAN, 33, 2.95, s, sizeof(s)),
+        "Active days now known: 33 in 90 days: +2.95");
     cr_assert_str_eq(churn_alert_moved_sentence("Logins", NULL, 4, NAN, -1.5, s, sizeof(s)),
                      "Logins no longer known (was 4): -1.50");
     cr_assert_str_eq(churn_alert_moved_sentence("Logins", NULL, NAN, NAN, 0, s, sizeof(s)),
