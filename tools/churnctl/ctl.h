@@ -66,6 +66,11 @@ int churnctl_chat(struct ctl *ctl, int argc, char **argv);
 /* train.c: offline training and evaluation */
 int churnctl_train(int argc, char **argv, bool cv_only);
 
+/* alerts.c: the retention team's commands: alerts watch|list, ack, at-risk */
+int churnctl_alerts(struct ctl *ctl, int argc, char **argv);
+int churnctl_ack(struct ctl *ctl, int argc, char **argv);
+int churnctl_at_risk(struct ctl *ctl, int argc, char **argv);
+
 /* import.c: customers and events from CSV or JSON Lines into a store or a server */
 int churnctl_import(struct ctl *ctl, int argc, char **argv);
 
