@@ -6,6 +6,9 @@
 #define CHURNCTL_CTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include <protobuf-c/protobuf-c.h>
 
 #include "churn/service.h"
 #include "churn/transport.h"
@@ -28,12 +31,45 @@ int churnctl_methods(struct ctl *ctl);
 int churnctl_call(struct ctl *ctl, int argc, char **argv);
 int churnctl_connect(struct ctl *ctl);
 
+/* rpc.c: what every command that calls churnd uses. Each returns an exit code (0 ok). */
+
+/** churnctl_find_method() - the method @name (full, or "Service/Method"); NULL if unknown. */
+const struct churn_method *churnctl_find_method(struct ctl *ctl, const char *name);
+
+/**
+ * churnctl_report_status() - 0 for OK; else "churnctl: STATUS: details" on stderr and
+ * EXIT_TRANSPORT for UNAVAILABLE (unreachable), EXIT_STATUS for any other status.
+ */
+int churnctl_report_status(const struct churn_client_status *st);
+
+/** churnctl_print_json() - @msg as one JSON line on stdout (indented with --pretty), flushed. */
+int churnctl_print_json(struct ctl *ctl, const ProtobufCMessage *msg);
+
+/**
+ * churnctl_unpack() - the response of @m from @len bytes at @data (free it with
+ * protobuf_c_message_free_unpacked); NULL, after a message on stderr, when it is not one.
+ */
+ProtobufCMessage *churnctl_unpack(const struct churn_method *m, const void *data, size_t len);
+
+/**
+ * churnctl_unary() - call the unary @method with @req within --timeout. On 0, *resp is the
+ * unpacked response (free it with protobuf_c_message_free_unpacked); otherwise the failure
+ * was reported on stderr (churnctl_report_status(), or "cannot reach") and *resp is untouched.
+ */
+int churnctl_unary(struct ctl *ctl, const char *method, const ProtobufCMessage *req,
+                   ProtobufCMessage **resp);
+
 /* chat.c: the analyzer offline, and an interactive conversation with churnd */
 int churnctl_sentiment(int argc, char **argv);
 int churnctl_chat(struct ctl *ctl, int argc, char **argv);
 
 /* train.c: offline training and evaluation */
 int churnctl_train(int argc, char **argv, bool cv_only);
+
+/* alerts.c: the retention team's commands: alerts watch|list, ack, at-risk */
+int churnctl_alerts(struct ctl *ctl, int argc, char **argv);
+int churnctl_ack(struct ctl *ctl, int argc, char **argv);
+int churnctl_at_risk(struct ctl *ctl, int argc, char **argv);
 
 /* import.c: customers and events from CSV or JSON Lines into a store or a server */
 int churnctl_import(struct ctl *ctl, int argc, char **argv);

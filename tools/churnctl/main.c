@@ -1,7 +1,8 @@
 /*
  * main.c - churnctl, the command-line client and admin tool: global options and dispatch
- * to the command files (rpc.c talks to a running churnd; train.c trains and evaluates
- * models offline, from a CSV file or straight from a store directory).
+ * to the command files (rpc.c talks to a running churnd; alerts.c has the retention team's
+ * alert and at-risk commands; train.c trains and evaluates models offline, from a CSV file
+ * or straight from a store directory).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,15 @@ usage(FILE *out)
           "                               printed as JSON lines\n"
           "  chat --customer ID           type a support conversation turn by turn and see\n"
           "                               each assessment and escalation\n"
+          "retention alerts (`churnctl alerts --help`, `ack --help`, `at-risk --help`):\n"
+          "  alerts watch [--after SEQ] [--filter TEXT] [--resume-file FILE] [--max N]\n"
+          "                               follow alert changes live, resumably\n"
+          "  alerts list [--filter TEXT] [--order newest|oldest|priority] [--all]\n"
+          "                               the current alerts, a page at a time\n"
+          "  ack SEQ --actor NAME [--snooze-for 2h --reason TEXT | --close saved|lost|...]\n"
+          "                               acknowledge an alert, and snooze or close it\n"
+          "  at-risk [--limit N] [--min-tier low|medium|high]\n"
+          "                               customers ranked by expected revenue at risk\n"
           "offline:\n"
           "  sentiment [--lexicons DIR]   lines on stdin -> one JSON analysis per line\n"
           "  train (--data FILE.csv --label COL | --store DIR) --out MODEL.json [options]\n"
@@ -98,7 +108,9 @@ main(int argc, char **argv)
     if (strcmp(cmd, "sentiment") == 0)
         return churnctl_sentiment(argc - i, argv + i);
     bool known = strcmp(cmd, "methods") == 0 || strcmp(cmd, "health") == 0 ||
-                 strcmp(cmd, "call") == 0 || strcmp(cmd, "chat") == 0;
+                 strcmp(cmd, "call") == 0 || strcmp(cmd, "chat") == 0 ||
+                 strcmp(cmd, "alerts") == 0 || strcmp(cmd, "ack") == 0 ||
+                 strcmp(cmd, "at-risk") == 0;
     if (!known) {
         fprintf(stderr, "churnctl: unknown command '%s'\n", cmd);
         usage(stderr);
@@ -117,6 +129,12 @@ main(int argc, char **argv)
             rc = churnctl_health(&ctl, argc - i, argv + i);
         else if (strcmp(cmd, "chat") == 0)
             rc = churnctl_chat(&ctl, argc - i, argv + i);
+        else if (strcmp(cmd, "alerts") == 0)
+            rc = churnctl_alerts(&ctl, argc - i, argv + i);
+        else if (strcmp(cmd, "ack") == 0)
+            rc = churnctl_ack(&ctl, argc - i, argv + i);
+        else if (strcmp(cmd, "at-risk") == 0)
+            rc = churnctl_at_risk(&ctl, argc - i, argv + i);
         else
             rc = churnctl_call(&ctl, argc - i, argv + i);
         churn_client_close(ctl.client);

@@ -1,7 +1,8 @@
 /*
  * rpc.c - churnctl's commands that talk to a running churnd over gRPC with the project's
  * own client: health, methods and call (any RPC, JSON in, JSON lines out, converted with
- * the generated descriptors).
+ * the generated descriptors); and the helpers every command that calls churnd shares
+ * (method lookup, unary calls, status reports, JSON output).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,8 +21,8 @@
 
 static const char *const shape_names[] = {"unary", "client stream", "server stream", "bidi stream"};
 
-static const struct churn_method *
-find_method(struct ctl *ctl, const char *name)
+const struct churn_method *
+churnctl_find_method(struct ctl *ctl, const char *name)
 {
     char want[512];
     snprintf(want, sizeof(want), "%s", name);
@@ -41,8 +42,8 @@ find_method(struct ctl *ctl, const char *name)
     return NULL;
 }
 
-static int
-report_status(const struct churn_client_status *st)
+int
+churnctl_report_status(const struct churn_client_status *st)
 {
     if (st->code == 0)
         return 0;
@@ -52,22 +53,77 @@ report_status(const struct churn_client_status *st)
     return unreachable ? EXIT_TRANSPORT : EXIT_STATUS;
 }
 
-static int
-print_response(struct ctl *ctl, const struct churn_method *m, const void *data, size_t len)
+int
+churnctl_print_json(struct ctl *ctl, const ProtobufCMessage *msg)
 {
-    ProtobufCMessage *msg = protobuf_c_message_unpack(m->response, NULL, len, data);
-    if (!msg) {
-        fprintf(stderr, "churnctl: the server's answer is not a valid %s\n", m->response->name);
-        return EXIT_TRANSPORT;
-    }
     char *text = churn_pbjson_dumps(msg, ctl->pretty);
-    protobuf_c_message_free_unpacked(msg, NULL);
     if (!text)
         return EXIT_TRANSPORT;
     puts(text);
     fflush(stdout);
     free(text);
     return 0;
+}
+
+ProtobufCMessage *
+churnctl_unpack(const struct churn_method *m, const void *data, size_t len)
+{
+    ProtobufCMessage *msg = protobuf_c_message_unpack(m->response, NULL, len, data);
+    if (!msg)
+        fprintf(stderr, "churnctl: the server's answer is not a valid %s\n", m->response->name);
+    return msg;
+}
+
+static int
+print_response(struct ctl *ctl, const struct churn_method *m, const void *data, size_t len)
+{
+    ProtobufCMessage *msg = churnctl_unpack(m, data, len);
+    if (!msg)
+        return EXIT_TRANSPORT;
+    int rc = churnctl_print_json(ctl, msg);
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return rc;
+}
+
+/* The unary call @m with the serialized @req; the answer unpacked into *resp. */
+static int
+unary_packed(struct ctl *ctl, const struct churn_method *m, const uint8_t *req, size_t req_len,
+             ProtobufCMessage **resp)
+{
+    struct churn_client_status st = {0};
+    void *data = NULL;
+    size_t len = 0;
+    int rc;
+    if (churn_client_unary(ctl->client, m->name, req, req_len, ctl->timeout_ms, &data, &len, &st) !=
+        CHURN_OK) {
+        fprintf(stderr, "churnctl: cannot reach %s\n", ctl->server);
+        rc = EXIT_TRANSPORT;
+    } else if ((rc = churnctl_report_status(&st)) == 0) {
+        *resp = churnctl_unpack(m, data ? data : "", len);
+        rc = *resp ? 0 : EXIT_TRANSPORT;
+    }
+    churn_free(data);
+    churn_client_status_clear(&st);
+    return rc;
+}
+
+int
+churnctl_unary(struct ctl *ctl, const char *method, const ProtobufCMessage *req,
+               ProtobufCMessage **resp)
+{
+    const struct churn_method *m = churnctl_find_method(ctl, method);
+    if (!m || m->request != req->descriptor) {
+        fprintf(stderr, "churnctl: %s is not a method taking %s\n", method, req->descriptor->name);
+        return EXIT_USAGE;
+    }
+    size_t len = protobuf_c_message_get_packed_size(req);
+    uint8_t *buf = churn_malloc(len ? len : 1);
+    if (!buf)
+        return EXIT_TRANSPORT;
+    protobuf_c_message_pack(req, buf);
+    int rc = unary_packed(ctl, m, buf, len, resp);
+    churn_free(buf);
+    return rc;
 }
 
 /* JSON text → serialized request bytes (heap, churn_free them). */
@@ -119,24 +175,17 @@ call_unary_like(struct ctl *ctl, const struct churn_method *m, const char *json)
     int rc = encode_request(m, json, strlen(json), &req, &req_len);
     if (rc)
         return rc;
-    struct churn_client_status st = {0};
     if (m->shape == CHURN_RPC_UNARY) {
-        void *resp = NULL;
-        size_t resp_len = 0;
-        if (churn_client_unary(ctl->client, m->name, req, req_len, ctl->timeout_ms, &resp,
-                               &resp_len, &st) != CHURN_OK) {
-            fprintf(stderr, "churnctl: cannot reach %s\n", ctl->server);
-            rc = EXIT_TRANSPORT;
-        } else {
-            rc = report_status(&st);
-            if (!rc)
-                rc = print_response(ctl, m, resp, resp_len);
-        }
-        churn_free(resp);
+        ProtobufCMessage *resp = NULL;
+        rc = unary_packed(ctl, m, req, req_len, &resp);
         churn_free(req);
-        churn_client_status_clear(&st);
+        if (!rc) {
+            rc = churnctl_print_json(ctl, resp);
+            protobuf_c_message_free_unpacked(resp, NULL);
+        }
         return rc;
     }
+    struct churn_client_status st = {0};
     /* server stream: one request, then every response until the status */
     struct churn_client_stream *s;
     if (churn_client_stream_open(ctl->client, m->name, ctl->timeout_ms, &s) != CHURN_OK ||
@@ -155,7 +204,7 @@ call_unary_like(struct ctl *ctl, const struct churn_method *m, const char *json)
     }
     churn_client_stream_finish(s, rc != 0, &st);
     if (!rc)
-        rc = report_status(&st);
+        rc = churnctl_report_status(&st);
     churn_client_status_clear(&st);
     return rc;
 }
@@ -211,7 +260,7 @@ call_streaming(struct ctl *ctl, const struct churn_method *m, const char *input)
     }
     churn_client_stream_finish(s, rc != 0, &st);
     if (!rc)
-        rc = report_status(&st);
+        rc = churnctl_report_status(&st);
     churn_client_status_clear(&st);
     return rc;
 }
@@ -223,7 +272,7 @@ churnctl_call(struct ctl *ctl, int argc, char **argv)
         fputs("usage: churnctl call METHOD [JSON|-]\n", stderr);
         return EXIT_USAGE;
     }
-    const struct churn_method *m = find_method(ctl, argv[0]);
+    const struct churn_method *m = churnctl_find_method(ctl, argv[0]);
     if (!m) {
         fprintf(stderr, "churnctl: unknown method '%s' (see `churnctl methods`)\n", argv[0]);
         return EXIT_USAGE;
@@ -256,8 +305,8 @@ churnctl_health(struct ctl *ctl, int argc, char **argv)
         else
             service = argv[i];
     }
-    const struct churn_method *m =
-        find_method(ctl, watch ? "/grpc.health.v1.Health/Watch" : "/grpc.health.v1.Health/Check");
+    const struct churn_method *m = churnctl_find_method(
+        ctl, watch ? "/grpc.health.v1.Health/Watch" : "/grpc.health.v1.Health/Check");
     char json[512];
     snprintf(json, sizeof(json), "{\"service\":\"%.400s\"}", service);
     if (strchr(service, '"') || strchr(service, '\\')) {
