@@ -360,3 +360,51 @@ def test_declining_logins_and_orders_raise_an_alert_soon_after_the_summary(api, 
     # recorded for the note on issue 6; not asserted (timing thresholds do not belong in tests)
     print(f"alert {latency_ms:.1f} ms after the ingestion summary: {a.summary}")
     w.cancel()
+
+
+def test_an_alert_whose_condition_clears_closes_by_itself(api, alert_api, churnd_factory,
+                                                           demo_store, tmp_path):
+    """A model that reads only open support tickets: two tickets opened raise the risk
+    (TIER_WORSENED and PROBABILITY_JUMP), both resolved bring it back, and both alerts close
+    with CONDITION_CLEARED."""
+    from fixtures_data import event, login, write_model_variant
+    pb = alert_api[0]
+    E = api.ingest_pb2.Event
+
+    def only_open_tickets(doc):
+        names = []
+        for f in doc["features"]:
+            width = len(f["categories"]) + 1 if f["type"] == "categorical" else 1
+            width += 1 if f.get("missing", {}).get("indicator") else 0
+            names += [f["name"]] * width
+        coef = [0.0] * len(doc["logistic_regression"]["coefficients"])
+        assert len(names) == len(coef), "the coefficient layout changed"
+        coef[names.index("open_tickets")] = 3.0
+        doc["logistic_regression"]["coefficients"] = coef
+        doc["logistic_regression"]["intercept"] = -3.0
+
+    model = write_model_variant(demo_store.logreg, str(tmp_path / "tickets.json"),
+                                only_open_tickets)
+    server = start_on_store(churnd_factory, None, model, args=["--sweep-interval-s", "0"])
+    c = "tickets-1"
+
+    def ticket(i, action):
+        return event(api, f"tk-{i}-{action}", c, support_ticket=E.SupportTicket(
+            ticket_id=f"t-{i}", action=action, category="billing"))
+
+    _record(api, server, [login(api, "tk-login", c)])
+    w = Watcher(alert_api, server, after_sequence=0)
+    assert w.caught_up() == []
+    _record(api, server, [ticket(i, api.ingest_pb2.TICKET_ACTION_OPENED) for i in range(2)])
+    raised = w.alerts(2)
+    assert {a.cause for a in raised} == {pb.ALERT_CAUSE_TIER_WORSENED,
+                                         pb.ALERT_CAUSE_PROBABILITY_JUMP}
+    assert raised[0].what_moved[0].feature == "open_tickets"
+    _record(api, server, [ticket(i, api.ingest_pb2.TICKET_ACTION_RESOLVED) for i in range(2)])
+    closed = w.alerts(2)
+    assert {a.sequence for a in closed} == {a.sequence for a in raised}
+    for a in closed:
+        assert a.change == pb.ALERT_CHANGE_CLOSED and a.status == pb.ALERT_STATUS_CLOSED
+        assert a.resolution == pb.ALERT_RESOLUTION_CONDITION_CLEARED
+    assert w.quiet(1.0)
+    w.cancel()
