@@ -446,7 +446,7 @@ def test_list_filters_orders_and_pages(api, alert_api, churnctl_bin, server):
 
 # -- ack ------------------------------------------------------------------------------------
 
-def test_ack_once_then_failed_precondition(api, alert_api, churnctl_bin, server):
+def test_ack_once_then_unchanged(api, alert_api, churnctl_bin, server):
     raise_alerts(api, alert_api, server, ["cust-ack-cli"])
     r = ctl(churnctl_bin, server, "ack", "1", "--actor", "dana@example.com", "--action",
             "consultation", "--json")
@@ -457,11 +457,19 @@ def test_ack_once_then_failed_precondition(api, alert_api, churnctl_bin, server)
     assert a["status"] == "ALERT_STATUS_ACKNOWLEDGED" and a["revision_sequence"] == 2
     assert a["acknowledged_by"] == "dana@example.com"
     assert a["action_taken"] == "ACTION_KIND_CONSULTATION"
+    # idempotent: a second acknowledgement changes nothing (AcknowledgeAlert changed=false)
     r = ctl(churnctl_bin, server, "ack", "#1", "--actor", "sam@example.com")
-    assert r.returncode == 1, (r.stdout, r.stderr)
-    assert r.stdout == ""
-    assert r.stderr.startswith("churnctl: FAILED_PRECONDITION: ")
-    assert "already acknowledged by dana@example.com" in r.stderr
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "unchanged: alert #1 was" in r.stdout and "dana@example.com" in r.stdout, r.stdout
+    r = ctl(churnctl_bin, server, "ack", "1", "--actor", "sam@example.com", "--json")
+    assert json_lines(r.stdout)[0].get("changed", False) is False
+    assert json_lines(r.stdout)[0]["alert"]["acknowledged_by"] == "dana@example.com"
+    # a closed alert cannot be acknowledged: FAILED_PRECONDITION naming the state
+    r = ctl(churnctl_bin, server, "ack", "1", "--actor", "dana@example.com", "--close", "saved")
+    assert r.returncode == 0, r.stderr
+    r = ctl(churnctl_bin, server, "ack", "1", "--actor", "sam@example.com")
+    assert r.returncode == 1 and r.stdout == "", (r.stdout, r.stderr)
+    assert r.stderr.startswith("churnctl: FAILED_PRECONDITION: ") and "closed" in r.stderr
     r = ctl(churnctl_bin, server, "ack", "99", "--actor", "sam")
     assert r.returncode == 1 and "NOT_FOUND" in r.stderr and "99" in r.stderr, r.stderr
 
