@@ -655,7 +655,7 @@ engine_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&al->mu);
         while (!al->stop && al->n_jobs == 0 && !al->fanout && (al->rq_n == 0 || !ready) &&
-               churn_now_ms() < next_tick) {
+               al->n_held == 0 && churn_now_ms() < next_tick) {
             struct timespec ts = {.tv_sec = next_tick / 1000,
                                   .tv_nsec = (long)(next_tick % 1000) * 1000000L};
             pthread_cond_timedwait(&al->cv, &al->mu, &ts);
@@ -671,7 +671,16 @@ engine_main(void *arg)
             /* rescores are recomputed by the next sweep: a stopping engine drops them */
             n_ids = churn__rescore_take_locked(al, ids, CHURN__RESCORE_BATCH);
         }
-        bool stop = al->stop && !have_job && !fanout;
+        struct churn_rpc **resume = NULL;
+        size_t n_resume = 0;
+        if (al->n_held && (al->n_jobs <= CHURN__JOB_QUEUE_CAP / 4 || al->stop)) {
+            resume = al->held; /* swap in the spare list: resumed below without the lock */
+            n_resume = al->n_held;
+            al->held = al->held_spare;
+            al->held_spare = resume;
+            al->n_held = 0;
+        }
+        bool stop = al->stop && !have_job && !fanout && !n_resume;
         if (al->stop && !ready)
             stop = true;
         size_t dropped_at_stop = stop ? al->rq_n : 0;
@@ -681,6 +690,10 @@ engine_main(void *arg)
                 churn_log(CHURN_LOG_INFO, "rescores_dropped_at_stop",
                           CHURN_LF_INT("customers", (int64_t)dropped_at_stop));
             break;
+        }
+        for (size_t i = 0; i < n_resume; i++) {
+            churn_rpc_resume_recv(resume[i]);
+            churn_rpc_unref(resume[i]);
         }
         if (fanout)
             fan_out(al);
@@ -707,13 +720,22 @@ engine_main(void *arg)
 /* ---- life cycle ------------------------------------------------------------------------ */
 
 bool
-churn__alerts_chat(struct churn__alerts *al, const char *customer_id, enum churn_alert_cause cause,
-                   const char *reason, const char *evidence, double confidence)
+churn__alerts_chat(struct churn__alerts *al, struct churn_rpc *stream, const char *customer_id,
+                   enum churn_alert_cause cause, const char *reason, const char *evidence,
+                   double confidence)
 {
     if (!al || !customer_id || strlen(customer_id) >= CHURN_ALERT_ID_MAX)
         return false;
     pthread_mutex_lock(&al->mu);
     bool ok = al->n_jobs < CHURN__JOB_QUEUE_CAP && !al->stop;
+    /* past half full, the stream that adds a job stops reading until the engine caught up:
+     * escalations slow down instead of being lost (each held stream adds at most one job) */
+    if (ok && stream && al->n_jobs >= CHURN__JOB_QUEUE_CAP / 2 &&
+        al->n_held < CHURN__HELD_MAX) {
+        churn_rpc_hold_recv(stream);
+        al->held[al->n_held++] = churn_rpc_ref(stream);
+        al->holds++;
+    }
     if (ok) {
         struct churn__alert_job *j = &al->jobs[(al->job_head + al->n_jobs) % CHURN__JOB_QUEUE_CAP];
         memset(j, 0, sizeof(*j));
@@ -737,7 +759,8 @@ churn__alerts_chat(struct churn__alerts *al, const char *customer_id, enum churn
     }
     pthread_mutex_unlock(&al->mu);
     if (!ok)
-        churn_log(CHURN_LOG_WARN, "alert_queue_full", CHURN_LF_STR("customer_id", customer_id));
+        churn_log(CHURN_LOG_ERROR, "alert_queue_full", CHURN_LF_STR("customer_id", customer_id),
+                  CHURN_LF_STR("msg", "chat alert dropped: the engine is far behind"));
     return ok;
 }
 
@@ -786,7 +809,9 @@ churn__alerts_start(struct churn_services *svc, struct churn_store *store,
     al->sweep_delay_ms = svc->sweep_delay_ms;
     enum churn_err err = CHURN_ENOMEM;
     al->jobs = churn_calloc(CHURN__JOB_QUEUE_CAP, sizeof(*al->jobs));
-    if (!al->jobs || churn__rescore_init(al) != CHURN_OK)
+    al->held = churn_calloc(CHURN__HELD_MAX, sizeof(*al->held));
+    al->held_spare = churn_calloc(CHURN__HELD_MAX, sizeof(*al->held_spare));
+    if (!al->jobs || !al->held || !al->held_spare || churn__rescore_init(al) != CHURN_OK)
         goto out_fail;
     uint64_t head = 0;
     err = churn_store_foreach_alert(store, 0, 0, head_cb, &head);
@@ -863,6 +888,12 @@ churn__alerts_stop(struct churn__alerts *al)
     churn_alert_hub_destroy(al->hub);
     if (al->playbooks)
         churn_playbook_registry_destroy(al->playbooks);
+    for (size_t i = 0; i < al->n_held; i++) { /* engine never started, or stopped early */
+        churn_rpc_resume_recv(al->held[i]);
+        churn_rpc_unref(al->held[i]);
+    }
+    churn_free(al->held);
+    churn_free(al->held_spare);
     churn_free(al->jobs);
     churn__rescore_fini(al);
     pthread_cond_destroy(&al->sweep_cv);

@@ -481,7 +481,7 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
                   CHURN_LF_STR("customer_id", c->customer_id),
                   CHURN_LF_STR("reason", churn_chat_reason_name(d.reason)),
                   CHURN_LF_DBL("confidence", d.confidence));
-        churn__alerts_chat(svc->alerts, c->customer_id,
+        churn__alerts_chat(svc->alerts, rpc, c->customer_id,
                            d.reason == CHURN_CHAT_REASON_CHURN_INTENT ? CHURN_CAUSE_CHURN_INTENT
                                                                       : CHURN_CAUSE_CHAT_ESCALATION,
                            churn_chat_reason_name(d.reason), req->text, d.confidence);

@@ -408,3 +408,34 @@ def test_an_alert_whose_condition_clears_closes_by_itself(api, alert_api, churnd
         assert a.resolution == pb.ALERT_RESOLUTION_CONDITION_CLEARED
     assert w.quiet(1.0)
     w.cancel()
+
+
+def test_a_burst_of_chat_escalations_loses_no_alert(api, alert_api, server):
+    """5,000 churn-intent turns from 20 streams at once: more than the engine's chat queue
+    holds. Streams are held back while it drains, so every turn gets its answer and every
+    escalation its alert."""
+    import threading
+    pb = api.chat_pb2
+    streams, per = 20, 250
+    answers = [0] * streams
+
+    def run(k):
+        stub = api.chat_grpc.ChatServiceStub(server.channel())
+        turns = (pb.AnalyzeChatRequest(conversation_id=f"burst-{k}-{i}", turn_sequence=1,
+                                       role=pb.CHAT_ROLE_CUSTOMER, customer_id=f"burst-{k}-{i}",
+                                       text="I want to cancel my subscription")
+                 for i in range(per))
+        for a in stub.AnalyzeChat(turns, timeout=300):
+            assert a.escalation.escalate
+            answers[k] += 1
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [per] * streams
+    _, head = wait_listed(alert_api, server, streams * per, timeout=120)
+    listed, _ = list_all(alert_api, server)
+    assert len({a.customer_id for a in listed}) == streams * per
+    assert "alert_queue_full" not in server.stderr()
