@@ -23,6 +23,8 @@
 #define CHURN_ALERT_ID_MAX        129u /* customer id: CHURN_ID_MAX (128) bytes + NUL */
 #define CHURN_ALERT_NAME_MAX      64u  /* feature, source, playbook id, owner, actor */
 #define CHURN_ALERT_LABEL_MAX     128u /* human feature label */
+#define CHURN_ALERT_ACTOR_MAX     129u /* who acknowledged or recorded an outcome: 128 + NUL */
+#define CHURN_ALERT_NOTE_MAX      1025u /* an actor's note: 1 KiB + NUL */
 #define CHURN_ALERT_TEXT_MAX      512u /* action detail, snooze reason, action taken, evidence */
 #define CHURN_ALERT_MAX_REASONS   5u
 #define CHURN_ALERT_MAX_MOVED     5u
@@ -263,8 +265,11 @@ struct churn_alert {
     int64_t due_at_ms; /* 0: no due date */
     int64_t snoozed_until_ms;
     char snooze_reason[CHURN_ALERT_TEXT_MAX];
-    char ack_actor[CHURN_ALERT_NAME_MAX];
+    char ack_actor[CHURN_ALERT_ACTOR_MAX];
     char ack_action[CHURN_ALERT_TEXT_MAX];
+    int64_t ack_ms;                   /* when it was (last) acknowledged; 0: never */
+    char note[CHURN_ALERT_NOTE_MAX];  /* the acknowledging actor's note */
+    uint32_t trigger_count;           /* triggers absorbed: 1 when raised, +1 per update */
     int64_t closed_ms;
     char chat_reason[CHURN_ALERT_NAME_MAX];   /* chat causes: the escalation reason code */
     char chat_evidence[CHURN_ALERT_TEXT_MAX]; /* chat causes: the customer's words */
@@ -275,7 +280,7 @@ struct churn_alert {
     enum churn_action_kind outcome_intervention;
     double outcome_revenue; /* >= 0, currency units */
     char outcome_currency[8];
-    char outcome_actor[CHURN_ALERT_NAME_MAX];
+    char outcome_actor[CHURN_ALERT_ACTOR_MAX];
     int64_t outcome_observed_ms;
 };
 

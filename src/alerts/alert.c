@@ -128,6 +128,7 @@ churn_alert_init(struct churn_alert *alert, const char *customer_id, enum churn_
     alert->status = CHURN_STATUS_OPEN;
     alert->revision = 1;
     alert->change = CHURN_CHANGE_RAISED;
+    alert->trigger_count = 1;
     alert->created_ms = now_ms;
     alert->updated_ms = now_ms;
     return CHURN_OK;
@@ -239,6 +240,7 @@ churn_alert_update(struct churn_alert *alert, const struct churn_alert *fresh, i
         memcpy(alert->chat_evidence, fresh->chat_evidence, sizeof(alert->chat_evidence));
     }
     alert->change = CHURN_CHANGE_UPDATED;
+    alert->trigger_count++;
     touch(alert, now_ms);
     return CHURN_OK;
 }
@@ -270,8 +272,8 @@ churn_alert_acknowledge(struct churn_alert *alert, const char *actor, const char
     }
     if (!action_taken)
         action_taken = "";
-    if (strlen(actor) >= CHURN_ALERT_NAME_MAX) {
-        churn_errf(errbuf, errlen, "actor: longer than %u bytes", CHURN_ALERT_NAME_MAX - 1);
+    if (strlen(actor) >= CHURN_ALERT_ACTOR_MAX) {
+        churn_errf(errbuf, errlen, "actor: longer than %u bytes", CHURN_ALERT_ACTOR_MAX - 1);
         return CHURN_ETOOBIG;
     }
     if (strlen(action_taken) >= CHURN_ALERT_TEXT_MAX) {
@@ -280,6 +282,9 @@ churn_alert_acknowledge(struct churn_alert *alert, const char *actor, const char
     }
     churn__copy(alert->ack_actor, sizeof(alert->ack_actor), actor);
     churn__copy(alert->ack_action, sizeof(alert->ack_action), action_taken);
+    alert->ack_ms = now_ms;
+    if (!alert->owner[0] && strlen(actor) < sizeof(alert->owner))
+        churn__copy(alert->owner, sizeof(alert->owner), actor); /* the actor takes it on */
     alert->status = CHURN_STATUS_ACKNOWLEDGED;
     alert->snoozed_until_ms = 0;
     alert->snooze_reason[0] = '\0';
@@ -412,7 +417,7 @@ churn_alert_record_outcome(struct churn_alert *alert, const struct churn_alert_o
 char *
 churn_alert_summary(const struct churn_alert *a, char *out, size_t outlen)
 {
-    char seg[32];
+    char seg[48];
     size_t n = 0;
     if (outlen == 0)
         return out;
@@ -424,7 +429,7 @@ churn_alert_summary(const struct churn_alert *a, char *out, size_t outlen)
             n = w_ < 0 ? outlen : n + (size_t)w_;                                                  \
         }                                                                                          \
     } while (0)
-    APPEND("#%llu %s %s %s %s p=%.2f (was %.2f) priority=%.2f", (unsigned long long)a->sequence,
+    APPEND("#%llu %s %s %s %s p=%.2f (was %.2f) priority=%.2f", (unsigned long long)a->id,
            a->customer_id, churn_alert_cause_name(a->cause), churn_alert_status_name(a->status),
            churn_segment_name(a->risk_tier, a->value_tier, seg, sizeof(seg)), a->probability,
            a->probability_before, a->priority);
@@ -485,7 +490,7 @@ alert_valid(const struct churn_alert *a)
          a->outcome_intervention < CHURN_ACTION_NONE ||
          a->outcome_intervention >= CHURN_ACTION_COUNT || !isfinite(a->outcome_revenue) ||
          a->outcome_revenue < 0 || !churn__terminated(a->outcome_currency, 8) ||
-         !churn__terminated(a->outcome_actor, CHURN_ALERT_NAME_MAX)))
+         !churn__terminated(a->outcome_actor, CHURN_ALERT_ACTOR_MAX)))
         return false;
     if (a->n_reasons > CHURN_ALERT_MAX_REASONS || a->n_moved > CHURN_ALERT_MAX_MOVED ||
         a->n_stale > CHURN_ALERT_MAX_STALE)
@@ -510,7 +515,7 @@ churn_alert_encode(const struct churn_alert *a, uint8_t *out, size_t cap, size_t
     bool strs_ok = FIELD_OK(a->action.detail) && FIELD_OK(a->playbook_id) && FIELD_OK(a->owner) &&
                    FIELD_OK(a->snooze_reason) && FIELD_OK(a->ack_actor) &&
                    FIELD_OK(a->ack_action) && FIELD_OK(a->chat_reason) &&
-                   FIELD_OK(a->chat_evidence);
+                   FIELD_OK(a->chat_evidence) && FIELD_OK(a->note);
     for (uint32_t i = 0; i < a->n_reasons; i++)
         strs_ok = strs_ok && FIELD_OK(a->reasons[i].feature) && FIELD_OK(a->reasons[i].label) &&
                   isfinite(a->reasons[i].value) && isfinite(a->reasons[i].contribution);
@@ -575,6 +580,9 @@ churn_alert_encode(const struct churn_alert *a, uint8_t *out, size_t cap, size_t
     churn__wr_str(&w, a->chat_evidence);
     /* format 2 */
     churn__wr_u8(&w, (uint8_t)a->change);
+    churn__wr_u32(&w, a->trigger_count);
+    churn__wr_i64(&w, a->ack_ms);
+    churn__wr_str(&w, a->note);
     churn__wr_u8(&w, a->has_outcome ? 1 : 0);
     if (a->has_outcome) {
         churn__wr_u8(&w, (uint8_t)a->outcome);
@@ -658,6 +666,9 @@ churn_alert_decode(const uint8_t *data, size_t len, struct churn_alert *alert)
     uint8_t has_outcome = 0;
     if (version >= 2) {
         a.change = churn__rd_u8(&r);
+        a.trigger_count = churn__rd_u32(&r);
+        a.ack_ms = churn__rd_i64(&r);
+        churn__rd_str(&r, a.note, sizeof(a.note));
         has_outcome = churn__rd_u8(&r);
         if (has_outcome == 1) {
             a.has_outcome = true;
@@ -670,6 +681,7 @@ churn_alert_decode(const uint8_t *data, size_t len, struct churn_alert *alert)
         }
     } else {
         a.change = change_of_v1(&a);
+        a.trigger_count = 1;
     }
     if (r.bad || r.off != r.len || holdout > 1 || has_outcome > 1 || !alert_valid(&a))
         return CHURN_ECORRUPT;

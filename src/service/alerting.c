@@ -382,6 +382,8 @@ churn__alerts_acknowledge(struct churn__alerts *al, const struct churn__ack *req
     }
     if (!(transition && w->status == CHURN_STATUS_ACKNOWLEDGED)) {
         err = churn_alert_acknowledge(w, req->actor, req->action_taken, now, msg, msglen);
+        if (!err && req->note && req->note[0])
+            snprintf(w->note, sizeof(w->note), "%s", req->note);
         if (err == CHURN_EEXIST)
             err = CHURN_EPRECOND;
         else if (err == CHURN_ETOOBIG)

@@ -223,6 +223,7 @@ alert_to_proto(const struct churn_alert *a, struct churn_arena *ar)
             fm->before = fm->before_missing ? 0.0 : a->moved[i].before;
             fm->after = fm->after_missing ? 0.0 : a->moved[i].after;
             fm->contribution_delta = a->moved[i].contribution_delta;
+            fm->explanation = (char *)a->moved[i].sentence;
             m->what_moved[m->n_what_moved++] = fm;
         }
     }
@@ -267,8 +268,10 @@ alert_to_proto(const struct churn_alert *a, struct churn_arena *ar)
         m->chat = chat;
     }
     m->summary = churn_alert_summary(a, summary, 1024);
-    m->trigger_count = 1;
+    m->trigger_count = (int32_t)a->trigger_count;
     m->acknowledged_by = (char *)a->ack_actor;
+    m->acknowledged_at_ms = a->ack_ms;
+    m->note = (char *)a->note;
     enum churn_action_kind taken = CHURN_ACTION_NONE;
     if (a->ack_action[0] && churn_action_kind_parse(a->ack_action, &taken) != CHURN_OK)
         taken = CHURN_ACTION_NONE;
@@ -795,15 +798,19 @@ acknowledge_alert(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCM
     size_t actor_len = strlen(req->actor);
     if (actor_len == 0)
         return churn_rpc_error(rpc, CHURN_EINVAL, "actor: required");
-    if (actor_len >= CHURN_ALERT_NAME_MAX)
+    if (actor_len >= CHURN_ALERT_ACTOR_MAX)
         return churn_rpc_error(rpc, CHURN_EINVAL, "actor: at most %u bytes",
-                               CHURN_ALERT_NAME_MAX - 1);
+                               CHURN_ALERT_ACTOR_MAX - 1);
+    if (strlen(req->note) >= CHURN_ALERT_NOTE_MAX)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "note: at most %u bytes",
+                               CHURN_ALERT_NOTE_MAX - 1);
     if (req->action_taken < 0 || (int)req->action_taken > (int)CHURN_ACTION_FEEDBACK_CALL)
         return churn_rpc_error(rpc, CHURN_EINVAL, "action_taken: unknown action %d",
                                (int)req->action_taken);
     struct churn__ack ack = {
         .sequence = req->sequence,
         .actor = req->actor,
+        .note = req->note,
         .action_taken = req->action_taken
                             ? churn_action_kind_name((enum churn_action_kind)req->action_taken)
                             : "",
@@ -879,9 +886,9 @@ record_outcome(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMess
         return churn_rpc_error(rpc, CHURN_EINVAL, "revenue: must be finite and >= 0");
     o.outcome.revenue = req->revenue;
     o.outcome.currency = req->currency;
-    if (strlen(req->actor) >= CHURN_ALERT_NAME_MAX)
+    if (strlen(req->actor) >= CHURN_ALERT_ACTOR_MAX)
         return churn_rpc_error(rpc, CHURN_EINVAL, "actor: at most %u bytes",
-                               CHURN_ALERT_NAME_MAX - 1);
+                               CHURN_ALERT_ACTOR_MAX - 1);
     o.outcome.actor = req->actor;
     if (strlen(req->note) > 1024)
         return churn_rpc_error(rpc, CHURN_EINVAL, "note: at most 1024 bytes");

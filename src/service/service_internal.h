@@ -138,6 +138,7 @@ struct churn__watcher {
 struct churn__ack {
     uint64_t sequence;
     const char *actor;
+    const char *note;         /* "" for none */
     const char *action_taken; /* action kind name, "" for none */
     int64_t snooze_until_ms;  /* 0: no snooze */
     const char *snooze_reason;

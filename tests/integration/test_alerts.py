@@ -214,9 +214,11 @@ def test_acknowledge_once_then_close(api, alert_api, server):
     w.caught_up()
 
     r = stub.AcknowledgeAlert(pb.AcknowledgeAlertRequest(
-        sequence=alert.sequence, actor="dana@example.com",
+        sequence=alert.sequence, actor="dana@example.com", note="called, offered 20% off",
         action_taken=api.common_pb2.ACTION_KIND_COUPON), timeout=RPC_TIMEOUT_S)
     assert r.changed
+    assert r.alert.note == "called, offered 20% off" and r.alert.acknowledged_at_ms > 0
+    assert r.alert.trigger_count == 1
     assert r.alert.sequence == alert.sequence
     assert r.alert.revision_sequence > alert.revision_sequence
     assert r.alert.status == pb.ALERT_STATUS_ACKNOWLEDGED
@@ -475,7 +477,8 @@ def test_a_cancellation_raises_tier_and_jump_alerts_with_what_moved(api, alert_a
         # what moved: the contribution changes since the baseline, largest first
         deltas = [abs(m.contribution_delta) for m in a.what_moved]
         assert deltas == sorted(deltas, reverse=True) and deltas[0] > 0.01
-        assert all(m.feature and m.label for m in a.what_moved)
+        assert all(m.feature and m.label and m.explanation for m in a.what_moved)
+        assert "nan" not in " ".join(m.explanation for m in a.what_moved)
         # a cancellation counts as a plan downgrade: the feature that moved the score most
         top = a.what_moved[0]
         assert top.feature == "plan_downgrades_90d" and not top.after_missing

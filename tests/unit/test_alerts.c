@@ -346,10 +346,12 @@ Test(alerts, format_1_alerts_still_decode_with_their_change_inferred)
     uint8_t buf[CHURN_ALERT_ENCODED_MAX];
     size_t len;
     cr_assert_eq(churn_alert_encode(&a, buf, sizeof(buf), &len), CHURN_OK);
-    /* a format 1 record is a format 2 one without the two trailing bytes */
+    /* a format 1 record is a format 2 one without its trailer: change (1), trigger count (4),
+     * acknowledged at (8), note (2 + 0: empty here), has outcome (1) */
     buf[0] = 1;
     struct churn_alert d;
-    cr_assert_eq(churn_alert_decode(buf, len - 2, &d), CHURN_OK);
+    cr_assert_eq(churn_alert_decode(buf, len - 16, &d), CHURN_OK);
+    cr_assert_eq(d.trigger_count, 1);
     cr_assert_eq(d.change, CHURN_CHANGE_ACKNOWLEDGED);
     cr_assert_eq(d.has_outcome, false);
     cr_assert_str_eq(d.ack_actor, "ana");
@@ -427,7 +429,7 @@ Test(alerts, alert_decoding_refuses_truncated_and_hostile_bytes)
     bad[0] = 0;
     cr_assert_eq(churn_alert_decode(bad, len, &d), CHURN_ECORRUPT, "version 0");
     memcpy(bad, buf, len);
-    bad[len - 2] = 9; /* format 2: the change byte (the alert has no outcome: last byte 0) */
+    bad[len - 16] = 9; /* format 2: the change byte (empty note, no outcome: 16-byte trailer) */
     cr_assert_eq(churn_alert_decode(bad, len, &d), CHURN_ECORRUPT, "unknown change");
     memcpy(bad, buf, len);
     bad[len - 1] = 2; /* the has-outcome flag */
