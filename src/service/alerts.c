@@ -349,7 +349,12 @@ churn__watcher_heartbeat_locked(struct churn__watcher *w)
     Churn__V1__WatchAlertsResponse resp = CHURN__V1__WATCH_ALERTS_RESPONSE__INIT;
     Churn__V1__WatchAlertsResponse__Heartbeat hb =
         CHURN__V1__WATCH_ALERTS_RESPONSE__HEARTBEAT__INIT;
+    /* the head first, then everything the hub holds for this watcher ahead of the heartbeat
+     * in the same stream: a client resuming after the heartbeat's head misses nothing */
     hb.head_sequence = churn_alert_hub_head(churn__alerts_hub(w->engine));
+    churn__watcher_drain_locked(w);
+    if (w->finished || !w->sub)
+        return;
     hb.server_time_ms = churn_now_ms();
     resp.event_case = CHURN__V1__WATCH_ALERTS_RESPONSE__EVENT_HEARTBEAT;
     resp.heartbeat = &hb;

@@ -636,6 +636,9 @@ at_risk_visit(const struct churn_customer *rec, void *user)
         sc->err = CHURN_ENOMEM;
         return 1;
     }
+    /* no risk tiers asked for: MEDIUM and HIGH (scoring.proto) */
+    if ((!f || f->n_risk_tiers == 0) && s->risk_tier < CHURN__V1__RISK_TIER__RISK_TIER_MEDIUM)
+        return 0;
     if (f) {
         if (!filter_has((const int *)f->risk_tiers, f->n_risk_tiers, (int)s->risk_tier) ||
             !filter_has((const int *)f->value_tiers, f->n_value_tiers, (int)s->value_tier) ||
@@ -684,8 +687,8 @@ list_at_risk(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
     struct churn_services *svc = churn_rpc_service(rpc);
     if (!svc->store)
         return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open yet");
-    if (req->page_size < 0 || req->page_size > PAGE_SIZE_LIMIT)
-        return churn_rpc_error(rpc, CHURN_EINVAL, "page_size: must be 0 to %d", PAGE_SIZE_LIMIT);
+    if (req->page_size < 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "page_size: must be >= 0");
     const Churn__V1__AtRiskFilter *f = req->filter;
     if (f) {
         if (!(f->min_probability >= 0 && f->min_probability <= 1))
@@ -726,6 +729,8 @@ list_at_risk(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
     }
     qsort(scan.entries, scan.n, sizeof(*scan.entries), by_priority);
     size_t page = req->page_size ? (size_t)req->page_size : PAGE_SIZE_DEFAULT;
+    if (page > PAGE_SIZE_LIMIT)
+        page = PAGE_SIZE_LIMIT; /* larger values are clamped (scoring.proto) */
     size_t first = offset < scan.n ? offset : scan.n;
     size_t count = scan.n - first < page ? scan.n - first : page;
     struct churn_arena *a = churn_rpc_arena(rpc);

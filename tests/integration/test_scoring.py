@@ -188,6 +188,22 @@ def test_list_at_risk_walks_to_the_last_page(stubs, api, scored):
     assert len(seen) == len(set(seen)) == p.total_size
 
 
+def test_list_at_risk_defaults_and_clamps(stubs, api, scored):
+    stub = scoring(api, scored)
+    pb = api.scoring_pb2
+    c = api.common_pb2
+    # no risk tiers in the filter: MEDIUM and HIGH only, however deep the page goes
+    r = stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(
+        page_size=5000, filter=pb.AtRiskFilter(min_probability=0.0)), timeout=RPC_TIMEOUT_S)
+    assert 0 < len(r.scores) <= 1000, "page_size over 1,000 is clamped, not refused"
+    assert all(s.risk_tier in (c.RISK_TIER_MEDIUM, c.RISK_TIER_HIGH) for s in r.scores)
+    low = stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(
+        page_size=10, filter=pb.AtRiskFilter(risk_tiers=[c.RISK_TIER_LOW])),
+        timeout=RPC_TIMEOUT_S)
+    assert low.scores and all(s.risk_tier == c.RISK_TIER_LOW for s in low.scores)
+    assert low.total_size + r.total_size > r.total_size
+
+
 # -- no model ------------------------------------------------------------------------------------
 
 def test_without_a_model_scoring_is_failed_precondition(stubs, api, churnd_factory, demo_store):
