@@ -156,9 +156,9 @@ void churn__alerts_stop(struct churn__alerts *al);
  * its on_message; may be NULL) is held from reading until the engine caught up, so bursts
  * slow down instead of losing alerts. False when @al is NULL or the queue is full (logged).
  */
-bool churn__alerts_chat(struct churn__alerts *al, struct churn_rpc *stream,
-                        const char *customer_id, enum churn_alert_cause cause, const char *reason,
-                        const char *evidence, double confidence);
+bool churn__alerts_chat(struct churn__alerts *al, struct churn_rpc *stream, const char *customer_id,
+                        enum churn_alert_cause cause, const char *reason, const char *evidence,
+                        double confidence);
 /**
  * churn__alerts_rescore() - queue a rescore job for each of the @n customers (ids copied):
  * the engine scores them and raises, updates or auto-closes TIER_WORSENED and
