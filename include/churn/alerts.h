@@ -20,12 +20,12 @@
 #include "churn/error.h"
 
 /* ---- caps (bytes include the terminating NUL) ---- */
-#define CHURN_ALERT_ID_MAX        129u /* customer id: CHURN_ID_MAX (128) bytes + NUL */
-#define CHURN_ALERT_NAME_MAX      64u  /* feature, source, playbook id, owner, actor */
-#define CHURN_ALERT_LABEL_MAX     128u /* human feature label */
-#define CHURN_ALERT_ACTOR_MAX     129u /* who acknowledged or recorded an outcome: 128 + NUL */
+#define CHURN_ALERT_ID_MAX        129u  /* customer id: CHURN_ID_MAX (128) bytes + NUL */
+#define CHURN_ALERT_NAME_MAX      64u   /* feature, source, playbook id, owner, actor */
+#define CHURN_ALERT_LABEL_MAX     128u  /* human feature label */
+#define CHURN_ALERT_ACTOR_MAX     129u  /* who acknowledged or recorded an outcome: 128 + NUL */
 #define CHURN_ALERT_NOTE_MAX      1025u /* an actor's note: 1 KiB + NUL */
-#define CHURN_ALERT_TEXT_MAX      512u /* action detail, snooze reason, action taken, evidence */
+#define CHURN_ALERT_TEXT_MAX      512u  /* action detail, snooze reason, action taken, evidence */
 #define CHURN_ALERT_MAX_REASONS   5u
 #define CHURN_ALERT_MAX_MOVED     5u
 #define CHURN_ALERT_MAX_STALE     8u
@@ -267,9 +267,9 @@ struct churn_alert {
     char snooze_reason[CHURN_ALERT_TEXT_MAX];
     char ack_actor[CHURN_ALERT_ACTOR_MAX];
     char ack_action[CHURN_ALERT_TEXT_MAX];
-    int64_t ack_ms;                   /* when it was (last) acknowledged; 0: never */
-    char note[CHURN_ALERT_NOTE_MAX];  /* the acknowledging actor's note */
-    uint32_t trigger_count;           /* triggers absorbed: 1 when raised, +1 per update */
+    int64_t ack_ms;                  /* when it was (last) acknowledged; 0: never */
+    char note[CHURN_ALERT_NOTE_MAX]; /* the acknowledging actor's note */
+    uint32_t trigger_count;          /* triggers absorbed: 1 when raised, +1 per update */
     int64_t closed_ms;
     char chat_reason[CHURN_ALERT_NAME_MAX];   /* chat causes: the escalation reason code */
     char chat_evidence[CHURN_ALERT_TEXT_MAX]; /* chat causes: the customer's words */

@@ -75,7 +75,7 @@ struct churn__alerts {
     struct churn_rpc **held;         /* chat streams not reading until the queue drains */
     struct churn_rpc **held_spare;   /* the other list, swapped in when they are resumed */
     size_t n_held;
-    uint64_t holds;                  /* times a stream was held (for tests and logs) */
+    uint64_t holds; /* times a stream was held (for tests and logs) */
 
     /* rescore queue (mu) */
     char (*rq)[CHURN_ALERT_ID_MAX]; /* ring of CHURN__RESCORE_QUEUE_CAP ids */

@@ -732,8 +732,7 @@ churn__alerts_chat(struct churn__alerts *al, struct churn_rpc *stream, const cha
     bool ok = al->n_jobs < CHURN__JOB_QUEUE_CAP && !al->stop;
     /* past half full, the stream that adds a job stops reading until the engine caught up:
      * escalations slow down instead of being lost (each held stream adds at most one job) */
-    if (ok && stream && al->n_jobs >= CHURN__JOB_QUEUE_CAP / 2 &&
-        al->n_held < CHURN__HELD_MAX) {
+    if (ok && stream && al->n_jobs >= CHURN__JOB_QUEUE_CAP / 2 && al->n_held < CHURN__HELD_MAX) {
         churn_rpc_hold_recv(stream);
         al->held[al->n_held++] = churn_rpc_ref(stream);
         al->holds++;
