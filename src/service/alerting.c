@@ -590,21 +590,16 @@ churn__alerts_remove_watcher(struct churn__alerts *al, struct churn__watcher *w)
         churn__watcher_put(w);
 }
 
-/* Wake-up: drain every pending watcher, FANOUT_BATCH at a time. Called without al->mu. */
-static void
-fan_out(struct churn__alerts *al)
+/* One batch: up to FANOUT_BATCH pending watchers, drained. Returns how many were taken. */
+static size_t
+fan_out_batch(struct churn__alerts *al)
 {
     struct churn__watcher *batch[FANOUT_BATCH];
     size_t n = 0;
     pthread_mutex_lock(&al->mu);
-    al->fanout = false;
-    for (struct churn__watcher *w = al->watchers; w; w = w->next) {
+    for (struct churn__watcher *w = al->watchers; w && n < FANOUT_BATCH; w = w->next) {
         if (!w->pending)
             continue;
-        if (n == FANOUT_BATCH) {
-            al->fanout = true; /* the rest next round */
-            break;
-        }
         w->pending = false;
         atomic_fetch_add(&w->refs, 1);
         batch[n++] = w;
@@ -616,6 +611,25 @@ fan_out(struct churn__alerts *al)
         pthread_mutex_unlock(&batch[i]->mu);
         churn__watcher_put(batch[i]);
     }
+    return n;
+}
+
+/*
+ * Wake-up: drain EVERY pending watcher before the engine takes its next job, FANOUT_BATCH
+ * at a time (so the watcher list lock is never held while sending). Stopping after one
+ * batch would starve the watchers past the first FANOUT_BATCH while alerts keep coming:
+ * the first ones are pending again after every job. Called without al->mu.
+ */
+static void
+fan_out(struct churn__alerts *al)
+{
+    pthread_mutex_lock(&al->mu);
+    al->fanout = false;
+    pthread_mutex_unlock(&al->mu);
+    /* capped: publishers on other threads (acknowledgements) could keep it going forever;
+     * whatever is left is still marked pending and the next wake-up continues */
+    for (int pass = 0; pass < 64 && fan_out_batch(al) == FANOUT_BATCH; pass++)
+        ;
 }
 
 /* Tick: a heartbeat to every watcher idle for its interval, FANOUT_BATCH per tick. */
