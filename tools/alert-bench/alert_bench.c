@@ -39,7 +39,7 @@
  * deliveries/s, latency percentiles over all deliveries, the latency to the first watcher
  * (engine and transport) and the spread from the first watcher to the last (the fan-out
  * itself), each watcher's own p50 and p99 (min / median / max over watchers, and how many are
- * "late": their p50 over 1.5x and 5 ms above the median watcher's), the tool's own CPU time,
+ * "late": their p50 more than 20% and 5 ms above the median watcher's), the tool's CPU time,
  * the server's (with --server-pid, same machine: all its threads and its busiest one, from
  * /proc), and whether every stream ended only when told to. In a paced run alerts/s is the
  * offered rate; the burst (--rate 0) measures what the server sustains.
@@ -1028,7 +1028,7 @@ figures_watchers(struct figures *f, const struct bench *b, const struct window *
     if (!seen)
         f->missing = SIZE_MAX; /* could not check: never a good run */
     churn_free(seen);
-    /* late: served well after the typical watcher (over 1.5x and 5 ms more than its p50) */
+    /* late: served well after the typical watcher (p50 over 20% and 5 ms above the median's) */
     size_t k = 0;
     for (int i = 0; i < b->o->watchers; i++)
         if (isfinite(f->wp50[i]))
@@ -1036,7 +1036,7 @@ figures_watchers(struct figures *f, const struct bench *b, const struct window *
     qsort(f->sorted, k, sizeof(*f->sorted), cmp_double);
     double typical = percentile(f->sorted, k, 0.5);
     for (int i = 0; i < b->o->watchers; i++)
-        if (isfinite(f->wp50[i]) && f->wp50[i] > 1.5 * typical && f->wp50[i] - typical > 5000)
+        if (isfinite(f->wp50[i]) && f->wp50[i] - typical > fmax(5000.0, 0.2 * typical))
             f->late++;
 }
 
