@@ -40,8 +40,9 @@
  * (engine and transport) and the spread from the first watcher to the last (the fan-out
  * itself), each watcher's own p50 and p99 (min / median / max over watchers, and how many are
  * "late": their p50 more than 20% and 5 ms above the median watcher's), the tool's CPU time,
- * the server's (with --server-pid, same machine: all its threads and its busiest one, from
- * /proc), and whether every stream ended only when told to. In a paced run alerts/s is the
+ * the server's (with --server-pid, same machine: all its threads and its busiest one, with
+ * the time that one was runnable but waiting for a CPU, from /proc/PID/task/TID/schedstat),
+ * and whether every stream ended only when told to. In a paced run alerts/s is the
  * offered rate; the burst (--rate 0) measures what the server sustains.
  * Exit status 0 when nothing is missing, duplicated or failed; 1 otherwise; 2 on usage errors;
  * 3 when the run could not be set up.
@@ -799,11 +800,12 @@ tv_s(struct timeval tv)
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-/* CPU time of every thread of the server process, from /proc (same machine only). */
+/* Time on a CPU and waiting for one, of every thread of the server process, from
+ * /proc/PID/task/TID/schedstat (same machine only; nanoseconds). */
 struct server_cpu {
     int n;
     long tid[MAX_SERVER_THREADS];
-    long ticks[MAX_SERVER_THREADS]; /* utime + stime, clock ticks */
+    unsigned long long run_ns[MAX_SERVER_THREADS], wait_ns[MAX_SERVER_THREADS];
 };
 
 static void
@@ -820,45 +822,50 @@ server_cpu_sample(long pid, struct server_cpu *out)
         long tid = strtol(e->d_name, &end, 10);
         if (*end || tid <= 0)
             continue;
-        char stat[64], line[1024];
-        snprintf(stat, sizeof(stat), "/proc/%ld/task/%ld/stat", pid, tid);
-        FILE *f = fopen(stat, "r");
+        char name[80];
+        snprintf(name, sizeof(name), "/proc/%ld/task/%ld/schedstat", pid, tid);
+        FILE *f = fopen(name, "r");
         if (!f)
             continue;
-        size_t n = fread(line, 1, sizeof(line) - 1, f);
+        int got = fscanf(f, "%llu %llu", &out->run_ns[out->n], &out->wait_ns[out->n]);
         fclose(f);
-        line[n] = '\0';
-        /* after the command name in parentheses: field 3 (state) on; utime, stime: 14, 15 */
-        char *p = strrchr(line, ')');
-        unsigned long utime = 0, stime = 0;
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-                         &stime) != 2)
-            continue;
-        out->tid[out->n] = tid;
-        out->ticks[out->n++] = (long)(utime + stime);
+        if (got == 2)
+            out->tid[out->n++] = tid;
     }
     closedir(d);
 }
 
-/* Total and busiest-thread CPU seconds between two samples. */
-static void
-server_cpu_delta(const struct server_cpu *a, const struct server_cpu *b, double *total,
-                 double *busiest)
+struct server_delta {
+    double total_s;        /* all threads on a CPU */
+    double busiest_s;      /* the thread longest on a CPU (the alert engine in these runs) */
+    double busiest_wait_s; /* ... and its time runnable but waiting for a CPU */
+};
+
+static struct server_delta
+server_cpu_delta(const struct server_cpu *a, const struct server_cpu *b)
 {
-    double tck = (double)sysconf(_SC_CLK_TCK);
-    long sum = 0, top = 0;
+    struct server_delta d = {NAN, NAN, NAN};
+    unsigned long long sum = 0, top = 0, top_wait = 0;
     for (int i = 0; i < b->n; i++) {
-        long before = 0;
+        unsigned long long run0 = 0, wait0 = 0;
         for (int j = 0; j < a->n; j++)
-            if (a->tid[j] == b->tid[i])
-                before = a->ticks[j];
-        long d = b->ticks[i] - before;
-        sum += d;
-        if (d > top)
-            top = d;
+            if (a->tid[j] == b->tid[i]) {
+                run0 = a->run_ns[j];
+                wait0 = a->wait_ns[j];
+            }
+        unsigned long long run = b->run_ns[i] - run0;
+        sum += run;
+        if (run > top) {
+            top = run;
+            top_wait = b->wait_ns[i] - wait0;
+        }
     }
-    *total = b->n ? (double)sum / tck : NAN;
-    *busiest = b->n ? (double)top / tck : NAN;
+    if (b->n) {
+        d.total_s = (double)sum / 1e9;
+        d.busiest_s = (double)top / 1e9;
+        d.busiest_wait_s = (double)top_wait / 1e9;
+    }
+    return d;
 }
 
 struct window {
@@ -1106,12 +1113,12 @@ figures_print(struct figures *f, struct bench *b, const struct window *win, bool
     json_num("client_cpu_us_per_delivery",
              f->deliveries ? (cpu_user + cpu_sys) * 1e6 / (double)f->deliveries : NAN, 1, true);
     if (o->server_pid) {
-        double total, busiest;
-        server_cpu_delta(&win->srv0, &win->srv1, &total, &busiest);
+        struct server_delta d = server_cpu_delta(&win->srv0, &win->srv1);
         printf("\"server_cpu_s\":{\"pid\":%ld,", o->server_pid);
-        json_num("total", total, 3, true);
-        json_num("busiest_thread", busiest, 3, true);
-        json_num("busiest_thread_per_wall_s", busiest / window_s, 3, false);
+        json_num("total", d.total_s, 3, true);
+        json_num("busiest_thread", d.busiest_s, 3, true);
+        json_num("busiest_thread_per_wall_s", d.busiest_s / window_s, 3, true);
+        json_num("busiest_thread_runqueue_wait", d.busiest_wait_s, 3, false);
         printf("},");
     }
     printf("\"heartbeats\":%ld,\"undecodable\":%ld,\"stream_failures\":%zu,", f->heartbeats,
