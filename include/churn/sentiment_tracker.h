@@ -46,12 +46,14 @@ struct churn_chat_state {
     uint32_t customer_turns;       /* scored turns */
     uint32_t consecutive_negative; /* customer turns in a row with compound <= -0.05 */
     uint32_t churn_intent_mentions;
-    bool churn_intent;        /* seen in this conversation */
-    bool human_requested;     /* seen in this conversation */
-    bool hard_trigger;        /* seen in this conversation */
-    uint8_t escalated;        /* CHURN_CHAT_REASON_BIT() of causes already raised */
-    int64_t last_customer_ms; /* time of the last customer turn; 0: none yet */
-    int64_t last_turn_ms;     /* time of the last turn of any role; 0: none yet */
+    bool churn_intent;           /* seen in this conversation */
+    bool human_requested;        /* seen in this conversation */
+    bool hard_trigger;           /* seen in this conversation */
+    uint8_t escalated;           /* CHURN_CHAT_REASON_BIT() of causes already raised */
+    uint8_t escalation_order[4]; /* those causes (enum churn_chat_reason), first escalation
+                                  * first; 0 after the last */
+    int64_t last_customer_ms;    /* time of the last customer turn; 0: none yet */
+    int64_t last_turn_ms;        /* time of the last turn of any role; 0: none yet */
 };
 
 /**
@@ -135,11 +137,21 @@ enum churn_err churn_chat_tracker_update(struct churn_chat_state *state,
 double churn_chat_state_dissatisfaction_at(const struct churn_chat_state *state,
                                            const struct churn_chat_policy *policy, int64_t now_ms);
 
-#define CHURN_CHAT_STATE_VERSION  1
+/**
+ * churn_chat_state_reasons() - the causes that have escalated in @state, in the order they
+ * escalated (first escalation first; causes of one turn in priority order: hard trigger,
+ * churn intent, human, dissatisfaction).
+ * @out: OUT: room for 4 reasons. Returns how many were written (0 to 4).
+ */
+size_t churn_chat_state_reasons(const struct churn_chat_state *state,
+                                enum churn_chat_reason out[4]);
+
+#define CHURN_CHAT_STATE_VERSION  2
 #define CHURN_CHAT_STATE_MAX_SIZE 48 /* bytes of an encoded state, at most */
 
 /**
- * churn_chat_state_encode() - serialize @state: a version byte, then flags and varints.
+ * churn_chat_state_encode() - serialize @state: a version byte, then flags and varints. Always
+ * writes the current version (CHURN_CHAT_STATE_VERSION).
  * @out: OUT: at least CHURN_CHAT_STATE_MAX_SIZE bytes; @out_len: OUT: bytes written.
  * Returns 0, or CHURN_ETOOBIG if @cap is too small (nothing written then).
  */
@@ -148,9 +160,11 @@ enum churn_err churn_chat_state_encode(const struct churn_chat_state *state, uin
 
 /**
  * churn_chat_state_decode() - parse bytes from churn_chat_state_encode() (any version this
- * build knows). Hostile bytes fail cleanly: CHURN_ECORRUPT for truncation, trailing bytes,
- * overlong varints, unknown flag bits or out-of-range values; CHURN_EUNIMPL for an unknown
- * version. @state is untouched on error.
+ * build knows: 1, written before the escalation order was kept, decodes with its causes in
+ * priority order; 2). Hostile bytes fail cleanly: CHURN_ECORRUPT for truncation, trailing
+ * bytes, overlong varints, unknown flag bits, an escalation order that does not list exactly
+ * the escalated causes, or out-of-range values; CHURN_EUNIMPL for an unknown version. @state
+ * is untouched on error. Every accepted version-2 encoding is canonical.
  */
 enum churn_err churn_chat_state_decode(const uint8_t *data, size_t len,
                                        struct churn_chat_state *state);

@@ -25,60 +25,65 @@
 #define CONTRAST_DEF 1.5
 #define N_SCALAR     -0.74 /* negation of words ending in "n't" that no lexicon lists */
 
-/* One token with its lexicon forms. */
+/* One token with its lexicon forms and its one-word matches. */
 struct tok_form {
     const char *surf;
-    const char *stem;
-    uint64_t surf_h; /* churn__hash_bytes() of the forms, computed once */
-    uint64_t stem_h;
+    uint64_t surf_h; /* churn__hash_word() of the surface form, computed once */
     uint32_t surf_len;
-    uint32_t stem_len;
     uint32_t tok;    /* index in the token array */
     uint16_t clause; /* punctuation other than quotes starts a new clause */
     uint16_t sentence;
+    uint8_t kind;         /* the token's */
+    uint8_t tok_flags;    /* the token's */
+    struct churn__word w; /* stem form and one-word matches */
 };
 
 /* One matched unit: a word, a phrase, an emoji, ... */
 struct item {
-    uint32_t first, last; /* tok_form indexes, inclusive */
-    int32_t entry;        /* -1: no lexicon entry */
+    uint32_t first, last;             /* tok_form indexes, inclusive */
+    const struct churn__lex_entry *e; /* NULL: no lexicon entry */
+    uint16_t lex_flags;               /* e->flags, 0 without an entry */
     uint16_t clause, sentence;
     uint16_t ev_flags;
     uint8_t tok_flags;
-    uint8_t kind; /* evidence kind */
-    bool stem;
-    bool nt; /* an unlisted word ending in "n't": a negator all the same */
     double v;
 };
 
-static const struct churn__lex_entry *
-item_entry(const struct churn_sentiment *s, const struct item *it)
+/* A token's form in the surface or the stem table: the string, its length and its hash. */
+static const char *
+form_of(const struct tok_form *x, bool use_stem, uint32_t *len, uint64_t *h)
 {
-    return it->entry >= 0 ? &s->entries[it->entry] : NULL;
+    *len = use_stem ? x->w.stem_len : x->surf_len;
+    *h = use_stem ? x->w.stem_h : x->surf_h;
+    return use_stem ? x->w.stem : x->surf;
 }
 
-/* Longest entry in @t starting at form @i; returns the number of forms matched (0: none). */
-static size_t
-match_at(const struct churn_sentiment *s, const struct churn__lex_table *t,
-         const struct tok_form *f, size_t nf, size_t i, bool use_stem, int32_t *entry)
+/* What the surface or the stem table holds for a token as a one-word key. */
+static const struct churn__match1 *
+match1_of(const struct tok_form *x, bool use_stem)
+{
+    return use_stem ? &x->w.stem_match : &x->w.surf;
+}
+
+/* Continue a match in @t from form @i, whose one-word key starts a longer phrase, while a
+ * phrase is still possible; returns the words of the longest entry (@best when none longer).
+ * Out of line: most words start no phrase, and match_at() stays small. */
+static __attribute__((noinline)) size_t
+match_phrase(const struct churn_sentiment *s, const struct churn__lex_table *t,
+             const struct tok_form *f, size_t nf, size_t i, bool use_stem, size_t best,
+             int32_t *entry)
 {
     const char *forms[CHURN_SENTIMENT_MAX_PHRASE_WORDS];
     uint32_t lens[CHURN_SENTIMENT_MAX_PHRASE_WORDS];
-    uint64_t h = churn__hash_start();
-    size_t best = 0;
-    for (size_t k = 0; k < CHURN_SENTIMENT_MAX_PHRASE_WORDS && i + k < nf; k++) {
+    uint64_t h;
+    forms[0] = form_of(&f[i], use_stem, &lens[0], &h);
+    for (size_t k = 1; k < CHURN_SENTIMENT_MAX_PHRASE_WORDS && i + k < nf; k++) {
         const struct tok_form *x = &f[i + k];
-        if (k > 0 && x->clause != f[i].clause)
+        if (x->clause != f[i].clause || !match1_of(x, use_stem)->later)
             break;
-        forms[k] = use_stem ? x->stem : x->surf;
-        lens[k] = use_stem ? x->stem_len : x->surf_len;
-        if (k == 0) {
-            h = use_stem ? x->stem_h : x->surf_h;
-            if (!churn__table_may_have(t, h))
-                break;
-        } else {
-            h = churn__hash_bytes(churn__hash_bytes(h, " ", 1), forms[k], lens[k]);
-        }
+        uint64_t wh;
+        forms[k] = form_of(x, use_stem, &lens[k], &wh);
+        h = churn__hash_join(h, wh);
         const struct churn__lex_slot *sl = churn__table_find(t, s->pool, h, forms, lens, k + 1);
         if (!sl)
             break;
@@ -92,14 +97,31 @@ match_at(const struct churn_sentiment *s, const struct churn__lex_table *t,
     return best;
 }
 
+/* Longest entry in @t starting at form @i; returns the number of forms matched (0: none). */
+static inline size_t
+match_at(const struct churn_sentiment *s, const struct churn__lex_table *t,
+         const struct tok_form *f, size_t nf, size_t i, bool use_stem, int32_t *entry)
+{
+    const struct churn__match1 *m = match1_of(&f[i], use_stem);
+    size_t best = 0;
+    if (m->entry >= 0) {
+        best = 1;
+        *entry = m->entry;
+    }
+    if (!m->prefix || i + 1 >= nf || !match1_of(&f[i + 1], use_stem)->later)
+        return best;
+    return match_phrase(s, t, f, nf, i, use_stem, best, entry);
+}
+
 /* Single-token lookup with the elongation retry: "goood" -> "good" before "god". */
 static int32_t
 match_elongated(const struct churn_sentiment *s, const struct churn_sentiment_tokens *toks,
                 const struct tok_form *f)
 {
+    if (!(f->tok_flags & CHURN_TOK_F_ELONGATED))
+        return -1;
     const struct churn_sentiment_token *t = &toks->tok[f->tok];
-    if (!(t->flags & CHURN_TOK_F_ELONGATED) || t->elong_at == CHURN_TOK_NO_ELONG ||
-        f->surf_len >= 64 || t->elong_at >= f->surf_len)
+    if (t->elong_at == CHURN_TOK_NO_ELONG || f->surf_len >= 64 || t->elong_at >= f->surf_len)
         return -1;
     char buf[72];
     size_t at = t->elong_at;
@@ -108,7 +130,7 @@ match_elongated(const struct churn_sentiment *s, const struct churn_sentiment_to
     memcpy(buf + at + 2, f->surf + at + 1, f->surf_len - at - 1);
     const char *form = buf;
     uint32_t len = f->surf_len + 1;
-    uint64_t h = churn__hash_bytes(churn__hash_start(), buf, len);
+    uint64_t h = churn__hash_word(buf, len);
     const struct churn__lex_slot *sl = churn__table_find(&s->surface, s->pool, h, &form, &len, 1);
     return sl && sl->entry >= 0 ? sl->entry : -1;
 }
@@ -137,12 +159,21 @@ churn_sentiment_evidence_kind_name(enum churn_sentiment_evidence_kind kind)
     return names[kind];
 }
 
-/* The VADER rules for item @i, returning its adjusted valence. */
+/* Is @it an unlisted word ending in "n't" (a negator all the same)? */
+static bool
+is_nt(const struct item *it, const struct tok_form *f)
+{
+    const struct tok_form *x = &f[it->first];
+    return !it->e && it->first == it->last && x->kind == CHURN_TOK_WORD && x->surf_len > 3 &&
+           memcmp(x->surf + x->surf_len - 3, "n't", 3) == 0;
+}
+
+/* The VADER rules for item @i (of the forms @f), returning its adjusted valence. */
 static double
-apply_rules(const struct churn_sentiment *s, struct item *items, size_t i, bool cap_diff)
+apply_rules(struct item *items, const struct tok_form *f, size_t i, bool cap_diff)
 {
     struct item *it = &items[i];
-    const struct churn__lex_entry *e = item_entry(s, it);
+    const struct churn__lex_entry *e = it->e;
     double v = e->valence;
     if (v != 0.0 && cap_diff && (it->tok_flags & CHURN_TOK_F_ALLCAPS)) {
         v += v > 0 ? C_INCR : -C_INCR;
@@ -157,17 +188,17 @@ apply_rules(const struct churn_sentiment *s, struct item *items, size_t i, bool 
         const struct item *p = &items[i - k];
         if (p->clause != it->clause)
             break;
-        const struct churn__lex_entry *pe = item_entry(s, p);
-        if (!pe) {
-            if (p->nt) {
+        uint16_t pf = p->lex_flags;
+        if (!p->e) {
+            if (is_nt(p, f)) {
                 v *= N_SCALAR;
                 it->ev_flags ^= CHURN_EVIDENCE_F_NEGATED;
             }
             continue;
         }
-        if (pe->flags & (CHURN__LEX_BOOSTER | CHURN__LEX_DAMPENER)) {
-            double sc = pe->modifier;
-            if (pe->flags & CHURN__LEX_DAMPENER)
+        if (pf & (CHURN__LEX_BOOSTER | CHURN__LEX_DAMPENER)) {
+            double sc = p->e->modifier;
+            if (pf & CHURN__LEX_DAMPENER)
                 sc = -sc;
             if (v < 0)
                 sc = -sc;
@@ -178,15 +209,15 @@ apply_rules(const struct churn_sentiment *s, struct item *items, size_t i, bool 
             sc *= k == 1 ? 1.0 : k == 2 ? 0.95 : 0.9;
             if (v != 0.0) {
                 v += sc;
-                it->ev_flags |= (pe->flags & CHURN__LEX_BOOSTER) ? CHURN_EVIDENCE_F_BOOSTED
-                                                                 : CHURN_EVIDENCE_F_DAMPENED;
+                it->ev_flags |= (pf & CHURN__LEX_BOOSTER) ? CHURN_EVIDENCE_F_BOOSTED
+                                                          : CHURN_EVIDENCE_F_DAMPENED;
             }
-        } else if (pe->flags & CHURN__LEX_NEGATOR) {
-            if (intent && (pe->flags & CHURN__LEX_MODAL))
+        } else if (pf & CHURN__LEX_NEGATOR) {
+            if (intent && (pf & CHURN__LEX_MODAL))
                 continue; /* "I can't cancel my subscription" is still churn intent */
-            v *= pe->modifier;
+            v *= p->e->modifier;
             it->ev_flags ^= CHURN_EVIDENCE_F_NEGATED;
-        } else if (pe->flags & CHURN__LEX_VALENCE) {
+        } else if (pf & CHURN__LEX_VALENCE) {
             continue; /* a valenced word shields nothing but is not a modifier (VADER) */
         }
     }
@@ -203,46 +234,48 @@ apply_rules(const struct churn_sentiment *s, struct item *items, size_t i, bool 
     return v;
 }
 
-enum churn_err
-churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_t len,
-                        struct churn_arena *scratch, struct churn_sentiment_result *out,
-                        char *errbuf, size_t errlen)
-{
-    if (!s || !scratch || !out || (!text && len)) {
-        churn_errf(errbuf, errlen, "invalid arguments");
-        return CHURN_EINVAL;
-    }
-    if (len > s->max_text) {
-        churn_errf(errbuf, errlen, "text of %zu bytes is over the limit of %zu bytes", len,
-                   s->max_text);
-        return CHURN_ETOOBIG;
-    }
+/* One analysis in progress: the tokens, their forms and the matched items, all in the
+ * caller's arena. */
+struct analysis {
+    const struct churn_sentiment *s;
     struct churn_sentiment_tokens toks;
-    enum churn_err err = churn_sentiment_tokenize(text, len, scratch, &toks, errbuf, errlen);
-    if (err)
-        return err;
+    struct tok_form *f;
+    size_t nf;
+    struct item *items;
+    size_t ni;
+    uint32_t *scored; /* indexes of the valenced or flagged items, in text order */
+    size_t ns;
+    size_t bangs, qmarks; /* punctuation emphasis */
+    bool cap_diff;        /* some but not all words are in caps */
+    bool contrast;        /* some item is a contrast word */
+};
 
-    struct tok_form *f = churn_arena_alloc(scratch, (toks.n + 1) * sizeof(*f));
-    struct item *items = churn_arena_alloc(scratch, (toks.n + 1) * sizeof(*items));
-    if (!f || !items)
-        goto out_nomem;
+/* Copy a stem form out of the thread's memo (a later word of the text may evict it). */
+static const char *
+keep_stem(struct tok_form *x, const char *norm, char *stems, size_t *used)
+{
+    if (x->w.stem == norm)
+        return norm;
+    char *p = memcpy(stems + *used, x->w.stem, x->w.stem_len);
+    *used += x->w.stem_len;
+    return p;
+}
 
-    struct churn__stem_tls *stems = NULL;
-    if (s->snowball[0] && !(stems = churn__stem_tls(s))) {
-        churn_errf(errbuf, errlen, "cannot create this thread's stemmer");
-        return CHURN_ENOMEM;
-    }
-
-    /* 1. forms, clauses, sentences, punctuation emphasis */
-    size_t nf = 0, bangs = 0, qmarks = 0;
+/* 1. Forms with their one-word matches, clauses, sentences, punctuation emphasis. @stems
+ * holds the stem forms that differ from their word (each at most one byte longer). */
+static void
+collect_forms(struct analysis *a, struct churn__thread *th, char *stems)
+{
+    const struct churn_sentiment_tokens *toks = &a->toks;
+    size_t stems_used = 0;
     uint16_t clause = 0, sentence = 0;
-    for (size_t i = 0; i < toks.n; i++) {
-        const struct churn_sentiment_token *t = &toks.tok[i];
-        const char *norm = toks.norm + t->norm;
+    for (size_t i = 0; i < toks->n; i++) {
+        const struct churn_sentiment_token *t = &toks->tok[i];
+        const char *norm = toks->norm + t->norm;
         if (t->kind == CHURN_TOK_PUNCT) {
             for (uint32_t k = 0; k < t->norm_len; k++) {
-                bangs += norm[k] == '!';
-                qmarks += norm[k] == '?';
+                a->bangs += norm[k] == '!';
+                a->qmarks += norm[k] == '?';
             }
             if (is_clause_break(norm, t->norm_len) && clause < UINT16_MAX)
                 clause++;
@@ -255,110 +288,149 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
                 clause++;
             continue;
         }
-        struct tok_form *x = &f[nf++];
+        struct tok_form *x = &a->f[a->nf++];
         x->surf = norm;
         x->surf_len = t->norm_len;
-        x->stem = norm;
-        x->stem_len = t->norm_len;
-        x->surf_h = churn__hash_bytes(churn__hash_start(), norm, t->norm_len);
-        x->stem_h = x->surf_h;
+        x->surf_h = churn__hash_word(norm, t->norm_len);
         x->tok = (uint32_t)i;
         x->clause = clause;
         x->sentence = sentence;
-        if (t->kind == CHURN_TOK_WORD && stems) {
-            size_t sl;
-            if (churn__stem_cached(stems, norm, t->norm_len, x->surf_h, &x->stem, &sl)) {
-                x->stem_len = (uint32_t)sl;
-                x->stem_h = churn__hash_bytes(churn__hash_start(), x->stem, sl);
-            }
+        x->kind = t->kind;
+        x->tok_flags = t->flags;
+        if (t->kind == CHURN_TOK_WORD) {
+            churn__word_lookup(a->s, th, norm, t->norm_len, x->surf_h, &x->w);
+            x->w.stem = keep_stem(x, norm, stems, &stems_used);
+        } else {
+            churn__form_lookup(a->s, norm, t->norm_len, x->surf_h, &x->w);
         }
     }
+}
 
-    /* 2. greedy longest match: surface first, then stem */
-    size_t ni = 0, words = 0, caps = 0;
-    for (size_t i = 0; i < nf;) {
+/* Is @it a valenced or flagged term, not a modifier? */
+static bool
+is_scored(const struct item *it)
+{
+    return !(it->lex_flags & CHURN__LEX_MODIFIER) &&
+           (it->lex_flags & (CHURN__LEX_VALENCE | CHURN__LEX_INTENT));
+}
+
+/* One item for the @m forms from @i, matched to @entry (-1: none) through its stem or not. */
+static void
+add_item(struct analysis *a, size_t i, size_t m, int32_t entry, bool stem)
+{
+    const struct tok_form *x = &a->f[i];
+    struct item *it = &a->items[a->ni];
+    it->e = entry >= 0 ? &a->s->entries[entry] : NULL;
+    it->lex_flags = it->e ? it->e->flags : 0;
+    it->first = (uint32_t)i;
+    it->last = (uint32_t)(i + m - 1);
+    it->clause = x->clause;
+    it->sentence = x->sentence;
+    it->ev_flags = stem ? CHURN_EVIDENCE_F_STEM : 0;
+    it->tok_flags = m == 1 ? x->tok_flags : 0;
+    it->v = 0.0;
+    a->contrast |= (it->lex_flags & CHURN__LEX_CONTRAST) != 0;
+    if (is_scored(it))
+        a->scored[a->ns++] = (uint32_t)a->ni;
+    a->ni++;
+}
+
+/* The evidence kind of @it. */
+static uint16_t
+evidence_kind(const struct item *it, const struct tok_form *f)
+{
+    uint8_t kind = f[it->first].kind;
+    return it->last > it->first         ? CHURN_EVIDENCE_PHRASE
+           : kind == CHURN_TOK_EMOJI    ? CHURN_EVIDENCE_EMOJI
+           : kind == CHURN_TOK_EMOTICON ? CHURN_EVIDENCE_EMOTICON
+                                        : CHURN_EVIDENCE_WORD;
+}
+
+/* 2. Greedy longest match, surface first, then stem; counts words and words in caps. */
+static void
+match_items(struct analysis *a)
+{
+    const struct churn_sentiment *s = a->s;
+    const struct tok_form *f = a->f;
+    size_t words = 0, caps = 0;
+    for (size_t i = 0; i < a->nf;) {
         int32_t e1 = -1, e2 = -1;
-        size_t m1 = match_at(s, &s->surface, f, nf, i, false, &e1);
+        size_t m1 = match_at(s, &s->surface, f, a->nf, i, false, &e1);
         size_t m2 = 0;
         if (m1 <= 1) { /* an elongated word tries its doubled letter first: "goood" */
-            int32_t e3 = match_elongated(s, &toks, &f[i]);
+            int32_t e3 = match_elongated(s, &a->toks, &f[i]);
             if (e3 >= 0) {
                 e1 = e3;
                 m1 = 1;
             }
         }
         if (s->stem.slots)
-            m2 = match_at(s, &s->stem, f, nf, i, true, &e2);
-        struct item *it = &items[ni++];
-        const struct churn_sentiment_token *t = &toks.tok[f[i].tok];
+            m2 = match_at(s, &s->stem, f, a->nf, i, true, &e2);
         size_t m = 1;
-        it->entry = -1;
-        it->stem = false;
         if (m1 && m1 >= m2) {
             m = m1;
-            it->entry = e1;
+            add_item(a, i, m, e1, false);
         } else if (m2) {
             m = m2;
-            it->entry = e2;
-            it->stem = true;
+            add_item(a, i, m, e2, true);
+        } else {
+            add_item(a, i, m, -1, false);
         }
-        it->first = (uint32_t)i;
-        it->last = (uint32_t)(i + m - 1);
-        it->clause = f[i].clause;
-        it->sentence = f[i].sentence;
-        it->ev_flags = it->stem ? CHURN_EVIDENCE_F_STEM : 0;
-        it->tok_flags = m == 1 ? t->flags : 0;
-        it->kind = m > 1                           ? CHURN_EVIDENCE_PHRASE
-                   : t->kind == CHURN_TOK_EMOJI    ? CHURN_EVIDENCE_EMOJI
-                   : t->kind == CHURN_TOK_EMOTICON ? CHURN_EVIDENCE_EMOTICON
-                                                   : CHURN_EVIDENCE_WORD;
-        it->v = 0.0;
-        it->nt = it->entry < 0 && m == 1 && t->kind == CHURN_TOK_WORD && f[i].surf_len > 3 &&
-                 memcmp(f[i].surf + f[i].surf_len - 3, "n't", 3) == 0;
         for (size_t k = i; k < i + m; k++) {
-            const struct churn_sentiment_token *tk = &toks.tok[f[k].tok];
-            if (tk->kind == CHURN_TOK_WORD) {
+            if (f[k].kind == CHURN_TOK_WORD) {
                 words++;
-                caps += (tk->flags & CHURN_TOK_F_ALLCAPS) != 0;
+                caps += (f[k].tok_flags & CHURN_TOK_F_ALLCAPS) != 0;
             }
         }
         i += m;
     }
-    bool cap_diff = caps > 0 && caps < words;
+    a->cap_diff = caps > 0 && caps < words;
+}
 
-    /* 3. rules per valenced or flagged item */
+/* Does a scored item go into the evidence? */
+static bool
+is_evidence(const struct item *it)
+{
+    return it->v != 0.0 ||
+           (it->ev_flags & (CHURN_EVIDENCE_F_CHURN_INTENT | CHURN_EVIDENCE_F_HUMAN_REQUEST |
+                            CHURN_EVIDENCE_F_HARD_TRIGGER | CHURN_EVIDENCE_F_INTENT_SUPPRESSED));
+}
+
+/* 3. The rules per valenced or flagged item; returns the number of evidence items. */
+static size_t
+score_items(struct analysis *a)
+{
     size_t n_ev = 0;
-    for (size_t i = 0; i < ni; i++) {
-        const struct churn__lex_entry *e = item_entry(s, &items[i]);
-        if (!e || (e->flags & CHURN__LEX_MODIFIER) ||
-            !(e->flags & (CHURN__LEX_VALENCE | CHURN__LEX_INTENT)))
-            continue;
-        items[i].v = apply_rules(s, items, i, cap_diff);
-        if (items[i].v != 0.0 ||
-            (items[i].ev_flags &
-             (CHURN_EVIDENCE_F_CHURN_INTENT | CHURN_EVIDENCE_F_HUMAN_REQUEST |
-              CHURN_EVIDENCE_F_HARD_TRIGGER | CHURN_EVIDENCE_F_INTENT_SUPPRESSED)))
-            n_ev++;
+    for (size_t k = 0; k < a->ns; k++) {
+        struct item *it = &a->items[a->scored[k]];
+        it->v = apply_rules(a->items, a->f, a->scored[k], a->cap_diff);
+        n_ev += is_evidence(it);
     }
+    return n_ev;
+}
 
-    /* 4. contrast: the first contrast word of a sentence shifts weight after it */
-    for (size_t i = 0; i < ni; i++) {
-        const struct churn__lex_entry *e = item_entry(s, &items[i]);
-        if (!e || !(e->flags & CHURN__LEX_CONTRAST))
+/* 4. Contrast: the first contrast word of a sentence shifts weight after it. */
+static void
+apply_contrast(struct analysis *a)
+{
+    struct item *items = a->items;
+    for (size_t i = 0; a->contrast && i < a->ni; i++) {
+        const struct churn__lex_entry *e = items[i].e;
+        if (!(items[i].lex_flags & CHURN__LEX_CONTRAST))
             continue;
         uint16_t sent = items[i].sentence;
         double w = e->modifier > 0 ? e->modifier : CONTRAST_DEF;
-        size_t a = i;
-        while (a > 0 && items[a - 1].sentence == sent)
-            a--;
-        for (size_t k = a; k < i; k++) {
+        size_t first = i;
+        while (first > 0 && items[first - 1].sentence == sent)
+            first--;
+        for (size_t k = first; k < i; k++) {
             if (items[k].v != 0.0) {
                 items[k].v *= 2.0 - w;
                 items[k].ev_flags |= CHURN_EVIDENCE_F_BEFORE_CONTRAST;
             }
         }
         size_t b = i + 1;
-        for (; b < ni && items[b].sentence == sent; b++) {
+        for (; b < a->ni && items[b].sentence == sent; b++) {
             if (items[b].v != 0.0) {
                 items[b].v *= w;
                 items[b].ev_flags |= CHURN_EVIDENCE_F_AFTER_CONTRAST;
@@ -366,12 +438,16 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
         }
         i = b - 1; /* later contrast words in the same sentence are ignored */
     }
+}
 
-    /* 5. score */
+/* 5. The compound score and the proportions. */
+static void
+score_text(const struct analysis *a, struct churn_sentiment_result *out)
+{
     double sum = 0.0, pos = 0.0, neg = 0.0;
-    size_t neu = 0;
-    for (size_t i = 0; i < ni; i++) {
-        double v = items[i].v;
+    size_t neu = a->ni - a->ns; /* the items that are not scored have no valence */
+    for (size_t k = 0; k < a->ns; k++) {
+        double v = a->items[a->scored[k]].v;
         sum += v;
         if (v > 0)
             pos += v + 1.0;
@@ -380,8 +456,8 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
         else
             neu++;
     }
-    double ep = (double)(bangs > 4 ? 4 : bangs) * EP_STEP;
-    double qm = qmarks > 1 ? (qmarks <= 3 ? (double)qmarks * QM_STEP : QM_MAX) : 0.0;
+    double ep = (double)(a->bangs > 4 ? 4 : a->bangs) * EP_STEP;
+    double qm = a->qmarks > 1 ? (a->qmarks <= 3 ? (double)a->qmarks * QM_STEP : QM_MAX) : 0.0;
     double amp = ep + qm;
     if (sum > 0)
         sum += amp;
@@ -397,32 +473,31 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
     else if (pos < fabs(neg))
         neg -= amp;
     double total = pos + fabs(neg) + (double)neu;
+    out->compound = compound;
+    out->positive = total > 0 ? fabs(pos / total) : 0.0;
+    out->negative = total > 0 ? fabs(neg / total) : 0.0;
+    out->neutral = total > 0 ? (double)neu / total : 0.0;
+}
 
-    /* 6. evidence */
-    struct churn_sentiment_evidence *ev = NULL;
-    if (n_ev) {
-        ev = churn_arena_alloc(scratch, n_ev * sizeof(*ev));
-        if (!ev)
-            goto out_nomem;
-    }
+/* 6. The evidence list (@ev: room for every evidence item) and the intent flags. */
+static void
+fill_evidence(const struct analysis *a, struct churn_sentiment_evidence *ev,
+              struct churn_sentiment_result *out)
+{
+    const struct churn_sentiment *s = a->s;
     size_t k = 0;
     bool churn = false, human = false, hard = false;
-    for (size_t i = 0; i < ni && k < n_ev; i++) {
-        const struct item *it = &items[i];
-        const struct churn__lex_entry *e = item_entry(s, it);
-        if (!e || (e->flags & CHURN__LEX_MODIFIER) ||
-            !(e->flags & (CHURN__LEX_VALENCE | CHURN__LEX_INTENT)))
-            continue;
-        if (it->v == 0.0 &&
-            !(it->ev_flags & (CHURN_EVIDENCE_F_CHURN_INTENT | CHURN_EVIDENCE_F_HUMAN_REQUEST |
-                              CHURN_EVIDENCE_F_HARD_TRIGGER | CHURN_EVIDENCE_F_INTENT_SUPPRESSED)))
+    for (size_t i = 0; i < a->ns; i++) {
+        const struct item *it = &a->items[a->scored[i]];
+        const struct churn__lex_entry *e = it->e;
+        if (!is_evidence(it))
             continue;
         struct churn_sentiment_evidence *x = &ev[k++];
-        x->start = toks.tok[f[it->first].tok].start;
-        x->end = toks.tok[f[it->last].tok].end;
+        x->start = a->toks.tok[a->f[it->first].tok].start;
+        x->end = a->toks.tok[a->f[it->last].tok].end;
         x->term = s->pool + e->key;
         x->term_len = e->key_len;
-        x->kind = it->kind;
+        x->kind = evidence_kind(it, a->f);
         x->flags = it->ev_flags;
         x->valence = e->valence;
         x->contribution = (float)it->v;
@@ -430,17 +505,58 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
         human |= (it->ev_flags & CHURN_EVIDENCE_F_HUMAN_REQUEST) != 0;
         hard |= (it->ev_flags & CHURN_EVIDENCE_F_HARD_TRIGGER) != 0;
     }
-
-    out->compound = compound;
-    out->positive = total > 0 ? fabs(pos / total) : 0.0;
-    out->negative = total > 0 ? fabs(neg / total) : 0.0;
-    out->neutral = total > 0 ? (double)neu / total : 0.0;
     out->churn_intent = churn;
     out->human_requested = human;
     out->hard_trigger = hard;
-    out->n_tokens = toks.n;
     out->n_evidence = k;
     out->evidence = ev;
+}
+
+enum churn_err
+churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_t len,
+                        struct churn_arena *scratch, struct churn_sentiment_result *out,
+                        char *errbuf, size_t errlen)
+{
+    if (!s || !scratch || !out || (!text && len)) {
+        churn_errf(errbuf, errlen, "invalid arguments");
+        return CHURN_EINVAL;
+    }
+    if (len > s->max_text) {
+        churn_errf(errbuf, errlen, "text of %zu bytes is over the limit of %zu bytes", len,
+                   s->max_text);
+        return CHURN_ETOOBIG;
+    }
+    struct analysis a = {.s = s};
+    enum churn_err err = churn_sentiment_tokenize(text, len, scratch, &a.toks, errbuf, errlen);
+    if (err)
+        return err;
+
+    a.f = churn_arena_alloc(scratch, (a.toks.n + 1) * sizeof(*a.f));
+    a.items = churn_arena_alloc(scratch, (a.toks.n + 1) * sizeof(*a.items));
+    a.scored = churn_arena_alloc(scratch, (a.toks.n + 1) * sizeof(*a.scored));
+    /* a stem form is at most one byte longer than its word; normalized forms never outgrow
+     * the text plus the 4 bytes of tokenize() */
+    char *stems = churn_arena_alloc(scratch, len + 4 + a.toks.n + 1);
+    if (!a.f || !a.items || !a.scored || !stems)
+        goto out_nomem;
+
+    struct churn__thread *th = NULL;
+    if (s->snowball[0] && !(th = churn__thread_get(s))) {
+        churn_errf(errbuf, errlen, "cannot create this thread's stemmer");
+        return CHURN_ENOMEM;
+    }
+
+    collect_forms(&a, th, stems);
+    match_items(&a);
+    size_t n_ev = score_items(&a);
+    apply_contrast(&a);
+
+    struct churn_sentiment_evidence *ev = NULL;
+    if (n_ev && !(ev = churn_arena_alloc(scratch, n_ev * sizeof(*ev))))
+        goto out_nomem;
+    score_text(&a, out);
+    fill_evidence(&a, ev, out);
+    out->n_tokens = a.toks.n;
     return 0;
 
 out_nomem:

@@ -1,7 +1,8 @@
 /*
  * sentiment/internal.h - what the files of the sentiment module share and nobody else sees:
  * the compiled lexicon (entries and the two open-addressing tables, surface forms and
- * Snowball stems), the analyzer object, UTF-8 helpers and the per-thread stem cache.
+ * Snowball stems), the analyzer object, key hashing, UTF-8 helpers and the per-thread state
+ * (stemmer and memo of recent words).
  */
 #ifndef CHURN_SENTIMENT_INTERNAL_H
 #define CHURN_SENTIMENT_INTERNAL_H
@@ -10,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "churn/sentiment.h"
 #include "churn/utf8.h"
@@ -55,12 +57,16 @@ struct churn__lex_table {
     struct churn__lex_slot *slots;
     size_t mask; /* capacity - 1 (power of two) */
     size_t used;
-    /* one bit per hash of every one-word key: most words of a text are in no lexicon, and
-     * this filter turns them away without touching the (much larger) slot array */
+    /* one bit per hash of every key: most words of a text are in no lexicon and most word
+     * pairs in no phrase, and this filter turns them away without touching the (much
+     * larger) slot array */
     uint64_t bloom[CHURN__BLOOM_BITS / 64];
+    /* the same over the words after the first of every phrase key: a word that is in none
+     * cannot continue a phrase */
+    uint64_t later[CHURN__BLOOM_BITS / 64];
 };
 
-struct churn__stem_tls; /* per-thread stemmer and cache, stem.c */
+struct churn__thread; /* per-thread stemmer and word memo */
 
 struct churn_sentiment {
     char language[16];
@@ -72,37 +78,83 @@ struct churn_sentiment {
     size_t n_entries;
     struct churn__lex_table surface;
     struct churn__lex_table stem;
-    /* per-thread stemmers (stem.c) */
+    /* per-thread stemmers and word memos (stem.c) */
     bool has_key;
     pthread_key_t tls_key;
     pthread_mutex_t tls_lock;
-    struct churn__stem_tls *tls_all; /* every thread's state, freed by close */
+    struct churn__thread *tls_all; /* every thread's state, freed by close */
 };
 
 /* UTF-8 (tokenize.c). */
 uint32_t churn__utf8_decode(const unsigned char *s, size_t len, size_t *adv); /* valid input */
 
-/* Hashing of keys built from words joined by one space: FNV-1a, fed word by word with a
- * space between words so that a phrase can be hashed while it is matched. Inline: they run
- * for every word of every text. */
+/* Hashing of keys built from words joined by one space. A key's hash is built word by word:
+ * churn__hash_word() of its first word, then churn__hash_join() with the hash of each next
+ * word, so that the analyzer hashes every token once and a phrase's hash while it is matched.
+ * Inline: they run for every word of every text. */
 static inline uint64_t
-churn__hash_start(void)
+churn__load_bytes(const char *p, size_t n)
 {
-    return 0xcbf29ce484222325ull;
+    uint64_t v = 0;
+    memcpy(&v, p, n);
+    return v;
 }
 
+/* Words are short: one or two overlapping loads read all of a word of up to 8 bytes (so
+ * distinct words of one length load distinct values), 8-byte steps read longer ones. For up to
+ * 8 bytes the hash is the loaded value times an odd constant, a bijection: two words of one
+ * length up to 8 bytes are equal exactly when their hashes are (the word memo relies on it). */
 static inline uint64_t
-churn__hash_bytes(uint64_t h, const char *p, size_t n)
+churn__hash_word(const char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 0x100000001b3ull;
+    const uint64_t k = 0x9e3779b97f4a7c15ull;
+    if (n <= 8) {
+        uint64_t v;
+        if (n >= 4)
+            v = churn__load_bytes(p, 4) << 32 | churn__load_bytes(p + n - 4, 4);
+        else if (n > 0)
+            v = (uint64_t)(unsigned char)p[0] << 16 | (uint64_t)(unsigned char)p[n / 2] << 8 |
+                (unsigned char)p[n - 1];
+        else
+            v = 0;
+        return (v ^ n) * k;
     }
-    return h;
+    uint64_t h = n * k;
+    for (; n > 8; p += 8, n -= 8) {
+        h = (h ^ churn__load_bytes(p, 8)) * k;
+        h ^= h >> 32;
+    }
+    h = (h ^ churn__load_bytes(p + n - 8, 8)) * k; /* the last 8 bytes, overlapping */
+    return h ^ (h >> 32);
 }
 
-/* FNV-1a mixes its low bits poorly; a final avalanche (MurmurHash3 fmix64) spreads keys
- * evenly over the slots. The low bits pick the slot, the high bits are the slot's tag. */
+/* The hash of a phrase continued by one more word whose churn__hash_word() is @word. */
+static inline uint64_t
+churn__hash_join(uint64_t phrase, uint64_t word)
+{
+    return ((phrase ^ (phrase >> 29)) * 0xbf58476d1ce4e5b9ull) ^ word;
+}
+
+/* The hash of a whole key (words joined by single spaces), as the two above build it. */
+static inline uint64_t
+churn__hash_key(const char *key, size_t len)
+{
+    uint64_t h = 0;
+    size_t i = 0;
+    for (bool first = true;; first = false) {
+        size_t j = i;
+        while (j < len && key[j] != ' ')
+            j++;
+        uint64_t w = churn__hash_word(key + i, j - i);
+        h = first ? w : churn__hash_join(h, w);
+        if (j >= len)
+            return h;
+        i = j + 1;
+    }
+}
+
+/* A final avalanche (MurmurHash3 fmix64) spreads keys evenly over the slots. The low bits
+ * pick the slot, the high bits are the slot's tag. */
 static inline uint64_t
 churn__slot_hash(uint64_t h)
 {
@@ -126,33 +178,109 @@ churn__bloom_bit(uint64_t slot_hash)
     return (size_t)(slot_hash >> 20) & (CHURN__BLOOM_BITS - 1);
 }
 
-/* May the table hold a one-word key of hash @h (churn__hash_bytes)? No false negatives. */
+/* Is the bit of @slot_hash (churn__slot_hash()) set in @bloom? No false negatives. */
 static inline bool
-churn__table_may_have(const struct churn__lex_table *t, uint64_t h)
+churn__bloom_has(const uint64_t *bloom, uint64_t slot_hash)
 {
-    size_t b = churn__bloom_bit(churn__slot_hash(h));
-    return (t->bloom[b / 64] >> (b % 64)) & 1;
+    size_t b = churn__bloom_bit(slot_hash);
+    return (bloom[b / 64] >> (b % 64)) & 1;
 }
 
+static inline void
+churn__bloom_set(uint64_t *bloom, uint64_t h)
+{
+    size_t b = churn__bloom_bit(churn__slot_hash(h));
+    bloom[b / 64] |= 1ull << (b % 64);
+}
+
+/* May the word of hash @h (churn__hash_word()) be a phrase's second or later word? */
+static inline bool
+churn__table_may_continue(const struct churn__lex_table *t, uint64_t h)
+{
+    return churn__bloom_has(t->later, churn__slot_hash(h));
+}
+
+/* The slot of the key made of @nforms words (@h: churn__hash_key() of it), or NULL. The
+ * table's filter turns most absent keys away before a slot is read. */
 const struct churn__lex_slot *churn__table_find(const struct churn__lex_table *t, const char *pool,
                                                 uint64_t h, const char *const *forms,
                                                 const uint32_t *lens, size_t nforms);
 
-/* Stems (stem.c). The result points into per-thread memory valid until the next call. */
-enum churn_err churn__stem_thread(const struct churn_sentiment *s, const char *word, size_t len,
-                                  const char **stem, size_t *stem_len);
-enum churn_err churn__stem_init(struct churn_sentiment *s);
-void churn__stem_fini(struct churn_sentiment *s);
-/* The calling thread's stemmer and cache (created on first use; NULL: no memory or no
- * stemming), then cached stems through it. */
-struct churn__stem_tls *churn__stem_tls(const struct churn_sentiment *s);
-/* @h: churn__hash_bytes() of @word. Returns whether the stem differs from @word (when it
- * does not, *stem and *stem_len are left alone). */
-bool churn__stem_cached(struct churn__stem_tls *st, const char *word, size_t len, uint64_t h,
-                        const char **stem, size_t *stem_len);
-bool churn__stem_wanted(const char *word, size_t len);
-bool churn__stem_known(const char *algorithm);
+/* ---- per-thread state: stemmer and word memo (stem.c, words.c) ---- */
 
 #define CHURN__STEM_MAX_WORD 24 /* longer words are never stemmed */
+#define CHURN__MEMO_BITS     12 /* 4096 words remembered per thread */
+#define CHURN__MEMO_SLOTS    (1u << CHURN__MEMO_BITS)
+
+/* What one table holds for a word as a one-word key. */
+struct churn__match1 {
+    int32_t entry; /* -1: none; -2 in the stem table: ambiguous */
+    bool prefix;   /* a longer phrase starts with it */
+    bool later;    /* it may be a phrase's second or later word */
+};
+
+/* What the lexicon holds for one word: its stem form and what each table holds for it. */
+struct churn__word {
+    const char *stem; /* the word itself when the stem form is the same */
+    uint32_t stem_len;
+    uint64_t stem_h; /* churn__hash_word() of the stem form */
+    struct churn__match1 surf;
+    struct churn__match1 stem_match;
+};
+
+/* One remembered word: the word itself and its struct churn__word. */
+struct churn__memo_slot {
+    uint64_t hash; /* churn__hash_word() of the word */
+    uint64_t stem_h;
+    struct churn__match1 surf;
+    struct churn__match1 stem_match;
+    uint8_t word_len; /* 0: empty (a word token has at least one letter) */
+    uint8_t stem_len;
+    bool stem_same; /* the stem form is the word */
+    char word[CHURN__STEM_MAX_WORD];
+    char stem[CHURN__STEM_MAX_WORD];
+};
+
+struct sb_stemmer;
+
+/* What one thread keeps for one analyzer. Created on the thread's first analysis, found again
+ * through the analyzer's pthread key, freed by churn_sentiment_close() or when the thread
+ * exits. The memo is a 2-way set-associative cache of recent words (words.c). */
+struct churn__thread {
+    struct churn_sentiment *owner;
+    struct sb_stemmer *stemmer;
+    struct churn__thread *prev, *next;
+    struct churn__memo_slot memo[CHURN__MEMO_SLOTS];
+};
+
+enum churn_err churn__stem_init(struct churn_sentiment *s);
+void churn__stem_fini(struct churn_sentiment *s);
+bool churn__stem_known(const char *algorithm);
+bool churn__stem_wanted(const char *word, size_t len);
+
+/* The calling thread's state for @s, created on first use; NULL when @s does not stem or
+ * there is no memory. */
+struct churn__thread *churn__thread_get(const struct churn_sentiment *s);
+
+/* The stem form of the churn__stem_wanted() word @word (@len bytes) into @out
+ * (CHURN__STEM_MAX_WORD bytes), through the thread's stemmer: its Snowball stem when the word
+ * is that stem plus an inflection, else the word less a plural "s". Returns its length, at
+ * most @len + 1. */
+size_t churn__stem_form(struct churn__thread *th, const char *word, size_t len, char *out);
+
+/* The stem form of a lexicon term's word while the tables are built (no memo: lookups are
+ * not final yet). *stem points into @buf (CHURN__STEM_MAX_WORD bytes) or at @word. */
+enum churn_err churn__stem_thread(const struct churn_sentiment *s, const char *word, size_t len,
+                                  char *buf, const char **stem, size_t *stem_len);
+
+/* What the lexicon holds for the word token @word (@h: its churn__hash_word()), through the
+ * memo of @th (may be NULL: no stemming, no memo). @out->stem may point into the memo: valid
+ * until the thread's next lookup. */
+void churn__word_lookup(const struct churn_sentiment *s, struct churn__thread *th, const char *word,
+                        size_t len, uint64_t h, struct churn__word *out);
+
+/* The same for a token that is never stemmed (emoji, emoticons, numbers): no memo. */
+void churn__form_lookup(const struct churn_sentiment *s, const char *form, size_t len, uint64_t h,
+                        struct churn__word *out);
 
 #endif

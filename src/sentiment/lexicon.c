@@ -26,21 +26,21 @@ static bool
 key_equals(const char *key, size_t key_len, const char *const *forms, const uint32_t *lens,
            size_t n)
 {
+    size_t total = n - 1;
+    for (size_t i = 0; i < n; i++)
+        total += lens[i];
+    if (total != key_len)
+        return false;
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i > 0) {
-            if (off >= key_len || key[off] != ' ')
-                return false;
-            off++;
-        }
-        if (key_len - off < lens[i])
+        if (i > 0 && key[off++] != ' ')
             return false;
         for (uint32_t k = 0; k < lens[i]; k++) /* short strings: no call to memcmp */
             if (key[off + k] != forms[i][k])
                 return false;
         off += lens[i];
     }
-    return off == key_len;
+    return true;
 }
 
 const struct churn__lex_slot *
@@ -50,6 +50,8 @@ churn__table_find(const struct churn__lex_table *t, const char *pool, uint64_t h
     if (!t->slots)
         return NULL;
     h = churn__slot_hash(h);
+    if (!churn__bloom_has(t->bloom, h))
+        return NULL;
     uint32_t tag = churn__slot_tag(h);
     for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
         const struct churn__lex_slot *sl = &t->slots[i];
@@ -106,8 +108,7 @@ table_grow(struct churn__lex_table *t, const char *pool)
             struct churn__lex_slot *sl = &t->slots[i];
             if (!sl->tag)
                 continue;
-            uint64_t h = churn__slot_hash(
-                churn__hash_bytes(churn__hash_start(), pool + sl->key, sl->key_len));
+            uint64_t h = churn__slot_hash(churn__hash_key(pool + sl->key, sl->key_len));
             size_t j = h & (cap - 1);
             while (slots[j].tag)
                 j = (j + 1) & (cap - 1);
@@ -132,7 +133,8 @@ table_upsert(struct loader *ld, struct churn__lex_table *t, const char *key, siz
         if (err)
             return err;
     }
-    uint64_t h = churn__slot_hash(churn__hash_bytes(churn__hash_start(), key, key_len));
+    uint64_t key_h = churn__hash_key(key, key_len);
+    uint64_t h = churn__slot_hash(key_h);
     uint32_t tag = churn__slot_tag(h);
     uint32_t len32 = (uint32_t)key_len;
     size_t i = h & t->mask;
@@ -151,10 +153,7 @@ table_upsert(struct loader *ld, struct churn__lex_table *t, const char *key, siz
     if (err)
         return err;
     struct churn__lex_slot *sl = &t->slots[i];
-    if (!memchr(key, ' ', key_len)) {
-        size_t b = churn__bloom_bit(h);
-        t->bloom[b / 64] |= 1ull << (b % 64);
-    }
+    churn__bloom_set(t->bloom, key_h);
     sl->tag = tag;
     sl->key = off;
     sl->key_len = (uint16_t)key_len;
@@ -488,6 +487,25 @@ load_source(struct loader *ld, size_t src, const struct churn_sentiment_source *
     return 0;
 }
 
+/* Note the words after the first of every phrase key of @t in its filter of later words. */
+static void
+note_later_words(const struct churn_sentiment *s, struct churn__lex_table *t)
+{
+    for (size_t i = 0; t->slots && i <= t->mask; i++) {
+        const struct churn__lex_slot *sl = &t->slots[i];
+        if (!sl->tag)
+            continue;
+        const char *key = s->pool + sl->key;
+        const char *sp = memchr(key, ' ', sl->key_len);
+        while (sp) {
+            const char *word = sp + 1;
+            sp = memchr(word, ' ', (size_t)(key + sl->key_len - word));
+            size_t n = sp ? (size_t)(sp - word) : (size_t)(key + sl->key_len - word);
+            churn__bloom_set(t->later, churn__hash_word(word, n));
+        }
+    }
+}
+
 /* Mark every proper prefix of every phrase key in @t. */
 static enum churn_err
 mark_prefixes(struct loader *ld, struct churn__lex_table *t)
@@ -523,6 +541,8 @@ mark_prefixes(struct loader *ld, struct churn__lex_table *t)
         }
     }
     churn_free(keys);
+    if (!err)
+        note_later_words(ld->s, t);
     return err;
 }
 
@@ -536,9 +556,10 @@ stem_key(struct loader *ld, const struct churn__lex_entry *e, char *out, size_t 
         size_t j = i;
         while (j < e->key_len && k[j] != ' ')
             j++;
+        char buf[CHURN__STEM_MAX_WORD];
         const char *st;
         size_t sl;
-        enum churn_err err = churn__stem_thread(ld->s, k + i, j - i, &st, &sl);
+        enum churn_err err = churn__stem_thread(ld->s, k + i, j - i, buf, &st, &sl);
         if (err)
             return err;
         if (o)

@@ -1,10 +1,11 @@
 /*
- * sentiment/stem.c - Snowball stems through libstemmer, the only file besides lexicon.c that
- * touches it. A libstemmer object is not thread-safe, so every thread that analyzes with an
- * analyzer gets its own stemmer plus a small direct-mapped cache of recent words (chat text
- * repeats the same few hundred words), created on first use, found again through a pthread
- * key without locks, and registered with the analyzer so that churn_sentiment_close() frees
- * them all. A thread that exits first frees its own through the key's destructor.
+ * sentiment/stem.c - Snowball stems through libstemmer, the only file that touches it, and
+ * the per-thread state that holds the stemmers. A libstemmer object is not thread-safe, so
+ * every thread that analyzes with an analyzer gets its own stemmer plus a memo of recent
+ * words (words.c), created on first use, found again through a pthread key without locks,
+ * and registered with the analyzer so that churn_sentiment_close() frees them all. A thread
+ * that exits first frees its own through the key's destructor. A word's stem form is its
+ * Snowball stem only when the word is that stem plus an inflection.
  */
 #include <string.h>
 
@@ -12,24 +13,6 @@
 
 #include "churn/alloc.h"
 #include "internal.h"
-
-#define CACHE_SLOTS 4096 /* 220 KiB per thread: the working vocabulary of a busy chat service */
-
-struct stem_slot {
-    uint64_t hash; /* 0: empty */
-    uint8_t word_len;
-    uint8_t stem_len;
-    bool changed; /* the stem form differs from the word */
-    char word[CHURN__STEM_MAX_WORD];
-    char stem[CHURN__STEM_MAX_WORD];
-};
-
-struct churn__stem_tls {
-    struct churn_sentiment *owner;
-    struct sb_stemmer *stemmer;
-    struct churn__stem_tls *prev, *next;
-    struct stem_slot slots[CACHE_SLOTS];
-};
 
 bool
 churn__stem_wanted(const char *word, size_t len)
@@ -54,35 +37,35 @@ churn__stem_known(const char *algorithm)
 }
 
 static void
-tls_unlink(struct churn__stem_tls *st)
+tls_unlink(struct churn__thread *th)
 {
-    struct churn_sentiment *s = st->owner;
-    if (st->prev)
-        st->prev->next = st->next;
+    struct churn_sentiment *s = th->owner;
+    if (th->prev)
+        th->prev->next = th->next;
     else
-        s->tls_all = st->next;
-    if (st->next)
-        st->next->prev = st->prev;
+        s->tls_all = th->next;
+    if (th->next)
+        th->next->prev = th->prev;
 }
 
 static void
-tls_free(struct churn__stem_tls *st)
+tls_free(struct churn__thread *th)
 {
-    if (st->stemmer)
-        sb_stemmer_delete(st->stemmer);
-    churn_free(st);
+    if (th->stemmer)
+        sb_stemmer_delete(th->stemmer);
+    churn_free(th);
 }
 
 /* pthread key destructor: the thread exits while the analyzer lives. */
 static void
 tls_destroy(void *p)
 {
-    struct churn__stem_tls *st = p;
-    struct churn_sentiment *s = st->owner;
+    struct churn__thread *th = p;
+    struct churn_sentiment *s = th->owner;
     pthread_mutex_lock(&s->tls_lock);
-    tls_unlink(st);
+    tls_unlink(th);
     pthread_mutex_unlock(&s->tls_lock);
-    tls_free(st);
+    tls_free(th);
 }
 
 enum churn_err
@@ -104,69 +87,50 @@ churn__stem_fini(struct churn_sentiment *s)
     if (!s->has_key)
         return;
     pthread_key_delete(s->tls_key);
-    struct churn__stem_tls *st = s->tls_all;
-    while (st) {
-        struct churn__stem_tls *next = st->next;
-        tls_free(st);
-        st = next;
+    struct churn__thread *th = s->tls_all;
+    while (th) {
+        struct churn__thread *next = th->next;
+        tls_free(th);
+        th = next;
     }
     s->tls_all = NULL;
     pthread_mutex_destroy(&s->tls_lock);
     s->has_key = false;
 }
 
-static struct churn__stem_tls *
-tls_get(const struct churn_sentiment *cs)
+static struct churn__thread *
+thread_get(const struct churn_sentiment *cs)
 {
     struct churn_sentiment *s = (struct churn_sentiment *)cs; /* only the registry changes */
-    struct churn__stem_tls *st = pthread_getspecific(s->tls_key);
-    if (st)
-        return st;
-    st = churn_calloc(1, sizeof(*st));
-    if (!st)
+    struct churn__thread *th = pthread_getspecific(s->tls_key);
+    if (th)
+        return th;
+    th = churn_calloc(1, sizeof(*th));
+    if (!th)
         return NULL;
-    st->owner = s;
-    st->stemmer = sb_stemmer_new(s->snowball, "UTF_8");
-    if (!st->stemmer) {
-        churn_free(st);
+    th->owner = s;
+    th->stemmer = sb_stemmer_new(s->snowball, "UTF_8");
+    if (!th->stemmer) {
+        churn_free(th);
         return NULL;
     }
-    if (pthread_setspecific(s->tls_key, st) != 0) {
-        tls_free(st);
+    if (pthread_setspecific(s->tls_key, th) != 0) {
+        tls_free(th);
         return NULL;
     }
     pthread_mutex_lock(&s->tls_lock);
-    st->next = s->tls_all;
-    if (st->next)
-        st->next->prev = st;
-    s->tls_all = st;
+    th->next = s->tls_all;
+    if (th->next)
+        th->next->prev = th;
+    s->tls_all = th;
     pthread_mutex_unlock(&s->tls_lock);
-    return st;
+    return th;
 }
 
-struct churn__stem_tls *
-churn__stem_tls(const struct churn_sentiment *s)
+struct churn__thread *
+churn__thread_get(const struct churn_sentiment *s)
 {
-    return s->snowball[0] ? tls_get(s) : NULL;
-}
-
-enum churn_err
-churn__stem_thread(const struct churn_sentiment *s, const char *word, size_t len, const char **stem,
-                   size_t *stem_len)
-{
-    if (!s->snowball[0] || !churn__stem_wanted(word, len)) {
-        *stem = word;
-        *stem_len = len;
-        return 0;
-    }
-    struct churn__stem_tls *st = tls_get(s);
-    if (!st)
-        return CHURN_ENOMEM;
-    *stem = word;
-    *stem_len = len;
-    churn__stem_cached(st, word, len, churn__hash_bytes(churn__hash_start(), word, len), stem,
-                       stem_len);
-    return 0;
+    return s->snowball[0] ? thread_get(s) : NULL;
 }
 
 static bool
@@ -207,42 +171,36 @@ inflection_of(const char *word, size_t len, const char *stem, size_t n)
     return false;
 }
 
-static bool
-slot_result(const struct stem_slot *slot, const char **stem, size_t *stem_len)
+size_t
+churn__stem_form(struct churn__thread *th, const char *word, size_t len, char *out)
 {
-    if (!slot->changed)
-        return false;
-    *stem = slot->stem;
-    *stem_len = slot->stem_len;
-    return true;
-}
-
-bool
-churn__stem_cached(struct churn__stem_tls *st, const char *word, size_t len, uint64_t h,
-                   const char **stem, size_t *stem_len)
-{
-    if (!churn__stem_wanted(word, len))
-        return false;
-    h |= 1;
-    struct stem_slot *slot = &st->slots[(h >> 7) & (CACHE_SLOTS - 1)];
-    if (slot->hash == h && slot->word_len == len && same_bytes(slot->word, word, len))
-        return slot_result(slot, stem, stem_len);
-    const sb_symbol *out = sb_stemmer_stem(st->stemmer, (const sb_symbol *)word, (int)len);
-    size_t n = out ? (size_t)sb_stemmer_length(st->stemmer) : 0;
-    if (n == 0 || n > CHURN__STEM_MAX_WORD || !inflection_of(word, len, (const char *)out, n)) {
+    const sb_symbol *stem = sb_stemmer_stem(th->stemmer, (const sb_symbol *)word, (int)len);
+    size_t n = stem ? (size_t)sb_stemmer_length(th->stemmer) : 0;
+    if (n == 0 || n > CHURN__STEM_MAX_WORD || !inflection_of(word, len, (const char *)stem, n)) {
         /* no stem (no memory in libstemmer) or a derivation: the word stands for itself,
          * less a plural "s" ("subscriptions" -> "subscription", whose stem "subscript" is a
          * derivation) */
-        out = (const sb_symbol *)word;
+        stem = (const sb_symbol *)word;
         n = len;
         if (len > 3 && word[len - 1] == 's' && word[len - 2] != 's' && word[len - 2] != '\'')
             n = len - 1;
     }
-    slot->hash = h;
-    slot->word_len = (uint8_t)len;
-    memcpy(slot->word, word, len);
-    slot->stem_len = (uint8_t)n;
-    memcpy(slot->stem, out, n);
-    slot->changed = !(n == len && same_bytes(slot->stem, word, len));
-    return slot_result(slot, stem, stem_len);
+    memcpy(out, stem, n);
+    return n;
+}
+
+enum churn_err
+churn__stem_thread(const struct churn_sentiment *s, const char *word, size_t len, char *buf,
+                   const char **stem, size_t *stem_len)
+{
+    *stem = word;
+    *stem_len = len;
+    if (!s->snowball[0] || !churn__stem_wanted(word, len))
+        return 0;
+    struct churn__thread *th = thread_get(s);
+    if (!th)
+        return CHURN_ENOMEM;
+    *stem_len = churn__stem_form(th, word, len, buf);
+    *stem = buf;
+    return 0;
 }

@@ -47,22 +47,31 @@ enum cclass {
     C_EMOJI_MOD, /* skin tones, tags: attach to the emoji before them */
 };
 
+static inline bool
+is_ascii_letter(unsigned char b)
+{
+    return (unsigned)((b | 0x20) - 'a') < 26u;
+}
+
+static inline enum cclass
+classify_ascii(unsigned char b)
+{
+    if (is_ascii_letter(b))
+        return C_LETTER;
+    if (b <= 0x20 || b == 0x7f)
+        return C_SPACE;
+    if (b >= '0' && b <= '9')
+        return C_DIGIT;
+    if (b == '$')
+        return C_CURRENCY;
+    return C_PUNCT;
+}
+
 static enum cclass
 classify(uint32_t cp)
 {
-    if (cp < 0x80) {
-        if ((cp | 0x20) - 'a' < 26u)
-            return C_LETTER;
-        if (cp <= 0x20 || cp == 0x7f)
-            return C_SPACE;
-        if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z')
-            return C_LETTER;
-        if (cp >= '0' && cp <= '9')
-            return C_DIGIT;
-        if (cp == '$')
-            return C_CURRENCY;
-        return C_PUNCT;
-    }
+    if (cp < 0x80)
+        return classify_ascii((unsigned char)cp);
     if (cp < 0xa0 || cp == 0x85)
         return C_SPACE; /* C1 controls */
     if (cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
@@ -313,10 +322,14 @@ static const char *const emoticons[] = {
     "=D",   "</3", "<3",   "^_^", "^^",   "-_-",  "T_T", "xD",  "XD",  "D:",
 };
 
-/* First characters of the emoticons above. */
+/* First and second characters of the emoticons above. */
 static const bool emoticon_start[128] = {
     [':'] = 1, [';'] = 1, ['='] = 1, ['<'] = 1, ['>'] = 1, ['^'] = 1,
     ['-'] = 1, ['x'] = 1, ['X'] = 1, ['D'] = 1, ['T'] = 1,
+};
+static const bool emoticon_second[128] = {
+    [':'] = 1, ['\''] = 1, ['-'] = 1, ['('] = 1, [')'] = 1, ['D'] = 1, ['P'] = 1, ['p'] = 1,
+    ['/'] = 1, ['|'] = 1,  ['o'] = 1, ['O'] = 1, ['@'] = 1, ['3'] = 1, ['_'] = 1, ['^'] = 1,
 };
 
 static int
@@ -330,6 +343,8 @@ is_alnum_at(const struct tokenizer *t, size_t i)
 static size_t
 match_emoticon(const struct tokenizer *t, size_t i, size_t *base_len)
 {
+    if (i + 1 >= t->len || t->s[i + 1] >= 0x80 || !emoticon_second[t->s[i + 1]])
+        return 0; /* every emoticon has two characters or more */
     for (size_t k = 0; k < sizeof(emoticons) / sizeof(emoticons[0]); k++) {
         const char *e = emoticons[k];
         if ((unsigned char)e[0] != t->s[i] ||
@@ -353,6 +368,141 @@ match_emoticon(const struct tokenizer *t, size_t i, size_t *base_len)
         return end - i;
     }
     return 0;
+}
+
+/* ---- the common word, ASCII letters, eight bytes at a time ---- */
+
+#define BYTES(c) (0x0101010101010101ull * (uint64_t)(c))
+
+/* A run of ASCII letters being folded into a word: the case seen and the last two letters. */
+struct letters {
+    size_t upper;         /* upper-case letters, counted up to 2 per step: enough for ALL-CAPS */
+    bool lower;           /* a lower-case letter was seen */
+    bool elong;           /* a letter three times in a row: scan_word() squeezes it */
+    unsigned char p1, p2; /* the last and second last letter, folded; 0 after a mark */
+};
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* Bit 7 of each byte of @x that is an ASCII letter. */
+static inline uint64_t
+letter_bytes(uint64_t x)
+{
+    uint64_t y = (x & BYTES(0x7f)) | BYTES(0x20); /* folded; no byte can carry into the next */
+    uint64_t ge_a = y + BYTES(0x80 - 'a');        /* bit 7: y >= 'a' */
+    uint64_t gt_z = y + BYTES(0x80 - 'z' - 1);    /* bit 7: y > 'z' */
+    return ge_a & ~gt_z & ~x & BYTES(0x80);       /* ~x: only bytes below 0x80 */
+}
+
+/* Does a byte among the first @n - 2 of @y start three equal bytes? */
+static inline bool
+has_triple(uint64_t y, size_t n)
+{
+    if (n < 3)
+        return false;
+    uint64_t z = (y ^ (y >> 8)) | (y ^ (y >> 16)); /* byte k is 0: bytes k, k+1, k+2 equal */
+    uint64_t zero = ~(((z & BYTES(0x7f)) + BYTES(0x7f)) | z) & BYTES(0x80);
+    return (zero & ((1ull << (8 * (n - 2))) - 1)) != 0;
+}
+
+/* Fold the ASCII letters of the eight bytes at @s into @out (all eight bytes are written) and
+ * return how many lead them; the case and the last letters go into @r. */
+static size_t
+fold8(const unsigned char *s, char *out, struct letters *r)
+{
+    uint64_t x;
+    memcpy(&x, s, 8);
+    uint64_t lm = letter_bytes(x);
+    size_t n = lm == BYTES(0x80) ? 8 : (size_t)__builtin_ctzll(~lm & BYTES(0x80)) / 8;
+    if (n == 0)
+        return 0;
+    uint64_t y = x | BYTES(0x20);
+    memcpy(out, &y, 8);
+    lm &= n == 8 ? ~0ull : (1ull << (8 * n)) - 1;
+    uint64_t caps = ((~x & BYTES(0x20)) << 2) & lm; /* bit 5 clear: upper case */
+    r->upper += (caps != 0) + ((caps & (caps - 1)) != 0);
+    r->lower |= (((x & BYTES(0x20)) << 2) & lm) != 0;
+    unsigned char y0 = (unsigned char)y, y1 = (unsigned char)(y >> 8);
+    if ((y0 == r->p1 && y0 == r->p2) || (n >= 2 && y0 == r->p1 && y1 == y0) || has_triple(y, n))
+        r->elong = true;
+    r->p2 = n >= 2 ? (unsigned char)(y >> (8 * (n - 2))) : r->p1;
+    r->p1 = (unsigned char)(y >> (8 * (n - 1)));
+    return n;
+}
+#endif
+
+/* Fold the ASCII letters at @s (up to @end) into @out one at a time; returns how many. */
+static size_t
+fold_bytes(const unsigned char *s, const unsigned char *end, char *out, struct letters *r)
+{
+    size_t n = 0;
+    for (; s + n < end && is_ascii_letter(s[n]); n++) {
+        unsigned char f = (unsigned char)(s[n] | 0x20);
+        r->elong |= f == r->p1 && f == r->p2;
+        r->upper += s[n] < 'a';
+        r->lower |= s[n] >= 'a';
+        out[n] = (char)f;
+        r->p2 = r->p1;
+        r->p1 = f;
+    }
+    return n;
+}
+
+/* The common word: ASCII letters, perhaps with inner apostrophes or hyphens, no letter three
+ * times in a row (nothing to squeeze), ended by an ASCII byte that cannot continue a word.
+ * Pushes it and sets *@next to its end; false (nothing pushed) for anything else, which
+ * scan_word() then takes from the start. @i is at an ASCII letter. Normalized forms never
+ * outgrow the text (t->norm_len <= @i), so eight bytes written at the word's place in t->norm
+ * stay inside it while eight bytes are read inside the text. */
+static bool
+scan_ascii_word(struct tokenizer *t, size_t i, size_t *next)
+{
+    const unsigned char *const s = t->s;
+    const size_t len = t->len;
+    char *const norm = t->norm + t->norm_len;
+    struct letters r = {0};
+    size_t j = i;
+    unsigned flags = 0;
+    if (t->n == t->cap)
+        return false; /* scan_word() grows the token array */
+    for (;;) {
+        size_t n;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (j + 8 <= len) {
+            n = fold8(s + j, norm + (j - i), &r);
+            j += n;
+            if (n == 8)
+                continue;
+        } else
+#endif
+        {
+            n = fold_bytes(s + j, s + len, norm + (j - i), &r);
+            j += n;
+        }
+        if (r.elong)
+            return false;
+        if (j == len)
+            break;
+        unsigned char b = s[j];
+        if (b >= 0x80 || (b >= '0' && b <= '9'))
+            return false; /* may continue the word: a letter of another script, a digit */
+        if ((b != '\'' && b != '-') || j + 1 == len)
+            break;
+        if (s[j + 1] >= 0x80)
+            return false;
+        if (!is_ascii_letter(s[j + 1]))
+            break;
+        norm[j - i] = (char)b; /* an inner apostrophe or hyphen */
+        flags |= b == '\'' ? CHURN_TOK_F_CONTRACTION : 0;
+        r.p1 = r.p2 = 0;
+        j++;
+    }
+    t->norm_len += j - i;
+    struct churn_sentiment_token *k = push(t, i, j, t->norm_len - (j - i), CHURN_TOK_WORD);
+    if (r.upper >= 2 && !r.lower)
+        flags |= CHURN_TOK_F_ALLCAPS;
+    k->flags = (uint8_t)flags;
+    *next = j;
+    return true;
 }
 
 static enum churn_err
@@ -582,17 +732,23 @@ tokenize(struct tokenizer *t)
 {
     size_t i = 0, no_email_before = 0;
     while (i < t->len) {
-        size_t adv;
-        uint32_t cp = peek(t, i, &adv);
-        enum cclass c = classify(cp);
+        size_t adv = 1;
+        uint32_t cp = t->s[i];
+        enum cclass c;
+        if (cp < 0x80) {
+            c = classify_ascii((unsigned char)cp);
+        } else {
+            cp = peek(t, i, &adv);
+            c = classify(cp);
+        }
         size_t end, base;
 
         if (c == C_SPACE || c == C_IGNORE || c == C_EMOJI_MOD) {
             i += adv;
             continue;
         }
-        if ((cp == 'h' || cp == 'H' || cp == 'w' || cp == 'W') && run_start(t, i) &&
-            (end = match_url(t, i))) {
+        if ((cp == 'h' || cp == 'H' || cp == 'w' || cp == 'W') && (end = match_url(t, i)) &&
+            run_start(t, i)) {
             size_t n0 = t->norm_len;
             norm_copy(t, i, end, 0);
             if (!push(t, i, end, n0, CHURN_TOK_URL))
@@ -655,9 +811,11 @@ tokenize(struct tokenizer *t)
         }
         if (c == C_LETTER) {
             size_t nx;
-            enum churn_err err = scan_word(t, i, &nx);
-            if (err)
-                return err;
+            if (cp >= 0x80 || !scan_ascii_word(t, i, &nx)) {
+                enum churn_err err = scan_word(t, i, &nx);
+                if (err)
+                    return err;
+            }
             i = nx;
             continue;
         }

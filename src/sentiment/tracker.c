@@ -1,8 +1,9 @@
 /*
  * sentiment/tracker.c - the conversation tracker: decayed dissatisfaction, negative streaks,
- * escalation causes with hysteresis (each cause at most once per conversation), and the
- * compact versioned encoding of the state that the store keeps under the conversation id.
- * Pure: no I/O, no clock (the caller passes the turn time), no allocation.
+ * escalation causes with hysteresis (each cause at most once per conversation) kept in the
+ * order they escalated, and the compact versioned encoding of the state that the store keeps
+ * under the conversation id. Pure: no I/O, no clock (the caller passes the turn time), no
+ * allocation.
  */
 #include "churn/sentiment_tracker.h"
 
@@ -21,6 +22,12 @@
      CHURN_CHAT_REASON_BIT(CHURN_CHAT_REASON_CHURN_INTENT) |                                       \
      CHURN_CHAT_REASON_BIT(CHURN_CHAT_REASON_HUMAN_REQUESTED) |                                    \
      CHURN_CHAT_REASON_BIT(CHURN_CHAT_REASON_DISSATISFACTION))
+#define N_REASONS 4
+
+/* The causes in priority order: the first new one of a turn is its reason. */
+static const enum churn_chat_reason priority[N_REASONS] = {
+    CHURN_CHAT_REASON_HARD_TRIGGER, CHURN_CHAT_REASON_CHURN_INTENT,
+    CHURN_CHAT_REASON_HUMAN_REQUESTED, CHURN_CHAT_REASON_DISSATISFACTION};
 
 struct churn_chat_policy
 churn_chat_policy_default(void)
@@ -66,6 +73,43 @@ churn_chat_state_dissatisfaction_at(const struct churn_chat_state *state,
         d *= exp2(-dt / (double)policy->half_life_ms);
     }
     return d;
+}
+
+/* The escalated causes of @st, first escalation first: those its order lists, then any other
+ * (a state whose order was never kept) in priority order. Returns how many. */
+static size_t
+escalated_in_order(const struct churn_chat_state *st, enum churn_chat_reason out[N_REASONS])
+{
+    unsigned escalated = st->escalated & ESCALATED_ALL, seen = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < N_REASONS && st->escalation_order[i]; i++) {
+        unsigned r = st->escalation_order[i];
+        if (r > CHURN_CHAT_REASON_DISSATISFACTION || !(escalated & CHURN_CHAT_REASON_BIT(r)) ||
+            (seen & CHURN_CHAT_REASON_BIT(r)))
+            continue;
+        seen |= CHURN_CHAT_REASON_BIT(r);
+        out[n++] = (enum churn_chat_reason)r;
+    }
+    for (size_t i = 0; i < N_REASONS; i++) {
+        unsigned bit = CHURN_CHAT_REASON_BIT(priority[i]);
+        if ((escalated & bit) && !(seen & bit))
+            out[n++] = priority[i];
+    }
+    return n;
+}
+
+static void
+set_order(struct churn_chat_state *st, const enum churn_chat_reason *order, size_t n)
+{
+    memset(st->escalation_order, 0, sizeof(st->escalation_order));
+    for (size_t i = 0; i < n; i++)
+        st->escalation_order[i] = (uint8_t)order[i];
+}
+
+size_t
+churn_chat_state_reasons(const struct churn_chat_state *state, enum churn_chat_reason out[4])
+{
+    return escalated_in_order(state, out);
 }
 
 static uint32_t
@@ -148,16 +192,18 @@ churn_chat_tracker_update(struct churn_chat_state *state, const struct churn_cha
         causes |= CHURN_CHAT_REASON_BIT(CHURN_CHAT_REASON_DISSATISFACTION);
 
     unsigned fresh = causes & ~(unsigned)st.escalated;
-    static const enum churn_chat_reason order[] = {
-        CHURN_CHAT_REASON_HARD_TRIGGER, CHURN_CHAT_REASON_CHURN_INTENT,
-        CHURN_CHAT_REASON_HUMAN_REQUESTED, CHURN_CHAT_REASON_DISSATISFACTION};
-    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-        if (!(fresh & CHURN_CHAT_REASON_BIT(order[i])))
+    enum churn_chat_reason order[N_REASONS];
+    size_t n_order = escalated_in_order(&st, order);
+    for (size_t i = 0; i < N_REASONS; i++) {
+        if (!(fresh & CHURN_CHAT_REASON_BIT(priority[i])))
             continue;
-        d.escalate = true;
-        d.reason = order[i];
-        break;
+        if (!d.escalate) {
+            d.escalate = true;
+            d.reason = priority[i];
+        }
+        order[n_order++] = priority[i]; /* after every cause that escalated before */
     }
+    set_order(&st, order, n_order);
     switch (d.reason) {
     case CHURN_CHAT_REASON_HARD_TRIGGER:
         d.confidence = 0.95;
@@ -203,7 +249,47 @@ churn_chat_reason_name(enum churn_chat_reason reason)
     return "UNKNOWN";
 }
 
-/* ---- encoding: version, flags, escalated, u16 dissatisfaction, varints ---- */
+/* ---- encoding: version, flags, escalated, [order,] u16 dissatisfaction, varints ----
+ * Version 1 had no order byte. Version 2 adds it after the escalated mask: the escalated
+ * causes in the order they escalated, 2 bits each (reason - 1) from the low bits up, the
+ * bits past the last cause zero. */
+
+#define VERSION_NO_ORDER 1
+
+/* The order byte of @st. */
+static uint8_t
+order_byte(const struct churn_chat_state *st)
+{
+    enum churn_chat_reason order[N_REASONS];
+    size_t n = escalated_in_order(st, order);
+    unsigned b = 0;
+    for (size_t i = 0; i < n; i++)
+        b |= (unsigned)(order[i] - 1) << (2 * i);
+    return (uint8_t)b;
+}
+
+/* Parse the order byte @b of the causes @esc into @st; false unless it lists each of them
+ * exactly once and nothing else. */
+static bool
+parse_order(uint8_t b, uint8_t esc, struct churn_chat_state *st)
+{
+    enum churn_chat_reason order[N_REASONS];
+    unsigned seen = 0;
+    size_t n = 0;
+    for (unsigned rest = esc; rest; rest &= rest - 1)
+        n++;
+    for (size_t i = 0; i < n; i++) {
+        unsigned r = ((b >> (2 * i)) & 3) + 1;
+        if (!(esc & CHURN_CHAT_REASON_BIT(r)) || (seen & CHURN_CHAT_REASON_BIT(r)))
+            return false;
+        seen |= CHURN_CHAT_REASON_BIT(r);
+        order[i] = (enum churn_chat_reason)r;
+    }
+    if (n < N_REASONS && (b >> (2 * n)) != 0)
+        return false;
+    set_order(st, order, n);
+    return true;
+}
 
 static size_t
 put_varint(uint8_t *p, uint64_t v)
@@ -262,6 +348,7 @@ churn_chat_state_encode(const struct churn_chat_state *state, uint8_t *out, size
                          (state->human_requested ? FLAG_HUMAN : 0) |
                          (state->hard_trigger ? FLAG_HARD : 0));
     tmp[n++] = (uint8_t)(state->escalated & ESCALATED_ALL);
+    tmp[n++] = order_byte(state);
     double d = state->dissatisfaction;
     if (!(d >= 0))
         d = 0;
@@ -288,9 +375,10 @@ churn_chat_state_decode(const uint8_t *data, size_t len, struct churn_chat_state
 {
     if (!data || len == 0)
         return CHURN_ECORRUPT;
-    if (data[0] != CHURN_CHAT_STATE_VERSION)
+    if (data[0] != CHURN_CHAT_STATE_VERSION && data[0] != VERSION_NO_ORDER)
         return CHURN_EUNIMPL;
-    if (len < 5)
+    size_t pos = data[0] == VERSION_NO_ORDER ? 3 : 4; /* the dissatisfaction */
+    if (len < pos + 2)
         return CHURN_ECORRUPT;
     struct churn_chat_state st;
     memset(&st, 0, sizeof(st));
@@ -301,8 +389,14 @@ churn_chat_state_decode(const uint8_t *data, size_t len, struct churn_chat_state
     st.human_requested = flags & FLAG_HUMAN;
     st.hard_trigger = flags & FLAG_HARD;
     st.escalated = esc;
-    st.dissatisfaction = (double)((unsigned)data[3] | ((unsigned)data[4] << 8)) / 65535.0;
-    size_t pos = 5;
+    if (data[0] == VERSION_NO_ORDER) {
+        enum churn_chat_reason order[N_REASONS]; /* unknown: priority order */
+        set_order(&st, order, escalated_in_order(&st, order));
+    } else if (!parse_order(data[3], esc, &st)) {
+        return CHURN_ECORRUPT;
+    }
+    st.dissatisfaction = (double)((unsigned)data[pos] | ((unsigned)data[pos + 1] << 8)) / 65535.0;
+    pos += 2;
     uint64_t v[4], t[2];
     for (size_t i = 0; i < 4; i++)
         if (!get_varint(data, len, &pos, 5, &v[i]) || v[i] > UINT32_MAX)

@@ -465,9 +465,10 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     esc.confidence = d.confidence;
     esc.dissatisfaction_threshold = d.threshold;
     Churn__V1__EscalationReason active[4];
-    for (int k = CHURN_CHAT_REASON_HARD_TRIGGER; k <= CHURN_CHAT_REASON_DISSATISFACTION; k++)
-        if (c->state.escalated & CHURN_CHAT_REASON_BIT(k))
-            active[esc.n_active_reasons++] = reason_to_proto(k);
+    enum churn_chat_reason reasons[4];
+    esc.n_active_reasons = churn_chat_state_reasons(&c->state, reasons); /* in order */
+    for (size_t k = 0; k < esc.n_active_reasons; k++)
+        active[k] = reason_to_proto(reasons[k]);
     esc.active_reasons = active;
     if (d.escalate) {
         esc.message = churn_arena_printf(a,

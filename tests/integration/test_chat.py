@@ -207,8 +207,6 @@ def test_human_request_and_one_escalation_per_cause(stubs, api, server):
         set(a[4].escalation.active_reasons)
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: Escalation.active_reasons is in enum order, "
-                   "not in the order the reasons escalated (chat.proto: 'in order')")
 def test_active_reasons_are_in_escalation_order(stubs, api, server):
     c = Conv(api, "conv-order")
     R = api.common_pb2

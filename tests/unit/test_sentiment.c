@@ -222,6 +222,38 @@ Test(tokenizer, elongation_is_squeezed_and_flagged)
     cr_assert_not(t.tok[3].flags & CHURN_TOK_F_ELONGATED, "a double letter is not elongation");
 }
 
+/* Long words are folded eight bytes at a time: the word ends, elongations and case must come
+ * out the same wherever they fall against those steps, and at the end of the text. */
+Test(tokenizer, long_words_across_eight_byte_steps)
+{
+    const char *s = "Internationalization INTERNATIONALIZATION abcdefgggh abcdefghhhh "
+                    "ABCDEFGh ABCDEFGHi Wednesday's abcdefgh-ij abcdefgh-\xc3\xa9t xxyyzzxxyy "
+                    "abcdefg4 abcdefghI";
+    struct churn_sentiment_tokens t = tokenize(s, strlen(s));
+    cr_assert_eq(t.n, 12);
+    ASSERT_TOKEN(t, 0, "internationalization", CHURN_TOK_WORD);
+    cr_assert_eq(t.tok[0].flags, 0);
+    cr_assert_eq(t.tok[0].end - t.tok[0].start, 20);
+    ASSERT_TOKEN(t, 1, "internationalization", CHURN_TOK_WORD);
+    cr_assert_eq(t.tok[1].flags, CHURN_TOK_F_ALLCAPS);
+    ASSERT_TOKEN(t, 2, "abcdefgh", CHURN_TOK_WORD); /* "ggg" across the first step */
+    cr_assert_eq(t.tok[2].flags, CHURN_TOK_F_ELONGATED);
+    cr_assert_eq(t.tok[2].elong_at, 6);
+    ASSERT_TOKEN(t, 3, "abcdefgh", CHURN_TOK_WORD); /* "hhhh" in the second step */
+    cr_assert_eq(t.tok[3].elong_at, 7);
+    cr_assert_eq(t.tok[4].flags, 0, "one lower-case letter: not ALL-CAPS");
+    cr_assert_eq(t.tok[5].flags, 0, "one lower-case letter after the first step");
+    ASSERT_TOKEN(t, 6, "wednesday's", CHURN_TOK_WORD);
+    cr_assert_eq(t.tok[6].flags, CHURN_TOK_F_CONTRACTION);
+    ASSERT_TOKEN(t, 7, "abcdefgh-ij", CHURN_TOK_WORD);
+    ASSERT_TOKEN(t, 8, "abcdefgh-\xc3\xa9t", CHURN_TOK_WORD);
+    ASSERT_TOKEN(t, 9, "xxyyzzxxyy", CHURN_TOK_WORD);
+    cr_assert_eq(t.tok[9].flags, 0, "double letters are not elongation");
+    ASSERT_TOKEN(t, 10, "abcdefg4", CHURN_TOK_WORD);
+    ASSERT_TOKEN(t, 11, "abcdefghi", CHURN_TOK_WORD); /* ends the text */
+    cr_assert_eq(t.tok[11].end, strlen(s));
+}
+
 Test(tokenizer, numbers_and_money)
 {
     const char *s = "$20.50 20% 1,000 3rd 20\xe2\x82\xac \xc2\xa3"
@@ -786,6 +818,32 @@ Test(analyzer, scratch_exhaustion_is_an_error)
     churn_arena_fini(&small);
 }
 
+/* Each thread remembers the stems of the words it saw last; a long text of new words pushes
+ * out the early ones, which must still match through their stems. */
+Test(analyzer, stems_survive_a_text_of_thousands_of_new_words)
+{
+    static char text[48 * 1024];
+    size_t n = (size_t)snprintf(text, sizeof(text), "cancelling my subscriptions");
+    for (unsigned i = 0; i < 6000; i++) { /* "qaabx", "qbabx", ...: in no lexicon */
+        char w[8] = {' ', 'q'};
+        size_t k = 2;
+        for (unsigned v = i + 26 * 26; v; v /= 26)
+            w[k++] = (char)('a' + v % 26);
+        w[k++] = 'x';
+        cr_assert_lt(n + k, sizeof(text));
+        memcpy(text + n, w, k);
+        n += k;
+    }
+    text[n] = '\0';
+    struct churn_sentiment_result r = analyze(text);
+    cr_assert(r.churn_intent);
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "cancel my subscription");
+    cr_assert_not_null(e);
+    cr_assert_eq(e->start, 0);
+    cr_assert_eq(e->end, strlen("cancelling my subscriptions"));
+    cr_assert(e->flags & CHURN_EVIDENCE_F_STEM);
+}
+
 static void *
 first_call_without_memory(void *p)
 {
@@ -934,6 +992,80 @@ Test(tracker, causes_have_a_priority_and_each_fires_once)
     cr_assert_str_eq(churn_chat_reason_name(d.reason), "HUMAN_REQUESTED");
 }
 
+static size_t
+reasons_of(const struct churn_chat_state *st, enum churn_chat_reason out[4])
+{
+    return churn_chat_state_reasons(st, out);
+}
+
+Test(tracker, active_reasons_are_in_the_order_they_escalated)
+{
+    struct churn_chat_state st;
+    churn_chat_state_init(&st);
+    enum churn_chat_reason r[4];
+    cr_assert_eq(reasons_of(&st, r), 0);
+    struct churn_chat_decision d =
+        turn(&st, CHURN_CHAT_ROLE_CUSTOMER, "Can I talk to a real person please", NULL, T0);
+    cr_assert_eq(d.reason, CHURN_CHAT_REASON_HUMAN_REQUESTED);
+    d = turn(&st, CHURN_CHAT_ROLE_CUSTOMER, "I want to cancel my subscription", NULL, T0 + 1000);
+    cr_assert_eq(d.reason, CHURN_CHAT_REASON_CHURN_INTENT);
+    cr_assert_eq(reasons_of(&st, r), 2);
+    cr_assert_eq(r[0], CHURN_CHAT_REASON_HUMAN_REQUESTED, "the first escalation comes first");
+    cr_assert_eq(r[1], CHURN_CHAT_REASON_CHURN_INTENT);
+    /* two new causes on one turn follow in priority order, after the earlier ones */
+    d = turn(&st, CHURN_CHAT_ROLE_CUSTOMER,
+             "Terrible, awful, useless service, I will file a chargeback", NULL, T0 + 2000);
+    cr_assert_eq(d.reason, CHURN_CHAT_REASON_HARD_TRIGGER);
+    cr_assert_eq(reasons_of(&st, r), 4, "dissatisfaction %.3f", st.dissatisfaction);
+    cr_assert_eq(r[2], CHURN_CHAT_REASON_HARD_TRIGGER);
+    cr_assert_eq(r[3], CHURN_CHAT_REASON_DISSATISFACTION);
+    /* the order survives the store */
+    uint8_t buf[CHURN_CHAT_STATE_MAX_SIZE];
+    size_t n;
+    struct churn_chat_state back;
+    cr_assert_eq(churn_chat_state_encode(&st, buf, sizeof(buf), &n), CHURN_OK);
+    cr_assert_eq(churn_chat_state_decode(buf, n, &back), CHURN_OK);
+    enum churn_chat_reason rb[4];
+    cr_assert_eq(reasons_of(&back, rb), 4);
+    cr_assert_eq(memcmp(rb, r, sizeof(r)), 0);
+}
+
+Test(tracker, a_version_1_state_still_decodes)
+{
+    /* written by the tracker before it kept the escalation order: hard trigger, churn
+     * intent and dissatisfaction escalated; 3 turns, 2 by the customer */
+    static const uint8_t v1[] = {0x01, 0x05, 0x16, 0x10, 0x80, 0x03, 0x02, 0x01, 0x01, 0xc0, 0xb8,
+                                 0x97, 0xa8, 0xbe, 0x62, 0xc0, 0xb8, 0x97, 0xa8, 0xbe, 0x62};
+    struct churn_chat_state st;
+    cr_assert_eq(churn_chat_state_decode(v1, sizeof(v1), &st), CHURN_OK);
+    cr_assert(st.churn_intent && st.hard_trigger && !st.human_requested);
+    cr_assert_eq(st.turns, 3);
+    cr_assert_eq(st.customer_turns, 2);
+    cr_assert_eq(st.churn_intent_mentions, 1);
+    cr_assert_float_eq(st.dissatisfaction, 0x8010 / 65535.0, 1e-12);
+    cr_assert_eq(st.last_turn_ms, 1691990814240LL);
+    enum churn_chat_reason r[4];
+    cr_assert_eq(reasons_of(&st, r), 3);
+    cr_assert_eq(r[0], CHURN_CHAT_REASON_HARD_TRIGGER, "unknown order: priority order");
+    cr_assert_eq(r[1], CHURN_CHAT_REASON_CHURN_INTENT);
+    cr_assert_eq(r[2], CHURN_CHAT_REASON_DISSATISFACTION);
+    /* the conversation goes on: a new cause comes after the old ones, and the state is
+     * written back in the current version */
+    struct churn_chat_decision d = turn(
+        &st, CHURN_CHAT_ROLE_CUSTOMER, "Can I talk to a real person please", NULL, 1691990874240LL);
+    cr_assert_eq(d.reason, CHURN_CHAT_REASON_HUMAN_REQUESTED);
+    cr_assert_eq(reasons_of(&st, r), 4);
+    cr_assert_eq(r[3], CHURN_CHAT_REASON_HUMAN_REQUESTED);
+    uint8_t buf[CHURN_CHAT_STATE_MAX_SIZE];
+    size_t n;
+    cr_assert_eq(churn_chat_state_encode(&st, buf, sizeof(buf), &n), CHURN_OK);
+    cr_assert_eq(buf[0], 2);
+    struct churn_chat_state back;
+    cr_assert_eq(churn_chat_state_decode(buf, n, &back), CHURN_OK);
+    cr_assert_eq(reasons_of(&back, r), 4);
+    cr_assert_eq(r[3], CHURN_CHAT_REASON_HUMAN_REQUESTED);
+}
+
 Test(tracker, agent_and_bot_turns_are_context_only)
 {
     struct churn_chat_state st;
@@ -1072,6 +1204,23 @@ Test(tracker, hostile_state_bytes_fail_cleanly)
     buf[1] = 0x80;
     cr_assert_eq(churn_chat_state_decode(buf, n, &back), CHURN_ECORRUPT, "unknown flag bits");
     buf[1] = f;
+    /* the order byte (version 2) lists exactly the escalated causes, each once */
+    static const uint8_t orders[][12] = {
+        {2, 0, 0x06, 0x08, 0, 0, 0, 0, 0, 0, 0, 0}, /* a cause that did not escalate */
+        {2, 0, 0x06, 0x00, 0, 0, 0, 0, 0, 0, 0, 0}, /* hard trigger twice */
+        {2, 0, 0x02, 0x40, 0, 0, 0, 0, 0, 0, 0, 0}, /* bits past the last cause */
+        {2, 0, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}, /* an order without causes */
+    };
+    for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++)
+        cr_assert_eq(churn_chat_state_decode(orders[i], sizeof(orders[i]), &back), CHURN_ECORRUPT,
+                     "order %zu", i);
+    static const uint8_t good_order[] = {2, 0, 0x06, 0x01, 0, 0, 0, 0, 0, 0, 0, 0};
+    struct churn_chat_state ok;
+    cr_assert_eq(churn_chat_state_decode(good_order, sizeof(good_order), &ok), CHURN_OK);
+    enum churn_chat_reason order[4];
+    cr_assert_eq(churn_chat_state_reasons(&ok, order), 2);
+    cr_assert_eq(order[0], CHURN_CHAT_REASON_CHURN_INTENT);
+    cr_assert_eq(order[1], CHURN_CHAT_REASON_HARD_TRIGGER);
     static const uint8_t overlong[] = {1,    0,    0,    0, 0, 0x80, 0x80, 0x80,
                                        0x80, 0x80, 0x01, 0, 0, 0,    0,    0};
     cr_assert_eq(churn_chat_state_decode(overlong, sizeof(overlong), &back), CHURN_ECORRUPT);
@@ -1082,29 +1231,43 @@ Test(tracker, hostile_state_bytes_fail_cleanly)
                  CHURN_ECORRUPT);
     cr_assert_eq(memcmp(&back, &sentinel, sizeof(back)), 0, "state untouched on error");
 
-    /* random bytes: never a crash; whatever decodes re-encodes to the same bytes */
+    /* random bytes: never a crash; whatever decodes as the current version re-encodes to the
+     * same bytes, and a version-1 state to the same state one order byte longer */
     uint64_t x = 88172645463325252ull;
-    int decoded = 0;
-    for (int i = 0; i < 200000; i++) {
+    int decoded[3] = {0};
+    for (int i = 0; i < 400000; i++) {
         uint8_t r[24];
         size_t len = 1 + (size_t)(i % 23);
         for (size_t k = 0; k < len; k++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             r[k] = (uint8_t)x;
         }
-        r[0] = 1;
-        if (i & 1)
+        r[0] = (uint8_t)(1 + (i & 1));
+        if (i & 2)
             r[1] &= 7, r[2] &= 0x1e;
-        if (churn_chat_state_decode(r, len, &back) == CHURN_OK) {
-            uint8_t again[CHURN_CHAT_STATE_MAX_SIZE];
-            size_t m;
-            cr_assert_eq(churn_chat_state_encode(&back, again, sizeof(again), &m), CHURN_OK);
+        if (r[0] == 2 && (i & 4) && len > 3)
+            r[2] = 0, r[3] = 0; /* an order byte that fits: no cause escalated */
+        if (churn_chat_state_decode(r, len, &back) != CHURN_OK)
+            continue;
+        uint8_t again[CHURN_CHAT_STATE_MAX_SIZE];
+        size_t m;
+        cr_assert_eq(churn_chat_state_encode(&back, again, sizeof(again), &m), CHURN_OK);
+        if (r[0] == 2) {
             cr_assert_eq(m, len);
             cr_assert_eq(memcmp(again, r, len), 0, "decode accepted a non-canonical encoding");
-            decoded++;
+        } else {
+            cr_assert_eq(m, len + 1);
+            cr_assert_eq(again[0], 2);
+            cr_assert_eq(memcmp(again + 1, r + 1, 2), 0, "flags and escalated mask");
+            cr_assert_eq(memcmp(again + 4, r + 3, len - 3), 0, "the rest as it was");
+            struct churn_chat_state twice;
+            cr_assert_eq(churn_chat_state_decode(again, m, &twice), CHURN_OK);
+            cr_assert_eq(memcmp(&twice, &back, sizeof(twice)), 0);
         }
+        decoded[r[0]]++;
     }
-    cr_assert_gt(decoded, 0, "the random walk never produced a valid state");
+    cr_assert_gt(decoded[1], 0, "the random walk never produced a valid version-1 state");
+    cr_assert_gt(decoded[2], 0, "the random walk never produced a valid version-2 state");
 }
 
 /* ---------------------------------------------------------------------------------------- */
