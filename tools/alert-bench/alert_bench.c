@@ -20,15 +20,18 @@
  *    raises nothing on a customer's first rescore, so each customer first gets one login
  *    (ingested in the same batches). Then a fence: one chat turn with churn intent for a
  *    customer id of this run, which the engine turns into a CHURN_INTENT alert. The engine
- *    handles its jobs in order from one queue, and an ingestion batch queues its rescores
- *    before its summary is sent, so once every watcher has the fence's alert every baseline
- *    rescore is done. The window opens at the log head read after that.
+ *    takes chat jobs before rescores, so the fence's alert only says the baselines were
+ *    queued; baseline rescores raise nothing, so they cannot be watched either: after the
+ *    fence the tool waits a settle time (SETTLE_NS + customers x SETTLE_PER_CUSTOMER_NS,
+ *    far more than the engine needs at its slowest measured rate) before the window opens
+ *    at the log head.
  * 4. Trigger (measured): one plan cancellation per customer, in RecordEvents streams of
  *    --batch customers (--threads streams at a time; --rate customers/s paces the batches,
  *    0 = each as soon as the last was acknowledged). The time the batch's durable summary
  *    (RecordEventsResponse) arrives is each of its customers' ingestion time.
  * 5. End: a second fence. When every watcher has it and has received everything up to the
- *    log head (read again until it no longer moves), the window closes; or at --timeout-s.
+ *    log head, and the head has not moved for a quiet period (QUIET_NS: rescores queued
+ *    before the fence finish after it), the window closes; or at --timeout-s.
  *
  * For every change received in the window by every watcher: delivery latency = receive time -
  * the ingestion time of the change's customer (both on this process's monotonic clock).
@@ -95,6 +98,9 @@
 #define RPC_TIMEOUT_MS     30000
 #define MAX_SERVER_THREADS 256
 #define POLL_NS            2000000 /* 2 ms between checks of the watchers' progress */
+#define QUIET_NS           500000000 /* the log head must stand still this long at a fence */
+#define SETTLE_NS          300000000 /* after the baseline fence: rescores still queued */
+#define SETTLE_PER_CUSTOMER_NS 1000000 /* 1 ms each: 1,000 rescores/s, the slowest seen */
 #define FENCE_TEXT         "I'm cancelling my subscription, this is the third time"
 
 struct opts {
@@ -696,6 +702,10 @@ wait_fence(struct bench *b, int k, int64_t deadline, uint64_t *head, char *err, 
                 return false;
             nap();
         }
+        /* the engine answers chat jobs before rescores, so rescores queued before the fence
+         * may still be running: the head must also stand still for a quiet period */
+        struct timespec quiet = {0, QUIET_NS};
+        nanosleep(&quiet, NULL);
         uint64_t now;
         if (log_head(b, &now, err, errlen))
             return false;
@@ -1254,6 +1264,13 @@ run(struct bench *b, struct window *win)
         return;
     if (!wait_fence(b, 0, deadline, &win->lo, err, errlen))
         goto out_timeout;
+    {
+        int64_t settle = SETTLE_NS + (int64_t)b->cust.n * SETTLE_PER_CUSTOMER_NS;
+        struct timespec ts = {(time_t)(settle / 1000000000), (long)(settle % 1000000000)};
+        nanosleep(&ts, NULL);
+        if (log_head(b, &win->lo, err, errlen))
+            return;
+    }
     progress("baseline of %d customers scored; window opens after sequence %" PRIu64, b->cust.n,
              win->lo);
 
