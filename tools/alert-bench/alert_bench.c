@@ -81,27 +81,27 @@
 #include "churn/transport.h"
 #include "churn_proto.h"
 
-#define M_WATCH            "/churn.v1.AlertService/WatchAlerts"
-#define M_LIST             "/churn.v1.AlertService/ListAlerts"
-#define M_RECORD           "/churn.v1.IngestService/RecordEvents"
-#define M_CHAT             "/churn.v1.ChatService/AnalyzeChat"
-#define M_SCORES           "/churn.v1.ScoringService/BatchGetScores"
-#define MAX_WATCHERS       1000 /* the server's default cap on watchers */
-#define MAX_THREADS        64
-#define MAX_CUSTOMERS      100000
-#define ID_MAX             64
-#define SCORE_CHUNK        1000 /* ids per BatchGetScores (the server's max_batch) */
-#define EVENTS_PER_MSG     200  /* keeps a message under the server's 64 KiB request limit */
-#define HEARTBEAT_MS       1000 /* the smallest interval: a stopped watcher notices within it */
-#define WATCH_ARENA        (1 << 20) /* one decoded WatchAlertsResponse at most */
-#define READER_STACK       (256 * 1024)
-#define RPC_TIMEOUT_MS     30000
-#define MAX_SERVER_THREADS 256
-#define POLL_NS            2000000 /* 2 ms between checks of the watchers' progress */
-#define QUIET_NS           500000000 /* the log head must stand still this long at a fence */
-#define SETTLE_NS          300000000 /* after the baseline fence: rescores still queued */
-#define SETTLE_PER_CUSTOMER_NS 1000000 /* 1 ms each: 1,000 rescores/s, the slowest seen */
-#define FENCE_TEXT         "I'm cancelling my subscription, this is the third time"
+#define M_WATCH                "/churn.v1.AlertService/WatchAlerts"
+#define M_LIST                 "/churn.v1.AlertService/ListAlerts"
+#define M_RECORD               "/churn.v1.IngestService/RecordEvents"
+#define M_CHAT                 "/churn.v1.ChatService/AnalyzeChat"
+#define M_SCORES               "/churn.v1.ScoringService/BatchGetScores"
+#define MAX_WATCHERS           1000 /* the server's default cap on watchers */
+#define MAX_THREADS            64
+#define MAX_CUSTOMERS          100000
+#define ID_MAX                 64
+#define SCORE_CHUNK            1000 /* ids per BatchGetScores (the server's max_batch) */
+#define EVENTS_PER_MSG         200  /* keeps a message under the server's 64 KiB request limit */
+#define HEARTBEAT_MS           1000 /* the smallest interval: a stopped watcher notices within it */
+#define WATCH_ARENA            (1 << 20) /* one decoded WatchAlertsResponse at most */
+#define READER_STACK           (256 * 1024)
+#define RPC_TIMEOUT_MS         30000
+#define MAX_SERVER_THREADS     256
+#define POLL_NS                2000000   /* 2 ms between checks of the watchers' progress */
+#define QUIET_NS               500000000 /* the log head must stand still this long at a fence */
+#define SETTLE_NS              300000000 /* after the baseline fence: rescores still queued */
+#define SETTLE_PER_CUSTOMER_NS 1000000   /* 1 ms each: 1,000 rescores/s, the slowest seen */
+#define FENCE_TEXT             "I'm cancelling my subscription, this is the third time"
 
 struct opts {
     const char *target, *prefix;
