@@ -116,6 +116,24 @@ const char *churn_rpc_metadata(const struct churn_rpc *rpc, const char *key, siz
  */
 enum churn_err churn_rpc_send(struct churn_rpc *rpc, const ProtobufCMessage *msg);
 
+/*
+ * struct churn_rpc_payload - a response serialized once and sent on many streams (the same
+ * alert to every watcher). Immutable; thread-safe to send from several threads.
+ */
+struct churn_rpc_payload;
+
+/** churn_rpc_payload_pack() - serialize @msg; NULL when out of memory. */
+struct churn_rpc_payload *churn_rpc_payload_pack(const ProtobufCMessage *msg);
+
+/**
+ * churn_rpc_payload_free() - drop the creator's hold (NULL is fine); sends still queued keep
+ * the bytes alive until they are written.
+ */
+void churn_rpc_payload_free(struct churn_rpc_payload *p);
+
+/** churn_rpc_send_payload() - churn_rpc_send() of pre-serialized bytes. Thread-safe. */
+enum churn_err churn_rpc_send_payload(struct churn_rpc *rpc, const struct churn_rpc_payload *p);
+
 /** churn_rpc_queued() - number of responses queued and not yet written (for flow control). */
 size_t churn_rpc_queued(struct churn_rpc *rpc);
 

@@ -100,6 +100,12 @@ struct churn__alerts {
 
     _Atomic uint64_t alerts_committed; /* log entries written (for progress reports) */
 
+    /* the latest change serialized once for every watcher (alerts.c) */
+    pthread_mutex_t pack_mu;
+    uint64_t pack_seq;                 /* (pack_mu) the revision sequence of pack */
+    struct churn_rpc_payload *pack;    /* (pack_mu) */
+    struct churn_arena pack_arena;     /* (pack_mu) scratch for the conversion */
+
     /* rescoring: feature labels of the catalogue (immutable after start) */
     char windows[CHURN_FEAT__COUNT][CHURN__RESCORE_WINDOW];
     struct churn_feature_label labels[CHURN_FEAT__COUNT];

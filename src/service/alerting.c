@@ -819,6 +819,8 @@ churn__alerts_start(struct churn_services *svc, struct churn_store *store,
     pthread_mutex_init(&al->mu, NULL);
     pthread_cond_init(&al->cv, NULL);
     pthread_cond_init(&al->space_cv, NULL);
+    pthread_mutex_init(&al->pack_mu, NULL);
+    churn_arena_init(&al->pack_arena, 1u << 20);
     pthread_cond_init(&al->sweep_cv, NULL);
     al->sweep_interval_ms = svc->sweep_interval_ms;
     al->sweep_delay_ms = svc->sweep_delay_ms;
@@ -911,6 +913,9 @@ churn__alerts_stop(struct churn__alerts *al)
     churn_free(al->held_spare);
     churn_free(al->jobs);
     churn__rescore_fini(al);
+    churn_rpc_payload_free(al->pack);
+    churn_arena_fini(&al->pack_arena);
+    pthread_mutex_destroy(&al->pack_mu);
     pthread_cond_destroy(&al->sweep_cv);
     pthread_cond_destroy(&al->space_cv);
     pthread_cond_destroy(&al->cv);

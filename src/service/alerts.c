@@ -24,6 +24,7 @@
 #include "churn/service.h"
 #include "churn/store.h"
 #include "churn_proto.h"
+#include "alert_engine.h"
 #include "service_internal.h"
 
 #define WATCH_ARENA       (256u * 1024u) /* one alert message being built */
@@ -327,11 +328,28 @@ static void watcher_send_failed_locked(struct churn__watcher *w, enum churn_err 
 static bool
 watcher_send_locked(struct churn__watcher *w, const struct churn_alert *a)
 {
-    churn_arena_reset(&w->arena);
-    Churn__V1__WatchAlertsResponse resp = CHURN__V1__WATCH_ALERTS_RESPONSE__INIT;
-    resp.event_case = CHURN__V1__WATCH_ALERTS_RESPONSE__EVENT_ALERT;
-    resp.alert = alert_to_proto(a, &w->arena);
-    enum churn_err err = resp.alert ? churn_rpc_send(w->rpc, &resp.base) : CHURN_ENOMEM;
+    /* every watcher gets the same bytes for a change: serialize it once (the fan-out of one
+     * alert to 100 watchers was 100 conversions and encodings) */
+    struct churn__alerts *al = w->engine;
+    enum churn_err err = CHURN_OK;
+    pthread_mutex_lock(&al->pack_mu);
+    if (!al->pack || al->pack_seq != a->sequence) {
+        churn_arena_reset(&al->pack_arena);
+        Churn__V1__WatchAlertsResponse resp = CHURN__V1__WATCH_ALERTS_RESPONSE__INIT;
+        resp.event_case = CHURN__V1__WATCH_ALERTS_RESPONSE__EVENT_ALERT;
+        resp.alert = alert_to_proto(a, &al->pack_arena);
+        struct churn_rpc_payload *p = resp.alert ? churn_rpc_payload_pack(&resp.base) : NULL;
+        if (p) {
+            churn_rpc_payload_free(al->pack);
+            al->pack = p;
+            al->pack_seq = a->sequence;
+        } else {
+            err = CHURN_ENOMEM;
+        }
+    }
+    if (!err)
+        err = churn_rpc_send_payload(w->rpc, al->pack);
+    pthread_mutex_unlock(&al->pack_mu);
     if (err == CHURN_OK) {
         w->last_sent = a->sequence;
         atomic_store(&w->last_send_ms, churn_now_ms());

@@ -440,6 +440,47 @@ churn_rpc_send(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     return err;
 }
 
+/* A serialized message shared by many sends: the grpc_slice's own reference count does it. */
+struct churn_rpc_payload {
+    grpc_slice slice;
+};
+
+struct churn_rpc_payload *
+churn_rpc_payload_pack(const ProtobufCMessage *msg)
+{
+    struct churn_rpc_payload *p = churn_malloc(sizeof(*p));
+    if (!p)
+        return NULL;
+    size_t size = protobuf_c_message_get_packed_size(msg);
+    p->slice = grpc_slice_malloc(size);
+    protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(p->slice));
+    return p;
+}
+
+void
+churn_rpc_payload_free(struct churn_rpc_payload *p)
+{
+    if (!p)
+        return;
+    grpc_slice_unref(p->slice); /* byte buffers still queued hold their own references */
+    churn_free(p);
+}
+
+enum churn_err
+churn_rpc_send_payload(struct churn_rpc *rpc, const struct churn_rpc_payload *p)
+{
+    grpc_slice s = p->slice;
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1); /* takes a slice reference */
+    pthread_mutex_lock(&rpc->mu);
+    enum churn_err err = enqueue_locked(rpc, bb, false);
+    if (err == CHURN_OK)
+        pump_locked(rpc);
+    pthread_mutex_unlock(&rpc->mu);
+    if (err)
+        grpc_byte_buffer_destroy(bb);
+    return err;
+}
+
 static void
 finish_with(struct churn_rpc *rpc, enum churn_err err, const char *msg)
 {
