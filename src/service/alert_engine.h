@@ -102,9 +102,9 @@ struct churn__alerts {
 
     /* the latest change serialized once for every watcher (alerts.c) */
     pthread_mutex_t pack_mu;
-    uint64_t pack_seq;                 /* (pack_mu) the revision sequence of pack */
-    struct churn_rpc_payload *pack;    /* (pack_mu) */
-    struct churn_arena pack_arena;     /* (pack_mu) scratch for the conversion */
+    uint64_t pack_seq;              /* (pack_mu) the revision sequence of pack */
+    struct churn_rpc_payload *pack; /* (pack_mu) */
+    struct churn_arena pack_arena;  /* (pack_mu) scratch for the conversion */
 
     /* rescoring: feature labels of the catalogue (immutable after start) */
     char windows[CHURN_FEAT__COUNT][CHURN__RESCORE_WINDOW];
