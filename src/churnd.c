@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "churn/clock.h"
+#include "churn/alerts.h"
 #include "churn/config.h"
 #include "churn/log.h"
 #include "churn/sentiment.h"
@@ -201,6 +202,15 @@ main(int argc, char **argv)
         churn_config_fini(&cfg);
         return 0;
     }
+    /* the tiering is checked before anything starts: a bad spec is a configuration error */
+    static struct churn_segment_config segments;
+    churn_segment_config_default(&segments);
+    if (churn_segment_config_parse(&segments, cfg.risk_tiers, cfg.value_tiers, err, sizeof(err)) !=
+        CHURN_OK) {
+        fprintf(stderr, "churnd: %s\n", err);
+        churn_config_fini(&cfg);
+        return 2;
+    }
     churn_log_configure(cfg.log_level, cfg.log_format, 2);
 
     /* signals are taken synchronously by the main thread; every other thread blocks them */
@@ -232,6 +242,7 @@ main(int argc, char **argv)
               CHURN_LF_STR("version", CHURN_VERSION));
 
     /* serving needs the store; until it is open health says NOT_SERVING */
+    svc.segments = &segments;
     if (make_data_dir(cfg.data_dir, err, sizeof(err)) != 0 ||
         open_store(&cfg, &svc, err, sizeof(err)) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));

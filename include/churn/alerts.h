@@ -135,6 +135,9 @@ enum churn_risk_mode {
 
 struct churn_segment_config {
     enum churn_risk_mode risk_mode;
+    enum churn_risk_mode value_mode; /* THRESHOLD or TOP_SHARE, like risk_mode (0: TOP_SHARE) */
+    double value_high_min;           /* THRESHOLD: value >= this is high */
+    double value_medium_min;         /* THRESHOLD: value >= this is medium */
     double risk_high_min;      /* THRESHOLD: P >= this is high (0 < medium_min <= high_min < 1) */
     double risk_medium_min;    /* THRESHOLD: P >= this is medium */
     double risk_high_share;    /* TOP_SHARE: the top share of scores is high (e.g. 0.10) */
@@ -161,6 +164,24 @@ struct churn_segments {
  * threshold mode), value tiers top 20% high and next 30% medium.
  */
 void churn_segment_config_default(struct churn_segment_config *cfg);
+
+/**
+ * churn_segment_config_parse() - set the risk (@risk, may be NULL: unchanged) and value
+ * (@value, may be NULL) tiering of @cfg from text: "threshold:HIGH,MEDIUM" (a probability,
+ * or a customer value in currency units, at or above which a tier starts) or
+ * "top:HIGH_SHARE,MEDIUM_SHARE" (the top share is high, the next share medium; shares in
+ * (0, 1), summing below 1). CHURN_EINVAL with a message naming the spec and what is wrong;
+ * @cfg untouched on error.
+ */
+enum churn_err churn_segment_config_parse(struct churn_segment_config *cfg, const char *risk,
+                                          const char *value, char *errbuf, size_t errlen);
+
+/**
+ * churn_segments_initial() - cut-offs usable before any sample exists: the thresholds of a
+ * threshold mode, else @fallback's cuts for that dimension. Sample sizes are 0.
+ */
+void churn_segments_initial(const struct churn_segment_config *cfg,
+                            const struct churn_segments *fallback, struct churn_segments *out);
 
 /**
  * churn_segments_compute() - cut-offs from @cfg and samples of current probabilities

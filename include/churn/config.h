@@ -44,6 +44,8 @@ struct churn_config {
     int64_t sweep_interval_s;
     int64_t sweep_delay_s;
     char *playbooks_path;
+    char *risk_tiers;
+    char *value_tiers;
 };
 
 enum churn_config_action {

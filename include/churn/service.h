@@ -40,6 +40,9 @@ struct churn_services {
     int64_t sweep_interval_ms;  /* rescore every customer this often (0: never) */
     int64_t sweep_delay_ms;     /* the first sweep this long after the store is attached */
     const char *playbooks_path; /* NULL or "": the built-in default playbooks */
+    /* risk and value tiering (NULL: thresholds 0.5/0.2 and values 2,000/500); top-share
+     * modes are computed from each sweep's scores (struct churn_segment_config) */
+    const struct churn_segment_config *segments;
 };
 
 /**

@@ -6,6 +6,7 @@
  */
 #include "churn/alerts.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,122 @@ churn_segment_config_default(struct churn_segment_config *cfg)
     cfg->risk_medium_share = 0.20;
     cfg->value_high_share = 0.20;
     cfg->value_medium_share = 0.30;
+    cfg->value_mode = CHURN_RISK_BY_TOP_SHARE;
+    cfg->value_high_min = 2000;
+    cfg->value_medium_min = 500;
+}
+
+static bool
+shares_ok(double high, double medium)
+{
+    return high > 0 && high < 1 && medium > 0 && medium < 1 && high + medium < 1;
+}
+
+/* "threshold:A,B" or "top:A,B" into @mode, @a, @b. */
+static enum churn_err
+parse_spec(const char *what, const char *spec, enum churn_risk_mode *mode, double *a, double *b,
+           char *errbuf, size_t errlen)
+{
+    const char *rest;
+    if (strncmp(spec, "threshold:", 10) == 0) {
+        *mode = CHURN_RISK_BY_THRESHOLD;
+        rest = spec + 10;
+    } else if (strncmp(spec, "top:", 4) == 0) {
+        *mode = CHURN_RISK_BY_TOP_SHARE;
+        rest = spec + 4;
+    } else {
+        churn_errf(errbuf, errlen,
+                   "%s: '%.64s' is neither threshold:HIGH,MEDIUM nor top:HIGH,MEDIUM", what, spec);
+        return CHURN_EINVAL;
+    }
+    char *end;
+    errno = 0;
+    *a = strtod(rest, &end);
+    if (end == rest || *end != ',' || errno) {
+        churn_errf(errbuf, errlen, "%s: '%.64s': expected two numbers separated by a comma", what,
+                   spec);
+        return CHURN_EINVAL;
+    }
+    const char *second = end + 1;
+    *b = strtod(second, &end);
+    if (end == second || *end || errno || !isfinite(*a) || !isfinite(*b)) {
+        churn_errf(errbuf, errlen, "%s: '%.64s': expected two numbers separated by a comma", what,
+                   spec);
+        return CHURN_EINVAL;
+    }
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_segment_config_parse(struct churn_segment_config *cfg, const char *risk, const char *value,
+                           char *errbuf, size_t errlen)
+{
+    struct churn_segment_config c = *cfg;
+    double a, b;
+    enum churn_risk_mode mode;
+    if (risk && *risk) {
+        if (parse_spec("risk tiers", risk, &mode, &a, &b, errbuf, errlen))
+            return CHURN_EINVAL;
+        c.risk_mode = mode;
+        if (mode == CHURN_RISK_BY_THRESHOLD) {
+            if (!(b > 0 && b <= a && a < 1)) {
+                churn_errf(errbuf, errlen,
+                           "risk tiers: '%.64s': need 0 < MEDIUM <= HIGH < 1 (probabilities)",
+                           risk);
+                return CHURN_EINVAL;
+            }
+            c.risk_high_min = a;
+            c.risk_medium_min = b;
+        } else {
+            if (!shares_ok(a, b)) {
+                churn_errf(errbuf, errlen,
+                           "risk tiers: '%.64s': shares must be in (0, 1) and sum below 1", risk);
+                return CHURN_EINVAL;
+            }
+            c.risk_high_share = a;
+            c.risk_medium_share = b;
+        }
+    }
+    if (value && *value) {
+        if (parse_spec("value tiers", value, &mode, &a, &b, errbuf, errlen))
+            return CHURN_EINVAL;
+        c.value_mode = mode;
+        if (mode == CHURN_RISK_BY_THRESHOLD) {
+            if (!(b >= 0 && b <= a)) {
+                churn_errf(errbuf, errlen, "value tiers: '%.64s': need 0 <= MEDIUM <= HIGH", value);
+                return CHURN_EINVAL;
+            }
+            c.value_high_min = a;
+            c.value_medium_min = b;
+        } else {
+            if (!shares_ok(a, b)) {
+                churn_errf(errbuf, errlen,
+                           "value tiers: '%.64s': shares must be in (0, 1) and sum below 1", value);
+                return CHURN_EINVAL;
+            }
+            c.value_high_share = a;
+            c.value_medium_share = b;
+        }
+    }
+    *cfg = c;
+    return CHURN_OK;
+}
+
+void
+churn_segments_initial(const struct churn_segment_config *cfg,
+                       const struct churn_segments *fallback, struct churn_segments *out)
+{
+    *out = *fallback;
+    out->risk_sample_size = 0;
+    out->value_sample_size = 0;
+    if (cfg->risk_mode == CHURN_RISK_BY_THRESHOLD) {
+        out->risk_high_cut = cfg->risk_high_min;
+        out->risk_medium_cut = cfg->risk_medium_min;
+    }
+    if (cfg->value_mode == CHURN_RISK_BY_THRESHOLD) {
+        out->value_high_cut = cfg->value_high_min;
+        out->value_medium_cut = cfg->value_medium_min;
+    }
 }
 
 static int
@@ -33,12 +150,6 @@ cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-static bool
-shares_ok(double high, double medium)
-{
-    return high > 0 && high < 1 && medium > 0 && medium < 1 && high + medium < 1;
 }
 
 /*
@@ -118,6 +229,17 @@ churn_segments_compute(const struct churn_segment_config *cfg, const double *pro
     } else {
         churn_errf(errbuf, errlen, "risk mode: unknown value %d", (int)cfg->risk_mode);
         return CHURN_EINVAL;
+    }
+    if (cfg->value_mode == CHURN_RISK_BY_THRESHOLD) {
+        if (!(cfg->value_medium_min >= 0 && cfg->value_medium_min <= cfg->value_high_min)) {
+            churn_errf(errbuf, errlen, "value thresholds: need 0 <= medium (%g) <= high (%g)",
+                       cfg->value_medium_min, cfg->value_high_min);
+            return CHURN_EINVAL;
+        }
+        seg.value_high_cut = cfg->value_high_min;
+        seg.value_medium_cut = cfg->value_medium_min;
+        *out = seg;
+        return CHURN_OK;
     }
     if (!shares_ok(cfg->value_high_share, cfg->value_medium_share)) {
         churn_errf(errbuf, errlen,

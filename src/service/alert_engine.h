@@ -25,10 +25,11 @@
 #define CHURN__JOB_QUEUE_CAP     4096u  /* chat jobs waiting for the engine (~3 MiB) */
 #define CHURN__RESCORE_QUEUE_CAP 32768u /* customers waiting for a rescore (4 MiB of ids) */
 #define CHURN__RESCORE_PENDING   (2u * CHURN__RESCORE_QUEUE_CAP) /* hash set, half full at most */
-#define CHURN__RESCORE_BATCH     64u   /* customers rescored per durable state write */
-#define CHURN__WAKE_MAX          1024u /* snoozes remembered for an on-time wake-up */
-#define CHURN__HELD_MAX          4096u /* chat streams held back while the queue drains */
-#define CHURN__RESCORE_WINDOW    24u   /* "in 180 days" */
+#define CHURN__RESCORE_BATCH     64u     /* customers rescored per durable state write */
+#define CHURN__WAKE_MAX          1024u   /* snoozes remembered for an on-time wake-up */
+#define CHURN__HELD_MAX          4096u   /* chat streams held back while the queue drains */
+#define CHURN__RESCORE_WINDOW    24u     /* "in 180 days" */
+#define CHURN__SAMPLE_MAX        200000u /* scores sampled per sweep for the tier cut-offs */
 
 struct churn__alert_job {
     char customer_id[CHURN_ALERT_ID_MAX];
@@ -97,6 +98,11 @@ struct churn__alerts {
     bool sweep_started;
     pthread_cond_t sweep_cv;         /* (mu) wakes the sweep thread on stop */
     struct churn__sweep_stats sweep; /* (mu) */
+    /* scores seen while a sweep runs, reservoir-sampled for the tier cut-offs (mu) */
+    double *sample_p, *sample_v;
+    size_t sample_n; /* filled slots */
+    uint64_t sample_seen;
+    uint64_t sample_rng;
 
     _Atomic uint64_t alerts_committed; /* log entries written (for progress reports) */
 
@@ -174,6 +180,13 @@ enum churn_err churn__rescore_init(struct churn__alerts *al);
 void churn__rescore_fini(struct churn__alerts *al);
 
 /* ---- sweep.c ---- */
+
+/** churn__segments_start() - the cut-offs in force at start: the store's last computed ones
+ * (meta "segments") where the configuration computes them, else its thresholds. */
+void churn__segments_start(struct churn__alerts *al);
+
+/** churn__segments_sample_locked() - offer one score to the sweep's sample (al->mu held). */
+void churn__segments_sample_locked(struct churn__alerts *al, double p, double value);
 
 /** churn__sweep_start() - start the sweep thread when al->sweep_interval_ms > 0. */
 enum churn_err churn__sweep_start(struct churn__alerts *al);

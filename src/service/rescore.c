@@ -290,6 +290,12 @@ churn__rescore_batch(struct churn__alerts *al, char (*ids)[CHURN_ALERT_ID_MAX], 
         s[i].customer_id = ids[i];
         score_one(al, &s[i], a);
     }
+    pthread_mutex_lock(&al->mu);
+    if (al->sweep.running) /* the sweep's scores set the tier cut-offs when it ends */
+        for (size_t i = 0; i < n; i++)
+            if (s[i].sc)
+                churn__segments_sample_locked(al, s[i].sc->probability, s[i].cur.value);
+    pthread_mutex_unlock(&al->mu);
     int64_t now = churn_now_ms();
     size_t n_puts = 0;
     pthread_mutex_lock(&al->log_mu);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "churn/alerts.h"
 #include "churn/alloc.h"
 #include "churn/clock.h"
 #include "churn/features.h"
@@ -140,8 +141,14 @@ struct churn__scoring {
     struct churn__served_model *current; /* (mu) */
     pthread_mutex_t reload_mu;           /* reloads (RPC and SIGHUP) run one after the other */
     char *default_path;
-    double high_risk, medium_risk;   /* probability thresholds */
-    double high_value, medium_value; /* annual value thresholds */
+    /* the tier cut-offs in force: an immutable object swapped by churn__scoring_set_segments;
+     * replaced ones are kept until destroy (a score may still read one; one per sweep) */
+    _Atomic(struct segments_version *) segments;
+};
+
+struct segments_version {
+    struct churn_segments cuts;
+    struct segments_version *older;
 };
 
 static struct churn__served_model *
@@ -164,10 +171,14 @@ churn__scoring_create(const char *model_path, struct churn__scoring **out, char 
     pthread_mutex_init(&sc->mu, NULL);
     pthread_mutex_init(&sc->reload_mu, NULL);
     sc->default_path = churn_strdup(model_path ? model_path : "");
-    sc->high_risk = 0.5;
-    sc->medium_risk = 0.2;
-    sc->high_value = 2000;
-    sc->medium_value = 500;
+    struct churn_segments initial = {.risk_high_cut = 0.5,
+                                     .risk_medium_cut = 0.2,
+                                     .value_high_cut = 2000,
+                                     .value_medium_cut = 500};
+    if (churn__scoring_set_segments(sc, &initial) != CHURN_OK) {
+        churn__scoring_destroy(sc);
+        return CHURN_ENOMEM;
+    }
     if (model_path && *model_path) {
         enum churn_err e = served_load(model_path, &sc->current, err, errlen);
         if (e) {
@@ -198,6 +209,10 @@ churn__scoring_destroy(struct churn__scoring *sc)
         return;
     churn__scoring_release_threads(sc);
     served_unref(sc->current);
+    for (struct segments_version *v = atomic_load(&sc->segments), *next; v; v = next) {
+        next = v->older;
+        churn_free(v);
+    }
     pthread_mutex_destroy(&sc->mu);
     pthread_mutex_destroy(&sc->reload_mu);
     churn_free(sc->default_path);
@@ -272,20 +287,37 @@ customer_value(const struct churn_feature_vector *vec)
     return monthly * 12.0;
 }
 
+enum churn_err
+churn__scoring_set_segments(struct churn__scoring *sc, const struct churn_segments *cuts)
+{
+    struct segments_version *v = churn_calloc(1, sizeof(*v));
+    if (!v)
+        return CHURN_ENOMEM;
+    v->cuts = *cuts;
+    pthread_mutex_lock(&sc->mu); /* one writer at a time keeps the chain intact */
+    v->older = atomic_load(&sc->segments);
+    atomic_store(&sc->segments, v);
+    pthread_mutex_unlock(&sc->mu);
+    return CHURN_OK;
+}
+
+void
+churn__scoring_segments(struct churn__scoring *sc, struct churn_segments *out)
+{
+    *out = atomic_load(&sc->segments)->cuts;
+}
+
+/* churn_tier and the proto's RiskTier / ValueTier share their numbers (LOW 1 .. HIGH 3). */
 static Churn__V1__RiskTier
 risk_tier(const struct churn__scoring *sc, double p)
 {
-    return p >= sc->high_risk     ? CHURN__V1__RISK_TIER__RISK_TIER_HIGH
-           : p >= sc->medium_risk ? CHURN__V1__RISK_TIER__RISK_TIER_MEDIUM
-                                  : CHURN__V1__RISK_TIER__RISK_TIER_LOW;
+    return (Churn__V1__RiskTier)churn_segments_risk_tier(&atomic_load(&sc->segments)->cuts, p);
 }
 
 static Churn__V1__ValueTier
 value_tier(const struct churn__scoring *sc, double v)
 {
-    return v >= sc->high_value     ? CHURN__V1__VALUE_TIER__VALUE_TIER_HIGH
-           : v >= sc->medium_value ? CHURN__V1__VALUE_TIER__VALUE_TIER_MEDIUM
-                                   : CHURN__V1__VALUE_TIER__VALUE_TIER_LOW;
+    return (Churn__V1__ValueTier)churn_segments_value_tier(&atomic_load(&sc->segments)->cuts, v);
 }
 
 /* Fill the model's input row from @rec at the vector's instant. */

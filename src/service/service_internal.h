@@ -84,6 +84,15 @@ enum churn_err churn__scoring_create(const char *model_path, struct churn__scori
 void churn__scoring_destroy(struct churn__scoring *sc);
 void churn__scoring_release_threads(struct churn__scoring *sc);
 struct churn__served_model;
+struct churn_segments;
+/**
+ * churn__scoring_set_segments() - the tier cut-offs scores use from now on (copied; the
+ * sweep computes them). Scores in progress finish with the previous ones.
+ */
+enum churn_err churn__scoring_set_segments(struct churn__scoring *sc,
+                                           const struct churn_segments *cuts);
+/** churn__scoring_segments() - the cut-offs in force. */
+void churn__scoring_segments(struct churn__scoring *sc, struct churn_segments *out);
 /*
  * churn__scoring_reload() - load @path (empty: the file being served) and, unless @dry_run,
  * swap it in. @old_version receives the version serving before; @loaded, when not NULL, one

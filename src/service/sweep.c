@@ -8,11 +8,19 @@
  * always find room and serving is never blocked; the engine scores in batches with one
  * durable write each. Progress is logged every PROGRESS_EVERY_MS and at the end (customers,
  * duration, alerts written, rescores dropped meanwhile).
+ *
+ * Segments: where the configuration tiers risk or value by share ("top 10% are high"), the
+ * scores of a sweep are reservoir-sampled and, when it ends, the cut-offs are computed
+ * (churn_segments_compute), put in force for every score and stored (meta "segments"), so a
+ * restart starts from them.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
+#include "churn/alerts.h"
 #include "churn/alloc.h"
 #include "churn/clock.h"
 #include "churn/log.h"
@@ -22,6 +30,115 @@
 #define SWEEP_PAGE        512u /* ids per read transaction */
 #define FIRST_SWEEP_MS    5000 /* after start: let the server settle first */
 #define PROGRESS_EVERY_MS 10000
+#define META_SEGMENTS     "segments"
+
+/* ---- segments ---------------------------------------------------------------------------- */
+
+static bool
+computes_segments(const struct churn__alerts *al)
+{
+    const struct churn_segment_config *cfg = al->svc->segments;
+    return cfg && (cfg->risk_mode == CHURN_RISK_BY_TOP_SHARE ||
+                   cfg->value_mode == CHURN_RISK_BY_TOP_SHARE);
+}
+
+static void
+log_cuts(const char *event, const struct churn_segments *c)
+{
+    churn_log(CHURN_LOG_INFO, event, CHURN_LF_DBL("risk_high_cut", c->risk_high_cut),
+              CHURN_LF_DBL("risk_medium_cut", c->risk_medium_cut),
+              CHURN_LF_DBL("value_high_cut", c->value_high_cut),
+              CHURN_LF_DBL("value_medium_cut", c->value_medium_cut),
+              CHURN_LF_INT("risk_sample", c->risk_sample_size),
+              CHURN_LF_INT("value_sample", c->value_sample_size));
+}
+
+void
+churn__segments_start(struct churn__alerts *al)
+{
+    const struct churn_segment_config *cfg = al->svc->segments;
+    if (!cfg || !al->svc->scoring)
+        return;
+    struct churn_segments base, cur;
+    churn__scoring_segments(al->svc->scoring, &base);
+    struct churn_arena a;
+    churn_arena_init(&a, 4096);
+    void *data;
+    size_t len;
+    if (computes_segments(al) &&
+        churn_store_get_meta(al->store, META_SEGMENTS, &a, &data, &len) == CHURN_OK) {
+        struct churn_segments stored;
+        if (churn_segments_decode(data, len, &stored) == CHURN_OK) {
+            base = stored;
+            log_cuts("segments_loaded", &stored);
+        } else {
+            churn_log(CHURN_LOG_WARN, "segments_unreadable",
+                      CHURN_LF_STR("msg", "the stored cut-offs are ignored until the next sweep"));
+        }
+    }
+    churn_arena_fini(&a);
+    churn_segments_initial(cfg, &base, &cur);
+    churn__scoring_set_segments(al->svc->scoring, &cur);
+}
+
+void
+churn__segments_sample_locked(struct churn__alerts *al, double p, double value)
+{
+    if (!al->sample_p || !(p >= 0 && p <= 1) || !(value >= 0 && isfinite(value)))
+        return;
+    uint64_t k = al->sample_seen++;
+    if (k >= CHURN__SAMPLE_MAX) {
+        /* reservoir sampling: keep each of the k+1 seen with probability MAX/(k+1) */
+        uint64_t x = (al->sample_rng += 0x9e3779b97f4a7c15ULL);
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+        x ^= x >> 31;
+        k = x % (k + 1);
+        if (k >= CHURN__SAMPLE_MAX)
+            return;
+    } else {
+        al->sample_n++;
+    }
+    al->sample_p[k] = p;
+    al->sample_v[k] = value;
+}
+
+/* At the end of a sweep: cut-offs from its sample, in force and stored. */
+static void
+segments_update(struct churn__alerts *al)
+{
+    if (!computes_segments(al) || !al->svc->scoring)
+        return;
+    pthread_mutex_lock(&al->mu);
+    size_t n = al->sample_n;
+    double *p = n ? churn_malloc(n * sizeof(*p)) : NULL;
+    double *v = n ? churn_malloc(n * sizeof(*v)) : NULL;
+    if (p && v) {
+        memcpy(p, al->sample_p, n * sizeof(*p));
+        memcpy(v, al->sample_v, n * sizeof(*v));
+    }
+    pthread_mutex_unlock(&al->mu);
+    struct churn_segments cuts;
+    char msg[256];
+    if (!p || !v) {
+        if (n)
+            churn_log(CHURN_LOG_ERROR, "segments_failed", CHURN_LF_STR("error", "out of memory"));
+    } else if (churn_segments_compute(al->svc->segments, p, n, v, n, &cuts, msg, sizeof(msg)) !=
+               CHURN_OK) {
+        churn_log(CHURN_LOG_WARN, "segments_failed", CHURN_LF_STR("error", msg));
+    } else {
+        uint8_t enc[64];
+        size_t len;
+        churn__scoring_set_segments(al->svc->scoring, &cuts);
+        if (churn_segments_encode(&cuts, enc, sizeof(enc), &len) != CHURN_OK ||
+            churn_store_put_meta(al->store, META_SEGMENTS, enc, len) != CHURN_OK)
+            churn_log(CHURN_LOG_WARN, "segments_not_stored",
+                      CHURN_LF_STR("error", churn_store_last_error()));
+        log_cuts("segments_updated", &cuts);
+    }
+    churn_free(p);
+    churn_free(v);
+}
 
 /* Sleep until @until (unix ms) or stop; false when stopping. al->mu NOT held. */
 static bool
@@ -59,8 +176,11 @@ set_status(struct churn__alerts *al, bool running, uint64_t customers, int64_t s
     pthread_mutex_lock(&al->mu);
     al->sweep.running = running;
     al->sweep.customers = customers;
-    if (started)
+    if (started) {
         al->sweep.started_ms = started;
+        al->sample_n = 0; /* a new sweep: a new sample */
+        al->sample_seen = 0;
+    }
     if (!running) {
         al->sweep.duration_ms = duration;
         al->sweep.runs++;
@@ -120,6 +240,7 @@ sweep_once(struct churn__alerts *al, char (*ids)[CHURN_ID_MAX + 1])
     if (!wait_drained(al))
         return false;
     int64_t duration = churn_now_ms() - t0;
+    segments_update(al);
     set_status(al, false, done, 0, duration);
     churn_log(
         CHURN_LOG_INFO, "sweep_finished", CHURN_LF_INT("customers", (int64_t)done),
@@ -154,8 +275,15 @@ sweep_main(void *arg)
 enum churn_err
 churn__sweep_start(struct churn__alerts *al)
 {
+    churn__segments_start(al);
     if (al->sweep_interval_ms <= 0)
         return CHURN_OK;
+    if (computes_segments(al)) {
+        al->sample_p = churn_malloc(CHURN__SAMPLE_MAX * sizeof(*al->sample_p));
+        al->sample_v = churn_malloc(CHURN__SAMPLE_MAX * sizeof(*al->sample_v));
+        if (!al->sample_p || !al->sample_v)
+            return CHURN_ENOMEM;
+    }
     if (pthread_create(&al->sweep_thread, NULL, sweep_main, al) != 0)
         return CHURN_ENOMEM;
     al->sweep_started = true;
@@ -165,8 +293,11 @@ churn__sweep_start(struct churn__alerts *al)
 void
 churn__sweep_stop(struct churn__alerts *al)
 {
-    if (!al->sweep_started)
-        return;
-    pthread_join(al->sweep_thread, NULL);
-    al->sweep_started = false;
+    if (al->sweep_started) {
+        pthread_join(al->sweep_thread, NULL);
+        al->sweep_started = false;
+    }
+    churn_free(al->sample_p);
+    churn_free(al->sample_v);
+    al->sample_p = al->sample_v = NULL;
 }

@@ -125,8 +125,10 @@ class Churnd:
         self.ready_file = os.path.join(workdir, "ready")
         self.stderr_path = os.path.join(workdir, "stderr.log")
         self.drain_timeout_ms = drain_timeout_ms
+        # no sweep unless a test asks for one (--sweep-delay-s in args wins: later flags do):
+        # a sweep recomputes the value tiers, which would move under tests comparing scores
         self.args = [binary, "--listen", "127.0.0.1:0", "--data", self.data,
-                     "--ready-file", self.ready_file,
+                     "--ready-file", self.ready_file, "--sweep-delay-s", "3600",
                      "--drain-timeout-ms", str(drain_timeout_ms)] + list(args)
         self.env = dict(os.environ)
         self.env.update(env or {})

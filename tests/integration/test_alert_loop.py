@@ -32,7 +32,7 @@ def test_the_sweep_gives_every_customer_a_baseline_without_blocking(api, alert_a
                                                                      churnd_factory, demo_store):
     pb = alert_api[0]
     server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
-                            args=["--sweep-interval-s", "2"])
+                            args=["--sweep-interval-s", "2", "--sweep-delay-s", "1"])
     sc = api.scoring_grpc.ScoringServiceStub(server.channel())
     ranked = _lowest_risk(api, server)
     c = ranked[1]
@@ -439,3 +439,57 @@ def test_a_burst_of_chat_escalations_loses_no_alert(api, alert_api, server):
     listed, _ = list_all(alert_api, server)
     assert len({a.customer_id for a in listed}) == streams * per
     assert "alert_queue_full" not in server.stderr()
+
+
+# -- segments ---------------------------------------------------------------------------------
+
+def test_tiers_by_share_come_from_the_sweep_and_survive_a_restart(api, churnd_factory,
+                                                                   demo_store):
+    """--risk-tiers top:0.1,0.2 --value-tiers top:0.2,0.3: after a sweep about 10% of the
+    customers are HIGH risk and 20% MEDIUM, 20% HIGH value and 30% MEDIUM; the cut-offs are
+    stored and in force again after a restart, before any sweep."""
+    c = api.common_pb2
+    args = ["--risk-tiers", "top:0.1,0.2", "--value-tiers", "top:0.2,0.3",
+            "--sweep-interval-s", "3600", "--sweep-delay-s", "0"]
+    server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg, args=args)
+    (line,) = server.wait_log(r"segments_updated", timeout=120)
+    assert "risk_sample=" in line
+
+    def tiers(srv):
+        sc = api.scoring_grpc.ScoringServiceStub(srv.channel())
+        out = []
+        for start in range(0, SYNTH_CUSTOMERS, 1000):
+            r = sc.BatchGetScores(api.scoring_pb2.BatchGetScoresRequest(
+                customer_ids=[f"cust-{i:07d}" for i in range(start, start + 1000)],
+                max_reasons=1), timeout=RPC_TIMEOUT_S)
+            out += [(x.score.risk_tier, x.score.value_tier) for x in r.results
+                    if x.HasField("score")]
+        return out
+
+    first = tiers(server)
+    n = len(first)
+    share = lambda k, t: sum(1 for x in first if x[k] == t) / n  # noqa: E731
+    # churned customers are scored too; the sample came from the same population
+    assert abs(share(0, c.RISK_TIER_HIGH) - 0.10) < 0.04, share(0, c.RISK_TIER_HIGH)
+    assert abs(share(0, c.RISK_TIER_MEDIUM) - 0.20) < 0.05
+    assert abs(share(1, c.VALUE_TIER_HIGH) - 0.20) < 0.05
+    assert abs(share(1, c.VALUE_TIER_MEDIUM) - 0.30) < 0.06
+    server.stop()
+    again = churnd_factory(args=args[:4] + ["--sweep-interval-s", "0", "--model", demo_store.logreg],
+                           start=False)
+    shutil.copytree(server.data, again.data)
+    again.start()
+    again.wait_log(r"segments_loaded")
+    assert tiers(again) == first
+
+
+def test_bad_tier_specs_stop_start_up(churnd_bin):
+    for flag, spec, words in [("--risk-tiers", "top:0.9,0.5", "sum below 1"),
+                              ("--risk-tiers", "threshold:0.2,0.5", "MEDIUM <= HIGH"),
+                              ("--risk-tiers", "bogus", "neither"),
+                              ("--value-tiers", "top:0.2", "two numbers"),
+                              ("--value-tiers", "threshold:10,-1", "0 <= MEDIUM")]:
+        r = subprocess.run([churnd_bin, flag, spec, "--listen", "127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2, (spec, r.stderr)
+        assert words in r.stderr and spec.split(":")[0] in r.stderr, (spec, r.stderr)

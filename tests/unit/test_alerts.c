@@ -1600,3 +1600,51 @@ Test(alerts, hub_fan_out_under_concurrency_with_a_subscriber_that_never_reads)
         churn_alert_hub_unsubscribe(watchers[i].sub);
     churn_alert_hub_destroy(hub);
 }
+
+Test(alerts, segment_specs_parse_and_refuse_with_the_reason)
+{
+    struct churn_segment_config cfg;
+    churn_segment_config_default(&cfg);
+    char msg[CHURN_ALERT_ERRMSG];
+    cr_assert_eq(
+        churn_segment_config_parse(&cfg, "top:0.1,0.2", "threshold:2000,500", msg, sizeof(msg)),
+        CHURN_OK, "%s", msg);
+    cr_assert_eq(cfg.risk_mode, CHURN_RISK_BY_TOP_SHARE);
+    cr_assert_float_eq(cfg.risk_high_share, 0.1, 1e-12);
+    cr_assert_eq(cfg.value_mode, CHURN_RISK_BY_THRESHOLD);
+    cr_assert_float_eq(cfg.value_medium_min, 500, 1e-12);
+    /* a value threshold needs no sample; the risk share does */
+    double probs[10] = {0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.95};
+    struct churn_segments seg;
+    cr_assert_eq(churn_segments_compute(&cfg, probs, 10, NULL, 0, &seg, msg, sizeof(msg)), CHURN_OK,
+                 "%s", msg);
+    cr_assert_float_eq(seg.risk_high_cut, 0.95, 1e-12);
+    cr_assert_float_eq(seg.risk_medium_cut, 0.6, 1e-12);
+    cr_assert_float_eq(seg.value_high_cut, 2000, 1e-12);
+    /* before any sample: thresholds where configured, the fallback elsewhere */
+    struct churn_segments fallback = {0.5, 0.2, 7, 3, 0, 0}, init;
+    churn_segments_initial(&cfg, &fallback, &init);
+    cr_assert_float_eq(init.risk_high_cut, 0.5, 1e-12);
+    cr_assert_float_eq(init.value_high_cut, 2000, 1e-12);
+
+    struct {
+        const char *risk, *value, *words;
+    } bad[] = {
+        {"top:0.9,0.5", NULL, "sum below 1"},
+        {"threshold:0.2,0.5", NULL, "MEDIUM <= HIGH"},
+        {"bogus", NULL, "neither"},
+        {"top:0.1", NULL, "two numbers"},
+        {"top:0.1,0.2x", NULL, "two numbers"},
+        {"threshold:1.5,0.2", NULL, "< 1"},
+        {NULL, "threshold:10,-1", "0 <= MEDIUM"},
+        {NULL, "top:nan,0.1", "two numbers"},
+        {NULL, "top:,", "two numbers"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct churn_segment_config c2 = cfg;
+        cr_assert_eq(churn_segment_config_parse(&c2, bad[i].risk, bad[i].value, msg, sizeof(msg)),
+                     CHURN_EINVAL, "case %zu", i);
+        cr_assert_not_null(strstr(msg, bad[i].words), "case %zu: %s", i, msg);
+        cr_assert_eq(memcmp(&c2, &cfg, sizeof(cfg)), 0, "case %zu: untouched on error", i);
+    }
+}
