@@ -174,7 +174,26 @@ struct conversation {
     uint64_t last_sequence;
     struct churn_chat_state state;
     bool dirty; /* changed since it was last written to the store */
+    /* the chat signal last sent to the customer's record (in memory: a reconnect sends one
+     * again at its first customer turn) */
+    bool signalled;
+    int32_t signalled_day;
+    double signalled_dissatisfaction;
 };
+
+/* A customer turn's signal is written to the record only when the record would change: the
+ * first turn, a new day, an escalation or churn intent (counted), or a dissatisfaction at least
+ * SIGNAL_STEP above the one last written (the record keeps the day's highest). Neutral turns
+ * of a calm conversation then cost no disk write and no rescore. */
+#define SIGNAL_STEP 0.05
+
+static bool
+signal_worth_writing(const struct conversation *c, int64_t at_ms, double dissatisfaction,
+                     bool escalated, bool intent)
+{
+    return !c->signalled || escalated || intent || churn_day_of_ms(at_ms) != c->signalled_day ||
+           dissatisfaction >= c->signalled_dissatisfaction + SIGNAL_STEP;
+}
 
 struct chat_stream {
     struct conversation *convs; /* open conversations of this stream, linear: few per stream */
@@ -490,9 +509,16 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     resp.escalation = &esc;
 
     save_conversation(svc, c);
-    if (customer)
+    if (customer &&
+        signal_worth_writing(c, now, c->state.dissatisfaction, d.escalate, r.churn_intent)) {
         record_chat_signal(svc, c, req->turn_sequence, now, c->state.dissatisfaction, d.escalate,
                            r.churn_intent);
+        bool new_day = !c->signalled || churn_day_of_ms(now) != c->signalled_day;
+        if (new_day || c->state.dissatisfaction > c->signalled_dissatisfaction)
+            c->signalled_dissatisfaction = c->state.dissatisfaction;
+        c->signalled = true;
+        c->signalled_day = churn_day_of_ms(now);
+    }
     e = churn_rpc_send(rpc, &resp.base);
     if (req->ends_conversation) {
         save_conversation(svc, c);

@@ -6,6 +6,7 @@ while the stream goes on, a conversation that continues after a reconnect and af
 restart, ten concurrent streams, the customer's refreshed score)."""
 
 import threading
+import time
 
 import grpc
 import pytest
@@ -368,3 +369,26 @@ def test_customer_turns_carry_the_refreshed_score(stubs, api, churnd_factory, de
     assert a[2].WhichOneof("score_result") == "score_error"
     assert a[2].score_error.code == grpc.StatusCode.NOT_FOUND.value[0]
     assert not a[2].HasField("error")
+
+
+def test_calm_turns_write_one_chat_signal_escalations_write_theirs(stubs, api, server):
+    """A customer turn's chat signal reaches the record only when it would change it: the
+    first turn, then escalations, churn intent and rising dissatisfaction. The signals are
+    written in turn order, so once the escalation's is there every earlier one is too."""
+    from fixtures_data import ingest_stub
+    c = Conv(api, "conv-signals", customer_id="cust-signals")
+    calm = [c.turn(i, "thanks, that works now") for i in range(1, 7)]
+    run_chat(api, server, calm + [c.turn(7, CHURN_TEXT)])
+    ing = ingest_stub(api, server.channel())
+    deadline = time.monotonic() + RPC_TIMEOUT_S
+    while True:  # the signals go through the ingestion writer after the answers
+        try:
+            t = ing.GetCustomer(api.ingest_pb2.GetCustomerRequest(customer_id="cust-signals"),
+                                timeout=RPC_TIMEOUT_S).totals
+            if t.chat_escalations >= 1:
+                break
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.NOT_FOUND, e
+        assert time.monotonic() < deadline, "the escalation never reached the record"
+        time.sleep(0.05)
+    assert t.events == 2, t  # the first calm turn and the churn-intent turn

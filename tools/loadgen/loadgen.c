@@ -7,9 +7,10 @@
  *       RecordEvents client streams (--per-message events in each message, up to 1000);
  *       events/s counted from the acknowledged summaries
  *       (durable group commit), and checks that every event was accepted.
- *   loadgen chat --target H:P [--threads 4] [--conversations 200] [--turns 20]
- *       AnalyzeChat bidi streams, one turn in flight per stream; turns/s and per-turn
- *       latency p50/p99 (send to assessment).
+ *   loadgen chat --target H:P [--threads 4] [--conversations 200] [--turns 20] [--window 1]
+ *       AnalyzeChat bidi streams, --window turns in flight per stream (1: each turn waits for
+ *       the previous assessment, as a chatbot does; more: a platform relaying many chats on
+ *       one stream); turns/s and per-turn latency p50/p99 (send to assessment).
  *
  * Unique event ids come from --run (default: the process id and time), so reruns never
  * collide with earlier data.
@@ -32,8 +33,11 @@ struct opts {
     int threads, streams, conversations, turns, customers;
     long events;
     int per_message;
+    int window; /* chat: turns in flight per stream */
     char run[64];
 };
+
+#define WINDOW_MAX 256
 
 struct shared {
     const struct opts *o;
@@ -184,24 +188,33 @@ chat_thread(void *arg)
         char conv[96], cust[64];
         snprintf(conv, sizeof(conv), "lg-%s-%ld", sh->o->run, c);
         snprintf(cust, sizeof(cust), "cust-%07ld", c % (sh->o->customers ? sh->o->customers : 1));
+        /* up to --window turns in flight on the stream (1: send, wait, send...) */
+        int window = sh->o->window > 0 ? sh->o->window : 1;
+        int64_t sent_at[WINDOW_MAX];
         size_t done = 0;
-        for (int t = 0; t < turns; t++) {
-            Churn__V1__AnalyzeChatRequest req = CHURN__V1__ANALYZE_CHAT_REQUEST__INIT;
-            req.conversation_id = conv;
-            req.customer_id = cust;
-            req.turn_sequence = (uint64_t)t + 1;
-            req.role = t % 3 == 0 ? CHURN__V1__CHAT_ROLE__CHAT_ROLE_BOT
-                                  : CHURN__V1__CHAT_ROLE__CHAT_ROLE_CUSTOMER;
-            req.text = (char *)texts[(c + t) % (sizeof(texts) / sizeof(texts[0]))];
-            size_t n = protobuf_c_message_pack(&req.base, buf);
-            int64_t t0 = churn_mono_ns();
-            if (churn_client_stream_send(st, buf, n) != CHURN_OK)
-                break;
+        int sent = 0;
+        bool ok = true;
+        while (ok && (int)done < turns) {
+            while (ok && sent < turns && sent - (int)done < window) {
+                int t = sent;
+                Churn__V1__AnalyzeChatRequest req = CHURN__V1__ANALYZE_CHAT_REQUEST__INIT;
+                req.conversation_id = conv;
+                req.customer_id = cust;
+                req.turn_sequence = (uint64_t)t + 1;
+                req.role = t % 3 == 0 ? CHURN__V1__CHAT_ROLE__CHAT_ROLE_BOT
+                                      : CHURN__V1__CHAT_ROLE__CHAT_ROLE_CUSTOMER;
+                req.text = (char *)texts[(c + t) % (sizeof(texts) / sizeof(texts[0]))];
+                size_t n = protobuf_c_message_pack(&req.base, buf);
+                sent_at[t % WINDOW_MAX] = churn_mono_ns();
+                ok = churn_client_stream_send(st, buf, n) == CHURN_OK;
+                sent += ok;
+            }
             void *msg;
             size_t len;
-            if (churn_client_stream_recv(st, &msg, &len) != CHURN_OK)
+            if (!ok || churn_client_stream_recv(st, &msg, &len) != CHURN_OK)
                 break;
-            lat[done++] = (double)(churn_mono_ns() - t0) / 1000.0;
+            lat[done] = (double)(churn_mono_ns() - sent_at[done % WINDOW_MAX]) / 1000.0;
+            done++;
             churn_free(msg);
             atomic_fetch_add(&sh->sent, 1);
         }
@@ -239,7 +252,7 @@ usage(void)
     fputs("usage: loadgen ingest|chat --target HOST:PORT [--threads N] [--streams N] "
           "[--events N]\n               [--per-message N] [--customers N] [--conversations N] "
           "[--turns N] "
-          "[--run ID]\n",
+          "[--window N] [--run ID]\n",
           stderr);
     return 2;
 }
@@ -253,7 +266,8 @@ main(int argc, char **argv)
                      .customers = 10000,
                      .conversations = 200,
                      .turns = 20,
-                     .per_message = 1};
+                     .per_message = 1,
+                     .window = 1};
     snprintf(o.run, sizeof(o.run), "%d-%lld", (int)getpid(), (long long)churn_now_ms());
     if (argc < 2)
         return usage();
@@ -283,6 +297,8 @@ main(int argc, char **argv)
             o.turns = (int)n;
         else if (strcmp(k, "--per-message") == 0 && n <= 1000)
             o.per_message = (int)n;
+        else if (strcmp(k, "--window") == 0 && n <= WINDOW_MAX)
+            o.window = (int)n;
         else
             return usage();
     }
@@ -311,13 +327,13 @@ main(int argc, char **argv)
                secs, (double)atomic_load(&sh.accepted) / secs);
     } else {
         qsort(sh.lat_us, sh.n_lat, sizeof(double), cmp_double);
-        printf("{\"mode\":\"chat\",\"threads\":%d,\"conversations\":%d,\"turns\":%ld,"
-               "\"failed_streams\":%ld,\"seconds\":%.3f,\"turns_per_s\":%.0f,"
+        printf("{\"mode\":\"chat\",\"threads\":%d,\"conversations\":%d,\"window\":%d,"
+               "\"turns\":%ld,\"failed_streams\":%ld,\"seconds\":%.3f,\"turns_per_s\":%.0f,"
                "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
-               o.threads, o.conversations, atomic_load(&sh.sent), atomic_load(&sh.failures), secs,
-               (double)atomic_load(&sh.sent) / secs, percentile(sh.lat_us, sh.n_lat, 0.5),
-               percentile(sh.lat_us, sh.n_lat, 0.9), percentile(sh.lat_us, sh.n_lat, 0.99),
-               sh.n_lat ? sh.lat_us[sh.n_lat - 1] : NAN);
+               o.threads, o.conversations, o.window, atomic_load(&sh.sent),
+               atomic_load(&sh.failures), secs, (double)atomic_load(&sh.sent) / secs,
+               percentile(sh.lat_us, sh.n_lat, 0.5), percentile(sh.lat_us, sh.n_lat, 0.9),
+               percentile(sh.lat_us, sh.n_lat, 0.99), sh.n_lat ? sh.lat_us[sh.n_lat - 1] : NAN);
     }
     churn_client_close(sh.client);
     churn_free(sh.lat_us);
