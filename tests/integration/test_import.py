@@ -404,7 +404,12 @@ def test_import_equals_synth_writing_the_store_itself(churnctl_bin, churnd_facto
                                                     "synth")
     if not os.access(synth, os.X_OK):
         pytest.skip(f"no synth program at {synth} (set SYNTH)")
-    now = int(time.time() * 1000) - 3600 * 1000
+    # synth --store applies with --now, the import with the real clock: keep both on the same
+    # UTC day, or an event on the horizon's first day is a day bucket in one store and a
+    # lifetime-only event in the other (a test run just after midnight saw that)
+    real = int(time.time() * 1000)
+    midnight = real - real % (86400 * 1000)
+    now = max(midnight + 1000, real - 3600 * 1000)
     common = ["--customers", "300", "--seed", "3", "--now", str(now)]
     direct, imported = churnd_factory(start=False), churnd_factory(start=False)
     jsonl = str(tmp_path / "platform.jsonl")
