@@ -327,6 +327,17 @@ enum churn_err churn_store_get_alert_state(struct churn_store *store, const char
                                            struct churn_arena *arena, void **data, size_t *len);
 
 /**
+ * churn_store_foreach_alert_state() - call @fn for every customer's alert state in customer
+ * id order, in one read transaction (@fn must not call the store; @data is valid only during
+ * the call). @fn returns non-zero to stop (then CHURN_ECANCELLED). Values with an unknown
+ * format byte are skipped.
+ */
+enum churn_err churn_store_foreach_alert_state(struct churn_store *store,
+                                               int (*fn)(const char *customer_id, const void *data,
+                                                         size_t len, void *user),
+                                               void *user);
+
+/**
  * churn_store_append_alert() - append @len bytes to the alert log under the next sequence
  * number (1, 2, ...; never reused, even after a privacy erase removed alerts).
  * @seq: OUT: the sequence assigned. Durable on return.

@@ -26,7 +26,7 @@
 #define CHURN__RESCORE_QUEUE_CAP 32768u /* customers waiting for a rescore (4 MiB of ids) */
 #define CHURN__RESCORE_PENDING   (2u * CHURN__RESCORE_QUEUE_CAP) /* hash set, half full at most */
 #define CHURN__RESCORE_BATCH     64u     /* customers rescored per durable state write */
-#define CHURN__WAKE_MAX          1024u   /* snoozes remembered for an on-time wake-up */
+#define CHURN__WAKE_MAX          16384u  /* snoozes remembered for an on-time wake-up */
 #define CHURN__HELD_MAX          4096u   /* chat streams held back while the queue drains */
 #define CHURN__RESCORE_WINDOW    24u     /* "in 180 days" */
 #define CHURN__SAMPLE_MAX        200000u /* scores sampled per sweep for the tier cut-offs */

@@ -779,6 +779,28 @@ churn__alerts_chat(struct churn__alerts *al, struct churn_rpc *stream, const cha
     return ok;
 }
 
+/* Start-up: every snoozed alert of the store goes on the wake list, so it wakes on time
+ * after a restart too (not only at the next sweep). */
+struct snooze_scan {
+    struct churn__alerts *al;
+    size_t found;
+};
+
+static int
+snooze_scan_cb(const char *customer_id, const void *data, size_t len, void *user)
+{
+    struct snooze_scan *sc = user;
+    struct churn__state_set set;
+    states_decode(data, len, &set);
+    for (int c = 1; c < CHURN_CAUSE_COUNT; c++) {
+        if (set.have[c] && set.st[c].open_id && set.st[c].snoozed_until_ms) {
+            churn__alerts_note_snooze(sc->al, customer_id, set.st[c].snoozed_until_ms);
+            sc->found++;
+        }
+    }
+    return 0;
+}
+
 static const char *
 playbooks_file(const struct churn__alerts *al)
 {
@@ -854,6 +876,13 @@ churn__alerts_start(struct churn_services *svc, struct churn_store *store,
         }
         churn_log(CHURN_LOG_WARN, "playbooks_not_loaded", CHURN_LF_STR("reason", msg));
     }
+    struct snooze_scan scan = {al, 0};
+    if (churn_store_foreach_alert_state(store, snooze_scan_cb, &scan) != CHURN_OK)
+        churn_log(CHURN_LOG_WARN, "snooze_scan_failed",
+                  CHURN_LF_STR("error", churn_store_last_error()),
+                  CHURN_LF_STR("msg", "snoozed alerts wake at the next sweep"));
+    else if (scan.found)
+        churn_log(CHURN_LOG_INFO, "snoozed_alerts", CHURN_LF_INT("count", (int64_t)scan.found));
     if (pthread_create(&al->thread, NULL, engine_main, al) != 0) {
         err = CHURN_ENOMEM;
         goto out_fail;

@@ -1090,6 +1090,46 @@ churn_store_put_alert_state(struct churn_store *s, const char *customer_id, cons
     return put_value(s, s->dbi[CHURN__DB_ALERT_STATE], customer_id, strlen(customer_id), data, len);
 }
 
+enum churn_err
+churn_store_foreach_alert_state(struct churn_store *s,
+                                int (*fn)(const char *customer_id, const void *data, size_t len,
+                                          void *user),
+                                void *user)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur;
+    tl_msg[0] = '\0';
+    enum churn_err err = churn__store_read_begin(s, &txn);
+    if (err)
+        return err;
+    int rc = mdb_cursor_open(txn, s->dbi[CHURN__DB_ALERT_STATE], &cur);
+    if (rc) {
+        err = churn__mdb_err(rc, "reading alert states");
+        goto out_txn;
+    }
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *p = v.mv_data;
+        if (k.mv_size == 0 || k.mv_size > CHURN_ID_MAX || v.mv_size < 1 || p[0] != VALUE_VERSION)
+            continue;
+        char cid[CHURN_ID_MAX + 1];
+        memcpy(cid, k.mv_data, k.mv_size);
+        cid[k.mv_size] = '\0';
+        if (fn(cid, p + 1, v.mv_size - 1, user)) {
+            err = CHURN_ECANCELLED;
+            break;
+        }
+    }
+    if (!err && rc != MDB_NOTFOUND)
+        err = churn__mdb_err(rc, "reading alert states");
+    mdb_cursor_close(cur);
+out_txn:
+    churn__store_read_end(s, txn);
+    mdb_txn_abort(txn);
+    return err;
+}
+
 struct alert_states_ctx {
     const struct churn_alert_state_put *items;
     size_t n;

@@ -493,3 +493,24 @@ def test_bad_tier_specs_stop_start_up(churnd_bin):
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 2, (spec, r.stderr)
         assert words in r.stderr and spec.split(":")[0] in r.stderr, (spec, r.stderr)
+
+
+def test_a_snoozed_alert_wakes_on_time_after_a_restart(api, alert_api, churnd_factory):
+    pb = alert_api[0]
+    server = churnd_factory()
+    chat_intents(api, server, ["cust-sleeper"])
+    (alert,), _ = wait_listed(alert_api, server, 1)
+    until = int(time.time() * 1000) + 4000
+    alert_stub(alert_api, server).AcknowledgeAlert(pb.AcknowledgeAlertRequest(
+        sequence=alert.sequence, actor="ana@example.com",
+        snooze=pb.AcknowledgeAlertRequest.Snooze(snooze_until_ms=until, reason="call back")),
+        timeout=RPC_TIMEOUT_S)
+    assert server.stop() == 0
+    server.start()  # the same data directory; no sweep in tests (conftest)
+    server.wait_log(r"snoozed_alerts count=1")
+    w = Watcher(alert_api, server, after_sequence=alert.revision_sequence + 1)
+    w.caught_up()
+    (woken,) = w.alerts(1)
+    assert time.time() * 1000 >= until
+    assert woken.sequence == alert.sequence and woken.change == pb.ALERT_CHANGE_WOKEN
+    w.cancel()

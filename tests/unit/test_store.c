@@ -1021,6 +1021,15 @@ Test(store, an_alert_and_its_state_in_one_transaction, .init = setup, .fini = te
     churn_arena_fini(&a);
 }
 
+static int
+state_walk_cb(const char *cid, const void *data, size_t len, void *user)
+{
+    char *seen = user;
+    size_t n = strlen(seen);
+    snprintf(seen + n, 64 - n, "%s=%.*s;", cid, (int)len, (const char *)data);
+    return 0;
+}
+
 Test(store, alert_states_in_one_batch, .init = setup, .fini = teardown)
 {
     struct churn_alert_state_put items[3] = {
@@ -1043,6 +1052,10 @@ Test(store, alert_states_in_one_batch, .init = setup, .fini = teardown)
                        churn_store_last_error());
     cr_assert_eq(churn_store_get_alert_state(st, "cust-c", &a, &data, &len), CHURN_ENOTFOUND);
     cr_assert_eq(churn_store_put_alert_states(st, NULL, 0), CHURN_OK);
+    /* the start-up walk sees every state, in customer order */
+    char seen[64] = "";
+    cr_assert_eq(churn_store_foreach_alert_state(st, state_walk_cb, seen), CHURN_OK);
+    cr_assert_str_eq(seen, "cust-a=three;cust-b=two;");
     churn_arena_fini(&a);
 }
 
