@@ -211,6 +211,17 @@ main(int argc, char **argv)
         churn_config_fini(&cfg);
         return 2;
     }
+    static struct churn_alert_rules_config rules;
+    churn_alert_rules_config_default(&rules);
+    rules.probability_jump = (double)cfg.alert_jump_pct / 100.0;
+    rules.cooldown_ms = cfg.alert_cooldown_s * 1000;
+    rules.update_min_interval_ms = cfg.alert_update_interval_s * 1000;
+    rules.stale_after_ms = cfg.stale_after_days * 86400LL * 1000LL;
+    if (churn_alert_rules_config_check(&rules, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnd: alert rules: %s\n", err);
+        churn_config_fini(&cfg);
+        return 2;
+    }
     churn_log_configure(cfg.log_level, cfg.log_format, 2);
 
     /* signals are taken synchronously by the main thread; every other thread blocks them */
@@ -243,6 +254,7 @@ main(int argc, char **argv)
 
     /* serving needs the store; until it is open health says NOT_SERVING */
     svc.segments = &segments;
+    svc.alert_rules = &rules;
     if (make_data_dir(cfg.data_dir, err, sizeof(err)) != 0 ||
         open_store(&cfg, &svc, err, sizeof(err)) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));

@@ -45,6 +45,10 @@ struct churn_config {
     int64_t sweep_delay_s;
     char *playbooks_path;
     char *risk_tiers;
+    int64_t alert_jump_pct;
+    int64_t alert_cooldown_s;
+    int64_t alert_update_interval_s;
+    int64_t stale_after_days;
     char *value_tiers;
 };
 

@@ -43,6 +43,8 @@ struct churn_services {
     /* risk and value tiering (NULL: thresholds 0.5/0.2 and values 2,000/500); top-share
      * modes are computed from each sweep's scores (struct churn_segment_config) */
     const struct churn_segment_config *segments;
+    /* the alert rules (NULL: churn_alert_rules_config_default) */
+    const struct churn_alert_rules_config *alert_rules;
 };
 
 /**

@@ -829,6 +829,8 @@ churn__alerts_start(struct churn_services *svc, struct churn_store *store,
     al->svc = svc;
     al->store = store;
     churn_alert_rules_config_default(&al->rules);
+    if (svc->alert_rules)
+        al->rules = *svc->alert_rules;
     const struct churn_feature_info *cat = churn_features_catalogue();
     for (size_t i = 0; i < CHURN_FEAT__COUNT; i++) {
         if (cat[i].window_days > 0)

@@ -514,3 +514,25 @@ def test_a_snoozed_alert_wakes_on_time_after_a_restart(api, alert_api, churnd_fa
     assert time.time() * 1000 >= until
     assert woken.sequence == alert.sequence and woken.change == pb.ALERT_CHANGE_WOKEN
     w.cancel()
+
+
+def test_alert_rules_are_configurable(api, alert_api, churnd_factory):
+    """--alert-update-interval-s 0: a new trigger updates the open alert at once (the default
+    15 minutes would absorb it silently), and trigger_count counts it; bad values exit 2."""
+    pb = alert_api[0]
+    server = churnd_factory(args=["--alert-update-interval-s", "0", "--alert-jump-pct", "20",
+                                  "--stale-after-days", "7"])
+    chat_intents(api, server, ["cust-rules"], prefix="one")
+    (alert,), _ = wait_listed(alert_api, server, 1)
+    w = Watcher(alert_api, server, after_sequence=alert.revision_sequence)
+    w.caught_up()
+    chat_intents(api, server, ["cust-rules"], prefix="two")
+    (upd,) = w.alerts(1)
+    assert upd.sequence == alert.sequence and upd.change == pb.ALERT_CHANGE_UPDATED
+    assert upd.trigger_count == 2
+    w.cancel()
+    for flag, value in [("--alert-jump-pct", "0"), ("--alert-jump-pct", "100"),
+                        ("--alert-cooldown-s", "-1"), ("--stale-after-days", "0")]:
+        r = subprocess.run([server.binary, flag, value, "--listen", "127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and flag in r.stderr, (flag, value, r.stderr)
