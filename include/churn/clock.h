@@ -6,6 +6,7 @@
 #define CHURN_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 #define CHURN_MS_PER_DAY (86400LL * 1000LL)
 
@@ -14,6 +15,14 @@ int64_t churn_now_ms(void);
 
 /** churn_mono_ns() - monotonic clock in nanoseconds, for measuring durations. */
 int64_t churn_mono_ns(void);
+
+/** churn_timespec_of_ms() - unix ms as the absolute time pthread_cond_timedwait() takes. */
+static inline struct timespec
+churn_timespec_of_ms(int64_t ms)
+{
+    return (struct timespec){.tv_sec = (time_t)(ms / 1000),
+                             .tv_nsec = (long)(ms % 1000) * 1000000L};
+}
 
 /**
  * churn_format_time_ms() - ISO-8601 UTC text ("2026-11-22T20:34:13.123Z") of @ms into @out

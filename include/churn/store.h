@@ -373,15 +373,21 @@ enum churn_err churn_store_append_alert_with_state(struct churn_store *store,
 enum churn_err churn_store_replace_alert(struct churn_store *store, uint64_t seq, const void *data,
                                          size_t len);
 
+/*
+ * typedef churn_store_log_fn - one entry of a log walk (the alert log, the outcome log): its
+ * sequence, its customer and the caller's bytes, valid only during the call (a read
+ * transaction is open: do not call the store). Return non-zero to stop.
+ */
+typedef int churn_store_log_fn(uint64_t seq, const char *customer_id, const void *data, size_t len,
+                               void *user);
+
 /**
  * churn_store_foreach_alert() - call @fn for each alert with sequence > @after_seq in order,
  * at most @max of them (0: no limit). @data is valid only during the call (a read transaction
  * is open: @fn must not call the store at all). @fn returns non-zero to stop.
  */
 enum churn_err churn_store_foreach_alert(struct churn_store *store, uint64_t after_seq, size_t max,
-                                         int (*fn)(uint64_t seq, const char *customer_id,
-                                                   const void *data, size_t len, void *user),
-                                         void *user);
+                                         churn_store_log_fn *fn, void *user);
 
 /**
  * churn_store_append_outcome() - append @len opaque bytes (1..CHURN_STORE_VALUE_MAX, e.g.
@@ -397,9 +403,7 @@ enum churn_err churn_store_append_outcome(struct churn_store *store, const char 
  * transaction (@fn must not call the store; @data is valid only during the call). @fn returns
  * non-zero to stop (then CHURN_ECANCELLED). CHURN_ECORRUPT for an undecodable entry.
  */
-enum churn_err churn_store_foreach_outcome(struct churn_store *store,
-                                           int (*fn)(uint64_t seq, const char *customer_id,
-                                                     const void *data, size_t len, void *user),
+enum churn_err churn_store_foreach_outcome(struct churn_store *store, churn_store_log_fn *fn,
                                            void *user);
 
 /**

@@ -10,30 +10,18 @@
 #include <string.h>
 
 #include "churn/alloc.h"
+#include "churn/hash.h"
 #include "internal.h"
 
-#define FNV64_OFFSET 0xcbf29ce484222325ULL
-#define FNV64_PRIME  0x100000001b3ULL
-#define Z95          1.959963984540054 /* two-sided 95% normal quantile */
-
-static uint64_t
-fnv1a(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= FNV64_PRIME;
-    }
-    return h;
-}
+#define Z95 1.959963984540054 /* two-sided 95% normal quantile */
 
 uint64_t
 churn_holdout_hash(const char *customer_id, const char *playbook_id)
 {
     static const unsigned char zero = 0;
-    uint64_t h = fnv1a(FNV64_OFFSET, customer_id, strlen(customer_id));
-    h = fnv1a(h, &zero, 1);
-    h = fnv1a(h, playbook_id, strlen(playbook_id));
+    uint64_t h = churn_fnv1a64(CHURN_FNV64_OFFSET, customer_id, strlen(customer_id));
+    h = churn_fnv1a64(h, &zero, 1);
+    h = churn_fnv1a64(h, playbook_id, strlen(playbook_id));
     /* splitmix64 finaliser */
     h ^= h >> 30;
     h *= 0xbf58476d1ce4e5b9ULL;

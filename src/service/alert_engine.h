@@ -143,6 +143,17 @@ uint8_t *churn__alerts_encode_states(const struct churn__state_set *set, struct 
 enum churn_err churn__alerts_commit_locked(struct churn__alerts *al, bool is_new,
                                            struct churn__state_set *set, struct churn_arena *a);
 
+/**
+ * churn__alerts_trigger_locked() - a trigger @fresh (customer, cause, score, reasons...):
+ * decide with the rules and @set (the customer's loaded state) whether it raises a new alert,
+ * updates the open one or is suppressed (cooldown, update interval, snooze), then commit and
+ * publish. log_mu held; al->work is the alert written.
+ */
+enum churn_err churn__alerts_trigger_locked(struct churn__alerts *al,
+                                            const struct churn_alert *fresh,
+                                            struct churn__state_set *set, int64_t now,
+                                            struct churn_arena *a);
+
 /** churn__alerts_apply_playbook() - the playbook's action, owner and due date for @alert. */
 void churn__alerts_apply_playbook(struct churn__alerts *al, struct churn_alert *alert, int64_t now);
 

@@ -219,6 +219,50 @@ churn__alerts_commit_locked(struct churn__alerts *al, bool is_new, struct churn_
     return CHURN_OK;
 }
 
+enum churn_err
+churn__alerts_trigger_locked(struct churn__alerts *al, const struct churn_alert *fresh,
+                             struct churn__state_set *set, int64_t now, struct churn_arena *a)
+{
+    enum churn_alert_cause cause = fresh->cause;
+    enum churn_alert_decision d = churn_alert_decide(
+        &al->rules, set->have[cause] ? &set->st[cause] : NULL, fresh->risk_tier, now);
+    bool is_new = d == CHURN_ALERT_RAISE;
+    enum churn_err err = CHURN_OK;
+    if (d == CHURN_ALERT_RAISE) {
+        al->work = *fresh;
+        churn__alerts_apply_playbook(al, &al->work, now);
+    } else if (d == CHURN_ALERT_UPDATE) {
+        char msg[CHURN_ALERT_ERRMSG];
+        err = churn__alerts_read(al, set->st[cause].last_sequence, &al->work);
+        if (!err)
+            err = churn_alert_update(&al->work, fresh, now, msg, sizeof(msg));
+        if (err)
+            return err;
+    } else {
+        churn_log(CHURN_LOG_DEBUG, "alert_suppressed",
+                  CHURN_LF_STR("customer_id", fresh->customer_id),
+                  CHURN_LF_STR("cause", churn_alert_cause_name(cause)));
+        return CHURN_OK;
+    }
+    err = churn__alerts_commit_locked(al, is_new, set, a);
+    if (!err)
+        churn_log(CHURN_LOG_INFO, is_new ? "alert_raised" : "alert_updated",
+                  CHURN_LF_INT("sequence", (int64_t)al->work.sequence),
+                  CHURN_LF_STR("customer_id", fresh->customer_id),
+                  CHURN_LF_STR("cause", churn_alert_cause_name(cause)));
+    return err;
+}
+
+/* A new revision of al->work (acknowledged, snoozed, an outcome...): its customer's state
+ * loaded, the revision appended with it and published. log_mu held. */
+static enum churn_err
+commit_revision_locked(struct churn__alerts *al, struct churn_arena *a)
+{
+    struct churn__state_set set;
+    enum churn_err err = churn__alerts_load_states(al, al->work.customer_id, a, &set);
+    return err ? err : churn__alerts_commit_locked(al, false, &set, a);
+}
+
 /* ---- the chat job ---------------------------------------------------------------------- */
 
 static void
@@ -270,35 +314,8 @@ process_job(struct churn__alerts *al, const struct churn__alert_job *job, struct
     pthread_mutex_lock(&al->log_mu);
     struct churn__state_set set;
     enum churn_err err = churn__alerts_load_states(al, job->customer_id, a, &set);
-    if (err)
-        goto out_unlock;
-    struct churn_alert_state *st = set.st;
-    enum churn_alert_decision d = churn_alert_decide(
-        &al->rules, set.have[job->cause] ? &st[job->cause] : NULL, fresh->risk_tier, now);
-    bool is_new = d == CHURN_ALERT_RAISE;
-    if (d == CHURN_ALERT_RAISE) {
-        al->work = *fresh;
-        churn__alerts_apply_playbook(al, &al->work, now);
-    } else if (d == CHURN_ALERT_UPDATE) {
-        char msg[CHURN_ALERT_ERRMSG];
-        err = churn__alerts_read(al, st[job->cause].last_sequence, &al->work);
-        if (!err)
-            err = churn_alert_update(&al->work, fresh, now, msg, sizeof(msg));
-        if (err)
-            goto out_unlock;
-    } else {
-        churn_log(CHURN_LOG_DEBUG, "alert_suppressed",
-                  CHURN_LF_STR("customer_id", job->customer_id),
-                  CHURN_LF_STR("cause", churn_alert_cause_name(job->cause)));
-        goto out_unlock;
-    }
-    err = churn__alerts_commit_locked(al, is_new, &set, a);
     if (!err)
-        churn_log(CHURN_LOG_INFO, is_new ? "alert_raised" : "alert_updated",
-                  CHURN_LF_INT("sequence", (int64_t)al->work.sequence),
-                  CHURN_LF_STR("customer_id", job->customer_id),
-                  CHURN_LF_STR("cause", churn_alert_cause_name(job->cause)));
-out_unlock:
+        err = churn__alerts_trigger_locked(al, fresh, &set, now, a);
     pthread_mutex_unlock(&al->log_mu);
     if (err)
         churn_log(CHURN_LOG_ERROR, "alert_failed", CHURN_LF_STR("customer_id", job->customer_id),
@@ -398,12 +415,8 @@ churn__alerts_acknowledge(struct churn__alerts *al, const struct churn__ack *req
     } else if (req->resolution) {
         err = churn_alert_close(w, req->resolution, now, msg, msglen);
     }
-    if (err)
-        goto out;
-    struct churn__state_set set;
-    err = churn__alerts_load_states(al, w->customer_id, &a, &set);
     if (!err)
-        err = churn__alerts_commit_locked(al, false, &set, &a);
+        err = commit_revision_locked(al, &a);
     if (!err && w->status == CHURN_STATUS_SNOOZED)
         churn__alerts_note_snooze(al, w->customer_id, w->snoozed_until_ms);
     if (!err) {
@@ -487,12 +500,8 @@ churn__alerts_record_outcome(struct churn__alerts *al, const struct churn__outco
         if (o.value <= 0)
             o.value = w->value; /* no revenue given: what the customer is worth */
         err = churn_alert_record_outcome(w, &req->outcome, now, msg, msglen);
-        if (err)
-            goto out;
-        struct churn__state_set set;
-        err = churn__alerts_load_states(al, w->customer_id, &a, &set);
         if (!err)
-            err = churn__alerts_commit_locked(al, false, &set, &a);
+            err = commit_revision_locked(al, &a);
         if (err)
             goto out;
     }
@@ -672,8 +681,7 @@ engine_main(void *arg)
         pthread_mutex_lock(&al->mu);
         while (!al->stop && al->n_jobs == 0 && !al->fanout && (al->rq_n == 0 || !ready) &&
                al->n_held == 0 && churn_now_ms() < next_tick) {
-            struct timespec ts = {.tv_sec = next_tick / 1000,
-                                  .tv_nsec = (long)(next_tick % 1000) * 1000000L};
+            struct timespec ts = churn_timespec_of_ms(next_tick);
             pthread_cond_timedwait(&al->cv, &al->mu, &ts);
         }
         bool fanout = al->fanout;

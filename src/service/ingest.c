@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "churn/alloc.h"
+#include "churn/hash.h"
 #include "churn/clock.h"
 #include "churn/features.h"
 #include "churn/log.h"
@@ -191,16 +192,6 @@ stream_unref(struct ingest_stream *st)
     churn_free(st);
 }
 
-/* 64-bit FNV-1a of a customer id (0 is the empty slot of the touched set). */
-static uint64_t
-id_hash(const char *id)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ULL;
-    return h ? h : 1;
-}
-
 static void
 touched_insert(uint64_t *slots, size_t cap, uint64_t h, size_t *n)
 {
@@ -232,7 +223,7 @@ touched_add_locked(struct ingest_stream *st, const char *id)
         st->touched_cap = cap;
         st->touched_n = n;
     }
-    touched_insert(st->touched, st->touched_cap, id_hash(id), &st->touched_n);
+    touched_insert(st->touched, st->touched_cap, churn_id_hash(id), &st->touched_n);
 }
 
 /*

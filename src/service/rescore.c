@@ -20,6 +20,7 @@
 #include "churn/alloc.h"
 #include "churn/clock.h"
 #include "churn/features.h"
+#include "churn/hash.h"
 #include "churn/log.h"
 #include "churn/store.h"
 #include "alert_engine.h"
@@ -45,10 +46,7 @@ source_name(int source)
 static uint64_t
 feature_set_of(const char *version)
 {
-    uint64_t h = 14695981039346656037ull;
-    for (const char *p = version ? version : ""; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ull;
-    return h;
+    return churn_fnv1a64_str(version);
 }
 
 /* The snapshot of score @sc into @snap over the catalogue's features (@contrib, @values:
@@ -147,33 +145,7 @@ trigger_locked(struct churn__alerts *al, enum churn_alert_cause cause, const Chu
                struct churn_alert *fresh)
 {
     enum churn_err err = build_rescore_alert(al, cause, sc, prev, cur, now, fresh);
-    if (err)
-        return err;
-    enum churn_alert_decision d = churn_alert_decide(
-        &al->rules, set->have[cause] ? &set->st[cause] : NULL, cur->risk_tier, now);
-    bool is_new = d == CHURN_ALERT_RAISE;
-    if (d == CHURN_ALERT_RAISE) {
-        al->work = *fresh;
-        churn__alerts_apply_playbook(al, &al->work, now);
-    } else if (d == CHURN_ALERT_UPDATE) {
-        char msg[CHURN_ALERT_ERRMSG];
-        err = churn__alerts_read(al, set->st[cause].last_sequence, &al->work);
-        if (!err)
-            err = churn_alert_update(&al->work, fresh, now, msg, sizeof(msg));
-        if (err)
-            return err;
-    } else {
-        churn_log(CHURN_LOG_DEBUG, "alert_suppressed", CHURN_LF_STR("customer_id", sc->customer_id),
-                  CHURN_LF_STR("cause", churn_alert_cause_name(cause)));
-        return CHURN_OK;
-    }
-    err = churn__alerts_commit_locked(al, is_new, set, a);
-    if (!err)
-        churn_log(CHURN_LOG_INFO, is_new ? "alert_raised" : "alert_updated",
-                  CHURN_LF_INT("sequence", (int64_t)al->work.sequence),
-                  CHURN_LF_STR("customer_id", sc->customer_id),
-                  CHURN_LF_STR("cause", churn_alert_cause_name(cause)));
-    return err;
+    return err ? err : churn__alerts_trigger_locked(al, fresh, set, now, a);
 }
 
 /* ---- the batch ---------------------------------------------------------------------------- */
@@ -322,18 +294,9 @@ churn__rescore_batch(struct churn__alerts *al, char (*ids)[CHURN_ALERT_ID_MAX], 
 
 /*
  * The set of customers with a rescore queued: a burst of events for one customer queues one
- * rescore, not one per batch. Keys are 64-bit FNV-1a hashes (0 is the empty slot), linear
+ * rescore, not one per batch. Keys are churn_id_hash() values (0 is the empty slot), linear
  * probing, backward-shift deletion. Caller holds al->mu.
  */
-static uint64_t
-pending_hash(const char *id)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ULL;
-    return h ? h : 1;
-}
-
 static bool
 pending_add(struct churn__alerts *al, uint64_t h)
 {
@@ -375,7 +338,7 @@ enqueue_locked(struct churn__alerts *al, const char *id)
 {
     if (al->rq_n == CHURN__RESCORE_QUEUE_CAP)
         return -1;
-    if (!pending_add(al, pending_hash(id))) {
+    if (!pending_add(al, churn_id_hash(id))) {
         al->rescores_coalesced++; /* its queued rescore will see this change too */
         return 0;
     }
@@ -391,7 +354,7 @@ churn__rescore_take_locked(struct churn__alerts *al, char (*ids)[CHURN_ALERT_ID_
     size_t n = 0;
     while (n < max && al->rq_n) {
         memcpy(ids[n], al->rq[al->rq_head], CHURN_ALERT_ID_MAX);
-        pending_remove(al, pending_hash(ids[n]));
+        pending_remove(al, churn_id_hash(ids[n]));
         al->rq_head = (al->rq_head + 1) % CHURN__RESCORE_QUEUE_CAP;
         al->rq_n--;
         n++;

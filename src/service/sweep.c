@@ -146,7 +146,7 @@ wait_until(struct churn__alerts *al, int64_t until)
 {
     pthread_mutex_lock(&al->mu);
     while (!al->stop && churn_now_ms() < until) {
-        struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (long)(until % 1000) * 1000000L};
+        struct timespec ts = churn_timespec_of_ms(until);
         pthread_cond_timedwait(&al->sweep_cv, &al->mu, &ts);
     }
     bool ok = !al->stop;
@@ -160,8 +160,7 @@ wait_drained(struct churn__alerts *al)
 {
     pthread_mutex_lock(&al->mu);
     while (!al->stop && al->rq_n > 0) {
-        int64_t t = churn_now_ms() + 50;
-        struct timespec ts = {.tv_sec = t / 1000, .tv_nsec = (long)(t % 1000) * 1000000L};
+        struct timespec ts = churn_timespec_of_ms(churn_now_ms() + 50);
         pthread_cond_timedwait(&al->space_cv, &al->mu, &ts);
     }
     bool ok = !al->stop;

@@ -878,30 +878,13 @@ delete_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     rep->conversations = (size_t)n;
 
     /* Alerts are keyed by sequence: walk the log (it is small next to events). */
-    MDB_cursor *cur;
-    MDB_val ak, av;
-    if ((rc = mdb_cursor_open(txn, s->dbi[CHURN__DB_ALERTS], &cur)))
-        return churn__mdb_err(rc, "erasing alerts");
-    rc = mdb_cursor_get(cur, &ak, &av, MDB_FIRST);
-    while (rc == 0) {
-        const unsigned char *p = av.mv_data;
-        if (av.mv_size >= 2 && p[1] == len && av.mv_size >= 2 + len &&
-            memcmp(p + 2, cid, len) == 0) {
-            unsigned char at[8];
-            memcpy(at, ak.mv_data, ak.mv_size < 8 ? ak.mv_size : 8);
-            if ((rc = mdb_cursor_del(cur, 0)))
-                break;
-            found++;
-            rep->alerts++;
-            ak = (MDB_val){8, at};
-            rc = mdb_cursor_get(cur, &ak, &av, MDB_SET_RANGE);
-            continue;
-        }
-        rc = mdb_cursor_get(cur, &ak, &av, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    if (rc && rc != MDB_NOTFOUND)
-        return churn__mdb_err(rc, "erasing alerts");
+    long alerts = 0;
+    enum churn_err lerr =
+        churn__log_erase_customer(txn, s->dbi[CHURN__DB_ALERTS], cid, &alerts, "erasing alerts");
+    if (lerr)
+        return lerr;
+    found += alerts;
+    rep->alerts = (size_t)alerts;
     long outcomes = 0;
     enum churn_err err = churn__store_erase_outcomes(s, txn, cid, &outcomes);
     if (err)
@@ -1083,11 +1066,9 @@ enum churn_err
 churn_store_put_alert_state(struct churn_store *s, const char *customer_id, const void *data,
                             size_t len)
 {
-    enum churn_err err;
-    tl_msg[0] = '\0';
-    if ((err = churn__store_check_id(customer_id, "customer_id")))
-        return err;
-    return put_value(s, s->dbi[CHURN__DB_ALERT_STATE], customer_id, strlen(customer_id), data, len);
+    /* one state is a batch of one: the same checks and the same transaction */
+    struct churn_alert_state_put item = {customer_id, data, len};
+    return churn_store_put_alert_states(s, &item, 1);
 }
 
 enum churn_err
@@ -1221,25 +1202,6 @@ struct alert_ctx {
     uint64_t seq; /* in: for replace; out: for append */
 };
 
-static enum churn_err
-alert_put(struct churn_store *s, MDB_txn *txn, uint64_t seq, const char *cid, size_t clen,
-          const void *data, size_t len)
-{
-    unsigned char key[8];
-    churn__be64(key, seq);
-    MDB_val k = {8, key}, v = {2 + clen + len, NULL};
-    int rc = mdb_put(txn, s->dbi[CHURN__DB_ALERTS], &k, &v, MDB_RESERVE);
-    if (rc)
-        return churn__mdb_err(rc, "writing an alert");
-    unsigned char *p = v.mv_data;
-    p[0] = VALUE_VERSION;
-    p[1] = (unsigned char)clen;
-    memcpy(p + 2, cid, clen);
-    if (len)
-        memcpy(p + 2 + clen, data, len);
-    return CHURN_OK;
-}
-
 /* Take the next alert sequence in @txn (the counter in meta, never reused). */
 static enum churn_err
 next_alert_seq(struct churn_store *s, MDB_txn *txn, uint64_t *out)
@@ -1269,7 +1231,8 @@ append_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     enum churn_err err = next_alert_seq(s, txn, &seq);
     if (err)
         return err;
-    if ((err = alert_put(s, txn, seq, c->customer_id, strlen(c->customer_id), c->data, c->len)))
+    if ((err = churn__log_put(txn, s->dbi[CHURN__DB_ALERTS], seq, c->customer_id, c->data, c->len,
+                              "writing an alert")))
         return err;
     c->seq = seq;
     return CHURN_OK;
@@ -1298,7 +1261,8 @@ append_with_state_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
         (alert_len && !alert) || (state_len && !state))
         return churn__store_fail(CHURN_ETOOBIG, "alert or alert state over the limit");
     size_t clen = strlen(c->customer_id);
-    if ((err = alert_put(s, txn, seq, c->customer_id, clen, alert, alert_len)) ||
+    if ((err = churn__log_put(txn, s->dbi[CHURN__DB_ALERTS], seq, c->customer_id, alert, alert_len,
+                              "writing an alert")) ||
         (err = churn__store_put_versioned(txn, s->dbi[CHURN__DB_ALERT_STATE], c->customer_id, clen,
                                           state, state_len, "writing an alert state")))
         return err;
@@ -1340,6 +1304,8 @@ churn_store_append_alert(struct churn_store *s, const char *customer_id, const v
     return CHURN_OK;
 }
 
+static bool log_value(const MDB_val *v, char *cid, const unsigned char **data, size_t *len);
+
 static enum churn_err
 replace_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
 {
@@ -1354,13 +1320,13 @@ replace_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
                                  (unsigned long long)c->seq);
     if (rc)
         return churn__mdb_err(rc, "reading an alert");
-    const unsigned char *p = v.mv_data;
-    if (v.mv_size < 2 || p[1] > CHURN_ID_MAX || v.mv_size < 2u + p[1])
+    const unsigned char *data;
+    size_t len;
+    if (!log_value(&v, cid, &data, &len))
         return churn__store_fail(CHURN_ECORRUPT, "alert %llu is corrupt",
                                  (unsigned long long)c->seq);
-    size_t clen = p[1];
-    memcpy(cid, p + 2, clen);
-    return alert_put(s, txn, c->seq, cid, clen, c->data, c->len);
+    return churn__log_put(txn, s->dbi[CHURN__DB_ALERTS], c->seq, cid, c->data, c->len,
+                          "writing an alert");
 }
 
 enum churn_err
@@ -1375,51 +1341,121 @@ churn_store_replace_alert(struct churn_store *s, uint64_t seq, const void *data,
 
 enum churn_err
 churn_store_foreach_alert(struct churn_store *s, uint64_t after_seq, size_t max,
-                          int (*fn)(uint64_t seq, const char *customer_id, const void *data,
-                                    size_t len, void *user),
-                          void *user)
+                          churn_store_log_fn *fn, void *user)
+{
+    tl_msg[0] = '\0';
+    return churn__log_walk(s, s->dbi[CHURN__DB_ALERTS], after_seq, max, fn, user, "reading alerts");
+}
+
+/* ---- customer-tagged sequence logs (alerts, outcomes) ----------------------------------- */
+
+/* Value layout: format byte, customer id length byte, customer id, the caller's bytes. */
+enum churn_err
+churn__log_put(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, const char *cid, const void *data,
+               size_t len, const char *what)
+{
+    size_t clen = strlen(cid);
+    unsigned char key[8];
+    churn__be64(key, seq);
+    MDB_val k = {8, key}, v = {2 + clen + len, NULL};
+    int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+    if (rc)
+        return churn__mdb_err(rc, what);
+    unsigned char *p = v.mv_data;
+    p[0] = VALUE_VERSION;
+    p[1] = (unsigned char)clen;
+    memcpy(p + 2, cid, clen);
+    if (len)
+        memcpy(p + 2 + clen, data, len);
+    return CHURN_OK;
+}
+
+/* The customer id of a log value into @cid; false when the value is malformed. */
+static bool
+log_value(const MDB_val *v, char *cid, const unsigned char **data, size_t *len)
+{
+    const unsigned char *p = v->mv_data;
+    if (v->mv_size < 2 || p[0] != VALUE_VERSION || p[1] > CHURN_ID_MAX || v->mv_size < 2u + p[1])
+        return false;
+    memcpy(cid, p + 2, p[1]);
+    cid[p[1]] = '\0';
+    *data = p + 2 + p[1];
+    *len = v->mv_size - 2 - p[1];
+    return true;
+}
+
+enum churn_err
+churn__log_walk(struct churn_store *s, MDB_dbi dbi, uint64_t after_seq, size_t max,
+                churn_store_log_fn *fn, void *user, const char *what)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *cur;
     enum churn_err err;
-    unsigned char key[8];
     size_t count = 0;
-
-    tl_msg[0] = '\0';
     if ((err = churn__store_read_begin(s, &txn)))
         return err;
-    int rc = mdb_cursor_open(txn, s->dbi[CHURN__DB_ALERTS], &cur);
+    int rc = mdb_cursor_open(txn, dbi, &cur);
     if (rc) {
-        err = churn__mdb_err(rc, "reading alerts");
+        err = churn__mdb_err(rc, what);
         goto out_txn;
     }
+    unsigned char key[8];
     churn__be64(key, after_seq + 1);
     MDB_val k = {8, key}, v;
     rc = after_seq == UINT64_MAX ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && (!max || count < max)) {
-        const unsigned char *p = v.mv_data;
         char cid[CHURN_ID_MAX + 1];
-        if (k.mv_size != 8 || v.mv_size < 2 || p[1] > CHURN_ID_MAX || v.mv_size < 2u + p[1]) {
-            err = churn__store_fail(CHURN_ECORRUPT, "corrupt alert record");
-            goto out_cur;
+        const unsigned char *data;
+        size_t len;
+        if (k.mv_size != 8 || !log_value(&v, cid, &data, &len)) {
+            err = churn__store_fail(CHURN_ECORRUPT, "%s: corrupt record", what);
+            break;
         }
-        memcpy(cid, p + 2, p[1]);
-        cid[p[1]] = '\0';
         count++;
-        if (fn(churn__from_be64(k.mv_data), cid, p + 2 + p[1], v.mv_size - 2 - p[1], user)) {
+        if (fn(churn__from_be64(k.mv_data), cid, data, len, user)) {
             err = CHURN_ECANCELLED;
-            goto out_cur;
+            break;
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    if (rc && rc != MDB_NOTFOUND)
-        err = churn__mdb_err(rc, "reading alerts");
-out_cur:
+    if (!err && rc && rc != MDB_NOTFOUND)
+        err = churn__mdb_err(rc, what);
     mdb_cursor_close(cur);
 out_txn:
     churn__store_read_end(s, txn);
     mdb_txn_abort(txn);
     return err;
+}
+
+enum churn_err
+churn__log_erase_customer(MDB_txn *txn, MDB_dbi dbi, const char *cid, long *erased,
+                          const char *what)
+{
+    size_t clen = strlen(cid);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        return churn__mdb_err(rc, what);
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        const unsigned char *p = v.mv_data;
+        if (v.mv_size >= 2 + clen && p[1] == clen && memcmp(p + 2, cid, clen) == 0) {
+            unsigned char at[8];
+            memcpy(at, k.mv_data, k.mv_size < 8 ? k.mv_size : 8);
+            if ((rc = mdb_cursor_del(cur, 0)))
+                break;
+            (*erased)++;
+            k = (MDB_val){8, at}; /* continue at the next key */
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            continue;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return churn__mdb_err(rc, what);
+    return CHURN_OK;
 }
 
 /* ---- iteration ------------------------------------------------------------------------------- */

@@ -84,6 +84,20 @@ churn__from_be64(const unsigned char *b)
     return v;
 }
 
+/*
+ * Customer-tagged sequence logs (alerts, outcomes): big-endian u64 keys; values are the
+ * format byte, the customer id (length byte + bytes) and the caller's bytes.
+ */
+/** churn__log_put() - write entry @seq of the log @dbi in @txn (replaces). */
+enum churn_err churn__log_put(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, const char *cid,
+                              const void *data, size_t len, const char *what);
+/** churn__log_walk() - @fn for entries after @after_seq, at most @max (0: all), one read txn. */
+enum churn_err churn__log_walk(struct churn_store *s, MDB_dbi dbi, uint64_t after_seq, size_t max,
+                               churn_store_log_fn *fn, void *user, const char *what);
+/** churn__log_erase_customer() - delete @cid's entries in @txn; adds the count to *@erased. */
+enum churn_err churn__log_erase_customer(MDB_txn *txn, MDB_dbi dbi, const char *cid, long *erased,
+                                         const char *what);
+
 /**
  * churn__store_erase_outcomes() - in the privacy erase's transaction, delete every outcome
  * of @cid; adds the count to *@found.

@@ -426,10 +426,18 @@ enqueue_locked(struct churn_rpc *rpc, grpc_byte_buffer *bb, bool over_cap_ok)
     return CHURN_OK;
 }
 
+static enum churn_err send_buffer(struct churn_rpc *rpc, grpc_byte_buffer *bb);
+
 enum churn_err
 churn_rpc_send(struct churn_rpc *rpc, const ProtobufCMessage *msg)
 {
-    grpc_byte_buffer *bb = pack_message(msg);
+    return send_buffer(rpc, pack_message(msg));
+}
+
+/* Queue @bb (owned) on @rpc's send queue and pump; destroyed here when refused. */
+static enum churn_err
+send_buffer(struct churn_rpc *rpc, grpc_byte_buffer *bb)
+{
     pthread_mutex_lock(&rpc->mu);
     enum churn_err err = enqueue_locked(rpc, bb, false);
     if (err == CHURN_OK)
@@ -470,15 +478,7 @@ enum churn_err
 churn_rpc_send_payload(struct churn_rpc *rpc, const struct churn_rpc_payload *p)
 {
     grpc_slice s = p->slice;
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1); /* takes a slice reference */
-    pthread_mutex_lock(&rpc->mu);
-    enum churn_err err = enqueue_locked(rpc, bb, false);
-    if (err == CHURN_OK)
-        pump_locked(rpc);
-    pthread_mutex_unlock(&rpc->mu);
-    if (err)
-        grpc_byte_buffer_destroy(bb);
-    return err;
+    return send_buffer(rpc, grpc_raw_byte_buffer_create(&s, 1)); /* takes a slice reference */
 }
 
 static void

@@ -80,6 +80,7 @@
 #include "churn/clock.h"
 #include "churn/transport.h"
 #include "churn_proto.h"
+#include "../common/bench_stats.h"
 
 #define M_WATCH                "/churn.v1.AlertService/WatchAlerts"
 #define M_LIST                 "/churn.v1.AlertService/ListAlerts"
@@ -719,21 +720,6 @@ wait_fence(struct bench *b, int k, int64_t deadline, uint64_t *head, char *err, 
 
 /* ---- figures ---------------------------------------------------------------------------- */
 
-static int
-cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-percentile(const double *v, size_t n, double p)
-{
-    if (!n)
-        return NAN;
-    return v[(size_t)(p * (double)(n - 1) + 0.5)];
-}
-
 /* @s as a JSON string (quotes, backslashes and control characters escaped). */
 static void
 json_str(const char *s)
@@ -762,11 +748,11 @@ json_num(const char *key, double v, int decimals, bool comma)
 static void
 json_pcts(const char *key, double *v, size_t n, bool comma)
 {
-    qsort(v, n, sizeof(*v), cmp_double);
+    qsort(v, n, sizeof(*v), bench_cmp_double);
     printf("\"%s\":{", key);
-    json_num("p50", percentile(v, n, 0.5), 1, true);
-    json_num("p90", percentile(v, n, 0.9), 1, true);
-    json_num("p99", percentile(v, n, 0.99), 1, true);
+    json_num("p50", bench_percentile(v, n, 0.5), 1, true);
+    json_num("p90", bench_percentile(v, n, 0.9), 1, true);
+    json_num("p99", bench_percentile(v, n, 0.99), 1, true);
     json_num("max", n ? v[n - 1] : NAN, 1, true);
     printf("\"n\":%zu}%s", n, comma ? "," : "");
 }
@@ -779,10 +765,10 @@ json_range(const char *key, double *v, size_t n, bool comma)
     for (size_t i = 0; i < n; i++)
         if (isfinite(v[i]))
             v[k++] = v[i];
-    qsort(v, k, sizeof(*v), cmp_double);
+    qsort(v, k, sizeof(*v), bench_cmp_double);
     printf("\"%s\":{", key);
     json_num("min", k ? v[0] : NAN, 1, true);
-    json_num("median", percentile(v, k, 0.5), 1, true);
+    json_num("median", bench_percentile(v, k, 0.5), 1, true);
     json_num("max", k ? v[k - 1] : NAN, 1, false);
     printf("}%s", comma ? "," : "");
 }
@@ -1028,9 +1014,9 @@ figures_watchers(struct figures *f, const struct bench *b, const struct window *
         for (size_t j = 0; j < f->span; j++)
             if (!seen[j] && f->ch[j].cust != -1)
                 f->missing++;
-        qsort(f->lat + mine, f->n_lat - mine, sizeof(*f->lat), cmp_double);
-        f->wp50[i] = percentile(f->lat + mine, f->n_lat - mine, 0.5);
-        f->wp99[i] = percentile(f->lat + mine, f->n_lat - mine, 0.99);
+        qsort(f->lat + mine, f->n_lat - mine, sizeof(*f->lat), bench_cmp_double);
+        f->wp50[i] = bench_percentile(f->lat + mine, f->n_lat - mine, 0.5);
+        f->wp99[i] = bench_percentile(f->lat + mine, f->n_lat - mine, 0.99);
         if (isfinite(f->wp50[i]) && (f->slowest < 0 || f->wp50[i] > f->wp50[f->slowest]))
             f->slowest = i;
         f->dropped += w->dropped;
@@ -1050,8 +1036,8 @@ figures_watchers(struct figures *f, const struct bench *b, const struct window *
     for (int i = 0; i < b->o->watchers; i++)
         if (isfinite(f->wp50[i]))
             f->sorted[k++] = f->wp50[i];
-    qsort(f->sorted, k, sizeof(*f->sorted), cmp_double);
-    double typical = percentile(f->sorted, k, 0.5);
+    qsort(f->sorted, k, sizeof(*f->sorted), bench_cmp_double);
+    double typical = bench_percentile(f->sorted, k, 0.5);
     for (int i = 0; i < b->o->watchers; i++)
         if (isfinite(f->wp50[i]) && f->wp50[i] - typical > fmax(5000.0, 0.2 * typical))
             f->late++;

@@ -27,6 +27,7 @@
 #include "churn/clock.h"
 #include "churn/transport.h"
 #include "churn_proto.h"
+#include "../common/bench_stats.h"
 
 struct opts {
     const char *mode, *target;
@@ -231,22 +232,6 @@ chat_thread(void *arg)
 }
 
 static int
-cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-percentile(const double *v, size_t n, double p)
-{
-    if (!n)
-        return NAN;
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return v[i];
-}
-
-static int
 usage(void)
 {
     fputs("usage: loadgen ingest|chat --target HOST:PORT [--threads N] [--streams N] "
@@ -326,14 +311,15 @@ main(int argc, char **argv)
                atomic_load(&sh.duplicates), atomic_load(&sh.rejected), atomic_load(&sh.failures),
                secs, (double)atomic_load(&sh.accepted) / secs);
     } else {
-        qsort(sh.lat_us, sh.n_lat, sizeof(double), cmp_double);
-        printf("{\"mode\":\"chat\",\"threads\":%d,\"conversations\":%d,\"window\":%d,"
-               "\"turns\":%ld,\"failed_streams\":%ld,\"seconds\":%.3f,\"turns_per_s\":%.0f,"
-               "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
-               o.threads, o.conversations, o.window, atomic_load(&sh.sent),
-               atomic_load(&sh.failures), secs, (double)atomic_load(&sh.sent) / secs,
-               percentile(sh.lat_us, sh.n_lat, 0.5), percentile(sh.lat_us, sh.n_lat, 0.9),
-               percentile(sh.lat_us, sh.n_lat, 0.99), sh.n_lat ? sh.lat_us[sh.n_lat - 1] : NAN);
+        qsort(sh.lat_us, sh.n_lat, sizeof(double), bench_cmp_double);
+        printf(
+            "{\"mode\":\"chat\",\"threads\":%d,\"conversations\":%d,\"window\":%d,"
+            "\"turns\":%ld,\"failed_streams\":%ld,\"seconds\":%.3f,\"turns_per_s\":%.0f,"
+            "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
+            o.threads, o.conversations, o.window, atomic_load(&sh.sent), atomic_load(&sh.failures),
+            secs, (double)atomic_load(&sh.sent) / secs, bench_percentile(sh.lat_us, sh.n_lat, 0.5),
+            bench_percentile(sh.lat_us, sh.n_lat, 0.9), bench_percentile(sh.lat_us, sh.n_lat, 0.99),
+            sh.n_lat ? sh.lat_us[sh.n_lat - 1] : NAN);
     }
     churn_client_close(sh.client);
     churn_free(sh.lat_us);
