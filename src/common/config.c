@@ -75,7 +75,7 @@ static const struct opt options[] = {
     {"sweep-interval-s", OPT_INT, OFF(sweep_interval_s), 0, 30 * 86400, "3600",
      "rescore every customer this often (0: no sweep)"},
     {"sweep-delay-s", OPT_INT, OFF(sweep_delay_s), 0, 86400, "5",
-     "the first sweep starts this long after start-up"},
+     "the first sweep starts this long after start-up (once a model is served)"},
     {"risk-tiers", OPT_STR, OFF(risk_tiers), 0, 0, "threshold:0.5,0.2",
      "risk tiers: threshold:HIGH,MEDIUM (probabilities) or top:HIGH,MEDIUM (shares)"},
     {"value-tiers", OPT_STR, OFF(value_tiers), 0, 0, "top:0.2,0.3",

@@ -301,6 +301,15 @@ churn__scoring_set_segments(struct churn__scoring *sc, const struct churn_segmen
     return CHURN_OK;
 }
 
+bool
+churn__scoring_has_model(struct churn__scoring *sc)
+{
+    pthread_mutex_lock(&sc->mu);
+    bool has = sc->current != NULL;
+    pthread_mutex_unlock(&sc->mu);
+    return has;
+}
+
 void
 churn__scoring_segments(struct churn__scoring *sc, struct churn_segments *out)
 {

@@ -91,6 +91,8 @@ struct churn_segments;
  */
 enum churn_err churn__scoring_set_segments(struct churn__scoring *sc,
                                            const struct churn_segments *cuts);
+/** churn__scoring_has_model() - whether a model is being served. */
+bool churn__scoring_has_model(struct churn__scoring *sc);
 /** churn__scoring_segments() - the cut-offs in force. */
 void churn__scoring_segments(struct churn__scoring *sc, struct churn_segments *out);
 /*

@@ -28,7 +28,6 @@
 #include "alert_engine.h"
 
 #define SWEEP_PAGE        512u /* ids per read transaction */
-#define FIRST_SWEEP_MS    5000 /* after start: let the server settle first */
 #define PROGRESS_EVERY_MS 10000
 #define META_SEGMENTS     "segments"
 
@@ -259,9 +258,18 @@ sweep_main(void *arg)
         churn_log(CHURN_LOG_ERROR, "sweep_failed", CHURN_LF_STR("error", "out of memory"));
         return NULL;
     }
-    int64_t first = al->sweep_interval_ms < FIRST_SWEEP_MS ? al->sweep_interval_ms : FIRST_SWEEP_MS;
-    int64_t next = churn_now_ms() + first;
+    int64_t next = churn_now_ms() + al->sweep_delay_ms; /* --sweep-delay-s */
+    bool said = false;
     while (wait_until(al, next)) {
+        /* without a model nothing can be scored: wait for one (loaded at start or later) */
+        if (!al->svc->scoring || !churn__scoring_has_model(al->svc->scoring)) {
+            if (!said)
+                churn_log(CHURN_LOG_INFO, "sweep_waiting",
+                          CHURN_LF_STR("msg", "no model is served yet"));
+            said = true;
+            next = churn_now_ms() + 1000;
+            continue;
+        }
         int64_t started = churn_now_ms();
         if (!sweep_once(al, ids))
             break;

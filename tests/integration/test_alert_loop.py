@@ -62,6 +62,17 @@ def test_the_sweep_gives_every_customer_a_baseline_without_blocking(api, alert_a
     w.cancel()
 
 
+def test_the_first_sweep_waits_for_its_delay(churnd_factory):
+    late = churnd_factory(args=["--sweep-interval-s", "1", "--sweep-delay-s", "3600"])
+    soon = churnd_factory(args=["--sweep-interval-s", "3600", "--sweep-delay-s", "2"])
+    t0 = time.monotonic()
+    # no model is served here, so a due sweep waits for one (and says so)
+    soon.wait_log(r"sweep_waiting")
+    assert time.monotonic() - t0 >= 1.5
+    time.sleep(1.0)  # well past the 1 s interval of the other server
+    assert "sweep_waiting" not in late.stderr() and "sweep_started" not in late.stderr()
+
+
 def test_no_sweep_when_disabled(churnd_factory):
     server = churnd_factory(args=["--sweep-interval-s", "0"])
     (line,) = server.wait_log(r"alerts_started")
