@@ -534,6 +534,12 @@ enum churn_err churn_store_writer_submit(struct churn_store_writer *writer,
  */
 void churn_store_writer_stop(struct churn_store_writer *writer);
 
+/**
+ * churn_store_writer_flush() - wait until every batch submitted before the call has been
+ * committed (or has failed) and its callback has run. Not from a writer callback.
+ */
+void churn_store_writer_flush(struct churn_store_writer *writer);
+
 /** churn_store_writer_groups() - transactions committed so far (for tests and metrics). */
 uint64_t churn_store_writer_groups(const struct churn_store_writer *writer);
 

@@ -36,6 +36,8 @@ struct churn__chat_saver {
     struct saved_state *spare; /* the batch being written (or last written) */
     size_t spare_n;            /* (mu) states in spare */
     unsigned long dropped;     /* (mu) states not queued because the queue was full */
+    uint64_t taken, written;   /* (mu) batches taken from the queue, and written */
+    pthread_cond_t done;       /* (mu) a batch was written */
     struct churn_conversation_put *items;
 };
 
@@ -58,6 +60,7 @@ saver_main(void *arg)
         sv->spare = batch;
         sv->spare_n = n;
         sv->n = 0;
+        sv->taken++;
         pthread_mutex_unlock(&sv->mu);
         for (size_t i = 0; i < n; i++) {
             sv->items[i].customer_id = batch[i].customer_id;
@@ -69,6 +72,10 @@ saver_main(void *arg)
             churn_log(CHURN_LOG_WARN, "conversations_not_saved",
                       CHURN_LF_INT("count", (long long)n),
                       CHURN_LF_STR("error", churn_store_last_error()));
+        pthread_mutex_lock(&sv->mu);
+        sv->written++;
+        pthread_cond_broadcast(&sv->done);
+        pthread_mutex_unlock(&sv->mu);
     }
     return NULL;
 }
@@ -87,7 +94,9 @@ churn__chat_saver_start(struct churn_store *store, struct churn__chat_saver **ou
         goto out_free;
     pthread_mutex_init(&sv->mu, NULL);
     pthread_cond_init(&sv->cond, NULL);
+    pthread_cond_init(&sv->done, NULL);
     if (pthread_create(&sv->thread, NULL, saver_main, sv) != 0) {
+        pthread_cond_destroy(&sv->done);
         pthread_mutex_destroy(&sv->mu);
         pthread_cond_destroy(&sv->cond);
         goto out_free;
@@ -100,6 +109,18 @@ out_free:
     churn_free(sv->items);
     churn_free(sv);
     return CHURN_ENOMEM;
+}
+
+void
+churn__chat_saver_flush(struct churn__chat_saver *sv)
+{
+    if (!sv)
+        return;
+    pthread_mutex_lock(&sv->mu);
+    uint64_t target = sv->taken + (sv->n > 0); /* the batch in progress and what is queued */
+    while (sv->written < target && !sv->stopping)
+        pthread_cond_wait(&sv->done, &sv->mu);
+    pthread_mutex_unlock(&sv->mu);
 }
 
 bool
@@ -171,6 +192,7 @@ churn__chat_saver_stop(struct churn__chat_saver *sv)
                   CHURN_LF_INT("count", (long long)sv->dropped));
     pthread_mutex_destroy(&sv->mu);
     pthread_cond_destroy(&sv->cond);
+    pthread_cond_destroy(&sv->done);
     churn_free(sv->queue);
     churn_free(sv->spare);
     churn_free(sv->items);

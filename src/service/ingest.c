@@ -912,6 +912,11 @@ delete_customer(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMes
     char reason[256];
     if (churn_id_validate(req->customer_id, "customer_id", reason, sizeof(reason)) != CHURN_OK)
         return churn_rpc_error(rpc, CHURN_EINVAL, "%s", reason);
+    /* what is already on its way to the store (chat signals, conversation states) lands
+     * first, so that the erase takes it too instead of it reappearing afterwards */
+    if (svc->writer)
+        churn_store_writer_flush(svc->writer);
+    churn__chat_saver_flush(svc->chat_saver);
     struct churn_store_erase_report rep;
     enum churn_err err = churn_store_delete_customer(svc->store, req->customer_id, &rep);
     if (err == CHURN_ENOTFOUND)

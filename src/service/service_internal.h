@@ -74,6 +74,8 @@ bool churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id
  */
 bool churn__chat_saver_lookup(struct churn__chat_saver *sv, const char *customer_id,
                               const char *conversation_id, void *out, size_t cap, size_t *len);
+/** churn__chat_saver_flush() - wait until every state queued before the call is written. */
+void churn__chat_saver_flush(struct churn__chat_saver *sv);
 /** churn__chat_saver_stop() - write what is queued, stop the thread, free. NULL is a no-op. */
 void churn__chat_saver_stop(struct churn__chat_saver *sv);
 

@@ -35,6 +35,9 @@ struct churn_store_writer {
     size_t count;
     size_t queued_events;
     bool stopping;
+    uint64_t submitted; /* (lock) batches accepted */
+    uint64_t completed; /* (lock) batches whose callback has run */
+    pthread_cond_t drained;
     atomic_uint_fast64_t groups;
     /* writer-thread scratch */
     struct submission *taken;
@@ -88,6 +91,10 @@ writer_main(void *arg)
             atomic_fetch_add(&w->groups, 1);
         for (size_t i = 0; i < k; i++)
             w->taken[i].cb(w->taken[i].user, err, w->taken[i].results, w->taken[i].n);
+        pthread_mutex_lock(&w->lock);
+        w->completed += k;
+        pthread_cond_broadcast(&w->drained);
+        pthread_mutex_unlock(&w->lock);
     }
     return NULL;
 }
@@ -115,7 +122,9 @@ churn_store_writer_start(struct churn_store *store, const struct churn_store_wri
         goto out_nomem;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->nonempty, NULL);
+    pthread_cond_init(&w->drained, NULL);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        pthread_cond_destroy(&w->drained);
         pthread_cond_destroy(&w->nonempty);
         pthread_mutex_destroy(&w->lock);
         goto out_nomem;
@@ -152,6 +161,7 @@ churn_store_writer_submit(struct churn_store_writer *w, const struct churn_event
         size_t slot = (w->head + w->count) % w->opts.queue_batches;
         w->ring[slot] = (struct submission){events, n, results, cb, user};
         w->count++;
+        w->submitted++;
         w->queued_events += n;
         pthread_cond_signal(&w->nonempty);
     }
@@ -169,12 +179,23 @@ churn_store_writer_stop(struct churn_store_writer *w)
     pthread_cond_signal(&w->nonempty);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->drained);
     pthread_cond_destroy(&w->nonempty);
     pthread_mutex_destroy(&w->lock);
     churn_free(w->segs);
     churn_free(w->taken);
     churn_free(w->ring);
     churn_free(w);
+}
+
+void
+churn_store_writer_flush(struct churn_store_writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    uint64_t target = w->submitted;
+    while (w->completed < target)
+        pthread_cond_wait(&w->drained, &w->lock);
+    pthread_mutex_unlock(&w->lock);
 }
 
 uint64_t

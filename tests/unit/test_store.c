@@ -1342,6 +1342,10 @@ Test(store, group_commit_from_many_threads, .init = setup, .fini = teardown)
         pthread_join(th[i], &ret);
         cr_assert_null(ret);
     }
+    /* a flush returns once every batch submitted before it has run its callback */
+    churn_store_writer_flush(w);
+    cr_assert_eq(done_batches, PRODUCERS * BATCHES);
+    churn_store_writer_flush(w); /* nothing queued: returns at once */
     churn_store_writer_stop(w); /* commits whatever is still queued */
     cr_assert_eq(done_batches, PRODUCERS * BATCHES);
     /* Each producer has 1000 distinct ids and sends 2000 events. */
