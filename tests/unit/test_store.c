@@ -1346,7 +1346,7 @@ Test(store, group_commit_from_many_threads, .init = setup, .fini = teardown)
     churn_store_writer_flush(w);
     cr_assert_eq(done_batches, PRODUCERS * BATCHES);
     churn_store_writer_flush(w); /* nothing queued: returns at once */
-    churn_store_writer_stop(w); /* commits whatever is still queued */
+    churn_store_writer_stop(w);  /* commits whatever is still queued */
     cr_assert_eq(done_batches, PRODUCERS * BATCHES);
     /* Each producer has 1000 distinct ids and sends 2000 events. */
     cr_assert_eq(accepted, PRODUCERS * 1000);
