@@ -255,6 +255,7 @@ main(int argc, char **argv)
     /* serving needs the store; until it is open health says NOT_SERVING */
     svc.segments = &segments;
     svc.alert_rules = &rules;
+    svc.chat_score_reuse_ms = cfg.chat_score_reuse_s * 1000;
     if (make_data_dir(cfg.data_dir, err, sizeof(err)) != 0 ||
         open_store(&cfg, &svc, err, sizeof(err)) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));

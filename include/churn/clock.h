@@ -24,6 +24,15 @@ churn_timespec_of_ms(int64_t ms)
                              .tv_nsec = (long)(ms % 1000) * 1000000L};
 }
 
+/** churn_timespec_of_ns() - a churn_mono_ns() instant as the absolute time that
+ * pthread_cond_timedwait() takes on a condition variable set to CLOCK_MONOTONIC. */
+static inline struct timespec
+churn_timespec_of_ns(int64_t ns)
+{
+    return (struct timespec){.tv_sec = (time_t)(ns / 1000000000LL),
+                             .tv_nsec = (long)(ns % 1000000000LL)};
+}
+
 /**
  * churn_format_time_ms() - ISO-8601 UTC text ("2026-11-22T20:34:13.123Z") of @ms into @out
  * (at least 32 bytes). Returns @out.

@@ -50,6 +50,7 @@ struct churn_config {
     int64_t alert_update_interval_s;
     int64_t stale_after_days;
     char *value_tiers;
+    int64_t chat_score_reuse_s;
 };
 
 enum churn_config_action {

@@ -45,6 +45,9 @@ struct churn_services {
     const struct churn_segment_config *segments;
     /* the alert rules (NULL: churn_alert_rules_config_default) */
     const struct churn_alert_rules_config *alert_rules;
+    /* a chat conversation reuses its customer's score for this long while the stored record,
+     * the model and the tier cuts are unchanged (0: score every customer turn) */
+    int64_t chat_score_reuse_ms;
 };
 
 /**

@@ -88,6 +88,9 @@ static const struct opt options[] = {
      "an open alert absorbs a new trigger at most this often (a worse tier: at once)"},
     {"stale-after-days", OPT_INT, OFF(stale_after_days), 1, 365, "14",
      "an event source silent this long is reported stale in alerts"},
+    {"chat-score-reuse-s", OPT_INT, OFF(chat_score_reuse_s), 0, 3600, "60",
+     "a conversation reuses its customer's score this long while the record is unchanged "
+     "(0: score every customer turn)"},
     {"playbooks", OPT_STR, OFF(playbooks_path), 0, 0, "",
      "playbook file (empty: the built-in default); SIGHUP reloads it"},
 };

@@ -16,6 +16,7 @@
  * snoozes that ended). The periodic sweep (sweep.c) feeds the rescore queue from its own
  * thread. See alert_engine.h for who owns what.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -270,7 +271,7 @@ apply_score(struct churn__alerts *al, struct churn_alert *fresh, struct churn_ar
 {
     Churn__V1__Score *sc = NULL;
     char msg[300];
-    if (churn__score_customer(al->svc, fresh->customer_id, CHURN_ALERT_MAX_REASONS, a, &sc, msg,
+    if (churn__score_customer(al->svc, fresh->customer_id, CHURN_ALERT_MAX_REASONS, NULL, a, &sc, msg,
                               sizeof(msg)) != CHURN_OK)
         return; /* an unknown customer or no model: the alert carries no score */
     enum churn_tier tier = (enum churn_tier)sc->risk_tier;
@@ -669,6 +670,7 @@ engine_main(void *arg)
 {
     struct churn__alerts *al = arg;
     struct churn_arena a;
+    pthread_setname_np(pthread_self(), "alert-engine");
     churn_arena_init(&a, ENGINE_ARENA);
     struct churn_alert *fresh = churn_malloc(sizeof(*fresh));
     struct churn__alert_job *job = churn_malloc(sizeof(*job));

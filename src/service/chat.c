@@ -179,6 +179,9 @@ struct conversation {
     bool signalled;
     int32_t signalled_day;
     double signalled_dissatisfaction;
+    /* the customer's last score, reused while the record is unchanged (NULL: none yet, or
+     * reuse is off) */
+    struct churn__score_memo *score_memo;
 };
 
 /* A customer turn's signal is written to the record only when the record would change: the
@@ -287,6 +290,7 @@ static void
 close_conversation(struct chat_stream *cs, struct conversation *c)
 {
     size_t i = (size_t)(c - cs->convs);
+    churn__score_memo_free(c->score_memo);
     cs->convs[i] = cs->convs[--cs->n];
 }
 
@@ -448,7 +452,10 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     Churn__V1__ErrorDetail score_err = CHURN__V1__ERROR_DETAIL__INIT;
     char score_msg[300];
     if (customer) {
-        enum churn_err e = churn__score_customer(svc, req->customer_id, 3, a, &score, score_msg,
+        if (!c->score_memo && svc->chat_score_reuse_ms > 0)
+            c->score_memo = churn_calloc(1, sizeof(*c->score_memo)); /* NULL: score anyway */
+        enum churn_err e = churn__score_customer(svc, req->customer_id, 3, c->score_memo, a,
+                                                 &score, score_msg,
                                                  sizeof(score_msg));
         if (e == CHURN_OK) {
             hint.churn_probability = score->probability;
@@ -534,8 +541,10 @@ chat_done(struct churn_rpc *rpc)
     if (!cs)
         return;
     struct churn_services *svc = churn_rpc_service(rpc);
-    for (size_t i = 0; i < cs->n; i++)
+    for (size_t i = 0; i < cs->n; i++) {
         save_conversation(svc, &cs->convs[i]);
+        churn__score_memo_free(cs->convs[i].score_memo);
+    }
     churn_free(cs->convs);
 }
 

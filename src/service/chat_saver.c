@@ -2,23 +2,31 @@
  * chat_saver.c - writes conversation tracker states to the store off the request path. A
  * chat turn must not wait for an fsync on a worker thread, so turns hand their new state to
  * this saver, and its thread writes everything queued since the last round in one durable
- * transaction (group commit, as for events). Later states of a conversation overwrite
- * earlier ones in the same transaction. Stopping writes whatever is still queued.
+ * transaction (group commit, as for events). A conversation's newer state replaces its older
+ * one in the queue (a hash index over the queue), and the saver commits at most every
+ * SAVER_INTERVAL_MS, so a busy conversation costs one write per interval rather than one per
+ * turn. A flush (the privacy erase) and stopping write whatever is queued at once.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "churn/alloc.h"
+#include "churn/clock.h"
 #include "churn/event.h"
+#include "churn/hash.h"
 #include "churn/log.h"
 #include "churn/store.h"
 #include "service_internal.h"
 
-#define SAVER_QUEUE_MAX 16384
-#define SAVER_STATE_MAX 512
+#define SAVER_QUEUE_MAX   16384
+#define SAVER_STATE_MAX   512
+#define SAVER_SLOTS       (4 * SAVER_QUEUE_MAX) /* hash index over the queue, power of two */
+#define SAVER_INTERVAL_MS 10                    /* at most one commit this often */
 
 struct saved_state {
+    uint32_t slot; /* its place in the index while queued */
     char customer_id[CHURN_ID_MAX + 1];
     char conversation_id[CHURN_ID_MAX + 1];
     size_t len;
@@ -38,22 +46,75 @@ struct churn__chat_saver {
     unsigned long dropped;     /* (mu) states not queued because the queue was full */
     uint64_t taken, written;   /* (mu) batches taken from the queue, and written */
     pthread_cond_t done;       /* (mu) a batch was written */
+    unsigned flush_wanted;     /* (mu) flushes waiting: commit without pacing */
+    uint32_t *index;           /* (mu) SAVER_SLOTS: queue position + 1 of each key, 0: free */
     struct churn_conversation_put *items;
 };
+
+static uint32_t
+key_slot(const char *customer_id, const char *conversation_id)
+{
+    uint64_t h = churn_fnv1a64(churn_fnv1a64_str(customer_id), "\0", 1);
+    h = churn_fnv1a64(h, conversation_id, strlen(conversation_id));
+    return (uint32_t)(h ^ h >> 32) & (SAVER_SLOTS - 1);
+}
+
+/* The queued state of (customer, conversation), or NULL; *@slot_out: where it is or would go
+ * in the index (linear probing; the index is at most a quarter full). */
+static struct saved_state *
+queued_state(struct churn__chat_saver *sv, const char *customer_id, const char *conversation_id,
+             uint32_t *slot_out)
+{
+    uint32_t s = key_slot(customer_id, conversation_id);
+    for (;; s = (s + 1) & (SAVER_SLOTS - 1)) {
+        uint32_t at = sv->index[s];
+        if (at == 0)
+            break;
+        struct saved_state *st = &sv->queue[at - 1];
+        if (strcmp(st->conversation_id, conversation_id) == 0 &&
+            strcmp(st->customer_id, customer_id) == 0) {
+            *slot_out = s;
+            return st;
+        }
+    }
+    *slot_out = s;
+    return NULL;
+}
+
+/* Remove the queue's entries from the index (the queue is being handed to the writer). */
+static void
+index_clear(struct churn__chat_saver *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        sv->index[sv->queue[i].slot] = 0;
+}
 
 static void *
 saver_main(void *arg)
 {
     struct churn__chat_saver *sv = arg;
+    pthread_setname_np(pthread_self(), "chat-saver");
+    int64_t next_ns = 0;
     for (;;) {
         pthread_mutex_lock(&sv->mu);
         while (sv->n == 0 && !sv->stopping)
             pthread_cond_wait(&sv->cond, &sv->mu);
+        /* let a group form: at most one commit per interval, unless a flush waits, the queue
+         * is half full, or the saver stops */
+        while (!sv->stopping && !sv->flush_wanted && sv->n < SAVER_QUEUE_MAX / 2) {
+            int64_t left = next_ns - churn_mono_ns();
+            if (left <= 0)
+                break;
+            struct timespec until = churn_timespec_of_ns(next_ns);
+            pthread_cond_timedwait(&sv->cond, &sv->mu, &until);
+        }
         if (sv->n == 0 && sv->stopping) {
             pthread_mutex_unlock(&sv->mu);
             break;
         }
+        next_ns = churn_mono_ns() + SAVER_INTERVAL_MS * 1000000LL;
         /* take the whole queue; turns go on filling the other buffer meanwhile */
+        index_clear(sv);
         struct saved_state *batch = sv->queue;
         size_t n = sv->n;
         sv->queue = sv->spare;
@@ -90,10 +151,15 @@ churn__chat_saver_start(struct churn_store *store, struct churn__chat_saver **ou
     sv->queue = churn_malloc(SAVER_QUEUE_MAX * sizeof(*sv->queue));
     sv->spare = churn_malloc(SAVER_QUEUE_MAX * sizeof(*sv->spare));
     sv->items = churn_malloc(SAVER_QUEUE_MAX * sizeof(*sv->items));
-    if (!sv->queue || !sv->spare || !sv->items)
+    sv->index = churn_calloc(SAVER_SLOTS, sizeof(*sv->index));
+    if (!sv->queue || !sv->spare || !sv->items || !sv->index)
         goto out_free;
     pthread_mutex_init(&sv->mu, NULL);
-    pthread_cond_init(&sv->cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&sv->cond, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&sv->done, NULL);
     if (pthread_create(&sv->thread, NULL, saver_main, sv) != 0) {
         pthread_cond_destroy(&sv->done);
@@ -107,6 +173,7 @@ out_free:
     churn_free(sv->queue);
     churn_free(sv->spare);
     churn_free(sv->items);
+    churn_free(sv->index);
     churn_free(sv);
     return CHURN_ENOMEM;
 }
@@ -118,8 +185,11 @@ churn__chat_saver_flush(struct churn__chat_saver *sv)
         return;
     pthread_mutex_lock(&sv->mu);
     uint64_t target = sv->taken + (sv->n > 0); /* the batch in progress and what is queued */
+    sv->flush_wanted++;
+    pthread_cond_signal(&sv->cond);
     while (sv->written < target && !sv->stopping)
         pthread_cond_wait(&sv->done, &sv->mu);
+    sv->flush_wanted--;
     pthread_mutex_unlock(&sv->mu);
 }
 
@@ -130,14 +200,22 @@ churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id,
     if (!sv || len > SAVER_STATE_MAX)
         return false;
     pthread_mutex_lock(&sv->mu);
-    bool ok = sv->n < SAVER_QUEUE_MAX && !sv->stopping;
-    if (ok) {
-        struct saved_state *st = &sv->queue[sv->n++];
+    uint32_t slot;
+    struct saved_state *st = queued_state(sv, customer_id, conversation_id, &slot);
+    bool ok = !sv->stopping && (st || sv->n < SAVER_QUEUE_MAX);
+    if (ok && st) { /* a newer state of a queued conversation replaces the older */
+        memcpy(st->data, data, len);
+        st->len = len;
+    } else if (ok) {
+        st = &sv->queue[sv->n++];
+        st->slot = slot;
+        sv->index[slot] = (uint32_t)sv->n;
         snprintf(st->customer_id, sizeof(st->customer_id), "%s", customer_id);
         snprintf(st->conversation_id, sizeof(st->conversation_id), "%s", conversation_id);
         memcpy(st->data, data, len);
         st->len = len;
-        pthread_cond_signal(&sv->cond);
+        if (sv->n == 1 || sv->n == SAVER_QUEUE_MAX / 2)
+            pthread_cond_signal(&sv->cond); /* the saver waits for these two */
     } else {
         sv->dropped++;
     }
@@ -165,7 +243,8 @@ churn__chat_saver_lookup(struct churn__chat_saver *sv, const char *customer_id,
         return false;
     pthread_mutex_lock(&sv->mu);
     /* queued states are newer than the batch being written, which is newer than the store */
-    const struct saved_state *st = find_newest(sv->queue, sv->n, customer_id, conversation_id);
+    uint32_t slot;
+    const struct saved_state *st = queued_state(sv, customer_id, conversation_id, &slot);
     if (!st)
         st = find_newest(sv->spare, sv->spare_n, customer_id, conversation_id);
     bool found = st && st->len <= cap;
@@ -196,5 +275,6 @@ churn__chat_saver_stop(struct churn__chat_saver *sv)
     churn_free(sv->queue);
     churn_free(sv->spare);
     churn_free(sv->items);
+    churn_free(sv->index);
     churn_free(sv);
 }

@@ -166,7 +166,7 @@ score_one(struct churn__alerts *al, struct scored *s, struct churn_arena *a)
     char msg[300];
     s->sc = NULL;
     Churn__V1__Score *sc = NULL;
-    if (churn__score_customer(al->svc, s->customer_id, RESCORE_REASONS, a, &sc, msg, sizeof(msg)) !=
+    if (churn__score_customer(al->svc, s->customer_id, RESCORE_REASONS, NULL, a, &sc, msg, sizeof(msg)) !=
         CHURN_OK)
         return; /* unknown customer or no model: nothing to compare */
     int risk = (int)sc->risk_tier, vt = (int)sc->value_tier;

@@ -17,6 +17,7 @@
 #include "churn/features.h"
 #include "churn/log.h"
 #include "churn/model.h"
+#include "churn/pb_arena.h"
 #include "churn/service.h"
 #include "churn/store.h"
 #include "churn_proto.h"
@@ -49,7 +50,10 @@ struct churn__served_model {
     struct input *inputs;
     char *path;
     int64_t loaded_at_ms;
+    uint64_t generation; /* unique per load: what a score memo was computed with */
 };
+
+static atomic_uint_fast64_t served_generations;
 
 static void
 served_unref(struct churn__served_model *m)
@@ -118,6 +122,7 @@ served_load(const char *path, struct churn__served_model **out, char *err, size_
     m->inputs = inputs;
     m->path = p;
     m->loaded_at_ms = churn_now_ms();
+    m->generation = atomic_fetch_add(&served_generations, 1) + 1;
     if (e) {
         served_unref(m);
         return e;
@@ -428,8 +433,9 @@ build_score(const struct churn__scoring *sc, const struct churn__served_model *m
     return s;
 }
 
-static enum churn_err
-read_customer(struct churn_services *svc, const char *id, struct churn_customer **out)
+/* This thread's read transaction and record buffer for @svc (made on first use). */
+static struct thread_slot *
+thread_slot(struct churn_services *svc)
 {
     struct churn__scoring *sc = svc->scoring;
     if (tls_owner != sc) {
@@ -439,14 +445,14 @@ read_customer(struct churn_services *svc, const char *id, struct churn_customer 
         struct churn_customer *rec = churn_malloc(sizeof(*rec));
         if (!rec || churn_store_reader_open(svc->store, &reader) != CHURN_OK) {
             churn_free(rec);
-            return CHURN_EUNAVAIL;
+            return NULL;
         }
         pthread_mutex_lock(&sc->mu);
         if (sc->n_threads == MAX_THREADS) {
             pthread_mutex_unlock(&sc->mu);
             churn_store_reader_close(reader);
             churn_free(rec);
-            return CHURN_EUNAVAIL;
+            return NULL;
         }
         tls_slot = &sc->threads[sc->n_threads++];
         tls_slot->reader = reader;
@@ -454,25 +460,94 @@ read_customer(struct churn_services *svc, const char *id, struct churn_customer 
         pthread_mutex_unlock(&sc->mu);
         tls_owner = sc;
     }
-    enum churn_err e = churn_store_reader_get_customer(tls_slot->reader, id, tls_slot->record);
-    if (e == CHURN_OK)
-        *out = tls_slot->record;
-    return e;
+    return tls_slot;
 }
 
-/* Score @id with @m; on error fill @msg. The score's strings point into @a or the record. */
+/* Whether @memo holds a score of @m with @max_reasons that may be reused at @now. */
+static bool
+memo_usable(const struct churn_services *svc, const struct churn__score_memo *memo,
+            const struct churn__served_model *m, size_t max_reasons, int64_t now)
+{
+    return memo && memo->score && memo->model_generation == m->generation &&
+           memo->segments == atomic_load(&svc->scoring->segments) &&
+           memo->max_reasons == max_reasons && now >= memo->scored_at_ms &&
+           now - memo->scored_at_ms < svc->chat_score_reuse_ms;
+}
+
+#define SCORE_MEMO_LIMIT (64 * 1024)
+
+void
+churn__score_memo_free(struct churn__score_memo *memo)
+{
+    if (!memo)
+        return;
+    churn_arena_fini(&memo->arena);
+    churn_free(memo);
+}
+
+/* Remember a deep copy of @s (the score of the record with @digest) in @memo, through a
+ * pack and unpack with @a as scratch; when that fails the memo is left empty. */
+static void
+memo_keep(const struct churn_services *svc, struct churn__score_memo *memo,
+          const struct churn__served_model *m, size_t max_reasons, uint64_t digest,
+          const Churn__V1__Score *s, struct churn_arena *a)
+{
+    memo->score = NULL;
+    churn_arena_reset(&memo->arena);
+    if (memo->arena.limit == 0)
+        churn_arena_init(&memo->arena, SCORE_MEMO_LIMIT);
+    size_t n = protobuf_c_message_get_packed_size(&s->base);
+    uint8_t *packed = churn_arena_alloc(a, n ? n : 1);
+    if (!packed)
+        return;
+    protobuf_c_message_pack(&s->base, packed);
+    ProtobufCAllocator alloc = churn_pb_arena_allocator(&memo->arena);
+    memo->score = churn__v1__score__unpack(&alloc, n, packed);
+    memo->digest = digest;
+    memo->model_generation = m->generation;
+    memo->segments = atomic_load(&svc->scoring->segments);
+    memo->max_reasons = max_reasons;
+    memo->scored_at_ms = s->scored_at_ms;
+}
+
+/* Score @id with @m (or take it from @memo, see churn__score_customer); on error fill @msg.
+ * The score's strings point into @a. */
 static enum churn_err
 score_one(struct churn_services *svc, struct churn__served_model *m, const char *id,
-          size_t max_reasons, struct churn_arena *a, Churn__V1__Score **out, char *msg,
-          size_t msglen)
+          size_t max_reasons, struct churn__score_memo *memo, struct churn_arena *a,
+          Churn__V1__Score **out, char *msg, size_t msglen)
 {
     char reason[256];
     if (churn_id_validate(id, "customer_id", reason, sizeof(reason)) != CHURN_OK) {
         snprintf(msg, msglen, "%s", reason);
         return CHURN_EINVAL;
     }
-    struct churn_customer *rec;
-    enum churn_err e = read_customer(svc, id, &rec);
+    struct thread_slot *slot = thread_slot(svc);
+    if (!slot) {
+        snprintf(msg, msglen, "cannot read customer '%s': no reader for this thread", id);
+        return CHURN_EUNAVAIL;
+    }
+    struct churn_customer *rec = slot->record;
+    int64_t now = churn_now_ms();
+    enum churn_err e;
+    uint64_t digest = 0;
+    if (memo_usable(svc, memo, m, max_reasons, now)) {
+        /* the record is read but decoded only if its bytes changed */
+        digest = memo->digest;
+        bool changed = true;
+        e = churn_store_reader_get_customer_if_changed(slot->reader, id, &digest, &changed, rec);
+        if (e == CHURN_OK && !changed) {
+            *out = memo->score;
+            return CHURN_OK;
+        }
+    } else if (memo) {
+        bool changed;
+        e = churn_store_reader_get_customer_if_changed(slot->reader, id, &digest, &changed, rec);
+        if (e == CHURN_OK && !changed) /* a stored digest of 0: decode it after all */
+            e = churn_store_reader_get_customer(slot->reader, id, rec);
+    } else {
+        e = churn_store_reader_get_customer(slot->reader, id, rec);
+    }
     if (e == CHURN_ENOTFOUND) {
         snprintf(msg, msglen, "customer '%s' not found", id);
         return e;
@@ -484,7 +559,7 @@ score_one(struct churn_services *svc, struct churn__served_model *m, const char 
     /* the record is per thread: copy the strings the score points to */
     char *cid = churn_arena_strdup(a, rec->id);
     char *seg = churn_arena_strdup(a, rec->attrs.segment);
-    Churn__V1__Score *s = build_score(svc->scoring, m, rec, churn_now_ms(), max_reasons, a);
+    Churn__V1__Score *s = build_score(svc->scoring, m, rec, now, max_reasons, a);
     if (!s || !cid || !seg) {
         snprintf(msg, msglen, "response too large");
         return CHURN_ETOOBIG;
@@ -507,13 +582,16 @@ score_one(struct churn_services *svc, struct churn__served_model *m, const char 
         snprintf(msg, msglen, "response too large");
         return CHURN_ETOOBIG;
     }
+    if (memo)
+        memo_keep(svc, memo, m, max_reasons, digest, s, a);
     *out = s;
     return CHURN_OK;
 }
 
 enum churn_err
 churn__score_customer(struct churn_services *svc, const char *customer_id, size_t max_reasons,
-                      struct churn_arena *a, Churn__V1__Score **out, char *msg, size_t msglen)
+                      struct churn__score_memo *memo, struct churn_arena *a,
+                      Churn__V1__Score **out, char *msg, size_t msglen)
 {
     if (!svc->store) {
         snprintf(msg, msglen, "the store is not open yet");
@@ -524,7 +602,7 @@ churn__score_customer(struct churn_services *svc, const char *customer_id, size_
         snprintf(msg, msglen, "no model is loaded");
         return CHURN_EPRECOND;
     }
-    enum churn_err e = score_one(svc, m, customer_id, max_reasons, a, out, msg, msglen);
+    enum churn_err e = score_one(svc, m, customer_id, max_reasons, memo, a, out, msg, msglen);
     served_unref(m);
     return e;
 }
@@ -566,7 +644,8 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
     }
     churn__v1__get_score_response__init(resp);
     char err[300];
-    enum churn_err e = score_one(svc, m, req->customer_id, reasons_wanted(req->max_reasons), a,
+    enum churn_err e = score_one(svc, m, req->customer_id, reasons_wanted(req->max_reasons), NULL,
+                                 a,
                                  &resp->score, err, sizeof(err));
     served_unref(m);
     if (e)
@@ -607,7 +686,7 @@ batch_get_scores(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
         r->customer_id = req->customer_ids[i];
         char err[300];
         Churn__V1__Score *s = NULL;
-        enum churn_err e = score_one(svc, m, req->customer_ids[i], k, a, &s, err, sizeof(err));
+        enum churn_err e = score_one(svc, m, req->customer_ids[i], k, NULL, a, &s, err, sizeof(err));
         if (e == CHURN_OK) {
             r->result_case = CHURN__V1__BATCH_GET_SCORES_RESULT__RESULT_SCORE;
             r->score = s;
@@ -786,7 +865,7 @@ list_at_risk(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
     size_t k = req->max_reasons > 0 ? reasons_wanted(req->max_reasons) : 3;
     for (size_t i = 0; i < count; i++) {
         char err[300];
-        e = score_one(svc, m, scan.entries[first + i].id, k, a, &scores[resp->n_scores], err,
+        e = score_one(svc, m, scan.entries[first + i].id, k, NULL, a, &scores[resp->n_scores], err,
                       sizeof(err));
         if (e == CHURN_OK)
             resp->n_scores++; /* a customer erased meanwhile is skipped */

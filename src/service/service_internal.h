@@ -53,14 +53,37 @@ void churn__source_freshness(const struct churn_customer *rec, int64_t as_of_ms,
 Churn__V1__Freshness *churn__freshness_to_proto(const struct churn_customer *rec, int64_t as_of_ms,
                                                 struct churn_arena *a);
 
+/*
+ * struct churn__score_memo - one customer's last score, kept by a caller that scores the same
+ * customer again and again (a chat conversation scores its customer at every customer turn).
+ * It is reused while it is younger than svc->chat_score_reuse_ms and the stored record's
+ * bytes, the served model and the tier cuts are all unchanged; the reused score keeps its own
+ * scored_at_ms. Zero-initialise; release with churn__score_memo_free(). One thread at a time.
+ */
+struct churn__score_memo {
+    uint64_t digest;           /* churn_digest64 of the record the score came from */
+    uint64_t model_generation; /* the served model's load */
+    const void *segments;      /* the tier cuts in force (never freed while serving) */
+    int64_t scored_at_ms;
+    size_t max_reasons;
+    Churn__V1__Score *score; /* NULL: empty; a deep copy in arena */
+    struct churn_arena arena;
+};
+
+/** churn__score_memo_free() - release @memo (NULL is fine). */
+void churn__score_memo_free(struct churn__score_memo *memo);
+
 /**
  * churn__score_customer() - score @customer_id with the served model (chat and alerts use
- * it). The score's strings live in @a. On error @msg says why: CHURN_ENOTFOUND (unknown
- * customer), CHURN_EPRECOND (no model), CHURN_EUNAVAIL (no store).
+ * it), or reuse the score in @memo (NULL: always score) as struct churn__score_memo says, and
+ * keep the new one there. The score's strings live in @a, or in @memo when it was reused
+ * (valid until the next call with @memo: serialize it before). On error @msg says why:
+ * CHURN_ENOTFOUND (unknown customer), CHURN_EPRECOND (no model), CHURN_EUNAVAIL (no store).
  */
 enum churn_err churn__score_customer(struct churn_services *svc, const char *customer_id,
-                                     size_t max_reasons, struct churn_arena *a,
-                                     Churn__V1__Score **out, char *msg, size_t msglen);
+                                     size_t max_reasons, struct churn__score_memo *memo,
+                                     struct churn_arena *a, Churn__V1__Score **out, char *msg,
+                                     size_t msglen);
 
 /* chat_saver.c: conversation states written to the store off the request path */
 struct churn__chat_saver;

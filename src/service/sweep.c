@@ -14,6 +14,7 @@
  * (churn_segments_compute), put in force for every score and stored (meta "segments"), so a
  * restart starts from them.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -253,6 +254,7 @@ static void *
 sweep_main(void *arg)
 {
     struct churn__alerts *al = arg;
+    pthread_setname_np(pthread_self(), "sweep");
     char(*ids)[CHURN_ID_MAX + 1] = churn_malloc(SWEEP_PAGE * sizeof(*ids));
     if (!ids) {
         churn_log(CHURN_LOG_ERROR, "sweep_failed", CHURN_LF_STR("error", "out of memory"));

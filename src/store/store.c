@@ -28,6 +28,7 @@
 
 #include "churn/alloc.h"
 #include "churn/clock.h"
+#include "churn/hash.h"
 #include "churn/log.h"
 #include "store_internal.h"
 #include "store_lmdb.h"
@@ -792,6 +793,26 @@ churn__store_get_customer(struct churn_store *s, MDB_txn *txn, const char *id,
     if (rc)
         return churn__mdb_err(rc, "reading a customer");
     return churn__record_decode(v.mv_data, v.mv_size, id, k.mv_size, out);
+}
+
+enum churn_err
+churn__store_get_customer_if_changed(struct churn_store *s, MDB_txn *txn, const char *id,
+                                     uint64_t *digest, bool *changed, struct churn_customer *out)
+{
+    MDB_val k = {strlen(id), (void *)id}, v;
+    int rc = mdb_get(txn, s->dbi[CHURN__DB_CUSTOMERS], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return churn__store_fail(CHURN_ENOTFOUND, "customer %s not found", id);
+    if (rc)
+        return churn__mdb_err(rc, "reading a customer");
+    uint64_t d = churn_digest64(v.mv_data, v.mv_size);
+    *changed = d != *digest;
+    if (!*changed)
+        return CHURN_OK;
+    enum churn_err err = churn__record_decode(v.mv_data, v.mv_size, id, k.mv_size, out);
+    if (err == CHURN_OK)
+        *digest = d;
+    return err;
 }
 
 enum churn_err

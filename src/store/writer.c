@@ -5,6 +5,7 @@
  * runs every batch's callback with its per-event results. Many small batches thus share one
  * fsync, which is what makes hundreds of thousands of durable events per second possible.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "churn/store.h"
 
 #include <pthread.h>
@@ -57,6 +58,7 @@ writer_main(void *arg)
 {
     struct churn_store_writer *w = arg;
 
+    pthread_setname_np(pthread_self(), "store-writer");
     for (;;) {
         size_t k = 0, events = 0;
 

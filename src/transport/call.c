@@ -17,6 +17,7 @@
 #include "churn/clock.h"
 #include "churn/utf8.h"
 #include "churn/log.h"
+#include "churn/pb_arena.h"
 #include "internal.h"
 
 #define CALL_ARENA_MIN   (1024 * 1024)
@@ -272,17 +273,6 @@ invalid_utf8_field(const ProtobufCMessage *msg, int depth)
 
 /* ---- codec ---------------------------------------------------------------------------------- */
 
-static void *
-arena_pb_alloc(void *data, size_t size)
-{
-    return churn_arena_alloc(data, size);
-}
-
-static void
-arena_pb_free(void *data, void *ptr)
-{
-}
-
 static grpc_byte_buffer *
 pack_message(const ProtobufCMessage *msg)
 {
@@ -318,8 +308,7 @@ decode_request(struct churn_rpc *rpc, grpc_byte_buffer *bb, struct churn_arena *
                               (unsigned)limit, m->name);
         goto out_unref;
     }
-    ProtobufCAllocator alloc = {
-        .alloc = arena_pb_alloc, .free = arena_pb_free, .allocator_data = arena};
+    ProtobufCAllocator alloc = churn_pb_arena_allocator(arena);
     ProtobufCMessage *msg =
         protobuf_c_message_unpack(m->request, &alloc, len, GRPC_SLICE_START_PTR(slice));
     if (!msg) {

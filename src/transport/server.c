@@ -5,6 +5,7 @@
  * drain on shutdown (end streams with UNAVAILABLE, let the rest finish within the drain
  * timeout, then cancel what remains).
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -96,6 +97,9 @@ worker_main(void *arg)
 {
     struct churn__worker *w = arg;
     struct churn_server *s = w->server;
+    char name[16];
+    snprintf(name, sizeof(name), "cq-worker-%d", w->index);
+    pthread_setname_np(pthread_self(), name); /* shown by top -H, perf, gdb */
     for (;;) {
         gpr_timespec tick = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                          gpr_time_from_millis(WORKER_TICK_MS, GPR_TIMESPAN));

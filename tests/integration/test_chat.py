@@ -392,3 +392,77 @@ def test_calm_turns_write_one_chat_signal_escalations_write_theirs(stubs, api, s
         assert time.monotonic() < deadline, "the escalation never reached the record"
         time.sleep(0.05)
     assert t.events == 2, t  # the first calm turn and the churn-intent turn
+
+
+class LiveChat:
+    """One AnalyzeChat stream driven turn by turn: send() returns that turn's answer."""
+
+    def __init__(self, api, server):
+        import queue
+        self.q = queue.Queue()
+        self.answers = chat_stub(api, server).AnalyzeChat(iter(self.q.get, None),
+                                                          timeout=RPC_TIMEOUT_S)
+
+    def send(self, turn):
+        self.q.put(turn)
+        return next(self.answers)
+
+    def close(self):
+        self.q.put(None)
+        assert list(self.answers) == []
+
+
+def wait_for_events(api, server, customer_id, at_least):
+    from fixtures_data import ingest_stub
+    ing = ingest_stub(api, server.channel())
+    deadline = time.monotonic() + RPC_TIMEOUT_S
+    while True:
+        t = ing.GetCustomer(api.ingest_pb2.GetCustomerRequest(customer_id=customer_id),
+                            timeout=RPC_TIMEOUT_S).totals
+        if t.events >= at_least:
+            return t
+        assert time.monotonic() < deadline, f"{customer_id} never had {at_least} events"
+        time.sleep(0.02)
+
+
+def test_a_conversation_reuses_its_score_until_the_record_changes(stubs, api, churnd_factory,
+                                                                   demo_store):
+    """The customer's score is computed once and reused by the conversation's later turns
+    while the stored record is unchanged (scored_at_ms stays); an event for the customer
+    changes the record, and the next turn carries a new score."""
+    from fixtures_data import ingest_stub, login
+    server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg)
+    cust = "cust-0000042"
+    before = ingest_stub(api, server.channel()).GetCustomer(
+        api.ingest_pb2.GetCustomerRequest(customer_id=cust), timeout=RPC_TIMEOUT_S).totals.events
+    c = Conv(api, "conv-reuse", cust)
+    chat = LiveChat(api, server)
+    chat.send(c.turn(1, "thanks, that works now"))
+    wait_for_events(api, server, cust, before + 1)  # the first turn's chat signal landed
+    first = chat.send(c.turn(2, "thanks, that works now")).score
+    time.sleep(0.01)
+    again = chat.send(c.turn(3, "thanks, that works now")).score
+    assert again.scored_at_ms == first.scored_at_ms, "the unchanged record's score is reused"
+    assert again.probability == first.probability and again.reasons == first.reasons
+    r = ingest_stub(api, server.channel()).RecordEvents(
+        iter([login(api, "reuse-login-1", cust)]), timeout=RPC_TIMEOUT_S)
+    assert r.accepted == 1, r
+    time.sleep(0.01)
+    fresh = chat.send(c.turn(4, "thanks, that works now")).score
+    assert fresh.scored_at_ms > first.scored_at_ms, "a changed record is scored again"
+    chat.close()
+    assert_serving(stubs, server)
+
+
+def test_score_reuse_off_scores_every_turn(stubs, api, churnd_factory, demo_store):
+    server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
+                            args=["--chat-score-reuse-s", "0"])
+    c = Conv(api, "conv-no-reuse", "cust-0000042")
+    chat = LiveChat(api, server)
+    chat.send(c.turn(1, "thanks, that works now"))
+    stamps = []
+    for seq in range(2, 5):
+        time.sleep(0.01)
+        stamps.append(chat.send(c.turn(seq, "thanks, that works now")).score.scored_at_ms)
+    chat.close()
+    assert stamps == sorted(set(stamps)), f"every turn scored anew: {stamps}"

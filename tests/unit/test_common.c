@@ -12,6 +12,7 @@
 #include "churn/buf.h"
 #include "churn/clock.h"
 #include "churn/error.h"
+#include "churn/hash.h"
 #include "churn/log.h"
 
 Test(common, error_names_and_texts_cover_every_code)
@@ -26,6 +27,27 @@ Test(common, error_names_and_texts_cover_every_code)
     cr_assert_eq(churn_err_from_errno(ENOSPC), CHURN_EFULL);
     cr_assert_eq(churn_err_from_errno(EROFS), CHURN_EPERM);
     cr_assert_eq(churn_err_from_errno(ENOENT), CHURN_ENOTFOUND);
+}
+
+Test(common, digest_tells_every_small_change)
+{
+    unsigned char buf[300];
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (unsigned char)(i * 7);
+    /* every length (all the tail paths), every single-byte change, and a moved byte */
+    for (size_t n = 0; n <= sizeof(buf); n += (n < 70 ? 1 : 29)) {
+        uint64_t d = churn_digest64(buf, n);
+        cr_assert_eq(churn_digest64(buf, n), d, "deterministic");
+        if (n < sizeof(buf))
+            cr_assert_neq(churn_digest64(buf, n + 1), d, "length %zu vs %zu", n, n + 1);
+        for (size_t i = 0; i < n; i++) {
+            buf[i] ^= 1;
+            cr_assert_neq(churn_digest64(buf, n), d, "byte %zu of %zu", i, n);
+            buf[i] ^= 1;
+        }
+    }
+    unsigned char zeros[64] = {0};
+    cr_assert_neq(churn_digest64(zeros, 32), churn_digest64(zeros, 64));
 }
 
 Test(common, alloc_hook_fails_the_nth_allocation)

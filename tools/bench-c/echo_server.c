@@ -4,7 +4,10 @@
  * smallest correct C-core server shape: one completion queue and one thread per worker (two),
  * many pre-posted non-registered grpc_server_request_call()s per queue, re-armed as soon as
  * a call arrives, then one RECV_MESSAGE batch and one SEND_INITIAL_METADATA + SEND_MESSAGE +
- * SEND_STATUS_FROM_SERVER + RECV_CLOSE_ON_SERVER batch per call. It deliberately has no
+ * SEND_STATUS_FROM_SERVER + RECV_CLOSE_ON_SERVER batch per call. A call to a method whose
+ * name ends in "/Stream" (tools/loadgen/cqload uses /bench.Echo/Stream) is a bidi echo
+ * instead: each message received is sent back (one RECV_MESSAGE, then one SEND_MESSAGE, in
+ * turn), and the client's half-close ends it with status OK. It deliberately has no
  * arenas, limits, logging or shutdown logic: it is the transport's ceiling on this machine.
  * Usage: echo_server PORT (0 picks a free port); it prints the bound address and runs until
  * killed.
@@ -21,7 +24,7 @@
 #define WORKERS      2
 #define POSTED_CALLS 256 /* pre-posted request_call()s per completion queue */
 
-enum call_state { CALL_WAITING, CALL_RECEIVING, CALL_SENDING };
+enum call_state { CALL_WAITING, CALL_RECEIVING, CALL_SENDING, STREAM_RECEIVING, STREAM_SENDING };
 
 struct call {
     enum call_state state;
@@ -31,7 +34,29 @@ struct call {
     grpc_metadata_array request_metadata;
     grpc_byte_buffer *message;
     int cancelled;
+    int metadata_sent;
 };
+
+static int
+is_stream_method(grpc_slice method)
+{
+    static const char suffix[] = "/Stream";
+    size_t n = GRPC_SLICE_LENGTH(method), k = sizeof(suffix) - 1;
+    return n >= k && memcmp(GRPC_SLICE_START_PTR(method) + n - k, suffix, k) == 0;
+}
+
+/* Posts the stream's next receive. */
+static int
+stream_recv(struct call *c)
+{
+    grpc_op op;
+
+    memset(&op, 0, sizeof(op));
+    c->state = STREAM_RECEIVING;
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &c->message;
+    return grpc_call_start_batch(c->call, &op, 1, c, NULL) == GRPC_CALL_OK;
+}
 
 static grpc_server *server;
 
@@ -79,6 +104,9 @@ call_step(struct call *c, int ok)
             return 0;
         }
         call_post(c->cq); /* re-arm before handling */
+        if (is_stream_method(c->details.method)) {
+            return stream_recv(c);
+        }
         c->state = CALL_RECEIVING;
         ops[0].op = GRPC_OP_RECV_MESSAGE;
         ops[0].data.recv_message.recv_message = &c->message;
@@ -101,6 +129,37 @@ call_step(struct call *c, int ok)
         return grpc_call_start_batch(c->call, ops, 4, c, NULL) == GRPC_CALL_OK;
     case CALL_SENDING:
         return 0;
+    case STREAM_RECEIVING:
+        if (!ok) {
+            return 0;
+        }
+        if (c->message == NULL) { /* the client half-closed: end with OK */
+            int n = 0;
+            if (!c->metadata_sent) {
+                ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+            }
+            ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+            ops[n++].data.send_status_from_server.status = GRPC_STATUS_OK;
+            ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+            ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+            c->state = CALL_SENDING;
+            return grpc_call_start_batch(c->call, ops, (size_t)n, c, NULL) == GRPC_CALL_OK;
+        }
+        c->state = STREAM_SENDING;
+        {
+            int n = 0;
+            if (!c->metadata_sent) {
+                ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+                c->metadata_sent = 1;
+            }
+            ops[n].op = GRPC_OP_SEND_MESSAGE;
+            ops[n++].data.send_message.send_message = c->message;
+            return grpc_call_start_batch(c->call, ops, (size_t)n, c, NULL) == GRPC_CALL_OK;
+        }
+    case STREAM_SENDING:
+        grpc_byte_buffer_destroy(c->message);
+        c->message = NULL;
+        return ok && stream_recv(c);
     }
     return 0;
 }
