@@ -484,8 +484,8 @@ void churn_store_reader_close(struct churn_store_reader *reader);
  * CHURN_ENOTFOUND when there is no such customer.
  */
 enum churn_err churn_store_reader_get_customer_if_changed(struct churn_store_reader *reader,
-                                                          const char *customer_id,
-                                                          uint64_t *digest, bool *changed,
+                                                          const char *customer_id, uint64_t *digest,
+                                                          bool *changed,
                                                           struct churn_customer *out);
 
 /**

@@ -271,8 +271,8 @@ apply_score(struct churn__alerts *al, struct churn_alert *fresh, struct churn_ar
 {
     Churn__V1__Score *sc = NULL;
     char msg[300];
-    if (churn__score_customer(al->svc, fresh->customer_id, CHURN_ALERT_MAX_REASONS, NULL, a, &sc, msg,
-                              sizeof(msg)) != CHURN_OK)
+    if (churn__score_customer(al->svc, fresh->customer_id, CHURN_ALERT_MAX_REASONS, NULL, a, &sc,
+                              msg, sizeof(msg)) != CHURN_OK)
         return; /* an unknown customer or no model: the alert carries no score */
     enum churn_tier tier = (enum churn_tier)sc->risk_tier;
     enum churn_tier vt = (enum churn_tier)sc->value_tier;

@@ -454,9 +454,8 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     if (customer) {
         if (!c->score_memo && svc->chat_score_reuse_ms > 0)
             c->score_memo = churn_calloc(1, sizeof(*c->score_memo)); /* NULL: score anyway */
-        enum churn_err e = churn__score_customer(svc, req->customer_id, 3, c->score_memo, a,
-                                                 &score, score_msg,
-                                                 sizeof(score_msg));
+        enum churn_err e = churn__score_customer(svc, req->customer_id, 3, c->score_memo, a, &score,
+                                                 score_msg, sizeof(score_msg));
         if (e == CHURN_OK) {
             hint.churn_probability = score->probability;
             hint.high_value = score->value_tier == CHURN__V1__VALUE_TIER__VALUE_TIER_HIGH;

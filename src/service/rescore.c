@@ -166,8 +166,8 @@ score_one(struct churn__alerts *al, struct scored *s, struct churn_arena *a)
     char msg[300];
     s->sc = NULL;
     Churn__V1__Score *sc = NULL;
-    if (churn__score_customer(al->svc, s->customer_id, RESCORE_REASONS, NULL, a, &sc, msg, sizeof(msg)) !=
-        CHURN_OK)
+    if (churn__score_customer(al->svc, s->customer_id, RESCORE_REASONS, NULL, a, &sc, msg,
+                              sizeof(msg)) != CHURN_OK)
         return; /* unknown customer or no model: nothing to compare */
     int risk = (int)sc->risk_tier, vt = (int)sc->value_tier;
     if (risk < CHURN_TIER_LOW || risk > CHURN_TIER_HIGH || vt < CHURN_TIER_LOW ||

@@ -590,8 +590,8 @@ score_one(struct churn_services *svc, struct churn__served_model *m, const char 
 
 enum churn_err
 churn__score_customer(struct churn_services *svc, const char *customer_id, size_t max_reasons,
-                      struct churn__score_memo *memo, struct churn_arena *a,
-                      Churn__V1__Score **out, char *msg, size_t msglen)
+                      struct churn__score_memo *memo, struct churn_arena *a, Churn__V1__Score **out,
+                      char *msg, size_t msglen)
 {
     if (!svc->store) {
         snprintf(msg, msglen, "the store is not open yet");
@@ -645,8 +645,7 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
     churn__v1__get_score_response__init(resp);
     char err[300];
     enum churn_err e = score_one(svc, m, req->customer_id, reasons_wanted(req->max_reasons), NULL,
-                                 a,
-                                 &resp->score, err, sizeof(err));
+                                 a, &resp->score, err, sizeof(err));
     served_unref(m);
     if (e)
         return churn_rpc_error(rpc, e, "%s", err);
@@ -686,7 +685,8 @@ batch_get_scores(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
         r->customer_id = req->customer_ids[i];
         char err[300];
         Churn__V1__Score *s = NULL;
-        enum churn_err e = score_one(svc, m, req->customer_ids[i], k, NULL, a, &s, err, sizeof(err));
+        enum churn_err e =
+            score_one(svc, m, req->customer_ids[i], k, NULL, a, &s, err, sizeof(err));
         if (e == CHURN_OK) {
             r->result_case = CHURN__V1__BATCH_GET_SCORES_RESULT__RESULT_SCORE;
             r->score = s;

@@ -110,8 +110,8 @@ enum churn_err churn__store_erase_outcomes(struct churn_store *s, MDB_txn *txn, 
  * stored bytes' digest differs from *@digest (see churn_store_reader_get_customer_if_changed).
  */
 enum churn_err churn__store_get_customer_if_changed(struct churn_store *s, MDB_txn *txn,
-                                                    const char *id, uint64_t *digest,
-                                                    bool *changed, struct churn_customer *out);
+                                                    const char *id, uint64_t *digest, bool *changed,
+                                                    struct churn_customer *out);
 /** churn__store_get_customer() - look up and decode @id in @txn. */
 enum churn_err churn__store_get_customer(struct churn_store *s, MDB_txn *txn, const char *id,
                                          struct churn_customer *out);

@@ -119,8 +119,8 @@ send_turn(struct stream *s)
     req.conversation_id = s->conv;
     req.customer_id = s->cust;
     req.turn_sequence = (uint64_t)t + 1;
-    req.role = t % 3 == 0 ? CHURN__V1__CHAT_ROLE__CHAT_ROLE_BOT
-                          : CHURN__V1__CHAT_ROLE__CHAT_ROLE_CUSTOMER;
+    req.role =
+        t % 3 == 0 ? CHURN__V1__CHAT_ROLE__CHAT_ROLE_BOT : CHURN__V1__CHAT_ROLE__CHAT_ROLE_CUSTOMER;
     req.text = (char *)texts[(s->conversation + t) % (long)(sizeof(texts) / sizeof(texts[0]))];
     size_t n = protobuf_c_message_pack(&req.base, s->out);
     grpc_slice slice = grpc_slice_from_copied_buffer((const char *)s->out, n);
@@ -349,7 +349,8 @@ worker_main(void *arg)
         if (!stream_open(w, &w->streams[i]))
             break;
     while (w->open > 0) {
-        grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        grpc_event ev =
+            grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
         if (ev.type == GRPC_OP_COMPLETE)
             on_event(w, ev.tag, ev.success != 0);
         else if (ev.type == GRPC_QUEUE_SHUTDOWN)
@@ -462,17 +463,21 @@ main(int argc, char **argv)
         qsort(lat, n_lat, sizeof(double), bench_cmp_double);
     printf("{\"mode\":\"%s\",\"threads\":%d,\"streams_per_thread\":%d,\"conversations\":%d,"
            "\"turns_per_conversation\":%d,\"window\":%d,\"turns\":%ld,\"failed_conversations\":%ld,"
-           "\"seconds\":%.3f,\"turns_per_s\":%.0f,"
-           "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
+           "\"seconds\":%.3f,\"turns_per_s\":%.0f,",
            o.echo ? "echo" : "chat", o.threads, o.streams, o.conversations, o.turns, o.window,
-           turns, failures, secs, (double)turns / secs, bench_percentile(lat, n_lat, 0.5),
-           bench_percentile(lat, n_lat, 0.9), bench_percentile(lat, n_lat, 0.99),
-           n_lat ? lat[n_lat - 1] : 0.0);
+           turns, failures, secs, (double)turns / secs);
+    if (n_lat)
+        printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
+               bench_percentile(lat, n_lat, 0.5), bench_percentile(lat, n_lat, 0.9),
+               bench_percentile(lat, n_lat, 0.99), lat[n_lat - 1]);
+    else
+        printf("\"latency_us\":null}\n"); /* nothing was answered */
     for (int i = 0; i < o.threads; i++) {
         grpc_channel_destroy(ws[i].channel);
         grpc_completion_queue_shutdown(ws[i].cq);
-        while (grpc_completion_queue_next(ws[i].cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL)
-                   .type != GRPC_QUEUE_SHUTDOWN)
+        while (
+            grpc_completion_queue_next(ws[i].cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+            GRPC_QUEUE_SHUTDOWN)
             ;
         grpc_completion_queue_destroy(ws[i].cq);
         free(ws[i].streams);
