@@ -55,6 +55,11 @@ enum churn_err churn_alert_filter_parse(const char *text, struct churn_alert_fil
 bool churn_alert_filter_match(const struct churn_alert_filter *filter,
                               const struct churn_alert *alert);
 
+/** churn_alert_filter_match_fields() - churn_alert_filter_match() on the fields it reads. */
+bool churn_alert_filter_match_fields(const struct churn_alert_filter *filter,
+                                     enum churn_alert_cause cause, enum churn_tier risk_tier,
+                                     enum churn_tier value_tier, enum churn_alert_status status);
+
 struct churn_alert_hub_config {
     uint32_t ring_capacity;   /* alerts kept for catch-up, 16..16384 (default 2048; ~8 KiB each) */
     uint32_t max_subscribers; /* 1..65536 (default 1024) */

@@ -192,24 +192,32 @@ churn_alert_filter_parse(const char *text, struct churn_alert_filter *filter, ch
 }
 
 bool
-churn_alert_filter_match(const struct churn_alert_filter *f, const struct churn_alert *a)
+churn_alert_filter_match_fields(const struct churn_alert_filter *f, enum churn_alert_cause cause,
+                                enum churn_tier risk_tier, enum churn_tier value_tier,
+                                enum churn_alert_status status)
 {
     if (!f)
         return true;
-    if (f->causes && !(f->causes & (1u << a->cause)))
+    if (f->causes && !(f->causes & (1u << cause)))
         return false;
-    if (f->min_risk && a->risk_tier < f->min_risk)
+    if (f->min_risk && risk_tier < f->min_risk)
         return false;
-    if (f->value_tiers && !(f->value_tiers & (1u << a->value_tier)))
+    if (f->value_tiers && !(f->value_tiers & (1u << value_tier)))
         return false;
     if (f->segments) {
-        int cell = churn_segment_cell(a->risk_tier, a->value_tier);
+        int cell = churn_segment_cell(risk_tier, value_tier);
         if (cell < 0 || !(f->segments & (1u << cell)))
             return false;
     }
-    if (f->statuses && !(f->statuses & (1u << a->status)))
+    if (f->statuses && !(f->statuses & (1u << status)))
         return false;
     return true;
+}
+
+bool
+churn_alert_filter_match(const struct churn_alert_filter *f, const struct churn_alert *a)
+{
+    return churn_alert_filter_match_fields(f, a->cause, a->risk_tier, a->value_tier, a->status);
 }
 
 enum churn_err

@@ -56,6 +56,7 @@ struct churn__alerts {
     struct churn_services *svc;
     struct churn_store *store;
     struct churn_alert_hub *hub;
+    struct churn_alert_index *index; /* current revisions, for ListAlerts */
     struct churn_playbook_registry *playbooks;
     struct churn_alert_rules_config rules;
 

@@ -160,14 +160,27 @@ churn__alerts_read(struct churn__alerts *al, uint64_t seq, struct churn_alert *o
     return r.found ? CHURN_OK : CHURN_ENOTFOUND;
 }
 
+/* The start-up walk of the log: its head, and every alert's latest revision indexed. */
+struct index_load {
+    struct churn_alert_index *index;
+    struct churn_alert alert;
+    uint64_t head;
+    size_t undecodable;
+    enum churn_err err;
+};
+
 static int
-head_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
+index_load_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
 {
     (void)customer_id;
-    (void)data;
-    (void)len;
-    *(uint64_t *)user = seq;
-    return 0;
+    struct index_load *l = user;
+    l->head = seq;
+    if (churn_alert_decode(data, len, &l->alert) != CHURN_OK) {
+        l->undecodable++; /* listed by nobody, as before the index */
+        return 0;
+    }
+    l->err = churn_alert_index_put(l->index, seq, &l->alert);
+    return l->err != CHURN_OK;
 }
 
 /* ---- appending a change ---------------------------------------------------------------- */
@@ -216,6 +229,11 @@ churn__alerts_commit_locked(struct churn__alerts *al, bool is_new, struct churn_
     err = churn_alert_hub_publish(al->hub, w);
     if (err)
         churn_log(CHURN_LOG_ERROR, "alert_publish_failed", CHURN_LF_INT("sequence", (int64_t)seq),
+                  CHURN_LF_STR("error", churn_strerror(err)));
+    /* indexed after it is published: ListAlerts' head is never ahead of WatchAlerts' */
+    err = churn_alert_index_put(al->index, seq, w);
+    if (err)
+        churn_log(CHURN_LOG_ERROR, "alert_index_failed", CHURN_LF_INT("sequence", (int64_t)seq),
                   CHURN_LF_STR("error", churn_strerror(err)));
     return CHURN_OK;
 }
@@ -541,6 +559,19 @@ churn__alerts_head(struct churn__alerts *al)
     return head;
 }
 
+struct churn_alert_index *
+churn__alerts_index(struct churn__alerts *al)
+{
+    return al ? al->index : NULL;
+}
+
+void
+churn__alerts_forget_customer(struct churn__alerts *al, const char *customer_id)
+{
+    if (al && al->index)
+        churn_alert_index_forget_customer(al->index, customer_id);
+}
+
 struct churn_alert_hub *
 churn__alerts_hub(struct churn__alerts *al)
 {
@@ -864,8 +895,24 @@ churn__alerts_start(struct churn_services *svc, struct churn_store *store,
     al->held_spare = churn_calloc(CHURN__HELD_MAX, sizeof(*al->held_spare));
     if (!al->jobs || !al->held || !al->held_spare || churn__rescore_init(al) != CHURN_OK)
         goto out_fail;
-    uint64_t head = 0;
-    err = churn_store_foreach_alert(store, 0, 0, head_cb, &head);
+    struct index_load *load = churn_calloc(1, sizeof(*load));
+    if (!load || churn_alert_index_create(&al->index) != CHURN_OK) {
+        churn_free(load);
+        goto out_fail;
+    }
+    load->index = al->index;
+    int64_t t0 = churn_mono_ns();
+    err = churn_store_foreach_alert(store, 0, 0, index_load_cb, load);
+    if (err == CHURN_ECANCELLED)
+        err = load->err;
+    uint64_t head = load->head;
+    if (!err)
+        churn_log(CHURN_LOG_INFO, "alert_index_loaded",
+                  CHURN_LF_INT("alerts", (int64_t)churn_alert_index_count(al->index)),
+                  CHURN_LF_INT("head_sequence", (int64_t)head),
+                  CHURN_LF_INT("undecodable", (int64_t)load->undecodable),
+                  CHURN_LF_INT("ms", (churn_mono_ns() - t0) / 1000000));
+    churn_free(load);
     if (err)
         goto out_fail;
     struct churn_alert_hub_config hc;
@@ -944,6 +991,7 @@ churn__alerts_stop(struct churn__alerts *al)
         churn__watcher_put(w);
     }
     churn_alert_hub_destroy(al->hub);
+    churn_alert_index_destroy(al->index);
     if (al->playbooks)
         churn_playbook_registry_destroy(al->playbooks);
     for (size_t i = 0; i < al->n_held; i++) { /* engine never started, or stopped early */

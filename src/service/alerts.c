@@ -16,6 +16,7 @@
 
 #include "churn/alerts.h"
 #include "churn/alerts_hub.h"
+#include "churn/hash.h"
 #include "churn/alloc.h"
 #include "churn/event.h"
 #include "churn/clock.h"
@@ -28,7 +29,6 @@
 #include "service_internal.h"
 
 #define WATCH_ARENA       (256u * 1024u) /* one alert message being built */
-#define LIST_MAX_ALERTS   (1u << 18)     /* alerts ListAlerts considers (current revisions) */
 #define LIST_PAGE_DEFAULT 50
 #define LIST_PAGE_MAX     1000
 #define SUBSCRIBE_TRIES   64 /* backlog rounds while the ring keeps moving on */
@@ -555,109 +555,41 @@ watch_done(struct churn_rpc *rpc)
 
 /* ---- ListAlerts ------------------------------------------------------------------------- */
 
-struct list_ent {
-    uint64_t id;
-    uint64_t seq; /* latest revision */
-    double priority;
-    int64_t created_ms;
-    bool match;
-};
-
-struct list_scan {
-    struct list_ent *ents;
-    size_t n, cap;
-    bool too_many;
-    bool past_head;
-    uint64_t head; /* the view: entries after it are left for WatchAlerts */
+/* What a ListAlerts call selects from the index: the filter (customers and owners by hash;
+ * each selected alert is then checked on its record), the creation window and the cursor. */
+struct list_sel {
+    enum churn_alert_index_order order;
     const struct churn_alert_filter *filter;
     const struct churn__alert_extra *extra;
-    struct churn_alert alert;
+    uint64_t customers[CHURN__WATCH_LIST_MAX], owners[CHURN__WATCH_LIST_MAX];
+    int64_t created_after_ms, created_before_ms;
+    bool have_cursor;
+    struct churn_alert_index_entry cursor; /* the last entry of the previous page */
 };
 
-static struct list_ent *
-find_ent(struct list_scan *s, uint64_t id)
-{
-    size_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->ents[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < s->n && s->ents[lo].id == id ? &s->ents[lo] : NULL;
-}
-
-static int
-list_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
-{
-    (void)customer_id;
-    struct list_scan *s = user;
-    if (seq > s->head) {
-        s->past_head = true;
-        return 1;
-    }
-    if (churn_alert_decode(data, len, &s->alert) != CHURN_OK)
-        return 0;
-    struct list_ent *e = find_ent(s, s->alert.id);
-    if (!e) {
-        if (s->n && s->ents[s->n - 1].id > s->alert.id)
-            return 0; /* an id out of order: not a record this engine wrote */
-        if (s->n == s->cap) {
-            size_t cap = s->cap ? 2 * s->cap : 1024;
-            struct list_ent *ents =
-                cap <= LIST_MAX_ALERTS ? churn_realloc(s->ents, cap * sizeof(*ents)) : NULL;
-            if (!ents) {
-                s->too_many = true;
-                return 1;
-            }
-            s->ents = ents;
-            s->cap = cap;
-        }
-        e = &s->ents[s->n++];
-        e->id = s->alert.id;
-    }
-    e->seq = seq;
-    e->priority = s->alert.priority;
-    e->created_ms = s->alert.created_ms;
-    e->match = churn_alert_filter_match(s->filter, &s->alert) && extra_match(s->extra, &s->alert);
-    return 0;
-}
-
-static int
-cmp_oldest(const void *a, const void *b)
-{
-    const struct list_ent *x = a, *y = b;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static int
-cmp_newest(const void *a, const void *b)
-{
-    const struct list_ent *x = a, *y = b;
-    return x->seq > y->seq ? -1 : x->seq < y->seq;
-}
-
-static int
-cmp_priority(const void *a, const void *b)
-{
-    const struct list_ent *x = a, *y = b;
-    if (x->priority != y->priority)
-        return x->priority > y->priority ? -1 : 1;
-    return x->seq > y->seq ? -1 : x->seq < y->seq;
-}
-
-/* Is @e after the cursor (@tok_key, @tok_seq) in @order? */
 static bool
-after_cursor(int order, const struct list_ent *e, double tok_prio, uint64_t tok_seq)
+hash_in(uint64_t h, const uint64_t *list, size_t n)
 {
-    if (order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_OLDEST)
-        return e->id > tok_seq;
-    if (order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_NEWEST)
-        return e->seq < tok_seq;
-    if (e->priority != tok_prio)
-        return e->priority < tok_prio;
-    return e->seq < tok_seq;
+    if (n == 0)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == h)
+            return true;
+    return false;
+}
+
+static bool
+list_accept(const struct churn_alert_index_entry *e, void *user)
+{
+    const struct list_sel *s = user;
+    return churn_alert_filter_match_fields(s->filter, e->cause, e->risk_tier, e->value_tier,
+                                           e->status) &&
+           e->priority >= s->extra->min_priority &&
+           hash_in(e->customer_hash, s->customers, s->extra->n_customers) &&
+           hash_in(e->owner_hash, s->owners, s->extra->n_owners) &&
+           (!s->created_after_ms || e->created_ms >= s->created_after_ms) &&
+           (!s->created_before_ms || e->created_ms < s->created_before_ms) &&
+           (!s->have_cursor || churn_alert_index_before(s->order, &s->cursor, e));
 }
 
 static enum churn_err
@@ -716,74 +648,90 @@ list_alerts(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage
             return err;
     }
     struct churn__alert_extra *extra = churn_malloc(sizeof(*extra));
-    struct list_scan *s = churn_calloc(1, sizeof(*s));
+    struct list_sel *sel = churn_calloc(1, sizeof(*sel));
+    struct churn_alert_index_entry *ents = NULL;
     enum churn_err err = CHURN_ENOMEM;
-    if (!extra || !s)
+    if (!extra || !sel)
         goto out;
     struct churn_alert_filter hf;
     err = filter_from_proto(rpc, req->filter, &hf, extra);
     if (err)
         goto out;
-    s->filter = &hf;
-    s->extra = extra;
-    uint64_t head = churn__alerts_head(al);
-    s->head = head;
-    err = churn_store_foreach_alert(svc->store, 0, 0, list_cb, s);
-    if (err == CHURN_ECANCELLED && (s->too_many || s->past_head))
-        err = CHURN_OK; /* list_cb stopped the walk */
-    if (err) {
-        err = churn_rpc_error(rpc, err, "reading the alert log: %s", churn_strerror(err));
-        goto out;
-    }
-    if (s->too_many) {
-        err = churn_rpc_error(rpc, CHURN_ETOOBIG,
-                              "more than %u alerts in the log (or out of memory)", LIST_MAX_ALERTS);
-        goto out;
-    }
-    size_t m = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        struct list_ent *e = &s->ents[i];
-        if (!e->match || (req->created_after_ms && e->created_ms < req->created_after_ms) ||
-            (req->created_before_ms && e->created_ms >= req->created_before_ms))
-            continue;
-        if (have_tok && !after_cursor(order, e, tok_prio, tok_seq))
-            continue;
-        s->ents[m++] = *e;
-    }
-    if (m > 1)
-        qsort(s->ents, m, sizeof(*s->ents),
-              order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_OLDEST   ? cmp_oldest
-              : order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_NEWEST ? cmp_newest
-                                                                    : cmp_priority);
-    size_t n = m < page ? m : page;
+    sel->order = order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_OLDEST   ? CHURN_ALERT_INDEX_OLDEST
+                 : order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_NEWEST ? CHURN_ALERT_INDEX_NEWEST
+                                                                       : CHURN_ALERT_INDEX_PRIORITY;
+    sel->filter = &hf;
+    sel->extra = extra;
+    for (size_t i = 0; i < extra->n_customers; i++)
+        sel->customers[i] = churn_fnv1a64_str(extra->customers[i]);
+    for (size_t i = 0; i < extra->n_owners; i++)
+        sel->owners[i] = churn_fnv1a64_str(extra->owners[i]);
+    sel->created_after_ms = req->created_after_ms;
+    sel->created_before_ms = req->created_before_ms;
+    sel->have_cursor = have_tok;
+    sel->cursor.id = tok_seq;
+    sel->cursor.seq = tok_seq;
+    sel->cursor.priority = tok_prio;
+
     Churn__V1__ListAlertsResponse *resp = churn_arena_alloc(ar, sizeof(*resp));
-    struct churn_alert *alerts = n ? churn_arena_alloc(ar, n * sizeof(*alerts)) : NULL;
-    if (!resp || (n && !alerts)) {
+    Churn__V1__Alert **list = churn_arena_alloc(ar, page * sizeof(*list));
+    /* the messages point into these records until the response is serialized */
+    struct churn_alert *alerts = churn_arena_alloc(ar, page * sizeof(*alerts));
+    if (!resp || !list || !alerts) {
         err = churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
         goto out;
     }
     *resp = (Churn__V1__ListAlertsResponse)CHURN__V1__LIST_ALERTS_RESPONSE__INIT;
-    resp->head_sequence = head;
-    resp->alerts = n ? churn_arena_alloc(ar, n * sizeof(*resp->alerts)) : NULL;
-    for (size_t i = 0; i < n; i++) {
-        err = churn__alerts_read(al, s->ents[i].seq, &alerts[i]);
-        if (err) {
-            err = churn_rpc_error(rpc, err, "reading alert %" PRIu64, s->ents[i].seq);
+    resp->alerts = list;
+    /* the first page + 1 candidates in order; each is read from the log and checked whole
+     * (a customer or owner hash may collide, an erase may have just removed it). When some
+     * are dropped and more candidates remain, select again with room for more. */
+    struct churn_alert_index *ix = churn__alerts_index(al);
+    const struct churn_alert_index_entry *last = NULL;
+    bool more = false;
+    for (size_t k = page + 1;; k *= 2) {
+        churn_free(ents);
+        ents = churn_malloc(k * sizeof(*ents));
+        if (!ents) {
+            err = CHURN_ENOMEM;
             goto out;
         }
-        alerts[i].sequence = s->ents[i].seq;
-        Churn__V1__Alert *a = resp->alerts ? alert_to_proto(&alerts[i], ar) : NULL;
-        if (!a) {
-            err = churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
-            goto out;
+        size_t accepted = 0;
+        uint64_t head = 0;
+        size_t n =
+            churn_alert_index_select(ix, sel->order, list_accept, sel, k, ents, &accepted, &head);
+        resp->head_sequence = head;
+        resp->n_alerts = 0;
+        size_t used = 0;
+        last = NULL;
+        for (; used < n && resp->n_alerts < page; used++) {
+            struct churn_alert *alert = &alerts[resp->n_alerts];
+            err = churn__alerts_read(al, ents[used].seq, alert);
+            if (err == CHURN_ENOTFOUND)
+                continue; /* erased since it was indexed */
+            if (err) {
+                err = churn_rpc_error(rpc, err, "reading alert %" PRIu64, ents[used].seq);
+                goto out;
+            }
+            if (!churn_alert_filter_match(&hf, alert) || !extra_match(extra, alert))
+                continue; /* a hash that matched another customer or owner */
+            alert->sequence = ents[used].seq;
+            Churn__V1__Alert *a = alert_to_proto(alert, ar);
+            if (!a) {
+                err = churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
+                goto out;
+            }
+            list[resp->n_alerts++] = a;
+            last = &ents[used];
         }
-        resp->alerts[resp->n_alerts++] = a;
+        more = accepted > used;
+        if (resp->n_alerts == page || n < k)
+            break; /* a full page, or every candidate was looked at */
     }
-    if (m > n) {
-        const struct list_ent *last = &s->ents[n - 1];
-        if (order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_OLDEST)
+    if (more && last) {
+        if (sel->order == CHURN_ALERT_INDEX_OLDEST)
             resp->next_page_token = churn_arena_printf(ar, "o:%" PRIu64, last->id);
-        else if (order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_NEWEST)
+        else if (sel->order == CHURN_ALERT_INDEX_NEWEST)
             resp->next_page_token = churn_arena_printf(ar, "n:%" PRIu64, last->seq);
         else
             resp->next_page_token =
@@ -796,9 +744,8 @@ list_alerts(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage
     *out = &resp->base;
     err = CHURN_OK;
 out:
-    if (s)
-        churn_free(s->ents);
-    churn_free(s);
+    churn_free(ents);
+    churn_free(sel);
     churn_free(extra);
     if (err == CHURN_ENOMEM)
         return churn_rpc_error(rpc, CHURN_ENOMEM, "out of memory");

@@ -923,6 +923,7 @@ delete_customer(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMes
         return churn_rpc_error(rpc, err, "customer '%s' not found", req->customer_id);
     if (err)
         return churn_rpc_error(rpc, err, "%s", churn_store_last_error());
+    churn__alerts_forget_customer(svc->alerts, req->customer_id); /* ListAlerts' index too */
     churn_log(CHURN_LOG_INFO, "customer_erased", CHURN_LF_STR("customer_id", req->customer_id));
     Churn__V1__DeleteCustomerResponse *resp =
         churn_arena_alloc(churn_rpc_arena(rpc), sizeof(*resp));

@@ -135,6 +135,7 @@ enum churn_err churn__scoring_reload(struct churn__scoring *sc, const char *path
 
 #include "churn/alerts.h"
 #include "churn/alerts_hub.h"
+#include "churn/alerts_index.h"
 
 extern const struct churn_method churn__alert_methods[];
 extern const size_t churn__n_alert_methods;
@@ -253,6 +254,15 @@ enum churn_err churn__alerts_record_outcome(struct churn__alerts *al,
 Churn__V1__Outcome churn__outcome_to_proto(enum churn_outcome o);
 /** churn__alerts_hub() - the engine's hub (borrowed). */
 struct churn_alert_hub *churn__alerts_hub(struct churn__alerts *al);
+
+/** churn__alerts_index() - the engine's index of current alert revisions (borrowed). */
+struct churn_alert_index *churn__alerts_index(struct churn__alerts *al);
+
+/**
+ * churn__alerts_forget_customer() - drop a customer's alerts from the index after the privacy
+ * erase removed them from the log (NULL engine: nothing).
+ */
+void churn__alerts_forget_customer(struct churn__alerts *al, const char *customer_id);
 /** churn__alerts_notify_fn() - the hub callback for watchers (ctx = the watcher). */
 churn_alert_hub_notify_fn churn__alerts_notify_fn(void);
 /** churn__alerts_add_watcher() - list @w for fan-out (takes a watcher reference). */

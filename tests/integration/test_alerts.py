@@ -205,6 +205,28 @@ def test_resume_after_a_restart_gets_exactly_the_missed_alerts(api, alert_api, c
     assert escal == []
 
 
+def test_an_erased_customers_alerts_leave_the_list_at_once(api, alert_api, churnd_factory):
+    """DeleteCustomer removes the customer's alerts from the log and from ListAlerts' index
+    (in every order and filter), before and after a restart; the others stay listed."""
+    server = start_on_store(churnd_factory)
+    chat_intents(api, server, ["erase-me", "keep-me", "keep-me-too"])
+    wait_listed(alert_api, server, 3)
+    ing = api.ingest_grpc.IngestServiceStub(server.channel())
+    r = ing.DeleteCustomer(api.ingest_pb2.DeleteCustomerRequest(customer_id="erase-me"),
+                           timeout=RPC_TIMEOUT_S)
+    assert r.alerts_redacted == 1, r
+    pb = alert_api[0]
+    for _ in range(2):
+        for order in (pb.ALERT_ORDER_PRIORITY, pb.ALERT_ORDER_OLDEST, pb.ALERT_ORDER_NEWEST):
+            alerts, _ = list_all(alert_api, server, page_size=1, order=order)
+            assert sorted(a.customer_id for a in alerts) == ["keep-me", "keep-me-too"], order
+        gone, _ = list_all(alert_api, server, filter=pb.AlertFilter(customer_ids=["erase-me"]))
+        assert gone == []
+        assert server.stop() == 0
+        server.returncode = None
+        server.start()
+
+
 def test_acknowledge_once_then_close(api, alert_api, server):
     pb = alert_api[0]
     stub = alert_stub(alert_api, server)

@@ -9,12 +9,15 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "churn/alerts.h"
 #include "churn/alerts_hub.h"
+#include "churn/alerts_index.h"
 #include "churn/alerts_playbook.h"
 #include "churn/alloc.h"
+#include "churn/hash.h"
 
 #define T0     1700000000000LL /* a fixed "now" */
 #define HOUR   (3600LL * 1000)
@@ -1647,4 +1650,158 @@ Test(alerts, segment_specs_parse_and_refuse_with_the_reason)
         cr_assert_not_null(strstr(msg, bad[i].words), "case %zu: %s", i, msg);
         cr_assert_eq(memcmp(&c2, &cfg, sizeof(cfg)), 0, "case %zu: untouched on error", i);
     }
+}
+
+/* ---- the index of current revisions (ListAlerts) ------------------------------------------ */
+
+static struct churn_alert *
+index_alert(uint64_t id, const char *customer, double priority, enum churn_alert_status status)
+{
+    static struct churn_alert a;
+    cr_assert_eq(churn_alert_init(&a, customer, CHURN_CAUSE_TIER_WORSENED, T0 + (int64_t)id),
+                 CHURN_OK);
+    a.id = id;
+    a.priority = priority;
+    a.status = status;
+    return &a;
+}
+
+static bool
+accept_open(const struct churn_alert_index_entry *e, void *user)
+{
+    (void)user;
+    return e->status == CHURN_STATUS_OPEN;
+}
+
+static bool
+accept_all(const struct churn_alert_index_entry *e, void *user)
+{
+    (void)e;
+    (void)user;
+    return true;
+}
+
+static enum churn_alert_index_order qsort_order;
+
+static int
+cmp_index_order(const void *a, const void *b)
+{
+    if (churn_alert_index_before(qsort_order, a, b))
+        return -1;
+    return churn_alert_index_before(qsort_order, b, a) ? 1 : 0;
+}
+
+Test(alerts, index_keeps_the_latest_revision_of_each_alert)
+{
+    struct churn_alert_index *ix;
+    cr_assert_eq(churn_alert_index_create(&ix), CHURN_OK);
+    cr_assert_eq(churn_alert_index_put(ix, 1, index_alert(1, "c1", 10, CHURN_STATUS_OPEN)),
+                 CHURN_OK);
+    cr_assert_eq(churn_alert_index_put(ix, 2, index_alert(2, "c2", 20, CHURN_STATUS_OPEN)),
+                 CHURN_OK);
+    /* a newer revision of alert 1 replaces it; an older one is ignored */
+    cr_assert_eq(churn_alert_index_put(ix, 5, index_alert(1, "c1", 30, CHURN_STATUS_CLOSED)),
+                 CHURN_OK);
+    cr_assert_eq(churn_alert_index_put(ix, 3, index_alert(1, "c1", 99, CHURN_STATUS_OPEN)),
+                 CHURN_OK);
+    cr_assert_eq(churn_alert_index_count(ix), 2);
+    cr_assert_eq(churn_alert_index_head(ix), 5);
+    struct churn_alert_index_entry out[4];
+    size_t accepted;
+    uint64_t head;
+    size_t n = churn_alert_index_select(ix, CHURN_ALERT_INDEX_PRIORITY, accept_all, NULL, 4, out,
+                                        &accepted, &head);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(accepted, 2);
+    cr_assert_eq(head, 5);
+    cr_assert(out[0].id == 1 && out[0].seq == 5 && out[0].priority == 30 &&
+              out[0].status == CHURN_STATUS_CLOSED);
+    cr_assert(out[1].id == 2 && out[1].seq == 2);
+    n = churn_alert_index_select(ix, CHURN_ALERT_INDEX_PRIORITY, accept_open, NULL, 4, out,
+                                 &accepted, NULL);
+    cr_assert(n == 1 && accepted == 1 && out[0].id == 2);
+    /* k = 0 counts without copying */
+    cr_assert_eq(churn_alert_index_select(ix, CHURN_ALERT_INDEX_NEWEST, accept_all, NULL, 0, out,
+                                          &accepted, NULL),
+                 0);
+    cr_assert_eq(accepted, 2);
+    churn_alert_index_destroy(ix);
+}
+
+/* 20,000 alerts with random priorities and revisions: in every order and for several k, the
+ * selection is exactly the first k of a full sort (ties in priority included); then a privacy
+ * erase of one customer removes exactly its alerts and the index goes on working. */
+Test(alerts, index_selection_is_the_head_of_a_full_sort)
+{
+    enum { N = 20000 };
+    struct churn_alert_index *ix;
+    cr_assert_eq(churn_alert_index_create(&ix), CHURN_OK);
+    srand(7);
+    uint64_t seq = 0;
+    for (uint64_t id = 1; id <= N; id++) {
+        char cust[32];
+        snprintf(cust, sizeof(cust), "cust-%d", (int)(id % 97));
+        double prio = (double)(rand() % 500); /* many ties */
+        enum churn_alert_status st = rand() % 3 ? CHURN_STATUS_OPEN : CHURN_STATUS_ACKNOWLEDGED;
+        cr_assert_eq(churn_alert_index_put(ix, ++seq, index_alert(id, cust, prio, st)), CHURN_OK);
+        if (rand() % 4 == 0) { /* a later revision of an earlier alert */
+            uint64_t old = 1 + (uint64_t)rand() % id;
+            snprintf(cust, sizeof(cust), "cust-%d", (int)(old % 97));
+            cr_assert_eq(churn_alert_index_put(ix, ++seq, index_alert(old, cust, prio, st)),
+                         CHURN_OK);
+        }
+    }
+    cr_assert_eq(churn_alert_index_count(ix), N);
+    struct churn_alert_index_entry *all = malloc(N * sizeof(*all));
+    struct churn_alert_index_entry *top = malloc(N * sizeof(*top));
+    size_t accepted;
+    enum churn_alert_index_order orders[] = {CHURN_ALERT_INDEX_PRIORITY, CHURN_ALERT_INDEX_OLDEST,
+                                             CHURN_ALERT_INDEX_NEWEST};
+    for (size_t o = 0; o < 3; o++) {
+        size_t n_all =
+            churn_alert_index_select(ix, orders[o], accept_open, NULL, N, all, &accepted, NULL);
+        cr_assert_eq(n_all, accepted);
+        qsort_order = orders[o];
+        for (size_t i = 1; i < n_all; i++)
+            cr_assert_leq(cmp_index_order(&all[i - 1], &all[i]), 0, "order %zu at %zu", o, i);
+        size_t ks[] = {1, 2, 51, 1000, N};
+        for (size_t j = 0; j < sizeof(ks) / sizeof(ks[0]); j++) {
+            size_t n =
+                churn_alert_index_select(ix, orders[o], accept_open, NULL, ks[j], top, NULL, NULL);
+            cr_assert_eq(n, ks[j] < n_all ? ks[j] : n_all);
+            for (size_t i = 0; i < n; i++)
+                cr_assert(top[i].id == all[i].id && top[i].seq == all[i].seq,
+                          "order %zu k %zu at %zu", o, ks[j], i);
+        }
+    }
+    size_t n_all = churn_alert_index_select(ix, CHURN_ALERT_INDEX_OLDEST, accept_all, NULL, N, all,
+                                            NULL, NULL);
+    uint64_t h = churn_fnv1a64_str("cust-5");
+    size_t of_5 = 0;
+    for (size_t i = 0; i < n_all; i++)
+        of_5 += all[i].customer_hash == h;
+    cr_assert_gt(of_5, 0);
+    cr_assert_eq(churn_alert_index_forget_customer(ix, "cust-5"), of_5);
+    cr_assert_eq(churn_alert_index_count(ix), N - of_5);
+    cr_assert_eq(churn_alert_index_forget_customer(ix, "cust-5"), 0);
+    size_t n = churn_alert_index_select(ix, CHURN_ALERT_INDEX_OLDEST, accept_all, NULL, N, top,
+                                        NULL, NULL);
+    cr_assert_eq(n, N - of_5);
+    for (size_t i = 0, j = 0; i < n_all; i++)
+        if (all[i].customer_hash != h)
+            cr_assert_eq(top[j++].id, all[i].id);
+    /* still indexed by id: a revision after the erase updates, a new alert is added */
+    cr_assert_eq(
+        churn_alert_index_put(ix, ++seq, index_alert(top[0].id, "cust-1", 1e9, CHURN_STATUS_OPEN)),
+        CHURN_OK);
+    cr_assert_eq(
+        churn_alert_index_put(ix, ++seq, index_alert(N + 1, "cust-1", 1, CHURN_STATUS_OPEN)),
+        CHURN_OK);
+    cr_assert_eq(churn_alert_index_count(ix), N - of_5 + 1);
+    n = churn_alert_index_select(ix, CHURN_ALERT_INDEX_PRIORITY, accept_all, NULL, 1, top, NULL,
+                                 NULL);
+    cr_assert(n == 1 && top[0].priority == 1e9 && top[0].seq == seq - 1);
+    free(all);
+    free(top);
+    churn_alert_index_destroy(ix);
 }
