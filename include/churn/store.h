@@ -367,6 +367,24 @@ enum churn_err churn_store_append_alert_with_state(struct churn_store *store,
                                                    uint64_t *seq);
 
 /**
+ * typedef churn_store_alerts_fill_fn - churn_store_alert_fill_fn for item @i of a batch.
+ */
+typedef enum churn_err churn_store_alerts_fill_fn(size_t i, uint64_t seq, void *user,
+                                                  const void **alert, size_t *alert_len,
+                                                  const void **state, size_t *state_len);
+
+/**
+ * churn_store_append_alerts_with_states() - churn_store_append_alert_with_state() for @n
+ * alerts in ONE durable transaction: item i (of customer_ids[i]) gets the next sequence after
+ * item i-1's, and its customer's alert state is replaced (a later item of the same customer
+ * replaces an earlier item's state). All are written or none. @seqs: OUT, @n sequences.
+ */
+enum churn_err churn_store_append_alerts_with_states(struct churn_store *store, size_t n,
+                                                     const char *const *customer_ids,
+                                                     churn_store_alerts_fill_fn *fill, void *user,
+                                                     uint64_t *seqs);
+
+/**
  * churn_store_replace_alert() - overwrite the bytes of existing alert @seq (state changes:
  * acknowledged, closed). Return: CHURN_OK; CHURN_ENOTFOUND.
  */

@@ -62,7 +62,6 @@ struct churn__alerts {
 
     pthread_mutex_t log_mu;  /* append, state and publish: one change at a time, in order */
     struct churn_alert work; /* (log_mu) the alert being built */
-    uint8_t buf[CHURN_ALERT_ENCODED_MAX]; /* (log_mu) its encoding */
 
     pthread_mutex_t mu; /* the fields below */
     pthread_cond_t cv;  /* wakes the engine */
@@ -136,6 +135,24 @@ enum churn_err churn__alerts_load_states(struct churn__alerts *al, const char *c
 /** churn__alerts_encode_states() - @set as the stored blob, in @a; NULL when @a is full. */
 uint8_t *churn__alerts_encode_states(const struct churn__state_set *set, struct churn_arena *a,
                                      size_t *len);
+
+#define CHURN__COMMIT_BATCH_MAX 64
+
+/* One change of a batch commit: the revision to append and its customer's state set. */
+struct churn__commit_item {
+    struct churn_alert *work;     /* sequence (and id when new) are set by the commit */
+    struct churn__state_set *set; /* recorded with the change and stored */
+    bool is_new;
+};
+
+/**
+ * churn__alerts_commit_batch_locked() - append @n (at most CHURN__COMMIT_BATCH_MAX) changes
+ * and their customers' states in ONE durable transaction, then publish and index each in
+ * order. No two items may share a customer. All or nothing. log_mu held.
+ */
+enum churn_err churn__alerts_commit_batch_locked(struct churn__alerts *al,
+                                                 struct churn__commit_item *items, size_t n,
+                                                 struct churn_arena *a);
 
 /**
  * churn__alerts_commit_locked() - append al->work (a new alert when @is_new) to the log,

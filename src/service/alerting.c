@@ -187,74 +187,98 @@ index_load_cb(uint64_t seq, const char *customer_id, const void *data, size_t le
 
 struct commit_fill {
     struct churn__alerts *al;
-    bool is_new;
-    struct churn__state_set *set;
+    struct churn__commit_item *items;
     struct churn_arena *a;
 };
 
-/* The alert and state bytes once the log has chosen @seq (see churn_store_alert_fill_fn:
- * may run twice, and gives the same bytes each time). */
+/* Item @i's alert and state bytes once the log has chosen @seq (see
+ * churn_store_alerts_fill_fn: may run twice, and gives the same bytes each time). */
 static enum churn_err
-commit_fill(uint64_t seq, void *user, const void **alert, size_t *alert_len, const void **state,
-            size_t *state_len)
+commit_fill(size_t i, uint64_t seq, void *user, const void **alert, size_t *alert_len,
+            const void **state, size_t *state_len)
 {
     struct commit_fill *f = user;
-    struct churn_alert *w = &f->al->work;
+    struct churn__commit_item *it = &f->items[i];
+    struct churn_alert *w = it->work;
     w->sequence = seq;
-    if (f->is_new)
+    if (it->is_new)
         w->id = seq;
-    enum churn_err err = churn_alert_encode(w, f->al->buf, sizeof(f->al->buf), alert_len);
+    uint8_t *buf = churn_arena_alloc(f->a, CHURN_ALERT_ENCODED_MAX);
+    if (!buf)
+        return CHURN_ENOMEM;
+    enum churn_err err = churn_alert_encode(w, buf, CHURN_ALERT_ENCODED_MAX, alert_len);
     if (err)
         return err;
-    *alert = f->al->buf;
-    churn_alert_state_record(&f->set->st[w->cause], w);
-    f->set->have[w->cause] = true;
-    *state = churn__alerts_encode_states(f->set, f->a, state_len);
+    *alert = buf;
+    churn_alert_state_record(&it->set->st[w->cause], w);
+    it->set->have[w->cause] = true;
+    *state = churn__alerts_encode_states(it->set, f->a, state_len);
     return *state ? CHURN_OK : CHURN_ENOMEM;
+}
+
+enum churn_err
+churn__alerts_commit_batch_locked(struct churn__alerts *al, struct churn__commit_item *items,
+                                  size_t n, struct churn_arena *a)
+{
+    const char *ids[CHURN__COMMIT_BATCH_MAX] = {NULL};
+    uint64_t seqs[CHURN__COMMIT_BATCH_MAX];
+    if (n > CHURN__COMMIT_BATCH_MAX)
+        return CHURN_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = items[i].work->customer_id;
+    struct commit_fill f = {al, items, a};
+    /* each alert and its customer's state in one transaction: a crash keeps both or neither,
+     * and a batch shares one fsync */
+    enum churn_err err =
+        churn_store_append_alerts_with_states(al->store, n, ids, commit_fill, &f, seqs);
+    if (err)
+        return err;
+    for (size_t i = 0; i < n; i++) {
+        struct churn_alert *w = items[i].work;
+        atomic_fetch_add(&al->alerts_committed, 1);
+        err = churn_alert_hub_publish(al->hub, w);
+        if (err)
+            churn_log(CHURN_LOG_ERROR, "alert_publish_failed",
+                      CHURN_LF_INT("sequence", (int64_t)seqs[i]),
+                      CHURN_LF_STR("error", churn_strerror(err)));
+        /* indexed after it is published: ListAlerts' head is never ahead of WatchAlerts' */
+        err = churn_alert_index_put(al->index, seqs[i], w);
+        if (err)
+            churn_log(CHURN_LOG_ERROR, "alert_index_failed",
+                      CHURN_LF_INT("sequence", (int64_t)seqs[i]),
+                      CHURN_LF_STR("error", churn_strerror(err)));
+    }
+    return CHURN_OK;
 }
 
 enum churn_err
 churn__alerts_commit_locked(struct churn__alerts *al, bool is_new, struct churn__state_set *set,
                             struct churn_arena *a)
 {
-    struct churn_alert *w = &al->work;
-    struct commit_fill f = {al, is_new, set, a};
-    uint64_t seq;
-    /* the alert and the customer's state in one transaction: a crash keeps both or neither */
-    enum churn_err err =
-        churn_store_append_alert_with_state(al->store, w->customer_id, commit_fill, &f, &seq);
-    if (err)
-        return err;
-    atomic_fetch_add(&al->alerts_committed, 1);
-    err = churn_alert_hub_publish(al->hub, w);
-    if (err)
-        churn_log(CHURN_LOG_ERROR, "alert_publish_failed", CHURN_LF_INT("sequence", (int64_t)seq),
-                  CHURN_LF_STR("error", churn_strerror(err)));
-    /* indexed after it is published: ListAlerts' head is never ahead of WatchAlerts' */
-    err = churn_alert_index_put(al->index, seq, w);
-    if (err)
-        churn_log(CHURN_LOG_ERROR, "alert_index_failed", CHURN_LF_INT("sequence", (int64_t)seq),
-                  CHURN_LF_STR("error", churn_strerror(err)));
-    return CHURN_OK;
+    struct churn__commit_item item = {&al->work, set, is_new};
+    return churn__alerts_commit_batch_locked(al, &item, 1, a);
 }
 
-enum churn_err
-churn__alerts_trigger_locked(struct churn__alerts *al, const struct churn_alert *fresh,
-                             struct churn__state_set *set, int64_t now, struct churn_arena *a)
+/* What a trigger does to the log: raise a new alert or revise the open one into @work
+ * (*@commit), or nothing (suppressed, logged). log_mu held. */
+static enum churn_err
+trigger_prepare_locked(struct churn__alerts *al, const struct churn_alert *fresh,
+                       const struct churn__state_set *set, int64_t now, struct churn_alert *work,
+                       bool *commit, bool *is_new)
 {
     enum churn_alert_cause cause = fresh->cause;
     enum churn_alert_decision d = churn_alert_decide(
         &al->rules, set->have[cause] ? &set->st[cause] : NULL, fresh->risk_tier, now);
-    bool is_new = d == CHURN_ALERT_RAISE;
-    enum churn_err err = CHURN_OK;
+    *is_new = d == CHURN_ALERT_RAISE;
+    *commit = false;
     if (d == CHURN_ALERT_RAISE) {
-        al->work = *fresh;
-        churn__alerts_apply_playbook(al, &al->work, now);
+        *work = *fresh;
+        churn__alerts_apply_playbook(al, work, now);
     } else if (d == CHURN_ALERT_UPDATE) {
         char msg[CHURN_ALERT_ERRMSG];
-        err = churn__alerts_read(al, set->st[cause].last_sequence, &al->work);
+        enum churn_err err = churn__alerts_read(al, set->st[cause].last_sequence, work);
         if (!err)
-            err = churn_alert_update(&al->work, fresh, now, msg, sizeof(msg));
+            err = churn_alert_update(work, fresh, now, msg, sizeof(msg));
         if (err)
             return err;
     } else {
@@ -263,12 +287,30 @@ churn__alerts_trigger_locked(struct churn__alerts *al, const struct churn_alert 
                   CHURN_LF_STR("cause", churn_alert_cause_name(cause)));
         return CHURN_OK;
     }
+    *commit = true;
+    return CHURN_OK;
+}
+
+static void
+log_committed(const struct churn_alert *w, bool is_new)
+{
+    churn_log(CHURN_LOG_INFO, is_new ? "alert_raised" : "alert_updated",
+              CHURN_LF_INT("sequence", (int64_t)w->sequence),
+              CHURN_LF_STR("customer_id", w->customer_id),
+              CHURN_LF_STR("cause", churn_alert_cause_name(w->cause)));
+}
+
+enum churn_err
+churn__alerts_trigger_locked(struct churn__alerts *al, const struct churn_alert *fresh,
+                             struct churn__state_set *set, int64_t now, struct churn_arena *a)
+{
+    bool commit, is_new;
+    enum churn_err err = trigger_prepare_locked(al, fresh, set, now, &al->work, &commit, &is_new);
+    if (err || !commit)
+        return err;
     err = churn__alerts_commit_locked(al, is_new, set, a);
     if (!err)
-        churn_log(CHURN_LOG_INFO, is_new ? "alert_raised" : "alert_updated",
-                  CHURN_LF_INT("sequence", (int64_t)al->work.sequence),
-                  CHURN_LF_STR("customer_id", fresh->customer_id),
-                  CHURN_LF_STR("cause", churn_alert_cause_name(cause)));
+        log_committed(&al->work, is_new);
     return err;
 }
 
@@ -319,26 +361,97 @@ churn__alerts_apply_playbook(struct churn__alerts *al, struct churn_alert *alert
     churn_playbooks_unref(set);
 }
 
+/* Up to CHURN__COMMIT_BATCH_MAX chat jobs at once (see process_jobs). */
+struct chat_batch {
+    struct churn_alert fresh[CHURN__COMMIT_BATCH_MAX]; /* the triggers */
+    struct churn_alert work[CHURN__COMMIT_BATCH_MAX];  /* what each appends */
+    struct churn__state_set set[CHURN__COMMIT_BATCH_MAX];
+    struct churn__commit_item items[CHURN__COMMIT_BATCH_MAX];
+    bool ready[CHURN__COMMIT_BATCH_MAX];
+};
+
 static void
-process_job(struct churn__alerts *al, const struct churn__alert_job *job, struct churn_arena *a,
-            struct churn_alert *fresh)
+job_failed(const char *customer_id, enum churn_err err)
+{
+    churn_log(CHURN_LOG_ERROR, "alert_failed", CHURN_LF_STR("customer_id", customer_id),
+              CHURN_LF_STR("error", churn_strerror(err)));
+}
+
+/* Where the batch starting at @start ends: before the first job whose customer is already in
+ * it (that job must see the state the earlier one writes). */
+static size_t
+batch_end(const struct churn__alert_job *jobs, size_t start, size_t n)
+{
+    size_t end = start + 1;
+    for (; end < n; end++)
+        for (size_t j = start; j < end; j++)
+            if (strcmp(jobs[j].customer_id, jobs[end].customer_id) == 0)
+                return end;
+    return end;
+}
+
+/* Commit items @it[0..@k) together, or one by one if the batch is refused (one bad alert
+ * then costs only itself). log_mu held. */
+static void
+commit_items_locked(struct churn__alerts *al, struct churn__commit_item *it, size_t k,
+                    struct churn_arena *a)
+{
+    enum churn_err err = churn__alerts_commit_batch_locked(al, it, k, a);
+    if (!err) {
+        for (size_t j = 0; j < k; j++)
+            log_committed(it[j].work, it[j].is_new);
+        return;
+    }
+    if (k > 1)
+        churn_log(CHURN_LOG_WARN, "alert_batch_refused", CHURN_LF_INT("alerts", (int64_t)k),
+                  CHURN_LF_STR("error", churn_strerror(err)));
+    for (size_t j = 0; j < k; j++) {
+        err = k > 1 ? churn__alerts_commit_batch_locked(al, &it[j], 1, a) : err;
+        if (err)
+            job_failed(it[j].work->customer_id, err);
+        else
+            log_committed(it[j].work, it[j].is_new);
+    }
+}
+
+/* Chat jobs: each scored without a lock, then, under log_mu, decided against its customer's
+ * state and committed with the others in one transaction (one fsync for up to 64 alerts,
+ * where each used to be its own). */
+static void
+process_jobs(struct churn__alerts *al, const struct churn__alert_job *jobs, size_t n,
+             struct churn_arena *a, struct chat_batch *b)
 {
     churn_arena_reset(a);
     int64_t now = churn_now_ms();
-    if (churn_alert_init(fresh, job->customer_id, job->cause, now) != CHURN_OK)
-        return;
-    apply_score(al, fresh, a);
-    churn_alert_set_chat(fresh, job->reason, job->evidence);
-
+    for (size_t i = 0; i < n; i++) {
+        b->ready[i] =
+            churn_alert_init(&b->fresh[i], jobs[i].customer_id, jobs[i].cause, now) == CHURN_OK;
+        if (!b->ready[i])
+            continue;
+        apply_score(al, &b->fresh[i], a);
+        churn_alert_set_chat(&b->fresh[i], jobs[i].reason, jobs[i].evidence);
+    }
     pthread_mutex_lock(&al->log_mu);
-    struct churn__state_set set;
-    enum churn_err err = churn__alerts_load_states(al, job->customer_id, a, &set);
-    if (!err)
-        err = churn__alerts_trigger_locked(al, fresh, &set, now, a);
+    for (size_t start = 0, end; start < n; start = end) {
+        end = batch_end(jobs, start, n);
+        size_t k = 0;
+        for (size_t i = start; i < end; i++) {
+            if (!b->ready[i])
+                continue;
+            bool commit = false, is_new = false;
+            enum churn_err err = churn__alerts_load_states(al, jobs[i].customer_id, a, &b->set[i]);
+            if (!err)
+                err = trigger_prepare_locked(al, &b->fresh[i], &b->set[i], now, &b->work[i],
+                                             &commit, &is_new);
+            if (err)
+                job_failed(jobs[i].customer_id, err);
+            else if (commit)
+                b->items[k++] = (struct churn__commit_item){&b->work[i], &b->set[i], is_new};
+        }
+        if (k)
+            commit_items_locked(al, b->items, k, a);
+    }
     pthread_mutex_unlock(&al->log_mu);
-    if (err)
-        churn_log(CHURN_LOG_ERROR, "alert_failed", CHURN_LF_STR("customer_id", job->customer_id),
-                  CHURN_LF_STR("error", churn_strerror(err)));
 }
 
 /* ---- acknowledge ----------------------------------------------------------------------- */
@@ -704,9 +817,10 @@ engine_main(void *arg)
     pthread_setname_np(pthread_self(), "alert-engine");
     churn_arena_init(&a, ENGINE_ARENA);
     struct churn_alert *fresh = churn_malloc(sizeof(*fresh));
-    struct churn__alert_job *job = churn_malloc(sizeof(*job));
+    struct churn__alert_job *jobs = churn_malloc(CHURN__COMMIT_BATCH_MAX * sizeof(*jobs));
+    struct chat_batch *batch = churn_malloc(sizeof(*batch));
     char(*ids)[CHURN_ALERT_ID_MAX] = churn_malloc(CHURN__RESCORE_BATCH * sizeof(*ids));
-    bool ready = fresh && job && ids;
+    bool ready = fresh && jobs && batch && ids;
     if (!ready)
         churn_log(CHURN_LOG_ERROR, "alert_engine_no_memory");
     int64_t next_tick = churn_now_ms() + HEARTBEAT_TICK_MS;
@@ -719,11 +833,13 @@ engine_main(void *arg)
         }
         bool fanout = al->fanout;
         bool have_job = al->n_jobs > 0 && ready;
-        size_t n_ids = 0;
+        size_t n_ids = 0, n_taken = 0;
         if (have_job) {
-            *job = al->jobs[al->job_head];
-            al->job_head = (al->job_head + 1) % CHURN__JOB_QUEUE_CAP;
-            al->n_jobs--;
+            while (al->n_jobs > 0 && n_taken < CHURN__COMMIT_BATCH_MAX) {
+                jobs[n_taken++] = al->jobs[al->job_head];
+                al->job_head = (al->job_head + 1) % CHURN__JOB_QUEUE_CAP;
+                al->n_jobs--;
+            }
         } else if (ready && !al->stop) {
             /* rescores are recomputed by the next sweep: a stopping engine drops them */
             n_ids = churn__rescore_take_locked(al, ids, CHURN__RESCORE_BATCH);
@@ -755,7 +871,7 @@ engine_main(void *arg)
         if (fanout)
             fan_out(al);
         if (have_job)
-            process_job(al, job, &a, fresh);
+            process_jobs(al, jobs, n_taken, &a, batch);
         if (n_ids)
             churn__rescore_batch(al, ids, n_ids, &a, fresh);
         int64_t now = churn_now_ms();
@@ -768,7 +884,8 @@ engine_main(void *arg)
         }
     }
     churn_free(ids);
-    churn_free(job);
+    churn_free(jobs);
+    churn_free(batch);
     churn_free(fresh);
     churn_arena_fini(&a);
     return NULL;

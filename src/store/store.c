@@ -1259,52 +1259,83 @@ append_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     return CHURN_OK;
 }
 
-struct alert_state_ctx {
-    const char *customer_id;
-    churn_store_alert_fill_fn *fill;
+struct alerts_state_ctx {
+    size_t n;
+    const char *const *customer_ids;
+    churn_store_alerts_fill_fn *fill;
     void *user;
-    uint64_t seq; /* out */
+    uint64_t *seqs; /* out */
 };
 
 static enum churn_err
-append_with_state_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
+append_with_states_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
 {
-    struct alert_state_ctx *c = vctx;
-    uint64_t seq;
-    enum churn_err err = next_alert_seq(s, txn, &seq);
-    if (err)
-        return err;
-    const void *alert = NULL, *state = NULL;
-    size_t alert_len = 0, state_len = 0;
-    if ((err = c->fill(seq, c->user, &alert, &alert_len, &state, &state_len)))
-        return churn__store_fail(err, "building alert %llu", (unsigned long long)seq);
-    if (alert_len > CHURN_STORE_VALUE_MAX || state_len > CHURN_STORE_VALUE_MAX ||
-        (alert_len && !alert) || (state_len && !state))
-        return churn__store_fail(CHURN_ETOOBIG, "alert or alert state over the limit");
-    size_t clen = strlen(c->customer_id);
-    if ((err = churn__log_put(txn, s->dbi[CHURN__DB_ALERTS], seq, c->customer_id, alert, alert_len,
-                              "writing an alert")) ||
-        (err = churn__store_put_versioned(txn, s->dbi[CHURN__DB_ALERT_STATE], c->customer_id, clen,
-                                          state, state_len, "writing an alert state")))
-        return err;
-    c->seq = seq;
+    struct alerts_state_ctx *c = vctx;
+    for (size_t i = 0; i < c->n; i++) {
+        uint64_t seq;
+        enum churn_err err = next_alert_seq(s, txn, &seq);
+        if (err)
+            return err;
+        const void *alert = NULL, *state = NULL;
+        size_t alert_len = 0, state_len = 0;
+        if ((err = c->fill(i, seq, c->user, &alert, &alert_len, &state, &state_len)))
+            return churn__store_fail(err, "building alert %llu", (unsigned long long)seq);
+        if (alert_len > CHURN_STORE_VALUE_MAX || state_len > CHURN_STORE_VALUE_MAX ||
+            (alert_len && !alert) || (state_len && !state))
+            return churn__store_fail(CHURN_ETOOBIG, "alert or alert state over the limit");
+        const char *cid = c->customer_ids[i];
+        if ((err = churn__log_put(txn, s->dbi[CHURN__DB_ALERTS], seq, cid, alert, alert_len,
+                                  "writing an alert")) ||
+            (err = churn__store_put_versioned(txn, s->dbi[CHURN__DB_ALERT_STATE], cid, strlen(cid),
+                                              state, state_len, "writing an alert state")))
+            return err;
+        c->seqs[i] = seq;
+    }
     return CHURN_OK;
+}
+
+enum churn_err
+churn_store_append_alerts_with_states(struct churn_store *s, size_t n,
+                                      const char *const *customer_ids,
+                                      churn_store_alerts_fill_fn *fill, void *user, uint64_t *seqs)
+{
+    enum churn_err err;
+    tl_msg[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if ((err = churn__store_check_id(customer_ids[i], "customer_id")))
+            return err;
+    if (n == 0)
+        return CHURN_OK;
+    struct alerts_state_ctx c = {n, customer_ids, fill, user, seqs};
+    return churn__store_write(s, append_with_states_txn, &c, "appending alerts");
+}
+
+/* One alert as a batch of one: the single fill without the index. */
+struct single_fill {
+    churn_store_alert_fill_fn *fill;
+    void *user;
+};
+
+static enum churn_err
+single_fill(size_t i, uint64_t seq, void *user, const void **alert, size_t *alert_len,
+            const void **state, size_t *state_len)
+{
+    (void)i;
+    const struct single_fill *f = user;
+    return f->fill(seq, f->user, alert, alert_len, state, state_len);
 }
 
 enum churn_err
 churn_store_append_alert_with_state(struct churn_store *s, const char *customer_id,
                                     churn_store_alert_fill_fn *fill, void *user, uint64_t *seq)
 {
-    enum churn_err err;
-    tl_msg[0] = '\0';
-    if ((err = churn__store_check_id(customer_id, "customer_id")))
-        return err;
-    struct alert_state_ctx c = {customer_id, fill, user, 0};
-    if ((err = churn__store_write(s, append_with_state_txn, &c, "appending an alert")))
-        return err;
-    if (seq)
-        *seq = c.seq;
-    return CHURN_OK;
+    struct single_fill f = {fill, user};
+    uint64_t got = 0;
+    enum churn_err err =
+        churn_store_append_alerts_with_states(s, 1, &customer_id, single_fill, &f, &got);
+    if (!err && seq)
+        *seq = got;
+    return err;
 }
 
 enum churn_err

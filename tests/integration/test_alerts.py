@@ -227,6 +227,31 @@ def test_an_erased_customers_alerts_leave_the_list_at_once(api, alert_api, churn
         server.start()
 
 
+def test_repeated_customers_in_a_burst_update_their_one_alert(api, alert_api, churnd_factory):
+    """The engine commits chat alerts in batches; a customer twice in a burst must still see
+    its own earlier alert (an update, not a second alert). Four rounds of churn intent for x,
+    interleaved with other customers, all in one stream: x has one alert triggered 4 times."""
+    server = churnd_factory(args=["--alert-update-interval-s", "0"])
+    customers = ["x", "y0", "x", "y1", "x", "y2", "x"] + [f"z{i}" for i in range(100)]
+    pb = api.chat_pb2
+    turns = [pb.AnalyzeChatRequest(conversation_id=f"burst-{i}", turn_sequence=1,
+                                   role=pb.CHAT_ROLE_CUSTOMER, text=CHURN_TEXT, customer_id=c,
+                                   ends_conversation=True)
+             for i, c in enumerate(customers)]
+    stub = api.chat_grpc.ChatServiceStub(server.channel())
+    assert len(list(stub.AnalyzeChat(iter(turns), timeout=60))) == len(turns)
+    alerts, _ = wait_listed(alert_api, server, 1 + 3 + 100)
+    import time
+    time.sleep(0.3)  # any extra (wrong) alert would show up by now
+    alerts, _ = list_all(alert_api, server)
+    by = {}
+    for a in alerts:
+        by.setdefault(a.customer_id, []).append(a)
+    assert len(alerts) == 104, sorted(by)
+    (x,) = by["x"]
+    assert x.trigger_count == 4, x
+
+
 def test_acknowledge_once_then_close(api, alert_api, server):
     pb = alert_api[0]
     stub = alert_stub(alert_api, server)

@@ -1062,6 +1062,60 @@ Test(store, an_alert_and_its_state_in_one_transaction, .init = setup, .fini = te
     churn_arena_fini(&a);
 }
 
+/* Batch fill: item i of the array of fill_args; fails for the item whose fail flag is set. */
+static enum churn_err
+fill_batch(size_t i, uint64_t seq, void *user, const void **alert, size_t *alert_len,
+           const void **state, size_t *state_len)
+{
+    struct fill_args *f = user;
+    return fill_alert(seq, &f[i], alert, alert_len, state, state_len);
+}
+
+static int
+count_alerts_cb(uint64_t seq, const char *cid, const void *data, size_t len, void *user)
+{
+    (void)seq;
+    (void)cid;
+    (void)data;
+    (void)len;
+    ++*(int *)user;
+    return 0;
+}
+
+Test(store, alerts_and_their_states_in_one_batch, .init = setup, .fini = teardown)
+{
+    const char *ids[3] = {"cust-a", "cust-b", "cust-c"};
+    struct fill_args f[3] = {{0}};
+    uint64_t seqs[3] = {0};
+    cr_assert_eq(churn_store_append_alerts_with_states(st, 3, ids, fill_batch, f, seqs), CHURN_OK,
+                 "%s", churn_store_last_error());
+    cr_assert(seqs[0] == 1 && seqs[1] == 2 && seqs[2] == 3, "consecutive, in item order");
+    struct churn_arena a;
+    churn_arena_init(&a, 4096);
+    void *data;
+    size_t len;
+    cr_assert_eq(churn_store_get_alert_state(st, "cust-c", &a, &data, &len), CHURN_OK);
+    cr_assert_eq(memcmp(data, "state@3", 7), 0);
+    /* one failing item: nothing of the batch is written, no sequence is used */
+    const char *more[3] = {"cust-d", "cust-e", "cust-f"};
+    struct fill_args g[3] = {{0}};
+    g[1].fail = true;
+    cr_assert_eq(churn_store_append_alerts_with_states(st, 3, more, fill_batch, g, seqs),
+                 CHURN_EINVAL);
+    cr_assert_eq(churn_store_get_alert_state(st, "cust-d", &a, &data, &len), CHURN_ENOTFOUND);
+    int count = 0;
+    cr_assert_eq(churn_store_foreach_alert(st, 0, 0, count_alerts_cb, &count), CHURN_OK);
+    cr_assert_eq(count, 3);
+    /* a bad id anywhere refuses the batch before anything runs */
+    const char *bad[2] = {"cust-g", ""};
+    cr_assert_eq(churn_store_append_alerts_with_states(st, 2, bad, fill_batch, f, seqs),
+                 CHURN_EINVAL);
+    g[1].fail = false;
+    cr_assert_eq(churn_store_append_alerts_with_states(st, 3, more, fill_batch, g, seqs), CHURN_OK);
+    cr_assert_eq(seqs[0], 4);
+    churn_arena_fini(&a);
+}
+
 static int
 state_walk_cb(const char *cid, const void *data, size_t len, void *user)
 {
