@@ -3,7 +3,8 @@
  * stream of conversation turns; one assessment per turn, in order, with the escalation
  * decided in the same response). Customer turns are scored by the lexicon analyzer, fed to
  * the conversation tracker (the customer's churn score lowers the escalation threshold for
- * high-risk and high-value customers), and the tracker's state is kept in the store so a
+ * high-risk and high-value customers; a conversation keeps its customer's score and reuses
+ * it while the stored record is unchanged), and the tracker's state is kept in the store so a
  * conversation survives a reconnect or a restart. The turn's chat signal reaches the
  * customer's record through the group-commit writer, so the model's chat features see it.
  */

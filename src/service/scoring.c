@@ -2,7 +2,9 @@
  * scoring.c - churn.v1.ScoringService and churn.v1.ModelService: the served model (loaded,
  * validated against what the store provides, swapped atomically under a reference count so
  * in-flight calls finish on the model they started with), scoring one customer (one store
- * read, features at now, prediction, top reasons, tiers, priority), and the RPC handlers.
+ * read, features at now, prediction, top reasons, tiers, priority; or a caller's remembered
+ * score when the record's bytes, the model and the tier cuts are unchanged), and the RPC
+ * handlers.
  */
 #include <math.h>
 #include <pthread.h>
