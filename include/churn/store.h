@@ -495,16 +495,16 @@ enum churn_err churn_store_reader_open(struct churn_store *store, struct churn_s
 void churn_store_reader_close(struct churn_store_reader *reader);
 
 /**
- * churn_store_reader_get_customer_if_changed() - like churn_store_reader_get_customer(), for a
- * caller that keeps what it derived from the record last time: the stored bytes' digest
- * (churn_digest64) is compared with *@digest first. Equal: *@changed = false and @out is left
- * as it is (nothing decoded). Different: @out is decoded, *@digest updated, *@changed = true.
+ * churn_store_reader_get_customer_digest() - like churn_store_reader_get_customer(), and
+ * *@digest is the stored bytes' churn_digest64, for a caller that keeps what it derived from
+ * the record last time. When @known (may be NULL) equals that digest nothing is decoded:
+ * *@decoded = false and @out is left as it is; otherwise @out is decoded, *@decoded = true.
  * CHURN_ENOTFOUND when there is no such customer.
  */
-enum churn_err churn_store_reader_get_customer_if_changed(struct churn_store_reader *reader,
-                                                          const char *customer_id, uint64_t *digest,
-                                                          bool *changed,
-                                                          struct churn_customer *out);
+enum churn_err churn_store_reader_get_customer_digest(struct churn_store_reader *reader,
+                                                      const char *customer_id,
+                                                      const uint64_t *known, uint64_t *digest,
+                                                      bool *decoded, struct churn_customer *out);
 
 /**
  * churn_store_reader_get_customer() - like churn_store_get_customer() on the reader's

@@ -531,24 +531,16 @@ score_one(struct churn_services *svc, struct churn__served_model *m, const char 
     }
     struct churn_customer *rec = slot->record;
     int64_t now = churn_now_ms();
-    enum churn_err e;
+    /* with a memo the record's digest is taken too, and a usable memo of the same bytes
+     * spares the decode and the scoring */
     uint64_t digest = 0;
-    if (memo_usable(svc, memo, m, max_reasons, now)) {
-        /* the record is read but decoded only if its bytes changed */
-        digest = memo->digest;
-        bool changed = true;
-        e = churn_store_reader_get_customer_if_changed(slot->reader, id, &digest, &changed, rec);
-        if (e == CHURN_OK && !changed) {
-            *out = memo->score;
-            return CHURN_OK;
-        }
-    } else if (memo) {
-        bool changed;
-        e = churn_store_reader_get_customer_if_changed(slot->reader, id, &digest, &changed, rec);
-        if (e == CHURN_OK && !changed) /* a stored digest of 0: decode it after all */
-            e = churn_store_reader_get_customer(slot->reader, id, rec);
-    } else {
-        e = churn_store_reader_get_customer(slot->reader, id, rec);
+    bool decoded = true;
+    const uint64_t *known = memo_usable(svc, memo, m, max_reasons, now) ? &memo->digest : NULL;
+    enum churn_err e = churn_store_reader_get_customer_digest(slot->reader, id, known,
+                                                              memo ? &digest : NULL, &decoded, rec);
+    if (e == CHURN_OK && !decoded) {
+        *out = memo->score;
+        return CHURN_OK;
     }
     if (e == CHURN_ENOTFOUND) {
         snprintf(msg, msglen, "customer '%s' not found", id);

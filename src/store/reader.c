@@ -36,9 +36,9 @@ churn_store_reader_close(struct churn_store_reader *r)
 }
 
 enum churn_err
-churn_store_reader_get_customer_if_changed(struct churn_store_reader *r, const char *customer_id,
-                                           uint64_t *digest, bool *changed,
-                                           struct churn_customer *out)
+churn_store_reader_get_customer_digest(struct churn_store_reader *r, const char *customer_id,
+                                       const uint64_t *known, uint64_t *digest, bool *decoded,
+                                       struct churn_customer *out)
 {
     char reason[CHURN_REASON_MAX];
     enum churn_err err = churn_id_validate(customer_id, "customer_id", reason, sizeof(reason));
@@ -46,7 +46,8 @@ churn_store_reader_get_customer_if_changed(struct churn_store_reader *r, const c
         return churn__store_fail(err, "%s", reason);
     if ((err = churn__store_read_begin(r->store, &r->txn)))
         return err;
-    err = churn__store_get_customer_if_changed(r->store, r->txn, customer_id, digest, changed, out);
+    err = churn__store_get_customer_digest(r->store, r->txn, customer_id, known, digest, decoded,
+                                           out);
     churn__store_read_end(r->store, r->txn);
     return err;
 }
@@ -55,13 +56,5 @@ enum churn_err
 churn_store_reader_get_customer(struct churn_store_reader *r, const char *customer_id,
                                 struct churn_customer *out)
 {
-    char reason[CHURN_REASON_MAX];
-    enum churn_err err = churn_id_validate(customer_id, "customer_id", reason, sizeof(reason));
-    if (err)
-        return churn__store_fail(err, "%s", reason);
-    if ((err = churn__store_read_begin(r->store, &r->txn)))
-        return err;
-    err = churn__store_get_customer(r->store, r->txn, customer_id, out);
-    churn__store_read_end(r->store, r->txn);
-    return err;
+    return churn_store_reader_get_customer_digest(r, customer_id, NULL, NULL, NULL, out);
 }

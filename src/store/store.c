@@ -783,8 +783,9 @@ churn_store_upsert_customers(struct churn_store *s, const struct churn_customer_
 }
 
 enum churn_err
-churn__store_get_customer(struct churn_store *s, MDB_txn *txn, const char *id,
-                          struct churn_customer *out)
+churn__store_get_customer_digest(struct churn_store *s, MDB_txn *txn, const char *id,
+                                 const uint64_t *known, uint64_t *digest, bool *decoded,
+                                 struct churn_customer *out)
 {
     MDB_val k = {strlen(id), (void *)id}, v;
     int rc = mdb_get(txn, s->dbi[CHURN__DB_CUSTOMERS], &k, &v);
@@ -792,27 +793,23 @@ churn__store_get_customer(struct churn_store *s, MDB_txn *txn, const char *id,
         return churn__store_fail(CHURN_ENOTFOUND, "customer %s not found", id);
     if (rc)
         return churn__mdb_err(rc, "reading a customer");
+    if (digest) {
+        *digest = churn_digest64(v.mv_data, v.mv_size);
+        if (known && *known == *digest) {
+            *decoded = false;
+            return CHURN_OK;
+        }
+    }
+    if (decoded)
+        *decoded = true;
     return churn__record_decode(v.mv_data, v.mv_size, id, k.mv_size, out);
 }
 
 enum churn_err
-churn__store_get_customer_if_changed(struct churn_store *s, MDB_txn *txn, const char *id,
-                                     uint64_t *digest, bool *changed, struct churn_customer *out)
+churn__store_get_customer(struct churn_store *s, MDB_txn *txn, const char *id,
+                          struct churn_customer *out)
 {
-    MDB_val k = {strlen(id), (void *)id}, v;
-    int rc = mdb_get(txn, s->dbi[CHURN__DB_CUSTOMERS], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return churn__store_fail(CHURN_ENOTFOUND, "customer %s not found", id);
-    if (rc)
-        return churn__mdb_err(rc, "reading a customer");
-    uint64_t d = churn_digest64(v.mv_data, v.mv_size);
-    *changed = d != *digest;
-    if (!*changed)
-        return CHURN_OK;
-    enum churn_err err = churn__record_decode(v.mv_data, v.mv_size, id, k.mv_size, out);
-    if (err == CHURN_OK)
-        *digest = d;
-    return err;
+    return churn__store_get_customer_digest(s, txn, id, NULL, NULL, NULL, out);
 }
 
 enum churn_err

@@ -106,12 +106,13 @@ enum churn_err churn__store_erase_outcomes(struct churn_store *s, MDB_txn *txn, 
                                            long *found);
 
 /**
- * churn__store_get_customer_if_changed() - look up @id in @txn and decode it only if the
- * stored bytes' digest differs from *@digest (see churn_store_reader_get_customer_if_changed).
+ * churn__store_get_customer_digest() - look up @id in @txn; with @digest, also the stored
+ * bytes' digest, and no decode when it equals *@known (see
+ * churn_store_reader_get_customer_digest). @known, @digest, @decoded may be NULL.
  */
-enum churn_err churn__store_get_customer_if_changed(struct churn_store *s, MDB_txn *txn,
-                                                    const char *id, uint64_t *digest, bool *changed,
-                                                    struct churn_customer *out);
+enum churn_err churn__store_get_customer_digest(struct churn_store *s, MDB_txn *txn, const char *id,
+                                                const uint64_t *known, uint64_t *digest,
+                                                bool *decoded, struct churn_customer *out);
 /** churn__store_get_customer() - look up and decode @id in @txn. */
 enum churn_err churn__store_get_customer(struct churn_store *s, MDB_txn *txn, const char *id,
                                          struct churn_customer *out);

@@ -14,6 +14,7 @@
 #include <grpc/support/time.h>
 
 #include "churn/alloc.h"
+#include "churn/clock.h"
 #include "churn/log.h"
 #include "internal.h"
 
@@ -305,14 +306,7 @@ out_free:
 static bool
 wait_notified(struct churn_server *s, int timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = churn_timespec_of_ns(churn_mono_ns() + timeout_ms * 1000000LL);
     pthread_mutex_lock(&s->mu);
     while (!s->shutdown_notified)
         if (pthread_cond_timedwait(&s->cond, &s->mu, &until) != 0)

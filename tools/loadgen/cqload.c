@@ -31,8 +31,10 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include "churn/clock.h"
 #include "churn_proto.h"
 #include "../common/bench_stats.h"
+#include "../common/chat_texts.h"
 
 #define WINDOW_MAX  256
 #define STREAMS_MAX 4096
@@ -83,23 +85,6 @@ struct worker {
     struct stream *streams;
 };
 
-static const char *const texts[] = {
-    "Hi, I have a question about my invoice.",
-    "This is the third time I ask and I am still waiting for an answer!",
-    "Thanks, that was resolved quickly, great support.",
-    "The app keeps crashing when I upload photos, really frustrating.",
-    "Can you check why my order was cancelled?",
-    "I am not happy with the service lately, it got so slow.",
-};
-
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static bool
 start_batch(struct stream *s, const grpc_op *ops, size_t n, struct tag *t)
 {
@@ -121,7 +106,7 @@ send_turn(struct stream *s)
     req.turn_sequence = (uint64_t)t + 1;
     req.role =
         t % 3 == 0 ? CHURN__V1__CHAT_ROLE__CHAT_ROLE_BOT : CHURN__V1__CHAT_ROLE__CHAT_ROLE_CUSTOMER;
-    req.text = (char *)texts[(s->conversation + t) % (long)(sizeof(texts) / sizeof(texts[0]))];
+    req.text = (char *)bench_chat_texts[(size_t)(s->conversation + t) % BENCH_N_CHAT_TEXTS];
     size_t n = protobuf_c_message_pack(&req.base, s->out);
     grpc_slice slice = grpc_slice_from_copied_buffer((const char *)s->out, n);
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
@@ -130,7 +115,7 @@ send_turn(struct stream *s)
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_SEND_MESSAGE;
     op.data.send_message.send_message = bb;
-    s->sent_at[t % WINDOW_MAX] = mono_ns();
+    s->sent_at[t % WINDOW_MAX] = churn_mono_ns();
     if (start_batch(s, &op, 1, &s->t_send)) {
         s->sending = true;
         s->sent++;
@@ -321,7 +306,7 @@ on_event(struct worker *w, struct tag *t, bool ok)
     case TAG_RECV:
         if (ok && s->recv_buf) {
             if (s->answered < s->sent) {
-                int64_t now = mono_ns();
+                int64_t now = churn_mono_ns();
                 add_latency(w, (double)(now - s->sent_at[s->answered % WINDOW_MAX]) / 1000.0);
             }
             if (!answer_ok(s, s->recv_buf))
@@ -440,7 +425,7 @@ main(int argc, char **argv)
         if (!w->streams)
             return 3;
     }
-    int64_t t0 = mono_ns();
+    int64_t t0 = churn_mono_ns();
     for (int i = 0; i < o.threads; i++)
         pthread_create(&th[i], NULL, worker_main, &ws[i]);
     long turns = 0, failures = 0;
@@ -451,7 +436,7 @@ main(int argc, char **argv)
         failures += ws[i].failures;
         n_lat += ws[i].n_lat;
     }
-    double secs = (double)(mono_ns() - t0) / 1e9;
+    double secs = (double)(churn_mono_ns() - t0) / 1e9;
     double *lat = malloc((n_lat ? n_lat : 1) * sizeof(double));
     size_t k = 0;
     for (int i = 0; i < o.threads; i++) {

@@ -28,6 +28,7 @@
 #include "churn/transport.h"
 #include "churn_proto.h"
 #include "../common/bench_stats.h"
+#include "../common/chat_texts.h"
 
 struct opts {
     const char *mode, *target;
@@ -47,15 +48,6 @@ struct shared {
     pthread_mutex_t mu;
     double *lat_us;
     size_t n_lat, cap_lat;
-};
-
-static const char *const texts[] = {
-    "Hi, I have a question about my invoice.",
-    "This is the third time I ask and I am still waiting for an answer!",
-    "Thanks, that was resolved quickly, great support.",
-    "The app keeps crashing when I upload photos, really frustrating.",
-    "Can you check why my order was cancelled?",
-    "I am not happy with the service lately, it got so slow.",
 };
 
 /* Pack events @first..@first+@n-1 of @stream into one RecordEventsRequest. */
@@ -204,7 +196,7 @@ chat_thread(void *arg)
                 req.turn_sequence = (uint64_t)t + 1;
                 req.role = t % 3 == 0 ? CHURN__V1__CHAT_ROLE__CHAT_ROLE_BOT
                                       : CHURN__V1__CHAT_ROLE__CHAT_ROLE_CUSTOMER;
-                req.text = (char *)texts[(c + t) % (sizeof(texts) / sizeof(texts[0]))];
+                req.text = (char *)bench_chat_texts[(size_t)(c + t) % BENCH_N_CHAT_TEXTS];
                 size_t n = protobuf_c_message_pack(&req.base, buf);
                 sent_at[t % WINDOW_MAX] = churn_mono_ns();
                 ok = churn_client_stream_send(st, buf, n) == CHURN_OK;
