@@ -471,11 +471,12 @@ check_monotone_tree(struct churn__mctx *ctx, const struct churn_model *m, size_t
         hi[i] = fmax(hi[l], hi[r]);
         int dir = m->features[nd->feature].pub.monotone;
         if ((dir > 0 && hi[l] > lo[r]) || (dir < 0 && lo[l] < hi[r]))
-            return churn__model_fail(ctx, CHURN_ECORRUPT,
-                                     "trees[%zu]: a split on '%s' (monotone %+d) has leaf values "
-                                     "against the direction (%.17g below, %.17g above)",
-                                     t, m->features[nd->feature].name, dir, dir > 0 ? hi[l] : lo[l],
-                                     dir > 0 ? lo[r] : hi[r]);
+            return churn__model_fail(
+                ctx, CHURN_ECORRUPT,
+                "gbdt.trees[%zu]: a split on '%s' (monotone %+d) has leaf values "
+                "against the direction (%.17g below, %.17g above)",
+                t, m->features[nd->feature].name, dir, dir > 0 ? hi[l] : lo[l],
+                dir > 0 ? lo[r] : hi[r]);
     }
     return CHURN_OK;
 }
