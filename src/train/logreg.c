@@ -8,11 +8,11 @@
  *
  * Monotone constraints keep the sign of a numeric feature's coefficient (>= 0 for +1, <= 0
  * for -1, on the standardised scale; the missing indicator is free) by projection: a
- * coefficient at zero whose gradient or search direction points across zero is held there,
- * the L-BFGS direction is computed on the others, and every trial point of the line search is
- * projected back onto the allowed signs. The curvature memory is kept across changes of the
- * held set (resetting it made the fit two to three times slower, with no better optimum), but
- * a small decrease does not end the fit in an iteration where the held set changed.
+ * coefficient at zero whose gradient points across zero is held there for the iteration (its
+ * component of the gradient and of the L-BFGS direction is zero), a free one at zero does not
+ * step across it, and every trial point of the line search is projected back onto the allowed
+ * signs. The curvature memory is kept when the held set changes, but a small decrease does
+ * not end the fit in an iteration where it changed.
  */
 #include <math.h>
 #include <string.h>
@@ -163,9 +163,9 @@ lbfgs(const struct problem *P, double *x, unsigned max_iter)
         }
         for (size_t i = 0; i < n; i++)
             dir[i] = -dir[i];
-        if (P->sign) { /* never step across zero from zero */
+        if (P->sign) { /* held coefficients stay; none steps across zero from zero */
             for (size_t i = 0; i < n; i++)
-                if (P->sign[i] && x[i] == 0 && P->sign[i] * dir[i] < 0)
+                if (held[i] || (P->sign[i] && x[i] == 0 && P->sign[i] * dir[i] < 0))
                     dir[i] = 0;
         }
         double gd = dot(g, dir, n);

@@ -746,9 +746,10 @@ lcg01(uint64_t *s)
 }
 
 /* 4,000 rows of three numeric columns and a label drawn from @logit(u, v, w) with u, v, w
- * uniform in [0, 10]; u is missing in one row of ten, v in one of twenty. */
+ * uniform in [0, 10]; u is missing in one row of ten, v in one of twenty. With @flat_u, the
+ * column u says 1 wherever it is present (the same rows, labels and missing values). */
 static struct churn_dataset *
-synthetic_set(double (*logit)(double u, double v, double w), uint64_t seed)
+synthetic_set(double (*logit)(double u, double v, double w), uint64_t seed, bool flat_u)
 {
     size_t cap = 4000 * 64, off = 0;
     char *text = malloc(cap);
@@ -758,7 +759,7 @@ synthetic_set(double (*logit)(double u, double v, double w), uint64_t seed)
         int y = lcg01(&seed) < 1 / (1 + exp(-logit(u, v, w)));
         char us[32] = "", vs[32] = "";
         if (i % 10 != 3)
-            snprintf(us, sizeof us, "%.3f", u);
+            snprintf(us, sizeof us, "%.3f", flat_u ? 1.0 : u);
         if (i % 20 != 7)
             snprintf(vs, sizeof vs, "%.3f", v);
         off += (size_t)snprintf(text + off, cap - off, "%s,%s,%.3f,%d\n", us, vs, w, y);
@@ -841,7 +842,7 @@ train_with(const struct churn_dataset *ds, enum churn_train_algo algo, const sig
 
 Test(monotone, boosted_trees_follow_the_declared_directions)
 {
-    struct churn_dataset *ds = synthetic_set(u_shaped, 7);
+    struct churn_dataset *ds = synthetic_set(u_shaped, 7, false);
     signed char mono[3];
     char err[CHURN_TRAIN_ERRMSG];
     cr_assert_eq(churn_train_parse_monotone(ds, "u=+1,v=-1", mono, err, sizeof err), CHURN_OK, "%s",
@@ -873,7 +874,7 @@ Test(monotone, boosted_trees_follow_the_declared_directions)
 
 Test(monotone, logistic_regression_keeps_the_declared_signs)
 {
-    struct churn_dataset *ds = synthetic_set(against_u, 11);
+    struct churn_dataset *ds = synthetic_set(against_u, 11, false);
     signed char mono[3];
     char err[CHURN_TRAIN_ERRMSG];
     cr_assert_eq(churn_train_parse_monotone(ds, "u=-1,v=-1", mono, err, sizeof err), CHURN_OK, "%s",
@@ -899,8 +900,22 @@ Test(monotone, logistic_regression_keeps_the_declared_signs)
     x[1] = 10;
     churn_model_predict(bound, x, &p);
     cr_assert_lt(p.margin, lo - 1, "v lost its effect");
-    /* a missing u still counts through its (free) indicator: not required to be ordered */
     cr_assert_eq(churn_model_feature(bound, 0)->monotone, -1);
+    /* and it is the constrained optimum: with u's coefficient at zero the fit equals the free
+     * fit of the same data with u's values erased (its missing indicator is free in both) */
+    struct churn_dataset *flat = synthetic_set(against_u, 11, true);
+    struct churn_model *ref = train_with(flat, CHURN_TRAIN_LOGREG, NULL);
+    for (size_t r = 0; r < ds->n_rows; r += 37) {
+        struct churn_model_prediction a, b;
+        churn_dataset_row(ds, r, x);
+        churn_model_predict(bound, x, &a);
+        churn_dataset_row(flat, r, x);
+        churn_model_predict(ref, x, &b);
+        cr_assert_float_eq(a.margin, b.margin, 1e-4, "row %zu: %.6f, the optimum %.6f", r, a.margin,
+                           b.margin);
+    }
+    churn_model_unref(ref);
+    churn_dataset_free(flat);
     churn_model_unref(bound);
     churn_model_unref(free_fit);
     churn_dataset_free(ds);
@@ -909,7 +924,7 @@ Test(monotone, logistic_regression_keeps_the_declared_signs)
 Test(monotone, no_constraints_leave_the_fit_unchanged)
 {
     /* an all-zero direction array is the same fit as none, bit for bit */
-    struct churn_dataset *ds = synthetic_set(u_shaped, 3);
+    struct churn_dataset *ds = synthetic_set(u_shaped, 3, false);
     signed char zero[3] = {0, 0, 0};
     for (int a = 0; a < 2; a++) {
         enum churn_train_algo algo = a ? CHURN_TRAIN_GBDT : CHURN_TRAIN_LOGREG;
