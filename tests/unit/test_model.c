@@ -2,7 +2,9 @@
  * test_model.c - the model module: hand-computed logistic regression and tree scores,
  * contributions that sum to the margin, calibration, reasons, binding, save/load round
  * trips, XGBoost import against python3-xgboost's own predictions, reference counting across
- * threads, and a refusal with a precise message for each kind of bad model file.
+ * threads, monotone directions (kept through save and load, verified against the
+ * coefficients and trees), and a refusal with a precise message for each kind of bad model
+ * file.
  */
 #include <math.h>
 #include <pthread.h>

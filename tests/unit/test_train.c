@@ -2,7 +2,9 @@
  * test_train.c - the training side: the CSV reader (quoting, BOM, CRLF, caps, errors with
  * line numbers), training sets from CSV (type inference, labels, caps on categories, bad
  * input), metrics against hand-computed values, the two trainers against closed-form answers,
- * cross-validation, calibration, and an AUC floor on a real churn data set.
+ * cross-validation, calibration, an AUC floor on a real churn data set, and monotone
+ * constraints (each trainer's model swept over every constrained feature never moves against
+ * its direction where the free fit does; parsing and refusals).
  */
 #include <math.h>
 #include <stdio.h>
