@@ -518,9 +518,13 @@ grow_tree(struct gb *B, size_t n, struct gstat **pool, struct leaf *leaves, stru
         t->left[P.node] = ln;
         t->right[P.node] = rn;
         t->cover[P.node] = P.H;
-        struct leaf L = {P.begin, lo, s->gl, s->hl, P.depth + 1, ln, NULL, {0}, P.lo, P.hi};
-        struct leaf R = {lo, P.end, P.G - s->gl, P.H - s->hl, P.depth + 1,
-                         rn, NULL,  {0},         P.lo,        P.hi};
+        struct leaf L = {.begin = P.begin, .end = lo, .G = s->gl, .H = s->hl};
+        struct leaf R = {.begin = lo, .end = P.end, .G = P.G - s->gl, .H = P.H - s->hl};
+        L.depth = R.depth = P.depth + 1;
+        L.node = ln;
+        R.node = rn;
+        L.lo = R.lo = P.lo; /* the bounds pass down unchanged unless the split is constrained */
+        L.hi = R.hi = P.hi;
         if (B->mono && B->mono[s->feat])
             child_bounds(B, &P, &L, &R);
         /* smaller child by scan into a fresh buffer, larger by subtraction in the parent's */
