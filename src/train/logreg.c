@@ -116,6 +116,33 @@ project(const struct problem *P, double *x)
             x[i] = 0;
 }
 
+/*
+ * Backtracking from @step along @dir (first-order decrease @gd per unit step) until the Armijo
+ * condition holds at @xn (projected onto the allowed signs, when there are constraints), with
+ * its objective in *@fn and gradient in @gn. Returns false after 50 halvings.
+ */
+static bool
+line_search(const struct problem *P, const double *x, const double *g, const double *dir, double gd,
+            double f, double step, double *xn, double *gn, double *fn)
+{
+    size_t n = P->d + 1;
+    for (int tries = 0; tries < 50; tries++, step *= 0.5) {
+        for (size_t i = 0; i < n; i++)
+            xn[i] = x[i] + step * dir[i];
+        double decrease = step * gd;
+        if (P->sign) { /* the projected step's first-order decrease */
+            project(P, xn);
+            decrease = 0;
+            for (size_t i = 0; i < n; i++)
+                decrease += g[i] * (xn[i] - x[i]);
+        }
+        *fn = evaluate(P, xn, gn);
+        if (*fn <= f + 1e-4 * decrease)
+            return true;
+    }
+    return false;
+}
+
 static enum churn_err
 lbfgs(const struct problem *P, double *x, unsigned max_iter)
 {
@@ -177,23 +204,7 @@ lbfgs(const struct problem *P, double *x, unsigned max_iter)
         }
         double step = k ? 1.0 : 1.0 / sqrt(dot(gr, gr, n));
         double fn = f;
-        int tries;
-        for (tries = 0; tries < 50; tries++) {
-            for (size_t i = 0; i < n; i++)
-                xn[i] = x[i] + step * dir[i];
-            double decrease = step * gd;
-            if (P->sign) { /* the projected step's first-order decrease */
-                project(P, xn);
-                decrease = 0;
-                for (size_t i = 0; i < n; i++)
-                    decrease += g[i] * (xn[i] - x[i]);
-            }
-            fn = evaluate(P, xn, gn);
-            if (fn <= f + 1e-4 * decrease)
-                break;
-            step *= 0.5;
-        }
-        if (tries == 50)
+        if (!line_search(P, x, g, dir, gd, f, step, xn, gn, &fn))
             break; /* no progress possible at this precision */
         double *s = &S[head * n], *y = &Y[head * n];
         for (size_t i = 0; i < n; i++) {
