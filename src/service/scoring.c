@@ -850,6 +850,7 @@ model_info_to_proto(const struct churn__served_model *m, struct churn_arena *a)
         fs[i].type = f->type == CHURN_FEATURE_CATEGORICAL
                          ? CHURN__V1__FEATURE_TYPE__FEATURE_TYPE_CATEGORICAL
                          : CHURN__V1__FEATURE_TYPE__FEATURE_TYPE_NUMERIC;
+        fs[i].monotone = f->monotone;
         if (in_cat >= 0) {
             const struct churn_feature_info *c = &cat[in_cat];
             fs[i].description = (char *)c->description;
