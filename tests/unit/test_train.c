@@ -825,6 +825,29 @@ violations(const struct churn_model *m, const struct churn_dataset *ds, size_t c
     return bad;
 }
 
+/*
+ * Reasons at the ends of the range: with column @col at its smallest observed value (for
+ * @dir +1; the largest for -1) a model monotone in it can only credit the column with lowering
+ * the risk. Count the rows of @ds (60 of them) where the column's contribution is > 0 there.
+ */
+static size_t
+wrong_way_reasons(const struct churn_model *m, const struct churn_dataset *ds, size_t col, int dir)
+{
+    double end = dir > 0 ? INFINITY : -INFINITY;
+    for (size_t r = 0; r < ds->n_rows; r++)
+        if (!isnan(ds->cols[col][r]))
+            end = dir > 0 ? fmin(end, ds->cols[col][r]) : fmax(end, ds->cols[col][r]);
+    double x[3], c[3], bias;
+    size_t bad = 0;
+    for (size_t r = 0; r < 60 * 13 && r < ds->n_rows; r += 13) {
+        churn_dataset_row(ds, r, x);
+        x[col] = end;
+        churn_model_contributions(m, x, c, &bias);
+        bad += c[col] > 1e-12;
+    }
+    return bad;
+}
+
 static struct churn_model *
 train_with(const struct churn_dataset *ds, enum churn_train_algo algo, const signed char *mono)
 {
@@ -855,6 +878,11 @@ Test(monotone, boosted_trees_follow_the_declared_directions)
     cr_assert_gt(violations(free_fit, ds, 0, +1), 0, "the unconstrained fit is monotone in u");
     cr_assert_eq(violations(bound, ds, 0, +1), 0);
     cr_assert_eq(violations(bound, ds, 1, -1), 0);
+    /* so a reason never says that the least of a +1 column (or the most of a -1 column)
+     * raised the risk; the free fit says that the smallest u did */
+    cr_assert_gt(wrong_way_reasons(free_fit, ds, 0, +1), 0);
+    cr_assert_eq(wrong_way_reasons(bound, ds, 0, +1), 0);
+    cr_assert_eq(wrong_way_reasons(bound, ds, 1, -1), 0);
     /* the directions are in the model, and survive a save and a load */
     cr_assert_eq(churn_model_feature(bound, 0)->monotone, 1);
     cr_assert_eq(churn_model_feature(bound, 1)->monotone, -1);
@@ -886,6 +914,9 @@ Test(monotone, logistic_regression_keeps_the_declared_signs)
     cr_assert_gt(violations(free_fit, ds, 0, -1), 0, "the unconstrained fit falls with u");
     cr_assert_eq(violations(bound, ds, 0, -1), 0);
     cr_assert_eq(violations(bound, ds, 1, -1), 0);
+    cr_assert_gt(wrong_way_reasons(free_fit, ds, 0, -1), 0);
+    cr_assert_eq(wrong_way_reasons(bound, ds, 0, -1), 0);
+    cr_assert_eq(wrong_way_reasons(bound, ds, 1, -1), 0);
     /* the constraint binds on u (its coefficient is held at zero: a flat response) and leaves
      * v's effect, which agrees with its direction, in place */
     double x[3] = {0, 5, 5}, lo, hi;
