@@ -55,9 +55,10 @@ char *churn_reason_number_text(const char *label, double value, char *out, size_
 /**
  * churn_reason_moved_text() - what moved between two scores for catalogue feature @feature:
  * "<label> fell|rose from <before> to <after>", "<label> unchanged at <v>", or, for a value
- * that was or is missing (NaN), "<label>: <after> (no data before)", "<label>: no data now
- * (was <before>)", "<label>: still no data". Values are written in the feature's unit
- * (currency with 2 decimals, ratios as percentages, counts whole). Returns @out.
+ * not known at one of the two scores (NaN: missing data, or a feature the score did not
+ * record), "<label> is now <after>", "<label> was <before>", "<label>: no value to compare".
+ * Values are written in the feature's unit (currency with 2 decimals, ratios as
+ * percentages, counts and days whole). Returns @out.
  */
 char *churn_reason_moved_text(int feature, double before, double after, char *out, size_t outlen);
 

@@ -614,11 +614,11 @@ churn_reason_moved_text(int feature, double before, double after, char *out, siz
     const char *label = churn_features_catalogue()[feature].label;
     char a[48], b[48];
     if (isnan(before) && isnan(after))
-        put(&w, "%s: still no data", label);
+        put(&w, "%s: no value to compare", label);
     else if (isnan(before))
-        put(&w, "%s: %s (no data before)", label, unit_text(feature, after, a, sizeof(a)));
+        put(&w, "%s is now %s", label, unit_text(feature, after, a, sizeof(a)));
     else if (isnan(after))
-        put(&w, "%s: no data now (was %s)", label, unit_text(feature, before, b, sizeof(b)));
+        put(&w, "%s was %s", label, unit_text(feature, before, b, sizeof(b)));
     else if (strcmp(unit_text(feature, before, b, sizeof(b)),
                     unit_text(feature, after, a, sizeof(a))) == 0)
         put(&w, "%s unchanged at %s", label, a);

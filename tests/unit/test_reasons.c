@@ -278,11 +278,11 @@ Test(reasons, what_moved_in_the_feature_unit)
     cr_assert_str_eq(churn_reason_moved_text(CHURN_FEAT_TENURE_DAYS, 40, 40.001, s, sizeof(s)),
                      "Tenure unchanged at 40");
     cr_assert_str_eq(churn_reason_moved_text(CHURN_FEAT_AVG_RATING_90D, NAN, 2, s, sizeof(s)),
-                     "Average rating in the last 90 days: 2 (no data before)");
+                     "Average rating in the last 90 days is now 2");
     cr_assert_str_eq(churn_reason_moved_text(CHURN_FEAT_AVG_RATING_90D, 4.5, NAN, s, sizeof(s)),
-                     "Average rating in the last 90 days: no data now (was 4.5)");
+                     "Average rating in the last 90 days was 4.5");
     cr_assert_str_eq(churn_reason_moved_text(CHURN_FEAT_AVG_RATING_90D, NAN, NAN, s, sizeof(s)),
-                     "Average rating in the last 90 days: still no data");
+                     "Average rating in the last 90 days: no value to compare");
     cr_assert_str_eq(churn_reason_moved_text(-1, 1, 2, s, sizeof(s)), "Unknown feature");
 }
 
