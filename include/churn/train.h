@@ -182,6 +182,8 @@ struct churn_select_candidate {
     bool ran;
     double auc_mean, auc_sd, pr_auc_mean, log_loss_mean, seconds; /* stratified CV */
     double blend_weight; /* BLEND: the logistic regression's weight on the margin */
+    char skipped[96];    /* why a candidate that could not be trained on this data did not
+                            run (e.g. too few rows to subsample); empty otherwise */
 };
 
 struct churn_select_report {

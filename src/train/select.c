@@ -195,10 +195,15 @@ run_trees(struct search *s, struct churn_train_options *best)
             r->budget_hit = true;
             continue;
         }
-        enum churn_err err =
-            churn_train_cv(s->ds, &t, CHURN_TRAIN_GBDT, s->cv, s->oof_cur, s->errbuf, s->errlen);
+        struct churn_select_candidate *c = &r->cand[i + 1];
+        enum churn_err err = churn_train_cv(s->ds, &t, CHURN_TRAIN_GBDT, s->cv, s->oof_cur,
+                                            c->skipped, sizeof(c->skipped));
+        if (err == CHURN_EINVAL) /* this shape does not fit this data: the others may */
+            continue;
         if (err)
-            return err;
+            return churn__train_fail(&(struct churn__tctx){s->errbuf, s->errlen}, err, "%s",
+                                     c->skipped);
+        c->skipped[0] = '\0';
         record(s, i + 1, CHURN_TRAIN_GBDT, s->cv);
         if (r->chosen == i + 1)
             out->opts = t;

@@ -9,8 +9,9 @@
  *       regression and of 100 trees of depth 6 on 2 threads, then single-row prediction
  *       throughput on one core with and without contributions
  *   model-bench export --data FILE --label COL [--positive V] [--rows N] --out FILE
- *       the tiled, encoded matrix (category codes, empty for missing) with the label last,
- *       for the side-by-side xgboost script in this directory
+ *       the tiled, encoded matrix (category codes, empty for missing; a categorical column's
+ *       name is prefixed "c:") with the label and churnd's fold of each row last, for the
+ *       side-by-side xgboost and sklearn script in this directory
  *   model-bench select --data FILE --label COL [--positive V] [--budget S]
  *       the auto search (churn_train_select()) on the whole set: every candidate's CV figures,
  *       which ran and which was chosen
@@ -331,8 +332,9 @@ cmd_export(const struct args *a)
         churn_dataset_free(base);
         return 1;
     }
-    for (size_t k = 0; k < base->n_features; k++)
-        fprintf(f, "%s,", base->features[k].name);
+    for (size_t k = 0; k < base->n_features; k++) /* "c:" marks a categorical column */
+        fprintf(f, "%s%s,", base->features[k].type == CHURN_FEATURE_CATEGORICAL ? "c:" : "",
+                base->features[k].name);
     fprintf(f, "label,fold\n");
     for (size_t i = 0; i < (size_t)a->rows; i++) {
         size_t r = i % base->n_rows;
