@@ -19,7 +19,8 @@
 #include "churn/alloc.h"
 #include "internal.h"
 
-#define NAME_MAX_BYTES 256
+#define NAME_MAX_BYTES   256
+#define BLEND_MAX_WEIGHT 1000.0 /* a blend member's weight on the margin */
 
 static enum churn_err
 get_member(struct churn__mctx *ctx, const json_t *obj, const char *path, const char *key,
@@ -497,8 +498,9 @@ load_member(struct churn__mctx *ctx, struct churn_model *m, size_t i, const json
         err = get_member(ctx, mj, path, "model", true, &md);
     if (err)
         return err;
-    if (!(w >= 0))
-        return churn__model_fail(ctx, CHURN_ECORRUPT, "%s.weight: must be >= 0 (is %g)", path, w);
+    if (!(w >= 0 && w <= BLEND_MAX_WEIGHT))
+        return churn__model_fail(ctx, CHURN_ECORRUPT, "%s.weight: must be in [0, %g] (is %g)", path,
+                                 BLEND_MAX_WEIGHT, w);
     if (!json_is_object(md))
         return churn__model_fail(ctx, CHURN_ECORRUPT, "%s.model: expected an object", path);
     char msg[CHURN_MODEL_ERRMSG];

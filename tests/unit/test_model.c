@@ -585,7 +585,9 @@ Test(model_bad, wrong_types_and_missing_members)
 Test(model_bad, blend_weights_and_members)
 {
     refuse_edit(blend_doc, "\"weight\":0.4", "\"weight\":-1",
-                "blend.members[0].weight: must be >= 0 (is -1)");
+                "blend.members[0].weight: must be in [0, 1000] (is -1)");
+    refuse_edit(blend_doc, "\"weight\":0.6", "\"weight\":1e300",
+                "blend.members[1].weight: must be in [0, 1000] (is 1e+300)");
     refuse_edit(blend_doc, "\"weight\":0.4", "\"weight\":\"0.4\"",
                 "blend.members[0].weight: expected a number");
     refuse_edit(blend_doc, "\"weight\":0.6,", "", "blend.members[1].weight: missing");
