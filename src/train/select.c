@@ -45,8 +45,7 @@ struct search {
     double *oof_lr, *oof_gb, *oof_cur, *mix, *p, *y;
     struct churn_cv_result *cv;
     int64_t t0;
-    char *errbuf;
-    size_t errlen;
+    struct churn__tctx ctx;
 };
 
 static void
@@ -201,8 +200,7 @@ run_trees(struct search *s, struct churn_train_options *best)
         if (err == CHURN_EINVAL) /* this shape does not fit this data: the others may */
             continue;
         if (err)
-            return churn__train_fail(&(struct churn__tctx){s->errbuf, s->errlen}, err, "%s",
-                                     c->skipped);
+            return churn__train_fail(&s->ctx, err, "%s", c->skipped);
         c->skipped[0] = '\0';
         record(s, i + 1, CHURN_TRAIN_GBDT, s->cv);
         if (r->chosen == i + 1)
@@ -230,7 +228,7 @@ search_run(struct search *s, double *oof)
     r->n_candidates = GRID_N + 3;
     snprintf(r->cand[0].name, sizeof(r->cand[0].name), "logistic regression, l2 %g", lr.l2);
     enum churn_err err = churn_train_cv(s->ds, &lr, CHURN_TRAIN_LOGREG, &out->cv_logreg, s->oof_lr,
-                                        s->errbuf, s->errlen);
+                                        s->ctx.errbuf, s->ctx.errlen);
     if (err)
         return err;
     record(s, 0, CHURN_TRAIN_LOGREG, &out->cv_logreg);
@@ -243,8 +241,7 @@ search_run(struct search *s, double *oof)
     if (out->has_cv_gbdt) {
         double w;
         if ((err = blend_cv(s, &w)))
-            return churn__train_fail(&(struct churn__tctx){s->errbuf, s->errlen}, err,
-                                     "blend: cannot compute metrics");
+            return churn__train_fail(&s->ctx, err, "blend: cannot compute metrics");
         r->cand[blend].blend_weight = w;
         record(s, blend, CHURN_TRAIN_BLEND, s->cv);
         if (r->chosen == blend) {
@@ -288,8 +285,7 @@ churn_train_select(const struct churn_dataset *ds, const struct churn_train_opti
         .y = churn_malloc(n * sizeof(double)),
         .cv = churn_malloc(sizeof(struct churn_cv_result)),
         .t0 = churn_mono_ns(),
-        .errbuf = errbuf,
-        .errlen = errlen,
+        .ctx = ctx,
     };
     enum churn_err err;
     if (!res || !s.fold || !s.oof_lr || !s.oof_gb || !s.oof_cur || !s.mix || !s.p || !s.y ||
