@@ -144,6 +144,8 @@ tile(const struct churn_dataset *ds, size_t rows)
     struct churn_dataset *t = churn_calloc(1, sizeof(*t));
     *t = *ds;
     t->n_rows = rows;
+    t->group = NULL; /* timing only: tiled rows need no groups or times */
+    t->time = NULL;
     t->cols = churn_calloc(ds->n_features, sizeof(double *));
     t->y = churn_malloc(rows * sizeof(double));
     t->n_positive = 0;
@@ -166,6 +168,8 @@ untile(struct churn_dataset *t)
         churn_free(t->cols[f]);
     churn_free(t->cols);
     churn_free(t->y);
+    churn_free(t->group);
+    churn_free(t->time);
     churn_free(t);
 }
 
@@ -401,6 +405,8 @@ subset(const struct churn_dataset *ds, const unsigned *fold, unsigned f, bool in
     t->n_positive = 0;
     t->cols = churn_calloc(ds->n_features, sizeof(double *));
     t->y = churn_malloc(ds->n_rows * sizeof(double));
+    t->group = ds->group ? churn_malloc(ds->n_rows * sizeof(uint64_t)) : NULL;
+    t->time = ds->time ? churn_malloc(ds->n_rows * sizeof(double)) : NULL;
     for (size_t k = 0; k < ds->n_features; k++)
         t->cols[k] = churn_malloc(ds->n_rows * sizeof(double));
     for (size_t r = 0; r < ds->n_rows; r++) {
@@ -409,6 +415,10 @@ subset(const struct churn_dataset *ds, const unsigned *fold, unsigned f, bool in
         for (size_t k = 0; k < ds->n_features; k++)
             t->cols[k][t->n_rows] = ds->cols[k][r];
         t->y[t->n_rows] = ds->y[r];
+        if (t->group)
+            t->group[t->n_rows] = ds->group[r];
+        if (t->time)
+            t->time[t->n_rows] = ds->time[r];
         t->n_positive += ds->y[r] > 0;
         t->n_rows++;
     }
