@@ -499,7 +499,7 @@ Test(features, synthetic_churners_show_the_warning_signs)
     char d[64], cmd[256];
     snprintf(d, sizeof(d), "/tmp/churn-synth-XXXXXX");
     cr_assert_not_null(mkdtemp(d));
-    snprintf(cmd, sizeof(cmd), SYNTH " --customers 1500 --seed 3 --now " SYNTH_NOW " --store %s",
+    snprintf(cmd, sizeof(cmd), SYNTH " --customers 3000 --seed 3 --now " SYNTH_NOW " --store %s",
              d);
     cr_assert_eq(system(cmd), 0);
     cr_assert_eq(churn_store_open(d, NULL, &st), CHURN_OK);
