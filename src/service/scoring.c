@@ -862,9 +862,10 @@ model_info_to_proto(const struct churn__served_model *m, struct churn_arena *a)
         return NULL;
     churn__v1__model_info__init(mi);
     mi->version = (char *)(info->version ? info->version : "");
-    mi->kind = info->kind == CHURN_MODEL_GBDT
-                   ? CHURN__V1__MODEL_KIND__MODEL_KIND_GRADIENT_BOOSTED_TREES
-                   : CHURN__V1__MODEL_KIND__MODEL_KIND_LOGISTIC_REGRESSION;
+    mi->kind =
+        info->kind == CHURN_MODEL_GBDT    ? CHURN__V1__MODEL_KIND__MODEL_KIND_GRADIENT_BOOSTED_TREES
+        : info->kind == CHURN_MODEL_BLEND ? CHURN__V1__MODEL_KIND__MODEL_KIND_BLEND
+                                          : CHURN__V1__MODEL_KIND__MODEL_KIND_LOGISTIC_REGRESSION;
     mi->trained_at_ms = info->trained_at_ms;
     mi->loaded_at_ms = m->loaded_at_ms;
     mi->path = m->path;

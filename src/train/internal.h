@@ -1,7 +1,7 @@
 /*
  * internal.h - what the files of src/train share: the view of a training set that one fit
- * sees (rows, features, weights), the two fitters that turn it into a model document, and the
- * helpers that build the JSON shared by both.
+ * sees (rows, features, weights), the two fitters that turn it into a model document, the
+ * blend of their documents, and the helpers that build the JSON and summaries shared by all.
  */
 #ifndef CHURN_TRAIN_INTERNAL_H
 #define CHURN_TRAIN_INTERNAL_H
@@ -50,6 +50,11 @@ enum churn_err churn__monotone_check(const struct churn_dataset *ds,
 /* The direction (-1, 0, +1) of the fit's feature @k (position in fit->feat). */
 int churn__fit_monotone(const struct churn__fit *fit, const struct churn_train_options *o,
                         size_t k);
+
+/* The blend document of two fitted documents on the same features, consumed: margin =
+ * @w_lr * logistic regression margin + (1 - @w_lr) * trees margin (select.c). */
+enum churn_err churn__blend_doc(json_t *lr, json_t *gbdt, double w_lr, json_t **doc,
+                                struct churn__tctx *ctx);
 
 /* Numerically safe logistic function. */
 double churn__sigmoid(double z);

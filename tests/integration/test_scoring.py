@@ -2,7 +2,9 @@
 models trained on it by churnctl): GetScore and BatchGetScores (probability, tiers, reasons
 with labels and explanations, the serving model's version, per-item errors), the
 ListAtRiskCustomers pages, no model loaded, ReloadModel with bad files (the old model keeps
-serving), dry runs, a valid swap, the monotone directions GetModelInfo shows, and scoring under load from several threads during 20
+serving), dry runs, a valid swap, the monotone directions GetModelInfo shows, a blend of the two
+demo models served with its reasons (and bad blends refused by field), and scoring under load
+from several threads during 20
 reloads (good and bad files, RPC and SIGHUP) with zero failed calls."""
 
 import json
@@ -18,8 +20,8 @@ import pytest
 
 from conftest import RPC_TIMEOUT_S, assert_serving, rpc_error
 from fixtures_data import api, demo_store  # noqa: F401 (fixtures)
-from fixtures_data import (ingest_stub, model_version, start_on_store, write_model_variant,
-                           write_truncated)
+from fixtures_data import (ingest_stub, model_checksum, model_version, start_on_store,
+                           write_model_variant, write_truncated)
 
 KNOWN = ["cust-0000001", "cust-0000042", "cust-0000777", "cust-0001999"]
 
@@ -300,6 +302,58 @@ def test_reload_dry_run_describes_the_candidate(stubs, api, scored, demo_store):
     assert r.old_version == before
     assert r.model.version == model_version(demo_store.gbdt)
     assert r.model.kind == api.model_pb2.MODEL_KIND_GRADIENT_BOOSTED_TREES
+
+
+def write_blend(demo_store, path, edit=None):
+    """A blend file (docs/MODELS.md) of the demo store's logistic regression and trees, which
+    were trained on the same training set, so their features agree."""
+    def member(path):
+        with open(path) as f:
+            doc = json.load(f)
+        return {k: v for k, v in doc.items()
+                if k not in ("format_version", "checksum", "calibration", "training")}
+    lr, gb = member(demo_store.logreg), member(demo_store.gbdt)
+    doc = {"format_version": 1, "kind": "blend", "version": "blend-of-the-demo-models",
+           "features": gb["features"],
+           "blend": {"intercept": 0.0, "members": [{"weight": 0.4, "model": lr},
+                                                   {"weight": 0.6, "model": gb}]},
+           "calibration": {"method": "none"}}
+    if edit:
+        edit(doc)
+    doc["checksum"] = model_checksum(doc)
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    return path
+
+
+def test_a_blend_is_served_with_reasons(stubs, api, scored, demo_store, tmp_path):
+    before = serving_version(api, scored)
+    members = lambda d: d["blend"]["members"]  # noqa: E731
+    bad = {
+        "blend.members[0].weight: must be in [0, 1000]":
+            lambda d: members(d)[0].update(weight=-0.5),
+        "blend.members[1].model: missing": lambda d: members(d)[1].pop("model"),
+        "blend.members: every weight is 0":
+            lambda d: [m.update(weight=0) for m in members(d)],
+    }
+    for i, (message, edit) in enumerate(bad.items()):
+        err = rpc_error(reload, api, scored, write_blend(demo_store, str(tmp_path / f"b{i}.json"),
+                                                         edit))
+        assert err.code() == grpc.StatusCode.FAILED_PRECONDITION, (message, err)
+        assert message in err.details(), err.details()
+        assert serving_version(api, scored) == before
+    r = reload(api, scored, write_blend(demo_store, str(tmp_path / "blend.json")))
+    assert r.swapped and r.new_version == "blend-of-the-demo-models"
+    info = models(api, scored).GetModelInfo(api.model_pb2.GetModelInfoRequest(),
+                                            timeout=RPC_TIMEOUT_S).model
+    assert info.kind == api.model_pb2.MODEL_KIND_BLEND
+    with open(demo_store.gbdt) as f:
+        assert info.num_trees == len(json.load(f)["gbdt"]["trees"])
+    for cid in KNOWN:
+        got = scoring(api, scored).GetScore(api.scoring_pb2.GetScoreRequest(customer_id=cid),
+                                            timeout=RPC_TIMEOUT_S)
+        check_score(api, got.score, cid, "blend-of-the-demo-models")
+    scored.allow_stderr = r"model_reload_refused|model_refused"
 
 
 def test_valid_reload_swaps_the_version(stubs, api, scored, demo_store):

@@ -2,9 +2,10 @@
  * test_train.c - the training side: the CSV reader (quoting, BOM, CRLF, caps, errors with
  * line numbers), training sets from CSV (type inference, labels, caps on categories, bad
  * input), metrics against hand-computed values, the two trainers against closed-form answers,
- * cross-validation, calibration, an AUC floor on a real churn data set, and monotone
- * constraints (each trainer's model swept over every constrained feature never moves against
- * its direction where the free fit does; parsing and refusals).
+ * cross-validation, calibration, the auto search (its choice, its time budget, a trained blend),
+ * AUC floors on real churn data sets, and monotone constraints (each trainer's model swept over
+ * every constrained feature never moves against its direction where the free fit does; parsing
+ * and refusals).
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +26,11 @@
  * measured when it was written (docs/MODELS.md), minus a margin of 0.02. */
 #define CHURN_TEST_GBDT_AUC_FLOOR 0.90 /* measured 0.9217 */
 #define CHURN_TEST_LR_AUC_FLOOR   0.80 /* measured 0.8207 */
+/* the auto search's chosen candidate, same set and folds (measured 0.9230: the blend) */
+#define CHURN_TEST_AUTO_AUC_FLOOR 0.91
+/* tests/data/train/attrition.csv: the search chooses the blend (measured 0.8480; the
+ * logistic regression alone 0.8420) */
+#define CHURN_TEST_BLEND_AUC_FLOOR 0.83
 
 /* ---- CSV ---- */
 
@@ -512,10 +518,11 @@ Test(trainer, auto_selection_cv_and_calibration_on_real_data)
     struct churn_train_report rep;
     char err[CHURN_TRAIN_ERRMSG];
     cr_assert_eq(churn_train(ds, &o, &m, &rep, err, sizeof err), CHURN_OK, "%s", err);
-    cr_assert(rep.has_cv_logreg && rep.has_cv_gbdt && rep.has_oof);
-    double best = fmax(rep.cv_gbdt.auc_mean, rep.cv_logreg.auc_mean);
-    cr_assert_eq(rep.chosen, rep.cv_gbdt.auc_mean > rep.cv_logreg.auc_mean ? CHURN_TRAIN_GBDT
-                                                                           : CHURN_TRAIN_LOGREG);
+    cr_assert(rep.has_cv_logreg && rep.has_cv_gbdt && rep.has_oof && rep.has_select);
+    double best = rep.select.cand[rep.select.chosen].auc_mean;
+    cr_assert(best >= fmax(rep.cv_gbdt.auc_mean, rep.cv_logreg.auc_mean));
+    cr_assert_eq(rep.chosen, rep.select.cand[rep.select.chosen].algo);
+    cr_assert(best > CHURN_TEST_AUTO_AUC_FLOOR, "auto cv auc %.4f", best);
     /* AUC floors measured when the test was written, minus a margin (see docs/MODELS.md) */
     cr_assert(rep.cv_gbdt.auc_mean > CHURN_TEST_GBDT_AUC_FLOOR, "gbdt cv auc %.4f",
               rep.cv_gbdt.auc_mean);
@@ -558,6 +565,176 @@ Test(trainer, auto_selection_cv_and_calibration_on_real_data)
     }
     free(x);
     free(c);
+    churn_model_unref(m2);
+    churn_model_unref(m);
+    churn_dataset_free(ds);
+}
+
+/* x1..x4 uniform; churn = (x1 > 0.3) xor (x2 > 0.6) xor (x3 > 0.2), 5% of labels flipped, x4
+ * noise: a three-way interaction that trees of depth 2 cannot hold and depth 3 can (CV AUC
+ * about 0.82 against 0.96 when this was written). */
+static struct churn_dataset *
+interaction_set(size_t rows)
+{
+    size_t cap = 64 + rows * 40, off = 0;
+    char *text = malloc(cap);
+    uint64_t s = 7;
+    off += (size_t)snprintf(text, cap, "x1,x2,x3,x4,churn\n");
+    for (size_t r = 0; r < rows; r++) {
+        double x[5];
+        for (int k = 0; k < 5; k++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            x[k] = (double)(s >> 11) / 9007199254740992.0;
+        }
+        int y = (x[0] > 0.3) ^ (x[1] > 0.6) ^ (x[2] > 0.2);
+        if (x[4] < 0.05)
+            y = !y;
+        off += (size_t)snprintf(text + off, cap - off, "%.4f,%.4f,%.4f,%.4f,%d\n", x[0], x[1], x[2],
+                                x[3], y);
+    }
+    struct churn_dataset_options o = {.label = "churn"};
+    struct churn_dataset *ds = ds_mem(text, &o);
+    free(text);
+    return ds;
+}
+
+static const struct churn_select_candidate *
+candidate_named(const struct churn_select_report *r, const char *prefix)
+{
+    for (size_t i = 0; i < r->n_candidates; i++)
+        if (strncmp(r->cand[i].name, prefix, strlen(prefix)) == 0)
+            return &r->cand[i];
+    cr_assert_fail("no candidate '%s'", prefix);
+    return NULL;
+}
+
+Test(select, the_grid_keeps_the_best_cv_auc)
+{
+    struct churn_dataset *ds = interaction_set(2000);
+    struct churn_train_options o;
+    churn_train_options_default(&o);
+    o.time_budget_s = 0; /* no limit: every candidate runs */
+    struct churn_select_result *res = malloc(sizeof(*res));
+    double *oof = malloc(ds->n_rows * sizeof(double));
+    char err[CHURN_TRAIN_ERRMSG];
+    cr_assert_eq(churn_train_select(ds, &o, res, oof, err, sizeof err), CHURN_OK, "%s", err);
+    const struct churn_select_report *r = &res->report;
+    cr_assert_eq(r->n_ran, r->n_candidates);
+    cr_assert_not(r->budget_hit);
+    size_t argmax = 0;
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        cr_assert(r->cand[i].ran, "%s did not run", r->cand[i].name);
+        if (r->cand[i].auc_mean > r->cand[argmax].auc_mean)
+            argmax = i;
+    }
+    cr_assert_eq(r->chosen, argmax, "chose %s", r->cand[r->chosen].name);
+    cr_assert_float_eq(res->cv_chosen.auc_mean, r->cand[argmax].auc_mean, 1e-12);
+    /* the interaction needs depth 3: the shallow candidate is clearly worse and not chosen */
+    const struct churn_select_candidate *d2 = candidate_named(r, "gbdt depth 2,");
+    const struct churn_select_candidate *d3 = candidate_named(r, "gbdt depth 3, eta 0.1,");
+    cr_assert(d3->auc_mean > d2->auc_mean + 0.08, "depth 3 %.4f, depth 2 %.4f", d3->auc_mean,
+              d2->auc_mean);
+    cr_assert(res->algo == CHURN_TRAIN_GBDT || res->algo == CHURN_TRAIN_BLEND);
+    cr_assert_geq(res->opts.max_depth, 3);
+    cr_assert(r->cand[0].auc_mean < 0.7, "logistic regression %.4f", r->cand[0].auc_mean);
+    /* the out-of-fold margins are the chosen candidate's: their AUC is its pooled CV AUC */
+    double *p = malloc(ds->n_rows * sizeof(double));
+    for (size_t i = 0; i < ds->n_rows; i++)
+        p[i] = 1 / (1 + exp(-oof[i]));
+    struct churn_metrics m;
+    cr_assert_eq(churn_metrics_compute(p, ds->y, ds->n_rows, 0.5, &m), CHURN_OK);
+    cr_assert(fabs(m.auc - res->cv_chosen.auc_mean) < 0.02, "pooled %.4f, mean %.4f", m.auc,
+              res->cv_chosen.auc_mean);
+    free(p);
+    free(oof);
+    free(res);
+    churn_dataset_free(ds);
+}
+
+Test(select, a_tiny_budget_stops_after_the_first_candidate)
+{
+    struct churn_dataset *ds = interaction_set(600);
+    struct churn_train_options o;
+    churn_train_options_default(&o);
+    o.time_budget_s = 1e-9;
+    struct churn_model *m = NULL;
+    struct churn_train_report rep;
+    char err[CHURN_TRAIN_ERRMSG];
+    cr_assert_eq(churn_train(ds, &o, &m, &rep, err, sizeof err), CHURN_OK, "%s", err);
+    cr_assert(rep.has_select && rep.select.budget_hit);
+    cr_assert_eq(rep.select.n_ran, 1);
+    cr_assert(rep.select.cand[0].ran);
+    for (size_t i = 1; i < rep.select.n_candidates; i++)
+        cr_assert_not(rep.select.cand[i].ran, "%s ran", rep.select.cand[i].name);
+    cr_assert_eq(rep.select.chosen, 0);
+    cr_assert_eq(rep.chosen, CHURN_TRAIN_LOGREG);
+    /* still a whole, calibrated model */
+    cr_assert_eq(churn_model_info(m)->kind, CHURN_MODEL_LOGISTIC_REGRESSION);
+    cr_assert_eq(churn_model_info(m)->calibration, CHURN_CALIBRATION_PLATT);
+    double x[4];
+    churn_dataset_row(ds, 0, x);
+    struct churn_model_prediction p;
+    churn_model_predict(m, x, &p);
+    cr_assert(p.probability > 0 && p.probability < 1);
+    char *text = NULL;
+    size_t len;
+    cr_assert_eq(churn_model_to_json(m, &text, &len), CHURN_OK);
+    struct churn_model *m2 = NULL;
+    cr_assert_eq(churn_model_load_json(text, len, 0, &m2, err, sizeof err), CHURN_OK, "%s", err);
+    churn_free(text);
+    churn_model_unref(m2);
+    churn_model_unref(m);
+    /* a budget is a number >= 0 */
+    o.time_budget_s = -1;
+    cr_assert_eq(churn_train(ds, &o, &m, NULL, err, sizeof err), CHURN_EINVAL);
+    cr_assert_str_eq(err, "time_budget_s: must be a number >= 0");
+    churn_dataset_free(ds);
+}
+
+Test(select, a_trained_blend_serves_like_any_model)
+{
+    char err[CHURN_TRAIN_ERRMSG];
+    struct churn_dataset_options dopt = {.label = "Attrition", .positive = "Yes"};
+    struct churn_dataset *ds = NULL;
+    cr_assert_eq(churn_dataset_load_csv(TRAIN_DATA "attrition.csv", &dopt, &ds, err, sizeof err),
+                 CHURN_OK, "%s", err);
+    struct churn_train_options o;
+    churn_train_options_default(&o);
+    struct churn_model *m = NULL;
+    struct churn_train_report rep;
+    cr_assert_eq(churn_train(ds, &o, &m, &rep, err, sizeof err), CHURN_OK, "%s", err);
+    const struct churn_select_candidate *c = &rep.select.cand[rep.select.chosen];
+    cr_assert_eq(rep.chosen, CHURN_TRAIN_BLEND, "chose %s", c->name);
+    cr_assert(c->auc_mean > CHURN_TEST_BLEND_AUC_FLOOR, "blend cv auc %.4f", c->auc_mean);
+    cr_assert(c->auc_mean > rep.cv_logreg.auc_mean && c->auc_mean > rep.cv_gbdt.auc_mean);
+    cr_assert(c->blend_weight > 0 && c->blend_weight < 1);
+    cr_assert_eq(churn_model_info(m)->kind, CHURN_MODEL_BLEND);
+    cr_assert(churn_model_info(m)->n_trees > 0);
+    cr_assert(strstr(churn_model_info(m)->algorithm_params, "\"algorithm\":\"blend\""));
+    /* file round trip: the same probabilities; contributions add up to the margin */
+    char path[] = "/tmp/churn-blend-trained-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    cr_assert_eq(churn_model_save_file(m, path, err, sizeof err), CHURN_OK, "%s", err);
+    struct churn_model *m2 = NULL;
+    cr_assert_eq(churn_model_load_file(path, &m2, err, sizeof err), CHURN_OK, "%s", err);
+    unlink(path);
+    double *x = malloc(ds->n_features * sizeof(double)),
+           *cb = malloc(ds->n_features * sizeof(double));
+    for (size_t r = 0; r < ds->n_rows; r += 37) {
+        churn_dataset_row(ds, r, x);
+        struct churn_model_prediction a, b;
+        churn_model_predict(m, x, &a);
+        churn_model_predict(m2, x, &b);
+        cr_assert_eq(a.probability, b.probability, "row %zu", r);
+        double bias, margin = churn_model_contributions(m2, x, cb, &bias), sum = bias;
+        for (size_t k = 0; k < ds->n_features; k++)
+            sum += cb[k];
+        cr_assert_float_eq(sum, margin, 1e-9);
+        cr_assert_float_eq(margin, b.margin, 1e-9);
+    }
+    free(x);
+    free(cb);
     churn_model_unref(m2);
     churn_model_unref(m);
     churn_dataset_free(ds);

@@ -36,7 +36,9 @@ train_usage(FILE *out)
           "  --out MODEL.json       where train writes the model (atomically)\n"
           "  --model MODEL.json     eval: score the data with this model and print every metric\n"
           "  --threshold P          decision threshold for the confusion matrix [0.5]\n"
-          "  --algo auto|logreg|gbdt  [auto: the better cross-validated AUC]\n"
+          "  --algo auto|logreg|gbdt  [auto: the best cross-validated AUC of a small grid of\n"
+          "                         trees, the logistic regression and their blend]\n"
+          "  --time-budget-s S      auto: start no candidate after S seconds [120; 0: no limit]\n"
           "  --folds K [5]  --seed N  --trees N [200]  --depth N [6]  --learning-rate X\n"
           "  --calibration none|platt|isotonic [platt]  --l2 X  --balanced\n"
           "  --monotone SPEC        NAME=+1|-1|0,... or catalogue (the features' declared\n"
@@ -125,7 +127,14 @@ churnctl_train_parse(int argc, char **argv, struct train_args *a)
             a->opts.n_trees = (unsigned)num;
         else if (strcmp(k, "--depth") == 0)
             a->opts.max_depth = (unsigned)num;
-        else if (strcmp(k, "--learning-rate") == 0)
+        else if (strcmp(k, "--time-budget-s") == 0) {
+            if (!(num >= 0) || !isfinite(num)) {
+                fprintf(stderr, "churnctl: --time-budget-s: '%s' is not a number of seconds >= 0\n",
+                        v);
+                return EXIT_USAGE;
+            }
+            a->opts.time_budget_s = num;
+        } else if (strcmp(k, "--learning-rate") == 0)
             a->opts.learning_rate = num;
         else if (strcmp(k, "--l2") == 0)
             a->opts.l2 = num;
@@ -326,6 +335,46 @@ cv_json(const struct churn_cv_result *cv)
     return j;
 }
 
+static json_t *
+select_json(const struct churn_select_report *r)
+{
+    json_t *j = json_object(), *list = json_array();
+    json_object_set_new(j, "budget_s", json_real(r->budget_s));
+    json_object_set_new(j, "budget_hit", json_boolean(r->budget_hit));
+    json_object_set_new(j, "seconds", json_real(r->seconds));
+    json_object_set_new(j, "chosen", json_string(r->cand[r->chosen].name));
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        const struct churn_select_candidate *c = &r->cand[i];
+        json_t *o = json_pack("{sssssb}", "name", c->name, "algo", churn_train_algo_name(c->algo),
+                              "ran", c->ran);
+        if (c->ran) {
+            json_object_set_new(o, "auc_mean", json_real(c->auc_mean));
+            json_object_set_new(o, "auc_sd", json_real(c->auc_sd));
+            json_object_set_new(o, "seconds", json_real(c->seconds));
+        }
+        if (c->algo == CHURN_TRAIN_BLEND && c->ran)
+            json_object_set_new(o, "blend_weight", json_real(c->blend_weight));
+        if (c->skipped[0])
+            json_object_set_new(o, "skipped", json_string(c->skipped));
+        json_array_append_new(list, o);
+    }
+    json_object_set_new(j, "candidates", list);
+    return j;
+}
+
+static void
+print_select(const struct churn_select_report *r)
+{
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        const struct churn_select_candidate *c = &r->cand[i];
+        if (c->ran)
+            printf("%s %-62s AUC %.4f ± %.4f  (%.1f s)\n", i == r->chosen ? "*" : " ", c->name,
+                   c->auc_mean, c->auc_sd, c->seconds);
+        else
+            printf("  %-62s %s\n", c->name, c->skipped[0] ? c->skipped : "not run: time budget");
+    }
+}
+
 static void
 print_cv(const struct churn_cv_result *cv)
 {
@@ -497,13 +546,19 @@ churnctl_train(int argc, char **argv, bool cv_only)
                 json_object_set_new(out, "cv_gbdt", cv_json(&rep.cv_gbdt));
             if (rep.has_oof)
                 json_object_set_new(out, "out_of_fold", churnctl_metrics_json(&rep.oof));
+            if (rep.has_select)
+                json_object_set_new(out, "search", select_json(&rep.select));
             json_object_set_new(out, "dropped", json_string(rep.dropped));
             json_object_set_new(out, "seconds", json_real(rep.seconds));
-            if (!a.json) {
+            if (!a.json && rep.has_select) {
+                print_select(&rep.select);
+            } else if (!a.json) {
                 if (rep.has_cv_logreg)
                     print_cv(&rep.cv_logreg);
                 if (rep.has_cv_gbdt)
                     print_cv(&rep.cv_gbdt);
+            }
+            if (!a.json) {
                 printf("chose %s; model written to %s (%zu rows, %.1f s)\n",
                        churn_train_algo_name(rep.chosen), a.out, ds->n_rows, rep.seconds);
             }
