@@ -270,8 +270,9 @@ main(int argc, char **argv)
         close_store(&svc);
         goto out_server;
     }
-    if (*cfg.model_path &&
-        churn_services_load_model(&svc, cfg.model_path, err, sizeof(err)) != CHURN_OK) {
+    /* the registry's served model, or --model when it names a file the registry has not seen
+     * (docs/MODELS.md, "Which model serves") */
+    if (churn_services_start_model(&svc, cfg.model_path, err, sizeof(err)) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("model", cfg.model_path),
                   CHURN_LF_STR("error", err));
         churn_server_shutdown(server);
