@@ -179,6 +179,24 @@ enum churn_err churn_features_extract(const struct churn_customer *rec, int64_t 
                                       struct churn_feature_vector *out);
 
 /**
+ * churn_features_extract_observed() - churn_features_extract() for a record whose day buckets
+ * observe the customer's history only from @history_from_ms on (the store's data start or
+ * retention limit: churn_store_history_from_ms()); 0 means "from the customer's first day".
+ *
+ * The observed history starts at the later of @history_from_ms's UTC day and the customer's
+ * first day (signup, else first event); buckets before it are ignored. A windowed count whose
+ * window reaches before that start is scaled to the window's width when at least a third of
+ * the window was observed (a customer seen for 15 of 30 days with 4 logins has 8), and is
+ * NaN (missing) when less was: days nobody observed are never counted as zero activity.
+ * Ratios within one window are not scaled. Training sets, backtests and served scores call
+ * this with the same @history_from_ms rule, so the model sees one distribution.
+ * Return: as churn_features_extract(); CHURN_EINVAL also for a negative @history_from_ms.
+ */
+enum churn_err churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_ms,
+                                               int64_t history_from_ms,
+                                               struct churn_feature_vector *out);
+
+/**
  * churn_features_value() - a value by name: a catalogue feature from @vec, or an imported
  * numeric attribute of @rec spelled "attr.<name>" (current value, not point-in-time).
  * Return: CHURN_OK and *@out; CHURN_ENOTFOUND for an unknown name (*@out untouched). A known

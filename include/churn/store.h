@@ -425,6 +425,15 @@ enum churn_err churn_store_foreach_outcome(struct churn_store *store, churn_stor
                                            void *user);
 
 /**
+ * churn_store_history_from_ms() - where the store's day buckets begin to observe customers'
+ * history, for features computed with data up to @observed_until_ms: the later of the store's
+ * data start (the first UTC day any event was bucketed, recorded as events arrive) and the
+ * retention limit (@observed_until_ms's day - horizon_days + 1), as the start of that day.
+ * 0 for a store that has bucketed nothing. Pass it to churn_features_extract_observed().
+ */
+int64_t churn_store_history_from_ms(struct churn_store *store, int64_t observed_until_ms);
+
+/**
  * churn_store_put_meta() - store named metadata (feature schema, model registry): @len bytes
  * (<= CHURN_STORE_VALUE_MAX) under @name (1..CHURN_NAME_MAX bytes), durably, replacing.
  * Return: CHURN_OK; CHURN_EINVAL for a bad name; CHURN_EPERM for names starting with

@@ -44,8 +44,10 @@ struct churn_dataset {
     size_t n_rows;
     size_t n_features;
     struct churn_dataset_feature *features;
-    double **cols; /* cols[f][row]: numeric value or category code; NaN missing */
-    double *y;     /* 0 or 1 */
+    double **cols;   /* cols[f][row]: numeric value or category code; NaN missing */
+    double *y;       /* 0 or 1 */
+    uint64_t *group; /* with options.group: a hash of the row's group (NULL otherwise) */
+    double *time;    /* with options.time: the row's time value (NULL otherwise) */
     size_t n_positive;
     char *label;        /* label column name */
     char *positive;     /* label value counted as churn */
@@ -61,6 +63,11 @@ struct churn_dataset_options {
     size_t n_categorical;
     const char *const *ignore; /* columns not used (ids, leaks) */
     size_t n_ignore;
+    /* Optional, not features: rows with the same value of the @group column (a customer id)
+     * always share a cross-validation fold; the numeric @time column (a cutoff) marks the rows
+     * whose latest value the calibration is fitted on. */
+    const char *group;
+    const char *time;
     size_t max_rows;           /* 0: 10,000,000 */
     size_t max_record;         /* 0: CSV default */
     size_t max_categories;     /* 0: 64 kept categories per column, the rest is "other" */
@@ -174,6 +181,8 @@ struct churn_train_report {
     bool has_oof;
     struct churn_metrics oof;   /* out-of-fold predictions of the chosen algorithm, calibrated */
     struct churn_metrics train; /* the final model on its own training rows */
+    size_t calibration_rows;    /* rows the calibration was fitted on */
+    double calibration_time;    /* their time (the latest cutoff), NaN: every row */
     size_t n_features_used;
     char dropped[1024]; /* "name: reason; ..." features left out (constant, all missing) */
     double seconds;     /* wall time of the whole run */

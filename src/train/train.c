@@ -6,6 +6,7 @@
  * training metadata. Every fitted document goes through the model loader, so a trained model
  * passes the same validation as a file.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include "churn/train.h"
 
 #include <math.h>
@@ -210,11 +211,75 @@ shuffle(size_t *a, size_t n, uint64_t *s)
     }
 }
 
+static int
+cmp_group(const void *a, const void *b, void *vgroup)
+{
+    const uint64_t *g = vgroup;
+    uint64_t x = g[*(const size_t *)a], y = g[*(const size_t *)b];
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Grouped and stratified: every row of a group (a customer's rows at several cutoffs) in one
+ * fold, so no fold is scored by a model that saw the same customer; groups with a positive
+ * row and groups without are each shuffled with @seed and dealt round-robin.
+ */
+static enum churn_err
+make_group_folds(const struct churn_dataset *ds, unsigned k, uint64_t seed, unsigned *fold,
+                 struct churn__tctx *ctx)
+{
+    size_t n = ds->n_rows, npos = 0, nneg = 0;
+    size_t *rows = churn_malloc((n + 1) * sizeof(size_t));
+    size_t *pos = churn_malloc((n + 1) * sizeof(size_t)); /* where each group's rows start */
+    size_t *neg = churn_malloc((n + 1) * sizeof(size_t));
+    enum churn_err err = CHURN_OK;
+    if (!rows || !pos || !neg) {
+        err = churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t r = 0; r < n; r++)
+        rows[r] = r;
+    qsort_r(rows, n, sizeof(size_t), cmp_group, ds->group);
+    for (size_t i = 0, j; i < n; i = j) {
+        bool positive = false;
+        for (j = i; j < n && ds->group[rows[j]] == ds->group[rows[i]]; j++)
+            positive |= ds->y[rows[j]] > 0;
+        if (positive)
+            pos[npos++] = i;
+        else
+            neg[nneg++] = i;
+    }
+    if (npos < k || nneg < k) {
+        err = churn__train_fail(ctx, CHURN_EINVAL,
+                                "%zu customers (groups) %s: fewer than the %u folds, a fold would "
+                                "have one class only",
+                                npos < k ? npos : nneg,
+                                npos < k ? "with a churned row" : "without one", k);
+        goto out;
+    }
+    uint64_t s = seed * 2654435761ULL + 1;
+    shuffle(pos, npos, &s);
+    shuffle(neg, nneg, &s);
+    for (size_t i = 0; i < npos + nneg; i++) {
+        size_t start = i < npos ? pos[i] : neg[i - npos];
+        unsigned f = (unsigned)((i < npos ? i : i - npos) % k);
+        for (size_t j = start; j < n && ds->group[rows[j]] == ds->group[rows[start]]; j++)
+            fold[rows[j]] = f;
+    }
+out:
+    churn_free(rows);
+    churn_free(pos);
+    churn_free(neg);
+    return err;
+}
+
 /* Stratified fold of each row: each class shuffled with @seed, then dealt round-robin. */
 static enum churn_err
 make_folds(const struct churn_dataset *ds, unsigned k, uint64_t seed, unsigned *fold,
            struct churn__tctx *ctx)
 {
+    if (ds->group)
+        return make_group_folds(ds, k, seed, fold, ctx);
     size_t npos = ds->n_positive, nneg = ds->n_rows - npos;
     if (npos < k || nneg < k)
         return churn__train_fail(ctx, CHURN_EINVAL,
@@ -597,6 +662,53 @@ calib_doc(const struct calib *c)
 
 /* ---- the pipeline ---- */
 
+/*
+ * Fit the calibration on out-of-fold margins: of every row, or, when the rows carry a time
+ * (a store training set's cutoffs), of the rows at the latest time only, so that probabilities
+ * match the churn rate of the newest window - the one closest to the customers served now.
+ * Falls back to every row when the latest time has fewer than 20 rows of a class.
+ */
+static enum churn_err
+calibrate(const struct churn_dataset *ds, const double *oof, enum churn_calibration_kind kind,
+          struct calib *cal, struct churn_train_report *rep, struct churn__tctx *ctx)
+{
+    size_t n = ds->n_rows, m = 0, pos = 0;
+    double *mm = churn_malloc((n + 1) * sizeof(double)),
+           *yy = churn_malloc((n + 1) * sizeof(double));
+    if (!mm || !yy) {
+        churn_free(mm);
+        churn_free(yy);
+        return churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");
+    }
+    double latest = -INFINITY;
+    for (size_t r = 0; ds->time && r < n; r++)
+        if (ds->time[r] > latest)
+            latest = ds->time[r];
+    for (size_t r = 0; r < n; r++) {
+        if (ds->time && ds->time[r] != latest)
+            continue;
+        mm[m] = oof[r];
+        yy[m++] = ds->y[r];
+        pos += ds->y[r] > 0;
+    }
+    if (ds->time && (pos < 20 || m - pos < 20)) {
+        for (size_t r = 0; r < n; r++)
+            mm[r] = oof[r], yy[r] = ds->y[r];
+        m = n;
+        latest = NAN;
+    }
+    rep->calibration_rows = m;
+    rep->calibration_time = ds->time ? latest : NAN;
+    enum churn_err err = CHURN_OK;
+    if (kind == CHURN_CALIBRATION_PLATT)
+        fit_platt(mm, yy, m, cal);
+    else if (kind == CHURN_CALIBRATION_ISOTONIC && fit_isotonic(mm, yy, m, cal))
+        err = churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");
+    churn_free(mm);
+    churn_free(yy);
+    return err;
+}
+
 static json_t *
 params_doc(const struct churn_train_options *o, enum churn_train_algo algo)
 {
@@ -681,14 +793,8 @@ churn_train(const struct churn_dataset *ds, const struct churn_train_options *op
     }
     rep.chosen = algo;
 
-    /* calibration out of fold */
-    if (oof && o.calibration == CHURN_CALIBRATION_PLATT)
-        fit_platt(oof, ds->y, ds->n_rows, &cal);
-    else if (oof && o.calibration == CHURN_CALIBRATION_ISOTONIC &&
-             fit_isotonic(oof, ds->y, ds->n_rows, &cal)) {
-        err = churn__train_fail(&ctx, CHURN_ENOMEM, "out of memory");
+    if (oof && (err = calibrate(ds, oof, o.calibration, &cal, &rep, &ctx)))
         goto out_free;
-    }
     prob = churn_malloc(ds->n_rows * sizeof(double));
     all = churn_malloc(ds->n_rows * sizeof(size_t));
     x = churn_malloc(p.n_feat * sizeof(double));

@@ -43,6 +43,8 @@ usage(FILE *out)
           "  eval  --model MODEL.json (--data FILE.csv --label COL | --store DIR)\n"
           "                               train, or only cross-validate; `churnctl train\n"
           "                               --help` lists the options\n"
+          "  backtest --store DIR --as-of T (--model MODEL.json | --train) [--horizon-days H]\n"
+          "                               score as of T, compare with churn after T\n"
           "  import (--customers|--events) FILE (--store DIR | --server HOST:PORT) [options]\n"
           "                               load CSV or JSON Lines; `churnctl import --help`\n"
           "  report outcomes --store DIR [--json]\n"
@@ -94,6 +96,8 @@ main(int argc, char **argv)
         return churnctl_train(argc - i, argv + i, strcmp(cmd, "cv") == 0);
     if (strcmp(cmd, "import") == 0)
         return churnctl_import(&ctl, argc - i, argv + i);
+    if (strcmp(cmd, "backtest") == 0)
+        return churnctl_backtest(argc - i, argv + i);
     if (strcmp(cmd, "eval") == 0) {
         /* eval is train's data loading with --model instead of --out */
         bool has_model = false;

@@ -17,18 +17,8 @@
 #include "churn/model.h"
 #include "churn/store.h"
 #include "churn/train.h"
+#include "churn/trainset.h"
 #include "ctl.h"
-
-#define TRAINSET_MAX_BYTES (2ULL << 30)
-
-struct train_args {
-    const char *data, *label, *positive, *store, *out, *ignore, *model;
-    enum churn_train_algo algo;
-    struct churn_train_options opts;
-    int horizon_days, cutoffs, step_days, inactivity_days;
-    int64_t as_of_ms;
-    bool json;
-};
 
 static void
 train_usage(FILE *out)
@@ -52,8 +42,8 @@ train_usage(FILE *out)
           out);
 }
 
-static int
-parse_args(int argc, char **argv, struct train_args *a)
+int
+churnctl_train_parse(int argc, char **argv, struct train_args *a)
 {
     memset(a, 0, sizeof(*a));
     churn_train_options_default(&a->opts);
@@ -169,77 +159,60 @@ parse_args(int argc, char **argv, struct train_args *a)
     return 0;
 }
 
-/* ---- training set from the store ---------------------------------------------------------- */
-
-struct trainset {
-    struct churn_buf csv;
-    const struct train_args *args;
-    int64_t now_ms; /* how far the data reaches */
-    int64_t cutoff[24];
-    size_t rows, positives;
-    enum churn_err err;
-};
-
-static int
-trainset_visit(const struct churn_customer *rec, void *user)
-{
-    struct trainset *ts = user;
-    for (int c = 0; c < ts->args->cutoffs; c++) {
-        /* point in time: the features see nothing after the cutoff, the label only the
-         * horizon after it (both from the features module, so serving computes the same) */
-        int label = churn_features_label(rec, ts->cutoff[c], ts->args->horizon_days,
-                                         ts->args->inactivity_days, ts->now_ms);
-        if (label < 0)
-            continue;
-        struct churn_feature_vector vec;
-        if (churn_features_extract(rec, ts->cutoff[c], &vec) != CHURN_OK)
-            continue;
-        if (churn_features_csv_row(rec, &vec, label, &ts->csv) != CHURN_OK) {
-            ts->err = CHURN_ETOOBIG;
-            return 1;
-        }
-        ts->rows++;
-        ts->positives += (size_t)label;
-    }
-    return 0;
-}
-
-static int
-trainset_from_store(const struct train_args *a, struct churn_buf *csv)
+int
+churnctl_open_store(const char *dir, struct churn_store **out)
 {
     struct churn_store_options so;
     churn_store_options_init(&so);
     so.read_only = true;
-    struct churn_store *store;
-    if (churn_store_open(a->store, &so, &store) != CHURN_OK) {
-        fprintf(stderr, "churnctl: store %s: %s\n", a->store, churn_store_last_error());
+    if (churn_store_open(dir, &so, out) != CHURN_OK) {
+        fprintf(stderr, "churnctl: store %s: %s\n", dir, churn_store_last_error());
         return EXIT_TRANSPORT;
     }
-    struct trainset ts = {.args = a, .now_ms = a->as_of_ms ? a->as_of_ms : churn_now_ms()};
-    churn_buf_init(&ts.csv, TRAINSET_MAX_BYTES);
-    int64_t last = churn_features_day_end(ts.now_ms - (int64_t)a->horizon_days * CHURN_MS_PER_DAY);
-    for (int c = 0; c < a->cutoffs; c++)
-        ts.cutoff[c] = last - (int64_t)c * a->step_days * CHURN_MS_PER_DAY;
-    churn_features_csv_header(&ts.csv);
-    enum churn_err e = churn_store_foreach_customer(store, trainset_visit, &ts);
-    churn_store_close(store);
-    if (e == CHURN_OK)
-        e = ts.err;
+    return 0;
+}
+
+/* ---- training set from the store ------------------------------------------------------- */
+
+/* The point-in-time training set of @store (churn/trainset.h) with its data ending at
+ * @observed_until_ms (0: now), with a summary on stderr. */
+int
+churnctl_trainset(const struct train_args *a, struct churn_store *store, int64_t observed_until_ms,
+                  struct churn_dataset **ds)
+{
+    struct churn_trainset_options o = {.observed_until_ms = observed_until_ms,
+                                       .horizon_days = a->horizon_days,
+                                       .cutoffs = a->cutoffs,
+                                       .step_days = a->step_days,
+                                       .inactivity_days = a->inactivity_days};
+    struct churn_trainset_report rep;
+    char err[1024];
+    enum churn_err e = churn_trainset_from_store(store, &o, ds, &rep, err, sizeof(err));
     if (e) {
-        fprintf(stderr, "churnctl: reading the store: %s\n", churn_strerror(e));
-        churn_buf_free(&ts.csv);
-        return EXIT_TRANSPORT;
+        fprintf(stderr, "churnctl: %s: %s\n", a->store, err);
+        return e == CHURN_EINVAL ? EXIT_USAGE : EXIT_TRANSPORT;
     }
-    fprintf(stderr, "churnctl: training set from %s: %zu rows (%zu churned) at %d cutoffs\n",
-            a->store, ts.rows, ts.positives, a->cutoffs);
-    *csv = ts.csv;
+    fprintf(stderr, "churnctl: training set from %s: %zu rows (%zu churned) of %zu customers\n",
+            a->store, rep.rows, rep.positives, rep.customers);
+    for (int c = 0; c < rep.n_cutoffs; c++) {
+        char when[40];
+        churn_format_time_ms(rep.cutoff_ms[c], when, sizeof(when));
+        if (rep.skipped[c])
+            fprintf(stderr, "  cutoff %s: skipped (less than %d days of history before it)\n", when,
+                    CHURN_TRAINSET_MIN_HISTORY_DAYS);
+        else
+            fprintf(stderr, "  cutoff %s: %zu rows, %zu churned within %d days (%.1f%%)\n", when,
+                    rep.rows_at[c], rep.positives_at[c], a->horizon_days,
+                    rep.rows_at[c] ? 100.0 * (double)rep.positives_at[c] / (double)rep.rows_at[c]
+                                   : 0.0);
+    }
     return 0;
 }
 
 /* ---- output ----------------------------------------------------------------------------- */
 
-static json_t *
-metrics_json(const struct churn_metrics *m)
+json_t *
+churnctl_metrics_json(const struct churn_metrics *m)
 {
     json_t *j = json_object();
     json_object_set_new(j, "rows", json_integer((json_int_t)m->n));
@@ -279,8 +252,8 @@ metrics_json(const struct churn_metrics *m)
     return j;
 }
 
-static void
-print_metrics(const char *title, const struct churn_metrics *m)
+void
+churnctl_print_metrics(const char *title, const struct churn_metrics *m)
 {
     printf("%s: %zu rows, %zu churned\n", title, m->n, m->n_positive);
     printf("  ROC-AUC %.4f   PR-AUC %.4f   log loss %.4f   Brier %.4f\n", m->auc, m->pr_auc,
@@ -319,7 +292,7 @@ cv_json(const struct churn_cv_result *cv)
     json_object_set_new(j, "seconds", json_real(cv->seconds));
     json_t *folds = json_array();
     for (unsigned f = 0; f < cv->folds && f < CHURN_TRAIN_MAX_FOLDS; f++)
-        json_array_append_new(folds, metrics_json(&cv->fold[f]));
+        json_array_append_new(folds, churnctl_metrics_json(&cv->fold[f]));
     json_object_set_new(j, "per_fold", folds);
     return j;
 }
@@ -390,9 +363,9 @@ evaluate(const struct train_args *a, const struct churn_dataset *ds, json_t *out
         goto out;
     }
     if (!a->json)
-        print_metrics(a->model, &m);
+        churnctl_print_metrics(a->model, &m);
     json_object_set_new(out, "model", json_string(a->model));
-    json_object_set_new(out, "metrics", metrics_json(&m));
+    json_object_set_new(out, "metrics", churnctl_metrics_json(&m));
 out:
     churn_free(col);
     churn_free(x);
@@ -405,7 +378,7 @@ int
 churnctl_train(int argc, char **argv, bool cv_only)
 {
     struct train_args a;
-    int rc = parse_args(argc, argv, &a);
+    int rc = churnctl_train_parse(argc, argv, &a);
     if (rc)
         return rc < 0 ? 0 : rc;
     bool eval_only = a.model != NULL;
@@ -419,24 +392,13 @@ churnctl_train(int argc, char **argv, bool cv_only)
     const char *ignore[64];
     char ignore_buf[4096];
     if (a.store) {
-        struct churn_buf csv;
-        if ((rc = trainset_from_store(&a, &csv)))
+        struct churn_store *store;
+        if ((rc = churnctl_open_store(a.store, &store)))
             return rc;
-        static const char *const cats[] = {"segment", "plan", "country"};
-        static const char *const ids[] = {"customer_id", "as_of_ms"};
-        dopts.label = "churned";
-        dopts.positive = "1";
-        dopts.categorical = cats;
-        dopts.n_categorical = 3;
-        dopts.ignore = ids;
-        dopts.n_ignore = 2;
-        enum churn_err e =
-            churn_dataset_load_csv_mem(churn_buf_str(&csv), csv.len, &dopts, &ds, err, sizeof(err));
-        churn_buf_free(&csv);
-        if (e) {
-            fprintf(stderr, "churnctl: training set: %s\n", err);
-            return EXIT_USAGE;
-        }
+        rc = churnctl_trainset(&a, store, a.as_of_ms, &ds);
+        churn_store_close(store);
+        if (rc)
+            return rc;
     } else {
         dopts.label = a.label;
         dopts.positive = a.positive;
@@ -500,7 +462,7 @@ churnctl_train(int argc, char **argv, bool cv_only)
             if (rep.has_cv_gbdt)
                 json_object_set_new(out, "cv_gbdt", cv_json(&rep.cv_gbdt));
             if (rep.has_oof)
-                json_object_set_new(out, "out_of_fold", metrics_json(&rep.oof));
+                json_object_set_new(out, "out_of_fold", churnctl_metrics_json(&rep.oof));
             json_object_set_new(out, "dropped", json_string(rep.dropped));
             json_object_set_new(out, "seconds", json_real(rep.seconds));
             if (!a.json) {
