@@ -134,13 +134,16 @@ enum churn_err churn_registry_verify(const struct churn_registry_entry *entry, c
                                      size_t errlen);
 
 /**
- * churn_registry_add() - register @path with identity @id (origin @origin, at @now_ms); an
- * entry with the same path and bytes is reused (its id returned). Durable on return.
- * @id_out: OUT. CHURN_ETOOBIG for a path over CHURN_REGISTRY_PATH_MAX - 1 bytes.
+ * churn_registry_add() - register @path with identity @id (origin @origin, at @now_ms, with the
+ * backtest figures @fig, or none when NULL) in one durable write; an entry with the same path
+ * and bytes is reused (its id returned, its figures unchanged). @id_out: OUT.
+ * CHURN_ETOOBIG for a path over CHURN_REGISTRY_PATH_MAX - 1 bytes; CHURN_EFULL when every entry
+ * is in the served history.
  */
 enum churn_err churn_registry_add(struct churn_registry *reg, const char *path,
                                   const struct churn_model_file_id *id,
-                                  enum churn_model_origin origin, int64_t now_ms, uint32_t *id_out);
+                                  enum churn_model_origin origin, int64_t now_ms,
+                                  const struct churn_backtest_figures *fig, uint32_t *id_out);
 
 /**
  * churn_registry_find_file() - the id of the entry with @path and file hash @file_hash; 0 if

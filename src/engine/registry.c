@@ -440,7 +440,7 @@ churn_registry_find_file(struct churn_registry *reg, const char *path, uint64_t 
 enum churn_err
 churn_registry_add(struct churn_registry *reg, const char *path,
                    const struct churn_model_file_id *id, enum churn_model_origin origin,
-                   int64_t now_ms, uint32_t *id_out)
+                   int64_t now_ms, const struct churn_backtest_figures *fig, uint32_t *id_out)
 {
     if (!*path || strlen(path) >= CHURN_REGISTRY_PATH_MAX)
         return CHURN_ETOOBIG;
@@ -460,6 +460,8 @@ churn_registry_add(struct churn_registry *reg, const char *path,
         n->file = *id;
         n->origin = origin;
         n->registered_at_ms = now_ms;
+        if (fig)
+            n->backtest = *fig;
         v->n_models++;
         e = save_locked(reg);
         if (e)

@@ -17,6 +17,7 @@
 #include "churn/log.h"
 #include "churn/model.h"
 #include "churn/registry.h"
+#include "churn/retrain.h"
 #include "churn/service.h"
 #include "churn_proto.h"
 #include "service_internal.h"
@@ -87,7 +88,7 @@ record_serving_locked(struct churn__models *ms, const char *path, enum churn_mod
     enum churn_err e = churn_model_file_identify(path, &fid, err, errlen);
     uint32_t id = 0;
     int64_t now = churn_now_ms();
-    if (!e && (e = churn_registry_add(ms->reg, path, &fid, origin, now, &id)))
+    if (!e && (e = churn_registry_add(ms->reg, path, &fid, origin, now, NULL, &id)))
         churn_fail(err, errlen, e, "model registry: cannot register %s: %s", path,
                    e == CHURN_EFULL ? "every entry is in the served history"
                                     : churn_store_last_error());
@@ -200,6 +201,52 @@ churn_services_start_model(struct churn_services *svc, const char *flag_path, ch
 out:
     pthread_mutex_unlock(&ms->mu);
     return e;
+}
+
+/* ---- retraining ------------------------------------------------------------------------- */
+
+static struct churn_model *
+hook_champion(void *user)
+{
+    struct churn_services *svc = user;
+    return churn__scoring_model(svc->scoring);
+}
+
+/* Serve the retrained model @path, registered as @id: swap, then record the promotion. */
+static enum churn_err
+hook_serve(void *user, const char *path, uint32_t id, char *err, size_t errlen)
+{
+    struct churn_services *svc = user;
+    struct churn__models *ms = svc->models;
+    char old[256];
+    pthread_mutex_lock(&ms->mu);
+    enum churn_err e = swap_locked(svc, path, old, sizeof(old), err, errlen);
+    if (!e && churn_registry_promote(ms->reg, id, churn_now_ms()) != CHURN_OK)
+        log_record_failure(path, churn_store_last_error());
+    pthread_mutex_unlock(&ms->mu);
+    if (!e)
+        churn_log(CHURN_LOG_INFO, "model_promoted", CHURN_LF_INT("registry_id", id),
+                  CHURN_LF_STR("path", path), CHURN_LF_STR("previous_version", old),
+                  CHURN_LF_STR("by", "retraining"));
+    return e;
+}
+
+enum churn_err
+churn_services_start_retrainer(struct churn_services *svc, const struct churn_retrain_options *o,
+                               char *err, size_t errlen)
+{
+    if (!svc->models)
+        return churn_fail(err, errlen, CHURN_EPRECOND, "no store attached");
+    struct churn_retrain_hooks hooks = {
+        .champion = hook_champion, .serve = hook_serve, .user = svc};
+    return churn_retrainer_start(svc->models->reg, o, &hooks, &svc->retrainer, err, errlen);
+}
+
+void
+churn_services_stop_retrainer(struct churn_services *svc)
+{
+    churn_retrainer_stop(svc->retrainer);
+    svc->retrainer = NULL;
 }
 
 /* ---- conversions ------------------------------------------------------------------------- */
@@ -478,6 +525,32 @@ rollback_model(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMess
     return swap_answer(rpc, target->id, old, out, false);
 }
 
+static enum churn_err
+retrain_model(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    (void)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    if (!svc->retrainer)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "retraining is not running (no store yet)");
+    char err[400];
+    uint64_t run_id = 0;
+    int64_t started = 0;
+    enum churn_err e =
+        churn_retrainer_trigger(svc->retrainer, "rpc", &run_id, &started, err, sizeof(err));
+    if (e)
+        return churn_rpc_error(rpc, e, "%s", err);
+    Churn__V1__RetrainModelResponse *r = churn_arena_alloc(churn_rpc_arena(rpc), sizeof(*r));
+    if (!r)
+        return CHURN_ENOMEM;
+    churn__v1__retrain_model_response__init(r);
+    r->run_id = run_id;
+    r->started_at_ms = started;
+    *out = &r->base;
+    churn_log(CHURN_LOG_INFO, "retrain_started", CHURN_LF_INT("run", (int64_t)run_id),
+              CHURN_LF_STR("trigger", "rpc"));
+    return CHURN_OK;
+}
+
 const struct churn_method churn__model_methods[] = {
     {
         .name = "/churn.v1.ModelService/ListModels",
@@ -502,6 +575,14 @@ const struct churn_method churn__model_methods[] = {
         .request = &churn__v1__rollback_model_request__descriptor,
         .response = &churn__v1__rollback_model_response__descriptor,
         .unary = rollback_model,
+        .max_request_bytes = 1024,
+    },
+    {
+        .name = "/churn.v1.ModelService/RetrainModel",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__retrain_model_request__descriptor,
+        .response = &churn__v1__retrain_model_response__descriptor,
+        .unary = retrain_model,
         .max_request_bytes = 1024,
     },
 };

@@ -162,6 +162,7 @@ churn_services_reload_playbooks(struct churn_services *svc, char *errbuf, size_t
 void
 churn_services_detach_store(struct churn_services *svc)
 {
+    churn_services_stop_retrainer(svc);
     churn__alerts_stop(svc->alerts);
     svc->alerts = NULL;
     churn__chat_saver_stop(svc->chat_saver);
