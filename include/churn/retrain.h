@@ -52,8 +52,9 @@ struct churn_retrain_hooks {
 struct churn_retrain_stats {
     uint64_t run_id;
     enum churn_retrain_outcome outcome;
-    double seconds;       /* wall time of the run */
-    long child_maxrss_kb; /* peak resident memory of the child */
+    double seconds;          /* wall time of the run */
+    long child_maxrss_kb;    /* peak resident memory of the child (with the store pages it read) */
+    long child_peak_anon_kb; /* its peak anonymous memory (heap), sampled every 100 ms */
 };
 
 /** churn_retrain_options_default() - off, margin 0.005, 90-day horizon, 3 cutoffs 30 days

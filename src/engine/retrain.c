@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -243,13 +244,33 @@ stopping(struct churn_retrainer *rt)
     return s;
 }
 
-/* Read the child's record from @fd, killing @pid on stop. Returns bytes read (< size: none). */
+/* The anonymous resident memory of @pid in KiB (its heap: mapped store pages excluded). */
+static long
+rss_anon_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "RssAnon:", 8) == 0)
+            kb = strtol(line + 8, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* Read the child's record from @fd, killing @pid on stop, sampling its anonymous memory into
+ * @peak_anon_kb. Returns the bytes read (less than the record: none). */
 static size_t
 await_child(struct churn_retrainer *rt, pid_t pid, int fd, struct child_result *res,
-            bool *cancelled)
+            bool *cancelled, long *peak_anon_kb)
 {
     size_t got = 0;
     while (got < sizeof(*res)) {
+        long kb = rss_anon_kb(pid);
+        if (kb > *peak_anon_kb)
+            *peak_anon_kb = kb;
         if (stopping(rt)) {
             kill(pid, SIGKILL);
             *cancelled = true;
@@ -312,6 +333,7 @@ log_decision(const struct churn_retrain_decision *d, const struct churn_retrain_
               CHURN_LF_DBL("champion_auc", d->champion.present ? d->champion.auc : NAN),
               CHURN_LF_INT("rows", (int64_t)d->training_rows), CHURN_LF_DBL("seconds", st->seconds),
               CHURN_LF_INT("child_maxrss_kb", st->child_maxrss_kb),
+              CHURN_LF_INT("child_peak_anon_kb", st->child_peak_anon_kb),
               CHURN_LF_STR("reason", d->reason));
 }
 
@@ -357,6 +379,7 @@ run(struct churn_retrainer *rt, struct churn_retrain_decision *d)
     int fds[2];
     bool cancelled = false, complete = false;
     int status = 0;
+    long peak_anon = 0;
     struct rusage ru = {0};
     mkdir(rt->model_dir, 0750);
     pid_t parent = getpid(), pid = -1;
@@ -371,7 +394,7 @@ run(struct churn_retrainer *rt, struct churn_retrain_decision *d)
                  strerror(errno));
     } else {
         close(fds[1]);
-        complete = await_child(rt, pid, fds[0], &res, &cancelled) == sizeof(res);
+        complete = await_child(rt, pid, fds[0], &res, &cancelled, &peak_anon) == sizeof(res);
         close(fds[0]);
         while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
             ;
@@ -381,7 +404,8 @@ run(struct churn_retrainer *rt, struct churn_retrain_decision *d)
     struct churn_retrain_stats st = {.run_id = d->run_id,
                                      .outcome = d->outcome,
                                      .seconds = (double)(churn_mono_ns() - t0) / 1e9,
-                                     .child_maxrss_kb = ru.ru_maxrss};
+                                     .child_maxrss_kb = ru.ru_maxrss,
+                                     .child_peak_anon_kb = peak_anon};
     if (churn_registry_record_decision(rt->reg, d) != CHURN_OK)
         churn_log(CHURN_LOG_WARN, "retrain_decision_not_recorded",
                   CHURN_LF_INT("run", (int64_t)d->run_id),

@@ -96,7 +96,8 @@ add(const char *path)
     char err[512];
     cr_assert_eq(churn_model_file_identify(path, &id, err, sizeof(err)), CHURN_OK, "%s", err);
     uint32_t out = 0;
-    cr_assert_eq(churn_registry_add(reg, path, &id, CHURN_ORIGIN_RELOAD, 1000, NULL, &out), CHURN_OK);
+    cr_assert_eq(churn_registry_add(reg, path, &id, CHURN_ORIGIN_RELOAD, 1000, NULL, &out),
+                 CHURN_OK);
     return out;
 }
 
