@@ -5,7 +5,7 @@ Imported by those test modules (fixtures are re-exported with `from fixtures_dat
 
 - `api`: the generated churn.v1 modules the conftest `Stubs` does not expose (ingest, chat,
   model, common), one namespace.
-- `demo_store` (session): a synth store of 2,000 customers over 180 days and two models
+- `demo_store` (session): a synth store of 2,000 customers over 365 days and two models
   trained on it with churnctl (logistic regression and gradient-boosted trees: two
   versions), built once per session.
 - `start_on_store()`: start a churnd (through the harness's factory) on a private copy of a
@@ -25,7 +25,7 @@ import types
 import pytest
 
 SYNTH_CUSTOMERS = 2000
-SYNTH_DAYS = 180
+SYNTH_DAYS = 365  # the store keeps 365 days: full 180-day windows at 90-day cutoffs
 DAY_MS = 86400 * 1000
 
 
