@@ -62,6 +62,16 @@ struct churn_retrain_stats {
 void churn_retrain_options_default(struct churn_retrain_options *o);
 
 /**
+ * churn_retrain_challenger_wins() - the promotion rule: true when there is no champion (@h
+ * NULL) and the challenger @c has a defined AUC, or when c->auc > h->auc + @margin. Never true
+ * when either AUC is undefined. @reason gets the comparison in words
+ * ("challenger backtest AUC 0.7012 does not beat champion 0.7100 + margin 0.0050").
+ */
+bool churn_retrain_challenger_wins(double margin, const struct churn_backtest_figures *c,
+                                   const struct churn_backtest_figures *h, char *reason,
+                                   size_t len);
+
+/**
  * churn_retrainer_start() - the retraining thread for @reg (borrowed) with @o (copied) and
  * @hooks (copied). A decision left RUNNING by a process that died is closed as FAILED.
  * @out: OUT: churn_retrainer_stop().

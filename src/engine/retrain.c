@@ -141,25 +141,26 @@ train_until(const struct churn_retrainer *rt, struct churn_store *store, int64_t
     return e;
 }
 
-/* Whether the challenger @c beats the champion @h by the margin; the reason into @res. */
-static bool
-challenger_wins(const struct churn_retrainer *rt, const struct churn_backtest_figures *c,
-                const struct churn_backtest_figures *h, bool have_champion,
-                struct child_result *res)
+bool
+churn_retrain_challenger_wins(double margin, const struct churn_backtest_figures *c,
+                              const struct churn_backtest_figures *h, char *reason, size_t len)
 {
-    if (!isfinite(c->auc)) {
-        snprintf(res->reason, sizeof(res->reason), "the challenger's backtest AUC is undefined");
+    if (!c->present || !isfinite(c->auc)) {
+        snprintf(reason, len, "the challenger's backtest AUC is undefined");
         return false;
     }
-    if (!have_champion) {
-        snprintf(res->reason, sizeof(res->reason),
-                 "no model was serving: the challenger (backtest AUC %.4f) serves", c->auc);
+    if (!h) {
+        snprintf(reason, len, "no model was serving: the challenger (backtest AUC %.4f) serves",
+                 c->auc);
         return true;
     }
-    bool wins = c->auc > h->auc + rt->o.margin;
-    snprintf(res->reason, sizeof(res->reason),
-             "challenger backtest AUC %.4f %s champion %.4f + margin %.4f", c->auc,
-             wins ? "beats" : "does not beat", h->auc, rt->o.margin);
+    if (!h->present || !isfinite(h->auc)) {
+        snprintf(reason, len, "the serving model's backtest AUC is undefined: nothing compared");
+        return false;
+    }
+    bool wins = c->auc > h->auc + margin;
+    snprintf(reason, len, "challenger backtest AUC %.4f %s champion %.4f + margin %.4f", c->auc,
+             wins ? "beats" : "does not beat", h->auc, margin);
     return wins;
 }
 
@@ -185,7 +186,9 @@ child_run(const struct churn_retrainer *rt, uint64_t run_id, const struct churn_
         (champion && backtest(rt, store, champion, t, now, "serving model", &res->champion, res)))
         goto out;
     res->verdict = VERDICT_KEEP;
-    if (!challenger_wins(rt, &res->candidate, &res->champion, champion != NULL, res))
+    if (!churn_retrain_challenger_wins(rt->o.margin, &res->candidate,
+                                       champion ? &res->champion : NULL, res->reason,
+                                       sizeof(res->reason)))
         goto out;
     /* the model backtested is the one that serves (no refit on the newest labels): its figures
      * are its own, and at the next run it is judged out of time like its challenger */

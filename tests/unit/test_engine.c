@@ -3,11 +3,13 @@
  * truncation, an unknown format version, inconsistent references), its life in a store
  * (registration de-duplicated by path and bytes, promotion, survival across reopening,
  * rollback targets and their refusals, the history cut by a rollback, start-up candidates),
- * the identity of model files (a file gone or altered is refused with the reason) and the
- * bounded list of retraining decisions.
+ * the identity of model files (a file gone or altered is refused with the reason), the
+ * bounded list of retraining decisions and the champion/challenger promotion rule.
  */
 #define _GNU_SOURCE /* nftw */
 #include "churn/registry.h"
+
+#include <math.h>
 
 #include <ftw.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 
 #include "churn/alloc.h"
 #include "churn/model.h"
+#include "churn/retrain.h"
 #include "churn/store.h"
 
 #define LR_DOC                                                                                     \
@@ -285,4 +288,33 @@ Test(registry_codec, inconsistent_references_are_refused)
     cr_assert_eq(churn_registry_decode(buf, len, &v[1]), CHURN_ECORRUPT);
     churn_free(buf);
     churn_free(v);
+}
+
+TestSuite(retrain_rule);
+
+Test(retrain_rule, a_challenger_serves_only_when_better_by_the_margin)
+{
+    char why[256];
+    struct churn_backtest_figures champ = {.present = true, .auc = 0.70};
+    struct churn_backtest_figures c = {.present = true, .auc = 0.705};
+    cr_assert_not(churn_retrain_challenger_wins(0.005, &c, &champ, why, sizeof(why)),
+                  "equal to champion + margin is not better");
+    cr_assert(strstr(why, "does not beat champion 0.7000 + margin 0.0050"), "%s", why);
+    c.auc = 0.7051;
+    cr_assert(churn_retrain_challenger_wins(0.005, &c, &champ, why, sizeof(why)));
+    cr_assert(strstr(why, "beats"), "%s", why);
+    cr_assert_not(churn_retrain_challenger_wins(0.01, &c, &champ, why, sizeof(why)));
+    c.auc = 0.5;
+    cr_assert(churn_retrain_challenger_wins(0.005, &c, NULL, why, sizeof(why)),
+              "without a champion any defined challenger serves");
+    cr_assert(strstr(why, "no model was serving"), "%s", why);
+    c.auc = NAN;
+    cr_assert_not(churn_retrain_challenger_wins(0.005, &c, NULL, why, sizeof(why)));
+    cr_assert(strstr(why, "undefined"), "%s", why);
+    c.auc = 0.9;
+    champ.auc = NAN;
+    cr_assert_not(churn_retrain_challenger_wins(0.005, &c, &champ, why, sizeof(why)),
+                  "a champion that cannot be judged is not replaced blindly");
+    c.present = false;
+    cr_assert_not(churn_retrain_challenger_wins(0.005, &c, NULL, why, sizeof(why)));
 }
