@@ -481,6 +481,10 @@ struct churn_feature_label {
     const char *name;   /* "logins_30d" */
     const char *label;  /* "logins" */
     const char *window; /* "in 30 days", or NULL/"" */
+    /* optional: writes the sentence for feature @feature (i) moving from @before to @after
+     * into @out and returns @out (e.g. churn_reason_moved_text); NULL: the generic
+     * churn_alert_moved_sentence() from the label and window */
+    char *(*sentence)(int feature, double before, double after, char *out, size_t outlen);
 };
 
 /* struct churn_chat_signal - what the conversation tracker decided for this turn. */
@@ -510,6 +514,14 @@ enum churn_err churn_alert_rules_evaluate(const struct churn_alert_rules_config 
                                           const struct churn_score_snapshot *cur,
                                           const struct churn_chat_signal *chat,
                                           struct churn_alert_triggers *out);
+
+/**
+ * churn_alert_score_cause() - the one cause a new score raises an alert for, from the causes
+ * @t fired: TIER_WORSENED when the risk tier rose (its probability and the probability before
+ * tell the jump too, so a rise that also jumped is one alert, not two), else
+ * PROBABILITY_JUMP, else CHURN_CAUSE_UNSPECIFIED (nothing). Chat causes are not score causes.
+ */
+enum churn_alert_cause churn_alert_score_cause(const struct churn_alert_triggers *t);
 
 /**
  * churn_alert_what_moved() - the features whose contributions changed most (by absolute

@@ -56,6 +56,7 @@ struct churn_model_feature {
     enum churn_feature_type type;
     size_t n_categories;           /* categorical: known categories; code n_categories is "other" */
     const char *const *categories; /* categorical: category code i is categories[i] */
+    int monotone; /* +1 the margin never falls as the value rises, -1 never rises, 0 free */
 };
 
 struct churn_model_prediction {

@@ -160,6 +160,14 @@ struct churn_train_options {
     unsigned early_stopping;    /* rounds without improvement on the validation split; 0 off */
     double validation_fraction; /* held out for early stopping (stratified) */
     double threshold;           /* decision threshold for the reported confusion matrices */
+    /* Monotone constraints, one direction per dataset feature (aligned with ds->features),
+     * NULL for none: +1 the model's output never decreases as the value increases (the other
+     * inputs fixed), -1 never increases, 0 unconstrained. Numeric features only. GBDT rejects
+     * splits against the direction and bounds the leaf values below them (a missing value is
+     * not ordered: its prediction is unconstrained); logistic regression keeps the
+     * coefficient's sign (the missing indicator is free). Recorded in the model file. */
+    const signed char *monotone;
+    size_t n_monotone; /* ds->n_features when monotone is set */
 };
 
 /** churn_train_options_default() - the defaults documented in docs/MODELS.md. */
@@ -216,6 +224,20 @@ enum churn_err churn_train_cv(const struct churn_dataset *ds,
  */
 enum churn_err churn_train_folds(const struct churn_dataset *ds, unsigned k, uint64_t seed,
                                  unsigned *fold, char *errbuf, size_t errlen);
+
+/**
+ * churn_train_parse_monotone() - monotone constraints for @ds from @spec into @out
+ * (ds->n_features values, all set: 0 where @spec says nothing). @spec is a comma-separated
+ * list of NAME=+1, NAME=1, NAME=-1 or NAME=0 for dataset columns, and the word "catalogue":
+ * every column named like a catalogue feature gets the catalogue's direction
+ * (churn_features_monotone()). Later items override earlier ones, so
+ * "catalogue,tenure_days=-1" is the catalogue with one change. NULL or "" sets none.
+ * Return: CHURN_EINVAL with a message naming the item for an unknown column, a column named
+ * twice, a direction other than those four, an empty item, or a direction on a categorical
+ * column (@out then undefined).
+ */
+enum churn_err churn_train_parse_monotone(const struct churn_dataset *ds, const char *spec,
+                                          signed char *out, char *errbuf, size_t errlen);
 
 /** churn_train_algo_name() - "auto", "logistic_regression" or "gbdt". */
 const char *churn_train_algo_name(enum churn_train_algo algo);

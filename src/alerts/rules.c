@@ -81,6 +81,16 @@ churn_alert_rules_evaluate(const struct churn_alert_rules_config *cfg,
     return CHURN_OK;
 }
 
+enum churn_alert_cause
+churn_alert_score_cause(const struct churn_alert_triggers *t)
+{
+    if (t->causes & (1u << CHURN_CAUSE_TIER_WORSENED))
+        return CHURN_CAUSE_TIER_WORSENED;
+    if (t->causes & (1u << CHURN_CAUSE_PROBABILITY_JUMP))
+        return CHURN_CAUSE_PROBABILITY_JUMP;
+    return CHURN_CAUSE_UNSPECIFIED;
+}
+
 char *
 churn_alert_moved_sentence(const char *label, const char *window, double before, double after,
                            double delta, char *out, size_t outlen)
@@ -156,8 +166,11 @@ churn_alert_what_moved(const struct churn_alert_rules_config *cfg,
         m->before = prev->values[i];
         m->after = cur->values[i];
         m->contribution_delta = cur->contributions[i] - prev->contributions[i];
-        churn_alert_moved_sentence(label, l->window, m->before, m->after, m->contribution_delta,
-                                   m->sentence, sizeof(m->sentence));
+        if (l->sentence)
+            l->sentence((int)i, m->before, m->after, m->sentence, sizeof(m->sentence));
+        else
+            churn_alert_moved_sentence(label, l->window, m->before, m->after, m->contribution_delta,
+                                       m->sentence, sizeof(m->sentence));
         alert->n_moved = k + 1;
     }
     return CHURN_OK;

@@ -14,9 +14,14 @@
 #include "churn/clock.h"
 
 static const struct churn_feature_info catalogue[CHURN_FEAT__COUNT] = {
-#define CHURN__FEAT_INFO(id, n, l, d, u, w, s)                                                     \
-    [CHURN_FEAT_##                                                                                 \
-        id] = {.name = n, .label = l, .description = d, .unit = u, .window_days = w, .source = s},
+#define CHURN__FEAT_INFO(id, n, l, d, u, w, s, m)                                                  \
+    [CHURN_FEAT_##id] = {.name = n,                                                                \
+                         .label = l,                                                               \
+                         .description = d,                                                         \
+                         .unit = u,                                                                \
+                         .window_days = w,                                                         \
+                         .source = s,                                                              \
+                         .monotone = m},
     CHURN_FEATURES(CHURN__FEAT_INFO)
 #undef CHURN__FEAT_INFO
 };
@@ -37,6 +42,13 @@ churn_features_find(const char *name)
             return i;
     }
     return -1;
+}
+
+int
+churn_features_monotone(const char *name)
+{
+    int i = churn_features_find(name);
+    return i < 0 ? 0 : catalogue[i].monotone;
 }
 
 int64_t

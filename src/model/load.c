@@ -137,6 +137,23 @@ churn__model_checksum(const json_t *doc, char *out, size_t outlen)
     return CHURN_OK;
 }
 
+/* "monotone": optional, -1, 0 or 1 (0 when absent); numeric features only. */
+static enum churn_err
+load_monotone(struct churn__mctx *ctx, struct churn__feature *f, const json_t *fj, const char *path)
+{
+    json_t *v = json_object_get(fj, "monotone");
+    if (!v)
+        return CHURN_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < -1 || json_integer_value(v) > 1)
+        return churn__model_fail(ctx, CHURN_ECORRUPT, "%s.monotone: expected -1, 0 or 1", path);
+    f->pub.monotone = (int)json_integer_value(v);
+    if (f->pub.monotone && f->pub.type != CHURN_FEATURE_NUMERIC)
+        return churn__model_fail(ctx, CHURN_ECORRUPT,
+                                 "%s.monotone: a categorical feature cannot have a direction",
+                                 path);
+    return CHURN_OK;
+}
+
 static enum churn_err
 load_feature(struct churn__mctx *ctx, struct churn_model *m, size_t i, const json_t *fj)
 {
@@ -207,6 +224,8 @@ load_feature(struct churn__mctx *ctx, struct churn_model *m, size_t i, const jso
         return churn__model_fail(ctx, CHURN_ECORRUPT,
                                  "%s.type: unknown type '%s' (numeric or categorical)", path, type);
     }
+    if ((err = load_monotone(ctx, f, fj, path)))
+        return err;
     json_t *miss;
     err = get_member(ctx, fj, path, "missing", false, &miss);
     if (err || !miss)
@@ -418,6 +437,76 @@ load_calibration(struct churn__mctx *ctx, struct churn_model *m, const json_t *d
     return CHURN_OK;
 }
 
+/* A logistic regression keeps the declared sign of each constrained coefficient. */
+static enum churn_err
+check_monotone_lr(struct churn__mctx *ctx, const struct churn_model *m)
+{
+    for (size_t i = 0; i < m->n_features; i++) {
+        const struct churn__feature *f = &m->features[i];
+        if (f->pub.monotone * m->coef[f->col] < 0)
+            return churn__model_fail(ctx, CHURN_ECORRUPT,
+                                     "features[%zu].monotone: %+d, but its coefficient is %.17g", i,
+                                     f->pub.monotone, m->coef[f->col]);
+    }
+    return CHURN_OK;
+}
+
+/* Tree @t (compiled nodes [@first, @end)): at every split on a constrained feature, no leaf
+ * below the lower side may exceed a leaf below the upper side (the other way round for -1).
+ * The trainer's bounds guarantee it, and it makes the tree monotone. @lo, @hi: scratch, the
+ * smallest and largest leaf value below each node, filled bottom-up (children come after
+ * their parent). */
+static enum churn_err
+check_monotone_tree(struct churn__mctx *ctx, const struct churn_model *m, size_t t, size_t first,
+                    size_t end, double *lo, double *hi)
+{
+    for (size_t i = end; i-- > first;) {
+        const struct churn__node *nd = &m->nodes[i];
+        if (nd->feature == (int32_t)m->n_features) {
+            lo[i] = hi[i] = m->values[i];
+            continue;
+        }
+        size_t l = (size_t)nd->left, r = l + 1;
+        lo[i] = fmin(lo[l], lo[r]);
+        hi[i] = fmax(hi[l], hi[r]);
+        int dir = m->features[nd->feature].pub.monotone;
+        if ((dir > 0 && hi[l] > lo[r]) || (dir < 0 && lo[l] < hi[r]))
+            return churn__model_fail(
+                ctx, CHURN_ECORRUPT,
+                "gbdt.trees[%zu]: a split on '%s' (monotone %+d) has leaf values "
+                "against the direction (%.17g below, %.17g above)",
+                t, m->features[nd->feature].name, dir, dir > 0 ? hi[l] : lo[l],
+                dir > 0 ? lo[r] : hi[r]);
+    }
+    return CHURN_OK;
+}
+
+/* Verify the declared directions: exact for logistic regression; for trees, the sufficient
+ * per-split condition above (O(nodes)). */
+static enum churn_err
+check_monotone(struct churn__mctx *ctx, const struct churn_model *m)
+{
+    bool any = false;
+    for (size_t i = 0; i < m->n_features; i++)
+        any |= m->features[i].pub.monotone != 0;
+    if (!any)
+        return CHURN_OK;
+    if (m->kind == CHURN_MODEL_LOGISTIC_REGRESSION)
+        return check_monotone_lr(ctx, m);
+    double *lo = churn_malloc((m->n_nodes ? m->n_nodes : 1) * sizeof(double));
+    double *hi = churn_malloc((m->n_nodes ? m->n_nodes : 1) * sizeof(double));
+    enum churn_err err = CHURN_OK;
+    if (!lo || !hi)
+        err = churn__model_fail(ctx, CHURN_ENOMEM, "out of memory");
+    for (size_t t = 0; !err && t < m->n_trees; t++) {
+        size_t end = t + 1 < m->n_trees ? (size_t)m->roots[t + 1] : m->n_nodes;
+        err = check_monotone_tree(ctx, m, t, (size_t)m->roots[t], end, lo, hi);
+    }
+    churn_free(lo);
+    churn_free(hi);
+    return err;
+}
+
 static enum churn_err
 dup_json_text(struct churn__mctx *ctx, const json_t *v, const char *path, char **out)
 {
@@ -542,7 +631,7 @@ load_native(const json_t *doc, unsigned flags, struct churn_model **out, struct 
     err =
         m->kind == CHURN_MODEL_LOGISTIC_REGRESSION ? load_lr(ctx, m, doc) : load_gbdt(ctx, m, doc);
     if (err || (err = load_calibration(ctx, m, doc)) || (err = load_training(ctx, m, doc)) ||
-        (err = churn__model_finish(m, ctx)))
+        (err = churn__model_finish(m, ctx)) || (err = check_monotone(ctx, m)))
         goto out_free;
     *out = m;
     return CHURN_OK;

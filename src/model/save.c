@@ -61,6 +61,8 @@ feature_doc(const struct churn_model *m, const struct churn__feature *f, bool *o
             push(cats, json_string(f->cats[c]), ok);
         set(o, "categories", cats, ok);
     }
+    if (f->pub.monotone)
+        set(o, "monotone", json_integer(f->pub.monotone), ok);
     json_t *miss = json_object();
     if (miss) {
         set(miss, "indicator", json_boolean(f->indicator), ok);

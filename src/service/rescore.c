@@ -5,11 +5,12 @@
  * the rescore sees everything ingested before it runs). The engine takes them in batches:
  * each customer is scored without any lock; then, under log_mu, the score is compared with
  * the previous snapshot kept in the customer's alert state (format 2: per-cause states
- * followed by the encoded snapshot), TIER_WORSENED and PROBABILITY_JUMP alerts are raised,
- * updated or auto-closed, snoozed alerts whose time has come are woken, and every new
- * snapshot of the batch is stored in ONE durable write. A customer's first score only
- * stores the snapshot. The queue is bounded; what does not fit is counted and logged (at
- * most once a second) and caught by the next sweep.
+ * followed by the encoded snapshot), one TIER_WORSENED or PROBABILITY_JUMP alert is raised
+ * or updated (a tier rise that also jumped is one TIER_WORSENED alert), the other cause's
+ * open alert is auto-closed when its condition cleared, snoozed alerts whose time has come
+ * are woken, and every new snapshot of the batch is stored in ONE durable write. A
+ * customer's first score only stores the snapshot. The queue is bounded; what does not fit
+ * is counted and logged (at most once a second) and caught by the next sweep.
  */
 #include <math.h>
 #include <pthread.h>
@@ -294,10 +295,12 @@ rescore_locked(struct churn__alerts *al, struct scored *s, int64_t now, struct c
     if (have_prev && !model_moved) {
         struct churn_alert_triggers tr;
         err = churn_alert_rules_evaluate(&al->rules, &prev, &s->cur, NULL, &tr);
+        /* one alert per rescore: a tier rise that also jumped is one TIER_WORSENED alert */
+        enum churn_alert_cause raise = err ? CHURN_CAUSE_UNSPECIFIED : churn_alert_score_cause(&tr);
         for (size_t i = 0; !err && i < sizeof(causes) / sizeof(causes[0]); i++) {
-            if (tr.causes & (1u << causes[i]))
+            if (causes[i] == raise)
                 err = trigger_locked(al, causes[i], s->sc, &prev, &s->cur, &set, now, a, fresh);
-            else
+            else if (!(tr.causes & (1u << causes[i])))
                 err = maybe_auto_close_locked(al, causes[i], &set, &s->cur, now, a);
         }
         /* told in the alert just raised or updated: later alerts need not repeat it */

@@ -21,6 +21,7 @@
 #include "churn/model.h"
 #include "churn/model_inputs.h"
 #include "churn/pb_arena.h"
+#include "churn/reasons.h"
 #include "churn/service.h"
 #include "churn/store.h"
 #include "churn_proto.h"
@@ -237,17 +238,42 @@ out:
 static _Thread_local struct thread_slot *tls_slot;
 static _Thread_local struct churn__scoring *tls_owner;
 
+/* The monthly value of the latest plan the customer paid for (a plan change or the plan
+ * before the first remembered one) at or before @as_of_ms; 0 when none was paid for. */
 static double
-customer_value(const struct churn_feature_vector *vec)
+last_paid_plan(const struct churn_customer *rec, int64_t as_of_ms)
 {
-    /* annual revenue: the larger of the plan's value and the customer's recent spend */
+    double paid = rec->n_plan_changes ? rec->plan_base_value : rec->attrs.monthly_value;
+    if (!(paid > 0))
+        paid = 0;
+    for (unsigned i = 0; i < rec->n_plan_changes && rec->plan_changes[i].at_ms <= as_of_ms; i++)
+        if (rec->plan_changes[i].monthly_value > 0)
+            paid = rec->plan_changes[i].monthly_value;
+    return paid;
+}
+
+/*
+ * The customer's annual value (docs/ALERTS.md "Customer value"): 12 x the monthly revenue,
+ * the larger of the plan's value and the recent spend (spend of the last 90 days / 3); when
+ * both are nothing (no plan, or a plan just cancelled, and no recent order), what the record
+ * says the customer was worth: the latest plan they paid for, else their lifetime spend per
+ * month of tenure. So a customer who is cancelling keeps the value at risk.
+ */
+static double
+customer_value(const struct churn_customer *rec, const struct churn_feature_vector *vec)
+{
     double plan = vec->values[CHURN_FEAT_PLAN_MONTHLY_VALUE];
     double spend = vec->values[CHURN_FEAT_SPEND_90D];
+    double per_month = vec->values[CHURN_FEAT_RFM_MONETARY];
     double monthly = 0;
-    if (!isnan(plan))
+    if (plan > 0)
         monthly = plan;
-    if (!isnan(spend) && spend / 3.0 > monthly)
+    if (spend / 3.0 > monthly)
         monthly = spend / 3.0;
+    if (monthly <= 0)
+        monthly = last_paid_plan(rec, vec->as_of_ms);
+    if (monthly <= 0 && per_month > 0)
+        monthly = per_month;
     return monthly * 12.0;
 }
 
@@ -310,6 +336,25 @@ value_tier(const struct churn__scoring *sc, double v)
     return (Churn__V1__ValueTier)churn_segments_value_tier(&atomic_load(&sc->segments)->cuts, v);
 }
 
+/* The reason @r (of model input @f, catalogue feature @cat or -1) in words, in @a; the numbers
+ * stay in @r's numeric fields. */
+static char *
+reason_text(int cat, const struct churn_model_feature *f, const Churn__V1__Reason *r,
+            const struct churn_customer *rec, const struct churn_feature_vector *vec,
+            struct churn_arena *a)
+{
+    char text[CHURN_REASON_TEXT_MAX];
+    int sign = r->contribution > 0 ? 1 : r->contribution < 0 ? -1 : 0;
+    if (cat >= 0)
+        churn_reason_feature_text(cat, vec, rec, sign, text, sizeof(text));
+    else if (f->type == CHURN_FEATURE_CATEGORICAL)
+        churn_reason_category_text(f->name, r->label, r->category, text, sizeof(text));
+    else
+        churn_reason_number_text(r->label, r->missing ? NAN : r->value, text, sizeof(text));
+    char *copy = churn_arena_strdup(a, text);
+    return copy ? copy : (char *)"";
+}
+
 /*
  * The score of @rec at @now. Features are taken as of the end of today (every event so far,
  * day-granular as in training) with the store's observed history, exactly as a training set
@@ -342,7 +387,7 @@ build_score(const struct churn__scoring *sc, const struct churn__served_model *m
     s->probability = pred.probability;
     s->margin = pred.margin;
     s->risk_tier = risk_tier(sc, pred.probability);
-    s->customer_value = customer_value(&vec);
+    s->customer_value = customer_value(rec, &vec);
     s->value_tier = value_tier(sc, s->customer_value);
     s->expected_revenue_at_risk = pred.probability * s->customer_value;
     s->priority = s->expected_revenue_at_risk;
@@ -373,15 +418,7 @@ build_score(const struct churn__scoring *sc, const struct churn__served_model *m
         } else {
             r->value = rs[i].value;
         }
-        if (r->missing)
-            r->explanation =
-                churn_arena_printf(a, "%s: no data (%+.2f log-odds)", r->label, rs[i].contribution);
-        else if (f->type == CHURN_FEATURE_CATEGORICAL)
-            r->explanation = churn_arena_printf(a, "%s is %s (%+.2f log-odds)", r->label,
-                                                r->category, rs[i].contribution);
-        else
-            r->explanation = churn_arena_printf(a, "%s: %.4g (%+.2f log-odds)", r->label,
-                                                rs[i].value, rs[i].contribution);
+        r->explanation = reason_text(cat, f, r, rec, &vec, a);
         rlist[i] = r;
     }
     s->n_reasons = k;
@@ -867,6 +904,7 @@ model_info_to_proto(const struct churn__served_model *m, struct churn_arena *a)
         fs[i].type = f->type == CHURN_FEATURE_CATEGORICAL
                          ? CHURN__V1__FEATURE_TYPE__FEATURE_TYPE_CATEGORICAL
                          : CHURN__V1__FEATURE_TYPE__FEATURE_TYPE_NUMERIC;
+        fs[i].monotone = f->monotone;
         if (in_cat >= 0) {
             const struct churn_feature_info *c = &cat[in_cat];
             fs[i].description = (char *)c->description;

@@ -38,8 +38,18 @@ enum churn_err churn__fit_logreg(const struct churn__fit *fit, const struct chur
 enum churn_err churn__fit_gbdt(const struct churn__fit *fit, const struct churn_train_options *o,
                                json_t **doc, struct churn__tctx *ctx);
 
-/* The "features" array entry of dataset feature @f (name, type, categories). */
-json_t *churn__feature_doc(const struct churn_dataset *ds, size_t f);
+/* The "features" array entry of dataset feature @f (name, type, categories, and "monotone"
+ * when @monotone is not 0). */
+json_t *churn__feature_doc(const struct churn_dataset *ds, size_t f, int monotone);
+
+/* CHURN_EINVAL with a message when o->monotone does not fit @ds (length, values, a direction
+ * on a categorical column). */
+enum churn_err churn__monotone_check(const struct churn_dataset *ds,
+                                     const struct churn_train_options *o, struct churn__tctx *ctx);
+
+/* The direction (-1, 0, +1) of the fit's feature @k (position in fit->feat). */
+int churn__fit_monotone(const struct churn__fit *fit, const struct churn_train_options *o,
+                        size_t k);
 
 /* Numerically safe logistic function. */
 double churn__sigmoid(double z);

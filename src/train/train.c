@@ -73,7 +73,7 @@ churn_train_options_default(struct churn_train_options *o)
 }
 
 json_t *
-churn__feature_doc(const struct churn_dataset *ds, size_t f)
+churn__feature_doc(const struct churn_dataset *ds, size_t f, int monotone)
 {
     const struct churn_dataset_feature *df = &ds->features[f];
     json_t *o = json_object();
@@ -89,6 +89,8 @@ churn__feature_doc(const struct churn_dataset *ds, size_t f)
             json_array_append_new(cats, json_string(df->categories[c]));
         json_object_set_new(o, "categories", cats);
     }
+    if (monotone)
+        json_object_set_new(o, "monotone", json_integer(monotone));
     return o;
 }
 
@@ -162,6 +164,9 @@ plan_init(struct plan *p, const struct churn_dataset *ds, const struct churn_tra
     p->o = o;
     if (ds->n_rows < 2 || ds->n_positive == 0 || ds->n_positive == ds->n_rows)
         return churn__train_fail(ctx, CHURN_EINVAL, "training data has one class only");
+    enum churn_err err = churn__monotone_check(ds, o, ctx);
+    if (err)
+        return err;
     p->feat = churn_malloc((ds->n_features ? ds->n_features : 1) * sizeof(size_t));
     if (!p->feat)
         return churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");

@@ -176,6 +176,22 @@ def login(api, event_id, customer_id, at_ms=None):
     return event(api, event_id, customer_id, at_ms, login=api.ingest_pb2.Event.Login())
 
 
+def long_standing(api, server, *customer_ids, days=170):
+    """Make the server's store one that has observed `days` of history (an anchor customer's
+    login that long ago: the store's data start) and the customers ones who signed up a year
+    ago, so their windowed features are observed counts. Without that, a fresh store and a
+    new customer have windows nobody observed, and those are missing, never zero
+    (docs/FEATURES.md, "Observed history")."""
+    stub = ingest_stub(api, server.channel())
+    t = now_ms()
+    stub.UpsertCustomers(api.ingest_pb2.UpsertCustomersRequest(customers=[
+        api.ingest_pb2.Customer(customer_id=c, signup_at_ms=t - 365 * DAY_MS)
+        for c in customer_ids]), timeout=60)
+    r = stub.RecordEvents(iter([login(api, "history-anchor", "history-anchor",
+                                      t - days * DAY_MS)]), timeout=60)
+    assert r.accepted + r.duplicates == 1
+
+
 def one_of_each_kind(api, customer_id, prefix="k", at_ms=None):
     """Nine valid events, one of every kind (the churn event last)."""
     pb = api.ingest_pb2

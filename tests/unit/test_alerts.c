@@ -562,6 +562,46 @@ Test(alerts, what_moved_names_the_features_that_changed_with_a_sentence)
                      "Logins still unknown: +0.00");
 }
 
+/* A sentence callback that says which feature index it was asked about. */
+static char *
+index_sentence(int feature, double before, double after, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "feature %d went from %g to %g", feature, before, after);
+    return out;
+}
+
+Test(alerts, what_moved_uses_the_label_s_own_sentence_when_it_has_one)
+{
+    struct churn_alert_rules_config cfg;
+    churn_alert_rules_config_default(&cfg);
+    struct churn_feature_label own[4];
+    memcpy(own, labels, sizeof(own));
+    own[2].sentence = index_sentence;
+    struct churn_score_snapshot prev = snap(0.35, CHURN_TIER_MEDIUM, prev_c, prev_v);
+    struct churn_score_snapshot cur = snap(0.62, CHURN_TIER_HIGH, cur_c, cur_v);
+    struct churn_alert a = sample_alert();
+    cr_assert_eq(churn_alert_what_moved(&cfg, &prev, &cur, own, 4, &a), CHURN_OK);
+    cr_assert_eq(a.n_moved, 2);
+    cr_assert_str_eq(a.moved[0].sentence, "logins fell from 14 to 2 in 30 days: +0.21");
+    cr_assert_str_eq(a.moved[1].sentence, "feature 2 went from 2 to 5");
+}
+
+Test(alerts, a_score_raises_one_alert_even_when_tier_and_jump_both_fire)
+{
+    struct churn_alert_triggers t = {.causes = (1u << CHURN_CAUSE_TIER_WORSENED) |
+                                               (1u << CHURN_CAUSE_PROBABILITY_JUMP),
+                                     .jump = 0.3};
+    cr_assert_eq(churn_alert_score_cause(&t), CHURN_CAUSE_TIER_WORSENED);
+    t.causes = 1u << CHURN_CAUSE_PROBABILITY_JUMP;
+    cr_assert_eq(churn_alert_score_cause(&t), CHURN_CAUSE_PROBABILITY_JUMP);
+    t.causes = 1u << CHURN_CAUSE_TIER_WORSENED;
+    cr_assert_eq(churn_alert_score_cause(&t), CHURN_CAUSE_TIER_WORSENED);
+    t.causes = (1u << CHURN_CAUSE_CHURN_INTENT) | (1u << CHURN_CAUSE_CHAT_ESCALATION);
+    cr_assert_eq(churn_alert_score_cause(&t), CHURN_CAUSE_UNSPECIFIED, "chat is not a score");
+    t.causes = 0;
+    cr_assert_eq(churn_alert_score_cause(&t), CHURN_CAUSE_UNSPECIFIED);
+}
+
 Test(alerts, stale_sources_are_reported)
 {
     struct churn_alert_rules_config cfg;

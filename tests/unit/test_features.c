@@ -461,6 +461,36 @@ Test(features, the_documentation_lists_every_feature)
     }
 }
 
+Test(features, monotone_directions_are_declared_and_documented)
+{
+    cr_assert_eq(churn_features_monotone("logins_30d"), -1);
+    cr_assert_eq(churn_features_monotone("tickets_30d"), 1);
+    cr_assert_eq(churn_features_monotone("days_since_last_activity"), 1);
+    cr_assert_eq(churn_features_monotone("spend_90d"), -1);
+    cr_assert_eq(churn_features_monotone("avg_order_value_90d"), 0);
+    cr_assert_eq(churn_features_monotone("attr.seats"), 0);
+    cr_assert_eq(churn_features_monotone("segment"), 0);
+    cr_assert_eq(churn_features_monotone("no_such_feature"), 0);
+    cr_assert_eq(churn_features_monotone(NULL), 0);
+    FILE *f = fopen(CHURN_SOURCE_ROOT "/docs/FEATURES.md", "r");
+    cr_assert_not_null(f, "docs/FEATURES.md is missing");
+    static char doc[1 << 16];
+    size_t len = fread(doc, 1, sizeof(doc) - 1, f);
+    fclose(f);
+    doc[len] = '\0';
+    const struct churn_feature_info *cat = churn_features_catalogue();
+    for (int i = 0; i < CHURN_FEAT__COUNT; i++) {
+        cr_assert(cat[i].monotone >= -1 && cat[i].monotone <= 1);
+        cr_assert_eq(churn_features_monotone(cat[i].name), cat[i].monotone);
+        char row[128];
+        snprintf(row, sizeof(row), "| `%s` | %s |", cat[i].name,
+                 cat[i].monotone > 0   ? "+1"
+                 : cat[i].monotone < 0 ? "-1"
+                                       : "0");
+        cr_assert_not_null(strstr(doc, row), "docs/FEATURES.md lacks or misstates: %s", row);
+    }
+}
+
 /* ---- the demo data generator (tools/synth), when it is built ------------------------------- */
 
 #define SYNTH     CHURN_BUILD_ROOT "/tools/synth/synth"
@@ -499,7 +529,7 @@ Test(features, synthetic_churners_show_the_warning_signs)
     char d[64], cmd[256];
     snprintf(d, sizeof(d), "/tmp/churn-synth-XXXXXX");
     cr_assert_not_null(mkdtemp(d));
-    snprintf(cmd, sizeof(cmd), SYNTH " --customers 1500 --seed 3 --now " SYNTH_NOW " --store %s",
+    snprintf(cmd, sizeof(cmd), SYNTH " --customers 3000 --seed 3 --now " SYNTH_NOW " --store %s",
              d);
     cr_assert_eq(system(cmd), 0);
     cr_assert_eq(churn_store_open(d, NULL, &st), CHURN_OK);

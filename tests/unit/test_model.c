@@ -2,7 +2,9 @@
  * test_model.c - the model module: hand-computed logistic regression and tree scores,
  * contributions that sum to the margin, calibration, reasons, binding, save/load round
  * trips, XGBoost import against python3-xgboost's own predictions, reference counting across
- * threads, and a refusal with a precise message for each kind of bad model file.
+ * threads, monotone directions (kept through save and load, verified against the
+ * coefficients and trees), and a refusal with a precise message for each kind of bad model
+ * file.
  */
 #include <math.h>
 #include <pthread.h>
@@ -405,6 +407,63 @@ refuse_edit(const char *doc, const char *from, const char *to, const char *needl
     char *bad = replace(doc, from, to);
     expect_refusal(bad, CHURN_MODEL_LOAD_NO_CHECKSUM, needle);
     free(bad);
+}
+
+/* ---- monotone directions ---- */
+
+Test(model, monotone_directions_are_loaded_kept_and_verified)
+{
+    /* gbdt_doc falls with a (0.1 or 0.4 below 2, -0.2 above) and rises with b (0.1, 0.4) */
+    char *doc = replace(gbdt_doc, "{\"name\":\"a\",\"type\":\"numeric\"},{\"name\":\"b\"",
+                        "{\"name\":\"a\",\"type\":\"numeric\",\"monotone\":-1},"
+                        "{\"monotone\":1,\"name\":\"b\"");
+    struct churn_model *m = load_ok(doc);
+    cr_assert_eq(churn_model_feature(m, 0)->monotone, -1);
+    cr_assert_eq(churn_model_feature(m, 1)->monotone, 1);
+    char *text;
+    size_t len;
+    cr_assert_eq(churn_model_to_json(m, &text, &len), CHURN_OK);
+    struct churn_model *m2 = NULL;
+    char err[CHURN_MODEL_ERRMSG] = "";
+    cr_assert_eq(churn_model_load_json(text, len, 0, &m2, err, sizeof err), CHURN_OK, "%s", err);
+    cr_assert_eq(churn_model_feature(m2, 0)->monotone, -1);
+    cr_assert_eq(churn_model_feature(m2, 1)->monotone, 1);
+    churn_free(text);
+    churn_model_unref(m2);
+    churn_model_unref(m);
+    /* absent means 0, and a model without directions is written without them */
+    m = load_ok(gbdt_doc);
+    cr_assert_eq(churn_model_feature(m, 0)->monotone, 0);
+    cr_assert_eq(churn_model_to_json(m, &text, &len), CHURN_OK);
+    cr_assert_null(strstr(text, "monotone"));
+    churn_free(text);
+    churn_model_unref(m);
+    free(doc);
+}
+
+Test(model_bad, monotone_values_and_models_against_their_directions)
+{
+    const char *a = "{\"name\":\"a\",\"type\":\"numeric\"}";
+    refuse_edit(gbdt_doc, a, "{\"name\":\"a\",\"type\":\"numeric\",\"monotone\":2}",
+                "features[0].monotone: expected -1, 0 or 1");
+    refuse_edit(gbdt_doc, a, "{\"name\":\"a\",\"type\":\"numeric\",\"monotone\":\"up\"}",
+                "features[0].monotone: expected -1, 0 or 1");
+    refuse_edit(gbdt_doc, a, "{\"name\":\"a\",\"type\":\"numeric\",\"monotone\":1.0}",
+                "features[0].monotone: expected -1, 0 or 1");
+    refuse_edit(lr_doc, "\"type\":\"categorical\"", "\"type\":\"categorical\",\"monotone\":1",
+                "features[1].monotone: a categorical feature cannot have a direction");
+    /* the trees or the coefficients go against the declared direction */
+    refuse_edit(gbdt_doc, a, "{\"name\":\"a\",\"type\":\"numeric\",\"monotone\":1}",
+                "gbdt.trees[0]: a split on 'a' (monotone +1) has leaf values against the "
+                "direction (0.40000000000000002 below, -0.20000000000000001 above)");
+    refuse_edit(gbdt_doc, "{\"name\":\"b\",", "{\"name\":\"b\",\"monotone\":-1,",
+                "gbdt.trees[0]: a split on 'b' (monotone -1)");
+    refuse_edit(lr_doc, "\"type\":\"numeric\",", "\"type\":\"numeric\",\"monotone\":1,",
+                "features[0].monotone: +1, but its coefficient is -0.5");
+    /* the same directions that agree load */
+    char *ok = replace(lr_doc, "\"type\":\"numeric\",", "\"type\":\"numeric\",\"monotone\":-1,");
+    churn_model_unref(load_ok(ok));
+    free(ok);
 }
 
 Test(model_bad, truncated_json)

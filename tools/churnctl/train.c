@@ -28,7 +28,8 @@ train_usage(FILE *out)
           "  --data FILE.csv --label COL [--positive VALUE] [--ignore COL,COL]\n"
           "  --store DIR [--horizon-days 90] [--cutoffs 3] [--step-days 30]\n"
           "              [--inactivity-days 0] [--as-of UNIX_MS]\n"
-          "      features as of each cutoff (as_of - horizon, then step days earlier each);\n"
+          "      --as-of: where the data ends [now]; cutoffs at day ends, the newest one\n"
+          "      horizon + 1 days before it, then step days earlier each (docs/MODELS.md);\n"
           "      label = an explicit churn within the horizon after the cutoff (or, with\n"
           "      --inactivity-days N, N days without activity)\n"
           "options:\n"
@@ -38,6 +39,8 @@ train_usage(FILE *out)
           "  --algo auto|logreg|gbdt  [auto: the better cross-validated AUC]\n"
           "  --folds K [5]  --seed N  --trees N [200]  --depth N [6]  --learning-rate X\n"
           "  --calibration none|platt|isotonic [platt]  --l2 X  --balanced\n"
+          "  --monotone SPEC        NAME=+1|-1|0,... or catalogue (the features' declared\n"
+          "                         directions), or none [--store: catalogue; --data: none]\n"
           "  --json                 machine-readable output\n",
           out);
 }
@@ -80,6 +83,8 @@ churnctl_train_parse(int argc, char **argv, struct train_args *a)
             a->positive = v;
         else if (strcmp(k, "--ignore") == 0)
             a->ignore = v;
+        else if (strcmp(k, "--monotone") == 0)
+            a->monotone = v;
         else if (strcmp(k, "--store") == 0)
             a->store = v;
         else if (strcmp(k, "--out") == 0)
@@ -169,6 +174,30 @@ churnctl_open_store(const char *dir, struct churn_store **out)
         fprintf(stderr, "churnctl: store %s: %s\n", dir, churn_store_last_error());
         return EXIT_TRANSPORT;
     }
+    return 0;
+}
+
+int
+churnctl_monotone(struct train_args *a, const struct churn_dataset *ds, signed char **out)
+{
+    const char *spec = a->monotone ? a->monotone : a->store ? "catalogue" : NULL;
+    *out = NULL;
+    if (!spec || strcmp(spec, "none") == 0)
+        return 0;
+    signed char *m = calloc(ds->n_features + 1, 1);
+    char err[512];
+    if (!m) {
+        fprintf(stderr, "churnctl: out of memory\n");
+        return EXIT_TRANSPORT;
+    }
+    if (churn_train_parse_monotone(ds, spec, m, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: --monotone: %s\n", err);
+        free(m);
+        return EXIT_USAGE;
+    }
+    a->opts.monotone = m;
+    a->opts.n_monotone = ds->n_features;
+    *out = m;
     return 0;
 }
 
@@ -415,6 +444,11 @@ churnctl_train(int argc, char **argv, bool cv_only)
             return EXIT_USAGE;
         }
     }
+    signed char *mono = NULL;
+    if ((rc = churnctl_monotone(&a, ds, &mono))) {
+        churn_dataset_free(ds);
+        return rc;
+    }
     json_t *out = json_object();
     json_object_set_new(out, "rows", json_integer((json_int_t)ds->n_rows));
     json_object_set_new(out, "positives", json_integer((json_int_t)ds->n_positive));
@@ -483,5 +517,6 @@ churnctl_train(int argc, char **argv, bool cv_only)
     }
     json_decref(out);
     churn_dataset_free(ds);
+    free(mono);
     return rc;
 }

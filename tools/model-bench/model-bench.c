@@ -3,7 +3,10 @@
  *
  *   model-bench cv --data FILE --label COL [--positive V] [--algo auto|lr|gbdt] [--folds K]
  *                  [--trees N] [--depth D] [--eta X] [--ignore a,b] [--threads T]
- *       stratified k-fold CV figures (AUC, PR-AUC, log loss, Brier: mean and sd) and time
+ *                  [--monotone NAME=+1,NAME=-1|catalogue]
+ *       stratified k-fold CV figures (AUC, PR-AUC, log loss, Brier: mean and sd) and time;
+ *       with --monotone, each algorithm also with the constraints on the same folds, and the
+ *       time ratio constrained / unconstrained
  *   model-bench speed --data FILE --label COL [--positive V] [--rows N] [--seconds S]
  *       tiles the data set to N rows (default 100,000), times the training of logistic
  *       regression and of 100 trees of depth 6 on 2 threads, then single-row prediction
@@ -25,7 +28,7 @@
 #include "churn/train.h"
 
 struct args {
-    const char *cmd, *data, *label, *positive, *out, *algo;
+    const char *cmd, *data, *label, *positive, *out, *algo, *monotone;
     char *ignore_buf;
     const char *ignore[64];
     size_t n_ignore;
@@ -80,6 +83,8 @@ parse_args(int argc, char **argv, struct args *a)
             a->out = v;
         else if (!strcmp(k, "--algo"))
             a->algo = v;
+        else if (!strcmp(k, "--monotone"))
+            a->monotone = v;
         else if (!strcmp(k, "--folds") && !parse_long(v, 2, 20, &a->folds))
             continue;
         else if (!strcmp(k, "--trees") && !parse_long(v, 1, 10000, &a->trees))
@@ -165,6 +170,33 @@ print_cv(const char *name, const struct churn_cv_result *r)
            r->brier_mean, r->brier_sd, r->seconds);
 }
 
+/* One algorithm's CV, and with @mono (not NULL) the same again with the constraints on the
+ * same folds, then the time ratio. */
+static int
+cv_pair(const struct churn_dataset *ds, struct churn_train_options *o, enum churn_train_algo algo,
+        const signed char *mono)
+{
+    static int first = 1;
+    char err[CHURN_TRAIN_ERRMSG], name[64];
+    struct churn_cv_result r[2];
+    for (int c = 0; c < (mono ? 2 : 1); c++) {
+        o->monotone = c ? mono : NULL;
+        o->n_monotone = c ? ds->n_features : 0;
+        if (churn_train_cv(ds, o, algo, &r[c], NULL, err, sizeof err)) {
+            fprintf(stderr, "model-bench: %s\n", err);
+            return 1;
+        }
+        snprintf(name, sizeof name, "%s%s", churn_train_algo_name(algo), c ? "_monotone" : "");
+        printf("%s", first ? "" : ",\n");
+        print_cv(name, &r[c]);
+        first = 0;
+    }
+    if (mono)
+        printf(",\n  \"%s_monotone_time_ratio\": %.3f", churn_train_algo_name(algo),
+               r[1].seconds / r[0].seconds);
+    return 0;
+}
+
 static int
 cmd_cv(const struct args *a)
 {
@@ -179,26 +211,27 @@ cmd_cv(const struct args *a)
     o.learning_rate = a->eta;
     o.threads = (unsigned)a->threads;
     char err[CHURN_TRAIN_ERRMSG];
+    signed char *mono = churn_malloc(ds->n_features ? ds->n_features : 1);
+    if (!mono ||
+        (a->monotone && churn_train_parse_monotone(ds, a->monotone, mono, err, sizeof err))) {
+        fprintf(stderr, "model-bench: %s\n", mono ? err : "out of memory");
+        churn_free(mono);
+        churn_dataset_free(ds);
+        return mono ? 2 : 1;
+    }
     printf("{\n  \"data\": \"%s\", \"rows\": %zu, \"positives\": %zu, \"features\": %zu, "
            "\"folds\": %ld,\n",
            a->data, ds->n_rows, ds->n_positive, ds->n_features, a->folds);
-    int first = 1;
-    for (int algo = CHURN_TRAIN_LOGREG; algo <= CHURN_TRAIN_GBDT; algo++) {
+    int rc = 0;
+    for (int algo = CHURN_TRAIN_LOGREG; algo <= CHURN_TRAIN_GBDT && !rc; algo++) {
         if (strcmp(a->algo, "auto") && strcmp(a->algo, algo == CHURN_TRAIN_LOGREG ? "lr" : "gbdt"))
             continue;
-        struct churn_cv_result r;
-        if (churn_train_cv(ds, &o, (enum churn_train_algo)algo, &r, NULL, err, sizeof err)) {
-            fprintf(stderr, "model-bench: %s\n", err);
-            churn_dataset_free(ds);
-            return 1;
-        }
-        printf("%s", first ? "" : ",\n");
-        print_cv(churn_train_algo_name((enum churn_train_algo)algo), &r);
-        first = 0;
+        rc = cv_pair(ds, &o, (enum churn_train_algo)algo, a->monotone ? mono : NULL);
     }
     printf("\n}\n");
+    churn_free(mono);
     churn_dataset_free(ds);
-    return 0;
+    return rc;
 }
 
 /* CPU time of this thread: throughput per core even when other processes share the machine */

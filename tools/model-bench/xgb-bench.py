@@ -15,6 +15,11 @@ both tools see the same rows and the same splits.
       (inplace_predict on a 1 x F array, and predict(pred_contribs=True) on a 1-row DMatrix),
       measured in CPU time of the calling thread
 
+cv and sklearn take --monotone NAME=+1,NAME=-1 (columns of FILE): xgboost's
+monotone_constraints and HistGradientBoostingClassifier's monotonic_cst, for the side-by-side of
+`model-bench cv --monotone` (the logistic regression stays unconstrained: sklearn has no
+sign constraint).
+
 Prints JSON. Run with Debian's interpreter: /usr/bin/python3.
 """
 import argparse
@@ -69,9 +74,22 @@ def average_precision(p, y):
     return ap
 
 
-def params(a):
-    return {"objective": "binary:logistic", "tree_method": "hist", "max_depth": a.depth,
-            "eta": a.eta, "nthread": a.threads, "max_bin": 256, "seed": 42}
+def directions(names, spec):
+    d = [0] * len(names)
+    for item in filter(None, (spec or "").split(",")):
+        name, _, v = item.partition("=")
+        if name not in names or v not in ("+1", "1", "-1", "0"):
+            raise SystemExit("xgb-bench: --monotone: bad item '%s'" % item)
+        d[names.index(name)] = int(v)
+    return d
+
+
+def params(a, names=None):
+    p = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": a.depth,
+         "eta": a.eta, "nthread": a.threads, "max_bin": 256, "seed": 42}
+    if a.monotone and names:
+        p["monotone_constraints"] = "(" + ",".join(map(str, directions(names, a.monotone))) + ")"
+    return p
 
 
 def cmd_cv(a):
@@ -80,7 +98,8 @@ def cmd_cv(a):
     t0 = time.perf_counter()
     for k in sorted(set(fold)):
         tr, te = fold != k, fold == k
-        b = xgb.train(params(a), xgb.DMatrix(X[tr], label=y[tr]), num_boost_round=a.trees)
+        b = xgb.train(params(a, names), xgb.DMatrix(X[tr], label=y[tr]),
+                      num_boost_round=a.trees)
         p = b.predict(xgb.DMatrix(X[te]))
         q = np.clip(p, 1e-15, 1 - 1e-15)
         res["auc"].append(auc(p, y[te]))
@@ -130,7 +149,8 @@ def cmd_sklearn(a):
     def hgb(tr, te):
         m = HistGradientBoostingClassifier(max_iter=a.trees, max_depth=a.depth,
                                            learning_rate=a.eta, early_stopping=False,
-                                           random_state=42)
+                                           random_state=42,
+                                           monotonic_cst=directions(names, a.monotone))
         return m.fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
 
     print(json.dumps({"data": a.file, "rows": len(y), "sklearn": sklearn.__version__,
@@ -176,6 +196,7 @@ def main():
     ap.add_argument("--eta", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--monotone", default="")
     a = ap.parse_args()
     {"cv": cmd_cv, "sklearn": cmd_sklearn, "speed": cmd_speed}[a.cmd](a)
 
