@@ -291,6 +291,23 @@ churn__scoring_set_segments(struct churn__scoring *sc, const struct churn_segmen
     return CHURN_OK;
 }
 
+void
+churn__scoring_path(struct churn__scoring *sc, char *out, size_t len)
+{
+    pthread_mutex_lock(&sc->mu);
+    snprintf(out, len, "%s", sc->current ? sc->current->path : "");
+    pthread_mutex_unlock(&sc->mu);
+}
+
+struct churn_model *
+churn__scoring_model(struct churn__scoring *sc)
+{
+    pthread_mutex_lock(&sc->mu);
+    struct churn_model *m = sc->current ? churn_model_ref(sc->current->model) : NULL;
+    pthread_mutex_unlock(&sc->mu);
+    return m;
+}
+
 bool
 churn__scoring_has_model(struct churn__scoring *sc)
 {
@@ -957,6 +974,7 @@ get_model_info(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMess
     } else {
         churn__v1__get_model_info_response__init(resp);
         resp->model = mi;
+        e = churn__models_fill_info(svc, resp, a);
         *out = &resp->base;
     }
     served_unref(m);
@@ -972,8 +990,11 @@ reload_model(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
         return churn_rpc_error(rpc, CHURN_EINVAL, "path: over 4096 bytes");
     char err[512], old[256] = "";
     struct churn__served_model *candidate = NULL;
-    enum churn_err e = churn__scoring_reload(svc->scoring, req->path, req->dry_run, old,
-                                             sizeof(old), &candidate, err, sizeof(err));
+    enum churn_err e = req->dry_run
+                           ? churn__scoring_reload(svc->scoring, req->path, true, old, sizeof(old),
+                                                   &candidate, err, sizeof(err))
+                           : churn__models_serve_path(svc, req->path, CHURN_ORIGIN_RELOAD, NULL,
+                                                      old, sizeof(old), err, sizeof(err));
     if (e == CHURN_ECORRUPT || e == CHURN_ETOOBIG)
         e = CHURN_EPRECOND; /* a bad file: the old model keeps serving */
     if (e)
@@ -993,7 +1014,9 @@ reload_model(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
         resp->new_version = churn_arena_strdup(a, v ? v : "");
         served_unref(m);
     }
-    /* the model loaded (the candidate of a dry run), with its strings copied */
+    /* the model loaded (the candidate of a dry run, else the one serving), strings copied */
+    if (!candidate)
+        candidate = acquire(svc->scoring);
     resp->model = candidate ? model_info_copy(candidate, a) : NULL;
     served_unref(candidate);
     *out = &resp->base;

@@ -110,6 +110,10 @@ int churnctl_alerts(struct ctl *ctl, int argc, char **argv);
 int churnctl_ack(struct ctl *ctl, int argc, char **argv);
 int churnctl_at_risk(struct ctl *ctl, int argc, char **argv);
 
+/* models.c: the model registry of a running churnd: models list|promote|rollback, retrain */
+int churnctl_models(struct ctl *ctl, int argc, char **argv);
+int churnctl_retrain(struct ctl *ctl, int argc, char **argv);
+
 /* import.c: customers and events from CSV or JSON Lines into a store or a server */
 int churnctl_import(struct ctl *ctl, int argc, char **argv);
 
