@@ -404,11 +404,14 @@ run(struct churn_retrainer *rt, struct churn_retrain_decision *d)
         decide(rt, &res, complete, cancelled, status, d);
     }
     d->finished_ms = churn_now_ms();
-    struct churn_retrain_stats st = {.run_id = d->run_id,
-                                     .outcome = d->outcome,
-                                     .seconds = (double)(churn_mono_ns() - t0) / 1e9,
-                                     .child_maxrss_kb = ru.ru_maxrss,
-                                     .child_peak_anon_kb = peak_anon};
+    struct churn_retrain_stats st = {
+        .run_id = d->run_id,
+        .outcome = d->outcome,
+        .seconds = (double)(churn_mono_ns() - t0) / 1e9,
+        .child_maxrss_kb = ru.ru_maxrss,
+        .child_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
+        .child_peak_anon_kb = peak_anon};
     if (churn_registry_record_decision(rt->reg, d) != CHURN_OK)
         churn_log(CHURN_LOG_WARN, "retrain_decision_not_recorded",
                   CHURN_LF_INT("run", (int64_t)d->run_id),
