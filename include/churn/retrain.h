@@ -53,6 +53,7 @@ struct churn_retrain_stats {
     uint64_t run_id;
     enum churn_retrain_outcome outcome;
     double seconds;          /* wall time of the run */
+    double child_cpu_s;      /* CPU time of the child (user + system): its cost at any load */
     long child_maxrss_kb;    /* peak resident memory of the child (with the store pages it read) */
     long child_peak_anon_kb; /* its peak anonymous memory (heap), sampled every 100 ms */
 };
