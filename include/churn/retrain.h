@@ -59,7 +59,7 @@ struct churn_retrain_stats {
 };
 
 /** churn_retrain_options_default() - off, margin 0.005, 90-day horizon, 3 cutoffs 30 days
- * apart, the trainer's defaults with one thread. */
+ * apart, explicit churn only, the trainer's defaults (churn_train_options_default()). */
 void churn_retrain_options_default(struct churn_retrain_options *o);
 
 /**
