@@ -2,8 +2,8 @@
 second one while it runs is refused FAILED_PRECONDITION naming the running one; on a store with
 no model the challenger serves, is registered with its backtest figures and the decision shows
 in GetModelInfo and ListModels; a later run whose challenger is not better keeps the champion;
-a store with one class is refused with the reason and changes nothing; a run interrupted by
-SIGTERM (prompt clean exit) or by SIGKILL leaves the served model and the registry intact after a
+a store with one class is refused with the reason and changes nothing; the work runs in a child
+at nice 19 and SCHED_IDLE; a run interrupted by SIGTERM (prompt clean exit) or by SIGKILL leaves the served model and the registry intact after a
 restart; `churnctl retrain`; bad --retrain-every / --retrain-margin values exit 2 with the
 reason."""
 
@@ -108,11 +108,40 @@ def test_a_store_with_one_class_is_refused(api, churnd_factory, demo_store):
     s.allow_stderr = r"retrain_decision"
 
 
+def _children(pid):
+    """The child processes of any thread of `pid` (the retraining thread forks)."""
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(c) for c in f.read().split()]
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def _sched(pid):
+    """(nice, scheduling policy) of process `pid` from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[16]), int(fields[38])
+
+
 def test_sigterm_during_a_retrain_stops_it_at_once(api, churnd_factory, demo_store):
     s = start_on_store(churnd_factory, demo_store.store, demo_store.logreg, args=RETRAIN)
     before = info(api, s)
     run = retrain(api, s).run_id
     s.wait_log(r"retrain_started")
+    # the work runs in a child at the lowest priority: nice 19, SCHED_IDLE (policy 5)
+    seen = None
+    while seen is None and "retrain_decision" not in s.stderr():
+        for c in _children(s.proc.pid):
+            try:
+                if _sched(c) == (19, 5):
+                    seen = c
+            except FileNotFoundError:
+                pass
+    assert seen, "no retraining child at nice 19 / SCHED_IDLE was seen during the run"
     t = time.monotonic()
     assert s.stop() == 0
     stopped_in = time.monotonic() - t
