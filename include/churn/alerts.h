@@ -35,7 +35,7 @@
 /* Encoding versions: the first byte of every persisted record. */
 #define CHURN_ALERT_FORMAT_VERSION    2 /* 1 (no change kind, no outcome) still decodes */
 #define CHURN_ALERT_STATE_VERSION     1
-#define CHURN_SNAPSHOT_FORMAT_VERSION 1
+#define CHURN_SNAPSHOT_FORMAT_VERSION 2 /* 1 (no model change) still decodes */
 #define CHURN_SEGMENTS_FORMAT_VERSION 1
 #define CHURN_OUTCOME_FORMAT_VERSION  1
 /* The largest encoding of one alert; a buffer this big always suffices. */
@@ -466,6 +466,11 @@ struct churn_score_snapshot {
     enum churn_tier value_tier;
     double value;
     uint64_t feature_set;
+    /* the last model change this customer's scores went through and not yet told in an
+     * alert: when (0: none), and the probability before and after it (the model's move, not
+     * the customer's) */
+    int64_t model_changed_ms;
+    double model_from_probability, model_to_probability;
     uint32_t n_features;
     double *contributions;
     double *values;

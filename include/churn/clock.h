@@ -5,6 +5,7 @@
 #ifndef CHURN_CLOCK_H
 #define CHURN_CLOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -38,5 +39,12 @@ churn_timespec_of_ns(int64_t ns)
  * (at least 32 bytes). Returns @out.
  */
 char *churn_format_time_ms(int64_t ms, char *out, unsigned long outlen);
+
+/**
+ * churn_parse_iso8601_ms() - parse ISO-8601 text into unix milliseconds: YYYY-MM-DD,
+ * optionally followed by T (or a space) HH:MM[:SS[.fff]] and Z or an offset (+HH:MM, +HHMM,
+ * +HH); no zone means UTC. Return: true and *@out_ms; false (untouched) for anything else.
+ */
+bool churn_parse_iso8601_ms(const char *s, int64_t *out_ms);
 
 #endif

@@ -118,7 +118,10 @@ struct churn_store;
 struct churn_store_options {
     size_t map_size;       /* initial LMDB map size in bytes (default 64 MiB) */
     size_t map_size_max;   /* hard cap for growth (default 64 GiB) */
-    unsigned horizon_days; /* retention horizon of day buckets and event ids (default 180) */
+    /* Retention horizon of day buckets and event ids, in days. 0 (the default): the store's
+     * own, kept in the store since it was created (180 for a new store). Non-zero: that horizon;
+     * a writable open keeps it in the store from then on. */
+    unsigned horizon_days;
     int64_t skew_ms;       /* future-timestamp tolerance (default CHURN_EVENT_SKEW_MS) */
     unsigned max_readers;  /* LMDB reader slots (default 126) */
     bool read_only;        /* open an existing store without write access */
@@ -423,6 +426,15 @@ enum churn_err churn_store_append_outcome(struct churn_store *store, const char 
  */
 enum churn_err churn_store_foreach_outcome(struct churn_store *store, churn_store_log_fn *fn,
                                            void *user);
+
+/**
+ * churn_store_history_from_ms() - where the store's day buckets begin to observe customers'
+ * history, for features computed with data up to @observed_until_ms: the later of the store's
+ * data start (the first UTC day any event was bucketed, recorded as events arrive) and the
+ * retention limit (@observed_until_ms's day - horizon_days + 1), as the start of that day.
+ * 0 for a store that has bucketed nothing. Pass it to churn_features_extract_observed().
+ */
+int64_t churn_store_history_from_ms(struct churn_store *store, int64_t observed_until_ms);
 
 /**
  * churn_store_put_meta() - store named metadata (feature schema, model registry): @len bytes

@@ -14,9 +14,14 @@
 #include "churn/clock.h"
 
 static const struct churn_feature_info catalogue[CHURN_FEAT__COUNT] = {
-#define CHURN__FEAT_INFO(id, n, l, d, u, w, s)                                                     \
-    [CHURN_FEAT_##                                                                                 \
-        id] = {.name = n, .label = l, .description = d, .unit = u, .window_days = w, .source = s},
+#define CHURN__FEAT_INFO(id, n, l, d, u, w, s, m)                                                  \
+    [CHURN_FEAT_##id] = {.name = n,                                                                \
+                         .label = l,                                                               \
+                         .description = d,                                                         \
+                         .unit = u,                                                                \
+                         .window_days = w,                                                         \
+                         .source = s,                                                              \
+                         .monotone = m},
     CHURN_FEATURES(CHURN__FEAT_INFO)
 #undef CHURN__FEAT_INFO
 };
@@ -37,6 +42,13 @@ churn_features_find(const char *name)
             return i;
     }
     return -1;
+}
+
+int
+churn_features_monotone(const char *name)
+{
+    int i = churn_features_find(name);
+    return i < 0 ? 0 : catalogue[i].monotone;
 }
 
 int64_t
@@ -68,14 +80,55 @@ day_active(const struct churn_day *d)
            d->orders_refunded || d->reviews || d->listings >= 0;
 }
 
+/* The first day of @rec's history that the day buckets observe: the later of the customer's
+ * first day (signup, else first event) and @history_from_ms's day; INT32_MIN when neither is
+ * known. */
+static int32_t
+observed_from_day(const struct churn_customer *rec, int64_t history_from_ms)
+{
+    int32_t from = INT32_MIN;
+    int64_t start = rec->attrs.signup_ms > 0 ? rec->attrs.signup_ms : rec->first_seen_ms;
+    if (start > 0)
+        from = churn_day_of_ms(start);
+    if (history_from_ms > 0 && churn_day_of_ms(history_from_ms) > from)
+        from = churn_day_of_ms(history_from_ms);
+    return from;
+}
+
+/*
+ * A count over the days of ages [lo, hi) before as_of's day @D, of which only the days from
+ * @from on were observed: the count itself when the whole window was observed, scaled to the
+ * window's width when at least a third of it was, else unknown (NaN) - never zero activity
+ * for days nobody saw.
+ */
+static double
+window_count(double count, int32_t D, int lo, int hi, int32_t from)
+{
+    int64_t seen = (int64_t)D - lo - from + 1;
+    int width = hi - lo;
+    if (from == INT32_MIN || seen >= width)
+        return count;
+    if (seen * 3 < width)
+        return NAN;
+    return count * width / (double)seen;
+}
+
 enum churn_err
 churn_features_extract(const struct churn_customer *rec, int64_t as_of_ms,
                        struct churn_feature_vector *out)
 {
-    if (as_of_ms <= 0 || as_of_ms > CHURN_FEATURES_AS_OF_MAX)
+    return churn_features_extract_observed(rec, as_of_ms, 0, out);
+}
+
+enum churn_err
+churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_ms,
+                                int64_t history_from_ms, struct churn_feature_vector *out)
+{
+    if (as_of_ms <= 0 || as_of_ms > CHURN_FEATURES_AS_OF_MAX || history_from_ms < 0)
         return CHURN_EINVAL;
 
     const int32_t D = churn_day_of_ms(as_of_ms);
+    const int32_t from = observed_from_day(rec, history_from_ms);
     double logins30 = 0, logins_prev30 = 0, active30 = 0, active90 = 0, minutes30 = 0;
     double orders90 = 0, orders_prev90 = 0, spend90 = 0, cancelled90 = 0, refunded90 = 0;
     double reviews90 = 0, rating90 = 0, neg90 = 0, reviews_prev90 = 0, neg_prev90 = 0;
@@ -98,6 +151,8 @@ churn_features_extract(const struct churn_customer *rec, int64_t as_of_ms,
             after_resolved += d->tickets_resolved;
             continue;
         }
+        if (from != INT32_MIN && d->day < from)
+            break;                /* not observed: ignored like days the store no longer keeps */
         int32_t age = D - d->day; /* 0 = as_of's day */
         if (latest_day == INT32_MIN)
             latest_day = d->day;
@@ -146,6 +201,18 @@ churn_features_extract(const struct churn_customer *rec, int64_t as_of_ms,
         }
     }
 
+    /* windows that reach before the observed history are scaled to it, or unknown (ratios
+     * within one window need no scaling) */
+    double reviews90_seen = window_count(reviews90, D, 0, 90, from);
+    double cancelled_refunded90 = cancelled90 + refunded90;
+#define W(x, lo, hi) x = window_count(x, D, lo, hi, from)
+    W(logins30, 0, 30), W(active30, 0, 30), W(minutes30, 0, 30), W(tickets30, 0, 30);
+    W(esc30, 0, 30), W(intent30, 0, 30), W(logins_prev30, 30, 60), W(tickets_prev30, 30, 60);
+    W(active90, 0, 90), W(esc90, 0, 90), W(intent90, 0, 90), W(orders_prev90, 90, 180);
+#undef W
+    double orders90_seen = window_count(orders90, D, 0, 90, from);
+    double spend90_seen = window_count(spend90, D, 0, 90, from);
+
     double *v = out->values;
     v[CHURN_FEAT_LOGINS_30D] = logins30;
     v[CHURN_FEAT_LOGINS_PREV_30D] = logins_prev30;
@@ -162,13 +229,13 @@ churn_features_extract(const struct churn_customer *rec, int64_t as_of_ms,
     else
         v[CHURN_FEAT_DAYS_SINCE_LAST_ACTIVITY] = NAN;
 
-    v[CHURN_FEAT_ORDERS_90D] = orders90;
+    v[CHURN_FEAT_ORDERS_90D] = orders90_seen;
     v[CHURN_FEAT_ORDERS_PREV_90D] = orders_prev90;
-    v[CHURN_FEAT_ORDER_DECLINE_90D] = decline(orders_prev90, orders90);
-    v[CHURN_FEAT_SPEND_90D] = spend90;
+    v[CHURN_FEAT_ORDER_DECLINE_90D] = decline(orders_prev90, orders90_seen);
+    v[CHURN_FEAT_SPEND_90D] = spend90_seen;
     v[CHURN_FEAT_AVG_ORDER_VALUE_90D] = ratio(spend90, orders90);
     v[CHURN_FEAT_CANCEL_REFUND_RATIO_90D] =
-        ratio(cancelled90 + refunded90, orders90 + cancelled90 + refunded90);
+        ratio(cancelled_refunded90, orders90 + cancelled_refunded90);
     if (last_order_day != INT32_MIN)
         v[CHURN_FEAT_DAYS_SINCE_LAST_PURCHASE] = D - last_order_day;
     else if (rec->last_order_ms > 0 && rec->last_order_ms <= as_of_ms)
@@ -177,7 +244,7 @@ churn_features_extract(const struct churn_customer *rec, int64_t as_of_ms,
     else
         v[CHURN_FEAT_DAYS_SINCE_LAST_PURCHASE] = NAN;
 
-    v[CHURN_FEAT_REVIEWS_90D] = reviews90;
+    v[CHURN_FEAT_REVIEWS_90D] = reviews90_seen;
     v[CHURN_FEAT_AVG_RATING_90D] = ratio(rating90, reviews90);
     v[CHURN_FEAT_NEGATIVE_REVIEW_RATIO_90D] = ratio(neg90, reviews90);
     v[CHURN_FEAT_NEGATIVE_REVIEW_RATIO_PREV_90D] = ratio(neg_prev90, reviews_prev90);

@@ -80,6 +80,29 @@ snapshot_of(const Churn__V1__Score *sc, double *contrib, double *values,
     snap->values = values;
 }
 
+/*
+ * Say in @alert's what-moved that the model changed since the customer's scores were last
+ * told in an alert, and how much of the probability that moved (the last item when the list
+ * is full: the model's move matters more than the smallest feature's).
+ */
+static void
+tell_model_change(const struct churn_score_snapshot *cur, struct churn_alert *alert)
+{
+    uint32_t i = alert->n_moved < CHURN_ALERT_MAX_MOVED ? alert->n_moved++ : alert->n_moved - 1;
+    struct churn_alert_moved *m = &alert->moved[i];
+    char when[40];
+    churn_format_time_ms(cur->model_changed_ms, when, sizeof(when));
+    snprintf(m->feature, sizeof(m->feature), "model");
+    snprintf(m->label, sizeof(m->label), "served model");
+    m->before = cur->model_from_probability;
+    m->after = cur->model_to_probability;
+    m->contribution_delta = cur->model_to_probability - cur->model_from_probability;
+    snprintf(m->sentence, sizeof(m->sentence),
+             "the served model changed at %s: that alone moved the churn probability from "
+             "%.2f to %.2f (not a change in the customer)",
+             when, cur->model_from_probability, cur->model_to_probability);
+}
+
 /* A fresh alert of @cause for the rescore of @sc against @prev (al->labels for what moved). */
 static enum churn_err
 build_rescore_alert(struct churn__alerts *al, enum churn_alert_cause cause,
@@ -97,6 +120,8 @@ build_rescore_alert(struct churn__alerts *al, enum churn_alert_cause cause,
                                sc->reasons[i]->missing ? 0.0 : sc->reasons[i]->value,
                                sc->reasons[i]->contribution);
     churn_alert_what_moved(&al->rules, prev, cur, al->labels, CHURN_FEAT__COUNT, fresh);
+    if (cur->model_changed_ms)
+        tell_model_change(cur, fresh);
     if (sc->freshness) {
         struct churn_source_freshness src[16];
         size_t n = 0;
@@ -160,6 +185,20 @@ struct scored {
     size_t enc_len;
 };
 
+/* Encode @s->cur into @a as the snapshot to store. */
+static enum churn_err
+encode_cur(struct scored *s, struct churn_arena *a)
+{
+    size_t cap = churn_score_snapshot_encoded_size(&s->cur);
+    uint8_t *enc = churn_arena_alloc(a, cap);
+    if (!enc)
+        return CHURN_ENOMEM;
+    enum churn_err err = churn_score_snapshot_encode(&s->cur, enc, cap, &s->enc_len);
+    if (!err)
+        s->enc = enc;
+    return err;
+}
+
 /* Score one customer (no lock held). */
 static void
 score_one(struct churn__alerts *al, struct scored *s, struct churn_arena *a)
@@ -175,11 +214,32 @@ score_one(struct churn__alerts *al, struct scored *s, struct churn_arena *a)
         vt > CHURN_TIER_HIGH)
         return;
     snapshot_of(sc, s->contrib, s->values, &s->cur);
-    size_t cap = churn_score_snapshot_encoded_size(&s->cur);
-    s->enc = churn_arena_alloc(a, cap);
-    if (!s->enc || churn_score_snapshot_encode(&s->cur, s->enc, cap, &s->enc_len) != CHURN_OK)
+    if (encode_cur(s, a) != CHURN_OK)
         return;
     s->sc = sc;
+}
+
+/*
+ * The new snapshot of @s carries the model change since @prev: a new one when @moved (now,
+ * from @prev's probability to this one), else the one @prev carried (not yet told).
+ */
+static enum churn_err
+carry_model_change(struct scored *s, const struct churn_score_snapshot *prev, bool moved,
+                   int64_t now, struct churn_arena *a)
+{
+    struct churn_score_snapshot *cur = &s->cur;
+    if (moved) {
+        cur->model_changed_ms = now;
+        cur->model_from_probability = prev->probability;
+        cur->model_to_probability = cur->probability;
+    } else if (prev->model_changed_ms) {
+        cur->model_changed_ms = prev->model_changed_ms;
+        cur->model_from_probability = prev->model_from_probability;
+        cur->model_to_probability = prev->model_to_probability;
+    } else {
+        return CHURN_OK; /* nothing to carry: the encoding made without the lock stands */
+    }
+    return encode_cur(s, a);
 }
 
 /* Wake the snoozed alerts of @set whose time has come. log_mu held. */
@@ -225,9 +285,14 @@ rescore_locked(struct churn__alerts *al, struct scored *s, int64_t now, struct c
     if (err || !s->sc)
         return err; /* a wake-up stored its own state */
     have_prev = set.snap && churn_score_snapshot_decode(set.snap, set.snap_len, &prev) == CHURN_OK;
+    /* a score of another model is a new baseline: compared with nothing, neither raising nor
+     * auto-closing; the model's move is kept for the next alert to tell */
+    bool model_moved = have_prev && prev.feature_set != s->cur.feature_set;
+    if (have_prev && (err = carry_model_change(s, &prev, model_moved, now, a)))
+        goto out;
     set.snap = s->enc; /* every state write from here on carries the new snapshot */
     set.snap_len = s->enc_len;
-    if (have_prev) {
+    if (have_prev && !model_moved) {
         struct churn_alert_triggers tr;
         err = churn_alert_rules_evaluate(&al->rules, &prev, &s->cur, NULL, &tr);
         /* one alert per rescore: a tier rise that also jumped is one TIER_WORSENED alert */
@@ -238,8 +303,20 @@ rescore_locked(struct churn__alerts *al, struct scored *s, int64_t now, struct c
             else if (!(tr.causes & (1u << causes[i])))
                 err = maybe_auto_close_locked(al, causes[i], &set, &s->cur, now, a);
         }
-        churn_score_snapshot_fini(&prev);
+        /* told in the alert just raised or updated: later alerts need not repeat it */
+        bool told = !err && (tr.causes & ((1u << CHURN_CAUSE_TIER_WORSENED) |
+                                          (1u << CHURN_CAUSE_PROBABILITY_JUMP)));
+        if (told && s->cur.model_changed_ms) {
+            s->cur.model_changed_ms = 0;
+            if (!(err = encode_cur(s, a))) {
+                set.snap = s->enc;
+                set.snap_len = s->enc_len;
+            }
+        }
     }
+out:
+    if (have_prev)
+        churn_score_snapshot_fini(&prev);
     if (err)
         return err;
     put->customer_id = s->customer_id;

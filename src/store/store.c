@@ -120,7 +120,7 @@ churn_store_options_init(struct churn_store_options *opts)
     memset(opts, 0, sizeof(*opts));
     opts->map_size = 64u << 20;
     opts->map_size_max = (size_t)64 << 30;
-    opts->horizon_days = CHURN_HORIZON_DAYS_DEFAULT;
+    opts->horizon_days = 0; /* the store's own */
     opts->skew_ms = CHURN_EVENT_SKEW_MS;
     opts->max_readers = 126;
 }
@@ -372,7 +372,7 @@ churn_store_open(const char *dir, const struct churn_store_options *opts, struct
         s->opts = *opts;
     else
         churn_store_options_init(&s->opts);
-    if (s->opts.horizon_days < 1 || s->opts.horizon_days > CHURN_HORIZON_DAYS_MAX) {
+    if (s->opts.horizon_days > CHURN_HORIZON_DAYS_MAX) {
         err = churn__store_fail(CHURN_EINVAL, "horizon_days must be 1..%d, got %u",
                                 CHURN_HORIZON_DAYS_MAX, s->opts.horizon_days);
         goto out_free;
@@ -454,7 +454,7 @@ churn_store_open(const char *dir, const struct churn_store_options *opts, struct
     } else {
         err = churn__store_write(s, setup_dbs, s, "creating the databases");
     }
-    if (err)
+    if (err || (err = churn__store_history_load(s)))
         goto out_env;
     *out = s;
     return CHURN_OK;
@@ -520,6 +520,7 @@ struct apply_ctx {
     uint32_t *order; /* valid events, by customer id then arrival */
     size_t n_valid;
     int64_t now_ms;
+    int32_t first_day; /* oldest day bucketed by this batch (INT32_MAX: none) */
 };
 
 static int
@@ -598,7 +599,10 @@ apply_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
                 return churn__mdb_err(rc, "recording an event id");
             churn__record_apply(rec, ev, min_day);
             set_result(res, CHURN_EVENT_ACCEPTED, CHURN_OK, NULL);
-            res->lifetime_only = churn_day_of_ms(ev->occurred_at_ms) < min_day;
+            int32_t ev_day = churn_day_of_ms(ev->occurred_at_ms);
+            res->lifetime_only = ev_day < min_day;
+            if (!res->lifetime_only && ev_day < c->first_day)
+                c->first_day = ev_day;
             changed = true;
         }
         if (changed) {
@@ -617,7 +621,7 @@ apply_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
         }
         g = end;
     }
-    return CHURN_OK;
+    return churn__store_history_note(s, txn, c->first_day);
 }
 
 enum churn_err
@@ -657,7 +661,10 @@ churn__store_apply(struct churn_store *s, const struct churn__segment *segs, siz
         }
     }
     qsort_r(c.order, c.n_valid, sizeof(*c.order), cmp_order, &c);
+    c.first_day = INT32_MAX;
     err = churn__store_write(s, apply_txn, &c, "applying events");
+    if (!err)
+        churn__store_history_commit(s, c.first_day);
 out:
     churn_free(c.order);
     churn_free(c.res);

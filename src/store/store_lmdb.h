@@ -37,6 +37,7 @@ struct churn_store {
     pthread_mutex_t prune_lock;
     char *prune_key; /* where the next event-id prune resumes (NULL: at the start) */
     size_t prune_key_len;
+    _Atomic int32_t data_start_day; /* first day ever bucketed (INT32_MAX: none yet) */
 };
 
 /* A write transaction body: return CHURN_OK to commit, an error to abort. */
@@ -66,6 +67,21 @@ void churn__store_clear_error(void);
 /** churn__store_put_versioned() - put @data under @key with the value format byte first. */
 enum churn_err churn__store_put_versioned(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
                                           const void *data, size_t len, const char *what);
+
+/**
+ * churn__store_history_load() - set s->data_start_day at open: from its meta value, or, in a
+ * store written before it existed, from the oldest day bucket of every customer (then kept in
+ * meta when the store is writable).
+ */
+enum churn_err churn__store_history_load(struct churn_store *s);
+
+/**
+ * churn__store_history_note() - in the write transaction @txn that buckets events as old as
+ * @day: lower the stored data start if @day is older. Call churn__store_history_commit() with
+ * the same day after the transaction committed.
+ */
+enum churn_err churn__store_history_note(struct churn_store *s, MDB_txn *txn, int32_t day);
+void churn__store_history_commit(struct churn_store *s, int32_t day);
 
 /* Big-endian u64 keys (sequences sort numerically). */
 static inline void

@@ -113,6 +113,7 @@ struct colb {
     const char *name; /* in names[] */
     enum forced forced;
     bool ignore, is_label, numeric;
+    bool is_group, is_time; /* kept per row, not features (they are also "ignore") */
     double *num;
     int32_t *code;
     struct dict dict;
@@ -128,6 +129,8 @@ struct loader {
     size_t label_col;
     size_t n_rows, cap_rows, max_rows;
     uint8_t *label_id;
+    uint64_t *group; /* per row, with options.group */
+    double *time;    /* per row, with options.time */
     struct dict labels;
     uint64_t hash;
     char *errbuf;
@@ -259,6 +262,12 @@ read_header(struct loader *L)
             found = true;
         }
         cb->ignore = in_list(L->o->ignore, L->o->n_ignore, L->names[c]);
+        cb->is_group = L->o->group && strcmp(L->names[c], L->o->group) == 0;
+        cb->is_time = L->o->time && strcmp(L->names[c], L->o->time) == 0;
+        if ((cb->is_group || cb->is_time) && cb->is_label)
+            return lfail(L, CHURN_EINVAL, "column '%s' cannot be the label and a %s column",
+                         L->names[c], cb->is_group ? "group" : "time");
+        cb->ignore |= cb->is_group || cb->is_time;
         if (in_list(L->o->numeric, L->o->n_numeric, L->names[c]))
             cb->forced = NUMERIC;
         if (in_list(L->o->categorical, L->o->n_categorical, L->names[c])) {
@@ -271,6 +280,15 @@ read_header(struct loader *L)
     }
     if (!found)
         return lfail(L, CHURN_EINVAL, "label column '%s' not found in the header", L->o->label);
+    const char *roles[2] = {L->o->group, L->o->time};
+    for (int i = 0; i < 2; i++) {
+        bool there = false;
+        for (size_t c = 0; roles[i] && c < L->ncols; c++)
+            there |= strcmp(L->names[c], roles[i]) == 0;
+        if (roles[i] && !there)
+            return lfail(L, CHURN_EINVAL, "%s column '%s' not found in the header",
+                         i ? "time" : "group", roles[i]);
+    }
     if ((err = check_list(L, L->o->numeric, L->o->n_numeric, "numeric")) ||
         (err = check_list(L, L->o->categorical, L->o->n_categorical, "categorical")) ||
         (err = check_list(L, L->o->ignore, L->o->n_ignore, "ignore")))
@@ -292,6 +310,18 @@ grow_rows(struct loader *L)
     if (!lab)
         return lfail(L, CHURN_ENOMEM, "out of memory");
     L->label_id = lab;
+    if (L->o->group) {
+        uint64_t *g = churn_realloc(L->group, cap * sizeof(*g));
+        if (!g)
+            return lfail(L, CHURN_ENOMEM, "out of memory");
+        L->group = g;
+    }
+    if (L->o->time) {
+        double *t = churn_realloc(L->time, cap * sizeof(*t));
+        if (!t)
+            return lfail(L, CHURN_ENOMEM, "out of memory");
+        L->time = t;
+    }
     for (size_t c = 0; c < L->ncols; c++) {
         struct colb *cb = &L->cols[c];
         if (cb->is_label || cb->ignore)
@@ -365,6 +395,11 @@ read_rows(struct loader *L)
             const char *s = churn_csv_field(L->csv, c, &len);
             L->hash = churn_model_fnv1a64(L->hash, s, len + 1);
             struct colb *cb = &L->cols[c];
+            if (cb->is_group)
+                L->group[r] = churn_model_fnv1a64(0, s, len);
+            if (cb->is_time && !parse_number(s, len, &L->time[r]))
+                return lfail(L, CHURN_EINVAL, "line %lu, time column '%s': '%.40s' is not a number",
+                             line, cb->name, s);
             if (cb->ignore)
                 continue;
             trim(&s, &len);
@@ -641,6 +676,10 @@ build(struct loader *L, struct churn_dataset **out)
         f++;
     }
     snprintf(ds->data_hash, sizeof(ds->data_hash), "fnv1a64:%016" PRIx64, L->hash);
+    ds->group = L->group;
+    ds->time = L->time;
+    L->group = NULL;
+    L->time = NULL;
     *out = ds;
     return CHURN_OK;
 out_free:
@@ -661,6 +700,8 @@ loader_fini(struct loader *L)
     churn_free(L->names);
     churn_free(L->cols);
     churn_free(L->label_id);
+    churn_free(L->group);
+    churn_free(L->time);
     dict_free(&L->labels);
     churn_csv_close(L->csv);
 }
@@ -721,6 +762,8 @@ churn_dataset_free(struct churn_dataset *ds)
     }
     for (size_t f = 0; ds->cols && f < ds->n_features; f++)
         churn_free(ds->cols[f]);
+    churn_free(ds->group);
+    churn_free(ds->time);
     churn_free(ds->features);
     churn_free(ds->cols);
     churn_free(ds->y);

@@ -1,7 +1,7 @@
 /*
  * internal.h - what the files of src/train share: the view of a training set that one fit
- * sees (rows, features, weights), the two fitters that turn it into a model document, and the
- * helpers that build the JSON shared by both.
+ * sees (rows, features, weights), the two fitters that turn it into a model document, the
+ * blend of their documents, and the helpers that build the JSON and summaries shared by all.
  */
 #ifndef CHURN_TRAIN_INTERNAL_H
 #define CHURN_TRAIN_INTERNAL_H
@@ -38,8 +38,23 @@ enum churn_err churn__fit_logreg(const struct churn__fit *fit, const struct chur
 enum churn_err churn__fit_gbdt(const struct churn__fit *fit, const struct churn_train_options *o,
                                json_t **doc, struct churn__tctx *ctx);
 
-/* The "features" array entry of dataset feature @f (name, type, categories). */
-json_t *churn__feature_doc(const struct churn_dataset *ds, size_t f);
+/* The "features" array entry of dataset feature @f (name, type, categories, and "monotone"
+ * when @monotone is not 0). */
+json_t *churn__feature_doc(const struct churn_dataset *ds, size_t f, int monotone);
+
+/* CHURN_EINVAL with a message when o->monotone does not fit @ds (length, values, a direction
+ * on a categorical column). */
+enum churn_err churn__monotone_check(const struct churn_dataset *ds,
+                                     const struct churn_train_options *o, struct churn__tctx *ctx);
+
+/* The direction (-1, 0, +1) of the fit's feature @k (position in fit->feat). */
+int churn__fit_monotone(const struct churn__fit *fit, const struct churn_train_options *o,
+                        size_t k);
+
+/* The blend document of two fitted documents on the same features, consumed: margin =
+ * @w_lr * logistic regression margin + (1 - @w_lr) * trees margin (select.c). */
+enum churn_err churn__blend_doc(json_t *lr, json_t *gbdt, double w_lr, json_t **doc,
+                                struct churn__tctx *ctx);
 
 /* Numerically safe logistic function. */
 double churn__sigmoid(double z);

@@ -111,6 +111,17 @@ feat(enum churn_feature f)
     return fv.values[f];
 }
 
+/* Make customer "c" a customer since @days_ago, so every window of the test is observed. */
+static void
+customer_since(int days_ago)
+{
+    struct churn_customer_attrs a;
+    churn_customer_attrs_init(&a);
+    a.signup_ms = NOW - (int64_t)days_ago * DAY;
+    struct churn_customer_upsert u = {"c", &a};
+    cr_assert_eq(churn_store_upsert_customers(st, &u, 1), CHURN_OK);
+}
+
 static void
 extract(int64_t as_of)
 {
@@ -161,6 +172,7 @@ Test(features, a_customer_without_history_is_missing_not_healthy, .init = setup,
 
 Test(features, login_decline_and_activity, .init = setup, .fini = teardown)
 {
+    customer_since(400);
     logins(40, 6); /* previous window: 10 logins on 2 days */
     logins(55, 4);
     logins(3, 2); /* last window: 2 logins on 1 day */
@@ -191,6 +203,7 @@ Test(features, login_decline_and_activity, .init = setup, .fini = teardown)
 
 Test(features, transactions, .init = setup, .fini = teardown)
 {
+    customer_since(400);
     order_at(120, 100, CHURN_ORDER_COMPLETED); /* previous 90 days: 4 orders */
     order_at(100, 100, CHURN_ORDER_COMPLETED);
     order_at(95, 100, CHURN_ORDER_COMPLETED);
@@ -249,6 +262,7 @@ Test(features, negative_review_rise, .init = setup, .fini = teardown)
 
 Test(features, support_tickets, .init = setup, .fini = teardown)
 {
+    customer_since(400);
     ticket_at(45, CHURN_TICKET_OPENED);
     ticket_at(44, CHURN_TICKET_RESOLVED);
     for (int i = 0; i < 4; i++)
@@ -265,6 +279,7 @@ Test(features, support_tickets, .init = setup, .fini = teardown)
 
 Test(features, chat_signals_decay, .init = setup, .fini = teardown)
 {
+    customer_since(400);
     struct churn_event e = {.kind = CHURN_EVENT_CHAT, .occurred_at_ms = NOW - 7 * DAY};
     e.chat.dissatisfaction = 0.8;
     e.chat.escalated = true;
@@ -446,6 +461,36 @@ Test(features, the_documentation_lists_every_feature)
     }
 }
 
+Test(features, monotone_directions_are_declared_and_documented)
+{
+    cr_assert_eq(churn_features_monotone("logins_30d"), -1);
+    cr_assert_eq(churn_features_monotone("tickets_30d"), 1);
+    cr_assert_eq(churn_features_monotone("days_since_last_activity"), 1);
+    cr_assert_eq(churn_features_monotone("spend_90d"), -1);
+    cr_assert_eq(churn_features_monotone("avg_order_value_90d"), 0);
+    cr_assert_eq(churn_features_monotone("attr.seats"), 0);
+    cr_assert_eq(churn_features_monotone("segment"), 0);
+    cr_assert_eq(churn_features_monotone("no_such_feature"), 0);
+    cr_assert_eq(churn_features_monotone(NULL), 0);
+    FILE *f = fopen(CHURN_SOURCE_ROOT "/docs/FEATURES.md", "r");
+    cr_assert_not_null(f, "docs/FEATURES.md is missing");
+    static char doc[1 << 16];
+    size_t len = fread(doc, 1, sizeof(doc) - 1, f);
+    fclose(f);
+    doc[len] = '\0';
+    const struct churn_feature_info *cat = churn_features_catalogue();
+    for (int i = 0; i < CHURN_FEAT__COUNT; i++) {
+        cr_assert(cat[i].monotone >= -1 && cat[i].monotone <= 1);
+        cr_assert_eq(churn_features_monotone(cat[i].name), cat[i].monotone);
+        char row[128];
+        snprintf(row, sizeof(row), "| `%s` | %s |", cat[i].name,
+                 cat[i].monotone > 0   ? "+1"
+                 : cat[i].monotone < 0 ? "-1"
+                                       : "0");
+        cr_assert_not_null(strstr(doc, row), "docs/FEATURES.md lacks or misstates: %s", row);
+    }
+}
+
 /* ---- the demo data generator (tools/synth), when it is built ------------------------------- */
 
 #define SYNTH     CHURN_BUILD_ROOT "/tools/synth/synth"
@@ -468,6 +513,8 @@ add_to_cohort(const struct churn_customer *c, void *user)
         return 0; /* too early in the window for a full history */
     struct churn_feature_vector v;
     cr_assert_eq(churn_features_extract(c, as_of, &v), CHURN_OK);
+    if (isnan(v.values[CHURN_FEAT_LOGIN_DECLINE_30D]))
+        return 0; /* a customer too new for both login windows */
     co->n[churned]++;
     co->decline[churned] += v.values[CHURN_FEAT_LOGIN_DECLINE_30D];
     co->tickets[churned] += v.values[CHURN_FEAT_TICKETS_30D];
@@ -482,7 +529,7 @@ Test(features, synthetic_churners_show_the_warning_signs)
     char d[64], cmd[256];
     snprintf(d, sizeof(d), "/tmp/churn-synth-XXXXXX");
     cr_assert_not_null(mkdtemp(d));
-    snprintf(cmd, sizeof(cmd), SYNTH " --customers 1500 --seed 3 --now " SYNTH_NOW " --store %s",
+    snprintf(cmd, sizeof(cmd), SYNTH " --customers 3000 --seed 3 --now " SYNTH_NOW " --store %s",
              d);
     cr_assert_eq(system(cmd), 0);
     cr_assert_eq(churn_store_open(d, NULL, &st), CHURN_OK);
@@ -565,6 +612,7 @@ Test(features, training_csv_rows, .init = setup, .fini = teardown)
     struct churn_customer_attrs a;
     churn_customer_attrs_init(&a);
     snprintf(a.segment, sizeof(a.segment), "small, \"quoted\"");
+    a.signup_ms = NOW - 400 * DAY;
     struct churn_customer_upsert u = {"c", &a};
     cr_assert_eq(churn_store_upsert_customers(st, &u, 1), CHURN_OK);
     logins(3, 2);
@@ -601,4 +649,64 @@ Test(features, training_csv_rows, .init = setup, .fini = teardown)
     cr_assert_eq(small.len, 0);
     churn_buf_free(&small);
     churn_buf_free(&b);
+}
+
+/* ---- windows that reach before the observed history ----------------------------------------- */
+
+Test(features, windows_before_the_first_day_are_scaled_or_missing, .init = setup, .fini = teardown)
+{
+    /* first seen 44 days ago (no signup date): the older login window saw 15 of its 30 days */
+    logins(44, 2);
+    logins(35, 2);
+    logins(3, 6);
+    extract(AS_OF);
+    cr_assert_eq(feat(CHURN_FEAT_LOGINS_30D), 6, "a fully observed window is not scaled");
+    cr_assert_float_eq(feat(CHURN_FEAT_LOGINS_PREV_30D), 8, 1e-9, "4 logins in 15 days: 8 in 30");
+    cr_assert(isnan(feat(CHURN_FEAT_ORDERS_PREV_90D)), "days 91-180 were never observed");
+    cr_assert(isnan(feat(CHURN_FEAT_ORDER_DECLINE_90D)));
+    cr_assert_eq(feat(CHURN_FEAT_ORDERS_90D), 0, "44 of 90 days observed: zero orders is zero");
+}
+
+Test(features, a_new_customer_has_no_window_counts, .init = setup, .fini = teardown)
+{
+    logins(4, 3);
+    extract(AS_OF);
+    cr_assert(isnan(feat(CHURN_FEAT_LOGINS_30D)), "5 of 30 days is too little to say");
+    cr_assert(isnan(feat(CHURN_FEAT_ACTIVE_DAYS_90D)));
+    cr_assert_eq(feat(CHURN_FEAT_DAYS_SINCE_LAST_ACTIVITY), 4, "recency needs no window");
+}
+
+Test(features, history_before_the_store_observed_it_is_ignored, .init = setup, .fini = teardown)
+{
+    customer_since(400);
+    logins(25, 5);
+    logins(50, 7);
+    extract(AS_OF);
+    cr_assert_eq(feat(CHURN_FEAT_LOGINS_PREV_30D), 7);
+    /* the same record, but the data is only trusted from 20 days ago on */
+    struct churn_feature_vector cut;
+    cr_assert_eq(churn_features_extract_observed(&rec, AS_OF, NOW - 20 * DAY, &cut), CHURN_OK);
+    cr_assert(isnan(cut.values[CHURN_FEAT_LOGINS_PREV_30D]), "not observed at all");
+    cr_assert_eq(cut.values[CHURN_FEAT_LOGINS_30D], 0,
+                 "21 of 30 days observed, the login 25 days ago is outside them");
+    cr_assert_eq(churn_features_extract_observed(&rec, AS_OF, -1, &cut), CHURN_EINVAL);
+}
+
+Test(features, serving_and_training_see_the_store_history_alike, .init = setup, .fini = teardown)
+{
+    customer_since(400);
+    logins(100, 1); /* the store's data start: 100 days ago */
+    logins(70, 4);
+    logins(10, 2);
+    cr_assert_eq(churn_store_history_from_ms(st, NOW),
+                 (int64_t)churn_day_of_ms(NOW - 100 * DAY) * DAY);
+    /* a cutoff 60 days ago: its 90-day window reaches 30 days before the data start */
+    const int64_t cutoff = churn_features_day_end(NOW - 60 * DAY);
+    cr_assert_eq(churn_store_get_customer(st, "c", &rec), CHURN_OK);
+    struct churn_feature_vector v;
+    cr_assert_eq(
+        churn_features_extract_observed(&rec, cutoff, churn_store_history_from_ms(st, NOW), &v),
+        CHURN_OK);
+    cr_assert_float_eq(v.values[CHURN_FEAT_ACTIVE_DAYS_90D], 2 * 90.0 / 41, 1e-9,
+                       "2 active days in the 41 observed days of the window");
 }

@@ -327,7 +327,7 @@ Test(store, open_refuses_what_is_not_a_store)
     o.read_only = true;
     cr_assert_eq(churn_store_open("/tmp/churn-no-such-store-dir", &o, &s), CHURN_ENOTFOUND);
     o.read_only = false;
-    o.horizon_days = 0;
+    o.horizon_days = CHURN_HORIZON_DAYS_MAX + 1;
     cr_assert_eq(churn_store_open("/tmp/churn-no-such-store-dir", &o, &s), CHURN_EINVAL);
     cr_assert(strstr(churn_store_last_error(), "horizon_days"));
 }
@@ -1814,4 +1814,66 @@ Test(store, read_only_open_reads_and_refuses_writes, .init = setup, .fini = tear
     cr_assert_eq(churn_store_delete_customer(st, "c", NULL), CHURN_EPERM);
     struct churn_store_maintenance m;
     cr_assert_eq(churn_store_maintain(st, NOW, 0, &m), CHURN_OK);
+}
+
+/* ---- how far back the store observes history ----------------------------------------------- */
+
+Test(store, history_starts_at_the_first_bucketed_day_and_survives_reopen, .init = setup,
+     .fini = teardown)
+{
+    struct churn_event_result res[2];
+    cr_assert_eq(churn_store_history_from_ms(st, NOW), 0, "nothing bucketed yet");
+    struct churn_event a[2] = {login("c1", "e1", NOW - 10 * DAY), login("c2", "e2", NOW - DAY)};
+    cr_assert_eq(churn_store_apply_events(st, a, 2, NOW, res), CHURN_OK);
+    const int64_t d10 = (int64_t)churn_day_of_ms(NOW - 10 * DAY) * DAY;
+    cr_assert_eq(churn_store_history_from_ms(st, NOW), d10);
+    /* an older event moves the start back; one older than the retention counts for lifetime
+     * totals only and does not */
+    struct churn_event b[2] = {login("c3", "e3", NOW - 40 * DAY),
+                               login("c3", "e4", NOW - 500 * DAY)};
+    cr_assert_eq(churn_store_apply_events(st, b, 2, NOW, res), CHURN_OK);
+    cr_assert(res[1].lifetime_only);
+    const int64_t d40 = (int64_t)churn_day_of_ms(NOW - 40 * DAY) * DAY;
+    cr_assert_eq(churn_store_history_from_ms(st, NOW), d40);
+    /* seen from a later day, the retention limit (180 days) is what bounds it */
+    const int64_t later = NOW + 200 * DAY;
+    cr_assert_eq(churn_store_history_from_ms(st, later),
+                 ((int64_t)churn_day_of_ms(later) - 179) * DAY);
+    churn_store_close(st);
+    st = NULL;
+    struct churn_store_options o;
+    churn_store_options_init(&o);
+    o.read_only = true;
+    cr_assert_eq(churn_store_open(dir, &o, &st), CHURN_OK, "%s", churn_store_last_error());
+    cr_assert_eq(churn_store_history_from_ms(st, NOW), d40, "kept in the store");
+}
+
+Test(store, the_retention_horizon_is_kept_in_the_store, .fini = teardown)
+{
+    make_dir();
+    struct churn_store_options o;
+    churn_store_options_init(&o);
+    o.horizon_days = 365;
+    cr_assert_eq(churn_store_open(dir, &o, &st), CHURN_OK, "%s", churn_store_last_error());
+    struct churn_event_result res;
+    struct churn_event e = login("c1", "e1", NOW - 300 * DAY);
+    cr_assert_eq(churn_store_apply_events(st, &e, 1, NOW, &res), CHURN_OK);
+    cr_assert_not(res.lifetime_only, "300 days back is inside a 365-day horizon");
+    churn_store_close(st);
+    /* opened with the defaults (what churnd and churnctl do), the store keeps its own */
+    cr_assert_eq(churn_store_open(dir, NULL, &st), CHURN_OK, "%s", churn_store_last_error());
+    cr_assert_eq(churn_store_history_from_ms(st, NOW),
+                 (int64_t)churn_day_of_ms(NOW - 300 * DAY) * DAY);
+    e = login("c1", "e2", NOW - 200 * DAY);
+    cr_assert_eq(churn_store_apply_events(st, &e, 1, NOW, &res), CHURN_OK);
+    cr_assert_not(res.lifetime_only);
+    cr_assert_eq(churn_store_get_customer(st, "c1", &rec), CHURN_OK);
+    cr_assert_eq(rec.days[0].day, churn_day_of_ms(NOW - 300 * DAY), "nothing pruned at 180");
+    churn_store_close(st);
+    /* an explicit horizon replaces it */
+    o.horizon_days = 30;
+    cr_assert_eq(churn_store_open(dir, &o, &st), CHURN_OK, "%s", churn_store_last_error());
+    churn_store_close(st);
+    cr_assert_eq(churn_store_open(dir, NULL, &st), CHURN_OK, "%s", churn_store_last_error());
+    cr_assert_eq(churn_store_history_from_ms(st, NOW), ((int64_t)churn_day_of_ms(NOW) - 29) * DAY);
 }

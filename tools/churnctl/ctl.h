@@ -8,9 +8,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 
 #include "churn/service.h"
+#include "churn/store.h"
+#include "churn/train.h"
 #include "churn/transport.h"
 
 #define EXIT_STATUS    1 /* the server answered with an error status */
@@ -66,10 +69,50 @@ int churnctl_chat(struct ctl *ctl, int argc, char **argv);
 /* train.c: offline training and evaluation */
 int churnctl_train(int argc, char **argv, bool cv_only);
 
+/* The training options of train, cv, eval and backtest. */
+struct train_args {
+    const char *data, *label, *positive, *store, *out, *ignore, *model, *monotone;
+    enum churn_train_algo algo;
+    struct churn_train_options opts;
+    int horizon_days, cutoffs, step_days, inactivity_days;
+    int64_t as_of_ms; /* train: where the store's data ends (0: now) */
+    bool json;
+};
+
+/** churnctl_train_parse() - parse train's options into @a: 0, -1 after --help, or EXIT_USAGE
+ * after a message. */
+int churnctl_train_parse(int argc, char **argv, struct train_args *a);
+
+/** churnctl_monotone() - set @a's monotone constraints for @ds from --monotone (default:
+ * the catalogue's for a store set, none for a CSV): 0 and *@out (free() it after training), or
+ * EXIT_USAGE after a message. */
+int churnctl_monotone(struct train_args *a, const struct churn_dataset *ds, signed char **out);
+
+/** churnctl_open_store() - open @dir read-only: 0, or EXIT_TRANSPORT after a message. */
+int churnctl_open_store(const char *dir, struct churn_store **out);
+
+/** churnctl_trainset() - the store's training set for @a with data up to @observed_until_ms
+ * (0: now), its summary on stderr: 0, or an exit code after a message. */
+int churnctl_trainset(const struct train_args *a, struct churn_store *store,
+                      int64_t observed_until_ms, struct churn_dataset **ds);
+
+/** churnctl_metrics_json() - every metric as a JSON object (new reference). */
+json_t *churnctl_metrics_json(const struct churn_metrics *m);
+
+/** churnctl_print_metrics() - the metrics as a human table on stdout under @title. */
+void churnctl_print_metrics(const char *title, const struct churn_metrics *m);
+
+/* backtest.c: the prospective evaluation of a model on a store */
+int churnctl_backtest(int argc, char **argv);
+
 /* alerts.c: the retention team's commands: alerts watch|list, ack, at-risk */
 int churnctl_alerts(struct ctl *ctl, int argc, char **argv);
 int churnctl_ack(struct ctl *ctl, int argc, char **argv);
 int churnctl_at_risk(struct ctl *ctl, int argc, char **argv);
+
+/* models.c: the model registry of a running churnd: models list|promote|rollback, retrain */
+int churnctl_models(struct ctl *ctl, int argc, char **argv);
+int churnctl_retrain(struct ctl *ctl, int argc, char **argv);
 
 /* import.c: customers and events from CSV or JSON Lines into a store or a server */
 int churnctl_import(struct ctl *ctl, int argc, char **argv);

@@ -17,18 +17,8 @@
 #include "churn/model.h"
 #include "churn/store.h"
 #include "churn/train.h"
+#include "churn/trainset.h"
 #include "ctl.h"
-
-#define TRAINSET_MAX_BYTES (2ULL << 30)
-
-struct train_args {
-    const char *data, *label, *positive, *store, *out, *ignore, *model;
-    enum churn_train_algo algo;
-    struct churn_train_options opts;
-    int horizon_days, cutoffs, step_days, inactivity_days;
-    int64_t as_of_ms;
-    bool json;
-};
 
 static void
 train_usage(FILE *out)
@@ -38,22 +28,27 @@ train_usage(FILE *out)
           "  --data FILE.csv --label COL [--positive VALUE] [--ignore COL,COL]\n"
           "  --store DIR [--horizon-days 90] [--cutoffs 3] [--step-days 30]\n"
           "              [--inactivity-days 0] [--as-of UNIX_MS]\n"
-          "      features as of each cutoff (as_of - horizon, then step days earlier each);\n"
+          "      --as-of: where the data ends [now]; cutoffs at day ends, the newest one\n"
+          "      horizon + 1 days before it, then step days earlier each (docs/MODELS.md);\n"
           "      label = an explicit churn within the horizon after the cutoff (or, with\n"
           "      --inactivity-days N, N days without activity)\n"
           "options:\n"
           "  --out MODEL.json       where train writes the model (atomically)\n"
           "  --model MODEL.json     eval: score the data with this model and print every metric\n"
           "  --threshold P          decision threshold for the confusion matrix [0.5]\n"
-          "  --algo auto|logreg|gbdt  [auto: the better cross-validated AUC]\n"
+          "  --algo auto|logreg|gbdt  [auto: the best cross-validated AUC of a small grid of\n"
+          "                         trees, the logistic regression and their blend]\n"
+          "  --time-budget-s S      auto: start no candidate after S seconds [120; 0: no limit]\n"
           "  --folds K [5]  --seed N  --trees N [200]  --depth N [6]  --learning-rate X\n"
           "  --calibration none|platt|isotonic [platt]  --l2 X  --balanced\n"
+          "  --monotone SPEC        NAME=+1|-1|0,... or catalogue (the features' declared\n"
+          "                         directions), or none [--store: catalogue; --data: none]\n"
           "  --json                 machine-readable output\n",
           out);
 }
 
-static int
-parse_args(int argc, char **argv, struct train_args *a)
+int
+churnctl_train_parse(int argc, char **argv, struct train_args *a)
 {
     memset(a, 0, sizeof(*a));
     churn_train_options_default(&a->opts);
@@ -90,6 +85,8 @@ parse_args(int argc, char **argv, struct train_args *a)
             a->positive = v;
         else if (strcmp(k, "--ignore") == 0)
             a->ignore = v;
+        else if (strcmp(k, "--monotone") == 0)
+            a->monotone = v;
         else if (strcmp(k, "--store") == 0)
             a->store = v;
         else if (strcmp(k, "--out") == 0)
@@ -130,7 +127,14 @@ parse_args(int argc, char **argv, struct train_args *a)
             a->opts.n_trees = (unsigned)num;
         else if (strcmp(k, "--depth") == 0)
             a->opts.max_depth = (unsigned)num;
-        else if (strcmp(k, "--learning-rate") == 0)
+        else if (strcmp(k, "--time-budget-s") == 0) {
+            if (!(num >= 0) || !isfinite(num)) {
+                fprintf(stderr, "churnctl: --time-budget-s: '%s' is not a number of seconds >= 0\n",
+                        v);
+                return EXIT_USAGE;
+            }
+            a->opts.time_budget_s = num;
+        } else if (strcmp(k, "--learning-rate") == 0)
             a->opts.learning_rate = num;
         else if (strcmp(k, "--l2") == 0)
             a->opts.l2 = num;
@@ -169,77 +173,84 @@ parse_args(int argc, char **argv, struct train_args *a)
     return 0;
 }
 
-/* ---- training set from the store ---------------------------------------------------------- */
-
-struct trainset {
-    struct churn_buf csv;
-    const struct train_args *args;
-    int64_t now_ms; /* how far the data reaches */
-    int64_t cutoff[24];
-    size_t rows, positives;
-    enum churn_err err;
-};
-
-static int
-trainset_visit(const struct churn_customer *rec, void *user)
-{
-    struct trainset *ts = user;
-    for (int c = 0; c < ts->args->cutoffs; c++) {
-        /* point in time: the features see nothing after the cutoff, the label only the
-         * horizon after it (both from the features module, so serving computes the same) */
-        int label = churn_features_label(rec, ts->cutoff[c], ts->args->horizon_days,
-                                         ts->args->inactivity_days, ts->now_ms);
-        if (label < 0)
-            continue;
-        struct churn_feature_vector vec;
-        if (churn_features_extract(rec, ts->cutoff[c], &vec) != CHURN_OK)
-            continue;
-        if (churn_features_csv_row(rec, &vec, label, &ts->csv) != CHURN_OK) {
-            ts->err = CHURN_ETOOBIG;
-            return 1;
-        }
-        ts->rows++;
-        ts->positives += (size_t)label;
-    }
-    return 0;
-}
-
-static int
-trainset_from_store(const struct train_args *a, struct churn_buf *csv)
+int
+churnctl_open_store(const char *dir, struct churn_store **out)
 {
     struct churn_store_options so;
     churn_store_options_init(&so);
     so.read_only = true;
-    struct churn_store *store;
-    if (churn_store_open(a->store, &so, &store) != CHURN_OK) {
-        fprintf(stderr, "churnctl: store %s: %s\n", a->store, churn_store_last_error());
+    if (churn_store_open(dir, &so, out) != CHURN_OK) {
+        fprintf(stderr, "churnctl: store %s: %s\n", dir, churn_store_last_error());
         return EXIT_TRANSPORT;
     }
-    struct trainset ts = {.args = a, .now_ms = a->as_of_ms ? a->as_of_ms : churn_now_ms()};
-    churn_buf_init(&ts.csv, TRAINSET_MAX_BYTES);
-    int64_t last = churn_features_day_end(ts.now_ms - (int64_t)a->horizon_days * CHURN_MS_PER_DAY);
-    for (int c = 0; c < a->cutoffs; c++)
-        ts.cutoff[c] = last - (int64_t)c * a->step_days * CHURN_MS_PER_DAY;
-    churn_features_csv_header(&ts.csv);
-    enum churn_err e = churn_store_foreach_customer(store, trainset_visit, &ts);
-    churn_store_close(store);
-    if (e == CHURN_OK)
-        e = ts.err;
+    return 0;
+}
+
+int
+churnctl_monotone(struct train_args *a, const struct churn_dataset *ds, signed char **out)
+{
+    const char *spec = a->monotone ? a->monotone : a->store ? "catalogue" : NULL;
+    *out = NULL;
+    if (!spec || strcmp(spec, "none") == 0)
+        return 0;
+    signed char *m = calloc(ds->n_features + 1, 1);
+    char err[512];
+    if (!m) {
+        fprintf(stderr, "churnctl: out of memory\n");
+        return EXIT_TRANSPORT;
+    }
+    if (churn_train_parse_monotone(ds, spec, m, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: --monotone: %s\n", err);
+        free(m);
+        return EXIT_USAGE;
+    }
+    a->opts.monotone = m;
+    a->opts.n_monotone = ds->n_features;
+    *out = m;
+    return 0;
+}
+
+/* ---- training set from the store ------------------------------------------------------- */
+
+/* The point-in-time training set of @store (churn/trainset.h) with its data ending at
+ * @observed_until_ms (0: now), with a summary on stderr. */
+int
+churnctl_trainset(const struct train_args *a, struct churn_store *store, int64_t observed_until_ms,
+                  struct churn_dataset **ds)
+{
+    struct churn_trainset_options o = {.observed_until_ms = observed_until_ms,
+                                       .horizon_days = a->horizon_days,
+                                       .cutoffs = a->cutoffs,
+                                       .step_days = a->step_days,
+                                       .inactivity_days = a->inactivity_days};
+    struct churn_trainset_report rep;
+    char err[1024];
+    enum churn_err e = churn_trainset_from_store(store, &o, ds, &rep, err, sizeof(err));
     if (e) {
-        fprintf(stderr, "churnctl: reading the store: %s\n", churn_strerror(e));
-        churn_buf_free(&ts.csv);
-        return EXIT_TRANSPORT;
+        fprintf(stderr, "churnctl: %s: %s\n", a->store, err);
+        return e == CHURN_EINVAL ? EXIT_USAGE : EXIT_TRANSPORT;
     }
-    fprintf(stderr, "churnctl: training set from %s: %zu rows (%zu churned) at %d cutoffs\n",
-            a->store, ts.rows, ts.positives, a->cutoffs);
-    *csv = ts.csv;
+    fprintf(stderr, "churnctl: training set from %s: %zu rows (%zu churned) of %zu customers\n",
+            a->store, rep.rows, rep.positives, rep.customers);
+    for (int c = 0; c < rep.n_cutoffs; c++) {
+        char when[40];
+        churn_format_time_ms(rep.cutoff_ms[c], when, sizeof(when));
+        if (rep.skipped[c])
+            fprintf(stderr, "  cutoff %s: skipped (less than %d days of history before it)\n", when,
+                    CHURN_TRAINSET_MIN_HISTORY_DAYS);
+        else
+            fprintf(stderr, "  cutoff %s: %zu rows, %zu churned within %d days (%.1f%%)\n", when,
+                    rep.rows_at[c], rep.positives_at[c], a->horizon_days,
+                    rep.rows_at[c] ? 100.0 * (double)rep.positives_at[c] / (double)rep.rows_at[c]
+                                   : 0.0);
+    }
     return 0;
 }
 
 /* ---- output ----------------------------------------------------------------------------- */
 
-static json_t *
-metrics_json(const struct churn_metrics *m)
+json_t *
+churnctl_metrics_json(const struct churn_metrics *m)
 {
     json_t *j = json_object();
     json_object_set_new(j, "rows", json_integer((json_int_t)m->n));
@@ -279,8 +290,8 @@ metrics_json(const struct churn_metrics *m)
     return j;
 }
 
-static void
-print_metrics(const char *title, const struct churn_metrics *m)
+void
+churnctl_print_metrics(const char *title, const struct churn_metrics *m)
 {
     printf("%s: %zu rows, %zu churned\n", title, m->n, m->n_positive);
     printf("  ROC-AUC %.4f   PR-AUC %.4f   log loss %.4f   Brier %.4f\n", m->auc, m->pr_auc,
@@ -319,9 +330,49 @@ cv_json(const struct churn_cv_result *cv)
     json_object_set_new(j, "seconds", json_real(cv->seconds));
     json_t *folds = json_array();
     for (unsigned f = 0; f < cv->folds && f < CHURN_TRAIN_MAX_FOLDS; f++)
-        json_array_append_new(folds, metrics_json(&cv->fold[f]));
+        json_array_append_new(folds, churnctl_metrics_json(&cv->fold[f]));
     json_object_set_new(j, "per_fold", folds);
     return j;
+}
+
+static json_t *
+select_json(const struct churn_select_report *r)
+{
+    json_t *j = json_object(), *list = json_array();
+    json_object_set_new(j, "budget_s", json_real(r->budget_s));
+    json_object_set_new(j, "budget_hit", json_boolean(r->budget_hit));
+    json_object_set_new(j, "seconds", json_real(r->seconds));
+    json_object_set_new(j, "chosen", json_string(r->cand[r->chosen].name));
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        const struct churn_select_candidate *c = &r->cand[i];
+        json_t *o = json_pack("{sssssb}", "name", c->name, "algo", churn_train_algo_name(c->algo),
+                              "ran", c->ran);
+        if (c->ran) {
+            json_object_set_new(o, "auc_mean", json_real(c->auc_mean));
+            json_object_set_new(o, "auc_sd", json_real(c->auc_sd));
+            json_object_set_new(o, "seconds", json_real(c->seconds));
+        }
+        if (c->algo == CHURN_TRAIN_BLEND && c->ran)
+            json_object_set_new(o, "blend_weight", json_real(c->blend_weight));
+        if (c->skipped[0])
+            json_object_set_new(o, "skipped", json_string(c->skipped));
+        json_array_append_new(list, o);
+    }
+    json_object_set_new(j, "candidates", list);
+    return j;
+}
+
+static void
+print_select(const struct churn_select_report *r)
+{
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        const struct churn_select_candidate *c = &r->cand[i];
+        if (c->ran)
+            printf("%s %-62s AUC %.4f ± %.4f  (%.1f s)\n", i == r->chosen ? "*" : " ", c->name,
+                   c->auc_mean, c->auc_sd, c->seconds);
+        else
+            printf("  %-62s %s\n", c->name, c->skipped[0] ? c->skipped : "not run: time budget");
+    }
 }
 
 static void
@@ -390,9 +441,9 @@ evaluate(const struct train_args *a, const struct churn_dataset *ds, json_t *out
         goto out;
     }
     if (!a->json)
-        print_metrics(a->model, &m);
+        churnctl_print_metrics(a->model, &m);
     json_object_set_new(out, "model", json_string(a->model));
-    json_object_set_new(out, "metrics", metrics_json(&m));
+    json_object_set_new(out, "metrics", churnctl_metrics_json(&m));
 out:
     churn_free(col);
     churn_free(x);
@@ -405,7 +456,7 @@ int
 churnctl_train(int argc, char **argv, bool cv_only)
 {
     struct train_args a;
-    int rc = parse_args(argc, argv, &a);
+    int rc = churnctl_train_parse(argc, argv, &a);
     if (rc)
         return rc < 0 ? 0 : rc;
     bool eval_only = a.model != NULL;
@@ -419,24 +470,13 @@ churnctl_train(int argc, char **argv, bool cv_only)
     const char *ignore[64];
     char ignore_buf[4096];
     if (a.store) {
-        struct churn_buf csv;
-        if ((rc = trainset_from_store(&a, &csv)))
+        struct churn_store *store;
+        if ((rc = churnctl_open_store(a.store, &store)))
             return rc;
-        static const char *const cats[] = {"segment", "plan", "country"};
-        static const char *const ids[] = {"customer_id", "as_of_ms"};
-        dopts.label = "churned";
-        dopts.positive = "1";
-        dopts.categorical = cats;
-        dopts.n_categorical = 3;
-        dopts.ignore = ids;
-        dopts.n_ignore = 2;
-        enum churn_err e =
-            churn_dataset_load_csv_mem(churn_buf_str(&csv), csv.len, &dopts, &ds, err, sizeof(err));
-        churn_buf_free(&csv);
-        if (e) {
-            fprintf(stderr, "churnctl: training set: %s\n", err);
-            return EXIT_USAGE;
-        }
+        rc = churnctl_trainset(&a, store, a.as_of_ms, &ds);
+        churn_store_close(store);
+        if (rc)
+            return rc;
     } else {
         dopts.label = a.label;
         dopts.positive = a.positive;
@@ -452,6 +492,11 @@ churnctl_train(int argc, char **argv, bool cv_only)
             fprintf(stderr, "churnctl: %s\n", err);
             return EXIT_USAGE;
         }
+    }
+    signed char *mono = NULL;
+    if ((rc = churnctl_monotone(&a, ds, &mono))) {
+        churn_dataset_free(ds);
+        return rc;
     }
     json_t *out = json_object();
     json_object_set_new(out, "rows", json_integer((json_int_t)ds->n_rows));
@@ -500,14 +545,20 @@ churnctl_train(int argc, char **argv, bool cv_only)
             if (rep.has_cv_gbdt)
                 json_object_set_new(out, "cv_gbdt", cv_json(&rep.cv_gbdt));
             if (rep.has_oof)
-                json_object_set_new(out, "out_of_fold", metrics_json(&rep.oof));
+                json_object_set_new(out, "out_of_fold", churnctl_metrics_json(&rep.oof));
+            if (rep.has_select)
+                json_object_set_new(out, "search", select_json(&rep.select));
             json_object_set_new(out, "dropped", json_string(rep.dropped));
             json_object_set_new(out, "seconds", json_real(rep.seconds));
-            if (!a.json) {
+            if (!a.json && rep.has_select) {
+                print_select(&rep.select);
+            } else if (!a.json) {
                 if (rep.has_cv_logreg)
                     print_cv(&rep.cv_logreg);
                 if (rep.has_cv_gbdt)
                     print_cv(&rep.cv_gbdt);
+            }
+            if (!a.json) {
                 printf("chose %s; model written to %s (%zu rows, %.1f s)\n",
                        churn_train_algo_name(rep.chosen), a.out, ds->n_rows, rep.seconds);
             }
@@ -521,5 +572,6 @@ churnctl_train(int argc, char **argv, bool cv_only)
     }
     json_decref(out);
     churn_dataset_free(ds);
+    free(mono);
     return rc;
 }

@@ -6,7 +6,10 @@
  * leave, while their tickets, bad reviews, chat dissatisfaction and downgrades rise, ending
  * in a plan cancellation and an explicit churn event. Not every story is that clear: about a
  * third of churners leave with little warning, and some loyal customers go through a slump
- * (fewer visits, a few complaints) and stay.
+ * (fewer visits, a few complaints) and stay. Churn happens at a steady pace over the whole
+ * window and goes on after "now": some customers alive at now are already fading and leave
+ * within the next 90 days (their churn is not written), as on a real platform, so that a model
+ * served at now has churners to foresee and every stretch of history has its share of churn.
  *
  * Output goes straight into a store (--store DIR, through churn_store_apply_events, batched)
  * or to JSON Lines (--jsonl FILE, "-" for stdout): one object per line, each customer's line
@@ -21,6 +24,9 @@
  *
  *   synth --customers N [--days D] [--seed S] [--now MS] [--churn-rate P]
  *         (--store DIR | --jsonl FILE)
+ *
+ * --churn-rate P is the share of customers who churn inside the D days (default 0.2); the
+ * customers who will churn in the 90 days after now come on top of it.
  */
 #define _DEFAULT_SOURCE
 #include <errno.h>
@@ -37,6 +43,7 @@
 #define MAX_EVENTS_PER_CUSTOMER 20000
 #define STORE_BATCH             8192
 #define ID_LEN                  64
+#define FUTURE_CHURN_DAYS       90 /* churn goes on this long after now (not written) */
 
 struct rng {
     uint64_t s[4];
@@ -250,12 +257,16 @@ make_profile(struct profile *p, struct rng *r, long index, int64_t now, int days
     p->orders_per_day = (0.02 + 0.03 * p->plan) * engagement;
     p->aov = (15 + 40 * p->plan) * exp(0.3 * (uniform(r) - 0.5));
     p->tickets_per_day = 0.01 + 0.005 * p->plan;
-    p->churns = uniform(r) < churn_rate;
-    /* Churn somewhere in the last two thirds of the window (enough history to decay). */
-    p->churn_ms = now - (int64_t)(uniform(r) * days * 0.66 * CHURN_MS_PER_DAY);
+    /* Churn at a steady pace over the window and the FUTURE_CHURN_DAYS after now, with
+     * churn_rate the share churning inside the window. */
+    double span = days + FUTURE_CHURN_DAYS;
+    p->churns = uniform(r) < fmin(1, churn_rate * span / days);
+    p->churn_ms = now + (int64_t)FUTURE_CHURN_DAYS * CHURN_MS_PER_DAY -
+                  (int64_t)(uniform(r) * span * CHURN_MS_PER_DAY);
     if (p->churn_ms < p->signup_ms + 20 * CHURN_MS_PER_DAY)
         p->churns = false;
-    p->decay_days = 20 + (int)(uniform(r) * 40);
+    /* fading churners drift away over one to four months, as subscribers do */
+    p->decay_days = 30 + (int)(uniform(r) * 90);
     if (uniform(r) < 0.35)
         p->decay_days = 1 + (int)(uniform(r) * 5); /* leaves suddenly, little warning */
     p->dip_days = 0;
@@ -310,14 +321,15 @@ generate(struct out *o, long index, uint64_t seed, int64_t now, int days, double
     int64_t first_day = churn_day_of_ms(now) - days + 1;
     int64_t signup_day = churn_day_of_ms(p.signup_ms);
     /* Daily activity runs through yesterday (today is not over) or the churn day. */
-    int64_t end_day = p.churns ? churn_day_of_ms(p.churn_ms) : churn_day_of_ms(now) - 1;
+    int64_t churn_day = churn_day_of_ms(p.churn_ms);
+    int64_t end_day = p.churns ? churn_day : churn_day_of_ms(now) - 1;
     if (end_day > churn_day_of_ms(now) - 1)
         end_day = churn_day_of_ms(now) - 1;
     int open_tickets = 0, generated = 0;
     bool downgraded = false;
     for (int64_t day = first_day > signup_day ? first_day : signup_day; day <= end_day; day++) {
         /* Engagement decays over the decay window before churn; distress rises. */
-        double to_churn = p.churns ? (double)(end_day - day) : 1e9;
+        double to_churn = p.churns ? (double)(churn_day - day) : 1e9;
         double decay = to_churn < p.decay_days ? pow(to_churn / p.decay_days, 1.5) : 1.0;
         double distress = to_churn < p.decay_days ? 1 - to_churn / p.decay_days : 0;
         if (p.dip_days && day >= p.dip_from_day && day < p.dip_from_day + p.dip_days) {
@@ -403,7 +415,7 @@ generate(struct out *o, long index, uint64_t seed, int64_t now, int days, double
                 return -1;
         }
     }
-    if (p.churns) {
+    if (p.churns && p.churn_ms + 1 < now) { /* a churn after now has not happened yet */
         struct churn_event e = {.kind = CHURN_EVENT_PLAN_CHANGE, .occurred_at_ms = p.churn_ms};
         e.plan.action = CHURN_PLAN_CANCEL;
         e.plan.plan = plans[0].name;
