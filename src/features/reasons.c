@@ -16,6 +16,7 @@
 #include <string.h>
 
 enum shape {
+    GENERIC = 0, /* a feature the table does not know yet: "<label>: <value>" in its unit */
     PAIR,        /* a count in the last window against the window before */
     SHARE_PAIR,  /* a share (0..1) in the last window against the window before */
     COUNT,       /* how many, in a window or now */
@@ -473,6 +474,19 @@ say_change(struct writer *w, const struct phrase *p, const struct churn_feature_
             count_text(round(then), b, sizeof(b)), count_text(now, a, sizeof(a)), window);
 }
 
+static const char *unit_text(int feature, double v, char *buf, size_t len);
+
+static void
+say_generic(struct writer *w, int feature, double v)
+{
+    char n[48];
+    const char *label = churn_features_catalogue()[feature].label;
+    if (isnan(v))
+        put(w, "%s: no data", label);
+    else
+        put(w, "%s: %s", label, unit_text(feature, v, n, sizeof(n)));
+}
+
 char *
 churn_reason_feature_text(int feature, const struct churn_feature_vector *vec,
                           const struct churn_customer *rec, int sign, char *out, size_t outlen)
@@ -489,6 +503,9 @@ churn_reason_feature_text(int feature, const struct churn_feature_vector *vec,
     double v = vec->values[feature];
     int window = window_of(feature);
     switch (p->shape) {
+    case GENERIC:
+        say_generic(&w, feature, v);
+        break;
     case PAIR:
         say_pair(&w, p, vec);
         break;

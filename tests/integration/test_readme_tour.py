@@ -93,7 +93,7 @@ class Run:
                 if self.ctl("health", timeout=10).returncode == 0:
                     return self
             except OSError:
-                pass  # tools/run's ninja is still relinking churnctl
+                pass  # tools/run's own build step is relinking churnctl right now
 
             time.sleep(0.5)
         pytest.fail(f"tools/run never served:\n{self.output()}")

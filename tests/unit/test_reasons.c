@@ -309,6 +309,21 @@ Test(reasons, every_sentence_is_words_for_any_value)
     }
 }
 
+Test(reasons, every_catalogue_feature_has_its_own_sentence)
+{
+    /* a feature added to the catalogue without a row in the table gets the generic
+     * "<label>: <value>": this test names it */
+    const struct churn_feature_info *cat = churn_features_catalogue();
+    for (int f = 0; f < CHURN_FEAT__COUNT; f++) {
+        for (int i = 0; i < CHURN_FEAT__COUNT; i++)
+            vec.values[i] = 2;
+        char generic[CHURN_REASON_TEXT_MAX];
+        snprintf(generic, sizeof(generic), "%s: ", cat[f].label);
+        cr_assert(strncmp(say(f, 1), generic, strlen(generic)) != 0,
+                  "%s has no sentence of its own: '%s'", cat[f].name, text);
+    }
+}
+
 Test(reasons, a_small_buffer_cuts_the_sentence)
 {
     char s[8] = "xxxxxxx";
