@@ -40,7 +40,7 @@ def quick(churnctl_bin, tmp_path_factory):
 
 
 def synth_jsonl(churnctl_bin, path, customers, seed):
-    synth = tool_path(churnctl_bin, "synth", "synth")
+    synth = os.environ.get("SYNTH") or tool_path(churnctl_bin, "synth", "synth")
     r = subprocess.run([synth, "--customers", str(customers), "--days", "365", "--seed",
                         str(seed), "--now", str(NOW_MS), "--jsonl", str(path)],
                        capture_output=True, text=True, timeout=120)
