@@ -126,6 +126,10 @@ static const struct phrase phrases[CHURN_FEAT__COUNT] = {
                             "No listings reported"},
     [F(LISTINGS_CHANGE_30D)] = {CHANGE, F(ACTIVE_LISTINGS), 0, NULL, "active listings", NULL,
                                 "No listings reported"},
+    [F(LOGINS_7D)] = {COUNT, 0, 0, "login", "logins", "No logins", NULL},
+    [F(ACTIVE_DAYS_7D)] = {ACTIVE_DAYS, 0, 0, NULL, "active days", "No activity", NULL},
+    [F(TICKETS_90D)] = {COUNT, 0, 0, "support ticket", "support tickets", "No support tickets",
+                        NULL},
 };
 #undef NEGATIVE
 #undef TICKETS
