@@ -516,12 +516,15 @@ enum churn_err churn_alert_rules_evaluate(const struct churn_alert_rules_config 
                                           struct churn_alert_triggers *out);
 
 /**
- * churn_alert_score_cause() - the one cause a new score raises an alert for, from the causes
+ * churn_alert_score_cause() - the one alert a new score raises or updates, from the causes
  * @t fired: TIER_WORSENED when the risk tier rose (its probability and the probability before
- * tell the jump too, so a rise that also jumped is one alert, not two), else
- * PROBABILITY_JUMP, else CHURN_CAUSE_UNSPECIFIED (nothing). Chat causes are not score causes.
+ * tell the jump too, so a rise that also jumped is one alert, not two); for a jump alone,
+ * TIER_WORSENED again when @tier_alert_open (the customer's open TIER_WORSENED alert absorbs
+ * the jump instead of a second alert being raised), else PROBABILITY_JUMP; else
+ * CHURN_CAUSE_UNSPECIFIED (nothing). Chat causes are not score causes.
  */
-enum churn_alert_cause churn_alert_score_cause(const struct churn_alert_triggers *t);
+enum churn_alert_cause churn_alert_score_cause(const struct churn_alert_triggers *t,
+                                               bool tier_alert_open);
 
 /**
  * churn_alert_what_moved() - the features whose contributions changed most (by absolute

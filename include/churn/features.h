@@ -138,7 +138,14 @@
       "listings", 0)                                                                               \
     X(LISTINGS_CHANGE_30D, "listings_change_30d", "Change in active listings",                     \
       "(now - 30 days ago) / max(now, 30 days ago, 1) of active listings; NaN if unknown.",        \
-      "ratio", 30, "listings", 0)
+      "ratio", 30, "listings", 0)                                                                  \
+    X(LOGINS_7D, "logins_7d", "Logins in the last 7 days",                                         \
+      "Number of logins in the 7 days up to as_of.", "count", 7, "activity", -1)                   \
+    X(ACTIVE_DAYS_7D, "active_days_7d", "Active days in the last 7 days",                          \
+      "Days with a login, session, order, listing update or review in the last 7 days.", "days",   \
+      7, "activity", -1)                                                                           \
+    X(TICKETS_90D, "tickets_90d", "Support tickets in the last 90 days",                           \
+      "Support tickets opened in the last 90 days.", "count", 90, "support", 1)
 
 enum churn_feature {
 #define CHURN__FEAT_ENUM(id, name, label, desc, unit, window, source, monotone) CHURN_FEAT_##id,

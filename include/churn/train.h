@@ -169,9 +169,9 @@ struct churn_train_options {
      * not ordered: its prediction is unconstrained); logistic regression keeps the
      * coefficient's sign (the missing indicator is free). Recorded in the model file. */
     const signed char *monotone;
-    size_t n_monotone; /* ds->n_features when monotone is set */
-    double time_budget_s;       /* auto: the search stops starting candidates after this many
-                                   seconds (0: no limit); the first always runs */
+    size_t n_monotone;    /* ds->n_features when monotone is set */
+    double time_budget_s; /* auto: the search stops starting candidates after this many
+                             seconds (0: no limit); the first always runs */
 };
 
 /** churn_train_options_default() - the defaults documented in docs/MODELS.md. */
@@ -196,6 +196,10 @@ struct churn_select_candidate {
     enum churn_train_algo algo;
     bool ran;
     double auc_mean, auc_sd, pr_auc_mean, log_loss_mean, seconds; /* stratified CV */
+    /* What the search ranks by: auc_mean; or, when the rows carry times (a store training
+     * set's cutoffs), out of time: the AUC on the newest time's rows of the candidate fitted
+     * on the older rows only - how it does on a future it has not seen. */
+    double select_auc;
     double blend_weight; /* BLEND: the logistic regression's weight on the margin */
     char skipped[96];    /* why a candidate that could not be trained on this data did not
                             run (e.g. too few rows to subsample); empty otherwise */
@@ -204,7 +208,8 @@ struct churn_select_candidate {
 struct churn_select_report {
     size_t n_candidates; /* in the grid, in the order they run */
     size_t n_ran;        /* the first n_ran ran; the rest were cut by the budget */
-    size_t chosen;       /* index of the highest mean CV AUC among those that ran */
+    size_t chosen;       /* index of the highest select_auc among those that ran */
+    bool by_newest;      /* select_auc is out of time (else the mean CV AUC) */
     bool budget_hit;
     double budget_s, seconds;
     struct churn_select_candidate cand[CHURN_SELECT_MAX_CANDIDATES];

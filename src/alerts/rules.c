@@ -82,12 +82,12 @@ churn_alert_rules_evaluate(const struct churn_alert_rules_config *cfg,
 }
 
 enum churn_alert_cause
-churn_alert_score_cause(const struct churn_alert_triggers *t)
+churn_alert_score_cause(const struct churn_alert_triggers *t, bool tier_alert_open)
 {
     if (t->causes & (1u << CHURN_CAUSE_TIER_WORSENED))
         return CHURN_CAUSE_TIER_WORSENED;
     if (t->causes & (1u << CHURN_CAUSE_PROBABILITY_JUMP))
-        return CHURN_CAUSE_PROBABILITY_JUMP;
+        return tier_alert_open ? CHURN_CAUSE_TIER_WORSENED : CHURN_CAUSE_PROBABILITY_JUMP;
     return CHURN_CAUSE_UNSPECIFIED;
 }
 

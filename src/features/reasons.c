@@ -16,10 +16,12 @@
 #include <string.h>
 
 enum shape {
+    GENERIC = 0, /* a feature the table does not know yet: "<label>: <value>" in its unit */
     PAIR,        /* a count in the last window against the window before */
     SHARE_PAIR,  /* a share (0..1) in the last window against the window before */
     COUNT,       /* how many, in a window or now */
     TIMES,       /* how often the customer did something in a window */
+    PLAN_CUTS,   /* TIMES for plan downgrades, which names a cancellation as one */
     ACTIVE_DAYS, /* active days out of a window */
     SINCE,       /* days since something */
     MONEY,       /* an amount of money */
@@ -118,12 +120,16 @@ static const struct phrase phrases[CHURN_FEAT__COUNT] = {
     [F(RFM_MONETARY)] = {MONEY, 0, 0, "Spends", " a month on average", "No spend yet",
                          "Monthly spend unknown (no signup date)"},
     [F(PLAN_MONTHLY_VALUE)] = {PLAN, 0, 0, NULL, NULL, "No paid plan", "Plan unknown"},
-    [F(PLAN_DOWNGRADES_90D)] = {TIMES, 0, 0, "Downgraded the plan", "plan changes",
+    [F(PLAN_DOWNGRADES_90D)] = {PLAN_CUTS, 0, 0, "Downgraded the plan", "plan changes",
                                 "No plan downgrades", NULL},
     [F(ACTIVE_LISTINGS)] = {COUNT, 0, 0, "active listing", "active listings", "No active listings",
                             "No listings reported"},
     [F(LISTINGS_CHANGE_30D)] = {CHANGE, F(ACTIVE_LISTINGS), 0, NULL, "active listings", NULL,
                                 "No listings reported"},
+    [F(LOGINS_7D)] = {COUNT, 0, 0, "login", "logins", "No logins", NULL},
+    [F(ACTIVE_DAYS_7D)] = {ACTIVE_DAYS, 0, 0, NULL, "active days", "No activity", NULL},
+    [F(TICKETS_90D)] = {COUNT, 0, 0, "support ticket", "support tickets", "No support tickets",
+                        NULL},
 };
 #undef NEGATIVE
 #undef TICKETS
@@ -317,6 +323,35 @@ say_times(struct writer *w, const struct phrase *p, double v, int window)
     put_window(w, window);
 }
 
+/* Whether the latest plan change at or before @as_of_ms cancelled the plan. */
+static bool
+cancelled_last(const struct churn_customer *rec, int64_t as_of_ms)
+{
+    const struct churn_plan_change *last = NULL;
+    for (unsigned i = 0; rec && i < rec->n_plan_changes && rec->plan_changes[i].at_ms <= as_of_ms;
+         i++)
+        last = &rec->plan_changes[i];
+    return last && last->action == CHURN_PLAN_CANCEL;
+}
+
+/* Downgrades and cancellations in the window; when the latest was a cancellation (then it is
+ * in the window, since the count is not 0), it is said as one. */
+static void
+say_plan_cuts(struct writer *w, const struct phrase *p, const struct churn_feature_vector *vec,
+              const struct churn_customer *rec, double v, int window)
+{
+    char n[32];
+    if (isnan(v) || v <= 0 || !cancelled_last(rec, vec->as_of_ms)) {
+        say_times(w, p, v, window);
+        return;
+    }
+    put(w, "Cancelled the plan");
+    put_window(w, window);
+    if (v >= 2)
+        put(w, ", after %s earlier %s", count_text(v - 1, n, sizeof(n)),
+            is_one(v - 1) ? "downgrade" : "downgrades");
+}
+
 static void
 say_active_days(struct writer *w, const struct phrase *p, double v, int window)
 {
@@ -473,6 +508,19 @@ say_change(struct writer *w, const struct phrase *p, const struct churn_feature_
             count_text(round(then), b, sizeof(b)), count_text(now, a, sizeof(a)), window);
 }
 
+static const char *unit_text(int feature, double v, char *buf, size_t len);
+
+static void
+say_generic(struct writer *w, int feature, double v)
+{
+    char n[48];
+    const char *label = churn_features_catalogue()[feature].label;
+    if (isnan(v))
+        put(w, "%s: no data", label);
+    else
+        put(w, "%s: %s", label, unit_text(feature, v, n, sizeof(n)));
+}
+
 char *
 churn_reason_feature_text(int feature, const struct churn_feature_vector *vec,
                           const struct churn_customer *rec, int sign, char *out, size_t outlen)
@@ -489,6 +537,9 @@ churn_reason_feature_text(int feature, const struct churn_feature_vector *vec,
     double v = vec->values[feature];
     int window = window_of(feature);
     switch (p->shape) {
+    case GENERIC:
+        say_generic(&w, feature, v);
+        break;
     case PAIR:
         say_pair(&w, p, vec);
         break;
@@ -500,6 +551,9 @@ churn_reason_feature_text(int feature, const struct churn_feature_vector *vec,
         break;
     case TIMES:
         say_times(&w, p, v, window);
+        break;
+    case PLAN_CUTS:
+        say_plan_cuts(&w, p, vec, rec, v, window);
         break;
     case ACTIVE_DAYS:
         say_active_days(&w, p, v, window);

@@ -6,11 +6,12 @@
  * each customer is scored without any lock; then, under log_mu, the score is compared with
  * the previous snapshot kept in the customer's alert state (format 2: per-cause states
  * followed by the encoded snapshot), one TIER_WORSENED or PROBABILITY_JUMP alert is raised
- * or updated (a tier rise that also jumped is one TIER_WORSENED alert), the other cause's
- * open alert is auto-closed when its condition cleared, snoozed alerts whose time has come
- * are woken, and every new snapshot of the batch is stored in ONE durable write. A
- * customer's first score only stores the snapshot. The queue is bounded; what does not fit
- * is counted and logged (at most once a second) and caught by the next sweep.
+ * or updated (a tier rise that also jumped is one TIER_WORSENED alert, and an open
+ * TIER_WORSENED alert absorbs a later jump), the other cause's open alert is auto-closed when
+ * its condition cleared, snoozed alerts whose time has come are woken, and every new
+ * snapshot of the batch is stored in ONE durable write. A customer's first score only stores
+ * the snapshot. The queue is bounded; what does not fit is counted and logged (at most once
+ * a second) and caught by the next sweep.
  */
 #include <math.h>
 #include <pthread.h>
@@ -174,6 +175,29 @@ trigger_locked(struct churn__alerts *al, enum churn_alert_cause cause, const Chu
     return err ? err : churn__alerts_trigger_locked(al, fresh, set, now, a);
 }
 
+/* A jump while the customer's TIER_WORSENED alert is open: that alert absorbs it, and keeps
+ * the baseline it was raised against (so it auto-closes when the tier is back there, not at
+ * once). log_mu held. */
+static enum churn_err
+fold_jump_locked(struct churn__alerts *al, const Churn__V1__Score *sc,
+                 const struct churn_score_snapshot *prev, const struct churn_score_snapshot *cur,
+                 struct churn__state_set *set, int64_t now, struct churn_arena *a,
+                 struct churn_alert *fresh)
+{
+    enum churn_err err =
+        build_rescore_alert(al, CHURN_CAUSE_TIER_WORSENED, sc, prev, cur, now, fresh);
+    if (err)
+        return err;
+    err = churn__alerts_read(al, set->st[CHURN_CAUSE_TIER_WORSENED].last_sequence, &al->work);
+    if (err && err != CHURN_ENOTFOUND)
+        return err;
+    if (!err) {
+        fresh->risk_tier_before = al->work.risk_tier_before;
+        fresh->probability_before = al->work.probability_before;
+    }
+    return churn__alerts_trigger_locked(al, fresh, set, now, a);
+}
+
 /* ---- the batch ---------------------------------------------------------------------------- */
 
 struct scored {
@@ -295,11 +319,17 @@ rescore_locked(struct churn__alerts *al, struct scored *s, int64_t now, struct c
     if (have_prev && !model_moved) {
         struct churn_alert_triggers tr;
         err = churn_alert_rules_evaluate(&al->rules, &prev, &s->cur, NULL, &tr);
-        /* one alert per rescore: a tier rise that also jumped is one TIER_WORSENED alert */
-        enum churn_alert_cause raise = err ? CHURN_CAUSE_UNSPECIFIED : churn_alert_score_cause(&tr);
+        /* one alert per rescore: a tier rise that also jumped is one TIER_WORSENED alert,
+         * and an open TIER_WORSENED alert absorbs a later jump */
+        bool tier_open =
+            set.have[CHURN_CAUSE_TIER_WORSENED] && set.st[CHURN_CAUSE_TIER_WORSENED].open_id;
+        enum churn_alert_cause raise =
+            err ? CHURN_CAUSE_UNSPECIFIED : churn_alert_score_cause(&tr, tier_open);
         for (size_t i = 0; !err && i < sizeof(causes) / sizeof(causes[0]); i++) {
-            if (causes[i] == raise)
+            if (causes[i] == raise && (tr.causes & (1u << raise)))
                 err = trigger_locked(al, causes[i], s->sc, &prev, &s->cur, &set, now, a, fresh);
+            else if (causes[i] == raise)
+                err = fold_jump_locked(al, s->sc, &prev, &s->cur, &set, now, a, fresh);
             else if (!(tr.causes & (1u << causes[i])))
                 err = maybe_auto_close_locked(al, causes[i], &set, &s->cur, now, a);
         }

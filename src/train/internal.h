@@ -59,4 +59,15 @@ enum churn_err churn__blend_doc(json_t *lr, json_t *gbdt, double w_lr, json_t **
 /* Numerically safe logistic function. */
 double churn__sigmoid(double z);
 
+/**
+ * churn__train_holdout() - the two-fold cross-validation of @algo with @opts on the given
+ * @fold assignment (0 or 1 per row): each fold is scored by a model fitted on the other, the
+ * margins into @oof. The search uses it for its out-of-time check (fold 0: the newest
+ * cutoff's rows, scored by a model of the older cutoffs).
+ */
+enum churn_err churn__train_holdout(const struct churn_dataset *ds,
+                                    const struct churn_train_options *opts,
+                                    enum churn_train_algo algo, const unsigned *fold, double *oof,
+                                    struct churn__tctx *ctx);
+
 #endif

@@ -521,6 +521,25 @@ churn_train_cv(const struct churn_dataset *ds, const struct churn_train_options 
     return err;
 }
 
+enum churn_err
+churn__train_holdout(const struct churn_dataset *ds, const struct churn_train_options *opts,
+                     enum churn_train_algo algo, const unsigned *fold, double *oof,
+                     struct churn__tctx *ctx)
+{
+    struct churn_train_options o;
+    struct plan p;
+    enum churn_err err = check_options(opts, &o, ctx);
+    if (err)
+        return err;
+    o.folds = 2;
+    if (!(err = plan_init(&p, ds, &o, NULL, 0, ctx))) {
+        struct churn_cv_result res;
+        err = cv_run(&p, algo, fold, &res, oof, ctx);
+    }
+    plan_fini(&p);
+    return err;
+}
+
 /* ---- calibration ---- */
 
 struct calib {

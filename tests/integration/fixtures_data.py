@@ -154,6 +154,26 @@ def write_model_variant(src, dst, mutate):
     return dst
 
 
+def only_these_coefficients(weights, intercept):
+    """A write_model_variant mutation of a logistic-regression model: every coefficient 0
+    but the value columns of the features in @weights ({name: coefficient on the standardised
+    scale}), and @intercept. A model of a few features on purpose, for tests of what follows
+    a score (alerts), not of the demo model."""
+    def mutate(doc):
+        names = []
+        for f in doc["features"]:
+            width = len(f["categories"]) + 1 if f["type"] == "categorical" else 1
+            width += 1 if f.get("missing", {}).get("indicator") else 0
+            names += [f["name"]] * width
+        coef = [0.0] * len(doc["logistic_regression"]["coefficients"])
+        assert len(names) == len(coef), "the coefficient layout changed"
+        for name, w in weights.items():
+            coef[names.index(name)] = w
+        doc["logistic_regression"]["coefficients"] = coef
+        doc["logistic_regression"]["intercept"] = intercept
+    return mutate
+
+
 def write_truncated(src, dst, keep=0.5):
     with open(src, "rb") as f:
         data = f.read()

@@ -331,25 +331,14 @@ def test_declining_logins_and_orders_raise_an_alert_soon_after_the_summary(api, 
     one order), then the months before, when the customer logged in daily and ordered every
     week. Seen together, logins and orders have fallen; the rescore after the second batch
     raises an alert whose reasons and "what moved" name the decline."""
-    from fixtures_data import event, login, now_ms, write_model_variant
+    from fixtures_data import event, login, now_ms, only_these_coefficients, write_model_variant
     pb = alert_api[0]
     E = api.ingest_pb2.Event
 
-    def declines_only(doc):
-        """A model of the declines alone: the alert engine is under test, not the demo model
-        (an honest 90-day model of the demo data weighs declines only lightly)."""
-        names = []
-        for f in doc["features"]:
-            width = len(f["categories"]) + 1 if f["type"] == "categorical" else 1
-            width += 1 if f.get("missing", {}).get("indicator") else 0
-            names += [f["name"]] * width
-        coef = [0.0] * len(doc["logistic_regression"]["coefficients"])
-        assert len(names) == len(coef), "the coefficient layout changed"
-        for name in ("login_decline_30d", "order_decline_90d"):
-            coef[names.index(name)] = 2.0
-        doc["logistic_regression"]["coefficients"] = coef
-        doc["logistic_regression"]["intercept"] = -3.0
-
+    # a model of the declines alone: the alert engine is under test, not the demo model (an
+    # honest 90-day model of the demo data weighs declines only lightly)
+    declines_only = only_these_coefficients({"login_decline_30d": 2.0, "order_decline_90d": 2.0},
+                                            -3.0)
     model = write_model_variant(demo_store.logreg, str(tmp_path / "declines.json"),
                                 declines_only)
     server = start_on_store(churnd_factory, demo_store.store, model,
@@ -401,22 +390,11 @@ def test_an_alert_whose_condition_clears_closes_by_itself(api, alert_api, churnd
     """A model that reads only open support tickets: two tickets opened raise the risk
     (one TIER_WORSENED alert that also says the jump), both resolved bring it back, and the
     alert closes with CONDITION_CLEARED."""
-    from fixtures_data import event, login, write_model_variant
+    from fixtures_data import event, login, only_these_coefficients, write_model_variant
     pb = alert_api[0]
     E = api.ingest_pb2.Event
 
-    def only_open_tickets(doc):
-        names = []
-        for f in doc["features"]:
-            width = len(f["categories"]) + 1 if f["type"] == "categorical" else 1
-            width += 1 if f.get("missing", {}).get("indicator") else 0
-            names += [f["name"]] * width
-        coef = [0.0] * len(doc["logistic_regression"]["coefficients"])
-        assert len(names) == len(coef), "the coefficient layout changed"
-        coef[names.index("open_tickets")] = 3.0
-        doc["logistic_regression"]["coefficients"] = coef
-        doc["logistic_regression"]["intercept"] = -3.0
-
+    only_open_tickets = only_these_coefficients({"open_tickets": 3.0}, -3.0)
     model = write_model_variant(demo_store.logreg, str(tmp_path / "tickets.json"),
                                 only_open_tickets)
     server = start_on_store(churnd_factory, None, model, args=["--sweep-interval-s", "0"])

@@ -137,12 +137,16 @@ def test_batch_scores_with_unknown_customers(stubs, api, scored):
 def test_list_at_risk_pages(stubs, api, scored):
     stub = scoring(api, scored)
     pb = api.scoring_pb2
-    p1 = stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(page_size=25),
+    c = api.common_pb2
+    # calibrated scores put a minority at MEDIUM or HIGH (the default filter): page over every
+    # tier to have pages to turn, then check the default filter's share
+    every = pb.AtRiskFilter(risk_tiers=[c.RISK_TIER_LOW, c.RISK_TIER_MEDIUM, c.RISK_TIER_HIGH])
+    p1 = stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(page_size=25, filter=every),
                                   timeout=RPC_TIMEOUT_S)
     assert len(p1.scores) == 25 and p1.next_page_token
     assert p1.total_size >= 50
     p2 = stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(
-        page_size=25, page_token=p1.next_page_token), timeout=RPC_TIMEOUT_S)
+        page_size=25, page_token=p1.next_page_token, filter=every), timeout=RPC_TIMEOUT_S)
     assert len(p2.scores) == 25
     ids1 = [s.customer_id for s in p1.scores]
     ids2 = [s.customer_id for s in p2.scores]
@@ -150,11 +154,14 @@ def test_list_at_risk_pages(stubs, api, scored):
     assert len(set(ids1)) == 25 and len(set(ids2)) == 25
     prio = [s.priority for s in p1.scores] + [s.priority for s in p2.scores]
     assert prio == sorted(prio, reverse=True), "not highest priority first"
-    c = api.common_pb2
     version = serving_version(api, scored)
     for s in list(p1.scores) + list(p2.scores):
-        assert s.risk_tier in (c.RISK_TIER_MEDIUM, c.RISK_TIER_HIGH), s  # the default filter
         assert s.model_version == version
+    default = stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(page_size=1000),
+                                       timeout=RPC_TIMEOUT_S)
+    assert 0 < default.total_size < p1.total_size / 4, "at risk is a minority"
+    for s in default.scores:
+        assert s.risk_tier in (c.RISK_TIER_MEDIUM, c.RISK_TIER_HIGH), s  # the default filter
     # Already-churned customers are not "at risk": none of the listed has churned.
     ing = ingest_stub(api, scored.channel())
     for cid in ids1[:10] + ids2[:5]:

@@ -591,15 +591,18 @@ Test(alerts, a_score_raises_one_alert_even_when_tier_and_jump_both_fire)
     struct churn_alert_triggers t = {.causes = (1u << CHURN_CAUSE_TIER_WORSENED) |
                                                (1u << CHURN_CAUSE_PROBABILITY_JUMP),
                                      .jump = 0.3};
-    cr_assert_eq(churn_alert_score_cause(&t), CHURN_CAUSE_TIER_WORSENED);
+    cr_assert_eq(churn_alert_score_cause(&t, false), CHURN_CAUSE_TIER_WORSENED);
+    cr_assert_eq(churn_alert_score_cause(&t, true), CHURN_CAUSE_TIER_WORSENED);
     t.causes = 1u << CHURN_CAUSE_PROBABILITY_JUMP;
-    cr_assert_eq(churn_alert_score_cause(&t), CHURN_CAUSE_PROBABILITY_JUMP);
+    cr_assert_eq(churn_alert_score_cause(&t, false), CHURN_CAUSE_PROBABILITY_JUMP);
+    cr_assert_eq(churn_alert_score_cause(&t, true), CHURN_CAUSE_TIER_WORSENED,
+                 "an open tier alert absorbs a later jump");
     t.causes = 1u << CHURN_CAUSE_TIER_WORSENED;
-    cr_assert_eq(churn_alert_score_cause(&t), CHURN_CAUSE_TIER_WORSENED);
+    cr_assert_eq(churn_alert_score_cause(&t, false), CHURN_CAUSE_TIER_WORSENED);
     t.causes = (1u << CHURN_CAUSE_CHURN_INTENT) | (1u << CHURN_CAUSE_CHAT_ESCALATION);
-    cr_assert_eq(churn_alert_score_cause(&t), CHURN_CAUSE_UNSPECIFIED, "chat is not a score");
+    cr_assert_eq(churn_alert_score_cause(&t, true), CHURN_CAUSE_UNSPECIFIED, "chat is not a score");
     t.causes = 0;
-    cr_assert_eq(churn_alert_score_cause(&t), CHURN_CAUSE_UNSPECIFIED);
+    cr_assert_eq(churn_alert_score_cause(&t, true), CHURN_CAUSE_UNSPECIFIED);
 }
 
 Test(alerts, stale_sources_are_reported)

@@ -710,3 +710,18 @@ Test(features, serving_and_training_see_the_store_history_alike, .init = setup, 
     cr_assert_float_eq(v.values[CHURN_FEAT_ACTIVE_DAYS_90D], 2 * 90.0 / 41, 1e-9,
                        "2 active days in the 41 observed days of the window");
 }
+
+Test(features, the_last_week_and_the_quarter_of_tickets, .init = setup, .fini = teardown)
+{
+    customer_since(400);
+    logins(2, 3);
+    logins(10, 4);
+    ticket_at(60, CHURN_TICKET_OPENED);
+    ticket_at(5, CHURN_TICKET_OPENED);
+    extract(AS_OF);
+    cr_assert_eq(feat(CHURN_FEAT_LOGINS_7D), 3, "the logins 10 days ago are not last week");
+    cr_assert_eq(feat(CHURN_FEAT_LOGINS_30D), 7);
+    cr_assert_eq(feat(CHURN_FEAT_ACTIVE_DAYS_7D), 1);
+    cr_assert_eq(feat(CHURN_FEAT_TICKETS_90D), 2);
+    cr_assert_eq(feat(CHURN_FEAT_TICKETS_30D), 1);
+}

@@ -127,6 +127,21 @@ Test(reasons, how_often_the_customer_did_something)
     SET(PLAN_DOWNGRADES_90D, 0);
     cr_assert_str_eq(say(CHURN_FEAT_PLAN_DOWNGRADES_90D, -1),
                      "No plan downgrades in the last 90 days");
+    /* the latest plan change a cancellation: said as one */
+    rec.n_plan_changes = 2;
+    rec.plan_changes[0] = (struct churn_plan_change){.at_ms = vec.as_of_ms - 9 * CHURN_MS_PER_DAY,
+                                                     .action = CHURN_PLAN_DOWNGRADE};
+    rec.plan_changes[1] = (struct churn_plan_change){.at_ms = vec.as_of_ms - CHURN_MS_PER_DAY,
+                                                     .action = CHURN_PLAN_CANCEL};
+    SET(PLAN_DOWNGRADES_90D, 1);
+    cr_assert_str_eq(say(CHURN_FEAT_PLAN_DOWNGRADES_90D, 1),
+                     "Cancelled the plan in the last 90 days");
+    SET(PLAN_DOWNGRADES_90D, 2);
+    cr_assert_str_eq(say(CHURN_FEAT_PLAN_DOWNGRADES_90D, 1),
+                     "Cancelled the plan in the last 90 days, after 1 earlier downgrade");
+    rec.plan_changes[1].at_ms = vec.as_of_ms + 1; /* after as_of: the downgrade is the latest */
+    cr_assert_str_eq(say(CHURN_FEAT_PLAN_DOWNGRADES_90D, 1),
+                     "Downgraded the plan 2 times in the last 90 days");
     SET(CHURN_INTENTS_30D, 2);
     cr_assert_str_eq(say(CHURN_FEAT_CHURN_INTENTS_30D, 1),
                      "Said they want to leave in chat 2 times in the last 30 days");
@@ -306,6 +321,21 @@ Test(reasons, every_sentence_is_words_for_any_value)
             const char *m = churn_reason_moved_text(f, values[k], 2 * values[k], s, sizeof(s));
             cr_assert(!strstr(m, "nan") && !strstr(m, "(null)"), "moved %d: '%s'", f, m);
         }
+    }
+}
+
+Test(reasons, every_catalogue_feature_has_its_own_sentence)
+{
+    /* a feature added to the catalogue without a row in the table gets the generic
+     * "<label>: <value>": this test names it */
+    const struct churn_feature_info *cat = churn_features_catalogue();
+    for (int f = 0; f < CHURN_FEAT__COUNT; f++) {
+        for (int i = 0; i < CHURN_FEAT__COUNT; i++)
+            vec.values[i] = 2;
+        char generic[CHURN_REASON_TEXT_MAX];
+        snprintf(generic, sizeof(generic), "%s: ", cat[f].label);
+        cr_assert(strncmp(say(f, 1), generic, strlen(generic)) != 0,
+                  "%s has no sentence of its own: '%s'", cat[f].name, text);
     }
 }
 

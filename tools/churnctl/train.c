@@ -343,6 +343,7 @@ select_json(const struct churn_select_report *r)
     json_object_set_new(j, "budget_hit", json_boolean(r->budget_hit));
     json_object_set_new(j, "seconds", json_real(r->seconds));
     json_object_set_new(j, "chosen", json_string(r->cand[r->chosen].name));
+    json_object_set_new(j, "ranked_by", json_string(r->by_newest ? "out_of_time_auc" : "cv_auc"));
     for (size_t i = 0; i < r->n_candidates; i++) {
         const struct churn_select_candidate *c = &r->cand[i];
         json_t *o = json_pack("{sssssb}", "name", c->name, "algo", churn_train_algo_name(c->algo),
@@ -350,6 +351,7 @@ select_json(const struct churn_select_report *r)
         if (c->ran) {
             json_object_set_new(o, "auc_mean", json_real(c->auc_mean));
             json_object_set_new(o, "auc_sd", json_real(c->auc_sd));
+            json_object_set_new(o, "select_auc", json_real(c->select_auc));
             json_object_set_new(o, "seconds", json_real(c->seconds));
         }
         if (c->algo == CHURN_TRAIN_BLEND && c->ran)
@@ -365,9 +367,14 @@ select_json(const struct churn_select_report *r)
 static void
 print_select(const struct churn_select_report *r)
 {
+    if (r->by_newest)
+        printf("ranked out of time: fitted on the older cutoffs, AUC on the newest one:\n");
     for (size_t i = 0; i < r->n_candidates; i++) {
         const struct churn_select_candidate *c = &r->cand[i];
-        if (c->ran)
+        if (c->ran && r->by_newest)
+            printf("%s %-62s AUC %.4f ± %.4f  future %.4f  (%.1f s)\n", i == r->chosen ? "*" : " ",
+                   c->name, c->auc_mean, c->auc_sd, c->select_auc, c->seconds);
+        else if (c->ran)
             printf("%s %-62s AUC %.4f ± %.4f  (%.1f s)\n", i == r->chosen ? "*" : " ", c->name,
                    c->auc_mean, c->auc_sd, c->seconds);
         else
