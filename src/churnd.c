@@ -111,9 +111,10 @@ signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_p
         int sig = sigtimedwait(set, NULL, &interval);
         if (sig == SIGTERM || sig == SIGINT)
             return sig;
-        if (sig == SIGHUP && !*model_path) {
+        /* SIGHUP re-reads the file serving now (from --model or the registry) */
+        if (sig == SIGHUP && !*model_path && !churn_services_has_model(svc)) {
             churn_log(CHURN_LOG_INFO, "sighup",
-                      CHURN_LF_STR("msg", "no --model configured: no model to reload"));
+                      CHURN_LF_STR("msg", "no model is served: no model to reload"));
         } else if (sig == SIGHUP) {
             char err[512];
             if (churn_services_load_model(svc, "", err, sizeof(err)) != CHURN_OK)

@@ -8,6 +8,7 @@
 #ifndef CHURN_SERVICE_H
 #define CHURN_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "churn/error.h"
@@ -82,6 +83,9 @@ enum churn_err churn_services_load_model(struct churn_services *svc, const char 
  */
 enum churn_err churn_services_start_model(struct churn_services *svc, const char *flag_path,
                                           char *errbuf, size_t errlen);
+
+/** churn_services_has_model() - whether a model is being served. */
+bool churn_services_has_model(struct churn_services *svc);
 
 /**
  * churn_services_start_retrainer() - start retraining with @o (after churn_services_start_model):

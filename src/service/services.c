@@ -125,6 +125,12 @@ churn_services_load_model(struct churn_services *svc, const char *path, char *er
                                     errlen);
 }
 
+bool
+churn_services_has_model(struct churn_services *svc)
+{
+    return churn__scoring_has_model(svc->scoring);
+}
+
 enum churn_err
 churn_services_attach_store(struct churn_services *svc, struct churn_store *store,
                             struct churn_store_writer *writer)

@@ -10,6 +10,7 @@ storm."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -81,6 +82,10 @@ def test_the_served_model_survives_a_restart(api, churnd_factory, demo_store, mo
     assert m.registry.origin == api.model_pb2.MODEL_ORIGIN_RELOAD
     r = listed(api, s)
     assert [e.id for e in r.models] == [1, 2] and r.serving_id == 2
+    # SIGHUP re-reads the file serving now, even without --model
+    n = len([l for l in s.stderr().splitlines() if "model_loaded" in l])
+    s.signal(signal.SIGHUP)
+    assert model_files["gbdt"] in s.wait_log(r"model_loaded", count=n + 1)[-1]
     assert r.models[0].retired_at_ms >= r.models[0].promoted_at_ms > 0
     # --model naming the file the registry already has does not override its choice ...
     restart(s, args=["--model", model_files["logreg"]])
