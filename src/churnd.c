@@ -16,6 +16,7 @@
 #include "churn/alerts.h"
 #include "churn/config.h"
 #include "churn/log.h"
+#include "churn/retrain.h"
 #include "churn/sentiment.h"
 #include "churn/service.h"
 #include "churn/store.h"
@@ -110,9 +111,10 @@ signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_p
         int sig = sigtimedwait(set, NULL, &interval);
         if (sig == SIGTERM || sig == SIGINT)
             return sig;
-        if (sig == SIGHUP && !*model_path) {
+        /* SIGHUP re-reads the file serving now (from --model or the registry) */
+        if (sig == SIGHUP && !*model_path && !churn_services_has_model(svc)) {
             churn_log(CHURN_LOG_INFO, "sighup",
-                      CHURN_LF_STR("msg", "no --model configured: no model to reload"));
+                      CHURN_LF_STR("msg", "no model is served: no model to reload"));
         } else if (sig == SIGHUP) {
             char err[512];
             if (churn_services_load_model(svc, "", err, sizeof(err)) != CHURN_OK)
@@ -163,6 +165,30 @@ open_store(const struct churn_config *cfg, struct churn_services *svc, char *err
         churn_store_close(store);
     }
     return e;
+}
+
+/* Retraining with the --retrain-* settings; models go to --model-dir (or <data>/models). */
+static enum churn_err
+start_retraining(const struct churn_config *cfg, struct churn_services *svc, char *err,
+                 size_t errlen)
+{
+    static char model_dir[4096];
+    if (*cfg->model_dir)
+        snprintf(model_dir, sizeof(model_dir), "%s", cfg->model_dir);
+    else
+        snprintf(model_dir, sizeof(model_dir), "%s/models", cfg->data_dir);
+    struct churn_retrain_options o;
+    churn_retrain_options_default(&o);
+    o.data_dir = cfg->data_dir;
+    o.model_dir = model_dir;
+    o.every_ms = cfg->retrain_every_ms;
+    o.margin = cfg->retrain_margin;
+    o.horizon_days = (int)cfg->retrain_horizon_days;
+    o.cutoffs = (int)cfg->retrain_cutoffs;
+    o.step_days = (int)cfg->retrain_step_days;
+    if (strlen(model_dir) > 900)
+        return churn_fail(err, errlen, CHURN_ETOOBIG, "--model-dir: over 900 bytes");
+    return churn_services_start_retrainer(svc, &o, err, errlen);
 }
 
 static void
@@ -270,10 +296,17 @@ main(int argc, char **argv)
         close_store(&svc);
         goto out_server;
     }
-    if (*cfg.model_path &&
-        churn_services_load_model(&svc, cfg.model_path, err, sizeof(err)) != CHURN_OK) {
+    /* the registry's served model, or --model when it names a file the registry has not seen
+     * (docs/MODELS.md, "Which model serves") */
+    if (churn_services_start_model(&svc, cfg.model_path, err, sizeof(err)) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("model", cfg.model_path),
                   CHURN_LF_STR("error", err));
+        churn_server_shutdown(server);
+        close_store(&svc);
+        goto out_server;
+    }
+    if (start_retraining(&cfg, &svc, err, sizeof(err)) != CHURN_OK) {
+        churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
         churn_server_shutdown(server);
         close_store(&svc);
         goto out_server;
@@ -288,6 +321,7 @@ main(int argc, char **argv)
 
     int sig = signal_loop(&set, &svc, cfg.model_path);
     churn_log(CHURN_LOG_INFO, "stopping", CHURN_LF_STR("signal", strsignal(sig)));
+    churn_services_stop_retrainer(&svc); /* a run in progress stops now, changing nothing */
     churn_services_set_serving(&svc, CHURN_HEALTH_NOT_SERVING);
     churn_server_shutdown(server);
     /* every call is over: commit what the writer still holds, then close the store */

@@ -35,7 +35,7 @@
 /* Encoding versions: the first byte of every persisted record. */
 #define CHURN_ALERT_FORMAT_VERSION    2 /* 1 (no change kind, no outcome) still decodes */
 #define CHURN_ALERT_STATE_VERSION     1
-#define CHURN_SNAPSHOT_FORMAT_VERSION 1
+#define CHURN_SNAPSHOT_FORMAT_VERSION 2 /* 1 (no model change) still decodes */
 #define CHURN_SEGMENTS_FORMAT_VERSION 1
 #define CHURN_OUTCOME_FORMAT_VERSION  1
 /* The largest encoding of one alert; a buffer this big always suffices. */
@@ -466,6 +466,11 @@ struct churn_score_snapshot {
     enum churn_tier value_tier;
     double value;
     uint64_t feature_set;
+    /* the last model change this customer's scores went through and not yet told in an
+     * alert: when (0: none), and the probability before and after it (the model's move, not
+     * the customer's) */
+    int64_t model_changed_ms;
+    double model_from_probability, model_to_probability;
     uint32_t n_features;
     double *contributions;
     double *values;
@@ -476,6 +481,10 @@ struct churn_feature_label {
     const char *name;   /* "logins_30d" */
     const char *label;  /* "logins" */
     const char *window; /* "in 30 days", or NULL/"" */
+    /* optional: writes the sentence for feature @feature (i) moving from @before to @after
+     * into @out and returns @out (e.g. churn_reason_moved_text); NULL: the generic
+     * churn_alert_moved_sentence() from the label and window */
+    char *(*sentence)(int feature, double before, double after, char *out, size_t outlen);
 };
 
 /* struct churn_chat_signal - what the conversation tracker decided for this turn. */
@@ -505,6 +514,17 @@ enum churn_err churn_alert_rules_evaluate(const struct churn_alert_rules_config 
                                           const struct churn_score_snapshot *cur,
                                           const struct churn_chat_signal *chat,
                                           struct churn_alert_triggers *out);
+
+/**
+ * churn_alert_score_cause() - the one alert a new score raises or updates, from the causes
+ * @t fired: TIER_WORSENED when the risk tier rose (its probability and the probability before
+ * tell the jump too, so a rise that also jumped is one alert, not two); for a jump alone,
+ * TIER_WORSENED again when @tier_alert_open (the customer's open TIER_WORSENED alert absorbs
+ * the jump instead of a second alert being raised), else PROBABILITY_JUMP; else
+ * CHURN_CAUSE_UNSPECIFIED (nothing). Chat causes are not score causes.
+ */
+enum churn_alert_cause churn_alert_score_cause(const struct churn_alert_triggers *t,
+                                               bool tier_alert_open);
 
 /**
  * churn_alert_what_moved() - the features whose contributions changed most (by absolute

@@ -51,6 +51,12 @@ struct churn_config {
     int64_t stale_after_days;
     char *value_tiers;
     int64_t chat_score_reuse_s;
+    char *model_dir;
+    int64_t retrain_every_ms; /* 0: no schedule */
+    double retrain_margin;
+    int64_t retrain_horizon_days;
+    int64_t retrain_cutoffs;
+    int64_t retrain_step_days;
 };
 
 enum churn_config_action {

@@ -31,114 +31,124 @@
 #define CHURN_FEATURES_CHAT_HALF_LIFE_DAYS 7.0
 
 /*
- * X(ID, name, label, description, unit, window_days, source) - every feature, in vector order.
- * window_days 0 means "not windowed" (a state or a lifetime figure).
+ * X(ID, name, label, description, unit, window_days, source, monotone) - every feature, in
+ * vector order. window_days 0 means "not windowed" (a state or a lifetime figure). monotone is
+ * the direction a model may give the feature, other inputs fixed (docs/FEATURES.md gives the
+ * reason for each): +1 more of it never lowers the risk, -1 more of it never raises the risk,
+ * 0 no law (unconstrained).
  */
 #define CHURN_FEATURES(X)                                                                          \
     X(LOGINS_30D, "logins_30d", "Logins in the last 30 days",                                      \
-      "Number of logins in the 30 days up to as_of.", "count", 30, "activity")                     \
+      "Number of logins in the 30 days up to as_of.", "count", 30, "activity", -1)                 \
     X(LOGINS_PREV_30D, "logins_prev_30d", "Logins in the 30 days before",                          \
-      "Number of logins in days 31-60 before as_of.", "count", 60, "activity")                     \
+      "Number of logins in days 31-60 before as_of.", "count", 60, "activity", 0)                  \
     X(LOGIN_DECLINE_30D, "login_decline_30d", "Decline in logins",                                 \
       "(before - last) / max(before, last, 1) for the two 30-day login windows: 1 means all "      \
       "logins stopped, -1 all are new.",                                                           \
-      "ratio", 60, "activity")                                                                     \
+      "ratio", 60, "activity", +1)                                                                 \
     X(ACTIVE_DAYS_30D, "active_days_30d", "Active days in the last 30 days",                       \
       "Days with a login, session, order, listing update or review in the last 30 days.", "days",  \
-      30, "activity")                                                                              \
+      30, "activity", -1)                                                                          \
     X(ACTIVE_DAYS_90D, "active_days_90d", "Active days in the last 90 days",                       \
       "Days with a login, session, order, listing update or review in the last 90 days.", "days",  \
-      90, "activity")                                                                              \
+      90, "activity", -1)                                                                          \
     X(SESSION_MINUTES_30D, "session_minutes_30d", "Session minutes in the last 30 days",           \
-      "Total minutes of sessions in the last 30 days.", "minutes", 30, "activity")                 \
+      "Total minutes of sessions in the last 30 days.", "minutes", 30, "activity", -1)             \
     X(DAYS_SINCE_LAST_ACTIVITY, "days_since_last_activity", "Days since last activity",            \
       "Whole days from the last active day to as_of's day; NaN if never active.", "days", 0,       \
-      "activity")                                                                                  \
+      "activity", +1)                                                                              \
     X(ORDERS_90D, "orders_90d", "Completed orders in the last 90 days",                            \
-      "Completed transactions in the 90 days up to as_of.", "count", 90, "transactions")           \
+      "Completed transactions in the 90 days up to as_of.", "count", 90, "transactions", -1)       \
     X(ORDERS_PREV_90D, "orders_prev_90d", "Completed orders in the 90 days before",                \
-      "Completed transactions in days 91-180 before as_of.", "count", 180, "transactions")         \
+      "Completed transactions in days 91-180 before as_of.", "count", 180, "transactions", 0)      \
     X(ORDER_DECLINE_90D, "order_decline_90d", "Decline in completed orders",                       \
       "(before - last) / max(before, last, 1) for the two 90-day order windows.", "ratio", 180,    \
-      "transactions")                                                                              \
+      "transactions", +1)                                                                          \
     X(SPEND_90D, "spend_90d", "Spend in the last 90 days",                                         \
       "Net spend (completed minus refunded amounts) in the last 90 days.", "currency", 90,         \
-      "transactions")                                                                              \
+      "transactions", -1)                                                                          \
     X(AVG_ORDER_VALUE_90D, "avg_order_value_90d", "Average order value",                           \
       "Net spend / completed orders in the last 90 days; NaN without orders.", "currency", 90,     \
-      "transactions")                                                                              \
+      "transactions", 0)                                                                           \
     X(CANCEL_REFUND_RATIO_90D, "cancel_refund_ratio_90d", "Share of orders cancelled or refunded", \
       "(cancelled + refunded) / all orders in the last 90 days; NaN without orders.", "ratio", 90, \
-      "transactions")                                                                              \
+      "transactions", +1)                                                                          \
     X(DAYS_SINCE_LAST_PURCHASE, "days_since_last_purchase", "Days since last purchase",            \
       "Whole days since the last completed order (the R of RFM); NaN if none.", "days", 0,         \
-      "transactions")                                                                              \
+      "transactions", +1)                                                                          \
     X(REVIEWS_90D, "reviews_90d", "Reviews in the last 90 days",                                   \
-      "Number of reviews written in the last 90 days.", "count", 90, "reviews")                    \
+      "Number of reviews written in the last 90 days.", "count", 90, "reviews", 0)                 \
     X(AVG_RATING_90D, "avg_rating_90d", "Average rating in the last 90 days",                      \
       "Mean review rating (1-5) in the last 90 days; NaN without reviews.", "stars", 90,           \
-      "reviews")                                                                                   \
+      "reviews", -1)                                                                               \
     X(NEGATIVE_REVIEW_RATIO_90D, "negative_review_ratio_90d", "Share of negative reviews",         \
       "Negative reviews (rating <= 2 or sentiment <= -0.5) / reviews, last 90 days; NaN "          \
       "without reviews.",                                                                          \
-      "ratio", 90, "reviews")                                                                      \
+      "ratio", 90, "reviews", +1)                                                                  \
     X(NEGATIVE_REVIEW_RATIO_PREV_90D, "negative_review_ratio_prev_90d",                            \
       "Share of negative reviews before", "The same ratio for days 91-180; NaN without reviews.",  \
-      "ratio", 180, "reviews")                                                                     \
+      "ratio", 180, "reviews", 0)                                                                  \
     X(NEGATIVE_REVIEW_RISE, "negative_review_rise", "Rise in negative reviews",                    \
       "negative_review_ratio_90d - negative_review_ratio_prev_90d; NaN if either is NaN.",         \
-      "ratio", 180, "reviews")                                                                     \
+      "ratio", 180, "reviews", +1)                                                                 \
     X(AVG_RATING_LIFETIME, "avg_rating_lifetime", "Average rating overall",                        \
-      "Mean rating of every review up to as_of; NaN without reviews.", "stars", 0, "reviews")      \
+      "Mean rating of every review up to as_of; NaN without reviews.", "stars", 0, "reviews", -1)  \
     X(TICKETS_30D, "tickets_30d", "Support tickets in the last 30 days",                           \
-      "Support tickets opened in the last 30 days.", "count", 30, "support")                       \
+      "Support tickets opened in the last 30 days.", "count", 30, "support", +1)                   \
     X(TICKETS_PREV_30D, "tickets_prev_30d", "Support tickets in the 30 days before",               \
-      "Support tickets opened in days 31-60.", "count", 60, "support")                             \
+      "Support tickets opened in days 31-60.", "count", 60, "support", 0)                          \
     X(TICKET_GROWTH_30D, "ticket_growth_30d", "Growth in support tickets",                         \
       "(last - before) / max(before, last, 1) for the two 30-day ticket windows.", "ratio", 60,    \
-      "support")                                                                                   \
+      "support", +1)                                                                               \
     X(OPEN_TICKETS, "open_tickets", "Open support tickets",                                        \
-      "Tickets opened and not yet resolved at as_of.", "count", 0, "support")                      \
+      "Tickets opened and not yet resolved at as_of.", "count", 0, "support", +1)                  \
     X(CHAT_DISSATISFACTION, "chat_dissatisfaction", "Chat dissatisfaction",                        \
       "Highest daily conversation dissatisfaction, halved every 7 days of age; NaN if the "        \
       "customer never chatted within the horizon.",                                                \
-      "score 0-1", 0, "chat")                                                                      \
+      "score 0-1", 0, "chat", +1)                                                                  \
     X(ESCALATIONS_30D, "escalations_30d", "Chat escalations in the last 30 days",                  \
-      "Chat turns escalated to a human in the last 30 days.", "count", 30, "chat")                 \
+      "Chat turns escalated to a human in the last 30 days.", "count", 30, "chat", +1)             \
     X(ESCALATIONS_90D, "escalations_90d", "Chat escalations in the last 90 days",                  \
-      "Chat turns escalated to a human in the last 90 days.", "count", 90, "chat")                 \
+      "Chat turns escalated to a human in the last 90 days.", "count", 90, "chat", +1)             \
     X(CHURN_INTENTS_30D, "churn_intents_30d", "Churn-intent mentions in the last 30 days",         \
       "Chat turns in which the customer said they want to leave, last 30 days.", "count", 30,      \
-      "chat")                                                                                      \
+      "chat", +1)                                                                                  \
     X(CHURN_INTENTS_90D, "churn_intents_90d", "Churn-intent mentions in the last 90 days",         \
       "Chat turns in which the customer said they want to leave, last 90 days.", "count", 90,      \
-      "chat")                                                                                      \
+      "chat", +1)                                                                                  \
     X(TENURE_DAYS, "tenure_days", "Tenure",                                                        \
-      "Days from signup (or the first event) to as_of; NaN if unknown.", "days", 0, "account")     \
+      "Days from signup (or the first event) to as_of; NaN if unknown.", "days", 0, "account", 0)  \
     X(LIFETIME_VALUE, "lifetime_value", "Lifetime value", "Net spend of every order up to as_of.", \
-      "currency", 0, "account")                                                                    \
+      "currency", 0, "account", -1)                                                                \
     X(LIFETIME_ORDERS, "lifetime_orders", "Lifetime completed orders",                             \
-      "Completed orders up to as_of.", "count", 0, "account")                                      \
+      "Completed orders up to as_of.", "count", 0, "account", -1)                                  \
     X(RFM_FREQUENCY, "rfm_frequency", "Order frequency",                                           \
       "Completed orders per 30 days of tenure (the F of RFM); NaN if tenure is unknown.",          \
-      "orders/30d", 0, "account")                                                                  \
+      "orders/30d", 0, "account", -1)                                                              \
     X(RFM_MONETARY, "rfm_monetary", "Monthly spend",                                               \
       "Net spend per 30 days of tenure (the M of RFM); NaN if tenure is unknown.", "currency/30d", \
-      0, "account")                                                                                \
+      0, "account", -1)                                                                            \
     X(PLAN_MONTHLY_VALUE, "plan_monthly_value", "Plan value",                                      \
       "Monthly value of the plan at as_of (plan changes included); NaN if unknown.",               \
-      "currency/month", 0, "account")                                                              \
+      "currency/month", 0, "account", 0)                                                           \
     X(PLAN_DOWNGRADES_90D, "plan_downgrades_90d", "Plan downgrades in the last 90 days",           \
-      "Downgrades and cancellations of the plan in the last 90 days.", "count", 90, "account")     \
+      "Downgrades and cancellations of the plan in the last 90 days.", "count", 90, "account", +1) \
     X(ACTIVE_LISTINGS, "active_listings", "Active listings",                                       \
       "Live listings of a marketplace seller at as_of; NaN if never reported.", "count", 0,        \
-      "listings")                                                                                  \
+      "listings", 0)                                                                               \
     X(LISTINGS_CHANGE_30D, "listings_change_30d", "Change in active listings",                     \
       "(now - 30 days ago) / max(now, 30 days ago, 1) of active listings; NaN if unknown.",        \
-      "ratio", 30, "listings")
+      "ratio", 30, "listings", 0)                                                                  \
+    X(LOGINS_7D, "logins_7d", "Logins in the last 7 days",                                         \
+      "Number of logins in the 7 days up to as_of.", "count", 7, "activity", -1)                   \
+    X(ACTIVE_DAYS_7D, "active_days_7d", "Active days in the last 7 days",                          \
+      "Days with a login, session, order, listing update or review in the last 7 days.", "days",   \
+      7, "activity", -1)                                                                           \
+    X(TICKETS_90D, "tickets_90d", "Support tickets in the last 90 days",                           \
+      "Support tickets opened in the last 90 days.", "count", 90, "support", 1)
 
 enum churn_feature {
-#define CHURN__FEAT_ENUM(id, name, label, desc, unit, window, source) CHURN_FEAT_##id,
+#define CHURN__FEAT_ENUM(id, name, label, desc, unit, window, source, monotone) CHURN_FEAT_##id,
     CHURN_FEATURES(CHURN__FEAT_ENUM)
 #undef CHURN__FEAT_ENUM
         CHURN_FEAT__COUNT
@@ -152,6 +162,7 @@ struct churn_feature_info {
     const char *unit;
     int window_days; /* how far back it looks (0: state or lifetime) */
     const char *source;
+    int monotone; /* +1 more never lowers the risk, -1 more never raises it, 0 unconstrained */
 };
 
 /* struct churn_feature_vector - the features of one customer at one instant. */
@@ -169,6 +180,13 @@ const struct churn_feature_info *churn_features_catalogue(void);
 
 /** churn_features_find() - the feature called @name, or -1. */
 int churn_features_find(const char *name);
+
+/**
+ * churn_features_monotone() - the declared monotone direction of the model input called
+ * @name: the catalogue's +1 or -1 for a feature with a direction, 0 for an unconstrained
+ * feature, an attribute ("attr.<name>", "segment", ...), an unknown name or NULL.
+ */
+int churn_features_monotone(const char *name);
 
 /**
  * churn_features_extract() - compute every feature of @rec at @as_of_ms into @out.

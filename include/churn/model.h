@@ -36,7 +36,10 @@ struct churn_model_binding;
 enum churn_model_kind {
     CHURN_MODEL_LOGISTIC_REGRESSION = 1,
     CHURN_MODEL_GBDT = 2,
+    CHURN_MODEL_BLEND = 3, /* weighted sum of member models' margins (docs/MODELS.md) */
 };
+
+#define CHURN_MODEL_MAX_MEMBERS 8u /* members of a blend */
 
 enum churn_feature_type {
     CHURN_FEATURE_NUMERIC = 1,
@@ -56,6 +59,7 @@ struct churn_model_feature {
     enum churn_feature_type type;
     size_t n_categories;           /* categorical: known categories; code n_categories is "other" */
     const char *const *categories; /* categorical: category code i is categories[i] */
+    int monotone; /* +1 the margin never falls as the value rises, -1 never rises, 0 free */
 };
 
 struct churn_model_prediction {
@@ -80,7 +84,7 @@ struct churn_model_info {
     const char *algorithm_params; /* compact JSON text of the trainer's parameters */
     const char *metrics;          /* compact JSON object text, e.g. {"cv_auc":0.84,...} */
     const char *checksum;         /* "fnv1a64:<16 hex>" as found in or written to the file */
-    size_t n_trees;               /* GBDT only */
+    size_t n_trees;               /* GBDT: its trees; blend: the trees of its members */
     enum churn_calibration_kind calibration;
 };
 
@@ -175,7 +179,8 @@ void churn_model_predict(const struct churn_model *model, const double *x,
  * *bias + sum(contrib) == margin (up to rounding). Logistic regression: coefficient times
  * the standardised (or one-hot, or indicator) value, summed per input feature; the bias is the
  * intercept. Trees: Saabas path contributions, the bias is the cover-weighted mean margin.
- * Returns the margin. Thread-safe, allocation-free.
+ * Blend: each member's contributions and bias times its weight, summed, plus the blend's
+ * intercept in the bias. Returns the margin. Thread-safe, allocation-free.
  */
 double churn_model_contributions(const struct churn_model *model, const double *x, double *contrib,
                                  double *bias);
@@ -208,7 +213,7 @@ void churn_model_binding_apply(const struct churn_model_binding *binding, const 
 /** churn_model_binding_free() - release a binding (NULL is a no-op). */
 void churn_model_binding_free(struct churn_model_binding *binding);
 
-/** churn_model_kind_name() - "logistic_regression", "gbdt" or "unknown". */
+/** churn_model_kind_name() - "logistic_regression", "gbdt", "blend" or "unknown". */
 const char *churn_model_kind_name(enum churn_model_kind kind);
 
 /** churn_model_fnv1a64() - FNV-1a 64-bit hash of @len bytes, chained from @h (start 0). */

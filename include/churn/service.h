@@ -8,6 +8,7 @@
 #ifndef CHURN_SERVICE_H
 #define CHURN_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "churn/error.h"
@@ -21,6 +22,9 @@ struct churn__scoring;
 struct churn_sentiment;
 struct churn__chat_saver;
 struct churn__alerts;
+struct churn__models;
+struct churn_retrainer;
+struct churn_retrain_options;
 
 struct churn_services {
     struct churn_health *health;
@@ -36,6 +40,8 @@ struct churn_services {
     struct churn_sentiment *sentiment;    /* the chat analyzer; NULL until loaded */
     struct churn__chat_saver *chat_saver; /* conversation states to the store (internal) */
     struct churn__alerts *alerts;         /* the alert engine while the store is attached */
+    struct churn__models *models;         /* the model registry while the store is attached */
+    struct churn_retrainer *retrainer;    /* scheduled and on-demand retraining (engine) */
     /* alert engine settings, read when the store is attached */
     int64_t sweep_interval_ms;  /* rescore every customer this often (0: never) */
     int64_t sweep_delay_ms;     /* the first sweep this long after the store is attached */
@@ -66,6 +72,31 @@ void churn_services_fini(struct churn_services *svc);
  */
 enum churn_err churn_services_load_model(struct churn_services *svc, const char *path, char *errbuf,
                                          size_t errlen);
+
+/**
+ * churn_services_start_model() - at start-up, after the store is attached: serve the model
+ * the registry serves (its file must still be the registered bytes; a file gone or altered is
+ * refused, logged, and the model served before it is tried), unless @flag_path (--model; ""
+ * for none) names a file the registry has not seen with these bytes: then that file serves and
+ * is registered and promoted. When the registry has no usable model, @flag_path serves. An
+ * error (with @errbuf) only when @flag_path is given and cannot be loaded.
+ */
+enum churn_err churn_services_start_model(struct churn_services *svc, const char *flag_path,
+                                          char *errbuf, size_t errlen);
+
+/** churn_services_has_model() - whether a model is being served. */
+bool churn_services_has_model(struct churn_services *svc);
+
+/**
+ * churn_services_start_retrainer() - start retraining with @o (after churn_services_start_model):
+ * RetrainModel and the schedule run through it; a winner serves through the registry.
+ */
+enum churn_err churn_services_start_retrainer(struct churn_services *svc,
+                                              const struct churn_retrain_options *o, char *errbuf,
+                                              size_t errlen);
+
+/** churn_services_stop_retrainer() - cancel a run in progress and stop (idempotent). */
+void churn_services_stop_retrainer(struct churn_services *svc);
 
 /**
  * churn_services_reload_playbooks() - re-read the playbook file in use (SIGHUP); on a bad

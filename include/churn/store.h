@@ -116,12 +116,15 @@ struct churn_customer {
 struct churn_store;
 
 struct churn_store_options {
-    size_t map_size;       /* initial LMDB map size in bytes (default 64 MiB) */
-    size_t map_size_max;   /* hard cap for growth (default 64 GiB) */
-    unsigned horizon_days; /* retention horizon of day buckets and event ids (default 180) */
-    int64_t skew_ms;       /* future-timestamp tolerance (default CHURN_EVENT_SKEW_MS) */
-    unsigned max_readers;  /* LMDB reader slots (default 126) */
-    bool read_only;        /* open an existing store without write access */
+    size_t map_size;     /* initial LMDB map size in bytes (default 64 MiB) */
+    size_t map_size_max; /* hard cap for growth (default 64 GiB) */
+    /* Retention horizon of day buckets and event ids, in days. 0 (the default): the store's
+     * own, kept in the store since it was created (180 for a new store). Non-zero: that horizon;
+     * a writable open keeps it in the store from then on. */
+    unsigned horizon_days;
+    int64_t skew_ms;      /* future-timestamp tolerance (default CHURN_EVENT_SKEW_MS) */
+    unsigned max_readers; /* LMDB reader slots (default 126) */
+    bool read_only;       /* open an existing store without write access */
 };
 
 /** churn_store_options_init() - fill @opts with the defaults above. */

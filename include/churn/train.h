@@ -9,7 +9,8 @@
  * gradient-boosted trees (quantile bins, leaf-wise growth limited by depth and leaves,
  * shrinkage, L2, minimum child weight, row and column subsampling, learned default direction
  * for missing values, early stopping, histogram building on several threads). Model selection
- * is by stratified k-fold cross-validated ROC-AUC, and calibration (Platt or isotonic) is
+ * is by stratified k-fold cross-validated ROC-AUC over a small grid that includes a blend of
+ * both (churn_train_select(), within a time budget), and calibration (Platt or isotonic) is
  * fitted on out-of-fold predictions. Every trainer returns a struct churn_model that passed
  * the same validation as a model file.
  */
@@ -135,6 +136,7 @@ enum churn_train_algo {
     CHURN_TRAIN_AUTO = 0,
     CHURN_TRAIN_LOGREG = 1,
     CHURN_TRAIN_GBDT = 2,
+    CHURN_TRAIN_BLEND = 3, /* chosen by AUTO only: logistic regression and trees, one margin */
 };
 
 struct churn_train_options {
@@ -160,6 +162,16 @@ struct churn_train_options {
     unsigned early_stopping;    /* rounds without improvement on the validation split; 0 off */
     double validation_fraction; /* held out for early stopping (stratified) */
     double threshold;           /* decision threshold for the reported confusion matrices */
+    /* Monotone constraints, one direction per dataset feature (aligned with ds->features),
+     * NULL for none: +1 the model's output never decreases as the value increases (the other
+     * inputs fixed), -1 never increases, 0 unconstrained. Numeric features only. GBDT rejects
+     * splits against the direction and bounds the leaf values below them (a missing value is
+     * not ordered: its prediction is unconstrained); logistic regression keeps the
+     * coefficient's sign (the missing indicator is free). Recorded in the model file. */
+    const signed char *monotone;
+    size_t n_monotone;    /* ds->n_features when monotone is set */
+    double time_budget_s; /* auto: the search stops starting candidates after this many
+                             seconds (0: no limit); the first always runs */
 };
 
 /** churn_train_options_default() - the defaults documented in docs/MODELS.md. */
@@ -174,8 +186,74 @@ struct churn_cv_result {
     double seconds;
 };
 
+/* ---- the auto search (src/train/select.c) ---- */
+
+#define CHURN_SELECT_MAX_CANDIDATES 16u
+
+/* One candidate of the search, as it ran (or not, past the budget). */
+struct churn_select_candidate {
+    char name[96]; /* e.g. "gbdt depth 3, eta 0.1, mcw 1, <= 400 trees, early stopping" */
+    enum churn_train_algo algo;
+    bool ran;
+    double auc_mean, auc_sd, pr_auc_mean, log_loss_mean, seconds; /* stratified CV */
+    /* What the search ranks by: auc_mean; or, when the rows carry times (a store training
+     * set's cutoffs), out of time: the AUC on the newest time's rows of the candidate fitted
+     * on the older rows only - how it does on a future it has not seen. */
+    double select_auc;
+    double blend_weight; /* BLEND: the logistic regression's weight on the margin */
+    char skipped[96];    /* why a candidate that could not be trained on this data did not
+                            run (e.g. too few rows to subsample); empty otherwise */
+};
+
+struct churn_select_report {
+    size_t n_candidates; /* in the grid, in the order they run */
+    size_t n_ran;        /* the first n_ran ran; the rest were cut by the budget */
+    size_t chosen;       /* index of the highest select_auc among those that ran */
+    bool by_newest;      /* select_auc is out of time (else the mean CV AUC) */
+    bool budget_hit;
+    double budget_s, seconds;
+    struct churn_select_candidate cand[CHURN_SELECT_MAX_CANDIDATES];
+};
+
+struct churn_select_result {
+    struct churn_select_report report;
+    enum churn_train_algo algo;       /* LOGREG, GBDT or BLEND */
+    struct churn_train_options opts;  /* options to fit the chosen candidate on every row */
+    double blend_weight;              /* BLEND: margin = w * LR margin + (1 - w) * GBDT margin */
+    struct churn_cv_result cv_chosen; /* the chosen candidate's folds */
+    struct churn_cv_result cv_logreg; /* the logistic regression's */
+    struct churn_cv_result cv_gbdt;   /* the best tree candidate's, when one ran */
+    bool has_cv_gbdt;
+};
+
+/**
+ * churn_train_select() - the search behind algorithm AUTO: a fixed, ordered grid of
+ * candidates (logistic regression with @opts; trees with @opts; trees of other depths,
+ * learning rates and minimum child weights whose number is found by early stopping on each
+ * fold's own validation split; then the blend of the logistic regression and the best trees,
+ * its weight chosen on out-of-fold margins of the other folds for each fold) cross-validated
+ * on the folds of churn_train_folds() (through churn_train_cv()), keeping the highest mean AUC
+ * (the earlier candidate on a tie). Candidates start while less than opts->time_budget_s has
+ * passed; the blend costs no fit and is scored whenever trees ran. @out: OUT: the report,
+ * the chosen candidate and its options. @oof: OUT: when not NULL, the chosen candidate's
+ * out-of-fold margins (ds->n_rows doubles), for calibration.
+ * Return: the errors of churn_train_cv(); CHURN_ENOMEM.
+ */
+enum churn_err churn_train_select(const struct churn_dataset *ds,
+                                  const struct churn_train_options *opts,
+                                  struct churn_select_result *out, double *oof, char *errbuf,
+                                  size_t errlen);
+
+/**
+ * churn_cv_summarise() - fill the means and sample standard deviations of AUC, PR-AUC, log
+ * loss and Brier in @res from res->fold[0 .. res->folds).
+ */
+void churn_cv_summarise(struct churn_cv_result *res);
+
 struct churn_train_report {
     enum churn_train_algo chosen;
+    bool has_select; /* AUTO: what the search ran and found */
+    struct churn_select_report select;
     bool has_cv_logreg, has_cv_gbdt;
     struct churn_cv_result cv_logreg, cv_gbdt;
     bool has_oof;
@@ -217,7 +295,21 @@ enum churn_err churn_train_cv(const struct churn_dataset *ds,
 enum churn_err churn_train_folds(const struct churn_dataset *ds, unsigned k, uint64_t seed,
                                  unsigned *fold, char *errbuf, size_t errlen);
 
-/** churn_train_algo_name() - "auto", "logistic_regression" or "gbdt". */
+/**
+ * churn_train_parse_monotone() - monotone constraints for @ds from @spec into @out
+ * (ds->n_features values, all set: 0 where @spec says nothing). @spec is a comma-separated
+ * list of NAME=+1, NAME=1, NAME=-1 or NAME=0 for dataset columns, and the word "catalogue":
+ * every column named like a catalogue feature gets the catalogue's direction
+ * (churn_features_monotone()). Later items override earlier ones, so
+ * "catalogue,tenure_days=-1" is the catalogue with one change. NULL or "" sets none.
+ * Return: CHURN_EINVAL with a message naming the item for an unknown column, a column named
+ * twice, a direction other than those four, an empty item, or a direction on a categorical
+ * column (@out then undefined).
+ */
+enum churn_err churn_train_parse_monotone(const struct churn_dataset *ds, const char *spec,
+                                          signed char *out, char *errbuf, size_t errlen);
+
+/** churn_train_algo_name() - "auto", "logistic_regression", "gbdt" or "blend". */
 const char *churn_train_algo_name(enum churn_train_algo algo);
 
 /**

@@ -81,6 +81,16 @@ churn_alert_rules_evaluate(const struct churn_alert_rules_config *cfg,
     return CHURN_OK;
 }
 
+enum churn_alert_cause
+churn_alert_score_cause(const struct churn_alert_triggers *t, bool tier_alert_open)
+{
+    if (t->causes & (1u << CHURN_CAUSE_TIER_WORSENED))
+        return CHURN_CAUSE_TIER_WORSENED;
+    if (t->causes & (1u << CHURN_CAUSE_PROBABILITY_JUMP))
+        return tier_alert_open ? CHURN_CAUSE_TIER_WORSENED : CHURN_CAUSE_PROBABILITY_JUMP;
+    return CHURN_CAUSE_UNSPECIFIED;
+}
+
 char *
 churn_alert_moved_sentence(const char *label, const char *window, double before, double after,
                            double delta, char *out, size_t outlen)
@@ -156,8 +166,11 @@ churn_alert_what_moved(const struct churn_alert_rules_config *cfg,
         m->before = prev->values[i];
         m->after = cur->values[i];
         m->contribution_delta = cur->contributions[i] - prev->contributions[i];
-        churn_alert_moved_sentence(label, l->window, m->before, m->after, m->contribution_delta,
-                                   m->sentence, sizeof(m->sentence));
+        if (l->sentence)
+            l->sentence((int)i, m->before, m->after, m->sentence, sizeof(m->sentence));
+        else
+            churn_alert_moved_sentence(label, l->window, m->before, m->after, m->contribution_delta,
+                                       m->sentence, sizeof(m->sentence));
         alert->n_moved = k + 1;
     }
     return CHURN_OK;
@@ -275,7 +288,7 @@ churn_alert_state_decode(const uint8_t *data, size_t len, struct churn_alert_sta
 size_t
 churn_score_snapshot_encoded_size(const struct churn_score_snapshot *snap)
 {
-    return 1 + 8 + 8 + 1 + 1 + 8 + 8 + 4 + (size_t)snap->n_features * 16;
+    return 1 + 8 + 8 + 1 + 1 + 8 + 8 + 24 + 4 + (size_t)snap->n_features * 16;
 }
 
 enum churn_err
@@ -298,6 +311,9 @@ churn_score_snapshot_encode(const struct churn_score_snapshot *snap, uint8_t *ou
     churn__wr_u8(&w, (uint8_t)snap->value_tier);
     churn__wr_f64(&w, snap->value);
     churn__wr_u64(&w, snap->feature_set);
+    churn__wr_i64(&w, snap->model_changed_ms);
+    churn__wr_f64(&w, snap->model_changed_ms ? snap->model_from_probability : 0);
+    churn__wr_f64(&w, snap->model_changed_ms ? snap->model_to_probability : 0);
     churn__wr_u32(&w, snap->n_features);
     for (uint32_t i = 0; i < snap->n_features; i++) {
         churn__wr_f64(&w, snap->contributions[i]);
@@ -313,7 +329,8 @@ enum churn_err
 churn_score_snapshot_decode(const uint8_t *data, size_t len, struct churn_score_snapshot *snap)
 {
     struct churn__rd r = {.p = data, .len = len};
-    if (!data || len == 0 || churn__rd_u8(&r) != CHURN_SNAPSHOT_FORMAT_VERSION)
+    uint8_t version = data && len ? churn__rd_u8(&r) : 0;
+    if (version != 1 && version != CHURN_SNAPSHOT_FORMAT_VERSION)
         return CHURN_ECORRUPT;
     struct churn_score_snapshot s = {0};
     s.scored_at_ms = churn__rd_i64(&r);
@@ -322,6 +339,11 @@ churn_score_snapshot_decode(const uint8_t *data, size_t len, struct churn_score_
     s.value_tier = churn__rd_u8(&r);
     s.value = churn__rd_f64(&r);
     s.feature_set = churn__rd_u64(&r);
+    if (version >= 2) {
+        s.model_changed_ms = churn__rd_i64(&r);
+        s.model_from_probability = churn__rd_f64(&r);
+        s.model_to_probability = churn__rd_f64(&r);
+    }
     s.n_features = churn__rd_u32(&r);
     if (r.bad || s.n_features > CHURN_SNAPSHOT_MAX_FEATURES ||
         (size_t)s.n_features * 16 != r.len - r.off || !snapshot_ok(&s) ||

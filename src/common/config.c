@@ -17,6 +17,8 @@ enum opt_type {
     OPT_INT,
     OPT_LOG_LEVEL,
     OPT_LOG_FORMAT,
+    OPT_DURATION_MS, /* "0"/"off", or an integer and a unit: s, m, h, d, w */
+    OPT_FRACTION,    /* a decimal number in [0, 1] */
 };
 
 struct opt {
@@ -93,6 +95,18 @@ static const struct opt options[] = {
      "(0: score every customer turn)"},
     {"playbooks", OPT_STR, OFF(playbooks_path), 0, 0, "",
      "playbook file (empty: the built-in default); SIGHUP reloads it"},
+    {"model-dir", OPT_STR, OFF(model_dir), 0, 0, "",
+     "where retraining writes its models (empty: <data>/models)"},
+    {"retrain-every", OPT_DURATION_MS, OFF(retrain_every_ms), 60000, 366LL * 86400000, "off",
+     "retrain from the store this often, e.g. 7d or 12h (off: only on RetrainModel)"},
+    {"retrain-margin", OPT_FRACTION, OFF(retrain_margin), 0, 0, "0.005",
+     "a retrained model serves only when its backtest AUC beats the serving one's by this"},
+    {"retrain-horizon-days", OPT_INT, OFF(retrain_horizon_days), 1, 365, "90",
+     "retraining's label horizon: churn within this many days (also the backtest window)"},
+    {"retrain-cutoffs", OPT_INT, OFF(retrain_cutoffs), 1, 24, "3",
+     "retraining's stacked training cutoffs"},
+    {"retrain-step-days", OPT_INT, OFF(retrain_step_days), 1, 365, "30",
+     "days between retraining's cutoffs"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -104,6 +118,37 @@ find_option(const char *name, size_t len)
         if (strlen(options[i].name) == len && memcmp(options[i].name, name, len) == 0)
             return &options[i];
     return NULL;
+}
+
+/* "0" or "off" (0), or digits and one unit (s, m, h, d, w) within [o->min, o->max] ms. */
+static enum churn_err
+apply_duration(const struct opt *o, const char *value, int64_t *out, char *errbuf, size_t errlen)
+{
+    if (strcmp(value, "0") == 0 || strcmp(value, "off") == 0) {
+        *out = 0;
+        return CHURN_OK;
+    }
+    static const struct {
+        char unit;
+        int64_t ms;
+    } units[] = {{'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}, {'w', 604800000}};
+    char *end;
+    errno = 0;
+    long long n = value[0] >= '0' && value[0] <= '9' ? strtoll(value, &end, 10) : -1;
+    int64_t unit = 0;
+    for (size_t i = 0; n >= 0 && !errno && i < sizeof(units) / sizeof(units[0]); i++)
+        if (end[0] == units[i].unit && end[1] == '\0')
+            unit = units[i].ms;
+    if (!unit)
+        return churn_fail(errbuf, errlen, CHURN_EINVAL,
+                          "%s: '%s' is not a duration (a whole number and a unit s, m, h, d or w, "
+                          "e.g. 7d or 12h; 0 or off: never)",
+                          o->name, value);
+    if (n > o->max / unit || n * unit < o->min || n * unit > o->max)
+        return churn_fail(errbuf, errlen, CHURN_ERANGE,
+                          "%s: '%s' is out of range (1m to 366d, or off)", o->name, value);
+    *out = n * unit;
+    return CHURN_OK;
 }
 
 static enum churn_err
@@ -134,6 +179,18 @@ apply(struct churn_config *cfg, const struct opt *o, const char *value, char *er
                               "%s: %lld is out of range [%" PRId64 ", %" PRId64 "]", o->name, v,
                               o->min, o->max);
         *(int64_t *)(base + o->offset) = v;
+        return CHURN_OK;
+    }
+    case OPT_DURATION_MS:
+        return apply_duration(o, value, (int64_t *)(base + o->offset), errbuf, errlen);
+    case OPT_FRACTION: {
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (!*value || *end || errno || !(v >= 0 && v <= 1))
+            return churn_fail(errbuf, errlen, CHURN_EINVAL, "%s: '%s' is not a number from 0 to 1",
+                              o->name, value);
+        *(double *)(base + o->offset) = v;
         return CHURN_OK;
     }
     case OPT_LOG_LEVEL:

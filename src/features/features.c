@@ -14,9 +14,14 @@
 #include "churn/clock.h"
 
 static const struct churn_feature_info catalogue[CHURN_FEAT__COUNT] = {
-#define CHURN__FEAT_INFO(id, n, l, d, u, w, s)                                                     \
-    [CHURN_FEAT_##                                                                                 \
-        id] = {.name = n, .label = l, .description = d, .unit = u, .window_days = w, .source = s},
+#define CHURN__FEAT_INFO(id, n, l, d, u, w, s, m)                                                  \
+    [CHURN_FEAT_##id] = {.name = n,                                                                \
+                         .label = l,                                                               \
+                         .description = d,                                                         \
+                         .unit = u,                                                                \
+                         .window_days = w,                                                         \
+                         .source = s,                                                              \
+                         .monotone = m},
     CHURN_FEATURES(CHURN__FEAT_INFO)
 #undef CHURN__FEAT_INFO
 };
@@ -37,6 +42,13 @@ churn_features_find(const char *name)
             return i;
     }
     return -1;
+}
+
+int
+churn_features_monotone(const char *name)
+{
+    int i = churn_features_find(name);
+    return i < 0 ? 0 : catalogue[i].monotone;
 }
 
 int64_t
@@ -120,7 +132,7 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
     double logins30 = 0, logins_prev30 = 0, active30 = 0, active90 = 0, minutes30 = 0;
     double orders90 = 0, orders_prev90 = 0, spend90 = 0, cancelled90 = 0, refunded90 = 0;
     double reviews90 = 0, rating90 = 0, neg90 = 0, reviews_prev90 = 0, neg_prev90 = 0;
-    double tickets30 = 0, tickets_prev30 = 0;
+    double tickets30 = 0, tickets_prev30 = 0, tickets90 = 0, logins7 = 0, active7 = 0;
     double esc30 = 0, esc90 = 0, intent30 = 0, intent90 = 0;
     double chat = NAN;
     double after_orders = 0, after_spend = 0, after_reviews = 0, after_rating = 0;
@@ -160,6 +172,10 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
             if (isnan(chat) || v > chat)
                 chat = v;
         }
+        if (age < 7) {
+            logins7 += d->logins;
+            active7 += active;
+        }
         if (age < 30) {
             logins30 += d->logins;
             active30 += active;
@@ -182,6 +198,7 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
             neg90 += d->reviews_negative;
             esc90 += d->escalations;
             intent90 += d->churn_intents;
+            tickets90 += d->tickets_opened;
         } else if (age < 180) {
             orders_prev90 += d->orders_completed;
             reviews_prev90 += d->reviews;
@@ -197,6 +214,7 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
     W(logins30, 0, 30), W(active30, 0, 30), W(minutes30, 0, 30), W(tickets30, 0, 30);
     W(esc30, 0, 30), W(intent30, 0, 30), W(logins_prev30, 30, 60), W(tickets_prev30, 30, 60);
     W(active90, 0, 90), W(esc90, 0, 90), W(intent90, 0, 90), W(orders_prev90, 90, 180);
+    W(logins7, 0, 7), W(active7, 0, 7), W(tickets90, 0, 90);
 #undef W
     double orders90_seen = window_count(orders90, D, 0, 90, from);
     double spend90_seen = window_count(spend90, D, 0, 90, from);
@@ -243,6 +261,9 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
 
     v[CHURN_FEAT_TICKETS_30D] = tickets30;
     v[CHURN_FEAT_TICKETS_PREV_30D] = tickets_prev30;
+    v[CHURN_FEAT_TICKETS_90D] = tickets90;
+    v[CHURN_FEAT_LOGINS_7D] = logins7;
+    v[CHURN_FEAT_ACTIVE_DAYS_7D] = active7;
     v[CHURN_FEAT_TICKET_GROWTH_30D] = decline(tickets30, tickets_prev30); /* growth */
     double open = (double)rec->open_tickets - after_opened + after_resolved;
     v[CHURN_FEAT_OPEN_TICKETS] = open > 0 ? open : 0;

@@ -77,6 +77,13 @@ struct churn_model {
     uint32_t *depths; /* per tree: steps from the root to the deepest leaf */
     struct churn__raw_node *raw; /* loaders' input to churn__model_compile_trees() */
 
+    /* blend: margin = blend_intercept + sum of weights[i] * members[i]'s margin; every member
+     * has the blend's features (names, types, categories) in the same order */
+    size_t n_members;
+    struct churn_model **members;
+    double *weights;
+    double blend_intercept;
+
     /* calibration */
     enum churn_calibration_kind calibration;
     double platt_a, platt_b;

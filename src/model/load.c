@@ -2,7 +2,9 @@
  * load.c - reading and validating a native model file (docs/MODELS.md). The file is parsed
  * with jansson (duplicate keys refused), its checksum verified over the canonical text, and
  * every member checked for presence, type, range and finiteness before it is compiled; each
- * refusal names the member ("features[2].std: must be > 0") and the reason.
+ * refusal names the member ("features[2].std: must be > 0") and the reason. A blend's members
+ * are whole model documents read by the same code, their messages prefixed with their path
+ * ("blend.members[1].model.gbdt.trees: missing").
  */
 #include "churn/model.h"
 
@@ -17,7 +19,8 @@
 #include "churn/alloc.h"
 #include "internal.h"
 
-#define NAME_MAX_BYTES 256
+#define NAME_MAX_BYTES   256
+#define BLEND_MAX_WEIGHT 1000.0 /* a blend member's weight on the margin */
 
 static enum churn_err
 get_member(struct churn__mctx *ctx, const json_t *obj, const char *path, const char *key,
@@ -137,6 +140,23 @@ churn__model_checksum(const json_t *doc, char *out, size_t outlen)
     return CHURN_OK;
 }
 
+/* "monotone": optional, -1, 0 or 1 (0 when absent); numeric features only. */
+static enum churn_err
+load_monotone(struct churn__mctx *ctx, struct churn__feature *f, const json_t *fj, const char *path)
+{
+    json_t *v = json_object_get(fj, "monotone");
+    if (!v)
+        return CHURN_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < -1 || json_integer_value(v) > 1)
+        return churn__model_fail(ctx, CHURN_ECORRUPT, "%s.monotone: expected -1, 0 or 1", path);
+    f->pub.monotone = (int)json_integer_value(v);
+    if (f->pub.monotone && f->pub.type != CHURN_FEATURE_NUMERIC)
+        return churn__model_fail(ctx, CHURN_ECORRUPT,
+                                 "%s.monotone: a categorical feature cannot have a direction",
+                                 path);
+    return CHURN_OK;
+}
+
 static enum churn_err
 load_feature(struct churn__mctx *ctx, struct churn_model *m, size_t i, const json_t *fj)
 {
@@ -207,6 +227,8 @@ load_feature(struct churn__mctx *ctx, struct churn_model *m, size_t i, const jso
         return churn__model_fail(ctx, CHURN_ECORRUPT,
                                  "%s.type: unknown type '%s' (numeric or categorical)", path, type);
     }
+    if ((err = load_monotone(ctx, f, fj, path)))
+        return err;
     json_t *miss;
     err = get_member(ctx, fj, path, "missing", false, &miss);
     if (err || !miss)
@@ -418,6 +440,76 @@ load_calibration(struct churn__mctx *ctx, struct churn_model *m, const json_t *d
     return CHURN_OK;
 }
 
+/* A logistic regression keeps the declared sign of each constrained coefficient. */
+static enum churn_err
+check_monotone_lr(struct churn__mctx *ctx, const struct churn_model *m)
+{
+    for (size_t i = 0; i < m->n_features; i++) {
+        const struct churn__feature *f = &m->features[i];
+        if (f->pub.monotone * m->coef[f->col] < 0)
+            return churn__model_fail(ctx, CHURN_ECORRUPT,
+                                     "features[%zu].monotone: %+d, but its coefficient is %.17g", i,
+                                     f->pub.monotone, m->coef[f->col]);
+    }
+    return CHURN_OK;
+}
+
+/* Tree @t (compiled nodes [@first, @end)): at every split on a constrained feature, no leaf
+ * below the lower side may exceed a leaf below the upper side (the other way round for -1).
+ * The trainer's bounds guarantee it, and it makes the tree monotone. @lo, @hi: scratch, the
+ * smallest and largest leaf value below each node, filled bottom-up (children come after
+ * their parent). */
+static enum churn_err
+check_monotone_tree(struct churn__mctx *ctx, const struct churn_model *m, size_t t, size_t first,
+                    size_t end, double *lo, double *hi)
+{
+    for (size_t i = end; i-- > first;) {
+        const struct churn__node *nd = &m->nodes[i];
+        if (nd->feature == (int32_t)m->n_features) {
+            lo[i] = hi[i] = m->values[i];
+            continue;
+        }
+        size_t l = (size_t)nd->left, r = l + 1;
+        lo[i] = fmin(lo[l], lo[r]);
+        hi[i] = fmax(hi[l], hi[r]);
+        int dir = m->features[nd->feature].pub.monotone;
+        if ((dir > 0 && hi[l] > lo[r]) || (dir < 0 && lo[l] < hi[r]))
+            return churn__model_fail(
+                ctx, CHURN_ECORRUPT,
+                "gbdt.trees[%zu]: a split on '%s' (monotone %+d) has leaf values "
+                "against the direction (%.17g below, %.17g above)",
+                t, m->features[nd->feature].name, dir, dir > 0 ? hi[l] : lo[l],
+                dir > 0 ? lo[r] : hi[r]);
+    }
+    return CHURN_OK;
+}
+
+/* Verify the declared directions: exact for logistic regression; for trees, the sufficient
+ * per-split condition above (O(nodes)). */
+static enum churn_err
+check_monotone(struct churn__mctx *ctx, const struct churn_model *m)
+{
+    bool any = false;
+    for (size_t i = 0; i < m->n_features; i++)
+        any |= m->features[i].pub.monotone != 0;
+    if (!any)
+        return CHURN_OK;
+    if (m->kind == CHURN_MODEL_LOGISTIC_REGRESSION)
+        return check_monotone_lr(ctx, m);
+    double *lo = churn_malloc((m->n_nodes ? m->n_nodes : 1) * sizeof(double));
+    double *hi = churn_malloc((m->n_nodes ? m->n_nodes : 1) * sizeof(double));
+    enum churn_err err = CHURN_OK;
+    if (!lo || !hi)
+        err = churn__model_fail(ctx, CHURN_ENOMEM, "out of memory");
+    for (size_t t = 0; !err && t < m->n_trees; t++) {
+        size_t end = t + 1 < m->n_trees ? (size_t)m->roots[t + 1] : m->n_nodes;
+        err = check_monotone_tree(ctx, m, t, (size_t)m->roots[t], end, lo, hi);
+    }
+    churn_free(lo);
+    churn_free(hi);
+    return err;
+}
+
 static enum churn_err
 dup_json_text(struct churn__mctx *ctx, const json_t *v, const char *path, char **out)
 {
@@ -476,10 +568,178 @@ load_training(struct churn__mctx *ctx, struct churn_model *m, const json_t *doc)
     return CHURN_OK;
 }
 
+static enum churn_err load_body(const json_t *doc, const char *sum, bool member,
+                                struct churn_model **out, struct churn__mctx *ctx);
+
+/* Member @i of a blend: its weight, and a model of its own whose features must be the blend's
+ * (names, types and categories in the same order, so one input row serves every member). */
+static enum churn_err
+load_member(struct churn__mctx *ctx, struct churn_model *m, size_t i, const json_t *mj)
+{
+    char path[48];
+    snprintf(path, sizeof(path), "blend.members[%zu]", i);
+    if (!json_is_object(mj))
+        return churn__model_fail(ctx, CHURN_ECORRUPT, "%s: expected an object", path);
+    double w = 0;
+    json_t *md = NULL;
+    enum churn_err err = get_number(ctx, mj, path, "weight", true, &w);
+    if (!err)
+        err = get_member(ctx, mj, path, "model", true, &md);
+    if (err)
+        return err;
+    if (!(w >= 0 && w <= BLEND_MAX_WEIGHT))
+        return churn__model_fail(ctx, CHURN_ECORRUPT, "%s.weight: must be in [0, %g] (is %g)", path,
+                                 BLEND_MAX_WEIGHT, w);
+    if (!json_is_object(md))
+        return churn__model_fail(ctx, CHURN_ECORRUPT, "%s.model: expected an object", path);
+    char msg[CHURN_MODEL_ERRMSG];
+    struct churn__mctx sub = {msg, sizeof(msg)};
+    struct churn_model *mm = NULL;
+    if ((err = load_body(md, NULL, true, &mm, &sub)))
+        return err == CHURN_ENOMEM ? churn__model_fail(ctx, err, "out of memory")
+                                   : churn__model_fail(ctx, err, "%s.model.%s", path, msg);
+    m->members[i] = mm;
+    m->weights[i] = w;
+    m->n_members = i + 1;
+    if (mm->n_features != m->n_features)
+        return churn__model_fail(ctx, CHURN_ECORRUPT,
+                                 "%s.model.features: %zu features, the blend has %zu", path,
+                                 mm->n_features, m->n_features);
+    for (size_t f = 0; f < m->n_features; f++) {
+        const struct churn__feature *a = &m->features[f], *b = &mm->features[f];
+        bool same = strcmp(a->name, b->name) == 0 && a->pub.type == b->pub.type &&
+                    a->pub.n_categories == b->pub.n_categories;
+        for (size_t c = 0; same && c < a->pub.n_categories; c++)
+            same = strcmp(a->cats[c], b->cats[c]) == 0;
+        if (!same)
+            return churn__model_fail(ctx, CHURN_ECORRUPT,
+                                     "%s.model.features[%zu]: '%s' differs from the blend's "
+                                     "features[%zu] '%s' (name, type or categories)",
+                                     path, f, b->name, f, a->name);
+    }
+    return CHURN_OK;
+}
+
+static enum churn_err
+load_blend(struct churn__mctx *ctx, struct churn_model *m, const json_t *doc)
+{
+    json_t *b = NULL, *members = NULL;
+    enum churn_err err = get_member(ctx, doc, "", "blend", true, &b);
+    if (err)
+        return err;
+    if (!json_is_object(b))
+        return churn__model_fail(ctx, CHURN_ECORRUPT, "blend: expected an object");
+    if ((err = get_number(ctx, b, "blend", "intercept", false, &m->blend_intercept)) ||
+        (err = get_array(ctx, b, "blend", "members", 2, CHURN_MODEL_MAX_MEMBERS, &members)))
+        return err;
+    size_t n = json_array_size(members);
+    m->members = churn_calloc(n, sizeof(*m->members));
+    m->weights = churn_calloc(n, sizeof(*m->weights));
+    if (!m->members || !m->weights)
+        return churn__model_fail(ctx, CHURN_ENOMEM, "out of memory");
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((err = load_member(ctx, m, i, json_array_get(members, i))))
+            return err;
+        total += m->weights[i];
+    }
+    if (!(total > 0))
+        return churn__model_fail(ctx, CHURN_ECORRUPT,
+                                 "blend.members: every weight is 0 (at least one must be > 0)");
+    return CHURN_OK;
+}
+
+static enum churn_err
+load_kind(struct churn__mctx *ctx, const char *kind, bool member, enum churn_model_kind *out)
+{
+    if (strcmp(kind, "logistic_regression") == 0)
+        *out = CHURN_MODEL_LOGISTIC_REGRESSION;
+    else if (strcmp(kind, "gbdt") == 0)
+        *out = CHURN_MODEL_GBDT;
+    else if (strcmp(kind, "blend") == 0 && !member)
+        *out = CHURN_MODEL_BLEND;
+    else if (member)
+        return churn__model_fail(ctx, CHURN_ECORRUPT,
+                                 "kind: '%.64s' cannot be a blend member (logistic_regression or "
+                                 "gbdt)",
+                                 kind);
+    else
+        return churn__model_fail(ctx, CHURN_ECORRUPT,
+                                 "kind: unknown kind '%.64s' (logistic_regression, gbdt or blend)",
+                                 kind);
+    return CHURN_OK;
+}
+
+static enum churn_err
+load_params(struct churn__mctx *ctx, struct churn_model *m, const json_t *doc)
+{
+    switch (m->kind) {
+    case CHURN_MODEL_LOGISTIC_REGRESSION:
+        return load_lr(ctx, m, doc);
+    case CHURN_MODEL_GBDT:
+        return load_gbdt(ctx, m, doc);
+    case CHURN_MODEL_BLEND:
+        return load_blend(ctx, m, doc);
+    }
+    return churn__model_fail(ctx, CHURN_EINTERNAL, "kind: not handled");
+}
+
+/* Everything after the header: kind, version, features, the kind's parameters, calibration
+ * and training metadata. A blend @member is logistic regression or trees, uncalibrated (the
+ * blend carries the calibration). @sum: the verified checksum, or NULL. */
+static enum churn_err
+load_body(const json_t *doc, const char *sum, bool member, struct churn_model **out,
+          struct churn__mctx *ctx)
+{
+    const char *kind = NULL, *version = NULL;
+    enum churn_err err;
+    if ((err = get_string(ctx, doc, "", "kind", true, &kind)) ||
+        (err = get_string(ctx, doc, "", "version", false, &version)))
+        return err;
+    if (member && json_object_get(doc, "calibration"))
+        return churn__model_fail(ctx, CHURN_ECORRUPT,
+                                 "calibration: a blend member is not calibrated (the blend is)");
+    struct churn_model *m = churn__model_new();
+    if (!m)
+        return churn__model_fail(ctx, CHURN_ENOMEM, "out of memory");
+    if ((err = load_kind(ctx, kind, member, &m->kind)))
+        goto out_free;
+    if (version && !(m->version = churn_strdup(version))) {
+        err = churn__model_fail(ctx, CHURN_ENOMEM, "out of memory");
+        goto out_free;
+    }
+    if (sum && !(m->checksum = churn_strdup(sum))) {
+        err = churn__model_fail(ctx, CHURN_ENOMEM, "out of memory");
+        goto out_free;
+    }
+    json_t *feats;
+    if ((err = get_array(ctx, doc, "", "features", 1, CHURN_MODEL_MAX_FEATURES, &feats)))
+        goto out_free;
+    m->n_features = json_array_size(feats);
+    m->features = churn_calloc(m->n_features, sizeof(*m->features));
+    if (!m->features) {
+        err = churn__model_fail(ctx, CHURN_ENOMEM, "out of memory");
+        goto out_free;
+    }
+    for (size_t i = 0; i < m->n_features; i++) {
+        if ((err = load_feature(ctx, m, i, json_array_get(feats, i))))
+            goto out_free;
+    }
+    if ((err = load_params(ctx, m, doc)) || (err = load_calibration(ctx, m, doc)) ||
+        (err = load_training(ctx, m, doc)) || (err = churn__model_finish(m, ctx)) ||
+        (err = check_monotone(ctx, m)))
+        goto out_free;
+    *out = m;
+    return CHURN_OK;
+out_free:
+    churn__model_destroy(m);
+    return err;
+}
+
 static enum churn_err
 load_native(const json_t *doc, unsigned flags, struct churn_model **out, struct churn__mctx *ctx)
 {
-    const char *sum = NULL, *kind = NULL, *version = NULL;
+    const char *sum = NULL;
     enum churn_err err = get_string(ctx, doc, "", "checksum", false, &sum);
     if (err)
         return err;
@@ -503,52 +763,7 @@ load_native(const json_t *doc, unsigned flags, struct churn_model **out, struct 
         return churn__model_fail(ctx, CHURN_ECORRUPT,
                                  "format_version: unsupported version %lld (this build reads %d)",
                                  (long long)json_integer_value(fv), CHURN_MODEL_FORMAT_VERSION);
-    if ((err = get_string(ctx, doc, "", "kind", true, &kind)) ||
-        (err = get_string(ctx, doc, "", "version", false, &version)))
-        return err;
-    struct churn_model *m = churn__model_new();
-    if (!m)
-        return churn__model_fail(ctx, CHURN_ENOMEM, "out of memory");
-    if (strcmp(kind, "logistic_regression") == 0) {
-        m->kind = CHURN_MODEL_LOGISTIC_REGRESSION;
-    } else if (strcmp(kind, "gbdt") == 0) {
-        m->kind = CHURN_MODEL_GBDT;
-    } else {
-        err = churn__model_fail(ctx, CHURN_ECORRUPT,
-                                "kind: unknown kind '%.64s' (logistic_regression or gbdt)", kind);
-        goto out_free;
-    }
-    if (version && !(m->version = churn_strdup(version))) {
-        err = churn__model_fail(ctx, CHURN_ENOMEM, "out of memory");
-        goto out_free;
-    }
-    if (sum && !(m->checksum = churn_strdup(sum))) {
-        err = churn__model_fail(ctx, CHURN_ENOMEM, "out of memory");
-        goto out_free;
-    }
-    json_t *feats;
-    if ((err = get_array(ctx, doc, "", "features", 1, CHURN_MODEL_MAX_FEATURES, &feats)))
-        goto out_free;
-    m->n_features = json_array_size(feats);
-    m->features = churn_calloc(m->n_features, sizeof(*m->features));
-    if (!m->features) {
-        err = churn__model_fail(ctx, CHURN_ENOMEM, "out of memory");
-        goto out_free;
-    }
-    for (size_t i = 0; i < m->n_features; i++) {
-        if ((err = load_feature(ctx, m, i, json_array_get(feats, i))))
-            goto out_free;
-    }
-    err =
-        m->kind == CHURN_MODEL_LOGISTIC_REGRESSION ? load_lr(ctx, m, doc) : load_gbdt(ctx, m, doc);
-    if (err || (err = load_calibration(ctx, m, doc)) || (err = load_training(ctx, m, doc)) ||
-        (err = churn__model_finish(m, ctx)))
-        goto out_free;
-    *out = m;
-    return CHURN_OK;
-out_free:
-    churn__model_destroy(m);
-    return err;
+    return load_body(doc, sum, false, out, ctx);
 }
 
 enum churn_err

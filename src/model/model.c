@@ -1,8 +1,9 @@
 /*
  * model.c - the compiled model at serving time: reference counting, scoring (logistic
  * regression from precomputed per-feature scale and shift, trees from one flat node array),
- * calibration, per-feature contributions and top-k reasons, binding a caller's feature list,
- * and the compilation steps shared by the loaders (tree checks and renumbering, derived data).
+ * blends (a weighted sum of member models' margins), calibration, per-feature contributions
+ * and top-k reasons, binding a caller's feature list, and the compilation steps shared by the
+ * loaders (tree checks and renumbering, derived data).
  */
 #include "churn/model.h"
 
@@ -55,6 +56,10 @@ churn__model_destroy(struct churn_model *m)
         churn_free(f->sorted);
     }
     churn_free(m->features);
+    for (size_t i = 0; m->members && i < m->n_members; i++)
+        churn__model_destroy(m->members[i]);
+    churn_free(m->members);
+    churn_free(m->weights);
     churn_free(m->coef);
     churn_free(m->roots);
     churn_free(m->nodes);
@@ -96,6 +101,8 @@ churn_model_kind_name(enum churn_model_kind kind)
         return "logistic_regression";
     case CHURN_MODEL_GBDT:
         return "gbdt";
+    case CHURN_MODEL_BLEND:
+        return "blend";
     }
     return "unknown";
 }
@@ -352,6 +359,8 @@ churn__model_finish(struct churn_model *m, struct churn__mctx *ctx)
     m->info.metrics = m->metrics_json;
     m->info.checksum = m->checksum;
     m->info.n_trees = m->n_trees;
+    for (size_t i = 0; i < m->n_members; i++)
+        m->info.n_trees += m->members[i]->n_trees;
     m->info.calibration = m->calibration;
     return CHURN_OK;
 }
@@ -482,6 +491,12 @@ margin_of(const struct churn_model *m, const double *x)
             s += lr_feature(m, &m->features[i], x[i]);
         return s;
     }
+    if (m->kind == CHURN_MODEL_BLEND) {
+        double s = m->blend_intercept;
+        for (size_t i = 0; i < m->n_members; i++)
+            s += m->weights[i] * margin_of(m->members[i], x);
+        return s;
+    }
     return m->base_margin + trees_sum(m, x);
 }
 
@@ -535,22 +550,29 @@ churn_model_predict(const struct churn_model *model, const double *x,
     out->probability = calibrate(model, m, raw);
 }
 
-double
-churn_model_contributions(const struct churn_model *model, const double *x, double *contrib,
-                          double *bias)
+/* Add @w times the contributions of @m for row @x to @contrib and @w times its bias to *@bias;
+ * returns @w times the margin. */
+static double
+add_contributions(const struct churn_model *m, const double *x, double w, double *contrib,
+                  double *bias)
 {
-    const struct churn_model *m = model;
-    if (m->kind == CHURN_MODEL_LOGISTIC_REGRESSION) {
-        double s = m->intercept;
-        for (size_t i = 0; i < m->n_features; i++) {
-            contrib[i] = lr_feature(m, &m->features[i], x[i]);
-            s += contrib[i];
-        }
-        *bias = m->intercept;
+    if (m->kind == CHURN_MODEL_BLEND) {
+        double s = w * m->blend_intercept;
+        *bias += s;
+        for (size_t i = 0; i < m->n_members; i++)
+            s += add_contributions(m->members[i], x, w * m->weights[i], contrib, bias);
         return s;
     }
-    for (size_t i = 0; i < m->n_features; i++)
-        contrib[i] = 0;
+    if (m->kind == CHURN_MODEL_LOGISTIC_REGRESSION) {
+        double s = w * m->intercept;
+        *bias += s;
+        for (size_t i = 0; i < m->n_features; i++) {
+            double c = w * lr_feature(m, &m->features[i], x[i]);
+            contrib[i] += c;
+            s += c;
+        }
+        return s;
+    }
     double b = m->base_margin, s = m->base_margin;
     for (size_t t = 0; t < m->n_trees; t++) {
         int32_t i = m->roots[t];
@@ -560,14 +582,24 @@ churn_model_contributions(const struct churn_model *model, const double *x, doub
             double v = x[nd->feature];
             int right = isnan(v) ? !nd->default_left : !((float)v < nd->threshold);
             int32_t child = nd->left + right;
-            contrib[nd->feature] += m->values[child] - m->values[i];
+            contrib[nd->feature] += w * (m->values[child] - m->values[i]);
             i = child;
             nd = &m->nodes[i];
         }
         s += m->values[i];
     }
-    *bias = b;
-    return s;
+    *bias += w * b;
+    return w * s;
+}
+
+double
+churn_model_contributions(const struct churn_model *model, const double *x, double *contrib,
+                          double *bias)
+{
+    for (size_t i = 0; i < model->n_features; i++)
+        contrib[i] = 0;
+    *bias = 0;
+    return add_contributions(model, x, 1.0, contrib, bias);
 }
 
 size_t

@@ -1,8 +1,8 @@
 /*
  * save.c - writing a model back as a native model file: the JSON document (features with
- * preprocessing, parameters, calibration, training metadata), its checksum over the canonical
- * text, and the atomic write (temporary file, fsync, rename, fsync of the directory) so that
- * a reader never sees half a model.
+ * preprocessing, parameters or a blend's member documents, calibration, training metadata),
+ * its checksum over the canonical text, and the atomic write (temporary file, fsync, rename,
+ * fsync of the directory) so that a reader never sees half a model.
  */
 #include "churn/model.h"
 
@@ -61,6 +61,8 @@ feature_doc(const struct churn_model *m, const struct churn__feature *f, bool *o
             push(cats, json_string(f->cats[c]), ok);
         set(o, "categories", cats, ok);
     }
+    if (f->pub.monotone)
+        set(o, "monotone", json_integer(f->pub.monotone), ok);
     json_t *miss = json_object();
     if (miss) {
         set(miss, "indicator", json_boolean(f->indicator), ok);
@@ -102,6 +104,38 @@ tree_doc(const struct churn_model *m, size_t t, bool *ok)
     return o;
 }
 
+/* A blend's "blend" object: the intercept and each member's weight and document (without the
+ * header, calibration and training metadata, which belong to the blend). */
+static json_t *
+blend_doc(const struct churn_model *m, bool *ok)
+{
+    static const char *const drop[] = {"format_version", "checksum", "calibration", "training"};
+    json_t *b = json_object(), *members = json_array();
+    if (!b || !members) {
+        json_decref(b);
+        json_decref(members);
+        *ok = false;
+        return NULL;
+    }
+    set(b, "intercept", json_real(m->blend_intercept), ok);
+    for (size_t i = 0; i < m->n_members; i++) {
+        json_t *sub = churn__model_to_doc(m->members[i]), *o = json_object();
+        if (!sub || !o) {
+            json_decref(sub);
+            json_decref(o);
+            *ok = false;
+            continue;
+        }
+        for (size_t k = 0; k < sizeof(drop) / sizeof(drop[0]); k++)
+            json_object_del(sub, drop[k]);
+        set(o, "weight", json_real(m->weights[i]), ok);
+        set(o, "model", sub, ok);
+        push(members, o, ok);
+    }
+    set(b, "members", members, ok);
+    return b;
+}
+
 json_t *
 churn__model_to_doc(const struct churn_model *m)
 {
@@ -126,6 +160,8 @@ churn__model_to_doc(const struct churn_model *m)
             set(lr, "coefficients", coef, &ok);
         }
         set(doc, "logistic_regression", lr, &ok);
+    } else if (m->kind == CHURN_MODEL_BLEND) {
+        set(doc, "blend", blend_doc(m, &ok), &ok);
     } else {
         json_t *g = json_object(), *trees = json_array();
         for (size_t t = 0; trees && t < m->n_trees; t++)

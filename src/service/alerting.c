@@ -31,6 +31,7 @@
 #include "churn/clock.h"
 #include "churn/features.h"
 #include "churn/log.h"
+#include "churn/reasons.h"
 #include "churn/store.h"
 #include "alert_engine.h"
 #include "service_internal.h"
@@ -996,6 +997,7 @@ churn__alerts_start(struct churn_services *svc, struct churn_store *store,
         al->labels[i].name = cat[i].name;
         al->labels[i].label = cat[i].label;
         al->labels[i].window = al->windows[i];
+        al->labels[i].sentence = churn_reason_moved_text; /* in words, in the feature's unit */
     }
     pthread_mutex_init(&al->log_mu, NULL);
     pthread_mutex_init(&al->mu, NULL);

@@ -839,7 +839,9 @@ get_customer(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
     if (err)
         return churn_rpc_error(rpc, err, "%s", churn_store_last_error());
     int64_t as_of = req->as_of_ms ? req->as_of_ms : churn_now_ms();
-    churn_features_extract(rec, as_of, vec);
+    /* the history the store observes, as for scores (churn/features.h) */
+    churn_features_extract_observed(rec, as_of, churn_store_history_from_ms(svc->store, as_of),
+                                    vec);
 
     Churn__V1__GetCustomerResponse *resp = churn_arena_alloc(a, sizeof(*resp));
     Churn__V1__LifetimeTotals *tot = churn_arena_alloc(a, sizeof(*tot));

@@ -5,11 +5,13 @@
  * the rescore sees everything ingested before it runs). The engine takes them in batches:
  * each customer is scored without any lock; then, under log_mu, the score is compared with
  * the previous snapshot kept in the customer's alert state (format 2: per-cause states
- * followed by the encoded snapshot), TIER_WORSENED and PROBABILITY_JUMP alerts are raised,
- * updated or auto-closed, snoozed alerts whose time has come are woken, and every new
- * snapshot of the batch is stored in ONE durable write. A customer's first score only
- * stores the snapshot. The queue is bounded; what does not fit is counted and logged (at
- * most once a second) and caught by the next sweep.
+ * followed by the encoded snapshot), one TIER_WORSENED or PROBABILITY_JUMP alert is raised
+ * or updated (a tier rise that also jumped is one TIER_WORSENED alert, and an open
+ * TIER_WORSENED alert absorbs a later jump), the other cause's open alert is auto-closed when
+ * its condition cleared, snoozed alerts whose time has come are woken, and every new
+ * snapshot of the batch is stored in ONE durable write. A customer's first score only stores
+ * the snapshot. The queue is bounded; what does not fit is counted and logged (at most once
+ * a second) and caught by the next sweep.
  */
 #include <math.h>
 #include <pthread.h>
@@ -79,6 +81,29 @@ snapshot_of(const Churn__V1__Score *sc, double *contrib, double *values,
     snap->values = values;
 }
 
+/*
+ * Say in @alert's what-moved that the model changed since the customer's scores were last
+ * told in an alert, and how much of the probability that moved (the last item when the list
+ * is full: the model's move matters more than the smallest feature's).
+ */
+static void
+tell_model_change(const struct churn_score_snapshot *cur, struct churn_alert *alert)
+{
+    uint32_t i = alert->n_moved < CHURN_ALERT_MAX_MOVED ? alert->n_moved++ : alert->n_moved - 1;
+    struct churn_alert_moved *m = &alert->moved[i];
+    char when[40];
+    churn_format_time_ms(cur->model_changed_ms, when, sizeof(when));
+    snprintf(m->feature, sizeof(m->feature), "model");
+    snprintf(m->label, sizeof(m->label), "served model");
+    m->before = cur->model_from_probability;
+    m->after = cur->model_to_probability;
+    m->contribution_delta = cur->model_to_probability - cur->model_from_probability;
+    snprintf(m->sentence, sizeof(m->sentence),
+             "the served model changed at %s: that alone moved the churn probability from "
+             "%.2f to %.2f (not a change in the customer)",
+             when, cur->model_from_probability, cur->model_to_probability);
+}
+
 /* A fresh alert of @cause for the rescore of @sc against @prev (al->labels for what moved). */
 static enum churn_err
 build_rescore_alert(struct churn__alerts *al, enum churn_alert_cause cause,
@@ -96,6 +121,8 @@ build_rescore_alert(struct churn__alerts *al, enum churn_alert_cause cause,
                                sc->reasons[i]->missing ? 0.0 : sc->reasons[i]->value,
                                sc->reasons[i]->contribution);
     churn_alert_what_moved(&al->rules, prev, cur, al->labels, CHURN_FEAT__COUNT, fresh);
+    if (cur->model_changed_ms)
+        tell_model_change(cur, fresh);
     if (sc->freshness) {
         struct churn_source_freshness src[16];
         size_t n = 0;
@@ -148,6 +175,29 @@ trigger_locked(struct churn__alerts *al, enum churn_alert_cause cause, const Chu
     return err ? err : churn__alerts_trigger_locked(al, fresh, set, now, a);
 }
 
+/* A jump while the customer's TIER_WORSENED alert is open: that alert absorbs it, and keeps
+ * the baseline it was raised against (so it auto-closes when the tier is back there, not at
+ * once). log_mu held. */
+static enum churn_err
+fold_jump_locked(struct churn__alerts *al, const Churn__V1__Score *sc,
+                 const struct churn_score_snapshot *prev, const struct churn_score_snapshot *cur,
+                 struct churn__state_set *set, int64_t now, struct churn_arena *a,
+                 struct churn_alert *fresh)
+{
+    enum churn_err err =
+        build_rescore_alert(al, CHURN_CAUSE_TIER_WORSENED, sc, prev, cur, now, fresh);
+    if (err)
+        return err;
+    err = churn__alerts_read(al, set->st[CHURN_CAUSE_TIER_WORSENED].last_sequence, &al->work);
+    if (err && err != CHURN_ENOTFOUND)
+        return err;
+    if (!err) {
+        fresh->risk_tier_before = al->work.risk_tier_before;
+        fresh->probability_before = al->work.probability_before;
+    }
+    return churn__alerts_trigger_locked(al, fresh, set, now, a);
+}
+
 /* ---- the batch ---------------------------------------------------------------------------- */
 
 struct scored {
@@ -158,6 +208,20 @@ struct scored {
     uint8_t *enc; /* cur encoded */
     size_t enc_len;
 };
+
+/* Encode @s->cur into @a as the snapshot to store. */
+static enum churn_err
+encode_cur(struct scored *s, struct churn_arena *a)
+{
+    size_t cap = churn_score_snapshot_encoded_size(&s->cur);
+    uint8_t *enc = churn_arena_alloc(a, cap);
+    if (!enc)
+        return CHURN_ENOMEM;
+    enum churn_err err = churn_score_snapshot_encode(&s->cur, enc, cap, &s->enc_len);
+    if (!err)
+        s->enc = enc;
+    return err;
+}
 
 /* Score one customer (no lock held). */
 static void
@@ -174,11 +238,32 @@ score_one(struct churn__alerts *al, struct scored *s, struct churn_arena *a)
         vt > CHURN_TIER_HIGH)
         return;
     snapshot_of(sc, s->contrib, s->values, &s->cur);
-    size_t cap = churn_score_snapshot_encoded_size(&s->cur);
-    s->enc = churn_arena_alloc(a, cap);
-    if (!s->enc || churn_score_snapshot_encode(&s->cur, s->enc, cap, &s->enc_len) != CHURN_OK)
+    if (encode_cur(s, a) != CHURN_OK)
         return;
     s->sc = sc;
+}
+
+/*
+ * The new snapshot of @s carries the model change since @prev: a new one when @moved (now,
+ * from @prev's probability to this one), else the one @prev carried (not yet told).
+ */
+static enum churn_err
+carry_model_change(struct scored *s, const struct churn_score_snapshot *prev, bool moved,
+                   int64_t now, struct churn_arena *a)
+{
+    struct churn_score_snapshot *cur = &s->cur;
+    if (moved) {
+        cur->model_changed_ms = now;
+        cur->model_from_probability = prev->probability;
+        cur->model_to_probability = cur->probability;
+    } else if (prev->model_changed_ms) {
+        cur->model_changed_ms = prev->model_changed_ms;
+        cur->model_from_probability = prev->model_from_probability;
+        cur->model_to_probability = prev->model_to_probability;
+    } else {
+        return CHURN_OK; /* nothing to carry: the encoding made without the lock stands */
+    }
+    return encode_cur(s, a);
 }
 
 /* Wake the snoozed alerts of @set whose time has come. log_mu held. */
@@ -224,19 +309,44 @@ rescore_locked(struct churn__alerts *al, struct scored *s, int64_t now, struct c
     if (err || !s->sc)
         return err; /* a wake-up stored its own state */
     have_prev = set.snap && churn_score_snapshot_decode(set.snap, set.snap_len, &prev) == CHURN_OK;
+    /* a score of another model is a new baseline: compared with nothing, neither raising nor
+     * auto-closing; the model's move is kept for the next alert to tell */
+    bool model_moved = have_prev && prev.feature_set != s->cur.feature_set;
+    if (have_prev && (err = carry_model_change(s, &prev, model_moved, now, a)))
+        goto out;
     set.snap = s->enc; /* every state write from here on carries the new snapshot */
     set.snap_len = s->enc_len;
-    if (have_prev) {
+    if (have_prev && !model_moved) {
         struct churn_alert_triggers tr;
         err = churn_alert_rules_evaluate(&al->rules, &prev, &s->cur, NULL, &tr);
+        /* one alert per rescore: a tier rise that also jumped is one TIER_WORSENED alert,
+         * and an open TIER_WORSENED alert absorbs a later jump */
+        bool tier_open =
+            set.have[CHURN_CAUSE_TIER_WORSENED] && set.st[CHURN_CAUSE_TIER_WORSENED].open_id;
+        enum churn_alert_cause raise =
+            err ? CHURN_CAUSE_UNSPECIFIED : churn_alert_score_cause(&tr, tier_open);
         for (size_t i = 0; !err && i < sizeof(causes) / sizeof(causes[0]); i++) {
-            if (tr.causes & (1u << causes[i]))
+            if (causes[i] == raise && (tr.causes & (1u << raise)))
                 err = trigger_locked(al, causes[i], s->sc, &prev, &s->cur, &set, now, a, fresh);
-            else
+            else if (causes[i] == raise)
+                err = fold_jump_locked(al, s->sc, &prev, &s->cur, &set, now, a, fresh);
+            else if (!(tr.causes & (1u << causes[i])))
                 err = maybe_auto_close_locked(al, causes[i], &set, &s->cur, now, a);
         }
-        churn_score_snapshot_fini(&prev);
+        /* told in the alert just raised or updated: later alerts need not repeat it */
+        bool told = !err && (tr.causes & ((1u << CHURN_CAUSE_TIER_WORSENED) |
+                                          (1u << CHURN_CAUSE_PROBABILITY_JUMP)));
+        if (told && s->cur.model_changed_ms) {
+            s->cur.model_changed_ms = 0;
+            if (!(err = encode_cur(s, a))) {
+                set.snap = s->enc;
+                set.snap_len = s->enc_len;
+            }
+        }
     }
+out:
+    if (have_prev)
+        churn_score_snapshot_fini(&prev);
     if (err)
         return err;
     put->customer_id = s->customer_id;

@@ -19,7 +19,9 @@
 #include "churn/features.h"
 #include "churn/log.h"
 #include "churn/model.h"
+#include "churn/model_inputs.h"
 #include "churn/pb_arena.h"
+#include "churn/reasons.h"
 #include "churn/service.h"
 #include "churn/store.h"
 #include "churn_proto.h"
@@ -32,24 +34,11 @@
 #define PAGE_SIZE_LIMIT     1000
 #define HORIZON_MS          (90LL * CHURN_MS_PER_DAY)
 
-/* How one model input is computed from a customer record. */
-enum input_kind {
-    INPUT_FEATURE,  /* catalogue feature, by index */
-    INPUT_NUMERIC,  /* imported numeric attribute "attr.<name>" */
-    INPUT_CATEGORY, /* segment, plan, country or "attr.<name>" categorical */
-};
-
-struct input {
-    enum input_kind kind;
-    int feature;
-    const char *name; /* borrowed from the model */
-};
-
 struct churn__served_model {
     atomic_int refs;
     struct churn_model *model;
     size_t n;
-    struct input *inputs;
+    struct churn_model_inputs *inputs; /* how each input is computed from a record */
     char *path;
     int64_t loaded_at_ms;
     uint64_t generation; /* unique per load: what a score memo was computed with */
@@ -63,7 +52,7 @@ served_unref(struct churn__served_model *m)
     if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
         return;
     churn_model_unref(m->model);
-    churn_free(m->inputs);
+    churn_model_inputs_free(m->inputs);
     churn_free(m->path);
     churn_free(m);
 }
@@ -77,58 +66,27 @@ served_load(const char *path, struct churn__served_model **out, char *err, size_
     if (e)
         return e;
     struct churn__served_model *m = churn_calloc(1, sizeof(*m));
-    size_t n = churn_model_n_features(model);
-    struct input *inputs = churn_calloc(n ? n : 1, sizeof(*inputs));
     char *p = churn_strdup(path);
-    if (!m || !inputs || !p) {
+    struct churn_model_inputs *inputs = NULL;
+    if (!m || !p) {
+        snprintf(err, errlen, "out of memory");
+        e = CHURN_ENOMEM;
+    } else {
+        e = churn_model_inputs_bind(model, &inputs, err, errlen);
+    }
+    if (e) {
         churn_free(m);
-        churn_free(inputs);
         churn_free(p);
         churn_model_unref(model);
-        snprintf(err, errlen, "out of memory");
-        return CHURN_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct churn_model_feature *f = churn_model_feature(model, i);
-        struct input *in = &inputs[i];
-        in->name = f->name;
-        if (f->type == CHURN_FEATURE_CATEGORICAL) {
-            in->kind = INPUT_CATEGORY;
-            bool known = strcmp(f->name, "segment") == 0 || strcmp(f->name, "plan") == 0 ||
-                         strcmp(f->name, "country") == 0 || strncmp(f->name, "attr.", 5) == 0;
-            if (!known) {
-                e = CHURN_EPRECOND;
-                snprintf(err, errlen,
-                         "model feature '%s' is categorical but the store provides no such "
-                         "category (segment, plan, country or attr.<name>)",
-                         f->name);
-                break;
-            }
-        } else if (strncmp(f->name, "attr.", 5) == 0) {
-            in->kind = INPUT_NUMERIC;
-        } else {
-            in->kind = INPUT_FEATURE;
-            in->feature = churn_features_find(f->name);
-            if (in->feature < 0) {
-                e = CHURN_EPRECOND;
-                snprintf(err, errlen,
-                         "model feature '%s' is not provided by the store (see docs/FEATURES.md)",
-                         f->name);
-                break;
-            }
-        }
+        return e;
     }
     atomic_init(&m->refs, 1);
     m->model = model;
-    m->n = n;
+    m->n = churn_model_n_features(model);
     m->inputs = inputs;
     m->path = p;
     m->loaded_at_ms = churn_now_ms();
     m->generation = atomic_fetch_add(&served_generations, 1) + 1;
-    if (e) {
-        served_unref(m);
-        return e;
-    }
     *out = m;
     return CHURN_OK;
 }
@@ -280,17 +238,42 @@ out:
 static _Thread_local struct thread_slot *tls_slot;
 static _Thread_local struct churn__scoring *tls_owner;
 
+/* The monthly value of the latest plan the customer paid for (a plan change or the plan
+ * before the first remembered one) at or before @as_of_ms; 0 when none was paid for. */
 static double
-customer_value(const struct churn_feature_vector *vec)
+last_paid_plan(const struct churn_customer *rec, int64_t as_of_ms)
 {
-    /* annual revenue: the larger of the plan's value and the customer's recent spend */
+    double paid = rec->n_plan_changes ? rec->plan_base_value : rec->attrs.monthly_value;
+    if (!(paid > 0))
+        paid = 0;
+    for (unsigned i = 0; i < rec->n_plan_changes && rec->plan_changes[i].at_ms <= as_of_ms; i++)
+        if (rec->plan_changes[i].monthly_value > 0)
+            paid = rec->plan_changes[i].monthly_value;
+    return paid;
+}
+
+/*
+ * The customer's annual value (docs/ALERTS.md "Customer value"): 12 x the monthly revenue,
+ * the larger of the plan's value and the recent spend (spend of the last 90 days / 3); when
+ * both are nothing (no plan, or a plan just cancelled, and no recent order), what the record
+ * says the customer was worth: the latest plan they paid for, else their lifetime spend per
+ * month of tenure. So a customer who is cancelling keeps the value at risk.
+ */
+static double
+customer_value(const struct churn_customer *rec, const struct churn_feature_vector *vec)
+{
     double plan = vec->values[CHURN_FEAT_PLAN_MONTHLY_VALUE];
     double spend = vec->values[CHURN_FEAT_SPEND_90D];
+    double per_month = vec->values[CHURN_FEAT_RFM_MONETARY];
     double monthly = 0;
-    if (!isnan(plan))
+    if (plan > 0)
         monthly = plan;
-    if (!isnan(spend) && spend / 3.0 > monthly)
+    if (spend / 3.0 > monthly)
         monthly = spend / 3.0;
+    if (monthly <= 0)
+        monthly = last_paid_plan(rec, vec->as_of_ms);
+    if (monthly <= 0 && per_month > 0)
+        monthly = per_month;
     return monthly * 12.0;
 }
 
@@ -306,6 +289,23 @@ churn__scoring_set_segments(struct churn__scoring *sc, const struct churn_segmen
     atomic_store(&sc->segments, v);
     pthread_mutex_unlock(&sc->mu);
     return CHURN_OK;
+}
+
+void
+churn__scoring_path(struct churn__scoring *sc, char *out, size_t len)
+{
+    pthread_mutex_lock(&sc->mu);
+    snprintf(out, len, "%s", sc->current ? sc->current->path : "");
+    pthread_mutex_unlock(&sc->mu);
+}
+
+struct churn_model *
+churn__scoring_model(struct churn__scoring *sc)
+{
+    pthread_mutex_lock(&sc->mu);
+    struct churn_model *m = sc->current ? churn_model_ref(sc->current->model) : NULL;
+    pthread_mutex_unlock(&sc->mu);
+    return m;
 }
 
 bool
@@ -336,37 +336,38 @@ value_tier(const struct churn__scoring *sc, double v)
     return (Churn__V1__ValueTier)churn_segments_value_tier(&atomic_load(&sc->segments)->cuts, v);
 }
 
-/* Fill the model's input row from @rec at the vector's instant. */
-static void
-model_inputs(const struct churn__served_model *m, const struct churn_customer *rec,
-             const struct churn_feature_vector *vec, double *x)
-{
-    for (size_t i = 0; i < m->n; i++) {
-        const struct input *in = &m->inputs[i];
-        switch (in->kind) {
-        case INPUT_FEATURE:
-            x[i] = vec->values[in->feature];
-            break;
-        case INPUT_NUMERIC:
-            if (churn_features_value(rec, vec, in->name, &x[i]) != CHURN_OK)
-                x[i] = NAN;
-            break;
-        case INPUT_CATEGORY: {
-            const char *v = churn_features_category(rec, in->name);
-            x[i] = churn_model_category_code(m->model, i, v && *v ? v : NULL);
-            break;
-        }
-        }
-    }
-}
-
-static Churn__V1__Score *
-build_score(const struct churn__scoring *sc, const struct churn__served_model *m,
-            const struct churn_customer *rec, int64_t now, size_t max_reasons,
+/* The reason @r (of model input @f, catalogue feature @cat or -1) in words, in @a; the numbers
+ * stay in @r's numeric fields. */
+static char *
+reason_text(int cat, const struct churn_model_feature *f, const Churn__V1__Reason *r,
+            const struct churn_customer *rec, const struct churn_feature_vector *vec,
             struct churn_arena *a)
 {
+    char text[CHURN_REASON_TEXT_MAX];
+    int sign = r->contribution > 0 ? 1 : r->contribution < 0 ? -1 : 0;
+    if (cat >= 0)
+        churn_reason_feature_text(cat, vec, rec, sign, text, sizeof(text));
+    else if (f->type == CHURN_FEATURE_CATEGORICAL)
+        churn_reason_category_text(f->name, r->label, r->category, text, sizeof(text));
+    else
+        churn_reason_number_text(r->label, r->missing ? NAN : r->value, text, sizeof(text));
+    char *copy = churn_arena_strdup(a, text);
+    return copy ? copy : (char *)"";
+}
+
+/*
+ * The score of @rec at @now. Features are taken as of the end of today (every event so far,
+ * day-granular as in training) with the store's observed history, exactly as a training set
+ * or a backtest of the same day computes them (churn/trainset.h).
+ */
+static Churn__V1__Score *
+build_score(const struct churn__scoring *sc, const struct churn__served_model *m,
+            struct churn_store *store, const struct churn_customer *rec, int64_t now,
+            size_t max_reasons, struct churn_arena *a)
+{
     struct churn_feature_vector vec;
-    churn_features_extract(rec, now, &vec);
+    churn_features_extract_observed(rec, churn_features_day_end(now),
+                                    churn_store_history_from_ms(store, now), &vec);
     size_t n = m->n;
     double *x = churn_arena_alloc(a, (n + 1) * sizeof(double));
     double *scratch = churn_arena_alloc(a, (n + 1) * sizeof(double));
@@ -376,7 +377,7 @@ build_score(const struct churn__scoring *sc, const struct churn__served_model *m
     Churn__V1__Reason **rlist = churn_arena_alloc(a, (max_reasons + 1) * sizeof(*rlist));
     if (!x || !scratch || !rs || !s || !reasons || !rlist)
         return NULL;
-    model_inputs(m, rec, &vec, x);
+    churn_model_inputs_fill(m->inputs, m->model, rec, &vec, x);
     struct churn_model_prediction pred;
     churn_model_predict(m->model, x, &pred);
     size_t k = max_reasons ? churn_model_top_reasons(m->model, x, max_reasons, scratch, rs) : 0;
@@ -386,7 +387,7 @@ build_score(const struct churn__scoring *sc, const struct churn__served_model *m
     s->probability = pred.probability;
     s->margin = pred.margin;
     s->risk_tier = risk_tier(sc, pred.probability);
-    s->customer_value = customer_value(&vec);
+    s->customer_value = customer_value(rec, &vec);
     s->value_tier = value_tier(sc, s->customer_value);
     s->expected_revenue_at_risk = pred.probability * s->customer_value;
     s->priority = s->expected_revenue_at_risk;
@@ -402,10 +403,8 @@ build_score(const struct churn__scoring *sc, const struct churn__served_model *m
         churn__v1__reason__init(r);
         r->feature = (char *)f->name;
         /* catalogue features carry human labels; others keep the model's own */
-        const struct input *in = &m->inputs[rs[i].feature];
-        r->label =
-            (char *)(in->kind == INPUT_FEATURE ? churn_features_catalogue()[in->feature].label
-                                               : f->label);
+        int cat = churn_model_inputs_feature(m->inputs, rs[i].feature);
+        r->label = (char *)(cat >= 0 ? churn_features_catalogue()[cat].label : f->label);
         r->contribution = rs[i].contribution;
         r->direction = rs[i].contribution >= 0
                            ? CHURN__V1__REASON_DIRECTION__REASON_DIRECTION_INCREASES_RISK
@@ -419,15 +418,7 @@ build_score(const struct churn__scoring *sc, const struct churn__served_model *m
         } else {
             r->value = rs[i].value;
         }
-        if (r->missing)
-            r->explanation =
-                churn_arena_printf(a, "%s: no data (%+.2f log-odds)", r->label, rs[i].contribution);
-        else if (f->type == CHURN_FEATURE_CATEGORICAL)
-            r->explanation = churn_arena_printf(a, "%s is %s (%+.2f log-odds)", r->label,
-                                                r->category, rs[i].contribution);
-        else
-            r->explanation = churn_arena_printf(a, "%s: %.4g (%+.2f log-odds)", r->label,
-                                                rs[i].value, rs[i].contribution);
+        r->explanation = reason_text(cat, f, r, rec, &vec, a);
         rlist[i] = r;
     }
     s->n_reasons = k;
@@ -553,7 +544,7 @@ score_one(struct churn_services *svc, struct churn__served_model *m, const char 
     /* the record is per thread: copy the strings the score points to */
     char *cid = churn_arena_strdup(a, rec->id);
     char *seg = churn_arena_strdup(a, rec->attrs.segment);
-    Churn__V1__Score *s = build_score(svc->scoring, m, rec, now, max_reasons, a);
+    Churn__V1__Score *s = build_score(svc->scoring, m, svc->store, rec, now, max_reasons, a);
     if (!s || !cid || !seg) {
         snprintf(msg, msglen, "response too large");
         return CHURN_ETOOBIG;
@@ -745,7 +736,7 @@ at_risk_visit(const struct churn_customer *rec, void *user)
         return 0; /* already lost: nothing to warn about */
     churn_arena_reset(&sc->scratch);
     Churn__V1__Score *s =
-        build_score(sc->svc->scoring, sc->m, rec, churn_now_ms(), 0, &sc->scratch);
+        build_score(sc->svc->scoring, sc->m, sc->svc->store, rec, churn_now_ms(), 0, &sc->scratch);
     if (!s) {
         sc->err = CHURN_ENOMEM;
         return 1;
@@ -888,9 +879,10 @@ model_info_to_proto(const struct churn__served_model *m, struct churn_arena *a)
         return NULL;
     churn__v1__model_info__init(mi);
     mi->version = (char *)(info->version ? info->version : "");
-    mi->kind = info->kind == CHURN_MODEL_GBDT
-                   ? CHURN__V1__MODEL_KIND__MODEL_KIND_GRADIENT_BOOSTED_TREES
-                   : CHURN__V1__MODEL_KIND__MODEL_KIND_LOGISTIC_REGRESSION;
+    mi->kind =
+        info->kind == CHURN_MODEL_GBDT    ? CHURN__V1__MODEL_KIND__MODEL_KIND_GRADIENT_BOOSTED_TREES
+        : info->kind == CHURN_MODEL_BLEND ? CHURN__V1__MODEL_KIND__MODEL_KIND_BLEND
+                                          : CHURN__V1__MODEL_KIND__MODEL_KIND_LOGISTIC_REGRESSION;
     mi->trained_at_ms = info->trained_at_ms;
     mi->loaded_at_ms = m->loaded_at_ms;
     mi->path = m->path;
@@ -908,13 +900,14 @@ model_info_to_proto(const struct churn__served_model *m, struct churn_arena *a)
         const struct churn_model_feature *f = churn_model_feature(m->model, i);
         churn__v1__feature_spec__init(&fs[i]);
         fs[i].name = (char *)f->name;
-        fs[i].label = (char *)(m->inputs[i].kind == INPUT_FEATURE ? cat[m->inputs[i].feature].label
-                                                                  : f->label);
+        int in_cat = churn_model_inputs_feature(m->inputs, i);
+        fs[i].label = (char *)(in_cat >= 0 ? cat[in_cat].label : f->label);
         fs[i].type = f->type == CHURN_FEATURE_CATEGORICAL
                          ? CHURN__V1__FEATURE_TYPE__FEATURE_TYPE_CATEGORICAL
                          : CHURN__V1__FEATURE_TYPE__FEATURE_TYPE_NUMERIC;
-        if (m->inputs[i].kind == INPUT_FEATURE) {
-            const struct churn_feature_info *c = &cat[m->inputs[i].feature];
+        fs[i].monotone = f->monotone;
+        if (in_cat >= 0) {
+            const struct churn_feature_info *c = &cat[in_cat];
             fs[i].description = (char *)c->description;
             fs[i].unit = (char *)c->unit;
             fs[i].window_ms = (int64_t)c->window_days * CHURN_MS_PER_DAY;
@@ -981,6 +974,7 @@ get_model_info(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMess
     } else {
         churn__v1__get_model_info_response__init(resp);
         resp->model = mi;
+        e = churn__models_fill_info(svc, resp, a);
         *out = &resp->base;
     }
     served_unref(m);
@@ -996,8 +990,11 @@ reload_model(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
         return churn_rpc_error(rpc, CHURN_EINVAL, "path: over 4096 bytes");
     char err[512], old[256] = "";
     struct churn__served_model *candidate = NULL;
-    enum churn_err e = churn__scoring_reload(svc->scoring, req->path, req->dry_run, old,
-                                             sizeof(old), &candidate, err, sizeof(err));
+    enum churn_err e = req->dry_run
+                           ? churn__scoring_reload(svc->scoring, req->path, true, old, sizeof(old),
+                                                   &candidate, err, sizeof(err))
+                           : churn__models_serve_path(svc, req->path, CHURN_ORIGIN_RELOAD, NULL,
+                                                      old, sizeof(old), err, sizeof(err));
     if (e == CHURN_ECORRUPT || e == CHURN_ETOOBIG)
         e = CHURN_EPRECOND; /* a bad file: the old model keeps serving */
     if (e)
@@ -1017,7 +1014,9 @@ reload_model(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
         resp->new_version = churn_arena_strdup(a, v ? v : "");
         served_unref(m);
     }
-    /* the model loaded (the candidate of a dry run), with its strings copied */
+    /* the model loaded (the candidate of a dry run, else the one serving), strings copied */
+    if (!candidate)
+        candidate = acquire(svc->scoring);
     resp->model = candidate ? model_info_copy(candidate, a) : NULL;
     served_unref(candidate);
     *out = &resp->base;

@@ -26,6 +26,8 @@ extern const struct churn_method churn__scoring_methods[];
 extern const size_t churn__n_scoring_methods;
 extern const struct churn_method churn__chat_methods[];
 extern const size_t churn__n_chat_methods;
+extern const struct churn_method churn__model_methods[];
+extern const size_t churn__n_model_methods;
 
 /* The event sources whose freshness is reported. */
 enum churn__source {
@@ -128,6 +130,37 @@ void churn__scoring_segments(struct churn__scoring *sc, struct churn_segments *o
 enum churn_err churn__scoring_reload(struct churn__scoring *sc, const char *path, bool dry_run,
                                      char *old_version, size_t old_len,
                                      struct churn__served_model **loaded, char *err, size_t errlen);
+
+/** churn__scoring_path() - the path of the model file serving now ("" if none), into @out. */
+void churn__scoring_path(struct churn__scoring *sc, char *out, size_t len);
+/**
+ * churn__scoring_model() - one reference to the model serving now (NULL if none), which the
+ * caller drops with churn_model_unref().
+ */
+struct churn_model *churn__scoring_model(struct churn__scoring *sc);
+
+/* models.c: the model registry of the store, the served model across restarts */
+#include "churn/registry.h"
+
+/** churn__models_open() - open the store's model registry (store attached). */
+enum churn_err churn__models_open(struct churn_services *svc, char *err, size_t errlen);
+/** churn__models_close() - forget the registry (before the store closes). */
+void churn__models_close(struct churn_services *svc);
+/** churn__models_registry() - the registry (NULL while no store is attached). */
+struct churn_registry *churn__models_registry(struct churn_services *svc);
+/**
+ * churn__models_serve_path() - load @path (empty: the file serving now), swap it in and record
+ * it in the registry as serving (origin @origin; @id_out, when not NULL, gets its id). A
+ * refused file changes nothing (@err says why); a registry write that fails after the swap is
+ * logged (the model serves, a restart would not restore it).
+ */
+enum churn_err churn__models_serve_path(struct churn_services *svc, const char *path,
+                                        enum churn_model_origin origin, uint32_t *id_out, char *old,
+                                        size_t oldlen, char *err, size_t errlen);
+/** churn__models_fill_info() - the registry entry serving and the decisions into @resp. */
+enum churn_err churn__models_fill_info(struct churn_services *svc,
+                                       Churn__V1__GetModelInfoResponse *resp,
+                                       struct churn_arena *a);
 
 /* alerting.c + alerts.c: the alert engine and AlertService (see alerting.c) */
 #include <pthread.h>

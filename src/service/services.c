@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "churn/alloc.h"
+#include "churn/log.h"
 #include "churn/service.h"
 #include "service_internal.h"
 
@@ -20,6 +21,7 @@ static const struct {
     {churn__scoring_methods, &churn__n_scoring_methods},
     {churn__chat_methods, &churn__n_chat_methods},
     {churn__alert_methods, &churn__n_alert_methods},
+    {churn__model_methods, &churn__n_model_methods},
 };
 
 /* "/pkg.Service/Method" → heap "pkg.Service" */
@@ -119,7 +121,14 @@ enum churn_err
 churn_services_load_model(struct churn_services *svc, const char *path, char *errbuf, size_t errlen)
 {
     char old[256];
-    return churn__scoring_reload(svc->scoring, path, false, old, sizeof(old), NULL, errbuf, errlen);
+    return churn__models_serve_path(svc, path, CHURN_ORIGIN_RELOAD, NULL, old, sizeof(old), errbuf,
+                                    errlen);
+}
+
+bool
+churn_services_has_model(struct churn_services *svc)
+{
+    return churn__scoring_has_model(svc->scoring);
 }
 
 enum churn_err
@@ -131,8 +140,14 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
         return err;
     svc->store = store;
     svc->writer = writer;
-    err = churn__alerts_start(svc, store, &svc->alerts);
+    char why[512];
+    err = churn__models_open(svc, why, sizeof(why));
+    if (err)
+        churn_log(CHURN_LOG_ERROR, "model_registry_unreadable", CHURN_LF_STR("error", why));
+    else
+        err = churn__alerts_start(svc, store, &svc->alerts);
     if (err) {
+        churn__models_close(svc);
         churn__chat_saver_stop(svc->chat_saver);
         svc->chat_saver = NULL;
         svc->store = NULL;
@@ -153,11 +168,13 @@ churn_services_reload_playbooks(struct churn_services *svc, char *errbuf, size_t
 void
 churn_services_detach_store(struct churn_services *svc)
 {
+    churn_services_stop_retrainer(svc);
     churn__alerts_stop(svc->alerts);
     svc->alerts = NULL;
     churn__chat_saver_stop(svc->chat_saver);
     svc->chat_saver = NULL;
     churn__scoring_release_threads(svc->scoring);
+    churn__models_close(svc);
     svc->store = NULL;
     svc->writer = NULL;
 }

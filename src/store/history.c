@@ -2,8 +2,9 @@
  * history.c - how far back the store observes customers' history: the first UTC day any
  * event was put in a day bucket (the data start, kept in meta as "churn.data_start_day" and
  * lowered in the same transaction as the events that reach further back) and the retention
- * limit of the day buckets. Features use it to tell "no activity" from "not observed", the
- * same way for training sets, backtests and served scores (churn/features.h).
+ * horizon of the day buckets (a property of the store, kept in meta as "churn.horizon_days").
+ * Features use them to tell "no activity" from "not observed", the same way for training
+ * sets, backtests and served scores (churn/features.h).
  */
 #include "churn/store.h"
 
@@ -16,39 +17,46 @@
 #include "store_lmdb.h"
 
 #define META_DATA_START_KEY "churn.data_start_day"
+#define META_HORIZON_KEY    "churn.horizon_days"
 #define VALUE_VERSION       1
+
+/* A 32-bit meta value (version byte, little-endian). */
+static enum churn_err
+put_i32(struct churn_store *s, MDB_txn *txn, const char *key, int32_t v)
+{
+    unsigned char le[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                           (unsigned char)(v >> 24)};
+    return churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], key, strlen(key), le, sizeof(le),
+                                      key);
+}
 
 static enum churn_err
 put_start(struct churn_store *s, MDB_txn *txn, int32_t day)
 {
-    unsigned char le[4] = {(unsigned char)day, (unsigned char)(day >> 8),
-                           (unsigned char)(day >> 16), (unsigned char)(day >> 24)};
-    return churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], META_DATA_START_KEY,
-                                      sizeof(META_DATA_START_KEY) - 1, le, sizeof(le),
-                                      "recording the data start");
+    return put_i32(s, txn, META_DATA_START_KEY, day);
 }
 
-/* The stored data start, INT32_MAX when absent; CHURN_ECORRUPT for a malformed value. */
+/* The 32-bit meta value @key, INT32_MAX when absent; CHURN_ECORRUPT for a malformed value. */
 static enum churn_err
-read_start(struct churn_store *s, int32_t *day)
+read_i32(struct churn_store *s, const char *key, int32_t *day)
 {
     MDB_txn *txn = NULL;
     enum churn_err err = churn__store_read_begin(s, &txn);
     if (err)
         return err;
-    MDB_val k = {sizeof(META_DATA_START_KEY) - 1, META_DATA_START_KEY}, v;
+    MDB_val k = {strlen(key), (void *)key}, v;
     int rc = mdb_get(txn, s->dbi[CHURN__DB_META], &k, &v);
     *day = INT32_MAX;
     if (rc == 0) {
         const unsigned char *p = v.mv_data;
         if (v.mv_size != 5 || p[0] != VALUE_VERSION)
-            err = churn__store_fail(CHURN_ECORRUPT, "meta %s: bad value of %zu bytes",
-                                    META_DATA_START_KEY, v.mv_size);
+            err = churn__store_fail(CHURN_ECORRUPT, "meta %s: bad value of %zu bytes", key,
+                                    v.mv_size);
         else
             *day = (int32_t)((uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 |
                              (uint32_t)p[4] << 24);
     } else if (rc != MDB_NOTFOUND) {
-        err = churn__mdb_err(rc, "reading the data start");
+        err = churn__mdb_err(rc, key);
     }
     churn__store_read_end(s, txn);
     mdb_txn_abort(txn);
@@ -70,12 +78,41 @@ write_start_txn(struct churn_store *s, MDB_txn *txn, void *ctx)
     return put_start(s, txn, *(int32_t *)ctx);
 }
 
+static enum churn_err
+write_horizon_txn(struct churn_store *s, MDB_txn *txn, void *ctx)
+{
+    (void)ctx;
+    return put_i32(s, txn, META_HORIZON_KEY, (int32_t)s->opts.horizon_days);
+}
+
+/* The retention horizon: the caller's if given (kept when writable), else the store's own,
+ * else the default (kept when writable). */
+static enum churn_err
+load_horizon(struct churn_store *s)
+{
+    int32_t stored;
+    enum churn_err err = read_i32(s, META_HORIZON_KEY, &stored);
+    if (err)
+        return err;
+    if (stored != INT32_MAX && (stored < 1 || stored > CHURN_HORIZON_DAYS_MAX))
+        return churn__store_fail(CHURN_ECORRUPT, "meta %s: %d days is not 1..%d", META_HORIZON_KEY,
+                                 stored, CHURN_HORIZON_DAYS_MAX);
+    if (s->opts.horizon_days == 0)
+        s->opts.horizon_days = stored != INT32_MAX ? (unsigned)stored : CHURN_HORIZON_DAYS_DEFAULT;
+    if ((int32_t)s->opts.horizon_days == stored || s->opts.read_only)
+        return CHURN_OK;
+    if (stored != INT32_MAX)
+        churn_log(CHURN_LOG_INFO, "store_horizon_changed", CHURN_LF_STR("dir", s->dir),
+                  CHURN_LF_INT("from_days", stored), CHURN_LF_INT("to_days", s->opts.horizon_days));
+    return churn__store_write(s, write_horizon_txn, NULL, "recording the retention horizon");
+}
+
 enum churn_err
 churn__store_history_load(struct churn_store *s)
 {
     int32_t day;
-    enum churn_err err = read_start(s, &day);
-    if (err)
+    enum churn_err err = load_horizon(s);
+    if (err || (err = read_i32(s, META_DATA_START_KEY, &day)))
         return err;
     if (day == INT32_MAX) {
         /* a store from before the data start was recorded: find it once */

@@ -120,7 +120,7 @@ churn_store_options_init(struct churn_store_options *opts)
     memset(opts, 0, sizeof(*opts));
     opts->map_size = 64u << 20;
     opts->map_size_max = (size_t)64 << 30;
-    opts->horizon_days = CHURN_HORIZON_DAYS_DEFAULT;
+    opts->horizon_days = 0; /* the store's own */
     opts->skew_ms = CHURN_EVENT_SKEW_MS;
     opts->max_readers = 126;
 }
@@ -372,7 +372,7 @@ churn_store_open(const char *dir, const struct churn_store_options *opts, struct
         s->opts = *opts;
     else
         churn_store_options_init(&s->opts);
-    if (s->opts.horizon_days < 1 || s->opts.horizon_days > CHURN_HORIZON_DAYS_MAX) {
+    if (s->opts.horizon_days > CHURN_HORIZON_DAYS_MAX) {
         err = churn__store_fail(CHURN_EINVAL, "horizon_days must be 1..%d, got %u",
                                 CHURN_HORIZON_DAYS_MAX, s->opts.horizon_days);
         goto out_free;

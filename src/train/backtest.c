@@ -79,7 +79,7 @@ check_window(const struct churn_backtest_options *o, int64_t as_of, int64_t unti
     if (o->horizon_days < 1 || o->horizon_days > 365 || o->inactivity_days < 0 ||
         o->inactivity_days > o->horizon_days)
         snprintf(err, errlen, "backtest: horizon 1..365 days, inactivity 0..horizon");
-    else if (as_of > until)
+    else if (churn_day_of_ms(as_of) > churn_day_of_ms(until))
         snprintf(err, errlen, "backtest: as-of %s is after the data ends (%s)", a, b);
     else if (history_from == 0 ||
              as_of - history_from < (int64_t)CHURN_TRAINSET_MIN_HISTORY_DAYS * CHURN_MS_PER_DAY) {

@@ -6,6 +6,16 @@
  * built for the smaller child and derived for the larger by subtraction, split across threads
  * by feature. Rows and features are subsampled per tree, and a stratified validation split
  * stops the boosting when its log loss stops improving.
+ *
+ * Monotone constraints (the XGBoost way): every leaf carries bounds [lo, hi] on its weight,
+ * -inf..inf at the root. Candidate weights are clipped to the leaf's bounds and the gain is
+ * measured with the clipped weights; a split on a constrained feature whose lower side would
+ * get a weight above the upper side's (for +1; below, for -1) is rejected, and an accepted
+ * one gives the lower side [lo, mid] and the upper side [mid, hi] (the other way round for
+ * -1), mid the mean of the two weights. Every leaf value is clipped to its bounds, so in each
+ * tree all leaves below the lower side of a constrained split are <= mid <= all leaves below
+ * the upper side: each tree, and so their sum, is monotone in the feature over its values.
+ * Missing values follow the learned default side and are not ordered against the values.
  */
 #include <math.h>
 #include <pthread.h>
@@ -39,6 +49,7 @@ struct leaf {
     int node;
     struct gstat *hist; /* F x HIST_BINS */
     struct split best;
+    double lo, hi; /* bounds of the leaf's weight (monotone constraints) */
 };
 
 struct tree_out {
@@ -60,6 +71,7 @@ struct gb {
     size_t *tmp_idx;   /* partition scratch */
     struct gstat *tmp_ogh;
     bool *fmask;
+    signed char *mono; /* direction per feature position, NULL when none is constrained */
     uint64_t rng;
     unsigned threads;
     struct pool *pool; /* histogram workers, NULL for one thread */
@@ -289,6 +301,35 @@ score(double g, double h, double lambda)
     return g * g / (h + lambda);
 }
 
+/* The optimal weight of a leaf with sums @g, @h, clipped to [@lo, @hi]. */
+static double
+leaf_weight(double g, double h, double lambda, double lo, double hi)
+{
+    double w = -g / (h + lambda);
+    return w < lo ? lo : w > hi ? hi : w;
+}
+
+/* The loss reduction of weight @w (equal to score() at the optimal weight). */
+static double
+score_at(double g, double h, double lambda, double w)
+{
+    return -(2 * g * w + (h + lambda) * w * w);
+}
+
+/* The gain of the split (GL, HL | GR, HR) of leaf @L on feature @k, measured with the weights
+ * clipped to the leaf's bounds; -1 when the weights go against the feature's direction. */
+static double
+constrained_gain(const struct gb *B, const struct leaf *L, size_t k, double GL, double HL,
+                 double GR, double HR, double parent)
+{
+    double lambda = B->o->lambda;
+    double wl = leaf_weight(GL, HL, lambda, L->lo, L->hi);
+    double wr = leaf_weight(GR, HR, lambda, L->lo, L->hi);
+    if ((B->mono[k] > 0 && wl > wr) || (B->mono[k] < 0 && wl < wr))
+        return -1;
+    return score_at(GL, HL, lambda, wl) + score_at(GR, HR, lambda, wr) - parent;
+}
+
 static void
 find_split(const struct gb *B, struct leaf *L)
 {
@@ -297,7 +338,9 @@ find_split(const struct gb *B, struct leaf *L)
     L->best.bin = -1;
     if (L->depth >= o->max_depth || L->end - L->begin < 2)
         return;
-    double parent = score(L->G, L->H, o->lambda);
+    double parent =
+        B->mono ? score_at(L->G, L->H, o->lambda, leaf_weight(L->G, L->H, o->lambda, L->lo, L->hi))
+                : score(L->G, L->H, o->lambda);
     for (size_t k = 0; k < B->F; k++) {
         if (!B->fmask[k] || B->ncuts[k] == 0)
             continue;
@@ -314,7 +357,9 @@ find_split(const struct gb *B, struct leaf *L)
                 double GR = L->G - GL, HR = L->H - HL;
                 if (HL < o->min_child_weight || HR < o->min_child_weight || HL <= 0 || HR <= 0)
                     continue;
-                double gain = score(GL, HL, o->lambda) + score(GR, HR, o->lambda) - parent;
+                double gain = B->mono
+                                  ? constrained_gain(B, L, k, GL, HL, GR, HR, parent)
+                                  : score(GL, HL, o->lambda) + score(GR, HR, o->lambda) - parent;
                 if (gain > L->best.gain + 1e-12) {
                     bool miss_left = ml;
                     if (hm <= 0)
@@ -381,6 +426,24 @@ tree_predict_bins(const struct gb *B, const struct tree_out *t, size_t r)
     return t->value[i];
 }
 
+/* The bounds of the children @L (lower values) and @R of @P's split on a constrained
+ * feature: they meet at the mean of their clipped weights. */
+static void
+child_bounds(const struct gb *B, const struct leaf *P, struct leaf *L, struct leaf *R)
+{
+    double lambda = B->o->lambda;
+    double wl = leaf_weight(L->G, L->H, lambda, P->lo, P->hi);
+    double wr = leaf_weight(R->G, R->H, lambda, P->lo, P->hi);
+    double mid = 0.5 * (wl + wr);
+    if (B->mono[P->best.feat] > 0) {
+        L->hi = mid;
+        R->lo = mid;
+    } else {
+        L->lo = mid;
+        R->hi = mid;
+    }
+}
+
 static struct gstat *
 pool_get(const struct gb *B, struct gstat **pool, size_t i)
 {
@@ -401,7 +464,12 @@ grow_tree(struct gb *B, size_t n, struct gstat **pool, struct leaf *leaves, stru
     if (tree_push(t))
         return CHURN_ENOMEM;
     struct leaf *root = &leaves[0];
-    *root = (struct leaf){.begin = 0, .end = n, .node = 0, .hist = pool_get(B, pool, 0)};
+    *root = (struct leaf){.begin = 0,
+                          .end = n,
+                          .node = 0,
+                          .hist = pool_get(B, pool, 0),
+                          .lo = -INFINITY,
+                          .hi = INFINITY};
     if (!root->hist)
         return CHURN_ENOMEM;
     for (size_t i = 0; i < n; i++) {
@@ -450,8 +518,15 @@ grow_tree(struct gb *B, size_t n, struct gstat **pool, struct leaf *leaves, stru
         t->left[P.node] = ln;
         t->right[P.node] = rn;
         t->cover[P.node] = P.H;
-        struct leaf L = {P.begin, lo, s->gl, s->hl, P.depth + 1, ln, NULL, {0}};
-        struct leaf R = {lo, P.end, P.G - s->gl, P.H - s->hl, P.depth + 1, rn, NULL, {0}};
+        struct leaf L = {.begin = P.begin, .end = lo, .G = s->gl, .H = s->hl};
+        struct leaf R = {.begin = lo, .end = P.end, .G = P.G - s->gl, .H = P.H - s->hl};
+        L.depth = R.depth = P.depth + 1;
+        L.node = ln;
+        R.node = rn;
+        L.lo = R.lo = P.lo; /* the bounds pass down unchanged unless the split is constrained */
+        L.hi = R.hi = P.hi;
+        if (B->mono && B->mono[s->feat])
+            child_bounds(B, &P, &L, &R);
         /* smaller child by scan into a fresh buffer, larger by subtraction in the parent's */
         struct leaf *small = (L.end - L.begin) <= (R.end - R.begin) ? &L : &R;
         struct leaf *large = small == &L ? &R : &L;
@@ -477,7 +552,7 @@ grow_tree(struct gb *B, size_t n, struct gstat **pool, struct leaf *leaves, stru
     }
     for (size_t i = 0; i < nleaves; i++) {
         struct leaf *L = &leaves[i];
-        t->value[L->node] = -L->G / (L->H + o->lambda) * o->learning_rate;
+        t->value[L->node] = leaf_weight(L->G, L->H, o->lambda, L->lo, L->hi) * o->learning_rate;
         t->cover[L->node] = L->H;
     }
     *n_leaves = nleaves;
@@ -533,6 +608,24 @@ tree_doc(const struct tree_out *t)
     return o;
 }
 
+/* B->mono: the direction of each feature position, left NULL when none is constrained (the
+ * unconstrained search stays as it was). */
+static enum churn_err
+monotone_init(struct gb *B, const struct churn_train_options *o)
+{
+    bool any = false;
+    for (size_t k = 0; k < B->F; k++)
+        any |= churn__fit_monotone(B->fit, o, k) != 0;
+    if (!any)
+        return CHURN_OK;
+    B->mono = churn_malloc(B->F);
+    if (!B->mono)
+        return CHURN_ENOMEM;
+    for (size_t k = 0; k < B->F; k++)
+        B->mono[k] = (signed char)churn__fit_monotone(B->fit, o, k);
+    return CHURN_OK;
+}
+
 enum churn_err
 churn__fit_gbdt(const struct churn__fit *fit, const struct churn_train_options *o, json_t **out,
                 struct churn__tctx *ctx)
@@ -573,6 +666,10 @@ churn__fit_gbdt(const struct churn__fit *fit, const struct churn_train_options *
     if (o->threads > 1) {
         pool_start(&workers, o->threads - 1);
         B.pool = &workers;
+    }
+    if ((err = monotone_init(&B, o))) {
+        err = churn__train_fail(ctx, err, "out of memory");
+        goto out_free;
     }
     if ((err = make_bins(&B))) {
         err = churn__train_fail(ctx, err, "out of memory (bins)");
@@ -668,7 +765,8 @@ churn__fit_gbdt(const struct churn__fit *fit, const struct churn_train_options *
     json_object_set_new(g, "trees", tarr);
     json_object_set_new(doc, "gbdt", g);
     for (size_t k = 0; k < B.F; k++)
-        json_array_append_new(feats, churn__feature_doc(fit->ds, fit->feat[k]));
+        json_array_append_new(
+            feats, churn__feature_doc(fit->ds, fit->feat[k], churn__fit_monotone(fit, o, k)));
     for (size_t i = 0; i < n_trees; i++)
         json_array_append_new(tarr, tree_doc(&trees[i]));
     if (json_array_size(tarr) != n_trees || json_array_size(feats) != B.F) {
@@ -701,5 +799,6 @@ out_free:
     churn_free(B.tmp_idx);
     churn_free(B.tmp_ogh);
     churn_free(B.fmask);
+    churn_free(B.mono);
     return err;
 }

@@ -1,7 +1,7 @@
 /*
  * internal.h - what the files of src/train share: the view of a training set that one fit
- * sees (rows, features, weights), the two fitters that turn it into a model document, and the
- * helpers that build the JSON shared by both.
+ * sees (rows, features, weights), the two fitters that turn it into a model document, the
+ * blend of their documents, and the helpers that build the JSON and summaries shared by all.
  */
 #ifndef CHURN_TRAIN_INTERNAL_H
 #define CHURN_TRAIN_INTERNAL_H
@@ -38,10 +38,36 @@ enum churn_err churn__fit_logreg(const struct churn__fit *fit, const struct chur
 enum churn_err churn__fit_gbdt(const struct churn__fit *fit, const struct churn_train_options *o,
                                json_t **doc, struct churn__tctx *ctx);
 
-/* The "features" array entry of dataset feature @f (name, type, categories). */
-json_t *churn__feature_doc(const struct churn_dataset *ds, size_t f);
+/* The "features" array entry of dataset feature @f (name, type, categories, and "monotone"
+ * when @monotone is not 0). */
+json_t *churn__feature_doc(const struct churn_dataset *ds, size_t f, int monotone);
+
+/* CHURN_EINVAL with a message when o->monotone does not fit @ds (length, values, a direction
+ * on a categorical column). */
+enum churn_err churn__monotone_check(const struct churn_dataset *ds,
+                                     const struct churn_train_options *o, struct churn__tctx *ctx);
+
+/* The direction (-1, 0, +1) of the fit's feature @k (position in fit->feat). */
+int churn__fit_monotone(const struct churn__fit *fit, const struct churn_train_options *o,
+                        size_t k);
+
+/* The blend document of two fitted documents on the same features, consumed: margin =
+ * @w_lr * logistic regression margin + (1 - @w_lr) * trees margin (select.c). */
+enum churn_err churn__blend_doc(json_t *lr, json_t *gbdt, double w_lr, json_t **doc,
+                                struct churn__tctx *ctx);
 
 /* Numerically safe logistic function. */
 double churn__sigmoid(double z);
+
+/**
+ * churn__train_holdout() - the two-fold cross-validation of @algo with @opts on the given
+ * @fold assignment (0 or 1 per row): each fold is scored by a model fitted on the other, the
+ * margins into @oof. The search uses it for its out-of-time check (fold 0: the newest
+ * cutoff's rows, scored by a model of the older cutoffs).
+ */
+enum churn_err churn__train_holdout(const struct churn_dataset *ds,
+                                    const struct churn_train_options *opts,
+                                    enum churn_train_algo algo, const unsigned *fold, double *oof,
+                                    struct churn__tctx *ctx);
 
 #endif

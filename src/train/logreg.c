@@ -5,6 +5,14 @@
  * the weighted log loss plus 0.5 * l2 * |w|^2 (intercept free) with L-BFGS and a backtracking
  * Armijo line search. The result is written as the model's preprocessing and coefficients, so
  * serving applies exactly the transformation the fit saw.
+ *
+ * Monotone constraints keep the sign of a numeric feature's coefficient (>= 0 for +1, <= 0
+ * for -1, on the standardised scale; the missing indicator is free) by projection: a
+ * coefficient at zero whose gradient points across zero is held there for the iteration (its
+ * component of the gradient and of the L-BFGS direction is zero), a free one at zero does not
+ * step across it, and every trial point of the line search is projected back onto the allowed
+ * signs. The curvature memory is kept when the held set changes, but a small decrease does
+ * not end the fit in an iteration where it changed.
  */
 #include <math.h>
 #include <string.h>
@@ -24,9 +32,10 @@ struct prep {
 /* The design matrix is sparse (one-hot columns, indicators): each row keeps exactly k
  * entries (column, value), k = features + indicator columns; unused slots have value 0. */
 struct problem {
-    size_t n, d, k; /* rows, design columns (the intercept is extra), entries per row */
-    int32_t *col;   /* n x k */
-    double *val;    /* n x k */
+    size_t n, d, k;          /* rows, design columns (the intercept is extra), entries per row */
+    const signed char *sign; /* d + 1 allowed signs (0 free), NULL when none is constrained */
+    int32_t *col;            /* n x k */
+    double *val;             /* n x k */
     double *y, *w;
     double wsum, l2;
 };
@@ -81,26 +90,86 @@ dot(const double *a, const double *b, size_t n)
     return s;
 }
 
+/* Hold at zero every constrained coefficient that sits there while the gradient @v points
+ * across zero (descent would cross it): zero its component of @v. Returns whether the set of
+ * held coefficients differs from @held, which is updated. */
+static bool
+hold_at_bound(const struct problem *P, const double *x, double *v, unsigned char *held)
+{
+    bool changed = false;
+    for (size_t i = 0; i <= P->d; i++) {
+        unsigned char h = P->sign[i] && x[i] == 0 && P->sign[i] * v[i] > 0;
+        if (h)
+            v[i] = 0;
+        changed |= h != held[i];
+        held[i] = h;
+    }
+    return changed;
+}
+
+/* Project @x onto the allowed signs. */
+static void
+project(const struct problem *P, double *x)
+{
+    for (size_t i = 0; i <= P->d; i++)
+        if (P->sign[i] * x[i] < 0)
+            x[i] = 0;
+}
+
+/*
+ * Backtracking from @step along @dir (first-order decrease @gd per unit step) until the Armijo
+ * condition holds at @xn (projected onto the allowed signs, when there are constraints), with
+ * its objective in *@fn and gradient in @gn. Returns false after 50 halvings.
+ */
+static bool
+line_search(const struct problem *P, const double *x, const double *g, const double *dir, double gd,
+            double f, double step, double *xn, double *gn, double *fn)
+{
+    size_t n = P->d + 1;
+    for (int tries = 0; tries < 50; tries++, step *= 0.5) {
+        for (size_t i = 0; i < n; i++)
+            xn[i] = x[i] + step * dir[i];
+        double decrease = step * gd;
+        if (P->sign) { /* the projected step's first-order decrease */
+            project(P, xn);
+            decrease = 0;
+            for (size_t i = 0; i < n; i++)
+                decrease += g[i] * (xn[i] - x[i]);
+        }
+        *fn = evaluate(P, xn, gn);
+        if (*fn <= f + 1e-4 * decrease)
+            return true;
+    }
+    return false;
+}
+
 static enum churn_err
 lbfgs(const struct problem *P, double *x, unsigned max_iter)
 {
     size_t n = P->d + 1;
-    double *mem = churn_calloc((4 + 2 * LBFGS_M) * n, sizeof(double));
-    if (!mem)
+    double *mem = churn_calloc((5 + 2 * LBFGS_M) * n, sizeof(double));
+    unsigned char *held = P->sign ? churn_calloc(n, 1) : NULL;
+    if (!mem || (P->sign && !held)) {
+        churn_free(mem);
+        churn_free(held);
         return CHURN_ENOMEM;
-    double *g = mem, *dir = mem + n, *xn = mem + 2 * n, *gn = mem + 3 * n;
-    double *S = mem + 4 * n, *Y = S + LBFGS_M * n;
+    }
+    double *g = mem, *dir = mem + n, *xn = mem + 2 * n, *gn = mem + 3 * n, *gr = mem + 4 * n;
+    double *S = mem + 5 * n, *Y = S + LBFGS_M * n;
     double rho[LBFGS_M], alpha[LBFGS_M];
     size_t k = 0, head = 0; /* stored pairs, next slot */
     double f = evaluate(P, x, g);
     for (unsigned it = 0; it < max_iter; it++) {
+        /* the gradient of the coefficients free to move (all of them without constraints) */
+        memcpy(gr, g, n * sizeof(double));
+        bool moved_bound = P->sign && hold_at_bound(P, x, gr, held);
         double gmax = 0;
         for (size_t i = 0; i < n; i++)
-            gmax = fmax(gmax, fabs(g[i]));
+            gmax = fmax(gmax, fabs(gr[i]));
         if (gmax < 1e-7)
             break;
         /* two-loop recursion */
-        memcpy(dir, g, n * sizeof(double));
+        memcpy(dir, gr, n * sizeof(double));
         for (size_t j = 0; j < k; j++) {
             size_t s = (head + LBFGS_M - 1 - j) % LBFGS_M;
             alpha[s] = rho[s] * dot(&S[s * n], dir, n);
@@ -121,25 +190,21 @@ lbfgs(const struct problem *P, double *x, unsigned max_iter)
         }
         for (size_t i = 0; i < n; i++)
             dir[i] = -dir[i];
+        if (P->sign) { /* held coefficients stay; none steps across zero from zero */
+            for (size_t i = 0; i < n; i++)
+                if (held[i] || (P->sign[i] && x[i] == 0 && P->sign[i] * dir[i] < 0))
+                    dir[i] = 0;
+        }
         double gd = dot(g, dir, n);
         if (!(gd < 0)) { /* not a descent direction: restart from the gradient */
             for (size_t i = 0; i < n; i++)
-                dir[i] = -g[i];
-            gd = -dot(g, g, n);
+                dir[i] = -gr[i];
+            gd = -dot(gr, gr, n);
             k = 0;
         }
-        double step = k ? 1.0 : 1.0 / sqrt(dot(g, g, n));
+        double step = k ? 1.0 : 1.0 / sqrt(dot(gr, gr, n));
         double fn = f;
-        int tries;
-        for (tries = 0; tries < 50; tries++) {
-            for (size_t i = 0; i < n; i++)
-                xn[i] = x[i] + step * dir[i];
-            fn = evaluate(P, xn, gn);
-            if (fn <= f + 1e-4 * step * gd)
-                break;
-            step *= 0.5;
-        }
-        if (tries == 50)
+        if (!line_search(P, x, g, dir, gd, f, step, xn, gn, &fn))
             break; /* no progress possible at this precision */
         double *s = &S[head * n], *y = &Y[head * n];
         for (size_t i = 0; i < n; i++) {
@@ -157,10 +222,33 @@ lbfgs(const struct problem *P, double *x, unsigned max_iter)
         memcpy(g, gn, n * sizeof(double));
         double df = f - fn;
         f = fn;
-        if (df < 1e-11 * fmax(1.0, fabs(f)))
+        if (df < 1e-11 * fmax(1.0, fabs(f)) && !moved_bound)
             break;
     }
     churn_free(mem);
+    churn_free(held);
+    return CHURN_OK;
+}
+
+/* The allowed sign of each design column: a constrained numeric feature's value column gets
+ * its direction; indicators, categories and the intercept are free. @sign stays NULL (and
+ * P->sign too) when nothing is constrained. Returns CHURN_ENOMEM or CHURN_OK. */
+static enum churn_err
+signs(const struct churn__fit *fit, const struct churn_train_options *o, const struct prep *pp,
+      struct problem *P, signed char **sign)
+{
+    bool any = false;
+    for (size_t k = 0; k < fit->n_feat; k++)
+        any |= churn__fit_monotone(fit, o, k) != 0;
+    if (!any)
+        return CHURN_OK;
+    *sign = churn_calloc(P->d + 1, 1);
+    if (!*sign)
+        return CHURN_ENOMEM;
+    for (size_t k = 0; k < fit->n_feat; k++)
+        if (!pp[k].categorical)
+            (*sign)[pp[k].col] = (signed char)churn__fit_monotone(fit, o, k);
+    P->sign = *sign;
     return CHURN_OK;
 }
 
@@ -173,6 +261,7 @@ churn__fit_logreg(const struct churn__fit *fit, const struct churn_train_options
     struct problem P = {.n = fit->n_rows, .l2 = o->l2};
     struct prep *pp = churn_calloc(fit->n_feat, sizeof(*pp));
     double *theta = NULL;
+    signed char *sign = NULL;
     json_t *doc = NULL;
     if (!pp)
         return churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");
@@ -217,7 +306,7 @@ churn__fit_logreg(const struct churn__fit *fit, const struct churn_train_options
     P.y = churn_malloc(P.n * sizeof(double));
     P.w = churn_malloc(P.n * sizeof(double));
     theta = churn_calloc(d + 1, sizeof(double));
-    if (!P.col || !P.val || !P.y || !P.w || !theta) {
+    if (!P.col || !P.val || !P.y || !P.w || !theta || signs(fit, o, pp, &P, &sign)) {
         err =
             churn__train_fail(ctx, CHURN_ENOMEM, "out of memory (design matrix %zu x %zu)", P.n, d);
         goto out_free;
@@ -284,7 +373,7 @@ churn__fit_logreg(const struct churn__fit *fit, const struct churn_train_options
     bool ok = true;
     for (size_t k = 0; k < fit->n_feat; k++) {
         const struct prep *p = &pp[k];
-        json_t *fj = churn__feature_doc(ds, fit->feat[k]);
+        json_t *fj = churn__feature_doc(ds, fit->feat[k], churn__fit_monotone(fit, o, k));
         if (!fj) {
             ok = false;
             break;
@@ -315,5 +404,6 @@ out_free:
     churn_free(P.y);
     churn_free(P.w);
     churn_free(theta);
+    churn_free(sign);
     return err;
 }

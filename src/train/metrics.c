@@ -2,7 +2,8 @@
  * metrics.c - evaluation of predicted probabilities against 0/1 labels: ROC-AUC from average
  * ranks (ties count one half), average precision over distinct thresholds, log loss, Brier
  * score, confusion matrices at a given and at the best-F1 threshold, lift and capture by
- * decile and a ten-bin calibration table. Definitions are in docs/MODELS.md.
+ * decile and a ten-bin calibration table; the mean and standard deviation of per-fold metrics.
+ * Definitions are in docs/MODELS.md.
  */
 #include "churn/train.h"
 
@@ -173,4 +174,29 @@ churn_metrics_compute(const double *p, const double *y, size_t n, double thresho
     churn_free(s);
     *out = m;
     return CHURN_OK;
+}
+
+static void
+mean_sd(const struct churn_metrics *m, unsigned k, size_t off, double *mean, double *sd)
+{
+    double s = 0, q = 0;
+    for (unsigned i = 0; i < k; i++)
+        s += *(const double *)((const char *)&m[i] + off);
+    *mean = s / k;
+    for (unsigned i = 0; i < k; i++) {
+        double v = *(const double *)((const char *)&m[i] + off) - *mean;
+        q += v * v;
+    }
+    *sd = k > 1 ? sqrt(q / (k - 1)) : 0;
+}
+
+void
+churn_cv_summarise(struct churn_cv_result *res)
+{
+    const struct churn_metrics *m = res->fold;
+    unsigned k = res->folds;
+    mean_sd(m, k, offsetof(struct churn_metrics, auc), &res->auc_mean, &res->auc_sd);
+    mean_sd(m, k, offsetof(struct churn_metrics, pr_auc), &res->pr_auc_mean, &res->pr_auc_sd);
+    mean_sd(m, k, offsetof(struct churn_metrics, log_loss), &res->log_loss_mean, &res->log_loss_sd);
+    mean_sd(m, k, offsetof(struct churn_metrics, brier), &res->brier_mean, &res->brier_sd);
 }

@@ -42,6 +42,8 @@ churn_train_algo_name(enum churn_train_algo algo)
         return "logistic_regression";
     case CHURN_TRAIN_GBDT:
         return "gbdt";
+    case CHURN_TRAIN_BLEND:
+        return "blend";
     }
     return "unknown";
 }
@@ -69,11 +71,12 @@ churn_train_options_default(struct churn_train_options *o)
         .early_stopping = 0,
         .validation_fraction = 0.1,
         .threshold = 0.5,
+        .time_budget_s = 120,
     };
 }
 
 json_t *
-churn__feature_doc(const struct churn_dataset *ds, size_t f)
+churn__feature_doc(const struct churn_dataset *ds, size_t f, int monotone)
 {
     const struct churn_dataset_feature *df = &ds->features[f];
     json_t *o = json_object();
@@ -89,6 +92,8 @@ churn__feature_doc(const struct churn_dataset *ds, size_t f)
             json_array_append_new(cats, json_string(df->categories[c]));
         json_object_set_new(o, "categories", cats);
     }
+    if (monotone)
+        json_object_set_new(o, "monotone", json_integer(monotone));
     return o;
 }
 
@@ -97,6 +102,11 @@ check_options(const struct churn_train_options *o, struct churn_train_options *n
               struct churn__tctx *ctx)
 {
     *n = *o;
+    if (o->algo != CHURN_TRAIN_AUTO && o->algo != CHURN_TRAIN_LOGREG && o->algo != CHURN_TRAIN_GBDT)
+        return churn__train_fail(ctx, CHURN_EINVAL,
+                                 "algo: auto, logistic_regression or gbdt (auto chooses a blend)");
+    if (!(o->time_budget_s >= 0))
+        return churn__train_fail(ctx, CHURN_EINVAL, "time_budget_s: must be a number >= 0");
     if (o->folds == 1 || o->folds > CHURN_TRAIN_MAX_FOLDS)
         return churn__train_fail(ctx, CHURN_EINVAL, "folds: %u is not 0 or 2..%u", o->folds,
                                  CHURN_TRAIN_MAX_FOLDS);
@@ -162,6 +172,9 @@ plan_init(struct plan *p, const struct churn_dataset *ds, const struct churn_tra
     p->o = o;
     if (ds->n_rows < 2 || ds->n_positive == 0 || ds->n_positive == ds->n_rows)
         return churn__train_fail(ctx, CHURN_EINVAL, "training data has one class only");
+    enum churn_err err = churn__monotone_check(ds, o, ctx);
+    if (err)
+        return err;
     p->feat = churn_malloc((ds->n_features ? ds->n_features : 1) * sizeof(size_t));
     if (!p->feat)
         return churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");
@@ -396,25 +409,25 @@ fit_doc(const struct plan *p, enum churn_train_algo algo, const size_t *rows, si
     return err;
 }
 
+/* fit_doc(), and for a blend both fits joined into one document weighted by @w_lr. */
+static enum churn_err
+fit_final(const struct plan *p, enum churn_train_algo algo, double w_lr, const size_t *rows,
+          size_t n, uint64_t seed, json_t **doc, struct churn__tctx *ctx)
+{
+    if (algo != CHURN_TRAIN_BLEND)
+        return fit_doc(p, algo, rows, n, seed, doc, ctx);
+    json_t *lr = NULL, *gb = NULL;
+    enum churn_err err = fit_doc(p, CHURN_TRAIN_LOGREG, rows, n, seed, &lr, ctx);
+    if (!err && (err = fit_doc(p, CHURN_TRAIN_GBDT, rows, n, seed, &gb, ctx)))
+        json_decref(lr);
+    return err ? err : churn__blend_doc(lr, gb, w_lr, doc, ctx);
+}
+
 static void
 gather(const struct plan *p, size_t r, double *x)
 {
     for (size_t k = 0; k < p->n_feat; k++)
         x[k] = p->ds->cols[p->feat[k]][r];
-}
-
-static void
-mean_sd(const struct churn_metrics *m, unsigned k, size_t off, double *mean, double *sd)
-{
-    double s = 0, q = 0;
-    for (unsigned i = 0; i < k; i++)
-        s += *(const double *)((const char *)&m[i] + off);
-    *mean = s / k;
-    for (unsigned i = 0; i < k; i++) {
-        double v = *(const double *)((const char *)&m[i] + off) - *mean;
-        q += v * v;
-    }
-    *sd = k > 1 ? sqrt(q / (k - 1)) : 0;
 }
 
 static enum churn_err
@@ -468,12 +481,7 @@ cv_run(const struct plan *p, enum churn_train_algo algo, const unsigned *fold,
             goto out_free;
         }
     }
-    mean_sd(res->fold, k, offsetof(struct churn_metrics, auc), &res->auc_mean, &res->auc_sd);
-    mean_sd(res->fold, k, offsetof(struct churn_metrics, pr_auc), &res->pr_auc_mean,
-            &res->pr_auc_sd);
-    mean_sd(res->fold, k, offsetof(struct churn_metrics, log_loss), &res->log_loss_mean,
-            &res->log_loss_sd);
-    mean_sd(res->fold, k, offsetof(struct churn_metrics, brier), &res->brier_mean, &res->brier_sd);
+    churn_cv_summarise(res);
     res->seconds = (double)(churn_mono_ns() - t0) / 1e9;
 out_free:
     churn_free(rows);
@@ -510,6 +518,25 @@ churn_train_cv(const struct churn_dataset *ds, const struct churn_train_options 
     }
     plan_fini(&p);
     churn_free(fold);
+    return err;
+}
+
+enum churn_err
+churn__train_holdout(const struct churn_dataset *ds, const struct churn_train_options *opts,
+                     enum churn_train_algo algo, const unsigned *fold, double *oof,
+                     struct churn__tctx *ctx)
+{
+    struct churn_train_options o;
+    struct plan p;
+    enum churn_err err = check_options(opts, &o, ctx);
+    if (err)
+        return err;
+    o.folds = 2;
+    if (!(err = plan_init(&p, ds, &o, NULL, 0, ctx))) {
+        struct churn_cv_result res;
+        err = cv_run(&p, algo, fold, &res, oof, ctx);
+    }
+    plan_fini(&p);
     return err;
 }
 
@@ -717,10 +744,11 @@ params_doc(const struct churn_train_options *o, enum churn_train_algo algo)
                           "balanced", o->balanced, "threads", (json_int_t)o->threads);
     if (!p)
         return NULL;
-    if (algo == CHURN_TRAIN_LOGREG) {
+    if (algo != CHURN_TRAIN_GBDT) {
         json_object_set_new(p, "l2", json_real(o->l2));
         json_object_set_new(p, "max_iter", json_integer(o->max_iter));
-    } else {
+    }
+    if (algo != CHURN_TRAIN_LOGREG) {
         json_object_set_new(p, "trees", json_integer(o->n_trees));
         json_object_set_new(p, "max_depth", json_integer(o->max_depth));
         json_object_set_new(p, "max_leaves", json_integer(o->max_leaves));
@@ -751,6 +779,7 @@ churn_train(const struct churn_dataset *ds, const struct churn_train_options *op
     struct churn_train_report rep;
     struct plan p = {0};
     struct calib cal = {0};
+    struct churn_select_result *sel = NULL;
     unsigned *fold = NULL;
     double *oof_lr = NULL, *oof_gb = NULL, *prob = NULL, *x = NULL;
     size_t *all = NULL;
@@ -776,20 +805,33 @@ churn_train(const struct churn_dataset *ds, const struct churn_train_options *op
         }
         if ((err = make_folds(ds, o.folds, o.seed, fold, &ctx)))
             goto out_free;
-        if (algo != CHURN_TRAIN_GBDT) {
+        if (algo == CHURN_TRAIN_AUTO) { /* the search (select.c) */
+            if (!(sel = churn_malloc(sizeof(*sel)))) {
+                err = churn__train_fail(&ctx, CHURN_ENOMEM, "out of memory");
+                goto out_free;
+            }
+            if ((err = churn_train_select(ds, &o, sel, oof_gb, errbuf, errlen)))
+                goto out_free;
+            rep.has_select = true;
+            rep.select = sel->report;
+            rep.cv_logreg = sel->cv_logreg;
+            rep.has_cv_logreg = true;
+            rep.cv_gbdt = sel->cv_gbdt;
+            rep.has_cv_gbdt = sel->has_cv_gbdt;
+            o = sel->opts;
+            algo = sel->algo;
+        }
+        if (algo == CHURN_TRAIN_LOGREG && !rep.has_cv_logreg) {
             if ((err = cv_run(&p, CHURN_TRAIN_LOGREG, fold, &rep.cv_logreg, oof_lr, &ctx)))
                 goto out_free;
             rep.has_cv_logreg = true;
         }
-        if (algo != CHURN_TRAIN_LOGREG) {
+        if (algo == CHURN_TRAIN_GBDT && !rep.has_cv_gbdt) {
             if ((err = cv_run(&p, CHURN_TRAIN_GBDT, fold, &rep.cv_gbdt, oof_gb, &ctx)))
                 goto out_free;
             rep.has_cv_gbdt = true;
         }
-        if (algo == CHURN_TRAIN_AUTO)
-            algo = rep.cv_gbdt.auc_mean > rep.cv_logreg.auc_mean ? CHURN_TRAIN_GBDT
-                                                                 : CHURN_TRAIN_LOGREG;
-        oof = algo == CHURN_TRAIN_GBDT ? oof_gb : oof_lr;
+        oof = algo == CHURN_TRAIN_LOGREG && !sel ? oof_lr : oof_gb;
     }
     rep.chosen = algo;
 
@@ -815,7 +857,8 @@ churn_train(const struct churn_dataset *ds, const struct churn_train_options *op
     /* the final model on every row */
     for (size_t r = 0; r < ds->n_rows; r++)
         all[r] = r;
-    if ((err = fit_doc(&p, algo, all, ds->n_rows, o.seed, &doc, &ctx)))
+    if ((err =
+             fit_final(&p, algo, sel ? sel->blend_weight : 0, all, ds->n_rows, o.seed, &doc, &ctx)))
         goto out_free;
     int64_t now = churn_now_ms();
     char ts[40], version[80];
@@ -824,7 +867,8 @@ churn_train(const struct churn_dataset *ds, const struct churn_train_options *op
     json_object_set_new(doc, "version", json_string(version));
     json_object_set_new(doc, "calibration", calib_doc(&cal));
     json_t *metrics = json_object();
-    const struct churn_cv_result *cv = algo == CHURN_TRAIN_GBDT
+    const struct churn_cv_result *cv = sel ? &sel->cv_chosen
+                                       : algo == CHURN_TRAIN_GBDT
                                            ? (rep.has_cv_gbdt ? &rep.cv_gbdt : NULL)
                                            : (rep.has_cv_logreg ? &rep.cv_logreg : NULL);
     if (cv) {
@@ -839,9 +883,13 @@ churn_train(const struct churn_dataset *ds, const struct churn_train_options *op
         set_metric(metrics, "oof_calibrated_brier", rep.oof.brier);
         set_metric(metrics, "oof_top_decile_capture", rep.oof.decile_capture[0]);
     }
-    json_t *training = json_pack("{sssIsIsoso}", "data_hash", ds->data_hash, "rows",
-                                 (json_int_t)ds->n_rows, "trained_at_ms", (json_int_t)now, "params",
-                                 params_doc(&o, algo), "metrics", metrics);
+    json_t *params = params_doc(&o, algo);
+    if (params && sel && algo == CHURN_TRAIN_BLEND)
+        json_object_set_new(params, "blend_weight_logistic_regression",
+                            json_real(sel->blend_weight));
+    json_t *training =
+        json_pack("{sssIsIsoso}", "data_hash", ds->data_hash, "rows", (json_int_t)ds->n_rows,
+                  "trained_at_ms", (json_int_t)now, "params", params, "metrics", metrics);
     if (!training) {
         err = churn__train_fail(&ctx, CHURN_ENOMEM, "out of memory");
         goto out_free;
@@ -868,6 +916,7 @@ out_free:
     churn_model_unref(model);
     json_decref(doc);
     plan_fini(&p);
+    churn_free(sel);
     churn_free(cal.x);
     churn_free(cal.y);
     churn_free(fold);

@@ -5,7 +5,7 @@ Imported by those test modules (fixtures are re-exported with `from fixtures_dat
 
 - `api`: the generated churn.v1 modules the conftest `Stubs` does not expose (ingest, chat,
   model, common), one namespace.
-- `demo_store` (session): a synth store of 2,000 customers over 180 days and two models
+- `demo_store` (session): a synth store of 2,000 customers over 365 days and two models
   trained on it with churnctl (logistic regression and gradient-boosted trees: two
   versions), built once per session.
 - `start_on_store()`: start a churnd (through the harness's factory) on a private copy of a
@@ -25,7 +25,7 @@ import types
 import pytest
 
 SYNTH_CUSTOMERS = 2000
-SYNTH_DAYS = 180
+SYNTH_DAYS = 365  # the store keeps 365 days: full 180-day windows at 90-day cutoffs
 DAY_MS = 86400 * 1000
 
 
@@ -154,6 +154,26 @@ def write_model_variant(src, dst, mutate):
     return dst
 
 
+def only_these_coefficients(weights, intercept):
+    """A write_model_variant mutation of a logistic-regression model: every coefficient 0
+    but the value columns of the features in @weights ({name: coefficient on the standardised
+    scale}), and @intercept. A model of a few features on purpose, for tests of what follows
+    a score (alerts), not of the demo model."""
+    def mutate(doc):
+        names = []
+        for f in doc["features"]:
+            width = len(f["categories"]) + 1 if f["type"] == "categorical" else 1
+            width += 1 if f.get("missing", {}).get("indicator") else 0
+            names += [f["name"]] * width
+        coef = [0.0] * len(doc["logistic_regression"]["coefficients"])
+        assert len(names) == len(coef), "the coefficient layout changed"
+        for name, w in weights.items():
+            coef[names.index(name)] = w
+        doc["logistic_regression"]["coefficients"] = coef
+        doc["logistic_regression"]["intercept"] = intercept
+    return mutate
+
+
 def write_truncated(src, dst, keep=0.5):
     with open(src, "rb") as f:
         data = f.read()
@@ -174,6 +194,22 @@ def event(api, event_id, customer_id, at_ms=None, **kind):
 
 def login(api, event_id, customer_id, at_ms=None):
     return event(api, event_id, customer_id, at_ms, login=api.ingest_pb2.Event.Login())
+
+
+def long_standing(api, server, *customer_ids, days=170):
+    """Make the server's store one that has observed `days` of history (an anchor customer's
+    login that long ago: the store's data start) and the customers ones who signed up a year
+    ago, so their windowed features are observed counts. Without that, a fresh store and a
+    new customer have windows nobody observed, and those are missing, never zero
+    (docs/FEATURES.md, "Observed history")."""
+    stub = ingest_stub(api, server.channel())
+    t = now_ms()
+    stub.UpsertCustomers(api.ingest_pb2.UpsertCustomersRequest(customers=[
+        api.ingest_pb2.Customer(customer_id=c, signup_at_ms=t - 365 * DAY_MS)
+        for c in customer_ids]), timeout=60)
+    r = stub.RecordEvents(iter([login(api, "history-anchor", "history-anchor",
+                                      t - days * DAY_MS)]), timeout=60)
+    assert r.accepted + r.duplicates == 1
 
 
 def one_of_each_kind(api, customer_id, prefix="k", at_ms=None):

@@ -82,12 +82,16 @@ def test_churnd_and_the_reference_see_the_same_population_and_truth(quick):
         assert 1000 < c["customers"] < 3000 and c["churned"] > 20
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: churnd's --train backtest ranks 90-day "
-                   "churn below chance on synth seed 1 (AUC 0.44 against the reference's 0.55)")
 def test_churnd_foresees_churn_at_every_horizon(quick):
+    """The run is deterministic (fixed seed and now), so these are the figures of record for
+    the quick platform, not samples: churnd ranks future churn well above chance and close to
+    the independent reference, and its mean prediction is calibrated to the realised rate."""
     doc, _ = quick
     for r in doc["runs"]:
-        assert 0.5 < r["churnd"]["auc"] <= 1, (r["horizon_days"], r["churnd"]["auc"])
+        c, ref = r["churnd"], r["reference"]
+        assert 0.5 < c["auc"] <= 1, (r["horizon_days"], c["auc"])
+        assert c["auc"] >= 0.9 * ref["auc"], (r["horizon_days"], c["auc"], ref["auc"])
+        assert abs(c["mean_predicted"] / c["realised_rate"] - 1) <= 0.3, (r["horizon_days"], c)
 
 
 def test_markdown_table(quick):

@@ -12,8 +12,8 @@ import pytest
 
 from conftest import RPC_TIMEOUT_S, assert_serving, rpc_error
 from fixtures_data import api  # noqa: F401 (a fixture)
-from fixtures_data import (DAY_MS, event, features_of, ingest_stub, login, mdb_dump, now_ms,
-                           one_of_each_kind, pb_bytes_field, pb_varint_field)
+from fixtures_data import (DAY_MS, event, features_of, ingest_stub, login, long_standing,
+                           mdb_dump, now_ms, one_of_each_kind, pb_bytes_field, pb_varint_field)
 
 RECORD_EVENTS = "/churn.v1.IngestService/RecordEvents"
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT.value[0]
@@ -31,6 +31,7 @@ def get_customer(api, server, customer_id, **kw):
 # -- events of every kind, duplicates ---------------------------------------------------------
 
 def test_events_of_every_kind_are_counted_and_shown(stubs, api, server):
+    long_standing(api, server, "cust-kinds")
     evs = one_of_each_kind(api, "cust-kinds")
     # Two replays inside the same stream: duplicates, not errors.
     reqs = evs[:3] + [evs[0]] + evs[3:] + [evs[5]]
@@ -55,7 +56,7 @@ def test_events_of_every_kind_are_counted_and_shown(stubs, api, server):
     assert c.as_of_ms > 0
 
     f = features_of(c)
-    assert len(c.features) == 38, sorted(f)
+    assert len(c.features) == 41, sorted(f)
     assert f["logins_30d"] == 1
     assert f["session_minutes_30d"] == pytest.approx(30.0)
     assert f["orders_90d"] == 1
@@ -68,10 +69,17 @@ def test_events_of_every_kind_are_counted_and_shown(stubs, api, server):
     for fv in c.features:
         assert fv.label and fv.unit, fv
     assert c.freshness.last_event_at_ms > 0
+    # a customer first seen today: its 30-day windows were not observed, so they are
+    # missing, not zero (and not one login scaled to thirty)
+    record(api, server, [login(api, "new-1", "cust-new")])
+    f = features_of(get_customer(api, server, "cust-new"))
+    assert f["logins_30d"] is None and f["active_days_90d"] is None
+    assert f["days_since_last_activity"] == pytest.approx(0.0, abs=1.0)
     assert_serving(stubs, server)
 
 
 def test_duplicates_across_streams_change_nothing(stubs, api, server):
+    long_standing(api, server, "cust-dup")
     evs = [login(api, f"dup-{i}", "cust-dup") for i in range(20)]
     s1 = record(api, server, evs[:10])
     assert (s1.accepted, s1.duplicates) == (10, 0)
@@ -186,6 +194,7 @@ def test_many_bad_events_list_is_capped(stubs, api, server):
 
 
 def test_clock_skew_and_retention_horizon(stubs, api, server):
+    long_standing(api, server, "cust-h")
     t = now_ms()
     s = record(api, server, [
         login(api, "h-recent", "cust-h", t - 2 * DAY_MS),
@@ -307,6 +316,7 @@ def test_get_customer_errors(stubs, api, server):
 
 
 def test_get_customer_features_follow_the_logins(stubs, api, server):
+    long_standing(api, server, "cust-l")
     t = now_ms()
     reqs = [login(api, f"l-now-{i}", "cust-l", t - (i % 20 + 1) * DAY_MS) for i in range(12)]
     reqs += [login(api, f"l-prev-{i}", "cust-l", t - (35 + i) * DAY_MS) for i in range(4)]

@@ -40,11 +40,31 @@ def test_train_cv_and_eval_on_a_csv(churnctl_bin, tmp_path):
     assert cv["algo"] == "gbdt" and len(cv["per_fold"]) == 3 and cv["auc_mean"] > 0.85
 
 
+def test_auto_reports_its_search_and_honours_the_budget(churnctl_bin, tmp_path):
+    """A budget that runs out after the first candidate still writes a whole model, and the
+    report names every candidate and says which ran."""
+    model = str(tmp_path / "m.json")
+    r = run(churnctl_bin, "train", "--data", MLC, "--label", "churn", "--positive", "yes",
+            "--time-budget-s", "0.000001", "--out", model, "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    search = report["search"]
+    assert search["budget_hit"] is True
+    ran = [c["name"] for c in search["candidates"] if c["ran"]]
+    assert ran == [search["chosen"]] and ran[0].startswith("logistic regression")
+    assert len(search["candidates"]) > 5
+    assert report["algo"] == "logistic_regression"
+    with open(model) as f:
+        assert json.load(f)["kind"] == "logistic_regression"
+
+
 @pytest.mark.parametrize("args,message", [
     (["--data", MLC, "--label", "nope"], "nope"),
     (["--data", "/nonexistent.csv", "--label", "churn"], "/nonexistent.csv"),
     (["--label", "churn"], "either --data"),
     (["--data", MLC, "--label", "churn", "--folds", "x"], "not a number"),
+    (["--data", MLC, "--label", "churn", "--time-budget-s", "-3"],
+     "--time-budget-s: '-3' is not a number of seconds >= 0"),
 ])
 def test_train_refuses_bad_input(churnctl_bin, tmp_path, args, message):
     r = run(churnctl_bin, "train", *args, "--out", str(tmp_path / "m.json"))

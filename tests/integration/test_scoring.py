@@ -2,7 +2,9 @@
 models trained on it by churnctl): GetScore and BatchGetScores (probability, tiers, reasons
 with labels and explanations, the serving model's version, per-item errors), the
 ListAtRiskCustomers pages, no model loaded, ReloadModel with bad files (the old model keeps
-serving), dry runs, a valid swap, and scoring under load from several threads during 20
+serving), dry runs, a valid swap, the monotone directions GetModelInfo shows, a blend of the two
+demo models served with its reasons (and bad blends refused by field), and scoring under load
+from several threads during 20
 reloads (good and bad files, RPC and SIGHUP) with zero failed calls."""
 
 import json
@@ -18,8 +20,8 @@ import pytest
 
 from conftest import RPC_TIMEOUT_S, assert_serving, rpc_error
 from fixtures_data import api, demo_store  # noqa: F401 (fixtures)
-from fixtures_data import (ingest_stub, model_version, start_on_store, write_model_variant,
-                           write_truncated)
+from fixtures_data import (ingest_stub, model_checksum, model_version, start_on_store,
+                           write_model_variant, write_truncated)
 
 KNOWN = ["cust-0000001", "cust-0000042", "cust-0000777", "cust-0001999"]
 
@@ -69,7 +71,8 @@ def check_score(api, s, customer_id, version):
     assert contributions == sorted(contributions, reverse=True), "largest reason first"
     for r in s.reasons:
         assert r.feature and r.label and r.explanation, r
-        assert r.label in r.explanation, r
+        # the reason in words: no model units, no "nan" (the numbers are in the fields)
+        assert "log-odds" not in r.explanation and "nan" not in r.explanation.lower(), r
         want = (c.REASON_DIRECTION_INCREASES_RISK if r.contribution >= 0
                 else c.REASON_DIRECTION_DECREASES_RISK)
         assert r.direction == want, r
@@ -134,12 +137,16 @@ def test_batch_scores_with_unknown_customers(stubs, api, scored):
 def test_list_at_risk_pages(stubs, api, scored):
     stub = scoring(api, scored)
     pb = api.scoring_pb2
-    p1 = stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(page_size=25),
+    c = api.common_pb2
+    # calibrated scores put a minority at MEDIUM or HIGH (the default filter): page over every
+    # tier to have pages to turn, then check the default filter's share
+    every = pb.AtRiskFilter(risk_tiers=[c.RISK_TIER_LOW, c.RISK_TIER_MEDIUM, c.RISK_TIER_HIGH])
+    p1 = stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(page_size=25, filter=every),
                                   timeout=RPC_TIMEOUT_S)
     assert len(p1.scores) == 25 and p1.next_page_token
     assert p1.total_size >= 50
     p2 = stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(
-        page_size=25, page_token=p1.next_page_token), timeout=RPC_TIMEOUT_S)
+        page_size=25, page_token=p1.next_page_token, filter=every), timeout=RPC_TIMEOUT_S)
     assert len(p2.scores) == 25
     ids1 = [s.customer_id for s in p1.scores]
     ids2 = [s.customer_id for s in p2.scores]
@@ -147,11 +154,14 @@ def test_list_at_risk_pages(stubs, api, scored):
     assert len(set(ids1)) == 25 and len(set(ids2)) == 25
     prio = [s.priority for s in p1.scores] + [s.priority for s in p2.scores]
     assert prio == sorted(prio, reverse=True), "not highest priority first"
-    c = api.common_pb2
     version = serving_version(api, scored)
     for s in list(p1.scores) + list(p2.scores):
-        assert s.risk_tier in (c.RISK_TIER_MEDIUM, c.RISK_TIER_HIGH), s  # the default filter
         assert s.model_version == version
+    default = stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(page_size=1000),
+                                       timeout=RPC_TIMEOUT_S)
+    assert 0 < default.total_size < p1.total_size / 4, "at risk is a minority"
+    for s in default.scores:
+        assert s.risk_tier in (c.RISK_TIER_MEDIUM, c.RISK_TIER_HIGH), s  # the default filter
     # Already-churned customers are not "at risk": none of the listed has churned.
     ing = ingest_stub(api, scored.channel())
     for cid in ids1[:10] + ids2[:5]:
@@ -301,6 +311,58 @@ def test_reload_dry_run_describes_the_candidate(stubs, api, scored, demo_store):
     assert r.model.kind == api.model_pb2.MODEL_KIND_GRADIENT_BOOSTED_TREES
 
 
+def write_blend(demo_store, path, edit=None):
+    """A blend file (docs/MODELS.md) of the demo store's logistic regression and trees, which
+    were trained on the same training set, so their features agree."""
+    def member(path):
+        with open(path) as f:
+            doc = json.load(f)
+        return {k: v for k, v in doc.items()
+                if k not in ("format_version", "checksum", "calibration", "training")}
+    lr, gb = member(demo_store.logreg), member(demo_store.gbdt)
+    doc = {"format_version": 1, "kind": "blend", "version": "blend-of-the-demo-models",
+           "features": gb["features"],
+           "blend": {"intercept": 0.0, "members": [{"weight": 0.4, "model": lr},
+                                                   {"weight": 0.6, "model": gb}]},
+           "calibration": {"method": "none"}}
+    if edit:
+        edit(doc)
+    doc["checksum"] = model_checksum(doc)
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    return path
+
+
+def test_a_blend_is_served_with_reasons(stubs, api, scored, demo_store, tmp_path):
+    before = serving_version(api, scored)
+    members = lambda d: d["blend"]["members"]  # noqa: E731
+    bad = {
+        "blend.members[0].weight: must be in [0, 1000]":
+            lambda d: members(d)[0].update(weight=-0.5),
+        "blend.members[1].model: missing": lambda d: members(d)[1].pop("model"),
+        "blend.members: every weight is 0":
+            lambda d: [m.update(weight=0) for m in members(d)],
+    }
+    for i, (message, edit) in enumerate(bad.items()):
+        err = rpc_error(reload, api, scored, write_blend(demo_store, str(tmp_path / f"b{i}.json"),
+                                                         edit))
+        assert err.code() == grpc.StatusCode.FAILED_PRECONDITION, (message, err)
+        assert message in err.details(), err.details()
+        assert serving_version(api, scored) == before
+    r = reload(api, scored, write_blend(demo_store, str(tmp_path / "blend.json")))
+    assert r.swapped and r.new_version == "blend-of-the-demo-models"
+    info = models(api, scored).GetModelInfo(api.model_pb2.GetModelInfoRequest(),
+                                            timeout=RPC_TIMEOUT_S).model
+    assert info.kind == api.model_pb2.MODEL_KIND_BLEND
+    with open(demo_store.gbdt) as f:
+        assert info.num_trees == len(json.load(f)["gbdt"]["trees"])
+    for cid in KNOWN:
+        got = scoring(api, scored).GetScore(api.scoring_pb2.GetScoreRequest(customer_id=cid),
+                                            timeout=RPC_TIMEOUT_S)
+        check_score(api, got.score, cid, "blend-of-the-demo-models")
+    scored.allow_stderr = r"model_reload_refused|model_refused"
+
+
 def test_valid_reload_swaps_the_version(stubs, api, scored, demo_store):
     old, new = model_version(demo_store.logreg), model_version(demo_store.gbdt)
     assert old != new
@@ -320,6 +382,44 @@ def test_valid_reload_swaps_the_version(stubs, api, scored, demo_store):
     r = reload(api, scored, demo_store.logreg)
     assert (r.old_version, r.new_version) == (new, old)
     assert serving_version(api, scored) == old
+
+
+def _declare_directions(doc, agree):
+    """Give every numeric feature of a logistic-regression document with a non-zero
+    coefficient the direction of that coefficient (or the opposite one)."""
+    col, coef = 0, doc["logistic_regression"]["coefficients"]
+    for f in doc["features"]:
+        if f["type"] == "numeric":
+            if coef[col] != 0:
+                f["monotone"] = (1 if coef[col] > 0 else -1) * (1 if agree else -1)
+            col += 1
+        else:
+            col += len(f["categories"]) + 1
+        col += 1 if f.get("missing", {}).get("indicator") else 0
+    assert col == len(coef)
+
+
+def test_model_info_shows_monotone_directions(stubs, api, scored, demo_store, tmp_path):
+    good = write_model_variant(demo_store.logreg, str(tmp_path / "mono.json"),
+                               lambda d: _declare_directions(d, True))
+    assert reload(api, scored, good).swapped
+    info = models(api, scored).GetModelInfo(api.model_pb2.GetModelInfoRequest(),
+                                            timeout=RPC_TIMEOUT_S).model
+    with open(good) as f:
+        want = {x["name"]: x.get("monotone", 0) for x in json.load(f)["features"]}
+    assert any(want.values())
+    assert {x.name: x.monotone for x in info.features} == want
+    # A model that goes against the directions it declares is refused and changes nothing.
+    bad = write_model_variant(demo_store.logreg, str(tmp_path / "against.json"),
+                              lambda d: _declare_directions(d, False))
+    err = rpc_error(reload, api, scored, bad)
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION, err
+    assert ".monotone:" in err.details() and "coefficient" in err.details(), err.details()
+    again = models(api, scored).GetModelInfo(api.model_pb2.GetModelInfoRequest(),
+                                             timeout=RPC_TIMEOUT_S).model
+    assert {x.name: x.monotone for x in again.features} == want
+    assert_serving(stubs, scored)
+    scored.allow_stderr = r"model_reload_refused|model_refused"
 
 
 def test_sighup_reloads_the_model_path(stubs, api, churnd_factory, demo_store):

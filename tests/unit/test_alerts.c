@@ -562,6 +562,49 @@ Test(alerts, what_moved_names_the_features_that_changed_with_a_sentence)
                      "Logins still unknown: +0.00");
 }
 
+/* A sentence callback that says which feature index it was asked about. */
+static char *
+index_sentence(int feature, double before, double after, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "feature %d went from %g to %g", feature, before, after);
+    return out;
+}
+
+Test(alerts, what_moved_uses_the_label_s_own_sentence_when_it_has_one)
+{
+    struct churn_alert_rules_config cfg;
+    churn_alert_rules_config_default(&cfg);
+    struct churn_feature_label own[4];
+    memcpy(own, labels, sizeof(own));
+    own[2].sentence = index_sentence;
+    struct churn_score_snapshot prev = snap(0.35, CHURN_TIER_MEDIUM, prev_c, prev_v);
+    struct churn_score_snapshot cur = snap(0.62, CHURN_TIER_HIGH, cur_c, cur_v);
+    struct churn_alert a = sample_alert();
+    cr_assert_eq(churn_alert_what_moved(&cfg, &prev, &cur, own, 4, &a), CHURN_OK);
+    cr_assert_eq(a.n_moved, 2);
+    cr_assert_str_eq(a.moved[0].sentence, "logins fell from 14 to 2 in 30 days: +0.21");
+    cr_assert_str_eq(a.moved[1].sentence, "feature 2 went from 2 to 5");
+}
+
+Test(alerts, a_score_raises_one_alert_even_when_tier_and_jump_both_fire)
+{
+    struct churn_alert_triggers t = {.causes = (1u << CHURN_CAUSE_TIER_WORSENED) |
+                                               (1u << CHURN_CAUSE_PROBABILITY_JUMP),
+                                     .jump = 0.3};
+    cr_assert_eq(churn_alert_score_cause(&t, false), CHURN_CAUSE_TIER_WORSENED);
+    cr_assert_eq(churn_alert_score_cause(&t, true), CHURN_CAUSE_TIER_WORSENED);
+    t.causes = 1u << CHURN_CAUSE_PROBABILITY_JUMP;
+    cr_assert_eq(churn_alert_score_cause(&t, false), CHURN_CAUSE_PROBABILITY_JUMP);
+    cr_assert_eq(churn_alert_score_cause(&t, true), CHURN_CAUSE_TIER_WORSENED,
+                 "an open tier alert absorbs a later jump");
+    t.causes = 1u << CHURN_CAUSE_TIER_WORSENED;
+    cr_assert_eq(churn_alert_score_cause(&t, false), CHURN_CAUSE_TIER_WORSENED);
+    t.causes = (1u << CHURN_CAUSE_CHURN_INTENT) | (1u << CHURN_CAUSE_CHAT_ESCALATION);
+    cr_assert_eq(churn_alert_score_cause(&t, true), CHURN_CAUSE_UNSPECIFIED, "chat is not a score");
+    t.causes = 0;
+    cr_assert_eq(churn_alert_score_cause(&t, true), CHURN_CAUSE_UNSPECIFIED);
+}
+
 Test(alerts, stale_sources_are_reported)
 {
     struct churn_alert_rules_config cfg;
@@ -712,7 +755,10 @@ Test(alerts, state_and_snapshot_encodings_round_trip_and_refuse_damage)
     double v_nan[4] = {2, NAN, 5, 40};
     s.values = v_nan;
     uint8_t sb[512];
-    cr_assert_eq(churn_score_snapshot_encoded_size(&s), 39 + 4 * 16);
+    s.model_changed_ms = T0;
+    s.model_from_probability = 0.2;
+    s.model_to_probability = 0.6;
+    cr_assert_eq(churn_score_snapshot_encoded_size(&s), 63 + 4 * 16);
     cr_assert_eq(churn_score_snapshot_encode(&s, sb, sizeof(sb), &len), CHURN_OK);
     cr_assert_eq(len, churn_score_snapshot_encoded_size(&s));
     cr_assert_eq(churn_score_snapshot_decode(sb, len, &r), CHURN_OK);
@@ -720,11 +766,23 @@ Test(alerts, state_and_snapshot_encodings_round_trip_and_refuse_damage)
     cr_assert_float_eq(r.contributions[0], 0.26, 1e-15);
     cr_assert(isnan(r.values[1]), "missing values survive");
     cr_assert_eq(r.feature_set, 0xfeed);
+    cr_assert_eq(r.model_changed_ms, T0, "the model change a later alert tells survives");
+    cr_assert_eq(r.model_from_probability, 0.2);
+    cr_assert_eq(r.model_to_probability, 0.6);
     churn_score_snapshot_fini(&r);
     churn_score_snapshot_fini(&r);
     for (size_t n = 0; n < len; n++)
         cr_assert_eq(churn_score_snapshot_decode(sb, n, &r), CHURN_ECORRUPT);
-    sb[35] = 0xff; /* feature count: far more than the bytes that follow */
+    /* a format-1 snapshot (stored before model changes were kept) still decodes */
+    uint8_t v1[512];
+    v1[0] = 1;
+    memcpy(v1 + 1, sb + 1, 34);
+    memcpy(v1 + 35, sb + 59, len - 59);
+    cr_assert_eq(churn_score_snapshot_decode(v1, len - 24, &r), CHURN_OK);
+    cr_assert_eq(r.model_changed_ms, 0);
+    cr_assert_eq(r.n_features, 4);
+    churn_score_snapshot_fini(&r);
+    sb[59] = 0xff; /* feature count: far more than the bytes that follow */
     cr_assert_eq(churn_score_snapshot_decode(sb, len, &r), CHURN_ECORRUPT);
     cr_assert_eq(churn_score_snapshot_encode(&s, sb, 20, &len), CHURN_ETOOBIG);
 }
@@ -989,7 +1047,15 @@ Test(alerts, constructors_unwind_on_every_allocation_failure)
         cr_assert_eq(seg.risk_high_cut, 7);
     }
     double c[2] = {0.1, 0.2}, v[2] = {1, 2};
-    struct churn_score_snapshot s = {T0, 0.4, CHURN_TIER_MEDIUM, CHURN_TIER_LOW, 1, 1, 2, c, v};
+    struct churn_score_snapshot s = {.scored_at_ms = T0,
+                                     .probability = 0.4,
+                                     .risk_tier = CHURN_TIER_MEDIUM,
+                                     .value_tier = CHURN_TIER_LOW,
+                                     .value = 1,
+                                     .feature_set = 1,
+                                     .n_features = 2,
+                                     .contributions = c,
+                                     .values = v};
     uint8_t buf[128];
     size_t len;
     cr_assert_eq(churn_score_snapshot_encode(&s, buf, sizeof(buf), &len), CHURN_OK);

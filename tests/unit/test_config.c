@@ -1,6 +1,7 @@
 /*
  * test_config.c - churnd's configuration: defaults, config file, environment and flags,
- * their precedence, and precise errors for every kind of bad input.
+ * their precedence, precise errors for every kind of bad input, and the duration and fraction
+ * values of the retraining settings.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -161,4 +162,51 @@ Test(config, help_and_version)
     fclose(f);
     cr_assert(strstr(usage, "--listen") && strstr(usage, "CHURND_LISTEN"));
     free(usage);
+}
+
+Test(config, retraining_durations_and_margin)
+{
+    cr_assert_eq(cfg.retrain_every_ms, 0, "off by default");
+    cr_assert_eq(cfg.retrain_margin, 0.005);
+    static const struct {
+        const char *text;
+        int64_t ms;
+    } good[] = {{"7d", 7LL * 86400000},
+                {"12h", 12LL * 3600000},
+                {"90m", 90LL * 60000},
+                {"2w", 14LL * 86400000},
+                {"60s", 60000},
+                {"off", 0},
+                {"0", 0},
+                {"366d", 366LL * 86400000}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        cr_assert_eq(churn_config_set(&cfg, "retrain-every", good[i].text, err, sizeof(err)),
+                     CHURN_OK, "%s: %s", good[i].text, err);
+        cr_assert_eq(cfg.retrain_every_ms, good[i].ms, "%s", good[i].text);
+    }
+    static const struct {
+        const char *text, *needle;
+        enum churn_err e;
+    } bad[] = {{"7x", "is not a duration", CHURN_EINVAL},
+               {"", "is not a duration", CHURN_EINVAL},
+               {"-1d", "is not a duration", CHURN_EINVAL},
+               {"1.5d", "is not a duration", CHURN_EINVAL},
+               {"d", "is not a duration", CHURN_EINVAL},
+               {"7 d", "is not a duration", CHURN_EINVAL},
+               {"7dd", "is not a duration", CHURN_EINVAL},
+               {"59s", "out of range", CHURN_ERANGE},
+               {"367d", "out of range", CHURN_ERANGE},
+               {"99999999999999999w", "out of range", CHURN_ERANGE}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        enum churn_err e = churn_config_set(&cfg, "retrain-every", bad[i].text, err, sizeof(err));
+        cr_assert_eq(e, bad[i].e, "'%s': %s", bad[i].text, churn_strerror(e));
+        cr_assert(strstr(err, "retrain-every") && strstr(err, bad[i].needle), "%s: %s", bad[i].text,
+                  err);
+    }
+    cr_assert_eq(cfg.retrain_every_ms, 366LL * 86400000, "refusals leave the value alone");
+    cr_assert_eq(churn_config_set(&cfg, "retrain-margin", "0.02", err, sizeof(err)), CHURN_OK);
+    cr_assert_eq(cfg.retrain_margin, 0.02);
+    cr_assert_neq(churn_config_set(&cfg, "retrain-margin", "1.5", err, sizeof(err)), CHURN_OK);
+    cr_assert(strstr(err, "retrain-margin: '1.5' is not a number from 0 to 1"), "%s", err);
+    cr_assert_neq(churn_config_set(&cfg, "retrain-margin", "nan", err, sizeof(err)), CHURN_OK);
 }

@@ -461,6 +461,36 @@ Test(features, the_documentation_lists_every_feature)
     }
 }
 
+Test(features, monotone_directions_are_declared_and_documented)
+{
+    cr_assert_eq(churn_features_monotone("logins_30d"), -1);
+    cr_assert_eq(churn_features_monotone("tickets_30d"), 1);
+    cr_assert_eq(churn_features_monotone("days_since_last_activity"), 1);
+    cr_assert_eq(churn_features_monotone("spend_90d"), -1);
+    cr_assert_eq(churn_features_monotone("avg_order_value_90d"), 0);
+    cr_assert_eq(churn_features_monotone("attr.seats"), 0);
+    cr_assert_eq(churn_features_monotone("segment"), 0);
+    cr_assert_eq(churn_features_monotone("no_such_feature"), 0);
+    cr_assert_eq(churn_features_monotone(NULL), 0);
+    FILE *f = fopen(CHURN_SOURCE_ROOT "/docs/FEATURES.md", "r");
+    cr_assert_not_null(f, "docs/FEATURES.md is missing");
+    static char doc[1 << 16];
+    size_t len = fread(doc, 1, sizeof(doc) - 1, f);
+    fclose(f);
+    doc[len] = '\0';
+    const struct churn_feature_info *cat = churn_features_catalogue();
+    for (int i = 0; i < CHURN_FEAT__COUNT; i++) {
+        cr_assert(cat[i].monotone >= -1 && cat[i].monotone <= 1);
+        cr_assert_eq(churn_features_monotone(cat[i].name), cat[i].monotone);
+        char row[128];
+        snprintf(row, sizeof(row), "| `%s` | %s |", cat[i].name,
+                 cat[i].monotone > 0   ? "+1"
+                 : cat[i].monotone < 0 ? "-1"
+                                       : "0");
+        cr_assert_not_null(strstr(doc, row), "docs/FEATURES.md lacks or misstates: %s", row);
+    }
+}
+
 /* ---- the demo data generator (tools/synth), when it is built ------------------------------- */
 
 #define SYNTH     CHURN_BUILD_ROOT "/tools/synth/synth"
@@ -679,4 +709,19 @@ Test(features, serving_and_training_see_the_store_history_alike, .init = setup, 
         CHURN_OK);
     cr_assert_float_eq(v.values[CHURN_FEAT_ACTIVE_DAYS_90D], 2 * 90.0 / 41, 1e-9,
                        "2 active days in the 41 observed days of the window");
+}
+
+Test(features, the_last_week_and_the_quarter_of_tickets, .init = setup, .fini = teardown)
+{
+    customer_since(400);
+    logins(2, 3);
+    logins(10, 4);
+    ticket_at(60, CHURN_TICKET_OPENED);
+    ticket_at(5, CHURN_TICKET_OPENED);
+    extract(AS_OF);
+    cr_assert_eq(feat(CHURN_FEAT_LOGINS_7D), 3, "the logins 10 days ago are not last week");
+    cr_assert_eq(feat(CHURN_FEAT_LOGINS_30D), 7);
+    cr_assert_eq(feat(CHURN_FEAT_ACTIVE_DAYS_7D), 1);
+    cr_assert_eq(feat(CHURN_FEAT_TICKETS_90D), 2);
+    cr_assert_eq(feat(CHURN_FEAT_TICKETS_30D), 1);
 }

@@ -1,8 +1,10 @@
 /*
  * test_model.c - the model module: hand-computed logistic regression and tree scores,
  * contributions that sum to the margin, calibration, reasons, binding, save/load round
- * trips, XGBoost import against python3-xgboost's own predictions, reference counting across
- * threads, and a refusal with a precise message for each kind of bad model file.
+ * trips, XGBoost import against python3-xgboost's own predictions, blends (the weighted sum of
+ * their members, contributions included), reference counting across threads, monotone
+ * directions (kept through save and load, verified against the coefficients and trees), and a
+ * refusal with a precise message for each kind of bad model file.
  */
 #include <math.h>
 #include <pthread.h>
@@ -37,6 +39,33 @@ static const char *gbdt_doc =
     "\"right\":[4,3,-1,-1,-1],\"value\":[0,0,0.1,0.4,-0.2],\"default_left\":[0,1,0,0,0],"
     "\"cover\":[10,6,2,4,4]}]},"
     "\"calibration\":{\"method\":\"platt\",\"a\":2.0,\"b\":-0.5}}";
+
+/* A blend of a logistic regression and the tree above on the same two features: margin =
+ * 0.1 + 0.4 * LR margin + 0.6 * tree margin. The LR member: a standardised with mean 2, std 1
+ * and a missing indicator; b with mean 1, std 2. */
+#define BLEND_LR_MEMBER                                                                            \
+    "\"kind\":\"logistic_regression\",\"features\":["                                              \
+    "{\"name\":\"a\",\"type\":\"numeric\",\"mean\":2,\"std\":1,"                                   \
+    "\"missing\":{\"impute\":2,\"indicator\":true}},"                                              \
+    "{\"name\":\"b\",\"type\":\"numeric\",\"mean\":1,\"std\":2}],"                                 \
+    "\"logistic_regression\":{\"intercept\":-1.0,\"coefficients\":[0.5,0.3,-0.25]}}"
+#define BLEND_TREE_MEMBER                                                                          \
+    "\"kind\":\"gbdt\",\"features\":["                                                             \
+    "{\"name\":\"a\",\"type\":\"numeric\"},{\"name\":\"b\",\"type\":\"numeric\"}],"                \
+    "\"gbdt\":{\"base_margin\":0.5,\"trees\":[{"                                                   \
+    "\"feature\":[0,1,-1,-1,-1],\"threshold\":[2,1,0,0,0],\"left\":[1,2,-1,-1,-1],"                \
+    "\"right\":[4,3,-1,-1,-1],\"value\":[0,0,0.1,0.4,-0.2],\"default_left\":[0,1,0,0,0],"          \
+    "\"cover\":[10,6,2,4,4]}]}}"
+static const char *blend_doc =
+    "{\"format_version\":1,\"kind\":\"blend\",\"version\":\"b1\",\"features\":["
+    "{\"name\":\"a\",\"label\":\"Logins\",\"type\":\"numeric\"},{\"name\":\"b\",\"type\":"
+    "\"numeric\"}],"
+    "\"blend\":{\"intercept\":0.1,\"members\":["
+    "{\"weight\":0.4,\"model\":{" BLEND_LR_MEMBER "},"
+    "{\"weight\":0.6,\"model\":{" BLEND_TREE_MEMBER "}]},"
+    "\"calibration\":{\"method\":\"platt\",\"a\":1.5,\"b\":-0.2}}";
+static const char *blend_lr_alone = "{\"format_version\":1," BLEND_LR_MEMBER;
+static const char *blend_tree_alone = "{\"format_version\":1," BLEND_TREE_MEMBER;
 
 static struct churn_model *
 load_ok(const char *doc)
@@ -384,6 +413,105 @@ Test(model, allocation_failures_unwind_cleanly)
     cr_assert_fail("load never succeeded");
 }
 
+Test(model, blend_is_the_weighted_sum_of_its_members)
+{
+    struct churn_model *m = load_ok(blend_doc), *lr = load_ok(blend_lr_alone),
+                       *tr = load_ok(blend_tree_alone);
+    cr_assert_eq(churn_model_info(m)->kind, CHURN_MODEL_BLEND);
+    cr_assert_str_eq(churn_model_kind_name(churn_model_info(m)->kind), "blend");
+    cr_assert_eq(churn_model_info(m)->n_trees, 1);
+    cr_assert_str_eq(churn_model_feature(m, 0)->label, "Logins");
+    double rows[][2] = {{1, 0.5}, {1, 3}, {5, 0}, {NAN, 0}, {1, NAN}, {-4, 9}};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct churn_model_prediction p, pl, pt;
+        churn_model_predict(m, rows[i], &p);
+        churn_model_predict(lr, rows[i], &pl);
+        churn_model_predict(tr, rows[i], &pt);
+        double want = 0.1 + 0.4 * pl.margin + 0.6 * pt.margin;
+        cr_assert_float_eq(p.margin, want, 1e-12, "row %zu", i);
+        cr_assert_float_eq(p.probability, sigm(1.5 * want - 0.2), 1e-12);
+        /* contributions: the members' own, weighted; the bias takes the intercepts */
+        double c[2], cl[2], ct[2], bias, bl, bt;
+        double margin = churn_model_contributions(m, rows[i], c, &bias);
+        churn_model_contributions(lr, rows[i], cl, &bl);
+        churn_model_contributions(tr, rows[i], ct, &bt);
+        cr_assert_float_eq(margin, p.margin, 1e-12);
+        cr_assert_float_eq(bias + c[0] + c[1], margin, 1e-12);
+        cr_assert_float_eq(bias, 0.1 + 0.4 * bl + 0.6 * bt, 1e-12);
+        for (int k = 0; k < 2; k++)
+            cr_assert_float_eq(c[k], 0.4 * cl[k] + 0.6 * ct[k], 1e-12);
+    }
+    /* reasons are the blended contributions that raise the risk, largest first: for
+     * {1.5, -3}, a: 0.4 * 0.5 * (1.5 - 2) + 0.6 * (0.3 - 0.1) = 0.02 and
+     * b: 0.4 * -0.25 * (-3 - 1) / 2 + 0.6 * (0.1 - 0.3) = 0.08 */
+    struct churn_model_reason rs[2];
+    double scratch[2], row[2] = {1.5, -3};
+    cr_assert_eq(churn_model_top_reasons(m, row, 2, scratch, rs), 2);
+    cr_assert_eq(rs[0].feature, 1);
+    cr_assert_float_eq(rs[0].contribution, 0.08, 1e-12);
+    cr_assert_eq(rs[1].feature, 0);
+    cr_assert_float_eq(rs[1].contribution, 0.02, 1e-12);
+    churn_model_unref(m);
+    churn_model_unref(lr);
+    churn_model_unref(tr);
+}
+
+Test(model, blend_round_trip_predicts_the_same)
+{
+    struct churn_model *m = load_ok(blend_doc);
+    char path[] = "/tmp/churn-blend-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    char err[CHURN_MODEL_ERRMSG] = "";
+    cr_assert_eq(churn_model_save_file(m, path, err, sizeof err), CHURN_OK, "%s", err);
+    struct churn_model *m2 = NULL;
+    cr_assert_eq(churn_model_load_file(path, &m2, err, sizeof err), CHURN_OK, "%s", err);
+    unlink(path);
+    cr_assert_eq(churn_model_info(m2)->kind, CHURN_MODEL_BLEND);
+    cr_assert_str_eq(churn_model_info(m2)->version, "b1");
+    cr_assert_str_eq(churn_model_feature(m2, 0)->label, "Logins");
+    double rows[][2] = {{1, 0.5}, {1, 3}, {5, 0}, {NAN, 0}, {1, NAN}, {2.5, -1}};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct churn_model_prediction a, b;
+        churn_model_predict(m, rows[i], &a);
+        churn_model_predict(m2, rows[i], &b);
+        cr_assert_eq(a.margin, b.margin, "row %zu", i);
+        cr_assert_eq(a.probability, b.probability, "row %zu", i);
+    }
+    /* saving again gives the same text (and checksum) */
+    char *t1 = NULL, *t2 = NULL;
+    size_t l1, l2;
+    cr_assert_eq(churn_model_to_json(m, &t1, &l1), CHURN_OK);
+    cr_assert_eq(churn_model_to_json(m2, &t2, &l2), CHURN_OK);
+    cr_assert_eq(l1, l2);
+    cr_assert_eq(memcmp(t1, t2, l1), 0);
+    churn_free(t1);
+    churn_free(t2);
+    churn_model_unref(m2);
+    churn_model_unref(m);
+}
+
+Test(model, blend_allocation_failures_unwind_cleanly)
+{
+    for (long n = 0; n < 400; n++) {
+        churn_alloc_fail_after(n);
+        struct churn_model *m = NULL;
+        enum churn_err e = churn_model_load_json(blend_doc, strlen(blend_doc),
+                                                 CHURN_MODEL_LOAD_NO_CHECKSUM, &m, NULL, 0);
+        long failures = churn_alloc_failures();
+        churn_alloc_fail_off();
+        if (e == CHURN_OK) {
+            cr_assert_eq(failures, 0);
+            churn_model_unref(m);
+            return;
+        }
+        cr_assert_eq(e, CHURN_ENOMEM, "allocation %ld: %s", n, churn_err_name(e));
+        cr_assert_null(m);
+    }
+    cr_assert_fail("load never succeeded");
+}
+
 /* ---- bad model files: each refused with the field and the reason ---- */
 
 static char *
@@ -405,6 +533,63 @@ refuse_edit(const char *doc, const char *from, const char *to, const char *needl
     char *bad = replace(doc, from, to);
     expect_refusal(bad, CHURN_MODEL_LOAD_NO_CHECKSUM, needle);
     free(bad);
+}
+
+/* ---- monotone directions ---- */
+
+Test(model, monotone_directions_are_loaded_kept_and_verified)
+{
+    /* gbdt_doc falls with a (0.1 or 0.4 below 2, -0.2 above) and rises with b (0.1, 0.4) */
+    char *doc = replace(gbdt_doc, "{\"name\":\"a\",\"type\":\"numeric\"},{\"name\":\"b\"",
+                        "{\"name\":\"a\",\"type\":\"numeric\",\"monotone\":-1},"
+                        "{\"monotone\":1,\"name\":\"b\"");
+    struct churn_model *m = load_ok(doc);
+    cr_assert_eq(churn_model_feature(m, 0)->monotone, -1);
+    cr_assert_eq(churn_model_feature(m, 1)->monotone, 1);
+    char *text;
+    size_t len;
+    cr_assert_eq(churn_model_to_json(m, &text, &len), CHURN_OK);
+    struct churn_model *m2 = NULL;
+    char err[CHURN_MODEL_ERRMSG] = "";
+    cr_assert_eq(churn_model_load_json(text, len, 0, &m2, err, sizeof err), CHURN_OK, "%s", err);
+    cr_assert_eq(churn_model_feature(m2, 0)->monotone, -1);
+    cr_assert_eq(churn_model_feature(m2, 1)->monotone, 1);
+    churn_free(text);
+    churn_model_unref(m2);
+    churn_model_unref(m);
+    /* absent means 0, and a model without directions is written without them */
+    m = load_ok(gbdt_doc);
+    cr_assert_eq(churn_model_feature(m, 0)->monotone, 0);
+    cr_assert_eq(churn_model_to_json(m, &text, &len), CHURN_OK);
+    cr_assert_null(strstr(text, "monotone"));
+    churn_free(text);
+    churn_model_unref(m);
+    free(doc);
+}
+
+Test(model_bad, monotone_values_and_models_against_their_directions)
+{
+    const char *a = "{\"name\":\"a\",\"type\":\"numeric\"}";
+    refuse_edit(gbdt_doc, a, "{\"name\":\"a\",\"type\":\"numeric\",\"monotone\":2}",
+                "features[0].monotone: expected -1, 0 or 1");
+    refuse_edit(gbdt_doc, a, "{\"name\":\"a\",\"type\":\"numeric\",\"monotone\":\"up\"}",
+                "features[0].monotone: expected -1, 0 or 1");
+    refuse_edit(gbdt_doc, a, "{\"name\":\"a\",\"type\":\"numeric\",\"monotone\":1.0}",
+                "features[0].monotone: expected -1, 0 or 1");
+    refuse_edit(lr_doc, "\"type\":\"categorical\"", "\"type\":\"categorical\",\"monotone\":1",
+                "features[1].monotone: a categorical feature cannot have a direction");
+    /* the trees or the coefficients go against the declared direction */
+    refuse_edit(gbdt_doc, a, "{\"name\":\"a\",\"type\":\"numeric\",\"monotone\":1}",
+                "gbdt.trees[0]: a split on 'a' (monotone +1) has leaf values against the "
+                "direction (0.40000000000000002 below, -0.20000000000000001 above)");
+    refuse_edit(gbdt_doc, "{\"name\":\"b\",", "{\"name\":\"b\",\"monotone\":-1,",
+                "gbdt.trees[0]: a split on 'b' (monotone -1)");
+    refuse_edit(lr_doc, "\"type\":\"numeric\",", "\"type\":\"numeric\",\"monotone\":1,",
+                "features[0].monotone: +1, but its coefficient is -0.5");
+    /* the same directions that agree load */
+    char *ok = replace(lr_doc, "\"type\":\"numeric\",", "\"type\":\"numeric\",\"monotone\":-1,");
+    churn_model_unref(load_ok(ok));
+    free(ok);
 }
 
 Test(model_bad, truncated_json)
@@ -453,6 +638,39 @@ Test(model_bad, wrong_types_and_missing_members)
                 "calibration.method: unknown method 'magic'");
     expect_refusal("[1,2]", CHURN_MODEL_LOAD_NO_CHECKSUM, "document: expected a JSON object");
     expect_refusal(lr_doc, 0, "checksum: missing");
+}
+
+Test(model_bad, blend_weights_and_members)
+{
+    refuse_edit(blend_doc, "\"weight\":0.4", "\"weight\":-1",
+                "blend.members[0].weight: must be in [0, 1000] (is -1)");
+    refuse_edit(blend_doc, "\"weight\":0.6", "\"weight\":1e300",
+                "blend.members[1].weight: must be in [0, 1000] (is 1e+300)");
+    refuse_edit(blend_doc, "\"weight\":0.4", "\"weight\":\"0.4\"",
+                "blend.members[0].weight: expected a number");
+    refuse_edit(blend_doc, "\"weight\":0.6,", "", "blend.members[1].weight: missing");
+    refuse_edit(blend_doc, "{\"weight\":0.4,\"model\":{" BLEND_LR_MEMBER "},", "",
+                "blend.members: 1 elements, expected between 2 and 8");
+    refuse_edit(blend_doc, "\"weight\":0.6,\"model\":{" BLEND_TREE_MEMBER,
+                "\"weight\":0.6,\"tree\":{" BLEND_TREE_MEMBER, "blend.members[1].model: missing");
+    char *zero = replace(blend_doc, "\"weight\":0.4", "\"weight\":0");
+    refuse_edit(zero, "\"weight\":0.6", "\"weight\":0", "blend.members: every weight is 0");
+    free(zero);
+    refuse_edit(blend_doc, "\"mean\":2,\"std\":1", "\"mean\":2,\"std\":0",
+                "blend.members[0].model.features[0].std: must be > 0");
+    refuse_edit(blend_doc, "\"base_margin\":0.5,", "",
+                "blend.members[1].model.gbdt.base_margin: missing");
+    refuse_edit(blend_doc, "{\"name\":\"b\",\"type\":\"numeric\"}]",
+                "{\"name\":\"c\",\"type\":\"numeric\"}]",
+                "blend.members[0].model.features[1]: 'b' differs from the blend's features[1] 'c'");
+    refuse_edit(blend_doc, "\"kind\":\"gbdt\"", "\"kind\":\"blend\"",
+                "blend.members[1].model.kind: 'blend' cannot be a blend member");
+    refuse_edit(blend_doc, "\"kind\":\"gbdt\",",
+                "\"kind\":\"gbdt\",\"calibration\":{\"method\":\"none\"},",
+                "blend.members[1].model.calibration: a blend member is not calibrated");
+    refuse_edit(blend_doc, "\"blend\":{", "\"mix\":{", "blend: missing");
+    refuse_edit(blend_doc, "\"intercept\":0.1", "\"intercept\":\"x\"",
+                "blend.intercept: expected a number");
 }
 
 Test(model_bad, tree_structure)

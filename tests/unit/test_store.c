@@ -327,7 +327,7 @@ Test(store, open_refuses_what_is_not_a_store)
     o.read_only = true;
     cr_assert_eq(churn_store_open("/tmp/churn-no-such-store-dir", &o, &s), CHURN_ENOTFOUND);
     o.read_only = false;
-    o.horizon_days = 0;
+    o.horizon_days = CHURN_HORIZON_DAYS_MAX + 1;
     cr_assert_eq(churn_store_open("/tmp/churn-no-such-store-dir", &o, &s), CHURN_EINVAL);
     cr_assert(strstr(churn_store_last_error(), "horizon_days"));
 }
@@ -1846,4 +1846,34 @@ Test(store, history_starts_at_the_first_bucketed_day_and_survives_reopen, .init 
     o.read_only = true;
     cr_assert_eq(churn_store_open(dir, &o, &st), CHURN_OK, "%s", churn_store_last_error());
     cr_assert_eq(churn_store_history_from_ms(st, NOW), d40, "kept in the store");
+}
+
+Test(store, the_retention_horizon_is_kept_in_the_store, .fini = teardown)
+{
+    make_dir();
+    struct churn_store_options o;
+    churn_store_options_init(&o);
+    o.horizon_days = 365;
+    cr_assert_eq(churn_store_open(dir, &o, &st), CHURN_OK, "%s", churn_store_last_error());
+    struct churn_event_result res;
+    struct churn_event e = login("c1", "e1", NOW - 300 * DAY);
+    cr_assert_eq(churn_store_apply_events(st, &e, 1, NOW, &res), CHURN_OK);
+    cr_assert_not(res.lifetime_only, "300 days back is inside a 365-day horizon");
+    churn_store_close(st);
+    /* opened with the defaults (what churnd and churnctl do), the store keeps its own */
+    cr_assert_eq(churn_store_open(dir, NULL, &st), CHURN_OK, "%s", churn_store_last_error());
+    cr_assert_eq(churn_store_history_from_ms(st, NOW),
+                 (int64_t)churn_day_of_ms(NOW - 300 * DAY) * DAY);
+    e = login("c1", "e2", NOW - 200 * DAY);
+    cr_assert_eq(churn_store_apply_events(st, &e, 1, NOW, &res), CHURN_OK);
+    cr_assert_not(res.lifetime_only);
+    cr_assert_eq(churn_store_get_customer(st, "c1", &rec), CHURN_OK);
+    cr_assert_eq(rec.days[0].day, churn_day_of_ms(NOW - 300 * DAY), "nothing pruned at 180");
+    churn_store_close(st);
+    /* an explicit horizon replaces it */
+    o.horizon_days = 30;
+    cr_assert_eq(churn_store_open(dir, &o, &st), CHURN_OK, "%s", churn_store_last_error());
+    churn_store_close(st);
+    cr_assert_eq(churn_store_open(dir, NULL, &st), CHURN_OK, "%s", churn_store_last_error());
+    cr_assert_eq(churn_store_history_from_ms(st, NOW), ((int64_t)churn_day_of_ms(NOW) - 29) * DAY);
 }

@@ -2,7 +2,10 @@
  * test_train.c - the training side: the CSV reader (quoting, BOM, CRLF, caps, errors with
  * line numbers), training sets from CSV (type inference, labels, caps on categories, bad
  * input), metrics against hand-computed values, the two trainers against closed-form answers,
- * cross-validation, calibration, and an AUC floor on a real churn data set.
+ * cross-validation, calibration, the auto search (its choice, its time budget, a trained blend),
+ * AUC floors on real churn data sets, and monotone constraints (each trainer's model swept over
+ * every constrained feature never moves against its direction where the free fit does; parsing
+ * and refusals).
  */
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +26,11 @@
  * measured when it was written (docs/MODELS.md), minus a margin of 0.02. */
 #define CHURN_TEST_GBDT_AUC_FLOOR 0.90 /* measured 0.9217 */
 #define CHURN_TEST_LR_AUC_FLOOR   0.80 /* measured 0.8207 */
+/* the auto search's chosen candidate, same set and folds (measured 0.9230: the blend) */
+#define CHURN_TEST_AUTO_AUC_FLOOR 0.91
+/* tests/data/train/attrition.csv: the search chooses the blend (measured 0.8480; the
+ * logistic regression alone 0.8420) */
+#define CHURN_TEST_BLEND_AUC_FLOOR 0.83
 
 /* ---- CSV ---- */
 
@@ -510,10 +518,11 @@ Test(trainer, auto_selection_cv_and_calibration_on_real_data)
     struct churn_train_report rep;
     char err[CHURN_TRAIN_ERRMSG];
     cr_assert_eq(churn_train(ds, &o, &m, &rep, err, sizeof err), CHURN_OK, "%s", err);
-    cr_assert(rep.has_cv_logreg && rep.has_cv_gbdt && rep.has_oof);
-    double best = fmax(rep.cv_gbdt.auc_mean, rep.cv_logreg.auc_mean);
-    cr_assert_eq(rep.chosen, rep.cv_gbdt.auc_mean > rep.cv_logreg.auc_mean ? CHURN_TRAIN_GBDT
-                                                                           : CHURN_TRAIN_LOGREG);
+    cr_assert(rep.has_cv_logreg && rep.has_cv_gbdt && rep.has_oof && rep.has_select);
+    double best = rep.select.cand[rep.select.chosen].auc_mean;
+    cr_assert(best >= fmax(rep.cv_gbdt.auc_mean, rep.cv_logreg.auc_mean));
+    cr_assert_eq(rep.chosen, rep.select.cand[rep.select.chosen].algo);
+    cr_assert(best > CHURN_TEST_AUTO_AUC_FLOOR, "auto cv auc %.4f", best);
     /* AUC floors measured when the test was written, minus a margin (see docs/MODELS.md) */
     cr_assert(rep.cv_gbdt.auc_mean > CHURN_TEST_GBDT_AUC_FLOOR, "gbdt cv auc %.4f",
               rep.cv_gbdt.auc_mean);
@@ -556,6 +565,176 @@ Test(trainer, auto_selection_cv_and_calibration_on_real_data)
     }
     free(x);
     free(c);
+    churn_model_unref(m2);
+    churn_model_unref(m);
+    churn_dataset_free(ds);
+}
+
+/* x1..x4 uniform; churn = (x1 > 0.3) xor (x2 > 0.6) xor (x3 > 0.2), 5% of labels flipped, x4
+ * noise: a three-way interaction that trees of depth 2 cannot hold and depth 3 can (CV AUC
+ * about 0.82 against 0.96 when this was written). */
+static struct churn_dataset *
+interaction_set(size_t rows)
+{
+    size_t cap = 64 + rows * 40, off = 0;
+    char *text = malloc(cap);
+    uint64_t s = 7;
+    off += (size_t)snprintf(text, cap, "x1,x2,x3,x4,churn\n");
+    for (size_t r = 0; r < rows; r++) {
+        double x[5];
+        for (int k = 0; k < 5; k++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            x[k] = (double)(s >> 11) / 9007199254740992.0;
+        }
+        int y = (x[0] > 0.3) ^ (x[1] > 0.6) ^ (x[2] > 0.2);
+        if (x[4] < 0.05)
+            y = !y;
+        off += (size_t)snprintf(text + off, cap - off, "%.4f,%.4f,%.4f,%.4f,%d\n", x[0], x[1], x[2],
+                                x[3], y);
+    }
+    struct churn_dataset_options o = {.label = "churn"};
+    struct churn_dataset *ds = ds_mem(text, &o);
+    free(text);
+    return ds;
+}
+
+static const struct churn_select_candidate *
+candidate_named(const struct churn_select_report *r, const char *prefix)
+{
+    for (size_t i = 0; i < r->n_candidates; i++)
+        if (strncmp(r->cand[i].name, prefix, strlen(prefix)) == 0)
+            return &r->cand[i];
+    cr_assert_fail("no candidate '%s'", prefix);
+    return NULL;
+}
+
+Test(select, the_grid_keeps_the_best_cv_auc)
+{
+    struct churn_dataset *ds = interaction_set(2000);
+    struct churn_train_options o;
+    churn_train_options_default(&o);
+    o.time_budget_s = 0; /* no limit: every candidate runs */
+    struct churn_select_result *res = malloc(sizeof(*res));
+    double *oof = malloc(ds->n_rows * sizeof(double));
+    char err[CHURN_TRAIN_ERRMSG];
+    cr_assert_eq(churn_train_select(ds, &o, res, oof, err, sizeof err), CHURN_OK, "%s", err);
+    const struct churn_select_report *r = &res->report;
+    cr_assert_eq(r->n_ran, r->n_candidates);
+    cr_assert_not(r->budget_hit);
+    size_t argmax = 0;
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        cr_assert(r->cand[i].ran, "%s did not run", r->cand[i].name);
+        if (r->cand[i].auc_mean > r->cand[argmax].auc_mean)
+            argmax = i;
+    }
+    cr_assert_eq(r->chosen, argmax, "chose %s", r->cand[r->chosen].name);
+    cr_assert_float_eq(res->cv_chosen.auc_mean, r->cand[argmax].auc_mean, 1e-12);
+    /* the interaction needs depth 3: the shallow candidate is clearly worse and not chosen */
+    const struct churn_select_candidate *d2 = candidate_named(r, "gbdt depth 2,");
+    const struct churn_select_candidate *d3 = candidate_named(r, "gbdt depth 3, eta 0.1,");
+    cr_assert(d3->auc_mean > d2->auc_mean + 0.08, "depth 3 %.4f, depth 2 %.4f", d3->auc_mean,
+              d2->auc_mean);
+    cr_assert(res->algo == CHURN_TRAIN_GBDT || res->algo == CHURN_TRAIN_BLEND);
+    cr_assert_geq(res->opts.max_depth, 3);
+    cr_assert(r->cand[0].auc_mean < 0.7, "logistic regression %.4f", r->cand[0].auc_mean);
+    /* the out-of-fold margins are the chosen candidate's: their AUC is its pooled CV AUC */
+    double *p = malloc(ds->n_rows * sizeof(double));
+    for (size_t i = 0; i < ds->n_rows; i++)
+        p[i] = 1 / (1 + exp(-oof[i]));
+    struct churn_metrics m;
+    cr_assert_eq(churn_metrics_compute(p, ds->y, ds->n_rows, 0.5, &m), CHURN_OK);
+    cr_assert(fabs(m.auc - res->cv_chosen.auc_mean) < 0.02, "pooled %.4f, mean %.4f", m.auc,
+              res->cv_chosen.auc_mean);
+    free(p);
+    free(oof);
+    free(res);
+    churn_dataset_free(ds);
+}
+
+Test(select, a_tiny_budget_stops_after_the_first_candidate)
+{
+    struct churn_dataset *ds = interaction_set(600);
+    struct churn_train_options o;
+    churn_train_options_default(&o);
+    o.time_budget_s = 1e-9;
+    struct churn_model *m = NULL;
+    struct churn_train_report rep;
+    char err[CHURN_TRAIN_ERRMSG];
+    cr_assert_eq(churn_train(ds, &o, &m, &rep, err, sizeof err), CHURN_OK, "%s", err);
+    cr_assert(rep.has_select && rep.select.budget_hit);
+    cr_assert_eq(rep.select.n_ran, 1);
+    cr_assert(rep.select.cand[0].ran);
+    for (size_t i = 1; i < rep.select.n_candidates; i++)
+        cr_assert_not(rep.select.cand[i].ran, "%s ran", rep.select.cand[i].name);
+    cr_assert_eq(rep.select.chosen, 0);
+    cr_assert_eq(rep.chosen, CHURN_TRAIN_LOGREG);
+    /* still a whole, calibrated model */
+    cr_assert_eq(churn_model_info(m)->kind, CHURN_MODEL_LOGISTIC_REGRESSION);
+    cr_assert_eq(churn_model_info(m)->calibration, CHURN_CALIBRATION_PLATT);
+    double x[4];
+    churn_dataset_row(ds, 0, x);
+    struct churn_model_prediction p;
+    churn_model_predict(m, x, &p);
+    cr_assert(p.probability > 0 && p.probability < 1);
+    char *text = NULL;
+    size_t len;
+    cr_assert_eq(churn_model_to_json(m, &text, &len), CHURN_OK);
+    struct churn_model *m2 = NULL;
+    cr_assert_eq(churn_model_load_json(text, len, 0, &m2, err, sizeof err), CHURN_OK, "%s", err);
+    churn_free(text);
+    churn_model_unref(m2);
+    churn_model_unref(m);
+    /* a budget is a number >= 0 */
+    o.time_budget_s = -1;
+    cr_assert_eq(churn_train(ds, &o, &m, NULL, err, sizeof err), CHURN_EINVAL);
+    cr_assert_str_eq(err, "time_budget_s: must be a number >= 0");
+    churn_dataset_free(ds);
+}
+
+Test(select, a_trained_blend_serves_like_any_model)
+{
+    char err[CHURN_TRAIN_ERRMSG];
+    struct churn_dataset_options dopt = {.label = "Attrition", .positive = "Yes"};
+    struct churn_dataset *ds = NULL;
+    cr_assert_eq(churn_dataset_load_csv(TRAIN_DATA "attrition.csv", &dopt, &ds, err, sizeof err),
+                 CHURN_OK, "%s", err);
+    struct churn_train_options o;
+    churn_train_options_default(&o);
+    struct churn_model *m = NULL;
+    struct churn_train_report rep;
+    cr_assert_eq(churn_train(ds, &o, &m, &rep, err, sizeof err), CHURN_OK, "%s", err);
+    const struct churn_select_candidate *c = &rep.select.cand[rep.select.chosen];
+    cr_assert_eq(rep.chosen, CHURN_TRAIN_BLEND, "chose %s", c->name);
+    cr_assert(c->auc_mean > CHURN_TEST_BLEND_AUC_FLOOR, "blend cv auc %.4f", c->auc_mean);
+    cr_assert(c->auc_mean > rep.cv_logreg.auc_mean && c->auc_mean > rep.cv_gbdt.auc_mean);
+    cr_assert(c->blend_weight > 0 && c->blend_weight < 1);
+    cr_assert_eq(churn_model_info(m)->kind, CHURN_MODEL_BLEND);
+    cr_assert(churn_model_info(m)->n_trees > 0);
+    cr_assert(strstr(churn_model_info(m)->algorithm_params, "\"algorithm\":\"blend\""));
+    /* file round trip: the same probabilities; contributions add up to the margin */
+    char path[] = "/tmp/churn-blend-trained-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    cr_assert_eq(churn_model_save_file(m, path, err, sizeof err), CHURN_OK, "%s", err);
+    struct churn_model *m2 = NULL;
+    cr_assert_eq(churn_model_load_file(path, &m2, err, sizeof err), CHURN_OK, "%s", err);
+    unlink(path);
+    double *x = malloc(ds->n_features * sizeof(double)),
+           *cb = malloc(ds->n_features * sizeof(double));
+    for (size_t r = 0; r < ds->n_rows; r += 37) {
+        churn_dataset_row(ds, r, x);
+        struct churn_model_prediction a, b;
+        churn_model_predict(m, x, &a);
+        churn_model_predict(m2, x, &b);
+        cr_assert_eq(a.probability, b.probability, "row %zu", r);
+        double bias, margin = churn_model_contributions(m2, x, cb, &bias), sum = bias;
+        for (size_t k = 0; k < ds->n_features; k++)
+            sum += cb[k];
+        cr_assert_float_eq(sum, margin, 1e-9);
+        cr_assert_float_eq(margin, b.margin, 1e-9);
+    }
+    free(x);
+    free(cb);
     churn_model_unref(m2);
     churn_model_unref(m);
     churn_dataset_free(ds);
@@ -734,4 +913,397 @@ Test(dataset, mutated_csv_never_crashes)
     }
     free(buf);
     cr_assert(ok > 100 && refused > 100, "ok %zu refused %zu", ok, refused);
+}
+
+/* ---- monotone constraints ---------------------------------------------------------------- */
+
+static double
+lcg01(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(*s >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* 4,000 rows of three numeric columns and a label drawn from @logit(u, v, w) with u, v, w
+ * uniform in [0, 10]; u is missing in one row of ten, v in one of twenty. With @flat_u, the
+ * column u says 1 wherever it is present (the same rows, labels and missing values). */
+static struct churn_dataset *
+synthetic_set(double (*logit)(double u, double v, double w), uint64_t seed, bool flat_u)
+{
+    size_t cap = 4000 * 64, off = 0;
+    char *text = malloc(cap);
+    off += (size_t)snprintf(text, cap, "u,v,w,churn\n");
+    for (int i = 0; i < 4000; i++) {
+        double u = 10 * lcg01(&seed), v = 10 * lcg01(&seed), w = 10 * lcg01(&seed);
+        int y = lcg01(&seed) < 1 / (1 + exp(-logit(u, v, w)));
+        char us[32] = "", vs[32] = "";
+        if (i % 10 != 3)
+            snprintf(us, sizeof us, "%.3f", flat_u ? 1.0 : u);
+        if (i % 20 != 7)
+            snprintf(vs, sizeof vs, "%.3f", v);
+        off += (size_t)snprintf(text + off, cap - off, "%s,%s,%.3f,%d\n", us, vs, w, y);
+    }
+    struct churn_dataset_options o = {.label = "churn"};
+    struct churn_dataset *ds = ds_mem(text, &o);
+    free(text);
+    return ds;
+}
+
+/* Risk is U-shaped in u (falls to u = 5, then rises), falls with v; w is noise. */
+static double
+u_shaped(double u, double v, double w)
+{
+    (void)w;
+    return 0.25 * (u - 5) * (u - 5) - 0.3 * v - 1.5;
+}
+
+/* Risk rises with u (declared -1 below, so the data contradicts it) and falls with v. */
+static double
+against_u(double u, double v, double w)
+{
+    (void)w;
+    return 0.35 * u - 0.3 * v - 1;
+}
+
+/*
+ * Sweep column @col of the model over 201 values from its smallest to its largest observed
+ * value (and NaN) for 60 rows of @ds with the other columns as they are (missing ones
+ * included); count the steps that move the margin or the probability against @dir.
+ */
+static size_t
+violations(const struct churn_model *m, const struct churn_dataset *ds, size_t col, int dir)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t r = 0; r < ds->n_rows; r++) {
+        double v = ds->cols[col][r];
+        if (!isnan(v)) {
+            lo = fmin(lo, v);
+            hi = fmax(hi, v);
+        }
+    }
+    cr_assert(lo < hi);
+    double x[3];
+    size_t bad = 0;
+    for (size_t r = 0; r < 60 * 13 && r < ds->n_rows; r += 13) {
+        churn_dataset_row(ds, r, x);
+        struct churn_model_prediction prev, cur;
+        for (int s = 0; s <= 200; s++) {
+            x[col] = lo + (hi - lo) * s / 200;
+            churn_model_predict(m, x, &cur);
+            if (s && (dir * (cur.margin - prev.margin) < 0 ||
+                      dir * (cur.probability - prev.probability) < 0))
+                bad++;
+            prev = cur;
+        }
+        x[col] = NAN;
+        churn_model_predict(m, x, &cur);
+        cr_assert(isfinite(cur.margin) && cur.probability >= 0 && cur.probability <= 1);
+    }
+    return bad;
+}
+
+/*
+ * Reasons at the ends of the range: with column @col at its smallest observed value (for
+ * @dir +1; the largest for -1) a model monotone in it can only credit the column with lowering
+ * the risk. Count the rows of @ds (60 of them) where the column's contribution is > 0 there.
+ */
+static size_t
+wrong_way_reasons(const struct churn_model *m, const struct churn_dataset *ds, size_t col, int dir)
+{
+    double end = dir > 0 ? INFINITY : -INFINITY;
+    for (size_t r = 0; r < ds->n_rows; r++)
+        if (!isnan(ds->cols[col][r]))
+            end = dir > 0 ? fmin(end, ds->cols[col][r]) : fmax(end, ds->cols[col][r]);
+    double x[3], c[3], bias;
+    size_t bad = 0;
+    for (size_t r = 0; r < 60 * 13 && r < ds->n_rows; r += 13) {
+        churn_dataset_row(ds, r, x);
+        x[col] = end;
+        churn_model_contributions(m, x, c, &bias);
+        bad += c[col] > 1e-12;
+    }
+    return bad;
+}
+
+static struct churn_model *
+train_with(const struct churn_dataset *ds, enum churn_train_algo algo, const signed char *mono)
+{
+    struct churn_train_options o;
+    churn_train_options_default(&o);
+    o.algo = algo;
+    o.folds = 2;
+    o.n_trees = 60;
+    o.max_depth = 4;
+    o.monotone = mono;
+    o.n_monotone = mono ? ds->n_features : 0;
+    struct churn_model *m = NULL;
+    char err[CHURN_TRAIN_ERRMSG];
+    cr_assert_eq(churn_train(ds, &o, &m, NULL, err, sizeof err), CHURN_OK, "%s", err);
+    return m;
+}
+
+Test(monotone, boosted_trees_follow_the_declared_directions)
+{
+    struct churn_dataset *ds = synthetic_set(u_shaped, 7, false);
+    signed char mono[3];
+    char err[CHURN_TRAIN_ERRMSG];
+    cr_assert_eq(churn_train_parse_monotone(ds, "u=+1,v=-1", mono, err, sizeof err), CHURN_OK, "%s",
+                 err);
+    struct churn_model *free_fit = train_with(ds, CHURN_TRAIN_GBDT, NULL);
+    struct churn_model *bound = train_with(ds, CHURN_TRAIN_GBDT, mono);
+    /* the data is U-shaped in u: an unconstrained fit falls then rises */
+    cr_assert_gt(violations(free_fit, ds, 0, +1), 0, "the unconstrained fit is monotone in u");
+    cr_assert_eq(violations(bound, ds, 0, +1), 0);
+    cr_assert_eq(violations(bound, ds, 1, -1), 0);
+    /* so a reason never says that the least of a +1 column (or the most of a -1 column)
+     * raised the risk; the free fit says that the smallest u did */
+    cr_assert_gt(wrong_way_reasons(free_fit, ds, 0, +1), 0);
+    cr_assert_eq(wrong_way_reasons(bound, ds, 0, +1), 0);
+    cr_assert_eq(wrong_way_reasons(bound, ds, 1, -1), 0);
+    /* the directions are in the model, and survive a save and a load */
+    cr_assert_eq(churn_model_feature(bound, 0)->monotone, 1);
+    cr_assert_eq(churn_model_feature(bound, 1)->monotone, -1);
+    cr_assert_eq(churn_model_feature(bound, 2)->monotone, 0);
+    cr_assert_eq(churn_model_feature(free_fit, 0)->monotone, 0);
+    char *text = NULL;
+    size_t len = 0;
+    cr_assert_eq(churn_model_to_json(bound, &text, &len), CHURN_OK);
+    cr_assert_not_null(strstr(text, "\"monotone\": 1"));
+    struct churn_model *again = NULL;
+    cr_assert_eq(churn_model_load_json(text, len, 0, &again, err, sizeof err), CHURN_OK, "%s", err);
+    cr_assert_eq(churn_model_feature(again, 1)->monotone, -1);
+    churn_free(text);
+    churn_model_unref(again);
+    churn_model_unref(bound);
+    churn_model_unref(free_fit);
+    churn_dataset_free(ds);
+}
+
+Test(monotone, logistic_regression_keeps_the_declared_signs)
+{
+    struct churn_dataset *ds = synthetic_set(against_u, 11, false);
+    signed char mono[3];
+    char err[CHURN_TRAIN_ERRMSG];
+    cr_assert_eq(churn_train_parse_monotone(ds, "u=-1,v=-1", mono, err, sizeof err), CHURN_OK, "%s",
+                 err);
+    struct churn_model *free_fit = train_with(ds, CHURN_TRAIN_LOGREG, NULL);
+    struct churn_model *bound = train_with(ds, CHURN_TRAIN_LOGREG, mono);
+    cr_assert_gt(violations(free_fit, ds, 0, -1), 0, "the unconstrained fit falls with u");
+    cr_assert_eq(violations(bound, ds, 0, -1), 0);
+    cr_assert_eq(violations(bound, ds, 1, -1), 0);
+    cr_assert_gt(wrong_way_reasons(free_fit, ds, 0, -1), 0);
+    cr_assert_eq(wrong_way_reasons(bound, ds, 0, -1), 0);
+    cr_assert_eq(wrong_way_reasons(bound, ds, 1, -1), 0);
+    /* the constraint binds on u (its coefficient is held at zero: a flat response) and leaves
+     * v's effect, which agrees with its direction, in place */
+    double x[3] = {0, 5, 5}, lo, hi;
+    struct churn_model_prediction p;
+    churn_model_predict(bound, x, &p);
+    lo = p.margin;
+    x[0] = 10;
+    churn_model_predict(bound, x, &p);
+    hi = p.margin;
+    cr_assert_eq(lo, hi, "u still moves the margin: %.17g -> %.17g", lo, hi);
+    x[1] = 0;
+    churn_model_predict(bound, x, &p);
+    lo = p.margin;
+    x[1] = 10;
+    churn_model_predict(bound, x, &p);
+    cr_assert_lt(p.margin, lo - 1, "v lost its effect");
+    cr_assert_eq(churn_model_feature(bound, 0)->monotone, -1);
+    /* and it is the constrained optimum: with u's coefficient at zero the fit equals the free
+     * fit of the same data with u's values erased (its missing indicator is free in both) */
+    struct churn_dataset *flat = synthetic_set(against_u, 11, true);
+    struct churn_model *ref = train_with(flat, CHURN_TRAIN_LOGREG, NULL);
+    for (size_t r = 0; r < ds->n_rows; r += 37) {
+        struct churn_model_prediction a, b;
+        churn_dataset_row(ds, r, x);
+        churn_model_predict(bound, x, &a);
+        churn_dataset_row(flat, r, x);
+        churn_model_predict(ref, x, &b);
+        cr_assert_float_eq(a.margin, b.margin, 1e-4, "row %zu: %.6f, the optimum %.6f", r, a.margin,
+                           b.margin);
+    }
+    churn_model_unref(ref);
+    churn_dataset_free(flat);
+    churn_model_unref(bound);
+    churn_model_unref(free_fit);
+    churn_dataset_free(ds);
+}
+
+Test(monotone, no_constraints_leave_the_fit_unchanged)
+{
+    /* an all-zero direction array is the same fit as none, bit for bit */
+    struct churn_dataset *ds = synthetic_set(u_shaped, 3, false);
+    signed char zero[3] = {0, 0, 0};
+    for (int a = 0; a < 2; a++) {
+        enum churn_train_algo algo = a ? CHURN_TRAIN_GBDT : CHURN_TRAIN_LOGREG;
+        struct churn_model *m1 = train_with(ds, algo, NULL), *m2 = train_with(ds, algo, zero);
+        double x[3];
+        for (size_t r = 0; r < ds->n_rows; r += 41) {
+            struct churn_model_prediction p1, p2;
+            churn_dataset_row(ds, r, x);
+            churn_model_predict(m1, x, &p1);
+            churn_model_predict(m2, x, &p2);
+            cr_assert_eq(p1.margin, p2.margin);
+        }
+        churn_model_unref(m1);
+        churn_model_unref(m2);
+    }
+    churn_dataset_free(ds);
+}
+
+Test(monotone, real_data_with_directions_stays_monotone)
+{
+    struct churn_dataset *ds = real_set();
+    signed char *mono = malloc(ds->n_features);
+    char err[CHURN_TRAIN_ERRMSG];
+    cr_assert_eq(churn_train_parse_monotone(ds,
+                                            "number_customer_service_calls=+1,total_day_minutes=+1,"
+                                            "number_vmail_messages=-1",
+                                            mono, err, sizeof err),
+                 CHURN_OK, "%s", err);
+    struct churn_train_options o;
+    churn_train_options_default(&o);
+    o.algo = CHURN_TRAIN_GBDT;
+    o.n_trees = 60;
+    o.max_depth = 4;
+    o.monotone = mono;
+    o.n_monotone = ds->n_features;
+    struct churn_model *m = NULL;
+    struct churn_train_report rep;
+    cr_assert_eq(churn_train(ds, &o, &m, &rep, err, sizeof err), CHURN_OK, "%s", err);
+    /* plausible directions cost little: the constrained CV AUC stays above the floor */
+    cr_assert(rep.cv_gbdt.auc_mean > CHURN_TEST_GBDT_AUC_FLOOR, "gbdt cv auc %.4f",
+              rep.cv_gbdt.auc_mean);
+    double *x = malloc(ds->n_features * sizeof(double));
+    for (size_t f = 0; f < ds->n_features; f++) {
+        if (!mono[f])
+            continue;
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t r = 0; r < ds->n_rows; r++) {
+            lo = fmin(lo, ds->cols[f][r]);
+            hi = fmax(hi, ds->cols[f][r]);
+        }
+        for (size_t r = 0; r < ds->n_rows; r += 50) {
+            churn_dataset_row(ds, r, x);
+            double prev = 0;
+            for (int s = 0; s <= 100; s++) {
+                struct churn_model_prediction p;
+                x[f] = lo + (hi - lo) * s / 100;
+                churn_model_predict(m, x, &p);
+                cr_assert(s == 0 || mono[f] * (p.margin - prev) >= 0, "%s at row %zu step %d",
+                          ds->features[f].name, r, s);
+                prev = p.margin;
+            }
+        }
+    }
+    free(x);
+    free(mono);
+    churn_model_unref(m);
+    churn_dataset_free(ds);
+}
+
+static void
+parse_refused(const struct churn_dataset *ds, const char *spec, const char *msg)
+{
+    signed char mono[8];
+    char err[CHURN_TRAIN_ERRMSG] = "";
+    cr_assert_eq(churn_train_parse_monotone(ds, spec, mono, err, sizeof err), CHURN_EINVAL,
+                 "'%s' accepted", spec);
+    cr_assert_str_eq(err, msg);
+}
+
+Test(monotone, parsing_and_bad_directions)
+{
+    struct churn_dataset_options dopt = {.label = "churn", .min_category_count = 1};
+    struct churn_dataset *ds =
+        ds_mem("logins_30d,tickets_30d,tenure_days,plan,x,churn\n1,0,5,a,1,1\n2,1,6,b,2,0\n"
+               "3,2,7,a,3,1\n4,3,8,b,4,0\n",
+               &dopt);
+    signed char mono[5];
+    char err[CHURN_TRAIN_ERRMSG] = "";
+    cr_assert_eq(churn_train_parse_monotone(ds, "x=+1,logins_30d=-1", mono, err, sizeof err),
+                 CHURN_OK, "%s", err);
+    cr_assert_arr_eq(mono, ((signed char[]){-1, 0, 0, 0, 1}), 5);
+    /* the catalogue's directions for columns named like catalogue features, then overrides */
+    cr_assert_eq(
+        churn_train_parse_monotone(ds, "catalogue,logins_30d=0,x=1", mono, err, sizeof err),
+        CHURN_OK, "%s", err);
+    cr_assert_arr_eq(mono, ((signed char[]){0, 1, 0, 0, 1}), 5);
+    cr_assert_eq(churn_train_parse_monotone(ds, "", mono, err, sizeof err), CHURN_OK);
+    cr_assert_arr_eq(mono, ((signed char[]){0, 0, 0, 0, 0}), 5);
+    parse_refused(ds, "y=+1", "monotone: 'y=+1': no column called 'y'");
+    parse_refused(ds, "x=+2", "monotone: 'x=+2': the direction must be +1, 1, -1 or 0");
+    parse_refused(ds, "x=up", "monotone: 'x=up': the direction must be +1, 1, -1 or 0");
+    parse_refused(ds, "x", "monotone: 'x': expected NAME=+1, NAME=-1, NAME=0 or catalogue");
+    parse_refused(ds, "=1", "monotone: '=1': expected NAME=+1, NAME=-1, NAME=0 or catalogue");
+    parse_refused(ds, "x=1,,tickets_30d=1",
+                  "monotone: item 4: empty (two commas, or a comma at an end)");
+    parse_refused(ds, "x=1,x=-1", "monotone: column 'x' is named twice");
+    parse_refused(ds, "plan=1",
+                  "monotone: column 'plan' is categorical: only a numeric column can have a "
+                  "direction");
+
+    /* the same checks on an array given directly */
+    struct churn_train_options o;
+    churn_train_options_default(&o);
+    o.folds = 0;
+    o.calibration = CHURN_CALIBRATION_NONE;
+    o.algo = CHURN_TRAIN_GBDT;
+    signed char bad[5] = {0, 0, 0, 1, 0};
+    o.monotone = bad;
+    o.n_monotone = 5;
+    struct churn_model *m = NULL;
+    cr_assert_eq(churn_train(ds, &o, &m, NULL, err, sizeof err), CHURN_EINVAL);
+    cr_assert_str_eq(err, "monotone: column 'plan' is categorical: only a numeric column can "
+                          "have a direction");
+    bad[3] = 0;
+    bad[0] = 2;
+    cr_assert_eq(churn_train(ds, &o, &m, NULL, err, sizeof err), CHURN_EINVAL);
+    cr_assert_str_eq(err, "monotone: column 'logins_30d': direction 2 is not -1, 0 or +1");
+    bad[0] = 1;
+    o.n_monotone = 4;
+    o.folds = 2;
+    cr_assert_eq(churn_train_cv(ds, &o, CHURN_TRAIN_GBDT, &(struct churn_cv_result){0}, NULL, err,
+                                sizeof err),
+                 CHURN_EINVAL);
+    cr_assert_str_eq(err, "monotone: 4 directions for 5 dataset columns");
+    cr_assert_null(m);
+    churn_dataset_free(ds);
+}
+
+Test(monotone, allocation_failures_unwind_cleanly)
+{
+    const char *text = "plan,x,z,churn\na,1,3,1\nb,2,1,0\na,,2,1\nb,4,5,0\na,5,1,1\nb,6,2,0\n"
+                       "a,7,4,0\nb,8,2,1\na,1,3,1\nb,2,4,0\na,3,,1\nb,,3,0\n";
+    struct churn_dataset_options dopt = {.label = "churn", .min_category_count = 1};
+    signed char mono[3] = {0, -1, 1};
+    struct churn_train_options o;
+    churn_train_options_default(&o);
+    o.folds = 2;
+    o.n_trees = 3;
+    o.monotone = mono;
+    o.n_monotone = 3;
+    bool done = false;
+    for (long n = 0; n < 5000 && !done; n++) {
+        churn_alloc_fail_after(n);
+        struct churn_dataset *ds = NULL;
+        struct churn_model *m = NULL;
+        enum churn_err e = churn_dataset_load_csv_mem(text, strlen(text), &dopt, &ds, NULL, 0);
+        if (e == CHURN_OK)
+            e = churn_train(ds, &o, &m, NULL, NULL, 0);
+        long failures = churn_alloc_failures();
+        churn_alloc_fail_off();
+        if (failures == 0) {
+            cr_assert_eq(e, CHURN_OK);
+            done = true;
+        } else {
+            cr_assert_eq(e, CHURN_ENOMEM, "allocation %ld failed: got %s", n, churn_err_name(e));
+            cr_assert_null(m);
+        }
+        churn_model_unref(m);
+        churn_dataset_free(ds);
+    }
+    cr_assert(done, "never completed");
 }

@@ -905,7 +905,7 @@ top_reason(const Churn__V1__Score *s, char *out, size_t outlen)
         return out;
     }
     char text[STORY_MAX + 8];
-    if (best->explanation[0]) /* "Active days in the last 90 days: 81 (+16.02 log-odds)" */
+    if (best->explanation[0]) /* "Logins fell from 14 to 2 in 30 days" */
         return one_line(best->explanation, STORY_MAX, out, outlen);
     snprintf(out, outlen, "%s (%+.2f)",
              one_line(best->label[0] ? best->label : best->feature, STORY_MAX, text, sizeof(text)),

@@ -121,7 +121,13 @@ train_before(const struct backtest_args *a, struct churn_store *store, struct ch
         return rc;
     char err[1024];
     struct churn_train_report rep;
-    if (churn_train(ds, &a->t.opts, out, &rep, err, sizeof(err)) != CHURN_OK) {
+    struct train_args t = a->t;
+    signed char *mono = NULL;
+    if ((rc = churnctl_monotone(&t, ds, &mono))) {
+        churn_dataset_free(ds);
+        return rc;
+    }
+    if (churn_train(ds, &t.opts, out, &rep, err, sizeof(err)) != CHURN_OK) {
         fprintf(stderr, "churnctl: training: %s\n", err);
         rc = EXIT_USAGE;
     } else {
@@ -133,6 +139,7 @@ train_before(const struct backtest_args *a, struct churn_store *store, struct ch
         }
     }
     churn_dataset_free(ds);
+    free(mono);
     return rc;
 }
 

@@ -71,7 +71,7 @@ int churnctl_train(int argc, char **argv, bool cv_only);
 
 /* The training options of train, cv, eval and backtest. */
 struct train_args {
-    const char *data, *label, *positive, *store, *out, *ignore, *model;
+    const char *data, *label, *positive, *store, *out, *ignore, *model, *monotone;
     enum churn_train_algo algo;
     struct churn_train_options opts;
     int horizon_days, cutoffs, step_days, inactivity_days;
@@ -82,6 +82,11 @@ struct train_args {
 /** churnctl_train_parse() - parse train's options into @a: 0, -1 after --help, or EXIT_USAGE
  * after a message. */
 int churnctl_train_parse(int argc, char **argv, struct train_args *a);
+
+/** churnctl_monotone() - set @a's monotone constraints for @ds from --monotone (default:
+ * the catalogue's for a store set, none for a CSV): 0 and *@out (free() it after training), or
+ * EXIT_USAGE after a message. */
+int churnctl_monotone(struct train_args *a, const struct churn_dataset *ds, signed char **out);
 
 /** churnctl_open_store() - open @dir read-only: 0, or EXIT_TRANSPORT after a message. */
 int churnctl_open_store(const char *dir, struct churn_store **out);
@@ -104,6 +109,10 @@ int churnctl_backtest(int argc, char **argv);
 int churnctl_alerts(struct ctl *ctl, int argc, char **argv);
 int churnctl_ack(struct ctl *ctl, int argc, char **argv);
 int churnctl_at_risk(struct ctl *ctl, int argc, char **argv);
+
+/* models.c: the model registry of a running churnd: models list|promote|rollback, retrain */
+int churnctl_models(struct ctl *ctl, int argc, char **argv);
+int churnctl_retrain(struct ctl *ctl, int argc, char **argv);
 
 /* import.c: customers and events from CSV or JSON Lines into a store or a server */
 int churnctl_import(struct ctl *ctl, int argc, char **argv);

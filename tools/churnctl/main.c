@@ -32,6 +32,10 @@ usage(FILE *out)
           "                               acknowledge an alert, and snooze or close it\n"
           "  at-risk [--limit N] [--min-tier low|medium|high]\n"
           "                               customers ranked by expected revenue at risk\n"
+          "the model registry (`churnctl models --help`):\n"
+          "  models list | promote ID|VERSION | rollback [ID]\n"
+          "                               registered models, serve one, serve the previous\n"
+          "  retrain                      start a retraining run in churnd now\n"
           "offline:\n"
           "  sentiment [--lexicons DIR]   lines on stdin -> one JSON analysis per line\n"
           "  train (--data FILE.csv --label COL | --store DIR) --out MODEL.json [options]\n"
@@ -111,10 +115,10 @@ main(int argc, char **argv)
         return churnctl_report(argc - i, argv + i);
     if (strcmp(cmd, "sentiment") == 0)
         return churnctl_sentiment(argc - i, argv + i);
-    bool known = strcmp(cmd, "methods") == 0 || strcmp(cmd, "health") == 0 ||
-                 strcmp(cmd, "call") == 0 || strcmp(cmd, "chat") == 0 ||
-                 strcmp(cmd, "alerts") == 0 || strcmp(cmd, "ack") == 0 ||
-                 strcmp(cmd, "at-risk") == 0;
+    bool known =
+        strcmp(cmd, "methods") == 0 || strcmp(cmd, "health") == 0 || strcmp(cmd, "call") == 0 ||
+        strcmp(cmd, "chat") == 0 || strcmp(cmd, "alerts") == 0 || strcmp(cmd, "ack") == 0 ||
+        strcmp(cmd, "at-risk") == 0 || strcmp(cmd, "models") == 0 || strcmp(cmd, "retrain") == 0;
     if (!known) {
         fprintf(stderr, "churnctl: unknown command '%s'\n", cmd);
         usage(stderr);
@@ -139,6 +143,10 @@ main(int argc, char **argv)
             rc = churnctl_ack(&ctl, argc - i, argv + i);
         else if (strcmp(cmd, "at-risk") == 0)
             rc = churnctl_at_risk(&ctl, argc - i, argv + i);
+        else if (strcmp(cmd, "models") == 0)
+            rc = churnctl_models(&ctl, argc - i, argv + i);
+        else if (strcmp(cmd, "retrain") == 0)
+            rc = churnctl_retrain(&ctl, argc - i, argv + i);
         else
             rc = churnctl_call(&ctl, argc - i, argv + i);
         churn_client_close(ctl.client);

@@ -28,16 +28,21 @@ train_usage(FILE *out)
           "  --data FILE.csv --label COL [--positive VALUE] [--ignore COL,COL]\n"
           "  --store DIR [--horizon-days 90] [--cutoffs 3] [--step-days 30]\n"
           "              [--inactivity-days 0] [--as-of UNIX_MS]\n"
-          "      features as of each cutoff (as_of - horizon, then step days earlier each);\n"
+          "      --as-of: where the data ends [now]; cutoffs at day ends, the newest one\n"
+          "      horizon + 1 days before it, then step days earlier each (docs/MODELS.md);\n"
           "      label = an explicit churn within the horizon after the cutoff (or, with\n"
           "      --inactivity-days N, N days without activity)\n"
           "options:\n"
           "  --out MODEL.json       where train writes the model (atomically)\n"
           "  --model MODEL.json     eval: score the data with this model and print every metric\n"
           "  --threshold P          decision threshold for the confusion matrix [0.5]\n"
-          "  --algo auto|logreg|gbdt  [auto: the better cross-validated AUC]\n"
+          "  --algo auto|logreg|gbdt  [auto: the best cross-validated AUC of a small grid of\n"
+          "                         trees, the logistic regression and their blend]\n"
+          "  --time-budget-s S      auto: start no candidate after S seconds [120; 0: no limit]\n"
           "  --folds K [5]  --seed N  --trees N [200]  --depth N [6]  --learning-rate X\n"
           "  --calibration none|platt|isotonic [platt]  --l2 X  --balanced\n"
+          "  --monotone SPEC        NAME=+1|-1|0,... or catalogue (the features' declared\n"
+          "                         directions), or none [--store: catalogue; --data: none]\n"
           "  --json                 machine-readable output\n",
           out);
 }
@@ -80,6 +85,8 @@ churnctl_train_parse(int argc, char **argv, struct train_args *a)
             a->positive = v;
         else if (strcmp(k, "--ignore") == 0)
             a->ignore = v;
+        else if (strcmp(k, "--monotone") == 0)
+            a->monotone = v;
         else if (strcmp(k, "--store") == 0)
             a->store = v;
         else if (strcmp(k, "--out") == 0)
@@ -120,7 +127,14 @@ churnctl_train_parse(int argc, char **argv, struct train_args *a)
             a->opts.n_trees = (unsigned)num;
         else if (strcmp(k, "--depth") == 0)
             a->opts.max_depth = (unsigned)num;
-        else if (strcmp(k, "--learning-rate") == 0)
+        else if (strcmp(k, "--time-budget-s") == 0) {
+            if (!(num >= 0) || !isfinite(num)) {
+                fprintf(stderr, "churnctl: --time-budget-s: '%s' is not a number of seconds >= 0\n",
+                        v);
+                return EXIT_USAGE;
+            }
+            a->opts.time_budget_s = num;
+        } else if (strcmp(k, "--learning-rate") == 0)
             a->opts.learning_rate = num;
         else if (strcmp(k, "--l2") == 0)
             a->opts.l2 = num;
@@ -169,6 +183,30 @@ churnctl_open_store(const char *dir, struct churn_store **out)
         fprintf(stderr, "churnctl: store %s: %s\n", dir, churn_store_last_error());
         return EXIT_TRANSPORT;
     }
+    return 0;
+}
+
+int
+churnctl_monotone(struct train_args *a, const struct churn_dataset *ds, signed char **out)
+{
+    const char *spec = a->monotone ? a->monotone : a->store ? "catalogue" : NULL;
+    *out = NULL;
+    if (!spec || strcmp(spec, "none") == 0)
+        return 0;
+    signed char *m = calloc(ds->n_features + 1, 1);
+    char err[512];
+    if (!m) {
+        fprintf(stderr, "churnctl: out of memory\n");
+        return EXIT_TRANSPORT;
+    }
+    if (churn_train_parse_monotone(ds, spec, m, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: --monotone: %s\n", err);
+        free(m);
+        return EXIT_USAGE;
+    }
+    a->opts.monotone = m;
+    a->opts.n_monotone = ds->n_features;
+    *out = m;
     return 0;
 }
 
@@ -297,6 +335,53 @@ cv_json(const struct churn_cv_result *cv)
     return j;
 }
 
+static json_t *
+select_json(const struct churn_select_report *r)
+{
+    json_t *j = json_object(), *list = json_array();
+    json_object_set_new(j, "budget_s", json_real(r->budget_s));
+    json_object_set_new(j, "budget_hit", json_boolean(r->budget_hit));
+    json_object_set_new(j, "seconds", json_real(r->seconds));
+    json_object_set_new(j, "chosen", json_string(r->cand[r->chosen].name));
+    json_object_set_new(j, "ranked_by", json_string(r->by_newest ? "out_of_time_auc" : "cv_auc"));
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        const struct churn_select_candidate *c = &r->cand[i];
+        json_t *o = json_pack("{sssssb}", "name", c->name, "algo", churn_train_algo_name(c->algo),
+                              "ran", c->ran);
+        if (c->ran) {
+            json_object_set_new(o, "auc_mean", json_real(c->auc_mean));
+            json_object_set_new(o, "auc_sd", json_real(c->auc_sd));
+            json_object_set_new(o, "select_auc", json_real(c->select_auc));
+            json_object_set_new(o, "seconds", json_real(c->seconds));
+        }
+        if (c->algo == CHURN_TRAIN_BLEND && c->ran)
+            json_object_set_new(o, "blend_weight", json_real(c->blend_weight));
+        if (c->skipped[0])
+            json_object_set_new(o, "skipped", json_string(c->skipped));
+        json_array_append_new(list, o);
+    }
+    json_object_set_new(j, "candidates", list);
+    return j;
+}
+
+static void
+print_select(const struct churn_select_report *r)
+{
+    if (r->by_newest)
+        printf("ranked out of time: fitted on the older cutoffs, AUC on the newest one:\n");
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        const struct churn_select_candidate *c = &r->cand[i];
+        if (c->ran && r->by_newest)
+            printf("%s %-62s AUC %.4f ± %.4f  future %.4f  (%.1f s)\n", i == r->chosen ? "*" : " ",
+                   c->name, c->auc_mean, c->auc_sd, c->select_auc, c->seconds);
+        else if (c->ran)
+            printf("%s %-62s AUC %.4f ± %.4f  (%.1f s)\n", i == r->chosen ? "*" : " ", c->name,
+                   c->auc_mean, c->auc_sd, c->seconds);
+        else
+            printf("  %-62s %s\n", c->name, c->skipped[0] ? c->skipped : "not run: time budget");
+    }
+}
+
 static void
 print_cv(const struct churn_cv_result *cv)
 {
@@ -415,6 +500,11 @@ churnctl_train(int argc, char **argv, bool cv_only)
             return EXIT_USAGE;
         }
     }
+    signed char *mono = NULL;
+    if ((rc = churnctl_monotone(&a, ds, &mono))) {
+        churn_dataset_free(ds);
+        return rc;
+    }
     json_t *out = json_object();
     json_object_set_new(out, "rows", json_integer((json_int_t)ds->n_rows));
     json_object_set_new(out, "positives", json_integer((json_int_t)ds->n_positive));
@@ -463,13 +553,19 @@ churnctl_train(int argc, char **argv, bool cv_only)
                 json_object_set_new(out, "cv_gbdt", cv_json(&rep.cv_gbdt));
             if (rep.has_oof)
                 json_object_set_new(out, "out_of_fold", churnctl_metrics_json(&rep.oof));
+            if (rep.has_select)
+                json_object_set_new(out, "search", select_json(&rep.select));
             json_object_set_new(out, "dropped", json_string(rep.dropped));
             json_object_set_new(out, "seconds", json_real(rep.seconds));
-            if (!a.json) {
+            if (!a.json && rep.has_select) {
+                print_select(&rep.select);
+            } else if (!a.json) {
                 if (rep.has_cv_logreg)
                     print_cv(&rep.cv_logreg);
                 if (rep.has_cv_gbdt)
                     print_cv(&rep.cv_gbdt);
+            }
+            if (!a.json) {
                 printf("chose %s; model written to %s (%zu rows, %.1f s)\n",
                        churn_train_algo_name(rep.chosen), a.out, ds->n_rows, rep.seconds);
             }
@@ -483,5 +579,6 @@ churnctl_train(int argc, char **argv, bool cv_only)
     }
     json_decref(out);
     churn_dataset_free(ds);
+    free(mono);
     return rc;
 }

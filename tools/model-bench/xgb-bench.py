@@ -10,10 +10,24 @@ both tools see the same rows and the same splits.
   xgb-bench.py sklearn FILE [--trees 100] [--depth 6] [--eta 0.1]
       the same folds with python3-sklearn: LogisticRegression (standardised, mean-imputed,
       C=1, lbfgs) and HistGradientBoostingClassifier (max_iter=trees, max_depth=depth)
+  xgb-bench.py anchors FILE [--trees 100] [--depth 6] [--eta 0.1] [--threads 2]
+      the anchors of the public-sets table on the same folds, each with its CV time:
+      sklearn LogisticRegression (mean-imputed, standardised numerics, one-hot categoricals,
+      C=1), sklearn HistGradientBoostingClassifier (native categoricals, max_iter=trees,
+      learning_rate=eta, otherwise sklearn's defaults) and xgboost (hist, trees, depth, eta)
+  xgb-bench.py table RESULT.json...
+      one Markdown table from JSON lines {"set", "churnd_auto": {...}, "anchors": {...}}
+      (tools/model-bench/public-sets.sh writes them), and the margin of churnd's auto over
+      the best anchor per set
   xgb-bench.py speed FILE [--trees 100] [--depth 6] [--threads 2] [--seconds 1]
       training time on all rows, then single-row prediction throughput on one thread
       (inplace_predict on a 1 x F array, and predict(pred_contribs=True) on a 1-row DMatrix),
       measured in CPU time of the calling thread
+
+cv and sklearn take --monotone NAME=+1,NAME=-1 (columns of FILE): xgboost's
+monotone_constraints and HistGradientBoostingClassifier's monotonic_cst, for the side-by-side of
+`model-bench cv --monotone` (the logistic regression stays unconstrained: sklearn has no
+sign constraint).
 
 Prints JSON. Run with Debian's interpreter: /usr/bin/python3.
 """
@@ -31,6 +45,11 @@ def load(path):
     data = np.genfromtxt(path, delimiter=",", skip_header=1, filling_values=np.nan)
     X = data[:, :-2]
     return header[:-2], X, data[:, -2], data[:, -1].astype(int)
+
+
+def categorical_mask(names):
+    """Columns `model-bench export` marked categorical (name prefixed "c:")."""
+    return np.array([n.startswith("c:") for n in names])
 
 
 def auc(p, y):
@@ -69,9 +88,22 @@ def average_precision(p, y):
     return ap
 
 
-def params(a):
-    return {"objective": "binary:logistic", "tree_method": "hist", "max_depth": a.depth,
-            "eta": a.eta, "nthread": a.threads, "max_bin": 256, "seed": 42}
+def directions(names, spec):
+    d = [0] * len(names)
+    for item in filter(None, (spec or "").split(",")):
+        name, _, v = item.partition("=")
+        if name not in names or v not in ("+1", "1", "-1", "0"):
+            raise SystemExit("xgb-bench: --monotone: bad item '%s'" % item)
+        d[names.index(name)] = int(v)
+    return d
+
+
+def params(a, names=None):
+    p = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": a.depth,
+         "eta": a.eta, "nthread": a.threads, "max_bin": 256, "seed": 42}
+    if a.monotone and names:
+        p["monotone_constraints"] = "(" + ",".join(map(str, directions(names, a.monotone))) + ")"
+    return p
 
 
 def cmd_cv(a):
@@ -80,7 +112,8 @@ def cmd_cv(a):
     t0 = time.perf_counter()
     for k in sorted(set(fold)):
         tr, te = fold != k, fold == k
-        b = xgb.train(params(a), xgb.DMatrix(X[tr], label=y[tr]), num_boost_round=a.trees)
+        b = xgb.train(params(a, names), xgb.DMatrix(X[tr], label=y[tr]),
+                      num_boost_round=a.trees)
         p = b.predict(xgb.DMatrix(X[te]))
         q = np.clip(p, 1e-15, 1 - 1e-15)
         res["auc"].append(auc(p, y[te]))
@@ -130,13 +163,76 @@ def cmd_sklearn(a):
     def hgb(tr, te):
         m = HistGradientBoostingClassifier(max_iter=a.trees, max_depth=a.depth,
                                            learning_rate=a.eta, early_stopping=False,
-                                           random_state=42)
+                                           random_state=42,
+                                           monotonic_cst=directions(names, a.monotone))
         return m.fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
 
     print(json.dumps({"data": a.file, "rows": len(y), "sklearn": sklearn.__version__,
                       "note": "categoricals as churnd's ordinal codes, no one-hot",
                       "logistic_regression": score("lr", fold, y, lr, 0),
                       "hist_gradient_boosting": score("hgb", fold, y, hgb, 0)}, indent=1))
+
+
+def cmd_anchors(a):
+    import sklearn
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    names, X, y, fold = load(a.file)
+    cat = categorical_mask(names)
+    num_idx, cat_idx = np.where(~cat)[0], np.where(cat)[0]
+
+    def lr(tr, te):
+        pre = ColumnTransformer(
+            [("num", make_pipeline(SimpleImputer(), StandardScaler()), num_idx),
+             ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
+                                   OneHotEncoder(handle_unknown="ignore")), cat_idx)])
+        m = make_pipeline(pre, LogisticRegression(max_iter=2000))
+        return m.fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
+
+    def hgb(tr, te):
+        m = HistGradientBoostingClassifier(max_iter=a.trees, learning_rate=a.eta,
+                                           categorical_features=cat if cat.any() else None,
+                                           random_state=42)
+        return m.fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
+
+    def xg(tr, te):
+        b = xgb.train(params(a), xgb.DMatrix(X[tr], label=y[tr]), num_boost_round=a.trees)
+        return b.predict(xgb.DMatrix(X[te]))
+
+    print(json.dumps({"data": a.file, "rows": len(y), "sklearn": sklearn.__version__,
+                      "xgboost": xgb.__version__,
+                      "logistic_regression": score("lr", fold, y, lr, 0),
+                      "hist_gradient_boosting": score("hgb", fold, y, hgb, 0),
+                      "xgboost_hist": score("xgb", fold, y, xg, 0)}))
+
+
+def cmd_table(a):
+    rows = []
+    for path in a.results:
+        with open(path) as f:
+            rows += [json.loads(line) for line in f if line.strip()]
+    anchors = [("logistic_regression", "sklearn LR"), ("hist_gradient_boosting", "sklearn HGB"),
+               ("xgboost_hist", "xgboost")]
+    print("| set | rows | churnd auto | " + " | ".join(n for _, n in anchors) +
+          " | margin over the best anchor |")
+    print("|---|---|---|" + "---|" * len(anchors) + "---|")
+    out = []
+    for r in rows:
+        c, an = r["churnd_auto"], r["anchors"]
+        best = max(an[k]["auc"] for k, _ in anchors)
+        cells = ["%.4f ± %.3f (%.1f s)" % (an[k]["auc"], an[k]["auc_sd"], an[k]["seconds"])
+                 for k, _ in anchors]
+        print("| %s | %d | **%.4f** ± %.3f (%.1f s) | %s | %+.4f |" % (
+            r["set"], c["rows"], c["auc"], c["auc_sd"], c["train_seconds"], " | ".join(cells),
+            c["auc"] - best))
+        out.append({"set": r["set"], "churnd_auto_auc": c["auc"], "best_anchor_auc": best,
+                    "margin": round(c["auc"] - best, 4)})
+    print(json.dumps(out))
 
 
 def cmd_speed(a):
@@ -169,15 +265,20 @@ def cmd_speed(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["cv", "sklearn", "speed"])
+    ap.add_argument("cmd", choices=["cv", "sklearn", "anchors", "table", "speed"])
     ap.add_argument("file")
+    ap.add_argument("results", nargs="*")
     ap.add_argument("--trees", type=int, default=100)
     ap.add_argument("--depth", type=int, default=6)
     ap.add_argument("--eta", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--monotone", default="")
     a = ap.parse_args()
-    {"cv": cmd_cv, "sklearn": cmd_sklearn, "speed": cmd_speed}[a.cmd](a)
+    if a.cmd == "table":
+        a.results = [a.file] + a.results
+    {"cv": cmd_cv, "sklearn": cmd_sklearn, "anchors": cmd_anchors, "table": cmd_table,
+     "speed": cmd_speed}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -265,7 +265,8 @@ make_profile(struct profile *p, struct rng *r, long index, int64_t now, int days
                   (int64_t)(uniform(r) * span * CHURN_MS_PER_DAY);
     if (p->churn_ms < p->signup_ms + 20 * CHURN_MS_PER_DAY)
         p->churns = false;
-    p->decay_days = 20 + (int)(uniform(r) * 40);
+    /* fading churners drift away over one to four months, as subscribers do */
+    p->decay_days = 30 + (int)(uniform(r) * 90);
     if (uniform(r) < 0.35)
         p->decay_days = 1 + (int)(uniform(r) * 5); /* leaves suddenly, little warning */
     p->dip_days = 0;

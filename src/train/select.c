@@ -1,0 +1,422 @@
+/*
+ * select.c - the search behind `--algo auto`: a small, fixed grid of candidates (the logistic
+ * regression, the trees as configured, trees of other shapes whose number is found by early
+ * stopping, and a blend of the logistic regression with the best trees) cross-validated on the
+ * same stratified folds, in an order chosen so that a time budget that cuts the grid short
+ * still leaves the best candidate so far; and the blend's model document. When the rows carry
+ * times (a store training set's cutoffs), candidates are ranked out of time: each is also
+ * fitted on the older cutoffs and judged on the newest one, because a model that wins a
+ * cross-validation across time can lose the future (a logistic regression did, by 0.07 of
+ * prospective AUC on the demo platform). The blend's weight
+ * is chosen on out-of-fold margins: for each fold on the other folds' margins (so that its CV
+ * figure is not fitted to the fold it is measured on), for the final model on all of them.
+ */
+#include "churn/train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "churn/alloc.h"
+#include "churn/clock.h"
+#include "internal.h"
+
+#define BLEND_STEPS           19 /* weights 0.05, 0.10, ..., 0.95 */
+#define EARLY_STOPPING_ROUNDS 20
+
+/* A tree candidate: depth, learning rate, minimum child weight, at most this many trees
+ * (early stopping picks the number), row and column fraction per tree. */
+struct tree_shape {
+    unsigned depth;
+    double eta, mcw;
+    unsigned trees;
+    double subsample, colsample;
+};
+
+/* Most generally useful first: shallow, moderately shrunk trees; then the extremes. */
+static const struct tree_shape grid[] = {
+    {3, 0.1, 1, 400, 1, 1},      {4, 0.05, 5, 600, 1, 1},      {2, 0.1, 1, 600, 1, 1},
+    {6, 0.05, 5, 600, 0.8, 0.8}, {8, 0.05, 10, 600, 0.8, 0.8}, {3, 0.05, 10, 800, 0.8, 0.5},
+};
+#define GRID_N (sizeof(grid) / sizeof(grid[0]))
+
+/* Working memory of one search. */
+struct search {
+    const struct churn_dataset *ds;
+    const struct churn_train_options *o;
+    struct churn_select_result *out;
+    unsigned *fold;
+    double *oof_lr, *oof_gb, *oof_cur, *mix, *p, *y;
+    struct churn_cv_result *cv;
+    bool by_newest; /* rank out of time (rows carry times): see churn_select_candidate */
+    double newest;
+    unsigned *tfold;                     /* 0: the newest time's rows, 1: the older ones */
+    double *t_lr, *t_gb, *t_cur, *t_mix; /* their holdout margins */
+    double best_trees_auc;               /* the selection score of the trees kept in oof_gb */
+    int64_t t0;
+    struct churn__tctx ctx;
+};
+
+static void
+tree_options(const struct churn_train_options *o, const struct tree_shape *g,
+             struct churn_train_options *t)
+{
+    *t = *o;
+    t->algo = CHURN_TRAIN_GBDT;
+    t->max_depth = g->depth;
+    t->max_leaves = 1u << g->depth;
+    t->learning_rate = g->eta;
+    t->min_child_weight = g->mcw;
+    t->n_trees = g->trees;
+    t->subsample = g->subsample;
+    t->colsample = g->colsample;
+    t->early_stopping = EARLY_STOPPING_ROUNDS;
+}
+
+static void
+name_trees(char *buf, size_t len, const struct churn_train_options *t, const char *how)
+{
+    snprintf(buf, len, "gbdt depth %u, eta %g, mcw %g, %s%u trees%s", t->max_depth,
+             t->learning_rate, t->min_child_weight, t->early_stopping ? "<= " : "", t->n_trees,
+             how);
+}
+
+/* The AUC of the newest time's rows from the holdout margins @margin. */
+static double
+newest_auc(struct search *s, const double *margin)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < s->ds->n_rows; r++) {
+        if (s->tfold[r] != 0)
+            continue;
+        s->p[n] = churn__sigmoid(margin[r]);
+        s->y[n++] = s->ds->y[r];
+    }
+    struct churn_metrics m;
+    return churn_metrics_compute(s->p, s->y, n, 0.5, &m) ? NAN : m.auc;
+}
+
+/* The selection score of a candidate (@t, @algo) whose CV is @cv: its mean CV AUC, or, out of
+ * time, the AUC on the newest time's rows of the same candidate fitted on the older rows (its
+ * holdout margins into @buf). */
+static enum churn_err
+select_auc(struct search *s, const struct churn_train_options *t, enum churn_train_algo algo,
+           const struct churn_cv_result *cv, double *buf, double *score)
+{
+    *score = cv->auc_mean;
+    if (!s->by_newest)
+        return CHURN_OK;
+    enum churn_err err = churn__train_holdout(s->ds, t, algo, s->tfold, buf, &s->ctx);
+    if (!err)
+        *score = newest_auc(s, buf);
+    return err;
+}
+
+static void
+record(struct search *s, size_t i, enum churn_train_algo algo, const struct churn_cv_result *cv,
+       double score)
+{
+    struct churn_select_report *r = &s->out->report;
+    struct churn_select_candidate *c = &r->cand[i];
+    c->algo = algo;
+    c->ran = true;
+    c->select_auc = score;
+    c->auc_mean = cv->auc_mean;
+    c->auc_sd = cv->auc_sd;
+    c->pr_auc_mean = cv->pr_auc_mean;
+    c->log_loss_mean = cv->log_loss_mean;
+    c->seconds = cv->seconds;
+    r->n_ran++;
+    if (i == 0 || score > r->cand[r->chosen].select_auc) {
+        r->chosen = i;
+        s->out->algo = algo;
+        s->out->cv_chosen = *cv;
+    }
+}
+
+/* Metrics of fold @f from the out-of-fold margins @margin. */
+static enum churn_err
+fold_metrics(struct search *s, unsigned f, const double *margin, struct churn_metrics *out)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < s->ds->n_rows; r++) {
+        if (s->fold[r] != f)
+            continue;
+        s->p[n] = churn__sigmoid(margin[r]);
+        s->y[n++] = s->ds->y[r];
+    }
+    return churn_metrics_compute(s->p, s->y, n, s->o->threshold, out);
+}
+
+static void
+mix_margins(struct search *s, double w)
+{
+    for (size_t r = 0; r < s->ds->n_rows; r++)
+        s->mix[r] = w * s->oof_lr[r] + (1 - w) * s->oof_gb[r];
+}
+
+static double
+step_weight(size_t i)
+{
+    return 0.05 * (double)(i + 1);
+}
+
+/* The blend's CV into s->cv: fold f is scored with the weight that maximises the mean AUC of
+ * the other folds; *@w_all maximises the mean over all folds (the final model's weight). */
+static enum churn_err
+blend_cv(struct search *s, double *w_all)
+{
+    unsigned k = s->o->folds;
+    double auc[BLEND_STEPS][CHURN_TRAIN_MAX_FOLDS];
+    int64_t t0 = churn_mono_ns();
+    enum churn_err err;
+    struct churn_metrics m;
+    for (size_t i = 0; i < BLEND_STEPS; i++) {
+        mix_margins(s, step_weight(i));
+        for (unsigned f = 0; f < k; f++) {
+            if ((err = fold_metrics(s, f, s->mix, &m)))
+                return err;
+            auc[i][f] = m.auc;
+        }
+    }
+    memset(s->cv, 0, sizeof(*s->cv));
+    s->cv->algo = CHURN_TRAIN_BLEND;
+    s->cv->folds = k;
+    for (unsigned f = 0; f <= k; f++) { /* f == k: every fold, for the final weight */
+        size_t best = 0;
+        double best_sum = -INFINITY;
+        for (size_t i = 0; i < BLEND_STEPS; i++) {
+            double sum = 0;
+            for (unsigned g = 0; g < k; g++)
+                sum += g == f ? 0 : auc[i][g];
+            if (sum > best_sum) {
+                best_sum = sum;
+                best = i;
+            }
+        }
+        if (f == k) {
+            *w_all = step_weight(best);
+            break;
+        }
+        mix_margins(s, step_weight(best));
+        if ((err = fold_metrics(s, f, s->mix, &s->cv->fold[f])))
+            return err;
+    }
+    churn_cv_summarise(s->cv);
+    s->cv->seconds = (double)(churn_mono_ns() - t0) / 1e9;
+    return CHURN_OK;
+}
+
+/* Rank by the newest time's rows when the rows carry at least two times, the newest with
+ * both classes. */
+static void
+newest_time(struct search *s)
+{
+    const struct churn_dataset *ds = s->ds;
+    double newest = -INFINITY, pos = 0, n = 0;
+    bool older = false;
+    for (size_t r = 0; ds->time && r < ds->n_rows; r++)
+        newest = ds->time[r] > newest ? ds->time[r] : newest;
+    for (size_t r = 0; ds->time && r < ds->n_rows; r++) {
+        older |= ds->time[r] != newest;
+        if (ds->time[r] == newest)
+            n++, pos += ds->y[r] > 0;
+    }
+    s->newest = newest;
+    s->by_newest = older && pos >= 1 && pos < n;
+    for (size_t r = 0; s->by_newest && r < ds->n_rows; r++)
+        s->tfold[r] = ds->time[r] == newest ? 0 : 1;
+}
+
+static bool
+over_budget(const struct search *s)
+{
+    double budget = s->o->time_budget_s;
+    return budget > 0 && (double)(churn_mono_ns() - s->t0) / 1e9 >= budget;
+}
+
+/* Tree candidates 1.. in order while the budget lasts; the best of them is kept in
+ * out->cv_gbdt, s->oof_gb and *@best. */
+static enum churn_err
+run_trees(struct search *s, struct churn_train_options *best)
+{
+    struct churn_select_result *out = s->out;
+    struct churn_select_report *r = &out->report;
+    for (size_t i = 0; i <= GRID_N; i++) {
+        struct churn_train_options t;
+        if (i == 0) {
+            t = *s->o;
+            t.algo = CHURN_TRAIN_GBDT;
+        } else {
+            tree_options(s->o, &grid[i - 1], &t);
+        }
+        name_trees(r->cand[i + 1].name, sizeof(r->cand[i + 1].name), &t,
+                   i == 0 ? " (as configured)" : ", early stopping");
+        r->cand[i + 1].algo = CHURN_TRAIN_GBDT;
+        if (over_budget(s)) {
+            r->budget_hit = true;
+            continue;
+        }
+        struct churn_select_candidate *c = &r->cand[i + 1];
+        enum churn_err err = churn_train_cv(s->ds, &t, CHURN_TRAIN_GBDT, s->cv, s->oof_cur,
+                                            c->skipped, sizeof(c->skipped));
+        if (err == CHURN_EINVAL) /* this shape does not fit this data: the others may */
+            continue;
+        if (err)
+            return churn__train_fail(&s->ctx, err, "%s", c->skipped);
+        c->skipped[0] = '\0';
+        double score;
+        err = select_auc(s, &t, CHURN_TRAIN_GBDT, s->cv, s->t_cur, &score);
+        if (err == CHURN_EINVAL) { /* too little data in the older cutoffs for this shape */
+            snprintf(c->skipped, sizeof(c->skipped), "%s", s->ctx.errbuf);
+            continue;
+        }
+        if (err)
+            return err;
+        record(s, i + 1, CHURN_TRAIN_GBDT, s->cv, score);
+        if (r->chosen == i + 1)
+            out->opts = t;
+        if (!out->has_cv_gbdt || score > s->best_trees_auc) {
+            s->best_trees_auc = score;
+            out->cv_gbdt = *s->cv;
+            out->has_cv_gbdt = true;
+            *best = t;
+            double *tmp = s->oof_gb;
+            s->oof_gb = s->oof_cur;
+            s->oof_cur = tmp;
+            tmp = s->t_gb;
+            s->t_gb = s->t_cur;
+            s->t_cur = tmp;
+        }
+    }
+    return CHURN_OK;
+}
+
+static enum churn_err
+search_run(struct search *s, double *oof)
+{
+    struct churn_select_result *out = s->out;
+    struct churn_select_report *r = &out->report;
+    struct churn_train_options lr = *s->o, best_trees;
+    size_t n = s->ds->n_rows, blend = GRID_N + 2;
+    lr.algo = CHURN_TRAIN_LOGREG;
+    r->n_candidates = GRID_N + 3;
+    snprintf(r->cand[0].name, sizeof(r->cand[0].name), "logistic regression, l2 %g", lr.l2);
+    enum churn_err err = churn_train_cv(s->ds, &lr, CHURN_TRAIN_LOGREG, &out->cv_logreg, s->oof_lr,
+                                        s->ctx.errbuf, s->ctx.errlen);
+    if (err)
+        return err;
+    double score;
+    if ((err = select_auc(s, &lr, CHURN_TRAIN_LOGREG, &out->cv_logreg, s->t_lr, &score)))
+        return err;
+    record(s, 0, CHURN_TRAIN_LOGREG, &out->cv_logreg, score);
+    out->opts = lr;
+    if ((err = run_trees(s, &best_trees)))
+        return err;
+    snprintf(r->cand[blend].name, sizeof(r->cand[blend].name),
+             "blend: logistic regression + the best trees");
+    r->cand[blend].algo = CHURN_TRAIN_BLEND;
+    if (out->has_cv_gbdt) {
+        double w;
+        if ((err = blend_cv(s, &w)))
+            return churn__train_fail(&s->ctx, err, "blend: cannot compute metrics");
+        r->cand[blend].blend_weight = w;
+        score = s->cv->auc_mean;
+        if (s->by_newest) { /* the holdout margins mixed with the weight CV chose */
+            for (size_t q = 0; q < n; q++)
+                s->t_mix[q] = w * s->t_lr[q] + (1 - w) * s->t_gb[q];
+            score = newest_auc(s, s->t_mix);
+        }
+        record(s, blend, CHURN_TRAIN_BLEND, s->cv, score);
+        if (r->chosen == blend) {
+            out->opts = best_trees;
+            out->opts.algo = CHURN_TRAIN_BLEND;
+            out->blend_weight = w;
+            mix_margins(s, w);
+        }
+    }
+    if (oof) {
+        const double *src = out->algo == CHURN_TRAIN_LOGREG ? s->oof_lr
+                            : out->algo == CHURN_TRAIN_GBDT ? s->oof_gb
+                                                            : s->mix;
+        memcpy(oof, src, n * sizeof(double));
+    }
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_train_select(const struct churn_dataset *ds, const struct churn_train_options *opts,
+                   struct churn_select_result *out, double *oof, char *errbuf, size_t errlen)
+{
+    struct churn__tctx ctx = {errbuf, errlen};
+    if (opts->folds < 2 || opts->folds > CHURN_TRAIN_MAX_FOLDS)
+        return churn__train_fail(&ctx, CHURN_EINVAL, "algorithm auto needs folds 2..%u",
+                                 CHURN_TRAIN_MAX_FOLDS);
+    if (!(opts->time_budget_s >= 0))
+        return churn__train_fail(&ctx, CHURN_EINVAL, "time_budget_s: must be a number >= 0");
+    size_t n = ds->n_rows ? ds->n_rows : 1;
+    struct churn_select_result *res = churn_calloc(1, sizeof(*res));
+    struct search s = {
+        .ds = ds,
+        .o = opts,
+        .out = res,
+        .fold = churn_malloc(n * sizeof(unsigned)),
+        .oof_lr = churn_malloc(n * sizeof(double)),
+        .oof_gb = churn_malloc(n * sizeof(double)),
+        .oof_cur = churn_malloc(n * sizeof(double)),
+        .mix = churn_malloc(n * sizeof(double)),
+        .p = churn_malloc(n * sizeof(double)),
+        .y = churn_malloc(n * sizeof(double)),
+        .cv = churn_malloc(sizeof(struct churn_cv_result)),
+        .tfold = churn_malloc(n * sizeof(unsigned)),
+        .t_lr = churn_malloc(n * sizeof(double)),
+        .t_gb = churn_malloc(n * sizeof(double)),
+        .t_cur = churn_malloc(n * sizeof(double)),
+        .t_mix = churn_malloc(n * sizeof(double)),
+        .t0 = churn_mono_ns(),
+        .ctx = ctx,
+    };
+    enum churn_err err;
+    if (!res || !s.fold || !s.oof_lr || !s.oof_gb || !s.oof_cur || !s.mix || !s.p || !s.y ||
+        !s.cv || !s.tfold || !s.t_lr || !s.t_gb || !s.t_cur || !s.t_mix) {
+        err = churn__train_fail(&ctx, CHURN_ENOMEM, "out of memory");
+        goto out_free;
+    }
+    res->report.budget_s = opts->time_budget_s;
+    newest_time(&s);
+    res->report.by_newest = s.by_newest;
+    if ((err = churn_train_folds(ds, opts->folds, opts->seed, s.fold, errbuf, errlen)) ||
+        (err = search_run(&s, oof)))
+        goto out_free;
+    res->report.seconds = (double)(churn_mono_ns() - s.t0) / 1e9;
+    *out = *res;
+out_free:
+    churn_free(res);
+    churn_free(s.fold);
+    churn_free(s.oof_lr);
+    churn_free(s.oof_gb);
+    churn_free(s.oof_cur);
+    churn_free(s.tfold);
+    churn_free(s.t_lr);
+    churn_free(s.t_gb);
+    churn_free(s.t_cur);
+    churn_free(s.t_mix);
+    churn_free(s.mix);
+    churn_free(s.p);
+    churn_free(s.y);
+    churn_free(s.cv);
+    return err;
+}
+
+enum churn_err
+churn__blend_doc(json_t *lr, json_t *gbdt, double w_lr, json_t **doc, struct churn__tctx *ctx)
+{
+    json_t *feats = json_deep_copy(json_object_get(gbdt, "features"));
+    json_t *d = json_pack("{sssos{sfs[{sfso}{sfso}]}}", "kind", "blend", "features", feats, "blend",
+                          "intercept", 0.0, "members", "weight", w_lr, "model", lr, "weight",
+                          1.0 - w_lr, "model", gbdt);
+    if (!d)
+        return churn__train_fail(ctx, CHURN_ENOMEM, "out of memory (blend document)");
+    *doc = d;
+    return CHURN_OK;
+}
