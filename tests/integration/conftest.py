@@ -138,6 +138,9 @@ class Churnd:
         self._channels = []
 
     def start(self):
+        # a restarted server is running again: teardown must stop it (a stale exit status
+        # from the previous run left restarted servers running after the suite)
+        self.returncode = None
         if os.path.exists(self.ready_file):
             os.unlink(self.ready_file)
         self._stderr = open(self.stderr_path, "ab")
