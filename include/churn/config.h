@@ -17,6 +17,9 @@
 #include "churn/error.h"
 #include "churn/log.h"
 
+/* churnd's risk tiers unless --risk-tiers says otherwise; backtests judge the same tiers. */
+#define CHURN_RISK_TIERS_DEFAULT "threshold:0.5,0.2"
+
 struct churn_config {
     char *listen;
     char *data_dir;

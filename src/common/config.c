@@ -78,7 +78,7 @@ static const struct opt options[] = {
      "rescore every customer this often (0: no sweep)"},
     {"sweep-delay-s", OPT_INT, OFF(sweep_delay_s), 0, 86400, "5",
      "the first sweep starts this long after start-up (once a model is served)"},
-    {"risk-tiers", OPT_STR, OFF(risk_tiers), 0, 0, "threshold:0.5,0.2",
+    {"risk-tiers", OPT_STR, OFF(risk_tiers), 0, 0, CHURN_RISK_TIERS_DEFAULT,
      "risk tiers: threshold:HIGH,MEDIUM (probabilities) or top:HIGH,MEDIUM (shares)"},
     {"value-tiers", OPT_STR, OFF(value_tiers), 0, 0, "top:0.2,0.3",
      "value tiers: top:HIGH,MEDIUM (shares, from each sweep) or threshold:HIGH,MEDIUM"},

@@ -49,15 +49,21 @@ def test_served_scores_equal_the_backtest_of_today(churnctl_bin, churnd_factory,
     srv = start_on_store(churnd_factory, demo_store.store, demo_store.gbdt)
     stub = api.scoring_grpc.ScoringServiceStub(srv.channel())
     ids = sorted(want)
-    got = {}
+    got, tiers = {}, {}
     for i in range(0, len(ids), 500):
         resp = stub.BatchGetScores(api.scoring_pb2.BatchGetScoresRequest(
             customer_ids=ids[i:i + 500]), timeout=60)
         for res in resp.results:
             got[res.score.customer_id] = res.score.probability
+            tiers[res.score.risk_tier] = tiers.get(res.score.risk_tier, 0) + 1
     assert got.keys() == want.keys()
     worst = max(abs(got[c] - want[c]) for c in ids)
     assert worst < 1e-9, f"served and backtest scores differ by up to {worst}"
+    # and the backtest's tiers are the ones churnd serves (its default --risk-tiers)
+    c = api.common_pb2
+    for name, tier in (("high", c.RISK_TIER_HIGH), ("medium", c.RISK_TIER_MEDIUM),
+                       ("low", c.RISK_TIER_LOW)):
+        assert report["tier_share"][name] == pytest.approx(tiers.get(tier, 0) / len(ids)), name
 
 
 def test_a_backtest_trained_before_t_foresees_churn_after_t(churnctl_bin, demo_store):
@@ -89,6 +95,7 @@ def test_a_backtest_trained_before_t_foresees_churn_after_t(churnctl_bin, demo_s
     (["--horizon-days", "30"], "needs --as-of"),
     (["--as-of", "YESTERDAY", "--train", "--model", "MODEL"], "either --model"),
     (["--as-of", "YESTERDAY", "--horizon-days", "0"], "horizon"),
+    (["--as-of", "YESTERDAY", "--scores-only", "--risk-tiers", "top:2,3"], "--risk-tiers"),
 ])
 def test_windows_a_backtest_cannot_judge_are_refused(churnctl_bin, demo_store, args, message):
     args = [demo_store.gbdt if a == "MODEL" else days_ago(1) if a == "YESTERDAY" else a

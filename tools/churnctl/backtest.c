@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "churn/alerts.h"
 #include "churn/clock.h"
+#include "churn/config.h"
 #include "churn/features.h"
 #include "churn/trainset.h"
 #include "ctl.h"
@@ -22,6 +24,7 @@ struct backtest_args {
     int64_t as_of_ms, data_until_ms;
     bool train, scores_only;
     const char *scores_out;
+    const char *risk_tiers; /* as churnd's --risk-tiers */
 };
 
 static void
@@ -38,6 +41,8 @@ backtest_usage(FILE *out)
         "                       --cutoffs, --step-days, ...) and judge that; --out M keeps it\n"
         "  --data-until T       where the store's data ends [now]\n"
         "  --scores-only        no truth needed (T + H may be in the future): scores and tiers\n"
+        "  --risk-tiers SPEC    the tiers to report, as churnd's --risk-tiers\n"
+        "                       [" CHURN_RISK_TIERS_DEFAULT ", churnd's default]\n"
         "  --scores-out FILE    every customer's score as JSON lines\n"
         "                       {\"customer_id\",\"probability\",\"churned\"}\n"
         "  --json               one JSON object instead of the report\n",
@@ -79,6 +84,12 @@ parse_args(int argc, char **argv, struct backtest_args *a)
                 rc = EXIT_USAGE;
             }
             i++;
+        } else if (strcmp(k, "--risk-tiers") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "churnctl: --risk-tiers needs a SPEC\n");
+                rc = EXIT_USAGE;
+            }
+            a->risk_tiers = argv[++i];
         } else if (strcmp(k, "--scores-out") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "churnctl: --scores-out needs a file\n");
@@ -239,18 +250,26 @@ print_result(const struct backtest_args *a, const struct churn_backtest_result *
 static int
 run(const struct backtest_args *a, struct churn_store *store, struct churn_model *model)
 {
+    struct churn_segment_config tiers;
+    char err[1024];
+    churn_segment_config_default(&tiers);
+    if (churn_segment_config_parse(&tiers, a->risk_tiers ? a->risk_tiers : CHURN_RISK_TIERS_DEFAULT,
+                                   NULL, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: --risk-tiers: %s\n", err);
+        return EXIT_USAGE;
+    }
     FILE *scores = NULL;
     if (a->scores_out && !(scores = fopen(a->scores_out, "w"))) {
         fprintf(stderr, "churnctl: %s: %s\n", a->scores_out, strerror(errno));
         return EXIT_TRANSPORT;
     }
-    struct churn_backtest_options o = {.as_of_ms = a->as_of_ms,
+    struct churn_backtest_options o = {.tiers = &tiers,
+                                       .as_of_ms = a->as_of_ms,
                                        .horizon_days = a->t.horizon_days,
                                        .inactivity_days = a->t.inactivity_days,
                                        .observed_until_ms = a->data_until_ms,
                                        .scores_only = a->scores_only};
     struct churn_backtest_result r;
-    char err[1024];
     enum churn_err e = churn_backtest_model(store, model, &o, scores ? write_score : NULL, scores,
                                             &r, err, sizeof(err));
     if (scores && fclose(scores) != 0 && !e) {
