@@ -18,7 +18,6 @@
 
 #define META_DATA_START_KEY "churn.data_start_day"
 #define META_HORIZON_KEY    "churn.horizon_days"
-#define VALUE_VERSION       1
 
 /* A 32-bit meta value (version byte, little-endian). */
 static enum churn_err

@@ -37,7 +37,6 @@
 #define META_ALERT_SEQ_KEY "churn.alert_seq"
 #define STORE_MAGIC        "churnd-store"
 #define STORE_FORMAT       1
-#define VALUE_VERSION      1
 
 static _Thread_local char tl_msg[256];
 static _Thread_local bool tl_map_full;

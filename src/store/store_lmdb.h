@@ -40,6 +40,9 @@ struct churn_store {
     _Atomic int32_t data_start_day; /* first day ever bucketed (INT32_MAX: none yet) */
 };
 
+/* The format byte in front of every small value (churn__store_put_versioned()). */
+#define VALUE_VERSION 1
+
 /* A write transaction body: return CHURN_OK to commit, an error to abort. */
 typedef enum churn_err churn__store_write_fn(struct churn_store *s, MDB_txn *txn, void *ctx);
 
