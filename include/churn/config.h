@@ -10,6 +10,7 @@
 #ifndef CHURN_CONFIG_H
 #define CHURN_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,6 +61,13 @@ struct churn_config {
     int64_t retrain_horizon_days;
     int64_t retrain_cutoffs;
     int64_t retrain_step_days;
+    /* issue 14 (tls): TLS, mutual TLS, tokens and roles */
+    char *tls_cert;
+    char *tls_key;
+    char *tls_client_ca;
+    bool insecure_listen;
+    char *auth_tokens;
+    bool auth_open_health;
 };
 
 enum churn_config_action {

@@ -54,6 +54,8 @@ struct churn_services {
     /* a chat conversation reuses its customer's score for this long while the stored record,
      * the model and the tier cuts are unchanged (0: score every customer turn) */
     int64_t chat_score_reuse_ms;
+    /* issue 14: ReloadModel takes model files from inside this directory only (NULL: none) */
+    const char *model_dir;
 };
 
 /**
