@@ -132,7 +132,7 @@ churn_file_inside_dir(const char *dir, const char *path, char *resolved, size_t 
     char joined[PATH_MAX], rdir[PATH_MAX], rpath[PATH_MAX];
     enum churn_err e = resolve("directory", dir, rdir, err, errlen);
     if (e)
-        return e;
+        return CHURN_EPRECOND; /* the directory itself is unusable: nothing is inside it */
     int n = path[0] == '/' ? snprintf(joined, sizeof(joined), "%s", path)
                            : snprintf(joined, sizeof(joined), "%s/%s", rdir, path);
     if (n < 0 || (size_t)n >= sizeof(joined))
