@@ -129,8 +129,9 @@ load_config(const struct churn__tls *t, grpc_ssl_server_certificate_config **out
               (!t->ca || read_pem("--tls-client-ca", t->ca, &ca, err, errlen)) &&
               check_pems(t, cert, key, ca, err, errlen);
     if (ok) {
+        /* gRPC 1.51 asserts on NULL roots in a fetched config; without mTLS they go unused */
         grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
-        *out = grpc_ssl_server_certificate_config_create(ca, &pair, 1);
+        *out = grpc_ssl_server_certificate_config_create(ca ? ca : cert, &pair, 1);
     }
     if (key)
         OPENSSL_cleanse(key, strlen(key));
@@ -153,9 +154,10 @@ fetch_config(void *user, grpc_ssl_server_certificate_config **config)
         char err[1024];
         memcpy(t->tried, now, sizeof(now));
         if (load_config(t, config, err, sizeof(err))) {
+            churn_log(CHURN_LOG_INFO, t->loaded[0].ino ? "tls_reloaded" : "tls_loaded",
+                      CHURN_LF_STR("cert", t->cert), CHURN_LF_STR("mtls", t->ca ? "yes" : "no"));
             memcpy(t->loaded, now, sizeof(now));
             r = GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_NEW;
-            churn_log(CHURN_LOG_INFO, "tls_reloaded", CHURN_LF_STR("cert", t->cert));
         } else {
             r = GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_FAIL;
             churn_log(CHURN_LOG_WARN, "tls_reload_refused", CHURN_LF_STR("error", err),
