@@ -29,8 +29,9 @@ enum churn_err churn_file_read_regular(const char *path, size_t cap, bool nofoll
  * check that it names a regular file inside @dir: no ".." component (CHURN_EPERM), the
  * resolved path (symbolic links followed) under the resolved @dir (CHURN_EPERM: "resolves
  * outside"), not a directory, FIFO, device or socket (CHURN_EPERM), present
- * (CHURN_ENOTFOUND); @dir itself missing or unusable is CHURN_EPRECOND. On success the resolved absolute path is copied to @resolved (@cap
- * bytes; CHURN_ETOOBIG if longer). Nothing is opened. @err names the rule.
+ * (CHURN_ENOTFOUND); @dir itself missing or unusable is CHURN_EPRECOND. On success the resolved
+ * absolute path is copied to @resolved (@cap bytes; CHURN_ETOOBIG if longer). Nothing is opened.
+ * @err names the rule.
  */
 enum churn_err churn_file_inside_dir(const char *dir, const char *path, char *resolved, size_t cap,
                                      char *err, size_t errlen);

@@ -16,12 +16,12 @@
 #include "churn/alloc.h"
 #include "churn/file.h"
 
-#define TOKEN_FILE_MAX   (1 << 20) /* bytes */
-#define TOKEN_MAX        4096      /* bytes of a bearer token */
-#define CN_MAX           256       /* bytes of a certificate common name */
-#define LINE_MAX_BYTES   4096
-#define BEARER           "bearer "
-#define BEARER_LEN       (sizeof(BEARER) - 1)
+#define TOKEN_FILE_MAX (1 << 20) /* bytes */
+#define TOKEN_MAX      4096      /* bytes of a bearer token */
+#define CN_MAX         256       /* bytes of a certificate common name */
+#define LINE_MAX_BYTES 4096
+#define BEARER         "bearer "
+#define BEARER_LEN     (sizeof(BEARER) - 1)
 
 struct entry {
     char name[CHURN_AUTH_NAME_MAX];

@@ -38,8 +38,9 @@ open_error(const char *path, int errnum, bool nofollow, char *err, size_t errlen
 {
     if (nofollow && errnum == ELOOP)
         return churn_fail(err, errlen, CHURN_EPERM, "%s: is a symbolic link (not followed)", path);
-    return churn_fail(err, errlen, errnum == ENOENT ? CHURN_ENOTFOUND : churn_err_from_errno(errnum),
-                      "%s: %s", path, strerror(errnum));
+    return churn_fail(err, errlen,
+                      errnum == ENOENT ? CHURN_ENOTFOUND : churn_err_from_errno(errnum), "%s: %s",
+                      path, strerror(errnum));
 }
 
 /* Read all of @fd (a regular file of at most @cap bytes) into a NUL-terminated buffer. */

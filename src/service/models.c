@@ -149,8 +149,8 @@ churn__models_check_path(const struct churn_services *svc, const char *path, cha
  * (a promotion or rollback over the wire) an entry that did not come from --model must be
  * inside --model-dir. */
 static enum churn_err
-serve_entry_locked(struct churn_services *svc, uint32_t id, bool rpc_path, char *old,
-                   size_t oldlen, char *err, size_t errlen)
+serve_entry_locked(struct churn_services *svc, uint32_t id, bool rpc_path, char *old, size_t oldlen,
+                   char *err, size_t errlen)
 {
     struct churn_registry_entry e;
     char resolved[CHURN_REGISTRY_PATH_MAX];

@@ -997,11 +997,10 @@ reload_model(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
     if (e)
         return churn_rpc_error(rpc, e, "%s", err);
     struct churn__served_model *candidate = NULL;
-    e = req->dry_run
-                           ? churn__scoring_reload(svc->scoring, path, true, old, sizeof(old),
-                                                   &candidate, err, sizeof(err))
-                           : churn__models_serve_path(svc, path, CHURN_ORIGIN_RELOAD, NULL, old,
-                                                      sizeof(old), err, sizeof(err));
+    e = req->dry_run ? churn__scoring_reload(svc->scoring, path, true, old, sizeof(old), &candidate,
+                                             err, sizeof(err))
+                     : churn__models_serve_path(svc, path, CHURN_ORIGIN_RELOAD, NULL, old,
+                                                sizeof(old), err, sizeof(err));
     if (e == CHURN_ECORRUPT || e == CHURN_ETOOBIG)
         e = CHURN_EPRECOND; /* a bad file: the old model keeps serving */
     if (e)

@@ -58,8 +58,8 @@ read_pem(const char *what, const char *path, char **out, char *err, size_t errle
 
 /* TLS channel credentials from @o's files, or plaintext when no TLS option is given. */
 static enum churn_err
-channel_credentials(const struct churn_client_options *o, grpc_channel_credentials **out,
-                    char *err, size_t errlen)
+channel_credentials(const struct churn_client_options *o, grpc_channel_credentials **out, char *err,
+                    size_t errlen)
 {
     bool tls = o && (given(o->tls_ca) || given(o->tls_cert) || given(o->tls_server_name));
     if (!tls) {

@@ -93,8 +93,8 @@ parse_key(const char *pem)
 
 /* Do the PEM texts hold a certificate, its private key and (if any) a CA certificate? */
 static bool
-check_pems(const struct churn__tls *t, const char *cert, const char *key, const char *ca,
-           char *err, size_t errlen)
+check_pems(const struct churn__tls *t, const char *cert, const char *key, const char *ca, char *err,
+           size_t errlen)
 {
     X509 *x = parse_cert(cert);
     EVP_PKEY *k = x ? parse_key(key) : NULL;
@@ -237,10 +237,10 @@ process_call(void *state, grpc_auth_context *ctx, const grpc_metadata *md, size_
     if (n_authz > 1)
         snprintf(err, sizeof(err), "authorization: sent %d times", n_authz);
     else
-        r = churn_auth_check(
-            st->auth, authz ? (const char *)GRPC_SLICE_START_PTR(authz->value) : NULL,
-            authz ? GRPC_SLICE_LENGTH(authz->value) : 0, peer_cn(ctx, cnbuf, sizeof(cnbuf)),
-            needed, &who, err, sizeof(err));
+        r = churn_auth_check(st->auth,
+                             authz ? (const char *)GRPC_SLICE_START_PTR(authz->value) : NULL,
+                             authz ? GRPC_SLICE_LENGTH(authz->value) : 0,
+                             peer_cn(ctx, cnbuf, sizeof(cnbuf)), needed, &who, err, sizeof(err));
     if (r == CHURN_AUTH_OK) {
         if (who.name[0])
             grpc_auth_context_add_cstring_property(ctx, IDENTITY_PROPERTY, who.name);

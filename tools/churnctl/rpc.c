@@ -331,7 +331,8 @@ int
 churnctl_connect(struct ctl *ctl)
 {
     char err[600];
-    enum churn_err e = churn_client_open_ex(ctl->server, &ctl->conn, &ctl->client, err, sizeof(err));
+    enum churn_err e =
+        churn_client_open_ex(ctl->server, &ctl->conn, &ctl->client, err, sizeof(err));
     if (e == CHURN_EINVAL && err[0] == '-') {
         fprintf(stderr, "churnctl: %s\n", err); /* a bad --tls-* option */
         return EXIT_USAGE;
