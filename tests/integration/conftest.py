@@ -83,6 +83,7 @@ class Stubs:
     """The generated modules: pb (messages) and grpc (stubs) per proto."""
 
     def __init__(self, out):
+        self.directory = out
         if out not in sys.path:
             sys.path.insert(0, out)
         importlib.invalidate_caches()
