@@ -23,9 +23,8 @@
 #include "churn/log.h"
 #include "internal.h"
 
-#define PEM_MAX           (1 << 20)
-#define IDENTITY_PROPERTY "churn_identity"
-#define AUTHZ_KEY         "authorization"
+#define PEM_MAX   (1 << 20)
+#define AUTHZ_KEY "authorization"
 
 /* What identifies the files' contents cheaply: compared on every handshake. */
 struct file_sig {
@@ -242,9 +241,9 @@ process_call(void *state, grpc_auth_context *ctx, const grpc_metadata *md, size_
                              authz ? GRPC_SLICE_LENGTH(authz->value) : 0,
                              peer_cn(ctx, cnbuf, sizeof(cnbuf)), needed, &who, err, sizeof(err));
     if (r == CHURN_AUTH_OK) {
-        if (who.name[0])
-            grpc_auth_context_add_cstring_property(ctx, IDENTITY_PROPERTY, who.name);
-        done(user, authz, authz ? 1 : 0, NULL, 0, GRPC_STATUS_OK, NULL);
+        /* nothing is added to @ctx: it is the connection's, shared by all its calls (a
+         * property per call grew it without bound); churn_rpc_identity() asks again */
+        done(user, NULL, 0, NULL, 0, GRPC_STATUS_OK, NULL);
         return;
     }
     done(user, NULL, 0, NULL, 0,
@@ -400,17 +399,24 @@ churn_server_security_open(const struct churn_config *cfg, struct churn_server_o
 const char *
 churn_rpc_identity(struct churn_rpc *rpc)
 {
-    grpc_auth_context *ctx = rpc->call ? grpc_call_auth_context(rpc->call) : NULL;
-    if (!ctx)
+    struct churn_auth *auth = rpc->worker ? rpc->worker->server->opts.auth : NULL;
+    if (!auth || !rpc->call)
         return NULL;
-    grpc_auth_property_iterator it =
-        grpc_auth_context_find_properties_by_name(ctx, IDENTITY_PROPERTY);
-    const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
-    char *copy = p ? churn_arena_alloc(&rpc->arena, p->value_length + 1) : NULL;
-    if (copy) {
-        memcpy(copy, p->value, p->value_length);
-        copy[p->value_length] = '\0';
-    }
-    grpc_auth_context_release(ctx);
+    size_t len = 0;
+    const char *authz = churn_rpc_metadata(rpc, AUTHZ_KEY, &len);
+    grpc_auth_context *ctx = grpc_call_auth_context(rpc->call);
+    char cnbuf[256], err[256];
+    const char *cn = ctx ? peer_cn(ctx, cnbuf, sizeof(cnbuf)) : NULL;
+    struct churn_identity who;
+    enum churn_auth_result r =
+        churn_auth_check(auth, authz, len, cn, CHURN_ROLE_NONE, &who, err, sizeof(err));
+    if (ctx)
+        grpc_auth_context_release(ctx);
+    if (r != CHURN_AUTH_OK || !who.name[0])
+        return NULL;
+    size_t n = strlen(who.name);
+    char *copy = churn_arena_alloc(&rpc->arena, n + 1);
+    if (copy)
+        memcpy(copy, who.name, n + 1);
     return copy;
 }

@@ -442,7 +442,8 @@ def test_sighup_reloads_the_tokens(stubs, churnd_factory, tmp_path):
 
 def test_alert_actor_is_the_identity(stubs, api, alert_api, churnd_factory, tmp_path):
     f = tmp_path / "tokens"
-    f.write_text(token_line("ops-anna", "tok-anna", ["operate", "read", "ingest"]))
+    f.write_text(token_line("ops-anna", "tok-anna", ["operate", "read", "ingest"]) +
+                 token_line("ops-ben", "tok-ben", ["operate"]))
     s = churnd_factory(args=["--auth-tokens", str(f)])
     pb, grpc_mod = alert_api
     md = bearer("tok-anna")
@@ -456,9 +457,9 @@ def test_alert_actor_is_the_identity(stubs, api, alert_api, churnd_factory, tmp_
             ch = self._s.channel(options)
             return grpc.intercept_channel(ch, TokenInterceptor(md))
     authed = Authed(s)
-    chat_intents(api, authed, ["cust-actor"])
+    chat_intents(api, authed, ["cust-actor", "cust-actor-2"])
     deadline = time.monotonic() + RPC_TIMEOUT_S
-    while not (alerts := list_all(alert_api, authed)[0]):
+    while len(alerts := list_all(alert_api, authed)[0]) < 2:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     stub = grpc_mod.AlertServiceStub(s.channel())
@@ -468,6 +469,10 @@ def test_alert_actor_is_the_identity(stubs, api, alert_api, churnd_factory, tmp_
     assert r.alert.acknowledged_by == "ops-anna", r.alert
     text = str(r.alert)
     assert "client-supplied actor: mallory" in text and "called them" in text, text
+    # another token on the same connection acts as itself, not as the connection's first caller
+    r = stub.AcknowledgeAlert(pb.AcknowledgeAlertRequest(sequence=alerts[1].sequence),
+                              timeout=RPC_TIMEOUT_S, metadata=bearer("tok-ben"))
+    assert r.alert.acknowledged_by == "ops-ben", r.alert
 
 
 class TokenInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.StreamStreamClientInterceptor,
