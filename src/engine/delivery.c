@@ -25,9 +25,10 @@
 #include "delivery_internal.h"
 
 enum {
-    BATCH = 64,          /* alert changes read from the log at a time */
-    IDLE_WAIT_MS = 1000, /* the longest wait for the doorbell */
-    DIGEST_MAX = 200,    /* changes in one e-mail digest at most */
+    BATCH = 64,           /* alert changes read from the log at a time */
+    IDLE_WAIT_MS = 1000,  /* the longest wait for the doorbell */
+    DIGEST_MAX = 200,     /* changes in one e-mail digest at most */
+    CURSOR_SAVE_MS = 200, /* the longest a delivered change waits for its cursor commit */
 };
 
 struct dest_worker {
@@ -42,6 +43,7 @@ struct dest_worker {
     struct churn__net *net;
     struct churn_delivery_status status; /* under mu */
     int64_t failing_since_ms;            /* 0: the last attempt succeeded */
+    int64_t saved_ms;                    /* when the cursor was last stored */
     unsigned rand_state;
     struct churn_alert batch[BATCH];
     size_t n_batch;
@@ -380,7 +382,22 @@ digest_due(struct dest_worker *w, size_t first)
     return churn_now_ms() - w->batch[first].updated_ms >= w->owner->cfg.digest_ms;
 }
 
-/* Deliver what the batch holds after @cursor; returns the new cursor. */
+static void
+save_now(struct dest_worker *w, uint64_t cursor)
+{
+    enum churn_err rc = cursor_save(w, cursor);
+    w->saved_ms = churn_now_ms();
+    if (rc != CHURN_OK)
+        churn_log(
+            CHURN_LOG_ERROR, "delivery_cursor_not_saved", CHURN_LF_STR("destination", w->dest.name),
+            CHURN_LF_INT("sequence", (long long)cursor), CHURN_LF_STR("error", churn_strerror(rc)));
+}
+
+/*
+ * Deliver what the batch holds after @cursor; returns the new cursor. The cursor is stored
+ * at most every CURSOR_SAVE_MS while deliveries flow and at the end of the batch: a crash
+ * re-sends at most that much, with the same delivery ids.
+ */
 static uint64_t
 work_batch(struct dest_worker *w, uint64_t cursor, bool *waiting)
 {
@@ -394,16 +411,16 @@ work_batch(struct dest_worker *w, uint64_t cursor, bool *waiting)
         }
         size_t last = group_end(w, i);
         if (!deliver(w, i, last))
-            return cursor;
+            break;
         cursor = w->batch[last].sequence;
-        cursor_save(w, cursor);
+        if (churn_now_ms() - w->saved_ms >= CURSOR_SAVE_MS)
+            save_now(w, cursor);
         i = last;
     }
-    if (!*waiting && w->n_batch > 0 && !atomic_load(&w->owner->stop) &&
-        w->batch[w->n_batch - 1].sequence > cursor) {
+    if (!*waiting && w->n_batch > 0 && !atomic_load(&w->owner->stop))
         cursor = w->batch[w->n_batch - 1].sequence; /* the rest was filtered out */
-        cursor_save(w, cursor);
-    }
+    if (cursor != w->status.cursor)
+        save_now(w, cursor);
     return cursor;
 }
 

@@ -19,6 +19,7 @@ class WebhookReceiver:
         self.fail_status = 0     # answer this status instead of 204 (0: accept)
         self.fail_count = -1     # ... for this many more requests (-1: until changed)
         self.hang_s = 0.0        # sleep this long before answering
+        self.big_body = 0        # accept with a body of this many bytes (0: 204, no body)
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -44,6 +45,17 @@ class WebhookReceiver:
                 with receiver.lock:
                     receiver.requests.append(
                         (self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                if receiver.big_body:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(receiver.big_body))
+                    self.end_headers()
+                    try:
+                        chunk = b"x" * 65536
+                        for _ in range(receiver.big_body // len(chunk)):
+                            self.wfile.write(chunk)
+                    except OSError:
+                        pass  # churnd stops reading past its cap
+                    return
                 self.send_response(204)
                 self.end_headers()
 

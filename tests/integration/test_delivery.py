@@ -107,6 +107,36 @@ def test_hanging_then_down_receiver_is_paused_and_resumes(churnd_factory, webhoo
     server.check_clean(allow="delivery_paused")
 
 
+def test_huge_answer_is_accepted_without_reading_it(churnd_factory, webhook, stubs):
+    webhook.big_body = 10 << 20
+    server = churnd_factory(args=["--webhook", "big=" + webhook.url()])
+    raise_alerts(server, "big", 2)
+    got = webhook.wait_for(head(server, 2))
+    time.sleep(0.3)
+    assert len(webhook.accepted()) == len(got) == webhook.attempts, "accepted at the first try"
+    assert server.stop() == 0
+
+
+def test_unresolvable_host_fails_and_is_retried(churnd_factory, stubs):
+    server = churnd_factory(args=["--webhook", "nowhere=http://churn-test.invalid/hook",
+                                  "--delivery-retry-max-ms", "200"])
+    raise_alerts(server, "nowhere", 1)
+    server.wait_log(r"delivery_failed destination=nowhere .*resolve", count=2)
+    assert server.stop() == 0
+
+
+def test_options_from_the_config_file(churnd_factory, webhook, stubs, tmp_path):
+    conf = tmp_path / "churnd.conf"
+    conf.write_text("webhook = a=%s\nwebhook = b=%s\nwebhook-secret = b=%s\n"
+                    % (webhook.url("/a"), webhook.url("/b"), SECRET))
+    server = churnd_factory(args=["--config", str(conf)])
+    raise_alerts(server, "conf", 1)
+    webhook.wait_for(head(server, 1), "/a")
+    (_, headers, body), = webhook.wait_for(1, "/b")
+    assert headers["x-churnd-signature-256"] == signature(SECRET, body)
+    assert server.stop() == 0
+
+
 def test_nothing_lost_across_sigkill(churnd_factory, webhook, stubs):
     args = ["--webhook", "k=" + webhook.url(), "--webhook-secret", "k=" + SECRET]
     server = churnd_factory(args=args)
