@@ -9,6 +9,7 @@
  * doorbell; a timed wait covers a missed ring. E-mail destinations may gather changes into a
  * digest: the cursor then advances when the digest is accepted.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -233,10 +234,13 @@ mail_some(struct dest_worker *w, size_t first, size_t last, char *err, size_t er
     const struct churn_alert *a = &w->batch[first];
     char subject[256], msgid[CHURN_DELIVERY_NAME_MAX + 48];
     size_t n = last - first + 1;
-    if (n == 1)
-        snprintf(subject, sizeof(subject), "[churnd] %s risk: %s (%s %s)",
-                 churn_tier_name(a->risk_tier), a->customer_id, churn_alert_cause_name(a->cause),
-                 change_name(a->change));
+    if (n == 1 && a->risk_tier != 0)
+        snprintf(subject, sizeof(subject), "[churnd] %s: %s %s (%s risk)", a->customer_id,
+                 churn_alert_cause_name(a->cause), change_name(a->change),
+                 churn_tier_name(a->risk_tier));
+    else if (n == 1)
+        snprintf(subject, sizeof(subject), "[churnd] %s: %s %s", a->customer_id,
+                 churn_alert_cause_name(a->cause), change_name(a->change));
     else
         snprintf(subject, sizeof(subject), "[churnd] %zu alert changes", n);
     snprintf(msgid, sizeof(msgid), "%s-%" PRIu64 "-%" PRIu64, w->dest.name, a->sequence,
@@ -428,6 +432,9 @@ static void *
 worker_main(void *arg)
 {
     struct dest_worker *w = arg;
+    char thread_name[16];
+    snprintf(thread_name, sizeof(thread_name), "deliver-%.7s", w->dest.name);
+    pthread_setname_np(pthread_self(), thread_name);
     uint64_t cursor = w->status.cursor;
     while (!atomic_load(&w->owner->stop)) {
         drain_doorbell(w);

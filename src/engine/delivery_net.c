@@ -191,6 +191,7 @@ churn__net_mail(struct churn__net *net, const char *smtp_url, const char *from, 
     net->upload_pos = 0;
     curl_easy_setopt(net->curl, CURLOPT_MAIL_FROM, sender);
     curl_easy_setopt(net->curl, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(net->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY); /* STARTTLS if offered */
     curl_easy_setopt(net->curl, CURLOPT_READFUNCTION, read_message);
     curl_easy_setopt(net->curl, CURLOPT_READDATA, net);
     curl_easy_setopt(net->curl, CURLOPT_UPLOAD, 1L);
