@@ -105,7 +105,8 @@ housekeeping(struct churn_services *svc, unsigned long tick)
 
 /* Wait for signals; return the one that ends the process. */
 static int
-signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_path)
+signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_path,
+            struct churn_auth *auth)
 {
     for (unsigned long tick = 1;; tick++) {
         struct timespec interval = {.tv_sec = HOUSEKEEPING_INTERVAL_S, .tv_nsec = 0};
@@ -121,6 +122,12 @@ signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_p
             if (churn_services_load_model(svc, "", err, sizeof(err)) != CHURN_OK)
                 churn_log(CHURN_LOG_ERROR, "model_reload_refused", CHURN_LF_STR("error", err),
                           CHURN_LF_STR("msg", "the previous model keeps serving"));
+        }
+        if (sig == SIGHUP && auth) {
+            char err[512];
+            if (churn_auth_reload(auth, err, sizeof(err)) != CHURN_OK)
+                churn_log(CHURN_LOG_ERROR, "auth_tokens_reload_refused", CHURN_LF_STR("error", err),
+                          CHURN_LF_STR("msg", "the tokens loaded before stay in force"));
         }
         if (sig == SIGHUP) {
             char err[512];
@@ -178,6 +185,7 @@ start_retraining(const struct churn_config *cfg, struct churn_services *svc, cha
         snprintf(model_dir, sizeof(model_dir), "%s", cfg->model_dir);
     else
         snprintf(model_dir, sizeof(model_dir), "%s/models", cfg->data_dir);
+    svc->model_dir = model_dir; /* issue 14: ReloadModel reads only from here */
     struct churn_retrain_options o;
     churn_retrain_options_default(&o);
     o.data_dir = cfg->data_dir;
@@ -301,6 +309,12 @@ main(int argc, char **argv)
     server_options_from_config(&cfg, &opts);
     struct churn_server *server = NULL;
     int port = 0;
+    struct churn_auth *auth = NULL; /* issue 14: TLS and tokens; a bad file exits 2 */
+    if (churn_server_security_open(&cfg, &opts, &auth, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnd: %s\n", err);
+        rc = 2;
+        goto out_services;
+    }
     if (churn_server_start(&opts, svc.methods, svc.n_methods, &server, &port, err, sizeof(err)) !=
         CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
@@ -352,7 +366,7 @@ main(int argc, char **argv)
         goto out_server;
     }
 
-    int sig = signal_loop(&set, &svc, cfg.model_path);
+    int sig = signal_loop(&set, &svc, cfg.model_path, auth);
     churn_log(CHURN_LOG_INFO, "stopping", CHURN_LF_STR("signal", strsignal(sig)));
     churn_services_stop_retrainer(&svc); /* a run in progress stops now, changing nothing */
     churn_services_set_serving(&svc, CHURN_HEALTH_NOT_SERVING);
@@ -363,6 +377,7 @@ main(int argc, char **argv)
 out_server:
     churn_server_destroy(server);
 out_services:
+    churn_auth_close(auth);
     churn_sentiment_close(svc.sentiment);
     churn_services_fini(&svc);
 out_config:

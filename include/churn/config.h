@@ -10,6 +10,7 @@
 #ifndef CHURN_CONFIG_H
 #define CHURN_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -72,6 +73,13 @@ struct churn_config {
     int64_t delivery_timeout_ms;
     int64_t delivery_pause_after_s;
     int64_t delivery_retry_max_ms;
+    /* issue 14 (tls): TLS, mutual TLS, tokens and roles */
+    char *tls_cert;
+    char *tls_key;
+    char *tls_client_ca;
+    bool insecure_listen;
+    char *auth_tokens;
+    bool auth_open_health;
 };
 
 enum churn_config_action {

@@ -181,6 +181,13 @@ void churn_rpc_unref(struct churn_rpc *rpc);
  */
 int churn_rpc_status_code(enum churn_err err);
 
+/**
+ * churn_rpc_identity() - the name the caller authenticated as (the token file's NAME for its
+ * token or certificate), in the call's arena; NULL when the server checks no credentials or
+ * the caller of an open method sent none. Only from the call's own callbacks.
+ */
+const char *churn_rpc_identity(struct churn_rpc *rpc);
+
 /** churn_rpc_is_over() - true once the call has ended (sends will fail). Thread-safe. */
 bool churn_rpc_is_over(struct churn_rpc *rpc);
 

@@ -60,6 +60,8 @@ struct churn_services {
      * alert engine when the store is attached */
     const struct churn_delivery_config *delivery_config;
     struct churn_delivery *delivery;
+    /* issue 14: ReloadModel takes model files from inside this directory only (NULL: none) */
+    const char *model_dir;
 };
 
 /**

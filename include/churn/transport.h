@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "churn/auth.h"
 #include "churn/error.h"
 #include "churn/rpc.h"
 
@@ -34,10 +35,38 @@ struct churn_server_options {
     int drain_timeout_ms;            /* on shutdown, calls get this long before cancel */
     int requests_per_method;         /* pre-posted per worker and method */
     size_t max_send_queue;           /* streamed responses queued per call at most */
+    /* issue 14: security (docs/SECURITY.md) */
+    const char *tls_cert;      /* PEM certificate chain; NULL or "": plaintext */
+    const char *tls_key;       /* its PEM private key */
+    const char *tls_client_ca; /* PEM CA that client certificates must chain to: mTLS */
+    bool insecure_listen;      /* allow plaintext on a non-loopback address */
+    struct churn_auth *auth;   /* tokens and roles (borrowed); NULL: no authentication */
+    bool auth_health_closed;   /* health and reflection need the read role too */
 };
 
 /** churn_server_options_default() - the production defaults (see docs/CONFIG.md). */
 void churn_server_options_default(struct churn_server_options *opts);
+
+/**
+ * churn_server_security_check() - check @opts' security settings before anything starts:
+ * the TLS flags together, plaintext only on loopback unless insecure_listen, and the
+ * certificate, key and client CA files readable, PEM, and the key matching the certificate.
+ * @err names the flag and the file. The same checks run in churn_server_start().
+ */
+enum churn_err churn_server_security_check(struct churn_server_options *opts, char *err,
+                                           size_t errlen);
+
+struct churn_config;
+
+/**
+ * churn_server_security_open() - the daemon's security settings into @opts (the strings are
+ * borrowed from @cfg), checked as churn_server_security_check() does, and the --auth-tokens
+ * file opened into *auth (NULL without one; churn_auth_close() it after the server is
+ * destroyed). Every error names the flag and the file (churnd exits 2).
+ */
+enum churn_err churn_server_security_open(const struct churn_config *cfg,
+                                          struct churn_server_options *opts,
+                                          struct churn_auth **auth, char *err, size_t errlen);
 
 struct churn_server;
 
@@ -77,8 +106,25 @@ const char *churn_transport_status_name(int code);
 
 struct churn_client;
 
-/** churn_client_open() - a channel to @target ("host:port"), plaintext. */
+/** churn_client_open() - a channel to @target ("host:port"), plaintext, no token. */
 enum churn_err churn_client_open(const char *target, struct churn_client **out);
+
+/* How a client connects (issue 14): every field NULL or "" for plaintext without a token. */
+struct churn_client_options {
+    const char *tls_ca;          /* PEM CA that signed the server: TLS (NULL: system roots) */
+    const char *tls_cert;        /* PEM client certificate for mutual TLS, with tls_key */
+    const char *tls_key;         /* its PEM private key */
+    const char *tls_server_name; /* the name to verify in the server certificate */
+    const char *token;           /* sent as "authorization: Bearer TOKEN" on every call */
+};
+
+/**
+ * churn_client_open_ex() - a channel to @target with @opts (NULL: as churn_client_open()).
+ * TLS is used when tls_ca, tls_cert or tls_server_name is given. On failure @err names the
+ * option and the file.
+ */
+enum churn_err churn_client_open_ex(const char *target, const struct churn_client_options *opts,
+                                    struct churn_client **out, char *err, size_t errlen);
 
 /** churn_client_close() - close the channel. NULL is a no-op. */
 void churn_client_close(struct churn_client *client);

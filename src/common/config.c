@@ -21,6 +21,7 @@ enum opt_type {
     OPT_DURATION_MS, /* "0"/"off", or an integer and a unit: s, m, h, d, w */
     OPT_FRACTION,    /* a decimal number in [0, 1] */
     OPT_LIST,        /* repeatable: every occurrence appends one line ("" default: none) */
+    OPT_BOOL,        /* true/false; a flag without "=value" means true */
 };
 
 struct opt {
@@ -132,6 +133,19 @@ static const struct opt options[] = {
      "a destination failing this long is paused (retried slowly) and reported"},
     {"delivery-retry-max-ms", OPT_INT, OFF(delivery_retry_max_ms), 100, 3600000, "60000",
      "the longest wait between two attempts of a failing delivery (also while paused)"},
+    /* issue 14 (tls): TLS, mutual TLS, tokens and roles (docs/SECURITY.md) */
+    {"tls-cert", OPT_STR, OFF(tls_cert), 0, 0, "",
+     "PEM certificate chain: serve gRPC over TLS (re-read when the file changes)"},
+    {"tls-key", OPT_STR, OFF(tls_key), 0, 0, "", "PEM private key of --tls-cert"},
+    {"tls-client-ca", OPT_STR, OFF(tls_client_ca), 0, 0, "",
+     "PEM CA: require client certificates it signed (mutual TLS)"},
+    {"insecure-listen", OPT_BOOL, OFF(insecure_listen), 0, 0, "false",
+     "allow plaintext gRPC on a non-loopback --listen address"},
+    {"auth-tokens", OPT_STR, OFF(auth_tokens), 0, 0, "",
+     "token file (NAME SHA256-HEX|cn=NAME ROLE[,ROLE...]): every call needs a role; SIGHUP "
+     "reloads it"},
+    {"auth-open-health", OPT_BOOL, OFF(auth_open_health), 0, 0, "true",
+     "health and reflection answer without credentials"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -259,6 +273,14 @@ apply(struct churn_config *cfg, const struct opt *o, const char *value, char *er
     }
     case OPT_LIST:
         return append_line(o, (char **)(base + o->offset), value, errbuf, errlen);
+    case OPT_BOOL: {
+        bool t = !strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes");
+        if (!t && strcmp(value, "false") && strcmp(value, "0") && strcmp(value, "no"))
+            return churn_fail(errbuf, errlen, CHURN_EINVAL, "%s: '%s' is not true or false",
+                              o->name, value);
+        *(bool *)(base + o->offset) = t;
+        return CHURN_OK;
+    }
     case OPT_LOG_LEVEL:
         if (!churn_log_level_parse(value, (enum churn_log_level *)(base + o->offset)))
             return churn_fail(errbuf, errlen, CHURN_EINVAL,
@@ -462,7 +484,7 @@ load_args(struct churn_config *cfg, int argc, char *const *argv, bool only_confi
         if (!o)
             return churn_fail(errbuf, errlen, CHURN_EINVAL, "unknown flag '--%.*s' (see --help)",
                               (int)nlen, name);
-        const char *value = eq ? eq + 1 : NULL;
+        const char *value = eq ? eq + 1 : o->type == OPT_BOOL ? "true" : NULL;
         if (!value) {
             if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
                 return churn_fail(errbuf, errlen, CHURN_EINVAL, "--%s needs a value", o->name);

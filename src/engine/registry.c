@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "churn/alloc.h"
+#include "churn/file.h"
 #include "churn/arena.h"
 #include "churn/buf.h"
 #include "churn/hash.h"
@@ -728,31 +729,14 @@ churn_registry_start_candidates(struct churn_registry *reg, uint32_t *ids, size_
 
 /* ---- model files ------------------------------------------------------------------------- */
 
-/* Read @path whole into a heap buffer (NUL-terminated). */
+/* Read @path whole into a heap buffer (NUL-terminated); never blocks on a FIFO (issue 13). */
 static enum churn_err
 read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return churn_fail(err, errlen, errno == ENOENT ? CHURN_ENOTFOUND : CHURN_EIO,
-                          "model file %s: %s", path, strerror(errno));
-    struct churn_buf b;
-    churn_buf_init(&b, CHURN_MODEL_MAX_FILE);
-    char chunk[65536];
-    size_t n;
-    enum churn_err e = CHURN_OK;
-    while (!e && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        e = churn_buf_append(&b, chunk, n);
-    if (!e && ferror(f))
-        e = CHURN_EIO;
-    fclose(f);
-    if (e) {
-        churn_buf_free(&b);
-        return churn_fail(err, errlen, e, "model file %s: %s", path, churn_strerror(e));
-    }
-    *len = b.len;
-    *out = b.data ? b.data : churn_strdup("");
-    return *out ? CHURN_OK : CHURN_ENOMEM;
+    char why[CHURN_REGISTRY_PATH_MAX + 200];
+    enum churn_err e =
+        churn_file_read_regular(path, CHURN_MODEL_MAX_FILE, false, out, len, why, sizeof(why));
+    return e ? churn_fail(err, errlen, e, "model file %s", why) : CHURN_OK;
 }
 
 /* The integer after "key": in JSON text @j (0 when absent). */

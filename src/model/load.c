@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "churn/alloc.h"
+#include "churn/file.h"
 #include "internal.h"
 
 #define NAME_MAX_BYTES   256
@@ -792,43 +793,12 @@ churn_model_load_json(const char *text, size_t len, unsigned flags, struct churn
     return err;
 }
 
+/* Whole file, never blocking on a FIFO or reading a device (churn/file.h). */
 static enum churn_err
 read_file(const char *path, char **out, size_t *len, struct churn__mctx *ctx)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return churn__model_fail(ctx, churn_err_from_errno(errno), "%s: %s", path, strerror(errno));
-    enum churn_err err = CHURN_OK;
-    char *buf = NULL;
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        err = churn__model_fail(ctx, CHURN_EIO, "%s: %s", path, strerror(errno));
-        goto out_close;
-    }
-    if (st.st_size > (off_t)CHURN_MODEL_MAX_FILE) {
-        err = churn__model_fail(ctx, CHURN_ETOOBIG, "%s: larger than %u bytes", path,
-                                CHURN_MODEL_MAX_FILE);
-        goto out_close;
-    }
-    size_t cap = (size_t)st.st_size;
-    buf = churn_malloc(cap + 1);
-    if (!buf) {
-        err = churn__model_fail(ctx, CHURN_ENOMEM, "out of memory");
-        goto out_close;
-    }
-    size_t n = fread(buf, 1, cap + 1, f);
-    if (ferror(f) || n > cap) {
-        err =
-            churn__model_fail(ctx, CHURN_EIO, "%s: read error or file changed while reading", path);
-        goto out_close;
-    }
-    *out = buf;
-    *len = n;
-    buf = NULL;
-out_close:
-    churn_free(buf);
-    fclose(f);
-    return err;
+    return churn_file_read_regular(path, CHURN_MODEL_MAX_FILE, false, out, len, ctx->errbuf,
+                                   ctx->errlen);
 }
 
 enum churn_err

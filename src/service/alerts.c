@@ -754,6 +754,28 @@ out:
 
 /* ---- AcknowledgeAlert ------------------------------------------------------------------ */
 
+/*
+ * Issue 14: with credentials, the actor is who authenticated; an actor the client named
+ * otherwise is kept in the note ("client-supplied actor: X"). Without, the client's actor.
+ */
+static enum churn_err
+acting_actor(struct churn_rpc *rpc, const char *claimed, const char *note, const char **actor,
+             const char **note_out)
+{
+    const char *who = churn_rpc_identity(rpc);
+    *actor = who ? who : claimed;
+    *note_out = note;
+    if (!who || !*claimed || strcmp(claimed, who) == 0)
+        return CHURN_OK;
+    size_t n = strlen(claimed) + strlen(note) + 40;
+    char *combined = churn_arena_alloc(churn_rpc_arena(rpc), n);
+    if (!combined)
+        return churn_rpc_error(rpc, CHURN_ENOMEM, "out of memory");
+    snprintf(combined, n, "client-supplied actor: %s%s%s", claimed, *note ? "; " : "", note);
+    *note_out = combined;
+    return CHURN_OK;
+}
+
 static enum churn_err
 acknowledge_alert(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
 {
@@ -765,13 +787,16 @@ acknowledge_alert(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCM
         return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
     if (req->sequence == 0)
         return churn_rpc_error(rpc, CHURN_EINVAL, "sequence: must be >= 1");
-    size_t actor_len = strlen(req->actor);
+    const char *actor, *note;
+    if (acting_actor(rpc, req->actor, req->note, &actor, &note))
+        return CHURN_ENOMEM;
+    size_t actor_len = strlen(actor);
     if (actor_len == 0)
         return churn_rpc_error(rpc, CHURN_EINVAL, "actor: required");
-    if (actor_len >= CHURN_ALERT_ACTOR_MAX)
+    if (strlen(req->actor) >= CHURN_ALERT_ACTOR_MAX)
         return churn_rpc_error(rpc, CHURN_EINVAL, "actor: at most %u bytes",
                                CHURN_ALERT_ACTOR_MAX - 1);
-    if (strlen(req->note) >= CHURN_ALERT_NOTE_MAX)
+    if (strlen(note) >= CHURN_ALERT_NOTE_MAX)
         return churn_rpc_error(rpc, CHURN_EINVAL, "note: at most %u bytes",
                                CHURN_ALERT_NOTE_MAX - 1);
     if (req->action_taken < 0 || (int)req->action_taken > (int)CHURN_ACTION_FEEDBACK_CALL)
@@ -779,8 +804,8 @@ acknowledge_alert(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCM
                                (int)req->action_taken);
     struct churn__ack ack = {
         .sequence = req->sequence,
-        .actor = req->actor,
-        .note = req->note,
+        .actor = actor,
+        .note = note,
         .action_taken = req->action_taken
                             ? churn_action_kind_name((enum churn_action_kind)req->action_taken)
                             : "",
@@ -859,7 +884,9 @@ record_outcome(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMess
     if (strlen(req->actor) >= CHURN_ALERT_ACTOR_MAX)
         return churn_rpc_error(rpc, CHURN_EINVAL, "actor: at most %u bytes",
                                CHURN_ALERT_ACTOR_MAX - 1);
-    o.outcome.actor = req->actor;
+    const char *outcome_note;
+    if (acting_actor(rpc, req->actor, req->note, &o.outcome.actor, &outcome_note))
+        return CHURN_ENOMEM;
     if (strlen(req->note) > 1024)
         return churn_rpc_error(rpc, CHURN_EINVAL, "note: at most 1024 bytes");
     int64_t now = churn_now_ms();

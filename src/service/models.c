@@ -14,6 +14,7 @@
 
 #include "churn/alloc.h"
 #include "churn/clock.h"
+#include "churn/file.h"
 #include "churn/log.h"
 #include "churn/model.h"
 #include "churn/registry.h"
@@ -129,15 +130,39 @@ churn__models_serve_path(struct churn_services *svc, const char *path,
     return e;
 }
 
-/* Check entry @id's file and serve it (mu held); on failure @err says why. */
+enum churn_err
+churn__models_check_path(const struct churn_services *svc, const char *path, char *resolved,
+                         size_t cap, char *err, size_t errlen)
+{
+    if (!svc->model_dir || !*svc->model_dir)
+        return churn_fail(err, errlen, CHURN_EINVAL, "path: no --model-dir to read models from");
+    char why[600];
+    enum churn_err e = churn_file_inside_dir(svc->model_dir, path, resolved, cap, why, sizeof(why));
+    if (e)
+        return churn_fail(err, errlen, e == CHURN_ENOTFOUND ? e : CHURN_EINVAL,
+                          "%s (model files are read only from inside --model-dir %s)", why,
+                          svc->model_dir);
+    return CHURN_OK;
+}
+
+/* Check entry @id's file and serve it (mu held); on failure @err says why. With @rpc_path
+ * (a promotion or rollback over the wire) an entry that did not come from --model must be
+ * inside --model-dir. */
 static enum churn_err
-serve_entry_locked(struct churn_services *svc, uint32_t id, char *old, size_t oldlen, char *err,
-                   size_t errlen)
+serve_entry_locked(struct churn_services *svc, uint32_t id, bool rpc_path, char *old, size_t oldlen,
+                   char *err, size_t errlen)
 {
     struct churn_registry_entry e;
+    char resolved[CHURN_REGISTRY_PATH_MAX];
     if (churn_registry_get(svc->models->reg, id, &e) != CHURN_OK)
         return churn_fail(err, errlen, CHURN_ENOTFOUND, "no model with registry id %u", id);
-    enum churn_err r = churn_registry_verify(&e, err, errlen);
+    enum churn_err r = CHURN_OK;
+    if (rpc_path && e.origin != CHURN_ORIGIN_FLAG)
+        r = churn__models_check_path(svc, e.path, resolved, sizeof(resolved), err, errlen);
+    if (r == CHURN_ENOTFOUND)
+        r = CHURN_OK; /* a file gone: the registry's verification says so */
+    if (!r)
+        r = churn_registry_verify(&e, err, errlen);
     if (!r)
         r = swap_locked(svc, e.path, old, oldlen, err, errlen);
     return r;
@@ -153,7 +178,8 @@ serve_from_registry(struct churn_services *svc)
     uint32_t served = churn_registry_served_id(ms->reg);
     for (size_t i = 0; i < n; i++) {
         char err[700], old[256];
-        if (serve_entry_locked(svc, ids[i], old, sizeof(old), err, sizeof(err)) != CHURN_OK) {
+        if (serve_entry_locked(svc, ids[i], false, old, sizeof(old), err, sizeof(err)) !=
+            CHURN_OK) {
             churn_log(CHURN_LOG_WARN, "model_refused", CHURN_LF_INT("registry_id", ids[i]),
                       CHURN_LF_STR("error", err),
                       CHURN_LF_STR("msg", "trying the model served before it"));
@@ -463,7 +489,7 @@ move_to(struct churn_services *svc, uint32_t id, bool rollback, char *old, size_
 {
     struct churn__models *ms = svc->models;
     pthread_mutex_lock(&ms->mu);
-    enum churn_err e = serve_entry_locked(svc, id, old, oldlen, err, errlen);
+    enum churn_err e = serve_entry_locked(svc, id, true, old, oldlen, err, errlen);
     if (e == CHURN_ENOTFOUND && strstr(err, "the file is gone"))
         e = CHURN_EPRECOND; /* the entry exists: its file does not */
     else if (e == CHURN_ECORRUPT || e == CHURN_EIO || e == CHURN_ETOOBIG)

@@ -22,6 +22,7 @@
 #include "churn/model_inputs.h"
 #include "churn/pb_arena.h"
 #include "churn/reasons.h"
+#include "churn/registry.h"
 #include "churn/service.h"
 #include "churn/store.h"
 #include "churn_proto.h"
@@ -988,13 +989,18 @@ reload_model(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
     struct churn_services *svc = churn_rpc_service(rpc);
     if (strlen(req->path) > 4096)
         return churn_rpc_error(rpc, CHURN_EINVAL, "path: over 4096 bytes");
-    char err[512], old[256] = "";
+    char err[512], old[256] = "", path[CHURN_REGISTRY_PATH_MAX] = "";
+    /* issue 14: only files inside --model-dir (an empty path re-reads the one serving) */
+    enum churn_err e =
+        *req->path ? churn__models_check_path(svc, req->path, path, sizeof(path), err, sizeof(err))
+                   : CHURN_OK;
+    if (e)
+        return churn_rpc_error(rpc, e, "%s", err);
     struct churn__served_model *candidate = NULL;
-    enum churn_err e = req->dry_run
-                           ? churn__scoring_reload(svc->scoring, req->path, true, old, sizeof(old),
-                                                   &candidate, err, sizeof(err))
-                           : churn__models_serve_path(svc, req->path, CHURN_ORIGIN_RELOAD, NULL,
-                                                      old, sizeof(old), err, sizeof(err));
+    e = req->dry_run ? churn__scoring_reload(svc->scoring, path, true, old, sizeof(old), &candidate,
+                                             err, sizeof(err))
+                     : churn__models_serve_path(svc, path, CHURN_ORIGIN_RELOAD, NULL, old,
+                                                sizeof(old), err, sizeof(err));
     if (e == CHURN_ECORRUPT || e == CHURN_ETOOBIG)
         e = CHURN_EPRECOND; /* a bad file: the old model keeps serving */
     if (e)

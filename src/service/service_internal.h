@@ -157,6 +157,14 @@ struct churn_registry *churn__models_registry(struct churn_services *svc);
 enum churn_err churn__models_serve_path(struct churn_services *svc, const char *path,
                                         enum churn_model_origin origin, uint32_t *id_out, char *old,
                                         size_t oldlen, char *err, size_t errlen);
+/**
+ * churn__models_check_path() - issue 14: a model file named over the wire must be a regular
+ * file inside svc->model_dir (relative paths are taken from there): no "..", no symbolic link
+ * out of it, no device, FIFO or directory. On success its resolved path is in @resolved.
+ * Errors (CHURN_EINVAL, or CHURN_ENOTFOUND) name the rule, never the file's content.
+ */
+enum churn_err churn__models_check_path(const struct churn_services *svc, const char *path,
+                                        char *resolved, size_t cap, char *err, size_t errlen);
 /** churn__models_fill_info() - the registry entry serving and the decisions into @resp. */
 enum churn_err churn__models_fill_info(struct churn_services *svc,
                                        Churn__V1__GetModelInfoResponse *resp,

@@ -1,7 +1,8 @@
 /*
  * client.c - a small blocking gRPC client on C core for churnctl and the tests: unary calls
- * and streams driven one batch at a time on a pluck completion queue. It moves serialized
- * bytes; callers pack and unpack protobuf-c messages themselves.
+ * and streams driven one batch at a time on a pluck completion queue, over plaintext, TLS or
+ * mutual TLS, with an optional bearer token sent on every call. It moves serialized bytes;
+ * callers pack and unpack protobuf-c messages themselves.
  */
 #include <string.h>
 
@@ -12,13 +13,17 @@
 #include <grpc/support/time.h>
 
 #include "churn/alloc.h"
+#include "churn/file.h"
 #include "churn/transport.h"
 
 struct churn_client {
     grpc_channel *channel;
+    grpc_metadata auth_md; /* "authorization: Bearer TOKEN" when has_token */
+    bool has_token;
 };
 
 struct churn_client_stream {
+    const struct churn_client *client;
     grpc_call *call;
     grpc_completion_queue *cq;
     grpc_metadata_array initial_md;
@@ -32,25 +37,104 @@ struct churn_client_stream {
 enum churn_err
 churn_client_open(const char *target, struct churn_client **out)
 {
+    return churn_client_open_ex(target, NULL, out, NULL, 0);
+}
+
+static bool
+given(const char *s)
+{
+    return s && *s;
+}
+
+/* Read a PEM file for the channel credentials; @what names the flag in errors. */
+static enum churn_err
+read_pem(const char *what, const char *path, char **out, char *err, size_t errlen)
+{
+    size_t len;
+    char why[512];
+    enum churn_err e = churn_file_read_regular(path, 1 << 20, false, out, &len, why, sizeof(why));
+    return e ? churn_fail(err, errlen, e, "%s %s", what, why) : CHURN_OK;
+}
+
+/* TLS channel credentials from @o's files, or plaintext when no TLS option is given. */
+static enum churn_err
+channel_credentials(const struct churn_client_options *o, grpc_channel_credentials **out, char *err,
+                    size_t errlen)
+{
+    bool tls = o && (given(o->tls_ca) || given(o->tls_cert) || given(o->tls_server_name));
+    if (!tls) {
+        *out = grpc_insecure_credentials_create();
+        return CHURN_OK;
+    }
+    if (given(o->tls_cert) != given(o->tls_key))
+        return churn_fail(err, errlen, CHURN_EINVAL, "--tls-cert and --tls-key go together");
+    char *ca = NULL, *cert = NULL, *key = NULL;
+    enum churn_err e = CHURN_OK;
+    if (given(o->tls_ca))
+        e = read_pem("--tls-ca", o->tls_ca, &ca, err, errlen);
+    if (!e && given(o->tls_cert) && !(e = read_pem("--tls-cert", o->tls_cert, &cert, err, errlen)))
+        e = read_pem("--tls-key", o->tls_key, &key, err, errlen);
+    if (!e) {
+        grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
+        *out = grpc_ssl_credentials_create(ca, cert ? &pair : NULL, NULL, NULL);
+    }
+    churn_free(ca);
+    churn_free(cert);
+    churn_free(key);
+    return e;
+}
+
+static enum churn_err
+set_token(struct churn_client *c, const char *token, char *err, size_t errlen)
+{
+    if (strpbrk(token, "\r\n"))
+        return churn_fail(err, errlen, CHURN_EINVAL, "token: contains a line break");
+    size_t n = strlen(token);
+    char *v = churn_malloc(n + 8);
+    if (!v)
+        return churn_fail(err, errlen, CHURN_ENOMEM, "out of memory");
+    memcpy(v, "Bearer ", 7);
+    memcpy(v + 7, token, n + 1);
+    c->auth_md.key = grpc_slice_from_static_string("authorization");
+    c->auth_md.value = grpc_slice_from_copied_string(v);
+    c->has_token = true;
+    churn_free(v);
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_client_open_ex(const char *target, const struct churn_client_options *o,
+                     struct churn_client **out, char *err, size_t errlen)
+{
     grpc_init();
     struct churn_client *c = churn_calloc(1, sizeof(*c));
-    if (!c) {
-        grpc_shutdown();
-        return CHURN_ENOMEM;
+    grpc_channel_credentials *creds = NULL;
+    enum churn_err e = c ? CHURN_OK : churn_fail(err, errlen, CHURN_ENOMEM, "out of memory");
+    if (!e && o && given(o->token))
+        e = set_token(c, o->token, err, errlen);
+    if (!e)
+        e = channel_credentials(o, &creds, err, errlen);
+    if (!e) {
+        grpc_arg args[2];
+        memset(args, 0, sizeof(args));
+        args[0].type = GRPC_ARG_INTEGER;
+        args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+        args[0].value.integer = 64 * 1024 * 1024;
+        args[1].type = GRPC_ARG_STRING;
+        args[1].key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+        args[1].value.string = o && given(o->tls_server_name) ? (char *)o->tls_server_name : NULL;
+        grpc_channel_args channel_args = {.num_args = args[1].value.string ? 2 : 1, .args = args};
+        c->channel = grpc_channel_create(target, creds, &channel_args);
+        grpc_channel_credentials_release(creds);
+        if (!c->channel)
+            e = churn_fail(err, errlen, CHURN_EINVAL, "%s: not a channel target", target);
     }
-    grpc_arg args[1];
-    memset(args, 0, sizeof(args));
-    args[0].type = GRPC_ARG_INTEGER;
-    args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[0].value.integer = 64 * 1024 * 1024;
-    grpc_channel_args channel_args = {.num_args = 1, .args = args};
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-    c->channel = grpc_channel_create(target, creds, &channel_args);
-    grpc_channel_credentials_release(creds);
-    if (!c->channel) {
-        churn_free(c);
-        grpc_shutdown();
-        return CHURN_EINVAL;
+    if (e) {
+        if (c)
+            churn_client_close(c);
+        else
+            grpc_shutdown();
+        return e;
     }
     *out = c;
     return CHURN_OK;
@@ -61,9 +145,21 @@ churn_client_close(struct churn_client *c)
 {
     if (!c)
         return;
-    grpc_channel_destroy(c->channel);
+    if (c->channel)
+        grpc_channel_destroy(c->channel);
+    if (c->has_token)
+        grpc_slice_unref(c->auth_md.value);
     churn_free(c);
     grpc_shutdown();
+}
+
+/* The SEND_INITIAL_METADATA op of a call on @c: the token, if any. */
+static void
+initial_metadata(grpc_op *op, const struct churn_client *c)
+{
+    op->op = GRPC_OP_SEND_INITIAL_METADATA;
+    op->data.send_initial_metadata.count = c->has_token ? 1 : 0;
+    op->data.send_initial_metadata.metadata = c->has_token ? (grpc_metadata *)&c->auth_md : NULL;
 }
 
 void
@@ -148,7 +244,7 @@ churn_client_unary(struct churn_client *c, const char *method, const void *req, 
     grpc_slice details = grpc_empty_slice();
     grpc_op ops[6];
     memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    initial_metadata(&ops[0], c);
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = send;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -189,6 +285,7 @@ churn_client_stream_open(struct churn_client *c, const char *method, int timeout
     struct churn_client_stream *s = churn_calloc(1, sizeof(*s));
     if (!s)
         return CHURN_ENOMEM;
+    s->client = c;
     s->cq = grpc_completion_queue_create_for_pluck(NULL);
     grpc_slice m = grpc_slice_from_copied_string(method);
     s->call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq, m, NULL,
@@ -214,7 +311,7 @@ churn_client_stream_send(struct churn_client_stream *s, const void *msg, size_t 
     memset(ops, 0, sizeof(ops));
     size_t n = 0;
     if (!s->md_sent)
-        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        initial_metadata(&ops[n++], s->client);
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n].data.send_message.send_message = bb;
     n++;
@@ -233,7 +330,7 @@ churn_client_stream_close_send(struct churn_client_stream *s)
     memset(ops, 0, sizeof(ops));
     size_t n = 0;
     if (!s->md_sent)
-        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        initial_metadata(&ops[n++], s->client);
     ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     bool ok = run_batch(s->call, s->cq, ops, n, &s->tag);
     s->md_sent = true;

@@ -11,6 +11,7 @@
 
 #include <grpc/byte_buffer.h>
 #include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
 #include <grpc/slice.h>
 
 #include "churn/arena.h"
@@ -60,6 +61,7 @@ struct churn_server {
     bool shutdown_notified;
     bool shut_down;
     bool threads_started;
+    struct churn__tls *tls; /* certificate files and their reload state; NULL: plaintext */
 };
 
 /*
@@ -125,6 +127,12 @@ void churn__rpc_discard(struct churn_rpc *rpc);
 
 /* server.c */
 void churn__server_request(struct churn__worker *w, size_t method_index);
+
+/* tls.c: the listener's credentials (plaintext, TLS, mTLS) with the auth processor */
+struct churn__tls;
+enum churn_err churn__tls_server_credentials(struct churn_server *s, grpc_server_credentials **out,
+                                             char *err, size_t errlen);
+void churn__tls_free(struct churn_server *s);
 
 /* status.c */
 grpc_status_code churn__status_from_err(enum churn_err err);

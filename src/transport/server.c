@@ -168,6 +168,7 @@ server_free(struct churn_server *s)
     pthread_cond_destroy(&s->cond);
     churn_free(s->workers);
     churn_free(s->registered);
+    churn__tls_free(s);
     churn_free(s);
     grpc_shutdown();
 }
@@ -265,7 +266,9 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
             goto out_free;
         }
     }
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    grpc_server_credentials *creds = NULL;
+    if ((err = churn__tls_server_credentials(s, &creds, errbuf, errlen)))
+        goto out_free;
     int bound = grpc_server_add_http2_port(s->grpc, opts->listen, creds);
     grpc_server_credentials_release(creds);
     if (bound == 0) {

@@ -250,6 +250,9 @@ class ServerFactory:
         self.servers = []
 
     def __call__(self, args=(), env=None, drain_timeout_ms=5000, start=True):
+        # ReloadModel reads only inside --model-dir (issue 14): the tests' files live under
+        # this worker's base temporary directory; a test's own --model-dir comes later and wins
+        args = ["--model-dir", str(self.tmp.getbasetemp())] + list(args)
         s = Churnd(self.binary, str(self.tmp.mktemp("churnd")), args, env, drain_timeout_ms)
         self.servers.append(s)
         return s.start() if start else s

@@ -532,7 +532,7 @@ watch_run(struct watch *w)
         if (st.code == 14) {
             /* a new channel connects at once, without the old one's connection backoff */
             struct churn_client *fresh;
-            if (churn_client_open(w->ctl->server, &fresh) == CHURN_OK) {
+            if (churn_client_open_ex(w->ctl->server, &w->ctl->conn, &fresh, NULL, 0) == CHURN_OK) {
                 churn_client_close(w->ctl->client);
                 w->ctl->client = fresh;
             }

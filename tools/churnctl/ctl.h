@@ -26,6 +26,7 @@ struct ctl {
     bool pretty;
     struct churn_services svc; /* the method table, for names and descriptors */
     struct churn_client *client;
+    struct churn_client_options conn; /* TLS and token (--tls-*, --token, $CHURN_TOKEN) */
 };
 
 /* rpc.c: commands that talk to a running churnd */

@@ -4,6 +4,7 @@
  * alert and at-risk commands; train.c trains and evaluates models offline, from a CSV file
  * or straight from a store directory).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,9 @@
 static void
 usage(FILE *out)
 {
-    fputs("usage: churnctl [--server HOST:PORT] [--timeout MS] [--pretty] COMMAND [ARGS]\n"
+    fputs("usage: churnctl [--server HOST:PORT] [--timeout MS] [--pretty] [--token TOKEN]\n"
+          "                [--tls-ca PEM [--tls-cert PEM --tls-key PEM] [--tls-server-name N]]\n"
+          "                COMMAND [ARGS]\n"
           "\n"
           "talk to a running churnd:\n"
           "  health [SERVICE] [--watch]   serving status (overall, or of one service)\n"
@@ -53,9 +56,34 @@ usage(FILE *out)
           "\n"
           "METHOD is a full name (/churn.v1.ScoringService/GetScore) or a short one\n"
           "(ScoringService/GetScore or ScoringService.GetScore).\n"
-          "The server defaults to $CHURN_SERVER or 127.0.0.1:50051.\n"
+          "The server defaults to $CHURN_SERVER or 127.0.0.1:50051; the token to\n"
+          "$CHURN_TOKEN (sent as 'authorization: Bearer TOKEN'). --tls-ca turns on TLS\n"
+          "(docs/SECURITY.md).\n"
           "Exit status: 0 ok, 1 error status from the server, 2 usage, 3 unreachable.\n",
           out);
+}
+
+/* The connection options (issue 14): true if argv[*i] was one (its value consumed). */
+static bool
+connection_option(struct ctl *ctl, int argc, char **argv, int *i)
+{
+    static const struct {
+        const char *flag;
+        size_t offset;
+    } opts[] = {
+        {"--tls-ca", offsetof(struct churn_client_options, tls_ca)},
+        {"--tls-cert", offsetof(struct churn_client_options, tls_cert)},
+        {"--tls-key", offsetof(struct churn_client_options, tls_key)},
+        {"--tls-server-name", offsetof(struct churn_client_options, tls_server_name)},
+        {"--token", offsetof(struct churn_client_options, token)},
+    };
+    for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+        if (strcmp(argv[*i], opts[k].flag) == 0 && *i + 1 < argc) {
+            *(const char **)((char *)&ctl->conn + opts[k].offset) = argv[++*i];
+            return true;
+        }
+    }
+    return false;
 }
 
 int
@@ -64,9 +92,12 @@ main(int argc, char **argv)
     struct ctl ctl = {.server = getenv("CHURN_SERVER"), .timeout_ms = 10000};
     if (!ctl.server || !*ctl.server)
         ctl.server = "127.0.0.1:50051";
+    ctl.conn.token = getenv("CHURN_TOKEN");
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
-        if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+        if (connection_option(&ctl, argc, argv, &i)) {
+            continue;
+        } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
             ctl.server = argv[++i];
         } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
             char *end;

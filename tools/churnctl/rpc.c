@@ -330,9 +330,16 @@ churnctl_methods(struct ctl *ctl)
 int
 churnctl_connect(struct ctl *ctl)
 {
-    if (churn_client_open(ctl->server, &ctl->client) != CHURN_OK) {
-        fprintf(stderr, "churnctl: cannot open a channel to %s\n", ctl->server);
-        return EXIT_TRANSPORT;
+    char err[600];
+    enum churn_err e =
+        churn_client_open_ex(ctl->server, &ctl->conn, &ctl->client, err, sizeof(err));
+    if (e == CHURN_EINVAL && err[0] == '-') {
+        fprintf(stderr, "churnctl: %s\n", err); /* a bad --tls-* option */
+        return EXIT_USAGE;
+    }
+    if (e) {
+        fprintf(stderr, "churnctl: cannot open a channel to %s: %s\n", ctl->server, err);
+        return e == CHURN_ENOTFOUND || e == CHURN_EPERM ? EXIT_USAGE : EXIT_TRANSPORT;
     }
     return 0;
 }
