@@ -17,6 +17,8 @@
 #include "churn/error.h"
 #include "churn/rpc.h"
 
+struct churn_metrics;
+
 struct churn_server_options {
     const char *listen;              /* "host:port"; port 0 picks a free one */
     int workers;                     /* completion queues and threads; >= 1 */
@@ -34,6 +36,7 @@ struct churn_server_options {
     int drain_timeout_ms;            /* on shutdown, calls get this long before cancel */
     int requests_per_method;         /* pre-posted per worker and method */
     size_t max_send_queue;           /* streamed responses queued per call at most */
+    struct churn_metrics *metrics;   /* gRPC server metrics go here (NULL: none; borrowed) */
 };
 
 /** churn_server_options_default() - the production defaults (see docs/CONFIG.md). */
