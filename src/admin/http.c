@@ -5,8 +5,11 @@
  */
 #include "churn/admin.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -47,6 +50,12 @@ parse_listen(const char *listen, struct sockaddr_storage *ss, char *errbuf, size
     if (!colon || hn == 0 || hn >= sizeof(host) || !colon[1])
         return churn_fail(errbuf, errlen, CHURN_EINVAL,
                           "admin-listen: '%s' is not host:port (or 'off')", listen);
+    char *end = NULL;
+    errno = 0;
+    unsigned long pn = strtoul(colon + 1, &end, 10);
+    if (*end || errno || pn > 65535 || !isdigit((unsigned char)colon[1]))
+        return churn_fail(errbuf, errlen, CHURN_EINVAL,
+                          "admin-listen: '%s': the port is not a number in 0..65535", listen);
     memcpy(host, listen, hn);
     host[hn] = '\0';
     if (host[0] == '[' && host[hn - 1] == ']') {
