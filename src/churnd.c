@@ -338,14 +338,13 @@ main(int argc, char **argv)
     churn_services_set_serving(&svc, CHURN_HEALTH_NOT_SERVING);
     churn_server_shutdown(server);
     churn_observe_stop(obs); /* /readyz said "draining" until here; collectors read the store */
-    obs = NULL;
     /* every call is over: commit what the writer still holds, then close the store */
     close_store(&svc);
     rc = 0;
 out_server:
     churn_server_destroy(server);
 out_services:
-    churn_observe_stop(obs);
+    churn_observe_destroy(obs); /* after the workers are joined: they count into it */
     churn_sentiment_close(svc.sentiment);
     churn_services_fini(&svc);
 out_config:

@@ -35,9 +35,16 @@ enum churn_err churn_observe_start(struct churn_observe *obs, struct churn_servi
                                    int grpc_port, char *errbuf, size_t errlen);
 
 /**
- * churn_observe_stop() - stop the listener (a scrape in progress is answered first) and free
- * everything. Call after the gRPC server has shut down. NULL is a no-op.
+ * churn_observe_stop() - stop the admin listener (a scrape in progress is answered first);
+ * the registry stays, since the server's workers may still count the calls that are ending.
+ * Call after churn_server_shutdown() and before the store closes. NULL is a no-op.
  */
 void churn_observe_stop(struct churn_observe *obs);
+
+/**
+ * churn_observe_destroy() - stop the listener if still running and free everything, the
+ * registry included. Call after churn_server_destroy() has joined the workers. NULL: no-op.
+ */
+void churn_observe_destroy(struct churn_observe *obs);
 
 #endif

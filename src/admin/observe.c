@@ -137,6 +137,15 @@ churn_observe_stop(struct churn_observe *obs)
     if (!obs)
         return;
     churn_admin_stop(obs->admin);
+    obs->admin = NULL;
+}
+
+void
+churn_observe_destroy(struct churn_observe *obs)
+{
+    if (!obs)
+        return;
+    churn_observe_stop(obs);
     churn_metrics_destroy(obs->metrics);
     churn_free(obs);
 }
