@@ -17,6 +17,7 @@
 #include "churn/config.h"
 #include "churn/delivery.h"
 #include "churn/log.h"
+#include "churn/observe.h"
 #include "churn/retrain.h"
 #include "churn/sentiment.h"
 #include "churn/service.h"
@@ -305,8 +306,14 @@ main(int argc, char **argv)
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
         goto out_config;
     }
+    struct churn_observe *obs = NULL; /* metrics and the admin listener (issue 14) */
+    if (churn_observe_create(&cfg, &obs, err, sizeof(err)) != CHURN_OK) {
+        churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
+        goto out_services;
+    }
     struct churn_server_options opts;
     server_options_from_config(&cfg, &opts);
+    opts.metrics = churn_observe_metrics(obs);
     struct churn_server *server = NULL;
     int port = 0;
     struct churn_auth *auth = NULL; /* issue 14: TLS and tokens; a bad file exits 2 */
@@ -359,6 +366,12 @@ main(int argc, char **argv)
         goto out_server;
     }
     churn_services_set_serving(&svc, CHURN_HEALTH_SERVING);
+    if (churn_observe_start(obs, &svc, port, err, sizeof(err)) != CHURN_OK) {
+        churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
+        churn_server_shutdown(server);
+        close_store(&svc);
+        goto out_server;
+    }
     churn_log(CHURN_LOG_INFO, "serving", CHURN_LF_STR("data", cfg.data_dir));
     if (*cfg.ready_file && write_ready_file(cfg.ready_file, cfg.listen, port) != 0) {
         churn_server_shutdown(server);
@@ -371,6 +384,7 @@ main(int argc, char **argv)
     churn_services_stop_retrainer(&svc); /* a run in progress stops now, changing nothing */
     churn_services_set_serving(&svc, CHURN_HEALTH_NOT_SERVING);
     churn_server_shutdown(server);
+    churn_observe_stop(obs); /* /readyz said "draining" until here; collectors read the store */
     /* every call is over: commit what the writer still holds, then close the store */
     close_store(&svc);
     rc = 0;
@@ -378,6 +392,7 @@ out_server:
     churn_server_destroy(server);
 out_services:
     churn_auth_close(auth);
+    churn_observe_destroy(obs); /* after the workers are joined: they count into it */
     churn_sentiment_close(svc.sentiment);
     churn_services_fini(&svc);
 out_config:

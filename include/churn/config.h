@@ -61,6 +61,12 @@ struct churn_config {
     int64_t retrain_horizon_days;
     int64_t retrain_cutoffs;
     int64_t retrain_step_days;
+    /* issue 14 (metrics): the admin HTTP listener */
+    char *admin_listen; /* "off": none */
+    int64_t admin_max_connections;
+    int64_t admin_timeout_s;
+    char *admin_tls_cert;
+    char *admin_tls_key;
     /* alert delivery (issue 15): the list options hold one NAME=VALUE per line */
     char *webhooks;
     char *webhook_secrets;

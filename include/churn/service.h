@@ -128,8 +128,24 @@ enum churn_err churn_services_attach_store(struct churn_services *svc, struct ch
  */
 void churn_services_detach_store(struct churn_services *svc);
 
-/** churn_services_set_serving() - mark every service (and the overall "") @status. */
+/**
+ * churn_services_set_serving() - mark every service (and the overall "") @status; while no
+ * model is served, churn.v1.ScoringService stays NOT_SERVING (it turns SERVING when one is).
+ */
 void churn_services_set_serving(struct churn_services *svc, enum churn_health_status status);
+
+/**
+ * churn_services_ready() - ready to serve (/readyz): the store is open, a model is served and
+ * the daemon is not draining. When not, @why (@len bytes) says which.
+ */
+bool churn_services_ready(struct churn_services *svc, char *why, size_t len);
+
+struct churn_metrics_sink;
+/**
+ * churn_services_collect() - a churn_metrics_collect_fn (@ctx: the services): the store's
+ * size and map usage, queues, watchers, the sweep and the served model, read now.
+ */
+void churn_services_collect(void *ctx, struct churn_metrics_sink *sink);
 
 /* The embedded descriptor set (generated at build time by proto/gen.py). */
 extern const unsigned char churn_descriptor_set[];

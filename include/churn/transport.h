@@ -18,6 +18,8 @@
 #include "churn/error.h"
 #include "churn/rpc.h"
 
+struct churn_metrics;
+
 struct churn_server_options {
     const char *listen;              /* "host:port"; port 0 picks a free one */
     int workers;                     /* completion queues and threads; >= 1 */
@@ -42,6 +44,7 @@ struct churn_server_options {
     bool insecure_listen;      /* allow plaintext on a non-loopback address */
     struct churn_auth *auth;   /* tokens and roles (borrowed); NULL: no authentication */
     bool auth_health_closed;   /* health and reflection need the read role too */
+    struct churn_metrics *metrics;   /* gRPC server metrics go here (NULL: none; borrowed) */
 };
 
 /** churn_server_options_default() - the production defaults (see docs/CONFIG.md). */

@@ -110,6 +110,16 @@ static const struct opt options[] = {
      "retraining's stacked training cutoffs"},
     {"retrain-step-days", OPT_INT, OFF(retrain_step_days), 1, 365, "30",
      "days between retraining's cutoffs"},
+    /* issue 14 (metrics): the admin HTTP listener */
+    {"admin-listen", OPT_STR, OFF(admin_listen), 0, 0, "127.0.0.1:9464",
+     "admin HTTP address for /metrics, /livez, /readyz (host:port; off: none, no metrics)"},
+    {"admin-max-connections", OPT_INT, OFF(admin_max_connections), 1, 100000, "64",
+     "admin HTTP connections open at once; more are refused"},
+    {"admin-timeout-s", OPT_INT, OFF(admin_timeout_s), 1, 3600, "10",
+     "an idle or slow admin HTTP connection is closed after this long"},
+    {"admin-tls-cert", OPT_STR, OFF(admin_tls_cert), 0, 0, "",
+     "admin HTTP over TLS: certificate chain (PEM; with --admin-tls-key)"},
+    {"admin-tls-key", OPT_STR, OFF(admin_tls_key), 0, 0, "", "admin HTTP over TLS: key (PEM)"},
     /* issue 15: alerts delivered where people work (docs/DELIVERY.md) */
     {"webhook", OPT_LIST, OFF(webhooks), 0, 0, "",
      "NAME=URL: POST every alert change to this http(s) URL (repeatable)"},

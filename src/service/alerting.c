@@ -32,6 +32,7 @@
 #include "churn/features.h"
 #include "churn/log.h"
 #include "churn/reasons.h"
+#include "churn/share.h"
 #include "churn/store.h"
 #include "alert_engine.h"
 #include "service_internal.h"
@@ -43,9 +44,10 @@
 #define STATE_VERSION     1u /* the per-cause states only */
 #define STATE_VERSION_2   2u /* ... followed by the last score snapshot */
 
-#ifndef CHURN_DEFAULT_PLAYBOOKS
+#ifndef CHURN_DEFAULT_PLAYBOOKS /* the installed file; from the build, the source tree's */
 #define CHURN_DEFAULT_PLAYBOOKS                                                                    \
-    CHURN_DEFAULT_LEXICON_DIR "/../tests/data/playbooks/default.playbooks"
+    churn_share_choose(CHURN_SHARE_DIR "/playbooks/default.playbooks",                             \
+                       CHURN_DEFAULT_LEXICON_DIR "/../tests/data/playbooks/default.playbooks")
 #endif
 
 /* ---- the packed per-customer state: one blob for all causes ---------------------------- */

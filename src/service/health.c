@@ -1,12 +1,55 @@
 /*
  * health.c - grpc.health.v1.Health: Check answers the registry's status (NOT_FOUND for a
- * service nobody registered), Watch streams the status now and at every change.
+ * service nobody registered), Watch streams the status now and at every change. Also what
+ * the statuses mean: the scoring service is NOT_SERVING until a model is served, and the
+ * daemon's readiness (/readyz) is store open, model served, not draining.
  */
 #include <string.h>
 
 #include "churn/service.h"
 #include "churn_proto.h"
 #include "service_internal.h"
+
+#define SCORING_SERVICE "churn.v1.ScoringService"
+
+void
+churn__health_set_serving(struct churn_services *svc, enum churn_health_status status)
+{
+    if (status != CHURN_HEALTH_SERVING) {
+        churn_health_set_all(svc->health, status);
+        return;
+    }
+    /* scores fail with FAILED_PRECONDITION until a model serves: say so before they are asked */
+    bool model = churn_services_has_model(svc);
+    for (size_t i = 0; i < svc->n_service_names; i++) {
+        bool waits = !model && strcmp(svc->service_names[i], SCORING_SERVICE) == 0;
+        churn_health_set(svc->health, svc->service_names[i],
+                         waits ? CHURN_HEALTH_NOT_SERVING : CHURN_HEALTH_SERVING);
+    }
+    churn_health_set(svc->health, "", CHURN_HEALTH_SERVING);
+}
+
+void
+churn__health_model_served(struct churn_services *svc)
+{
+    if (churn_health_get(svc->health, "") == CHURN_HEALTH_SERVING)
+        churn_health_set(svc->health, SCORING_SERVICE, CHURN_HEALTH_SERVING);
+}
+
+bool
+churn_services_ready(struct churn_services *svc, char *why, size_t len)
+{
+    const char *reason = NULL;
+    if (!svc->store)
+        reason = "the store is not open";
+    else if (!churn_services_has_model(svc))
+        reason = "no model is served";
+    else if (churn_health_get(svc->health, "") != CHURN_HEALTH_SERVING)
+        reason = "draining";
+    if (reason)
+        churn_errf(why, len, "%s", reason);
+    return reason == NULL;
+}
 
 static enum churn_err
 health_check(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)

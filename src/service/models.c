@@ -77,7 +77,11 @@ static enum churn_err
 swap_locked(struct churn_services *svc, const char *path, char *old, size_t oldlen, char *err,
             size_t errlen)
 {
-    return churn__scoring_reload(svc->scoring, path, false, old, oldlen, NULL, err, errlen);
+    enum churn_err e =
+        churn__scoring_reload(svc->scoring, path, false, old, oldlen, NULL, err, errlen);
+    if (e == CHURN_OK)
+        churn__health_model_served(svc);
+    return e;
 }
 
 /* Register @path (identified now) with @origin and record it as serving (mu held). */

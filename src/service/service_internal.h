@@ -29,6 +29,12 @@ extern const size_t churn__n_chat_methods;
 extern const struct churn_method churn__model_methods[];
 extern const size_t churn__n_model_methods;
 
+/* health.c: what the statuses mean */
+/** churn__health_set_serving() - every service @status, but scoring waits for a model. */
+void churn__health_set_serving(struct churn_services *svc, enum churn_health_status status);
+/** churn__health_model_served() - a model now serves: scoring is SERVING (unless draining). */
+void churn__health_model_served(struct churn_services *svc);
+
 /* The event sources whose freshness is reported. */
 enum churn__source {
     CHURN__SRC_ACTIVITY,

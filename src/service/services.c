@@ -190,5 +190,5 @@ churn_services_detach_store(struct churn_services *svc)
 void
 churn_services_set_serving(struct churn_services *svc, enum churn_health_status status)
 {
-    churn_health_set_all(svc->health, status);
+    churn__health_set_serving(svc, status);
 }

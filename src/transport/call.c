@@ -17,6 +17,7 @@
 #include "churn/clock.h"
 #include "churn/utf8.h"
 #include "churn/log.h"
+#include "churn/metrics.h"
 #include "churn/pb_arena.h"
 #include "internal.h"
 
@@ -298,6 +299,7 @@ decode_request(struct churn_rpc *rpc, grpc_byte_buffer *bb, struct churn_arena *
         return churn_rpc_error(rpc, CHURN_EINVAL, "request: message cannot be read");
     grpc_slice slice = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
+    churn_metrics_rpc_received(rpc->worker->server->opts.metrics, rpc->method_index);
     size_t len = GRPC_SLICE_LENGTH(slice);
     uint32_t limit =
         m->max_request_bytes ? m->max_request_bytes : rpc->worker->server->opts.max_recv_bytes;
@@ -630,6 +632,9 @@ maybe_end(struct churn_rpc *rpc)
     if (rpc->method && rpc->method->on_done)
         rpc->method->on_done(rpc);
     log_call(rpc);
+    churn_metrics_rpc_handled(rpc->worker->server->opts.metrics, rpc->method_index,
+                              rpc->cancelled ? GRPC_STATUS_CANCELLED : (int)rpc->status_code,
+                              churn_mono_ns() - rpc->start_ns);
     unlink_active(rpc);
     atomic_fetch_sub(&rpc->worker->server->active_calls, 1);
     churn__rpc_discard(rpc);
@@ -780,6 +785,7 @@ churn__rpc_on_new_call(struct churn_rpc *rpc, bool ok)
     if (!atomic_load(&s->draining))
         churn__server_request(w, rpc->method_index);
     rpc->start_ns = churn_mono_ns();
+    churn_metrics_rpc_started(s->opts.metrics, rpc->method_index);
     if (churn_log_enabled(CHURN_LOG_DEBUG))
         rpc->peer = grpc_call_get_peer(rpc->call); /* gone once a cancelled call ends */
     atomic_fetch_add(&s->active_calls, 1);
@@ -885,6 +891,8 @@ churn__rpc_on_send(struct churn_rpc *rpc, bool ok)
     rpc->pending--;
     rpc->send_active = false;
     if (rpc->send_bb) {
+        if (ok)
+            churn_metrics_rpc_sent(rpc->worker->server->opts.metrics, rpc->method_index);
         grpc_byte_buffer_destroy(rpc->send_bb);
         rpc->send_bb = NULL;
     }

@@ -16,6 +16,7 @@
 #include "churn/alloc.h"
 #include "churn/clock.h"
 #include "churn/log.h"
+#include "churn/metrics.h"
 #include "internal.h"
 
 #define UNREGISTERED_REQUESTS 4 /* pre-posted per worker for unknown methods */
@@ -42,6 +43,28 @@ churn_server_options_default(struct churn_server_options *opts)
     opts->drain_timeout_ms = 10000;
     opts->requests_per_method = 32;
     opts->max_send_queue = 1024;
+}
+
+/* The methods as the metrics registry labels them (go-grpc-prometheus grpc_type names). */
+static enum churn_err
+declare_metrics(struct churn_metrics *m, const struct churn_method *methods, size_t n)
+{
+    static const char *const types[] = {
+        [CHURN_RPC_UNARY] = "unary",
+        [CHURN_RPC_CLIENT_STREAM] = "client_stream",
+        [CHURN_RPC_SERVER_STREAM] = "server_stream",
+        [CHURN_RPC_BIDI_STREAM] = "bidi_stream",
+    };
+    const char **names = churn_calloc(n ? 2 * n : 1, sizeof(char *));
+    if (!names)
+        return CHURN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        names[i] = methods[i].name;
+        names[n + i] = types[methods[i].shape];
+    }
+    enum churn_err err = churn_metrics_rpc_methods(m, names, names + n, n);
+    churn_free(names);
+    return err == CHURN_EEXIST ? CHURN_OK : err;
 }
 
 static grpc_arg
@@ -206,6 +229,11 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
         goto out_free;
     }
     s->n_workers = opts->workers;
+    if (opts->metrics && (err = declare_metrics(opts->metrics, methods, n_methods)) != CHURN_OK) {
+        churn_fail(errbuf, errlen, err, "metrics: cannot declare the methods: %s",
+                   churn_strerror(err));
+        goto out_free;
+    }
 
     /* the receive limit is the largest any method accepts; each method checks its own */
     int max_recv = (int)opts->max_recv_bytes;

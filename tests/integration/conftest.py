@@ -138,7 +138,8 @@ class Churnd:
         # a sweep recomputes the value tiers, which would move under tests comparing scores
         self.args = [binary, "--listen", "127.0.0.1:0", "--data", self.data,
                      "--ready-file", self.ready_file, "--sweep-delay-s", "3600",
-                     "--drain-timeout-ms", str(drain_timeout_ms)] + list(args)
+                     "--drain-timeout-ms", str(drain_timeout_ms),
+                     "--admin-listen", "127.0.0.1:0"] + list(args)  # issue 14: no fixed port
         self.env = dict(os.environ)
         self.env.update(env or {})
         self.proc = None

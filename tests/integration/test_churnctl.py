@@ -28,7 +28,7 @@ def test_health(churnctl_bin, server):
     r = ctl(churnctl_bin, server, "health")
     assert r.returncode == 0, r.stderr
     assert json_lines(r.stdout) == [{"status": "SERVING"}]
-    r = ctl(churnctl_bin, server, "health", "churn.v1.ScoringService")
+    r = ctl(churnctl_bin, server, "health", "churn.v1.IngestService")
     assert r.returncode == 0, r.stderr
     assert json_lines(r.stdout) == [{"status": "SERVING"}]
 

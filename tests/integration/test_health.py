@@ -12,11 +12,15 @@ from conftest import (CHURN_SERVICES, HEALTH_SERVICE, REFLECTION_SERVICES, RPC_T
 
 
 def test_check_overall_and_per_service(stubs, server):
+    """Without a model, scoring alone is NOT_SERVING (scores would fail); test_metrics.py
+    sees it turn SERVING when a model is loaded."""
     ch = server.channel()
     serving = stubs.health_pb2.HealthCheckResponse.SERVING
     assert health_check(stubs, ch).status == serving
     for svc in CHURN_SERVICES + [HEALTH_SERVICE] + REFLECTION_SERVICES:
-        assert health_check(stubs, ch, svc).status == serving, svc
+        want = (stubs.health_pb2.HealthCheckResponse.NOT_SERVING
+                if svc == "churn.v1.ScoringService" else serving)
+        assert health_check(stubs, ch, svc).status == want, svc
 
 
 @pytest.mark.parametrize("name", ["nope", "churn.v1.NoSuchService", "churn.v1",
@@ -30,7 +34,7 @@ def test_check_unknown_service_is_not_found(stubs, server, name):
 def test_watch_sends_serving_at_once(stubs, server):
     """Server-stream round trip: the first message is the current status."""
     stub = stubs.health_grpc.HealthStub(server.channel())
-    for svc in ["", "churn.v1.ScoringService"]:
+    for svc in ["", "churn.v1.IngestService"]:
         call = stub.Watch(stubs.health_pb2.HealthCheckRequest(service=svc),
                           timeout=RPC_TIMEOUT_S)
         first = next(call)
@@ -58,7 +62,7 @@ def test_watch_sees_draining_and_ends_on_sigterm(stubs, churnd_factory):
     server = churnd_factory(drain_timeout_ms=3000)
     stub = stubs.health_grpc.HealthStub(server.channel())
     calls = []
-    for svc in ("", "churn.v1.ScoringService"):
+    for svc in ("", "churn.v1.IngestService"):
         # The timeout only turns a hang into a failure; the stream must end long before.
         call = stub.Watch(stubs.health_pb2.HealthCheckRequest(service=svc), timeout=60)
         assert next(call).status == stubs.health_pb2.HealthCheckResponse.SERVING

@@ -155,7 +155,7 @@ def test_metadata_over_the_limit(stubs, server):
 def test_compressed_requests_are_understood(stubs, server):
     ch = server.channel()
     stub = stubs.health_grpc.HealthStub(ch)
-    resp = stub.Check(stubs.health_pb2.HealthCheckRequest(service="churn.v1.ScoringService"),
+    resp = stub.Check(stubs.health_pb2.HealthCheckRequest(service="churn.v1.IngestService"),
                       timeout=RPC_TIMEOUT_S, compression=grpc.Compression.Gzip)
     assert resp.status == stubs.health_pb2.HealthCheckResponse.SERVING
     # A compressed message that inflates past Check's 1 KiB limit is still refused.
@@ -281,7 +281,7 @@ def test_200_concurrent_connections(stubs, server):
             stub = stubs.health_grpc.HealthStub(channels[i])
             statuses = [stub.Check(stubs.health_pb2.HealthCheckRequest(service=svc),
                                    timeout=60).status
-                        for svc in ("", "churn.v1.ScoringService", "")]
+                        for svc in ("", "churn.v1.IngestService", "")]
             results[i] = statuses
         except Exception as e:  # collected below
             results[i] = e

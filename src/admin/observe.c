@@ -1,0 +1,151 @@
+/*
+ * observe.c - churnd's visibility wired from its configuration (churn/observe.h): the
+ * registry, the collectors (services, open connections), the route table of the admin
+ * listener (/metrics, /livez, /readyz) and the listener's life cycle.
+ */
+#include "churn/observe.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "churn/admin.h"
+#include "churn/alloc.h"
+#include "churn/log.h"
+#include "churn/metrics.h"
+#include "churn/service.h"
+
+#define N_ROUTES 3
+
+struct churn_observe {
+    const struct churn_config *cfg;
+    struct churn_metrics *metrics; /* NULL: admin listener off */
+    struct churn_services *svc;
+    struct churn_admin *admin;
+    int grpc_port;
+    struct churn_admin_readiness readiness;
+    struct churn_admin_route routes[N_ROUTES];
+};
+
+enum churn_err
+churn_observe_create(const struct churn_config *cfg, struct churn_observe **out, char *errbuf,
+                     size_t errlen)
+{
+    struct churn_observe *obs = churn_calloc(1, sizeof(*obs));
+    if (!obs)
+        return churn_fail(errbuf, errlen, CHURN_ENOMEM, "out of memory");
+    obs->cfg = cfg;
+    if (strcmp(cfg->admin_listen, "off") != 0 && churn_metrics_create(&obs->metrics) != CHURN_OK) {
+        churn_free(obs);
+        return churn_fail(errbuf, errlen, CHURN_ENOMEM, "out of memory");
+    }
+    *out = obs;
+    return CHURN_OK;
+}
+
+struct churn_metrics *
+churn_observe_metrics(struct churn_observe *obs)
+{
+    return obs ? obs->metrics : NULL;
+}
+
+/* Established TCP connections whose local port is @port, from one /proc/net/tcp* table. */
+static double
+count_established(const char *table, int port)
+{
+    FILE *f = fopen(table, "r");
+    if (!f)
+        return 0;
+    char line[512];
+    double n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned lport, state;
+        /* "  0: 0100007F:C383 0100007F:9E2C 01 ..." */
+        const char *colon = strchr(line, ':');
+        colon = colon ? strchr(colon + 1, ':') : NULL;
+        if (colon && sscanf(colon + 1, "%x %*[0-9A-Fa-f:] %x", &lport, &state) == 2 &&
+            (int)lport == port && state == 1)
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static void
+collect_connections(void *ctx, struct churn_metrics_sink *sink)
+{
+    struct churn_observe *obs = ctx;
+    double grpc = count_established("/proc/net/tcp", obs->grpc_port) +
+                  count_established("/proc/net/tcp6", obs->grpc_port);
+    churn_metrics_sink_gauge(sink, "churn_open_connections", "Client connections open now.",
+                             "listener=\"grpc\"", grpc);
+    if (obs->admin)
+        churn_metrics_sink_gauge(sink, "churn_open_connections", "", "listener=\"admin\"",
+                                 (double)churn_admin_connections(obs->admin));
+}
+
+static bool
+services_ready(void *ctx, char *why, size_t len)
+{
+    return churn_services_ready(ctx, why, len);
+}
+
+static void
+fill_routes(struct churn_observe *obs)
+{
+    obs->readiness = (struct churn_admin_readiness){services_ready, obs->svc};
+    obs->routes[0] =
+        (struct churn_admin_route){"/metrics", churn_admin_metrics_handler, obs->metrics, NULL};
+    obs->routes[1] = (struct churn_admin_route){"/livez", churn_admin_livez_handler, NULL, NULL};
+    obs->routes[2] =
+        (struct churn_admin_route){"/readyz", churn_admin_readyz_handler, &obs->readiness, NULL};
+}
+
+enum churn_err
+churn_observe_start(struct churn_observe *obs, struct churn_services *svc, int grpc_port,
+                    char *errbuf, size_t errlen)
+{
+    if (!obs->metrics)
+        return CHURN_OK;
+    obs->svc = svc;
+    obs->grpc_port = grpc_port;
+    enum churn_err err = churn_metrics_collector(obs->metrics, churn_services_collect, svc);
+    if (!err)
+        err = churn_metrics_collector(obs->metrics, collect_connections, obs);
+    if (err)
+        return churn_fail(errbuf, errlen, err, "metrics collectors: %s", churn_strerror(err));
+    fill_routes(obs);
+    struct churn_admin_options o;
+    churn_admin_options_default(&o);
+    o.listen = obs->cfg->admin_listen;
+    o.max_connections = (unsigned)obs->cfg->admin_max_connections;
+    o.timeout_s = (unsigned)obs->cfg->admin_timeout_s;
+    o.tls_cert = obs->cfg->admin_tls_cert;
+    o.tls_key = obs->cfg->admin_tls_key;
+    int port = 0;
+    err = churn_admin_start(&o, obs->routes, N_ROUTES, &obs->admin, &port, errbuf, errlen);
+    if (err)
+        return err;
+    churn_log(CHURN_LOG_INFO, "admin_listening", CHURN_LF_STR("listen", o.listen),
+              CHURN_LF_INT("port", port),
+              CHURN_LF_STR("scheme", o.tls_cert && *o.tls_cert ? "https" : "http"));
+    return CHURN_OK;
+}
+
+void
+churn_observe_stop(struct churn_observe *obs)
+{
+    if (!obs)
+        return;
+    churn_admin_stop(obs->admin);
+    obs->admin = NULL;
+}
+
+void
+churn_observe_destroy(struct churn_observe *obs)
+{
+    if (!obs)
+        return;
+    churn_observe_stop(obs);
+    churn_metrics_destroy(obs->metrics);
+    churn_free(obs);
+}

@@ -1,0 +1,132 @@
+/*
+ * metrics.c - the services' state as metrics, read at scrape time: the store's size and map
+ * usage, the rescore and chat-job queues, alert watchers, the sweep, and the served model's
+ * registry id and backtest AUC. Each value is read under the lock that guards it, briefly.
+ */
+#include <pthread.h>
+
+#include "alert_engine.h"
+#include "churn/metrics.h"
+#include "churn/registry.h"
+#include "churn/service.h"
+#include "service_internal.h"
+
+static void
+collect_store(struct churn_services *svc, struct churn_metrics_sink *k)
+{
+    struct churn_store_stats st;
+    if (!svc->store || churn_store_stats(svc->store, &st) != CHURN_OK)
+        return;
+    churn_metrics_sink_gauge(k, "churn_store_records", "Records in the store by database.",
+                             "db=\"customers\"", (double)st.customers);
+    churn_metrics_sink_gauge(k, "churn_store_records", "", "db=\"event_ids\"",
+                             (double)st.event_ids);
+    churn_metrics_sink_gauge(k, "churn_store_records", "", "db=\"conversations\"",
+                             (double)st.conversations);
+    churn_metrics_sink_gauge(k, "churn_store_records", "", "db=\"alerts\"", (double)st.alerts);
+    churn_metrics_sink_gauge(k, "churn_store_records", "", "db=\"outcomes\"", (double)st.outcomes);
+    churn_metrics_sink_gauge(k, "churn_store_map_size_bytes", "The LMDB map size now.", "",
+                             (double)st.map_size);
+    churn_metrics_sink_gauge(k, "churn_store_used_bytes", "Pages in use times the page size.", "",
+                             (double)st.used_bytes);
+    churn_metrics_sink_gauge(k, "churn_store_map_used_ratio",
+                             "Used bytes over the map size (the map grows when it is full).", "",
+                             st.map_size ? (double)st.used_bytes / (double)st.map_size : 0);
+}
+
+struct engine_view {
+    size_t rq_n, n_jobs, watchers;
+    uint64_t rescores_dropped, rescores_coalesced, rescores_done, jobs_dropped;
+    struct churn__sweep_stats sweep;
+};
+
+static void
+read_engine(struct churn__alerts *al, struct engine_view *v)
+{
+    pthread_mutex_lock(&al->mu);
+    v->rq_n = al->rq_n;
+    v->n_jobs = al->n_jobs;
+    v->watchers = 0;
+    for (struct churn__watcher *w = al->watchers; w; w = w->next)
+        v->watchers++;
+    v->rescores_dropped = al->rescores_dropped;
+    v->rescores_coalesced = al->rescores_coalesced;
+    v->rescores_done = al->rescores_done;
+    v->jobs_dropped = al->dropped;
+    v->sweep = al->sweep;
+    pthread_mutex_unlock(&al->mu);
+}
+
+static void
+collect_queues(const struct engine_view *v, struct churn_metrics_sink *k)
+{
+    churn_metrics_sink_gauge(k, "churn_rescore_queue_depth", "Customers waiting for a rescore.", "",
+                             (double)v->rq_n);
+    churn_metrics_sink_counter(k, "churn_rescores_total",
+                               "Rescore requests by what became of them.", "result=\"done\"",
+                               (double)v->rescores_done);
+    churn_metrics_sink_counter(k, "churn_rescores_total", "", "result=\"coalesced\"",
+                               (double)v->rescores_coalesced);
+    churn_metrics_sink_counter(k, "churn_rescores_total", "", "result=\"dropped\"",
+                               (double)v->rescores_dropped);
+    churn_metrics_sink_gauge(k, "churn_chat_job_queue_depth",
+                             "Chat escalations waiting for the alert engine.", "",
+                             (double)v->n_jobs);
+    churn_metrics_sink_counter(k, "churn_chat_jobs_dropped_total",
+                               "Chat escalations refused because the queue was full.", "",
+                               (double)v->jobs_dropped);
+    churn_metrics_sink_gauge(k, "churn_alert_watchers", "WatchAlerts streams connected now.", "",
+                             (double)v->watchers);
+}
+
+static void
+collect_sweep(const struct churn__sweep_stats *s, struct churn_metrics_sink *k)
+{
+    churn_metrics_sink_counter(k, "churn_sweep_runs_total", "Sweeps finished.", "",
+                               (double)s->runs);
+    churn_metrics_sink_gauge(k, "churn_sweep_running", "1 while a sweep runs.", "",
+                             s->running ? 1 : 0);
+    churn_metrics_sink_gauge(k, "churn_sweep_customers", "Customers fed by the last sweep.", "",
+                             (double)s->customers);
+    if (s->runs == 0)
+        return;
+    churn_metrics_sink_gauge(k, "churn_sweep_duration_seconds", "Duration of the last sweep.", "",
+                             (double)s->duration_ms / 1000.0);
+    int64_t done_ms = s->running ? 0 : s->started_ms + s->duration_ms;
+    if (done_ms)
+        churn_metrics_sink_gauge(k, "churn_sweep_last_completion_timestamp_seconds",
+                                 "When the last sweep finished (unix seconds).", "",
+                                 (double)done_ms / 1000.0);
+}
+
+static void
+collect_model(struct churn_services *svc, struct churn_metrics_sink *k)
+{
+    bool served = churn_services_has_model(svc);
+    churn_metrics_sink_gauge(k, "churn_model_served", "1 while a model is served.", "",
+                             served ? 1 : 0);
+    struct churn_registry *reg = churn__models_registry(svc);
+    uint32_t id = reg ? churn_registry_served_id(reg) : 0;
+    churn_metrics_sink_gauge(k, "churn_model_generation",
+                             "Registry id of the served model (0: none or not registered).", "",
+                             (double)id);
+    struct churn_registry_entry e;
+    if (id && churn_registry_get(reg, id, &e) == CHURN_OK && e.backtest.present)
+        churn_metrics_sink_gauge(k, "churn_model_backtest_auc",
+                                 "Backtest AUC of the served model (its registry figures).", "",
+                                 e.backtest.auc);
+}
+
+void
+churn_services_collect(void *ctx, struct churn_metrics_sink *sink)
+{
+    struct churn_services *svc = ctx;
+    collect_model(svc, sink);
+    collect_store(svc, sink);
+    if (!svc->alerts)
+        return;
+    struct engine_view v;
+    read_engine(svc->alerts, &v);
+    collect_queues(&v, sink);
+    collect_sweep(&v.sweep, sink);
+}
