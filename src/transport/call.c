@@ -15,7 +15,6 @@
 
 #include "churn/alloc.h"
 #include "churn/clock.h"
-#include "churn/utf8.h"
 #include "churn/log.h"
 #include "churn/pb_arena.h"
 #include "internal.h"
@@ -229,46 +228,34 @@ churn_rpc_queued(struct churn_rpc *rpc)
     return n;
 }
 
-/*
- * proto3 says string fields hold UTF-8, and protobuf-c does not check: do it here, once, for
- * every request, so no handler ever sees (or echoes) invalid text. Returns the offending
- * field's name or NULL.
- */
-static const char *
-invalid_utf8_field(const ProtobufCMessage *msg, int depth)
+const struct churn_rpc_fault *
+churn_rpc_faults(const struct churn_rpc *rpc, size_t *n)
 {
-    const ProtobufCMessageDescriptor *d = msg->descriptor;
-    if (depth > 32)
-        return NULL;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        const char *base = (const char *)msg;
-        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
-            continue;
-        size_t n = 1;
-        const void *const *items = (const void *const *)(base + f->offset);
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            n = *(const size_t *)(base + f->quantifier_offset);
-            items = *(const void *const *const *)(base + f->offset);
-        }
-        for (size_t k = 0; k < n; k++) {
-            const void *v = items[k];
-            if (!v)
-                continue;
-            if (f->type == PROTOBUF_C_TYPE_STRING) {
-                if (!churn_utf8_valid(v, strlen(v), NULL))
-                    return f->name;
-            } else {
-                const char *bad = invalid_utf8_field(v, depth + 1);
-                if (bad)
-                    return bad;
-            }
-        }
-    }
+    *n = rpc->n_faults;
+    return rpc->faults;
+}
+
+const struct churn_rpc_fault *
+churn_rpc_fault_for(const struct churn_rpc *rpc, uint32_t field, size_t index)
+{
+    for (size_t i = 0; i < rpc->n_faults; i++)
+        if (rpc->faults[i].field == field && rpc->faults[i].index == index)
+            return &rpc->faults[i];
     return NULL;
+}
+
+char *
+churn_rpc_fault_format(const struct churn_rpc_fault *f, const char *prefix, char *buf, size_t len)
+{
+    char top[80];
+    if (prefix)
+        snprintf(top, sizeof(top), "%s", prefix);
+    else if (f->repeated)
+        snprintf(top, sizeof(top), "%s[%zu]", f->field_name, f->index);
+    else
+        snprintf(top, sizeof(top), "%s", f->field_name);
+    snprintf(buf, len, "%s%s%s: %s", top, f->path[0] ? "." : "", f->path, f->what);
+    return buf;
 }
 
 /* ---- codec ---------------------------------------------------------------------------------- */
@@ -282,6 +269,34 @@ pack_message(const ProtobufCMessage *msg)
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
     grpc_slice_unref(slice);
     return bb;
+}
+
+/*
+ * The edge rule for strings and enums (wire_check.c): the first fault fails the call unless
+ * the method turns faults into per-item errors itself.
+ */
+static enum churn_err
+check_wire(struct churn_rpc *rpc, const struct churn_method *m, const uint8_t *data, size_t len,
+           struct churn_arena *arena)
+{
+    struct churn_rpc_fault *faults;
+    size_t n;
+    rpc->faults = NULL;
+    rpc->n_faults = 0;
+    enum churn_err err = churn__wire_check(m->request, data, len, arena, &faults, &n);
+    if (err == CHURN_EINVAL)
+        return churn_rpc_error(rpc, err, "request: not a valid %s message (%zu bytes)",
+                               m->request->name, len);
+    if (err)
+        return churn_rpc_error(rpc, CHURN_ETOOBIG, "request: too many bad fields to list");
+    if (n && !m->per_item_faults) {
+        char msg[256];
+        return churn_rpc_error(rpc, CHURN_EINVAL, "%s",
+                               churn_rpc_fault_format(&faults[0], NULL, msg, sizeof(msg)));
+    }
+    rpc->faults = faults;
+    rpc->n_faults = n;
+    return CHURN_OK;
 }
 
 /*
@@ -316,11 +331,9 @@ decode_request(struct churn_rpc *rpc, grpc_byte_buffer *bb, struct churn_arena *
                               m->request->name, len);
         goto out_unref;
     }
-    const char *bad = invalid_utf8_field(msg, 0);
-    if (bad) {
-        err = churn_rpc_error(rpc, CHURN_EINVAL, "%s: not valid UTF-8", bad);
+    err = check_wire(rpc, m, GRPC_SLICE_START_PTR(slice), len, arena);
+    if (err)
         goto out_unref;
-    }
     *out = msg;
 out_unref:
     grpc_slice_unref(slice);

@@ -111,6 +111,8 @@ struct churn_rpc {
     struct churn_arena arena;
     struct churn_arena scratch;
     void *state;
+    const struct churn_rpc_fault *faults; /* (w) of the message being handled (issue 13) */
+    size_t n_faults;
     long long start_ns;
     struct churn_rpc *prev, *next; /* (w) worker's active list */
 };
@@ -125,6 +127,15 @@ void churn__rpc_discard(struct churn_rpc *rpc);
 
 /* server.c */
 void churn__server_request(struct churn__worker *w, size_t method_index);
+
+/*
+ * wire_check.c: check the request bytes @data (@len, already decoded once as @d) against the
+ * wire rules; the faults (in @arena) go to *@faults. Return: CHURN_OK, CHURN_EINVAL for bytes
+ * that are not a message, CHURN_ENOMEM when @arena cannot hold the list.
+ */
+enum churn_err churn__wire_check(const ProtobufCMessageDescriptor *d, const uint8_t *data,
+                                 size_t len, struct churn_arena *arena,
+                                 struct churn_rpc_fault **faults, size_t *n_faults);
 
 /* status.c */
 grpc_status_code churn__status_from_err(enum churn_err err);
