@@ -46,8 +46,9 @@ static const struct opt options[] = {
     {"workers", OPT_INT, OFF(workers), 1, 256, "0", "worker threads (0: one per core)"},
     {"log-level", OPT_LOG_LEVEL, OFF(log_level), 0, 0, "info", "error, warn, info or debug"},
     {"log-format", OPT_LOG_FORMAT, OFF(log_format), 0, 0, "text", "text or json"},
-    {"max-recv-bytes", OPT_INT, OFF(max_recv_bytes), 1024, 64 << 20, "65536",
-     "largest request message accepted"},
+    /* issue 13: a ceiling that no method's own limit raises */
+    {"max-recv-bytes", OPT_INT, OFF(max_recv_bytes), 1024, 64 << 20, "4194304",
+     "largest request message any method accepts"},
     {"max-concurrent-streams", OPT_INT, OFF(max_concurrent_streams), 1, 1 << 20, "1000",
      "concurrent calls per connection"},
     {"max-metadata-bytes", OPT_INT, OFF(max_metadata_bytes), 1024, 1 << 20, "16384",

@@ -22,6 +22,15 @@
 #define CALL_ARENA_MIN   (1024 * 1024)
 #define CALL_ARENA_RATIO 16 /* decoded messages may take this many times their wire size */
 
+uint32_t
+churn__recv_limit(const struct churn_server_options *opts, const struct churn_method *m)
+{
+    uint32_t limit = opts->max_recv_bytes;
+    if (m && m->max_request_bytes && m->max_request_bytes < limit)
+        limit = m->max_request_bytes;
+    return limit;
+}
+
 /* ---- allocation -------------------------------------------------------------------------- */
 
 struct churn_rpc *
@@ -43,9 +52,7 @@ churn__rpc_new(struct churn__worker *w, size_t method_index)
     atomic_init(&rpc->refs, 1);
     grpc_metadata_array_init(&rpc->request_md);
     grpc_call_details_init(&rpc->details);
-    size_t limit = (size_t)s->opts.max_recv_bytes * CALL_ARENA_RATIO;
-    if (rpc->method && rpc->method->max_request_bytes)
-        limit = (size_t)rpc->method->max_request_bytes * CALL_ARENA_RATIO;
+    size_t limit = (size_t)churn__recv_limit(&s->opts, rpc->method) * CALL_ARENA_RATIO;
     if (rpc->method && rpc->method->arena_bytes)
         limit = rpc->method->arena_bytes;
     if (limit < CALL_ARENA_MIN)
@@ -314,8 +321,7 @@ decode_request(struct churn_rpc *rpc, grpc_byte_buffer *bb, struct churn_arena *
     grpc_slice slice = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
     size_t len = GRPC_SLICE_LENGTH(slice);
-    uint32_t limit =
-        m->max_request_bytes ? m->max_request_bytes : rpc->worker->server->opts.max_recv_bytes;
+    uint32_t limit = churn__recv_limit(&rpc->worker->server->opts, m);
     enum churn_err err = CHURN_OK;
     if (len > limit) {
         err = churn_rpc_error(rpc, CHURN_ETOOBIG,

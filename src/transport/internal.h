@@ -118,6 +118,11 @@ struct churn_rpc {
 };
 
 /* call.c */
+/*
+ * churn__recv_limit() - the largest request message @m (NULL: an unregistered method)
+ * accepts: its own limit, never above the server's --max-recv-bytes ceiling.
+ */
+uint32_t churn__recv_limit(const struct churn_server_options *opts, const struct churn_method *m);
 struct churn_rpc *churn__rpc_new(struct churn__worker *w, size_t method_index);
 void churn__rpc_on_new_call(struct churn_rpc *rpc, bool ok);
 void churn__rpc_on_recv(struct churn_rpc *rpc, bool ok);

@@ -28,7 +28,7 @@ churn_server_options_default(struct churn_server_options *opts)
     memset(opts, 0, sizeof(*opts));
     opts->listen = "127.0.0.1:50051";
     opts->workers = 2;
-    opts->max_recv_bytes = 64 * 1024;
+    opts->max_recv_bytes = 4 * 1024 * 1024; /* the largest method limit (UpsertCustomers) */
     opts->max_concurrent_streams = 1000;
     opts->max_metadata_bytes = 16 * 1024;
     opts->memory_quota_bytes = 1024ULL * 1024 * 1024;
@@ -206,11 +206,14 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
     }
     s->n_workers = opts->workers;
 
-    /* the receive limit is the largest any method accepts; each method checks its own */
-    int max_recv = (int)opts->max_recv_bytes;
-    for (size_t i = 0; i < n_methods; i++)
-        if ((int)methods[i].max_request_bytes > max_recv)
-            max_recv = (int)methods[i].max_request_bytes;
+    /* core's limit is the largest any method accepts, never above --max-recv-bytes (a
+     * ceiling per-method limits cannot raise); each method checks its own */
+    int max_recv = 0;
+    for (size_t i = 0; i <= n_methods; i++) {
+        uint32_t limit = churn__recv_limit(opts, i < n_methods ? &methods[i] : NULL);
+        if ((int)limit > max_recv)
+            max_recv = (int)limit;
+    }
 
     grpc_arg args[16];
     size_t n = 0;
