@@ -441,14 +441,13 @@ static void
 reject_fault(struct ingest_stream *st, int64_t index, const Churn__V1__Event *pe,
              const struct churn_rpc_fault *fault)
 {
-    char reason[CHURN_REASON_MAX], field[CHURN_REASON_MAX];
+    char reason[CHURN_REASON_MAX];
     churn_rpc_fault_format(fault, "event", reason, sizeof(reason));
-    snprintf(field, sizeof(field), "event%s%s", fault->path[0] ? "." : "", fault->path);
-    /* an event_id with a NUL byte is not echoed: its decoded form is not what was sent */
-    bool cut = fault->truncated && strcmp(fault->path, "event_id") == 0;
-    const char *event_id = cut ? "" : pe->event_id;
+    /* an event_id cut short by a NUL byte or not UTF-8 is not sent back */
+    bool cut = fault->no_echo && strcmp(fault->path, "event_id") == 0;
     pthread_mutex_lock(&st->mu);
-    add_rejection_locked(st, index, event_id, churn_rpc_status_code(fault->err), reason, field);
+    add_rejection_locked(st, index, cut ? "" : pe->event_id, churn_rpc_status_code(fault->err),
+                         reason, NULL);
     pthread_mutex_unlock(&st->mu);
 }
 

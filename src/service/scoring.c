@@ -682,7 +682,7 @@ batch_get_scores(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
         enum churn_err e = fault ? fault->err : CHURN_OK;
         if (fault) {
             churn_rpc_fault_format(fault, NULL, err, sizeof(err));
-            if (fault->truncated)
+            if (fault->no_echo)
                 r->customer_id = "";
         } else {
             e = score_one(svc, m, req->customer_ids[i], k, NULL, a, &s, err, sizeof(err));

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "churn/ident.h"
+#include "churn/utf8.h"
 #include "internal.h"
 
 #define WIRE_MAX_DEPTH 32
@@ -70,7 +71,7 @@ add_fault(struct wire_scan *ws, const char *what)
     f->repeated = ws->top->label == PROTOBUF_C_LABEL_REPEATED;
     f->index = ws->top_index;
     f->err = CHURN_EINVAL;
-    f->truncated = false;
+    f->no_echo = false;
     snprintf(f->path, sizeof(f->path), "%s", ws->path);
     snprintf(f->what, sizeof(f->what), "%s", what);
     return true;
@@ -87,7 +88,8 @@ check_string(struct wire_scan *ws, const ProtobufCFieldDescriptor *fd, const uin
     else
         err = churn_ident_check_text((const char *)s, len, 0, "", reason, sizeof(reason));
     if (err && add_fault(ws, reason + 2)) /* past the empty field name's ": " */
-        ws->faults[ws->n - 1].truncated = memchr(s, '\0', len) != NULL;
+        ws->faults[ws->n - 1].no_echo =
+            memchr(s, '\0', len) || !churn_utf8_valid((const char *)s, len, NULL);
 }
 
 static void
