@@ -81,7 +81,7 @@ struct churn_rpc_fault {
     bool repeated;          /* that field is repeated: @index says which of its values */
     size_t index;           /* 0-based value of that field (0 when not repeated) */
     enum churn_err err;     /* CHURN_EINVAL */
-    bool no_echo; /* a string cut short by a NUL byte or not UTF-8: never send it back */
+    bool no_echo;           /* a string cut short by a NUL byte or not UTF-8: never send it back */
     char path[96];          /* the field below it ("order.status"; "" for the field itself) */
     char what[96];          /* what is wrong ("NUL byte at byte 6") */
 };

@@ -516,11 +516,9 @@ record_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     /* a bad string or enum rejects its own event only (ingest.proto: per-event errors) */
     enum churn_err err = CHURN_OK;
     if (req->event || req->n_events == 0)
-        err = record_one(rpc, st, req->event,
-                         churn_rpc_fault_for(rpc, FIELD_EVENT, 0));
+        err = record_one(rpc, st, req->event, churn_rpc_fault_for(rpc, FIELD_EVENT, 0));
     for (size_t i = 0; i < req->n_events && !err; i++)
-        err = record_one(rpc, st, req->events[i],
-                         churn_rpc_fault_for(rpc, FIELD_EVENTS, i));
+        err = record_one(rpc, st, req->events[i], churn_rpc_fault_for(rpc, FIELD_EVENTS, i));
     return err;
 }
 

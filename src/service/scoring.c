@@ -634,8 +634,8 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
     }
     churn__v1__get_score_response__init(resp);
     char err[300];
-    enum churn_err e = score_one(svc, m, req->customer_id, k, NULL, a, &resp->score, err,
-                                 sizeof(err));
+    enum churn_err e =
+        score_one(svc, m, req->customer_id, k, NULL, a, &resp->score, err, sizeof(err));
     served_unref(m);
     if (e)
         return churn_rpc_error(rpc, e, "%s", err);

@@ -78,8 +78,7 @@ add_fault(struct wire_scan *ws, const char *what)
 }
 
 static void
-check_string(struct wire_scan *ws, const ProtobufCFieldDescriptor *fd, const uint8_t *s,
-             size_t len)
+check_string(struct wire_scan *ws, const ProtobufCFieldDescriptor *fd, const uint8_t *s, size_t len)
 {
     char reason[sizeof(((struct churn_rpc_fault *)0)->what) + 64];
     enum churn_err err;
