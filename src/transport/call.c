@@ -715,7 +715,9 @@ start_unary(struct churn_rpc *rpc)
     ProtobufCMessage *req = NULL, *resp = NULL;
     enum churn_err err;
     if (!rpc->payload)
-        err = churn_rpc_error(rpc, CHURN_EINVAL, "request: no message received");
+        err = churn_rpc_error(rpc, CHURN_EINVAL,
+                              "request: no complete message received (none was sent, or the stream "
+                              "ended inside one)");
     else
         err = decode_request(rpc, rpc->payload, &rpc->arena, &req);
     if (err == CHURN_OK) {
@@ -744,7 +746,9 @@ start_stream(struct churn_rpc *rpc)
     enum churn_err err = CHURN_OK;
     if (m->shape == CHURN_RPC_SERVER_STREAM) {
         if (!rpc->payload)
-            err = churn_rpc_error(rpc, CHURN_EINVAL, "request: no message received");
+            err = churn_rpc_error(rpc, CHURN_EINVAL,
+                                  "request: no complete message received (none was sent, or the "
+                                  "stream ended inside one)");
         else
             err = decode_request(rpc, rpc->payload, &rpc->arena, &req);
     }
@@ -786,6 +790,25 @@ answer_unregistered(struct churn_rpc *rpc)
     pthread_mutex_unlock(&rpc->mu);
 }
 
+/* --max-metadata-bytes, counted as HTTP/2 does (name, value and 32 bytes an entry). Core's
+ * own limit is higher (server.c): core ends the whole connection for a header block over its
+ * limit, so this one refuses the call alone and the connection serves the next call. */
+static bool
+metadata_over_limit(struct churn_rpc *rpc, int limit)
+{
+    size_t total = GRPC_SLICE_LENGTH(rpc->details.method) + GRPC_SLICE_LENGTH(rpc->details.host);
+    for (size_t i = 0; i < rpc->request_md.count; i++) {
+        const grpc_metadata *md = &rpc->request_md.metadata[i];
+        total += GRPC_SLICE_LENGTH(md->key) + GRPC_SLICE_LENGTH(md->value) + 32;
+    }
+    if (total <= (size_t)limit)
+        return false;
+    churn_rpc_error(rpc, CHURN_ETOOBIG,
+                    "request metadata: %zu bytes, over the limit of %d (--max-metadata-bytes)",
+                    total, limit);
+    return true;
+}
+
 void
 churn__rpc_on_new_call(struct churn_rpc *rpc, bool ok)
 {
@@ -807,7 +830,9 @@ churn__rpc_on_new_call(struct churn_rpc *rpc, bool ok)
         w->active->prev = rpc;
     w->active = rpc;
 
-    if (rpc->unregistered) {
+    if (metadata_over_limit(rpc, s->opts.max_metadata_bytes)) {
+        unary_respond(rpc, CHURN_ETOOBIG, NULL);
+    } else if (rpc->unregistered) {
         answer_unregistered(rpc);
     } else if (rpc->method->unimplemented) {
         churn_rpc_error(rpc, CHURN_EUNIMPL, "%s", rpc->method->unimplemented);

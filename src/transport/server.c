@@ -219,7 +219,9 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
     size_t n = 0;
     args[n++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, max_recv);
     args[n++] = int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, opts->max_concurrent_streams);
-    args[n++] = int_arg(GRPC_ARG_MAX_METADATA_SIZE, opts->max_metadata_bytes);
+    /* core ends the connection for a header block over its limit: 4x ours, so a block over
+     * ours fails its call alone (call.c) and the connection lives on */
+    args[n++] = int_arg(GRPC_ARG_MAX_METADATA_SIZE, opts->max_metadata_bytes * 4);
     args[n++] = int_arg(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, opts->handshake_timeout_ms);
     args[n++] = int_arg(GRPC_ARG_KEEPALIVE_TIME_MS, opts->keepalive_time_ms);
     args[n++] = int_arg(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, opts->keepalive_timeout_ms);

@@ -1,10 +1,12 @@
 """The wire edge of issue 13, over the wire: one rule for every identifier and string (a NUL
 byte never cuts an id short, so "victim\\0attacker" never counts for "victim"), every enum
 checked, one bad event of a RecordEvents batch rejected alone, --max-recv-bytes a ceiling
-no method raises, max_reasons out of range refused. After every bad input the server still
-answers and "victim" is untouched."""
+no method raises, max_reasons out of range refused, malformed gRPC framing answered with
+trailers (raw HTTP/2 frames written by hand: fixtures_h2.py). After every bad input the server
+still answers and "victim" is untouched."""
 
 import importlib
+import os
 
 import grpc
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from conftest import RPC_TIMEOUT_S, assert_serving, rpc_error
 from fixtures_data import api  # noqa: F401 (a fixture)
 from fixtures_data import demo_store  # noqa: F401 (a fixture)
+from fixtures_h2 import H2Conn, grpc_headers, grpc_message
 from fixtures_data import (event, ingest_stub, login, long_standing, now_ms, pb_bytes_field,
                            pb_varint_field, start_on_store)
 
@@ -226,3 +229,92 @@ def test_max_reasons_out_of_range_is_invalid_argument(stubs, api, server, n):
         assert err.code() == INVALID_ARGUMENT, err
         assert err.details().startswith(f"max_reasons: {n} is out of range"), err.details()
     assert_serving(stubs, server)
+
+
+# -- item 7: malformed gRPC framing -----------------------------------------------------------
+
+CHECK = "/grpc.health.v1.Health/Check"
+EMPTY = b""  # HealthCheckRequest{}: the overall status
+
+
+def raw_call(conn, address, stream, message, extra=()):
+    conn.headers(stream, grpc_headers(address, CHECK, extra))
+    conn.data(stream, message)
+    return conn.wait_end(stream, RPC_TIMEOUT_S)
+
+
+def test_length_prefix_longer_than_the_data_gets_invalid_argument_trailers(server):
+    conn = H2Conn(server.address)
+    try:
+        kind, fields = raw_call(conn, server.address, 1, grpc_message(b"\x0a\x01x",
+                                                                      declared_len=100))
+        assert kind == "trailers", (kind, fields)
+        assert fields["grpc-status"] == "3", fields
+        assert "stream ended inside one" in fields["grpc-message"], fields
+    finally:
+        conn.close()
+
+
+def test_compressed_flag_without_grpc_encoding_gets_trailers(server):
+    """Core 1.51 reads the flagged message as uncompressed (identity): the call ends, answered."""
+    conn = H2Conn(server.address)
+    try:
+        kind, fields = raw_call(conn, server.address, 1, grpc_message(EMPTY, compressed=True))
+        assert kind == "trailers", (kind, fields)
+        assert fields["grpc-status"] == "0", fields
+    finally:
+        conn.close()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def sanitized(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
+def malformed_calls(address, n):
+    conn = H2Conn(address)
+    try:
+        for i in range(n):
+            stream = 1 + 2 * i
+            msg = grpc_message(b"\x0a\x01x", declared_len=100) if i % 2 else \
+                grpc_message(EMPTY, compressed=True)
+            kind, fields = raw_call(conn, address, stream, msg)
+            assert kind == "trailers", (i, kind, fields)
+    finally:
+        conn.close()
+
+
+def test_500_malformed_calls_return_their_memory(stubs, server):
+    """The issue measured 15 MB kept by 500 such calls. Under ASan, RSS says nothing (freed
+    memory sits in quarantine): there LeakSanitizer at the server's exit is the check."""
+    malformed_calls(server.address, 100)  # warm up: arenas, thread caches
+    before = rss_kib(server.proc.pid)
+    malformed_calls(server.address, 500)
+    grown = rss_kib(server.proc.pid) - before
+    if not sanitized(server.proc.pid):
+        assert grown < 3 * 1024, f"500 malformed calls kept {grown} KiB"
+    assert_serving(stubs, server)
+
+
+def test_metadata_over_the_limit_fails_its_call_and_the_connection_serves_the_next(server):
+    conn = H2Conn(server.address)
+    try:
+        for k in range(10):
+            kind, fields = raw_call(conn, server.address, 1 + 4 * k, grpc_message(EMPTY),
+                                    extra=[("x-big", "a" * 20 * 1024)])
+            assert kind == "trailers", (k, kind, fields)
+            assert fields["grpc-status"] == "8", fields
+            assert "--max-metadata-bytes" in fields["grpc-message"], fields
+            kind, fields = raw_call(conn, server.address, 3 + 4 * k, grpc_message(EMPTY))
+            assert kind == "trailers", (k, kind, fields)
+            assert fields.get("grpc-status") == "0", (k, fields)
+    finally:
+        conn.close()
