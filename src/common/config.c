@@ -63,7 +63,7 @@ static const struct opt options[] = {
      "time a keepalive ping has to be answered"},
     {"min-client-ping-interval-ms", OPT_INT, OFF(min_client_ping_interval_ms), 0, I64MAX, "60000",
      "clients pinging more often are disconnected"},
-    {"max-connection-idle-ms", OPT_INT, OFF(max_connection_idle_ms), 0, I64MAX, "0",
+    {"max-connection-idle-ms", OPT_INT, OFF(max_connection_idle_ms), 0, I64MAX, "300000",
      "close connections idle this long (0: never)"},
     {"max-connection-age-ms", OPT_INT, OFF(max_connection_age_ms), 0, I64MAX, "0",
      "close connections this old (0: never)"},

@@ -122,6 +122,16 @@ struct churn_rpc {
  * churn__recv_limit() - the largest request message @m (NULL: an unregistered method)
  * accepts: its own limit, never above the server's --max-recv-bytes ceiling.
  */
+/* Descriptors kept free of connections for the store, logs and files (accept_guard.c). */
+#define CHURN__FD_RESERVE 32
+
+/* Raise the soft RLIMIT_NOFILE to the hard one and bound accepted connections by what is
+ * left of it (accept_guard.c); called once by churn_server_start(). */
+void churn__accept_guard_init(void);
+
+/* Connections accepted and closed at once for want of descriptors, since the start. */
+unsigned long churn__accept_guard_refused(void);
+
 uint32_t churn__recv_limit(const struct churn_server_options *opts, const struct churn_method *m);
 struct churn_rpc *churn__rpc_new(struct churn__worker *w, size_t method_index);
 void churn__rpc_on_new_call(struct churn_rpc *rpc, bool ok);

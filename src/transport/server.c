@@ -36,7 +36,7 @@ churn_server_options_default(struct churn_server_options *opts)
     opts->keepalive_time_ms = 2 * 60 * 60 * 1000;
     opts->keepalive_timeout_ms = 20000;
     opts->min_client_ping_interval_ms = 60000;
-    opts->max_connection_idle_ms = 0;
+    opts->max_connection_idle_ms = 300000; /* issue 13: idle connections hold descriptors */
     opts->max_connection_age_ms = 0;
     opts->max_connection_age_grace_ms = 30000;
     opts->drain_timeout_ms = 10000;
@@ -181,6 +181,7 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
         return churn_fail(errbuf, errlen, CHURN_EINVAL, "workers: must be 1 to 256");
     if (opts->max_send_queue < 1)
         return churn_fail(errbuf, errlen, CHURN_EINVAL, "max_send_queue: must be at least 1");
+    churn__accept_guard_init();
     grpc_init();
     struct churn_server *s = churn_calloc(1, sizeof(*s));
     if (!s) {

@@ -2,11 +2,14 @@
 byte never cuts an id short, so "victim\\0attacker" never counts for "victim"), every enum
 checked, one bad event of a RecordEvents batch rejected alone, --max-recv-bytes a ceiling
 no method raises, max_reasons out of range refused, malformed gRPC framing answered with
-trailers (raw HTTP/2 frames written by hand: fixtures_h2.py). After every bad input the server
+trailers (raw HTTP/2 frames written by hand: fixtures_h2.py), descriptor exhaustion recovered
+from. After every bad input the server
 still answers and "victim" is untouched."""
 
 import importlib
 import os
+import socket
+import time
 
 import grpc
 import pytest
@@ -14,7 +17,7 @@ import pytest
 from conftest import RPC_TIMEOUT_S, assert_serving, rpc_error
 from fixtures_data import api  # noqa: F401 (a fixture)
 from fixtures_data import demo_store  # noqa: F401 (a fixture)
-from fixtures_h2 import H2Conn, grpc_headers, grpc_message
+from fixtures_h2 import PREFACE, SETTINGS, H2Conn, frame, grpc_headers, grpc_message
 from fixtures_data import (event, ingest_stub, login, long_standing, now_ms, pb_bytes_field,
                            pb_varint_field, start_on_store)
 
@@ -318,3 +321,71 @@ def test_metadata_over_the_limit_fails_its_call_and_the_connection_serves_the_ne
             assert fields.get("grpc-status") == "0", (k, fields)
     finally:
         conn.close()
+
+
+# -- item 8: descriptor exhaustion ------------------------------------------------------------
+
+def idle_connections(address, n):
+    """@n connections that sent only the preface, every fourth an unfinished HEADERS too."""
+    host, port = address.rsplit(":", 1)
+    socks = []
+    for i in range(n):
+        s = socket.create_connection((host, int(port)), timeout=RPC_TIMEOUT_S)
+        s.sendall(PREFACE + frame(SETTINGS, 0, 0))
+        if i % 4 == 3:
+            s.sendall(frame(0x1, 0, 1, b"\x00\x01x\x01y"))  # HEADERS without END_HEADERS
+        socks.append(s)
+    return socks
+
+
+def health_call(address):
+    try:
+        conn = H2Conn(address, timeout=RPC_TIMEOUT_S)
+    except OSError as e:
+        return "refused", repr(e)
+    try:
+        return raw_call(conn, address, 1, grpc_message(EMPTY))
+    except OSError as e:
+        return "refused", repr(e)
+    finally:
+        conn.close()
+
+
+def test_descriptor_exhaustion_refuses_at_once_and_recovers(stubs, churnd_factory):
+    """Started with a soft descriptor limit of 48 (hard 96): churnd raises it to 96, and 120
+    idle connections (preface only, or HEADERS never finished) exhaust what is left. A new
+    client is then refused at once (no hang); the idle ones are closed after
+    --max-connection-idle-ms, and clients are served again while the old sockets are still
+    open on the client side (core 1.51 alone closed its listener for good)."""
+    server = churnd_factory(args=["--max-connection-idle-ms", "1000"], start=False)
+    server.args = ["prlimit", "--nofile=48:96"] + server.args
+    server.start()
+    server.wait_log(r"descriptor_limit soft_was=48 soft=96 connection_fd_ceiling=64")
+    socks = idle_connections(server.address, 120)
+    try:
+        kind, detail = health_call(server.address)
+        assert kind in ("refused", "closed", "trailers"), (kind, detail)
+        deadline = time.monotonic() + 4 * RPC_TIMEOUT_S
+        while True:
+            kind, detail = health_call(server.address)
+            if kind == "trailers" and detail.get("grpc-status") == "0":
+                break
+            assert time.monotonic() < deadline, f"not served again: {kind} {detail}"
+            time.sleep(0.2)
+        # the server closed the idle connections it held: their sockets read EOF
+        closed = 0
+        for s in socks:
+            s.settimeout(RPC_TIMEOUT_S)
+            try:
+                while s.recv(65536):
+                    pass
+                closed += 1
+            except socket.timeout:
+                pass  # still open: not counted
+            except OSError:  # reset: refused at accept
+                closed += 1
+        assert closed == len(socks)
+    finally:
+        for s in socks:
+            s.close()
+    assert_serving(stubs, server)
