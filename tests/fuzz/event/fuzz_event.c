@@ -34,18 +34,20 @@ split(const uint8_t *data, size_t size, char parts[PARTS][PART_MAX + 1], size_t 
     return p;
 }
 
-static double
+static int64_t
 number(const uint8_t *data, size_t size, size_t at)
 {
     int64_t v = 0;
     if (at + sizeof(v) <= size)
         memcpy(&v, data + at, sizeof(v));
-    return (double)v / 1000.0;
+    return v;
 }
 
 static void
-fill_kind(struct churn_event *ev, const char *text, double x)
+fill_kind(struct churn_event *ev, const char *text, int64_t v)
 {
+    double x = (double)v / 1000.0;
+    int small = (int)(v % 1000);
     switch (ev->kind) {
     case CHURN_EVENT_SESSION:
         ev->session.minutes = x;
@@ -54,22 +56,22 @@ fill_kind(struct churn_event *ev, const char *text, double x)
         ev->order.order_id = text;
         ev->order.amount = x;
         ev->order.currency = text;
-        ev->order.status = (enum churn_order_status)((int)x & 7);
+        ev->order.status = (enum churn_order_status)(small & 7);
         break;
     case CHURN_EVENT_LISTING:
-        ev->listing.active_listings = (int64_t)x;
+        ev->listing.active_listings = v;
         break;
     case CHURN_EVENT_TICKET:
-        ev->ticket.action = (enum churn_ticket_action)((int)x & 3);
+        ev->ticket.action = (enum churn_ticket_action)(small & 3);
         ev->ticket.category = text;
         break;
     case CHURN_EVENT_REVIEW:
-        ev->review.rating = (int)x;
+        ev->review.rating = small;
         ev->review.text = text;
         ev->review.sentiment = NAN;
         break;
     case CHURN_EVENT_PLAN_CHANGE:
-        ev->plan.action = (enum churn_plan_action)((int)x & 7);
+        ev->plan.action = (enum churn_plan_action)(small & 7);
         ev->plan.plan = text;
         ev->plan.monthly_value = x;
         break;
@@ -95,7 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ev.kind = (enum churn_event_kind)(data[0] % (CHURN_EVENT__COUNT + 2));
     ev.event_id = parts[0];
     ev.customer_id = parts[1];
-    ev.occurred_at_ms = (int64_t)number(data, size, 1 + used) * 1000;
+    ev.occurred_at_ms = number(data, size, 1 + used);
     fill_kind(&ev, parts[2], number(data, size, 1 + used + 8));
     char why[CHURN_REASON_MAX];
     why[0] = '\0';
