@@ -17,10 +17,9 @@
 #include <stdint.h>
 
 #include "churn/error.h"
+#include "churn/ident.h"
 #include "churn/utf8.h"
 
-/* Longest customer id, event id, order id, conversation id (bytes, UTF-8). */
-#define CHURN_ID_MAX 128
 /* Longest free-text reason, category, plan or attribute name/value (bytes). */
 #define CHURN_NAME_MAX 64
 /* Longest review text accepted (bytes); the store does not keep the text. */
@@ -168,9 +167,9 @@ enum churn_err churn_event_validate(const struct churn_event *ev, int64_t now_ms
                                     char *reason, size_t reason_len);
 
 /**
- * churn_id_validate() - check an id: non-NULL, 1..CHURN_ID_MAX bytes, valid UTF-8, no control
- * characters. @field names it in @reason (e.g. "customer_id"). Same returns as
- * churn_event_validate().
+ * churn_id_validate() - churn_ident_check() of the NUL-terminated @id (NULL is empty): non-NULL,
+ * 1..CHURN_ID_MAX bytes, valid UTF-8, no control characters. @field names it in @reason (e.g.
+ * "customer_id"). Same returns as churn_ident_check().
  */
 enum churn_err churn_id_validate(const char *id, const char *field, char *reason,
                                  size_t reason_len);

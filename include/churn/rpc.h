@@ -63,6 +63,27 @@ struct churn_method {
     uint32_t arena_bytes;       /* call and scratch arena cap; 0: 16 x max_request_bytes */
     const char *unimplemented;  /* non-NULL: answer UNIMPLEMENTED with this text */
     void *service;              /* handler context, returned by churn_rpc_service() */
+    /* issue 13: the handler turns the request's faults (churn_rpc_faults()) into per-item
+     * errors itself; otherwise the transport answers the first one INVALID_ARGUMENT */
+    bool per_item_faults;
+};
+
+/*
+ * struct churn_rpc_fault - a field of the request that breaks the rules of the wire: a string
+ * that is not valid UTF-8 or holds a NUL byte, an identifier (a field named "*_id" or
+ * "*_ids") that is over 128 bytes or holds a control character (churn/ident.h), or an enum
+ * number its enum does not define. The transport checks every request message on its bytes
+ * before any handler sees it.
+ */
+struct churn_rpc_fault {
+    uint32_t field;         /* number of the request's top-level field the fault is in */
+    const char *field_name; /* and its name ("events"); static */
+    bool repeated;          /* that field is repeated: @index says which of its values */
+    size_t index;           /* 0-based value of that field (0 when not repeated) */
+    enum churn_err err;     /* CHURN_EINVAL */
+    bool no_echo;           /* a string cut short by a NUL byte or not UTF-8: never send it back */
+    char path[96];          /* the field below it ("order.status"; "" for the field itself) */
+    char what[96];          /* what is wrong ("NUL byte at byte 6") */
 };
 
 /* ---- for handlers ---------------------------------------------------------------------- */
@@ -187,6 +208,28 @@ int churn_rpc_status_code(enum churn_err err);
  * the caller of an open method sent none. Only from the call's own callbacks.
  */
 const char *churn_rpc_identity(struct churn_rpc *rpc);
+
+/**
+ * churn_rpc_faults() - the faults of the request message the current callback received, in
+ * wire order, at most one per value of a top-level field; *@n receives their number. Only
+ * methods with per_item_faults ever see any (the others are answered INVALID_ARGUMENT).
+ * Valid until the callback returns.
+ */
+const struct churn_rpc_fault *churn_rpc_faults(const struct churn_rpc *rpc, size_t *n);
+
+/**
+ * churn_rpc_fault_for() - the fault in value @index of top-level field @field, or NULL.
+ */
+const struct churn_rpc_fault *churn_rpc_fault_for(const struct churn_rpc *rpc, uint32_t field,
+                                                  size_t index);
+
+/**
+ * churn_rpc_fault_format() - "events[3].customer_id: NUL byte at byte 6" into @buf; with
+ * @prefix non-NULL, the top-level field is replaced by it ("event.customer_id: ...").
+ * Return: @buf.
+ */
+char *churn_rpc_fault_format(const struct churn_rpc_fault *f, const char *prefix, char *buf,
+                             size_t len);
 
 /** churn_rpc_is_over() - true once the call has ended (sends will fail). Thread-safe. */
 bool churn_rpc_is_over(struct churn_rpc *rpc);

@@ -28,6 +28,8 @@
 #define INGEST_BATCH_ARENA     (1u << 20)
 #define UPSERT_MAX_CUSTOMERS   1000
 #define STALE_AFTER_MS         (30LL * CHURN_MS_PER_DAY)
+#define FIELD_EVENT            1 /* RecordEventsRequest.event */
+#define FIELD_EVENTS           2 /* RecordEventsRequest.events */
 
 /* ---- proto → domain --------------------------------------------------------------------- */
 
@@ -434,11 +436,31 @@ record_start(struct churn_rpc *rpc, const ProtobufCMessage *unused)
     return CHURN_OK;
 }
 
+/* Reject the event at @index for @fault (a string or enum the transport refused). */
+static void
+reject_fault(struct ingest_stream *st, int64_t index, const Churn__V1__Event *pe,
+             const struct churn_rpc_fault *fault)
+{
+    char reason[CHURN_REASON_MAX];
+    churn_rpc_fault_format(fault, "event", reason, sizeof(reason));
+    /* an event_id cut short by a NUL byte or not UTF-8 is not sent back */
+    bool cut = fault->no_echo && strcmp(fault->path, "event_id") == 0;
+    pthread_mutex_lock(&st->mu);
+    add_rejection_locked(st, index, cut ? "" : pe->event_id, churn_rpc_status_code(fault->err),
+                         reason, NULL);
+    pthread_mutex_unlock(&st->mu);
+}
+
 /* Add one API event to the filling batch (or reject it). Worker thread. */
 static enum churn_err
-record_one(struct churn_rpc *rpc, struct ingest_stream *st, const Churn__V1__Event *pe)
+record_one(struct churn_rpc *rpc, struct ingest_stream *st, const Churn__V1__Event *pe,
+           const struct churn_rpc_fault *fault)
 {
     int64_t index = st->received++;
+    if (pe && fault) {
+        reject_fault(st, index, pe, fault);
+        return CHURN_OK;
+    }
     if (!pe) {
         pthread_mutex_lock(&st->mu);
         add_rejection_locked(st, index, NULL, churn_rpc_status_code(CHURN_EINVAL), "event: missing",
@@ -465,7 +487,7 @@ record_one(struct churn_rpc *rpc, struct ingest_stream *st, const Churn__V1__Eve
         if ((err = submit_batch(st)))
             return err;
         st->received--;
-        return record_one(rpc, st, pe);
+        return record_one(rpc, st, pe, NULL);
     }
     if (err == CHURN_ENOMEM)
         return churn_rpc_error(rpc, CHURN_ETOOBIG, "event %lld is too large", (long long)index);
@@ -491,11 +513,12 @@ record_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
                                "events: %zu in one message is over the "
                                "limit of %d",
                                req->n_events, INGEST_MAX_PER_MESSAGE);
+    /* a bad string or enum rejects its own event only (ingest.proto: per-event errors) */
     enum churn_err err = CHURN_OK;
     if (req->event || req->n_events == 0)
-        err = record_one(rpc, st, req->event);
+        err = record_one(rpc, st, req->event, churn_rpc_fault_for(rpc, FIELD_EVENT, 0));
     for (size_t i = 0; i < req->n_events && !err; i++)
-        err = record_one(rpc, st, req->events[i]);
+        err = record_one(rpc, st, req->events[i], churn_rpc_fault_for(rpc, FIELD_EVENTS, i));
     return err;
 }
 
@@ -954,6 +977,7 @@ const struct churn_method churn__ingest_methods[] = {
         .on_half_close = record_half_close,
         .on_done = record_done,
         .max_request_bytes = 1024 * 1024,
+        .per_item_faults = true,
     },
     {
         .name = "/churn.v1.IngestService/UpsertCustomers",

@@ -52,6 +52,8 @@ read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
 static enum churn_err
 add_symbol(struct churn_reflection *r, const char *prefix, const char *name, int file)
 {
+    if (!prefix || !name) /* a descriptor without its name (fuzz_reflection found it) */
+        return CHURN_ECORRUPT;
     if (r->n_symbols == r->cap_symbols) {
         size_t cap = r->cap_symbols ? r->cap_symbols * 2 : 256;
         struct refl_symbol *s = churn_realloc(r->symbols, cap * sizeof(*s));
@@ -191,7 +193,8 @@ churn_reflection_open(const uint8_t *set, size_t len, struct churn_reflection **
         }
         err = CHURN_ECORRUPT;
     }
-    qsort(r->symbols, r->n_symbols, sizeof(*r->symbols), cmp_symbol);
+    if (r->n_symbols)
+        qsort(r->symbols, r->n_symbols, sizeof(*r->symbols), cmp_symbol);
     *out = r;
     return CHURN_OK;
 out_free:

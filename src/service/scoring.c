@@ -602,12 +602,16 @@ no_model(struct churn_rpc *rpc)
                            "ModelService/ReloadModel");
 }
 
-static size_t
-reasons_wanted(int32_t asked)
+/* max_reasons (scoring.proto): 0 for @dflt, else 1..MAX_REASONS_LIMIT; others refused. */
+static enum churn_err
+reasons_wanted(struct churn_rpc *rpc, int32_t asked, size_t dflt, size_t *out)
 {
-    if (asked <= 0)
-        return MAX_REASONS_DEFAULT;
-    return asked > MAX_REASONS_LIMIT ? MAX_REASONS_LIMIT : (size_t)asked;
+    if (asked < 0 || asked > MAX_REASONS_LIMIT)
+        return churn_rpc_error(rpc, CHURN_EINVAL,
+                               "max_reasons: %d is out of range (0 for the default, 1 to %d)",
+                               (int)asked, MAX_REASONS_LIMIT);
+    *out = asked ? (size_t)asked : dflt;
+    return CHURN_OK;
 }
 
 static enum churn_err
@@ -617,8 +621,9 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
     struct churn_services *svc = churn_rpc_service(rpc);
     if (!svc->store)
         return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open yet");
-    if (req->max_reasons < 0)
-        return churn_rpc_error(rpc, CHURN_EINVAL, "max_reasons: negative");
+    size_t k = 0;
+    if (reasons_wanted(rpc, req->max_reasons, MAX_REASONS_DEFAULT, &k))
+        return CHURN_EINVAL;
     struct churn__served_model *m = acquire(svc->scoring);
     if (!m)
         return no_model(rpc);
@@ -630,8 +635,8 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
     }
     churn__v1__get_score_response__init(resp);
     char err[300];
-    enum churn_err e = score_one(svc, m, req->customer_id, reasons_wanted(req->max_reasons), NULL,
-                                 a, &resp->score, err, sizeof(err));
+    enum churn_err e =
+        score_one(svc, m, req->customer_id, k, NULL, a, &resp->score, err, sizeof(err));
     served_unref(m);
     if (e)
         return churn_rpc_error(rpc, e, "%s", err);
@@ -651,6 +656,9 @@ batch_get_scores(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
     if (req->n_customer_ids > BATCH_LIMIT)
         return churn_rpc_error(rpc, CHURN_ETOOBIG, "customer_ids: %zu is over the limit of %d",
                                req->n_customer_ids, BATCH_LIMIT);
+    size_t k = 0;
+    if (reasons_wanted(rpc, req->max_reasons, MAX_REASONS_DEFAULT, &k))
+        return CHURN_EINVAL;
     struct churn__served_model *m = acquire(svc->scoring);
     if (!m)
         return no_model(rpc);
@@ -664,15 +672,22 @@ batch_get_scores(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
         return churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
     }
     churn__v1__batch_get_scores_response__init(resp);
-    size_t k = reasons_wanted(req->max_reasons);
     for (size_t i = 0; i < n; i++) {
         Churn__V1__BatchGetScoresResult *r = &results[i];
         churn__v1__batch_get_scores_result__init(r);
         r->customer_id = req->customer_ids[i];
         char err[300];
         Churn__V1__Score *s = NULL;
-        enum churn_err e =
-            score_one(svc, m, req->customer_ids[i], k, NULL, a, &s, err, sizeof(err));
+        /* an id the transport refused (NUL, control character) fails its own item only */
+        const struct churn_rpc_fault *fault = churn_rpc_fault_for(rpc, 1, i);
+        enum churn_err e = fault ? fault->err : CHURN_OK;
+        if (fault) {
+            churn_rpc_fault_format(fault, NULL, err, sizeof(err));
+            if (fault->no_echo)
+                r->customer_id = "";
+        } else {
+            e = score_one(svc, m, req->customer_ids[i], k, NULL, a, &s, err, sizeof(err));
+        }
         if (e == CHURN_OK) {
             r->result_case = CHURN__V1__BATCH_GET_SCORES_RESULT__RESULT_SCORE;
             r->score = s;
@@ -795,6 +810,9 @@ list_at_risk(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
         return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open yet");
     if (req->page_size < 0)
         return churn_rpc_error(rpc, CHURN_EINVAL, "page_size: must be >= 0");
+    size_t k = 0;
+    if (reasons_wanted(rpc, req->max_reasons, 3, &k))
+        return CHURN_EINVAL;
     const Churn__V1__AtRiskFilter *f = req->filter;
     if (f) {
         if (!(f->min_probability >= 0 && f->min_probability <= 1))
@@ -848,7 +866,6 @@ list_at_risk(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
         return CHURN_ENOMEM;
     }
     churn__v1__list_at_risk_customers_response__init(resp);
-    size_t k = req->max_reasons > 0 ? reasons_wanted(req->max_reasons) : 3;
     for (size_t i = 0; i < count; i++) {
         char err[300];
         e = score_one(svc, m, scan.entries[first + i].id, k, NULL, a, &scores[resp->n_scores], err,
@@ -1046,6 +1063,7 @@ const struct churn_method churn__scoring_methods[] = {
         .unary = batch_get_scores,
         .max_request_bytes = 256 * 1024,
         .arena_bytes = 64 * 1024 * 1024, /* 1,000 scores with 20 reasons each */
+        .per_item_faults = true,
     },
     {
         .name = "/churn.v1.ScoringService/ListAtRiskCustomers",

@@ -57,7 +57,7 @@ fail(char *reason, size_t reason_len, enum churn_err err, const char *fmt, ...)
     return err;
 }
 
-/* A bounded UTF-8 text field; @required forbids NULL and "". */
+/* A bounded text field (churn/ident.h's rule); @required forbids NULL and "". */
 static enum churn_err
 check_text(const char *s, const char *field, size_t max, bool required, bool no_controls,
            char *reason, size_t reason_len)
@@ -71,24 +71,16 @@ check_text(const char *s, const char *field, size_t max, bool required, bool no_
     if (len > max)
         return fail(reason, reason_len, CHURN_ETOOBIG, "%s: longer than %lld bytes", field,
                     (long long)max);
-    size_t bad;
-    if (!churn_utf8_valid(s, len, &bad))
-        return fail(reason, reason_len, CHURN_EINVAL, "%s: invalid UTF-8 at byte %lld", field,
-                    (long long)bad);
-    if (no_controls) {
-        for (size_t i = 0; i < len; i++) {
-            if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-                return fail(reason, reason_len, CHURN_EINVAL, "%s: control character at byte %lld",
-                            field, (long long)i);
-        }
-    }
-    return CHURN_OK;
+    if (no_controls)
+        return churn_ident_check_optional(s, len, field, reason, reason_len);
+    return churn_ident_check_text(s, len, max, field, reason, reason_len);
 }
 
 enum churn_err
 churn_id_validate(const char *id, const char *field, char *reason, size_t reason_len)
 {
-    return check_text(id, field, CHURN_ID_MAX, true, true, reason, reason_len);
+    size_t len = id ? strnlen(id, CHURN_ID_MAX + 1) : 0;
+    return churn_ident_check(id ? id : "", len, field, reason, reason_len);
 }
 
 static bool

@@ -15,7 +15,6 @@
 
 #include "churn/alloc.h"
 #include "churn/clock.h"
-#include "churn/utf8.h"
 #include "churn/log.h"
 #include "churn/metrics.h"
 #include "churn/pb_arena.h"
@@ -23,6 +22,15 @@
 
 #define CALL_ARENA_MIN   (1024 * 1024)
 #define CALL_ARENA_RATIO 16 /* decoded messages may take this many times their wire size */
+
+uint32_t
+churn__recv_limit(const struct churn_server_options *opts, const struct churn_method *m)
+{
+    uint32_t limit = opts->max_recv_bytes;
+    if (m && m->max_request_bytes && m->max_request_bytes < limit)
+        limit = m->max_request_bytes;
+    return limit;
+}
 
 /* ---- allocation -------------------------------------------------------------------------- */
 
@@ -45,9 +53,7 @@ churn__rpc_new(struct churn__worker *w, size_t method_index)
     atomic_init(&rpc->refs, 1);
     grpc_metadata_array_init(&rpc->request_md);
     grpc_call_details_init(&rpc->details);
-    size_t limit = (size_t)s->opts.max_recv_bytes * CALL_ARENA_RATIO;
-    if (rpc->method && rpc->method->max_request_bytes)
-        limit = (size_t)rpc->method->max_request_bytes * CALL_ARENA_RATIO;
+    size_t limit = (size_t)churn__recv_limit(&s->opts, rpc->method) * CALL_ARENA_RATIO;
     if (rpc->method && rpc->method->arena_bytes)
         limit = rpc->method->arena_bytes;
     if (limit < CALL_ARENA_MIN)
@@ -230,46 +236,34 @@ churn_rpc_queued(struct churn_rpc *rpc)
     return n;
 }
 
-/*
- * proto3 says string fields hold UTF-8, and protobuf-c does not check: do it here, once, for
- * every request, so no handler ever sees (or echoes) invalid text. Returns the offending
- * field's name or NULL.
- */
-static const char *
-invalid_utf8_field(const ProtobufCMessage *msg, int depth)
+const struct churn_rpc_fault *
+churn_rpc_faults(const struct churn_rpc *rpc, size_t *n)
 {
-    const ProtobufCMessageDescriptor *d = msg->descriptor;
-    if (depth > 32)
-        return NULL;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        const char *base = (const char *)msg;
-        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
-            continue;
-        size_t n = 1;
-        const void *const *items = (const void *const *)(base + f->offset);
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            n = *(const size_t *)(base + f->quantifier_offset);
-            items = *(const void *const *const *)(base + f->offset);
-        }
-        for (size_t k = 0; k < n; k++) {
-            const void *v = items[k];
-            if (!v)
-                continue;
-            if (f->type == PROTOBUF_C_TYPE_STRING) {
-                if (!churn_utf8_valid(v, strlen(v), NULL))
-                    return f->name;
-            } else {
-                const char *bad = invalid_utf8_field(v, depth + 1);
-                if (bad)
-                    return bad;
-            }
-        }
-    }
+    *n = rpc->n_faults;
+    return rpc->faults;
+}
+
+const struct churn_rpc_fault *
+churn_rpc_fault_for(const struct churn_rpc *rpc, uint32_t field, size_t index)
+{
+    for (size_t i = 0; i < rpc->n_faults; i++)
+        if (rpc->faults[i].field == field && rpc->faults[i].index == index)
+            return &rpc->faults[i];
     return NULL;
+}
+
+char *
+churn_rpc_fault_format(const struct churn_rpc_fault *f, const char *prefix, char *buf, size_t len)
+{
+    char top[80];
+    if (prefix)
+        snprintf(top, sizeof(top), "%s", prefix);
+    else if (f->repeated)
+        snprintf(top, sizeof(top), "%s[%zu]", f->field_name, f->index);
+    else
+        snprintf(top, sizeof(top), "%s", f->field_name);
+    snprintf(buf, len, "%s%s%s: %s", top, f->path[0] ? "." : "", f->path, f->what);
+    return buf;
 }
 
 /* ---- codec ---------------------------------------------------------------------------------- */
@@ -283,6 +277,34 @@ pack_message(const ProtobufCMessage *msg)
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
     grpc_slice_unref(slice);
     return bb;
+}
+
+/*
+ * The edge rule for strings and enums (wire_check.c): the first fault fails the call unless
+ * the method turns faults into per-item errors itself.
+ */
+static enum churn_err
+check_wire(struct churn_rpc *rpc, const struct churn_method *m, const uint8_t *data, size_t len,
+           struct churn_arena *arena)
+{
+    struct churn_rpc_fault *faults;
+    size_t n;
+    rpc->faults = NULL;
+    rpc->n_faults = 0;
+    enum churn_err err = churn__wire_check(m->request, data, len, arena, &faults, &n);
+    if (err == CHURN_EINVAL)
+        return churn_rpc_error(rpc, err, "request: not a valid %s message (%zu bytes)",
+                               m->request->name, len);
+    if (err)
+        return churn_rpc_error(rpc, CHURN_ETOOBIG, "request: too many bad fields to list");
+    if (n && !m->per_item_faults) {
+        char msg[256];
+        return churn_rpc_error(rpc, CHURN_EINVAL, "%s",
+                               churn_rpc_fault_format(&faults[0], NULL, msg, sizeof(msg)));
+    }
+    rpc->faults = faults;
+    rpc->n_faults = n;
+    return CHURN_OK;
 }
 
 /*
@@ -301,8 +323,7 @@ decode_request(struct churn_rpc *rpc, grpc_byte_buffer *bb, struct churn_arena *
     grpc_byte_buffer_reader_destroy(&reader);
     churn_metrics_rpc_received(rpc->worker->server->opts.metrics, rpc->method_index);
     size_t len = GRPC_SLICE_LENGTH(slice);
-    uint32_t limit =
-        m->max_request_bytes ? m->max_request_bytes : rpc->worker->server->opts.max_recv_bytes;
+    uint32_t limit = churn__recv_limit(&rpc->worker->server->opts, m);
     enum churn_err err = CHURN_OK;
     if (len > limit) {
         err = churn_rpc_error(rpc, CHURN_ETOOBIG,
@@ -318,11 +339,9 @@ decode_request(struct churn_rpc *rpc, grpc_byte_buffer *bb, struct churn_arena *
                               m->request->name, len);
         goto out_unref;
     }
-    const char *bad = invalid_utf8_field(msg, 0);
-    if (bad) {
-        err = churn_rpc_error(rpc, CHURN_EINVAL, "%s: not valid UTF-8", bad);
+    err = check_wire(rpc, m, GRPC_SLICE_START_PTR(slice), len, arena);
+    if (err)
         goto out_unref;
-    }
     *out = msg;
 out_unref:
     grpc_slice_unref(slice);
@@ -701,7 +720,9 @@ start_unary(struct churn_rpc *rpc)
     ProtobufCMessage *req = NULL, *resp = NULL;
     enum churn_err err;
     if (!rpc->payload)
-        err = churn_rpc_error(rpc, CHURN_EINVAL, "request: no message received");
+        err = churn_rpc_error(rpc, CHURN_EINVAL,
+                              "request: no complete message received (none was sent, or the stream "
+                              "ended inside one)");
     else
         err = decode_request(rpc, rpc->payload, &rpc->arena, &req);
     if (err == CHURN_OK) {
@@ -730,7 +751,9 @@ start_stream(struct churn_rpc *rpc)
     enum churn_err err = CHURN_OK;
     if (m->shape == CHURN_RPC_SERVER_STREAM) {
         if (!rpc->payload)
-            err = churn_rpc_error(rpc, CHURN_EINVAL, "request: no message received");
+            err = churn_rpc_error(rpc, CHURN_EINVAL,
+                                  "request: no complete message received (none was sent, or the "
+                                  "stream ended inside one)");
         else
             err = decode_request(rpc, rpc->payload, &rpc->arena, &req);
     }
@@ -772,6 +795,25 @@ answer_unregistered(struct churn_rpc *rpc)
     pthread_mutex_unlock(&rpc->mu);
 }
 
+/* --max-metadata-bytes, counted as HTTP/2 does (name, value and 32 bytes an entry). Core's
+ * own limit is higher (server.c): core ends the whole connection for a header block over its
+ * limit, so this one refuses the call alone and the connection serves the next call. */
+static bool
+metadata_over_limit(struct churn_rpc *rpc, int limit)
+{
+    size_t total = GRPC_SLICE_LENGTH(rpc->details.method) + GRPC_SLICE_LENGTH(rpc->details.host);
+    for (size_t i = 0; i < rpc->request_md.count; i++) {
+        const grpc_metadata *md = &rpc->request_md.metadata[i];
+        total += GRPC_SLICE_LENGTH(md->key) + GRPC_SLICE_LENGTH(md->value) + 32;
+    }
+    if (total <= (size_t)limit)
+        return false;
+    churn_rpc_error(rpc, CHURN_ETOOBIG,
+                    "request metadata: %zu bytes, over the limit of %d (--max-metadata-bytes)",
+                    total, limit);
+    return true;
+}
+
 void
 churn__rpc_on_new_call(struct churn_rpc *rpc, bool ok)
 {
@@ -794,7 +836,9 @@ churn__rpc_on_new_call(struct churn_rpc *rpc, bool ok)
         w->active->prev = rpc;
     w->active = rpc;
 
-    if (rpc->unregistered) {
+    if (metadata_over_limit(rpc, s->opts.max_metadata_bytes)) {
+        unary_respond(rpc, CHURN_ETOOBIG, NULL);
+    } else if (rpc->unregistered) {
         answer_unregistered(rpc);
     } else if (rpc->method->unimplemented) {
         churn_rpc_error(rpc, CHURN_EUNIMPL, "%s", rpc->method->unimplemented);

@@ -113,11 +113,28 @@ struct churn_rpc {
     struct churn_arena arena;
     struct churn_arena scratch;
     void *state;
+    const struct churn_rpc_fault *faults; /* (w) of the message being handled (issue 13) */
+    size_t n_faults;
     long long start_ns;
     struct churn_rpc *prev, *next; /* (w) worker's active list */
 };
 
 /* call.c */
+/*
+ * churn__recv_limit() - the largest request message @m (NULL: an unregistered method)
+ * accepts: its own limit, never above the server's --max-recv-bytes ceiling.
+ */
+/* Descriptors kept free of connections for the store, logs and files (accept_guard.c). */
+#define CHURN__FD_RESERVE 32
+
+/* Raise the soft RLIMIT_NOFILE to the hard one and bound accepted connections by what is
+ * left of it (accept_guard.c); called once by churn_server_start(). */
+void churn__accept_guard_init(void);
+
+/* Connections accepted and closed at once for want of descriptors, since the start. */
+unsigned long churn__accept_guard_refused(void);
+
+uint32_t churn__recv_limit(const struct churn_server_options *opts, const struct churn_method *m);
 struct churn_rpc *churn__rpc_new(struct churn__worker *w, size_t method_index);
 void churn__rpc_on_new_call(struct churn_rpc *rpc, bool ok);
 void churn__rpc_on_recv(struct churn_rpc *rpc, bool ok);
@@ -133,6 +150,14 @@ struct churn__tls;
 enum churn_err churn__tls_server_credentials(struct churn_server *s, grpc_server_credentials **out,
                                              char *err, size_t errlen);
 void churn__tls_free(struct churn_server *s);
+/*
+ * wire_check.c: check the request bytes @data (@len, already decoded once as @d) against the
+ * wire rules; the faults (in @arena) go to *@faults. Return: CHURN_OK, CHURN_EINVAL for bytes
+ * that are not a message, CHURN_ENOMEM when @arena cannot hold the list.
+ */
+enum churn_err churn__wire_check(const ProtobufCMessageDescriptor *d, const uint8_t *data,
+                                 size_t len, struct churn_arena *arena,
+                                 struct churn_rpc_fault **faults, size_t *n_faults);
 
 /* status.c */
 grpc_status_code churn__status_from_err(enum churn_err err);

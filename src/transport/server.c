@@ -29,7 +29,7 @@ churn_server_options_default(struct churn_server_options *opts)
     memset(opts, 0, sizeof(*opts));
     opts->listen = "127.0.0.1:50051";
     opts->workers = 2;
-    opts->max_recv_bytes = 64 * 1024;
+    opts->max_recv_bytes = 4 * 1024 * 1024; /* the largest method limit (UpsertCustomers) */
     opts->max_concurrent_streams = 1000;
     opts->max_metadata_bytes = 16 * 1024;
     opts->memory_quota_bytes = 1024ULL * 1024 * 1024;
@@ -37,7 +37,7 @@ churn_server_options_default(struct churn_server_options *opts)
     opts->keepalive_time_ms = 2 * 60 * 60 * 1000;
     opts->keepalive_timeout_ms = 20000;
     opts->min_client_ping_interval_ms = 60000;
-    opts->max_connection_idle_ms = 0;
+    opts->max_connection_idle_ms = 300000; /* issue 13: idle connections hold descriptors */
     opts->max_connection_age_ms = 0;
     opts->max_connection_age_grace_ms = 30000;
     opts->drain_timeout_ms = 10000;
@@ -205,6 +205,7 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
         return churn_fail(errbuf, errlen, CHURN_EINVAL, "workers: must be 1 to 256");
     if (opts->max_send_queue < 1)
         return churn_fail(errbuf, errlen, CHURN_EINVAL, "max_send_queue: must be at least 1");
+    churn__accept_guard_init();
     grpc_init();
     struct churn_server *s = churn_calloc(1, sizeof(*s));
     if (!s) {
@@ -235,17 +236,22 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
         goto out_free;
     }
 
-    /* the receive limit is the largest any method accepts; each method checks its own */
-    int max_recv = (int)opts->max_recv_bytes;
-    for (size_t i = 0; i < n_methods; i++)
-        if ((int)methods[i].max_request_bytes > max_recv)
-            max_recv = (int)methods[i].max_request_bytes;
+    /* core's limit is the largest any method accepts, never above --max-recv-bytes (a
+     * ceiling per-method limits cannot raise); each method checks its own */
+    int max_recv = 0;
+    for (size_t i = 0; i <= n_methods; i++) {
+        uint32_t limit = churn__recv_limit(opts, i < n_methods ? &methods[i] : NULL);
+        if ((int)limit > max_recv)
+            max_recv = (int)limit;
+    }
 
     grpc_arg args[16];
     size_t n = 0;
     args[n++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, max_recv);
     args[n++] = int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, opts->max_concurrent_streams);
-    args[n++] = int_arg(GRPC_ARG_MAX_METADATA_SIZE, opts->max_metadata_bytes);
+    /* core ends the connection for a header block over its limit: 4x ours, so a block over
+     * ours fails its call alone (call.c) and the connection lives on */
+    args[n++] = int_arg(GRPC_ARG_MAX_METADATA_SIZE, opts->max_metadata_bytes * 4);
     args[n++] = int_arg(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, opts->handshake_timeout_ms);
     args[n++] = int_arg(GRPC_ARG_KEEPALIVE_TIME_MS, opts->keepalive_time_ms);
     args[n++] = int_arg(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, opts->keepalive_timeout_ms);

@@ -234,21 +234,27 @@ def _raw_record(server, bodies):
     return call(iter(bodies), timeout=RPC_TIMEOUT_S)
 
 
-def test_invalid_utf8_fails_the_whole_message(stubs, api, server):
+def test_invalid_utf8_rejects_only_its_event(stubs, api, server):
+    """Issue 13: a string that is not UTF-8 rejects its own event (naming the field); the
+    stream goes on and the good events of the same stream are recorded."""
     good = login(api, "utf-ok", "cust-utf8").SerializeToString()
     ok = api.ingest_pb2.RecordEventsResponse.FromString(_raw_record(server, [good]))
     assert ok.accepted == 1
     at = pb_varint_field(3, now_ms() - 1000)
-    for ev in [pb_bytes_field(1, b"ev-\xc3\x28") + pb_bytes_field(2, b"cust-utf8") + at,
-               pb_bytes_field(1, b"ev-2") + pb_bytes_field(2, b"cust-\xff\xfe") + at,
-               pb_bytes_field(1, b"ev-3") + pb_bytes_field(2, b"cust-utf8") + at +
-               pb_bytes_field(15, pb_varint_field(1, 3) + pb_bytes_field(2, b"bad \xed\xa0\x80"))]:
+    for ev, field in [
+            (pb_bytes_field(1, b"ev-\xc3\x28") + pb_bytes_field(2, b"cust-utf8") + at,
+             "event.event_id"),
+            (pb_bytes_field(1, b"ev-2") + pb_bytes_field(2, b"cust-\xff\xfe") + at,
+             "event.customer_id"),
+            (pb_bytes_field(1, b"ev-3") + pb_bytes_field(2, b"cust-utf8") + at +
+             pb_bytes_field(15, pb_varint_field(1, 3) + pb_bytes_field(2, b"bad \xed\xa0\x80")),
+             "event.review.text")]:
         body = pb_bytes_field(1, ev)
-        err = rpc_error(_raw_record, server, [good, body])
-        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err
-        assert err.details(), "the status should say what was wrong"
+        s = api.ingest_pb2.RecordEventsResponse.FromString(_raw_record(server, [good, body]))
+        assert (s.received, s.duplicates, s.rejected) == (2, 1, 1), s
+        assert s.rejections[0].index == 1 and s.rejections[0].field == field, s
+        assert "invalid UTF-8" in s.rejections[0].reason, s
         assert_serving(stubs, server)
-    # The stream that failed acknowledged nothing; the earlier completed one stays.
     assert get_customer(api, server, "cust-utf8").totals.events == 1
 
 

@@ -1,6 +1,6 @@
 /*
  * test_common.c - the common module: error table, allocation hook, arena, capped buffer,
- * logging lines and the clock formatting.
+ * logging lines, the clock formatting and the identifier rule (ident.c).
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -13,6 +13,7 @@
 #include "churn/clock.h"
 #include "churn/error.h"
 #include "churn/hash.h"
+#include "churn/ident.h"
 #include "churn/log.h"
 
 Test(common, error_names_and_texts_cover_every_code)
@@ -226,4 +227,44 @@ Test(common, time_formatting)
     cr_assert_gt(churn_now_ms(), 1700000000000LL);
     int64_t a = churn_mono_ns(), b = churn_mono_ns();
     cr_assert_geq(b, a);
+}
+
+Test(common, ident_refuses_nul_control_bad_utf8_empty_and_long_naming_field_and_byte)
+{
+    char why[128];
+    cr_assert_eq(churn_ident_check("victim", 6, "customer_id", why, sizeof(why)), CHURN_OK);
+    cr_assert_eq(churn_ident_check("kund-\xc3\xa9", 7, "customer_id", why, sizeof(why)), CHURN_OK);
+    cr_assert_eq(churn_ident_check("victim\0attacker", 15, "customer_id", why, sizeof(why)),
+                 CHURN_EINVAL);
+    cr_assert_str_eq(why, "customer_id: NUL byte at byte 6");
+    cr_assert_eq(churn_ident_check("a\tb", 3, "event_id", why, sizeof(why)), CHURN_EINVAL);
+    cr_assert_str_eq(why, "event_id: control character at byte 1");
+    cr_assert_eq(churn_ident_check("a\xc2\x85", 3, "alert_id", why, sizeof(why)), CHURN_EINVAL);
+    cr_assert_str_eq(why, "alert_id: control character at byte 1");
+    cr_assert_eq(churn_ident_check("a\xff", 2, "event_id", why, sizeof(why)), CHURN_EINVAL);
+    cr_assert_str_eq(why, "event_id: invalid UTF-8 at byte 1");
+    cr_assert_eq(churn_ident_check("", 0, "customer_id", why, sizeof(why)), CHURN_EINVAL);
+    cr_assert_str_eq(why, "customer_id: required and must not be empty");
+    cr_assert_eq(churn_ident_check_optional("", 0, "order_id", why, sizeof(why)), CHURN_OK);
+    char longid[CHURN_ID_MAX + 1];
+    memset(longid, 'x', sizeof(longid));
+    cr_assert_eq(churn_ident_check(longid, CHURN_ID_MAX, "customer_id", why, sizeof(why)),
+                 CHURN_OK);
+    cr_assert_eq(churn_ident_check(longid, sizeof(longid), "customer_id", why, sizeof(why)),
+                 CHURN_ETOOBIG);
+    cr_assert_str_eq(why, "customer_id: longer than 128 bytes (129)");
+}
+
+Test(common, ident_text_allows_newlines_but_not_nul_and_field_names_by_suffix)
+{
+    char why[128];
+    cr_assert_eq(churn_ident_check_text("hi\nthere", 8, 0, "text", why, sizeof(why)), CHURN_OK);
+    cr_assert_eq(churn_ident_check_text("a\0b", 3, 0, "text", why, sizeof(why)), CHURN_EINVAL);
+    cr_assert_str_eq(why, "text: NUL byte at byte 1");
+    cr_assert_eq(churn_ident_check_text("abcd", 4, 3, "text", why, sizeof(why)), CHURN_ETOOBIG);
+    cr_assert(churn_ident_field_is_id("customer_id"));
+    cr_assert(churn_ident_field_is_id("customer_ids"));
+    cr_assert(!churn_ident_field_is_id("_id"));
+    cr_assert(!churn_ident_field_is_id("valid"));
+    cr_assert(!churn_ident_field_is_id("text"));
 }

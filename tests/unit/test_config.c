@@ -31,7 +31,7 @@ TestSuite(config, .init = setup, .fini = teardown);
 Test(config, defaults)
 {
     cr_assert_str_eq(cfg.listen, "127.0.0.1:50051");
-    cr_assert_eq(cfg.max_recv_bytes, 65536);
+    cr_assert_eq(cfg.max_recv_bytes, 4194304);
     cr_assert_eq(cfg.workers, 0);
     cr_assert_eq(cfg.log_level, CHURN_LOG_INFO);
     cr_assert_eq(cfg.drain_timeout_ms, 10000);

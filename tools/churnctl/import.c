@@ -31,6 +31,7 @@
 #include "churn/clock.h"
 #include "churn/csv.h"
 #include "churn/event.h"
+#include "churn/ident.h"
 #include "churn/store.h"
 #include "churn/transport.h"
 #include "churn_proto.h"
@@ -1662,12 +1663,14 @@ row_from_csv(struct importer *im, const struct record *rec, struct row *row,
     if (n != im->ncols)
         return reasonf(reason, rlen, "%zu fields, expected %zu", n, im->ncols);
     for (size_t i = 0; i < n; i++) {
-        size_t len, bad;
+        size_t len;
         const char *s = churn_csv_field(csv, i, &len);
         if (len == 0)
             continue;
-        if (!churn_utf8_valid(s, len, &bad))
-            return reasonf(reason, rlen, "%s: invalid UTF-8 at byte %zu", im->col_name[i], bad);
+        /* churn/ident.h's rule on the field's real length: a NUL byte never cuts it short */
+        err = churn_ident_check_text(s, len, 0, im->col_name[i], reason, rlen);
+        if (err)
+            return err;
         if (im->col_field[i] >= 0) {
             row->f[im->col_field[i]] = s;
         } else {
@@ -1686,7 +1689,8 @@ json_text(struct row *row, const char *key, json_t *v, const char **out, char *r
     switch (json_typeof(v)) {
     case JSON_STRING:
         *out = json_string_length(v) ? json_string_value(v) : NULL;
-        return CHURN_OK;
+        return churn_ident_check_text(json_string_value(v), json_string_length(v), 0, key, reason,
+                                      rlen);
     case JSON_INTEGER:
         snprintf(slot, IMPORT_NUM_TEXT, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         break;

@@ -1,13 +1,17 @@
 /*
  * fuzz_request.c - libFuzzer target for request decoding as the transport does it: the
  * first byte picks a method, the rest is the wire message, decoded into a limited arena
- * with protobuf-c; whatever decodes must re-encode and print as JSON.
+ * with protobuf-c; whatever decodes must re-encode and print as JSON, and pass the wire check
+ * (wire_check.c, issue 13: strings, identifiers, enums) with every fault naming its field and
+ * what is wrong.
  */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "churn/pbjson.h"
 #include "churn/service.h"
+
+#include "../../../src/transport/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,6 +24,21 @@ arena_alloc(void *a, size_t n)
 static void
 arena_free(void *a, void *p)
 {
+}
+
+static void
+check_wire(const struct churn_method *m, const uint8_t *data, size_t len, struct churn_arena *a)
+{
+    struct churn_rpc_fault *faults = NULL;
+    size_t n = 0;
+    enum churn_err err = churn__wire_check(m->request, data, len, a, &faults, &n);
+    if (err == CHURN_ENOMEM)
+        return;
+    if (err != CHURN_OK)
+        __builtin_trap(); /* it decoded: the wire check must read it too */
+    for (size_t i = 0; i < n; i++)
+        if (!faults[i].field_name || !faults[i].what[0])
+            __builtin_trap();
 }
 
 int
@@ -46,6 +65,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         protobuf_c_message_pack(msg, buf);
         free(buf);
         free(churn_pbjson_dumps(msg, false));
+        check_wire(m, data + 1, size - 1, &arena);
     }
     churn_arena_fini(&arena);
     return 0;
