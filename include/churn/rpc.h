@@ -58,6 +58,9 @@ struct churn_method {
     enum churn_err (*on_half_close)(struct churn_rpc *rpc, ProtobufCMessage **resp);
     /* every shape that has per-call state: the call is over */
     void (*on_done)(struct churn_rpc *rpc);
+    /* server and bidi streams: the send queue went below the mark given to
+     * churn_rpc_notify_writable() (once per request; on the call's worker thread) */
+    void (*on_writable)(struct churn_rpc *rpc);
 
     uint32_t max_request_bytes; /* per message; 0: the server's receive limit */
     uint32_t arena_bytes;       /* call and scratch arena cap; 0: 16 x max_request_bytes */
@@ -136,6 +139,14 @@ enum churn_err churn_rpc_send_payload(struct churn_rpc *rpc, const struct churn_
 
 /** churn_rpc_queued() - number of responses queued and not yet written (for flow control). */
 size_t churn_rpc_queued(struct churn_rpc *rpc);
+
+/**
+ * churn_rpc_notify_writable() - flow control for a stream that sends as fast as its client
+ * reads: ask for one call of the method's on_writable() once fewer than @below responses are
+ * queued. Returns false, and asks nothing, when fewer are queued already (send on now) or
+ * the call is over. Thread-safe.
+ */
+bool churn_rpc_notify_writable(struct churn_rpc *rpc, size_t below);
 
 /**
  * churn_rpc_finish() - end a stream with @err (CHURN_OK: status OK) and the message. Queued

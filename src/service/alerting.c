@@ -1105,6 +1105,7 @@ churn__alerts_stop(struct churn__alerts *al)
         pthread_mutex_lock(&w->mu);
         churn_alert_hub_unsubscribe(w->sub);
         w->sub = NULL;
+        w->finished = true; /* the hub is going: no backlog step subscribes again */
         pthread_mutex_unlock(&w->mu);
         churn__alerts_remove_watcher(al, w);
         churn__watcher_put(w);

@@ -193,12 +193,17 @@ struct churn__watcher {
     bool pending;          /* (engine mu) notified, not drained yet */
     bool listed;           /* (engine mu) in the engine's list */
     struct churn__watcher *prev, *next;
-    pthread_mutex_t mu;           /* the fields below: one drain at a time */
-    struct churn_alert_sub *sub;  /* NULL once unsubscribed */
-    bool finished;                /* the stream was ended by us */
-    uint64_t last_sent;           /* last sequence sent (resume point) */
-    int64_t heartbeat_ms;         /* idle interval before a heartbeat (set before listing) */
-    _Atomic int64_t last_send_ms; /* when anything was last sent (for heartbeats) */
+    pthread_mutex_t mu;               /* the fields below: one drain at a time */
+    struct churn_alert_sub *sub;      /* NULL once unsubscribed */
+    bool finished;                    /* the stream was ended by us */
+    uint64_t last_sent;               /* last sequence sent or passed over (resume point) */
+    uint64_t start_head;              /* head of the log when the call started (caught_up) */
+    struct churn_alert_filter filter; /* the hub's part of the request's filter */
+    size_t ring_backlog;              /* alerts the ring held at subscription, not taken yet */
+    int64_t delivered;                /* backlog alerts sent (caught_up) */
+    bool caught_up;                   /* the caught_up marker was sent */
+    int64_t heartbeat_ms;             /* idle interval before a heartbeat (set before listing) */
+    _Atomic int64_t last_send_ms;     /* when anything was last sent (for heartbeats) */
     struct churn__alert_extra extra;
     struct churn_arena arena; /* messages being built */
     struct churn_alert alert; /* the one being sent */

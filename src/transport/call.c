@@ -229,6 +229,16 @@ churn_rpc_queued(struct churn_rpc *rpc)
     return n;
 }
 
+bool
+churn_rpc_notify_writable(struct churn_rpc *rpc, size_t below)
+{
+    pthread_mutex_lock(&rpc->mu);
+    bool wait = rpc->q_len >= below && !rpc->over && !rpc->status_queued;
+    rpc->writable_below = wait ? below : 0;
+    pthread_mutex_unlock(&rpc->mu);
+    return wait;
+}
+
 /*
  * proto3 says string fields hold UTF-8, and protobuf-c does not check: do it here, once, for
  * every request, so no handler ever sees (or echoes) invalid text. Returns the offending
@@ -894,7 +904,13 @@ churn__rpc_on_send(struct churn_rpc *rpc, bool ok)
     else
         pump_locked(rpc);
     bool resume = rpc->q_len <= rpc->worker->server->opts.max_send_queue / 2 && !rpc->status_queued;
+    bool writable = ok && rpc->writable_below && rpc->q_len < rpc->writable_below &&
+                    !rpc->status_queued && !rpc->over;
+    if (writable)
+        rpc->writable_below = 0;
     pthread_mutex_unlock(&rpc->mu);
+    if (writable && rpc->method && rpc->method->on_writable)
+        rpc->method->on_writable(rpc);
     if (unary) {
         mark_over(rpc, rpc->close_cancelled != 0);
     } else if (ok && resume && rpc->recv_paused) {
