@@ -157,7 +157,8 @@ void churn_rpc_finish(struct churn_rpc *rpc, enum churn_err err, const char *fmt
 
 /**
  * churn_rpc_defer() - the unary or on_half_close handler will answer later with
- * churn_rpc_reply() or churn_rpc_finish(); it returns CHURN_OK with *resp left NULL.
+ * churn_rpc_reply() or churn_rpc_finish(); it returns CHURN_OK with *resp left NULL. A bidi
+ * stream's on_half_close that defers ends the stream later with churn_rpc_finish().
  */
 void churn_rpc_defer(struct churn_rpc *rpc);
 

@@ -2,11 +2,11 @@
  * service/alerts.c - the AlertService handlers: WatchAlerts (the backlog from the durable
  * log after after_sequence, a caught_up marker, then live changes from the engine's hub and
  * heartbeats while idle, all sent as fast as the client reads; a watcher too slow for the
- * hub's live window is ended with RESOURCE_EXHAUSTED and resumes from its last sequence), ListAlerts (the current revision of each alert,
- * filtered, ordered and paged with a cursor token) and AcknowledgeAlert (acknowledge,
- * snooze or close: a new revision through the engine). Also the conversions between alert
- * records and churn.v1 messages. The engine itself (queue, log appends, fan-out and
- * heartbeat thread) is in alerting.c.
+ * hub's live window is ended with RESOURCE_EXHAUSTED and resumes from its last sequence),
+ * ListAlerts (the current revision of each alert, filtered, ordered and paged with a cursor token)
+ * and AcknowledgeAlert (acknowledge, snooze or close: a new revision through the engine). Also the
+ * conversions between alert records and churn.v1 messages. The engine itself (queue, log appends,
+ * fan-out and heartbeat thread) is in alerting.c.
  */
 #include <inttypes.h>
 #include <math.h>

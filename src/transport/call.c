@@ -827,7 +827,8 @@ on_half_close(struct churn_rpc *rpc)
         return;
     }
     if (m->shape == CHURN_RPC_BIDI_STREAM) {
-        finish_with(rpc, CHURN_OK, "");
+        if (!rpc->deferred) /* a deferred stream ends with the handler's churn_rpc_finish() */
+            finish_with(rpc, CHURN_OK, "");
         return;
     }
     if (rpc->deferred && !resp)

@@ -4,16 +4,27 @@ WatchAlerts resumes from any position: a watcher that reads as fast as the serve
 reaches the head from 1,000, 1,500, 3,000 or 10,000 changes behind it (the backlog is sent at
 the client's pace, never cut every 1,024 changes), also while new alerts keep coming (that
 only a watcher that does not read is ended as too slow is in test_alerts.py).
+
+AnalyzeChat answers follow the durable commit of what they report: chat streams of
+conversations (a plain turn, then a churn-intent turn that escalates) run while churnd is
+SIGKILLed at a random moment (3 kills; 20 with CHURN_LONG_TESTS=1); after each restart every
+escalation that was answered has its alert, and every answered turn sent again is answered
+replayed=true.
 """
 
+import os
+import random
+import signal
 import threading
 import time
 
+import grpc
 import pytest
 
-from conftest import RPC_TIMEOUT_S, Churnd
+from conftest import RPC_TIMEOUT_S, Churnd, assert_serving
 from fixtures_data import api  # noqa: F401
-from test_alerts import Watcher, alert_api, alert_stub, chat_intents  # noqa: F401
+from test_alerts import (CHURN_TEXT, Watcher, alert_api, alert_stub, chat_intents,  # noqa: F401
+                         list_all)
 
 LOG_ALERTS = 10_500  # more than 10,000 behind the head, with room to spare
 
@@ -85,3 +96,116 @@ def test_a_prompt_watcher_reaches_the_head_while_alerts_keep_coming(api, alert_a
     assert got == list(range(head - 10_000 + 1, head + 1_500 + 1)), "a gap or a duplicate"
     assert w.error is None
     w.cancel()
+
+
+# -- item 2: chat answers follow the durable commit ------------------------------------------
+
+KILLS = 20 if os.environ.get("CHURN_LONG_TESTS") == "1" else 3
+PLAIN_TEXT = "Hi, I have a question about my invoice"
+CONVERSATIONS_PER_STREAM = 40
+
+
+class ChatProducer(threading.Thread):
+    """Streams of conversations (turn 1 plain, turn 2 churn intent) until stopped or the
+    server is gone; records every answer received: answered[conversation] = (customer,
+    highest turn answered) and the customers whose escalation was answered."""
+
+    def __init__(self, api, address, name, rng):
+        super().__init__(daemon=True)
+        self.api, self.address, self.name, self.rng = api, address, name, rng
+        self.stop = threading.Event()
+        self.answered = {}
+        self.escalated = set()
+        self.answers = 0
+        self.unexpected = []
+
+    def turns(self, stream_no):
+        pb = self.api.chat_pb2
+        out = []
+        for i in range(CONVERSATIONS_PER_STREAM):
+            conv = f"{self.name}-{stream_no}-{i}"
+            for seq, text in ((1, PLAIN_TEXT), (2, CHURN_TEXT)):
+                out.append(pb.AnalyzeChatRequest(conversation_id=conv, turn_sequence=seq,
+                                                 role=pb.CHAT_ROLE_CUSTOMER, text=text,
+                                                 customer_id=f"cust-{conv}"))
+        return out
+
+    def run(self):
+        ch = grpc.insecure_channel(self.address, options=[("grpc.use_local_subchannel_pool", 1)])
+        stub = self.api.chat_grpc.ChatServiceStub(ch)
+        stream_no = 0
+        try:
+            while not self.stop.is_set():
+                stream_no += 1
+                try:
+                    for a in stub.AnalyzeChat(iter(self.turns(stream_no)), timeout=60):
+                        self.record(a)
+                except grpc.RpcError as e:
+                    if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
+                                        grpc.StatusCode.INTERNAL):  # connection reset
+                        self.unexpected.append(e)
+                    return
+        finally:
+            ch.close()
+
+    def record(self, a):
+        if a.HasField("error") or a.replayed:
+            self.unexpected.append(a)
+            return
+        self.answers += 1
+        cust = f"cust-{a.conversation_id}"
+        self.answered[a.conversation_id] = (cust, a.turn_sequence)
+        if a.escalation.escalate:
+            self.escalated.add(cust)
+
+
+def resend_answered(api, server, answered):
+    """Every answered turn again, in order: the answers (one per turn) that are not replayed."""
+    pb = api.chat_pb2
+    turns = [pb.AnalyzeChatRequest(conversation_id=conv, turn_sequence=seq, customer_id=cust,
+                                   role=pb.CHAT_ROLE_CUSTOMER,
+                                   text=PLAIN_TEXT if seq == 1 else CHURN_TEXT)
+             for conv, (cust, last) in sorted(answered.items()) for seq in range(1, last + 1)]
+    stub = api.chat_grpc.ChatServiceStub(server.channel())
+    answers = list(stub.AnalyzeChat(iter(turns), timeout=120))
+    assert len(answers) == len(turns)
+    return [(a.conversation_id, a.turn_sequence) for a in answers if not a.replayed]
+
+
+def test_answered_chat_turns_survive_sigkill(stubs, api, alert_api, churnd_factory):
+    server = churnd_factory()
+    rng = random.Random(int(os.environ.get("CHURN_DURABILITY_SEED", "20261207")))
+    total = 0
+    for kill in range(KILLS):
+        producers = [ChatProducer(api, server.address, f"k{kill}p{j}", rng) for j in range(4)]
+        for p in producers:
+            p.start()
+        deadline = time.monotonic() + 60
+        while not any(p.escalated for p in producers):
+            assert time.monotonic() < deadline, "no escalation answered within 60 s"
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.5))
+        server.signal(signal.SIGKILL)
+        assert server.wait() == -signal.SIGKILL
+        for p in producers:
+            p.stop.set()
+            p.join(RPC_TIMEOUT_S + 30)
+            assert not p.is_alive()
+            assert not p.unexpected, p.unexpected[:3]
+
+        server.returncode = None
+        server.start()
+        assert_serving(stubs, server)
+        escalated = set().union(*(p.escalated for p in producers))
+        answered = {k: v for p in producers for k, v in p.answered.items()}
+        listed, _ = list_all(alert_api, server)
+        missing = escalated - {a.customer_id for a in listed}
+        assert not missing, f"kill {kill}: {len(missing)} of {len(escalated)} answered " \
+                            f"escalations have no alert, e.g. {sorted(missing)[:3]}"
+        fresh = resend_answered(api, server, answered)
+        assert not fresh, f"kill {kill}: {len(fresh)} answered turns were processed again " \
+                          f"after the restart, e.g. {fresh[:3]}"
+        total += sum(p.answers for p in producers)
+        print(f"kill {kill}: {len(escalated)} escalations answered, {len(answered)} "
+              "conversations: all alerted and replayed")
+    assert total > 0
