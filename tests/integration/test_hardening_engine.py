@@ -10,6 +10,10 @@ conversations (a plain turn, then a churn-intent turn that escalates) run while 
 SIGKILLed at a random moment (3 kills; 20 with CHURN_LONG_TESTS=1); after each restart every
 escalation that was answered has its alert, and every answered turn sent again is answered
 replayed=true.
+
+Turn sequencing: 0 and values above 2^63-1 are refused (2^64-1 no longer poisons the
+conversation), a lower turn that was never processed is refused rather than answered as a
+replay (also after a restart), and an escalation names its alert (Escalation.alert_sequence).
 """
 
 import os
@@ -209,3 +213,88 @@ def test_answered_chat_turns_survive_sigkill(stubs, api, alert_api, churnd_facto
         print(f"kill {kill}: {len(escalated)} escalations answered, {len(answered)} "
               "conversations: all alerted and replayed")
     assert total > 0
+
+
+# -- item 6: turn sequencing; item 9: Escalation.alert_sequence ------------------------------
+
+def chat_turn(api, conv, seq, text=PLAIN_TEXT, customer="cust-seq"):
+    pb = api.chat_pb2
+    return pb.AnalyzeChatRequest(conversation_id=conv, turn_sequence=seq, customer_id=customer,
+                                 role=pb.CHAT_ROLE_CUSTOMER, text=text)
+
+
+def chat(api, server, turns):
+    stub = api.chat_grpc.ChatServiceStub(server.channel())
+    answers = list(stub.AnalyzeChat(iter(turns), timeout=RPC_TIMEOUT_S))
+    assert [(a.conversation_id, a.turn_sequence) for a in answers] == \
+        [(t.conversation_id, t.turn_sequence) for t in turns], "one answer per turn, in order"
+    return answers
+
+
+def assert_refused(answer, *words):
+    assert answer.HasField("error"), answer
+    assert answer.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0], answer.error
+    assert answer.error.message.startswith("turn_sequence: "), answer.error
+    for w in words:
+        assert w in answer.error.message, answer.error
+    assert not answer.replayed and not answer.counted and not answer.escalation.escalate
+
+
+def test_turn_sequence_zero_is_refused_and_the_stream_goes_on(api, server):
+    a = chat(api, server, [chat_turn(api, "seq-zero", 0, CHURN_TEXT),
+                           chat_turn(api, "seq-zero", 1, CHURN_TEXT)])
+    assert_refused(a[0], "out of range")
+    assert not a[1].HasField("error") and not a[1].replayed
+    assert a[1].customer_turns == 1 and a[1].escalation.escalate, "turn 0 changed nothing"
+
+
+def test_a_turn_never_processed_is_not_taken_for_a_replay(api, churnd_factory):
+    server = churnd_factory()
+    conv = "seq-gap"
+    a = chat(api, server, [chat_turn(api, conv, s) for s in (1, 2, 5)] +
+             [chat_turn(api, conv, 3), chat_turn(api, conv, 5), chat_turn(api, conv, 2)])
+    assert [x.HasField("error") for x in a[:3]] == [False] * 3
+    assert_refused(a[3], "3 was never processed", "last turn 5")
+    assert a[4].replayed and a[5].replayed
+    assert a[4].customer_turns == 3
+    server.close_channels()
+    # the window of processed turns is kept with the conversation: the same after a restart
+    server.signal(signal.SIGKILL)
+    server.wait()
+    server.returncode = None
+    server.start()
+    b = chat(api, server, [chat_turn(api, conv, 4), chat_turn(api, conv, 1),
+                           chat_turn(api, conv, 6)])
+    assert_refused(b[0], "4 was never processed")
+    assert b[1].replayed and not b[2].replayed and b[2].customer_turns == 4
+    # further back than the window, nothing can be told: refused, not a claimed replay
+    c = chat(api, server, [chat_turn(api, conv, 100), chat_turn(api, conv, 7)])
+    assert not c[0].HasField("error")
+    assert_refused(c[1], "more than 64 turns behind")
+
+
+def test_the_largest_turn_sequence_does_not_poison_the_conversation(api, server):
+    conv = "seq-max"
+    a = chat(api, server, [chat_turn(api, conv, 1), chat_turn(api, conv, 2**64 - 1),
+                           chat_turn(api, conv, 2**63), chat_turn(api, conv, 2, CHURN_TEXT),
+                           chat_turn(api, conv, 2**63 - 1), chat_turn(api, conv, 2**63 - 1)])
+    assert_refused(a[1], "out of range")
+    assert_refused(a[2], "out of range")
+    assert not a[3].replayed and a[3].escalation.escalate, "churn intent still escalates"
+    assert a[3].customer_turns == 2
+    assert not a[4].HasField("error") and not a[4].replayed and a[5].replayed
+
+
+def test_an_escalation_names_its_alert(api, alert_api, server):
+    first = chat(api, server, [chat_turn(api, "seq-alert-1", 1, CHURN_TEXT, "cust-alert-seq")])[0]
+    assert first.escalation.escalate and first.escalation.alert_sequence > 0
+    listed, _ = list_all(alert_api, server)
+    mine = [a for a in listed if a.customer_id == "cust-alert-seq"]
+    assert [a.sequence for a in mine] == [first.escalation.alert_sequence]
+    # a second conversation of the customer escalating on the same cause updates that alert
+    again = chat(api, server, [chat_turn(api, "seq-alert-2", 1, CHURN_TEXT, "cust-alert-seq")])[0]
+    assert again.escalation.escalate
+    assert again.escalation.alert_sequence in (0, first.escalation.alert_sequence)
+    # a turn that does not escalate names no alert
+    calm = chat(api, server, [chat_turn(api, "seq-alert-3", 1, PLAIN_TEXT, "cust-alert-seq")])[0]
+    assert not calm.escalation.escalate and calm.escalation.alert_sequence == 0
