@@ -63,8 +63,9 @@ bool churn_alert_filter_match_fields(const struct churn_alert_filter *filter,
 struct churn_alert_hub_config {
     uint32_t ring_capacity;   /* alerts kept for catch-up, 16..16384 (default 2048; ~8 KiB each) */
     uint32_t max_subscribers; /* 1..65536 (default 1024) */
-    uint32_t queue_cap;       /* default pending matching alerts per subscriber before it
-                                 is cut off, 1..ring_capacity (default 1024) */
+    uint32_t catch_up_max;    /* ring positions a subscription may start behind the head,
+                                 1..ring_capacity - 1 (default 1024): the rest of the ring
+                                 is every subscriber's headroom before it is too slow */
 };
 
 /** churn_alert_hub_config_default() - the defaults above. */
@@ -75,7 +76,8 @@ struct churn_alert_sub;
 
 enum churn_alert_hub_event {
     CHURN_ALERT_HUB_READY = 1,  /* at least one alert is pending: call churn_alert_hub_next() */
-    CHURN_ALERT_HUB_LAGGED = 2, /* the subscriber fell behind and is cut off (once) */
+    CHURN_ALERT_HUB_LAGGED = 2, /* the subscriber is too slow and is cut off (once): the
+                                   ring wrapped over a matching alert it had not read */
 };
 
 /*
@@ -114,27 +116,26 @@ enum churn_err churn_alert_hub_publish(struct churn_alert_hub *hub,
 uint64_t churn_alert_hub_head(struct churn_alert_hub *hub);
 
 /**
- * churn_alert_hub_oldest() - the lowest after_sequence the ring can serve: a subscription
- * with after_sequence >= this needs nothing from the store. Equals the head when the ring is
- * empty.
+ * churn_alert_hub_oldest() - the lowest after_sequence a subscription accepts now: the ring
+ * holds everything after it, at most catch_up_max positions. Read the store up to it first
+ * when older. Equals the head when the ring is empty.
  */
 uint64_t churn_alert_hub_oldest(struct churn_alert_hub *hub);
 
 /**
  * churn_alert_hub_subscribe() - register a subscriber that receives the alerts with sequence
  * > @after_seq that pass @filter (copied; NULL: all), notified through @notify(@ctx, ...)
- * (may be NULL for a pure poller). @queue_cap is how many matching alerts it may have
- * pending before it is cut off (0: the hub's queue_cap; at most the ring capacity). Errors:
- * CHURN_EINVAL when @after_seq is beyond the head or the filter is malformed (message in @errbuf);
- * CHURN_ERANGE when the ring no longer holds everything after @after_seq: read the backlog from the
- * store up to a later sequence and subscribe again from there; CHURN_ETOOBIG at max_subscribers;
- * CHURN_ENOMEM. On success the caller owns *@out until churn_alert_hub_unsubscribe().
+ * (may be NULL for a pure poller). It is cut off (LAGGED) only when it is too slow: when the
+ * ring is about to overwrite a matching alert it has not taken. Errors: CHURN_EINVAL when
+ * @after_seq is beyond the head or the filter is malformed (message in @errbuf); CHURN_ERANGE
+ * when @after_seq is below churn_alert_hub_oldest(): read the backlog from the store up to it
+ * and subscribe again from there; CHURN_ETOOBIG at max_subscribers; CHURN_ENOMEM. On success
+ * the caller owns *@out until churn_alert_hub_unsubscribe().
  */
 enum churn_err churn_alert_hub_subscribe(struct churn_alert_hub *hub, uint64_t after_seq,
                                          const struct churn_alert_filter *filter,
-                                         uint32_t queue_cap, churn_alert_hub_notify_fn notify,
-                                         void *ctx, struct churn_alert_sub **out, char *errbuf,
-                                         size_t errlen);
+                                         churn_alert_hub_notify_fn notify, void *ctx,
+                                         struct churn_alert_sub **out, char *errbuf, size_t errlen);
 
 /**
  * churn_alert_hub_next() - copy the next pending alert for @sub into *@alert, in sequence

@@ -58,6 +58,9 @@ struct churn_method {
     enum churn_err (*on_half_close)(struct churn_rpc *rpc, ProtobufCMessage **resp);
     /* every shape that has per-call state: the call is over */
     void (*on_done)(struct churn_rpc *rpc);
+    /* server and bidi streams: the send queue went below the mark given to
+     * churn_rpc_notify_writable() (once per request; on the call's worker thread) */
+    void (*on_writable)(struct churn_rpc *rpc);
 
     uint32_t max_request_bytes; /* per message; 0: the server's receive limit */
     uint32_t arena_bytes;       /* call and scratch arena cap; 0: 16 x max_request_bytes */
@@ -159,6 +162,14 @@ enum churn_err churn_rpc_send_payload(struct churn_rpc *rpc, const struct churn_
 size_t churn_rpc_queued(struct churn_rpc *rpc);
 
 /**
+ * churn_rpc_notify_writable() - flow control for a stream that sends as fast as its client
+ * reads: ask for one call of the method's on_writable() once fewer than @below responses are
+ * queued. Returns false, and asks nothing, when fewer are queued already (send on now) or
+ * the call is over. Thread-safe.
+ */
+bool churn_rpc_notify_writable(struct churn_rpc *rpc, size_t below);
+
+/**
  * churn_rpc_finish() - end a stream with @err (CHURN_OK: status OK) and the message. Queued
  * responses are written first. Thread-safe; later calls are ignored.
  */
@@ -167,7 +178,8 @@ void churn_rpc_finish(struct churn_rpc *rpc, enum churn_err err, const char *fmt
 
 /**
  * churn_rpc_defer() - the unary or on_half_close handler will answer later with
- * churn_rpc_reply() or churn_rpc_finish(); it returns CHURN_OK with *resp left NULL.
+ * churn_rpc_reply() or churn_rpc_finish(); it returns CHURN_OK with *resp left NULL. A bidi
+ * stream's on_half_close that defers ends the stream later with churn_rpc_finish().
  */
 void churn_rpc_defer(struct churn_rpc *rpc);
 

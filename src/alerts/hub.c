@@ -1,8 +1,11 @@
 /*
  * hub.c - the alert fan-out hub: a bounded ring of recent alerts (copied in once, no
- * allocation per publish), subscribers with filters, cursors and a cap on pending alerts,
- * edge-triggered READY notifications and a one-time LAGGED notification for a subscriber
- * that fell behind. One mutex guards everything; it is held only for copies and counters.
+ * allocation per publish), subscribers with filters and cursors, edge-triggered READY
+ * notifications and a one-time LAGGED notification for a subscriber that is too slow: one
+ * that would lose a matching alert it has not read yet to the ring's wrap. A subscription
+ * starts at most catch_up_max positions behind the head, so every subscriber begins with at
+ * least ring_capacity - catch_up_max positions of headroom. One mutex guards everything; it
+ * is held only for copies and counters.
  */
 #include "churn/alerts_hub.h"
 
@@ -29,7 +32,6 @@ struct churn_alert_sub {
     uint64_t cursor;   /* ring position of the next alert to look at */
     uint64_t last_seq; /* last sequence handed out (or after_seq) */
     size_t pending;    /* matching alerts at positions >= cursor */
-    size_t queue_cap;  /* cut off when pending would pass this */
     size_t index;      /* in hub->subs */
     bool armed;        /* notify READY on the next matching publish */
     bool lagged;
@@ -51,7 +53,7 @@ churn_alert_hub_config_default(struct churn_alert_hub_config *cfg)
 {
     cfg->ring_capacity = 2048;
     cfg->max_subscribers = 1024;
-    cfg->queue_cap = 1024;
+    cfg->catch_up_max = 1024;
 }
 
 #define ALL_CAUSE_BITS  (((1u << CHURN_CAUSE_COUNT) - 1) & ~1u)
@@ -225,8 +227,8 @@ churn_alert_hub_create(const struct churn_alert_hub_config *cfg, uint64_t head_s
                        struct churn_alert_hub **out)
 {
     if (cfg->ring_capacity < RING_MIN || cfg->ring_capacity > RING_MAX ||
-        cfg->max_subscribers < 1 || cfg->max_subscribers > SUBS_MAX || cfg->queue_cap < 1 ||
-        cfg->queue_cap > cfg->ring_capacity)
+        cfg->max_subscribers < 1 || cfg->max_subscribers > SUBS_MAX || cfg->catch_up_max < 1 ||
+        cfg->catch_up_max >= cfg->ring_capacity)
         return CHURN_EINVAL;
     struct churn_alert_hub *hub = churn_calloc(1, sizeof(*hub));
     if (!hub)
@@ -311,10 +313,7 @@ churn_alert_hub_publish(struct churn_alert_hub *hub, const struct churn_alert *a
         }
         if (!churn_alert_filter_match(&sub->filter, alert))
             continue;
-        if (++sub->pending > sub->queue_cap) {
-            cut_off(sub);
-            continue;
-        }
+        sub->pending++;
         if (sub->armed && sub->notify) {
             sub->armed = false;
             sub->notify(sub->ctx, sub, CHURN_ALERT_HUB_READY);
@@ -339,10 +338,17 @@ churn_alert_hub_head(struct churn_alert_hub *hub)
     return h;
 }
 
+/* the lowest after_sequence a subscription may start from: at most catch_up_max ring
+ * positions behind the head */
 static uint64_t
 oldest_locked(struct churn_alert_hub *hub)
 {
-    return hub->filled ? slot_at(hub, first_pos(hub))->prev_head : hub->head;
+    if (!hub->filled)
+        return hub->head;
+    uint64_t pos = first_pos(hub);
+    if (hub->published - pos > hub->cfg.catch_up_max)
+        pos = hub->published - hub->cfg.catch_up_max;
+    return slot_at(hub, pos)->prev_head;
 }
 
 uint64_t
@@ -356,9 +362,8 @@ churn_alert_hub_oldest(struct churn_alert_hub *hub)
 
 enum churn_err
 churn_alert_hub_subscribe(struct churn_alert_hub *hub, uint64_t after_seq,
-                          const struct churn_alert_filter *filter, uint32_t queue_cap,
-                          churn_alert_hub_notify_fn notify, void *ctx, struct churn_alert_sub **out,
-                          char *errbuf, size_t errlen)
+                          const struct churn_alert_filter *filter, churn_alert_hub_notify_fn notify,
+                          void *ctx, struct churn_alert_sub **out, char *errbuf, size_t errlen)
 {
     enum churn_err err;
     if (filter && (err = churn_alert_filter_check(filter, errbuf, errlen)))
@@ -375,8 +380,8 @@ churn_alert_hub_subscribe(struct churn_alert_hub *hub, uint64_t after_seq,
     }
     if (after_seq < oldest_locked(hub)) {
         churn_errf(errbuf, errlen,
-                   "after_sequence: %llu is older than the live window (from %llu); read "
-                   "the backlog first",
+                   "after_sequence: %llu is older than the catch-up window (from %llu); "
+                   "read the backlog first",
                    (unsigned long long)after_seq, (unsigned long long)oldest_locked(hub));
         err = CHURN_ERANGE;
         goto out_unlock;
@@ -386,14 +391,7 @@ churn_alert_hub_subscribe(struct churn_alert_hub *hub, uint64_t after_seq,
         err = CHURN_ETOOBIG;
         goto out_unlock;
     }
-    if (queue_cap > hub->cfg.ring_capacity) {
-        churn_errf(errbuf, errlen, "queue_cap: %u is over the ring capacity %u", queue_cap,
-                   hub->cfg.ring_capacity);
-        err = CHURN_EINVAL;
-        goto out_unlock;
-    }
     sub->hub = hub;
-    sub->queue_cap = queue_cap ? queue_cap : hub->cfg.queue_cap;
     if (filter)
         sub->filter = *filter;
     sub->notify = notify;
@@ -409,8 +407,6 @@ churn_alert_hub_subscribe(struct churn_alert_hub *hub, uint64_t after_seq,
         if (churn_alert_filter_match(&sub->filter, a))
             sub->pending++;
     }
-    if (sub->pending > sub->queue_cap)
-        sub->lagged = true; /* reported by the first next(); no callback during subscribe */
     sub->armed = sub->pending == 0;
     sub->index = hub->n_subs;
     hub->subs[hub->n_subs++] = sub;

@@ -132,8 +132,8 @@ drain_doorbell(struct dest_worker *w)
     churn_alert_hub_unsubscribe(w->sub);
     w->sub = NULL;
     char err[128];
-    if (churn_alert_hub_subscribe(hub, churn_alert_hub_head(hub), &w->dest.filter, 0, ring, w,
-                                  &w->sub, err, sizeof(err)) != CHURN_OK)
+    if (churn_alert_hub_subscribe(hub, churn_alert_hub_head(hub), &w->dest.filter, ring, w, &w->sub,
+                                  err, sizeof(err)) != CHURN_OK)
         w->sub = NULL; /* the timed wait still covers delivery */
 }
 
@@ -499,8 +499,8 @@ worker_init(struct churn_delivery *d, struct dest_worker *w, const struct churn_
         rc = churn__net_open(d->cfg.timeout_ms, &d->stop, &w->net);
     if (rc == CHURN_OK && d->hub) {
         char err[128];
-        if (churn_alert_hub_subscribe(d->hub, churn_alert_hub_head(d->hub), &dest->filter, 0, ring,
-                                      w, &w->sub, err, sizeof(err)) != CHURN_OK)
+        if (churn_alert_hub_subscribe(d->hub, churn_alert_hub_head(d->hub), &dest->filter, ring, w,
+                                      &w->sub, err, sizeof(err)) != CHURN_OK)
             w->sub = NULL;
     }
     return rc;

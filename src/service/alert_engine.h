@@ -27,7 +27,6 @@
 #define CHURN__RESCORE_PENDING   (2u * CHURN__RESCORE_QUEUE_CAP) /* hash set, half full at most */
 #define CHURN__RESCORE_BATCH     64u     /* customers rescored per durable state write */
 #define CHURN__WAKE_MAX          16384u  /* snoozes remembered for an on-time wake-up */
-#define CHURN__HELD_MAX          4096u   /* chat streams held back while the queue drains */
 #define CHURN__RESCORE_WINDOW    24u     /* "in 180 days" */
 #define CHURN__SAMPLE_MAX        200000u /* scores sampled per sweep for the tier cut-offs */
 
@@ -37,6 +36,8 @@ struct churn__alert_job {
     char reason[CHURN_ALERT_NAME_MAX];
     char evidence[CHURN_ALERT_TEXT_MAX];
     double confidence;
+    churn__chat_alert_done_fn *done; /* told once the alert is durable (or failed) */
+    void *done_ctx;
 };
 
 struct churn__wake {
@@ -73,10 +74,6 @@ struct churn__alerts {
     size_t job_head, n_jobs;
     struct churn__watcher *watchers; /* doubly linked */
     size_t dropped;                  /* chat jobs refused because the queue was full */
-    struct churn_rpc **held;         /* chat streams not reading until the queue drains */
-    struct churn_rpc **held_spare;   /* the other list, swapped in when they are resumed */
-    size_t n_held;
-    uint64_t holds; /* times a stream was held (for tests and logs) */
 
     /* rescore queue (mu) */
     char (*rq)[CHURN_ALERT_ID_MAX]; /* ring of CHURN__RESCORE_QUEUE_CAP ids */

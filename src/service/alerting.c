@@ -2,14 +2,14 @@
  * service/alerting.c - the alert engine: one background thread that turns chat signals and
  * rescores into durable alerts and fans alerts out to WatchAlerts streams. Chat handlers
  * enqueue a job (customer, cause, reason, evidence, confidence) into a bounded queue and
- * never wait; the engine reads the customer's alert state, decides RAISE / UPDATE / SUPPRESS
- * with the rules of src/alerts, builds the alert (score, reasons, playbook), appends it to
- * the alert log, stores the state and publishes it to the in-memory hub, all under one lock
- * (log_mu) that also serialises AcknowledgeAlert and RecordOutcome, so sequences are
- * published in order. The hub's notify callback only marks a watcher pending and wakes this
- * thread, which drains the watcher with churn_alert_hub_next() and sends with
- * churn_rpc_send() (never blocking on a client); the same thread sends heartbeats to
- * watchers idle for their interval.
+ * never block: the job's completion callback tells them when its alert is durable; the engine reads
+ * the customer's alert state, decides RAISE / UPDATE / SUPPRESS with the rules of src/alerts,
+ * builds the alert (score, reasons, playbook), appends it to the alert log, stores the state and
+ * publishes it to the in-memory hub, all under one lock (log_mu) that also serialises
+ * AcknowledgeAlert and RecordOutcome, so sequences are published in order. The hub's notify
+ * callback only marks a watcher pending and wakes this thread, which drains the watcher with
+ * churn_alert_hub_next() and sends with churn_rpc_send() (never blocking on a client); the same
+ * thread sends heartbeats to watchers idle for their interval.
  *
  * Order of work on each wake-up: chat jobs first (a person may be waiting for a hand-off),
  * then pending watchers, then one batch of rescores (rescore.c), then timers (heartbeats,
@@ -370,7 +370,10 @@ struct chat_batch {
     struct churn_alert work[CHURN__COMMIT_BATCH_MAX];  /* what each appends */
     struct churn__state_set set[CHURN__COMMIT_BATCH_MAX];
     struct churn__commit_item items[CHURN__COMMIT_BATCH_MAX];
+    size_t item_job[CHURN__COMMIT_BATCH_MAX]; /* the job of each item */
     bool ready[CHURN__COMMIT_BATCH_MAX];
+    enum churn_err err[CHURN__COMMIT_BATCH_MAX]; /* per job, for its completion */
+    uint64_t alert_id[CHURN__COMMIT_BATCH_MAX];
 };
 
 static void
@@ -394,15 +397,17 @@ batch_end(const struct churn__alert_job *jobs, size_t start, size_t n)
 }
 
 /* Commit items @it[0..@k) together, or one by one if the batch is refused (one bad alert
- * then costs only itself). log_mu held. */
+ * then costs only itself); @errs[j]: item j's result. log_mu held. */
 static void
 commit_items_locked(struct churn__alerts *al, struct churn__commit_item *it, size_t k,
-                    struct churn_arena *a)
+                    struct churn_arena *a, enum churn_err *errs)
 {
     enum churn_err err = churn__alerts_commit_batch_locked(al, it, k, a);
     if (!err) {
-        for (size_t j = 0; j < k; j++)
+        for (size_t j = 0; j < k; j++) {
+            errs[j] = CHURN_OK;
             log_committed(it[j].work, it[j].is_new);
+        }
         return;
     }
     if (k > 1)
@@ -410,11 +415,21 @@ commit_items_locked(struct churn__alerts *al, struct churn__commit_item *it, siz
                   CHURN_LF_STR("error", churn_strerror(err)));
     for (size_t j = 0; j < k; j++) {
         err = k > 1 ? churn__alerts_commit_batch_locked(al, &it[j], 1, a) : err;
+        errs[j] = err;
         if (err)
             job_failed(it[j].work->customer_id, err);
         else
             log_committed(it[j].work, it[j].is_new);
     }
+}
+
+/* Tell each job's stream how it ended (without any engine lock). */
+static void
+jobs_done(const struct churn__alert_job *jobs, size_t n, const struct chat_batch *b)
+{
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].done)
+            jobs[i].done(jobs[i].done_ctx, b->err[i], b->err[i] ? 0 : b->alert_id[i]);
 }
 
 /* Chat jobs: each scored without a lock, then, under log_mu, decided against its customer's
@@ -429,6 +444,8 @@ process_jobs(struct churn__alerts *al, const struct churn__alert_job *jobs, size
     for (size_t i = 0; i < n; i++) {
         b->ready[i] =
             churn_alert_init(&b->fresh[i], jobs[i].customer_id, jobs[i].cause, now) == CHURN_OK;
+        b->err[i] = CHURN_EINVAL;
+        b->alert_id[i] = 0;
         if (!b->ready[i])
             continue;
         apply_score(al, &b->fresh[i], a);
@@ -446,15 +463,27 @@ process_jobs(struct churn__alerts *al, const struct churn__alert_job *jobs, size
             if (!err)
                 err = trigger_prepare_locked(al, &b->fresh[i], &b->set[i], now, &b->work[i],
                                              &commit, &is_new);
-            if (err)
+            b->err[i] = err;
+            if (err) {
                 job_failed(jobs[i].customer_id, err);
-            else if (commit)
+            } else if (commit) {
+                b->item_job[k] = i;
                 b->items[k++] = (struct churn__commit_item){&b->work[i], &b->set[i], is_new};
+            } else { /* suppressed: the open alert it would have updated, if any */
+                b->alert_id[i] =
+                    b->set[i].have[jobs[i].cause] ? b->set[i].st[jobs[i].cause].open_id : 0;
+            }
         }
+        enum churn_err errs[CHURN__COMMIT_BATCH_MAX];
         if (k)
-            commit_items_locked(al, b->items, k, a);
+            commit_items_locked(al, b->items, k, a, errs);
+        for (size_t j = 0; j < k; j++) {
+            b->err[b->item_job[j]] = errs[j];
+            b->alert_id[b->item_job[j]] = b->work[b->item_job[j]].id;
+        }
     }
     pthread_mutex_unlock(&al->log_mu);
+    jobs_done(jobs, n, b);
 }
 
 /* ---- acknowledge ----------------------------------------------------------------------- */
@@ -830,7 +859,7 @@ engine_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&al->mu);
         while (!al->stop && al->n_jobs == 0 && !al->fanout && (al->rq_n == 0 || !ready) &&
-               al->n_held == 0 && churn_now_ms() < next_tick) {
+               churn_now_ms() < next_tick) {
             struct timespec ts = churn_timespec_of_ms(next_tick);
             pthread_cond_timedwait(&al->cv, &al->mu, &ts);
         }
@@ -847,16 +876,7 @@ engine_main(void *arg)
             /* rescores are recomputed by the next sweep: a stopping engine drops them */
             n_ids = churn__rescore_take_locked(al, ids, CHURN__RESCORE_BATCH);
         }
-        struct churn_rpc **resume = NULL;
-        size_t n_resume = 0;
-        if (al->n_held && (al->n_jobs <= CHURN__JOB_QUEUE_CAP / 4 || al->stop)) {
-            resume = al->held; /* swap in the spare list: resumed below without the lock */
-            n_resume = al->n_held;
-            al->held = al->held_spare;
-            al->held_spare = resume;
-            al->n_held = 0;
-        }
-        bool stop = al->stop && !have_job && !fanout && !n_resume;
+        bool stop = al->stop && !have_job && !fanout;
         if (al->stop && !ready)
             stop = true;
         size_t dropped_at_stop = stop ? al->rq_n : 0;
@@ -866,10 +886,6 @@ engine_main(void *arg)
                 churn_log(CHURN_LOG_INFO, "rescores_dropped_at_stop",
                           CHURN_LF_INT("customers", (int64_t)dropped_at_stop));
             break;
-        }
-        for (size_t i = 0; i < n_resume; i++) {
-            churn_rpc_resume_recv(resume[i]);
-            churn_rpc_unref(resume[i]);
         }
         if (fanout)
             fan_out(al);
@@ -897,21 +913,14 @@ engine_main(void *arg)
 /* ---- life cycle ------------------------------------------------------------------------ */
 
 bool
-churn__alerts_chat(struct churn__alerts *al, struct churn_rpc *stream, const char *customer_id,
-                   enum churn_alert_cause cause, const char *reason, const char *evidence,
-                   double confidence)
+churn__alerts_chat(struct churn__alerts *al, const char *customer_id, enum churn_alert_cause cause,
+                   const char *reason, const char *evidence, double confidence,
+                   churn__chat_alert_done_fn *done, void *done_ctx)
 {
     if (!al || !customer_id || strlen(customer_id) >= CHURN_ALERT_ID_MAX)
         return false;
     pthread_mutex_lock(&al->mu);
     bool ok = al->n_jobs < CHURN__JOB_QUEUE_CAP && !al->stop;
-    /* past half full, the stream that adds a job stops reading until the engine caught up:
-     * escalations slow down instead of being lost (each held stream adds at most one job) */
-    if (ok && stream && al->n_jobs >= CHURN__JOB_QUEUE_CAP / 2 && al->n_held < CHURN__HELD_MAX) {
-        churn_rpc_hold_recv(stream);
-        al->held[al->n_held++] = churn_rpc_ref(stream);
-        al->holds++;
-    }
     if (ok) {
         struct churn__alert_job *j = &al->jobs[(al->job_head + al->n_jobs) % CHURN__JOB_QUEUE_CAP];
         memset(j, 0, sizeof(*j));
@@ -928,6 +937,8 @@ churn__alerts_chat(struct churn__alerts *al, struct churn_rpc *stream, const cha
         if (n)
             memcpy(j->evidence, evidence, n);
         j->confidence = confidence;
+        j->done = done;
+        j->done_ctx = done_ctx;
         al->n_jobs++;
         pthread_cond_signal(&al->cv);
     } else {
@@ -1012,9 +1023,7 @@ churn__alerts_start(struct churn_services *svc, struct churn_store *store,
     al->sweep_delay_ms = svc->sweep_delay_ms;
     enum churn_err err = CHURN_ENOMEM;
     al->jobs = churn_calloc(CHURN__JOB_QUEUE_CAP, sizeof(*al->jobs));
-    al->held = churn_calloc(CHURN__HELD_MAX, sizeof(*al->held));
-    al->held_spare = churn_calloc(CHURN__HELD_MAX, sizeof(*al->held_spare));
-    if (!al->jobs || !al->held || !al->held_spare || churn__rescore_init(al) != CHURN_OK)
+    if (!al->jobs || churn__rescore_init(al) != CHURN_OK)
         goto out_fail;
     struct index_load *load = churn_calloc(1, sizeof(*load));
     if (!load || churn_alert_index_create(&al->index) != CHURN_OK) {
@@ -1107,6 +1116,7 @@ churn__alerts_stop(struct churn__alerts *al)
         pthread_mutex_lock(&w->mu);
         churn_alert_hub_unsubscribe(w->sub);
         w->sub = NULL;
+        w->finished = true; /* the hub is going: no backlog step subscribes again */
         pthread_mutex_unlock(&w->mu);
         churn__alerts_remove_watcher(al, w);
         churn__watcher_put(w);
@@ -1115,12 +1125,14 @@ churn__alerts_stop(struct churn__alerts *al)
     churn_alert_index_destroy(al->index);
     if (al->playbooks)
         churn_playbook_registry_destroy(al->playbooks);
-    for (size_t i = 0; i < al->n_held; i++) { /* engine never started, or stopped early */
-        churn_rpc_resume_recv(al->held[i]);
-        churn_rpc_unref(al->held[i]);
+    /* jobs the engine never took (it never started, or stopped without memory): their
+     * streams are told, so none waits for ever */
+    for (; al->n_jobs > 0; al->n_jobs--) {
+        struct churn__alert_job *j = &al->jobs[al->job_head];
+        al->job_head = (al->job_head + 1) % CHURN__JOB_QUEUE_CAP;
+        if (j->done)
+            j->done(j->done_ctx, CHURN_EUNAVAIL, 0);
     }
-    churn_free(al->held);
-    churn_free(al->held_spare);
     churn_free(al->jobs);
     churn__rescore_fini(al);
     churn_rpc_payload_free(al->pack);

@@ -1,12 +1,12 @@
 /*
  * service/alerts.c - the AlertService handlers: WatchAlerts (the backlog from the durable
  * log after after_sequence, a caught_up marker, then live changes from the engine's hub and
- * heartbeats while idle; a watcher that falls behind is ended with RESOURCE_EXHAUSTED and
- * resumes from its last sequence), ListAlerts (the current revision of each alert,
- * filtered, ordered and paged with a cursor token) and AcknowledgeAlert (acknowledge,
- * snooze or close: a new revision through the engine). Also the conversions between alert
- * records and churn.v1 messages. The engine itself (queue, log appends, fan-out and
- * heartbeat thread) is in alerting.c.
+ * heartbeats while idle, all sent as fast as the client reads; a watcher too slow for the
+ * hub's live window is ended with RESOURCE_EXHAUSTED and resumes from its last sequence),
+ * ListAlerts (the current revision of each alert, filtered, ordered and paged with a cursor token)
+ * and AcknowledgeAlert (acknowledge, snooze or close: a new revision through the engine). Also the
+ * conversions between alert records and churn.v1 messages. The engine itself (queue, log appends,
+ * fan-out and heartbeat thread) is in alerting.c.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -31,7 +31,6 @@
 #define WATCH_ARENA       (256u * 1024u) /* one alert message being built */
 #define LIST_PAGE_DEFAULT 50
 #define LIST_PAGE_MAX     1000
-#define SUBSCRIBE_TRIES   64 /* backlog rounds while the ring keeps moving on */
 
 /* ---- filters ---------------------------------------------------------------------------- */
 
@@ -359,6 +358,158 @@ watcher_send_locked(struct churn__watcher *w, const struct churn_alert *a)
     return false;
 }
 
+/*
+ * Flow control: a watcher puts at most WATCH_WINDOW responses on its stream's send queue and
+ * goes on when the client has read it down to WATCH_RESUME (on_writable). So a watcher that
+ * reads as fast as the server sends reaches the head from any position: the backlog comes
+ * from the log at the client's pace, the ring takes over within its catch-up window, and
+ * only a watcher that lets the ring wrap over an alert it has not read is too slow.
+ */
+#define WATCH_WINDOW 128
+#define WATCH_RESUME 64
+
+/* true when the stream has room for one more response; else on_writable is asked for */
+static bool
+watcher_room(struct churn__watcher *w)
+{
+    if (churn_rpc_queued(w->rpc) < WATCH_WINDOW)
+        return true;
+    return !churn_rpc_notify_writable(w->rpc, WATCH_RESUME);
+}
+
+static void
+watcher_too_slow_locked(struct churn__watcher *w)
+{
+    uint64_t resume = w->last_sent;
+    churn_alert_hub_lagged(w->sub, &resume);
+    churn_rpc_finish(w->rpc, CHURN_EFULL,
+                     "watcher too slow: fell behind after sequence %" PRIu64
+                     "; resume after sequence %" PRIu64,
+                     resume, resume);
+    w->finished = true;
+}
+
+/* The caught_up marker, once, when everything up to the head at the start was delivered. */
+static void
+watcher_caught_up_locked(struct churn__watcher *w)
+{
+    if (w->caught_up || w->finished)
+        return;
+    w->caught_up = true;
+    Churn__V1__WatchAlertsResponse resp = CHURN__V1__WATCH_ALERTS_RESPONSE__INIT;
+    Churn__V1__WatchAlertsResponse__CaughtUp cu = CHURN__V1__WATCH_ALERTS_RESPONSE__CAUGHT_UP__INIT;
+    cu.head_sequence = w->last_sent > w->start_head ? w->last_sent : w->start_head;
+    cu.backlog_delivered = w->delivered;
+    resp.event_case = CHURN__V1__WATCH_ALERTS_RESPONSE__EVENT_CAUGHT_UP;
+    resp.caught_up = &cu;
+    enum churn_err err = churn_rpc_send(w->rpc, &resp.base);
+    if (err)
+        watcher_send_failed_locked(w, err);
+}
+
+/* One alert from the hub. CHURN_EAGAIN: nothing pending (READY is re-armed). */
+static enum churn_err
+watcher_take_locked(struct churn__watcher *w)
+{
+    enum churn_err err = churn_alert_hub_next(w->sub, &w->alert);
+    if (err == CHURN_EAGAIN) {
+        watcher_caught_up_locked(w);
+        return err;
+    }
+    if (err) {
+        watcher_too_slow_locked(w);
+        return err;
+    }
+    bool backlog = w->ring_backlog > 0;
+    if (backlog)
+        w->ring_backlog--;
+    if (extra_match(&w->extra, &w->alert) && watcher_send_locked(w, &w->alert) && backlog)
+        w->delivered++;
+    if (backlog && w->ring_backlog == 0)
+        watcher_caught_up_locked(w);
+    return CHURN_OK;
+}
+
+struct backlog {
+    struct churn__watcher *w;
+    uint64_t upto;
+    bool stopped; /* before upto: the window is full or the stream is over */
+};
+
+static int
+backlog_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
+{
+    (void)customer_id;
+    struct backlog *b = user;
+    struct churn__watcher *w = b->w;
+    if (seq > b->upto)
+        return 1;
+    if (w->finished || churn_rpc_queued(w->rpc) >= WATCH_WINDOW) {
+        b->stopped = true;
+        return 1;
+    }
+    if (churn_alert_decode(data, len, &w->alert) != CHURN_OK) {
+        churn_log(CHURN_LOG_WARN, "alert_corrupt", CHURN_LF_INT("sequence", (int64_t)seq));
+        w->last_sent = seq;
+        return 0;
+    }
+    w->alert.sequence = seq;
+    if (churn_alert_filter_match(&w->filter, &w->alert) && extra_match(&w->extra, &w->alert)) {
+        if (!watcher_send_locked(w, &w->alert)) {
+            b->stopped = true;
+            return 1;
+        }
+        w->delivered++;
+    }
+    w->last_sent = seq; /* the filtered-out ones are passed too: the resume point */
+    return 0;
+}
+
+/* Subscribe after last_sent, or, when that is behind the hub's catch-up window, send the next
+ * part of the backlog from the durable log. */
+static enum churn_err
+watcher_backlog_locked(struct churn__watcher *w)
+{
+    struct churn_alert_hub *hub = churn__alerts_hub(w->engine);
+    struct churn_services *svc = churn_rpc_service(w->rpc);
+    char emsg[CHURN_ALERT_ERRMSG];
+    enum churn_err err = churn_alert_hub_subscribe(
+        hub, w->last_sent, &w->filter, churn__alerts_notify_fn(), w, &w->sub, emsg, sizeof(emsg));
+    if (err == CHURN_OK) {
+        w->ring_backlog = churn_alert_hub_pending(w->sub);
+        return CHURN_OK;
+    }
+    if (err != CHURN_ERANGE) {
+        churn_rpc_finish(w->rpc, err, "%s", emsg);
+        w->finished = true;
+        return err;
+    }
+    struct backlog b = {.w = w, .upto = churn_alert_hub_oldest(hub)};
+    err = churn_store_foreach_alert(svc->store, w->last_sent, 0, backlog_cb, &b);
+    if (err && err != CHURN_ECANCELLED) { /* ECANCELLED: backlog_cb stopped the walk */
+        churn_rpc_finish(w->rpc, err, "reading the alert log: %s", churn_strerror(err));
+        w->finished = true;
+        return err;
+    }
+    if (!b.stopped && w->last_sent < b.upto)
+        w->last_sent = b.upto; /* nothing more in the log up to there */
+    return w->finished ? CHURN_ECANCELLED : CHURN_OK;
+}
+
+void
+churn__watcher_drain_locked(struct churn__watcher *w)
+{
+    while (!w->finished && watcher_room(w)) {
+        if (w->sub && churn_alert_hub_lagged(w->sub, NULL)) {
+            watcher_too_slow_locked(w);
+            return;
+        }
+        enum churn_err err = w->sub ? watcher_take_locked(w) : watcher_backlog_locked(w);
+        if (err == CHURN_EAGAIN)
+            return;
+    }
+}
+
 void
 churn__watcher_heartbeat_locked(struct churn__watcher *w)
 {
@@ -368,10 +519,11 @@ churn__watcher_heartbeat_locked(struct churn__watcher *w)
     Churn__V1__WatchAlertsResponse__Heartbeat hb =
         CHURN__V1__WATCH_ALERTS_RESPONSE__HEARTBEAT__INIT;
     /* the head first, then everything the hub holds for this watcher ahead of the heartbeat
-     * in the same stream: a client resuming after the heartbeat's head misses nothing */
+     * in the same stream: a client resuming after the heartbeat's head misses nothing (and
+     * while some of it waits for room in the stream, there is no heartbeat) */
     hb.head_sequence = churn_alert_hub_head(churn__alerts_hub(w->engine));
     churn__watcher_drain_locked(w);
-    if (w->finished || !w->sub)
+    if (w->finished || !w->sub || !w->caught_up || churn_alert_hub_pending(w->sub) > 0)
         return;
     hb.server_time_ms = churn_now_ms();
     resp.event_case = CHURN__V1__WATCH_ALERTS_RESPONSE__EVENT_HEARTBEAT;
@@ -396,56 +548,6 @@ watcher_send_failed_locked(struct churn__watcher *w, enum churn_err err)
     w->finished = true;
 }
 
-void
-churn__watcher_drain_locked(struct churn__watcher *w)
-{
-    while (w->sub && !w->finished) {
-        enum churn_err err = churn_alert_hub_next(w->sub, &w->alert);
-        if (err == CHURN_EAGAIN)
-            return;
-        if (err) {
-            uint64_t resume = w->last_sent;
-            churn_alert_hub_lagged(w->sub, &resume);
-            churn_rpc_finish(w->rpc, CHURN_EFULL,
-                             "watcher too slow: fell behind after sequence %" PRIu64
-                             "; resume after sequence %" PRIu64,
-                             resume, resume);
-            w->finished = true;
-            return;
-        }
-        if (extra_match(&w->extra, &w->alert))
-            watcher_send_locked(w, &w->alert);
-    }
-}
-
-struct backlog {
-    struct churn__watcher *w;
-    const struct churn_alert_filter *filter;
-    uint64_t upto;
-    int64_t delivered;
-};
-
-static int
-backlog_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
-{
-    (void)customer_id;
-    struct backlog *b = user;
-    if (seq > b->upto)
-        return 1;
-    struct churn__watcher *w = b->w;
-    if (churn_alert_decode(data, len, &w->alert) != CHURN_OK) {
-        churn_log(CHURN_LOG_WARN, "alert_corrupt", CHURN_LF_INT("sequence", (int64_t)seq));
-        return 0;
-    }
-    w->alert.sequence = seq;
-    if (churn_alert_filter_match(b->filter, &w->alert) && extra_match(&w->extra, &w->alert)) {
-        if (!watcher_send_locked(w, &w->alert))
-            return 1;
-        b->delivered++;
-    }
-    return 0;
-}
-
 static enum churn_err
 watch_start(struct churn_rpc *rpc, const ProtobufCMessage *msg)
 {
@@ -461,13 +563,11 @@ watch_start(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     struct churn__watcher *w = churn_calloc(1, sizeof(*w));
     if (!w)
         return churn_rpc_error(rpc, CHURN_ENOMEM, "out of memory");
-    struct churn_alert_filter hf;
-    enum churn_err err = filter_from_proto(rpc, req->filter, &hf, &w->extra);
+    enum churn_err err = filter_from_proto(rpc, req->filter, &w->filter, &w->extra);
     if (err) {
         churn_free(w);
         return err;
     }
-    struct churn_alert_hub *hub = churn__alerts_hub(al);
     uint64_t head = churn__alerts_head(al);
     if (!req->live_only && req->after_sequence > head) {
         churn_free(w);
@@ -483,58 +583,26 @@ watch_start(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     churn_arena_init(&w->arena, WATCH_ARENA);
     w->heartbeat_ms = req->heartbeat_interval_ms ? req->heartbeat_interval_ms : 15000;
     atomic_init(&w->last_send_ms, churn_now_ms());
-    uint64_t after = req->live_only ? head : req->after_sequence;
-    w->last_sent = after;
+    w->start_head = head;
+    w->last_sent = req->live_only ? head : req->after_sequence;
     *churn_rpc_state(rpc) = w;
-
-    pthread_mutex_lock(&w->mu);
-    struct backlog b = {.w = w, .filter = &hf};
-    char emsg[CHURN_ALERT_ERRMSG];
-    err = CHURN_ERANGE;
-    for (int tries = 0; tries < SUBSCRIBE_TRIES && err == CHURN_ERANGE && !w->finished; tries++) {
-        err = churn_alert_hub_subscribe(hub, after, &hf, 0, churn__alerts_notify_fn(), w, &w->sub,
-                                        emsg, sizeof(emsg));
-        if (err != CHURN_ERANGE)
-            break;
-        /* the ring no longer holds everything after `after`: read up to its oldest */
-        b.upto = churn_alert_hub_oldest(hub);
-        enum churn_err serr = churn_store_foreach_alert(svc->store, after, 0, backlog_cb, &b);
-        if (serr && serr != CHURN_ECANCELLED) { /* ECANCELLED: backlog_cb stopped the walk */
-            err = serr;
-            snprintf(emsg, sizeof(emsg), "reading the alert log: %s", churn_strerror(serr));
-            break;
-        }
-        if (b.upto > after)
-            after = b.upto;
-        if (w->last_sent < after)
-            w->last_sent = after;
-    }
-    if (w->finished) {
-        pthread_mutex_unlock(&w->mu);
-        return CHURN_OK; /* ended with a status already */
-    }
-    if (err) {
-        pthread_mutex_unlock(&w->mu);
-        if (err == CHURN_ERANGE)
-            err = CHURN_EUNAVAIL;
-        return churn_rpc_error(rpc, err, "%s", emsg);
-    }
     churn__alerts_add_watcher(al, w);
-    /* what the ring already holds after `after` is part of the backlog */
-    size_t before = churn_alert_hub_pending(w->sub);
+    pthread_mutex_lock(&w->mu);
     churn__watcher_drain_locked(w);
-    if (!w->finished) {
-        Churn__V1__WatchAlertsResponse resp = CHURN__V1__WATCH_ALERTS_RESPONSE__INIT;
-        Churn__V1__WatchAlertsResponse__CaughtUp cu =
-            CHURN__V1__WATCH_ALERTS_RESPONSE__CAUGHT_UP__INIT;
-        cu.head_sequence = w->last_sent > head ? w->last_sent : head;
-        cu.backlog_delivered = b.delivered + (int64_t)before;
-        resp.event_case = CHURN__V1__WATCH_ALERTS_RESPONSE__EVENT_CAUGHT_UP;
-        resp.caught_up = &cu;
-        churn_rpc_send(rpc, &resp.base);
-    }
     pthread_mutex_unlock(&w->mu);
     return CHURN_OK;
+}
+
+/* on_writable: the client read the stream down: send on */
+static void
+watch_writable(struct churn_rpc *rpc)
+{
+    struct churn__watcher *w = *churn_rpc_state(rpc);
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    churn__watcher_drain_locked(w);
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void
@@ -923,6 +991,7 @@ const struct churn_method churn__alert_methods[] = {
         .response = &churn__v1__watch_alerts_response__descriptor,
         .on_start = watch_start,
         .on_done = watch_done,
+        .on_writable = watch_writable,
         .max_request_bytes = 64 * 1024,
     },
     {

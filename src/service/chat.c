@@ -5,8 +5,11 @@
  * the conversation tracker (the customer's churn score lowers the escalation threshold for
  * high-risk and high-value customers; a conversation keeps its customer's score and reuses
  * it while the stored record is unchanged), and the tracker's state is kept in the store so a
- * conversation survives a reconnect or a restart. The turn's chat signal reaches the
- * customer's record through the group-commit writer, so the model's chat features see it.
+ * conversation survives a reconnect or a restart. Each answer is sent only once the state it
+ * reports (and an escalation's alert) is durable, through the stream's outbox
+ * (chat_outbox.c) and the saver's group commit; a turn whose state cannot be queued changes
+ * nothing. The turn's chat signal reaches the customer's record through the group-commit
+ * writer, so the model's chat features see it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +28,13 @@
 #define CHAT_MAX_CONVERSATIONS 1000 /* open conversations per stream */
 #define CHAT_MAX_EVIDENCE      64
 #define CHAT_STATE_MAX         256 /* encoded tracker state */
+#define CHAT_RECORD_HEAD       17  /* last sequence, SEEN_MARK, the seen window */
+#define CHAT_RECORD_MAX        (CHAT_RECORD_HEAD + CHAT_STATE_MAX)
+#define SEEN_MARK                                                                                  \
+    0xff                     /* after the sequence: a seen window follows (a tracker               \
+                              * state starts with its version, 1 or 2) */
+#define SEEN_WINDOW       64 /* turns below the last whose processing is remembered */
+#define TURN_SEQUENCE_MAX INT64_MAX
 
 /* ---- shared: analysis → protobuf ---------------------------------------------------------- */
 
@@ -173,8 +183,8 @@ struct conversation {
     char id[CHURN_ID_MAX + 1];
     char customer_id[CHURN_ID_MAX + 1];
     uint64_t last_sequence;
+    uint64_t seen; /* bit i: turn last_sequence - i was processed */
     struct churn_chat_state state;
-    bool dirty; /* changed since it was last written to the store */
     /* the chat signal last sent to the customer's record (in memory: a reconnect sends one
      * again at its first customer turn) */
     bool signalled;
@@ -202,6 +212,7 @@ signal_worth_writing(const struct conversation *c, int64_t at_ms, double dissati
 struct chat_stream {
     struct conversation *convs; /* open conversations of this stream, linear: few per stream */
     size_t n, cap;
+    struct churn__chat_outbox *ob; /* the answers, sent once durable */
 };
 
 static Churn__V1__EscalationReason
@@ -222,22 +233,71 @@ reason_to_proto(enum churn_chat_reason r)
 }
 
 static void
-save_conversation(struct churn_services *svc, struct conversation *c)
+put_u64(uint8_t *p, uint64_t v)
 {
-    uint8_t buf[CHAT_STATE_MAX];
-    size_t len = 0;
-    if (!c->dirty || !svc->store)
-        return;
-    if (churn_chat_state_encode(&c->state, buf, sizeof(buf), &len) != CHURN_OK)
-        return;
-    /* the turn sequence rides along, so a replay is recognised after a restart */
-    uint8_t rec[CHAT_STATE_MAX + 8];
     for (int i = 0; i < 8; i++)
-        rec[i] = (uint8_t)(c->last_sequence >> (56 - 8 * i));
-    memcpy(rec + 8, buf, len);
-    /* written by the saver's group commit, never with an fsync on this worker thread */
-    if (churn__chat_saver_put(svc->chat_saver, c->customer_id, c->id, rec, len + 8))
-        c->dirty = false;
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t
+get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The stored record of a conversation: the last turn sequence and which of the SEEN_WINDOW
+ * turns below it were processed (so a replay is recognised after a restart, and a turn that
+ * never was is not taken for one), then the tracker state. */
+static enum churn_err
+encode_record(uint64_t last_sequence, uint64_t seen, const struct churn_chat_state *st,
+              uint8_t *rec, size_t cap, size_t *len)
+{
+    if (cap < CHAT_RECORD_HEAD)
+        return CHURN_ETOOBIG;
+    put_u64(rec, last_sequence);
+    rec[8] = SEEN_MARK;
+    put_u64(rec + 9, seen);
+    enum churn_err err =
+        churn_chat_state_encode(st, rec + CHAT_RECORD_HEAD, cap - CHAT_RECORD_HEAD, len);
+    if (!err)
+        *len += CHAT_RECORD_HEAD;
+    return err;
+}
+
+/* Decode a stored record into @c; false when it does not decode (the conversation starts
+ * afresh). A record written before the seen window counts every turn below its last as
+ * processed, as that build did. */
+static bool
+decode_record(const uint8_t *d, size_t len, struct conversation *c)
+{
+    if (len <= 8)
+        return false;
+    uint64_t seen = UINT64_MAX;
+    size_t head = 8;
+    if (d[8] == SEEN_MARK) {
+        if (len <= CHAT_RECORD_HEAD)
+            return false;
+        seen = get_u64(d + 9);
+        head = CHAT_RECORD_HEAD;
+    }
+    struct churn_chat_state st;
+    if (churn_chat_state_decode(d + head, len - head, &st) != CHURN_OK)
+        return false;
+    c->state = st;
+    c->last_sequence = get_u64(d);
+    c->seen = seen;
+    return true;
+}
+
+/* The seen window once turn @seq (above the last) is processed. */
+static uint64_t
+seen_after(const struct conversation *c, uint64_t seq)
+{
+    uint64_t shift = seq - c->last_sequence;
+    return (shift >= SEEN_WINDOW ? 0 : c->seen << shift) | 1u;
 }
 
 /* The stream's conversation @id, loaded from the store or new. NULL: too many open. */
@@ -265,7 +325,7 @@ open_conversation(struct churn_services *svc, struct chat_stream *cs, const char
     churn_chat_state_init(&c->state);
     void *data = NULL;
     size_t len = 0;
-    unsigned char pending[CHAT_STATE_MAX + 8];
+    unsigned char pending[CHAT_RECORD_MAX];
     bool found =
         churn__chat_saver_lookup(svc->chat_saver, customer_id, id, pending, sizeof(pending), &len);
     if (found)
@@ -273,17 +333,8 @@ open_conversation(struct churn_services *svc, struct chat_stream *cs, const char
     else
         found = svc->store && churn_store_get_conversation(svc->store, customer_id, id, scratch,
                                                            &data, &len) == CHURN_OK;
-    if (found && len > 8) {
-        const uint8_t *d = data;
-        uint64_t seq = 0;
-        for (int i = 0; i < 8; i++)
-            seq = seq << 8 | d[i];
-        struct churn_chat_state st;
-        if (churn_chat_state_decode(d + 8, len - 8, &st) == CHURN_OK) {
-            c->state = st;
-            c->last_sequence = seq;
-        }
-    }
+    if (found)
+        decode_record(data, len, c);
     return c;
 }
 
@@ -298,18 +349,21 @@ close_conversation(struct chat_stream *cs, struct conversation *c)
 static enum churn_err
 chat_start(struct churn_rpc *rpc, const ProtobufCMessage *unused)
 {
+    struct churn_services *svc = churn_rpc_service(rpc);
     struct chat_stream *cs = churn_arena_zalloc(churn_rpc_arena(rpc), sizeof(*cs));
-    if (!cs)
+    if (!cs || churn__chat_outbox_open(rpc, svc->chat_saver, &cs->ob) != CHURN_OK)
         return CHURN_ENOMEM;
     *churn_rpc_state(rpc) = cs;
     return CHURN_OK;
 }
 
-/* A refused turn: an assessment carrying only the error; the stream goes on. */
+/* A refused turn: an assessment carrying only the error, after the answers before it; the
+ * stream goes on. */
 static enum churn_err
 turn_error(struct churn_rpc *rpc, const Churn__V1__AnalyzeChatRequest *req, enum churn_err e,
            const char *field, const char *msg)
 {
+    struct chat_stream *cs = *churn_rpc_state(rpc);
     Churn__V1__AnalyzeChatResponse resp = CHURN__V1__ANALYZE_CHAT_RESPONSE__INIT;
     Churn__V1__ErrorDetail d = CHURN__V1__ERROR_DETAIL__INIT;
     d.code = churn_rpc_status_code(e);
@@ -319,7 +373,7 @@ turn_error(struct churn_rpc *rpc, const Churn__V1__AnalyzeChatRequest *req, enum
     resp.turn_sequence = req->turn_sequence;
     resp.error = &d;
     resp.analyzed_at_ms = churn_now_ms();
-    return churn_rpc_send(rpc, &resp.base);
+    return churn__chat_outbox_answer(cs->ob, &resp.base, req->turn_sequence, 0);
 }
 
 /* Submit the turn's chat signal to the customer's record (asynchronous, best effort). */
@@ -368,8 +422,99 @@ record_chat_signal(struct churn_services *svc, const struct conversation *c, uin
         churn_free(sig);
 }
 
+/* What an accepted turn makes of its conversation (applied once its answer is queued). */
+struct turn_outcome {
+    struct churn_chat_state state;
+    uint64_t sequence, seen;
+};
+
+/*
+ * Queue the answer of an accepted turn behind the durable commit of what it reports: the
+ * conversation's new state (@next) through the saver, and for an escalation first its alert.
+ * CHURN_EAGAIN: the state could not be queued, the turn was answered with the error and
+ * changes nothing.
+ */
 static enum churn_err
-chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
+queue_durable_answer(struct churn_rpc *rpc, const struct conversation *c,
+                     const Churn__V1__AnalyzeChatRequest *req, const ProtobufCMessage *resp,
+                     const struct turn_outcome *next, const struct churn_chat_decision *d)
+{
+    struct churn_services *svc = churn_rpc_service(rpc);
+    struct chat_stream *cs = *churn_rpc_state(rpc);
+    uint8_t rec[CHAT_RECORD_MAX];
+    size_t len = 0;
+    if (encode_record(next->sequence, next->seen, &next->state, rec, sizeof(rec), &len) != CHURN_OK)
+        return churn_rpc_error(rpc, CHURN_EINTERNAL, "conversation state does not encode");
+    if (d->escalate && svc->alerts) {
+        churn_log(CHURN_LOG_INFO, "chat_escalation", CHURN_LF_STR("conversation", c->id),
+                  CHURN_LF_STR("customer_id", c->customer_id),
+                  CHURN_LF_STR("reason", churn_chat_reason_name(d->reason)),
+                  CHURN_LF_DBL("confidence", d->confidence));
+        struct churn__chat_escalation esc = {
+            .alerts = svc->alerts,
+            .customer_id = c->customer_id,
+            .conversation_id = c->id,
+            .cause = d->reason == CHURN_CHAT_REASON_CHURN_INTENT ? CHURN_CAUSE_CHURN_INTENT
+                                                                 : CHURN_CAUSE_CHAT_ESCALATION,
+            .reason = churn_chat_reason_name(d->reason),
+            .evidence = req->text,
+            .confidence = d->confidence,
+            .state = rec,
+            .state_len = len,
+        };
+        return churn__chat_outbox_escalation(cs->ob, resp, req->turn_sequence, &esc);
+    }
+    uint64_t ticket = 0;
+    if (svc->chat_saver) {
+        /* written by the saver's group commit, never with an fsync on this worker thread */
+        ticket = churn__chat_saver_put(svc->chat_saver, c->customer_id, c->id, rec, len);
+        if (!ticket) {
+            enum churn_err e = turn_error(rpc, req, CHURN_EUNAVAIL, "",
+                                          "the conversation state queue is full: resend the "
+                                          "turn later");
+            return e ? e : CHURN_EAGAIN;
+        }
+    }
+    return churn__chat_outbox_answer(cs->ob, resp, req->turn_sequence, ticket);
+}
+
+/*
+ * The turn's sequence against its conversation: 1..TURN_SEQUENCE_MAX; above the last turn a
+ * new turn; at or below it a replay when that turn was processed (*@replay), else refused
+ * (never processed: out of order; or too far back to tell). CHURN_EAGAIN: refused with its
+ * per-turn error.
+ */
+static enum churn_err
+check_sequence(struct churn_rpc *rpc, const Churn__V1__AnalyzeChatRequest *req,
+               const struct conversation *c, bool *replay)
+{
+    char msg[200];
+    uint64_t seq = req->turn_sequence, last = c->last_sequence;
+    const char *why = NULL;
+    if (seq == 0 || seq > TURN_SEQUENCE_MAX)
+        snprintf(msg, sizeof(msg), "turn_sequence: %llu is out of range (1 to %lld)",
+                 (unsigned long long)seq, (long long)TURN_SEQUENCE_MAX);
+    else if (seq > last)
+        return CHURN_OK;
+    else if (last - seq >= SEEN_WINDOW)
+        why = "is more than 64 turns behind";
+    else if (!(c->seen >> (last - seq) & 1u))
+        why = "was never processed and comes after";
+    else {
+        *replay = true;
+        return CHURN_OK;
+    }
+    if (why)
+        snprintf(msg, sizeof(msg),
+                 "turn_sequence: %llu %s the conversation's last turn %llu (send turns in "
+                 "increasing order)",
+                 (unsigned long long)seq, why, (unsigned long long)last);
+    enum churn_err e = turn_error(rpc, req, CHURN_EINVAL, "turn_sequence", msg);
+    return e ? e : CHURN_EAGAIN;
+}
+
+static enum churn_err
+chat_turn(struct churn_rpc *rpc, const ProtobufCMessage *msg)
 {
     const Churn__V1__AnalyzeChatRequest *req = (const void *)msg;
     struct churn_services *svc = churn_rpc_service(rpc);
@@ -421,7 +566,10 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     int64_t now = req->sent_at_ms ? req->sent_at_ms : churn_now_ms();
     resp.analyzed_at_ms = churn_now_ms();
 
-    bool replay = req->turn_sequence != 0 && req->turn_sequence <= c->last_sequence;
+    bool replay = false;
+    enum churn_err se = check_sequence(rpc, req, c, &replay);
+    if (se)
+        return se == CHURN_EAGAIN ? CHURN_OK : se; /* EAGAIN: refused with its error */
     struct churn_sentiment_result r;
     bool customer = role == CHURN_CHAT_ROLE_CUSTOMER;
     if (customer || replay) {
@@ -444,7 +592,7 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
         resp.consecutive_negative_turns = (int32_t)c->state.consecutive_negative;
         resp.customer_turns = (int32_t)c->state.customer_turns;
         resp.churn_intent_seen = c->state.churn_intent;
-        return churn_rpc_send(rpc, &resp.base);
+        return churn__chat_outbox_answer(cs->ob, &resp.base, req->turn_sequence, 0);
     }
 
     /* the customer's score first: it sets how sensitive the escalation is */
@@ -470,19 +618,19 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
         }
     }
 
+    /* the turn's state is a copy until the durable path accepted it: a refused turn changes
+     * nothing, so resending it is processed afresh */
+    struct turn_outcome next = {c->state, req->turn_sequence, seen_after(c, req->turn_sequence)};
     struct churn_chat_decision d;
     enum churn_err e =
-        churn_chat_tracker_update(&c->state, NULL, role, customer ? &r : NULL, &hint, now, &d);
+        churn_chat_tracker_update(&next.state, NULL, role, customer ? &r : NULL, &hint, now, &d);
     if (e)
         return turn_error(rpc, req, e, "", "turn could not be tracked");
-    if (req->turn_sequence)
-        c->last_sequence = req->turn_sequence;
-    c->dirty = true;
     resp.counted = customer;
-    resp.dissatisfaction = c->state.dissatisfaction;
-    resp.consecutive_negative_turns = (int32_t)c->state.consecutive_negative;
-    resp.customer_turns = (int32_t)c->state.customer_turns;
-    resp.churn_intent_seen = c->state.churn_intent;
+    resp.dissatisfaction = next.state.dissatisfaction;
+    resp.consecutive_negative_turns = (int32_t)next.state.consecutive_negative;
+    resp.customer_turns = (int32_t)next.state.customer_turns;
+    resp.churn_intent_seen = next.state.churn_intent;
 
     Churn__V1__Escalation esc = CHURN__V1__ESCALATION__INIT;
     Churn__V1__Action action = CHURN__V1__ACTION__INIT;
@@ -492,7 +640,7 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     esc.dissatisfaction_threshold = d.threshold;
     Churn__V1__EscalationReason active[4];
     enum churn_chat_reason reasons[4];
-    esc.n_active_reasons = churn_chat_state_reasons(&c->state, reasons); /* in order */
+    esc.n_active_reasons = churn_chat_state_reasons(&next.state, reasons); /* in order */
     for (size_t k = 0; k < esc.n_active_reasons; k++)
         active[k] = reason_to_proto(reasons[k]);
     esc.active_reasons = active;
@@ -504,18 +652,15 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
         action.kind = CHURN__V1__ACTION_KIND__ACTION_KIND_HUMAN_HANDOFF;
         action.detail = (char *)"transfer the chat to a retention specialist";
         resp.suggested_action = &action;
-        churn_log(CHURN_LOG_INFO, "chat_escalation", CHURN_LF_STR("conversation", c->id),
-                  CHURN_LF_STR("customer_id", c->customer_id),
-                  CHURN_LF_STR("reason", churn_chat_reason_name(d.reason)),
-                  CHURN_LF_DBL("confidence", d.confidence));
-        churn__alerts_chat(svc->alerts, rpc, c->customer_id,
-                           d.reason == CHURN_CHAT_REASON_CHURN_INTENT ? CHURN_CAUSE_CHURN_INTENT
-                                                                      : CHURN_CAUSE_CHAT_ESCALATION,
-                           churn_chat_reason_name(d.reason), req->text, d.confidence);
     }
     resp.escalation = &esc;
 
-    save_conversation(svc, c);
+    e = queue_durable_answer(rpc, c, req, &resp.base, &next, &d);
+    if (e)
+        return e == CHURN_EAGAIN ? CHURN_OK : e; /* EAGAIN: refused, answered with the error */
+    c->state = next.state;
+    c->last_sequence = next.sequence;
+    c->seen = next.seen;
     if (customer &&
         signal_worth_writing(c, now, c->state.dissatisfaction, d.escalate, r.churn_intent)) {
         record_chat_signal(svc, c, req->turn_sequence, now, c->state.dissatisfaction, d.escalate,
@@ -526,12 +671,37 @@ chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
         c->signalled = true;
         c->signalled_day = churn_day_of_ms(now);
     }
-    e = churn_rpc_send(rpc, &resp.base);
-    if (req->ends_conversation) {
-        save_conversation(svc, c);
+    if (req->ends_conversation)
         close_conversation(cs, c);
-    }
-    return e;
+    return CHURN_OK;
+}
+
+static enum churn_err
+chat_message(struct churn_rpc *rpc, const ProtobufCMessage *msg)
+{
+    enum churn_err err = chat_turn(rpc, msg);
+    struct chat_stream *cs = *churn_rpc_state(rpc);
+    if (!err)
+        churn__chat_outbox_hold(cs->ob); /* stops reading while an escalation commits */
+    return err;
+}
+
+static enum churn_err
+chat_half_close(struct churn_rpc *rpc, ProtobufCMessage **resp)
+{
+    (void)resp;
+    struct chat_stream *cs = *churn_rpc_state(rpc);
+    churn_rpc_defer(rpc); /* the stream ends after the last answer is durable and sent */
+    churn__chat_outbox_half_close(cs->ob);
+    return CHURN_OK;
+}
+
+static void
+chat_writable(struct churn_rpc *rpc)
+{
+    struct chat_stream *cs = *churn_rpc_state(rpc);
+    if (cs)
+        churn__chat_outbox_writable(cs->ob);
 }
 
 static void
@@ -540,12 +710,11 @@ chat_done(struct churn_rpc *rpc)
     struct chat_stream *cs = *churn_rpc_state(rpc);
     if (!cs)
         return;
-    struct churn_services *svc = churn_rpc_service(rpc);
-    for (size_t i = 0; i < cs->n; i++) {
-        save_conversation(svc, &cs->convs[i]);
+    /* every accepted turn's state is queued already (an escalating one by its alert job) */
+    for (size_t i = 0; i < cs->n; i++)
         churn__score_memo_free(cs->convs[i].score_memo);
-    }
     churn_free(cs->convs);
+    churn__chat_outbox_close(cs->ob);
 }
 
 const struct churn_method churn__chat_methods[] = {
@@ -556,7 +725,9 @@ const struct churn_method churn__chat_methods[] = {
         .response = &churn__v1__analyze_chat_response__descriptor,
         .on_start = chat_start,
         .on_message = chat_message,
+        .on_half_close = chat_half_close,
         .on_done = chat_done,
+        .on_writable = chat_writable,
         .max_request_bytes = 80 * 1024,
         .arena_bytes = 32 * 1024 * 1024, /* a 64 KiB text needs room to be analyzed */
     },

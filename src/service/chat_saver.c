@@ -1,11 +1,13 @@
 /*
  * chat_saver.c - writes conversation tracker states to the store off the request path. A
  * chat turn must not wait for an fsync on a worker thread, so turns hand their new state to
- * this saver, and its thread writes everything queued since the last round in one durable
- * transaction (group commit, as for events). A conversation's newer state replaces its older
- * one in the queue (a hash index over the queue), and the saver commits at most every
- * SAVER_INTERVAL_MS, so a busy conversation costs one write per interval rather than one per
- * turn. A flush (the privacy erase) and stopping write whatever is queued at once.
+ * this saver, and its thread writes everything queued since its last commit in one durable
+ * transaction (group commit, as for events): the states that arrive while one commit runs
+ * form the next. A conversation's newer state replaces its older one in the queue (a hash
+ * index over the queue), so a busy conversation costs one write per commit rather than one
+ * per turn. Each queued state gets a ticket, the number of the commit that will carry it;
+ * watchers (the AnalyzeChat streams, whose answers wait for their state to be durable) are
+ * told after every commit. A flush (the privacy erase) and stopping write what is queued.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
@@ -20,10 +22,9 @@
 #include "churn/store.h"
 #include "service_internal.h"
 
-#define SAVER_QUEUE_MAX   16384
-#define SAVER_STATE_MAX   512
-#define SAVER_SLOTS       (4 * SAVER_QUEUE_MAX) /* hash index over the queue, power of two */
-#define SAVER_INTERVAL_MS 10                    /* at most one commit this often */
+#define SAVER_QUEUE_MAX 16384
+#define SAVER_STATE_MAX 512
+#define SAVER_SLOTS     (4 * SAVER_QUEUE_MAX) /* hash index over the queue, power of two */
 
 struct saved_state {
     uint32_t slot; /* its place in the index while queued */
@@ -49,6 +50,8 @@ struct churn__chat_saver {
     unsigned flush_wanted;     /* (mu) flushes waiting: commit without pacing */
     uint32_t *index;           /* (mu) SAVER_SLOTS: queue position + 1 of each key, 0: free */
     struct churn_conversation_put *items;
+    pthread_mutex_t watch_mu;                   /* the watcher list; held while telling it */
+    struct churn__chat_saver_watcher *watchers; /* (watch_mu) doubly linked */
 };
 
 static uint32_t
@@ -89,30 +92,29 @@ index_clear(struct churn__chat_saver *sv)
         sv->index[sv->queue[i].slot] = 0;
 }
 
+/* Tell every watcher that commit @batch is over (@ok: durable). */
+static void
+tell_watchers(struct churn__chat_saver *sv, uint64_t batch, bool ok)
+{
+    pthread_mutex_lock(&sv->watch_mu);
+    for (struct churn__chat_saver_watcher *w = sv->watchers; w; w = w->next)
+        w->committed(w->ctx, batch, ok);
+    pthread_mutex_unlock(&sv->watch_mu);
+}
+
 static void *
 saver_main(void *arg)
 {
     struct churn__chat_saver *sv = arg;
     pthread_setname_np(pthread_self(), "chat-saver");
-    int64_t next_ns = 0;
     for (;;) {
         pthread_mutex_lock(&sv->mu);
         while (sv->n == 0 && !sv->stopping)
             pthread_cond_wait(&sv->cond, &sv->mu);
-        /* let a group form: at most one commit per interval, unless a flush waits, the queue
-         * is half full, or the saver stops */
-        while (!sv->stopping && !sv->flush_wanted && sv->n < SAVER_QUEUE_MAX / 2) {
-            int64_t left = next_ns - churn_mono_ns();
-            if (left <= 0)
-                break;
-            struct timespec until = churn_timespec_of_ns(next_ns);
-            pthread_cond_timedwait(&sv->cond, &sv->mu, &until);
-        }
         if (sv->n == 0 && sv->stopping) {
             pthread_mutex_unlock(&sv->mu);
             break;
         }
-        next_ns = churn_mono_ns() + SAVER_INTERVAL_MS * 1000000LL;
         /* take the whole queue; turns go on filling the other buffer meanwhile */
         index_clear(sv);
         struct saved_state *batch = sv->queue;
@@ -129,14 +131,16 @@ saver_main(void *arg)
             sv->items[i].data = batch[i].data;
             sv->items[i].len = batch[i].len;
         }
-        if (churn_store_put_conversations(sv->store, sv->items, n) != CHURN_OK)
-            churn_log(CHURN_LOG_WARN, "conversations_not_saved",
+        bool ok = churn_store_put_conversations(sv->store, sv->items, n) == CHURN_OK;
+        if (!ok)
+            churn_log(CHURN_LOG_ERROR, "conversations_not_saved",
                       CHURN_LF_INT("count", (long long)n),
                       CHURN_LF_STR("error", churn_store_last_error()));
         pthread_mutex_lock(&sv->mu);
-        sv->written++;
+        uint64_t done_batch = ++sv->written;
         pthread_cond_broadcast(&sv->done);
         pthread_mutex_unlock(&sv->mu);
+        tell_watchers(sv, done_batch, ok);
     }
     return NULL;
 }
@@ -161,7 +165,9 @@ churn__chat_saver_start(struct churn_store *store, struct churn__chat_saver **ou
     pthread_cond_init(&sv->cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&sv->done, NULL);
+    pthread_mutex_init(&sv->watch_mu, NULL);
     if (pthread_create(&sv->thread, NULL, saver_main, sv) != 0) {
+        pthread_mutex_destroy(&sv->watch_mu);
         pthread_cond_destroy(&sv->done);
         pthread_mutex_destroy(&sv->mu);
         pthread_cond_destroy(&sv->cond);
@@ -193,12 +199,12 @@ churn__chat_saver_flush(struct churn__chat_saver *sv)
     pthread_mutex_unlock(&sv->mu);
 }
 
-bool
+uint64_t
 churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id,
                       const char *conversation_id, const void *data, size_t len)
 {
     if (!sv || len > SAVER_STATE_MAX)
-        return false;
+        return 0;
     pthread_mutex_lock(&sv->mu);
     uint32_t slot;
     struct saved_state *st = queued_state(sv, customer_id, conversation_id, &slot);
@@ -214,13 +220,39 @@ churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id,
         snprintf(st->conversation_id, sizeof(st->conversation_id), "%s", conversation_id);
         memcpy(st->data, data, len);
         st->len = len;
-        if (sv->n == 1 || sv->n == SAVER_QUEUE_MAX / 2)
-            pthread_cond_signal(&sv->cond); /* the saver waits for these two */
+        if (sv->n == 1)
+            pthread_cond_signal(&sv->cond); /* the saver waits for a first state */
     } else {
         sv->dropped++;
     }
+    uint64_t ticket = ok ? sv->taken + 1 : 0; /* the next commit takes the whole queue */
     pthread_mutex_unlock(&sv->mu);
-    return ok;
+    return ticket;
+}
+
+void
+churn__chat_saver_watch(struct churn__chat_saver *sv, struct churn__chat_saver_watcher *w)
+{
+    pthread_mutex_lock(&sv->watch_mu);
+    w->prev = NULL;
+    w->next = sv->watchers;
+    if (sv->watchers)
+        sv->watchers->prev = w;
+    sv->watchers = w;
+    pthread_mutex_unlock(&sv->watch_mu);
+}
+
+void
+churn__chat_saver_unwatch(struct churn__chat_saver *sv, struct churn__chat_saver_watcher *w)
+{
+    pthread_mutex_lock(&sv->watch_mu);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        sv->watchers = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    pthread_mutex_unlock(&sv->watch_mu);
 }
 
 /* Newest state of (customer, conversation) among @n states of @list, or NULL. */
@@ -270,6 +302,7 @@ churn__chat_saver_stop(struct churn__chat_saver *sv)
         churn_log(CHURN_LOG_WARN, "conversation_states_dropped",
                   CHURN_LF_INT("count", (long long)sv->dropped));
     pthread_mutex_destroy(&sv->mu);
+    pthread_mutex_destroy(&sv->watch_mu);
     pthread_cond_destroy(&sv->cond);
     pthread_cond_destroy(&sv->done);
     churn_free(sv->queue);

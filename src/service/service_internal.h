@@ -96,15 +96,32 @@ enum churn_err churn__score_customer(struct churn_services *svc, const char *cus
 /* chat_saver.c: conversation states written to the store off the request path */
 struct churn__chat_saver;
 enum churn_err churn__chat_saver_start(struct churn_store *store, struct churn__chat_saver **out);
-/** churn__chat_saver_put() - queue a state (copied); false when the queue is full. */
-bool churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id,
-                           const char *conversation_id, const void *data, size_t len);
+/**
+ * churn__chat_saver_put() - queue a state (copied). Returns its ticket: the number of the
+ * commit that will make it durable (watchers are told), or 0 when the queue is full.
+ */
+uint64_t churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id,
+                               const char *conversation_id, const void *data, size_t len);
 /**
  * churn__chat_saver_lookup() - the newest state of a conversation that is queued or being
  * written (so a client reconnecting at once sees its conversation); false if none.
  */
 bool churn__chat_saver_lookup(struct churn__chat_saver *sv, const char *customer_id,
                               const char *conversation_id, void *out, size_t cap, size_t *len);
+/*
+ * struct churn__chat_saver_watcher - told, on the saver's thread, after each commit: its
+ * number (the tickets up to it are done) and whether it was durable. The callback must not
+ * call the saver's watch functions.
+ */
+struct churn__chat_saver_watcher {
+    void (*committed)(void *ctx, uint64_t batch, bool ok);
+    void *ctx;
+    struct churn__chat_saver_watcher *prev, *next; /* the saver's */
+};
+/** churn__chat_saver_watch() - add @w (owned by the caller until unwatched). */
+void churn__chat_saver_watch(struct churn__chat_saver *sv, struct churn__chat_saver_watcher *w);
+/** churn__chat_saver_unwatch() - remove @w; once it returns, @w is never called again. */
+void churn__chat_saver_unwatch(struct churn__chat_saver *sv, struct churn__chat_saver_watcher *w);
 /** churn__chat_saver_flush() - wait until every state queued before the call is written. */
 void churn__chat_saver_flush(struct churn__chat_saver *sv);
 /** churn__chat_saver_stop() - write what is queued, stop the thread, free. NULL is a no-op. */
@@ -207,12 +224,17 @@ struct churn__watcher {
     bool pending;          /* (engine mu) notified, not drained yet */
     bool listed;           /* (engine mu) in the engine's list */
     struct churn__watcher *prev, *next;
-    pthread_mutex_t mu;           /* the fields below: one drain at a time */
-    struct churn_alert_sub *sub;  /* NULL once unsubscribed */
-    bool finished;                /* the stream was ended by us */
-    uint64_t last_sent;           /* last sequence sent (resume point) */
-    int64_t heartbeat_ms;         /* idle interval before a heartbeat (set before listing) */
-    _Atomic int64_t last_send_ms; /* when anything was last sent (for heartbeats) */
+    pthread_mutex_t mu;               /* the fields below: one drain at a time */
+    struct churn_alert_sub *sub;      /* NULL once unsubscribed */
+    bool finished;                    /* the stream was ended by us */
+    uint64_t last_sent;               /* last sequence sent or passed over (resume point) */
+    uint64_t start_head;              /* head of the log when the call started (caught_up) */
+    struct churn_alert_filter filter; /* the hub's part of the request's filter */
+    size_t ring_backlog;              /* alerts the ring held at subscription, not taken yet */
+    int64_t delivered;                /* backlog alerts sent (caught_up) */
+    bool caught_up;                   /* the caught_up marker was sent */
+    int64_t heartbeat_ms;             /* idle interval before a heartbeat (set before listing) */
+    _Atomic int64_t last_send_ms;     /* when anything was last sent (for heartbeats) */
     struct churn__alert_extra extra;
     struct churn_arena arena; /* messages being built */
     struct churn_alert alert; /* the one being sent */
@@ -234,15 +256,24 @@ enum churn_err churn__alerts_start(struct churn_services *svc, struct churn_stor
                                    struct churn__alerts **out);
 /** churn__alerts_stop() - stop the thread, drop remaining watchers, free. NULL is a no-op. */
 void churn__alerts_stop(struct churn__alerts *al);
+/*
+ * churn__chat_alert_done_fn - the end of a chat alert job, on the engine thread (or on the
+ * stopping thread): @err 0 when the alert it raised or updated is durable, with its sequence
+ * (Alert.sequence) in @alert_sequence, or 0 when the rules suppressed it (cooldown: no open
+ * alert; a snoozed open alert gives its own sequence).
+ */
+typedef void churn__chat_alert_done_fn(void *ctx, enum churn_err err, uint64_t alert_sequence);
+
 /**
  * churn__alerts_chat() - queue a chat alert job (copied; evidence cut on a UTF-8 boundary).
- * Never blocks. When the queue is more than half full, @stream (the AnalyzeChat call, from
- * its on_message; may be NULL) is held from reading until the engine caught up, so bursts
- * slow down instead of losing alerts. False when @al is NULL or the queue is full (logged).
+ * Never blocks. @done (may be NULL) is called exactly once with @done_ctx when the job's
+ * alert is durable or failed, unless this returns false: @al is NULL, the id is too long or
+ * the queue is full (logged). A chat stream keeps at most one job in flight (it waits for
+ * @done), so streams slow down instead of losing alerts.
  */
-bool churn__alerts_chat(struct churn__alerts *al, struct churn_rpc *stream, const char *customer_id,
+bool churn__alerts_chat(struct churn__alerts *al, const char *customer_id,
                         enum churn_alert_cause cause, const char *reason, const char *evidence,
-                        double confidence);
+                        double confidence, churn__chat_alert_done_fn *done, void *done_ctx);
 /**
  * churn__alerts_rescore() - queue a rescore job for each of the @n customers (ids copied):
  * the engine scores them and raises, updates or auto-closes TIER_WORSENED and
@@ -333,5 +364,55 @@ void churn__watcher_drain_locked(struct churn__watcher *w);
 void churn__watcher_heartbeat_locked(struct churn__watcher *w);
 /** churn__watcher_put() - drop a watcher reference; the last frees it and unrefs its rpc. */
 void churn__watcher_put(struct churn__watcher *w);
+
+/* chat_outbox.c: an AnalyzeChat stream's answers, sent in order once what they report is
+ * durable (issue 13) */
+struct churn__chat_outbox;
+
+/* struct churn__chat_escalation - an escalating turn: its alert job and the conversation
+ * state to save once the alert is durable. Borrowed for the call. */
+struct churn__chat_escalation {
+    struct churn__alerts *alerts;
+    const char *customer_id, *conversation_id;
+    enum churn_alert_cause cause;
+    const char *reason, *evidence;
+    double confidence;
+    const void *state; /* the conversation record after the turn */
+    size_t state_len;
+};
+
+/** churn__chat_outbox_open() - the outbox of stream @rpc (referenced), watching @saver. */
+enum churn_err churn__chat_outbox_open(struct churn_rpc *rpc, struct churn__chat_saver *saver,
+                                       struct churn__chat_outbox **out);
+/** churn__chat_outbox_close() - the call is over: nothing more is sent; freed when no alert
+ * job or saver commit refers to it any more. NULL is a no-op. */
+void churn__chat_outbox_close(struct churn__chat_outbox *ob);
+/**
+ * churn__chat_outbox_answer() - queue @resp (serialized now), sent after the answers before
+ * it once saver commit @ticket is durable (0: at once). A failed commit ends the stream with
+ * UNAVAILABLE naming @turn_sequence to resend from.
+ */
+enum churn_err churn__chat_outbox_answer(struct churn__chat_outbox *ob,
+                                         const ProtobufCMessage *resp, uint64_t turn_sequence,
+                                         uint64_t ticket);
+/**
+ * churn__chat_outbox_escalation() - queue an escalating turn's @resp: its alert job is
+ * submitted now; once the alert is durable its sequence is set in the answer and @esc's
+ * state is queued for the saver; the answer is sent once that state is durable too. The
+ * stream should not read on meanwhile (churn__chat_outbox_hold()).
+ */
+enum churn_err churn__chat_outbox_escalation(struct churn__chat_outbox *ob,
+                                             const ProtobufCMessage *resp, uint64_t turn_sequence,
+                                             const struct churn__chat_escalation *esc);
+/**
+ * churn__chat_outbox_hold() - from on_message: stop the stream reading (churn_rpc_hold_recv())
+ * when an escalation is being committed or too many answers wait; the outbox resumes it.
+ * Returns whether the stream is held.
+ */
+bool churn__chat_outbox_hold(struct churn__chat_outbox *ob);
+/** churn__chat_outbox_writable() - the stream's send queue drained (its on_writable). */
+void churn__chat_outbox_writable(struct churn__chat_outbox *ob);
+/** churn__chat_outbox_half_close() - the client is done: finish after the last answer. */
+void churn__chat_outbox_half_close(struct churn__chat_outbox *ob);
 
 #endif

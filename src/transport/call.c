@@ -236,6 +236,16 @@ churn_rpc_queued(struct churn_rpc *rpc)
     return n;
 }
 
+bool
+churn_rpc_notify_writable(struct churn_rpc *rpc, size_t below)
+{
+    pthread_mutex_lock(&rpc->mu);
+    bool wait = rpc->q_len >= below && !rpc->over && !rpc->status_queued;
+    rpc->writable_below = wait ? below : 0;
+    pthread_mutex_unlock(&rpc->mu);
+    return wait;
+}
+
 const struct churn_rpc_fault *
 churn_rpc_faults(const struct churn_rpc *rpc, size_t *n)
 {
@@ -867,7 +877,8 @@ on_half_close(struct churn_rpc *rpc)
         return;
     }
     if (m->shape == CHURN_RPC_BIDI_STREAM) {
-        finish_with(rpc, CHURN_OK, "");
+        if (!rpc->deferred) /* a deferred stream ends with the handler's churn_rpc_finish() */
+            finish_with(rpc, CHURN_OK, "");
         return;
     }
     if (rpc->deferred && !resp)
@@ -946,7 +957,13 @@ churn__rpc_on_send(struct churn_rpc *rpc, bool ok)
     else
         pump_locked(rpc);
     bool resume = rpc->q_len <= rpc->worker->server->opts.max_send_queue / 2 && !rpc->status_queued;
+    bool writable = ok && rpc->writable_below && rpc->q_len < rpc->writable_below &&
+                    !rpc->status_queued && !rpc->over;
+    if (writable)
+        rpc->writable_below = 0;
     pthread_mutex_unlock(&rpc->mu);
+    if (writable && rpc->method && rpc->method->on_writable)
+        rpc->method->on_writable(rpc);
     if (unary) {
         mark_over(rpc, rpc->close_cancelled != 0);
     } else if (ok && resume && rpc->recv_paused) {

@@ -99,6 +99,7 @@ struct churn_rpc {
     int close_cancelled;                   /* written by grpc at RECV_CLOSE */
     bool hold_recv;                        /* (mu) the handler asked not to read on */
     bool recv_parked;                      /* (mu) a read was skipped because of hold_recv */
+    size_t writable_below;                 /* (mu) call on_writable below this queue (0: no) */
 
     grpc_byte_buffer *recv_bb; /* (w) */
     bool recv_paused;          /* (w) waiting for the send queue to drain */

@@ -6,9 +6,12 @@ root, default: two levels above this file) and CHURN_PY_STUBS (a directory the P
 are generated into once per session, default: a fresh temporary directory).
 
 Every server started here gets a fresh data directory; on teardown it is sent SIGTERM and
-must exit 0 with nothing on stderr that looks like an error or a sanitizer report.
+must exit 0 with nothing on stderr that looks like an error or a sanitizer report. The
+session ends with a check that every process the suite started (churnd, churnctl, tools,
+and whatever they started, orphans included) has exited: one left running fails the run.
 """
 
+import ctypes
 import importlib
 import os
 import re
@@ -77,6 +80,72 @@ def churnd_bin():
 @pytest.fixture(scope="session")
 def churnctl_bin():
     return _program("CHURNCTL")
+
+
+# -- no process left behind (issue 13, item 11) ---------------------------------------------
+
+PR_SET_CHILD_SUBREAPER = 36
+LEFT_BEHIND_GRACE_S = 5.0
+
+
+def become_subreaper():
+    """Make this process the reaper of its orphaned descendants (Linux prctl), so that a
+    daemonised or orphaned process a test started stays visible as our child."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def _proc_children(pid):
+    """{child pid: command line} of the live children of pid (zombies have exited: left to
+    their subprocess.Popen, or to this process's exit)."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if int(fields[1]) != pid:
+            continue
+        if fields[0] != "Z":
+            out[int(name)] = cmd
+    return out
+
+
+def processes_left_behind(ignore=(), grace_s=0.0):
+    """Live children of this process not in `ignore`, after waiting up to grace_s for them
+    to exit: [(pid, command line)]."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        left = {p: c for p, c in _proc_children(os.getpid()).items() if p not in ignore}
+        if not left or time.monotonic() >= deadline:
+            return sorted(left.items())
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    """Fails the run (an error at the last test's teardown) when a process the suite started
+    is still running at its end; those processes are killed so that nothing outlives it."""
+    become_subreaper()
+    before = set(_proc_children(os.getpid()))
+    yield
+    left = processes_left_behind(before, LEFT_BEHIND_GRACE_S)
+    for pid, _ in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    if left:
+        pytest.fail("processes started by the suite still running at its end (killed now):\n"
+                    + "\n".join(f"  pid {p}: {c}" for p, c in left), pytrace=False)
 
 
 class Stubs:

@@ -5,8 +5,8 @@ resumes from its last sequence receives exactly the missed alerts, in order, non
 ListAlerts pages through them in each order and filters; AcknowledgeAlert acknowledges once
 (repeating it changes nothing: changed = false, nothing logged), closes, and refuses bad requests (NOT_FOUND for an
 unknown sequence); malformed filters and positions are refused; idle watchers get heartbeats;
-a watcher that reads nothing does not keep alerts from the others, and once too far behind
-it is ended with RESOURCE_EXHAUSTED naming the sequence to resume after, from which it gets
+a watcher that reads nothing does not keep alerts from the others, and once the live window
+wrapped over an alert it did not read it is ended with RESOURCE_EXHAUSTED naming the sequence to resume after, from which it gets
 exactly the rest; stopping with watchers open is clean. Rescoring after ingestion: a
 cancellation that raises the tier and jumps raises ONE TIER_WORSENED alert (saying the jump)
 whose "what moved" names the plan downgrade; events arriving one by one raise one alert per cause (no storm); a new
@@ -408,7 +408,8 @@ def test_a_watcher_too_far_behind_is_ended_and_resumes_without_gaps(api, alert_a
     tiny_window = [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 4096)]
     slow = Watcher(alert_api, server, read=False, options=tiny_window, timeout=60,
                    after_sequence=0)
-    customers = [f"flood-{i:04d}" for i in range(1500)]
+    # more than the live window (2,048) beyond what its stream holds: too slow only then
+    customers = [f"flood-{i:04d}" for i in range(2600)]
     for i in range(0, len(customers), 250):
         chat_intents(api, server, customers[i:i + 250], prefix=f"f{i}")
     wait_listed(alert_api, server, len(customers))

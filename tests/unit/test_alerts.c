@@ -1017,7 +1017,7 @@ Test(alerts, constructors_unwind_on_every_allocation_failure)
         enum churn_err e = churn_alert_hub_create(&cfg, 0, &hub);
         struct churn_alert_sub *sub = NULL;
         if (e == CHURN_OK)
-            e = churn_alert_hub_subscribe(hub, 0, NULL, 0, NULL, NULL, &sub, NULL, 0);
+            e = churn_alert_hub_subscribe(hub, 0, NULL, NULL, NULL, &sub, NULL, 0);
         bool failed = churn_alloc_failures() > 0;
         churn_alloc_fail_off();
         if (!failed) {
@@ -1338,7 +1338,7 @@ Test(alerts, hub_delivers_filtered_alerts_in_order_and_catches_up_from_the_ring)
     struct churn_alert_hub_config cfg;
     churn_alert_hub_config_default(&cfg);
     cfg.ring_capacity = 16;
-    cfg.queue_cap = 16;
+    cfg.catch_up_max = 15;
     struct churn_alert_hub *hub;
     cr_assert_eq(churn_alert_hub_create(&cfg, 100, &hub), CHURN_OK);
     cr_assert_eq(churn_alert_hub_oldest(hub), 100);
@@ -1359,7 +1359,7 @@ Test(alerts, hub_delivers_filtered_alerts_in_order_and_catches_up_from_the_ring)
     struct churn_alert_sub *sub;
     char err[CHURN_ALERT_ERRMSG];
     cr_assert_eq(
-        churn_alert_hub_subscribe(hub, 104, &f, 0, count_events, &cnt, &sub, err, sizeof(err)),
+        churn_alert_hub_subscribe(hub, 104, &f, count_events, &cnt, &sub, err, sizeof(err)),
         CHURN_OK, "%s", err);
     cr_assert_eq(churn_alert_hub_pending(sub), 2);
     struct churn_alert got;
@@ -1385,15 +1385,15 @@ Test(alerts, hub_delivers_filtered_alerts_in_order_and_catches_up_from_the_ring)
 
     /* bad subscriptions */
     struct churn_alert_sub *bad = NULL;
-    cr_assert_eq(churn_alert_hub_subscribe(hub, 999, NULL, 0, NULL, NULL, &bad, err, sizeof(err)),
+    cr_assert_eq(churn_alert_hub_subscribe(hub, 999, NULL, NULL, NULL, &bad, err, sizeof(err)),
                  CHURN_EINVAL);
     cr_assert(strstr(err, "beyond the head"), "%s", err);
     struct churn_alert_filter badf = {.causes = 1u << 20};
-    cr_assert_eq(churn_alert_hub_subscribe(hub, 110, &badf, 0, NULL, NULL, &bad, err, sizeof(err)),
+    cr_assert_eq(churn_alert_hub_subscribe(hub, 110, &badf, NULL, NULL, &bad, err, sizeof(err)),
                  CHURN_EINVAL);
     cr_assert(strstr(err, "filter.causes"), "%s", err);
     badf = (struct churn_alert_filter){.min_risk = (enum churn_tier)9};
-    cr_assert_eq(churn_alert_hub_subscribe(hub, 110, &badf, 0, NULL, NULL, &bad, err, sizeof(err)),
+    cr_assert_eq(churn_alert_hub_subscribe(hub, 110, &badf, NULL, NULL, &bad, err, sizeof(err)),
                  CHURN_EINVAL);
     cr_assert_null(bad);
     cr_assert_eq(churn_alert_hub_subscriber_count(hub), 1);
@@ -1447,24 +1447,25 @@ Test(alerts, filter_text_parses_and_bad_filters_are_refused)
 
 Test(alerts, hub_ring_overflow_sends_old_subscriptions_to_the_store)
 {
-    struct churn_alert_hub_config cfg = {.ring_capacity = 16, .max_subscribers = 4, .queue_cap = 8};
+    struct churn_alert_hub_config cfg = {
+        .ring_capacity = 16, .max_subscribers = 4, .catch_up_max = 8};
     struct churn_alert_hub *hub;
     cr_assert_eq(churn_alert_hub_create(&cfg, 0, &hub), CHURN_OK);
     struct counter slow_cnt = {0}, picky_cnt = {0};
     struct churn_alert_sub *slow, *picky, *late;
     struct churn_alert_filter only_intent = {.causes = 1u << CHURN_CAUSE_CHURN_INTENT};
-    cr_assert_eq(
-        churn_alert_hub_subscribe(hub, 0, NULL, 0, count_events, &slow_cnt, &slow, NULL, 0),
-        CHURN_OK);
-    cr_assert_eq(churn_alert_hub_subscribe(hub, 0, &only_intent, 0, count_events, &picky_cnt,
-                                           &picky, NULL, 0),
+    cr_assert_eq(churn_alert_hub_subscribe(hub, 0, NULL, count_events, &slow_cnt, &slow, NULL, 0),
                  CHURN_OK);
+    cr_assert_eq(
+        churn_alert_hub_subscribe(hub, 0, &only_intent, count_events, &picky_cnt, &picky, NULL, 0),
+        CHURN_OK);
     for (uint64_t s = 1; s <= 40; s++) {
         struct churn_alert a = hub_alert(
             s, s == 38 ? CHURN_CAUSE_CHURN_INTENT : CHURN_CAUSE_PROBABILITY_JUMP, CHURN_TIER_HIGH);
         cr_assert_eq(churn_alert_hub_publish(hub, &a), CHURN_OK);
     }
-    /* the unfiltered reader never read: cut off once, at its 9th pending alert */
+    /* the unfiltered reader never read: cut off once, when the ring wrapped over the first
+     * alert it had not read (publishing the 17th) */
     cr_assert_eq(slow_cnt.lagged, 1);
     uint64_t resume = 77;
     cr_assert(churn_alert_hub_lagged(slow, &resume));
@@ -1477,31 +1478,100 @@ Test(alerts, hub_ring_overflow_sends_old_subscriptions_to_the_store)
     cr_assert_eq(churn_alert_hub_next(picky, &got), CHURN_OK);
     cr_assert_eq(got.sequence, 38);
     cr_assert_eq(churn_alert_hub_next(picky, &got), CHURN_EAGAIN);
-    /* the ring holds 25..40: after 24 is live, after 23 needs the store */
-    cr_assert_eq(churn_alert_hub_oldest(hub), 24);
-    cr_assert_eq(churn_alert_hub_subscribe(hub, 23, NULL, 0, NULL, NULL, &late, NULL, 0),
+    /* the ring holds 25..40, a subscription starts at most 8 behind: after 32 is live, after
+     * 31 (in the ring, but with less headroom than the catch-up window leaves) needs the store */
+    cr_assert_eq(churn_alert_hub_oldest(hub), 32);
+    char err[CHURN_ALERT_ERRMSG];
+    cr_assert_eq(churn_alert_hub_subscribe(hub, 31, NULL, NULL, NULL, &late, err, sizeof(err)),
                  CHURN_ERANGE);
-    cr_assert_eq(churn_alert_hub_subscribe(hub, 34, NULL, 0, NULL, NULL, &late, NULL, 0), CHURN_OK);
+    cr_assert(strstr(err, "after_sequence: 31 is older than the catch-up window (from 32)"), "%s",
+              err);
+    cr_assert_eq(churn_alert_hub_subscribe(hub, 23, NULL, NULL, NULL, &late, NULL, 0),
+                 CHURN_ERANGE);
+    cr_assert_eq(churn_alert_hub_subscribe(hub, 34, NULL, NULL, NULL, &late, NULL, 0), CHURN_OK);
     cr_assert_eq(churn_alert_hub_pending(late), 6);
     cr_assert_eq(churn_alert_hub_next(late, &got), CHURN_OK);
     cr_assert_eq(got.sequence, 35);
     struct churn_alert_sub *fourth, *fifth;
-    cr_assert_eq(churn_alert_hub_subscribe(hub, 40, NULL, 0, NULL, NULL, &fourth, NULL, 0),
-                 CHURN_OK);
-    cr_assert_eq(churn_alert_hub_subscribe(hub, 40, NULL, 0, NULL, NULL, &fifth, NULL, 0),
+    cr_assert_eq(churn_alert_hub_subscribe(hub, 40, NULL, NULL, NULL, &fourth, NULL, 0), CHURN_OK);
+    cr_assert_eq(churn_alert_hub_subscribe(hub, 40, NULL, NULL, NULL, &fifth, NULL, 0),
                  CHURN_ETOOBIG, "max_subscribers");
     churn_alert_hub_unsubscribe(slow);
     churn_alert_hub_unsubscribe(picky);
     churn_alert_hub_destroy(hub); /* frees late and fourth */
 }
 
+/* issue 13: a subscription 1,025..2,048 behind the head was cut at once (more pending than
+ * the old per-subscriber cap), so no watcher could ever resume from there */
+Test(alerts, hub_subscribers_start_within_the_catch_up_window_and_are_cut_only_when_slow)
+{
+    struct churn_alert_hub_config cfg;
+    churn_alert_hub_config_default(&cfg);
+    cr_assert_eq(cfg.ring_capacity, 2048);
+    cr_assert_eq(cfg.catch_up_max, 1024);
+    struct churn_alert_hub *hub;
+    cr_assert_eq(churn_alert_hub_create(&cfg, 0, &hub), CHURN_OK);
+    for (uint64_t s = 1; s <= 10000; s++) {
+        struct churn_alert a = hub_alert(s, CHURN_CAUSE_TIER_WORSENED, CHURN_TIER_HIGH);
+        cr_assert_eq(churn_alert_hub_publish(hub, &a), CHURN_OK);
+    }
+    cr_assert_eq(churn_alert_hub_oldest(hub), 10000 - 1024);
+    struct churn_alert_sub *sub = NULL;
+    for (uint64_t behind = 1025; behind <= 2048; behind += 1023)
+        cr_assert_eq(
+            churn_alert_hub_subscribe(hub, 10000 - behind, NULL, NULL, NULL, &sub, NULL, 0),
+            CHURN_ERANGE, "%llu behind: the store first", (unsigned long long)behind);
+    /* 1,024 behind, reading as alerts come: never cut, everything once, in order */
+    struct counter cnt = {0};
+    cr_assert_eq(
+        churn_alert_hub_subscribe(hub, 10000 - 1024, NULL, count_events, &cnt, &sub, NULL, 0),
+        CHURN_OK);
+    cr_assert_eq(churn_alert_hub_pending(sub), 1024);
+    uint64_t next = 10000 - 1024 + 1, s = 10000;
+    struct churn_alert got;
+    for (int round = 0; round < 100; round++) {
+        for (int k = 0; k < 50; k++) { /* faster than the 20 published per round */
+            if (churn_alert_hub_next(sub, &got) != CHURN_OK)
+                break;
+            cr_assert_eq(got.sequence, next++);
+        }
+        for (int k = 0; k < 20; k++) {
+            struct churn_alert a = hub_alert(++s, CHURN_CAUSE_TIER_WORSENED, CHURN_TIER_HIGH);
+            cr_assert_eq(churn_alert_hub_publish(hub, &a), CHURN_OK);
+        }
+    }
+    while (churn_alert_hub_next(sub, &got) == CHURN_OK)
+        cr_assert_eq(got.sequence, next++);
+    cr_assert_eq(next, s + 1, "reached the head");
+    cr_assert_not(churn_alert_hub_lagged(sub, NULL));
+    cr_assert_eq(cnt.lagged, 0);
+    /* one that stops reading keeps the ring's headroom: cut when the ring wraps over the
+     * first alert it has not read, not before */
+    uint64_t stop = s;
+    for (uint32_t k = 0; k < cfg.ring_capacity; k++) {
+        struct churn_alert a = hub_alert(++s, CHURN_CAUSE_TIER_WORSENED, CHURN_TIER_HIGH);
+        cr_assert_eq(churn_alert_hub_publish(hub, &a), CHURN_OK);
+    }
+    cr_assert_eq(cnt.lagged, 0);
+    struct churn_alert a = hub_alert(++s, CHURN_CAUSE_TIER_WORSENED, CHURN_TIER_HIGH);
+    cr_assert_eq(churn_alert_hub_publish(hub, &a), CHURN_OK);
+    cr_assert_eq(cnt.lagged, 1);
+    uint64_t resume = 0;
+    cr_assert(churn_alert_hub_lagged(sub, &resume));
+    cr_assert_eq(resume, stop);
+    churn_alert_hub_destroy(hub);
+}
+
 Test(alerts, hub_config_is_checked)
 {
-    struct churn_alert_hub_config cfg = {.ring_capacity = 8, .max_subscribers = 1, .queue_cap = 1};
+    struct churn_alert_hub_config cfg = {
+        .ring_capacity = 8, .max_subscribers = 1, .catch_up_max = 1};
     struct churn_alert_hub *hub = NULL;
     cr_assert_eq(churn_alert_hub_create(&cfg, 0, &hub), CHURN_EINVAL);
     cfg.ring_capacity = 64;
-    cfg.queue_cap = 65;
+    cfg.catch_up_max = 64; /* no headroom left */
+    cr_assert_eq(churn_alert_hub_create(&cfg, 0, &hub), CHURN_EINVAL);
+    cfg.catch_up_max = 0;
     cr_assert_eq(churn_alert_hub_create(&cfg, 0, &hub), CHURN_EINVAL);
     cr_assert_null(hub);
 }
@@ -1511,6 +1581,7 @@ Test(alerts, hub_config_is_checked)
 #define N_ALERTS  3000
 #define N_SUBS    100
 #define N_READERS 4
+#define N_WRAP    4096
 
 struct reader;
 
@@ -1604,7 +1675,7 @@ publisher_main(void *arg)
 Test(alerts, hub_fan_out_under_concurrency_with_a_subscriber_that_never_reads)
 {
     struct churn_alert_hub_config cfg = {
-        .ring_capacity = 4096, .max_subscribers = 128, .queue_cap = 4096};
+        .ring_capacity = 4096, .max_subscribers = 128, .catch_up_max = 4095};
     struct churn_alert_hub *hub;
     cr_assert_eq(churn_alert_hub_create(&cfg, 0, &hub), CHURN_OK);
     static struct reader readers[N_READERS];
@@ -1622,15 +1693,14 @@ Test(alerts, hub_fan_out_under_concurrency_with_a_subscriber_that_never_reads)
         w->reader = r;
         w->intent_only = i % 5 == 0;
         r->w[r->n++] = w;
-        cr_assert_eq(churn_alert_hub_subscribe(hub, 0, w->intent_only ? &intent : NULL, 0,
-                                               wake_reader, w, &w->sub, NULL, 0),
+        cr_assert_eq(churn_alert_hub_subscribe(hub, 0, w->intent_only ? &intent : NULL, wake_reader,
+                                               w, &w->sub, NULL, 0),
                      CHURN_OK);
     }
-    /* the one that never reads has a queue of 100 */
+    /* and one that never reads */
     struct watcher *stuck = &watchers[N_SUBS];
-    cr_assert_eq(
-        churn_alert_hub_subscribe(hub, 0, NULL, 100, wake_reader, stuck, &stuck->sub, NULL, 0),
-        CHURN_OK);
+    cr_assert_eq(churn_alert_hub_subscribe(hub, 0, NULL, wake_reader, stuck, &stuck->sub, NULL, 0),
+                 CHURN_OK);
 
     pthread_t rt[N_READERS], pt;
     for (int i = 0; i < N_READERS; i++)
@@ -1647,10 +1717,24 @@ Test(alerts, hub_fan_out_under_concurrency_with_a_subscriber_that_never_reads)
     }
     for (int i = 0; i < N_READERS; i++)
         pthread_join(rt[i], NULL);
+    cr_assert_not(stuck->lagged, "the ring (4096) has not wrapped yet");
+    /* a ring's worth more, the readers keeping up (here, on this thread): the ring wraps over
+     * the stuck one's first unread alert, and only that one is too slow */
+    for (uint64_t s = N_ALERTS + 1; s <= N_ALERTS + N_WRAP; s++) {
+        struct churn_alert a = hub_alert(
+            s, s % 3 == 0 ? CHURN_CAUSE_CHURN_INTENT : CHURN_CAUSE_TIER_WORSENED, CHURN_TIER_HIGH);
+        cr_assert_eq(churn_alert_hub_publish(hub, &a), CHURN_OK);
+        if (s % 64 == 0)
+            for (int i = 0; i < N_READERS; i++)
+                drain(&readers[i]);
+    }
+    for (int i = 0; i < N_READERS; i++)
+        drain(&readers[i]);
 
     for (int i = 0; i < N_SUBS; i++) {
         struct watcher *w = &watchers[i];
-        int want = w->intent_only ? N_ALERTS / 3 : N_ALERTS;
+        int total = N_ALERTS + N_WRAP;
+        int want = w->intent_only ? total / 3 : total;
         cr_assert_eq(w->received, want, "watcher %d got %d of %d", i, w->received, want);
         cr_assert_not(w->out_of_order,
                       "watcher %d saw a duplicate, a gap in order or a "
