@@ -267,6 +267,21 @@ churn__store_put_versioned(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t kl
     return CHURN_OK;
 }
 
+int
+churn__store_read_format(MDB_txn *txn, MDB_dbi meta, unsigned *record_version)
+{
+    MDB_val k = {sizeof(META_FORMAT_KEY) - 1, META_FORMAT_KEY}, v;
+    if (mdb_get(txn, meta, &k, &v) != 0)
+        return -1;
+    const unsigned char *m = v.mv_data;
+    if (v.mv_size != sizeof(STORE_MAGIC) + 2 || m[0] != VALUE_VERSION ||
+        memcmp(m + 1, STORE_MAGIC, sizeof(STORE_MAGIC) - 1) != 0)
+        return -1;
+    if (record_version)
+        *record_version = m[sizeof(STORE_MAGIC) + 1];
+    return m[sizeof(STORE_MAGIC)];
+}
+
 /* Open the named databases; create them (and the format marker) in an empty environment. */
 static enum churn_err
 setup_dbs(struct churn_store *s, MDB_txn *txn, void *ctx)
@@ -318,12 +333,11 @@ setup_dbs(struct churn_store *s, MDB_txn *txn, void *ctx)
                                  s->dir);
     if (rc)
         return churn__mdb_err(rc, "reading the format marker");
-    const unsigned char *m = v.mv_data;
-    if (v.mv_size != sizeof(STORE_MAGIC) + 2 || m[0] != VALUE_VERSION ||
-        memcmp(m + 1, STORE_MAGIC, sizeof(STORE_MAGIC) - 1) != 0)
+    int read = churn__store_read_format(txn, s->dbi[CHURN__DB_META], NULL);
+    if (read < 0)
         return churn__store_fail(CHURN_ECORRUPT, "%s is not a churnd store (bad format marker)",
                                  s->dir);
-    unsigned format = m[sizeof(STORE_MAGIC)];
+    unsigned format = (unsigned)read;
     if (format > CHURN_STORE_FORMAT)
         return churn__store_fail(CHURN_ECORRUPT,
                                  "%s was written by a newer churnd (store format %u, this "

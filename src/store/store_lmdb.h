@@ -106,6 +106,13 @@ enum churn_err churn__store_read_seqs(struct churn_store *s, MDB_txn *txn, uint6
 enum churn_err churn__store_upgrade(struct churn_store *s, MDB_txn *txn, unsigned from);
 void churn__store_upgrade_log(struct churn_store *s);
 
+/**
+ * churn__store_read_format() - the store format in the marker of the meta database @meta as
+ * @txn sees it, and the record version it names (@record_version may be NULL); -1 when there
+ * is no valid marker.
+ */
+int churn__store_read_format(MDB_txn *txn, MDB_dbi meta, unsigned *record_version);
+
 /* Big-endian u64 keys (sequences sort numerically). */
 static inline void
 churn__be64(unsigned char *b, uint64_t v)
