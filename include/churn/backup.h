@@ -26,10 +26,12 @@ struct churn_store;
 
 #define CHURN_BACKUP_MANIFEST  "MANIFEST.json"
 #define CHURN_BACKUP_DATA      "data.mdb"
-#define CHURN_BACKUP_FORMAT    1   /* the manifest's own layout */
-#define CHURN_BACKUP_FILES_MAX 4   /* data.mdb and the served model's file */
+#define CHURN_BACKUP_FORMAT    1 /* the manifest's own layout */
+#define CHURN_BACKUP_FILES_MAX 4 /* data.mdb and the served model's file */
 #define CHURN_BACKUP_PATH_MAX  1024
 #define CHURN_BACKUP_PREFIX    "churnd-backup-" /* names of scheduled backups */
+/* Why a second backup is refused: the first one's directory and start time. */
+#define CHURN_BACKUP_BUSY_FMT "a backup is already running (to %s, since %s); one at a time"
 
 /* struct churn_backup_file - one file of a backup: its name inside the backup directory. */
 struct churn_backup_file {
@@ -64,10 +66,10 @@ struct churn_backup_manifest {
 
 /* struct churn_backup_source - what the caller knows that the store does not. */
 struct churn_backup_source {
-    uint32_t model_id;          /* the registry id serving (0: none) */
-    const char *model_version;  /* NULL: none */
-    const char *model_path;     /* its file, copied into the backup (NULL: none) */
-    uint32_t registry_models;   /* entries of the registry */
+    uint32_t model_id;         /* the registry id serving (0: none) */
+    const char *model_version; /* NULL: none */
+    const char *model_path;    /* its file, copied into the backup (NULL: none) */
+    uint32_t registry_models;  /* entries of the registry */
 };
 
 /**

@@ -60,6 +60,10 @@ struct churn_config {
     int64_t retrain_horizon_days;
     int64_t retrain_cutoffs;
     int64_t retrain_step_days;
+    /* backups (issue 18) */
+    int64_t backup_every_ms; /* 0: no schedule */
+    char *backup_dir;
+    int64_t backup_keep;
 };
 
 enum churn_config_action {

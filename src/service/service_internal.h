@@ -28,6 +28,8 @@ extern const struct churn_method churn__chat_methods[];
 extern const size_t churn__n_chat_methods;
 extern const struct churn_method churn__model_methods[];
 extern const size_t churn__n_model_methods;
+extern const struct churn_method churn__admin_methods[];
+extern const size_t churn__n_admin_methods;
 
 /* The event sources whose freshness is reported. */
 enum churn__source {

@@ -57,9 +57,8 @@ claim(const struct churn_store *s, const char *dir, char *err, size_t errlen)
     for (int i = 0; i < RUNNING_MAX && !e; i++) {
         if (running[i].store == s) {
             char at[40];
-            e = churn_fail(err, errlen, CHURN_EPRECOND,
-                           "a backup is already running (to %s, since %s); one at a time",
-                           running[i].dir, churn_format_time_ms(running[i].since_ms, at, 40));
+            e = churn_fail(err, errlen, CHURN_EPRECOND, CHURN_BACKUP_BUSY_FMT, running[i].dir,
+                           churn_format_time_ms(running[i].since_ms, at, 40));
         } else if (!running[i].store && free_slot < 0) {
             free_slot = i;
         }
@@ -147,8 +146,8 @@ sha256_hex(const void *data, size_t len, char out[65])
  * there. @f gets the size and digest. @in_path/@out_path name the files in messages.
  */
 static enum churn_err
-stream_file(int in, const char *in_path, int out, const char *out_path,
-            struct churn_backup_file *f, char *err, size_t errlen)
+stream_file(int in, const char *in_path, int out, const char *out_path, struct churn_backup_file *f,
+            char *err, size_t errlen)
 {
     enum churn_err e = CHURN_OK;
     unsigned char *buf = churn_malloc(IO_CHUNK);
@@ -331,21 +330,20 @@ manifest_json(const struct churn_backup_manifest *m)
                                                m->files[i].sha256));
     json_t *model = json_null();
     if (m->model.registry_id)
-        model = json_pack("{s:I, s:s, s:s, s:s}", "registry_id", (json_int_t)m->model.registry_id,
-                          "version", m->model.version, "path", m->model.path, "file",
-                          m->model.file);
+        model =
+            json_pack("{s:I, s:s, s:s, s:s}", "registry_id", (json_int_t)m->model.registry_id,
+                      "version", m->model.version, "path", m->model.path, "file", m->model.file);
     char started[40], finished[40];
-    return json_pack("{s:s, s:i, s:i, s:i, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
-                     "kind", MANIFEST_KIND, "manifest_format", CHURN_BACKUP_FORMAT, "store_format",
-                     (int)m->store_format, "record_version", (int)m->record_version,
-                     "churnd_version", m->churnd_version, "started_at",
-                     churn_format_time_ms(m->started_ms, started, 40), "started_at_ms",
-                     (json_int_t)m->started_ms, "finished_at",
-                     churn_format_time_ms(m->finished_ms, finished, 40), "finished_at_ms",
-                     (json_int_t)m->finished_ms, "event_seq", (json_int_t)m->event_seq,
-                     "alert_seq", (json_int_t)m->alert_seq, "customers", (json_int_t)m->customers,
-                     "registry_models", (json_int_t)m->registry_models, "model", model, "files",
-                     files);
+    return json_pack(
+        "{s:s, s:i, s:i, s:i, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "kind",
+        MANIFEST_KIND, "manifest_format", CHURN_BACKUP_FORMAT, "store_format", (int)m->store_format,
+        "record_version", (int)m->record_version, "churnd_version", m->churnd_version, "started_at",
+        churn_format_time_ms(m->started_ms, started, 40), "started_at_ms",
+        (json_int_t)m->started_ms, "finished_at",
+        churn_format_time_ms(m->finished_ms, finished, 40), "finished_at_ms",
+        (json_int_t)m->finished_ms, "event_seq", (json_int_t)m->event_seq, "alert_seq",
+        (json_int_t)m->alert_seq, "customers", (json_int_t)m->customers, "registry_models",
+        (json_int_t)m->registry_models, "model", model, "files", files);
 }
 
 /* The checksum of @root without its own checksum member: canonical compact text, sorted. */
@@ -375,7 +373,8 @@ write_manifest(const char *dir, const struct churn_backup_manifest *m, char *err
         return e;
     json_t *root = manifest_json(m);
     char *text = NULL;
-    if (root && self_sum(root, sum) && json_object_set_new(root, SELF_SUM_KEY, json_string(sum)) == 0)
+    if (root && self_sum(root, sum) &&
+        json_object_set_new(root, SELF_SUM_KEY, json_string(sum)) == 0)
         text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);
     if (!text)
@@ -564,7 +563,8 @@ decode_files(json_t *root, struct churn_backup_manifest *m, char *err, size_t er
     if (!json_is_array(files) || json_array_size(files) > CHURN_BACKUP_FILES_MAX)
         return churn_fail(err, errlen, CHURN_ECORRUPT, "%s: \"files\" is not a list of 1..%d",
                           CHURN_BACKUP_MANIFEST, CHURN_BACKUP_FILES_MAX);
-    json_array_foreach(files, i, f) {
+    json_array_foreach(files, i, f)
+    {
         struct churn_backup_file *bf = &m->files[i];
         if (!get_str(f, "name", bf->name, sizeof(bf->name), err, errlen) ||
             !get_u64(f, "size", &bf->size, err, errlen) ||
@@ -770,8 +770,8 @@ restore_file(const char *backup, const struct churn_backup_file *f, const char *
 
 /* The served model's file back where the registry expects it (or into @model_dir). */
 static enum churn_err
-restore_model(const char *backup, const char *model_dir, struct churn_backup_restored *r,
-              char *err, size_t errlen)
+restore_model(const char *backup, const char *model_dir, struct churn_backup_restored *r, char *err,
+              size_t errlen)
 {
     const struct churn_backup_manifest *m = &r->manifest;
     const struct churn_backup_file *f = NULL;
@@ -823,8 +823,7 @@ check_restored(const char *data_dir, struct churn_backup_restored *r, char *err,
         return churn_fail(err, errlen, CHURN_ECORRUPT,
                           "the restored store's sequences (events %" PRIu64 ", alerts %" PRIu64
                           ") differ from the manifest's (%" PRIu64 ", %" PRIu64 ")",
-                          st.event_seq, st.alert_seq, r->manifest.event_seq,
-                          r->manifest.alert_seq);
+                          st.event_seq, st.alert_seq, r->manifest.event_seq, r->manifest.alert_seq);
     return CHURN_OK;
 }
 
@@ -843,8 +842,7 @@ churn_backup_restore(const char *backup_dir, const char *data_dir, const char *m
         e = join(target, sizeof(target), data_dir, CHURN_BACKUP_DATA, err, errlen);
     if (!e && access(target, F_OK) == 0)
         e = churn_fail(err, errlen, CHURN_EEXIST,
-                       "%s already holds a store; restore into a new or empty directory",
-                       data_dir);
+                       "%s already holds a store; restore into a new or empty directory", data_dir);
     if (!e)
         e = make_dirs(data_dir, err, errlen);
     for (size_t i = 0; !e && i < r->manifest.n_files; i++)

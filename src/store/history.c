@@ -180,8 +180,7 @@ get_u64(struct churn_store *s, MDB_txn *txn, const char *key, uint64_t *out)
     if (rc)
         return churn__mdb_err(rc, key);
     if (v.mv_size != 9 || ((const unsigned char *)v.mv_data)[0] != VALUE_VERSION)
-        return churn__store_fail(CHURN_ECORRUPT, "meta %s: bad value of %zu bytes", key,
-                                 v.mv_size);
+        return churn__store_fail(CHURN_ECORRUPT, "meta %s: bad value of %zu bytes", key, v.mv_size);
     *out = churn__from_be64((const unsigned char *)v.mv_data + 1);
     return CHURN_OK;
 }
@@ -191,8 +190,8 @@ put_u64(struct churn_store *s, MDB_txn *txn, const char *key, uint64_t v)
 {
     unsigned char be[8];
     churn__be64(be, v);
-    return churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], key, strlen(key), be,
-                                      sizeof(be), key);
+    return churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], key, strlen(key), be, sizeof(be),
+                                      key);
 }
 
 enum churn_err

@@ -37,8 +37,8 @@ struct churn_store {
     pthread_mutex_t prune_lock;
     char *prune_key; /* where the next event-id prune resumes (NULL: at the start) */
     size_t prune_key_len;
-    _Atomic int32_t data_start_day; /* first day ever bucketed (INT32_MAX: none yet) */
-    unsigned upgraded_from;         /* the format this open upgraded from (0: none) */
+    _Atomic int32_t data_start_day;              /* first day ever bucketed (INT32_MAX: none yet) */
+    unsigned upgraded_from;                      /* the format this open upgraded from (0: none) */
     uint64_t upgrade_events, upgrade_unreadable; /* what the upgrade counted */
 };
 
