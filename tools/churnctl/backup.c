@@ -222,8 +222,10 @@ churnctl_restore(int argc, char **argv)
     if (e) {
         fprintf(stderr, "churnctl: restore of %s refused: %s\n", backup, r ? err : "out of memory");
         free(r);
-        return e == CHURN_ECORRUPT || e == CHURN_EPRECOND || e == CHURN_ENOTFOUND ? EXIT_STATUS
-                                                                                  : EXIT_TRANSPORT;
+        /* a refused backup or target: 1; this machine's I/O: 3 */
+        return e == CHURN_EIO || e == CHURN_EFULL || e == CHURN_EPERM || e == CHURN_ENOMEM
+                   ? EXIT_TRANSPORT
+                   : EXIT_STATUS;
     }
     if (json) {
         printf("{\"result\":\"restored\",\"backup\":\"%s\",\"data\":\"%s\",\"seconds\":%.3f,"
