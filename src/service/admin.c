@@ -72,8 +72,11 @@ run_backup(struct churn__admin *ad, const char *dir, struct churn_backup_manifes
     backup_source(ad->svc, e, &src);
     enum churn_err r = churn_backup_create(ad->svc->store, dir, &src, m, err, errlen);
     churn_free(e);
+    /* a directory the caller named badly is the caller's error: a warning, not an error */
+    bool caller = r == CHURN_EINVAL || r == CHURN_EEXIST || r == CHURN_ENOTFOUND;
     if (r)
-        churn_log(CHURN_LOG_ERROR, "backup_failed", CHURN_LF_STR("dir", dir),
+        churn_log(caller ? CHURN_LOG_WARN : CHURN_LOG_ERROR,
+                  caller ? "backup_refused" : "backup_failed", CHURN_LF_STR("dir", dir),
                   CHURN_LF_STR("error", err), CHURN_LF_STR("msg", "serving goes on"));
     return r;
 }
