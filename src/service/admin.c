@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "churn/alloc.h"
 #include "churn/backup.h"
@@ -20,6 +23,8 @@
 #include "churn/log.h"
 #include "churn/registry.h"
 #include "service_internal.h"
+
+#define ADMIN_NICE 10 /* the admin (backup) thread's nice value */
 
 struct churn__admin {
     struct churn_services *svc;
@@ -146,6 +151,9 @@ static void *
 admin_main(void *arg)
 {
     struct churn__admin *ad = arg;
+    /* backups yield the CPU to serving: nice 10 for this thread (Linux: per thread, and
+     * inherited by the copy thread LMDB starts); never idle-class, so one always finishes */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), ADMIN_NICE);
     pthread_mutex_lock(&ad->mu);
     while (!ad->stop) {
         int64_t now = churn_now_ms();
