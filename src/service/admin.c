@@ -116,6 +116,16 @@ reply_backup(struct churn_rpc *rpc, const char *dir, const struct churn_backup_m
     churn_rpc_reply(rpc, &r.base);
 }
 
+/* No backup running any more: cleared before the answer goes out, so that a client's next
+ * call, sent as soon as it has the answer, is never refused as overlapping this one. */
+static void
+not_busy(struct churn__admin *ad)
+{
+    pthread_mutex_lock(&ad->mu);
+    ad->busy = false;
+    pthread_mutex_unlock(&ad->mu);
+}
+
 static void
 call_job(struct churn__admin *ad, struct churn_rpc *rpc, const char *dir)
 {
@@ -123,6 +133,7 @@ call_job(struct churn__admin *ad, struct churn_rpc *rpc, const char *dir)
     struct churn_backup_manifest *m = churn_calloc(1, sizeof(*m));
     enum churn_err r = m ? run_backup(ad, dir, m, err, sizeof(err))
                          : churn_fail(err, sizeof(err), CHURN_ENOMEM, "out of memory");
+    not_busy(ad);
     if (r)
         churn_rpc_finish(rpc, r, "%s", err);
     else

@@ -247,7 +247,7 @@ def feed(path, data, timeout=60):
         f.write(data)
 
 
-def wait_partial(parent, name, timeout=60):
+def wait_partial(parent, name, server, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for d in os.listdir(parent):
@@ -255,7 +255,7 @@ def wait_partial(parent, name, timeout=60):
                     os.path.join(parent, d, "data.mdb")):
                 return os.path.join(parent, d)
         time.sleep(0.02)
-    pytest.fail("the backup never reached its model file")
+    pytest.fail(f"the backup never reached its model file:\n{server.stderr()}")
 
 
 def test_second_backup_refused_and_sigkill_leaves_nothing_restorable(
@@ -268,7 +268,7 @@ def test_second_backup_refused_and_sigkill_leaves_nothing_restorable(
     t = threading.Thread(target=lambda: first.update(r=backup(admin, srv, tmp_path / "one")))
     t.start()
     try:
-        wait_partial(tmp_path, "one")
+        wait_partial(tmp_path, "one", srv)
         e = rpc_error(backup, admin, srv, tmp_path / "two")
         assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert f"a backup is already running (to {tmp_path}/one, since " in e.details()
@@ -291,7 +291,7 @@ def test_second_backup_refused_and_sigkill_leaves_nothing_restorable(
     killed = threading.Thread(target=lambda: pytest.raises(
         grpc.RpcError, backup, admin, srv, tmp_path / "three"), daemon=True)
     killed.start()
-    partial = wait_partial(tmp_path, "three")
+    partial = wait_partial(tmp_path, "three", srv)
     srv.signal(signal.SIGKILL)
     srv.wait()
     killed.join(60)
@@ -429,6 +429,9 @@ def test_backup_call_bad_requests(admin, stubs, churnd_factory, tmp_path):
             (str(tmp_path / "no" / "such"), grpc.StatusCode.NOT_FOUND, "no directory")):
         e = rpc_error(backup, admin, srv, out)
         assert e.code() == code and text in e.details(), (out, e.details())
+    # one backup right after another: the first is over when its answer arrives
+    for i in range(5):
+        assert backup(admin, srv, tmp_path / f"next-{i}").store_format == 2
     assert_serving(stubs, srv)
 
 
