@@ -359,7 +359,10 @@ main(int argc, char **argv)
         close_store(&svc);
         goto out_server;
     }
-    if (start_retraining(&cfg, &svc, err, sizeof(err)) != CHURN_OK) {
+    struct churn_backup_schedule backups = {cfg.backup_dir, cfg.backup_every_ms,
+                                            (unsigned)cfg.backup_keep};
+    if (start_retraining(&cfg, &svc, err, sizeof(err)) != CHURN_OK ||
+        churn_services_start_admin(&svc, &backups, err, sizeof(err)) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
         churn_server_shutdown(server);
         close_store(&svc);

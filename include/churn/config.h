@@ -86,6 +86,10 @@ struct churn_config {
     bool insecure_listen;
     char *auth_tokens;
     bool auth_open_health;
+    /* backups (issue 18) */
+    int64_t backup_every_ms; /* 0: no schedule */
+    char *backup_dir;
+    int64_t backup_keep;
 };
 
 enum churn_config_action {

@@ -27,6 +27,7 @@ struct churn_retrainer;
 struct churn_retrain_options;
 struct churn_delivery_config;
 struct churn_delivery;
+struct churn__admin;
 
 struct churn_services {
     struct churn_health *health;
@@ -44,6 +45,7 @@ struct churn_services {
     struct churn__alerts *alerts;         /* the alert engine while the store is attached */
     struct churn__models *models;         /* the model registry while the store is attached */
     struct churn_retrainer *retrainer;    /* scheduled and on-demand retraining (engine) */
+    struct churn__admin *admin;           /* backups: AdminService and the schedule */
     /* alert engine settings, read when the store is attached */
     int64_t sweep_interval_ms;  /* rescore every customer this often (0: never) */
     int64_t sweep_delay_ms;     /* the first sweep this long after the store is attached */
@@ -127,6 +129,26 @@ enum churn_err churn_services_attach_store(struct churn_services *svc, struct ch
  * Call before closing the store.
  */
 void churn_services_detach_store(struct churn_services *svc);
+
+/* struct churn_backup_schedule - churnd's --backup-* settings. */
+struct churn_backup_schedule {
+    const char *dir;  /* where scheduled backups go, and unnamed Backup calls ("" or NULL) */
+    int64_t every_ms; /* 0: no schedule */
+    unsigned keep;    /* scheduled backups kept in dir (older ones are removed) */
+};
+
+/**
+ * churn_services_start_admin() - after the store is attached: serve AdminService and run
+ * backups on the schedule @o (NULL: none) on one admin thread. Stopped by
+ * churn_services_detach_store() (a backup in progress completes first). CHURN_EINVAL (with
+ * @errbuf) for a schedule without a directory.
+ */
+enum churn_err churn_services_start_admin(struct churn_services *svc,
+                                          const struct churn_backup_schedule *o, char *errbuf,
+                                          size_t errlen);
+
+/** churn_services_stop_admin() - stop the admin thread (idempotent). */
+void churn_services_stop_admin(struct churn_services *svc);
 
 /**
  * churn_services_set_serving() - mark every service (and the overall "") @status; while no

@@ -31,6 +31,12 @@
 #define CHURN_DAYS_MAX (CHURN_HORIZON_DAYS_MAX + 2)
 /* Plan changes remembered per customer (oldest dropped first). */
 #define CHURN_PLAN_HISTORY_MAX 16
+/*
+ * The store format this build writes (meta "churn.format"). 2: the event sequence
+ * ("churn.event_seq", docs/STORAGE.md). An older store is upgraded in place when first opened
+ * for writing; a newer one is refused.
+ */
+#define CHURN_STORE_FORMAT 2
 /* Largest conversation, alert state, alert or meta value (bytes). */
 #define CHURN_STORE_VALUE_MAX (1u << 20)
 
@@ -489,6 +495,8 @@ struct churn_store_stats {
     size_t used_bytes;      /* pages in use times page size (the file's high-water mark) */
     size_t customers_bytes; /* pages of the customers database times page size */
     size_t event_ids_bytes; /* pages of the event_ids database times page size */
+    uint64_t event_seq;     /* events ever accepted (since the upgrade to format 2: see there) */
+    uint64_t alert_seq;     /* the last alert sequence assigned */
 };
 
 /** churn_store_stats() - sizes, read in one transaction. @out: OUT. */

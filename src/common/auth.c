@@ -79,6 +79,7 @@ static const struct {
     {"/churn.v1.ModelService/GetModelInfo", CHURN_ROLE_READ},
     {"/churn.v1.ModelService/ListModels", CHURN_ROLE_READ},
     {"/churn.v1.ModelService/", CHURN_ROLE_ADMIN},
+    {"/churn.v1.AdminService/", CHURN_ROLE_ADMIN}, /* backups (issue 18) */
 };
 
 static bool

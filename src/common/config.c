@@ -157,6 +157,13 @@ static const struct opt options[] = {
      "reloads it"},
     {"auth-open-health", OPT_BOOL, OFF(auth_open_health), 0, 0, "true",
      "health and reflection answer without credentials"},
+    /* backups (issue 18, docs/OPERATIONS.md) */
+    {"backup-every", OPT_DURATION_MS, OFF(backup_every_ms), 1000, 366LL * 86400000, "off",
+     "take an online backup this often, e.g. 6h or 1d, into --backup-dir (off: only on request)"},
+    {"backup-dir", OPT_STR, OFF(backup_dir), 0, 0, "",
+     "where scheduled backups go (and Backup calls without a directory)"},
+    {"backup-keep", OPT_INT, OFF(backup_keep), 1, 10000, "7",
+     "scheduled backups kept in --backup-dir; older ones are removed"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -28,6 +28,8 @@ extern const struct churn_method churn__chat_methods[];
 extern const size_t churn__n_chat_methods;
 extern const struct churn_method churn__model_methods[];
 extern const size_t churn__n_model_methods;
+extern const struct churn_method churn__admin_methods[];
+extern const size_t churn__n_admin_methods;
 
 /* health.c: what the statuses mean */
 /** churn__health_set_serving() - every service @status, but scoring waits for a model. */

@@ -22,6 +22,7 @@ static const struct {
     {churn__chat_methods, &churn__n_chat_methods},
     {churn__alert_methods, &churn__n_alert_methods},
     {churn__model_methods, &churn__n_model_methods},
+    {churn__admin_methods, &churn__n_admin_methods},
 };
 
 /* "/pkg.Service/Method" → heap "pkg.Service" */
@@ -175,6 +176,7 @@ churn_services_reload_playbooks(struct churn_services *svc, char *errbuf, size_t
 void
 churn_services_detach_store(struct churn_services *svc)
 {
+    churn_services_stop_admin(svc); /* a backup in progress completes first */
     churn_services_stop_retrainer(svc);
     churn__delivery_stop(svc);
     churn__alerts_stop(svc->alerts);

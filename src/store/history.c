@@ -5,6 +5,11 @@
  * horizon of the day buckets (a property of the store, kept in meta as "churn.horizon_days").
  * Features use them to tell "no activity" from "not observed", the same way for training
  * sets, backtests and served scores (churn/features.h).
+ *
+ * Also the store's sequences and its format upgrade: "churn.event_seq" counts the events ever
+ * accepted (raised in the transaction that accepts them, so a consistent copy of the store
+ * says exactly which acknowledged events it holds), and a store of an older format is
+ * upgraded in place when it is first opened for writing.
  */
 #include "churn/store.h"
 
@@ -18,6 +23,8 @@
 
 #define META_DATA_START_KEY "churn.data_start_day"
 #define META_HORIZON_KEY    "churn.horizon_days"
+#define META_EVENT_SEQ_KEY  "churn.event_seq"
+#define META_ALERT_SEQ_KEY  "churn.alert_seq"
 
 /* A 32-bit meta value (version byte, little-endian). */
 static enum churn_err
@@ -157,4 +164,98 @@ churn_store_history_from_ms(struct churn_store *s, int64_t observed_until_ms)
     if (retained > from)
         from = retained;
     return from > 0 ? from : 0;
+}
+
+/* ---- sequences and the format upgrade -------------------------------------------------------- */
+
+/* The big-endian u64 meta value @key in @txn (0 when absent). */
+static enum churn_err
+get_u64(struct churn_store *s, MDB_txn *txn, const char *key, uint64_t *out)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    int rc = mdb_get(txn, s->dbi[CHURN__DB_META], &k, &v);
+    *out = 0;
+    if (rc == MDB_NOTFOUND)
+        return CHURN_OK;
+    if (rc)
+        return churn__mdb_err(rc, key);
+    if (v.mv_size != 9 || ((const unsigned char *)v.mv_data)[0] != VALUE_VERSION)
+        return churn__store_fail(CHURN_ECORRUPT, "meta %s: bad value of %zu bytes", key, v.mv_size);
+    *out = churn__from_be64((const unsigned char *)v.mv_data + 1);
+    return CHURN_OK;
+}
+
+static enum churn_err
+put_u64(struct churn_store *s, MDB_txn *txn, const char *key, uint64_t v)
+{
+    unsigned char be[8];
+    churn__be64(be, v);
+    return churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], key, strlen(key), be, sizeof(be),
+                                      key);
+}
+
+enum churn_err
+churn__store_events_note(struct churn_store *s, MDB_txn *txn, uint64_t accepted)
+{
+    uint64_t seq;
+    enum churn_err err;
+    if (!accepted || (err = get_u64(s, txn, META_EVENT_SEQ_KEY, &seq)))
+        return accepted ? err : CHURN_OK;
+    return put_u64(s, txn, META_EVENT_SEQ_KEY, seq + accepted);
+}
+
+enum churn_err
+churn__store_read_seqs(struct churn_store *s, MDB_txn *txn, uint64_t *event_seq,
+                       uint64_t *alert_seq)
+{
+    enum churn_err err = get_u64(s, txn, META_EVENT_SEQ_KEY, event_seq);
+    return err ? err : get_u64(s, txn, META_ALERT_SEQ_KEY, alert_seq);
+}
+
+/* Format 1 -> 2: the event sequence starts at the events the customers' records counted. */
+static enum churn_err
+upgrade_to_2(struct churn_store *s, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t events = 0, unreadable = 0;
+    int rc = mdb_cursor_open(txn, s->dbi[CHURN__DB_CUSTOMERS], &cur);
+    if (rc)
+        return churn__mdb_err(rc, "upgrading the store");
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (churn__record_decode(v.mv_data, v.mv_size, k.mv_data, k.mv_size, s->wrec))
+            unreadable++; /* counted, and left for the reads to report */
+        else
+            events += s->wrec->life.events;
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return churn__mdb_err(rc, "upgrading the store");
+    s->upgrade_events = events;
+    s->upgrade_unreadable = unreadable;
+    return put_u64(s, txn, META_EVENT_SEQ_KEY, events);
+}
+
+enum churn_err
+churn__store_upgrade(struct churn_store *s, MDB_txn *txn, unsigned from)
+{
+    enum churn_err err = CHURN_OK;
+    if (from < 2)
+        err = upgrade_to_2(s, txn);
+    if (!err)
+        s->upgraded_from = from;
+    return err;
+}
+
+void
+churn__store_upgrade_log(struct churn_store *s)
+{
+    if (!s->upgraded_from)
+        return;
+    churn_log(CHURN_LOG_INFO, "store_upgraded", CHURN_LF_STR("dir", s->dir),
+              CHURN_LF_INT("from_format", s->upgraded_from),
+              CHURN_LF_INT("to_format", CHURN_STORE_FORMAT),
+              CHURN_LF_INT("event_seq", (long long)s->upgrade_events),
+              CHURN_LF_INT("unreadable_records", (long long)s->upgrade_unreadable));
 }

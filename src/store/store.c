@@ -36,7 +36,6 @@
 #define META_FORMAT_KEY    "churn.format"
 #define META_ALERT_SEQ_KEY "churn.alert_seq"
 #define STORE_MAGIC        "churnd-store"
-#define STORE_FORMAT       1
 
 static _Thread_local char tl_msg[256];
 static _Thread_local bool tl_map_full;
@@ -268,6 +267,21 @@ churn__store_put_versioned(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t kl
     return CHURN_OK;
 }
 
+int
+churn__store_read_format(MDB_txn *txn, MDB_dbi meta, unsigned *record_version)
+{
+    MDB_val k = {sizeof(META_FORMAT_KEY) - 1, META_FORMAT_KEY}, v;
+    if (mdb_get(txn, meta, &k, &v) != 0)
+        return -1;
+    const unsigned char *m = v.mv_data;
+    if (v.mv_size != sizeof(STORE_MAGIC) + 2 || m[0] != VALUE_VERSION ||
+        memcmp(m + 1, STORE_MAGIC, sizeof(STORE_MAGIC) - 1) != 0)
+        return -1;
+    if (record_version)
+        *record_version = m[sizeof(STORE_MAGIC) + 1];
+    return m[sizeof(STORE_MAGIC)];
+}
+
 /* Open the named databases; create them (and the format marker) in an empty environment. */
 static enum churn_err
 setup_dbs(struct churn_store *s, MDB_txn *txn, void *ctx)
@@ -309,7 +323,7 @@ setup_dbs(struct churn_store *s, MDB_txn *txn, void *ctx)
     if (rc == MDB_NOTFOUND && fresh) {
         unsigned char marker[sizeof(STORE_MAGIC) - 1 + 2];
         memcpy(marker, STORE_MAGIC, sizeof(STORE_MAGIC) - 1);
-        marker[sizeof(STORE_MAGIC) - 1] = STORE_FORMAT;
+        marker[sizeof(STORE_MAGIC) - 1] = CHURN_STORE_FORMAT;
         marker[sizeof(STORE_MAGIC)] = CHURN__RECORD_VERSION;
         return churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], k.mv_data, k.mv_size, marker,
                                           sizeof(marker), "writing the format marker");
@@ -319,17 +333,28 @@ setup_dbs(struct churn_store *s, MDB_txn *txn, void *ctx)
                                  s->dir);
     if (rc)
         return churn__mdb_err(rc, "reading the format marker");
-    const unsigned char *m = v.mv_data;
-    if (v.mv_size != sizeof(STORE_MAGIC) + 2 || m[0] != VALUE_VERSION ||
-        memcmp(m + 1, STORE_MAGIC, sizeof(STORE_MAGIC) - 1) != 0)
+    int read = churn__store_read_format(txn, s->dbi[CHURN__DB_META], NULL);
+    if (read < 0)
         return churn__store_fail(CHURN_ECORRUPT, "%s is not a churnd store (bad format marker)",
                                  s->dir);
-    if (m[sizeof(STORE_MAGIC)] > STORE_FORMAT)
+    unsigned format = (unsigned)read;
+    if (format > CHURN_STORE_FORMAT)
         return churn__store_fail(CHURN_ECORRUPT,
                                  "%s was written by a newer churnd (store format %u, this "
                                  "build knows %d)",
-                                 s->dir, m[sizeof(STORE_MAGIC)], STORE_FORMAT);
-    return CHURN_OK;
+                                 s->dir, format, CHURN_STORE_FORMAT);
+    if (format == CHURN_STORE_FORMAT || !create)
+        return CHURN_OK;
+    /* an older format opened for writing: upgraded in place, in this transaction */
+    enum churn_err err = churn__store_upgrade(s, txn, format);
+    if (err)
+        return err;
+    unsigned char marker[sizeof(STORE_MAGIC) - 1 + 2];
+    memcpy(marker, STORE_MAGIC, sizeof(STORE_MAGIC) - 1);
+    marker[sizeof(STORE_MAGIC) - 1] = CHURN_STORE_FORMAT;
+    marker[sizeof(STORE_MAGIC)] = CHURN__RECORD_VERSION;
+    return churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], k.mv_data, k.mv_size, marker,
+                                      sizeof(marker), "upgrading the format marker");
 }
 
 static enum churn_err
@@ -455,6 +480,7 @@ churn_store_open(const char *dir, const struct churn_store_options *opts, struct
     }
     if (err || (err = churn__store_history_load(s)))
         goto out_env;
+    churn__store_upgrade_log(s);
     *out = s;
     return CHURN_OK;
 
@@ -552,6 +578,7 @@ apply_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     unsigned char seen[5] = {VALUE_VERSION, (unsigned char)today, (unsigned char)(today >> 8),
                              (unsigned char)(today >> 16), (unsigned char)(today >> 24)};
     char ekey[2 * CHURN_ID_MAX + 2];
+    uint64_t accepted = 0;
     enum churn_err err;
     int rc;
 
@@ -598,6 +625,7 @@ apply_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
                 return churn__mdb_err(rc, "recording an event id");
             churn__record_apply(rec, ev, min_day);
             set_result(res, CHURN_EVENT_ACCEPTED, CHURN_OK, NULL);
+            accepted++;
             int32_t ev_day = churn_day_of_ms(ev->occurred_at_ms);
             res->lifetime_only = ev_day < min_day;
             if (!res->lifetime_only && ev_day < c->first_day)
@@ -620,6 +648,8 @@ apply_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
         }
         g = end;
     }
+    if ((err = churn__store_events_note(s, txn, accepted)))
+        return err;
     return churn__store_history_note(s, txn, c->first_day);
 }
 
@@ -1731,6 +1761,7 @@ churn_store_stats(struct churn_store *s, struct churn_store_stats *out)
     MDB_stat st[CHURN__DB_COUNT];
     MDB_envinfo info;
     MDB_stat env_st;
+    uint64_t event_seq = 0, alert_seq = 0;
     enum churn_err err;
 
     tl_msg[0] = '\0';
@@ -1744,6 +1775,8 @@ churn_store_stats(struct churn_store *s, struct churn_store_stats *out)
         if (rc)
             err = churn__mdb_err(rc, "reading statistics");
     }
+    if (!err)
+        err = churn__store_read_seqs(s, txn, &event_seq, &alert_seq);
     mdb_env_info(s->env, &info);
     mdb_env_stat(s->env, &env_st);
     churn__store_read_end(s, txn);
@@ -1751,6 +1784,8 @@ churn_store_stats(struct churn_store *s, struct churn_store_stats *out)
     if (err)
         return err;
     out->customers = st[CHURN__DB_CUSTOMERS].ms_entries;
+    out->event_seq = event_seq;
+    out->alert_seq = alert_seq;
     out->event_ids = st[CHURN__DB_EVENT_IDS].ms_entries;
     out->conversations = st[CHURN__DB_CONVERSATIONS].ms_entries;
     out->alerts = st[CHURN__DB_ALERTS].ms_entries;

@@ -37,7 +37,9 @@ struct churn_store {
     pthread_mutex_t prune_lock;
     char *prune_key; /* where the next event-id prune resumes (NULL: at the start) */
     size_t prune_key_len;
-    _Atomic int32_t data_start_day; /* first day ever bucketed (INT32_MAX: none yet) */
+    _Atomic int32_t data_start_day;              /* first day ever bucketed (INT32_MAX: none yet) */
+    unsigned upgraded_from;                      /* the format this open upgraded from (0: none) */
+    uint64_t upgrade_events, upgrade_unreadable; /* what the upgrade counted */
 };
 
 /* The format byte in front of every small value (churn__store_put_versioned()). */
@@ -85,6 +87,31 @@ enum churn_err churn__store_history_load(struct churn_store *s);
  */
 enum churn_err churn__store_history_note(struct churn_store *s, MDB_txn *txn, int32_t day);
 void churn__store_history_commit(struct churn_store *s, int32_t day);
+
+/**
+ * churn__store_events_note() - in the write transaction @txn that accepted @accepted events:
+ * raise the event sequence (meta "churn.event_seq") by that many.
+ */
+enum churn_err churn__store_events_note(struct churn_store *s, MDB_txn *txn, uint64_t accepted);
+
+/** churn__store_read_seqs() - the event and alert sequences as @txn sees them (0: none yet). */
+enum churn_err churn__store_read_seqs(struct churn_store *s, MDB_txn *txn, uint64_t *event_seq,
+                                      uint64_t *alert_seq);
+
+/**
+ * churn__store_upgrade() - in the opening write transaction @txn, bring a store of format
+ * @from up to CHURN_STORE_FORMAT (everything but the format marker, which the caller
+ * rewrites). Repeatable. churn__store_upgrade_log() logs it once the transaction committed.
+ */
+enum churn_err churn__store_upgrade(struct churn_store *s, MDB_txn *txn, unsigned from);
+void churn__store_upgrade_log(struct churn_store *s);
+
+/**
+ * churn__store_read_format() - the store format in the marker of the meta database @meta as
+ * @txn sees it, and the record version it names (@record_version may be NULL); -1 when there
+ * is no valid marker.
+ */
+int churn__store_read_format(MDB_txn *txn, MDB_dbi meta, unsigned *record_version);
 
 /* Big-endian u64 keys (sequences sort numerically). */
 static inline void

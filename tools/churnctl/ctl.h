@@ -121,4 +121,8 @@ int churnctl_import(struct ctl *ctl, int argc, char **argv);
 /* report.c: reports read from a store (offline, read-only) */
 int churnctl_report(int argc, char **argv);
 
+/* backup.c: online backups through churnd or of a store directory, verification, restore */
+int churnctl_backup(struct ctl *ctl, int argc, char **argv);
+int churnctl_restore(int argc, char **argv);
+
 #endif

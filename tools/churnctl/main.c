@@ -39,6 +39,10 @@ usage(FILE *out)
           "  models list | promote ID|VERSION | rollback [ID]\n"
           "                               registered models, serve one, serve the previous\n"
           "  retrain                      start a retraining run in churnd now\n"
+          "backups (`churnctl backup --help`, docs/OPERATIONS.md):\n"
+          "  backup --out DIR             online backup by churnd into DIR (a new directory)\n"
+          "  backup --verify DIR          check a backup's manifest and checksums\n"
+          "  restore BACKUP --data DIR    verify, then make DIR a store churnd serves at once\n"
           "offline:\n"
           "  sentiment [--lexicons DIR]   lines on stdin -> one JSON analysis per line\n"
           "  train (--data FILE.csv --label COL | --store DIR) --out MODEL.json [options]\n"
@@ -144,12 +148,15 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "report") == 0)
         return churnctl_report(argc - i, argv + i);
+    if (strcmp(cmd, "restore") == 0)
+        return churnctl_restore(argc - i, argv + i);
     if (strcmp(cmd, "sentiment") == 0)
         return churnctl_sentiment(argc - i, argv + i);
-    bool known =
-        strcmp(cmd, "methods") == 0 || strcmp(cmd, "health") == 0 || strcmp(cmd, "call") == 0 ||
-        strcmp(cmd, "chat") == 0 || strcmp(cmd, "alerts") == 0 || strcmp(cmd, "ack") == 0 ||
-        strcmp(cmd, "at-risk") == 0 || strcmp(cmd, "models") == 0 || strcmp(cmd, "retrain") == 0;
+    bool known = strcmp(cmd, "methods") == 0 || strcmp(cmd, "health") == 0 ||
+                 strcmp(cmd, "call") == 0 || strcmp(cmd, "chat") == 0 ||
+                 strcmp(cmd, "alerts") == 0 || strcmp(cmd, "ack") == 0 ||
+                 strcmp(cmd, "at-risk") == 0 || strcmp(cmd, "models") == 0 ||
+                 strcmp(cmd, "retrain") == 0 || strcmp(cmd, "backup") == 0;
     if (!known) {
         fprintf(stderr, "churnctl: unknown command '%s'\n", cmd);
         usage(stderr);
@@ -163,6 +170,8 @@ main(int argc, char **argv)
     int rc;
     if (strcmp(cmd, "methods") == 0) {
         rc = churnctl_methods(&ctl);
+    } else if (strcmp(cmd, "backup") == 0) {
+        rc = churnctl_backup(&ctl, argc - i, argv + i);
     } else if ((rc = churnctl_connect(&ctl)) == 0) {
         if (strcmp(cmd, "health") == 0)
             rc = churnctl_health(&ctl, argc - i, argv + i);
