@@ -71,6 +71,7 @@ struct churn__thread; /* per-thread stemmer and word memo */
 struct churn_sentiment {
     char language[16];
     char snowball[32];
+    bool korean; /* the reducer is ours (korean.c), not a Snowball algorithm */
     size_t max_text;
     char *pool; /* every key, surface and stem */
     size_t pool_len;
@@ -87,6 +88,7 @@ struct churn_sentiment {
 
 /* UTF-8 (tokenize.c). */
 uint32_t churn__utf8_decode(const unsigned char *s, size_t len, size_t *adv); /* valid input */
+size_t churn__utf8_encode(uint32_t cp, char *out);                            /* 1 to 4 bytes */
 
 /* Hashing of keys built from words joined by one space. A key's hash is built word by word:
  * churn__hash_word() of its first word, then churn__hash_join() with the hash of each next
@@ -257,6 +259,9 @@ enum churn_err churn__stem_init(struct churn_sentiment *s);
 void churn__stem_fini(struct churn_sentiment *s);
 bool churn__stem_known(const char *algorithm);
 bool churn__stem_wanted(const char *word, size_t len);
+
+/* Does the Korean word @word end in a contrastive connective ending (-지만, -는데, -은데)? */
+bool churn__ko_contrast_ending(const char *word, size_t len);
 
 /* The calling thread's state for @s, created on first use; NULL when @s does not stem or
  * there is no memory. */

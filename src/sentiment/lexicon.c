@@ -17,6 +17,7 @@
 #include "churn/alloc.h"
 #include "churn/arena.h"
 #include "churn/sentiment.h"
+#include "churn/sentiment_ko.h"
 #include "internal.h"
 
 #define POOL_CAP (64u * 1024 * 1024)
@@ -644,6 +645,7 @@ churn_sentiment_open_sources(const struct churn_sentiment_source *sources, size_
     memcpy(s->language, language, strlen(language) + 1);
     if (snowball)
         memcpy(s->snowball, snowball, strlen(snowball) + 1);
+    s->korean = snowball && strcmp(snowball, CHURN_SENTIMENT_KO_REDUCER) == 0;
     s->max_text = max_text;
     struct loader ld = {.s = s, .errbuf = errbuf, .errlen = errlen};
     churn_arena_init(&ld.scratch, 256 * 1024);

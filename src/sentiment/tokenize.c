@@ -136,8 +136,8 @@ fold(uint32_t cp, int *upper, int *lower)
     return cp;
 }
 
-static size_t
-encode(uint32_t cp, char *out)
+size_t
+churn__utf8_encode(uint32_t cp, char *out)
 {
     if (cp < 0x80) {
         out[0] = (char)cp;
@@ -597,10 +597,10 @@ scan_word(struct tokenizer *t, size_t i, size_t *next)
                 if (f < 0x80)
                     norm[nl++] = (char)f;
                 else
-                    nl += encode(f, norm + nl);
+                    nl += churn__utf8_encode(f, norm + nl);
             } else if (run_len == 3) {
                 /* squeeze: keep one letter of the run */
-                nl = run_start + encode(f, norm + run_start);
+                nl = run_start + churn__utf8_encode(f, norm + run_start);
             }
             i += adv;
             end = i;
@@ -676,7 +676,8 @@ scan_emoji(struct tokenizer *t, size_t i, size_t *next)
     size_t start = i, adv;
     uint32_t cp = peek(t, i, &adv);
     size_t nstart = t->norm_len;
-    t->norm_len += encode(cp, t->norm + t->norm_len); /* the base pictograph is the key */
+    t->norm_len +=
+        churn__utf8_encode(cp, t->norm + t->norm_len); /* the base pictograph is the key */
     int regional = cp >= 0x1f1e6 && cp <= 0x1f1ff;
     i += adv;
     if (regional && i < t->len) {
