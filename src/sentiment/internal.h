@@ -28,6 +28,7 @@
 #define CHURN__LEX_HARD     0x0100 /* hard trigger: escalate now */
 #define CHURN__LEX_NOSTEM   0x0200 /* match the surface form only */
 #define CHURN__LEX_IDIOM    0x0400 /* documentation only: a fixed-valence idiom */
+#define CHURN__LEX_SUFFIX   0x0800 /* negator after what it negates (Korean 않다, 없다) */
 
 #define CHURN__LEX_MODIFIER                                                                        \
     (CHURN__LEX_NEGATOR | CHURN__LEX_BOOSTER | CHURN__LEX_DAMPENER | CHURN__LEX_CONTRAST)
@@ -68,8 +69,13 @@ struct churn__lex_table {
 
 struct churn__thread; /* per-thread stemmer and word memo */
 
+#define CHURN__MAX_PEERS 4 /* languages an "auto" analyzer picks from */
+
 struct churn_sentiment {
     char language[16];
+    /* "auto": the analyzers it picks from by script; such an analyzer has no lexicon */
+    struct churn_sentiment *peers[CHURN__MAX_PEERS];
+    size_t n_peers;
     char snowball[32];
     bool korean; /* the reducer is ours (korean.c), not a Snowball algorithm */
     size_t max_text;
@@ -259,6 +265,22 @@ enum churn_err churn__stem_init(struct churn_sentiment *s);
 void churn__stem_fini(struct churn_sentiment *s);
 bool churn__stem_known(const char *algorithm);
 bool churn__stem_wanted(const char *word, size_t len);
+
+/* Normalization (normalize.c): does @text hold decomposed Hangul or half/full-width forms,
+ * and its NFKC form with a map from each byte of it (and its end) to a byte of @text. */
+bool churn__needs_normalize(const char *text, size_t len);
+enum churn_err churn__normalize(const char *text, size_t len, struct churn_arena *scratch,
+                                char **out, size_t *out_len, uint32_t **map);
+
+/* An "auto" analyzer taking ownership of @n analyzers (lexicon.c). */
+enum churn_err churn__sentiment_open_auto(struct churn_sentiment *const *peers, size_t n,
+                                          struct churn_sentiment **out, char *errbuf,
+                                          size_t errlen);
+
+/* The analyzer of @s that analyzes @text: @s itself, or for "auto" the peer of the detected
+ * language. */
+const struct churn_sentiment *churn__sentiment_pick(const struct churn_sentiment *s,
+                                                   const char *text, size_t len);
 
 /* Does the Korean word @word end in a contrastive connective ending (-지만, -는데, -은데)? */
 bool churn__ko_contrast_ending(const char *word, size_t len);

@@ -1,0 +1,118 @@
+/*
+ * sentiment/normalize.c - Unicode normalization of chat text before it is tokenized, through
+ * ICU's NFKC normalizer (the only file of the module that includes ICU): decomposed (NFD)
+ * Hangul, conjoining jamo typed one by one, becomes syllables (ᄒ ᅡ ᆫ → 한), and half-width
+ * and full-width forms become their ordinary characters (ＡＢＣ → ABC, ！ → !, ﾡ → ㄱ), so they
+ * match the lexicon like any other text. Most text needs none of it: a byte scan finds the
+ * code points that do, and only then is the text rewritten, chunk by chunk (a run of conjoining
+ * jamo, or one half/full-width character, is one chunk), with a map from every byte of the
+ * rewritten text to the byte of the original its chunk started at, so evidence offsets still
+ * point into the caller's text.
+ */
+#include <string.h>
+
+#include <unicode/unorm2.h>
+
+#include "internal.h"
+
+/* Conjoining jamo (U+1100-11FF, U+A960-A97F, U+D7B0-D7FF) or half/full-width forms
+ * (U+FF01-FFEE)? */
+static bool
+wants_nfkc(uint32_t cp)
+{
+    return (cp >= 0x1100 && cp <= 0x11ff) || (cp >= 0xa960 && cp <= 0xa97f) ||
+           (cp >= 0xd7b0 && cp <= 0xd7ff) || (cp >= 0xff01 && cp <= 0xffee);
+}
+
+static bool
+is_conjoining(uint32_t cp)
+{
+    return (cp >= 0x1100 && cp <= 0x11ff) || (cp >= 0xa960 && cp <= 0xa97f) ||
+           (cp >= 0xd7b0 && cp <= 0xd7ff);
+}
+
+bool
+churn__needs_normalize(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t i = 0; i + 2 < len; i++) {
+        unsigned char b = s[i];
+        /* the lead bytes of the ranges above: E1 84-87, EA A5, ED 9E-9F, EF BC-BF */
+        if ((b == 0xe1 && s[i + 1] >= 0x84 && s[i + 1] <= 0x87) ||
+            (b == 0xea && s[i + 1] == 0xa5) || (b == 0xed && s[i + 1] >= 0x9e) ||
+            (b == 0xef && s[i + 1] >= 0xbc)) {
+            size_t adv;
+            if (wants_nfkc(churn__utf8_decode(s + i, len - i, &adv)))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* NFKC of one chunk (@n UTF-16 units of BMP code points) appended at @out; returns the bytes
+ * written, 0 when ICU fails (the caller then copies the chunk as it was). */
+static size_t
+nfkc_chunk(const UChar *in, int32_t n, char *out)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    const UNormalizer2 *nf = unorm2_getNFKCInstance(&st);
+    UChar buf[64];
+    if (U_FAILURE(st))
+        return 0;
+    int32_t m = unorm2_normalize(nf, in, n, buf, 64, &st);
+    if (U_FAILURE(st) || m < 0 || m > 64)
+        return 0;
+    size_t o = 0;
+    for (int32_t i = 0; i < m; i++) /* NFKC of these ranges stays in the BMP */
+        o += churn__utf8_encode(buf[i], out + o);
+    return o;
+}
+
+enum churn_err
+churn__normalize(const char *text, size_t len, struct churn_arena *scratch, char **out,
+                 size_t *out_len, uint32_t **map)
+{
+    /* NFKC never triples a chunk of these ranges: 3 bytes in, at most 3 x 3 bytes out */
+    char *o = churn_arena_alloc(scratch, len * 3 + 4);
+    uint32_t *m = churn_arena_alloc(scratch, (len * 3 + 5) * sizeof(*m));
+    if (!o || !m)
+        return CHURN_ENOMEM;
+    const unsigned char *s = (const unsigned char *)text;
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        size_t adv;
+        uint32_t cp = churn__utf8_decode(s + i, len - i, &adv);
+        if (!wants_nfkc(cp)) {
+            for (size_t k = 0; k < adv; k++) {
+                m[n] = (uint32_t)i;
+                o[n++] = (char)s[i + k];
+            }
+            i += adv;
+            continue;
+        }
+        /* one chunk: a run of conjoining jamo (at most 16: a syllable is 2-3), or one
+         * half/full-width character */
+        UChar u[16];
+        int32_t nu = 0;
+        size_t j = i;
+        do {
+            u[nu++] = (UChar)cp;
+            j += adv;
+        } while (is_conjoining(cp) && nu < 16 && j < len &&
+                 is_conjoining(cp = churn__utf8_decode(s + j, len - j, &adv)));
+        size_t w = nfkc_chunk(u, nu, o + n);
+        if (w == 0) {
+            memcpy(o + n, s + i, j - i);
+            w = j - i;
+        }
+        for (size_t k = 0; k < w; k++)
+            m[n + k] = (uint32_t)i;
+        n += w;
+        i = j;
+    }
+    m[n] = (uint32_t)len;
+    *out = o;
+    *out_len = n;
+    *map = m;
+    return 0;
+}
