@@ -7,9 +7,9 @@
  *
  * An analyzer (struct churn_sentiment) is one language: a set of lexicon files plus a
  * stemmer (a Snowball algorithm, or for Korean our reducer, churn/sentiment_ko.h), or "auto":
- * every language, one picked per text by script. It is immutable once opened and may be shared by any number
- * of threads without locks; each thread lazily gets its own stemmer and memo of recent words
- * (352 KiB), owned by the analyzer and released by churn_sentiment_close(). Analysis
+ * every language, one picked per text by script. It is immutable once opened and may be shared by
+ * any number of threads without locks; each thread lazily gets its own stemmer and memo of recent
+ * words (352 KiB), owned by the analyzer and released by churn_sentiment_close(). Analysis
  * allocates only from the caller's arena, never per token from the heap. The lexicon file
  * format is described in docs/SENTIMENT.md and in the header comment of every file under
  * lexicons/.

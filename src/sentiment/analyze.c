@@ -449,8 +449,8 @@ apply_contrast(struct analysis *a)
         if (!(items[i].lex_flags & CHURN__LEX_CONTRAST) && !items[i].pivot)
             continue;
         uint16_t sent = items[i].sentence;
-        double w = e && e->modifier > 0 && (e->flags & CHURN__LEX_CONTRAST) ? e->modifier
-                                                                             : CONTRAST_DEF;
+        double w =
+            e && e->modifier > 0 && (e->flags & CHURN__LEX_CONTRAST) ? e->modifier : CONTRAST_DEF;
         size_t first = i;
         while (first > 0 && items[first - 1].sentence == sent)
             first--;
@@ -545,7 +545,8 @@ fill_evidence(const struct analysis *a, struct churn_sentiment_evidence *ev,
 }
 
 /* Tokenize @text, normalized first when it holds decomposed Hangul or half/full-width
- * forms; token offsets always point into @text. *@len becomes the length tokenized. */
+ * forms, with ICU's word breaks for Korean; token offsets always point into @text. *@len
+ * becomes the length tokenized. */
 static enum churn_err
 read_text(struct analysis *a, const char *text, size_t *len, struct churn_arena *scratch,
           char *errbuf, size_t errlen)
@@ -563,8 +564,13 @@ read_text(struct analysis *a, const char *text, size_t *len, struct churn_arena 
         t = norm;
     }
     enum churn_err err = churn_sentiment_tokenize(t, n, scratch, &a->toks, errbuf, errlen);
-    if (err)
+    if (!err && a->s->korean)
+        err = churn__ko_segment(t, &a->toks, scratch);
+    if (err) {
+        if (err == CHURN_ENOMEM)
+            churn_errf(errbuf, errlen, "scratch memory exhausted analyzing %zu bytes", *len);
         return err;
+    }
     for (size_t i = 0; map && i < a->toks.n; i++) {
         a->toks.tok[i].start = map[a->toks.tok[i].start];
         a->toks.tok[i].end = map[a->toks.tok[i].end];

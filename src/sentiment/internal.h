@@ -280,7 +280,12 @@ enum churn_err churn__sentiment_open_auto(struct churn_sentiment *const *peers, 
 /* The analyzer of @s that analyzes @text: @s itself, or for "auto" the peer of the detected
  * language. */
 const struct churn_sentiment *churn__sentiment_pick(const struct churn_sentiment *s,
-                                                   const char *text, size_t len);
+                                                    const char *text, size_t len);
+
+/* Split the Korean word tokens of @toks (of @text) that mix Hangul with another non-Latin
+ * script where ICU's word break iterator breaks them (segment.c). */
+enum churn_err churn__ko_segment(const char *text, struct churn_sentiment_tokens *toks,
+                                 struct churn_arena *scratch);
 
 /* Does the Korean word @word end in a contrastive connective ending (-지만, -는데, -은데)? */
 bool churn__ko_contrast_ending(const char *word, size_t len);

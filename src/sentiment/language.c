@@ -83,8 +83,8 @@ churn_sentiment_detect(const char *text, size_t len)
         }
         size_t adv = 1;
         if (i + 2 < len && (b & 0xf0) == 0xe0) {
-            uint32_t cp = (uint32_t)(b & 0x0f) << 12 | (uint32_t)(p[i + 1] & 0x3f) << 6 |
-                          (p[i + 2] & 0x3f);
+            uint32_t cp =
+                (uint32_t)(b & 0x0f) << 12 | (uint32_t)(p[i + 1] & 0x3f) << 6 | (p[i + 2] & 0x3f);
             hangul += (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0x3131 && cp <= 0x318e) ||
                       (cp >= 0x1100 && cp <= 0x11ff);
             adv = 3;
@@ -166,8 +166,7 @@ open_auto(const char *lexicon_dir, const struct churn_sentiment_options *opts,
     struct churn_sentiment *peers[CHURN__MAX_PEERS] = {0};
     enum churn_err err = 0;
     for (size_t i = 0; i < N_LANGUAGES && !err; i++)
-        err = churn_sentiment_open(lexicon_dir, languages[i].code, opts, &peers[i], errbuf,
-                                   errlen);
+        err = churn_sentiment_open(lexicon_dir, languages[i].code, opts, &peers[i], errbuf, errlen);
     if (!err)
         err = churn__sentiment_open_auto(peers, N_LANGUAGES, out, errbuf, errlen);
     if (err)

@@ -490,7 +490,7 @@ Test(lexicon, unknown_language_lists_the_supported_ones)
     struct churn_sentiment *s = NULL;
     enum churn_err e = churn_sentiment_open(LEXDIR, "xx", NULL, &s, err, sizeof(err));
     cr_assert_eq(e, CHURN_EINVAL);
-    cr_assert_str_eq(err, "unsupported language 'xx' (supported: en)");
+    cr_assert_str_eq(err, "unsupported language 'xx' (supported: en, ko, auto)");
     cr_assert_null(s);
 }
 
