@@ -19,3 +19,9 @@
 없다	-0.74	negator,suffix
 아니다	-0.74	negator,suffix
 아닌	-0.74	negator,suffix
+# the prefix negator with a light verb, written after the noun it negates (해지 안 할게요:
+# not cancelling; 환불 안 돼요: the refund does not go through, still wanted, hence modal)
+안 하다	-0.74	negator,suffix
+안 되다	-0.74	negator,suffix,modal
+못 하다	-0.74	negator,suffix,modal
+못 되다	-0.74	negator,suffix,modal

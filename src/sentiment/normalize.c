@@ -2,7 +2,8 @@
  * sentiment/normalize.c - Unicode normalization of chat text before it is tokenized, through
  * ICU's NFKC normalizer (the only file of the module that includes ICU): decomposed (NFD)
  * Hangul, conjoining jamo typed one by one, becomes syllables (ᄒ ᅡ ᆫ → 한), and half-width
- * and full-width forms become their ordinary characters (ＡＢＣ → ABC, ！ → !, ﾡ → ㄱ), so they
+ * and full-width forms become their ordinary characters (ＡＢＣ → ABC, ！ → !, ﾡ → ㄱ; a
+ * jamo left without a syllable becomes the compatibility jamo chat uses, ᄏ → ㅋ), so they
  * match the lexicon like any other text. Most text needs none of it: a byte scan finds the
  * code points that do, and only then is the text rewritten, chunk by chunk (a run of conjoining
  * jamo, or one half/full-width character, is one chunk), with a map from every byte of the
@@ -49,6 +50,21 @@ churn__needs_normalize(const char *text, size_t len)
     return false;
 }
 
+/* A conjoining jamo NFKC left standing (no syllable to join: ﾻ → ᄏ, ᅲ alone) as the
+ * compatibility jamo chat is typed in (ㅋ, ㅠ); any other code point unchanged. */
+static uint32_t
+standalone_jamo(uint32_t cp)
+{
+    static const uint16_t lead[19] = {0x3131, 0x3132, 0x3134, 0x3137, 0x3138, 0x3139, 0x3141,
+                                      0x3142, 0x3143, 0x3145, 0x3146, 0x3147, 0x3148, 0x3149,
+                                      0x314a, 0x314b, 0x314c, 0x314d, 0x314e};
+    if (cp >= 0x1100 && cp <= 0x1112)
+        return lead[cp - 0x1100];
+    if (cp >= 0x1161 && cp <= 0x1175)
+        return cp - 0x1161 + 0x314f; /* ㅏ ... ㅣ */
+    return cp;
+}
+
 /* NFKC of one chunk (@n UTF-16 units of BMP code points) appended at @out; returns the bytes
  * written, 0 when ICU fails (the caller then copies the chunk as it was). */
 static size_t
@@ -64,7 +80,7 @@ nfkc_chunk(const UChar *in, int32_t n, char *out)
         return 0;
     size_t o = 0;
     for (int32_t i = 0; i < m; i++) /* NFKC of these ranges stays in the BMP */
-        o += churn__utf8_encode(buf[i], out + o);
+        o += churn__utf8_encode(standalone_jamo(buf[i]), out + o);
     return o;
 }
 

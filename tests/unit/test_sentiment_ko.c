@@ -5,6 +5,7 @@
  * endings, politeness, laughter and crying markers, evidence offsets), language detection,
  * and the bad-input cases of issue 17.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,4 +455,301 @@ Test(reducer, never_longer_and_bounded)
     }
     char small[3];
     cr_expect_leq(churn_sentiment_ko_stem("환불해주세요", strlen("환불해주세요"), small, 3), 3);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The analyzer in Korean: lexicons under lexicons/ko, the rules of docs/SENTIMENT.md. */
+
+#define LEXDIR CHURN_SOURCE_ROOT "/lexicons"
+
+static struct churn_sentiment *ko, *any;
+static struct churn_arena arena;
+static char err[512];
+
+static void
+setup_ko(void)
+{
+    churn_arena_init(&arena, 64u * 1024 * 1024);
+    cr_assert_eq(churn_sentiment_open(LEXDIR, "ko", NULL, &ko, err, sizeof(err)), CHURN_OK,
+                 "cannot open the Korean analyzer: %s", err);
+    cr_assert_eq(churn_sentiment_open(LEXDIR, "auto", NULL, &any, err, sizeof(err)), CHURN_OK,
+                 "cannot open the auto analyzer: %s", err);
+}
+
+static void
+teardown_ko(void)
+{
+    churn_sentiment_close(ko);
+    churn_sentiment_close(any);
+    churn_arena_fini(&arena);
+}
+
+static struct churn_sentiment_result
+analyze_n(const struct churn_sentiment *s, const char *text, size_t len)
+{
+    struct churn_sentiment_result r;
+    churn_arena_reset(&arena);
+    enum churn_err e = churn_sentiment_analyze(s, text, len, &arena, &r, err, sizeof(err));
+    cr_assert_eq(e, CHURN_OK, "analyze(\"%.*s\"): %s", (int)len, text, err);
+    return r;
+}
+
+static struct churn_sentiment_result
+analyze(const char *text)
+{
+    return analyze_n(ko, text, strlen(text));
+}
+
+static double
+compound(const char *text)
+{
+    return analyze(text).compound;
+}
+
+static const struct churn_sentiment_evidence *
+find_evidence(const struct churn_sentiment_result *r, const char *term)
+{
+    for (size_t i = 0; i < r->n_evidence; i++)
+        if (r->evidence[i].term_len == strlen(term) &&
+            memcmp(r->evidence[i].term, term, r->evidence[i].term_len) == 0)
+            return &r->evidence[i];
+    return NULL;
+}
+
+TestSuite(korean, .init = setup_ko, .fini = teardown_ko);
+
+Test(korean, polarity_of_plain_sentences)
+{
+    cr_expect_gt(compound("정말 감사합니다 덕분에 해결됐어요"), 0.3);
+    cr_expect_gt(compound("최고예요"), 0.3);
+    cr_expect_lt(compound("배송이 너무 늦어서 짜증나요"), -0.5);
+    cr_expect_lt(compound("답변이 없네요"), -0.3);
+    cr_expect_float_eq(compound("주문 번호 알려드릴게요"), 0.0, 1e-9, "neutral stays 0");
+}
+
+Test(korean, prefix_and_suffix_negation)
+{
+    double good = compound("좋아요");
+    cr_assert_gt(good, 0);
+    cr_expect_lt(compound("안 좋아요"), 0, "prefix 안");
+    cr_expect_lt(compound("좋지 않아요"), 0, "suffix -지 않다");
+    cr_expect_lt(compound("배송이 좋지 못해요"), 0, "suffix -지 못하다");
+    cr_expect_gt(compound("문제가 없어요"), 0, "없다 after a negative noun");
+    struct churn_sentiment_result r = analyze("좋지 않아요");
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "좋다");
+    cr_assert_not_null(e);
+    cr_expect(e->flags & CHURN_EVIDENCE_F_NEGATED);
+}
+
+Test(korean, boosters_raise_and_dampeners_lower)
+{
+    double plain = compound("좋아요");
+    cr_expect_gt(compound("정말 좋아요"), plain);
+    cr_expect_lt(compound("조금 좋아요"), plain);
+    cr_expect_lt(compound("너무 나빠요"), compound("나빠요"));
+}
+
+Test(korean, contrast_endings_shift_the_weight_to_the_second_clause)
+{
+    cr_expect_gt(compound("배송은 느렸지만 상품은 정말 좋아요"), 0, "-지만: what follows wins");
+    cr_expect_lt(compound("서비스는 좋은데 배송이 너무 느려요"), 0, "-는데");
+    cr_expect_gt(compound("느리지만 좋아요"), compound("느리고 좋아요"));
+    struct churn_sentiment_result r = analyze("느리지만 좋아요");
+    const struct churn_sentiment_evidence *slow = find_evidence(&r, "느리다");
+    const struct churn_sentiment_evidence *good = find_evidence(&r, "좋다");
+    cr_assert(slow && good);
+    cr_expect_lt(fabsf(slow->contribution), fabsf(good->contribution));
+}
+
+Test(korean, politeness_is_not_positivity)
+{
+    cr_expect_float_eq(compound("안녕하세요 주문 확인 부탁드립니다"), 0.0, 1e-9);
+    /* the same complaint, plain and honorific, scores the same sign */
+    cr_expect_lt(compound("배송이 늦어요"), 0);
+    cr_expect_lt(compound("배송이 늦으십니다"), 0);
+    cr_expect_lt(compound("배송이 늦습니다"), 0);
+}
+
+Test(korean, laughter_and_crying_markers)
+{
+    cr_expect_gt(compound("ㅋㅋㅋㅋ"), 0);
+    cr_expect_gt(compound("ㅎㅎ"), 0);
+    cr_expect_lt(compound("ㅠㅠㅠ"), 0);
+    cr_expect_lt(compound("ㅜㅜ"), 0);
+    cr_expect_lt(compound("ㅡㅡ"), 0);
+    cr_expect_lt(compound("짜증나요ㅠㅠ"), compound("짜증나요"), "crying adds to a complaint");
+    cr_expect_gt(compound("좋아요ㅋㅋ"), compound("좋아요"));
+}
+
+Test(korean, intent_human_and_hard_triggers)
+{
+    cr_expect(analyze("그냥 탈퇴할게요").churn_intent);
+    cr_expect(analyze("해지해주세요").churn_intent);
+    cr_expect(analyze("구독 취소할게요").churn_intent);
+    cr_expect(analyze("다른 곳으로 옮길게요").churn_intent);
+    cr_expect(analyze("해지 못 하고 있어요").churn_intent, "inability is still intent");
+    cr_expect(analyze("해지가 안 돼요").churn_intent, "so is a cancellation that fails");
+    cr_expect_not(analyze("탈퇴 안 할게요").churn_intent, "not leaving is not intent");
+    cr_expect(analyze("상담원 연결해주세요").human_requested);
+    cr_expect(analyze("사람이랑 얘기하고 싶어요").human_requested);
+    cr_expect(analyze("환불 안 해주면 소비자원에 신고할게요").hard_trigger);
+    cr_expect(analyze("법적 조치 하겠습니다").hard_trigger);
+    cr_expect(analyze("카드 결제 취소 요청할게요").hard_trigger);
+    struct churn_sentiment_result r = analyze("정말 감사합니다");
+    cr_expect_not(r.churn_intent || r.human_requested || r.hard_trigger);
+}
+
+Test(korean, evidence_offsets_point_into_the_original_text)
+{
+    const char *s = "안녕하세요, 배송이 아직도 안 왔어요ㅠㅠ 진짜 짜증나네요 👎";
+    struct churn_sentiment_result r = analyze(s);
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "짜증나다");
+    cr_assert_not_null(e);
+    cr_expect_eq(memcmp(s + e->start, "짜증나네요", e->end - e->start), 0);
+    cr_expect_eq(e->end - e->start, strlen("짜증나네요"));
+    const struct churn_sentiment_evidence *c = find_evidence(&r, "ㅠㅠ");
+    cr_assert_not_null(c);
+    cr_expect_eq(memcmp(s + c->start, "ㅠㅠ", 6), 0);
+    for (size_t i = 1; i < r.n_evidence; i++)
+        cr_expect_geq(r.evidence[i].start, r.evidence[i - 1].end, "evidence is in text order");
+    cr_expect_str_eq(r.language, "ko");
+}
+
+Test(korean, detection_picks_by_hangul_share)
+{
+    cr_expect_str_eq(churn_sentiment_detect("배송이 늦어요", strlen("배송이 늦어요")), "ko");
+    cr_expect_str_eq(churn_sentiment_detect("my order is late", 16), "en");
+    cr_expect_str_eq(churn_sentiment_detect("refund 해주세요", strlen("refund 해주세요")), "ko");
+    cr_expect_str_eq(churn_sentiment_detect("please refund my order 감사", 29), "en");
+    cr_expect_str_eq(churn_sentiment_detect("", 0), "en");
+    cr_expect_str_eq(churn_sentiment_detect("ㅋㅋㅋ", 9), "ko");
+    struct churn_sentiment_result r =
+        analyze_n(any, "배송이 너무 늦어요", strlen("배송이 너무 늦어요"));
+    cr_expect_str_eq(r.language, "ko");
+    cr_expect_lt(r.compound, 0);
+    r = analyze_n(any, "this is terrible", 16);
+    cr_expect_str_eq(r.language, "en");
+    cr_expect_lt(r.compound, 0);
+    cr_expect_str_eq(churn_sentiment_language(churn_sentiment_select(any, "ko")), "ko");
+    cr_expect_null(churn_sentiment_select(ko, "en"));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Bad input of issue 17. */
+
+Test(korean, mixed_script_text)
+{
+    struct churn_sentiment_result r = analyze("Korean 배송 좋아요 thanks 韓國사람 最高 ペイ");
+    cr_expect_gt(r.compound, 0);
+    cr_expect_not_null(find_evidence(&r, "좋다"));
+    cr_expect_not_null(find_evidence(&r, "thanks"), "English words of Korean chat count");
+}
+
+Test(korean, compatibility_jamo_alone)
+{
+    struct churn_sentiment_result r = analyze("ㅋㅋㅋ");
+    cr_expect_eq(r.n_evidence, 1);
+    r = analyze("ㄱㄴㄷㄹㅁㅂ");
+    cr_expect_float_eq(r.compound, 0.0, 1e-9, "jamo without a meaning carry none");
+}
+
+Test(korean, nfd_hangul_matches_like_nfc)
+{
+    /* 좋아요 decomposed into conjoining jamo: ᄌ ᅩ ᇂ ᄋ ᅡ ᄋ ᅭ */
+    const char *nfd = "\xe1\x84\x8c\xe1\x85\xa9\xe1\x87\x82\xe1\x84\x8b\xe1\x85\xa1\xe1\x84\x8b"
+                      "\xe1\x85\xad";
+    struct churn_sentiment_result r = analyze(nfd);
+    cr_expect_float_eq(r.compound, compound("좋아요"), 1e-9);
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "좋다");
+    cr_assert_not_null(e);
+    cr_expect_eq(e->start, 0);
+    cr_expect_eq(e->end, strlen(nfd), "offsets in the original (decomposed) bytes");
+}
+
+Test(korean, half_and_full_width_forms)
+{
+    /* full-width Latin and punctuation; half-width Hangul jamo (U+FFBB ﾻ is a half-width ㅋ) */
+    cr_expect_float_eq(compound("좋아요！！"), compound("좋아요!!"), 1e-9);
+    struct churn_sentiment_result r = analyze("ｔｈａｎｋｓ");
+    cr_expect_not_null(find_evidence(&r, "thanks"));
+    cr_expect_eq(r.evidence[0].end, strlen("ｔｈａｎｋｓ"));
+    cr_expect_float_eq(compound("\xef\xbe\xbb\xef\xbe\xbb"), compound("ㅋㅋ"), 1e-9);
+}
+
+Test(korean, a_64k_line_of_one_syllable)
+{
+    size_t n = 65535; /* 21845 times 좋: one word, its repeated syllable squeezed (좋좋좋 → 좋) */
+    char *p = malloc(n);
+    for (size_t i = 0; i < n; i += 3)
+        memcpy(p + i, "좋", 3);
+    struct churn_sentiment_result r = analyze_n(ko, p, n);
+    cr_expect_eq(r.n_tokens, 1);
+    cr_assert_eq(r.n_evidence, 1);
+    cr_expect_eq(r.evidence[0].start, 0);
+    cr_expect_eq(r.evidence[0].end, n);
+    cr_expect(r.evidence[0].flags & CHURN_EVIDENCE_F_ELONGATED);
+    cr_expect_gt(r.compound, 0);
+    for (size_t i = 0; i < n; i += 3)
+        memcpy(p + i, "뷁", 3);
+    r = analyze_n(ko, p, n);
+    cr_expect_float_eq(r.compound, 0.0, 1e-9, "a syllable without meaning, 21845 times");
+    free(p);
+}
+
+Test(korean, invalid_utf8_inside_hangul)
+{
+    static const struct {
+        const char *s;
+        size_t len;
+        size_t at;
+    } bad[] = {
+        {"배송\xec\x9d", 8, 6},             /* a syllable cut short */
+        {"배\xec\x9d\x20송", 9, 3},         /* cut short before a space */
+        {"좋\x80아요", 13, 3},              /* a stray continuation byte */
+        {"\xed\x9f\xbf\xed\xa0\x80", 6, 3}, /* U+D7FF then a surrogate */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct churn_sentiment_result r = {.compound = 42};
+        char want[64];
+        churn_arena_reset(&arena);
+        enum churn_err e =
+            churn_sentiment_analyze(ko, bad[i].s, bad[i].len, &arena, &r, err, sizeof(err));
+        cr_expect_eq(e, CHURN_EINVAL, "case %zu accepted", i);
+        snprintf(want, sizeof(want), "invalid UTF-8 at byte %zu", bad[i].at);
+        cr_expect_str_eq(err, want, "case %zu", i);
+        cr_expect_float_eq(r.compound, 42, 0, "out-param untouched");
+    }
+}
+
+Test(korean, zero_width_characters_between_syllables)
+{
+    const char *zw = "짜\xe2\x80\x8b증\xe2\x80\x8c나\xe2\x80\x8d요\xef\xbb\xbf";
+    struct churn_sentiment_result r = analyze(zw);
+    cr_expect_float_eq(r.compound, compound("짜증나요"), 1e-9);
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "짜증나다");
+    cr_assert_not_null(e);
+    cr_expect_eq(e->start, 0);
+}
+
+Test(korean, unknown_language_code)
+{
+    struct churn_sentiment *s = NULL;
+    cr_expect_eq(churn_sentiment_open(LEXDIR, "kr", NULL, &s, err, sizeof(err)), CHURN_EINVAL);
+    cr_expect_str_eq(err, "unsupported language 'kr' (supported: en, ko, auto)");
+    cr_expect_null(s);
+}
+
+Test(korean, a_lexicon_line_with_a_bad_weight)
+{
+    static const char data[] = "# 한국어\n좋다\t2.0\n나쁘다\t매우\n";
+    struct churn_sentiment_source src = {.name = "ko/general.lex",
+                                         .data = data,
+                                         .len = sizeof(data) - 1,
+                                         .format = CHURN_LEX_FORMAT_CHURN};
+    struct churn_sentiment *s = NULL;
+    cr_expect_eq(churn_sentiment_open_sources(&src, 1, "ko", CHURN_SENTIMENT_KO_REDUCER, NULL, &s,
+                                              err, sizeof(err)),
+                 CHURN_EINVAL);
+    cr_expect_str_eq(err, "ko/general.lex:3: valence '매우' is not a number");
+    cr_expect_null(s);
 }
