@@ -24,6 +24,7 @@ analysis_json(const char *text, const struct churn_sentiment_result *r)
 {
     json_t *j = json_object();
     json_object_set_new(j, "text", json_string(text));
+    json_object_set_new(j, "language", json_string(r->language));
     json_object_set_new(j, "compound", json_real(r->compound));
     json_object_set_new(j, "positive", json_real(r->positive));
     json_object_set_new(j, "negative", json_real(r->negative));
@@ -71,14 +72,15 @@ read_line(FILE *in, char *buf, size_t cap, bool *too_long)
 int
 churnctl_sentiment(int argc, char **argv)
 {
-    const char *lexicons = CHURN_DEFAULT_LEXICON_DIR, *language = "en";
+    const char *lexicons = CHURN_DEFAULT_LEXICON_DIR, *language = "auto";
     for (int i = 0; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--lexicons") == 0)
             lexicons = argv[i + 1];
         else if (strcmp(argv[i], "--language") == 0)
             language = argv[i + 1];
         else {
-            fprintf(stderr, "usage: churnctl sentiment [--lexicons DIR] [--language en] < lines\n");
+            fprintf(stderr,
+                    "usage: churnctl sentiment [--lexicons DIR] [--language en|ko|auto] < lines\n");
             return EXIT_USAGE;
         }
     }
@@ -128,7 +130,7 @@ print_assessment(const Churn__V1__AnalyzeChatResponse *r)
         return;
     }
     if (r->sentiment)
-        printf("  sentiment %+.2f", r->sentiment->compound);
+        printf("  [%s] sentiment %+.2f", r->language, r->sentiment->compound);
     printf("  dissatisfaction %.2f", r->dissatisfaction);
     if (r->score_result_case == CHURN__V1__ANALYZE_CHAT_RESPONSE__SCORE_RESULT_SCORE)
         printf("  churn risk %.0f%%", 100 * r->score->probability);

@@ -37,7 +37,7 @@ usage(FILE *out)
           "                               registered models, serve one, serve the previous\n"
           "  retrain                      start a retraining run in churnd now\n"
           "offline:\n"
-          "  sentiment [--lexicons DIR]   lines on stdin -> one JSON analysis per line\n"
+          "  sentiment [--lexicons DIR] [--language en|ko|auto]  lines -> one JSON analysis each\n"
           "  train (--data FILE.csv --label COL | --store DIR) --out MODEL.json [options]\n"
           "  cv    (--data FILE.csv --label COL | --store DIR) [options]\n"
           "  eval  --model MODEL.json (--data FILE.csv --label COL | --store DIR)\n"
