@@ -753,3 +753,25 @@ Test(korean, a_lexicon_line_with_a_bad_weight)
     cr_expect_str_eq(err, "ko/general.lex:3: valence '매우' is not a number");
     cr_expect_null(s);
 }
+
+/* Entries (not comments or blank lines) of one lexicon file under lexicons/. */
+static size_t
+count_entries(const char *name)
+{
+    char path[512], line[1024];
+    snprintf(path, sizeof(path), "%s/%s", LEXDIR, name);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot open %s", path);
+    size_t n = 0;
+    while (fgets(line, sizeof(line), f))
+        n += line[0] != '#' && line[0] != '\n';
+    fclose(f);
+    return n;
+}
+
+Test(korean, lexicon_sizes)
+{
+    cr_expect_geq(count_entries("ko/general.lex"), 2000, "the general lexicon: 2,000 entries");
+    cr_expect_geq(count_entries("ko/intent.lex"), 100);
+    cr_expect_geq(count_entries("ko/support.lex"), 150);
+}
