@@ -69,41 +69,41 @@
 앱 삭제	-1.2	churn
 앱 지우다	-1.2	churn
 # requests for a human
-상담원 연결	-0.5	human
-상담사 연결	-0.5	human
-상담원 통화	-0.5	human
-상담사 통화	-0.5	human
-상담원 얘기	-0.5	human
-상담원 이야기	-0.5	human
+상담원 연결	0	human
+상담사 연결	0	human
+상담원 통화	0	human
+상담사 통화	0	human
+상담원 얘기	0	human
+상담원 이야기	0	human
 상담원 바꾸다	-0.8	human
 상담원 불러주다	-0.8	human
-사람 연결	-0.5	human
-사람 얘기	-0.5	human
-사람 이야기	-0.5	human
-사람 통화	-0.5	human
+사람 연결	0	human
+사람 얘기	0	human
+사람 이야기	0	human
+사람 통화	0	human
 사람 바꾸다	-0.8	human
-사람 상담	-0.5	human
-실제 사람	-0.5	human
-진짜 사람	-0.5	human
-직원 연결	-0.5	human
+사람 상담	0	human
+실제 사람	0	human
+진짜 사람	0	human
+직원 연결	0	human
 직원 바꾸다	-0.8	human
-직원 통화	-0.5	human
-담당자 연결	-0.5	human
+직원 통화	0	human
+담당자 연결	0	human
 담당자 바꾸다	-0.8	human
-담당자 통화	-0.5	human
+담당자 통화	0	human
 책임자	-0.8	human
 책임자 연결	-0.8	human
 책임자 바꾸다	-1.0	human
 윗사람	-0.8	human
-매니저 연결	-0.5	human
+매니저 연결	0	human
 챗봇 말	-0.8	human
 봇 말	-0.8	human
 자동응답 말	-0.8	human
-전화 상담	-0.3	human
-전화 연결	-0.3	human
-전화 주다	-0.5	human
-유선 상담	-0.3	human
-상담원 좀	-0.5	human
+전화 상담	0	human
+전화 연결	0	human
+전화 주다	0	human
+유선 상담	0	human
+상담원 좀	0	human
 # hard triggers: a human looks now
 소비자원	-1.5	hard
 소비자원 신고	-2.5	hard
@@ -146,3 +146,23 @@
 사기당하다	-3.0	hard
 죽고 싶다	-3.5	hard
 자살	-3.5	hard
+
+# second pass (issue 17): more ways to say the same
+다른 업체	-1.0	churn
+업체 바꾸다	-1.0	churn
+정기구독 해지	-1.2	churn
+정기구독 그만하다	-1.2	churn
+정기구독 취소	-1.2	churn
+이제 안 쓰다	-1.2	churn
+더 이상 안 쓰다	-1.2	churn
+더는 못 쓰다	-1.4	churn
+더 이상 못 쓰다	-1.4	churn
+사람 부르다	0	human
+직원 얘기	0	human
+상담원 부르다	0	human
+무단 결제	-2.8	hard
+내용증명	-2.0	hard
+금감원	-1.5	hard
+금융감독원	-1.5	hard
+민원 넣다	-1.5	hard
+민원 접수	-1.5	hard

@@ -194,7 +194,8 @@ suffix_negation(struct item *items, size_t n_items, size_t i, double v, bool int
 
 /* The VADER rules for item @i (of the forms @f), returning its adjusted valence. */
 static double
-apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t i, bool cap_diff)
+apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t i, bool cap_diff,
+            bool korean)
 {
     struct item *it = &items[i];
     const struct churn__lex_entry *e = it->e;
@@ -239,6 +240,8 @@ apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t
         } else if (pf & CHURN__LEX_NEGATOR) {
             if (pf & CHURN__LEX_SUFFIX)
                 continue; /* negates what comes before it (suffix_negation()) */
+            if (korean && k > 1)
+                continue; /* 안/못 negate the next word only: 안 쓸래요 탈퇴할게요 */
             if (intent && (pf & CHURN__LEX_MODAL))
                 continue; /* "I can't cancel my subscription" is still churn intent */
             v *= p->e->modifier;
@@ -248,8 +251,10 @@ apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t
         }
     }
     v = suffix_negation(items, n_items, i, v, intent);
-    if (intent && (it->ev_flags & CHURN_EVIDENCE_F_NEGATED))
+    if (intent && (it->ev_flags & CHURN_EVIDENCE_F_NEGATED)) {
         it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
+        v = 0.0; /* not leaving is no praise: 탈퇴 안 할게요, "I don't want to cancel" */
+    }
     if (intent && !(it->ev_flags & CHURN_EVIDENCE_F_INTENT_SUPPRESSED)) {
         if (e->flags & CHURN__LEX_CHURN)
             it->ev_flags |= CHURN_EVIDENCE_F_CHURN_INTENT;
@@ -433,7 +438,7 @@ score_items(struct analysis *a)
     size_t n_ev = 0;
     for (size_t k = 0; k < a->ns; k++) {
         struct item *it = &a->items[a->scored[k]];
-        it->v = apply_rules(a->items, a->ni, a->f, a->scored[k], a->cap_diff);
+        it->v = apply_rules(a->items, a->ni, a->f, a->scored[k], a->cap_diff, a->s->korean);
         n_ev += is_evidence(it);
     }
     return n_ev;

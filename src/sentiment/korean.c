@@ -40,6 +40,7 @@ enum {
     L_S = 9,
     L_NG = 11,
     L_J = 12,
+    L_C = 14,
     L_P = 17,
     L_H = 18
 };
@@ -150,7 +151,7 @@ static const struct suffix suffixes[] = {
     /* particles and the copula on nouns; C: after a consonant-final noun only (배송이,
      * 환불을), V: after a vowel-final noun only (문제가, 서비스를) */
     P("이에요", 1, C), P("이예요", 1, C), P("예요", 1, V), P("입니다", 1, A), P("이었어요", 1, C), P("였어요", 1, V),
-    P("이요", 1, C), P("이고", 1, C), P("이라서", 1, C), P("라서", 1, V), P("이라고", 1, C), P("이라도", 1, C),
+    P("이요", 1, C), P("이고", 1, C), P("이라서", 1, C), P("이라", 1, C), P("라서", 1, V), P("이라고", 1, C), P("이라도", 1, C),
     P("라도", 1, V), P("이랑", 1, C), P("랑", 1, V), P("이나", 1, C), P("인데", 1, A), P("인데요", 1, A),
     P("이네요", 1, A), P("임", 2, A), P("에서는", 1, A), P("에서도", 1, A), P("에서", 1, A), P("에게서", 1, A),
     P("에게", 1, A), P("에는", 1, A), P("에도", 1, A), P("에다", 1, A), P("한테서", 1, A), P("한테", 1, A),
@@ -391,7 +392,7 @@ strip_bare_tail(struct word *w)
     uint32_t base = with_tail(c, T_NONE);
     static const uint32_t verbish[] = {0xd558 /* 하 */, 0xb418 /* 되 */, 0xc9c0 /* 지 */,
                                        0xb9ac /* 리 */, 0xae30 /* 기 */, 0xd788 /* 히 */,
-                                       0xce58 /* 치 */, 0xb0b4 /* 내 */};
+                                       0xce58 /* 치 */, 0xb0b4 /* 내 */, 0xd0c0 /* 타 */};
     size_t nv = t == T_M ? 2 : sizeof(verbish) / sizeof(verbish[0]);
     for (size_t i = 0; i < nv; i++) {
         if (base == verbish[i]) {
@@ -408,6 +409,34 @@ strip_bare_tail(struct word *w)
     return false;
 }
 
+/* Does @w end in a contracted 아/어 form with no ending after it, one written before a
+ * separate auxiliary (해지해 주세요, 바꿔 주세요, 깨져 있어요)? Only the unambiguous
+ * contractions: 해, ㅝ (바꿔, 미뤄), ㅙ (돼) and ㅕ after ㅈ/ㅊ/ㅋ/ㅎ (깨져, 다쳐, 켜); not ㅘ,
+ * which ends nouns (전화, 영화). */
+static bool
+bare_inf(const struct word *w)
+{
+    if (w->n < 2 || !is_syl(w->cp[w->n - 1]) || !is_syl(w->cp[w->n - 2]))
+        return false;
+    uint32_t c = w->cp[w->n - 1];
+    int l = lead(c), v = vowel(c);
+    if (tail(c) != T_NONE)
+        return false;
+    return (l == L_H && v == V_AE) || v == V_WO || v == V_WAE ||
+           (v == V_YEO && (l == L_J || l == L_C || l == L_K || l == L_H));
+}
+
+/* Is the syllable at @i the 아/어 form of a 르-irregular verb (불러 of 부르다, 골라 of 고르다)? */
+static bool
+r_irregular(const struct word *w, size_t i)
+{
+    if (i < 1 || !is_syl(w->cp[i]) || !is_syl(w->cp[i - 1]))
+        return false;
+    uint32_t c = w->cp[i];
+    return lead(c) == L_R && (vowel(c) == V_A || vowel(c) == V_EO) && tail(c) == T_NONE &&
+           tail(w->cp[i - 1]) == T_R;
+}
+
 /* Auxiliary verbs in one word: 해주 → 하, 해드리 → 하, 해보 → 하, 하고싶 → 하, 하고있 → 하. */
 static bool
 strip_auxiliary(struct word *w)
@@ -418,11 +447,17 @@ strip_auxiliary(struct word *w)
         uint32_t a[2];
         size_t m = decode_word(after_inf[i], strlen(after_inf[i]), a, 2);
         if (w->n > m && memcmp(&w->cp[w->n - m], a, m * sizeof(a[0])) == 0 &&
-            inf_form(w->cp[w->n - m - 1])) {
+            (inf_form(w->cp[w->n - m - 1]) || r_irregular(w, w->n - m - 1))) {
             w->n -= m;
             uncontract(w);
             return true;
         }
+    }
+    if (w->n >= 3 && w->cp[w->n - 1] == 0xc9c0 /* 지 */ && inf_form(w->cp[w->n - 2]) &&
+        w->cp[w->n - 2] != 0xd574 /* 해: 해지 is a noun */) {
+        w->n--; /* 미뤄지 → 미루, 만들어지 → 만들: the passive 아/어지다 */
+        uncontract(w);
+        return true;
     }
     for (size_t i = 0; i < sizeof(after_go) / sizeof(after_go[0]); i++) {
         uint32_t a[2];
@@ -512,14 +547,22 @@ reduce_text(struct word *w)
         strip_at(w, (size_t)k, at);
         if (suffixes[k].kind == SUF_INF)
             uncontract(w);
-    } else {
-        strip_bare_tail(w);
+    } else if (!strip_bare_tail(w) && bare_inf(w)) {
+        uncontract(w); /* 해지해 (주세요) → 해지하, 바꿔 → 바꾸, 깨져 → 깨지 */
     }
     for (int round = 0; round < 8; round++) {
         if (!strip_past(w) && !strip_honorific(w) && !strip_auxiliary(w))
             break;
     }
     strip_light_verb(w);
+}
+
+/* Is @c a syllable that ends nouns as often as it is a particle (랑, 과, 와, 의)? */
+static bool
+noun_final(uint32_t c)
+{
+    return c == 0xb791 /* 랑 */ || c == 0xacfc /* 과 */ || c == 0xc640 /* 와 */ ||
+           c == 0xc758 /* 의 */;
 }
 
 /* A lexicon term's word: a predicate in its dictionary form loses 다 and a light verb; any
@@ -534,7 +577,10 @@ reduce_lemma(struct word *w)
     }
     size_t at;
     long k = longest_suffix(w, 1u << SUF_PARTICLE, &at);
-    if (k >= 0)
+    /* a noun of two syllables keeps a last syllable that looks like a particle and that nouns
+     * often end in: 사랑 is not 사 + 랑, nor 사과 사 + 과, nor 문의 문 + 의 (말도, 기가 in
+     * phrases do lose theirs) */
+    if (k >= 0 && !(w->n == 2 && at == 1 && noun_final(w->cp[1])))
         strip_at(w, (size_t)k, at);
 }
 
@@ -598,5 +644,8 @@ churn__ko_contrast_ending(const char *word, size_t len)
         if (len > m && memcmp(word + len - m, endings[i], m) == 0)
             return true;
     }
-    return false;
+    /* -ㄴ데 on any vowel-final stem: 예쁜데, 싼데, 큰데 */
+    uint32_t cp[MAX_CP];
+    size_t n = decode_word(word, len, cp, MAX_CP);
+    return n >= 2 && cp[n - 1] == 0xb370 /* 데 */ && is_syl(cp[n - 2]) && tail(cp[n - 2]) == T_N;
 }
