@@ -603,6 +603,10 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
     enum churn_err err = read_text(&a, text, &len, scratch, errbuf, errlen);
     if (err)
         return err;
+    struct churn__thread *th = NULL;
+    if (s->korean && (th = churn__thread_get(s)) &&
+        churn__ko_split_spacing(s, th, text, &a.toks, scratch) != 0)
+        goto out_nomem;
 
     a.f = churn_arena_alloc(scratch, (a.toks.n + 1) * sizeof(*a.f));
     a.items = churn_arena_alloc(scratch, (a.toks.n + 1) * sizeof(*a.items));
@@ -613,8 +617,7 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
     if (!a.f || !a.items || !a.scored || !stems)
         goto out_nomem;
 
-    struct churn__thread *th = NULL;
-    if (s->snowball[0] && !(th = churn__thread_get(s))) {
+    if (s->snowball[0] && !th && !(th = churn__thread_get(s))) {
         churn_errf(errbuf, errlen, "cannot create this thread's stemmer");
         return CHURN_ENOMEM;
     }

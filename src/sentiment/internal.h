@@ -287,6 +287,12 @@ const struct churn_sentiment *churn__sentiment_pick(const struct churn_sentiment
 enum churn_err churn__ko_segment(const char *text, struct churn_sentiment_tokens *toks,
                                  struct churn_arena *scratch);
 
+/* Split the Korean words of @toks (of @text) that run several words together (spacing.c):
+ * 환불이안돼요 → 환불이 안돼요. */
+enum churn_err churn__ko_split_spacing(const struct churn_sentiment *s, struct churn__thread *th,
+                                       const char *text, struct churn_sentiment_tokens *toks,
+                                       struct churn_arena *scratch);
+
 /* Does the Korean word @word end in a contrastive connective ending (-지만, -는데, -은데)? */
 bool churn__ko_contrast_ending(const char *word, size_t len);
 

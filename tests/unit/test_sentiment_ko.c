@@ -15,6 +15,7 @@
 #include "churn/arena.h"
 #include "churn/sentiment.h"
 #include "churn/sentiment_ko.h"
+#include "churn/sentiment_tracker.h"
 
 struct form {
     const char *word;
@@ -787,4 +788,157 @@ Test(korean, lexicon_sizes)
     cr_expect_geq(count_entries("ko/general.lex"), 2000, "the general lexicon: 2,000 entries");
     cr_expect_geq(count_entries("ko/intent.lex"), 100);
     cr_expect_geq(count_entries("ko/support.lex"), 150);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Quality: the figures of tools/sentiment-eval on the Korean sets must not fall (measured
+ * 2026-12-07, docs/SENTIMENT.md: accuracy 0.912, macro-F1 0.902, escalation precision 0.952,
+ * recall 0.940, every hard trigger caught; 22 of 24 conversations escalated at their turn, no
+ * false alarm). */
+
+struct ko_counts {
+    size_t n, correct, conf[3][3], tp, fp, fn, hard, hard_caught;
+};
+
+/* One labelled utterance: text, polarity, escalate, reason (split ignored). */
+static void
+count_row(char *line, struct ko_counts *c)
+{
+    char *f[5] = {line, NULL, NULL, NULL, NULL};
+    for (int k = 1; k < 5; k++) {
+        f[k] = strchr(f[k - 1], '\t');
+        cr_assert_not_null(f[k], "row without 5 columns: %s", line);
+        *f[k]++ = '\0';
+    }
+    int want = strcmp(f[1], "negative") == 0 ? 0 : strcmp(f[1], "neutral") == 0 ? 1 : 2;
+    bool want_esc = strcmp(f[2], "yes") == 0;
+    struct churn_sentiment_result r = analyze_n(any, f[0], strlen(f[0]));
+    int got = r.compound >= 0.05 ? 2 : r.compound <= -0.05 ? 0 : 1;
+    c->conf[want][got]++;
+    c->correct += got == want;
+    c->n++;
+    struct churn_chat_state st;
+    struct churn_chat_decision d;
+    churn_chat_state_init(&st);
+    cr_assert_eq(churn_chat_tracker_update(&st, NULL, CHURN_CHAT_ROLE_CUSTOMER, &r, NULL, 0, &d),
+                 CHURN_OK);
+    c->tp += d.escalate && want_esc;
+    c->fp += d.escalate && !want_esc;
+    c->fn += !d.escalate && want_esc;
+    bool hard = strcmp(f[3], "hard") == 0;
+    c->hard += hard;
+    c->hard_caught += hard && r.hard_trigger && d.escalate;
+}
+
+static double
+macro_f1(size_t conf[3][3])
+{
+    double f1 = 0;
+    for (int c = 0; c < 3; c++) {
+        double pc = 0, tc = 0;
+        for (int k = 0; k < 3; k++) {
+            pc += (double)conf[k][c];
+            tc += (double)conf[c][k];
+        }
+        double p = pc ? (double)conf[c][c] / pc : 0, rc = tc ? (double)conf[c][c] / tc : 0;
+        f1 += p + rc > 0 ? 2 * p * rc / (p + rc) : 0;
+    }
+    return f1 / 3;
+}
+
+Test(korean, support_chat_eval_ko_does_not_regress)
+{
+    FILE *fp = fopen(CHURN_SOURCE_ROOT "/tests/data/support_chat_eval_ko.tsv", "r");
+    cr_assert_not_null(fp);
+    char line[4096];
+    struct ko_counts c = {0};
+    bool header = false;
+    while (fgets(line, sizeof(line), fp)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '#' || !line[0] || !header) {
+            header |= line[0] && line[0] != '#';
+            continue;
+        }
+        count_row(line, &c);
+    }
+    fclose(fp);
+    cr_assert_geq(c.n, 400, "the Korean set has at least 400 utterances");
+    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
+    double prec = (double)c.tp / (double)(c.tp + c.fp), rec = (double)c.tp / (double)(c.tp + c.fn);
+    cr_expect_geq(acc, 0.90, "accuracy fell to %.3f", acc);
+    cr_expect_geq(f1, 0.89, "macro-F1 fell to %.3f", f1);
+    cr_expect_geq(prec, 0.95, "escalation precision fell to %.3f", prec);
+    cr_expect_geq(rec, 0.93, "escalation recall fell to %.3f", rec);
+    cr_expect_eq(c.hard_caught, c.hard, "hard triggers caught: %zu of %zu", c.hard_caught, c.hard);
+}
+
+/* Feed one conversation's turns; returns the 1-based turn of the first escalation, 0: none. */
+static size_t
+first_escalation(char rows[][512], const char *roles[], size_t n)
+{
+    struct churn_chat_state st;
+    churn_chat_state_init(&st);
+    for (size_t i = 0; i < n; i++) {
+        enum churn_chat_role role = strcmp(roles[i], "agent") == 0 ? CHURN_CHAT_ROLE_AGENT
+                                    : strcmp(roles[i], "bot") == 0 ? CHURN_CHAT_ROLE_BOT
+                                                                   : CHURN_CHAT_ROLE_CUSTOMER;
+        struct churn_sentiment_result r;
+        if (role == CHURN_CHAT_ROLE_CUSTOMER)
+            r = analyze_n(any, rows[i], strlen(rows[i]));
+        struct churn_chat_decision d;
+        cr_assert_eq(churn_chat_tracker_update(&st, NULL, role,
+                                               role == CHURN_CHAT_ROLE_CUSTOMER ? &r : NULL, NULL,
+                                               1700000000000LL + (int64_t)i * 30000, &d),
+                     CHURN_OK);
+        if (d.escalate)
+            return i + 1;
+    }
+    return 0;
+}
+
+Test(korean, conversations_escalate_at_their_turn)
+{
+    FILE *fp = fopen(CHURN_SOURCE_ROOT "/tests/data/support_chat_conversations_ko.tsv", "r");
+    cr_assert_not_null(fp);
+    static char text[64][512];
+    const char *roles[64];
+    char line[1024], conv[64] = "", role[64][16];
+    size_t n = 0, want = 0, convs = 0, on_time = 0, false_alarms = 0, to_escalate = 0;
+    bool header = false, eof = false;
+    while (!eof) {
+        eof = !fgets(line, sizeof(line), fp);
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!eof && (line[0] == '#' || !line[0] || !header)) {
+            header |= line[0] && line[0] != '#';
+            continue;
+        }
+        char *f[4] = {line, NULL, NULL, NULL};
+        for (int k = 1; k < 4 && !eof; k++) {
+            f[k] = strchr(f[k - 1], '\t');
+            cr_assert_not_null(f[k], "row without 4 columns");
+            *f[k]++ = '\0';
+        }
+        if ((eof || strcmp(f[0], conv) != 0) && n) {
+            size_t got = first_escalation(text, roles, n);
+            convs++;
+            to_escalate += want != 0;
+            on_time += want && got == want;
+            false_alarms += !want && got;
+            n = want = 0;
+        }
+        if (eof)
+            break;
+        snprintf(conv, sizeof(conv), "%.60s", f[0]);
+        cr_assert_lt(n, 64);
+        snprintf(role[n], sizeof(role[n]), "%.15s", f[1]);
+        roles[n] = role[n];
+        snprintf(text[n], sizeof(text[n]), "%.500s", f[2]);
+        n++;
+        if (strcmp(f[3], "yes") == 0 && !want)
+            want = n;
+    }
+    fclose(fp);
+    cr_assert_geq(convs, 30, "at least 30 conversations");
+    cr_expect_eq(false_alarms, 0, "a calm conversation escalated");
+    cr_expect_geq(on_time, 22, "only %zu of %zu escalated at their turn", on_time, to_escalate);
 }
