@@ -219,6 +219,7 @@ enum churn_sentiment_evidence_kind {
 #define CHURN_EVIDENCE_F_AFTER_CONTRAST    0x0200 /* after "but": weight raised */
 #define CHURN_EVIDENCE_F_STEM              0x0400 /* matched through its Snowball stem */
 #define CHURN_EVIDENCE_F_INTENT_SUPPRESSED 0x0800 /* intent flag negated ("won't cancel") */
+#define CHURN_EVIDENCE_F_HEDGED            0x1000 /* churn intent said tentatively */
 
 /**
  * struct churn_sentiment_evidence - one term or phrase that contributed.
@@ -257,7 +258,9 @@ struct churn_sentiment_result {
     size_t n_tokens;
     size_t n_evidence;
     struct churn_sentiment_evidence *evidence;
-    const char *language; /* the code of the language analyzed with ("en", "ko"); static */
+    const char *language;     /* the code of the language analyzed with ("en", "ko"); static */
+    double intent_confidence; /* 1: churn intent said outright, 0.6: only hedged ("thinking
+                               * about switching"), 0: none */
 };
 
 /**

@@ -15,16 +15,17 @@
 #include "churn/utf8.h"
 #include "internal.h"
 
-#define B_INCR       0.293 /* booster step (VADER) */
-#define C_INCR       0.733 /* ALL-CAPS emphasis (VADER) */
-#define E_INCR       0.293 /* elongation emphasis ("sooo bad") */
-#define WINDOW       3     /* items before a term that may modify it */
-#define ALPHA        15.0  /* normalization constant (VADER) */
-#define EP_STEP      0.292 /* per "!" (at most 4) */
-#define QM_STEP      0.18  /* per "?" when 2 or 3 */
-#define QM_MAX       0.96  /* 4 or more "?" */
-#define CONTRAST_DEF 1.5
-#define N_SCALAR     -0.74 /* negation of words ending in "n't" that no lexicon lists */
+#define B_INCR            0.293 /* booster step (VADER) */
+#define C_INCR            0.733 /* ALL-CAPS emphasis (VADER) */
+#define E_INCR            0.293 /* elongation emphasis ("sooo bad") */
+#define WINDOW            3     /* items before a term that may modify it */
+#define ALPHA             15.0  /* normalization constant (VADER) */
+#define EP_STEP           0.292 /* per "!" (at most 4) */
+#define QM_STEP           0.18  /* per "?" when 2 or 3 */
+#define QM_MAX            0.96  /* 4 or more "?" */
+#define CONTRAST_DEF      1.5
+#define HEDGED_CONFIDENCE 0.6   /* churn intent only hedged ("thinking about switching") */
+#define N_SCALAR          -0.74 /* negation of words ending in "n't" that no lexicon lists */
 
 /* One token with its lexicon forms and its one-word matches. */
 struct tok_form {
@@ -257,7 +258,8 @@ apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t
     }
     if (intent && !(it->ev_flags & CHURN_EVIDENCE_F_INTENT_SUPPRESSED)) {
         if (e->flags & CHURN__LEX_CHURN)
-            it->ev_flags |= CHURN_EVIDENCE_F_CHURN_INTENT;
+            it->ev_flags |= CHURN_EVIDENCE_F_CHURN_INTENT |
+                            ((e->flags & CHURN__LEX_HEDGED) ? CHURN_EVIDENCE_F_HEDGED : 0);
         if (e->flags & CHURN__LEX_HUMAN)
             it->ev_flags |= CHURN_EVIDENCE_F_HUMAN_REQUEST;
     }
@@ -523,7 +525,7 @@ fill_evidence(const struct analysis *a, struct churn_sentiment_evidence *ev,
 {
     const struct churn_sentiment *s = a->s;
     size_t k = 0;
-    bool churn = false, human = false, hard = false;
+    bool churn = false, human = false, hard = false, outright = false;
     for (size_t i = 0; i < a->ns; i++) {
         const struct item *it = &a->items[a->scored[i]];
         const struct churn__lex_entry *e = it->e;
@@ -539,10 +541,13 @@ fill_evidence(const struct analysis *a, struct churn_sentiment_evidence *ev,
         x->valence = e->valence;
         x->contribution = (float)it->v;
         churn |= (it->ev_flags & CHURN_EVIDENCE_F_CHURN_INTENT) != 0;
+        outright |= (it->ev_flags & (CHURN_EVIDENCE_F_CHURN_INTENT | CHURN_EVIDENCE_F_HEDGED)) ==
+                    CHURN_EVIDENCE_F_CHURN_INTENT;
         human |= (it->ev_flags & CHURN_EVIDENCE_F_HUMAN_REQUEST) != 0;
         hard |= (it->ev_flags & CHURN_EVIDENCE_F_HARD_TRIGGER) != 0;
     }
     out->churn_intent = churn;
+    out->intent_confidence = outright ? 1.0 : churn ? HEDGED_CONFIDENCE : 0.0;
     out->human_requested = human;
     out->hard_trigger = hard;
     out->n_evidence = k;

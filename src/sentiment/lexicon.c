@@ -175,7 +175,7 @@ static const struct {
     {"contrast", CHURN__LEX_CONTRAST}, {"churn", CHURN__LEX_CHURN},
     {"human", CHURN__LEX_HUMAN},       {"hard", CHURN__LEX_HARD},
     {"nostem", CHURN__LEX_NOSTEM},     {"idiom", CHURN__LEX_IDIOM},
-    {"suffix", CHURN__LEX_SUFFIX},
+    {"suffix", CHURN__LEX_SUFFIX},     {"hedged", CHURN__LEX_HEDGED},
 };
 
 static bool
@@ -203,7 +203,7 @@ parse_flags(struct loader *ld, const char *name, size_t line, const char *p, siz
         if (!ok) {
             churn_errf(ld->errbuf, ld->errlen,
                        "%s:%zu: unknown flag '%.*s' (known: negator, modal, booster, dampener, "
-                       "contrast, churn, human, hard, nostem, idiom, suffix)",
+                       "contrast, churn, human, hard, nostem, idiom, suffix, hedged)",
                        name, line, (int)(b - a > 40 ? 40 : b - a), p + a);
             return false;
         }
@@ -222,6 +222,10 @@ parse_flags(struct loader *ld, const char *name, size_t line, const char *p, siz
     }
     if ((*flags & CHURN__LEX_SUFFIX) && !(*flags & CHURN__LEX_NEGATOR)) {
         churn_errf(ld->errbuf, ld->errlen, "%s:%zu: flag 'suffix' needs 'negator'", name, line);
+        return false;
+    }
+    if ((*flags & CHURN__LEX_HEDGED) && !(*flags & CHURN__LEX_CHURN)) {
+        churn_errf(ld->errbuf, ld->errlen, "%s:%zu: flag 'hedged' needs 'churn'", name, line);
         return false;
     }
     return true;

@@ -390,6 +390,7 @@ Test(lexicon, errors_name_the_file_and_line)
     EXPECT_ERROR("very\t5\tbooster\n", CHURN_EINVAL, "booster amount 5 is out of range");
     EXPECT_ERROR("not\t-0.7\tnegator,booster\n", CHURN_EINVAL, "at most one of");
     EXPECT_ERROR("x\t1\tmodal\n", CHURN_EINVAL, "flag 'modal' needs 'negator'");
+    EXPECT_ERROR("maybe leaving\t-1\thedged\n", CHURN_EINVAL, "flag 'hedged' needs 'churn'");
     EXPECT_ERROR("a\t1\t\tb\n", CHURN_EINVAL, "more than 3 tab-separated fields");
     EXPECT_ERROR("what?\t1\n", CHURN_EINVAL, "contains '?'");
     EXPECT_ERROR("one two three four five six seven eight nine\t-1\n", CHURN_EINVAL,
@@ -709,6 +710,51 @@ Test(analyzer, negated_intent_is_suppressed_but_inability_is_not)
     cr_assert_lt(r.compound, 0);
     r = analyze("I will not go to a lawyer, but I will never file a chargeback");
     cr_assert(r.hard_trigger, "hard triggers always reach a human");
+}
+
+Test(analyzer, hedged_intent_is_intent_with_a_lower_confidence)
+{
+    static const char *const hedged[] = {
+        "I'm thinking about cancelling, the app keeps crashing",
+        "we might switch to another tool next quarter",
+        "Not sure I'll renew next year",
+        "honestly I'm considering other options",
+        "other providers are cheaper, I'm shopping around",
+        "how do I downgrade to the free plan?",
+    };
+    for (size_t i = 0; i < sizeof(hedged) / sizeof(hedged[0]); i++) {
+        struct churn_sentiment_result r = analyze(hedged[i]);
+        cr_expect(r.churn_intent, "%s: hedged intent is intent", hedged[i]);
+        cr_expect_float_eq(r.intent_confidence, 0.6, 1e-9, "%s", hedged[i]);
+        bool flagged = false;
+        for (size_t k = 0; k < r.n_evidence; k++)
+            flagged |= (r.evidence[k].flags & CHURN_EVIDENCE_F_HEDGED) != 0;
+        cr_expect(flagged, "%s: the evidence says hedged", hedged[i]);
+    }
+    struct churn_sentiment_result r = analyze("I want to cancel my subscription");
+    cr_expect_float_eq(r.intent_confidence, 1.0, 1e-9, "explicit intent");
+    r = analyze("I might switch, actually no, cancel my subscription today");
+    cr_expect_float_eq(r.intent_confidence, 1.0, 1e-9, "explicit wins over hedged");
+    r = analyze("I'm not thinking about cancelling, I love it");
+    cr_expect_not(r.churn_intent, "negated hedged intent is suppressed");
+    cr_expect_float_eq(r.intent_confidence, 0.0, 1e-9);
+    r = analyze("Thanks, the new plan is great");
+    cr_expect_float_eq(r.intent_confidence, 0.0, 1e-9);
+
+    /* the tracker escalates both, the hedged one with a lower confidence */
+    struct churn_chat_state st;
+    struct churn_chat_decision dh, de;
+    churn_chat_state_init(&st);
+    r = analyze("we might switch to another tool");
+    cr_assert_eq(churn_chat_tracker_update(&st, NULL, CHURN_CHAT_ROLE_CUSTOMER, &r, NULL, 0, &dh),
+                 CHURN_OK);
+    churn_chat_state_init(&st);
+    r = analyze("I want to cancel my subscription");
+    cr_assert_eq(churn_chat_tracker_update(&st, NULL, CHURN_CHAT_ROLE_CUSTOMER, &r, NULL, 0, &de),
+                 CHURN_OK);
+    cr_expect(dh.escalate && de.escalate);
+    cr_expect_eq(dh.reason, CHURN_CHAT_REASON_CHURN_INTENT);
+    cr_expect_lt(dh.confidence, de.confidence);
 }
 
 Test(analyzer, empty_and_whitespace_only)
