@@ -15,6 +15,7 @@
 #include "churn/alloc.h"
 #include "churn/arena.h"
 #include "churn/sentiment.h"
+#include "churn/sentiment_json.h"
 #include "churn/sentiment_tracker.h"
 
 #define LEXDIR CHURN_SOURCE_ROOT "/lexicons"
@@ -1374,4 +1375,102 @@ Test(quality, support_chat_eval_does_not_regress)
     cr_assert_geq(f1 / 3, 0.86, "macro-F1 fell to %.3f", f1 / 3);
     cr_assert_geq(prec, 0.95, "escalation precision fell to %.3f", prec);
     cr_assert_geq(rec, 0.90, "escalation recall fell to %.3f", rec);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+TestSuite(json, .init = setup_analyzer, .fini = teardown_analyzer);
+
+/* Significant digits of the decimal text @s ("-0.0340" has 3: leading zeros do not count). */
+static int
+sig_digits(const char *s)
+{
+    int n = 0, lead = 1, trail = 0;
+    for (; *s && *s != 'e'; s++) {
+        if (*s < '0' || *s > '9')
+            continue;
+        if (lead && *s == '0')
+            continue;
+        lead = 0;
+        n++;
+        trail = *s == '0' ? trail + 1 : 0;
+    }
+    return n - trail;
+}
+
+Test(json, doubles_round_trip_in_their_shortest_form)
+{
+    char b[32];
+    churn_json_double(0.1, b);
+    cr_expect_str_eq(b, "0.1");
+    churn_json_double(-0.5, b);
+    cr_expect_str_eq(b, "-0.5");
+    churn_json_double(2, b);
+    cr_expect_str_eq(b, "2");
+    churn_json_double(0, b);
+    cr_expect_str_eq(b, "0");
+    churn_json_double(NAN, b);
+    cr_expect_str_eq(b, "null");
+    churn_json_double(INFINITY, b);
+    cr_expect_str_eq(b, "null");
+    churn_json_float(1.9f, b);
+    cr_expect_str_eq(b, "1.9");
+    churn_json_float(-1.406f, b);
+    cr_expect_str_eq(b, "-1.406");
+    /* any value: reads back exactly, with no more digits than the shortest %.Ng that does */
+    unsigned seed = 17;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        double v = ((double)(seed >> 8) / (1 << 24) - 0.5) * pow(10, (int)(seed % 23) - 11);
+        if (i % 3 == 0)
+            v = (double)(float)v;
+        churn_json_double(v, b);
+        cr_assert_eq(strtod(b, NULL), v, "%.17g printed as %s", v, b);
+        int shortest = 17;
+        for (int p = 1; p <= 17; p++) {
+            char r[40];
+            snprintf(r, sizeof(r), "%.*g", p, v);
+            if (strtod(r, NULL) == v) {
+                shortest = p;
+                break;
+            }
+        }
+        cr_assert_leq(sig_digits(b), shortest, "%.17g printed as %s, %d digits suffice", v, b,
+                      shortest);
+        float f = (float)v;
+        churn_json_float(f, b);
+        cr_assert_eq(strtof(b, NULL), f, "%.9g printed as %s", (double)f, b);
+    }
+    for (double v = 1e-300; v < 1e300; v *= 1e37) { /* beyond fixed point: the exponent form */
+        churn_json_double(v, b);
+        cr_assert_eq(strtod(b, NULL), v, "%.17g printed as %s", v, b);
+    }
+}
+
+Test(json, an_analysis_as_one_line)
+{
+    const char *t = "I \"HATE\" this\t\\ \xf0\x9f\x98\xa1 \xea\xb0\x80\x01";
+    struct churn_sentiment_result r = analyze(t);
+    char out[2048];
+    size_t n = churn_sentiment_json(t, strlen(t), &r, out, sizeof(out));
+    cr_assert_lt(n, sizeof(out));
+    out[n] = '\0';
+    cr_expect(
+        strncmp(out,
+                "{\"text\":\"I \\\"HATE\\\" this\\t\\\\ \\uD83D\\uDE21 \\uAC00\\u0001\","
+                "\"language\":\"en\",\"compound\":-",
+                strlen("{\"text\":\"I \\\"HATE\\\" this\\t\\\\ \\uD83D\\uDE21 \\uAC00\\u0001\","
+                       "\"language\":\"en\",\"compound\":-")) == 0,
+        "%s", out);
+    cr_expect(strstr(out, "{\"term\":\"hate\",\"kind\":\"word\",\"start\":3,\"end\":7,"), "%s",
+              out);
+    cr_expect(strstr(out, "\"churn_intent\":false,\"intent_confidence\":0,"), "%s", out);
+    cr_expect_eq(out[n - 1], '}');
+    for (size_t k = 0; k < n; k++)
+        cr_expect((unsigned char)out[k] >= 0x20 && (unsigned char)out[k] < 0x80, "ASCII only");
+    /* a buffer too small: the same length back, nothing written past the cap */
+    char small[40];
+    memset(small, 'Z', sizeof(small));
+    cr_expect_eq(churn_sentiment_json(t, strlen(t), &r, small, 30), n);
+    cr_expect_eq(memcmp(small, out, 30), 0);
+    cr_expect_eq(small[30], 'Z');
 }
