@@ -5,9 +5,9 @@
  * and full-width forms become their ordinary characters (ＡＢＣ → ABC, ！ → !, ﾡ → ㄱ; a
  * jamo left without a syllable becomes the compatibility jamo chat uses, ᄏ → ㅋ), so they
  * match the lexicon like any other text. Most text needs none of it: a byte scan finds the
- * code points that do, and only then is the text rewritten, chunk by chunk (a run of conjoining
- * jamo, or one half/full-width character, is one chunk), with a map from every byte of the
- * rewritten text to the byte of the original its chunk started at, so evidence offsets still
+ * code points that do, and only then is the text rewritten, chunk by chunk (the conjoining
+ * jamo of one syllable, or one half/full-width character, is one chunk), with a map from every byte
+ * of the rewritten text to the byte of the original its chunk started at, so evidence offsets still
  * point into the caller's text.
  */
 #include <string.h>
@@ -23,13 +23,6 @@ wants_nfkc(uint32_t cp)
 {
     return (cp >= 0x1100 && cp <= 0x11ff) || (cp >= 0xa960 && cp <= 0xa97f) ||
            (cp >= 0xd7b0 && cp <= 0xd7ff) || (cp >= 0xff01 && cp <= 0xffee);
-}
-
-static bool
-is_conjoining(uint32_t cp)
-{
-    return (cp >= 0x1100 && cp <= 0x11ff) || (cp >= 0xa960 && cp <= 0xa97f) ||
-           (cp >= 0xd7b0 && cp <= 0xd7ff);
 }
 
 bool
@@ -63,6 +56,21 @@ standalone_jamo(uint32_t cp)
     if (cp >= 0x1161 && cp <= 0x1175)
         return cp - 0x1161 + 0x314f; /* ㅏ ... ㅣ */
     return cp;
+}
+
+/* A conjoining jamo's place in a syllable NFKC composes: 1 modern lead (U+1100-1112), 2
+ * modern vowel (U+1161-1175), 3 modern tail (U+11A8-11C2); 0 for any other, which stays a
+ * chunk of its own. */
+static int
+jamo_role(uint32_t cp)
+{
+    if (cp >= 0x1100 && cp <= 0x1112)
+        return 1;
+    if (cp >= 0x1161 && cp <= 0x1175)
+        return 2;
+    if (cp >= 0x11a8 && cp <= 0x11c2)
+        return 3;
+    return 0;
 }
 
 /* NFKC of one chunk (@n UTF-16 units of BMP code points) appended at @out; returns the bytes
@@ -106,16 +114,19 @@ churn__normalize(const char *text, size_t len, struct churn_arena *scratch, char
             i += adv;
             continue;
         }
-        /* one chunk: a run of conjoining jamo (at most 16: a syllable is 2-3), or one
-         * half/full-width character */
-        UChar u[16];
+        /* one chunk: the conjoining jamo of one syllable (a lead, then a vowel, then a tail:
+         * NFKC makes them one character; any other jamo alone), or one half/full-width
+         * character. One character out per chunk, so a token never ends inside a chunk. */
+        UChar u[4];
         int32_t nu = 0;
         size_t j = i;
+        int role = jamo_role(cp) == 1 ? 1 : 0; /* a syllable starts with its lead */
         do {
             u[nu++] = (UChar)cp;
             j += adv;
-        } while (is_conjoining(cp) && nu < 16 && j < len &&
-                 is_conjoining(cp = churn__utf8_decode(s + j, len - j, &adv)));
+        } while (role && nu < 3 && j < len &&
+                 jamo_role(cp = churn__utf8_decode(s + j, len - j, &adv)) == role + 1 &&
+                 (role = role + 1));
         size_t w = nfkc_chunk(u, nu, o + n);
         if (w == 0) {
             memcpy(o + n, s + i, j - i);

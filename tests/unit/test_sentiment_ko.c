@@ -680,6 +680,22 @@ Test(korean, nfd_hangul_matches_like_nfc)
     cr_expect_eq(e->end, strlen(nfd), "offsets in the original (decomposed) bytes");
 }
 
+Test(korean, nfd_syllable_then_a_lone_jamo)
+{
+    /* 좋 decomposed, then a lone lead ᄋ (becomes ㅋ-like compatibility ㅇ) and Tai Le: the
+     * evidence of 좋 ends where its own jamo end (found by the fuzzer: it ended at 0) */
+    const char *t = "\xe1\x84\x8c\xe1\x85\xa9\xe1\x87\x82\xe1\x84\x8b\xe1\xa5\xa1 ok";
+    struct churn_sentiment_result r = analyze(t);
+    for (size_t i = 0; i < r.n_evidence; i++) {
+        cr_expect_lt(r.evidence[i].start, r.evidence[i].end);
+        cr_expect(i == 0 || r.evidence[i].start >= r.evidence[i - 1].end);
+    }
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "좋다");
+    cr_assert_not_null(e);
+    cr_expect_eq(e->start, 0);
+    cr_expect_eq(e->end, 9);
+}
+
 Test(korean, half_and_full_width_forms)
 {
     /* full-width Latin and punctuation; half-width Hangul jamo (U+FFBB ﾻ is a half-width ㅋ) */
