@@ -15,6 +15,7 @@
 #include "churn/clock.h"
 #include "churn/alerts.h"
 #include "churn/config.h"
+#include "churn/delivery.h"
 #include "churn/log.h"
 #include "churn/retrain.h"
 #include "churn/sentiment.h"
@@ -191,6 +192,30 @@ start_retraining(const struct churn_config *cfg, struct churn_services *svc, cha
     return churn_services_start_retrainer(svc, &o, err, errlen);
 }
 
+/* The delivery destinations of --webhook/--email & co., checked before anything starts. */
+static enum churn_err
+delivery_from_config(const struct churn_config *cfg, struct churn_delivery_config *d, char *err,
+                     size_t errlen)
+{
+    churn_delivery_config_init(d);
+    d->timeout_ms = cfg->delivery_timeout_ms;
+    d->pause_after_ms = cfg->delivery_pause_after_s * 1000;
+    d->backoff_max_ms = cfg->delivery_retry_max_ms;
+    if (d->backoff_min_ms > d->backoff_max_ms)
+        d->backoff_min_ms = d->backoff_max_ms;
+    d->digest_ms = cfg->email_digest_ms;
+    snprintf(d->forbidden_hosts[0], sizeof(d->forbidden_hosts[0]), "%s", cfg->listen);
+    d->n_forbidden = 1;
+    d->smtp_url = *cfg->smtp_url ? strdup(cfg->smtp_url) : NULL;
+    d->smtp_from = strdup(cfg->smtp_from);
+    if ((*cfg->smtp_url && !d->smtp_url) || !d->smtp_from)
+        return churn_fail(err, errlen, CHURN_ENOMEM, "out of memory");
+    const struct churn_delivery_lists lists = {cfg->webhooks, cfg->webhook_secrets,
+                                               cfg->webhook_filters, cfg->webhook_formats,
+                                               cfg->emails};
+    return churn_delivery_config_parse(d, &lists, err, errlen);
+}
+
 static void
 close_store(struct churn_services *svc)
 {
@@ -248,6 +273,13 @@ main(int argc, char **argv)
         churn_config_fini(&cfg);
         return 2;
     }
+    static struct churn_delivery_config delivery;
+    if (delivery_from_config(&cfg, &delivery, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnd: %s\n", err);
+        churn_delivery_config_fini(&delivery);
+        churn_config_fini(&cfg);
+        return 2;
+    }
     churn_log_configure(cfg.log_level, cfg.log_format, 2);
 
     /* signals are taken synchronously by the main thread; every other thread blocks them */
@@ -282,6 +314,7 @@ main(int argc, char **argv)
     svc.segments = &segments;
     svc.alert_rules = &rules;
     svc.chat_score_reuse_ms = cfg.chat_score_reuse_s * 1000;
+    svc.delivery_config = &delivery;
     if (make_data_dir(cfg.data_dir, err, sizeof(err)) != 0 ||
         open_store(&cfg, &svc, err, sizeof(err)) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
@@ -333,6 +366,7 @@ out_services:
     churn_sentiment_close(svc.sentiment);
     churn_services_fini(&svc);
 out_config:
+    churn_delivery_config_fini(&delivery);
     churn_config_fini(&cfg);
     if (rc == 0)
         churn_log(CHURN_LOG_INFO, "stopped", CHURN_LF_STR("msg", "clean exit"));

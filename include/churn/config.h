@@ -60,6 +60,18 @@ struct churn_config {
     int64_t retrain_horizon_days;
     int64_t retrain_cutoffs;
     int64_t retrain_step_days;
+    /* alert delivery (issue 15): the list options hold one NAME=VALUE per line */
+    char *webhooks;
+    char *webhook_secrets;
+    char *webhook_filters;
+    char *webhook_formats;
+    char *emails;
+    char *smtp_url;
+    char *smtp_from;
+    int64_t email_digest_ms;
+    int64_t delivery_timeout_ms;
+    int64_t delivery_pause_after_s;
+    int64_t delivery_retry_max_ms;
 };
 
 enum churn_config_action {

@@ -25,6 +25,8 @@ struct churn__alerts;
 struct churn__models;
 struct churn_retrainer;
 struct churn_retrain_options;
+struct churn_delivery_config;
+struct churn_delivery;
 
 struct churn_services {
     struct churn_health *health;
@@ -54,6 +56,10 @@ struct churn_services {
     /* a chat conversation reuses its customer's score for this long while the stored record,
      * the model and the tier cuts are unchanged (0: score every customer turn) */
     int64_t chat_score_reuse_ms;
+    /* alert delivery (webhooks, e-mail): the destinations (NULL: none), started with the
+     * alert engine when the store is attached */
+    const struct churn_delivery_config *delivery_config;
+    struct churn_delivery *delivery;
 };
 
 /**

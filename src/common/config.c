@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@ enum opt_type {
     OPT_LOG_FORMAT,
     OPT_DURATION_MS, /* "0"/"off", or an integer and a unit: s, m, h, d, w */
     OPT_FRACTION,    /* a decimal number in [0, 1] */
+    OPT_LIST,        /* repeatable: every occurrence appends one line ("" default: none) */
 };
 
 struct opt {
@@ -107,6 +109,29 @@ static const struct opt options[] = {
      "retraining's stacked training cutoffs"},
     {"retrain-step-days", OPT_INT, OFF(retrain_step_days), 1, 365, "30",
      "days between retraining's cutoffs"},
+    /* issue 15: alerts delivered where people work (docs/DELIVERY.md) */
+    {"webhook", OPT_LIST, OFF(webhooks), 0, 0, "",
+     "NAME=URL: POST every alert change to this http(s) URL (repeatable)"},
+    {"webhook-secret", OPT_LIST, OFF(webhook_secrets), 0, 0, "",
+     "NAME=SECRET: sign NAME's deliveries with HMAC-SHA256 (repeatable)"},
+    {"webhook-filter", OPT_LIST, OFF(webhook_filters), 0, 0, "",
+     "NAME=FILTER: deliver only alerts passing this churnctl alerts --filter (repeatable)"},
+    {"webhook-format", OPT_LIST, OFF(webhook_formats), 0, 0, "",
+     "NAME=json|slack: the payload of NAME's deliveries (default json; repeatable)"},
+    {"email", OPT_LIST, OFF(emails), 0, 0, "",
+     "NAME=ADDR[,ADDR...]: e-mail alert changes to these addresses (repeatable)"},
+    {"smtp-url", OPT_STR, OFF(smtp_url), 0, 0, "",
+     "the SMTP relay for --email, e.g. smtp://127.0.0.1:25 or smtps://relay:465"},
+    {"smtp-from", OPT_STR, OFF(smtp_from), 0, 0, "churnd@localhost",
+     "the sender address of alert e-mails"},
+    {"email-digest", OPT_DURATION_MS, OFF(email_digest_ms), 1000, 7LL * 86400000, "off",
+     "gather alert changes this long into one e-mail, e.g. 15m (off: one e-mail each)"},
+    {"delivery-timeout-ms", OPT_INT, OFF(delivery_timeout_ms), 100, 600000, "10000",
+     "a webhook or SMTP exchange taking longer fails (and is retried)"},
+    {"delivery-pause-after-s", OPT_INT, OFF(delivery_pause_after_s), 1, 86400, "300",
+     "a destination failing this long is paused (retried slowly) and reported"},
+    {"delivery-retry-max-ms", OPT_INT, OFF(delivery_retry_max_ms), 100, 3600000, "60000",
+     "the longest wait between two attempts of a failing delivery (also while paused)"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -118,6 +143,23 @@ find_option(const char *name, size_t len)
         if (strlen(options[i].name) == len && memcmp(options[i].name, name, len) == 0)
             return &options[i];
     return NULL;
+}
+
+/* @ms in its largest whole unit ("1m", "366d"), for messages. */
+static const char *
+duration_text(int64_t ms, char *out, size_t outlen)
+{
+    static const struct {
+        char unit;
+        int64_t ms;
+    } units[] = {{'d', 86400000}, {'h', 3600000}, {'m', 60000}, {'s', 1000}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (ms % units[i].ms == 0) {
+            snprintf(out, outlen, "%" PRId64 "%c", ms / units[i].ms, units[i].unit);
+            return out;
+        }
+    snprintf(out, outlen, "%" PRId64 "ms", ms);
+    return out;
 }
 
 /* "0" or "off" (0), or digits and one unit (s, m, h, d, w) within [o->min, o->max] ms. */
@@ -144,10 +186,32 @@ apply_duration(const struct opt *o, const char *value, int64_t *out, char *errbu
                           "%s: '%s' is not a duration (a whole number and a unit s, m, h, d or w, "
                           "e.g. 7d or 12h; 0 or off: never)",
                           o->name, value);
-    if (n > o->max / unit || n * unit < o->min || n * unit > o->max)
-        return churn_fail(errbuf, errlen, CHURN_ERANGE,
-                          "%s: '%s' is out of range (1m to 366d, or off)", o->name, value);
+    if (n > o->max / unit || n * unit < o->min || n * unit > o->max) {
+        char lo[32], hi[32];
+        return churn_fail(
+            errbuf, errlen, CHURN_ERANGE, "%s: '%s' is out of range (%s to %s, or off)", o->name,
+            value, duration_text(o->min, lo, sizeof(lo)), duration_text(o->max, hi, sizeof(hi)));
+    }
     *out = n * unit;
+    return CHURN_OK;
+}
+
+/* OPT_LIST: @value appended to *@slot as one more line; a value may not hold a newline. */
+static enum churn_err
+append_line(const struct opt *o, char **slot, const char *value, char *errbuf, size_t errlen)
+{
+    if (strchr(value, '\n'))
+        return churn_fail(errbuf, errlen, CHURN_EINVAL, "%s: a value cannot span lines", o->name);
+    size_t old = *slot ? strlen(*slot) : 0, add = strlen(value);
+    if (!add && *slot)
+        return CHURN_OK;
+    char *grown = churn_realloc(*slot, old + 1 + add + 1);
+    if (!grown)
+        return churn_fail(errbuf, errlen, CHURN_ENOMEM, "%s: out of memory", o->name);
+    if (old)
+        grown[old++] = '\n';
+    memcpy(grown + old, value, add + 1);
+    *slot = grown;
     return CHURN_OK;
 }
 
@@ -193,6 +257,8 @@ apply(struct churn_config *cfg, const struct opt *o, const char *value, char *er
         *(double *)(base + o->offset) = v;
         return CHURN_OK;
     }
+    case OPT_LIST:
+        return append_line(o, (char **)(base + o->offset), value, errbuf, errlen);
     case OPT_LOG_LEVEL:
         if (!churn_log_level_parse(value, (enum churn_log_level *)(base + o->offset)))
             return churn_fail(errbuf, errlen, CHURN_EINVAL,
@@ -236,7 +302,7 @@ void
 churn_config_fini(struct churn_config *cfg)
 {
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        if (options[i].type == OPT_STR) {
+        if (options[i].type == OPT_STR || options[i].type == OPT_LIST) {
             char **slot = (char **)((char *)cfg + options[i].offset);
             churn_free(*slot);
             *slot = NULL;

@@ -926,3 +926,9 @@ const struct churn_method churn__alert_methods[] = {
 };
 const size_t churn__n_alert_methods =
     sizeof(churn__alert_methods) / sizeof(churn__alert_methods[0]);
+
+Churn__V1__Alert *
+churn__alert_to_proto(const struct churn_alert *a, struct churn_arena *ar)
+{
+    return alert_to_proto(a, ar);
+}

@@ -285,6 +285,17 @@ enum churn_err churn__alerts_record_outcome(struct churn__alerts *al,
 
 /** churn__outcome_to_proto() - the proto Outcome of @o (the numbering differs). */
 Churn__V1__Outcome churn__outcome_to_proto(enum churn_outcome o);
+/** churn__alert_to_proto() - the API's Alert message of @a in @ar; NULL when @ar is full. */
+Churn__V1__Alert *churn__alert_to_proto(const struct churn_alert *a, struct churn_arena *ar);
+
+/**
+ * churn__delivery_start() - start delivering alert changes to svc->delivery_config's
+ * destinations (none: nothing runs), after the alert engine started. churn__delivery_stop()
+ * stops it (before the alert engine stops; idempotent).
+ */
+enum churn_err churn__delivery_start(struct churn_services *svc);
+void churn__delivery_stop(struct churn_services *svc);
+
 /** churn__alerts_hub() - the engine's hub (borrowed). */
 struct churn_alert_hub *churn__alerts_hub(struct churn__alerts *al);
 

@@ -146,6 +146,13 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
         churn_log(CHURN_LOG_ERROR, "model_registry_unreadable", CHURN_LF_STR("error", why));
     else
         err = churn__alerts_start(svc, store, &svc->alerts);
+    if (!err) {
+        err = churn__delivery_start(svc);
+        if (err) {
+            churn__alerts_stop(svc->alerts);
+            svc->alerts = NULL;
+        }
+    }
     if (err) {
         churn__models_close(svc);
         churn__chat_saver_stop(svc->chat_saver);
@@ -169,6 +176,7 @@ void
 churn_services_detach_store(struct churn_services *svc)
 {
     churn_services_stop_retrainer(svc);
+    churn__delivery_stop(svc);
     churn__alerts_stop(svc->alerts);
     svc->alerts = NULL;
     churn__chat_saver_stop(svc->chat_saver);
