@@ -342,7 +342,7 @@ main(int argc, char **argv)
         churn_server_shutdown(server);
         goto out_server;
     }
-    if (churn_sentiment_open(cfg.lexicon_dir, "en", NULL, &svc.sentiment, err, sizeof(err)) !=
+    if (churn_sentiment_open(cfg.lexicon_dir, "auto", NULL, &svc.sentiment, err, sizeof(err)) !=
         CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("lexicons", cfg.lexicon_dir),
                   CHURN_LF_STR("error", err));

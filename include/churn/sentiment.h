@@ -6,9 +6,10 @@
  * hard-trigger flags that drive escalation.
  *
  * An analyzer (struct churn_sentiment) is one language: a set of lexicon files plus a
- * Snowball stemming algorithm. It is immutable once opened and may be shared by any number
- * of threads without locks; each thread lazily gets its own stemmer and memo of recent words
- * (352 KiB), owned by the analyzer and released by churn_sentiment_close(). Analysis
+ * stemmer (a Snowball algorithm, or for Korean our reducer, churn/sentiment_ko.h), or "auto":
+ * every language, one picked per text by script. It is immutable once opened and may be shared by
+ * any number of threads without locks; each thread lazily gets its own stemmer and memo of recent
+ * words (352 KiB), owned by the analyzer and released by churn_sentiment_close(). Analysis
  * allocates only from the caller's arena, never per token from the heap. The lexicon file
  * format is described in docs/SENTIMENT.md and in the header comment of every file under
  * lexicons/.
@@ -130,8 +131,10 @@ struct churn_sentiment_options {
 /**
  * churn_sentiment_open() - load the lexicons of @language from @lexicon_dir and compile them.
  * @lexicon_dir: the lexicons/ directory (holding en/ and vendor/).
- * @language: a language code ("en"); an unknown code is CHURN_EINVAL with a message that
- *   lists the supported codes.
+ * @language: a language code ("en", "ko"), or "auto" or "" for an analyzer that opens every
+ *   language and analyzes each text in the language churn_sentiment_detect() picks (the
+ *   result says which); an unknown code is CHURN_EINVAL with a message that lists the
+ *   supported codes ("unsupported language 'xx' (supported: en, ko, auto)").
  * @opts: may be NULL for defaults.
  * @out: OUT: the analyzer, owned by the caller, released with churn_sentiment_close().
  * @errbuf, @errlen: on error a precise message, e.g. "en/support.lex:17: valence 'abc' is
@@ -174,9 +177,26 @@ const char *churn_sentiment_language(const struct churn_sentiment *s);
 size_t churn_sentiment_entry_count(const struct churn_sentiment *s);
 
 /**
- * churn_sentiment_supported_languages() - comma-separated supported codes ("en"); static.
+ * churn_sentiment_supported_languages() - the codes churn_sentiment_open() takes, comma
+ * separated ("en, ko, auto"); static.
  */
 const char *churn_sentiment_supported_languages(void);
+
+/**
+ * churn_sentiment_detect() - the language of @text (@len bytes) by script: "ko" when its
+ * Hangul syllables and jamo, each counted twice (a syllable carries about as much as two
+ * Latin letters), are at least as many as its Latin letters, else "en". Linear, no
+ * allocation; a static string.
+ */
+const char *churn_sentiment_detect(const char *text, size_t len);
+
+/**
+ * churn_sentiment_select() - the analyzer of @s for @language: @s itself for its own code, ""
+ * or "auto"; for an "auto" analyzer, the one of that language. NULL for a code @s does not
+ * hold. Valid as long as @s.
+ */
+const struct churn_sentiment *churn_sentiment_select(const struct churn_sentiment *s,
+                                                     const char *language);
 
 /** enum churn_sentiment_evidence_kind - what matched. */
 enum churn_sentiment_evidence_kind {
@@ -199,6 +219,7 @@ enum churn_sentiment_evidence_kind {
 #define CHURN_EVIDENCE_F_AFTER_CONTRAST    0x0200 /* after "but": weight raised */
 #define CHURN_EVIDENCE_F_STEM              0x0400 /* matched through its Snowball stem */
 #define CHURN_EVIDENCE_F_INTENT_SUPPRESSED 0x0800 /* intent flag negated ("won't cancel") */
+#define CHURN_EVIDENCE_F_HEDGED            0x1000 /* churn intent said tentatively */
 
 /**
  * struct churn_sentiment_evidence - one term or phrase that contributed.
@@ -237,6 +258,9 @@ struct churn_sentiment_result {
     size_t n_tokens;
     size_t n_evidence;
     struct churn_sentiment_evidence *evidence;
+    const char *language;     /* the code of the language analyzed with ("en", "ko"); static */
+    double intent_confidence; /* 1: churn intent said outright, 0.6: only hedged ("thinking
+                               * about switching"), 0: none */
 };
 
 /**

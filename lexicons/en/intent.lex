@@ -115,3 +115,41 @@ ombudsman	-1.5	hard
 data protection	-1.0	hard
 go to the press	-2.0	hard
 fraud	-2.8	hard
+
+# hedged or indirect churn intent (issue 17): considering leaving, maybe switching, doubts
+# about renewing, a competitor held up, a downgrade. Still churn intent, said tentatively: the
+# result's intent_confidence is 0.6 instead of 1 and the escalation's confidence lower.
+thinking about cancelling	-0.9	churn,hedged
+thinking of cancelling	-0.9	churn,hedged
+thinking about switching	-0.9	churn,hedged
+thinking of switching	-0.9	churn,hedged
+thinking about leaving	-0.9	churn,hedged
+thinking of leaving	-0.9	churn,hedged
+considering cancelling	-0.9	churn,hedged
+considering switching	-0.9	churn,hedged
+considering leaving	-0.9	churn,hedged
+considering other options	-0.8	churn,hedged
+might cancel	-0.8	churn,hedged
+might switch	-0.8	churn,hedged
+might leave	-0.8	churn,hedged
+may cancel	-0.8	churn,hedged
+may switch	-0.8	churn,hedged
+not sure i'll renew	-0.9	churn,hedged
+not sure i will renew	-0.9	churn,hedged
+not sure about renewing	-0.9	churn,hedged
+not sure if i'll renew	-0.9	churn,hedged
+not sure whether to renew	-0.9	churn,hedged
+on the fence about renewing	-0.9	churn,hedged
+reconsidering my subscription	-0.9	churn,hedged
+looking at other providers	-0.8	churn,hedged
+looking at alternatives	-0.8	churn,hedged
+shopping around	-0.6	churn,hedged
+cheaper elsewhere	-0.8	churn,hedged
+better deal elsewhere	-0.8	churn,hedged
+competitor is cheaper	-0.8	churn,hedged
+competitors are cheaper	-0.8	churn,hedged
+competitor offers more	-0.8	churn,hedged
+downgrade	-0.5	churn,hedged
+downgrading	-0.5	churn,hedged
+cheaper plan	-0.4	churn,hedged
+free plan	-0.3	churn,hedged

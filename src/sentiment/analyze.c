@@ -12,18 +12,20 @@
 #include <string.h>
 
 #include "churn/sentiment.h"
+#include "churn/utf8.h"
 #include "internal.h"
 
-#define B_INCR       0.293 /* booster step (VADER) */
-#define C_INCR       0.733 /* ALL-CAPS emphasis (VADER) */
-#define E_INCR       0.293 /* elongation emphasis ("sooo bad") */
-#define WINDOW       3     /* items before a term that may modify it */
-#define ALPHA        15.0  /* normalization constant (VADER) */
-#define EP_STEP      0.292 /* per "!" (at most 4) */
-#define QM_STEP      0.18  /* per "?" when 2 or 3 */
-#define QM_MAX       0.96  /* 4 or more "?" */
-#define CONTRAST_DEF 1.5
-#define N_SCALAR     -0.74 /* negation of words ending in "n't" that no lexicon lists */
+#define B_INCR            0.293 /* booster step (VADER) */
+#define C_INCR            0.733 /* ALL-CAPS emphasis (VADER) */
+#define E_INCR            0.293 /* elongation emphasis ("sooo bad") */
+#define WINDOW            3     /* items before a term that may modify it */
+#define ALPHA             15.0  /* normalization constant (VADER) */
+#define EP_STEP           0.292 /* per "!" (at most 4) */
+#define QM_STEP           0.18  /* per "?" when 2 or 3 */
+#define QM_MAX            0.96  /* 4 or more "?" */
+#define CONTRAST_DEF      1.5
+#define HEDGED_CONFIDENCE 0.6   /* churn intent only hedged ("thinking about switching") */
+#define N_SCALAR          -0.74 /* negation of words ending in "n't" that no lexicon lists */
 
 /* One token with its lexicon forms and its one-word matches. */
 struct tok_form {
@@ -46,6 +48,7 @@ struct item {
     uint16_t clause, sentence;
     uint16_t ev_flags;
     uint8_t tok_flags;
+    bool pivot; /* ends in a contrastive ending (Korean -지만, -는데): weight shifts after it */
     double v;
 };
 
@@ -168,9 +171,32 @@ is_nt(const struct item *it, const struct tok_form *f)
            memcmp(x->surf + x->surf_len - 3, "n't", 3) == 0;
 }
 
+/* A negator written after what it negates (Korean: 좋지 않아요, 문제 없어요, 해결하지
+ * 못했어요): the item right after @i in its clause (or the one after a word without a
+ * lexicon entry) multiplies @v by its value. */
+static double
+suffix_negation(struct item *items, size_t n_items, size_t i, double v, bool intent)
+{
+    struct item *it = &items[i];
+    size_t j = i + 1;
+    if (j < n_items && !items[j].e && j + 1 < n_items)
+        j++; /* one word without a lexicon entry between: 좋은 게 아니에요 */
+    if (j >= n_items)
+        return v;
+    const struct item *nx = &items[j];
+    uint16_t nf = nx->lex_flags;
+    if (nx->clause != it->clause || !(nf & CHURN__LEX_NEGATOR) || !(nf & CHURN__LEX_SUFFIX))
+        return v;
+    if (intent && (nf & CHURN__LEX_MODAL))
+        return v; /* 해지를 못 하고 있어요: still intent */
+    it->ev_flags ^= CHURN_EVIDENCE_F_NEGATED;
+    return v * nx->e->modifier;
+}
+
 /* The VADER rules for item @i (of the forms @f), returning its adjusted valence. */
 static double
-apply_rules(struct item *items, const struct tok_form *f, size_t i, bool cap_diff)
+apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t i, bool cap_diff,
+            bool korean)
 {
     struct item *it = &items[i];
     const struct churn__lex_entry *e = it->e;
@@ -213,6 +239,10 @@ apply_rules(struct item *items, const struct tok_form *f, size_t i, bool cap_dif
                                                           : CHURN_EVIDENCE_F_DAMPENED;
             }
         } else if (pf & CHURN__LEX_NEGATOR) {
+            if (pf & CHURN__LEX_SUFFIX)
+                continue; /* negates what comes before it (suffix_negation()) */
+            if (korean && k > 1)
+                continue; /* 안/못 negate the next word only: 안 쓸래요 탈퇴할게요 */
             if (intent && (pf & CHURN__LEX_MODAL))
                 continue; /* "I can't cancel my subscription" is still churn intent */
             v *= p->e->modifier;
@@ -221,11 +251,15 @@ apply_rules(struct item *items, const struct tok_form *f, size_t i, bool cap_dif
             continue; /* a valenced word shields nothing but is not a modifier (VADER) */
         }
     }
-    if (intent && (it->ev_flags & CHURN_EVIDENCE_F_NEGATED))
+    v = suffix_negation(items, n_items, i, v, intent);
+    if (intent && (it->ev_flags & CHURN_EVIDENCE_F_NEGATED)) {
         it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
+        v = 0.0; /* not leaving is no praise: 탈퇴 안 할게요, "I don't want to cancel" */
+    }
     if (intent && !(it->ev_flags & CHURN_EVIDENCE_F_INTENT_SUPPRESSED)) {
         if (e->flags & CHURN__LEX_CHURN)
-            it->ev_flags |= CHURN_EVIDENCE_F_CHURN_INTENT;
+            it->ev_flags |= CHURN_EVIDENCE_F_CHURN_INTENT |
+                            ((e->flags & CHURN__LEX_HEDGED) ? CHURN_EVIDENCE_F_HEDGED : 0);
         if (e->flags & CHURN__LEX_HUMAN)
             it->ev_flags |= CHURN_EVIDENCE_F_HUMAN_REQUEST;
     }
@@ -329,7 +363,10 @@ add_item(struct analysis *a, size_t i, size_t m, int32_t entry, bool stem)
     it->ev_flags = stem ? CHURN_EVIDENCE_F_STEM : 0;
     it->tok_flags = m == 1 ? x->tok_flags : 0;
     it->v = 0.0;
-    a->contrast |= (it->lex_flags & CHURN__LEX_CONTRAST) != 0;
+    const struct tok_form *lx = &a->f[i + m - 1];
+    it->pivot = a->s->korean && lx->kind == CHURN_TOK_WORD &&
+                churn__ko_contrast_ending(lx->surf, lx->surf_len);
+    a->contrast |= (it->lex_flags & CHURN__LEX_CONTRAST) != 0 || it->pivot;
     if (is_scored(it))
         a->scored[a->ns++] = (uint32_t)a->ni;
     a->ni++;
@@ -403,7 +440,7 @@ score_items(struct analysis *a)
     size_t n_ev = 0;
     for (size_t k = 0; k < a->ns; k++) {
         struct item *it = &a->items[a->scored[k]];
-        it->v = apply_rules(a->items, a->f, a->scored[k], a->cap_diff);
+        it->v = apply_rules(a->items, a->ni, a->f, a->scored[k], a->cap_diff, a->s->korean);
         n_ev += is_evidence(it);
     }
     return n_ev;
@@ -416,14 +453,16 @@ apply_contrast(struct analysis *a)
     struct item *items = a->items;
     for (size_t i = 0; a->contrast && i < a->ni; i++) {
         const struct churn__lex_entry *e = items[i].e;
-        if (!(items[i].lex_flags & CHURN__LEX_CONTRAST))
+        if (!(items[i].lex_flags & CHURN__LEX_CONTRAST) && !items[i].pivot)
             continue;
         uint16_t sent = items[i].sentence;
-        double w = e->modifier > 0 ? e->modifier : CONTRAST_DEF;
+        double w =
+            e && e->modifier > 0 && (e->flags & CHURN__LEX_CONTRAST) ? e->modifier : CONTRAST_DEF;
         size_t first = i;
         while (first > 0 && items[first - 1].sentence == sent)
             first--;
-        for (size_t k = first; k < i; k++) {
+        /* a contrastive ending belongs to the first clause: 좋지만 weighs as before it */
+        for (size_t k = first; k < i + items[i].pivot; k++) {
             if (items[k].v != 0.0) {
                 items[k].v *= 2.0 - w;
                 items[k].ev_flags |= CHURN_EVIDENCE_F_BEFORE_CONTRAST;
@@ -486,7 +525,7 @@ fill_evidence(const struct analysis *a, struct churn_sentiment_evidence *ev,
 {
     const struct churn_sentiment *s = a->s;
     size_t k = 0;
-    bool churn = false, human = false, hard = false;
+    bool churn = false, human = false, hard = false, outright = false;
     for (size_t i = 0; i < a->ns; i++) {
         const struct item *it = &a->items[a->scored[i]];
         const struct churn__lex_entry *e = it->e;
@@ -502,14 +541,52 @@ fill_evidence(const struct analysis *a, struct churn_sentiment_evidence *ev,
         x->valence = e->valence;
         x->contribution = (float)it->v;
         churn |= (it->ev_flags & CHURN_EVIDENCE_F_CHURN_INTENT) != 0;
+        outright |= (it->ev_flags & (CHURN_EVIDENCE_F_CHURN_INTENT | CHURN_EVIDENCE_F_HEDGED)) ==
+                    CHURN_EVIDENCE_F_CHURN_INTENT;
         human |= (it->ev_flags & CHURN_EVIDENCE_F_HUMAN_REQUEST) != 0;
         hard |= (it->ev_flags & CHURN_EVIDENCE_F_HARD_TRIGGER) != 0;
     }
     out->churn_intent = churn;
+    out->intent_confidence = outright ? 1.0 : churn ? HEDGED_CONFIDENCE : 0.0;
     out->human_requested = human;
     out->hard_trigger = hard;
     out->n_evidence = k;
     out->evidence = ev;
+}
+
+/* Tokenize @text, normalized first when it holds decomposed Hangul or half/full-width
+ * forms, with ICU's word breaks for Korean; token offsets always point into @text. *@len
+ * becomes the length tokenized. */
+static enum churn_err
+read_text(struct analysis *a, const char *text, size_t *len, struct churn_arena *scratch,
+          char *errbuf, size_t errlen)
+{
+    const char *t = text;
+    size_t n = *len;
+    uint32_t *map = NULL;
+    char *norm;
+    /* invalid UTF-8 is left to the tokenizer, whose error names a byte of the caller's text */
+    if (n && churn__needs_normalize(text, n) && churn_utf8_valid(text, n, NULL)) {
+        if (churn__normalize(text, n, scratch, &norm, &n, &map) != 0) {
+            churn_errf(errbuf, errlen, "scratch memory exhausted normalizing %zu bytes", *len);
+            return CHURN_ENOMEM;
+        }
+        t = norm;
+    }
+    enum churn_err err = churn_sentiment_tokenize(t, n, scratch, &a->toks, errbuf, errlen);
+    if (!err && a->s->korean)
+        err = churn__ko_segment(t, &a->toks, scratch);
+    if (err) {
+        if (err == CHURN_ENOMEM)
+            churn_errf(errbuf, errlen, "scratch memory exhausted analyzing %zu bytes", *len);
+        return err;
+    }
+    for (size_t i = 0; map && i < a->toks.n; i++) {
+        a->toks.tok[i].start = map[a->toks.tok[i].start];
+        a->toks.tok[i].end = map[a->toks.tok[i].end];
+    }
+    *len = n;
+    return 0;
 }
 
 enum churn_err
@@ -521,15 +598,20 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
         churn_errf(errbuf, errlen, "invalid arguments");
         return CHURN_EINVAL;
     }
+    s = churn__sentiment_pick(s, text, len);
     if (len > s->max_text) {
         churn_errf(errbuf, errlen, "text of %zu bytes is over the limit of %zu bytes", len,
                    s->max_text);
         return CHURN_ETOOBIG;
     }
     struct analysis a = {.s = s};
-    enum churn_err err = churn_sentiment_tokenize(text, len, scratch, &a.toks, errbuf, errlen);
+    enum churn_err err = read_text(&a, text, &len, scratch, errbuf, errlen);
     if (err)
         return err;
+    struct churn__thread *th = NULL;
+    if (s->korean && (th = churn__thread_get(s)) &&
+        churn__ko_split_spacing(s, th, text, &a.toks, scratch) != 0)
+        goto out_nomem;
 
     a.f = churn_arena_alloc(scratch, (a.toks.n + 1) * sizeof(*a.f));
     a.items = churn_arena_alloc(scratch, (a.toks.n + 1) * sizeof(*a.items));
@@ -540,8 +622,7 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
     if (!a.f || !a.items || !a.scored || !stems)
         goto out_nomem;
 
-    struct churn__thread *th = NULL;
-    if (s->snowball[0] && !(th = churn__thread_get(s))) {
+    if (s->snowball[0] && !th && !(th = churn__thread_get(s))) {
         churn_errf(errbuf, errlen, "cannot create this thread's stemmer");
         return CHURN_ENOMEM;
     }
@@ -557,6 +638,7 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
     score_text(&a, out);
     fill_evidence(&a, ev, out);
     out->n_tokens = a.toks.n;
+    out->language = s->language;
     return 0;
 
 out_nomem:

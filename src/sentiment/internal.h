@@ -28,6 +28,8 @@
 #define CHURN__LEX_HARD     0x0100 /* hard trigger: escalate now */
 #define CHURN__LEX_NOSTEM   0x0200 /* match the surface form only */
 #define CHURN__LEX_IDIOM    0x0400 /* documentation only: a fixed-valence idiom */
+#define CHURN__LEX_SUFFIX   0x0800 /* negator after what it negates (Korean 않다, 없다) */
+#define CHURN__LEX_HEDGED   0x1000 /* churn intent said tentatively: lower confidence */
 
 #define CHURN__LEX_MODIFIER                                                                        \
     (CHURN__LEX_NEGATOR | CHURN__LEX_BOOSTER | CHURN__LEX_DAMPENER | CHURN__LEX_CONTRAST)
@@ -68,9 +70,15 @@ struct churn__lex_table {
 
 struct churn__thread; /* per-thread stemmer and word memo */
 
+#define CHURN__MAX_PEERS 4 /* languages an "auto" analyzer picks from */
+
 struct churn_sentiment {
     char language[16];
+    /* "auto": the analyzers it picks from by script; such an analyzer has no lexicon */
+    struct churn_sentiment *peers[CHURN__MAX_PEERS];
+    size_t n_peers;
     char snowball[32];
+    bool korean; /* the reducer is ours (korean.c), not a Snowball algorithm */
     size_t max_text;
     char *pool; /* every key, surface and stem */
     size_t pool_len;
@@ -87,6 +95,7 @@ struct churn_sentiment {
 
 /* UTF-8 (tokenize.c). */
 uint32_t churn__utf8_decode(const unsigned char *s, size_t len, size_t *adv); /* valid input */
+size_t churn__utf8_encode(uint32_t cp, char *out);                            /* 1 to 4 bytes */
 
 /* Hashing of keys built from words joined by one space. A key's hash is built word by word:
  * churn__hash_word() of its first word, then churn__hash_join() with the hash of each next
@@ -257,6 +266,36 @@ enum churn_err churn__stem_init(struct churn_sentiment *s);
 void churn__stem_fini(struct churn_sentiment *s);
 bool churn__stem_known(const char *algorithm);
 bool churn__stem_wanted(const char *word, size_t len);
+
+/* Normalization (normalize.c): does @text hold decomposed Hangul or half/full-width forms,
+ * and its NFKC form with a map from each byte of it (and its end) to a byte of @text. */
+bool churn__needs_normalize(const char *text, size_t len);
+enum churn_err churn__normalize(const char *text, size_t len, struct churn_arena *scratch,
+                                char **out, size_t *out_len, uint32_t **map);
+
+/* An "auto" analyzer taking ownership of @n analyzers (lexicon.c). */
+enum churn_err churn__sentiment_open_auto(struct churn_sentiment *const *peers, size_t n,
+                                          struct churn_sentiment **out, char *errbuf,
+                                          size_t errlen);
+
+/* The analyzer of @s that analyzes @text: @s itself, or for "auto" the peer of the detected
+ * language. */
+const struct churn_sentiment *churn__sentiment_pick(const struct churn_sentiment *s,
+                                                    const char *text, size_t len);
+
+/* Split the Korean word tokens of @toks (of @text) that mix Hangul with another non-Latin
+ * script where ICU's word break iterator breaks them (segment.c). */
+enum churn_err churn__ko_segment(const char *text, struct churn_sentiment_tokens *toks,
+                                 struct churn_arena *scratch);
+
+/* Split the Korean words of @toks (of @text) that run several words together (spacing.c):
+ * 환불이안돼요 → 환불이 안돼요. */
+enum churn_err churn__ko_split_spacing(const struct churn_sentiment *s, struct churn__thread *th,
+                                       const char *text, struct churn_sentiment_tokens *toks,
+                                       struct churn_arena *scratch);
+
+/* Does the Korean word @word end in a contrastive connective ending (-지만, -는데, -은데)? */
+bool churn__ko_contrast_ending(const char *word, size_t len);
 
 /* The calling thread's state for @s, created on first use; NULL when @s does not stem or
  * there is no memory. */

@@ -1,8 +1,9 @@
 /*
- * sentiment/language.c - the language table: a language is a code, a Snowball algorithm and
- * an ordered list of lexicon files under the lexicon directory. churn_sentiment_open() reads
- * those files (each capped in size) and hands them to the compiler. Adding a language is one
- * row here plus its lexicon files.
+ * sentiment/language.c - the language table: a language is a code, a stemmer (a Snowball
+ * algorithm, or our Korean reducer) and an ordered list of lexicon files under the lexicon
+ * directory. churn_sentiment_open() reads those files (each capped in size) and hands them to
+ * the compiler. Adding a language is one row here plus its lexicon files. The code "auto"
+ * opens every language and picks one per text by script (churn_sentiment_detect()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "churn/alloc.h"
 #include "churn/sentiment.h"
+#include "churn/sentiment_ko.h"
 #include "internal.h"
 
 #define MAX_FILES 12
@@ -41,12 +43,56 @@ static const struct language languages[] = {
          {"en/dampeners.lex", CHURN_LEX_FORMAT_CHURN, false},
          {"en/contrast.lex", CHURN_LEX_FORMAT_CHURN, false},
      }},
+    /* Korean: VADER and our emoji for the emoticons, emoji and English words of Korean chat,
+     * then ours */
+    {"ko",
+     CHURN_SENTIMENT_KO_REDUCER,
+     {
+         {"vendor/vader_lexicon.txt", CHURN_LEX_FORMAT_VADER, true},
+         {"en/emoji.lex", CHURN_LEX_FORMAT_CHURN, false},
+         {"ko/general.lex", CHURN_LEX_FORMAT_CHURN, false},
+         {"ko/chat.lex", CHURN_LEX_FORMAT_CHURN, false},
+         {"ko/support.lex", CHURN_LEX_FORMAT_CHURN, false},
+         {"ko/intent.lex", CHURN_LEX_FORMAT_CHURN, false},
+         {"ko/negators.lex", CHURN_LEX_FORMAT_CHURN, false},
+         {"ko/boosters.lex", CHURN_LEX_FORMAT_CHURN, false},
+         {"ko/dampeners.lex", CHURN_LEX_FORMAT_CHURN, false},
+         {"ko/contrast.lex", CHURN_LEX_FORMAT_CHURN, false},
+     }},
 };
+
+#define N_LANGUAGES (sizeof(languages) / sizeof(languages[0]))
 
 const char *
 churn_sentiment_supported_languages(void)
 {
-    return "en";
+    return "en, ko, auto";
+}
+
+const char *
+churn_sentiment_detect(const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    size_t hangul = 0, other = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char b = p[i];
+        if (b < 0x80) {
+            other += (unsigned)((b | 0x20) - 'a') < 26u;
+            i++;
+            continue;
+        }
+        size_t adv = 1;
+        if (i + 2 < len && (b & 0xf0) == 0xe0) {
+            uint32_t cp =
+                (uint32_t)(b & 0x0f) << 12 | (uint32_t)(p[i + 1] & 0x3f) << 6 | (p[i + 2] & 0x3f);
+            hangul += (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0x3131 && cp <= 0x318e) ||
+                      (cp >= 0x1100 && cp <= 0x11ff);
+            adv = 3;
+        }
+        i += adv;
+    }
+    /* a syllable carries about as much as two Latin letters */
+    return hangul > 0 && 2 * hangul >= other ? "ko" : "en";
 }
 
 static enum churn_err
@@ -112,16 +158,34 @@ out_close:
     return err;
 }
 
+/* "auto": every language of the table, picked per text. */
+static enum churn_err
+open_auto(const char *lexicon_dir, const struct churn_sentiment_options *opts,
+          struct churn_sentiment **out, char *errbuf, size_t errlen)
+{
+    struct churn_sentiment *peers[CHURN__MAX_PEERS] = {0};
+    enum churn_err err = 0;
+    for (size_t i = 0; i < N_LANGUAGES && !err; i++)
+        err = churn_sentiment_open(lexicon_dir, languages[i].code, opts, &peers[i], errbuf, errlen);
+    if (!err)
+        err = churn__sentiment_open_auto(peers, N_LANGUAGES, out, errbuf, errlen);
+    if (err)
+        for (size_t i = 0; i < N_LANGUAGES; i++)
+            churn_sentiment_close(peers[i]);
+    return err;
+}
+
 enum churn_err
 churn_sentiment_open(const char *lexicon_dir, const char *language,
                      const struct churn_sentiment_options *opts, struct churn_sentiment **out,
                      char *errbuf, size_t errlen)
 {
     const struct language *lang = NULL;
-    for (size_t i = 0; language && i < sizeof(languages) / sizeof(languages[0]); i++)
+    for (size_t i = 0; language && i < N_LANGUAGES; i++)
         if (strcmp(languages[i].code, language) == 0)
             lang = &languages[i];
-    if (!lang) {
+    bool is_auto = language && (strcmp(language, "auto") == 0 || language[0] == '\0');
+    if (!lang && !is_auto) {
         churn_errf(errbuf, errlen, "unsupported language '%.32s' (supported: %s)",
                    language ? language : "", churn_sentiment_supported_languages());
         return CHURN_EINVAL;
@@ -130,6 +194,8 @@ churn_sentiment_open(const char *lexicon_dir, const char *language,
         churn_errf(errbuf, errlen, "no lexicon directory");
         return CHURN_EINVAL;
     }
+    if (is_auto)
+        return open_auto(lexicon_dir, opts, out, errbuf, errlen);
     struct churn_sentiment_source src[MAX_FILES];
     char *data[MAX_FILES] = {0};
     char names[MAX_FILES][64];

@@ -17,6 +17,7 @@
 #include "churn/alloc.h"
 #include "churn/arena.h"
 #include "churn/sentiment.h"
+#include "churn/sentiment_ko.h"
 #include "internal.h"
 
 #define POOL_CAP (64u * 1024 * 1024)
@@ -174,6 +175,7 @@ static const struct {
     {"contrast", CHURN__LEX_CONTRAST}, {"churn", CHURN__LEX_CHURN},
     {"human", CHURN__LEX_HUMAN},       {"hard", CHURN__LEX_HARD},
     {"nostem", CHURN__LEX_NOSTEM},     {"idiom", CHURN__LEX_IDIOM},
+    {"suffix", CHURN__LEX_SUFFIX},     {"hedged", CHURN__LEX_HEDGED},
 };
 
 static bool
@@ -201,7 +203,7 @@ parse_flags(struct loader *ld, const char *name, size_t line, const char *p, siz
         if (!ok) {
             churn_errf(ld->errbuf, ld->errlen,
                        "%s:%zu: unknown flag '%.*s' (known: negator, modal, booster, dampener, "
-                       "contrast, churn, human, hard, nostem, idiom)",
+                       "contrast, churn, human, hard, nostem, idiom, suffix, hedged)",
                        name, line, (int)(b - a > 40 ? 40 : b - a), p + a);
             return false;
         }
@@ -216,6 +218,14 @@ parse_flags(struct loader *ld, const char *name, size_t line, const char *p, siz
     }
     if ((*flags & CHURN__LEX_MODAL) && !(*flags & CHURN__LEX_NEGATOR)) {
         churn_errf(ld->errbuf, ld->errlen, "%s:%zu: flag 'modal' needs 'negator'", name, line);
+        return false;
+    }
+    if ((*flags & CHURN__LEX_SUFFIX) && !(*flags & CHURN__LEX_NEGATOR)) {
+        churn_errf(ld->errbuf, ld->errlen, "%s:%zu: flag 'suffix' needs 'negator'", name, line);
+        return false;
+    }
+    if ((*flags & CHURN__LEX_HEDGED) && !(*flags & CHURN__LEX_CHURN)) {
+        churn_errf(ld->errbuf, ld->errlen, "%s:%zu: flag 'hedged' needs 'churn'", name, line);
         return false;
     }
     return true;
@@ -580,8 +590,11 @@ build_stem_table(struct loader *ld)
         return 0;
     for (size_t i = 0; i < s->n_entries; i++) {
         const struct churn__lex_entry *e = &s->entries[i];
-        if ((e->flags & (CHURN__LEX_MODIFIER | CHURN__LEX_NOSTEM)) ||
-            !(e->flags & (CHURN__LEX_VALENCE | CHURN__LEX_INTENT)))
+        /* Korean negators inflect (않아요, 못했어요): they get stem keys; adverbs do not */
+        bool modifier = (e->flags & CHURN__LEX_MODIFIER) != 0;
+        bool inflects = s->korean && (e->flags & CHURN__LEX_NEGATOR);
+        if ((e->flags & CHURN__LEX_NOSTEM) || (modifier && !inflects) ||
+            (!modifier && !(e->flags & (CHURN__LEX_VALENCE | CHURN__LEX_INTENT))))
             continue;
         char key[CHURN_SENTIMENT_MAX_LINE * 2 + 16];
         size_t key_len;
@@ -604,7 +617,8 @@ build_stem_table(struct loader *ld)
         const struct churn__lex_entry *o = &s->entries[sl->entry];
         bool same = ((o->valence > 0) == (e->valence > 0)) &&
                     ((o->valence < 0) == (e->valence < 0)) &&
-                    ((o->flags & CHURN__LEX_INTENT) == (e->flags & CHURN__LEX_INTENT));
+                    ((o->flags & CHURN__LEX_INTENT) == (e->flags & CHURN__LEX_INTENT)) &&
+                    ((o->flags & CHURN__LEX_MODIFIER) == (e->flags & CHURN__LEX_MODIFIER));
         if (!same)
             sl->entry = -2;
         else if (e->key_len == key_len && memcmp(s->pool + e->key, key, key_len) == 0)
@@ -644,6 +658,7 @@ churn_sentiment_open_sources(const struct churn_sentiment_source *sources, size_
     memcpy(s->language, language, strlen(language) + 1);
     if (snowball)
         memcpy(s->snowball, snowball, strlen(snowball) + 1);
+    s->korean = snowball && strcmp(snowball, CHURN_SENTIMENT_KO_REDUCER) == 0;
     s->max_text = max_text;
     struct loader ld = {.s = s, .errbuf = errbuf, .errlen = errlen};
     churn_arena_init(&ld.scratch, 256 * 1024);
@@ -692,11 +707,59 @@ out_fail:
     return err;
 }
 
+enum churn_err
+churn__sentiment_open_auto(struct churn_sentiment *const *peers, size_t n,
+                           struct churn_sentiment **out, char *errbuf, size_t errlen)
+{
+    struct churn_sentiment *s = churn_calloc(1, sizeof(*s));
+    if (!s || n > CHURN__MAX_PEERS) {
+        churn_free(s);
+        churn_errf(errbuf, errlen, "out of memory");
+        return CHURN_ENOMEM;
+    }
+    memcpy(s->language, "auto", 5);
+    for (size_t i = 0; i < n; i++)
+        s->peers[i] = peers[i];
+    s->n_peers = n;
+    s->max_text = peers[0]->max_text;
+    *out = s;
+    return 0;
+}
+
+const struct churn_sentiment *
+churn_sentiment_select(const struct churn_sentiment *s, const char *language)
+{
+    if (!s || !language)
+        return NULL;
+    if (language[0] == '\0' || strcmp(language, "auto") == 0)
+        return s;
+    if (strcmp(language, s->language) == 0)
+        return s;
+    for (size_t i = 0; i < s->n_peers; i++)
+        if (strcmp(language, s->peers[i]->language) == 0)
+            return s->peers[i];
+    return NULL;
+}
+
+const struct churn_sentiment *
+churn__sentiment_pick(const struct churn_sentiment *s, const char *text, size_t len)
+{
+    if (!s->n_peers)
+        return s;
+    const char *code = churn_sentiment_detect(text, len);
+    for (size_t i = 0; i < s->n_peers; i++)
+        if (strcmp(code, s->peers[i]->language) == 0)
+            return s->peers[i];
+    return s->peers[0];
+}
+
 void
 churn_sentiment_close(struct churn_sentiment *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; i < s->n_peers; i++)
+        churn_sentiment_close(s->peers[i]);
     churn__stem_fini(s);
     churn_free(s->surface.slots);
     churn_free(s->stem.slots);
@@ -714,5 +777,8 @@ churn_sentiment_language(const struct churn_sentiment *s)
 size_t
 churn_sentiment_entry_count(const struct churn_sentiment *s)
 {
-    return s->n_entries;
+    size_t n = s->n_entries;
+    for (size_t i = 0; i < s->n_peers; i++)
+        n += s->peers[i]->n_entries;
+    return n;
 }

@@ -5,13 +5,15 @@
  * words (words.c), created on first use, found again through a pthread key without locks,
  * and registered with the analyzer so that churn_sentiment_close() frees them all. A thread
  * that exits first frees its own through the key's destructor. A word's stem form is its
- * Snowball stem only when the word is that stem plus an inflection.
+ * Snowball stem only when the word is that stem plus an inflection; for Korean it is the
+ * stem of our own reducer (korean.c), which needs no per-thread object, only the memo.
  */
 #include <string.h>
 
 #include <libstemmer.h>
 
 #include "churn/alloc.h"
+#include "churn/sentiment_ko.h"
 #include "internal.h"
 
 bool
@@ -30,6 +32,8 @@ churn__stem_wanted(const char *word, size_t len)
 bool
 churn__stem_known(const char *algorithm)
 {
+    if (strcmp(algorithm, CHURN_SENTIMENT_KO_REDUCER) == 0)
+        return true;
     for (const char **p = sb_stemmer_list(); *p; p++)
         if (strcmp(*p, algorithm) == 0)
             return true;
@@ -109,8 +113,9 @@ thread_get(const struct churn_sentiment *cs)
     if (!th)
         return NULL;
     th->owner = s;
-    th->stemmer = sb_stemmer_new(s->snowball, "UTF_8");
-    if (!th->stemmer) {
+    if (!s->korean)
+        th->stemmer = sb_stemmer_new(s->snowball, "UTF_8");
+    if (!s->korean && !th->stemmer) {
         churn_free(th);
         return NULL;
     }
@@ -174,6 +179,8 @@ inflection_of(const char *word, size_t len, const char *stem, size_t n)
 size_t
 churn__stem_form(struct churn__thread *th, const char *word, size_t len, char *out)
 {
+    if (th->owner->korean)
+        return churn_sentiment_ko_stem(word, len, out, CHURN__STEM_MAX_WORD);
     const sb_symbol *stem = sb_stemmer_stem(th->stemmer, (const sb_symbol *)word, (int)len);
     size_t n = stem ? (size_t)sb_stemmer_length(th->stemmer) : 0;
     if (n == 0 || n > CHURN__STEM_MAX_WORD || !inflection_of(word, len, (const char *)stem, n)) {
@@ -197,6 +204,11 @@ churn__stem_thread(const struct churn_sentiment *s, const char *word, size_t len
     *stem_len = len;
     if (!s->snowball[0] || !churn__stem_wanted(word, len))
         return 0;
+    if (s->korean) { /* a lexicon term's word: its own rule */
+        *stem_len = churn_sentiment_ko_lemma(word, len, buf, CHURN__STEM_MAX_WORD);
+        *stem = buf;
+        return 0;
+    }
     struct churn__thread *th = thread_get(s);
     if (!th)
         return CHURN_ENOMEM;

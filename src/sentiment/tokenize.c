@@ -136,8 +136,8 @@ fold(uint32_t cp, int *upper, int *lower)
     return cp;
 }
 
-static size_t
-encode(uint32_t cp, char *out)
+size_t
+churn__utf8_encode(uint32_t cp, char *out)
 {
     if (cp < 0x80) {
         out[0] = (char)cp;
@@ -519,6 +519,7 @@ scan_word(struct tokenizer *t, size_t i, size_t *next)
     uint32_t run_cp = 0;
     uint16_t elong_at = CHURN_TOK_NO_ELONG;
     int all_digits = 1;
+    bool last_jamo = false; /* the last letter was a compatibility jamo */
     size_t end = i;
 
     while (i < len) {
@@ -527,6 +528,8 @@ scan_word(struct tokenizer *t, size_t i, size_t *next)
         enum cclass c;
         unsigned char b = s[i];
         if ((unsigned)((b | 0x20) - 'a') < 26u) { /* an ASCII letter: the common case */
+            if (last_jamo && letters > 0)
+                break;
             unsigned char f = (unsigned char)(b | 0x20);
             upper += b < 'a';
             lower += b >= 'a';
@@ -566,6 +569,13 @@ scan_word(struct tokenizer *t, size_t i, size_t *next)
             continue;
         }
         if (c == C_LETTER || c == C_DIGIT) {
+            /* Hangul compatibility jamo (ㅋㅋ, ㅠㅠ) never join other letters into one word:
+             * "좋아요ㅋㅋ" is a word and a laughter marker */
+            bool jamo = cp >= 0x3131 && cp <= 0x318e;
+            if (c == C_LETTER && letters > 0 && jamo != last_jamo)
+                break;
+            if (c == C_LETTER)
+                last_jamo = jamo;
             int up = 0, lo = 0;
             uint32_t f;
             if (cp < 0x80) {
@@ -597,10 +607,10 @@ scan_word(struct tokenizer *t, size_t i, size_t *next)
                 if (f < 0x80)
                     norm[nl++] = (char)f;
                 else
-                    nl += encode(f, norm + nl);
+                    nl += churn__utf8_encode(f, norm + nl);
             } else if (run_len == 3) {
                 /* squeeze: keep one letter of the run */
-                nl = run_start + encode(f, norm + run_start);
+                nl = run_start + churn__utf8_encode(f, norm + run_start);
             }
             i += adv;
             end = i;
@@ -676,7 +686,8 @@ scan_emoji(struct tokenizer *t, size_t i, size_t *next)
     size_t start = i, adv;
     uint32_t cp = peek(t, i, &adv);
     size_t nstart = t->norm_len;
-    t->norm_len += encode(cp, t->norm + t->norm_len); /* the base pictograph is the key */
+    t->norm_len +=
+        churn__utf8_encode(cp, t->norm + t->norm_len); /* the base pictograph is the key */
     int regional = cp >= 0x1f1e6 && cp <= 0x1f1ff;
     i += adv;
     if (regional && i < t->len) {

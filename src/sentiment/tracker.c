@@ -208,7 +208,10 @@ churn_chat_tracker_update(struct churn_chat_state *state, const struct churn_cha
     case CHURN_CHAT_REASON_HARD_TRIGGER:
         d.confidence = 0.95;
         break;
-    case CHURN_CHAT_REASON_CHURN_INTENT:
+    case CHURN_CHAT_REASON_CHURN_INTENT: /* lower when only hedged (issue 17) */
+        d.confidence =
+            result && result->intent_confidence > 0 ? 0.9 * result->intent_confidence : 0.9;
+        break;
     case CHURN_CHAT_REASON_HUMAN_REQUESTED:
         d.confidence = 0.9;
         break;

@@ -38,16 +38,20 @@
 
 /* ---- shared: analysis → protobuf ---------------------------------------------------------- */
 
+/* The analyzer for a request's language: "" or "auto" picks per text (by script). */
 static const struct churn_sentiment *
 analyzer_for(struct churn_rpc *rpc, const char *language)
 {
     struct churn_services *svc = churn_rpc_service(rpc);
-    if (!svc->sentiment)
-        return NULL;
-    const char *want = *language ? language : "en";
-    if (strcmp(want, churn_sentiment_language(svc->sentiment)) != 0)
-        return NULL;
-    return svc->sentiment;
+    return churn_sentiment_select(svc->sentiment, language);
+}
+
+/* The language @an analyzes @text in: its own, or for "auto" the one detected. */
+static const char *
+language_of(const struct churn_sentiment *an, const char *text)
+{
+    const char *l = churn_sentiment_language(an);
+    return strcmp(l, "auto") == 0 ? churn_sentiment_detect(text, strlen(text)) : l;
 }
 
 static enum churn_err
@@ -169,7 +173,7 @@ analyze_text(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
     if (!resp)
         return CHURN_ENOMEM;
     churn__v1__analyze_text_response__init(resp);
-    resp->language = (char *)churn_sentiment_language(an);
+    resp->language = (char *)language_of(an, req->text);
     if (analysis_to_proto(&r, a, &resp->sentiment, &resp->n_evidence, &resp->evidence,
                           &resp->flags) != CHURN_OK)
         return churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
@@ -562,7 +566,7 @@ chat_turn(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     Churn__V1__AnalyzeChatResponse resp = CHURN__V1__ANALYZE_CHAT_RESPONSE__INIT;
     resp.conversation_id = req->conversation_id;
     resp.turn_sequence = req->turn_sequence;
-    resp.language = (char *)churn_sentiment_language(an);
+    resp.language = (char *)language_of(an, req->text);
     int64_t now = req->sent_at_ms ? req->sent_at_ms : churn_now_ms();
     resp.analyzed_at_ms = churn_now_ms();
 

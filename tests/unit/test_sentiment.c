@@ -15,6 +15,7 @@
 #include "churn/alloc.h"
 #include "churn/arena.h"
 #include "churn/sentiment.h"
+#include "churn/sentiment_json.h"
 #include "churn/sentiment_tracker.h"
 
 #define LEXDIR CHURN_SOURCE_ROOT "/lexicons"
@@ -390,6 +391,7 @@ Test(lexicon, errors_name_the_file_and_line)
     EXPECT_ERROR("very\t5\tbooster\n", CHURN_EINVAL, "booster amount 5 is out of range");
     EXPECT_ERROR("not\t-0.7\tnegator,booster\n", CHURN_EINVAL, "at most one of");
     EXPECT_ERROR("x\t1\tmodal\n", CHURN_EINVAL, "flag 'modal' needs 'negator'");
+    EXPECT_ERROR("maybe leaving\t-1\thedged\n", CHURN_EINVAL, "flag 'hedged' needs 'churn'");
     EXPECT_ERROR("a\t1\t\tb\n", CHURN_EINVAL, "more than 3 tab-separated fields");
     EXPECT_ERROR("what?\t1\n", CHURN_EINVAL, "contains '?'");
     EXPECT_ERROR("one two three four five six seven eight nine\t-1\n", CHURN_EINVAL,
@@ -490,7 +492,7 @@ Test(lexicon, unknown_language_lists_the_supported_ones)
     struct churn_sentiment *s = NULL;
     enum churn_err e = churn_sentiment_open(LEXDIR, "xx", NULL, &s, err, sizeof(err));
     cr_assert_eq(e, CHURN_EINVAL);
-    cr_assert_str_eq(err, "unsupported language 'xx' (supported: en)");
+    cr_assert_str_eq(err, "unsupported language 'xx' (supported: en, ko, auto)");
     cr_assert_null(s);
 }
 
@@ -709,6 +711,51 @@ Test(analyzer, negated_intent_is_suppressed_but_inability_is_not)
     cr_assert_lt(r.compound, 0);
     r = analyze("I will not go to a lawyer, but I will never file a chargeback");
     cr_assert(r.hard_trigger, "hard triggers always reach a human");
+}
+
+Test(analyzer, hedged_intent_is_intent_with_a_lower_confidence)
+{
+    static const char *const hedged[] = {
+        "I'm thinking about cancelling, the app keeps crashing",
+        "we might switch to another tool next quarter",
+        "Not sure I'll renew next year",
+        "honestly I'm considering other options",
+        "other providers are cheaper, I'm shopping around",
+        "how do I downgrade to the free plan?",
+    };
+    for (size_t i = 0; i < sizeof(hedged) / sizeof(hedged[0]); i++) {
+        struct churn_sentiment_result r = analyze(hedged[i]);
+        cr_expect(r.churn_intent, "%s: hedged intent is intent", hedged[i]);
+        cr_expect_float_eq(r.intent_confidence, 0.6, 1e-9, "%s", hedged[i]);
+        bool flagged = false;
+        for (size_t k = 0; k < r.n_evidence; k++)
+            flagged |= (r.evidence[k].flags & CHURN_EVIDENCE_F_HEDGED) != 0;
+        cr_expect(flagged, "%s: the evidence says hedged", hedged[i]);
+    }
+    struct churn_sentiment_result r = analyze("I want to cancel my subscription");
+    cr_expect_float_eq(r.intent_confidence, 1.0, 1e-9, "explicit intent");
+    r = analyze("I might switch, actually no, cancel my subscription today");
+    cr_expect_float_eq(r.intent_confidence, 1.0, 1e-9, "explicit wins over hedged");
+    r = analyze("I'm not thinking about cancelling, I love it");
+    cr_expect_not(r.churn_intent, "negated hedged intent is suppressed");
+    cr_expect_float_eq(r.intent_confidence, 0.0, 1e-9);
+    r = analyze("Thanks, the new plan is great");
+    cr_expect_float_eq(r.intent_confidence, 0.0, 1e-9);
+
+    /* the tracker escalates both, the hedged one with a lower confidence */
+    struct churn_chat_state st;
+    struct churn_chat_decision dh, de;
+    churn_chat_state_init(&st);
+    r = analyze("we might switch to another tool");
+    cr_assert_eq(churn_chat_tracker_update(&st, NULL, CHURN_CHAT_ROLE_CUSTOMER, &r, NULL, 0, &dh),
+                 CHURN_OK);
+    churn_chat_state_init(&st);
+    r = analyze("I want to cancel my subscription");
+    cr_assert_eq(churn_chat_tracker_update(&st, NULL, CHURN_CHAT_ROLE_CUSTOMER, &r, NULL, 0, &de),
+                 CHURN_OK);
+    cr_expect(dh.escalate && de.escalate);
+    cr_expect_eq(dh.reason, CHURN_CHAT_REASON_CHURN_INTENT);
+    cr_expect_lt(dh.confidence, de.confidence);
 }
 
 Test(analyzer, empty_and_whitespace_only)
@@ -1328,4 +1375,102 @@ Test(quality, support_chat_eval_does_not_regress)
     cr_assert_geq(f1 / 3, 0.86, "macro-F1 fell to %.3f", f1 / 3);
     cr_assert_geq(prec, 0.95, "escalation precision fell to %.3f", prec);
     cr_assert_geq(rec, 0.90, "escalation recall fell to %.3f", rec);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+TestSuite(json, .init = setup_analyzer, .fini = teardown_analyzer);
+
+/* Significant digits of the decimal text @s ("-0.0340" has 3: leading zeros do not count). */
+static int
+sig_digits(const char *s)
+{
+    int n = 0, lead = 1, trail = 0;
+    for (; *s && *s != 'e'; s++) {
+        if (*s < '0' || *s > '9')
+            continue;
+        if (lead && *s == '0')
+            continue;
+        lead = 0;
+        n++;
+        trail = *s == '0' ? trail + 1 : 0;
+    }
+    return n - trail;
+}
+
+Test(json, doubles_round_trip_in_their_shortest_form)
+{
+    char b[32];
+    churn_json_double(0.1, b);
+    cr_expect_str_eq(b, "0.1");
+    churn_json_double(-0.5, b);
+    cr_expect_str_eq(b, "-0.5");
+    churn_json_double(2, b);
+    cr_expect_str_eq(b, "2");
+    churn_json_double(0, b);
+    cr_expect_str_eq(b, "0");
+    churn_json_double(NAN, b);
+    cr_expect_str_eq(b, "null");
+    churn_json_double(INFINITY, b);
+    cr_expect_str_eq(b, "null");
+    churn_json_float(1.9f, b);
+    cr_expect_str_eq(b, "1.9");
+    churn_json_float(-1.406f, b);
+    cr_expect_str_eq(b, "-1.406");
+    /* any value: reads back exactly, with no more digits than the shortest %.Ng that does */
+    unsigned seed = 17;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        double v = ((double)(seed >> 8) / (1 << 24) - 0.5) * pow(10, (int)(seed % 23) - 11);
+        if (i % 3 == 0)
+            v = (double)(float)v;
+        churn_json_double(v, b);
+        cr_assert_eq(strtod(b, NULL), v, "%.17g printed as %s", v, b);
+        int shortest = 17;
+        for (int p = 1; p <= 17; p++) {
+            char r[40];
+            snprintf(r, sizeof(r), "%.*g", p, v);
+            if (strtod(r, NULL) == v) {
+                shortest = p;
+                break;
+            }
+        }
+        cr_assert_leq(sig_digits(b), shortest, "%.17g printed as %s, %d digits suffice", v, b,
+                      shortest);
+        float f = (float)v;
+        churn_json_float(f, b);
+        cr_assert_eq(strtof(b, NULL), f, "%.9g printed as %s", (double)f, b);
+    }
+    for (double v = 1e-300; v < 1e300; v *= 1e37) { /* beyond fixed point: the exponent form */
+        churn_json_double(v, b);
+        cr_assert_eq(strtod(b, NULL), v, "%.17g printed as %s", v, b);
+    }
+}
+
+Test(json, an_analysis_as_one_line)
+{
+    const char *t = "I \"HATE\" this\t\\ \xf0\x9f\x98\xa1 \xea\xb0\x80\x01";
+    struct churn_sentiment_result r = analyze(t);
+    char out[2048];
+    size_t n = churn_sentiment_json(t, strlen(t), &r, out, sizeof(out));
+    cr_assert_lt(n, sizeof(out));
+    out[n] = '\0';
+    cr_expect(
+        strncmp(out,
+                "{\"text\":\"I \\\"HATE\\\" this\\t\\\\ \\uD83D\\uDE21 \\uAC00\\u0001\","
+                "\"language\":\"en\",\"compound\":-",
+                strlen("{\"text\":\"I \\\"HATE\\\" this\\t\\\\ \\uD83D\\uDE21 \\uAC00\\u0001\","
+                       "\"language\":\"en\",\"compound\":-")) == 0,
+        "%s", out);
+    cr_expect(strstr(out, "{\"term\":\"hate\",\"kind\":\"word\",\"start\":3,\"end\":7,"), "%s",
+              out);
+    cr_expect(strstr(out, "\"churn_intent\":false,\"intent_confidence\":0,"), "%s", out);
+    cr_expect_eq(out[n - 1], '}');
+    for (size_t k = 0; k < n; k++)
+        cr_expect((unsigned char)out[k] >= 0x20 && (unsigned char)out[k] < 0x80, "ASCII only");
+    /* a buffer too small: the same length back, nothing written past the cap */
+    char small[40];
+    memset(small, 'Z', sizeof(small));
+    cr_expect_eq(churn_sentiment_json(t, strlen(t), &r, small, 30), n);
+    cr_expect_eq(memcmp(small, out, 30), 0);
+    cr_expect_eq(small[30], 'Z');
 }

@@ -1,6 +1,7 @@
 /*
  * chat.c - `churnctl sentiment` (offline: lines on stdin → one JSON analysis per line, with
- * the same lexicons and rules as the server) and `churnctl chat` (interactive: each line
+ * the same lexicons and rules as the server, written by churn_sentiment_json() into one
+ * reused buffer and a 1 MiB stdout buffer) and `churnctl chat` (interactive: each line
  * typed is a turn of one conversation streamed to churnd's AnalyzeChat; the assessment,
  * escalation included, is printed after every turn).
  */
@@ -14,38 +15,12 @@
 #include "churn/clock.h"
 #include "churn/pbjson.h"
 #include "churn/sentiment.h"
+#include "churn/sentiment_json.h"
 #include "churn_proto.h"
 #include "ctl.h"
 
 #define LINE_MAX_BYTES (64 * 1024)
-
-static json_t *
-analysis_json(const char *text, const struct churn_sentiment_result *r)
-{
-    json_t *j = json_object();
-    json_object_set_new(j, "text", json_string(text));
-    json_object_set_new(j, "compound", json_real(r->compound));
-    json_object_set_new(j, "positive", json_real(r->positive));
-    json_object_set_new(j, "negative", json_real(r->negative));
-    json_object_set_new(j, "neutral", json_real(r->neutral));
-    json_object_set_new(j, "churn_intent", json_boolean(r->churn_intent));
-    json_object_set_new(j, "human_requested", json_boolean(r->human_requested));
-    json_object_set_new(j, "hard_trigger", json_boolean(r->hard_trigger));
-    json_t *ev = json_array();
-    for (size_t i = 0; i < r->n_evidence; i++) {
-        const struct churn_sentiment_evidence *e = &r->evidence[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "term", json_stringn(e->term, e->term_len));
-        json_object_set_new(o, "kind", json_string(churn_sentiment_evidence_kind_name(e->kind)));
-        json_object_set_new(o, "start", json_integer(e->start));
-        json_object_set_new(o, "end", json_integer(e->end));
-        json_object_set_new(o, "valence", json_real(e->valence));
-        json_object_set_new(o, "contribution", json_real(e->contribution));
-        json_array_append_new(ev, o);
-    }
-    json_object_set_new(j, "evidence", ev);
-    return j;
-}
+#define OUT_LINE_BYTES (64 * 1024) /* one JSON line; grown for the rare longer one */
 
 /* Read one line (without its newline) of at most LINE_MAX_BYTES; false at the end. */
 static bool
@@ -71,14 +46,15 @@ read_line(FILE *in, char *buf, size_t cap, bool *too_long)
 int
 churnctl_sentiment(int argc, char **argv)
 {
-    const char *lexicons = CHURN_DEFAULT_LEXICON_DIR, *language = "en";
+    const char *lexicons = CHURN_DEFAULT_LEXICON_DIR, *language = "auto";
     for (int i = 0; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--lexicons") == 0)
             lexicons = argv[i + 1];
         else if (strcmp(argv[i], "--language") == 0)
             language = argv[i + 1];
         else {
-            fprintf(stderr, "usage: churnctl sentiment [--lexicons DIR] [--language en] < lines\n");
+            fprintf(stderr,
+                    "usage: churnctl sentiment [--lexicons DIR] [--language en|ko|auto] < lines\n");
             return EXIT_USAGE;
         }
     }
@@ -91,30 +67,43 @@ churnctl_sentiment(int argc, char **argv)
     char *line = churn_malloc(LINE_MAX_BYTES + 2);
     struct churn_arena arena;
     churn_arena_init(&arena, 64 << 20);
+    static char outbuf[1 << 20];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+    size_t cap = OUT_LINE_BYTES;
+    char *out = churn_malloc(cap);
     bool too_long;
     int rc = 0;
-    for (unsigned long no = 1; line && read_line(stdin, line, LINE_MAX_BYTES + 2, &too_long);
+    for (unsigned long no = 1; line && out && read_line(stdin, line, LINE_MAX_BYTES + 2, &too_long);
          no++) {
         churn_arena_reset(&arena);
         struct churn_sentiment_result r;
-        json_t *j;
-        if (too_long) {
-            j = json_pack("{s:i,s:s}", "line", (json_int_t)no, "error", "line over 64 KiB");
+        size_t len = strlen(line);
+        if (too_long ||
+            churn_sentiment_analyze(an, line, len, &arena, &r, err, sizeof(err)) != CHURN_OK) {
+            json_t *j = json_pack("{s:i,s:s}", "line", (json_int_t)no, "error",
+                                  too_long ? "line over 64 KiB" : err);
+            char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+            if (s)
+                puts(s);
+            free(s);
+            json_decref(j);
             rc = EXIT_STATUS;
-        } else if (churn_sentiment_analyze(an, line, strlen(line), &arena, &r, err, sizeof(err)) !=
-                   CHURN_OK) {
-            j = json_pack("{s:i,s:s}", "line", (json_int_t)no, "error", err);
-            rc = EXIT_STATUS;
-        } else {
-            j = analysis_json(line, &r);
+            continue;
         }
-        char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-        if (s)
-            puts(s);
-        free(s);
-        json_decref(j);
+        size_t n = churn_sentiment_json(line, len, &r, out, cap);
+        if (n > cap) { /* a long line with much evidence: once, then the buffer stays */
+            churn_free(out);
+            out = churn_malloc(cap = n);
+            if (!out)
+                break;
+            churn_sentiment_json(line, len, &r, out, cap);
+        }
+        fwrite(out, 1, n, stdout);
+        putchar('\n');
     }
+    fflush(stdout);
     churn_arena_fini(&arena);
+    churn_free(out);
     churn_free(line);
     churn_sentiment_close(an);
     return rc;
@@ -128,7 +117,7 @@ print_assessment(const Churn__V1__AnalyzeChatResponse *r)
         return;
     }
     if (r->sentiment)
-        printf("  sentiment %+.2f", r->sentiment->compound);
+        printf("  [%s] sentiment %+.2f", r->language, r->sentiment->compound);
     printf("  dissatisfaction %.2f", r->dissatisfaction);
     if (r->score_result_case == CHURN__V1__ANALYZE_CHAT_RESPONSE__SCORE_RESULT_SCORE)
         printf("  churn risk %.0f%%", 100 * r->score->probability);

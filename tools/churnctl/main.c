@@ -44,7 +44,7 @@ usage(FILE *out)
           "  backup --verify DIR          check a backup's manifest and checksums\n"
           "  restore BACKUP --data DIR    verify, then make DIR a store churnd serves at once\n"
           "offline:\n"
-          "  sentiment [--lexicons DIR]   lines on stdin -> one JSON analysis per line\n"
+          "  sentiment [--lexicons DIR] [--language en|ko|auto]  lines -> one JSON analysis each\n"
           "  train (--data FILE.csv --label COL | --store DIR) --out MODEL.json [options]\n"
           "  cv    (--data FILE.csv --label COL | --store DIR) [options]\n"
           "  eval  --model MODEL.json (--data FILE.csv --label COL | --store DIR)\n"

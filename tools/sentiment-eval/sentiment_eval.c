@@ -8,8 +8,15 @@
  * sentences per second of churn_sentiment_analyze() on one thread over ~15-word sentences
  * built from the same set (each utterance followed by the next ones, cut at 15 words).
  * tools/sentiment-eval/reference.js prints the same figures for the npm vader-sentiment.
+ * A set may carry two more columns, reason and split (tests/data/support_chat_eval_ko.tsv):
+ * its figures are then also given per split (tune, heldout) and the escalation recall per
+ * reason (intent, human, hard). Conversations (--conversations, one turn per row: id, role,
+ * text, escalate) are fed turn by turn to one tracker each, and the first escalation's turn
+ * is compared with the labelled one (on time, early, late, missed, false). The analyzer is
+ * opened as --language (default auto: each text in the language its script says).
  *
- *   sentiment-eval [--data FILE]... [--lexicons DIR] [--seconds S]
+ *   sentiment-eval [--data FILE]... [--conversations FILE]... [--lexicons DIR]
+ *                  [--language CODE] [--seconds S]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +36,13 @@ struct row {
     char *text;
     int polarity; /* 0 negative, 1 neutral, 2 positive */
     int escalate;
+    char reason[16]; /* optional 4th column; "" without */
+    char split[16];  /* optional 5th column; "" without */
 };
+
+#define USAGE                                                                                      \
+    "usage: sentiment-eval [--data FILE]... [--conversations FILE]... [--lexicons DIR]\n"          \
+    "                      [--language CODE] [--seconds S]\n"
 
 static int
 parse_polarity(const char *s)
@@ -70,8 +83,17 @@ load_rows(const char *path, struct row *rows)
             exit(2);
         }
         *t1 = *t2 = '\0';
+        char *t3 = strchr(t2 + 1, '\t'), *t4 = t3 ? strchr(t3 + 1, '\t') : NULL;
+        if (t3 && !t4) {
+            fprintf(stderr, "sentiment-eval: %s:%zu: expected 3 or 5 columns\n", path, lineno);
+            exit(2);
+        }
+        if (t3)
+            *t3 = *t4 = '\0';
         int pol = parse_polarity(t1 + 1);
         int esc = strcmp(t2 + 1, "yes") == 0 ? 1 : strcmp(t2 + 1, "no") == 0 ? 0 : -1;
+        snprintf(rows[n].reason, sizeof(rows[n].reason), "%s", t3 ? t3 + 1 : "");
+        snprintf(rows[n].split, sizeof(rows[n].split), "%s", t4 ? t4 + 1 : "");
         if (pol < 0 || esc < 0) {
             fprintf(stderr, "sentiment-eval: %s:%zu: bad label\n", path, lineno);
             exit(2);
@@ -126,29 +148,62 @@ free_rows(struct row *rows, size_t n)
         churn_free(rows[i].text);
 }
 
-/* Print one dataset's figures as a JSON object. */
+/* Does row @r belong to the split @split ("" or NULL: every row)? */
+static bool
+in_split(const struct row *r, const char *split)
+{
+    return !split || !*split || strcmp(r->split, split) == 0;
+}
+
+/* Analyze @text; exits on an error (the sets are valid text). */
 static void
-eval_set(const struct churn_sentiment *an, struct churn_arena *arena, const char *path,
-         const struct row *rows, size_t n, bool last)
+analyze_or_die(const struct churn_sentiment *an, struct churn_arena *arena, const char *path,
+               size_t row, const char *text, struct churn_sentiment_result *r)
 {
     char err[512];
-    size_t confusion[3][3] = {{0}};
-    size_t tp = 0, fp = 0, fn = 0, correct = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct churn_sentiment_result r;
-        churn_arena_reset(arena);
-        if (churn_sentiment_analyze(an, rows[i].text, strlen(rows[i].text), arena, &r, err,
-                                    sizeof(err)) != CHURN_OK) {
-            fprintf(stderr, "sentiment-eval: %s: row %zu: %s\n", path, i + 1, err);
-            exit(1);
+    churn_arena_reset(arena);
+    if (churn_sentiment_analyze(an, text, strlen(text), arena, r, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "sentiment-eval: %s: row %zu: %s\n", path, row, err);
+        exit(1);
+    }
+}
+
+/* Escalation recall of the rows labelled yes with @reason, as a JSON member. */
+static void
+print_reason_recall(const struct row *rows, size_t n, const bool *escalated, const char *split,
+                    const char *reason)
+{
+    size_t want = 0, got = 0;
+    for (size_t i = 0; i < n; i++)
+        if (in_split(&rows[i], split) && rows[i].escalate && strcmp(rows[i].reason, reason) == 0) {
+            want++;
+            got += escalated[i];
         }
+    printf("\"%s\": {\"caught\": %zu, \"of\": %zu}", reason, got, want);
+}
+
+/* Print the figures of the rows of @split (NULL: all) of one dataset as a JSON object. */
+static void
+eval_set(const struct churn_sentiment *an, struct churn_arena *arena, const char *path,
+         const struct row *rows, size_t n, const char *split, bool last)
+{
+    size_t confusion[3][3] = {{0}};
+    size_t tp = 0, fp = 0, fn = 0, correct = 0, m = 0;
+    bool *escalated = churn_calloc(n ? n : 1, sizeof(bool));
+    for (size_t i = 0; i < n; i++) {
+        if (!in_split(&rows[i], split))
+            continue;
+        struct churn_sentiment_result r;
+        analyze_or_die(an, arena, path, i + 1, rows[i].text, &r);
         int pred = r.compound >= 0.05 ? 2 : r.compound <= -0.05 ? 0 : 1;
         confusion[rows[i].polarity][pred]++;
         correct += pred == rows[i].polarity;
+        m++;
         struct churn_chat_state st;
         struct churn_chat_decision d;
         churn_chat_state_init(&st);
         churn_chat_tracker_update(&st, NULL, CHURN_CHAT_ROLE_CUSTOMER, &r, NULL, 0, &d);
+        escalated[i] = d.escalate;
         if (d.escalate && rows[i].escalate)
             tp++;
         else if (d.escalate)
@@ -171,12 +226,23 @@ eval_set(const struct churn_sentiment *an, struct churn_arena *arena, const char
         double rc = (double)tpc / (double)truec;
         f1sum += p + rc > 0 ? 2 * p * rc / (p + rc) : 0;
     }
-    printf("    {\"dataset\": \"%s\", \"n\": %zu, \"accuracy\": %.4f, \"macro_f1\": %.4f,\n", path,
-           n, n ? (double)correct / (double)n : 0, classes ? f1sum / classes : 0);
+    printf("    {\"dataset\": \"%s%s%s\", \"n\": %zu, \"accuracy\": %.4f, \"macro_f1\": %.4f,\n",
+           path, split ? "#" : "", split ? split : "", m, m ? (double)correct / (double)m : 0,
+           classes ? f1sum / classes : 0);
     printf("     \"confusion\": {\"negative\": [%zu, %zu, %zu], \"neutral\": [%zu, %zu, %zu], "
            "\"positive\": [%zu, %zu, %zu]},\n",
            confusion[0][0], confusion[0][1], confusion[0][2], confusion[1][0], confusion[1][1],
            confusion[1][2], confusion[2][0], confusion[2][1], confusion[2][2]);
+    if (n && rows[0].reason[0]) {
+        printf("     \"by_reason\": {");
+        print_reason_recall(rows, n, escalated, split, "intent");
+        printf(", ");
+        print_reason_recall(rows, n, escalated, split, "human");
+        printf(", ");
+        print_reason_recall(rows, n, escalated, split, "hard");
+        printf("},\n");
+    }
+    churn_free(escalated);
     if (tp + fn)
         printf("     \"escalation\": {\"precision\": %.4f, \"recall\": %.4f, \"tp\": %zu, "
                "\"fp\": %zu, \"fn\": %zu}}%s\n",
@@ -186,72 +252,125 @@ eval_set(const struct churn_sentiment *an, struct churn_arena *arena, const char
         printf("     \"escalation\": null}%s\n", last ? "" : ",");
 }
 
-int
-main(int argc, char **argv)
+/* Does the set carry a split column (a row of the heldout split)? */
+static bool
+has_heldout(const struct row *rows, size_t n)
 {
-    const char *data[8];
-    size_t ndata = 0;
-    const char *lexdir = CHURN_SOURCE_ROOT "/lexicons";
-    double seconds = 2.0;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--data") == 0 && ndata < 8)
-            data[ndata++] = argv[i + 1];
-        else if (strcmp(argv[i], "--lexicons") == 0)
-            lexdir = argv[i + 1];
-        else if (strcmp(argv[i], "--seconds") == 0)
-            seconds = strtod(argv[i + 1], NULL);
-        else {
-            fprintf(stderr,
-                    "usage: sentiment-eval [--data FILE]... [--lexicons DIR] [--seconds S]\n");
-            return 2;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].split, "heldout") == 0)
+            return true;
+    return false;
+}
+
+struct timing {
+    size_t conversations, to_escalate, on_time, early, late, missed, false_alarms;
+};
+
+static enum churn_chat_role
+role_of(const char *s)
+{
+    return strcmp(s, "agent") == 0 ? CHURN_CHAT_ROLE_AGENT
+           : strcmp(s, "bot") == 0 ? CHURN_CHAT_ROLE_BOT
+                                   : CHURN_CHAT_ROLE_CUSTOMER;
+}
+
+/* One finished conversation: the labelled first escalation turn @want (0: none) against the
+ * tracker's @got (0: none). */
+static void
+judge(struct timing *t, size_t want, size_t got)
+{
+    t->conversations++;
+    t->to_escalate += want != 0;
+    if (want && got == want)
+        t->on_time++;
+    else if (want && got && got < want)
+        t->early++;
+    else if (want && got)
+        t->late++;
+    else if (want)
+        t->missed++;
+    else if (got)
+        t->false_alarms++;
+}
+
+/* Escalation timing over a conversations file, as a JSON object. */
+static void
+eval_conversations(const struct churn_sentiment *an, struct churn_arena *arena, const char *path,
+                   bool last)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        fprintf(stderr, "sentiment-eval: cannot open %s\n", path);
+        exit(2);
+    }
+    char line[MAX_LINE], conv[128] = "";
+    size_t lineno = 0, turn = 0, want = 0, got = 0;
+    bool header = false;
+    struct churn_chat_state st;
+    struct timing t = {0};
+    while (fgets(line, sizeof(line), fp)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '#' || line[0] == '\0' || !header) {
+            header |= line[0] != '#' && line[0] != '\0';
+            continue;
         }
-    }
-    if (argc % 2 == 0) {
-        fprintf(stderr, "usage: sentiment-eval [--data FILE]... [--lexicons DIR] [--seconds S]\n");
-        return 2;
-    }
-    if (ndata == 0) {
-        static const char *const uci[] = {
-            CHURN_SOURCE_ROOT "/lexicons/vendor/datasets/uci_amazon.tsv",
-            CHURN_SOURCE_ROOT "/lexicons/vendor/datasets/uci_imdb.tsv",
-            CHURN_SOURCE_ROOT "/lexicons/vendor/datasets/uci_yelp.tsv",
-        };
-        data[ndata++] = CHURN_SOURCE_ROOT "/tests/data/support_chat_eval.tsv";
-        for (size_t i = 0; i < 3; i++) {
-            FILE *fp = fopen(uci[i], "r");
-            if (fp) {
-                fclose(fp);
-                data[ndata++] = uci[i];
+        char *f[4] = {line, NULL, NULL, NULL};
+        for (int k = 1; k < 4; k++)
+            if ((f[k] = strchr(f[k - 1], '\t')) != NULL)
+                *f[k]++ = '\0';
+            else {
+                fprintf(stderr, "sentiment-eval: %s:%zu: expected 4 columns\n", path, lineno);
+                exit(2);
             }
+        if (strcmp(f[0], conv) != 0) {
+            if (conv[0])
+                judge(&t, want, got);
+            snprintf(conv, sizeof(conv), "%.120s", f[0]);
+            churn_chat_state_init(&st);
+            turn = want = got = 0;
         }
+        turn++;
+        if (strcmp(f[3], "yes") == 0 && !want)
+            want = turn;
+        enum churn_chat_role role = role_of(f[1]);
+        struct churn_sentiment_result r;
+        if (role == CHURN_CHAT_ROLE_CUSTOMER)
+            analyze_or_die(an, arena, path, lineno, f[2], &r);
+        struct churn_chat_decision d;
+        churn_chat_tracker_update(&st, NULL, role, role == CHURN_CHAT_ROLE_CUSTOMER ? &r : NULL,
+                                  NULL, 1700000000000LL + (int64_t)turn * 30000, &d);
+        if (d.escalate && !got)
+            got = turn;
     }
-    char err[512];
-    struct churn_sentiment *an;
-    if (churn_sentiment_open(lexdir, "en", NULL, &an, err, sizeof(err)) != CHURN_OK) {
-        fprintf(stderr, "sentiment-eval: %s\n", err);
-        return 1;
-    }
-    static struct row rows[MAX_ROWS];
-    struct churn_arena arena;
-    churn_arena_init(&arena, 16u * 1024 * 1024);
+    if (conv[0])
+        judge(&t, want, got);
+    fclose(fp);
+    printf(
+        "    {\"conversations\": \"%s\", \"n\": %zu, \"to_escalate\": %zu, \"on_time\": %zu, "
+        "\"early\": %zu, \"late\": %zu, \"missed\": %zu, \"false_alarms\": %zu, "
+        "\"timing_accuracy\": %.4f}%s\n",
+        path, t.conversations, t.to_escalate, t.on_time, t.early, t.late, t.missed, t.false_alarms,
+        t.conversations ? (double)(t.on_time + (t.conversations - t.to_escalate - t.false_alarms)) /
+                              (double)t.conversations
+                        : 0,
+        last ? "" : ",");
+}
 
-    printf("{\n  \"analyzer\": \"churnd\",\n  \"datasets\": [\n");
-    for (size_t d = 0; d < ndata; d++) {
-        size_t n = load_rows(data[d], rows);
-        eval_set(an, &arena, data[d], rows, n, d + 1 == ndata);
-        free_rows(rows, n);
-    }
-    printf("  ],\n");
-
-    /* speed: ~15-word sentences built from the first dataset */
-    size_t n = load_rows(data[0], rows);
+/* Sentences per second of churn_sentiment_analyze() over ~15-word sentences built from
+ * @rows, as a JSON object. */
+static void
+measure_speed(const struct churn_sentiment *an, struct churn_arena *arena, const char *path,
+              const struct row *rows, size_t n, double seconds, bool last)
+{
     static char sent[512][512];
     size_t lens[512];
-    size_t ns = n < 512 ? n : 512, words_total = 0;
+    size_t ns = n < 512 ? n : 512, words_total = 0, bytes_total = 0;
     for (size_t i = 0; i < ns; i++) {
         size_t w;
         lens[i] = make_sentence(rows, n, i, sent[i], sizeof(sent[i]), &w);
         words_total += w;
+        bytes_total += lens[i];
     }
     size_t done = 0;
     double checksum = 0;
@@ -261,8 +380,8 @@ main(int argc, char **argv)
     while (ns && (double)(t1 - t0) < seconds * 1e9) {
         for (size_t i = 0; i < ns; i++) {
             struct churn_sentiment_result r;
-            churn_arena_reset(&arena);
-            if (churn_sentiment_analyze(an, sent[i], lens[i], &arena, &r, NULL, 0) == CHURN_OK)
+            churn_arena_reset(arena);
+            if (churn_sentiment_analyze(an, sent[i], lens[i], arena, &r, NULL, 0) == CHURN_OK)
                 checksum += r.compound;
         }
         done += ns;
@@ -272,13 +391,95 @@ main(int argc, char **argv)
     double secs = (double)(t1 - t0) / 1e9;
     /* CPU time of this thread: the per-core rate, robust to other load on the machine */
     double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
-    printf("  \"speed\": {\"sentences\": %zu, \"seconds\": %.3f, \"cpu_seconds\": %.3f, "
-           "\"avg_words\": %.1f, \"sentences_per_second\": %.0f, "
-           "\"sentences_per_cpu_second\": %.0f, \"checksum\": %.3f}\n}\n",
-           done, secs, cpu, ns ? (double)words_total / (double)ns : 0,
-           secs > 0 ? (double)done / secs : 0, cpu > 0 ? (double)done / cpu : 0, checksum);
+    printf("    {\"dataset\": \"%s\", \"sentences\": %zu, \"seconds\": %.3f, "
+           "\"cpu_seconds\": %.3f, \"avg_words\": %.1f, \"avg_bytes\": %.1f, "
+           "\"sentences_per_second\": %.0f, \"sentences_per_cpu_second\": %.0f, "
+           "\"checksum\": %.3f}%s\n",
+           path, done, secs, cpu, ns ? (double)words_total / (double)ns : 0,
+           ns ? (double)bytes_total / (double)ns : 0, secs > 0 ? (double)done / secs : 0,
+           cpu > 0 ? (double)done / cpu : 0, checksum, last ? "" : ",");
+}
 
-    free_rows(rows, n);
+int
+main(int argc, char **argv)
+{
+    const char *data[8], *convs[8];
+    size_t ndata = 0, nconv = 0;
+    const char *lexdir = CHURN_SOURCE_ROOT "/lexicons", *language = "auto";
+    double seconds = 2.0;
+    if (argc % 2 == 0) {
+        fputs(USAGE, stderr);
+        return 2;
+    }
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--data") == 0 && ndata < 8)
+            data[ndata++] = argv[i + 1];
+        else if (strcmp(argv[i], "--conversations") == 0 && nconv < 8)
+            convs[nconv++] = argv[i + 1];
+        else if (strcmp(argv[i], "--lexicons") == 0)
+            lexdir = argv[i + 1];
+        else if (strcmp(argv[i], "--language") == 0)
+            language = argv[i + 1];
+        else if (strcmp(argv[i], "--seconds") == 0)
+            seconds = strtod(argv[i + 1], NULL);
+        else {
+            fputs(USAGE, stderr);
+            return 2;
+        }
+    }
+    if (ndata == 0) {
+        static const char *const uci[] = {
+            CHURN_SOURCE_ROOT "/lexicons/vendor/datasets/uci_amazon.tsv",
+            CHURN_SOURCE_ROOT "/lexicons/vendor/datasets/uci_imdb.tsv",
+            CHURN_SOURCE_ROOT "/lexicons/vendor/datasets/uci_yelp.tsv",
+        };
+        data[ndata++] = CHURN_SOURCE_ROOT "/tests/data/support_chat_eval.tsv";
+        data[ndata++] = CHURN_SOURCE_ROOT "/tests/data/support_chat_eval_ko.tsv";
+        for (size_t i = 0; i < 3; i++) {
+            FILE *fp = fopen(uci[i], "r");
+            if (fp) {
+                fclose(fp);
+                data[ndata++] = uci[i];
+            }
+        }
+        if (nconv == 0)
+            convs[nconv++] = CHURN_SOURCE_ROOT "/tests/data/support_chat_conversations_ko.tsv";
+    }
+    char err[512];
+    struct churn_sentiment *an;
+    if (churn_sentiment_open(lexdir, language, NULL, &an, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "sentiment-eval: %s\n", err);
+        return 1;
+    }
+    static struct row rows[MAX_ROWS];
+    struct churn_arena arena;
+    churn_arena_init(&arena, 16u * 1024 * 1024);
+
+    printf("{\n  \"analyzer\": \"churnd\",\n  \"language\": \"%s\",\n  \"datasets\": [\n",
+           language);
+    for (size_t d = 0; d < ndata; d++) {
+        size_t n = load_rows(data[d], rows);
+        bool split = has_heldout(rows, n);
+        eval_set(an, &arena, data[d], rows, n, NULL, !split && d + 1 == ndata);
+        if (split) {
+            eval_set(an, &arena, data[d], rows, n, "tune", false);
+            eval_set(an, &arena, data[d], rows, n, "heldout", d + 1 == ndata);
+        }
+        free_rows(rows, n);
+    }
+    printf("  ],\n  \"conversations\": [\n");
+    for (size_t c = 0; c < nconv; c++)
+        eval_conversations(an, &arena, convs[c], c + 1 == nconv);
+    printf("  ],\n");
+
+    /* speed: ~15-word sentences built from each of the first two datasets (en, ko) */
+    printf("  \"speed\": [\n");
+    for (size_t d = 0; d < ndata && d < 2; d++) {
+        size_t n = load_rows(data[d], rows);
+        measure_speed(an, &arena, data[d], rows, n, seconds, d + 1 == ndata || d == 1);
+        free_rows(rows, n);
+    }
+    printf("  ]\n}\n");
     churn_arena_fini(&arena);
     churn_sentiment_close(an);
     return 0;

@@ -5,7 +5,9 @@
  * that decode (the input itself is also tried as an encoded tracker state) re-encode the same
  * (an older version: to a current one that is stable).
  * The lexicons are the real ones (CHURN_LEXICON_DIR, or CHURN_SOURCE_ROOT/lexicons when
- * built in the tree) or, failing both, a small embedded set covering every kind of entry.
+ * built in the tree), opened as "auto" so that Hangul input runs the Korean analyzer
+ * (normalization, ICU segmentation, the reducer) and other input the English one; failing
+ * both, a small embedded English set covering every kind of entry.
  * Entry point only: a replay driver or -fsanitize=fuzzer provides main().
  */
 #include <math.h>
@@ -34,10 +36,10 @@ init(void)
 {
     struct churn_sentiment_options o = {.max_text_bytes = CHURN_SENTIMENT_MAX_TEXT_LIMIT};
     const char *dir = getenv("CHURN_LEXICON_DIR");
-    if (dir && churn_sentiment_open(dir, "en", &o, &an, NULL, 0) == CHURN_OK)
+    if (dir && churn_sentiment_open(dir, "auto", &o, &an, NULL, 0) == CHURN_OK)
         goto out;
 #ifdef CHURN_SOURCE_ROOT
-    if (churn_sentiment_open(CHURN_SOURCE_ROOT "/lexicons", "en", &o, &an, NULL, 0) == CHURN_OK)
+    if (churn_sentiment_open(CHURN_SOURCE_ROOT "/lexicons", "auto", &o, &an, NULL, 0) == CHURN_OK)
         goto out;
 #endif
     struct churn_sentiment_source src = {"embedded.lex", embedded, sizeof(embedded) - 1,

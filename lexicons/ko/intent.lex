@@ -1,0 +1,168 @@
+# lexicons/ko/intent.lex - Korean churn intent (탈퇴, 해지, 구독 취소, moving to another service), requests for a human (상담원 연결, 사람이랑 얘기), and hard triggers that a human must see at once (소비자원 신고, 법적 조치, card-payment disputes, fraud, data leaks, self-harm).
+# Format (docs/SENTIMENT.md): one entry per line, "term<TAB>value[<TAB>flags]". A term is a
+# word or a phrase of up to 8 words, tokenized like chat text; a predicate is written in its
+# dictionary form (늦다, 환불하다), which the Korean reducer turns into the stem every
+# inflected form of it reduces to (늦어서, 환불해주세요); nouns and adverbs are written bare.
+# value is a valence in [-4, 4] (VADER scale) unless a modifier flag gives it another
+# meaning: negator (multiplier in [-2, 2]; with "suffix" it negates what comes before it),
+# booster / dampener (amount in [0, 2]), contrast (weight after the word, in [1, 2]). flags
+# is a comma list of: negator, modal, suffix, booster, dampener, contrast, churn, human, hard,
+# nostem, idiom. Blank lines and lines starting with # are ignored; a term twice in one file
+# is an error. Files are layered in the order of the language table
+# (src/sentiment/language.c): a later file overrides the valence of an earlier term.
+# Written for churnd from the authors' knowledge of Korean; no third-party lexicon.
+
+# churn intent
+탈퇴	-1.0	churn
+탈퇴하다	-1.0	churn
+회원 탈퇴	-1.2	churn
+회원탈퇴	-1.2	churn
+계정 탈퇴	-1.2	churn
+해지	-1.0	churn
+해지하다	-1.0	churn
+구독 해지	-1.2	churn
+구독해지	-1.2	churn
+구독 취소	-1.2	churn
+구독 끊다	-1.2	churn
+구독 그만하다	-1.2	churn
+멤버십 해지	-1.2	churn
+멤버십 취소	-1.2	churn
+정기결제 해지	-1.2	churn
+정기 결제 해지	-1.2	churn
+정기결제 취소	-1.2	churn
+자동결제 해지	-1.2	churn
+자동 결제 해지	-1.2	churn
+자동결제 취소	-1.2	churn
+계정 삭제	-1.2	churn
+계정 없애다	-1.2	churn
+계약 해지	-1.2	churn
+서비스 해지	-1.2	churn
+요금제 해지	-1.2	churn
+해지 신청	-1.2	churn
+탈퇴 신청	-1.2	churn
+해지 방법	-1.0	churn
+탈퇴 방법	-1.0	churn
+다른 곳 옮기다	-1.2	churn
+다른 데 옮기다	-1.2	churn
+다른 곳 가다	-1.0	churn
+다른 데 가다	-1.0	churn
+다른 곳 쓰다	-1.0	churn
+다른 데 쓰다	-1.0	churn
+다른 서비스 쓰다	-1.0	churn
+다른 앱 쓰다	-1.0	churn
+다른 쇼핑몰	-0.8	churn
+다른 플랫폼	-0.8	churn
+갈아타다	-1.2	churn
+이용 안 하다	-1.2	churn
+이용 그만하다	-1.2	churn
+다시 안 쓰다	-2.0	churn
+다시 안 사다	-2.0	churn
+다시 안 오다	-2.0	churn
+다시 이용 안 하다	-2.0	churn
+다신 안 쓰다	-2.0	churn
+다신 안 사다	-2.0	churn
+다신 이용 안 하다	-2.0	churn
+두 번 다시	-1.8	churn
+그만 쓰다	-1.2	churn
+그만두다	-1.0	churn
+끊다	-0.8	churn
+앱 삭제	-1.2	churn
+앱 지우다	-1.2	churn
+# requests for a human
+상담원 연결	0	human
+상담사 연결	0	human
+상담원 통화	0	human
+상담사 통화	0	human
+상담원 얘기	0	human
+상담원 이야기	0	human
+상담원 바꾸다	-0.8	human
+상담원 불러주다	-0.8	human
+사람 연결	0	human
+사람 얘기	0	human
+사람 이야기	0	human
+사람 통화	0	human
+사람 바꾸다	-0.8	human
+사람 상담	0	human
+실제 사람	0	human
+진짜 사람	0	human
+직원 연결	0	human
+직원 바꾸다	-0.8	human
+직원 통화	0	human
+담당자 연결	0	human
+담당자 바꾸다	-0.8	human
+담당자 통화	0	human
+책임자	-0.8	human
+책임자 연결	-0.8	human
+책임자 바꾸다	-1.0	human
+윗사람	-0.8	human
+매니저 연결	0	human
+챗봇 말	-0.8	human
+봇 말	-0.8	human
+자동응답 말	-0.8	human
+전화 상담	0	human
+전화 연결	0	human
+전화 주다	0	human
+유선 상담	0	human
+상담원 좀	0	human
+# hard triggers: a human looks now
+소비자원	-1.5	hard
+소비자원 신고	-2.5	hard
+한국소비자원	-1.5	hard
+소비자 보호원	-1.5	hard
+소보원	-1.5	hard
+공정위	-1.5	hard
+공정거래위원회	-1.5	hard
+신고	-1.5	hard
+신고하다	-1.5	hard
+법적 조치	-2.8	hard
+법적 대응	-2.8	hard
+법적으로	-2.0	hard
+소송	-2.5	hard
+고소	-2.5	hard
+고발	-2.5	hard
+변호사	-1.5	hard
+경찰 신고	-2.5	hard
+카드 결제 취소	-2.0	hard
+카드 결제 취소 요청	-2.2	hard
+카드사 연락	-2.0	hard
+카드사 신고	-2.2	hard
+카드사 이의 제기	-2.2	hard
+이의 제기	-1.5	hard
+차지백	-2.0	hard
+지급 정지	-2.2	hard
+결제 취소 요청	-1.8	hard
+언론 제보	-2.5	hard
+제보	-1.5	hard
+방송국	-1.5	hard
+개인정보 유출	-3.0	hard
+정보 유출	-3.0	hard
+유출	-2.5	hard
+해킹	-2.5	hard
+해킹당하다	-2.8	hard
+도용	-2.5	hard
+명의 도용	-2.8	hard
+사기	-3.0	hard
+사기꾼	-3.2	hard
+사기당하다	-3.0	hard
+죽고 싶다	-3.5	hard
+자살	-3.5	hard
+
+# second pass (issue 17): more ways to say the same
+다른 업체	-1.0	churn
+업체 바꾸다	-1.0	churn
+정기구독 해지	-1.2	churn
+정기구독 그만하다	-1.2	churn
+정기구독 취소	-1.2	churn
+이제 안 쓰다	-1.2	churn
+더 이상 안 쓰다	-1.2	churn
+더는 못 쓰다	-1.4	churn
+더 이상 못 쓰다	-1.4	churn
+사람 부르다	0	human
+직원 얘기	0	human
+상담원 부르다	0	human
+무단 결제	-2.8	hard
+내용증명	-2.0	hard
+금감원	-1.5	hard
+금융감독원	-1.5	hard
+민원 넣다	-1.5	hard
+민원 접수	-1.5	hard

@@ -1,0 +1,222 @@
+# lexicons/ko/support.lex - the Korean support-domain lexicon: what customers of e-commerce and talent platforms write to support when things go wrong or right (배송 지연, 환불, 몇 번째, 답변이 없다, 연결이 안 되다), and politeness that is not praise (감사합니다 and 부탁드립니다 close complaints too).
+# Format (docs/SENTIMENT.md): one entry per line, "term<TAB>value[<TAB>flags]". A term is a
+# word or a phrase of up to 8 words, tokenized like chat text; a predicate is written in its
+# dictionary form (늦다, 환불하다), which the Korean reducer turns into the stem every
+# inflected form of it reduces to (늦어서, 환불해주세요); nouns and adverbs are written bare.
+# value is a valence in [-4, 4] (VADER scale) unless a modifier flag gives it another
+# meaning: negator (multiplier in [-2, 2]; with "suffix" it negates what comes before it),
+# booster / dampener (amount in [0, 2]), contrast (weight after the word, in [1, 2]). flags
+# is a comma list of: negator, modal, suffix, booster, dampener, contrast, churn, human, hard,
+# nostem, idiom. Blank lines and lines starting with # are ignored; a term twice in one file
+# is an error. Files are layered in the order of the language table
+# (src/sentiment/language.c): a later file overrides the valence of an earlier term.
+# Written for churnd from the authors' knowledge of Korean; no third-party lexicon.
+
+# politeness is not positivity
+감사하다	0.6
+감사	0.6
+고맙다	0.8
+부탁드리다	0
+부탁하다	0
+부탁	0
+수고하다	0
+수고	0
+죄송하다	-0.2
+죄송	-0.2
+미안하다	-0.2
+실례하다	0
+안녕하다	0
+안녕	0
+문의	0
+문의하다	0
+요청	0
+요청하다	0
+확인	0
+확인하다	0
+도움	0.3
+돕다	0.3
+# delivery
+배송 지연	-2.2
+배송 늦다	-2.0
+배송 안 오다	-2.2
+배송 느리다	-1.8
+배송 빠르다	2.0
+빠른 배송	2.0
+배송 완료	0.8
+아직 안 오다	-2.0
+아직 안 되다	-1.8
+아직 안 받다	-2.0
+아직 못 받다	-2.0
+아직도	-0.8
+못 받다	-1.8
+안 오다	-1.2
+안 들어오다	-1.5
+안 보내다	-1.5
+언제 오다	-0.6
+언제 되다	-0.6
+언제까지	-0.6	nostem
+오배송	-2.2
+잘못 오다	-2.0
+잘못 배송	-2.2
+파손	-2.2
+파손되다	-2.2
+누락	-1.8
+분실	-2.0
+분실되다	-2.0
+택배 분실	-2.2
+반품	0
+교환	0
+반품 안 되다	-2.2
+교환 안 되다	-2.0
+# refunds and payments
+환불	0
+환불하다	-0.5
+환불 안 되다	-2.5
+환불 못 받다	-2.5
+환불 거절	-2.5
+환불 언제	-1.2
+환불 아직	-1.8
+환불 완료	1.0
+환불 처리	0.3
+이중 결제	-2.2
+중복 결제	-2.2
+두 번 결제	-2.2
+결제 오류	-2.0
+결제 안 되다	-1.8
+돈만 나가다	-2.5
+돈만 받다	-2.5
+돈 낭비	-2.5
+돈 아깝다	-2.5
+돈 돌려주다	-1.5
+돈 날리다	-2.5
+요금 폭탄	-2.5
+과금	-1.0
+추가 요금	-1.2
+부당 청구	-2.5
+# waiting and being ignored
+몇 번째	-1.8
+몇 번	-1.2
+몇 번이나	-2.0
+몇 번을	-2.0
+몇 번 말하다	-2.2
+몇 번 문의	-2.2
+몇 번 연락	-2.2
+몇 번 전화	-2.2
+몇 번 얘기	-2.2
+몇 번 말씀드리다	-2.2
+여러 번	-1.2
+계속 기다리다	-1.8
+하루 종일	-1.0
+일주일째	-1.5
+며칠째	-1.5
+한 달째	-1.8
+한참	-0.8
+대기	-0.6
+대기 시간	-1.2
+기다리다	-0.4
+답변 없다	-2.2
+답변 안 오다	-2.2
+답장 없다	-2.2
+답장 안 오다	-2.2
+답 없다	-2.2
+연락 없다	-2.0
+연락 안 되다	-2.2
+연락 안 오다	-2.0
+연결 안 되다	-2.0
+전화 안 받다	-2.2
+전화 안 되다	-2.0
+통화 안 되다	-2.0
+읽씹	-2.2
+무시하다	-2.2
+무시	-2.0
+방치	-2.0
+감감무소식	-2.5
+같은 말	-1.2
+같은 말 반복	-2.0
+똑같은 답변	-2.0
+똑같은 말	-1.8
+복붙	-1.5
+매크로 답변	-1.8
+형식적	-1.5
+형식적인 답변	-2.0
+떠넘기다	-2.0
+책임 회피	-2.2
+핑계	-1.8
+# things that break
+오류	-1.5
+에러	-1.5
+버그	-1.5
+먹통	-2.0
+렉	-1.2
+튕기다	-1.5
+안 열리다	-1.5
+로그인 안 되다	-2.0
+접속 안 되다	-2.0
+쿠폰 적용 안 되다	-1.8
+적용 안 되다	-1.5
+포인트 안 들어오다	-1.8
+결제 취소 안 되다	-2.2
+처리 안 되다	-2.0
+해결 안 되다	-2.2
+해결 못 하다	-2.2
+고장	-1.8
+고장나다	-2.0
+불량	-2.2
+불량품	-2.4
+하자	-2.0
+가품	-2.5
+짝퉁	-2.5
+품질 낮다	-2.0
+# things that go right
+해결	1.2
+해결되다	1.8
+해결하다	1.2
+잘 해결되다	2.2
+빨리 처리	1.8
+빠른 처리	2.0
+빠른 답변	2.0
+빠른 응대	2.0
+처리되다	0.8
+친절하다	2.0
+친절	1.8
+친절한 상담	2.2
+불친절	-2.2
+불친절하다	-2.2
+응대	0
+상담	0
+상담원	0
+상담사	0
+고객센터	0
+고객 센터	0
+챗봇	0
+배송	0
+주문	0
+취소	0
+결제	0
+쿠폰	0
+포인트	0
+요금	0
+구독	0
+멤버십	0
+회원	0
+계정	0
+앱	0
+사이트	0
+정산	0
+정산 안 되다	-2.2
+정산 지연	-2.2
+프로젝트	0
+의뢰	0
+전문가	0
+매칭	0
+매칭 안 되다	-1.8
+의뢰인	0
+판매자	0
+셀러	0
+
+# second pass (issue 17)
+다른 상품 오다	-1.8
+다른 제품 오다	-1.8
+결제 두 번 되다	-2.0
+잠수 타다	-2.0
+도움 안 되다	-1.9

@@ -1,0 +1,960 @@
+/*
+ * test_sentiment_ko.c - the Korean side of the sentiment analyzer: the morphological reducer
+ * (a table of word forms and their stems, the lexicon-term rule), the tokenizer's Korean chat
+ * conventions and normalization, the Korean lexicons and rules (negation, boosters, contrast
+ * endings, politeness, laughter and crying markers, evidence offsets), language detection,
+ * and the bad-input cases of issue 17.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "churn/arena.h"
+#include "churn/sentiment.h"
+#include "churn/sentiment_ko.h"
+#include "churn/sentiment_tracker.h"
+
+struct form {
+    const char *word;
+    const char *stem;
+};
+
+/* Word forms as they appear in support chat, and the stem the reducer must find. */
+static const struct form forms[] = {
+    /* nouns with particles */
+    {"배송이", "배송"},
+    {"배송을", "배송"},
+    {"배송은", "배송"},
+    {"배송도", "배송"},
+    {"배송까지", "배송"},
+    {"배송에", "배송"},
+    {"배송에서", "배송"},
+    {"배송으로", "배송"},
+    {"환불을", "환불"},
+    {"환불이", "환불"},
+    {"환불은", "환불"},
+    {"환불도", "환불"},
+    {"환불만", "환불"},
+    {"환불까지", "환불"},
+    {"환불부터", "환불"},
+    {"상담원이랑", "상담원"},
+    {"상담원과", "상담원"},
+    {"상담원한테", "상담원"},
+    {"상담원에게", "상담원"},
+    {"상담원을", "상담원"},
+    {"사람이랑", "사람"},
+    {"사람한테", "사람"},
+    {"사람이", "사람"},
+    {"고객센터에", "고객센터"},
+    {"고객센터는", "고객센터"},
+    {"고객센터에서", "고객센터"},
+    {"고객센터로", "고객센터"},
+    {"직원이", "직원"},
+    {"직원분이", "직원분"},
+    {"직원의", "직원"},
+    {"답변이", "답변"},
+    {"답변을", "답변"},
+    {"답변도", "답변"},
+    {"답변은", "답변"},
+    {"연결이", "연결"},
+    {"연결을", "연결"},
+    {"연결도", "연결"},
+    {"해지를", "해지"},
+    {"해지가", "해지"},
+    {"해지는", "해지"},
+    {"탈퇴를", "탈퇴"},
+    {"탈퇴가", "탈퇴"},
+    {"구독을", "구독"},
+    {"구독이", "구독"},
+    {"결제가", "결제"},
+    {"결제를", "결제"},
+    {"결제는", "결제"},
+    {"주문이", "주문"},
+    {"주문을", "주문"},
+    {"주문한", "주문"},
+    {"상품이", "상품"},
+    {"상품을", "상품"},
+    {"물건이", "물건"},
+    {"물건을", "물건"},
+    {"문의를", "문의"},
+    {"문의가", "문의"},
+    {"문의에", "문의"},
+    {"서비스가", "서비스"},
+    {"서비스는", "서비스"},
+    {"서비스를", "서비스"},
+    {"앱이", "앱"},
+    {"앱에서", "앱"},
+    {"문제가", "문제"},
+    {"문제는", "문제"},
+    {"문제를", "문제"},
+    {"시간이", "시간"},
+    {"시간을", "시간"},
+    {"카드로", "카드"},
+    {"카드를", "카드"},
+    {"쿠폰을", "쿠폰"},
+    {"쿠폰이", "쿠폰"},
+    {"포인트가", "포인트"},
+    {"회원을", "회원"},
+    {"다른", "다른"},
+    {"곳으로", "곳"},
+    {"곳에서", "곳"},
+    {"소비자원에", "소비자원"},
+    {"소비자원에다", "소비자원"},
+    {"경찰에", "경찰"},
+    {"최악이에요", "최악"},
+    {"최악입니다", "최악"},
+    {"최악임", "최악"},
+    {"최고예요", "최고"},
+    {"최고입니다", "최고"},
+    {"문제예요", "문제"},
+    {"사기예요", "사기"},
+    {"사기를", "사기"},
+    {"정말로", "정말"},
+    {"진짜로", "진짜"},
+    {"처음부터", "처음"},
+    {"오늘까지", "오늘"},
+    {"어제부터", "어제"},
+    {"일주일째", "일주일째"},
+    {"번째", "번째"},
+    {"몇", "몇"},
+    /* predicates: polite present */
+    {"좋아요", "좋"},
+    {"싫어요", "싫"},
+    {"없어요", "없"},
+    {"있어요", "있"},
+    {"않아요", "않"},
+    {"늦어요", "늦"},
+    {"싶어요", "싶"},
+    {"괜찮아요", "괜찮"},
+    {"많아요", "많"},
+    {"적어요", "적"},
+    {"같아요", "같"},
+    {"받아요", "받"},
+    {"먹어요", "먹"},
+    {"넣어요", "넣"},
+    {"찾아요", "찾"},
+    {"맞아요", "맞"},
+    {"틀려요", "틀리"},
+    {"해요", "하"},
+    {"돼요", "되"},
+    {"봐요", "보"},
+    {"줘요", "주"},
+    {"와요", "오"},
+    {"가요", "가"},
+    {"사요", "사"},
+    {"써요", "쓰"},
+    {"나요", "나"},
+    {"쳐요", "치"},
+    {"바뀌어요", "바뀌"},
+    {"기다려요", "기다리"},
+    {"걸려요", "걸리"},
+    {"아파요", "아프"},
+    {"슬퍼요", "슬프"},
+    {"나빠요", "나쁘"},
+    {"바빠요", "바쁘"},
+    {"기뻐요", "기쁘"},
+    {"예뻐요", "예쁘"},
+    {"고파요", "고프"},
+    {"몰라요", "모르"},
+    {"달라요", "다르"},
+    {"빨라요", "빠르"},
+    {"불러요", "부르"},
+    {"어려워요", "어렵"},
+    {"귀찮아요", "귀찮"},
+    {"고마워요", "고맙"},
+    {"무서워요", "무섭"},
+    {"쉬워요", "쉽"},
+    {"부끄러워요", "부끄럽"},
+    {"답답해요", "답답"},
+    {"불편해요", "불편"},
+    {"짜증나요", "짜증나"},
+    {"화나요", "화나"},
+    {"실망해요", "실망"},
+    {"만족해요", "만족"},
+    {"감사해요", "감사"},
+    {"미안해요", "미안"},
+    {"환불해요", "환불"},
+    {"취소해요", "취소"},
+    {"안돼요", "안되"},
+    {"못해요", "못하"},
+    {"좋아용", "좋"},
+    {"좋아여", "좋"},
+    /* past */
+    {"했어요", "하"},
+    {"됐어요", "되"},
+    {"갔어요", "가"},
+    {"왔어요", "오"},
+    {"봤어요", "보"},
+    {"줬어요", "주"},
+    {"받았어요", "받"},
+    {"늦었어요", "늦"},
+    {"좋았어요", "좋"},
+    {"싫었어요", "싫"},
+    {"없었어요", "없"},
+    {"있었어요", "있"},
+    {"샀어요", "사"},
+    {"났어요", "나"},
+    {"끝났어요", "끝나"},
+    {"망가졌어요", "망가지"},
+    {"바뀌었어요", "바뀌"},
+    {"기다렸어요", "기다리"},
+    {"걸렸어요", "걸리"},
+    {"어려웠어요", "어렵"},
+    {"실망했어요", "실망"},
+    {"환불했어요", "환불"},
+    {"취소했어요", "취소"},
+    {"해지했어요", "해지"},
+    {"탈퇴했어요", "탈퇴"},
+    {"결제했어요", "결제"},
+    {"주문했어요", "주문"},
+    {"신청했어요", "신청"},
+    {"연락했어요", "연락"},
+    {"문의했어요", "문의"},
+    {"연결됐어요", "연결"},
+    {"취소됐어요", "취소"},
+    {"처리됐어요", "처리"},
+    {"해결됐어요", "해결"},
+    {"배송됐어요", "배송"},
+    {"되었어요", "되"},
+    {"하였어요", "하"},
+    {"했습니다", "하"},
+    {"받았습니다", "받"},
+    {"실망했습니다", "실망"},
+    {"했는데", "하"},
+    {"받았는데", "받"},
+    {"좋았는데", "좋"},
+    {"했지만", "하"},
+    {"좋았지만", "좋"},
+    {"했고", "하"},
+    {"받았고", "받"},
+    {"했으니까", "하"},
+    /* formal and other endings */
+    {"감사합니다", "감사"},
+    {"합니다", "하"},
+    {"됩니다", "되"},
+    {"갑니다", "가"},
+    {"드립니다", "드리"},
+    {"바랍니다", "바라"},
+    {"부탁드립니다", "부탁드리"},
+    {"좋습니다", "좋"},
+    {"없습니다", "없"},
+    {"싫습니다", "싫"},
+    {"늦습니다", "늦"},
+    {"있습니까", "있"},
+    {"좋네요", "좋"},
+    {"늦네요", "늦"},
+    {"없네요", "없"},
+    {"답답하네요", "답답"},
+    {"짜증나네요", "짜증나"},
+    {"좋군요", "좋"},
+    {"좋고", "좋"},
+    {"늦고", "늦"},
+    {"없고", "없"},
+    {"취소하고", "취소"},
+    {"환불하고", "환불"},
+    {"해지하고", "해지"},
+    {"탈퇴하고", "탈퇴"},
+    {"좋지만", "좋"},
+    {"늦지만", "늦"},
+    {"친절하지만", "친절"},
+    {"좋지", "좋"},
+    {"늦지", "늦"},
+    {"하지", "하"},
+    {"되지", "되"},
+    {"받지", "받"},
+    {"좋은데", "좋"},
+    {"좋은데요", "좋"},
+    {"늦는데", "늦"},
+    {"하는데", "하"},
+    {"하는데요", "하"},
+    {"없는데", "없"},
+    {"없는데요", "없"},
+    {"불편한데", "불편"},
+    {"불편한데요", "불편"},
+    {"친절한데", "친절"},
+    {"늦어서", "늦"},
+    {"없어서", "없"},
+    {"좋아서", "좋"},
+    {"해서", "하"},
+    {"돼서", "되"},
+    {"봐서", "보"},
+    {"불편해서", "불편"},
+    {"답답해서", "답답"},
+    {"받아서", "받"},
+    {"어려워서", "어렵"},
+    {"아파서", "아프"},
+    {"늦어도", "늦"},
+    {"해도", "하"},
+    {"좋으면", "좋"},
+    {"하면", "하"},
+    {"되면", "되"},
+    {"없으면", "없"},
+    {"안되면", "안되"},
+    {"취소하면", "취소"},
+    {"환불하면", "환불"},
+    {"하니까", "하"},
+    {"없으니까", "없"},
+    {"좋으니까", "좋"},
+    {"하려고", "하"},
+    {"하려고요", "하"},
+    {"취소하려고요", "취소"},
+    {"탈퇴하려고요", "탈퇴"},
+    {"옮기려고요", "옮기"},
+    {"옮기려고", "옮기"},
+    {"할게요", "하"},
+    {"탈퇴할게요", "탈퇴"},
+    {"해지할게요", "해지"},
+    {"옮길게요", "옮기"},
+    {"신고할게요", "신고"},
+    {"할까요", "하"},
+    {"될까요", "되"},
+    {"할래요", "하"},
+    {"하겠습니다", "하"},
+    {"신고하겠습니다", "신고"},
+    {"탈퇴하겠습니다", "탈퇴"},
+    {"하겠어요", "하"},
+    {"좋겠어요", "좋"},
+    {"좋겠네요", "좋"},
+    {"하세요", "하"},
+    {"주세요", "주"},
+    {"해주세요", "하"},
+    {"환불해주세요", "환불"},
+    {"취소해주세요", "취소"},
+    {"연결해주세요", "연결"},
+    {"처리해주세요", "처리"},
+    {"확인해주세요", "확인"},
+    {"해결해주세요", "해결"},
+    {"알려주세요", "알리"},
+    {"바꿔주세요", "바꾸"},
+    {"해주시면", "하"},
+    {"해주시겠어요", "하"},
+    {"취소해주시겠어요", "취소"},
+    {"환불해주시면", "환불"},
+    {"하셨어요", "하"},
+    {"주셨어요", "주"},
+    {"해보세요", "하"},
+    {"해봤어요", "하"},
+    {"해드릴게요", "하"},
+    {"해버렸어요", "하"},
+    {"망가져버렸어요", "망가지"},
+    {"하고싶어요", "하"},
+    {"환불하고싶어요", "환불"},
+    {"기다리고있어요", "기다리"},
+    {"하는", "하"},
+    {"되는", "되"},
+    {"좋은", "좋"},
+    {"싫은", "싫"},
+    {"없는", "없"},
+    {"있는", "있"},
+    {"늦는", "늦"},
+    {"받은", "받"},
+    {"환불하는", "환불"},
+    {"취소되는", "취소"},
+    {"불편한", "불편"},
+    {"친절한", "친절"},
+    {"답답한", "답답"},
+    {"이상한", "이상"},
+    {"실망한", "실망"},
+    {"망가진", "망가지"},
+    {"잘못된", "잘못"},
+    {"어려운", "어렵"},
+    {"고마운", "고맙"},
+    {"귀여운", "귀엽"},
+    {"만족스러운", "만족"},
+    {"실망스러운", "실망"},
+    {"만족스러워요", "만족"},
+    {"실망스러워요", "실망"},
+    {"짜증스러워요", "짜증"},
+    {"만족스럽네요", "만족"},
+    {"실망스럽습니다", "실망"},
+    {"불편함", "불편"},
+    {"실망함", "실망"},
+    {"불편할", "불편"},
+    {"할", "하"},
+    {"쓸", "쓰"},
+    {"갈", "가"},
+    {"물", "물"},
+    {"해지해", "해지"},
+    {"취소해", "취소"},
+    {"바꿔", "바꾸"},
+    {"깨져", "깨지"},
+    {"미뤄지고", "미루"},
+    {"만들어져요", "만들"},
+    {"불러주세요", "부르"},
+    {"골라주세요", "고르"},
+    {"갈아탈", "갈아타"},
+    {"엉망이라", "엉망"},
+    {"전화", "전화"},
+    {"피해", "피하"},
+    {"늦게", "늦"},
+    {"빠르게", "빠르"},
+    {"좋게", "좋"},
+    {"사기당했어요", "사기"},
+    {"취소시켰어요", "취소"},
+    /* chat markers */
+    {"ㅋㅋ", "ㅋㅋ"},
+    {"ㅋㅋㅋㅋ", "ㅋㅋ"},
+    {"ㅋ", "ㅋㅋ"},
+    {"ㅋㅋㅎㅎ", "ㅋㅋ"},
+    {"ㅎㅎ", "ㅎㅎ"},
+    {"ㅎ", "ㅎㅎ"},
+    {"ㅠㅠ", "ㅠㅠ"},
+    {"ㅜㅜ", "ㅠㅠ"},
+    {"ㅠㅜ", "ㅠㅠ"},
+    {"ㅜ", "ㅠㅠ"},
+    {"ㅡㅡ", "ㅡㅡ"},
+    {"ㄷㄷ", "ㄷㄷ"},
+    {"ㅇㅋ", "ㅇㅋ"},
+    /* words left alone */
+    {"안", "안"},
+    {"못", "못"},
+    {"너무", "너무"},
+    {"정말", "정말"},
+    {"진짜", "진짜"},
+    {"완전", "완전"},
+    {"좀", "좀"},
+    {"하지만", "하"},
+    {"그래도", "그래"},
+    {"해지", "해지"},
+    {"refund", "refund"},
+    {"ok", "ok"},
+};
+
+Test(reducer, word_forms)
+{
+    size_t n = sizeof(forms) / sizeof(forms[0]), bad = 0;
+    cr_assert_geq(n, 300, "the table holds at least 300 forms");
+    for (size_t i = 0; i < n; i++) {
+        char out[256];
+        size_t len = strlen(forms[i].word);
+        size_t m = churn_sentiment_ko_stem(forms[i].word, len, out, sizeof(out));
+        if (m != strlen(forms[i].stem) || memcmp(out, forms[i].stem, m) != 0) {
+            cr_log_error("%s: stem '%.*s', want '%s'", forms[i].word, (int)m, out, forms[i].stem);
+            bad++;
+        }
+    }
+    cr_assert_eq(bad, 0, "%zu of %zu forms reduced wrongly", bad, n);
+}
+
+Test(reducer, lexicon_terms)
+{
+    static const struct form lemmas[] = {
+        {"늦다", "늦"},         {"환불하다", "환불"}, {"취소되다", "취소"}, {"아프다", "아프"},
+        {"만족스럽다", "만족"}, {"해지", "해지"},     {"최고", "최고"},     {"배송이", "배송"},
+        {"답변이", "답변"},     {"곳으로", "곳"},     {"안되다", "안되"},   {"못하다", "못하"},
+        {"짜증나다", "짜증나"}, {"다른", "다른"},     {"ㅋㅋㅋ", "ㅋㅋ"},   {"sorry", "sorry"},
+        {"사랑", "사랑"},       {"사과", "사과"},     {"문의", "문의"},     {"말도", "말"},
+    };
+    for (size_t i = 0; i < sizeof(lemmas) / sizeof(lemmas[0]); i++) {
+        char out[256];
+        size_t m =
+            churn_sentiment_ko_lemma(lemmas[i].word, strlen(lemmas[i].word), out, sizeof(out));
+        cr_expect(m == strlen(lemmas[i].stem) && memcmp(out, lemmas[i].stem, m) == 0,
+                  "%s: lemma '%.*s', want '%s'", lemmas[i].word, (int)m, out, lemmas[i].stem);
+    }
+}
+
+Test(reducer, never_longer_and_bounded)
+{
+    /* a stem never outgrows its word, and the output cap is respected */
+    static const char *const words[] = {"어려워요", "했어요", "ㅋㅋㅋㅋㅋ", "가", "abc", ""};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        char out[64];
+        size_t len = strlen(words[i]);
+        cr_expect_leq(churn_sentiment_ko_stem(words[i], len, out, sizeof(out)), len, "%s",
+                      words[i]);
+    }
+    char small[3];
+    cr_expect_leq(churn_sentiment_ko_stem("환불해주세요", strlen("환불해주세요"), small, 3), 3);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The analyzer in Korean: lexicons under lexicons/ko, the rules of docs/SENTIMENT.md. */
+
+#define LEXDIR CHURN_SOURCE_ROOT "/lexicons"
+
+static struct churn_sentiment *ko, *any;
+static struct churn_arena arena;
+static char err[512];
+
+static void
+setup_ko(void)
+{
+    churn_arena_init(&arena, 64u * 1024 * 1024);
+    cr_assert_eq(churn_sentiment_open(LEXDIR, "ko", NULL, &ko, err, sizeof(err)), CHURN_OK,
+                 "cannot open the Korean analyzer: %s", err);
+    cr_assert_eq(churn_sentiment_open(LEXDIR, "auto", NULL, &any, err, sizeof(err)), CHURN_OK,
+                 "cannot open the auto analyzer: %s", err);
+}
+
+static void
+teardown_ko(void)
+{
+    churn_sentiment_close(ko);
+    churn_sentiment_close(any);
+    churn_arena_fini(&arena);
+}
+
+static struct churn_sentiment_result
+analyze_n(const struct churn_sentiment *s, const char *text, size_t len)
+{
+    struct churn_sentiment_result r;
+    churn_arena_reset(&arena);
+    enum churn_err e = churn_sentiment_analyze(s, text, len, &arena, &r, err, sizeof(err));
+    cr_assert_eq(e, CHURN_OK, "analyze(\"%.*s\"): %s", (int)len, text, err);
+    return r;
+}
+
+static struct churn_sentiment_result
+analyze(const char *text)
+{
+    return analyze_n(ko, text, strlen(text));
+}
+
+static double
+compound(const char *text)
+{
+    return analyze(text).compound;
+}
+
+static const struct churn_sentiment_evidence *
+find_evidence(const struct churn_sentiment_result *r, const char *term)
+{
+    for (size_t i = 0; i < r->n_evidence; i++)
+        if (r->evidence[i].term_len == strlen(term) &&
+            memcmp(r->evidence[i].term, term, r->evidence[i].term_len) == 0)
+            return &r->evidence[i];
+    return NULL;
+}
+
+TestSuite(korean, .init = setup_ko, .fini = teardown_ko);
+
+Test(korean, polarity_of_plain_sentences)
+{
+    cr_expect_gt(compound("정말 감사합니다 덕분에 해결됐어요"), 0.3);
+    cr_expect_gt(compound("최고예요"), 0.3);
+    cr_expect_lt(compound("배송이 너무 늦어서 짜증나요"), -0.5);
+    cr_expect_lt(compound("답변이 없네요"), -0.3);
+    cr_expect_float_eq(compound("주문 번호 알려드릴게요"), 0.0, 1e-9, "neutral stays 0");
+}
+
+Test(korean, prefix_and_suffix_negation)
+{
+    double good = compound("좋아요");
+    cr_assert_gt(good, 0);
+    cr_expect_lt(compound("안 좋아요"), 0, "prefix 안");
+    cr_expect_lt(compound("좋지 않아요"), 0, "suffix -지 않다");
+    cr_expect_lt(compound("배송이 좋지 못해요"), 0, "suffix -지 못하다");
+    cr_expect_gt(compound("문제가 없어요"), 0, "없다 after a negative noun");
+    struct churn_sentiment_result r = analyze("좋지 않아요");
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "좋다");
+    cr_assert_not_null(e);
+    cr_expect(e->flags & CHURN_EVIDENCE_F_NEGATED);
+}
+
+Test(korean, boosters_raise_and_dampeners_lower)
+{
+    double plain = compound("좋아요");
+    cr_expect_gt(compound("정말 좋아요"), plain);
+    cr_expect_lt(compound("조금 좋아요"), plain);
+    cr_expect_lt(compound("너무 나빠요"), compound("나빠요"));
+}
+
+Test(korean, contrast_endings_shift_the_weight_to_the_second_clause)
+{
+    cr_expect_gt(compound("배송은 느렸지만 상품은 정말 좋아요"), 0, "-지만: what follows wins");
+    cr_expect_lt(compound("서비스는 좋은데 배송이 너무 느려요"), 0, "-는데");
+    cr_expect_gt(compound("느리지만 좋아요"), compound("느리고 좋아요"));
+    struct churn_sentiment_result r = analyze("느리지만 좋아요");
+    const struct churn_sentiment_evidence *slow = find_evidence(&r, "느리다");
+    const struct churn_sentiment_evidence *good = find_evidence(&r, "좋다");
+    cr_assert(slow && good);
+    cr_expect_lt(fabsf(slow->contribution), fabsf(good->contribution));
+}
+
+Test(korean, politeness_is_not_positivity)
+{
+    cr_expect_float_eq(compound("안녕하세요 주문 확인 부탁드립니다"), 0.0, 1e-9);
+    /* the same complaint, plain and honorific, scores the same sign */
+    cr_expect_lt(compound("배송이 늦어요"), 0);
+    cr_expect_lt(compound("배송이 늦으십니다"), 0);
+    cr_expect_lt(compound("배송이 늦습니다"), 0);
+}
+
+Test(korean, laughter_and_crying_markers)
+{
+    cr_expect_gt(compound("ㅋㅋㅋㅋ"), 0);
+    cr_expect_gt(compound("ㅎㅎ"), 0);
+    cr_expect_lt(compound("ㅠㅠㅠ"), 0);
+    cr_expect_lt(compound("ㅜㅜ"), 0);
+    cr_expect_lt(compound("ㅡㅡ"), 0);
+    cr_expect_lt(compound("짜증나요ㅠㅠ"), compound("짜증나요"), "crying adds to a complaint");
+    cr_expect_gt(compound("좋아요ㅋㅋ"), compound("좋아요"));
+}
+
+Test(korean, intent_human_and_hard_triggers)
+{
+    cr_expect(analyze("그냥 탈퇴할게요").churn_intent);
+    cr_expect(analyze("해지해주세요").churn_intent);
+    cr_expect(analyze("구독 취소할게요").churn_intent);
+    cr_expect(analyze("다른 곳으로 옮길게요").churn_intent);
+    cr_expect(analyze("해지 못 하고 있어요").churn_intent, "inability is still intent");
+    cr_expect(analyze("해지가 안 돼요").churn_intent, "so is a cancellation that fails");
+    cr_expect_not(analyze("탈퇴 안 할게요").churn_intent, "not leaving is not intent");
+    cr_expect(analyze("상담원 연결해주세요").human_requested);
+    cr_expect(analyze("사람이랑 얘기하고 싶어요").human_requested);
+    cr_expect(analyze("환불 안 해주면 소비자원에 신고할게요").hard_trigger);
+    cr_expect(analyze("법적 조치 하겠습니다").hard_trigger);
+    cr_expect(analyze("카드 결제 취소 요청할게요").hard_trigger);
+    struct churn_sentiment_result r = analyze("정말 감사합니다");
+    cr_expect_not(r.churn_intent || r.human_requested || r.hard_trigger);
+}
+
+Test(korean, evidence_offsets_point_into_the_original_text)
+{
+    const char *s = "안녕하세요, 배송이 아직도 안 왔어요ㅠㅠ 진짜 짜증나네요 👎";
+    struct churn_sentiment_result r = analyze(s);
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "짜증나다");
+    cr_assert_not_null(e);
+    cr_expect_eq(memcmp(s + e->start, "짜증나네요", e->end - e->start), 0);
+    cr_expect_eq(e->end - e->start, strlen("짜증나네요"));
+    const struct churn_sentiment_evidence *c = find_evidence(&r, "ㅠㅠ");
+    cr_assert_not_null(c);
+    cr_expect_eq(memcmp(s + c->start, "ㅠㅠ", 6), 0);
+    for (size_t i = 1; i < r.n_evidence; i++)
+        cr_expect_geq(r.evidence[i].start, r.evidence[i - 1].end, "evidence is in text order");
+    cr_expect_str_eq(r.language, "ko");
+}
+
+Test(korean, detection_picks_by_hangul_share)
+{
+    cr_expect_str_eq(churn_sentiment_detect("배송이 늦어요", strlen("배송이 늦어요")), "ko");
+    cr_expect_str_eq(churn_sentiment_detect("my order is late", 16), "en");
+    cr_expect_str_eq(churn_sentiment_detect("refund 해주세요", strlen("refund 해주세요")), "ko");
+    cr_expect_str_eq(churn_sentiment_detect("please refund my order 감사", 29), "en");
+    cr_expect_str_eq(churn_sentiment_detect("", 0), "en");
+    cr_expect_str_eq(churn_sentiment_detect("ㅋㅋㅋ", 9), "ko");
+    struct churn_sentiment_result r =
+        analyze_n(any, "배송이 너무 늦어요", strlen("배송이 너무 늦어요"));
+    cr_expect_str_eq(r.language, "ko");
+    cr_expect_lt(r.compound, 0);
+    r = analyze_n(any, "this is terrible", 16);
+    cr_expect_str_eq(r.language, "en");
+    cr_expect_lt(r.compound, 0);
+    cr_expect_str_eq(churn_sentiment_language(churn_sentiment_select(any, "ko")), "ko");
+    cr_expect_null(churn_sentiment_select(ko, "en"));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Bad input of issue 17. */
+
+Test(korean, mixed_script_text)
+{
+    struct churn_sentiment_result r = analyze("Korean 배송 좋아요 thanks 韓國사람 最高 ペイ");
+    cr_expect_gt(r.compound, 0);
+    cr_expect_not_null(find_evidence(&r, "좋다"));
+    cr_expect_not_null(find_evidence(&r, "thanks"), "English words of Korean chat count");
+}
+
+Test(korean, compatibility_jamo_alone)
+{
+    struct churn_sentiment_result r = analyze("ㅋㅋㅋ");
+    cr_expect_eq(r.n_evidence, 1);
+    r = analyze("ㄱㄴㄷㄹㅁㅂ");
+    cr_expect_float_eq(r.compound, 0.0, 1e-9, "jamo without a meaning carry none");
+}
+
+Test(korean, nfd_hangul_matches_like_nfc)
+{
+    /* 좋아요 decomposed into conjoining jamo: ᄌ ᅩ ᇂ ᄋ ᅡ ᄋ ᅭ */
+    const char *nfd = "\xe1\x84\x8c\xe1\x85\xa9\xe1\x87\x82\xe1\x84\x8b\xe1\x85\xa1\xe1\x84\x8b"
+                      "\xe1\x85\xad";
+    struct churn_sentiment_result r = analyze(nfd);
+    cr_expect_float_eq(r.compound, compound("좋아요"), 1e-9);
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "좋다");
+    cr_assert_not_null(e);
+    cr_expect_eq(e->start, 0);
+    cr_expect_eq(e->end, strlen(nfd), "offsets in the original (decomposed) bytes");
+}
+
+Test(korean, nfd_syllable_then_a_lone_jamo)
+{
+    /* 좋 decomposed, then a lone lead ᄋ (becomes ㅋ-like compatibility ㅇ) and Tai Le: the
+     * evidence of 좋 ends where its own jamo end (found by the fuzzer: it ended at 0) */
+    const char *t = "\xe1\x84\x8c\xe1\x85\xa9\xe1\x87\x82\xe1\x84\x8b\xe1\xa5\xa1 ok";
+    struct churn_sentiment_result r = analyze(t);
+    for (size_t i = 0; i < r.n_evidence; i++) {
+        cr_expect_lt(r.evidence[i].start, r.evidence[i].end);
+        cr_expect(i == 0 || r.evidence[i].start >= r.evidence[i - 1].end);
+    }
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "좋다");
+    cr_assert_not_null(e);
+    cr_expect_eq(e->start, 0);
+    cr_expect_eq(e->end, 9);
+}
+
+Test(korean, half_and_full_width_forms)
+{
+    /* full-width Latin and punctuation; half-width Hangul jamo (U+FFBB ﾻ is a half-width ㅋ) */
+    cr_expect_float_eq(compound("좋아요！！"), compound("좋아요!!"), 1e-9);
+    struct churn_sentiment_result r = analyze("ｔｈａｎｋｓ");
+    cr_expect_not_null(find_evidence(&r, "thanks"));
+    cr_expect_eq(r.evidence[0].end, strlen("ｔｈａｎｋｓ"));
+    cr_expect_float_eq(compound("\xef\xbe\xbb\xef\xbe\xbb"), compound("ㅋㅋ"), 1e-9);
+}
+
+Test(korean, a_64k_line_of_one_syllable)
+{
+    size_t n = 65535; /* 21845 times 좋: one word, its repeated syllable squeezed (좋좋좋 → 좋) */
+    char *p = malloc(n);
+    for (size_t i = 0; i < n; i += 3)
+        memcpy(p + i, "좋", 3);
+    struct churn_sentiment_result r = analyze_n(ko, p, n);
+    cr_expect_eq(r.n_tokens, 1);
+    cr_assert_eq(r.n_evidence, 1);
+    cr_expect_eq(r.evidence[0].start, 0);
+    cr_expect_eq(r.evidence[0].end, n);
+    cr_expect(r.evidence[0].flags & CHURN_EVIDENCE_F_ELONGATED);
+    cr_expect_gt(r.compound, 0);
+    for (size_t i = 0; i < n; i += 3)
+        memcpy(p + i, "뷁", 3);
+    r = analyze_n(ko, p, n);
+    cr_expect_float_eq(r.compound, 0.0, 1e-9, "a syllable without meaning, 21845 times");
+    free(p);
+}
+
+Test(korean, invalid_utf8_inside_hangul)
+{
+    static const struct {
+        const char *s;
+        size_t len;
+        size_t at;
+    } bad[] = {
+        {"배송\xec\x9d", 8, 6},             /* a syllable cut short */
+        {"배\xec\x9d\x20송", 9, 3},         /* cut short before a space */
+        {"좋\x80아요", 13, 3},              /* a stray continuation byte */
+        {"\xed\x9f\xbf\xed\xa0\x80", 6, 3}, /* U+D7FF then a surrogate */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct churn_sentiment_result r = {.compound = 42};
+        char want[64];
+        churn_arena_reset(&arena);
+        enum churn_err e =
+            churn_sentiment_analyze(ko, bad[i].s, bad[i].len, &arena, &r, err, sizeof(err));
+        cr_expect_eq(e, CHURN_EINVAL, "case %zu accepted", i);
+        snprintf(want, sizeof(want), "invalid UTF-8 at byte %zu", bad[i].at);
+        cr_expect_str_eq(err, want, "case %zu", i);
+        cr_expect_float_eq(r.compound, 42, 0, "out-param untouched");
+    }
+}
+
+Test(korean, zero_width_characters_between_syllables)
+{
+    const char *zw = "짜\xe2\x80\x8b증\xe2\x80\x8c나\xe2\x80\x8d요\xef\xbb\xbf";
+    struct churn_sentiment_result r = analyze(zw);
+    cr_expect_float_eq(r.compound, compound("짜증나요"), 1e-9);
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "짜증나다");
+    cr_assert_not_null(e);
+    cr_expect_eq(e->start, 0);
+}
+
+Test(korean, unknown_language_code)
+{
+    struct churn_sentiment *s = NULL;
+    cr_expect_eq(churn_sentiment_open(LEXDIR, "kr", NULL, &s, err, sizeof(err)), CHURN_EINVAL);
+    cr_expect_str_eq(err, "unsupported language 'kr' (supported: en, ko, auto)");
+    cr_expect_null(s);
+}
+
+Test(korean, a_lexicon_line_with_a_bad_weight)
+{
+    static const char data[] = "# 한국어\n좋다\t2.0\n나쁘다\t매우\n";
+    struct churn_sentiment_source src = {.name = "ko/general.lex",
+                                         .data = data,
+                                         .len = sizeof(data) - 1,
+                                         .format = CHURN_LEX_FORMAT_CHURN};
+    struct churn_sentiment *s = NULL;
+    cr_expect_eq(churn_sentiment_open_sources(&src, 1, "ko", CHURN_SENTIMENT_KO_REDUCER, NULL, &s,
+                                              err, sizeof(err)),
+                 CHURN_EINVAL);
+    cr_expect_str_eq(err, "ko/general.lex:3: valence '매우' is not a number");
+    cr_expect_null(s);
+}
+
+/* Entries (not comments or blank lines) of one lexicon file under lexicons/. */
+static size_t
+count_entries(const char *name)
+{
+    char path[512], line[1024];
+    snprintf(path, sizeof(path), "%s/%s", LEXDIR, name);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot open %s", path);
+    size_t n = 0;
+    while (fgets(line, sizeof(line), f))
+        n += line[0] != '#' && line[0] != '\n';
+    fclose(f);
+    return n;
+}
+
+Test(korean, lexicon_sizes)
+{
+    cr_expect_geq(count_entries("ko/general.lex"), 2000, "the general lexicon: 2,000 entries");
+    cr_expect_geq(count_entries("ko/intent.lex"), 100);
+    cr_expect_geq(count_entries("ko/support.lex"), 150);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Quality: the figures of tools/sentiment-eval on the Korean sets must not fall (measured
+ * 2026-12-07, docs/SENTIMENT.md: accuracy 0.912, macro-F1 0.902, escalation precision 0.952,
+ * recall 0.940, every hard trigger caught; 22 of 24 conversations escalated at their turn, no
+ * false alarm). */
+
+struct ko_counts {
+    size_t n, correct, conf[3][3], tp, fp, fn, hard, hard_caught;
+};
+
+/* One labelled utterance: text, polarity, escalate, reason (split ignored). */
+static void
+count_row(char *line, struct ko_counts *c)
+{
+    char *f[5] = {line, NULL, NULL, NULL, NULL};
+    for (int k = 1; k < 5; k++) {
+        f[k] = strchr(f[k - 1], '\t');
+        cr_assert_not_null(f[k], "row without 5 columns: %s", line);
+        *f[k]++ = '\0';
+    }
+    int want = strcmp(f[1], "negative") == 0 ? 0 : strcmp(f[1], "neutral") == 0 ? 1 : 2;
+    bool want_esc = strcmp(f[2], "yes") == 0;
+    struct churn_sentiment_result r = analyze_n(any, f[0], strlen(f[0]));
+    int got = r.compound >= 0.05 ? 2 : r.compound <= -0.05 ? 0 : 1;
+    c->conf[want][got]++;
+    c->correct += got == want;
+    c->n++;
+    struct churn_chat_state st;
+    struct churn_chat_decision d;
+    churn_chat_state_init(&st);
+    cr_assert_eq(churn_chat_tracker_update(&st, NULL, CHURN_CHAT_ROLE_CUSTOMER, &r, NULL, 0, &d),
+                 CHURN_OK);
+    c->tp += d.escalate && want_esc;
+    c->fp += d.escalate && !want_esc;
+    c->fn += !d.escalate && want_esc;
+    bool hard = strcmp(f[3], "hard") == 0;
+    c->hard += hard;
+    c->hard_caught += hard && r.hard_trigger && d.escalate;
+}
+
+static double
+macro_f1(size_t conf[3][3])
+{
+    double f1 = 0;
+    for (int c = 0; c < 3; c++) {
+        double pc = 0, tc = 0;
+        for (int k = 0; k < 3; k++) {
+            pc += (double)conf[k][c];
+            tc += (double)conf[c][k];
+        }
+        double p = pc ? (double)conf[c][c] / pc : 0, rc = tc ? (double)conf[c][c] / tc : 0;
+        f1 += p + rc > 0 ? 2 * p * rc / (p + rc) : 0;
+    }
+    return f1 / 3;
+}
+
+Test(korean, support_chat_eval_ko_does_not_regress)
+{
+    FILE *fp = fopen(CHURN_SOURCE_ROOT "/tests/data/support_chat_eval_ko.tsv", "r");
+    cr_assert_not_null(fp);
+    char line[4096];
+    struct ko_counts c = {0};
+    bool header = false;
+    while (fgets(line, sizeof(line), fp)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '#' || !line[0] || !header) {
+            header |= line[0] && line[0] != '#';
+            continue;
+        }
+        count_row(line, &c);
+    }
+    fclose(fp);
+    cr_assert_geq(c.n, 400, "the Korean set has at least 400 utterances");
+    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
+    double prec = (double)c.tp / (double)(c.tp + c.fp), rec = (double)c.tp / (double)(c.tp + c.fn);
+    cr_expect_geq(acc, 0.90, "accuracy fell to %.3f", acc);
+    cr_expect_geq(f1, 0.89, "macro-F1 fell to %.3f", f1);
+    cr_expect_geq(prec, 0.95, "escalation precision fell to %.3f", prec);
+    cr_expect_geq(rec, 0.93, "escalation recall fell to %.3f", rec);
+    cr_expect_eq(c.hard_caught, c.hard, "hard triggers caught: %zu of %zu", c.hard_caught, c.hard);
+}
+
+/* Feed one conversation's turns; returns the 1-based turn of the first escalation, 0: none. */
+static size_t
+first_escalation(char rows[][512], const char *roles[], size_t n)
+{
+    struct churn_chat_state st;
+    churn_chat_state_init(&st);
+    for (size_t i = 0; i < n; i++) {
+        enum churn_chat_role role = strcmp(roles[i], "agent") == 0 ? CHURN_CHAT_ROLE_AGENT
+                                    : strcmp(roles[i], "bot") == 0 ? CHURN_CHAT_ROLE_BOT
+                                                                   : CHURN_CHAT_ROLE_CUSTOMER;
+        struct churn_sentiment_result r;
+        if (role == CHURN_CHAT_ROLE_CUSTOMER)
+            r = analyze_n(any, rows[i], strlen(rows[i]));
+        struct churn_chat_decision d;
+        cr_assert_eq(churn_chat_tracker_update(&st, NULL, role,
+                                               role == CHURN_CHAT_ROLE_CUSTOMER ? &r : NULL, NULL,
+                                               1700000000000LL + (int64_t)i * 30000, &d),
+                     CHURN_OK);
+        if (d.escalate)
+            return i + 1;
+    }
+    return 0;
+}
+
+Test(korean, conversations_escalate_at_their_turn)
+{
+    FILE *fp = fopen(CHURN_SOURCE_ROOT "/tests/data/support_chat_conversations_ko.tsv", "r");
+    cr_assert_not_null(fp);
+    static char text[64][512];
+    const char *roles[64];
+    char line[1024], conv[64] = "", role[64][16];
+    size_t n = 0, want = 0, convs = 0, on_time = 0, false_alarms = 0, to_escalate = 0;
+    bool header = false, eof = false;
+    while (!eof) {
+        eof = !fgets(line, sizeof(line), fp);
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!eof && (line[0] == '#' || !line[0] || !header)) {
+            header |= line[0] && line[0] != '#';
+            continue;
+        }
+        char *f[4] = {line, NULL, NULL, NULL};
+        for (int k = 1; k < 4 && !eof; k++) {
+            f[k] = strchr(f[k - 1], '\t');
+            cr_assert_not_null(f[k], "row without 4 columns");
+            *f[k]++ = '\0';
+        }
+        if ((eof || strcmp(f[0], conv) != 0) && n) {
+            size_t got = first_escalation(text, roles, n);
+            convs++;
+            to_escalate += want != 0;
+            on_time += want && got == want;
+            false_alarms += !want && got;
+            n = want = 0;
+        }
+        if (eof)
+            break;
+        snprintf(conv, sizeof(conv), "%.60s", f[0]);
+        cr_assert_lt(n, 64);
+        snprintf(role[n], sizeof(role[n]), "%.15s", f[1]);
+        roles[n] = role[n];
+        snprintf(text[n], sizeof(text[n]), "%.500s", f[2]);
+        n++;
+        if (strcmp(f[3], "yes") == 0 && !want)
+            want = n;
+    }
+    fclose(fp);
+    cr_assert_geq(convs, 30, "at least 30 conversations");
+    cr_expect_eq(false_alarms, 0, "a calm conversation escalated");
+    cr_expect_geq(on_time, 22, "only %zu of %zu escalated at their turn", on_time, to_escalate);
+}
