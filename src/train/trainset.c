@@ -139,6 +139,8 @@ load_rows(struct build *b, struct churn_dataset **out, char *err, size_t errlen)
         churn_dataset_load_csv_mem(churn_buf_str(&b->csv), b->csv.len, &d, out, why, sizeof(why));
     if (e)
         snprintf(err, errlen, "training set: %s", why);
+    else
+        (*out)->horizon_days = b->o->horizon_days;
     return e;
 }
 

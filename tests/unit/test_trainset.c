@@ -17,6 +17,7 @@
 
 #include <criterion/criterion.h>
 
+#include "churn/alloc.h"
 #include "churn/clock.h"
 #include "churn/features.h"
 
@@ -222,6 +223,24 @@ train_before(int64_t as_of, int horizon)
     cr_assert_eq(churn_train(ds, &to, &model, NULL, err, sizeof(err)), CHURN_OK, "%s", err);
     churn_dataset_free(ds);
     return model;
+}
+
+Test(trainset, a_model_records_the_horizon_of_its_labels, .init = setup, .fini = teardown)
+{
+    for (int h = 20; h <= 40; h += 20) {
+        struct churn_model *model = train_before(NOW - 60 * DAY, h);
+        cr_assert_eq(churn_model_info(model)->horizon_days, h, "trained on %d-day labels", h);
+        char *text, err[CHURN_MODEL_ERRMSG];
+        size_t len;
+        cr_assert_eq(churn_model_to_json(model, &text, &len), CHURN_OK);
+        struct churn_model *back = NULL;
+        cr_assert_eq(churn_model_load_json(text, len, 0, &back, err, sizeof err), CHURN_OK, "%s",
+                     err);
+        cr_assert_eq(churn_model_info(back)->horizon_days, h, "the file carries it");
+        churn_free(text);
+        churn_model_unref(back);
+        churn_model_unref(model);
+    }
 }
 
 struct seen {
