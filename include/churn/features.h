@@ -145,7 +145,31 @@
       "Days with a login, session, order, listing update or review in the last 7 days.", "days",   \
       7, "activity", -1)                                                                           \
     X(TICKETS_90D, "tickets_90d", "Support tickets in the last 90 days",                           \
-      "Support tickets opened in the last 90 days.", "count", 90, "support", 1)
+      "Support tickets opened in the last 90 days.", "count", 90, "support", 1)                    \
+    X(LOGINS_90D, "logins_90d", "Logins in the last 90 days",                                      \
+      "Number of logins in the 90 days up to as_of.", "count", 90, "activity", -1)                 \
+    X(AVG_SESSION_MINUTES_30D, "avg_session_minutes_30d", "Average session length",                \
+      "Session minutes / sessions in the last 30 days; NaN without sessions.", "minutes", 30,      \
+      "activity", -1)                                                                              \
+    X(AVG_SESSION_MINUTES_7D, "avg_session_minutes_7d", "Average session length last week",        \
+      "Session minutes / sessions in the last 7 days; NaN without sessions.", "minutes", 7,        \
+      "activity", -1)                                                                              \
+    X(ORDERS_30D, "orders_30d", "Completed orders in the last 30 days",                            \
+      "Completed transactions in the 30 days up to as_of.", "count", 30, "transactions", -1)       \
+    X(SPEND_30D, "spend_30d", "Spend in the last 30 days",                                         \
+      "Net spend (completed minus refunded amounts) in the last 30 days.", "currency", 30,         \
+      "transactions", -1)                                                                          \
+    X(CANCELLED_REFUNDED_90D, "cancelled_refunded_90d", "Orders cancelled or refunded",            \
+      "Cancelled plus refunded orders in the last 90 days.", "count", 90, "transactions", 1)       \
+    X(NEGATIVE_REVIEWS_90D, "negative_reviews_90d", "Negative reviews in the last 90 days",        \
+      "Negative reviews (rating <= 2 or sentiment <= -0.5) in the last 90 days.", "count", 90,     \
+      "reviews", 1)                                                                                \
+    X(CHAT_DAYS_30D, "chat_days_30d", "Days with a support chat in the last 30 days",              \
+      "Days on which the customer chatted with support in the last 30 days.", "days", 30, "chat",  \
+      1)                                                                                           \
+    X(CHAT_DAYS_90D, "chat_days_90d", "Days with a support chat in the last 90 days",              \
+      "Days on which the customer chatted with support in the last 90 days.", "days", 90, "chat",  \
+      1)
 
 enum churn_feature {
 #define CHURN__FEAT_ENUM(id, name, label, desc, unit, window, source, monotone) CHURN_FEAT_##id,

@@ -86,6 +86,8 @@ struct churn_model_info {
     const char *checksum;         /* "fnv1a64:<16 hex>" as found in or written to the file */
     size_t n_trees;               /* GBDT: its trees; blend: the trees of its members */
     enum churn_calibration_kind calibration;
+    int horizon_days; /* training.horizon_days: the churn horizon its labels looked ahead
+                         (1..365), 0 when the file does not say (older files, CSV training) */
 };
 
 /* Flags for churn_model_load_json(). */

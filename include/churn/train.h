@@ -53,6 +53,8 @@ struct churn_dataset {
     char *label;        /* label column name */
     char *positive;     /* label value counted as churn */
     char data_hash[32]; /* "fnv1a64:<16 hex>" of the parsed cells */
+    int horizon_days;   /* the labels' horizon (a store training set); 0: unknown (a CSV). A
+                           model trained on it records it as training.horizon_days */
 };
 
 struct churn_dataset_options {

@@ -25,11 +25,16 @@
 #define CHURN_TRAINSET_MAX_CUTOFFS 24
 /* Days of observed history a cutoff needs before it (else it is skipped, or refused). */
 #define CHURN_TRAINSET_MIN_HISTORY_DAYS 30
+/* Cutoffs 0 ("auto"): every cutoff, step days apart, with this much observed history before it
+ * (the 90-day windows of the catalogue fully seen), at most CHURN_TRAINSET_AUTO_MAX_CUTOFFS
+ * and at least the newest. More cutoffs, more churners to learn from: docs/MODELS.md. */
+#define CHURN_TRAINSET_AUTO_HISTORY_DAYS 90
+#define CHURN_TRAINSET_AUTO_MAX_CUTOFFS  6
 
 struct churn_trainset_options {
     int64_t observed_until_ms; /* the data reaches this far (0: now): labels end before it */
     int horizon_days;          /* label: churn within H days after the cutoff (1..365) */
-    int cutoffs;               /* stacked cutoffs, newest first (1..24) */
+    int cutoffs;               /* stacked cutoffs, newest first (1..24; 0: auto, above) */
     int step_days;             /* days between cutoffs (>= 1) */
     int inactivity_days; /* 0: explicit churn only; N: also N quiet days (churn_features_label) */
 };
@@ -43,8 +48,8 @@ struct churn_trainset_report {
     bool skipped[CHURN_TRAINSET_MAX_CUTOFFS]; /* less than the minimum history before it */
 };
 
-/** churn_trainset_options_default() - now, 90-day horizon, 3 cutoffs 30 days apart, explicit
- * churn only. */
+/** churn_trainset_options_default() - now, 90-day horizon, cutoffs 30 days apart and as many as
+ * the history allows (0: auto), explicit churn only. */
 void churn_trainset_options_default(struct churn_trainset_options *o);
 
 /**

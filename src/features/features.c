@@ -134,6 +134,8 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
     double reviews90 = 0, rating90 = 0, neg90 = 0, reviews_prev90 = 0, neg_prev90 = 0;
     double tickets30 = 0, tickets_prev30 = 0, tickets90 = 0, logins7 = 0, active7 = 0;
     double esc30 = 0, esc90 = 0, intent30 = 0, intent90 = 0;
+    double logins90 = 0, sessions30 = 0, sessions7 = 0, minutes7 = 0, orders30 = 0, spend30 = 0;
+    double chat_days30 = 0, chat_days90 = 0;
     double chat = NAN;
     double after_orders = 0, after_spend = 0, after_reviews = 0, after_rating = 0;
     double after_opened = 0, after_resolved = 0;
@@ -175,11 +177,17 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
         if (age < 7) {
             logins7 += d->logins;
             active7 += active;
+            sessions7 += d->sessions;
+            minutes7 += d->session_minutes;
         }
         if (age < 30) {
             logins30 += d->logins;
             active30 += active;
             minutes30 += d->session_minutes;
+            sessions30 += d->sessions;
+            orders30 += d->orders_completed;
+            spend30 += d->spend;
+            chat_days30 += !isnan(d->chat_dissatisfaction);
             tickets30 += d->tickets_opened;
             esc30 += d->escalations;
             intent30 += d->churn_intents;
@@ -199,6 +207,8 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
             esc90 += d->escalations;
             intent90 += d->churn_intents;
             tickets90 += d->tickets_opened;
+            logins90 += d->logins;
+            chat_days90 += !isnan(d->chat_dissatisfaction);
         } else if (age < 180) {
             orders_prev90 += d->orders_completed;
             reviews_prev90 += d->reviews;
@@ -210,11 +220,14 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
      * within one window need no scaling) */
     double reviews90_seen = window_count(reviews90, D, 0, 90, from);
     double cancelled_refunded90 = cancelled90 + refunded90;
+    double avg_session30 = ratio(minutes30, sessions30), avg_session7 = ratio(minutes7, sessions7);
 #define W(x, lo, hi) x = window_count(x, D, lo, hi, from)
     W(logins30, 0, 30), W(active30, 0, 30), W(minutes30, 0, 30), W(tickets30, 0, 30);
     W(esc30, 0, 30), W(intent30, 0, 30), W(logins_prev30, 30, 60), W(tickets_prev30, 30, 60);
     W(active90, 0, 90), W(esc90, 0, 90), W(intent90, 0, 90), W(orders_prev90, 90, 180);
     W(logins7, 0, 7), W(active7, 0, 7), W(tickets90, 0, 90);
+    W(logins90, 0, 90), W(orders30, 0, 30), W(spend30, 0, 30), W(chat_days30, 0, 30);
+    W(chat_days90, 0, 90);
 #undef W
     double orders90_seen = window_count(orders90, D, 0, 90, from);
     double spend90_seen = window_count(spend90, D, 0, 90, from);
@@ -263,6 +276,15 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
     v[CHURN_FEAT_TICKETS_PREV_30D] = tickets_prev30;
     v[CHURN_FEAT_TICKETS_90D] = tickets90;
     v[CHURN_FEAT_LOGINS_7D] = logins7;
+    v[CHURN_FEAT_LOGINS_90D] = logins90;
+    v[CHURN_FEAT_AVG_SESSION_MINUTES_30D] = avg_session30;
+    v[CHURN_FEAT_AVG_SESSION_MINUTES_7D] = avg_session7;
+    v[CHURN_FEAT_ORDERS_30D] = orders30;
+    v[CHURN_FEAT_SPEND_30D] = spend30;
+    v[CHURN_FEAT_CANCELLED_REFUNDED_90D] = window_count(cancelled_refunded90, D, 0, 90, from);
+    v[CHURN_FEAT_NEGATIVE_REVIEWS_90D] = window_count(neg90, D, 0, 90, from);
+    v[CHURN_FEAT_CHAT_DAYS_30D] = chat_days30;
+    v[CHURN_FEAT_CHAT_DAYS_90D] = chat_days90;
     v[CHURN_FEAT_ACTIVE_DAYS_7D] = active7;
     v[CHURN_FEAT_TICKET_GROWTH_30D] = decline(tickets30, tickets_prev30); /* growth */
     double open = (double)rec->open_tickets - after_opened + after_resolved;

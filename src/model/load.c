@@ -551,6 +551,12 @@ load_training(struct churn__mctx *ctx, struct churn_model *m, const json_t *doc)
                                      "training.trained_at_ms: expected an integer");
         m->info.trained_at_ms = json_integer_value(v);
     }
+    if ((v = json_object_get(tr, "horizon_days"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 365)
+            return churn__model_fail(ctx, CHURN_ECORRUPT,
+                                     "training.horizon_days: expected an integer in 1..365");
+        m->info.horizon_days = (int)json_integer_value(v);
+    }
     if ((v = json_object_get(tr, "params")) &&
         (err = dup_json_text(ctx, v, "training.params", &m->params_json)))
         return err;

@@ -198,6 +198,8 @@ churn__model_to_doc(const struct churn_model *m)
             set(tr, "data_hash", json_string(m->data_hash), &ok);
         set(tr, "rows", json_integer((json_int_t)m->info.training_rows), &ok);
         set(tr, "trained_at_ms", json_integer(m->info.trained_at_ms), &ok);
+        if (m->info.horizon_days > 0)
+            set(tr, "horizon_days", json_integer(m->info.horizon_days), &ok);
         if (m->params_json)
             set(tr, "params", parse_or_null(m->params_json), &ok);
         if (m->metrics_json)

@@ -33,7 +33,9 @@
 #define BATCH_LIMIT         1000
 #define PAGE_SIZE_DEFAULT   50
 #define PAGE_SIZE_LIMIT     1000
-#define HORIZON_MS          (90LL * CHURN_MS_PER_DAY)
+/* The days a score looks ahead when the served model's file does not say (churnctl's default
+ * training horizon). */
+#define HORIZON_DAYS_DEFAULT 90
 
 struct churn__served_model {
     atomic_int refs;
@@ -356,6 +358,15 @@ reason_text(int cat, const struct churn_model_feature *f, const Churn__V1__Reaso
     return copy ? copy : (char *)"";
 }
 
+/* The milliseconds a score of model @info looks ahead: its training horizon
+ * (training.horizon_days), or HORIZON_DAYS_DEFAULT for a file that does not record one. */
+static int64_t
+horizon_ms(const struct churn_model_info *info)
+{
+    int days = info->horizon_days > 0 ? info->horizon_days : HORIZON_DAYS_DEFAULT;
+    return (int64_t)days * CHURN_MS_PER_DAY;
+}
+
 /*
  * The score of @rec at @now. Features are taken as of the end of today (every event so far,
  * day-granular as in training) with the store's observed history, exactly as a training set
@@ -395,7 +406,7 @@ build_score(const struct churn__scoring *sc, const struct churn__served_model *m
     const char *version = churn_model_info(m->model)->version;
     s->model_version = (char *)(version ? version : "");
     s->scored_at_ms = now;
-    s->horizon_ms = HORIZON_MS;
+    s->horizon_ms = horizon_ms(churn_model_info(m->model));
     s->segment = (char *)rec->attrs.segment;
     s->freshness = churn__freshness_to_proto(rec, now, a);
     for (size_t i = 0; i < k; i++) {
@@ -912,7 +923,7 @@ model_info_to_proto(const struct churn__served_model *m, struct churn_arena *a)
                       : info->calibration == CHURN_CALIBRATION_ISOTONIC
                           ? CHURN__V1__CALIBRATION_METHOD__CALIBRATION_METHOD_ISOTONIC
                           : CHURN__V1__CALIBRATION_METHOD__CALIBRATION_METHOD_NONE;
-    mi->horizon_ms = HORIZON_MS;
+    mi->horizon_ms = horizon_ms(info);
     const struct churn_feature_info *cat = churn_features_catalogue();
     for (size_t i = 0; i < m->n; i++) {
         const struct churn_model_feature *f = churn_model_feature(m->model, i);

@@ -894,6 +894,8 @@ churn_train(const struct churn_dataset *ds, const struct churn_train_options *op
         err = churn__train_fail(&ctx, CHURN_ENOMEM, "out of memory");
         goto out_free;
     }
+    if (ds->horizon_days > 0) /* the horizon the scores look ahead (churn/model.h) */
+        json_object_set_new(training, "horizon_days", json_integer(ds->horizon_days));
     json_object_set_new(doc, "training", training);
     if ((err = doc_to_model(doc, &model, &ctx)))
         goto out_free;

@@ -28,7 +28,7 @@ void
 churn_trainset_options_default(struct churn_trainset_options *o)
 {
     *o = (struct churn_trainset_options){
-        .horizon_days = 90, .cutoffs = 3, .step_days = 30, .inactivity_days = 0};
+        .horizon_days = 90, .cutoffs = 0, .step_days = 30, .inactivity_days = 0};
 }
 
 static enum churn_err
@@ -37,8 +37,8 @@ check_options(const struct churn_trainset_options *o, char *err, size_t errlen)
     const char *what = NULL;
     if (o->horizon_days < 1 || o->horizon_days > 365)
         what = "horizon_days: 1..365";
-    else if (o->cutoffs < 1 || o->cutoffs > CHURN_TRAINSET_MAX_CUTOFFS)
-        what = "cutoffs: 1..24";
+    else if (o->cutoffs < 0 || o->cutoffs > CHURN_TRAINSET_MAX_CUTOFFS)
+        what = "cutoffs: 1..24 (0: auto)";
     else if (o->step_days < 1 || o->step_days > 365)
         what = "step_days: 1..365";
     else if (o->inactivity_days < 0 || o->inactivity_days > o->horizon_days)
@@ -76,20 +76,39 @@ visit(const struct churn_customer *rec, void *user)
     return 0;
 }
 
-/* The cutoffs of @b, newest first; how many have enough observed history before them. */
+/* The end of cutoff @c's day (c = 0 the newest) of @b. */
+static int64_t
+cutoff_ms(const struct build *b, int c)
+{
+    int64_t newest = (int64_t)churn_day_of_ms(b->observed_until) - 1 - b->o->horizon_days;
+    return (newest - (int64_t)c * b->o->step_days + 1) * CHURN_MS_PER_DAY - 1;
+}
+
+/* Whether cutoff @c of @b has @days of observed history before it. */
+static bool
+has_history(const struct build *b, int c, int days)
+{
+    return b->history_from != 0 &&
+           cutoff_ms(b, c) - b->history_from >= (int64_t)days * CHURN_MS_PER_DAY;
+}
+
+/* The cutoffs of @b, newest first (auto: those with CHURN_TRAINSET_AUTO_HISTORY_DAYS of
+ * history, at least one); how many have enough observed history before them. */
 static int
 plan_cutoffs(struct build *b)
 {
     struct churn_trainset_report *rep = b->rep;
-    int32_t newest = churn_day_of_ms(b->observed_until) - 1 - b->o->horizon_days;
     int usable = 0;
     rep->n_cutoffs = b->o->cutoffs;
+    if (rep->n_cutoffs == 0) {
+        while (rep->n_cutoffs < CHURN_TRAINSET_AUTO_MAX_CUTOFFS &&
+               has_history(b, rep->n_cutoffs, CHURN_TRAINSET_AUTO_HISTORY_DAYS))
+            rep->n_cutoffs++;
+        rep->n_cutoffs += rep->n_cutoffs == 0;
+    }
     for (int c = 0; c < rep->n_cutoffs; c++) {
-        int64_t day = (int64_t)newest - (int64_t)c * b->o->step_days;
-        rep->cutoff_ms[c] = (day + 1) * CHURN_MS_PER_DAY - 1;
-        rep->skipped[c] =
-            b->history_from == 0 || rep->cutoff_ms[c] - b->history_from <
-                                        (int64_t)CHURN_TRAINSET_MIN_HISTORY_DAYS * CHURN_MS_PER_DAY;
+        rep->cutoff_ms[c] = cutoff_ms(b, c);
+        rep->skipped[c] = !has_history(b, c, CHURN_TRAINSET_MIN_HISTORY_DAYS);
         usable += !rep->skipped[c];
     }
     return usable;
@@ -139,6 +158,8 @@ load_rows(struct build *b, struct churn_dataset **out, char *err, size_t errlen)
         churn_dataset_load_csv_mem(churn_buf_str(&b->csv), b->csv.len, &d, out, why, sizeof(why));
     if (e)
         snprintf(err, errlen, "training set: %s", why);
+    else
+        (*out)->horizon_days = b->o->horizon_days;
     return e;
 }
 

@@ -49,16 +49,21 @@ def test_served_scores_equal_the_backtest_of_today(churnctl_bin, churnd_factory,
     srv = start_on_store(churnd_factory, demo_store.store, demo_store.gbdt)
     stub = api.scoring_grpc.ScoringServiceStub(srv.channel())
     ids = sorted(want)
-    got, tiers = {}, {}
+    got, tiers, horizons = {}, {}, set()
     for i in range(0, len(ids), 500):
         resp = stub.BatchGetScores(api.scoring_pb2.BatchGetScoresRequest(
             customer_ids=ids[i:i + 500]), timeout=60)
         for res in resp.results:
             got[res.score.customer_id] = res.score.probability
+            horizons.add(res.score.horizon_ms)
             tiers[res.score.risk_tier] = tiers.get(res.score.risk_tier, 0) + 1
     assert got.keys() == want.keys()
     worst = max(abs(got[c] - want[c]) for c in ids)
     assert worst < 1e-9, f"served and backtest scores differ by up to {worst}"
+    # a score looks as far ahead as the served model's labels did (the file records it)
+    with open(demo_store.gbdt) as f:
+        trained_days = json.load(f)["training"]["horizon_days"]
+    assert horizons == {trained_days * DAY_MS}
     # and the backtest's tiers are the ones churnd serves (its default --risk-tiers)
     c = api.common_pb2
     for name, tier in (("high", c.RISK_TIER_HIGH), ("medium", c.RISK_TIER_MEDIUM),
@@ -66,10 +71,12 @@ def test_served_scores_equal_the_backtest_of_today(churnctl_bin, churnd_factory,
         assert report["tier_share"][name] == pytest.approx(tiers.get(tier, 0) / len(ids)), name
 
 
-def test_a_backtest_trained_before_t_foresees_churn_after_t(churnctl_bin, demo_store):
+def test_a_backtest_trained_before_t_foresees_churn_after_t(churnctl_bin, churnd_factory,
+                                                           demo_store, api, tmp_path):
+    model = tmp_path / "model-30d.json"
     r = run(churnctl_bin, "backtest", "--store", demo_store.store, "--as-of", days_ago(31),
             "--horizon-days", "30", "--train", "--cutoffs", "4", "--folds", "3", "--trees",
-            "40", "--json")
+            "40", "--out", str(model), "--json")
     assert r.returncode == 0, r.stderr
     b = json.loads(r.stdout)
     for key in ("as_of_ms", "customers", "churned", "realised_rate", "mean_predicted", "auc",
@@ -85,6 +92,12 @@ def test_a_backtest_trained_before_t_foresees_churn_after_t(churnctl_bin, demo_s
     assert abs(sum(b["tier_share"].values()) - 1) < 1e-9
     assert b["deciles"][-1]["capture"] == pytest.approx(1.0)
     assert "trained" in r.stderr and "cutoff" in r.stderr
+    # the model file carries the horizon of its labels, and churnd serves it as the horizon
+    assert json.loads(model.read_text())["training"]["horizon_days"] == 30
+    srv = start_on_store(churnd_factory, None, str(model))
+    info = api.model_grpc.ModelServiceStub(srv.channel()).GetModelInfo(
+        api.model_pb2.GetModelInfoRequest(), timeout=30)
+    assert info.model.horizon_ms == 30 * DAY_MS
 
 
 @pytest.mark.parametrize("args,message", [

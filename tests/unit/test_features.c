@@ -725,3 +725,72 @@ Test(features, the_last_week_and_the_quarter_of_tickets, .init = setup, .fini = 
     cr_assert_eq(feat(CHURN_FEAT_TICKETS_90D), 2);
     cr_assert_eq(feat(CHURN_FEAT_TICKETS_30D), 1);
 }
+
+static void
+session_at(int days_ago, double minutes)
+{
+    struct churn_event e = {.kind = CHURN_EVENT_SESSION, .occurred_at_ms = NOW - days_ago * DAY};
+    e.session.minutes = minutes;
+    apply(e, NOW);
+}
+
+static void
+chat_at(int days_ago, double dissatisfaction)
+{
+    struct churn_event e = {.kind = CHURN_EVENT_CHAT, .occurred_at_ms = NOW - days_ago * DAY};
+    e.chat.dissatisfaction = dissatisfaction;
+    apply(e, NOW);
+}
+
+/* Issue 11: the features an independent reference had and the catalogue lacked (logins over a
+ * quarter, session length, the last month's orders and spend, bad orders, negative reviews and
+ * chat days), each at an as_of that splits the events: what happened after it never counts. */
+Test(features, session_length_recent_orders_and_contact_days, .init = setup, .fini = teardown)
+{
+    customer_since(400);
+    logins(80, 5);
+    logins(20, 2);
+    session_at(3, 10), session_at(3, 20); /* last week: 2 sessions, 15 minutes each */
+    session_at(20, 60);                   /* the month: 3 sessions, 90 minutes */
+    session_at(100, 500);                 /* outside every window */
+    order_at(10, 30, CHURN_ORDER_COMPLETED);
+    order_at(40, 50, CHURN_ORDER_COMPLETED);
+    order_at(15, 20, CHURN_ORDER_REFUNDED);
+    order_at(60, 20, CHURN_ORDER_CANCELLED);
+    review_at(50, 1);
+    review_at(5, 2);
+    review_at(6, 5);
+    chat_at(2, 0.5), chat_at(2, 0.9); /* two chats on one day are one chat day */
+    chat_at(45, 0.2);
+    extract(churn_features_day_end(NOW - 4 * DAY)); /* before the last week's sessions */
+    cr_assert_float_eq(feat(CHURN_FEAT_AVG_SESSION_MINUTES_30D), 60, 1e-9);
+    cr_assert(isnan(feat(CHURN_FEAT_AVG_SESSION_MINUTES_7D)), "no session in that week");
+    cr_assert_eq(feat(CHURN_FEAT_NEGATIVE_REVIEWS_90D), 2, "the 1- and 2-star reviews");
+    cr_assert_eq(feat(CHURN_FEAT_CHAT_DAYS_30D), 0, "the chats 2 days ago are after as_of");
+    extract(AS_OF);
+    cr_assert_eq(feat(CHURN_FEAT_LOGINS_90D), 7);
+    cr_assert_eq(feat(CHURN_FEAT_LOGINS_30D), 2);
+    cr_assert_float_eq(feat(CHURN_FEAT_AVG_SESSION_MINUTES_30D), 30, 1e-9);
+    cr_assert_float_eq(feat(CHURN_FEAT_AVG_SESSION_MINUTES_7D), 15, 1e-9);
+    cr_assert_eq(feat(CHURN_FEAT_ORDERS_30D), 1, "the refunded order is not completed");
+    cr_assert_float_eq(feat(CHURN_FEAT_SPEND_30D), 30 - 20, 1e-9, "net of the refund");
+    cr_assert_eq(feat(CHURN_FEAT_ORDERS_90D), 2);
+    cr_assert_eq(feat(CHURN_FEAT_CANCELLED_REFUNDED_90D), 2);
+    cr_assert_eq(feat(CHURN_FEAT_NEGATIVE_REVIEWS_90D), 2);
+    cr_assert_eq(feat(CHURN_FEAT_CHAT_DAYS_30D), 1);
+    cr_assert_eq(feat(CHURN_FEAT_CHAT_DAYS_90D), 2);
+}
+
+Test(features, new_counts_scale_to_the_observed_days, .init = setup, .fini = teardown)
+{
+    customer_since(45); /* half of a 90-day window observed */
+    logins(10, 3);
+    order_at(12, 40, CHURN_ORDER_CANCELLED);
+    chat_at(20, 0.4);
+    extract(AS_OF);
+    cr_assert_float_eq(feat(CHURN_FEAT_LOGINS_90D), 3 * 90.0 / 46, 1e-9, "46 of 90 days seen");
+    cr_assert_float_eq(feat(CHURN_FEAT_CANCELLED_REFUNDED_90D), 90.0 / 46, 1e-9);
+    cr_assert_float_eq(feat(CHURN_FEAT_CHAT_DAYS_90D), 90.0 / 46, 1e-9);
+    cr_assert_eq(feat(CHURN_FEAT_CHAT_DAYS_30D), 1, "the 30-day window is whole");
+    cr_assert(isnan(feat(CHURN_FEAT_AVG_SESSION_MINUTES_30D)), "no sessions: no length");
+}

@@ -219,6 +219,40 @@ Test(model, save_and_reload_round_trip)
     churn_model_unref(m);
 }
 
+/* lr_doc with a training object whose horizon_days is @h (a JSON value), in @buf. */
+static const char *
+with_horizon(char *buf, size_t len, const char *h)
+{
+    size_t n = strlen(lr_doc) - 1; /* without the closing brace */
+    snprintf(buf, len, "%.*s,\"training\":{\"horizon_days\":%s}}", (int)n, lr_doc, h);
+    return buf;
+}
+
+Test(model, the_training_horizon_is_kept_and_older_files_load_without_it)
+{
+    struct churn_model *old = load_ok(lr_doc);
+    cr_assert_eq(churn_model_info(old)->horizon_days, 0, "a file without it: unknown");
+    churn_model_unref(old);
+
+    char doc[1024];
+    struct churn_model *m = load_ok(with_horizon(doc, sizeof doc, "30"));
+    cr_assert_eq(churn_model_info(m)->horizon_days, 30);
+    char *text, err[CHURN_MODEL_ERRMSG];
+    size_t len;
+    cr_assert_eq(churn_model_to_json(m, &text, &len), CHURN_OK);
+    struct churn_model *m2 = NULL;
+    cr_assert_eq(churn_model_load_json(text, len, 0, &m2, err, sizeof err), CHURN_OK, "%s", err);
+    cr_assert_eq(churn_model_info(m2)->horizon_days, 30, "kept through save and load");
+    churn_free(text);
+    churn_model_unref(m2);
+    churn_model_unref(m);
+
+    const char *bad[] = {"0", "366", "-5", "30.5", "\"30\""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_refusal(with_horizon(doc, sizeof doc, bad[i]), CHURN_MODEL_LOAD_NO_CHECKSUM,
+                       "training.horizon_days: expected an integer in 1..365");
+}
+
 Test(model, gbdt_round_trip_keeps_trees)
 {
     struct churn_model *m = load_ok(gbdt_doc);

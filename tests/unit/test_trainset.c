@@ -17,6 +17,7 @@
 
 #include <criterion/criterion.h>
 
+#include "churn/alloc.h"
 #include "churn/clock.h"
 #include "churn/features.h"
 
@@ -158,6 +159,38 @@ Test(trainset, cutoffs_without_history_are_skipped_and_refused_when_none_is_left
     cr_assert(strstr(err, "horizon_days"), "%s", err);
 }
 
+Test(trainset, auto_cutoffs_are_those_with_90_days_of_history_and_at_least_one, .init = setup,
+     .fini = teardown)
+{
+    struct churn_trainset_options o = options(30, 0);
+    struct churn_dataset *ds = NULL;
+    struct churn_trainset_report rep;
+    char err[512];
+    cr_assert_eq(churn_trainset_from_store(st, &o, &ds, &rep, err, sizeof(err)), CHURN_OK, "%s",
+                 err);
+    /* 180 days kept: cutoff c is 31 + 20c days back, so 149 - 20c days of history before it */
+    cr_assert_eq(rep.n_cutoffs, 3, "149, 129 and 109 days; not 89");
+    for (int c = 0; c < 3; c++) {
+        cr_assert_not(rep.skipped[c]);
+        cr_assert_eq(rep.cutoff_ms[c], churn_features_day_end(NOW - (31 + 20 * c) * DAY));
+        cr_assert_gt(rep.rows_at[c], 0);
+    }
+    churn_dataset_free(ds);
+    /* 90-day labels: the newest cutoff has 89 days; auto still takes it (it has 30) */
+    o = options(90, 0);
+    cr_assert_eq(churn_trainset_from_store(st, &o, &ds, &rep, err, sizeof(err)), CHURN_OK, "%s",
+                 err);
+    cr_assert_eq(rep.n_cutoffs, 1);
+    cr_assert_not(rep.skipped[0]);
+    churn_dataset_free(ds);
+    /* and the default is auto */
+    churn_trainset_options_default(&o);
+    cr_assert_eq(o.cutoffs, 0);
+    o.cutoffs = -1;
+    cr_assert_eq(churn_trainset_from_store(st, &o, &ds, &rep, err, sizeof(err)), CHURN_EINVAL);
+    cr_assert(strstr(err, "cutoffs: 1..24 (0: auto)"), "%s", err);
+}
+
 Test(trainset, a_store_without_churn_is_refused_with_the_reason, .init = setup_no_churn,
      .fini = teardown)
 {
@@ -222,6 +255,24 @@ train_before(int64_t as_of, int horizon)
     cr_assert_eq(churn_train(ds, &to, &model, NULL, err, sizeof(err)), CHURN_OK, "%s", err);
     churn_dataset_free(ds);
     return model;
+}
+
+Test(trainset, a_model_records_the_horizon_of_its_labels, .init = setup, .fini = teardown)
+{
+    for (int h = 20; h <= 40; h += 20) {
+        struct churn_model *model = train_before(NOW - 60 * DAY, h);
+        cr_assert_eq(churn_model_info(model)->horizon_days, h, "trained on %d-day labels", h);
+        char *text, err[CHURN_MODEL_ERRMSG];
+        size_t len;
+        cr_assert_eq(churn_model_to_json(model, &text, &len), CHURN_OK);
+        struct churn_model *back = NULL;
+        cr_assert_eq(churn_model_load_json(text, len, 0, &back, err, sizeof err), CHURN_OK, "%s",
+                     err);
+        cr_assert_eq(churn_model_info(back)->horizon_days, h, "the file carries it");
+        churn_free(text);
+        churn_model_unref(back);
+        churn_model_unref(model);
+    }
 }
 
 struct seen {

@@ -26,10 +26,12 @@ train_usage(FILE *out)
     fputs("usage: churnctl train|cv|eval SOURCE [options]\n"
           "source (one of):\n"
           "  --data FILE.csv --label COL [--positive VALUE] [--ignore COL,COL]\n"
-          "  --store DIR [--horizon-days 90] [--cutoffs 3] [--step-days 30]\n"
+          "  --store DIR [--horizon-days 90] [--cutoffs N|0] [--step-days 30]\n"
           "              [--inactivity-days 0] [--as-of UNIX_MS]\n"
           "      --as-of: where the data ends [now]; cutoffs at day ends, the newest one\n"
           "      horizon + 1 days before it, then step days earlier each (docs/MODELS.md);\n"
+          "      --cutoffs 0 (auto, the default): every cutoff with 90 days of history\n"
+          "      before it, at most 6;\n"
           "      label = an explicit churn within the horizon after the cutoff (or, with\n"
           "      --inactivity-days N, N days without activity)\n"
           "options:\n"
@@ -53,7 +55,7 @@ churnctl_train_parse(int argc, char **argv, struct train_args *a)
     memset(a, 0, sizeof(*a));
     churn_train_options_default(&a->opts);
     a->horizon_days = 90;
-    a->cutoffs = 3;
+    a->cutoffs = 0; /* auto (churn/trainset.h) */
     a->step_days = 30;
     for (int i = 0; i < argc; i++) {
         const char *k = argv[i];
@@ -164,9 +166,9 @@ churnctl_train_parse(int argc, char **argv, struct train_args *a)
         fprintf(stderr, "churnctl: --data needs --label COLUMN\n");
         return EXIT_USAGE;
     }
-    if (a->horizon_days < 1 || a->horizon_days > 365 || a->cutoffs < 1 || a->cutoffs > 24 ||
+    if (a->horizon_days < 1 || a->horizon_days > 365 || a->cutoffs < 0 || a->cutoffs > 24 ||
         a->step_days < 1 || a->inactivity_days < 0 || a->inactivity_days > 365) {
-        fprintf(stderr, "churnctl: --horizon-days 1..365, --cutoffs 1..24, --step-days >= 1, "
+        fprintf(stderr, "churnctl: --horizon-days 1..365, --cutoffs 0..24, --step-days >= 1, "
                         "--inactivity-days 0..365\n");
         return EXIT_USAGE;
     }
