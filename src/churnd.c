@@ -19,6 +19,7 @@
 #include "churn/retrain.h"
 #include "churn/sentiment.h"
 #include "churn/service.h"
+#include "churn/shard.h"
 #include "churn/store.h"
 #include "churn/transport.h"
 
@@ -104,7 +105,8 @@ housekeeping(struct churn_services *svc, unsigned long tick)
 
 /* Wait for signals; return the one that ends the process. */
 static int
-signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_path)
+signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_path,
+            struct churn_shard *shard)
 {
     for (unsigned long tick = 1;; tick++) {
         struct timespec interval = {.tv_sec = HOUSEKEEPING_INTERVAL_S, .tv_nsec = 0};
@@ -127,6 +129,8 @@ signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_p
                 churn_log(CHURN_LOG_ERROR, "playbooks_reload_refused", CHURN_LF_STR("error", err),
                           CHURN_LF_STR("msg", "the previous playbooks stay in force"));
         }
+        if (sig == SIGHUP && shard)
+            churn_shard_sighup(shard); /* issue 16: the partition table */
         housekeeping(svc, tick);
     }
 }
@@ -249,6 +253,15 @@ main(int argc, char **argv)
         return 2;
     }
     churn_log_configure(cfg.log_level, cfg.log_format, 2);
+    /* issue 16: a shard of a cluster refuses a bad partition table before anything starts */
+    struct churn_shard *shard = NULL;
+    if (*cfg.cluster_path &&
+        churn_shard_open(cfg.cluster_path, cfg.shard_name, cfg.cluster_nats_config, &shard, err,
+                         sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnd: %s\n", err);
+        churn_config_fini(&cfg);
+        return 2;
+    }
 
     /* signals are taken synchronously by the main thread; every other thread blocks them */
     sigset_t set;
@@ -267,6 +280,8 @@ main(int argc, char **argv)
     }
     struct churn_server_options opts;
     server_options_from_config(&cfg, &opts);
+    opts.gate = shard ? churn_shard_gate : NULL;
+    opts.gate_ctx = shard;
     struct churn_server *server = NULL;
     int port = 0;
     if (churn_server_start(&opts, svc.methods, svc.n_methods, &server, &port, err, sizeof(err)) !=
@@ -319,7 +334,7 @@ main(int argc, char **argv)
         goto out_server;
     }
 
-    int sig = signal_loop(&set, &svc, cfg.model_path);
+    int sig = signal_loop(&set, &svc, cfg.model_path, shard);
     churn_log(CHURN_LOG_INFO, "stopping", CHURN_LF_STR("signal", strsignal(sig)));
     churn_services_stop_retrainer(&svc); /* a run in progress stops now, changing nothing */
     churn_services_set_serving(&svc, CHURN_HEALTH_NOT_SERVING);
@@ -333,6 +348,7 @@ out_services:
     churn_sentiment_close(svc.sentiment);
     churn_services_fini(&svc);
 out_config:
+    churn_shard_close(shard);
     churn_config_fini(&cfg);
     if (rc == 0)
         churn_log(CHURN_LOG_INFO, "stopped", CHURN_LF_STR("msg", "clean exit"));

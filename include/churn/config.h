@@ -60,6 +60,10 @@ struct churn_config {
     int64_t retrain_horizon_days;
     int64_t retrain_cutoffs;
     int64_t retrain_step_days;
+    /* issue 16: a shard of a cluster */
+    char *cluster_path;
+    char *shard_name;
+    char *cluster_nats_config;
 };
 
 enum churn_config_action {

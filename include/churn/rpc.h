@@ -181,6 +181,13 @@ void churn_rpc_unref(struct churn_rpc *rpc);
  */
 int churn_rpc_status_code(enum churn_err err);
 
+/**
+ * churn_rpc_set_trailer() - add trailing metadata @key (lower case) = @value to the status
+ * the call ends with (at most 4; later ones are dropped). From the call's own callbacks,
+ * before the status is sent; CHURN_EFULL when 4 are set already.
+ */
+enum churn_err churn_rpc_set_trailer(struct churn_rpc *rpc, const char *key, const char *value);
+
 /** churn_rpc_is_over() - true once the call has ended (sends will fail). Thread-safe. */
 bool churn_rpc_is_over(struct churn_rpc *rpc);
 

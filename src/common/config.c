@@ -107,6 +107,12 @@ static const struct opt options[] = {
      "retraining's stacked training cutoffs"},
     {"retrain-step-days", OPT_INT, OFF(retrain_step_days), 1, 365, "30",
      "days between retraining's cutoffs"},
+    /* issue 16: churnd as one shard of a cluster (docs/CLUSTER.md) */
+    {"cluster", OPT_STR, OFF(cluster_path), 0, 0, "",
+     "partition table: serve as shard --shard of that cluster; SIGHUP reloads it"},
+    {"shard", OPT_STR, OFF(shard_name), 0, 0, "", "this shard's name in the --cluster table"},
+    {"cluster-nats-config", OPT_STR, OFF(cluster_nats_config), 0, 0, "",
+     "a NATS server configuration whose partition() mapping must use the table's P"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
