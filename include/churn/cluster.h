@@ -131,12 +131,11 @@ enum churn_err churn_cluster_gen_lua(const struct churn_cluster_table *t, struct
  * churn_cluster_gen_haproxy() - haproxy.cfg for HAProxy 2.6: h2 on both sides, the Lua
  * converter from @lua_path, use_backend through the map at @map_path, a missing header
  * answered INVALID_ARGUMENT by the proxy, a dead shard UNAVAILABLE (no retries, no
- * redispatch), the admin socket at @admin_sock (for `set map`). @empty_path is an empty file
- * (the body of the proxy's own gRPC answers).
+ * redispatch), the admin socket at @admin_sock (for `set map`). Paths should be absolute.
  */
 enum churn_err churn_cluster_gen_haproxy(const struct churn_cluster_table *t, const char *lua_path,
                                          const char *map_path, const char *admin_sock,
-                                         const char *empty_path, struct churn_buf *out);
+                                         struct churn_buf *out);
 
 /**
  * churn_cluster_gen_nats() - the configuration of NATS node @node (an index): client and

@@ -41,43 +41,39 @@ churn_cluster_gen_lua(const struct churn_cluster_table *t, struct churn_buf *out
                             t->epoch, t->partitions);
 }
 
+/* A line of the proxy's own gRPC answer: HTTP 200 or an error status, trailers-only. */
 static enum churn_err
-gen_haproxy_backends(const struct churn_cluster_table *t, const char *empty_path,
-                     struct churn_buf *out)
+reply(struct churn_buf *out, const char *rule, int grpc_status, const char *msg, const char *cond)
 {
-    enum churn_err err = CHURN_OK;
-    for (size_t i = 0; !err && i < t->n_shards; i++) {
-        const struct churn_cluster_shard *s = &t->shards[i];
-        /* no health checks and no redispatch: a dead shard's customers get UNAVAILABLE,
-         * never another shard's answer */
-        err = churn_buf_printf(
-            out,
-            "\nbackend shard_%s\n"
-            "    http-reuse always\n"
-            "    server %s %s proto h2 id %zu\n"
-            "    http-error status 502 content-type application/grpc file %s hdr grpc-status 14 "
-            "hdr grpc-message \"shard %s unavailable\"\n"
-            "    http-error status 503 content-type application/grpc file %s hdr grpc-status 14 "
-            "hdr grpc-message \"shard %s unavailable\"\n"
-            "    http-error status 504 content-type application/grpc file %s hdr grpc-status 14 "
-            "hdr grpc-message \"shard %s timed out\"\n",
-            s->name, s->name, s->addr, i + 1, empty_path, s->name, empty_path, s->name, empty_path,
-            s->name);
-    }
+    return churn_buf_printf(out,
+                            "    %s hdr grpc-status %d "
+                            "hdr grpc-message \"%s\"%s\n",
+                            rule, grpc_status, msg, cond);
+}
+
+static enum churn_err
+gen_haproxy_backend(const struct churn_cluster_shard *s, size_t id, struct churn_buf *out)
+{
+    char down[96], late[96];
+    snprintf(down, sizeof(down), "shard %s unavailable", s->name);
+    snprintf(late, sizeof(late), "shard %s timed out", s->name);
+    /* no health checks, retries or redispatch: a dead shard's customers get UNAVAILABLE,
+     * never another shard's answer; explicit ids keep server numbers stable */
+    enum churn_err err = churn_buf_printf(out,
+                                          "\nbackend shard_%s\n"
+                                          "    http-reuse always\n"
+                                          "    server %s %s proto h2 id %zu\n",
+                                          s->name, s->name, s->addr, id);
     if (!err)
-        err = churn_buf_printf(out,
-                               "\nbackend shard_none\n"
-                               "    http-request return status 200 content-type application/grpc "
-                               "file %s hdr grpc-status 14 hdr grpc-message \"no shard owns "
-                               "this partition\"\n",
-                               empty_path);
-    return err;
+        err = reply(out, "http-error status 502", 14, down, "");
+    if (!err)
+        err = reply(out, "http-error status 503", 14, down, "");
+    return err ? err : reply(out, "http-error status 504", 14, late, "");
 }
 
 enum churn_err
 churn_cluster_gen_haproxy(const struct churn_cluster_table *t, const char *lua_path,
-                          const char *map_path, const char *admin_sock, const char *empty_path,
-                          struct churn_buf *out)
+                          const char *map_path, const char *admin_sock, struct churn_buf *out)
 {
     const char *bind = *t->proxy ? t->proxy : "127.0.0.1:18080";
     enum churn_err err = churn_buf_printf(
@@ -87,7 +83,7 @@ churn_cluster_gen_haproxy(const struct churn_cluster_table *t, const char *lua_p
         "global\n"
         "    lua-load %s\n"
         "    stats socket %s mode 600 level admin\n"
-        "    maxconn 20000\n"
+        "    maxconn 4000\n"
         "\n"
         "defaults\n"
         "    mode http\n"
@@ -98,15 +94,26 @@ churn_cluster_gen_haproxy(const struct churn_cluster_table *t, const char *lua_p
         "    timeout tunnel 1h\n"
         "\n"
         "frontend churn_grpc\n"
-        "    bind %s proto h2\n"
-        "    http-request return status 200 content-type application/grpc file %s "
-        "hdr grpc-status 3 hdr grpc-message \"x-customer-id: header missing (the cluster "
-        "routes every call on it)\" unless { req.hdr(x-customer-id) -m found }\n"
-        "    http-request set-var(txn.part) req.hdr(x-customer-id),lua.churn_partition\n"
-        "    use_backend %%[var(txn.part),map(%s,shard_none)]\n"
-        "    default_backend shard_none\n",
-        t->epoch, t->partitions, t->n_shards, lua_path, admin_sock, bind, empty_path, map_path);
-    return err ? err : gen_haproxy_backends(t, empty_path, out);
+        "    bind %s proto h2\n",
+        t->epoch, t->partitions, t->n_shards, lua_path, admin_sock, bind);
+    if (!err)
+        err = reply(out, "http-request return status 200", 3,
+                    "x-customer-id: header missing (the cluster routes every call on it)",
+                    " unless { req.hdr(x-customer-id) -m found }");
+    if (!err)
+        err = churn_buf_printf(
+            out,
+            "    http-request set-var(txn.part) req.hdr(x-customer-id),lua.churn_partition\n"
+            "    use_backend %%[var(txn.part),map(%s,shard_none)]\n"
+            "    default_backend shard_none\n",
+            map_path);
+    for (size_t i = 0; !err && i < t->n_shards; i++)
+        err = gen_haproxy_backend(&t->shards[i], i + 1, out);
+    if (!err)
+        err = churn_buf_append_str(out, "\nbackend shard_none\n");
+    return err ? err
+               : reply(out, "http-request return status 200", 14, "no shard owns this partition",
+                       "");
 }
 
 enum churn_err

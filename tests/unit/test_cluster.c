@@ -175,9 +175,8 @@ Test(cluster, generated_configuration)
     cr_assert(strstr(churn_buf_str(&b), "\n0 shard_a\n"));
     cr_assert(strstr(churn_buf_str(&b), "\n10 shard_b\n11 shard_c\n"));
     churn_buf_reset(&b);
-    cr_assert_eq(
-        churn_cluster_gen_haproxy(t, "/x/p.lua", "/x/p.map", "/x/admin.sock", "/x/empty", &b),
-        CHURN_OK);
+    cr_assert_eq(churn_cluster_gen_haproxy(t, "/x/p.lua", "/x/p.map", "/x/admin.sock", &b),
+                 CHURN_OK);
     const char *h = churn_buf_str(&b);
     cr_assert(strstr(h, "bind 127.0.0.1:18080 proto h2\n"));
     cr_assert(strstr(h, "use_backend %[var(txn.part),map(/x/p.map,shard_none)]\n"));

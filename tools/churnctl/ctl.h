@@ -117,6 +117,9 @@ int churnctl_retrain(struct ctl *ctl, int argc, char **argv);
 /* import.c: customers and events from CSV or JSON Lines into a store or a server */
 int churnctl_import(struct ctl *ctl, int argc, char **argv);
 
+/* cluster.c: the partition table's commands and the fan-out of cross-customer reads */
+int churnctl_cluster(struct ctl *ctl, int argc, char **argv);
+
 /* report.c: reports read from a store (offline, read-only) */
 int churnctl_report(int argc, char **argv);
 
