@@ -52,6 +52,12 @@ REFLECTION_SERVICES = [
 ]
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "bench: runs a benchmark tool end to end (normal build only: tools/test "
+        "deselects it under the sanitizers, where timings and sizes mean nothing)")
+
+
 def _program(var):
     path = os.environ.get(var)
     if not path:
@@ -77,6 +83,7 @@ class Stubs:
     """The generated modules: pb (messages) and grpc (stubs) per proto."""
 
     def __init__(self, out):
+        self.directory = out
         if out not in sys.path:
             sys.path.insert(0, out)
         importlib.invalidate_caches()
@@ -100,6 +107,8 @@ class Stubs:
 @pytest.fixture(scope="session")
 def stubs():
     out = os.environ.get("CHURN_PY_STUBS") or tempfile.mkdtemp(prefix="churn-stubs-")
+    # one directory per pytest-xdist worker: two workers never write the same module
+    out = os.path.join(out, os.environ.get("PYTEST_XDIST_WORKER", "main"))
     os.makedirs(out, exist_ok=True)
     proto_dir = os.path.join(SOURCE_ROOT, "proto")
     churn_dir = os.path.join(proto_dir, "churn", "v1")

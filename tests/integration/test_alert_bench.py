@@ -85,14 +85,15 @@ def test_too_few_customers_below_high_risk_is_refused(churnctl_bin, churnd_facto
     assert "below HIGH risk" in p.stderr and p.stdout == ""
 
 
-def test_bench_list_alerts_times_every_case(churnctl_bin):
+def test_bench_list_alerts_times_every_case(churnctl_bin, stubs):
     """tools/bench-list-alerts on a few hundred alerts: every case answers a full page (or the
     one customer's alert) and the run ends with churnd exiting 0."""
     repo = os.environ.get("CHURN_SOURCE_ROOT") or os.path.dirname(os.path.dirname(
         os.path.dirname(os.path.abspath(__file__))))
     build = os.path.dirname(os.path.dirname(churnctl_bin))  # BUILD/tools/churnctl
     p = subprocess.run(["/usr/bin/python3", os.path.join(repo, "tools", "bench-list-alerts"),
-                        "--build", build, "--alerts", "1200", "--calls", "2"],
+                        "--build", build, "--stubs", stubs.directory, "--alerts", "1200",
+                        "--calls", "2"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     r = json.loads(p.stdout)

@@ -16,6 +16,8 @@ import pytest
 
 from fixtures_data import tool_path
 
+pytestmark = pytest.mark.bench
+
 REPO = os.environ.get("CHURN_SOURCE_ROOT") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(REPO, "tools", "bench-backtest")
