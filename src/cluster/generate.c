@@ -126,16 +126,19 @@ churn_cluster_gen_nats(const struct churn_cluster_table *t, size_t node, const c
                          "# generated from the partition table (epoch %" PRIu64 "): NATS node %s\n"
                          "server_name: %s\n"
                          "listen: %s\n"
-                         "jetstream {\n    store_dir: \"%s\"\n}\n"
-                         "cluster {\n    name: churn\n    listen: %s\n"
-                         "    routes: [\n",
-                         t->epoch, n->name, n->name, n->client, store_dir, n->route);
-    for (size_t i = 0; !err && i < t->n_nats; i++)
+                         "jetstream {\n    store_dir: \"%s\"\n}\n",
+                         t->epoch, n->name, n->name, n->client, store_dir);
+    /* one node is no cluster: JetStream refuses a cluster block without routes */
+    if (!err && t->n_nats > 1)
+        err = churn_buf_printf(out, "cluster {\n    name: churn\n    listen: %s\n    routes: [\n",
+                               n->route);
+    for (size_t i = 0; !err && t->n_nats > 1 && i < t->n_nats; i++)
         if (i != node)
             err = churn_buf_printf(out, "        nats-route://%s\n", t->nats[i].route);
+    if (!err && t->n_nats > 1)
+        err = churn_buf_printf(out, "    ]\n}\n");
     if (!err)
         err = churn_buf_printf(out,
-                               "    ]\n}\n"
                                "# ingest.<customer> -> ingest.<customer>.<partition>, the same "
                                "FNV-1a-32 mod P as the table\n"
                                "mappings {\n"
