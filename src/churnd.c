@@ -15,6 +15,7 @@
 #include "churn/clock.h"
 #include "churn/alerts.h"
 #include "churn/config.h"
+#include "churn/jsingest.h"
 #include "churn/log.h"
 #include "churn/retrain.h"
 #include "churn/sentiment.h"
@@ -334,7 +335,13 @@ main(int argc, char **argv)
         goto out_server;
     }
 
+    /* issue 16: a shard ingests its partitions from JetStream */
+    struct churn_jsingest *jsi = NULL;
+    if (shard && *cfg.cluster_nats &&
+        churn_jsingest_start(&svc, shard, cfg.cluster_nats, &jsi, err, sizeof(err)) != CHURN_OK)
+        churn_log(CHURN_LOG_ERROR, "jetstream_not_started", CHURN_LF_STR("error", err));
     int sig = signal_loop(&set, &svc, cfg.model_path, shard);
+    churn_jsingest_stop(jsi); /* the batch in hand commits and is acknowledged */
     churn_log(CHURN_LOG_INFO, "stopping", CHURN_LF_STR("signal", strsignal(sig)));
     churn_services_stop_retrainer(&svc); /* a run in progress stops now, changing nothing */
     churn_services_set_serving(&svc, CHURN_HEALTH_NOT_SERVING);

@@ -64,6 +64,7 @@ struct churn_config {
     char *cluster_path;
     char *shard_name;
     char *cluster_nats_config;
+    char *cluster_nats; /* NATS URLs: ingest the owned partitions from JetStream */
 };
 
 enum churn_config_action {

@@ -57,6 +57,15 @@ void churn_shard_sighup(struct churn_shard *shard);
 /** churn_shard_epoch() - the epoch of the table in force. */
 uint64_t churn_shard_epoch(struct churn_shard *shard);
 
+/** churn_shard_name() - this shard's name in the table (lives as long as @shard). */
+const char *churn_shard_name(const struct churn_shard *shard);
+
+/**
+ * churn_shard_owned() - the partitions this shard owns in the table in force (moving ones
+ * excluded), ascending, into a new array *parts (churn_free() it) of *n entries.
+ */
+enum churn_err churn_shard_owned(struct churn_shard *shard, uint32_t **parts, size_t *n);
+
 /** churn_shard_close() - release the table and the stream references. NULL is a no-op. */
 void churn_shard_close(struct churn_shard *shard);
 

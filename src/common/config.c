@@ -113,6 +113,8 @@ static const struct opt options[] = {
     {"shard", OPT_STR, OFF(shard_name), 0, 0, "", "this shard's name in the --cluster table"},
     {"cluster-nats-config", OPT_STR, OFF(cluster_nats_config), 0, 0, "",
      "a NATS server configuration whose partition() mapping must use the table's P"},
+    {"cluster-nats", OPT_STR, OFF(cluster_nats), 0, 0, "",
+     "NATS URLs (comma-separated): ingest the owned partitions' JetStream streams"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -309,4 +309,10 @@ void churn__watcher_heartbeat_locked(struct churn__watcher *w);
 /** churn__watcher_put() - drop a watcher reference; the last frees it and unrefs its rpc. */
 void churn__watcher_put(struct churn__watcher *w);
 
+/* ingest.c: one API event as a domain event whose strings live in @a; CHURN_EINVAL with a
+ * reason naming the field (@field). Shared with the JetStream consumer (issue 16). */
+enum churn_err churn__event_from_proto(const Churn__V1__Event *pe, struct churn_arena *a,
+                                       struct churn_event *ev, char *reason, size_t rlen,
+                                       const char **field);
+
 #endif

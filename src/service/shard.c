@@ -388,6 +388,28 @@ churn_shard_sighup(struct churn_shard *sh)
               CHURN_LF_INT("streams_ended", (long long)ended));
 }
 
+const char *
+churn_shard_name(const struct churn_shard *sh)
+{
+    return sh->name;
+}
+
+enum churn_err
+churn_shard_owned(struct churn_shard *sh, uint32_t **parts, size_t *n)
+{
+    pthread_mutex_lock(&sh->mu);
+    const struct churn_cluster_table *t = sh->table;
+    uint32_t *p = churn_malloc((size_t)t->partitions * sizeof(*p));
+    size_t k = 0;
+    for (uint32_t i = 0; p && i < t->partitions; i++)
+        if (t->owner[i] == sh->self && !t->moving[i])
+            p[k++] = i;
+    pthread_mutex_unlock(&sh->mu);
+    *parts = p;
+    *n = k;
+    return p ? CHURN_OK : CHURN_ENOMEM;
+}
+
 uint64_t
 churn_shard_epoch(struct churn_shard *sh)
 {
