@@ -358,6 +358,8 @@ struct customer_batch {
 struct importer {
     struct ctl *ctl;
     const char *path, *store_dir, *server, *reject_path;
+    const char *nats; /* issue 16: publish events to a cluster's JetStream */
+    struct ctl_publisher *publisher;
     bool customers_file, csv, json_out;
     int progress; /* 0 never, 1 auto, 2 always */
     size_t batch, max_line;
@@ -407,6 +409,8 @@ import_usage(FILE *out)
           "                       customer and event lines in either\n"
           "  --store DIR          write straight into the store (churnd must be stopped)\n"
           "  --server HOST:PORT   stream to a running churnd (IngestService)\n"
+          "  --nats URLS          publish events to a cluster's NATS JetStream, subject\n"
+          "                       ingest.<customer> (docs/CLUSTER.md); events files only\n"
           "  --format csv|jsonl   default: from the file name (.csv, .jsonl, .ndjson, .json)\n"
           "  --reject-file FILE   bad lines as LINE<TAB>REASON<TAB>original line\n"
           "  --batch N            events per commit or stream [5000]\n"
@@ -701,7 +705,7 @@ event_from_row(struct importer *im, const struct row *r, struct churn_event *ev,
         return reasonf(reason, rlen, "type: unknown event type '%s' (%s)",
                        quote_value(type, q, sizeof(q)), EVENT_TYPES_TEXT);
     }
-    if (ev->kind == CHURN_EVENT_CHAT && im->server)
+    if (ev->kind == CHURN_EVENT_CHAT && (im->server || im->nats))
         return reasonf(reason, rlen,
                        "type: chat_signal events cannot be sent over IngestService (import "
                        "them with --store)");
@@ -1202,6 +1206,30 @@ flush_events_store(struct importer *im)
     return 0;
 }
 
+/* Publish the batch to JetStream; every event counts as accepted once JetStream stored it. */
+static int
+flush_events_nats(struct importer *im)
+{
+    struct event_batch *b = &im->eb;
+    size_t sent = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        char reason[CHURN_REASON_MAX + 160];
+        if (!ctl_publisher_subject_ok(b->ev[i].customer_id, reason, sizeof(reason))) {
+            if (reject(im, &im->ev, b->line[i], reason, b->orig[i], b->orig_len[i]))
+                return -1;
+            continue;
+        }
+        size_t len = pack_event(im, &b->ev[i]);
+        if (len == 0 || ctl_publisher_send(im->publisher, b->ev[i].customer_id, im->pack, len))
+            return -1;
+        sent++;
+    }
+    if (ctl_publisher_flush(im->publisher))
+        return -1;
+    im->ev.accepted += sent;
+    return 0;
+}
+
 static int flush_customers(struct importer *im);
 static bool customer_batch_has(struct customer_batch *b, const char *id, size_t index, bool add);
 
@@ -1217,7 +1245,9 @@ flush_events(struct importer *im)
     if (im->events_need_customers && flush_customers(im))
         return -1;
     im->events_need_customers = false;
-    int rc = im->store ? flush_events_store(im) : flush_events_server(im);
+    int rc = im->store  ? flush_events_store(im)
+             : im->nats ? flush_events_nats(im)
+                        : flush_events_server(im);
     im->eb.n = 0;
     churn_arena_reset(&im->eb.strings);
     progress(im, false);
@@ -1921,7 +1951,12 @@ process_record(struct importer *im, const struct record *rec)
         }
         goto out;
     }
-    if (customer) {
+    if (customer && im->nats) {
+        rc = reject(im, st, rec->line,
+                    "customer attributes are not published to NATS: import them through the "
+                    "cluster's proxy with --server",
+                    orig, orig_len);
+    } else if (customer) {
         struct churn_customer_attrs patch;
         if (customer_from_row(row, &patch, reason, sizeof(reason)))
             rc = reject(im, st, rec->line, reason, orig, orig_len);
@@ -2026,6 +2061,8 @@ parse_options(struct importer *im, int argc, char **argv)
             im->store_dir = v;
         } else if (strcmp(k, "--server") == 0) {
             im->server = v;
+        } else if (strcmp(k, "--nats") == 0) {
+            im->nats = v;
         } else if (strcmp(k, "--format") == 0) {
             format = v;
         } else if (strcmp(k, "--reject-file") == 0) {
@@ -2056,9 +2093,14 @@ parse_options(struct importer *im, int argc, char **argv)
         import_usage(stderr);
         return EXIT_USAGE;
     }
-    if (!im->store_dir == !im->server) {
-        fprintf(stderr, "churnctl: import: give exactly one of --store DIR or --server "
-                        "HOST:PORT\n");
+    if (!!im->store_dir + !!im->server + !!im->nats != 1) {
+        fprintf(stderr, "churnctl: import: give exactly one of --store DIR, --server "
+                        "HOST:PORT or --nats URLS\n");
+        return EXIT_USAGE;
+    }
+    if (im->nats && im->customers_file) {
+        fprintf(stderr, "churnctl: import: --nats publishes events only: import customers "
+                        "through the cluster's proxy with --server\n");
         return EXIT_USAGE;
     }
     if (!format)
@@ -2150,6 +2192,8 @@ open_sinks(struct importer *im)
         }
         return 0;
     }
+    if (im->nats)
+        return ctl_publisher_open(im->nats, &im->publisher) ? EXIT_STATUS : 0;
     im->ctl->server = im->server;
     return churnctl_connect(im->ctl) ? EXIT_STATUS : 0;
 }
@@ -2193,6 +2237,7 @@ churnctl_import(struct ctl *ctl, int argc, char **argv)
                 "stored; run the same import again to finish it\n",
                 im->last_line);
 out:
+    ctl_publisher_close(im->publisher);
     if (im->rejects)
         fclose(im->rejects);
     if (im->src.f)
