@@ -16,7 +16,7 @@ import sys
 import grpc
 import pytest
 
-from conftest import RPC_TIMEOUT_S, SOURCE_ROOT, rpc_error
+from conftest import BAD_STDERR, RPC_TIMEOUT_S, SOURCE_ROOT, rpc_error
 from fixtures_data import api  # noqa: F401
 from test_cluster import fnv1a32
 
@@ -56,6 +56,18 @@ def cluster(churnd_bin, churnctl_bin, tmp_path):
     for p in state["procs"]:  # down left nothing running
         assert not os.path.exists(f"/proc/{p['pid']}") or \
             open(f"/proc/{p['pid']}/stat").read().split()[2] == "Z", p
+    assert_clean_logs(d)
+
+
+def assert_clean_logs(d):
+    """No shard logged an error line or a sanitizer report."""
+    for name in sorted(os.listdir(d)):
+        path = os.path.join(d, name, "churnd.log")
+        if name.startswith("shard-") and os.path.exists(path):
+            with open(path, errors="replace") as f:
+                text = f.read()
+            m = BAD_STDERR.search(text)
+            assert not m, f"{path}: {text[max(0, m.start() - 200):m.end() + 800]}"
 
 
 def owner(cid, partitions=256, shards=3):

@@ -36,6 +36,8 @@
 #include "churn_proto.h"
 #include "ctl.h"
 
+#define IMPORT_NATS_RETRIES     60  /* --nats: resends of a refused batch ... */
+#define IMPORT_NATS_RETRY_MS    500 /* ... this far apart (30 s: a stream elects a leader) */
 #define IMPORT_BATCH_DEFAULT    5000
 #define IMPORT_BATCH_MAX        100000
 #define IMPORT_CUSTOMERS_MAX    1000 /* customers per upsert (the server's limit too) */
@@ -1206,16 +1208,17 @@ flush_events_store(struct importer *im)
     return 0;
 }
 
-/* Publish the batch to JetStream; every event counts as accepted once JetStream stored it. */
-static int
-flush_events_nats(struct importer *im)
+/* Publish the batch's good events (the lines that cannot be a subject are rejected on the
+ * first pass); their number, or -1. */
+static long
+publish_batch(struct importer *im, bool first_pass)
 {
     struct event_batch *b = &im->eb;
-    size_t sent = 0;
+    long sent = 0;
     for (size_t i = 0; i < b->n; i++) {
         char reason[CHURN_REASON_MAX + 160];
         if (!ctl_publisher_subject_ok(b->ev[i].customer_id, reason, sizeof(reason))) {
-            if (reject(im, &im->ev, b->line[i], reason, b->orig[i], b->orig_len[i]))
+            if (first_pass && reject(im, &im->ev, b->line[i], reason, b->orig[i], b->orig_len[i]))
                 return -1;
             continue;
         }
@@ -1224,10 +1227,33 @@ flush_events_nats(struct importer *im)
             return -1;
         sent++;
     }
-    if (ctl_publisher_flush(im->publisher))
-        return -1;
-    im->ev.accepted += sent;
-    return 0;
+    return sent;
+}
+
+/* Publish the batch to JetStream; the events count as accepted once JetStream stored them
+ * all. Refused publishes (a partition's stream electing a leader after a node died) resend
+ * the batch: the shards apply an event id once. */
+static int
+flush_events_nats(struct importer *im)
+{
+    for (int attempt = 0;; attempt++) {
+        long sent = publish_batch(im, attempt == 0);
+        int refused = sent < 0 ? -1 : ctl_publisher_flush(im->publisher);
+        if (refused == 0) {
+            im->ev.accepted += (uint64_t)sent;
+            return 0;
+        }
+        if (refused < 0 || attempt == IMPORT_NATS_RETRIES) {
+            if (refused > 0)
+                fprintf(stderr,
+                        "churnctl: import: JetStream refused %d events of lines %lu-%lu after %d "
+                        "attempts (first: %s)\n",
+                        refused, im->eb.line[0], im->eb.line[im->eb.n - 1], attempt + 1,
+                        ctl_publisher_first_error(im->publisher));
+            return -1;
+        }
+        usleep(IMPORT_NATS_RETRY_MS * 1000);
+    }
 }
 
 static int flush_customers(struct importer *im);

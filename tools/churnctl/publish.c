@@ -63,6 +63,12 @@ ctl_publisher_open(const char *urls, struct ctl_publisher **out)
     return 0;
 }
 
+const char *
+ctl_publisher_first_error(const struct ctl_publisher *p)
+{
+    return p->first_error;
+}
+
 bool
 ctl_publisher_subject_ok(const char *customer, char *reason, size_t rlen)
 {
@@ -101,11 +107,8 @@ ctl_publisher_flush(struct ctl_publisher *p)
     int failed = atomic_exchange(&p->failed, 0);
     if (s == NATS_OK && failed == 0)
         return 0;
-    if (s == NATS_OK) {
-        fprintf(stderr, "churnctl: JetStream refused %d published events (first: %s)\n", failed,
-                p->first_error);
-        return -1;
-    }
+    if (s == NATS_OK)
+        return failed; /* refused (a stream without a leader for a moment): resend */
     natsMsgList pending = {0};
     int n = js_PublishAsyncGetPendingList(&pending, p->js) == NATS_OK ? pending.Count : 0;
     natsMsgList_Destroy(&pending);
