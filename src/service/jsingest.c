@@ -24,16 +24,18 @@
 #include "churn/shard.h"
 #include "service_internal.h"
 
-#define FETCH_MESSAGES  64   /* messages per fetch from one partition */
-#define MESSAGE_EVENTS  1000 /* events in one message at most (RecordEvents' limit) */
-#define BATCH_EVENTS    (FETCH_MESSAGES * 16)
-#define BATCH_ARENA     (1 << 20)
-#define IDLE_SLEEP_MS   20
-#define RETRY_SLEEP_MS  500
-#define REPORT_EVERY_MS 5000
-#define ACK_WAIT_NS     (30LL * 1000 * 1000 * 1000)
-#define URLS_MAX        16
-#define NAME_MAX_BYTES  64
+#define FETCH_MESSAGES         64   /* messages per fetch from one partition */
+#define MESSAGE_EVENTS         1000 /* events in one message at most (RecordEvents' limit) */
+#define BATCH_EVENTS           8192 /* events in one durable commit at most */
+#define MESSAGE_EVENTS_TYPICAL 4    /* room kept per message of the next fetch */
+#define BATCH_ARENA            (4 << 20)
+#define IDLE_SLEEP_MIN_MS      2   /* after an empty pass, doubling ... */
+#define IDLE_SLEEP_MAX_MS      100 /* ... up to this: idle shards poll little */
+#define RETRY_SLEEP_MS         500
+#define REPORT_EVERY_MS        5000
+#define ACK_WAIT_NS            (30LL * 1000 * 1000 * 1000)
+#define URLS_MAX               16
+#define NAME_MAX_BYTES         64
 
 struct part {
     uint32_t id;
@@ -54,6 +56,13 @@ struct batch {
     enum churn_err err;
 };
 
+/* The message lists of one pass over the partitions, kept until the commit is acknowledged. */
+struct sweep {
+    size_t n_lists;
+    natsMsgList *lists;           /* [n_parts] */
+    bool (*good)[FETCH_MESSAGES]; /* [n_parts]: the message went into the batch */
+};
+
 struct churn_jsingest {
     struct churn_services *svc;
     char shard[NAME_MAX_BYTES];
@@ -67,6 +76,7 @@ struct churn_jsingest {
     pthread_t thread;
     atomic_bool stop;
     struct batch *batch;
+    struct sweep *sweep;
     _Atomic uint64_t messages, accepted, duplicates, rejected, terminated, lag;
 };
 
@@ -201,7 +211,12 @@ add_message(struct churn_jsingest *js, struct batch *b, natsMsg *m)
         churn__v1__record_events_request__unpack(NULL, (size_t)natsMsg_GetDataLength(m), data);
     char reason[CHURN_REASON_MAX + 320], cust[160];
     size_t n = req ? req->n_events + (req->event ? 1 : 0) : 0;
-    if (!req || n == 0 || n > MESSAGE_EVENTS || b->n + n > BATCH_EVENTS) {
+    if (req && n > 0 && n <= MESSAGE_EVENTS && b->n + n > BATCH_EVENTS) {
+        churn__v1__record_events_request__free_unpacked(req, NULL);
+        natsMsg_Nak(m, NULL); /* no room in this commit: redelivered */
+        return false;
+    }
+    if (!req || n == 0 || n > MESSAGE_EVENTS) {
         snprintf(reason, sizeof(reason), "%s",
                  !req     ? "does not decode as a churn.v1.RecordEventsRequest"
                  : n == 0 ? "holds no event"
@@ -221,6 +236,12 @@ add_message(struct churn_jsingest *js, struct batch *b, natsMsg *m)
         const char *field = NULL;
         enum churn_err err =
             churn__event_from_proto(pe, &b->strings, &b->events[b->n], why, sizeof(why), &field);
+        if (err == CHURN_ENOMEM && start > 0) {
+            b->n = start; /* this commit's strings are full: redelivered for the next */
+            churn__v1__record_events_request__free_unpacked(req, NULL);
+            natsMsg_Nak(m, NULL);
+            return false;
+        }
         if (err == CHURN_OK && strcmp(b->events[b->n].customer_id, cust) != 0) {
             snprintf(reason, sizeof(reason),
                      "event %zu: customer_id '%.128s' differs from the subject's customer '%s'", i,
@@ -302,52 +323,81 @@ account(struct churn_jsingest *js, struct batch *b)
         churn__alerts_rescore(js->svc->alerts, ids, k);
 }
 
-/* One fetch from partition @p, applied and acknowledged; the number of messages fetched. */
+/* Fetch what partition @p has (no wait) into a new list of the sweep, and add its messages
+ * to the batch; the number fetched. Good messages stay in the list for the ack. */
 static size_t
-pull_part(struct churn_jsingest *js, struct part *p)
+fetch_part(struct churn_jsingest *js, struct part *p, struct sweep *sw)
 {
     if (!p->sub && !subscribe_part(js, p))
         return 0;
-    natsMsgList list = {0};
+    natsMsgList *list = &sw->lists[sw->n_lists];
+    memset(list, 0, sizeof(*list));
     jsFetchRequest fr;
     jsFetchRequest_Init(&fr);
     fr.Batch = FETCH_MESSAGES;
     fr.NoWait = true;
-    if (natsSubscription_FetchRequest(&list, p->sub, &fr) != NATS_OK || list.Count == 0) {
-        natsMsgList_Destroy(&list);
+    if (natsSubscription_FetchRequest(list, p->sub, &fr) != NATS_OK || list->Count == 0) {
+        natsMsgList_Destroy(list);
         p->pending = 0;
         return 0;
     }
-    struct batch *b = js->batch;
-    b->n = 0;
-    churn_arena_reset(&b->strings);
-    bool good[FETCH_MESSAGES];
-    for (int i = 0; i < list.Count; i++)
-        good[i] = add_message(js, b, list.Msgs[i]);
-    enum churn_err err = b->n ? commit(js, b) : CHURN_OK;
-    for (int i = 0; i < list.Count; i++) {
-        if (!good[i])
-            continue;
-        if (err == CHURN_OK) {
-            natsMsg_Ack(list.Msgs[i], NULL);
-            atomic_fetch_add(&js->messages, 1);
-        } else {
-            natsMsg_Nak(list.Msgs[i], NULL);
-        }
+    bool *good = sw->good[sw->n_lists++];
+    for (int i = 0; i < list->Count; i++)
+        good[i] = add_message(js, js->batch, list->Msgs[i]);
+    jsMsgMetaData *meta = NULL;
+    if (natsMsg_GetMetaData(&meta, list->Msgs[list->Count - 1]) == NATS_OK) {
+        p->pending = meta->NumPending;
+        jsMsgMetaData_Destroy(meta);
     }
+    return (size_t)list->Count;
+}
+
+/* Commit the sweep's batch durably, then acknowledge its good messages (NAK them when the
+ * commit failed: redelivered); the lists are released. */
+static void
+settle(struct churn_jsingest *js, struct sweep *sw)
+{
+    struct batch *b = js->batch;
+    enum churn_err err = b->n ? commit(js, b) : CHURN_OK;
+    for (size_t l = 0; l < sw->n_lists; l++) {
+        natsMsgList *list = &sw->lists[l];
+        for (int i = 0; i < list->Count; i++) {
+            if (!sw->good[l][i])
+                continue;
+            if (err == CHURN_OK) {
+                natsMsg_Ack(list->Msgs[i], NULL);
+                atomic_fetch_add(&js->messages, 1);
+            } else {
+                natsMsg_Nak(list->Msgs[i], NULL);
+            }
+        }
+        natsMsgList_Destroy(list);
+    }
+    sw->n_lists = 0;
     if (err)
         churn_log(CHURN_LOG_WARN, "jetstream_commit_failed",
                   CHURN_LF_STR("error", churn_strerror(err)),
                   CHURN_LF_STR("msg", "the messages were NAKed and will be redelivered"));
     else
         account(js, b);
-    jsMsgMetaData *meta = NULL;
-    if (natsMsg_GetMetaData(&meta, list.Msgs[list.Count - 1]) == NATS_OK) {
-        p->pending = meta->NumPending;
-        jsMsgMetaData_Destroy(meta);
+    b->n = 0;
+    churn_arena_reset(&b->strings);
+}
+
+/* One pass over the owned partitions from @next on, while the batch has room for another
+ * fetch: one durable commit for all of it. The number of messages fetched. */
+static size_t
+sweep(struct churn_jsingest *js, size_t *next)
+{
+    struct sweep *sw = js->sweep;
+    size_t got = 0, i = 0;
+    for (; i < js->n_parts && !atomic_load(&js->stop); i++) {
+        if (BATCH_EVENTS - js->batch->n < FETCH_MESSAGES * MESSAGE_EVENTS_TYPICAL)
+            break; /* the rest on the next pass, from here */
+        got += fetch_part(js, &js->parts[(*next + i) % js->n_parts], sw);
     }
-    size_t got = (size_t)list.Count;
-    natsMsgList_Destroy(&list);
+    *next = js->n_parts ? (*next + i) % js->n_parts : 0;
+    settle(js, sw);
     return got;
 }
 
@@ -380,28 +430,42 @@ run(void *arg)
     struct churn_jsingest *js = arg;
     int64_t last_report = churn_now_ms();
     uint64_t last_total = 0;
+    size_t next = 0; /* the partition the next pass starts from */
+    long idle_ms = IDLE_SLEEP_MIN_MS;
     while (!atomic_load(&js->stop)) {
         if (!js->nc && !connect_nats(js)) {
             sleep_ms(RETRY_SLEEP_MS);
             continue;
         }
-        size_t got = 0;
+        size_t got = sweep(js, &next);
         bool missing = false;
-        for (size_t i = 0; i < js->n_parts && !atomic_load(&js->stop); i++) {
-            got += pull_part(js, &js->parts[i]);
+        for (size_t i = 0; i < js->n_parts; i++)
             missing |= js->parts[i].sub == NULL;
-        }
         uint64_t total = atomic_load(&js->messages) + atomic_load(&js->terminated);
         if (churn_now_ms() - last_report >= REPORT_EVERY_MS && total != last_total) {
             report(js);
             last_report = churn_now_ms();
             last_total = total;
         }
-        if (got == 0)
-            sleep_ms(missing ? RETRY_SLEEP_MS : IDLE_SLEEP_MS);
+        if (got == 0) {
+            sleep_ms(missing ? RETRY_SLEEP_MS : idle_ms);
+            idle_ms = idle_ms * 2 > IDLE_SLEEP_MAX_MS ? IDLE_SLEEP_MAX_MS : idle_ms * 2;
+        } else {
+            idle_ms = IDLE_SLEEP_MIN_MS;
+        }
     }
     report(js);
     return NULL;
+}
+
+static void
+free_sweep(struct sweep *sw)
+{
+    if (!sw)
+        return;
+    churn_free(sw->lists);
+    churn_free(sw->good);
+    churn_free(sw);
 }
 
 enum churn_err
@@ -426,10 +490,16 @@ churn_jsingest_start(struct churn_services *svc, struct churn_shard *shard, cons
         err = churn_fail(errbuf, errlen, CHURN_ENOMEM, "out of memory");
     for (size_t i = 0; !err && i < js->n_parts; i++)
         js->parts[i].id = ids[i];
+    size_t np = js->n_parts ? js->n_parts : 1;
+    if (!err && (!(js->sweep = churn_calloc(1, sizeof(*js->sweep))) ||
+                 !(js->sweep->lists = churn_calloc(np, sizeof(*js->sweep->lists))) ||
+                 !(js->sweep->good = churn_calloc(np, sizeof(*js->sweep->good)))))
+        err = churn_fail(errbuf, errlen, CHURN_ENOMEM, "out of memory");
     churn_free(ids);
     if (!err && pthread_create(&js->thread, NULL, run, js) != 0)
         err = churn_fail(errbuf, errlen, CHURN_EIO, "cannot start the JetStream thread");
     if (err) {
+        free_sweep(js->sweep);
         churn_arena_fini(&js->batch->strings);
         churn_free(js->batch);
         churn_free(js->parts);
@@ -464,6 +534,7 @@ churn_jsingest_stop(struct churn_jsingest *js)
     jsCtx_Destroy(js->js);
     natsConnection_Destroy(js->nc);
     nats_Close();
+    free_sweep(js->sweep);
     churn_arena_fini(&js->batch->strings);
     pthread_mutex_destroy(&js->batch->mu);
     pthread_cond_destroy(&js->batch->cv);

@@ -49,6 +49,7 @@ ctl_publisher_open(const char *urls, struct ctl_publisher **out)
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.PublishAsync.MaxPending = PUBLISH_MAX_PENDING;
+    jo.PublishAsync.StallWait = PUBLISH_WAIT_MS; /* a loaded cluster: wait, do not fail */
     jo.PublishAsync.ErrHandler = on_pub_error;
     jo.PublishAsync.ErrHandlerClosure = p;
     natsStatus s = natsConnection_ConnectTo(&p->nc, urls);
