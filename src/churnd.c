@@ -16,11 +16,13 @@
 #include "churn/alerts.h"
 #include "churn/config.h"
 #include "churn/delivery.h"
+#include "churn/jsingest.h"
 #include "churn/log.h"
 #include "churn/observe.h"
 #include "churn/retrain.h"
 #include "churn/sentiment.h"
 #include "churn/service.h"
+#include "churn/shard.h"
 #include "churn/store.h"
 #include "churn/transport.h"
 
@@ -107,7 +109,7 @@ housekeeping(struct churn_services *svc, unsigned long tick)
 /* Wait for signals; return the one that ends the process. */
 static int
 signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_path,
-            struct churn_auth *auth)
+            struct churn_auth *auth, struct churn_shard *shard)
 {
     for (unsigned long tick = 1;; tick++) {
         struct timespec interval = {.tv_sec = HOUSEKEEPING_INTERVAL_S, .tv_nsec = 0};
@@ -136,6 +138,8 @@ signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_p
                 churn_log(CHURN_LOG_ERROR, "playbooks_reload_refused", CHURN_LF_STR("error", err),
                           CHURN_LF_STR("msg", "the previous playbooks stay in force"));
         }
+        if (sig == SIGHUP && shard)
+            churn_shard_sighup(shard); /* issue 16: the partition table */
         housekeeping(svc, tick);
     }
 }
@@ -290,6 +294,15 @@ main(int argc, char **argv)
         return 2;
     }
     churn_log_configure(cfg.log_level, cfg.log_format, 2);
+    /* issue 16: a shard of a cluster refuses a bad partition table before anything starts */
+    struct churn_shard *shard = NULL;
+    if (*cfg.cluster_path &&
+        churn_shard_open(cfg.cluster_path, cfg.shard_name, cfg.cluster_nats_config, &shard, err,
+                         sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnd: %s\n", err);
+        churn_config_fini(&cfg);
+        return 2;
+    }
 
     /* signals are taken synchronously by the main thread; every other thread blocks them */
     sigset_t set;
@@ -314,6 +327,8 @@ main(int argc, char **argv)
     struct churn_server_options opts;
     server_options_from_config(&cfg, &opts);
     opts.metrics = churn_observe_metrics(obs);
+    opts.gate = shard ? churn_shard_gate : NULL;
+    opts.gate_ctx = shard;
     struct churn_server *server = NULL;
     int port = 0;
     struct churn_auth *auth = NULL; /* issue 14: TLS and tokens; a bad file exits 2 */
@@ -382,7 +397,13 @@ main(int argc, char **argv)
         goto out_server;
     }
 
-    int sig = signal_loop(&set, &svc, cfg.model_path, auth);
+    /* issue 16: a shard ingests its partitions from JetStream */
+    struct churn_jsingest *jsi = NULL;
+    if (shard && *cfg.cluster_nats &&
+        churn_jsingest_start(&svc, shard, cfg.cluster_nats, &jsi, err, sizeof(err)) != CHURN_OK)
+        churn_log(CHURN_LOG_ERROR, "jetstream_not_started", CHURN_LF_STR("error", err));
+    int sig = signal_loop(&set, &svc, cfg.model_path, auth, shard);
+    churn_jsingest_stop(jsi); /* the batch in hand commits and is acknowledged */
     churn_log(CHURN_LOG_INFO, "stopping", CHURN_LF_STR("signal", strsignal(sig)));
     churn_services_stop_retrainer(&svc); /* a run in progress stops now, changing nothing */
     churn_services_set_serving(&svc, CHURN_HEALTH_NOT_SERVING);
@@ -400,6 +421,7 @@ out_services:
     churn_services_fini(&svc);
 out_config:
     churn_delivery_config_fini(&delivery);
+    churn_shard_close(shard);
     churn_config_fini(&cfg);
     if (rc == 0)
         churn_log(CHURN_LOG_INFO, "stopped", CHURN_LF_STR("msg", "clean exit"));

@@ -90,6 +90,11 @@ struct churn_config {
     int64_t backup_every_ms; /* 0: no schedule */
     char *backup_dir;
     int64_t backup_keep;
+    /* issue 16: a shard of a cluster */
+    char *cluster_path;
+    char *shard_name;
+    char *cluster_nats_config;
+    char *cluster_nats; /* NATS URLs: ingest the owned partitions from JetStream */
 };
 
 enum churn_config_action {

@@ -243,6 +243,13 @@ const struct churn_rpc_fault *churn_rpc_fault_for(const struct churn_rpc *rpc, u
 char *churn_rpc_fault_format(const struct churn_rpc_fault *f, const char *prefix, char *buf,
                              size_t len);
 
+/**
+ * churn_rpc_set_trailer() - add trailing metadata @key (lower case) = @value to the status
+ * the call ends with (at most 4; later ones are dropped). From the call's own callbacks,
+ * before the status is sent; CHURN_EFULL when 4 are set already.
+ */
+enum churn_err churn_rpc_set_trailer(struct churn_rpc *rpc, const char *key, const char *value);
+
 /** churn_rpc_is_over() - true once the call has ended (sends will fail). Thread-safe. */
 bool churn_rpc_is_over(struct churn_rpc *rpc);
 

@@ -38,13 +38,19 @@ struct churn_server_options {
     int requests_per_method;         /* pre-posted per worker and method */
     size_t max_send_queue;           /* streamed responses queued per call at most */
     /* issue 14: security (docs/SECURITY.md) */
-    const char *tls_cert;      /* PEM certificate chain; NULL or "": plaintext */
-    const char *tls_key;       /* its PEM private key */
-    const char *tls_client_ca; /* PEM CA that client certificates must chain to: mTLS */
-    bool insecure_listen;      /* allow plaintext on a non-loopback address */
-    struct churn_auth *auth;   /* tokens and roles (borrowed); NULL: no authentication */
-    bool auth_health_closed;   /* health and reflection need the read role too */
-    struct churn_metrics *metrics;   /* gRPC server metrics go here (NULL: none; borrowed) */
+    const char *tls_cert;          /* PEM certificate chain; NULL or "": plaintext */
+    const char *tls_key;           /* its PEM private key */
+    const char *tls_client_ca;     /* PEM CA that client certificates must chain to: mTLS */
+    bool insecure_listen;          /* allow plaintext on a non-loopback address */
+    struct churn_auth *auth;       /* tokens and roles (borrowed); NULL: no authentication */
+    bool auth_health_closed;       /* health and reflection need the read role too */
+    struct churn_metrics *metrics; /* gRPC server metrics go here (NULL: none; borrowed) */
+    /* issue 16: a shard's ownership gate, run before each handler callback with the decoded
+     * request (NULL at the start of a client or bidi stream; @first: the call's start, not a
+     * later stream message). An error ends the call with it. NULL: no gate. */
+    enum churn_err (*gate)(void *ctx, struct churn_rpc *rpc, const ProtobufCMessage *req,
+                           bool first);
+    void *gate_ctx;
 };
 
 /** churn_server_options_default() - the production defaults (see docs/CONFIG.md). */
@@ -149,11 +155,33 @@ enum churn_err churn_client_unary(struct churn_client *client, const char *metho
                                   size_t req_len, int timeout_ms, void **resp, size_t *resp_len,
                                   struct churn_client_status *st);
 
+/* A request header (metadata) of a client call: @key in lower case. */
+struct churn_client_header {
+    const char *key;
+    const char *value;
+};
+
+/**
+ * churn_client_unary_with() - churn_client_unary() with request headers (at most 4), e.g.
+ * x-customer-id for a cluster's proxy. Headers are copied.
+ */
+enum churn_err churn_client_unary_with(struct churn_client *client, const char *method,
+                                       const struct churn_client_header *headers, size_t n_headers,
+                                       const void *req, size_t req_len, int timeout_ms, void **resp,
+                                       size_t *resp_len, struct churn_client_status *st);
+
 struct churn_client_stream;
 
 /** churn_client_stream_open() - start a streaming call to @method with a deadline. */
 enum churn_err churn_client_stream_open(struct churn_client *client, const char *method,
                                         int timeout_ms, struct churn_client_stream **out);
+
+/**
+ * churn_client_stream_set_header() - add request header @key = @value (copied) before the
+ * first send: CHURN_EFULL after 4, or once the headers went out.
+ */
+enum churn_err churn_client_stream_set_header(struct churn_client_stream *s, const char *key,
+                                              const char *value);
 
 /** churn_client_stream_send() - send one serialized message; blocks until written. */
 enum churn_err churn_client_stream_send(struct churn_client_stream *s, const void *msg, size_t len);

@@ -164,6 +164,14 @@ static const struct opt options[] = {
      "where scheduled backups go (and Backup calls without a directory)"},
     {"backup-keep", OPT_INT, OFF(backup_keep), 1, 10000, "7",
      "scheduled backups kept in --backup-dir; older ones are removed"},
+    /* issue 16: churnd as one shard of a cluster (docs/CLUSTER.md) */
+    {"cluster", OPT_STR, OFF(cluster_path), 0, 0, "",
+     "partition table: serve as shard --shard of that cluster; SIGHUP reloads it"},
+    {"shard", OPT_STR, OFF(shard_name), 0, 0, "", "this shard's name in the --cluster table"},
+    {"cluster-nats-config", OPT_STR, OFF(cluster_nats_config), 0, 0, "",
+     "a NATS server configuration whose partition() mapping must use the table's P"},
+    {"cluster-nats", OPT_STR, OFF(cluster_nats), 0, 0, "",
+     "NATS URLs (comma-separated): ingest the owned partitions' JetStream streams"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -43,9 +43,9 @@ arena_copy(struct churn_arena *a, const char *s)
  * Convert one API event into a domain event whose strings live in @a. Returns CHURN_OK, or
  * CHURN_EINVAL with a reason naming the field.
  */
-static enum churn_err
-event_from_proto(const Churn__V1__Event *pe, struct churn_arena *a, struct churn_event *ev,
-                 char *reason, size_t rlen, const char **field)
+enum churn_err
+churn__event_from_proto(const Churn__V1__Event *pe, struct churn_arena *a, struct churn_event *ev,
+                        char *reason, size_t rlen, const char **field)
 {
     memset(ev, 0, sizeof(*ev));
     ev->event_id = arena_copy(a, pe->event_id);
@@ -481,7 +481,7 @@ record_one(struct churn_rpc *rpc, struct ingest_stream *st, const Churn__V1__Eve
     char reason[CHURN_REASON_MAX];
     const char *field = NULL;
     enum churn_err err =
-        event_from_proto(pe, &b->strings, &b->events[b->n], reason, sizeof(reason), &field);
+        churn__event_from_proto(pe, &b->strings, &b->events[b->n], reason, sizeof(reason), &field);
     if (err == CHURN_ENOMEM && b->n > 0) {
         /* the batch's string arena is full: commit it and start a new one */
         if ((err = submit_batch(st)))

@@ -90,6 +90,11 @@ release_call_resources(struct churn_rpc *rpc)
     }
     grpc_slice_unref(rpc->status_details);
     rpc->status_details = grpc_empty_slice();
+    for (size_t i = 0; i < rpc->n_trailers; i++) {
+        grpc_slice_unref(rpc->trailers[i].key);
+        grpc_slice_unref(rpc->trailers[i].value);
+    }
+    rpc->n_trailers = 0;
     pthread_mutex_unlock(&rpc->mu);
     if (rpc->recv_bb) {
         grpc_byte_buffer_destroy(rpc->recv_bb);
@@ -216,6 +221,22 @@ churn_rpc_metadata(const struct churn_rpc *rpc, const char *key, size_t *len)
         }
     }
     return NULL;
+}
+
+enum churn_err
+churn_rpc_set_trailer(struct churn_rpc *rpc, const char *key, const char *value)
+{
+    size_t max = sizeof(rpc->trailers) / sizeof(rpc->trailers[0]);
+    pthread_mutex_lock(&rpc->mu);
+    bool room = rpc->n_trailers < max && !rpc->status_sent;
+    if (room) {
+        grpc_metadata *md = &rpc->trailers[rpc->n_trailers++];
+        memset(md, 0, sizeof(*md));
+        md->key = grpc_slice_from_copied_string(key);
+        md->value = grpc_slice_from_copied_string(value);
+    }
+    pthread_mutex_unlock(&rpc->mu);
+    return room ? CHURN_OK : CHURN_EFULL;
 }
 
 bool
@@ -397,6 +418,8 @@ pump_locked(struct churn_rpc *rpc)
         ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
         ops[n].data.send_status_from_server.status = rpc->status_code;
         ops[n].data.send_status_from_server.status_details = &rpc->status_details;
+        ops[n].data.send_status_from_server.trailing_metadata_count = rpc->n_trailers;
+        ops[n].data.send_status_from_server.trailing_metadata = rpc->trailers;
         n++;
     }
     grpc_call_error e = grpc_call_start_batch(rpc->call, ops, n, &rpc->t_send, NULL);
@@ -681,6 +704,14 @@ mark_over(struct churn_rpc *rpc, bool cancelled)
 
 /* ---- the shapes ------------------------------------------------------------------------------ */
 
+/* The server's gate (a shard's ownership check, issue 16), when it has one. */
+static enum churn_err
+run_gate(struct churn_rpc *rpc, const ProtobufCMessage *req, bool first)
+{
+    const struct churn_server_options *o = &rpc->worker->server->opts;
+    return o->gate ? o->gate(o->gate_ctx, rpc, req, first) : CHURN_OK;
+}
+
 /* Unary: one batch carries the response, the status and RECV_CLOSE. */
 static void
 unary_respond(struct churn_rpc *rpc, enum churn_err err, const ProtobufCMessage *resp)
@@ -704,6 +735,8 @@ unary_respond(struct churn_rpc *rpc, enum churn_err err, const ProtobufCMessage 
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[n].data.send_status_from_server.status = rpc->status_code;
     ops[n].data.send_status_from_server.status_details = &rpc->status_details;
+    ops[n].data.send_status_from_server.trailing_metadata_count = rpc->n_trailers;
+    ops[n].data.send_status_from_server.trailing_metadata = rpc->trailers;
     n++;
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n].data.recv_close_on_server.cancelled = &rpc->close_cancelled;
@@ -735,6 +768,8 @@ start_unary(struct churn_rpc *rpc)
                               "ended inside one)");
     else
         err = decode_request(rpc, rpc->payload, &rpc->arena, &req);
+    if (err == CHURN_OK)
+        err = run_gate(rpc, req, true);
     if (err == CHURN_OK) {
         err = m->unary(rpc, req, &resp);
         if (err == CHURN_OK && rpc->deferred && !resp) {
@@ -774,6 +809,8 @@ start_stream(struct churn_rpc *rpc)
         pump_locked(rpc);
         pthread_mutex_unlock(&rpc->mu);
     }
+    if (err == CHURN_OK)
+        err = run_gate(rpc, req, true);
     if (err == CHURN_OK && m->on_start)
         err = m->on_start(rpc, req);
     if (err) {
@@ -912,6 +949,8 @@ churn__rpc_on_recv(struct churn_rpc *rpc, bool ok)
     ProtobufCMessage *req = NULL;
     enum churn_err err = decode_request(rpc, bb, &rpc->scratch, &req);
     grpc_byte_buffer_destroy(bb);
+    if (err == CHURN_OK)
+        err = run_gate(rpc, req, false);
     if (err == CHURN_OK)
         err = rpc->method->on_message(rpc, req);
     if (err) {

@@ -22,6 +22,8 @@ struct churn_client {
     bool has_token;
 };
 
+enum { HEADERS_MAX = 4 };
+
 struct churn_client_stream {
     const struct churn_client *client;
     grpc_call *call;
@@ -31,6 +33,10 @@ struct churn_client_stream {
     bool md_sent;
     bool md_received;
     bool send_closed;
+    /* churn_client_stream_set_header() (at most HEADERS_MAX), then the client's token: sent
+     * with the first batch */
+    grpc_metadata headers[HEADERS_MAX + 1];
+    size_t n_headers;
     int tag; /* address used as the tag of every batch */
 };
 
@@ -153,15 +159,6 @@ churn_client_close(struct churn_client *c)
     grpc_shutdown();
 }
 
-/* The SEND_INITIAL_METADATA op of a call on @c: the token, if any. */
-static void
-initial_metadata(grpc_op *op, const struct churn_client *c)
-{
-    op->op = GRPC_OP_SEND_INITIAL_METADATA;
-    op->data.send_initial_metadata.count = c->has_token ? 1 : 0;
-    op->data.send_initial_metadata.metadata = c->has_token ? (grpc_metadata *)&c->auth_md : NULL;
-}
-
 void
 churn_client_status_clear(struct churn_client_status *st)
 {
@@ -221,6 +218,20 @@ set_status(struct churn_client_status *st, grpc_status_code code, grpc_slice det
     }
 }
 
+/* SEND_INITIAL_METADATA with the stream's headers and the client's token, if any. */
+static void
+set_initial_md(struct churn_client_stream *s, grpc_op *op)
+{
+    if (s->client->has_token) {
+        grpc_metadata *md = &s->headers[s->n_headers++];
+        md->key = grpc_slice_ref(s->client->auth_md.key);
+        md->value = grpc_slice_ref(s->client->auth_md.value);
+    }
+    op->op = GRPC_OP_SEND_INITIAL_METADATA;
+    op->data.send_initial_metadata.count = s->n_headers;
+    op->data.send_initial_metadata.metadata = s->headers;
+}
+
 static bool
 run_batch(grpc_call *call, grpc_completion_queue *cq, grpc_op *ops, size_t n, void *tag)
 {
@@ -234,17 +245,33 @@ enum churn_err
 churn_client_unary(struct churn_client *c, const char *method, const void *req, size_t req_len,
                    int timeout_ms, void **resp, size_t *resp_len, struct churn_client_status *st)
 {
+    return churn_client_unary_with(c, method, NULL, 0, req, req_len, timeout_ms, resp, resp_len,
+                                   st);
+}
+
+enum churn_err
+churn_client_unary_with(struct churn_client *c, const char *method,
+                        const struct churn_client_header *headers, size_t n_headers,
+                        const void *req, size_t req_len, int timeout_ms, void **resp,
+                        size_t *resp_len, struct churn_client_status *st)
+{
     struct churn_client_stream *s;
     enum churn_err err = churn_client_stream_open(c, method, timeout_ms, &s);
     if (err)
         return err;
+    for (size_t i = 0; i < n_headers && !err; i++)
+        err = churn_client_stream_set_header(s, headers[i].key, headers[i].value);
+    if (err) {
+        churn_client_stream_finish(s, true, NULL);
+        return err;
+    }
     grpc_byte_buffer *send = bytes_to_bb(req, req_len);
     grpc_byte_buffer *recv = NULL;
     grpc_status_code code = GRPC_STATUS_UNKNOWN;
     grpc_slice details = grpc_empty_slice();
     grpc_op ops[6];
     memset(ops, 0, sizeof(ops));
-    initial_metadata(&ops[0], c);
+    set_initial_md(s, &ops[0]);
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = send;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -304,6 +331,18 @@ churn_client_stream_open(struct churn_client *c, const char *method, int timeout
 }
 
 enum churn_err
+churn_client_stream_set_header(struct churn_client_stream *s, const char *key, const char *value)
+{
+    if (s->md_sent || s->n_headers == HEADERS_MAX)
+        return CHURN_EFULL;
+    grpc_metadata *md = &s->headers[s->n_headers++];
+    memset(md, 0, sizeof(*md));
+    md->key = grpc_slice_from_copied_string(key);
+    md->value = grpc_slice_from_copied_string(value);
+    return CHURN_OK;
+}
+
+enum churn_err
 churn_client_stream_send(struct churn_client_stream *s, const void *msg, size_t len)
 {
     grpc_byte_buffer *bb = bytes_to_bb(msg, len);
@@ -311,7 +350,7 @@ churn_client_stream_send(struct churn_client_stream *s, const void *msg, size_t 
     memset(ops, 0, sizeof(ops));
     size_t n = 0;
     if (!s->md_sent)
-        initial_metadata(&ops[n++], s->client);
+        set_initial_md(s, &ops[n++]);
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n].data.send_message.send_message = bb;
     n++;
@@ -330,7 +369,7 @@ churn_client_stream_close_send(struct churn_client_stream *s)
     memset(ops, 0, sizeof(ops));
     size_t n = 0;
     if (!s->md_sent)
-        initial_metadata(&ops[n++], s->client);
+        set_initial_md(s, &ops[n++]);
     ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     bool ok = run_batch(s->call, s->cq, ops, n, &s->tag);
     s->md_sent = true;
@@ -402,6 +441,10 @@ churn_client_stream_finish(struct churn_client_stream *s, bool cancel,
     grpc_completion_queue_destroy(s->cq);
     grpc_metadata_array_destroy(&s->initial_md);
     grpc_metadata_array_destroy(&s->trailing_md);
+    for (size_t i = 0; i < s->n_headers; i++) {
+        grpc_slice_unref(s->headers[i].key);
+        grpc_slice_unref(s->headers[i].value);
+    }
     churn_free(s);
     return err;
 }

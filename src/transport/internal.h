@@ -111,6 +111,8 @@ struct churn_rpc {
     char *peer;                /* the client address for the debug log (gpr heap) or NULL */
     char *error_msg;           /* churn_rpc_error() text (heap) */
     enum churn_err status_err; /* the error the call ended with, for the log */
+    grpc_metadata trailers[4]; /* churn_rpc_set_trailer(): sent with the status */
+    size_t n_trailers;
     struct churn_arena arena;
     struct churn_arena scratch;
     void *state;

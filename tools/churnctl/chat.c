@@ -160,6 +160,7 @@ churnctl_chat(struct ctl *ctl, int argc, char **argv)
         fprintf(stderr, "churnctl: cannot reach %s\n", ctl->server);
         return EXIT_TRANSPORT;
     }
+    churn_client_stream_set_header(st, "x-customer-id", customer); /* a cluster routes on it */
     bool tty = isatty(0);
     char *line = churn_malloc(LINE_MAX_BYTES + 2);
     uint64_t seq = 0;

@@ -118,6 +118,19 @@ int churnctl_retrain(struct ctl *ctl, int argc, char **argv);
 /* import.c: customers and events from CSV or JSON Lines into a store or a server */
 int churnctl_import(struct ctl *ctl, int argc, char **argv);
 
+/* publish.c: the NATS JetStream sink of import (ingest.<customer>, acknowledged by JetStream) */
+struct ctl_publisher;
+int ctl_publisher_open(const char *urls, struct ctl_publisher **out);
+bool ctl_publisher_subject_ok(const char *customer, char *reason, size_t rlen);
+int ctl_publisher_send(struct ctl_publisher *p, const char *customer, const void *data, size_t len);
+/* 0: every event acknowledged; > 0: that many refused (resend them); -1: failed (said) */
+int ctl_publisher_flush(struct ctl_publisher *p);
+const char *ctl_publisher_first_error(const struct ctl_publisher *p);
+void ctl_publisher_close(struct ctl_publisher *p);
+
+/* cluster.c: the partition table's commands and the fan-out of cross-customer reads */
+int churnctl_cluster(struct ctl *ctl, int argc, char **argv);
+
 /* report.c: reports read from a store (offline, read-only) */
 int churnctl_report(int argc, char **argv);
 

@@ -37,6 +37,8 @@
 #include "churn_proto.h"
 #include "ctl.h"
 
+#define IMPORT_NATS_RETRIES     60  /* --nats: resends of a refused batch ... */
+#define IMPORT_NATS_RETRY_MS    500 /* ... this far apart (30 s: a stream elects a leader) */
 #define IMPORT_BATCH_DEFAULT    5000
 #define IMPORT_BATCH_MAX        100000
 #define IMPORT_CUSTOMERS_MAX    1000 /* customers per upsert (the server's limit too) */
@@ -359,6 +361,8 @@ struct customer_batch {
 struct importer {
     struct ctl *ctl;
     const char *path, *store_dir, *server, *reject_path;
+    const char *nats; /* issue 16: publish events to a cluster's JetStream */
+    struct ctl_publisher *publisher;
     bool customers_file, csv, json_out;
     int progress; /* 0 never, 1 auto, 2 always */
     size_t batch, max_line;
@@ -408,6 +412,8 @@ import_usage(FILE *out)
           "                       customer and event lines in either\n"
           "  --store DIR          write straight into the store (churnd must be stopped)\n"
           "  --server HOST:PORT   stream to a running churnd (IngestService)\n"
+          "  --nats URLS          publish events to a cluster's NATS JetStream, subject\n"
+          "                       ingest.<customer> (docs/CLUSTER.md); events files only\n"
           "  --format csv|jsonl   default: from the file name (.csv, .jsonl, .ndjson, .json)\n"
           "  --reject-file FILE   bad lines as LINE<TAB>REASON<TAB>original line\n"
           "  --batch N            events per commit or stream [5000]\n"
@@ -702,7 +708,7 @@ event_from_row(struct importer *im, const struct row *r, struct churn_event *ev,
         return reasonf(reason, rlen, "type: unknown event type '%s' (%s)",
                        quote_value(type, q, sizeof(q)), EVENT_TYPES_TEXT);
     }
-    if (ev->kind == CHURN_EVENT_CHAT && im->server)
+    if (ev->kind == CHURN_EVENT_CHAT && (im->server || im->nats))
         return reasonf(reason, rlen,
                        "type: chat_signal events cannot be sent over IngestService (import "
                        "them with --store)");
@@ -1203,6 +1209,54 @@ flush_events_store(struct importer *im)
     return 0;
 }
 
+/* Publish the batch's good events (the lines that cannot be a subject are rejected on the
+ * first pass); their number, or -1. */
+static long
+publish_batch(struct importer *im, bool first_pass)
+{
+    struct event_batch *b = &im->eb;
+    long sent = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        char reason[CHURN_REASON_MAX + 160];
+        if (!ctl_publisher_subject_ok(b->ev[i].customer_id, reason, sizeof(reason))) {
+            if (first_pass && reject(im, &im->ev, b->line[i], reason, b->orig[i], b->orig_len[i]))
+                return -1;
+            continue;
+        }
+        size_t len = pack_event(im, &b->ev[i]);
+        if (len == 0 || ctl_publisher_send(im->publisher, b->ev[i].customer_id, im->pack, len))
+            return -1;
+        sent++;
+    }
+    return sent;
+}
+
+/* Publish the batch to JetStream; the events count as accepted once JetStream stored them
+ * all. Refused publishes (a partition's stream electing a leader after a node died) resend
+ * the batch: the shards apply an event id once. */
+static int
+flush_events_nats(struct importer *im)
+{
+    for (int attempt = 0;; attempt++) {
+        long sent = publish_batch(im, attempt == 0);
+        int refused = sent < 0 ? -1 : ctl_publisher_flush(im->publisher);
+        if (refused == 0) {
+            im->ev.accepted += (uint64_t)sent;
+            return 0;
+        }
+        if (refused < 0 || attempt == IMPORT_NATS_RETRIES) {
+            if (refused > 0)
+                fprintf(stderr,
+                        "churnctl: import: JetStream refused %d events of lines %lu-%lu after %d "
+                        "attempts (first: %s)\n",
+                        refused, im->eb.line[0], im->eb.line[im->eb.n - 1], attempt + 1,
+                        ctl_publisher_first_error(im->publisher));
+            return -1;
+        }
+        usleep(IMPORT_NATS_RETRY_MS * 1000);
+    }
+}
+
 static int flush_customers(struct importer *im);
 static bool customer_batch_has(struct customer_batch *b, const char *id, size_t index, bool add);
 
@@ -1218,7 +1272,9 @@ flush_events(struct importer *im)
     if (im->events_need_customers && flush_customers(im))
         return -1;
     im->events_need_customers = false;
-    int rc = im->store ? flush_events_store(im) : flush_events_server(im);
+    int rc = im->store  ? flush_events_store(im)
+             : im->nats ? flush_events_nats(im)
+                        : flush_events_server(im);
     im->eb.n = 0;
     churn_arena_reset(&im->eb.strings);
     progress(im, false);
@@ -1925,7 +1981,12 @@ process_record(struct importer *im, const struct record *rec)
         }
         goto out;
     }
-    if (customer) {
+    if (customer && im->nats) {
+        rc = reject(im, st, rec->line,
+                    "customer attributes are not published to NATS: import them through the "
+                    "cluster's proxy with --server",
+                    orig, orig_len);
+    } else if (customer) {
         struct churn_customer_attrs patch;
         if (customer_from_row(row, &patch, reason, sizeof(reason)))
             rc = reject(im, st, rec->line, reason, orig, orig_len);
@@ -2030,6 +2091,8 @@ parse_options(struct importer *im, int argc, char **argv)
             im->store_dir = v;
         } else if (strcmp(k, "--server") == 0) {
             im->server = v;
+        } else if (strcmp(k, "--nats") == 0) {
+            im->nats = v;
         } else if (strcmp(k, "--format") == 0) {
             format = v;
         } else if (strcmp(k, "--reject-file") == 0) {
@@ -2060,9 +2123,14 @@ parse_options(struct importer *im, int argc, char **argv)
         import_usage(stderr);
         return EXIT_USAGE;
     }
-    if (!im->store_dir == !im->server) {
-        fprintf(stderr, "churnctl: import: give exactly one of --store DIR or --server "
-                        "HOST:PORT\n");
+    if (!!im->store_dir + !!im->server + !!im->nats != 1) {
+        fprintf(stderr, "churnctl: import: give exactly one of --store DIR, --server "
+                        "HOST:PORT or --nats URLS\n");
+        return EXIT_USAGE;
+    }
+    if (im->nats && im->customers_file) {
+        fprintf(stderr, "churnctl: import: --nats publishes events only: import customers "
+                        "through the cluster's proxy with --server\n");
         return EXIT_USAGE;
     }
     if (!format)
@@ -2154,6 +2222,8 @@ open_sinks(struct importer *im)
         }
         return 0;
     }
+    if (im->nats)
+        return ctl_publisher_open(im->nats, &im->publisher) ? EXIT_STATUS : 0;
     im->ctl->server = im->server;
     return churnctl_connect(im->ctl) ? EXIT_STATUS : 0;
 }
@@ -2197,6 +2267,7 @@ churnctl_import(struct ctl *ctl, int argc, char **argv)
                 "stored; run the same import again to finish it\n",
                 im->last_line);
 out:
+    ctl_publisher_close(im->publisher);
     if (im->rejects)
         fclose(im->rejects);
     if (im->src.f)

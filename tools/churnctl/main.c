@@ -54,6 +54,8 @@ usage(FILE *out)
           "                               score as of T, compare with churn after T\n"
           "  import (--customers|--events) FILE (--store DIR | --server HOST:PORT) [options]\n"
           "                               load CSV or JSON Lines; `churnctl import --help`\n"
+          "a cluster's partition table (`churnctl cluster --help`):\n"
+          "  cluster validate|balance|plan|generate|owner|at-risk TABLE ...\n"
           "  report outcomes --store DIR [--json]\n"
           "                               per playbook: retention of treated customers vs\n"
           "                               the control group, 95% CI, revenue retained\n"
@@ -150,6 +152,8 @@ main(int argc, char **argv)
         return churnctl_report(argc - i, argv + i);
     if (strcmp(cmd, "restore") == 0)
         return churnctl_restore(argc - i, argv + i);
+    if (strcmp(cmd, "cluster") == 0)
+        return churnctl_cluster(&ctl, argc - i, argv + i);
     if (strcmp(cmd, "sentiment") == 0)
         return churnctl_sentiment(argc - i, argv + i);
     bool known = strcmp(cmd, "methods") == 0 || strcmp(cmd, "health") == 0 ||

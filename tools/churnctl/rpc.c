@@ -13,6 +13,7 @@
 #include "churn/buf.h"
 #include "churn/pbjson.h"
 #include "churn/service.h"
+#include "churn/shard.h"
 #include "churn/transport.h"
 #include "churn_proto.h"
 #include "ctl.h"
@@ -85,17 +86,21 @@ print_response(struct ctl *ctl, const struct churn_method *m, const void *data, 
     return rc;
 }
 
-/* The unary call @m with the serialized @req; the answer unpacked into *resp. */
+/*
+ * The unary call @m with the serialized @req; the answer unpacked into *resp. A request about
+ * a customer (@customer, or NULL) carries it in x-customer-id, which a cluster routes on.
+ */
 static int
 unary_packed(struct ctl *ctl, const struct churn_method *m, const uint8_t *req, size_t req_len,
-             ProtobufCMessage **resp)
+             const char *customer, ProtobufCMessage **resp)
 {
     struct churn_client_status st = {0};
     void *data = NULL;
     size_t len = 0;
     int rc;
-    if (churn_client_unary(ctl->client, m->name, req, req_len, ctl->timeout_ms, &data, &len, &st) !=
-        CHURN_OK) {
+    struct churn_client_header hdr = {"x-customer-id", customer};
+    if (churn_client_unary_with(ctl->client, m->name, &hdr, customer ? 1 : 0, req, req_len,
+                                ctl->timeout_ms, &data, &len, &st) != CHURN_OK) {
         fprintf(stderr, "churnctl: cannot reach %s\n", ctl->server);
         rc = EXIT_TRANSPORT;
     } else if ((rc = churnctl_report_status(&st)) == 0) {
@@ -121,15 +126,16 @@ churnctl_unary(struct ctl *ctl, const char *method, const ProtobufCMessage *req,
     if (!buf)
         return EXIT_TRANSPORT;
     protobuf_c_message_pack(req, buf);
-    int rc = unary_packed(ctl, m, buf, len, resp);
+    int rc = unary_packed(ctl, m, buf, len, churn_shard_request_customer(req), resp);
     churn_free(buf);
     return rc;
 }
 
-/* JSON text → serialized request bytes (heap, churn_free them). */
+/* JSON text → serialized request bytes (heap, churn_free them); its customer id, if any,
+ * into @customer (x-customer-id). */
 static int
 encode_request(const struct churn_method *m, const char *json, size_t len, uint8_t **out,
-               size_t *out_len)
+               size_t *out_len, char customer[static 129])
 {
     struct churn_arena arena;
     churn_arena_init(&arena, 0);
@@ -141,6 +147,8 @@ encode_request(const struct churn_method *m, const char *json, size_t len, uint8
         rc = EXIT_USAGE;
         goto out;
     }
+    const char *id = churn_shard_request_customer(msg);
+    snprintf(customer, 129, "%s", id ? id : "");
     *out_len = protobuf_c_message_get_packed_size(msg);
     *out = churn_malloc(*out_len ? *out_len : 1);
     if (!*out) {
@@ -172,12 +180,13 @@ call_unary_like(struct ctl *ctl, const struct churn_method *m, const char *json)
 {
     uint8_t *req;
     size_t req_len;
-    int rc = encode_request(m, json, strlen(json), &req, &req_len);
+    char customer[129];
+    int rc = encode_request(m, json, strlen(json), &req, &req_len, customer);
     if (rc)
         return rc;
     if (m->shape == CHURN_RPC_UNARY) {
         ProtobufCMessage *resp = NULL;
-        rc = unary_packed(ctl, m, req, req_len, &resp);
+        rc = unary_packed(ctl, m, req, req_len, *customer ? customer : NULL, &resp);
         churn_free(req);
         if (!rc) {
             rc = churnctl_print_json(ctl, resp);
@@ -189,6 +198,7 @@ call_unary_like(struct ctl *ctl, const struct churn_method *m, const char *json)
     /* server stream: one request, then every response until the status */
     struct churn_client_stream *s;
     if (churn_client_stream_open(ctl->client, m->name, ctl->timeout_ms, &s) != CHURN_OK ||
+        (*customer && churn_client_stream_set_header(s, "x-customer-id", customer) != CHURN_OK) ||
         churn_client_stream_send(s, req, req_len) != CHURN_OK) {
         churn_free(req);
         fprintf(stderr, "churnctl: cannot reach %s\n", ctl->server);
@@ -229,10 +239,14 @@ call_streaming(struct ctl *ctl, const struct churn_method *m, const char *input)
             line[n] = '\0';
             uint8_t *req;
             size_t req_len;
-            rc = encode_request(m, line, n, &req, &req_len);
+            char customer[129];
+            rc = encode_request(m, line, n, &req, &req_len, customer);
             churn_free(line);
             if (rc)
                 break;
+            /* the stream's first customer is its x-customer-id (ignored once sent) */
+            if (*customer)
+                churn_client_stream_set_header(s, "x-customer-id", customer);
             if (churn_client_stream_send(s, req, req_len) != CHURN_OK)
                 rc = -1; /* the server ended the stream: its status says why */
             churn_free(req);

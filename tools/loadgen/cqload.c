@@ -64,6 +64,7 @@ struct stream {
     bool sending, close_sent, failed;
     grpc_byte_buffer *recv_buf;
     grpc_metadata_array initial_md, trailing_md;
+    grpc_metadata customer_md; /* x-customer-id: a cluster routes on it (issue 16) */
     grpc_status_code status;
     grpc_slice details;
     int64_t sent_at[WINDOW_MAX];
@@ -180,7 +181,11 @@ stream_open(struct worker *w, struct stream *s)
     if (!start_batch(s, ops, 1, &s->t_status))
         return true;
     memset(ops, 0, sizeof(ops));
+    s->customer_md.key = grpc_slice_from_static_string("x-customer-id");
+    s->customer_md.value = grpc_slice_from_copied_string(s->cust);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = 1;
+    ops[0].data.send_initial_metadata.metadata = &s->customer_md;
     ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
     ops[1].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
     if (!start_batch(s, ops, 2, &s->t_init))
@@ -279,6 +284,7 @@ stream_finish(struct worker *w, struct stream *s)
     }
     grpc_slice_unref(s->details);
     grpc_metadata_array_destroy(&s->initial_md);
+    grpc_slice_unref(s->customer_md.value);
     grpc_metadata_array_destroy(&s->trailing_md);
     grpc_call_unref(s->call);
     s->call = NULL;

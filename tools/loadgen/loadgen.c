@@ -181,6 +181,7 @@ chat_thread(void *arg)
         char conv[96], cust[64];
         snprintf(conv, sizeof(conv), "lg-%s-%ld", sh->o->run, c);
         snprintf(cust, sizeof(cust), "cust-%07ld", c % (sh->o->customers ? sh->o->customers : 1));
+        churn_client_stream_set_header(st, "x-customer-id", cust); /* a cluster routes on it */
         /* up to --window turns in flight on the stream (1: send, wait, send...) */
         int window = sh->o->window > 0 ? sh->o->window : 1;
         int64_t sent_at[WINDOW_MAX];

@@ -1,0 +1,157 @@
+"""Issue 16, the whole local cluster from `tools/cluster up` (3 NATS nodes, HAProxy 2.6 on
+the generated partition map, 3 churnd shards on loopback): 3,000 customers written and read
+through the proxy, each landing on the shard the table names (a non-owner would refuse it,
+and each owner holds exactly its customers when asked directly); a call without
+x-customer-id answered INVALID_ARGUMENT by the proxy; a shard killed with SIGKILL: its
+customers get UNAVAILABLE through the proxy (never another shard's answer), the other
+shards' customers keep being served, and once restarted it serves its customers again with
+their records. `tools/cluster down` stops every process it started.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import grpc
+import pytest
+
+from conftest import BAD_STDERR, RPC_TIMEOUT_S, SOURCE_ROOT, rpc_error
+from fixtures_data import api  # noqa: F401
+from test_cluster import fnv1a32
+
+N_CUSTOMERS = 3000
+UP_TIMEOUT_S = 180
+
+
+def tool():
+    return [sys.executable, os.path.join(SOURCE_ROOT, "tools", "cluster")]
+
+
+@pytest.fixture
+def cluster(churnd_bin, churnctl_bin, tmp_path):
+    d = tmp_path / "cluster"
+    env = dict(os.environ, CHURND=churnd_bin, CHURNCTL=churnctl_bin)
+    r = subprocess.run(tool() + ["up", str(d), "--shards", "3", "--no-streams"],
+                       capture_output=True, text=True, env=env, timeout=UP_TIMEOUT_S)
+    try:
+        assert r.returncode == 0, r.stderr
+        out = {"dir": str(d), "shards": {}}
+        for line in r.stdout.splitlines():
+            kind, rest = line.split(" ", 1)
+            if kind == "shard":
+                name, addr = rest.split(" ")
+                out["shards"][name] = addr
+            else:
+                out[kind] = rest
+        assert set(out) == {"dir", "shards", "proxy", "nats"}, r.stdout
+        assert sorted(out["shards"]) == ["s1", "s2", "s3"], r.stdout
+        assert len(out["nats"].split(",")) == 3, r.stdout
+        out["env"] = env
+        yield out
+    finally:
+        subprocess.run(tool() + ["down", str(d)], env=env, timeout=120, check=True)
+    with open(d / "cluster.json") as f:
+        state = json.load(f)
+    for p in state["procs"]:  # down left nothing running
+        assert not os.path.exists(f"/proc/{p['pid']}") or \
+            open(f"/proc/{p['pid']}/stat").read().split()[2] == "Z", p
+    assert_clean_logs(d)
+
+
+def assert_clean_logs(d):
+    """No shard logged an error line or a sanitizer report."""
+    for name in sorted(os.listdir(d)):
+        path = os.path.join(d, name, "churnd.log")
+        if name.startswith("shard-") and os.path.exists(path):
+            with open(path, errors="replace") as f:
+                text = f.read()
+            m = BAD_STDERR.search(text)
+            assert not m, f"{path}: {text[max(0, m.start() - 200):m.end() + 800]}"
+
+
+def owner(cid, partitions=256, shards=3):
+    """tools/cluster up splits P evenly: shard i+1 owns [i*P/n, (i+1)*P/n)."""
+    part = fnv1a32(cid.encode()) % partitions
+    return next(f"s{i + 1}" for i in range(shards) if part < (i + 1) * partitions // shards)
+
+
+def md(cid):
+    return (("x-customer-id", cid),)
+
+
+def run_all(fn, reqs):
+    """Start every call as a future, then collect (result or grpc.RpcError) in order."""
+    futs = [fn.future(req, metadata=md(cid), timeout=RPC_TIMEOUT_S) for cid, req in reqs]
+    out = []
+    for f in futs:
+        try:
+            out.append(f.result())
+        except grpc.RpcError as e:
+            out.append(e)
+    return out
+
+
+def test_routing_and_a_killed_shard(api, cluster):
+    proxy = grpc.insecure_channel(cluster["proxy"])
+    direct = {n: grpc.insecure_channel(a) for n, a in cluster["shards"].items()}
+    try:
+        ingest = api.ingest_grpc.IngestServiceStub(proxy)
+        ids = [f"cust-{i:05d}" for i in range(N_CUSTOMERS)]
+        owners = {cid: owner(cid) for cid in ids}
+        assert {s: list(owners.values()).count(s) > 600 for s in direct} == \
+            {s: True for s in direct}
+        ups = run_all(ingest.UpsertCustomers, [(cid, api.ingest_pb2.UpsertCustomersRequest(
+            customers=[api.ingest_pb2.Customer(customer_id=cid, segment=owners[cid])]))
+            for cid in ids])
+        bad = [(cid, r) for cid, r in zip(ids, ups) if isinstance(r, grpc.RpcError)]
+        assert not bad, bad[:3]
+        # each shard, asked directly, holds exactly its own customers
+        for name, ch in direct.items():
+            stub = api.ingest_grpc.IngestServiceStub(ch)
+            got = run_all(stub.GetCustomer, [(cid, api.ingest_pb2.GetCustomerRequest(
+                customer_id=cid)) for cid in ids[:600]])
+            for cid, r in zip(ids[:600], got):
+                if owners[cid] == name:
+                    assert not isinstance(r, grpc.RpcError), (cid, r)
+                    assert r.customer.segment == name
+                else:
+                    assert r.code() == grpc.StatusCode.FAILED_PRECONDITION, (cid, name, r)
+                    assert dict(r.trailing_metadata())["x-churn-owner"] == owners[cid]
+        # every read through the proxy is answered by the owner
+        got = run_all(ingest.GetCustomer, [(cid, api.ingest_pb2.GetCustomerRequest(
+            customer_id=cid)) for cid in ids])
+        for cid, r in zip(ids, got):
+            assert not isinstance(r, grpc.RpcError), (cid, r)
+            assert (r.customer.customer_id, r.customer.segment) == (cid, owners[cid])
+        # no header: the proxy answers INVALID_ARGUMENT itself
+        e = rpc_error(ingest.GetCustomer, api.ingest_pb2.GetCustomerRequest(
+            customer_id=ids[0]), timeout=RPC_TIMEOUT_S)
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+        assert "x-customer-id" in e.details()
+
+        # s2 killed: its customers UNAVAILABLE through the proxy, the others served
+        subprocess.run(tool() + ["kill", cluster["dir"], "s2", "--signal", "KILL"],
+                       env=cluster["env"], timeout=60, check=True)
+        sample = ids[:900]
+        got = run_all(ingest.GetCustomer, [(cid, api.ingest_pb2.GetCustomerRequest(
+            customer_id=cid)) for cid in sample])
+        for cid, r in zip(sample, got):
+            if owners[cid] == "s2":
+                assert isinstance(r, grpc.RpcError), (cid, r)
+                assert r.code() == grpc.StatusCode.UNAVAILABLE, (cid, r)
+            else:
+                assert not isinstance(r, grpc.RpcError), (cid, r)
+                assert r.customer.segment == owners[cid]
+        # restarted, s2 serves its customers again, with their records
+        subprocess.run(tool() + ["start", cluster["dir"], "s2"], env=cluster["env"],
+                       timeout=60, check=True)
+        got = run_all(ingest.GetCustomer, [(cid, api.ingest_pb2.GetCustomerRequest(
+            customer_id=cid)) for cid in sample if owners[cid] == "s2"])
+        for r in got:
+            assert not isinstance(r, grpc.RpcError), r
+            assert r.customer.segment == "s2"
+    finally:
+        proxy.close()
+        for ch in direct.values():
+            ch.close()

@@ -1,0 +1,461 @@
+/*
+ * cluster.c - `churnctl cluster`: the partition table's commands (issue 16, docs/CLUSTER.md).
+ * validate (the table alone, against the table in force and against a NATS configuration),
+ * balance (partitions and, from a file of ids, customers per shard), plan (what moves from
+ * one table to the next), generate (HAProxy configuration, map and Lua converter, NATS node
+ * configurations, JetStream streams, each shard's ownership), owner (who serves these
+ * customers), and at-risk (ListAtRiskCustomers answered by every shard, merged, each item
+ * naming its shard).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "churn/alloc.h"
+#include "churn/buf.h"
+#include "churn/cluster.h"
+#include "churn_proto.h"
+#include "ctl.h"
+
+#define GEN_MAX     (8 << 20)
+#define ID_LINE_MAX 1024
+
+static int
+usage(void)
+{
+    fputs("usage: churnctl cluster COMMAND TABLE [options]\n"
+          "  validate TABLE [--in-force OLD_TABLE] [--nats-config FILE]\n"
+          "                       check the table (and that it may replace OLD_TABLE, and that\n"
+          "                       the NATS mapping partitions alike)\n"
+          "  balance TABLE [--ids FILE]\n"
+          "                       partitions (and customers, one id a line in FILE) per shard\n"
+          "  plan OLD_TABLE NEW_TABLE [--ids FILE]\n"
+          "                       the partitions that move, and how many customers with them\n"
+          "  generate TABLE --out DIR [--nats-store DIR]\n"
+          "                       haproxy.cfg, part2shard.map, partition.lua, nats-NODE.conf,\n"
+          "                       streams.jsonl and ownership-SHARD.txt into DIR\n"
+          "  owner TABLE ID...    partition and owning shard of each customer id\n"
+          "  at-risk TABLE [--limit N]\n"
+          "                       ListAtRiskCustomers from every shard, merged by priority\n",
+          stderr);
+    return EXIT_USAGE;
+}
+
+static int
+load(const char *path, struct churn_cluster_table **t)
+{
+    char err[1024];
+    if (churn_cluster_table_load(path, t, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: %s\n", err);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The value of option @name in @argv, or NULL. */
+static const char *
+option(int argc, char **argv, const char *name)
+{
+    for (int i = 0; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return argv[i + 1];
+    return NULL;
+}
+
+/* Every option of @argv from index @from must be one of @known (each taking a value). */
+static int
+check_options(int argc, char **argv, int from, const char *const *known)
+{
+    for (int i = from; i < argc; i += 2) {
+        bool ok = false;
+        for (const char *const *k = known; *k; k++)
+            ok |= strcmp(argv[i], *k) == 0;
+        if (!ok || i + 1 >= argc) {
+            fprintf(stderr, "churnctl: cluster: %s '%s'\n",
+                    ok ? "a value is missing after" : "unknown option", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+static int
+read_text(const char *path, struct churn_buf *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "churnctl: %s: %s\n", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (churn_buf_append(out, chunk, n) != CHURN_OK) {
+            fprintf(stderr, "churnctl: %s: too large\n", path);
+            rc = EXIT_USAGE;
+        }
+    fclose(f);
+    return rc;
+}
+
+static int
+cmd_validate(int argc, char **argv)
+{
+    static const char *const known[] = {"--in-force", "--nats-config", NULL};
+    struct churn_cluster_table *t, *old = NULL;
+    int rc = check_options(argc, argv, 1, known);
+    if (rc || (rc = load(argv[0], &t)))
+        return rc;
+    char err[1024];
+    const char *in_force = option(argc, argv, "--in-force");
+    const char *nats = option(argc, argv, "--nats-config");
+    if (in_force && !(rc = load(in_force, &old)) &&
+        churn_cluster_table_check_successor(old, t, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: %s: %s\n", argv[0], err);
+        rc = EXIT_USAGE;
+    }
+    if (!rc && nats) {
+        struct churn_buf text;
+        churn_buf_init(&text, GEN_MAX);
+        if (!(rc = read_text(nats, &text)) &&
+            churn_cluster_table_check_nats(t, churn_buf_str(&text), err, sizeof(err)) != CHURN_OK) {
+            fprintf(stderr, "churnctl: %s: %s\n", nats, err);
+            rc = EXIT_USAGE;
+        }
+        churn_buf_free(&text);
+    }
+    if (!rc)
+        printf("%s: valid: %" PRIu32 " partitions, epoch %" PRIu64 ", %zu shards, %zu NATS "
+               "nodes\n",
+               argv[0], t->partitions, t->epoch, t->n_shards, t->n_nats);
+    churn_cluster_table_free(old);
+    churn_cluster_table_free(t);
+    return rc;
+}
+
+/* Count the ids of @path (one a line) per shard of @t into @counts; with @moved (and @next),
+ * also those whose owner differs between @t and @next. */
+static int
+count_ids(const char *path, const struct churn_cluster_table *t,
+          const struct churn_cluster_table *next, uint64_t *counts, uint64_t *moved)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "churnctl: %s: %s\n", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    char line[ID_LINE_MAX];
+    while (fgets(line, sizeof(line), f)) {
+        size_t n = strcspn(line, "\r\n");
+        if (n == 0)
+            continue;
+        uint32_t part = churn_cluster_partition_of(line, n, t->partitions);
+        counts[t->owner[part]]++;
+        if (next &&
+            strcmp(t->shards[t->owner[part]].name, next->shards[next->owner[part]].name) != 0)
+            (*moved)++;
+    }
+    fclose(f);
+    return 0;
+}
+
+static int
+cmd_balance(int argc, char **argv)
+{
+    static const char *const known[] = {"--ids", NULL};
+    struct churn_cluster_table *t;
+    int rc = check_options(argc, argv, 1, known);
+    if (rc || (rc = load(argv[0], &t)))
+        return rc;
+    uint64_t counts[CHURN_CLUSTER_SHARDS_MAX] = {0}, total = 0;
+    const char *ids = option(argc, argv, "--ids");
+    if (ids)
+        rc = count_ids(ids, t, NULL, counts, NULL);
+    for (size_t s = 0; s < t->n_shards; s++)
+        total += counts[s];
+    printf("%-16s %10s %8s%s\n", "shard", "partitions", "share", ids ? "  customers  share" : "");
+    for (size_t s = 0; !rc && s < t->n_shards; s++) {
+        uint32_t owned = churn_cluster_owned_count(t, (int)s);
+        printf("%-16s %10" PRIu32 " %7.1f%%", t->shards[s].name, owned,
+               100.0 * owned / t->partitions);
+        if (ids)
+            printf(" %10" PRIu64 " %5.1f%%", counts[s], total ? 100.0 * counts[s] / total : 0.0);
+        putchar('\n');
+    }
+    churn_cluster_table_free(t);
+    return rc;
+}
+
+static int
+cmd_plan(int argc, char **argv)
+{
+    static const char *const known[] = {"--ids", NULL};
+    struct churn_cluster_table *old, *next;
+    int rc = argc < 2 ? usage() : check_options(argc, argv, 2, known);
+    if (rc || (rc = load(argv[0], &old)))
+        return rc;
+    if ((rc = load(argv[1], &next))) {
+        churn_cluster_table_free(old);
+        return rc;
+    }
+    char err[1024];
+    if (churn_cluster_table_check_successor(old, next, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: %s: %s\n", argv[1], err);
+        rc = EXIT_USAGE;
+    }
+    uint32_t moves = 0;
+    for (uint32_t i = 0; !rc && i < old->partitions; i++) {
+        const char *from = old->shards[old->owner[i]].name, *to = next->shards[next->owner[i]].name;
+        if (strcmp(from, to) != 0) {
+            printf("move partition %" PRIu32 " %s -> %s\n", i, from, to);
+            moves++;
+        }
+    }
+    uint64_t counts[CHURN_CLUSTER_SHARDS_MAX] = {0}, moved = 0;
+    const char *ids = option(argc, argv, "--ids");
+    if (!rc && ids)
+        rc = count_ids(ids, old, next, counts, &moved);
+    if (!rc) {
+        printf("epoch %" PRIu64 " -> %" PRIu64 ": %" PRIu32 " of %" PRIu32 " partitions move",
+               old->epoch, next->epoch, moves, old->partitions);
+        if (ids)
+            printf(", %" PRIu64 " customers", moved);
+        putchar('\n');
+    }
+    churn_cluster_table_free(old);
+    churn_cluster_table_free(next);
+    return rc;
+}
+
+static int
+write_file(const char *dir, const char *name, const struct churn_buf *b)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    const char *text = churn_buf_str(b);
+    bool ok = f && fwrite(text, 1, strlen(text), f) == strlen(text);
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok) {
+        fprintf(stderr, "churnctl: cannot write %s: %s\n", path, strerror(errno));
+        return EXIT_TRANSPORT;
+    }
+    return 0;
+}
+
+/* Generate one file @name into @dir with @gen's text. */
+#define GEN(dir, name, call)                                                                       \
+    do {                                                                                           \
+        churn_buf_reset(&b);                                                                       \
+        if (!rc && (call) != CHURN_OK) {                                                           \
+            fprintf(stderr, "churnctl: %s: over %d bytes\n", name, GEN_MAX);                       \
+            rc = EXIT_TRANSPORT;                                                                   \
+        }                                                                                          \
+        if (!rc)                                                                                   \
+            rc = write_file(dir, name, &b);                                                        \
+    } while (0)
+
+static int
+generate_all(const struct churn_cluster_table *t, const char *out, const char *store)
+{
+    char p_lua[4200], p_map[4200], p_sock[4200], name[128], dir[4200];
+    snprintf(p_lua, sizeof(p_lua), "%s/partition.lua", out);
+    snprintf(p_map, sizeof(p_map), "%s/part2shard.map", out);
+    snprintf(p_sock, sizeof(p_sock), "%s/haproxy.sock", out);
+    struct churn_buf b;
+    churn_buf_init(&b, GEN_MAX);
+    int rc = 0;
+    GEN(out, "partition.lua", churn_cluster_gen_lua(t, &b));
+    GEN(out, "part2shard.map", churn_cluster_gen_map(t, &b));
+    GEN(out, "haproxy.cfg", churn_cluster_gen_haproxy(t, p_lua, p_map, p_sock, &b));
+    GEN(out, "streams.jsonl", churn_cluster_gen_streams(t, &b));
+    for (size_t i = 0; !rc && i < t->n_nats; i++) {
+        snprintf(name, sizeof(name), "nats-%s.conf", t->nats[i].name);
+        snprintf(dir, sizeof(dir), "%s/nats-%s", store, t->nats[i].name);
+        GEN(out, name, churn_cluster_gen_nats(t, i, dir, &b));
+    }
+    for (size_t s = 0; !rc && s < t->n_shards; s++) {
+        snprintf(name, sizeof(name), "ownership-%s.txt", t->shards[s].name);
+        GEN(out, name, churn_cluster_gen_ownership(t, (int)s, &b));
+    }
+    churn_buf_free(&b);
+    return rc;
+}
+
+static int
+cmd_generate(int argc, char **argv)
+{
+    static const char *const known[] = {"--out", "--nats-store", NULL};
+    struct churn_cluster_table *t;
+    int rc = check_options(argc, argv, 1, known);
+    const char *out = option(argc, argv, "--out");
+    if (!rc && !out) {
+        fputs("churnctl: cluster generate: --out DIR is required\n", stderr);
+        rc = EXIT_USAGE;
+    }
+    if (rc || (rc = load(argv[0], &t)))
+        return rc;
+    const char *store = option(argc, argv, "--nats-store");
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "churnctl: %s: %s\n", out, strerror(errno));
+        rc = EXIT_TRANSPORT;
+    }
+    char abs_out[4096];
+    if (!rc && !realpath(out, abs_out)) {
+        fprintf(stderr, "churnctl: %s: %s\n", out, strerror(errno));
+        rc = EXIT_TRANSPORT;
+    }
+    if (!rc)
+        rc = generate_all(t, abs_out, store ? store : abs_out);
+    if (!rc)
+        printf("generated from %s (epoch %" PRIu64 ") into %s\n", argv[0], t->epoch, out);
+    churn_cluster_table_free(t);
+    return rc;
+}
+
+static int
+cmd_owner(int argc, char **argv)
+{
+    struct churn_cluster_table *t;
+    int rc = argc < 2 ? usage() : load(argv[0], &t);
+    if (rc)
+        return rc;
+    for (int i = 1; i < argc; i++) {
+        size_t n = strlen(argv[i]);
+        uint32_t part = churn_cluster_partition_of(argv[i], n, t->partitions);
+        const struct churn_cluster_shard *s = &t->shards[t->owner[part]];
+        printf("%s partition %" PRIu32 " shard %s %s%s\n", argv[i], part, s->name, s->addr,
+               t->moving[part] ? " (moving)" : "");
+    }
+    churn_cluster_table_free(t);
+    return 0;
+}
+
+/* One scored customer of the merged listing, and the shard that answered it. */
+struct shard_score {
+    const Churn__V1__Score *score;
+    const char *shard;
+};
+
+static int
+by_priority(const void *a, const void *b)
+{
+    const Churn__V1__Score *x = ((const struct shard_score *)a)->score;
+    const Churn__V1__Score *y = ((const struct shard_score *)b)->score;
+    if (x->priority != y->priority)
+        return x->priority > y->priority ? -1 : 1;
+    if (x->probability != y->probability)
+        return x->probability > y->probability ? -1 : 1;
+    return strcmp(x->customer_id, y->customer_id);
+}
+
+/* ListAtRiskCustomers of shard @s into *out (0), or an exit code after a message. */
+static int
+shard_at_risk(struct ctl *ctl, const struct churn_cluster_shard *s, int32_t limit,
+              ProtobufCMessage **out)
+{
+    Churn__V1__ListAtRiskCustomersRequest req = CHURN__V1__LIST_AT_RISK_CUSTOMERS_REQUEST__INIT;
+    req.page_size = limit;
+    ctl->server = s->addr;
+    int rc = churnctl_connect(ctl);
+    if (rc)
+        return rc;
+    rc = churnctl_unary(ctl, "/churn.v1.ScoringService/ListAtRiskCustomers", &req.base, out);
+    if (rc)
+        fprintf(stderr, "churnctl: shard %s (%s) did not answer: its customers are missing\n",
+                s->name, s->addr);
+    churn_client_close(ctl->client);
+    ctl->client = NULL;
+    return rc;
+}
+
+static void
+print_shard_score(const struct shard_score *it, size_t rank)
+{
+    const Churn__V1__Score *s = it->score;
+    printf("{\"rank\":%zu,\"shard\":\"%s\",\"customer_id\":\"", rank, it->shard);
+    for (const char *c = s->customer_id; *c; c++) /* ids are UTF-8; escape what JSON needs */
+        if (*c == '"' || *c == '\\')
+            printf("\\%c", *c);
+        else if ((unsigned char)*c < 0x20)
+            printf("\\u%04x", *c);
+        else
+            putchar(*c);
+    printf("\",\"probability\":%.6f,\"priority\":%.2f,\"risk_tier\":%d,\"value_tier\":%d}\n",
+           s->probability, s->priority, (int)s->risk_tier, (int)s->value_tier);
+}
+
+/* Fan-out: every shard's at-risk page, merged by priority, each item naming its shard. */
+static int
+cluster_at_risk(struct ctl *ctl, const struct churn_cluster_table *t, int argc, char **argv)
+{
+    static const char *const known[] = {"--limit", NULL};
+    int rc = check_options(argc, argv, 0, known);
+    const char *lim = option(argc, argv, "--limit");
+    char *end = NULL;
+    long limit = lim ? strtol(lim, &end, 10) : 20;
+    if (!rc && (limit < 1 || limit > 1000 || (end && *end))) {
+        fprintf(stderr, "churnctl: cluster at-risk: --limit: '%s' is not 1 to 1000\n", lim);
+        rc = EXIT_USAGE;
+    }
+    char err[512];
+    if (rc || churn_services_init(&ctl->svc, err, sizeof(err)) != CHURN_OK)
+        return rc ? rc : EXIT_TRANSPORT;
+    ProtobufCMessage *answers[CHURN_CLUSTER_SHARDS_MAX] = {0};
+    struct shard_score *all = NULL;
+    size_t n = 0;
+    for (size_t s = 0; s < t->n_shards; s++) {
+        int r = shard_at_risk(ctl, &t->shards[s], (int32_t)limit, &answers[s]);
+        rc = rc ? rc : r;
+        const Churn__V1__ListAtRiskCustomersResponse *a = (void *)answers[s];
+        struct shard_score *p = a ? churn_realloc(all, (n + a->n_scores + 1) * sizeof(*p)) : NULL;
+        if (!p)
+            continue;
+        all = p;
+        for (size_t i = 0; i < a->n_scores; i++)
+            all[n++] = (struct shard_score){a->scores[i], t->shards[s].name};
+    }
+    if (n)
+        qsort(all, n, sizeof(*all), by_priority);
+    for (size_t i = 0; i < n && i < (size_t)limit; i++)
+        print_shard_score(&all[i], i + 1);
+    churn_free(all);
+    for (size_t s = 0; s < t->n_shards; s++)
+        if (answers[s])
+            protobuf_c_message_free_unpacked(answers[s], NULL);
+    churn_services_fini(&ctl->svc);
+    return rc;
+}
+
+int
+churnctl_cluster(struct ctl *ctl, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[0], "--help") == 0)
+        return usage();
+    const char *cmd = argv[0];
+    if (strcmp(cmd, "validate") == 0)
+        return cmd_validate(argc - 1, argv + 1);
+    if (strcmp(cmd, "balance") == 0)
+        return cmd_balance(argc - 1, argv + 1);
+    if (strcmp(cmd, "plan") == 0)
+        return cmd_plan(argc - 1, argv + 1);
+    if (strcmp(cmd, "generate") == 0)
+        return cmd_generate(argc - 1, argv + 1);
+    if (strcmp(cmd, "owner") == 0)
+        return cmd_owner(argc - 1, argv + 1);
+    if (strcmp(cmd, "at-risk") == 0) {
+        struct churn_cluster_table *t = NULL;
+        int rc = load(argv[1], &t);
+        if (!rc)
+            rc = cluster_at_risk(ctl, t, argc - 2, argv + 2);
+        churn_cluster_table_free(t);
+        return rc;
+    }
+    fprintf(stderr, "churnctl: cluster: unknown command '%s'\n", cmd);
+    return usage();
+}
