@@ -112,8 +112,9 @@ static const struct opt options[] = {
     {"retrain-step-days", OPT_INT, OFF(retrain_step_days), 1, 365, "30",
      "days between retraining's cutoffs"},
     /* issue 14 (metrics): the admin HTTP listener */
-    {"admin-listen", OPT_STR, OFF(admin_listen), 0, 0, "127.0.0.1:9464",
-     "admin HTTP address for /metrics, /livez, /readyz (host:port; off: none, no metrics)"},
+    {"admin-listen", OPT_STR, OFF(admin_listen), 0, 0, "off",
+     "admin HTTP address for /metrics, /livez, /readyz, e.g. 127.0.0.1:9464 (off: none, no "
+     "metrics)"},
     {"admin-max-connections", OPT_INT, OFF(admin_max_connections), 1, 100000, "64",
      "admin HTTP connections open at once; more are refused"},
     {"admin-timeout-s", OPT_INT, OFF(admin_timeout_s), 1, 3600, "10",
