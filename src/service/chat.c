@@ -517,6 +517,22 @@ check_sequence(struct churn_rpc *rpc, const Churn__V1__AnalyzeChatRequest *req,
     return e ? e : CHURN_EAGAIN;
 }
 
+/*
+ * A turn the wire check faulted (a NUL byte, invalid UTF-8, an unknown enum: issue 13): its
+ * own error, the stream goes on. A string that cannot be echoed is not sent back.
+ */
+static enum churn_err
+turn_fault(struct churn_rpc *rpc, const Churn__V1__AnalyzeChatRequest *req,
+           const struct churn_rpc_fault *f)
+{
+    char msg[256];
+    churn_rpc_fault_format(f, NULL, msg, sizeof(msg));
+    Churn__V1__AnalyzeChatRequest safe = *req;
+    if (f->no_echo)
+        safe.conversation_id = "";
+    return turn_error(rpc, &safe, f->err, f->field_name, msg);
+}
+
 static enum churn_err
 chat_turn(struct churn_rpc *rpc, const ProtobufCMessage *msg)
 {
@@ -525,6 +541,10 @@ chat_turn(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     struct chat_stream *cs = *churn_rpc_state(rpc);
     struct churn_arena *a = churn_rpc_scratch(rpc);
     char reason[256];
+    size_t n_faults = 0;
+    const struct churn_rpc_fault *faults = churn_rpc_faults(rpc, &n_faults);
+    if (n_faults)
+        return turn_fault(rpc, req, &faults[0]);
 
     if (churn_id_validate(req->conversation_id, "conversation_id", reason, sizeof(reason)))
         return turn_error(rpc, req, CHURN_EINVAL, "conversation_id", reason);
@@ -732,6 +752,7 @@ const struct churn_method churn__chat_methods[] = {
         .on_half_close = chat_half_close,
         .on_done = chat_done,
         .on_writable = chat_writable,
+        .per_item_faults = true, /* a faulty turn gets its own error (turn_fault) */
         .max_request_bytes = 80 * 1024,
         .arena_bytes = 32 * 1024 * 1024, /* a 64 KiB text needs room to be analyzed */
     },

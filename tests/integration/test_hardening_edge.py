@@ -113,13 +113,19 @@ def test_every_rpc_that_takes_an_id_refuses_a_nul(stubs, api, server, victim):
         err = rpc_error(fn, req, timeout=RPC_TIMEOUT_S)
         assert err.code() == INVALID_ARGUMENT, (field, err)
         assert err.details().startswith(field + ": "), (field, err.details())
-    # chat: the conversation id, on the stream
+    # chat: a faulty turn gets its own error and the stream goes on (issue 13 item 5)
     cpb = api.chat_pb2
-    turn = cpb.AnalyzeChatRequest(conversation_id="conv\x00x", customer_id=VICTIM,
+    bad = cpb.AnalyzeChatRequest(conversation_id="conv\x00x", customer_id=VICTIM,
+                                 turn_sequence=1, role=cpb.CHAT_ROLE_CUSTOMER, text="hi")
+    good = cpb.AnalyzeChatRequest(conversation_id="conv-ok", customer_id="c-chat-ok",
                                   turn_sequence=1, role=cpb.CHAT_ROLE_CUSTOMER, text="hi")
-    err = rpc_error(lambda: list(api.chat_grpc.ChatServiceStub(ch).AnalyzeChat(
-        iter([turn]), timeout=RPC_TIMEOUT_S)))
-    assert err.code() == INVALID_ARGUMENT and "conversation_id" in err.details(), err
+    answers = list(api.chat_grpc.ChatServiceStub(ch).AnalyzeChat(iter([bad, good]),
+                                                                  timeout=RPC_TIMEOUT_S))
+    assert len(answers) == 2, answers
+    assert answers[0].HasField("error") and answers[0].error.code == 3, answers[0]
+    assert answers[0].error.field == "conversation_id"
+    assert answers[0].error.message.startswith("conversation_id: "), answers[0].error
+    assert not answers[1].HasField("error") and answers[1].conversation_id == "conv-ok"
     assert victim_events(api, server) == victim
     assert_serving(stubs, server)
 

@@ -231,7 +231,7 @@ def test_a_promotion_raises_no_alert_storm(api, alert_api, churnd_factory, demo_
     pb = api.model_pb2
     # the two models disagree for many customers: without the baseline rule this is a storm
     sc = api.scoring_grpc.ScoringServiceStub(s.channel())
-    ids = [f"cust-{i:07d}" for i in range(1, 400)]
+    ids = [f"cust-{i:07d}" for i in range(1, 1001)]
     p_a = [x.score.probability for x in sc.BatchGetScores(
         api.scoring_pb2.BatchGetScoresRequest(customer_ids=ids), timeout=RPC_TIMEOUT_S).results]
     stub(api, s).ReloadModel(pb.ReloadModelRequest(path=model_files["logreg"]),

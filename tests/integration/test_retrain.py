@@ -59,7 +59,9 @@ def test_a_retrain_serves_a_challenger_and_refuses_a_second_run(stubs, api, chur
     assert m.registry.origin == pb.MODEL_ORIGIN_RETRAIN and m.registry.serving
     assert m.registry.backtest.auc == d.candidate.auc
     assert m.registry.train_from_ms > 0 and m.registry.train_until_ms > m.registry.train_from_ms
-    assert m.registry.path.startswith(os.path.join(s.data, "models"))
+    # retraining writes to --model-dir (the harness passes one; the last given wins)
+    model_dir = [s.args[i + 1] for i, a in enumerate(s.args) if a == "--model-dir"][-1]
+    assert m.registry.path.startswith(model_dir + os.sep)
     assert [x.run_id for x in m.decisions] == [1]
     # the same data again: the challenger is not better than the champion by the margin
     r = retrain(api, s)

@@ -100,7 +100,8 @@ Test(service, method_table_covers_every_proto_rpc)
         }
         google__protobuf__file_descriptor_proto__free_unpacked(fd, NULL);
     }
-    cr_assert_eq(declared, 19); /* 15 + ListModels, PromoteModel, RollbackModel, RetrainModel */
+    cr_assert_eq(declared, 20); /* 15 + ListModels, PromoteModel, RollbackModel, RetrainModel,
+                                   AdminService.Backup */
 }
 
 Test(service, service_names_for_reflection)
@@ -112,7 +113,8 @@ Test(service, service_names_for_reflection)
                           "churn.v1.IngestService",
                           "churn.v1.ChatService",
                           "churn.v1.AlertService",
-                          "churn.v1.ModelService"};
+                          "churn.v1.ModelService",
+                          "churn.v1.AdminService"};
     cr_assert_eq(svc.n_service_names, sizeof(want) / sizeof(want[0]));
     for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
         bool found = false;
@@ -192,13 +194,15 @@ Test(service, health_registry_and_watchers)
     cr_assert_eq(churn_health_get(h, "nope"), CHURN_HEALTH_SERVICE_UNKNOWN);
     struct seen s = {0};
     int id;
-    cr_assert_eq(churn_health_watch(h, "churn.v1.ScoringService", on_health, &s, &id), CHURN_OK);
+    cr_assert_eq(churn_health_watch(h, "churn.v1.IngestService", on_health, &s, &id), CHURN_OK);
     cr_assert_eq(s.calls, 1);
     cr_assert_eq(s.last, CHURN_HEALTH_NOT_SERVING);
     churn_services_set_serving(&svc, CHURN_HEALTH_SERVING);
     cr_assert_eq(s.calls, 2);
     cr_assert_eq(s.last, CHURN_HEALTH_SERVING);
     cr_assert_eq(churn_health_get(h, ""), CHURN_HEALTH_SERVING);
+    /* no model is served: scoring stays NOT_SERVING while the rest serve (issue 14) */
+    cr_assert_eq(churn_health_get(h, "churn.v1.ScoringService"), CHURN_HEALTH_NOT_SERVING);
     churn_services_set_serving(&svc, CHURN_HEALTH_SERVING); /* no change, no call */
     cr_assert_eq(s.calls, 2);
     churn_health_unwatch(h, id);
