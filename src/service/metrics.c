@@ -1,11 +1,14 @@
 /*
  * metrics.c - the services' state as metrics, read at scrape time: the store's size and map
  * usage, the rescore and chat-job queues, alert watchers, the sweep, and the served model's
- * registry id and backtest AUC. Each value is read under the lock that guards it, briefly.
+ * registry id and backtest AUC, and each alert delivery destination's counters, pause and lag.
+ * Each value is read under the lock that guards it, briefly.
  */
 #include <pthread.h>
+#include <stdio.h>
 
 #include "alert_engine.h"
+#include "churn/delivery.h"
 #include "churn/metrics.h"
 #include "churn/registry.h"
 #include "churn/service.h"
@@ -117,6 +120,82 @@ collect_model(struct churn_services *svc, struct churn_metrics_sink *k)
                                  e.backtest.auc);
 }
 
+/* One family over every destination (a family's series must be written together). */
+static void
+delivery_family(struct churn_metrics_sink *k, const struct churn_delivery_status *st, size_t n,
+                const char *name, const char *help, bool counter,
+                double (*value)(const struct churn_delivery_status *))
+{
+    for (size_t i = 0; i < n; i++) {
+        char labels[CHURN_DELIVERY_NAME_MAX + 40];
+        snprintf(labels, sizeof(labels), "destination=\"%s\",kind=\"%s\"", st[i].name,
+                 st[i].kind == CHURN_DELIVERY_EMAIL ? "email" : "webhook");
+        if (counter)
+            churn_metrics_sink_counter(k, name, i ? "" : help, labels, value(&st[i]));
+        else
+            churn_metrics_sink_gauge(k, name, i ? "" : help, labels, value(&st[i]));
+    }
+}
+
+static double
+d_delivered(const struct churn_delivery_status *s)
+{
+    return (double)s->delivered;
+}
+
+static double
+d_failed(const struct churn_delivery_status *s)
+{
+    return (double)s->failed;
+}
+
+static double
+d_retried(const struct churn_delivery_status *s)
+{
+    return (double)s->retried;
+}
+
+static double
+d_paused(const struct churn_delivery_status *s)
+{
+    return s->paused ? 1 : 0;
+}
+
+static double
+d_cursor(const struct churn_delivery_status *s)
+{
+    return (double)s->cursor;
+}
+
+static double
+d_lag(const struct churn_delivery_status *s)
+{
+    return (double)s->last_lag_ms / 1000.0;
+}
+
+static void
+collect_delivery(struct churn_services *svc, struct churn_metrics_sink *k)
+{
+    struct churn_delivery_status st[CHURN_DELIVERY_MAX_DESTS];
+    size_t n = churn_delivery_count(svc->delivery);
+    for (size_t i = 0; i < n; i++)
+        churn_delivery_status(svc->delivery, i, &st[i]);
+    delivery_family(k, st, n, "churn_delivery_sent_total",
+                    "Alert changes the destination accepted.", true, d_delivered);
+    delivery_family(k, st, n, "churn_delivery_failed_total", "Delivery attempts that failed.", true,
+                    d_failed);
+    delivery_family(k, st, n, "churn_delivery_retried_total",
+                    "Delivery attempts that were retries.", true, d_retried);
+    delivery_family(k, st, n, "churn_delivery_paused",
+                    "1 while the destination is paused (failing longer than the pause threshold).",
+                    false, d_paused);
+    delivery_family(k, st, n, "churn_delivery_cursor_sequence",
+                    "The last alert log sequence the destination has taken.", false, d_cursor);
+    delivery_family(k, st, n, "churn_delivery_lag_seconds",
+                    "From the alert change's commit to its acceptance, last delivery.", false,
+                    d_lag);
+}
+
 void
 churn_services_collect(void *ctx, struct churn_metrics_sink *sink)
 {
@@ -125,6 +204,7 @@ churn_services_collect(void *ctx, struct churn_metrics_sink *sink)
     collect_store(svc, sink);
     if (!svc->alerts)
         return;
+    collect_delivery(svc, sink);
     struct engine_view v;
     read_engine(svc->alerts, &v);
     collect_queues(&v, sink);

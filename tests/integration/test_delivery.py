@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import RPC_TIMEOUT_S
+from fixtures_admin import parse_exposition, scrape
 from fixtures_delivery import signature, smtp_sink, webhook  # noqa: F401
 
 SECRET = "s3cret-s3cret-s3cret"
@@ -84,6 +85,15 @@ def test_failing_receiver_is_retried_until_it_accepts(churnd_factory, webhook, s
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), "in order, once each"
     assert {json.loads(b)["customer_id"] for _, _, b in got} >= set(ids)
     server.wait_log(r"delivery_failed.*HTTP 500")
+    # the same figures on /metrics (issue 15 item 4)
+    samples = parse_exposition(scrape(server))
+    labels = frozenset({("destination", "r"), ("kind", "webhook")})
+    assert samples[("churn_delivery_sent_total", labels)] == len(got)
+    assert samples[("churn_delivery_failed_total", labels)] >= 4
+    assert samples[("churn_delivery_retried_total", labels)] >= 4
+    assert samples[("churn_delivery_paused", labels)] == 0
+    assert samples[("churn_delivery_cursor_sequence", labels)] == max(seqs)
+    assert samples[("churn_delivery_lag_seconds", labels)] >= 0
     assert server.stop() == 0
     server.check_clean()
 
