@@ -384,7 +384,7 @@ main(int argc, char **argv)
         goto out_server;
     }
     churn_services_set_serving(&svc, CHURN_HEALTH_SERVING);
-    if (churn_observe_start(obs, &svc, port, err, sizeof(err)) != CHURN_OK) {
+    if (churn_observe_start(obs, &svc, auth, port, err, sizeof(err)) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
         churn_server_shutdown(server);
         close_store(&svc);

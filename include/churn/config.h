@@ -67,6 +67,7 @@ struct churn_config {
     int64_t admin_timeout_s;
     char *admin_tls_cert;
     char *admin_tls_key;
+    bool metrics_public; /* /metrics without a token even when --auth-tokens is on */
     /* alert delivery (issue 15): the list options hold one NAME=VALUE per line */
     char *webhooks;
     char *webhook_secrets;

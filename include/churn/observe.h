@@ -13,6 +13,7 @@
 
 struct churn_metrics;
 struct churn_services;
+struct churn_auth;
 struct churn_observe;
 
 /**
@@ -28,11 +29,14 @@ struct churn_metrics *churn_observe_metrics(struct churn_observe *obs);
 /**
  * churn_observe_start() - add the collectors of @svc (borrowed until churn_observe_stop) and
  * of the connections to gRPC port @grpc_port, then start the admin listener, logging its
- * address as `admin_listening`. CHURN_EUNAVAIL with the address when it cannot bind; other
- * errors name the option. A no-op when --admin-listen is off.
+ * address as `admin_listening`. With @auth (the gRPC listener's tokens, borrowed; NULL: none)
+ * /metrics needs the read role unless --metrics-public; /livez and /readyz stay open for
+ * probes. CHURN_EUNAVAIL with the address when it cannot bind; other errors name the option.
+ * A no-op when --admin-listen is off.
  */
 enum churn_err churn_observe_start(struct churn_observe *obs, struct churn_services *svc,
-                                   int grpc_port, char *errbuf, size_t errlen);
+                                   struct churn_auth *auth, int grpc_port, char *errbuf,
+                                   size_t errlen);
 
 /**
  * churn_observe_stop() - stop the admin listener (a scrape in progress is answered first);

@@ -12,6 +12,7 @@
 #include "churn/alloc.h"
 #include "churn/log.h"
 #include "churn/metrics.h"
+#include "churn/auth.h"
 #include "churn/service.h"
 
 #define N_ROUTES 3
@@ -21,6 +22,7 @@ struct churn_observe {
     struct churn_metrics *metrics; /* NULL: admin listener off */
     struct churn_services *svc;
     struct churn_admin *admin;
+    struct churn_auth *auth; /* NULL: no tokens */
     int grpc_port;
     struct churn_admin_readiness readiness;
     struct churn_admin_route routes[N_ROUTES];
@@ -89,24 +91,42 @@ services_ready(void *ctx, char *why, size_t len)
     return churn_services_ready(ctx, why, len);
 }
 
+/* The admin listener's authorizer: the gRPC listener's token table, role "read". */
+static enum churn_admin_verdict
+authorize(void *ctx, const char *authorization, const char *role)
+{
+    struct churn_observe *obs = ctx;
+    (void)role; /* the only role a route asks for here is read */
+    struct churn_identity who;
+    char err[256];
+    enum churn_auth_result r =
+        churn_auth_check(obs->auth, authorization, authorization ? strlen(authorization) : 0, NULL,
+                         CHURN_ROLE_READ, &who, err, sizeof(err));
+    return r == CHURN_AUTH_OK       ? CHURN_ADMIN_ALLOW
+           : r == CHURN_AUTH_DENIED ? CHURN_ADMIN_FORBIDDEN
+                                    : CHURN_ADMIN_UNAUTHENTICATED;
+}
+
 static void
 fill_routes(struct churn_observe *obs)
 {
     obs->readiness = (struct churn_admin_readiness){services_ready, obs->svc};
-    obs->routes[0] =
-        (struct churn_admin_route){"/metrics", churn_admin_metrics_handler, obs->metrics, NULL};
+    const char *metrics_role = obs->auth && !obs->cfg->metrics_public ? "read" : NULL;
+    obs->routes[0] = (struct churn_admin_route){"/metrics", churn_admin_metrics_handler,
+                                                obs->metrics, metrics_role};
     obs->routes[1] = (struct churn_admin_route){"/livez", churn_admin_livez_handler, NULL, NULL};
     obs->routes[2] =
         (struct churn_admin_route){"/readyz", churn_admin_readyz_handler, &obs->readiness, NULL};
 }
 
 enum churn_err
-churn_observe_start(struct churn_observe *obs, struct churn_services *svc, int grpc_port,
-                    char *errbuf, size_t errlen)
+churn_observe_start(struct churn_observe *obs, struct churn_services *svc, struct churn_auth *auth,
+                    int grpc_port, char *errbuf, size_t errlen)
 {
     if (!obs->metrics)
         return CHURN_OK;
     obs->svc = svc;
+    obs->auth = auth;
     obs->grpc_port = grpc_port;
     enum churn_err err = churn_metrics_collector(obs->metrics, churn_services_collect, svc);
     if (!err)
@@ -121,6 +141,8 @@ churn_observe_start(struct churn_observe *obs, struct churn_services *svc, int g
     o.timeout_s = (unsigned)obs->cfg->admin_timeout_s;
     o.tls_cert = obs->cfg->admin_tls_cert;
     o.tls_key = obs->cfg->admin_tls_key;
+    o.authorize = auth ? authorize : NULL;
+    o.authorize_ctx = obs;
     int port = 0;
     err = churn_admin_start(&o, obs->routes, N_ROUTES, &obs->admin, &port, errbuf, errlen);
     if (err)

@@ -122,6 +122,8 @@ static const struct opt options[] = {
     {"admin-tls-cert", OPT_STR, OFF(admin_tls_cert), 0, 0, "",
      "admin HTTP over TLS: certificate chain (PEM; with --admin-tls-key)"},
     {"admin-tls-key", OPT_STR, OFF(admin_tls_key), 0, 0, "", "admin HTTP over TLS: key (PEM)"},
+    {"metrics-public", OPT_BOOL, OFF(metrics_public), 0, 0, "false",
+     "with --auth-tokens, /metrics answers without a token (default: the read role)"},
     /* issue 15: alerts delivered where people work (docs/DELIVERY.md) */
     {"webhook", OPT_LIST, OFF(webhooks), 0, 0, "",
      "NAME=URL: POST every alert change to this http(s) URL (repeatable)"},

@@ -22,6 +22,7 @@ import grpc
 import pytest
 
 from conftest import RPC_TIMEOUT_S, assert_serving, health_check, rpc_error
+from fixtures_admin import admin_port, http_request
 from fixtures_data import api  # noqa: F401
 from test_alerts import alert_api, chat_intents, list_all  # noqa: F401
 
@@ -355,6 +356,23 @@ def test_every_method_with_each_kind_of_credentials(stubs, churnd_factory, churn
         assert code not in AUTH_CODES, (method, role, code, details)
     assert "tok-" not in s.stderr(), "a token was logged"
     assert_serving(stubs, s)
+
+
+def test_metrics_need_the_read_role_and_probes_stay_open(churnd_factory, tokens):
+    """The admin listener takes the same tokens (issue 14): /metrics needs read, the probes
+    answer anyone, and --metrics-public opens /metrics again."""
+    s = churnd_factory(args=["--auth-tokens", str(tokens)])
+    port = admin_port(s)
+    assert http_request(port, "/metrics")[0] == 401
+    assert http_request(port, "/metrics", headers={"Authorization": "Bearer nonsense"})[0] == 401
+    forbidden = http_request(port, "/metrics", headers={"Authorization": "Bearer tok-not-read"})
+    assert forbidden[0] == 403, forbidden
+    ok = http_request(port, "/metrics", headers={"Authorization": "Bearer tok-only-read"})
+    assert ok[0] == 200 and "grpc_server_started_total" in ok[2]
+    assert http_request(port, "/livez")[0] == 200
+    assert http_request(port, "/readyz")[0] in (200, 503)  # open; 503 only for no model
+    public = churnd_factory(args=["--auth-tokens", str(tokens), "--metrics-public"])
+    assert http_request(admin_port(public), "/metrics")[0] == 200
 
 
 def test_health_and_reflection_can_be_closed(stubs, churnd_factory, tokens):
