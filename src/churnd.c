@@ -200,6 +200,7 @@ start_retraining(const struct churn_config *cfg, struct churn_services *svc, cha
     o.horizon_days = (int)cfg->retrain_horizon_days;
     o.cutoffs = (int)cfg->retrain_cutoffs;
     o.step_days = (int)cfg->retrain_step_days;
+    o.train.time_budget_s = (double)cfg->retrain_budget_s;
     if (strlen(model_dir) > 900)
         return churn_fail(err, errlen, CHURN_ETOOBIG, "--model-dir: over 900 bytes");
     return churn_services_start_retrainer(svc, &o, err, errlen);

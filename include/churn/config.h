@@ -61,6 +61,7 @@ struct churn_config {
     int64_t retrain_horizon_days;
     int64_t retrain_cutoffs;
     int64_t retrain_step_days;
+    int64_t retrain_budget_s;
     /* issue 14 (metrics): the admin HTTP listener */
     char *admin_listen; /* "off": none */
     int64_t admin_max_connections;

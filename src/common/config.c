@@ -111,6 +111,8 @@ static const struct opt options[] = {
      "retraining's stacked training cutoffs"},
     {"retrain-step-days", OPT_INT, OFF(retrain_step_days), 1, 365, "30",
      "days between retraining's cutoffs"},
+    {"retrain-budget-s", OPT_INT, OFF(retrain_budget_s), 0, 86400, "120",
+     "the seconds retraining's model search may take (0: no limit)"},
     /* issue 14 (metrics): the admin HTTP listener */
     {"admin-listen", OPT_STR, OFF(admin_listen), 0, 0, "off",
      "admin HTTP address for /metrics, /livez, /readyz, e.g. 127.0.0.1:9464 (off: none, no "

@@ -21,7 +21,10 @@ from fixtures_data import model_version, start_on_store
 from test_models import info, listed, restart, stub
 
 # the demo store covers 180 days: a 30-day horizon leaves room for history and two cutoffs
-RETRAIN = ["--retrain-horizon-days", "30", "--retrain-cutoffs", "2", "--retrain-step-days", "30"]
+# a small model search: under the sanitizers and a busy CI box (the child runs SCHED_IDLE)
+# the default 120 s budget alone can outlast a wait
+RETRAIN = ["--retrain-horizon-days", "30", "--retrain-cutoffs", "2", "--retrain-step-days", "30",
+           "--retrain-budget-s", "10"]
 
 
 def retrain(api, server):
@@ -29,7 +32,7 @@ def retrain(api, server):
                                           timeout=RPC_TIMEOUT_S)
 
 
-def wait_decision(api, server, run_id, timeout=180):
+def wait_decision(api, server, run_id, timeout=300):
     """The decision of run `run_id` once it is not RUNNING any more."""
     pb = api.model_pb2
     deadline = time.monotonic() + timeout
