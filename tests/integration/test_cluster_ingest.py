@@ -10,45 +10,34 @@ what was published while it was down, nothing lost.
 
 import os
 import subprocess
-import sys
 import time
 
 import grpc
 import pytest
 
-from conftest import RPC_TIMEOUT_S, SOURCE_ROOT
+from conftest import RPC_TIMEOUT_S
 from fixtures_data import api  # noqa: F401
 from test_cluster import fnv1a32, tools_cluster
-from test_cluster_up import assert_clean_logs
+from test_cluster_up import cluster_up, tool
 
 PARTITIONS = 16  # few streams: the cluster comes up in seconds
 UP_TIMEOUT_S = 240
 APPLY_TIMEOUT_S = 60
 
 
-def tool():
-    return [sys.executable, os.path.join(SOURCE_ROOT, "tools", "cluster")]
-
-
 @pytest.fixture
 def cluster(churnd_bin, churnctl_bin, tmp_path):
     d = tmp_path / "cluster"
-    env = dict(os.environ, CHURND=churnd_bin, CHURNCTL=churnctl_bin)
-    r = subprocess.run(tool() + ["up", str(d), "--shards", "3", "--partitions",
-                                 str(PARTITIONS)],
-                       capture_output=True, text=True, env=env, timeout=UP_TIMEOUT_S)
-    try:
-        assert r.returncode == 0, r.stderr
+    with cluster_up(d, churnd_bin, churnctl_bin,
+                    ["--shards", "3", "--partitions", str(PARTITIONS)],
+                    UP_TIMEOUT_S) as (lines, env):
         out = {"dir": str(d), "env": env}
-        for line in r.stdout.splitlines():
+        for line in lines:
             kind, rest = line.split(" ", 1)
             out.setdefault(kind, []).append(rest)
         out["proxy"] = out["proxy"][0]
         out["nats"] = out["nats"][0]
         yield out
-    finally:
-        subprocess.run(tool() + ["down", str(d)], env=env, timeout=120, check=True)
-    assert_clean_logs(str(d))
 
 
 def owner(cid):

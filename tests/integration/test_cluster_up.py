@@ -8,6 +8,7 @@ shards' customers keep being served, and once restarted it serves its customers 
 their records. `tools/cluster down` stops every process it started.
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -28,35 +29,44 @@ def tool():
     return [sys.executable, os.path.join(SOURCE_ROOT, "tools", "cluster")]
 
 
+@contextlib.contextmanager
+def cluster_up(d, churnd_bin, churnctl_bin, args, timeout):
+    """`tools/cluster up d ARGS...`: yields its stdout lines and the environment; then `down`
+    and no error line in any shard's log."""
+    env = dict(os.environ, CHURND=churnd_bin, CHURNCTL=churnctl_bin)
+    r = subprocess.run(tool() + ["up", str(d)] + args, capture_output=True, text=True, env=env,
+                       timeout=timeout)
+    try:
+        assert r.returncode == 0, r.stderr
+        yield r.stdout.splitlines(), env
+    finally:
+        subprocess.run(tool() + ["down", str(d)], env=env, timeout=120, check=True)
+    assert_clean_logs(str(d))
+
+
 @pytest.fixture
 def cluster(churnd_bin, churnctl_bin, tmp_path):
     d = tmp_path / "cluster"
-    env = dict(os.environ, CHURND=churnd_bin, CHURNCTL=churnctl_bin)
-    r = subprocess.run(tool() + ["up", str(d), "--shards", "3", "--no-streams"],
-                       capture_output=True, text=True, env=env, timeout=UP_TIMEOUT_S)
-    try:
-        assert r.returncode == 0, r.stderr
+    with cluster_up(d, churnd_bin, churnctl_bin, ["--shards", "3", "--no-streams"],
+                    UP_TIMEOUT_S) as (lines, env):
         out = {"dir": str(d), "shards": {}}
-        for line in r.stdout.splitlines():
+        for line in lines:
             kind, rest = line.split(" ", 1)
             if kind == "shard":
                 name, addr = rest.split(" ")
                 out["shards"][name] = addr
             else:
                 out[kind] = rest
-        assert set(out) == {"dir", "shards", "proxy", "nats"}, r.stdout
-        assert sorted(out["shards"]) == ["s1", "s2", "s3"], r.stdout
-        assert len(out["nats"].split(",")) == 3, r.stdout
+        assert set(out) == {"dir", "shards", "proxy", "nats"}, lines
+        assert sorted(out["shards"]) == ["s1", "s2", "s3"], lines
+        assert len(out["nats"].split(",")) == 3, lines
         out["env"] = env
         yield out
-    finally:
-        subprocess.run(tool() + ["down", str(d)], env=env, timeout=120, check=True)
     with open(d / "cluster.json") as f:
         state = json.load(f)
     for p in state["procs"]:  # down left nothing running
         assert not os.path.exists(f"/proc/{p['pid']}") or \
             open(f"/proc/{p['pid']}/stat").read().split()[2] == "Z", p
-    assert_clean_logs(d)
 
 
 def assert_clean_logs(d):
