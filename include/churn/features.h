@@ -17,6 +17,7 @@
 #ifndef CHURN_FEATURES_H
 #define CHURN_FEATURES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -297,5 +298,42 @@ const char *churn_features_plan_at(const struct churn_customer *rec, int64_t as_
 
 /** churn_features_day_end() - the last millisecond of the UTC day containing @ms. */
 int64_t churn_features_day_end(int64_t ms);
+
+/* ---- freshness (issue 12): when each event source last reported for a customer --------- */
+
+/* The event sources whose freshness is reported. */
+enum churn_source {
+    CHURN_SRC_ACTIVITY,
+    CHURN_SRC_ORDERS,
+    CHURN_SRC_SUPPORT,
+    CHURN_SRC_REVIEWS,
+    CHURN_SRC_CHAT,
+    CHURN_SRC_LISTINGS,
+    CHURN_SRC__COUNT,
+};
+
+/* A source silent for longer than this (after reporting once) is stale. */
+#define CHURN_SOURCE_STALE_AFTER_MS (30LL * 86400000LL)
+
+/* struct churn_freshness - the last event of each source at or before as_of (0: none). */
+struct churn_freshness {
+    int64_t last_event_ms; /* the newest event of any kind, at most as_of */
+    int64_t at[CHURN_SRC__COUNT];
+};
+
+/** churn_features_source_name() - "activity", "orders", "support", "reviews", "chat", "listings".
+ */
+const char *churn_features_source_name(enum churn_source s);
+
+/** churn_features_freshness() - when each source last reported for @rec, as of @as_of_ms. */
+void churn_features_freshness(const struct churn_customer *rec, int64_t as_of_ms,
+                              struct churn_freshness *out);
+
+/**
+ * churn_features_source_stale() - whether source @s of @f is stale at @as_of_ms: it reported
+ * once and then stayed silent for more than CHURN_SOURCE_STALE_AFTER_MS (never "healthy").
+ */
+bool churn_features_source_stale(const struct churn_freshness *f, enum churn_source s,
+                                 int64_t as_of_ms);
 
 #endif

@@ -18,7 +18,7 @@
 
 struct churn_store;
 struct churn_store_writer;
-struct churn__scoring;
+struct churn_scorer;
 struct churn_sentiment;
 struct churn__chat_saver;
 struct churn__alerts;
@@ -40,7 +40,7 @@ struct churn_services {
     /* domain state, set by the daemon once opened (NULL before: handlers answer UNAVAILABLE) */
     struct churn_store *store;
     struct churn_store_writer *writer;
-    struct churn__scoring *scoring;       /* the served model (service-internal) */
+    struct churn_scorer *scoring;         /* the served model and scoring (engine) */
     struct churn_sentiment *sentiment;    /* the chat analyzer; NULL until loaded */
     struct churn__chat_saver *chat_saver; /* conversation states to the store (internal) */
     struct churn__alerts *alerts;         /* the alert engine while the store is attached */

@@ -169,6 +169,10 @@ enum churn_err churn__alerts_trigger_locked(struct churn__alerts *al,
                                             struct churn__state_set *set, int64_t now,
                                             struct churn_arena *a);
 
+struct churn_score;
+/** churn__alert_add_score_reasons() - @sc's top reasons on @alert (as many as fit). */
+void churn__alert_add_score_reasons(struct churn_alert *alert, const struct churn_score *sc);
+
 /** churn__alerts_apply_playbook() - the playbook's action, owner and due date for @alert. */
 void churn__alerts_apply_playbook(struct churn__alerts *al, struct churn_alert *alert, int64_t now);
 

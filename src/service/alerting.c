@@ -34,6 +34,7 @@
 #include "churn/reasons.h"
 #include "churn/share.h"
 #include "churn/store.h"
+#include "churn/score.h"
 #include "alert_engine.h"
 #include "service_internal.h"
 
@@ -332,19 +333,16 @@ commit_revision_locked(struct churn__alerts *al, struct churn_arena *a)
 static void
 apply_score(struct churn__alerts *al, struct churn_alert *fresh, struct churn_arena *a)
 {
-    Churn__V1__Score *sc = NULL;
+    struct churn_score *sc = churn_arena_alloc(a, sizeof(*sc));
+    struct churn_score_request req = {.max_reasons = CHURN_ALERT_MAX_REASONS};
     char msg[300];
-    if (churn__score_customer(al->svc, fresh->customer_id, CHURN_ALERT_MAX_REASONS, NULL, a, &sc,
-                              msg, sizeof(msg)) != CHURN_OK)
+    if (!sc || churn_scorer_score(al->svc->scoring, NULL, fresh->customer_id, &req, NULL, sc, msg,
+                                  sizeof(msg)) != CHURN_OK)
         return; /* an unknown customer or no model: the alert carries no score */
-    enum churn_tier tier = (enum churn_tier)sc->risk_tier;
-    enum churn_tier vt = (enum churn_tier)sc->value_tier;
-    double before = sc->previous ? sc->previous->probability : sc->probability;
-    if (churn_alert_set_score(fresh, sc->probability, tier, before, tier, vt, sc->customer_value))
+    if (churn_alert_set_score(fresh, sc->probability, sc->risk_tier, sc->probability, sc->risk_tier,
+                              sc->value_tier, sc->value))
         return;
-    for (size_t i = 0; i < sc->n_reasons && i < CHURN_ALERT_MAX_REASONS; i++)
-        churn_alert_add_reason(fresh, sc->reasons[i]->feature, sc->reasons[i]->label,
-                               sc->reasons[i]->value, sc->reasons[i]->contribution);
+    churn__alert_add_score_reasons(fresh, sc);
 }
 
 void

@@ -18,6 +18,7 @@
 #include "churn/alloc.h"
 #include "churn/clock.h"
 #include "churn/log.h"
+#include "churn/score.h"
 #include "churn/sentiment.h"
 #include "churn/sentiment_tracker.h"
 #include "churn/service.h"
@@ -196,7 +197,7 @@ struct conversation {
     double signalled_dissatisfaction;
     /* the customer's last score, reused while the record is unchanged (NULL: none yet, or
      * reuse is off) */
-    struct churn__score_memo *score_memo;
+    struct churn_score_memo *score_memo;
 };
 
 /* A customer turn's signal is written to the record only when the record would change: the
@@ -346,7 +347,7 @@ static void
 close_conversation(struct chat_stream *cs, struct conversation *c)
 {
     size_t i = (size_t)(c - cs->convs);
-    churn__score_memo_free(c->score_memo);
+    churn_free(c->score_memo);
     cs->convs[i] = cs->convs[--cs->n];
 }
 
@@ -625,10 +626,20 @@ chat_turn(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     Churn__V1__ErrorDetail score_err = CHURN__V1__ERROR_DETAIL__INIT;
     char score_msg[300];
     if (customer) {
-        if (!c->score_memo && svc->chat_score_reuse_ms > 0)
+        if (!c->score_memo && svc->chat_score_reuse_ms > 0) {
             c->score_memo = churn_calloc(1, sizeof(*c->score_memo)); /* NULL: score anyway */
-        enum churn_err e = churn__score_customer(svc, req->customer_id, 3, c->score_memo, a, &score,
-                                                 score_msg, sizeof(score_msg));
+            if (c->score_memo)
+                c->score_memo->reuse_ms = svc->chat_score_reuse_ms;
+        }
+        struct churn_score_request sreq = {.max_reasons = 3, .explain = true};
+        struct churn_score *ds = churn_arena_alloc(a, sizeof(*ds));
+        enum churn_err e = ds ? churn_scorer_score(svc->scoring, NULL, req->customer_id, &sreq,
+                                                   c->score_memo, ds, score_msg, sizeof(score_msg))
+                              : CHURN_ETOOBIG;
+        if (e == CHURN_OK && !(score = churn__score_to_proto(ds, a)))
+            e = CHURN_ETOOBIG;
+        if (e == CHURN_ETOOBIG && !ds)
+            snprintf(score_msg, sizeof(score_msg), "response too large");
         if (e == CHURN_OK) {
             hint.churn_probability = score->probability;
             hint.high_value = score->value_tier == CHURN__V1__VALUE_TIER__VALUE_TIER_HIGH;
@@ -736,7 +747,7 @@ chat_done(struct churn_rpc *rpc)
         return;
     /* every accepted turn's state is queued already (an escalating one by its alert job) */
     for (size_t i = 0; i < cs->n; i++)
-        churn__score_memo_free(cs->convs[i].score_memo);
+        churn_free(cs->convs[i].score_memo);
     churn_free(cs->convs);
     churn__chat_outbox_close(cs->ob);
 }
