@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#include "alert_engine.h"
+#include "../engine/alert_engine.h"
 #include "churn/delivery.h"
 #include "churn/metrics.h"
 #include "churn/registry.h"

@@ -36,7 +36,7 @@
 #include "churn/store.h"
 #include "churn/score.h"
 #include "alert_engine.h"
-#include "service_internal.h"
+#include "../service/service_internal.h"
 
 #define HEARTBEAT_TICK_MS 250        /* how often idle watchers are checked */
 #define FANOUT_BATCH      64u        /* watchers drained per wake-up */

@@ -20,7 +20,7 @@
 #include "churn/arena.h"
 #include "churn/features.h"
 #include "churn/store.h"
-#include "service_internal.h"
+#include "../service/service_internal.h"
 
 #define CHURN__JOB_QUEUE_CAP     4096u  /* chat jobs waiting for the engine (~3 MiB) */
 #define CHURN__RESCORE_QUEUE_CAP 32768u /* customers waiting for a rescore (4 MiB of ids) */

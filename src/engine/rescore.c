@@ -27,7 +27,7 @@
 #include "churn/score.h"
 #include "churn/store.h"
 #include "alert_engine.h"
-#include "service_internal.h"
+#include "../service/service_internal.h"
 
 /* ---- one customer ------------------------------------------------------------------------ */
 
