@@ -16,6 +16,7 @@
 
 #include "churn/alerts.h" /* enum churn_tier, struct churn_segments */
 #include "churn/error.h"
+#include "churn/event.h"
 #include "churn/features.h"
 #include "churn/reasons.h"
 
@@ -176,6 +177,17 @@ enum churn_err churn_scorer_score(struct churn_scorer *sc, struct churn_served *
                                   const char *customer_id, const struct churn_score_request *req,
                                   struct churn_score_memo *memo, struct churn_score *out, char *msg,
                                   size_t msglen);
+
+/**
+ * churn_scorer_score_after() - churn_scorer_score() with the model serving, no memo, of the
+ * stored record with @ev (the customer's own, NULL: none) applied in memory first, as its
+ * commit will apply it: a caller that is about to write @ev gets the score it makes. The
+ * index keeps that score. CHURN_EINVAL (with @msg) for an event the store would refuse.
+ */
+enum churn_err churn_scorer_score_after(struct churn_scorer *sc, const char *customer_id,
+                                        const struct churn_event *ev,
+                                        const struct churn_score_request *req,
+                                        struct churn_score *out, char *msg, size_t msglen);
 
 /**
  * churn_scorer_score_record() - the score of decoded record @rec now with @m (for a caller

@@ -218,8 +218,14 @@ score_one(struct churn__alerts *al, struct scored *s, struct churn_arena *a)
     struct churn_score *sc = churn_arena_alloc(a, sizeof(*sc));
     struct churn_score_request req = {.max_reasons = CHURN_ALERT_MAX_REASONS,
                                       .contributions = true};
-    if (!sc || churn_scorer_score(al->svc->scoring, NULL, s->customer_id, &req, NULL, sc, msg,
-                                  sizeof(msg)) != CHURN_OK)
+    struct churn_score *offered = churn__rescore_take_prescored(al, s->customer_id);
+    if (sc && offered && offered->have_contributions)
+        *sc = *offered; /* the score its change already computed: no second evaluation */
+    else if (!sc || churn_scorer_score(al->svc->scoring, NULL, s->customer_id, &req, NULL, sc, msg,
+                                       sizeof(msg)) != CHURN_OK)
+        sc = NULL;
+    churn_free(offered);
+    if (!sc)
         return; /* unknown customer or no model: nothing to compare */
     snapshot_of(sc, s->contrib, s->values, &s->cur);
     if (encode_cur(s, a) != CHURN_OK)
@@ -426,6 +432,35 @@ pending_remove(struct churn__alerts *al, uint64_t h)
     }
 }
 
+/* The slot of the score offered for @id, or n_prescored. al->mu held. */
+static size_t
+prescored_find_locked(const struct churn__alerts *al, const char *id)
+{
+    size_t i = 0;
+    while (i < al->n_prescored && strcmp(al->prescored[i]->customer_id, id) != 0)
+        i++;
+    return i;
+}
+
+/* Forget the score offered in slot @i (order does not matter). al->mu held. */
+static struct churn_score *
+prescored_remove_locked(struct churn__alerts *al, size_t i)
+{
+    struct churn_score *sc = al->prescored[i];
+    al->prescored[i] = al->prescored[--al->n_prescored];
+    return sc;
+}
+
+struct churn_score *
+churn__rescore_take_prescored(struct churn__alerts *al, const char *customer_id)
+{
+    pthread_mutex_lock(&al->mu);
+    size_t i = prescored_find_locked(al, customer_id);
+    struct churn_score *sc = i < al->n_prescored ? prescored_remove_locked(al, i) : NULL;
+    pthread_mutex_unlock(&al->mu);
+    return sc;
+}
+
 /* Queue @id unless it is queued already. al->mu held. 1 queued, 0 coalesced, -1 full. */
 static int
 enqueue_locked(struct churn__alerts *al, const char *id)
@@ -470,6 +505,9 @@ churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids,
         const char *id = customer_ids[i];
         if (!id || !*id || strlen(id) >= CHURN_ALERT_ID_MAX)
             continue;
+        size_t p = prescored_find_locked(al, id);
+        if (p < al->n_prescored) /* a later change: its rescore must score afresh */
+            churn_free(prescored_remove_locked(al, p));
         int r = enqueue_locked(al, id);
         queued += r == 1;
         dropped += r < 0;
@@ -489,6 +527,32 @@ churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids,
                   CHURN_LF_INT("dropped_total", (int64_t)dropped_total),
                   CHURN_LF_STR("msg", "the next sweep rescores them"));
     return queued;
+}
+
+bool
+churn__alerts_rescore_scored(struct churn__alerts *al, const struct churn_score *sc)
+{
+    struct churn_score *copy = al ? churn_malloc(sizeof(*copy)) : NULL;
+    if (!copy)
+        return false;
+    *copy = *sc;
+    struct churn_score *evicted = NULL;
+    pthread_mutex_lock(&al->mu);
+    size_t p = prescored_find_locked(al, sc->customer_id);
+    if (p < al->n_prescored)
+        evicted = prescored_remove_locked(al, p);
+    else if (al->n_prescored == CHURN__PRESCORED_MAX)
+        evicted = prescored_remove_locked(al, 0); /* that customer is scored as usual */
+    int r = al->stop ? -1 : enqueue_locked(al, sc->customer_id);
+    if (r >= 0)
+        al->prescored[al->n_prescored++] = copy;
+    if (r == 1)
+        pthread_cond_signal(&al->cv);
+    pthread_mutex_unlock(&al->mu);
+    churn_free(evicted);
+    if (r < 0)
+        churn_free(copy);
+    return r >= 0;
 }
 
 bool
@@ -554,6 +618,9 @@ churn__rescore_init(struct churn__alerts *al)
 void
 churn__rescore_fini(struct churn__alerts *al)
 {
+    for (size_t i = 0; i < al->n_prescored; i++)
+        churn_free(al->prescored[i]);
+    al->n_prescored = 0;
     churn_free(al->rq);
     churn_free(al->pending);
     al->rq = NULL;

@@ -21,6 +21,7 @@
 #include "churn/model.h"
 #include "churn/model_inputs.h"
 #include "churn/score_index.h"
+#include "churn/score_store.h"
 #include "churn/store.h"
 
 /* The days a score looks ahead when the served model's file does not say (churnctl's default
@@ -529,11 +530,12 @@ memo_usable(struct churn_scorer *sc, const struct churn_score_memo *memo,
            now - memo->score.scored_at_ms < memo->reuse_ms;
 }
 
-/* Score @id with @m into @out (see churn_scorer_score). */
+/* Score @id with @m into @out, after applying @ev (NULL: none) in memory (see
+ * churn_scorer_score and churn_scorer_score_after). */
 static enum churn_err
 score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
-          const struct churn_score_request *req, struct churn_score_memo *memo,
-          struct churn_score *out, char *msg, size_t msglen)
+          const struct churn_event *ev, const struct churn_score_request *req,
+          struct churn_score_memo *memo, struct churn_score *out, char *msg, size_t msglen)
 {
     char reason[256];
     if (churn_id_validate(id, "customer_id", reason, sizeof(reason)) != CHURN_OK) {
@@ -564,10 +566,15 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
         snprintf(msg, msglen, "cannot read customer '%s': %s", id, churn_store_last_error());
         return e;
     }
+    if (ev && churn_store_preview_event(sc->store, slot->record, ev, now, reason, sizeof(reason)) !=
+                  CHURN_OK) {
+        snprintf(msg, msglen, "%s", reason);
+        return CHURN_EINVAL;
+    }
     build_score(sc, m, slot->record, now, req, out);
-    out->record_digest = digest;
+    out->record_digest = ev ? 0 : digest; /* a previewed record is not the stored one yet */
     index_feed(sc, slot->record, out);
-    if (memo) {
+    if (memo && !ev) {
         memo->score = *out;
         memo->req = *req;
         memo->have = true;
@@ -589,7 +596,26 @@ churn_scorer_score(struct churn_scorer *sc, struct churn_served *m, const char *
         snprintf(msg, msglen, "no model is loaded");
         return CHURN_EPRECOND;
     }
-    enum churn_err e = score_one(sc, m ? m : held, customer_id, req, memo, out, msg, msglen);
+    enum churn_err e = score_one(sc, m ? m : held, customer_id, NULL, req, memo, out, msg, msglen);
     churn_served_release(held);
+    return e;
+}
+
+enum churn_err
+churn_scorer_score_after(struct churn_scorer *sc, const char *customer_id,
+                         const struct churn_event *ev, const struct churn_score_request *req,
+                         struct churn_score *out, char *msg, size_t msglen)
+{
+    if (!sc->store) {
+        snprintf(msg, msglen, "the store is not open yet");
+        return CHURN_EUNAVAIL;
+    }
+    struct churn_served *m = churn_scorer_acquire(sc);
+    if (!m) {
+        snprintf(msg, msglen, "no model is loaded");
+        return CHURN_EPRECOND;
+    }
+    enum churn_err e = score_one(sc, m, customer_id, ev, req, NULL, out, msg, msglen);
+    churn_served_release(m);
     return e;
 }

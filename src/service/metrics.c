@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "../engine/alert_engine.h"
+#include "churn/score.h"
 #include "churn/delivery.h"
 #include "churn/metrics.h"
 #include "churn/registry.h"
@@ -108,6 +109,10 @@ collect_model(struct churn_services *svc, struct churn_metrics_sink *k)
     bool served = churn_services_has_model(svc);
     churn_metrics_sink_gauge(k, "churn_model_served", "1 while a model is served.", "",
                              served ? 1 : 0);
+    /* issue 12: a chat turn evaluates the model once, and reads reuse stored scores */
+    churn_metrics_sink_counter(k, "churn_model_evaluations_total",
+                               "Times the served model scored a customer.", "",
+                               (double)churn_scorer_evaluations(svc->scoring));
     struct churn_registry *reg = churn__models_registry(svc);
     uint32_t id = reg ? churn_registry_served_id(reg) : 0;
     churn_metrics_sink_gauge(k, "churn_model_generation",

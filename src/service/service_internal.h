@@ -190,7 +190,8 @@ void churn__alerts_stop(struct churn__alerts *al);
 typedef void churn__chat_alert_done_fn(void *ctx, enum churn_err err, uint64_t alert_sequence);
 
 /**
- * churn__alerts_chat() - queue a chat alert job (copied; evidence cut on a UTF-8 boundary).
+ * churn__alerts_chat() - queue a chat alert job (copied; evidence cut on a UTF-8 boundary),
+ * with the customer's @score when the caller has it (NULL: the engine scores the customer).
  * Never blocks. @done (may be NULL) is called exactly once with @done_ctx when the job's
  * alert is durable or failed, unless this returns false: @al is NULL, the id is too long or
  * the queue is full (logged). A chat stream keeps at most one job in flight (it waits for
@@ -198,7 +199,8 @@ typedef void churn__chat_alert_done_fn(void *ctx, enum churn_err err, uint64_t a
  */
 bool churn__alerts_chat(struct churn__alerts *al, const char *customer_id,
                         enum churn_alert_cause cause, const char *reason, const char *evidence,
-                        double confidence, churn__chat_alert_done_fn *done, void *done_ctx);
+                        double confidence, const struct churn_score *score,
+                        churn__chat_alert_done_fn *done, void *done_ctx);
 /**
  * churn__alerts_rescore() - queue a rescore job for each of the @n customers (ids copied):
  * the engine scores them and raises, updates or auto-closes TIER_WORSENED and
@@ -206,6 +208,21 @@ bool churn__alerts_chat(struct churn__alerts *al, const char *customer_id,
  * counted and logged once per call. Returns how many were queued (0 when @al is NULL).
  */
 size_t churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids, size_t n);
+/**
+ * churn__alerts_rescore_scored() - queue a rescore of @sc's customer that uses @sc (copied)
+ * instead of scoring again: the caller computed it from the record as its own change left it
+ * (a chat turn's signal). A plain rescore queued later for the customer scores afresh.
+ * Returns whether it was queued.
+ */
+bool churn__alerts_rescore_scored(struct churn__alerts *al, const struct churn_score *sc);
+/**
+ * churn__alerts_suggest() - the playbook action for an alert of @cause on a customer with
+ * @risk and @value tiers (0: unscored, matched as LOW), as an alert would get it; false when
+ * no playbook matches, the customer is held out, or @al is NULL.
+ */
+bool churn__alerts_suggest(struct churn__alerts *al, enum churn_tier risk, enum churn_tier value,
+                           enum churn_alert_cause cause, const char *customer_id,
+                           struct churn_alert_action *out, char *playbook_id, size_t len);
 /** churn__alerts_read() - the log entry @seq decoded into *@out; CHURN_ENOTFOUND if none. */
 enum churn_err churn__alerts_read(struct churn__alerts *al, uint64_t seq, struct churn_alert *out);
 /**
@@ -302,7 +319,8 @@ struct churn__chat_escalation {
     enum churn_alert_cause cause;
     const char *reason, *evidence;
     double confidence;
-    const void *state; /* the conversation record after the turn */
+    const void *state;               /* the conversation record after the turn */
+    const struct churn_score *score; /* the turn's score (NULL: none) */
     size_t state_len;
 };
 
