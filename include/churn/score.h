@@ -202,4 +202,32 @@ void churn_scorer_score_record(struct churn_scorer *sc, struct churn_served *m,
  */
 uint64_t churn_scorer_evaluations(struct churn_scorer *sc);
 
+/*
+ * struct churn_score_builder - the background build of the score index (engine/score_build.c):
+ * every customer scored once a model serves, and again after each change of the served
+ * model's generation or of the tier cuts.
+ */
+struct churn_score_builder;
+
+/**
+ * churn_score_builder_start() - start building @index from @store's customers with @scorer's
+ * model (all borrowed until churn_score_builder_stop()). CHURN_ENOMEM.
+ */
+enum churn_err churn_score_builder_start(struct churn_scorer *scorer, struct churn_store *store,
+                                         struct churn_score_index *index,
+                                         struct churn_score_builder **out);
+
+/** churn_score_builder_stop() - stop (a build in progress is abandoned) and free. NULL: no-op. */
+void churn_score_builder_stop(struct churn_score_builder *b);
+
+/**
+ * churn_score_builder_complete() - whether a build has completed since start: the index then
+ * holds every listable customer (later changes reach it through the scores computed for them).
+ */
+bool churn_score_builder_complete(const struct churn_score_builder *b);
+
+/** churn_score_builder_status() - a build running now, builds completed, the last one's ms. */
+void churn_score_builder_status(const struct churn_score_builder *b, bool *running,
+                                uint64_t *builds, int64_t *last_ms);
+
 #endif

@@ -29,6 +29,7 @@ struct churn_delivery_config;
 struct churn_delivery;
 struct churn__admin;
 struct churn_score_index;
+struct churn_score_builder;
 
 struct churn_services {
     struct churn_health *health;
@@ -68,6 +69,7 @@ struct churn_services {
     /* issue 12: every listable customer's current score, fed by every score computed and
      * emptied of erased and churned customers (churn/score_index.h; read it, never free it) */
     struct churn_score_index *scores;
+    struct churn_score_builder *score_builder; /* builds @scores while the store is attached */
 };
 
 /**

@@ -25,6 +25,7 @@
 #include "churn/hash.h"
 #include "churn/log.h"
 #include "churn/score.h"
+#include "churn/score_index.h"
 #include "churn/store.h"
 #include "alert_engine.h"
 #include "../service/service_internal.h"
@@ -508,6 +509,8 @@ churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids,
         size_t p = prescored_find_locked(al, id);
         if (p < al->n_prescored) /* a later change: its rescore must score afresh */
             churn_free(prescored_remove_locked(al, p));
+        /* a listing rescores it first if it reads before this rescore ran */
+        churn_score_index_mark_changed(al->svc->scores, id);
         int r = enqueue_locked(al, id);
         queued += r == 1;
         dropped += r < 0;

@@ -113,6 +113,17 @@ collect_model(struct churn_services *svc, struct churn_metrics_sink *k)
     churn_metrics_sink_counter(k, "churn_model_evaluations_total",
                                "Times the served model scored a customer.", "",
                                (double)churn_scorer_evaluations(svc->scoring));
+    bool building;
+    uint64_t builds;
+    int64_t build_ms;
+    churn_score_builder_status(svc->score_builder, &building, &builds, &build_ms);
+    churn_metrics_sink_counter(k, "churn_score_index_builds_total",
+                               "Builds of the score index completed (all customers scored).", "",
+                               (double)builds);
+    churn_metrics_sink_gauge(k, "churn_score_index_building", "1 while the index is being built.",
+                             "", building ? 1 : 0);
+    churn_metrics_sink_gauge(k, "churn_score_index_build_seconds",
+                             "Duration of the last complete build.", "", (double)build_ms / 1000.0);
     struct churn_registry *reg = churn__models_registry(svc);
     uint32_t id = reg ? churn_registry_served_id(reg) : 0;
     churn_metrics_sink_gauge(k, "churn_model_generation",

@@ -2,9 +2,11 @@
  * service/score_proto.c - the one conversion of a domain score (struct churn_score) into the
  * API's Score message: tiers, value, priority, reasons with their direction and sentence,
  * the model version, the sources' freshness. Every string is copied into the response's
- * arena, so the message outlives the score and the model it came from.
+ * arena, so the message outlives the score and the model it came from; and a score computed
+ * for a response.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "churn/score.h"
@@ -66,4 +68,20 @@ churn__score_to_proto(const struct churn_score *s, struct churn_arena *a)
     p->n_reasons = s->n_reasons;
     p->reasons = rl;
     return p;
+}
+
+enum churn_err
+churn__score_for_response(struct churn_services *svc, struct churn_served *m, const char *id,
+                          size_t k, struct churn_score *scratch, struct churn_arena *a,
+                          Churn__V1__Score **out, char *err, size_t errlen)
+{
+    struct churn_score_request req = {.max_reasons = k, .explain = true};
+    enum churn_err e = churn_scorer_score(svc->scoring, m, id, &req, NULL, scratch, err, errlen);
+    if (e)
+        return e;
+    if (!(*out = churn__score_to_proto(scratch, a))) {
+        snprintf(err, errlen, "response too large");
+        return CHURN_ETOOBIG;
+    }
+    return CHURN_OK;
 }

@@ -27,23 +27,6 @@
 #define PAGE_SIZE_DEFAULT   50
 #define PAGE_SIZE_LIMIT     1000
 
-/* Score @id with @m for a response (@k reasons, explained) into a message in @a. */
-static enum churn_err
-score_for_response(struct churn_services *svc, struct churn_served *m, const char *id, size_t k,
-                   struct churn_score *scratch, struct churn_arena *a, Churn__V1__Score **out,
-                   char *err, size_t errlen)
-{
-    struct churn_score_request req = {.max_reasons = k, .explain = true};
-    enum churn_err e = churn_scorer_score(svc->scoring, m, id, &req, NULL, scratch, err, errlen);
-    if (e)
-        return e;
-    if (!(*out = churn__score_to_proto(scratch, a))) {
-        snprintf(err, errlen, "response too large");
-        return CHURN_ETOOBIG;
-    }
-    return CHURN_OK;
-}
-
 static enum churn_err
 no_model(struct churn_rpc *rpc)
 {
@@ -87,8 +70,8 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
     churn__v1__get_score_response__init(resp);
     char err[300];
     struct churn_score *scratch = churn_arena_alloc(a, sizeof(*scratch));
-    enum churn_err e = scratch ? score_for_response(svc, m, req->customer_id, k, scratch, a,
-                                                    &resp->score, err, sizeof(err))
+    enum churn_err e = scratch ? churn__score_for_response(svc, m, req->customer_id, k, scratch, a,
+                                                           &resp->score, err, sizeof(err))
                                : CHURN_ENOMEM;
     churn_served_release(m);
     if (e == CHURN_ENOMEM)
@@ -142,8 +125,8 @@ batch_get_scores(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
             if (fault->no_echo)
                 r->customer_id = "";
         } else {
-            e = score_for_response(svc, m, req->customer_ids[i], k, scratch, a, &s, err,
-                                   sizeof(err));
+            e = churn__score_for_response(svc, m, req->customer_ids[i], k, scratch, a, &s, err,
+                                          sizeof(err));
         }
         if (e == CHURN_OK) {
             r->result_case = CHURN__V1__BATCH_GET_SCORES_RESULT__RESULT_SCORE;
@@ -280,7 +263,11 @@ list_at_risk(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
                 f->value_tiers[i] > CHURN__V1__VALUE_TIER__VALUE_TIER_HIGH)
                 return churn_rpc_error(rpc, CHURN_EINVAL, "filter.value_tiers[%zu]: not a tier", i);
     }
-    /* the page token is the offset into the priority order, as decimal text */
+    /* from the score index once it is built (O(page log N)); before, a scan of the store */
+    enum churn_err ie = churn__at_risk_from_index(rpc, req, k, out);
+    if (ie != CHURN_EAGAIN)
+        return ie;
+    /* the scan's page token is the offset into the priority order, as decimal text */
     size_t offset = 0;
     if (*req->page_token) {
         char *end;
@@ -323,8 +310,8 @@ list_at_risk(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
     churn__v1__list_at_risk_customers_response__init(resp);
     for (size_t i = 0; i < count; i++) {
         char err[300];
-        e = score_for_response(svc, m, scan.entries[first + i].id, k, scratch, a,
-                               &scores[resp->n_scores], err, sizeof(err));
+        e = churn__score_for_response(svc, m, scan.entries[first + i].id, k, scratch, a,
+                                      &scores[resp->n_scores], err, sizeof(err));
         if (e == CHURN_OK)
             resp->n_scores++; /* a customer erased meanwhile is skipped */
     }

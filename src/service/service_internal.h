@@ -53,6 +53,26 @@ struct churn_score;
  */
 Churn__V1__Score *churn__score_to_proto(const struct churn_score *s, struct churn_arena *a);
 
+struct churn_served;
+/**
+ * churn__score_for_response() - score @id with @m for a response (@k reasons, explained),
+ * using @scratch, as a message in @a. Errors as churn_scorer_score() (message in @err), and
+ * CHURN_ETOOBIG when @a is full.
+ */
+enum churn_err churn__score_for_response(struct churn_services *svc, struct churn_served *m,
+                                         const char *id, size_t k, struct churn_score *scratch,
+                                         struct churn_arena *a, Churn__V1__Score **out, char *err,
+                                         size_t errlen);
+
+/**
+ * churn__at_risk_from_index() - answer ListAtRiskCustomers @req (validated; @k reasons) from
+ * the score index (at_risk.c). CHURN_EAGAIN when the index cannot answer yet (not built, or
+ * too many changes not rescored): the caller scans the store.
+ */
+enum churn_err churn__at_risk_from_index(struct churn_rpc *rpc,
+                                         const Churn__V1__ListAtRiskCustomersRequest *req, size_t k,
+                                         ProtobufCMessage **out);
+
 /* chat_saver.c: conversation states written to the store off the request path */
 struct churn__chat_saver;
 enum churn_err churn__chat_saver_start(struct churn_store *store, struct churn__chat_saver **out);

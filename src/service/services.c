@@ -161,6 +161,14 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
             svc->alerts = NULL;
         }
     }
+    if (!err) {
+        err = churn_score_builder_start(svc->scoring, store, svc->scores, &svc->score_builder);
+        if (err) {
+            churn__delivery_stop(svc);
+            churn__alerts_stop(svc->alerts);
+            svc->alerts = NULL;
+        }
+    }
     if (err) {
         churn__models_close(svc);
         churn__chat_saver_stop(svc->chat_saver);
@@ -186,6 +194,8 @@ churn_services_detach_store(struct churn_services *svc)
 {
     churn_services_stop_admin(svc); /* a backup in progress completes first */
     churn_services_stop_retrainer(svc);
+    churn_score_builder_stop(svc->score_builder);
+    svc->score_builder = NULL;
     churn__delivery_stop(svc);
     churn__alerts_stop(svc->alerts);
     svc->alerts = NULL;

@@ -12,11 +12,19 @@ import time
 import pytest
 
 from conftest import RPC_TIMEOUT_S
-from fixtures_admin import parse_exposition, scrape
+from fixtures_admin import ADMIN_LINE, http_request, parse_exposition
 from fixtures_data import api, demo_store, start_on_store  # noqa: F401
 
 CHURN_TEXT = "I'm cancelling my subscription, this is the third time"
 CUSTOMER = "cust-0000042"
+
+
+def scrape(server):
+    """/metrics of the server's latest start (a restart logs a new admin port)."""
+    port = int(ADMIN_LINE.findall(server.stderr())[-1])
+    status, _, body = http_request(port, "/metrics")
+    assert status == 200, body
+    return body
 
 
 def metric(server, name, **labels):
@@ -45,11 +53,21 @@ def rescore_requests(server):
             metric(server, "churn_rescores_total", result="coalesced"))
 
 
+def index_built(server):
+    """Wait until the score index's first build is complete (every customer scored once)."""
+    deadline = time.monotonic() + RPC_TIMEOUT_S
+    while metric(server, "churn_score_index_builds_total") < 1:
+        assert time.monotonic() < deadline, "the score index was not built"
+        time.sleep(0.05)
+    return server
+
+
 @pytest.fixture
 def quiet(churnd_factory, demo_store):
-    """churnd on the demo store with no sweep (nothing scores but what a test causes)."""
-    return start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
-                          args=["--sweep-interval-s", "0"])
+    """churnd on the demo store with no sweep, its index built: from then on nothing scores
+    but what a test causes."""
+    return index_built(start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
+                                      args=["--sweep-interval-s", "0"]))
 
 
 def turns(api, conv, n, text=CHURN_TEXT, customer=CUSTOMER):
@@ -93,11 +111,12 @@ def test_the_answer_moves_with_its_own_turn(api, quiet):
     scoring = api.scoring_grpc.ScoringServiceStub(ch)
     before = scoring.GetScore(api.scoring_pb2.GetScoreRequest(customer_id=CUSTOMER),
                               timeout=RPC_TIMEOUT_S).score
+    base = rescore_requests(quiet)
     chat = api.chat_grpc.ChatServiceStub(ch)
     (a,) = list(chat.AnalyzeChat(iter(turns(api, "moves", 1)), timeout=RPC_TIMEOUT_S))
     assert a.escalation.escalate
     assert a.score.probability != before.probability
-    rescores_settled(quiet, 0, 1)
+    rescores_settled(quiet, base, 1)
     after = scoring.GetScore(api.scoring_pb2.GetScoreRequest(customer_id=CUSTOMER),
                              timeout=RPC_TIMEOUT_S).score
     assert a.score.probability == pytest.approx(after.probability, abs=1e-12)
@@ -117,8 +136,9 @@ priority = 10
 def test_the_escalation_action_is_the_playbooks(api, churnd_factory, demo_store, tmp_path):
     book = tmp_path / "coupon.playbooks"
     book.write_text(COUPON_PLAYBOOKS)
-    server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
-                            args=["--sweep-interval-s", "0", "--playbooks", str(book)])
+    server = index_built(start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
+                                        args=["--sweep-interval-s", "0", "--playbooks",
+                                              str(book)]))
     chat = api.chat_grpc.ChatServiceStub(server.channel())
     (a,) = list(chat.AnalyzeChat(iter(turns(api, "coupon", 1)), timeout=RPC_TIMEOUT_S))
     assert a.escalation.escalate
@@ -134,3 +154,59 @@ def test_the_escalation_action_is_the_playbooks(api, churnd_factory, demo_store,
     assert [x.suggested_action.kind for x in listed] == [act.kind]
     assert listed[0].playbook_id == "intent-coupon"
     assert listed[0].suggested_action.coupon_value == act.coupon_value
+
+
+# -- ListAtRiskCustomers from the index ---------------------------------------------------------
+
+def at_risk(api, server, **req):
+    stub = api.scoring_grpc.ScoringServiceStub(server.channel())
+    return stub.ListAtRiskCustomers(api.scoring_pb2.ListAtRiskCustomersRequest(**req),
+                                    timeout=RPC_TIMEOUT_S)
+
+
+def test_index_pages_are_stable_and_tokens_checked(api, quiet):
+    import grpc
+    from conftest import rpc_error
+    every = api.scoring_pb2.AtRiskFilter(risk_tiers=[1, 2, 3])
+    seen, token = [], ""
+    while True:
+        p = at_risk(api, quiet, page_size=97, page_token=token, filter=every, max_reasons=1)
+        seen += [s.customer_id for s in p.scores]
+        token = p.next_page_token
+        if not token:
+            break
+    assert len(seen) == len(set(seen)) == p.total_size
+    # an altered token is refused by name, as is one from an earlier start
+    p1 = at_risk(api, quiet, page_size=5, filter=every)
+    t = p1.next_page_token
+    altered = t[:-1] + ("0" if t[-1] != "0" else "1")
+    stub = api.scoring_grpc.ScoringServiceStub(quiet.channel())
+    for bad in (altered, "i1.1.1.0.0.00." + "0" * 16, "12"):
+        err = rpc_error(stub.ListAtRiskCustomers, api.scoring_pb2.ListAtRiskCustomersRequest(
+            page_size=5, page_token=bad, filter=every), timeout=RPC_TIMEOUT_S)
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "page_token" in err.details()
+    # a token from before a restart (the index was rebuilt) is refused too
+    quiet.close_channels()
+    assert quiet.stop() == 0
+    quiet.returncode = None
+    quiet.start()
+    index_built(quiet)
+    stub = api.scoring_grpc.ScoringServiceStub(quiet.channel())
+    err = rpc_error(stub.ListAtRiskCustomers, api.scoring_pb2.ListAtRiskCustomersRequest(
+        page_size=5, page_token=t, filter=every), timeout=RPC_TIMEOUT_S)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "page_token" in err.details()
+
+
+def test_an_erased_customer_leaves_every_listing_at_once(api, quiet):
+    every = api.scoring_pb2.AtRiskFilter(risk_tiers=[1, 2, 3])
+    p = at_risk(api, quiet, page_size=3, filter=every)
+    top = p.scores[0].customer_id
+    ing = api.ingest_grpc.IngestServiceStub(quiet.channel())
+    ing.DeleteCustomer(api.ingest_pb2.DeleteCustomerRequest(customer_id=top),
+                       timeout=RPC_TIMEOUT_S)
+    q = at_risk(api, quiet, page_size=3, filter=every)
+    assert top not in [s.customer_id for s in q.scores]
+    assert q.total_size == p.total_size - 1
+    # and a page token taken before the erase goes on without it
+    r = at_risk(api, quiet, page_size=3, page_token=p.next_page_token, filter=every)
+    assert top not in [s.customer_id for s in r.scores]
