@@ -9,6 +9,7 @@
 
 #include "../engine/alert_engine.h"
 #include "churn/score.h"
+#include "churn/score_index.h"
 #include "churn/delivery.h"
 #include "churn/metrics.h"
 #include "churn/registry.h"
@@ -124,6 +125,12 @@ collect_model(struct churn_services *svc, struct churn_metrics_sink *k)
                              "", building ? 1 : 0);
     churn_metrics_sink_gauge(k, "churn_score_index_build_seconds",
                              "Duration of the last complete build.", "", (double)build_ms / 1000.0);
+    struct churn_score_summary sum;
+    churn_score_index_summary(svc->scores, &sum);
+    churn_metrics_sink_gauge(k, "churn_score_index_customers", "Customers in the score index.", "",
+                             (double)sum.total.customers);
+    churn_metrics_sink_gauge(k, "churn_score_index_bytes", "Heap bytes the score index holds.", "",
+                             (double)churn_score_index_bytes(svc->scores));
     struct churn_registry *reg = churn__models_registry(svc);
     uint32_t id = reg ? churn_registry_served_id(reg) : 0;
     churn_metrics_sink_gauge(k, "churn_model_generation",
