@@ -20,7 +20,7 @@
 #include "churn/arena.h"
 #include "churn/features.h"
 #include "churn/store.h"
-#include "../service/service_internal.h"
+#include "churn/engine.h"
 
 #define CHURN__JOB_QUEUE_CAP     4096u  /* chat jobs waiting for the engine (~3 MiB) */
 #define CHURN__RESCORE_QUEUE_CAP 32768u /* customers waiting for a rescore (4 MiB of ids) */
@@ -71,7 +71,7 @@ struct churn__sweep_stats {
 };
 
 struct churn__alerts {
-    struct churn_services *svc;
+    struct churn_alert_engine_config cfg; /* (copied at start) */
     struct churn_store *store;
     struct churn_alert_hub *hub;
     struct churn_alert_index *index; /* current revisions, for ListAlerts */
@@ -89,8 +89,8 @@ struct churn__alerts {
     bool fanout;                   /* some watcher is pending */
     struct churn__alert_job *jobs; /* ring of CHURN__JOB_QUEUE_CAP chat jobs */
     size_t job_head, n_jobs;
-    struct churn__watcher *watchers; /* doubly linked */
-    size_t dropped;                  /* chat jobs refused because the queue was full */
+    struct churn_alert_listener *listeners; /* doubly linked */
+    size_t dropped;                         /* chat jobs refused because the queue was full */
 
     /* rescore queue (mu) */
     char (*rq)[CHURN_ALERT_ID_MAX]; /* ring of CHURN__RESCORE_QUEUE_CAP ids */
@@ -123,12 +123,6 @@ struct churn__alerts {
     uint64_t sample_rng;
 
     _Atomic uint64_t alerts_committed; /* log entries written (for progress reports) */
-
-    /* the latest change serialized once for every watcher (alerts.c) */
-    pthread_mutex_t pack_mu;
-    uint64_t pack_seq;              /* (pack_mu) the revision sequence of pack */
-    struct churn_rpc_payload *pack; /* (pack_mu) */
-    struct churn_arena pack_arena;  /* (pack_mu) scratch for the conversion */
 
     /* rescoring: feature labels of the catalogue (immutable after start) */
     char windows[CHURN_FEAT__COUNT][CHURN__RESCORE_WINDOW];

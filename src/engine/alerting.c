@@ -1,5 +1,5 @@
 /*
- * service/alerting.c - the alert engine: one background thread that turns chat signals and
+ * engine/alerting.c - the alert engine: one background thread that turns chat signals and
  * rescores into durable alerts and fans alerts out to WatchAlerts streams. Chat handlers
  * enqueue a job (customer, cause, reason, evidence, confidence) into a bounded queue and
  * never block: the job's completion callback tells them when its alert is durable; the engine reads
@@ -7,9 +7,10 @@
  * builds the alert (score, reasons, playbook), appends it to the alert log, stores the state and
  * publishes it to the in-memory hub, all under one lock (log_mu) that also serialises
  * AcknowledgeAlert and RecordOutcome, so sequences are published in order. The hub's notify
- * callback only marks a watcher pending and wakes this thread, which drains the watcher with
- * churn_alert_hub_next() and sends with churn_rpc_send() (never blocking on a client); the same
- * thread sends heartbeats to watchers idle for their interval.
+ * callback only marks a listener (a WatchAlerts stream the service registered, churn/engine.h)
+ * pending and wakes this thread, which has the listener drain what the hub holds for it (the
+ * service sends without blocking on a client); the same thread asks listeners idle for their
+ * interval to send a heartbeat.
  *
  * Order of work on each wake-up: chat jobs first (a person may be waiting for a hand-off),
  * then pending watchers, then one batch of rescores (rescore.c), then timers (heartbeats,
@@ -36,7 +37,6 @@
 #include "churn/store.h"
 #include "churn/score.h"
 #include "alert_engine.h"
-#include "../service/service_internal.h"
 
 #define HEARTBEAT_TICK_MS 250        /* how often idle watchers are checked */
 #define FANOUT_BATCH      64u        /* watchers drained per wake-up */
@@ -368,7 +368,7 @@ apply_score(struct churn__alerts *al, struct churn_alert *fresh, struct churn_ar
     struct churn_score *sc = churn_arena_alloc(a, sizeof(*sc));
     struct churn_score_request req = {.max_reasons = CHURN_ALERT_MAX_REASONS};
     char msg[300];
-    if (!sc || churn_scorer_score(al->svc->scoring, NULL, fresh->customer_id, &req, NULL, sc, msg,
+    if (!sc || churn_scorer_score(al->cfg.scorer, NULL, fresh->customer_id, &req, NULL, sc, msg,
                                   sizeof(msg)) != CHURN_OK)
         return; /* an unknown customer or no model: the alert carries no score */
     if (churn_alert_set_score(fresh, sc->probability, sc->risk_tier, sc->probability, sc->risk_tier,
@@ -781,14 +781,14 @@ churn__alerts_hub(struct churn__alerts *al)
 }
 
 static void
-watcher_notify(void *ctx, struct churn_alert_sub *sub, enum churn_alert_hub_event event)
+listener_notify(void *ctx, struct churn_alert_sub *sub, enum churn_alert_hub_event event)
 {
     (void)sub;
     (void)event;
-    struct churn__watcher *w = ctx;
-    struct churn__alerts *al = w->engine;
+    struct churn_alert_listener *l = ctx;
+    struct churn__alerts *al = l->engine;
     pthread_mutex_lock(&al->mu);
-    w->pending = true;
+    l->pending = true;
     al->fanout = true;
     pthread_cond_signal(&al->cv);
     pthread_mutex_unlock(&al->mu);
@@ -797,70 +797,80 @@ watcher_notify(void *ctx, struct churn_alert_sub *sub, enum churn_alert_hub_even
 churn_alert_hub_notify_fn
 churn__alerts_notify_fn(void)
 {
-    return watcher_notify;
+    return listener_notify;
 }
 
 void
-churn__alerts_add_watcher(struct churn__alerts *al, struct churn__watcher *w)
+churn__alerts_add_listener(struct churn__alerts *al, struct churn_alert_listener *l)
 {
+    l->engine = al;
+    l->ops->hold(l);
     pthread_mutex_lock(&al->mu);
-    atomic_fetch_add(&w->refs, 1);
-    w->prev = NULL;
-    w->next = al->watchers;
-    if (al->watchers)
-        al->watchers->prev = w;
-    al->watchers = w;
-    w->listed = true;
+    l->prev = NULL;
+    l->next = al->listeners;
+    if (al->listeners)
+        al->listeners->prev = l;
+    al->listeners = l;
+    l->listed = true;
     pthread_mutex_unlock(&al->mu);
 }
 
 void
-churn__alerts_remove_watcher(struct churn__alerts *al, struct churn__watcher *w)
+churn__alerts_remove_listener(struct churn__alerts *al, struct churn_alert_listener *l)
 {
     pthread_mutex_lock(&al->mu);
-    bool listed = w->listed;
+    bool listed = l->listed;
     if (listed) {
-        if (w->prev)
-            w->prev->next = w->next;
+        if (l->prev)
+            l->prev->next = l->next;
         else
-            al->watchers = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-        w->listed = false;
+            al->listeners = l->next;
+        if (l->next)
+            l->next->prev = l->prev;
+        l->listed = false;
     }
     pthread_mutex_unlock(&al->mu);
     if (listed)
-        churn__watcher_put(w);
+        l->ops->release(l);
 }
 
-/* One batch: up to FANOUT_BATCH pending watchers, drained. Returns how many were taken. */
+size_t
+churn__alerts_listeners(struct churn__alerts *al)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&al->mu);
+    for (struct churn_alert_listener *l = al->listeners; l; l = l->next)
+        n++;
+    pthread_mutex_unlock(&al->mu);
+    return n;
+}
+
+/* One batch: up to FANOUT_BATCH pending listeners, drained. Returns how many were taken. */
 static size_t
 fan_out_batch(struct churn__alerts *al)
 {
-    struct churn__watcher *batch[FANOUT_BATCH];
+    struct churn_alert_listener *batch[FANOUT_BATCH];
     size_t n = 0;
     pthread_mutex_lock(&al->mu);
-    for (struct churn__watcher *w = al->watchers; w && n < FANOUT_BATCH; w = w->next) {
-        if (!w->pending)
+    for (struct churn_alert_listener *l = al->listeners; l && n < FANOUT_BATCH; l = l->next) {
+        if (!l->pending)
             continue;
-        w->pending = false;
-        atomic_fetch_add(&w->refs, 1);
-        batch[n++] = w;
+        l->pending = false;
+        l->ops->hold(l);
+        batch[n++] = l;
     }
     pthread_mutex_unlock(&al->mu);
     for (size_t i = 0; i < n; i++) {
-        pthread_mutex_lock(&batch[i]->mu);
-        churn__watcher_drain_locked(batch[i]);
-        pthread_mutex_unlock(&batch[i]->mu);
-        churn__watcher_put(batch[i]);
+        batch[i]->ops->drain(batch[i]);
+        batch[i]->ops->release(batch[i]);
     }
     return n;
 }
 
 /*
- * Wake-up: drain EVERY pending watcher before the engine takes its next job, FANOUT_BATCH
- * at a time (so the watcher list lock is never held while sending). Stopping after one
- * batch would starve the watchers past the first FANOUT_BATCH while alerts keep coming:
+ * Wake-up: drain EVERY pending listener before the engine takes its next job, FANOUT_BATCH
+ * at a time (so the listener list lock is never held while sending). Stopping after one
+ * batch would starve the listeners past the first FANOUT_BATCH while alerts keep coming:
  * the first ones are pending again after every job. Called without al->mu.
  */
 static void
@@ -875,26 +885,24 @@ fan_out(struct churn__alerts *al)
         ;
 }
 
-/* Tick: a heartbeat to every watcher idle for its interval, FANOUT_BATCH per tick. */
+/* Tick: a heartbeat to every listener idle for its interval, FANOUT_BATCH per tick. */
 static void
 heartbeats(struct churn__alerts *al)
 {
-    struct churn__watcher *batch[FANOUT_BATCH];
+    struct churn_alert_listener *batch[FANOUT_BATCH];
     size_t n = 0;
     int64_t now = churn_now_ms();
     pthread_mutex_lock(&al->mu);
-    for (struct churn__watcher *w = al->watchers; w && n < FANOUT_BATCH; w = w->next) {
-        if (now - atomic_load(&w->last_send_ms) < w->heartbeat_ms)
+    for (struct churn_alert_listener *l = al->listeners; l && n < FANOUT_BATCH; l = l->next) {
+        if (!l->ops->idle(l, now))
             continue;
-        atomic_fetch_add(&w->refs, 1);
-        batch[n++] = w;
+        l->ops->hold(l);
+        batch[n++] = l;
     }
     pthread_mutex_unlock(&al->mu);
     for (size_t i = 0; i < n; i++) {
-        pthread_mutex_lock(&batch[i]->mu);
-        churn__watcher_heartbeat_locked(batch[i]);
-        pthread_mutex_unlock(&batch[i]->mu);
-        churn__watcher_put(batch[i]);
+        batch[i]->ops->heartbeat(batch[i]);
+        batch[i]->ops->release(batch[i]);
     }
 }
 
@@ -1035,7 +1043,7 @@ snooze_scan_cb(const char *customer_id, const void *data, size_t len, void *user
 static const char *
 playbooks_file(const struct churn__alerts *al)
 {
-    const char *p = al->svc->playbooks_path;
+    const char *p = al->cfg.playbooks_path;
     return p && *p ? p : CHURN_DEFAULT_PLAYBOOKS;
 }
 
@@ -1051,17 +1059,17 @@ churn__alerts_reload_playbooks(struct churn__alerts *al, char *msg, size_t msgle
 }
 
 enum churn_err
-churn__alerts_start(struct churn_services *svc, struct churn_store *store,
-                    struct churn__alerts **out)
+churn__alerts_start(const struct churn_alert_engine_config *cfg, struct churn__alerts **out)
 {
     struct churn__alerts *al = churn_calloc(1, sizeof(*al));
     if (!al)
         return CHURN_ENOMEM;
-    al->svc = svc;
+    struct churn_store *store = cfg->store;
+    al->cfg = *cfg;
     al->store = store;
     churn_alert_rules_config_default(&al->rules);
-    if (svc->alert_rules)
-        al->rules = *svc->alert_rules;
+    if (cfg->alert_rules)
+        al->rules = *cfg->alert_rules;
     const struct churn_feature_info *cat = churn_features_catalogue();
     for (size_t i = 0; i < CHURN_FEAT__COUNT; i++) {
         if (cat[i].window_days > 0)
@@ -1075,11 +1083,9 @@ churn__alerts_start(struct churn_services *svc, struct churn_store *store,
     pthread_mutex_init(&al->mu, NULL);
     pthread_cond_init(&al->cv, NULL);
     pthread_cond_init(&al->space_cv, NULL);
-    pthread_mutex_init(&al->pack_mu, NULL);
-    churn_arena_init(&al->pack_arena, 1u << 20);
     pthread_cond_init(&al->sweep_cv, NULL);
-    al->sweep_interval_ms = svc->sweep_interval_ms;
-    al->sweep_delay_ms = svc->sweep_delay_ms;
+    al->sweep_interval_ms = cfg->sweep_interval_ms;
+    al->sweep_delay_ms = cfg->sweep_delay_ms;
     enum churn_err err = CHURN_ENOMEM;
     al->jobs = churn_calloc(CHURN__JOB_QUEUE_CAP, sizeof(*al->jobs));
     if (!al->jobs || churn__rescore_init(al) != CHURN_OK)
@@ -1117,7 +1123,7 @@ churn__alerts_start(struct churn_services *svc, struct churn_store *store,
     if (churn_playbook_registry_reload_file(al->playbooks, playbooks, msg, sizeof(msg)) !=
         CHURN_OK) {
         /* an explicitly configured file must load; the built-in default is best effort */
-        if (svc->playbooks_path && *svc->playbooks_path) {
+        if (cfg->playbooks_path && *cfg->playbooks_path) {
             churn_log(CHURN_LOG_ERROR, "playbooks_refused", CHURN_LF_STR("reason", msg));
             err = CHURN_EINVAL;
             goto out_fail;
@@ -1163,22 +1169,18 @@ churn__alerts_stop(struct churn__alerts *al)
         churn__sweep_stop(al);
         pthread_join(al->thread, NULL);
     }
-    /* streams still registered (the server normally ended them first) */
+    /* listeners still registered (the server normally ended their streams first) */
     for (;;) {
         pthread_mutex_lock(&al->mu);
-        struct churn__watcher *w = al->watchers;
-        if (w)
-            atomic_fetch_add(&w->refs, 1);
+        struct churn_alert_listener *l = al->listeners;
+        if (l)
+            l->ops->hold(l);
         pthread_mutex_unlock(&al->mu);
-        if (!w)
+        if (!l)
             break;
-        pthread_mutex_lock(&w->mu);
-        churn_alert_hub_unsubscribe(w->sub);
-        w->sub = NULL;
-        w->finished = true; /* the hub is going: no backlog step subscribes again */
-        pthread_mutex_unlock(&w->mu);
-        churn__alerts_remove_watcher(al, w);
-        churn__watcher_put(w);
+        l->ops->close(l);
+        churn__alerts_remove_listener(al, l);
+        l->ops->release(l);
     }
     churn_alert_hub_destroy(al->hub);
     churn_alert_index_destroy(al->index);
@@ -1194,9 +1196,6 @@ churn__alerts_stop(struct churn__alerts *al)
     }
     churn_free(al->jobs);
     churn__rescore_fini(al);
-    churn_rpc_payload_free(al->pack);
-    churn_arena_fini(&al->pack_arena);
-    pthread_mutex_destroy(&al->pack_mu);
     pthread_cond_destroy(&al->sweep_cv);
     pthread_cond_destroy(&al->space_cv);
     pthread_cond_destroy(&al->cv);

@@ -28,7 +28,6 @@
 #include "churn/score_index.h"
 #include "churn/store.h"
 #include "alert_engine.h"
-#include "../service/service_internal.h"
 
 /* ---- one customer ------------------------------------------------------------------------ */
 
@@ -222,7 +221,7 @@ score_one(struct churn__alerts *al, struct scored *s, struct churn_arena *a)
     struct churn_score *offered = churn__rescore_take_prescored(al, s->customer_id);
     if (sc && offered && offered->have_contributions)
         *sc = *offered; /* the score its change already computed: no second evaluation */
-    else if (!sc || churn_scorer_score(al->svc->scoring, NULL, s->customer_id, &req, NULL, sc, msg,
+    else if (!sc || churn_scorer_score(al->cfg.scorer, NULL, s->customer_id, &req, NULL, sc, msg,
                                        sizeof(msg)) != CHURN_OK)
         sc = NULL;
     churn_free(offered);
@@ -510,7 +509,7 @@ churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids,
         if (p < al->n_prescored) /* a later change: its rescore must score afresh */
             churn_free(prescored_remove_locked(al, p));
         /* a listing rescores it first if it reads before this rescore ran */
-        churn_score_index_mark_changed(al->svc->scores, id);
+        churn_score_index_mark_changed(al->cfg.scores, id);
         int r = enqueue_locked(al, id);
         queued += r == 1;
         dropped += r < 0;

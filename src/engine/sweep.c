@@ -38,7 +38,7 @@
 static bool
 computes_segments(const struct churn__alerts *al)
 {
-    const struct churn_segment_config *cfg = al->svc->segments;
+    const struct churn_segment_config *cfg = al->cfg.segments;
     return cfg && (cfg->risk_mode == CHURN_RISK_BY_TOP_SHARE ||
                    cfg->value_mode == CHURN_RISK_BY_TOP_SHARE);
 }
@@ -57,11 +57,11 @@ log_cuts(const char *event, const struct churn_segments *c)
 void
 churn__segments_start(struct churn__alerts *al)
 {
-    const struct churn_segment_config *cfg = al->svc->segments;
-    if (!cfg || !al->svc->scoring)
+    const struct churn_segment_config *cfg = al->cfg.segments;
+    if (!cfg || !al->cfg.scorer)
         return;
     struct churn_segments base, cur;
-    churn_scorer_segments(al->svc->scoring, &base, NULL);
+    churn_scorer_segments(al->cfg.scorer, &base, NULL);
     struct churn_arena a;
     churn_arena_init(&a, 4096);
     void *data;
@@ -79,7 +79,7 @@ churn__segments_start(struct churn__alerts *al)
     }
     churn_arena_fini(&a);
     churn_segments_initial(cfg, &base, &cur);
-    churn_scorer_set_segments(al->svc->scoring, &cur);
+    churn_scorer_set_segments(al->cfg.scorer, &cur);
 }
 
 void
@@ -108,7 +108,7 @@ churn__segments_sample_locked(struct churn__alerts *al, double p, double value)
 static void
 segments_update(struct churn__alerts *al)
 {
-    if (!computes_segments(al) || !al->svc->scoring)
+    if (!computes_segments(al) || !al->cfg.scorer)
         return;
     pthread_mutex_lock(&al->mu);
     size_t n = al->sample_n;
@@ -124,13 +124,13 @@ segments_update(struct churn__alerts *al)
     if (!p || !v) {
         if (n)
             churn_log(CHURN_LOG_ERROR, "segments_failed", CHURN_LF_STR("error", "out of memory"));
-    } else if (churn_segments_compute(al->svc->segments, p, n, v, n, &cuts, msg, sizeof(msg)) !=
+    } else if (churn_segments_compute(al->cfg.segments, p, n, v, n, &cuts, msg, sizeof(msg)) !=
                CHURN_OK) {
         churn_log(CHURN_LOG_WARN, "segments_failed", CHURN_LF_STR("error", msg));
     } else {
         uint8_t enc[64];
         size_t len;
-        churn_scorer_set_segments(al->svc->scoring, &cuts);
+        churn_scorer_set_segments(al->cfg.scorer, &cuts);
         if (churn_segments_encode(&cuts, enc, sizeof(enc), &len) != CHURN_OK ||
             churn_store_put_meta(al->store, META_SEGMENTS, enc, len) != CHURN_OK)
             churn_log(CHURN_LOG_WARN, "segments_not_stored",
@@ -265,7 +265,7 @@ sweep_main(void *arg)
     bool said = false;
     while (wait_until(al, next)) {
         /* without a model nothing can be scored: wait for one (loaded at start or later) */
-        if (!al->svc->scoring || !churn_scorer_has_model(al->svc->scoring)) {
+        if (!al->cfg.scorer || !churn_scorer_has_model(al->cfg.scorer)) {
             if (!said)
                 churn_log(CHURN_LOG_INFO, "sweep_waiting",
                           CHURN_LF_STR("msg", "no model is served yet"));

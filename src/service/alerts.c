@@ -10,6 +10,8 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,6 @@
 #include "churn/service.h"
 #include "churn/store.h"
 #include "churn_proto.h"
-#include "../engine/alert_engine.h"
 #include "service_internal.h"
 
 #define WATCH_ARENA       (256u * 1024u) /* one alert message being built */
@@ -310,8 +311,8 @@ churn__outcome_to_proto(enum churn_outcome o)
 
 /* ---- WatchAlerts ------------------------------------------------------------------------ */
 
-void
-churn__watcher_put(struct churn__watcher *w)
+static void
+watcher_put(struct churn__watcher *w)
 {
     if (atomic_fetch_sub(&w->refs, 1) != 1)
         return;
@@ -323,32 +324,58 @@ churn__watcher_put(struct churn__watcher *w)
 
 static void watcher_send_failed_locked(struct churn__watcher *w, enum churn_err err);
 
+/* The latest change serialized once for every watcher (the fan-out of one alert to 100
+ * watchers was 100 conversions and encodings). */
+static struct pack_cache {
+    pthread_mutex_t mu;
+    const struct churn__alerts *engine;
+    uint64_t seq;
+    struct churn_rpc_payload *payload;
+    struct churn_arena arena;
+} pack_cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void
+churn__alert_service_fini(void)
+{
+    pthread_mutex_lock(&pack_cache.mu);
+    churn_rpc_payload_free(pack_cache.payload);
+    pack_cache.payload = NULL;
+    pack_cache.engine = NULL;
+    if (pack_cache.arena.limit)
+        churn_arena_fini(&pack_cache.arena);
+    memset(&pack_cache.arena, 0, sizeof(pack_cache.arena));
+    pthread_mutex_unlock(&pack_cache.mu);
+}
+
 /* Send one alert on @w's stream (w->mu held). False when the stream is over. */
 static bool
 watcher_send_locked(struct churn__watcher *w, const struct churn_alert *a)
 {
     /* every watcher gets the same bytes for a change: serialize it once (the fan-out of one
      * alert to 100 watchers was 100 conversions and encodings) */
-    struct churn__alerts *al = w->engine;
+    struct pack_cache *pc = &pack_cache;
     enum churn_err err = CHURN_OK;
-    pthread_mutex_lock(&al->pack_mu);
-    if (!al->pack || al->pack_seq != a->sequence) {
-        churn_arena_reset(&al->pack_arena);
+    pthread_mutex_lock(&pc->mu);
+    if (!pc->payload || pc->engine != w->engine || pc->seq != a->sequence) {
+        if (!pc->arena.limit)
+            churn_arena_init(&pc->arena, 1u << 20);
+        churn_arena_reset(&pc->arena);
         Churn__V1__WatchAlertsResponse resp = CHURN__V1__WATCH_ALERTS_RESPONSE__INIT;
         resp.event_case = CHURN__V1__WATCH_ALERTS_RESPONSE__EVENT_ALERT;
-        resp.alert = alert_to_proto(a, &al->pack_arena);
+        resp.alert = alert_to_proto(a, &pc->arena);
         struct churn_rpc_payload *p = resp.alert ? churn_rpc_payload_pack(&resp.base) : NULL;
         if (p) {
-            churn_rpc_payload_free(al->pack);
-            al->pack = p;
-            al->pack_seq = a->sequence;
+            churn_rpc_payload_free(pc->payload);
+            pc->payload = p;
+            pc->engine = w->engine;
+            pc->seq = a->sequence;
         } else {
             err = CHURN_ENOMEM;
         }
     }
     if (!err)
-        err = churn_rpc_send_payload(w->rpc, al->pack);
-    pthread_mutex_unlock(&al->pack_mu);
+        err = churn_rpc_send_payload(w->rpc, pc->payload);
+    pthread_mutex_unlock(&pc->mu);
     if (err == CHURN_OK) {
         w->last_sent = a->sequence;
         atomic_store(&w->last_send_ms, churn_now_ms());
@@ -473,8 +500,9 @@ watcher_backlog_locked(struct churn__watcher *w)
     struct churn_alert_hub *hub = churn__alerts_hub(w->engine);
     struct churn_services *svc = churn_rpc_service(w->rpc);
     char emsg[CHURN_ALERT_ERRMSG];
-    enum churn_err err = churn_alert_hub_subscribe(
-        hub, w->last_sent, &w->filter, churn__alerts_notify_fn(), w, &w->sub, emsg, sizeof(emsg));
+    enum churn_err err =
+        churn_alert_hub_subscribe(hub, w->last_sent, &w->filter, churn__alerts_notify_fn(),
+                                  &w->listener, &w->sub, emsg, sizeof(emsg));
     if (err == CHURN_OK) {
         w->ring_backlog = churn_alert_hub_pending(w->sub);
         return CHURN_OK;
@@ -496,8 +524,8 @@ watcher_backlog_locked(struct churn__watcher *w)
     return w->finished ? CHURN_ECANCELLED : CHURN_OK;
 }
 
-void
-churn__watcher_drain_locked(struct churn__watcher *w)
+static void
+watcher_drain_locked(struct churn__watcher *w)
 {
     while (!w->finished && watcher_room(w)) {
         if (w->sub && churn_alert_hub_lagged(w->sub, NULL)) {
@@ -510,8 +538,8 @@ churn__watcher_drain_locked(struct churn__watcher *w)
     }
 }
 
-void
-churn__watcher_heartbeat_locked(struct churn__watcher *w)
+static void
+watcher_heartbeat_locked(struct churn__watcher *w)
 {
     if (w->finished || !w->sub)
         return;
@@ -522,7 +550,7 @@ churn__watcher_heartbeat_locked(struct churn__watcher *w)
      * in the same stream: a client resuming after the heartbeat's head misses nothing (and
      * while some of it waits for room in the stream, there is no heartbeat) */
     hb.head_sequence = churn_alert_hub_head(churn__alerts_hub(w->engine));
-    churn__watcher_drain_locked(w);
+    watcher_drain_locked(w);
     if (w->finished || !w->sub || !w->caught_up || churn_alert_hub_pending(w->sub) > 0)
         return;
     hb.server_time_ms = churn_now_ms();
@@ -547,6 +575,72 @@ watcher_send_failed_locked(struct churn__watcher *w, enum churn_err err)
         churn_rpc_finish(w->rpc, err, "could not send to the watcher: %s", churn_strerror(err));
     w->finished = true;
 }
+
+/* ---- the watcher as the engine's listener ---- */
+
+static struct churn__watcher *
+watcher_of(struct churn_alert_listener *l)
+{
+    return (struct churn__watcher *)((char *)l - offsetof(struct churn__watcher, listener));
+}
+
+static void
+listener_drain(struct churn_alert_listener *l)
+{
+    struct churn__watcher *w = watcher_of(l);
+    pthread_mutex_lock(&w->mu);
+    watcher_drain_locked(w);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static bool
+listener_idle(struct churn_alert_listener *l, int64_t now_ms)
+{
+    struct churn__watcher *w = watcher_of(l);
+    return now_ms - atomic_load(&w->last_send_ms) >= w->heartbeat_ms;
+}
+
+static void
+listener_heartbeat(struct churn_alert_listener *l)
+{
+    struct churn__watcher *w = watcher_of(l);
+    pthread_mutex_lock(&w->mu);
+    watcher_heartbeat_locked(w);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+listener_hold(struct churn_alert_listener *l)
+{
+    atomic_fetch_add(&watcher_of(l)->refs, 1);
+}
+
+static void
+listener_release(struct churn_alert_listener *l)
+{
+    watcher_put(watcher_of(l));
+}
+
+/* The engine stops with the stream still open: the hub is going, nothing more is sent. */
+static void
+listener_close(struct churn_alert_listener *l)
+{
+    struct churn__watcher *w = watcher_of(l);
+    pthread_mutex_lock(&w->mu);
+    churn_alert_hub_unsubscribe(w->sub);
+    w->sub = NULL;
+    w->finished = true; /* no backlog step subscribes again */
+    pthread_mutex_unlock(&w->mu);
+}
+
+static const struct churn_alert_listener_ops listener_ops = {
+    .drain = listener_drain,
+    .idle = listener_idle,
+    .heartbeat = listener_heartbeat,
+    .hold = listener_hold,
+    .release = listener_release,
+    .close = listener_close,
+};
 
 static enum churn_err
 watch_start(struct churn_rpc *rpc, const ProtobufCMessage *msg)
@@ -586,9 +680,10 @@ watch_start(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     w->start_head = head;
     w->last_sent = req->live_only ? head : req->after_sequence;
     *churn_rpc_state(rpc) = w;
-    churn__alerts_add_watcher(al, w);
+    w->listener.ops = &listener_ops;
+    churn__alerts_add_listener(al, &w->listener);
     pthread_mutex_lock(&w->mu);
-    churn__watcher_drain_locked(w);
+    watcher_drain_locked(w);
     pthread_mutex_unlock(&w->mu);
     return CHURN_OK;
 }
@@ -601,7 +696,7 @@ watch_writable(struct churn_rpc *rpc)
     if (!w)
         return;
     pthread_mutex_lock(&w->mu);
-    churn__watcher_drain_locked(w);
+    watcher_drain_locked(w);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -612,13 +707,13 @@ watch_done(struct churn_rpc *rpc)
     if (!w)
         return;
     *churn_rpc_state(rpc) = NULL;
-    churn__alerts_remove_watcher(w->engine, w);
+    churn__alerts_remove_listener(w->engine, &w->listener);
     pthread_mutex_lock(&w->mu);
     churn_alert_hub_unsubscribe(w->sub);
     w->sub = NULL;
     w->finished = true;
     pthread_mutex_unlock(&w->mu);
-    churn__watcher_put(w);
+    watcher_put(w);
 }
 
 /* ---- ListAlerts ------------------------------------------------------------------------- */

@@ -52,7 +52,7 @@ read_engine(struct churn__alerts *al, struct engine_view *v)
     v->rq_n = al->rq_n;
     v->n_jobs = al->n_jobs;
     v->watchers = 0;
-    for (struct churn__watcher *w = al->watchers; w; w = w->next)
+    for (struct churn_alert_listener *l = al->listeners; l; l = l->next)
         v->watchers++;
     v->rescores_dropped = al->rescores_dropped;
     v->rescores_coalesced = al->rescores_coalesced;

@@ -73,40 +73,6 @@ enum churn_err churn__at_risk_from_index(struct churn_rpc *rpc,
                                          const Churn__V1__ListAtRiskCustomersRequest *req, size_t k,
                                          ProtobufCMessage **out);
 
-/* chat_saver.c: conversation states written to the store off the request path */
-struct churn__chat_saver;
-enum churn_err churn__chat_saver_start(struct churn_store *store, struct churn__chat_saver **out);
-/**
- * churn__chat_saver_put() - queue a state (copied). Returns its ticket: the number of the
- * commit that will make it durable (watchers are told), or 0 when the queue is full.
- */
-uint64_t churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id,
-                               const char *conversation_id, const void *data, size_t len);
-/**
- * churn__chat_saver_lookup() - the newest state of a conversation that is queued or being
- * written (so a client reconnecting at once sees its conversation); false if none.
- */
-bool churn__chat_saver_lookup(struct churn__chat_saver *sv, const char *customer_id,
-                              const char *conversation_id, void *out, size_t cap, size_t *len);
-/*
- * struct churn__chat_saver_watcher - told, on the saver's thread, after each commit: its
- * number (the tickets up to it are done) and whether it was durable. The callback must not
- * call the saver's watch functions.
- */
-struct churn__chat_saver_watcher {
-    void (*committed)(void *ctx, uint64_t batch, bool ok);
-    void *ctx;
-    struct churn__chat_saver_watcher *prev, *next; /* the saver's */
-};
-/** churn__chat_saver_watch() - add @w (owned by the caller until unwatched). */
-void churn__chat_saver_watch(struct churn__chat_saver *sv, struct churn__chat_saver_watcher *w);
-/** churn__chat_saver_unwatch() - remove @w; once it returns, @w is never called again. */
-void churn__chat_saver_unwatch(struct churn__chat_saver *sv, struct churn__chat_saver_watcher *w);
-/** churn__chat_saver_flush() - wait until every state queued before the call is written. */
-void churn__chat_saver_flush(struct churn__chat_saver *sv);
-/** churn__chat_saver_stop() - write what is queued, stop the thread, free. NULL is a no-op. */
-void churn__chat_saver_stop(struct churn__chat_saver *sv);
-
 /* models.c: the model registry of the store, the served model across restarts */
 #include "churn/registry.h"
 
@@ -138,18 +104,14 @@ enum churn_err churn__models_fill_info(struct churn_services *svc,
                                        Churn__V1__GetModelInfoResponse *resp,
                                        struct churn_arena *a);
 
-/* alerting.c + alerts.c: the alert engine and AlertService (see alerting.c) */
+/* alerts.c: AlertService and the WatchAlerts streams; the alert engine is in src/engine */
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "churn/alerts.h"
-#include "churn/alerts_hub.h"
-#include "churn/alerts_index.h"
+#include "churn/engine.h"
 
 extern const struct churn_method churn__alert_methods[];
 extern const size_t churn__n_alert_methods;
-
-struct churn__alerts;
 
 #define CHURN__WATCH_LIST_MAX 64 /* entries per repeated filter field */
 
@@ -161,134 +123,27 @@ struct churn__alert_extra {
     double min_priority;
 };
 
-/* One WatchAlerts stream, shared by its call (alerts.c) and the engine's fan-out. */
+/* One WatchAlerts stream: its call (alerts.c), served by the engine as a listener. */
 struct churn__watcher {
     struct churn__alerts *engine;
-    struct churn_rpc *rpc; /* one reference, dropped when the watcher is freed */
-    atomic_int refs;       /* the call, the engine's list, a fan-out in progress */
-    bool pending;          /* (engine mu) notified, not drained yet */
-    bool listed;           /* (engine mu) in the engine's list */
-    struct churn__watcher *prev, *next;
-    pthread_mutex_t mu;               /* the fields below: one drain at a time */
-    struct churn_alert_sub *sub;      /* NULL once unsubscribed */
-    bool finished;                    /* the stream was ended by us */
-    uint64_t last_sent;               /* last sequence sent or passed over (resume point) */
-    uint64_t start_head;              /* head of the log when the call started (caught_up) */
-    struct churn_alert_filter filter; /* the hub's part of the request's filter */
-    size_t ring_backlog;              /* alerts the ring held at subscription, not taken yet */
-    int64_t delivered;                /* backlog alerts sent (caught_up) */
-    bool caught_up;                   /* the caught_up marker was sent */
-    int64_t heartbeat_ms;             /* idle interval before a heartbeat (set before listing) */
-    _Atomic int64_t last_send_ms;     /* when anything was last sent (for heartbeats) */
+    struct churn_rpc *rpc;                /* one reference, dropped when the watcher is freed */
+    atomic_int refs;                      /* the call, the engine's list, a fan-out in progress */
+    struct churn_alert_listener listener; /* how the engine's thread serves it */
+    pthread_mutex_t mu;                   /* the fields below: one drain at a time */
+    struct churn_alert_sub *sub;          /* NULL once unsubscribed */
+    bool finished;                        /* the stream was ended by us */
+    uint64_t last_sent;                   /* last sequence sent or passed over (resume point) */
+    uint64_t start_head;                  /* head of the log when the call started (caught_up) */
+    struct churn_alert_filter filter;     /* the hub's part of the request's filter */
+    size_t ring_backlog;                  /* alerts the ring held at subscription, not taken yet */
+    int64_t delivered;                    /* backlog alerts sent (caught_up) */
+    bool caught_up;                       /* the caught_up marker was sent */
+    int64_t heartbeat_ms;         /* idle interval before a heartbeat (set before listing) */
+    _Atomic int64_t last_send_ms; /* when anything was last sent (for heartbeats) */
     struct churn__alert_extra extra;
     struct churn_arena arena; /* messages being built */
     struct churn_alert alert; /* the one being sent */
 };
-
-/* struct churn__ack - an AcknowledgeAlert request, validated. */
-struct churn__ack {
-    uint64_t sequence;
-    const char *actor;
-    const char *note;         /* "" for none */
-    const char *action_taken; /* action kind name, "" for none */
-    int64_t snooze_until_ms;  /* 0: no snooze */
-    const char *snooze_reason;
-    enum churn_alert_resolution resolution; /* NONE: no close */
-};
-
-/** churn__alerts_start() - the engine for @store: hub (head from the log), playbooks, thread. */
-enum churn_err churn__alerts_start(struct churn_services *svc, struct churn_store *store,
-                                   struct churn__alerts **out);
-/** churn__alerts_stop() - stop the thread, drop remaining watchers, free. NULL is a no-op. */
-void churn__alerts_stop(struct churn__alerts *al);
-/*
- * churn__chat_alert_done_fn - the end of a chat alert job, on the engine thread (or on the
- * stopping thread): @err 0 when the alert it raised or updated is durable, with its sequence
- * (Alert.sequence) in @alert_sequence, or 0 when the rules suppressed it (cooldown: no open
- * alert; a snoozed open alert gives its own sequence).
- */
-typedef void churn__chat_alert_done_fn(void *ctx, enum churn_err err, uint64_t alert_sequence);
-
-/**
- * churn__alerts_chat() - queue a chat alert job (copied; evidence cut on a UTF-8 boundary),
- * with the customer's @score when the caller has it (NULL: the engine scores the customer).
- * Never blocks. @done (may be NULL) is called exactly once with @done_ctx when the job's
- * alert is durable or failed, unless this returns false: @al is NULL, the id is too long or
- * the queue is full (logged). A chat stream keeps at most one job in flight (it waits for
- * @done), so streams slow down instead of losing alerts.
- */
-bool churn__alerts_chat(struct churn__alerts *al, const char *customer_id,
-                        enum churn_alert_cause cause, const char *reason, const char *evidence,
-                        double confidence, const struct churn_score *score,
-                        churn__chat_alert_done_fn *done, void *done_ctx);
-/**
- * churn__alerts_rescore() - queue a rescore job for each of the @n customers (ids copied):
- * the engine scores them and raises, updates or auto-closes TIER_WORSENED and
- * PROBABILITY_JUMP alerts. Never blocks; jobs that do not fit the bounded queue are dropped,
- * counted and logged once per call. Returns how many were queued (0 when @al is NULL).
- */
-size_t churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids, size_t n);
-/**
- * churn__alerts_rescore_scored() - queue a rescore of @sc's customer that uses @sc (copied)
- * instead of scoring again: the caller computed it from the record as its own change left it
- * (a chat turn's signal). A plain rescore queued later for the customer scores afresh.
- * Returns whether it was queued.
- */
-bool churn__alerts_rescore_scored(struct churn__alerts *al, const struct churn_score *sc);
-/**
- * churn__alerts_suggest() - the playbook action for an alert of @cause on a customer with
- * @risk and @value tiers (0: unscored, matched as LOW), as an alert would get it; false when
- * no playbook matches, the customer is held out, or @al is NULL.
- */
-bool churn__alerts_suggest(struct churn__alerts *al, enum churn_tier risk, enum churn_tier value,
-                           enum churn_alert_cause cause, const char *customer_id,
-                           struct churn_alert_action *out, char *playbook_id, size_t len);
-/** churn__alerts_read() - the log entry @seq decoded into *@out; CHURN_ENOTFOUND if none. */
-enum churn_err churn__alerts_read(struct churn__alerts *al, uint64_t seq, struct churn_alert *out);
-/**
- * churn__alerts_acknowledge() - acknowledge (and snooze or close) the alert whose id is
- * @req->sequence: a new revision appended, stored and published; *@out is it. Errors with
- * @msg: CHURN_ENOTFOUND, CHURN_EPRECOND (already acknowledged, or closed), CHURN_EINVAL.
- */
-enum churn_err churn__alerts_acknowledge(struct churn__alerts *al, const struct churn__ack *req,
-                                         struct churn_alert *out, bool *changed, char *msg,
-                                         size_t msglen);
-/**
- * churn__alerts_head() - the last sequence appended and published (waits for a change being
- * committed), so everything in the log up to it is also in the hub.
- */
-uint64_t churn__alerts_head(struct churn__alerts *al);
-/**
- * churn__alerts_reload_playbooks() - re-read the engine's playbook file; the old set stays
- * on error (message "file:line: reason" in @msg).
- */
-enum churn_err churn__alerts_reload_playbooks(struct churn__alerts *al, char *msg, size_t msglen);
-/* struct churn__outcome_req - a RecordOutcome request, validated. */
-struct churn__outcome_req {
-    const char *customer_id;
-    uint64_t alert_sequence; /* 0: not tied to an alert */
-    struct churn_alert_outcome outcome;
-};
-
-/* struct churn__outcome_done - what RecordOutcome answers. */
-struct churn__outcome_done {
-    uint64_t outcome_sequence;
-    int64_t recorded_at_ms;
-    char playbook_id[CHURN_ALERT_NAME_MAX];
-    bool holdout;
-};
-
-/**
- * churn__alerts_record_outcome() - record @req: the alert (given, or else the customer's
- * latest) gets an OUTCOME_RECORDED revision, and the outcome log an entry with the alert's
- * playbook and holdout flag (for `churnctl report outcomes`). Errors with @msg:
- * CHURN_ENOTFOUND (unknown customer or alert), CHURN_EINVAL (alert of another customer, bad
- * values).
- */
-enum churn_err churn__alerts_record_outcome(struct churn__alerts *al,
-                                            const struct churn__outcome_req *req,
-                                            struct churn__outcome_done *done, char *msg,
-                                            size_t msglen);
 
 /** churn__outcome_to_proto() - the proto Outcome of @o (the numbering differs). */
 Churn__V1__Outcome churn__outcome_to_proto(enum churn_outcome o);
@@ -303,29 +158,8 @@ Churn__V1__Alert *churn__alert_to_proto(const struct churn_alert *a, struct chur
 enum churn_err churn__delivery_start(struct churn_services *svc);
 void churn__delivery_stop(struct churn_services *svc);
 
-/** churn__alerts_hub() - the engine's hub (borrowed). */
-struct churn_alert_hub *churn__alerts_hub(struct churn__alerts *al);
-
-/** churn__alerts_index() - the engine's index of current alert revisions (borrowed). */
-struct churn_alert_index *churn__alerts_index(struct churn__alerts *al);
-
-/**
- * churn__alerts_forget_customer() - drop a customer's alerts from the index after the privacy
- * erase removed them from the log (NULL engine: nothing).
- */
-void churn__alerts_forget_customer(struct churn__alerts *al, const char *customer_id);
-/** churn__alerts_notify_fn() - the hub callback for watchers (ctx = the watcher). */
-churn_alert_hub_notify_fn churn__alerts_notify_fn(void);
-/** churn__alerts_add_watcher() - list @w for fan-out (takes a watcher reference). */
-void churn__alerts_add_watcher(struct churn__alerts *al, struct churn__watcher *w);
-/** churn__alerts_remove_watcher() - unlist @w (drops the list's reference); idempotent. */
-void churn__alerts_remove_watcher(struct churn__alerts *al, struct churn__watcher *w);
-/** churn__watcher_drain_locked() - send what the hub has pending for @w (w->mu held). */
-void churn__watcher_drain_locked(struct churn__watcher *w);
-/** churn__watcher_heartbeat_locked() - send a heartbeat on @w's stream (w->mu held). */
-void churn__watcher_heartbeat_locked(struct churn__watcher *w);
-/** churn__watcher_put() - drop a watcher reference; the last frees it and unrefs its rpc. */
-void churn__watcher_put(struct churn__watcher *w);
+/** churn__alert_service_fini() - free AlertService's shared state (the store is detached). */
+void churn__alert_service_fini(void);
 
 /* chat_outbox.c: an AnalyzeChat stream's answers, sent in order once what they report is
  * durable (issue 13) */

@@ -153,7 +153,18 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
     if (err)
         churn_log(CHURN_LOG_ERROR, "model_registry_unreadable", CHURN_LF_STR("error", why));
     else
-        err = churn__alerts_start(svc, store, &svc->alerts);
+        err = churn__alerts_start(
+            &(struct churn_alert_engine_config){
+                .store = store,
+                .scorer = svc->scoring,
+                .scores = svc->scores,
+                .playbooks_path = svc->playbooks_path,
+                .segments = svc->segments,
+                .alert_rules = svc->alert_rules,
+                .sweep_interval_ms = svc->sweep_interval_ms,
+                .sweep_delay_ms = svc->sweep_delay_ms,
+            },
+            &svc->alerts);
     if (!err) {
         err = churn__delivery_start(svc);
         if (err) {
@@ -199,6 +210,7 @@ churn_services_detach_store(struct churn_services *svc)
     churn__delivery_stop(svc);
     churn__alerts_stop(svc->alerts);
     svc->alerts = NULL;
+    churn__alert_service_fini();
     churn__chat_saver_stop(svc->chat_saver);
     svc->chat_saver = NULL;
     churn_scorer_detach(svc->scoring);
