@@ -188,6 +188,10 @@ churn__at_risk_from_index(struct churn_rpc *rpc, const Churn__V1__ListAtRiskCust
     struct churn_arena *a = churn_rpc_arena(rpc);
     if (!churn_score_builder_complete(svc->score_builder) || !svc->scores)
         return CHURN_EAGAIN;
+    /* a listing that began on the scan (before the index was built) goes on there: its
+     * tokens are offsets, and the scan also refuses what is neither */
+    if (*req->page_token && strncmp(req->page_token, "i1.", 3) != 0)
+        return CHURN_EAGAIN;
     struct churn_score_cursor cur = {0};
     if (*req->page_token && !token_decode(req->page_token, &cur))
         return churn_rpc_error(rpc, CHURN_EINVAL,

@@ -181,7 +181,7 @@ def test_index_pages_are_stable_and_tokens_checked(api, quiet):
     t = p1.next_page_token
     altered = t[:-1] + ("0" if t[-1] != "0" else "1")
     stub = api.scoring_grpc.ScoringServiceStub(quiet.channel())
-    for bad in (altered, "i1.1.1.0.0.00." + "0" * 16, "12"):
+    for bad in (altered, "i1.1.1.0.0.00." + "0" * 16, "i1.garbage"):
         err = rpc_error(stub.ListAtRiskCustomers, api.scoring_pb2.ListAtRiskCustomersRequest(
             page_size=5, page_token=bad, filter=every), timeout=RPC_TIMEOUT_S)
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "page_token" in err.details()
