@@ -97,8 +97,9 @@ void churn_score_index_destroy(struct churn_score_index *idx);
 /**
  * churn_score_index_put() - insert or replace the score of @it->customer_id (copied) and clear
  * its changed mark. The same numbers, tiers and segment again change nothing (a listing in
- * progress is not disturbed). The tiers must be 1..3 and the numbers finite and not negative
- * (CHURN_EINVAL otherwise, the index unchanged); CHURN_ENOMEM. O(log N).
+ * progress is not disturbed); with the same generation too, the put takes only the read lock
+ * and the entry keeps its first scored_at_ms. The tiers must be 1..3 and the numbers finite and not
+ * negative (CHURN_EINVAL otherwise, the index unchanged); CHURN_ENOMEM. O(log N).
  */
 enum churn_err churn_score_index_put(struct churn_score_index *idx,
                                      const struct churn_score_index_item *it);

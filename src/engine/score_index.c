@@ -470,11 +470,27 @@ same_place(struct churn_score_index *idx, const struct entry *e,
            e->vtier == (uint8_t)it->value_tier && seg && strncmp(seg, it->segment, SEG_NAME) == 0;
 }
 
+/* Whether @it is already in the index as it is, with no changed mark: then a put changes
+ * nothing but the generation and time, which are written in place under the read lock only
+ * when they are the same too (so concurrent readers never see a torn value). */
+static bool
+unchanged(struct churn_score_index *idx, const struct churn_score_index_item *it)
+{
+    pthread_rwlock_rdlock(&idx->lock);
+    struct entry *e = *slot_of(idx, it->customer_id);
+    bool same = e && same_place(idx, e, it) && e->generation == it->generation &&
+                (idx->n_dirty == 0 || !*dirty_slot(idx, it->customer_id));
+    pthread_rwlock_unlock(&idx->lock);
+    return same;
+}
+
 enum churn_err
 churn_score_index_put(struct churn_score_index *idx, const struct churn_score_index_item *it)
 {
     if (!item_valid(it))
         return CHURN_EINVAL;
+    if (unchanged(idx, it))
+        return CHURN_OK; /* the common case (a read scoring an unchanged customer): no writer */
     pthread_rwlock_wrlock(&idx->lock);
     enum churn_err err = CHURN_OK;
     struct entry **slot = slot_of(idx, it->customer_id);
