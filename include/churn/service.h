@@ -28,6 +28,7 @@ struct churn_retrain_options;
 struct churn_delivery_config;
 struct churn_delivery;
 struct churn__admin;
+struct churn_score_index;
 
 struct churn_services {
     struct churn_health *health;
@@ -64,6 +65,9 @@ struct churn_services {
     struct churn_delivery *delivery;
     /* issue 14: ReloadModel takes model files from inside this directory only (NULL: none) */
     const char *model_dir;
+    /* issue 12: every listable customer's current score, fed by every score computed and
+     * emptied of erased and churned customers (churn/score_index.h; read it, never free it) */
+    struct churn_score_index *scores;
 };
 
 /**

@@ -17,6 +17,7 @@
 #include "churn/event_codec.h"
 #include "churn/features.h"
 #include "churn/log.h"
+#include "churn/score_index.h"
 #include "churn/service.h"
 #include "churn/store.h"
 #include "churn_proto.h"
@@ -837,6 +838,7 @@ delete_customer(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMes
     if (err)
         return churn_rpc_error(rpc, err, "%s", churn_store_last_error());
     churn__alerts_forget_customer(svc->alerts, req->customer_id); /* ListAlerts' index too */
+    churn_score_index_remove(svc->scores, req->customer_id);      /* and every listing */
     churn_log(CHURN_LOG_INFO, "customer_erased", CHURN_LF_STR("customer_id", req->customer_id));
     Churn__V1__DeleteCustomerResponse *resp =
         churn_arena_alloc(churn_rpc_arena(rpc), sizeof(*resp));
