@@ -64,6 +64,8 @@ struct churn_services {
     struct churn_delivery *delivery;
     /* issue 14: ReloadModel takes model files from inside this directory only (NULL: none) */
     const char *model_dir;
+    /* issue 15: daily aggregate snapshots are kept this many days (0: the default, 400) */
+    int64_t trend_keep_days;
 };
 
 /**
