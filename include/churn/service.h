@@ -68,6 +68,8 @@ struct churn_services {
     /* issue 12: every listable customer's current score, fed by every score computed and
      * emptied of erased and churned customers (churn/score_index.h; read it, never free it) */
     struct churn_score_index *scores;
+    /* issue 15: daily aggregate snapshots are kept this many days (0: the default, 400) */
+    int64_t trend_keep_days;
 };
 
 /**
