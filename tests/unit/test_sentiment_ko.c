@@ -934,10 +934,14 @@ macro_f1(size_t conf[3][3])
     return f1 / 3;
 }
 
-Test(korean, support_chat_eval_ko_does_not_regress)
+/* The counts over the labelled set @name under tests/data/. */
+static struct ko_counts
+count_set(const char *name)
 {
-    FILE *fp = fopen(CHURN_SOURCE_ROOT "/tests/data/support_chat_eval_ko.tsv", "r");
-    cr_assert_not_null(fp);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/tests/data/%s", CHURN_SOURCE_ROOT, name);
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp, "cannot open %s", path);
     char line[4096];
     struct ko_counts c = {0};
     bool header = false;
@@ -950,14 +954,33 @@ Test(korean, support_chat_eval_ko_does_not_regress)
         count_row(line, &c);
     }
     fclose(fp);
+    return c;
+}
+
+Test(korean, support_chat_eval_ko_does_not_regress)
+{
+    struct ko_counts c = count_set("support_chat_eval_ko.tsv");
     cr_assert_geq(c.n, 400, "the Korean set has at least 400 utterances");
     double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
     double prec = (double)c.tp / (double)(c.tp + c.fp), rec = (double)c.tp / (double)(c.tp + c.fn);
-    cr_expect_geq(acc, 0.90, "accuracy fell to %.3f", acc);
-    cr_expect_geq(f1, 0.89, "macro-F1 fell to %.3f", f1);
-    cr_expect_geq(prec, 0.95, "escalation precision fell to %.3f", prec);
-    cr_expect_geq(rec, 0.93, "escalation recall fell to %.3f", rec);
+    cr_expect_geq(acc, 0.92, "accuracy fell to %.3f", acc);
+    cr_expect_geq(f1, 0.91, "macro-F1 fell to %.3f", f1);
+    cr_expect_eq(c.fp, 0, "escalation precision fell to %.3f", prec);
+    cr_expect_geq(rec, 0.98, "escalation recall fell to %.3f", rec);
     cr_expect_eq(c.hard_caught, c.hard, "hard triggers caught: %zu of %zu", c.hard_caught, c.hard);
+}
+
+/* The second held-out set (never tuned on): its figures when it was first evaluated. */
+Test(korean, heldout_set_does_not_regress)
+{
+    struct ko_counts c = count_set("support_chat_eval_ko_heldout.tsv");
+    cr_assert_geq(c.n, 120);
+    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
+    double prec = (double)c.tp / (double)(c.tp + c.fp), rec = (double)c.tp / (double)(c.tp + c.fn);
+    cr_expect_geq(acc, 0.84, "accuracy fell to %.3f", acc);
+    cr_expect_geq(f1, 0.84, "macro-F1 fell to %.3f", f1);
+    cr_expect_geq(prec, 0.93, "escalation precision fell to %.3f", prec);
+    cr_expect_geq(rec, 0.84, "escalation recall fell to %.3f", rec);
 }
 
 /* Feed one conversation's turns; returns the 1-based turn of the first escalation, 0: none. */
@@ -1028,5 +1051,5 @@ Test(korean, conversations_escalate_at_their_turn)
     fclose(fp);
     cr_assert_geq(convs, 30, "at least 30 conversations");
     cr_expect_eq(false_alarms, 0, "a calm conversation escalated");
-    cr_expect_geq(on_time, 22, "only %zu of %zu escalated at their turn", on_time, to_escalate);
+    cr_expect_geq(on_time, 23, "only %zu of %zu escalated at their turn", on_time, to_escalate);
 }
