@@ -64,6 +64,8 @@ struct churn_services {
     struct churn_delivery *delivery;
     /* issue 14: ReloadModel takes model files from inside this directory only (NULL: none) */
     const char *model_dir;
+    /* issue 14: churnd's own counters (churn/service_metrics.h; NULL: metrics off) */
+    struct churn_service_metrics *metrics;
 };
 
 /**
