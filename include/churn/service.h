@@ -70,6 +70,8 @@ struct churn_services {
     struct churn_score_index *scores;
     /* issue 15: daily aggregate snapshots are kept this many days (0: the default, 400) */
     int64_t trend_keep_days;
+    /* issue 14: churnd's own counters (churn/service_metrics.h; NULL: metrics off) */
+    struct churn_service_metrics *metrics;
 };
 
 /**

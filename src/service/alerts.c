@@ -24,6 +24,7 @@
 #include "churn/page_token.h"
 #include "churn/sentiment_tracker.h"
 #include "churn/service.h"
+#include "churn/service_metrics.h"
 #include "churn/store.h"
 #include "churn_proto.h"
 #include "alert_engine.h"
@@ -383,6 +384,7 @@ watcher_too_slow_locked(struct churn__watcher *w)
 {
     uint64_t resume = w->last_sent;
     churn_alert_hub_lagged(w->sub, &resume);
+    churn_service_metrics_watcher_cut(w->engine->svc->metrics);
     churn_rpc_finish(w->rpc, CHURN_EFULL,
                      "watcher too slow: fell behind after sequence %" PRIu64
                      "; resume after sequence %" PRIu64,
@@ -539,6 +541,8 @@ churn__watcher_heartbeat_locked(struct churn__watcher *w)
 static void
 watcher_send_failed_locked(struct churn__watcher *w, enum churn_err err)
 {
+    if (err == CHURN_EFULL)
+        churn_service_metrics_watcher_cut(w->engine->svc->metrics);
     if (err == CHURN_EFULL)
         churn_rpc_finish(w->rpc, CHURN_EFULL,
                          "watcher too slow: fell behind after sequence %" PRIu64

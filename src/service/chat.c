@@ -21,6 +21,7 @@
 #include "churn/sentiment.h"
 #include "churn/sentiment_tracker.h"
 #include "churn/service.h"
+#include "churn/service_metrics.h"
 #include "churn/store.h"
 #include "churn_proto.h"
 #include "service_internal.h"
@@ -449,6 +450,7 @@ queue_durable_answer(struct churn_rpc *rpc, const struct conversation *c,
     size_t len = 0;
     if (encode_record(next->sequence, next->seen, &next->state, rec, sizeof(rec), &len) != CHURN_OK)
         return churn_rpc_error(rpc, CHURN_EINTERNAL, "conversation state does not encode");
+    churn_service_metrics_chat_turn(svc->metrics, (int)req->role, d->escalate ? (int)d->reason : 0);
     if (d->escalate && svc->alerts) {
         churn_log(CHURN_LOG_INFO, "chat_escalation", CHURN_LF_STR("conversation", c->id),
                   CHURN_LF_STR("customer_id", c->customer_id),

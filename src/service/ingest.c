@@ -19,6 +19,7 @@
 #include "churn/log.h"
 #include "churn/score_index.h"
 #include "churn/service.h"
+#include "churn/service_metrics.h"
 #include "churn/store.h"
 #include "churn_proto.h"
 #include "service_internal.h"
@@ -135,6 +136,7 @@ add_rejection_locked(struct ingest_stream *st, int64_t index, const char *event_
                      const char *reason, const char *field)
 {
     st->rejected++;
+    churn_service_metrics_rejected(st->svc->metrics, reason);
     if (st->n_rejections == INGEST_MAX_REJECTIONS)
         return;
     size_t i = st->n_rejections++;
@@ -239,6 +241,7 @@ batch_done(void *user, enum churn_err err, const struct churn_event_result *resu
         }
     } else {
         st->committed_at_ms = churn_now_ms();
+        int64_t accepted = st->accepted, duplicates = st->duplicates;
         for (size_t i = 0; i < n; i++) {
             switch (results[i].status) {
             case CHURN_EVENT_ACCEPTED:
@@ -263,6 +266,8 @@ batch_done(void *user, enum churn_err err, const struct churn_event_result *resu
             }
             }
         }
+        churn_service_metrics_events(st->svc->metrics, (uint64_t)(st->accepted - accepted),
+                                     (uint64_t)(st->duplicates - duplicates));
     }
     st->outstanding--;
     bool resume = st->outstanding < INGEST_MAX_OUTSTANDING && !st->half_closed;

@@ -26,6 +26,7 @@
 #include "churn/registry.h"
 #include "churn/score_index.h"
 #include "churn/service.h"
+#include "churn/service_metrics.h"
 #include "churn/store.h"
 #include "churn_proto.h"
 #include "service_internal.h"
@@ -570,6 +571,7 @@ score_one(struct churn_services *svc, struct churn__served_model *m, const char 
                                                               memo ? &digest : NULL, &decoded, rec);
     if (e == CHURN_OK && !decoded) {
         *out = memo->score;
+        churn_service_metrics_score(svc->metrics, (*out)->probability, (int)(*out)->risk_tier);
         return CHURN_OK;
     }
     if (e == CHURN_ENOTFOUND) {
@@ -610,6 +612,7 @@ score_one(struct churn_services *svc, struct churn__served_model *m, const char 
         memo_keep(svc, memo, m, max_reasons, digest, s, a);
     index_feed(svc, m, rec, s);
     *out = s;
+    churn_service_metrics_score(svc->metrics, s->probability, (int)s->risk_tier);
     return CHURN_OK;
 }
 

@@ -202,7 +202,10 @@ churn__store_write(struct churn_store *s, churn__store_write_fn *fn, void *ctx, 
             }
             break;
         }
+        int64_t t0 = s->opts.on_commit_ns ? churn_mono_ns() : 0;
         rc = mdb_txn_commit(txn);
+        if (rc == 0 && s->opts.on_commit_ns) /* issue 14: commit latency */
+            s->opts.on_commit_ns(s->opts.observer_ctx, churn_mono_ns() - t0);
         if (rc == MDB_MAP_FULL) {
             if ((err = grow_map(s)))
                 break;
@@ -694,6 +697,8 @@ churn__store_apply(struct churn_store *s, const struct churn__segment *segs, siz
     err = churn__store_write(s, apply_txn, &c, "applying events");
     if (!err)
         churn__store_history_commit(s, c.first_day);
+    if (!err && s->opts.on_group) /* issue 14: events per group commit */
+        s->opts.on_group(s->opts.observer_ctx, total);
 out:
     churn_free(c.order);
     churn_free(c.res);
