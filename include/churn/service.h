@@ -181,4 +181,22 @@ void churn_services_collect(void *ctx, struct churn_metrics_sink *sink);
 extern const unsigned char churn_descriptor_set[];
 extern const size_t churn_descriptor_set_len;
 
+/* ---- the dashboard's live feed (issue 15) ------------------------------------------------ */
+struct churn_alert;
+struct churn_alert_hub;
+struct churn_buf;
+
+/** churn_services_alert_hub() - the attached store's alert hub (borrowed); NULL before. */
+struct churn_alert_hub *churn_services_alert_hub(struct churn_services *svc);
+
+/**
+ * churn_services_alert_read() - the alert log entry @seq into *@out: CHURN_ENOTFOUND when
+ * there is none (erased, or past the head), CHURN_EUNAVAIL before the store is attached.
+ */
+enum churn_err churn_services_alert_read(struct churn_services *svc, uint64_t seq,
+                                         struct churn_alert *out);
+
+/** churn_services_alert_json() - append @alert as the API's JSON mapping (compact) to @out. */
+enum churn_err churn_services_alert_json(const struct churn_alert *alert, struct churn_buf *out);
+
 #endif
