@@ -4,7 +4,7 @@
  * function with the store's observed history, every customer's rows grouped by customer and
  * stamped with their cutoff. Rows go through the CSV text of churn_features_csv_row() into
  * the dataset loader, so a store set and an exported CSV (churn_trainset_csv(), which
- * tools/store-bench/store-export writes) are the same training set.
+ * tools/bench/store/store-export writes) are the same training set.
  */
 #include "churn/trainset.h"
 
