@@ -29,6 +29,7 @@
 #include "churn/alerts_playbook.h"
 #include "churn/alloc.h"
 #include "churn/clock.h"
+#include "churn/delivery.h"
 #include "churn/features.h"
 #include "churn/log.h"
 #include "churn/reasons.h"
@@ -712,6 +713,36 @@ out:
     return err;
 }
 
+/* ---- playbook webhook actions (issue 15) ------------------------------------------------- */
+
+void
+churn__alerts_record_action_call(struct churn__alerts *al, const char *dest, uint64_t id,
+                                 int http_status, unsigned attempts, int64_t at_ms)
+{
+    struct churn_arena a;
+    churn_arena_init(&a, 256 * 1024);
+    char msg[256] = "";
+    pthread_mutex_lock(&al->log_mu);
+    struct churn_alert *w = &al->work;
+    enum churn_err err = read_latest_locked(al, id, w, &a, msg, sizeof(msg));
+    if (!err)
+        err = churn_alert_record_action_call(w, http_status, attempts, at_ms, churn_now_ms(), msg,
+                                             sizeof(msg));
+    if (!err)
+        err = commit_revision_locked(al, &a);
+    if (!err)
+        churn_log(CHURN_LOG_INFO, "action_called", CHURN_LF_INT("alert", (int64_t)id),
+                  CHURN_LF_STR("webhook", dest), CHURN_LF_INT("http_status", http_status),
+                  CHURN_LF_INT("attempts", attempts),
+                  CHURN_LF_INT("sequence", (int64_t)w->sequence));
+    else if (err != CHURN_EEXIST) /* a re-delivery after a restart: already recorded */
+        churn_log(CHURN_LOG_WARN, "action_not_recorded", CHURN_LF_INT("alert", (int64_t)id),
+                  CHURN_LF_STR("webhook", dest),
+                  CHURN_LF_STR("error", msg[0] ? msg : churn_strerror(err)));
+    pthread_mutex_unlock(&al->log_mu);
+    churn_arena_fini(&a);
+}
+
 /* ---- watchers and fan-out -------------------------------------------------------------- */
 
 uint64_t
@@ -1016,6 +1047,19 @@ churn__alerts_reload_playbooks(struct churn__alerts *al, char *msg, size_t msgle
     return err;
 }
 
+/* Issue 15: the --webhook destinations a playbook may name. */
+static enum churn_err
+playbook_webhooks(struct churn__alerts *al)
+{
+    const struct churn_delivery_config *cfg = al->svc->delivery_config;
+    const char *names[CHURN_DELIVERY_MAX_DESTS];
+    size_t n = 0;
+    for (size_t i = 0; cfg && i < cfg->n_dests; i++)
+        if (cfg->dests[i].kind == CHURN_DELIVERY_WEBHOOK)
+            names[n++] = cfg->dests[i].name;
+    return churn_playbook_registry_set_webhooks(al->playbooks, names, n);
+}
+
 enum churn_err
 churn__alerts_start(struct churn_services *svc, struct churn_store *store,
                     struct churn__alerts **out)
@@ -1076,6 +1120,9 @@ churn__alerts_start(struct churn_services *svc, struct churn_store *store,
     if (err)
         goto out_fail;
     err = churn_playbook_registry_create(&al->playbooks);
+    if (err)
+        goto out_fail;
+    err = playbook_webhooks(al);
     if (err)
         goto out_fail;
     char msg[512];
