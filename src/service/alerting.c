@@ -134,12 +134,25 @@ churn__alerts_encode_states(const struct churn__state_set *set, struct churn_are
     return blob;
 }
 
+/* The catalogue feature with the largest positive contribution (-1: none). */
+static int
+top_feature(const struct churn_score_snapshot *snap)
+{
+    int best = -1;
+    for (uint32_t i = 0; i < snap->n_features; i++)
+        if (snap->contributions[i] > 0 &&
+            (best < 0 || snap->contributions[i] > snap->contributions[best]))
+            best = (int)i;
+    return snap->n_features == CHURN_FEAT__COUNT ? best : -1;
+}
+
 bool
-churn__alerts_snapshot_state(const void *data, size_t len, struct churn_snapshot_state *out)
+churn_snapshot_read_state(const void *data, size_t len, struct churn_snapshot_state *out)
 {
     struct churn__state_set set;
     states_decode(data, len, &set);
     memset(out, 0, sizeof(*out));
+    out->top_feature = -1;
     for (int c = 1; c < CHURN_CAUSE_COUNT; c++)
         if (set.have[c] && set.st[c].open_id)
             out->open_alerts++;
@@ -147,8 +160,11 @@ churn__alerts_snapshot_state(const void *data, size_t len, struct churn_snapshot
     if (set.snap && churn_score_snapshot_decode(set.snap, set.snap_len, &snap) == CHURN_OK) {
         out->has_score = true;
         out->risk = snap.risk_tier;
+        out->value_tier = snap.value_tier;
         out->probability = snap.probability;
         out->value = snap.value;
+        out->scored_at_ms = snap.scored_at_ms;
+        out->top_feature = top_feature(&snap);
         churn_score_snapshot_fini(&snap);
     }
     return true;
