@@ -119,6 +119,9 @@ int churnctl_retrain(struct ctl *ctl, int argc, char **argv);
 /* report_trends.c (issue 15): the daily snapshots of a store, and the report period options */
 int churnctl_report_trends(int argc, char **argv);
 
+/* report_html.c (issue 15): the HTML retention report of a store */
+int churnctl_report_html(int argc, char **argv);
+
 /** churnctl_report_period() - parse @value of @flag (a date or ISO-8601 time) into its UTC
  * *@day: 0, or EXIT_USAGE after "churnctl report CMD: FLAG: 'VALUE' is not a date". */
 int churnctl_report_period(const char *cmd, const char *flag, const char *value, int32_t *day);
