@@ -207,7 +207,7 @@ async function refresh() {
 function addFeedItem(alert, id) {
   const feed = document.getElementById("feed");
   const chat = alert.chat ? " (chat: " + (alert.chat.excerpt || "") + ")" : "";
-  feed.prepend(el("li", { "data-sequence": id }, when(alert.updated_at_ms || alert.created_at_ms) + " #" +
+  feed.prepend(el("li", { "data-sequence": alert.sequence, "data-event": id }, when(alert.updated_at_ms || alert.created_at_ms) + " #" +
     alert.sequence + " " + alert.customer_id + " " + (alert.change || "").replace("ALERT_CHANGE_", "") +
     " " + (alert.cause || "").replace("ALERT_CAUSE_", "") + chat));
   while (feed.children.length > 100) feed.lastChild.remove();
