@@ -5,26 +5,13 @@
  */
 #include "churn/store.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 #include <lmdb.h>
 
-#include "churn/alloc.h"
-#include "churn/clock.h"
-#include "churn/hash.h"
-#include "churn/log.h"
 #include "store_internal.h"
 #include "store_lmdb.h"
-
-/* ---- privacy erase --------------------------------------------------------------------------- */
 
 /*
  * Delete every key of @dbi that starts with @prefix (@plen bytes); *@n counts them. Return: 0

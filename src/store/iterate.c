@@ -1,29 +1,18 @@
 /*
  * iterate.c - walks over every customer: decoded records in id order without holding a
- * transaction across the caller's work, and pages of customer ids.
+ * transaction across the caller's work, pages of customer ids, and every alert state.
  */
 #include "churn/store.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 #include <lmdb.h>
 
 #include "churn/alloc.h"
-#include "churn/clock.h"
-#include "churn/hash.h"
 #include "churn/log.h"
 #include "store_internal.h"
 #include "store_lmdb.h"
-
-/* ---- iteration ------------------------------------------------------------------------------- */
 
 enum churn_err
 churn_store_foreach_customer(struct churn_store *s,
@@ -138,5 +127,45 @@ out_txn:
     churn__store_read_end(s, txn);
     mdb_txn_abort(txn);
     *n = err ? 0 : count;
+    return err;
+}
+
+enum churn_err
+churn_store_foreach_alert_state(struct churn_store *s,
+                                int (*fn)(const char *customer_id, const void *data, size_t len,
+                                          void *user),
+                                void *user)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur;
+    churn__store_clear_error();
+    enum churn_err err = churn__store_read_begin(s, &txn);
+    if (err)
+        return err;
+    int rc = mdb_cursor_open(txn, s->dbi[CHURN__DB_ALERT_STATE], &cur);
+    if (rc) {
+        err = churn__mdb_err(rc, "reading alert states");
+        goto out_txn;
+    }
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *p = v.mv_data;
+        if (k.mv_size == 0 || k.mv_size > CHURN_ID_MAX || v.mv_size < 1 || p[0] != VALUE_VERSION)
+            continue;
+        char cid[CHURN_ID_MAX + 1];
+        memcpy(cid, k.mv_data, k.mv_size);
+        cid[k.mv_size] = '\0';
+        if (fn(cid, p + 1, v.mv_size - 1, user)) {
+            err = CHURN_ECANCELLED;
+            break;
+        }
+    }
+    if (!err && rc != MDB_NOTFOUND)
+        err = churn__mdb_err(rc, "reading alert states");
+    mdb_cursor_close(cur);
+out_txn:
+    churn__store_read_end(s, txn);
+    mdb_txn_abort(txn);
     return err;
 }

@@ -9,24 +9,16 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <lmdb.h>
 
 #include "churn/alloc.h"
-#include "churn/clock.h"
-#include "churn/hash.h"
 #include "churn/log.h"
 #include "store_internal.h"
 #include "store_lmdb.h"
-
-/* ---- open / close -------------------------------------------------------------------------- */
 
 static const char *const db_names[CHURN__DB_COUNT] = {
     [CHURN__DB_CUSTOMERS] = "customers",         [CHURN__DB_EVENT_IDS] = "event_ids",

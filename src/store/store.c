@@ -12,24 +12,18 @@
  * per-customer index the privacy erase walks); alerts by big-endian u64 sequence; meta by name.
  * Every value starts with a format version byte.
  */
-#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #include "churn/store.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <unistd.h>
 
 #include <lmdb.h>
 
-#include "churn/alloc.h"
-#include "churn/clock.h"
-#include "churn/hash.h"
 #include "churn/log.h"
 #include "store_internal.h"
 #include "store_lmdb.h"

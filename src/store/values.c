@@ -5,62 +5,80 @@
  */
 #include "churn/store.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 #include <lmdb.h>
 
-#include "churn/alloc.h"
-#include "churn/clock.h"
-#include "churn/hash.h"
-#include "churn/log.h"
 #include "store_internal.h"
 #include "store_lmdb.h"
 
-/* ---- opaque values: conversations, alert state, meta ----------------------------------------- */
-
-struct value_ctx {
+/* struct value_del - a value to delete: its database and key. */
+struct value_del {
     MDB_dbi dbi;
     const void *key;
     size_t klen;
-    const void *data;
-    size_t len;
-    bool del;
 };
 
 static enum churn_err
-value_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
+delete_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
 {
-    struct value_ctx *c = vctx;
-    if (c->del) {
-        MDB_val k = {c->klen, (void *)c->key};
-        int rc = mdb_del(txn, c->dbi, &k, NULL);
-        if (rc == MDB_NOTFOUND)
-            return churn__store_fail(CHURN_ENOTFOUND, "no such value");
-        return churn__mdb_err(rc, "deleting a value");
-    }
-    return churn__store_put_versioned(txn, c->dbi, c->key, c->klen, c->data, c->len,
-                                      "writing a value");
+    (void)s;
+    struct value_del *c = vctx;
+    MDB_val k = {c->klen, (void *)c->key};
+    int rc = mdb_del(txn, c->dbi, &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return churn__store_fail(CHURN_ENOTFOUND, "no such value");
+    return churn__mdb_err(rc, "deleting a value");
 }
 
+/* The longest key of a value: "customer id NUL conversation id". */
+#define VALUE_KEY_MAX (2 * CHURN_ID_MAX + 2)
+
+/*
+ * typedef value_item_fn - item @i of the caller's @items: its key written into @key (capacity
+ * VALUE_KEY_MAX) with the length returned, and its bytes in @data and @len.
+ */
+typedef size_t value_item_fn(const void *items, size_t i, char *key, const void **data,
+                             size_t *len);
+
+struct batch_ctx {
+    MDB_dbi dbi;
+    const void *items;
+    size_t n;
+    value_item_fn *item;
+    const char *what;
+};
+
 static enum churn_err
-put_value(struct churn_store *s, MDB_dbi dbi, const void *key, size_t klen, const void *data,
-          size_t len)
+batch_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
 {
-    if (len > CHURN_STORE_VALUE_MAX)
-        return churn__store_fail(CHURN_ETOOBIG, "value of %zu bytes is over the %u byte limit", len,
-                                 CHURN_STORE_VALUE_MAX);
-    if (len && !data)
-        return churn__store_fail(CHURN_EINVAL, "no data");
-    struct value_ctx c = {dbi, key, klen, data, len, false};
-    return churn__store_write(s, value_txn, &c, "writing a value");
+    (void)s;
+    struct batch_ctx *c = vctx;
+    for (size_t i = 0; i < c->n; i++) {
+        char key[VALUE_KEY_MAX];
+        const void *data;
+        size_t len;
+        size_t klen = c->item(c->items, i, key, &data, &len);
+        enum churn_err err = churn__store_put_versioned(txn, c->dbi, key, klen, data, len, c->what);
+        if (err)
+            return err;
+    }
+    return CHURN_OK;
+}
+
+/*
+ * Put @n values of @dbi, described by @item over @items (already checked), in ONE durable
+ * transaction; later items win over earlier ones with the same key. @what names it.
+ */
+static enum churn_err
+put_batch(struct churn_store *s, MDB_dbi dbi, const void *items, size_t n, value_item_fn *item,
+          const char *what)
+{
+    if (n == 0)
+        return CHURN_OK;
+    struct batch_ctx c = {dbi, items, n, item, what};
+    return churn__store_write(s, batch_txn, &c, what);
 }
 
 static enum churn_err
@@ -103,26 +121,13 @@ churn_store_put_conversation(struct churn_store *s, const char *customer_id,
     return churn_store_put_conversations(s, &item, 1);
 }
 
-struct conversations_ctx {
-    const struct churn_conversation_put *items;
-    size_t n;
-    MDB_dbi dbi;
-};
-
-static enum churn_err
-conversations_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
+static size_t
+conversation_item(const void *items, size_t i, char *key, const void **data, size_t *len)
 {
-    struct conversations_ctx *c = vctx;
-    for (size_t i = 0; i < c->n; i++) {
-        char key[2 * CHURN_ID_MAX + 2];
-        size_t klen =
-            churn__store_pair_key(key, c->items[i].customer_id, c->items[i].conversation_id);
-        enum churn_err err = churn__store_put_versioned(txn, c->dbi, key, klen, c->items[i].data,
-                                                        c->items[i].len, "writing a conversation");
-        if (err)
-            return err;
-    }
-    return CHURN_OK;
+    const struct churn_conversation_put *it = (const struct churn_conversation_put *)items + i;
+    *data = it->data;
+    *len = it->len;
+    return churn__store_pair_key(key, it->customer_id, it->conversation_id);
 }
 
 enum churn_err
@@ -138,8 +143,8 @@ churn_store_put_conversations(struct churn_store *s, const struct churn_conversa
         if (items[i].len > CHURN_STORE_VALUE_MAX || (items[i].len && !items[i].data))
             return churn__store_fail(CHURN_ETOOBIG, "conversation %zu: bad or oversized value", i);
     }
-    struct conversations_ctx c = {items, n, s->dbi[CHURN__DB_CONVERSATIONS]};
-    return churn__store_write(s, conversations_txn, &c, "writing conversations");
+    return put_batch(s, s->dbi[CHURN__DB_CONVERSATIONS], items, n, conversation_item,
+                     "writing conversations");
 }
 
 enum churn_err
@@ -167,13 +172,9 @@ churn_store_delete_conversation(struct churn_store *s, const char *customer_id,
     if ((err = churn__store_check_id(customer_id, "customer_id")) ||
         (err = churn__store_check_id(conversation_id, "conversation_id")))
         return err;
-    struct value_ctx c = {s->dbi[CHURN__DB_CONVERSATIONS],
-                          key,
-                          churn__store_pair_key(key, customer_id, conversation_id),
-                          NULL,
-                          0,
-                          true};
-    return churn__store_write(s, value_txn, &c, "deleting a conversation");
+    struct value_del c = {s->dbi[CHURN__DB_CONVERSATIONS], key,
+                          churn__store_pair_key(key, customer_id, conversation_id)};
+    return churn__store_write(s, delete_txn, &c, "deleting a conversation");
 }
 
 enum churn_err
@@ -185,64 +186,15 @@ churn_store_put_alert_state(struct churn_store *s, const char *customer_id, cons
     return churn_store_put_alert_states(s, &item, 1);
 }
 
-enum churn_err
-churn_store_foreach_alert_state(struct churn_store *s,
-                                int (*fn)(const char *customer_id, const void *data, size_t len,
-                                          void *user),
-                                void *user)
+static size_t
+alert_state_item(const void *items, size_t i, char *key, const void **data, size_t *len)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur;
-    churn__store_clear_error();
-    enum churn_err err = churn__store_read_begin(s, &txn);
-    if (err)
-        return err;
-    int rc = mdb_cursor_open(txn, s->dbi[CHURN__DB_ALERT_STATE], &cur);
-    if (rc) {
-        err = churn__mdb_err(rc, "reading alert states");
-        goto out_txn;
-    }
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const unsigned char *p = v.mv_data;
-        if (k.mv_size == 0 || k.mv_size > CHURN_ID_MAX || v.mv_size < 1 || p[0] != VALUE_VERSION)
-            continue;
-        char cid[CHURN_ID_MAX + 1];
-        memcpy(cid, k.mv_data, k.mv_size);
-        cid[k.mv_size] = '\0';
-        if (fn(cid, p + 1, v.mv_size - 1, user)) {
-            err = CHURN_ECANCELLED;
-            break;
-        }
-    }
-    if (!err && rc != MDB_NOTFOUND)
-        err = churn__mdb_err(rc, "reading alert states");
-    mdb_cursor_close(cur);
-out_txn:
-    churn__store_read_end(s, txn);
-    mdb_txn_abort(txn);
-    return err;
-}
-
-struct alert_states_ctx {
-    const struct churn_alert_state_put *items;
-    size_t n;
-};
-
-static enum churn_err
-alert_states_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
-{
-    struct alert_states_ctx *c = vctx;
-    for (size_t i = 0; i < c->n; i++) {
-        const struct churn_alert_state_put *it = &c->items[i];
-        enum churn_err err = churn__store_put_versioned(
-            txn, s->dbi[CHURN__DB_ALERT_STATE], it->customer_id, strlen(it->customer_id), it->data,
-            it->len, "writing an alert state");
-        if (err)
-            return err;
-    }
-    return CHURN_OK;
+    const struct churn_alert_state_put *it = (const struct churn_alert_state_put *)items + i;
+    size_t klen = strlen(it->customer_id); /* checked: at most CHURN_ID_MAX */
+    memcpy(key, it->customer_id, klen);
+    *data = it->data;
+    *len = it->len;
+    return klen;
 }
 
 enum churn_err
@@ -257,10 +209,8 @@ churn_store_put_alert_states(struct churn_store *s, const struct churn_alert_sta
         if (items[i].len > CHURN_STORE_VALUE_MAX || (items[i].len && !items[i].data))
             return churn__store_fail(CHURN_ETOOBIG, "alert state %zu: bad or oversized value", i);
     }
-    if (n == 0)
-        return CHURN_OK;
-    struct alert_states_ctx c = {items, n};
-    return churn__store_write(s, alert_states_txn, &c, "writing alert states");
+    return put_batch(s, s->dbi[CHURN__DB_ALERT_STATE], items, n, alert_state_item,
+                     "writing alert states");
 }
 
 enum churn_err
@@ -286,6 +236,24 @@ check_meta_name(const char *name, bool writing)
     return CHURN_OK;
 }
 
+/* struct meta_put - one named value (a batch of one). */
+struct meta_put {
+    const char *name;
+    const void *data;
+    size_t len;
+};
+
+static size_t
+meta_item(const void *items, size_t i, char *key, const void **data, size_t *len)
+{
+    const struct meta_put *it = (const struct meta_put *)items + i;
+    size_t klen = strlen(it->name); /* checked: at most CHURN_NAME_MAX */
+    memcpy(key, it->name, klen);
+    *data = it->data;
+    *len = it->len;
+    return klen;
+}
+
 enum churn_err
 churn_store_put_meta(struct churn_store *s, const char *name, const void *data, size_t len)
 {
@@ -293,7 +261,13 @@ churn_store_put_meta(struct churn_store *s, const char *name, const void *data, 
     churn__store_clear_error();
     if ((err = check_meta_name(name, true)))
         return err;
-    return put_value(s, s->dbi[CHURN__DB_META], name, strlen(name), data, len);
+    if (len > CHURN_STORE_VALUE_MAX)
+        return churn__store_fail(CHURN_ETOOBIG, "value of %zu bytes is over the %u byte limit", len,
+                                 CHURN_STORE_VALUE_MAX);
+    if (len && !data)
+        return churn__store_fail(CHURN_EINVAL, "no data");
+    struct meta_put item = {name, data, len};
+    return put_batch(s, s->dbi[CHURN__DB_META], &item, 1, meta_item, "writing a value");
 }
 
 enum churn_err
