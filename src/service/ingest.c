@@ -546,20 +546,6 @@ record_done(struct churn_rpc *rpc)
 
 /* ---- UpsertCustomers ------------------------------------------------------------------- */
 
-/* Attribute keys: 1..64 bytes of [a-z0-9_] (ingest.proto). */
-static bool
-attr_key_valid(const char *key)
-{
-    size_t n = strlen(key);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9') ||
-              key[i] == '_'))
-            return false;
-    return true;
-}
-
 static enum churn_err
 attrs_from_proto(const Churn__V1__Customer *c, struct churn_customer_attrs *attrs, bool merge,
                  char *reason, size_t rlen)
@@ -591,11 +577,8 @@ attrs_from_proto(const Churn__V1__Customer *c, struct churn_customer_attrs *attr
         attrs->signup_ms = c->signup_at_ms;
     for (size_t i = 0; i < c->n_numeric_attributes; i++) {
         const Churn__V1__Customer__NumericAttributesEntry *e = c->numeric_attributes[i];
-        if (!attr_key_valid(e->key)) {
-            snprintf(reason, rlen, "numeric_attributes: key '%.64s' must be 1..64 of [a-z0-9_]",
-                     e->key);
+        if (churn_attr_name_check(e->key, "numeric_attributes", reason, rlen))
             return CHURN_EINVAL;
-        }
         if (!isfinite(e->value)) {
             snprintf(reason, rlen, "numeric_attributes[%.64s]: not a finite number", e->key);
             return CHURN_EINVAL;
@@ -610,11 +593,8 @@ attrs_from_proto(const Churn__V1__Customer *c, struct churn_customer_attrs *attr
     }
     for (size_t i = 0; i < c->n_categorical_attributes; i++) {
         const Churn__V1__Customer__CategoricalAttributesEntry *e = c->categorical_attributes[i];
-        if (!attr_key_valid(e->key)) {
-            snprintf(reason, rlen, "categorical_attributes: key '%.64s' must be 1..64 of [a-z0-9_]",
-                     e->key);
+        if (churn_attr_name_check(e->key, "categorical_attributes", reason, rlen))
             return CHURN_EINVAL;
-        }
         if (churn_customer_attrs_set_cat(attrs, e->key, e->value) != CHURN_OK) {
             snprintf(reason, rlen,
                      "categorical_attributes[%.64s]: bad name or value, or more "
