@@ -37,25 +37,6 @@ void churn__health_set_serving(struct churn_services *svc, enum churn_health_sta
 /** churn__health_model_served() - a model now serves: scoring is SERVING (unless draining). */
 void churn__health_model_served(struct churn_services *svc);
 
-/* The event sources whose freshness is reported. */
-enum churn__source {
-    CHURN__SRC_ACTIVITY,
-    CHURN__SRC_ORDERS,
-    CHURN__SRC_SUPPORT,
-    CHURN__SRC_REVIEWS,
-    CHURN__SRC_CHAT,
-    CHURN__SRC_LISTINGS,
-    CHURN__SRC_COUNT,
-};
-
-struct churn__source_times {
-    int64_t at[CHURN__SRC_COUNT]; /* last event of each source at or before as_of (0: none) */
-};
-
-/** churn__source_freshness() - when each source last reported for @rec, as of @as_of_ms. */
-void churn__source_freshness(const struct churn_customer *rec, int64_t as_of_ms,
-                             struct churn__source_times *out);
-
 /**
  * churn__freshness_to_proto() - the Freshness message of @rec at @as_of_ms, in @a; a source
  * silent for longer than the staleness limit is listed as stale. NULL when @a is full.
