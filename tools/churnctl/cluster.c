@@ -235,21 +235,33 @@ cmd_plan(int argc, char **argv)
     return rc;
 }
 
+/* Write @b to @path through a temporary file renamed over it (a reader never sees half). */
+static int
+write_atomically(const char *path, const struct churn_buf *b)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    const char *text = churn_buf_str(b);
+    bool ok = f && fwrite(text, 1, strlen(text), f) == strlen(text);
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
+    if (!ok) {
+        fprintf(stderr, "churnctl: cannot write %s: %s\n", path, strerror(errno));
+        remove(tmp);
+        return EXIT_TRANSPORT;
+    }
+    return 0;
+}
+
 static int
 write_file(const char *dir, const char *name, const struct churn_buf *b)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    const char *text = churn_buf_str(b);
-    bool ok = f && fwrite(text, 1, strlen(text), f) == strlen(text);
-    if (f && fclose(f) != 0)
-        ok = false;
-    if (!ok) {
-        fprintf(stderr, "churnctl: cannot write %s: %s\n", path, strerror(errno));
-        return EXIT_TRANSPORT;
-    }
-    return 0;
+    return write_atomically(path, b);
 }
 
 /* Generate one file @name into @dir with @gen's text. */
@@ -337,27 +349,6 @@ cmd_owner(int argc, char **argv)
                t->moving[part] ? " (moving)" : "");
     }
     churn_cluster_table_free(t);
-    return 0;
-}
-
-/* Write @b to @path through a temporary file renamed over it (a reader never sees half). */
-static int
-write_atomically(const char *path, const struct churn_buf *b)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    const char *text = churn_buf_str(b);
-    bool ok = f && fwrite(text, 1, strlen(text), f) == strlen(text);
-    if (f && fclose(f) != 0)
-        ok = false;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
-    if (!ok) {
-        fprintf(stderr, "churnctl: cannot write %s: %s\n", path, strerror(errno));
-        remove(tmp);
-        return EXIT_TRANSPORT;
-    }
     return 0;
 }
 
