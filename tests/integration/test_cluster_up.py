@@ -9,7 +9,8 @@ their records. `tools/cluster down` stops every process it started. A customers 
 through the proxy with `churnctl import --server PROXY --cluster TABLE` (one UpsertCustomers
 per owning shard; without the table the proxy refuses the mixed batch), and
 `churnctl cluster at-risk` merges every shard's at-risk customers by priority, each item
-naming its owner.
+naming its owner; the proxy takes an x-churn-partition hint instead of computing the
+partition (a bad one refused by the proxy, a wrong one by the shard naming the owner).
 """
 
 import contextlib
@@ -88,8 +89,7 @@ def assert_clean_logs(d):
 
 def owner(cid, partitions=256, shards=3):
     """tools/cluster up splits P evenly: shard i+1 owns [i*P/n, (i+1)*P/n)."""
-    part = fnv1a32(cid.encode()) % partitions
-    return next(f"s{i + 1}" for i in range(shards) if part < (i + 1) * partitions // shards)
+    return owner_of_partition(fnv1a32(cid.encode()) % partitions, partitions, shards)
 
 
 def md(cid):
@@ -207,7 +207,7 @@ def test_import_customers_through_the_proxy_and_at_risk_fan_out(api, churnctl_bi
                  "--cluster", table)
     assert r.returncode == 2 and "events go to a cluster with --nats" in r.stderr, r.stderr
     mixed = tmp_path / "mixed.jsonl"
-    mixed.write_text(json.dumps({"customer_id": ids[0], "segment": "x"}) + "\n" +
+    mixed.write_text(json.dumps({"customer_id": ids[0], "segment": owners[ids[0]]}) + "\n" +
                      json.dumps({"event_id": "m1", "customer_id": ids[0], "type": "login",
                                  "occurred_at_ms": int(time.time() * 1000)}) + "\n")
     r = churnctl(churnctl_bin, "import", "--customers", str(mixed), "--server",
@@ -258,3 +258,27 @@ def test_import_customers_through_the_proxy_and_at_risk_fan_out(api, churnctl_bi
     assert all(g["shard"] == owners[g["customer_id"]] for g in got), got
     r = churnctl(churnctl_bin, "cluster", "at-risk", table, "--limit", "0")
     assert r.returncode == 2 and "--limit: '0' is not 1 to 1000" in r.stderr, r.stderr
+    # the partition hint spares the proxy its Lua: a right one routes, a bad one is refused
+    # by the proxy, a wrong one reaches a shard that names the owner (never a wrong answer)
+    cid = ids[0]
+    part = fnv1a32(cid.encode()) % 256
+    other = next(p for p in range(256) if owner_of_partition(p) != owners[cid])
+    with grpc.insecure_channel(cluster["proxy"]) as ch:
+        stub = api.ingest_grpc.IngestServiceStub(ch)
+        req = api.ingest_pb2.GetCustomerRequest(customer_id=cid)
+        got = stub.GetCustomer(req, metadata=md(cid) + (("x-churn-partition", str(part)),),
+                               timeout=RPC_TIMEOUT_S)
+        assert got.customer.segment == owners[cid]
+        e = rpc_error(stub.GetCustomer, req, metadata=md(cid) + (("x-churn-partition", "256"),),
+                      timeout=RPC_TIMEOUT_S)
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+        assert "x-churn-partition: not a partition 0-255" in e.details(), e.details()
+        e = rpc_error(stub.GetCustomer, req,
+                      metadata=md(cid) + (("x-churn-partition", str(other)),),
+                      timeout=RPC_TIMEOUT_S)
+        assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e
+        assert dict(e.trailing_metadata())["x-churn-owner"] == owners[cid]
+
+
+def owner_of_partition(part, partitions=256, shards=3):
+    return next(f"s{i + 1}" for i in range(shards) if part < (i + 1) * partitions // shards)

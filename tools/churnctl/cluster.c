@@ -239,7 +239,7 @@ cmd_plan(int argc, char **argv)
 static int
 write_atomically(const char *path, const struct churn_buf *b)
 {
-    char tmp[4200];
+    char tmp[8192];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     const char *text = churn_buf_str(b);
@@ -259,7 +259,7 @@ write_atomically(const char *path, const struct churn_buf *b)
 static int
 write_file(const char *dir, const char *name, const struct churn_buf *b)
 {
-    char path[4096];
+    char path[8000];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     return write_atomically(path, b);
 }
