@@ -20,6 +20,8 @@ struct churn_store;
 struct churn_scorer;
 struct churn_score;
 struct churn_score_index;
+struct churn_service_metrics;
+struct churn_delivery_config;
 
 /*
  * struct churn_alert_engine_config - what the alert engine works with (borrowed while it
@@ -33,6 +35,12 @@ struct churn_alert_engine_config {
     const struct churn_segment_config *segments;        /* NULL: thresholds */
     const struct churn_alert_rules_config *alert_rules; /* NULL: the defaults */
     int64_t sweep_interval_ms;                          /* 0: no sweep */
+    /* issue 14: churnd's counters (churn/service_metrics.h; NULL: metrics off) */
+    struct churn_service_metrics *metrics;
+    /* issue 15: the --webhook destinations a playbook may name (NULL: none) */
+    const struct churn_delivery_config *delivery_config;
+    /* issue 15: days of daily snapshots kept (0: the default) */
+    int64_t trend_keep_days;
     int64_t sweep_delay_ms;
 };
 

@@ -112,12 +112,12 @@ build_rescore_alert(struct churn__alerts *al, enum churn_alert_cause cause,
     churn_alert_what_moved(&al->rules, prev, cur, al->labels, CHURN_FEAT__COUNT, fresh);
     if (cur->model_changed_ms)
         tell_model_change(cur, fresh);
-    struct churn_source_freshness src[CHURN_SRC__COUNT];
-    for (int i = 0; i < CHURN_SRC__COUNT; i++) {
+    struct churn_source_freshness src[CHURN_SOURCE_COUNT];
+    for (int i = 0; i < CHURN_SOURCE_COUNT; i++) {
         src[i].source = churn_features_source_name((enum churn_source)i);
         src[i].last_event_ms = sc->freshness.at[i];
     }
-    churn_alert_mark_stale(&al->rules, src, CHURN_SRC__COUNT, now,
+    churn_alert_mark_stale(&al->rules, src, CHURN_SOURCE_COUNT, now,
                            fresh); /* keeps those that fit */
     return CHURN_OK;
 }

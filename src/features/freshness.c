@@ -1,7 +1,8 @@
 /*
- * features/freshness.c - when each event source (activity, orders, support, reviews, chat,
- * listings) last reported for a customer as of a time, from the record's day buckets, and
- * whether a source went stale. Pure: the score and GetCustomer report it the same way.
+ * freshness.c - how recent a customer's inputs are: the last day each source of events
+ * (activity, orders, support, reviews, chat, listings) reported in the record's day buckets,
+ * as of an instant, and which of them have gone quiet for longer than the stale limit. A pure
+ * function of the record, like every feature; the service only turns it into its message.
  */
 #include "churn/features.h"
 
@@ -10,46 +11,51 @@
 
 #include "churn/clock.h"
 
-const char *
-churn_features_source_name(enum churn_source s)
-{
-    static const char *const names[CHURN_SRC__COUNT] = {
-        [CHURN_SRC_ACTIVITY] = "activity", [CHURN_SRC_ORDERS] = "orders",
-        [CHURN_SRC_SUPPORT] = "support",   [CHURN_SRC_REVIEWS] = "reviews",
-        [CHURN_SRC_CHAT] = "chat",         [CHURN_SRC_LISTINGS] = "listings",
-    };
-    return s >= 0 && s < CHURN_SRC__COUNT ? names[s] : "unspecified";
-}
-
 void
 churn_features_freshness(const struct churn_customer *rec, int64_t as_of_ms,
                          struct churn_freshness *out)
 {
     memset(out, 0, sizeof(*out));
-    out->last_event_ms = rec->last_seen_ms <= as_of_ms ? rec->last_seen_ms : as_of_ms;
+    int64_t *at = out->at;
     int32_t as_of_day = churn_day_of_ms(as_of_ms);
     for (unsigned i = 0; i < rec->n_days; i++) {
         const struct churn_day *d = &rec->days[i];
         if (d->day > as_of_day)
             break;
-        int64_t end = ((int64_t)d->day + 1) * CHURN_MS_PER_DAY - 1;
+        int64_t end = churn_day_end_ms(d->day);
         if (end > as_of_ms)
             end = as_of_ms;
         if (rec->last_seen_ms > 0 && end > rec->last_seen_ms)
             end = rec->last_seen_ms; /* never later than the newest event */
         if (d->logins || d->sessions)
-            out->at[CHURN_SRC_ACTIVITY] = end;
+            at[CHURN_SOURCE_ACTIVITY] = end;
         if (d->orders_completed || d->orders_cancelled || d->orders_refunded)
-            out->at[CHURN_SRC_ORDERS] = end;
+            at[CHURN_SOURCE_ORDERS] = end;
         if (d->tickets_opened || d->tickets_resolved)
-            out->at[CHURN_SRC_SUPPORT] = end;
+            at[CHURN_SOURCE_SUPPORT] = end;
         if (d->reviews)
-            out->at[CHURN_SRC_REVIEWS] = end;
+            at[CHURN_SOURCE_REVIEWS] = end;
         if (!isnan(d->chat_dissatisfaction) || d->escalations || d->churn_intents)
-            out->at[CHURN_SRC_CHAT] = end;
+            at[CHURN_SOURCE_CHAT] = end;
         if (d->listings >= 0)
-            out->at[CHURN_SRC_LISTINGS] = end;
+            at[CHURN_SOURCE_LISTINGS] = end;
     }
+    out->last_event_ms = rec->last_seen_ms <= as_of_ms ? rec->last_seen_ms : as_of_ms;
+    for (int s = 0; s < CHURN_SOURCE_COUNT; s++) {
+        out->stale[s] = at[s] > 0 && as_of_ms - at[s] > CHURN_SOURCE_STALE_AFTER_MS;
+        out->n_stale += out->stale[s];
+    }
+}
+
+const char *
+churn_features_source_name(enum churn_source s)
+{
+    static const char *const names[CHURN_SOURCE_COUNT] = {
+        [CHURN_SOURCE_ACTIVITY] = "activity", [CHURN_SOURCE_ORDERS] = "orders",
+        [CHURN_SOURCE_SUPPORT] = "support",   [CHURN_SOURCE_REVIEWS] = "reviews",
+        [CHURN_SOURCE_CHAT] = "chat",         [CHURN_SOURCE_LISTINGS] = "listings",
+    };
+    return s >= 0 && s < CHURN_SOURCE_COUNT ? names[s] : "unspecified";
 }
 
 bool

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "churn/score.h"
+#include "churn/service.h"
+#include "churn/service_metrics.h"
 #include "service_internal.h"
 
 /* Reason @r as the API's Reason, in @a; NULL when @a is full. */
@@ -83,5 +85,6 @@ churn__score_for_response(struct churn_services *svc, struct churn_served *m, co
         snprintf(err, errlen, "response too large");
         return CHURN_ETOOBIG;
     }
+    churn_service_metrics_score(svc->metrics, scratch->probability, (int)scratch->risk_tier);
     return CHURN_OK;
 }

@@ -14,9 +14,11 @@
 #include "churn/log.h"
 #include "churn/model.h"
 #include "churn/model_inputs.h"
+#include "churn/page_token.h"
 #include "churn/registry.h"
 #include "churn/score.h"
 #include "churn/service.h"
+#include "churn/service_metrics.h"
 #include "churn/store.h"
 #include "churn_proto.h"
 #include "service_internal.h"
@@ -270,11 +272,12 @@ list_at_risk(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
     /* the scan's page token is the offset into the priority order, as decimal text */
     size_t offset = 0;
     if (*req->page_token) {
-        char *end;
-        unsigned long long o = strtoull(req->page_token, &end, 10);
-        if (*end || o > 100000000ULL)
+        struct churn_page_token t;
+        const char *why;
+        if (churn_page_token_parse(req->page_token, CHURN_PAGE_OFFSET, &t, &why) ||
+            t.position > 100000000ULL)
             return churn_rpc_error(rpc, CHURN_EINVAL, "page_token: not a token from this API");
-        offset = (size_t)o;
+        offset = (size_t)t.position;
     }
     struct churn_served *m = churn_scorer_acquire(svc->scoring);
     if (!m)
@@ -318,8 +321,10 @@ list_at_risk(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
     resp->scores = scores;
     resp->total_size = (int64_t)scan.n;
     resp->snapshot_at_ms = churn_now_ms();
-    if (first + count < scan.n)
-        resp->next_page_token = churn_arena_printf(a, "%zu", first + count);
+    char tok[CHURN_PAGE_TOKEN_MAX];
+    struct churn_page_token next = {CHURN_PAGE_OFFSET, 0, first + count};
+    if (first + count < scan.n && churn_page_token_format(&next, tok, sizeof(tok)))
+        resp->next_page_token = churn_arena_strdup(a, tok);
     churn_served_release(m);
     churn_free(scan.entries);
     *out = &resp->base;

@@ -126,18 +126,19 @@ struct churn__alert_extra {
 /* One WatchAlerts stream: its call (alerts.c), served by the engine as a listener. */
 struct churn__watcher {
     struct churn__alerts *engine;
-    struct churn_rpc *rpc;                /* one reference, dropped when the watcher is freed */
-    atomic_int refs;                      /* the call, the engine's list, a fan-out in progress */
-    struct churn_alert_listener listener; /* how the engine's thread serves it */
-    pthread_mutex_t mu;                   /* the fields below: one drain at a time */
-    struct churn_alert_sub *sub;          /* NULL once unsubscribed */
-    bool finished;                        /* the stream was ended by us */
-    uint64_t last_sent;                   /* last sequence sent or passed over (resume point) */
-    uint64_t start_head;                  /* head of the log when the call started (caught_up) */
-    struct churn_alert_filter filter;     /* the hub's part of the request's filter */
-    size_t ring_backlog;                  /* alerts the ring held at subscription, not taken yet */
-    int64_t delivered;                    /* backlog alerts sent (caught_up) */
-    bool caught_up;                       /* the caught_up marker was sent */
+    struct churn_rpc *rpc;                 /* one reference, dropped when the watcher is freed */
+    struct churn_service_metrics *metrics; /* the service's counters (NULL: off) */
+    atomic_int refs;                       /* the call, the engine's list, a fan-out in progress */
+    struct churn_alert_listener listener;  /* how the engine's thread serves it */
+    pthread_mutex_t mu;                    /* the fields below: one drain at a time */
+    struct churn_alert_sub *sub;           /* NULL once unsubscribed */
+    bool finished;                         /* the stream was ended by us */
+    uint64_t last_sent;                    /* last sequence sent or passed over (resume point) */
+    uint64_t start_head;                   /* head of the log when the call started (caught_up) */
+    struct churn_alert_filter filter;      /* the hub's part of the request's filter */
+    size_t ring_backlog;                   /* alerts the ring held at subscription, not taken yet */
+    int64_t delivered;                     /* backlog alerts sent (caught_up) */
+    bool caught_up;                        /* the caught_up marker was sent */
     int64_t heartbeat_ms;         /* idle interval before a heartbeat (set before listing) */
     _Atomic int64_t last_send_ms; /* when anything was last sent (for heartbeats) */
     struct churn__alert_extra extra;
@@ -149,6 +150,14 @@ struct churn__watcher {
 Churn__V1__Outcome churn__outcome_to_proto(enum churn_outcome o);
 /** churn__alert_to_proto() - the API's Alert message of @a in @ar; NULL when @ar is full. */
 Churn__V1__Alert *churn__alert_to_proto(const struct churn_alert *a, struct churn_arena *ar);
+
+/**
+ * churn__alerts_record_action_call() - issue 15: the playbook webhook @dest accepted the action
+ * of alert @id (HTTP @http_status, @attempts attempts, at @at_ms): an ACTION_CALLED revision,
+ * logged (action_called); a call already recorded is left as it is. Any thread.
+ */
+void churn__alerts_record_action_call(struct churn__alerts *al, const char *dest, uint64_t id,
+                                      int http_status, unsigned attempts, int64_t at_ms);
 
 /**
  * churn__delivery_start() - start delivering alert changes to svc->delivery_config's
@@ -211,10 +220,5 @@ bool churn__chat_outbox_hold(struct churn__chat_outbox *ob);
 void churn__chat_outbox_writable(struct churn__chat_outbox *ob);
 /** churn__chat_outbox_half_close() - the client is done: finish after the last answer. */
 void churn__chat_outbox_half_close(struct churn__chat_outbox *ob);
-/* ingest.c: one API event as a domain event whose strings live in @a; CHURN_EINVAL with a
- * reason naming the field (@field). Shared with the JetStream consumer (issue 16). */
-enum churn_err churn__event_from_proto(const Churn__V1__Event *pe, struct churn_arena *a,
-                                       struct churn_event *ev, char *reason, size_t rlen,
-                                       const char **field);
 
 #endif
