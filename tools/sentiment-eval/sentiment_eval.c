@@ -19,7 +19,7 @@
  *                  [--language CODE] [--seconds S] [--errors FILE]
  *
  * --lines FILE measures only churn_sentiment_analyze() over the lines of FILE as they are (the
- * input of `churnctl sentiment`: tools/bench-sentiment-cli compares the two), once through,
+ * input of `churnctl sentiment`: tools/bench/sentiment-cli compares the two), once through,
  * and prints {"lines", "cpu_seconds", "lines_per_cpu_second"}; nothing else is run.
  *
  * --errors FILE writes every misjudged row (polarity or escalation) and every conversation
