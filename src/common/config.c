@@ -107,8 +107,9 @@ static const struct opt options[] = {
      "a retrained model serves only when its backtest AUC beats the serving one's by this"},
     {"retrain-horizon-days", OPT_INT, OFF(retrain_horizon_days), 1, 365, "90",
      "retraining's label horizon: churn within this many days (also the backtest window)"},
-    {"retrain-cutoffs", OPT_INT, OFF(retrain_cutoffs), 1, 24, "3",
-     "retraining's stacked training cutoffs"},
+    {"retrain-cutoffs", OPT_INT, OFF(retrain_cutoffs), 0, 24, "0",
+     "retraining's stacked training cutoffs (0: auto, as churnctl train: those with 90 days of "
+     "history, up to 6)"},
     {"retrain-step-days", OPT_INT, OFF(retrain_step_days), 1, 365, "30",
      "days between retraining's cutoffs"},
     {"retrain-budget-s", OPT_INT, OFF(retrain_budget_s), 0, 86400, "120",
@@ -180,6 +181,9 @@ static const struct opt options[] = {
      "a NATS server configuration whose partition() mapping must use the table's P"},
     {"cluster-nats", OPT_STR, OFF(cluster_nats), 0, 0, "",
      "NATS URLs (comma-separated): ingest the owned partitions' JetStream streams"},
+    /* issue 15 (reports): the daily aggregate snapshot (docs/REPORTS.md) */
+    {"trend-keep-days", OPT_INT, OFF(trend_keep_days), 1, 3660, "400",
+     "daily aggregate snapshots (the trends) are kept this many days"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -176,6 +176,8 @@ churn__store_apply(struct churn_store *s, const struct churn__segment *segs, siz
     err = churn__store_write(s, apply_txn, &c, "applying events");
     if (!err)
         churn__store_history_commit(s, c.first_day);
+    if (!err && s->opts.on_group) /* issue 14: events per group commit */
+        s->opts.on_group(s->opts.observer_ctx, total);
 out:
     churn_free(c.order);
     churn_free(c.res);

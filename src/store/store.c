@@ -24,6 +24,7 @@
 
 #include <lmdb.h>
 
+#include "churn/clock.h"
 #include "churn/log.h"
 #include "store_internal.h"
 #include "store_lmdb.h"
@@ -227,7 +228,10 @@ churn__store_write(struct churn_store *s, churn__store_write_fn *fn, void *ctx, 
             }
             break;
         }
+        int64_t t0 = s->opts.on_commit_ns ? churn_mono_ns() : 0;
         rc = mdb_txn_commit(txn);
+        if (rc == 0 && s->opts.on_commit_ns) /* issue 14: commit latency */
+            s->opts.on_commit_ns(s->opts.observer_ctx, churn_mono_ns() - t0);
         if (rc == MDB_MAP_FULL) {
             if ((err = grow_map(s)))
                 break;
