@@ -97,6 +97,8 @@ struct churn_config {
     char *shard_name;
     char *cluster_nats_config;
     char *cluster_nats; /* NATS URLs: ingest the owned partitions from JetStream */
+    /* issue 15 (reports): daily aggregate snapshots kept this many days */
+    int64_t trend_keep_days;
 };
 
 enum churn_config_action {

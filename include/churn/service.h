@@ -28,6 +28,7 @@ struct churn_retrain_options;
 struct churn_delivery_config;
 struct churn_delivery;
 struct churn__admin;
+struct churn_score_index;
 
 struct churn_services {
     struct churn_health *health;
@@ -64,6 +65,13 @@ struct churn_services {
     struct churn_delivery *delivery;
     /* issue 14: ReloadModel takes model files from inside this directory only (NULL: none) */
     const char *model_dir;
+    /* issue 12: every listable customer's current score, fed by every score computed and
+     * emptied of erased and churned customers (churn/score_index.h; read it, never free it) */
+    struct churn_score_index *scores;
+    /* issue 15: daily aggregate snapshots are kept this many days (0: the default, 400) */
+    int64_t trend_keep_days;
+    /* issue 14: churnd's own counters (churn/service_metrics.h; NULL: metrics off) */
+    struct churn_service_metrics *metrics;
 };
 
 /**

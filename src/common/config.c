@@ -177,6 +177,9 @@ static const struct opt options[] = {
      "a NATS server configuration whose partition() mapping must use the table's P"},
     {"cluster-nats", OPT_STR, OFF(cluster_nats), 0, 0, "",
      "NATS URLs (comma-separated): ingest the owned partitions' JetStream streams"},
+    /* issue 15 (reports): the daily aggregate snapshot (docs/REPORTS.md) */
+    {"trend-keep-days", OPT_INT, OFF(trend_keep_days), 1, 3660, "400",
+     "daily aggregate snapshots (the trends) are kept this many days"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -193,6 +193,21 @@ suffix_negation(struct item *items, size_t n_items, size_t i, double v, bool int
     return v * nx->e->modifier;
 }
 
+/* Korean: an intent item whose last word is in the past adnominal form (-한, -된, -던) with a
+ * word after it in its clause describes what happened, it intends nothing (탈퇴한 친구,
+ * 해지했던 계정, 해지한 줄 알았는데); the future form (탈퇴할 거예요) is still intent. */
+static bool
+ko_past_mention(const struct item *items, size_t n_items, const struct tok_form *f, size_t i)
+{
+    const struct item *it = &items[i];
+    const struct tok_form *x = &f[it->last];
+    if (i + 1 >= n_items || items[i + 1].clause != it->clause ||
+        f[items[i + 1].first].kind != CHURN_TOK_WORD || x->surf_len <= 3)
+        return false;
+    const char *end = x->surf + x->surf_len - 3;
+    return memcmp(end, "한", 3) == 0 || memcmp(end, "된", 3) == 0 || memcmp(end, "던", 3) == 0;
+}
+
 /* The VADER rules for item @i (of the forms @f), returning its adjusted valence. */
 static double
 apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t i, bool cap_diff,
@@ -252,6 +267,11 @@ apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t
         }
     }
     v = suffix_negation(items, n_items, i, v, intent);
+    if (intent && korean && !(e->flags & CHURN__LEX_HARD) &&
+        ko_past_mention(items, n_items, f, i)) {
+        it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
+        v = 0.0; /* a mention: 탈퇴한 친구 */
+    }
     if (intent && (it->ev_flags & CHURN_EVIDENCE_F_NEGATED)) {
         it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
         v = 0.0; /* not leaving is no praise: 탈퇴 안 할게요, "I don't want to cancel" */

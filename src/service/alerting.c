@@ -33,6 +33,7 @@
 #include "churn/log.h"
 #include "churn/reasons.h"
 #include "churn/share.h"
+#include "churn/service_metrics.h"
 #include "churn/store.h"
 #include "alert_engine.h"
 #include "service_internal.h"
@@ -131,6 +132,26 @@ churn__alerts_encode_states(const struct churn__state_set *set, struct churn_are
     if (!blob || states_encode(set, blob) != CHURN_OK)
         return NULL;
     return blob;
+}
+
+bool
+churn__alerts_snapshot_state(const void *data, size_t len, struct churn_snapshot_state *out)
+{
+    struct churn__state_set set;
+    states_decode(data, len, &set);
+    memset(out, 0, sizeof(*out));
+    for (int c = 1; c < CHURN_CAUSE_COUNT; c++)
+        if (set.have[c] && set.st[c].open_id)
+            out->open_alerts++;
+    struct churn_score_snapshot snap = {0};
+    if (set.snap && churn_score_snapshot_decode(set.snap, set.snap_len, &snap) == CHURN_OK) {
+        out->has_score = true;
+        out->risk = snap.risk_tier;
+        out->probability = snap.probability;
+        out->value = snap.value;
+        churn_score_snapshot_fini(&snap);
+    }
+    return true;
 }
 
 /* ---- reading the log -------------------------------------------------------------------- */
@@ -239,6 +260,7 @@ churn__alerts_commit_batch_locked(struct churn__alerts *al, struct churn__commit
     for (size_t i = 0; i < n; i++) {
         struct churn_alert *w = items[i].work;
         atomic_fetch_add(&al->alerts_committed, 1);
+        churn_service_metrics_alert(al->svc->metrics, (int)w->cause, (int)w->change);
         err = churn_alert_hub_publish(al->hub, w);
         if (err)
             churn_log(CHURN_LOG_ERROR, "alert_publish_failed",
@@ -891,8 +913,13 @@ engine_main(void *arg)
             fan_out(al);
         if (have_job)
             process_jobs(al, jobs, n_taken, &a, batch);
-        if (n_ids)
+        if (n_ids) {
             churn__rescore_batch(al, ids, n_ids, &a, fresh);
+            pthread_mutex_lock(&al->mu); /* the sweep's end waits for the batch in flight */
+            al->rescores_finished += n_ids;
+            pthread_cond_broadcast(&al->space_cv);
+            pthread_mutex_unlock(&al->mu);
+        }
         int64_t now = churn_now_ms();
         if (now >= next_tick) {
             heartbeats(al);

@@ -59,6 +59,8 @@ usage(FILE *out)
           "  report outcomes --store DIR [--json]\n"
           "                               per playbook: retention of treated customers vs\n"
           "                               the control group, 95% CI, revenue retained\n"
+          "  report trends --store DIR [--from DATE] [--to DATE] [--json]\n"
+          "                               the daily snapshots: at risk, revenue at risk, churn\n"
           "\n"
           "METHOD is a full name (/churn.v1.ScoringService/GetScore) or a short one\n"
           "(ScoringService/GetScore or ScoringService.GetScore).\n"

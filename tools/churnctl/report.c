@@ -188,6 +188,10 @@ churnctl_report(int argc, char **argv)
 {
     if (argc >= 1 && strcmp(argv[0], "outcomes") == 0)
         return report_outcomes(argc - 1, argv + 1);
-    fputs("usage: churnctl report outcomes --store DIR [--json]\n", stderr);
+    if (argc >= 1 && strcmp(argv[0], "trends") == 0) /* issue 15 */
+        return churnctl_report_trends(argc - 1, argv + 1);
+    fputs("usage: churnctl report outcomes --store DIR [--json]\n"
+          "       churnctl report trends --store DIR [--from DATE] [--to DATE] [--json]\n",
+          stderr);
     return EXIT_USAGE;
 }

@@ -16,7 +16,10 @@
  * opened as --language (default auto: each text in the language its script says).
  *
  *   sentiment-eval [--data FILE]... [--conversations FILE]... [--lexicons DIR]
- *                  [--language CODE] [--seconds S]
+ *                  [--language CODE] [--seconds S] [--errors FILE]
+ *
+ * --errors FILE writes every misjudged row (polarity or escalation) and every conversation
+ * escalated off its labelled turn to FILE, one tab-separated line each, for reading causes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,9 @@
 #include "churn/sentiment_tracker.h"
 
 #define MAX_ROWS 10000
+
+/* --errors: where misjudged rows and conversations go (NULL: nowhere) */
+static FILE *errors_fp;
 #define MAX_LINE 4096
 
 struct row {
@@ -42,7 +48,7 @@ struct row {
 
 #define USAGE                                                                                      \
     "usage: sentiment-eval [--data FILE]... [--conversations FILE]... [--lexicons DIR]\n"          \
-    "                      [--language CODE] [--seconds S]\n"
+    "                      [--language CODE] [--seconds S] [--errors FILE]\n"
 
 static int
 parse_polarity(const char *s)
@@ -204,6 +210,10 @@ eval_set(const struct churn_sentiment *an, struct churn_arena *arena, const char
         churn_chat_state_init(&st);
         churn_chat_tracker_update(&st, NULL, CHURN_CHAT_ROLE_CUSTOMER, &r, NULL, 0, &d);
         escalated[i] = d.escalate;
+        if (errors_fp && !split && (pred != rows[i].polarity || d.escalate != rows[i].escalate))
+            fprintf(errors_fp, "%s:%zu\t%s\twant %d/%s\tgot %d/%s\tcompound %.3f\t%s\n", path,
+                    i + 1, rows[i].split, rows[i].polarity, rows[i].escalate ? "yes" : "no", pred,
+                    d.escalate ? "yes" : "no", r.compound, rows[i].text);
         if (d.escalate && rows[i].escalate)
             tp++;
         else if (d.escalate)
@@ -293,6 +303,15 @@ judge(struct timing *t, size_t want, size_t got)
         t->false_alarms++;
 }
 
+/* judge(), and the conversation on --errors when it escalated off its labelled turn. */
+static void
+judge_conversation(struct timing *t, const char *conv, size_t want, size_t got)
+{
+    judge(t, want, got);
+    if (errors_fp && want != got)
+        fprintf(errors_fp, "conversation %s\twant turn %zu\tgot turn %zu\n", conv, want, got);
+}
+
 /* Escalation timing over a conversations file, as a JSON object. */
 static void
 eval_conversations(const struct churn_sentiment *an, struct churn_arena *arena, const char *path,
@@ -325,7 +344,7 @@ eval_conversations(const struct churn_sentiment *an, struct churn_arena *arena, 
             }
         if (strcmp(f[0], conv) != 0) {
             if (conv[0])
-                judge(&t, want, got);
+                judge_conversation(&t, conv, want, got);
             snprintf(conv, sizeof(conv), "%.120s", f[0]);
             churn_chat_state_init(&st);
             turn = want = got = 0;
@@ -344,7 +363,7 @@ eval_conversations(const struct churn_sentiment *an, struct churn_arena *arena, 
             got = turn;
     }
     if (conv[0])
-        judge(&t, want, got);
+        judge_conversation(&t, conv, want, got);
     fclose(fp);
     printf(
         "    {\"conversations\": \"%s\", \"n\": %zu, \"to_escalate\": %zu, \"on_time\": %zu, "
@@ -422,7 +441,12 @@ main(int argc, char **argv)
             language = argv[i + 1];
         else if (strcmp(argv[i], "--seconds") == 0)
             seconds = strtod(argv[i + 1], NULL);
-        else {
+        else if (strcmp(argv[i], "--errors") == 0 && !errors_fp) {
+            if (!(errors_fp = fopen(argv[i + 1], "w"))) {
+                fprintf(stderr, "sentiment-eval: cannot open %s\n", argv[i + 1]);
+                return 2;
+            }
+        } else {
             fputs(USAGE, stderr);
             return 2;
         }
@@ -482,5 +506,7 @@ main(int argc, char **argv)
     printf("  ]\n}\n");
     churn_arena_fini(&arena);
     churn_sentiment_close(an);
+    if (errors_fp)
+        fclose(errors_fp);
     return 0;
 }
