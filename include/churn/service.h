@@ -143,6 +143,7 @@ struct churn_backup_schedule {
     const char *dir;  /* where scheduled backups go, and unnamed Backup calls ("" or NULL) */
     int64_t every_ms; /* 0: no schedule */
     unsigned keep;    /* scheduled backups kept in dir (older ones are removed) */
+    uint64_t write_bytes_per_s; /* every backup's copy is written at most this fast (0: unpaced) */
 };
 
 /**

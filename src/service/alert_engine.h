@@ -135,12 +135,6 @@ enum churn_err churn__alerts_load_states(struct churn__alerts *al, const char *c
 uint8_t *churn__alerts_encode_states(const struct churn__state_set *set, struct churn_arena *a,
                                      size_t *len);
 
-/**
- * churn__alerts_snapshot_state() - a stored state blob as the daily snapshot reads it (the
- * latest score and the open alerts); churn_snapshot_state_fn (issue 15, daily snapshot).
- */
-bool churn__alerts_snapshot_state(const void *data, size_t len, struct churn_snapshot_state *out);
-
 /** churn__daily_snapshot() - at the end of a sweep: today's aggregate snapshot, once a day
  * (daily_snapshot.c; issue 15). */
 void churn__daily_snapshot(struct churn__alerts *al);

@@ -57,7 +57,7 @@ def test_events_of_every_kind_are_counted_and_shown(stubs, api, server):
     assert c.as_of_ms > 0
 
     f = features_of(c)
-    assert len(c.features) == 50, sorted(f)  # the catalogue (docs/FEATURES.md)
+    assert len(c.features) == 55, sorted(f)  # the catalogue (docs/FEATURES.md)
     assert f["logins_30d"] == 1
     assert f["session_minutes_30d"] == pytest.approx(30.0)
     assert f["orders_90d"] == 1

@@ -859,10 +859,9 @@ set_attr(struct churn_customer_attrs *a, const char *name, const char *value, ch
             return reasonf(reason, rlen, "%s: more than %d categorical attributes", name,
                            CHURN_ATTRS_MAX);
     }
-    if (err)
-        return reasonf(reason, rlen,
-                       "%s: not a valid attribute name (letters, digits, '_', '.', '-')", name);
-    return CHURN_OK;
+    if (err && !churn_attr_name_check(name, "attribute name", reason, rlen))
+        return reasonf(reason, rlen, "%s: not a valid attribute value", name);
+    return err;
 }
 
 /* Fill @patch (empty fields: keep what is stored) from a customer row. */
@@ -1580,22 +1579,6 @@ add_customer(struct importer *im, const char *id, const struct churn_customer_at
 
 /* ---- records to rows --------------------------------------------------------------------- */
 
-/* Whether @name can be an attribute name ([A-Za-z0-9_.-], 1..CHURN_NAME_MAX bytes). */
-static bool
-attr_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > CHURN_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 /*
  * The CSV reader's message ("line 3: unterminated quoted field") for a record that began on
  * physical line @first: the text after the line number, with the real line when it differs.
@@ -1721,11 +1704,8 @@ row_from_json(struct importer *im, const struct record *rec, struct row *row, js
         if (f >= 0) {
             row->f[f] = text;
         } else {
-            if (!attr_name_ok(key))
-                return reasonf(reason, rlen,
-                               "%.64s: not a valid attribute name (letters, digits, '_', '.', "
-                               "'-', at most %d bytes)",
-                               key, CHURN_NAME_MAX);
+            if ((err = churn_attr_name_check(key, "attribute name", reason, rlen)))
+                return err;
             if (row->n_extra == IMPORT_EXTRA_MAX)
                 return reasonf(reason, rlen, "more than %d attributes", IMPORT_EXTRA_MAX);
             row->extra_name[row->n_extra] = key;
@@ -1813,12 +1793,11 @@ read_header(struct importer *im)
                 goto out;
             }
         }
-        if (!attr_name_ok(name) || ++n_extra > IMPORT_EXTRA_MAX) {
+        char why[CHURN_REASON_MAX];
+        if (churn_attr_name_check(name, "attribute name", why, sizeof(why)) ||
+            ++n_extra > IMPORT_EXTRA_MAX) {
             fprintf(stderr, "churnctl: import: %s: line %lu: column '%s': %s\n", im->path, rec.line,
-                    name,
-                    n_extra > IMPORT_EXTRA_MAX ? "too many attribute columns"
-                                               : "not a valid attribute name (letters, digits, "
-                                                 "'_', '.', '-')");
+                    name, n_extra > IMPORT_EXTRA_MAX ? "too many attribute columns" : why);
             rc = EXIT_USAGE;
             goto out;
         }
