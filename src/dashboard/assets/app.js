@@ -351,10 +351,9 @@ for (const id of ["f-risk", "f-value"])
 
 let started = false;
 async function start() {
-  await refresh();
-  loadModel().catch((e) => setStatus(e.message));
-  loadTrends().catch((e) => setStatus(e.message));
-  loadPlaybooks().catch((e) => setStatus(e.message));
+  await Promise.all([refresh(), ...[loadModel, loadTrends, loadPlaybooks].map((f) =>
+    f().catch((e) => setStatus(e.message)))]);
+  document.body.dataset.loaded = "1"; /* every panel has its first data */
   if (!started && state.lastEvent !== null) {
     started = true;
     feedLoop();
