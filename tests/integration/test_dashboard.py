@@ -62,9 +62,11 @@ def at_risk_total(api, stub, risk=(), value=()):
 def test_every_panel_shows_the_apis_numbers(browser, churnd_factory, demo_store, churnctl_bin,
                                            api, tmp_path):
     # the first sweep scores everyone into the index behind the key figures and the matrix,
-    # and takes the day's snapshot behind the trends
+    # and takes the day's snapshot behind the trends. Fixed value tiers: share-based ones are
+    # recomputed at the end of each sweep, and the index keeps the tiers a score was given
+    # until the customer is scored again, while the listing tiers with the new cut-offs
     server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
-                            args=["--sweep-delay-s", "0"])
+                            args=["--sweep-delay-s", "0", "--value-tiers", "threshold:2000,500"])
     server.wait_log("daily_snapshot_taken")
     port = admin_port(server)
     open_page(browser, port)
