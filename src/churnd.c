@@ -19,6 +19,7 @@
 #include "churn/jsingest.h"
 #include "churn/log.h"
 #include "churn/observe.h"
+#include "churn/service_metrics.h"
 #include "churn/retrain.h"
 #include "churn/sentiment.h"
 #include "churn/service.h"
@@ -151,6 +152,11 @@ open_store(const struct churn_config *cfg, struct churn_services *svc, char *err
     struct churn_store_options so;
     churn_store_options_init(&so);
     so.map_size_max = (size_t)cfg->map_size_max_mb << 20;
+    if (svc->metrics) { /* issue 14: commit latency and group-commit sizes */
+        so.on_commit_ns = churn_service_metrics_commit;
+        so.on_group = churn_service_metrics_group;
+        so.observer_ctx = svc->metrics;
+    }
     if (so.map_size > so.map_size_max)
         so.map_size = so.map_size_max;
     struct churn_store *store;
@@ -322,7 +328,8 @@ main(int argc, char **argv)
         goto out_config;
     }
     struct churn_observe *obs = NULL; /* metrics and the admin listener (issue 14) */
-    if (churn_observe_create(&cfg, &obs, err, sizeof(err)) != CHURN_OK) {
+    if (churn_observe_create(&cfg, &obs, err, sizeof(err)) != CHURN_OK ||
+        churn_service_metrics_create(churn_observe_metrics(obs), &svc.metrics) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));
         goto out_services;
     }
@@ -419,6 +426,7 @@ out_server:
 out_services:
     churn_auth_close(auth);
     churn_observe_destroy(obs); /* after the workers are joined: they count into it */
+    churn_service_metrics_destroy(svc.metrics);
     churn_sentiment_close(svc.sentiment);
     churn_services_fini(&svc);
 out_config:

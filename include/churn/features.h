@@ -169,7 +169,22 @@
       1)                                                                                           \
     X(CHAT_DAYS_90D, "chat_days_90d", "Days with a support chat in the last 90 days",              \
       "Days on which the customer chatted with support in the last 90 days.", "days", 90, "chat",  \
-      1)
+      1)                                                                                           \
+    X(LOGINS_61_90D, "logins_61_90d", "Logins two to three months ago",                            \
+      "Number of logins in days 61-90 before as_of.", "count", 90, "activity", 0)                  \
+    X(ACTIVE_DAYS_14D, "active_days_14d", "Active days in the last 14 days",                       \
+      "Days with a login, session, order, listing update or review in the last 14 days.", "days",  \
+      14, "activity", -1)                                                                          \
+    X(SESSION_MINUTES_90D, "session_minutes_90d", "Session minutes in the last 90 days",           \
+      "Total minutes of sessions in the last 90 days.", "minutes", 90, "activity", -1)             \
+    X(MIN_RATING_90D, "min_rating_90d", "Lowest rating in the last 90 days",                       \
+      "Lowest daily average review rating (1-5) in the last 90 days; NaN without reviews.",        \
+      "stars", 90, "reviews", -1)                                                                  \
+    X(CHAT_MAX_DISSATISFACTION_30D, "chat_max_dissatisfaction_30d",                                \
+      "Highest chat dissatisfaction in the last 30 days",                                          \
+      "Highest daily conversation dissatisfaction in the last 30 days, not decayed; NaN without "  \
+      "chats.",                                                                                    \
+      "score 0-1", 30, "chat", 1)
 
 enum churn_feature {
 #define CHURN__FEAT_ENUM(id, name, label, desc, unit, window, source, monotone) CHURN_FEAT_##id,

@@ -131,6 +131,13 @@ struct churn_store_options {
     int64_t skew_ms;      /* future-timestamp tolerance (default CHURN_EVENT_SKEW_MS) */
     unsigned max_readers; /* LMDB reader slots (default 126) */
     bool read_only;       /* open an existing store without write access */
+    /* issue 14 (metrics): called on the committing thread after each durable write commit
+     * with its duration, the fsync included (commit_ns), and after each commit of events (a
+     * writer's group commit, or churn_store_apply_events) with their number (group); NULL: not
+     * called. Must not block. */
+    void (*on_commit_ns)(void *ctx, int64_t commit_ns);
+    void (*on_group)(void *ctx, size_t events);
+    void *observer_ctx;
 };
 
 /** churn_store_options_init() - fill @opts with the defaults above. */

@@ -107,8 +107,9 @@ static const struct opt options[] = {
      "a retrained model serves only when its backtest AUC beats the serving one's by this"},
     {"retrain-horizon-days", OPT_INT, OFF(retrain_horizon_days), 1, 365, "90",
      "retraining's label horizon: churn within this many days (also the backtest window)"},
-    {"retrain-cutoffs", OPT_INT, OFF(retrain_cutoffs), 1, 24, "3",
-     "retraining's stacked training cutoffs"},
+    {"retrain-cutoffs", OPT_INT, OFF(retrain_cutoffs), 0, 24, "0",
+     "retraining's stacked training cutoffs (0: auto, as churnctl train: those with 90 days of "
+     "history, up to 6)"},
     {"retrain-step-days", OPT_INT, OFF(retrain_step_days), 1, 365, "30",
      "days between retraining's cutoffs"},
     {"retrain-budget-s", OPT_INT, OFF(retrain_budget_s), 0, 86400, "120",

@@ -34,6 +34,7 @@
 #include "churn/log.h"
 #include "churn/reasons.h"
 #include "churn/share.h"
+#include "churn/service_metrics.h"
 #include "churn/store.h"
 #include "alert_engine.h"
 #include "service_internal.h"
@@ -276,6 +277,7 @@ churn__alerts_commit_batch_locked(struct churn__alerts *al, struct churn__commit
     for (size_t i = 0; i < n; i++) {
         struct churn_alert *w = items[i].work;
         atomic_fetch_add(&al->alerts_committed, 1);
+        churn_service_metrics_alert(al->svc->metrics, (int)w->cause, (int)w->change);
         err = churn_alert_hub_publish(al->hub, w);
         if (err)
             churn_log(CHURN_LOG_ERROR, "alert_publish_failed",

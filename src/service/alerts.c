@@ -21,8 +21,10 @@
 #include "churn/event.h"
 #include "churn/clock.h"
 #include "churn/log.h"
+#include "churn/page_token.h"
 #include "churn/sentiment_tracker.h"
 #include "churn/service.h"
+#include "churn/service_metrics.h"
 #include "churn/store.h"
 #include "churn_proto.h"
 #include "alert_engine.h"
@@ -396,6 +398,7 @@ watcher_too_slow_locked(struct churn__watcher *w)
 {
     uint64_t resume = w->last_sent;
     churn_alert_hub_lagged(w->sub, &resume);
+    churn_service_metrics_watcher_cut(w->engine->svc->metrics);
     churn_rpc_finish(w->rpc, CHURN_EFULL,
                      "watcher too slow: fell behind after sequence %" PRIu64
                      "; resume after sequence %" PRIu64,
@@ -553,6 +556,8 @@ static void
 watcher_send_failed_locked(struct churn__watcher *w, enum churn_err err)
 {
     if (err == CHURN_EFULL)
+        churn_service_metrics_watcher_cut(w->engine->svc->metrics);
+    if (err == CHURN_EFULL)
         churn_rpc_finish(w->rpc, CHURN_EFULL,
                          "watcher too slow: fell behind after sequence %" PRIu64
                          "; resume after sequence %" PRIu64,
@@ -674,28 +679,23 @@ list_accept(const struct churn_alert_index_entry *e, void *user)
            (!s->have_cursor || churn_alert_index_before(s->order, &s->cursor, e));
 }
 
+static enum churn_page_kind
+token_kind(int order)
+{
+    return order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_OLDEST   ? CHURN_PAGE_OLDEST
+           : order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_NEWEST ? CHURN_PAGE_NEWEST
+                                                                 : CHURN_PAGE_PRIORITY;
+}
+
 static enum churn_err
 parse_token(struct churn_rpc *rpc, const char *tok, int order, double *prio, uint64_t *seq)
 {
-    char want = order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_OLDEST   ? 'o'
-                : order == CHURN__V1__ALERT_ORDER__ALERT_ORDER_NEWEST ? 'n'
-                                                                      : 'p';
-    if (tok[0] != want || tok[1] != ':')
-        return churn_rpc_error(rpc, CHURN_EINVAL,
-                               "page_token: malformed or issued for another order");
-    char *end = NULL;
-    const char *p = tok + 2;
-    if (want == 'p') {
-        *prio = strtod(p, &end);
-        if (end == p || *end != ':' || !isfinite(*prio))
-            return churn_rpc_error(rpc, CHURN_EINVAL, "page_token: malformed");
-        p = end + 1;
-    }
-    if (*p < '0' || *p > '9')
-        return churn_rpc_error(rpc, CHURN_EINVAL, "page_token: malformed");
-    *seq = strtoull(p, &end, 10);
-    if (*end != '\0')
-        return churn_rpc_error(rpc, CHURN_EINVAL, "page_token: malformed");
+    struct churn_page_token t;
+    const char *why;
+    if (churn_page_token_parse(tok, token_kind(order), &t, &why))
+        return churn_rpc_error(rpc, CHURN_EINVAL, "page_token: %s", why);
+    *prio = t.priority;
+    *seq = t.position;
     return CHURN_OK;
 }
 
@@ -811,13 +811,11 @@ list_alerts(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage
             break; /* a full page, or every candidate was looked at */
     }
     if (more && last) {
-        if (sel->order == CHURN_ALERT_INDEX_OLDEST)
-            resp->next_page_token = churn_arena_printf(ar, "o:%" PRIu64, last->id);
-        else if (sel->order == CHURN_ALERT_INDEX_NEWEST)
-            resp->next_page_token = churn_arena_printf(ar, "n:%" PRIu64, last->seq);
-        else
-            resp->next_page_token =
-                churn_arena_printf(ar, "p:%.17g:%" PRIu64, last->priority, last->seq);
+        struct churn_page_token t = {token_kind(order), last->priority,
+                                     sel->order == CHURN_ALERT_INDEX_OLDEST ? last->id : last->seq};
+        char tok[CHURN_PAGE_TOKEN_MAX];
+        resp->next_page_token =
+            churn_page_token_format(&t, tok, sizeof(tok)) ? churn_arena_strdup(ar, tok) : NULL;
         if (!resp->next_page_token) {
             err = churn_rpc_error(rpc, CHURN_ETOOBIG, "response too large");
             goto out;

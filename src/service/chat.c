@@ -21,6 +21,7 @@
 #include "churn/sentiment.h"
 #include "churn/sentiment_tracker.h"
 #include "churn/service.h"
+#include "churn/service_metrics.h"
 #include "churn/store.h"
 #include "churn_proto.h"
 #include "service_internal.h"
@@ -449,6 +450,7 @@ queue_durable_answer(struct churn_rpc *rpc, const struct conversation *c,
     size_t len = 0;
     if (encode_record(next->sequence, next->seen, &next->state, rec, sizeof(rec), &len) != CHURN_OK)
         return churn_rpc_error(rpc, CHURN_EINTERNAL, "conversation state does not encode");
+    churn_service_metrics_chat_turn(svc->metrics, (int)req->role, d->escalate ? (int)d->reason : 0);
     if (d->escalate && svc->alerts) {
         churn_log(CHURN_LOG_INFO, "chat_escalation", CHURN_LF_STR("conversation", c->id),
                   CHURN_LF_STR("customer_id", c->customer_id),
@@ -483,10 +485,11 @@ queue_durable_answer(struct churn_rpc *rpc, const struct conversation *c,
 }
 
 /*
- * The turn's sequence against its conversation: 1..TURN_SEQUENCE_MAX; above the last turn a
- * new turn; at or below it a replay when that turn was processed (*@replay), else refused
- * (never processed: out of order; or too far back to tell). CHURN_EAGAIN: refused with its
- * per-turn error.
+ * The turn's sequence against its conversation: 1..TURN_SEQUENCE_MAX, the top number only on
+ * a turn that ends the conversation (issue 13: it would leave no number for a later turn, so
+ * every later turn would be refused); above the last turn a new turn; at or below it a replay when
+ * that turn was processed (*@replay), else refused (never processed: out of order; or too far back
+ * to tell). CHURN_EAGAIN: refused with its per-turn error.
  */
 static enum churn_err
 check_sequence(struct churn_rpc *rpc, const Churn__V1__AnalyzeChatRequest *req,
@@ -498,6 +501,11 @@ check_sequence(struct churn_rpc *rpc, const Churn__V1__AnalyzeChatRequest *req,
     if (seq == 0 || seq > TURN_SEQUENCE_MAX)
         snprintf(msg, sizeof(msg), "turn_sequence: %llu is out of range (1 to %lld)",
                  (unsigned long long)seq, (long long)TURN_SEQUENCE_MAX);
+    else if (seq == TURN_SEQUENCE_MAX && !req->ends_conversation)
+        snprintf(msg, sizeof(msg),
+                 "turn_sequence: %llu is the top of the range and leaves no number for a later "
+                 "turn (allowed only on a turn with ends_conversation)",
+                 (unsigned long long)seq);
     else if (seq > last)
         return CHURN_OK;
     else if (last - seq >= SEEN_WINDOW)

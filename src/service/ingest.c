@@ -14,9 +14,12 @@
 #include "churn/alloc.h"
 #include "churn/hash.h"
 #include "churn/clock.h"
+#include "churn/event_codec.h"
 #include "churn/features.h"
 #include "churn/log.h"
+#include "churn/score_index.h"
 #include "churn/service.h"
+#include "churn/service_metrics.h"
 #include "churn/store.h"
 #include "churn_proto.h"
 #include "service_internal.h"
@@ -30,119 +33,6 @@
 #define STALE_AFTER_MS         (30LL * CHURN_MS_PER_DAY)
 #define FIELD_EVENT            1 /* RecordEventsRequest.event */
 #define FIELD_EVENTS           2 /* RecordEventsRequest.events */
-
-/* ---- proto → domain --------------------------------------------------------------------- */
-
-static const char *
-arena_copy(struct churn_arena *a, const char *s)
-{
-    return s ? churn_arena_strdup(a, s) : NULL;
-}
-
-/*
- * Convert one API event into a domain event whose strings live in @a. Returns CHURN_OK, or
- * CHURN_EINVAL with a reason naming the field.
- */
-enum churn_err
-churn__event_from_proto(const Churn__V1__Event *pe, struct churn_arena *a, struct churn_event *ev,
-                        char *reason, size_t rlen, const char **field)
-{
-    memset(ev, 0, sizeof(*ev));
-    ev->event_id = arena_copy(a, pe->event_id);
-    ev->customer_id = arena_copy(a, pe->customer_id);
-    ev->occurred_at_ms = pe->occurred_at_ms;
-    if (!ev->event_id || !ev->customer_id)
-        return CHURN_ENOMEM;
-    switch (pe->kind_case) {
-    case CHURN__V1__EVENT__KIND_LOGIN:
-        ev->kind = CHURN_EVENT_LOGIN;
-        break;
-    case CHURN__V1__EVENT__KIND_SESSION:
-        ev->kind = CHURN_EVENT_SESSION;
-        ev->session.minutes = pe->session->minutes;
-        break;
-    case CHURN__V1__EVENT__KIND_ORDER:
-        ev->kind = CHURN_EVENT_ORDER;
-        ev->order.order_id = arena_copy(a, pe->order->order_id);
-        ev->order.amount = pe->order->amount;
-        ev->order.currency = arena_copy(a, pe->order->currency);
-        if (pe->order->status == CHURN__V1__ORDER_STATUS__ORDER_STATUS_UNSPECIFIED) {
-            *field = "event.order.status";
-            snprintf(reason, rlen,
-                     "event.order.status: required (COMPLETED, CANCELLED or "
-                     "REFUNDED)");
-            return CHURN_EINVAL;
-        }
-        ev->order.status = pe->order->status == CHURN__V1__ORDER_STATUS__ORDER_STATUS_CANCELLED
-                               ? CHURN_ORDER_CANCELLED
-                           : pe->order->status == CHURN__V1__ORDER_STATUS__ORDER_STATUS_REFUNDED
-                               ? CHURN_ORDER_REFUNDED
-                               : CHURN_ORDER_COMPLETED;
-        break;
-    case CHURN__V1__EVENT__KIND_LISTING_UPDATE:
-        ev->kind = CHURN_EVENT_LISTING;
-        ev->listing.active_listings = pe->listing_update->active_listings;
-        break;
-    case CHURN__V1__EVENT__KIND_SUPPORT_TICKET:
-        ev->kind = CHURN_EVENT_TICKET;
-        if (pe->support_ticket->action == CHURN__V1__TICKET_ACTION__TICKET_ACTION_UNSPECIFIED) {
-            *field = "event.support_ticket.action";
-            snprintf(reason, rlen, "event.support_ticket.action: required (OPENED or RESOLVED)");
-            return CHURN_EINVAL;
-        }
-        ev->ticket.action =
-            pe->support_ticket->action == CHURN__V1__TICKET_ACTION__TICKET_ACTION_RESOLVED
-                ? CHURN_TICKET_RESOLVED
-                : CHURN_TICKET_OPENED;
-        ev->ticket.category = arena_copy(a, pe->support_ticket->category);
-        break;
-    case CHURN__V1__EVENT__KIND_REVIEW:
-        ev->kind = CHURN_EVENT_REVIEW;
-        ev->review.rating = pe->review->rating;
-        ev->review.text = arena_copy(a, pe->review->text);
-        ev->review.sentiment = NAN;
-        break;
-    case CHURN__V1__EVENT__KIND_PLAN_CHANGE:
-        ev->kind = CHURN_EVENT_PLAN_CHANGE;
-        switch (pe->plan_change->direction) {
-        case CHURN__V1__PLAN_CHANGE_DIRECTION__PLAN_CHANGE_DIRECTION_UPGRADE:
-            ev->plan.action = CHURN_PLAN_UPGRADE;
-            break;
-        case CHURN__V1__PLAN_CHANGE_DIRECTION__PLAN_CHANGE_DIRECTION_DOWNGRADE:
-            ev->plan.action = CHURN_PLAN_DOWNGRADE;
-            break;
-        case CHURN__V1__PLAN_CHANGE_DIRECTION__PLAN_CHANGE_DIRECTION_CANCEL:
-            ev->plan.action = CHURN_PLAN_CANCEL;
-            break;
-        default:
-            *field = "event.plan_change.direction";
-            snprintf(reason, rlen,
-                     "event.plan_change.direction: must be UPGRADE, DOWNGRADE or "
-                     "CANCEL");
-            return CHURN_EINVAL;
-        }
-        ev->plan.plan = arena_copy(a, pe->plan_change->to_plan);
-        ev->plan.monthly_value = pe->plan_change->monthly_value;
-        break;
-    case CHURN__V1__EVENT__KIND_CHURN:
-        ev->kind = CHURN_EVENT_CHURN;
-        ev->churn.reason = arena_copy(a, pe->churn->reason);
-        break;
-    case CHURN__V1__EVENT__KIND_CUSTOM:
-        ev->kind = CHURN_EVENT_CUSTOM;
-        ev->custom.name = arena_copy(a, pe->custom->name);
-        ev->custom.value = pe->custom->value;
-        break;
-    default:
-        *field = "event";
-        snprintf(reason, rlen,
-                 "event: unknown event type (set one of login, session, order, "
-                 "listing_update, support_ticket, review, plan_change, churn, "
-                 "custom)");
-        return CHURN_EINVAL;
-    }
-    return CHURN_OK;
-}
 
 /* ---- RecordEvents ------------------------------------------------------------------------ */
 
@@ -246,6 +136,7 @@ add_rejection_locked(struct ingest_stream *st, int64_t index, const char *event_
                      const char *reason, const char *field)
 {
     st->rejected++;
+    churn_service_metrics_rejected(st->svc->metrics, reason);
     if (st->n_rejections == INGEST_MAX_REJECTIONS)
         return;
     size_t i = st->n_rejections++;
@@ -350,6 +241,7 @@ batch_done(void *user, enum churn_err err, const struct churn_event_result *resu
         }
     } else {
         st->committed_at_ms = churn_now_ms();
+        int64_t accepted = st->accepted, duplicates = st->duplicates;
         for (size_t i = 0; i < n; i++) {
             switch (results[i].status) {
             case CHURN_EVENT_ACCEPTED:
@@ -374,6 +266,8 @@ batch_done(void *user, enum churn_err err, const struct churn_event_result *resu
             }
             }
         }
+        churn_service_metrics_events(st->svc->metrics, (uint64_t)(st->accepted - accepted),
+                                     (uint64_t)(st->duplicates - duplicates));
     }
     st->outstanding--;
     bool resume = st->outstanding < INGEST_MAX_OUTSTANDING && !st->half_closed;
@@ -949,6 +843,7 @@ delete_customer(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMes
     if (err)
         return churn_rpc_error(rpc, err, "%s", churn_store_last_error());
     churn__alerts_forget_customer(svc->alerts, req->customer_id); /* ListAlerts' index too */
+    churn_score_index_remove(svc->scores, req->customer_id);      /* and every listing */
     churn_log(CHURN_LOG_INFO, "customer_erased", CHURN_LF_STR("customer_id", req->customer_id));
     Churn__V1__DeleteCustomerResponse *resp =
         churn_arena_alloc(churn_rpc_arena(rpc), sizeof(*resp));

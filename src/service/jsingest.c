@@ -20,7 +20,9 @@
 #include "churn/alloc.h"
 #include "churn/arena.h"
 #include "churn/clock.h"
+#include "churn/event_codec.h"
 #include "churn/log.h"
+#include "churn/service_metrics.h"
 #include "churn/shard.h"
 #include "service_internal.h"
 
@@ -304,14 +306,17 @@ account(struct churn_jsingest *js, struct batch *b)
         switch (b->results[i].status) {
         case CHURN_EVENT_ACCEPTED:
             atomic_fetch_add(&js->accepted, 1);
+            churn_service_metrics_events(js->svc->metrics, 1, 0);
             if (k == 0 || strcmp(ids[k - 1], b->events[i].customer_id) != 0)
                 ids[k++] = b->events[i].customer_id;
             break;
         case CHURN_EVENT_DUPLICATE:
             atomic_fetch_add(&js->duplicates, 1);
+            churn_service_metrics_events(js->svc->metrics, 0, 1);
             break;
         case CHURN_EVENT_REJECTED:
             atomic_fetch_add(&js->rejected, 1);
+            churn_service_metrics_rejected(js->svc->metrics, b->results[i].reason);
             churn_log(CHURN_LOG_WARN, "jetstream_event_rejected",
                       CHURN_LF_STR("customer_id", b->events[i].customer_id),
                       CHURN_LF_STR("event_id", b->events[i].event_id),

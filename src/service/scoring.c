@@ -20,10 +20,13 @@
 #include "churn/log.h"
 #include "churn/model.h"
 #include "churn/model_inputs.h"
+#include "churn/page_token.h"
 #include "churn/pb_arena.h"
 #include "churn/reasons.h"
 #include "churn/registry.h"
+#include "churn/score_index.h"
 #include "churn/service.h"
+#include "churn/service_metrics.h"
 #include "churn/store.h"
 #include "churn_proto.h"
 #include "service_internal.h"
@@ -515,6 +518,31 @@ memo_keep(const struct churn_services *svc, struct churn__score_memo *memo,
     memo->scored_at_ms = s->scored_at_ms;
 }
 
+/* Keep @s, the score of @rec by @m just computed, in the score index (a churned customer
+ * leaves it: nothing to warn about). A score the index refuses (NaN) leaves the old one out. */
+static void
+index_feed(struct churn_services *svc, const struct churn__served_model *m,
+           const struct churn_customer *rec, const Churn__V1__Score *s)
+{
+    if (rec->churned_at_ms > 0) {
+        churn_score_index_remove(svc->scores, rec->id);
+        return;
+    }
+    struct churn_score_index_item it = {
+        .probability = s->probability,
+        .priority = s->priority,
+        .value = s->customer_value,
+        .risk_tier = (enum churn_tier)s->risk_tier,
+        .value_tier = (enum churn_tier)s->value_tier,
+        .generation = m->generation,
+        .scored_at_ms = s->scored_at_ms,
+    };
+    snprintf(it.customer_id, sizeof(it.customer_id), "%s", rec->id);
+    snprintf(it.segment, sizeof(it.segment), "%s", rec->attrs.segment);
+    if (churn_score_index_put(svc->scores, &it) != CHURN_OK)
+        churn_score_index_remove(svc->scores, rec->id);
+}
+
 /* Score @id with @m (or take it from @memo, see churn__score_customer); on error fill @msg.
  * The score's strings point into @a. */
 static enum churn_err
@@ -543,6 +571,7 @@ score_one(struct churn_services *svc, struct churn__served_model *m, const char 
                                                               memo ? &digest : NULL, &decoded, rec);
     if (e == CHURN_OK && !decoded) {
         *out = memo->score;
+        churn_service_metrics_score(svc->metrics, (*out)->probability, (int)(*out)->risk_tier);
         return CHURN_OK;
     }
     if (e == CHURN_ENOTFOUND) {
@@ -581,7 +610,9 @@ score_one(struct churn_services *svc, struct churn__served_model *m, const char 
     }
     if (memo)
         memo_keep(svc, memo, m, max_reasons, digest, s, a);
+    index_feed(svc, m, rec, s);
     *out = s;
+    churn_service_metrics_score(svc->metrics, s->probability, (int)s->risk_tier);
     return CHURN_OK;
 }
 
@@ -768,6 +799,7 @@ at_risk_visit(const struct churn_customer *rec, void *user)
         sc->err = CHURN_ENOMEM;
         return 1;
     }
+    index_feed(sc->svc, sc->m, rec, s); /* the scan refreshes the index on its way */
     /* no risk tiers asked for: MEDIUM and HIGH (scoring.proto) */
     if ((!f || f->n_risk_tiers == 0) && s->risk_tier < CHURN__V1__RISK_TIER__RISK_TIER_MEDIUM)
         return 0;
@@ -842,11 +874,12 @@ list_at_risk(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
     /* the page token is the offset into the priority order, as decimal text */
     size_t offset = 0;
     if (*req->page_token) {
-        char *end;
-        unsigned long long o = strtoull(req->page_token, &end, 10);
-        if (*end || o > 100000000ULL)
+        struct churn_page_token t;
+        const char *why;
+        if (churn_page_token_parse(req->page_token, CHURN_PAGE_OFFSET, &t, &why) ||
+            t.position > 100000000ULL)
             return churn_rpc_error(rpc, CHURN_EINVAL, "page_token: not a token from this API");
-        offset = (size_t)o;
+        offset = (size_t)t.position;
     }
     struct churn__served_model *m = acquire(svc->scoring);
     if (!m)
@@ -887,8 +920,10 @@ list_at_risk(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
     resp->scores = scores;
     resp->total_size = (int64_t)scan.n;
     resp->snapshot_at_ms = churn_now_ms();
-    if (first + count < scan.n)
-        resp->next_page_token = churn_arena_printf(a, "%zu", first + count);
+    char tok[CHURN_PAGE_TOKEN_MAX];
+    struct churn_page_token next = {CHURN_PAGE_OFFSET, 0, first + count};
+    if (first + count < scan.n && churn_page_token_format(&next, tok, sizeof(tok)))
+        resp->next_page_token = churn_arena_strdup(a, tok);
     served_unref(m);
     churn_free(scan.entries);
     *out = &resp->base;

@@ -424,10 +424,5 @@ bool churn__chat_outbox_hold(struct churn__chat_outbox *ob);
 void churn__chat_outbox_writable(struct churn__chat_outbox *ob);
 /** churn__chat_outbox_half_close() - the client is done: finish after the last answer. */
 void churn__chat_outbox_half_close(struct churn__chat_outbox *ob);
-/* ingest.c: one API event as a domain event whose strings live in @a; CHURN_EINVAL with a
- * reason naming the field (@field). Shared with the JetStream consumer (issue 16). */
-enum churn_err churn__event_from_proto(const Churn__V1__Event *pe, struct churn_arena *a,
-                                       struct churn_event *ev, char *reason, size_t rlen,
-                                       const char **field);
 
 #endif

@@ -202,7 +202,10 @@ churn__store_write(struct churn_store *s, churn__store_write_fn *fn, void *ctx, 
             }
             break;
         }
+        int64_t t0 = s->opts.on_commit_ns ? churn_mono_ns() : 0;
         rc = mdb_txn_commit(txn);
+        if (rc == 0 && s->opts.on_commit_ns) /* issue 14: commit latency */
+            s->opts.on_commit_ns(s->opts.observer_ctx, churn_mono_ns() - t0);
         if (rc == MDB_MAP_FULL) {
             if ((err = grow_map(s)))
                 break;
@@ -694,6 +697,8 @@ churn__store_apply(struct churn_store *s, const struct churn__segment *segs, siz
     err = churn__store_write(s, apply_txn, &c, "applying events");
     if (!err)
         churn__store_history_commit(s, c.first_day);
+    if (!err && s->opts.on_group) /* issue 14: events per group commit */
+        s->opts.on_group(s->opts.observer_ctx, total);
 out:
     churn_free(c.order);
     churn_free(c.res);
@@ -867,28 +872,28 @@ churn_store_get_customer(struct churn_store *s, const char *customer_id, struct 
 
 /* ---- privacy erase --------------------------------------------------------------------------- */
 
-/* Delete every key of @dbi that starts with @prefix (@plen bytes). Return: count or -rc. */
-static long
-delete_prefix(MDB_txn *txn, MDB_dbi dbi, const char *prefix, size_t plen)
+/*
+ * Delete every key of @dbi that starts with @prefix (@plen bytes); *@n counts them. Return: 0
+ * or the LMDB code (negative, like every LMDB error: it must never be taken for a count).
+ */
+static int
+delete_prefix(MDB_txn *txn, MDB_dbi dbi, const char *prefix, size_t plen, long *n)
 {
     MDB_cursor *cur;
-    long n = 0;
     int rc = mdb_cursor_open(txn, dbi, &cur);
     if (rc)
-        return -rc;
+        return rc;
     MDB_val k = {plen, (void *)prefix}, v;
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
         if ((rc = mdb_cursor_del(cur, 0)))
             break;
-        n++;
+        (*n)++;
         k = (MDB_val){plen, (void *)prefix};
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     }
     mdb_cursor_close(cur);
-    if (rc && rc != MDB_NOTFOUND)
-        return -rc;
-    return n;
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 struct delete_ctx {
@@ -903,7 +908,7 @@ delete_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     const char *cid = dc->cid;
     struct churn_store_erase_report *rep = &dc->rep;
     size_t len = strlen(cid);
-    long found = 0, n;
+    long found = 0, n = 0;
     int rc;
 
     memset(rep, 0, sizeof(*rep)); /* the body may run again after the map grew */
@@ -922,12 +927,13 @@ delete_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     char prefix[CHURN_ID_MAX + 1];
     memcpy(prefix, cid, len);
     prefix[len] = '\0';
-    if ((n = delete_prefix(txn, s->dbi[CHURN__DB_EVENT_IDS], prefix, len + 1)) < 0)
-        return churn__mdb_err((int)-n, "erasing event ids");
+    if ((rc = delete_prefix(txn, s->dbi[CHURN__DB_EVENT_IDS], prefix, len + 1, &n)))
+        return churn__mdb_err(rc, "erasing event ids");
     found += n;
     rep->event_ids = (size_t)n;
-    if ((n = delete_prefix(txn, s->dbi[CHURN__DB_CONVERSATIONS], prefix, len + 1)) < 0)
-        return churn__mdb_err((int)-n, "erasing conversations");
+    n = 0;
+    if ((rc = delete_prefix(txn, s->dbi[CHURN__DB_CONVERSATIONS], prefix, len + 1, &n)))
+        return churn__mdb_err(rc, "erasing conversations");
     found += n;
     rep->conversations = (size_t)n;
 

@@ -287,12 +287,19 @@ def test_the_largest_turn_sequence_does_not_poison_the_conversation(api, server)
     conv = "seq-max"
     a = chat(api, server, [chat_turn(api, conv, 1), chat_turn(api, conv, 2**64 - 1),
                            chat_turn(api, conv, 2**63), chat_turn(api, conv, 2, CHURN_TEXT),
-                           chat_turn(api, conv, 2**63 - 1), chat_turn(api, conv, 2**63 - 1)])
+                           chat_turn(api, conv, 2**63 - 1), chat_turn(api, conv, 3)])
     assert_refused(a[1], "out of range")
     assert_refused(a[2], "out of range")
     assert not a[3].replayed and a[3].escalation.escalate, "churn intent still escalates"
     assert a[3].customer_turns == 2
-    assert not a[4].HasField("error") and not a[4].replayed and a[5].replayed
+    # the top number would leave none for a later turn: refused unless the turn ends it all
+    assert_refused(a[4], "9223372036854775807 is the top of the range",
+                   "allowed only on a turn with ends_conversation")
+    assert not a[5].HasField("error") and not a[5].replayed and a[5].customer_turns == 3
+    last = chat_turn(api, conv, 2**63 - 1)
+    last.ends_conversation = True
+    b = chat(api, server, [last])
+    assert not b[0].HasField("error") and not b[0].replayed and b[0].customer_turns == 4
 
 
 def test_an_escalation_names_its_alert(api, alert_api, server):

@@ -1,10 +1,11 @@
 /*
  * test_common.c - the common module: error table, allocation hook, arena, capped buffer,
- * logging lines, the clock formatting and the identifier rule (ident.c).
+ * logging lines, the clock formatting, the identifier rule (ident.c) and page tokens.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "churn/alloc.h"
@@ -15,6 +16,7 @@
 #include "churn/hash.h"
 #include "churn/ident.h"
 #include "churn/log.h"
+#include "churn/page_token.h"
 
 Test(common, error_names_and_texts_cover_every_code)
 {
@@ -267,4 +269,61 @@ Test(common, ident_text_allows_newlines_but_not_nul_and_field_names_by_suffix)
     cr_assert(!churn_ident_field_is_id("_id"));
     cr_assert(!churn_ident_field_is_id("valid"));
     cr_assert(!churn_ident_field_is_id("text"));
+}
+
+/* Issue 13: a page token is read back only in the exact text the server writes. */
+Test(common, page_tokens_round_trip_and_only_the_canonical_text_is_accepted)
+{
+    struct churn_page_token t = {CHURN_PAGE_PRIORITY, 0.1, 12}, back;
+    char tok[CHURN_PAGE_TOKEN_MAX];
+    const char *why;
+    cr_assert_gt(churn_page_token_format(&t, tok, sizeof(tok)), 0);
+    cr_assert_str_eq(tok, "p:0.10000000000000001:12");
+    cr_assert_eq(churn_page_token_parse(tok, CHURN_PAGE_PRIORITY, &back, &why), CHURN_OK);
+    cr_assert(back.priority == 0.1 && back.position == 12);
+    cr_assert_eq(churn_page_token_parse("n:18446744073709551615", CHURN_PAGE_NEWEST, &back, &why),
+                 CHURN_OK);
+    cr_assert_eq(back.position, UINT64_MAX);
+    cr_assert_eq(churn_page_token_parse("100", CHURN_PAGE_OFFSET, &back, &why), CHURN_OK);
+    cr_assert_eq(back.position, 100);
+    t.priority = NAN;
+    cr_assert_eq(churn_page_token_format(&t, tok, sizeof(tok)), 0);
+    cr_assert_eq(churn_page_token_format(&back, tok, 3), 0); /* "100" needs 4 bytes */
+}
+
+Test(common, page_tokens_refuse_every_loose_form_naming_why)
+{
+    static const struct {
+        const char *tok;
+        enum churn_page_kind kind;
+        const char *why;
+    } bad[] = {
+        {"o:12", CHURN_PAGE_NEWEST, "issued for another order"},
+        {"p:0.5:1", CHURN_PAGE_OLDEST, "issued for another order"},
+        {"garbage", CHURN_PAGE_PRIORITY, "malformed"},
+        {"p:0x1p3:1", CHURN_PAGE_PRIORITY, "malformed"},
+        {"p:inf:1", CHURN_PAGE_PRIORITY, "malformed"},
+        {"p:nan:1", CHURN_PAGE_PRIORITY, "malformed"},
+        {"p:1e400:1", CHURN_PAGE_PRIORITY, "malformed"},
+        {"p: 1:2", CHURN_PAGE_PRIORITY, "malformed"},
+        {"p:0.5:", CHURN_PAGE_PRIORITY, "malformed"},
+        {"n:042", CHURN_PAGE_NEWEST, "malformed"},
+        {"n:+5", CHURN_PAGE_NEWEST, "malformed"},
+        {"n:18446744073709551616", CHURN_PAGE_NEWEST, "malformed"},
+        {"o:7x", CHURN_PAGE_OLDEST, "malformed"},
+        {"o:", CHURN_PAGE_OLDEST, "malformed"},
+        {"-1", CHURN_PAGE_OFFSET, "malformed"},
+        {" 5", CHURN_PAGE_OFFSET, "malformed"},
+        {"00", CHURN_PAGE_OFFSET, "malformed"},
+        {"", CHURN_PAGE_OFFSET, "malformed"},
+        {"1111111111111111111111111111111111111111111111111111111111111111111", CHURN_PAGE_OFFSET,
+         "malformed"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct churn_page_token t;
+        const char *why = NULL;
+        cr_assert_eq(churn_page_token_parse(bad[i].tok, bad[i].kind, &t, &why), CHURN_EINVAL,
+                     "accepted \"%s\"", bad[i].tok);
+        cr_assert_str_eq(why, bad[i].why, "\"%s\"", bad[i].tok);
+    }
 }

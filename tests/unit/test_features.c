@@ -794,3 +794,50 @@ Test(features, new_counts_scale_to_the_observed_days, .init = setup, .fini = tea
     cr_assert_eq(feat(CHURN_FEAT_CHAT_DAYS_30D), 1, "the 30-day window is whole");
     cr_assert(isnan(feat(CHURN_FEAT_AVG_SESSION_MINUTES_30D)), "no sessions: no length");
 }
+
+/* Issue 11: the last five features the reference had (logins two to three months back, active
+ * days in a fortnight, session minutes over a quarter, the lowest rating and the worst chat of
+ * the month), each at an as_of that splits the events. */
+Test(features, earlier_logins_fortnight_quarter_lowest_rating_and_worst_chat, .init = setup,
+     .fini = teardown)
+{
+    customer_since(400);
+    logins(70, 4); /* two to three months back */
+    logins(89, 1); /* the window's last day */
+    logins(90, 6); /* outside it */
+    logins(40, 3); /* the month before */
+    logins(10, 2); /* in the fortnight */
+    session_at(5, 30);
+    session_at(80, 45);
+    session_at(95, 500);                /* outside the quarter */
+    review_at(60, 4), review_at(60, 2); /* one day: average 3 */
+    review_at(20, 5);
+    review_at(2, 1);                  /* after the earlier as_of */
+    chat_at(3, 0.3), chat_at(3, 0.8); /* the day's highest: 0.8 */
+    chat_at(20, 0.5);
+    chat_at(40, 0.95); /* outside the month */
+    extract(AS_OF);
+    cr_assert_eq(feat(CHURN_FEAT_LOGINS_61_90D), 5);
+    cr_assert_eq(feat(CHURN_FEAT_ACTIVE_DAYS_14D), 3,
+                 "logins 10, session 5, review 2 (chats are not activity)");
+    cr_assert_float_eq(feat(CHURN_FEAT_SESSION_MINUTES_90D), 75, 1e-9);
+    cr_assert_float_eq(feat(CHURN_FEAT_MIN_RATING_90D), 1, 1e-9);
+    cr_assert_float_eq(feat(CHURN_FEAT_CHAT_MAX_DISSATISFACTION_30D), 0.8, 1e-6, "not decayed");
+    extract(churn_features_day_end(NOW - 4 * DAY)); /* 4 days earlier */
+    cr_assert_float_eq(feat(CHURN_FEAT_MIN_RATING_90D), 3, 1e-9, "the lowest day's average");
+    cr_assert_float_eq(feat(CHURN_FEAT_CHAT_MAX_DISSATISFACTION_30D), 0.5, 1e-6);
+    cr_assert_eq(feat(CHURN_FEAT_ACTIVE_DAYS_14D), 2, "logins 10 and session 5 days back");
+    cr_assert_float_eq(feat(CHURN_FEAT_SESSION_MINUTES_90D), 75, 1e-9, "days 4-93 back");
+    cr_assert_eq(feat(CHURN_FEAT_LOGINS_61_90D), 4 + 1 + 6, "days 64-93 back: 70, 89 and 90");
+}
+
+Test(features, earlier_logins_scale_to_the_observed_days_and_missing_is_nan, .init = setup,
+     .fini = teardown)
+{
+    customer_since(75); /* 16 of the 30 days 60-89 back observed */
+    logins(70, 2);
+    extract(AS_OF);
+    cr_assert_float_eq(feat(CHURN_FEAT_LOGINS_61_90D), 2 * 30.0 / 16, 1e-9);
+    cr_assert(isnan(feat(CHURN_FEAT_MIN_RATING_90D)), "no reviews: no lowest rating");
+    cr_assert(isnan(feat(CHURN_FEAT_CHAT_MAX_DISSATISFACTION_30D)), "no chats");
+}

@@ -972,6 +972,48 @@ Test(store, delete_erases_every_trace, .init = setup, .fini = teardown)
     cr_assert_eq(res[0].status, CHURN_EVENT_ACCEPTED);
 }
 
+/*
+ * A store reopened with a small configured map gets a map exactly as large as its data
+ * (LMDB's rule), so the erase's first copy-on-write page does not fit: the erase must grow
+ * the map and retry like every other write (it once swallowed MDB_MAP_FULL and failed later
+ * with MDB_BAD_TXN on a 2,000-customer demo store).
+ */
+Test(store, delete_grows_a_full_map, .fini = teardown)
+{
+    enum { N = 3000 };
+    static char eids[N][16];
+    static struct churn_event ev[N];
+    static struct churn_event_result res[N];
+    struct churn_store_options o;
+    struct churn_store_stats before, after;
+    make_dir();
+    churn_store_options_init(&o);
+    o.map_size = 1 << 16;
+    cr_assert_eq(churn_store_open(dir, &o, &st), CHURN_OK, "%s", churn_store_last_error());
+    for (int i = 0; i < N; i++) {
+        snprintf(eids[i], sizeof(eids[i]), "ev-%05d", i);
+        ev[i] = login(i % 2 ? "erased-1" : "kept-2", eids[i], NOW - (i % 170) * DAY);
+    }
+    cr_assert_eq(churn_store_apply_events(st, ev, N, NOW, res), CHURN_OK, "%s",
+                 churn_store_last_error());
+    churn_store_close(st);
+    cr_assert_eq(churn_store_open(dir, &o, &st), CHURN_OK, "%s", churn_store_last_error());
+    cr_assert_eq(churn_store_stats(st, &before), CHURN_OK);
+
+    struct churn_store_erase_report rep;
+    cr_assert_eq(churn_store_delete_customer(st, "erased-1", &rep), CHURN_OK, "%s",
+                 churn_store_last_error());
+    cr_assert(rep.record);
+    cr_assert_eq(rep.event_ids, N / 2);
+    cr_assert_eq(churn_store_stats(st, &after), CHURN_OK);
+    cr_assert_gt(after.map_size, before.map_size, "the erase grew the map");
+    cr_assert_eq(after.customers, 1);
+    cr_assert_eq(after.event_ids, N / 2);
+    cr_assert_eq(churn_store_get_customer(st, "erased-1", &rec), CHURN_ENOTFOUND);
+    cr_assert_eq(churn_store_get_customer(st, "kept-2", &rec), CHURN_OK);
+    cr_assert_eq(rec.life.logins, N / 2);
+}
+
 /* ---- values -------------------------------------------------------------------------------- */
 
 Test(store, customer_ids_are_listed_in_resumable_pages, .init = setup, .fini = teardown)

@@ -64,7 +64,7 @@ ProtobufCMessage *churnctl_unpack(const struct churn_method *m, const void *data
 int churnctl_unary(struct ctl *ctl, const char *method, const ProtobufCMessage *req,
                    ProtobufCMessage **resp);
 
-/* chat.c: the analyzer offline, and an interactive conversation with churnd */
+/* sentiment.c: the analyzer offline; chat.c: an interactive conversation with churnd */
 int churnctl_sentiment(int argc, char **argv);
 int churnctl_chat(struct ctl *ctl, int argc, char **argv);
 
