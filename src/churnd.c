@@ -175,6 +175,7 @@ open_store(const struct churn_config *cfg, struct churn_services *svc, char *err
     svc->sweep_interval_ms = cfg->sweep_interval_s * 1000;
     svc->sweep_delay_ms = cfg->sweep_delay_s * 1000;
     svc->playbooks_path = cfg->playbooks_path;
+    svc->trend_keep_days = cfg->trend_keep_days; /* issue 15: daily snapshots */
     e = churn_services_attach_store(svc, store, writer);
     if (e) {
         snprintf(err, errlen,
@@ -383,7 +384,8 @@ main(int argc, char **argv)
         goto out_server;
     }
     struct churn_backup_schedule backups = {cfg.backup_dir, cfg.backup_every_ms,
-                                            (unsigned)cfg.backup_keep};
+                                            (unsigned)cfg.backup_keep,
+                                            (uint64_t)cfg.backup_rate_mb * 1000000};
     if (start_retraining(&cfg, &svc, err, sizeof(err)) != CHURN_OK ||
         churn_services_start_admin(&svc, &backups, err, sizeof(err)) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));

@@ -4,10 +4,14 @@
  *
  * One epoll thread serves every connection, with a cap on connections and an idle timeout,
  * so slow or idle clients cost a file descriptor each and never a thread. Routes match the
- * path exactly; an unknown path is 404, a known one asked with a method other than GET or
- * HEAD is 405 with `Allow: GET, HEAD`. A route with a role asks the authorizer first
- * (Authorization header → allow, 401 or 403). TLS (GnuTLS, through libmicrohttpd) when a
- * certificate and key are given. The listener never sees gRPC or protobuf types.
+ * path exactly (or as a prefix) and the method (GET and HEAD, or POST); an unknown path is
+ * 404, a known one asked with another method is 405 with `Allow`. A route with a role asks
+ * the authorizer first (Authorization header → allow, 401 or 403). Handlers may read the
+ * query and a POST body (64 KiB at most: 413 beyond), and may answer with a stream that
+ * stays open (server-sent events): the connection is suspended while the stream has nothing
+ * to send and resumed by churn_admin_stream_wake(), so an open stream costs no thread
+ * either. TLS (GnuTLS, through libmicrohttpd) when a certificate and key are given. The
+ * listener never sees gRPC or protobuf types.
  */
 #ifndef CHURN_ADMIN_H
 #define CHURN_ADMIN_H
@@ -21,10 +25,15 @@
 struct churn_metrics;
 
 /* What a handler fills. body is initialised empty (cap 16 MiB) before the call. */
+struct churn_admin_stream;
+
 struct churn_admin_reply {
     int status;               /* HTTP status; 200 unless set */
     const char *content_type; /* static string; "text/plain; charset=utf-8" unless set */
     struct churn_buf body;
+    const void *static_body;           /* issue 15: non-NULL: sent instead of body (not copied) */
+    size_t static_len;                 /* its length */
+    struct churn_admin_stream *stream; /* set by churn_admin_reply_stream() */
 };
 
 /*
@@ -33,12 +42,73 @@ struct churn_admin_reply {
  */
 typedef void churn_admin_handler_fn(void *ctx, struct churn_admin_reply *reply);
 
+/* What a request handler sees (issue 15): valid for the duration of the call. */
+struct churn_admin_request;
+
+/*
+ * typedef churn_admin_request_fn - answer a request of the route (path, query, body); the
+ * same rules as churn_admin_handler_fn.
+ */
+typedef void churn_admin_request_fn(void *ctx, const struct churn_admin_request *req,
+                                    struct churn_admin_reply *reply);
+
 struct churn_admin_route {
-    const char *path; /* exact, "/metrics" */
-    churn_admin_handler_fn *handler;
+    const char *path; /* exact, "/metrics"; with @prefix, "/assets/" matches below it */
+    churn_admin_handler_fn *handler; /* one of handler and serve */
     void *ctx;
     const char *role; /* NULL: public; otherwise the authorizer is asked for this role */
+    churn_admin_request_fn *serve; /* issue 15: a handler that reads the request */
+    const char *method;            /* NULL: GET and HEAD; "POST" */
+    bool prefix;                   /* @path is a prefix */
 };
+
+/** churn_admin_request_path() - the path asked for, without the query ("/api/queue"). */
+const char *churn_admin_request_path(const struct churn_admin_request *req);
+
+/** churn_admin_query() - the value of query parameter @name ("" when empty), NULL if absent. */
+const char *churn_admin_query(const struct churn_admin_request *req, const char *name);
+
+/**
+ * churn_admin_query_unknown() - the first query parameter not in @known (@n names), or NULL
+ * when every one is known: handlers answer 400 naming it.
+ */
+const char *churn_admin_query_unknown(const struct churn_admin_request *req,
+                                      const char *const *known, size_t n);
+
+/** churn_admin_request_header() - the value of request header @name, NULL if absent. */
+const char *churn_admin_request_header(const struct churn_admin_request *req, const char *name);
+
+/** churn_admin_request_body() - a POST's body (NUL-terminated), its length in *@len. */
+const char *churn_admin_request_body(const struct churn_admin_request *req, size_t *len);
+
+/** churn_admin_request_who() - the name of the authorized identity ("" when none). */
+const char *churn_admin_request_who(const struct churn_admin_request *req);
+
+/* A reply that stays open (server-sent events); its handle, owned by the listener. */
+struct churn_admin_stream;
+
+struct churn_admin_stream_ops {
+    /* copy up to @max bytes into @buf: the count, 0 when there is nothing now (the owner calls
+     * churn_admin_stream_wake() when there is), -1 at the end of the stream. Listener thread. */
+    long (*read)(void *ctx, char *buf, size_t max);
+    /* the connection is gone or the listener stops: after it returns, wake is never called */
+    void (*close)(void *ctx);
+};
+
+/**
+ * churn_admin_reply_stream() - answer with a stream instead of @reply's body: @ops read from
+ * @ctx (borrowed until ops->close). Returns the handle to wake, or NULL when out of memory
+ * (then ops->close(@ctx) has been called and the reply is a 503).
+ */
+struct churn_admin_stream *churn_admin_reply_stream(struct churn_admin_reply *reply,
+                                                    const struct churn_admin_stream_ops *ops,
+                                                    void *ctx);
+
+/**
+ * churn_admin_stream_wake() - the stream has something to send: resume its connection. Any
+ * thread (ops->read included), any time until ops->close returns.
+ */
+void churn_admin_stream_wake(struct churn_admin_stream *s);
 
 enum churn_admin_verdict {
     CHURN_ADMIN_ALLOW,
@@ -48,10 +118,12 @@ enum churn_admin_verdict {
 
 /*
  * typedef churn_admin_authorize_fn - decide on @authorization (the Authorization header's
- * value, NULL when absent) for @role. Called on the listener's thread.
+ * value, NULL when absent) for @role; the identity's name goes to @who (@wholen bytes; ""
+ * when anonymous). Called on the listener's thread.
  */
 typedef enum churn_admin_verdict churn_admin_authorize_fn(void *ctx, const char *authorization,
-                                                          const char *role);
+                                                          const char *role, char *who,
+                                                          size_t wholen);
 
 struct churn_admin_options {
     const char *listen;       /* "host:port" (port 0: any free one); IPv6 as "[::1]:9464" */

@@ -92,11 +92,14 @@ struct churn_config {
     int64_t backup_every_ms; /* 0: no schedule */
     char *backup_dir;
     int64_t backup_keep;
+    int64_t backup_rate_mb; /* MB/s of a backup's copy (0: unpaced) */
     /* issue 16: a shard of a cluster */
     char *cluster_path;
     char *shard_name;
     char *cluster_nats_config;
     char *cluster_nats; /* NATS URLs: ingest the owned partitions from JetStream */
+    /* issue 15 (reports): daily aggregate snapshots kept this many days */
+    int64_t trend_keep_days;
 };
 
 enum churn_config_action {

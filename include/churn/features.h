@@ -22,7 +22,7 @@
 
 #include "churn/buf.h"
 #include "churn/error.h"
-#include "churn/store.h"
+#include "churn/customer.h"
 
 /* Latest as_of accepted: 9999-12-31T23:59:59.999Z. */
 #define CHURN_FEATURES_AS_OF_MAX 253402300799999LL
@@ -169,7 +169,22 @@
       1)                                                                                           \
     X(CHAT_DAYS_90D, "chat_days_90d", "Days with a support chat in the last 90 days",              \
       "Days on which the customer chatted with support in the last 90 days.", "days", 90, "chat",  \
-      1)
+      1)                                                                                           \
+    X(LOGINS_61_90D, "logins_61_90d", "Logins two to three months ago",                            \
+      "Number of logins in days 61-90 before as_of.", "count", 90, "activity", 0)                  \
+    X(ACTIVE_DAYS_14D, "active_days_14d", "Active days in the last 14 days",                       \
+      "Days with a login, session, order, listing update or review in the last 14 days.", "days",  \
+      14, "activity", -1)                                                                          \
+    X(SESSION_MINUTES_90D, "session_minutes_90d", "Session minutes in the last 90 days",           \
+      "Total minutes of sessions in the last 90 days.", "minutes", 90, "activity", -1)             \
+    X(MIN_RATING_90D, "min_rating_90d", "Lowest rating in the last 90 days",                       \
+      "Lowest daily average review rating (1-5) in the last 90 days; NaN without reviews.",        \
+      "stars", 90, "reviews", -1)                                                                  \
+    X(CHAT_MAX_DISSATISFACTION_30D, "chat_max_dissatisfaction_30d",                                \
+      "Highest chat dissatisfaction in the last 30 days",                                          \
+      "Highest daily conversation dissatisfaction in the last 30 days, not decayed; NaN without "  \
+      "chats.",                                                                                    \
+      "score 0-1", 30, "chat", 1)
 
 enum churn_feature {
 #define CHURN__FEAT_ENUM(id, name, label, desc, unit, window, source, monotone) CHURN_FEAT_##id,
@@ -297,5 +312,37 @@ const char *churn_features_plan_at(const struct churn_customer *rec, int64_t as_
 
 /** churn_features_day_end() - the last millisecond of the UTC day containing @ms. */
 int64_t churn_features_day_end(int64_t ms);
+
+/* enum churn_source - the sources of a customer's events whose freshness is reported. */
+enum churn_source {
+    CHURN_SOURCE_ACTIVITY, /* logins and sessions */
+    CHURN_SOURCE_ORDERS,
+    CHURN_SOURCE_SUPPORT, /* tickets */
+    CHURN_SOURCE_REVIEWS,
+    CHURN_SOURCE_CHAT,
+    CHURN_SOURCE_LISTINGS,
+    CHURN_SOURCE_COUNT,
+};
+
+/* A source that reported once and then stayed silent longer than this is stale. */
+#define CHURN_SOURCE_STALE_AFTER_MS (30LL * CHURN_MS_PER_DAY)
+
+/* struct churn_freshness - how recent a customer's inputs are, as of some instant. */
+struct churn_freshness {
+    int64_t last_event_ms;          /* the newest event at or before as_of (0: none) */
+    int64_t at[CHURN_SOURCE_COUNT]; /* each source's last reported day (its end, never later
+                                       than as_of or the newest event); 0: never */
+    bool stale[CHURN_SOURCE_COUNT]; /* reported once, silent for over the stale limit */
+    unsigned n_stale;
+};
+
+/**
+ * churn_features_freshness() - when each source of @rec last reported, as of @as_of_ms (days
+ * after it are ignored), and which are stale: a source silent for longer than
+ * CHURN_SOURCE_STALE_AFTER_MS is reported as stale, never counted as healthy.
+ * @out: OUT.
+ */
+void churn_features_freshness(const struct churn_customer *rec, int64_t as_of_ms,
+                              struct churn_freshness *out);
 
 #endif

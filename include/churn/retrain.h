@@ -58,8 +58,9 @@ struct churn_retrain_stats {
     long child_peak_anon_kb; /* its peak anonymous memory (heap), sampled every 100 ms */
 };
 
-/** churn_retrain_options_default() - off, margin 0.005, 90-day horizon, 3 cutoffs 30 days
- * apart, explicit churn only, the trainer's defaults (churn_train_options_default()). */
+/** churn_retrain_options_default() - off, margin 0.005, 90-day horizon, automatic cutoffs 30
+ * days apart (cutoffs 0, as churn_trainset_options_default()), explicit churn only, the trainer's
+ * defaults (churn_train_options_default()). */
 void churn_retrain_options_default(struct churn_retrain_options *o);
 
 /**

@@ -253,4 +253,20 @@ enum churn_err churn_rpc_set_trailer(struct churn_rpc *rpc, const char *key, con
 /** churn_rpc_is_over() - true once the call has ended (sends will fail). Thread-safe. */
 bool churn_rpc_is_over(struct churn_rpc *rpc);
 
+/* ---- in-process calls (issue 15: the dashboard) ------------------------------------------ */
+
+/**
+ * churn_rpc_local_unary() - run unary method @m on @req in this process, without a
+ * connection: no deadline, no metadata, no token (the caller has checked its own). On success
+ * *@resp lives in the call *@out until churn_rpc_local_free(). Errors are the handler's, with
+ * its message in @msg; CHURN_EUNIMPL for a method that is not unary. A handler that defers
+ * its answer (churn_rpc_defer()) must not be called this way.
+ */
+enum churn_err churn_rpc_local_unary(const struct churn_method *m, const ProtobufCMessage *req,
+                                     struct churn_rpc **out, ProtobufCMessage **resp, char *msg,
+                                     size_t msglen);
+
+/** churn_rpc_local_free() - end a call of churn_rpc_local_unary(). NULL is a no-op. */
+void churn_rpc_local_free(struct churn_rpc *rpc);
+
 #endif

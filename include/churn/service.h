@@ -28,6 +28,7 @@ struct churn_retrain_options;
 struct churn_delivery_config;
 struct churn_delivery;
 struct churn__admin;
+struct churn_score_index;
 
 struct churn_services {
     struct churn_health *health;
@@ -64,6 +65,11 @@ struct churn_services {
     struct churn_delivery *delivery;
     /* issue 14: ReloadModel takes model files from inside this directory only (NULL: none) */
     const char *model_dir;
+    /* issue 12: every listable customer's current score, fed by every score computed and
+     * emptied of erased and churned customers (churn/score_index.h; read it, never free it) */
+    struct churn_score_index *scores;
+    /* issue 15: daily aggregate snapshots are kept this many days (0: the default, 400) */
+    int64_t trend_keep_days;
     /* issue 14: churnd's own counters (churn/service_metrics.h; NULL: metrics off) */
     struct churn_service_metrics *metrics;
 };
@@ -137,6 +143,7 @@ struct churn_backup_schedule {
     const char *dir;  /* where scheduled backups go, and unnamed Backup calls ("" or NULL) */
     int64_t every_ms; /* 0: no schedule */
     unsigned keep;    /* scheduled backups kept in dir (older ones are removed) */
+    uint64_t write_bytes_per_s; /* every backup's copy is written at most this fast (0: unpaced) */
 };
 
 /**
@@ -174,5 +181,23 @@ void churn_services_collect(void *ctx, struct churn_metrics_sink *sink);
 /* The embedded descriptor set (generated at build time by proto/gen.py). */
 extern const unsigned char churn_descriptor_set[];
 extern const size_t churn_descriptor_set_len;
+
+/* ---- the dashboard's live feed (issue 15) ------------------------------------------------ */
+struct churn_alert;
+struct churn_alert_hub;
+struct churn_buf;
+
+/** churn_services_alert_hub() - the attached store's alert hub (borrowed); NULL before. */
+struct churn_alert_hub *churn_services_alert_hub(struct churn_services *svc);
+
+/**
+ * churn_services_alert_read() - the alert log entry @seq into *@out: CHURN_ENOTFOUND when
+ * there is none (erased, or past the head), CHURN_EUNAVAIL before the store is attached.
+ */
+enum churn_err churn_services_alert_read(struct churn_services *svc, uint64_t seq,
+                                         struct churn_alert *out);
+
+/** churn_services_alert_json() - append @alert as the API's JSON mapping (compact) to @out. */
+enum churn_err churn_services_alert_json(const struct churn_alert *alert, struct churn_buf *out);
 
 #endif

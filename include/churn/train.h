@@ -191,6 +191,8 @@ struct churn_cv_result {
 /* ---- the auto search (src/train/select.c) ---- */
 
 #define CHURN_SELECT_MAX_CANDIDATES 16u
+/* Out of time, the search judges candidates on up to this many of the newest cutoffs. */
+#define CHURN_SELECT_MAX_HOLDOUTS 3u
 
 /* One candidate of the search, as it ran (or not, past the budget). */
 struct churn_select_candidate {
@@ -199,9 +201,11 @@ struct churn_select_candidate {
     bool ran;
     double auc_mean, auc_sd, pr_auc_mean, log_loss_mean, seconds; /* stratified CV */
     /* What the search ranks by: auc_mean; or, when the rows carry times (a store training
-     * set's cutoffs), out of time: the AUC on the newest time's rows of the candidate fitted
-     * on the older rows only - how it does on a future it has not seen. */
+     * set's cutoffs), out of time: the mean over the holdout cutoffs (churn_select_report) of
+     * the AUC on that cutoff's rows of the candidate fitted on the older rows only - how it
+     * does on futures it has not seen. */
     double select_auc;
+    double holdout_auc[CHURN_SELECT_MAX_HOLDOUTS]; /* out of time: per holdout cutoff */
     double blend_weight; /* BLEND: the logistic regression's weight on the margin */
     char skipped[96];    /* why a candidate that could not be trained on this data did not
                             run (e.g. too few rows to subsample); empty otherwise */
@@ -212,6 +216,11 @@ struct churn_select_report {
     size_t n_ran;        /* the first n_ran ran; the rest were cut by the budget */
     size_t chosen;       /* index of the highest select_auc among those that ran */
     bool by_newest;      /* select_auc is out of time (else the mean CV AUC) */
+    /* Out of time: the holdout cutoffs, newest first - the newest times that have both
+     * classes and, older than them, rows of both classes from at least two times (one when the
+     * rows carry two times only). */
+    unsigned n_holdouts;
+    double holdout_time[CHURN_SELECT_MAX_HOLDOUTS];
     bool budget_hit;
     double budget_s, seconds;
     struct churn_select_candidate cand[CHURN_SELECT_MAX_CANDIDATES];

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "churn/alerts.h"
+#include "churn/buf.h"
 #include "churn/error.h"
 #include "churn/model.h"
 #include "churn/store.h"
@@ -74,6 +75,20 @@ enum churn_err churn_trainset_from_store(struct churn_store *store,
                                          struct churn_dataset **out,
                                          struct churn_trainset_report *rep, char *err,
                                          size_t errlen);
+
+/**
+ * churn_trainset_csv() - the rows of churn_trainset_from_store() as CSV text appended to @csv:
+ * the header of churn_features_csv_header(), then one churn_features_csv_row() per row
+ * (customer_id and as_of_ms identify the row and its cutoff; "churned" is the label). Loading
+ * the text with the group customer_id, the time as_of_ms and the categorical segment, plan and
+ * country gives the same training set. The one builder behind training, retraining and
+ * `store-export`.
+ * @csv: appended to; up to its cap (CHURN_ETOOBIG past it); unchanged on error.
+ * Return: as churn_trainset_from_store() (the same refusals, with @err), and CHURN_ETOOBIG.
+ */
+enum churn_err churn_trainset_csv(struct churn_store *store, const struct churn_trainset_options *o,
+                                  struct churn_buf *csv, struct churn_trainset_report *rep,
+                                  char *err, size_t errlen);
 
 /* ---- prospective backtest ---- */
 

@@ -56,3 +56,5 @@
 절대로	0.293	booster
 도저히	0.293	booster
 정말정말	0.4	booster
+# second session of issue 17: "what on earth"
+도대체	0.293	booster

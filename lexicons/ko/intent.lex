@@ -166,3 +166,32 @@
 금융감독원	-1.5	hard
 민원 넣다	-1.5	hard
 민원 접수	-1.5	hard
+
+# second session of issue 17: moving elsewhere named by the kind of place; "here" with a
+# negated purchase or use (여기서 안 살 거예요: I will not shop here again)
+다른 서비스 옮기다	-1.2	churn
+다른 앱 옮기다	-1.2	churn
+다른 사이트 옮기다	-1.2	churn
+다른 업체 옮기다	-1.2	churn
+다른 회사 옮기다	-1.2	churn
+다른 플랫폼 옮기다	-1.2	churn
+다른 쇼핑몰 옮기다	-1.2	churn
+다른 곳 넘어가다	-1.2	churn
+다른 데 넘어가다	-1.2	churn
+다른 서비스 넘어가다	-1.2	churn
+다른 앱 넘어가다	-1.2	churn
+다른 플랫폼 넘어가다	-1.2	churn
+여기 안 사다	-1.8	churn
+여기 다시 안 사다	-2.0	churn
+여기 안 오다	-1.5	churn
+여기 이용 안 하다	-1.8	churn
+# a human: talking "directly" (직접) to someone, asking whether a human agent exists
+직접 얘기하다	0	human
+직접 이야기하다	0	human
+직접 통화하다	0	human
+직접 상담	0	human
+직접 상담받다	0	human
+사람 상담원	0	human
+사람 상담사	0	human
+상담원 있다	0	human
+상담사 있다	0	human

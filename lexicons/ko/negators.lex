@@ -25,3 +25,8 @@
 안 되다	-0.74	negator,suffix,modal
 못 하다	-0.74	negator,suffix,modal
 못 되다	-0.74	negator,suffix,modal
+# "X 말고 (Y)": X is set aside, not wanted (해지 말고 일시정지: no cancellation; 복붙 답변 말고:
+# not copy-paste answers). Value 1: it takes the intent from X without flipping X's valence
+# (the customer still dislikes copy-paste answers). Surface form only: 말 is also a noun.
+말고	1.0	negator,suffix,nostem
+말구	1.0	negator,suffix,nostem

@@ -220,3 +220,11 @@
 결제 두 번 되다	-2.0
 잠수 타다	-2.0
 도움 안 되다	-1.9
+# second session of issue 17: "told only to wait"; a scam as a figure of speech (사기 같아요,
+# 사기 수준: the price or the product feels like a rip-off) is a strong complaint, not the
+# fraud report the hard trigger 사기 is (longest match: the phrase wins and carries no flag)
+기다리라고 하다	-1.5
+기다리라는 말	-1.5
+사기 같다	-2.5
+사기 수준	-2.5
+사기급	-2.5

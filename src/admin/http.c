@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #define REPLY_CAP    (16u << 20)
 #define PEM_CAP      (1u << 20)
 #define LISTEN_QUEUE 128
+#define BODY_CAP     (64u << 10) /* issue 15: POST bodies */
 
 struct churn_admin {
     struct MHD_Daemon *daemon;
@@ -29,6 +31,8 @@ struct churn_admin {
     churn_admin_authorize_fn *authorize;
     void *authorize_ctx;
     char *cert_pem, *key_pem;
+    pthread_mutex_t streams_mu; /* issue 15: the open streams */
+    struct churn_admin_stream *streams;
 };
 
 void
@@ -102,30 +106,66 @@ read_pem(const char *path, const char *what, char **out, char *errbuf, size_t er
     return CHURN_OK;
 }
 
-static const struct churn_admin_route *
-find_route(const struct churn_admin *a, const char *path)
+/* issue 15: a route matches the path (exactly, or below a prefix) and the method. */
+static bool
+route_path_matches(const struct churn_admin_route *r, const char *path)
 {
-    for (size_t i = 0; i < a->n_routes; i++)
-        if (strcmp(a->routes[i].path, path) == 0)
-            return &a->routes[i];
+    if (r->prefix)
+        return strncmp(path, r->path, strlen(r->path)) == 0;
+    return strcmp(r->path, path) == 0;
+}
+
+static bool
+route_method_matches(const struct churn_admin_route *r, const char *method)
+{
+    if (r->method)
+        return strcmp(method, r->method) == 0;
+    return strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+}
+
+/* The route for @path and @method; NULL with @allow listing the path's methods (or "" for an
+ * unknown path). */
+static const struct churn_admin_route *
+find_route(const struct churn_admin *a, const char *path, const char *method, char *allow,
+           size_t len)
+{
+    allow[0] = '\0';
+    for (size_t i = 0; i < a->n_routes; i++) {
+        const struct churn_admin_route *r = &a->routes[i];
+        if (!route_path_matches(r, path))
+            continue;
+        if (route_method_matches(r, method))
+            return r;
+        size_t used = strlen(allow);
+        snprintf(allow + used, len - used, "%s%s", used ? ", " : "",
+                 r->method ? r->method : "GET, HEAD");
+    }
     return NULL;
+}
+
+static enum MHD_Result
+queue_response(struct MHD_Connection *c, int status, struct MHD_Response *r, const char *type,
+               const char *hname, const char *hvalue)
+{
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (hname)
+        MHD_add_response_header(r, hname, hvalue);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
 }
 
 static enum MHD_Result
 send_reply(struct MHD_Connection *c, int status, const char *type, const char *body, size_t len,
            const char *hname, const char *hvalue)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    if (hname)
-        MHD_add_response_header(r, hname, hvalue);
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return ret;
+    return queue_response(c, status,
+                          MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY),
+                          type, hname, hvalue);
 }
 
 static enum MHD_Result
@@ -138,13 +178,14 @@ send_text(struct MHD_Connection *c, int status, const char *text, const char *hn
 /* 401 / 403 / NULL (allowed) for @route's role and the request's Authorization header. */
 static enum MHD_Result
 check_role(struct churn_admin *a, const struct churn_admin_route *route, struct MHD_Connection *c,
-           bool *allowed)
+           char *who, size_t wholen, bool *allowed)
 {
     *allowed = true;
+    who[0] = '\0';
     if (!route->role || !a->authorize)
         return MHD_YES;
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    enum churn_admin_verdict v = a->authorize(a->authorize_ctx, auth, route->role);
+    enum churn_admin_verdict v = a->authorize(a->authorize_ctx, auth, route->role, who, wholen);
     if (v == CHURN_ADMIN_ALLOW)
         return MHD_YES;
     *allowed = false;
@@ -158,30 +199,320 @@ check_role(struct churn_admin *a, const struct churn_admin_route *route, struct 
     return send_text(c, MHD_HTTP_UNAUTHORIZED, msg, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 }
 
+/* ---- requests (issue 15) ------------------------------------------------------------------ */
+
+struct churn_admin_request {
+    struct MHD_Connection *c;
+    const char *path;
+    const char *body;
+    size_t body_len;
+    char who[64];
+};
+
+/* Per-request state across the access handler's calls (POST bodies). */
+struct req_state {
+    struct churn_buf body;
+    bool too_big;
+};
+
+const char *
+churn_admin_request_path(const struct churn_admin_request *req)
+{
+    return req->path;
+}
+
+const char *
+churn_admin_query(const struct churn_admin_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct unknown_scan {
+    const char *const *known;
+    size_t n;
+    const char *bad;
+};
+
+static enum MHD_Result
+unknown_visit(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct unknown_scan *u = cls;
+    (void)kind;
+    (void)value;
+    for (size_t i = 0; i < u->n; i++)
+        if (strcmp(key, u->known[i]) == 0)
+            return MHD_YES;
+    u->bad = key;
+    return MHD_NO;
+}
+
+const char *
+churn_admin_query_unknown(const struct churn_admin_request *req, const char *const *known, size_t n)
+{
+    struct unknown_scan u = {known, n, NULL};
+    MHD_get_connection_values(req->c, MHD_GET_ARGUMENT_KIND, unknown_visit, &u);
+    return u.bad;
+}
+
+const char *
+churn_admin_request_header(const struct churn_admin_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->c, MHD_HEADER_KIND, name);
+}
+
+const char *
+churn_admin_request_body(const struct churn_admin_request *req, size_t *len)
+{
+    *len = req->body_len;
+    return req->body ? req->body : "";
+}
+
+const char *
+churn_admin_request_who(const struct churn_admin_request *req)
+{
+    return req->who;
+}
+
+/* ---- streams (issue 15) ------------------------------------------------------------------- */
+
+struct churn_admin_stream {
+    struct churn_admin *admin;
+    const struct churn_admin_stream_ops *ops;
+    void *ctx;
+    struct MHD_Connection *c; /* set when the response is queued */
+    pthread_mutex_t mu;       /* the three flags */
+    bool suspended, woken, closing;
+    struct churn_admin_stream *prev, *next; /* (admin->streams_mu) */
+};
+
+struct churn_admin_stream *
+churn_admin_reply_stream(struct churn_admin_reply *reply, const struct churn_admin_stream_ops *ops,
+                         void *ctx)
+{
+    struct churn_admin_stream *s = churn_calloc(1, sizeof(*s));
+    if (!s) {
+        ops->close(ctx);
+        reply->status = 503;
+        churn_buf_reset(&reply->body);
+        churn_buf_append_str(&reply->body, "out of memory\n");
+        return NULL;
+    }
+    s->ops = ops;
+    s->ctx = ctx;
+    pthread_mutex_init(&s->mu, NULL);
+    reply->stream = s;
+    return s;
+}
+
+void
+churn_admin_stream_wake(struct churn_admin_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->woken = true;
+    if (s->suspended) {
+        s->suspended = false;
+        MHD_resume_connection(s->c);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Nothing to send: suspend the connection unless a wake came meanwhile (then read again). */
+static bool
+stream_suspend(struct churn_admin_stream *s, bool *closing)
+{
+    pthread_mutex_lock(&s->mu);
+    bool again = s->woken && !s->closing;
+    *closing = s->closing;
+    if (!again && !s->closing) {
+        s->suspended = true;
+        MHD_suspend_connection(s->c);
+    }
+    s->woken = false;
+    pthread_mutex_unlock(&s->mu);
+    return again;
+}
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct churn_admin_stream *s = cls;
+    (void)pos;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        bool closing = s->closing;
+        s->woken = false;
+        pthread_mutex_unlock(&s->mu);
+        if (closing)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        long n = s->ops->read(s->ctx, buf, max);
+        if (n != 0)
+            return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+        if (!stream_suspend(s, &closing))
+            return closing ? MHD_CONTENT_READER_END_OF_STREAM : 0;
+    }
+}
+
+static void
+stream_free(void *cls)
+{
+    struct churn_admin_stream *s = cls;
+    s->ops->close(s->ctx);
+    struct churn_admin *a = s->admin;
+    pthread_mutex_lock(&a->streams_mu);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        a->streams = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    pthread_mutex_unlock(&a->streams_mu);
+    pthread_mutex_destroy(&s->mu);
+    churn_free(s);
+}
+
+static enum MHD_Result
+send_stream(struct churn_admin *a, struct MHD_Connection *c, struct churn_admin_reply *reply)
+{
+    struct churn_admin_stream *s = reply->stream;
+    s->admin = a;
+    s->c = c;
+    pthread_mutex_lock(&a->streams_mu);
+    s->next = a->streams;
+    if (a->streams)
+        a->streams->prev = s;
+    a->streams = s;
+    pthread_mutex_unlock(&a->streams_mu);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s, stream_free);
+    if (!r) {
+        stream_free(s);
+        return MHD_NO;
+    }
+    return queue_response(c, reply->status, r, reply->content_type, NULL, NULL);
+}
+
+/* Every open stream ends: its connection is resumed to say so (before the daemon stops). */
+static void
+streams_close_all(struct churn_admin *a)
+{
+    pthread_mutex_lock(&a->streams_mu);
+    for (struct churn_admin_stream *s = a->streams; s; s = s->next) {
+        pthread_mutex_lock(&s->mu);
+        s->closing = true;
+        if (s->suspended) {
+            s->suspended = false;
+            MHD_resume_connection(s->c);
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    pthread_mutex_unlock(&a->streams_mu);
+}
+
+/* ---- the access handler ------------------------------------------------------------------- */
+
+static enum MHD_Result
+run_handler(struct churn_admin *a, struct MHD_Connection *c, const struct churn_admin_route *route,
+            struct churn_admin_request *req)
+{
+    struct churn_admin_reply reply = {.status = 200, .content_type = "text/plain; charset=utf-8"};
+    churn_buf_init(&reply.body, REPLY_CAP);
+    if (route->serve)
+        route->serve(route->ctx, req, &reply);
+    else
+        route->handler(route->ctx, &reply);
+    enum MHD_Result ret;
+    if (reply.stream)
+        ret = send_stream(a, c, &reply);
+    else if (reply.static_body)
+        ret =
+            queue_response(c, reply.status,
+                           MHD_create_response_from_buffer(
+                               reply.static_len, (void *)reply.static_body, MHD_RESPMEM_PERSISTENT),
+                           reply.content_type, NULL, NULL);
+    else
+        ret = send_reply(c, reply.status, reply.content_type, churn_buf_str(&reply.body),
+                         reply.body.len, NULL, NULL);
+    churn_buf_free(&reply.body);
+    return ret;
+}
+
+/* A POST body arrives over several calls: keep it (capped), answer on the last call. */
+static enum MHD_Result
+take_body(struct MHD_Connection *c, const char *upload_data, size_t *upload_data_size, void **state,
+          bool *complete)
+{
+    *complete = false;
+    struct req_state *st = *state;
+    if (!st) {
+        st = churn_calloc(1, sizeof(*st));
+        if (!st)
+            return MHD_NO;
+        churn_buf_init(&st->body, BODY_CAP);
+        *state = st;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (churn_buf_append(&st->body, upload_data, *upload_data_size) != CHURN_OK)
+            st->too_big = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (st->too_big)
+        return send_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body over 64 KiB\n", NULL, NULL);
+    *complete = true;
+    return MHD_YES;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct req_state *st = *state;
+    if (!st)
+        return;
+    churn_buf_free(&st->body);
+    churn_free(st);
+    *state = NULL;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
            const char *version, const char *upload_data, size_t *upload_data_size, void **state)
 {
     struct churn_admin *a = cls;
-    /* a body, if any, is never read: the answer goes out with the headers */
-    *upload_data_size = 0;
-    const struct churn_admin_route *route = find_route(a, url);
-    if (!route)
-        return send_text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL, NULL);
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use GET\n",
-                         MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    (void)version;
+    char allow[64];
+    const struct churn_admin_route *route = find_route(a, url, method, allow, sizeof(allow));
+    if (!route) {
+        *upload_data_size = 0; /* a body, if any, is never read */
+        if (!allow[0])
+            return send_text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL, NULL);
+        char msg[96];
+        snprintf(msg, sizeof(msg), "method not allowed: use %s\n",
+                 strcmp(allow, "GET, HEAD") == 0 ? "GET" : allow);
+        return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, msg, MHD_HTTP_HEADER_ALLOW, allow);
+    }
+    struct churn_admin_request req = {.c = c, .path = url};
     bool allowed;
-    enum MHD_Result ret = check_role(a, route, c, &allowed);
-    if (!allowed)
+    enum MHD_Result ret = check_role(a, route, c, req.who, sizeof(req.who), &allowed);
+    if (!allowed) {
+        *upload_data_size = 0;
         return ret;
-    struct churn_admin_reply reply = {.status = 200, .content_type = "text/plain; charset=utf-8"};
-    churn_buf_init(&reply.body, REPLY_CAP);
-    route->handler(route->ctx, &reply);
-    ret = send_reply(c, reply.status, reply.content_type, churn_buf_str(&reply.body),
-                     reply.body.len, NULL, NULL);
-    churn_buf_free(&reply.body);
-    return ret;
+    }
+    if (!route->method) {
+        *upload_data_size = 0;
+        return run_handler(a, c, route, &req);
+    }
+    bool complete;
+    ret = take_body(c, upload_data, upload_data_size, state, &complete);
+    if (!complete)
+        return ret;
+    struct req_state *st = *state;
+    req.body = churn_buf_str(&st->body);
+    req.body_len = st->body.len;
+    return run_handler(a, c, route, &req);
 }
 
 static enum churn_err
@@ -207,6 +538,7 @@ admin_free(struct churn_admin *a)
         memset(a->key_pem, 0, strlen(a->key_pem));
     churn_free(a->cert_pem);
     churn_free(a->key_pem);
+    pthread_mutex_destroy(&a->streams_mu);
     churn_free(a);
 }
 
@@ -214,20 +546,22 @@ static struct MHD_Daemon *
 start_daemon(struct churn_admin *a, const struct churn_admin_options *o,
              struct sockaddr_storage *ss)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (ss->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (!a->cert_pem)
         return MHD_start_daemon(
-            flags, 0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss,
-            MHD_OPTION_CONNECTION_LIMIT, o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-            o->timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_QUEUE, MHD_OPTION_END);
-    return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)ss, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
-                            MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
-                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_QUEUE,
-                            MHD_OPTION_HTTPS_MEM_CERT, a->cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
-                            a->key_pem, MHD_OPTION_END);
+            flags, 0, NULL, NULL, on_request, a, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss, MHD_OPTION_CONNECTION_LIMIT,
+            o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
+            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_QUEUE, MHD_OPTION_END);
+    return MHD_start_daemon(
+        flags | MHD_USE_TLS, 0, NULL, NULL, on_request, a, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss, MHD_OPTION_CONNECTION_LIMIT,
+        o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_QUEUE, MHD_OPTION_HTTPS_MEM_CERT,
+        a->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, a->key_pem, MHD_OPTION_END);
 }
 
 enum churn_err
@@ -248,6 +582,7 @@ churn_admin_start(const struct churn_admin_options *o, const struct churn_admin_
     a->n_routes = n;
     a->authorize = o->authorize;
     a->authorize_ctx = o->authorize_ctx;
+    pthread_mutex_init(&a->streams_mu, NULL);
     if (o->tls_cert && *o->tls_cert && (err = load_tls(a, o, errbuf, errlen)) != CHURN_OK) {
         admin_free(a);
         return err;
@@ -280,6 +615,7 @@ churn_admin_stop(struct churn_admin *a)
     if (!a)
         return;
     /* no new connection from here on; the thread finishes what it is answering */
+    streams_close_all(a);
     MHD_socket fd = MHD_quiesce_daemon(a->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);

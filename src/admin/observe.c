@@ -18,9 +18,10 @@
 #include "churn/log.h"
 #include "churn/metrics.h"
 #include "churn/auth.h"
+#include "churn/dashboard.h"
 #include "churn/service.h"
 
-#define N_ROUTES 3
+#define N_ROUTES (3 + CHURN_DASHBOARD_MAX_ROUTES)
 
 struct churn_observe {
     const struct churn_config *cfg;
@@ -31,6 +32,8 @@ struct churn_observe {
     int grpc_port;
     struct churn_admin_readiness readiness;
     struct churn_admin_route routes[N_ROUTES];
+    size_t n_routes;
+    struct churn_dashboard *dashboard; /* issue 15: served at / */
 };
 
 enum churn_err
@@ -135,17 +138,20 @@ services_ready(void *ctx, char *why, size_t len)
     return churn_services_ready(ctx, why, len);
 }
 
-/* The admin listener's authorizer: the gRPC listener's token table, role "read". */
+/* The admin listener's authorizer: the gRPC listener's token table, for the route's role
+ * ("read", or "operate" for the dashboard's alert actions). */
 static enum churn_admin_verdict
-authorize(void *ctx, const char *authorization, const char *role)
+authorize(void *ctx, const char *authorization, const char *role, char *who, size_t wholen)
 {
     struct churn_observe *obs = ctx;
-    (void)role; /* the only role a route asks for here is read */
-    struct churn_identity who;
+    unsigned need = strcmp(role, "operate") == 0 ? CHURN_ROLE_OPERATE : CHURN_ROLE_READ;
+    struct churn_identity id;
     char err[256];
     enum churn_auth_result r =
         churn_auth_check(obs->auth, authorization, authorization ? strlen(authorization) : 0, NULL,
-                         CHURN_ROLE_READ, &who, err, sizeof(err));
+                         need, &id, err, sizeof(err));
+    if (r == CHURN_AUTH_OK)
+        snprintf(who, wholen, "%s", id.name);
     return r == CHURN_AUTH_OK       ? CHURN_ADMIN_ALLOW
            : r == CHURN_AUTH_DENIED ? CHURN_ADMIN_FORBIDDEN
                                     : CHURN_ADMIN_UNAUTHENTICATED;
@@ -161,6 +167,10 @@ fill_routes(struct churn_observe *obs)
     obs->routes[1] = (struct churn_admin_route){"/livez", churn_admin_livez_handler, NULL, NULL};
     obs->routes[2] =
         (struct churn_admin_route){"/readyz", churn_admin_readyz_handler, &obs->readiness, NULL};
+    obs->n_routes = 3;
+    if (obs->dashboard)
+        obs->n_routes +=
+            churn_dashboard_routes(obs->dashboard, obs->auth ? "read" : NULL, obs->routes + 3);
 }
 
 enum churn_err
@@ -177,6 +187,8 @@ churn_observe_start(struct churn_observe *obs, struct churn_services *svc, struc
         err = churn_metrics_collector(obs->metrics, collect_connections, obs);
     if (err)
         return churn_fail(errbuf, errlen, err, "metrics collectors: %s", churn_strerror(err));
+    if (churn_dashboard_create(svc, &obs->dashboard) != CHURN_OK)
+        return churn_fail(errbuf, errlen, CHURN_ENOMEM, "dashboard: out of memory");
     fill_routes(obs);
     struct churn_admin_options o;
     churn_admin_options_default(&o);
@@ -188,7 +200,7 @@ churn_observe_start(struct churn_observe *obs, struct churn_services *svc, struc
     o.authorize = auth ? authorize : NULL;
     o.authorize_ctx = obs;
     int port = 0;
-    err = churn_admin_start(&o, obs->routes, N_ROUTES, &obs->admin, &port, errbuf, errlen);
+    err = churn_admin_start(&o, obs->routes, obs->n_routes, &obs->admin, &port, errbuf, errlen);
     if (err)
         return err;
     churn_log(CHURN_LOG_INFO, "admin_listening", CHURN_LF_STR("listen", o.listen),
@@ -204,6 +216,8 @@ churn_observe_stop(struct churn_observe *obs)
         return;
     churn_admin_stop(obs->admin);
     obs->admin = NULL;
+    churn_dashboard_destroy(obs->dashboard);
+    obs->dashboard = NULL;
 }
 
 void

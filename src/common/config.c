@@ -107,8 +107,9 @@ static const struct opt options[] = {
      "a retrained model serves only when its backtest AUC beats the serving one's by this"},
     {"retrain-horizon-days", OPT_INT, OFF(retrain_horizon_days), 1, 365, "90",
      "retraining's label horizon: churn within this many days (also the backtest window)"},
-    {"retrain-cutoffs", OPT_INT, OFF(retrain_cutoffs), 1, 24, "3",
-     "retraining's stacked training cutoffs"},
+    {"retrain-cutoffs", OPT_INT, OFF(retrain_cutoffs), 0, 24, "0",
+     "retraining's stacked training cutoffs (0: auto, as churnctl train: those with 90 days of "
+     "history, up to 6)"},
     {"retrain-step-days", OPT_INT, OFF(retrain_step_days), 1, 365, "30",
      "days between retraining's cutoffs"},
     {"retrain-budget-s", OPT_INT, OFF(retrain_budget_s), 0, 86400, "120",
@@ -169,6 +170,9 @@ static const struct opt options[] = {
      "where scheduled backups go (and Backup calls without a directory)"},
     {"backup-keep", OPT_INT, OFF(backup_keep), 1, 10000, "7",
      "scheduled backups kept in --backup-dir; older ones are removed"},
+    {"backup-rate-mb", OPT_INT, OFF(backup_rate_mb), 0, 100000, "32",
+     "MB/s a backup's copy is written at most (0: as fast as the disk takes it), so serving "
+     "keeps its latency"},
     /* issue 16: churnd as one shard of a cluster (docs/CLUSTER.md) */
     {"cluster", OPT_STR, OFF(cluster_path), 0, 0, "",
      "partition table: serve as shard --shard of that cluster; SIGHUP reloads it"},
@@ -177,6 +181,9 @@ static const struct opt options[] = {
      "a NATS server configuration whose partition() mapping must use the table's P"},
     {"cluster-nats", OPT_STR, OFF(cluster_nats), 0, 0, "",
      "NATS URLs (comma-separated): ingest the owned partitions' JetStream streams"},
+    /* issue 15 (reports): the daily aggregate snapshot (docs/REPORTS.md) */
+    {"trend-keep-days", OPT_INT, OFF(trend_keep_days), 1, 3660, "400",
+     "daily aggregate snapshots (the trends) are kept this many days"},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -69,7 +69,7 @@ churn_retrain_options_default(struct churn_retrain_options *o)
     memset(o, 0, sizeof(*o));
     o->margin = 0.005;
     o->horizon_days = 90;
-    o->cutoffs = 3;
+    o->cutoffs = 0; /* auto, as churnctl train (churn/trainset.h) */
     o->step_days = 30;
     churn_train_options_default(&o->train);
 }

@@ -54,7 +54,7 @@ churn_features_monotone(const char *name)
 int64_t
 churn_features_day_end(int64_t ms)
 {
-    return ((int64_t)churn_day_of_ms(ms) + 1) * CHURN_MS_PER_DAY - 1;
+    return churn_day_end_ms(churn_day_of_ms(ms));
 }
 
 /* (before - after) / max(before, after, 1): 1 = everything stopped, -1 = everything is new. */
@@ -136,6 +136,7 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
     double esc30 = 0, esc90 = 0, intent30 = 0, intent90 = 0;
     double logins90 = 0, sessions30 = 0, sessions7 = 0, minutes7 = 0, orders30 = 0, spend30 = 0;
     double chat_days30 = 0, chat_days90 = 0;
+    double logins61_90 = 0, active14 = 0, minutes90 = 0, min_rating90 = NAN, chat_max30 = NAN;
     double chat = NAN;
     double after_orders = 0, after_spend = 0, after_reviews = 0, after_rating = 0;
     double after_opened = 0, after_resolved = 0;
@@ -174,6 +175,8 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
             if (isnan(chat) || v > chat)
                 chat = v;
         }
+        if (age < 14)
+            active14 += active;
         if (age < 7) {
             logins7 += d->logins;
             active7 += active;
@@ -188,6 +191,9 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
             orders30 += d->orders_completed;
             spend30 += d->spend;
             chat_days30 += !isnan(d->chat_dissatisfaction);
+            if (!isnan(d->chat_dissatisfaction) &&
+                (isnan(chat_max30) || d->chat_dissatisfaction > chat_max30))
+                chat_max30 = d->chat_dissatisfaction;
             tickets30 += d->tickets_opened;
             esc30 += d->escalations;
             intent30 += d->churn_intents;
@@ -209,6 +215,11 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
             tickets90 += d->tickets_opened;
             logins90 += d->logins;
             chat_days90 += !isnan(d->chat_dissatisfaction);
+            minutes90 += d->session_minutes;
+            logins61_90 += age >= 60 ? d->logins : 0;
+            double day_rating = ratio(d->rating_sum, d->reviews);
+            if (!isnan(day_rating) && (isnan(min_rating90) || day_rating < min_rating90))
+                min_rating90 = day_rating;
         } else if (age < 180) {
             orders_prev90 += d->orders_completed;
             reviews_prev90 += d->reviews;
@@ -228,6 +239,7 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
     W(logins7, 0, 7), W(active7, 0, 7), W(tickets90, 0, 90);
     W(logins90, 0, 90), W(orders30, 0, 30), W(spend30, 0, 30), W(chat_days30, 0, 30);
     W(chat_days90, 0, 90);
+    W(logins61_90, 60, 90), W(active14, 0, 14), W(minutes90, 0, 90);
 #undef W
     double orders90_seen = window_count(orders90, D, 0, 90, from);
     double spend90_seen = window_count(spend90, D, 0, 90, from);
@@ -285,6 +297,11 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
     v[CHURN_FEAT_NEGATIVE_REVIEWS_90D] = window_count(neg90, D, 0, 90, from);
     v[CHURN_FEAT_CHAT_DAYS_30D] = chat_days30;
     v[CHURN_FEAT_CHAT_DAYS_90D] = chat_days90;
+    v[CHURN_FEAT_LOGINS_61_90D] = logins61_90;
+    v[CHURN_FEAT_ACTIVE_DAYS_14D] = active14;
+    v[CHURN_FEAT_SESSION_MINUTES_90D] = minutes90;
+    v[CHURN_FEAT_MIN_RATING_90D] = min_rating90;
+    v[CHURN_FEAT_CHAT_MAX_DISSATISFACTION_30D] = chat_max30;
     v[CHURN_FEAT_ACTIVE_DAYS_7D] = active7;
     v[CHURN_FEAT_TICKET_GROWTH_30D] = decline(tickets30, tickets_prev30); /* growth */
     double open = (double)rec->open_tickets - after_opened + after_resolved;
@@ -336,7 +353,7 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
     if (rec->last_seen_ms > 0 && rec->last_seen_ms <= as_of_ms) {
         out->data_as_of_ms = rec->last_seen_ms;
     } else if (latest_day != INT32_MIN) {
-        int64_t end = ((int64_t)latest_day + 1) * CHURN_MS_PER_DAY - 1;
+        int64_t end = churn_day_end_ms(latest_day);
         out->data_as_of_ms = end < as_of_ms ? end : as_of_ms;
     } else {
         out->data_as_of_ms = 0;

@@ -16,31 +16,34 @@
 #include <string.h>
 
 enum shape {
-    GENERIC = 0, /* a feature the table does not know yet: "<label>: <value>" in its unit */
-    PAIR,        /* a count in the last window against the window before */
-    SHARE_PAIR,  /* a share (0..1) in the last window against the window before */
-    COUNT,       /* how many, in a window or now */
-    TIMES,       /* how often the customer did something in a window */
-    PLAN_CUTS,   /* TIMES for plan downgrades, which names a cancellation as one */
-    ACTIVE_DAYS, /* active days out of a window */
-    SINCE,       /* days since something */
-    MONEY,       /* an amount of money */
-    SHARE,       /* a share (0..1) in a window */
-    STARS,       /* an average rating */
-    LEVEL,       /* a 0..1 score in words */
-    TENURE,      /* how long a customer */
-    PLAN,        /* the plan and what it is worth */
-    CHANGE,      /* the relative change of a state over a window */
+    GENERIC = 0,   /* a feature the table does not know yet: "<label>: <value>" in its unit */
+    PAIR,          /* a count in the last window against the window before */
+    SHARE_PAIR,    /* a share (0..1) in the last window against the window before */
+    COUNT,         /* how many, in a window or now */
+    COUNT_EARLIER, /* how many, in a window that ends before as_of (the phrase names it) */
+    TIMES,         /* how often the customer did something in a window */
+    PLAN_CUTS,     /* TIMES for plan downgrades, which names a cancellation as one */
+    ACTIVE_DAYS,   /* active days out of a window */
+    SINCE,         /* days since something */
+    MONEY,         /* an amount of money */
+    SHARE,         /* a share (0..1) in a window */
+    STARS,         /* an average rating */
+    LEVEL,         /* a 0..1 score in words */
+    TENURE,        /* how long a customer */
+    PLAN,          /* the plan and what it is worth */
+    CHANGE,        /* the relative change of a state over a window */
 };
 
 /*
  * How one feature is told. The strings are whole phrases; which ones a shape uses:
  * PAIR, COUNT: @one/@many the noun ("login"/"logins"), @zero the sentence for none;
+ * COUNT_EARLIER: the same, each naming the window ("logins two to three months ago");
  * SHARE_PAIR: @one the share phrase ("of reviews negative"), @many what rose or fell;
  * TIMES: @one the deed ("Downgraded the plan"), @zero the sentence for never;
  * SINCE: @one the prefix ("No activity for"), @zero the sentence for today;
  * MONEY: @one the verb ("Spent"), @many a suffix (" in total"), @zero for no money;
- * SHARE: @one the share phrase; STARS: @many the suffix when not windowed.
+ * SHARE: @one the share phrase; STARS: @one the prefix (NULL: "Average rating"), @many the
+ * suffix when not windowed.
  * @missing is the sentence for NaN (NULL: "No data on <many>"); a windowed feature's
  * @zero and @missing get " in the last N days" appended.
  */
@@ -149,6 +152,15 @@ static const struct phrase phrases[CHURN_FEAT__COUNT] = {
                           "No support chats", NULL},
     [F(CHAT_DAYS_90D)] = {COUNT, 0, 0, "day with a support chat", "days with a support chat",
                           "No support chats", NULL},
+    [F(LOGINS_61_90D)] = {COUNT_EARLIER, 0, 0, "login two to three months ago",
+                          "logins two to three months ago", "No logins two to three months ago",
+                          NULL},
+    [F(ACTIVE_DAYS_14D)] = {ACTIVE_DAYS, 0, 0, NULL, "active days", "No activity", NULL},
+    [F(SESSION_MINUTES_90D)] = {COUNT, 0, 0, "session minute", "session minutes", "No sessions",
+                                NULL},
+    [F(MIN_RATING_90D)] = {STARS, 0, 0, "Lowest rating", NULL, NULL, "No reviews"},
+    [F(CHAT_MAX_DISSATISFACTION_30D)] = {LEVEL, 0, 0, NULL, NULL, NULL,
+                                         "No chats in the last 30 days"},
 };
 #undef NEGATIVE
 #undef TICKETS
@@ -434,7 +446,8 @@ say_stars(struct writer *w, const struct phrase *p, double v, int window)
         return;
     }
     decimal_text(v, n, sizeof(n));
-    put(w, "Average rating %s %s", n, strcmp(n, "1") == 0 ? "star" : "stars");
+    put(w, "%s %s %s", p->one ? p->one : "Average rating", n,
+        strcmp(n, "1") == 0 ? "star" : "stars");
     if (window > 0)
         put(w, " over the last %d days", window);
     else
@@ -567,6 +580,9 @@ churn_reason_feature_text(int feature, const struct churn_feature_vector *vec,
         break;
     case COUNT:
         say_count(&w, p, v, window);
+        break;
+    case COUNT_EARLIER:
+        say_count(&w, p, v, 0);
         break;
     case TIMES:
         say_times(&w, p, v, window);

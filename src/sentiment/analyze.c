@@ -193,6 +193,21 @@ suffix_negation(struct item *items, size_t n_items, size_t i, double v, bool int
     return v * nx->e->modifier;
 }
 
+/* Korean: an intent item whose last word is in the past adnominal form (-한, -된, -던) with a
+ * word after it in its clause describes what happened, it intends nothing (탈퇴한 친구,
+ * 해지했던 계정, 해지한 줄 알았는데); the future form (탈퇴할 거예요) is still intent. */
+static bool
+ko_past_mention(const struct item *items, size_t n_items, const struct tok_form *f, size_t i)
+{
+    const struct item *it = &items[i];
+    const struct tok_form *x = &f[it->last];
+    if (i + 1 >= n_items || items[i + 1].clause != it->clause ||
+        f[items[i + 1].first].kind != CHURN_TOK_WORD || x->surf_len <= 3)
+        return false;
+    const char *end = x->surf + x->surf_len - 3;
+    return memcmp(end, "한", 3) == 0 || memcmp(end, "된", 3) == 0 || memcmp(end, "던", 3) == 0;
+}
+
 /* The VADER rules for item @i (of the forms @f), returning its adjusted valence. */
 static double
 apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t i, bool cap_diff,
@@ -252,6 +267,11 @@ apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t
         }
     }
     v = suffix_negation(items, n_items, i, v, intent);
+    if (intent && korean && !(e->flags & CHURN__LEX_HARD) &&
+        ko_past_mention(items, n_items, f, i)) {
+        it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
+        v = 0.0; /* a mention: 탈퇴한 친구 */
+    }
     if (intent && (it->ev_flags & CHURN_EVIDENCE_F_NEGATED)) {
         it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
         v = 0.0; /* not leaving is no praise: 탈퇴 안 할게요, "I don't want to cancel" */
@@ -558,24 +578,31 @@ fill_evidence(const struct analysis *a, struct churn_sentiment_evidence *ev,
  * forms, with ICU's word breaks for Korean; token offsets always point into @text. *@len
  * becomes the length tokenized. */
 static enum churn_err
-read_text(struct analysis *a, const char *text, size_t *len, struct churn_arena *scratch,
-          char *errbuf, size_t errlen)
+read_text(struct analysis *a, const char *text, size_t *len, const struct churn__text_info *info,
+          struct churn_arena *scratch, char *errbuf, size_t errlen)
 {
     const char *t = text;
     size_t n = *len;
     uint32_t *map = NULL;
     char *norm;
-    /* invalid UTF-8 is left to the tokenizer, whose error names a byte of the caller's text */
-    if (n && churn__needs_normalize(text, n) && churn_utf8_valid(text, n, NULL)) {
+    bool han_kana = info->han_kana;
+    if (info->valid_to != n) {
+        churn_errf(errbuf, errlen, "invalid UTF-8 at byte %zu", info->valid_to);
+        return CHURN_EINVAL;
+    }
+    if (info->nfkc) {
         if (churn__normalize(text, n, scratch, &norm, &n, &map) != 0) {
             churn_errf(errbuf, errlen, "scratch memory exhausted normalizing %zu bytes", *len);
             return CHURN_ENOMEM;
         }
         t = norm;
+        struct churn__text_info after; /* half-width katakana become Kana */
+        churn__text_scan(t, n, &after);
+        han_kana = after.han_kana;
     }
-    enum churn_err err = churn_sentiment_tokenize(t, n, scratch, &a->toks, errbuf, errlen);
+    enum churn_err err = churn__tokenize_valid(t, n, scratch, &a->toks, errbuf, errlen);
     if (!err && a->s->korean)
-        err = churn__ko_segment(t, &a->toks, scratch);
+        err = churn__ko_segment(t, han_kana, &a->toks, scratch);
     if (err) {
         if (err == CHURN_ENOMEM)
             churn_errf(errbuf, errlen, "scratch memory exhausted analyzing %zu bytes", *len);
@@ -598,14 +625,19 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
         churn_errf(errbuf, errlen, "invalid arguments");
         return CHURN_EINVAL;
     }
-    s = churn__sentiment_pick(s, text, len);
+    struct churn__text_info info;
+    if (len <= s->max_text) /* an oversized text is refused below without reading it */
+        churn__text_scan(text, len, &info);
+    else
+        info = (struct churn__text_info){.valid_to = len};
+    s = churn__sentiment_pick(s, &info);
     if (len > s->max_text) {
         churn_errf(errbuf, errlen, "text of %zu bytes is over the limit of %zu bytes", len,
                    s->max_text);
         return CHURN_ETOOBIG;
     }
     struct analysis a = {.s = s};
-    enum churn_err err = read_text(&a, text, &len, scratch, errbuf, errlen);
+    enum churn_err err = read_text(&a, text, &len, &info, scratch, errbuf, errlen);
     if (err)
         return err;
     struct churn__thread *th = NULL;

@@ -128,10 +128,12 @@ struct suffix {
     const char *text;
     uint8_t kind;
     uint8_t min_rest; /* syllables that must remain */
-    uint8_t follows;  /* A, C or V (particles) */
+    uint8_t follows;  /* A, C, V or R (particles); F: only after the 아/어 form */
 };
 
-enum { A, C, V, R }; /* what a particle follows: anything, a consonant, a vowel, a vowel or ㄹ */
+/* what a suffix follows: anything, a consonant, a vowel, a vowel or ㄹ, the 아/어 form, one of
+ * the stems 있, 없 (the question 있나요, 없나요; 화나요 and 짜증나요 are 나다) */
+enum { A, C, V, R, F, Q };
 
 #define P(s, r, f)                                                                                 \
     {                                                                                              \
@@ -145,6 +147,12 @@ enum { A, C, V, R }; /* what a particle follows: anything, a consonant, a vowel,
     {                                                                                              \
         s, SUF_INF, 1, A                                                                           \
     }
+/* an ending on the 아/어 form that nouns also end in: only after an unambiguous 아/어 form
+ * (좋아용, 감사해용; not 이용, 사용, 비용) */
+#define IF(s)                                                                                      \
+    {                                                                                              \
+        s, SUF_INF, 1, F                                                                           \
+    }
 
 /* clang-format off */
 static const struct suffix suffixes[] = {
@@ -152,10 +160,10 @@ static const struct suffix suffixes[] = {
      * 환불을), V: after a vowel-final noun only (문제가, 서비스를) */
     P("이에요", 1, C), P("이예요", 1, C), P("예요", 1, V), P("입니다", 1, A), P("이었어요", 1, C), P("였어요", 1, V),
     P("이요", 1, C), P("이고", 1, C), P("이라서", 1, C), P("이라", 1, C), P("라서", 1, V), P("이라고", 1, C), P("이라도", 1, C),
-    P("라도", 1, V), P("이랑", 1, C), P("랑", 1, V), P("이나", 1, C), P("인데", 1, A), P("인데요", 1, A),
+    P("라도", 1, V), P("이랑", 1, C), P("랑", 1, V), P("이나", 1, C), P("인데", 1, A), P("인데요", 1, A), P("인가요", 1, A),
     P("이네요", 1, A), P("임", 2, A), P("에서는", 1, A), P("에서도", 1, A), P("에서", 1, A), P("에게서", 1, A),
     P("에게", 1, A), P("에는", 1, A), P("에도", 1, A), P("에다", 1, A), P("한테서", 1, A), P("한테", 1, A),
-    P("께서", 1, A), P("으로는", 1, C), P("으로도", 1, C), P("으로", 1, C), P("로는", 2, R), P("로도", 2, R),
+    P("께서", 1, A), P("께", 2, A), P("으로는", 1, C), P("으로도", 1, C), P("으로", 1, C), P("로는", 2, R), P("로도", 2, R),
     P("로", 2, R), P("까지", 1, A), P("부터", 1, A), P("처럼", 1, A), P("보다", 1, A), P("마다", 1, A),
     P("만큼", 1, A), P("밖에", 1, A), P("마저", 1, A), P("조차", 1, A), P("든지", 2, A), P("와", 1, V),
     P("과", 1, C), P("의", 2, A), P("에", 1, A), P("도", 1, A), P("만", 1, A), P("은", 1, C),
@@ -168,12 +176,12 @@ static const struct suffix suffixes[] = {
     E("니까요"), E("으니까"), E("니깐"), E("으니깐"), E("으니"), E("니"), E("면"), E("으면"), E("면요"), E("려고"),
     E("려고요"), E("려구요"), E("으려고"), E("으려고요"), E("려면"), E("으려면"), E("게"), E("게요"), E("다"), E("는다"),
     E("ㄴ다"), E("다고"), E("다고요"), E("다구요"), E("다면"), E("는다고"), E("ㄴ다고"), E("냐고"), E("자고"),
-    E("냐"), E("는지"), E("은지"), E("ㄴ지"), E("을지"), E("ㄹ지"), E("도록"), E("세요"), E("으세요"), E("셔요"),
+    E("냐"), {"나요", SUF_PLAIN, 1, Q}, E("는가요"), E("은가요"), E("ㄴ가요"), E("는지"), E("은지"), E("ㄴ지"), E("을지"), E("ㄹ지"), E("도록"), E("세요"), E("으세요"), E("셔요"),
     E("시죠"), E("십시오"), E("으십시오"), E("십니다"), E("으십니다"), E("던"), E("을게요"), E("ㄹ게요"), E("을게"),
     E("ㄹ게"), E("을까요"), E("ㄹ까요"), E("을까"), E("ㄹ까"), E("을래요"), E("ㄹ래요"), E("을래"), E("ㄹ래"), E("을수록"),
     E("ㄹ수록"), E("기도"), E("기는"), E("기만"), E("기에"), E("기로"), E("는"), E("은"), E("을"), E("에요"),
     /* endings on the 아/어 form */
-    I("요"), I("여"), I("용"), I("서"), I("서요"), I("서는"), I("도"), I("야"), I("야지"), I("야죠"), I("야지요"),
+    I("요"), I("여"), IF("용"), I("서"), I("서요"), I("서는"), I("도"), I("야"), I("야지"), I("야죠"), I("야지요"),
     I("야겠"),
 };
 /* clang-format on */
@@ -235,6 +243,10 @@ follows_ok(uint32_t c, int f)
 {
     if (!is_syl(c))
         return false;
+    if (f == F)
+        return inf_form(c);
+    if (f == Q)
+        return c == 0xc788 /* 있 */ || c == 0xc5c6 /* 없 */;
     int t = tail(c);
     return f == C ? t != T_NONE : f == V ? t == T_NONE : (t == T_NONE || t == T_R);
 }
@@ -343,13 +355,22 @@ uncontract(struct word *w)
     }
 }
 
-/* The past or presumptive tail ㅆ: 았/었/였/겠 go, 했/됐/봤 lose it and their contraction. */
+static bool inf_form_at(const struct word *w, size_t i);
+
+/* The past or presumptive tail ㅆ: 았/었/였/겠 go, 했/됐/봤 lose it and their contraction;
+ * 졌 after an 아/어 form is the passive 아/어지다 in the past and goes with it (수월해졌 →
+ * 수월하, 나빠졌 → 나쁘: never the noun 해지 + 었, which is written 해지했). */
 static bool
 strip_past(struct word *w)
 {
     if (w->n < 1 || !is_syl(w->cp[w->n - 1]) || tail(w->cp[w->n - 1]) != T_SS)
         return false;
     uint32_t c = w->cp[w->n - 1];
+    if (c == 0xc84c /* 졌 */ && w->n >= 2 && inf_form_at(w, w->n - 2)) {
+        w->n--;
+        uncontract(w);
+        return true;
+    }
     int l = lead(c), v = vowel(c);
     if ((l == L_NG && (v == V_A || v == V_EO || v == V_YEO)) || (l == L_G && v == V_E)) {
         if (w->n < 2)
@@ -437,6 +458,17 @@ r_irregular(const struct word *w, size_t i)
            tail(w->cp[i - 1]) == T_R;
 }
 
+/* Is the syllable at @i an 아/어 form, contracted or not (받아, 해, 봐, 줘, 나빠, 아파, 불러)? */
+static bool
+inf_form_at(const struct word *w, size_t i)
+{
+    uint32_t c = w->cp[i];
+    if (inf_form(c) || r_irregular(w, i))
+        return true;
+    return i >= 1 && is_syl(c) && tail(c) == T_NONE && (lead(c) == L_P || lead(c) == L_BB) &&
+           (vowel(c) == V_A || vowel(c) == V_EO);
+}
+
 /* Auxiliary verbs in one word: 해주 → 하, 해드리 → 하, 해보 → 하, 하고싶 → 하, 하고있 → 하. */
 static bool
 strip_auxiliary(struct word *w)
@@ -453,7 +485,7 @@ strip_auxiliary(struct word *w)
             return true;
         }
     }
-    if (w->n >= 3 && w->cp[w->n - 1] == 0xc9c0 /* 지 */ && inf_form(w->cp[w->n - 2]) &&
+    if (w->n >= 3 && w->cp[w->n - 1] == 0xc9c0 /* 지 */ && inf_form_at(w, w->n - 2) &&
         w->cp[w->n - 2] != 0xd574 /* 해: 해지 is a noun */) {
         w->n--; /* 미뤄지 → 미루, 만들어지 → 만들: the passive 아/어지다 */
         uncontract(w);
@@ -517,6 +549,18 @@ jamo_marker(struct word *w)
     return false;
 }
 
+/* The honorific title 님 or 분 after a noun of two syllables or more: 상담원님 → 상담원,
+ * 직원분 → 직원 (기분, 부분, 충분 are too short to lose theirs). */
+static bool
+strip_title(struct word *w)
+{
+    if (w->n < 3 || (w->cp[w->n - 1] != 0xb2d8 /* 님 */ && w->cp[w->n - 1] != 0xbd84 /* 분 */) ||
+        !is_syl(w->cp[w->n - 2]) || !is_syl(w->cp[w->n - 3]))
+        return false;
+    w->n--;
+    return true;
+}
+
 /* The honorific 시 before other endings: 하시 → 하, 주시 → 주. */
 static bool
 strip_honorific(struct word *w)
@@ -540,9 +584,12 @@ reduce_text(struct word *w)
     long k = longest_suffix(w, 1u << SUF_PARTICLE | 1u << SUF_PLAIN | 1u << SUF_INF, &at);
     if (k >= 0 && suffixes[k].kind == SUF_PARTICLE) {
         strip_at(w, (size_t)k, at);
-        strip_light_verb(w); /* 환불하는 → 환불 */
+        if (!strip_title(w))
+            strip_light_verb(w); /* 환불하는 → 환불 */
         return;
     }
+    if (k < 0 && strip_title(w))
+        return;
     if (k >= 0) {
         strip_at(w, (size_t)k, at);
         if (suffixes[k].kind == SUF_INF)
@@ -582,6 +629,7 @@ reduce_lemma(struct word *w)
      * phrases do lose theirs) */
     if (k >= 0 && !(w->n == 2 && at == 1 && noun_final(w->cp[1])))
         strip_at(w, (size_t)k, at);
+    strip_title(w);
 }
 
 static size_t
@@ -634,18 +682,47 @@ churn_sentiment_ko_lemma(const char *word, size_t len, char *out, size_t cap)
     return reduce(word, len, out, cap, true);
 }
 
+/* The contrastive endings, each followed by its length in bytes (all end in 만, 데 or 요). */
+#define ENDING(e)                                                                                  \
+    {                                                                                              \
+        e, sizeof(e) - 1                                                                           \
+    }
+static const struct {
+    const char *text;
+    size_t len;
+} contrast_endings[] = {ENDING("지만"), ENDING("지만요"), ENDING("는데"), ENDING("는데요"),
+                        ENDING("은데"), ENDING("은데요"), ENDING("던데"), ENDING("던데요"),
+                        ENDING("한데"), ENDING("한데요"), ENDING("인데"), ENDING("인데요")};
+
+/* Is @p (3 bytes) the UTF-8 of @cp? */
+static bool
+is_cp3(const char *p, uint32_t cp)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return u[0] == (0xe0 | cp >> 12) && u[1] == (0x80 | ((cp >> 6) & 0x3f)) &&
+           u[2] == (0x80 | (cp & 0x3f));
+}
+
+/* Called for every Korean item: the last syllable (만, 데 or 요) turns most words away before
+ * any ending is compared. */
 bool
 churn__ko_contrast_ending(const char *word, size_t len)
 {
-    static const char *const endings[] = {"지만", "지만요", "는데", "는데요", "은데", "은데요",
-                                          "던데", "던데요", "한데", "한데요", "인데", "인데요"};
-    for (size_t i = 0; i < sizeof(endings) / sizeof(endings[0]); i++) {
-        size_t m = strlen(endings[i]);
-        if (len > m && memcmp(word + len - m, endings[i], m) == 0)
+    if (len < 6)
+        return false; /* an ending of two syllables after at least one more byte */
+    const char *last = word + len - 3;
+    bool de = is_cp3(last, 0xb370 /* 데 */);
+    if (!de && !is_cp3(last, 0xb9cc /* 만 */) && !is_cp3(last, 0xc694 /* 요 */))
+        return false;
+    for (size_t i = 0; i < sizeof(contrast_endings) / sizeof(contrast_endings[0]); i++) {
+        size_t m = contrast_endings[i].len;
+        if (len > m && memcmp(word + len - m, contrast_endings[i].text, m) == 0)
             return true;
     }
     /* -ㄴ데 on any vowel-final stem: 예쁜데, 싼데, 큰데 */
-    uint32_t cp[MAX_CP];
-    size_t n = decode_word(word, len, cp, MAX_CP);
-    return n >= 2 && cp[n - 1] == 0xb370 /* 데 */ && is_syl(cp[n - 2]) && tail(cp[n - 2]) == T_N;
+    if (!de)
+        return false;
+    const unsigned char *u = (const unsigned char *)word + len - 6;
+    uint32_t prev = (uint32_t)(u[0] & 0x0f) << 12 | (uint32_t)(u[1] & 0x3f) << 6 | (u[2] & 0x3f);
+    return (u[0] & 0xf0) == 0xe0 && is_syl(prev) && tail(prev) == T_N;
 }

@@ -75,6 +75,7 @@ run_backup(struct churn__admin *ad, const char *dir, struct churn_backup_manifes
         return churn_fail(err, errlen, CHURN_ENOMEM, "out of memory");
     struct churn_backup_source src;
     backup_source(ad->svc, e, &src);
+    src.write_bytes_per_s = ad->sched.write_bytes_per_s;
     enum churn_err r = churn_backup_create(ad->svc->store, dir, &src, m, err, errlen);
     churn_free(e);
     /* a directory the caller named badly is the caller's error: a warning, not an error */

@@ -19,6 +19,7 @@
 #include "churn/alerts_playbook.h"
 #include "churn/arena.h"
 #include "churn/features.h"
+#include "churn/snapshot.h"
 #include "churn/store.h"
 #include "service_internal.h"
 
@@ -83,6 +84,7 @@ struct churn__alerts {
     uint64_t rescores_dropped;   /* refused: queue full */
     uint64_t rescores_coalesced; /* already queued for the customer */
     uint64_t rescores_done;      /* taken by the engine */
+    uint64_t rescores_finished;  /* scored and stored (or failed): the sweep waits for these */
     int64_t dropped_logged_ms;   /* last rescore_queue_full warning */
     struct churn__wake wakes[CHURN__WAKE_MAX]; /* snoozed alerts to wake on time */
     size_t n_wakes;
@@ -132,6 +134,10 @@ enum churn_err churn__alerts_load_states(struct churn__alerts *al, const char *c
 /** churn__alerts_encode_states() - @set as the stored blob, in @a; NULL when @a is full. */
 uint8_t *churn__alerts_encode_states(const struct churn__state_set *set, struct churn_arena *a,
                                      size_t *len);
+
+/** churn__daily_snapshot() - at the end of a sweep: today's aggregate snapshot, once a day
+ * (daily_snapshot.c; issue 15). */
+void churn__daily_snapshot(struct churn__alerts *al);
 
 #define CHURN__COMMIT_BATCH_MAX 64
 

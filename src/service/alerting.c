@@ -29,6 +29,7 @@
 #include "churn/alerts_playbook.h"
 #include "churn/alloc.h"
 #include "churn/clock.h"
+#include "churn/delivery.h"
 #include "churn/features.h"
 #include "churn/log.h"
 #include "churn/reasons.h"
@@ -132,6 +133,42 @@ churn__alerts_encode_states(const struct churn__state_set *set, struct churn_are
     if (!blob || states_encode(set, blob) != CHURN_OK)
         return NULL;
     return blob;
+}
+
+/* The catalogue feature with the largest positive contribution (-1: none). */
+static int
+top_feature(const struct churn_score_snapshot *snap)
+{
+    int best = -1;
+    for (uint32_t i = 0; i < snap->n_features; i++)
+        if (snap->contributions[i] > 0 &&
+            (best < 0 || snap->contributions[i] > snap->contributions[best]))
+            best = (int)i;
+    return snap->n_features == CHURN_FEAT__COUNT ? best : -1;
+}
+
+bool
+churn_snapshot_read_state(const void *data, size_t len, struct churn_snapshot_state *out)
+{
+    struct churn__state_set set;
+    states_decode(data, len, &set);
+    memset(out, 0, sizeof(*out));
+    out->top_feature = -1;
+    for (int c = 1; c < CHURN_CAUSE_COUNT; c++)
+        if (set.have[c] && set.st[c].open_id)
+            out->open_alerts++;
+    struct churn_score_snapshot snap = {0};
+    if (set.snap && churn_score_snapshot_decode(set.snap, set.snap_len, &snap) == CHURN_OK) {
+        out->has_score = true;
+        out->risk = snap.risk_tier;
+        out->value_tier = snap.value_tier;
+        out->probability = snap.probability;
+        out->value = snap.value;
+        out->scored_at_ms = snap.scored_at_ms;
+        out->top_feature = top_feature(&snap);
+        churn_score_snapshot_fini(&snap);
+    }
+    return true;
 }
 
 /* ---- reading the log -------------------------------------------------------------------- */
@@ -694,6 +731,36 @@ out:
     return err;
 }
 
+/* ---- playbook webhook actions (issue 15) ------------------------------------------------- */
+
+void
+churn__alerts_record_action_call(struct churn__alerts *al, const char *dest, uint64_t id,
+                                 int http_status, unsigned attempts, int64_t at_ms)
+{
+    struct churn_arena a;
+    churn_arena_init(&a, 256 * 1024);
+    char msg[256] = "";
+    pthread_mutex_lock(&al->log_mu);
+    struct churn_alert *w = &al->work;
+    enum churn_err err = read_latest_locked(al, id, w, &a, msg, sizeof(msg));
+    if (!err)
+        err = churn_alert_record_action_call(w, http_status, attempts, at_ms, churn_now_ms(), msg,
+                                             sizeof(msg));
+    if (!err)
+        err = commit_revision_locked(al, &a);
+    if (!err)
+        churn_log(CHURN_LOG_INFO, "action_called", CHURN_LF_INT("alert", (int64_t)id),
+                  CHURN_LF_STR("webhook", dest), CHURN_LF_INT("http_status", http_status),
+                  CHURN_LF_INT("attempts", attempts),
+                  CHURN_LF_INT("sequence", (int64_t)w->sequence));
+    else if (err != CHURN_EEXIST) /* a re-delivery after a restart: already recorded */
+        churn_log(CHURN_LOG_WARN, "action_not_recorded", CHURN_LF_INT("alert", (int64_t)id),
+                  CHURN_LF_STR("webhook", dest),
+                  CHURN_LF_STR("error", msg[0] ? msg : churn_strerror(err)));
+    pthread_mutex_unlock(&al->log_mu);
+    churn_arena_fini(&a);
+}
+
 /* ---- watchers and fan-out -------------------------------------------------------------- */
 
 uint64_t
@@ -893,8 +960,13 @@ engine_main(void *arg)
             fan_out(al);
         if (have_job)
             process_jobs(al, jobs, n_taken, &a, batch);
-        if (n_ids)
+        if (n_ids) {
             churn__rescore_batch(al, ids, n_ids, &a, fresh);
+            pthread_mutex_lock(&al->mu); /* the sweep's end waits for the batch in flight */
+            al->rescores_finished += n_ids;
+            pthread_cond_broadcast(&al->space_cv);
+            pthread_mutex_unlock(&al->mu);
+        }
         int64_t now = churn_now_ms();
         if (now >= next_tick) {
             heartbeats(al);
@@ -993,6 +1065,19 @@ churn__alerts_reload_playbooks(struct churn__alerts *al, char *msg, size_t msgle
     return err;
 }
 
+/* Issue 15: the --webhook destinations a playbook may name. */
+static enum churn_err
+playbook_webhooks(struct churn__alerts *al)
+{
+    const struct churn_delivery_config *cfg = al->svc->delivery_config;
+    const char *names[CHURN_DELIVERY_MAX_DESTS];
+    size_t n = 0;
+    for (size_t i = 0; cfg && i < cfg->n_dests; i++)
+        if (cfg->dests[i].kind == CHURN_DELIVERY_WEBHOOK)
+            names[n++] = cfg->dests[i].name;
+    return churn_playbook_registry_set_webhooks(al->playbooks, names, n);
+}
+
 enum churn_err
 churn__alerts_start(struct churn_services *svc, struct churn_store *store,
                     struct churn__alerts **out)
@@ -1053,6 +1138,9 @@ churn__alerts_start(struct churn_services *svc, struct churn_store *store,
     if (err)
         goto out_fail;
     err = churn_playbook_registry_create(&al->playbooks);
+    if (err)
+        goto out_fail;
+    err = playbook_webhooks(al);
     if (err)
         goto out_fail;
     char msg[512];

@@ -14,19 +14,6 @@
 #include "service_internal.h"
 
 static enum churn_err
-render_json(const struct churn_alert *alert, struct churn_buf *out)
-{
-    struct churn_arena ar;
-    churn_arena_init(&ar, 1u << 20);
-    Churn__V1__Alert *m = churn__alert_to_proto(alert, &ar);
-    char *text = m ? churn_pbjson_dumps(&m->base, false) : NULL;
-    enum churn_err rc = text ? churn_buf_append_str(out, text) : CHURN_ENOMEM;
-    free(text);
-    churn_arena_fini(&ar);
-    return rc;
-}
-
-static enum churn_err
 render_slack(const struct churn_alert *alert, struct churn_buf *out)
 {
     struct churn_buf line;
@@ -47,7 +34,16 @@ render(void *ctx, const struct churn_alert *alert, enum churn_delivery_format fo
        struct churn_buf *out)
 {
     (void)ctx;
-    return format == CHURN_DELIVERY_SLACK ? render_slack(alert, out) : render_json(alert, out);
+    return format == CHURN_DELIVERY_SLACK ? render_slack(alert, out)
+                                          : churn_services_alert_json(alert, out);
+}
+
+/* Issue 15: a playbook's webhook accepted its action: recorded on the alert. */
+static void
+action_done(void *ctx, const char *dest, const struct churn_alert *alert, int http_status,
+            unsigned attempts, int64_t at_ms)
+{
+    churn__alerts_record_action_call(ctx, dest, alert->id, http_status, attempts, at_ms);
 }
 
 enum churn_err
@@ -55,8 +51,11 @@ churn__delivery_start(struct churn_services *svc)
 {
     if (!svc->delivery_config || svc->delivery_config->n_dests == 0)
         return CHURN_OK;
-    return churn_delivery_start(svc->store, churn__alerts_hub(svc->alerts), svc->delivery_config,
-                                render, NULL, &svc->delivery);
+    struct churn_delivery_config cfg = *svc->delivery_config; /* copied again by the start */
+    cfg.action_done = action_done;
+    cfg.action_ctx = svc->alerts;
+    return churn_delivery_start(svc->store, churn__alerts_hub(svc->alerts), &cfg, render, NULL,
+                                &svc->delivery);
 }
 
 void

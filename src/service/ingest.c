@@ -14,8 +14,10 @@
 #include "churn/alloc.h"
 #include "churn/hash.h"
 #include "churn/clock.h"
+#include "churn/event_codec.h"
 #include "churn/features.h"
 #include "churn/log.h"
+#include "churn/score_index.h"
 #include "churn/service.h"
 #include "churn/service_metrics.h"
 #include "churn/store.h"
@@ -28,122 +30,8 @@
 #define INGEST_MAX_PER_MESSAGE 1000 /* events in one RecordEventsRequest */
 #define INGEST_BATCH_ARENA     (1u << 20)
 #define UPSERT_MAX_CUSTOMERS   1000
-#define STALE_AFTER_MS         (30LL * CHURN_MS_PER_DAY)
 #define FIELD_EVENT            1 /* RecordEventsRequest.event */
 #define FIELD_EVENTS           2 /* RecordEventsRequest.events */
-
-/* ---- proto → domain --------------------------------------------------------------------- */
-
-static const char *
-arena_copy(struct churn_arena *a, const char *s)
-{
-    return s ? churn_arena_strdup(a, s) : NULL;
-}
-
-/*
- * Convert one API event into a domain event whose strings live in @a. Returns CHURN_OK, or
- * CHURN_EINVAL with a reason naming the field.
- */
-enum churn_err
-churn__event_from_proto(const Churn__V1__Event *pe, struct churn_arena *a, struct churn_event *ev,
-                        char *reason, size_t rlen, const char **field)
-{
-    memset(ev, 0, sizeof(*ev));
-    ev->event_id = arena_copy(a, pe->event_id);
-    ev->customer_id = arena_copy(a, pe->customer_id);
-    ev->occurred_at_ms = pe->occurred_at_ms;
-    if (!ev->event_id || !ev->customer_id)
-        return CHURN_ENOMEM;
-    switch (pe->kind_case) {
-    case CHURN__V1__EVENT__KIND_LOGIN:
-        ev->kind = CHURN_EVENT_LOGIN;
-        break;
-    case CHURN__V1__EVENT__KIND_SESSION:
-        ev->kind = CHURN_EVENT_SESSION;
-        ev->session.minutes = pe->session->minutes;
-        break;
-    case CHURN__V1__EVENT__KIND_ORDER:
-        ev->kind = CHURN_EVENT_ORDER;
-        ev->order.order_id = arena_copy(a, pe->order->order_id);
-        ev->order.amount = pe->order->amount;
-        ev->order.currency = arena_copy(a, pe->order->currency);
-        if (pe->order->status == CHURN__V1__ORDER_STATUS__ORDER_STATUS_UNSPECIFIED) {
-            *field = "event.order.status";
-            snprintf(reason, rlen,
-                     "event.order.status: required (COMPLETED, CANCELLED or "
-                     "REFUNDED)");
-            return CHURN_EINVAL;
-        }
-        ev->order.status = pe->order->status == CHURN__V1__ORDER_STATUS__ORDER_STATUS_CANCELLED
-                               ? CHURN_ORDER_CANCELLED
-                           : pe->order->status == CHURN__V1__ORDER_STATUS__ORDER_STATUS_REFUNDED
-                               ? CHURN_ORDER_REFUNDED
-                               : CHURN_ORDER_COMPLETED;
-        break;
-    case CHURN__V1__EVENT__KIND_LISTING_UPDATE:
-        ev->kind = CHURN_EVENT_LISTING;
-        ev->listing.active_listings = pe->listing_update->active_listings;
-        break;
-    case CHURN__V1__EVENT__KIND_SUPPORT_TICKET:
-        ev->kind = CHURN_EVENT_TICKET;
-        if (pe->support_ticket->action == CHURN__V1__TICKET_ACTION__TICKET_ACTION_UNSPECIFIED) {
-            *field = "event.support_ticket.action";
-            snprintf(reason, rlen, "event.support_ticket.action: required (OPENED or RESOLVED)");
-            return CHURN_EINVAL;
-        }
-        ev->ticket.action =
-            pe->support_ticket->action == CHURN__V1__TICKET_ACTION__TICKET_ACTION_RESOLVED
-                ? CHURN_TICKET_RESOLVED
-                : CHURN_TICKET_OPENED;
-        ev->ticket.category = arena_copy(a, pe->support_ticket->category);
-        break;
-    case CHURN__V1__EVENT__KIND_REVIEW:
-        ev->kind = CHURN_EVENT_REVIEW;
-        ev->review.rating = pe->review->rating;
-        ev->review.text = arena_copy(a, pe->review->text);
-        ev->review.sentiment = NAN;
-        break;
-    case CHURN__V1__EVENT__KIND_PLAN_CHANGE:
-        ev->kind = CHURN_EVENT_PLAN_CHANGE;
-        switch (pe->plan_change->direction) {
-        case CHURN__V1__PLAN_CHANGE_DIRECTION__PLAN_CHANGE_DIRECTION_UPGRADE:
-            ev->plan.action = CHURN_PLAN_UPGRADE;
-            break;
-        case CHURN__V1__PLAN_CHANGE_DIRECTION__PLAN_CHANGE_DIRECTION_DOWNGRADE:
-            ev->plan.action = CHURN_PLAN_DOWNGRADE;
-            break;
-        case CHURN__V1__PLAN_CHANGE_DIRECTION__PLAN_CHANGE_DIRECTION_CANCEL:
-            ev->plan.action = CHURN_PLAN_CANCEL;
-            break;
-        default:
-            *field = "event.plan_change.direction";
-            snprintf(reason, rlen,
-                     "event.plan_change.direction: must be UPGRADE, DOWNGRADE or "
-                     "CANCEL");
-            return CHURN_EINVAL;
-        }
-        ev->plan.plan = arena_copy(a, pe->plan_change->to_plan);
-        ev->plan.monthly_value = pe->plan_change->monthly_value;
-        break;
-    case CHURN__V1__EVENT__KIND_CHURN:
-        ev->kind = CHURN_EVENT_CHURN;
-        ev->churn.reason = arena_copy(a, pe->churn->reason);
-        break;
-    case CHURN__V1__EVENT__KIND_CUSTOM:
-        ev->kind = CHURN_EVENT_CUSTOM;
-        ev->custom.name = arena_copy(a, pe->custom->name);
-        ev->custom.value = pe->custom->value;
-        break;
-    default:
-        *field = "event";
-        snprintf(reason, rlen,
-                 "event: unknown event type (set one of login, session, order, "
-                 "listing_update, support_ticket, review, plan_change, churn, "
-                 "custom)");
-        return CHURN_EINVAL;
-    }
-    return CHURN_OK;
-}
 
 /* ---- RecordEvents ------------------------------------------------------------------------ */
 
@@ -552,20 +440,6 @@ record_done(struct churn_rpc *rpc)
 
 /* ---- UpsertCustomers ------------------------------------------------------------------- */
 
-/* Attribute keys: 1..64 bytes of [a-z0-9_] (ingest.proto). */
-static bool
-attr_key_valid(const char *key)
-{
-    size_t n = strlen(key);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9') ||
-              key[i] == '_'))
-            return false;
-    return true;
-}
-
 static enum churn_err
 attrs_from_proto(const Churn__V1__Customer *c, struct churn_customer_attrs *attrs, bool merge,
                  char *reason, size_t rlen)
@@ -597,11 +471,8 @@ attrs_from_proto(const Churn__V1__Customer *c, struct churn_customer_attrs *attr
         attrs->signup_ms = c->signup_at_ms;
     for (size_t i = 0; i < c->n_numeric_attributes; i++) {
         const Churn__V1__Customer__NumericAttributesEntry *e = c->numeric_attributes[i];
-        if (!attr_key_valid(e->key)) {
-            snprintf(reason, rlen, "numeric_attributes: key '%.64s' must be 1..64 of [a-z0-9_]",
-                     e->key);
+        if (churn_attr_name_check(e->key, "numeric_attributes", reason, rlen))
             return CHURN_EINVAL;
-        }
         if (!isfinite(e->value)) {
             snprintf(reason, rlen, "numeric_attributes[%.64s]: not a finite number", e->key);
             return CHURN_EINVAL;
@@ -616,11 +487,8 @@ attrs_from_proto(const Churn__V1__Customer *c, struct churn_customer_attrs *attr
     }
     for (size_t i = 0; i < c->n_categorical_attributes; i++) {
         const Churn__V1__Customer__CategoricalAttributesEntry *e = c->categorical_attributes[i];
-        if (!attr_key_valid(e->key)) {
-            snprintf(reason, rlen, "categorical_attributes: key '%.64s' must be 1..64 of [a-z0-9_]",
-                     e->key);
+        if (churn_attr_name_check(e->key, "categorical_attributes", reason, rlen))
             return CHURN_EINVAL;
-        }
         if (churn_customer_attrs_set_cat(attrs, e->key, e->value) != CHURN_OK) {
             snprintf(reason, rlen,
                      "categorical_attributes[%.64s]: bad name or value, or more "
@@ -738,69 +606,38 @@ source_of(const char *name)
     return CHURN__V1__DATA_SOURCE__DATA_SOURCE_UNSPECIFIED;
 }
 
-void
-churn__source_freshness(const struct churn_customer *rec, int64_t as_of_ms,
-                        struct churn__source_times *out)
-{
-    memset(out, 0, sizeof(*out));
-    int32_t as_of_day = churn_day_of_ms(as_of_ms);
-    for (unsigned i = 0; i < rec->n_days; i++) {
-        const struct churn_day *d = &rec->days[i];
-        if (d->day > as_of_day)
-            break;
-        int64_t end = ((int64_t)d->day + 1) * CHURN_MS_PER_DAY - 1;
-        if (end > as_of_ms)
-            end = as_of_ms;
-        if (rec->last_seen_ms > 0 && end > rec->last_seen_ms)
-            end = rec->last_seen_ms; /* never later than the newest event */
-        if (d->logins || d->sessions)
-            out->at[CHURN__SRC_ACTIVITY] = end;
-        if (d->orders_completed || d->orders_cancelled || d->orders_refunded)
-            out->at[CHURN__SRC_ORDERS] = end;
-        if (d->tickets_opened || d->tickets_resolved)
-            out->at[CHURN__SRC_SUPPORT] = end;
-        if (d->reviews)
-            out->at[CHURN__SRC_REVIEWS] = end;
-        if (!isnan(d->chat_dissatisfaction) || d->escalations || d->churn_intents)
-            out->at[CHURN__SRC_CHAT] = end;
-        if (d->listings >= 0)
-            out->at[CHURN__SRC_LISTINGS] = end;
-    }
-}
-
-static const Churn__V1__DataSource src_proto[CHURN__SRC_COUNT] = {
-    [CHURN__SRC_ACTIVITY] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_ACTIVITY,
-    [CHURN__SRC_ORDERS] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_ORDERS,
-    [CHURN__SRC_SUPPORT] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_SUPPORT,
-    [CHURN__SRC_REVIEWS] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_REVIEWS,
-    [CHURN__SRC_CHAT] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_CHAT,
-    [CHURN__SRC_LISTINGS] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_LISTINGS,
+static const Churn__V1__DataSource src_proto[CHURN_SOURCE_COUNT] = {
+    [CHURN_SOURCE_ACTIVITY] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_ACTIVITY,
+    [CHURN_SOURCE_ORDERS] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_ORDERS,
+    [CHURN_SOURCE_SUPPORT] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_SUPPORT,
+    [CHURN_SOURCE_REVIEWS] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_REVIEWS,
+    [CHURN_SOURCE_CHAT] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_CHAT,
+    [CHURN_SOURCE_LISTINGS] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_LISTINGS,
 };
 
 Churn__V1__Freshness *
 churn__freshness_to_proto(const struct churn_customer *rec, int64_t as_of_ms, struct churn_arena *a)
 {
-    struct churn__source_times t;
-    churn__source_freshness(rec, as_of_ms, &t);
+    struct churn_freshness t;
+    churn_features_freshness(rec, as_of_ms, &t);
     Churn__V1__Freshness *f = churn_arena_alloc(a, sizeof(*f));
-    Churn__V1__SourceFreshness *sf = churn_arena_alloc(a, CHURN__SRC_COUNT * sizeof(*sf));
-    Churn__V1__SourceFreshness **sfl = churn_arena_alloc(a, CHURN__SRC_COUNT * sizeof(*sfl));
-    Churn__V1__DataSource *stale = churn_arena_alloc(a, CHURN__SRC_COUNT * sizeof(*stale));
+    Churn__V1__SourceFreshness *sf = churn_arena_alloc(a, CHURN_SOURCE_COUNT * sizeof(*sf));
+    Churn__V1__SourceFreshness **sfl = churn_arena_alloc(a, CHURN_SOURCE_COUNT * sizeof(*sfl));
+    Churn__V1__DataSource *stale = churn_arena_alloc(a, CHURN_SOURCE_COUNT * sizeof(*stale));
     if (!f || !sf || !sfl || !stale)
         return NULL;
     churn__v1__freshness__init(f);
-    f->last_event_at_ms = rec->last_seen_ms <= as_of_ms ? rec->last_seen_ms : as_of_ms;
-    for (int s = 0; s < CHURN__SRC_COUNT; s++) {
+    f->last_event_at_ms = t.last_event_ms;
+    for (int s = 0; s < CHURN_SOURCE_COUNT; s++) {
         churn__v1__source_freshness__init(&sf[s]);
         sf[s].source = src_proto[s];
         sf[s].last_event_at_ms = t.at[s];
-        /* a source that reported once and then went quiet is stale, never "healthy" */
-        sf[s].stale = t.at[s] > 0 && as_of_ms - t.at[s] > STALE_AFTER_MS;
-        if (sf[s].stale)
+        sf[s].stale = t.stale[s];
+        if (t.stale[s])
             stale[f->n_stale_sources++] = src_proto[s];
         sfl[s] = &sf[s];
     }
-    f->n_sources = CHURN__SRC_COUNT;
+    f->n_sources = CHURN_SOURCE_COUNT;
     f->sources = sfl;
     f->stale_sources = stale;
     return f;
@@ -954,6 +791,7 @@ delete_customer(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMes
     if (err)
         return churn_rpc_error(rpc, err, "%s", churn_store_last_error());
     churn__alerts_forget_customer(svc->alerts, req->customer_id); /* ListAlerts' index too */
+    churn_score_index_remove(svc->scores, req->customer_id);      /* and every listing */
     churn_log(CHURN_LOG_INFO, "customer_erased", CHURN_LF_STR("customer_id", req->customer_id));
     Churn__V1__DeleteCustomerResponse *resp =
         churn_arena_alloc(churn_rpc_arena(rpc), sizeof(*resp));

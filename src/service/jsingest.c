@@ -20,6 +20,7 @@
 #include "churn/alloc.h"
 #include "churn/arena.h"
 #include "churn/clock.h"
+#include "churn/event_codec.h"
 #include "churn/log.h"
 #include "churn/service_metrics.h"
 #include "churn/shard.h"

@@ -24,6 +24,7 @@
 #include "churn/pb_arena.h"
 #include "churn/reasons.h"
 #include "churn/registry.h"
+#include "churn/score_index.h"
 #include "churn/service.h"
 #include "churn/service_metrics.h"
 #include "churn/store.h"
@@ -517,6 +518,31 @@ memo_keep(const struct churn_services *svc, struct churn__score_memo *memo,
     memo->scored_at_ms = s->scored_at_ms;
 }
 
+/* Keep @s, the score of @rec by @m just computed, in the score index (a churned customer
+ * leaves it: nothing to warn about). A score the index refuses (NaN) leaves the old one out. */
+static void
+index_feed(struct churn_services *svc, const struct churn__served_model *m,
+           const struct churn_customer *rec, const Churn__V1__Score *s)
+{
+    if (rec->churned_at_ms > 0) {
+        churn_score_index_remove(svc->scores, rec->id);
+        return;
+    }
+    struct churn_score_index_item it = {
+        .probability = s->probability,
+        .priority = s->priority,
+        .value = s->customer_value,
+        .risk_tier = (enum churn_tier)s->risk_tier,
+        .value_tier = (enum churn_tier)s->value_tier,
+        .generation = m->generation,
+        .scored_at_ms = s->scored_at_ms,
+    };
+    snprintf(it.customer_id, sizeof(it.customer_id), "%s", rec->id);
+    snprintf(it.segment, sizeof(it.segment), "%s", rec->attrs.segment);
+    if (churn_score_index_put(svc->scores, &it) != CHURN_OK)
+        churn_score_index_remove(svc->scores, rec->id);
+}
+
 /* Score @id with @m (or take it from @memo, see churn__score_customer); on error fill @msg.
  * The score's strings point into @a. */
 static enum churn_err
@@ -584,6 +610,7 @@ score_one(struct churn_services *svc, struct churn__served_model *m, const char 
     }
     if (memo)
         memo_keep(svc, memo, m, max_reasons, digest, s, a);
+    index_feed(svc, m, rec, s);
     *out = s;
     churn_service_metrics_score(svc->metrics, s->probability, (int)s->risk_tier);
     return CHURN_OK;
@@ -772,6 +799,7 @@ at_risk_visit(const struct churn_customer *rec, void *user)
         sc->err = CHURN_ENOMEM;
         return 1;
     }
+    index_feed(sc->svc, sc->m, rec, s); /* the scan refreshes the index on its way */
     /* no risk tiers asked for: MEDIUM and HIGH (scoring.proto) */
     if ((!f || f->n_risk_tiers == 0) && s->risk_tier < CHURN__V1__RISK_TIER__RISK_TIER_MEDIUM)
         return 0;

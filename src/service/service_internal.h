@@ -37,25 +37,6 @@ void churn__health_set_serving(struct churn_services *svc, enum churn_health_sta
 /** churn__health_model_served() - a model now serves: scoring is SERVING (unless draining). */
 void churn__health_model_served(struct churn_services *svc);
 
-/* The event sources whose freshness is reported. */
-enum churn__source {
-    CHURN__SRC_ACTIVITY,
-    CHURN__SRC_ORDERS,
-    CHURN__SRC_SUPPORT,
-    CHURN__SRC_REVIEWS,
-    CHURN__SRC_CHAT,
-    CHURN__SRC_LISTINGS,
-    CHURN__SRC_COUNT,
-};
-
-struct churn__source_times {
-    int64_t at[CHURN__SRC_COUNT]; /* last event of each source at or before as_of (0: none) */
-};
-
-/** churn__source_freshness() - when each source last reported for @rec, as of @as_of_ms. */
-void churn__source_freshness(const struct churn_customer *rec, int64_t as_of_ms,
-                             struct churn__source_times *out);
-
 /**
  * churn__freshness_to_proto() - the Freshness message of @rec at @as_of_ms, in @a; a source
  * silent for longer than the staleness limit is listed as stale. NULL when @a is full.
@@ -336,6 +317,14 @@ Churn__V1__Outcome churn__outcome_to_proto(enum churn_outcome o);
 Churn__V1__Alert *churn__alert_to_proto(const struct churn_alert *a, struct churn_arena *ar);
 
 /**
+ * churn__alerts_record_action_call() - issue 15: the playbook webhook @dest accepted the action
+ * of alert @id (HTTP @http_status, @attempts attempts, at @at_ms): an ACTION_CALLED revision,
+ * logged (action_called); a call already recorded is left as it is. Any thread.
+ */
+void churn__alerts_record_action_call(struct churn__alerts *al, const char *dest, uint64_t id,
+                                      int http_status, unsigned attempts, int64_t at_ms);
+
+/**
  * churn__delivery_start() - start delivering alert changes to svc->delivery_config's
  * destinations (none: nothing runs), after the alert engine started. churn__delivery_stop()
  * stops it (before the alert engine stops; idempotent).
@@ -416,10 +405,5 @@ bool churn__chat_outbox_hold(struct churn__chat_outbox *ob);
 void churn__chat_outbox_writable(struct churn__chat_outbox *ob);
 /** churn__chat_outbox_half_close() - the client is done: finish after the last answer. */
 void churn__chat_outbox_half_close(struct churn__chat_outbox *ob);
-/* ingest.c: one API event as a domain event whose strings live in @a; CHURN_EINVAL with a
- * reason naming the field (@field). Shared with the JetStream consumer (issue 16). */
-enum churn_err churn__event_from_proto(const Churn__V1__Event *pe, struct churn_arena *a,
-                                       struct churn_event *ev, char *reason, size_t rlen,
-                                       const char **field);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "churn/alloc.h"
+#include "churn/score_index.h"
 #include "churn/log.h"
 #include "churn/service.h"
 #include "service_internal.h"
@@ -71,6 +72,9 @@ churn_services_init(struct churn_services *svc, char *errbuf, size_t errlen)
     err = churn__scoring_create(NULL, &svc->scoring, errbuf, errlen);
     if (err)
         goto out_fail;
+    err = churn_score_index_create(&svc->scores);
+    if (err)
+        goto out_fail;
     err = churn_reflection_open(churn_descriptor_set, churn_descriptor_set_len, &svc->reflection,
                                 errbuf, errlen);
     if (err)
@@ -115,6 +119,7 @@ churn_services_fini(struct churn_services *svc)
     churn_reflection_close(svc->reflection);
     churn_health_destroy(svc->health);
     churn__scoring_destroy(svc->scoring);
+    churn_score_index_destroy(svc->scores);
     memset(svc, 0, sizeof(*svc));
 }
 

@@ -154,12 +154,13 @@ wait_until(struct churn__alerts *al, int64_t until)
     return ok;
 }
 
-/* Wait until the engine has taken everything queued (the sweep's last page included). */
+/* Wait until the engine has scored and stored everything queued (the sweep's last page
+ * included, and the batch in flight: the segments and the daily snapshot read them). */
 static bool
 wait_drained(struct churn__alerts *al)
 {
     pthread_mutex_lock(&al->mu);
-    while (!al->stop && al->rq_n > 0) {
+    while (!al->stop && (al->rq_n > 0 || al->rescores_finished != al->rescores_done)) {
         struct timespec ts = churn_timespec_of_ms(churn_now_ms() + 50);
         pthread_cond_timedwait(&al->space_cv, &al->mu, &ts);
     }
@@ -240,6 +241,7 @@ sweep_once(struct churn__alerts *al, char (*ids)[CHURN_ID_MAX + 1])
         return false;
     int64_t duration = churn_now_ms() - t0;
     segments_update(al);
+    churn__daily_snapshot(al); /* issue 15: the trends' daily aggregate, once a day */
     set_status(al, false, done, 0, duration);
     churn_log(
         CHURN_LOG_INFO, "sweep_finished", CHURN_LF_INT("customers", (int64_t)done),

@@ -1,6 +1,6 @@
 /*
- * store_lmdb.h - the struct behind struct churn_store and the LMDB-level helpers that
- * store.c, reader.c and writer.c share. Includes <lmdb.h>: only src/store/ may include it.
+ * store_lmdb.h - the struct behind struct churn_store and the LMDB-level helpers that the
+ * files of src/store share. Includes <lmdb.h>: only src/store/ may include it.
  */
 #ifndef CHURN_STORE_LMDB_H
 #define CHURN_STORE_LMDB_H
@@ -45,6 +45,11 @@ struct churn_store {
 /* The format byte in front of every small value (churn__store_put_versioned()). */
 #define VALUE_VERSION 1
 
+/* Meta keys the store keeps for itself (names under "churn." are refused to callers). */
+#define META_FORMAT_KEY    "churn.format"
+#define META_ALERT_SEQ_KEY "churn.alert_seq"
+#define STORE_MAGIC        "churnd-store"
+
 /* A write transaction body: return CHURN_OK to commit, an error to abort. */
 typedef enum churn_err churn__store_write_fn(struct churn_store *s, MDB_txn *txn, void *ctx);
 
@@ -62,6 +67,9 @@ enum churn_err churn__store_write(struct churn_store *s, churn__store_write_fn *
  */
 enum churn_err churn__store_read_begin(struct churn_store *s, MDB_txn **txn);
 void churn__store_read_end(struct churn_store *s, MDB_txn *txn);
+
+/** churn__store_pair_key() - "@a NUL @b" into @buf (capacity 2 * CHURN_ID_MAX + 1); its length. */
+size_t churn__store_pair_key(char *buf, const char *a, const char *b);
 
 /** churn__store_check_id() - churn_id_validate() with the message set for the thread. */
 enum churn_err churn__store_check_id(const char *id, const char *field);

@@ -60,14 +60,16 @@ enum churn_err churn__blend_doc(json_t *lr, json_t *gbdt, double w_lr, json_t **
 double churn__sigmoid(double z);
 
 /**
- * churn__train_holdout() - the two-fold cross-validation of @algo with @opts on the given
- * @fold assignment (0 or 1 per row): each fold is scored by a model fitted on the other, the
- * margins into @oof. The search uses it for its out-of-time check (fold 0: the newest
- * cutoff's rows, scored by a model of the older cutoffs).
+ * churn__train_holdout() - the out-of-time check of @algo with @opts at time @at: one model
+ * fitted on the rows older than @at (ds->time < @at) scores the rows of time @at, their
+ * margins into @oof[row] (other rows untouched). The search judges candidates with it on its
+ * holdout cutoffs.
+ * Return: CHURN_EINVAL when no row is older than @at or none is at @at (or the fit's own
+ * errors); CHURN_ENOMEM.
  */
 enum churn_err churn__train_holdout(const struct churn_dataset *ds,
                                     const struct churn_train_options *opts,
-                                    enum churn_train_algo algo, const unsigned *fold, double *oof,
+                                    enum churn_train_algo algo, double at, double *oof,
                                     struct churn__tctx *ctx);
 
 #endif

@@ -430,6 +430,49 @@ gather(const struct plan *p, size_t r, double *x)
         x[k] = p->ds->cols[p->feat[k]][r];
 }
 
+/* Rows to fit on and rows to score, and the fit's seed. */
+struct split {
+    const size_t *rows;
+    size_t n;
+    const size_t *test;
+    size_t nt;
+    uint64_t seed;
+};
+
+/* Fit @algo on @sp's rows and score its test rows: raw probabilities and labels into @pr and
+ * @yy (in test order), margins into @oof[row] when @oof is not NULL. */
+static enum churn_err
+fit_and_score(const struct plan *p, enum churn_train_algo algo, const struct split *sp, double *pr,
+              double *yy, double *oof, struct churn__tctx *ctx)
+{
+    json_t *doc = NULL;
+    struct churn_model *m = NULL;
+    enum churn_err err = fit_doc(p, algo, sp->rows, sp->n, sp->seed, &doc, ctx);
+    if (err)
+        return err;
+    err = doc_to_model(doc, &m, ctx);
+    json_decref(doc);
+    if (err)
+        return err;
+    double *x = churn_malloc(p->n_feat * sizeof(double));
+    if (!x) {
+        churn_model_unref(m);
+        return churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < sp->nt; i++) {
+        struct churn_model_prediction pred;
+        gather(p, sp->test[i], x);
+        churn_model_predict(m, x, &pred);
+        pr[i] = pred.raw;
+        yy[i] = p->ds->y[sp->test[i]];
+        if (oof)
+            oof[sp->test[i]] = pred.margin;
+    }
+    churn_free(x);
+    churn_model_unref(m);
+    return CHURN_OK;
+}
+
 static enum churn_err
 cv_run(const struct plan *p, enum churn_train_algo algo, const unsigned *fold,
        struct churn_cv_result *res, double *oof, struct churn__tctx *ctx)
@@ -442,8 +485,7 @@ cv_run(const struct plan *p, enum churn_train_algo algo, const unsigned *fold,
     size_t *test = churn_malloc(ds->n_rows * sizeof(size_t));
     double *pr = churn_malloc(ds->n_rows * sizeof(double));
     double *yy = churn_malloc(ds->n_rows * sizeof(double));
-    double *x = churn_malloc(p->n_feat * sizeof(double));
-    if (!rows || !test || !pr || !yy || !x) {
+    if (!rows || !test || !pr || !yy) {
         err = churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");
         goto out_free;
     }
@@ -458,24 +500,9 @@ cv_run(const struct plan *p, enum churn_train_algo algo, const unsigned *fold,
             else
                 rows[n++] = r;
         }
-        json_t *doc = NULL;
-        struct churn_model *m = NULL;
-        if ((err = fit_doc(p, algo, rows, n, p->o->seed + f, &doc, ctx)))
+        struct split sp = {rows, n, test, nt, p->o->seed + f};
+        if ((err = fit_and_score(p, algo, &sp, pr, yy, oof, ctx)))
             goto out_free;
-        err = doc_to_model(doc, &m, ctx);
-        json_decref(doc);
-        if (err)
-            goto out_free;
-        for (size_t i = 0; i < nt; i++) {
-            struct churn_model_prediction pred;
-            gather(p, test[i], x);
-            churn_model_predict(m, x, &pred);
-            pr[i] = pred.raw;
-            yy[i] = ds->y[test[i]];
-            if (oof)
-                oof[test[i]] = pred.margin;
-        }
-        churn_model_unref(m);
         if ((err = churn_metrics_compute(pr, yy, nt, p->o->threshold, &res->fold[f]))) {
             err = churn__train_fail(ctx, err, "fold %u: cannot compute metrics", f);
             goto out_free;
@@ -488,7 +515,6 @@ out_free:
     churn_free(test);
     churn_free(pr);
     churn_free(yy);
-    churn_free(x);
     return err;
 }
 
@@ -523,20 +549,36 @@ churn_train_cv(const struct churn_dataset *ds, const struct churn_train_options 
 
 enum churn_err
 churn__train_holdout(const struct churn_dataset *ds, const struct churn_train_options *opts,
-                     enum churn_train_algo algo, const unsigned *fold, double *oof,
-                     struct churn__tctx *ctx)
+                     enum churn_train_algo algo, double at, double *oof, struct churn__tctx *ctx)
 {
     struct churn_train_options o;
     struct plan p;
+    memset(&p, 0, sizeof(p));
     enum churn_err err = check_options(opts, &o, ctx);
     if (err)
         return err;
-    o.folds = 2;
-    if (!(err = plan_init(&p, ds, &o, NULL, 0, ctx))) {
-        struct churn_cv_result res;
-        err = cv_run(&p, algo, fold, &res, oof, ctx);
+    size_t *rows = churn_malloc(ds->n_rows * sizeof(size_t));
+    size_t *test = churn_malloc(ds->n_rows * sizeof(size_t));
+    double *pr = churn_malloc(ds->n_rows * sizeof(double));
+    double *yy = churn_malloc(ds->n_rows * sizeof(double));
+    struct split sp = {rows, 0, test, 0, o.seed};
+    for (size_t r = 0; rows && test && ds->time && r < ds->n_rows; r++) {
+        if (ds->time[r] == at)
+            test[sp.nt++] = r;
+        else if (ds->time[r] < at)
+            rows[sp.n++] = r;
     }
+    if (!rows || !test || !pr || !yy)
+        err = churn__train_fail(ctx, CHURN_ENOMEM, "out of memory");
+    else if (sp.n == 0 || sp.nt == 0)
+        err = churn__train_fail(ctx, CHURN_EINVAL, "no rows before or at the holdout time");
+    else if (!(err = plan_init(&p, ds, &o, NULL, 0, ctx)))
+        err = fit_and_score(&p, algo, &sp, pr, yy, oof, ctx);
     plan_fini(&p);
+    churn_free(rows);
+    churn_free(test);
+    churn_free(pr);
+    churn_free(yy);
     return err;
 }
 

@@ -3,7 +3,8 @@
  * at day ends whose label windows are fully observed, features from the served feature
  * function with the store's observed history, every customer's rows grouped by customer and
  * stamped with their cutoff. Rows go through the CSV text of churn_features_csv_row() into
- * the dataset loader, so a store set and an exported CSV are the same training set.
+ * the dataset loader, so a store set and an exported CSV (churn_trainset_csv(), which
+ * tools/bench/store/store-export writes) are the same training set.
  */
 #include "churn/trainset.h"
 
@@ -20,7 +21,7 @@ struct build {
     const struct churn_trainset_options *o;
     int64_t observed_until, history_from;
     struct churn_trainset_report *rep;
-    struct churn_buf csv;
+    struct churn_buf *csv;
     enum churn_err err;
 };
 
@@ -66,7 +67,7 @@ visit(const struct churn_customer *rec, void *user)
         if (label < 0 ||
             churn_features_extract_observed(rec, rep->cutoff_ms[c], b->history_from, &vec))
             continue;
-        if ((b->err = churn_features_csv_row(rec, &vec, label, &b->csv)))
+        if ((b->err = churn_features_csv_row(rec, &vec, label, b->csv)))
             return 1;
         rep->rows++, rep->rows_at[c]++;
         rep->positives += (size_t)label, rep->positives_at[c] += (size_t)label;
@@ -142,7 +143,8 @@ check_rows(const struct build *b, char *err, size_t errlen)
 }
 
 static enum churn_err
-load_rows(struct build *b, struct churn_dataset **out, char *err, size_t errlen)
+load_rows(const struct churn_buf *csv, const struct churn_trainset_options *o,
+          struct churn_dataset **out, char *err, size_t errlen)
 {
     static const char *const cats[] = {"segment", "plan", "country"};
     struct churn_dataset_options d = {
@@ -155,25 +157,25 @@ load_rows(struct build *b, struct churn_dataset **out, char *err, size_t errlen)
     };
     char why[512];
     enum churn_err e =
-        churn_dataset_load_csv_mem(churn_buf_str(&b->csv), b->csv.len, &d, out, why, sizeof(why));
+        churn_dataset_load_csv_mem(churn_buf_str(csv), csv->len, &d, out, why, sizeof(why));
     if (e)
         snprintf(err, errlen, "training set: %s", why);
     else
-        (*out)->horizon_days = b->o->horizon_days;
+        (*out)->horizon_days = o->horizon_days;
     return e;
 }
 
 enum churn_err
-churn_trainset_from_store(struct churn_store *store, const struct churn_trainset_options *o,
-                          struct churn_dataset **out, struct churn_trainset_report *rep, char *err,
-                          size_t errlen)
+churn_trainset_csv(struct churn_store *store, const struct churn_trainset_options *o,
+                   struct churn_buf *csv, struct churn_trainset_report *rep, char *err,
+                   size_t errlen)
 {
     enum churn_err e = check_options(o, err, errlen);
     if (e)
         return e;
     struct churn_trainset_report r;
     memset(&r, 0, sizeof(r));
-    struct build b = {.o = o, .rep = &r};
+    struct build b = {.o = o, .rep = &r, .csv = csv};
     b.observed_until = o->observed_until_ms ? o->observed_until_ms : churn_now_ms();
     b.history_from = churn_store_history_from_ms(store, b.observed_until);
     r.history_from_ms = b.history_from;
@@ -187,8 +189,8 @@ churn_trainset_from_store(struct churn_store *store, const struct churn_trainset
                  o->horizon_days + 1, o->horizon_days);
         return CHURN_EINVAL;
     }
-    churn_buf_init(&b.csv, TRAINSET_MAX_BYTES);
-    e = churn_features_csv_header(&b.csv);
+    size_t start = csv->len;
+    e = churn_features_csv_header(csv);
     if (!e)
         e = churn_store_foreach_customer(store, visit, &b);
     if (!e)
@@ -196,10 +198,27 @@ churn_trainset_from_store(struct churn_store *store, const struct churn_trainset
     if (e)
         snprintf(err, errlen, "reading the store: %s",
                  b.err ? churn_strerror(b.err) : churn_store_last_error());
-    else if (!(e = check_rows(&b, err, errlen)))
-        e = load_rows(&b, out, err, errlen);
-    churn_buf_free(&b.csv);
+    else
+        e = check_rows(&b, err, errlen);
+    if (e && csv->data) { /* nothing appended on error */
+        csv->len = start;
+        csv->data[start] = '\0';
+    }
     if (!e && rep)
         *rep = r;
+    return e;
+}
+
+enum churn_err
+churn_trainset_from_store(struct churn_store *store, const struct churn_trainset_options *o,
+                          struct churn_dataset **out, struct churn_trainset_report *rep, char *err,
+                          size_t errlen)
+{
+    struct churn_buf csv;
+    churn_buf_init(&csv, TRAINSET_MAX_BYTES);
+    enum churn_err e = churn_trainset_csv(store, o, &csv, rep, err, errlen);
+    if (!e)
+        e = load_rows(&csv, o, out, err, errlen);
+    churn_buf_free(&csv);
     return e;
 }

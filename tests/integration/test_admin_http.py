@@ -19,7 +19,7 @@ from conftest import assert_serving, health_check
 from fixtures_admin import admin_port, http_request, parse_exposition
 from fixtures_data import api, demo_store, start_on_store  # noqa: F401 (fixtures)
 
-UNKNOWN_PATHS = ["/", "/nope", "/metrics/", "/metrics/x", "/METRICS", "/livez.html", "//metrics",
+UNKNOWN_PATHS = ["/nope", "/metrics/", "/metrics/x", "/METRICS", "/livez.html", "//metrics",
                  "/readyz/../metrics"]
 OTHER_METHODS = ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "BREW"]
 

@@ -1,4 +1,4 @@
-"""tools/alert-bench against a real churnd on the demo store, so that the benchmark cannot rot:
+"""tools/bench/alert-engine against a real churnd on the demo store, so that the benchmark cannot rot:
 3 watchers and 20 customers; every alert the cancellations raise reaches every watcher exactly
 once, and the tool's counts agree with the server's own alert log (ListAlerts). A run that
 cannot find enough customers below HIGH risk is refused with exit status 3."""
@@ -14,8 +14,8 @@ from fixtures_data import demo_store, start_on_store, tool_path  # noqa: F401
 
 def alert_bench_bin(churnctl_bin):
     """ALERT_BENCH (set by meson), else the alert-bench of churnctl's build."""
-    path = os.environ.get("ALERT_BENCH") or tool_path(churnctl_bin, "alert-bench", "alert-bench")
-    assert os.access(path, os.X_OK), f"{path} is not an executable (build tools/alert-bench)"
+    path = os.environ.get("ALERT_BENCH") or tool_path(churnctl_bin, "bench", "alert-engine", "alert-bench")
+    assert os.access(path, os.X_OK), f"{path} is not an executable (build tools/bench/alert-engine)"
     return path
 
 
@@ -86,12 +86,12 @@ def test_too_few_customers_below_high_risk_is_refused(churnctl_bin, churnd_facto
 
 
 def test_bench_list_alerts_times_every_case(churnctl_bin, stubs):
-    """tools/bench-list-alerts on a few hundred alerts: every case answers a full page (or the
+    """tools/bench/list-alerts on a few hundred alerts: every case answers a full page (or the
     one customer's alert) and the run ends with churnd exiting 0."""
     repo = os.environ.get("CHURN_SOURCE_ROOT") or os.path.dirname(os.path.dirname(
         os.path.dirname(os.path.abspath(__file__))))
     build = os.path.dirname(os.path.dirname(churnctl_bin))  # BUILD/tools/churnctl
-    p = subprocess.run(["/usr/bin/python3", os.path.join(repo, "tools", "bench-list-alerts"),
+    p = subprocess.run(["/usr/bin/python3", os.path.join(repo, "tools", "bench", "list-alerts"),
                         "--build", build, "--stubs", stubs.directory, "--alerts", "1200",
                         "--calls", "2"],
                        capture_output=True, text=True, timeout=300)

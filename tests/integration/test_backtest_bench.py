@@ -1,5 +1,5 @@
-"""tools/bench-backtest end to end in its quick mode, and the independent reference
-(tools/backtest-ref/backtest_ref.py) on its own: the benchmark's JSON is complete and sane,
+"""tools/bench/backtest end to end in its quick mode, and the independent reference
+(tools/bench/backtest-ref/backtest_ref.py) on its own: the benchmark's JSON is complete and sane,
 and churnd's backtest population and realised churn equal the ones the reference computes
 from the raw JSON Lines of the same synth platform (that cross-check is what keeps the two
 pipelines honest: they share no code). The reference's own sanity: shuffled training labels
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.bench
 
 REPO = os.environ.get("CHURN_SOURCE_ROOT") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BENCH = os.path.join(REPO, "tools", "bench-backtest")
-REFERENCE = os.path.join(REPO, "tools", "backtest-ref", "backtest_ref.py")
+BENCH = os.path.join(REPO, "tools", "bench", "backtest")
+REFERENCE = os.path.join(REPO, "tools", "bench", "backtest-ref", "backtest_ref.py")
 DAY_MS = 86400000
 NOW_MS = 1780272000000  # 2026-06-01, the benchmark's default synth --now
 CHURND_KEYS = {"customers", "churned", "realised_rate", "mean_predicted", "auc", "pr_auc",

@@ -1,4 +1,4 @@
-"""tools/bench-chat and tools/loadgen/cqload against the real servers, so that the chat
+"""tools/bench/chat and tools/bench/loadgen/cqload against the real servers, so that the chat
 benchmark cannot rot: one small round of the bare echo ceiling and of churnd's AnalyzeChat on
 the demo store, every turn answered and checked; and cqload fails (exit 1, the conversation
 counted as failed) when the server refuses its method."""
@@ -20,7 +20,7 @@ def build_dir(churnctl_bin):
 def test_bench_chat_runs_the_ceiling_and_churnd_side_by_side(churnctl_bin, demo_store,
                                                              tmp_path):
     store, logreg = demo_store.store, demo_store.logreg
-    cmd = [os.path.join(REPO, "tools", "bench-chat"), "--build", build_dir(churnctl_bin),
+    cmd = [os.path.join(REPO, "tools", "bench", "chat"), "--build", build_dir(churnctl_bin),
            "--store", store, "--model", logreg, "--rounds", "1", "--points", "1x4w2",
            "--turns", "10", "--conversations-per-stream", "2"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -37,7 +37,7 @@ def test_bench_chat_runs_the_ceiling_and_churnd_side_by_side(churnctl_bin, demo_
     assert s["chat_over_echo_turns_per_s"] > 0
     out = tmp_path / "chat.json"
     out.write_text(p.stdout)
-    md = subprocess.run([os.path.join(REPO, "tools", "bench-chat"), "--markdown", str(out)],
+    md = subprocess.run([os.path.join(REPO, "tools", "bench", "chat"), "--markdown", str(out)],
                         capture_output=True, text=True, timeout=60)
     assert md.returncode == 0 and "churnd / ceiling" in md.stdout, md.stderr
 
@@ -45,7 +45,7 @@ def test_bench_chat_runs_the_ceiling_and_churnd_side_by_side(churnctl_bin, demo_
 def test_cqload_fails_when_the_method_is_refused(churnctl_bin, churnd_factory, demo_store):
     """The echo method is unknown to churnd (UNIMPLEMENTED): nothing is answered, exit 1."""
     server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg)
-    cqload = tool_path(churnctl_bin, "loadgen", "cqload")
+    cqload = tool_path(churnctl_bin, "bench", "loadgen", "cqload")
     p = subprocess.run([cqload, "echo", "--target", server.address, "--threads", "1",
                         "--streams", "2", "--conversations", "2", "--turns", "3"],
                        capture_output=True, text=True, timeout=60)

@@ -20,11 +20,12 @@ from fixtures_data import api, demo_store, ingest_stub, login, now_ms  # noqa: F
 from fixtures_data import model_version, start_on_store
 from test_models import info, listed, restart, stub
 
-# the demo store covers 180 days: a 30-day horizon leaves room for history and two cutoffs
+# the demo store covers 365 days: with a 30-day horizon, automatic cutoffs (the default, as
+# churnctl train) take the six (the most they take) that have 90 days of history before them;
 # a small model search: under the sanitizers and a busy CI box (the child runs SCHED_IDLE)
 # the default 120 s budget alone can outlast a wait
-RETRAIN = ["--retrain-horizon-days", "30", "--retrain-cutoffs", "2", "--retrain-step-days", "30",
-           "--retrain-budget-s", "10"]
+RETRAIN = ["--retrain-horizon-days", "30", "--retrain-step-days", "30", "--retrain-budget-s", "10"]
+DAY_MS = 86400 * 1000
 
 
 def retrain(api, server):
@@ -62,6 +63,9 @@ def test_a_retrain_serves_a_challenger_and_refuses_a_second_run(stubs, api, chur
     assert m.registry.origin == pb.MODEL_ORIGIN_RETRAIN and m.registry.serving
     assert m.registry.backtest.auc == d.candidate.auc
     assert m.registry.train_from_ms > 0 and m.registry.train_until_ms > m.registry.train_from_ms
+    # automatic cutoffs: six, 30 days apart, the newest with 30 days of labels after it (the
+    # former fixed count of 3 spanned 90 days)
+    assert m.registry.train_until_ms - m.registry.train_from_ms == 180 * DAY_MS, m.registry
     # retraining writes to --model-dir (the harness passes one; the last given wins)
     model_dir = [s.args[i + 1] for i, a in enumerate(s.args) if a == "--model-dir"][-1]
     assert m.registry.path.startswith(model_dir + os.sep)

@@ -347,6 +347,26 @@ Test(backup, no_byte_of_a_customer_erased_before_it_started)
     cr_assert_eq(dump_hits(path_in("r"), "c17"), 5, "c17's record and its four event ids");
 }
 
+/* A paced copy (written through the pipe at a set rate) is the same store, its digest right. */
+Test(backup, a_paced_copy_restores_the_same_store)
+{
+    ingest(40, 25, "e"); /* a copy of a few hundred KiB: under a second at 1 MB/s */
+    const char *out = path_in("paced"), *to = path_in("restored");
+    struct churn_backup_source src = {.write_bytes_per_s = 1000000};
+    struct churn_backup_manifest m;
+    cr_assert_eq(churn_backup_create(st, out, &src, &m, err, sizeof(err)), CHURN_OK, "%s", err);
+    cr_assert_eq(m.event_seq, 1000);
+    cr_assert_eq(churn_backup_verify(out, NULL, err, sizeof(err)), CHURN_OK, "%s", err);
+    cr_assert_eq(churn_backup_restore(out, to, NULL, NULL, err, sizeof(err)), CHURN_OK, "%s", err);
+    struct churn_store *rs;
+    cr_assert_eq(churn_store_open(to, NULL, &rs), CHURN_OK, "%s", churn_store_last_error());
+    static struct churn_customer a;
+    cr_assert_eq(churn_store_get_customer(st, "c39", &rec), CHURN_OK);
+    cr_assert_eq(churn_store_get_customer(rs, "c39", &a), CHURN_OK);
+    cr_assert_eq(a.life.events, rec.life.events);
+    churn_store_close(rs);
+}
+
 /* A backup whose served model file is a FIFO waits on it until the test writes it. */
 struct slow_backup {
     const char *out, *fifo;

@@ -277,6 +277,33 @@ Test(features, support_tickets, .init = setup, .fini = teardown)
     cr_assert(isnan(feat(CHURN_FEAT_DAYS_SINCE_LAST_ACTIVITY)));
 }
 
+/* Freshness: each source's last reported day, as of an instant; a quiet source is stale. */
+Test(features, freshness_per_source_and_stale_sources, .init = setup, .fini = teardown)
+{
+    customer_since(400);
+    logins(2, 1);
+    order_at(45, 10, CHURN_ORDER_COMPLETED);
+    ticket_at(40, CHURN_TICKET_OPENED);
+    cr_assert_eq(churn_store_get_customer(st, "c", &rec), CHURN_OK);
+    struct churn_freshness f;
+    churn_features_freshness(&rec, AS_OF, &f);
+    cr_assert_eq(f.last_event_ms, NOW - 2 * DAY);
+    cr_assert_eq(f.at[CHURN_SOURCE_ACTIVITY], NOW - 2 * DAY, "never later than the newest event");
+    cr_assert_eq(f.at[CHURN_SOURCE_ORDERS], churn_day_end_ms(churn_day_of_ms(NOW - 45 * DAY)));
+    cr_assert_eq(f.at[CHURN_SOURCE_SUPPORT], churn_day_end_ms(churn_day_of_ms(NOW - 40 * DAY)));
+    cr_assert_eq(f.at[CHURN_SOURCE_REVIEWS], 0);
+    cr_assert_eq(f.at[CHURN_SOURCE_CHAT], 0);
+    cr_assert(!f.stale[CHURN_SOURCE_ACTIVITY] && !f.stale[CHURN_SOURCE_REVIEWS]);
+    cr_assert(f.stale[CHURN_SOURCE_ORDERS] && f.stale[CHURN_SOURCE_SUPPORT]);
+    cr_assert_eq(f.n_stale, 2);
+    /* As of 41 days ago: the later days are ignored, and nothing is stale yet. */
+    churn_features_freshness(&rec, NOW - 41 * DAY, &f);
+    cr_assert_eq(f.at[CHURN_SOURCE_ACTIVITY], 0);
+    cr_assert_eq(f.at[CHURN_SOURCE_SUPPORT], 0);
+    cr_assert_eq(f.last_event_ms, NOW - 41 * DAY);
+    cr_assert_eq(f.n_stale, 0);
+}
+
 Test(features, chat_signals_decay, .init = setup, .fini = teardown)
 {
     customer_since(400);
@@ -793,4 +820,51 @@ Test(features, new_counts_scale_to_the_observed_days, .init = setup, .fini = tea
     cr_assert_float_eq(feat(CHURN_FEAT_CHAT_DAYS_90D), 90.0 / 46, 1e-9);
     cr_assert_eq(feat(CHURN_FEAT_CHAT_DAYS_30D), 1, "the 30-day window is whole");
     cr_assert(isnan(feat(CHURN_FEAT_AVG_SESSION_MINUTES_30D)), "no sessions: no length");
+}
+
+/* Issue 11: the last five features the reference had (logins two to three months back, active
+ * days in a fortnight, session minutes over a quarter, the lowest rating and the worst chat of
+ * the month), each at an as_of that splits the events. */
+Test(features, earlier_logins_fortnight_quarter_lowest_rating_and_worst_chat, .init = setup,
+     .fini = teardown)
+{
+    customer_since(400);
+    logins(70, 4); /* two to three months back */
+    logins(89, 1); /* the window's last day */
+    logins(90, 6); /* outside it */
+    logins(40, 3); /* the month before */
+    logins(10, 2); /* in the fortnight */
+    session_at(5, 30);
+    session_at(80, 45);
+    session_at(95, 500);                /* outside the quarter */
+    review_at(60, 4), review_at(60, 2); /* one day: average 3 */
+    review_at(20, 5);
+    review_at(2, 1);                  /* after the earlier as_of */
+    chat_at(3, 0.3), chat_at(3, 0.8); /* the day's highest: 0.8 */
+    chat_at(20, 0.5);
+    chat_at(40, 0.95); /* outside the month */
+    extract(AS_OF);
+    cr_assert_eq(feat(CHURN_FEAT_LOGINS_61_90D), 5);
+    cr_assert_eq(feat(CHURN_FEAT_ACTIVE_DAYS_14D), 3,
+                 "logins 10, session 5, review 2 (chats are not activity)");
+    cr_assert_float_eq(feat(CHURN_FEAT_SESSION_MINUTES_90D), 75, 1e-9);
+    cr_assert_float_eq(feat(CHURN_FEAT_MIN_RATING_90D), 1, 1e-9);
+    cr_assert_float_eq(feat(CHURN_FEAT_CHAT_MAX_DISSATISFACTION_30D), 0.8, 1e-6, "not decayed");
+    extract(churn_features_day_end(NOW - 4 * DAY)); /* 4 days earlier */
+    cr_assert_float_eq(feat(CHURN_FEAT_MIN_RATING_90D), 3, 1e-9, "the lowest day's average");
+    cr_assert_float_eq(feat(CHURN_FEAT_CHAT_MAX_DISSATISFACTION_30D), 0.5, 1e-6);
+    cr_assert_eq(feat(CHURN_FEAT_ACTIVE_DAYS_14D), 2, "logins 10 and session 5 days back");
+    cr_assert_float_eq(feat(CHURN_FEAT_SESSION_MINUTES_90D), 75, 1e-9, "days 4-93 back");
+    cr_assert_eq(feat(CHURN_FEAT_LOGINS_61_90D), 4 + 1 + 6, "days 64-93 back: 70, 89 and 90");
+}
+
+Test(features, earlier_logins_scale_to_the_observed_days_and_missing_is_nan, .init = setup,
+     .fini = teardown)
+{
+    customer_since(75); /* 16 of the 30 days 60-89 back observed */
+    logins(70, 2);
+    extract(AS_OF);
+    cr_assert_float_eq(feat(CHURN_FEAT_LOGINS_61_90D), 2 * 30.0 / 16, 1e-9);
+    cr_assert(isnan(feat(CHURN_FEAT_MIN_RATING_90D)), "no reviews: no lowest rating");
+    cr_assert(isnan(feat(CHURN_FEAT_CHAT_MAX_DISSATISFACTION_30D)), "no chats");
 }

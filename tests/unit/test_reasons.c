@@ -212,6 +212,32 @@ Test(reasons, ratings_in_stars)
                      "Average rating 4 stars over all reviews");
 }
 
+/* Issue 11's third set of reference features: each told in its own words */
+Test(reasons, earlier_logins_a_fortnight_a_quarter_the_lowest_rating_and_the_worst_chat)
+{
+    SET(LOGINS_61_90D, 14);
+    cr_assert_str_eq(say(CHURN_FEAT_LOGINS_61_90D, -1), "14 logins two to three months ago");
+    SET(LOGINS_61_90D, 1);
+    cr_assert_str_eq(say(CHURN_FEAT_LOGINS_61_90D, -1), "1 login two to three months ago");
+    SET(LOGINS_61_90D, 0);
+    cr_assert_str_eq(say(CHURN_FEAT_LOGINS_61_90D, 1), "No logins two to three months ago");
+    SET(ACTIVE_DAYS_14D, 3);
+    cr_assert_str_eq(say(CHURN_FEAT_ACTIVE_DAYS_14D, 1), "Active on 3 of the last 14 days");
+    SET(SESSION_MINUTES_90D, 250);
+    cr_assert_str_eq(say(CHURN_FEAT_SESSION_MINUTES_90D, -1),
+                     "250 session minutes in the last 90 days");
+    SET(MIN_RATING_90D, 1);
+    cr_assert_str_eq(say(CHURN_FEAT_MIN_RATING_90D, 1),
+                     "Lowest rating 1 star over the last 90 days");
+    SET(MIN_RATING_90D, NAN);
+    cr_assert_str_eq(say(CHURN_FEAT_MIN_RATING_90D, 1), "No reviews in the last 90 days");
+    cr_assert_str_eq(say(CHURN_FEAT_CHAT_MAX_DISSATISFACTION_30D, 1),
+                     "No chats in the last 30 days");
+    SET(CHAT_MAX_DISSATISFACTION_30D, 0.4);
+    cr_assert_str_eq(say(CHURN_FEAT_CHAT_MAX_DISSATISFACTION_30D, 1),
+                     "Unhappy in recent chats (dissatisfaction 0.40 of 1)");
+}
+
 Test(reasons, shares_in_percent)
 {
     SET(NEGATIVE_REVIEW_RATIO_90D, 0.6);

@@ -53,7 +53,7 @@ static const struct form forms[] = {
     {"고객센터에서", "고객센터"},
     {"고객센터로", "고객센터"},
     {"직원이", "직원"},
-    {"직원분이", "직원분"},
+    {"직원분이", "직원"},
     {"직원의", "직원"},
     {"답변이", "답변"},
     {"답변을", "답변"},
@@ -419,6 +419,26 @@ static const struct form forms[] = {
     {"하지만", "하"},
     {"그래도", "그래"},
     {"해지", "해지"},
+    /* nouns ending in 용 keep it; the chat spelling 용 of 요 goes only after an 아/어 form */
+    {"이용", "이용"},
+    {"사용", "사용"},
+    {"비용이", "비용"},
+    {"적용이", "적용"},
+    {"좋아용", "좋"},
+    {"감사해용", "감사"},
+    /* the passive 아/어지다 in the past: never the noun 해지 */
+    {"해졌어요", "하"},
+    {"수월해졌어요", "수월"},
+    {"심해졌어요", "심하"},
+    {"나빠졌어요", "나쁘"},
+    {"나빠지네요", "나쁘"},
+    {"해지했어요", "해지"},
+    /* honorific titles after a noun of two syllables or more */
+    {"상담원님", "상담원"},
+    {"상담원님께", "상담원"},
+    {"직원분이랑", "직원"},
+    {"기분이", "기분"},
+    {"함께", "함께"},
     {"refund", "refund"},
     {"ok", "ok"},
 };
@@ -611,6 +631,58 @@ Test(korean, intent_human_and_hard_triggers)
     cr_expect(analyze("카드 결제 취소 요청할게요").hard_trigger);
     struct churn_sentiment_result r = analyze("정말 감사합니다");
     cr_expect_not(r.churn_intent || r.human_requested || r.hard_trigger);
+}
+
+Test(korean, a_past_intent_before_a_noun_is_a_mention)
+{
+    struct churn_sentiment_result r = analyze("탈퇴한 친구 대신 주문했어요");
+    cr_expect_not(r.churn_intent, "탈퇴한 친구: a friend who left");
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "탈퇴");
+    cr_assert_not_null(e);
+    cr_expect(e->flags & CHURN_EVIDENCE_F_INTENT_SUPPRESSED);
+    cr_expect_float_eq(e->contribution, 0.0, 1e-9, "a mention is no complaint");
+    cr_expect_not(analyze("작년에 해지했던 계정이에요").churn_intent);
+    cr_expect(analyze("탈퇴할 거예요").churn_intent, "the future form is intent");
+    cr_expect(analyze("그냥 탈퇴한다고요").churn_intent, "no noun after it");
+    cr_expect(analyze("해킹당한 계정이에요").hard_trigger, "hard triggers are never mentions");
+}
+
+Test(korean, malgo_sets_aside_without_flipping)
+{
+    struct churn_sentiment_result r = analyze("해지 말고 일시정지는 가능한가요");
+    cr_expect_not(r.churn_intent, "해지 말고: not cancelling");
+    r = analyze("복붙 답변 말고 제대로 답해 주세요");
+    cr_expect_lt(r.compound, 0, "the customer still dislikes copy-paste answers");
+    cr_expect(analyze("챗봇 말고 사람 연결해 주세요").human_requested);
+    cr_expect_lt(compound("말이 안 통해요"), 0, "the noun 말 is no negator");
+}
+
+Test(korean, a_scam_as_a_figure_of_speech_is_no_hard_trigger)
+{
+    struct churn_sentiment_result r = analyze("이거 완전 사기 같아요");
+    cr_expect_not(r.hard_trigger);
+    cr_expect_lt(r.compound, -0.5, "still a strong complaint");
+    cr_expect_not(analyze("사기 수준 가격이네요").hard_trigger);
+    cr_expect(analyze("이건 사기예요 신고할게요").hard_trigger);
+    cr_expect(analyze("사기당했어요").hard_trigger);
+}
+
+Test(korean, honorific_titles_and_direct_talk_ask_for_a_human)
+{
+    cr_expect(analyze("직원분이랑 직접 얘기할 수 있을까요").human_requested);
+    cr_expect(analyze("상담원님 연결해 주세요").human_requested);
+    cr_expect(analyze("사람 상담원 있나요").human_requested);
+    cr_expect_not(analyze("상담원분이 너무 친절하셨어요").human_requested, "praise, no request");
+}
+
+Test(korean, the_passive_past_is_not_the_noun_haeji)
+{
+    struct churn_sentiment_result r = analyze("덕분에 일이 훨씬 수월해졌어요");
+    cr_expect_not(r.churn_intent, "수월해졌어요 is 수월하다 + 어지다, not 해지");
+    cr_expect_gt(r.compound, 0);
+    cr_expect(analyze("더 이상 이용 안 할게요").churn_intent, "이용 keeps its 용");
+    cr_expect(analyze("다른 서비스로 옮기려고요").churn_intent);
+    cr_expect(analyze("다시는 여기서 안 살 거예요").churn_intent);
 }
 
 Test(korean, evidence_offsets_point_into_the_original_text)
@@ -862,10 +934,14 @@ macro_f1(size_t conf[3][3])
     return f1 / 3;
 }
 
-Test(korean, support_chat_eval_ko_does_not_regress)
+/* The counts over the labelled set @name under tests/data/. */
+static struct ko_counts
+count_set(const char *name)
 {
-    FILE *fp = fopen(CHURN_SOURCE_ROOT "/tests/data/support_chat_eval_ko.tsv", "r");
-    cr_assert_not_null(fp);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/tests/data/%s", CHURN_SOURCE_ROOT, name);
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp, "cannot open %s", path);
     char line[4096];
     struct ko_counts c = {0};
     bool header = false;
@@ -878,14 +954,33 @@ Test(korean, support_chat_eval_ko_does_not_regress)
         count_row(line, &c);
     }
     fclose(fp);
+    return c;
+}
+
+Test(korean, support_chat_eval_ko_does_not_regress)
+{
+    struct ko_counts c = count_set("support_chat_eval_ko.tsv");
     cr_assert_geq(c.n, 400, "the Korean set has at least 400 utterances");
     double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
     double prec = (double)c.tp / (double)(c.tp + c.fp), rec = (double)c.tp / (double)(c.tp + c.fn);
-    cr_expect_geq(acc, 0.90, "accuracy fell to %.3f", acc);
-    cr_expect_geq(f1, 0.89, "macro-F1 fell to %.3f", f1);
-    cr_expect_geq(prec, 0.95, "escalation precision fell to %.3f", prec);
-    cr_expect_geq(rec, 0.93, "escalation recall fell to %.3f", rec);
+    cr_expect_geq(acc, 0.92, "accuracy fell to %.3f", acc);
+    cr_expect_geq(f1, 0.91, "macro-F1 fell to %.3f", f1);
+    cr_expect_eq(c.fp, 0, "escalation precision fell to %.3f", prec);
+    cr_expect_geq(rec, 0.98, "escalation recall fell to %.3f", rec);
     cr_expect_eq(c.hard_caught, c.hard, "hard triggers caught: %zu of %zu", c.hard_caught, c.hard);
+}
+
+/* The second held-out set (never tuned on): its figures when it was first evaluated. */
+Test(korean, heldout_set_does_not_regress)
+{
+    struct ko_counts c = count_set("support_chat_eval_ko_heldout.tsv");
+    cr_assert_geq(c.n, 120);
+    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
+    double prec = (double)c.tp / (double)(c.tp + c.fp), rec = (double)c.tp / (double)(c.tp + c.fn);
+    cr_expect_geq(acc, 0.84, "accuracy fell to %.3f", acc);
+    cr_expect_geq(f1, 0.84, "macro-F1 fell to %.3f", f1);
+    cr_expect_geq(prec, 0.93, "escalation precision fell to %.3f", prec);
+    cr_expect_geq(rec, 0.84, "escalation recall fell to %.3f", rec);
 }
 
 /* Feed one conversation's turns; returns the 1-based turn of the first escalation, 0: none. */
@@ -956,5 +1051,5 @@ Test(korean, conversations_escalate_at_their_turn)
     fclose(fp);
     cr_assert_geq(convs, 30, "at least 30 conversations");
     cr_expect_eq(false_alarms, 0, "a calm conversation escalated");
-    cr_expect_geq(on_time, 22, "only %zu of %zu escalated at their turn", on_time, to_escalate);
+    cr_expect_geq(on_time, 23, "only %zu of %zu escalated at their turn", on_time, to_escalate);
 }

@@ -272,6 +272,46 @@ Test(store, validate_rejects_unknown_kinds_and_bad_times)
     cr_assert_not(churn_event_kind_parse("unspecified", &k));
 }
 
+/* One rule for attribute and custom event names, whichever way they come in. */
+Test(store, one_attribute_name_rule)
+{
+    char reason[CHURN_REASON_MAX], longest[CHURN_NAME_MAX + 2];
+    memset(longest, 'a', CHURN_NAME_MAX);
+    longest[CHURN_NAME_MAX] = '\0';
+    const char *good[] = {"seats", "a_1", "nps_2024", "_", longest};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_assert_eq(churn_attr_name_check(good[i], "f", reason, sizeof(reason)), CHURN_OK, "%s",
+                     good[i]);
+    const char *bad[] = {"Seats", "plan.tier", "a-b", "bad name", "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(churn_attr_name_check(bad[i], "numeric_attributes", reason, sizeof(reason)),
+                     CHURN_EINVAL, "%s", bad[i]);
+        cr_assert(strstr(reason, "numeric_attributes: '") == reason, "%s", reason);
+        cr_assert(strstr(reason, "1..64 bytes of [a-z0-9_]"), "%s", reason);
+    }
+    cr_assert_eq(churn_attr_name_check("", "f", reason, sizeof(reason)), CHURN_EINVAL);
+    cr_assert(strstr(reason, "f: required"), "%s", reason);
+    cr_assert_eq(churn_attr_name_check(NULL, "f", reason, sizeof(reason)), CHURN_EINVAL);
+    longest[CHURN_NAME_MAX] = 'a';
+    longest[CHURN_NAME_MAX + 1] = '\0';
+    cr_assert_eq(churn_attr_name_check(longest, "f", reason, sizeof(reason)), CHURN_ETOOBIG);
+    /* the attribute setters and custom events follow it */
+    struct churn_customer_attrs a;
+    churn_customer_attrs_init(&a);
+    cr_assert_eq(churn_customer_attrs_set_num(&a, "plan.tier", 1), CHURN_EINVAL);
+    cr_assert_eq(churn_customer_attrs_set_cat(&a, "Industry", "retail"), CHURN_EINVAL);
+    cr_assert_eq(churn_customer_attrs_set_num(&a, "plan_tier", 1), CHURN_OK);
+    struct churn_event e = {.kind = CHURN_EVENT_CUSTOM,
+                            .event_id = "e",
+                            .customer_id = "c",
+                            .occurred_at_ms = NOW};
+    e.custom.name = "api-calls";
+    e.custom.value = 1;
+    cr_assert_eq(check(&e, reason), CHURN_EINVAL);
+    cr_assert(strstr(reason, "custom.name: 'api-calls' must be 1..64 bytes of [a-z0-9_]"), "%s",
+              reason);
+}
+
 Test(store, review_text_is_bounded)
 {
     char reason[CHURN_REASON_MAX];
@@ -970,6 +1010,48 @@ Test(store, delete_erases_every_trace, .init = setup, .fini = teardown)
     /* After the erase the customer's event ids are free again: a new life starts clean. */
     cr_assert_eq(churn_store_apply_events(st, ev, 1, NOW, res), CHURN_OK);
     cr_assert_eq(res[0].status, CHURN_EVENT_ACCEPTED);
+}
+
+/*
+ * A store reopened with a small configured map gets a map exactly as large as its data
+ * (LMDB's rule), so the erase's first copy-on-write page does not fit: the erase must grow
+ * the map and retry like every other write (it once swallowed MDB_MAP_FULL and failed later
+ * with MDB_BAD_TXN on a 2,000-customer demo store).
+ */
+Test(store, delete_grows_a_full_map, .fini = teardown)
+{
+    enum { N = 3000 };
+    static char eids[N][16];
+    static struct churn_event ev[N];
+    static struct churn_event_result res[N];
+    struct churn_store_options o;
+    struct churn_store_stats before, after;
+    make_dir();
+    churn_store_options_init(&o);
+    o.map_size = 1 << 16;
+    cr_assert_eq(churn_store_open(dir, &o, &st), CHURN_OK, "%s", churn_store_last_error());
+    for (int i = 0; i < N; i++) {
+        snprintf(eids[i], sizeof(eids[i]), "ev-%05d", i);
+        ev[i] = login(i % 2 ? "erased-1" : "kept-2", eids[i], NOW - (i % 170) * DAY);
+    }
+    cr_assert_eq(churn_store_apply_events(st, ev, N, NOW, res), CHURN_OK, "%s",
+                 churn_store_last_error());
+    churn_store_close(st);
+    cr_assert_eq(churn_store_open(dir, &o, &st), CHURN_OK, "%s", churn_store_last_error());
+    cr_assert_eq(churn_store_stats(st, &before), CHURN_OK);
+
+    struct churn_store_erase_report rep;
+    cr_assert_eq(churn_store_delete_customer(st, "erased-1", &rep), CHURN_OK, "%s",
+                 churn_store_last_error());
+    cr_assert(rep.record);
+    cr_assert_eq(rep.event_ids, N / 2);
+    cr_assert_eq(churn_store_stats(st, &after), CHURN_OK);
+    cr_assert_gt(after.map_size, before.map_size, "the erase grew the map");
+    cr_assert_eq(after.customers, 1);
+    cr_assert_eq(after.event_ids, N / 2);
+    cr_assert_eq(churn_store_get_customer(st, "erased-1", &rec), CHURN_ENOTFOUND);
+    cr_assert_eq(churn_store_get_customer(st, "kept-2", &rec), CHURN_OK);
+    cr_assert_eq(rec.life.logins, N / 2);
 }
 
 /* ---- values -------------------------------------------------------------------------------- */

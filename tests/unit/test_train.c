@@ -2,7 +2,8 @@
  * test_train.c - the training side: the CSV reader (quoting, BOM, CRLF, caps, errors with
  * line numbers), training sets from CSV (type inference, labels, caps on categories, bad
  * input), metrics against hand-computed values, the two trainers against closed-form answers,
- * cross-validation, calibration, the auto search (its choice, its time budget, a trained blend),
+ * cross-validation, calibration, the auto search (its choice, its time budget, a trained blend,
+ * its out-of-time ranking over several holdout cutoffs),
  * AUC floors on real churn data sets, and monotone constraints (each trainer's model swept over
  * every constrained feature never moves against its direction where the free fit does; parsing
  * and refusals).
@@ -649,6 +650,91 @@ Test(select, the_grid_keeps_the_best_cv_auc)
     free(oof);
     free(res);
     churn_dataset_free(ds);
+}
+
+/* @times cutoffs (1..times) of @per rows each, customers as groups; the label follows x1 and
+ * x2, inverted at time @flip (0: never); at time @one_class every row is a non-churner. */
+static struct churn_dataset *
+timed_set(int times, size_t per, int flip, int one_class)
+{
+    size_t cap = 64 + (size_t)times * per * 48, off = 0;
+    char *text = malloc(cap);
+    uint64_t s = 11;
+    off += (size_t)snprintf(text, cap, "id,t,x1,x2,x3,churn\n");
+    for (int t = 1; t <= times; t++) {
+        for (size_t r = 0; r < per; r++) {
+            double x[4];
+            for (int k = 0; k < 4; k++) {
+                s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+                x[k] = (double)(s >> 11) / 9007199254740992.0;
+            }
+            int y = x[0] + 0.5 * x[1] > 0.9 + 0.3 * x[3];
+            y = t == one_class ? 0 : t == flip ? !y : y;
+            off += (size_t)snprintf(text + off, cap - off, "c%zu,%d,%.4f,%.4f,%.4f,%d\n", r, t,
+                                    x[0], x[1], x[2], y);
+        }
+    }
+    struct churn_dataset_options o = {.label = "churn", .group = "id", .time = "t"};
+    struct churn_dataset *ds = ds_mem(text, &o);
+    free(text);
+    return ds;
+}
+
+static void
+select_timed(const struct churn_dataset *ds, struct churn_select_result *res)
+{
+    struct churn_train_options o;
+    churn_train_options_default(&o);
+    o.time_budget_s = 0;
+    char err[CHURN_TRAIN_ERRMSG];
+    cr_assert_eq(churn_train_select(ds, &o, res, NULL, err, sizeof err), CHURN_OK, "%s", err);
+}
+
+Test(select, out_of_time_ranks_by_the_mean_over_the_newest_cutoffs)
+{
+    /* five cutoffs: the three newest are holdouts (each has two older cutoffs); at the newest
+     * the relation is inverted, so a model that saw it could not score below chance there */
+    struct churn_dataset *ds = timed_set(5, 300, 5, 0);
+    struct churn_select_result *res = malloc(sizeof(*res));
+    select_timed(ds, res);
+    const struct churn_select_report *r = &res->report;
+    cr_assert(r->by_newest);
+    cr_assert_eq(r->n_holdouts, 3);
+    cr_assert_float_eq(r->holdout_time[0], 5, 0);
+    cr_assert_float_eq(r->holdout_time[1], 4, 0);
+    cr_assert_float_eq(r->holdout_time[2], 3, 0);
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        const struct churn_select_candidate *c = &r->cand[i];
+        if (!c->ran)
+            continue;
+        double mean = (c->holdout_auc[0] + c->holdout_auc[1] + c->holdout_auc[2]) / 3;
+        cr_assert_float_eq(c->select_auc, mean, 1e-12, "%s", c->name);
+        cr_assert(c->holdout_auc[0] < 0.3, "%s: newest %.3f", c->name, c->holdout_auc[0]);
+        cr_assert(c->holdout_auc[1] > 0.7, "%s: second %.3f", c->name, c->holdout_auc[1]);
+        cr_assert(c->holdout_auc[2] > 0.7, "%s: third %.3f", c->name, c->holdout_auc[2]);
+    }
+    churn_dataset_free(ds);
+    /* two cutoffs: the newest alone, judged by a model of the older */
+    ds = timed_set(2, 300, 0, 0);
+    select_timed(ds, res);
+    cr_assert_eq(r->n_holdouts, 1);
+    cr_assert_float_eq(r->holdout_time[0], 2, 0);
+    cr_assert_float_eq(r->cand[0].select_auc, r->cand[0].holdout_auc[0], 1e-12);
+    churn_dataset_free(ds);
+    /* four cutoffs, the newest without churn: not a holdout; the second has two older */
+    ds = timed_set(4, 300, 0, 4);
+    select_timed(ds, res);
+    cr_assert_eq(r->n_holdouts, 1);
+    cr_assert_float_eq(r->holdout_time[0], 3, 0);
+    churn_dataset_free(ds);
+    /* no times: ranked by cross-validation */
+    ds = interaction_set(400);
+    select_timed(ds, res);
+    cr_assert_not(r->by_newest);
+    cr_assert_eq(r->n_holdouts, 0);
+    cr_assert_float_eq(r->cand[0].select_auc, r->cand[0].auc_mean, 1e-12);
+    churn_dataset_free(ds);
+    free(res);
 }
 
 Test(select, a_tiny_budget_stops_after_the_first_candidate)

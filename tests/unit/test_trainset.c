@@ -1,6 +1,7 @@
 /*
  * test_trainset.c - the trainset suite: training sets from a real store (cutoffs whose label
- * windows are fully observed, both classes at the newest cutoff, history clipped, refusals
+ * windows are fully observed, both classes at the newest cutoff, history clipped, the same set
+ * as CSV (churn_trainset_csv), refusals
  * that say why), grouped folds, calibration on the newest cutoff, and the prospective
  * backtest (its refusals, and that a model trained before T foresees churn after T with
  * probabilities that mean what they say).
@@ -137,6 +138,53 @@ Test(trainset, the_newest_cutoff_is_labelled_for_everyone, .init = setup, .fini 
     churn_dataset_free(ds);
 }
 
+Test(trainset, the_csv_export_is_the_same_training_set, .init = setup, .fini = teardown)
+{
+    struct churn_trainset_options o = options(30, 3);
+    struct churn_dataset *ds = NULL, *from_csv = NULL;
+    struct churn_trainset_report rep, rep_csv;
+    char err[512];
+    cr_assert_eq(churn_trainset_from_store(st, &o, &ds, &rep, err, sizeof(err)), CHURN_OK, "%s",
+                 err);
+    struct churn_buf csv;
+    churn_buf_init(&csv, 1 << 26);
+    cr_assert_eq(churn_buf_append_str(&csv, "kept"), CHURN_OK);
+    cr_assert_eq(churn_trainset_csv(st, &o, &csv, &rep_csv, err, sizeof(err)), CHURN_OK, "%s", err);
+    cr_assert_eq(strncmp(csv.data, "kept", 4), 0, "appended after what the buffer held");
+    cr_assert_eq(rep_csv.rows, rep.rows);
+    cr_assert_eq(rep_csv.positives, rep.positives);
+    cr_assert_eq(rep_csv.n_cutoffs, 3);
+    static const char *const cats[] = {"segment", "plan", "country"};
+    struct churn_dataset_options d = {.label = "churned",
+                                      .positive = "1",
+                                      .categorical = cats,
+                                      .n_categorical = 3,
+                                      .group = "customer_id",
+                                      .time = "as_of_ms"};
+    cr_assert_eq(
+        churn_dataset_load_csv_mem(csv.data + 4, csv.len - 4, &d, &from_csv, err, sizeof(err)),
+        CHURN_OK, "%s", err);
+    cr_assert_eq(from_csv->n_rows, ds->n_rows);
+    cr_assert_eq(from_csv->n_features, ds->n_features);
+    for (size_t r = 0; r < ds->n_rows; r++) {
+        cr_assert_float_eq(from_csv->y[r], ds->y[r], 0, "row %zu", r);
+        cr_assert_float_eq(from_csv->time[r], ds->time[r], 0, "row %zu", r);
+        for (size_t f = 0; f < ds->n_features; f++)
+            cr_assert((isnan(from_csv->cols[f][r]) && isnan(ds->cols[f][r])) ||
+                          from_csv->cols[f][r] == ds->cols[f][r],
+                      "row %zu, %s", r, ds->features[f].name);
+    }
+    /* refused with the same reason, and nothing appended */
+    size_t len = csv.len;
+    o.horizon_days = 0;
+    cr_assert_eq(churn_trainset_csv(st, &o, &csv, NULL, err, sizeof(err)), CHURN_EINVAL);
+    cr_assert_str_eq(err, "training set: horizon_days: 1..365");
+    cr_assert_eq(csv.len, len);
+    churn_buf_free(&csv);
+    churn_dataset_free(from_csv);
+    churn_dataset_free(ds);
+}
+
 Test(trainset, cutoffs_without_history_are_skipped_and_refused_when_none_is_left, .init = setup,
      .fini = teardown)
 {
@@ -200,6 +248,15 @@ Test(trainset, a_store_without_churn_is_refused_with_the_reason, .init = setup_n
     cr_assert_eq(churn_trainset_from_store(st, &o, &ds, NULL, err, sizeof(err)), CHURN_EINVAL);
     cr_assert(strstr(err, "no churn at all"), "%s", err);
     cr_assert_null(ds);
+    /* the CSV export refuses it alike, and leaves the buffer as it was */
+    struct churn_buf csv;
+    churn_buf_init(&csv, 1 << 26);
+    cr_assert_eq(churn_buf_append_str(&csv, "kept"), CHURN_OK);
+    cr_assert_eq(churn_trainset_csv(st, &o, &csv, NULL, err, sizeof(err)), CHURN_EINVAL);
+    cr_assert(strstr(err, "no churn at all"), "%s", err);
+    cr_assert_eq(csv.len, 4);
+    cr_assert_str_eq(csv.data, "kept");
+    churn_buf_free(&csv);
 }
 
 Test(trainset, folds_keep_a_customer_together_and_calibration_uses_the_newest_cutoff, .init = setup,

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
@@ -63,7 +64,7 @@ ProtobufCMessage *churnctl_unpack(const struct churn_method *m, const void *data
 int churnctl_unary(struct ctl *ctl, const char *method, const ProtobufCMessage *req,
                    ProtobufCMessage **resp);
 
-/* chat.c: the analyzer offline, and an interactive conversation with churnd */
+/* sentiment.c: the analyzer offline; chat.c: an interactive conversation with churnd */
 int churnctl_sentiment(int argc, char **argv);
 int churnctl_chat(struct ctl *ctl, int argc, char **argv);
 
@@ -114,6 +115,22 @@ int churnctl_at_risk(struct ctl *ctl, int argc, char **argv);
 /* models.c: the model registry of a running churnd: models list|promote|rollback, retrain */
 int churnctl_models(struct ctl *ctl, int argc, char **argv);
 int churnctl_retrain(struct ctl *ctl, int argc, char **argv);
+
+/* report_trends.c (issue 15): the daily snapshots of a store, and the report period options */
+int churnctl_report_trends(int argc, char **argv);
+
+/* report_html.c (issue 15): the HTML retention report of a store */
+int churnctl_report_html(int argc, char **argv);
+
+/** churnctl_report_period() - parse @value of @flag (a date or ISO-8601 time) into its UTC
+ * *@day: 0, or EXIT_USAGE after "churnctl report CMD: FLAG: 'VALUE' is not a date". */
+int churnctl_report_period(const char *cmd, const char *flag, const char *value, int32_t *day);
+
+/** churnctl_report_period_args() - when argv[*i] is --from or --to (*@matched), take its value
+ * (advancing *@i) into *@from or *@to: 0, or EXIT_USAGE after a message naming the flag (a
+ * missing or bad date, or --from after --to). */
+int churnctl_report_period_args(const char *cmd, int argc, char **argv, int *i, int32_t *from,
+                                int32_t *to, bool *matched);
 
 /* import.c: customers and events from CSV or JSON Lines into a store or a server */
 int churnctl_import(struct ctl *ctl, int argc, char **argv);

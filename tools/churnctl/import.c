@@ -31,6 +31,7 @@
 #include "churn/clock.h"
 #include "churn/csv.h"
 #include "churn/event.h"
+#include "churn/event_codec.h"
 #include "churn/ident.h"
 #include "churn/store.h"
 #include "churn/transport.h"
@@ -381,6 +382,7 @@ struct importer {
     struct customer_batch *cb;
     uint8_t *pack;
     size_t pack_alloc;
+    struct churn_arena pack_arena; /* one event's message while it is packed */
 
     struct import_stats ev, cu;
     int64_t t0_ns, last_progress_ns, now_ms;
@@ -857,10 +859,9 @@ set_attr(struct churn_customer_attrs *a, const char *name, const char *value, ch
             return reasonf(reason, rlen, "%s: more than %d categorical attributes", name,
                            CHURN_ATTRS_MAX);
     }
-    if (err)
-        return reasonf(reason, rlen,
-                       "%s: not a valid attribute name (letters, digits, '_', '.', '-')", name);
-    return CHURN_OK;
+    if (err && !churn_attr_name_check(name, "attribute name", reason, rlen))
+        return reasonf(reason, rlen, "%s: not a valid attribute value", name);
+    return err;
 }
 
 /* Fill @patch (empty fields: keep what is stored) from a customer row. */
@@ -1008,97 +1009,15 @@ check_pack_room(struct importer *im, size_t need_bytes)
     return 0;
 }
 
-static char *
-pb_str(const char *s)
-{
-    return (char *)(s ? s : "");
-}
-
 /* Serialize one domain event as a RecordEventsRequest into im->pack; its length, or 0. */
 static size_t
 pack_event(struct importer *im, const struct churn_event *ev)
 {
     Churn__V1__RecordEventsRequest req = CHURN__V1__RECORD_EVENTS_REQUEST__INIT;
-    Churn__V1__Event pe = CHURN__V1__EVENT__INIT;
-    Churn__V1__Event__Login login = CHURN__V1__EVENT__LOGIN__INIT;
-    Churn__V1__Event__Session session = CHURN__V1__EVENT__SESSION__INIT;
-    Churn__V1__Event__Order order = CHURN__V1__EVENT__ORDER__INIT;
-    Churn__V1__Event__ListingUpdate listing = CHURN__V1__EVENT__LISTING_UPDATE__INIT;
-    Churn__V1__Event__SupportTicket ticket = CHURN__V1__EVENT__SUPPORT_TICKET__INIT;
-    Churn__V1__Event__Review review = CHURN__V1__EVENT__REVIEW__INIT;
-    Churn__V1__Event__PlanChange plan = CHURN__V1__EVENT__PLAN_CHANGE__INIT;
-    Churn__V1__Event__Churn churn = CHURN__V1__EVENT__CHURN__INIT;
-    Churn__V1__Event__Custom custom = CHURN__V1__EVENT__CUSTOM__INIT;
-    pe.event_id = pb_str(ev->event_id);
-    pe.customer_id = pb_str(ev->customer_id);
-    pe.occurred_at_ms = ev->occurred_at_ms;
-    switch (ev->kind) {
-    case CHURN_EVENT_LOGIN:
-        pe.kind_case = CHURN__V1__EVENT__KIND_LOGIN;
-        pe.login = &login;
-        break;
-    case CHURN_EVENT_SESSION:
-        pe.kind_case = CHURN__V1__EVENT__KIND_SESSION;
-        session.minutes = ev->session.minutes;
-        pe.session = &session;
-        break;
-    case CHURN_EVENT_ORDER:
-        pe.kind_case = CHURN__V1__EVENT__KIND_ORDER;
-        order.order_id = pb_str(ev->order.order_id);
-        order.amount = ev->order.amount;
-        order.currency = pb_str(ev->order.currency);
-        order.status = ev->order.status == CHURN_ORDER_CANCELLED
-                           ? CHURN__V1__ORDER_STATUS__ORDER_STATUS_CANCELLED
-                       : ev->order.status == CHURN_ORDER_REFUNDED
-                           ? CHURN__V1__ORDER_STATUS__ORDER_STATUS_REFUNDED
-                           : CHURN__V1__ORDER_STATUS__ORDER_STATUS_COMPLETED;
-        pe.order = &order;
-        break;
-    case CHURN_EVENT_LISTING:
-        pe.kind_case = CHURN__V1__EVENT__KIND_LISTING_UPDATE;
-        listing.active_listings = (int32_t)ev->listing.active_listings;
-        pe.listing_update = &listing;
-        break;
-    case CHURN_EVENT_TICKET:
-        pe.kind_case = CHURN__V1__EVENT__KIND_SUPPORT_TICKET;
-        ticket.action = ev->ticket.action == CHURN_TICKET_RESOLVED
-                            ? CHURN__V1__TICKET_ACTION__TICKET_ACTION_RESOLVED
-                            : CHURN__V1__TICKET_ACTION__TICKET_ACTION_OPENED;
-        ticket.category = pb_str(ev->ticket.category);
-        pe.support_ticket = &ticket;
-        break;
-    case CHURN_EVENT_REVIEW:
-        pe.kind_case = CHURN__V1__EVENT__KIND_REVIEW;
-        review.rating = ev->review.rating;
-        review.text = pb_str(ev->review.text);
-        pe.review = &review;
-        break;
-    case CHURN_EVENT_PLAN_CHANGE:
-        pe.kind_case = CHURN__V1__EVENT__KIND_PLAN_CHANGE;
-        plan.direction = ev->plan.action == CHURN_PLAN_UPGRADE
-                             ? CHURN__V1__PLAN_CHANGE_DIRECTION__PLAN_CHANGE_DIRECTION_UPGRADE
-                         : ev->plan.action == CHURN_PLAN_DOWNGRADE
-                             ? CHURN__V1__PLAN_CHANGE_DIRECTION__PLAN_CHANGE_DIRECTION_DOWNGRADE
-                             : CHURN__V1__PLAN_CHANGE_DIRECTION__PLAN_CHANGE_DIRECTION_CANCEL;
-        plan.to_plan = pb_str(ev->plan.plan);
-        plan.monthly_value = ev->plan.monthly_value;
-        pe.plan_change = &plan;
-        break;
-    case CHURN_EVENT_CHURN:
-        pe.kind_case = CHURN__V1__EVENT__KIND_CHURN;
-        churn.reason = pb_str(ev->churn.reason);
-        pe.churn = &churn;
-        break;
-    case CHURN_EVENT_CUSTOM:
-        pe.kind_case = CHURN__V1__EVENT__KIND_CUSTOM;
-        custom.name = pb_str(ev->custom.name);
-        custom.value = ev->custom.value;
-        pe.custom = &custom;
-        break;
-    default:
+    churn_arena_reset(&im->pack_arena);
+    req.event = churn__event_to_proto(ev, &im->pack_arena);
+    if (!req.event)
         return 0; /* chat signals are refused before they reach a batch */
-    }
-    req.event = &pe;
     size_t len = protobuf_c_message_get_packed_size(&req.base);
     if (check_pack_room(im, len ? len : 1))
         return 0;
@@ -1660,22 +1579,6 @@ add_customer(struct importer *im, const char *id, const struct churn_customer_at
 
 /* ---- records to rows --------------------------------------------------------------------- */
 
-/* Whether @name can be an attribute name ([A-Za-z0-9_.-], 1..CHURN_NAME_MAX bytes). */
-static bool
-attr_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > CHURN_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 /*
  * The CSV reader's message ("line 3: unterminated quoted field") for a record that began on
  * physical line @first: the text after the line number, with the real line when it differs.
@@ -1801,11 +1704,8 @@ row_from_json(struct importer *im, const struct record *rec, struct row *row, js
         if (f >= 0) {
             row->f[f] = text;
         } else {
-            if (!attr_name_ok(key))
-                return reasonf(reason, rlen,
-                               "%.64s: not a valid attribute name (letters, digits, '_', '.', "
-                               "'-', at most %d bytes)",
-                               key, CHURN_NAME_MAX);
+            if ((err = churn_attr_name_check(key, "attribute name", reason, rlen)))
+                return err;
             if (row->n_extra == IMPORT_EXTRA_MAX)
                 return reasonf(reason, rlen, "more than %d attributes", IMPORT_EXTRA_MAX);
             row->extra_name[row->n_extra] = key;
@@ -1893,12 +1793,11 @@ read_header(struct importer *im)
                 goto out;
             }
         }
-        if (!attr_name_ok(name) || ++n_extra > IMPORT_EXTRA_MAX) {
+        char why[CHURN_REASON_MAX];
+        if (churn_attr_name_check(name, "attribute name", why, sizeof(why)) ||
+            ++n_extra > IMPORT_EXTRA_MAX) {
             fprintf(stderr, "churnctl: import: %s: line %lu: column '%s': %s\n", im->path, rec.line,
-                    name,
-                    n_extra > IMPORT_EXTRA_MAX ? "too many attribute columns"
-                                               : "not a valid attribute name (letters, digits, "
-                                                 "'_', '.', '-')");
+                    name, n_extra > IMPORT_EXTRA_MAX ? "too many attribute columns" : why);
             rc = EXIT_USAGE;
             goto out;
         }
@@ -2237,6 +2136,7 @@ churnctl_import(struct ctl *ctl, int argc, char **argv)
         return EXIT_STATUS;
     }
     im->ctl = ctl;
+    churn_arena_init(&im->pack_arena, 0);
     im->batch = IMPORT_BATCH_DEFAULT;
     im->max_line = IMPORT_LINE_DEFAULT;
     int rc = parse_options(im, argc, argv);
@@ -2278,6 +2178,7 @@ out:
     customer_batch_free(im->cb);
     churn_free(im->stored);
     churn_free(im->pack);
+    churn_arena_fini(&im->pack_arena);
     for (size_t i = 0; i < im->ncols && im->col_name; i++)
         churn_free(im->col_name[i]);
     churn_free(im->col_name);

@@ -346,6 +346,12 @@ select_json(const struct churn_select_report *r)
     json_object_set_new(j, "seconds", json_real(r->seconds));
     json_object_set_new(j, "chosen", json_string(r->cand[r->chosen].name));
     json_object_set_new(j, "ranked_by", json_string(r->by_newest ? "out_of_time_auc" : "cv_auc"));
+    if (r->by_newest) {
+        json_t *at = json_array();
+        for (unsigned h = 0; h < r->n_holdouts; h++)
+            json_array_append_new(at, json_integer((json_int_t)r->holdout_time[h]));
+        json_object_set_new(j, "holdout_times", at);
+    }
     for (size_t i = 0; i < r->n_candidates; i++) {
         const struct churn_select_candidate *c = &r->cand[i];
         json_t *o = json_pack("{sssssb}", "name", c->name, "algo", churn_train_algo_name(c->algo),
@@ -354,6 +360,13 @@ select_json(const struct churn_select_report *r)
             json_object_set_new(o, "auc_mean", json_real(c->auc_mean));
             json_object_set_new(o, "auc_sd", json_real(c->auc_sd));
             json_object_set_new(o, "select_auc", json_real(c->select_auc));
+            json_t *per = json_array();
+            for (unsigned h = 0; r->by_newest && h < r->n_holdouts; h++)
+                json_array_append_new(per, json_real(c->holdout_auc[h]));
+            if (r->by_newest)
+                json_object_set_new(o, "holdout_auc", per);
+            else
+                json_decref(per);
             json_object_set_new(o, "seconds", json_real(c->seconds));
         }
         if (c->algo == CHURN_TRAIN_BLEND && c->ran)
@@ -370,7 +383,8 @@ static void
 print_select(const struct churn_select_report *r)
 {
     if (r->by_newest)
-        printf("ranked out of time: fitted on the older cutoffs, AUC on the newest one:\n");
+        printf("ranked out of time: fitted on the older cutoffs, mean AUC on the newest %u:\n",
+               r->n_holdouts);
     for (size_t i = 0; i < r->n_candidates; i++) {
         const struct churn_select_candidate *c = &r->cand[i];
         if (c->ran && r->by_newest)

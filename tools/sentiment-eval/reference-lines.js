@@ -2,7 +2,7 @@
 // reference-lines.js - the end-to-end reference for `churnctl sentiment`: lines on stdin, one
 // JSON object per line on stdout with the npm vader-sentiment's scores (text, compound,
 // positive, negative, neutral), read and written the ordinary node way (readline,
-// JSON.stringify, one buffered stdout). Used by tools/bench-sentiment-cli.
+// JSON.stringify, one buffered stdout). Used by tools/bench/sentiment-cli.
 //
 //   node tools/sentiment-eval/reference-lines.js < lines > json-lines
 'use strict';

@@ -16,7 +16,14 @@
  * opened as --language (default auto: each text in the language its script says).
  *
  *   sentiment-eval [--data FILE]... [--conversations FILE]... [--lexicons DIR]
- *                  [--language CODE] [--seconds S]
+ *                  [--language CODE] [--seconds S] [--errors FILE]
+ *
+ * --lines FILE measures only churn_sentiment_analyze() over the lines of FILE as they are (the
+ * input of `churnctl sentiment`: tools/bench/sentiment-cli compares the two), once through,
+ * and prints {"lines", "cpu_seconds", "lines_per_cpu_second"}; nothing else is run.
+ *
+ * --errors FILE writes every misjudged row (polarity or escalation) and every conversation
+ * escalated off its labelled turn to FILE, one tab-separated line each, for reading causes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +37,9 @@
 #include "churn/sentiment_tracker.h"
 
 #define MAX_ROWS 10000
+
+/* --errors: where misjudged rows and conversations go (NULL: nowhere) */
+static FILE *errors_fp;
 #define MAX_LINE 4096
 
 struct row {
@@ -42,7 +52,8 @@ struct row {
 
 #define USAGE                                                                                      \
     "usage: sentiment-eval [--data FILE]... [--conversations FILE]... [--lexicons DIR]\n"          \
-    "                      [--language CODE] [--seconds S]\n"
+    "                      [--language CODE] [--seconds S] [--errors FILE]\n"                      \
+    "       sentiment-eval --lines FILE [--lexicons DIR] [--language CODE]\n"
 
 static int
 parse_polarity(const char *s)
@@ -204,6 +215,10 @@ eval_set(const struct churn_sentiment *an, struct churn_arena *arena, const char
         churn_chat_state_init(&st);
         churn_chat_tracker_update(&st, NULL, CHURN_CHAT_ROLE_CUSTOMER, &r, NULL, 0, &d);
         escalated[i] = d.escalate;
+        if (errors_fp && !split && (pred != rows[i].polarity || d.escalate != rows[i].escalate))
+            fprintf(errors_fp, "%s:%zu\t%s\twant %d/%s\tgot %d/%s\tcompound %.3f\t%s\n", path,
+                    i + 1, rows[i].split, rows[i].polarity, rows[i].escalate ? "yes" : "no", pred,
+                    d.escalate ? "yes" : "no", r.compound, rows[i].text);
         if (d.escalate && rows[i].escalate)
             tp++;
         else if (d.escalate)
@@ -293,6 +308,15 @@ judge(struct timing *t, size_t want, size_t got)
         t->false_alarms++;
 }
 
+/* judge(), and the conversation on --errors when it escalated off its labelled turn. */
+static void
+judge_conversation(struct timing *t, const char *conv, size_t want, size_t got)
+{
+    judge(t, want, got);
+    if (errors_fp && want != got)
+        fprintf(errors_fp, "conversation %s\twant turn %zu\tgot turn %zu\n", conv, want, got);
+}
+
 /* Escalation timing over a conversations file, as a JSON object. */
 static void
 eval_conversations(const struct churn_sentiment *an, struct churn_arena *arena, const char *path,
@@ -325,7 +349,7 @@ eval_conversations(const struct churn_sentiment *an, struct churn_arena *arena, 
             }
         if (strcmp(f[0], conv) != 0) {
             if (conv[0])
-                judge(&t, want, got);
+                judge_conversation(&t, conv, want, got);
             snprintf(conv, sizeof(conv), "%.120s", f[0]);
             churn_chat_state_init(&st);
             turn = want = got = 0;
@@ -344,7 +368,7 @@ eval_conversations(const struct churn_sentiment *an, struct churn_arena *arena, 
             got = turn;
     }
     if (conv[0])
-        judge(&t, want, got);
+        judge_conversation(&t, conv, want, got);
     fclose(fp);
     printf(
         "    {\"conversations\": \"%s\", \"n\": %zu, \"to_escalate\": %zu, \"on_time\": %zu, "
@@ -355,6 +379,54 @@ eval_conversations(const struct churn_sentiment *an, struct churn_arena *arena, 
                               (double)t.conversations
                         : 0,
         last ? "" : ",");
+}
+
+/* Lines per CPU second of churn_sentiment_analyze() over the lines of @path, read whole into
+ * memory first (the analyzer alone, what `churnctl sentiment` does besides I/O and JSON). */
+static int
+measure_lines(const struct churn_sentiment *an, struct churn_arena *arena, const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        fprintf(stderr, "sentiment-eval: cannot open %s\n", path);
+        return 2;
+    }
+    size_t cap = 1 << 20, n = 0;
+    char *buf = churn_malloc(cap);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, fp)) > 0;) {
+        n += got;
+        if (n == cap) {
+            char *bigger = churn_realloc(buf, cap * 2);
+            if (!bigger)
+                break;
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    fclose(fp);
+    if (!buf)
+        return 1;
+    size_t lines = 0;
+    double checksum = 0;
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    for (size_t at = 0; at < n;) {
+        const char *nl = memchr(buf + at, '\n', n - at);
+        size_t end = nl ? (size_t)(nl - buf) : n;
+        struct churn_sentiment_result r;
+        churn_arena_reset(arena);
+        if (churn_sentiment_analyze(an, buf + at, end - at, arena, &r, NULL, 0) == CHURN_OK)
+            checksum += r.compound;
+        lines++;
+        at = end + 1;
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+    printf("{\"lines\": %zu, \"bytes\": %zu, \"cpu_seconds\": %.4f, "
+           "\"lines_per_cpu_second\": %.0f, \"checksum\": %.3f}\n",
+           lines, n, cpu, cpu > 0 ? (double)lines / cpu : 0, checksum);
+    churn_free(buf);
+    return 0;
 }
 
 /* Sentences per second of churn_sentiment_analyze() over ~15-word sentences built from
@@ -405,7 +477,7 @@ main(int argc, char **argv)
 {
     const char *data[8], *convs[8];
     size_t ndata = 0, nconv = 0;
-    const char *lexdir = CHURN_SOURCE_ROOT "/lexicons", *language = "auto";
+    const char *lexdir = CHURN_SOURCE_ROOT "/lexicons", *language = "auto", *lines = NULL;
     double seconds = 2.0;
     if (argc % 2 == 0) {
         fputs(USAGE, stderr);
@@ -422,7 +494,14 @@ main(int argc, char **argv)
             language = argv[i + 1];
         else if (strcmp(argv[i], "--seconds") == 0)
             seconds = strtod(argv[i + 1], NULL);
-        else {
+        else if (strcmp(argv[i], "--lines") == 0)
+            lines = argv[i + 1];
+        else if (strcmp(argv[i], "--errors") == 0 && !errors_fp) {
+            if (!(errors_fp = fopen(argv[i + 1], "w"))) {
+                fprintf(stderr, "sentiment-eval: cannot open %s\n", argv[i + 1]);
+                return 2;
+            }
+        } else {
             fputs(USAGE, stderr);
             return 2;
         }
@@ -454,6 +533,12 @@ main(int argc, char **argv)
     static struct row rows[MAX_ROWS];
     struct churn_arena arena;
     churn_arena_init(&arena, 16u * 1024 * 1024);
+    if (lines) {
+        int rc = measure_lines(an, &arena, lines);
+        churn_arena_fini(&arena);
+        churn_sentiment_close(an);
+        return rc;
+    }
 
     printf("{\n  \"analyzer\": \"churnd\",\n  \"language\": \"%s\",\n  \"datasets\": [\n",
            language);
@@ -482,5 +567,7 @@ main(int argc, char **argv)
     printf("  ]\n}\n");
     churn_arena_fini(&arena);
     churn_sentiment_close(an);
+    if (errors_fp)
+        fclose(errors_fp);
     return 0;
 }
