@@ -10,6 +10,7 @@ Screenshots go to each test's tmp dir."""
 import hashlib
 import http.client
 import json
+import re
 import signal
 import subprocess
 
@@ -207,6 +208,10 @@ def test_html_and_script_in_ids_are_shown_as_text(browser, dash, api, tmp_path):
 # -- over HTTP --------------------------------------------------------------------------------
 
 BAD_QUERIES = [
+    ("/report?from=yesterday", "from"),
+    ("/report?from=2026-12-07&to=2026-01-01", "to"),
+    ("/report?top=0", "top"),
+    ("/report?pages=2", "pages"),
     ("/api/queue?risk=extreme", "risk"),
     ("/api/queue?risk=high,", "risk"),
     ("/api/queue?value=gold", "value"),
@@ -381,3 +386,23 @@ def test_feed_resumes_from_last_event_id_without_gaps(dash, api, alert_api):
     server.signal(signal.SIGTERM)
     assert server.wait() == 0
     c.close()
+
+
+def test_the_report_page_is_churnctls_report(churnd_factory, demo_store, churnctl_bin, tmp_path):
+    """GET /report serves the report `churnctl report html` writes from the same store: the
+    same self-contained page, with the same customers listed at risk in the same order (after
+    a sweep has materialized the scores the report lists)."""
+    server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
+                            args=["--sweep-interval-s", "3600", "--sweep-delay-s", "0"])
+    server.wait_log(r"daily_snapshot_taken", timeout=180)
+    port = admin_port(server)
+    status, headers, page = http_request(port, "/report?top=25&from=2020-01-01")
+    assert status == 200 and headers["content-type"].startswith("text/html"), (status, page)
+    assert "<svg" in page and not re.search(r"<(script|link|img|iframe)\b", page, re.I)
+    out = tmp_path / "report.html"
+    r = subprocess.run([churnctl_bin, "report", "html", "--store", server.data, "--out",
+                        str(out), "--top", "25", "--from", "2020-01-01"],
+                       capture_output=True, text=True, timeout=RPC_TIMEOUT_S * 4)
+    assert r.returncode == 0, r.stderr
+    ids = re.findall(r"cust-\d{7}", page)
+    assert ids and ids == re.findall(r"cust-\d{7}", out.read_text())

@@ -349,6 +349,15 @@ document.getElementById("login").addEventListener("submit", (ev) => {
 for (const id of ["f-risk", "f-value"])
   document.getElementById(id).addEventListener("change", () => loadQueue().catch((e) => setStatus(e.message)));
 
+/* The report (GET /report) needs the token too: fetched with it and opened as a page. */
+document.getElementById("report-link").addEventListener("click", async (ev) => {
+  if (!state.token) return; /* no tokens: the plain link works */
+  ev.preventDefault();
+  const r = await fetch("/report", { headers: headers() });
+  if (!r.ok) { setStatus("report: " + (await r.text())); return; }
+  window.open(URL.createObjectURL(await r.blob()), "_blank");
+});
+
 let started = false;
 async function start() {
   await Promise.all([refresh(), ...[loadModel, loadTrends, loadPlaybooks].map((f) =>
