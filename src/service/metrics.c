@@ -225,6 +225,7 @@ churn_services_collect(void *ctx, struct churn_metrics_sink *sink)
     struct churn_services *svc = ctx;
     collect_model(svc, sink);
     collect_store(svc, sink);
+    churn__admin_collect(svc, sink);
     if (!svc->alerts)
         return;
     collect_delivery(svc, sink);

@@ -29,6 +29,9 @@ extern const size_t churn__n_chat_methods;
 extern const struct churn_method churn__model_methods[];
 extern const size_t churn__n_model_methods;
 extern const struct churn_method churn__admin_methods[];
+struct churn_metrics_sink;
+/** churn__admin_collect() - the backups' counters and last success on /metrics (issue 18). */
+void churn__admin_collect(struct churn_services *svc, struct churn_metrics_sink *sink);
 extern const size_t churn__n_admin_methods;
 
 /* health.c: what the statuses mean */

@@ -217,7 +217,8 @@ def test_import_customers_through_the_proxy_and_at_risk_fan_out(api, churnctl_bi
     assert "only customers go through the proxy" in r.stderr, r.stderr
 
     # history through the proxy (RecordEvents per customer): logins long ago, a plan worth
-    # 10 + i a month, then silence; every shard scores them at risk
+    # 10 + i a month, bad reviews and refunds, then silence (every tier is listed: how much
+    # risk the model sees in that varies with the model)
     now = int(time.time() * 1000)
     with grpc.insecure_channel(cluster["proxy"]) as ch:
         stub = api.ingest_grpc.IngestServiceStub(ch)
@@ -240,16 +241,24 @@ def test_import_customers_through_the_proxy_and_at_risk_fan_out(api, churnctl_bi
             r = stub.RecordEvents(iter(api.ingest_pb2.RecordEventsRequest(event=e)
                                        for e in evs), metadata=md(cid), timeout=RPC_TIMEOUT_S)
             assert r.accepted == len(evs), r
+        # scored now (listings read the score index, which every score computed feeds)
+        scoring = api.scoring_grpc.ScoringServiceStub(ch)
+        for cid in ids:
+            scoring.GetScore(api.scoring_pb2.GetScoreRequest(customer_id=cid), metadata=md(cid),
+                             timeout=RPC_TIMEOUT_S)
     # the oracle: every shard's own page, asked directly, merged here
     want = []
     for name, addr in cluster["shards"].items():
         with grpc.insecure_channel(addr) as ch:
             page = api.scoring_grpc.ScoringServiceStub(ch).ListAtRiskCustomers(
-                api.scoring_pb2.ListAtRiskCustomersRequest(page_size=10), timeout=RPC_TIMEOUT_S)
+                api.scoring_pb2.ListAtRiskCustomersRequest(
+                    page_size=10, filter=api.scoring_pb2.AtRiskFilter(risk_tiers=[1, 2, 3])),
+                timeout=RPC_TIMEOUT_S)
             want += [(s.priority, s.customer_id, name) for s in page.scores]
     assert {n for _, _, n in want} == {"s1", "s2", "s3"}, want
     want = sorted(want, key=lambda w: -w[0])[:10]
-    r = churnctl(churnctl_bin, "cluster", "at-risk", table, "--limit", "10")
+    r = churnctl(churnctl_bin, "cluster", "at-risk", table, "--limit", "10", "--tiers",
+                 "low,medium,high")
     assert r.returncode == 0, r.stderr
     got = [json.loads(line) for line in r.stdout.splitlines()]
     assert [g["rank"] for g in got] == list(range(1, 11))
@@ -258,6 +267,9 @@ def test_import_customers_through_the_proxy_and_at_risk_fan_out(api, churnctl_bi
     assert all(g["shard"] == owners[g["customer_id"]] for g in got), got
     r = churnctl(churnctl_bin, "cluster", "at-risk", table, "--limit", "0")
     assert r.returncode == 2 and "--limit: '0' is not 1 to 1000" in r.stderr, r.stderr
+    r = churnctl(churnctl_bin, "cluster", "at-risk", table, "--tiers", "low,severe")
+    assert r.returncode == 2 and "--tiers: 'low,severe' is not a list of low, medium, high" \
+        in r.stderr, r.stderr
     # the partition hint spares the proxy its Lua: a right one routes, a bad one is refused
     # by the proxy, a wrong one reaches a shard that names the owner (never a wrong answer)
     cid = ids[0]

@@ -42,7 +42,7 @@ usage(void)
           "  move TABLE --finish --out NEW_TABLE\n"
           "                       the next table of a move: the partitions go to SHARD marked\n"
           "                       moving (epoch + 1); --finish: nothing moving (epoch + 1)\n"
-          "  at-risk TABLE [--limit N]\n"
+          "  at-risk TABLE [--limit N] [--tiers low,medium,high]\n"
           "                       ListAtRiskCustomers from every shard, merged by priority\n",
           stderr);
     return EXIT_USAGE;
@@ -413,12 +413,34 @@ by_priority(const void *a, const void *b)
 }
 
 /* ListAtRiskCustomers of shard @s into *out (0), or an exit code after a message. */
+/* The risk tiers of "low,medium,high" (any of them) into @tiers; how many, 0 when bad. */
+static size_t
+parse_tiers(const char *text, Churn__V1__RiskTier tiers[static 3])
+{
+    static const char *const names[] = {"low", "medium", "high"};
+    size_t n = 0;
+    for (const char *p = text; n < 3;) {
+        size_t len = strcspn(p, ",");
+        size_t k = 0;
+        while (k < 3 && (strlen(names[k]) != len || strncmp(p, names[k], len) != 0))
+            k++;
+        if (k == 3)
+            return 0;
+        tiers[n++] = (Churn__V1__RiskTier)(CHURN__V1__RISK_TIER__RISK_TIER_LOW + (int)k);
+        if (!p[len])
+            return n;
+        p += len + 1;
+    }
+    return 0;
+}
+
 static int
 shard_at_risk(struct ctl *ctl, const struct churn_cluster_shard *s, int32_t limit,
-              ProtobufCMessage **out)
+              Churn__V1__AtRiskFilter *filter, ProtobufCMessage **out)
 {
     Churn__V1__ListAtRiskCustomersRequest req = CHURN__V1__LIST_AT_RISK_CUSTOMERS_REQUEST__INIT;
     req.page_size = limit;
+    req.filter = filter;
     ctl->server = s->addr;
     int rc = churnctl_connect(ctl);
     if (rc)
@@ -452,8 +474,18 @@ print_shard_score(const struct shard_score *it, size_t rank)
 static int
 cluster_at_risk(struct ctl *ctl, const struct churn_cluster_table *t, int argc, char **argv)
 {
-    static const char *const known[] = {"--limit", NULL};
+    static const char *const known[] = {"--limit", "--tiers", NULL};
     int rc = check_options(argc, argv, 0, known);
+    Churn__V1__AtRiskFilter filter = CHURN__V1__AT_RISK_FILTER__INIT;
+    Churn__V1__RiskTier tiers[3];
+    const char *tier_list = option(argc, argv, "--tiers");
+    if (!rc && tier_list && !(filter.n_risk_tiers = parse_tiers(tier_list, tiers))) {
+        fprintf(stderr,
+                "churnctl: cluster at-risk: --tiers: '%s' is not a list of low, medium, high\n",
+                tier_list);
+        rc = EXIT_USAGE;
+    }
+    filter.risk_tiers = tiers;
     const char *lim = option(argc, argv, "--limit");
     char *end = NULL;
     long limit = lim ? strtol(lim, &end, 10) : 20;
@@ -468,7 +500,7 @@ cluster_at_risk(struct ctl *ctl, const struct churn_cluster_table *t, int argc, 
     struct shard_score *all = NULL;
     size_t n = 0;
     for (size_t s = 0; s < t->n_shards; s++) {
-        int r = shard_at_risk(ctl, &t->shards[s], (int32_t)limit, &answers[s]);
+        int r = shard_at_risk(ctl, &t->shards[s], (int32_t)limit, &filter, &answers[s]);
         rc = rc ? rc : r;
         const Churn__V1__ListAtRiskCustomersResponse *a = (void *)answers[s];
         struct shard_score *p = a ? churn_realloc(all, (n + a->n_scores + 1) * sizeof(*p)) : NULL;
