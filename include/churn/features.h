@@ -17,6 +17,7 @@
 #ifndef CHURN_FEATURES_H
 #define CHURN_FEATURES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -344,5 +345,16 @@ struct churn_freshness {
  */
 void churn_features_freshness(const struct churn_customer *rec, int64_t as_of_ms,
                               struct churn_freshness *out);
+
+/** churn_features_source_name() - "activity", "orders", "support", "reviews", "chat", "listings".
+ */
+const char *churn_features_source_name(enum churn_source s);
+
+/**
+ * churn_features_source_stale() - whether source @s of @f is stale at @as_of_ms: it reported
+ * once and then stayed silent for more than CHURN_SOURCE_STALE_AFTER_MS (never "healthy").
+ */
+bool churn_features_source_stale(const struct churn_freshness *f, enum churn_source s,
+                                 int64_t as_of_ms);
 
 #endif

@@ -33,6 +33,14 @@ churn_admin_request_fn churn__dashboard_alerts;
 churn_admin_request_fn churn__dashboard_model;
 churn_admin_request_fn churn__dashboard_act;
 
+/* panels.c: key figures and matrix (score index), trends (snapshots), playbooks (outcomes) */
+churn_admin_request_fn churn__dashboard_summary;
+churn_admin_request_fn churn__dashboard_trends;
+churn_admin_request_fn churn__dashboard_playbooks;
+
+/* report_page.c: GET /report, the retention report of churn/report.h as a page */
+churn_admin_request_fn churn__dashboard_report;
+
 /* feed.c: GET /api/feed, the alert feed as server-sent events */
 churn_admin_request_fn churn__dashboard_feed;
 

@@ -46,3 +46,20 @@ churn_features_freshness(const struct churn_customer *rec, int64_t as_of_ms,
         out->n_stale += out->stale[s];
     }
 }
+
+const char *
+churn_features_source_name(enum churn_source s)
+{
+    static const char *const names[CHURN_SOURCE_COUNT] = {
+        [CHURN_SOURCE_ACTIVITY] = "activity", [CHURN_SOURCE_ORDERS] = "orders",
+        [CHURN_SOURCE_SUPPORT] = "support",   [CHURN_SOURCE_REVIEWS] = "reviews",
+        [CHURN_SOURCE_CHAT] = "chat",         [CHURN_SOURCE_LISTINGS] = "listings",
+    };
+    return s >= 0 && s < CHURN_SOURCE_COUNT ? names[s] : "unspecified";
+}
+
+bool
+churn_features_source_stale(const struct churn_freshness *f, enum churn_source s, int64_t as_of_ms)
+{
+    return f->at[s] > 0 && as_of_ms - f->at[s] > CHURN_SOURCE_STALE_AFTER_MS;
+}

@@ -21,11 +21,24 @@ struct jw {
     size_t cap, n;
 };
 
-static void
-put(struct jw *w, const char *s, size_t n)
+/* put() past the end of the buffer: the part that fits, and the count of the rest. */
+static __attribute__((noinline)) void
+put_tail(struct jw *w, const char *s, size_t n)
 {
     if (w->n < w->cap)
-        memcpy(w->out + w->n, s, w->n + n <= w->cap ? n : w->cap - w->n);
+        memcpy(w->out + w->n, s, w->cap - w->n);
+    w->n += n;
+}
+
+/* Inline: the lengths of literals are constants, so their copies become a few moves. */
+static inline void
+put(struct jw *w, const char *s, size_t n)
+{
+    if (w->n + n > w->cap) {
+        put_tail(w, s, n);
+        return;
+    }
+    memcpy(w->out + w->n, s, n);
     w->n += n;
 }
 

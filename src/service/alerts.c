@@ -27,7 +27,7 @@
 #include "churn/service_metrics.h"
 #include "churn/store.h"
 #include "churn_proto.h"
-#include "alert_engine.h"
+#include "../engine/alert_engine.h"
 #include "service_internal.h"
 
 #define WATCH_ARENA       (256u * 1024u) /* one alert message being built */

@@ -11,7 +11,7 @@
 #include "churn/log.h"
 #include "churn/snapshot.h"
 #include "churn/store.h"
-#include "alert_engine.h"
+#include "../engine/alert_engine.h"
 
 void
 churn__daily_snapshot(struct churn__alerts *al)

@@ -616,10 +616,8 @@ static const Churn__V1__DataSource src_proto[CHURN_SOURCE_COUNT] = {
 };
 
 Churn__V1__Freshness *
-churn__freshness_to_proto(const struct churn_customer *rec, int64_t as_of_ms, struct churn_arena *a)
+churn__freshness_to_proto(const struct churn_freshness *t, int64_t as_of_ms, struct churn_arena *a)
 {
-    struct churn_freshness t;
-    churn_features_freshness(rec, as_of_ms, &t);
     Churn__V1__Freshness *f = churn_arena_alloc(a, sizeof(*f));
     Churn__V1__SourceFreshness *sf = churn_arena_alloc(a, CHURN_SOURCE_COUNT * sizeof(*sf));
     Churn__V1__SourceFreshness **sfl = churn_arena_alloc(a, CHURN_SOURCE_COUNT * sizeof(*sfl));
@@ -627,13 +625,13 @@ churn__freshness_to_proto(const struct churn_customer *rec, int64_t as_of_ms, st
     if (!f || !sf || !sfl || !stale)
         return NULL;
     churn__v1__freshness__init(f);
-    f->last_event_at_ms = t.last_event_ms;
+    f->last_event_at_ms = t->last_event_ms;
     for (int s = 0; s < CHURN_SOURCE_COUNT; s++) {
         churn__v1__source_freshness__init(&sf[s]);
         sf[s].source = src_proto[s];
-        sf[s].last_event_at_ms = t.at[s];
-        sf[s].stale = t.stale[s];
-        if (t.stale[s])
+        sf[s].last_event_at_ms = t->at[s];
+        sf[s].stale = churn_features_source_stale(t, (enum churn_source)s, as_of_ms);
+        if (sf[s].stale)
             stale[f->n_stale_sources++] = src_proto[s];
         sfl[s] = &sf[s];
     }
@@ -717,7 +715,9 @@ get_customer(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
         return CHURN_ENOMEM;
     churn__v1__get_customer_response__init(resp);
     resp->customer = customer_to_proto(rec, a);
-    resp->freshness = churn__freshness_to_proto(rec, as_of, a);
+    struct churn_freshness fresh;
+    churn_features_freshness(rec, as_of, &fresh);
+    resp->freshness = churn__freshness_to_proto(&fresh, as_of, a);
     if (!resp->customer || !resp->freshness)
         return CHURN_ENOMEM;
     churn__v1__lifetime_totals__init(tot);

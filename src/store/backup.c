@@ -311,10 +311,10 @@ static void *
 copier_main(void *arg)
 {
     struct copier *c = arg;
-    /* the copy's read transaction must not see a remap: hold the remap lock shared */
-    pthread_rwlock_rdlock(&c->s->remap);
+    /* the copy's read transaction must not see a remap */
+    churn__store_copy_begin(c->s);
     c->rc = mdb_env_copyfd2(c->s->env, c->fd, MDB_CP_COMPACT);
-    pthread_rwlock_unlock(&c->s->remap);
+    churn__store_copy_end(c->s);
     close(c->fd);
     return NULL;
 }

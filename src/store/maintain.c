@@ -171,9 +171,9 @@ churn_store_copy_compact(struct churn_store *s, const char *dest_dir)
         return churn__store_fail(CHURN_ETOOBIG, "destination path too long");
     if (stat(path, &st) == 0)
         return churn__store_fail(CHURN_EEXIST, "%s already holds a store", dest_dir);
-    pthread_rwlock_rdlock(&s->remap);
+    churn__store_copy_begin(s);
     int rc = mdb_env_copy2(s->env, dest_dir, MDB_CP_COMPACT);
-    pthread_rwlock_unlock(&s->remap);
+    churn__store_copy_end(s);
     if (rc == ENOSPC || rc == EDQUOT)
         return churn__store_fail(CHURN_EFULL, "copying the store to %s: the disk is full",
                                  dest_dir);

@@ -170,6 +170,8 @@ churn_store_open(const char *dir, const struct churn_store_options *opts, struct
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&s->wlock, NULL);
     pthread_mutex_init(&s->prune_lock, NULL);
+    pthread_mutex_init(&s->copy_mu, NULL);
+    pthread_cond_init(&s->copy_cv, NULL);
 
     if ((rc = mdb_env_create(&s->env))) {
         err = churn__mdb_err(rc, "creating the LMDB environment");
@@ -233,6 +235,8 @@ out_env:
     mdb_env_close(s->env);
 out_locks:
     pthread_mutex_destroy(&s->prune_lock);
+    pthread_mutex_destroy(&s->copy_mu);
+    pthread_cond_destroy(&s->copy_cv);
     pthread_mutex_destroy(&s->wlock);
     pthread_rwlock_destroy(&s->remap);
 out_free:
@@ -250,6 +254,8 @@ churn_store_close(struct churn_store *s)
         return;
     mdb_env_close(s->env);
     pthread_mutex_destroy(&s->prune_lock);
+    pthread_mutex_destroy(&s->copy_mu);
+    pthread_cond_destroy(&s->copy_cv);
     pthread_mutex_destroy(&s->wlock);
     pthread_rwlock_destroy(&s->remap);
     churn_free(s->prune_key);

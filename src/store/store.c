@@ -117,12 +117,46 @@ churn_store_options_init(struct churn_store_options *opts)
 
 /* ---- map size -------------------------------------------------------------------------- */
 
+void
+churn__store_copy_begin(struct churn_store *s)
+{
+    pthread_mutex_lock(&s->copy_mu);
+    s->copying++;
+    pthread_mutex_unlock(&s->copy_mu);
+    pthread_rwlock_rdlock(&s->remap);
+}
+
+void
+churn__store_copy_end(struct churn_store *s)
+{
+    pthread_rwlock_unlock(&s->remap);
+    pthread_mutex_lock(&s->copy_mu);
+    if (--s->copying == 0)
+        pthread_cond_broadcast(&s->copy_cv);
+    pthread_mutex_unlock(&s->copy_mu);
+}
+
+/*
+ * Take the remap lock exclusively, once no long copy holds it: the lock prefers writers, so a
+ * remap queued behind a copy would stop every reader until the copy ends. copy_mu is held
+ * until the lock is ours, so no copy starts in between.
+ */
+static void
+remap_lock(struct churn_store *s)
+{
+    pthread_mutex_lock(&s->copy_mu);
+    while (s->copying)
+        pthread_cond_wait(&s->copy_cv, &s->copy_mu);
+    pthread_rwlock_wrlock(&s->remap);
+    pthread_mutex_unlock(&s->copy_mu);
+}
+
 /* Adopt a map size another process set (MDB_MAP_RESIZED). No transaction of ours may run. */
 static enum churn_err
 adopt_map_size(struct churn_store *s)
 {
     MDB_envinfo info;
-    pthread_rwlock_wrlock(&s->remap);
+    remap_lock(s);
     int rc = mdb_env_set_mapsize(s->env, 0);
     if (rc == 0 && mdb_env_info(s->env, &info) == 0)
         s->map_size = info.me_mapsize;
@@ -141,7 +175,7 @@ grow_map(struct churn_store *s)
                                  "(map_size_max %zu)",
                                  s->dir, s->map_size, cap);
     size_t want = s->map_size > cap / 2 ? cap : s->map_size * 2;
-    pthread_rwlock_wrlock(&s->remap);
+    remap_lock(s);
     int rc = mdb_env_set_mapsize(s->env, want);
     pthread_rwlock_unlock(&s->remap);
     if (rc)

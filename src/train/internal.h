@@ -61,15 +61,15 @@ double churn__sigmoid(double z);
 
 /**
  * churn__train_holdout() - the out-of-time check of @algo with @opts at time @at: one model
- * fitted on the rows older than @at (ds->time < @at) scores the rows of time @at, their
- * margins into @oof[row] (other rows untouched). The search judges candidates with it on its
- * holdout cutoffs.
- * Return: CHURN_EINVAL when no row is older than @at or none is at @at (or the fit's own
+ * fitted on the rows older than @at by at least @gap (ds->time < @at and <= @at - @gap)
+ * scores the rows of time @at, their margins into @oof[row] (other rows untouched). The
+ * search judges candidates with it on its holdout cutoffs.
+ * Return: CHURN_EINVAL when no row is old enough or none is at @at (or the fit's own
  * errors); CHURN_ENOMEM.
  */
 enum churn_err churn__train_holdout(const struct churn_dataset *ds,
                                     const struct churn_train_options *opts,
-                                    enum churn_train_algo algo, double at, double *oof,
+                                    enum churn_train_algo algo, double at, double gap, double *oof,
                                     struct churn__tctx *ctx);
 
 #endif

@@ -52,8 +52,9 @@ struct search {
     bool by_newest; /* rank out of time (rows carry times): see churn_select_candidate */
     unsigned n_hold;
     double hold[CHURN_SELECT_MAX_HOLDOUTS]; /* the holdout times, newest first */
-    double *t_lr, *t_gb, *t_cur, *t_mix;    /* margins of each holdout time's rows */
-    double best_trees_auc;                  /* the selection score of the trees kept in oof_gb */
+    double gap; /* a holdout's model learns from rows at least this much older (ms) */
+    double *t_lr, *t_gb, *t_cur, *t_mix; /* margins of each holdout time's rows */
+    double best_trees_auc;               /* the selection score of the trees kept in oof_gb */
     int64_t t0;
     struct churn__tctx ctx;
 };
@@ -116,7 +117,7 @@ select_auc(struct search *s, const struct churn_train_options *t, enum churn_tra
     if (!s->by_newest)
         return CHURN_OK;
     for (unsigned h = 0; h < s->n_hold; h++) {
-        enum churn_err err = churn__train_holdout(s->ds, t, algo, s->hold[h], buf, &s->ctx);
+        enum churn_err err = churn__train_holdout(s->ds, t, algo, s->hold[h], s->gap, buf, &s->ctx);
         if (err)
             return err;
     }
@@ -219,45 +220,51 @@ blend_cv(struct search *s, double *w_all)
     return CHURN_OK;
 }
 
-/* Rows of @ds at time @at (*@n, *@pos) and older than it (*@n_old, *@pos_old). */
+/* Rows of @s's set at time @at (*@n, *@pos) and those a model judged there learns from (*@n_old,
+ * *@pos_old): older than @at by the gap. */
 static void
-count_at(const struct churn_dataset *ds, double at, double *n, double *pos, double *n_old,
-         double *pos_old)
+count_at(const struct search *s, double at, double *n, double *pos, double *n_old, double *pos_old)
 {
+    const struct churn_dataset *ds = s->ds;
     *n = *pos = *n_old = *pos_old = 0;
     for (size_t r = 0; r < ds->n_rows; r++) {
         if (ds->time[r] == at)
             *n += 1, *pos += ds->y[r] > 0;
-        else if (ds->time[r] < at)
+        else if (ds->time[r] < at && ds->time[r] <= at - s->gap)
             *n_old += 1, *pos_old += ds->y[r] > 0;
     }
 }
 
-/* The holdout times of @s (churn_select_report.holdout_time): out of time when there is one. */
+/* The holdout times of @s (churn_select_report.holdout_time): out of time when there is one.
+ * A store set's rows carry their cutoff in ms and its horizon: a holdout's model learns only
+ * from the cutoffs whose labels had ended by the holdout's cutoff (a horizon older), as the
+ * served model learns from labels that ended before it serves; a CSV's times, from every
+ * older time. A holdout also needs both classes, and at least half the rows to learn from
+ * that the newest holdout has. */
 static void
 plan_holdouts(struct search *s)
 {
     const struct churn_dataset *ds = s->ds;
-    enum { SCAN = CHURN_SELECT_MAX_HOLDOUTS + 2 };
-    double t[SCAN];
-    unsigned nt = 0;
-    while (ds->time && nt < SCAN) { /* the newest distinct times, newest first */
-        double next = -INFINITY;
-        for (size_t r = 0; r < ds->n_rows; r++)
-            if ((nt == 0 || ds->time[r] < t[nt - 1]) && ds->time[r] > next)
-                next = ds->time[r];
-        if (next == -INFINITY)
-            break;
-        t[nt++] = next;
-    }
+    double t_prev = INFINITY, first_old = 0;
+    s->gap = (double)ds->horizon_days * CHURN_MS_PER_DAY;
     s->n_hold = 0;
-    for (unsigned i = 0; i < nt && i < CHURN_SELECT_MAX_HOLDOUTS; i++) {
-        if (i + 2 >= nt && !(nt == 2 && i == 0))
-            break; /* fewer than two older times (unless there are two times only) */
+    for (unsigned i = 0; ds->time && i < CHURN_SELECT_MAX_HOLDOUTS; i++) {
+        double t = -INFINITY; /* the next newest distinct time */
+        for (size_t r = 0; r < ds->n_rows; r++)
+            if (ds->time[r] < t_prev && ds->time[r] > t)
+                t = ds->time[r];
+        if (t == -INFINITY)
+            break;
+        t_prev = t;
         double n, pos, n_old, pos_old;
-        count_at(ds, t[i], &n, &pos, &n_old, &pos_old);
-        if (pos >= 1 && pos < n && pos_old >= 1 && pos_old < n_old)
-            s->hold[s->n_hold++] = t[i];
+        count_at(s, t, &n, &pos, &n_old, &pos_old);
+        if (pos < 1 || pos >= n || pos_old < 1 || pos_old >= n_old)
+            continue;
+        if (s->n_hold > 0 && n_old * 2 < first_old)
+            break;
+        if (s->n_hold == 0)
+            first_old = n_old;
+        s->hold[s->n_hold++] = t;
     }
     s->by_newest = s->n_hold > 0;
 }

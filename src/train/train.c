@@ -549,7 +549,8 @@ churn_train_cv(const struct churn_dataset *ds, const struct churn_train_options 
 
 enum churn_err
 churn__train_holdout(const struct churn_dataset *ds, const struct churn_train_options *opts,
-                     enum churn_train_algo algo, double at, double *oof, struct churn__tctx *ctx)
+                     enum churn_train_algo algo, double at, double gap, double *oof,
+                     struct churn__tctx *ctx)
 {
     struct churn_train_options o;
     struct plan p;
@@ -565,7 +566,7 @@ churn__train_holdout(const struct churn_dataset *ds, const struct churn_train_op
     for (size_t r = 0; rows && test && ds->time && r < ds->n_rows; r++) {
         if (ds->time[r] == at)
             test[sp.nt++] = r;
-        else if (ds->time[r] < at)
+        else if (ds->time[r] < at && ds->time[r] <= at - gap)
             rows[sp.n++] = r;
     }
     if (!rows || !test || !pr || !yy)

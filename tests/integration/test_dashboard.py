@@ -10,7 +10,9 @@ Screenshots go to each test's tmp dir."""
 import hashlib
 import http.client
 import json
+import re
 import signal
+import subprocess
 
 import pytest
 
@@ -51,16 +53,33 @@ def scoring(api, server):
 
 # -- in the browser ---------------------------------------------------------------------------
 
-def test_every_panel_shows_the_apis_numbers(browser, dash, api, tmp_path):
-    server, port = dash
+def at_risk_total(api, stub, risk=(), value=()):
+    pb = api.scoring_pb2
+    return stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(
+        page_size=1, filter=pb.AtRiskFilter(risk_tiers=list(risk), value_tiers=list(value))),
+        timeout=RPC_TIMEOUT_S).total_size
+
+
+def test_every_panel_shows_the_apis_numbers(browser, churnd_factory, demo_store, churnctl_bin,
+                                           api, tmp_path):
+    # the first sweep scores everyone into the index behind the key figures and the matrix,
+    # and takes the day's snapshot behind the trends. Fixed value tiers: share-based ones are
+    # recomputed at the end of each sweep, and the index keeps the tiers a score was given
+    # until the customer is scored again, while the listing tiers with the new cut-offs
+    server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
+                            args=["--sweep-delay-s", "0", "--value-tiers", "threshold:2000,500"])
+    server.wait_log("daily_snapshot_taken")
+    port = admin_port(server)
     open_page(browser, port)
     pb = api.scoring_pb2
     stub = scoring(api, server)
     page = stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(page_size=20, max_reasons=3),
                                     timeout=RPC_TIMEOUT_S)
-    high = stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(
-        page_size=1, filter=pb.AtRiskFilter(risk_tiers=[api.common_pb2.RISK_TIER_HIGH])),
-        timeout=RPC_TIMEOUT_S)
+    c = api.common_pb2
+    tiers = {"low": (c.RISK_TIER_LOW, c.VALUE_TIER_LOW),
+             "medium": (c.RISK_TIER_MEDIUM, c.VALUE_TIER_MEDIUM),
+             "high": (c.RISK_TIER_HIGH, c.VALUE_TIER_HIGH)}
+    high = at_risk_total(api, stub, [c.RISK_TIER_HIGH])
     assert page.total_size > 0 and len(page.scores) == 20
     rows = browser.eval("""[...document.querySelectorAll('#queue tbody tr')].map(tr =>
         [...tr.children].map(td => td.textContent))""")
@@ -72,7 +91,31 @@ def test_every_panel_shows_the_apis_numbers(browser, dash, api, tmp_path):
     kpi = browser.eval("""Object.fromEntries([...document.querySelectorAll('.kpi')].map(k =>
         [k.id, k.querySelector('b').textContent]))""")
     assert kpi["kpi-at-risk"] == f"{page.total_size:,}"
-    assert kpi["kpi-high"] == f"{high.total_size:,}"
+    assert kpi["kpi-high"] == f"{high:,}"
+    # the risk x value matrix: each cell's count is what the listing with that filter counts
+    cells = browser.eval("""Object.fromEntries([...document.querySelectorAll('#matrix button')]
+        .map(b => [b.dataset.cell, b.textContent.split(' · ')[0]]))""")
+    assert len(cells) == 9
+    for cell, shown in cells.items():
+        risk, value = cell.split("/")
+        assert shown == f"{at_risk_total(api, stub, [tiers[risk][0]], [tiers[value][1]]):,}", cell
+    # a click on a cell filters the queue to it
+    browser.eval("document.querySelector('#matrix button[data-cell=\"high/high\"]').click()")
+    hh = stub.ListAtRiskCustomers(pb.ListAtRiskCustomersRequest(page_size=20, filter=pb.AtRiskFilter(
+        risk_tiers=[c.RISK_TIER_HIGH], value_tiers=[c.VALUE_TIER_HIGH])), timeout=RPC_TIMEOUT_S)
+    want = [s.customer_id for s in hh.scores]
+    browser.wait_for(f"JSON.stringify([...document.querySelectorAll('#queue tbody tr')].map(tr => "
+                     f"tr.dataset.customer)) === {json.dumps(json.dumps(want, separators=(',', ':')))}",
+                     "the queue filtered to high risk, high value")
+    # trends: today's row is the stored snapshot churnctl reads
+    r = subprocess.run([churnctl_bin, "report", "trends", "--store", server.data, "--json"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    today = json.loads(r.stdout.splitlines()[-1])
+    row = browser.wait_for(f"[...document.querySelectorAll('#trend-days tr[data-day=\"{today['day']}\"] td')]"
+                           ".map(td => td.textContent)", "today's trend row")
+    assert row[1] == str(today["at_risk"]["high"] + today["at_risk"]["medium"])
+    assert row[2] == f"{round(today['revenue_at_risk']['total']):,}"
     info = api.model_grpc.ModelServiceStub(server.channel()).GetModelInfo(
         api.model_pb2.GetModelInfoRequest(), timeout=RPC_TIMEOUT_S)
     model = browser.eval("""Object.fromEntries([...document.querySelectorAll('#model dd')].map(d =>
@@ -165,6 +208,10 @@ def test_html_and_script_in_ids_are_shown_as_text(browser, dash, api, tmp_path):
 # -- over HTTP --------------------------------------------------------------------------------
 
 BAD_QUERIES = [
+    ("/report?from=yesterday", "from"),
+    ("/report?from=2026-12-07&to=2026-01-01", "to"),
+    ("/report?top=0", "top"),
+    ("/report?pages=2", "pages"),
     ("/api/queue?risk=extreme", "risk"),
     ("/api/queue?risk=high,", "risk"),
     ("/api/queue?value=gold", "value"),
@@ -187,6 +234,11 @@ BAD_QUERIES = [
     ("/api/feed?after=-1", "after"),
     ("/api/feed?after=99999", "after"),
     ("/api/feed?since=3", "since"),
+    ("/api/trends?days=0", "days"),
+    ("/api/trends?days=4000", "days"),
+    ("/api/trends?from=2026-01-01", "from"),
+    ("/api/summary?tier=high", "tier"),
+    ("/api/playbooks?all=1", "all"),
 ]
 
 
@@ -226,7 +278,8 @@ def test_tokens_401_and_read_only_403(churnd_factory, demo_store, api, tmp_path)
                             args=["--auth-tokens", str(tokens)])
     port = admin_port(server)
     assert http_request(port, "/")[0] == 200  # the page holds no data
-    for path in ("/api/queue", "/api/alerts", "/api/model", "/api/feed", "/api/customer?id=x"):
+    for path in ("/api/queue", "/api/alerts", "/api/model", "/api/feed", "/api/customer?id=x",
+                 "/api/summary", "/api/trends", "/api/playbooks"):
         status, headers, _ = http_request(port, path)
         assert status == 401 and headers["www-authenticate"] == "Bearer", path
         assert http_request(port, path, headers={"Authorization": "Bearer wrong"})[0] == 401
@@ -281,6 +334,37 @@ def test_alert_actions_refuse_bad_bodies(dash, api, alert_api, stubs):
     assert_serving(stubs, server)
 
 
+def test_playbook_effectiveness_is_the_outcome_report(dash, api, alert_api, churnctl_bin):
+    server, port = dash
+    customers = [f"cust-{i:07d}" for i in range(20, 26)]
+    chat_intents(api, server, customers)
+    alerts, _ = wait_listed(alert_api, server, len(customers))
+    apb, agrpc = alert_api
+    stub = agrpc.AlertServiceStub(server.channel())
+    for i, a in enumerate(alerts):
+        stub.RecordOutcome(apb.RecordOutcomeRequest(
+            customer_id=a.customer_id, alert_sequence=a.sequence,
+            outcome=apb.OUTCOME_RETAINED if i % 2 else apb.OUTCOME_CHURNED,
+            actor="ana@example.com"), timeout=RPC_TIMEOUT_S)
+    status, _, body = http_request(port, "/api/playbooks")
+    assert status == 200, body
+    page = json.loads(body)
+    r = subprocess.run([churnctl_bin, "report", "outcomes", "--store", server.data, "--json"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert page["outcomes"] == report["outcomes"] == len(customers)
+    assert len(page["playbooks"]) == len(report["playbooks"]) >= 1
+    for mine, theirs in zip(page["playbooks"], report["playbooks"]):
+        assert mine["playbook"] == theirs["playbook"]
+        for k in ("treated", "treated_retained", "control", "control_retained"):
+            assert mine[k] == theirs[k], k
+        for k in ("treated_rate", "control_rate", "diff", "diff_low", "diff_high"):
+            assert (mine[k] is None) == (theirs[k] is None), k
+            if mine[k] is not None:
+                assert abs(mine[k] - theirs[k]) < 1e-5, k
+
+
 def test_feed_resumes_from_last_event_id_without_gaps(dash, api, alert_api):
     server, port = dash
     customers = [f"cust-{i:07d}" for i in range(10, 16)]
@@ -302,3 +386,23 @@ def test_feed_resumes_from_last_event_id_without_gaps(dash, api, alert_api):
     server.signal(signal.SIGTERM)
     assert server.wait() == 0
     c.close()
+
+
+def test_the_report_page_is_churnctls_report(churnd_factory, demo_store, churnctl_bin, tmp_path):
+    """GET /report serves the report `churnctl report html` writes from the same store: the
+    same self-contained page, with the same customers listed at risk in the same order (after
+    a sweep has materialized the scores the report lists)."""
+    server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
+                            args=["--sweep-interval-s", "3600", "--sweep-delay-s", "0"])
+    server.wait_log(r"daily_snapshot_taken", timeout=180)
+    port = admin_port(server)
+    status, headers, page = http_request(port, "/report?top=25&from=2020-01-01")
+    assert status == 200 and headers["content-type"].startswith("text/html"), (status, page)
+    assert "<svg" in page and not re.search(r"<(script|link|img|iframe)\b", page, re.I)
+    out = tmp_path / "report.html"
+    r = subprocess.run([churnctl_bin, "report", "html", "--store", server.data, "--out",
+                        str(out), "--top", "25", "--from", "2020-01-01"],
+                       capture_output=True, text=True, timeout=RPC_TIMEOUT_S * 4)
+    assert r.returncode == 0, r.stderr
+    ids = re.findall(r"cust-\d{7}", page)
+    assert ids and ids == re.findall(r"cust-\d{7}", out.read_text())

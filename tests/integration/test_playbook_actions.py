@@ -104,6 +104,9 @@ def test_a_hanging_action_never_holds_the_engine(churnd_factory, webhook, tmp_pa
     pending = listed(server)
     assert all(pending[c].action_call.webhook == "coupons" for c in ids)
     assert all(pending[c].action_call.http_status == 0 for c in ids), "pending, not called"
+    while webhook.attempts < 1:  # the first call has started, so it hangs and times out
+        assert time.monotonic() < deadline, "no call was attempted"
+        time.sleep(0.05)
     webhook.hang_s = 0.0
     got = wait_recorded(server, ids)
     assert max(got[c].action_call.attempts for c in ids) >= 2

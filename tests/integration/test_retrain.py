@@ -17,14 +17,14 @@ import pytest
 
 from conftest import RPC_TIMEOUT_S, assert_serving, rpc_error
 from fixtures_data import api, demo_store, ingest_stub, login, now_ms  # noqa: F401
-from fixtures_data import model_version, start_on_store
+from fixtures_data import model_version, start_on_store, tool_path
 from test_models import info, listed, restart, stub
 
-# the demo store covers 365 days: with a 30-day horizon, automatic cutoffs (the default, as
-# churnctl train) take the six (the most they take) that have 90 days of history before them;
+# the demo store covers 180 days: a 30-day horizon leaves room for history and two cutoffs
 # a small model search: under the sanitizers and a busy CI box (the child runs SCHED_IDLE)
 # the default 120 s budget alone can outlast a wait
-RETRAIN = ["--retrain-horizon-days", "30", "--retrain-step-days", "30", "--retrain-budget-s", "10"]
+RETRAIN = ["--retrain-horizon-days", "30", "--retrain-cutoffs", "2", "--retrain-step-days", "30",
+           "--retrain-budget-s", "10"]
 DAY_MS = 86400 * 1000
 
 
@@ -63,9 +63,8 @@ def test_a_retrain_serves_a_challenger_and_refuses_a_second_run(stubs, api, chur
     assert m.registry.origin == pb.MODEL_ORIGIN_RETRAIN and m.registry.serving
     assert m.registry.backtest.auc == d.candidate.auc
     assert m.registry.train_from_ms > 0 and m.registry.train_until_ms > m.registry.train_from_ms
-    # automatic cutoffs: six, 30 days apart, the newest with 30 days of labels after it (the
-    # former fixed count of 3 spanned 90 days)
-    assert m.registry.train_until_ms - m.registry.train_from_ms == 180 * DAY_MS, m.registry
+    # two cutoffs 30 days apart, the newest with 30 days of labels after it
+    assert m.registry.train_until_ms - m.registry.train_from_ms == 60 * DAY_MS, m.registry
     # retraining writes to --model-dir (the harness passes one; the last given wins)
     model_dir = [s.args[i + 1] for i, a in enumerate(s.args) if a == "--model-dir"][-1]
     assert m.registry.path.startswith(model_dir + os.sep)
@@ -79,6 +78,33 @@ def test_a_retrain_serves_a_challenger_and_refuses_a_second_run(stubs, api, chur
     assert info(api, s).model.version == m.model.version
     assert_serving(stubs, s)
     assert len(s.wait_log(r"retrain_decision")) == 2
+
+
+@pytest.fixture(scope="module")
+def small_store(churnctl_bin, tmp_path_factory):
+    """A synth platform of 600 customers over 365 days: small enough to retrain on all its
+    automatic cutoffs quickly under the sanitizers."""
+    store = str(tmp_path_factory.mktemp("small") / "store")
+    synth = tool_path(churnctl_bin, "synth", "synth")
+    r = subprocess.run([synth, "--customers", "600", "--days", "365", "--store", store],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, f"synth failed:\n{r.stdout}\n{r.stderr}"
+    return store
+
+
+def test_retraining_takes_the_automatic_cutoffs_of_churnctl_train(api, churnd_factory,
+                                                                  small_store):
+    """No --retrain-cutoffs: the cutoffs of `churnctl train --store` (every one with 90 days of
+    history before it, at most six), not a fixed three."""
+    s = start_on_store(churnd_factory, small_store,
+                       args=["--retrain-horizon-days", "30", "--retrain-budget-s", "5"])
+    d = wait_decision(api, s, retrain(api, s).run_id)
+    assert d.outcome == api.model_pb2.RETRAIN_OUTCOME_PROMOTED, d
+    m = info(api, s)
+    # 365 days of data, labels ending 31 days before now: six cutoffs 30 days apart, the
+    # newest with 30 days of labels after it (a fixed three spanned 90 days)
+    assert m.registry.train_until_ms - m.registry.train_from_ms == 180 * DAY_MS, m.registry
+    s.allow_stderr = r"retrain_decision"
 
 
 def test_churnctl_retrain(api, churnd_factory, churnctl_bin, demo_store):

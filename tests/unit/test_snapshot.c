@@ -21,7 +21,7 @@
 #include "churn/arena.h"
 #include "churn/clock.h"
 #include "churn/store.h"
-#include "../../src/service/alert_engine.h" /* the engine's state blob */
+#include "../../src/engine/alert_engine.h" /* the engine's state blob */
 
 #define DAY CHURN_MS_PER_DAY
 #define NOW (20400 * DAY + 10 * 3600 * 1000LL) /* 10:00 UTC on day 20400 */

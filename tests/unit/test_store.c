@@ -301,10 +301,8 @@ Test(store, one_attribute_name_rule)
     cr_assert_eq(churn_customer_attrs_set_num(&a, "plan.tier", 1), CHURN_EINVAL);
     cr_assert_eq(churn_customer_attrs_set_cat(&a, "Industry", "retail"), CHURN_EINVAL);
     cr_assert_eq(churn_customer_attrs_set_num(&a, "plan_tier", 1), CHURN_OK);
-    struct churn_event e = {.kind = CHURN_EVENT_CUSTOM,
-                            .event_id = "e",
-                            .customer_id = "c",
-                            .occurred_at_ms = NOW};
+    struct churn_event e = {
+        .kind = CHURN_EVENT_CUSTOM, .event_id = "e", .customer_id = "c", .occurred_at_ms = NOW};
     e.custom.name = "api-calls";
     e.custom.value = 1;
     cr_assert_eq(check(&e, reason), CHURN_EINVAL);

@@ -652,12 +652,13 @@ Test(select, the_grid_keeps_the_best_cv_auc)
     churn_dataset_free(ds);
 }
 
-/* @times cutoffs (1..times) of @per rows each, customers as groups; the label follows x1 and
- * x2, inverted at time @flip (0: never); at time @one_class every row is a non-churner. */
+/* @times cutoffs (k * @step for k = 1..times) of @per rows each, customers as groups; the label
+ * follows x1 and x2, inverted at the times k whose bit (1 << k) is in @flip; at time k =
+ * @one_class every row is a non-churner. */
 static struct churn_dataset *
-timed_set(int times, size_t per, int flip, int one_class)
+timed_set(int times, size_t per, unsigned flip, int one_class, double step)
 {
-    size_t cap = 64 + (size_t)times * per * 48, off = 0;
+    size_t cap = 64 + (size_t)times * per * 64, off = 0;
     char *text = malloc(cap);
     uint64_t s = 11;
     off += (size_t)snprintf(text, cap, "id,t,x1,x2,x3,churn\n");
@@ -669,9 +670,9 @@ timed_set(int times, size_t per, int flip, int one_class)
                 x[k] = (double)(s >> 11) / 9007199254740992.0;
             }
             int y = x[0] + 0.5 * x[1] > 0.9 + 0.3 * x[3];
-            y = t == one_class ? 0 : t == flip ? !y : y;
-            off += (size_t)snprintf(text + off, cap - off, "c%zu,%d,%.4f,%.4f,%.4f,%d\n", r, t,
-                                    x[0], x[1], x[2], y);
+            y = t == one_class ? 0 : (flip >> t) & 1 ? !y : y;
+            off += (size_t)snprintf(text + off, cap - off, "c%zu,%.0f,%.4f,%.4f,%.4f,%d\n", r,
+                                    t * step, x[0], x[1], x[2], y);
         }
     }
     struct churn_dataset_options o = {.label = "churn", .group = "id", .time = "t"};
@@ -694,7 +695,7 @@ Test(select, out_of_time_ranks_by_the_mean_over_the_newest_cutoffs)
 {
     /* five cutoffs: the three newest are holdouts (each has two older cutoffs); at the newest
      * the relation is inverted, so a model that saw it could not score below chance there */
-    struct churn_dataset *ds = timed_set(5, 300, 5, 0);
+    struct churn_dataset *ds = timed_set(5, 300, 1u << 5, 0, 1);
     struct churn_select_result *res = malloc(sizeof(*res));
     select_timed(ds, res);
     const struct churn_select_report *r = &res->report;
@@ -715,17 +716,32 @@ Test(select, out_of_time_ranks_by_the_mean_over_the_newest_cutoffs)
     }
     churn_dataset_free(ds);
     /* two cutoffs: the newest alone, judged by a model of the older */
-    ds = timed_set(2, 300, 0, 0);
+    ds = timed_set(2, 300, 0, 0, 1);
     select_timed(ds, res);
     cr_assert_eq(r->n_holdouts, 1);
     cr_assert_float_eq(r->holdout_time[0], 2, 0);
     cr_assert_float_eq(r->cand[0].select_auc, r->cand[0].holdout_auc[0], 1e-12);
     churn_dataset_free(ds);
-    /* four cutoffs, the newest without churn: not a holdout; the second has two older */
-    ds = timed_set(4, 300, 0, 4);
+    /* four cutoffs, the newest without churn: not a holdout; the third learns from one cutoff,
+     * half of what the second learns from */
+    ds = timed_set(4, 300, 0, 4, 1);
     select_timed(ds, res);
-    cr_assert_eq(r->n_holdouts, 1);
+    cr_assert_eq(r->n_holdouts, 2);
     cr_assert_float_eq(r->holdout_time[0], 3, 0);
+    cr_assert_float_eq(r->holdout_time[1], 2, 0);
+    churn_dataset_free(ds);
+    /* a store set (cutoffs 30 days apart in ms, 90-day labels): a holdout's model learns only
+     * from cutoffs whose labels had ended by it, so the inverted relation of the two cutoffs
+     * just before the newest never reaches the newest's judge */
+    const double month = 30.0 * 86400000;
+    ds = timed_set(5, 300, 1u << 3 | 1u << 4, 0, month);
+    ds->horizon_days = 90;
+    select_timed(ds, res);
+    cr_assert_eq(r->n_holdouts, 2, "the third newest has no cutoff 90 days older");
+    cr_assert_float_eq(r->holdout_time[0], 5 * month, 0);
+    cr_assert_float_eq(r->holdout_time[1], 4 * month, 0);
+    cr_assert(r->cand[0].holdout_auc[0] > 0.8, "newest %.3f", r->cand[0].holdout_auc[0]);
+    cr_assert(r->cand[0].holdout_auc[1] < 0.2, "inverted %.3f", r->cand[0].holdout_auc[1]);
     churn_dataset_free(ds);
     /* no times: ranked by cross-validation */
     ds = interaction_set(400);

@@ -383,7 +383,8 @@ static void
 print_select(const struct churn_select_report *r)
 {
     if (r->by_newest)
-        printf("ranked out of time: fitted on the older cutoffs, mean AUC on the newest %u:\n",
+        printf("ranked out of time: mean AUC on the newest %u cutoffs, each judged by a model of "
+               "the cutoffs whose labels had ended by then:\n",
                r->n_holdouts);
     for (size_t i = 0; i < r->n_candidates; i++) {
         const struct churn_select_candidate *c = &r->cand[i];

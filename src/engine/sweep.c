@@ -25,6 +25,7 @@
 #include "churn/alloc.h"
 #include "churn/clock.h"
 #include "churn/log.h"
+#include "churn/score.h"
 #include "churn/store.h"
 #include "alert_engine.h"
 
@@ -60,7 +61,7 @@ churn__segments_start(struct churn__alerts *al)
     if (!cfg || !al->svc->scoring)
         return;
     struct churn_segments base, cur;
-    churn__scoring_segments(al->svc->scoring, &base);
+    churn_scorer_segments(al->svc->scoring, &base, NULL);
     struct churn_arena a;
     churn_arena_init(&a, 4096);
     void *data;
@@ -78,7 +79,7 @@ churn__segments_start(struct churn__alerts *al)
     }
     churn_arena_fini(&a);
     churn_segments_initial(cfg, &base, &cur);
-    churn__scoring_set_segments(al->svc->scoring, &cur);
+    churn_scorer_set_segments(al->svc->scoring, &cur);
 }
 
 void
@@ -129,7 +130,7 @@ segments_update(struct churn__alerts *al)
     } else {
         uint8_t enc[64];
         size_t len;
-        churn__scoring_set_segments(al->svc->scoring, &cuts);
+        churn_scorer_set_segments(al->svc->scoring, &cuts);
         if (churn_segments_encode(&cuts, enc, sizeof(enc), &len) != CHURN_OK ||
             churn_store_put_meta(al->store, META_SEGMENTS, enc, len) != CHURN_OK)
             churn_log(CHURN_LOG_WARN, "segments_not_stored",
@@ -266,7 +267,7 @@ sweep_main(void *arg)
     bool said = false;
     while (wait_until(al, next)) {
         /* without a model nothing can be scored: wait for one (loaded at start or later) */
-        if (!al->svc->scoring || !churn__scoring_has_model(al->svc->scoring)) {
+        if (!al->svc->scoring || !churn_scorer_has_model(al->svc->scoring)) {
             if (!said)
                 churn_log(CHURN_LOG_INFO, "sweep_waiting",
                           CHURN_LF_STR("msg", "no model is served yet"));

@@ -20,7 +20,7 @@
 #include "churn/hash.h"
 #include "churn/log.h"
 #include "churn/store.h"
-#include "service_internal.h"
+#include "../service/service_internal.h"
 
 #define SAVER_QUEUE_MAX 16384
 #define SAVER_STATE_MAX 512

@@ -24,24 +24,13 @@
 #include "churn/features.h"
 #include "churn/hash.h"
 #include "churn/log.h"
+#include "churn/score.h"
+#include "churn/score_index.h"
 #include "churn/store.h"
 #include "alert_engine.h"
-#include "service_internal.h"
-
-#define RESCORE_REASONS 64u /* reasons asked for: every catalogue feature the model uses */
+#include "../service/service_internal.h"
 
 /* ---- one customer ------------------------------------------------------------------------ */
-
-static const char *
-source_name(int source)
-{
-    static const char *const names[] = {"unspecified", "activity", "orders", "listings",
-                                        "support",     "reviews",  "plan",   "chat",
-                                        "attributes",  "custom"};
-    if (source < 0 || (size_t)source >= sizeof(names) / sizeof(names[0]))
-        return "unspecified";
-    return names[source];
-}
 
 /* 64-bit FNV-1a of the model version: snapshots of different models are not compared
  * feature by feature. */
@@ -52,33 +41,37 @@ feature_set_of(const char *version)
 }
 
 /* The snapshot of score @sc into @snap over the catalogue's features (@contrib, @values:
- * CHURN_FEAT__COUNT each): features the model does not use contribute 0 with no value. */
+ * CHURN_FEAT__COUNT each): the features that raise the risk, with their values; the others
+ * (unused, or lowering the risk) contribute 0 with no value. */
 static void
-snapshot_of(const Churn__V1__Score *sc, double *contrib, double *values,
+snapshot_of(const struct churn_score *sc, double *contrib, double *values,
             struct churn_score_snapshot *snap)
 {
     for (size_t i = 0; i < CHURN_FEAT__COUNT; i++) {
-        contrib[i] = 0.0;
-        values[i] = NAN;
-    }
-    for (size_t i = 0; i < sc->n_reasons; i++) {
-        const Churn__V1__Reason *r = sc->reasons[i];
-        int f = churn_features_find(r->feature);
-        if (f < 0 || !isfinite(r->contribution))
-            continue;
-        contrib[f] += r->contribution;
-        values[f] = r->missing ? NAN : r->value;
+        bool raises = sc->contributions[i] > 0;
+        contrib[i] = raises ? sc->contributions[i] : 0.0;
+        values[i] = raises ? sc->values[i] : NAN;
     }
     memset(snap, 0, sizeof(*snap));
     snap->scored_at_ms = sc->scored_at_ms;
     snap->probability = sc->probability;
-    snap->risk_tier = (enum churn_tier)sc->risk_tier;
-    snap->value_tier = (enum churn_tier)sc->value_tier;
-    snap->value = isfinite(sc->customer_value) && sc->customer_value >= 0 ? sc->customer_value : 0;
+    snap->risk_tier = sc->risk_tier;
+    snap->value_tier = sc->value_tier;
+    snap->value = isfinite(sc->value) && sc->value >= 0 ? sc->value : 0;
     snap->feature_set = feature_set_of(sc->model_version);
     snap->n_features = CHURN_FEAT__COUNT;
     snap->contributions = contrib;
     snap->values = values;
+}
+
+void
+churn__alert_add_score_reasons(struct churn_alert *alert, const struct churn_score *sc)
+{
+    for (size_t i = 0; i < sc->n_reasons && alert->n_reasons < CHURN_ALERT_MAX_REASONS; i++) {
+        const struct churn_score_reason *r = &sc->reasons[i];
+        churn_alert_add_reason(alert, r->name, r->label, isnan(r->value) ? 0.0 : r->value,
+                               r->contribution);
+    }
 }
 
 /*
@@ -107,7 +100,7 @@ tell_model_change(const struct churn_score_snapshot *cur, struct churn_alert *al
 /* A fresh alert of @cause for the rescore of @sc against @prev (al->labels for what moved). */
 static enum churn_err
 build_rescore_alert(struct churn__alerts *al, enum churn_alert_cause cause,
-                    const Churn__V1__Score *sc, const struct churn_score_snapshot *prev,
+                    const struct churn_score *sc, const struct churn_score_snapshot *prev,
                     const struct churn_score_snapshot *cur, int64_t now, struct churn_alert *fresh)
 {
     enum churn_err err = churn_alert_init(fresh, sc->customer_id, cause, now);
@@ -116,23 +109,17 @@ build_rescore_alert(struct churn__alerts *al, enum churn_alert_cause cause,
                                     prev->risk_tier, cur->value_tier, cur->value);
     if (err)
         return err;
-    for (size_t i = 0; i < sc->n_reasons && fresh->n_reasons < CHURN_ALERT_MAX_REASONS; i++)
-        churn_alert_add_reason(fresh, sc->reasons[i]->feature, sc->reasons[i]->label,
-                               sc->reasons[i]->missing ? 0.0 : sc->reasons[i]->value,
-                               sc->reasons[i]->contribution);
+    churn__alert_add_score_reasons(fresh, sc);
     churn_alert_what_moved(&al->rules, prev, cur, al->labels, CHURN_FEAT__COUNT, fresh);
     if (cur->model_changed_ms)
         tell_model_change(cur, fresh);
-    if (sc->freshness) {
-        struct churn_source_freshness src[16];
-        size_t n = 0;
-        for (size_t i = 0; i < sc->freshness->n_sources && n < 16; i++) {
-            src[n].source = source_name(sc->freshness->sources[i]->source);
-            src[n].last_event_ms = sc->freshness->sources[i]->last_event_at_ms;
-            n++;
-        }
-        churn_alert_mark_stale(&al->rules, src, n, now, fresh); /* keeps those that fit */
+    struct churn_source_freshness src[CHURN_SOURCE_COUNT];
+    for (int i = 0; i < CHURN_SOURCE_COUNT; i++) {
+        src[i].source = churn_features_source_name((enum churn_source)i);
+        src[i].last_event_ms = sc->freshness.at[i];
     }
+    churn_alert_mark_stale(&al->rules, src, CHURN_SOURCE_COUNT, now,
+                           fresh); /* keeps those that fit */
     return CHURN_OK;
 }
 
@@ -166,7 +153,7 @@ maybe_auto_close_locked(struct churn__alerts *al, enum churn_alert_cause cause,
 
 /* Raise or update an alert of @cause (fired for @cur against @prev). log_mu held. */
 static enum churn_err
-trigger_locked(struct churn__alerts *al, enum churn_alert_cause cause, const Churn__V1__Score *sc,
+trigger_locked(struct churn__alerts *al, enum churn_alert_cause cause, const struct churn_score *sc,
                const struct churn_score_snapshot *prev, const struct churn_score_snapshot *cur,
                struct churn__state_set *set, int64_t now, struct churn_arena *a,
                struct churn_alert *fresh)
@@ -179,7 +166,7 @@ trigger_locked(struct churn__alerts *al, enum churn_alert_cause cause, const Chu
  * the baseline it was raised against (so it auto-closes when the tier is back there, not at
  * once). log_mu held. */
 static enum churn_err
-fold_jump_locked(struct churn__alerts *al, const Churn__V1__Score *sc,
+fold_jump_locked(struct churn__alerts *al, const struct churn_score *sc,
                  const struct churn_score_snapshot *prev, const struct churn_score_snapshot *cur,
                  struct churn__state_set *set, int64_t now, struct churn_arena *a,
                  struct churn_alert *fresh)
@@ -202,7 +189,7 @@ fold_jump_locked(struct churn__alerts *al, const Churn__V1__Score *sc,
 
 struct scored {
     const char *customer_id;
-    Churn__V1__Score *sc; /* NULL: unknown customer or no model (only wake-ups apply) */
+    struct churn_score *sc; /* NULL: unknown customer or no model (only wake-ups apply) */
     struct churn_score_snapshot cur;
     double contrib[CHURN_FEAT__COUNT], values[CHURN_FEAT__COUNT];
     uint8_t *enc; /* cur encoded */
@@ -229,14 +216,18 @@ score_one(struct churn__alerts *al, struct scored *s, struct churn_arena *a)
 {
     char msg[300];
     s->sc = NULL;
-    Churn__V1__Score *sc = NULL;
-    if (churn__score_customer(al->svc, s->customer_id, RESCORE_REASONS, NULL, a, &sc, msg,
-                              sizeof(msg)) != CHURN_OK)
+    struct churn_score *sc = churn_arena_alloc(a, sizeof(*sc));
+    struct churn_score_request req = {.max_reasons = CHURN_ALERT_MAX_REASONS,
+                                      .contributions = true};
+    struct churn_score *offered = churn__rescore_take_prescored(al, s->customer_id);
+    if (sc && offered && offered->have_contributions)
+        *sc = *offered; /* the score its change already computed: no second evaluation */
+    else if (!sc || churn_scorer_score(al->svc->scoring, NULL, s->customer_id, &req, NULL, sc, msg,
+                                       sizeof(msg)) != CHURN_OK)
+        sc = NULL;
+    churn_free(offered);
+    if (!sc)
         return; /* unknown customer or no model: nothing to compare */
-    int risk = (int)sc->risk_tier, vt = (int)sc->value_tier;
-    if (risk < CHURN_TIER_LOW || risk > CHURN_TIER_HIGH || vt < CHURN_TIER_LOW ||
-        vt > CHURN_TIER_HIGH)
-        return;
     snapshot_of(sc, s->contrib, s->values, &s->cur);
     if (encode_cur(s, a) != CHURN_OK)
         return;
@@ -442,6 +433,35 @@ pending_remove(struct churn__alerts *al, uint64_t h)
     }
 }
 
+/* The slot of the score offered for @id, or n_prescored. al->mu held. */
+static size_t
+prescored_find_locked(const struct churn__alerts *al, const char *id)
+{
+    size_t i = 0;
+    while (i < al->n_prescored && strcmp(al->prescored[i]->customer_id, id) != 0)
+        i++;
+    return i;
+}
+
+/* Forget the score offered in slot @i (order does not matter). al->mu held. */
+static struct churn_score *
+prescored_remove_locked(struct churn__alerts *al, size_t i)
+{
+    struct churn_score *sc = al->prescored[i];
+    al->prescored[i] = al->prescored[--al->n_prescored];
+    return sc;
+}
+
+struct churn_score *
+churn__rescore_take_prescored(struct churn__alerts *al, const char *customer_id)
+{
+    pthread_mutex_lock(&al->mu);
+    size_t i = prescored_find_locked(al, customer_id);
+    struct churn_score *sc = i < al->n_prescored ? prescored_remove_locked(al, i) : NULL;
+    pthread_mutex_unlock(&al->mu);
+    return sc;
+}
+
 /* Queue @id unless it is queued already. al->mu held. 1 queued, 0 coalesced, -1 full. */
 static int
 enqueue_locked(struct churn__alerts *al, const char *id)
@@ -486,6 +506,11 @@ churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids,
         const char *id = customer_ids[i];
         if (!id || !*id || strlen(id) >= CHURN_ALERT_ID_MAX)
             continue;
+        size_t p = prescored_find_locked(al, id);
+        if (p < al->n_prescored) /* a later change: its rescore must score afresh */
+            churn_free(prescored_remove_locked(al, p));
+        /* a listing rescores it first if it reads before this rescore ran */
+        churn_score_index_mark_changed(al->svc->scores, id);
         int r = enqueue_locked(al, id);
         queued += r == 1;
         dropped += r < 0;
@@ -505,6 +530,32 @@ churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids,
                   CHURN_LF_INT("dropped_total", (int64_t)dropped_total),
                   CHURN_LF_STR("msg", "the next sweep rescores them"));
     return queued;
+}
+
+bool
+churn__alerts_rescore_scored(struct churn__alerts *al, const struct churn_score *sc)
+{
+    struct churn_score *copy = al ? churn_malloc(sizeof(*copy)) : NULL;
+    if (!copy)
+        return false;
+    *copy = *sc;
+    struct churn_score *evicted = NULL;
+    pthread_mutex_lock(&al->mu);
+    size_t p = prescored_find_locked(al, sc->customer_id);
+    if (p < al->n_prescored)
+        evicted = prescored_remove_locked(al, p);
+    else if (al->n_prescored == CHURN__PRESCORED_MAX)
+        evicted = prescored_remove_locked(al, 0); /* that customer is scored as usual */
+    int r = al->stop ? -1 : enqueue_locked(al, sc->customer_id);
+    if (r >= 0)
+        al->prescored[al->n_prescored++] = copy;
+    if (r == 1)
+        pthread_cond_signal(&al->cv);
+    pthread_mutex_unlock(&al->mu);
+    churn_free(evicted);
+    if (r < 0)
+        churn_free(copy);
+    return r >= 0;
 }
 
 bool
@@ -570,6 +621,9 @@ churn__rescore_init(struct churn__alerts *al)
 void
 churn__rescore_fini(struct churn__alerts *al)
 {
+    for (size_t i = 0; i < al->n_prescored; i++)
+        churn_free(al->prescored[i]);
+    al->n_prescored = 0;
     churn_free(al->rq);
     churn_free(al->pending);
     al->rq = NULL;

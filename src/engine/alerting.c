@@ -36,8 +36,9 @@
 #include "churn/share.h"
 #include "churn/service_metrics.h"
 #include "churn/store.h"
+#include "churn/score.h"
 #include "alert_engine.h"
-#include "service_internal.h"
+#include "../service/service_internal.h"
 
 #define HEARTBEAT_TICK_MS 250        /* how often idle watchers are checked */
 #define FANOUT_BATCH      64u        /* watchers drained per wake-up */
@@ -368,22 +369,51 @@ commit_revision_locked(struct churn__alerts *al, struct churn_arena *a)
 
 /* ---- the chat job ---------------------------------------------------------------------- */
 
+/* What a chat job keeps of the turn's score @sc. */
+static void
+job_score_of(const struct churn_score *sc, struct churn__job_score *js)
+{
+    js->have = true;
+    js->probability = sc->probability;
+    js->value = sc->value;
+    js->risk_tier = sc->risk_tier;
+    js->value_tier = sc->value_tier;
+    js->n_reasons = 0;
+    for (size_t i = 0; i < sc->n_reasons && js->n_reasons < CHURN_ALERT_MAX_REASONS; i++) {
+        const struct churn_score_reason *r = &sc->reasons[i];
+        size_t k = js->n_reasons++;
+        snprintf(js->reasons[k].name, sizeof(js->reasons[k].name), "%s", r->name);
+        snprintf(js->reasons[k].label, sizeof(js->reasons[k].label), "%s", r->label);
+        js->reasons[k].value = isnan(r->value) ? 0.0 : r->value;
+        js->reasons[k].contribution = r->contribution;
+    }
+}
+
+/* The job's score on @fresh (no model evaluation). */
+static void
+apply_job_score(const struct churn__job_score *js, struct churn_alert *fresh)
+{
+    if (churn_alert_set_score(fresh, js->probability, js->risk_tier, js->probability, js->risk_tier,
+                              js->value_tier, js->value))
+        return;
+    for (size_t i = 0; i < js->n_reasons; i++)
+        churn_alert_add_reason(fresh, js->reasons[i].name, js->reasons[i].label,
+                               js->reasons[i].value, js->reasons[i].contribution);
+}
+
 static void
 apply_score(struct churn__alerts *al, struct churn_alert *fresh, struct churn_arena *a)
 {
-    Churn__V1__Score *sc = NULL;
+    struct churn_score *sc = churn_arena_alloc(a, sizeof(*sc));
+    struct churn_score_request req = {.max_reasons = CHURN_ALERT_MAX_REASONS};
     char msg[300];
-    if (churn__score_customer(al->svc, fresh->customer_id, CHURN_ALERT_MAX_REASONS, NULL, a, &sc,
-                              msg, sizeof(msg)) != CHURN_OK)
+    if (!sc || churn_scorer_score(al->svc->scoring, NULL, fresh->customer_id, &req, NULL, sc, msg,
+                                  sizeof(msg)) != CHURN_OK)
         return; /* an unknown customer or no model: the alert carries no score */
-    enum churn_tier tier = (enum churn_tier)sc->risk_tier;
-    enum churn_tier vt = (enum churn_tier)sc->value_tier;
-    double before = sc->previous ? sc->previous->probability : sc->probability;
-    if (churn_alert_set_score(fresh, sc->probability, tier, before, tier, vt, sc->customer_value))
+    if (churn_alert_set_score(fresh, sc->probability, sc->risk_tier, sc->probability, sc->risk_tier,
+                              sc->value_tier, sc->value))
         return;
-    for (size_t i = 0; i < sc->n_reasons && i < CHURN_ALERT_MAX_REASONS; i++)
-        churn_alert_add_reason(fresh, sc->reasons[i]->feature, sc->reasons[i]->label,
-                               sc->reasons[i]->value, sc->reasons[i]->contribution);
+    churn__alert_add_score_reasons(fresh, sc);
 }
 
 void
@@ -401,6 +431,30 @@ churn__alerts_apply_playbook(struct churn__alerts *al, struct churn_alert *alert
         CHURN_OK)
         churn_alert_apply_playbook(alert, &m, now);
     churn_playbooks_unref(set);
+}
+
+bool
+churn__alerts_suggest(struct churn__alerts *al, enum churn_tier risk, enum churn_tier value,
+                      enum churn_alert_cause cause, const char *customer_id,
+                      struct churn_alert_action *out, char *playbook_id, size_t len)
+{
+    struct churn_playbooks *set = al ? churn_playbook_registry_get(al->playbooks) : NULL;
+    if (!set)
+        return false;
+    struct churn_playbook_match m;
+    bool found =
+        churn_playbooks_select(set, risk ? risk : CHURN_TIER_LOW, value ? value : CHURN_TIER_LOW,
+                               cause, 0, customer_id, &m) == CHURN_OK &&
+        m.playbook && !m.holdout;
+    if (found) {
+        out->kind = m.playbook->action;
+        snprintf(out->detail, sizeof(out->detail), "%s", m.playbook->detail);
+        out->coupon_value =
+            m.playbook->action == CHURN_ACTION_COUPON ? m.playbook->coupon_value : 0;
+        snprintf(playbook_id, len, "%s", m.playbook->id);
+    }
+    churn_playbooks_unref(set);
+    return found;
 }
 
 /* Up to CHURN__COMMIT_BATCH_MAX chat jobs at once (see process_jobs). */
@@ -487,7 +541,10 @@ process_jobs(struct churn__alerts *al, const struct churn__alert_job *jobs, size
         b->alert_id[i] = 0;
         if (!b->ready[i])
             continue;
-        apply_score(al, &b->fresh[i], a);
+        if (jobs[i].score.have)
+            apply_job_score(&jobs[i].score, &b->fresh[i]); /* the turn's own score */
+        else
+            apply_score(al, &b->fresh[i], a);
         churn_alert_set_chat(&b->fresh[i], jobs[i].reason, jobs[i].evidence);
     }
     pthread_mutex_lock(&al->log_mu);
@@ -989,7 +1046,7 @@ engine_main(void *arg)
 bool
 churn__alerts_chat(struct churn__alerts *al, const char *customer_id, enum churn_alert_cause cause,
                    const char *reason, const char *evidence, double confidence,
-                   churn__chat_alert_done_fn *done, void *done_ctx)
+                   const struct churn_score *score, churn__chat_alert_done_fn *done, void *done_ctx)
 {
     if (!al || !customer_id || strlen(customer_id) >= CHURN_ALERT_ID_MAX)
         return false;
@@ -1011,6 +1068,8 @@ churn__alerts_chat(struct churn__alerts *al, const char *customer_id, enum churn
         if (n)
             memcpy(j->evidence, evidence, n);
         j->confidence = confidence;
+        if (score)
+            job_score_of(score, &j->score);
         j->done = done;
         j->done_ctx = done_ctx;
         al->n_jobs++;

@@ -21,7 +21,7 @@
 #include "churn/features.h"
 #include "churn/snapshot.h"
 #include "churn/store.h"
-#include "service_internal.h"
+#include "../service/service_internal.h"
 
 #define CHURN__JOB_QUEUE_CAP     4096u  /* chat jobs waiting for the engine (~3 MiB) */
 #define CHURN__RESCORE_QUEUE_CAP 32768u /* customers waiting for a rescore (4 MiB of ids) */
@@ -31,7 +31,24 @@
 #define CHURN__RESCORE_WINDOW    24u     /* "in 180 days" */
 #define CHURN__SAMPLE_MAX        200000u /* scores sampled per sweep for the tier cut-offs */
 
+/* What a chat alert job knows of its customer's score already (the turn's own score), so
+ * the engine does not score again. */
+struct churn__job_score {
+    bool have;
+    double probability, value;
+    enum churn_tier risk_tier, value_tier;
+    size_t n_reasons;
+    struct {
+        char name[CHURN_ALERT_NAME_MAX];
+        char label[CHURN_ALERT_LABEL_MAX];
+        double value, contribution;
+    } reasons[CHURN_ALERT_MAX_REASONS];
+};
+
+#define CHURN__PRESCORED_MAX 64u /* scores offered for the next rescore of their customer */
+
 struct churn__alert_job {
+    struct churn__job_score score;
     char customer_id[CHURN_ALERT_ID_MAX];
     enum churn_alert_cause cause;
     char reason[CHURN_ALERT_NAME_MAX];
@@ -89,6 +106,10 @@ struct churn__alerts {
     struct churn__wake wakes[CHURN__WAKE_MAX]; /* snoozed alerts to wake on time */
     size_t n_wakes;
     int64_t next_wake_ms; /* earliest wakes[].at_ms (INT64_MAX: none) */
+    /* scores already computed for a queued rescore (a chat turn's): used instead of scoring
+     * again, dropped when a plain rescore of the customer is queued after them */
+    struct churn_score *prescored[CHURN__PRESCORED_MAX];
+    size_t n_prescored;
 
     /* the sweep (sweep.c) */
     int64_t sweep_interval_ms; /* 0: no sweep */
@@ -174,6 +195,15 @@ enum churn_err churn__alerts_trigger_locked(struct churn__alerts *al,
                                             const struct churn_alert *fresh,
                                             struct churn__state_set *set, int64_t now,
                                             struct churn_arena *a);
+
+struct churn_score;
+/** churn__rescore_take_prescored() - the score offered for @customer_id (the caller frees it
+ * with churn_free), or NULL. */
+struct churn_score *churn__rescore_take_prescored(struct churn__alerts *al,
+                                                  const char *customer_id);
+
+/** churn__alert_add_score_reasons() - @sc's top reasons on @alert (as many as fit). */
+void churn__alert_add_score_reasons(struct churn_alert *alert, const struct churn_score *sc);
 
 /** churn__alerts_apply_playbook() - the playbook's action, owner and due date for @alert. */
 void churn__alerts_apply_playbook(struct churn__alerts *al, struct churn_alert *alert, int64_t now);
