@@ -163,6 +163,9 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
                 .alert_rules = svc->alert_rules,
                 .sweep_interval_ms = svc->sweep_interval_ms,
                 .sweep_delay_ms = svc->sweep_delay_ms,
+                .metrics = svc->metrics,
+                .delivery_config = svc->delivery_config,
+                .trend_keep_days = svc->trend_keep_days,
             },
             &svc->alerts);
     if (!err) {

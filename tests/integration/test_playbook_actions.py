@@ -121,7 +121,7 @@ def refused_at_start(churnd_factory, args):
     return code, out.decode()
 
 
-def test_a_playbook_naming_an_unknown_webhook_is_refused(churnd_factory, webhook, tmp_path):
+def test_a_playbook_naming_an_unknown_webhook_is_refused(churnd_factory, webhook, stubs, tmp_path):
     code, out = refused_at_start(churnd_factory, ["--playbooks", playbooks(tmp_path, "nope"),
                                                   "--webhook", "ops=" + webhook.url()])
     assert code != 0
