@@ -384,7 +384,8 @@ main(int argc, char **argv)
         goto out_server;
     }
     struct churn_backup_schedule backups = {cfg.backup_dir, cfg.backup_every_ms,
-                                            (unsigned)cfg.backup_keep};
+                                            (unsigned)cfg.backup_keep,
+                                            (uint64_t)cfg.backup_rate_mb * 1000000};
     if (start_retraining(&cfg, &svc, err, sizeof(err)) != CHURN_OK ||
         churn_services_start_admin(&svc, &backups, err, sizeof(err)) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("error", err));

@@ -33,7 +33,8 @@
 #define CHURN_ALERT_ERRMSG        256u /* a good size for the errbuf arguments */
 
 /* Encoding versions: the first byte of every persisted record. */
-#define CHURN_ALERT_FORMAT_VERSION    2 /* 1 (no change kind, no outcome) still decodes */
+#define CHURN_ALERT_FORMAT_VERSION                                                                 \
+    3 /* 1 (no change kind, no outcome) and 2 (no action call) decode */
 #define CHURN_ALERT_STATE_VERSION     1
 #define CHURN_SNAPSHOT_FORMAT_VERSION 2 /* 1 (no model change) still decodes */
 #define CHURN_SEGMENTS_FORMAT_VERSION 1
@@ -102,6 +103,7 @@ enum churn_alert_change {
     CHURN_CHANGE_WOKEN = 5,
     CHURN_CHANGE_CLOSED = 6,
     CHURN_CHANGE_OUTCOME_RECORDED = 7,
+    CHURN_CHANGE_ACTION_CALLED = 8, /* the playbook's webhook accepted the action (issue 15) */
 };
 
 /*
@@ -246,7 +248,15 @@ struct churn_alert_moved {
 struct churn_alert_action {
     enum churn_action_kind kind;
     char detail[CHURN_ALERT_TEXT_MAX];
-    double coupon_value; /* COUPON only; 0 otherwise */
+    double coupon_value;                /* COUPON only; 0 otherwise */
+    char webhook[CHURN_ALERT_NAME_MAX]; /* the --webhook the playbook calls when raised; "" none */
+};
+
+/* struct churn_action_call - the result of the playbook's webhook call (http_status 0: not yet). */
+struct churn_action_call {
+    int32_t http_status; /* of the answer the receiver accepted the call with (2xx) */
+    uint32_t attempts;   /* attempts it took (1: the first) */
+    int64_t called_ms;   /* when it was accepted */
 };
 
 /*
@@ -303,6 +313,7 @@ struct churn_alert {
     char outcome_currency[8];
     char outcome_actor[CHURN_ALERT_ACTOR_MAX];
     int64_t outcome_observed_ms;
+    struct churn_action_call action_call; /* issue 15: the playbook's webhook action */
 };
 
 /**
@@ -395,6 +406,17 @@ struct churn_alert_outcome {
 enum churn_err churn_alert_record_outcome(struct churn_alert *alert,
                                           const struct churn_alert_outcome *o, int64_t now_ms,
                                           char *errbuf, size_t errlen);
+
+/**
+ * churn_alert_record_action_call() - the webhook named by @alert->action.webhook accepted the
+ * action with HTTP @http_status (200..299) at @called_ms after @attempts (>= 1) attempts: new
+ * revision with change ACTION_CALLED, in any status. Errors with a message: CHURN_EPRECOND when
+ * the alert names no webhook, CHURN_EEXIST when a call is already recorded (a repeated
+ * delivery after a restart), CHURN_EINVAL for a status, attempt count or time out of range.
+ */
+enum churn_err churn_alert_record_action_call(struct churn_alert *alert, int http_status,
+                                              unsigned attempts, int64_t called_ms, int64_t now_ms,
+                                              char *errbuf, size_t errlen);
 
 /**
  * churn_alert_close() - any non-closed status -> CLOSED with @resolution. Errors:

@@ -43,6 +43,10 @@ struct churn_playbook {
     int32_t priority;  /* lower is tried first; ties in file order */
     int32_t line;      /* where the [playbook] header is */
     int32_t fallback;  /* index in the set of the fallback playbook, -1 for none */
+    /* issue 15: the --webhook destination called when this playbook's alert is raised ("":
+     * none); where it is written in the file (0: not set) */
+    char webhook[CHURN_ALERT_NAME_MAX];
+    int32_t webhook_line;
 };
 
 struct churn_playbooks;
@@ -148,8 +152,25 @@ void churn_playbook_registry_install(struct churn_playbook_registry *reg,
                                      struct churn_playbooks *set);
 
 /**
- * churn_playbook_registry_reload_file() - load @path and install it. On any error the set in
- * force is unchanged and @errbuf says why ("file:line: reason").
+ * churn_playbooks_check_webhooks() - every playbook of @set that names a webhook names one of
+ * the @n destinations @names; otherwise CHURN_EINVAL and @errbuf says "@source:line: webhook:
+ * 'X' is not a --webhook destination (configured: A, B)".
+ */
+enum churn_err churn_playbooks_check_webhooks(const struct churn_playbooks *set, const char *source,
+                                              const char *const *names, size_t n, char *errbuf,
+                                              size_t errlen);
+
+/**
+ * churn_playbook_registry_set_webhooks() - the webhook destinations a playbook may name
+ * (@names copied; at most 32), checked by every later reload. Before the first reload.
+ */
+enum churn_err churn_playbook_registry_set_webhooks(struct churn_playbook_registry *reg,
+                                                    const char *const *names, size_t n);
+
+/**
+ * churn_playbook_registry_reload_file() - load @path, check its webhooks against the names of
+ * churn_playbook_registry_set_webhooks(), and install it. On any error the set in force is
+ * unchanged and @errbuf says why ("file:line: reason").
  */
 enum churn_err churn_playbook_registry_reload_file(struct churn_playbook_registry *reg,
                                                    const char *path, char *errbuf, size_t errlen);

@@ -70,6 +70,9 @@ struct churn_backup_source {
     const char *model_version; /* NULL: none */
     const char *model_path;    /* its file, copied into the backup (NULL: none) */
     uint32_t registry_models;  /* entries of the registry */
+    /* The copy's write rate in bytes/s (0: as fast as the disk takes it). Either way the copy
+     * is pushed to disk every few MiB and dropped from the page cache as it is written. */
+    uint64_t write_bytes_per_s;
 };
 
 /**

@@ -1,6 +1,7 @@
 /*
  * churn/clock.h - time in the units churnd uses everywhere: int64 unix milliseconds for
- * wall-clock instants (the API's unit too), and a monotonic nanosecond clock for durations.
+ * wall-clock instants (the API's unit too), UTC day numbers (the store's day buckets and the
+ * features' windows) and a monotonic nanosecond clock for durations.
  */
 #ifndef CHURN_CLOCK_H
 #define CHURN_CLOCK_H
@@ -10,6 +11,23 @@
 #include <time.h>
 
 #define CHURN_MS_PER_DAY (86400LL * 1000LL)
+
+/** churn_day_of_ms() - the UTC day number (days since 1970-01-01) of unix ms @ms, rounded down. */
+int32_t churn_day_of_ms(int64_t ms);
+
+/** churn_day_start_ms() - the first unix millisecond of UTC day @day. */
+static inline int64_t
+churn_day_start_ms(int32_t day)
+{
+    return (int64_t)day * CHURN_MS_PER_DAY;
+}
+
+/** churn_day_end_ms() - the last unix millisecond of UTC day @day. */
+static inline int64_t
+churn_day_end_ms(int32_t day)
+{
+    return churn_day_start_ms(day) + CHURN_MS_PER_DAY - 1;
+}
 
 /** churn_now_ms() - wall-clock time, unix milliseconds. */
 int64_t churn_now_ms(void);

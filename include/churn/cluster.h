@@ -119,6 +119,32 @@ uint32_t churn_cluster_owned_count(const struct churn_cluster_table *t, int shar
 enum churn_err churn_cluster_ranges(const struct churn_cluster_table *t, int shard,
                                     struct churn_buf *out);
 
+/**
+ * churn_cluster_table_begin_move() - the first step of a move, applied to @t: the partitions
+ * of @range ("12" or "12-40") belong to shard @to from now on but are marked moving (every
+ * shard answers their customers UNAVAILABLE while the new owner catches up), and the epoch
+ * is raised. Refused, with the reason and @t unchanged: a bad or out-of-range @range, an
+ * unknown shard, a partition of the range that @to owns already, a move already in flight,
+ * a shard left with no partition.
+ */
+enum churn_err churn_cluster_table_begin_move(struct churn_cluster_table *t, const char *range,
+                                              const char *to, char *errbuf, size_t errlen);
+
+/**
+ * churn_cluster_table_finish_moves() - the last step of a move: no partition is moving any
+ * more (the new owners serve them) and the epoch is raised. CHURN_EINVAL when nothing moves.
+ */
+enum churn_err churn_cluster_table_finish_moves(struct churn_cluster_table *t, char *errbuf,
+                                                size_t errlen);
+
+/**
+ * churn_cluster_table_format() - @t as table text (the format above, comments left out,
+ * consecutive partitions of one shard in one assign line): churn_cluster_table_parse() of it
+ * gives the same table.
+ */
+enum churn_err churn_cluster_table_format(const struct churn_cluster_table *t,
+                                          struct churn_buf *out);
+
 /* ---- generated configuration (src/cluster/generate.c) ----------------------------------- */
 
 /** The proxy map: one "PARTITION shard_NAME" line per partition. */

@@ -92,6 +92,7 @@ struct churn_config {
     int64_t backup_every_ms; /* 0: no schedule */
     char *backup_dir;
     int64_t backup_keep;
+    int64_t backup_rate_mb; /* MB/s of a backup's copy (0: unpaced) */
     /* issue 16: a shard of a cluster */
     char *cluster_path;
     char *shard_name;

@@ -52,6 +52,16 @@ struct churn_delivery_dest {
     struct churn_alert_filter filter;
 };
 
+/*
+ * churn_delivery_action_fn - a playbook's webhook action was carried out: destination @dest
+ * accepted the RAISED revision @alert (whose action.webhook names it) with HTTP @http_status
+ * after @attempts attempts, at @at_ms. Called on the destination's thread after each
+ * acceptance, so again after a restart re-delivered it (the callee drops repeats).
+ */
+typedef void (*churn_delivery_action_fn)(void *ctx, const char *dest,
+                                         const struct churn_alert *alert, int http_status,
+                                         unsigned attempts, int64_t at_ms);
+
 struct churn_delivery_config {
     struct churn_delivery_dest dests[CHURN_DELIVERY_MAX_DESTS];
     size_t n_dests;
@@ -64,6 +74,10 @@ struct churn_delivery_config {
     int64_t backoff_max_ms; /* the slowest retry pace, also while paused (default 60000) */
     char forbidden_hosts[4][96]; /* "HOST:PORT" of churnd's own listeners: never a destination */
     size_t n_forbidden;
+    /* issue 15: a webhook named by a playbook (the alert's action.webhook) is sent the RAISED
+     * revision whatever its filter, and its acceptance is told here (NULL: not told) */
+    churn_delivery_action_fn action_done;
+    void *action_ctx;
 };
 
 /*

@@ -111,7 +111,7 @@ struct churn_event {
             const char *reason; /* optional, up to CHURN_NAME_MAX */
         } churn;
         struct {
-            const char *name; /* required, 1..CHURN_NAME_MAX, [A-Za-z0-9_.-] */
+            const char *name; /* required: churn_attr_name_check() */
             double value;     /* finite */
         } custom;
         struct {
@@ -165,6 +165,19 @@ struct churn_customer_attrs {
  */
 enum churn_err churn_event_validate(const struct churn_event *ev, int64_t now_ms, int64_t skew_ms,
                                     char *reason, size_t reason_len);
+
+/* The one rule for attribute names and custom event names, from every source. */
+#define CHURN_ATTR_NAME_RULE "1..64 bytes of [a-z0-9_]"
+
+/**
+ * churn_attr_name_check() - whether @name is a valid attribute or custom event name: the one
+ * rule for UpsertCustomers keys, imported columns and JSON keys, and custom events, so a name
+ * accepted by one way in is accepted by all (CHURN_ATTR_NAME_RULE, the API's documented key
+ * rule). @field names the input in @reason (may be NULL): "<field>: '<name>' must be ...".
+ * Return: CHURN_OK; CHURN_EINVAL (a bad byte, or empty); CHURN_ETOOBIG (over 64 bytes).
+ */
+enum churn_err churn_attr_name_check(const char *name, const char *field, char *reason,
+                                     size_t reason_len);
 
 /**
  * churn_id_validate() - churn_ident_check() of the NUL-terminated @id (NULL is empty): non-NULL,

@@ -17,12 +17,13 @@
 #ifndef CHURN_FEATURES_H
 #define CHURN_FEATURES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "churn/buf.h"
 #include "churn/error.h"
-#include "churn/store.h"
+#include "churn/customer.h"
 
 /* Latest as_of accepted: 9999-12-31T23:59:59.999Z. */
 #define CHURN_FEATURES_AS_OF_MAX 253402300799999LL
@@ -312,5 +313,48 @@ const char *churn_features_plan_at(const struct churn_customer *rec, int64_t as_
 
 /** churn_features_day_end() - the last millisecond of the UTC day containing @ms. */
 int64_t churn_features_day_end(int64_t ms);
+
+/* enum churn_source - the sources of a customer's events whose freshness is reported. */
+enum churn_source {
+    CHURN_SOURCE_ACTIVITY, /* logins and sessions */
+    CHURN_SOURCE_ORDERS,
+    CHURN_SOURCE_SUPPORT, /* tickets */
+    CHURN_SOURCE_REVIEWS,
+    CHURN_SOURCE_CHAT,
+    CHURN_SOURCE_LISTINGS,
+    CHURN_SOURCE_COUNT,
+};
+
+/* A source that reported once and then stayed silent longer than this is stale. */
+#define CHURN_SOURCE_STALE_AFTER_MS (30LL * CHURN_MS_PER_DAY)
+
+/* struct churn_freshness - how recent a customer's inputs are, as of some instant. */
+struct churn_freshness {
+    int64_t last_event_ms;          /* the newest event at or before as_of (0: none) */
+    int64_t at[CHURN_SOURCE_COUNT]; /* each source's last reported day (its end, never later
+                                       than as_of or the newest event); 0: never */
+    bool stale[CHURN_SOURCE_COUNT]; /* reported once, silent for over the stale limit */
+    unsigned n_stale;
+};
+
+/**
+ * churn_features_freshness() - when each source of @rec last reported, as of @as_of_ms (days
+ * after it are ignored), and which are stale: a source silent for longer than
+ * CHURN_SOURCE_STALE_AFTER_MS is reported as stale, never counted as healthy.
+ * @out: OUT.
+ */
+void churn_features_freshness(const struct churn_customer *rec, int64_t as_of_ms,
+                              struct churn_freshness *out);
+
+/** churn_features_source_name() - "activity", "orders", "support", "reviews", "chat", "listings".
+ */
+const char *churn_features_source_name(enum churn_source s);
+
+/**
+ * churn_features_source_stale() - whether source @s of @f is stale at @as_of_ms: it reported
+ * once and then stayed silent for more than CHURN_SOURCE_STALE_AFTER_MS (never "healthy").
+ */
+bool churn_features_source_stale(const struct churn_freshness *f, enum churn_source s,
+                                 int64_t as_of_ms);
 
 #endif

@@ -95,9 +95,10 @@ enum churn_err churn_score_index_create(struct churn_score_index **out);
 void churn_score_index_destroy(struct churn_score_index *idx);
 
 /**
- * churn_score_index_put() - insert or replace the score of @it->customer_id (copied). The
- * tiers must be 1..3 and the numbers finite and not negative (CHURN_EINVAL otherwise, the
- * index unchanged); CHURN_ENOMEM. O(log N).
+ * churn_score_index_put() - insert or replace the score of @it->customer_id (copied) and clear
+ * its changed mark. The same numbers, tiers and segment again change nothing (a listing in
+ * progress is not disturbed). The tiers must be 1..3 and the numbers finite and not negative
+ * (CHURN_EINVAL otherwise, the index unchanged); CHURN_ENOMEM. O(log N).
  */
 enum churn_err churn_score_index_put(struct churn_score_index *idx,
                                      const struct churn_score_index_item *it);
@@ -137,6 +138,23 @@ enum churn_err churn_score_index_page(struct churn_score_index *idx,
                                       enum churn_score_order order, struct churn_score_cursor *cur,
                                       size_t limit, struct churn_score_index_item *out, size_t *n,
                                       bool *more, char *msg, size_t msglen);
+
+/**
+ * churn_score_index_mark_changed() - note that @customer_id's record changed (committed) and
+ * its indexed score may be stale until a new score is put; a listing rescores such customers
+ * first (read your writes). CHURN_ETOOBIG when too many are marked already (then the caller
+ * should not trust the index until they are taken).
+ */
+enum churn_err churn_score_index_mark_changed(struct churn_score_index *idx,
+                                              const char *customer_id);
+
+/**
+ * churn_score_index_take_changed() - up to @max customers marked changed (the marks are
+ * removed), into @ids; *@more says whether marks remain.
+ */
+size_t churn_score_index_take_changed(struct churn_score_index *idx,
+                                      char (*ids)[CHURN_SCORE_INDEX_ID_MAX], size_t max,
+                                      bool *more);
 
 /** churn_score_index_bytes() - the heap bytes the index holds (entries, links, table). */
 size_t churn_score_index_bytes(struct churn_score_index *idx);

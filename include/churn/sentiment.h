@@ -185,8 +185,9 @@ const char *churn_sentiment_supported_languages(void);
 /**
  * churn_sentiment_detect() - the language of @text (@len bytes) by script: "ko" when its
  * Hangul syllables and jamo, each counted twice (a syllable carries about as much as two
- * Latin letters), are at least as many as its Latin letters, else "en". Linear, no
- * allocation; a static string.
+ * Latin letters), are at least as many as its Latin letters, else "en"; text that is not
+ * valid UTF-8 is judged by what comes before its first invalid byte. Linear, no allocation;
+ * a static string.
  */
 const char *churn_sentiment_detect(const char *text, size_t len);
 

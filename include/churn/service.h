@@ -18,7 +18,7 @@
 
 struct churn_store;
 struct churn_store_writer;
-struct churn__scoring;
+struct churn_scorer;
 struct churn_sentiment;
 struct churn__chat_saver;
 struct churn__alerts;
@@ -29,6 +29,7 @@ struct churn_delivery_config;
 struct churn_delivery;
 struct churn__admin;
 struct churn_score_index;
+struct churn_score_builder;
 
 struct churn_services {
     struct churn_health *health;
@@ -40,7 +41,7 @@ struct churn_services {
     /* domain state, set by the daemon once opened (NULL before: handlers answer UNAVAILABLE) */
     struct churn_store *store;
     struct churn_store_writer *writer;
-    struct churn__scoring *scoring;       /* the served model (service-internal) */
+    struct churn_scorer *scoring;         /* the served model and scoring (engine) */
     struct churn_sentiment *sentiment;    /* the chat analyzer; NULL until loaded */
     struct churn__chat_saver *chat_saver; /* conversation states to the store (internal) */
     struct churn__alerts *alerts;         /* the alert engine while the store is attached */
@@ -68,6 +69,7 @@ struct churn_services {
     /* issue 12: every listable customer's current score, fed by every score computed and
      * emptied of erased and churned customers (churn/score_index.h; read it, never free it) */
     struct churn_score_index *scores;
+    struct churn_score_builder *score_builder; /* builds @scores while the store is attached */
     /* issue 15: daily aggregate snapshots are kept this many days (0: the default, 400) */
     int64_t trend_keep_days;
     /* issue 14: churnd's own counters (churn/service_metrics.h; NULL: metrics off) */
@@ -143,6 +145,7 @@ struct churn_backup_schedule {
     const char *dir;  /* where scheduled backups go, and unnamed Backup calls ("" or NULL) */
     int64_t every_ms; /* 0: no schedule */
     unsigned keep;    /* scheduled backups kept in dir (older ones are removed) */
+    uint64_t write_bytes_per_s; /* every backup's copy is written at most this fast (0: unpaced) */
 };
 
 /**

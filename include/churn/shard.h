@@ -61,8 +61,9 @@ uint64_t churn_shard_epoch(struct churn_shard *shard);
 const char *churn_shard_name(const struct churn_shard *shard);
 
 /**
- * churn_shard_owned() - the partitions this shard owns in the table in force (moving ones
- * excluded), ascending, into a new array *parts (churn_free() it) of *n entries.
+ * churn_shard_owned() - the partitions this shard owns in the table in force, ascending,
+ * into a new array *parts (churn_free() it) of *n entries. Partitions moving to this shard
+ * are included: it ingests them (catches up) before it serves them.
  */
 enum churn_err churn_shard_owned(struct churn_shard *shard, uint32_t **parts, size_t *n);
 

@@ -20,6 +20,8 @@
 #include "churn/alerts.h"
 #include "churn/error.h"
 
+struct churn_customer;
+
 #define CHURN_SNAPSHOT_KEEP_DAYS_DEFAULT 400
 #define CHURN_SNAPSHOT_KEEP_DAYS_MAX     3660
 #define CHURN_SNAPSHOT_META              "trend.days"
@@ -133,10 +135,13 @@ enum churn_err churn_snapshot_put(struct churn_store *store, const struct churn_
 
 /* struct churn_snapshot_state - what one customer's stored alert state tells a snapshot. */
 struct churn_snapshot_state {
-    bool has_score; /* a materialized score is there: the three fields below are set */
+    bool has_score; /* a materialized score is there: the fields below up to top_feature are set */
     enum churn_tier risk;
+    enum churn_tier value_tier;
     double probability;
     double value;
+    int top_feature;      /* catalogue index of the largest positive contribution (-1: none) */
+    int64_t scored_at_ms; /* when the score was computed */
     unsigned open_alerts; /* causes with an open (not closed) alert */
 };
 
@@ -147,6 +152,30 @@ struct churn_snapshot_state {
  */
 typedef bool churn_snapshot_state_fn(const void *state, size_t len,
                                      struct churn_snapshot_state *out);
+
+/**
+ * churn_snapshot_read_state() - the churn_snapshot_state_fn of the alert engine's own state
+ * format (defined beside it, in src/service/alerting.c): what the daemon, the report and
+ * churnctl pass.
+ */
+bool churn_snapshot_read_state(const void *state, size_t len, struct churn_snapshot_state *out);
+
+/*
+ * typedef churn_snapshot_customer_fn - one customer of churn_snapshot_foreach_customer():
+ * its record and what its alert state tells (@st NULL: it has none). Both valid only during
+ * the call; no transaction is open. Non-zero stops the walk.
+ */
+typedef int churn_snapshot_customer_fn(const struct churn_customer *rec,
+                                       const struct churn_snapshot_state *st, void *user);
+
+/**
+ * churn_snapshot_foreach_customer() - every customer in id order with its alert state read
+ * through @read_state (one short read per customer; no transaction held across customers).
+ * CHURN_ECANCELLED when @fn stopped; store errors.
+ */
+enum churn_err churn_snapshot_foreach_customer(struct churn_store *store,
+                                               churn_snapshot_state_fn *read_state,
+                                               churn_snapshot_customer_fn *fn, void *user);
 
 /**
  * churn_snapshot_compute() - compute the snapshot of @now_ms into @out without storing it:

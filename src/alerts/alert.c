@@ -337,6 +337,33 @@ churn_alert_wake(struct churn_alert *alert, int64_t now_ms)
 }
 
 enum churn_err
+churn_alert_record_action_call(struct churn_alert *alert, int http_status, unsigned attempts,
+                               int64_t called_ms, int64_t now_ms, char *errbuf, size_t errlen)
+{
+    if (!alert->action.webhook[0]) {
+        churn_errf(errbuf, errlen, "alert %llu names no webhook action",
+                   (unsigned long long)alert->id);
+        return CHURN_EPRECOND;
+    }
+    if (alert->action_call.http_status) {
+        churn_errf(errbuf, errlen, "alert %llu: the call to %s is already recorded",
+                   (unsigned long long)alert->id, alert->action.webhook);
+        return CHURN_EEXIST;
+    }
+    if (http_status < 200 || http_status > 299 || attempts < 1 || called_ms <= 0) {
+        churn_errf(errbuf, errlen, "action call: status %d, %u attempts, time %lld out of range",
+                   http_status, attempts, (long long)called_ms);
+        return CHURN_EINVAL;
+    }
+    alert->action_call.http_status = http_status;
+    alert->action_call.attempts = attempts;
+    alert->action_call.called_ms = called_ms;
+    alert->change = CHURN_CHANGE_ACTION_CALLED;
+    touch(alert, now_ms);
+    return CHURN_OK;
+}
+
+enum churn_err
 churn_alert_close(struct churn_alert *alert, enum churn_alert_resolution resolution, int64_t now_ms,
                   char *errbuf, size_t errlen)
 {
@@ -483,7 +510,12 @@ alert_valid(const struct churn_alert *a)
         return false;
     if (a->action.kind < CHURN_ACTION_NONE || a->action.kind >= CHURN_ACTION_COUNT)
         return false;
-    if (a->change < CHURN_CHANGE_RAISED || a->change > CHURN_CHANGE_OUTCOME_RECORDED)
+    if (a->change < CHURN_CHANGE_RAISED || a->change > CHURN_CHANGE_ACTION_CALLED)
+        return false;
+    if (!churn__terminated(a->action.webhook, sizeof(a->action.webhook)) ||
+        (a->action_call.http_status != 0 &&
+         (!a->action.webhook[0] || a->action_call.http_status < 200 ||
+          a->action_call.http_status > 299 || a->action_call.attempts < 1)))
         return false;
     if (a->has_outcome &&
         (a->outcome < CHURN_OUTCOME_UNKNOWN || a->outcome > CHURN_OUTCOME_CHURNED ||
@@ -515,7 +547,7 @@ churn_alert_encode(const struct churn_alert *a, uint8_t *out, size_t cap, size_t
     bool strs_ok = FIELD_OK(a->action.detail) && FIELD_OK(a->playbook_id) && FIELD_OK(a->owner) &&
                    FIELD_OK(a->snooze_reason) && FIELD_OK(a->ack_actor) &&
                    FIELD_OK(a->ack_action) && FIELD_OK(a->chat_reason) &&
-                   FIELD_OK(a->chat_evidence) && FIELD_OK(a->note);
+                   FIELD_OK(a->chat_evidence) && FIELD_OK(a->note) && FIELD_OK(a->action.webhook);
     for (uint32_t i = 0; i < a->n_reasons; i++)
         strs_ok = strs_ok && FIELD_OK(a->reasons[i].feature) && FIELD_OK(a->reasons[i].label) &&
                   isfinite(a->reasons[i].value) && isfinite(a->reasons[i].contribution);
@@ -592,6 +624,11 @@ churn_alert_encode(const struct churn_alert *a, uint8_t *out, size_t cap, size_t
         churn__wr_str(&w, a->outcome_actor);
         churn__wr_i64(&w, a->outcome_observed_ms);
     }
+    /* format 3: the playbook's webhook action (issue 15) */
+    churn__wr_str(&w, a->action.webhook);
+    churn__wr_u32(&w, (uint32_t)a->action_call.http_status);
+    churn__wr_u32(&w, a->action_call.attempts);
+    churn__wr_i64(&w, a->action_call.called_ms);
     if (w.overflow)
         return CHURN_ETOOBIG;
     *len = w.len;
@@ -682,6 +719,12 @@ churn_alert_decode(const uint8_t *data, size_t len, struct churn_alert *alert)
     } else {
         a.change = change_of_v1(&a);
         a.trigger_count = 1;
+    }
+    if (version >= 3) {
+        churn__rd_str(&r, a.action.webhook, sizeof(a.action.webhook));
+        a.action_call.http_status = (int32_t)churn__rd_u32(&r);
+        a.action_call.attempts = churn__rd_u32(&r);
+        a.action_call.called_ms = churn__rd_i64(&r);
     }
     if (r.bad || r.off != r.len || holdout > 1 || has_outcome > 1 || !alert_valid(&a))
         return CHURN_ECORRUPT;

@@ -42,12 +42,13 @@ enum key {
     KEY_HOLDOUT,
     KEY_PRIORITY,
     KEY_FALLBACK,
+    KEY_WEBHOOK, /* issue 15 */
     KEY_COUNT
 };
 
 static const char *const key_names[KEY_COUNT] = {
     "match",        "action",  "detail",   "coupon_value", "owner",
-    "due_in_hours", "holdout", "priority", "fallback",
+    "due_in_hours", "holdout", "priority", "fallback",     "webhook",
 };
 
 /* parse state for one playbook while reading */
@@ -233,7 +234,7 @@ set_key(struct parser *ps, int line, struct draft *d, char *key, char *val)
     if (k == KEY_COUNT)
         return fail(ps, line, CHURN_EINVAL,
                     "unknown key '%s' (match, action, detail, coupon_value, owner, "
-                    "due_in_hours, holdout, priority, fallback)",
+                    "due_in_hours, holdout, priority, fallback, webhook)",
                     key);
     if (d->key_line[k])
         return fail(ps, line, CHURN_EINVAL, "%s: already set on line %d", key, d->key_line[k]);
@@ -290,6 +291,15 @@ set_key(struct parser *ps, int line, struct draft *d, char *key, char *val)
         if (!id_ok(val))
             return fail(ps, line, CHURN_EINVAL, "fallback: '%s' is not a playbook id", val);
         churn__copy(d->fallback_id, sizeof(d->fallback_id), val);
+        return CHURN_OK;
+    case KEY_WEBHOOK:
+        if (!id_ok(val))
+            return fail(ps, line, CHURN_EINVAL,
+                        "webhook: '%s' must be a --webhook name (1-63 letters, digits, '-', '_' "
+                        "or '.')",
+                        val);
+        churn__copy(pb->webhook, sizeof(pb->webhook), val);
+        pb->webhook_line = line;
         return CHURN_OK;
     case KEY_COUNT:
         break;
@@ -614,14 +624,55 @@ churn_alert_apply_playbook(struct churn_alert *alert, const struct churn_playboo
     alert->action.coupon_value = pb->action == CHURN_ACTION_COUPON ? pb->coupon_value : 0;
     churn__copy(alert->owner, sizeof(alert->owner), pb->owner);
     alert->due_at_ms = pb->due_in_ms ? now_ms + pb->due_in_ms : 0;
+    churn__copy(alert->action.webhook, sizeof(alert->action.webhook), pb->webhook);
+}
+
+enum churn_err
+churn_playbooks_check_webhooks(const struct churn_playbooks *set, const char *source,
+                               const char *const *names, size_t n, char *errbuf, size_t errlen)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        const struct churn_playbook *pb = &set->items[i];
+        bool known = !pb->webhook[0];
+        for (size_t k = 0; k < n && !known; k++)
+            known = strcmp(names[k], pb->webhook) == 0;
+        if (known)
+            continue;
+        size_t off = (size_t)snprintf(
+            errbuf, errlen, "%s:%d: webhook: '%s' is not a --webhook destination (%s", source,
+            pb->webhook_line, pb->webhook, n ? "configured: " : "none is configured");
+        for (size_t k = 0; k < n && off < errlen; k++)
+            off += (size_t)snprintf(errbuf + off, errlen - off, "%s%s", k ? ", " : "", names[k]);
+        if (off < errlen)
+            snprintf(errbuf + off, errlen - off, ")");
+        return CHURN_EINVAL;
+    }
+    return CHURN_OK;
 }
 
 /* ---- registry ---- */
 
+#define REGISTRY_MAX_WEBHOOKS 32
+
 struct churn_playbook_registry {
     pthread_mutex_t mu;
     struct churn_playbooks *cur;
+    char webhooks[REGISTRY_MAX_WEBHOOKS][CHURN_ALERT_NAME_MAX]; /* what playbooks may name */
+    size_t n_webhooks;
 };
+
+enum churn_err
+churn_playbook_registry_set_webhooks(struct churn_playbook_registry *reg, const char *const *names,
+                                     size_t n)
+{
+    if (n > REGISTRY_MAX_WEBHOOKS)
+        return CHURN_ETOOBIG;
+    for (size_t i = 0; i < n; i++)
+        if (churn__copy(reg->webhooks[i], sizeof(reg->webhooks[i]), names[i]))
+            return CHURN_ETOOBIG;
+    reg->n_webhooks = n;
+    return CHURN_OK;
+}
 
 enum churn_err
 churn_playbook_registry_create(struct churn_playbook_registry **out)
@@ -672,6 +723,14 @@ churn_playbook_registry_reload_file(struct churn_playbook_registry *reg, const c
     enum churn_err err = churn_playbooks_load_file(path, &set, errbuf, errlen);
     if (err)
         return err;
+    const char *names[REGISTRY_MAX_WEBHOOKS];
+    for (size_t i = 0; i < reg->n_webhooks; i++)
+        names[i] = reg->webhooks[i];
+    err = churn_playbooks_check_webhooks(set, path, names, reg->n_webhooks, errbuf, errlen);
+    if (err) {
+        churn_playbooks_unref(set);
+        return err;
+    }
     churn_playbook_registry_install(reg, set);
     churn_playbooks_unref(set);
     return CHURN_OK;

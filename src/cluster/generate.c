@@ -100,13 +100,23 @@ churn_cluster_gen_haproxy(const struct churn_cluster_table *t, const char *lua_p
         err = reply(out, "http-request return status 200", 3,
                     "x-customer-id: header missing (the cluster routes every call on it)",
                     " unless { req.hdr(x-customer-id) -m found }");
+    /* a client that knows P may send the partition itself: the Lua converter is 6 of the
+     * proxy's 15 us of CPU per call (docs/CLUSTER.md); a wrong one reaches a shard that
+     * refuses the customer naming its owner, never a wrong answer */
     if (!err)
-        err = churn_buf_printf(
-            out,
-            "    http-request set-var(txn.part) req.hdr(x-customer-id),lua.churn_partition\n"
-            "    use_backend %%[var(txn.part),map(%s,shard_none)]\n"
-            "    default_backend shard_none\n",
-            map_path);
+        err = churn_buf_printf(out,
+                               "    http-request return status 200 hdr grpc-status 3 hdr "
+                               "grpc-message \"x-churn-partition: not a partition 0-%" PRIu32
+                               "\" if { req.hdr(x-churn-partition) -m found } "
+                               "!{ req.hdr(x-churn-partition),map(%s) -m found }\n"
+                               "    http-request set-var(txn.part) req.hdr(x-churn-partition) "
+                               "if { req.hdr(x-churn-partition) -m found }\n"
+                               "    http-request set-var(txn.part) "
+                               "req.hdr(x-customer-id),lua.churn_partition "
+                               "unless { var(txn.part) -m found }\n"
+                               "    use_backend %%[var(txn.part),map(%s,shard_none)]\n"
+                               "    default_backend shard_none\n",
+                               t->partitions - 1, map_path, map_path);
     for (size_t i = 0; !err && i < t->n_shards; i++)
         err = gen_haproxy_backend(&t->shards[i], i + 1, out);
     if (!err)

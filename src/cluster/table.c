@@ -176,26 +176,38 @@ kw_proxy(struct parse *p, char **w, int n)
     return CHURN_OK;
 }
 
-/* "12" or "12-40" within 0..P-1. */
-static enum churn_err
-parse_range(struct parse *p, const char *text, uint32_t *lo, uint32_t *hi)
+enum range_result { RANGE_OK, RANGE_MALFORMED, RANGE_OUTSIDE };
+
+/* "12" or "12-40" within 0..@partitions-1 into [*lo, *hi]. */
+static enum range_result
+range_of(const char *text, uint32_t partitions, uint32_t *lo, uint32_t *hi)
 {
     char a[32] = "", b[32] = "";
     const char *dash = strchr(text, '-');
     size_t alen = dash ? (size_t)(dash - text) : strlen(text);
     if (alen >= sizeof(a) || (dash && strlen(dash + 1) >= sizeof(b)))
-        return fail(p, "assign: '%s' is not a partition or FROM-TO range", text);
+        return RANGE_MALFORMED;
     memcpy(a, text, alen);
     snprintf(b, sizeof(b), "%s", dash ? dash + 1 : a);
     uint64_t x, y;
     if (!parse_u64(a, UINT32_MAX, &x) || !parse_u64(b, UINT32_MAX, &y) || x > y)
-        return fail(p, "assign: '%s' is not a partition or FROM-TO range", text);
-    if (y >= p->t->partitions) {
-        return fail(p, "assign: '%s' is out of range: partitions are 0-%" PRIu32, text,
-                    p->t->partitions - 1);
-    }
+        return RANGE_MALFORMED;
+    if (y >= partitions)
+        return RANGE_OUTSIDE;
     *lo = (uint32_t)x;
     *hi = (uint32_t)y;
+    return RANGE_OK;
+}
+
+static enum churn_err
+parse_range(struct parse *p, const char *text, uint32_t *lo, uint32_t *hi)
+{
+    enum range_result r = range_of(text, p->t->partitions, lo, hi);
+    if (r == RANGE_MALFORMED)
+        return fail(p, "assign: '%s' is not a partition or FROM-TO range", text);
+    if (r == RANGE_OUTSIDE)
+        return fail(p, "assign: '%s' is out of range: partitions are 0-%" PRIu32, text,
+                    p->t->partitions - 1);
     return CHURN_OK;
 }
 
@@ -495,4 +507,101 @@ churn_cluster_ranges(const struct churn_cluster_table *t, int shard, struct chur
         i = end;
     }
     return CHURN_OK;
+}
+
+/* Every shard must keep a partition: the parser refuses a table where one owns none. */
+static enum churn_err
+check_every_shard_owns(const struct churn_cluster_table *t, char *errbuf, size_t errlen)
+{
+    for (size_t s = 0; s < t->n_shards; s++)
+        if (churn_cluster_owned_count(t, (int)s) == 0)
+            return churn_fail(errbuf, errlen, CHURN_EINVAL,
+                              "shard %s would own no partition: remove it from the table "
+                              "instead, or keep it one",
+                              t->shards[s].name);
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_cluster_table_begin_move(struct churn_cluster_table *t, const char *range, const char *to,
+                               char *errbuf, size_t errlen)
+{
+    uint32_t lo = 0, hi = 0;
+    enum range_result r = range_of(range, t->partitions, &lo, &hi);
+    if (r != RANGE_OK)
+        return churn_fail(
+            errbuf, errlen, CHURN_EINVAL, "--partitions: '%s' is %s (partitions are 0-%" PRIu32 ")",
+            range, r == RANGE_MALFORMED ? "not a partition or FROM-TO range" : "out of range",
+            t->partitions - 1);
+    int dest = churn_cluster_shard_index(t, to);
+    if (dest < 0)
+        return churn_fail(errbuf, errlen, CHURN_EINVAL, "--to: no shard named '%s' in the table",
+                          to);
+    for (uint32_t i = 0; i < t->partitions; i++)
+        if (t->moving[i])
+            return churn_fail(errbuf, errlen, CHURN_EPRECOND,
+                              "partition %" PRIu32 " is moving to shard %s (epoch %" PRIu64
+                              "): finish that move first",
+                              i, t->shards[t->owner[i]].name, t->epoch);
+    for (uint32_t i = lo; i <= hi; i++)
+        if (t->owner[i] == dest)
+            return churn_fail(errbuf, errlen, CHURN_EINVAL,
+                              "partition %" PRIu32 " already belongs to shard %s", i, to);
+    uint8_t *before = churn_malloc(t->partitions);
+    if (!before)
+        return churn_fail(errbuf, errlen, CHURN_ENOMEM, "out of memory");
+    memcpy(before, t->owner, t->partitions);
+    for (uint32_t i = lo; i <= hi; i++) {
+        t->owner[i] = (uint8_t)dest;
+        t->moving[i] = 1;
+    }
+    enum churn_err err = check_every_shard_owns(t, errbuf, errlen);
+    if (err) {
+        memcpy(t->owner, before, t->partitions);
+        memset(t->moving + lo, 0, (size_t)(hi - lo) + 1);
+    } else {
+        t->epoch++;
+    }
+    churn_free(before);
+    return err;
+}
+
+enum churn_err
+churn_cluster_table_finish_moves(struct churn_cluster_table *t, char *errbuf, size_t errlen)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < t->partitions; i++) {
+        n += t->moving[i];
+        t->moving[i] = 0;
+    }
+    if (n == 0)
+        return churn_fail(errbuf, errlen, CHURN_EINVAL,
+                          "no partition is moving at epoch %" PRIu64 ": nothing to finish",
+                          t->epoch);
+    t->epoch++;
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_cluster_table_format(const struct churn_cluster_table *t, struct churn_buf *out)
+{
+    enum churn_err err = churn_buf_printf(out, "partitions %" PRIu32 "\nepoch %" PRIu64 "\n",
+                                          t->partitions, t->epoch);
+    if (!err && *t->proxy)
+        err = churn_buf_printf(out, "proxy %s\n", t->proxy);
+    for (size_t i = 0; !err && i < t->n_shards; i++)
+        err = churn_buf_printf(out, "shard %s %s\n", t->shards[i].name, t->shards[i].addr);
+    for (size_t i = 0; !err && i < t->n_nats; i++)
+        err = churn_buf_printf(out, "nats %s %s %s\n", t->nats[i].name, t->nats[i].client,
+                               t->nats[i].route);
+    for (uint32_t i = 0; !err && i < t->partitions;) {
+        uint32_t end = i;
+        while (end + 1 < t->partitions && t->owner[end + 1] == t->owner[i] &&
+               t->moving[end + 1] == t->moving[i])
+            end++;
+        err = churn_buf_printf(out, "assign %" PRIu32 "-%" PRIu32 " %s%s\n", i, end,
+                               t->shards[t->owner[i]].name, t->moving[i] ? " moving" : "");
+        i = end + 1;
+    }
+    return err;
 }

@@ -118,3 +118,12 @@ churn_parse_iso8601_ms(const char *s, int64_t *out_ms)
     *out_ms = secs * 1000 + ms;
     return true;
 }
+
+int32_t
+churn_day_of_ms(int64_t ms)
+{
+    int64_t d = ms / CHURN_MS_PER_DAY;
+    if (ms % CHURN_MS_PER_DAY < 0)
+        d--;
+    return (int32_t)d;
+}

@@ -170,6 +170,9 @@ static const struct opt options[] = {
      "where scheduled backups go (and Backup calls without a directory)"},
     {"backup-keep", OPT_INT, OFF(backup_keep), 1, 10000, "7",
      "scheduled backups kept in --backup-dir; older ones are removed"},
+    {"backup-rate-mb", OPT_INT, OFF(backup_rate_mb), 0, 100000, "32",
+     "MB/s a backup's copy is written at most (0: as fast as the disk takes it), so serving "
+     "keeps its latency"},
     /* issue 16: churnd as one shard of a cluster (docs/CLUSTER.md) */
     {"cluster", OPT_STR, OFF(cluster_path), 0, 0, "",
      "partition table: serve as shard --shard of that cluster; SIGHUP reloads it"},

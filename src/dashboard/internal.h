@@ -33,6 +33,11 @@ churn_admin_request_fn churn__dashboard_alerts;
 churn_admin_request_fn churn__dashboard_model;
 churn_admin_request_fn churn__dashboard_act;
 
+/* panels.c: key figures and matrix (score index), trends (snapshots), playbooks (outcomes) */
+churn_admin_request_fn churn__dashboard_summary;
+churn_admin_request_fn churn__dashboard_trends;
+churn_admin_request_fn churn__dashboard_playbooks;
+
 /* feed.c: GET /api/feed, the alert feed as server-sent events */
 churn_admin_request_fn churn__dashboard_feed;
 

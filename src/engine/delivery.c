@@ -181,8 +181,9 @@ post_one(struct dest_worker *w, const struct churn_alert *a, char *err, size_t e
 static const char *
 change_name(enum churn_alert_change c)
 {
-    static const char *const names[] = {"change",  "raised", "updated", "acknowledged",
-                                        "snoozed", "woken",  "closed",  "outcome recorded"};
+    static const char *const names[] = {"change",       "raised",           "updated",
+                                        "acknowledged", "snoozed",          "woken",
+                                        "closed",       "outcome recorded", "action called"};
     return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : names[0];
 }
 
@@ -312,11 +313,13 @@ note_failure(struct dest_worker *w, uint64_t seq, const char *err)
               CHURN_LF_STR("error", err));
 }
 
-/* Deliver batch[first..last] until accepted; false only when churnd stops first. */
+/* Deliver batch[first..last] until accepted (after *@attempts attempts); false only when
+ * churnd stops first. */
 static bool
-deliver(struct dest_worker *w, size_t first, size_t last)
+deliver(struct dest_worker *w, size_t first, size_t last, unsigned *attempts)
 {
     for (unsigned attempt = 0;; attempt++) {
+        *attempts = attempt + 1;
         if (attempt > 0) {
             if (!wait_for(w, backoff_ms(w, attempt), false))
                 return false;
@@ -339,6 +342,30 @@ deliver(struct dest_worker *w, size_t first, size_t last)
 }
 
 /* ---------------------------------------------------------------- the loop --------- */
+
+/* Issue 15: the revision that raised an alert whose playbook calls this webhook. */
+static bool
+is_action(const struct dest_worker *w, const struct churn_alert *a)
+{
+    return w->dest.kind == CHURN_DELIVERY_WEBHOOK && a->change == CHURN_CHANGE_RAISED &&
+           a->action.webhook[0] && strcmp(a->action.webhook, w->dest.name) == 0;
+}
+
+static bool
+wanted(const struct dest_worker *w, const struct churn_alert *a)
+{
+    return churn_alert_filter_match(&w->dest.filter, a) || is_action(w, a);
+}
+
+static void
+tell_action(struct dest_worker *w, const struct churn_alert *a, unsigned attempts)
+{
+    const struct churn_delivery_config *cfg = &w->owner->cfg;
+    if (!is_action(w, a) || !cfg->action_done)
+        return;
+    cfg->action_done(cfg->action_ctx, w->dest.name, a, (int)churn__net_last_status(w->net),
+                     attempts, churn_now_ms());
+}
 
 static int
 take_alert(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
@@ -407,15 +434,17 @@ work_batch(struct dest_worker *w, uint64_t cursor, bool *waiting)
 {
     *waiting = false;
     for (size_t i = 0; i < w->n_batch && !atomic_load(&w->owner->stop); i++) {
-        if (!churn_alert_filter_match(&w->dest.filter, &w->batch[i]))
+        if (!wanted(w, &w->batch[i]))
             continue;
         if (!digest_due(w, i)) {
             *waiting = true;
             break;
         }
         size_t last = group_end(w, i);
-        if (!deliver(w, i, last))
+        unsigned attempts;
+        if (!deliver(w, i, last, &attempts))
             break;
+        tell_action(w, &w->batch[i], attempts);
         cursor = w->batch[last].sequence;
         if (churn_now_ms() - w->saved_ms >= CURSOR_SAVE_MS)
             save_now(w, cursor);

@@ -38,6 +38,9 @@ enum churn_err churn__net_post(struct churn__net *net, const char *url, const ch
                                const char *id, const struct churn_buf *body, char *err,
                                size_t errlen);
 
+/** churn__net_last_status() - the HTTP status of the last churn__net_post() answer (0: none). */
+long churn__net_last_status(const struct churn__net *net);
+
 /**
  * churn__net_mail() - send @message (headers and body, CRLF lines) from @from to the
  * comma-separated @to through the relay at @smtp_url. CHURN_OK when the relay accepted it;

@@ -25,7 +25,14 @@ struct churn__net {
     size_t answer_bytes;
     const struct churn_buf *upload; /* SMTP: the message being read by curl */
     size_t upload_pos;
+    long last_status; /* of the last webhook POST's answer (0: none) */
 };
+
+long
+churn__net_last_status(const struct churn__net *net)
+{
+    return net->last_status;
+}
 
 enum churn_err
 churn__net_global_init(void)
@@ -134,6 +141,7 @@ churn__net_post(struct churn__net *net, const char *url, const char *secret, con
     CURLcode rc = curl_easy_perform(net->curl);
     long status = 0;
     curl_easy_getinfo(net->curl, CURLINFO_RESPONSE_CODE, &status);
+    net->last_status = status;
     curl_slist_free_all(headers);
     bool capped = rc == CURLE_WRITE_ERROR && net->answer_bytes > ANSWER_CAP;
     if ((rc == CURLE_OK || capped) && status >= 200 && status < 300)

@@ -16,12 +16,14 @@
 #include "churn/alloc.h"
 #include "churn/hash.h"
 
-#define LEVELS      24
-#define ORDERS      2
-#define SEG_MAX     65535u /* interned segments; later ones share SEG_OTHER */
-#define SEG_OTHER   65535u
-#define SEG_NAME    (CHURN_NAME_MAX + 1)
-#define BUCKETS_MIN 1024u
+#define LEVELS        24
+#define ORDERS        2
+#define SEG_MAX       65535u /* interned segments; later ones share SEG_OTHER */
+#define SEG_OTHER     65535u
+#define SEG_NAME      (CHURN_NAME_MAX + 1)
+#define BUCKETS_MIN   1024u
+#define DIRTY_BUCKETS 4096u
+#define DIRTY_MAX     100000u /* beyond: the caller is told to read the store instead */
 
 struct entry {
     struct entry *hnext;
@@ -51,6 +53,13 @@ struct churn_score_index {
     bool seg_overflow;
     uint64_t rng;
     size_t bytes;
+    struct dirty **dirty; /* DIRTY_BUCKETS chains of customers changed, not yet rescored */
+    size_t n_dirty;
+};
+
+struct dirty {
+    struct dirty *next;
+    char id[];
 };
 
 /* ---- ordering ---------------------------------------------------------------------------- */
@@ -256,6 +265,84 @@ account(struct churn_score_index *idx, const struct entry *e, int sign)
     cell_add(&s->total, e->priority, sign);
 }
 
+/* ---- changed, not yet rescored ----------------------------------------------------------- */
+
+static struct dirty **
+dirty_slot(struct churn_score_index *idx, const char *id)
+{
+    struct dirty **p = &idx->dirty[churn_fnv1a64_str(id) % DIRTY_BUCKETS];
+    while (*p && strcmp((*p)->id, id) != 0)
+        p = &(*p)->next;
+    return p;
+}
+
+/* Forget that @id changed (its score is being put). Write lock held. */
+static void
+dirty_clear_locked(struct churn_score_index *idx, const char *id)
+{
+    if (!idx->n_dirty)
+        return;
+    struct dirty **p = dirty_slot(idx, id);
+    if (*p) {
+        struct dirty *d = *p;
+        *p = d->next;
+        churn_free(d);
+        idx->n_dirty--;
+    }
+}
+
+enum churn_err
+churn_score_index_mark_changed(struct churn_score_index *idx, const char *customer_id)
+{
+    pthread_rwlock_wrlock(&idx->lock);
+    enum churn_err err = CHURN_OK;
+    struct dirty **p = dirty_slot(idx, customer_id);
+    if (!*p) {
+        size_t len = strlen(customer_id) + 1;
+        struct dirty *d = idx->n_dirty < DIRTY_MAX ? churn_malloc(sizeof(*d) + len) : NULL;
+        if (d) {
+            d->next = NULL;
+            memcpy(d->id, customer_id, len);
+            *p = d;
+            idx->n_dirty++;
+        } else {
+            err = CHURN_ETOOBIG;
+        }
+    }
+    pthread_rwlock_unlock(&idx->lock);
+    return err;
+}
+
+size_t
+churn_score_index_take_changed(struct churn_score_index *idx, char (*ids)[CHURN_SCORE_INDEX_ID_MAX],
+                               size_t max, bool *more)
+{
+    pthread_rwlock_wrlock(&idx->lock);
+    size_t n = 0;
+    for (size_t b = 0; b < DIRTY_BUCKETS && n < max && idx->n_dirty; b++)
+        while (idx->dirty[b] && n < max) {
+            struct dirty *d = idx->dirty[b];
+            idx->dirty[b] = d->next;
+            snprintf(ids[n++], CHURN_SCORE_INDEX_ID_MAX, "%s", d->id);
+            churn_free(d);
+            idx->n_dirty--;
+        }
+    *more = idx->n_dirty > 0;
+    pthread_rwlock_unlock(&idx->lock);
+    return n;
+}
+
+static void
+dirty_free(struct churn_score_index *idx)
+{
+    for (size_t b = 0; idx->dirty && b < DIRTY_BUCKETS; b++)
+        for (struct dirty *d = idx->dirty[b], *next; d; d = next) {
+            next = d->next;
+            churn_free(d);
+        }
+    churn_free(idx->dirty);
+}
+
 /* ---- life cycle -------------------------------------------------------------------------- */
 
 enum churn_err
@@ -265,7 +352,10 @@ churn_score_index_create(struct churn_score_index **out)
     if (!idx)
         return CHURN_ENOMEM;
     idx->buckets = churn_calloc(BUCKETS_MIN, sizeof(*idx->buckets));
-    if (!idx->buckets) {
+    idx->dirty = churn_calloc(DIRTY_BUCKETS, sizeof(*idx->dirty));
+    if (!idx->buckets || !idx->dirty) {
+        churn_free(idx->buckets);
+        churn_free(idx->dirty);
         churn_free(idx);
         return CHURN_ENOMEM;
     }
@@ -302,6 +392,7 @@ churn_score_index_destroy(struct churn_score_index *idx)
     if (!idx)
         return;
     free_entries(idx);
+    dirty_free(idx);
     churn_free(idx->buckets);
     churn_free(idx->segs);
     pthread_rwlock_destroy(&idx->lock);
@@ -368,6 +459,17 @@ entry_new(struct churn_score_index *idx, const char *id)
     return e;
 }
 
+/* Whether @it would leave @e where it is: same numbers, tiers and segment. */
+static bool
+same_place(struct churn_score_index *idx, const struct entry *e,
+           const struct churn_score_index_item *it)
+{
+    const char *seg = e->segment == SEG_OTHER ? NULL : idx->segs[e->segment];
+    return e->probability == it->probability && e->priority == it->priority &&
+           e->value == it->value && e->risk == (uint8_t)it->risk_tier &&
+           e->vtier == (uint8_t)it->value_tier && seg && strncmp(seg, it->segment, SEG_NAME) == 0;
+}
+
 enum churn_err
 churn_score_index_put(struct churn_score_index *idx, const struct churn_score_index_item *it)
 {
@@ -376,6 +478,12 @@ churn_score_index_put(struct churn_score_index *idx, const struct churn_score_in
     pthread_rwlock_wrlock(&idx->lock);
     enum churn_err err = CHURN_OK;
     struct entry **slot = slot_of(idx, it->customer_id);
+    dirty_clear_locked(idx, it->customer_id);
+    if (*slot && same_place(idx, *slot, it)) {
+        (*slot)->generation = it->generation; /* the same score again: nothing moves */
+        (*slot)->scored_at_ms = it->scored_at_ms;
+        goto out;
+    }
     if (*slot)
         drop_locked(idx, slot); /* re-inserted at its new place below */
     if (idx->n >= idx->n_buckets && grow_table(idx) != CHURN_OK) {

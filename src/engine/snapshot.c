@@ -98,42 +98,66 @@ churn_snapshot_put(struct churn_store *store, const struct churn_daily_snapshot 
 
 /* ---- computing a day --------------------------------------------------------------------- */
 
-struct compute {
+struct walk {
     struct churn_store *store;
-    struct churn_daily_snapshot *s;
     churn_snapshot_state_fn *read_state;
+    churn_snapshot_customer_fn *fn;
+    void *user;
     struct churn_arena arena; /* one customer's alert state */
-    struct churn_alert alert;
-    uint64_t last_seq;
     enum churn_err err;
 };
 
-/* One customer: realised churn, and (from the alert state) open alerts and, unless the
- * customer is already lost, the latest score. No transaction is open here. */
 static int
-customer_cb(const struct churn_customer *rec, void *user)
+walk_cb(const struct churn_customer *rec, void *user)
+{
+    struct walk *w = user;
+    void *data;
+    size_t len;
+    churn_arena_reset(&w->arena);
+    enum churn_err err = churn_store_get_alert_state(w->store, rec->id, &w->arena, &data, &len);
+    if (err && err != CHURN_ENOTFOUND) {
+        w->err = err;
+        return 1;
+    }
+    struct churn_snapshot_state st = {0};
+    bool have = !err && w->read_state(data, len, &st);
+    return w->fn(rec, have ? &st : NULL, w->user);
+}
+
+enum churn_err
+churn_snapshot_foreach_customer(struct churn_store *store, churn_snapshot_state_fn *read_state,
+                                churn_snapshot_customer_fn *fn, void *user)
+{
+    struct walk w = {.store = store, .read_state = read_state, .fn = fn, .user = user};
+    churn_arena_init(&w.arena, CHURN_STORE_VALUE_MAX + 4096);
+    enum churn_err err = churn_store_foreach_customer(store, walk_cb, &w);
+    if (err == CHURN_ECANCELLED && w.err)
+        err = w.err;
+    churn_arena_fini(&w.arena);
+    return err;
+}
+
+struct compute {
+    struct churn_daily_snapshot *s;
+    struct churn_alert alert;
+    uint64_t last_seq;
+};
+
+/* One customer: realised churn, open alerts and, unless the customer is already lost, the
+ * latest score. */
+static int
+customer_cb(const struct churn_customer *rec, const struct churn_snapshot_state *st, void *user)
 {
     struct compute *c = user;
     bool lost = rec->churned_at_ms > 0;
     c->s->customers++;
     c->s->lost += lost;
     churn_daily_snapshot_add_churn(c->s, rec->churned_at_ms);
-    void *data;
-    size_t len;
-    churn_arena_reset(&c->arena);
-    enum churn_err err = churn_store_get_alert_state(c->store, rec->id, &c->arena, &data, &len);
-    if (err == CHURN_ENOTFOUND)
+    if (!st)
         return 0;
-    if (err) {
-        c->err = err;
-        return 1;
-    }
-    struct churn_snapshot_state st = {0};
-    if (!c->read_state(data, len, &st))
-        return 0;
-    c->s->open_alerts += st.open_alerts;
-    if (st.has_score && !lost) /* as ListAtRiskCustomers: the lost are not at risk */
-        churn_daily_snapshot_add_score(c->s, st.risk, st.probability, st.value);
+    c->s->open_alerts += st->open_alerts;
+    if (st->has_score && !lost) /* as ListAtRiskCustomers: the lost are not at risk */
+        churn_daily_snapshot_add_score(c->s, st->risk, st->probability, st->value);
     return 0;
 }
 
@@ -155,16 +179,11 @@ churn_snapshot_compute(struct churn_store *store, int64_t now_ms,
 {
     struct churn_daily_snapshot s;
     churn_daily_snapshot_start(&s, now_ms, prev ? prev->taken_at_ms : now_ms - CHURN_MS_PER_DAY);
-    struct compute c = {
-        .store = store, .s = &s, .read_state = read_state, .last_seq = prev ? prev->alert_seq : 0};
-    churn_arena_init(&c.arena, CHURN_STORE_VALUE_MAX + 4096);
+    struct compute c = {.s = &s, .last_seq = prev ? prev->alert_seq : 0};
     enum churn_err err = churn_store_foreach_alert(store, c.last_seq, 0, alert_cb, &c);
     s.alert_seq = c.last_seq;
     if (!err)
-        err = churn_store_foreach_customer(store, customer_cb, &c);
-    if (err == CHURN_ECANCELLED && c.err)
-        err = c.err;
-    churn_arena_fini(&c.arena);
+        err = churn_snapshot_foreach_customer(store, read_state, customer_cb, &c);
     if (err)
         return err;
     *out = s;

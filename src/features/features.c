@@ -54,7 +54,7 @@ churn_features_monotone(const char *name)
 int64_t
 churn_features_day_end(int64_t ms)
 {
-    return ((int64_t)churn_day_of_ms(ms) + 1) * CHURN_MS_PER_DAY - 1;
+    return churn_day_end_ms(churn_day_of_ms(ms));
 }
 
 /* (before - after) / max(before, after, 1): 1 = everything stopped, -1 = everything is new. */
@@ -353,7 +353,7 @@ churn_features_extract_observed(const struct churn_customer *rec, int64_t as_of_
     if (rec->last_seen_ms > 0 && rec->last_seen_ms <= as_of_ms) {
         out->data_as_of_ms = rec->last_seen_ms;
     } else if (latest_day != INT32_MIN) {
-        int64_t end = ((int64_t)latest_day + 1) * CHURN_MS_PER_DAY - 1;
+        int64_t end = churn_day_end_ms(latest_day);
         out->data_as_of_ms = end < as_of_ms ? end : as_of_ms;
     } else {
         out->data_as_of_ms = 0;

@@ -578,24 +578,31 @@ fill_evidence(const struct analysis *a, struct churn_sentiment_evidence *ev,
  * forms, with ICU's word breaks for Korean; token offsets always point into @text. *@len
  * becomes the length tokenized. */
 static enum churn_err
-read_text(struct analysis *a, const char *text, size_t *len, struct churn_arena *scratch,
-          char *errbuf, size_t errlen)
+read_text(struct analysis *a, const char *text, size_t *len, const struct churn__text_info *info,
+          struct churn_arena *scratch, char *errbuf, size_t errlen)
 {
     const char *t = text;
     size_t n = *len;
     uint32_t *map = NULL;
     char *norm;
-    /* invalid UTF-8 is left to the tokenizer, whose error names a byte of the caller's text */
-    if (n && churn__needs_normalize(text, n) && churn_utf8_valid(text, n, NULL)) {
+    bool han_kana = info->han_kana;
+    if (info->valid_to != n) {
+        churn_errf(errbuf, errlen, "invalid UTF-8 at byte %zu", info->valid_to);
+        return CHURN_EINVAL;
+    }
+    if (info->nfkc) {
         if (churn__normalize(text, n, scratch, &norm, &n, &map) != 0) {
             churn_errf(errbuf, errlen, "scratch memory exhausted normalizing %zu bytes", *len);
             return CHURN_ENOMEM;
         }
         t = norm;
+        struct churn__text_info after; /* half-width katakana become Kana */
+        churn__text_scan(t, n, &after);
+        han_kana = after.han_kana;
     }
-    enum churn_err err = churn_sentiment_tokenize(t, n, scratch, &a->toks, errbuf, errlen);
+    enum churn_err err = churn__tokenize_valid(t, n, scratch, &a->toks, errbuf, errlen);
     if (!err && a->s->korean)
-        err = churn__ko_segment(t, &a->toks, scratch);
+        err = churn__ko_segment(t, han_kana, &a->toks, scratch);
     if (err) {
         if (err == CHURN_ENOMEM)
             churn_errf(errbuf, errlen, "scratch memory exhausted analyzing %zu bytes", *len);
@@ -618,14 +625,19 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
         churn_errf(errbuf, errlen, "invalid arguments");
         return CHURN_EINVAL;
     }
-    s = churn__sentiment_pick(s, text, len);
+    struct churn__text_info info;
+    if (len <= s->max_text) /* an oversized text is refused below without reading it */
+        churn__text_scan(text, len, &info);
+    else
+        info = (struct churn__text_info){.valid_to = len};
+    s = churn__sentiment_pick(s, &info);
     if (len > s->max_text) {
         churn_errf(errbuf, errlen, "text of %zu bytes is over the limit of %zu bytes", len,
                    s->max_text);
         return CHURN_ETOOBIG;
     }
     struct analysis a = {.s = s};
-    enum churn_err err = read_text(&a, text, &len, scratch, errbuf, errlen);
+    enum churn_err err = read_text(&a, text, &len, &info, scratch, errbuf, errlen);
     if (err)
         return err;
     struct churn__thread *th = NULL;

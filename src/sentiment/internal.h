@@ -267,9 +267,34 @@ void churn__stem_fini(struct churn_sentiment *s);
 bool churn__stem_known(const char *algorithm);
 bool churn__stem_wanted(const char *word, size_t len);
 
-/* Normalization (normalize.c): does @text hold decomposed Hangul or half/full-width forms,
- * and its NFKC form with a map from each byte of it (and its end) to a byte of @text. */
-bool churn__needs_normalize(const char *text, size_t len);
+/* churn_sentiment_tokenize() of a text known to be valid UTF-8 of at most
+ * CHURN_SENTIMENT_MAX_TEXT_LIMIT bytes (tokenize.c). */
+enum churn_err churn__tokenize_valid(const char *text, size_t len, struct churn_arena *scratch,
+                                     struct churn_sentiment_tokens *out, char *errbuf,
+                                     size_t errlen);
+
+/* What one pass over a text finds before analysis (scan.c). */
+struct churn__text_info {
+    size_t valid_to; /* the first byte of invalid UTF-8, or the length: valid */
+    size_t hangul;   /* Hangul syllables and jamo (language detection) */
+    size_t latin;    /* ASCII letters (language detection) */
+    bool nfkc;       /* some code point NFKC rewrites (churn__wants_nfkc()) */
+    bool han_kana;   /* some Han or Kana letter (churn__han_or_kana()) */
+};
+
+/* Scan @text (@len bytes) once: validity, the counts of detection, normalization and ICU
+ * needs; the counts stop at the first invalid byte. */
+void churn__text_scan(const char *text, size_t len, struct churn__text_info *out);
+/* The language the counts of @info pick: "ko" or "en" (churn_sentiment_detect()). */
+const char *churn__detect_counts(const struct churn__text_info *info);
+/* Does NFKC rewrite @cp: conjoining jamo (U+1100-11FF, U+A960-A97F, U+D7B0-D7FF) or a
+ * half/full-width form (U+FF01-FFEE)? */
+bool churn__wants_nfkc(uint32_t cp);
+/* Is @cp a Kana (U+3040-30FF) or Han (U+3400-9FFF, U+F900-FAFF) letter? */
+bool churn__han_or_kana(uint32_t cp);
+
+/* Normalization (normalize.c): the NFKC form of @text with a map from each byte of it (and
+ * its end) to a byte of @text. */
 enum churn_err churn__normalize(const char *text, size_t len, struct churn_arena *scratch,
                                 char **out, size_t *out_len, uint32_t **map);
 
@@ -281,12 +306,13 @@ enum churn_err churn__sentiment_open_auto(struct churn_sentiment *const *peers, 
 /* The analyzer of @s that analyzes @text: @s itself, or for "auto" the peer of the detected
  * language. */
 const struct churn_sentiment *churn__sentiment_pick(const struct churn_sentiment *s,
-                                                    const char *text, size_t len);
+                                                    const struct churn__text_info *info);
 
 /* Split the Korean word tokens of @toks (of @text) that mix Hangul with another non-Latin
- * script where ICU's word break iterator breaks them (segment.c). */
-enum churn_err churn__ko_segment(const char *text, struct churn_sentiment_tokens *toks,
-                                 struct churn_arena *scratch);
+ * script where ICU's word break iterator breaks them (segment.c); @han_kana: whether @text
+ * holds a Han or Kana letter at all (else nothing is split). */
+enum churn_err churn__ko_segment(const char *text, bool han_kana,
+                                 struct churn_sentiment_tokens *toks, struct churn_arena *scratch);
 
 /* Split the Korean words of @toks (of @text) that run several words together (spacing.c):
  * 환불이안돼요 → 환불이 안돼요. */

@@ -2,9 +2,10 @@
  * sentiment/json.c - an analysis as one line of JSON without a JSON library: the output of
  * `churnctl sentiment`, where formatting used to cost more than analyzing. A writer appends
  * to a capped buffer and counts what does not fit; numbers take their shortest round-trip
- * form, found with integer arithmetic (a candidate m / 10^k is the value itself exactly when
- * the correctly rounded division gives it back, which is what strtod would read) and printed
- * without printf; strings are escaped to ASCII as jansson's JSON_ENSURE_ASCII does.
+ * form, found exactly with 128-bit integers (the decimal of p digits nearest to the binary
+ * value reads back as it when it lies within half the gap to the neighbouring value; the
+ * smallest such p by bisection) and printed without printf; strings are escaped to ASCII as
+ * jansson's JSON_ENSURE_ASCII does.
  */
 #include <math.h>
 #include <stdint.h>
@@ -20,19 +21,28 @@ struct jw {
     size_t cap, n;
 };
 
-static void
-put(struct jw *w, const char *s, size_t n)
+/* put() past the end of the buffer: the part that fits, and the count of the rest. */
+static __attribute__((noinline)) void
+put_tail(struct jw *w, const char *s, size_t n)
 {
     if (w->n < w->cap)
-        memcpy(w->out + w->n, s, w->n + n <= w->cap ? n : w->cap - w->n);
+        memcpy(w->out + w->n, s, w->cap - w->n);
+    w->n += n;
+}
+
+/* Inline: the lengths of literals are constants, so their copies become a few moves. */
+static inline void
+put(struct jw *w, const char *s, size_t n)
+{
+    if (w->n + n > w->cap) {
+        put_tail(w, s, n);
+        return;
+    }
+    memcpy(w->out + w->n, s, n);
     w->n += n;
 }
 
 #define PUT_LIT(w, s) put((w), (s), sizeof(s) - 1)
-
-static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /* Decimal digits of @m (< 2^63) right-aligned ending at @end; returns where they start. */
 static char *
@@ -75,42 +85,147 @@ fixed_text(bool neg, uint64_t m, int k, char *out)
     return o;
 }
 
-/* The shortest fixed-point text of @v with at most 17 significant digits found by integer
- * arithmetic; 0 when @v is out of its reach (then printf's %.17g is used). @as_float: the
- * text must read back as the float @v. */
+/* 5^k for k = 0..27 (5^27 < 2^63). */
+static const uint64_t pow5[28] = {
+    1ull,
+    5ull,
+    25ull,
+    125ull,
+    625ull,
+    3125ull,
+    15625ull,
+    78125ull,
+    390625ull,
+    1953125ull,
+    9765625ull,
+    48828125ull,
+    244140625ull,
+    1220703125ull,
+    6103515625ull,
+    30517578125ull,
+    152587890625ull,
+    762939453125ull,
+    3814697265625ull,
+    19073486328125ull,
+    95367431640625ull,
+    476837158203125ull,
+    2384185791015625ull,
+    11920928955078125ull,
+    59604644775390625ull,
+    298023223876953125ull,
+    1490116119384765625ull,
+    7450580596923828125ull,
+};
+
+/* A finite positive binary value M x 2^E with a mantissa of @bits bits (the leading one
+ * included): a double has 53, a float 24. */
+struct binval {
+    uint64_t m;
+    int e, bits;
+};
+
+/* The decimal q / 10^k nearest to @b (ties to even), exactly, by 128-bit integers:
+ * b x 10^k = m x 5^k / 2^s with s = -(k + e). Whether it reads back as @b: it lies within half
+ * the gap to @b's neighbour on its side (a quarter gap below a power of two, whose lower
+ * neighbour is closer), a tie going to the even mantissa as strtod does. */
+static bool
+nearest_reads_back(struct binval b, int k, uint64_t *q_out)
+{
+    int s = -(k + b.e);
+    unsigned __int128 num = (unsigned __int128)b.m * pow5[k];
+    if (s <= 0) { /* b x 10^k is an integer: exact */
+        *q_out = (uint64_t)(num << -s);
+        return true;
+    }
+    unsigned __int128 q = num >> s, r = num - (q << s), half = (unsigned __int128)1 << (s - 1);
+    if (r > half || (r == half && (q & 1)))
+        q++;
+    unsigned __int128 qs = q << s;
+    bool below = qs < num;
+    unsigned __int128 diff = below ? num - qs : qs - num;
+    unsigned __int128 lhs = diff * (below && b.m == 1ull << (b.bits - 1) ? 4 : 2);
+    *q_out = (uint64_t)q;
+    return lhs < pow5[k] || (lhs == pow5[k] && !(b.m & 1));
+}
+
+/* The shortest fixed-point text of @v (|v| in [1e-7, 1e15), as the binary value @b) that
+ * reads back as @v: the nearest decimal of p significant digits for the smallest p that
+ * reads back (found by bisection: if p digits read back, so do p + 1), at most @max_p. */
+static size_t
+shortest_fixed(double v, struct binval b, int max_p, char *out)
+{
+    static const double p10[] = {1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,
+                                 1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14};
+    double a = fabs(v);
+    int e10 = -7; /* the power of ten of the leading digit */
+    while (e10 < 14 && a >= p10[e10 + 8])
+        e10++;
+    int lo = e10 + 1 > 1 ? e10 + 1 : 1, hi = max_p; /* no fewer digits than the integer part */
+    uint64_t q = 0, best = 0;
+    int best_p = 0; /* the digits @best was found for */
+    if (lo >= hi) { /* a float of 10 digits or more before the point is an integer */
+        nearest_reads_back(b, 0, &q);
+        return fixed_text(v < 0, q, 0, out);
+    }
+    /* most computed values need nearly every digit: try two fewer than the most first */
+    for (int mid = max_p - 2 > lo ? max_p - 2 : (lo + hi) / 2; lo < hi; mid = (lo + hi) / 2) {
+        if (nearest_reads_back(b, mid - 1 - e10, &q)) {
+            hi = mid;
+            best = q;
+            best_p = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    if (best_p != lo)
+        nearest_reads_back(b, lo - 1 - e10, &best);
+    q = best;
+    int k = lo - 1 - e10;
+    while (k > 0 && q % 10 == 0) { /* a rounding up to 10^p leaves a zero */
+        q /= 10;
+        k--;
+    }
+    return fixed_text(v < 0, q, k, out);
+}
+
+/* The shortest fixed-point text of @v, or 0 when |v| is outside [1e-7, 1e15) (then printf's
+ * exponent form is used). @as_float: the text must read back as the float @v. */
 static size_t
 short_fixed(double v, bool as_float, char *out)
 {
     double a = fabs(v);
     if (!(a >= 1e-7 && a < 1e15))
         return 0;
-    for (int k = 0; k <= 22; k++) {
-        double scaled = a * pow10_exact[k];
-        if (scaled >= 9007199254740992.0) /* 2^53: m / 10^k would not be exact */
-            return 0;
-        uint64_t m = (uint64_t)llround(scaled);
-        const uint64_t cands[3] = {m, m ? m - 1 : m, m + 1}; /* the nearest first */
-        for (int t = 0; t < 3; t++) {
-            uint64_t c = cands[t];
-            double back = (double)c / pow10_exact[k];
-            if (as_float ? (float)back != (float)a : back != a)
-                continue;
-            size_t n = fixed_text(v < 0, c, k, out);
-            if (as_float && strtof(out, NULL) != (float)v)
-                continue; /* a double rounding in (float)back: confirm the slow way */
-            return n;
-        }
+    struct binval b;
+    if (as_float) {
+        float f = (float)a;
+        uint32_t u;
+        memcpy(&u, &f, sizeof(u));
+        b = (struct binval){(u & 0x7fffffu) | 0x800000u, (int)(u >> 23 & 0xff) - 150, 24};
+        return shortest_fixed(v, b, 9, out);
     }
-    return 0;
+    uint64_t u;
+    memcpy(&u, &a, sizeof(u));
+    b = (struct binval){(u & 0xfffffffffffffull) | 1ull << 52, (int)(u >> 52 & 0x7ff) - 1075, 53};
+    return shortest_fixed(v, b, 17, out);
+}
+
+/* Copy the short NUL-terminated @s (at most 4 characters) to @out; its length. */
+static size_t
+literal(const char *s, char *out)
+{
+    size_t n = strlen(s);
+    memcpy(out, s, n + 1);
+    return n;
 }
 
 size_t
 churn_json_double(double v, char *out)
 {
     if (!isfinite(v))
-        return (size_t)snprintf(out, 32, "null");
+        return literal("null", out);
     if (v == 0)
-        return (size_t)snprintf(out, 32, signbit(v) ? "-0" : "0");
+        return literal(signbit(v) ? "-0" : "0", out);
     size_t n = short_fixed(v, false, out);
     if (n)
         return n;
@@ -126,9 +241,9 @@ size_t
 churn_json_float(float v, char *out)
 {
     if (!isfinite(v))
-        return (size_t)snprintf(out, 32, "null");
+        return literal("null", out);
     if (v == 0)
-        return (size_t)snprintf(out, 32, signbit(v) ? "-0" : "0");
+        return literal(signbit(v) ? "-0" : "0", out);
     size_t n = short_fixed(v, true, out);
     if (n)
         return n;

@@ -682,18 +682,47 @@ churn_sentiment_ko_lemma(const char *word, size_t len, char *out, size_t cap)
     return reduce(word, len, out, cap, true);
 }
 
+/* The contrastive endings, each followed by its length in bytes (all end in 만, 데 or 요). */
+#define ENDING(e)                                                                                  \
+    {                                                                                              \
+        e, sizeof(e) - 1                                                                           \
+    }
+static const struct {
+    const char *text;
+    size_t len;
+} contrast_endings[] = {ENDING("지만"), ENDING("지만요"), ENDING("는데"), ENDING("는데요"),
+                        ENDING("은데"), ENDING("은데요"), ENDING("던데"), ENDING("던데요"),
+                        ENDING("한데"), ENDING("한데요"), ENDING("인데"), ENDING("인데요")};
+
+/* Is @p (3 bytes) the UTF-8 of @cp? */
+static bool
+is_cp3(const char *p, uint32_t cp)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return u[0] == (0xe0 | cp >> 12) && u[1] == (0x80 | ((cp >> 6) & 0x3f)) &&
+           u[2] == (0x80 | (cp & 0x3f));
+}
+
+/* Called for every Korean item: the last syllable (만, 데 or 요) turns most words away before
+ * any ending is compared. */
 bool
 churn__ko_contrast_ending(const char *word, size_t len)
 {
-    static const char *const endings[] = {"지만", "지만요", "는데", "는데요", "은데", "은데요",
-                                          "던데", "던데요", "한데", "한데요", "인데", "인데요"};
-    for (size_t i = 0; i < sizeof(endings) / sizeof(endings[0]); i++) {
-        size_t m = strlen(endings[i]);
-        if (len > m && memcmp(word + len - m, endings[i], m) == 0)
+    if (len < 6)
+        return false; /* an ending of two syllables after at least one more byte */
+    const char *last = word + len - 3;
+    bool de = is_cp3(last, 0xb370 /* 데 */);
+    if (!de && !is_cp3(last, 0xb9cc /* 만 */) && !is_cp3(last, 0xc694 /* 요 */))
+        return false;
+    for (size_t i = 0; i < sizeof(contrast_endings) / sizeof(contrast_endings[0]); i++) {
+        size_t m = contrast_endings[i].len;
+        if (len > m && memcmp(word + len - m, contrast_endings[i].text, m) == 0)
             return true;
     }
     /* -ㄴ데 on any vowel-final stem: 예쁜데, 싼데, 큰데 */
-    uint32_t cp[MAX_CP];
-    size_t n = decode_word(word, len, cp, MAX_CP);
-    return n >= 2 && cp[n - 1] == 0xb370 /* 데 */ && is_syl(cp[n - 2]) && tail(cp[n - 2]) == T_N;
+    if (!de)
+        return false;
+    const unsigned char *u = (const unsigned char *)word + len - 6;
+    uint32_t prev = (uint32_t)(u[0] & 0x0f) << 12 | (uint32_t)(u[1] & 0x3f) << 6 | (u[2] & 0x3f);
+    return (u[0] & 0xf0) == 0xe0 && is_syl(prev) && tail(prev) == T_N;
 }

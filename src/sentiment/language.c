@@ -72,27 +72,9 @@ churn_sentiment_supported_languages(void)
 const char *
 churn_sentiment_detect(const char *text, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)text;
-    size_t hangul = 0, other = 0;
-    for (size_t i = 0; i < len;) {
-        unsigned char b = p[i];
-        if (b < 0x80) {
-            other += (unsigned)((b | 0x20) - 'a') < 26u;
-            i++;
-            continue;
-        }
-        size_t adv = 1;
-        if (i + 2 < len && (b & 0xf0) == 0xe0) {
-            uint32_t cp =
-                (uint32_t)(b & 0x0f) << 12 | (uint32_t)(p[i + 1] & 0x3f) << 6 | (p[i + 2] & 0x3f);
-            hangul += (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0x3131 && cp <= 0x318e) ||
-                      (cp >= 0x1100 && cp <= 0x11ff);
-            adv = 3;
-        }
-        i += adv;
-    }
-    /* a syllable carries about as much as two Latin letters */
-    return hangul > 0 && 2 * hangul >= other ? "ko" : "en";
+    struct churn__text_info info;
+    churn__text_scan(text, len, &info);
+    return churn__detect_counts(&info);
 }
 
 static enum churn_err

@@ -742,11 +742,11 @@ churn_sentiment_select(const struct churn_sentiment *s, const char *language)
 }
 
 const struct churn_sentiment *
-churn__sentiment_pick(const struct churn_sentiment *s, const char *text, size_t len)
+churn__sentiment_pick(const struct churn_sentiment *s, const struct churn__text_info *info)
 {
     if (!s->n_peers)
         return s;
-    const char *code = churn_sentiment_detect(text, len);
+    const char *code = churn__detect_counts(info);
     for (size_t i = 0; i < s->n_peers; i++)
         if (strcmp(code, s->peers[i]->language) == 0)
             return s->peers[i];

@@ -4,44 +4,17 @@
  * Hangul, conjoining jamo typed one by one, becomes syllables (ᄒ ᅡ ᆫ → 한), and half-width
  * and full-width forms become their ordinary characters (ＡＢＣ → ABC, ！ → !, ﾡ → ㄱ; a
  * jamo left without a syllable becomes the compatibility jamo chat uses, ᄏ → ㅋ), so they
- * match the lexicon like any other text. Most text needs none of it: a byte scan finds the
- * code points that do, and only then is the text rewritten, chunk by chunk (the conjoining
- * jamo of one syllable, or one half/full-width character, is one chunk), with a map from every byte
- * of the rewritten text to the byte of the original its chunk started at, so evidence offsets still
- * point into the caller's text.
+ * match the lexicon like any other text. Most text needs none of it: the scan before analysis
+ * (scan.c) finds the code points that do, and only then is the text rewritten, chunk by chunk (the
+ * conjoining jamo of one syllable, or one half/full-width character, is one chunk), with a map from
+ * every byte of the rewritten text to the byte of the original its chunk started at, so evidence
+ * offsets still point into the caller's text.
  */
 #include <string.h>
 
 #include <unicode/unorm2.h>
 
 #include "internal.h"
-
-/* Conjoining jamo (U+1100-11FF, U+A960-A97F, U+D7B0-D7FF) or half/full-width forms
- * (U+FF01-FFEE)? */
-static bool
-wants_nfkc(uint32_t cp)
-{
-    return (cp >= 0x1100 && cp <= 0x11ff) || (cp >= 0xa960 && cp <= 0xa97f) ||
-           (cp >= 0xd7b0 && cp <= 0xd7ff) || (cp >= 0xff01 && cp <= 0xffee);
-}
-
-bool
-churn__needs_normalize(const char *text, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    for (size_t i = 0; i + 2 < len; i++) {
-        unsigned char b = s[i];
-        /* the lead bytes of the ranges above: E1 84-87, EA A5, ED 9E-9F, EF BC-BF */
-        if ((b == 0xe1 && s[i + 1] >= 0x84 && s[i + 1] <= 0x87) ||
-            (b == 0xea && s[i + 1] == 0xa5) || (b == 0xed && s[i + 1] >= 0x9e) ||
-            (b == 0xef && s[i + 1] >= 0xbc)) {
-            size_t adv;
-            if (wants_nfkc(churn__utf8_decode(s + i, len - i, &adv)))
-                return true;
-        }
-    }
-    return false;
-}
 
 /* A conjoining jamo NFKC left standing (no syllable to join: ﾻ → ᄏ, ᅲ alone) as the
  * compatibility jamo chat is typed in (ㅋ, ㅠ); any other code point unchanged. */
@@ -106,7 +79,7 @@ churn__normalize(const char *text, size_t len, struct churn_arena *scratch, char
     for (size_t i = 0; i < len;) {
         size_t adv;
         uint32_t cp = churn__utf8_decode(s + i, len - i, &adv);
-        if (!wants_nfkc(cp)) {
+        if (!churn__wants_nfkc(cp)) {
             for (size_t k = 0; k < adv; k++) {
                 m[n] = (uint32_t)i;
                 o[n++] = (char)s[i + k];

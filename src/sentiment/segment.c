@@ -25,8 +25,7 @@ mixes_scripts(const char *p, size_t n)
         i += adv ? adv : 1;
         if ((cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0x3131 && cp <= 0x318e))
             hangul = true;
-        else if ((cp >= 0x3040 && cp <= 0x30ff) || (cp >= 0x3400 && cp <= 0x9fff) ||
-                 (cp >= 0xf900 && cp <= 0xfaff))
+        else if (churn__han_or_kana(cp))
             other = true;
     }
     return hangul && other;
@@ -64,9 +63,11 @@ icu_breaks(UBreakIterator *bi, const char *text, uint32_t start, uint32_t end, u
 }
 
 enum churn_err
-churn__ko_segment(const char *text, struct churn_sentiment_tokens *toks,
+churn__ko_segment(const char *text, bool han_kana, struct churn_sentiment_tokens *toks,
                   struct churn_arena *scratch)
 {
+    if (!han_kana)
+        return 0;
     size_t first = toks->n;
     for (size_t i = 0; i < toks->n && first == toks->n; i++)
         if (wants_icu(text, toks, &toks->tok[i]))

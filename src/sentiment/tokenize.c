@@ -554,6 +554,38 @@ scan_word(struct tokenizer *t, size_t i, size_t *next)
             end = ++i;
             continue;
         }
+        if (b >= 0xea && b <= 0xed && i + 2 < len) {
+            /* a Hangul syllable, the common case of Korean chat: a letter without case */
+            uint32_t h =
+                (uint32_t)(b & 0x0f) << 12 | (uint32_t)(s[i + 1] & 0x3f) << 6 | (s[i + 2] & 0x3f);
+            if (h >= 0xac00 && h <= 0xd7a3) {
+                if (last_jamo && letters > 0)
+                    break;
+                letters++;
+                all_digits = 0;
+                if (h == run_cp && run_len > 0) {
+                    if (++run_len == 3)
+                        nl = run_start + 3; /* squeeze: keep one syllable of the run */
+                    else if (run_len < 3)
+                        memcpy(norm + nl, s + i, 3), nl += 3;
+                } else {
+                    if (run_len >= 3) {
+                        if (elong_at == CHURN_TOK_NO_ELONG &&
+                            run_start - nstart < CHURN_TOK_NO_ELONG)
+                            elong_at = (uint16_t)(run_start - nstart);
+                        flags |= CHURN_TOK_F_ELONGATED;
+                    }
+                    run_cp = h;
+                    run_start = nl;
+                    run_len = 1;
+                    memcpy(norm + nl, s + i, 3);
+                    nl += 3;
+                }
+                i += 3;
+                end = i;
+                continue;
+            }
+        }
         if (b < 0x80) { /* other ASCII */
             cp = b;
             adv = 1;
@@ -887,6 +919,13 @@ churn_sentiment_tokenize(const char *text, size_t len, struct churn_arena *scrat
         churn_errf(errbuf, errlen, "invalid UTF-8 at byte %zu", bad);
         return CHURN_EINVAL;
     }
+    return churn__tokenize_valid(text, len, scratch, out, errbuf, errlen);
+}
+
+enum churn_err
+churn__tokenize_valid(const char *text, size_t len, struct churn_arena *scratch,
+                      struct churn_sentiment_tokens *out, char *errbuf, size_t errlen)
+{
     struct tokenizer t = {.s = (const unsigned char *)text, .len = len, .arena = scratch};
     t.has_at = len && memchr(text, '@', len) != NULL;
     t.cap = len / 4 + 16;

@@ -21,6 +21,7 @@
 #include "churn/backup.h"
 #include "churn/clock.h"
 #include "churn/log.h"
+#include "churn/metrics.h"
 #include "churn/registry.h"
 #include "service_internal.h"
 
@@ -40,6 +41,11 @@ struct churn__admin {
     struct churn_backup_schedule sched;         /* strings copied below */
     char sched_dir[CHURN_BACKUP_PATH_MAX - 64]; /* room for "/<name>" */
     int64_t next_ms;                            /* next scheduled backup (0: none) */
+    /* (mu) what the backups did, for /metrics */
+    uint64_t n_ok, n_failed, n_refused;
+    int64_t last_ok_ms;  /* when the last successful backup finished (0: none yet) */
+    double last_seconds; /* how long the last successful one took */
+    uint64_t last_bytes; /* its size (every file) */
 };
 
 /* The served model and the registry size, for the manifest. @e holds the entry's strings. */
@@ -65,6 +71,57 @@ backup_source(struct churn_services *svc, struct churn_registry_entry *e,
     }
 }
 
+/* Count a backup that ended with @r (refused for the @caller's bad directory; manifest @m when
+ * it succeeded), for /metrics. */
+static void
+count_backup(struct churn__admin *ad, enum churn_err r, bool caller,
+             const struct churn_backup_manifest *m)
+{
+    pthread_mutex_lock(&ad->mu);
+    if (r && caller) {
+        ad->n_refused++;
+    } else if (r) {
+        ad->n_failed++;
+    } else {
+        ad->n_ok++;
+        ad->last_ok_ms = m->finished_ms;
+        ad->last_seconds = (double)(m->finished_ms - m->started_ms) / 1e3;
+        ad->last_bytes = 0;
+        for (size_t i = 0; i < m->n_files; i++)
+            ad->last_bytes += m->files[i].size;
+    }
+    pthread_mutex_unlock(&ad->mu);
+}
+
+void
+churn__admin_collect(struct churn_services *svc, struct churn_metrics_sink *k)
+{
+    struct churn__admin *ad = svc->admin;
+    if (!ad)
+        return;
+    pthread_mutex_lock(&ad->mu);
+    uint64_t ok = ad->n_ok, failed = ad->n_failed, refused = ad->n_refused;
+    uint64_t bytes = ad->last_bytes;
+    int64_t last = ad->last_ok_ms;
+    double secs = ad->last_seconds;
+    pthread_mutex_unlock(&ad->mu);
+    churn_metrics_sink_counter(k, "churn_backups_total",
+                               "Online backups since start (scheduled or called), by result.",
+                               "result=\"ok\"", (double)ok);
+    churn_metrics_sink_counter(k, "churn_backups_total", "", "result=\"failed\"", (double)failed);
+    churn_metrics_sink_counter(k, "churn_backups_total", "", "result=\"refused\"", (double)refused);
+    if (!last)
+        return;
+    churn_metrics_sink_gauge(k, "churn_backup_last_success_timestamp_seconds",
+                             "When the last successful backup finished (unix seconds).", "",
+                             (double)last / 1e3);
+    churn_metrics_sink_gauge(k, "churn_backup_last_duration_seconds",
+                             "How long the last successful backup took.", "", secs);
+    churn_metrics_sink_gauge(k, "churn_backup_last_bytes",
+                             "The size of the last successful backup (every file).", "",
+                             (double)bytes);
+}
+
 /* Run one backup into @dir (admin thread). */
 static enum churn_err
 run_backup(struct churn__admin *ad, const char *dir, struct churn_backup_manifest *m, char *err,
@@ -75,10 +132,12 @@ run_backup(struct churn__admin *ad, const char *dir, struct churn_backup_manifes
         return churn_fail(err, errlen, CHURN_ENOMEM, "out of memory");
     struct churn_backup_source src;
     backup_source(ad->svc, e, &src);
+    src.write_bytes_per_s = ad->sched.write_bytes_per_s;
     enum churn_err r = churn_backup_create(ad->svc->store, dir, &src, m, err, errlen);
     churn_free(e);
     /* a directory the caller named badly is the caller's error: a warning, not an error */
     bool caller = r == CHURN_EINVAL || r == CHURN_EEXIST || r == CHURN_ENOTFOUND;
+    count_backup(ad, r, caller, m);
     if (r)
         churn_log(caller ? CHURN_LOG_WARN : CHURN_LOG_ERROR,
                   caller ? "backup_refused" : "backup_failed", CHURN_LF_STR("dir", dir),
@@ -244,6 +303,7 @@ backup_call(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage
         char at[40];
         const char *to = ad->job ? ad->job_dir : ad->busy_dir;
         int64_t since = ad->job ? churn_now_ms() : ad->busy_since_ms;
+        ad->n_refused++; /* one at a time */
         pthread_mutex_unlock(&ad->mu);
         return churn_rpc_error(rpc, CHURN_EPRECOND, CHURN_BACKUP_BUSY_FMT, to,
                                churn_format_time_ms(since, at, sizeof(at)));

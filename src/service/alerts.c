@@ -27,7 +27,7 @@
 #include "churn/service_metrics.h"
 #include "churn/store.h"
 #include "churn_proto.h"
-#include "alert_engine.h"
+#include "../engine/alert_engine.h"
 #include "service_internal.h"
 
 #define WATCH_ARENA       (256u * 1024u) /* one alert message being built */
@@ -152,6 +152,9 @@ escalation_reason_of(const char *name)
 }
 
 /* enum churn_alert_change has the proto's values (checked at compile time). */
+_Static_assert((int)CHURN_CHANGE_ACTION_CALLED ==
+                   (int)CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_ACTION_CALLED,
+               "alert change values (issue 15)");
 _Static_assert((int)CHURN_CHANGE_OUTCOME_RECORDED ==
                        (int)CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_OUTCOME_RECORDED &&
                    (int)CHURN_CHANGE_WOKEN == (int)CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_WOKEN &&
@@ -293,6 +296,17 @@ alert_to_proto(const struct churn_alert *a, struct churn_arena *ar)
         o->actor = (char *)a->outcome_actor;
         o->observed_at_ms = a->outcome_observed_ms;
         m->outcome = o;
+    }
+    if (a->action.webhook[0]) { /* issue 15: the playbook's webhook action */
+        Churn__V1__ActionCall *c = churn_arena_alloc(ar, sizeof(*c));
+        if (!c)
+            return NULL;
+        *c = (Churn__V1__ActionCall)CHURN__V1__ACTION_CALL__INIT;
+        c->webhook = (char *)a->action.webhook;
+        c->http_status = a->action_call.http_status;
+        c->called_at_ms = a->action_call.called_ms;
+        c->attempts = (int32_t)a->action_call.attempts;
+        m->action_call = c;
     }
     return m;
 }

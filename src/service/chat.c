@@ -18,6 +18,8 @@
 #include "churn/alloc.h"
 #include "churn/clock.h"
 #include "churn/log.h"
+#include "churn/score.h"
+#include "churn/score_index.h"
 #include "churn/sentiment.h"
 #include "churn/sentiment_tracker.h"
 #include "churn/service.h"
@@ -197,7 +199,7 @@ struct conversation {
     double signalled_dissatisfaction;
     /* the customer's last score, reused while the record is unchanged (NULL: none yet, or
      * reuse is off) */
-    struct churn__score_memo *score_memo;
+    struct churn_score_memo *score_memo;
 };
 
 /* A customer turn's signal is written to the record only when the record would change: the
@@ -347,7 +349,7 @@ static void
 close_conversation(struct chat_stream *cs, struct conversation *c)
 {
     size_t i = (size_t)(c - cs->convs);
-    churn__score_memo_free(c->score_memo);
+    churn_free(c->score_memo);
     cs->convs[i] = cs->convs[--cs->n];
 }
 
@@ -381,36 +383,42 @@ turn_error(struct churn_rpc *rpc, const Churn__V1__AnalyzeChatRequest *req, enum
     return churn__chat_outbox_answer(cs->ob, &resp.base, req->turn_sequence, 0);
 }
 
-/* Submit the turn's chat signal to the customer's record (asynchronous, best effort). */
+/* The turn's chat signal for the customer's record: built before the turn is scored (the
+ * score sees it applied), submitted once the answer is queued (asynchronous, best effort). */
 struct chat_signal {
     struct churn_services *svc;
     struct churn_event ev;
     struct churn_event_result result;
     char event_id[CHURN_ID_MAX + 24];
     char customer_id[CHURN_ID_MAX + 1];
+    bool scored; /* @score is the customer's score with the signal applied */
+    struct churn_score score;
 };
 
 static void
 chat_signal_done(void *user, enum churn_err err, const struct churn_event_result *r, size_t n)
 {
     struct chat_signal *sig = user;
-    /* the turn changed the customer's chat features: rescore (tier and jump alerts) */
+    /* the turn changed the customer's chat features: rescore (tier and jump alerts) with the
+     * score the turn already computed from the record as the signal left it */
     if (err == CHURN_OK && n == 1 && r[0].status == CHURN_EVENT_ACCEPTED) {
         const char *id = sig->customer_id;
-        churn__alerts_rescore(sig->svc->alerts, &id, 1);
+        if (!sig->scored || !churn__alerts_rescore_scored(sig->svc->alerts, &sig->score))
+            churn__alerts_rescore(sig->svc->alerts, &id, 1);
     }
     churn_free(sig);
 }
 
-static void
-record_chat_signal(struct churn_services *svc, const struct conversation *c, uint64_t seq,
-                   int64_t at_ms, double dissatisfaction, bool escalated, bool intent)
+/* The chat signal of turn @seq of @c at @at_ms (NULL: no writer, or out of memory). */
+static struct chat_signal *
+chat_signal_new(struct churn_services *svc, const struct conversation *c, uint64_t seq,
+                int64_t at_ms, double dissatisfaction, bool escalated, bool intent)
 {
     if (!svc->writer)
-        return;
+        return NULL;
     struct chat_signal *sig = churn_calloc(1, sizeof(*sig));
     if (!sig)
-        return;
+        return NULL;
     snprintf(sig->event_id, sizeof(sig->event_id), "chat:%.100s:%llu", c->id,
              (unsigned long long)seq);
     snprintf(sig->customer_id, sizeof(sig->customer_id), "%s", c->customer_id);
@@ -422,6 +430,12 @@ record_chat_signal(struct churn_services *svc, const struct conversation *c, uin
     sig->ev.chat.dissatisfaction = dissatisfaction;
     sig->ev.chat.escalated = escalated;
     sig->ev.chat.churn_intent = intent;
+    return sig;
+}
+
+static void
+chat_signal_submit(struct churn_services *svc, struct chat_signal *sig)
+{
     if (churn_store_writer_submit(svc->writer, &sig->ev, 1, &sig->result, chat_signal_done, sig) !=
         CHURN_OK)
         churn_free(sig);
@@ -433,6 +447,115 @@ struct turn_outcome {
     uint64_t sequence, seen;
 };
 
+/* The alert cause of an escalating decision. */
+static enum churn_alert_cause
+escalation_cause(const struct churn_chat_decision *d)
+{
+    return d->reason == CHURN_CHAT_REASON_CHURN_INTENT ? CHURN_CAUSE_CHURN_INTENT
+                                                       : CHURN_CAUSE_CHAT_ESCALATION;
+}
+
+/* The customer's current score as the tracker's hint: the index's (kept by the last score,
+ * no model evaluation), else scored now (a customer never scored since start-up). */
+static void
+turn_hint(struct churn_services *svc, const char *customer_id,
+          struct churn_chat_customer_hint *hint)
+{
+    struct churn_score_index_item it;
+    if (svc->scores && churn_score_index_get(svc->scores, customer_id, &it)) {
+        hint->churn_probability = it.probability;
+        hint->high_value = it.value_tier == CHURN_TIER_HIGH;
+        return;
+    }
+    struct churn_score *sc = churn_malloc(sizeof(*sc));
+    struct churn_score_request bare = {0};
+    char msg[300];
+    if (sc && churn_scorer_score(svc->scoring, NULL, customer_id, &bare, NULL, sc, msg,
+                                 sizeof(msg)) == CHURN_OK) {
+        hint->churn_probability = sc->probability;
+        hint->high_value = sc->value_tier == CHURN_TIER_HIGH;
+    }
+    churn_free(sc);
+}
+
+#define ANSWER_REASONS 3 /* the reasons a turn's answer shows */
+
+/* Score @customer_id once for the turn, with @sig (NULL: none) applied first, into @resp's
+ * score (or its score error); returns the score (in @a), NULL on error. */
+static struct churn_score *
+turn_score(struct churn_services *svc, struct conversation *c, const char *customer_id,
+           struct chat_signal *sig, struct churn_arena *a, Churn__V1__AnalyzeChatResponse *resp,
+           Churn__V1__ErrorDetail *err, char *msg, size_t msglen)
+{
+    struct churn_score_request req = {
+        .max_reasons = CHURN_ALERT_MAX_REASONS, .explain = true, .contributions = true};
+    struct churn_score *ds = churn_arena_alloc(a, sizeof(*ds));
+    enum churn_err e = CHURN_ETOOBIG;
+    snprintf(msg, msglen, "response too large");
+    if (ds && sig)
+        e = churn_scorer_score_after(svc->scoring, customer_id, &sig->ev, &req, ds, msg, msglen);
+    if (ds && (!sig || e == CHURN_EINVAL)) { /* no signal, or one the store will refuse */
+        if (!c->score_memo && svc->chat_score_reuse_ms > 0) {
+            c->score_memo = churn_calloc(1, sizeof(*c->score_memo)); /* NULL: score anyway */
+            if (c->score_memo)
+                c->score_memo->reuse_ms = svc->chat_score_reuse_ms;
+        }
+        e = churn_scorer_score(svc->scoring, NULL, customer_id, &req, c->score_memo, ds, msg,
+                               msglen);
+    }
+    if (e == CHURN_OK) {
+        size_t n = ds->n_reasons;
+        ds->n_reasons = n < ANSWER_REASONS ? n : ANSWER_REASONS;
+        resp->score = churn__score_to_proto(ds, a);
+        ds->n_reasons = n;
+        if (!resp->score) {
+            e = CHURN_ETOOBIG;
+            snprintf(msg, msglen, "response too large");
+        }
+    }
+    if (e) {
+        err->code = churn_rpc_status_code(e);
+        err->message = msg;
+        resp->score_result_case = CHURN__V1__ANALYZE_CHAT_RESPONSE__SCORE_RESULT_SCORE_ERROR;
+        resp->score_error = err;
+        return NULL;
+    }
+    resp->score_result_case = CHURN__V1__ANALYZE_CHAT_RESPONSE__SCORE_RESULT_SCORE;
+    if (sig && sig->ev.customer_id) {
+        sig->score = *ds;
+        sig->scored = true;
+    }
+    return ds;
+}
+
+/* The escalating turn's suggested action: the playbook's for the alert it raises (as that
+ * alert gets it), else a hand-off to a person (no playbook, or the customer is held out: a
+ * customer asking in a live chat is never left alone). NULL when @a is full. */
+static Churn__V1__Action *
+turn_action(struct churn_services *svc, const char *customer_id, const struct churn_score *ds,
+            const struct churn_chat_decision *d, struct churn_arena *a)
+{
+    Churn__V1__Action *act = churn_arena_alloc(a, sizeof(*act));
+    if (!act)
+        return NULL;
+    churn__v1__action__init(act);
+    struct churn_alert_action pa;
+    char playbook[CHURN_ALERT_NAME_MAX];
+    if (churn__alerts_suggest(svc->alerts, ds ? ds->risk_tier : CHURN_TIER_UNSPECIFIED,
+                              ds ? ds->value_tier : CHURN_TIER_UNSPECIFIED, escalation_cause(d),
+                              customer_id, &pa, playbook, sizeof(playbook)) &&
+        pa.kind != CHURN_ACTION_NONE) {
+        act->kind = (Churn__V1__ActionKind)pa.kind;
+        act->detail = churn_arena_strdup(a, pa.detail);
+        act->coupon_value = pa.coupon_value;
+        act->playbook_id = churn_arena_strdup(a, playbook);
+        return act->detail && act->playbook_id ? act : NULL;
+    }
+    act->kind = CHURN__V1__ACTION_KIND__ACTION_KIND_HUMAN_HANDOFF;
+    act->detail = (char *)"transfer the chat to a retention specialist";
+    return act;
+}
+
 /*
  * Queue the answer of an accepted turn behind the durable commit of what it reports: the
  * conversation's new state (@next) through the saver, and for an escalation first its alert.
@@ -442,7 +565,8 @@ struct turn_outcome {
 static enum churn_err
 queue_durable_answer(struct churn_rpc *rpc, const struct conversation *c,
                      const Churn__V1__AnalyzeChatRequest *req, const ProtobufCMessage *resp,
-                     const struct turn_outcome *next, const struct churn_chat_decision *d)
+                     const struct turn_outcome *next, const struct churn_chat_decision *d,
+                     const struct churn_score *score)
 {
     struct churn_services *svc = churn_rpc_service(rpc);
     struct chat_stream *cs = *churn_rpc_state(rpc);
@@ -460,13 +584,13 @@ queue_durable_answer(struct churn_rpc *rpc, const struct conversation *c,
             .alerts = svc->alerts,
             .customer_id = c->customer_id,
             .conversation_id = c->id,
-            .cause = d->reason == CHURN_CHAT_REASON_CHURN_INTENT ? CHURN_CAUSE_CHURN_INTENT
-                                                                 : CHURN_CAUSE_CHAT_ESCALATION,
+            .cause = escalation_cause(d),
             .reason = churn_chat_reason_name(d->reason),
             .evidence = req->text,
             .confidence = d->confidence,
             .state = rec,
             .state_len = len,
+            .score = score,
         };
         return churn__chat_outbox_escalation(cs->ob, resp, req->turn_sequence, &esc);
     }
@@ -627,28 +751,10 @@ chat_turn(struct churn_rpc *rpc, const ProtobufCMessage *msg)
         return churn__chat_outbox_answer(cs->ob, &resp.base, req->turn_sequence, 0);
     }
 
-    /* the customer's score first: it sets how sensitive the escalation is */
+    /* how sensitive the escalation is: the customer's current score, from the index */
     struct churn_chat_customer_hint hint = {.churn_probability = -1};
-    Churn__V1__Score *score = NULL;
-    Churn__V1__ErrorDetail score_err = CHURN__V1__ERROR_DETAIL__INIT;
-    char score_msg[300];
-    if (customer) {
-        if (!c->score_memo && svc->chat_score_reuse_ms > 0)
-            c->score_memo = churn_calloc(1, sizeof(*c->score_memo)); /* NULL: score anyway */
-        enum churn_err e = churn__score_customer(svc, req->customer_id, 3, c->score_memo, a, &score,
-                                                 score_msg, sizeof(score_msg));
-        if (e == CHURN_OK) {
-            hint.churn_probability = score->probability;
-            hint.high_value = score->value_tier == CHURN__V1__VALUE_TIER__VALUE_TIER_HIGH;
-            resp.score_result_case = CHURN__V1__ANALYZE_CHAT_RESPONSE__SCORE_RESULT_SCORE;
-            resp.score = score;
-        } else {
-            score_err.code = churn_rpc_status_code(e);
-            score_err.message = score_msg;
-            resp.score_result_case = CHURN__V1__ANALYZE_CHAT_RESPONSE__SCORE_RESULT_SCORE_ERROR;
-            resp.score_error = &score_err;
-        }
-    }
+    if (customer)
+        turn_hint(svc, req->customer_id, &hint);
 
     /* the turn's state is a copy until the durable path accepted it: a refused turn changes
      * nothing, so resending it is processed afresh */
@@ -664,8 +770,21 @@ chat_turn(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     resp.customer_turns = (int32_t)next.state.customer_turns;
     resp.churn_intent_seen = next.state.churn_intent;
 
+    /* the customer's score once, after the turn's signal: the answer, the alert and the
+     * rescore all use it */
+    struct chat_signal *sig = NULL;
+    if (customer &&
+        signal_worth_writing(c, now, next.state.dissatisfaction, d.escalate, r.churn_intent))
+        sig = chat_signal_new(svc, c, req->turn_sequence, now, next.state.dissatisfaction,
+                              d.escalate, r.churn_intent);
+    struct churn_score *ds = NULL;
+    Churn__V1__ErrorDetail score_err = CHURN__V1__ERROR_DETAIL__INIT;
+    char score_msg[300];
+    if (customer)
+        ds = turn_score(svc, c, req->customer_id, sig, a, &resp, &score_err, score_msg,
+                        sizeof(score_msg));
+
     Churn__V1__Escalation esc = CHURN__V1__ESCALATION__INIT;
-    Churn__V1__Action action = CHURN__V1__ACTION__INIT;
     esc.escalate = d.escalate;
     esc.reason = reason_to_proto(d.reason);
     esc.confidence = d.confidence;
@@ -681,22 +800,20 @@ chat_turn(struct churn_rpc *rpc, const ProtobufCMessage *msg)
                                          "hand this conversation to a person now (%s, "
                                          "confidence %.2f)",
                                          churn_chat_reason_name(d.reason), d.confidence);
-        action.kind = CHURN__V1__ACTION_KIND__ACTION_KIND_HUMAN_HANDOFF;
-        action.detail = (char *)"transfer the chat to a retention specialist";
-        resp.suggested_action = &action;
+        resp.suggested_action = turn_action(svc, req->customer_id, ds, &d, a);
     }
     resp.escalation = &esc;
 
-    e = queue_durable_answer(rpc, c, req, &resp.base, &next, &d);
-    if (e)
+    e = queue_durable_answer(rpc, c, req, &resp.base, &next, &d, ds);
+    if (e) {
+        churn_free(sig);
         return e == CHURN_EAGAIN ? CHURN_OK : e; /* EAGAIN: refused, answered with the error */
+    }
     c->state = next.state;
     c->last_sequence = next.sequence;
     c->seen = next.seen;
-    if (customer &&
-        signal_worth_writing(c, now, c->state.dissatisfaction, d.escalate, r.churn_intent)) {
-        record_chat_signal(svc, c, req->turn_sequence, now, c->state.dissatisfaction, d.escalate,
-                           r.churn_intent);
+    if (sig) {
+        chat_signal_submit(svc, sig);
         bool new_day = !c->signalled || churn_day_of_ms(now) != c->signalled_day;
         if (new_day || c->state.dissatisfaction > c->signalled_dissatisfaction)
             c->signalled_dissatisfaction = c->state.dissatisfaction;
@@ -744,7 +861,7 @@ chat_done(struct churn_rpc *rpc)
         return;
     /* every accepted turn's state is queued already (an escalating one by its alert job) */
     for (size_t i = 0; i < cs->n; i++)
-        churn__score_memo_free(cs->convs[i].score_memo);
+        churn_free(cs->convs[i].score_memo);
     churn_free(cs->convs);
     churn__chat_outbox_close(cs->ob);
 }

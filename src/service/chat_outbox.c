@@ -322,7 +322,7 @@ churn__chat_outbox_escalation(struct churn__chat_outbox *ob, const ProtobufCMess
     atomic_fetch_add(&ob->refs, 1); /* the job's */
     pthread_mutex_unlock(&ob->mu);
     if (churn__alerts_chat(esc->alerts, esc->customer_id, esc->cause, esc->reason, esc->evidence,
-                           esc->confidence, alert_done, a))
+                           esc->confidence, esc->score, alert_done, a))
         return CHURN_OK;
     alert_done(a, CHURN_EAGAIN, 0); /* refused: the stream ends, asking for the turn again */
     return CHURN_OK;

@@ -11,7 +11,7 @@
 #include "churn/log.h"
 #include "churn/snapshot.h"
 #include "churn/store.h"
-#include "alert_engine.h"
+#include "../engine/alert_engine.h"
 
 void
 churn__daily_snapshot(struct churn__alerts *al)
@@ -21,7 +21,7 @@ churn__daily_snapshot(struct churn__alerts *al)
     int64_t t0 = churn_now_ms();
     bool taken = false;
     enum churn_err err =
-        churn_snapshot_take_daily(al->store, t0, keep_days, churn__alerts_snapshot_state, &taken);
+        churn_snapshot_take_daily(al->store, t0, keep_days, churn_snapshot_read_state, &taken);
     if (err) {
         churn_log(CHURN_LOG_WARN, "daily_snapshot_failed",
                   CHURN_LF_STR("error", churn_store_last_error()));

@@ -38,13 +38,24 @@ render(void *ctx, const struct churn_alert *alert, enum churn_delivery_format fo
                                           : churn_services_alert_json(alert, out);
 }
 
+/* Issue 15: a playbook's webhook accepted its action: recorded on the alert. */
+static void
+action_done(void *ctx, const char *dest, const struct churn_alert *alert, int http_status,
+            unsigned attempts, int64_t at_ms)
+{
+    churn__alerts_record_action_call(ctx, dest, alert->id, http_status, attempts, at_ms);
+}
+
 enum churn_err
 churn__delivery_start(struct churn_services *svc)
 {
     if (!svc->delivery_config || svc->delivery_config->n_dests == 0)
         return CHURN_OK;
-    return churn_delivery_start(svc->store, churn__alerts_hub(svc->alerts), svc->delivery_config,
-                                render, NULL, &svc->delivery);
+    struct churn_delivery_config cfg = *svc->delivery_config; /* copied again by the start */
+    cfg.action_done = action_done;
+    cfg.action_ctx = svc->alerts;
+    return churn_delivery_start(svc->store, churn__alerts_hub(svc->alerts), &cfg, render, NULL,
+                                &svc->delivery);
 }
 
 void

@@ -30,7 +30,6 @@
 #define INGEST_MAX_PER_MESSAGE 1000 /* events in one RecordEventsRequest */
 #define INGEST_BATCH_ARENA     (1u << 20)
 #define UPSERT_MAX_CUSTOMERS   1000
-#define STALE_AFTER_MS         (30LL * CHURN_MS_PER_DAY)
 #define FIELD_EVENT            1 /* RecordEventsRequest.event */
 #define FIELD_EVENTS           2 /* RecordEventsRequest.events */
 
@@ -441,20 +440,6 @@ record_done(struct churn_rpc *rpc)
 
 /* ---- UpsertCustomers ------------------------------------------------------------------- */
 
-/* Attribute keys: 1..64 bytes of [a-z0-9_] (ingest.proto). */
-static bool
-attr_key_valid(const char *key)
-{
-    size_t n = strlen(key);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9') ||
-              key[i] == '_'))
-            return false;
-    return true;
-}
-
 static enum churn_err
 attrs_from_proto(const Churn__V1__Customer *c, struct churn_customer_attrs *attrs, bool merge,
                  char *reason, size_t rlen)
@@ -486,11 +471,8 @@ attrs_from_proto(const Churn__V1__Customer *c, struct churn_customer_attrs *attr
         attrs->signup_ms = c->signup_at_ms;
     for (size_t i = 0; i < c->n_numeric_attributes; i++) {
         const Churn__V1__Customer__NumericAttributesEntry *e = c->numeric_attributes[i];
-        if (!attr_key_valid(e->key)) {
-            snprintf(reason, rlen, "numeric_attributes: key '%.64s' must be 1..64 of [a-z0-9_]",
-                     e->key);
+        if (churn_attr_name_check(e->key, "numeric_attributes", reason, rlen))
             return CHURN_EINVAL;
-        }
         if (!isfinite(e->value)) {
             snprintf(reason, rlen, "numeric_attributes[%.64s]: not a finite number", e->key);
             return CHURN_EINVAL;
@@ -505,11 +487,8 @@ attrs_from_proto(const Churn__V1__Customer *c, struct churn_customer_attrs *attr
     }
     for (size_t i = 0; i < c->n_categorical_attributes; i++) {
         const Churn__V1__Customer__CategoricalAttributesEntry *e = c->categorical_attributes[i];
-        if (!attr_key_valid(e->key)) {
-            snprintf(reason, rlen, "categorical_attributes: key '%.64s' must be 1..64 of [a-z0-9_]",
-                     e->key);
+        if (churn_attr_name_check(e->key, "categorical_attributes", reason, rlen))
             return CHURN_EINVAL;
-        }
         if (churn_customer_attrs_set_cat(attrs, e->key, e->value) != CHURN_OK) {
             snprintf(reason, rlen,
                      "categorical_attributes[%.64s]: bad name or value, or more "
@@ -627,69 +606,36 @@ source_of(const char *name)
     return CHURN__V1__DATA_SOURCE__DATA_SOURCE_UNSPECIFIED;
 }
 
-void
-churn__source_freshness(const struct churn_customer *rec, int64_t as_of_ms,
-                        struct churn__source_times *out)
-{
-    memset(out, 0, sizeof(*out));
-    int32_t as_of_day = churn_day_of_ms(as_of_ms);
-    for (unsigned i = 0; i < rec->n_days; i++) {
-        const struct churn_day *d = &rec->days[i];
-        if (d->day > as_of_day)
-            break;
-        int64_t end = ((int64_t)d->day + 1) * CHURN_MS_PER_DAY - 1;
-        if (end > as_of_ms)
-            end = as_of_ms;
-        if (rec->last_seen_ms > 0 && end > rec->last_seen_ms)
-            end = rec->last_seen_ms; /* never later than the newest event */
-        if (d->logins || d->sessions)
-            out->at[CHURN__SRC_ACTIVITY] = end;
-        if (d->orders_completed || d->orders_cancelled || d->orders_refunded)
-            out->at[CHURN__SRC_ORDERS] = end;
-        if (d->tickets_opened || d->tickets_resolved)
-            out->at[CHURN__SRC_SUPPORT] = end;
-        if (d->reviews)
-            out->at[CHURN__SRC_REVIEWS] = end;
-        if (!isnan(d->chat_dissatisfaction) || d->escalations || d->churn_intents)
-            out->at[CHURN__SRC_CHAT] = end;
-        if (d->listings >= 0)
-            out->at[CHURN__SRC_LISTINGS] = end;
-    }
-}
-
-static const Churn__V1__DataSource src_proto[CHURN__SRC_COUNT] = {
-    [CHURN__SRC_ACTIVITY] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_ACTIVITY,
-    [CHURN__SRC_ORDERS] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_ORDERS,
-    [CHURN__SRC_SUPPORT] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_SUPPORT,
-    [CHURN__SRC_REVIEWS] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_REVIEWS,
-    [CHURN__SRC_CHAT] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_CHAT,
-    [CHURN__SRC_LISTINGS] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_LISTINGS,
+static const Churn__V1__DataSource src_proto[CHURN_SOURCE_COUNT] = {
+    [CHURN_SOURCE_ACTIVITY] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_ACTIVITY,
+    [CHURN_SOURCE_ORDERS] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_ORDERS,
+    [CHURN_SOURCE_SUPPORT] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_SUPPORT,
+    [CHURN_SOURCE_REVIEWS] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_REVIEWS,
+    [CHURN_SOURCE_CHAT] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_CHAT,
+    [CHURN_SOURCE_LISTINGS] = CHURN__V1__DATA_SOURCE__DATA_SOURCE_LISTINGS,
 };
 
 Churn__V1__Freshness *
-churn__freshness_to_proto(const struct churn_customer *rec, int64_t as_of_ms, struct churn_arena *a)
+churn__freshness_to_proto(const struct churn_freshness *t, int64_t as_of_ms, struct churn_arena *a)
 {
-    struct churn__source_times t;
-    churn__source_freshness(rec, as_of_ms, &t);
     Churn__V1__Freshness *f = churn_arena_alloc(a, sizeof(*f));
-    Churn__V1__SourceFreshness *sf = churn_arena_alloc(a, CHURN__SRC_COUNT * sizeof(*sf));
-    Churn__V1__SourceFreshness **sfl = churn_arena_alloc(a, CHURN__SRC_COUNT * sizeof(*sfl));
-    Churn__V1__DataSource *stale = churn_arena_alloc(a, CHURN__SRC_COUNT * sizeof(*stale));
+    Churn__V1__SourceFreshness *sf = churn_arena_alloc(a, CHURN_SOURCE_COUNT * sizeof(*sf));
+    Churn__V1__SourceFreshness **sfl = churn_arena_alloc(a, CHURN_SOURCE_COUNT * sizeof(*sfl));
+    Churn__V1__DataSource *stale = churn_arena_alloc(a, CHURN_SOURCE_COUNT * sizeof(*stale));
     if (!f || !sf || !sfl || !stale)
         return NULL;
     churn__v1__freshness__init(f);
-    f->last_event_at_ms = rec->last_seen_ms <= as_of_ms ? rec->last_seen_ms : as_of_ms;
-    for (int s = 0; s < CHURN__SRC_COUNT; s++) {
+    f->last_event_at_ms = t->last_event_ms;
+    for (int s = 0; s < CHURN_SOURCE_COUNT; s++) {
         churn__v1__source_freshness__init(&sf[s]);
         sf[s].source = src_proto[s];
-        sf[s].last_event_at_ms = t.at[s];
-        /* a source that reported once and then went quiet is stale, never "healthy" */
-        sf[s].stale = t.at[s] > 0 && as_of_ms - t.at[s] > STALE_AFTER_MS;
+        sf[s].last_event_at_ms = t->at[s];
+        sf[s].stale = churn_features_source_stale(t, (enum churn_source)s, as_of_ms);
         if (sf[s].stale)
             stale[f->n_stale_sources++] = src_proto[s];
         sfl[s] = &sf[s];
     }
-    f->n_sources = CHURN__SRC_COUNT;
+    f->n_sources = CHURN_SOURCE_COUNT;
     f->sources = sfl;
     f->stale_sources = stale;
     return f;
@@ -769,7 +715,9 @@ get_customer(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessag
         return CHURN_ENOMEM;
     churn__v1__get_customer_response__init(resp);
     resp->customer = customer_to_proto(rec, a);
-    resp->freshness = churn__freshness_to_proto(rec, as_of, a);
+    struct churn_freshness fresh;
+    churn_features_freshness(rec, as_of, &fresh);
+    resp->freshness = churn__freshness_to_proto(&fresh, as_of, a);
     if (!resp->customer || !resp->freshness)
         return CHURN_ENOMEM;
     churn__v1__lifetime_totals__init(tot);

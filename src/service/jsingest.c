@@ -4,7 +4,9 @@
  * each partition in turn (no wait when the partition is empty), decodes the messages into
  * domain events (the RecordEvents conversion), hands them to the store's group-commit writer,
  * waits for the durable commit and only then acknowledges; bad messages are terminated with
- * the reason logged. The applied customers are rescored as for RecordEvents.
+ * the reason logged. The applied customers are rescored as for RecordEvents. When the table
+ * in force changes (a reload), the set of consumers follows it between two passes: partitions
+ * gained get their consumer, partitions lost have theirs deleted.
  */
 #include "churn/jsingest.h"
 
@@ -22,6 +24,7 @@
 #include "churn/clock.h"
 #include "churn/event_codec.h"
 #include "churn/log.h"
+#include "churn/service_metrics.h"
 #include "churn/shard.h"
 #include "service_internal.h"
 
@@ -66,6 +69,8 @@ struct sweep {
 
 struct churn_jsingest {
     struct churn_services *svc;
+    struct churn_shard *owner; /* the table in force */
+    uint64_t epoch;            /* of the table the partitions below follow */
     char shard[NAME_MAX_BYTES];
     char *urls_buf;
     const char *urls[URLS_MAX];
@@ -305,14 +310,17 @@ account(struct churn_jsingest *js, struct batch *b)
         switch (b->results[i].status) {
         case CHURN_EVENT_ACCEPTED:
             atomic_fetch_add(&js->accepted, 1);
+            churn_service_metrics_events(js->svc->metrics, 1, 0);
             if (k == 0 || strcmp(ids[k - 1], b->events[i].customer_id) != 0)
                 ids[k++] = b->events[i].customer_id;
             break;
         case CHURN_EVENT_DUPLICATE:
             atomic_fetch_add(&js->duplicates, 1);
+            churn_service_metrics_events(js->svc->metrics, 0, 1);
             break;
         case CHURN_EVENT_REJECTED:
             atomic_fetch_add(&js->rejected, 1);
+            churn_service_metrics_rejected(js->svc->metrics, b->results[i].reason);
             churn_log(CHURN_LOG_WARN, "jetstream_event_rejected",
                       CHURN_LF_STR("customer_id", b->events[i].customer_id),
                       CHURN_LF_STR("event_id", b->events[i].event_id),
@@ -425,6 +433,89 @@ report(struct churn_jsingest *js)
               CHURN_LF_INT("lag_max_partition", (long long)worst_part));
 }
 
+/* Drop partition @p: its subscription, and its durable consumer (a later owner of the
+ * partition, this shard again included, starts at the stream's first message). */
+static void
+drop_part(struct churn_jsingest *js, struct part *p)
+{
+    natsSubscription_Destroy(p->sub);
+    p->sub = NULL;
+    char stream[64], durable[NAME_MAX_BYTES + 16];
+    snprintf(stream, sizeof(stream), "INGEST_%" PRIu32, p->id);
+    snprintf(durable, sizeof(durable), "churnd-%s", js->shard);
+    jsErrCode jerr = 0;
+    natsStatus s = js->js ? js_DeleteConsumer(js->js, stream, durable, NULL, &jerr) : NATS_OK;
+    if (s != NATS_OK && jerr != JSConsumerNotFoundErr)
+        churn_log(CHURN_LOG_WARN, "jetstream_consumer_not_deleted", CHURN_LF_STR("stream", stream),
+                  CHURN_LF_STR("error", natsStatus_GetText(s)), CHURN_LF_INT("js_error", jerr));
+}
+
+/* New parts for the partitions @ids (ascending), keeping the subscriptions of those already
+ * consumed; the others are dropped. Sizes the sweep for them. */
+static enum churn_err
+replace_parts(struct churn_jsingest *js, const uint32_t *ids, size_t n, size_t *added,
+              size_t *dropped)
+{
+    size_t np = n ? n : 1;
+    struct part *parts = churn_calloc(np, sizeof(*parts));
+    natsMsgList *lists = churn_calloc(np, sizeof(*lists));
+    bool(*good)[FETCH_MESSAGES] = churn_calloc(np, sizeof(*good));
+    if (!parts || !lists || !good) {
+        churn_free(parts);
+        churn_free(lists);
+        churn_free(good);
+        return CHURN_ENOMEM;
+    }
+    size_t o = 0;
+    *added = *dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (; o < js->n_parts && js->parts[o].id < ids[i]; o++, (*dropped)++)
+            drop_part(js, &js->parts[o]);
+        if (o < js->n_parts && js->parts[o].id == ids[i]) {
+            parts[i] = js->parts[o++];
+        } else {
+            parts[i] = (struct part){.id = ids[i]};
+            (*added)++;
+        }
+    }
+    for (; o < js->n_parts; o++, (*dropped)++)
+        drop_part(js, &js->parts[o]);
+    churn_free(js->parts);
+    churn_free(js->sweep->lists);
+    churn_free(js->sweep->good);
+    js->parts = parts;
+    js->n_parts = n;
+    js->sweep->lists = lists;
+    js->sweep->good = good;
+    return CHURN_OK;
+}
+
+/* Follow the table in force when a reload changed it (between passes: no batch in hand). */
+static void
+follow_table(struct churn_jsingest *js, size_t *next)
+{
+    uint64_t epoch = churn_shard_epoch(js->owner);
+    if (epoch == js->epoch)
+        return;
+    uint32_t *ids = NULL;
+    size_t n = 0, added = 0, dropped = 0;
+    enum churn_err err = churn_shard_owned(js->owner, &ids, &n);
+    if (!err)
+        err = replace_parts(js, ids, n, &added, &dropped);
+    churn_free(ids);
+    if (err) {
+        churn_log(CHURN_LOG_ERROR, "jetstream_partitions_unchanged",
+                  CHURN_LF_STR("error", churn_strerror(err)),
+                  CHURN_LF_STR("msg", "retrying on the next pass"));
+        return;
+    }
+    js->epoch = epoch;
+    *next = 0;
+    churn_log(CHURN_LOG_INFO, "jetstream_partitions_changed", CHURN_LF_STR("shard", js->shard),
+              CHURN_LF_INT("epoch", (long long)epoch), CHURN_LF_INT("partitions", (long long)n),
+              CHURN_LF_INT("added", (long long)added), CHURN_LF_INT("dropped", (long long)dropped));
+}
+
 static void *
 run(void *arg)
 {
@@ -438,6 +529,7 @@ run(void *arg)
             sleep_ms(RETRY_SLEEP_MS);
             continue;
         }
+        follow_table(js, &next);
         size_t got = sweep(js, &next);
         bool missing = false;
         for (size_t i = 0; i < js->n_parts; i++)
@@ -479,6 +571,8 @@ churn_jsingest_start(struct churn_services *svc, struct churn_shard *shard, cons
         return churn_fail(errbuf, errlen, CHURN_ENOMEM, "out of memory");
     }
     js->svc = svc;
+    js->owner = shard;
+    js->epoch = churn_shard_epoch(shard);
     snprintf(js->shard, sizeof(js->shard), "%s", churn_shard_name(shard));
     churn_arena_init(&js->batch->strings, BATCH_ARENA);
     pthread_mutex_init(&js->batch->mu, NULL);

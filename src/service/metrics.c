@@ -7,7 +7,8 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#include "alert_engine.h"
+#include "../engine/alert_engine.h"
+#include "churn/score.h"
 #include "churn/delivery.h"
 #include "churn/metrics.h"
 #include "churn/registry.h"
@@ -108,6 +109,21 @@ collect_model(struct churn_services *svc, struct churn_metrics_sink *k)
     bool served = churn_services_has_model(svc);
     churn_metrics_sink_gauge(k, "churn_model_served", "1 while a model is served.", "",
                              served ? 1 : 0);
+    /* issue 12: a chat turn evaluates the model once, and reads reuse stored scores */
+    churn_metrics_sink_counter(k, "churn_model_evaluations_total",
+                               "Times the served model scored a customer.", "",
+                               (double)churn_scorer_evaluations(svc->scoring));
+    bool building;
+    uint64_t builds;
+    int64_t build_ms;
+    churn_score_builder_status(svc->score_builder, &building, &builds, &build_ms);
+    churn_metrics_sink_counter(k, "churn_score_index_builds_total",
+                               "Builds of the score index completed (all customers scored).", "",
+                               (double)builds);
+    churn_metrics_sink_gauge(k, "churn_score_index_building", "1 while the index is being built.",
+                             "", building ? 1 : 0);
+    churn_metrics_sink_gauge(k, "churn_score_index_build_seconds",
+                             "Duration of the last complete build.", "", (double)build_ms / 1000.0);
     struct churn_registry *reg = churn__models_registry(svc);
     uint32_t id = reg ? churn_registry_served_id(reg) : 0;
     churn_metrics_sink_gauge(k, "churn_model_generation",
@@ -202,6 +218,7 @@ churn_services_collect(void *ctx, struct churn_metrics_sink *sink)
     struct churn_services *svc = ctx;
     collect_model(svc, sink);
     collect_store(svc, sink);
+    churn__admin_collect(svc, sink);
     if (!svc->alerts)
         return;
     collect_delivery(svc, sink);

@@ -21,6 +21,7 @@
 #include "churn/retrain.h"
 #include "churn/service.h"
 #include "churn_proto.h"
+#include "churn/score.h"
 #include "service_internal.h"
 
 #define START_CANDIDATES 16 /* registry entries tried at start-up */
@@ -68,7 +69,7 @@ churn__models_registry(struct churn_services *svc)
 static const char *
 served_path(struct churn_services *svc, char *buf, size_t len)
 {
-    churn__scoring_path(svc->scoring, buf, len);
+    churn_scorer_path(svc->scoring, buf, len);
     return buf;
 }
 
@@ -78,7 +79,7 @@ swap_locked(struct churn_services *svc, const char *path, char *old, size_t oldl
             size_t errlen)
 {
     enum churn_err e =
-        churn__scoring_reload(svc->scoring, path, false, old, oldlen, NULL, err, errlen);
+        churn_scorer_reload(svc->scoring, path, false, old, oldlen, NULL, err, errlen);
     if (e == CHURN_OK)
         churn__health_model_served(svc);
     return e;
@@ -239,7 +240,7 @@ static struct churn_model *
 hook_champion(void *user)
 {
     struct churn_services *svc = user;
-    return churn__scoring_model(svc->scoring);
+    return churn_scorer_model(svc->scoring);
 }
 
 /* Serve the retrained model @path, registered as @id: swap, then record the promotion. */

@@ -29,6 +29,9 @@ extern const size_t churn__n_chat_methods;
 extern const struct churn_method churn__model_methods[];
 extern const size_t churn__n_model_methods;
 extern const struct churn_method churn__admin_methods[];
+struct churn_metrics_sink;
+/** churn__admin_collect() - the backups' counters and last success on /metrics (issue 18). */
+void churn__admin_collect(struct churn_services *svc, struct churn_metrics_sink *sink);
 extern const size_t churn__n_admin_methods;
 
 /* health.c: what the statuses mean */
@@ -37,63 +40,41 @@ void churn__health_set_serving(struct churn_services *svc, enum churn_health_sta
 /** churn__health_model_served() - a model now serves: scoring is SERVING (unless draining). */
 void churn__health_model_served(struct churn_services *svc);
 
-/* The event sources whose freshness is reported. */
-enum churn__source {
-    CHURN__SRC_ACTIVITY,
-    CHURN__SRC_ORDERS,
-    CHURN__SRC_SUPPORT,
-    CHURN__SRC_REVIEWS,
-    CHURN__SRC_CHAT,
-    CHURN__SRC_LISTINGS,
-    CHURN__SRC_COUNT,
-};
-
-struct churn__source_times {
-    int64_t at[CHURN__SRC_COUNT]; /* last event of each source at or before as_of (0: none) */
-};
-
-/** churn__source_freshness() - when each source last reported for @rec, as of @as_of_ms. */
-void churn__source_freshness(const struct churn_customer *rec, int64_t as_of_ms,
-                             struct churn__source_times *out);
+#include "churn/features.h"
 
 /**
- * churn__freshness_to_proto() - the Freshness message of @rec at @as_of_ms, in @a; a source
+ * churn__freshness_to_proto() - the Freshness message of @t at @as_of_ms, in @a; a source
  * silent for longer than the staleness limit is listed as stale. NULL when @a is full.
  */
-Churn__V1__Freshness *churn__freshness_to_proto(const struct churn_customer *rec, int64_t as_of_ms,
+Churn__V1__Freshness *churn__freshness_to_proto(const struct churn_freshness *t, int64_t as_of_ms,
                                                 struct churn_arena *a);
 
-/*
- * struct churn__score_memo - one customer's last score, kept by a caller that scores the same
- * customer again and again (a chat conversation scores its customer at every customer turn).
- * It is reused while it is younger than svc->chat_score_reuse_ms and the stored record's
- * bytes, the served model and the tier cuts are all unchanged; the reused score keeps its own
- * scored_at_ms. Zero-initialise; release with churn__score_memo_free(). One thread at a time.
+struct churn_score;
+/**
+ * churn__score_to_proto() - the API's Score message of @s (score_proto.c, the one place a
+ * score becomes a message), every string copied into @a; NULL when @a is full.
  */
-struct churn__score_memo {
-    uint64_t digest;           /* churn_digest64 of the record the score came from */
-    uint64_t model_generation; /* the served model's load */
-    const void *segments;      /* the tier cuts in force (never freed while serving) */
-    int64_t scored_at_ms;
-    size_t max_reasons;
-    Churn__V1__Score *score; /* NULL: empty; a deep copy in arena */
-    struct churn_arena arena;
-};
+Churn__V1__Score *churn__score_to_proto(const struct churn_score *s, struct churn_arena *a);
 
-/** churn__score_memo_free() - release @memo (NULL is fine). */
-void churn__score_memo_free(struct churn__score_memo *memo);
+struct churn_served;
+/**
+ * churn__score_for_response() - score @id with @m for a response (@k reasons, explained),
+ * using @scratch, as a message in @a. Errors as churn_scorer_score() (message in @err), and
+ * CHURN_ETOOBIG when @a is full.
+ */
+enum churn_err churn__score_for_response(struct churn_services *svc, struct churn_served *m,
+                                         const char *id, size_t k, struct churn_score *scratch,
+                                         struct churn_arena *a, Churn__V1__Score **out, char *err,
+                                         size_t errlen);
 
 /**
- * churn__score_customer() - score @customer_id with the served model (chat and alerts use
- * it), or reuse the score in @memo (NULL: always score) as struct churn__score_memo says, and
- * keep the new one there. The score's strings live in @a, or in @memo when it was reused
- * (valid until the next call with @memo: serialize it before). On error @msg says why:
- * CHURN_ENOTFOUND (unknown customer), CHURN_EPRECOND (no model), CHURN_EUNAVAIL (no store).
+ * churn__at_risk_from_index() - answer ListAtRiskCustomers @req (validated; @k reasons) from
+ * the score index (at_risk.c). CHURN_EAGAIN when the index cannot answer yet (not built, or
+ * too many changes not rescored): the caller scans the store.
  */
-enum churn_err churn__score_customer(struct churn_services *svc, const char *customer_id,
-                                     size_t max_reasons, struct churn__score_memo *memo,
-                                     struct churn_arena *a, Churn__V1__Score **out, char *msg,
-                                     size_t msglen);
+enum churn_err churn__at_risk_from_index(struct churn_rpc *rpc,
+                                         const Churn__V1__ListAtRiskCustomersRequest *req, size_t k,
+                                         ProtobufCMessage **out);
 
 /* chat_saver.c: conversation states written to the store off the request path */
 struct churn__chat_saver;
@@ -128,41 +109,6 @@ void churn__chat_saver_unwatch(struct churn__chat_saver *sv, struct churn__chat_
 void churn__chat_saver_flush(struct churn__chat_saver *sv);
 /** churn__chat_saver_stop() - write what is queued, stop the thread, free. NULL is a no-op. */
 void churn__chat_saver_stop(struct churn__chat_saver *sv);
-
-/* scoring.c: the served model and the per-thread scoring state */
-struct churn__scoring;
-enum churn_err churn__scoring_create(const char *model_path, struct churn__scoring **out, char *err,
-                                     size_t errlen);
-void churn__scoring_destroy(struct churn__scoring *sc);
-void churn__scoring_release_threads(struct churn__scoring *sc);
-struct churn__served_model;
-struct churn_segments;
-/**
- * churn__scoring_set_segments() - the tier cut-offs scores use from now on (copied; the
- * sweep computes them). Scores in progress finish with the previous ones.
- */
-enum churn_err churn__scoring_set_segments(struct churn__scoring *sc,
-                                           const struct churn_segments *cuts);
-/** churn__scoring_has_model() - whether a model is being served. */
-bool churn__scoring_has_model(struct churn__scoring *sc);
-/** churn__scoring_segments() - the cut-offs in force. */
-void churn__scoring_segments(struct churn__scoring *sc, struct churn_segments *out);
-/*
- * churn__scoring_reload() - load @path (empty: the file being served) and, unless @dry_run,
- * swap it in. @old_version receives the version serving before; @loaded, when not NULL, one
- * reference to the model loaded, which the caller drops.
- */
-enum churn_err churn__scoring_reload(struct churn__scoring *sc, const char *path, bool dry_run,
-                                     char *old_version, size_t old_len,
-                                     struct churn__served_model **loaded, char *err, size_t errlen);
-
-/** churn__scoring_path() - the path of the model file serving now ("" if none), into @out. */
-void churn__scoring_path(struct churn__scoring *sc, char *out, size_t len);
-/**
- * churn__scoring_model() - one reference to the model serving now (NULL if none), which the
- * caller drops with churn_model_unref().
- */
-struct churn_model *churn__scoring_model(struct churn__scoring *sc);
 
 /* models.c: the model registry of the store, the served model across restarts */
 #include "churn/registry.h"
@@ -267,7 +213,8 @@ void churn__alerts_stop(struct churn__alerts *al);
 typedef void churn__chat_alert_done_fn(void *ctx, enum churn_err err, uint64_t alert_sequence);
 
 /**
- * churn__alerts_chat() - queue a chat alert job (copied; evidence cut on a UTF-8 boundary).
+ * churn__alerts_chat() - queue a chat alert job (copied; evidence cut on a UTF-8 boundary),
+ * with the customer's @score when the caller has it (NULL: the engine scores the customer).
  * Never blocks. @done (may be NULL) is called exactly once with @done_ctx when the job's
  * alert is durable or failed, unless this returns false: @al is NULL, the id is too long or
  * the queue is full (logged). A chat stream keeps at most one job in flight (it waits for
@@ -275,7 +222,8 @@ typedef void churn__chat_alert_done_fn(void *ctx, enum churn_err err, uint64_t a
  */
 bool churn__alerts_chat(struct churn__alerts *al, const char *customer_id,
                         enum churn_alert_cause cause, const char *reason, const char *evidence,
-                        double confidence, churn__chat_alert_done_fn *done, void *done_ctx);
+                        double confidence, const struct churn_score *score,
+                        churn__chat_alert_done_fn *done, void *done_ctx);
 /**
  * churn__alerts_rescore() - queue a rescore job for each of the @n customers (ids copied):
  * the engine scores them and raises, updates or auto-closes TIER_WORSENED and
@@ -283,6 +231,21 @@ bool churn__alerts_chat(struct churn__alerts *al, const char *customer_id,
  * counted and logged once per call. Returns how many were queued (0 when @al is NULL).
  */
 size_t churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids, size_t n);
+/**
+ * churn__alerts_rescore_scored() - queue a rescore of @sc's customer that uses @sc (copied)
+ * instead of scoring again: the caller computed it from the record as its own change left it
+ * (a chat turn's signal). A plain rescore queued later for the customer scores afresh.
+ * Returns whether it was queued.
+ */
+bool churn__alerts_rescore_scored(struct churn__alerts *al, const struct churn_score *sc);
+/**
+ * churn__alerts_suggest() - the playbook action for an alert of @cause on a customer with
+ * @risk and @value tiers (0: unscored, matched as LOW), as an alert would get it; false when
+ * no playbook matches, the customer is held out, or @al is NULL.
+ */
+bool churn__alerts_suggest(struct churn__alerts *al, enum churn_tier risk, enum churn_tier value,
+                           enum churn_alert_cause cause, const char *customer_id,
+                           struct churn_alert_action *out, char *playbook_id, size_t len);
 /** churn__alerts_read() - the log entry @seq decoded into *@out; CHURN_ENOTFOUND if none. */
 enum churn_err churn__alerts_read(struct churn__alerts *al, uint64_t seq, struct churn_alert *out);
 /**
@@ -336,6 +299,14 @@ Churn__V1__Outcome churn__outcome_to_proto(enum churn_outcome o);
 Churn__V1__Alert *churn__alert_to_proto(const struct churn_alert *a, struct churn_arena *ar);
 
 /**
+ * churn__alerts_record_action_call() - issue 15: the playbook webhook @dest accepted the action
+ * of alert @id (HTTP @http_status, @attempts attempts, at @at_ms): an ACTION_CALLED revision,
+ * logged (action_called); a call already recorded is left as it is. Any thread.
+ */
+void churn__alerts_record_action_call(struct churn__alerts *al, const char *dest, uint64_t id,
+                                      int http_status, unsigned attempts, int64_t at_ms);
+
+/**
  * churn__delivery_start() - start delivering alert changes to svc->delivery_config's
  * destinations (none: nothing runs), after the alert engine started. churn__delivery_stop()
  * stops it (before the alert engine stops; idempotent).
@@ -379,7 +350,8 @@ struct churn__chat_escalation {
     enum churn_alert_cause cause;
     const char *reason, *evidence;
     double confidence;
-    const void *state; /* the conversation record after the turn */
+    const void *state;               /* the conversation record after the turn */
+    const struct churn_score *score; /* the turn's score (NULL: none) */
     size_t state_len;
 };
 

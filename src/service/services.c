@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "churn/alloc.h"
+#include "churn/score.h"
 #include "churn/score_index.h"
 #include "churn/log.h"
 #include "churn/service.h"
@@ -69,7 +70,7 @@ churn_services_init(struct churn_services *svc, char *errbuf, size_t errlen)
     enum churn_err err = churn_health_create(&svc->health);
     if (err)
         goto out_fail;
-    err = churn__scoring_create(NULL, &svc->scoring, errbuf, errlen);
+    err = churn_scorer_create(&svc->scoring);
     if (err)
         goto out_fail;
     err = churn_score_index_create(&svc->scores);
@@ -118,7 +119,7 @@ churn_services_fini(struct churn_services *svc)
     churn_free(svc->methods);
     churn_reflection_close(svc->reflection);
     churn_health_destroy(svc->health);
-    churn__scoring_destroy(svc->scoring);
+    churn_scorer_destroy(svc->scoring);
     churn_score_index_destroy(svc->scores);
     memset(svc, 0, sizeof(*svc));
 }
@@ -134,7 +135,7 @@ churn_services_load_model(struct churn_services *svc, const char *path, char *er
 bool
 churn_services_has_model(struct churn_services *svc)
 {
-    return churn__scoring_has_model(svc->scoring);
+    return churn_scorer_has_model(svc->scoring);
 }
 
 enum churn_err
@@ -146,6 +147,7 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
         return err;
     svc->store = store;
     svc->writer = writer;
+    churn_scorer_attach(svc->scoring, store, svc->scores);
     char why[512];
     err = churn__models_open(svc, why, sizeof(why));
     if (err)
@@ -159,10 +161,19 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
             svc->alerts = NULL;
         }
     }
+    if (!err) {
+        err = churn_score_builder_start(svc->scoring, store, svc->scores, &svc->score_builder);
+        if (err) {
+            churn__delivery_stop(svc);
+            churn__alerts_stop(svc->alerts);
+            svc->alerts = NULL;
+        }
+    }
     if (err) {
         churn__models_close(svc);
         churn__chat_saver_stop(svc->chat_saver);
         svc->chat_saver = NULL;
+        churn_scorer_detach(svc->scoring);
         svc->store = NULL;
         svc->writer = NULL;
         return err;
@@ -183,12 +194,14 @@ churn_services_detach_store(struct churn_services *svc)
 {
     churn_services_stop_admin(svc); /* a backup in progress completes first */
     churn_services_stop_retrainer(svc);
+    churn_score_builder_stop(svc->score_builder);
+    svc->score_builder = NULL;
     churn__delivery_stop(svc);
     churn__alerts_stop(svc->alerts);
     svc->alerts = NULL;
     churn__chat_saver_stop(svc->chat_saver);
     svc->chat_saver = NULL;
-    churn__scoring_release_threads(svc->scoring);
+    churn_scorer_detach(svc->scoring);
     churn__models_close(svc);
     svc->store = NULL;
     svc->writer = NULL;

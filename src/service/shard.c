@@ -402,7 +402,7 @@ churn_shard_owned(struct churn_shard *sh, uint32_t **parts, size_t *n)
     uint32_t *p = churn_malloc((size_t)t->partitions * sizeof(*p));
     size_t k = 0;
     for (uint32_t i = 0; p && i < t->partitions; i++)
-        if (t->owner[i] == sh->self && !t->moving[i])
+        if (t->owner[i] == sh->self)
             p[k++] = i;
     pthread_mutex_unlock(&sh->mu);
     *parts = p;

@@ -3,11 +3,13 @@
  * copy from one read transaction into a temporary directory beside the destination, the facts
  * of that copy read back from it (format, event and alert sequences, customers), the served
  * model's file, a self-checksummed MANIFEST.json with the SHA-256 of every file, fsync of
- * every file and directory, then one rename; the verification of a backup, its restore into a
- * new data directory, and the naming and pruning of scheduled backups. One backup per store
- * at a time (a small table of running backups).
+ * every file and directory, then one rename. The copy goes through a pipe to a paced writer
+ * that hashes it on the way, holds its write rate and keeps at most a few MiB of it dirty in
+ * the page cache, so that serving and the store's own commits keep their latency; the verification
+ * of a backup, its restore into a new data directory, and the naming and pruning of scheduled
+ * backups. One backup per store at a time (a small table of running backups).
  */
-#define _GNU_SOURCE /* mkdtemp, O_DIRECTORY */
+#define _GNU_SOURCE /* mkdtemp, O_DIRECTORY, pipe2, F_SETPIPE_SZ, sync_file_range */
 #include "churn/backup.h"
 
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -38,6 +41,8 @@
 #define SELF_SUM_KEY  "manifest_sha256"
 #define IO_CHUNK      (1 << 20)
 #define RUNNING_MAX   8
+#define SYNC_WINDOW   (8 << 20) /* bytes of a copy pushed to disk at a time */
+#define PIPE_BYTES    (1 << 20) /* the pipe between LMDB's copy and our writer */
 
 /* ---- one backup per store ------------------------------------------------------------------ */
 
@@ -142,12 +147,56 @@ sha256_hex(const void *data, size_t len, char out[65])
 }
 
 /*
+ * struct pace - how a copy is written: at most @bytes_per_s (0: as fast as the disk takes it),
+ * its bytes pushed to disk every SYNC_WINDOW and then dropped from the page cache, so the copy
+ * never piles up dirty pages that the store's own commits (fdatasync) would wait behind, nor
+ * evicts the pages serving reads.
+ */
+struct pace {
+    uint64_t bytes_per_s;
+    int64_t t0_ns;
+    uint64_t queued; /* bytes whose write-out has been started */
+    uint64_t synced; /* bytes on disk and dropped from the cache */
+};
+
+/* After @written bytes of @out: start the write-out of the last window, wait for the one
+ * before and drop it from the cache, then sleep until the rate allows the next bytes. */
+static enum churn_err
+pace_after(struct pace *p, int out, const char *out_path, uint64_t written, char *err,
+           size_t errlen)
+{
+    if (written - p->queued >= SYNC_WINDOW) {
+        unsigned wait =
+            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+        if (sync_file_range(out, (off_t)p->queued, (off_t)(written - p->queued),
+                            SYNC_FILE_RANGE_WRITE) != 0 ||
+            (p->queued > p->synced &&
+             sync_file_range(out, (off_t)p->synced, (off_t)(p->queued - p->synced), wait) != 0))
+            return io_fail(err, errlen, "writing", out_path);
+        posix_fadvise(out, (off_t)p->synced, (off_t)(p->queued - p->synced), POSIX_FADV_DONTNEED);
+        p->synced = p->queued;
+        p->queued = written;
+    }
+    if (p->bytes_per_s) {
+        int64_t due = p->t0_ns + (int64_t)((double)written * 1e9 / (double)p->bytes_per_s);
+        int64_t now = churn_mono_ns();
+        if (due > now) {
+            struct timespec ts = {(time_t)((due - now) / 1000000000),
+                                  (long)((due - now) % 1000000000)};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return CHURN_OK;
+}
+
+/*
  * Read @in (from its start) to the end, hashing it; with @out >= 0 also write every byte
- * there. @f gets the size and digest. @in_path/@out_path name the files in messages.
+ * there, paced by @pace (NULL: unpaced). @f gets the size and digest. @in_path/@out_path name
+ * the files in messages.
  */
 static enum churn_err
-stream_file(int in, const char *in_path, int out, const char *out_path, struct churn_backup_file *f,
-            char *err, size_t errlen)
+stream_file(int in, const char *in_path, int out, const char *out_path, struct pace *pace,
+            struct churn_backup_file *f, char *err, size_t errlen)
 {
     enum churn_err e = CHURN_OK;
     unsigned char *buf = churn_malloc(IO_CHUNK);
@@ -179,6 +228,8 @@ stream_file(int in, const char *in_path, int out, const char *out_path, struct c
             }
             off += w;
         }
+        if (pace && (e = pace_after(pace, out, out_path, f->size, err, errlen)))
+            goto out;
     }
     unsigned char d[32];
     unsigned int dlen = 0;
@@ -197,7 +248,7 @@ hash_file(const char *path, struct churn_backup_file *f, char *err, size_t errle
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return io_fail(err, errlen, "opening", path);
-    enum churn_err e = stream_file(fd, path, -1, NULL, f, err, errlen);
+    enum churn_err e = stream_file(fd, path, -1, NULL, NULL, f, err, errlen);
     posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     close(fd);
     return e;
@@ -219,7 +270,7 @@ copy_file(const char *from, const char *to, struct churn_backup_file *f, char *e
         close(in);
         return e;
     }
-    enum churn_err e = stream_file(in, from, out, to, f, err, errlen);
+    enum churn_err e = stream_file(in, from, out, to, NULL, f, err, errlen);
     if (!e && fsync(out) != 0)
         e = io_fail(err, errlen, "syncing", to);
     posix_fadvise(in, 0, 0, POSIX_FADV_DONTNEED);
@@ -249,27 +300,73 @@ rm_tree(const char *path)
 
 /* ---- the copy ------------------------------------------------------------------------------ */
 
-/* LMDB's compacting copy of @s into the new file @path, synced. */
-static enum churn_err
-copy_store(struct churn_store *s, const char *path, char *err, size_t errlen)
+/* struct copier - LMDB's compacting copy of a store into the write end of a pipe. */
+struct copier {
+    struct churn_store *s;
+    int fd; /* closed by the copier when done */
+    int rc; /* mdb_env_copyfd2's */
+};
+
+static void *
+copier_main(void *arg)
 {
+    struct copier *c = arg;
+    /* the copy's read transaction must not see a remap */
+    churn__store_copy_begin(c->s);
+    c->rc = mdb_env_copyfd2(c->s->env, c->fd, MDB_CP_COMPACT);
+    churn__store_copy_end(c->s);
+    close(c->fd);
+    return NULL;
+}
+
+/* Read the pipe to its end (after a failure: the copier must finish to let go of the store). */
+static void
+drain(int fd)
+{
+    char buf[65536];
+    while (read(fd, buf, sizeof(buf)) > 0 || errno == EINTR)
+        errno = 0;
+}
+
+/*
+ * LMDB's compacting copy of @s into the new file @path, written at most @bytes_per_s (0:
+ * unpaced) by this thread from a pipe, hashed on the way into @f, synced.
+ */
+static enum churn_err
+copy_store(struct churn_store *s, const char *path, uint64_t bytes_per_s,
+           struct churn_backup_file *f, char *err, size_t errlen)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return io_fail(err, errlen, "creating a pipe for", path);
+    fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES); /* fewer wake-ups; the default works too */
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return io_fail(err, errlen, "creating", path);
-    /* the copy's read transaction must not see a remap: hold the remap lock shared */
-    pthread_rwlock_rdlock(&s->remap);
-    int rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
-    pthread_rwlock_unlock(&s->remap);
+    struct copier c = {s, fds[1], 0};
+    pthread_t t;
     enum churn_err e = CHURN_OK;
-    if (rc == ENOSPC || rc == EDQUOT)
-        e = churn_fail(err, errlen, CHURN_EFULL, "writing %s: the disk is full", path);
-    else if (rc)
-        e = churn_fail(err, errlen, rc > 0 ? churn_err_from_errno(rc) : CHURN_EIO,
-                       "copying the store to %s: %s", path, mdb_strerror(rc));
-    else if (fsync(fd) != 0)
+    if (fd < 0)
+        e = io_fail(err, errlen, "creating", path);
+    else if ((errno = pthread_create(&t, NULL, copier_main, &c)) != 0)
+        e = io_fail(err, errlen, "starting the copy of", path);
+    if (e) {
+        close(fds[1]);
+        goto out;
+    }
+    struct pace pace = {.bytes_per_s = bytes_per_s, .t0_ns = churn_mono_ns()};
+    e = stream_file(fds[0], "the store's copy", fd, path, &pace, f, err, errlen);
+    if (e)
+        drain(fds[0]);
+    pthread_join(t, NULL);
+    if (!e && c.rc)
+        e = churn_fail(err, errlen, c.rc > 0 ? churn_err_from_errno(c.rc) : CHURN_EIO,
+                       "copying the store to %s: %s", path, mdb_strerror(c.rc));
+    if (!e && fsync(fd) != 0)
         e = io_fail(err, errlen, "syncing", path);
-    if (close(fd) != 0 && !e)
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+out:
+    if (fd >= 0 && close(fd) != 0 && !e)
         e = io_fail(err, errlen, "closing", path);
+    close(fds[0]);
     return e;
 }
 
@@ -432,11 +529,11 @@ fill_backup(struct churn_store *s, const char *tmp, const struct churn_backup_so
 {
     char path[CHURN_BACKUP_PATH_MAX + 32];
     enum churn_err e = join(path, sizeof(path), tmp, CHURN_BACKUP_DATA, err, errlen);
-    if (e || (e = copy_store(s, path, err, errlen)))
-        return e;
     struct churn_backup_file *f = &m->files[m->n_files++];
     snprintf(f->name, sizeof(f->name), "%s", CHURN_BACKUP_DATA);
-    if ((e = hash_file(path, f, err, errlen)) || (e = read_copy(path, m, err, errlen)))
+    uint64_t rate = src ? src->write_bytes_per_s : 0;
+    if (e || (e = copy_store(s, path, rate, f, err, errlen)) ||
+        (e = read_copy(path, m, err, errlen)))
         return e;
     if (src && src->model_path && *src->model_path && (e = add_model(tmp, src, m, err, errlen)))
         return e;

@@ -83,24 +83,21 @@ churn_id_validate(const char *id, const char *field, char *reason, size_t reason
     return churn_ident_check(id ? id : "", len, field, reason, reason_len);
 }
 
-static bool
-name_char_ok(char c)
+enum churn_err
+churn_attr_name_check(const char *name, const char *field, char *reason, size_t reason_len)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-';
-}
-
-static enum churn_err
-check_name(const char *s, const char *field, char *reason, size_t reason_len)
-{
-    enum churn_err err = check_text(s, field, CHURN_NAME_MAX, true, true, reason, reason_len);
-    if (err)
-        return err;
-    for (size_t i = 0; s[i]; i++) {
-        if (!name_char_ok(s[i]))
-            return fail(reason, reason_len, CHURN_EINVAL,
-                        "%s: only letters, digits, '_', '.', '-' allowed (byte %lld)", field,
-                        (long long)i);
+    size_t len = name ? strnlen(name, CHURN_NAME_MAX + 1) : 0;
+    if (len == 0)
+        return fail(reason, reason_len, CHURN_EINVAL, "%s: required (%s)", field,
+                    CHURN_ATTR_NAME_RULE);
+    if (len > CHURN_NAME_MAX)
+        return fail(reason, reason_len, CHURN_ETOOBIG, "%s: '%.64s...' must be %s", field, name,
+                    CHURN_ATTR_NAME_RULE);
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return fail(reason, reason_len, CHURN_EINVAL, "%s: '%.64s' must be %s (byte %zu)",
+                        field, name, CHURN_ATTR_NAME_RULE, i);
     }
     return CHURN_OK;
 }
@@ -205,7 +202,7 @@ churn_event_validate(const struct churn_event *ev, int64_t now_ms, int64_t skew_
         return check_text(ev->churn.reason, "churn.reason", CHURN_NAME_MAX, false, true, reason,
                           reason_len);
     case CHURN_EVENT_CUSTOM:
-        if ((err = check_name(ev->custom.name, "custom.name", reason, reason_len)))
+        if ((err = churn_attr_name_check(ev->custom.name, "custom.name", reason, reason_len)))
             return err;
         if (!isfinite(ev->custom.value))
             return fail(reason, reason_len, CHURN_EINVAL, "%s: must be finite", "custom.value");
@@ -232,7 +229,7 @@ churn_customer_attrs_init(struct churn_customer_attrs *attrs)
 enum churn_err
 churn_customer_attrs_set_num(struct churn_customer_attrs *attrs, const char *name, double value)
 {
-    if (check_name(name, "attribute name", NULL, 0) || !isfinite(value))
+    if (churn_attr_name_check(name, "attribute name", NULL, 0) || !isfinite(value))
         return CHURN_EINVAL;
     for (unsigned i = 0; i < attrs->n_num; i++) {
         if (strcmp(attrs->num[i].name, name) == 0) {
@@ -252,7 +249,7 @@ enum churn_err
 churn_customer_attrs_set_cat(struct churn_customer_attrs *attrs, const char *name,
                              const char *value)
 {
-    if (check_name(name, "attribute name", NULL, 0) ||
+    if (churn_attr_name_check(name, "attribute name", NULL, 0) ||
         check_text(value, "attribute value", CHURN_NAME_MAX, false, true, NULL, 0))
         return CHURN_EINVAL;
     if (!value)

@@ -24,7 +24,6 @@
 #define META_DATA_START_KEY "churn.data_start_day"
 #define META_HORIZON_KEY    "churn.horizon_days"
 #define META_EVENT_SEQ_KEY  "churn.event_seq"
-#define META_ALERT_SEQ_KEY  "churn.alert_seq"
 
 /* A 32-bit meta value (version byte, little-endian). */
 static enum churn_err

@@ -5,7 +5,7 @@
  * plus one, assigned in the appending transaction); each value is the format byte, the
  * customer id (length byte + bytes, so the privacy erase can find a customer's entries) and
  * the caller's opaque bytes (churn_outcome_encode()): the layout of every customer-tagged log
- * (churn__log_put in store.c). The database was added after store
+ * (churn__log_put in alert_log.c). The database was added after store
  * format 1: a writable open creates it, a read-only open of an older store sees it empty.
  */
 #include <string.h>

@@ -36,15 +36,6 @@ enum {
     F_LISTINGS,
 };
 
-int32_t
-churn_day_of_ms(int64_t ms)
-{
-    int64_t d = ms / CHURN_MS_PER_DAY;
-    if (ms % CHURN_MS_PER_DAY < 0)
-        d--;
-    return (int32_t)d;
-}
-
 static void
 day_init(struct churn_day *d, int32_t day)
 {

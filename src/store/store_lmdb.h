@@ -1,6 +1,6 @@
 /*
- * store_lmdb.h - the struct behind struct churn_store and the LMDB-level helpers that
- * store.c, reader.c and writer.c share. Includes <lmdb.h>: only src/store/ may include it.
+ * store_lmdb.h - the struct behind struct churn_store and the LMDB-level helpers that the
+ * files of src/store share. Includes <lmdb.h>: only src/store/ may include it.
  */
 #ifndef CHURN_STORE_LMDB_H
 #define CHURN_STORE_LMDB_H
@@ -32,6 +32,9 @@ struct churn_store {
     unsigned map_growths;        /* times the map grew since open */
     pthread_mutex_t wlock;       /* our write path: scratch buffers and map growth */
     pthread_rwlock_t remap;      /* read txns hold it shared; a remap takes it exclusively */
+    pthread_mutex_t copy_mu;     /* long copies (backups) holding remap shared, and a remap */
+    pthread_cond_t copy_cv;      /* waiting for them to end */
+    unsigned copying;            /* (copy_mu) long copies under way */
     struct churn_customer *wrec; /* scratch record for write transactions (under wlock) */
     unsigned char *wbuf;         /* scratch encoding buffer (under wlock) */
     pthread_mutex_t prune_lock;
@@ -44,6 +47,11 @@ struct churn_store {
 
 /* The format byte in front of every small value (churn__store_put_versioned()). */
 #define VALUE_VERSION 1
+
+/* Meta keys the store keeps for itself (names under "churn." are refused to callers). */
+#define META_FORMAT_KEY    "churn.format"
+#define META_ALERT_SEQ_KEY "churn.alert_seq"
+#define STORE_MAGIC        "churnd-store"
 
 /* A write transaction body: return CHURN_OK to commit, an error to abort. */
 typedef enum churn_err churn__store_write_fn(struct churn_store *s, MDB_txn *txn, void *ctx);
@@ -62,6 +70,19 @@ enum churn_err churn__store_write(struct churn_store *s, churn__store_write_fn *
  */
 enum churn_err churn__store_read_begin(struct churn_store *s, MDB_txn **txn);
 void churn__store_read_end(struct churn_store *s, MDB_txn *txn);
+
+/**
+ * churn__store_copy_begin() - before a long read of the whole environment (a compacting copy):
+ * hold the remap lock shared until churn__store_copy_end(). A remap (map growth) waits for the
+ * copy to end *before* it queues for the lock, so that readers, which the lock would otherwise
+ * queue behind the waiting remap, go on serving during the copy; writes that need a bigger
+ * map wait for the copy.
+ */
+void churn__store_copy_begin(struct churn_store *s);
+void churn__store_copy_end(struct churn_store *s);
+
+/** churn__store_pair_key() - "@a NUL @b" into @buf (capacity 2 * CHURN_ID_MAX + 1); its length. */
+size_t churn__store_pair_key(char *buf, const char *a, const char *b);
 
 /** churn__store_check_id() - churn_id_validate() with the message set for the thread. */
 enum churn_err churn__store_check_id(const char *id, const char *field);

@@ -25,6 +25,7 @@ import grpc
 import pytest
 
 from conftest import RPC_TIMEOUT_S, SOURCE_ROOT, assert_serving, rpc_error
+from fixtures_admin import parse_exposition, scrape
 from fixtures_data import api, demo_store, event, login, now_ms, start_on_store  # noqa: F401
 from test_alerts import CHURN_TEXT, Watcher, alert_api, list_all  # noqa: F401
 
@@ -368,13 +369,22 @@ def test_disk_full_during_a_backup_fails_cleanly_and_serving_goes_on(
     assert stub.RecordEvents(iter([login(api, "after-full", DEMO_IDS[1])]), timeout=30).accepted
     api.scoring_grpc.ScoringServiceStub(srv.channel()).GetScore(
         api.scoring_pb2.GetScoreRequest(customer_id=DEMO_IDS[1]), timeout=RPC_TIMEOUT_S)
-    assert backup(admin, srv, tmp_path / "elsewhere").event_sequence > 0
+    before = time.time()
+    ok = backup(admin, srv, tmp_path / "elsewhere")
+    assert ok.event_sequence > 0
+    # each backup counted on /metrics by result, with the last success's time, length, size
+    m = parse_exposition(scrape(srv))
+    assert m[("churn_backups_total", frozenset({("result", "failed")}))] == 1
+    assert m[("churn_backups_total", frozenset({("result", "ok")}))] == 1
+    assert m[("churn_backups_total", frozenset({("result", "refused")}))] == 0
+    last = m[("churn_backup_last_success_timestamp_seconds", frozenset())]
+    assert before - 1 <= last <= time.time() + 1
+    assert m[("churn_backup_last_bytes", frozenset())] == sum(f.size_bytes for f in ok.files)
+    assert 0 <= m[("churn_backup_last_duration_seconds", frozenset())] <= time.time() - before + 1
 
 
 def test_a_customer_erased_before_the_backup_is_not_in_it(
         api, admin, churnd_factory, churnctl_bin, tmp_path):
-    # (a fresh store: erasing a demo-store customer fails in main today, "erasing alerts:
-    # MDB_BAD_TXN", a bug of DeleteCustomer reported to the lead, not of the backup)
     srv = churnd_factory()
     secret, kept = "erase-me-0042", "keep-me-0043"
     stub = api.ingest_grpc.IngestServiceStub(srv.channel())

@@ -96,3 +96,31 @@ def test_churnctl_chat_and_sentiment_take_korean(stubs, server, churnctl_bin):
     rows = [json.loads(line) for line in out.stdout.decode().splitlines()]
     assert [r["language"] for r in rows] == ["ko", "en"]
     assert rows[0]["compound"] < -0.05 and rows[1]["compound"] > 0.05
+
+
+def test_churnctl_sentiment_reads_and_writes_in_blocks(churnctl_bin):
+    """`churnctl sentiment` reads 1 MiB blocks and writes 1 MiB blocks (issue 17): lines that
+    cross a block boundary, CRLF, an empty line, a line over 64 KiB that spans two blocks, an
+    answer larger than a whole output block, and a last line without a newline each get their
+    one answer, in order."""
+    short = ["배송이 너무 늦어요", "thanks a lot", "그냥 해지해주세요", "no evidence here"]
+    lines = [short[i % 4] for i in range(60000)]  # about 1.7 MB: several input blocks
+    lines[1000] = "좋지 않아요\r"                   # CRLF
+    lines[1001] = ""                                # empty
+    lines[30000] = "x" * (1024 * 1024 + 100)        # over 64 KiB, across a block boundary
+    lines[30001] = "😡" * 16000                     # 64,000 bytes: a 1.7 MB answer
+    data = ("\n".join(lines) + "\n마지막 줄").encode()  # no final newline
+    out = subprocess.run([churnctl_bin, "sentiment", "--lexicons",
+                          os.path.join(SOURCE_ROOT, "lexicons")], input=data,
+                         capture_output=True, timeout=60)
+    assert out.returncode == 1, out.stderr  # the long line is an error, the rest answered
+    rows = [json.loads(line) for line in out.stdout.decode().splitlines()]
+    assert len(rows) == len(lines) + 1
+    for i in (0, 1, 2, 3, 29999, 30002, 59999):
+        assert rows[i]["text"] == lines[i], i
+    assert rows[1000]["text"] == "좋지 않아요" and rows[1000]["compound"] < -0.05
+    assert rows[1001]["text"] == "" and rows[1001]["evidence"] == []
+    assert rows[30000] == {"line": 30001, "error": "line over 64 KiB"}
+    assert rows[30001]["text"] == lines[30001] and len(rows[30001]["evidence"]) == 16000
+    assert rows[-1]["text"] == "마지막 줄"
+    assert rows[2]["churn_intent"] and rows[2]["language"] == "ko"

@@ -285,3 +285,43 @@ def test_sighup_ends_moved_streams_and_refuses_lower_epoch(api, stubs, shards):
                   timeout=RPC_TIMEOUT_S)
     assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert_serving(stubs, a)
+
+
+# -- churnctl cluster move: the tables of a move --------------------------------------------
+
+def test_cluster_move_writes_successor_tables_and_refuses_bad_moves(churnctl_bin, tmp_path):
+    old = write(tmp_path / "t1", table_text(epoch=3))
+    nxt, fin = str(tmp_path / "t2"), str(tmp_path / "t3")
+    r = ctl(churnctl_bin, "cluster", "move", old, "--partitions", "2-3", "--to", "b",
+            "--out", nxt)
+    assert r.returncode == 0 and "epoch 4: partitions moving" in r.stdout, r.stderr
+    assert ctl(churnctl_bin, "cluster", "validate", nxt, "--in-force", old).returncode == 0
+    ids = [c for c in (f"m{i}" for i in range(5000)) if fnv1a32(c.encode()) % P in (2, 3)]
+    r = ctl(churnctl_bin, "cluster", "owner", nxt, ids[0], customers_of("a", 1)[0])
+    assert r.stdout.splitlines()[0].endswith(" shard b 127.0.0.1:50062 (moving)"), r.stdout
+    assert r.stdout.splitlines()[1].endswith(" shard a 127.0.0.1:50061"), r.stdout
+    r = ctl(churnctl_bin, "cluster", "plan", old, nxt)
+    assert f"2 of {P} partitions move" in r.stdout, r.stdout
+    r = ctl(churnctl_bin, "cluster", "move", nxt, "--finish", "--out", fin)
+    assert r.returncode == 0 and "epoch 5: moves finished" in r.stdout, r.stderr
+    assert ctl(churnctl_bin, "cluster", "validate", fin, "--in-force", nxt).returncode == 0
+    assert "moving" not in open(fin).read()
+    x = str(tmp_path / "x")
+    for args, want in [
+            (["--partitions", "2-3", "--to", "b", "--out", x], "partition 2 is moving to shard b"),
+            (["--partitions", "250-256", "--to", "a", "--out", x],
+             "'250-256' is out of range (partitions are 0-255)"),
+            (["--partitions", "x", "--to", "a", "--out", x],
+             "'x' is not a partition or FROM-TO range"),
+            (["--partitions", "9", "--to", "zz", "--out", x], "--to: no shard named 'zz'"),
+            (["--partitions", "9", "--out", x], "expected --partitions FROM-TO --to SHARD"),
+            (["--finish"], "expected --partitions FROM-TO --to SHARD --out NEW, or --finish"),
+            (["--finish", "--to", "a", "--out", x], "expected --partitions FROM-TO")]:
+        r = ctl(churnctl_bin, "cluster", "move", nxt, *args)
+        assert r.returncode == 2 and want in r.stderr, (args, r.stderr)
+    r = ctl(churnctl_bin, "cluster", "move", old, "--partitions", f"0-{P // 2 - 1}", "--to", "b",
+            "--out", x)
+    assert r.returncode == 2 and "shard a would own no partition" in r.stderr, r.stderr
+    r = ctl(churnctl_bin, "cluster", "move", fin, "--finish", "--out", x)
+    assert r.returncode == 2 and "no partition is moving at epoch 5" in r.stderr, r.stderr
+    assert not os.path.exists(x)

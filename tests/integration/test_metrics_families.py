@@ -151,3 +151,16 @@ def test_promtool_accepts_every_family(api, scored):
     r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_open_grpc_connections_are_counted(stubs, churnd_factory):
+    from conftest import health_check
+    server = churnd_factory()
+    before = value(parse_exposition(scrape(server)), "churn_open_connections", listener="grpc")
+    # channels with their own subchannel pool: one TCP connection each
+    chans = [server.channel(options=[("grpc.use_local_subchannel_pool", 1)]) for _ in range(3)]
+    for ch in chans:
+        health_check(stubs, ch)
+    after = value(parse_exposition(scrape(server)), "churn_open_connections", listener="grpc")
+    assert after - before == 3
+    server.close_channels()

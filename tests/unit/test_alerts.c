@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "churn/alerts.h"
 #include "churn/alerts_hub.h"
@@ -350,10 +351,11 @@ Test(alerts, format_1_alerts_still_decode_with_their_change_inferred)
     size_t len;
     cr_assert_eq(churn_alert_encode(&a, buf, sizeof(buf), &len), CHURN_OK);
     /* a format 1 record is a format 2 one without its trailer: change (1), trigger count (4),
-     * acknowledged at (8), note (2 + 0: empty here), has outcome (1) */
+     * acknowledged at (8), note (2 + 0: empty here), has outcome (1); format 2 is format 3
+     * without its action call (webhook 2 + 0, status 4, attempts 4, time 8) */
     buf[0] = 1;
     struct churn_alert d;
-    cr_assert_eq(churn_alert_decode(buf, len - 16, &d), CHURN_OK);
+    cr_assert_eq(churn_alert_decode(buf, len - 16 - 18, &d), CHURN_OK);
     cr_assert_eq(d.trigger_count, 1);
     cr_assert_eq(d.change, CHURN_CHANGE_ACKNOWLEDGED);
     cr_assert_eq(d.has_outcome, false);
@@ -432,10 +434,12 @@ Test(alerts, alert_decoding_refuses_truncated_and_hostile_bytes)
     bad[0] = 0;
     cr_assert_eq(churn_alert_decode(bad, len, &d), CHURN_ECORRUPT, "version 0");
     memcpy(bad, buf, len);
-    bad[len - 16] = 9; /* format 2: the change byte (empty note, no outcome: 16-byte trailer) */
+    /* format 2: the change byte (empty note, no outcome: 16-byte trailer), before format 3's
+     * 18 bytes of action call */
+    bad[len - 18 - 16] = 9;
     cr_assert_eq(churn_alert_decode(bad, len, &d), CHURN_ECORRUPT, "unknown change");
     memcpy(bad, buf, len);
-    bad[len - 1] = 2; /* the has-outcome flag */
+    bad[len - 18 - 1] = 2; /* the has-outcome flag */
     cr_assert_eq(churn_alert_decode(bad, len, &d), CHURN_ECORRUPT, "bad outcome flag");
     memcpy(bad, buf, len);
     /* version 1 + id 8 + seq 8 + rev 4 = 21: the customer id length; make it huge */
@@ -795,6 +799,111 @@ load(const char *text, char *err, size_t errlen, enum churn_err *e)
     struct churn_playbooks *set = NULL;
     *e = churn_playbooks_load_text("t.playbooks", text, strlen(text), &set, err, errlen);
     return set;
+}
+
+/* ---------------------------------------------------------------- playbook webhook actions */
+
+Test(alerts, an_action_call_is_recorded_once_and_round_trips)
+{
+    struct churn_alert a = sample_alert();
+    char msg[CHURN_ALERT_ERRMSG];
+    cr_assert_eq(churn_alert_record_action_call(&a, 200, 1, T0, T0, msg, sizeof(msg)),
+                 CHURN_EPRECOND, "no webhook named");
+    strcpy(a.action.webhook, "coupons");
+    uint8_t buf[CHURN_ALERT_ENCODED_MAX];
+    size_t len;
+    struct churn_alert d;
+    cr_assert_eq(churn_alert_encode(&a, buf, sizeof(buf), &len), CHURN_OK);
+    cr_assert_eq(churn_alert_decode(buf, len, &d), CHURN_OK);
+    cr_assert_str_eq(d.action.webhook, "coupons");
+    cr_assert_eq(d.action_call.http_status, 0, "pending");
+    cr_assert_eq(churn_alert_record_action_call(&a, 500, 1, T0, T0, msg, sizeof(msg)),
+                 CHURN_EINVAL);
+    cr_assert_eq(churn_alert_record_action_call(&a, 204, 0, T0, T0, msg, sizeof(msg)),
+                 CHURN_EINVAL);
+    uint32_t rev = a.revision;
+    cr_assert_eq(churn_alert_record_action_call(&a, 204, 3, T0 + 5, T0 + 6, msg, sizeof(msg)),
+                 CHURN_OK, "%s", msg);
+    cr_assert_eq(a.change, CHURN_CHANGE_ACTION_CALLED);
+    cr_assert_eq(a.revision, rev + 1);
+    cr_assert_eq(a.updated_ms, T0 + 6);
+    cr_assert_eq(churn_alert_record_action_call(&a, 200, 1, T0, T0 + 7, msg, sizeof(msg)),
+                 CHURN_EEXIST);
+    cr_assert(strstr(msg, "already recorded"), "%s", msg);
+    cr_assert_eq(churn_alert_encode(&a, buf, sizeof(buf), &len), CHURN_OK);
+    cr_assert_eq(churn_alert_decode(buf, len, &d), CHURN_OK);
+    cr_assert_eq(d.change, CHURN_CHANGE_ACTION_CALLED);
+    cr_assert_eq(d.action_call.http_status, 204);
+    cr_assert_eq(d.action_call.attempts, 3);
+    cr_assert_eq(d.action_call.called_ms, T0 + 5);
+    /* a recorded status outside 2xx is damage */
+    buf[len - 16] = 0xf4; /* status 500 */
+    buf[len - 15] = 0x01;
+    cr_assert_eq(churn_alert_decode(buf, len, &d), CHURN_ECORRUPT);
+}
+
+Test(alerts, playbooks_name_webhooks_that_must_exist)
+{
+    char err[CHURN_ALERT_ERRMSG] = "";
+    enum churn_err e;
+    struct churn_playbooks *set = load("[playbook c]\nmatch = cause:churn_intent\naction = "
+                                       "coupon\ncoupon_value = 5\nwebhook = coupons\n",
+                                       err, sizeof(err), &e);
+    cr_assert_eq(e, CHURN_OK, "%s", err);
+    const struct churn_playbook *pb = churn_playbooks_find(set, "c");
+    cr_assert_str_eq(pb->webhook, "coupons");
+    cr_assert_eq(pb->webhook_line, 5);
+    const char *names[] = {"ops", "coupons"};
+    cr_assert_eq(churn_playbooks_check_webhooks(set, "t.playbooks", names, 2, err, sizeof(err)),
+                 CHURN_OK);
+    cr_assert_eq(churn_playbooks_check_webhooks(set, "t.playbooks", names, 1, err, sizeof(err)),
+                 CHURN_EINVAL);
+    cr_assert_str_eq(err, "t.playbooks:5: webhook: 'coupons' is not a --webhook destination "
+                          "(configured: ops)");
+    cr_assert_eq(churn_playbooks_check_webhooks(set, "t.playbooks", NULL, 0, err, sizeof(err)),
+                 CHURN_EINVAL);
+    cr_assert(strstr(err, "(none is configured)"), "%s", err);
+    /* the alert gets the webhook, a held-out one does not */
+    struct churn_playbook_match m = {.matched = pb, .playbook = pb, .holdout = false};
+    struct churn_alert a = sample_alert();
+    churn_alert_apply_playbook(&a, &m, T0);
+    cr_assert_str_eq(a.action.webhook, "coupons");
+    m.holdout = true;
+    churn_alert_apply_playbook(&a, &m, T0);
+    cr_assert_str_eq(a.action.webhook, "");
+    churn_playbooks_unref(set);
+
+    set = load("[playbook c]\naction = coupon\ncoupon_value = 5\nwebhook = a/b\n", err, sizeof(err),
+               &e);
+    cr_assert_eq(e, CHURN_EINVAL);
+    cr_assert(strstr(err, "t.playbooks:4: webhook: 'a/b' must be a --webhook name"), "%s", err);
+    set = load("[playbook c]\naction = coupon\ncoupon_value = 5\nwebhook = a\nwebhook = b\n", err,
+               sizeof(err), &e);
+    cr_assert_eq(e, CHURN_EINVAL);
+    cr_assert(strstr(err, "webhook: already set on line 4"), "%s", err);
+}
+
+Test(alerts, the_registry_refuses_a_reload_naming_an_unknown_webhook)
+{
+    char path[] = "/tmp/churn-pb-XXXXXX", err[CHURN_ALERT_ERRMSG];
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    const char *text = "[playbook c]\naction = email_campaign\nwebhook = mail\n";
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    struct churn_playbook_registry *reg;
+    cr_assert_eq(churn_playbook_registry_create(&reg), CHURN_OK);
+    cr_assert_eq(churn_playbook_registry_reload_file(reg, path, err, sizeof(err)), CHURN_EINVAL);
+    cr_assert_null(churn_playbook_registry_get(reg), "nothing installed");
+    const char *names[] = {"mail"};
+    cr_assert_eq(churn_playbook_registry_set_webhooks(reg, names, 1), CHURN_OK);
+    cr_assert_eq(churn_playbook_registry_reload_file(reg, path, err, sizeof(err)), CHURN_OK, "%s",
+                 err);
+    struct churn_playbooks *set = churn_playbook_registry_get(reg);
+    cr_assert_not_null(set);
+    churn_playbooks_unref(set);
+    churn_playbook_registry_destroy(reg);
+    unlink(path);
 }
 
 Test(alerts, default_playbooks_load_and_select_by_segment_and_cause)

@@ -347,6 +347,141 @@ Test(backup, no_byte_of_a_customer_erased_before_it_started)
     cr_assert_eq(dump_hits(path_in("r"), "c17"), 5, "c17's record and its four event ids");
 }
 
+/* A paced copy (written through the pipe at a set rate) is the same store, its digest right. */
+Test(backup, a_paced_copy_restores_the_same_store)
+{
+    ingest(40, 25, "e"); /* a copy of a few hundred KiB: under a second at 1 MB/s */
+    const char *out = path_in("paced"), *to = path_in("restored");
+    struct churn_backup_source src = {.write_bytes_per_s = 1000000};
+    struct churn_backup_manifest m;
+    cr_assert_eq(churn_backup_create(st, out, &src, &m, err, sizeof(err)), CHURN_OK, "%s", err);
+    cr_assert_eq(m.event_seq, 1000);
+    cr_assert_eq(churn_backup_verify(out, NULL, err, sizeof(err)), CHURN_OK, "%s", err);
+    cr_assert_eq(churn_backup_restore(out, to, NULL, NULL, err, sizeof(err)), CHURN_OK, "%s", err);
+    struct churn_store *rs;
+    cr_assert_eq(churn_store_open(to, NULL, &rs), CHURN_OK, "%s", churn_store_last_error());
+    static struct churn_customer a;
+    cr_assert_eq(churn_store_get_customer(st, "c39", &rec), CHURN_OK);
+    cr_assert_eq(churn_store_get_customer(rs, "c39", &a), CHURN_OK);
+    cr_assert_eq(a.life.events, rec.life.events);
+    churn_store_close(rs);
+}
+
+/* @ncust customers "<tag><i>" with a login on each of the last @days days (a store of MiBs). */
+static void
+ingest_days(int ncust, int days, const char *tag)
+{
+    enum { BATCH = 4096 };
+    static struct churn_event ev[BATCH];
+    static char ids[BATCH][2][48];
+    static struct churn_event_result res[BATCH];
+    size_t k = 0;
+    for (int i = 0; i < ncust; i++) {
+        for (int j = 0; j < days; j++) {
+            snprintf(ids[k][0], sizeof(ids[k][0]), "%s%d", tag, i);
+            snprintf(ids[k][1], sizeof(ids[k][1]), "%s%d-%d", tag, i, j);
+            ev[k] = (struct churn_event){.kind = CHURN_EVENT_LOGIN,
+                                         .customer_id = ids[k][0],
+                                         .event_id = ids[k][1],
+                                         .occurred_at_ms = NOW - j * DAY};
+            if (++k == BATCH || (i == ncust - 1 && j == days - 1)) {
+                cr_assert_eq(churn_store_apply_events(st, ev, k, NOW, res), CHURN_OK, "%s",
+                             churn_store_last_error());
+                k = 0;
+            }
+        }
+    }
+}
+
+struct paced_backup {
+    struct churn_backup_source src;
+    struct churn_backup_manifest m;
+    enum churn_err result;
+    char err[512];
+};
+
+static void *
+run_paced_backup(void *arg)
+{
+    struct paced_backup *b = arg;
+    b->result = churn_backup_create(st, path_in("paced"), &b->src, &b->m, b->err, sizeof(b->err));
+    return NULL;
+}
+
+struct growing_write {
+    enum churn_err result;
+    _Atomic bool done;
+};
+
+static void *
+run_growing_write(void *arg)
+{
+    struct growing_write *w = arg;
+    ingest_days(50, 60, "new"); /* more pages than the full map has: the map must grow */
+    w->result = CHURN_OK;
+    w->done = true;
+    return NULL;
+}
+
+/* Bytes the partial copy of "paced" holds now (0 until it exists). */
+static long
+partial_bytes(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "stat -c %%s %s/paced.partial.*/data.mdb 2>/dev/null || echo 0",
+             dir);
+    FILE *p = popen(cmd, "r");
+    long n = 0;
+    cr_assert_not_null(p);
+    cr_assert_eq(fscanf(p, "%ld", &n), 1);
+    pclose(p);
+    return n;
+}
+
+/*
+ * During a long (paced) copy, a write that needs a bigger map waits for the copy, and reads
+ * go on: the map growth must not queue for the remap lock while the copy holds it, or every
+ * reader would wait behind it until the copy ends (the lock prefers writers).
+ */
+Test(backup, reads_go_on_while_a_write_waits_to_grow_the_map_during_a_copy)
+{
+    ingest_days(400, 180, "c"); /* about 8 MB: longer than the pipe and LMDB's buffers */
+    churn_store_close(st);
+    struct churn_store_options o;
+    churn_store_options_init(&o);
+    o.map_size = 1 << 16; /* reopened: the map is exactly the data's size */
+    cr_assert_eq(churn_store_open(data, &o, &st), CHURN_OK, "%s", churn_store_last_error());
+    struct churn_store_stats before, after;
+    cr_assert_eq(churn_store_stats(st, &before), CHURN_OK);
+
+    struct paced_backup b = {.src = {.write_bytes_per_s = 2000000}};
+    pthread_t bt, wt;
+    cr_assert_eq(pthread_create(&bt, NULL, run_paced_backup, &b), 0);
+    for (int i = 0; i < 3000 && partial_bytes() == 0; i++)
+        usleep(10000);
+    struct growing_write w = {.result = CHURN_EINTERNAL};
+    cr_assert_eq(pthread_create(&wt, NULL, run_growing_write, &w), 0);
+    usleep(300000); /* let the write reach the map growth */
+    cr_assert_eq(churn_store_get_customer(st, "c7", &rec), CHURN_OK, "%s",
+                 churn_store_last_error());
+    long copied_at_read = partial_bytes();
+    bool write_done_at_read = w.done;
+    pthread_join(bt, NULL);
+    pthread_join(wt, NULL);
+    cr_assert_eq(b.result, CHURN_OK, "%s", b.err);
+    cr_assert_eq(w.result, CHURN_OK);
+    cr_assert_gt(b.m.files[0].size, 4u << 20, "a copy longer than the pipe's buffers");
+    cr_assert_lt(copied_at_read, (long)b.m.files[0].size / 2,
+                 "the read waited for the copy: %ld of %llu bytes were copied when it returned",
+                 copied_at_read, (unsigned long long)b.m.files[0].size);
+    cr_assert(!write_done_at_read, "the write needed no growth: the test proves nothing");
+    cr_assert_eq(churn_store_stats(st, &after), CHURN_OK);
+    cr_assert_gt(after.map_size, before.map_size);
+    cr_assert_eq(churn_store_get_customer(st, "new49", &rec), CHURN_OK);
+    cr_assert_eq(churn_backup_verify(path_in("paced"), NULL, err, sizeof(err)), CHURN_OK, "%s",
+                 err);
+}
+
 /* A backup whose served model file is a FIFO waits on it until the test writes it. */
 struct slow_backup {
     const char *out, *fifo;

@@ -202,3 +202,89 @@ Test(cluster, generated_configuration)
     churn_buf_free(&b);
     churn_cluster_table_free(t);
 }
+
+/* GOOD without its move in flight. */
+static struct churn_cluster_table *
+parse_settled(void)
+{
+    return parse_edited("assign 15 c moving", "assign 15 c");
+}
+
+Test(cluster, a_move_begins_and_finishes)
+{
+    struct churn_cluster_table *t = parse_settled();
+    cr_assert(t, "%s", err);
+    uint64_t epoch = t->epoch;
+    cr_assert_eq(churn_cluster_table_begin_move(t, "4-7", "c", err, sizeof(err)), CHURN_OK, "%s",
+                 err);
+    cr_assert_eq(t->epoch, epoch + 1);
+    for (uint32_t i = 0; i < t->partitions; i++) {
+        bool moved = i >= 4 && i <= 7;
+        cr_assert_eq(t->moving[i], moved, "partition %u", i);
+        if (moved)
+            cr_assert_str_eq(t->shards[t->owner[i]].name, "c");
+    }
+    cr_assert_str_eq(t->shards[t->owner[3]].name, "a");
+    cr_assert_str_eq(t->shards[t->owner[8]].name, "b");
+    /* the text of the table parses back into the same table, a valid successor */
+    struct churn_buf b;
+    churn_buf_init(&b, CHURN_CLUSTER_FILE_MAX);
+    cr_assert_eq(churn_cluster_table_format(t, &b), CHURN_OK);
+    struct churn_cluster_table *back = parse(churn_buf_str(&b));
+    cr_assert(back, "%s\n%s", err, churn_buf_str(&b));
+    cr_assert_eq(back->epoch, t->epoch);
+    cr_assert_str_eq(back->proxy, t->proxy);
+    cr_assert_eq(back->n_shards, t->n_shards);
+    cr_assert_eq(back->n_nats, t->n_nats);
+    cr_assert_str_eq(back->nats[1].route, t->nats[1].route);
+    cr_assert_eq(memcmp(back->owner, t->owner, t->partitions), 0);
+    cr_assert_eq(memcmp(back->moving, t->moving, t->partitions), 0);
+    struct churn_cluster_table *before = parse_settled();
+    cr_assert_eq(churn_cluster_table_check_successor(before, back, err, sizeof(err)), CHURN_OK,
+                 "%s", err);
+    /* finished: nothing moving, the next epoch */
+    cr_assert_eq(churn_cluster_table_finish_moves(t, err, sizeof(err)), CHURN_OK, "%s", err);
+    cr_assert_eq(t->epoch, epoch + 2);
+    for (uint32_t i = 0; i < t->partitions; i++)
+        cr_assert_eq(t->moving[i], 0);
+    cr_assert_str_eq(t->shards[t->owner[5]].name, "c");
+    churn_buf_free(&b);
+    churn_cluster_table_free(back);
+    churn_cluster_table_free(before);
+    churn_cluster_table_free(t);
+}
+
+/* begin_move(@range, @to) on the settled table is refused with @want; the table unchanged. */
+static void
+assert_move_refused(const char *range, const char *to, const char *want)
+{
+    struct churn_cluster_table *t = parse_settled(), *same = parse_settled();
+    cr_assert(t && same, "%s", err);
+    cr_assert_neq(churn_cluster_table_begin_move(t, range, to, err, sizeof(err)), CHURN_OK);
+    cr_assert(strstr(err, want), "'%s' not in '%s'", want, err);
+    cr_assert_eq(t->epoch, same->epoch);
+    cr_assert_eq(memcmp(t->owner, same->owner, t->partitions), 0);
+    cr_assert_eq(memcmp(t->moving, same->moving, t->partitions), 0);
+    churn_cluster_table_free(t);
+    churn_cluster_table_free(same);
+}
+
+Test(cluster, bad_moves_are_refused)
+{
+    assert_move_refused("9-3", "a", "'9-3' is not a partition or FROM-TO range");
+    assert_move_refused("x", "a", "'x' is not a partition or FROM-TO range");
+    assert_move_refused("10-16", "a", "'10-16' is out of range (partitions are 0-15)");
+    assert_move_refused("3", "zz", "--to: no shard named 'zz'");
+    assert_move_refused("2-7", "a", "partition 2 already belongs to shard a");
+    assert_move_refused("6-10", "a", "shard b would own no partition");
+    /* one move at a time; nothing to finish without one */
+    struct churn_cluster_table *t = parse(GOOD);
+    cr_assert(t, "%s", err);
+    cr_assert_eq(churn_cluster_table_begin_move(t, "0", "b", err, sizeof(err)), CHURN_EPRECOND);
+    cr_assert(strstr(err, "partition 15 is moving to shard c"), "%s", err);
+    churn_cluster_table_free(t);
+    t = parse_settled();
+    cr_assert_eq(churn_cluster_table_finish_moves(t, err, sizeof(err)), CHURN_EINVAL);
+    cr_assert(strstr(err, "no partition is moving"), "%s", err);
+    churn_cluster_table_free(t);
+}

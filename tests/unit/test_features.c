@@ -277,6 +277,33 @@ Test(features, support_tickets, .init = setup, .fini = teardown)
     cr_assert(isnan(feat(CHURN_FEAT_DAYS_SINCE_LAST_ACTIVITY)));
 }
 
+/* Freshness: each source's last reported day, as of an instant; a quiet source is stale. */
+Test(features, freshness_per_source_and_stale_sources, .init = setup, .fini = teardown)
+{
+    customer_since(400);
+    logins(2, 1);
+    order_at(45, 10, CHURN_ORDER_COMPLETED);
+    ticket_at(40, CHURN_TICKET_OPENED);
+    cr_assert_eq(churn_store_get_customer(st, "c", &rec), CHURN_OK);
+    struct churn_freshness f;
+    churn_features_freshness(&rec, AS_OF, &f);
+    cr_assert_eq(f.last_event_ms, NOW - 2 * DAY);
+    cr_assert_eq(f.at[CHURN_SOURCE_ACTIVITY], NOW - 2 * DAY, "never later than the newest event");
+    cr_assert_eq(f.at[CHURN_SOURCE_ORDERS], churn_day_end_ms(churn_day_of_ms(NOW - 45 * DAY)));
+    cr_assert_eq(f.at[CHURN_SOURCE_SUPPORT], churn_day_end_ms(churn_day_of_ms(NOW - 40 * DAY)));
+    cr_assert_eq(f.at[CHURN_SOURCE_REVIEWS], 0);
+    cr_assert_eq(f.at[CHURN_SOURCE_CHAT], 0);
+    cr_assert(!f.stale[CHURN_SOURCE_ACTIVITY] && !f.stale[CHURN_SOURCE_REVIEWS]);
+    cr_assert(f.stale[CHURN_SOURCE_ORDERS] && f.stale[CHURN_SOURCE_SUPPORT]);
+    cr_assert_eq(f.n_stale, 2);
+    /* As of 41 days ago: the later days are ignored, and nothing is stale yet. */
+    churn_features_freshness(&rec, NOW - 41 * DAY, &f);
+    cr_assert_eq(f.at[CHURN_SOURCE_ACTIVITY], 0);
+    cr_assert_eq(f.at[CHURN_SOURCE_SUPPORT], 0);
+    cr_assert_eq(f.last_event_ms, NOW - 41 * DAY);
+    cr_assert_eq(f.n_stale, 0);
+}
+
 Test(features, chat_signals_decay, .init = setup, .fini = teardown)
 {
     customer_since(400);

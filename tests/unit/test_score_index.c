@@ -304,3 +304,30 @@ Test(score_index, bad_items_are_refused_and_change_nothing)
     cr_assert(churn_score_index_bytes(idx) > 0);
     churn_score_index_destroy(idx);
 }
+
+Test(score_index, changed_marks_are_taken_once_and_cleared_by_a_new_score)
+{
+    struct churn_score_index *idx = filled();
+    cr_assert_eq(churn_score_index_mark_changed(idx, items[1].customer_id), CHURN_OK);
+    cr_assert_eq(churn_score_index_mark_changed(idx, items[2].customer_id), CHURN_OK);
+    cr_assert_eq(churn_score_index_mark_changed(idx, items[2].customer_id), CHURN_OK);
+    cr_assert_eq(churn_score_index_put(idx, &items[1]), CHURN_OK); /* rescored: mark gone */
+    char ids[8][CHURN_SCORE_INDEX_ID_MAX];
+    bool more = true;
+    cr_assert_eq(churn_score_index_take_changed(idx, ids, 8, &more), 1);
+    cr_assert_str_eq(ids[0], items[2].customer_id);
+    cr_assert_not(more);
+    cr_assert_eq(churn_score_index_take_changed(idx, ids, 8, &more), 0);
+    /* the same score again moves nothing: the version stays */
+    struct churn_score_summary before, after;
+    churn_score_index_summary(idx, &before);
+    cr_assert_eq(churn_score_index_put(idx, &items[3]), CHURN_OK);
+    churn_score_index_summary(idx, &after);
+    cr_assert_eq(after.version, before.version);
+    struct churn_score_index_item moved = items[3];
+    moved.priority += 1;
+    cr_assert_eq(churn_score_index_put(idx, &moved), CHURN_OK);
+    churn_score_index_summary(idx, &after);
+    cr_assert_eq(after.version, before.version + 1);
+    churn_score_index_destroy(idx);
+}

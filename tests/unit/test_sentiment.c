@@ -1439,7 +1439,47 @@ Test(json, doubles_round_trip_in_their_shortest_form)
         float f = (float)v;
         churn_json_float(f, b);
         cr_assert_eq(strtof(b, NULL), f, "%.9g printed as %s", (double)f, b);
+        int fshortest = 9;
+        for (int p = 1; p <= 9; p++) {
+            char r[40];
+            snprintf(r, sizeof(r), "%.*g", p, (double)f);
+            if (strtof(r, NULL) == f) {
+                fshortest = p;
+                break;
+            }
+        }
+        if (fabsf(f) < 1e7f) /* beyond, fixed point writes every digit of the integer */
+            cr_assert_leq(sig_digits(b), fshortest, "%.9g printed as %s, %d digits suffice",
+                          (double)f, b, fshortest);
     }
+    /* the edges of the exact search: powers of two (a closer neighbour below), powers of
+     * ten, halfway cases, the ends of the fixed-point range */
+    const double edge[] = {0x1p-20,
+                           0x1p-3,
+                           0x1p40,
+                           1e-7,
+                           1e-5,
+                           0.001,
+                           1e14,
+                           9.999999999999999e14,
+                           0.3,
+                           2.675,
+                           1.0000000000000002,
+                           0.9999999999999999,
+                           123456789.125};
+    for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+        churn_json_double(edge[i], b);
+        cr_assert_eq(strtod(b, NULL), edge[i], "%.17g printed as %s", edge[i], b);
+        churn_json_double(nextafter(edge[i], 0), b);
+        cr_assert_eq(strtod(b, NULL), nextafter(edge[i], 0), "%.17g printed as %s",
+                     nextafter(edge[i], 0), b);
+        churn_json_float((float)edge[i], b);
+        cr_assert_eq(strtof(b, NULL), (float)edge[i], "%.9g printed as %s", edge[i], b);
+    }
+    churn_json_double(0.3, b);
+    cr_expect_str_eq(b, "0.3");
+    churn_json_double(1e-5, b);
+    cr_expect_str_eq(b, "0.00001");
     for (double v = 1e-300; v < 1e300; v *= 1e37) { /* beyond fixed point: the exponent form */
         churn_json_double(v, b);
         cr_assert_eq(strtod(b, NULL), v, "%.17g printed as %s", v, b);

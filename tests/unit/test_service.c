@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "churn/pbjson.h"
+#include "churn/rpc.h"
 #include "churn/service.h"
 #include "churn_proto.h"
 #include "google/protobuf/descriptor.pb-c.h"
@@ -310,4 +311,41 @@ Test(service, chat_saver_keeps_the_newest_state_of_each_conversation)
     char cmd[64];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+static const struct churn_method *
+method_named(const char *name)
+{
+    for (size_t i = 0; i < svc.n_methods; i++)
+        if (strcmp(svc.methods[i].name, name) == 0)
+            return &svc.methods[i];
+    cr_assert_fail("no method %s", name);
+    return NULL;
+}
+
+/* issue 15: the dashboard runs unary handlers in-process and gets their answers or errors */
+Test(service, local_unary_calls_answer_like_the_wire)
+{
+    const struct churn_method *check = method_named("/grpc.health.v1.Health/Check");
+    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    req.service = "churn.v1.ScoringService";
+    struct churn_rpc *rpc = NULL;
+    ProtobufCMessage *resp = NULL;
+    char msg[256] = "";
+    cr_assert_eq(churn_rpc_local_unary(check, &req.base, &rpc, &resp, msg, sizeof(msg)), CHURN_OK,
+                 "%s", msg);
+    char *out = churn_pbjson_dumps(resp, false);
+    cr_assert_str_eq(out, "{\"status\":\"NOT_SERVING\"}");
+    free(out);
+    churn_rpc_local_free(rpc);
+    req.service = "no.such.Service";
+    rpc = NULL;
+    cr_assert_eq(churn_rpc_local_unary(check, &req.base, &rpc, &resp, msg, sizeof(msg)),
+                 CHURN_ENOTFOUND);
+    cr_assert_null(rpc);
+    cr_assert(strstr(msg, "no.such.Service") || strstr(msg, "unknown"), "%s", msg);
+    const struct churn_method *watch = method_named("/churn.v1.AlertService/WatchAlerts");
+    cr_assert_eq(churn_rpc_local_unary(watch, &req.base, &rpc, &resp, msg, sizeof(msg)),
+                 CHURN_EUNIMPL);
+    cr_assert(strstr(msg, "WatchAlerts"), "%s", msg);
 }

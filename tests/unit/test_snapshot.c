@@ -21,7 +21,7 @@
 #include "churn/arena.h"
 #include "churn/clock.h"
 #include "churn/store.h"
-#include "../../src/service/alert_engine.h" /* the engine's state blob */
+#include "../../src/engine/alert_engine.h" /* the engine's state blob */
 
 #define DAY CHURN_MS_PER_DAY
 #define NOW (20400 * DAY + 10 * 3600 * 1000LL) /* 10:00 UTC on day 20400 */
@@ -333,7 +333,7 @@ Test(snapshot, computed_from_records_alert_log_and_engine_states, .init = setup,
     log_alert("d", CHURN_CAUSE_PROBABILITY_JUMP, CHURN_CHANGE_RAISED, NOW - 40000);
 
     struct churn_daily_snapshot s;
-    cr_assert_eq(churn_snapshot_compute(st, NOW, NULL, churn__alerts_snapshot_state, &s), CHURN_OK,
+    cr_assert_eq(churn_snapshot_compute(st, NOW, NULL, churn_snapshot_read_state, &s), CHURN_OK,
                  "%s", churn_store_last_error());
     cr_assert_eq(s.day, 20400);
     cr_assert_eq(s.from_ms, NOW - DAY);
@@ -354,7 +354,7 @@ Test(snapshot, computed_from_records_alert_log_and_engine_states, .init = setup,
     /* the next day's window starts after this one: only the new revision counts */
     log_alert("c", CHURN_CAUSE_CHURN_INTENT, CHURN_CHANGE_RAISED, NOW + DAY / 2);
     struct churn_daily_snapshot next;
-    cr_assert_eq(churn_snapshot_compute(st, NOW + DAY, &s, churn__alerts_snapshot_state, &next),
+    cr_assert_eq(churn_snapshot_compute(st, NOW + DAY, &s, churn_snapshot_read_state, &next),
                  CHURN_OK);
     cr_assert_eq(next.from_ms, NOW);
     cr_assert_eq(next.alerts_raised, 1);
@@ -369,13 +369,13 @@ Test(snapshot, taken_once_per_utc_day, .init = setup, .fini = teardown)
     event("e1", "a", CHURN_EVENT_LOGIN, NOW - DAY);
     state("a", 0, 0.7, CHURN_TIER_HIGH, 10);
     bool taken = false;
-    cr_assert_eq(churn_snapshot_take_daily(st, NOW, 400, churn__alerts_snapshot_state, &taken),
+    cr_assert_eq(churn_snapshot_take_daily(st, NOW, 400, churn_snapshot_read_state, &taken),
                  CHURN_OK);
     cr_assert(taken);
     event("e2", "b", CHURN_EVENT_LOGIN, NOW - DAY);
     /* later the same day: nothing */
     cr_assert_eq(
-        churn_snapshot_take_daily(st, NOW + 3600000, 400, churn__alerts_snapshot_state, &taken),
+        churn_snapshot_take_daily(st, NOW + 3600000, 400, churn_snapshot_read_state, &taken),
         CHURN_OK);
     cr_assert_not(taken);
     struct churn_daily_snapshot got;
@@ -383,7 +383,7 @@ Test(snapshot, taken_once_per_utc_day, .init = setup, .fini = teardown)
     cr_assert_eq(got.customers, 1);
     /* the next day: a new one, its window from the first */
     cr_assert_eq(
-        churn_snapshot_take_daily(st, NOW + DAY - 1, 400, churn__alerts_snapshot_state, &taken),
+        churn_snapshot_take_daily(st, NOW + DAY - 1, 400, churn_snapshot_read_state, &taken),
         CHURN_OK);
     cr_assert(taken);
     cr_assert_eq(churn_snapshot_latest(st, &got), CHURN_OK);

@@ -272,6 +272,44 @@ Test(store, validate_rejects_unknown_kinds_and_bad_times)
     cr_assert_not(churn_event_kind_parse("unspecified", &k));
 }
 
+/* One rule for attribute and custom event names, whichever way they come in. */
+Test(store, one_attribute_name_rule)
+{
+    char reason[CHURN_REASON_MAX], longest[CHURN_NAME_MAX + 2];
+    memset(longest, 'a', CHURN_NAME_MAX);
+    longest[CHURN_NAME_MAX] = '\0';
+    const char *good[] = {"seats", "a_1", "nps_2024", "_", longest};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_assert_eq(churn_attr_name_check(good[i], "f", reason, sizeof(reason)), CHURN_OK, "%s",
+                     good[i]);
+    const char *bad[] = {"Seats", "plan.tier", "a-b", "bad name", "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(churn_attr_name_check(bad[i], "numeric_attributes", reason, sizeof(reason)),
+                     CHURN_EINVAL, "%s", bad[i]);
+        cr_assert(strstr(reason, "numeric_attributes: '") == reason, "%s", reason);
+        cr_assert(strstr(reason, "1..64 bytes of [a-z0-9_]"), "%s", reason);
+    }
+    cr_assert_eq(churn_attr_name_check("", "f", reason, sizeof(reason)), CHURN_EINVAL);
+    cr_assert(strstr(reason, "f: required"), "%s", reason);
+    cr_assert_eq(churn_attr_name_check(NULL, "f", reason, sizeof(reason)), CHURN_EINVAL);
+    longest[CHURN_NAME_MAX] = 'a';
+    longest[CHURN_NAME_MAX + 1] = '\0';
+    cr_assert_eq(churn_attr_name_check(longest, "f", reason, sizeof(reason)), CHURN_ETOOBIG);
+    /* the attribute setters and custom events follow it */
+    struct churn_customer_attrs a;
+    churn_customer_attrs_init(&a);
+    cr_assert_eq(churn_customer_attrs_set_num(&a, "plan.tier", 1), CHURN_EINVAL);
+    cr_assert_eq(churn_customer_attrs_set_cat(&a, "Industry", "retail"), CHURN_EINVAL);
+    cr_assert_eq(churn_customer_attrs_set_num(&a, "plan_tier", 1), CHURN_OK);
+    struct churn_event e = {
+        .kind = CHURN_EVENT_CUSTOM, .event_id = "e", .customer_id = "c", .occurred_at_ms = NOW};
+    e.custom.name = "api-calls";
+    e.custom.value = 1;
+    cr_assert_eq(check(&e, reason), CHURN_EINVAL);
+    cr_assert(strstr(reason, "custom.name: 'api-calls' must be 1..64 bytes of [a-z0-9_]"), "%s",
+              reason);
+}
+
 Test(store, review_text_is_bounded)
 {
     char reason[CHURN_REASON_MAX];

@@ -274,6 +274,14 @@ alert_detail(const Churn__V1__Alert *a, char *out, size_t outlen)
                             "ALERT_RESOLUTION_", w, sizeof(w)),
                  actor[0] ? " by " : "", actor);
         return out;
+    case CHURN__V1__ALERT_CHANGE__ALERT_CHANGE_ACTION_CALLED: /* issue 15 */
+        if (a->action_call)
+            snprintf(out, outlen, "webhook %s: HTTP %d after %d attempt%s", a->action_call->webhook,
+                     a->action_call->http_status, a->action_call->attempts,
+                     a->action_call->attempts == 1 ? "" : "s");
+        else
+            snprintf(out, outlen, "-");
+        return out;
     default:
         return alert_story(a, out, outlen);
     }

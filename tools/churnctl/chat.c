@@ -1,11 +1,8 @@
 /*
- * chat.c - `churnctl sentiment` (offline: lines on stdin → one JSON analysis per line, with
- * the same lexicons and rules as the server, written by churn_sentiment_json() into one
- * reused buffer and a 1 MiB stdout buffer) and `churnctl chat` (interactive: each line
- * typed is a turn of one conversation streamed to churnd's AnalyzeChat; the assessment,
- * escalation included, is printed after every turn).
+ * chat.c - `churnctl chat` (interactive: each line typed is a turn of one conversation
+ * streamed to churnd's AnalyzeChat; the assessment, escalation included, is printed after
+ * every turn). `churnctl sentiment`, the analyzer offline, is in sentiment.c.
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +12,10 @@
 #include "churn/clock.h"
 #include "churn/pbjson.h"
 #include "churn/sentiment.h"
-#include "churn/sentiment_json.h"
 #include "churn_proto.h"
 #include "ctl.h"
 
 #define LINE_MAX_BYTES (64 * 1024)
-#define OUT_LINE_BYTES (64 * 1024) /* one JSON line; grown for the rare longer one */
 
 /* Read one line (without its newline) of at most LINE_MAX_BYTES; false at the end. */
 static bool
@@ -41,72 +36,6 @@ read_line(FILE *in, char *buf, size_t cap, bool *too_long)
     if (n && buf[n - 1] == '\r')
         buf[n - 1] = '\0';
     return true;
-}
-
-int
-churnctl_sentiment(int argc, char **argv)
-{
-    const char *lexicons = CHURN_DEFAULT_LEXICON_DIR, *language = "auto";
-    for (int i = 0; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--lexicons") == 0)
-            lexicons = argv[i + 1];
-        else if (strcmp(argv[i], "--language") == 0)
-            language = argv[i + 1];
-        else {
-            fprintf(stderr,
-                    "usage: churnctl sentiment [--lexicons DIR] [--language en|ko|auto] < lines\n");
-            return EXIT_USAGE;
-        }
-    }
-    struct churn_sentiment *an;
-    char err[512];
-    if (churn_sentiment_open(lexicons, language, NULL, &an, err, sizeof(err)) != CHURN_OK) {
-        fprintf(stderr, "churnctl: %s\n", err);
-        return EXIT_USAGE;
-    }
-    char *line = churn_malloc(LINE_MAX_BYTES + 2);
-    struct churn_arena arena;
-    churn_arena_init(&arena, 64 << 20);
-    static char outbuf[1 << 20];
-    setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
-    size_t cap = OUT_LINE_BYTES;
-    char *out = churn_malloc(cap);
-    bool too_long;
-    int rc = 0;
-    for (unsigned long no = 1; line && out && read_line(stdin, line, LINE_MAX_BYTES + 2, &too_long);
-         no++) {
-        churn_arena_reset(&arena);
-        struct churn_sentiment_result r;
-        size_t len = strlen(line);
-        if (too_long ||
-            churn_sentiment_analyze(an, line, len, &arena, &r, err, sizeof(err)) != CHURN_OK) {
-            json_t *j = json_pack("{s:i,s:s}", "line", (json_int_t)no, "error",
-                                  too_long ? "line over 64 KiB" : err);
-            char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-            if (s)
-                puts(s);
-            free(s);
-            json_decref(j);
-            rc = EXIT_STATUS;
-            continue;
-        }
-        size_t n = churn_sentiment_json(line, len, &r, out, cap);
-        if (n > cap) { /* a long line with much evidence: once, then the buffer stays */
-            churn_free(out);
-            out = churn_malloc(cap = n);
-            if (!out)
-                break;
-            churn_sentiment_json(line, len, &r, out, cap);
-        }
-        fwrite(out, 1, n, stdout);
-        putchar('\n');
-    }
-    fflush(stdout);
-    churn_arena_fini(&arena);
-    churn_free(out);
-    churn_free(line);
-    churn_sentiment_close(an);
-    return rc;
 }
 
 static void

@@ -38,7 +38,11 @@ usage(void)
           "                       haproxy.cfg, part2shard.map, partition.lua, nats-NODE.conf,\n"
           "                       streams.jsonl and ownership-SHARD.txt into DIR\n"
           "  owner TABLE ID...    partition and owning shard of each customer id\n"
-          "  at-risk TABLE [--limit N]\n"
+          "  move TABLE --partitions FROM-TO --to SHARD --out NEW_TABLE\n"
+          "  move TABLE --finish --out NEW_TABLE\n"
+          "                       the next table of a move: the partitions go to SHARD marked\n"
+          "                       moving (epoch + 1); --finish: nothing moving (epoch + 1)\n"
+          "  at-risk TABLE [--limit N] [--tiers low,medium,high]\n"
           "                       ListAtRiskCustomers from every shard, merged by priority\n",
           stderr);
     return EXIT_USAGE;
@@ -231,21 +235,33 @@ cmd_plan(int argc, char **argv)
     return rc;
 }
 
+/* Write @b to @path through a temporary file renamed over it (a reader never sees half). */
 static int
-write_file(const char *dir, const char *name, const struct churn_buf *b)
+write_atomically(const char *path, const struct churn_buf *b)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
+    char tmp[8192];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
     const char *text = churn_buf_str(b);
     bool ok = f && fwrite(text, 1, strlen(text), f) == strlen(text);
     if (f && fclose(f) != 0)
         ok = false;
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
     if (!ok) {
         fprintf(stderr, "churnctl: cannot write %s: %s\n", path, strerror(errno));
+        remove(tmp);
         return EXIT_TRANSPORT;
     }
     return 0;
+}
+
+static int
+write_file(const char *dir, const char *name, const struct churn_buf *b)
+{
+    char path[8000];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return write_atomically(path, b);
 }
 
 /* Generate one file @name into @dir with @gen's text. */
@@ -336,6 +352,48 @@ cmd_owner(int argc, char **argv)
     return 0;
 }
 
+/* `move TABLE (--partitions R --to S | --finish) --out NEW`: the next table of a move. */
+static int
+cmd_move(int argc, char **argv)
+{
+    static const char *const known[] = {"--partitions", "--to", "--out", NULL};
+    bool finish = argc >= 2 && strcmp(argv[1], "--finish") == 0;
+    int rc = argc < 1 ? usage() : check_options(argc, argv, finish ? 2 : 1, known);
+    const char *range = option(argc, argv, "--partitions"), *to = option(argc, argv, "--to");
+    const char *out = option(argc, argv, "--out");
+    if (!rc && (!out || (finish ? range || to : !range || !to))) {
+        fputs("churnctl: cluster move: expected --partitions FROM-TO --to SHARD --out NEW, or "
+              "--finish --out NEW\n",
+              stderr);
+        rc = EXIT_USAGE;
+    }
+    struct churn_cluster_table *t;
+    if (rc || (rc = load(argv[0], &t)))
+        return rc;
+    char err[1024];
+    enum churn_err e = finish ? churn_cluster_table_finish_moves(t, err, sizeof(err))
+                              : churn_cluster_table_begin_move(t, range, to, err, sizeof(err));
+    struct churn_buf b;
+    churn_buf_init(&b, CHURN_CLUSTER_FILE_MAX);
+    if (e != CHURN_OK) {
+        fprintf(stderr, "churnctl: cluster move: %s: %s\n", argv[0], err);
+        rc = EXIT_USAGE;
+    } else if (churn_buf_printf(&b, "# written by churnctl cluster move from %s\n", argv[0]) ||
+               churn_cluster_table_format(t, &b)) {
+        fprintf(stderr, "churnctl: cluster move: the table is over %d bytes\n",
+                CHURN_CLUSTER_FILE_MAX);
+        rc = EXIT_USAGE;
+    }
+    if (!rc)
+        rc = write_atomically(out, &b);
+    if (!rc)
+        printf("epoch %" PRIu64 ": %s\n", t->epoch,
+               finish ? "moves finished" : "partitions moving");
+    churn_buf_free(&b);
+    churn_cluster_table_free(t);
+    return rc;
+}
+
 /* One scored customer of the merged listing, and the shard that answered it. */
 struct shard_score {
     const Churn__V1__Score *score;
@@ -355,12 +413,34 @@ by_priority(const void *a, const void *b)
 }
 
 /* ListAtRiskCustomers of shard @s into *out (0), or an exit code after a message. */
+/* The risk tiers of "low,medium,high" (any of them) into @tiers; how many, 0 when bad. */
+static size_t
+parse_tiers(const char *text, Churn__V1__RiskTier tiers[static 3])
+{
+    static const char *const names[] = {"low", "medium", "high"};
+    size_t n = 0;
+    for (const char *p = text; n < 3;) {
+        size_t len = strcspn(p, ",");
+        size_t k = 0;
+        while (k < 3 && (strlen(names[k]) != len || strncmp(p, names[k], len) != 0))
+            k++;
+        if (k == 3)
+            return 0;
+        tiers[n++] = (Churn__V1__RiskTier)(CHURN__V1__RISK_TIER__RISK_TIER_LOW + (int)k);
+        if (!p[len])
+            return n;
+        p += len + 1;
+    }
+    return 0;
+}
+
 static int
 shard_at_risk(struct ctl *ctl, const struct churn_cluster_shard *s, int32_t limit,
-              ProtobufCMessage **out)
+              Churn__V1__AtRiskFilter *filter, ProtobufCMessage **out)
 {
     Churn__V1__ListAtRiskCustomersRequest req = CHURN__V1__LIST_AT_RISK_CUSTOMERS_REQUEST__INIT;
     req.page_size = limit;
+    req.filter = filter;
     ctl->server = s->addr;
     int rc = churnctl_connect(ctl);
     if (rc)
@@ -394,8 +474,18 @@ print_shard_score(const struct shard_score *it, size_t rank)
 static int
 cluster_at_risk(struct ctl *ctl, const struct churn_cluster_table *t, int argc, char **argv)
 {
-    static const char *const known[] = {"--limit", NULL};
+    static const char *const known[] = {"--limit", "--tiers", NULL};
     int rc = check_options(argc, argv, 0, known);
+    Churn__V1__AtRiskFilter filter = CHURN__V1__AT_RISK_FILTER__INIT;
+    Churn__V1__RiskTier tiers[3];
+    const char *tier_list = option(argc, argv, "--tiers");
+    if (!rc && tier_list && !(filter.n_risk_tiers = parse_tiers(tier_list, tiers))) {
+        fprintf(stderr,
+                "churnctl: cluster at-risk: --tiers: '%s' is not a list of low, medium, high\n",
+                tier_list);
+        rc = EXIT_USAGE;
+    }
+    filter.risk_tiers = tiers;
     const char *lim = option(argc, argv, "--limit");
     char *end = NULL;
     long limit = lim ? strtol(lim, &end, 10) : 20;
@@ -410,7 +500,7 @@ cluster_at_risk(struct ctl *ctl, const struct churn_cluster_table *t, int argc, 
     struct shard_score *all = NULL;
     size_t n = 0;
     for (size_t s = 0; s < t->n_shards; s++) {
-        int r = shard_at_risk(ctl, &t->shards[s], (int32_t)limit, &answers[s]);
+        int r = shard_at_risk(ctl, &t->shards[s], (int32_t)limit, &filter, &answers[s]);
         rc = rc ? rc : r;
         const Churn__V1__ListAtRiskCustomersResponse *a = (void *)answers[s];
         struct shard_score *p = a ? churn_realloc(all, (n + a->n_scores + 1) * sizeof(*p)) : NULL;
@@ -448,6 +538,8 @@ churnctl_cluster(struct ctl *ctl, int argc, char **argv)
         return cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "owner") == 0)
         return cmd_owner(argc - 1, argv + 1);
+    if (strcmp(cmd, "move") == 0)
+        return cmd_move(argc - 1, argv + 1);
     if (strcmp(cmd, "at-risk") == 0) {
         struct churn_cluster_table *t = NULL;
         int rc = load(argv[1], &t);

@@ -64,7 +64,7 @@ ProtobufCMessage *churnctl_unpack(const struct churn_method *m, const void *data
 int churnctl_unary(struct ctl *ctl, const char *method, const ProtobufCMessage *req,
                    ProtobufCMessage **resp);
 
-/* chat.c: the analyzer offline, and an interactive conversation with churnd */
+/* sentiment.c: the analyzer offline; chat.c: an interactive conversation with churnd */
 int churnctl_sentiment(int argc, char **argv);
 int churnctl_chat(struct ctl *ctl, int argc, char **argv);
 
@@ -118,6 +118,9 @@ int churnctl_retrain(struct ctl *ctl, int argc, char **argv);
 
 /* report_trends.c (issue 15): the daily snapshots of a store, and the report period options */
 int churnctl_report_trends(int argc, char **argv);
+
+/* report_html.c (issue 15): the HTML retention report of a store */
+int churnctl_report_html(int argc, char **argv);
 
 /** churnctl_report_period() - parse @value of @flag (a date or ISO-8601 time) into its UTC
  * *@day: 0, or EXIT_USAGE after "churnctl report CMD: FLAG: 'VALUE' is not a date". */

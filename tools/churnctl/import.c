@@ -29,6 +29,7 @@
 #include "churn/arena.h"
 #include "churn/buf.h"
 #include "churn/clock.h"
+#include "churn/cluster.h"
 #include "churn/csv.h"
 #include "churn/event.h"
 #include "churn/event_codec.h"
@@ -362,7 +363,9 @@ struct customer_batch {
 struct importer {
     struct ctl *ctl;
     const char *path, *store_dir, *server, *reject_path;
-    const char *nats; /* issue 16: publish events to a cluster's JetStream */
+    const char *nats;                  /* issue 16: publish events to a cluster's JetStream */
+    const char *cluster_path;          /* issue 16: customers through a cluster's proxy ... */
+    struct churn_cluster_table *table; /* ... one UpsertCustomers per owning shard */
     struct ctl_publisher *publisher;
     bool customers_file, csv, json_out;
     int progress; /* 0 never, 1 auto, 2 always */
@@ -416,6 +419,9 @@ import_usage(FILE *out)
           "  --server HOST:PORT   stream to a running churnd (IngestService)\n"
           "  --nats URLS          publish events to a cluster's NATS JetStream, subject\n"
           "                       ingest.<customer> (docs/CLUSTER.md); events files only\n"
+          "  --cluster TABLE      with --server PROXY: customers to a cluster, each batch\n"
+          "                       split by owning shard (the partition table), customers\n"
+          "                       files only (events go through --nats)\n"
           "  --format csv|jsonl   default: from the file name (.csv, .jsonl, .ndjson, .json)\n"
           "  --reject-file FILE   bad lines as LINE<TAB>REASON<TAB>original line\n"
           "  --batch N            events per commit or stream [5000]\n"
@@ -859,10 +865,9 @@ set_attr(struct churn_customer_attrs *a, const char *name, const char *value, ch
             return reasonf(reason, rlen, "%s: more than %d categorical attributes", name,
                            CHURN_ATTRS_MAX);
     }
-    if (err)
-        return reasonf(reason, rlen,
-                       "%s: not a valid attribute name (letters, digits, '_', '.', '-')", name);
-    return CHURN_OK;
+    if (err && !churn_attr_name_check(name, "attribute name", reason, rlen))
+        return reasonf(reason, rlen, "%s: not a valid attribute value", name);
+    return err;
 }
 
 /* Fill @patch (empty fields: keep what is stored) from a customer row. */
@@ -1037,6 +1042,14 @@ static int
 flush_events_server(struct importer *im)
 {
     struct event_batch *b = &im->eb;
+    for (size_t i = 0; im->table && i < b->n; i++)
+        if (reject(im, &im->ev, b->line[i],
+                   "an event: with --cluster only customers go through the proxy; publish "
+                   "events to the cluster with --nats URLS",
+                   b->orig[i], b->orig_len[i]))
+            return -1;
+    if (im->table)
+        return 0;
     struct churn_client_stream *s;
     if (churn_client_stream_open(im->ctl->client, METHOD_RECORD_EVENTS, im->ctl->timeout_ms, &s) !=
         CHURN_OK) {
@@ -1421,8 +1434,10 @@ flush_customers_store(struct importer *im)
     return 0;
 }
 
+/* One UpsertCustomers of the batch's customers @idx[0..@n), with x-customer-id @header when
+ * not NULL (a cluster's proxy routes on it: every customer of the call has its owner). */
 static int
-flush_customers_server(struct importer *im)
+upsert_group(struct importer *im, const size_t *idx, size_t n, const char *header)
 {
     struct customer_batch *b = im->cb;
     struct churn_arena a;
@@ -1434,12 +1449,12 @@ flush_customers_server(struct importer *im)
     Churn__V1__UpsertCustomersResponse *resp = NULL;
     Churn__V1__UpsertCustomersRequest req = CHURN__V1__UPSERT_CUSTOMERS_REQUEST__INIT;
     req.mode = CHURN__V1__UPSERT_MODE__UPSERT_MODE_MERGE;
-    req.n_customers = b->n;
-    req.customers = churn_arena_alloc(&a, b->n * sizeof(*req.customers));
+    req.n_customers = n;
+    req.customers = churn_arena_alloc(&a, n * sizeof(*req.customers));
     if (!req.customers)
         goto out_nomem;
-    for (size_t i = 0; i < b->n; i++) {
-        const struct churn_customer_attrs *p = &b->patch[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct churn_customer_attrs *p = &b->patch[idx[i]];
         Churn__V1__Customer *c = churn_arena_alloc(&a, sizeof(*c));
         bool mv = !isnan(p->monthly_value);
         Churn__V1__Customer__NumericAttributesEntry *ne =
@@ -1453,7 +1468,7 @@ flush_customers_server(struct importer *im)
         if (!c || !ne || !nl || !ce || !cl)
             goto out_nomem;
         churn__v1__customer__init(c);
-        c->customer_id = b->id[i];
+        c->customer_id = b->id[idx[i]];
         c->segment = (char *)p->segment;
         c->plan = (char *)p->plan;
         c->country = (char *)p->country;
@@ -1492,8 +1507,10 @@ flush_customers_server(struct importer *im)
     if (check_pack_room(im, len ? len : 1))
         goto out;
     protobuf_c_message_pack(&req.base, im->pack);
-    if (churn_client_unary(im->ctl->client, METHOD_UPSERT_CUSTOMERS, im->pack, len,
-                           im->ctl->timeout_ms, &resp_bytes, &resp_len, &st) != CHURN_OK) {
+    struct churn_client_header hdr = {"x-customer-id", header};
+    if (churn_client_unary_with(im->ctl->client, METHOD_UPSERT_CUSTOMERS, &hdr, header ? 1 : 0,
+                                im->pack, len, im->ctl->timeout_ms, &resp_bytes, &resp_len,
+                                &st) != CHURN_OK) {
         fprintf(stderr, "churnctl: import: cannot reach %s\n", im->server);
         goto out;
     }
@@ -1502,12 +1519,13 @@ flush_customers_server(struct importer *im)
         goto out;
     }
     resp = churn__v1__upsert_customers_response__unpack(NULL, resp_len, resp_bytes);
-    if (!resp || resp->n_results != b->n) {
+    if (!resp || resp->n_results != n) {
         fprintf(stderr, "churnctl: import: UpsertCustomers: not a valid answer\n");
         goto out;
     }
-    for (size_t i = 0; i < b->n; i++) {
-        const Churn__V1__UpsertCustomersResult *r = resp->results[i];
+    for (size_t j = 0; j < n; j++) {
+        const Churn__V1__UpsertCustomersResult *r = resp->results[j];
+        size_t i = idx[j];
         switch (r->status) {
         case CHURN__V1__UPSERT_STATUS__UPSERT_STATUS_CREATED:
         case CHURN__V1__UPSERT_STATUS__UPSERT_STATUS_UPDATED:
@@ -1534,6 +1552,37 @@ out:
     churn_free(resp_bytes);
     churn_client_status_clear(&st);
     churn_arena_fini(&a);
+    return rc;
+}
+
+/* The batch to the server: in one call, or with a partition table one call per owning shard
+ * (in the order of the shards' first customers). */
+static int
+flush_customers_server(struct importer *im)
+{
+    struct customer_batch *b = im->cb;
+    size_t *idx = churn_malloc(b->n * sizeof(*idx));
+    bool *sent = churn_calloc(b->n, sizeof(*sent));
+    int rc = idx && sent ? 0 : -1;
+    if (rc)
+        fprintf(stderr, "churnctl: import: out of memory\n");
+    for (size_t first = 0; !rc && first < b->n; first++) {
+        if (sent[first])
+            continue;
+        const struct churn_cluster_shard *owner =
+            im->table ? churn_cluster_owner(im->table, b->id[first], strlen(b->id[first])) : NULL;
+        size_t n = 0;
+        for (size_t i = first; i < b->n; i++) {
+            if (!sent[i] &&
+                (!owner || churn_cluster_owner(im->table, b->id[i], strlen(b->id[i])) == owner)) {
+                idx[n++] = i;
+                sent[i] = true;
+            }
+        }
+        rc = upsert_group(im, idx, n, owner ? b->id[first] : NULL);
+    }
+    churn_free(idx);
+    churn_free(sent);
     return rc;
 }
 
@@ -1579,22 +1628,6 @@ add_customer(struct importer *im, const char *id, const struct churn_customer_at
 }
 
 /* ---- records to rows --------------------------------------------------------------------- */
-
-/* Whether @name can be an attribute name ([A-Za-z0-9_.-], 1..CHURN_NAME_MAX bytes). */
-static bool
-attr_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > CHURN_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return false;
-    }
-    return true;
-}
 
 /*
  * The CSV reader's message ("line 3: unterminated quoted field") for a record that began on
@@ -1721,11 +1754,8 @@ row_from_json(struct importer *im, const struct record *rec, struct row *row, js
         if (f >= 0) {
             row->f[f] = text;
         } else {
-            if (!attr_name_ok(key))
-                return reasonf(reason, rlen,
-                               "%.64s: not a valid attribute name (letters, digits, '_', '.', "
-                               "'-', at most %d bytes)",
-                               key, CHURN_NAME_MAX);
+            if ((err = churn_attr_name_check(key, "attribute name", reason, rlen)))
+                return err;
             if (row->n_extra == IMPORT_EXTRA_MAX)
                 return reasonf(reason, rlen, "more than %d attributes", IMPORT_EXTRA_MAX);
             row->extra_name[row->n_extra] = key;
@@ -1813,12 +1843,11 @@ read_header(struct importer *im)
                 goto out;
             }
         }
-        if (!attr_name_ok(name) || ++n_extra > IMPORT_EXTRA_MAX) {
+        char why[CHURN_REASON_MAX];
+        if (churn_attr_name_check(name, "attribute name", why, sizeof(why)) ||
+            ++n_extra > IMPORT_EXTRA_MAX) {
             fprintf(stderr, "churnctl: import: %s: line %lu: column '%s': %s\n", im->path, rec.line,
-                    name,
-                    n_extra > IMPORT_EXTRA_MAX ? "too many attribute columns"
-                                               : "not a valid attribute name (letters, digits, "
-                                                 "'_', '.', '-')");
+                    name, n_extra > IMPORT_EXTRA_MAX ? "too many attribute columns" : why);
             rc = EXIT_USAGE;
             goto out;
         }
@@ -2013,6 +2042,8 @@ parse_options(struct importer *im, int argc, char **argv)
             im->server = v;
         } else if (strcmp(k, "--nats") == 0) {
             im->nats = v;
+        } else if (strcmp(k, "--cluster") == 0) {
+            im->cluster_path = v;
         } else if (strcmp(k, "--format") == 0) {
             format = v;
         } else if (strcmp(k, "--reject-file") == 0) {
@@ -2047,6 +2078,19 @@ parse_options(struct importer *im, int argc, char **argv)
         fprintf(stderr, "churnctl: import: give exactly one of --store DIR, --server "
                         "HOST:PORT or --nats URLS\n");
         return EXIT_USAGE;
+    }
+    if (im->cluster_path && (!im->server || !im->customers_file)) {
+        fprintf(stderr, "churnctl: import: --cluster TABLE sends a customers file through the "
+                        "cluster's proxy (--customers FILE --server PROXY); events go to a "
+                        "cluster with --nats URLS\n");
+        return EXIT_USAGE;
+    }
+    if (im->cluster_path) {
+        char err[1024];
+        if (churn_cluster_table_load(im->cluster_path, &im->table, err, sizeof(err))) {
+            fprintf(stderr, "churnctl: import: --cluster: %s\n", err);
+            return EXIT_USAGE;
+        }
     }
     if (im->nats && im->customers_file) {
         fprintf(stderr, "churnctl: import: --nats publishes events only: import customers "
@@ -2197,6 +2241,7 @@ out:
     churn_buf_free(&im->src.rec);
     event_batch_fini(&im->eb);
     customer_batch_free(im->cb);
+    churn_cluster_table_free(im->table);
     churn_free(im->stored);
     churn_free(im->pack);
     churn_arena_fini(&im->pack_arena);

@@ -61,6 +61,8 @@ usage(FILE *out)
           "                               the control group, 95% CI, revenue retained\n"
           "  report trends --store DIR [--from DATE] [--to DATE] [--json]\n"
           "                               the daily snapshots: at risk, revenue at risk, churn\n"
+          "  report html --store DIR --out FILE [--from DATE] [--to DATE]\n"
+          "                               the retention report: one HTML file with charts\n"
           "\n"
           "METHOD is a full name (/churn.v1.ScoringService/GetScore) or a short one\n"
           "(ScoringService/GetScore or ScoringService.GetScore).\n"

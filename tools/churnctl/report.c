@@ -1,10 +1,10 @@
 /*
  * report.c - `churnctl report outcomes`: did the playbooks work? Reads the outcome log of a
- * store (read-only; churnd may keep running, LMDB readers do not block it), keeps the latest
- * outcome per customer and playbook, and prints per playbook the retention rate of treated
- * customers against the control group (holdouts), the difference with its 95% confidence
- * interval (Newcombe) and the revenue retained (churn_outcomes_compute()). Outcomes not tied
- * to a playbook (no alert) are counted and left out.
+ * store (read-only; churnd may keep running, LMDB readers do not block it) through
+ * churn_report_outcomes() (the latest outcome per customer and playbook), and prints per
+ * playbook the retention rate of treated customers against the control group (holdouts), the
+ * difference with its 95% confidence interval (Newcombe) and the revenue retained. Outcomes
+ * not tied to a playbook (no alert) are counted and left out. The `report` dispatcher.
  */
 #include <math.h>
 #include <stdio.h>
@@ -13,53 +13,9 @@
 
 #include "churn/alerts.h"
 #include "churn/alloc.h"
+#include "churn/report.h"
 #include "churn/store.h"
 #include "ctl.h"
-
-#define REPORT_MAX_PLAYBOOKS 256
-
-struct collect {
-    struct churn_outcome_record *recs;
-    size_t n, cap;
-    size_t corrupt, untied, superseded;
-};
-
-static int
-collect_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
-{
-    (void)seq;
-    (void)customer_id;
-    struct collect *c = user;
-    struct churn_outcome_record r;
-    if (churn_outcome_decode(data, len, &r) != CHURN_OK) {
-        c->corrupt++;
-        return 0;
-    }
-    if (!r.playbook_id[0]) {
-        c->untied++;
-        return 0;
-    }
-    /* the latest outcome of a customer under a playbook replaces earlier ones (the log is in
-     * order); a linear scan is fine for the thousands of outcomes a team records */
-    for (size_t i = c->n; i-- > 0;) {
-        if (strcmp(c->recs[i].customer_id, r.customer_id) == 0 &&
-            strcmp(c->recs[i].playbook_id, r.playbook_id) == 0) {
-            c->recs[i] = r;
-            c->superseded++;
-            return 0;
-        }
-    }
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 1024;
-        struct churn_outcome_record *p = churn_realloc(c->recs, cap * sizeof(*p));
-        if (!p)
-            return 1;
-        c->recs = p;
-        c->cap = cap;
-    }
-    c->recs[c->n++] = r;
-    return 0;
-}
 
 static void
 json_num(const char *key, double v, bool last)
@@ -71,8 +27,10 @@ json_num(const char *key, double v, bool last)
 }
 
 static void
-print_json(const struct churn_outcome_stats *st, size_t n, const struct collect *c)
+print_json(const struct churn_report_outcomes *c)
 {
+    const struct churn_outcome_stats *st = c->stats;
+    size_t n = c->n;
     printf("{\"playbooks\":[");
     for (size_t i = 0; i < n; i++) {
         const struct churn_outcome_stats *s = &st[i];
@@ -92,7 +50,7 @@ print_json(const struct churn_outcome_stats *st, size_t n, const struct collect 
         printf("}");
     }
     printf("],\"outcomes\":%zu,\"superseded\":%zu,\"without_playbook\":%zu,\"corrupt\":%zu}\n",
-           c->n, c->superseded, c->untied, c->corrupt);
+           c->outcomes, c->superseded, c->untied, c->corrupt);
 }
 
 static void
@@ -105,8 +63,10 @@ pct(char *out, size_t len, double v)
 }
 
 static void
-print_table(const struct churn_outcome_stats *st, size_t n, const struct collect *c)
+print_table(const struct churn_report_outcomes *c)
 {
+    const struct churn_outcome_stats *st = c->stats;
+    size_t n = c->n;
     printf("%-24s %17s %17s %9s %18s %12s\n", "playbook", "treated kept/n", "control kept/n",
            "diff pp", "95% CI pp", "revenue kept");
     for (size_t i = 0; i < n; i++) {
@@ -123,7 +83,7 @@ print_table(const struct churn_outcome_stats *st, size_t n, const struct collect
         printf("%-24s %17s %17s %9s %18s %12.2f\n", s->playbook_id, t, k, d, ci,
                s->revenue_retained);
     }
-    printf("%zu outcomes (%zu superseded by a later one, %zu without a playbook%s)\n", c->n,
+    printf("%zu outcomes (%zu superseded by a later one, %zu without a playbook%s)\n", c->outcomes,
            c->superseded, c->untied, c->corrupt ? ", some unreadable" : "");
     if (c->corrupt)
         fprintf(stderr, "churnctl: %zu outcome records could not be decoded\n", c->corrupt);
@@ -156,29 +116,22 @@ report_outcomes(int argc, char **argv)
         fprintf(stderr, "churnctl: store %s: %s\n", store_dir, churn_store_last_error());
         return EXIT_TRANSPORT;
     }
-    struct collect c = {0};
-    enum churn_err err = churn_store_foreach_outcome(store, collect_cb, &c);
+    static struct churn_report_outcomes c;
+    enum churn_err err = churn_report_outcomes(store, &c);
     int rc = 0;
     if (err) {
         fprintf(stderr, "churnctl: reading outcomes: %s\n",
-                err == CHURN_ECANCELLED ? "out of memory" : churn_store_last_error());
-        rc = EXIT_TRANSPORT;
-        goto out;
+                err == CHURN_ENOMEM    ? "out of memory"
+                : err == CHURN_ETOOBIG ? "more playbooks than the report holds"
+                : err == CHURN_EINVAL  ? "an outcome record is out of range"
+                                       : churn_store_last_error());
+        rc = err == CHURN_ENOMEM || err == CHURN_ETOOBIG || err == CHURN_EINVAL ? EXIT_STATUS
+                                                                                : EXIT_TRANSPORT;
+    } else if (json) {
+        print_json(&c);
+    } else {
+        print_table(&c);
     }
-    static struct churn_outcome_stats st[REPORT_MAX_PLAYBOOKS];
-    size_t n = 0;
-    err = churn_outcomes_compute(c.recs, c.n, st, REPORT_MAX_PLAYBOOKS, &n);
-    if (err) {
-        fprintf(stderr, "churnctl: computing the report: %s\n", churn_strerror(err));
-        rc = EXIT_STATUS;
-        goto out;
-    }
-    if (json)
-        print_json(st, n, &c);
-    else
-        print_table(st, n, &c);
-out:
-    churn_free(c.recs);
     churn_store_close(store);
     return rc;
 }
@@ -190,8 +143,11 @@ churnctl_report(int argc, char **argv)
         return report_outcomes(argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "trends") == 0) /* issue 15 */
         return churnctl_report_trends(argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "html") == 0) /* issue 15 */
+        return churnctl_report_html(argc - 1, argv + 1);
     fputs("usage: churnctl report outcomes --store DIR [--json]\n"
-          "       churnctl report trends --store DIR [--from DATE] [--to DATE] [--json]\n",
+          "       churnctl report trends --store DIR [--from DATE] [--to DATE] [--json]\n"
+          "       churnctl report html --store DIR --out FILE [--from DATE] [--to DATE]\n",
           stderr);
     return EXIT_USAGE;
 }

@@ -6,7 +6,12 @@
 // classes a set labels). VADER has no notion of churn intent, so its escalation rule is the
 // usual baseline: escalate when compound <= -0.6.
 //
-//   node tools/sentiment-eval/reference.js [--data FILE]... [--seconds S]
+// --analyzer wink runs the second reference of issue 17 instead, the npm package
+// wink-sentiment 5.0.2 (installed by tools/fetch-lexicons under lexicons/vendor/wink/): its
+// normalizedScore (-5..5) is positive above 0 and negative below 0 (wink's own reading), and
+// the escalation baseline is normalizedScore <= -3 (the same 0.6 of the negative range).
+//
+//   node tools/sentiment-eval/reference.js [--analyzer vader|wink] [--data FILE]... [--seconds S]
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -14,12 +19,15 @@ const path = require('path');
 const root = path.resolve(__dirname, '..', '..');
 const data = [];
 let seconds = 2.0;
+let analyzer = 'vader';
 for (let i = 2; i < process.argv.length; i += 2) {
   if (process.argv[i] === '--data' && i + 1 < process.argv.length) data.push(process.argv[i + 1]);
+  else if (process.argv[i] === '--analyzer' && ['vader', 'wink'].includes(process.argv[i + 1]))
+    analyzer = process.argv[i + 1];
   else if (process.argv[i] === '--seconds' && i + 1 < process.argv.length)
     seconds = parseFloat(process.argv[i + 1]);
   else {
-    console.error('usage: reference.js [--data FILE]... [--seconds S]');
+    console.error('usage: reference.js [--analyzer vader|wink] [--data FILE]... [--seconds S]');
     process.exit(2);
   }
 }
@@ -31,14 +39,30 @@ if (data.length === 0) {
   }
 }
 
-let vader;
+// score(text) -> a number; polarity and escalation thresholds on it, per analyzer
+const refs = {
+  vader: {
+    module: path.join(root, 'lexicons', 'vendor', 'node_modules', 'vader-sentiment'),
+    name: 'vader-sentiment',
+    score: (m, text) => m.SentimentIntensityAnalyzer.polarity_scores(text).compound,
+    positive: 0.05, negative: -0.05, escalate: -0.6,
+  },
+  wink: {
+    module: path.join(root, 'lexicons', 'vendor', 'wink', 'node_modules', 'wink-sentiment'),
+    name: 'wink-sentiment',
+    score: (m, text) => m(text).normalizedScore,
+    positive: Number.MIN_VALUE, negative: -Number.MIN_VALUE, escalate: -3,
+  },
+};
+const ref = refs[analyzer];
+let mod;
 try {
-  vader = require(path.join(root, 'lexicons', 'vendor', 'node_modules', 'vader-sentiment'));
+  mod = require(ref.module);
 } catch (e) {
-  console.error('reference.js: vader-sentiment is not installed: run tools/setup');
+  console.error(`reference.js: ${ref.name} is not installed: run tools/setup`);
   process.exit(1);
 }
-const score = (text) => vader.SentimentIntensityAnalyzer.polarity_scores(text).compound;
+const score = (text) => ref.score(mod, text);
 
 const classes = {negative: 0, neutral: 1, positive: 2};
 function loadRows(file) {
@@ -63,10 +87,10 @@ function evalSet(file, rows) {
   let correct = 0, tp = 0, fp = 0, fn = 0;
   for (const r of rows) {
     const c = score(r.text);
-    const pred = c >= 0.05 ? 2 : c <= -0.05 ? 0 : 1;
+    const pred = c >= ref.positive ? 2 : c <= ref.negative ? 0 : 1;
     confusion[r.polarity][pred]++;
     if (pred === r.polarity) correct++;
-    const esc = c <= -0.6;
+    const esc = c <= ref.escalate;
     if (esc && r.escalate) tp++;
     else if (esc) fp++;
     else if (r.escalate) fn++;
@@ -122,7 +146,7 @@ const secs = Number(t1 - t0) / 1e9;
 const cu = process.cpuUsage(c0);
 const cpu = (cu.user + cu.system) / 1e6; // the whole process (V8's helper threads included)
 console.log(JSON.stringify({
-  analyzer: 'vader-sentiment (npm, node ' + process.version + ')',
+  analyzer: ref.name + ' (npm, node ' + process.version + ')',
   datasets,
   speed: {sentences: done, seconds: +secs.toFixed(3), cpu_seconds: +cpu.toFixed(3),
           avg_words: +(wordsTotal / ns).toFixed(1), sentences_per_second: Math.round(done / secs),

@@ -18,6 +18,10 @@
  *   sentiment-eval [--data FILE]... [--conversations FILE]... [--lexicons DIR]
  *                  [--language CODE] [--seconds S] [--errors FILE]
  *
+ * --lines FILE measures only churn_sentiment_analyze() over the lines of FILE as they are (the
+ * input of `churnctl sentiment`: tools/bench/sentiment-cli compares the two), once through,
+ * and prints {"lines", "cpu_seconds", "lines_per_cpu_second"}; nothing else is run.
+ *
  * --errors FILE writes every misjudged row (polarity or escalation) and every conversation
  * escalated off its labelled turn to FILE, one tab-separated line each, for reading causes.
  */
@@ -48,7 +52,8 @@ struct row {
 
 #define USAGE                                                                                      \
     "usage: sentiment-eval [--data FILE]... [--conversations FILE]... [--lexicons DIR]\n"          \
-    "                      [--language CODE] [--seconds S] [--errors FILE]\n"
+    "                      [--language CODE] [--seconds S] [--errors FILE]\n"                      \
+    "       sentiment-eval --lines FILE [--lexicons DIR] [--language CODE]\n"
 
 static int
 parse_polarity(const char *s)
@@ -376,6 +381,54 @@ eval_conversations(const struct churn_sentiment *an, struct churn_arena *arena, 
         last ? "" : ",");
 }
 
+/* Lines per CPU second of churn_sentiment_analyze() over the lines of @path, read whole into
+ * memory first (the analyzer alone, what `churnctl sentiment` does besides I/O and JSON). */
+static int
+measure_lines(const struct churn_sentiment *an, struct churn_arena *arena, const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        fprintf(stderr, "sentiment-eval: cannot open %s\n", path);
+        return 2;
+    }
+    size_t cap = 1 << 20, n = 0;
+    char *buf = churn_malloc(cap);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, fp)) > 0;) {
+        n += got;
+        if (n == cap) {
+            char *bigger = churn_realloc(buf, cap * 2);
+            if (!bigger)
+                break;
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    fclose(fp);
+    if (!buf)
+        return 1;
+    size_t lines = 0;
+    double checksum = 0;
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    for (size_t at = 0; at < n;) {
+        const char *nl = memchr(buf + at, '\n', n - at);
+        size_t end = nl ? (size_t)(nl - buf) : n;
+        struct churn_sentiment_result r;
+        churn_arena_reset(arena);
+        if (churn_sentiment_analyze(an, buf + at, end - at, arena, &r, NULL, 0) == CHURN_OK)
+            checksum += r.compound;
+        lines++;
+        at = end + 1;
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+    printf("{\"lines\": %zu, \"bytes\": %zu, \"cpu_seconds\": %.4f, "
+           "\"lines_per_cpu_second\": %.0f, \"checksum\": %.3f}\n",
+           lines, n, cpu, cpu > 0 ? (double)lines / cpu : 0, checksum);
+    churn_free(buf);
+    return 0;
+}
+
 /* Sentences per second of churn_sentiment_analyze() over ~15-word sentences built from
  * @rows, as a JSON object. */
 static void
@@ -424,7 +477,7 @@ main(int argc, char **argv)
 {
     const char *data[8], *convs[8];
     size_t ndata = 0, nconv = 0;
-    const char *lexdir = CHURN_SOURCE_ROOT "/lexicons", *language = "auto";
+    const char *lexdir = CHURN_SOURCE_ROOT "/lexicons", *language = "auto", *lines = NULL;
     double seconds = 2.0;
     if (argc % 2 == 0) {
         fputs(USAGE, stderr);
@@ -441,6 +494,8 @@ main(int argc, char **argv)
             language = argv[i + 1];
         else if (strcmp(argv[i], "--seconds") == 0)
             seconds = strtod(argv[i + 1], NULL);
+        else if (strcmp(argv[i], "--lines") == 0)
+            lines = argv[i + 1];
         else if (strcmp(argv[i], "--errors") == 0 && !errors_fp) {
             if (!(errors_fp = fopen(argv[i + 1], "w"))) {
                 fprintf(stderr, "sentiment-eval: cannot open %s\n", argv[i + 1]);
@@ -478,6 +533,12 @@ main(int argc, char **argv)
     static struct row rows[MAX_ROWS];
     struct churn_arena arena;
     churn_arena_init(&arena, 16u * 1024 * 1024);
+    if (lines) {
+        int rc = measure_lines(an, &arena, lines);
+        churn_arena_fini(&arena);
+        churn_sentiment_close(an);
+        return rc;
+    }
 
     printf("{\n  \"analyzer\": \"churnd\",\n  \"language\": \"%s\",\n  \"datasets\": [\n",
            language);

@@ -62,8 +62,7 @@ async function loadQueue() {
   const q = new URLSearchParams({ page_size: "20" });
   if (risk) q.set("risk", risk);
   if (value) q.set("value", value);
-  const [page, high] = await Promise.all([
-    api("/api/queue?" + q), api("/api/queue?risk=high&page_size=1")]);
+  const page = await api("/api/queue?" + q);
   const rows = (page.scores || []).map((s) => el("tr", { "data-customer": s.customer_id },
     el("td", {}, customerLink(s.customer_id)), el("td", {}, pct(s.probability)),
     el("td", {}, money(s.customer_value)), el("td", {}, money(s.priority)),
@@ -71,7 +70,7 @@ async function loadQueue() {
     el("td", {}, (s.what_moved || []).map((m) => m.explanation || m.label).join("; ") || "—"),
     el("td", { class: "tier-" + tier(s.risk_tier) }, tier(s.risk_tier))));
   fill(document.querySelector("#queue tbody"), rows);
-  return { atRisk: page.total_size || 0, high: high.total_size || 0, scores: page.scores || [] };
+  return { scores: page.scores || [] };
 }
 
 async function act(seq, action, extra) {
@@ -189,14 +188,98 @@ async function loadModel() {
   return m;
 }
 
+const TIERS = ["high", "medium", "low"];
+
+function matrix(sum) {
+  const cells = {};
+  for (const c of sum.cells || []) cells[c.risk + "/" + c.value] = c;
+  fill(document.querySelector("#matrix tbody"), TIERS.map((risk) => el("tr", {},
+    el("th", { class: "tier-" + risk.toUpperCase() }, risk),
+    ...["low", "medium", "high"].map((value) => {
+      const c = cells[risk + "/" + value] || {};
+      return el("td", {}, el("button", { "data-cell": risk + "/" + value, onclick: () => {
+        document.getElementById("f-risk").value = risk;
+        document.getElementById("f-value").value = value;
+        loadQueue().catch((e) => setStatus(e.message));
+      } }, (c.customers || 0).toLocaleString("en-US") + " · " + money(c.revenue_at_risk)));
+    }))));
+}
+
+function kpis(sum, a) {
+  const br = sum.by_risk || {};
+  const n = (t) => (br[t] || {}).customers || 0;
+  const r = (t) => (br[t] || {}).revenue_at_risk || 0;
+  const snap = sum.snapshot_taken_at_ms;
+  const stale = !snap || Date.now() - Number(snap) > 36 * 3600 * 1000;
+  document.getElementById("kpis").replaceChildren(
+    kpi("customers", "customers scored", ((sum.total || {}).customers || 0).toLocaleString("en-US")),
+    kpi("at-risk", "customers at risk (medium + high)", (n("medium") + n("high")).toLocaleString("en-US")),
+    kpi("high", "high risk", n("high").toLocaleString("en-US")),
+    kpi("medium", "medium risk", n("medium").toLocaleString("en-US")),
+    kpi("revenue", "expected revenue at risk (medium + high)", money(r("medium") + r("high"))),
+    kpi("open-alerts", "open alerts", a.open),
+    kpi("escalations", "chat escalations today", a.esc),
+    kpi("freshness", stale ? "daily snapshot: stale" : "daily snapshot", when(snap), stale ? "stale" : ""));
+}
+
+function lineChart(series, label) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("viewBox", "0 0 400 100");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", label);
+  const n = Math.max(...series.map((s) => s.values.length));
+  for (const s of series) {
+    const max = Math.max(1e-9, ...s.values);
+    const line = document.createElementNS(ns, "polyline");
+    line.setAttribute("fill", "none");
+    line.setAttribute("stroke", s.colour);
+    line.setAttribute("points", s.values.map((v, i) =>
+      (10 + (380 * i) / Math.max(1, n - 1)) + "," + (95 - (90 * v) / max)).join(" "));
+    svg.append(line);
+  }
+  return svg;
+}
+
+async function loadTrends() {
+  const d = await api("/api/trends?days=90");
+  const days = d.days || [];
+  const box = document.getElementById("trends");
+  if (!days.length) {
+    box.replaceChildren(el("p", { class: "note" }, "No daily snapshot yet: the first sweep of a day takes one."));
+    return;
+  }
+  const atRisk = days.map((x) => (x.at_risk.high || 0) + (x.at_risk.medium || 0));
+  box.replaceChildren(
+    lineChart([{ values: atRisk, colour: "#b00020" },
+      { values: days.map((x) => x.revenue_at_risk.total || 0), colour: "#0b5fd6" },
+      { values: days.map((x) => x.churned || 0), colour: "#5a6270" }], "trends"),
+    el("p", { class: "legend" }, el("span", { style: "color:#b00020" }, "at risk"),
+      el("span", { style: "color:#0b5fd6" }, "revenue at risk"), el("span", { style: "color:#5a6270" }, "churned")),
+    el("table", { id: "trend-days" }, el("thead", {}, el("tr", {}, ...["Day", "At risk", "Revenue at risk", "Churned", "Alerts raised"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...days.slice(-7).reverse().map((x, i) => el("tr", { "data-day": x.day },
+        el("td", {}, x.day), el("td", {}, atRisk[days.length - 1 - i]), el("td", {}, money(x.revenue_at_risk.total)),
+        el("td", {}, x.churned || 0), el("td", {}, x.alerts_raised || 0))))));
+}
+
+const pp = (v) => (v === null || v === undefined ? "n/a" : (100 * v >= 0 ? "+" : "") + (100 * v).toFixed(1));
+
+async function loadPlaybooks() {
+  const d = await api("/api/playbooks");
+  fill(document.querySelector("#playbooks tbody"), (d.playbooks || []).map((p) => el("tr", { "data-playbook": p.playbook },
+    el("td", {}, p.playbook),
+    el("td", {}, p.treated_retained + "/" + (p.treated - p.treated_unknown)),
+    el("td", {}, p.control_retained + "/" + (p.control - p.control_unknown)),
+    el("td", {}, pp(p.diff) + " pp" + (p.diff_low === null ? "" : " [" + pp(p.diff_low) + ", " + pp(p.diff_high) + "]")),
+    el("td", {}, p.revenue_retained === null ? "n/a" : money(p.revenue_retained)))));
+}
+
 async function refresh() {
   try {
-    const [q, a] = await Promise.all([loadQueue(), loadAlerts()]);
-    document.getElementById("kpis").replaceChildren(
-      kpi("at-risk", "customers at risk (medium + high)", q.atRisk.toLocaleString("en-US")),
-      kpi("high", "high risk", q.high.toLocaleString("en-US")),
-      kpi("open-alerts", "open alerts", a.open),
-      kpi("escalations", "chat escalations today", a.esc));
+    const [, a, sum] = await Promise.all([loadQueue(), loadAlerts(), api("/api/summary")]);
+    kpis(sum, a);
+    matrix(sum);
     setStatus("updated " + new Date().toLocaleTimeString());
     if (state.lastEvent === null) state.lastEvent = a.head;
   } catch (e) {
@@ -207,7 +290,7 @@ async function refresh() {
 function addFeedItem(alert, id) {
   const feed = document.getElementById("feed");
   const chat = alert.chat ? " (chat: " + (alert.chat.excerpt || "") + ")" : "";
-  feed.prepend(el("li", { "data-sequence": id }, when(alert.updated_at_ms || alert.created_at_ms) + " #" +
+  feed.prepend(el("li", { "data-sequence": alert.sequence, "data-event": id }, when(alert.updated_at_ms || alert.created_at_ms) + " #" +
     alert.sequence + " " + alert.customer_id + " " + (alert.change || "").replace("ALERT_CHANGE_", "") +
     " " + (alert.cause || "").replace("ALERT_CAUSE_", "") + chat));
   while (feed.children.length > 100) feed.lastChild.remove();
@@ -268,8 +351,9 @@ for (const id of ["f-risk", "f-value"])
 
 let started = false;
 async function start() {
-  await refresh();
-  loadModel().catch((e) => setStatus(e.message));
+  await Promise.all([refresh(), ...[loadModel, loadTrends, loadPlaybooks].map((f) =>
+    f().catch((e) => setStatus(e.message)))]);
+  document.body.dataset.loaded = "1"; /* every panel has its first data */
   if (!started && state.lastEvent !== null) {
     started = true;
     feedLoop();

@@ -1,0 +1,313 @@
+/*
+ * chat_saver.c - writes conversation tracker states to the store off the request path. A
+ * chat turn must not wait for an fsync on a worker thread, so turns hand their new state to
+ * this saver, and its thread writes everything queued since its last commit in one durable
+ * transaction (group commit, as for events): the states that arrive while one commit runs
+ * form the next. A conversation's newer state replaces its older one in the queue (a hash
+ * index over the queue), so a busy conversation costs one write per commit rather than one
+ * per turn. Each queued state gets a ticket, the number of the commit that will carry it;
+ * watchers (the AnalyzeChat streams, whose answers wait for their state to be durable) are
+ * told after every commit. A flush (the privacy erase) and stopping write what is queued.
+ */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "churn/alloc.h"
+#include "churn/clock.h"
+#include "churn/event.h"
+#include "churn/hash.h"
+#include "churn/log.h"
+#include "churn/store.h"
+#include "../service/service_internal.h"
+
+#define SAVER_QUEUE_MAX 16384
+#define SAVER_STATE_MAX 512
+#define SAVER_SLOTS     (4 * SAVER_QUEUE_MAX) /* hash index over the queue, power of two */
+
+struct saved_state {
+    uint32_t slot; /* its place in the index while queued */
+    char customer_id[CHURN_ID_MAX + 1];
+    char conversation_id[CHURN_ID_MAX + 1];
+    size_t len;
+    unsigned char data[SAVER_STATE_MAX];
+};
+
+struct churn__chat_saver {
+    struct churn_store *store;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool stopping;             /* (mu) */
+    struct saved_state *queue; /* (mu) filled by turns */
+    size_t n;                  /* (mu) */
+    struct saved_state *spare; /* the batch being written (or last written) */
+    size_t spare_n;            /* (mu) states in spare */
+    unsigned long dropped;     /* (mu) states not queued because the queue was full */
+    uint64_t taken, written;   /* (mu) batches taken from the queue, and written */
+    pthread_cond_t done;       /* (mu) a batch was written */
+    unsigned flush_wanted;     /* (mu) flushes waiting: commit without pacing */
+    uint32_t *index;           /* (mu) SAVER_SLOTS: queue position + 1 of each key, 0: free */
+    struct churn_conversation_put *items;
+    pthread_mutex_t watch_mu;                   /* the watcher list; held while telling it */
+    struct churn__chat_saver_watcher *watchers; /* (watch_mu) doubly linked */
+};
+
+static uint32_t
+key_slot(const char *customer_id, const char *conversation_id)
+{
+    uint64_t h = churn_fnv1a64(churn_fnv1a64_str(customer_id), "\0", 1);
+    h = churn_fnv1a64(h, conversation_id, strlen(conversation_id));
+    return (uint32_t)(h ^ h >> 32) & (SAVER_SLOTS - 1);
+}
+
+/* The queued state of (customer, conversation), or NULL; *@slot_out: where it is or would go
+ * in the index (linear probing; the index is at most a quarter full). */
+static struct saved_state *
+queued_state(struct churn__chat_saver *sv, const char *customer_id, const char *conversation_id,
+             uint32_t *slot_out)
+{
+    uint32_t s = key_slot(customer_id, conversation_id);
+    for (;; s = (s + 1) & (SAVER_SLOTS - 1)) {
+        uint32_t at = sv->index[s];
+        if (at == 0)
+            break;
+        struct saved_state *st = &sv->queue[at - 1];
+        if (strcmp(st->conversation_id, conversation_id) == 0 &&
+            strcmp(st->customer_id, customer_id) == 0) {
+            *slot_out = s;
+            return st;
+        }
+    }
+    *slot_out = s;
+    return NULL;
+}
+
+/* Remove the queue's entries from the index (the queue is being handed to the writer). */
+static void
+index_clear(struct churn__chat_saver *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        sv->index[sv->queue[i].slot] = 0;
+}
+
+/* Tell every watcher that commit @batch is over (@ok: durable). */
+static void
+tell_watchers(struct churn__chat_saver *sv, uint64_t batch, bool ok)
+{
+    pthread_mutex_lock(&sv->watch_mu);
+    for (struct churn__chat_saver_watcher *w = sv->watchers; w; w = w->next)
+        w->committed(w->ctx, batch, ok);
+    pthread_mutex_unlock(&sv->watch_mu);
+}
+
+static void *
+saver_main(void *arg)
+{
+    struct churn__chat_saver *sv = arg;
+    pthread_setname_np(pthread_self(), "chat-saver");
+    for (;;) {
+        pthread_mutex_lock(&sv->mu);
+        while (sv->n == 0 && !sv->stopping)
+            pthread_cond_wait(&sv->cond, &sv->mu);
+        if (sv->n == 0 && sv->stopping) {
+            pthread_mutex_unlock(&sv->mu);
+            break;
+        }
+        /* take the whole queue; turns go on filling the other buffer meanwhile */
+        index_clear(sv);
+        struct saved_state *batch = sv->queue;
+        size_t n = sv->n;
+        sv->queue = sv->spare;
+        sv->spare = batch;
+        sv->spare_n = n;
+        sv->n = 0;
+        sv->taken++;
+        pthread_mutex_unlock(&sv->mu);
+        for (size_t i = 0; i < n; i++) {
+            sv->items[i].customer_id = batch[i].customer_id;
+            sv->items[i].conversation_id = batch[i].conversation_id;
+            sv->items[i].data = batch[i].data;
+            sv->items[i].len = batch[i].len;
+        }
+        bool ok = churn_store_put_conversations(sv->store, sv->items, n) == CHURN_OK;
+        if (!ok)
+            churn_log(CHURN_LOG_ERROR, "conversations_not_saved",
+                      CHURN_LF_INT("count", (long long)n),
+                      CHURN_LF_STR("error", churn_store_last_error()));
+        pthread_mutex_lock(&sv->mu);
+        uint64_t done_batch = ++sv->written;
+        pthread_cond_broadcast(&sv->done);
+        pthread_mutex_unlock(&sv->mu);
+        tell_watchers(sv, done_batch, ok);
+    }
+    return NULL;
+}
+
+enum churn_err
+churn__chat_saver_start(struct churn_store *store, struct churn__chat_saver **out)
+{
+    struct churn__chat_saver *sv = churn_calloc(1, sizeof(*sv));
+    if (!sv)
+        return CHURN_ENOMEM;
+    sv->store = store;
+    sv->queue = churn_malloc(SAVER_QUEUE_MAX * sizeof(*sv->queue));
+    sv->spare = churn_malloc(SAVER_QUEUE_MAX * sizeof(*sv->spare));
+    sv->items = churn_malloc(SAVER_QUEUE_MAX * sizeof(*sv->items));
+    sv->index = churn_calloc(SAVER_SLOTS, sizeof(*sv->index));
+    if (!sv->queue || !sv->spare || !sv->items || !sv->index)
+        goto out_free;
+    pthread_mutex_init(&sv->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&sv->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&sv->done, NULL);
+    pthread_mutex_init(&sv->watch_mu, NULL);
+    if (pthread_create(&sv->thread, NULL, saver_main, sv) != 0) {
+        pthread_mutex_destroy(&sv->watch_mu);
+        pthread_cond_destroy(&sv->done);
+        pthread_mutex_destroy(&sv->mu);
+        pthread_cond_destroy(&sv->cond);
+        goto out_free;
+    }
+    *out = sv;
+    return CHURN_OK;
+out_free:
+    churn_free(sv->queue);
+    churn_free(sv->spare);
+    churn_free(sv->items);
+    churn_free(sv->index);
+    churn_free(sv);
+    return CHURN_ENOMEM;
+}
+
+void
+churn__chat_saver_flush(struct churn__chat_saver *sv)
+{
+    if (!sv)
+        return;
+    pthread_mutex_lock(&sv->mu);
+    uint64_t target = sv->taken + (sv->n > 0); /* the batch in progress and what is queued */
+    sv->flush_wanted++;
+    pthread_cond_signal(&sv->cond);
+    while (sv->written < target && !sv->stopping)
+        pthread_cond_wait(&sv->done, &sv->mu);
+    sv->flush_wanted--;
+    pthread_mutex_unlock(&sv->mu);
+}
+
+uint64_t
+churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id,
+                      const char *conversation_id, const void *data, size_t len)
+{
+    if (!sv || len > SAVER_STATE_MAX)
+        return 0;
+    pthread_mutex_lock(&sv->mu);
+    uint32_t slot;
+    struct saved_state *st = queued_state(sv, customer_id, conversation_id, &slot);
+    bool ok = !sv->stopping && (st || sv->n < SAVER_QUEUE_MAX);
+    if (ok && st) { /* a newer state of a queued conversation replaces the older */
+        memcpy(st->data, data, len);
+        st->len = len;
+    } else if (ok) {
+        st = &sv->queue[sv->n++];
+        st->slot = slot;
+        sv->index[slot] = (uint32_t)sv->n;
+        snprintf(st->customer_id, sizeof(st->customer_id), "%s", customer_id);
+        snprintf(st->conversation_id, sizeof(st->conversation_id), "%s", conversation_id);
+        memcpy(st->data, data, len);
+        st->len = len;
+        if (sv->n == 1)
+            pthread_cond_signal(&sv->cond); /* the saver waits for a first state */
+    } else {
+        sv->dropped++;
+    }
+    uint64_t ticket = ok ? sv->taken + 1 : 0; /* the next commit takes the whole queue */
+    pthread_mutex_unlock(&sv->mu);
+    return ticket;
+}
+
+void
+churn__chat_saver_watch(struct churn__chat_saver *sv, struct churn__chat_saver_watcher *w)
+{
+    pthread_mutex_lock(&sv->watch_mu);
+    w->prev = NULL;
+    w->next = sv->watchers;
+    if (sv->watchers)
+        sv->watchers->prev = w;
+    sv->watchers = w;
+    pthread_mutex_unlock(&sv->watch_mu);
+}
+
+void
+churn__chat_saver_unwatch(struct churn__chat_saver *sv, struct churn__chat_saver_watcher *w)
+{
+    pthread_mutex_lock(&sv->watch_mu);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        sv->watchers = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    pthread_mutex_unlock(&sv->watch_mu);
+}
+
+/* Newest state of (customer, conversation) among @n states of @list, or NULL. */
+static const struct saved_state *
+find_newest(const struct saved_state *list, size_t n, const char *customer_id,
+            const char *conversation_id)
+{
+    for (size_t i = n; i-- > 0;)
+        if (strcmp(list[i].conversation_id, conversation_id) == 0 &&
+            strcmp(list[i].customer_id, customer_id) == 0)
+            return &list[i];
+    return NULL;
+}
+
+bool
+churn__chat_saver_lookup(struct churn__chat_saver *sv, const char *customer_id,
+                         const char *conversation_id, void *out, size_t cap, size_t *len)
+{
+    if (!sv)
+        return false;
+    pthread_mutex_lock(&sv->mu);
+    /* queued states are newer than the batch being written, which is newer than the store */
+    uint32_t slot;
+    const struct saved_state *st = queued_state(sv, customer_id, conversation_id, &slot);
+    if (!st)
+        st = find_newest(sv->spare, sv->spare_n, customer_id, conversation_id);
+    bool found = st && st->len <= cap;
+    if (found) {
+        memcpy(out, st->data, st->len);
+        *len = st->len;
+    }
+    pthread_mutex_unlock(&sv->mu);
+    return found;
+}
+
+void
+churn__chat_saver_stop(struct churn__chat_saver *sv)
+{
+    if (!sv)
+        return;
+    pthread_mutex_lock(&sv->mu);
+    sv->stopping = true;
+    pthread_cond_signal(&sv->cond);
+    pthread_mutex_unlock(&sv->mu);
+    pthread_join(sv->thread, NULL);
+    if (sv->dropped)
+        churn_log(CHURN_LOG_WARN, "conversation_states_dropped",
+                  CHURN_LF_INT("count", (long long)sv->dropped));
+    pthread_mutex_destroy(&sv->mu);
+    pthread_mutex_destroy(&sv->watch_mu);
+    pthread_cond_destroy(&sv->cond);
+    pthread_cond_destroy(&sv->done);
+    churn_free(sv->queue);
+    churn_free(sv->spare);
+    churn_free(sv->items);
+    churn_free(sv->index);
+    churn_free(sv);
+}

@@ -1,0 +1,165 @@
+/*
+ * engine/score_build.c - the background build of the score index (churn/score.h): once a
+ * model serves, every customer of the store is scored once (one read transaction, no
+ * reasons) and put in the index; when the served model's generation or the tier cuts change
+ * (a promotion, new share-based cuts), the index is rebuilt the same way while listings keep
+ * reading it (scores of the old generation stay listed until their customer is scored
+ * again). Listings read the index once the first build is complete.
+ */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "churn/alloc.h"
+#include "churn/clock.h"
+#include "churn/log.h"
+#include "churn/score.h"
+#include "churn/score_index.h"
+#include "churn/store.h"
+
+#define POLL_MS 200 /* how often the builder looks for a new model or new cuts */
+
+struct churn_score_builder {
+    struct churn_scorer *scorer;
+    struct churn_store *store;
+    struct churn_score_index *index;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop; /* (mu) */
+    atomic_bool complete, running;
+    atomic_uint_fast64_t builds;
+    _Atomic int64_t last_ms; /* how long the last build took */
+    uint64_t built_generation, built_cuts;
+};
+
+struct build_walk {
+    struct churn_score_builder *b;
+    struct churn_served *m;
+    struct churn_score *scratch;
+    uint64_t customers;
+};
+
+static bool
+stopping(struct churn_score_builder *b)
+{
+    pthread_mutex_lock(&b->mu);
+    bool stop = b->stop;
+    pthread_mutex_unlock(&b->mu);
+    return stop;
+}
+
+static int
+build_visit(const struct churn_customer *rec, void *user)
+{
+    struct build_walk *w = user;
+    if ((w->customers & 1023) == 0 && stopping(w->b))
+        return 1;
+    churn_scorer_score_record(w->b->scorer, w->m, rec, w->scratch); /* the index keeps it */
+    w->customers++;
+    return 0;
+}
+
+/* Score every customer with @m; true when the walk finished. */
+static bool
+build(struct churn_score_builder *b, struct churn_served *m, struct churn_score *scratch)
+{
+    struct build_walk w = {b, m, scratch, 0};
+    int64_t t0 = churn_now_ms();
+    atomic_store(&b->running, true);
+    enum churn_err err = churn_store_foreach_customer(b->store, build_visit, &w);
+    atomic_store(&b->running, false);
+    bool done = err == CHURN_OK && !stopping(b);
+    int64_t ms = churn_now_ms() - t0;
+    if (done) {
+        atomic_store(&b->last_ms, ms);
+        atomic_fetch_add(&b->builds, 1);
+    }
+    churn_log(
+        done ? CHURN_LOG_INFO : CHURN_LOG_WARN, "score_index_built",
+        CHURN_LF_INT("customers", (int64_t)w.customers), CHURN_LF_INT("duration_ms", ms),
+        CHURN_LF_INT("generation", (int64_t)m->generation),
+        CHURN_LF_STR("result", done ? "complete" : churn_strerror(err ? err : CHURN_EUNAVAIL)));
+    return done;
+}
+
+static void *
+builder_main(void *arg)
+{
+    struct churn_score_builder *b = arg;
+    pthread_setname_np(pthread_self(), "score-index");
+    struct churn_score *scratch = churn_malloc(sizeof(*scratch));
+    while (scratch && !stopping(b)) {
+        struct churn_served *m = churn_scorer_acquire(b->scorer);
+        struct churn_segments cuts;
+        uint64_t cuts_version = 0;
+        churn_scorer_segments(b->scorer, &cuts, &cuts_version);
+        bool stale = m && (m->generation != b->built_generation || cuts_version != b->built_cuts);
+        if (stale && build(b, m, scratch)) {
+            b->built_generation = m->generation;
+            b->built_cuts = cuts_version;
+            atomic_store(&b->complete, true);
+        }
+        churn_served_release(m);
+        pthread_mutex_lock(&b->mu);
+        struct timespec ts = churn_timespec_of_ms(churn_now_ms() + POLL_MS);
+        if (!b->stop)
+            pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+        pthread_mutex_unlock(&b->mu);
+    }
+    churn_free(scratch);
+    return NULL;
+}
+
+enum churn_err
+churn_score_builder_start(struct churn_scorer *scorer, struct churn_store *store,
+                          struct churn_score_index *index, struct churn_score_builder **out)
+{
+    struct churn_score_builder *b = churn_calloc(1, sizeof(*b));
+    if (!b)
+        return CHURN_ENOMEM;
+    b->scorer = scorer;
+    b->store = store;
+    b->index = index;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    if (pthread_create(&b->thread, NULL, builder_main, b) != 0) {
+        pthread_cond_destroy(&b->cv);
+        pthread_mutex_destroy(&b->mu);
+        churn_free(b);
+        return CHURN_ENOMEM;
+    }
+    *out = b;
+    return CHURN_OK;
+}
+
+void
+churn_score_builder_stop(struct churn_score_builder *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->stop = true;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    pthread_join(b->thread, NULL);
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
+    churn_free(b);
+}
+
+bool
+churn_score_builder_complete(const struct churn_score_builder *b)
+{
+    return b && atomic_load(&b->complete);
+}
+
+void
+churn_score_builder_status(const struct churn_score_builder *b, bool *running, uint64_t *builds,
+                           int64_t *last_ms)
+{
+    *running = b && atomic_load(&b->running);
+    *builds = b ? atomic_load(&b->builds) : 0;
+    *last_ms = b ? atomic_load(&b->last_ms) : 0;
+}

@@ -1,0 +1,621 @@
+/*
+ * engine/scorer.c - the served model's life cycle and scoring one customer
+ * (churn/score.h): a model file is loaded, bound to what the store provides and swapped in
+ * under a reference count; the tier cut-offs are immutable versions swapped likewise; a
+ * score costs one store read on the thread's reusable read transaction, the features at the
+ * end of today, one model evaluation, the top reasons (their sentences only when asked),
+ * tiers, value and priority. Every score computed is kept in the score index.
+ */
+#include "churn/score.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "churn/alloc.h"
+#include "churn/clock.h"
+#include "churn/ident.h"
+#include "churn/log.h"
+#include "churn/model.h"
+#include "churn/model_inputs.h"
+#include "churn/score_index.h"
+#include "churn/score_store.h"
+#include "churn/store.h"
+
+/* The days a score looks ahead when the served model's file does not say (churnctl's default
+ * training horizon). */
+#define HORIZON_DAYS_DEFAULT 90
+#define MAX_THREADS          512
+
+struct served {
+    struct churn_served pub; /* first: a struct churn_served * is a struct served * */
+    atomic_int refs;
+};
+
+static atomic_uint_fast64_t served_generations;
+
+void
+churn_served_release(struct churn_served *pub)
+{
+    struct served *m = (struct served *)pub;
+    if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
+        return;
+    churn_model_unref(m->pub.model);
+    churn_model_inputs_free(m->pub.inputs);
+    churn_free((char *)m->pub.path);
+    churn_free(m);
+}
+
+/* Load @path and check that every input it needs is something the store provides. */
+static enum churn_err
+served_load(const char *path, struct served **out, char *err, size_t errlen)
+{
+    struct churn_model *model;
+    enum churn_err e = churn_model_load_file(path, &model, err, errlen);
+    if (e)
+        return e;
+    struct served *m = churn_calloc(1, sizeof(*m));
+    char *p = churn_strdup(path);
+    struct churn_model_inputs *inputs = NULL;
+    if (!m || !p) {
+        snprintf(err, errlen, "out of memory");
+        e = CHURN_ENOMEM;
+    } else {
+        e = churn_model_inputs_bind(model, &inputs, err, errlen);
+    }
+    if (e) {
+        churn_free(m);
+        churn_free(p);
+        churn_model_unref(model);
+        return e;
+    }
+    atomic_init(&m->refs, 1);
+    m->pub.model = model;
+    m->pub.n_inputs = churn_model_n_features(model);
+    m->pub.inputs = inputs;
+    m->pub.path = p;
+    m->pub.loaded_at_ms = churn_now_ms();
+    m->pub.generation = atomic_fetch_add(&served_generations, 1) + 1;
+    *out = m;
+    return CHURN_OK;
+}
+
+/* What one thread keeps for scoring: a reusable read transaction and a record buffer. */
+struct thread_slot {
+    struct churn_store_reader *reader;
+    struct churn_customer *record;
+};
+
+struct cuts_version {
+    struct churn_segments cuts;
+    uint64_t version;
+    struct cuts_version *older;
+};
+
+struct churn_scorer {
+    pthread_mutex_t mu;
+    struct thread_slot threads[MAX_THREADS]; /* (mu) registered per-thread state */
+    size_t n_threads;
+    struct served *current;    /* (mu) */
+    pthread_mutex_t reload_mu; /* reloads (RPC and SIGHUP) run one after the other */
+    char *default_path;
+    struct churn_store *store;
+    struct churn_score_index *index;
+    uint64_t attach_epoch; /* (mu) a thread's slot is renewed after a new attach */
+    /* the tier cut-offs in force: immutable versions, replaced ones kept until destroy (a
+     * score may still read one; one per sweep) */
+    _Atomic(struct cuts_version *) cuts;
+    atomic_uint_fast64_t evaluations;
+};
+
+enum churn_err
+churn_scorer_create(struct churn_scorer **out)
+{
+    struct churn_scorer *sc = churn_calloc(1, sizeof(*sc));
+    if (!sc)
+        return CHURN_ENOMEM;
+    pthread_mutex_init(&sc->mu, NULL);
+    pthread_mutex_init(&sc->reload_mu, NULL);
+    sc->default_path = churn_strdup("");
+    struct churn_segments initial = {.risk_high_cut = 0.5,
+                                     .risk_medium_cut = 0.2,
+                                     .value_high_cut = 2000,
+                                     .value_medium_cut = 500};
+    if (!sc->default_path || churn_scorer_set_segments(sc, &initial) != CHURN_OK) {
+        churn_scorer_destroy(sc);
+        return CHURN_ENOMEM;
+    }
+    *out = sc;
+    return CHURN_OK;
+}
+
+void
+churn_scorer_attach(struct churn_scorer *sc, struct churn_store *store,
+                    struct churn_score_index *index)
+{
+    pthread_mutex_lock(&sc->mu);
+    sc->store = store;
+    sc->index = index;
+    sc->attach_epoch++;
+    pthread_mutex_unlock(&sc->mu);
+}
+
+void
+churn_scorer_detach(struct churn_scorer *sc)
+{
+    pthread_mutex_lock(&sc->mu);
+    for (size_t i = 0; i < sc->n_threads; i++) {
+        churn_store_reader_close(sc->threads[i].reader);
+        churn_free(sc->threads[i].record);
+    }
+    sc->n_threads = 0;
+    sc->store = NULL;
+    sc->index = NULL;
+    sc->attach_epoch++;
+    pthread_mutex_unlock(&sc->mu);
+}
+
+void
+churn_scorer_destroy(struct churn_scorer *sc)
+{
+    if (!sc)
+        return;
+    churn_scorer_detach(sc);
+    churn_served_release(sc->current ? &sc->current->pub : NULL);
+    for (struct cuts_version *v = atomic_load(&sc->cuts), *next; v; v = next) {
+        next = v->older;
+        churn_free(v);
+    }
+    pthread_mutex_destroy(&sc->mu);
+    pthread_mutex_destroy(&sc->reload_mu);
+    churn_free(sc->default_path);
+    churn_free(sc);
+}
+
+struct churn_served *
+churn_scorer_acquire(struct churn_scorer *sc)
+{
+    pthread_mutex_lock(&sc->mu);
+    struct served *m = sc->current;
+    if (m)
+        atomic_fetch_add(&m->refs, 1);
+    pthread_mutex_unlock(&sc->mu);
+    return m ? &m->pub : NULL;
+}
+
+static const char *
+version_of(const struct churn_model *model)
+{
+    const char *v = churn_model_info(model)->version;
+    return v ? v : "";
+}
+
+enum churn_err
+churn_scorer_reload(struct churn_scorer *sc, const char *path, bool dry_run, char *old_version,
+                    size_t old_len, struct churn_served **loaded, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&sc->reload_mu);
+    const char *p = path && *path ? path : sc->default_path;
+    enum churn_err e = CHURN_EPRECOND;
+    struct served *m = NULL;
+    if (!*p) {
+        snprintf(err, errlen,
+                 "no model path configured: start churnd with --model FILE or "
+                 "name one in the request");
+        goto out;
+    }
+    if ((e = served_load(p, &m, err, errlen)))
+        goto out;
+    pthread_mutex_lock(&sc->mu);
+    snprintf(old_version, old_len, "%s", sc->current ? version_of(sc->current->pub.model) : "");
+    pthread_mutex_unlock(&sc->mu);
+    if (loaded) {
+        atomic_fetch_add(&m->refs, 1);
+        *loaded = &m->pub;
+    }
+    if (dry_run) {
+        churn_served_release(&m->pub);
+        goto out;
+    }
+    char *path_copy = p != sc->default_path ? churn_strdup(p) : NULL;
+    pthread_mutex_lock(&sc->mu);
+    struct served *old = sc->current;
+    sc->current = m;
+    if (path_copy) {
+        /* SIGHUP and an empty ReloadModel path re-read the file now being served */
+        churn_free(sc->default_path);
+        sc->default_path = path_copy;
+    }
+    pthread_mutex_unlock(&sc->mu);
+    churn_log(CHURN_LOG_INFO, "model_loaded", CHURN_LF_STR("path", p),
+              CHURN_LF_STR("version", version_of(m->pub.model)));
+    churn_served_release(old ? &old->pub : NULL); /* scores in progress hold their own */
+out:
+    pthread_mutex_unlock(&sc->reload_mu);
+    return e;
+}
+
+void
+churn_scorer_path(struct churn_scorer *sc, char *out, size_t len)
+{
+    pthread_mutex_lock(&sc->mu);
+    snprintf(out, len, "%s", sc->current ? sc->current->pub.path : "");
+    pthread_mutex_unlock(&sc->mu);
+}
+
+struct churn_model *
+churn_scorer_model(struct churn_scorer *sc)
+{
+    pthread_mutex_lock(&sc->mu);
+    struct churn_model *m = sc->current ? churn_model_ref(sc->current->pub.model) : NULL;
+    pthread_mutex_unlock(&sc->mu);
+    return m;
+}
+
+bool
+churn_scorer_has_model(struct churn_scorer *sc)
+{
+    pthread_mutex_lock(&sc->mu);
+    bool has = sc->current != NULL;
+    pthread_mutex_unlock(&sc->mu);
+    return has;
+}
+
+enum churn_err
+churn_scorer_set_segments(struct churn_scorer *sc, const struct churn_segments *cuts)
+{
+    struct cuts_version *v = churn_calloc(1, sizeof(*v));
+    if (!v)
+        return CHURN_ENOMEM;
+    v->cuts = *cuts;
+    pthread_mutex_lock(&sc->mu); /* one writer at a time keeps the chain intact */
+    v->older = atomic_load(&sc->cuts);
+    v->version = v->older ? v->older->version + 1 : 1;
+    atomic_store(&sc->cuts, v);
+    pthread_mutex_unlock(&sc->mu);
+    return CHURN_OK;
+}
+
+void
+churn_scorer_segments(struct churn_scorer *sc, struct churn_segments *out, uint64_t *version)
+{
+    const struct cuts_version *v = atomic_load(&sc->cuts);
+    *out = v->cuts;
+    if (version)
+        *version = v->version;
+}
+
+uint64_t
+churn_scorer_evaluations(struct churn_scorer *sc)
+{
+    return atomic_load(&sc->evaluations);
+}
+
+/* ---- the customer's value ---------------------------------------------------------------- */
+
+/* The monthly value of the latest plan the customer paid for (a plan change or the plan
+ * before the first remembered one) at or before @as_of_ms; 0 when none was paid for. */
+static double
+last_paid_plan(const struct churn_customer *rec, int64_t as_of_ms)
+{
+    double paid = rec->n_plan_changes ? rec->plan_base_value : rec->attrs.monthly_value;
+    if (!(paid > 0))
+        paid = 0;
+    for (unsigned i = 0; i < rec->n_plan_changes && rec->plan_changes[i].at_ms <= as_of_ms; i++)
+        if (rec->plan_changes[i].monthly_value > 0)
+            paid = rec->plan_changes[i].monthly_value;
+    return paid;
+}
+
+/*
+ * The customer's annual value (docs/ALERTS.md "Customer value"): 12 x the monthly revenue,
+ * the larger of the plan's value and the recent spend (spend of the last 90 days / 3); when
+ * both are nothing (no plan, or a plan just cancelled, and no recent order), what the record
+ * says the customer was worth: the latest plan they paid for, else their lifetime spend per
+ * month of tenure. So a customer who is cancelling keeps the value at risk.
+ */
+static double
+customer_value(const struct churn_customer *rec, const struct churn_feature_vector *vec)
+{
+    double plan = vec->values[CHURN_FEAT_PLAN_MONTHLY_VALUE];
+    double spend = vec->values[CHURN_FEAT_SPEND_90D];
+    double per_month = vec->values[CHURN_FEAT_RFM_MONETARY];
+    double monthly = 0;
+    if (plan > 0)
+        monthly = plan;
+    if (spend / 3.0 > monthly)
+        monthly = spend / 3.0;
+    if (monthly <= 0)
+        monthly = last_paid_plan(rec, vec->as_of_ms);
+    if (monthly <= 0 && per_month > 0)
+        monthly = per_month;
+    return monthly * 12.0;
+}
+
+/* The milliseconds a score of model @info looks ahead: its training horizon
+ * (training.horizon_days), or HORIZON_DAYS_DEFAULT for a file that does not record one. */
+static int64_t
+horizon_ms(const struct churn_model_info *info)
+{
+    int days = info->horizon_days > 0 ? info->horizon_days : HORIZON_DAYS_DEFAULT;
+    return (int64_t)days * CHURN_MS_PER_DAY;
+}
+
+int64_t
+churn_served_horizon_ms(const struct churn_served *m)
+{
+    return horizon_ms(churn_model_info(m->model));
+}
+
+/* ---- one score --------------------------------------------------------------------------- */
+
+/* Reason @r of model input @in, from the row: names, value or category, and the sentence
+ * when @explain. */
+static void
+fill_reason(const struct churn_served *m, const struct churn_customer *rec,
+            const struct churn_feature_vector *vec, const struct churn_model_reason *mr,
+            bool explain, struct churn_score_reason *r)
+{
+    const struct churn_model_feature *f = churn_model_feature(m->model, mr->feature);
+    int cat = churn_model_inputs_feature(m->inputs, mr->feature);
+    r->input = (uint32_t)mr->feature;
+    r->feature = cat;
+    r->contribution = mr->contribution;
+    r->categorical = f->type == CHURN_FEATURE_CATEGORICAL;
+    r->value = r->categorical ? NAN : mr->value;
+    snprintf(r->name, sizeof(r->name), "%s", f->name);
+    /* catalogue features carry human labels; others keep the model's own */
+    snprintf(r->label, sizeof(r->label), "%s",
+             cat >= 0 ? churn_features_catalogue()[cat].label : f->label);
+    const char *category = r->categorical ? churn_features_category(rec, f->name) : NULL;
+    snprintf(r->category, sizeof(r->category), "%s", category ? category : "");
+    r->explanation[0] = 0;
+    if (!explain)
+        return;
+    int sign = r->contribution > 0 ? 1 : r->contribution < 0 ? -1 : 0;
+    if (cat >= 0)
+        churn_reason_feature_text(cat, vec, rec, sign, r->explanation, sizeof(r->explanation));
+    else if (r->categorical)
+        churn_reason_category_text(f->name, r->label, r->category, r->explanation,
+                                   sizeof(r->explanation));
+    else
+        churn_reason_number_text(r->label, r->value, r->explanation, sizeof(r->explanation));
+}
+
+/* The per-catalogue-feature contributions and values of row @x (contributions in @c). */
+static void
+fill_contributions(const struct churn_served *m, const double *x, const double *c,
+                   struct churn_score *s)
+{
+    for (size_t i = 0; i < CHURN_FEAT__COUNT; i++) {
+        s->contributions[i] = 0.0;
+        s->values[i] = NAN;
+    }
+    for (size_t i = 0; i < m->n_inputs; i++) {
+        int f = churn_model_inputs_feature(m->inputs, i);
+        if (f < 0 || !isfinite(c[i]))
+            continue;
+        s->contributions[f] += c[i];
+        s->values[f] = x[i];
+    }
+    s->have_contributions = true;
+}
+
+/*
+ * The score of @rec at @now into @s. Features are taken as of the end of today (every event
+ * so far, day-granular as in training) with the store's observed history, exactly as a
+ * training set or a backtest of the same day computes them (churn/trainset.h).
+ */
+static void
+build_score(struct churn_scorer *sc, const struct churn_served *m, const struct churn_customer *rec,
+            int64_t now, const struct churn_score_request *req, struct churn_score *s)
+{
+    struct churn_feature_vector vec;
+    churn_features_extract_observed(rec, churn_features_day_end(now),
+                                    churn_store_history_from_ms(sc->store, now), &vec);
+    double x[CHURN_MODEL_MAX_FEATURES], c[CHURN_MODEL_MAX_FEATURES];
+    churn_model_inputs_fill(m->inputs, m->model, rec, &vec, x);
+    struct churn_model_prediction pred;
+    churn_model_predict(m->model, x, &pred);
+    atomic_fetch_add(&sc->evaluations, 1);
+    const struct cuts_version *cv = atomic_load(&sc->cuts);
+    snprintf(s->customer_id, sizeof(s->customer_id), "%s", rec->id);
+    snprintf(s->segment, sizeof(s->segment), "%s", rec->attrs.segment);
+    s->probability = pred.probability;
+    s->margin = pred.margin;
+    s->risk_tier = churn_segments_risk_tier(&cv->cuts, pred.probability);
+    s->value = customer_value(rec, &vec);
+    s->value_tier = churn_segments_value_tier(&cv->cuts, s->value);
+    s->revenue_at_risk = pred.probability * s->value;
+    s->priority = s->revenue_at_risk;
+    snprintf(s->model_version, sizeof(s->model_version), "%s", version_of(m->model));
+    s->generation = m->generation;
+    s->cuts_version = cv->version;
+    s->scored_at_ms = now;
+    s->horizon_ms = horizon_ms(churn_model_info(m->model));
+    churn_features_freshness(rec, now, &s->freshness);
+    s->have_contributions = false;
+    s->n_reasons = 0;
+    size_t k =
+        req->max_reasons < CHURN_SCORE_REASONS_MAX ? req->max_reasons : CHURN_SCORE_REASONS_MAX;
+    if (!k && !req->contributions)
+        return;
+    struct churn_model_reason rs[CHURN_SCORE_REASONS_MAX];
+    /* the top reasons leave every input's contribution in @c */
+    s->n_reasons = churn_model_top_reasons(m->model, x, k, c, rs);
+    for (size_t i = 0; i < s->n_reasons; i++)
+        fill_reason(m, rec, &vec, &rs[i], req->explain, &s->reasons[i]);
+    if (req->contributions)
+        fill_contributions(m, x, c, s);
+}
+
+/* Keep @s in the index (a churned customer leaves it: nothing to warn about). */
+static void
+index_feed(struct churn_scorer *sc, const struct churn_customer *rec, const struct churn_score *s)
+{
+    if (!sc->index)
+        return;
+    if (rec->churned_at_ms > 0) {
+        churn_score_index_remove(sc->index, rec->id);
+        return;
+    }
+    struct churn_score_index_item it = {
+        .probability = s->probability,
+        .priority = s->priority,
+        .value = s->value,
+        .risk_tier = s->risk_tier,
+        .value_tier = s->value_tier,
+        .generation = s->generation,
+        .scored_at_ms = s->scored_at_ms,
+    };
+    snprintf(it.customer_id, sizeof(it.customer_id), "%s", rec->id);
+    snprintf(it.segment, sizeof(it.segment), "%s", rec->attrs.segment);
+    if (churn_score_index_put(sc->index, &it) != CHURN_OK)
+        churn_score_index_remove(sc->index, rec->id); /* a score it refuses is not listed */
+}
+
+void
+churn_scorer_score_record(struct churn_scorer *sc, struct churn_served *m,
+                          const struct churn_customer *rec, struct churn_score *out)
+{
+    static const struct churn_score_request bare = {0};
+    build_score(sc, m, rec, churn_now_ms(), &bare, out);
+    out->record_digest = 0;
+    index_feed(sc, rec, out);
+}
+
+static _Thread_local struct thread_slot *tls_slot;
+static _Thread_local struct churn_scorer *tls_owner;
+static _Thread_local uint64_t tls_epoch;
+
+/* This thread's read transaction and record buffer (made on first use after an attach). */
+static struct thread_slot *
+thread_slot(struct churn_scorer *sc)
+{
+    if (tls_owner == sc && tls_epoch == sc->attach_epoch)
+        return tls_slot;
+    struct churn_store_reader *reader;
+    struct churn_customer *rec = churn_malloc(sizeof(*rec));
+    if (!rec || !sc->store || churn_store_reader_open(sc->store, &reader) != CHURN_OK) {
+        churn_free(rec);
+        return NULL;
+    }
+    pthread_mutex_lock(&sc->mu);
+    if (sc->n_threads == MAX_THREADS) {
+        pthread_mutex_unlock(&sc->mu);
+        churn_store_reader_close(reader);
+        churn_free(rec);
+        return NULL;
+    }
+    tls_slot = &sc->threads[sc->n_threads++];
+    tls_slot->reader = reader;
+    tls_slot->record = rec;
+    tls_epoch = sc->attach_epoch;
+    pthread_mutex_unlock(&sc->mu);
+    tls_owner = sc;
+    return tls_slot;
+}
+
+/* Whether @memo holds a score of @m for @req that may be reused at @now. */
+static bool
+memo_usable(struct churn_scorer *sc, const struct churn_score_memo *memo,
+            const struct churn_served *m, const struct churn_score_request *req, int64_t now)
+{
+    return memo && memo->have && memo->score.generation == m->generation &&
+           memo->score.cuts_version == atomic_load(&sc->cuts)->version &&
+           memo->req.max_reasons == req->max_reasons && memo->req.explain == req->explain &&
+           memo->req.contributions == req->contributions && now >= memo->score.scored_at_ms &&
+           now - memo->score.scored_at_ms < memo->reuse_ms;
+}
+
+/* Score @id with @m into @out, after applying @ev (NULL: none) in memory (see
+ * churn_scorer_score and churn_scorer_score_after). */
+static enum churn_err
+score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
+          const struct churn_event *ev, const struct churn_score_request *req,
+          struct churn_score_memo *memo, struct churn_score *out, char *msg, size_t msglen)
+{
+    char reason[256];
+    if (churn_id_validate(id, "customer_id", reason, sizeof(reason)) != CHURN_OK) {
+        snprintf(msg, msglen, "%s", reason);
+        return CHURN_EINVAL;
+    }
+    struct thread_slot *slot = thread_slot(sc);
+    if (!slot) {
+        snprintf(msg, msglen, "cannot read customer '%s': no reader for this thread", id);
+        return CHURN_EUNAVAIL;
+    }
+    int64_t now = churn_now_ms();
+    /* a usable memo of the same bytes spares the decode and the scoring */
+    uint64_t digest = 0;
+    bool decoded = true;
+    const uint64_t *known = memo_usable(sc, memo, m, req, now) ? &memo->score.record_digest : NULL;
+    enum churn_err e = churn_store_reader_get_customer_digest(slot->reader, id, known, &digest,
+                                                              &decoded, slot->record);
+    if (e == CHURN_OK && !decoded) {
+        *out = memo->score;
+        return CHURN_OK;
+    }
+    if (e == CHURN_ENOTFOUND) {
+        snprintf(msg, msglen, "customer '%s' not found", id);
+        return e;
+    }
+    if (e) {
+        snprintf(msg, msglen, "cannot read customer '%s': %s", id, churn_store_last_error());
+        return e;
+    }
+    if (ev && churn_store_preview_event(sc->store, slot->record, ev, now, reason, sizeof(reason)) !=
+                  CHURN_OK) {
+        snprintf(msg, msglen, "%s", reason);
+        return CHURN_EINVAL;
+    }
+    build_score(sc, m, slot->record, now, req, out);
+    out->record_digest = ev ? 0 : digest; /* a previewed record is not the stored one yet */
+    index_feed(sc, slot->record, out);
+    if (memo && !ev) {
+        memo->score = *out;
+        memo->req = *req;
+        memo->have = true;
+    }
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_scorer_score(struct churn_scorer *sc, struct churn_served *m, const char *customer_id,
+                   const struct churn_score_request *req, struct churn_score_memo *memo,
+                   struct churn_score *out, char *msg, size_t msglen)
+{
+    if (!sc->store) {
+        snprintf(msg, msglen, "the store is not open yet");
+        return CHURN_EUNAVAIL;
+    }
+    struct churn_served *held = m ? NULL : churn_scorer_acquire(sc);
+    if (!m && !held) {
+        snprintf(msg, msglen, "no model is loaded");
+        return CHURN_EPRECOND;
+    }
+    enum churn_err e = score_one(sc, m ? m : held, customer_id, NULL, req, memo, out, msg, msglen);
+    churn_served_release(held);
+    return e;
+}
+
+enum churn_err
+churn_scorer_score_after(struct churn_scorer *sc, const char *customer_id,
+                         const struct churn_event *ev, const struct churn_score_request *req,
+                         struct churn_score *out, char *msg, size_t msglen)
+{
+    if (!sc->store) {
+        snprintf(msg, msglen, "the store is not open yet");
+        return CHURN_EUNAVAIL;
+    }
+    struct churn_served *m = churn_scorer_acquire(sc);
+    if (!m) {
+        snprintf(msg, msglen, "no model is loaded");
+        return CHURN_EPRECOND;
+    }
+    enum churn_err e = score_one(sc, m, customer_id, ev, req, NULL, out, msg, msglen);
+    churn_served_release(m);
+    return e;
+}
