@@ -33,7 +33,7 @@ def retrain(api, server):
                                           timeout=RPC_TIMEOUT_S)
 
 
-def wait_decision(api, server, run_id, timeout=300):
+def wait_decision(api, server, run_id, timeout=600):
     """The decision of run `run_id` once it is not RUNNING any more."""
     pb = api.model_pb2
     deadline = time.monotonic() + timeout

@@ -156,6 +156,7 @@ Test(snapshot, list_round_trips_and_damage_is_refused)
     memcpy(enc + 1, enc + 1 + rec, 4);
     memcpy(enc + 1 + rec, tmp, 4);
     cr_assert_eq(churn_daily_list_decode(enc, len, &back, &n), CHURN_ECORRUPT, "order");
+    churn_free(enc);
     /* a NaN revenue */
     cr_assert_eq(churn_daily_list_encode(days, 2, &enc, &len), CHURN_OK);
     memset(enc + 1 + 4 + 8 * 5 + 4 * 8, 0xff, 8);

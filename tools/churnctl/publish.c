@@ -125,6 +125,10 @@ ctl_publisher_close(struct ctl_publisher *p)
 {
     if (!p)
         return;
+    /* messages never acknowledged (a flush that gave up) are ours once taken off the list */
+    natsMsgList pending = {0};
+    if (p->js && js_PublishAsyncGetPendingList(&pending, p->js) == NATS_OK)
+        natsMsgList_Destroy(&pending);
     jsCtx_Destroy(p->js);
     natsConnection_Destroy(p->nc);
     churn_free(p);
