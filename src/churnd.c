@@ -252,6 +252,8 @@ close_store(struct churn_services *svc)
 int
 main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], CHURN_RETRAIN_CHILD_ARG) == 0)
+        return churn_retrain_child_main();
     struct churn_config cfg;
     char err[1024];
     if (churn_config_init(&cfg) != CHURN_OK) {

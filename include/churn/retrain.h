@@ -95,6 +95,20 @@ enum churn_err churn_retrainer_trigger(struct churn_retrainer *rt, const char *t
 /** churn_retrainer_last() - the last finished run (run_id 0: none yet). */
 void churn_retrainer_last(struct churn_retrainer *rt, struct churn_retrain_stats *out);
 
+/* argv[1] that makes churnd its own retraining process (churn_retrain_child_main()). */
+#define CHURN_RETRAIN_CHILD_ARG "--internal-retrain-child"
+
+/**
+ * churn_retrain_child_main() - the whole life of a retraining process. The retrainer starts one
+ * per run by re-executing the running binary (/proc/self/exe) with CHURN_RETRAIN_CHILD_ARG as
+ * argv[1], so the executable that calls churn_retrainer_start() must call this first thing in
+ * main() for that argument. A fresh image: none of the server's threads, locks or allocator
+ * state crosses into the child (a fork alone could inherit a lock another thread held). Reads
+ * its request from stdin, writes its result to stdout (both pipes to the retraining thread),
+ * and dies with that thread. Return: the exit status (2: no valid request on stdin).
+ */
+int churn_retrain_child_main(void);
+
 /**
  * churn_retrainer_stop() - cancel a run in progress (its child is killed; the decision says
  * CANCELLED, nothing else changes), stop the thread, free. NULL is a no-op.

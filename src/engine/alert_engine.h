@@ -250,4 +250,12 @@ enum churn_err churn__sweep_start(struct churn__alerts *al);
 /** churn__sweep_stop() - stop and join it (al->stop must be set and signalled first). */
 void churn__sweep_stop(struct churn__alerts *al);
 
+/**
+ * churn__alerts_record_action_call() - issue 15: the playbook webhook @dest accepted the action
+ * of alert @id (HTTP @http_status, @attempts attempts, at @at_ms): an ACTION_CALLED revision,
+ * logged (action_called); a call already recorded is left as it is. Any thread.
+ */
+void churn__alerts_record_action_call(struct churn__alerts *al, const char *dest, uint64_t id,
+                                      int http_status, unsigned attempts, int64_t at_ms);
+
 #endif

@@ -1,8 +1,10 @@
 /*
  * engine/retrain.c - champion/challenger retraining (churn/retrain.h): the scheduling thread
  * (a run on demand or every --retrain-every, one at a time), the child process that does the
- * work at idle priority (a training set whose labels end before T = now - H - 1 day, the
- * challenger, backtests of challenger and champion on (T, T + H], the winner's file written
+ * work at idle priority (churnd re-executed, so none of the server's threads, locks or
+ * allocator state crosses into it; its request on its stdin, its result on its stdout; the
+ * serving model handed over as a file): a training set whose labels end before T = now - H - 1 day,
+ * the challenger, backtests of challenger and champion on (T, T + H], the winner's file written
  * atomically), and the parent's side: the decision recorded in
  * the registry (RUNNING at the start, the outcome at the end), the winner registered with its
  * figures in one transaction after its file is durable, then served through the server's hook.
@@ -11,6 +13,7 @@
 #include "churn/retrain.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -63,6 +66,19 @@ struct child_result {
     int64_t train_from_ms, train_until_ms;
 };
 
+/* What the parent tells the child (one fixed-size record through its stdin: the same binary
+ * on both ends, so the layout is the same; the magic and size catch anything else). */
+#define CHILD_REQUEST_MAGIC 0x43524554u /* "CRET" */
+
+struct child_request {
+    uint32_t magic, size;
+    pid_t parent;
+    uint64_t run_id;
+    struct churn_retrain_options o; /* its pointers are not valid in the child: reset there */
+    char data_dir[CHURN_REGISTRY_PATH_MAX], model_dir[CHURN_REGISTRY_PATH_MAX];
+    char champion_path[CHURN_REGISTRY_PATH_MAX]; /* "": no model was serving */
+};
+
 void
 churn_retrain_options_default(struct churn_retrain_options *o)
 {
@@ -90,7 +106,7 @@ figures_of(const struct churn_backtest_result *r, struct churn_backtest_figures 
 
 /* Backtest @m as of @as_of on the H days after it, into @f; @what names it in the reason. */
 static enum churn_err
-backtest(const struct churn_retrainer *rt, struct churn_store *store, const struct churn_model *m,
+backtest(const struct child_request *rt, struct churn_store *store, const struct churn_model *m,
          int64_t as_of, int64_t now, const char *what, struct churn_backtest_figures *f,
          struct child_result *res)
 {
@@ -112,7 +128,7 @@ backtest(const struct churn_retrainer *rt, struct churn_store *store, const stru
 
 /* Train on the store's labels ending before @until; the window into @res. */
 static enum churn_err
-train_until(const struct churn_retrainer *rt, struct churn_store *store, int64_t until,
+train_until(const struct child_request *rt, struct churn_store *store, int64_t until,
             struct churn_model **out, struct child_result *res)
 {
     struct churn_trainset_options to = {.observed_until_ms = until,
@@ -166,9 +182,10 @@ churn_retrain_challenger_wins(double margin, const struct churn_backtest_figures
 
 /* The whole run of the child; @res says what happened. */
 static void
-child_run(const struct churn_retrainer *rt, uint64_t run_id, const struct churn_model *champion,
+child_run(const struct child_request *rt, const struct churn_model *champion,
           struct child_result *res)
 {
+    uint64_t run_id = rt->run_id;
     res->verdict = VERDICT_FAILED;
     struct churn_store_options so;
     churn_store_options_init(&so);
@@ -206,34 +223,67 @@ out:
     churn_store_close(store);
 }
 
-/* In the child: lowest priority, die with the parent, run, report through @fd, exit. */
-static void __attribute__((noreturn))
-child_main(const struct churn_retrainer *rt, uint64_t run_id, const struct churn_model *champion,
-           pid_t parent, int fd)
+/* @len bytes from @fd into @p (short only at end of file or on an error). */
+static size_t
+read_full(int fd, void *p, size_t len)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(1);
-    sigset_t none;
-    sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, NULL);
-    setpriority(PRIO_PROCESS, 0, 19);
-    struct sched_param sp = {.sched_priority = 0};
-    sched_setscheduler(0, SCHED_IDLE, &sp);
-    static struct child_result res;
-    child_run(rt, run_id, champion, &res);
-    const char *p = (const char *)&res;
-    size_t left = sizeof(res);
-    while (left) {
-        ssize_t w = write(fd, p, left);
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, (char *)p + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
+/* @len bytes from @p to @fd; false on an error. */
+static bool
+write_full(int fd, const void *p, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, p, len);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            _exit(1);
-        p += w;
-        left -= (size_t)w;
+            return false;
+        p = (const char *)p + w;
+        len -= (size_t)w;
     }
-    _exit(0);
+    return true;
+}
+
+int
+churn_retrain_child_main(void)
+{
+    static struct child_request rq;
+    static struct child_result res;
+    if (read_full(0, &rq, sizeof(rq)) != sizeof(rq) || rq.magic != CHILD_REQUEST_MAGIC ||
+        rq.size != sizeof(rq)) {
+        fputs("churnd: " CHURN_RETRAIN_CHILD_ARG ": no valid request on stdin (this mode is "
+              "churnd's own retraining process)\n",
+              stderr);
+        return 2;
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != rq.parent)
+        return 1; /* the server died before the signal was armed */
+    rq.o.data_dir = rq.data_dir;
+    rq.o.model_dir = rq.model_dir;
+    rq.o.train.monotone = NULL;
+    rq.o.train.n_monotone = 0;
+    struct churn_model *champion = NULL;
+    char err[CHURN_REGISTRY_TEXT_MAX - 40];
+    res.verdict = VERDICT_FAILED;
+    if (rq.champion_path[0] &&
+        churn_model_load_file(rq.champion_path, &champion, err, sizeof(err)) != CHURN_OK)
+        snprintf(res.reason, sizeof(res.reason), "reading the serving model: %s", err);
+    else
+        child_run(&rq, champion, &res);
+    churn_model_unref(champion);
+    return write_full(1, &res, sizeof(res)) ? 0 : 1;
 }
 
 /* ---- the parent --------------------------------------------------------------------------- */
@@ -369,40 +419,116 @@ decide(struct churn_retrainer *rt, const struct child_result *res, bool complete
             res->verdict == VERDICT_KEEP ? CHURN_RETRAIN_KEPT_CHAMPION : CHURN_RETRAIN_FAILED;
 }
 
+/* The child's request for run @d into @rq; the model serving now, if any, is written beside
+ * the models for the child to read. False with the reason in @d on an error. */
+static bool
+request_of(struct churn_retrainer *rt, struct churn_retrain_decision *d, struct child_request *rq)
+{
+    memset(rq, 0, sizeof(*rq));
+    rq->magic = CHILD_REQUEST_MAGIC;
+    rq->size = sizeof(*rq);
+    rq->parent = getpid();
+    rq->run_id = d->run_id;
+    rq->o = rt->o;
+    snprintf(rq->data_dir, sizeof(rq->data_dir), "%s", rt->data_dir);
+    snprintf(rq->model_dir, sizeof(rq->model_dir), "%s", rt->model_dir);
+    struct churn_model *champion = rt->hooks.champion(rt->hooks.user);
+    d->champion_id = champion ? churn_registry_served_id(rt->reg) : 0;
+    if (!champion)
+        return true;
+    snprintf(rq->champion_path, sizeof(rq->champion_path), "%.900s/.serving-for-run-%llu.json",
+             rt->model_dir, (unsigned long long)d->run_id);
+    char err[CHURN_REGISTRY_TEXT_MAX - 80];
+    enum churn_err e = churn_model_save_file(champion, rq->champion_path, err, sizeof(err));
+    churn_model_unref(champion);
+    if (e) {
+        rq->champion_path[0] = '\0';
+        snprintf(d->reason, sizeof(d->reason), "handing the serving model to the child: %s", err);
+    }
+    return !e;
+}
+
+/* In the forked child, before exec (system calls only: the parent's other threads may hold
+ * any lock): @in as stdin, @out as stdout, nothing else open but stderr, nice 19 and
+ * SCHED_IDLE, no blocked signals, then this executable again in its retraining mode. */
+static void __attribute__((noreturn)) exec_child(int in, int out)
+{
+    int i = fcntl(in, F_DUPFD, 3), o = fcntl(out, F_DUPFD, 3);
+    if (i < 0 || o < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0)
+        _exit(127);
+    close_range(3, ~0u, 0);
+    setpriority(PRIO_PROCESS, 0, 19);
+    struct sched_param sp = {.sched_priority = 0};
+    sched_setscheduler(0, SCHED_IDLE, &sp);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    char *argv[] = {"churnd-retrain", CHURN_RETRAIN_CHILD_ARG, NULL};
+    execv("/proc/self/exe", argv); /* the running binary, even if replaced on disk since */
+    _exit(127);
+}
+
+/* Start the retraining process for @rq. Returns its pid with its stdout in *@fd, or -1 with
+ * the reason in @why. */
+static pid_t
+spawn_child(const struct child_request *rq, int *fd, char *why, size_t whylen)
+{
+    int in[2], out[2];
+    pid_t pid = -1;
+    if (pipe2(in, O_CLOEXEC) != 0)
+        goto fail;
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        close(in[0]);
+        close(in[1]);
+        goto fail;
+    }
+    if ((pid = fork()) == 0)
+        exec_child(in[0], out[1]);
+    int saved = errno;
+    close(in[0]);
+    close(out[1]);
+    if (pid > 0)
+        write_full(in[1], rq, sizeof(*rq)); /* short: the child says so and exits */
+    close(in[1]);
+    if (pid > 0) {
+        *fd = out[0];
+        return pid;
+    }
+    close(out[0]);
+    errno = saved;
+fail:
+    snprintf(why, whylen, "cannot start the retraining process: %s", strerror(errno));
+    return -1;
+}
+
 /* One run, start to decision. */
 static void
 run(struct churn_retrainer *rt, struct churn_retrain_decision *d)
 {
     int64_t t0 = churn_mono_ns();
-    struct churn_model *champion = rt->hooks.champion(rt->hooks.user);
-    d->champion_id = champion ? churn_registry_served_id(rt->reg) : 0;
     d->margin = rt->o.margin;
+    static struct child_request rq;
     static struct child_result res;
     memset(&res, 0, sizeof(res));
-    int fds[2];
     bool cancelled = false, complete = false;
-    int status = 0;
+    int status = 0, fd = -1;
     long peak_anon = 0;
     struct rusage ru = {0};
     mkdir(rt->model_dir, 0750);
-    pid_t parent = getpid(), pid = -1;
-    if (pipe(fds) == 0 && (pid = fork()) == 0) {
-        close(fds[0]);
-        child_main(rt, d->run_id, champion, parent, fds[1]);
-    }
-    churn_model_unref(champion);
+    pid_t pid = -1;
+    if (request_of(rt, d, &rq))
+        pid = spawn_child(&rq, &fd, d->reason, sizeof(d->reason));
     if (pid < 0) {
         d->outcome = CHURN_RETRAIN_FAILED;
-        snprintf(d->reason, sizeof(d->reason), "cannot start the retraining process: %s",
-                 strerror(errno));
     } else {
-        close(fds[1]);
-        complete = await_child(rt, pid, fds[0], &res, &cancelled, &peak_anon) == sizeof(res);
-        close(fds[0]);
+        complete = await_child(rt, pid, fd, &res, &cancelled, &peak_anon) == sizeof(res);
+        close(fd);
         while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
             ;
         decide(rt, &res, complete, cancelled, status, d);
     }
+    if (rq.champion_path[0])
+        unlink(rq.champion_path);
     d->finished_ms = churn_now_ms();
     struct churn_retrain_stats st = {
         .run_id = d->run_id,

@@ -11,6 +11,7 @@
 
 #include "churn/delivery.h"
 #include "churn/pbjson.h"
+#include "../engine/alert_engine.h"
 #include "service_internal.h"
 
 static enum churn_err

@@ -151,7 +151,8 @@ delivery_family(struct churn_metrics_sink *k, const struct churn_delivery_status
 {
     for (size_t i = 0; i < n; i++) {
         char labels[CHURN_DELIVERY_NAME_MAX + 40];
-        snprintf(labels, sizeof(labels), "destination=\"%s\",kind=\"%s\"", st[i].name,
+        snprintf(labels, sizeof(labels), "destination=\"%.*s\",kind=\"%s\"",
+                 CHURN_DELIVERY_NAME_MAX - 1, st[i].name,
                  st[i].kind == CHURN_DELIVERY_EMAIL ? "email" : "webhook");
         if (counter)
             churn_metrics_sink_counter(k, name, i ? "" : help, labels, value(&st[i]));

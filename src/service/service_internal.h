@@ -155,14 +155,6 @@ Churn__V1__Outcome churn__outcome_to_proto(enum churn_outcome o);
 Churn__V1__Alert *churn__alert_to_proto(const struct churn_alert *a, struct churn_arena *ar);
 
 /**
- * churn__alerts_record_action_call() - issue 15: the playbook webhook @dest accepted the action
- * of alert @id (HTTP @http_status, @attempts attempts, at @at_ms): an ACTION_CALLED revision,
- * logged (action_called); a call already recorded is left as it is. Any thread.
- */
-void churn__alerts_record_action_call(struct churn__alerts *al, const char *dest, uint64_t id,
-                                      int http_status, unsigned attempts, int64_t at_ms);
-
-/**
  * churn__delivery_start() - start delivering alert changes to svc->delivery_config's
  * destinations (none: nothing runs), after the alert engine started. churn__delivery_stop()
  * stops it (before the alert engine stops; idempotent).

@@ -48,10 +48,25 @@ def _make_calls(stubs, api, server, n_ok=7, n_missing=3):
         assert err.code() == grpc.StatusCode.NOT_FOUND
 
 
+def settled_exposition(server, timeout=30):
+    """The exposition once every call started has been counted as handled: a call is counted
+    when its final batch completes on the server, which can be just after the client has the
+    status (the client's view runs ahead of the scrape under a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = parse_exposition(scrape(server))
+        started = sum(v for (n, _), v in samples.items() if n == "grpc_server_started_total")
+        handled = sum(v for (n, _), v in samples.items() if n == "grpc_server_handled_total")
+        # the scrape itself is HTTP, not gRPC: nothing else is in flight once the two agree
+        if started == handled or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.05)
+
+
 def test_counters_match_the_calls(stubs, api, scored):
-    before = parse_exposition(scrape(scored))
+    before = settled_exposition(scored)
     _make_calls(stubs, api, scored)
-    after = parse_exposition(scrape(scored))
+    after = settled_exposition(scored)
 
     def delta(name, method, **labels):
         return rpc_series(after, name, method, **labels) - rpc_series(before, name, method,

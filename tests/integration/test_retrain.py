@@ -269,3 +269,13 @@ def test_a_scheduled_retrain_runs(api, churnd_factory, demo_store):
     assert not listed(api, s).decisions
     line = s.wait_log(r"retrain_decision", timeout=240)[0]
     assert "trigger=schedule" in line
+
+
+def test_the_retraining_mode_refuses_input_that_is_not_churnds_request(churnd_bin):
+    """churnd re-executes itself as the retraining process and hands it a fixed record on
+    stdin; anything else (nothing, text, a truncated or oversized record) exits 2 naming it."""
+    for data in (b"", b"not a request\n", b"CRET" + b"\0" * 60, b"\xff" * 1_000_000):
+        r = subprocess.run([churnd_bin, "--internal-retrain-child"], input=data,
+                           capture_output=True, timeout=60)
+        assert r.returncode == 2, (data[:16], r.returncode, r.stderr)
+        assert b"no valid request on stdin" in r.stderr, r.stderr
