@@ -340,6 +340,7 @@ main(int argc, char **argv)
     opts.metrics = churn_observe_metrics(obs);
     opts.gate = shard ? churn_shard_gate : NULL;
     opts.gate_ctx = shard;
+    svc.shard = shard; /* issue 16: AdminService.ReloadShardTable */
     struct churn_server *server = NULL;
     int port = 0;
     struct churn_auth *auth = NULL; /* issue 14: TLS and tokens; a bad file exits 2 */

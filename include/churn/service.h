@@ -26,6 +26,7 @@ struct churn__models;
 struct churn_retrainer;
 struct churn_retrain_options;
 struct churn_delivery_config;
+struct churn_shard;
 struct churn_delivery;
 struct churn__admin;
 struct churn_score_index;
@@ -74,6 +75,8 @@ struct churn_services {
     int64_t trend_keep_days;
     /* issue 14: churnd's own counters (churn/service_metrics.h; NULL: metrics off) */
     struct churn_service_metrics *metrics;
+    /* issue 16: the shard's partition table and gate (churn/shard.h; NULL: not a shard) */
+    struct churn_shard *shard;
 };
 
 /**

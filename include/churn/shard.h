@@ -48,6 +48,26 @@ enum churn_err churn_shard_open(const char *table_path, const char *name,
 enum churn_err churn_shard_reload(struct churn_shard *shard, size_t *ended, char *errbuf,
                                   size_t errlen);
 
+/** What a table change did (churn_shard_install()). */
+struct churn_shard_change {
+    uint64_t previous_epoch, epoch;
+    uint32_t owned, moving; /* partitions this shard owns now, and of those still moving */
+    size_t streams_ended;   /* open streams ended: their customer is owned elsewhere now */
+};
+
+/**
+ * churn_shard_install() - put the table text @text (@len bytes) in force while serving (the
+ * admin RPC): parsed, checked like churn_shard_reload(), then written to the table file (a synced
+ * temporary file renamed over it, so that a SIGHUP or a restart keeps it) and swapped in; the open
+ * streams of customers owned elsewhere now end. @len 0: churn_shard_reload() of the file. Refused
+ * (the table in force stays, the file is untouched): CHURN_EINVAL for a table that does not parse
+ * or lacks this shard, CHURN_EPRECOND for a successor the epoch rules refuse, CHURN_EIO when the
+ * file cannot be written; the reason in @errbuf. On success
+ * *@change (may be NULL) says what changed.
+ */
+enum churn_err churn_shard_install(struct churn_shard *shard, const char *text, size_t len,
+                                   struct churn_shard_change *change, char *errbuf, size_t errlen);
+
 /**
  * churn_shard_sighup() - churn_shard_reload() with the outcome logged: the new epoch and the
  * streams ended, or the refusal (the table in force stays).

@@ -33,6 +33,9 @@ struct churn_metrics_sink;
 /** churn__admin_collect() - the backups' counters and last success on /metrics (issue 18). */
 void churn__admin_collect(struct churn_services *svc, struct churn_metrics_sink *sink);
 extern const size_t churn__n_admin_methods;
+/* shard_admin.c (issue 16): AdminService.ReloadShardTable */
+extern const struct churn_method churn__shard_admin_methods[];
+extern const size_t churn__n_shard_admin_methods;
 
 /* health.c: what the statuses mean */
 /** churn__health_set_serving() - every service @status, but scoring waits for a model. */

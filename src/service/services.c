@@ -25,6 +25,7 @@ static const struct {
     {churn__alert_methods, &churn__n_alert_methods},
     {churn__model_methods, &churn__n_model_methods},
     {churn__admin_methods, &churn__n_admin_methods},
+    {churn__shard_admin_methods, &churn__n_shard_admin_methods},
 };
 
 /* "/pkg.Service/Method" → heap "pkg.Service" */

@@ -4,13 +4,18 @@
  * request's customer, owned here, not moving), keeps the open streams about a customer so
  * that a reload of the table ends those of customers owned elsewhere now, and refuses a
  * successor table that would break the epoch rules (churn_cluster_table_check_successor).
+ * A new table comes from the file (SIGHUP) or as text (AdminService.ReloadShardTable, which
+ * writes it to the file before it takes effect).
  */
 #include "churn/shard.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "churn/alloc.h"
 #include "churn/cluster.h"
@@ -25,11 +30,12 @@ struct stream_ref {
 };
 
 struct churn_shard {
+    pthread_mutex_t reload_mu; /* one table change at a time; held around mu when swapping */
     pthread_mutex_t mu;
     char *path;
     char name[CHURN_CLUSTER_NAME_MAX];
-    struct churn_cluster_table *table; /* (mu) in force */
-    int self;                          /* (mu) this shard's index in table */
+    struct churn_cluster_table *table; /* (mu; changed under reload_mu too) in force */
+    int self;                          /* (mu; changed under reload_mu too) index in table */
     struct stream_ref *streams;        /* (mu) open streams about a customer */
     size_t n_streams, cap_streams;     /* (mu) */
 };
@@ -268,6 +274,18 @@ check_nats(const struct churn_cluster_table *t, const char *path, char *errbuf, 
     return err;
 }
 
+/* This shard's index in @t (read from @source), or the refusal: a table without it. */
+static enum churn_err
+find_self(const struct churn_cluster_table *t, const char *source, const char *name, int *self,
+          char *errbuf, size_t errlen)
+{
+    *self = churn_cluster_shard_index(t, name);
+    if (*self < 0)
+        return churn_fail(errbuf, errlen, CHURN_EINVAL, "%s: no shard named '%s' in the table",
+                          source, name);
+    return CHURN_OK;
+}
+
 /* Load @path and find @name in it. */
 static enum churn_err
 load_for(const char *path, const char *name, struct churn_cluster_table **out, int *self,
@@ -275,16 +293,11 @@ load_for(const char *path, const char *name, struct churn_cluster_table **out, i
 {
     struct churn_cluster_table *t;
     enum churn_err err = churn_cluster_table_load(path, &t, errbuf, errlen);
-    if (err)
-        return err;
-    *self = churn_cluster_shard_index(t, name);
-    if (*self < 0) {
+    if (!err && (err = find_self(t, path, name, self, errbuf, errlen)) != CHURN_OK)
         churn_cluster_table_free(t);
-        return churn_fail(errbuf, errlen, CHURN_EINVAL, "%s: no shard named '%s' in the table",
-                          path, name);
-    }
-    *out = t;
-    return CHURN_OK;
+    if (!err)
+        *out = t;
+    return err;
 }
 
 enum churn_err
@@ -301,6 +314,7 @@ churn_shard_open(const char *table_path, const char *name, const char *nats_conf
         return churn_fail(errbuf, errlen, CHURN_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&sh->mu, NULL);
+    pthread_mutex_init(&sh->reload_mu, NULL);
     snprintf(sh->name, sizeof(sh->name), "%s", name);
     enum churn_err err = load_for(table_path, name, &sh->table, &sh->self, errbuf, errlen);
     if (!err && nats_config_path && *nats_config_path)
@@ -346,31 +360,116 @@ end_moved_streams_locked(struct churn_shard *sh)
     return ended;
 }
 
-enum churn_err
-churn_shard_reload(struct churn_shard *sh, size_t *ended, char *errbuf, size_t errlen)
+/* @len bytes of @text as the table file @path: a synced temporary file renamed over it. */
+static enum churn_err
+write_table_file(const char *path, const char *text, size_t len, char *errbuf, size_t errlen)
 {
-    struct churn_cluster_table *next;
-    int self;
-    enum churn_err err = load_for(sh->path, sh->name, &next, &self, errbuf, errlen);
-    if (err)
-        return err;
-    pthread_mutex_lock(&sh->mu);
-    char msg[512];
-    err = churn_cluster_table_check_successor(sh->table, next, msg, sizeof(msg));
-    if (err) {
-        pthread_mutex_unlock(&sh->mu);
-        churn_cluster_table_free(next);
-        return churn_fail(errbuf, errlen, err, "%s: %s", sh->path, msg);
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
+        return churn_fail(errbuf, errlen, CHURN_EIO, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return churn_fail(errbuf, errlen, CHURN_EIO, "%s: %s", tmp, strerror(errno));
+    size_t done = 0;
+    ssize_t n = 0;
+    while (done < len && (n = write(fd, text + done, len - done)) > 0)
+        done += (size_t)n;
+    int saved = n < 0 ? errno : 0;
+    bool ok = done == len && fsync(fd) == 0;
+    saved = ok ? 0 : (saved ? saved : errno);
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        saved = errno;
     }
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        saved = errno;
+    }
+    if (ok)
+        return CHURN_OK;
+    unlink(tmp);
+    return churn_fail(errbuf, errlen, CHURN_EIO, "%s: cannot write the table: %s", path,
+                      strerror(saved ? saved : EIO));
+}
+
+/* May @next (read from @source) follow the table in force? Caller holds reload_mu. */
+static enum churn_err
+check_next_locked(struct churn_shard *sh, const char *source,
+                  const struct churn_cluster_table *next, char *errbuf, size_t errlen)
+{
+    char msg[512];
+    enum churn_err err = churn_cluster_table_check_successor(sh->table, next, msg, sizeof(msg));
+    if (err)
+        return churn_fail(errbuf, errlen, err, "%s: %s", source, msg);
+    return CHURN_OK;
+}
+
+/* Swap @next (this shard at @self) in, ending moved streams; caller holds reload_mu. */
+static void
+swap_in_locked(struct churn_shard *sh, struct churn_cluster_table *next, int self,
+               struct churn_shard_change *change)
+{
+    struct churn_shard_change c = {.previous_epoch = sh->table->epoch, .epoch = next->epoch};
+    for (uint32_t i = 0; i < next->partitions; i++)
+        if (next->owner[i] == self) {
+            c.owned++;
+            c.moving += next->moving[i];
+        }
+    pthread_mutex_lock(&sh->mu);
     struct churn_cluster_table *old = sh->table;
     sh->table = next;
     sh->self = self;
-    size_t n = end_moved_streams_locked(sh);
+    c.streams_ended = end_moved_streams_locked(sh);
     pthread_mutex_unlock(&sh->mu);
     churn_cluster_table_free(old);
-    if (ended)
-        *ended = n;
-    return CHURN_OK;
+    if (change)
+        *change = c;
+}
+
+/* Check @next (from @source) and, when @text is not NULL, write it to the table file; then put
+ * it in force. Takes @next in every case. */
+static enum churn_err
+change_table(struct churn_shard *sh, const char *source, struct churn_cluster_table *next,
+             const char *text, size_t len, struct churn_shard_change *change, char *errbuf,
+             size_t errlen)
+{
+    int self;
+    pthread_mutex_lock(&sh->reload_mu);
+    enum churn_err err = find_self(next, source, sh->name, &self, errbuf, errlen);
+    if (!err)
+        err = check_next_locked(sh, source, next, errbuf, errlen);
+    if (!err && text)
+        err = write_table_file(sh->path, text, len, errbuf, errlen);
+    if (!err) {
+        swap_in_locked(sh, next, self, change);
+        next = NULL;
+    }
+    pthread_mutex_unlock(&sh->reload_mu);
+    churn_cluster_table_free(next);
+    return err;
+}
+
+enum churn_err
+churn_shard_install(struct churn_shard *sh, const char *text, size_t len,
+                    struct churn_shard_change *change, char *errbuf, size_t errlen)
+{
+    struct churn_cluster_table *next;
+    const char *source = len ? "table" : sh->path;
+    enum churn_err err = len ? churn_cluster_table_parse(source, text, len, &next, errbuf, errlen)
+                             : churn_cluster_table_load(sh->path, &next, errbuf, errlen);
+    if (err)
+        return err;
+    return change_table(sh, source, next, len ? text : NULL, len, change, errbuf, errlen);
+}
+
+enum churn_err
+churn_shard_reload(struct churn_shard *sh, size_t *ended, char *errbuf, size_t errlen)
+{
+    struct churn_shard_change c;
+    enum churn_err err = churn_shard_install(sh, NULL, 0, &c, errbuf, errlen);
+    if (!err && ended)
+        *ended = c.streams_ended;
+    return err;
 }
 
 void
@@ -429,6 +528,7 @@ churn_shard_close(struct churn_shard *sh)
     churn_free(sh->streams);
     churn_cluster_table_free(sh->table);
     pthread_mutex_destroy(&sh->mu);
+    pthread_mutex_destroy(&sh->reload_mu);
     churn_free(sh->path);
     churn_free(sh);
 }

@@ -5,7 +5,8 @@
  * one table to the next), generate (HAProxy configuration, map and Lua converter, NATS node
  * configurations, JetStream streams, each shard's ownership), owner (who serves these
  * customers), and at-risk (ListAtRiskCustomers answered by every shard, merged, each item
- * naming its shard).
+ * naming its shard), reload (a new table put in force on running shards through
+ * AdminService.ReloadShardTable).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,7 +44,11 @@ usage(void)
           "                       the next table of a move: the partitions go to SHARD marked\n"
           "                       moving (epoch + 1); --finish: nothing moving (epoch + 1)\n"
           "  at-risk TABLE [--limit N] [--tiers low,medium,high]\n"
-          "                       ListAtRiskCustomers from every shard, merged by priority\n",
+          "                       ListAtRiskCustomers from every shard, merged by priority\n"
+          "  reload TABLE [--shard NAME | --address HOST:PORT]\n"
+          "                       put TABLE in force on every shard it names (or on NAME, or\n"
+          "                       on the churnd at HOST:PORT, sent unchecked): one JSON line\n"
+          "                       per shard, reloaded or refused with the reason\n",
           stderr);
     return EXIT_USAGE;
 }
@@ -522,6 +527,77 @@ cluster_at_risk(struct ctl *ctl, const struct churn_cluster_table *t, int argc, 
     return rc;
 }
 
+/* ReloadShardTable(@text) on the churnd at @addr ("shard" @name in the output, may be ""). */
+static int
+reload_one(struct ctl *ctl, const char *name, const char *addr, const struct churn_buf *text)
+{
+    Churn__V1__ReloadShardTableRequest req = CHURN__V1__RELOAD_SHARD_TABLE_REQUEST__INIT;
+    req.table.data = (uint8_t *)churn_buf_str(text);
+    req.table.len = text->len;
+    ctl->server = addr;
+    ProtobufCMessage *resp = NULL;
+    printf("{\"shard\":\"%s\",\"address\":\"%s\",", name, addr);
+    fflush(stdout); /* churnctl_unary() says why on stderr */
+    int rc = churnctl_connect(ctl);
+    if (!rc)
+        rc = churnctl_unary(ctl, "/churn.v1.AdminService/ReloadShardTable", &req.base, &resp);
+    churn_client_close(ctl->client);
+    ctl->client = NULL;
+    const Churn__V1__ReloadShardTableResponse *r = (const void *)resp;
+    if (rc) {
+        printf("\"result\":\"refused\",\"exit\":%d}\n", rc);
+        return rc;
+    }
+    printf("\"result\":\"reloaded\",\"previous_epoch\":%" PRIu64 ",\"epoch\":%" PRIu64
+           ",\"partitions_owned\":%" PRIu32 ",\"partitions_moving\":%" PRIu32
+           ",\"streams_ended\":%" PRIu32 "}\n",
+           r->previous_epoch, r->epoch, r->partitions_owned, r->partitions_moving,
+           r->streams_ended);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return 0;
+}
+
+/* `reload TABLE [--shard NAME | --address HOST:PORT]`: the table in force on running shards. */
+static int
+cmd_reload(struct ctl *ctl, int argc, char **argv)
+{
+    static const char *const known[] = {"--shard", "--address", NULL};
+    int rc = argc < 1 ? usage() : check_options(argc, argv, 1, known);
+    const char *only = option(argc, argv, "--shard"), *addr = option(argc, argv, "--address");
+    if (!rc && only && addr) {
+        fputs("churnctl: cluster reload: --shard and --address exclude each other\n", stderr);
+        rc = EXIT_USAGE;
+    }
+    struct churn_buf text;
+    churn_buf_init(&text, CHURN_CLUSTER_FILE_MAX);
+    struct churn_cluster_table *t = NULL;
+    char err[512];
+    if (!rc && !(rc = read_text(argv[0], &text)) && !addr)
+        rc = load(argv[0], &t); /* --address: sent as it is, the server judges it */
+    if (!rc && only && churn_cluster_shard_index(t, only) < 0) {
+        fprintf(stderr, "churnctl: cluster reload: %s names no shard '%s'\n", argv[0], only);
+        rc = EXIT_USAGE;
+    }
+    if (!rc && churn_services_init(&ctl->svc, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: %s\n", err);
+        rc = EXIT_TRANSPORT;
+    }
+    if (!rc && addr)
+        rc = reload_one(ctl, "", addr, &text);
+    int first = rc; /* every shard is asked; the exit code is the first failure's */
+    for (size_t s = 0; !rc && t && s < t->n_shards; s++)
+        if (!only || strcmp(only, t->shards[s].name) == 0) {
+            int r = reload_one(ctl, t->shards[s].name, t->shards[s].addr, &text);
+            first = first ? first : r;
+        }
+    rc = rc ? rc : first;
+    if (ctl->svc.methods)
+        churn_services_fini(&ctl->svc);
+    churn_cluster_table_free(t);
+    churn_buf_free(&text);
+    return rc;
+}
+
 int
 churnctl_cluster(struct ctl *ctl, int argc, char **argv)
 {
@@ -540,6 +616,8 @@ churnctl_cluster(struct ctl *ctl, int argc, char **argv)
         return cmd_owner(argc - 1, argv + 1);
     if (strcmp(cmd, "move") == 0)
         return cmd_move(argc - 1, argv + 1);
+    if (strcmp(cmd, "reload") == 0)
+        return cmd_reload(ctl, argc - 1, argv + 1);
     if (strcmp(cmd, "at-risk") == 0) {
         struct churn_cluster_table *t = NULL;
         int rc = load(argv[1], &t);
