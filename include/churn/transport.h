@@ -141,9 +141,12 @@ void churn_client_close(struct churn_client *client);
 struct churn_client_status {
     int code;      /* gRPC status code, 0 = OK */
     char *details; /* heap, may be NULL; churn_client_status_clear() frees it */
+    /* issue 16: a cluster shard's refusal names the customer's owner in the trailer
+     * x-churn-owner-address (host:port); heap, NULL when the answer has none */
+    char *owner_address;
 };
 
-/** churn_client_status_clear() - free the details of @st. */
+/** churn_client_status_clear() - free the details and the owner address of @st. */
 void churn_client_status_clear(struct churn_client_status *st);
 
 /**

@@ -164,6 +164,8 @@ churn_client_status_clear(struct churn_client_status *st)
 {
     churn_free(st->details);
     st->details = NULL;
+    churn_free(st->owner_address);
+    st->owner_address = NULL;
 }
 
 static gpr_timespec
@@ -206,16 +208,29 @@ bb_to_bytes(grpc_byte_buffer *bb, void **out, size_t *len)
     return CHURN_OK;
 }
 
+/* A heap copy of @s as a string (NULL without memory). */
+static char *
+slice_dup(grpc_slice s)
+{
+    size_t n = GRPC_SLICE_LENGTH(s);
+    char *p = churn_malloc(n + 1);
+    if (p) {
+        memcpy(p, GRPC_SLICE_START_PTR(s), n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
 static void
-set_status(struct churn_client_status *st, grpc_status_code code, grpc_slice details)
+set_status(struct churn_client_status *st, grpc_status_code code, grpc_slice details,
+           const grpc_metadata_array *trailers)
 {
     st->code = (int)code;
-    size_t n = GRPC_SLICE_LENGTH(details);
-    st->details = churn_malloc(n + 1);
-    if (st->details) {
-        memcpy(st->details, GRPC_SLICE_START_PTR(details), n);
-        st->details[n] = '\0';
-    }
+    st->details = slice_dup(details);
+    st->owner_address = NULL;
+    for (size_t i = 0; code != GRPC_STATUS_OK && i < trailers->count; i++)
+        if (grpc_slice_str_cmp(trailers->metadata[i].key, "x-churn-owner-address") == 0)
+            st->owner_address = slice_dup(trailers->metadata[i].value);
 }
 
 /* SEND_INITIAL_METADATA with the stream's headers and the client's token, if any. */
@@ -294,7 +309,7 @@ churn_client_unary_with(struct churn_client *c, const char *method,
         if (err)
             goto out;
     }
-    set_status(st, code, details);
+    set_status(st, code, details, &s->trailing_md);
 out:
     grpc_byte_buffer_destroy(send);
     if (recv)
@@ -429,7 +444,7 @@ churn_client_stream_finish(struct churn_client_stream *s, bool cancel,
         n++;
         if (grpc_call_start_batch(s->call, ops, n, &s->tag, NULL) == GRPC_CALL_OK) {
             grpc_completion_queue_pluck(s->cq, &s->tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-            set_status(st, code, details);
+            set_status(st, code, details, &s->trailing_md);
         } else {
             err = CHURN_EIO;
         }

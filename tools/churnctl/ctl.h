@@ -25,6 +25,7 @@ struct ctl {
     const char *server;
     int timeout_ms;
     bool pretty;
+    uint32_t partitions;       /* issue 16: a cluster's P (0: unknown), for x-churn-partition */
     struct churn_services svc; /* the method table, for names and descriptors */
     struct churn_client *client;
     struct churn_client_options conn; /* TLS and token (--tls-*, --token, $CHURN_TOKEN) */
@@ -37,6 +38,14 @@ int churnctl_call(struct ctl *ctl, int argc, char **argv);
 int churnctl_connect(struct ctl *ctl);
 
 /* rpc.c: what every command that calls churnd uses. Each returns an exit code (0 ok). */
+
+/**
+ * churnctl_routing_headers() - the headers a cluster routes a call about @customer on (NULL:
+ * none): x-customer-id, and with --partitions x-churn-partition (its text in @part). How many
+ * of @hdr were set.
+ */
+size_t churnctl_routing_headers(const struct ctl *ctl, const char *customer, char part[static 12],
+                                struct churn_client_header hdr[static 2]);
 
 /** churnctl_find_method() - the method @name (full, or "Service/Method"); NULL if unknown. */
 const struct churn_method *churnctl_find_method(struct ctl *ctl, const char *name);

@@ -39,8 +39,10 @@
 #include "churn_proto.h"
 #include "ctl.h"
 
-#define IMPORT_NATS_RETRIES     60  /* --nats: resends of a refused batch ... */
-#define IMPORT_NATS_RETRY_MS    500 /* ... this far apart (30 s: a stream elects a leader) */
+#define IMPORT_NATS_RETRIES     60     /* --nats: resends of a refused batch ... */
+#define IMPORT_NATS_RETRY_MS    500    /* ... this far apart (30 s: a stream elects a leader) */
+#define IMPORT_MOVE_RETRIES     120    /* --cluster: resends while a partition moves ... */
+#define IMPORT_MOVE_RETRY_US    250000 /* ... this far apart (30 s) */
 #define IMPORT_BATCH_DEFAULT    5000
 #define IMPORT_BATCH_MAX        100000
 #define IMPORT_CUSTOMERS_MAX    1000 /* customers per upsert (the server's limit too) */
@@ -419,9 +421,11 @@ import_usage(FILE *out)
           "  --server HOST:PORT   stream to a running churnd (IngestService)\n"
           "  --nats URLS          publish events to a cluster's NATS JetStream, subject\n"
           "                       ingest.<customer> (docs/CLUSTER.md); events files only\n"
-          "  --cluster TABLE      with --server PROXY: customers to a cluster, each batch\n"
-          "                       split by owning shard (the partition table), customers\n"
-          "                       files only (events go through --nats)\n"
+          "  --cluster TABLE      with --server PROXY: customers and events to a cluster,\n"
+          "                       each batch split by owning shard (the partition table),\n"
+          "                       one call per shard with its routing headers; a call a\n"
+          "                       shard refuses (moved partition) rejects its rows with the\n"
+          "                       reason; a moving partition is retried for 30 s\n"
           "  --format csv|jsonl   default: from the file name (.csv, .jsonl, .ndjson, .json)\n"
           "  --reject-file FILE   bad lines as LINE<TAB>REASON<TAB>original line\n"
           "  --batch N            events per commit or stream [5000]\n"
@@ -1038,64 +1042,71 @@ server_failed(const char *what, const struct churn_client_status *st)
     return -1;
 }
 
+/*
+ * The rows of a batch not yet @sent that share the owner of row @first in @t (every row when
+ * @t is NULL: one server), in order, into @idx; how many. @id_of gives row i's customer.
+ */
+static size_t
+owner_group(const struct churn_cluster_table *t, const char *(*id_of)(const void *, size_t),
+            const void *batch, size_t n, size_t first, bool *sent, size_t *idx)
+{
+    const char *id = id_of(batch, first);
+    const struct churn_cluster_shard *owner = t ? churn_cluster_owner(t, id, strlen(id)) : NULL;
+    size_t k = 0;
+    for (size_t i = first; i < n; i++) {
+        if (sent[i])
+            continue;
+        const char *c = id_of(batch, i);
+        if (!owner || churn_cluster_owner(t, c, strlen(c)) == owner) {
+            idx[k++] = i;
+            sent[i] = true;
+        }
+    }
+    return k;
+}
+
+static const char *
+event_customer(const void *batch, size_t i)
+{
+    return ((const struct event_batch *)batch)->ev[i].customer_id;
+}
+
+/* Every row of the group @idx[0..@n) rejected with the call's status @st (a refusal that
+ * names why, e.g. a shard that does not own them any more): 0, or -1 on a write error. */
 static int
-flush_events_server(struct importer *im)
+reject_group(struct importer *im, const size_t *idx, size_t n, const struct churn_client_status *st)
 {
     struct event_batch *b = &im->eb;
-    for (size_t i = 0; im->table && i < b->n; i++)
-        if (reject(im, &im->ev, b->line[i],
-                   "an event: with --cluster only customers go through the proxy; publish "
-                   "events to the cluster with --nats URLS",
-                   b->orig[i], b->orig_len[i]))
+    char reason[1024];
+    snprintf(reason, sizeof(reason), "RecordEvents: %s: %s", churn_transport_status_name(st->code),
+             st->details ? st->details : "");
+    for (size_t j = 0; j < n; j++)
+        if (reject(im, &im->ev, b->line[idx[j]], reason, b->orig[idx[j]], b->orig_len[idx[j]]))
             return -1;
-    if (im->table)
-        return 0;
-    struct churn_client_stream *s;
-    if (churn_client_stream_open(im->ctl->client, METHOD_RECORD_EVENTS, im->ctl->timeout_ms, &s) !=
-        CHURN_OK) {
-        fprintf(stderr, "churnctl: import: cannot reach %s\n", im->server);
-        return -1;
-    }
-    for (size_t i = 0; i < b->n; i++) {
-        size_t len = pack_event(im, &b->ev[i]);
-        if (len == 0 || churn_client_stream_send(s, im->pack, len) != CHURN_OK)
-            break; /* the status says why the server ended the stream */
-    }
-    churn_client_stream_close_send(s);
-    void *msg = NULL;
-    size_t len = 0;
-    bool got = churn_client_stream_recv(s, &msg, &len) == CHURN_OK;
-    struct churn_client_status st = {0};
-    churn_client_stream_finish(s, false, &st);
-    int rc = 0;
-    Churn__V1__RecordEventsResponse *resp = NULL;
-    if (st.code != 0) {
-        rc = server_failed("RecordEvents", &st);
-        goto out;
-    }
-    if (!got || !(resp = churn__v1__record_events_response__unpack(NULL, len, msg))) {
-        fprintf(stderr, "churnctl: import: RecordEvents: no valid summary from the server\n");
-        rc = -1;
-        goto out;
-    }
-    if (resp->received != (int64_t)b->n) {
+    return 0;
+}
+
+/* The summary of one RecordEvents of the rows @idx[0..@n): counted, rejections per row. */
+static int
+count_events_summary(struct importer *im, const size_t *idx, size_t n,
+                     const Churn__V1__RecordEventsResponse *resp)
+{
+    struct event_batch *b = &im->eb;
+    if (resp->received != (int64_t)n) {
         fprintf(stderr,
                 "churnctl: import: RecordEvents: the server received %" PRId64 " of %zu events\n",
-                resp->received, b->n);
-        rc = -1;
-        goto out;
+                resp->received, n);
+        return -1;
     }
     im->ev.accepted += (uint64_t)resp->accepted;
     im->ev.duplicates += (uint64_t)resp->duplicates;
     for (size_t i = 0; i < resp->n_rejections; i++) {
         const Churn__V1__Rejection *rj = resp->rejections[i];
-        if (rj->index < 0 || (size_t)rj->index >= b->n)
+        if (rj->index < 0 || (size_t)rj->index >= n)
             continue;
-        size_t k = (size_t)rj->index;
-        if (reject(im, &im->ev, b->line[k], rj->reason, b->orig[k], b->orig_len[k])) {
-            rc = -1;
-            goto out;
-        }
+        size_t k = idx[rj->index];
+        if (reject(im, &im->ev, b->line[k], rj->reason, b->orig[k], b->orig_len[k]))
+            return -1;
     }
     if (resp->rejected > (int64_t)resp->n_rejections) {
         uint64_t more = (uint64_t)resp->rejected - resp->n_rejections;
@@ -1103,13 +1114,99 @@ flush_events_server(struct importer *im)
         fprintf(stderr,
                 "churnctl: import: the server rejected %" PRIu64 " more events of lines %lu-%lu "
                 "without listing them\n",
-                more, b->line[0], b->line[b->n - 1]);
+                more, b->line[idx[0]], b->line[idx[n - 1]]);
     }
-out:
-    if (resp)
-        churn__v1__record_events_response__free_unpacked(resp, NULL);
+    return 0;
+}
+
+/* One RecordEvents stream of the rows @idx[0..@n); *@st gets its status. With a partition
+ * table the stream carries the routing headers of its first customer (the proxy routes the
+ * whole stream on them; every row has that customer's owner). 0, or -1 after a message. */
+static int
+send_event_group(struct importer *im, const size_t *idx, size_t n,
+                 Churn__V1__RecordEventsResponse **resp, struct churn_client_status *st)
+{
+    struct event_batch *b = &im->eb;
+    struct churn_client_stream *s;
+    struct churn_client_header hdr[2];
+    char part[12];
+    size_t n_hdr =
+        churnctl_routing_headers(im->ctl, im->table ? b->ev[idx[0]].customer_id : NULL, part, hdr);
+    bool ok = churn_client_stream_open(im->ctl->client, METHOD_RECORD_EVENTS, im->ctl->timeout_ms,
+                                       &s) == CHURN_OK;
+    if (!ok) {
+        fprintf(stderr, "churnctl: import: cannot reach %s\n", im->server);
+        return -1;
+    }
+    for (size_t i = 0; ok && i < n_hdr; i++)
+        ok = churn_client_stream_set_header(s, hdr[i].key, hdr[i].value) == CHURN_OK;
+    for (size_t i = 0; ok && i < n; i++) {
+        size_t len = pack_event(im, &b->ev[idx[i]]);
+        ok = len != 0 && churn_client_stream_send(s, im->pack, len) == CHURN_OK;
+        /* else the status says why the server ended the stream */
+    }
+    churn_client_stream_close_send(s);
+    void *msg = NULL;
+    size_t len = 0;
+    bool got = churn_client_stream_recv(s, &msg, &len) == CHURN_OK;
+    churn_client_stream_finish(s, false, st);
+    int rc = 0;
+    if (st->code == 0 &&
+        (!got || !(*resp = churn__v1__record_events_response__unpack(NULL, len, msg)))) {
+        fprintf(stderr, "churnctl: import: RecordEvents: no valid summary from the server\n");
+        rc = -1;
+    }
     churn_free(msg);
-    churn_client_status_clear(&st);
+    return rc;
+}
+
+/* A group's call, retried while its partition is moving (UNAVAILABLE from a shard names the
+ * move; the events are idempotent on their ids, so a resend never doubles one). */
+static int
+record_event_group(struct importer *im, const size_t *idx, size_t n)
+{
+    for (int attempt = 0;; attempt++) {
+        Churn__V1__RecordEventsResponse *resp = NULL;
+        struct churn_client_status st = {0};
+        int rc = send_event_group(im, idx, n, &resp, &st);
+        bool moving = st.code == 14 && st.details && strstr(st.details, "is moving");
+        if (!rc && moving && attempt < IMPORT_MOVE_RETRIES) {
+            churn_client_status_clear(&st);
+            usleep(IMPORT_MOVE_RETRY_US);
+            continue;
+        }
+        if (!rc && st.code != 0)
+            rc = im->table && (st.code == 9 || st.code == 3 || moving) /* per row */
+                     ? reject_group(im, idx, n, &st)
+                     : server_failed("RecordEvents", &st);
+        if (!rc && resp)
+            rc = count_events_summary(im, idx, n, resp);
+        if (resp)
+            churn__v1__record_events_response__free_unpacked(resp, NULL);
+        churn_client_status_clear(&st);
+        return rc;
+    }
+}
+
+/* The batch to the server: one stream, or with a partition table one per owning shard (in
+ * the order of the shards' first events). */
+static int
+flush_events_server(struct importer *im)
+{
+    struct event_batch *b = &im->eb;
+    size_t *idx = churn_malloc(b->n * sizeof(*idx));
+    bool *sent = churn_calloc(b->n, sizeof(*sent));
+    int rc = idx && sent ? 0 : -1;
+    if (rc)
+        fprintf(stderr, "churnctl: import: out of memory\n");
+    for (size_t first = 0; !rc && first < b->n; first++) {
+        if (sent[first])
+            continue;
+        size_t n = owner_group(im->table, event_customer, b, b->n, first, sent, idx);
+        rc = record_event_group(im, idx, n);
+    }
+    churn_free(idx);
+    churn_free(sent);
     return rc;
 }
 
@@ -1507,10 +1604,11 @@ upsert_group(struct importer *im, const size_t *idx, size_t n, const char *heade
     if (check_pack_room(im, len ? len : 1))
         goto out;
     protobuf_c_message_pack(&req.base, im->pack);
-    struct churn_client_header hdr = {"x-customer-id", header};
-    if (churn_client_unary_with(im->ctl->client, METHOD_UPSERT_CUSTOMERS, &hdr, header ? 1 : 0,
-                                im->pack, len, im->ctl->timeout_ms, &resp_bytes, &resp_len,
-                                &st) != CHURN_OK) {
+    struct churn_client_header hdr[2];
+    char part[12];
+    size_t n_hdr = churnctl_routing_headers(im->ctl, header, part, hdr);
+    if (churn_client_unary_with(im->ctl->client, METHOD_UPSERT_CUSTOMERS, hdr, n_hdr, im->pack, len,
+                                im->ctl->timeout_ms, &resp_bytes, &resp_len, &st) != CHURN_OK) {
         fprintf(stderr, "churnctl: import: cannot reach %s\n", im->server);
         goto out;
     }
@@ -1555,6 +1653,12 @@ out:
     return rc;
 }
 
+static const char *
+customer_id_at(const void *batch, size_t i)
+{
+    return ((const struct customer_batch *)batch)->id[i];
+}
+
 /* The batch to the server: in one call, or with a partition table one call per owning shard
  * (in the order of the shards' first customers). */
 static int
@@ -1569,17 +1673,8 @@ flush_customers_server(struct importer *im)
     for (size_t first = 0; !rc && first < b->n; first++) {
         if (sent[first])
             continue;
-        const struct churn_cluster_shard *owner =
-            im->table ? churn_cluster_owner(im->table, b->id[first], strlen(b->id[first])) : NULL;
-        size_t n = 0;
-        for (size_t i = first; i < b->n; i++) {
-            if (!sent[i] &&
-                (!owner || churn_cluster_owner(im->table, b->id[i], strlen(b->id[i])) == owner)) {
-                idx[n++] = i;
-                sent[i] = true;
-            }
-        }
-        rc = upsert_group(im, idx, n, owner ? b->id[first] : NULL);
+        size_t n = owner_group(im->table, customer_id_at, b, b->n, first, sent, idx);
+        rc = upsert_group(im, idx, n, im->table ? b->id[first] : NULL);
     }
     churn_free(idx);
     churn_free(sent);
@@ -2079,10 +2174,9 @@ parse_options(struct importer *im, int argc, char **argv)
                         "HOST:PORT or --nats URLS\n");
         return EXIT_USAGE;
     }
-    if (im->cluster_path && (!im->server || !im->customers_file)) {
-        fprintf(stderr, "churnctl: import: --cluster TABLE sends a customers file through the "
-                        "cluster's proxy (--customers FILE --server PROXY); events go to a "
-                        "cluster with --nats URLS\n");
+    if (im->cluster_path && !im->server) {
+        fprintf(stderr, "churnctl: import: --cluster TABLE sends through a cluster's proxy (or "
+                        "one shard): give --server PROXY\n");
         return EXIT_USAGE;
     }
     if (im->cluster_path) {
@@ -2091,6 +2185,7 @@ parse_options(struct importer *im, int argc, char **argv)
             fprintf(stderr, "churnctl: import: --cluster: %s\n", err);
             return EXIT_USAGE;
         }
+        im->ctl->partitions = im->table->partitions; /* the routing hint up front */
     }
     if (im->nats && im->customers_file) {
         fprintf(stderr, "churnctl: import: --nats publishes events only: import customers "

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "churn/cluster.h"
 #include "ctl.h"
 
 static void
@@ -16,6 +17,8 @@ usage(FILE *out)
 {
     fputs("usage: churnctl [--server HOST:PORT] [--timeout MS] [--pretty] [--token TOKEN]\n"
           "                [--tls-ca PEM [--tls-cert PEM --tls-key PEM] [--tls-server-name N]]\n"
+          "                [--partitions P]  (a cluster's P: each call about a customer\n"
+          "                                   carries its partition in x-churn-partition)\n"
           "                COMMAND [ARGS]\n"
           "\n"
           "talk to a running churnd:\n"
@@ -117,6 +120,15 @@ main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             ctl.timeout_ms = (int)t;
+        } else if (strcmp(argv[i], "--partitions") == 0 && i + 1 < argc) {
+            char *end;
+            long p = strtol(argv[++i], &end, 10);
+            if (*end || p < 1 || p > CHURN_CLUSTER_PARTITIONS_MAX) {
+                fprintf(stderr, "churnctl: --partitions: '%s' is not 1 to %d\n", argv[i],
+                        CHURN_CLUSTER_PARTITIONS_MAX);
+                return EXIT_USAGE;
+            }
+            ctl.partitions = (uint32_t)p;
         } else if (strcmp(argv[i], "--pretty") == 0) {
             ctl.pretty = true;
         } else if (strcmp(argv[i], "--help") == 0) {

@@ -5,12 +5,14 @@
  * (method lookup, unary calls, status reports, JSON output).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "churn/alloc.h"
 #include "churn/buf.h"
+#include "churn/cluster.h"
 #include "churn/pbjson.h"
 #include "churn/service.h"
 #include "churn/shard.h"
@@ -86,29 +88,79 @@ print_response(struct ctl *ctl, const struct churn_method *m, const void *data, 
     return rc;
 }
 
-/*
- * The unary call @m with the serialized @req; the answer unpacked into *resp. A request about
- * a customer (@customer, or NULL) carries it in x-customer-id, which a cluster routes on.
- */
+size_t
+churnctl_routing_headers(const struct ctl *ctl, const char *customer, char part[static 12],
+                         struct churn_client_header hdr[static 2])
+{
+    if (!customer)
+        return 0;
+    hdr[0] = (struct churn_client_header){"x-customer-id", customer};
+    if (!ctl->partitions)
+        return 1;
+    snprintf(part, 12, "%" PRIu32,
+             churn_cluster_partition_of(customer, strlen(customer), ctl->partitions));
+    hdr[1] = (struct churn_client_header){"x-churn-partition", part};
+    return 2;
+}
+
+/* One unary call of @m on @client (at @server); on a refusal naming the customer's owner,
+ * its address into *@owner (heap) instead of a report. */
 static int
-unary_packed(struct ctl *ctl, const struct churn_method *m, const uint8_t *req, size_t req_len,
-             const char *customer, ProtobufCMessage **resp)
+unary_once(struct ctl *ctl, struct churn_client *client, const char *server,
+           const struct churn_method *m, const uint8_t *req, size_t req_len, const char *customer,
+           ProtobufCMessage **resp, char **owner)
 {
     struct churn_client_status st = {0};
     void *data = NULL;
     size_t len = 0;
     int rc;
-    struct churn_client_header hdr = {"x-customer-id", customer};
-    if (churn_client_unary_with(ctl->client, m->name, &hdr, customer ? 1 : 0, req, req_len,
-                                ctl->timeout_ms, &data, &len, &st) != CHURN_OK) {
-        fprintf(stderr, "churnctl: cannot reach %s\n", ctl->server);
+    struct churn_client_header hdr[2];
+    char part[12];
+    size_t n_hdr = churnctl_routing_headers(ctl, customer, part, hdr);
+    if (churn_client_unary_with(client, m->name, hdr, n_hdr, req, req_len, ctl->timeout_ms, &data,
+                                &len, &st) != CHURN_OK) {
+        fprintf(stderr, "churnctl: cannot reach %s\n", server);
         rc = EXIT_TRANSPORT;
+    } else if (owner && st.code == 9 && st.owner_address) { /* FAILED_PRECONDITION */
+        *owner = st.owner_address;
+        st.owner_address = NULL;
+        rc = EXIT_STATUS;
     } else if ((rc = churnctl_report_status(&st)) == 0) {
         *resp = churnctl_unpack(m, data ? data : "", len);
         rc = *resp ? 0 : EXIT_TRANSPORT;
     }
     churn_free(data);
     churn_client_status_clear(&st);
+    return rc;
+}
+
+/*
+ * The unary call @m with the serialized @req; the answer unpacked into *resp. A request about
+ * a customer (@customer, or NULL) carries it in x-customer-id, which a cluster routes on (and
+ * its partition with --partitions). A shard that refuses the customer names its owner: the
+ * call goes there once (never further, so two shards with different tables cannot bounce it).
+ */
+static int
+unary_packed(struct ctl *ctl, const struct churn_method *m, const uint8_t *req, size_t req_len,
+             const char *customer, ProtobufCMessage **resp)
+{
+    char *owner = NULL;
+    int rc = unary_once(ctl, ctl->client, ctl->server, m, req, req_len, customer, resp,
+                        customer ? &owner : NULL);
+    if (!owner)
+        return rc;
+    fprintf(stderr, "churnctl: %s does not serve customer '%s': following the owner hint to %s\n",
+            ctl->server, customer, owner);
+    struct churn_client *c;
+    char err[600];
+    if (churn_client_open_ex(owner, &ctl->conn, &c, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: cannot open a channel to %s: %s\n", owner, err);
+        rc = EXIT_TRANSPORT;
+    } else {
+        rc = unary_once(ctl, c, owner, m, req, req_len, customer, resp, NULL);
+        churn_client_close(c);
+    }
+    churn_free(owner);
     return rc;
 }
 
@@ -197,9 +249,13 @@ call_unary_like(struct ctl *ctl, const struct churn_method *m, const char *json)
     struct churn_client_status st = {0};
     /* server stream: one request, then every response until the status */
     struct churn_client_stream *s;
-    if (churn_client_stream_open(ctl->client, m->name, ctl->timeout_ms, &s) != CHURN_OK ||
-        (*customer && churn_client_stream_set_header(s, "x-customer-id", customer) != CHURN_OK) ||
-        churn_client_stream_send(s, req, req_len) != CHURN_OK) {
+    struct churn_client_header hdr[2];
+    char part[12];
+    size_t n_hdr = churnctl_routing_headers(ctl, *customer ? customer : NULL, part, hdr);
+    bool ok = churn_client_stream_open(ctl->client, m->name, ctl->timeout_ms, &s) == CHURN_OK;
+    for (size_t i = 0; ok && i < n_hdr; i++)
+        ok = churn_client_stream_set_header(s, hdr[i].key, hdr[i].value) == CHURN_OK;
+    if (!ok || churn_client_stream_send(s, req, req_len) != CHURN_OK) {
         churn_free(req);
         fprintf(stderr, "churnctl: cannot reach %s\n", ctl->server);
         return EXIT_TRANSPORT;

@@ -8,13 +8,17 @@
  * thread are done. Prints one JSON document: turns/s and per-turn latency (send to answer).
  *
  *   cqload chat --target H:P [--threads 2] [--streams 64] [--conversations 640] [--turns 100]
- *               [--window 1] [--customers 20000] [--run ID]
+ *               [--window 1] [--customers 20000] [--run ID] [--partitions P]
  *       AnalyzeChat turns to churnd (every third turn a bot's, the rest a customer's); each
  *       answer is decoded and its conversation and turn sequence checked.
  *   cqload echo --target H:P [same options]
  *       the same request bytes to echo_server's bidi method /bench.Echo/Stream, which sends
  *       each message back: the bare gRPC core ceiling for the same traffic.
+ *
+ * Every stream carries x-customer-id (a cluster's proxy routes on it, issue 16), and with
+ * --partitions P (the cluster's P) the routing hint x-churn-partition too.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdatomic.h>
@@ -32,6 +36,7 @@
 #include <grpc/support/time.h>
 
 #include "churn/clock.h"
+#include "churn/cluster.h"
 #include "churn_proto.h"
 #include "../common/bench_stats.h"
 #include "../common/chat_texts.h"
@@ -43,6 +48,7 @@ struct opts {
     bool echo;
     const char *target;
     int threads, streams, conversations, turns, window, customers;
+    uint32_t partitions; /* a cluster's P: send x-churn-partition (0: no hint) */
     char run[64];
 };
 
@@ -64,7 +70,8 @@ struct stream {
     bool sending, close_sent, failed;
     grpc_byte_buffer *recv_buf;
     grpc_metadata_array initial_md, trailing_md;
-    grpc_metadata customer_md; /* x-customer-id: a cluster routes on it (issue 16) */
+    grpc_metadata routing_md[2]; /* x-customer-id and x-churn-partition (issue 16) */
+    char part[12];
     grpc_status_code status;
     grpc_slice details;
     int64_t sent_at[WINDOW_MAX];
@@ -181,11 +188,19 @@ stream_open(struct worker *w, struct stream *s)
     if (!start_batch(s, ops, 1, &s->t_status))
         return true;
     memset(ops, 0, sizeof(ops));
-    s->customer_md.key = grpc_slice_from_static_string("x-customer-id");
-    s->customer_md.value = grpc_slice_from_copied_string(s->cust);
+    s->routing_md[0].key = grpc_slice_from_static_string("x-customer-id");
+    s->routing_md[0].value = grpc_slice_from_static_string(s->cust);
+    size_t n_md = 1;
+    if (w->o->partitions) {
+        snprintf(s->part, sizeof(s->part), "%" PRIu32,
+                 churn_cluster_partition_of(s->cust, strlen(s->cust), w->o->partitions));
+        s->routing_md[1].key = grpc_slice_from_static_string("x-churn-partition");
+        s->routing_md[1].value = grpc_slice_from_static_string(s->part);
+        n_md = 2;
+    }
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = 1;
-    ops[0].data.send_initial_metadata.metadata = &s->customer_md;
+    ops[0].data.send_initial_metadata.count = n_md;
+    ops[0].data.send_initial_metadata.metadata = s->routing_md;
     ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
     ops[1].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
     if (!start_batch(s, ops, 2, &s->t_init))
@@ -284,7 +299,6 @@ stream_finish(struct worker *w, struct stream *s)
     }
     grpc_slice_unref(s->details);
     grpc_metadata_array_destroy(&s->initial_md);
-    grpc_slice_unref(s->customer_md.value);
     grpc_metadata_array_destroy(&s->trailing_md);
     grpc_call_unref(s->call);
     s->call = NULL;
@@ -354,7 +368,8 @@ static int
 usage(void)
 {
     fputs("usage: cqload chat|echo --target HOST:PORT [--threads N] [--streams N] "
-          "[--conversations N] [--turns N] [--window N] [--customers N] [--run ID]\n",
+          "[--conversations N] [--turns N] [--window N] [--customers N] [--run ID]\n"
+          "              [--partitions P]\n",
           stderr);
     return 2;
 }
@@ -395,6 +410,8 @@ main(int argc, char **argv)
             o.turns = (int)n;
         else if (strcmp(k, "--window") == 0 && n <= WINDOW_MAX)
             o.window = (int)n;
+        else if (strcmp(k, "--partitions") == 0 && n <= CHURN_CLUSTER_PARTITIONS_MAX)
+            o.partitions = (uint32_t)n;
         else if (strcmp(k, "--customers") == 0)
             o.customers = (int)n;
         else

@@ -14,7 +14,13 @@
  *
  * Unique event ids come from --run (default: the process id and time), so reruns never
  * collide with earlier data.
+ *
+ * Through a cluster (issue 16) every stream carries x-customer-id, which the proxy routes
+ * on; with --partitions P (the cluster's P) it also carries x-churn-partition, the routing
+ * hint that spares the proxy its hash, and each ingest stream sends the events of one
+ * partition's customers only, so that one shard owns the whole stream.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,6 +31,7 @@
 
 #include "churn/alloc.h"
 #include "churn/clock.h"
+#include "churn/cluster.h"
 #include "churn/transport.h"
 #include "churn_proto.h"
 #include "../common/bench_stats.h"
@@ -35,7 +42,8 @@ struct opts {
     int threads, streams, conversations, turns, customers;
     long events;
     int per_message;
-    int window; /* chat: turns in flight per stream */
+    int window;          /* chat: turns in flight per stream */
+    uint32_t partitions; /* a cluster's P (0: no partition hint, customers mixed) */
     char run[64];
 };
 
@@ -50,9 +58,42 @@ struct shared {
     size_t n_lat, cap_lat;
 };
 
-/* Pack events @first..@first+@n-1 of @stream into one RecordEventsRequest. */
+/* The customers of one ingest stream: all (mixed) or those of one partition. */
+struct stream_customers {
+    long *num; /* customer numbers (lg-cust-N); NULL: every customer, mixed */
+    size_t n;
+    char first[48];
+    char part[12]; /* the partition as text, for x-churn-partition ("" without) */
+};
+
+/* With --partitions: the customers of partition @stream mod P (the next partition that has
+ * some); otherwise every customer. 0, or -1 without memory. */
+static int
+stream_customers(const struct opts *o, long stream, struct stream_customers *sc)
+{
+    memset(sc, 0, sizeof(*sc));
+    if (!o->partitions)
+        return 0;
+    if (!(sc->num = churn_malloc((size_t)o->customers * sizeof(long))))
+        return -1;
+    for (uint32_t k = 0; k < o->partitions && sc->n == 0; k++) {
+        uint32_t p = (uint32_t)((stream + k) % o->partitions);
+        for (long c = 0; c < o->customers; c++) {
+            char id[48];
+            int len = snprintf(id, sizeof(id), "lg-cust-%ld", c);
+            if (churn_cluster_partition_of(id, (size_t)len, o->partitions) == p)
+                sc->num[sc->n++] = c;
+        }
+        snprintf(sc->part, sizeof(sc->part), "%" PRIu32, p);
+    }
+    snprintf(sc->first, sizeof(sc->first), "lg-cust-%ld", sc->n ? sc->num[0] : 0L);
+    return 0;
+}
+
+/* Pack events @first..@first+@n-1 of @stream (to customers @sc) into one RecordEventsRequest. */
 static size_t
-pack_events(const struct shared *sh, long stream, long first, int n, uint8_t *buf, size_t cap)
+pack_events(const struct shared *sh, long stream, const struct stream_customers *sc, long first,
+            int n, uint8_t *buf, size_t cap)
 {
     enum { MAX_PER = 1000 };
     static _Thread_local char eid[MAX_PER][96], cid[MAX_PER][48];
@@ -66,7 +107,8 @@ pack_events(const struct shared *sh, long stream, long first, int n, uint8_t *bu
     for (int k = 0; k < n && k < MAX_PER; k++) {
         long i = first + k;
         snprintf(eid[k], sizeof(eid[k]), "lg-%s-%ld-%ld", sh->o->run, stream, i);
-        snprintf(cid[k], sizeof(cid[k]), "lg-cust-%ld", (stream * 7919 + i) % sh->o->customers);
+        long c = sc->num ? sc->num[(size_t)i % sc->n] : (stream * 7919 + i) % sh->o->customers;
+        snprintf(cid[k], sizeof(cid[k]), "lg-cust-%ld", c);
         churn__v1__event__init(&ev[k]);
         ev[k].event_id = eid[k];
         ev[k].customer_id = cid[k];
@@ -92,6 +134,17 @@ pack_events(const struct shared *sh, long stream, long first, int n, uint8_t *bu
     return protobuf_c_message_pack(&req.base, buf);
 }
 
+/* The headers a cluster routes @st on: x-customer-id @cust (NULL: none, a single server) and
+ * the x-churn-partition hint @part ("" : none). */
+static void
+set_routing(struct churn_client_stream *st, const char *cust, const char *part)
+{
+    if (cust)
+        churn_client_stream_set_header(st, "x-customer-id", cust);
+    if (*part)
+        churn_client_stream_set_header(st, "x-churn-partition", part);
+}
+
 static void *
 ingest_thread(void *arg)
 {
@@ -104,14 +157,18 @@ ingest_thread(void *arg)
         if (s >= sh->o->streams)
             break;
         struct churn_client_stream *st;
-        if (churn_client_stream_open(sh->client, "/churn.v1.IngestService/RecordEvents", 600000,
+        struct stream_customers sc;
+        if (stream_customers(sh->o, s, &sc) != 0 || (sh->o->partitions && sc.n == 0) ||
+            churn_client_stream_open(sh->client, "/churn.v1.IngestService/RecordEvents", 600000,
                                      &st) != CHURN_OK) {
+            churn_free(sc.num);
             atomic_fetch_add(&sh->failures, 1);
             continue;
         }
+        set_routing(st, sc.num ? sc.first : NULL, sc.part);
         for (long i = 0; i < per_stream; i += per) {
             int k = per_stream - i < per ? (int)(per_stream - i) : per;
-            size_t n = pack_events(sh, s, i, k, buf, sizeof(buf));
+            size_t n = pack_events(sh, s, &sc, i, k, buf, sizeof(buf));
             if (!n || churn_client_stream_send(st, buf, n) != CHURN_OK)
                 break;
             atomic_fetch_add(&sh->sent, k);
@@ -138,6 +195,7 @@ ingest_thread(void *arg)
             atomic_fetch_add(&sh->failures, 1);
         }
         churn_client_status_clear(&status);
+        churn_free(sc.num);
     }
     return NULL;
 }
@@ -181,7 +239,11 @@ chat_thread(void *arg)
         char conv[96], cust[64];
         snprintf(conv, sizeof(conv), "lg-%s-%ld", sh->o->run, c);
         snprintf(cust, sizeof(cust), "cust-%07ld", c % (sh->o->customers ? sh->o->customers : 1));
-        churn_client_stream_set_header(st, "x-customer-id", cust); /* a cluster routes on it */
+        char part[12] = "";
+        if (sh->o->partitions)
+            snprintf(part, sizeof(part), "%" PRIu32,
+                     churn_cluster_partition_of(cust, strlen(cust), sh->o->partitions));
+        set_routing(st, cust, part); /* a cluster routes on them */
         /* up to --window turns in flight on the stream (1: send, wait, send...) */
         int window = sh->o->window > 0 ? sh->o->window : 1;
         int64_t sent_at[WINDOW_MAX];
@@ -230,7 +292,7 @@ usage(void)
     fputs("usage: loadgen ingest|chat --target HOST:PORT [--threads N] [--streams N] "
           "[--events N]\n               [--per-message N] [--customers N] [--conversations N] "
           "[--turns N] "
-          "[--window N] [--run ID]\n",
+          "[--window N] [--run ID]\n               [--partitions P]\n",
           stderr);
     return 2;
 }
@@ -277,6 +339,8 @@ main(int argc, char **argv)
             o.per_message = (int)n;
         else if (strcmp(k, "--window") == 0 && n <= WINDOW_MAX)
             o.window = (int)n;
+        else if (strcmp(k, "--partitions") == 0 && n <= CHURN_CLUSTER_PARTITIONS_MAX)
+            o.partitions = (uint32_t)n;
         else
             return usage();
     }
