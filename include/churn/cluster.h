@@ -120,6 +120,13 @@ enum churn_err churn_cluster_ranges(const struct churn_cluster_table *t, int sha
                                     struct churn_buf *out);
 
 /**
+ * churn_cluster_parse_range() - "12" or "12-40", partitions of @t, into [*lo, *hi]; CHURN_EINVAL
+ * ("--partitions: 'x' is not a partition or FROM-TO range", or out of range) otherwise.
+ */
+enum churn_err churn_cluster_parse_range(const struct churn_cluster_table *t, const char *range,
+                                         uint32_t *lo, uint32_t *hi, char *errbuf, size_t errlen);
+
+/**
  * churn_cluster_table_begin_move() - the first step of a move, applied to @t: the partitions
  * of @range ("12" or "12-40") belong to shard @to from now on but are marked moving (every
  * shard answers their customers UNAVAILABLE while the new owner catches up), and the epoch

@@ -74,6 +74,15 @@ enum churn_err churn_shard_install(struct churn_shard *shard, const char *text, 
  */
 void churn_shard_sighup(struct churn_shard *shard);
 
+/** churn_shard_partitions() - P of the table in force. */
+uint32_t churn_shard_partitions(struct churn_shard *shard);
+
+/**
+ * churn_shard_serves() - does this shard serve partition @part now (owns it, not moving)? A
+ * partition it does not serve may have its customers' data copied out or in (a move).
+ */
+bool churn_shard_serves(struct churn_shard *shard, uint32_t part);
+
 /** churn_shard_epoch() - the epoch of the table in force. */
 uint64_t churn_shard_epoch(struct churn_shard *shard);
 

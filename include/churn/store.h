@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "churn/arena.h"
+#include "churn/buf.h"
 #include "churn/clock.h"
 #include "churn/customer.h"
 #include "churn/error.h"
@@ -191,6 +192,28 @@ enum churn_err churn_store_foreach_customer(struct churn_store *store,
  */
 enum churn_err churn_store_list_customer_ids(struct churn_store *store, const char *after,
                                              char (*ids)[CHURN_ID_MAX + 1], size_t max, size_t *n);
+
+/**
+ * churn_store_export_customer() - issue 16: everything the store keeps under customer @id's own
+ * keys (its record, event ids, conversations' tracker states and alert state), read in one
+ * transaction, appended to @out as one bundle for churn_store_import_customer() on another
+ * store (a partition moving to another shard). CHURN_ENOTFOUND when it has none of them,
+ * CHURN_ETOOBIG past @out's cap (@out unchanged on error). Alerts and outcomes, keyed by
+ * sequence in their logs, are not in it.
+ */
+enum churn_err churn_store_export_customer(struct churn_store *store, const char *id,
+                                           struct churn_buf *out);
+
+/**
+ * churn_store_import_customer() - replace everything the store keeps under customer @id's own
+ * keys with the bundle @bundle (@len bytes, from churn_store_export_customer()), in one durable
+ * transaction. Every entry is checked first, and nothing is written when one fails (the reason
+ * in @reason): a bundle that does not decode or is truncated, another version, a key that is
+ * not @id's (another customer's), an empty or oversized value, a record that does not decode.
+ */
+enum churn_err churn_store_import_customer(struct churn_store *store, const char *id,
+                                           const void *bundle, size_t len, char *reason,
+                                           size_t rlen);
 
 /**
  * churn_store_put_conversation() - store @len bytes (<= CHURN_STORE_VALUE_MAX) of chat tracker

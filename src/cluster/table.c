@@ -523,16 +523,26 @@ check_every_shard_owns(const struct churn_cluster_table *t, char *errbuf, size_t
 }
 
 enum churn_err
-churn_cluster_table_begin_move(struct churn_cluster_table *t, const char *range, const char *to,
-                               char *errbuf, size_t errlen)
+churn_cluster_parse_range(const struct churn_cluster_table *t, const char *range, uint32_t *lo,
+                          uint32_t *hi, char *errbuf, size_t errlen)
 {
-    uint32_t lo = 0, hi = 0;
-    enum range_result r = range_of(range, t->partitions, &lo, &hi);
+    enum range_result r = range_of(range, t->partitions, lo, hi);
     if (r != RANGE_OK)
         return churn_fail(
             errbuf, errlen, CHURN_EINVAL, "--partitions: '%s' is %s (partitions are 0-%" PRIu32 ")",
             range, r == RANGE_MALFORMED ? "not a partition or FROM-TO range" : "out of range",
             t->partitions - 1);
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_cluster_table_begin_move(struct churn_cluster_table *t, const char *range, const char *to,
+                               char *errbuf, size_t errlen)
+{
+    uint32_t lo = 0, hi = 0;
+    enum churn_err rerr = churn_cluster_parse_range(t, range, &lo, &hi, errbuf, errlen);
+    if (rerr)
+        return rerr;
     int dest = churn_cluster_shard_index(t, to);
     if (dest < 0)
         return churn_fail(errbuf, errlen, CHURN_EINVAL, "--to: no shard named '%s' in the table",

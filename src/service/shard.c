@@ -509,6 +509,25 @@ churn_shard_owned(struct churn_shard *sh, uint32_t **parts, size_t *n)
     return p ? CHURN_OK : CHURN_ENOMEM;
 }
 
+uint32_t
+churn_shard_partitions(struct churn_shard *sh)
+{
+    pthread_mutex_lock(&sh->mu);
+    uint32_t p = sh->table->partitions;
+    pthread_mutex_unlock(&sh->mu);
+    return p;
+}
+
+bool
+churn_shard_serves(struct churn_shard *sh, uint32_t part)
+{
+    pthread_mutex_lock(&sh->mu);
+    const struct churn_cluster_table *t = sh->table;
+    bool yes = part < t->partitions && t->owner[part] == sh->self && !t->moving[part];
+    pthread_mutex_unlock(&sh->mu);
+    return yes;
+}
+
 uint64_t
 churn_shard_epoch(struct churn_shard *sh)
 {

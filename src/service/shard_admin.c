@@ -1,14 +1,38 @@
 /*
- * shard_admin.c - AdminService.ReloadShardTable (issue 16): an operator puts a new partition
- * table in force on a running shard and reads the outcome in the answer (the epochs, the
- * partitions owned and still moving, the streams ended) or the reason it was refused while
- * the table in force keeps serving. The checks and the swap are churn/shard.h's business.
+ * shard_admin.c - the AdminService RPCs of a shard (issue 16): ReloadShardTable, where an
+ * operator puts a new partition table in force on a running shard and reads the outcome in
+ * the answer (the epochs, the partitions owned and still moving, the streams ended) or the
+ * reason it was refused while the table in force keeps serving; and ExportCustomers /
+ * ImportCustomers, which move the customers of partitions neither side serves during a move
+ * (their own keys as bundles, churn_store_export_customer()). The checks and the swap of a
+ * table are churn/shard.h's business; the bundles are the store's.
  */
+#include <stdio.h>
+#include <string.h>
+
+#include "churn/alloc.h"
+#include "churn/buf.h"
+#include "churn/ident.h"
+#include "churn/store.h"
 #include "churn/cluster.h"
 #include "churn/service.h"
 #include "churn/shard.h"
 #include "churn_proto.h"
 #include "service_internal.h"
+
+#define EXPORT_PAGE_DEFAULT 500
+#define EXPORT_PAGE_MAX     1000
+#define EXPORT_PAGE_BYTES   (1u << 20) /* a page ends past this many bundle bytes ... */
+#define EXPORT_BUNDLE_MAX   (3u << 20) /* ... and one bundle may not exceed this */
+#define EXPORT_SCAN_CHUNK   256        /* customer ids listed at a time */
+#define EXPORT_SCAN_MAX     20000      /* ids scanned per page at most (a page may be short) */
+
+static enum churn_err
+not_a_shard(struct churn_rpc *rpc)
+{
+    return churn_rpc_error(rpc, CHURN_EPRECOND,
+                           "this churnd is not a shard of a cluster (no --cluster table)");
+}
 
 static enum churn_err
 reload_shard_table(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
@@ -16,8 +40,7 @@ reload_shard_table(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufC
     const Churn__V1__ReloadShardTableRequest *req = (const void *)msg;
     struct churn_services *svc = churn_rpc_service(rpc);
     if (!svc->shard)
-        return churn_rpc_error(rpc, CHURN_EPRECOND,
-                               "this churnd is not a shard of a cluster (no --cluster table)");
+        return not_a_shard(rpc);
     char err[1024];
     struct churn_shard_change c;
     enum churn_err e = churn_shard_install(svc->shard, (const char *)req->table.data,
@@ -39,6 +62,205 @@ reload_shard_table(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufC
     return CHURN_OK;
 }
 
+/* The partitions of @req as flags into @want (P entries): each in range and not served here. */
+static enum churn_err
+export_partitions(struct churn_rpc *rpc, struct churn_shard *sh,
+                  const Churn__V1__ExportCustomersRequest *req, uint8_t *want, uint32_t parts)
+{
+    if (req->n_partitions == 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "partitions: none given");
+    for (size_t i = 0; i < req->n_partitions; i++) {
+        uint32_t p = req->partitions[i];
+        if (p >= parts)
+            return churn_rpc_error(rpc, CHURN_EINVAL,
+                                   "partitions: %u is out of range (partitions are 0-%u)", p,
+                                   parts - 1);
+        if (churn_shard_serves(sh, p))
+            return churn_rpc_error(rpc, CHURN_EPRECOND,
+                                   "partition %u is served here (epoch %llu): begin its move "
+                                   "first, so that nothing changes after the copy",
+                                   p, (unsigned long long)churn_shard_epoch(sh));
+        want[p] = 1;
+    }
+    return CHURN_OK;
+}
+
+/* One page of an export. */
+struct export_page {
+    struct churn_buf bytes;      /* the bundles, back to back */
+    size_t off[EXPORT_PAGE_MAX]; /* where each starts in bytes */
+    char (*id)[CHURN_ID_MAX + 1];
+    size_t n;
+    char next[CHURN_ID_MAX + 1]; /* "" at the end */
+};
+
+/* Bundles of the wanted customers after @pg->next into @pg, up to @max or the byte cap. */
+static enum churn_err
+export_scan(struct churn_rpc *rpc, struct churn_store *store, const uint8_t *want, uint32_t parts,
+            size_t max, struct export_page *pg)
+{
+    char(*ids)[CHURN_ID_MAX + 1] = churn_malloc(EXPORT_SCAN_CHUNK * sizeof(*ids));
+    if (!ids)
+        return CHURN_ENOMEM;
+    enum churn_err err = CHURN_OK, too_big = CHURN_OK;
+    for (size_t scanned = 0; !err && pg->n < max && pg->bytes.len < EXPORT_PAGE_BYTES;) {
+        size_t n = 0;
+        if ((err = churn_store_list_customer_ids(store, pg->next, ids, EXPORT_SCAN_CHUNK, &n)))
+            break;
+        for (size_t i = 0; !err && i < n && pg->n < max && pg->bytes.len < EXPORT_PAGE_BYTES; i++) {
+            size_t start = pg->bytes.len;
+            if (want[churn_cluster_partition_of(ids[i], strlen(ids[i]), parts)]) {
+                err = churn_store_export_customer(store, ids[i], &pg->bytes);
+                if (err == CHURN_ETOOBIG && pg->n == 0) /* alone over the cap: refused */
+                    too_big = churn_rpc_error(rpc, err, "customer '%s': over %u bytes", ids[i],
+                                              EXPORT_BUNDLE_MAX);
+                if (err == CHURN_ETOOBIG)
+                    break;                  /* else the next page starts with it */
+                if (err == CHURN_ENOTFOUND) /* erased meanwhile */
+                    err = CHURN_OK;
+                else if (!err) {
+                    pg->off[pg->n] = start;
+                    memcpy(pg->id[pg->n++], ids[i], sizeof(ids[i]));
+                }
+            }
+            memcpy(pg->next, ids[i], sizeof(ids[i]));
+        }
+        scanned += n;
+        if (!err && n < EXPORT_SCAN_CHUNK)
+            pg->next[0] = '\0'; /* every customer scanned */
+        if (n < EXPORT_SCAN_CHUNK || scanned >= EXPORT_SCAN_MAX)
+            break;
+    }
+    churn_free(ids);
+    return err == CHURN_ETOOBIG && !too_big ? CHURN_OK : err;
+}
+
+/* @pg as the response, copied into the call's arena. */
+static enum churn_err
+export_response(struct churn_rpc *rpc, const struct export_page *pg, ProtobufCMessage **out)
+{
+    struct churn_arena *a = churn_rpc_arena(rpc);
+    Churn__V1__ExportCustomersResponse *r = churn_arena_alloc(a, sizeof(*r));
+    Churn__V1__CustomerBundle *b = churn_arena_alloc(a, (pg->n + 1) * sizeof(*b));
+    Churn__V1__CustomerBundle **bp = churn_arena_alloc(a, (pg->n + 1) * sizeof(*bp));
+    if (!r || !b || !bp)
+        return CHURN_ENOMEM;
+    churn__v1__export_customers_response__init(r);
+    for (size_t i = 0; i < pg->n; i++) {
+        size_t end = i + 1 < pg->n ? pg->off[i + 1] : pg->bytes.len;
+        churn__v1__customer_bundle__init(&b[i]);
+        b[i].id = churn_arena_strdup(a, pg->id[i]);
+        b[i].bundle.len = end - pg->off[i];
+        b[i].bundle.data = churn_arena_memdup(a, pg->bytes.data + pg->off[i], b[i].bundle.len);
+        if (!b[i].id || !b[i].bundle.data)
+            return CHURN_ENOMEM;
+        bp[i] = &b[i];
+    }
+    r->bundles = bp;
+    r->n_bundles = pg->n;
+    r->next_after = churn_arena_strdup(a, pg->next);
+    *out = &r->base;
+    return r->next_after ? CHURN_OK : CHURN_ENOMEM;
+}
+
+static enum churn_err
+export_customers(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    const Churn__V1__ExportCustomersRequest *req = (const void *)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    if (!svc->shard)
+        return not_a_shard(rpc);
+    if (!svc->store)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    uint32_t parts = churn_shard_partitions(svc->shard);
+    size_t max = req->page_size ? req->page_size : EXPORT_PAGE_DEFAULT;
+    if (max > EXPORT_PAGE_MAX)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "page_size: %u is over %d", req->page_size,
+                               EXPORT_PAGE_MAX);
+    if (strlen(req->after) > CHURN_ID_MAX)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "after: longer than %d bytes", CHURN_ID_MAX);
+    uint8_t *want = churn_arena_zalloc(churn_rpc_arena(rpc), parts);
+    struct export_page *pg = churn_calloc(1, sizeof(*pg));
+    if (!want || !pg) {
+        churn_free(pg);
+        return CHURN_ENOMEM;
+    }
+    enum churn_err err = export_partitions(rpc, svc->shard, req, want, parts);
+    churn_buf_init(&pg->bytes, EXPORT_BUNDLE_MAX);
+    pg->id = churn_malloc(max * sizeof(*pg->id));
+    if (!err && !pg->id)
+        err = CHURN_ENOMEM;
+    snprintf(pg->next, sizeof(pg->next), "%s", req->after);
+    if (!err)
+        err = export_scan(rpc, svc->store, want, parts, max, pg);
+    if (!err)
+        err = export_response(rpc, pg, out);
+    churn_buf_free(&pg->bytes);
+    churn_free(pg->id);
+    churn_free(pg);
+    return err;
+}
+
+/* Bundle @i of @req imported, or its refusal added to @r. */
+static enum churn_err
+import_one(struct churn_rpc *rpc, struct churn_services *svc, const Churn__V1__CustomerBundle *b,
+           uint32_t i, Churn__V1__ImportCustomersResponse *r)
+{
+    char reason[512];
+    size_t len = strlen(b->id);
+    uint32_t parts = churn_shard_partitions(svc->shard);
+    uint32_t part = churn_cluster_partition_of(b->id, len, parts);
+    enum churn_err err;
+    if (churn_shard_serves(svc->shard, part))
+        err = churn_fail(reason, sizeof(reason), CHURN_EPRECOND,
+                         "partition %u is served here: only a customer this shard does not "
+                         "serve yet may be imported",
+                         part);
+    else
+        err = churn_store_import_customer(svc->store, b->id, b->bundle.data, b->bundle.len, reason,
+                                          sizeof(reason));
+    if (!err) {
+        r->imported++;
+        return CHURN_OK;
+    }
+    struct churn_arena *a = churn_rpc_arena(rpc);
+    Churn__V1__ImportRefusal *f = churn_arena_alloc(a, sizeof(*f));
+    if (!f)
+        return CHURN_ENOMEM;
+    churn__v1__import_refusal__init(f);
+    f->index = i;
+    f->id = churn_arena_memdup(a, b->id, (len > CHURN_ID_MAX ? CHURN_ID_MAX : len) + 1);
+    f->reason = churn_arena_strdup(a, reason);
+    if (!f->id || !f->reason)
+        return CHURN_ENOMEM;
+    f->id[len > CHURN_ID_MAX ? CHURN_ID_MAX : len] = '\0';
+    r->refused[r->n_refused++] = f;
+    return CHURN_OK;
+}
+
+static enum churn_err
+import_customers(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    const Churn__V1__ImportCustomersRequest *req = (const void *)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    if (!svc->shard)
+        return not_a_shard(rpc);
+    if (!svc->store)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    struct churn_arena *a = churn_rpc_arena(rpc);
+    Churn__V1__ImportCustomersResponse *r = churn_arena_alloc(a, sizeof(*r));
+    if (!r)
+        return CHURN_ENOMEM;
+    churn__v1__import_customers_response__init(r);
+    r->refused = churn_arena_alloc(a, (req->n_bundles + 1) * sizeof(*r->refused));
+    enum churn_err err = r->refused ? CHURN_OK : CHURN_ENOMEM;
+    for (size_t i = 0; !err && i < req->n_bundles; i++)
+        err = import_one(rpc, svc, req->bundles[i], (uint32_t)i, r);
+    if (!err)
+        *out = &r->base;
+    return err;
+}
+
 const struct churn_method churn__shard_admin_methods[] = {
     {
         .name = "/churn.v1.AdminService/ReloadShardTable",
@@ -47,6 +269,22 @@ const struct churn_method churn__shard_admin_methods[] = {
         .response = &churn__v1__reload_shard_table_response__descriptor,
         .unary = reload_shard_table,
         .max_request_bytes = CHURN_CLUSTER_FILE_MAX + 16,
+    },
+    {
+        .name = "/churn.v1.AdminService/ExportCustomers",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__export_customers_request__descriptor,
+        .response = &churn__v1__export_customers_response__descriptor,
+        .unary = export_customers,
+        .max_request_bytes = 4 * CHURN_CLUSTER_PARTITIONS_MAX + 4096,
+    },
+    {
+        .name = "/churn.v1.AdminService/ImportCustomers",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__import_customers_request__descriptor,
+        .response = &churn__v1__import_customers_response__descriptor,
+        .unary = import_customers,
+        .max_request_bytes = 8u << 20,
     },
 };
 const size_t churn__n_shard_admin_methods =

@@ -13,12 +13,8 @@
 #include "store_internal.h"
 #include "store_lmdb.h"
 
-/*
- * Delete every key of @dbi that starts with @prefix (@plen bytes); *@n counts them. Return: 0
- * or the LMDB code (negative, like every LMDB error: it must never be taken for a count).
- */
-static int
-delete_prefix(MDB_txn *txn, MDB_dbi dbi, const char *prefix, size_t plen, long *n)
+int
+churn__store_delete_prefix(MDB_txn *txn, MDB_dbi dbi, const char *prefix, size_t plen, long *n)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, dbi, &cur);
@@ -68,12 +64,13 @@ delete_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     char prefix[CHURN_ID_MAX + 1];
     memcpy(prefix, cid, len);
     prefix[len] = '\0';
-    if ((rc = delete_prefix(txn, s->dbi[CHURN__DB_EVENT_IDS], prefix, len + 1, &n)))
+    if ((rc = churn__store_delete_prefix(txn, s->dbi[CHURN__DB_EVENT_IDS], prefix, len + 1, &n)))
         return churn__mdb_err(rc, "erasing event ids");
     found += n;
     rep->event_ids = (size_t)n;
     n = 0;
-    if ((rc = delete_prefix(txn, s->dbi[CHURN__DB_CONVERSATIONS], prefix, len + 1, &n)))
+    if ((rc =
+             churn__store_delete_prefix(txn, s->dbi[CHURN__DB_CONVERSATIONS], prefix, len + 1, &n)))
         return churn__mdb_err(rc, "erasing conversations");
     found += n;
     rep->conversations = (size_t)n;

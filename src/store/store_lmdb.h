@@ -184,6 +184,13 @@ enum churn_err churn__store_get_customer_digest(struct churn_store *s, MDB_txn *
 enum churn_err churn__store_get_customer(struct churn_store *s, MDB_txn *txn, const char *id,
                                          struct churn_customer *out);
 
+/**
+ * churn__store_delete_prefix() - delete every key of @dbi that starts with @prefix (@plen
+ * bytes); *@n counts them. Return: 0 or the LMDB code (negative, like every LMDB error: it must
+ * never be taken for a count).
+ */
+int churn__store_delete_prefix(MDB_txn *txn, MDB_dbi dbi, const char *prefix, size_t plen, long *n);
+
 /** churn__mdb_err() - translate LMDB code @rc, setting the message "@what: <lmdb text>". */
 enum churn_err churn__mdb_err(int rc, const char *what);
 

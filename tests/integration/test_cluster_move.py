@@ -7,7 +7,10 @@ answer goes back in time (a non-owner or a new owner not caught up would answer 
 events than an earlier answer); afterwards every customer holds exactly the events
 JetStream acknowledged (zero lost, zero applied twice); a chat stream pinned to the old
 owner was ended; the old owner refuses the moved customers naming s2 and no longer has
-consumers on their streams (the JetStream consumers followed the reload, no restart).
+consumers on their streams (the JetStream consumers followed the reload, no restart). What
+no stream carries moved too: attributes set with UpsertCustomers on the old owner are served
+by the new one, and the pinned customer's conversation is known there (a turn sent again is
+a replay); the copied event ids kept the catch-up from applying an event twice.
 """
 
 import subprocess
@@ -153,6 +156,12 @@ def test_partition_moved_under_load(api, churnctl_bin, cluster):
     # record on the old owner, which the stream does not carry: docs/CLUSTER.md)
     pinned = next(f"pin-{i}" for i in range(1000) if partition(f"pin-{i}") in MOVED)
     chat_ch, chat, release = pinned_chat(api, cluster["proxy"], pinned)
+    with grpc.insecure_channel(cluster["proxy"]) as ch:  # attributes no stream carries
+        stub = api.ingest_grpc.IngestServiceStub(ch)
+        for cid in ids:
+            stub.UpsertCustomers(api.ingest_pb2.UpsertCustomersRequest(customers=[
+                api.ingest_pb2.Customer(customer_id=cid, segment="seg-" + cid)]),
+                metadata=(("x-customer-id", cid),), timeout=RPC_TIMEOUT_S)
     reader = Reader(api, cluster["proxy"], ids)
     reader.start()
     time.sleep(0.5)
@@ -187,6 +196,20 @@ def test_partition_moved_under_load(api, churnctl_bin, cluster):
     # zero lost, zero applied twice
     want = dict(pub.acked)
     assert wait_totals(api, cluster, want) == want
+    # the attributes and the conversation moved with their customers
+    assert '"copied": ' in r.stdout and '"copied": 0,' not in r.stdout, r.stdout
+    with grpc.insecure_channel(cluster["proxy"]) as ch:
+        stub = api.ingest_grpc.IngestServiceStub(ch)
+        for cid in ids:
+            got = stub.GetCustomer(api.ingest_pb2.GetCustomerRequest(customer_id=cid),
+                                   metadata=(("x-customer-id", cid),), timeout=RPC_TIMEOUT_S)
+            assert got.customer.segment == "seg-" + cid, (cid, partition(cid))
+        again = list(api.chat_grpc.ChatServiceStub(ch).AnalyzeChat(iter([
+            api.chat_pb2.AnalyzeChatRequest(conversation_id="pin-" + pinned,
+                                            customer_id=pinned, turn_sequence=1, role=1,
+                                            text="works fine")]),
+            metadata=(("x-customer-id", pinned),), timeout=RPC_TIMEOUT_S))
+        assert again[0].replayed, again[0]
     # the old owner refuses the moved customers, naming s2
     with grpc.insecure_channel(cluster["shards"]["s1"]) as ch:
         e = rpc_error(api.ingest_grpc.IngestServiceStub(ch).GetCustomer,

@@ -26,18 +26,22 @@ def run(*args, timeout=120):
     return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
 
 
+def real_table(epoch, a, b, assign=None):
+    """table_text() naming the shards' real addresses."""
+    return table_text(epoch=epoch, assign=assign).replace("127.0.0.1:50061", a.address).replace(
+        "127.0.0.1:50062", b.address)
+
+
 @pytest.fixture
 def shards(api, churnd_factory, tmp_path):
-    """Two shards (a: lower half, b: upper) whose table names their real addresses."""
+    """Two shards (a: lower half, b: upper) whose table (epoch 2) names their real addresses."""
     a = churnd_factory(args=["--cluster", write(tmp_path / "a.table", table_text()),
                              "--shard", "a"])
     b = churnd_factory(args=["--cluster", write(tmp_path / "b.table", table_text()),
                              "--shard", "b"])
-    real = table_text(epoch=2).replace("127.0.0.1:50061", a.address).replace(
-        "127.0.0.1:50062", b.address)
     for s in (a, b):
-        assert reload_rpc(api, s, real).epoch == 2
-    return write(tmp_path / "real.table", real), a, b
+        assert reload_rpc(api, s, real_table(2, a, b)).epoch == 2
+    return write(tmp_path / "real.table", real_table(2, a, b)), a, b
 
 
 def get_customer_json(churnctl_bin, server, cid, *extra):
@@ -66,8 +70,7 @@ def test_churnctl_follows_the_owner_hint_once(api, stubs, churnctl_bin, shards):
     # then the refusal is reported, never a loop
     part = owner_of(cid)[0]
     assign = [f"assign {p} {'a' if p < P // 2 or p == part else 'b'}" for p in range(P)]
-    swapped = table_text(epoch=3, assign=assign).replace("127.0.0.1:50061", a.address).replace(
-        "127.0.0.1:50062", b.address)
+    swapped = real_table(3, a, b, assign)
     assert reload_rpc(api, b, swapped).epoch == 3
     r = get_customer_json(churnctl_bin, a.address, cid)
     assert r.returncode == 1, (r.stdout, r.stderr)

@@ -6,7 +6,8 @@
  * configurations, JetStream streams, each shard's ownership), owner (who serves these
  * customers), and at-risk (ListAtRiskCustomers answered by every shard, merged, each item
  * naming its shard), reload (a new table put in force on running shards through
- * AdminService.ReloadShardTable).
+ * AdminService.ReloadShardTable) and copy (a moving partition's customers from their old
+ * owner to the new one, AdminService.ExportCustomers / ImportCustomers).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,6 +46,10 @@ usage(void)
           "                       moving (epoch + 1); --finish: nothing moving (epoch + 1)\n"
           "  at-risk TABLE [--limit N] [--tiers low,medium,high]\n"
           "                       ListAtRiskCustomers from every shard, merged by priority\n"
+          "  copy TABLE --partitions FROM-TO --to SHARD\n"
+          "                       during a move: the customers of those partitions (records,\n"
+          "                       event ids, conversations, alert state) from the shards that\n"
+          "                       own them in TABLE (the table before the move) to SHARD\n"
           "  reload TABLE [--shard NAME | --address HOST:PORT]\n"
           "                       put TABLE in force on every shard it names (or on NAME, or\n"
           "                       on the churnd at HOST:PORT, sent unchecked): one JSON line\n"
@@ -557,6 +562,124 @@ reload_one(struct ctl *ctl, const char *name, const char *addr, const struct chu
     return 0;
 }
 
+/* What a copy did. */
+struct copy_stats {
+    uint64_t copied, refused, pages;
+};
+
+/* Import one exported page into the shard @to (the client in @dst); refusals on stderr. */
+static int
+import_page(struct ctl *ctl, struct churn_client *dst, const char *to,
+            const Churn__V1__ExportCustomersResponse *page, struct copy_stats *st)
+{
+    Churn__V1__ImportCustomersRequest req = CHURN__V1__IMPORT_CUSTOMERS_REQUEST__INIT;
+    req.bundles = page->bundles;
+    req.n_bundles = page->n_bundles;
+    struct churn_client *src = ctl->client;
+    const char *src_name = ctl->server;
+    ctl->client = dst;
+    ctl->server = to;
+    ProtobufCMessage *resp = NULL;
+    int rc = churnctl_unary(ctl, "/churn.v1.AdminService/ImportCustomers", &req.base, &resp);
+    ctl->client = src;
+    ctl->server = src_name;
+    if (rc)
+        return rc;
+    const Churn__V1__ImportCustomersResponse *r = (const void *)resp;
+    st->copied += r->imported;
+    st->refused += r->n_refused;
+    for (size_t i = 0; i < r->n_refused; i++)
+        fprintf(stderr, "churnctl: cluster copy: customer '%s' refused by %s: %s\n",
+                r->refused[i]->id, to, r->refused[i]->reason);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return r->n_refused ? EXIT_STATUS : 0;
+}
+
+/* Every page of @partitions from shard @from into the shard at @to_addr. */
+static int
+copy_from(struct ctl *ctl, const struct churn_cluster_shard *from, const char *to_addr,
+          uint32_t *partitions, size_t n, struct copy_stats *st)
+{
+    struct churn_client *dst;
+    char err[600];
+    if (churn_client_open_ex(to_addr, &ctl->conn, &dst, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: cannot open a channel to %s: %s\n", to_addr, err);
+        return EXIT_TRANSPORT;
+    }
+    ctl->server = from->addr;
+    int rc = churnctl_connect(ctl);
+    char after[CHURN_ID_MAX + 1] = "";
+    for (bool more = !rc; more && !rc;) {
+        Churn__V1__ExportCustomersRequest req = CHURN__V1__EXPORT_CUSTOMERS_REQUEST__INIT;
+        req.partitions = partitions;
+        req.n_partitions = n;
+        req.after = after;
+        ProtobufCMessage *resp = NULL;
+        rc = churnctl_unary(ctl, "/churn.v1.AdminService/ExportCustomers", &req.base, &resp);
+        if (rc)
+            break;
+        const Churn__V1__ExportCustomersResponse *page = (const void *)resp;
+        st->pages++;
+        if (page->n_bundles)
+            rc = import_page(ctl, dst, to_addr, page, st);
+        more = *page->next_after;
+        snprintf(after, sizeof(after), "%s", page->next_after);
+        protobuf_c_message_free_unpacked(resp, NULL);
+    }
+    churn_client_close(ctl->client);
+    ctl->client = NULL;
+    churn_client_close(dst);
+    return rc;
+}
+
+/* `copy TABLE --partitions R --to SHARD`: each old owner's customers of R into SHARD. */
+static int
+cmd_copy(struct ctl *ctl, int argc, char **argv)
+{
+    static const char *const known[] = {"--partitions", "--to", NULL};
+    int rc = argc < 1 ? usage() : check_options(argc, argv, 1, known);
+    const char *range = option(argc, argv, "--partitions"), *to = option(argc, argv, "--to");
+    if (!rc && (!range || !to)) {
+        fputs("churnctl: cluster copy: expected TABLE --partitions FROM-TO --to SHARD\n", stderr);
+        rc = EXIT_USAGE;
+    }
+    struct churn_cluster_table *t = NULL;
+    if (rc || (rc = load(argv[0], &t)))
+        return rc;
+    char err[512];
+    uint32_t lo = 0, hi = 0;
+    int dest = churn_cluster_shard_index(t, to);
+    if (churn_cluster_parse_range(t, range, &lo, &hi, err, sizeof(err)) != CHURN_OK || dest < 0) {
+        fprintf(stderr, "churnctl: cluster copy: %s\n",
+                dest < 0 ? "--to: no shard of the table has that name" : err);
+        rc = EXIT_USAGE;
+    } else if (churn_services_init(&ctl->svc, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: %s\n", err);
+        rc = EXIT_TRANSPORT;
+    }
+    uint32_t *parts = rc ? NULL : churn_malloc((hi - lo + 1) * sizeof(*parts));
+    struct copy_stats st = {0};
+    for (size_t s = 0; !rc && parts && s < t->n_shards; s++) {
+        size_t n = 0;
+        for (uint32_t p = lo; p <= hi; p++)
+            if (t->owner[p] == s && (int)s != dest)
+                parts[n++] = p;
+        if (n)
+            rc = copy_from(ctl, &t->shards[s], t->shards[dest].addr, parts, n, &st);
+    }
+    if (!rc && !parts)
+        rc = EXIT_TRANSPORT;
+    if (!rc || st.copied || st.refused)
+        printf("{\"partitions\":\"%s\",\"to\":\"%s\",\"copied\":%" PRIu64 ",\"refused\":%" PRIu64
+               ",\"pages\":%" PRIu64 "}\n",
+               range, to, st.copied, st.refused, st.pages);
+    churn_free(parts);
+    if (ctl->svc.methods)
+        churn_services_fini(&ctl->svc);
+    churn_cluster_table_free(t);
+    return rc;
+}
+
 /* `reload TABLE [--shard NAME | --address HOST:PORT]`: the table in force on running shards. */
 static int
 cmd_reload(struct ctl *ctl, int argc, char **argv)
@@ -616,6 +739,8 @@ churnctl_cluster(struct ctl *ctl, int argc, char **argv)
         return cmd_owner(argc - 1, argv + 1);
     if (strcmp(cmd, "move") == 0)
         return cmd_move(argc - 1, argv + 1);
+    if (strcmp(cmd, "copy") == 0)
+        return cmd_copy(ctl, argc - 1, argv + 1);
     if (strcmp(cmd, "reload") == 0)
         return cmd_reload(ctl, argc - 1, argv + 1);
     if (strcmp(cmd, "at-risk") == 0) {

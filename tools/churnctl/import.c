@@ -1042,10 +1042,8 @@ server_failed(const char *what, const struct churn_client_status *st)
     return -1;
 }
 
-/*
- * The rows of a batch not yet @sent that share the owner of row @first in @t (every row when
- * @t is NULL: one server), in order, into @idx; how many. @id_of gives row i's customer.
- */
+/* The rows of a batch not yet @sent that share the owner of row @first in @t (every row when
+ * @t is NULL: one server), in order, into @idx; how many. @id_of gives row i's customer. */
 static size_t
 owner_group(const struct churn_cluster_table *t, const char *(*id_of)(const void *, size_t),
             const void *batch, size_t n, size_t first, bool *sent, size_t *idx)
@@ -1063,6 +1061,25 @@ owner_group(const struct churn_cluster_table *t, const char *(*id_of)(const void
         }
     }
     return k;
+}
+
+/* The @n rows of @batch to the server through @send: in one call, or with a partition table
+ * one call per owning shard (in the order of the shards' first rows). */
+static int
+send_by_owner(struct importer *im, const char *(*id_of)(const void *, size_t), const void *batch,
+              size_t n, int (*send)(struct importer *, const size_t *, size_t))
+{
+    size_t *idx = churn_malloc(n * sizeof(*idx));
+    bool *sent = churn_calloc(n, sizeof(*sent));
+    int rc = idx && sent ? 0 : -1;
+    if (rc)
+        fprintf(stderr, "churnctl: import: out of memory\n");
+    for (size_t first = 0; !rc && first < n; first++)
+        if (!sent[first])
+            rc = send(im, idx, owner_group(im->table, id_of, batch, n, first, sent, idx));
+    churn_free(idx);
+    churn_free(sent);
+    return rc;
 }
 
 static const char *
@@ -1188,26 +1205,10 @@ record_event_group(struct importer *im, const size_t *idx, size_t n)
     }
 }
 
-/* The batch to the server: one stream, or with a partition table one per owning shard (in
- * the order of the shards' first events). */
 static int
 flush_events_server(struct importer *im)
 {
-    struct event_batch *b = &im->eb;
-    size_t *idx = churn_malloc(b->n * sizeof(*idx));
-    bool *sent = churn_calloc(b->n, sizeof(*sent));
-    int rc = idx && sent ? 0 : -1;
-    if (rc)
-        fprintf(stderr, "churnctl: import: out of memory\n");
-    for (size_t first = 0; !rc && first < b->n; first++) {
-        if (sent[first])
-            continue;
-        size_t n = owner_group(im->table, event_customer, b, b->n, first, sent, idx);
-        rc = record_event_group(im, idx, n);
-    }
-    churn_free(idx);
-    churn_free(sent);
-    return rc;
+    return send_by_owner(im, event_customer, &im->eb, im->eb.n, record_event_group);
 }
 
 static int
@@ -1659,26 +1660,17 @@ customer_id_at(const void *batch, size_t i)
     return ((const struct customer_batch *)batch)->id[i];
 }
 
-/* The batch to the server: in one call, or with a partition table one call per owning shard
- * (in the order of the shards' first customers). */
+/* One UpsertCustomers of the rows @idx[0..@n), routed on the first one's owner in a cluster. */
+static int
+upsert_owner_group(struct importer *im, const size_t *idx, size_t n)
+{
+    return upsert_group(im, idx, n, im->table ? im->cb->id[idx[0]] : NULL);
+}
+
 static int
 flush_customers_server(struct importer *im)
 {
-    struct customer_batch *b = im->cb;
-    size_t *idx = churn_malloc(b->n * sizeof(*idx));
-    bool *sent = churn_calloc(b->n, sizeof(*sent));
-    int rc = idx && sent ? 0 : -1;
-    if (rc)
-        fprintf(stderr, "churnctl: import: out of memory\n");
-    for (size_t first = 0; !rc && first < b->n; first++) {
-        if (sent[first])
-            continue;
-        size_t n = owner_group(im->table, customer_id_at, b, b->n, first, sent, idx);
-        rc = upsert_group(im, idx, n, im->table ? b->id[first] : NULL);
-    }
-    churn_free(idx);
-    churn_free(sent);
-    return rc;
+    return send_by_owner(im, customer_id_at, im->cb, im->cb->n, upsert_owner_group);
 }
 
 static int
