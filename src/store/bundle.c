@@ -204,6 +204,8 @@ parse_bundle(const char *id, const unsigned char *p, size_t size, struct entry *
             k++;
     }
     churn_free(rec);
+    if (!err && k == 0)
+        err = churn_fail(reason, rlen, CHURN_EINVAL, "the bundle holds nothing");
     if (err) {
         churn_free(e);
         return err;

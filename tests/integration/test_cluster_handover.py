@@ -5,9 +5,9 @@ of a move (the old owner stops serving the partition, `churnctl cluster copy` mo
 customers, the new owner takes the table, the move finishes); then the new owner serves the
 same full record, knows the events (a resend is all duplicates) and the conversation (a turn
 sent again is a replay with its churn intent), and the old owner refuses the customer naming
-the new one. Hostile bundles (garbage, another version, truncated, another customer's keys, a
-record that does not decode) and exports or imports of partitions a shard serves are refused
-with the reason, and nothing else changes.
+the new one. Hostile bundles (garbage, another version, truncated, empty, another customer's
+keys, a record that does not decode) and exports or imports of partitions a shard serves are
+refused with the reason, and nothing else changes.
 """
 
 import importlib
@@ -171,6 +171,7 @@ def test_hostile_exports_and_bundles_refused(api, stubs, shards):
         ("another version", pb2.CustomerBundle(id=mine, bundle=b"\x09" + good[1:]),
          "not a version-1 customer bundle"),
         ("truncated", pb2.CustomerBundle(id=mine, bundle=good[:len(good) // 2]), "truncated"),
+        ("empty", pb2.CustomerBundle(id=mine, bundle=b"\x01"), "the bundle holds nothing"),
         ("unknown kind", pb2.CustomerBundle(id=mine, bundle=bundle((9, m, b"\x01x"))),
          "entry 0: truncated or unknown"),
         ("a bundle under another id", pb2.CustomerBundle(id=other, bundle=good),

@@ -1957,3 +1957,105 @@ Test(store, the_retention_horizon_is_kept_in_the_store, .fini = teardown)
     cr_assert_eq(churn_store_open(dir, NULL, &st), CHURN_OK, "%s", churn_store_last_error());
     cr_assert_eq(churn_store_history_from_ms(st, NOW), ((int64_t)churn_day_of_ms(NOW) - 29) * DAY);
 }
+
+/* ---- customer bundles (issue 16: a customer's own keys moved with its partition) ----------- */
+
+/* A second store for the other shard; closed and removed by the caller with its dir. */
+static struct churn_store *
+open_second(char *path, size_t len)
+{
+    snprintf(path, len, "/tmp/churn-store-XXXXXX");
+    cr_assert_not_null(mkdtemp(path));
+    struct churn_store *s;
+    cr_assert_eq(churn_store_open(path, NULL, &s), CHURN_OK, "%s", churn_store_last_error());
+    return s;
+}
+
+/* alice with events, a conversation and an alert state, bob with an event; alice's bundle. */
+static void
+alice_bundle(struct churn_buf *b)
+{
+    struct churn_event ev[3] = {login("alice", "a1", NOW - 2 * DAY),
+                                order("alice", "a2", NOW - DAY, 30, CHURN_ORDER_COMPLETED),
+                                login("bob", "b1", NOW)};
+    struct churn_event_result res[3];
+    cr_assert_eq(churn_store_apply_events(st, ev, 3, NOW, res), CHURN_OK);
+    cr_assert_eq(churn_store_put_conversation(st, "alice", "conv-1", "tracker", 7), CHURN_OK);
+    cr_assert_eq(churn_store_put_alert_state(st, "alice", "cooldowns", 9), CHURN_OK);
+    churn_buf_init(b, 1 << 20);
+    cr_assert_eq(churn_store_export_customer(st, "alice", b), CHURN_OK, "%s",
+                 churn_store_last_error());
+}
+
+Test(store, bundle_moves_a_customers_own_keys, .init = setup, .fini = teardown)
+{
+    struct churn_buf b;
+    alice_bundle(&b);
+    char other[64], reason[512];
+    struct churn_store *s2 = open_second(other, sizeof(other));
+    cr_assert_eq(churn_store_import_customer(s2, "alice", b.data, b.len, reason, sizeof(reason)),
+                 CHURN_OK, "%s", reason);
+    cr_assert_eq(churn_store_get_customer(s2, "alice", &rec), CHURN_OK);
+    cr_assert_eq(rec.life.events, 2);
+    cr_assert_float_eq(rec.life.spend, 30.0, 1e-9);
+    cr_assert_eq(churn_store_get_customer(s2, "bob", &rec), CHURN_ENOTFOUND); /* only alice */
+    struct churn_arena a;
+    churn_arena_init(&a, 0);
+    void *data;
+    size_t len;
+    cr_assert_eq(churn_store_get_conversation(s2, "alice", "conv-1", &a, &data, &len), CHURN_OK);
+    cr_assert(len == 7 && memcmp(data, "tracker", 7) == 0);
+    cr_assert_eq(churn_store_get_alert_state(s2, "alice", &a, &data, &len), CHURN_OK);
+    cr_assert(len == 9 && memcmp(data, "cooldowns", 9) == 0);
+    churn_arena_fini(&a);
+    /* the event ids came along: the same events again are duplicates, applied once */
+    struct churn_event again = login("alice", "a1", NOW - 2 * DAY);
+    struct churn_event_result res;
+    cr_assert_eq(churn_store_apply_events(s2, &again, 1, NOW, &res), CHURN_OK);
+    cr_assert_eq(res.status, CHURN_EVENT_DUPLICATE);
+    /* an import replaces: an older bundle brings back exactly what it holds */
+    struct churn_event more = login("alice", "a9", NOW);
+    cr_assert_eq(churn_store_apply_events(s2, &more, 1, NOW, &res), CHURN_OK);
+    cr_assert_eq(churn_store_import_customer(s2, "alice", b.data, b.len, reason, sizeof(reason)),
+                 CHURN_OK, "%s", reason);
+    cr_assert_eq(churn_store_get_customer(s2, "alice", &rec), CHURN_OK);
+    cr_assert_eq(rec.life.events, 2);
+    cr_assert_eq(churn_store_export_customer(st, "nobody", &b), CHURN_ENOTFOUND);
+    churn_buf_free(&b);
+    churn_store_close(s2);
+    nftw(other, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+Test(store, bundle_truncated_or_for_another_customer_writes_nothing, .init = setup,
+     .fini = teardown)
+{
+    struct churn_buf b;
+    alice_bundle(&b);
+    char other[64], reason[512];
+    struct churn_store *s2 = open_second(other, sizeof(other));
+    /* a prefix that ends between two entries is a smaller bundle and imports; every other cut
+     * (inside the version byte or an entry) is refused */
+    bool boundary[1 << 12] = {false};
+    cr_assert_lt(b.len, sizeof(boundary));
+    const unsigned char *p = (const unsigned char *)b.data;
+    for (size_t pos = 1; pos < b.len;) {
+        boundary[pos] = pos > 1; /* the version byte alone holds nothing: refused */
+        size_t klen = p[pos + 1] | p[pos + 2] << 8 | (size_t)p[pos + 3] << 16;
+        size_t v = pos + 5 + klen;
+        size_t vlen = p[v] | p[v + 1] << 8 | (size_t)p[v + 2] << 16;
+        pos = v + 4 + vlen;
+    }
+    for (size_t n = 0; n < b.len; n++) {
+        enum churn_err e =
+            churn_store_import_customer(s2, "alice", b.data, n, reason, sizeof(reason));
+        cr_assert_eq(e, boundary[n] ? CHURN_OK : CHURN_EINVAL, "prefix %zu: %s", n, reason);
+    }
+    /* alice's keys under bob's name: refused, bob untouched */
+    cr_assert_eq(churn_store_import_customer(s2, "bob", b.data, b.len, reason, sizeof(reason)),
+                 CHURN_EINVAL);
+    cr_assert(strstr(reason, "its key is not customer bob's"), "%s", reason);
+    cr_assert_eq(churn_store_get_customer(s2, "bob", &rec), CHURN_ENOTFOUND);
+    churn_buf_free(&b);
+    churn_store_close(s2);
+    nftw(other, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
