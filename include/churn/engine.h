@@ -125,6 +125,14 @@ bool churn__alerts_chat(struct churn__alerts *al, const char *customer_id,
  */
 size_t churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids, size_t n);
 /**
+ * churn__alerts_adopt_customer() - issue 16: @customer_id's alert state was copied from another
+ * shard, whose alert log its ids name: keep each cause's cooldown and last tier, but point at
+ * no alert of this log (open alert, latest revision and snooze cleared), so that the next
+ * trigger raises an alert here instead of updating whatever this log holds under that id.
+ * Durable before it returns. CHURN_OK when the customer has no alert state.
+ */
+enum churn_err churn__alerts_adopt_customer(struct churn__alerts *al, const char *customer_id);
+/**
  * churn__alerts_rescore_scored() - queue a rescore of @sc's customer that uses @sc (copied)
  * instead of scoring again: the caller computed it from the record as its own change left it
  * (a chat turn's signal). A plain rescore queued later for the customer scores afresh.

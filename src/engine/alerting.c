@@ -136,6 +136,30 @@ churn__alerts_encode_states(const struct churn__state_set *set, struct churn_are
     return blob;
 }
 
+enum churn_err
+churn__alerts_adopt_customer(struct churn__alerts *al, const char *customer_id)
+{
+    struct churn_arena a;
+    churn_arena_init(&a, 0);
+    struct churn__state_set set;
+    enum churn_err err = churn__alerts_load_states(al, customer_id, &a, &set);
+    bool any = false;
+    for (int c = 1; !err && c < CHURN_CAUSE_COUNT; c++) {
+        if (!set.have[c])
+            continue;
+        any = true;
+        set.st[c].open_id = 0;
+        set.st[c].last_sequence = 0;
+        set.st[c].snoozed_until_ms = 0;
+    }
+    size_t len = 0;
+    uint8_t *blob = !err && any ? churn__alerts_encode_states(&set, &a, &len) : NULL;
+    if (!err && any)
+        err = blob ? churn_store_put_alert_state(al->store, customer_id, blob, len) : CHURN_ENOMEM;
+    churn_arena_fini(&a);
+    return err;
+}
+
 /* The catalogue feature with the largest positive contribution (-1: none). */
 static int
 top_feature(const struct churn_score_snapshot *snap)

@@ -12,6 +12,7 @@
 
 #include "churn/alloc.h"
 #include "churn/buf.h"
+#include "churn/engine.h"
 #include "churn/ident.h"
 #include "churn/store.h"
 #include "churn/cluster.h"
@@ -219,6 +220,11 @@ import_one(struct churn_rpc *rpc, struct churn_services *svc, const Churn__V1__C
     else
         err = churn_store_import_customer(svc->store, b->id, b->bundle.data, b->bundle.len, reason,
                                           sizeof(reason));
+    /* its alert state names alerts of the old owner's log: none of this one's */
+    if (!err && svc->alerts && (err = churn__alerts_adopt_customer(svc->alerts, b->id)))
+        snprintf(reason, sizeof(reason),
+                 "imported, but its alert state was not adopted (%s): copy it again",
+                 churn_strerror(err));
     if (!err) {
         r->imported++;
         return CHURN_OK;

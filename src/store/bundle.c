@@ -136,10 +136,11 @@ take_u32(const unsigned char **p, const unsigned char *end, size_t *v)
     return true;
 }
 
-/* Is entry @e one of customer @id's keys, with a value this store accepts? */
+/* Is entry @e one of customer @id's keys, with a value this store accepts? A record's oldest
+ * day bucket lowers *@first_day. */
 static enum churn_err
 check_entry(const struct entry *e, const char *id, size_t len, struct churn_customer *rec,
-            char *reason, size_t rlen)
+            int32_t *first_day, char *reason, size_t rlen)
 {
     const char *what = kinds[e->kind].what;
     bool mine = kinds[e->kind].prefixed
@@ -150,16 +151,20 @@ check_entry(const struct entry *e, const char *id, size_t len, struct churn_cust
         return churn_fail(reason, rlen, CHURN_EINVAL, "%s: its key is not customer %s's", what, id);
     if (e->v.mv_size == 0 || e->v.mv_size > CHURN_STORE_VALUE_MAX)
         return churn_fail(reason, rlen, CHURN_EINVAL, "%s: value of %zu bytes", what, e->v.mv_size);
-    if (kinds[e->kind].db == CHURN__DB_CUSTOMERS &&
-        churn__record_decode(e->v.mv_data, e->v.mv_size, id, len, rec) != CHURN_OK)
+    if (kinds[e->kind].db != CHURN__DB_CUSTOMERS)
+        return CHURN_OK;
+    if (churn__record_decode(e->v.mv_data, e->v.mv_size, id, len, rec) != CHURN_OK)
         return churn_fail(reason, rlen, CHURN_EINVAL, "record: %s", churn_store_last_error());
+    for (unsigned i = 0; i < rec->n_days; i++)
+        if (rec->days[i].day < *first_day)
+            *first_day = rec->days[i].day;
     return CHURN_OK;
 }
 
 /* Decode and check @bundle whole: its entries into a new array *@out of *@n. */
 static enum churn_err
 parse_bundle(const char *id, const unsigned char *p, size_t size, struct entry **out, size_t *n,
-             char *reason, size_t rlen)
+             int32_t *first_day, char *reason, size_t rlen)
 {
     const unsigned char *end = p + size;
     if (size < 1 || p[0] != CHURN__BUNDLE_VERSION)
@@ -200,7 +205,7 @@ parse_bundle(const char *id, const unsigned char *p, size_t size, struct entry *
         if (!kinds[x->kind].prefixed && seen[x->kind])
             err = churn_fail(reason, rlen, CHURN_EINVAL, "two %ss", kinds[x->kind].what);
         seen[x->kind] = true;
-        if (!err && (err = check_entry(x, id, len, rec, reason, rlen)) == CHURN_OK)
+        if (!err && (err = check_entry(x, id, len, rec, first_day, reason, rlen)) == CHURN_OK)
             k++;
     }
     churn_free(rec);
@@ -219,6 +224,7 @@ struct import_ctx {
     const char *id;
     const struct entry *e;
     size_t n;
+    int32_t first_day; /* the record's oldest day bucket (INT32_MAX: none) */
 };
 
 static enum churn_err
@@ -241,7 +247,9 @@ import_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
         if (rc)
             return churn__mdb_err(rc, "importing a customer");
     }
-    return CHURN_OK;
+    /* the store's observed history reaches back to the record's days, as if ingested here:
+     * features do not take the moved days for days before the data */
+    return churn__store_history_note(s, txn, c->first_day);
 }
 
 enum churn_err
@@ -254,11 +262,14 @@ churn_store_import_customer(struct churn_store *s, const char *id, const void *b
         return churn_fail(reason, rlen, err, "%s", churn_store_last_error());
     struct entry *e = NULL;
     size_t n = 0;
-    if ((err = parse_bundle(id, bundle, len, &e, &n, reason, rlen)))
+    int32_t first_day = INT32_MAX;
+    if ((err = parse_bundle(id, bundle, len, &e, &n, &first_day, reason, rlen)))
         return err;
-    struct import_ctx c = {id, e, n};
+    struct import_ctx c = {id, e, n, first_day};
     err = churn__store_write(s, import_txn, &c, "importing a customer");
     churn_free(e);
+    if (!err)
+        churn__store_history_commit(s, first_day);
     if (err)
         churn_fail(reason, rlen, err, "%s", churn_store_last_error());
     return err;

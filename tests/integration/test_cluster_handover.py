@@ -43,6 +43,31 @@ def bundle(*entries):
     return out
 
 
+def alerts_of(api, server, cid):
+    """@cid's alerts on @server (waiting for the alert engine to commit the first)."""
+    pb2 = importlib.import_module("churn.v1.alert_pb2")
+    stub = importlib.import_module("churn.v1.alert_pb2_grpc").AlertServiceStub(server.channel())
+    for _ in range(200):
+        got = stub.ListAlerts(pb2.ListAlertsRequest(filter=pb2.AlertFilter(customer_ids=[cid])),
+                              timeout=RPC_TIMEOUT_S).alerts
+        if got:
+            return list(got)
+        time.sleep(0.05)
+    return []
+
+
+def settled_view(api, server, cid, as_of):
+    """customer_view() once two reads 300 ms apart agree (asynchronous writers are done)."""
+    prev = customer_view(api, server, cid, as_of)
+    for _ in range(30):
+        time.sleep(0.3)
+        cur = customer_view(api, server, cid, as_of)
+        if cur == prev:
+            return cur
+        prev = cur
+    return prev
+
+
 def md(cid):
     return (("x-customer-id", cid),)
 
@@ -89,7 +114,12 @@ def test_a_moved_customer_keeps_record_events_and_chat(api, stubs, churnctl_bin,
     answers = chat_turns(api, a, cid, [(1, "the app keeps crashing"),
                                        (2, "I want to cancel my subscription")])
     assert answers[-1].churn_intent_seen or answers[-1].escalate, answers[-1]
-    before = customer_view(api, a, cid, now)
+    # b's own customer has an alert too: the first of b's log, as cid's is the first of a's
+    bcust = customers_of("b", 1)[0]
+    chat_turns(api, b, bcust, [(1, "I want to cancel my subscription")])
+    first_a, first_b = alerts_of(api, a, cid), alerts_of(api, b, bcust)
+    assert first_a[0].sequence == first_b[0].sequence, (first_a, first_b)
+    before = settled_view(api, a, cid, now)  # the chat saver writes turns to the record
 
     # the move's steps: the old owner stops serving, the customers are copied, the new owner
     # takes the table, the move finishes
@@ -106,7 +136,12 @@ def test_a_moved_customer_keeps_record_events_and_chat(api, stubs, churnctl_bin,
 
     # the new owner serves the same full record
     after = customer_view(api, b, cid, now)
-    assert after == before, (after, before)
+    for field in ("customer", "totals", "first_seen_at_ms", "last_seen_at_ms", "label",
+                  "features", "freshness", "last_score"):
+        if field == "features":
+            diff = [(x.name, x, y) for x, y in zip(after.features, before.features) if x != y]
+            assert not diff, diff
+        assert getattr(after, field) == getattr(before, field), (field, after, before)
     assert after.customer.segment == "enterprise" and after.totals == before.totals
     # it knows the events sent straight to the old owner: a resend is all duplicates
     summary, _ = record_events(api, b, cid, now)
@@ -116,6 +151,18 @@ def test_a_moved_customer_keeps_record_events_and_chat(api, stubs, churnctl_bin,
     assert again[0].replayed and again[0].churn_intent_seen, again[0]
     later = chat_turns(api, b, cid, [(3, "ok thanks")])
     assert not later[0].replayed and later[0].churn_intent_seen, later[0]
+    # its alert state came without a's alert ids: a new escalation raises cid's own alert on
+    # b and never folds into b's alert of the same number (bcust's)
+    stub = api.chat_grpc.ChatServiceStub(b.channel())
+    list(stub.AnalyzeChat(iter([api.chat_pb2.AnalyzeChatRequest(
+        conversation_id="conv2-" + cid, customer_id=cid, turn_sequence=1, role=1,
+        text="I want to cancel my subscription and close my account")]),
+        metadata=md(cid), timeout=RPC_TIMEOUT_S))
+    mine = alerts_of(api, b, cid)
+    theirs = alerts_of(api, b, bcust)
+    assert [x.revision_sequence for x in theirs] == [first_b[0].revision_sequence], theirs
+    assert mine and all(x.customer_id == cid for x in mine), mine
+    assert not {x.sequence for x in mine} & {x.sequence for x in theirs}, (mine, theirs)
     # the old owner refuses it, naming the new one; its other customer is still served there
     e = rpc_error(customer_view, api, a, cid, now)
     assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e
