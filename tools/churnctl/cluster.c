@@ -591,8 +591,9 @@ import_page(struct ctl *ctl, struct churn_client *dst, const char *to,
     for (size_t i = 0; i < r->n_refused; i++)
         fprintf(stderr, "churnctl: cluster copy: customer '%s' refused by %s: %s\n",
                 r->refused[i]->id, to, r->refused[i]->reason);
+    rc = r->n_refused ? EXIT_STATUS : 0;
     protobuf_c_message_free_unpacked(resp, NULL);
-    return r->n_refused ? EXIT_STATUS : 0;
+    return rc;
 }
 
 /* Every page of @partitions from shard @from into the shard at @to_addr. */
