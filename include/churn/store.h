@@ -215,6 +215,24 @@ enum churn_err churn_store_import_customer(struct churn_store *store, const char
                                            const void *bundle, size_t len, char *reason,
                                            size_t rlen);
 
+/* struct churn_store_import - one customer of churn_store_import_customers(). */
+struct churn_store_import {
+    const char *id;
+    const void *bundle;
+    size_t len;
+    enum churn_err err; /* OUT: CHURN_OK, or why this bundle was refused (in reason) */
+    char reason[256];
+};
+
+/**
+ * churn_store_import_customers() - churn_store_import_customer() of @n bundles in ONE durable
+ * transaction (a move's page: one fsync, not one per customer). Each item is checked alone and
+ * a refused one (item->err, item->reason) leaves its customer untouched; the others are
+ * written together. Return: CHURN_OK, or a storage error (then nothing was written).
+ */
+enum churn_err churn_store_import_customers(struct churn_store *store,
+                                            struct churn_store_import *items, size_t n);
+
 /**
  * churn_store_put_conversation() - store @len bytes (<= CHURN_STORE_VALUE_MAX) of chat tracker
  * state for conversation @conversation_id of @customer_id (durable, replaces).

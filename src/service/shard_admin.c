@@ -202,46 +202,73 @@ export_customers(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
     return err;
 }
 
-/* Bundle @i of @req imported, or its refusal added to @r. */
+/* Bundle @i (customer @id) refused with @reason: added to @r's refusals. */
 static enum churn_err
-import_one(struct churn_rpc *rpc, struct churn_services *svc, const Churn__V1__CustomerBundle *b,
-           uint32_t i, Churn__V1__ImportCustomersResponse *r)
+refuse_bundle(struct churn_rpc *rpc, const char *id, uint32_t i, const char *reason,
+              Churn__V1__ImportCustomersResponse *r)
 {
-    char reason[512];
-    size_t len = strlen(b->id);
-    uint32_t parts = churn_shard_partitions(svc->shard);
-    uint32_t part = churn_cluster_partition_of(b->id, len, parts);
-    enum churn_err err;
-    if (churn_shard_serves(svc->shard, part))
-        err = churn_fail(reason, sizeof(reason), CHURN_EPRECOND,
-                         "partition %u is served here: only a customer this shard does not "
-                         "serve yet may be imported",
-                         part);
-    else
-        err = churn_store_import_customer(svc->store, b->id, b->bundle.data, b->bundle.len, reason,
-                                          sizeof(reason));
-    /* its alert state names alerts of the old owner's log: none of this one's */
-    if (!err && svc->alerts && (err = churn__alerts_adopt_customer(svc->alerts, b->id)))
-        snprintf(reason, sizeof(reason),
-                 "imported, but its alert state was not adopted (%s): copy it again",
-                 churn_strerror(err));
-    if (!err) {
-        r->imported++;
-        return CHURN_OK;
-    }
     struct churn_arena *a = churn_rpc_arena(rpc);
+    size_t len = strlen(id) > CHURN_ID_MAX ? CHURN_ID_MAX : strlen(id);
     Churn__V1__ImportRefusal *f = churn_arena_alloc(a, sizeof(*f));
     if (!f)
         return CHURN_ENOMEM;
     churn__v1__import_refusal__init(f);
     f->index = i;
-    f->id = churn_arena_memdup(a, b->id, (len > CHURN_ID_MAX ? CHURN_ID_MAX : len) + 1);
+    f->id = churn_arena_memdup(a, id, len + 1);
     f->reason = churn_arena_strdup(a, reason);
     if (!f->id || !f->reason)
         return CHURN_ENOMEM;
-    f->id[len > CHURN_ID_MAX ? CHURN_ID_MAX : len] = '\0';
+    f->id[len] = '\0';
     r->refused[r->n_refused++] = f;
     return CHURN_OK;
+}
+
+/* The bundles of customers this shard does not serve, in one durable transaction; each
+ * imported customer's alert state adopted; the rest refused in @r. */
+static enum churn_err
+import_bundles(struct churn_rpc *rpc, struct churn_services *svc,
+               const Churn__V1__ImportCustomersRequest *req, Churn__V1__ImportCustomersResponse *r)
+{
+    struct churn_store_import *it = churn_calloc(req->n_bundles + 1, sizeof(*it));
+    if (!it)
+        return CHURN_ENOMEM;
+    uint32_t parts = churn_shard_partitions(svc->shard);
+    size_t k = 0;
+    uint32_t *index = churn_calloc(req->n_bundles + 1, sizeof(*index));
+    enum churn_err err = index ? CHURN_OK : CHURN_ENOMEM;
+    for (size_t i = 0; !err && i < req->n_bundles; i++) {
+        const Churn__V1__CustomerBundle *b = req->bundles[i];
+        uint32_t part = churn_cluster_partition_of(b->id, strlen(b->id), parts);
+        char reason[256];
+        if (churn_shard_serves(svc->shard, part)) {
+            snprintf(reason, sizeof(reason),
+                     "partition %u is served here: only a customer this shard does not serve "
+                     "yet may be imported",
+                     part);
+            err = refuse_bundle(rpc, b->id, (uint32_t)i, reason, r);
+            continue;
+        }
+        it[k] = (struct churn_store_import){
+            .id = b->id, .bundle = b->bundle.data, .len = b->bundle.len};
+        index[k++] = (uint32_t)i;
+    }
+    if (!err && (err = churn_store_import_customers(svc->store, it, k)) != CHURN_OK)
+        err = churn_rpc_error(rpc, err, "importing customers: %s", churn_store_last_error());
+    for (size_t j = 0; !err && j < k; j++) {
+        /* its alert state names alerts of the old owner's log: none of this one's */
+        if (!it[j].err && svc->alerts &&
+            (it[j].err = churn__alerts_adopt_customer(svc->alerts, it[j].id)) != CHURN_OK)
+            snprintf(it[j].reason, sizeof(it[j].reason),
+                     "imported, but its alert state was not adopted (%s): copy it again",
+                     churn_strerror(it[j].err));
+        if (it[j].err)
+            err = refuse_bundle(rpc, it[j].id, index[j], it[j].reason, r);
+        else
+            r->imported++;
+    }
+    churn_free(index);
+    churn_free(it);
+    return err;
 }
 
 static enum churn_err
@@ -259,9 +286,7 @@ import_customers(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
         return CHURN_ENOMEM;
     churn__v1__import_customers_response__init(r);
     r->refused = churn_arena_alloc(a, (req->n_bundles + 1) * sizeof(*r->refused));
-    enum churn_err err = r->refused ? CHURN_OK : CHURN_ENOMEM;
-    for (size_t i = 0; !err && i < req->n_bundles; i++)
-        err = import_one(rpc, svc, req->bundles[i], (uint32_t)i, r);
+    enum churn_err err = r->refused ? import_bundles(rpc, svc, req, r) : CHURN_ENOMEM;
     if (!err)
         *out = &r->base;
     return err;

@@ -12,6 +12,7 @@
  */
 #include "churn/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,17 +221,23 @@ parse_bundle(const char *id, const unsigned char *p, size_t size, struct entry *
     return CHURN_OK;
 }
 
-struct import_ctx {
+/* One customer of an import: its checked entries (NULL: refused, or nothing to write). */
+struct import_one {
     const char *id;
-    const struct entry *e;
+    struct entry *e;
     size_t n;
-    int32_t first_day; /* the record's oldest day bucket (INT32_MAX: none) */
 };
 
+struct import_ctx {
+    struct import_one *item;
+    size_t n;
+    int32_t first_day; /* the records' oldest day bucket (INT32_MAX: none) */
+};
+
+/* Replace customer @c's keys with its entries in @txn. */
 static enum churn_err
-import_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
+import_one_txn(struct churn_store *s, MDB_txn *txn, const struct import_one *c)
 {
-    const struct import_ctx *c = vctx;
     size_t len = strlen(c->id);
     for (unsigned kind = 0; kind < N_KINDS; kind++) { /* replace: the old keys go first */
         MDB_dbi dbi = s->dbi[kinds[kind].db];
@@ -247,30 +254,59 @@ import_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
         if (rc)
             return churn__mdb_err(rc, "importing a customer");
     }
-    /* the store's observed history reaches back to the record's days, as if ingested here:
+    return CHURN_OK;
+}
+
+static enum churn_err
+import_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
+{
+    const struct import_ctx *c = vctx;
+    for (size_t i = 0; i < c->n; i++) {
+        enum churn_err err = c->item[i].e ? import_one_txn(s, txn, &c->item[i]) : CHURN_OK;
+        if (err)
+            return err;
+    }
+    /* the store's observed history reaches back to the records' days, as if ingested here:
      * features do not take the moved days for days before the data */
     return churn__store_history_note(s, txn, c->first_day);
+}
+
+enum churn_err
+churn_store_import_customers(struct churn_store *s, struct churn_store_import *items, size_t n)
+{
+    churn__store_clear_error();
+    struct import_one *one = churn_calloc(n ? n : 1, sizeof(*one));
+    if (!one)
+        return churn__store_fail(CHURN_ENOMEM, "importing customers: out of memory");
+    struct import_ctx c = {one, n, INT32_MAX};
+    for (size_t i = 0; i < n; i++) {
+        struct churn_store_import *it = &items[i];
+        one[i].id = it->id;
+        it->err = churn__store_check_id(it->id, "customer_id");
+        if (it->err)
+            churn_fail(it->reason, sizeof(it->reason), it->err, "%s", churn_store_last_error());
+        else
+            it->err = parse_bundle(it->id, it->bundle, it->len, &one[i].e, &one[i].n, &c.first_day,
+                                   it->reason, sizeof(it->reason));
+    }
+    enum churn_err err = churn__store_write(s, import_txn, &c, "importing customers");
+    if (!err)
+        churn__store_history_commit(s, c.first_day);
+    for (size_t i = 0; i < n; i++)
+        churn_free(one[i].e);
+    churn_free(one);
+    return err;
 }
 
 enum churn_err
 churn_store_import_customer(struct churn_store *s, const char *id, const void *bundle, size_t len,
                             char *reason, size_t rlen)
 {
-    churn__store_clear_error();
-    enum churn_err err = churn__store_check_id(id, "customer_id");
-    if (err)
-        return churn_fail(reason, rlen, err, "%s", churn_store_last_error());
-    struct entry *e = NULL;
-    size_t n = 0;
-    int32_t first_day = INT32_MAX;
-    if ((err = parse_bundle(id, bundle, len, &e, &n, &first_day, reason, rlen)))
-        return err;
-    struct import_ctx c = {id, e, n, first_day};
-    err = churn__store_write(s, import_txn, &c, "importing a customer");
-    churn_free(e);
-    if (!err)
-        churn__store_history_commit(s, first_day);
+    struct churn_store_import it = {.id = id, .bundle = bundle, .len = len};
+    enum churn_err err = churn_store_import_customers(s, &it, 1);
     if (err)
         churn_fail(reason, rlen, err, "%s", churn_store_last_error());
-    return err;
+    else if (it.err)
+        snprintf(reason, rlen, "%s", it.reason);
+    return err ? err : it.err;
 }
