@@ -17,6 +17,7 @@
 #include "churn/score_index.h"
 #include "churn/service.h"
 #include "churn/snapshot.h"
+#include "churn/outcomes.h"
 #include "internal.h"
 
 #define JSON_TYPE          "application/json; charset=utf-8"

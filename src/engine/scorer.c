@@ -23,6 +23,7 @@
 #include "churn/score_index.h"
 #include "churn/score_store.h"
 #include "churn/store.h"
+#include "churn/segments.h"
 
 /* The days a score looks ahead when the served model's file does not say (churnctl's default
  * training horizon). */
