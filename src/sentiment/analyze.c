@@ -94,7 +94,7 @@ match_phrase(const struct churn_sentiment *s, const struct churn__lex_table *t,
         const struct tok_form *x = &f[i + j];
         if (x->clause != f[i].clause)
             break;
-        if (is_softener(x) && i + j + 1 < nf)
+        if (s->korean && is_softener(x) && i + j + 1 < nf)
             continue;
         if (!match1_of(x, use_stem)->later)
             break;
@@ -127,7 +127,7 @@ match_at(const struct churn_sentiment *s, const struct churn__lex_table *t,
         *entry = m->entry;
     }
     if (!m->prefix || i + 1 >= nf ||
-        !(match1_of(&f[i + 1], use_stem)->later || is_softener(&f[i + 1])))
+        !(match1_of(&f[i + 1], use_stem)->later || (s->korean && is_softener(&f[i + 1]))))
         return best;
     return match_phrase(s, t, f, nf, i, use_stem, best, entry);
 }
