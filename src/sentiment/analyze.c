@@ -212,14 +212,15 @@ suffix_negation(struct item *items, size_t n_items, size_t i, double v, bool int
 /* Korean: an intent item whose last word is in the past adnominal form (-한, -된, -던) with a
  * word after it in its clause describes what happened, it intends nothing (탈퇴한 친구,
  * 해지했던 계정, 해지한 줄 알았는데); the future form (탈퇴할 거예요) is still intent. So is a
- * past event reported as said or heard (친구가 탈퇴했다고 하던데, 해지했대요); the present
- * quotative (해지한다고 몇 번 말했어요) is still the customer's own intent. */
+ * past event reported as said or heard (친구가 탈퇴했다고 하던데, 해지했대요) or told as the
+ * background of a clause (해지했는데 아직 결제돼요, 담당자가 얘기했는데); the present quotative
+ * (해지한다고 몇 번 말했어요) is still the customer's own intent. */
 static bool
 ko_past_mention(const struct item *items, size_t n_items, const struct tok_form *f, size_t i)
 {
     const struct item *it = &items[i];
     const struct tok_form *x = &f[it->last];
-    if (x->kind == CHURN_TOK_WORD && churn__ko_reported_past(x->surf, x->surf_len))
+    if (x->kind == CHURN_TOK_WORD && churn__ko_past_event(x->surf, x->surf_len))
         return true;
     if (i + 1 >= n_items || items[i + 1].clause != it->clause ||
         f[items[i + 1].first].kind != CHURN_TOK_WORD || x->surf_len <= 3)

@@ -755,25 +755,29 @@ churn__ko_contrast_ending(const char *word, size_t len)
     return (u[0] & 0xf0) == 0xe0 && is_syl(prev) && tail(prev) == T_N;
 }
 
-/* Endings that report what was said or heard: the quotative -다고/-다는/-다던 and the hearsay
- * -대(요). */
+/* Endings that, after a past tense, tell a past event rather than intend one: the quotative
+ * -다고/-다는/-다던 and the hearsay -대(요) (what was said or heard), and the connectives
+ * -는데/-고/-지만 (the background of what follows: 해지했는데 아직 결제돼요). */
 static const struct {
     const char *text;
     size_t len;
-} report_endings[] = {ENDING("다고"),   ENDING("다고요"),   ENDING("다는"), ENDING("다던"),
-                      ENDING("다던데"), ENDING("다던데요"), ENDING("대"),   ENDING("대요")};
+} past_event_endings[] = {ENDING("다고"),   ENDING("다고요"),   ENDING("다는"), ENDING("다던"),
+                          ENDING("다던데"), ENDING("다던데요"), ENDING("대"),   ENDING("대요"),
+                          ENDING("는데"),   ENDING("는데요"),   ENDING("고"),   ENDING("지만"),
+                          ENDING("지만요")};
 
 bool
-churn__ko_reported_past(const char *word, size_t len)
+churn__ko_past_event(const char *word, size_t len)
 {
-    for (size_t i = 0; i < sizeof(report_endings) / sizeof(report_endings[0]); i++) {
-        size_t m = report_endings[i].len;
-        if (len < m + 3 || memcmp(word + len - m, report_endings[i].text, m) != 0)
+    for (size_t i = 0; i < sizeof(past_event_endings) / sizeof(past_event_endings[0]); i++) {
+        size_t m = past_event_endings[i].len;
+        if (len < m + 3 || memcmp(word + len - m, past_event_endings[i].text, m) != 0)
             continue;
         const unsigned char *u = (const unsigned char *)word + len - m - 3;
         uint32_t prev =
             (uint32_t)(u[0] & 0x0f) << 12 | (uint32_t)(u[1] & 0x3f) << 6 | (u[2] & 0x3f);
-        return (u[0] & 0xf0) == 0xe0 && is_syl(prev) && tail(prev) == T_SS;
+        if ((u[0] & 0xf0) == 0xe0 && is_syl(prev) && tail(prev) == T_SS)
+            return true;
     }
     return false;
 }

@@ -691,7 +691,7 @@ Test(korean, a_past_intent_before_a_noun_is_a_mention)
     cr_expect(analyze("해킹당한 계정이에요").hard_trigger, "hard triggers are never mentions");
 }
 
-Test(korean, a_past_event_reported_as_said_or_heard_is_a_mention)
+Test(korean, a_past_event_told_or_heard_is_a_mention)
 {
     struct churn_sentiment_result r = analyze("친구가 탈퇴했다고 하던데 쿠폰은 어떻게 되나요");
     cr_expect_not(r.churn_intent, "탈퇴했다고 하던데: what a friend did");
@@ -700,6 +700,10 @@ Test(korean, a_past_event_reported_as_said_or_heard_is_a_mention)
     cr_expect(e->flags & CHURN_EVIDENCE_F_INTENT_SUPPRESSED);
     cr_expect_not(analyze("언니가 탈퇴했대요").churn_intent, "the hearsay -대요");
     cr_expect_not(analyze("해지했다는 문자를 받았어요").churn_intent);
+    cr_expect_not(analyze("해지했는데 아직도 결제가 돼요").churn_intent, "the past connective");
+    cr_expect_not(analyze("담당자가 얘기했는데 아직 처리가 안 됐어요").human_requested,
+                  "what an agent said is no request for one");
+    cr_expect(analyze("탈퇴하고 싶어요").churn_intent, "the present -고 is intent");
     cr_expect(analyze("해지한다고 벌써 세 번이나 말했어요").churn_intent,
               "the present quotative is the customer's own intent");
     cr_expect(analyze("신고했다고 하네요 개인정보 유출이래요").hard_trigger,
