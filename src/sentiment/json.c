@@ -323,7 +323,7 @@ put_uint(struct jw *w, uint64_t v)
     put(w, s, (size_t)(b + sizeof(b) - s));
 }
 
-static void
+static inline void
 put_u16_escape(struct jw *w, uint32_t u)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -354,6 +354,13 @@ put_string(struct jw *w, const char *s, size_t n)
                 put_u16_escape(w, c);
             }
             i++;
+        } else if ((c & 0xf0) == 0xe0 && i + 2 < n && ((unsigned char)s[i + 1] & 0xc0) == 0x80 &&
+                   ((unsigned char)s[i + 2] & 0xc0) == 0x80) {
+            /* three bytes (Hangul, most of the BMP), decoded here: the text is valid UTF-8 */
+            put_u16_escape(w, (uint32_t)(c & 0x0f) << 12 |
+                                  (uint32_t)((unsigned char)s[i + 1] & 0x3f) << 6 |
+                                  ((unsigned char)s[i + 2] & 0x3f));
+            i += 3;
         } else {
             size_t adv;
             uint32_t cp = churn__utf8_decode((const unsigned char *)s + i, n - i, &adv);
