@@ -6,6 +6,7 @@
 #ifndef CHURN_DASHBOARD_INTERNAL_H
 #define CHURN_DASHBOARD_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "churn/admin.h"
@@ -43,6 +44,25 @@ churn_admin_request_fn churn__dashboard_report;
 
 /* feed.c: GET /api/feed, the alert feed as server-sent events */
 churn_admin_request_fn churn__dashboard_feed;
+
+/* timeline.c: GET /api/timeline, a customer's history newest first (churn/timeline.h) */
+churn_admin_request_fn churn__dashboard_timeline;
+
+/**
+ * churn__dashboard_reply_json() - answer @doc (stolen) as JSON, or @status with
+ * {"error": @error} when @doc is NULL (panels.c).
+ */
+struct json_t;
+void churn__dashboard_reply_json(struct churn_admin_reply *reply, struct json_t *doc, int status,
+                                 const char *error);
+
+/**
+ * churn__dashboard_param_long() - query parameter @name as a whole number in [@lo, @hi] into
+ * *@out (untouched when absent); false, with a 400 naming it sent, when it is anything else
+ * (signs, spaces, trailing bytes, overflow included) (api.c).
+ */
+bool churn__dashboard_param_long(const struct churn_admin_request *r, const char *name, long lo,
+                                 long hi, long *out, struct churn_admin_reply *reply);
 
 /**
  * churn__dashboard_bad_request() - answer 400 with {"error": "<param>: <what>"}.

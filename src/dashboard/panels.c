@@ -5,7 +5,6 @@
  * from the outcome log (treated against holdout, the statistics of `churnctl report
  * outcomes`). Each answers JSON; numbers that do not exist (no decided outcome) are null.
  */
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,8 +21,9 @@
 #define JSON_TYPE          "application/json; charset=utf-8"
 #define TREND_DAYS_DEFAULT 90
 
-static void
-reply_json(struct churn_admin_reply *reply, json_t *doc, int status, const char *error)
+void
+churn__dashboard_reply_json(struct churn_admin_reply *reply, json_t *doc, int status,
+                            const char *error)
 {
     if (!doc) {
         doc = json_pack("{s:s}", "error", error);
@@ -80,7 +80,7 @@ churn__dashboard_summary(void *ctx, const struct churn_admin_request *r,
     struct churn_daily_snapshot last;
     if (doc && d->svc->store && churn_snapshot_latest(d->svc->store, &last) == CHURN_OK)
         json_object_set_new(doc, "snapshot_taken_at_ms", json_integer(last.taken_at_ms));
-    reply_json(reply, doc, 500, "out of memory");
+    churn__dashboard_reply_json(reply, doc, 500, "out of memory");
 }
 
 static json_t *
@@ -115,18 +115,10 @@ churn__dashboard_trends(void *ctx, const struct churn_admin_request *r,
         return;
     }
     long days = TREND_DAYS_DEFAULT;
-    const char *v = churn_admin_query(r, "days");
-    if (v) {
-        char *end;
-        errno = 0;
-        days = strtol(v, &end, 10);
-        if (!*v || *end || errno || days < 1 || days > CHURN_SNAPSHOT_KEEP_DAYS_MAX) {
-            churn__dashboard_bad_request(reply, "days", "not a whole number from 1 to 3660");
-            return;
-        }
-    }
+    if (!churn__dashboard_param_long(r, "days", 1, CHURN_SNAPSHOT_KEEP_DAYS_MAX, &days, reply))
+        return;
     if (!d->svc->store) {
-        reply_json(reply, NULL, 503, "the store is not open yet");
+        churn__dashboard_reply_json(reply, NULL, 503, "the store is not open yet");
         return;
     }
     int32_t today = churn_day_of_ms(churn_now_ms());
@@ -138,7 +130,8 @@ churn__dashboard_trends(void *ctx, const struct churn_admin_request *r,
     for (size_t i = 0; arr && i < n; i++)
         json_array_append_new(arr, day_json(&list[i]));
     churn_free(list);
-    reply_json(reply, arr ? json_pack("{s:o}", "days", arr) : NULL, 500, churn_strerror(err));
+    churn__dashboard_reply_json(reply, arr ? json_pack("{s:o}", "days", arr) : NULL, 500,
+                                churn_strerror(err));
 }
 
 static json_t *
@@ -171,7 +164,7 @@ churn__dashboard_playbooks(void *ctx, const struct churn_admin_request *r,
         return;
     }
     if (!d->svc->store) {
-        reply_json(reply, NULL, 503, "the store is not open yet");
+        churn__dashboard_reply_json(reply, NULL, 503, "the store is not open yet");
         return;
     }
     struct churn_report_outcomes *out = churn_calloc(1, sizeof(*out));
@@ -183,5 +176,5 @@ churn__dashboard_playbooks(void *ctx, const struct churn_admin_request *r,
         arr ? json_pack("{s:o,s:I}", "playbooks", arr, "outcomes", (json_int_t)out->outcomes)
             : NULL;
     churn_free(out);
-    reply_json(reply, doc, 500, churn_strerror(err));
+    churn__dashboard_reply_json(reply, doc, 500, churn_strerror(err));
 }

@@ -166,7 +166,51 @@ async function showCustomer(id) {
       "#" + a.sequence + " " + when(a.created_at_ms) + " " + (a.cause || "").replace("ALERT_CAUSE_", "") +
       " — " + (a.status || "").replace("ALERT_STATUS_", "") + (a.summary ? ": " + a.summary : "") +
       (a.chat && a.chat.excerpt ? " — chat: “" + a.chat.excerpt + "”" : "") +
-      (a.outcome ? " — outcome " + (a.outcome.outcome || "").replace("OUTCOME_", "") : "")))));
+      (a.outcome ? " — outcome " + (a.outcome.outcome || "").replace("OUTCOME_", "") : "")))),
+    el("h3", {}, "Events timeline"),
+    el("p", { id: "timeline-life", class: "note" }),
+    el("ol", { id: "timeline" }),
+    el("button", { id: "timeline-more", hidden: "" }, "Older events"));
+  await loadTimeline(id, "");
+}
+
+/* One line of the timeline: a day's count of one kind, a plan change, an alert's moment. */
+function timelineText(e) {
+  const amount = e.amount === null || e.amount === undefined ? "" :
+    e.what === "orders_completed" ? " · spend " + money(e.amount) :
+    e.what === "sessions" ? " · " + Math.round(e.amount) + " min" :
+    e.what === "reviews" ? " · average rating " + e.amount.toFixed(1) :
+    e.what === "outcome" ? " · revenue " + money(e.amount) : "";
+  if (e.kind === "activity" || e.kind === "chat")
+    return e.day + " " + e.what.replace(/_/g, " ") + " " +
+      (e.what === "dissatisfaction" ? pct(e.count) : e.count) + amount;
+  if (e.kind === "plan")
+    return when(e.at_ms) + " plan " + e.what + (e.detail ? " → " + e.detail : "") +
+      " (" + money(e.count) + "/month)";
+  if (e.kind === "alert")
+    return when(e.at_ms) + " alert #" + e.alert_id + " " + e.what.replace(/_/g, " ") +
+      " — " + e.detail + amount;
+  return when(e.at_ms) + " " + e.what.replace(/_/g, " ") + (e.detail ? " — " + e.detail : "");
+}
+
+/* A page of GET /api/timeline appended to the list; "Older events" fetches the next one. */
+async function loadTimeline(id, token) {
+  const q = "/api/timeline?limit=50&id=" + encodeURIComponent(id) +
+    (token ? "&page_token=" + encodeURIComponent(token) : "");
+  const d = await api(q);
+  const list = document.getElementById("timeline");
+  if (!token) {
+    list.replaceChildren();
+    const l = d.lifetime || {};
+    document.getElementById("timeline-life").textContent = "Lifetime: " + l.events + " events, " +
+      l.logins + " logins, " + l.orders_completed + " orders (spend " + money(l.spend) + "), " +
+      l.tickets_opened + " tickets, " + l.reviews + " reviews · first seen " +
+      when(d.first_seen_ms) + " · " + d.total + " timeline entries";
+  }
+  list.append(...d.entries.map((e) => el("li", { "data-kind": e.kind }, timelineText(e))));
+  const more = document.getElementById("timeline-more");
+  more.hidden = !d.next_page_token;
+  more.onclick = () => loadTimeline(id, d.next_page_token);
 }
 
 async function loadModel() {
