@@ -36,6 +36,7 @@ struct churn_admin_reply {
     const void *static_body;           /* issue 15: non-NULL: sent instead of body (not copied) */
     size_t static_len;                 /* its length */
     struct churn_admin_stream *stream; /* set by churn_admin_reply_stream() */
+    unsigned retry_after_s;            /* issue 15: non-zero: sent as Retry-After (with body) */
 };
 
 /*

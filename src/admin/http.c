@@ -430,9 +430,12 @@ run_handler(struct churn_admin *a, struct MHD_Connection *c, const struct churn_
                            MHD_create_response_from_buffer(
                                reply.static_len, (void *)reply.static_body, MHD_RESPMEM_PERSISTENT),
                            reply.content_type, NULL, NULL);
-    else
+    else {
+        char retry[16];
+        snprintf(retry, sizeof(retry), "%u", reply.retry_after_s);
         ret = send_reply(c, reply.status, reply.content_type, churn_buf_str(&reply.body),
-                         reply.body.len, NULL, NULL);
+                         reply.body.len, reply.retry_after_s ? "Retry-After" : NULL, retry);
+    }
     churn_buf_free(&reply.body);
     return ret;
 }

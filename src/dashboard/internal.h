@@ -6,14 +6,19 @@
 #ifndef CHURN_DASHBOARD_INTERNAL_H
 #define CHURN_DASHBOARD_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "churn/admin.h"
 #include "churn/dashboard.h"
+#include "churn/lift.h"
 
 struct churn_dashboard {
     struct churn_services *svc;
+    pthread_mutex_t lift_mu; /* held while the lift is computed (lift.c) */
+    bool have_lift;          /* (lift_mu) */
+    struct churn_lift lift;  /* (lift_mu) the last one computed */
 };
 
 /* One embedded file: served at @path with @type. */
@@ -44,6 +49,9 @@ churn_admin_request_fn churn__dashboard_report;
 
 /* feed.c: GET /api/feed, the alert feed as server-sent events */
 churn_admin_request_fn churn__dashboard_feed;
+
+/* lift.c: GET /api/lift, the served model's lift and gains over the store (churn/lift.h) */
+churn_admin_request_fn churn__dashboard_lift;
 
 /* timeline.c: GET /api/timeline, a customer's history newest first (churn/timeline.h) */
 churn_admin_request_fn churn__dashboard_timeline;

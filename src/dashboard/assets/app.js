@@ -232,6 +232,54 @@ async function loadModel() {
   return m;
 }
 
+/* The lift chart: one bar per tenth of the backtest's ranking (its lift over the base rate),
+ * the gains curve (cumulative share of churners captured) as points over a diagonal. */
+function liftChart(l) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  const node = (tag, attrs, title) => {
+    const e = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (title) { const t = document.createElementNS(ns, "title"); t.textContent = title; e.append(t); }
+    svg.append(e);
+    return e;
+  };
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("viewBox", "0 0 400 110");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "lift by decile and cumulative gains");
+  const top = Math.max(1, ...l.deciles.map((d) => d.lift || 0));
+  const y = (v) => 100 - 90 * v;
+  node("line", { x1: 10, y1: y(1 / top), x2: 390, y2: y(1 / top), stroke: "#888", "stroke-dasharray": "3 3" },
+    "lift 1: no better than chance");
+  node("line", { x1: 10, y1: 100, x2: 390, y2: 10, stroke: "#ccc" }, "gains of a random ranking");
+  l.deciles.forEach((d, i) => {
+    const h = 90 * (d.lift || 0) / top;
+    node("rect", { x: 12 + 38 * i, y: 100 - h, width: 34, height: h, fill: "#9bbcf0",
+      "data-lift": d.lift === null ? "" : d.lift },
+      "decile " + d.decile + ": " + d.churned + " of " + d.customers + " churned, lift " +
+      (d.lift === null ? "—" : d.lift.toFixed(2)));
+    node("circle", { cx: 10 + 38 * (i + 1), cy: y(d.capture || 0), r: 3, fill: "#0b5fd6",
+      "data-capture": d.capture === null ? "" : d.capture },
+      pct(d.share) + " of customers capture " + pct(d.capture) + " of churners");
+  });
+  return svg;
+}
+
+async function loadLift() {
+  const box = document.getElementById("lift");
+  try {
+    const l = await api("/api/lift");
+    box.replaceChildren(liftChart(l), el("p", { class: "note" },
+      "Backtest as of " + when(l.as_of_ms) + ", churn in the " + l.horizon_days + " days after: " +
+      l.churned + " of " + l.customers + " customers (" + pct(l.base_rate) + "); top decile lift " +
+      (l.deciles[0].lift || 0).toFixed(2) + ", captures " + pct(l.deciles[0].capture) + " of churners."));
+  } catch (e) {
+    box.replaceChildren(el("p", { class: "note" }, "Lift: " + e.message));
+    if (/being computed/.test(e.message)) setTimeout(loadLift, 5000);
+  }
+}
+
 const TIERS = ["high", "medium", "low"];
 
 function matrix(sum) {
@@ -406,6 +454,7 @@ let started = false;
 async function start() {
   await Promise.all([refresh(), ...[loadModel, loadTrends, loadPlaybooks].map((f) =>
     f().catch((e) => setStatus(e.message)))]);
+  loadLift(); /* a backtest over the store: it may take a while, and never fails the page */
   document.body.dataset.loaded = "1"; /* every panel has its first data */
   if (!started && state.lastEvent !== null) {
     started = true;
