@@ -127,9 +127,9 @@ call_answer(struct churn_dashboard *d, const char *name, json_t *req,
 
 /* ---- query parameters ---------------------------------------------------------------------- */
 
-static bool
-unknown_param(const struct churn_admin_request *req, const char *const *known, size_t n,
-              struct churn_admin_reply *reply)
+bool
+churn__dashboard_unknown_param(const struct churn_admin_request *req, const char *const *known,
+                               size_t n, struct churn_admin_reply *reply)
 {
     const char *bad = churn_admin_query_unknown(req, known, n);
     if (bad)
@@ -255,7 +255,7 @@ churn__dashboard_queue(void *ctx, const struct churn_admin_request *r,
 {
     static const char *const known[] = {"risk",      "value",     "segment", "min_probability",
                                         "page_size", "page_token"};
-    if (unknown_param(r, known, 6, reply))
+    if (churn__dashboard_unknown_param(r, known, 6, reply))
         return;
     json_t *req = json_object(), *filter = json_object();
     bool ok = req && filter &&
@@ -280,7 +280,7 @@ churn__dashboard_alerts(void *ctx, const struct churn_admin_request *r,
 {
     static const char *const known[] = {"status", "customer", "order", "page_size", "page_token"};
     static const char *const ORDERS[] = {"priority", "newest", "oldest"};
-    if (unknown_param(r, known, 5, reply))
+    if (churn__dashboard_unknown_param(r, known, 5, reply))
         return;
     json_t *req = json_object(), *filter = json_object();
     bool ok =
@@ -313,7 +313,7 @@ void
 churn__dashboard_model(void *ctx, const struct churn_admin_request *r,
                        struct churn_admin_reply *reply)
 {
-    if (unknown_param(r, NULL, 0, reply))
+    if (churn__dashboard_unknown_param(r, NULL, 0, reply))
         return;
     char msg[MSG_MAX] = "";
     json_t *info = NULL, *models = NULL;
@@ -337,7 +337,7 @@ churn__dashboard_customer(void *ctx, const struct churn_admin_request *r,
                           struct churn_admin_reply *reply)
 {
     static const char *const known[] = {"id"};
-    if (unknown_param(r, known, 1, reply))
+    if (churn__dashboard_unknown_param(r, known, 1, reply))
         return;
     const char *id = churn_admin_query(r, "id");
     if (!id) {

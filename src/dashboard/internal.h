@@ -65,6 +65,16 @@ void churn__dashboard_reply_json(struct churn_admin_reply *reply, struct json_t 
                                  const char *error);
 
 /**
+ * churn__dashboard_unknown_param() - true, with a 400 naming it sent, when the query has a
+ * parameter not among @known (@n names) (api.c).
+ */
+bool churn__dashboard_unknown_param(const struct churn_admin_request *req, const char *const *known,
+                                    size_t n, struct churn_admin_reply *reply);
+
+/** churn__dashboard_number() - @v as a JSON real, or null when it is not finite (panels.c). */
+struct json_t *churn__dashboard_number(double v);
+
+/**
  * churn__dashboard_param_long() - query parameter @name as a whole number in [@lo, @hi] into
  * *@out (untouched when absent); false, with a 400 naming it sent, when it is anything else
  * (signs, spaces, trailing bytes, overflow included) (api.c).

@@ -19,12 +19,6 @@
 #define DAY_MS                    86400000LL
 
 static json_t *
-number_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-static json_t *
 lift_json(const struct churn_lift *l)
 {
     json_t *deciles = json_array();
@@ -32,10 +26,10 @@ lift_json(const struct churn_lift *l)
         const struct churn_lift_decile *x = &l->deciles[d];
         json_t *o = json_pack("{s:I,s:I,s:I}", "decile", (json_int_t)d + 1, "customers",
                               (json_int_t)x->customers, "churned", (json_int_t)x->churned);
-        json_object_set_new(o, "rate", number_or_null(x->rate));
-        json_object_set_new(o, "lift", number_or_null(x->lift));
-        json_object_set_new(o, "capture", number_or_null(x->capture));
-        json_object_set_new(o, "share", number_or_null(x->share));
+        json_object_set_new(o, "rate", churn__dashboard_number(x->rate));
+        json_object_set_new(o, "lift", churn__dashboard_number(x->lift));
+        json_object_set_new(o, "capture", churn__dashboard_number(x->capture));
+        json_object_set_new(o, "share", churn__dashboard_number(x->share));
         json_array_append_new(deciles, o);
     }
     json_t *doc =
@@ -44,8 +38,8 @@ lift_json(const struct churn_lift *l)
                   "computed_at_ms", (json_int_t)l->computed_at_ms, "customers",
                   (json_int_t)l->customers, "churned", (json_int_t)l->churned, "deciles", deciles);
     if (doc) {
-        json_object_set_new(doc, "base_rate", number_or_null(l->base_rate));
-        json_object_set_new(doc, "auc", number_or_null(l->auc));
+        json_object_set_new(doc, "base_rate", churn__dashboard_number(l->base_rate));
+        json_object_set_new(doc, "auc", churn__dashboard_number(l->auc));
     }
     return doc;
 }
@@ -74,11 +68,8 @@ churn__dashboard_lift(void *ctx, const struct churn_admin_request *r,
                       struct churn_admin_reply *reply)
 {
     struct churn_dashboard *d = ctx;
-    const char *bad = churn_admin_query_unknown(r, NULL, 0);
-    if (bad) {
-        churn__dashboard_bad_request(reply, bad, "unknown parameter");
+    if (churn__dashboard_unknown_param(r, NULL, 0, reply))
         return;
-    }
     struct churn_served *m = d->svc->scoring ? churn_scorer_acquire(d->svc->scoring) : NULL;
     if (!d->svc->store || !m) {
         churn_served_release(m);

@@ -36,8 +36,8 @@ churn__dashboard_reply_json(struct churn_admin_reply *reply, json_t *doc, int st
     json_decref(doc);
 }
 
-static json_t *
-number_or_null(double v)
+json_t *
+churn__dashboard_number(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
 }
@@ -57,11 +57,8 @@ churn__dashboard_summary(void *ctx, const struct churn_admin_request *r,
                          struct churn_admin_reply *reply)
 {
     struct churn_dashboard *d = ctx;
-    const char *bad = churn_admin_query_unknown(r, NULL, 0);
-    if (bad) {
-        churn__dashboard_bad_request(reply, bad, "unknown parameter");
+    if (churn__dashboard_unknown_param(r, NULL, 0, reply))
         return;
-    }
     struct churn_score_summary s;
     churn_score_index_summary(d->svc->scores, &s);
     json_t *by_risk = json_object(), *cells = json_array();
@@ -109,11 +106,8 @@ churn__dashboard_trends(void *ctx, const struct churn_admin_request *r,
 {
     struct churn_dashboard *d = ctx;
     static const char *const known[] = {"days"};
-    const char *bad = churn_admin_query_unknown(r, known, 1);
-    if (bad) {
-        churn__dashboard_bad_request(reply, bad, "unknown parameter");
+    if (churn__dashboard_unknown_param(r, known, 1, reply))
         return;
-    }
     long days = TREND_DAYS_DEFAULT;
     if (!churn__dashboard_param_long(r, "days", 1, CHURN_SNAPSHOT_KEEP_DAYS_MAX, &days, reply))
         return;
@@ -143,12 +137,12 @@ playbook_json(const struct churn_outcome_stats *s)
                   "treated_unknown", (json_int_t)s->treated_unknown, "control",
                   (json_int_t)s->control, "control_retained", (json_int_t)s->control_retained,
                   "control_unknown", (json_int_t)s->control_unknown);
-    json_object_set_new(o, "treated_rate", number_or_null(s->treated_rate));
-    json_object_set_new(o, "control_rate", number_or_null(s->control_rate));
-    json_object_set_new(o, "diff", number_or_null(s->diff));
-    json_object_set_new(o, "diff_low", number_or_null(s->diff_low));
-    json_object_set_new(o, "diff_high", number_or_null(s->diff_high));
-    json_object_set_new(o, "revenue_retained", number_or_null(s->revenue_retained));
+    json_object_set_new(o, "treated_rate", churn__dashboard_number(s->treated_rate));
+    json_object_set_new(o, "control_rate", churn__dashboard_number(s->control_rate));
+    json_object_set_new(o, "diff", churn__dashboard_number(s->diff));
+    json_object_set_new(o, "diff_low", churn__dashboard_number(s->diff_low));
+    json_object_set_new(o, "diff_high", churn__dashboard_number(s->diff_high));
+    json_object_set_new(o, "revenue_retained", churn__dashboard_number(s->revenue_retained));
     return o;
 }
 
@@ -158,11 +152,8 @@ churn__dashboard_playbooks(void *ctx, const struct churn_admin_request *r,
                            struct churn_admin_reply *reply)
 {
     struct churn_dashboard *d = ctx;
-    const char *bad = churn_admin_query_unknown(r, NULL, 0);
-    if (bad) {
-        churn__dashboard_bad_request(reply, bad, "unknown parameter");
+    if (churn__dashboard_unknown_param(r, NULL, 0, reply))
         return;
-    }
     if (!d->svc->store) {
         churn__dashboard_reply_json(reply, NULL, 503, "the store is not open yet");
         return;

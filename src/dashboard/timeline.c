@@ -30,17 +30,12 @@ static const char *const KIND_NAMES[] = {
 };
 
 static json_t *
-number_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-static json_t *
 entry_json(const struct churn_timeline_entry *e)
 {
-    json_t *o = json_pack("{s:I,s:s,s:s,s:o,s:o,s:s}", "at_ms", (json_int_t)e->at_ms, "kind",
-                          KIND_NAMES[e->kind], "what", e->what, "count", number_or_null(e->count),
-                          "amount", number_or_null(e->amount), "detail", e->detail);
+    json_t *o =
+        json_pack("{s:I,s:s,s:s,s:o,s:o,s:s}", "at_ms", (json_int_t)e->at_ms, "kind",
+                  KIND_NAMES[e->kind], "what", e->what, "count", churn__dashboard_number(e->count),
+                  "amount", churn__dashboard_number(e->amount), "detail", e->detail);
     if (o && (e->kind == CHURN_TIMELINE_ACTIVITY || e->kind == CHURN_TIMELINE_CHAT)) {
         char day[32];
         churn_format_time_ms(e->at_ms, day, sizeof(day));
@@ -93,11 +88,8 @@ timeline_params(const struct churn_admin_request *r, const char **id, long *limi
                 struct churn_admin_reply *reply)
 {
     static const char *const known[] = {"id", "limit", "page_token"};
-    const char *bad = churn_admin_query_unknown(r, known, 3);
-    if (bad) {
-        churn__dashboard_bad_request(reply, bad, "unknown parameter");
+    if (churn__dashboard_unknown_param(r, known, 3, reply))
         return false;
-    }
     *id = churn_admin_query(r, "id");
     if (!*id || !**id || strlen(*id) > ID_MAX) {
         churn__dashboard_bad_request(reply, "id",
