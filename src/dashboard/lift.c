@@ -89,6 +89,6 @@ churn__dashboard_lift(void *ctx, const struct churn_admin_request *r,
     pthread_mutex_unlock(&d->lift_mu);
     churn_served_release(m);
     /* the backtest's refusals (too little history, no churner yet) are the store's state */
-    churn__dashboard_reply_json(reply, e ? NULL : lift_json(&l), e == CHURN_ENOMEM ? 500 : 409,
-                                e ? msg : "out of memory");
+    int status = e == CHURN_EINVAL || e == CHURN_EPRECOND ? 409 : 500;
+    churn__dashboard_reply_json(reply, e ? NULL : lift_json(&l), status, e ? msg : "out of memory");
 }

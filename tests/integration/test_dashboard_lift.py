@@ -3,7 +3,8 @@ lift over the store (a backtest as of T = a day before now - H, truth in the H d
 and the test checks every number against its own computation from the per-customer scores
 `churnctl backtest --scores-out` writes for the same T and H: the ranking cut into tenths,
 churners per tenth, rate, lift, cumulative capture and share, the base rate and the ROC-AUC
-(average ranks). Without a model it is 409, an unknown parameter 400 naming it; the page draws
+(average ranks). Without a model, or on a store without history to backtest, it is 409 with
+the reason; an unknown parameter 400 naming it; the page draws
 one bar per tenth with the API's lift."""
 
 import json
@@ -107,6 +108,10 @@ def test_lift_without_a_model_and_with_bad_parameters(churnd_factory, demo_store
     assert status == 409 and json.loads(body)["error"] == "no model is served", body
     status, _, body = http_request(port, "/api/lift?decile=11")
     assert status == 400 and json.loads(body)["error"].startswith("decile:"), body
+    # a model, but a store with no history to backtest: 409 naming the rule
+    empty = churnd_factory(args=["--model", demo_store.logreg])
+    status, _, body = http_request(admin_port(empty), "/api/lift")
+    assert status == 409 and json.loads(body)["error"].startswith("backtest:"), body
 
 
 def test_the_model_panel_draws_the_lift(dash, tmp_path):
