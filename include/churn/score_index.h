@@ -17,6 +17,7 @@
 #include "churn/alerts.h" /* enum churn_tier */
 #include "churn/error.h"
 #include "churn/event.h" /* CHURN_NAME_MAX */
+#include "churn/segments.h"
 
 #define CHURN_SCORE_INDEX_ID_MAX 129u /* customer id: 128 bytes + NUL */
 #define CHURN_SCORE_INDEX_TIERS  4u   /* indexed by enum churn_tier (0 unused) */

@@ -15,6 +15,7 @@
 
 #include "churn/alloc.h"
 #include "churn/hash.h"
+#include "churn/segments.h"
 
 #define LEVELS        24
 #define ORDERS        2

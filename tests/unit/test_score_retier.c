@@ -5,6 +5,7 @@
  * already right do not move; a listing in progress never returns a customer twice.
  */
 #include "churn/score_index.h"
+#include "churn/segments.h"
 
 #include <stdio.h>
 #include <string.h>
