@@ -294,7 +294,7 @@ void churn_rpc_local_stream_half_close(struct churn_rpc *rpc);
 
 /**
  * churn_rpc_local_stream_take() - the next response message the handler sent, as wire bytes
- * in *@data (malloc'd; the caller frees it) and *@len. False: none waiting.
+ * in *@data (the caller frees it with churn_free()) and *@len. False: none waiting.
  */
 bool churn_rpc_local_stream_take(struct churn_rpc *rpc, uint8_t **data, size_t *len);
 

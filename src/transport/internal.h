@@ -161,6 +161,10 @@ void churn__rpc_on_send(struct churn_rpc *rpc, bool ok);
 void churn__rpc_on_close(struct churn_rpc *rpc, bool ok);
 void churn__rpc_discard(struct churn_rpc *rpc);
 
+/* client.c: the bytes of @bb in one heap copy (*@out, NUL-terminated for convenience, free with
+ * churn_free) of *@len bytes. CHURN_EIO: @bb cannot be read; CHURN_ENOMEM. */
+enum churn_err churn__bb_to_bytes(grpc_byte_buffer *bb, void **out, size_t *len);
+
 /* server.c */
 void churn__server_request(struct churn__worker *w, size_t method_index);
 

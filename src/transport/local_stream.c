@@ -85,24 +85,6 @@ churn_rpc_local_stream_half_close(struct churn_rpc *rpc)
     churn_arena_reset(&rpc->scratch);
 }
 
-/* The bytes of @bb in a malloc'd copy (*@data, *@len); false when they cannot be read. */
-static bool
-copy_buffer(grpc_byte_buffer *bb, uint8_t **data, size_t *len)
-{
-    grpc_byte_buffer_reader reader;
-    if (!grpc_byte_buffer_reader_init(&reader, bb))
-        return false;
-    grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
-    grpc_byte_buffer_reader_destroy(&reader);
-    size_t n = GRPC_SLICE_LENGTH(s);
-    *data = churn_malloc(n ? n : 1);
-    if (*data)
-        memcpy(*data, GRPC_SLICE_START_PTR(s), n);
-    *len = n;
-    grpc_slice_unref(s);
-    return *data != NULL;
-}
-
 bool
 churn_rpc_local_stream_take(struct churn_rpc *rpc, uint8_t **data, size_t *len)
 {
@@ -122,7 +104,7 @@ churn_rpc_local_stream_take(struct churn_rpc *rpc, uint8_t **data, size_t *len)
     pthread_mutex_unlock(&rpc->mu);
     if (!m)
         return false;
-    bool ok = copy_buffer(m->bb, data, len);
+    bool ok = churn__bb_to_bytes(m->bb, (void **)data, len) == CHURN_OK;
     grpc_byte_buffer_destroy(m->bb);
     churn_free(m);
     if (writable && rpc->method->on_writable)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "churn/alloc.h"
 #include "churn/ident.h"
 #include "churn/rpc.h"
 #include "churn/sentiment.h"
@@ -112,7 +113,7 @@ send_turn(struct churn_rpc *rpc, const uint8_t *data, size_t len, struct owners 
         if (!req || ++answers > 1)
             __builtin_trap(); /* an answer to no turn, or two to one */
         check_answer(req, out, out_len, o);
-        free(out);
+        churn_free(out);
     }
     if (req)
         churn__v1__analyze_chat_request__free_unpacked(req, NULL);
