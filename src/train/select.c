@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "churn/alloc.h"
 #include "churn/clock.h"
@@ -62,6 +63,7 @@ struct search {
     double *t_lr, *t_gb, *t_cur, *t_mix; /* margins of each holdout time's rows */
     double best_trees_auc;               /* the selection score of the trees kept in oof_gb */
     int64_t t0;
+    double budget_t0; /* search_clock_s() at the start */
     struct churn__tctx ctx;
 };
 
@@ -278,11 +280,25 @@ plan_holdouts(struct search *s)
     s->by_newest = s->n_hold > 0;
 }
 
+/* The budget's clock: the CPU time this process has used, in seconds, over the training
+ * threads. On an idle machine that is about the wall time of the search; on a busy one it still
+ * counts only the search's own work, so the same data gives the same search, and the same
+ * model, whatever else the machine runs (a wall-clock budget chose a worse model by 0.037 of
+ * prospective AUC at load 10 on 2 cores: docs/BENCHMARKS.md). */
+static double
+search_clock_s(const struct search *s)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    unsigned threads = s->o->threads ? s->o->threads : 1;
+    return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9) / threads;
+}
+
 static bool
 over_budget(const struct search *s)
 {
     double budget = s->o->time_budget_s;
-    return budget > 0 && (double)(churn_mono_ns() - s->t0) / 1e9 >= budget;
+    return budget > 0 && search_clock_s(s) - s->budget_t0 >= budget;
 }
 
 /* Tree candidates 1.. in order while the budget lasts; the best of them is kept in
@@ -426,6 +442,7 @@ churn_train_select(const struct churn_dataset *ds, const struct churn_train_opti
         .t0 = churn_mono_ns(),
         .ctx = ctx,
     };
+    s.budget_t0 = search_clock_s(&s);
     enum churn_err err;
     if (!res || !s.fold || !s.oof_lr || !s.oof_gb || !s.oof_cur || !s.mix || !s.p || !s.y ||
         !s.cv || !s.t_lr || !s.t_gb || !s.t_cur || !s.t_mix) {
