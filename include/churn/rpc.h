@@ -269,4 +269,47 @@ enum churn_err churn_rpc_local_unary(const struct churn_method *m, const Protobu
 /** churn_rpc_local_free() - end a call of churn_rpc_local_unary(). NULL is a no-op. */
 void churn_rpc_local_free(struct churn_rpc *rpc);
 
+/* ---- in-process streams (issue 13: the AnalyzeChat fuzz target) -------------------------- */
+
+/**
+ * churn_rpc_local_stream_open() - start client- or bidi-streaming method @m in this process,
+ * without a connection, with the production server options (churn_server_options_default):
+ * its on_start runs here. CHURN_EUNIMPL for another shape; an on_start error ends the stream
+ * (see churn_rpc_local_stream_status()) and is returned, *@out still set. End it with
+ * churn_rpc_local_stream_close().
+ */
+enum churn_err churn_rpc_local_stream_open(const struct churn_method *m, struct churn_rpc **out,
+                                           char *msg, size_t msglen);
+
+/**
+ * churn_rpc_local_stream_send() - one request message as wire bytes, handled by the code every
+ * call uses: size limit, protobuf-c decoding, the wire check, the method's on_message. An
+ * error ends the stream with it and is returned; CHURN_ECANCELLED once the stream has ended;
+ * CHURN_EAGAIN while the handler holds reading (take the answers first).
+ */
+enum churn_err churn_rpc_local_stream_send(struct churn_rpc *rpc, const uint8_t *data, size_t len);
+
+/** churn_rpc_local_stream_half_close() - the client's half-close: on_half_close, then the end. */
+void churn_rpc_local_stream_half_close(struct churn_rpc *rpc);
+
+/**
+ * churn_rpc_local_stream_take() - the next response message the handler sent, as wire bytes
+ * in *@data (the caller frees it with churn_free()) and *@len. False: none waiting.
+ */
+bool churn_rpc_local_stream_take(struct churn_rpc *rpc, uint8_t **data, size_t *len);
+
+/**
+ * churn_rpc_local_stream_status() - true once the stream has ended, with the error it ended
+ * with in *@err and its message in @msg.
+ */
+bool churn_rpc_local_stream_status(struct churn_rpc *rpc, enum churn_err *err, char *msg,
+                                   size_t msglen);
+
+/**
+ * churn_rpc_local_stream_close() - end the stream (its on_done runs) and free it; responses not
+ * taken are dropped. Work the handler left on other threads may only send or finish on the
+ * call, which it then refuses. NULL is a no-op.
+ */
+void churn_rpc_local_stream_close(struct churn_rpc *rpc);
+
 #endif

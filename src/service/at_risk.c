@@ -28,8 +28,8 @@
 static uint64_t
 token_key(void)
 {
-    static _Atomic uint64_t key;
-    uint64_t k = key;
+    static uint64_t key; /* plain: clang's __atomic builtins refuse an _Atomic operand */
+    uint64_t k = __atomic_load_n(&key, __ATOMIC_SEQ_CST);
     if (!k) {
         k = churn_fnv1a64(CHURN_FNV64_OFFSET, &(int64_t){churn_now_ms()}, sizeof(int64_t));
         k = churn_fnv1a64(k, &(void *){&key}, sizeof(void *)) | 1;

@@ -338,6 +338,28 @@ check_wire(struct churn_rpc *rpc, const struct churn_method *m, const uint8_t *d
     return CHURN_OK;
 }
 
+enum churn_err
+churn__rpc_decode(struct churn_rpc *rpc, const uint8_t *data, size_t len, struct churn_arena *arena,
+                  ProtobufCMessage **out)
+{
+    const struct churn_method *m = rpc->method;
+    churn_metrics_rpc_received(rpc->worker->server->opts.metrics, rpc->method_index);
+    uint32_t limit = churn__recv_limit(&rpc->worker->server->opts, m);
+    if (len > limit)
+        return churn_rpc_error(rpc, CHURN_ETOOBIG,
+                               "request: %zu bytes is over the %u-byte limit of %s", len,
+                               (unsigned)limit, m->name);
+    ProtobufCAllocator alloc = churn_pb_arena_allocator(arena);
+    ProtobufCMessage *msg = protobuf_c_message_unpack(m->request, &alloc, len, data);
+    if (!msg)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "request: not a valid %s message (%zu bytes)",
+                               m->request->name, len);
+    enum churn_err err = check_wire(rpc, m, data, len, arena);
+    if (err == CHURN_OK)
+        *out = msg;
+    return err;
+}
+
 /*
  * Decode @bb as the method's request into @arena. Returns CHURN_OK with *out set, or an
  * error recorded with churn_rpc_error().
@@ -346,35 +368,13 @@ static enum churn_err
 decode_request(struct churn_rpc *rpc, grpc_byte_buffer *bb, struct churn_arena *arena,
                ProtobufCMessage **out)
 {
-    const struct churn_method *m = rpc->method;
     grpc_byte_buffer_reader reader;
     if (!grpc_byte_buffer_reader_init(&reader, bb))
         return churn_rpc_error(rpc, CHURN_EINVAL, "request: message cannot be read");
     grpc_slice slice = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
-    churn_metrics_rpc_received(rpc->worker->server->opts.metrics, rpc->method_index);
-    size_t len = GRPC_SLICE_LENGTH(slice);
-    uint32_t limit = churn__recv_limit(&rpc->worker->server->opts, m);
-    enum churn_err err = CHURN_OK;
-    if (len > limit) {
-        err = churn_rpc_error(rpc, CHURN_ETOOBIG,
-                              "request: %zu bytes is over the %u-byte limit of %s", len,
-                              (unsigned)limit, m->name);
-        goto out_unref;
-    }
-    ProtobufCAllocator alloc = churn_pb_arena_allocator(arena);
-    ProtobufCMessage *msg =
-        protobuf_c_message_unpack(m->request, &alloc, len, GRPC_SLICE_START_PTR(slice));
-    if (!msg) {
-        err = churn_rpc_error(rpc, CHURN_EINVAL, "request: not a valid %s message (%zu bytes)",
-                              m->request->name, len);
-        goto out_unref;
-    }
-    err = check_wire(rpc, m, GRPC_SLICE_START_PTR(slice), len, arena);
-    if (err)
-        goto out_unref;
-    *out = msg;
-out_unref:
+    enum churn_err err =
+        churn__rpc_decode(rpc, GRPC_SLICE_START_PTR(slice), GRPC_SLICE_LENGTH(slice), arena, out);
     grpc_slice_unref(slice);
     return err;
 }
@@ -902,8 +902,8 @@ churn__rpc_on_new_call(struct churn_rpc *rpc, bool ok)
     maybe_end(rpc);
 }
 
-static void
-on_half_close(struct churn_rpc *rpc)
+void
+churn__rpc_half_close(struct churn_rpc *rpc)
 {
     const struct churn_method *m = rpc->method;
     rpc->half_closed = true;
@@ -928,6 +928,20 @@ on_half_close(struct churn_rpc *rpc)
     churn_rpc_reply(rpc, resp);
 }
 
+enum churn_err
+churn__rpc_message(struct churn_rpc *rpc, const uint8_t *data, size_t len)
+{
+    ProtobufCMessage *req = NULL;
+    enum churn_err err = churn__rpc_decode(rpc, data, len, &rpc->scratch, &req);
+    if (err == CHURN_OK)
+        err = run_gate(rpc, req, false);
+    if (err == CHURN_OK)
+        err = rpc->method->on_message(rpc, req);
+    if (err)
+        finish_error(rpc, err);
+    return err;
+}
+
 void
 churn__rpc_on_recv(struct churn_rpc *rpc, bool ok)
 {
@@ -943,20 +957,23 @@ churn__rpc_on_recv(struct churn_rpc *rpc, bool ok)
         goto out;
     }
     if (!bb) {
-        on_half_close(rpc);
+        churn__rpc_half_close(rpc);
         goto out;
     }
-    ProtobufCMessage *req = NULL;
-    enum churn_err err = decode_request(rpc, bb, &rpc->scratch, &req);
+    grpc_byte_buffer_reader reader;
+    enum churn_err err = CHURN_OK;
+    if (!grpc_byte_buffer_reader_init(&reader, bb)) {
+        churn_rpc_error(rpc, CHURN_EINVAL, "request: message cannot be read");
+        finish_error(rpc, err = CHURN_EINVAL);
+    } else {
+        grpc_slice slice = grpc_byte_buffer_reader_readall(&reader);
+        grpc_byte_buffer_reader_destroy(&reader);
+        err = churn__rpc_message(rpc, GRPC_SLICE_START_PTR(slice), GRPC_SLICE_LENGTH(slice));
+        grpc_slice_unref(slice);
+    }
     grpc_byte_buffer_destroy(bb);
-    if (err == CHURN_OK)
-        err = run_gate(rpc, req, false);
-    if (err == CHURN_OK)
-        err = rpc->method->on_message(rpc, req);
-    if (err) {
-        finish_error(rpc, err);
+    if (err)
         goto out;
-    }
     pthread_mutex_lock(&rpc->mu);
     bool full = rpc->q_len >= rpc->worker->server->opts.max_send_queue;
     stopped = rpc->status_queued || rpc->over;

@@ -15,6 +15,7 @@
 #include "churn/alloc.h"
 #include "churn/file.h"
 #include "churn/transport.h"
+#include "internal.h"
 
 struct churn_client {
     grpc_channel *channel;
@@ -186,8 +187,8 @@ bytes_to_bb(const void *data, size_t len)
     return bb;
 }
 
-static enum churn_err
-bb_to_bytes(grpc_byte_buffer *bb, void **out, size_t *len)
+enum churn_err
+churn__bb_to_bytes(grpc_byte_buffer *bb, void **out, size_t *len)
 {
     grpc_byte_buffer_reader reader;
     if (!grpc_byte_buffer_reader_init(&reader, bb))
@@ -305,7 +306,7 @@ churn_client_unary_with(struct churn_client *c, const char *method,
     *resp = NULL;
     *resp_len = 0;
     if (code == GRPC_STATUS_OK && recv) {
-        err = bb_to_bytes(recv, resp, resp_len);
+        err = churn__bb_to_bytes(recv, resp, resp_len);
         if (err)
             goto out;
     }
@@ -414,7 +415,7 @@ churn_client_stream_recv(struct churn_client_stream *s, void **msg, size_t *len)
             grpc_byte_buffer_destroy(bb);
         return CHURN_ENOTFOUND;
     }
-    enum churn_err err = bb_to_bytes(bb, msg, len);
+    enum churn_err err = churn__bb_to_bytes(bb, msg, len);
     grpc_byte_buffer_destroy(bb);
     return err;
 }

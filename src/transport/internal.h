@@ -139,11 +139,31 @@ unsigned long churn__accept_guard_refused(void);
 
 uint32_t churn__recv_limit(const struct churn_server_options *opts, const struct churn_method *m);
 struct churn_rpc *churn__rpc_new(struct churn__worker *w, size_t method_index);
+/*
+ * churn__rpc_decode() - @len bytes at @data as @rpc's request, decoded into @arena as every
+ * call decodes them: the size limit, protobuf-c, then the wire check (its faults recorded on
+ * @rpc). CHURN_OK with *@out set, or the error recorded with churn_rpc_error().
+ */
+enum churn_err churn__rpc_decode(struct churn_rpc *rpc, const uint8_t *data, size_t len,
+                                 struct churn_arena *arena, ProtobufCMessage **out);
+/*
+ * churn__rpc_message() - one request message of a client or bidi stream, as wire bytes:
+ * decoded into the call's scratch arena (churn__rpc_decode), the gate, the method's
+ * on_message; an error ends the call with its status (queued) and is returned.
+ */
+enum churn_err churn__rpc_message(struct churn_rpc *rpc, const uint8_t *data, size_t len);
+/* churn__rpc_half_close() - the client half-closed a stream: on_half_close, then the status or
+ * the client stream's response (queued). */
+void churn__rpc_half_close(struct churn_rpc *rpc);
 void churn__rpc_on_new_call(struct churn_rpc *rpc, bool ok);
 void churn__rpc_on_recv(struct churn_rpc *rpc, bool ok);
 void churn__rpc_on_send(struct churn_rpc *rpc, bool ok);
 void churn__rpc_on_close(struct churn_rpc *rpc, bool ok);
 void churn__rpc_discard(struct churn_rpc *rpc);
+
+/* client.c: the bytes of @bb in one heap copy (*@out, NUL-terminated for convenience, free with
+ * churn_free) of *@len bytes. CHURN_EIO: @bb cannot be read; CHURN_ENOMEM. */
+enum churn_err churn__bb_to_bytes(grpc_byte_buffer *bb, void **out, size_t *len);
 
 /* server.c */
 void churn__server_request(struct churn__worker *w, size_t method_index);

@@ -370,6 +370,39 @@ Test(transport, bidi_answers_each_message)
     churn_client_status_clear(&st);
 }
 
+/* issue 13: a stream run in-process goes through the same decoding, wire check and handler */
+Test(transport, local_stream_runs_the_handler_in_process)
+{
+    struct churn_rpc *rpc;
+    char msg[256];
+    cr_assert_eq(churn_rpc_local_stream_open(&methods[0], &rpc, msg, sizeof(msg)), CHURN_EUNIMPL);
+    cr_assert_eq(churn_rpc_local_stream_open(&methods[3], &rpc, msg, sizeof(msg)), CHURN_OK);
+    uint8_t buf[64];
+    size_t n = pack_req("abc", buf);
+    cr_assert_eq(churn_rpc_local_stream_send(rpc, buf, n), CHURN_OK);
+    uint8_t *out;
+    size_t len;
+    cr_assert(churn_rpc_local_stream_take(rpc, &out, &len));
+    cr_assert_eq(resp_status(out, len), 3);
+    churn_free(out);
+    cr_assert_not(churn_rpc_local_stream_take(rpc, &out, &len));
+    enum churn_err err;
+    cr_assert_not(churn_rpc_local_stream_status(rpc, &err, msg, sizeof(msg)));
+    const uint8_t bad[] = {0x0a, 0xff, 0xff}; /* a string longer than the message */
+    cr_assert_eq(churn_rpc_local_stream_send(rpc, bad, sizeof(bad)), CHURN_EINVAL);
+    cr_assert(churn_rpc_local_stream_status(rpc, &err, msg, sizeof(msg)));
+    cr_assert_eq(err, CHURN_EINVAL);
+    cr_assert_not_null(strstr(msg, "not a valid grpc.health.v1.HealthCheckRequest"), "%s", msg);
+    cr_assert_eq(churn_rpc_local_stream_send(rpc, buf, n), CHURN_ECANCELLED);
+    churn_rpc_local_stream_close(rpc);
+
+    cr_assert_eq(churn_rpc_local_stream_open(&methods[3], &rpc, msg, sizeof(msg)), CHURN_OK);
+    churn_rpc_local_stream_half_close(rpc);
+    cr_assert(churn_rpc_local_stream_status(rpc, &err, msg, sizeof(msg)));
+    cr_assert_eq(err, CHURN_OK);
+    churn_rpc_local_stream_close(rpc);
+}
+
 Test(transport, cancellation_and_deadline_leave_the_server_healthy)
 {
     uint8_t buf[64];
