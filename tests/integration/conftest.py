@@ -321,8 +321,13 @@ class ServerFactory:
 
     def __call__(self, args=(), env=None, drain_timeout_ms=5000, start=True):
         # ReloadModel reads only inside --model-dir (issue 14): the tests' files live under
-        # this worker's base temporary directory; a test's own --model-dir comes later and wins
-        args = ["--model-dir", str(self.tmp.getbasetemp())] + list(args)
+        # this worker's base temporary directory, and the demo store's models under the run's
+        # (shared by the xdist workers: fixtures_data); a test's own --model-dir comes later
+        # and wins
+        base = self.tmp.getbasetemp()
+        if os.environ.get("PYTEST_XDIST_TESTRUNUID"):
+            base = base.parent
+        args = ["--model-dir", str(base)] + list(args)
         s = Churnd(self.binary, str(self.tmp.mktemp("churnd")), args, env, drain_timeout_ms)
         self.servers.append(s)
         return s.start() if start else s
