@@ -6,6 +6,7 @@
 #include "churn/store.h"
 
 #include "churn/alloc.h"
+#include "churn/score_store.h"
 #include "store_internal.h"
 #include "store_lmdb.h"
 
@@ -36,9 +37,10 @@ churn_store_reader_close(struct churn_store_reader *r)
 }
 
 enum churn_err
-churn_store_reader_get_customer_digest(struct churn_store_reader *r, const char *customer_id,
-                                       const uint64_t *known, uint64_t *digest, bool *decoded,
-                                       struct churn_customer *out)
+churn_store_reader_get_scored(struct churn_store_reader *r, const char *customer_id,
+                              const uint64_t *known, uint64_t *digest, bool *decoded,
+                              struct churn_customer *out, void *score, size_t cap,
+                              size_t *score_len)
 {
     char reason[CHURN_REASON_MAX];
     enum churn_err err = churn_id_validate(customer_id, "customer_id", reason, sizeof(reason));
@@ -48,8 +50,19 @@ churn_store_reader_get_customer_digest(struct churn_store_reader *r, const char 
         return err;
     err = churn__store_get_customer_digest(r->store, r->txn, customer_id, known, digest, decoded,
                                            out);
+    if (!err && score_len)
+        err = churn__store_get_score(r->store, r->txn, customer_id, score, cap, score_len);
     churn__store_read_end(r->store, r->txn);
     return err;
+}
+
+enum churn_err
+churn_store_reader_get_customer_digest(struct churn_store_reader *r, const char *customer_id,
+                                       const uint64_t *known, uint64_t *digest, bool *decoded,
+                                       struct churn_customer *out)
+{
+    return churn_store_reader_get_scored(r, customer_id, known, digest, decoded, out, NULL, 0,
+                                         NULL);
 }
 
 enum churn_err
