@@ -81,6 +81,7 @@ struct churn_score_request {
     size_t max_reasons; /* 0..CHURN_SCORE_REASONS_MAX top reasons */
     bool explain;       /* write each reason's sentence (for a response) */
     bool contributions; /* fill contributions[] and values[] (for rescoring) */
+    bool fresh;         /* compute it now, even when a current stored score exists */
 };
 
 /*

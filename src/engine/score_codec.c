@@ -4,8 +4,10 @@
  * scored-at, observed history start, horizon i64; probability, margin, value, revenue at risk,
  * priority f64; risk and value tier u8; model version and segment (u8 length + bytes);
  * freshness (last event i64, source count u8, each source's day i64, stale bits u8); feature
- * count u16 and each feature's contribution and value f64; reason count u8 and each reason's
- * model input u16, contribution and value f64; then the churn_digest64 of everything before.
+ * count u16, a bitmap of the features with a contribution (not 0) and one of those with a
+ * value (not missing), then those contributions and values f64; reason count u8 and each
+ * reason's model input u16, contribution and value f64; then the churn_digest64 of everything
+ * before.
  */
 #include "churn/score_codec.h"
 
@@ -22,6 +24,7 @@ _Static_assert(CHURN_SCORE_ENCODED_MAX <= CHURN_STORE_SCORE_MAX, "a score must f
 _Static_assert(CHURN_SOURCE_COUNT <= 8, "stale sources are one byte of bits");
 
 #define HEADER_LEN   5u /* version and total length */
+#define FEAT_BITMAP  ((CHURN_FEAT__COUNT + 7u) / 8u)
 #define CHECKSUM_LEN 8u
 
 /* ---- writing ------------------------------------------------------------------------------ */
@@ -81,6 +84,32 @@ put_freshness(struct wbuf *w, const struct churn_freshness *f)
     put_uint(w, stale, 1);
 }
 
+/* Whether feature @i's contribution (@values: value) is stored: not 0 (not missing). */
+static bool
+feature_kept(const struct churn_score *s, size_t i, bool values)
+{
+    return values ? !isnan(s->values[i]) : s->contributions[i] != 0.0;
+}
+
+/* The feature count, two presence bitmaps (contributions not 0, values not missing), then the
+ * numbers present: a model uses some of the catalogue, and the store packs small values. */
+static void
+put_features(struct wbuf *w, const struct churn_score *s)
+{
+    put_uint(w, CHURN_FEAT__COUNT, 2);
+    for (int values = 0; values < 2; values++)
+        for (size_t byte = 0; byte < FEAT_BITMAP; byte++) {
+            unsigned bits = 0;
+            for (size_t i = byte * 8; i < byte * 8 + 8 && i < CHURN_FEAT__COUNT; i++)
+                bits |= feature_kept(s, i, values) ? 1u << (i % 8) : 0u;
+            put_uint(w, bits, 1);
+        }
+    for (int values = 0; values < 2; values++)
+        for (size_t i = 0; i < CHURN_FEAT__COUNT; i++)
+            if (feature_kept(s, i, values))
+                put_f64(w, values ? s->values[i] : s->contributions[i]);
+}
+
 enum churn_err
 churn_score_encode(const struct churn_score *s, unsigned char *out, size_t cap, size_t *len)
 {
@@ -105,11 +134,7 @@ churn_score_encode(const struct churn_score *s, unsigned char *out, size_t cap, 
     put_str(&w, s->model_version, sizeof(s->model_version));
     put_str(&w, s->segment, sizeof(s->segment));
     put_freshness(&w, &s->freshness);
-    put_uint(&w, CHURN_FEAT__COUNT, 2);
-    for (size_t i = 0; i < CHURN_FEAT__COUNT; i++) {
-        put_f64(&w, s->contributions[i]);
-        put_f64(&w, s->values[i]);
-    }
+    put_features(&w, s);
     put_uint(&w, s->n_reasons, 1);
     for (size_t i = 0; i < s->n_reasons; i++) {
         put_uint(&w, s->reasons[i].input, 2);
@@ -237,6 +262,22 @@ get_freshness(struct rbuf *r, struct churn_freshness *f)
     }
 }
 
+/* One presence bitmap into @present; bits past the catalogue must be clear. */
+static void
+get_bitmap(struct rbuf *r, bool *present, const char *what)
+{
+    for (size_t byte = 0; byte < FEAT_BITMAP; byte++) {
+        uint64_t bits = get_uint(r, 1, what);
+        for (size_t b = 0; b < 8; b++) {
+            size_t i = byte * 8 + b;
+            if (i < CHURN_FEAT__COUNT)
+                present[i] = bits >> b & 1u;
+            else if (!r->bad && bits >> b & 1u)
+                fail(r, "stored score: %s marks feature %zu, past the catalogue", what, i);
+        }
+    }
+}
+
 static void
 get_features(struct rbuf *r, struct churn_score *s)
 {
@@ -244,11 +285,20 @@ get_features(struct rbuf *r, struct churn_score *s)
     if (!r->bad && n != CHURN_FEAT__COUNT)
         fail(r, "stored score: feature count is %llu, not this build's catalogue (%d)",
              (unsigned long long)n, (int)CHURN_FEAT__COUNT);
+    bool has_contribution[CHURN_FEAT__COUNT], has_value[CHURN_FEAT__COUNT];
+    get_bitmap(r, has_contribution, "contribution bitmap");
+    get_bitmap(r, has_value, "value bitmap");
     for (size_t i = 0; i < CHURN_FEAT__COUNT && !r->bad; i++) {
-        s->contributions[i] = get_f64(r, "contributions");
-        s->values[i] = get_f64(r, "values"); /* NaN: missing */
-        if (!r->bad && !isfinite(s->contributions[i]))
-            fail(r, "stored score: contribution of feature %zu is not finite", i);
+        s->contributions[i] = has_contribution[i] ? get_f64(r, "contributions") : 0.0;
+        /* what the encoder leaves out is never written: 0 and NaN stored are garbled bytes */
+        if (!r->bad && !(isfinite(s->contributions[i]) &&
+                         (s->contributions[i] != 0.0 || !has_contribution[i])))
+            fail(r, "stored score: contribution of feature %zu is %g", i, s->contributions[i]);
+    }
+    for (size_t i = 0; i < CHURN_FEAT__COUNT && !r->bad; i++) {
+        s->values[i] = has_value[i] ? get_f64(r, "values") : NAN;
+        if (!r->bad && has_value[i] && isnan(s->values[i]))
+            fail(r, "stored score: value of feature %zu is stored as NaN", i);
     }
     s->have_contributions = !r->bad;
 }

@@ -581,20 +581,23 @@ stored_current(const struct churn_score *st, const struct churn_served *m,
 }
 
 /*
- * The stored score of @rec, decoded into @out, if it is current (stored_current): this
+ * The stored score of @rec, decoded into @out, if it is current (stored_current) and younger
+ * than @max_age_ms: this
  * process's generation and cuts version set, its reasons cut to @req's and given their words.
  */
 static bool
 serve_stored(struct churn_scorer *sc, const struct churn_served *m,
              const struct churn_customer *rec, uint64_t digest, const void *blob, size_t len,
-             const struct churn_score_request *req, int64_t now, struct churn_score *out)
+             const struct churn_score_request *req, int64_t now, int64_t max_age_ms,
+             struct churn_score *out)
 {
     char why[160];
     const struct cuts_version *cv = atomic_load(&sc->cuts);
     int64_t history_from = churn_store_history_from_ms(sc->store, now);
     if (!len || len > CHURN_STORE_SCORE_MAX ||
         churn_score_decode(blob, len, out, why, sizeof(why)) != CHURN_OK ||
-        !stored_current(out, m, cv, digest, history_from, now))
+        !stored_current(out, m, cv, digest, history_from, now) ||
+        now - out->scored_at_ms >= max_age_ms)
         return false;
     snprintf(out->customer_id, sizeof(out->customer_id), "%s", rec->id);
     out->generation = m->generation;
@@ -664,8 +667,10 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
         snprintf(msg, msglen, "%s", reason);
         return CHURN_EINVAL;
     }
-    if (!stored ||
-        !serve_stored(sc, m, slot->record, digest, slot->stored, stored_len, req, now, out)) {
+    /* a conversation's memo says how old a score it accepts (0: a new one every turn) */
+    int64_t max_age = req->fresh ? 0 : memo ? memo->reuse_ms : INT64_MAX;
+    if (!stored || !serve_stored(sc, m, slot->record, digest, slot->stored, stored_len, req, now,
+                                 max_age, out)) {
         build_score(sc, m, slot->record, now, req, stored, out);
         out->record_digest = ev ? 0 : digest; /* a previewed record is not the stored one yet */
         if (stored)

@@ -49,7 +49,11 @@ put_one(struct churn_store *s, MDB_txn *txn, const struct churn_store_score_put 
     if (churn_digest64(v.mv_data, v.mv_size) != it->record_digest)
         return CHURN_OK; /* changed since it was scored: the change brings its own score */
     MDB_val val = {it->len, (void *)it->data};
-    if ((rc = mdb_put(txn, s->dbi[CHURN__DB_SCORES], &k, &val, 0)))
+    /* a first build writes in id order: appended, pages fill up instead of splitting in half */
+    rc = mdb_put(txn, s->dbi[CHURN__DB_SCORES], &k, &val, MDB_APPEND);
+    if (rc == MDB_KEYEXIST) /* not past the last key: an ordinary put */
+        rc = mdb_put(txn, s->dbi[CHURN__DB_SCORES], &k, &val, 0);
+    if (rc)
         return churn__mdb_err(rc, "storing a score");
     (*written)++;
     return CHURN_OK;
