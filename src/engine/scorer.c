@@ -116,8 +116,8 @@ struct churn_scorer {
     char *default_path;
     struct churn_store *store;
     struct churn_score_index *index;
-    struct churn_score_keeper *keeper; /* NULL: scores are not stored */
-    uint64_t attach_epoch;             /* (mu) a thread's slot is renewed after a new attach */
+    _Atomic(struct churn_score_keeper *) keeper; /* NULL: scores are not stored */
+    uint64_t attach_epoch; /* (mu) a thread's slot is renewed after a new attach */
     /* the tier cut-offs in force: immutable versions, replaced ones kept until destroy (a
      * score may still read one; one per sweep) */
     _Atomic(struct cuts_version *) cuts;
@@ -645,7 +645,8 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
     uint64_t digest = 0;
     bool decoded = true;
     size_t stored_len = 0;
-    bool stored = keep != KEEP_NONE && sc->keeper;
+    struct churn_score_keeper *keeper = keep != KEEP_NONE ? atomic_load(&sc->keeper) : NULL;
+    bool stored = keeper != NULL;
     const uint64_t *known = memo_usable(sc, memo, m, req, now) ? &memo->score.record_digest : NULL;
     enum churn_err e = churn_store_reader_get_scored(
         slot->reader, id, known, &digest, &decoded, slot->record, stored ? slot->stored : NULL,
@@ -674,7 +675,7 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
         build_score(sc, m, slot->record, now, req, stored, out);
         out->record_digest = ev ? 0 : digest; /* a previewed record is not the stored one yet */
         if (stored)
-            churn_score_keeper_offer(sc->keeper, out, keep == KEEP_WAIT);
+            churn_score_keeper_offer(keeper, out, keep == KEEP_WAIT);
         if (out->n_reasons > req->max_reasons)
             out->n_reasons = req->max_reasons;
     }
@@ -729,9 +730,7 @@ churn_scorer_score_after(struct churn_scorer *sc, const char *customer_id,
 void
 churn_scorer_keep(struct churn_scorer *sc, struct churn_score_keeper *keeper)
 {
-    pthread_mutex_lock(&sc->mu);
-    sc->keeper = keeper;
-    pthread_mutex_unlock(&sc->mu);
+    atomic_store(&sc->keeper, keeper);
 }
 
 enum churn_err
