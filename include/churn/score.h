@@ -66,6 +66,7 @@ struct churn_score {
     uint64_t model_id;       /* the served model file's churn_digest64 (stable across restarts) */
     uint64_t cuts_id;        /* the tier cut-offs' digest (stable across restarts) */
     int64_t history_from_ms; /* where the store's observed history began for the features */
+    bool churned;            /* the record says the customer churned (not listed) */
     int64_t scored_at_ms;
     int64_t horizon_ms; /* how far ahead the probability looks */
     struct churn_freshness freshness;

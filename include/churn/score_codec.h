@@ -19,7 +19,7 @@
 
 /* The largest encoding this build writes (it fits CHURN_STORE_SCORE_MAX). */
 #define CHURN_SCORE_ENCODED_MAX                                                                    \
-    (64 + 8 * 11 + CHURN_SCORE_VERSION_MAX + CHURN_NAME_MAX + 2 + 8 * (CHURN_SOURCE_COUNT + 1) +   \
+    (65 + 8 * 11 + CHURN_SCORE_VERSION_MAX + CHURN_NAME_MAX + 2 + 8 * (CHURN_SOURCE_COUNT + 1) +   \
      2 * ((CHURN_FEAT__COUNT + 7) / 8) + 16 * CHURN_FEAT__COUNT + 18 * CHURN_SCORE_REASONS_MAX)
 
 /**

@@ -67,6 +67,14 @@ enum churn_err churn_store_reader_get_scored(struct churn_store_reader *reader,
                                              size_t *score_len);
 
 /**
+ * churn_store_reader_get_score() - the stored score of @customer_id on the reader's
+ * transaction, as churn_store_reader_get_scored() returns it, without reading the record.
+ */
+enum churn_err churn_store_reader_get_score(struct churn_store_reader *reader,
+                                            const char *customer_id, void *score, size_t cap,
+                                            size_t *score_len);
+
+/**
  * churn_store_get_score() - the stored score of @customer_id with a short read transaction,
  * as churn_store_reader_get_scored() returns it (for tools and tests).
  */

@@ -2,9 +2,9 @@
  * engine/score_codec.c - the stored form of a score (churn/score_codec.h). Layout, all
  * little-endian: version u8, total length u32; model id, cut-offs id, record digest u64;
  * scored-at, observed history start, horizon i64; probability, margin, value, revenue at risk,
- * priority f64; risk and value tier u8; model version and segment (u8 length + bytes);
- * freshness (last event i64, source count u8, each source's day i64, stale bits u8); feature
- * count u16, a bitmap of the features with a contribution (not 0) and one of those with a
+ * priority f64; risk and value tier u8; flags u8 (1: churned); model version and segment (u8 length
+ * + bytes); freshness (last event i64, source count u8, each source's day i64, stale bits u8);
+ * feature count u16, a bitmap of the features with a contribution (not 0) and one of those with a
  * value (not missing), then those contributions and values f64; reason count u8 and each
  * reason's model input u16, contribution and value f64; then the churn_digest64 of everything
  * before.
@@ -131,6 +131,7 @@ churn_score_encode(const struct churn_score *s, unsigned char *out, size_t cap, 
         put_f64(&w, nums[i]);
     put_uint(&w, (uint64_t)s->risk_tier, 1);
     put_uint(&w, (uint64_t)s->value_tier, 1);
+    put_uint(&w, s->churned ? 1u : 0u, 1);
     put_str(&w, s->model_version, sizeof(s->model_version));
     put_str(&w, s->segment, sizeof(s->segment));
     put_freshness(&w, &s->freshness);
@@ -374,6 +375,10 @@ churn_score_decode(const void *data, size_t len, struct churn_score *out, char *
     out->priority = get_ranged(&r, "priority", 0, DBL_MAX);
     out->risk_tier = get_tier(&r, "risk tier");
     out->value_tier = get_tier(&r, "value tier");
+    uint64_t flags = get_uint(&r, 1, "flags");
+    if (!r.bad && flags > 1)
+        fail(&r, "stored score: unknown flags 0x%llx", (unsigned long long)flags);
+    out->churned = flags & 1u;
     get_str(&r, out->model_version, sizeof(out->model_version), "model version");
     get_str(&r, out->segment, sizeof(out->segment), "segment");
     get_freshness(&r, &out->freshness);

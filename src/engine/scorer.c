@@ -446,6 +446,7 @@ build_score(struct churn_scorer *sc, const struct churn_served *m, const struct 
     const struct cuts_version *cv = atomic_load(&sc->cuts);
     snprintf(s->customer_id, sizeof(s->customer_id), "%s", rec->id);
     snprintf(s->segment, sizeof(s->segment), "%s", rec->attrs.segment);
+    s->churned = rec->churned_at_ms > 0;
     s->probability = pred.probability;
     s->margin = pred.margin;
     s->risk_tier = churn_segments_risk_tier(&cv->cuts, pred.probability);
@@ -477,14 +478,15 @@ build_score(struct churn_scorer *sc, const struct churn_served *m, const struct 
         fill_contributions(m, x, c, s);
 }
 
-/* Keep @s in the index (a churned customer leaves it: nothing to warn about). */
+/* Keep @s of customer @id in the index (a churned customer leaves it: nothing to warn
+ * about). */
 static void
-index_feed(struct churn_scorer *sc, const struct churn_customer *rec, const struct churn_score *s)
+index_feed_score(struct churn_scorer *sc, const char *id, const struct churn_score *s)
 {
     if (!sc->index)
         return;
-    if (rec->churned_at_ms > 0) {
-        churn_score_index_remove(sc->index, rec->id);
+    if (s->churned) {
+        churn_score_index_remove(sc->index, id);
         return;
     }
     struct churn_score_index_item it = {
@@ -496,10 +498,19 @@ index_feed(struct churn_scorer *sc, const struct churn_customer *rec, const stru
         .generation = s->generation,
         .scored_at_ms = s->scored_at_ms,
     };
-    snprintf(it.customer_id, sizeof(it.customer_id), "%s", rec->id);
-    snprintf(it.segment, sizeof(it.segment), "%s", rec->attrs.segment);
+    snprintf(it.customer_id, sizeof(it.customer_id), "%s", id);
+    snprintf(it.segment, sizeof(it.segment), "%s", s->segment);
     if (churn_score_index_put(sc->index, &it) != CHURN_OK)
-        churn_score_index_remove(sc->index, rec->id); /* a score it refuses is not listed */
+        churn_score_index_remove(sc->index, id); /* a score it refuses is not listed */
+}
+
+/* index_feed_score() of @rec's score @s, with the record's own churn mark and segment. */
+static void
+index_feed(struct churn_scorer *sc, const struct churn_customer *rec, struct churn_score *s)
+{
+    s->churned = rec->churned_at_ms > 0;
+    snprintf(s->segment, sizeof(s->segment), "%s", rec->attrs.segment);
+    index_feed_score(sc, rec->id, s);
 }
 
 void
@@ -562,16 +573,16 @@ memo_usable(struct churn_scorer *sc, const struct churn_score_memo *memo,
 
 /*
  * Whether the stored score @st may be served at @now by @m under the cuts @cv for the record
- * whose bytes have digest @digest: computed from the same model file, cut-offs, record bytes
- * and observed history, on the same day (features are day-granular), with reasons the
- * model has.
+ * whose bytes have digest @digest (0: not checked here): computed from the same model file,
+ * cut-offs, record bytes and observed history, on the same day (features are day-granular), with
+ * reasons the model has.
  */
 static bool
 stored_current(const struct churn_score *st, const struct churn_served *m,
                const struct cuts_version *cv, uint64_t digest, int64_t history_from, int64_t now)
 {
     if (st->model_id != ((const struct served *)m)->model_id || st->cuts_id != cv->id ||
-        st->record_digest != digest || st->history_from_ms != history_from ||
+        (digest && st->record_digest != digest) || st->history_from_ms != history_from ||
         st->scored_at_ms > now || churn_day_of_ms(st->scored_at_ms) != churn_day_of_ms(now))
         return false;
     for (size_t i = 0; i < st->n_reasons; i++)
@@ -615,6 +626,37 @@ serve_stored(struct churn_scorer *sc, const struct churn_served *m,
     return true;
 }
 
+/*
+ * The index build's fast path, for a request without reasons: @id's stored score, decoded
+ * into @out, when it is current (stored_current) and the record's bytes still have its
+ * digest, found without decoding the record. False: take the ordinary path.
+ */
+static bool
+take_stored(struct churn_scorer *sc, struct thread_slot *slot, const struct churn_served *m,
+            const char *id, int64_t now, struct churn_score *out)
+{
+    char why[160];
+    size_t len = 0;
+    uint64_t digest = 0;
+    bool decoded = true;
+    const struct cuts_version *cv = atomic_load(&sc->cuts);
+    if (churn_store_reader_get_score(slot->reader, id, slot->stored, CHURN_STORE_SCORE_MAX, &len) !=
+            CHURN_OK ||
+        !len || len > CHURN_STORE_SCORE_MAX ||
+        churn_score_decode(slot->stored, len, out, why, sizeof(why)) != CHURN_OK ||
+        !stored_current(out, m, cv, 0, churn_store_history_from_ms(sc->store, now), now) ||
+        churn_store_reader_get_customer_digest(slot->reader, id, &out->record_digest, &digest,
+                                               &decoded, slot->record) != CHURN_OK ||
+        decoded)
+        return false;
+    snprintf(out->customer_id, sizeof(out->customer_id), "%s", id);
+    out->generation = m->generation;
+    out->cuts_version = cv->version;
+    out->n_reasons = 0;
+    index_feed_score(sc, id, out);
+    return true;
+}
+
 /* How score_one() keeps a score it computed. */
 enum keep_mode {
     KEEP_NONE,  /* a previewed record: not the stored one */
@@ -647,6 +689,8 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
     size_t stored_len = 0;
     struct churn_score_keeper *keeper = keep != KEEP_NONE ? atomic_load(&sc->keeper) : NULL;
     bool stored = keeper != NULL;
+    if (keep == KEEP_WAIT && stored && !req->max_reasons && take_stored(sc, slot, m, id, now, out))
+        return CHURN_OK;
     const uint64_t *known = memo_usable(sc, memo, m, req, now) ? &memo->score.record_digest : NULL;
     enum churn_err e = churn_store_reader_get_scored(
         slot->reader, id, known, &digest, &decoded, slot->record, stored ? slot->stored : NULL,

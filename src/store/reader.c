@@ -15,6 +15,17 @@ struct churn_store_reader {
     MDB_txn *txn; /* NULL until first use; reset between uses */
 };
 
+/* Check @customer_id and renew @r's transaction (churn__store_read_end() after). */
+static enum churn_err
+reader_begin(struct churn_store_reader *r, const char *customer_id)
+{
+    char reason[CHURN_REASON_MAX];
+    enum churn_err err = churn_id_validate(customer_id, "customer_id", reason, sizeof(reason));
+    if (err)
+        return churn__store_fail(err, "%s", reason);
+    return churn__store_read_begin(r->store, &r->txn);
+}
+
 enum churn_err
 churn_store_reader_open(struct churn_store *store, struct churn_store_reader **out)
 {
@@ -42,16 +53,25 @@ churn_store_reader_get_scored(struct churn_store_reader *r, const char *customer
                               struct churn_customer *out, void *score, size_t cap,
                               size_t *score_len)
 {
-    char reason[CHURN_REASON_MAX];
-    enum churn_err err = churn_id_validate(customer_id, "customer_id", reason, sizeof(reason));
+    enum churn_err err = reader_begin(r, customer_id);
     if (err)
-        return churn__store_fail(err, "%s", reason);
-    if ((err = churn__store_read_begin(r->store, &r->txn)))
         return err;
     err = churn__store_get_customer_digest(r->store, r->txn, customer_id, known, digest, decoded,
                                            out);
     if (!err && score_len)
         err = churn__store_get_score(r->store, r->txn, customer_id, score, cap, score_len);
+    churn__store_read_end(r->store, r->txn);
+    return err;
+}
+
+enum churn_err
+churn_store_reader_get_score(struct churn_store_reader *r, const char *customer_id, void *score,
+                             size_t cap, size_t *score_len)
+{
+    enum churn_err err = reader_begin(r, customer_id);
+    if (err)
+        return err;
+    err = churn__store_get_score(r->store, r->txn, customer_id, score, cap, score_len);
     churn__store_read_end(r->store, r->txn);
     return err;
 }

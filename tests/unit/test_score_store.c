@@ -68,6 +68,7 @@ sample(void)
     score.value_tier = CHURN_TIER_MEDIUM;
     score.value = 1200;
     score.revenue_at_risk = score.priority = 750;
+    score.churned = true;
     score.model_id = 0x1122334455667788ull;
     score.cuts_id = 0x99aabbccddeeff00ull;
     score.record_digest = 42;
@@ -123,6 +124,7 @@ Test(score_store, the_encoding_round_trips_every_field)
     cr_assert_eq(back.risk_tier, CHURN_TIER_HIGH);
     cr_assert_eq(back.value_tier, CHURN_TIER_MEDIUM);
     cr_assert_eq(back.priority, 750);
+    cr_assert(back.churned);
     cr_assert_eq(back.model_id, score.model_id);
     cr_assert_eq(back.cuts_id, score.cuts_id);
     cr_assert_eq(back.record_digest, 42);
@@ -205,7 +207,11 @@ Test(score_store, well_framed_lies_are_refused_by_field)
     reframe();
     assert_refused("risk tier is 7");
     sample();
-    blob[53 + 5 * 8 + 2] = 200; /* the model version's length */
+    blob[53 + 5 * 8 + 2] = 2; /* the flags */
+    reframe();
+    assert_refused("unknown flags 0x2");
+    sample();
+    blob[53 + 5 * 8 + 3] = 200; /* the model version's length */
     reframe();
     assert_refused("model version");
     sample();
