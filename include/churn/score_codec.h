@@ -24,9 +24,10 @@
 
 /**
  * churn_score_encode() - the stored bytes of @s into @out (capacity @cap, at least
- * CHURN_SCORE_ENCODED_MAX), *@len their length. @s must carry its contributions
- * (have_contributions); its reasons are kept as model inputs, contributions and values.
- * CHURN_EINVAL when it does not, CHURN_ETOOBIG when @cap is too small.
+ * CHURN_SCORE_ENCODED_MAX), *@len their length. A score with its contributions
+ * (have_contributions) keeps them and its reasons (as model inputs, contributions and values);
+ * one without keeps neither and must have no reasons (CHURN_EINVAL). CHURN_ETOOBIG when @cap
+ * is too small.
  */
 enum churn_err churn_score_encode(const struct churn_score *s, unsigned char *out, size_t cap,
                                   size_t *len);

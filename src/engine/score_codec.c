@@ -2,12 +2,13 @@
  * engine/score_codec.c - the stored form of a score (churn/score_codec.h). Layout, all
  * little-endian: version u8, total length u32; model id, cut-offs id, record digest u64;
  * scored-at, observed history start, horizon i64; probability, margin, value, revenue at risk,
- * priority f64; risk and value tier u8; flags u8 (1: churned); model version and segment (u8 length
+ * priority f64; risk and value tier u8; flags u8 (1: churned, 2: explained); model version and
+ * segment (u8 length
  * + bytes); freshness (last event i64, source count u8, each source's day i64, stale bits u8);
- * feature count u16, a bitmap of the features with a contribution (not 0) and one of those with a
- * value (not missing), then those contributions and values f64; reason count u8 and each
- * reason's model input u16, contribution and value f64; then the churn_digest64 of everything
- * before.
+ * when explained (flag 2): feature count u16, a bitmap of the features with a contribution (not 0)
+ * and one of those with a value (not missing), then those contributions and values f64; reason
+ * count u8 and each reason's model input u16, contribution and value f64; always, last, the
+ * churn_digest64 of everything before.
  */
 #include "churn/score_codec.h"
 
@@ -23,9 +24,11 @@
 _Static_assert(CHURN_SCORE_ENCODED_MAX <= CHURN_STORE_SCORE_MAX, "a score must fit the store");
 _Static_assert(CHURN_SOURCE_COUNT <= 8, "stale sources are one byte of bits");
 
-#define HEADER_LEN   5u /* version and total length */
-#define FEAT_BITMAP  ((CHURN_FEAT__COUNT + 7u) / 8u)
-#define CHECKSUM_LEN 8u
+#define HEADER_LEN     5u /* version and total length */
+#define FLAG_CHURNED   1u /* the record says the customer churned */
+#define FLAG_EXPLAINED 2u /* contributions and reasons follow */
+#define FEAT_BITMAP    ((CHURN_FEAT__COUNT + 7u) / 8u)
+#define CHECKSUM_LEN   8u
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
@@ -113,7 +116,7 @@ put_features(struct wbuf *w, const struct churn_score *s)
 enum churn_err
 churn_score_encode(const struct churn_score *s, unsigned char *out, size_t cap, size_t *len)
 {
-    if (!s->have_contributions || s->n_reasons > CHURN_SCORE_REASONS_MAX)
+    if (s->n_reasons > (s->have_contributions ? CHURN_SCORE_REASONS_MAX : 0))
         return CHURN_EINVAL;
     struct wbuf w = {out, cap, 0, false};
     put_uint(&w, CHURN_SCORE_CODEC_VERSION, 1);
@@ -131,12 +134,15 @@ churn_score_encode(const struct churn_score *s, unsigned char *out, size_t cap, 
         put_f64(&w, nums[i]);
     put_uint(&w, (uint64_t)s->risk_tier, 1);
     put_uint(&w, (uint64_t)s->value_tier, 1);
-    put_uint(&w, s->churned ? 1u : 0u, 1);
+    put_uint(&w, (s->churned ? FLAG_CHURNED : 0u) | (s->have_contributions ? FLAG_EXPLAINED : 0u),
+             1);
     put_str(&w, s->model_version, sizeof(s->model_version));
     put_str(&w, s->segment, sizeof(s->segment));
     put_freshness(&w, &s->freshness);
-    put_features(&w, s);
-    put_uint(&w, s->n_reasons, 1);
+    if (s->have_contributions) {
+        put_features(&w, s);
+        put_uint(&w, s->n_reasons, 1);
+    }
     for (size_t i = 0; i < s->n_reasons; i++) {
         put_uint(&w, s->reasons[i].input, 2);
         put_f64(&w, s->reasons[i].contribution);
@@ -376,14 +382,16 @@ churn_score_decode(const void *data, size_t len, struct churn_score *out, char *
     out->risk_tier = get_tier(&r, "risk tier");
     out->value_tier = get_tier(&r, "value tier");
     uint64_t flags = get_uint(&r, 1, "flags");
-    if (!r.bad && flags > 1)
+    if (!r.bad && flags & ~(uint64_t)(FLAG_CHURNED | FLAG_EXPLAINED))
         fail(&r, "stored score: unknown flags 0x%llx", (unsigned long long)flags);
-    out->churned = flags & 1u;
+    out->churned = flags & FLAG_CHURNED;
     get_str(&r, out->model_version, sizeof(out->model_version), "model version");
     get_str(&r, out->segment, sizeof(out->segment), "segment");
     get_freshness(&r, &out->freshness);
-    get_features(&r, out);
-    get_reasons(&r, out);
+    if (flags & FLAG_EXPLAINED) { /* else: no contributions and no reasons were kept */
+        get_features(&r, out);
+        get_reasons(&r, out);
+    }
     if (!r.bad && r.pos != r.len)
         fail(&r, "stored score: %zu trailing bytes", r.len - r.pos);
     return r.bad ? CHURN_ECORRUPT : CHURN_OK;

@@ -608,7 +608,8 @@ serve_stored(struct churn_scorer *sc, const struct churn_served *m,
     if (!len || len > CHURN_STORE_SCORE_MAX ||
         churn_score_decode(blob, len, out, why, sizeof(why)) != CHURN_OK ||
         !stored_current(out, m, cv, digest, history_from, now) ||
-        now - out->scored_at_ms >= max_age_ms)
+        now - out->scored_at_ms >= max_age_ms ||
+        (!out->have_contributions && (req->max_reasons || req->contributions)))
         return false;
     snprintf(out->customer_id, sizeof(out->customer_id), "%s", rec->id);
     out->generation = m->generation;
@@ -716,7 +717,10 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
     int64_t max_age = req->fresh ? 0 : memo ? memo->reuse_ms : INT64_MAX;
     if (!stored || !serve_stored(sc, m, slot->record, digest, slot->stored, stored_len, req, now,
                                  max_age, out)) {
-        build_score(sc, m, slot->record, now, req, stored, out);
+        /* what is kept: every reason and the contributions when the caller wants any (a
+         * bare score, e.g. the index build's, is kept bare and explained when first asked) */
+        bool full = stored && (req->max_reasons || req->contributions);
+        build_score(sc, m, slot->record, now, req, full, out);
         out->record_digest = ev ? 0 : digest; /* a previewed record is not the stored one yet */
         if (stored)
             churn_score_keeper_offer(keeper, out, keep == KEEP_WAIT);

@@ -146,11 +146,22 @@ Test(score_store, the_encoding_round_trips_every_field)
     cr_assert_eq(back.reasons[7].feature, -1);
 }
 
-Test(score_store, a_score_without_contributions_is_not_encoded)
+Test(score_store, a_bare_score_keeps_no_contributions_and_no_reasons)
 {
     sample();
+    size_t explained = blob_len;
     score.have_contributions = false;
-    cr_assert_eq(churn_score_encode(&score, blob, sizeof(blob), &blob_len), CHURN_EINVAL);
+    cr_assert_eq(churn_score_encode(&score, blob, sizeof(blob), &blob_len), CHURN_EINVAL,
+                 "reasons without contributions");
+    score.n_reasons = 0;
+    cr_assert_eq(churn_score_encode(&score, blob, sizeof(blob), &blob_len), CHURN_OK);
+    cr_assert_lt(blob_len, explained / 2);
+    char why[256] = "";
+    cr_assert_eq(churn_score_decode(blob, blob_len, &back, why, sizeof(why)), CHURN_OK, "%s", why);
+    cr_assert(!back.have_contributions);
+    cr_assert_eq(back.n_reasons, 0);
+    cr_assert_eq(back.probability, score.probability);
+    cr_assert(back.churned);
     score.have_contributions = true;
     cr_assert_eq(churn_score_encode(&score, blob, 100, &blob_len), CHURN_ETOOBIG);
 }
@@ -207,9 +218,9 @@ Test(score_store, well_framed_lies_are_refused_by_field)
     reframe();
     assert_refused("risk tier is 7");
     sample();
-    blob[53 + 5 * 8 + 2] = 2; /* the flags */
+    blob[53 + 5 * 8 + 2] = 4; /* the flags */
     reframe();
-    assert_refused("unknown flags 0x2");
+    assert_refused("unknown flags 0x4");
     sample();
     blob[53 + 5 * 8 + 3] = 200; /* the model version's length */
     reframe();
