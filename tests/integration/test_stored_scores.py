@@ -206,10 +206,10 @@ def test_an_erased_customer_is_gone_from_listings_and_the_store_at_once(api, chu
     assert scores(api, s, [victim])[victim] == grpc.StatusCode.NOT_FOUND.value[0]
 
 
-def kill_during_rebuild(server, model):
-    """Start `server` with `model` (its stored scores are of another model) and SIGKILL it
+def kill_during_rebuild(server, flag, value):
+    """Start `server` with `flag value` (which makes its stored scores stale) and SIGKILL it
     once the rebuild has evaluated the model; whether the rebuild was still under way."""
-    set_arg(server, "--model", model)
+    set_arg(server, flag, value)
     server.close_channels()
     server.start()
     deadline = time.monotonic() + 4 * RPC_TIMEOUT_S  # a sanitizer build on a loaded machine
@@ -223,17 +223,20 @@ def kill_during_rebuild(server, model):
 
 def test_a_sigkill_during_the_rebuild_then_a_restart_serve_correct_scores(api, churnd_factory,
                                                                           demo_store, tmp_path):
-    s = start_on_store(churnd_factory, demo_store.store, demo_store.logreg, args=QUIET)
+    s = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
+                       args=QUIET + ["--risk-tiers", "threshold:0.5,0.2"])
     customers = build_counts(s, 1)[0]
     assert s.stop() == 0
     before_kill = str(tmp_path / "before-kill")
     shutil.copytree(s.data, before_kill)  # the same records, for the reference
-    # a loaded machine may finish a rebuild before the kill lands: then the other model
-    # makes every stored score stale again, and the kill is tried once more
-    models = [demo_store.gbdt, demo_store.logreg] * 2
+    # a new model; when a loaded machine finishes that rebuild before the kill lands, new
+    # risk cut-offs make every stored score stale again and the kill is tried once more (the
+    # store's model registry would restore the promoted model over another --model)
+    changes = [("--model", demo_store.gbdt)] + [
+        ("--risk-tiers", f"threshold:0.5{i},0.2") for i in range(1, 6)]
     completed = 1
-    for model in models:
-        if kill_during_rebuild(s, model):
+    for flag, value in changes:
+        if kill_during_rebuild(s, flag, value):
             break
         completed += 1
     else:
@@ -242,7 +245,9 @@ def test_a_sigkill_during_the_rebuild_then_a_restart_serve_correct_scores(api, c
     c, from_store, rescored = build_counts(s, completed + 1)
     assert c == customers and from_store + rescored == customers
     got = scores(api, s, ALL)
-    ref = reference(churnd_factory, before_kill, model)
+    tiers = [v for f, v in changes[:completed] if f == "--risk-tiers"]
+    ref = reference(churnd_factory, before_kill, demo_store.gbdt,
+                    args=["--risk-tiers", (tiers or ["threshold:0.5,0.2"])[-1]])
     want = scores(api, ref, ALL)
     assert got.keys() == want.keys()
     for cid in ALL:
