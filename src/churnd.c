@@ -14,6 +14,8 @@
 
 #include "churn/clock.h"
 #include "churn/alerts.h"
+#include "churn/segments.h"
+#include "churn/alert_rules.h"
 #include "churn/config.h"
 #include "churn/delivery.h"
 #include "churn/jsingest.h"

@@ -2,8 +2,10 @@
  * churn/admin.h - the admin HTTP listener: a small route table served by libmicrohttpd from
  * its own thread, apart from the gRPC port (metrics, probes, and the dashboard's routes).
  *
- * One epoll thread serves every connection, with a cap on connections and an idle timeout,
- * so slow or idle clients cost a file descriptor each and never a thread. Routes match the
+ * A small pool of epoll threads serves the connections (each thread a share of them), with a
+ * cap on connections and an idle timeout, so slow or idle clients cost a file descriptor each
+ * and never a thread, and one slow handler (a report over a large store) holds one thread
+ * while the others keep answering /metrics and the dashboard. Routes match the
  * path exactly (or as a prefix) and the method (GET and HEAD, or POST); an unknown path is
  * 404, a known one asked with another method is 405 with `Allow`. A route with a role asks
  * the authorizer first (Authorization header → allow, 401 or 403). Handlers may read the
@@ -34,11 +36,13 @@ struct churn_admin_reply {
     const void *static_body;           /* issue 15: non-NULL: sent instead of body (not copied) */
     size_t static_len;                 /* its length */
     struct churn_admin_stream *stream; /* set by churn_admin_reply_stream() */
+    unsigned retry_after_s;            /* issue 15: non-zero: sent as Retry-After (with body) */
 };
 
 /*
- * typedef churn_admin_handler_fn - answer a GET of the route's path. Runs on the listener's
- * thread: keep it short (every other admin client waits), never block on the request path.
+ * typedef churn_admin_handler_fn - answer a GET of the route's path. Runs on one of the
+ * listener's threads, concurrently with other requests (of this route too): thread-safe; keep
+ * it short (the thread's other connections wait), never block on the request path.
  */
 typedef void churn_admin_handler_fn(void *ctx, struct churn_admin_reply *reply);
 
@@ -129,21 +133,26 @@ struct churn_admin_options {
     const char *listen;       /* "host:port" (port 0: any free one); IPv6 as "[::1]:9464" */
     unsigned max_connections; /* at most this many open at once; more are refused */
     unsigned timeout_s;       /* an idle or slow connection is closed after this long */
+    unsigned threads;         /* serving threads, 1..max_connections (each serves a share) */
     const char *tls_cert;     /* PEM file; NULL or "": plaintext */
     const char *tls_key;      /* PEM file, with tls_cert */
     churn_admin_authorize_fn *authorize; /* NULL: roles are not checked */
     void *authorize_ctx;
 };
 
-/** churn_admin_options_default() - 64 connections, 10 s timeout, plaintext, no authorizer. */
+/**
+ * churn_admin_options_default() - 64 connections, 10 s timeout, 4 threads, plaintext, no
+ * authorizer.
+ */
 void churn_admin_options_default(struct churn_admin_options *o);
 
 struct churn_admin;
 
 /**
  * churn_admin_start() - bind @o->listen and serve @routes (@n rows; borrowed until
- * churn_admin_stop(), as are their contexts) from a new thread. *port receives the bound
- * port. Errors name the culprit in @errbuf: a malformed address (CHURN_EINVAL), an address
+ * churn_admin_stop(), as are their contexts) from @o->threads new threads. *port receives the
+ * bound port. Errors name the culprit in @errbuf: a malformed address or more threads than
+ * connections (CHURN_EINVAL), an address
  * in use or not local (CHURN_EUNAVAIL), an unreadable certificate or key file, or TLS not
  * available in the installed libmicrohttpd.
  */
@@ -156,7 +165,7 @@ unsigned churn_admin_connections(struct churn_admin *admin);
 
 /**
  * churn_admin_stop() - stop accepting at once, then close every connection after the
- * answer in progress, join the thread and free. NULL is a no-op.
+ * answer in progress, join the threads and free. NULL is a no-op.
  */
 void churn_admin_stop(struct churn_admin *admin);
 

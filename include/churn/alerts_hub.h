@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "churn/alerts.h"
+#include "churn/segments.h"
 #include "churn/error.h"
 
 /*

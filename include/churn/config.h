@@ -67,6 +67,7 @@ struct churn_config {
     char *admin_listen; /* "off": none */
     int64_t admin_max_connections;
     int64_t admin_timeout_s;
+    int64_t admin_threads; /* issue 15: the admin listener's thread pool */
     char *admin_tls_cert;
     char *admin_tls_key;
     bool metrics_public; /* /metrics without a token even when --auth-tokens is on */

@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "churn/alerts.h"
+#include "churn/segments.h"
+#include "churn/alert_rules.h"
 #include "churn/alerts_hub.h"
 #include "churn/alerts_index.h"
 #include "churn/error.h"

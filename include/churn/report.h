@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "churn/alerts.h"
+#include "churn/outcomes.h"
 #include "churn/buf.h"
 #include "churn/error.h"
 

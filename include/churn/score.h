@@ -14,11 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "churn/alerts.h" /* enum churn_tier, struct churn_segments */
+#include "churn/alerts.h" /* enum churn_tier */
 #include "churn/error.h"
 #include "churn/event.h"
 #include "churn/features.h"
 #include "churn/reasons.h"
+#include "churn/segments.h"
 
 #define CHURN_SCORE_REASONS_MAX 20u  /* top reasons a score can carry */
 #define CHURN_SCORE_NAME_MAX    128u /* a model input's name or label, with its NUL */

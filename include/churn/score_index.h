@@ -17,6 +17,7 @@
 #include "churn/alerts.h" /* enum churn_tier */
 #include "churn/error.h"
 #include "churn/event.h" /* CHURN_NAME_MAX */
+#include "churn/segments.h"
 
 #define CHURN_SCORE_INDEX_ID_MAX 129u /* customer id: 128 bytes + NUL */
 #define CHURN_SCORE_INDEX_TIERS  4u   /* indexed by enum churn_tier (0 unused) */
@@ -106,6 +107,14 @@ enum churn_err churn_score_index_put(struct churn_score_index *idx,
 
 /** churn_score_index_remove() - forget @customer_id (churned or erased); whether it was there. */
 bool churn_score_index_remove(struct churn_score_index *idx, const char *customer_id);
+
+/**
+ * churn_score_index_retier() - the tier cut-offs changed (issue 15): give every entry the
+ * risk and value tiers @cuts assign to its probability and value, moving it between the risk
+ * orders and the cells, in one pass under the write lock (O(N) plus O(log N) per entry that
+ * moves). Moved entries count as changed for listings in progress. Returns how many moved.
+ */
+size_t churn_score_index_retier(struct churn_score_index *idx, const struct churn_segments *cuts);
 
 /** churn_score_index_get() - the indexed score of @customer_id into @out; false if none. */
 bool churn_score_index_get(struct churn_score_index *idx, const char *customer_id,

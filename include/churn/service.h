@@ -15,6 +15,8 @@
 #include "churn/health.h"
 #include "churn/reflection.h"
 #include "churn/rpc.h"
+#include "churn/segments.h"
+#include "churn/alert_rules.h"
 
 struct churn_store;
 struct churn_store_writer;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "churn/alerts.h"
+#include "churn/segments.h"
 #include "churn/error.h"
 
 struct churn_customer;

@@ -27,6 +27,7 @@
 #include "churn/customer.h"
 #include "churn/error.h"
 #include "churn/event.h"
+#include "churn/outcomes.h"
 
 /*
  * The store format this build writes (meta "churn.format"). 2: the event sequence

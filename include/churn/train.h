@@ -173,7 +173,8 @@ struct churn_train_options {
     const signed char *monotone;
     size_t n_monotone;    /* ds->n_features when monotone is set */
     double time_budget_s; /* auto: the search stops starting candidates after this many
-                             seconds (0: no limit); the first always runs */
+                             seconds of its own work (the process's CPU time over threads:
+                             the same on a busy machine; 0: no limit); the first always runs */
 };
 
 /** churn_train_options_default() - the defaults documented in docs/MODELS.md. */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "churn/alerts.h"
+#include "churn/segments.h"
 #include "churn/buf.h"
 #include "churn/error.h"
 #include "churn/model.h"

@@ -228,3 +228,7 @@
 사기 같다	-2.5
 사기 수준	-2.5
 사기급	-2.5
+# fifth session of issue 17: interrupting the customer or hanging up on them (끊다 with an
+# object that makes it no churn intent)
+말 끊다	-1.5
+전화 끊다	-1.2

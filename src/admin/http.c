@@ -1,7 +1,7 @@
 /*
  * http.c - the admin HTTP listener (churn/admin.h) on libmicrohttpd: address parsing, the
- * daemon with its one epoll thread, connection cap and idle timeout, optional TLS, and the
- * request path (route lookup, 404 and 405, the authorizer, the handler's reply).
+ * daemon with its pool of epoll threads, connection cap and idle timeout, optional TLS, and
+ * the request path (route lookup, 404 and 405, the authorizer, the handler's reply).
  */
 #include "churn/admin.h"
 
@@ -42,6 +42,7 @@ churn_admin_options_default(struct churn_admin_options *o)
     o->listen = "127.0.0.1:9464";
     o->max_connections = 64;
     o->timeout_s = 10;
+    o->threads = 4;
 }
 
 /* "host:port" or "[v6]:port" → a bound-ready address in @ss. */
@@ -429,9 +430,12 @@ run_handler(struct churn_admin *a, struct MHD_Connection *c, const struct churn_
                            MHD_create_response_from_buffer(
                                reply.static_len, (void *)reply.static_body, MHD_RESPMEM_PERSISTENT),
                            reply.content_type, NULL, NULL);
-    else
+    else {
+        char retry[16];
+        snprintf(retry, sizeof(retry), "%u", reply.retry_after_s);
         ret = send_reply(c, reply.status, reply.content_type, churn_buf_str(&reply.body),
-                         reply.body.len, NULL, NULL);
+                         reply.body.len, reply.retry_after_s ? "Retry-After" : NULL, retry);
+    }
     churn_buf_free(&reply.body);
     return ret;
 }
@@ -550,27 +554,36 @@ start_daemon(struct churn_admin *a, const struct churn_admin_options *o,
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (ss->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* one pool thread is no pool at all for libmicrohttpd: its single internal thread */
+    unsigned pool = o->threads > 1 ? o->threads : 0;
     if (!a->cert_pem)
-        return MHD_start_daemon(
-            flags, 0, NULL, NULL, on_request, a, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
-            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss, MHD_OPTION_CONNECTION_LIMIT,
-            o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
-            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_QUEUE, MHD_OPTION_END);
-    return MHD_start_daemon(
-        flags | MHD_USE_TLS, 0, NULL, NULL, on_request, a, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss, MHD_OPTION_CONNECTION_LIMIT,
-        o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_QUEUE, MHD_OPTION_HTTPS_MEM_CERT,
-        a->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, a->key_pem, MHD_OPTION_END);
+        return MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_NOTIFY_COMPLETED,
+                                on_completed, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss,
+                                MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+                                MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
+                                MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_QUEUE,
+                                MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_END);
+    return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_request, a,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)ss, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+                            MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_QUEUE,
+                            MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_HTTPS_MEM_CERT,
+                            a->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, a->key_pem, MHD_OPTION_END);
 }
 
 enum churn_err
 churn_admin_start(const struct churn_admin_options *o, const struct churn_admin_route *routes,
                   size_t n, struct churn_admin **out, int *port, char *errbuf, size_t errlen)
 {
-    if (o->max_connections < 1 || o->timeout_s < 1)
+    if (o->max_connections < 1 || o->timeout_s < 1 || o->threads < 1)
         return churn_fail(errbuf, errlen, CHURN_EINVAL,
-                          "admin listener: connections and timeout must be at least 1");
+                          "admin listener: connections, timeout and threads must be at least 1");
+    if (o->threads > o->max_connections)
+        return churn_fail(errbuf, errlen, CHURN_EINVAL,
+                          "admin listener: %u threads for %u connections: each thread serves a "
+                          "share of the connection cap, so threads must not exceed it",
+                          o->threads, o->max_connections);
     struct sockaddr_storage ss;
     enum churn_err err = parse_listen(o->listen, &ss, errbuf, errlen);
     if (err)
@@ -614,7 +627,7 @@ churn_admin_stop(struct churn_admin *a)
 {
     if (!a)
         return;
-    /* no new connection from here on; the thread finishes what it is answering */
+    /* no new connection from here on; each thread finishes what it is answering */
     streams_close_all(a);
     MHD_socket fd = MHD_quiesce_daemon(a->daemon);
     if (fd != MHD_INVALID_SOCKET)

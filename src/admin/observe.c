@@ -195,6 +195,7 @@ churn_observe_start(struct churn_observe *obs, struct churn_services *svc, struc
     o.listen = obs->cfg->admin_listen;
     o.max_connections = (unsigned)obs->cfg->admin_max_connections;
     o.timeout_s = (unsigned)obs->cfg->admin_timeout_s;
+    o.threads = (unsigned)obs->cfg->admin_threads;
     o.tls_cert = obs->cfg->admin_tls_cert;
     o.tls_key = obs->cfg->admin_tls_key;
     o.authorize = auth ? authorize : NULL;

@@ -4,6 +4,7 @@
  * errors, and the versioned byte encoding the store persists in the alert log.
  */
 #include "churn/alerts.h"
+#include "churn/segments.h"
 
 #include <math.h>
 #include <stdio.h>

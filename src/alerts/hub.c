@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "churn/alloc.h"
+#include "churn/segments.h"
 #include "internal.h"
 
 #define RING_MIN 16u

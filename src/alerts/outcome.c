@@ -5,6 +5,7 @@
  * the versioned encoding of an outcome record.
  */
 #include "churn/alerts.h"
+#include "churn/outcomes.h"
 
 #include <math.h>
 #include <string.h>

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "churn/alloc.h"
+#include "churn/outcomes.h"
 #include "internal.h"
 
 struct churn_playbooks {

@@ -6,6 +6,7 @@
  * versioned encodings of the per-customer state and score snapshot the store keeps.
  */
 #include "churn/alerts.h"
+#include "churn/alert_rules.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -5,6 +5,7 @@
  * every process of a deployment tiers customers the same way.
  */
 #include "churn/alerts.h"
+#include "churn/segments.h"
 
 #include <errno.h>
 #include <math.h>

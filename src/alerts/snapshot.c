@@ -11,6 +11,7 @@
 
 #include "churn/alloc.h"
 #include "churn/store.h" /* churn_day_of_ms(), a pure function */
+#include "churn/segments.h"
 #include "internal.h"
 
 /* The bytes of one encoded day (fixed size: the list's length tells the count). */

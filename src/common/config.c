@@ -125,6 +125,9 @@ static const struct opt options[] = {
      "admin HTTP connections open at once; more are refused"},
     {"admin-timeout-s", OPT_INT, OFF(admin_timeout_s), 1, 3600, "10",
      "an idle or slow admin HTTP connection is closed after this long"},
+    {"admin-threads", OPT_INT, OFF(admin_threads), 1, 64, "4",
+     "admin HTTP serving threads: a slow page holds one, the others keep answering (at most "
+     "--admin-max-connections)"},
     {"admin-tls-cert", OPT_STR, OFF(admin_tls_cert), 0, 0, "",
      "admin HTTP over TLS: certificate chain (PEM; with --admin-tls-key)"},
     {"admin-tls-key", OPT_STR, OFF(admin_tls_key), 0, 0, "", "admin HTTP over TLS: key (PEM)"},

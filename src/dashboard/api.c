@@ -4,6 +4,7 @@
  * in-process (churn_rpc_local_unary) and answers the response in the API's JSON mapping, so
  * the page's numbers are the API's. Errors keep the handler's message, as HTTP statuses.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -126,9 +127,9 @@ call_answer(struct churn_dashboard *d, const char *name, json_t *req,
 
 /* ---- query parameters ---------------------------------------------------------------------- */
 
-static bool
-unknown_param(const struct churn_admin_request *req, const char *const *known, size_t n,
-              struct churn_admin_reply *reply)
+bool
+churn__dashboard_unknown_param(const struct churn_admin_request *req, const char *const *known,
+                               size_t n, struct churn_admin_reply *reply)
 {
     const char *bad = churn_admin_query_unknown(req, known, n);
     if (bad)
@@ -210,21 +211,36 @@ param_text(const struct churn_admin_request *req, const char *name, size_t max, 
     return true;
 }
 
+bool
+churn__dashboard_param_long(const struct churn_admin_request *r, const char *name, long lo, long hi,
+                            long *out, struct churn_admin_reply *reply)
+{
+    const char *v = churn_admin_query(r, name);
+    if (!v)
+        return true;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    /* digits only: strtol would also take leading spaces and a sign */
+    if (!isdigit((unsigned char)v[0]) || *end || errno || n < lo || n > hi) {
+        char what[96];
+        snprintf(what, sizeof(what), "not a whole number from %ld to %ld", lo, hi);
+        churn__dashboard_bad_request(reply, name, what);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
 /* page_size (1..1000) and page_token into @req. */
 static bool
 param_page(const struct churn_admin_request *r, json_t *req, struct churn_admin_reply *reply)
 {
-    const char *v = churn_admin_query(r, "page_size");
-    if (v) {
-        char *end;
-        errno = 0;
-        long n = strtol(v, &end, 10);
-        if (!*v || *end || errno || n < 1 || n > 1000) {
-            churn__dashboard_bad_request(reply, "page_size", "not a whole number from 1 to 1000");
-            return false;
-        }
+    long n = 0;
+    if (!churn__dashboard_param_long(r, "page_size", 1, 1000, &n, reply))
+        return false;
+    if (n)
         json_object_set_new(req, "page_size", json_integer(n));
-    }
     return param_text(r, "page_token", 64, false, req, "page_token", reply);
 }
 
@@ -239,7 +255,7 @@ churn__dashboard_queue(void *ctx, const struct churn_admin_request *r,
 {
     static const char *const known[] = {"risk",      "value",     "segment", "min_probability",
                                         "page_size", "page_token"};
-    if (unknown_param(r, known, 6, reply))
+    if (churn__dashboard_unknown_param(r, known, 6, reply))
         return;
     json_t *req = json_object(), *filter = json_object();
     bool ok = req && filter &&
@@ -264,7 +280,7 @@ churn__dashboard_alerts(void *ctx, const struct churn_admin_request *r,
 {
     static const char *const known[] = {"status", "customer", "order", "page_size", "page_token"};
     static const char *const ORDERS[] = {"priority", "newest", "oldest"};
-    if (unknown_param(r, known, 5, reply))
+    if (churn__dashboard_unknown_param(r, known, 5, reply))
         return;
     json_t *req = json_object(), *filter = json_object();
     bool ok =
@@ -297,7 +313,7 @@ void
 churn__dashboard_model(void *ctx, const struct churn_admin_request *r,
                        struct churn_admin_reply *reply)
 {
-    if (unknown_param(r, NULL, 0, reply))
+    if (churn__dashboard_unknown_param(r, NULL, 0, reply))
         return;
     char msg[MSG_MAX] = "";
     json_t *info = NULL, *models = NULL;
@@ -321,7 +337,7 @@ churn__dashboard_customer(void *ctx, const struct churn_admin_request *r,
                           struct churn_admin_reply *reply)
 {
     static const char *const known[] = {"id"};
-    if (unknown_param(r, known, 1, reply))
+    if (churn__dashboard_unknown_param(r, known, 1, reply))
         return;
     const char *id = churn_admin_query(r, "id");
     if (!id) {

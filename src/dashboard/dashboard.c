@@ -18,6 +18,7 @@ churn_dashboard_create(struct churn_services *svc, struct churn_dashboard **out)
     if (!d)
         return CHURN_ENOMEM;
     d->svc = svc;
+    pthread_mutex_init(&d->lift_mu, NULL);
     *out = d;
     return CHURN_OK;
 }
@@ -25,6 +26,8 @@ churn_dashboard_create(struct churn_services *svc, struct churn_dashboard **out)
 void
 churn_dashboard_destroy(struct churn_dashboard *d)
 {
+    if (d)
+        pthread_mutex_destroy(&d->lift_mu);
     churn_free(d);
 }
 
@@ -59,6 +62,8 @@ churn_dashboard_routes(struct churn_dashboard *d, const char *read_role,
         {.path = "/api/customer", .serve = churn__dashboard_customer, .ctx = d, .role = read_role},
         {.path = "/api/alerts", .serve = churn__dashboard_alerts, .ctx = d, .role = read_role},
         {.path = "/api/model", .serve = churn__dashboard_model, .ctx = d, .role = read_role},
+        {.path = "/api/lift", .serve = churn__dashboard_lift, .ctx = d, .role = read_role},
+        {.path = "/api/timeline", .serve = churn__dashboard_timeline, .ctx = d, .role = read_role},
         {.path = "/api/feed", .serve = churn__dashboard_feed, .ctx = d, .role = read_role},
         {.path = "/api/summary", .serve = churn__dashboard_summary, .ctx = d, .role = read_role},
         {.path = "/api/trends", .serve = churn__dashboard_trends, .ctx = d, .role = read_role},

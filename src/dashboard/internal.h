@@ -6,13 +6,19 @@
 #ifndef CHURN_DASHBOARD_INTERNAL_H
 #define CHURN_DASHBOARD_INTERNAL_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "churn/admin.h"
 #include "churn/dashboard.h"
+#include "churn/lift.h"
 
 struct churn_dashboard {
     struct churn_services *svc;
+    pthread_mutex_t lift_mu; /* held while the lift is computed (lift.c) */
+    bool have_lift;          /* (lift_mu) */
+    struct churn_lift lift;  /* (lift_mu) the last one computed */
 };
 
 /* One embedded file: served at @path with @type. */
@@ -43,6 +49,38 @@ churn_admin_request_fn churn__dashboard_report;
 
 /* feed.c: GET /api/feed, the alert feed as server-sent events */
 churn_admin_request_fn churn__dashboard_feed;
+
+/* lift.c: GET /api/lift, the served model's lift and gains over the store (churn/lift.h) */
+churn_admin_request_fn churn__dashboard_lift;
+
+/* timeline.c: GET /api/timeline, a customer's history newest first (churn/timeline.h) */
+churn_admin_request_fn churn__dashboard_timeline;
+
+/**
+ * churn__dashboard_reply_json() - answer @doc (stolen) as JSON, or @status with
+ * {"error": @error} when @doc is NULL (panels.c).
+ */
+struct json_t;
+void churn__dashboard_reply_json(struct churn_admin_reply *reply, struct json_t *doc, int status,
+                                 const char *error);
+
+/**
+ * churn__dashboard_unknown_param() - true, with a 400 naming it sent, when the query has a
+ * parameter not among @known (@n names) (api.c).
+ */
+bool churn__dashboard_unknown_param(const struct churn_admin_request *req, const char *const *known,
+                                    size_t n, struct churn_admin_reply *reply);
+
+/** churn__dashboard_number() - @v as a JSON real, or null when it is not finite (panels.c). */
+struct json_t *churn__dashboard_number(double v);
+
+/**
+ * churn__dashboard_param_long() - query parameter @name as a whole number in [@lo, @hi] into
+ * *@out (untouched when absent); false, with a 400 naming it sent, when it is anything else
+ * (signs, spaces, trailing bytes, overflow included) (api.c).
+ */
+bool churn__dashboard_param_long(const struct churn_admin_request *r, const char *name, long lo,
+                                 long hi, long *out, struct churn_admin_reply *reply);
 
 /**
  * churn__dashboard_bad_request() - answer 400 with {"error": "<param>: <what>"}.

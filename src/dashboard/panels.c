@@ -5,7 +5,6 @@
  * from the outcome log (treated against holdout, the statistics of `churnctl report
  * outcomes`). Each answers JSON; numbers that do not exist (no decided outcome) are null.
  */
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,13 +16,15 @@
 #include "churn/score_index.h"
 #include "churn/service.h"
 #include "churn/snapshot.h"
+#include "churn/outcomes.h"
 #include "internal.h"
 
 #define JSON_TYPE          "application/json; charset=utf-8"
 #define TREND_DAYS_DEFAULT 90
 
-static void
-reply_json(struct churn_admin_reply *reply, json_t *doc, int status, const char *error)
+void
+churn__dashboard_reply_json(struct churn_admin_reply *reply, json_t *doc, int status,
+                            const char *error)
 {
     if (!doc) {
         doc = json_pack("{s:s}", "error", error);
@@ -36,8 +37,8 @@ reply_json(struct churn_admin_reply *reply, json_t *doc, int status, const char 
     json_decref(doc);
 }
 
-static json_t *
-number_or_null(double v)
+json_t *
+churn__dashboard_number(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
 }
@@ -57,11 +58,8 @@ churn__dashboard_summary(void *ctx, const struct churn_admin_request *r,
                          struct churn_admin_reply *reply)
 {
     struct churn_dashboard *d = ctx;
-    const char *bad = churn_admin_query_unknown(r, NULL, 0);
-    if (bad) {
-        churn__dashboard_bad_request(reply, bad, "unknown parameter");
+    if (churn__dashboard_unknown_param(r, NULL, 0, reply))
         return;
-    }
     struct churn_score_summary s;
     churn_score_index_summary(d->svc->scores, &s);
     json_t *by_risk = json_object(), *cells = json_array();
@@ -80,7 +78,7 @@ churn__dashboard_summary(void *ctx, const struct churn_admin_request *r,
     struct churn_daily_snapshot last;
     if (doc && d->svc->store && churn_snapshot_latest(d->svc->store, &last) == CHURN_OK)
         json_object_set_new(doc, "snapshot_taken_at_ms", json_integer(last.taken_at_ms));
-    reply_json(reply, doc, 500, "out of memory");
+    churn__dashboard_reply_json(reply, doc, 500, "out of memory");
 }
 
 static json_t *
@@ -109,24 +107,13 @@ churn__dashboard_trends(void *ctx, const struct churn_admin_request *r,
 {
     struct churn_dashboard *d = ctx;
     static const char *const known[] = {"days"};
-    const char *bad = churn_admin_query_unknown(r, known, 1);
-    if (bad) {
-        churn__dashboard_bad_request(reply, bad, "unknown parameter");
+    if (churn__dashboard_unknown_param(r, known, 1, reply))
         return;
-    }
     long days = TREND_DAYS_DEFAULT;
-    const char *v = churn_admin_query(r, "days");
-    if (v) {
-        char *end;
-        errno = 0;
-        days = strtol(v, &end, 10);
-        if (!*v || *end || errno || days < 1 || days > CHURN_SNAPSHOT_KEEP_DAYS_MAX) {
-            churn__dashboard_bad_request(reply, "days", "not a whole number from 1 to 3660");
-            return;
-        }
-    }
+    if (!churn__dashboard_param_long(r, "days", 1, CHURN_SNAPSHOT_KEEP_DAYS_MAX, &days, reply))
+        return;
     if (!d->svc->store) {
-        reply_json(reply, NULL, 503, "the store is not open yet");
+        churn__dashboard_reply_json(reply, NULL, 503, "the store is not open yet");
         return;
     }
     int32_t today = churn_day_of_ms(churn_now_ms());
@@ -138,7 +125,8 @@ churn__dashboard_trends(void *ctx, const struct churn_admin_request *r,
     for (size_t i = 0; arr && i < n; i++)
         json_array_append_new(arr, day_json(&list[i]));
     churn_free(list);
-    reply_json(reply, arr ? json_pack("{s:o}", "days", arr) : NULL, 500, churn_strerror(err));
+    churn__dashboard_reply_json(reply, arr ? json_pack("{s:o}", "days", arr) : NULL, 500,
+                                churn_strerror(err));
 }
 
 static json_t *
@@ -150,12 +138,12 @@ playbook_json(const struct churn_outcome_stats *s)
                   "treated_unknown", (json_int_t)s->treated_unknown, "control",
                   (json_int_t)s->control, "control_retained", (json_int_t)s->control_retained,
                   "control_unknown", (json_int_t)s->control_unknown);
-    json_object_set_new(o, "treated_rate", number_or_null(s->treated_rate));
-    json_object_set_new(o, "control_rate", number_or_null(s->control_rate));
-    json_object_set_new(o, "diff", number_or_null(s->diff));
-    json_object_set_new(o, "diff_low", number_or_null(s->diff_low));
-    json_object_set_new(o, "diff_high", number_or_null(s->diff_high));
-    json_object_set_new(o, "revenue_retained", number_or_null(s->revenue_retained));
+    json_object_set_new(o, "treated_rate", churn__dashboard_number(s->treated_rate));
+    json_object_set_new(o, "control_rate", churn__dashboard_number(s->control_rate));
+    json_object_set_new(o, "diff", churn__dashboard_number(s->diff));
+    json_object_set_new(o, "diff_low", churn__dashboard_number(s->diff_low));
+    json_object_set_new(o, "diff_high", churn__dashboard_number(s->diff_high));
+    json_object_set_new(o, "revenue_retained", churn__dashboard_number(s->revenue_retained));
     return o;
 }
 
@@ -165,13 +153,10 @@ churn__dashboard_playbooks(void *ctx, const struct churn_admin_request *r,
                            struct churn_admin_reply *reply)
 {
     struct churn_dashboard *d = ctx;
-    const char *bad = churn_admin_query_unknown(r, NULL, 0);
-    if (bad) {
-        churn__dashboard_bad_request(reply, bad, "unknown parameter");
+    if (churn__dashboard_unknown_param(r, NULL, 0, reply))
         return;
-    }
     if (!d->svc->store) {
-        reply_json(reply, NULL, 503, "the store is not open yet");
+        churn__dashboard_reply_json(reply, NULL, 503, "the store is not open yet");
         return;
     }
     struct churn_report_outcomes *out = churn_calloc(1, sizeof(*out));
@@ -183,5 +168,5 @@ churn__dashboard_playbooks(void *ctx, const struct churn_admin_request *r,
         arr ? json_pack("{s:o,s:I}", "playbooks", arr, "outcomes", (json_int_t)out->outcomes)
             : NULL;
     churn_free(out);
-    reply_json(reply, doc, 500, churn_strerror(err));
+    churn__dashboard_reply_json(reply, doc, 500, churn_strerror(err));
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "churn/alerts.h"
+#include "churn/alert_rules.h"
 #include "churn/alerts_hub.h"
 #include "churn/alerts_playbook.h"
 #include "churn/arena.h"

@@ -26,6 +26,8 @@
 #include <time.h>
 
 #include "churn/alerts.h"
+#include "churn/alert_rules.h"
+#include "churn/outcomes.h"
 #include "churn/alerts_hub.h"
 #include "churn/alerts_playbook.h"
 #include "churn/alloc.h"

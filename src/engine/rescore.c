@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "churn/alerts.h"
+#include "churn/alert_rules.h"
 #include "churn/alloc.h"
 #include "churn/clock.h"
 #include "churn/features.h"

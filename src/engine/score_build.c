@@ -19,6 +19,7 @@
 #include "churn/score.h"
 #include "churn/score_index.h"
 #include "churn/store.h"
+#include "churn/segments.h"
 
 #define POLL_MS 200 /* how often the builder looks for a new model or new cuts */
 

@@ -15,6 +15,7 @@
 
 #include "churn/alloc.h"
 #include "churn/hash.h"
+#include "churn/segments.h"
 
 #define LEVELS        24
 #define ORDERS        2
@@ -544,6 +545,42 @@ churn_score_index_remove(struct churn_score_index *idx, const char *customer_id)
     }
     pthread_rwlock_unlock(&idx->lock);
     return found;
+}
+
+/* Move @e to tiers @r and @v (its risk list, its cells). Write lock held. */
+static void
+retier_locked(struct churn_score_index *idx, struct entry *e, uint8_t r, uint8_t v)
+{
+    account(idx, e, -1);
+    if (r != e->risk) {
+        for (int o = 0; o < ORDERS; o++)
+            list_remove(&idx->lists[o][e->risk], o, e);
+        e->risk = r;
+        for (int o = 0; o < ORDERS; o++)
+            list_insert(&idx->lists[o][e->risk], o, e);
+    }
+    e->vtier = v;
+    e->changed = ++idx->sum.version; /* a listing in progress skips it: never listed twice */
+    account(idx, e, +1);
+}
+
+size_t
+churn_score_index_retier(struct churn_score_index *idx, const struct churn_segments *cuts)
+{
+    size_t moved = 0;
+    pthread_rwlock_wrlock(&idx->lock);
+    for (size_t b = 0; b < idx->n_buckets; b++) {
+        for (struct entry *e = idx->buckets[b]; e; e = e->hnext) {
+            uint8_t r = (uint8_t)churn_segments_risk_tier(cuts, e->probability);
+            uint8_t v = (uint8_t)churn_segments_value_tier(cuts, e->value);
+            if (r != e->risk || v != e->vtier) {
+                retier_locked(idx, e, r, v);
+                moved++;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&idx->lock);
+    return moved;
 }
 
 /* ---- reads ------------------------------------------------------------------------------- */

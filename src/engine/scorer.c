@@ -29,6 +29,7 @@
 #include "churn/score_keep.h"
 #include "churn/score_store.h"
 #include "churn/store.h"
+#include "churn/segments.h"
 
 /* The days a score looks ahead when the served model's file does not say (churnctl's default
  * training horizon). */
@@ -292,6 +293,11 @@ churn_scorer_set_segments(struct churn_scorer *sc, const struct churn_segments *
     v->older = atomic_load(&sc->cuts);
     v->version = v->older ? v->older->version + 1 : 1;
     atomic_store(&sc->cuts, v);
+    /* issue 15: the index follows at once (under mu, so the last cuts set are the ones it
+     * holds); a score built with the older cuts and put after this is re-tiered by
+     * index_feed() */
+    if (sc->index)
+        churn_score_index_retier(sc->index, &v->cuts);
     pthread_mutex_unlock(&sc->mu);
     return CHURN_OK;
 }
@@ -500,8 +506,19 @@ index_feed_score(struct churn_scorer *sc, const char *id, const struct churn_sco
     };
     snprintf(it.customer_id, sizeof(it.customer_id), "%s", id);
     snprintf(it.segment, sizeof(it.segment), "%s", s->segment);
-    if (churn_score_index_put(sc->index, &it) != CHURN_OK)
+    if (churn_score_index_put(sc->index, &it) != CHURN_OK) {
         churn_score_index_remove(sc->index, id); /* a score it refuses is not listed */
+        return;
+    }
+    /* issue 15: cuts set since this score was built were pushed to the index before this
+     * put may have landed: put it again with their tiers */
+    const struct cuts_version *cv = atomic_load(&sc->cuts);
+    if (cv->version != s->cuts_version) {
+        it.risk_tier = churn_segments_risk_tier(&cv->cuts, it.probability);
+        it.value_tier = churn_segments_value_tier(&cv->cuts, it.value);
+        if (churn_score_index_put(sc->index, &it) != CHURN_OK)
+            churn_score_index_remove(sc->index, id);
+    }
 }
 
 /* index_feed_score() of @rec's score @s, with the record's own churn mark and segment. */

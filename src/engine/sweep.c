@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "churn/alerts.h"
+#include "churn/segments.h"
 #include "churn/alloc.h"
 #include "churn/clock.h"
 #include "churn/log.h"

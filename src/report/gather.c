@@ -14,6 +14,7 @@
 #include "churn/clock.h"
 #include "churn/features.h"
 #include "churn/store.h"
+#include "churn/segments.h"
 #include "internal.h"
 
 enum { DIM_PLAN, DIM_SEGMENT, DIM_TENURE, DIM_REASON };

@@ -9,6 +9,7 @@
 #include "churn/alloc.h"
 #include "churn/report.h"
 #include "churn/store.h"
+#include "churn/outcomes.h"
 
 struct collect {
     struct churn_outcome_record *recs;

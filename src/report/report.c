@@ -16,6 +16,7 @@
 #include "churn/features.h"
 #include "churn/registry.h"
 #include "churn/store.h"
+#include "churn/outcomes.h"
 #include "internal.h"
 
 #define DEFAULT_TITLE "Customer retention report"

@@ -68,9 +68,18 @@ match1_of(const struct tok_form *x, bool use_stem)
     return use_stem ? &x->w.stem_match : &x->w.surf;
 }
 
+/* Is @x the Korean softener 좀 ("please", "a bit"), which chat puts inside request phrases
+ * (상담원 좀 연결해 주세요, 자동갱신 좀 꺼 주세요)? A phrase match steps over it. */
+static inline bool
+is_softener(const struct tok_form *x)
+{
+    return x->surf_len == 3 && memcmp(x->surf, "\xec\xa2\x80" /* 좀 */, 3) == 0;
+}
+
 /* Continue a match in @t from form @i, whose one-word key starts a longer phrase, while a
- * phrase is still possible; returns the words of the longest entry (@best when none longer).
- * Out of line: most words start no phrase, and match_at() stays small. */
+ * phrase is still possible; returns the forms the longest entry spans (@best when none
+ * longer), a 좀 inside it included. Out of line: most words start no phrase, and match_at()
+ * stays small. */
 static __attribute__((noinline)) size_t
 match_phrase(const struct churn_sentiment *s, const struct churn__lex_table *t,
              const struct tok_form *f, size_t nf, size_t i, bool use_stem, size_t best,
@@ -80,9 +89,14 @@ match_phrase(const struct churn_sentiment *s, const struct churn__lex_table *t,
     uint32_t lens[CHURN_SENTIMENT_MAX_PHRASE_WORDS];
     uint64_t h;
     forms[0] = form_of(&f[i], use_stem, &lens[0], &h);
-    for (size_t k = 1; k < CHURN_SENTIMENT_MAX_PHRASE_WORDS && i + k < nf; k++) {
-        const struct tok_form *x = &f[i + k];
-        if (x->clause != f[i].clause || !match1_of(x, use_stem)->later)
+    size_t k = 1;
+    for (size_t j = 1; k < CHURN_SENTIMENT_MAX_PHRASE_WORDS && i + j < nf; j++) {
+        const struct tok_form *x = &f[i + j];
+        if (x->clause != f[i].clause)
+            break;
+        if (s->korean && is_softener(x) && i + j + 1 < nf)
+            continue;
+        if (!match1_of(x, use_stem)->later)
             break;
         uint64_t wh;
         forms[k] = form_of(x, use_stem, &lens[k], &wh);
@@ -91,11 +105,12 @@ match_phrase(const struct churn_sentiment *s, const struct churn__lex_table *t,
         if (!sl)
             break;
         if (sl->entry >= 0) {
-            best = k + 1;
+            best = j + 1;
             *entry = sl->entry;
         }
         if (!sl->prefix)
             break;
+        k++;
     }
     return best;
 }
@@ -111,7 +126,8 @@ match_at(const struct churn_sentiment *s, const struct churn__lex_table *t,
         best = 1;
         *entry = m->entry;
     }
-    if (!m->prefix || i + 1 >= nf || !match1_of(&f[i + 1], use_stem)->later)
+    if (!m->prefix || i + 1 >= nf ||
+        !(match1_of(&f[i + 1], use_stem)->later || (s->korean && is_softener(&f[i + 1]))))
         return best;
     return match_phrase(s, t, f, nf, i, use_stem, best, entry);
 }
@@ -195,12 +211,17 @@ suffix_negation(struct item *items, size_t n_items, size_t i, double v, bool int
 
 /* Korean: an intent item whose last word is in the past adnominal form (-한, -된, -던) with a
  * word after it in its clause describes what happened, it intends nothing (탈퇴한 친구,
- * 해지했던 계정, 해지한 줄 알았는데); the future form (탈퇴할 거예요) is still intent. */
+ * 해지했던 계정, 해지한 줄 알았는데); the future form (탈퇴할 거예요) is still intent. So is a
+ * past event reported as said or heard (친구가 탈퇴했다고 하던데, 해지했대요) or told as the
+ * background of a clause (해지했는데 아직 결제돼요, 담당자가 얘기했는데); the present quotative
+ * (해지한다고 몇 번 말했어요) is still the customer's own intent. */
 static bool
 ko_past_mention(const struct item *items, size_t n_items, const struct tok_form *f, size_t i)
 {
     const struct item *it = &items[i];
     const struct tok_form *x = &f[it->last];
+    if (x->kind == CHURN_TOK_WORD && churn__ko_past_event(x->surf, x->surf_len))
+        return true;
     if (i + 1 >= n_items || items[i + 1].clause != it->clause ||
         f[items[i + 1].first].kind != CHURN_TOK_WORD || x->surf_len <= 3)
         return false;

@@ -323,6 +323,11 @@ enum churn_err churn__ko_split_spacing(const struct churn_sentiment *s, struct c
 /* Does the Korean word @word end in a contrastive connective ending (-지만, -는데, -은데)? */
 bool churn__ko_contrast_ending(const char *word, size_t len);
 
+/* Does the Korean word @word tell a past event rather than intend one: a past tense before the
+ * quotative -다고/-다는/-다던, the hearsay -대 (해지했다고, 탈퇴했대요) or the connectives
+ * -는데/-고/-지만 (해지했는데, 얘기했는데)? */
+bool churn__ko_past_event(const char *word, size_t len);
+
 /* The calling thread's state for @s, created on first use; NULL when @s does not stem or
  * there is no memory. */
 struct churn__thread *churn__thread_get(const struct churn_sentiment *s);

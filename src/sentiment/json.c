@@ -44,14 +44,27 @@ put(struct jw *w, const char *s, size_t n)
 
 #define PUT_LIT(w, s) put((w), (s), sizeof(s) - 1)
 
-/* Decimal digits of @m (< 2^63) right-aligned ending at @end; returns where they start. */
+/* Decimal digits of @m right-aligned ending at @end; returns where they start. Two digits
+ * per division (a computed score has 17). */
 static char *
 utoa_back(uint64_t m, char *end)
 {
-    do {
-        *--end = (char)('0' + m % 10);
-        m /= 10;
-    } while (m);
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
+                                   "31323334353637383940414243444546474849505152535455565758596061"
+                                   "62636465666768697071727374757677787980818283848586878889909192"
+                                   "93949596979899";
+    while (m >= 100) {
+        const char *p = pairs + 2 * (m % 100);
+        m /= 100;
+        *--end = p[1];
+        *--end = p[0];
+    }
+    if (m >= 10) {
+        *--end = pairs[2 * m + 1];
+        *--end = pairs[2 * m];
+    } else {
+        *--end = (char)('0' + m);
+    }
     return end;
 }
 
@@ -210,6 +223,33 @@ short_fixed(double v, bool as_float, char *out)
     return shortest_fixed(v, b, 17, out);
 }
 
+/* The text of @v when it is a decimal of at most four places below 1e9 in magnitude (a
+ * lexicon valence, a weight, a confidence: most numbers of an analysis but its four scores),
+ * else 0; @as_float: it must read back as the float @v. The integer m nearest v x 10^k, for
+ * the fewest places k first, is the answer when m / 10^k is @v: m and 10^k are exact, so
+ * their quotient is @v's decimal rounded once, as strtod rounds the text; for a float the
+ * quotient is never near enough a float's rounding midpoint (a decimal of four places is at
+ * least 2^-38 of its value away unless on it) for the second rounding to differ from strtof. */
+static size_t
+short_decimal(double v, bool as_float, char *out)
+{
+    static const double p10[] = {1, 10, 100, 1000, 10000};
+    double a = fabs(v);
+    if (!(a < 1e9))
+        return 0;
+    /* a computed score is turned away at once: v x 10^4 is no integer (to within v's own
+     * precision, 2^-52 or the float's 2^-23, times the rounding of the product) */
+    double m4 = a * 1e4, r4 = (double)(uint64_t)(m4 + 0.5); /* below 2^53: exact */
+    if (fabs(m4 - r4) > m4 * (as_float ? 0x1p-22 : 0x1p-50))
+        return 0;
+    for (int k = 0; k < 5; k++) {
+        double m = (double)(uint64_t)(a * p10[k] + 0.5), q = m / p10[k];
+        if (as_float ? (float)q == (float)a : q == a)
+            return fixed_text(v < 0, (uint64_t)m, k, out);
+    }
+    return 0;
+}
+
 /* Copy the short NUL-terminated @s (at most 4 characters) to @out; its length. */
 static size_t
 literal(const char *s, char *out)
@@ -226,7 +266,10 @@ churn_json_double(double v, char *out)
         return literal("null", out);
     if (v == 0)
         return literal(signbit(v) ? "-0" : "0", out);
-    size_t n = short_fixed(v, false, out);
+    size_t n = short_decimal(v, false, out);
+    if (n)
+        return n;
+    n = short_fixed(v, false, out);
     if (n)
         return n;
     for (int p = 15; p <= 17; p++) { /* very large or very small: exponent form */
@@ -244,7 +287,10 @@ churn_json_float(float v, char *out)
         return literal("null", out);
     if (v == 0)
         return literal(signbit(v) ? "-0" : "0", out);
-    size_t n = short_fixed(v, true, out);
+    size_t n = short_decimal(v, true, out);
+    if (n)
+        return n;
+    n = short_fixed(v, true, out);
     if (n)
         return n;
     for (int p = 6; p <= 9; p++) {
@@ -277,7 +323,7 @@ put_uint(struct jw *w, uint64_t v)
     put(w, s, (size_t)(b + sizeof(b) - s));
 }
 
-static void
+static inline void
 put_u16_escape(struct jw *w, uint32_t u)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -308,6 +354,13 @@ put_string(struct jw *w, const char *s, size_t n)
                 put_u16_escape(w, c);
             }
             i++;
+        } else if ((c & 0xf0) == 0xe0 && i + 2 < n && ((unsigned char)s[i + 1] & 0xc0) == 0x80 &&
+                   ((unsigned char)s[i + 2] & 0xc0) == 0x80) {
+            /* three bytes (Hangul, most of the BMP), decoded here: the text is valid UTF-8 */
+            put_u16_escape(w, (uint32_t)(c & 0x0f) << 12 |
+                                  (uint32_t)((unsigned char)s[i + 1] & 0x3f) << 6 |
+                                  ((unsigned char)s[i + 2] & 0x3f));
+            i += 3;
         } else {
             size_t adv;
             uint32_t cp = churn__utf8_decode((const unsigned char *)s + i, n - i, &adv);

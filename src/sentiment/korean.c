@@ -59,7 +59,7 @@ enum {
     V_EU = 18,
     V_I = 20
 };
-enum { T_NONE = 0, T_N = 4, T_R = 8, T_M = 16, T_B = 17, T_SS = 20 };
+enum { T_NONE = 0, T_N = 4, T_R = 8, T_M = 16, T_B = 17, T_SS = 20, T_NG = 21 };
 
 static bool
 is_syl(uint32_t c)
@@ -132,8 +132,9 @@ struct suffix {
 };
 
 /* what a suffix follows: anything, a consonant, a vowel, a vowel or ㄹ, the 아/어 form, one of
- * the stems 있, 없 (the question 있나요, 없나요; 화나요 and 짜증나요 are 나다) */
-enum { A, C, V, R, F, Q };
+ * the stems 있, 없 (the question 있나요, 없나요; 화나요 and 짜증나요 are 나다), the past tail ㅆ
+ * (the hearsay 했대요; 기대, 상대, 절대 are nouns) */
+enum { A, C, V, R, F, Q, S };
 
 #define P(s, r, f)                                                                                 \
     {                                                                                              \
@@ -175,7 +176,8 @@ static const struct suffix suffixes[] = {
     E("더라고요"), E("더라구요"), E("더라고"), E("더라"), E("거든요"), E("거든"), E("잖아요"), E("잖아"), E("니까"),
     E("니까요"), E("으니까"), E("니깐"), E("으니깐"), E("으니"), E("니"), E("면"), E("으면"), E("면요"), E("려고"),
     E("려고요"), E("려구요"), E("으려고"), E("으려고요"), E("려면"), E("으려면"), E("게"), E("게요"), E("다"), E("는다"),
-    E("ㄴ다"), E("다고"), E("다고요"), E("다구요"), E("다면"), E("는다고"), E("ㄴ다고"), E("냐고"), E("자고"),
+    E("ㄴ다"), E("다고"), E("다고요"), E("다구요"), E("다는"), E("다던"), E("다던데"), E("다던데요"),
+    {"대요", SUF_PLAIN, 1, S}, {"대", SUF_PLAIN, 1, S}, E("다면"), E("는다고"), E("ㄴ다고"), E("냐고"), E("자고"),
     E("냐"), {"나요", SUF_PLAIN, 1, Q}, E("는가요"), E("은가요"), E("ㄴ가요"), E("는지"), E("은지"), E("ㄴ지"), E("을지"), E("ㄹ지"), E("도록"), E("세요"), E("으세요"), E("셔요"),
     E("시죠"), E("십시오"), E("으십시오"), E("십니다"), E("으십니다"), E("던"), E("을게요"), E("ㄹ게요"), E("을게"),
     E("ㄹ게"), E("을까요"), E("ㄹ까요"), E("을까"), E("ㄹ까"), E("을래요"), E("ㄹ래요"), E("을래"), E("ㄹ래"), E("을수록"),
@@ -247,6 +249,8 @@ follows_ok(uint32_t c, int f)
         return inf_form(c);
     if (f == Q)
         return c == 0xc788 /* 있 */ || c == 0xc5c6 /* 없 */;
+    if (f == S)
+        return tail(c) == T_SS;
     int t = tail(c);
     return f == C ? t != T_NONE : f == V ? t == T_NONE : (t == T_NONE || t == T_R);
 }
@@ -430,21 +434,29 @@ strip_bare_tail(struct word *w)
     return false;
 }
 
-/* Does @w end in a contracted 아/어 form with no ending after it, one written before a
- * separate auxiliary (해지해 주세요, 바꿔 주세요, 깨져 있어요)? Only the unambiguous
- * contractions: 해, ㅝ (바꿔, 미뤄), ㅙ (돼) and ㅕ after ㅈ/ㅊ/ㅋ/ㅎ (깨져, 다쳐, 켜); not ㅘ,
- * which ends nouns (전화, 영화). */
+/* Does @w end in a 아/어 form with no ending after it, one written before a separate
+ * auxiliary (해지해 주세요, 바꿔 주세요, 끊어 주세요, 꺼 주세요, 깨져 있어요) or ending a casual
+ * sentence (너무 늦어, 좋아)? Only the unambiguous forms: 해, ㅝ (바꿔, 미뤄), ㅙ (돼), ㅕ after
+ * ㅈ/ㅊ/ㅋ/ㅎ (깨져, 다쳐, 켜), 아/어 after a syllable closed by a consonant other than ㄴ or ㅇ
+ * (받아, 끊어, 괜찮아: nouns end in 영어, 단어, 용어), a one-syllable ㅡ-dropping form (꺼, 써);
+ * not ㅘ, which ends nouns (전화, 영화). */
+static bool eu_elided(const struct word *w, size_t i);
+
 static bool
 bare_inf(const struct word *w)
 {
+    if (w->n == 1 && eu_elided(w, 0))
+        return true; /* 꺼 (주세요), 써 (주세요); 벌써, 오빠, 달러 are words */
     if (w->n < 2 || !is_syl(w->cp[w->n - 1]) || !is_syl(w->cp[w->n - 2]))
         return false;
     uint32_t c = w->cp[w->n - 1];
     int l = lead(c), v = vowel(c);
     if (tail(c) != T_NONE)
         return false;
+    int pt = tail(w->cp[w->n - 2]);
     return (l == L_H && v == V_AE) || v == V_WO || v == V_WAE ||
-           (v == V_YEO && (l == L_J || l == L_C || l == L_K || l == L_H));
+           (v == V_YEO && (l == L_J || l == L_C || l == L_K || l == L_H)) ||
+           (l == L_NG && (v == V_A || v == V_EO) && pt != T_NONE && pt != T_N && pt != T_NG);
 }
 
 /* Is the syllable at @i the 아/어 form of a 르-irregular verb (불러 of 부르다, 골라 of 고르다)? */
@@ -469,7 +481,22 @@ inf_form_at(const struct word *w, size_t i)
            (vowel(c) == V_A || vowel(c) == V_EO);
 }
 
-/* Auxiliary verbs in one word: 해주 → 하, 해드리 → 하, 해보 → 하, 하고싶 → 하, 하고있 → 하. */
+/* Is the syllable at @i the 아/어 form of a stem whose ㅡ drops (꺼 of 끄다, 써 of 쓰다, 아파 of
+ * 아프다)? Only before an auxiliary in the same word (꺼주세요): alone, 커 or 파 may be a word. */
+static bool
+eu_elided(const struct word *w, size_t i)
+{
+    uint32_t c = w->cp[i];
+    if (!is_syl(c) || tail(c) != T_NONE)
+        return false;
+    int l = lead(c), v = vowel(c);
+    if (v == V_EO && (l == L_SS || l == L_GG || l == L_DD || l == L_K))
+        return true;
+    return i >= 1 && (l == L_P || l == L_BB) && (v == V_A || v == V_EO);
+}
+
+/* Auxiliary verbs in one word: 해주 → 하, 해드리 → 하, 해보 → 하, 꺼주 → 끄, 하고싶 → 하,
+ * 하고있 → 하. */
 static bool
 strip_auxiliary(struct word *w)
 {
@@ -479,7 +506,8 @@ strip_auxiliary(struct word *w)
         uint32_t a[2];
         size_t m = decode_word(after_inf[i], strlen(after_inf[i]), a, 2);
         if (w->n > m && memcmp(&w->cp[w->n - m], a, m * sizeof(a[0])) == 0 &&
-            (inf_form(w->cp[w->n - m - 1]) || r_irregular(w, w->n - m - 1))) {
+            (inf_form(w->cp[w->n - m - 1]) || r_irregular(w, w->n - m - 1) ||
+             eu_elided(w, w->n - m - 1))) {
             w->n -= m;
             uncontract(w);
             return true;
@@ -725,4 +753,31 @@ churn__ko_contrast_ending(const char *word, size_t len)
     const unsigned char *u = (const unsigned char *)word + len - 6;
     uint32_t prev = (uint32_t)(u[0] & 0x0f) << 12 | (uint32_t)(u[1] & 0x3f) << 6 | (u[2] & 0x3f);
     return (u[0] & 0xf0) == 0xe0 && is_syl(prev) && tail(prev) == T_N;
+}
+
+/* Endings that, after a past tense, tell a past event rather than intend one: the quotative
+ * -다고/-다는/-다던 and the hearsay -대(요) (what was said or heard), and the connectives
+ * -는데/-고/-지만 (the background of what follows: 해지했는데 아직 결제돼요). */
+static const struct {
+    const char *text;
+    size_t len;
+} past_event_endings[] = {ENDING("다고"),   ENDING("다고요"),   ENDING("다는"), ENDING("다던"),
+                          ENDING("다던데"), ENDING("다던데요"), ENDING("대"),   ENDING("대요"),
+                          ENDING("는데"),   ENDING("는데요"),   ENDING("고"),   ENDING("지만"),
+                          ENDING("지만요")};
+
+bool
+churn__ko_past_event(const char *word, size_t len)
+{
+    for (size_t i = 0; i < sizeof(past_event_endings) / sizeof(past_event_endings[0]); i++) {
+        size_t m = past_event_endings[i].len;
+        if (len < m + 3 || memcmp(word + len - m, past_event_endings[i].text, m) != 0)
+            continue;
+        const unsigned char *u = (const unsigned char *)word + len - m - 3;
+        uint32_t prev =
+            (uint32_t)(u[0] & 0x0f) << 12 | (uint32_t)(u[1] & 0x3f) << 6 | (u[2] & 0x3f);
+        if ((u[0] & 0xf0) == 0xe0 && is_syl(prev) && tail(prev) == T_SS)
+            return true;
+    }
+    return false;
 }

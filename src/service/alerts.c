@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "churn/alerts.h"
+#include "churn/segments.h"
 #include "churn/alerts_hub.h"
 #include "churn/hash.h"
 #include "churn/alloc.h"

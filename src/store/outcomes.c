@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "churn/store.h"
+#include "churn/outcomes.h"
 #include "store_internal.h"
 #include "store_lmdb.h"
 

@@ -15,6 +15,7 @@
 #include "churn/clock.h"
 #include "churn/features.h"
 #include "churn/model_inputs.h"
+#include "churn/segments.h"
 
 struct scoring {
     const struct churn_backtest_options *o;

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "churn/alloc.h"
 #include "churn/clock.h"
@@ -25,19 +26,25 @@
 #define BLEND_STEPS           19 /* weights 0.05, 0.10, ..., 0.95 */
 #define EARLY_STOPPING_ROUNDS 20
 
-/* A tree candidate: depth, learning rate, minimum child weight, at most this many trees
- * (early stopping picks the number), row and column fraction per tree. */
+/* A tree candidate: depth, leaves (0: 2^depth; fewer grow best-first, the deepest where the
+ * loss falls most), learning rate, minimum child weight, at most this many trees (early
+ * stopping picks the number), row and column fraction per tree. */
 struct tree_shape {
-    unsigned depth;
+    unsigned depth, leaves;
     double eta, mcw;
     unsigned trees;
     double subsample, colsample;
 };
 
-/* Most generally useful first: shallow, moderately shrunk trees; then the extremes. */
+/* Most generally useful first: 31 leaves grown best-first at a small learning rate (the
+ * shape of sklearn's HistGradientBoosting; alone it beat the prospective reference on all six
+ * backtests of docs/BENCHMARKS.md, where the grid's choice missed one), shallow, moderately
+ * shrunk trees; then the extremes. */
 static const struct tree_shape grid[] = {
-    {3, 0.1, 1, 400, 1, 1},      {4, 0.05, 5, 600, 1, 1},      {2, 0.1, 1, 600, 1, 1},
-    {6, 0.05, 5, 600, 0.8, 0.8}, {8, 0.05, 10, 600, 0.8, 0.8}, {3, 0.05, 10, 800, 0.8, 0.5},
+    {16, 31, 0.05, 1, 400, 1, 1},    {3, 0, 0.1, 1, 400, 1, 1},
+    {4, 0, 0.05, 5, 600, 1, 1},      {2, 0, 0.1, 1, 600, 1, 1},
+    {6, 0, 0.05, 5, 600, 0.8, 0.8},  {8, 0, 0.05, 10, 600, 0.8, 0.8},
+    {3, 0, 0.05, 10, 800, 0.8, 0.5},
 };
 #define GRID_N (sizeof(grid) / sizeof(grid[0]))
 
@@ -56,6 +63,7 @@ struct search {
     double *t_lr, *t_gb, *t_cur, *t_mix; /* margins of each holdout time's rows */
     double best_trees_auc;               /* the selection score of the trees kept in oof_gb */
     int64_t t0;
+    double budget_t0; /* search_clock_s() at the start */
     struct churn__tctx ctx;
 };
 
@@ -66,7 +74,7 @@ tree_options(const struct churn_train_options *o, const struct tree_shape *g,
     *t = *o;
     t->algo = CHURN_TRAIN_GBDT;
     t->max_depth = g->depth;
-    t->max_leaves = 1u << g->depth;
+    t->max_leaves = g->leaves ? g->leaves : 1u << g->depth;
     t->learning_rate = g->eta;
     t->min_child_weight = g->mcw;
     t->n_trees = g->trees;
@@ -78,7 +86,10 @@ tree_options(const struct churn_train_options *o, const struct tree_shape *g,
 static void
 name_trees(char *buf, size_t len, const struct churn_train_options *t, const char *how)
 {
-    snprintf(buf, len, "gbdt depth %u, eta %g, mcw %g, %s%u trees%s", t->max_depth,
+    char leaves[32] = ""; /* named when fewer than the depth allows */
+    if (t->max_depth < 31 && t->max_leaves && t->max_leaves < 1u << t->max_depth)
+        snprintf(leaves, sizeof(leaves), ", %u leaves", t->max_leaves);
+    snprintf(buf, len, "gbdt depth %u%s, eta %g, mcw %g, %s%u trees%s", t->max_depth, leaves,
              t->learning_rate, t->min_child_weight, t->early_stopping ? "<= " : "", t->n_trees,
              how);
 }
@@ -269,11 +280,25 @@ plan_holdouts(struct search *s)
     s->by_newest = s->n_hold > 0;
 }
 
+/* The budget's clock: the CPU time this process has used, in seconds, over the training
+ * threads. On an idle machine that is about the wall time of the search; on a busy one it still
+ * counts only the search's own work, so the same data gives the same search, and the same
+ * model, whatever else the machine runs (a wall-clock budget chose a worse model by 0.037 of
+ * prospective AUC at load 10 on 2 cores: docs/BENCHMARKS.md). */
+static double
+search_clock_s(const struct search *s)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    unsigned threads = s->o->threads ? s->o->threads : 1;
+    return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9) / threads;
+}
+
 static bool
 over_budget(const struct search *s)
 {
     double budget = s->o->time_budget_s;
-    return budget > 0 && (double)(churn_mono_ns() - s->t0) / 1e9 >= budget;
+    return budget > 0 && search_clock_s(s) - s->budget_t0 >= budget;
 }
 
 /* Tree candidates 1.. in order while the budget lasts; the best of them is kept in
@@ -417,6 +442,7 @@ churn_train_select(const struct churn_dataset *ds, const struct churn_train_opti
         .t0 = churn_mono_ns(),
         .ctx = ctx,
     };
+    s.budget_t0 = search_clock_s(&s);
     enum churn_err err;
     if (!res || !s.fold || !s.oof_lr || !s.oof_gb || !s.oof_cur || !s.mix || !s.p || !s.y ||
         !s.cv || !s.t_lr || !s.t_gb || !s.t_cur || !s.t_mix) {

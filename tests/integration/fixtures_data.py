@@ -7,13 +7,15 @@ Imported by those test modules (fixtures are re-exported with `from fixtures_dat
   model, common), one namespace.
 - `demo_store` (session): a synth store of 2,000 customers over 365 days and two models
   trained on it with churnctl (logistic regression and gradient-boosted trees: two
-  versions), built once per session.
+  versions), built once per run: the xdist workers of one run share it (the first to ask
+  builds it under a lock, the others wait and reuse it; it is read, never written).
 - `start_on_store()`: start a churnd (through the harness's factory) on a private copy of a
   store, optionally with --model.
 - event builders, the model-file checksum (so that a test can write a file that is
   well-formed except for one deliberate fault), `mdb_dump` of a data directory.
 """
 
+import fcntl
 import importlib
 import json
 import os
@@ -66,13 +68,36 @@ def demo_store(churnctl_bin, tmp_path_factory):
     """(store dir, logistic model path, gbdt model path), built once per session. Servers
     must run on a copy (start_on_store): the store itself is shared."""
     if churnctl_bin not in _DEMO:
-        _DEMO[churnctl_bin] = _build_demo(churnctl_bin, tmp_path_factory)
+        _DEMO[churnctl_bin] = _shared_demo(churnctl_bin, tmp_path_factory)
     return _DEMO[churnctl_bin]
 
 
-def _build_demo(churnctl_bin, tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("demo"))
+def _shared_demo(churnctl_bin, tmp_path_factory):
+    """The demo of this run: built by the first xdist worker that asks (the others wait on
+    the lock), or by this process alone outside xdist."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        return _build_demo(churnctl_bin, str(tmp_path_factory.mktemp("demo")))
+    d = tmp_path_factory.getbasetemp().parent / f"demo-{run}"
+    d.mkdir(exist_ok=True)
+    with open(d / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (d / "built").exists():
+            return _demo_paths(str(d))
+        demo = _build_demo(churnctl_bin, str(d))
+        (d / "built").write_text("")
+        return demo
+
+
+def _demo_paths(d):
+    return types.SimpleNamespace(store=os.path.join(d, "store"),
+                                 logreg=os.path.join(d, "model-logreg.json"),
+                                 gbdt=os.path.join(d, "model-gbdt.json"), dir=d)
+
+
+def _build_demo(churnctl_bin, d):
     store = os.path.join(d, "store")
+    shutil.rmtree(store, ignore_errors=True)  # a worker that failed half-way left it
     synth = tool_path(churnctl_bin, "synth", "synth")
     r = subprocess.run([synth, "--customers", str(SYNTH_CUSTOMERS), "--days", str(SYNTH_DAYS),
                         "--store", store], capture_output=True, text=True, timeout=600)
@@ -85,7 +110,7 @@ def _build_demo(churnctl_bin, tmp_path_factory):
                            capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, f"churnctl train failed:\n{r.stdout}\n{r.stderr}"
         models.append(out)
-    return types.SimpleNamespace(store=store, logreg=models[0], gbdt=models[1], dir=d)
+    return _demo_paths(d)
 
 
 def start_on_store(factory, store=None, model=None, args=()):

@@ -345,15 +345,20 @@ def test_server_mode(churnctl_bin, server, stubs, tmp_path):
 
 # ---- interrupted imports ---------------------------------------------------------------------
 
+SYNTH_FILE_CUSTOMERS = 1500
+
+
 @pytest.fixture(scope="module")
 def synth_file(churnctl_bin, tmp_path_factory):
-    """JSON Lines of 3000 synthetic customers (about 800k lines), generated once."""
+    """JSON Lines of SYNTH_FILE_CUSTOMERS synthetic customers (about 400k lines: an import
+    interrupted after 20,000 rows is far from its end), generated once."""
     synth = os.environ.get("SYNTH") or os.path.join(os.path.dirname(churnctl_bin), "synth",
                                                     "synth")
     if not os.access(synth, os.X_OK):
         pytest.skip(f"no synth program at {synth} (set SYNTH)")
     path = str(tmp_path_factory.mktemp("synth") / "synth.jsonl")
-    r = subprocess.run([synth, "--customers", "3000", "--seed", "7", "--jsonl", path],
+    r = subprocess.run([synth, "--customers", str(SYNTH_FILE_CUSTOMERS), "--seed", "7", "--jsonl",
+                        path],
                        capture_output=True, text=True, timeout=TIMEOUT_S)
     assert r.returncode == 0, r.stderr
     return path
@@ -379,7 +384,8 @@ def interrupt_after(churnctl_bin, args, sig, min_rows=20000):
     return p.returncode, out.decode(), (seen + err).decode("utf-8", "replace")
 
 
-def sample_ids(n=3000, step=157):
+def sample_ids(n=None, step=79):
+    n = n or SYNTH_FILE_CUSTOMERS
     return [f"cust-{i:07d}" for i in range(0, n, step)]
 
 

@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include "churn/alerts.h"
+#include "churn/segments.h"
+#include "churn/alert_rules.h"
+#include "churn/outcomes.h"
 #include "churn/alerts_hub.h"
 #include "churn/alerts_index.h"
 #include "churn/alerts_playbook.h"

@@ -20,6 +20,7 @@
 #include "churn/clock.h"
 #include "churn/snapshot.h"
 #include "churn/store.h"
+#include "churn/alert_rules.h"
 #include "../../src/engine/alert_engine.h" /* the engine's state blob */
 
 #define DAY CHURN_MS_PER_DAY

@@ -207,6 +207,28 @@ static const struct form forms[] = {
     {"환불했어요", "환불"},
     {"취소했어요", "취소"},
     {"해지했어요", "해지"},
+    /* the hearsay -대(요) after a past tense, the quotative -다는/-다던 (not the nouns 기대, 상대)
+     */
+    {"탈퇴했대요", "탈퇴"},
+    {"해지했대", "해지"},
+    {"해지했다던데", "해지"},
+    {"기대", "기대"},
+    {"상대", "상대"},
+    {"절대", "절대"},
+    /* an auxiliary after a ㅡ-dropping 아/어 form; the bare 아/어 form before a separate one */
+    {"꺼주세요", "끄"},
+    {"써주세요", "쓰"},
+    {"꺼", "끄"},
+    {"써", "쓰"},
+    {"끊어", "끊"},
+    {"받아", "받"},
+    {"괜찮아", "괜찮"},
+    {"늦어", "늦"},
+    {"영어", "영어"},
+    {"단어", "단어"},
+    {"벌써", "벌써"},
+    {"오빠", "오빠"},
+    {"달러", "달러"},
     {"탈퇴했어요", "탈퇴"},
     {"결제했어요", "결제"},
     {"주문했어요", "주문"},
@@ -433,6 +455,28 @@ static const struct form forms[] = {
     {"나빠졌어요", "나쁘"},
     {"나빠지네요", "나쁘"},
     {"해지했어요", "해지"},
+    /* the hearsay -대(요) after a past tense, the quotative -다는/-다던 (not the nouns 기대, 상대)
+     */
+    {"탈퇴했대요", "탈퇴"},
+    {"해지했대", "해지"},
+    {"해지했다던데", "해지"},
+    {"기대", "기대"},
+    {"상대", "상대"},
+    {"절대", "절대"},
+    /* an auxiliary after a ㅡ-dropping 아/어 form; the bare 아/어 form before a separate one */
+    {"꺼주세요", "끄"},
+    {"써주세요", "쓰"},
+    {"꺼", "끄"},
+    {"써", "쓰"},
+    {"끊어", "끊"},
+    {"받아", "받"},
+    {"괜찮아", "괜찮"},
+    {"늦어", "늦"},
+    {"영어", "영어"},
+    {"단어", "단어"},
+    {"벌써", "벌써"},
+    {"오빠", "오빠"},
+    {"달러", "달러"},
     /* honorific titles after a noun of two syllables or more */
     {"상담원님", "상담원"},
     {"상담원님께", "상담원"},
@@ -645,6 +689,75 @@ Test(korean, a_past_intent_before_a_noun_is_a_mention)
     cr_expect(analyze("탈퇴할 거예요").churn_intent, "the future form is intent");
     cr_expect(analyze("그냥 탈퇴한다고요").churn_intent, "no noun after it");
     cr_expect(analyze("해킹당한 계정이에요").hard_trigger, "hard triggers are never mentions");
+}
+
+Test(korean, a_past_event_told_or_heard_is_a_mention)
+{
+    struct churn_sentiment_result r = analyze("친구가 탈퇴했다고 하던데 쿠폰은 어떻게 되나요");
+    cr_expect_not(r.churn_intent, "탈퇴했다고 하던데: what a friend did");
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "탈퇴");
+    cr_assert_not_null(e);
+    cr_expect(e->flags & CHURN_EVIDENCE_F_INTENT_SUPPRESSED);
+    cr_expect_not(analyze("언니가 탈퇴했대요").churn_intent, "the hearsay -대요");
+    cr_expect_not(analyze("해지했다는 문자를 받았어요").churn_intent);
+    cr_expect_not(analyze("해지했는데 아직도 결제가 돼요").churn_intent, "the past connective");
+    cr_expect_not(analyze("담당자가 얘기했는데 아직 처리가 안 됐어요").human_requested,
+                  "what an agent said is no request for one");
+    cr_expect(analyze("탈퇴하고 싶어요").churn_intent, "the present -고 is intent");
+    cr_expect(analyze("해지한다고 벌써 세 번이나 말했어요").churn_intent,
+              "the present quotative is the customer's own intent");
+    cr_expect(analyze("신고했다고 하네요 개인정보 유출이래요").hard_trigger,
+              "hard triggers are never mentions");
+}
+
+Test(korean, cutting_off_is_intent_only_for_what_can_be_subscribed)
+{
+    struct churn_sentiment_result r = analyze("상담원이 말을 끊고 불친절했어요");
+    cr_expect_not(r.churn_intent, "말을 끊다: to interrupt");
+    cr_expect_lt(r.compound, -0.3, "still a complaint");
+    cr_expect_not(analyze("통화 중에 전화 끊으시면 어떡해요").churn_intent, "to hang up");
+    cr_expect(analyze("정기결제 끊어 주세요").churn_intent);
+    cr_expect(analyze("이번 달까지만 쓰고 끊을게요").churn_intent, "what is cut off is implied");
+}
+
+Test(korean, non_renewal_is_intent)
+{
+    cr_expect(analyze("자동 갱신 꺼주세요").churn_intent);
+    cr_expect(analyze("자동갱신 좀 꺼 주세요").churn_intent, "좀 and a bare 꺼 before 주세요");
+    cr_expect(analyze("다음 달부터 갱신 안 할게요").churn_intent);
+    cr_expect(analyze("이제 더 안 쓸 거예요").churn_intent);
+    cr_expect_not(analyze("갱신 안 하면 어떻게 되나요 궁금해서요").hard_trigger);
+}
+
+Test(korean, considering_a_move_is_hedged_intent)
+{
+    struct churn_sentiment_result r = analyze("경쟁사가 더 싸서 옮길까 생각 중이에요");
+    cr_expect(r.churn_intent);
+    cr_expect_float_eq(r.intent_confidence, 0.6, 1e-9, "said tentatively");
+    r = analyze("해지 고민하고 있어요");
+    cr_expect(r.churn_intent);
+    cr_expect_float_eq(r.intent_confidence, 0.6, 1e-9);
+    r = analyze("해지 고민하다가 그냥 해지할게요");
+    cr_expect_float_eq(r.intent_confidence, 1.0, 1e-9, "one explicit phrase: 1.0");
+}
+
+Test(korean, a_charge_the_customer_denies_is_a_hard_trigger)
+{
+    cr_expect(analyze("제가 결제하지 않은 금액이 빠져나갔어요").hard_trigger);
+    cr_expect(analyze("결제한 적 없는 돈이 나갔어요").hard_trigger);
+    cr_expect(analyze("승인한 적 없는 결제가 있어요").hard_trigger);
+    cr_expect_not(analyze("아직 결제하지 않았어요 계좌번호 알려주세요").hard_trigger,
+                  "not paid yet is no dispute");
+}
+
+Test(korean, every_role_of_a_human_agent_can_be_asked_for)
+{
+    cr_expect(analyze("매니저랑 얘기하고 싶습니다").human_requested);
+    cr_expect(analyze("관리자랑 통화하고 싶어요").human_requested);
+    cr_expect(analyze("팀장님 연결해 주세요").human_requested);
+    cr_expect(analyze("사람이 직접 답변해 주세요").human_requested);
+    cr_expect(analyze("상담원 좀 연결해 주세요").human_requested, "좀 inside the phrase");
+    cr_expect_not(analyze("매니저님이 친절하셨어요").human_requested, "praise, no request");
 }
 
 Test(korean, malgo_sets_aside_without_flipping)
@@ -970,17 +1083,32 @@ Test(korean, support_chat_eval_ko_does_not_regress)
     cr_expect_eq(c.hard_caught, c.hard, "hard triggers caught: %zu of %zu", c.hard_caught, c.hard);
 }
 
-/* The second held-out set (never tuned on): its figures when it was first evaluated. */
+/* The second held-out set: its escalation errors were read and their general causes fixed in
+ * the fifth session (so it is held out no more); its figures after that. */
 Test(korean, heldout_set_does_not_regress)
 {
     struct ko_counts c = count_set("support_chat_eval_ko_heldout.tsv");
     cr_assert_geq(c.n, 120);
     double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
+    double rec = (double)c.tp / (double)(c.tp + c.fn);
+    cr_expect_geq(acc, 0.87, "accuracy fell to %.3f", acc);
+    cr_expect_geq(f1, 0.87, "macro-F1 fell to %.3f", f1);
+    cr_expect_eq(c.fp, 0, "a false escalation");
+    cr_expect_geq(rec, 0.96, "escalation recall fell to %.3f", rec);
+}
+
+/* The third held-out set (never tuned on): its figures when it was evaluated after the fifth
+ * session's corrections. */
+Test(korean, third_heldout_set_does_not_regress)
+{
+    struct ko_counts c = count_set("support_chat_eval_ko_heldout3.tsv");
+    cr_assert_geq(c.n, 99);
+    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
     double prec = (double)c.tp / (double)(c.tp + c.fp), rec = (double)c.tp / (double)(c.tp + c.fn);
-    cr_expect_geq(acc, 0.84, "accuracy fell to %.3f", acc);
-    cr_expect_geq(f1, 0.84, "macro-F1 fell to %.3f", f1);
-    cr_expect_geq(prec, 0.93, "escalation precision fell to %.3f", prec);
-    cr_expect_geq(rec, 0.84, "escalation recall fell to %.3f", rec);
+    cr_expect_geq(acc, 0.82, "accuracy fell to %.3f", acc);
+    cr_expect_geq(f1, 0.81, "macro-F1 fell to %.3f", f1);
+    cr_expect_geq(prec, 0.88, "escalation precision fell to %.3f", prec);
+    cr_expect_geq(rec, 0.90, "escalation recall fell to %.3f", rec);
 }
 
 /* Feed one conversation's turns; returns the 1-based turn of the first escalation, 0: none. */

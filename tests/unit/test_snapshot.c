@@ -21,6 +21,7 @@
 #include "churn/arena.h"
 #include "churn/clock.h"
 #include "churn/store.h"
+#include "churn/alert_rules.h"
 #include "../../src/engine/alert_engine.h" /* the engine's state blob */
 
 #define DAY CHURN_MS_PER_DAY

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "churn/alerts.h"
+#include "churn/segments.h"
+#include "churn/alert_rules.h"
 #include "churn/alerts_hub.h"
 #include "churn/alloc.h"
 #include "churn/clock.h"

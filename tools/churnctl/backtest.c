@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "churn/alerts.h"
+#include "churn/segments.h"
 #include "churn/clock.h"
 #include "churn/config.h"
 #include "churn/features.h"

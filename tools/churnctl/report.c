@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "churn/alerts.h"
+#include "churn/outcomes.h"
 #include "churn/alloc.h"
 #include "churn/report.h"
 #include "churn/store.h"

@@ -40,8 +40,10 @@ train_usage(FILE *out)
           "  --threshold P          decision threshold for the confusion matrix [0.5]\n"
           "  --algo auto|logreg|gbdt  [auto: the best cross-validated AUC of a small grid of\n"
           "                         trees, the logistic regression and their blend]\n"
-          "  --time-budget-s S      auto: start no candidate after S seconds [120; 0: no limit]\n"
+          "  --time-budget-s S      auto: start no candidate after S seconds of the search's own\n"
+          "                         work (CPU time over threads) [120; 0: no limit]\n"
           "  --folds K [5]  --seed N  --trees N [200]  --depth N [6]  --learning-rate X\n"
+          "  --leaves N [2^depth]  --min-child-weight X [1]  --early-stopping ROUNDS [0]\n"
           "  --calibration none|platt|isotonic [platt]  --l2 X  --balanced\n"
           "  --monotone SPEC        NAME=+1|-1|0,... or catalogue (the features' declared\n"
           "                         directions), or none [--store: catalogue; --data: none]\n"
@@ -129,6 +131,12 @@ churnctl_train_parse(int argc, char **argv, struct train_args *a)
             a->opts.n_trees = (unsigned)num;
         else if (strcmp(k, "--depth") == 0)
             a->opts.max_depth = (unsigned)num;
+        else if (strcmp(k, "--leaves") == 0)
+            a->opts.max_leaves = (unsigned)num;
+        else if (strcmp(k, "--min-child-weight") == 0)
+            a->opts.min_child_weight = num;
+        else if (strcmp(k, "--early-stopping") == 0)
+            a->opts.early_stopping = (unsigned)num;
         else if (strcmp(k, "--time-budget-s") == 0) {
             if (!(num >= 0) || !isfinite(num)) {
                 fprintf(stderr, "churnctl: --time-budget-s: '%s' is not a number of seconds >= 0\n",

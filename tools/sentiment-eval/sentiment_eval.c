@@ -20,7 +20,9 @@
  *
  * --lines FILE measures only churn_sentiment_analyze() over the lines of FILE as they are (the
  * input of `churnctl sentiment`: tools/bench/sentiment-cli compares the two), once through,
- * and prints {"lines", "cpu_seconds", "lines_per_cpu_second"}; nothing else is run.
+ * and prints {"lines", "cpu_seconds", "lines_per_cpu_second"}, with the breakdown of a line's
+ * CPU time ("us_per_line": splitting, the tokenizer, the rest of the analysis, the JSON line;
+ * each stage timed in a pass of its own); nothing else is run.
  *
  * --errors FILE writes every misjudged row (polarity or escalation) and every conversation
  * escalated off its labelled turn to FILE, one tab-separated line each, for reading causes.
@@ -34,6 +36,7 @@
 #include "churn/arena.h"
 #include "churn/clock.h"
 #include "churn/sentiment.h"
+#include "churn/sentiment_json.h"
 #include "churn/sentiment_tracker.h"
 
 #define MAX_ROWS 10000
@@ -381,15 +384,50 @@ eval_conversations(const struct churn_sentiment *an, struct churn_arena *arena, 
         last ? "" : ",");
 }
 
-/* Lines per CPU second of churn_sentiment_analyze() over the lines of @path, read whole into
- * memory first (the analyzer alone, what `churnctl sentiment` does besides I/O and JSON). */
-static int
-measure_lines(const struct churn_sentiment *an, struct churn_arena *arena, const char *path)
+/* The stages of `churnctl sentiment` that --lines times, each in its own pass over the lines:
+ * splitting the lines, the tokenizer alone, the whole analysis, and the analysis followed by
+ * its JSON line (what churnctl does between reading and writing). */
+enum stage { STAGE_SPLIT, STAGE_TOKENIZE, STAGE_ANALYZE, STAGE_JSON, N_STAGES };
+
+/* One pass of @stage over the @n bytes of lines in @buf; returns the thread's CPU seconds and
+ * adds what the pass computed to *@checksum (so that no pass can be optimized away). */
+static double
+stage_pass(enum stage stage, const struct churn_sentiment *an, struct churn_arena *arena,
+           const char *buf, size_t n, char *json, size_t json_cap, double *checksum)
+{
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    for (size_t at = 0; at < n;) {
+        const char *nl = memchr(buf + at, '\n', n - at);
+        size_t end = nl ? (size_t)(nl - buf) : n;
+        struct churn_sentiment_result r;
+        struct churn_sentiment_tokens t;
+        churn_arena_reset(arena);
+        if (stage == STAGE_SPLIT) {
+            *checksum += (double)(end - at);
+        } else if (stage == STAGE_TOKENIZE) {
+            if (churn_sentiment_tokenize(buf + at, end - at, arena, &t, NULL, 0) == CHURN_OK)
+                *checksum += (double)t.n;
+        } else if (churn_sentiment_analyze(an, buf + at, end - at, arena, &r, NULL, 0) ==
+                   CHURN_OK) {
+            *checksum += r.compound;
+            if (stage == STAGE_JSON)
+                *checksum += (double)churn_sentiment_json(buf + at, end - at, &r, json, json_cap);
+        }
+        at = end + 1;
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    return (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+}
+
+/* Read the whole of @path into a buffer of ours (*@len bytes); NULL on an error, said. */
+static char *
+read_whole(const char *path, size_t *len)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         fprintf(stderr, "sentiment-eval: cannot open %s\n", path);
-        return 2;
+        return NULL;
     }
     size_t cap = 1 << 20, n = 0;
     char *buf = churn_malloc(cap);
@@ -397,35 +435,56 @@ measure_lines(const struct churn_sentiment *an, struct churn_arena *arena, const
         n += got;
         if (n == cap) {
             char *bigger = churn_realloc(buf, cap * 2);
-            if (!bigger)
+            if (!bigger) {
+                churn_free(buf);
+                buf = NULL;
                 break;
+            }
             buf = bigger;
             cap *= 2;
         }
     }
     fclose(fp);
-    if (!buf)
+    *len = n;
+    return buf;
+}
+
+/* Lines per CPU second of churn_sentiment_analyze() over the lines of @path, read whole into
+ * memory first (the analyzer alone, what `churnctl sentiment` does besides I/O and JSON), and
+ * the breakdown of a line's CPU time in microseconds: splitting, tokenizing, the rest of the
+ * analysis (stems, matching, rules, scores) and the JSON line. */
+static int
+measure_lines(const struct churn_sentiment *an, struct churn_arena *arena, const char *path)
+{
+    size_t n, lines = 0, json_cap = 1 << 20;
+    char *buf = read_whole(path, &n), *json = churn_malloc(json_cap);
+    if (!buf || !json) {
+        churn_free(buf);
+        churn_free(json);
         return 1;
-    size_t lines = 0;
-    double checksum = 0;
-    struct timespec c0, c1;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-    for (size_t at = 0; at < n;) {
-        const char *nl = memchr(buf + at, '\n', n - at);
-        size_t end = nl ? (size_t)(nl - buf) : n;
-        struct churn_sentiment_result r;
-        churn_arena_reset(arena);
-        if (churn_sentiment_analyze(an, buf + at, end - at, arena, &r, NULL, 0) == CHURN_OK)
-            checksum += r.compound;
-        lines++;
-        at = end + 1;
     }
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-    double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+    for (size_t at = 0; at < n; lines++) {
+        const char *nl = memchr(buf + at, '\n', n - at);
+        at = nl ? (size_t)(nl - buf) + 1 : n;
+    }
+    double cpu[N_STAGES], checksum, sums[N_STAGES] = {0};
+    for (int st = 0; st < N_STAGES; st++)
+        cpu[st] = stage_pass((enum stage)st, an, arena, buf, n, json, json_cap, &sums[st]);
+    checksum = sums[STAGE_ANALYZE];
+    double per = lines ? 1e6 / (double)lines : 0;
     printf("{\"lines\": %zu, \"bytes\": %zu, \"cpu_seconds\": %.4f, "
-           "\"lines_per_cpu_second\": %.0f, \"checksum\": %.3f}\n",
-           lines, n, cpu, cpu > 0 ? (double)lines / cpu : 0, checksum);
+           "\"lines_per_cpu_second\": %.0f, \"checksum\": %.3f, "
+           "\"lines_per_cpu_second_with_json\": %.0f, \"us_per_line\": {\"split\": %.4f, "
+           "\"tokenize\": %.4f, \"analyze_after_tokenize\": %.4f, \"json\": %.4f, "
+           "\"analyze\": %.4f, \"analyze_and_json\": %.4f}}\n",
+           lines, n, cpu[STAGE_ANALYZE],
+           cpu[STAGE_ANALYZE] > 0 ? (double)lines / cpu[STAGE_ANALYZE] : 0, checksum,
+           cpu[STAGE_JSON] > 0 ? (double)lines / cpu[STAGE_JSON] : 0, cpu[STAGE_SPLIT] * per,
+           cpu[STAGE_TOKENIZE] * per, (cpu[STAGE_ANALYZE] - cpu[STAGE_TOKENIZE]) * per,
+           (cpu[STAGE_JSON] - cpu[STAGE_ANALYZE]) * per, cpu[STAGE_ANALYZE] * per,
+           cpu[STAGE_JSON] * per);
     churn_free(buf);
+    churn_free(json);
     return 0;
 }
 

@@ -166,7 +166,51 @@ async function showCustomer(id) {
       "#" + a.sequence + " " + when(a.created_at_ms) + " " + (a.cause || "").replace("ALERT_CAUSE_", "") +
       " — " + (a.status || "").replace("ALERT_STATUS_", "") + (a.summary ? ": " + a.summary : "") +
       (a.chat && a.chat.excerpt ? " — chat: “" + a.chat.excerpt + "”" : "") +
-      (a.outcome ? " — outcome " + (a.outcome.outcome || "").replace("OUTCOME_", "") : "")))));
+      (a.outcome ? " — outcome " + (a.outcome.outcome || "").replace("OUTCOME_", "") : "")))),
+    el("h3", {}, "Events timeline"),
+    el("p", { id: "timeline-life", class: "note" }),
+    el("ol", { id: "timeline" }),
+    el("button", { id: "timeline-more", hidden: "" }, "Older events"));
+  await loadTimeline(id, "");
+}
+
+/* One line of the timeline: a day's count of one kind, a plan change, an alert's moment. */
+function timelineText(e) {
+  const amount = e.amount === null || e.amount === undefined ? "" :
+    e.what === "orders_completed" ? " · spend " + money(e.amount) :
+    e.what === "sessions" ? " · " + Math.round(e.amount) + " min" :
+    e.what === "reviews" ? " · average rating " + e.amount.toFixed(1) :
+    e.what === "outcome" ? " · revenue " + money(e.amount) : "";
+  if (e.kind === "activity" || e.kind === "chat")
+    return e.day + " " + e.what.replace(/_/g, " ") + " " +
+      (e.what === "dissatisfaction" ? pct(e.count) : e.count) + amount;
+  if (e.kind === "plan")
+    return when(e.at_ms) + " plan " + e.what + (e.detail ? " → " + e.detail : "") +
+      " (" + money(e.count) + "/month)";
+  if (e.kind === "alert")
+    return when(e.at_ms) + " alert #" + e.alert_id + " " + e.what.replace(/_/g, " ") +
+      " — " + e.detail + amount;
+  return when(e.at_ms) + " " + e.what.replace(/_/g, " ") + (e.detail ? " — " + e.detail : "");
+}
+
+/* A page of GET /api/timeline appended to the list; "Older events" fetches the next one. */
+async function loadTimeline(id, token) {
+  const q = "/api/timeline?limit=50&id=" + encodeURIComponent(id) +
+    (token ? "&page_token=" + encodeURIComponent(token) : "");
+  const d = await api(q);
+  const list = document.getElementById("timeline");
+  if (!token) {
+    list.replaceChildren();
+    const l = d.lifetime || {};
+    document.getElementById("timeline-life").textContent = "Lifetime: " + l.events + " events, " +
+      l.logins + " logins, " + l.orders_completed + " orders (spend " + money(l.spend) + "), " +
+      l.tickets_opened + " tickets, " + l.reviews + " reviews · first seen " +
+      when(d.first_seen_ms) + " · " + d.total + " timeline entries";
+  }
+  list.append(...d.entries.map((e) => el("li", { "data-kind": e.kind }, timelineText(e))));
+  const more = document.getElementById("timeline-more");
+  more.hidden = !d.next_page_token;
+  more.onclick = () => loadTimeline(id, d.next_page_token);
 }
 
 async function loadModel() {
@@ -186,6 +230,54 @@ async function loadModel() {
       el("td", {}, when(e.trained_at_ms)), el("td", {}, e.backtest && e.backtest.auc ? e.backtest.auc.toFixed(3) : "—"),
       el("td", {}, e.serving ? "yes" : ""))));
   return m;
+}
+
+/* The lift chart: one bar per tenth of the backtest's ranking (its lift over the base rate),
+ * the gains curve (cumulative share of churners captured) as points over a diagonal. */
+function liftChart(l) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  const node = (tag, attrs, title) => {
+    const e = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (title) { const t = document.createElementNS(ns, "title"); t.textContent = title; e.append(t); }
+    svg.append(e);
+    return e;
+  };
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("viewBox", "0 0 400 110");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "lift by decile and cumulative gains");
+  const top = Math.max(1, ...l.deciles.map((d) => d.lift || 0));
+  const y = (v) => 100 - 90 * v;
+  node("line", { x1: 10, y1: y(1 / top), x2: 390, y2: y(1 / top), stroke: "#888", "stroke-dasharray": "3 3" },
+    "lift 1: no better than chance");
+  node("line", { x1: 10, y1: 100, x2: 390, y2: 10, stroke: "#ccc" }, "gains of a random ranking");
+  l.deciles.forEach((d, i) => {
+    const h = 90 * (d.lift || 0) / top;
+    node("rect", { x: 12 + 38 * i, y: 100 - h, width: 34, height: h, fill: "#9bbcf0",
+      "data-lift": d.lift === null ? "" : d.lift },
+      "decile " + d.decile + ": " + d.churned + " of " + d.customers + " churned, lift " +
+      (d.lift === null ? "—" : d.lift.toFixed(2)));
+    node("circle", { cx: 10 + 38 * (i + 1), cy: y(d.capture || 0), r: 3, fill: "#0b5fd6",
+      "data-capture": d.capture === null ? "" : d.capture },
+      pct(d.share) + " of customers capture " + pct(d.capture) + " of churners");
+  });
+  return svg;
+}
+
+async function loadLift() {
+  const box = document.getElementById("lift");
+  try {
+    const l = await api("/api/lift");
+    box.replaceChildren(liftChart(l), el("p", { class: "note" },
+      "Backtest as of " + when(l.as_of_ms) + ", churn in the " + l.horizon_days + " days after: " +
+      l.churned + " of " + l.customers + " customers (" + pct(l.base_rate) + "); top decile lift " +
+      (l.deciles[0].lift || 0).toFixed(2) + ", captures " + pct(l.deciles[0].capture) + " of churners."));
+  } catch (e) {
+    box.replaceChildren(el("p", { class: "note" }, "Lift: " + e.message));
+    if (/being computed/.test(e.message)) setTimeout(loadLift, 5000);
+  }
 }
 
 const TIERS = ["high", "medium", "low"];
@@ -362,6 +454,7 @@ let started = false;
 async function start() {
   await Promise.all([refresh(), ...[loadModel, loadTrends, loadPlaybooks].map((f) =>
     f().catch((e) => setStatus(e.message)))]);
+  loadLift(); /* a backtest over the store: it may take a while, and never fails the page */
   document.body.dataset.loaded = "1"; /* every panel has its first data */
   if (!started && state.lastEvent !== null) {
     started = true;

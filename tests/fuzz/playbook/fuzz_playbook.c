@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include "churn/alerts.h"
+#include "churn/segments.h"
+#include "churn/alert_rules.h"
+#include "churn/outcomes.h"
 #include "churn/alerts_hub.h"
 #include "churn/alerts_playbook.h"
 
