@@ -47,6 +47,7 @@ struct churn_config {
     int64_t map_size_max_mb;
     int64_t sweep_interval_s;
     int64_t sweep_delay_s;
+    bool stored_scores; /* issue 12: scores kept beside the record */
     char *playbooks_path;
     char *risk_tiers;
     int64_t alert_jump_pct;

@@ -46,8 +46,10 @@ struct churn_score_reason {
  * catalogue feature (enum churn_feature_id): the model's log-odds contribution (0 for a
  * feature it does not use) and the input value (NaN when missing or unused); both are
  * filled only when @have_contributions. @generation names the served model's load and
- * @cuts_version the tier cut-offs the tiers came from; @record_digest the stored record's
- * bytes the score was computed from (churn_digest64).
+ * @cuts_version the tier cut-offs the tiers came from (both for this process); @model_id and
+ * @cuts_id name the same across restarts, for a stored score (churn/score_codec.h);
+ * @record_digest the stored record's bytes the score was computed from (churn_digest64; 0: a
+ * record not stored yet).
  */
 struct churn_score {
     char customer_id[CHURN_ID_MAX + 1];
@@ -62,6 +64,10 @@ struct churn_score {
     uint64_t generation;
     uint64_t cuts_version;
     uint64_t record_digest;
+    uint64_t model_id;       /* the served model file's churn_digest64 (stable across restarts) */
+    uint64_t cuts_id;        /* the tier cut-offs' digest (stable across restarts) */
+    int64_t history_from_ms; /* where the store's observed history began for the features */
+    bool churned;            /* the record says the customer churned (not listed) */
     int64_t scored_at_ms;
     int64_t horizon_ms; /* how far ahead the probability looks */
     struct churn_freshness freshness;
@@ -77,6 +83,7 @@ struct churn_score_request {
     size_t max_reasons; /* 0..CHURN_SCORE_REASONS_MAX top reasons */
     bool explain;       /* write each reason's sentence (for a response) */
     bool contributions; /* fill contributions[] and values[] (for rescoring) */
+    bool fresh;         /* compute it now, even when a current stored score exists */
 };
 
 /*
@@ -196,6 +203,26 @@ enum churn_err churn_scorer_score_after(struct churn_scorer *sc, const char *cus
  */
 void churn_scorer_score_record(struct churn_scorer *sc, struct churn_served *m,
                                const struct churn_customer *rec, struct churn_score *out);
+
+struct churn_score_keeper;
+
+/**
+ * churn_scorer_keep() - store every score computed from a stored record through @keeper
+ * (borrowed; NULL: none, and stored scores are neither read nor written), and serve a stored
+ * score that is current (same model file, cut-offs, record bytes, day and observed history)
+ * without evaluating the model. Set before scores are computed, or after they stopped.
+ */
+void churn_scorer_keep(struct churn_scorer *sc, struct churn_score_keeper *keeper);
+
+/**
+ * churn_scorer_refresh() - for the index build: @customer_id's current score with @m (no
+ * reasons), the stored one when current, else computed and stored (waiting for the keeper
+ * when it is behind); kept in the index either way. *@evaluated says whether the model was
+ * evaluated. Errors as churn_scorer_score().
+ */
+enum churn_err churn_scorer_refresh(struct churn_scorer *sc, struct churn_served *m,
+                                    const char *customer_id, struct churn_score *out,
+                                    bool *evaluated);
 
 /**
  * churn_scorer_evaluations() - how many times a model was evaluated so far (scores computed,

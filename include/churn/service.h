@@ -73,6 +73,10 @@ struct churn_services {
      * emptied of erased and churned customers (churn/score_index.h; read it, never free it) */
     struct churn_score_index *scores;
     struct churn_score_builder *score_builder; /* builds @scores while the store is attached */
+    /* issue 12: scores kept in the store beside the record (churn/score_keep.h), the index
+     * loaded from them at start-up; false: neither read nor written (the behaviour before) */
+    bool stored_scores;
+    struct churn_score_keeper *score_keeper; /* writes them while the store is attached */
     /* issue 15: daily aggregate snapshots are kept this many days (0: the default, 400) */
     int64_t trend_keep_days;
     /* issue 14: churnd's own counters (churn/service_metrics.h; NULL: metrics off) */

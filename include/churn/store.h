@@ -163,11 +163,13 @@ struct churn_store_erase_report {
     size_t conversations;
     size_t alerts;
     size_t outcomes;
+    bool score; /* the stored score (churn/score_store.h) */
 };
 
 /**
- * churn_store_delete_customer() - privacy erase, one durable transaction: the record, every
- * event id, every conversation, the alert state, every alert and every outcome of
+ * churn_store_delete_customer() - privacy erase, one durable transaction: the record, its
+ * stored score, every event id, every conversation, the alert state, every alert and every outcome
+ * of
  * @customer_id. @report: OUT, what was removed (may be NULL).
  * Return: CHURN_OK; CHURN_ENOTFOUND when nothing of the customer existed.
  */
@@ -462,6 +464,8 @@ struct churn_store_stats {
     size_t used_bytes;      /* pages in use times page size (the file's high-water mark) */
     size_t customers_bytes; /* pages of the customers database times page size */
     size_t event_ids_bytes; /* pages of the event_ids database times page size */
+    size_t scores;          /* stored scores (churn/score_store.h) */
+    size_t scores_bytes;    /* pages of the scores database times page size */
     uint64_t event_seq;     /* events ever accepted (since the upgrade to format 2: see there) */
     uint64_t alert_seq;     /* the last alert sequence assigned */
 };

@@ -80,6 +80,9 @@ static const struct opt options[] = {
      "hard cap of the LMDB map size"},
     {"sweep-interval-s", OPT_INT, OFF(sweep_interval_s), 0, 30 * 86400, "3600",
      "rescore every customer this often (0: no sweep)"},
+    {"stored-scores", OPT_BOOL, OFF(stored_scores), 0, 0, "true",
+     "keep each customer's score in the store and load the score index from the current ones "
+     "at start-up (false: rescore everyone, as before)"},
     {"sweep-delay-s", OPT_INT, OFF(sweep_delay_s), 0, 86400, "5",
      "the first sweep starts this long after start-up (once a model is served)"},
     {"risk-tiers", OPT_STR, OFF(risk_tiers), 0, 0, CHURN_RISK_TIERS_DEFAULT,

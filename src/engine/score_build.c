@@ -1,7 +1,8 @@
 /*
  * engine/score_build.c - the background build of the score index (churn/score.h): once a
- * model serves, every customer of the store is scored once (one read transaction, no
- * reasons) and put in the index; when the served model's generation or the tier cuts change
+ * model serves, every customer of the store gets its current score in the index: the one
+ * stored beside the record when it is current (no model evaluation), else a new one, which is
+ * stored too (churn_scorer_refresh); when the served model's generation or the tier cuts change
  * (a promotion, new share-based cuts), the index is rebuilt the same way while listings keep
  * reading it (scores of the old generation stay listed until their customer is scored
  * again). Listings read the index once the first build is complete.
@@ -9,6 +10,7 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <time.h>
 
 #include "churn/alloc.h"
@@ -35,11 +37,14 @@ struct churn_score_builder {
     uint64_t built_generation, built_cuts;
 };
 
+#define PAGE 512 /* customer ids listed per short read transaction */
+
 struct build_walk {
     struct churn_score_builder *b;
     struct churn_served *m;
     struct churn_score *scratch;
-    uint64_t customers;
+    uint64_t customers, rescored;
+    char (*ids)[CHURN_ID_MAX + 1];
 };
 
 static bool
@@ -51,25 +56,41 @@ stopping(struct churn_score_builder *b)
     return stop;
 }
 
-static int
-build_visit(const struct churn_customer *rec, void *user)
+/* Refresh every customer, a page of ids at a time; CHURN_ECANCELLED when told to stop. */
+static enum churn_err
+walk(struct build_walk *w)
 {
-    struct build_walk *w = user;
-    if ((w->customers & 1023) == 0 && stopping(w->b))
-        return 1;
-    churn_scorer_score_record(w->b->scorer, w->m, rec, w->scratch); /* the index keeps it */
-    w->customers++;
-    return 0;
+    char after[CHURN_ID_MAX + 1] = "";
+    size_t n = PAGE;
+    while (n == PAGE) {
+        if (stopping(w->b))
+            return CHURN_ECANCELLED;
+        enum churn_err err = churn_store_list_customer_ids(w->b->store, after, w->ids, PAGE, &n);
+        if (err)
+            return err;
+        for (size_t i = 0; i < n; i++) {
+            bool evaluated = false;
+            /* a customer erased meanwhile is simply gone */
+            if (churn_scorer_refresh(w->b->scorer, w->m, w->ids[i], w->scratch, &evaluated) ==
+                CHURN_OK)
+                w->customers++;
+            w->rescored += evaluated;
+        }
+        if (n)
+            memcpy(after, w->ids[n - 1], sizeof(after));
+    }
+    return CHURN_OK;
 }
 
 /* Score every customer with @m; true when the walk finished. */
 static bool
 build(struct churn_score_builder *b, struct churn_served *m, struct churn_score *scratch)
 {
-    struct build_walk w = {b, m, scratch, 0};
+    struct build_walk w = {b, m, scratch, 0, 0, churn_malloc(PAGE * sizeof(*w.ids))};
     int64_t t0 = churn_now_ms();
     atomic_store(&b->running, true);
-    enum churn_err err = churn_store_foreach_customer(b->store, build_visit, &w);
+    enum churn_err err = w.ids ? walk(&w) : CHURN_ENOMEM;
+    churn_free(w.ids);
     atomic_store(&b->running, false);
     bool done = err == CHURN_OK && !stopping(b);
     int64_t ms = churn_now_ms() - t0;
@@ -79,7 +100,9 @@ build(struct churn_score_builder *b, struct churn_served *m, struct churn_score 
     }
     churn_log(
         done ? CHURN_LOG_INFO : CHURN_LOG_WARN, "score_index_built",
-        CHURN_LF_INT("customers", (int64_t)w.customers), CHURN_LF_INT("duration_ms", ms),
+        CHURN_LF_INT("customers", (int64_t)w.customers),
+        CHURN_LF_INT("from_store", (int64_t)(w.customers - w.rescored)),
+        CHURN_LF_INT("rescored", (int64_t)w.rescored), CHURN_LF_INT("duration_ms", ms),
         CHURN_LF_INT("generation", (int64_t)m->generation),
         CHURN_LF_STR("result", done ? "complete" : churn_strerror(err ? err : CHURN_EUNAVAIL)));
     return done;

@@ -4,7 +4,10 @@
  * under a reference count; the tier cut-offs are immutable versions swapped likewise; a
  * score costs one store read on the thread's reusable read transaction, the features at the
  * end of today, one model evaluation, the top reasons (their sentences only when asked),
- * tiers, value and priority. Every score computed is kept in the score index.
+ * tiers, value and priority. Every score computed is kept in the score index and, through
+ * the keeper (churn/score_keep.h), in the store beside the record; a stored score that is
+ * current (same model file, same cut-offs, same record bytes, same day and observed history)
+ * is served again without evaluating the model.
  */
 #include "churn/score.h"
 
@@ -16,11 +19,14 @@
 
 #include "churn/alloc.h"
 #include "churn/clock.h"
+#include "churn/hash.h"
 #include "churn/ident.h"
 #include "churn/log.h"
 #include "churn/model.h"
 #include "churn/model_inputs.h"
+#include "churn/score_codec.h"
 #include "churn/score_index.h"
+#include "churn/score_keep.h"
 #include "churn/score_store.h"
 #include "churn/store.h"
 #include "churn/segments.h"
@@ -33,6 +39,7 @@
 struct served {
     struct churn_served pub; /* first: a struct churn_served * is a struct served * */
     atomic_int refs;
+    uint64_t model_id; /* the digest of the model's native JSON: the same file, the same id */
 };
 
 static atomic_uint_fast64_t served_generations;
@@ -60,12 +67,16 @@ served_load(const char *path, struct served **out, char *err, size_t errlen)
     struct served *m = churn_calloc(1, sizeof(*m));
     char *p = churn_strdup(path);
     struct churn_model_inputs *inputs = NULL;
-    if (!m || !p) {
+    char *json = NULL;
+    size_t json_len = 0;
+    if (!m || !p || churn_model_to_json(model, &json, &json_len) != CHURN_OK) {
         snprintf(err, errlen, "out of memory");
         e = CHURN_ENOMEM;
     } else {
+        m->model_id = churn_digest64(json, json_len);
         e = churn_model_inputs_bind(model, &inputs, err, errlen);
     }
+    churn_free(json);
     if (e) {
         churn_free(m);
         churn_free(p);
@@ -87,11 +98,13 @@ served_load(const char *path, struct served **out, char *err, size_t errlen)
 struct thread_slot {
     struct churn_store_reader *reader;
     struct churn_customer *record;
+    unsigned char *stored; /* CHURN_STORE_SCORE_MAX bytes: the stored score read */
 };
 
 struct cuts_version {
     struct churn_segments cuts;
     uint64_t version;
+    uint64_t id; /* the digest of the four cut-offs: the same cuts, the same id */
     struct cuts_version *older;
 };
 
@@ -104,6 +117,7 @@ struct churn_scorer {
     char *default_path;
     struct churn_store *store;
     struct churn_score_index *index;
+    _Atomic(struct churn_score_keeper *) keeper; /* NULL: scores are not stored */
     uint64_t attach_epoch; /* (mu) a thread's slot is renewed after a new attach */
     /* the tier cut-offs in force: immutable versions, replaced ones kept until destroy (a
      * score may still read one; one per sweep) */
@@ -150,6 +164,7 @@ churn_scorer_detach(struct churn_scorer *sc)
     for (size_t i = 0; i < sc->n_threads; i++) {
         churn_store_reader_close(sc->threads[i].reader);
         churn_free(sc->threads[i].record);
+        churn_free(sc->threads[i].stored);
     }
     sc->n_threads = 0;
     sc->store = NULL;
@@ -271,6 +286,9 @@ churn_scorer_set_segments(struct churn_scorer *sc, const struct churn_segments *
     if (!v)
         return CHURN_ENOMEM;
     v->cuts = *cuts;
+    const double four[] = {cuts->risk_high_cut, cuts->risk_medium_cut, cuts->value_high_cut,
+                           cuts->value_medium_cut};
+    v->id = churn_digest64(four, sizeof(four));
     pthread_mutex_lock(&sc->mu); /* one writer at a time keeps the chain intact */
     v->older = atomic_load(&sc->cuts);
     v->version = v->older ? v->older->version + 1 : 1;
@@ -409,26 +427,32 @@ fill_contributions(const struct churn_served *m, const double *x, const double *
     s->have_contributions = true;
 }
 
+static _Thread_local uint64_t tls_evaluations; /* this thread's share of sc->evaluations */
+
 /*
  * The score of @rec at @now into @s. Features are taken as of the end of today (every event
  * so far, day-granular as in training) with the store's observed history, exactly as a
- * training set or a backtest of the same day computes them (churn/trainset.h).
+ * training set or a backtest of the same day computes them (churn/trainset.h). With @full,
+ * whatever @req says, @s gets every top reason and the contributions (what the store keeps);
+ * reasons past @req's are left without words.
  */
 static void
 build_score(struct churn_scorer *sc, const struct churn_served *m, const struct churn_customer *rec,
-            int64_t now, const struct churn_score_request *req, struct churn_score *s)
+            int64_t now, const struct churn_score_request *req, bool full, struct churn_score *s)
 {
     struct churn_feature_vector vec;
-    churn_features_extract_observed(rec, churn_features_day_end(now),
-                                    churn_store_history_from_ms(sc->store, now), &vec);
+    s->history_from_ms = churn_store_history_from_ms(sc->store, now);
+    churn_features_extract_observed(rec, churn_features_day_end(now), s->history_from_ms, &vec);
     double x[CHURN_MODEL_MAX_FEATURES], c[CHURN_MODEL_MAX_FEATURES];
     churn_model_inputs_fill(m->inputs, m->model, rec, &vec, x);
     struct churn_model_prediction pred;
     churn_model_predict(m->model, x, &pred);
     atomic_fetch_add(&sc->evaluations, 1);
+    tls_evaluations++;
     const struct cuts_version *cv = atomic_load(&sc->cuts);
     snprintf(s->customer_id, sizeof(s->customer_id), "%s", rec->id);
     snprintf(s->segment, sizeof(s->segment), "%s", rec->attrs.segment);
+    s->churned = rec->churned_at_ms > 0;
     s->probability = pred.probability;
     s->margin = pred.margin;
     s->risk_tier = churn_segments_risk_tier(&cv->cuts, pred.probability);
@@ -439,32 +463,36 @@ build_score(struct churn_scorer *sc, const struct churn_served *m, const struct 
     snprintf(s->model_version, sizeof(s->model_version), "%s", version_of(m->model));
     s->generation = m->generation;
     s->cuts_version = cv->version;
+    s->model_id = ((const struct served *)m)->model_id;
+    s->cuts_id = cv->id;
     s->scored_at_ms = now;
     s->horizon_ms = horizon_ms(churn_model_info(m->model));
     churn_features_freshness(rec, now, &s->freshness);
     s->have_contributions = false;
     s->n_reasons = 0;
-    size_t k =
+    size_t asked =
         req->max_reasons < CHURN_SCORE_REASONS_MAX ? req->max_reasons : CHURN_SCORE_REASONS_MAX;
+    size_t k = full ? CHURN_SCORE_REASONS_MAX : asked;
     if (!k && !req->contributions)
         return;
     struct churn_model_reason rs[CHURN_SCORE_REASONS_MAX];
     /* the top reasons leave every input's contribution in @c */
     s->n_reasons = churn_model_top_reasons(m->model, x, k, c, rs);
     for (size_t i = 0; i < s->n_reasons; i++)
-        fill_reason(m, rec, &vec, &rs[i], req->explain, &s->reasons[i]);
-    if (req->contributions)
+        fill_reason(m, rec, &vec, &rs[i], req->explain && i < asked, &s->reasons[i]);
+    if (req->contributions || full)
         fill_contributions(m, x, c, s);
 }
 
-/* Keep @s in the index (a churned customer leaves it: nothing to warn about). */
+/* Keep @s of customer @id in the index (a churned customer leaves it: nothing to warn
+ * about). */
 static void
-index_feed(struct churn_scorer *sc, const struct churn_customer *rec, const struct churn_score *s)
+index_feed_score(struct churn_scorer *sc, const char *id, const struct churn_score *s)
 {
     if (!sc->index)
         return;
-    if (rec->churned_at_ms > 0) {
-        churn_score_index_remove(sc->index, rec->id);
+    if (s->churned) {
+        churn_score_index_remove(sc->index, id);
         return;
     }
     struct churn_score_index_item it = {
@@ -476,10 +504,10 @@ index_feed(struct churn_scorer *sc, const struct churn_customer *rec, const stru
         .generation = s->generation,
         .scored_at_ms = s->scored_at_ms,
     };
-    snprintf(it.customer_id, sizeof(it.customer_id), "%s", rec->id);
-    snprintf(it.segment, sizeof(it.segment), "%s", rec->attrs.segment);
+    snprintf(it.customer_id, sizeof(it.customer_id), "%s", id);
+    snprintf(it.segment, sizeof(it.segment), "%s", s->segment);
     if (churn_score_index_put(sc->index, &it) != CHURN_OK) {
-        churn_score_index_remove(sc->index, rec->id); /* a score it refuses is not listed */
+        churn_score_index_remove(sc->index, id); /* a score it refuses is not listed */
         return;
     }
     /* issue 15: cuts set since this score was built were pushed to the index before this
@@ -489,8 +517,17 @@ index_feed(struct churn_scorer *sc, const struct churn_customer *rec, const stru
         it.risk_tier = churn_segments_risk_tier(&cv->cuts, it.probability);
         it.value_tier = churn_segments_value_tier(&cv->cuts, it.value);
         if (churn_score_index_put(sc->index, &it) != CHURN_OK)
-            churn_score_index_remove(sc->index, rec->id);
+            churn_score_index_remove(sc->index, id);
     }
+}
+
+/* index_feed_score() of @rec's score @s, with the record's own churn mark and segment. */
+static void
+index_feed(struct churn_scorer *sc, const struct churn_customer *rec, struct churn_score *s)
+{
+    s->churned = rec->churned_at_ms > 0;
+    snprintf(s->segment, sizeof(s->segment), "%s", rec->attrs.segment);
+    index_feed_score(sc, rec->id, s);
 }
 
 void
@@ -498,7 +535,7 @@ churn_scorer_score_record(struct churn_scorer *sc, struct churn_served *m,
                           const struct churn_customer *rec, struct churn_score *out)
 {
     static const struct churn_score_request bare = {0};
-    build_score(sc, m, rec, churn_now_ms(), &bare, out);
+    build_score(sc, m, rec, churn_now_ms(), &bare, false, out);
     out->record_digest = 0;
     index_feed(sc, rec, out);
 }
@@ -515,8 +552,10 @@ thread_slot(struct churn_scorer *sc)
         return tls_slot;
     struct churn_store_reader *reader;
     struct churn_customer *rec = churn_malloc(sizeof(*rec));
-    if (!rec || !sc->store || churn_store_reader_open(sc->store, &reader) != CHURN_OK) {
+    unsigned char *stored = churn_malloc(CHURN_STORE_SCORE_MAX);
+    if (!rec || !stored || !sc->store || churn_store_reader_open(sc->store, &reader) != CHURN_OK) {
         churn_free(rec);
+        churn_free(stored);
         return NULL;
     }
     pthread_mutex_lock(&sc->mu);
@@ -524,11 +563,13 @@ thread_slot(struct churn_scorer *sc)
         pthread_mutex_unlock(&sc->mu);
         churn_store_reader_close(reader);
         churn_free(rec);
+        churn_free(stored);
         return NULL;
     }
     tls_slot = &sc->threads[sc->n_threads++];
     tls_slot->reader = reader;
     tls_slot->record = rec;
+    tls_slot->stored = stored;
     tls_epoch = sc->attach_epoch;
     pthread_mutex_unlock(&sc->mu);
     tls_owner = sc;
@@ -547,12 +588,107 @@ memo_usable(struct churn_scorer *sc, const struct churn_score_memo *memo,
            now - memo->score.scored_at_ms < memo->reuse_ms;
 }
 
+/*
+ * Whether the stored score @st may be served at @now by @m under the cuts @cv for the record
+ * whose bytes have digest @digest (0: not checked here): computed from the same model file,
+ * cut-offs, record bytes and observed history, on the same day (features are day-granular), with
+ * reasons the model has.
+ */
+static bool
+stored_current(const struct churn_score *st, const struct churn_served *m,
+               const struct cuts_version *cv, uint64_t digest, int64_t history_from, int64_t now)
+{
+    if (st->model_id != ((const struct served *)m)->model_id || st->cuts_id != cv->id ||
+        (digest && st->record_digest != digest) || st->history_from_ms != history_from ||
+        st->scored_at_ms > now || churn_day_of_ms(st->scored_at_ms) != churn_day_of_ms(now))
+        return false;
+    for (size_t i = 0; i < st->n_reasons; i++)
+        if (st->reasons[i].input >= m->n_inputs)
+            return false;
+    return true;
+}
+
+/*
+ * The stored score of @rec, decoded into @out, if it is current (stored_current) and younger
+ * than @max_age_ms: this
+ * process's generation and cuts version set, its reasons cut to @req's and given their words.
+ */
+static bool
+serve_stored(struct churn_scorer *sc, const struct churn_served *m,
+             const struct churn_customer *rec, uint64_t digest, const void *blob, size_t len,
+             const struct churn_score_request *req, int64_t now, int64_t max_age_ms,
+             struct churn_score *out)
+{
+    char why[160];
+    const struct cuts_version *cv = atomic_load(&sc->cuts);
+    int64_t history_from = churn_store_history_from_ms(sc->store, now);
+    if (!len || len > CHURN_STORE_SCORE_MAX ||
+        churn_score_decode(blob, len, out, why, sizeof(why)) != CHURN_OK ||
+        !stored_current(out, m, cv, digest, history_from, now) ||
+        now - out->scored_at_ms >= max_age_ms ||
+        (!out->have_contributions && (req->max_reasons || req->contributions)))
+        return false;
+    snprintf(out->customer_id, sizeof(out->customer_id), "%s", rec->id);
+    out->generation = m->generation;
+    out->cuts_version = cv->version;
+    if (out->n_reasons > req->max_reasons)
+        out->n_reasons = req->max_reasons;
+    struct churn_feature_vector vec;
+    if (req->explain && out->n_reasons)
+        churn_features_extract_observed(rec, churn_features_day_end(now), history_from, &vec);
+    for (size_t i = 0; i < out->n_reasons; i++) {
+        struct churn_score_reason *r = &out->reasons[i];
+        struct churn_model_reason mr = {r->input, r->value, r->contribution};
+        fill_reason(m, rec, &vec, &mr, req->explain, r);
+    }
+    return true;
+}
+
+/*
+ * The index build's fast path, for a request without reasons: @id's stored score, decoded
+ * into @out, when it is current (stored_current) and the record's bytes still have its
+ * digest, found without decoding the record. False: take the ordinary path.
+ */
+static bool
+take_stored(struct churn_scorer *sc, struct thread_slot *slot, const struct churn_served *m,
+            const char *id, int64_t now, struct churn_score *out)
+{
+    char why[160];
+    size_t len = 0;
+    uint64_t digest = 0;
+    bool decoded = true;
+    const struct cuts_version *cv = atomic_load(&sc->cuts);
+    if (churn_store_reader_get_score(slot->reader, id, slot->stored, CHURN_STORE_SCORE_MAX, &len) !=
+            CHURN_OK ||
+        !len || len > CHURN_STORE_SCORE_MAX ||
+        churn_score_decode(slot->stored, len, out, why, sizeof(why)) != CHURN_OK ||
+        !stored_current(out, m, cv, 0, churn_store_history_from_ms(sc->store, now), now) ||
+        churn_store_reader_get_customer_digest(slot->reader, id, &out->record_digest, &digest,
+                                               &decoded, slot->record) != CHURN_OK ||
+        decoded)
+        return false;
+    snprintf(out->customer_id, sizeof(out->customer_id), "%s", id);
+    out->generation = m->generation;
+    out->cuts_version = cv->version;
+    out->n_reasons = 0;
+    index_feed_score(sc, id, out);
+    return true;
+}
+
+/* How score_one() keeps a score it computed. */
+enum keep_mode {
+    KEEP_NONE,  /* a previewed record: not the stored one */
+    KEEP_OFFER, /* the serving path: dropped when the keeper is behind */
+    KEEP_WAIT,  /* the index build: waits for the keeper */
+};
+
 /* Score @id with @m into @out, after applying @ev (NULL: none) in memory (see
- * churn_scorer_score and churn_scorer_score_after). */
+ * churn_scorer_score and churn_scorer_score_after); a current stored score is served as is. */
 static enum churn_err
 score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
           const struct churn_event *ev, const struct churn_score_request *req,
-          struct churn_score_memo *memo, struct churn_score *out, char *msg, size_t msglen)
+          struct churn_score_memo *memo, enum keep_mode keep, struct churn_score *out, char *msg,
+          size_t msglen)
 {
     char reason[256];
     if (churn_id_validate(id, "customer_id", reason, sizeof(reason)) != CHURN_OK) {
@@ -568,9 +704,15 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
     /* a usable memo of the same bytes spares the decode and the scoring */
     uint64_t digest = 0;
     bool decoded = true;
+    size_t stored_len = 0;
+    struct churn_score_keeper *keeper = keep != KEEP_NONE ? atomic_load(&sc->keeper) : NULL;
+    bool stored = keeper != NULL;
+    if (keep == KEEP_WAIT && stored && !req->max_reasons && take_stored(sc, slot, m, id, now, out))
+        return CHURN_OK;
     const uint64_t *known = memo_usable(sc, memo, m, req, now) ? &memo->score.record_digest : NULL;
-    enum churn_err e = churn_store_reader_get_customer_digest(slot->reader, id, known, &digest,
-                                                              &decoded, slot->record);
+    enum churn_err e = churn_store_reader_get_scored(
+        slot->reader, id, known, &digest, &decoded, slot->record, stored ? slot->stored : NULL,
+        CHURN_STORE_SCORE_MAX, stored ? &stored_len : NULL);
     if (e == CHURN_OK && !decoded) {
         *out = memo->score;
         return CHURN_OK;
@@ -588,8 +730,20 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
         snprintf(msg, msglen, "%s", reason);
         return CHURN_EINVAL;
     }
-    build_score(sc, m, slot->record, now, req, out);
-    out->record_digest = ev ? 0 : digest; /* a previewed record is not the stored one yet */
+    /* a conversation's memo says how old a score it accepts (0: a new one every turn) */
+    int64_t max_age = req->fresh ? 0 : memo ? memo->reuse_ms : INT64_MAX;
+    if (!stored || !serve_stored(sc, m, slot->record, digest, slot->stored, stored_len, req, now,
+                                 max_age, out)) {
+        /* what is kept: every reason and the contributions when the caller wants any (a
+         * bare score, e.g. the index build's, is kept bare and explained when first asked) */
+        bool full = stored && (req->max_reasons || req->contributions);
+        build_score(sc, m, slot->record, now, req, full, out);
+        out->record_digest = ev ? 0 : digest; /* a previewed record is not the stored one yet */
+        if (stored)
+            churn_score_keeper_offer(keeper, out, keep == KEEP_WAIT);
+        if (out->n_reasons > req->max_reasons)
+            out->n_reasons = req->max_reasons;
+    }
     index_feed(sc, slot->record, out);
     if (memo && !ev) {
         memo->score = *out;
@@ -613,7 +767,8 @@ churn_scorer_score(struct churn_scorer *sc, struct churn_served *m, const char *
         snprintf(msg, msglen, "no model is loaded");
         return CHURN_EPRECOND;
     }
-    enum churn_err e = score_one(sc, m ? m : held, customer_id, NULL, req, memo, out, msg, msglen);
+    enum churn_err e =
+        score_one(sc, m ? m : held, customer_id, NULL, req, memo, KEEP_OFFER, out, msg, msglen);
     churn_served_release(held);
     return e;
 }
@@ -632,7 +787,28 @@ churn_scorer_score_after(struct churn_scorer *sc, const char *customer_id,
         snprintf(msg, msglen, "no model is loaded");
         return CHURN_EPRECOND;
     }
-    enum churn_err e = score_one(sc, m, customer_id, ev, req, NULL, out, msg, msglen);
+    enum churn_err e = score_one(sc, m, customer_id, ev, req, NULL, KEEP_NONE, out, msg, msglen);
     churn_served_release(m);
+    return e;
+}
+
+void
+churn_scorer_keep(struct churn_scorer *sc, struct churn_score_keeper *keeper)
+{
+    atomic_store(&sc->keeper, keeper);
+}
+
+enum churn_err
+churn_scorer_refresh(struct churn_scorer *sc, struct churn_served *m, const char *customer_id,
+                     struct churn_score *out, bool *evaluated)
+{
+    static const struct churn_score_request bare = {0};
+    char msg[256];
+    if (!sc->store)
+        return CHURN_EUNAVAIL;
+    uint64_t before = tls_evaluations;
+    enum churn_err e =
+        score_one(sc, m, customer_id, NULL, &bare, NULL, KEEP_WAIT, out, msg, sizeof(msg));
+    *evaluated = tls_evaluations != before;
     return e;
 }

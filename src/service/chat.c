@@ -487,8 +487,10 @@ turn_score(struct churn_services *svc, struct conversation *c, const char *custo
            struct chat_signal *sig, struct churn_arena *a, Churn__V1__AnalyzeChatResponse *resp,
            Churn__V1__ErrorDetail *err, char *msg, size_t msglen)
 {
-    struct churn_score_request req = {
-        .max_reasons = CHURN_ALERT_MAX_REASONS, .explain = true, .contributions = true};
+    struct churn_score_request req = {.max_reasons = CHURN_ALERT_MAX_REASONS,
+                                      .explain = true,
+                                      .contributions = true,
+                                      .fresh = svc->chat_score_reuse_ms == 0};
     struct churn_score *ds = churn_arena_alloc(a, sizeof(*ds));
     enum churn_err e = CHURN_ETOOBIG;
     snprintf(msg, msglen, "response too large");

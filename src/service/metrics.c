@@ -10,6 +10,7 @@
 #include "../engine/alert_engine.h"
 #include "churn/score.h"
 #include "churn/score_index.h"
+#include "churn/score_keep.h"
 #include "churn/delivery.h"
 #include "churn/metrics.h"
 #include "churn/registry.h"
@@ -114,6 +115,21 @@ collect_model(struct churn_services *svc, struct churn_metrics_sink *k)
     churn_metrics_sink_counter(k, "churn_model_evaluations_total",
                                "Times the served model scored a customer.", "",
                                (double)churn_scorer_evaluations(svc->scoring));
+    struct churn_score_keeper_stats kept;
+    churn_score_keeper_stats(svc->score_keeper, &kept);
+    const char *help = "Computed scores the keeper handled: stored beside the record, skipped "
+                       "(the record changed or was erased first), dropped (queue full) or "
+                       "failed (the write failed).";
+    const struct {
+        const char *labels;
+        uint64_t n;
+    } results[] = {{"result=\"written\"", kept.written},
+                   {"result=\"skipped\"", kept.skipped},
+                   {"result=\"dropped\"", kept.dropped},
+                   {"result=\"failed\"", kept.failed}};
+    for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++)
+        churn_metrics_sink_counter(k, "churn_scores_stored_total", i ? "" : help, results[i].labels,
+                                   (double)results[i].n);
     bool building;
     uint64_t builds;
     int64_t build_ms;

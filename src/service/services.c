@@ -9,6 +9,7 @@
 #include "churn/alloc.h"
 #include "churn/score.h"
 #include "churn/score_index.h"
+#include "churn/score_keep.h"
 #include "churn/log.h"
 #include "churn/service.h"
 #include "service_internal.h"
@@ -149,6 +150,10 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
     svc->store = store;
     svc->writer = writer;
     churn_scorer_attach(svc->scoring, store, svc->scores);
+    if (svc->stored_scores && churn_score_keeper_start(store, &svc->score_keeper) == CHURN_OK)
+        churn_scorer_keep(svc->scoring, svc->score_keeper);
+    else if (svc->stored_scores)
+        churn_log(CHURN_LOG_WARN, "scores_not_kept", CHURN_LF_STR("error", "out of memory"));
     char why[512];
     err = churn__models_open(svc, why, sizeof(why));
     if (err)
@@ -188,6 +193,9 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
         churn__models_close(svc);
         churn__chat_saver_stop(svc->chat_saver);
         svc->chat_saver = NULL;
+        churn_scorer_keep(svc->scoring, NULL);
+        churn_score_keeper_stop(svc->score_keeper);
+        svc->score_keeper = NULL;
         churn_scorer_detach(svc->scoring);
         svc->store = NULL;
         svc->writer = NULL;
@@ -217,6 +225,9 @@ churn_services_detach_store(struct churn_services *svc)
     churn__alert_service_fini();
     churn__chat_saver_stop(svc->chat_saver);
     svc->chat_saver = NULL;
+    churn_scorer_keep(svc->scoring, NULL); /* nothing scores any more: write what is queued */
+    churn_score_keeper_stop(svc->score_keeper);
+    svc->score_keeper = NULL;
     churn_scorer_detach(svc->scoring);
     churn__models_close(svc);
     svc->store = NULL;

@@ -1,7 +1,7 @@
 /*
  * erase.c - the privacy erase: one durable write transaction removes a customer's record,
- * event ids, conversations, alert state, alerts and outcomes (the customer's contiguous key
- * ranges, and a walk of the sequence logs).
+ * stored score, event ids, conversations, alert state, alerts and outcomes (the customer's
+ * contiguous key ranges, and a walk of the sequence logs).
  */
 #include "churn/store.h"
 
@@ -55,6 +55,9 @@ delete_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
         return churn__mdb_err(rc, "erasing the customer record");
     found += rc == 0;
     rep->record = rc == 0;
+    enum churn_err serr = churn__store_erase_score(s, txn, cid, &rep->score);
+    if (serr)
+        return serr;
     rc = mdb_del(txn, s->dbi[CHURN__DB_ALERT_STATE], &k, NULL);
     if (rc && rc != MDB_NOTFOUND)
         return churn__mdb_err(rc, "erasing the alert state");

@@ -123,7 +123,7 @@ churn_store_stats(struct churn_store *s, struct churn_store_stats *out)
         return err;
     memset(st, 0, sizeof(st));
     for (int i = 0; i < CHURN__DB_COUNT && !err; i++) {
-        if (i == CHURN__DB_OUTCOMES && !s->dbi[i])
+        if ((i == CHURN__DB_OUTCOMES || i == CHURN__DB_SCORES) && !s->dbi[i])
             continue; /* an older store opened read-only */
         int rc = mdb_stat(txn, s->dbi[i], &st[i]);
         if (rc)
@@ -146,14 +146,13 @@ churn_store_stats(struct churn_store *s, struct churn_store_stats *out)
     out->outcomes = st[CHURN__DB_OUTCOMES].ms_entries;
     out->map_size = info.me_mapsize;
     out->used_bytes = (info.me_last_pgno + 1) * (size_t)env_st.ms_psize;
-    for (int i = 0; i < 2; i++) {
-        const MDB_stat *d = &st[i == 0 ? CHURN__DB_CUSTOMERS : CHURN__DB_EVENT_IDS];
-        size_t bytes = (d->ms_branch_pages + d->ms_leaf_pages + d->ms_overflow_pages) *
-                       (size_t)env_st.ms_psize;
-        if (i == 0)
-            out->customers_bytes = bytes;
-        else
-            out->event_ids_bytes = bytes;
+    out->scores = st[CHURN__DB_SCORES].ms_entries;
+    size_t *bytes[] = {&out->customers_bytes, &out->event_ids_bytes, &out->scores_bytes};
+    const int dbs[] = {CHURN__DB_CUSTOMERS, CHURN__DB_EVENT_IDS, CHURN__DB_SCORES};
+    for (int i = 0; i < 3; i++) {
+        const MDB_stat *d = &st[dbs[i]];
+        *bytes[i] = (d->ms_branch_pages + d->ms_leaf_pages + d->ms_overflow_pages) *
+                    (size_t)env_st.ms_psize;
     }
     return CHURN_OK;
 }

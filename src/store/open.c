@@ -24,7 +24,7 @@ static const char *const db_names[CHURN__DB_COUNT] = {
     [CHURN__DB_CUSTOMERS] = "customers",         [CHURN__DB_EVENT_IDS] = "event_ids",
     [CHURN__DB_CONVERSATIONS] = "conversations", [CHURN__DB_ALERTS] = "alerts",
     [CHURN__DB_ALERT_STATE] = "alert_state",     [CHURN__DB_META] = "meta",
-    [CHURN__DB_OUTCOMES] = "outcomes",
+    [CHURN__DB_OUTCOMES] = "outcomes",           [CHURN__DB_SCORES] = "scores",
 };
 
 /* Open the named databases; create them (and the format marker) in an empty environment. */
@@ -44,9 +44,9 @@ setup_dbs(struct churn_store *s, MDB_txn *txn, void *ctx)
 
     for (int i = 0; i < CHURN__DB_COUNT; i++) {
         unsigned flags = fresh ? MDB_CREATE : 0;
-        /* outcomes came after format 1: a writable open adds it, a read-only one of an older
-         * store sees none (the outcome calls check for the handle) */
-        bool added_later = i == CHURN__DB_OUTCOMES;
+        /* outcomes came after format 1, scores later still: a writable open adds them, a
+         * read-only one of an older store sees none (their calls check for the handle) */
+        bool added_later = i == CHURN__DB_OUTCOMES || i == CHURN__DB_SCORES;
         if (added_later && create)
             flags = MDB_CREATE;
         rc = mdb_dbi_open(txn, db_names[i], flags, &s->dbi[i]);

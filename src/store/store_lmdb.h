@@ -20,6 +20,7 @@ enum churn__db {
     CHURN__DB_ALERT_STATE,
     CHURN__DB_META,
     CHURN__DB_OUTCOMES, /* added in a later release: created when missing (see setup_dbs) */
+    CHURN__DB_SCORES,   /* stored scores (issue 12): added later too */
     CHURN__DB_COUNT
 };
 
@@ -190,6 +191,18 @@ enum churn_err churn__store_get_customer(struct churn_store *s, MDB_txn *txn, co
  * never be taken for a count).
  */
 int churn__store_delete_prefix(MDB_txn *txn, MDB_dbi dbi, const char *prefix, size_t plen, long *n);
+
+/**
+ * churn__store_get_score() - the stored score of @id in @txn: its bytes copied into @buf (up
+ * to @cap) and *@len its full length (0: none; larger than @cap: not copied, for the decoder
+ * to refuse as oversized).
+ */
+enum churn_err churn__store_get_score(struct churn_store *s, MDB_txn *txn, const char *id,
+                                      void *buf, size_t cap, size_t *len);
+
+/** churn__store_erase_score() - in the privacy erase's transaction, delete @cid's score. */
+enum churn_err churn__store_erase_score(struct churn_store *s, MDB_txn *txn, const char *cid,
+                                        bool *found);
 
 /** churn__mdb_err() - translate LMDB code @rc, setting the message "@what: <lmdb text>". */
 enum churn_err churn__mdb_err(int rc, const char *what);

@@ -1,0 +1,257 @@
+"""Scores stored in LMDB beside the record (issue 12 item 4), over the wire. A restart with
+current stored scores builds the index without evaluating the model (counted by
+churn_model_evaluations_total and the build's log line, never by time) and answers GetScore
+with the stored score, equal to one computed afresh and saying when it was computed; a stored
+score of an older model or older tier cut-offs is never served as current; a record changed
+after its score was stored is caught by the digest; an erased customer's score is gone from
+every listing and from the store at once; a SIGKILL during the rebuild after a model change
+leaves a store whose restart serves the same scores as a server that never stored any."""
+
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import grpc
+import pytest
+
+from conftest import RPC_TIMEOUT_S
+from fixtures_data import api, demo_store  # noqa: F401 (fixtures)
+from fixtures_data import mdb_dump, model_version, now_ms, start_on_store
+from test_engine_scores import metric
+
+KNOWN = ["cust-0000001", "cust-0000042", "cust-0000777", "cust-0001999"]
+ALL = [f"cust-{i:07d}" for i in range(2001)]  # the demo store's ids, and one unknown
+QUIET = ["--sweep-interval-s", "0"]  # nothing scores but what a test causes
+BUILT = r"score_index_built.*result=complete"
+
+
+def build_counts(server, count):
+    """(customers, from_store, rescored) of the server's count-th complete index build."""
+    line = server.wait_log(BUILT, count=count)[count - 1]
+    m = re.search(r"customers=(\d+).*from_store=(\d+).*rescored=(\d+)", line)
+    assert m, line
+    return tuple(int(g) for g in m.groups())
+
+
+def set_arg(server, flag, value):
+    """Give `flag` the value `value` on the server's next start (a later flag wins)."""
+    server.args += [flag, value]
+
+
+def restart(server):
+    assert server.stop() == 0, server.stderr()
+    server.close_channels()
+    started = now_ms()
+    server.start()
+    return started
+
+
+def scoring(api, server):
+    return api.scoring_grpc.ScoringServiceStub(server.channel())
+
+
+def scores(api, server, ids):
+    """{id: Score or the error code}, through BatchGetScores in chunks."""
+    out = {}
+    for i in range(0, len(ids), 200):
+        resp = scoring(api, server).BatchGetScores(
+            api.scoring_pb2.BatchGetScoresRequest(customer_ids=ids[i:i + 200]),
+            timeout=RPC_TIMEOUT_S)
+        for r in resp.results:
+            out[r.customer_id] = r.score if r.HasField("score") else r.error.code
+    return out
+
+
+def same_score(a, b):
+    """What a user reads of a score is the same (not when it was computed)."""
+    assert a.probability == b.probability, (a, b)
+    assert (a.risk_tier, a.value_tier, a.model_version) == \
+        (b.risk_tier, b.value_tier, b.model_version), (a, b)
+    assert a.priority == b.priority and a.customer_value == b.customer_value, (a, b)
+    assert [(r.feature, r.contribution, r.explanation) for r in a.reasons] == \
+        [(r.feature, r.contribution, r.explanation) for r in b.reasons], (a, b)
+
+
+def reference(churnd_factory, store, model, args=()):
+    """Scores of `store` from a churnd that neither reads nor writes stored scores."""
+    ref = start_on_store(churnd_factory, store, model,
+                         args=QUIET + ["--stored-scores=false"] + list(args))
+    return ref
+
+
+def test_a_restart_with_current_stored_scores_evaluates_nothing(api, churnd_factory,
+                                                                 demo_store):
+    s = start_on_store(churnd_factory, demo_store.store, demo_store.logreg, args=QUIET)
+    customers, from_store, rescored = build_counts(s, 1)
+    assert customers >= 2000 and from_store == 0 and rescored == customers
+    deadline = time.monotonic() + RPC_TIMEOUT_S
+    while metric(s, "churn_scores_stored_total", result="written") < customers:
+        assert time.monotonic() < deadline, "the build's scores were not all stored"
+        time.sleep(0.05)
+    assert metric(s, "churn_scores_stored_total", result="dropped") == 0, "the build waits"
+    before = scores(api, s, KNOWN)
+    started = restart(s)
+    assert build_counts(s, 2) == (customers, customers, 0)
+    assert metric(s, "churn_model_evaluations_total") == 0, "the index came from the store"
+    after = scores(api, s, KNOWN)
+    assert metric(s, "churn_model_evaluations_total") == 0, "GetScore served stored scores"
+    for cid in KNOWN:
+        same_score(after[cid], before[cid])
+        # the answer says when it was computed: before this start
+        assert after[cid].scored_at_ms == before[cid].scored_at_ms < started
+    one = scoring(api, s).GetScore(api.scoring_pb2.GetScoreRequest(customer_id=KNOWN[1]),
+                                   timeout=RPC_TIMEOUT_S).score
+    same_score(one, before[KNOWN[1]])
+    # the stored score, reasons and all, is what a server that stores nothing computes
+    ref = reference(churnd_factory, demo_store.store, demo_store.logreg)
+    fresh = scores(api, ref, KNOWN)
+    for cid in KNOWN:
+        same_score(after[cid], fresh[cid])
+        assert fresh[cid].scored_at_ms >= started
+
+
+def stale_rebuilt(server, count, customers):
+    """The count-th build took no score stored before the restart: every customer was
+    evaluated by the build, or by a GetScore of KNOWN that came first and stored its score."""
+    c, from_store, rescored = build_counts(server, count)
+    assert c == customers and from_store + rescored == customers
+    assert from_store <= len(KNOWN), "stored scores of the older model or cuts were loaded"
+
+
+def test_an_older_model_or_older_cuts_is_never_served_as_current(api, churnd_factory,
+                                                                 demo_store):
+    s = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
+                       args=QUIET + ["--risk-tiers", "threshold:0.5,0.2"])
+    customers = build_counts(s, 1)[0]
+    old = scores(api, s, KNOWN)
+    set_arg(s, "--model", demo_store.gbdt)
+    started = restart(s)
+    gbdt = model_version(demo_store.gbdt)
+    # served at once, while the index is rebuilt: never the older model's stored score
+    during = scores(api, s, KNOWN)
+    for cid in KNOWN:
+        assert during[cid].model_version == gbdt != old[cid].model_version
+        assert during[cid].scored_at_ms >= started
+    stale_rebuilt(s, 2, customers)
+
+    set_arg(s, "--risk-tiers", "threshold:0.02,0.01")
+    started = restart(s)
+    for cid, sc in scores(api, s, KNOWN).items():
+        assert sc.scored_at_ms >= started, "a score under the older cuts was served"
+        c = api.common_pb2
+        want = (c.RISK_TIER_HIGH if sc.probability >= 0.02 else
+                c.RISK_TIER_MEDIUM if sc.probability >= 0.01 else c.RISK_TIER_LOW)
+        assert sc.risk_tier == want, sc
+    stale_rebuilt(s, 3, customers)
+
+
+def test_a_record_changed_after_its_score_was_stored_is_caught(api, churnd_factory, demo_store,
+                                                              churnctl_bin, tmp_path):
+    s = start_on_store(churnd_factory, demo_store.store, demo_store.logreg, args=QUIET)
+    customers = build_counts(s, 1)[0]
+    before = scores(api, s, KNOWN)
+    assert s.stop() == 0
+    # the record changes behind churnd's back: its stored score's digest no longer matches
+    events = tmp_path / "late.csv"
+    events.write_text("event_id,customer_id,occurred_at_ms,type\n"
+                      f"late-1,{KNOWN[2]},{now_ms() - 60000},login\n")
+    r = subprocess.run([churnctl_bin, "import", "--events", str(events), "--store", s.data],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    s.close_channels()
+    started = now_ms()
+    s.start()
+    assert build_counts(s, 2) == (customers, customers - 1, 1)
+    after = scores(api, s, KNOWN)
+    assert after[KNOWN[2]].scored_at_ms >= started, "the stale stored score was served"
+    for cid in (KNOWN[0], KNOWN[1], KNOWN[3]):
+        assert after[cid].scored_at_ms == before[cid].scored_at_ms
+
+
+def listed(api, server):
+    """Every customer id of every page of ListAtRiskCustomers, all tiers."""
+    pb, c = api.scoring_pb2, api.common_pb2
+    every = pb.AtRiskFilter(risk_tiers=[c.RISK_TIER_LOW, c.RISK_TIER_MEDIUM, c.RISK_TIER_HIGH])
+    ids, token = [], ""
+    while True:
+        page = scoring(api, server).ListAtRiskCustomers(
+            pb.ListAtRiskCustomersRequest(page_size=500, page_token=token, filter=every),
+            timeout=RPC_TIMEOUT_S)
+        ids += [x.customer_id for x in page.scores]
+        token = page.next_page_token
+        if not token:
+            return ids
+
+
+def test_an_erased_customer_is_gone_from_listings_and_the_store_at_once(api, churnd_factory,
+                                                                        demo_store):
+    s = start_on_store(churnd_factory, demo_store.store, demo_store.logreg, args=QUIET)
+    customers = build_counts(s, 1)[0]
+    victim = KNOWN[1]
+    assert victim in listed(api, s)
+    assert scores(api, s, [victim])[victim].probability > 0
+    ing = api.ingest_grpc.IngestServiceStub(s.channel())
+    ing.DeleteCustomer(api.ingest_pb2.DeleteCustomerRequest(customer_id=victim),
+                       timeout=RPC_TIMEOUT_S)
+    assert victim not in listed(api, s)
+    assert scores(api, s, [victim])[victim] == grpc.StatusCode.NOT_FOUND.value[0]
+    assert s.stop() == 0
+    assert victim.encode() not in mdb_dump(s.data), "a trace of the erased customer is stored"
+    s.close_channels()
+    s.start()
+    assert build_counts(s, 2) == (customers - 1, customers - 1, 0)
+    assert victim not in listed(api, s)
+    assert scores(api, s, [victim])[victim] == grpc.StatusCode.NOT_FOUND.value[0]
+
+
+def kill_during_rebuild(server, flag, value):
+    """Start `server` with `flag value` (which makes its stored scores stale) and SIGKILL it
+    once the rebuild has evaluated the model; whether the rebuild was still under way."""
+    set_arg(server, flag, value)
+    server.close_channels()
+    server.start()
+    deadline = time.monotonic() + 4 * RPC_TIMEOUT_S  # a sanitizer build on a loaded machine
+    while metric(server, "churn_model_evaluations_total") == 0:
+        assert time.monotonic() < deadline, "the rebuild did not start:\n" + server.stderr()[-3000:]
+        time.sleep(0.005)
+    server.signal(signal.SIGKILL)
+    server.wait()
+    return not re.search(BUILT, server.stderr().split("model_loaded")[-1])
+
+
+def test_a_sigkill_during_the_rebuild_then_a_restart_serve_correct_scores(api, churnd_factory,
+                                                                          demo_store, tmp_path):
+    s = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
+                       args=QUIET + ["--risk-tiers", "threshold:0.5,0.2"])
+    customers = build_counts(s, 1)[0]
+    assert s.stop() == 0
+    before_kill = str(tmp_path / "before-kill")
+    shutil.copytree(s.data, before_kill)  # the same records, for the reference
+    # a new model; when a loaded machine finishes that rebuild before the kill lands, new
+    # risk cut-offs make every stored score stale again and the kill is tried once more (the
+    # store's model registry would restore the promoted model over another --model)
+    changes = [("--model", demo_store.gbdt)] + [
+        ("--risk-tiers", f"threshold:0.5{i},0.2") for i in range(1, 6)]
+    completed = 1
+    for flag, value in changes:
+        if kill_during_rebuild(s, flag, value):
+            break
+        completed += 1
+    else:
+        pytest.fail("premise: every SIGKILL came after the rebuild completed")
+    s.start()
+    c, from_store, rescored = build_counts(s, completed + 1)
+    assert c == customers and from_store + rescored == customers
+    got = scores(api, s, ALL)
+    tiers = [v for f, v in changes[:completed] if f == "--risk-tiers"]
+    ref = reference(churnd_factory, before_kill, demo_store.gbdt,
+                    args=["--risk-tiers", (tiers or ["threshold:0.5,0.2"])[-1]])
+    want = scores(api, ref, ALL)
+    assert got.keys() == want.keys()
+    for cid in ALL:
+        if isinstance(want[cid], int):
+            assert got[cid] == want[cid], cid
+        else:
+            same_score(got[cid], want[cid])
