@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import warnings
@@ -31,12 +30,6 @@ TOUR_TIMEOUT_S = 600
 STOP_TIMEOUT_S = 60
 ADDRESS_IN_README = "127.0.0.1:50051"
 OPTIONAL_TOOLS = ("grpcurl", "ghz")
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _group_alive(pgid):
@@ -66,11 +59,15 @@ class Run:
         self.build = os.path.dirname(os.path.dirname(os.path.abspath(churnctl)))
         self.churnctl = churnctl
         self.data = data
-        self.address = f"127.0.0.1:{_free_port()}"
-        self.log_path = os.path.join(workdir, f"run-{self.address.rsplit(':', 1)[1]}.log")
-        self.env = dict(os.environ, CHURND_DATA=data, CHURND_LISTEN=self.address,
+        # port 0 and the address churnd writes once it serves: a port picked here and bound
+        # minutes later (seeding, training) could meanwhile be taken by another test's server
+        self.address = None
+        self.ready_file = os.path.join(workdir, f"ready-{'feed' if feed else 'nofeed'}")
+        self.log_path = os.path.join(workdir, f"run-{'feed' if feed else 'nofeed'}.log")
+        self.env = dict(os.environ, CHURND_DATA=data, CHURND_LISTEN="127.0.0.1:0",
+                        CHURND_ADMIN_LISTEN="127.0.0.1:0", CHURND_READY_FILE=self.ready_file,
                         CHURN_DEMO_CUSTOMERS=str(DEMO_CUSTOMERS), CHURN_BUILD_DIR=self.build,
-                        CHURN_SERVER=self.address, CHURN_DEMO_FEED="1" if feed else "0")
+                        CHURN_DEMO_FEED="1" if feed else "0")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([os.path.join(SOURCE_ROOT, "tools", "run")],
                                      cwd=SOURCE_ROOT, env=self.env, stdin=subprocess.DEVNULL,
@@ -90,6 +87,10 @@ class Run:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"tools/run exited:\n{self.output()}"
+            if self.address is None:
+                self._read_address()
+                time.sleep(0.2)
+                continue
             try:
                 if self.ctl("health", timeout=10).returncode == 0:
                     return self
@@ -98,6 +99,17 @@ class Run:
 
             time.sleep(0.5)
         pytest.fail(f"tools/run never served:\n{self.output()}")
+
+    def _read_address(self):
+        try:
+            with open(self.ready_file) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return
+        if text.endswith("\n"):
+            self.address = text.strip()
+            assert re.fullmatch(r"127\.0\.0\.1:\d+", self.address), self.address
+            self.env["CHURN_SERVER"] = self.address
 
     def stop(self):
         """SIGTERM to tools/run only; its exit status and what is left of its group."""
