@@ -177,6 +177,7 @@ open_store(const struct churn_config *cfg, struct churn_services *svc, char *err
     svc->sweep_interval_ms = cfg->sweep_interval_s * 1000;
     svc->sweep_delay_ms = cfg->sweep_delay_s * 1000;
     svc->stored_scores = cfg->stored_scores;
+    svc->score_rebuild_rate = cfg->score_rebuild_rate;
     svc->playbooks_path = cfg->playbooks_path;
     svc->trend_keep_days = cfg->trend_keep_days; /* issue 15: daily snapshots */
     e = churn_services_attach_store(svc, store, writer);

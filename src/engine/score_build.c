@@ -33,7 +33,8 @@ struct churn_score_builder {
     bool stop; /* (mu) */
     atomic_bool complete, running;
     atomic_uint_fast64_t builds;
-    _Atomic int64_t last_ms; /* how long the last build took */
+    _Atomic int64_t pace_per_s; /* customers a second in a rebuild (0: unpaced) */
+    _Atomic int64_t last_ms;    /* how long the last build took */
     uint64_t built_generation, built_cuts;
 };
 
@@ -45,6 +46,8 @@ struct build_walk {
     struct churn_score *scratch;
     uint64_t customers, rescored;
     char (*ids)[CHURN_ID_MAX + 1];
+    bool paced;    /* a rebuild: churn_score_builder_pace() applies */
+    int64_t t0_ms; /* when the walk began */
 };
 
 static bool
@@ -54,6 +57,22 @@ stopping(struct churn_score_builder *b)
     bool stop = b->stop;
     pthread_mutex_unlock(&b->mu);
     return stop;
+}
+
+/* In a paced rebuild, wait until the @done-th customer is due (woken early by a stop). */
+static void
+pace(struct build_walk *w, uint64_t done)
+{
+    int64_t per_s = atomic_load(&w->b->pace_per_s);
+    if (!w->paced || per_s <= 0)
+        return;
+    int64_t due = w->t0_ms + (int64_t)(done * 1000 / (uint64_t)per_s);
+    pthread_mutex_lock(&w->b->mu);
+    while (!w->b->stop && churn_now_ms() < due) {
+        struct timespec ts = churn_timespec_of_ms(due);
+        pthread_cond_timedwait(&w->b->cv, &w->b->mu, &ts);
+    }
+    pthread_mutex_unlock(&w->b->mu);
 }
 
 /* Refresh every customer, a page of ids at a time; CHURN_ECANCELLED when told to stop. */
@@ -70,6 +89,7 @@ walk(struct build_walk *w)
             return err;
         for (size_t i = 0; i < n; i++) {
             bool evaluated = false;
+            pace(w, w->customers);
             /* a customer erased meanwhile is simply gone */
             if (churn_scorer_refresh(w->b->scorer, w->m, w->ids[i], w->scratch, &evaluated) ==
                 CHURN_OK)
@@ -86,8 +106,15 @@ walk(struct build_walk *w)
 static bool
 build(struct churn_score_builder *b, struct churn_served *m, struct churn_score *scratch)
 {
-    struct build_walk w = {b, m, scratch, 0, 0, churn_malloc(PAGE * sizeof(*w.ids))};
     int64_t t0 = churn_now_ms();
+    struct build_walk w = {b,
+                           m,
+                           scratch,
+                           0,
+                           0,
+                           churn_malloc(PAGE * sizeof(*w.ids)),
+                           .paced = atomic_load(&b->complete),
+                           .t0_ms = t0};
     atomic_store(&b->running, true);
     enum churn_err err = w.ids ? walk(&w) : CHURN_ENOMEM;
     churn_free(w.ids);
@@ -156,6 +183,13 @@ churn_score_builder_start(struct churn_scorer *scorer, struct churn_store *store
     }
     *out = b;
     return CHURN_OK;
+}
+
+void
+churn_score_builder_pace(struct churn_score_builder *b, int64_t per_s)
+{
+    if (b)
+        atomic_store(&b->pace_per_s, per_s > 0 ? per_s : 0);
 }
 
 void

@@ -463,6 +463,7 @@ build_score(struct churn_scorer *sc, const struct churn_served *m, const struct 
     copy_str(s->customer_id, sizeof(s->customer_id), rec->id);
     copy_str(s->segment, sizeof(s->segment), rec->attrs.segment);
     s->churned = rec->churned_at_ms > 0;
+    s->previous_model = false;
     s->probability = pred.probability;
     s->margin = pred.margin;
     s->risk_tier = churn_segments_risk_tier(&cv->cuts, pred.probability);
@@ -806,6 +807,31 @@ void
 churn_scorer_keep(struct churn_scorer *sc, struct churn_score_keeper *keeper)
 {
     atomic_store(&sc->keeper, keeper);
+}
+
+enum churn_err
+churn_scorer_previous(struct churn_scorer *sc, const struct churn_served *m,
+                      const char *customer_id, struct churn_score *out)
+{
+    char why[160];
+    size_t len = 0;
+    struct thread_slot *slot = sc->store && atomic_load(&sc->keeper) ? thread_slot(sc) : NULL;
+    if (!slot)
+        return sc->store && atomic_load(&sc->keeper) ? CHURN_EUNAVAIL : CHURN_ENOTFOUND;
+    enum churn_err e = churn_store_reader_get_score(slot->reader, customer_id, slot->stored,
+                                                    CHURN_STORE_SCORE_MAX, &len);
+    if (e)
+        return e;
+    if (!len || len > CHURN_STORE_SCORE_MAX)
+        return CHURN_ENOTFOUND;
+    if (churn_score_decode(slot->stored, len, out, why, sizeof(why)) != CHURN_OK)
+        return CHURN_ECORRUPT;
+    if (out->model_id == ((const struct served *)m)->model_id)
+        return CHURN_ENOTFOUND; /* the serving model's: not a previous one */
+    copy_str(out->customer_id, sizeof(out->customer_id), customer_id);
+    out->previous_model = true;
+    out->n_reasons = 0;
+    return CHURN_OK;
 }
 
 enum churn_err

@@ -183,6 +183,7 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
     }
     if (!err) {
         err = churn_score_builder_start(svc->scoring, store, svc->scores, &svc->score_builder);
+        churn_score_builder_pace(svc->score_builder, err ? 0 : svc->score_rebuild_rate);
         if (err) {
             churn__delivery_stop(svc);
             churn__alerts_stop(svc->alerts);

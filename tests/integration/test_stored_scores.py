@@ -255,3 +255,80 @@ def test_a_sigkill_during_the_rebuild_then_a_restart_serve_correct_scores(api, c
             assert got[cid] == want[cid], cid
         else:
             same_score(got[cid], want[cid])
+
+
+def every_listed(api, server):
+    """Every Score of every page of ListAtRiskCustomers, all tiers, by customer id."""
+    pb, c = api.scoring_pb2, api.common_pb2
+    every = pb.AtRiskFilter(risk_tiers=[c.RISK_TIER_LOW, c.RISK_TIER_MEDIUM, c.RISK_TIER_HIGH])
+    out, token = {}, ""
+    while True:
+        page = scoring(api, server).ListAtRiskCustomers(
+            pb.ListAtRiskCustomersRequest(page_size=1000, page_token=token, filter=every),
+            timeout=RPC_TIMEOUT_S)
+        for x in page.scores:
+            assert x.customer_id not in out, "listed twice: " + x.customer_id
+            out[x.customer_id] = x
+        token = page.next_page_token
+        if not token:
+            return out
+
+
+REBUILD_RATE = 100  # customers a second: the demo's 2,000 take 20 s to rebuild
+
+
+def test_a_listing_during_a_rebuild_marks_the_previous_models_scores(api, churnd_factory,
+                                                                     demo_store, churnctl_bin,
+                                                                     tmp_path):
+    models = {}
+    for name, src in (("logreg", demo_store.logreg), ("gbdt", demo_store.gbdt)):
+        models[name] = str(tmp_path / f"{name}.json")
+        shutil.copy(src, models[name])
+    old_v, new_v = model_version(models["logreg"]), model_version(models["gbdt"])
+    s = start_on_store(churnd_factory, demo_store.store, models["logreg"],
+                       args=QUIET + ["--score-rebuild-rate", str(REBUILD_RATE)])
+    customers = build_counts(s, 1)[0]  # the first build is never paced
+    before = every_listed(api, s)
+    assert before and not any(x.previous_model for x in before.values())
+    assert {x.model_version for x in before.values()} == {old_v}
+
+    api.model_grpc.ModelServiceStub(s.channel()).ReloadModel(
+        api.model_pb2.ReloadModelRequest(path=models["gbdt"]), timeout=RPC_TIMEOUT_S)
+    during = every_listed(api, s)
+    marked = [x for x in during.values() if x.previous_model]
+    # the rebuild refreshes REBUILD_RATE customers a second: most are not reached yet
+    assert len(marked) > len(during) // 2, (len(marked), len(during))
+    for x in during.values():
+        if x.previous_model:
+            # the old model's own score, the one the customer is listed by: no reasons
+            # (that model is gone), said to be the previous model's
+            b = before[x.customer_id]
+            assert x.model_version == old_v and not x.reasons
+            assert (x.probability, x.priority, x.risk_tier, x.scored_at_ms) == \
+                (b.probability, b.priority, b.risk_tier, b.scored_at_ms)
+        else:
+            assert x.model_version == new_v and x.reasons, x
+    # GetScore answers with the serving model, never marked; that customer is then rescored
+    cid = marked[0].customer_id
+    one = scoring(api, s).GetScore(api.scoring_pb2.GetScoreRequest(customer_id=cid),
+                                   timeout=RPC_TIMEOUT_S).score
+    assert one.model_version == new_v and not one.previous_model and one.reasons
+    again = every_listed(api, s)
+    assert cid not in again or not again[cid].previous_model
+    # churnctl says which rows are the previous model's
+    r = subprocess.run([churnctl_bin, "--server", s.address, "at-risk", "--limit", "1000",
+                        "--min-tier", "low"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert f"(previous model {old_v}, until the rebuild rescores it)" in r.stdout
+    assert re.search(r"-- \d+ listed by the previous model's score", r.stdout), r.stdout[-500:]
+
+    # the rebuild completes (paced: customers / REBUILD_RATE seconds at the least)
+    s.wait_log(BUILT, timeout=customers / REBUILD_RATE + 4 * RPC_TIMEOUT_S, count=2)
+    c, from_store, rescored = build_counts(s, 2)
+    assert c == customers and from_store + rescored == customers
+    after = every_listed(api, s)
+    assert after and not any(x.previous_model for x in after.values())
+    assert {x.model_version for x in after.values()} == {new_v}
+    r = subprocess.run([churnctl_bin, "--server", s.address, "at-risk", "--limit", "1000",
+                        "--min-tier", "low"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "previous model" not in r.stdout, r.stdout[-500:]
