@@ -258,6 +258,14 @@ enum churn_err churn_score_builder_start(struct churn_scorer *scorer, struct chu
                                          struct churn_score_builder **out);
 
 /**
+ * churn_score_builder_poke() - look now whether the served model's generation or the cuts
+ * changed, and (re)build if so: the builder waits for this between builds (the housekeeping
+ * timer pokes it every CHURN_SCORE_BUILDER_POKE_MS). NULL: no-op.
+ */
+void churn_score_builder_poke(struct churn_score_builder *b);
+#define CHURN_SCORE_BUILDER_POKE_MS 200
+
+/**
  * churn_score_builder_pace() - refresh at most @per_s customers a second in the rebuilds that
  * follow a change of model or cuts (0: as fast as it goes, the default), so that a rebuild
  * leaves CPU to the calls being served; the first build after a start is never paced (listings

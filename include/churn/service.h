@@ -73,6 +73,9 @@ struct churn_services {
      * emptied of erased and churned customers (churn/score_index.h; read it, never free it) */
     struct churn_score_index *scores;
     struct churn_score_builder *score_builder; /* builds @scores while the store is attached */
+    /* issue 12: the one housekeeping timer (store maintenance, the score index's check for a
+     * new model or cuts) while the store is attached (churn/housekeeping.h) */
+    struct churn_housekeeping *housekeeping;
     /* issue 12: scores kept in the store beside the record (churn/score_keep.h), the index
      * loaded from them at start-up; false: neither read nor written (the behaviour before) */
     bool stored_scores;

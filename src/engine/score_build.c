@@ -5,7 +5,8 @@
  * stored too (churn_scorer_refresh); when the served model's generation or the tier cuts change
  * (a promotion, new share-based cuts), the index is rebuilt the same way while listings keep
  * reading it (scores of the old generation stay listed until their customer is scored
- * again). Listings read the index once the first build is complete.
+ * again). Listings read the index once the first build is complete. The builder looks for a
+ * new model or new cuts when poked (by the engine's housekeeping timer, churn/housekeeping.h).
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
@@ -21,8 +22,6 @@
 #include "churn/store.h"
 #include "churn/segments.h"
 
-#define POLL_MS 200 /* how often the builder looks for a new model or new cuts */
-
 struct churn_score_builder {
     struct churn_scorer *scorer;
     struct churn_store *store;
@@ -30,7 +29,8 @@ struct churn_score_builder {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool stop; /* (mu) */
+    bool stop;  /* (mu) */
+    bool poked; /* (mu) churn_score_builder_poke() since the builder last looked */
     atomic_bool complete, running;
     atomic_uint_fast64_t builds;
     _Atomic int64_t pace_per_s; /* customers a second in a rebuild (0: unpaced) */
@@ -153,10 +153,11 @@ builder_main(void *arg)
             atomic_store(&b->complete, true);
         }
         churn_served_release(m);
+        /* until churn_score_builder_poke() (the housekeeping timer's "score-index" task) */
         pthread_mutex_lock(&b->mu);
-        struct timespec ts = churn_timespec_of_ms(churn_now_ms() + POLL_MS);
-        if (!b->stop)
-            pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+        if (!b->stop && !b->poked)
+            pthread_cond_wait(&b->cv, &b->mu);
+        b->poked = false;
         pthread_mutex_unlock(&b->mu);
     }
     churn_free(scratch);
@@ -183,6 +184,17 @@ churn_score_builder_start(struct churn_scorer *scorer, struct churn_store *store
     }
     *out = b;
     return CHURN_OK;
+}
+
+void
+churn_score_builder_poke(struct churn_score_builder *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->poked = true;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
 }
 
 void
