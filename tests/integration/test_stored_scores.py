@@ -332,3 +332,14 @@ def test_a_listing_during_a_rebuild_marks_the_previous_models_scores(api, churnd
     r = subprocess.run([churnctl_bin, "--server", s.address, "at-risk", "--limit", "1000",
                         "--min-tier", "low"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "previous model" not in r.stdout, r.stdout[-500:]
+
+
+@pytest.mark.parametrize("value,why", [("-1", "-1 is out of range [0, 100000000]"),
+                                       ("100000001", "out of range"),
+                                       ("abc", "'abc' is not an integer"), ("", "")])
+def test_a_bad_rebuild_rate_is_refused_by_name(churnd_bin, tmp_path, value, why):
+    r = subprocess.run([churnd_bin, "--data", str(tmp_path / "d"), "--listen", "127.0.0.1:0",
+                        "--score-rebuild-rate", value], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode != 0
+    assert "--score-rebuild-rate" in r.stderr and why in r.stderr, r.stderr
