@@ -30,6 +30,7 @@
 #define CHURN__LEX_IDIOM    0x0400 /* documentation only: a fixed-valence idiom */
 #define CHURN__LEX_SUFFIX   0x0800 /* negator after what it negates (Korean 않다, 없다) */
 #define CHURN__LEX_HEDGED   0x1000 /* churn intent said tentatively: lower confidence */
+#define CHURN__LEX_STAY     0x2000 /* staying on (keep using): a churn intent before it is dropped */
 
 #define CHURN__LEX_MODIFIER                                                                        \
     (CHURN__LEX_NEGATOR | CHURN__LEX_BOOSTER | CHURN__LEX_DAMPENER | CHURN__LEX_CONTRAST)

@@ -176,6 +176,7 @@ static const struct {
     {"human", CHURN__LEX_HUMAN},       {"hard", CHURN__LEX_HARD},
     {"nostem", CHURN__LEX_NOSTEM},     {"idiom", CHURN__LEX_IDIOM},
     {"suffix", CHURN__LEX_SUFFIX},     {"hedged", CHURN__LEX_HEDGED},
+    {"stay", CHURN__LEX_STAY},
 };
 
 static bool
@@ -203,7 +204,7 @@ parse_flags(struct loader *ld, const char *name, size_t line, const char *p, siz
         if (!ok) {
             churn_errf(ld->errbuf, ld->errlen,
                        "%s:%zu: unknown flag '%.*s' (known: negator, modal, booster, dampener, "
-                       "contrast, churn, human, hard, nostem, idiom, suffix, hedged)",
+                       "contrast, churn, human, hard, nostem, idiom, suffix, hedged, stay)",
                        name, line, (int)(b - a > 40 ? 40 : b - a), p + a);
             return false;
         }
@@ -222,6 +223,11 @@ parse_flags(struct loader *ld, const char *name, size_t line, const char *p, siz
     }
     if ((*flags & CHURN__LEX_SUFFIX) && !(*flags & CHURN__LEX_NEGATOR)) {
         churn_errf(ld->errbuf, ld->errlen, "%s:%zu: flag 'suffix' needs 'negator'", name, line);
+        return false;
+    }
+    if ((*flags & CHURN__LEX_STAY) && (*flags & (CHURN__LEX_INTENT | CHURN__LEX_MODIFIER))) {
+        churn_errf(ld->errbuf, ld->errlen,
+                   "%s:%zu: flag 'stay' goes with no intent or modifier flag", name, line);
         return false;
     }
     if ((*flags & CHURN__LEX_HEDGED) && !(*flags & CHURN__LEX_CHURN)) {
