@@ -196,20 +196,40 @@ is_nt(const struct item *it, const struct tok_form *f)
            memcmp(x->surf + x->surf_len - 3, "n't", 3) == 0;
 }
 
+/* Is @x (a word between a term and a suffix negator) a noun that an adnominal clause heads,
+ * so that the negator denies the clause (좋은 게 아니에요, 탈퇴할 생각 없어요, 해결된 건
+ * 없어요, 한 적 없어요, 할 수 없어요)? A content noun is the negated verb's own subject or
+ * object instead (아직도 입금이 안 됐어요, 튕겨서 결제를 못 해요): the negator is not the
+ * term's. */
+static bool
+ko_head_noun(const struct tok_form *x)
+{
+    static const char nouns[][8] = {"것",   "거",   "게", "건", "걸",   "생각", "마음",
+                                    "계획", "정도", "수", "적", "필요", "이유"};
+    for (size_t k = 0; k < sizeof(nouns) / sizeof(nouns[0]); k++) {
+        size_t n = strlen(nouns[k]);
+        if ((x->surf_len == n && memcmp(x->surf, nouns[k], n) == 0) ||
+            (x->w.stem_len == n && memcmp(x->w.stem, nouns[k], n) == 0))
+            return true;
+    }
+    return false;
+}
+
 /* The item after @i that a suffix negator in that place would negate @i from: the next
- * item of @i's clause, stepping over at most one word without a lexicon entry (좋은 게
- * 아니에요, 탈퇴할 생각 없어요) and over booster and dampener adverbs (탈퇴할 생각 전혀
- * 없어요, 문제가 정말 없어요); a valenced word in between ends the search. Returns n_items when
+ * item of @i's clause, stepping over booster and dampener adverbs (탈퇴할 생각 전혀 없어요,
+ * 문제가 정말 없어요) and, in Korean, over one ko_head_noun() without a lexicon entry (좋은 게
+ * 아니에요); a valenced word or another word in between ends the search. Returns n_items when
  * there is none. */
 static size_t
-suffix_negator_at(const struct item *items, size_t n_items, size_t i)
+suffix_negator_at(const struct item *items, size_t n_items, const struct tok_form *f, size_t i)
 {
     bool plain = false;
     for (size_t j = i + 1; j < n_items && j <= i + 3 && items[j].clause == items[i].clause; j++) {
         uint16_t jf = items[j].lex_flags;
         if ((jf & CHURN__LEX_NEGATOR) && (jf & CHURN__LEX_SUFFIX))
             return j;
-        if (!items[j].e && !plain)
+        if (!items[j].e && !plain && items[j].first == items[j].last &&
+            ko_head_noun(&f[items[j].first]))
             plain = true;
         else if (!(jf & (CHURN__LEX_BOOSTER | CHURN__LEX_DAMPENER)))
             break;
@@ -221,10 +241,11 @@ suffix_negator_at(const struct item *items, size_t n_items, size_t i)
  * 못했어요): the suffix negator suffix_negator_at() finds after @i multiplies @v by its
  * value. */
 static double
-suffix_negation(struct item *items, size_t n_items, size_t i, double v, bool intent)
+suffix_negation(struct item *items, size_t n_items, const struct tok_form *f, size_t i, double v,
+                bool intent)
 {
     struct item *it = &items[i];
-    size_t j = suffix_negator_at(items, n_items, i);
+    size_t j = suffix_negator_at(items, n_items, f, i);
     if (j >= n_items)
         return v;
     const struct item *nx = &items[j];
@@ -282,7 +303,7 @@ ko_denied_extent(const struct item *items, size_t n_items, const struct tok_form
         return false;
     const struct item *nx = &items[i + 1];
     const struct tok_form *x = &f[nx->first];
-    size_t j = suffix_negator_at(items, n_items, i);
+    size_t j = suffix_negator_at(items, n_items, f, i);
     if (nx->first != nx->last || j >= n_items || (items[j].lex_flags & CHURN__LEX_MODAL))
         return false;
     for (size_t k = 0; k < sizeof(nouns) / sizeof(nouns[0]); k++)
@@ -349,7 +370,7 @@ apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t
             continue; /* a valenced word shields nothing but is not a modifier (VADER) */
         }
     }
-    v = suffix_negation(items, n_items, i, v, intent);
+    v = suffix_negation(items, n_items, f, i, v, intent);
     if (intent && korean && !(e->flags & CHURN__LEX_HARD) &&
         ko_past_mention(items, n_items, f, i)) {
         it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
