@@ -312,6 +312,36 @@ ko_denied_extent(const struct item *items, size_t n_items, const struct tok_form
     return false;
 }
 
+/* Does the Korean word @x end in a request (해주세요, 주세요, 줘요, 주십시오, 부탁드려요)? */
+static bool
+ko_request_word(const struct tok_form *x)
+{
+    static const char ends[][20] = {"주세요",   "줘요",       "주십시오",    "줘",
+                                    "부탁해요", "부탁드려요", "부탁드립니다"};
+    if (x->kind != CHURN_TOK_WORD)
+        return false;
+    for (size_t k = 0; k < sizeof(ends) / sizeof(ends[0]); k++) {
+        size_t n = strlen(ends[k]);
+        if (x->surf_len >= n && memcmp(x->surf + x->surf_len - n, ends[k], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Korean: is the positive term @i what the customer asks for rather than praises: a request
+ * on its own word or one of the next two in its clause (빨리 처리해 주세요, 친절하게 답변
+ * 부탁드려요)? A wish is no praise; thanks for what was done (빨리 처리해 주셔서 감사해요) are. */
+static bool
+ko_requested(const struct item *items, size_t n_items, const struct tok_form *f, size_t i)
+{
+    const struct item *it = &items[i];
+    size_t end = items[n_items - 1].last; /* the items cover every form, in order */
+    for (size_t k = it->last; k <= it->last + 2 && k <= end && f[k].clause == it->clause; k++)
+        if (ko_request_word(&f[k]))
+            return true;
+    return false;
+}
+
 /* The VADER rules for item @i (of the forms @f), returning its adjusted valence. */
 static double
 apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t i, bool cap_diff,
@@ -371,6 +401,8 @@ apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t
         }
     }
     v = suffix_negation(items, n_items, f, i, v, intent);
+    if (korean && v > 0 && !intent && ko_requested(items, n_items, f, i))
+        v = 0.0; /* 빨리 처리해 주세요: a wish, no praise */
     if (intent && korean && !(e->flags & CHURN__LEX_HARD) &&
         ko_past_mention(items, n_items, f, i)) {
         it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;

@@ -838,6 +838,14 @@ Test(korean, a_suffix_negator_reaches_over_a_head_noun_only)
     cr_expect_not(analyze("탈퇴한 적 없어요 처음 가입해요").churn_intent);
 }
 
+Test(korean, a_request_is_no_praise)
+{
+    cr_expect_lt(compound("빨리 처리해 주세요"), 0.05, "a wish for speed is no praise");
+    cr_expect_lt(compound("친절하게 답변 부탁드려요"), 0.05);
+    cr_expect_gt(compound("빨리 처리해 주셔서 감사해요"), 0.05, "thanks for what was done");
+    cr_expect_gt(compound("좋아요 그렇게 해 주세요"), 0.05, "agreement before the request");
+}
+
 Test(korean, every_subscribed_thing_with_every_way_of_ending_it)
 {
     cr_expect(analyze("정기 배송 그만 받고 싶어요").churn_intent);
@@ -1164,7 +1172,7 @@ Test(korean, support_chat_eval_ko_does_not_regress)
     cr_assert_geq(c.n, 400, "the Korean set has at least 400 utterances");
     double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
     double prec = (double)c.tp / (double)(c.tp + c.fp), rec = (double)c.tp / (double)(c.tp + c.fn);
-    cr_expect_geq(acc, 0.92, "accuracy fell to %.3f", acc);
+    cr_expect_geq(acc, 0.93, "accuracy fell to %.3f", acc);
     cr_expect_geq(f1, 0.91, "macro-F1 fell to %.3f", f1);
     cr_expect_eq(c.fp, 0, "escalation precision fell to %.3f", prec);
     cr_expect_geq(rec, 0.98, "escalation recall fell to %.3f", rec);
