@@ -282,6 +282,9 @@ ko_future_adnominal(const struct tok_form *x)
 {
     if (x->kind != CHURN_TOK_WORD || x->surf_len < 3)
         return false;
+    unsigned char lead = (unsigned char)x->surf[x->surf_len - 3];
+    if (lead < 0xea || lead > 0xed) /* the lead byte of U+AC00-D7A3 */
+        return false;
     size_t adv;
     uint32_t cp = churn__utf8_decode((const unsigned char *)x->surf + x->surf_len - 3, 3, &adv);
     return adv == 3 && cp >= 0xac00 && cp <= 0xd7a3 && (cp - 0xac00) % 28 == 8;
