@@ -1208,6 +1208,21 @@ Test(korean, third_heldout_set_does_not_regress)
     cr_expect_eq(c.hard_caught, c.hard, "hard triggers caught: %zu of %zu", c.hard_caught, c.hard);
 }
 
+/* The fourth held-out set (never tuned on: written and committed in the sixth session before
+ * the third set's errors were read, evaluated once after that session's corrections, its
+ * errors unread): its figures then, as a floor. */
+Test(korean, fourth_heldout_set_does_not_regress)
+{
+    struct ko_counts c = count_set("support_chat_eval_ko_heldout4.tsv");
+    cr_assert_geq(c.n, 100);
+    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
+    double prec = (double)c.tp / (double)(c.tp + c.fp), rec = (double)c.tp / (double)(c.tp + c.fn);
+    cr_expect_geq(acc, 0.78, "accuracy fell to %.3f", acc);
+    cr_expect_geq(f1, 0.76, "macro-F1 fell to %.3f", f1);
+    cr_expect_geq(prec, 0.90, "escalation precision fell to %.3f", prec);
+    cr_expect_geq(rec, 0.76, "escalation recall fell to %.3f", rec);
+}
+
 /* Feed one conversation's turns; returns the 1-based turn of the first escalation, 0: none. */
 static size_t
 first_escalation(char rows[][512], const char *roles[], size_t n)
