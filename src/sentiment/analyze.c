@@ -204,13 +204,17 @@ is_nt(const struct item *it, const struct tok_form *f)
 static bool
 ko_head_noun(const struct tok_form *x)
 {
-    static const char nouns[][8] = {"것",   "거",   "게", "건", "걸",   "생각", "마음",
-                                    "계획", "정도", "수", "적", "필요", "이유"};
-    for (size_t k = 0; k < sizeof(nouns) / sizeof(nouns[0]); k++) {
-        size_t n = strlen(nouns[k]);
-        if ((x->surf_len == n && memcmp(x->surf, nouns[k], n) == 0) ||
-            (x->w.stem_len == n && memcmp(x->w.stem, nouns[k], n) == 0))
-            return true;
+    static const char one[][4] = {"것", "거", "게", "건", "걸", "수", "적"};
+    static const char two[][7] = {"생각", "마음", "계획", "정도", "필요", "이유"};
+    const char *w[2] = {x->surf, x->w.stem};
+    uint32_t n[2] = {x->surf_len, x->w.stem_len};
+    for (size_t v = 0; v < 2; v++) {
+        for (size_t k = 0; n[v] == 3 && k < sizeof(one) / sizeof(one[0]); k++)
+            if (memcmp(w[v], one[k], 3) == 0)
+                return true;
+        for (size_t k = 0; n[v] == 6 && k < sizeof(two) / sizeof(two[0]); k++)
+            if (memcmp(w[v], two[k], 6) == 0)
+                return true;
     }
     return false;
 }
@@ -345,11 +349,31 @@ ko_requested(const struct item *items, size_t n_items, const struct tok_form *f,
     return false;
 }
 
+/* One analysis in progress: the tokens, their forms and the matched items, all in the
+ * caller's arena. */
+struct analysis {
+    const struct churn_sentiment *s;
+    struct churn_sentiment_tokens toks;
+    struct tok_form *f;
+    size_t nf;
+    struct item *items;
+    size_t ni;
+    uint32_t *scored; /* indexes of the valenced or flagged items, in text order */
+    size_t ns;
+    size_t bangs, qmarks; /* punctuation emphasis */
+    bool cap_diff;        /* some but not all words are in caps */
+    bool pivot;           /* some item ends in a contrastive ending */
+    uint16_t seen;        /* the lexicon flags of all items, or'ed: which rules have work */
+};
+
 /* The VADER rules for item @i (of the forms @f), returning its adjusted valence. */
 static double
-apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t i, bool cap_diff,
-            bool korean)
+apply_rules(struct analysis *a, size_t i)
 {
+    struct item *items = a->items;
+    size_t n_items = a->ni;
+    const struct tok_form *f = a->f;
+    bool cap_diff = a->cap_diff, korean = a->s->korean;
     struct item *it = &items[i];
     const struct churn__lex_entry *e = it->e;
     double v = e->valence;
@@ -403,7 +427,8 @@ apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t
             continue; /* a valenced word shields nothing but is not a modifier (VADER) */
         }
     }
-    v = suffix_negation(items, n_items, f, i, v, intent);
+    if (a->seen & CHURN__LEX_SUFFIX)
+        v = suffix_negation(items, n_items, f, i, v, intent);
     if (korean && v > 0 && !intent && ko_requested(items, n_items, f, i))
         v = 0.0; /* 빨리 처리해 주세요: a wish, no praise */
     if (intent && korean && !(e->flags & CHURN__LEX_HARD) &&
@@ -430,23 +455,6 @@ apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t
     }
     return v;
 }
-
-/* One analysis in progress: the tokens, their forms and the matched items, all in the
- * caller's arena. */
-struct analysis {
-    const struct churn_sentiment *s;
-    struct churn_sentiment_tokens toks;
-    struct tok_form *f;
-    size_t nf;
-    struct item *items;
-    size_t ni;
-    uint32_t *scored; /* indexes of the valenced or flagged items, in text order */
-    size_t ns;
-    size_t bangs, qmarks; /* punctuation emphasis */
-    bool cap_diff;        /* some but not all words are in caps */
-    bool contrast;        /* some item is a contrast word */
-    bool stay;            /* some item is a stay term (CHURN__LEX_STAY) */
-};
 
 /* Copy a stem form out of the thread's memo (a later word of the text may evict it). */
 static const char *
@@ -530,8 +538,8 @@ add_item(struct analysis *a, size_t i, size_t m, int32_t entry, bool stem)
     const struct tok_form *lx = &a->f[i + m - 1];
     it->pivot = a->s->korean && lx->kind == CHURN_TOK_WORD &&
                 churn__ko_contrast_ending(lx->surf, lx->surf_len);
-    a->contrast |= (it->lex_flags & CHURN__LEX_CONTRAST) != 0 || it->pivot;
-    a->stay |= (it->lex_flags & CHURN__LEX_STAY) != 0;
+    a->seen |= it->lex_flags;
+    a->pivot |= it->pivot;
     if (is_scored(it))
         a->scored[a->ns++] = (uint32_t)a->ni;
     a->ni++;
@@ -605,7 +613,7 @@ score_items(struct analysis *a)
     size_t n_ev = 0;
     for (size_t k = 0; k < a->ns; k++) {
         struct item *it = &a->items[a->scored[k]];
-        it->v = apply_rules(a->items, a->ni, a->f, a->scored[k], a->cap_diff, a->s->korean);
+        it->v = apply_rules(a, a->scored[k]);
         n_ev += is_evidence(it);
     }
     return n_ev;
@@ -633,7 +641,7 @@ stays_after(const struct analysis *a, size_t k)
 static void
 apply_stay(struct analysis *a)
 {
-    for (size_t k = 0; a->stay && k < a->ns; k++) {
+    for (size_t k = 0; (a->seen & CHURN__LEX_STAY) && k < a->ns; k++) {
         struct item *it = &a->items[a->scored[k]];
         if (!(it->ev_flags & CHURN_EVIDENCE_F_CHURN_INTENT) || !stays_after(a, k))
             continue;
@@ -648,7 +656,8 @@ static void
 apply_contrast(struct analysis *a)
 {
     struct item *items = a->items;
-    for (size_t i = 0; a->contrast && i < a->ni; i++) {
+    bool contrast = (a->seen & CHURN__LEX_CONTRAST) || a->pivot;
+    for (size_t i = 0; contrast && i < a->ni; i++) {
         const struct churn__lex_entry *e = items[i].e;
         if (!(items[i].lex_flags & CHURN__LEX_CONTRAST) && !items[i].pivot)
             continue;
