@@ -76,11 +76,12 @@ match1_of(const struct tok_form *x, bool use_stem)
 static inline bool
 is_phrase_filler(const struct tok_form *x)
 {
-    static const char fillers[][10] = {"좀", "계속", "자꾸", "또", "맨날", "매번"};
-    if (x->kind != CHURN_TOK_WORD || x->surf_len > 6)
-        return false;
-    for (size_t k = 0; k < sizeof(fillers) / sizeof(fillers[0]); k++)
-        if (strlen(fillers[k]) == x->surf_len && memcmp(x->surf, fillers[k], x->surf_len) == 0)
+    static const char one[][4] = {"좀", "또"};
+    static const char two[][7] = {"계속", "자꾸", "맨날", "매번"};
+    if (x->surf_len == 3)
+        return memcmp(x->surf, one[0], 3) == 0 || memcmp(x->surf, one[1], 3) == 0;
+    for (size_t k = 0; x->surf_len == 6 && k < sizeof(two) / sizeof(two[0]); k++)
+        if (memcmp(x->surf, two[k], 6) == 0)
             return true;
     return false;
 }
@@ -323,13 +324,17 @@ ko_denied_extent(const struct item *items, size_t n_items, const struct tok_form
 static bool
 ko_request_word(const struct tok_form *x)
 {
-    static const char ends[][20] = {"주세요",   "줘요",       "주십시오",    "줘",
-                                    "부탁해요", "부탁드려요", "부탁드립니다"};
+    static const struct {
+        char text[20];
+        uint8_t len;
+    } ends[] = {{"주세요", 9},    {"줘요", 6},        {"주십시오", 12},    {"줘", 3},
+                {"부탁해요", 12}, {"부탁드려요", 15}, {"부탁드립니다", 18}};
     if (x->kind != CHURN_TOK_WORD)
         return false;
     for (size_t k = 0; k < sizeof(ends) / sizeof(ends[0]); k++) {
-        size_t n = strlen(ends[k]);
-        if (x->surf_len >= n && memcmp(x->surf + x->surf_len - n, ends[k], n) == 0)
+        size_t n = ends[k].len;
+        if (x->surf_len >= n && memcmp(x->surf + x->surf_len - 3, ends[k].text + n - 3, 3) == 0 &&
+            memcmp(x->surf + x->surf_len - n, ends[k].text, n) == 0)
             return true;
     }
     return false;
