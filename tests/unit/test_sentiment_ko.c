@@ -1166,46 +1166,51 @@ count_set(const char *name)
     return c;
 }
 
+/* The floors one labelled set is held to: at least @min_n rows, accuracy and macro-F1,
+ * escalation precision (1.0: no false escalation) and recall, and, when @every_hard, every hard
+ * trigger caught. */
+struct ko_floors {
+    size_t min_n;
+    double acc, f1, prec, rec;
+    bool every_hard;
+};
+
+static void
+expect_floors(const char *name, struct ko_floors want)
+{
+    struct ko_counts c = count_set(name);
+    cr_assert_geq(c.n, want.min_n, "%s: %zu utterances", name, c.n);
+    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
+    double prec = c.tp + c.fp ? (double)c.tp / (double)(c.tp + c.fp) : 1.0;
+    double rec = (double)c.tp / (double)(c.tp + c.fn);
+    cr_expect_geq(acc, want.acc, "%s: accuracy fell to %.3f", name, acc);
+    cr_expect_geq(f1, want.f1, "%s: macro-F1 fell to %.3f", name, f1);
+    cr_expect_geq(prec, want.prec, "%s: escalation precision fell to %.3f (%zu false)", name, prec,
+                  c.fp);
+    cr_expect_geq(rec, want.rec, "%s: escalation recall fell to %.3f", name, rec);
+    cr_expect(!want.every_hard || c.hard_caught == c.hard, "%s: hard triggers caught: %zu of %zu",
+              name, c.hard_caught, c.hard);
+}
+
 Test(korean, support_chat_eval_ko_does_not_regress)
 {
-    struct ko_counts c = count_set("support_chat_eval_ko.tsv");
-    cr_assert_geq(c.n, 400, "the Korean set has at least 400 utterances");
-    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
-    double prec = (double)c.tp / (double)(c.tp + c.fp), rec = (double)c.tp / (double)(c.tp + c.fn);
-    cr_expect_geq(acc, 0.93, "accuracy fell to %.3f", acc);
-    cr_expect_geq(f1, 0.91, "macro-F1 fell to %.3f", f1);
-    cr_expect_eq(c.fp, 0, "escalation precision fell to %.3f", prec);
-    cr_expect_geq(rec, 0.98, "escalation recall fell to %.3f", rec);
-    cr_expect_eq(c.hard_caught, c.hard, "hard triggers caught: %zu of %zu", c.hard_caught, c.hard);
+    expect_floors("support_chat_eval_ko.tsv", (struct ko_floors){400, 0.93, 0.91, 1.0, 0.98, true});
 }
 
 /* The second held-out set: its escalation errors were read and their general causes fixed in
  * the fifth session (so it is held out no more); its figures after that. */
 Test(korean, heldout_set_does_not_regress)
 {
-    struct ko_counts c = count_set("support_chat_eval_ko_heldout.tsv");
-    cr_assert_geq(c.n, 120);
-    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
-    double rec = (double)c.tp / (double)(c.tp + c.fn);
-    cr_expect_geq(acc, 0.87, "accuracy fell to %.3f", acc);
-    cr_expect_geq(f1, 0.87, "macro-F1 fell to %.3f", f1);
-    cr_expect_eq(c.fp, 0, "a false escalation");
-    cr_expect_geq(rec, 0.96, "escalation recall fell to %.3f", rec);
+    expect_floors("support_chat_eval_ko_heldout.tsv",
+                  (struct ko_floors){120, 0.87, 0.87, 1.0, 0.96, false});
 }
 
-/* The third held-out set: its escalation errors were read and their general causes fixed in
- * the sixth session (so it is held out no more); its figures after that. */
+/* The third held-out set: its errors were read and their general causes fixed in the sixth
+ * session (so it is held out no more); its figures after that. */
 Test(korean, third_heldout_set_does_not_regress)
 {
-    struct ko_counts c = count_set("support_chat_eval_ko_heldout3.tsv");
-    cr_assert_geq(c.n, 99);
-    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
-    double rec = (double)c.tp / (double)(c.tp + c.fn);
-    cr_expect_geq(acc, 0.93, "accuracy fell to %.3f", acc);
-    cr_expect_geq(f1, 0.92, "macro-F1 fell to %.3f", f1);
-    cr_expect_eq(c.fp, 0, "a false escalation");
-    cr_expect_geq(rec, 0.96, "escalation recall fell to %.3f", rec);
-    cr_expect_eq(c.hard_caught, c.hard, "hard triggers caught: %zu of %zu", c.hard_caught, c.hard);
+    expect_floors("support_chat_eval_ko_heldout3.tsv",
+                  (struct ko_floors){99, 0.93, 0.92, 1.0, 0.96, true});
 }
 
 /* The fourth held-out set (never tuned on: written and committed in the sixth session before
@@ -1213,14 +1218,8 @@ Test(korean, third_heldout_set_does_not_regress)
  * errors unread): its figures then, as a floor. */
 Test(korean, fourth_heldout_set_does_not_regress)
 {
-    struct ko_counts c = count_set("support_chat_eval_ko_heldout4.tsv");
-    cr_assert_geq(c.n, 100);
-    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
-    double prec = (double)c.tp / (double)(c.tp + c.fp), rec = (double)c.tp / (double)(c.tp + c.fn);
-    cr_expect_geq(acc, 0.78, "accuracy fell to %.3f", acc);
-    cr_expect_geq(f1, 0.76, "macro-F1 fell to %.3f", f1);
-    cr_expect_geq(prec, 0.90, "escalation precision fell to %.3f", prec);
-    cr_expect_geq(rec, 0.76, "escalation recall fell to %.3f", rec);
+    expect_floors("support_chat_eval_ko_heldout4.tsv",
+                  (struct ko_floors){100, 0.78, 0.76, 0.90, 0.76, false});
 }
 
 /* Feed one conversation's turns; returns the 1-based turn of the first escalation, 0: none. */
