@@ -204,6 +204,31 @@ Test(registry, a_file_gone_or_altered_is_refused_with_the_reason)
     cr_assert(strstr(e.refused, "gone"), "%s", e.refused);
 }
 
+Test(registry, a_moved_file_is_relocated_only_with_its_registered_bytes)
+{
+    char pa[256], moved[300], err[512];
+    uint32_t a = add(write_model("a.json", "v-a", pa, sizeof(pa)));
+    snprintf(moved, sizeof(moved), "%s/moved.json", dir);
+    cr_assert_eq(churn_registry_relocate(reg, a, moved, err, sizeof(err)), CHURN_ENOTFOUND);
+    cr_assert(strstr(err, "gone"), "%s", err);
+    cr_assert_eq(churn_registry_relocate(reg, 99, pa, err, sizeof(err)), CHURN_ENOTFOUND);
+    char pb[256];
+    write_model("moved.json", "v-b", pb, sizeof(pb)); /* another model under the new name */
+    cr_assert_eq(churn_registry_relocate(reg, a, moved, err, sizeof(err)), CHURN_ECORRUPT);
+    cr_assert(strstr(err, "altered"), "%s", err);
+    struct churn_registry_entry e;
+    cr_assert_eq(churn_registry_get(reg, a, &e), CHURN_OK);
+    cr_assert_str_eq(e.path, pa, "a refused relocation changes nothing");
+    cr_assert_eq(churn_registry_refuse(reg, a, "gone"), CHURN_OK);
+    cr_assert_eq(rename(pa, moved), 0);
+    cr_assert_eq(churn_registry_relocate(reg, a, moved, err, sizeof(err)), CHURN_OK, "%s", err);
+    reopen();
+    cr_assert_eq(churn_registry_get(reg, a, &e), CHURN_OK);
+    cr_assert_str_eq(e.path, moved, "the new path survives a reopen");
+    cr_assert_str_eq(e.refused, "", "the refusal is cleared");
+    cr_assert_eq(churn_registry_verify(&e, err, sizeof(err)), CHURN_OK, "%s", err);
+}
+
 Test(registry, decisions_are_bounded_and_replaced_by_run)
 {
     for (uint64_t i = 1; i <= CHURN_REGISTRY_MAX_DECISIONS + 3; i++) {
