@@ -112,7 +112,7 @@ fail_batch_locked(struct churn__chat_outbox *ob, uint64_t batch)
     for (struct answer *a = ob->head; a; a = a->next)
         if (a->ticket == batch && !a->failed) {
             a->failed = CHURN_EIO;
-            a->failed_what = "the conversation state";
+            a->failed_what = "the turn (its conversation state and chat signal)";
         }
 }
 
@@ -234,7 +234,7 @@ append_locked(struct churn__chat_outbox *ob, struct answer *a)
     a->ob = ob;
     if (a->ticket && a->ticket == ob->failed_batch) { /* told before it was here */
         a->failed = CHURN_EIO;
-        a->failed_what = "the conversation state";
+        a->failed_what = "the turn (its conversation state and chat signal)";
     }
     if (ob->tail)
         ob->tail->next = a;
@@ -288,10 +288,11 @@ alert_done(void *ctx, enum churn_err err, uint64_t alert_sequence)
     a->ticket = ticket;
     if (err && !a->failed) {
         a->failed = err;
-        a->failed_what = ticket ? "the conversation state" : "the escalation's alert";
+        a->failed_what =
+            ticket ? "the turn (its conversation state and chat signal)" : "the escalation's alert";
     } else if (ticket && ticket == ob->failed_batch) {
         a->failed = CHURN_EIO;
-        a->failed_what = "the conversation state";
+        a->failed_what = "the turn (its conversation state and chat signal)";
     }
     ob->escalations--;
     release_locked(ob);
