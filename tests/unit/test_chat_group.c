@@ -7,10 +7,8 @@
  * the store goes on serving; and the chat saver on top: every signal of a failed commit is told
  * the error, its watchers are told the commit was not durable, nothing of it is stored.
  */
-#define _GNU_SOURCE /* nftw */
 #include "churn/store_chat.h"
 
-#include <ftw.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,20 +25,13 @@
 #include "churn/score_store.h"
 #include "churn/store.h"
 
+#include "tmpdir.h"
+
 static char dir[64];
 static struct churn_store *st;
 static atomic_int commits;
 static struct churn_score score; /* big: off the stack */
 static unsigned char blob[CHURN_SCORE_ENCODED_MAX];
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
 
 static void
 count_commit(void *ctx, int64_t ns)
@@ -54,8 +45,7 @@ count_commit(void *ctx, int64_t ns)
 static void
 open_store(size_t map_max)
 {
-    snprintf(dir, sizeof(dir), "/tmp/churn-chatgroup-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    churn_test_mkdtemp(dir, sizeof(dir), "chatgroup");
     struct churn_store_options o;
     churn_store_options_init(&o);
     o.on_commit_ns = count_commit;
@@ -75,7 +65,7 @@ teardown(void)
 {
     churn_store_close(st);
     st = NULL;
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(dir);
 }
 
 static void

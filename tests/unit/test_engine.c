@@ -6,12 +6,11 @@
  * the identity of model files (a file gone or altered is refused with the reason), the
  * bounded list of retraining decisions and the champion/challenger promotion rule.
  */
-#define _GNU_SOURCE /* nftw */
+#define _GNU_SOURCE /* mkdtemp */
 #include "churn/registry.h"
 
 #include <math.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,8 @@
 #include "churn/retrain.h"
 #include "churn/store.h"
 
+#include "tmpdir.h"
+
 #define LR_DOC                                                                                     \
     "{\"format_version\":1,\"kind\":\"logistic_regression\",\"version\":\"%s\","                   \
     "\"features\":[{\"name\":\"tenure\",\"type\":\"numeric\",\"mean\":10,\"std\":5}],"             \
@@ -34,15 +35,6 @@ static char dir[64];
 static struct churn_store *st;
 static struct churn_registry *reg;
 static struct churn_registry_view *view; /* big: off the stack */
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
 
 static void
 setup(void)
@@ -64,7 +56,7 @@ teardown(void)
     churn_registry_close(reg);
     churn_store_close(st);
     churn_free(view);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(dir);
 }
 
 static void
