@@ -17,6 +17,8 @@
 #include "churn/alerts_hub.h"
 #include "churn/alerts_index.h"
 #include "churn/error.h"
+#include "churn/event.h"
+#include "churn/store.h"
 
 struct churn_store;
 struct churn_scorer;
@@ -46,7 +48,8 @@ struct churn_alert_engine_config {
     int64_t sweep_delay_ms;
 };
 
-/* chat_saver.c: conversation states written to the store off the request path */
+/* chat_saver.c: conversation states (and the turns' chat signals and scores) written to the
+ * store off the request path, a group of turns in one transaction */
 struct churn__chat_saver;
 enum churn_err churn__chat_saver_start(struct churn_store *store, struct churn__chat_saver **out);
 /**
@@ -55,6 +58,29 @@ enum churn_err churn__chat_saver_start(struct churn_store *store, struct churn__
  */
 uint64_t churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id,
                                const char *conversation_id, const void *data, size_t len);
+/*
+ * struct churn__chat_signal - a chat turn's signal committed with its conversation state (one
+ * transaction for a group of turns, churn/store_chat.h): @event (the customer's own, with its
+ * event id; its strings live as long as the signal), its outcome in @result, and @score (NULL:
+ * none), computed with @event applied to the stored record of digest score->base_digest and
+ * stored with it when that record is unchanged. @done is called once, on the saver's thread
+ * after the commit (@err: CHURN_OK when durable, @result then set), or at once by whoever
+ * could not queue it; it owns the signal from then on.
+ */
+struct churn__chat_signal {
+    struct churn_event event;
+    struct churn_event_result result;
+    const struct churn_score *score;
+    void (*done)(struct churn__chat_signal *sig, enum churn_err err);
+};
+/**
+ * churn__chat_saver_put_turn() - churn__chat_saver_put() of a turn's state with its signal
+ * @sig (NULL: none; queued only with the state, and handed over to the saver until its done).
+ * 0: neither was queued (the caller still owns @sig).
+ */
+uint64_t churn__chat_saver_put_turn(struct churn__chat_saver *sv, const char *customer_id,
+                                    const char *conversation_id, const void *data, size_t len,
+                                    struct churn__chat_signal *sig);
 /**
  * churn__chat_saver_lookup() - the newest state of a conversation that is queued or being
  * written (so a client reconnecting at once sees its conversation); false if none.

@@ -49,7 +49,8 @@ struct churn_score_reason {
  * @cuts_version the tier cut-offs the tiers came from (both for this process); @model_id and
  * @cuts_id name the same across restarts, for a stored score (churn/score_codec.h);
  * @record_digest the stored record's bytes the score was computed from (churn_digest64; 0: a
- * record not stored yet).
+ * record not stored yet); @base_digest, for a score of a record with an event previewed
+ * (churn_scorer_score_after), the digest of the stored record the event was applied to (else 0).
  */
 struct churn_score {
     char customer_id[CHURN_ID_MAX + 1];
@@ -64,6 +65,7 @@ struct churn_score {
     uint64_t generation;
     uint64_t cuts_version;
     uint64_t record_digest;
+    uint64_t base_digest;
     uint64_t model_id;       /* the served model file's churn_digest64 (stable across restarts) */
     uint64_t cuts_id;        /* the tier cut-offs' digest (stable across restarts) */
     int64_t history_from_ms; /* where the store's observed history began for the features */

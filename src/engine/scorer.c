@@ -750,6 +750,7 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
         bool full = stored && (req->max_reasons || req->contributions);
         build_score(sc, m, slot->record, now, req, full, out);
         out->record_digest = ev ? 0 : digest; /* a previewed record is not the stored one yet */
+        out->base_digest = ev ? digest : 0;   /* ... but the one it was previewed from */
         if (stored)
             churn_score_keeper_offer(keeper, out, keep == KEEP_WAIT);
         if (out->n_reasons > req->max_reasons)

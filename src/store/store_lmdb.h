@@ -207,4 +207,18 @@ enum churn_err churn__store_erase_score(struct churn_store *s, MDB_txn *txn, con
 /** churn__mdb_err() - translate LMDB code @rc, setting the message "@what: <lmdb text>". */
 enum churn_err churn__mdb_err(int rc, const char *what);
 
+/**
+ * churn__apply_txn() - apply the events of @c (churn__apply_begin) in @txn: each valid event's
+ * id recorded and its customer's record updated, results set. Repeatable in a new transaction.
+ */
+struct churn__apply;
+enum churn_err churn__apply_txn(struct churn_store *s, MDB_txn *txn, struct churn__apply *c);
+
+/** churn__conversations_check() - the checks of churn_store_put_conversations(). */
+enum churn_err churn__conversations_check(const struct churn_conversation_put *items, size_t n);
+
+/** churn__conversations_txn() - write @n checked conversation states in @txn. */
+enum churn_err churn__conversations_txn(struct churn_store *s, MDB_txn *txn,
+                                        const struct churn_conversation_put *items, size_t n);
+
 #endif
