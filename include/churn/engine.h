@@ -19,6 +19,7 @@
 #include "churn/error.h"
 
 struct churn_store;
+struct churn_store_import;
 struct churn_scorer;
 struct churn_score;
 struct churn_score_index;
@@ -127,13 +128,15 @@ bool churn__alerts_chat(struct churn__alerts *al, const char *customer_id,
  */
 size_t churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids, size_t n);
 /**
- * churn__alerts_adopt_customer() - issue 16: @customer_id's alert state was copied from another
- * shard, whose alert log its ids name: keep each cause's cooldown and last tier, but point at
- * no alert of this log (open alert, latest revision and snooze cleared), so that the next
- * trigger raises an alert here instead of updating whatever this log holds under that id.
- * Durable before it returns. CHURN_OK when the customer has no alert state.
+ * churn__alerts_import_customers() - issue 16: churn_store_import_customers() of @n bundles
+ * from another shard into @store, with the alert module's hooks: each customer's alert
+ * revisions take this log's next sequences (their ids renumbered to match), its alert state
+ * names them, and a repeated copy appends nothing. With @al (whose store must be @store), the
+ * appended revisions are then published to WatchAlerts and indexed for ListAlerts in order with
+ * the engine's own alerts. Errors as churn_store_import_customers().
  */
-enum churn_err churn__alerts_adopt_customer(struct churn__alerts *al, const char *customer_id);
+enum churn_err churn__alerts_import_customers(struct churn__alerts *al, struct churn_store *store,
+                                              struct churn_store_import *items, size_t n);
 /**
  * churn__alerts_rescore_scored() - queue a rescore of @sc's customer that uses @sc (copied)
  * instead of scoring again: the caller computed it from the record as its own change left it

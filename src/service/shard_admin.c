@@ -95,45 +95,75 @@ struct export_page {
     char next[CHURN_ID_MAX + 1]; /* "" at the end */
 };
 
-/* Bundles of the wanted customers after @pg->next into @pg, up to @max or the byte cap. */
+/* The wanted customers after @pg->next into @pg->id (up to @max, or as many as a scan of
+ * EXPORT_SCAN_MAX ids finds); @cursor: where the scan stopped ("" at the end). */
 static enum churn_err
-export_scan(struct churn_rpc *rpc, struct churn_store *store, const uint8_t *want, uint32_t parts,
-            size_t max, struct export_page *pg)
+export_candidates(struct churn_store *store, const uint8_t *want, uint32_t parts, size_t max,
+                  struct export_page *pg, char *cursor)
 {
     char(*ids)[CHURN_ID_MAX + 1] = churn_malloc(EXPORT_SCAN_CHUNK * sizeof(*ids));
     if (!ids)
         return CHURN_ENOMEM;
-    enum churn_err err = CHURN_OK, too_big = CHURN_OK;
-    for (size_t scanned = 0; !err && pg->n < max && pg->bytes.len < EXPORT_PAGE_BYTES;) {
+    enum churn_err err = CHURN_OK;
+    snprintf(cursor, CHURN_ID_MAX + 1, "%s", pg->next);
+    for (size_t scanned = 0; pg->n < max;) {
         size_t n = 0;
-        if ((err = churn_store_list_customer_ids(store, pg->next, ids, EXPORT_SCAN_CHUNK, &n)))
+        if ((err = churn_store_list_customer_ids(store, cursor, ids, EXPORT_SCAN_CHUNK, &n)))
             break;
-        for (size_t i = 0; !err && i < n && pg->n < max && pg->bytes.len < EXPORT_PAGE_BYTES; i++) {
-            size_t start = pg->bytes.len;
-            if (want[churn_cluster_partition_of(ids[i], strlen(ids[i]), parts)]) {
-                err = churn_store_export_customer(store, ids[i], &pg->bytes);
-                if (err == CHURN_ETOOBIG && pg->n == 0) /* alone over the cap: refused */
-                    too_big = churn_rpc_error(rpc, err, "customer '%s': over %u bytes", ids[i],
-                                              EXPORT_BUNDLE_MAX);
-                if (err == CHURN_ETOOBIG)
-                    break;                  /* else the next page starts with it */
-                if (err == CHURN_ENOTFOUND) /* erased meanwhile */
-                    err = CHURN_OK;
-                else if (!err) {
-                    pg->off[pg->n] = start;
-                    memcpy(pg->id[pg->n++], ids[i], sizeof(ids[i]));
-                }
-            }
-            memcpy(pg->next, ids[i], sizeof(ids[i]));
+        size_t i = 0;
+        for (; i < n && pg->n < max; i++) {
+            if (want[churn_cluster_partition_of(ids[i], strlen(ids[i]), parts)])
+                memcpy(pg->id[pg->n++], ids[i], sizeof(ids[i]));
+            memcpy(cursor, ids[i], sizeof(ids[i]));
         }
         scanned += n;
-        if (!err && n < EXPORT_SCAN_CHUNK)
-            pg->next[0] = '\0'; /* every customer scanned */
+        if (i == n && n < EXPORT_SCAN_CHUNK)
+            cursor[0] = '\0'; /* every customer scanned */
         if (n < EXPORT_SCAN_CHUNK || scanned >= EXPORT_SCAN_MAX)
             break;
     }
     churn_free(ids);
-    return err == CHURN_ETOOBIG && !too_big ? CHURN_OK : err;
+    return err;
+}
+
+/* Bundles of the wanted customers after @pg->next into @pg, up to @max or the byte cap: the
+ * candidates exported in one read of the store (one walk of the alert and outcome logs). */
+static enum churn_err
+export_scan(struct churn_rpc *rpc, struct churn_store *store, const uint8_t *want, uint32_t parts,
+            size_t max, struct export_page *pg)
+{
+    char cursor[CHURN_ID_MAX + 1];
+    enum churn_err err = export_candidates(store, want, parts, max, pg, cursor);
+    struct churn_store_export *it = churn_calloc(pg->n + 1, sizeof(*it));
+    if (!err && !it)
+        err = CHURN_ENOMEM;
+    for (size_t i = 0; !err && i < pg->n; i++)
+        it[i].id = pg->id[i];
+    if (!err)
+        err = churn_store_export_customers(store, it, pg->n, &pg->bytes, EXPORT_PAGE_BYTES);
+    size_t kept = 0, i = 0;
+    for (; !err && i < pg->n; i++) {
+        if (it[i].err == CHURN_ETOOBIG && i == 0) /* alone over the cap: refused */
+            err = churn_rpc_error(rpc, CHURN_ETOOBIG, "customer '%s': over %u bytes", pg->id[i],
+                                  EXPORT_BUNDLE_MAX);
+        if (err || it[i].err == CHURN_ETOOBIG || it[i].err == CHURN_EAGAIN)
+            break;                        /* the next page starts with it */
+        if (it[i].err == CHURN_ENOTFOUND) /* erased meanwhile */
+            continue;
+        if (it[i].err) {
+            err = churn_rpc_error(rpc, it[i].err, "exporting '%s': %s", pg->id[i],
+                                  churn_store_last_error());
+            break;
+        }
+        pg->off[kept] = it[i].off;
+        memmove(pg->id[kept++], pg->id[i], sizeof(pg->id[i]));
+    }
+    if (!err && i < pg->n) /* resume after the last one looked at */
+        memcpy(cursor, i ? it[i - 1].id : pg->next, CHURN_ID_MAX + 1);
+    memcpy(pg->next, cursor, sizeof(pg->next));
+    pg->n = kept;
+    churn_free(it);
+    return err;
 }
 
 /* @pg as the response, copied into the call's arena. */
@@ -223,8 +253,8 @@ refuse_bundle(struct churn_rpc *rpc, const char *id, uint32_t i, const char *rea
     return CHURN_OK;
 }
 
-/* The bundles of customers this shard does not serve, in one durable transaction; each
- * imported customer's alert state adopted; the rest refused in @r. */
+/* The bundles of customers this shard does not serve, in one durable transaction, their alerts
+ * renumbered into this shard's log; the rest refused in @r. */
 static enum churn_err
 import_bundles(struct churn_rpc *rpc, struct churn_services *svc,
                const Churn__V1__ImportCustomersRequest *req, Churn__V1__ImportCustomersResponse *r)
@@ -252,15 +282,9 @@ import_bundles(struct churn_rpc *rpc, struct churn_services *svc,
             .id = b->id, .bundle = b->bundle.data, .len = b->bundle.len};
         index[k++] = (uint32_t)i;
     }
-    if (!err && (err = churn_store_import_customers(svc->store, it, k)) != CHURN_OK)
+    if (!err && (err = churn__alerts_import_customers(svc->alerts, svc->store, it, k)) != CHURN_OK)
         err = churn_rpc_error(rpc, err, "importing customers: %s", churn_store_last_error());
     for (size_t j = 0; !err && j < k; j++) {
-        /* its alert state names alerts of the old owner's log: none of this one's */
-        if (!it[j].err && svc->alerts &&
-            (it[j].err = churn__alerts_adopt_customer(svc->alerts, it[j].id)) != CHURN_OK)
-            snprintf(it[j].reason, sizeof(it[j].reason),
-                     "imported, but its alert state was not adopted (%s): copy it again",
-                     churn_strerror(it[j].err));
         if (it[j].err)
             err = refuse_bundle(rpc, it[j].id, index[j], it[j].reason, r);
         else
