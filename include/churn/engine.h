@@ -45,6 +45,11 @@ struct churn_alert_engine_config {
     /* issue 15: days of daily snapshots kept (0: the default) */
     int64_t trend_keep_days;
     int64_t sweep_delay_ms;
+    /* issue 16: does this churnd serve the customer (a shard: its partition, not moving)?
+     * NULL: every customer. The sweep rescores only those, so the copy a move left behind
+     * is never scored, alerted on or counted in the tier cut-offs. */
+    bool (*owns)(void *ctx, const char *customer_id);
+    void *owns_ctx;
 };
 
 /* chat_saver.c: conversation states written to the store off the request path */
@@ -206,8 +211,9 @@ struct churn_alert_hub *churn__alerts_hub(struct churn__alerts *al);
 struct churn_alert_index *churn__alerts_index(struct churn__alerts *al);
 
 /**
- * churn__alerts_forget_customer() - drop a customer's alerts from the index after the privacy
- * erase removed them from the log (NULL engine: nothing).
+ * churn__alerts_forget_customer() - drop a customer's alerts from the index and from the
+ * WatchAlerts ring after the privacy erase (or a drop, or a replacing import) removed them from
+ * the log (NULL engine: nothing).
  */
 void churn__alerts_forget_customer(struct churn__alerts *al, const char *customer_id);
 /*

@@ -83,6 +83,18 @@ uint32_t churn_shard_partitions(struct churn_shard *shard);
  */
 bool churn_shard_serves(struct churn_shard *shard, uint32_t part);
 
+/**
+ * churn_shard_serves_customer() - churn_shard_serves() of customer @id's partition; @shard is a
+ * struct churn_shard * (the alert engine's ownership callback: the sweep rescores only these).
+ */
+bool churn_shard_serves_customer(void *shard, const char *id);
+
+/**
+ * churn_shard_may_drop() - may this shard delete its copy of partition @part: the table in force
+ * names another owner and no move of it is in flight? False with the reason in @why otherwise.
+ */
+bool churn_shard_may_drop(struct churn_shard *shard, uint32_t part, char *why, size_t len);
+
 /** churn_shard_epoch() - the epoch of the table in force. */
 uint64_t churn_shard_epoch(struct churn_shard *shard);
 

@@ -196,6 +196,22 @@ enum churn_err churn_store_foreach_customer(struct churn_store *store,
 enum churn_err churn_store_list_customer_ids(struct churn_store *store, const char *after,
                                              char (*ids)[CHURN_ID_MAX + 1], size_t max, size_t *n);
 
+/* struct churn_store_drop_report - what churn_store_drop_customers() removed. */
+struct churn_store_drop_report {
+    size_t customers; /* customers that had anything */
+    size_t alerts;
+    size_t outcomes;
+};
+
+/**
+ * churn_store_drop_customers() - issue 16: the privacy erase of churn_store_delete_customer()
+ * for the @n customers @ids in ONE durable transaction, their alert and outcome entries found
+ * in one walk of each log (the old owner's copy of moved partitions). Customers with nothing
+ * stored are skipped. @report: OUT (may be NULL). Return: CHURN_OK or a storage error.
+ */
+enum churn_err churn_store_drop_customers(struct churn_store *store, const char *const *ids,
+                                          size_t n, struct churn_store_drop_report *report);
+
 /**
  * churn_store_export_customer() - issue 16: everything the store keeps about customer @id,
  * read in one transaction, appended to @out as one bundle for churn_store_import_customer() on

@@ -274,7 +274,7 @@ churn__alerts_import_customers(struct churn__alerts *al, struct churn_store *sto
         if (items[i].err)
             continue;
         if (items[i].alerts_replaced)
-            churn_alert_index_forget_customer(al->index, items[i].id);
+            churn__alerts_forget_customer(al, items[i].id);
         if (items[i].alerts_added)
             churn_store_foreach_alert(al->store, items[i].alerts_first - 1, items[i].alerts_added,
                                       import_walk_cb, w);
@@ -953,6 +953,8 @@ churn__alerts_forget_customer(struct churn__alerts *al, const char *customer_id)
 {
     if (al && al->index)
         churn_alert_index_forget_customer(al->index, customer_id);
+    if (al && al->hub) /* WatchAlerts' ring too */
+        churn_alert_hub_forget_customer(al->hub, customer_id);
 }
 
 struct churn_alert_hub *

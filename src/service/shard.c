@@ -528,6 +528,33 @@ churn_shard_serves(struct churn_shard *sh, uint32_t part)
     return yes;
 }
 
+bool
+churn_shard_serves_customer(void *shard, const char *id)
+{
+    struct churn_shard *sh = shard;
+    return churn_shard_serves(
+        sh, churn_cluster_partition_of(id, strlen(id), churn_shard_partitions(sh)));
+}
+
+bool
+churn_shard_may_drop(struct churn_shard *sh, uint32_t part, char *why, size_t len)
+{
+    pthread_mutex_lock(&sh->mu);
+    const struct churn_cluster_table *t = sh->table;
+    bool mine = part < t->partitions && t->owner[part] == sh->self;
+    bool moving = part < t->partitions && t->moving[part];
+    if (mine)
+        snprintf(why, len,
+                 "partition %u is owned by this shard (epoch %llu): only a copy another "
+                 "shard owns may be dropped",
+                 part, (unsigned long long)t->epoch);
+    else if (moving)
+        snprintf(why, len, "partition %u is moving (epoch %llu): finish the move first", part,
+                 (unsigned long long)t->epoch);
+    pthread_mutex_unlock(&sh->mu);
+    return !mine && !moving;
+}
+
 uint64_t
 churn_shard_epoch(struct churn_shard *sh)
 {

@@ -4,7 +4,9 @@
  * the answer (the epochs, the partitions owned and still moving, the streams ended) or the
  * reason it was refused while the table in force keeps serving; and ExportCustomers /
  * ImportCustomers, which move the customers of partitions neither side serves during a move
- * (their own keys as bundles, churn_store_export_customer()). The checks and the swap of a
+ * (each customer as a bundle, churn_store_export_customer(), its alerts renumbered on import);
+ * and DropPartitions, which deletes the copy a finished move left on the old owner. The checks
+ * and the swap of a
  * table are churn/shard.h's business; the bundles are the store's.
  */
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include "churn/buf.h"
 #include "churn/engine.h"
 #include "churn/ident.h"
+#include "churn/score_index.h"
 #include "churn/store.h"
 #include "churn/cluster.h"
 #include "churn/service.h"
@@ -316,6 +319,113 @@ import_customers(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
     return err;
 }
 
+/* The partitions of a drop as flags into @want: each in range, owned elsewhere, not moving. */
+static enum churn_err
+drop_partitions_wanted(struct churn_rpc *rpc, struct churn_shard *sh,
+                       const Churn__V1__DropPartitionsRequest *req, uint8_t *want, uint32_t parts)
+{
+    if (req->n_partitions == 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "partitions: none given");
+    for (size_t i = 0; i < req->n_partitions; i++) {
+        uint32_t p = req->partitions[i];
+        char why[256];
+        if (p >= parts)
+            return churn_rpc_error(rpc, CHURN_EINVAL,
+                                   "partitions: %u is out of range (partitions are 0-%u)", p,
+                                   parts - 1);
+        if (!churn_shard_may_drop(sh, p, why, sizeof(why)))
+            return churn_rpc_error(rpc, CHURN_EPRECOND, "%s", why);
+        want[p] = 1;
+    }
+    return CHURN_OK;
+}
+
+/* The request's epoch and page, checked against the table in force. */
+static enum churn_err
+drop_request_check(struct churn_rpc *rpc, struct churn_shard *sh,
+                   const Churn__V1__DropPartitionsRequest *req)
+{
+    uint64_t epoch = churn_shard_epoch(sh);
+    if (req->epoch == 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL,
+                               "epoch: required (the epoch of the table that finished the move)");
+    if (req->epoch != epoch)
+        return churn_rpc_error(rpc, CHURN_EPRECOND,
+                               "epoch: the table in force here is epoch %llu, not %llu: drop once "
+                               "the move's last table is in force on every shard",
+                               (unsigned long long)epoch, (unsigned long long)req->epoch);
+    if (req->page_size > EXPORT_PAGE_MAX)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "page_size: %u is over %d", req->page_size,
+                               EXPORT_PAGE_MAX);
+    if (strlen(req->after) > CHURN_ID_MAX)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "after: longer than %d bytes", CHURN_ID_MAX);
+    return CHURN_OK;
+}
+
+/* Drop @pg's customers from the store and from the in-memory listings; the answer into @r. */
+static enum churn_err
+drop_page(struct churn_rpc *rpc, struct churn_services *svc, const struct export_page *pg,
+          Churn__V1__DropPartitionsResponse *r)
+{
+    const char **ids = churn_calloc(pg->n + 1, sizeof(*ids));
+    if (!ids)
+        return CHURN_ENOMEM;
+    for (size_t i = 0; i < pg->n; i++)
+        ids[i] = pg->id[i];
+    struct churn_store_drop_report rep = {0};
+    enum churn_err err = churn_store_drop_customers(svc->store, ids, pg->n, &rep);
+    if (err)
+        err = churn_rpc_error(rpc, err, "dropping customers: %s", churn_store_last_error());
+    for (size_t i = 0; !err && i < pg->n; i++) {
+        churn__alerts_forget_customer(svc->alerts, ids[i]); /* ListAlerts' index */
+        churn_score_index_remove(svc->scores, ids[i]);      /* and every listing */
+    }
+    churn_free(ids);
+    r->customers_dropped = (uint32_t)rep.customers;
+    r->alerts_dropped = rep.alerts;
+    r->outcomes_dropped = rep.outcomes;
+    r->next_after = churn_arena_strdup(churn_rpc_arena(rpc), pg->next);
+    return err ? err : r->next_after ? CHURN_OK : CHURN_ENOMEM;
+}
+
+static enum churn_err
+drop_partitions(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    const Churn__V1__DropPartitionsRequest *req = (const void *)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    if (!svc->shard)
+        return not_a_shard(rpc);
+    if (!svc->store)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    uint32_t parts = churn_shard_partitions(svc->shard);
+    struct churn_arena *a = churn_rpc_arena(rpc);
+    uint8_t *want = churn_arena_zalloc(a, parts);
+    Churn__V1__DropPartitionsResponse *r = churn_arena_alloc(a, sizeof(*r));
+    struct export_page *pg = churn_calloc(1, sizeof(*pg));
+    size_t max = req->page_size ? req->page_size : EXPORT_PAGE_DEFAULT;
+    enum churn_err err = want && r && pg ? drop_request_check(rpc, svc->shard, req) : CHURN_ENOMEM;
+    if (!err)
+        err = drop_partitions_wanted(rpc, svc->shard, req, want, parts);
+    if (!err && !(pg->id = churn_malloc(max * sizeof(*pg->id))))
+        err = CHURN_ENOMEM;
+    char cursor[CHURN_ID_MAX + 1];
+    if (!err) {
+        snprintf(pg->next, sizeof(pg->next), "%s", req->after);
+        err = export_candidates(svc->store, want, parts, max, pg, cursor);
+    }
+    if (!err) {
+        memcpy(pg->next, cursor, sizeof(pg->next));
+        churn__v1__drop_partitions_response__init(r);
+        err = drop_page(rpc, svc, pg, r);
+    }
+    if (!err)
+        *out = &r->base;
+    if (pg)
+        churn_free(pg->id);
+    churn_free(pg);
+    return err;
+}
+
 const struct churn_method churn__shard_admin_methods[] = {
     {
         .name = "/churn.v1.AdminService/ReloadShardTable",
@@ -340,6 +450,14 @@ const struct churn_method churn__shard_admin_methods[] = {
         .response = &churn__v1__import_customers_response__descriptor,
         .unary = import_customers,
         .max_request_bytes = 8u << 20,
+    },
+    {
+        .name = "/churn.v1.AdminService/DropPartitions",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__drop_partitions_request__descriptor,
+        .response = &churn__v1__drop_partitions_response__descriptor,
+        .unary = drop_partitions,
+        .max_request_bytes = 4 * CHURN_CLUSTER_PARTITIONS_MAX + 4096,
     },
 };
 const size_t churn__n_shard_admin_methods =
