@@ -74,6 +74,12 @@ enum churn_err churn_shard_install(struct churn_shard *shard, const char *text, 
  */
 void churn_shard_sighup(struct churn_shard *shard);
 
+/**
+ * churn_shard_log_reloaded() - log cluster_table_reloaded (shard, epoch in force, @streams_ended,
+ * and @how it came: "sighup", "rpc"), the line operators and tools/cluster read.
+ */
+void churn_shard_log_reloaded(struct churn_shard *shard, size_t streams_ended, const char *how);
+
 /** churn_shard_partitions() - P of the table in force. */
 uint32_t churn_shard_partitions(struct churn_shard *shard);
 

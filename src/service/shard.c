@@ -482,9 +482,15 @@ churn_shard_sighup(struct churn_shard *sh)
                   CHURN_LF_STR("msg", "the table in force stays"));
         return;
     }
+    churn_shard_log_reloaded(sh, ended, "sighup");
+}
+
+void
+churn_shard_log_reloaded(struct churn_shard *sh, size_t streams_ended, const char *how)
+{
     churn_log(CHURN_LOG_INFO, "cluster_table_reloaded", CHURN_LF_STR("shard", sh->name),
               CHURN_LF_INT("epoch", (long long)churn_shard_epoch(sh)),
-              CHURN_LF_INT("streams_ended", (long long)ended));
+              CHURN_LF_INT("streams_ended", (long long)streams_ended), CHURN_LF_STR("by", how));
 }
 
 const char *

@@ -16,6 +16,7 @@
 #include "churn/buf.h"
 #include "churn/engine.h"
 #include "churn/ident.h"
+#include "churn/log.h"
 #include "churn/score_index.h"
 #include "churn/store.h"
 #include "churn/cluster.h"
@@ -49,9 +50,13 @@ reload_shard_table(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufC
     struct churn_shard_change c;
     enum churn_err e = churn_shard_install(svc->shard, (const char *)req->table.data,
                                            req->table.len, &c, err, sizeof(err));
-    if (e)
+    if (e) {
+        churn_log(CHURN_LOG_WARN, "cluster_table_refused", CHURN_LF_STR("error", err),
+                  CHURN_LF_STR("by", "rpc"), CHURN_LF_STR("msg", "the table in force stays"));
         return churn_rpc_error(rpc, e, "%s; the table in force (epoch %llu) stays", err,
                                (unsigned long long)churn_shard_epoch(svc->shard));
+    }
+    churn_shard_log_reloaded(svc->shard, c.streams_ended, "rpc");
     Churn__V1__ReloadShardTableResponse *r = churn_arena_alloc(churn_rpc_arena(rpc), sizeof(*r));
     if (!r)
         return CHURN_ENOMEM;
