@@ -281,6 +281,18 @@ struct churn_store_import_hooks {
     churn_store_rewrite_fn *state; /* the alert ids an alert state names */
 };
 
+/* The alert sequence ranges imported from other shards are kept (newest last) up to this many. */
+#define CHURN_STORE_ALERT_IMPORTS_MAX 4096
+
+/**
+ * churn_store_alert_imports() - issue 16: the ranges of alert sequences that imports of moved
+ * customers appended (revisions another shard's log held first), as pairs (first, last) into
+ * @ranges (room for @max pairs, newest last); *@n how many. Delivery skips them: their webhooks
+ * were called by the shard that raised them. CHURN_OK with *@n 0 when there are none.
+ */
+enum churn_err churn_store_alert_imports(struct churn_store *store, uint64_t (*ranges)[2],
+                                         size_t max, size_t *n);
+
 /* struct churn_store_import - one customer of churn_store_import_customers(). */
 struct churn_store_import {
     const char *id;

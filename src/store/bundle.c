@@ -521,6 +521,23 @@ import_one_txn(struct churn_store *s, MDB_txn *txn, const struct import_ctx *x,
     return err;
 }
 
+/* The alert sequences this import appended (contiguous: one writer), noted for delivery. */
+static enum churn_err
+note_imported_alerts(struct churn_store *s, MDB_txn *txn, const struct import_ctx *c)
+{
+    uint64_t first = UINT64_MAX, last = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct churn_store_import *it = c->item[i].it;
+        if (c->item[i].e && it->alerts_added) {
+            first = it->alerts_first < first ? it->alerts_first : first;
+            last = it->alerts_first + it->alerts_added - 1 > last
+                       ? it->alerts_first + it->alerts_added - 1
+                       : last;
+        }
+    }
+    return last ? churn__alert_imports_note(s, txn, first, last) : CHURN_OK;
+}
+
 static enum churn_err
 import_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
 {
@@ -543,6 +560,8 @@ import_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
         churn__log_hits_free(&logs[l]);
     churn_free(ids);
     churn_free(who);
+    if (!err)
+        err = note_imported_alerts(s, txn, c);
     /* the store's observed history reaches back to the records' days, as if ingested here:
      * features do not take the moved days for days before the data */
     return err ? err : churn__store_history_note(s, txn, c->first_day);

@@ -282,3 +282,53 @@ churn__log_import(struct churn_store *s, MDB_txn *txn, struct churn__log_import 
     }
     return err;
 }
+
+#define META_ALERT_IMPORTS "churn.alert_imports" /* pairs of big-endian u64, newest last */
+
+enum churn_err
+churn__alert_imports_note(struct churn_store *s, MDB_txn *txn, uint64_t first, uint64_t last)
+{
+    MDB_dbi dbi = s->dbi[CHURN__DB_META];
+    MDB_val k = {sizeof(META_ALERT_IMPORTS) - 1, META_ALERT_IMPORTS}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc && rc != MDB_NOTFOUND)
+        return churn__mdb_err(rc, "reading the imported alert ranges");
+    size_t have = rc == 0 && v.mv_size > 1 ? (v.mv_size - 1) / 16 : 0;
+    size_t keep = have < CHURN_STORE_ALERT_IMPORTS_MAX ? have : CHURN_STORE_ALERT_IMPORTS_MAX - 1;
+    unsigned char *buf = churn_malloc((keep + 1) * 16);
+    if (!buf)
+        return CHURN_ENOMEM;
+    if (keep)
+        memcpy(buf, (const unsigned char *)v.mv_data + 1 + (have - keep) * 16, keep * 16);
+    churn__be64(buf + keep * 16, first);
+    churn__be64(buf + keep * 16 + 8, last);
+    enum churn_err err = churn__store_put_versioned(txn, dbi, k.mv_data, k.mv_size, buf,
+                                                    (keep + 1) * 16, "noting imported alerts");
+    churn_free(buf);
+    return err;
+}
+
+enum churn_err
+churn_store_alert_imports(struct churn_store *s, uint64_t (*ranges)[2], size_t max, size_t *n)
+{
+    churn__store_clear_error();
+    *n = 0;
+    MDB_txn *txn = NULL;
+    enum churn_err err = churn__store_read_begin(s, &txn);
+    if (err)
+        return err;
+    MDB_val k = {sizeof(META_ALERT_IMPORTS) - 1, META_ALERT_IMPORTS}, v;
+    int rc = mdb_get(txn, s->dbi[CHURN__DB_META], &k, &v);
+    if (rc && rc != MDB_NOTFOUND)
+        err = churn__mdb_err(rc, "reading the imported alert ranges");
+    size_t have = !rc && v.mv_size > 1 ? (v.mv_size - 1) / 16 : 0;
+    size_t from = have > max ? have - max : 0;
+    const unsigned char *p = rc ? NULL : (const unsigned char *)v.mv_data + 1;
+    for (size_t i = from; !err && i < have; i++, (*n)++) {
+        ranges[*n][0] = churn__from_be64(p + i * 16);
+        ranges[*n][1] = churn__from_be64(p + i * 16 + 8);
+    }
+    churn__store_read_end(s, txn);
+    mdb_txn_abort(txn);
+    return err;
+}

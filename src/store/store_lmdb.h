@@ -210,6 +210,13 @@ struct churn__log_import {
 };
 
 /**
+ * churn__alert_imports_note() - in @txn, record that an import appended alert sequences
+ * @first..@last (churn_store_alert_imports() reads them; the oldest beyond the cap go).
+ */
+enum churn_err churn__alert_imports_note(struct churn_store *s, MDB_txn *txn, uint64_t first,
+                                         uint64_t last);
+
+/**
  * churn__log_import() - in the write transaction @txn: keep the customer's entries when they
  * are the bundle's already (li->to from them), else delete them and append the bundle's
  * under the log's next sequences (li->to), rewritten by li->rewrite.

@@ -14,7 +14,8 @@ import time
 
 from conftest import RPC_TIMEOUT_S, assert_serving
 from fixtures_data import api  # noqa: F401
-from test_cluster import customers_of, ctl, owner_of, write
+from fixtures_delivery import webhook  # noqa: F401
+from test_cluster import customers_of, ctl, owner_of, table_text, write
 from test_cluster_handover import admin, alerts_of, bundle, chat_turns, md, moving_assign
 from test_cluster_reload import reload_rpc
 from test_cluster_routing import real_table, shards  # noqa: F401
@@ -228,3 +229,46 @@ def test_hostile_alert_and_outcome_entries_refused(api, stubs, churnctl_bin, sha
     assert cut.imported == 0 and "truncated" in cut.refused[0].reason, cut
     assert_serving(stubs, a)
     assert_serving(stubs, b)
+
+
+def test_moved_revisions_are_not_delivered_again(api, churnctl_bin, churnd_factory, webhook,
+                                                 tmp_path):
+    """b's webhook destination gets b's own alerts and the moved alert's revisions made on b,
+    never the revisions a raised (a's destinations had them)."""
+    a = churnd_factory(args=["--cluster", write(tmp_path / "a.table", table_text()),
+                             "--shard", "a"])
+    b = churnd_factory(args=["--cluster", write(tmp_path / "b.table", table_text()),
+                             "--shard", "b", "--webhook", "r=" + webhook.url()])
+    for s in (a, b):
+        assert reload_rpc(api, s, real_table(2, a, b)).epoch == 2
+    table = write(tmp_path / "real.table", real_table(2, a, b))
+    cid = customers_of("a", 1)[0]
+    part = owner_of(cid)[0]
+    b1, b2 = customers_of("b", 2)
+    pb2, stub_a = alert_api(a)
+    _, stub_b = alert_api(b)
+    chat_turns(api, a, cid, [(1, "I want to cancel my subscription")])
+    first = alerts_of(api, a, cid)[0]
+    stub_a.AcknowledgeAlert(pb2.AcknowledgeAlertRequest(sequence=first.sequence, actor="rita"),
+                            timeout=RPC_TIMEOUT_S)
+    chat_turns(api, b, b1, [(1, "I want to cancel my subscription")])
+    webhook.wait_for(1)
+    assert reload_rpc(api, a, real_table(3, a, b, moving_assign(part, "b", True))).epoch == 3
+    r = ctl(churnctl_bin, "cluster", "copy", table, "--partitions", str(part), "--to", "b")
+    assert r.returncode == 0, r.stderr
+    for s in (b, a):
+        assert reload_rpc(api, s, real_table(4, a, b, moving_assign(part, "b", False))).epoch == 4
+    moved = history(b, cid)
+    assert len(moved) == 2, moved
+    # b's next alert, then a revision of the moved alert made on b: both delivered, in order,
+    # and nothing of what a raised
+    chat_turns(api, b, b2, [(1, "I want to cancel my subscription")])
+    done = stub_b.AcknowledgeAlert(pb2.AcknowledgeAlertRequest(
+        sequence=moved[0].sequence, actor="sam", close=pb2.AcknowledgeAlertRequest.Close(
+            resolution=pb2.ALERT_RESOLUTION_SAVED)), timeout=RPC_TIMEOUT_S)
+    got = webhook.wait_for(3)
+    bodies = [json.loads(body) for _, _, body in got]
+    seqs = [int(h["x-churnd-delivery"].split("-")[1]) for _, h, _ in got]
+    assert [x["customer_id"] for x in bodies] == [b1, b2, cid], bodies
+    assert seqs[-1] == done.alert.revision_sequence, (seqs, done.alert)
+    assert not set(seqs) & {x.revision_sequence for x in moved}, (seqs, moved)
