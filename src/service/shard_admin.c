@@ -39,6 +39,17 @@ not_a_shard(struct churn_rpc *rpc)
                            "this churnd is not a shard of a cluster (no --cluster table)");
 }
 
+/* The RPCs that read or write the store of a shard: refused when it is neither. */
+static enum churn_err
+shard_with_store(struct churn_rpc *rpc, const struct churn_services *svc)
+{
+    if (!svc->shard)
+        return not_a_shard(rpc);
+    if (!svc->store)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    return CHURN_OK;
+}
+
 static enum churn_err
 reload_shard_table(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
 {
@@ -207,10 +218,9 @@ export_customers(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
 {
     const Churn__V1__ExportCustomersRequest *req = (const void *)msg;
     struct churn_services *svc = churn_rpc_service(rpc);
-    if (!svc->shard)
-        return not_a_shard(rpc);
-    if (!svc->store)
-        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    enum churn_err ready = shard_with_store(rpc, svc);
+    if (ready)
+        return ready;
     uint32_t parts = churn_shard_partitions(svc->shard);
     size_t max = req->page_size ? req->page_size : EXPORT_PAGE_DEFAULT;
     if (max > EXPORT_PAGE_MAX)
@@ -308,10 +318,9 @@ import_customers(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
 {
     const Churn__V1__ImportCustomersRequest *req = (const void *)msg;
     struct churn_services *svc = churn_rpc_service(rpc);
-    if (!svc->shard)
-        return not_a_shard(rpc);
-    if (!svc->store)
-        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    enum churn_err ready = shard_with_store(rpc, svc);
+    if (ready)
+        return ready;
     struct churn_arena *a = churn_rpc_arena(rpc);
     Churn__V1__ImportCustomersResponse *r = churn_arena_alloc(a, sizeof(*r));
     if (!r)
@@ -398,10 +407,9 @@ drop_partitions(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMes
 {
     const Churn__V1__DropPartitionsRequest *req = (const void *)msg;
     struct churn_services *svc = churn_rpc_service(rpc);
-    if (!svc->shard)
-        return not_a_shard(rpc);
-    if (!svc->store)
-        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    enum churn_err ready = shard_with_store(rpc, svc);
+    if (ready)
+        return ready;
     uint32_t parts = churn_shard_partitions(svc->shard);
     struct churn_arena *a = churn_rpc_arena(rpc);
     uint8_t *want = churn_arena_zalloc(a, parts);
