@@ -47,7 +47,9 @@ struct dest_worker {
     int64_t saved_ms;                    /* when the cursor was last stored */
     unsigned rand_state;
     struct churn_alert batch[BATCH];
+    bool moved[BATCH]; /* a revision imported from another shard (issue 16): not delivered */
     size_t n_batch;
+    uint64_t imports[CHURN_STORE_ALERT_IMPORTS_MAX][2]; /* read with each batch */
 };
 
 struct churn_delivery {
@@ -351,10 +353,13 @@ is_action(const struct dest_worker *w, const struct churn_alert *a)
            a->action.webhook[0] && strcmp(a->action.webhook, w->dest.name) == 0;
 }
 
+/* Batch entry @i goes to this destination: it matches (or calls its action) and was raised
+ * here, not moved from another shard, whose destinations had it. */
 static bool
-wanted(const struct dest_worker *w, const struct churn_alert *a)
+wanted(const struct dest_worker *w, size_t i)
 {
-    return churn_alert_filter_match(&w->dest.filter, a) || is_action(w, a);
+    const struct churn_alert *a = &w->batch[i];
+    return !w->moved[i] && (churn_alert_filter_match(&w->dest.filter, a) || is_action(w, a));
 }
 
 static void
@@ -384,11 +389,29 @@ take_alert(uint64_t seq, const char *customer_id, const void *data, size_t len, 
     return 0;
 }
 
+/* Mark the batch's revisions that an import of moved customers appended. */
+static enum churn_err
+mark_moved(struct dest_worker *w)
+{
+    size_t n = 0;
+    enum churn_err err = w->n_batch ? churn_store_alert_imports(w->owner->store, w->imports,
+                                                                CHURN_STORE_ALERT_IMPORTS_MAX, &n)
+                                    : CHURN_OK;
+    for (size_t i = 0; i < w->n_batch; i++) {
+        w->moved[i] = false;
+        for (size_t r = 0; r < n && !w->moved[i]; r++)
+            w->moved[i] = w->batch[i].sequence >= w->imports[r][0] &&
+                          w->batch[i].sequence <= w->imports[r][1];
+    }
+    return err;
+}
+
 static enum churn_err
 read_batch(struct dest_worker *w, uint64_t after)
 {
     w->n_batch = 0;
-    return churn_store_foreach_alert(w->owner->store, after, BATCH, take_alert, w);
+    enum churn_err err = churn_store_foreach_alert(w->owner->store, after, BATCH, take_alert, w);
+    return err ? err : mark_moved(w);
 }
 
 /* Index of the last change of the digest that starts at @first (webhooks: @first itself). */
@@ -434,7 +457,7 @@ work_batch(struct dest_worker *w, uint64_t cursor, bool *waiting)
 {
     *waiting = false;
     for (size_t i = 0; i < w->n_batch && !atomic_load(&w->owner->stop); i++) {
-        if (!wanted(w, &w->batch[i]))
+        if (!wanted(w, i))
             continue;
         if (!digest_due(w, i)) {
             *waiting = true;

@@ -13,6 +13,7 @@
 #include "churn/score_keep.h"
 #include "churn/log.h"
 #include "churn/service.h"
+#include "churn/shard.h"
 #include "service_internal.h"
 
 static const struct {
@@ -219,6 +220,8 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
                 .metrics = svc->metrics,
                 .delivery_config = svc->delivery_config,
                 .trend_keep_days = svc->trend_keep_days,
+                .owns = svc->shard ? churn_shard_serves_customer : NULL,
+                .owns_ctx = svc->shard,
             },
             &svc->alerts);
     if (!err) {

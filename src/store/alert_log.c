@@ -22,9 +22,8 @@ struct alert_ctx {
     uint64_t seq; /* in: for replace; out: for append */
 };
 
-/* Take the next alert sequence in @txn (the counter in meta, never reused). */
-static enum churn_err
-next_alert_seq(struct churn_store *s, MDB_txn *txn, uint64_t *out)
+enum churn_err
+churn__alert_seq_next(struct churn_store *s, MDB_txn *txn, uint64_t *out)
 {
     MDB_val k = {sizeof(META_ALERT_SEQ_KEY) - 1, META_ALERT_SEQ_KEY}, v;
     uint64_t last = 0;
@@ -48,7 +47,7 @@ append_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
 {
     struct alert_ctx *c = vctx;
     uint64_t seq;
-    enum churn_err err = next_alert_seq(s, txn, &seq);
+    enum churn_err err = churn__alert_seq_next(s, txn, &seq);
     if (err)
         return err;
     if ((err = churn__log_put(txn, s->dbi[CHURN__DB_ALERTS], seq, c->customer_id, c->data, c->len,
@@ -72,7 +71,7 @@ append_with_states_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     struct alerts_state_ctx *c = vctx;
     for (size_t i = 0; i < c->n; i++) {
         uint64_t seq;
-        enum churn_err err = next_alert_seq(s, txn, &seq);
+        enum churn_err err = churn__alert_seq_next(s, txn, &seq);
         if (err)
             return err;
         const void *alert = NULL, *state = NULL;

@@ -166,6 +166,63 @@ enum churn_err churn__log_walk(struct churn_store *s, MDB_dbi dbi, uint64_t afte
 enum churn_err churn__log_erase_customer(MDB_txn *txn, MDB_dbi dbi, const char *cid, long *erased,
                                          const char *what);
 
+/** churn__alert_seq_next() - take the next alert sequence in @txn (never reused). */
+enum churn_err churn__alert_seq_next(struct churn_store *s, MDB_txn *txn, uint64_t *out);
+
+/* Bundles' log entries (bundle_logs.c): the entries of a set of customers found in one walk. */
+struct churn__log_hit {
+    uint32_t who; /* the customer's index in the ids walked for */
+    uint64_t seq;
+    MDB_val v; /* valid while the transaction is and nothing was written in it */
+};
+struct churn__log_hits {
+    struct churn__log_hit *h; /* grouped by customer, in sequence order within each */
+    size_t n, cap;
+    size_t *start; /* customer w's hits are h[start[w] .. start[w + 1]) */
+};
+
+/** churn__log_collect() - every entry of log @dbi (0: none) tagged with one of the @n @ids. */
+enum churn_err churn__log_collect(MDB_txn *txn, MDB_dbi dbi, const char *const *ids, size_t n,
+                                  struct churn__log_hits *out, const char *what);
+void churn__log_hits_free(struct churn__log_hits *hits);
+
+/* One entry of a customer bundle (bundle.c), pointing into the bundle. */
+struct churn__bundle_entry {
+    unsigned kind;
+    MDB_val k, v;
+};
+
+/* One customer's entries of one log in an import. */
+struct churn__log_import {
+    int db; /* CHURN__DB_ALERTS or CHURN__DB_OUTCOMES */
+    const char *id;
+    const struct churn__bundle_entry *entries; /* the bundle's, tagged with @id, ascending */
+    size_t n;
+    const uint64_t *from;              /* their sequences (n) */
+    const struct churn__log_hit *have; /* the customer's entries in this store (n_have) */
+    size_t n_have;
+    churn_store_rewrite_fn *rewrite; /* NULL: the bytes move as they are */
+    unsigned char *scratch;          /* CHURN_STORE_VALUE_MAX bytes */
+    uint64_t *to;                    /* OUT (n): the sequences they have here */
+    uint64_t first;                  /* OUT: the first appended (0: none appended) */
+    size_t added;                    /* OUT */
+    bool replaced;                   /* OUT: earlier entries deleted */
+};
+
+/**
+ * churn__alert_imports_note() - in @txn, record that an import appended alert sequences
+ * @first..@last (churn_store_alert_imports() reads them; the oldest beyond the cap go).
+ */
+enum churn_err churn__alert_imports_note(struct churn_store *s, MDB_txn *txn, uint64_t first,
+                                         uint64_t last);
+
+/**
+ * churn__log_import() - in the write transaction @txn: keep the customer's entries when they
+ * are the bundle's already (li->to from them), else delete them and append the bundle's
+ * under the log's next sequences (li->to), rewritten by li->rewrite.
+ */
+enum churn_err churn__log_import(struct churn_store *s, MDB_txn *txn, struct churn__log_import *li);
+
 /**
  * churn__store_erase_outcomes() - in the privacy erase's transaction, delete every outcome
  * of @cid; adds the count to *@found.
