@@ -420,6 +420,21 @@ int64_t churn_store_history_from_ms(struct churn_store *store, int64_t observed_
 enum churn_err churn_store_put_meta(struct churn_store *store, const char *name, const void *data,
                                     size_t len);
 
+/* One named value of churn_store_put_metas(). */
+struct churn_store_meta_put {
+    const char *name;
+    const void *data;
+    size_t len;
+};
+
+/**
+ * churn_store_put_metas() - churn_store_put_meta() for @n values in one durable commit (all
+ * or none): the delivery cursors of every destination at once. The same errors, for the
+ * first bad item; nothing is written then.
+ */
+enum churn_err churn_store_put_metas(struct churn_store *store,
+                                     const struct churn_store_meta_put *items, size_t n);
+
 /**
  * churn_store_get_meta() - copy metadata @name into @arena.
  * @data: OUT: the bytes, valid until @arena is reset; @len: OUT: their length.

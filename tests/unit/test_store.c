@@ -1352,6 +1352,32 @@ Test(store, conversations_alert_state_and_meta, .init = setup, .fini = teardown)
     churn_arena_fini(&arena);
 }
 
+/* Several values in one commit: all written, or none when one item is refused. */
+Test(store, meta_values_in_one_commit, .init = setup, .fini = teardown)
+{
+    struct churn_arena arena;
+    void *data;
+    size_t len;
+    churn_arena_init(&arena, 1 << 16);
+    uint64_t a = 7, b = 9;
+    const struct churn_store_meta_put two[] = {{"delivery.a", &a, 8}, {"delivery.b", &b, 8}};
+    cr_assert_eq(churn_store_put_metas(st, two, 2), CHURN_OK);
+    cr_assert_eq(churn_store_get_meta(st, "delivery.b", &arena, &data, &len), CHURN_OK);
+    cr_assert_eq(len, 8);
+    cr_assert_eq(*(uint64_t *)data, 9);
+    uint64_t c = 11;
+    const struct churn_store_meta_put bad[] = {{"delivery.a", &c, 8}, {"churn.format", &c, 8}};
+    cr_assert_eq(churn_store_put_metas(st, bad, 2), CHURN_EPERM);
+    const struct churn_store_meta_put empty[] = {{"delivery.a", &c, 8}, {"", &c, 8}};
+    cr_assert_eq(churn_store_put_metas(st, empty, 2), CHURN_EINVAL);
+    const struct churn_store_meta_put none[] = {{"delivery.a", &c, 8}, {"delivery.c", NULL, 8}};
+    cr_assert_eq(churn_store_put_metas(st, none, 2), CHURN_EINVAL);
+    cr_assert_eq(churn_store_get_meta(st, "delivery.a", &arena, &data, &len), CHURN_OK);
+    cr_assert_eq(*(uint64_t *)data, 7, "a refused batch wrote its first item");
+    cr_assert_eq(churn_store_put_metas(st, two, 0), CHURN_OK);
+    churn_arena_fini(&arena);
+}
+
 struct alert_seen {
     uint64_t seqs[8];
     char last[32];
