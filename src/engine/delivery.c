@@ -9,16 +9,19 @@
  * the cursor's commit; the delivery id "<name>-<sequence>" is the same on every attempt, so
  * receivers drop such duplicates. A change's body is rendered once for all destinations of
  * a format (a small shared ring of recent bodies) and copied. The alert hub only rings a
- * doorbell; a timed wait covers a missed ring. E-mail destinations may gather changes into a
- * digest: the cursor then advances when the digest is accepted.
+ * doorbell; a timed wait covers a missed ring; delivery threads run 10 nice levels below the
+ * process, so that delivering does not slow the engine down. E-mail destinations may gather changes
+ * into a digest: the cursor then advances when the digest is accepted.
  */
-#define _GNU_SOURCE /* pthread_setname_np */
+#define _GNU_SOURCE /* pthread_setname_np, gettid */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "churn/alloc.h"
 #include "churn/arena.h"
@@ -35,6 +38,7 @@ enum {
     CURSOR_SAVE_MS = 200, /* the longest a delivered change waits for its cursor commit */
     RENDERED_SLOTS = 256, /* recent bodies kept for the other destinations */
     BODY_CAP = 1u << 20,  /* the largest body of one delivery */
+    DELIVERY_NICE = 10,   /* delivery threads' nice above the process's: the engine goes first */
 };
 
 /* One rendered body, for whichever destination asks next for the same change and format. */
@@ -522,6 +526,12 @@ worker_main(void *arg)
     char thread_name[16];
     snprintf(thread_name, sizeof(thread_name), "deliver-%.7s", w->dest.name);
     pthread_setname_np(pthread_self(), thread_name);
+    /* Delivery is behind the log by design: when the cores are busy, the engine that commits
+     * alerts and the calls being served go first (Linux: nice is per thread; the process's
+     * own nice, read before this thread changes its own, is the base). */
+    int base = getpriority(PRIO_PROCESS, (id_t)getpid());
+    setpriority(PRIO_PROCESS, (id_t)gettid(),
+                base + DELIVERY_NICE < 19 ? base + DELIVERY_NICE : 19);
     uint64_t cursor = w->status.cursor;
     while (!atomic_load(&w->owner->stop)) {
         drain_doorbell(w);
