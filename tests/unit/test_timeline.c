@@ -2,8 +2,7 @@
  * test_timeline.c - the customer timeline's pure half (churn/timeline.h): day buckets become
  * one entry per non-zero kind, newest first by key; a cap keeps the newest; another
  * customer's alert never enters; each alert revision is one entry at its moment, in order;
- * details are cut at a UTF-8
- * boundary.
+ * details are cut at a UTF-8 boundary.
  */
 #include <criterion/criterion.h>
 #include <math.h>
