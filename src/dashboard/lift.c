@@ -25,7 +25,7 @@
 /* Without a horizon in the model file: --retrain-horizon-days' default. */
 #define LIFT_DEFAULT_HORIZON_DAYS 90
 #define DAY_MS                    86400000LL
-#define LIFT_POLL_MS              1000 /* the thread looks for a new model or day this often */
+#define LIFT_POLL_MS              5000 /* the thread looks for a new model or day this often */
 #define LIFT_RETRY_AFTER_S        5
 #define LIFT_NICE                 10
 
