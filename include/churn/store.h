@@ -469,6 +469,18 @@ enum churn_err churn_store_foreach_alert(struct churn_store *store, uint64_t aft
                                          churn_store_log_fn *fn, void *user);
 
 /**
+ * churn_store_foreach_customer_alert() - @fn for each alert record of @customer_id, newest
+ * first, through the log's per-customer index: those with sequence below @before (0: from the
+ * newest), at most @max (0: all). Every revision of every alert of the customer, and only
+ * theirs. The same contract for @fn as churn_store_foreach_alert(); a non-zero return stops
+ * (then CHURN_ECANCELLED). An older store opened read-only has no index: nothing is called.
+ * Return: CHURN_OK; CHURN_EINVAL (bad id); CHURN_ECORRUPT; storage errors.
+ */
+enum churn_err churn_store_foreach_customer_alert(struct churn_store *store,
+                                                  const char *customer_id, uint64_t before,
+                                                  size_t max, churn_store_log_fn *fn, void *user);
+
+/**
  * churn_store_append_outcome() - append @len opaque bytes (1..CHURN_STORE_VALUE_MAX, e.g.
  * churn_outcome_encode()) for @customer_id to the outcome log under the next sequence
  * (last + 1). Durable on return. @seq: OUT (may be NULL). The privacy erase removes a
@@ -502,6 +514,21 @@ int64_t churn_store_history_from_ms(struct churn_store *store, int64_t observed_
  */
 enum churn_err churn_store_put_meta(struct churn_store *store, const char *name, const void *data,
                                     size_t len);
+
+/* One named value of churn_store_put_metas(). */
+struct churn_store_meta_put {
+    const char *name;
+    const void *data;
+    size_t len;
+};
+
+/**
+ * churn_store_put_metas() - churn_store_put_meta() for @n values in one durable commit (all
+ * or none): the delivery cursors of every destination at once. The same errors, for the
+ * first bad item; nothing is written then.
+ */
+enum churn_err churn_store_put_metas(struct churn_store *store,
+                                     const struct churn_store_meta_put *items, size_t n);
 
 /**
  * churn_store_get_meta() - copy metadata @name into @arena.

@@ -95,6 +95,8 @@ delete_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     long alerts = 0;
     enum churn_err lerr =
         churn__log_erase_customer(txn, s->dbi[CHURN__DB_ALERTS], cid, &alerts, "erasing alerts");
+    if (!lerr)
+        lerr = churn__alert_index_erase(s, txn, cid);
     if (lerr)
         return lerr;
     found += alerts;

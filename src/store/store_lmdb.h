@@ -19,8 +19,9 @@ enum churn__db {
     CHURN__DB_ALERTS,
     CHURN__DB_ALERT_STATE,
     CHURN__DB_META,
-    CHURN__DB_OUTCOMES, /* added in a later release: created when missing (see setup_dbs) */
-    CHURN__DB_SCORES,   /* stored scores (issue 12): added later too */
+    CHURN__DB_OUTCOMES,        /* added in a later release: created when missing (see setup_dbs) */
+    CHURN__DB_SCORES,          /* stored scores (issue 12): added later too */
+    CHURN__DB_ALERT_CUSTOMERS, /* customer -> alert sequences (dupsort, issue 15): later too */
     CHURN__DB_COUNT
 };
 
@@ -44,6 +45,7 @@ struct churn_store {
     _Atomic int32_t data_start_day;              /* first day ever bucketed (INT32_MAX: none yet) */
     unsigned upgraded_from;                      /* the format this open upgraded from (0: none) */
     uint64_t upgrade_events, upgrade_unreadable; /* what the upgrade counted */
+    size_t alert_index_rebuilt;                  /* records the open indexed + 1 (0: no rebuild) */
 };
 
 /* The format byte in front of every small value (churn__store_put_versioned()). */
@@ -162,6 +164,20 @@ enum churn_err churn__log_put(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, const cha
 /** churn__log_walk() - @fn for entries after @after_seq, at most @max (0: all), one read txn. */
 enum churn_err churn__log_walk(struct churn_store *s, MDB_dbi dbi, uint64_t after_seq, size_t max,
                                churn_store_log_fn *fn, void *user, const char *what);
+/**
+ * churn__log_value() - split the log value @v into its customer id (copied into @cid, room for
+ * CHURN_ID_MAX + 1) and the caller's bytes; false when it is malformed.
+ */
+bool churn__log_value(const MDB_val *v, char *cid, const unsigned char **data, size_t *len);
+
+/* The alert log's per-customer index (alert_index.c), in the caller's write transaction. */
+enum churn_err churn__alert_index_put(struct churn_store *s, MDB_txn *txn, const char *cid,
+                                      uint64_t seq);
+/* Every entry of @cid gone (the privacy erase). */
+enum churn_err churn__alert_index_erase(struct churn_store *s, MDB_txn *txn, const char *cid);
+/* Rebuilt from the log when its count does not match the log's (a writable open). */
+enum churn_err churn__alert_index_check(struct churn_store *s, MDB_txn *txn);
+
 /** churn__log_erase_customer() - delete @cid's entries in @txn; adds the count to *@erased. */
 enum churn_err churn__log_erase_customer(MDB_txn *txn, MDB_dbi dbi, const char *cid, long *erased,
                                          const char *what);
