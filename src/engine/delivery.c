@@ -68,7 +68,7 @@ struct dest_worker {
     bool moved[BATCH]; /* a revision imported from another shard (issue 16): not delivered */
     size_t n_batch;
     uint64_t imports[CHURN_STORE_ALERT_IMPORTS_MAX][2]; /* read with each batch */
-    struct churn_buf body; /* the body being delivered, reused */
+    struct churn_buf body;                              /* the body being delivered, reused */
 };
 
 struct churn_delivery {

@@ -25,6 +25,7 @@
 #include "churn/score_store.h"
 #include "churn/store.h"
 
+#include "store_fixture.h"
 #include "tmpdir.h"
 
 static char dir[64];
@@ -71,26 +72,13 @@ teardown(void)
 static void
 login(const char *cid, const char *eid)
 {
-    struct churn_event ev = {.kind = CHURN_EVENT_LOGIN,
-                             .event_id = eid,
-                             .customer_id = cid,
-                             .occurred_at_ms = churn_now_ms() - 1000};
-    struct churn_event_result r;
-    cr_assert_eq(churn_store_apply_events(st, &ev, 1, churn_now_ms(), &r), CHURN_OK, "%s",
-                 churn_store_last_error());
+    churn_test_login(st, cid, eid);
 }
 
 static uint64_t
 digest_of(const char *cid)
 {
-    static struct churn_customer rec;
-    struct churn_store_reader *rd;
-    uint64_t d = 0;
-    bool decoded;
-    cr_assert_eq(churn_store_reader_open(st, &rd), CHURN_OK);
-    enum churn_err e = churn_store_reader_get_customer_digest(rd, cid, NULL, &d, &decoded, &rec);
-    churn_store_reader_close(rd);
-    return e == CHURN_OK ? d : 0;
+    return churn_test_digest(st, cid);
 }
 
 /* The stored score of @cid decoded into @out; false when none is stored. */
