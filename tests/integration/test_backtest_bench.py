@@ -26,6 +26,9 @@ DAY_MS = 86400000
 NOW_MS = 1780272000000  # 2026-06-01, the benchmark's default synth --now
 CHURND_KEYS = {"customers", "churned", "realised_rate", "mean_predicted", "auc", "pr_auc",
                "log_loss", "brier", "tier_share", "model", "seconds"}
+# the reference's HistGradientBoosting on one OpenMP thread: with a thread per core, its
+# threads spin against the other test worker's servers on CI's two cores (minutes, not seconds)
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
 REFERENCE_KEYS = {"customers", "churned", "realised_rate", "mean_predicted", "auc", "pr_auc",
                   "high_share", "train", "seconds", "load_seconds"}
 
@@ -36,7 +39,7 @@ def quick(churnctl_bin, tmp_path_factory):
     # trees without the model search (--algo auto, minutes of CPU on the CI's two cores): the
     # test checks the benchmark's plumbing and the cross-check, not the search's choice
     p = subprocess.run([BENCH, "--quick", "--build", build, "--churnctl-args", "--algo gbdt"],
-                       capture_output=True, text=True, timeout=600)
+                       capture_output=True, text=True, timeout=600, env=ENV)
     assert p.returncode == 0, f"bench-backtest exited {p.returncode}:\n{p.stderr[-3000:]}"
     path = tmp_path_factory.mktemp("bench-backtest") / "quick.json"
     path.write_text(p.stdout)
@@ -53,7 +56,7 @@ def synth_jsonl(churnctl_bin, path, customers, seed):
 
 def reference(path, *args):
     return subprocess.run([sys.executable, REFERENCE, str(path)] + list(args),
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=ENV)
 
 
 def test_quick_benchmark_is_complete(quick):

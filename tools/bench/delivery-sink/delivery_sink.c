@@ -254,9 +254,9 @@ cmp_double(const void *a, const void *b)
 static void
 print_stats(struct sink *s)
 {
-    qsort(s->lags, s->n_lags, sizeof(double), cmp_double);
     double p50 = 0, p99 = 0, max = 0;
     if (s->n_lags) {
+        qsort(s->lags, s->n_lags, sizeof(double), cmp_double);
         p50 = s->lags[s->n_lags / 2];
         p99 = s->lags[(size_t)(0.99 * (double)s->n_lags) < s->n_lags
                           ? (size_t)(0.99 * (double)s->n_lags)
