@@ -190,17 +190,25 @@ open_store(const struct churn_config *cfg, struct churn_services *svc, char *err
     return e;
 }
 
-/* Retraining with the --retrain-* settings; models go to --model-dir (or <data>/models). */
-static enum churn_err
-start_retraining(const struct churn_config *cfg, struct churn_services *svc, char *err,
-                 size_t errlen)
+/* --model-dir, or <data>/models: where ReloadModel reads model files (issue 14), retraining
+ * writes them, and a registered file that is gone from its path is looked for at start. */
+static void
+set_model_dir(const struct churn_config *cfg, struct churn_services *svc)
 {
     static char model_dir[4096];
     if (*cfg->model_dir)
         snprintf(model_dir, sizeof(model_dir), "%s", cfg->model_dir);
     else
         snprintf(model_dir, sizeof(model_dir), "%s/models", cfg->data_dir);
-    svc->model_dir = model_dir; /* issue 14: ReloadModel reads only from here */
+    svc->model_dir = model_dir;
+}
+
+/* Retraining with the --retrain-* settings; models go to svc->model_dir. */
+static enum churn_err
+start_retraining(const struct churn_config *cfg, struct churn_services *svc, char *err,
+                 size_t errlen)
+{
+    const char *model_dir = svc->model_dir;
     struct churn_retrain_options o;
     churn_retrain_options_default(&o);
     o.data_dir = cfg->data_dir;
@@ -382,6 +390,7 @@ main(int argc, char **argv)
     }
     /* the registry's served model, or --model when it names a file the registry has not seen
      * (docs/MODELS.md, "Which model serves") */
+    set_model_dir(&cfg, &svc);
     if (churn_services_start_model(&svc, cfg.model_path, err, sizeof(err)) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "startup_failed", CHURN_LF_STR("model", cfg.model_path),
                   CHURN_LF_STR("error", err));

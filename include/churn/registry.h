@@ -176,6 +176,15 @@ enum churn_err churn_registry_rollback(struct churn_registry *reg, uint32_t id, 
 /** churn_registry_refuse() - remember why entry @id was refused (file gone or altered). */
 enum churn_err churn_registry_refuse(struct churn_registry *reg, uint32_t id, const char *why);
 
+/**
+ * churn_registry_relocate() - entry @id's file now lives at @path (a restore onto another
+ * machine, a moved model directory): verified to be the registered file (same size and
+ * hash), then recorded, and the entry's refusal cleared. CHURN_ENOTFOUND / CHURN_ECORRUPT with
+ * @err when @path is missing or holds other bytes; nothing changes then.
+ */
+enum churn_err churn_registry_relocate(struct churn_registry *reg, uint32_t id, const char *path,
+                                       char *err, size_t errlen);
+
 /** churn_registry_set_backtest() - record @fig as entry @id's backtest. */
 enum churn_err churn_registry_set_backtest(struct churn_registry *reg, uint32_t id,
                                            const struct churn_backtest_figures *fig);

@@ -615,6 +615,30 @@ set_refused(struct churn_registry_entry *e, const void *why)
 }
 
 static void
+set_path(struct churn_registry_entry *e, const void *path)
+{
+    snprintf(e->path, sizeof(e->path), "%s", (const char *)path);
+    e->refused[0] = '\0';
+}
+
+enum churn_err
+churn_registry_relocate(struct churn_registry *reg, uint32_t id, const char *path, char *err,
+                        size_t errlen)
+{
+    struct churn_registry_entry e;
+    if (churn_registry_get(reg, id, &e) != CHURN_OK)
+        return churn_fail(err, errlen, CHURN_ENOTFOUND, "no model with registry id %u", id);
+    if (strlen(path) >= sizeof(e.path))
+        return churn_fail(err, errlen, CHURN_ETOOBIG, "model path %s: too long", path);
+    snprintf(e.path, sizeof(e.path), "%s", path);
+    enum churn_err r = churn_registry_verify(&e, err, errlen);
+    if (r)
+        return r;
+    r = update_entry(reg, id, set_path, path);
+    return r ? churn_fail(err, errlen, r, "model %u: the registry could not be saved", id) : r;
+}
+
+static void
 set_backtest(struct churn_registry_entry *e, const void *fig)
 {
     e->backtest = *(const struct churn_backtest_figures *)fig;

@@ -150,6 +150,33 @@ churn__models_check_path(const struct churn_services *svc, const char *path, cha
     return CHURN_OK;
 }
 
+/* At start-up, entry @e's file is gone from its path: a store restored onto another machine
+ * (churnctl restore --model-dir) or a moved model directory. The file of the same name inside
+ * --model-dir, when it has exactly the registered bytes, becomes the entry's path (@e is
+ * updated); false when there is none. */
+static bool
+relocated(struct churn_services *svc, struct churn_registry_entry *e)
+{
+    const char *base = strrchr(e->path, '/');
+    base = base ? base + 1 : e->path;
+    char cand[CHURN_REGISTRY_PATH_MAX], resolved[CHURN_REGISTRY_PATH_MAX], why[700];
+    if (!svc->model_dir || !*svc->model_dir ||
+        snprintf(cand, sizeof(cand), "%s/%s", svc->model_dir, base) >= (int)sizeof(cand) ||
+        churn__models_check_path(svc, cand, resolved, sizeof(resolved), why, sizeof(why)) ||
+        strcmp(resolved, e->path) == 0)
+        return false;
+    if (churn_registry_relocate(svc->models->reg, e->id, resolved, why, sizeof(why))) {
+        churn_log(CHURN_LOG_WARN, "model_not_relocated", CHURN_LF_INT("registry_id", e->id),
+                  CHURN_LF_STR("candidate", resolved), CHURN_LF_STR("error", why));
+        return false;
+    }
+    churn_log(CHURN_LOG_INFO, "model_relocated", CHURN_LF_INT("registry_id", e->id),
+              CHURN_LF_STR("from", e->path), CHURN_LF_STR("to", resolved),
+              CHURN_LF_STR("msg", "the registered file, found in --model-dir"));
+    snprintf(e->path, sizeof(e->path), "%s", resolved);
+    return true;
+}
+
 /* Check entry @id's file and serve it (mu held); on failure @err says why. With @rpc_path
  * (a promotion or rollback over the wire) an entry that did not come from --model must be
  * inside --model-dir. */
@@ -168,6 +195,8 @@ serve_entry_locked(struct churn_services *svc, uint32_t id, bool rpc_path, char 
         r = CHURN_OK; /* a file gone: the registry's verification says so */
     if (!r)
         r = churn_registry_verify(&e, err, errlen);
+    if (r == CHURN_ENOTFOUND && !rpc_path && relocated(svc, &e))
+        r = CHURN_OK;
     if (!r)
         r = swap_locked(svc, e.path, old, oldlen, err, errlen);
     return r;

@@ -33,8 +33,10 @@ REFERENCE_KEYS = {"customers", "churned", "realised_rate", "mean_predicted", "au
 @pytest.fixture(scope="module")
 def quick(churnctl_bin, tmp_path_factory):
     build = os.path.dirname(os.path.dirname(churnctl_bin))  # BUILD/tools/churnctl
-    p = subprocess.run([BENCH, "--quick", "--build", build], capture_output=True, text=True,
-                       timeout=600)
+    # trees without the model search (--algo auto, minutes of CPU on the CI's two cores): the
+    # test checks the benchmark's plumbing and the cross-check, not the search's choice
+    p = subprocess.run([BENCH, "--quick", "--build", build, "--churnctl-args", "--algo gbdt"],
+                       capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, f"bench-backtest exited {p.returncode}:\n{p.stderr[-3000:]}"
     path = tmp_path_factory.mktemp("bench-backtest") / "quick.json"
     path.write_text(p.stdout)

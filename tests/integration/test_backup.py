@@ -221,6 +221,42 @@ def test_backup_during_ingestion_and_chat_restores_exactly_what_was_acknowledged
     assert_serving(stubs, src)
 
 
+def test_restore_onto_a_new_machine_serves_the_model_from_the_model_dir(
+        api, admin, demo_store, churnd_factory, churnctl_bin, tmp_path):
+    """The machine is lost with the model file the registry names: `restore --model-dir`
+    puts the backup's copy into the new store's model directory, and churnd serves it from
+    there (logged model_relocated) with the same scores. A file of that name with other bytes
+    is never served in its place. Before the fix the restored churnd served no model."""
+    old_machine = tmp_path / "old-machine"
+    old_machine.mkdir()
+    shutil.copy(demo_store.logreg, old_machine / "model.json")
+    src = start_on_store(churnd_factory, demo_store.store, str(old_machine / "model.json"))
+    ids = [f"cust-{i:07d}" for i in range(3, 2000, 211)]
+    want = scores(api, src, ids)
+    backup(admin, src, tmp_path / "b")
+    src.stop()
+    shutil.rmtree(old_machine)  # the machine is gone
+
+    models = tmp_path / "new-machine-models"  # churnd's --model-dir there
+    r = restore(churnctl_bin, tmp_path / "b", tmp_path / "restored", "--model-dir", models)
+    assert r["model_path"] == str(models / "model.json")
+    dst = start_restored(churnd_factory, tmp_path / "restored", args=["--model-dir", str(models)])
+    assert scores(api, dst, ids) == want
+    assert "model_relocated" in dst.stderr(), dst.stderr()
+
+    # the same restore, then other bytes under the model's name: refused, not served
+    other = tmp_path / "other-models"
+    restore(churnctl_bin, tmp_path / "b", tmp_path / "other", "--model-dir", other)
+    shutil.copy(demo_store.gbdt, other / "model.json")
+    dst2 = start_restored(churnd_factory, tmp_path / "other", args=["--model-dir", str(other)])
+    stub = api.scoring_grpc.ScoringServiceStub(dst2.channel())
+    with pytest.raises(grpc.RpcError) as e:
+        stub.GetScore(api.scoring_pb2.GetScoreRequest(customer_id=ids[0]), timeout=RPC_TIMEOUT_S)
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION, e.value.details()
+    err = dst2.stderr()
+    assert "model_not_relocated" in err and "altered" in err, err
+
+
 def fifo_model(path):
     """Replace the served model file at `path` by a FIFO (its bytes returned): a backup then
     waits in the model copy until feed() writes them."""

@@ -7,11 +7,10 @@
  * tmpfs), pruning of scheduled backups, and the format-1 fixture (tests/data/store) opened,
  * read and upgraded.
  */
-#define _GNU_SOURCE /* nftw, memmem, unshare */
+#define _GNU_SOURCE /* memmem, unshare */
 #include "churn/backup.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -31,6 +30,8 @@
 #include "churn/clock.h"
 #include "churn/store.h"
 
+#include "tmpdir.h"
+
 #define DAY CHURN_MS_PER_DAY
 #define NOW (20010 * DAY + DAY / 2)
 
@@ -39,15 +40,6 @@ static char data[128]; /* the store */
 static struct churn_store *st;
 static struct churn_customer rec;
 static char err[1024];
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
 
 static void
 setup(void)
@@ -65,7 +57,7 @@ teardown(void)
     churn_store_close(st);
     st = NULL;
     umount2(dir, MNT_DETACH);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(dir);
 }
 
 TestSuite(backup, .init = setup, .fini = teardown);

@@ -6,12 +6,11 @@
  * the identity of model files (a file gone or altered is refused with the reason), the
  * bounded list of retraining decisions and the champion/challenger promotion rule.
  */
-#define _GNU_SOURCE /* nftw */
+#define _GNU_SOURCE /* mkdtemp */
 #include "churn/registry.h"
 
 #include <math.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,8 @@
 #include "churn/retrain.h"
 #include "churn/store.h"
 
+#include "tmpdir.h"
+
 #define LR_DOC                                                                                     \
     "{\"format_version\":1,\"kind\":\"logistic_regression\",\"version\":\"%s\","                   \
     "\"features\":[{\"name\":\"tenure\",\"type\":\"numeric\",\"mean\":10,\"std\":5}],"             \
@@ -34,15 +35,6 @@ static char dir[64];
 static struct churn_store *st;
 static struct churn_registry *reg;
 static struct churn_registry_view *view; /* big: off the stack */
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
 
 static void
 setup(void)
@@ -64,7 +56,7 @@ teardown(void)
     churn_registry_close(reg);
     churn_store_close(st);
     churn_free(view);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(dir);
 }
 
 static void
@@ -202,6 +194,31 @@ Test(registry, a_file_gone_or_altered_is_refused_with_the_reason)
     reopen();
     cr_assert_eq(churn_registry_get(reg, a, &e), CHURN_OK);
     cr_assert(strstr(e.refused, "gone"), "%s", e.refused);
+}
+
+Test(registry, a_moved_file_is_relocated_only_with_its_registered_bytes)
+{
+    char pa[256], moved[300], err[512];
+    uint32_t a = add(write_model("a.json", "v-a", pa, sizeof(pa)));
+    snprintf(moved, sizeof(moved), "%s/moved.json", dir);
+    cr_assert_eq(churn_registry_relocate(reg, a, moved, err, sizeof(err)), CHURN_ENOTFOUND);
+    cr_assert(strstr(err, "gone"), "%s", err);
+    cr_assert_eq(churn_registry_relocate(reg, 99, pa, err, sizeof(err)), CHURN_ENOTFOUND);
+    char pb[256];
+    write_model("moved.json", "v-b", pb, sizeof(pb)); /* another model under the new name */
+    cr_assert_eq(churn_registry_relocate(reg, a, moved, err, sizeof(err)), CHURN_ECORRUPT);
+    cr_assert(strstr(err, "altered"), "%s", err);
+    struct churn_registry_entry e;
+    cr_assert_eq(churn_registry_get(reg, a, &e), CHURN_OK);
+    cr_assert_str_eq(e.path, pa, "a refused relocation changes nothing");
+    cr_assert_eq(churn_registry_refuse(reg, a, "gone"), CHURN_OK);
+    cr_assert_eq(rename(pa, moved), 0);
+    cr_assert_eq(churn_registry_relocate(reg, a, moved, err, sizeof(err)), CHURN_OK, "%s", err);
+    reopen();
+    cr_assert_eq(churn_registry_get(reg, a, &e), CHURN_OK);
+    cr_assert_str_eq(e.path, moved, "the new path survives a reopen");
+    cr_assert_str_eq(e.refused, "", "the refusal is cleared");
+    cr_assert_eq(churn_registry_verify(&e, err, sizeof(err)), CHURN_OK, "%s", err);
 }
 
 Test(registry, decisions_are_bounded_and_replaced_by_run)

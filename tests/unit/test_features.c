@@ -4,11 +4,10 @@
  * tenure/value/RFM, plan, listings), missing values as NaN, point-in-time correctness (events
  * after as_of never change a feature at as_of), lookups by name and bad input.
  */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _XOPEN_SOURCE 700 /* mkdtemp */
 #define _DEFAULT_SOURCE
 #include "churn/features.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,8 @@
 #include "churn/clock.h"
 #include "churn/store.h"
 
+#include "tmpdir.h"
+
 #define DAY   CHURN_MS_PER_DAY
 #define NOW   (20010 * DAY + DAY / 2)
 #define AS_OF churn_features_day_end(NOW)
@@ -29,15 +30,6 @@ static struct churn_store *st;
 static struct churn_customer rec;
 static struct churn_feature_vector fv;
 static int next_id;
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
 
 static void
 setup(void)
@@ -52,7 +44,7 @@ static void
 teardown(void)
 {
     churn_store_close(st);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(dir);
 }
 
 /* Apply one event to customer "c" (ids are generated), asserting it was accepted. */
@@ -564,7 +556,7 @@ Test(features, synthetic_churners_show_the_warning_signs)
     cr_assert_eq(churn_store_foreach_customer(st, add_to_cohort, &co), CHURN_OK);
     churn_store_close(st);
     st = NULL;
-    nftw(d, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(d);
 
     cr_assert_gt(co.n[1], 50, "some customers churn");
     cr_assert_gt(co.n[0], co.n[1], "most stay");

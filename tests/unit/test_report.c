@@ -6,10 +6,9 @@
  * tag), a period without snapshots says so instead of drawing, options out of range are
  * refused naming them, and a page over the buffer's cap fails cleanly.
  */
-#define _GNU_SOURCE /* nftw */
+#define _GNU_SOURCE /* mkdtemp */
 #include "churn/report.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,8 @@
 #include "churn/alert_rules.h"
 #include "../../src/engine/alert_engine.h" /* the engine's state blob */
 
+#include "tmpdir.h"
+
 #define DAY CHURN_MS_PER_DAY
 #define NOW (20400 * DAY + 10 * 3600 * 1000LL)
 
@@ -30,15 +31,6 @@ static char dir[64];
 static struct churn_store *st;
 static struct churn_buf page;
 static char err[512];
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
 
 static void
 state(const char *customer, double p, enum churn_tier tier, double value)
@@ -96,7 +88,7 @@ teardown(void)
 {
     churn_buf_free(&page);
     churn_store_close(st);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(dir);
 }
 
 TestSuite(report, .init = setup, .fini = teardown);

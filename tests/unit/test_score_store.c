@@ -6,10 +6,9 @@
  * (a record changed or erased in between is caught), read in the record's transaction,
  * erased with the customer, counted in the statistics.
  */
-#define _GNU_SOURCE /* nftw */
+#define _GNU_SOURCE /* mkdtemp */
 #include "churn/score_codec.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,21 +21,14 @@
 #include "churn/score_store.h"
 #include "churn/store.h"
 
+#include "tmpdir.h"
+
 static char dir[64];
 static struct churn_store *st;
 static struct churn_score score, back; /* big: off the stack */
 static struct churn_customer rec;
 static unsigned char blob[CHURN_STORE_SCORE_MAX + 64];
 static size_t blob_len;
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
 
 static void
 setup(void)
@@ -51,7 +43,7 @@ teardown(void)
 {
     churn_store_close(st);
     st = NULL;
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(dir);
 }
 
 /* A score with every field set, encoded into blob. */

@@ -6,10 +6,9 @@
  * customer records, alert log entries and alert states written in the engine's own format
  * (churn__alerts_encode_states), and taking it once per UTC day only.
  */
-#define _GNU_SOURCE /* nftw */
+#define _GNU_SOURCE /* mkdtemp */
 #include "churn/snapshot.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,20 +23,13 @@
 #include "churn/alert_rules.h"
 #include "../../src/engine/alert_engine.h" /* the engine's state blob */
 
+#include "tmpdir.h"
+
 #define DAY CHURN_MS_PER_DAY
 #define NOW (20400 * DAY + 10 * 3600 * 1000LL) /* 10:00 UTC on day 20400 */
 
 static char dir[64];
 static struct churn_store *st;
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
 
 static void
 setup(void)
@@ -52,7 +44,7 @@ teardown(void)
 {
     churn_store_close(st);
     st = NULL;
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(dir);
 }
 
 static struct churn_daily_snapshot

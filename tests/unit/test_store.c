@@ -6,10 +6,9 @@
  * erase checked with mdb_dump, conversations, alerts, meta, iteration, pruning and the
  * group-commit writer under concurrent producers.
  */
-#define _GNU_SOURCE /* nftw, memmem */
+#define _GNU_SOURCE /* memmem */
 #include "churn/store.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,6 +27,8 @@
 #include "churn/clock.h"
 #include "churn/event.h"
 
+#include "tmpdir.h"
+
 #define DAY CHURN_MS_PER_DAY
 /* A fixed "now" (2024-10-14 12:00 UTC) so that days and horizons are deterministic. */
 #define NOW (20010 * DAY + DAY / 2)
@@ -35,15 +36,6 @@
 static char dir[64];
 static struct churn_store *st;
 static struct churn_customer rec; /* big: keep it off the stack */
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
 
 static void
 make_dir(void)
@@ -65,7 +57,7 @@ teardown(void)
     churn_store_close(st);
     st = NULL;
     umount2(dir, MNT_DETACH); /* the full-disk test's tmpfs, if it failed half-way */
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(dir);
 }
 
 static struct churn_event
@@ -354,7 +346,7 @@ Test(store, open_refuses_what_is_not_a_store)
     cr_assert(strstr(churn_store_last_error(), "not a churnd store"), "%s",
               churn_store_last_error());
     cr_assert_null(s);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(dir);
 
     /* A regular file where the directory should be. */
     cr_assert_eq(churn_store_open("/etc/hostname", NULL, &s), CHURN_EINVAL);
@@ -386,7 +378,7 @@ Test(store, open_reports_a_read_only_directory)
     cr_assert_eq(err, CHURN_EPERM, "got %s: %s", churn_err_name(err), churn_store_last_error());
     cr_assert(strstr(churn_store_last_error(), ro), "%s", churn_store_last_error());
     chmod(dir, 0700);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(dir);
 }
 
 /* ---- events -------------------------------------------------------------------------------- */
@@ -2023,7 +2015,7 @@ Test(store, bundle_moves_a_customers_own_keys, .init = setup, .fini = teardown)
     cr_assert_eq(churn_store_export_customer(st, "nobody", &b), CHURN_ENOTFOUND);
     churn_buf_free(&b);
     churn_store_close(s2);
-    nftw(other, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(other);
 }
 
 Test(store, bundle_truncated_or_for_another_customer_writes_nothing, .init = setup,
@@ -2057,5 +2049,5 @@ Test(store, bundle_truncated_or_for_another_customer_writes_nothing, .init = set
     cr_assert_eq(churn_store_get_customer(s2, "bob", &rec), CHURN_ENOTFOUND);
     churn_buf_free(&b);
     churn_store_close(s2);
-    nftw(other, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(other);
 }

@@ -6,11 +6,10 @@
  * backtest (its refusals, and that a model trained before T foresees churn after T with
  * probabilities that mean what they say).
  */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _XOPEN_SOURCE 700 /* mkdtemp */
 #define _DEFAULT_SOURCE
 #include "churn/trainset.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,8 @@
 #include "churn/clock.h"
 #include "churn/features.h"
 
+#include "tmpdir.h"
+
 #define DAY       CHURN_MS_PER_DAY
 #define NOW       (20400 * DAY + DAY / 2)
 #define CUSTOMERS 800
@@ -29,13 +30,6 @@
 
 static char dir[64];
 static struct churn_store *st;
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb, (void)type, (void)ftw;
-    return remove(path);
-}
 
 /* Customer @i: a login every other day; one in four churns on a day of the history, its
  * logins thinning to one a week over the 40 days before. With @churners false, nobody does. */
@@ -97,7 +91,7 @@ static void
 teardown(void)
 {
     churn_store_close(st);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    churn_test_rm_rf(dir);
 }
 
 static struct churn_trainset_options
