@@ -1,7 +1,7 @@
 /*
  * churnd.c - the daemon: reads the configuration, opens the services, starts the gRPC
  * server, then waits for signals (SIGTERM/SIGINT drain and exit 0; SIGHUP is the reload
- * signal) and runs periodic housekeeping between them.
+ * signal); periodic work runs on the engine's housekeeping timer (churn/housekeeping.h).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -31,9 +31,7 @@
 
 extern char **environ;
 
-#define HOUSEKEEPING_INTERVAL_S 1
-#define MAINTAIN_EVERY_TICKS    10     /* store housekeeping every 10 s */
-#define MAINTAIN_BUDGET         100000 /* event ids scanned per housekeeping round */
+#define SIGNAL_WAIT_S 1 /* periodic work runs on the engine's housekeeping timer */
 
 static int
 make_data_dir(const char *path, char *errbuf, size_t errlen)
@@ -93,29 +91,13 @@ server_options_from_config(const struct churn_config *cfg, struct churn_server_o
     o->requests_per_method = (int)cfg->requests_per_method;
 }
 
-/* Periodic work between signals (the serverCron idea): store maintenance. */
-static void
-housekeeping(struct churn_services *svc, unsigned long tick)
-{
-    if (tick % MAINTAIN_EVERY_TICKS == 0) {
-        struct churn_store_maintenance m;
-        if (churn_store_maintain(svc->store, churn_now_ms(), MAINTAIN_BUDGET, &m) != CHURN_OK)
-            churn_log(CHURN_LOG_WARN, "maintenance_failed",
-                      CHURN_LF_STR("error", churn_store_last_error()));
-        else if (m.stale_readers_cleared || m.event_ids_pruned)
-            churn_log(CHURN_LOG_INFO, "maintenance",
-                      CHURN_LF_INT("stale_readers_cleared", m.stale_readers_cleared),
-                      CHURN_LF_INT("event_ids_pruned", (long long)m.event_ids_pruned));
-    }
-}
-
 /* Wait for signals; return the one that ends the process. */
 static int
 signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_path,
             struct churn_auth *auth, struct churn_shard *shard)
 {
-    for (unsigned long tick = 1;; tick++) {
-        struct timespec interval = {.tv_sec = HOUSEKEEPING_INTERVAL_S, .tv_nsec = 0};
+    for (;;) {
+        struct timespec interval = {.tv_sec = SIGNAL_WAIT_S, .tv_nsec = 0};
         int sig = sigtimedwait(set, NULL, &interval);
         if (sig == SIGTERM || sig == SIGINT)
             return sig;
@@ -143,7 +125,6 @@ signal_loop(const sigset_t *set, struct churn_services *svc, const char *model_p
         }
         if (sig == SIGHUP && shard)
             churn_shard_sighup(shard); /* issue 16: the partition table */
-        housekeeping(svc, tick);
     }
 }
 
@@ -177,6 +158,7 @@ open_store(const struct churn_config *cfg, struct churn_services *svc, char *err
     svc->sweep_interval_ms = cfg->sweep_interval_s * 1000;
     svc->sweep_delay_ms = cfg->sweep_delay_s * 1000;
     svc->stored_scores = cfg->stored_scores;
+    svc->score_rebuild_rate = cfg->score_rebuild_rate;
     svc->playbooks_path = cfg->playbooks_path;
     svc->trend_keep_days = cfg->trend_keep_days; /* issue 15: daily snapshots */
     e = churn_services_attach_store(svc, store, writer);

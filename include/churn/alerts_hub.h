@@ -164,6 +164,13 @@ size_t churn_alert_hub_pending(struct churn_alert_sub *sub);
  */
 void churn_alert_hub_unsubscribe(struct churn_alert_sub *sub);
 
+/**
+ * churn_alert_hub_forget_customer() - the alerts of @customer_id still in the ring are never
+ * delivered again (a privacy erase, or the copy a partition move left behind was dropped).
+ * Returns how many were forgotten.
+ */
+size_t churn_alert_hub_forget_customer(struct churn_alert_hub *hub, const char *customer_id);
+
 /** churn_alert_hub_subscriber_count() - subscribers registered now. */
 size_t churn_alert_hub_subscriber_count(struct churn_alert_hub *hub);
 

@@ -47,7 +47,8 @@ struct churn_config {
     int64_t map_size_max_mb;
     int64_t sweep_interval_s;
     int64_t sweep_delay_s;
-    bool stored_scores; /* issue 12: scores kept beside the record */
+    bool stored_scores;         /* issue 12: scores kept beside the record */
+    int64_t score_rebuild_rate; /* customers/s of a rebuild after a promotion (0: unpaced) */
     char *playbooks_path;
     char *risk_tiers;
     int64_t alert_jump_pct;

@@ -17,8 +17,11 @@
 #include "churn/alerts_hub.h"
 #include "churn/alerts_index.h"
 #include "churn/error.h"
+#include "churn/event.h"
+#include "churn/store.h"
 
 struct churn_store;
+struct churn_store_import;
 struct churn_scorer;
 struct churn_score;
 struct churn_score_index;
@@ -44,9 +47,15 @@ struct churn_alert_engine_config {
     /* issue 15: days of daily snapshots kept (0: the default) */
     int64_t trend_keep_days;
     int64_t sweep_delay_ms;
+    /* issue 16: does this churnd serve the customer (a shard: its partition, not moving)?
+     * NULL: every customer. The sweep rescores only those, so the copy a move left behind
+     * is never scored, alerted on or counted in the tier cut-offs. */
+    bool (*owns)(void *ctx, const char *customer_id);
+    void *owns_ctx;
 };
 
-/* chat_saver.c: conversation states written to the store off the request path */
+/* chat_saver.c: conversation states (and the turns' chat signals and scores) written to the
+ * store off the request path, a group of turns in one transaction */
 struct churn__chat_saver;
 enum churn_err churn__chat_saver_start(struct churn_store *store, struct churn__chat_saver **out);
 /**
@@ -55,6 +64,29 @@ enum churn_err churn__chat_saver_start(struct churn_store *store, struct churn__
  */
 uint64_t churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id,
                                const char *conversation_id, const void *data, size_t len);
+/*
+ * struct churn__chat_signal - a chat turn's signal committed with its conversation state (one
+ * transaction for a group of turns, churn/store_chat.h): @event (the customer's own, with its
+ * event id; its strings live as long as the signal), its outcome in @result, and @score (NULL:
+ * none), computed with @event applied to the stored record of digest score->base_digest and
+ * stored with it when that record is unchanged. @done is called once, on the saver's thread
+ * after the commit (@err: CHURN_OK when durable, @result then set), or at once by whoever
+ * could not queue it; it owns the signal from then on.
+ */
+struct churn__chat_signal {
+    struct churn_event event;
+    struct churn_event_result result;
+    const struct churn_score *score;
+    void (*done)(struct churn__chat_signal *sig, enum churn_err err);
+};
+/**
+ * churn__chat_saver_put_turn() - churn__chat_saver_put() of a turn's state with its signal
+ * @sig (NULL: none; queued only with the state, and handed over to the saver until its done).
+ * 0: neither was queued (the caller still owns @sig).
+ */
+uint64_t churn__chat_saver_put_turn(struct churn__chat_saver *sv, const char *customer_id,
+                                    const char *conversation_id, const void *data, size_t len,
+                                    struct churn__chat_signal *sig);
 /**
  * churn__chat_saver_lookup() - the newest state of a conversation that is queued or being
  * written (so a client reconnecting at once sees its conversation); false if none.
@@ -127,13 +159,15 @@ bool churn__alerts_chat(struct churn__alerts *al, const char *customer_id,
  */
 size_t churn__alerts_rescore(struct churn__alerts *al, const char *const *customer_ids, size_t n);
 /**
- * churn__alerts_adopt_customer() - issue 16: @customer_id's alert state was copied from another
- * shard, whose alert log its ids name: keep each cause's cooldown and last tier, but point at
- * no alert of this log (open alert, latest revision and snooze cleared), so that the next
- * trigger raises an alert here instead of updating whatever this log holds under that id.
- * Durable before it returns. CHURN_OK when the customer has no alert state.
+ * churn__alerts_import_customers() - issue 16: churn_store_import_customers() of @n bundles
+ * from another shard into @store, with the alert module's hooks: each customer's alert
+ * revisions take this log's next sequences (their ids renumbered to match), its alert state
+ * names them, and a repeated copy appends nothing. With @al (whose store must be @store), the
+ * appended revisions are then published to WatchAlerts and indexed for ListAlerts in order with
+ * the engine's own alerts. Errors as churn_store_import_customers().
  */
-enum churn_err churn__alerts_adopt_customer(struct churn__alerts *al, const char *customer_id);
+enum churn_err churn__alerts_import_customers(struct churn__alerts *al, struct churn_store *store,
+                                              struct churn_store_import *items, size_t n);
 /**
  * churn__alerts_rescore_scored() - queue a rescore of @sc's customer that uses @sc (copied)
  * instead of scoring again: the caller computed it from the record as its own change left it
@@ -203,8 +237,9 @@ struct churn_alert_hub *churn__alerts_hub(struct churn__alerts *al);
 struct churn_alert_index *churn__alerts_index(struct churn__alerts *al);
 
 /**
- * churn__alerts_forget_customer() - drop a customer's alerts from the index after the privacy
- * erase removed them from the log (NULL engine: nothing).
+ * churn__alerts_forget_customer() - drop a customer's alerts from the index and from the
+ * WatchAlerts ring after the privacy erase (or a drop, or a replacing import) removed them from
+ * the log (NULL engine: nothing).
  */
 void churn__alerts_forget_customer(struct churn__alerts *al, const char *customer_id);
 /*

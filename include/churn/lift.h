@@ -11,6 +11,8 @@
 #define CHURN_LIFT_H
 
 #include <stddef.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "churn/error.h"
@@ -43,10 +45,11 @@ struct churn_lift {
  * of @now_ms - (H + 1) days, H being @m's training horizon (or @default_horizon_days when the model
  * does not say), truth in the H days after, into @out (OUT, untouched on error). Return: CHURN_OK;
  * the backtest's refusals (CHURN_EINVAL: too little history before T, no customer, no churner in
- * the window; CHURN_EPRECOND: an input the store lacks) with @err naming the rule; storage errors.
+ * the window; CHURN_EPRECOND: an input the store lacks) with @err naming the rule; storage errors;
+ * CHURN_ECANCELLED as soon as *@stop (may be NULL) becomes true.
  */
 enum churn_err churn_lift_compute(struct churn_store *store, const struct churn_served *m,
-                                  int64_t now_ms, int default_horizon_days, struct churn_lift *out,
-                                  char *err, size_t errlen);
+                                  int64_t now_ms, int default_horizon_days, const atomic_bool *stop,
+                                  struct churn_lift *out, char *err, size_t errlen);
 
 #endif

@@ -49,7 +49,8 @@ struct churn_score_reason {
  * @cuts_version the tier cut-offs the tiers came from (both for this process); @model_id and
  * @cuts_id name the same across restarts, for a stored score (churn/score_codec.h);
  * @record_digest the stored record's bytes the score was computed from (churn_digest64; 0: a
- * record not stored yet).
+ * record not stored yet); @base_digest, for a score of a record with an event previewed
+ * (churn_scorer_score_after), the digest of the stored record the event was applied to (else 0).
  */
 struct churn_score {
     char customer_id[CHURN_ID_MAX + 1];
@@ -64,10 +65,12 @@ struct churn_score {
     uint64_t generation;
     uint64_t cuts_version;
     uint64_t record_digest;
+    uint64_t base_digest;
     uint64_t model_id;       /* the served model file's churn_digest64 (stable across restarts) */
     uint64_t cuts_id;        /* the tier cut-offs' digest (stable across restarts) */
     int64_t history_from_ms; /* where the store's observed history began for the features */
     bool churned;            /* the record says the customer churned (not listed) */
+    bool previous_model;     /* computed by a model no longer serving (churn_scorer_previous) */
     int64_t scored_at_ms;
     int64_t horizon_ms; /* how far ahead the probability looks */
     struct churn_freshness freshness;
@@ -225,6 +228,17 @@ enum churn_err churn_scorer_refresh(struct churn_scorer *sc, struct churn_served
                                     bool *evaluated);
 
 /**
+ * churn_scorer_previous() - for a listing during a rebuild: @customer_id's stored score when
+ * it was computed by a model other than @m (one served before a promotion, which the rebuild
+ * has not replaced yet), decoded into @out with previous_model set, its model_version that
+ * model's and no reasons (their names belong to a model no longer loaded); nothing is
+ * evaluated. CHURN_ENOTFOUND when no such score is stored (none, stored scores off, or already
+ * @m's), CHURN_EUNAVAIL without a store or reader, CHURN_ECORRUPT for undecodable bytes.
+ */
+enum churn_err churn_scorer_previous(struct churn_scorer *sc, const struct churn_served *m,
+                                     const char *customer_id, struct churn_score *out);
+
+/**
  * churn_scorer_evaluations() - how many times a model was evaluated so far (scores computed,
  * memo reuses not counted), for tests and metrics.
  */
@@ -244,6 +258,22 @@ struct churn_score_builder;
 enum churn_err churn_score_builder_start(struct churn_scorer *scorer, struct churn_store *store,
                                          struct churn_score_index *index,
                                          struct churn_score_builder **out);
+
+/**
+ * churn_score_builder_poke() - look now whether the served model's generation or the cuts
+ * changed, and (re)build if so: the builder waits for this between builds (the housekeeping
+ * timer pokes it every CHURN_SCORE_BUILDER_POKE_MS). NULL: no-op.
+ */
+void churn_score_builder_poke(struct churn_score_builder *b);
+#define CHURN_SCORE_BUILDER_POKE_MS 200
+
+/**
+ * churn_score_builder_pace() - refresh at most @per_s customers a second in the rebuilds that
+ * follow a change of model or cuts (0: as fast as it goes, the default), so that a rebuild
+ * leaves CPU to the calls being served; the first build after a start is never paced (listings
+ * wait for it). Takes effect from the next customer.
+ */
+void churn_score_builder_pace(struct churn_score_builder *b, int64_t per_s);
 
 /** churn_score_builder_stop() - stop (a build in progress is abandoned) and free. NULL: no-op. */
 void churn_score_builder_stop(struct churn_score_builder *b);

@@ -73,9 +73,13 @@ struct churn_services {
      * emptied of erased and churned customers (churn/score_index.h; read it, never free it) */
     struct churn_score_index *scores;
     struct churn_score_builder *score_builder; /* builds @scores while the store is attached */
+    /* issue 12: the one housekeeping timer (store maintenance, the score index's check for a
+     * new model or cuts) while the store is attached (churn/housekeeping.h) */
+    struct churn_housekeeping *housekeeping;
     /* issue 12: scores kept in the store beside the record (churn/score_keep.h), the index
      * loaded from them at start-up; false: neither read nor written (the behaviour before) */
     bool stored_scores;
+    int64_t score_rebuild_rate;              /* churn_score_builder_pace() */
     struct churn_score_keeper *score_keeper; /* writes them while the store is attached */
     /* issue 15: daily aggregate snapshots are kept this many days (0: the default, 400) */
     int64_t trend_keep_days;

@@ -74,6 +74,12 @@ enum churn_err churn_shard_install(struct churn_shard *shard, const char *text, 
  */
 void churn_shard_sighup(struct churn_shard *shard);
 
+/**
+ * churn_shard_log_reloaded() - log cluster_table_reloaded (shard, epoch in force, @streams_ended,
+ * and @how it came: "sighup", "rpc"), the line operators and tools/cluster read.
+ */
+void churn_shard_log_reloaded(struct churn_shard *shard, size_t streams_ended, const char *how);
+
 /** churn_shard_partitions() - P of the table in force. */
 uint32_t churn_shard_partitions(struct churn_shard *shard);
 
@@ -82,6 +88,18 @@ uint32_t churn_shard_partitions(struct churn_shard *shard);
  * partition it does not serve may have its customers' data copied out or in (a move).
  */
 bool churn_shard_serves(struct churn_shard *shard, uint32_t part);
+
+/**
+ * churn_shard_serves_customer() - churn_shard_serves() of customer @id's partition; @shard is a
+ * struct churn_shard * (the alert engine's ownership callback: the sweep rescores only these).
+ */
+bool churn_shard_serves_customer(void *shard, const char *id);
+
+/**
+ * churn_shard_may_drop() - may this shard delete its copy of partition @part: the table in force
+ * names another owner and no move of it is in flight? False with the reason in @why otherwise.
+ */
+bool churn_shard_may_drop(struct churn_shard *shard, uint32_t part, char *why, size_t len);
 
 /** churn_shard_epoch() - the epoch of the table in force. */
 uint64_t churn_shard_epoch(struct churn_shard *shard);

@@ -196,27 +196,102 @@ enum churn_err churn_store_foreach_customer(struct churn_store *store,
 enum churn_err churn_store_list_customer_ids(struct churn_store *store, const char *after,
                                              char (*ids)[CHURN_ID_MAX + 1], size_t max, size_t *n);
 
+/* struct churn_store_drop_report - what churn_store_drop_customers() removed. */
+struct churn_store_drop_report {
+    size_t customers; /* customers that had anything */
+    size_t alerts;
+    size_t outcomes;
+};
+
 /**
- * churn_store_export_customer() - issue 16: everything the store keeps under customer @id's own
- * keys (its record, event ids, conversations' tracker states and alert state), read in one
- * transaction, appended to @out as one bundle for churn_store_import_customer() on another
- * store (a partition moving to another shard). CHURN_ENOTFOUND when it has none of them,
- * CHURN_ETOOBIG past @out's cap (@out unchanged on error). Alerts and outcomes, keyed by
- * sequence in their logs, are not in it.
+ * churn_store_drop_customers() - issue 16: the privacy erase of churn_store_delete_customer()
+ * for the @n customers @ids in ONE durable transaction, their alert and outcome entries found
+ * in one walk of each log (the old owner's copy of moved partitions). Customers with nothing
+ * stored are skipped. @report: OUT (may be NULL). Return: CHURN_OK or a storage error.
+ */
+enum churn_err churn_store_drop_customers(struct churn_store *store, const char *const *ids,
+                                          size_t n, struct churn_store_drop_report *report);
+
+/**
+ * churn_store_export_customer() - issue 16: everything the store keeps about customer @id,
+ * read in one transaction, appended to @out as one bundle for churn_store_import_customer() on
+ * another store (a partition moving to another shard): its own keys (record, event ids,
+ * conversations' tracker states, alert state) and its entries of the alert log (every revision)
+ * and of the outcome log, in sequence order, under their sequences here. CHURN_ENOTFOUND when it
+ * has none of them, CHURN_ETOOBIG past @out's cap (@out unchanged on error).
  */
 enum churn_err churn_store_export_customer(struct churn_store *store, const char *id,
                                            struct churn_buf *out);
 
+/* struct churn_store_export - one customer of churn_store_export_customers(). */
+struct churn_store_export {
+    const char *id;
+    size_t off, len;    /* OUT: where its bundle is in the buffer */
+    enum churn_err err; /* OUT: CHURN_OK, CHURN_ENOTFOUND, CHURN_ETOOBIG, or CHURN_EAGAIN: not
+                         * exported because the buffer had reached the soft cap before it */
+};
+
 /**
- * churn_store_import_customer() - replace everything the store keeps under customer @id's own
- * keys with the bundle @bundle (@len bytes, from churn_store_export_customer()), in one durable
- * transaction. Every entry is checked first, and nothing is written when one fails (the reason
- * in @reason): a bundle that does not decode or is truncated, another version, a key that is
- * not @id's (another customer's), an empty or oversized value, a record that does not decode.
+ * churn_store_export_customers() - churn_store_export_customer() of @n customers in ONE read
+ * transaction, with one walk of each log for all of them (a move's page), their bundles back to
+ * back in @out. Once @out holds @soft_cap bytes, or an item hit @out's cap (CHURN_ETOOBIG, its
+ * bytes removed), the items after it are CHURN_EAGAIN. Return: CHURN_OK or a storage error.
+ */
+enum churn_err churn_store_export_customers(struct churn_store *store,
+                                            struct churn_store_export *items, size_t n,
+                                            struct churn_buf *out, size_t soft_cap);
+
+/**
+ * churn_store_import_customer() - replace everything the store keeps about customer @id with
+ * the bundle @bundle (@len bytes, from churn_store_export_customer()), in one durable
+ * transaction, without hooks (a bundle holding alerts is refused; see
+ * churn_store_import_customers()). Every entry is checked first, and nothing is written when
+ * one fails (the reason in @reason): a bundle that does not decode or is truncated, another
+ * version, a key that is not @id's (another customer's), an empty or oversized value, a record
+ * that does not decode, log entries out of order or tagged with another customer.
  */
 enum churn_err churn_store_import_customer(struct churn_store *store, const char *id,
                                            const void *bundle, size_t len, char *reason,
                                            size_t rlen);
+
+/* struct churn_store_seq_map - old log sequences (ascending) and the new ones they became. */
+struct churn_store_seq_map {
+    const uint64_t *from, *to;
+    size_t n;
+};
+
+/** churn_store_seq_map_find() - what @from became in @map; 0 when it is not there. */
+uint64_t churn_store_seq_map_find(const struct churn_store_seq_map *map, uint64_t from);
+
+/*
+ * typedef churn_store_rewrite_fn - rewrite the opaque bytes @in (@len) of customer @customer_id's
+ * imported value whose log sequences are renumbered by @map: an alert revision that becomes
+ * entry @seq, or an alert state (@seq 0). Output into @out (@cap bytes, *@out_len); an error
+ * with @reason when the bytes do not decode, are another customer's, or name a sequence they
+ * must and @map lacks. Pure: no store access.
+ */
+typedef enum churn_err churn_store_rewrite_fn(const char *customer_id, const void *in, size_t len,
+                                              uint64_t seq, const struct churn_store_seq_map *map,
+                                              void *out, size_t cap, size_t *out_len, char *reason,
+                                              size_t rlen);
+
+/* struct churn_store_import_hooks - what the alert module knows of its own bytes. */
+struct churn_store_import_hooks {
+    churn_store_rewrite_fn *alert; /* an alert revision's id and sequence */
+    churn_store_rewrite_fn *state; /* the alert ids an alert state names */
+};
+
+/* The alert sequence ranges imported from other shards are kept (newest last) up to this many. */
+#define CHURN_STORE_ALERT_IMPORTS_MAX 4096
+
+/**
+ * churn_store_alert_imports() - issue 16: the ranges of alert sequences that imports of moved
+ * customers appended (revisions another shard's log held first), as pairs (first, last) into
+ * @ranges (room for @max pairs, newest last); *@n how many. Delivery skips them: their webhooks
+ * were called by the shard that raised them. CHURN_OK with *@n 0 when there are none.
+ */
+enum churn_err churn_store_alert_imports(struct churn_store *store, uint64_t (*ranges)[2],
+                                         size_t max, size_t *n);
 
 /* struct churn_store_import - one customer of churn_store_import_customers(). */
 struct churn_store_import {
@@ -225,16 +300,24 @@ struct churn_store_import {
     size_t len;
     enum churn_err err; /* OUT: CHURN_OK, or why this bundle was refused (in reason) */
     char reason[256];
+    uint64_t alerts_first; /* OUT: its alert entries appended here start at this sequence ... */
+    size_t alerts_added;   /* ... and are this many (0: none, or the same ones were there) */
+    bool alerts_replaced;  /* OUT: entries of an earlier import were deleted first */
 };
 
 /**
  * churn_store_import_customers() - churn_store_import_customer() of @n bundles in ONE durable
  * transaction (a move's page: one fsync, not one per customer). Each item is checked alone and
  * a refused one (item->err, item->reason) leaves its customer untouched; the others are
- * written together. Return: CHURN_OK, or a storage error (then nothing was written).
+ * written together. A customer's alert and outcome log entries get this store's next
+ * sequences, in their order, and @hooks renumber the alert ids they and the alert state name;
+ * an import that finds the customer's entries already there with the same bytes (the copy
+ * repeated) keeps them, else they are replaced. Without @hooks, alerts are refused and an alert
+ * state is copied as is. Return: CHURN_OK, or a storage error (then nothing was written).
  */
 enum churn_err churn_store_import_customers(struct churn_store *store,
-                                            struct churn_store_import *items, size_t n);
+                                            struct churn_store_import *items, size_t n,
+                                            const struct churn_store_import_hooks *hooks);
 
 /**
  * churn_store_put_conversation() - store @len bytes (<= CHURN_STORE_VALUE_MAX) of chat tracker
@@ -386,6 +469,18 @@ enum churn_err churn_store_foreach_alert(struct churn_store *store, uint64_t aft
                                          churn_store_log_fn *fn, void *user);
 
 /**
+ * churn_store_foreach_customer_alert() - @fn for each alert record of @customer_id, newest
+ * first, through the log's per-customer index: those with sequence below @before (0: from the
+ * newest), at most @max (0: all). Every revision of every alert of the customer, and only
+ * theirs. The same contract for @fn as churn_store_foreach_alert(); a non-zero return stops
+ * (then CHURN_ECANCELLED). An older store opened read-only has no index: nothing is called.
+ * Return: CHURN_OK; CHURN_EINVAL (bad id); CHURN_ECORRUPT; storage errors.
+ */
+enum churn_err churn_store_foreach_customer_alert(struct churn_store *store,
+                                                  const char *customer_id, uint64_t before,
+                                                  size_t max, churn_store_log_fn *fn, void *user);
+
+/**
  * churn_store_append_outcome() - append @len opaque bytes (1..CHURN_STORE_VALUE_MAX, e.g.
  * churn_outcome_encode()) for @customer_id to the outcome log under the next sequence
  * (last + 1). Durable on return. @seq: OUT (may be NULL). The privacy erase removes a
@@ -419,6 +514,21 @@ int64_t churn_store_history_from_ms(struct churn_store *store, int64_t observed_
  */
 enum churn_err churn_store_put_meta(struct churn_store *store, const char *name, const void *data,
                                     size_t len);
+
+/* One named value of churn_store_put_metas(). */
+struct churn_store_meta_put {
+    const char *name;
+    const void *data;
+    size_t len;
+};
+
+/**
+ * churn_store_put_metas() - churn_store_put_meta() for @n values in one durable commit (all
+ * or none): the delivery cursors of every destination at once. The same errors, for the
+ * first bad item; nothing is written then.
+ */
+enum churn_err churn_store_put_metas(struct churn_store *store,
+                                     const struct churn_store_meta_put *items, size_t n);
 
 /**
  * churn_store_get_meta() - copy metadata @name into @arena.

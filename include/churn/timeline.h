@@ -3,10 +3,12 @@
  * dashboard's events timeline, issue 15): one entry per day and event kind from the record's
  * day buckets (logins, orders with their spend, tickets, reviews with their average rating,
  * listings), the day's chat signals (escalations, churn intents, highest dissatisfaction),
- * the remembered plan changes, the explicit churn event and the first event, and the moments
- * of the customer's alerts (raised, acknowledged, snoozed, closed, outcome recorded, action
- * called, updated) from each alert's latest revision. Lifetime totals come with every page.
- * Domain types only: building is pure; listing reads the store and the alert engine.
+ * the remembered plan changes, the explicit churn event and the first event, and one entry
+ * per revision of the customer's alerts (raised, updated, acknowledged, snoozed, woken,
+ * closed, outcome recorded, action called: every change the alert log recorded, at the
+ * moment of the change). Lifetime totals come with every page.
+ * Domain types only: building is pure; listing reads the store (the alert log through its
+ * per-customer index).
  */
 #ifndef CHURN_TIMELINE_H
 #define CHURN_TIMELINE_H
@@ -19,19 +21,16 @@
 #include "churn/error.h"
 
 struct churn_store;
-struct churn__alerts;
 
 /* A page holds at most this many entries (a larger limit is refused, not capped). */
 #define CHURN_TIMELINE_LIMIT_MAX 500
-/* The newest alerts of the customer whose moments are listed. */
-#define CHURN_TIMELINE_ALERTS_MAX 64
-/* Entries per day bucket (event kinds and chat signals) and per alert, at most. */
-#define CHURN_TIMELINE_DAY_KINDS     13
-#define CHURN_TIMELINE_ALERT_MOMENTS 7
-/* Entries one record and @n alerts can produce, at most. */
+/* The customer's newest alert revisions (log records) listed, at most. */
+#define CHURN_TIMELINE_REVISIONS_MAX 2000
+/* Entries per day bucket (event kinds and chat signals), at most. */
+#define CHURN_TIMELINE_DAY_KINDS 13
+/* Entries one record and @n alert revisions can produce, at most. */
 #define CHURN_TIMELINE_ENTRIES_MAX(n)                                                              \
-    ((size_t)CHURN_DAYS_MAX * CHURN_TIMELINE_DAY_KINDS + CHURN_PLAN_HISTORY_MAX + 2 +              \
-     (size_t)(n)*CHURN_TIMELINE_ALERT_MOMENTS)
+    ((size_t)CHURN_DAYS_MAX * CHURN_TIMELINE_DAY_KINDS + CHURN_PLAN_HISTORY_MAX + 2 + (size_t)(n))
 
 enum churn_timeline_kind {
     CHURN_TIMELINE_ACTIVITY = 1, /* one day's count of one event kind */
@@ -62,15 +61,16 @@ struct churn_timeline_entry {
      * average rating; ALERT "outcome": the revenue recorded; NaN otherwise */
     double amount;
     uint64_t alert_id; /* ALERT: the alert (the sequence of its first revision); else 0 */
-    uint32_t revision; /* ALERT: the alert's latest revision; else 0 */
+    uint32_t revision; /* ALERT: the revision this entry is (its change); else 0 */
     char detail[160];  /* ALERT: cause, then status, actor, resolution or outcome; PLAN: the
                         * plan after; CHURN: the reason; "" otherwise (truncated, UTF-8 kept
                         * whole) */
 };
 
 /**
- * churn_timeline_build() - every entry of @rec and @alerts (@n_alerts latest revisions of
- * the record's customer's alerts; others are skipped) into @out (room for @cap;
+ * churn_timeline_build() - every entry of @rec and @alerts (@n_alerts revisions of the
+ * record's customer's alerts, one entry each at its change's moment; other customers'
+ * are skipped) into @out (room for @cap;
  * CHURN_TIMELINE_ENTRIES_MAX(@n_alerts) is always enough), sorted newest first. Pure.
  * Return: how many were written (at most @cap: the newest are kept).
  */
@@ -92,13 +92,14 @@ struct churn_timeline_page {
 /**
  * churn_timeline_list() - the entries of @customer_id's timeline older than cursor @before
  * (0: from the newest), at most @limit (1..CHURN_TIMELINE_LIMIT_MAX), into @out (OUT; free
- * with churn_timeline_page_free()). @alerts may be NULL (no alert engine: no alert moments).
- * Errors name the culprit in @msg: CHURN_EINVAL (limit out of range), CHURN_ENOTFOUND (no
- * such customer), CHURN_ENOMEM, or the store's error. @out untouched on error.
+ * with churn_timeline_page_free()), with one entry per revision of the customer's newest
+ * CHURN_TIMELINE_REVISIONS_MAX alert records. Errors name the culprit in @msg: CHURN_EINVAL (limit
+ * out of range), CHURN_ENOTFOUND (no such customer), CHURN_ENOMEM, or the store's error. @out
+ * untouched on error.
  */
-enum churn_err churn_timeline_list(struct churn_store *store, struct churn__alerts *alerts,
-                                   const char *customer_id, uint64_t before, size_t limit,
-                                   struct churn_timeline_page *out, char *msg, size_t msglen);
+enum churn_err churn_timeline_list(struct churn_store *store, const char *customer_id,
+                                   uint64_t before, size_t limit, struct churn_timeline_page *out,
+                                   char *msg, size_t msglen);
 
 /** churn_timeline_page_free() - free @page's entries (a zeroed page is fine). */
 void churn_timeline_page_free(struct churn_timeline_page *page);

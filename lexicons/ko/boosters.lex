@@ -58,3 +58,9 @@
 정말정말	0.4	booster
 # second session of issue 17: "what on earth"
 도대체	0.293	booster
+# sixth session of issue 17: "(not) a single one / in the least", said only before a negator
+# (해결은 하나도 안 됐네요, 조금도 나아지지 않았어요); as boosters they raise the negated
+# term and a suffix negator reaches back over them
+하나도	0.293	booster
+조금도	0.293	booster
+전혀요	0.293	booster

@@ -2101,3 +2101,5 @@
 전혀 다르다	-1.6
 말뿐	-1.2
 거절	-1.4
+# sixth session of issue 17: the slang intensifier 개- on 꿀 (a great deal)
+개꿀	2.5

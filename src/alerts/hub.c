@@ -22,6 +22,7 @@
 
 struct slot {
     uint64_t prev_head; /* the head before this alert was published */
+    bool erased;        /* its customer was erased or dropped: never delivered again */
     struct churn_alert alert;
 };
 
@@ -306,7 +307,7 @@ churn_alert_hub_publish(struct churn_alert_hub *hub, const struct churn_alert *a
             continue;
         /* an unread matching alert is about to be overwritten: the subscriber lost it */
         if (evicting && sub->cursor <= evicted_pos) {
-            if (churn_alert_filter_match(&sub->filter, &s->alert)) {
+            if (!s->erased && churn_alert_filter_match(&sub->filter, &s->alert)) {
                 cut_off(sub);
                 continue;
             }
@@ -321,6 +322,7 @@ churn_alert_hub_publish(struct churn_alert_hub *hub, const struct churn_alert *a
         }
     }
     s->prev_head = hub->head;
+    s->erased = false;
     s->alert = *alert;
     hub->published++;
     if (!evicting)
@@ -434,9 +436,10 @@ churn_alert_hub_next(struct churn_alert_sub *sub, struct churn_alert *alert)
     if (sub->cursor < first_pos(hub))
         sub->cursor = first_pos(hub); /* only non-matching alerts were dropped (see publish) */
     while (sub->pending > 0 && sub->cursor < hub->published) {
-        const struct churn_alert *a = &slot_at(hub, sub->cursor)->alert;
+        const struct slot *sl = slot_at(hub, sub->cursor);
+        const struct churn_alert *a = &sl->alert;
         sub->cursor++;
-        if (!churn_alert_filter_match(&sub->filter, a))
+        if (sl->erased || !churn_alert_filter_match(&sub->filter, a))
             continue;
         *alert = *a;
         sub->pending--;
@@ -449,6 +452,22 @@ churn_alert_hub_next(struct churn_alert_sub *sub, struct churn_alert *alert)
 out:
     pthread_mutex_unlock(&hub->mu);
     return err;
+}
+
+size_t
+churn_alert_hub_forget_customer(struct churn_alert_hub *hub, const char *customer_id)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&hub->mu);
+    for (uint64_t pos = first_pos(hub); pos < hub->published; pos++) {
+        struct slot *sl = slot_at(hub, pos);
+        if (!sl->erased && strcmp(sl->alert.customer_id, customer_id) == 0) {
+            sl->erased = true;
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&hub->mu);
+    return n;
 }
 
 bool

@@ -83,6 +83,9 @@ static const struct opt options[] = {
     {"stored-scores", OPT_BOOL, OFF(stored_scores), 0, 0, "true",
      "keep each customer's score in the store and load the score index from the current ones "
      "at start-up (false: rescore everyone, as before)"},
+    {"score-rebuild-rate", OPT_INT, OFF(score_rebuild_rate), 0, 100000000, "0",
+     "customers a second the score index rebuild after a model promotion or new cuts refreshes "
+     "(0: as fast as it goes); listings show the previous model's scores, marked, meanwhile"},
     {"sweep-delay-s", OPT_INT, OFF(sweep_delay_s), 0, 86400, "5",
      "the first sweep starts this long after start-up (once a model is served)"},
     {"risk-tiers", OPT_STR, OFF(risk_tiers), 0, 0, CHURN_RISK_TIERS_DEFAULT,

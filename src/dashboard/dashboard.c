@@ -18,7 +18,11 @@ churn_dashboard_create(struct churn_services *svc, struct churn_dashboard **out)
     if (!d)
         return CHURN_ENOMEM;
     d->svc = svc;
-    pthread_mutex_init(&d->lift_mu, NULL);
+    enum churn_err err = churn__dashboard_lift_start(d);
+    if (err) {
+        churn_free(d);
+        return err;
+    }
     *out = d;
     return CHURN_OK;
 }
@@ -27,7 +31,7 @@ void
 churn_dashboard_destroy(struct churn_dashboard *d)
 {
     if (d)
-        pthread_mutex_destroy(&d->lift_mu);
+        churn__dashboard_lift_stop(d);
     churn_free(d);
 }
 

@@ -7,6 +7,7 @@
 #define CHURN_DASHBOARD_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -16,10 +17,23 @@
 
 struct churn_dashboard {
     struct churn_services *svc;
-    pthread_mutex_t lift_mu; /* held while the lift is computed (lift.c) */
-    bool have_lift;          /* (lift_mu) */
-    struct churn_lift lift;  /* (lift_mu) the last one computed */
+    /* lift.c: the lift, computed by its own thread at start, after a model change and at
+     * the UTC day's change, never by a request */
+    pthread_mutex_t lift_mu;
+    pthread_cond_t lift_cv; /* rings the lift thread: a request found it stale, or stop */
+    pthread_t lift_thread;
+    bool lift_started;
+    atomic_bool lift_stop;
+    uint64_t lift_generation; /* (lift_mu) the model generation of lift / lift_err */
+    int64_t lift_day;         /* (lift_mu) and the UTC day (-1: nothing computed yet) */
+    enum churn_err lift_err;  /* (lift_mu) how that computation ended */
+    char lift_msg[256];       /* (lift_mu) its refusal, when it was refused */
+    struct churn_lift lift;   /* (lift_mu) its result, when it succeeded */
 };
+
+/* lift.c: the lift thread started (at dashboard creation) and stopped (at its destruction). */
+enum churn_err churn__dashboard_lift_start(struct churn_dashboard *d);
+void churn__dashboard_lift_stop(struct churn_dashboard *d);
 
 /* One embedded file: served at @path with @type. */
 struct churn__dashboard_asset {

@@ -134,8 +134,8 @@ churn__dashboard_timeline(void *ctx, const struct churn_admin_request *r,
     }
     struct churn_timeline_page page = {0};
     char msg[256] = "";
-    enum churn_err err = churn_timeline_list(d->svc->store, d->svc->alerts, id, before,
-                                             (size_t)limit, &page, msg, sizeof(msg));
+    enum churn_err err =
+        churn_timeline_list(d->svc->store, id, before, (size_t)limit, &page, msg, sizeof(msg));
     int status = err == CHURN_ENOTFOUND ? 404 : err == CHURN_EINVAL ? 400 : 500;
     churn__dashboard_reply_json(reply, err ? NULL : page_json(id, &page), status,
                                 err ? msg : "out of memory");

@@ -229,6 +229,13 @@ void churn__rescore_batch(struct churn__alerts *al, char (*ids)[CHURN_ALERT_ID_M
 bool churn__rescore_enqueue_wait(struct churn__alerts *al, char (*ids)[CHURN_ALERT_ID_MAX],
                                  size_t n);
 
+/**
+ * churn__alerts_owned_only() - keep the ids of @ids[0..@n) this churnd serves (cfg.owns; issue
+ * 16: never a moved customer's old copy), in order; returns how many are left.
+ */
+size_t churn__alerts_owned_only(struct churn__alerts *al, char (*ids)[CHURN_ALERT_ID_MAX],
+                                size_t n);
+
 /** churn__alerts_note_snooze() - remember to wake @customer_id's snoozed alert at @until_ms. */
 void churn__alerts_note_snooze(struct churn__alerts *al, const char *customer_id, int64_t until_ms);
 

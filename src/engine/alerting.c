@@ -138,30 +138,6 @@ churn__alerts_encode_states(const struct churn__state_set *set, struct churn_are
     return blob;
 }
 
-enum churn_err
-churn__alerts_adopt_customer(struct churn__alerts *al, const char *customer_id)
-{
-    struct churn_arena a;
-    churn_arena_init(&a, 0);
-    struct churn__state_set set;
-    enum churn_err err = churn__alerts_load_states(al, customer_id, &a, &set);
-    bool any = false;
-    for (int c = 1; !err && c < CHURN_CAUSE_COUNT; c++) {
-        if (!set.have[c])
-            continue;
-        any = true;
-        set.st[c].open_id = 0;
-        set.st[c].last_sequence = 0;
-        set.st[c].snoozed_until_ms = 0;
-    }
-    size_t len = 0;
-    uint8_t *blob = !err && any ? churn__alerts_encode_states(&set, &a, &len) : NULL;
-    if (!err && any)
-        err = blob ? churn_store_put_alert_state(al->store, customer_id, blob, len) : CHURN_ENOMEM;
-    churn_arena_fini(&a);
-    return err;
-}
-
 /* The catalogue feature with the largest positive contribution (-1: none). */
 static int
 top_feature(const struct churn_score_snapshot *snap)
@@ -196,6 +172,116 @@ churn_snapshot_read_state(const void *data, size_t len, struct churn_snapshot_st
         churn_score_snapshot_fini(&snap);
     }
     return true;
+}
+
+/* ---- customers moved from another shard (issue 16) ------------------------------------- */
+
+/* An imported alert revision (churn_store_rewrite_fn): its id renumbered, its sequence @seq. */
+static enum churn_err
+rewrite_alert(const char *customer_id, const void *in, size_t len, uint64_t seq,
+              const struct churn_store_seq_map *map, void *out, size_t cap, size_t *out_len,
+              char *reason, size_t rlen)
+{
+    struct churn_alert *a = churn_malloc(sizeof(*a));
+    if (!a)
+        return CHURN_ENOMEM;
+    enum churn_err err = churn_alert_decode(in, len, a);
+    uint64_t id = err ? 0 : churn_store_seq_map_find(map, a->id);
+    if (err)
+        err = churn_fail(reason, rlen, CHURN_EINVAL, "alert: does not decode (%s)",
+                         churn_strerror(err));
+    else if (strcmp(a->customer_id, customer_id) != 0)
+        err = churn_fail(reason, rlen, CHURN_EINVAL, "alert %llu: of customer %s, not %s",
+                         (unsigned long long)a->sequence, a->customer_id, customer_id);
+    else if (!id)
+        err = churn_fail(reason, rlen, CHURN_EINVAL,
+                         "alert %llu: its first revision (%llu) is not in the bundle",
+                         (unsigned long long)a->sequence, (unsigned long long)a->id);
+    if (!err) {
+        a->id = id;
+        a->sequence = seq;
+        err = churn_alert_encode(a, out, cap, out_len);
+    }
+    churn_free(a);
+    return err;
+}
+
+/* An imported alert state (churn_store_rewrite_fn): the alerts it names renumbered; a cause
+ * whose alert did not come along keeps its cooldown and tier but names no alert. */
+static enum churn_err
+rewrite_state(const char *customer_id, const void *in, size_t len, uint64_t seq,
+              const struct churn_store_seq_map *map, void *out, size_t cap, size_t *out_len,
+              char *reason, size_t rlen)
+{
+    (void)customer_id;
+    (void)seq;
+    const uint8_t *p = in;
+    struct churn__state_set set;
+    if (len < STATE_BLOB_SIZE || (p[0] != STATE_VERSION_2 && p[0] != STATE_VERSION) ||
+        (p[0] == STATE_VERSION && len != STATE_BLOB_SIZE))
+        return churn_fail(reason, rlen, CHURN_EINVAL, "alert state: %zu bytes that do not decode",
+                          len);
+    states_decode(p, len, &set);
+    for (int c = 1; c < CHURN_CAUSE_COUNT; c++) {
+        if (!set.have[c])
+            continue;
+        set.st[c].open_id = churn_store_seq_map_find(map, set.st[c].open_id);
+        set.st[c].last_sequence = churn_store_seq_map_find(map, set.st[c].last_sequence);
+        if (!set.st[c].open_id)
+            set.st[c].snoozed_until_ms = 0;
+    }
+    *out_len = STATE_BLOB_SIZE + set.snap_len;
+    if (*out_len > cap)
+        return churn_fail(reason, rlen, CHURN_ETOOBIG, "alert state: over %zu bytes", cap);
+    return states_encode(&set, out);
+}
+
+/* Imported revisions after the store committed them: published and indexed, in order. */
+struct import_walk {
+    struct churn__alerts *al;
+    struct churn_alert alert;
+};
+
+static int
+import_walk_cb(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
+{
+    (void)customer_id;
+    struct import_walk *w = user;
+    if (churn_alert_decode(data, len, &w->alert) != CHURN_OK)
+        return 0;
+    churn_alert_hub_publish(w->al->hub, &w->alert);
+    churn_alert_index_put(w->al->index, seq, &w->alert);
+    if (w->alert.status == CHURN_STATUS_SNOOZED)
+        churn__alerts_note_snooze(w->al, w->alert.customer_id, w->alert.snoozed_until_ms);
+    return 0;
+}
+
+enum churn_err
+churn__alerts_import_customers(struct churn__alerts *al, struct churn_store *store,
+                               struct churn_store_import *items, size_t n)
+{
+    static const struct churn_store_import_hooks hooks = {rewrite_alert, rewrite_state};
+    if (!al)
+        return churn_store_import_customers(store, items, n, &hooks);
+    struct import_walk *w = churn_malloc(sizeof(*w));
+    if (!w)
+        return CHURN_ENOMEM;
+    w->al = al;
+    /* under log_mu: the imported sequences are published in order with the engine's own */
+    pthread_mutex_lock(&al->log_mu);
+    enum churn_err err = churn_store_import_customers(al->store, items, n, &hooks);
+    for (size_t i = 0; !err && i < n; i++) {
+        if (items[i].err)
+            continue;
+        if (items[i].alerts_replaced)
+            churn__alerts_forget_customer(al, items[i].id);
+        if (items[i].alerts_added)
+            churn_store_foreach_alert(al->store, items[i].alerts_first - 1, items[i].alerts_added,
+                                      import_walk_cb, w);
+    }
+    pthread_mutex_unlock(&al->log_mu);
+    churn_free(w);
+    return err;
 }
 
 /* ---- reading the log -------------------------------------------------------------------- */
@@ -867,6 +953,8 @@ churn__alerts_forget_customer(struct churn__alerts *al, const char *customer_id)
 {
     if (al && al->index)
         churn_alert_index_forget_customer(al->index, customer_id);
+    if (al && al->hub) /* WatchAlerts' ring too */
+        churn_alert_hub_forget_customer(al->hub, customer_id);
 }
 
 struct churn_alert_hub *

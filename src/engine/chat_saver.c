@@ -7,7 +7,11 @@
  * index over the queue), so a busy conversation costs one write per commit rather than one
  * per turn. Each queued state gets a ticket, the number of the commit that will carry it;
  * watchers (the AnalyzeChat streams, whose answers wait for their state to be durable) are
- * told after every commit. A flush (the privacy erase) and stopping write what is queued.
+ * told after every commit. A turn's chat signal (its customer's record update and event id)
+ * and the score it leaves go into the same transaction as its state (issue 13: one commit and
+ * one fsync for a group of turns, where the states, the signals and the scores each had their
+ * own writer); each signal is told its outcome after the commit. A flush (the privacy erase)
+ * and stopping write what is queued.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
@@ -19,7 +23,10 @@
 #include "churn/event.h"
 #include "churn/hash.h"
 #include "churn/log.h"
+#include "churn/score.h"
+#include "churn/score_codec.h"
 #include "churn/store.h"
+#include "churn/store_chat.h"
 #include "churn/engine.h"
 
 #define SAVER_QUEUE_MAX 16384
@@ -49,9 +56,14 @@ struct churn__chat_saver {
     pthread_cond_t done;       /* (mu) a batch was written */
     unsigned flush_wanted;     /* (mu) flushes waiting: commit without pacing */
     uint32_t *index;           /* (mu) SAVER_SLOTS: queue position + 1 of each key, 0: free */
+    struct churn__chat_signal **sigs;       /* (mu) the signals of the queued turns */
+    size_t n_sigs;                          /* (mu) */
+    struct churn__chat_signal **spare_sigs; /* the signals being written */
     struct churn_conversation_put *items;
-    pthread_mutex_t watch_mu;                   /* the watcher list; held while telling it */
-    struct churn__chat_saver_watcher *watchers; /* (watch_mu) doubly linked */
+    struct churn_chat_signal_put *sig_items;
+    unsigned char score_buf[CHURN_SCORE_ENCODED_MAX]; /* the score being stored */
+    pthread_mutex_t watch_mu;                         /* the watcher list; held while telling it */
+    struct churn__chat_saver_watcher *watchers;       /* (watch_mu) doubly linked */
 };
 
 static uint32_t
@@ -102,6 +114,44 @@ tell_watchers(struct churn__chat_saver *sv, uint64_t batch, bool ok)
     pthread_mutex_unlock(&sv->watch_mu);
 }
 
+/* churn_chat_score_fill_fn: signal @i's score, its record's new digest set. */
+static enum churn_err
+fill_score(size_t i, uint64_t record_digest, void *user, const void **data, size_t *len)
+{
+    struct churn__chat_saver *sv = user;
+    struct churn_score sc = *sv->spare_sigs[i]->score;
+    sc.record_digest = record_digest;
+    sc.base_digest = 0;
+    enum churn_err err = churn_score_encode(&sc, sv->score_buf, sizeof(sv->score_buf), len);
+    *data = sv->score_buf;
+    return err;
+}
+
+/* Write the @n states of @batch and the @n_sigs signals of spare_sigs in one transaction;
+ * each signal is told how it ended. Whether it was durable. */
+static bool
+write_group(struct churn__chat_saver *sv, const struct saved_state *batch, size_t n, size_t n_sigs)
+{
+    for (size_t i = 0; i < n; i++)
+        sv->items[i] = (struct churn_conversation_put){
+            batch[i].customer_id, batch[i].conversation_id, batch[i].data, batch[i].len};
+    for (size_t i = 0; i < n_sigs; i++) {
+        const struct churn__chat_signal *sig = sv->spare_sigs[i];
+        sv->sig_items[i] = (struct churn_chat_signal_put){&sig->event, &sv->spare_sigs[i]->result,
+                                                          sig->score ? sig->score->base_digest : 0};
+    }
+    struct churn_chat_group g = {sv->items,  n, sv->sig_items, n_sigs, churn_now_ms(),
+                                 fill_score, sv};
+    enum churn_err err = churn_store_commit_chat(sv->store, &g);
+    if (err)
+        churn_log(CHURN_LOG_ERROR, "chat_turns_not_saved", CHURN_LF_INT("states", (long long)n),
+                  CHURN_LF_INT("signals", (long long)n_sigs),
+                  CHURN_LF_STR("error", churn_store_last_error()));
+    for (size_t i = 0; i < n_sigs; i++)
+        sv->spare_sigs[i]->done(sv->spare_sigs[i], err);
+    return err == CHURN_OK;
+}
+
 static void *
 saver_main(void *arg)
 {
@@ -118,24 +168,18 @@ saver_main(void *arg)
         /* take the whole queue; turns go on filling the other buffer meanwhile */
         index_clear(sv);
         struct saved_state *batch = sv->queue;
-        size_t n = sv->n;
+        size_t n = sv->n, n_sigs = sv->n_sigs;
+        struct churn__chat_signal **sigs = sv->sigs;
         sv->queue = sv->spare;
         sv->spare = batch;
         sv->spare_n = n;
+        sv->sigs = sv->spare_sigs;
+        sv->spare_sigs = sigs;
         sv->n = 0;
+        sv->n_sigs = 0;
         sv->taken++;
         pthread_mutex_unlock(&sv->mu);
-        for (size_t i = 0; i < n; i++) {
-            sv->items[i].customer_id = batch[i].customer_id;
-            sv->items[i].conversation_id = batch[i].conversation_id;
-            sv->items[i].data = batch[i].data;
-            sv->items[i].len = batch[i].len;
-        }
-        bool ok = churn_store_put_conversations(sv->store, sv->items, n) == CHURN_OK;
-        if (!ok)
-            churn_log(CHURN_LOG_ERROR, "conversations_not_saved",
-                      CHURN_LF_INT("count", (long long)n),
-                      CHURN_LF_STR("error", churn_store_last_error()));
+        bool ok = write_group(sv, batch, n, n_sigs);
         pthread_mutex_lock(&sv->mu);
         uint64_t done_batch = ++sv->written;
         pthread_cond_broadcast(&sv->done);
@@ -143,6 +187,19 @@ saver_main(void *arg)
         tell_watchers(sv, done_batch, ok);
     }
     return NULL;
+}
+
+static void
+saver_free(struct churn__chat_saver *sv)
+{
+    churn_free(sv->queue);
+    churn_free(sv->spare);
+    churn_free(sv->items);
+    churn_free(sv->index);
+    churn_free(sv->sigs);
+    churn_free(sv->spare_sigs);
+    churn_free(sv->sig_items);
+    churn_free(sv);
 }
 
 enum churn_err
@@ -156,7 +213,11 @@ churn__chat_saver_start(struct churn_store *store, struct churn__chat_saver **ou
     sv->spare = churn_malloc(SAVER_QUEUE_MAX * sizeof(*sv->spare));
     sv->items = churn_malloc(SAVER_QUEUE_MAX * sizeof(*sv->items));
     sv->index = churn_calloc(SAVER_SLOTS, sizeof(*sv->index));
-    if (!sv->queue || !sv->spare || !sv->items || !sv->index)
+    sv->sigs = churn_malloc(SAVER_QUEUE_MAX * sizeof(*sv->sigs));
+    sv->spare_sigs = churn_malloc(SAVER_QUEUE_MAX * sizeof(*sv->spare_sigs));
+    sv->sig_items = churn_malloc(SAVER_QUEUE_MAX * sizeof(*sv->sig_items));
+    if (!sv->queue || !sv->spare || !sv->items || !sv->index || !sv->sigs || !sv->spare_sigs ||
+        !sv->sig_items)
         goto out_free;
     pthread_mutex_init(&sv->mu, NULL);
     pthread_condattr_t ca;
@@ -176,11 +237,7 @@ churn__chat_saver_start(struct churn_store *store, struct churn__chat_saver **ou
     *out = sv;
     return CHURN_OK;
 out_free:
-    churn_free(sv->queue);
-    churn_free(sv->spare);
-    churn_free(sv->items);
-    churn_free(sv->index);
-    churn_free(sv);
+    saver_free(sv);
     return CHURN_ENOMEM;
 }
 
@@ -190,7 +247,8 @@ churn__chat_saver_flush(struct churn__chat_saver *sv)
     if (!sv)
         return;
     pthread_mutex_lock(&sv->mu);
-    uint64_t target = sv->taken + (sv->n > 0); /* the batch in progress and what is queued */
+    /* the batch in progress and what is queued */
+    uint64_t target = sv->taken + (sv->n > 0 || sv->n_sigs > 0);
     sv->flush_wanted++;
     pthread_cond_signal(&sv->cond);
     while (sv->written < target && !sv->stopping)
@@ -203,12 +261,23 @@ uint64_t
 churn__chat_saver_put(struct churn__chat_saver *sv, const char *customer_id,
                       const char *conversation_id, const void *data, size_t len)
 {
+    return churn__chat_saver_put_turn(sv, customer_id, conversation_id, data, len, NULL);
+}
+
+uint64_t
+churn__chat_saver_put_turn(struct churn__chat_saver *sv, const char *customer_id,
+                           const char *conversation_id, const void *data, size_t len,
+                           struct churn__chat_signal *sig)
+{
     if (!sv || len > SAVER_STATE_MAX)
         return 0;
     pthread_mutex_lock(&sv->mu);
     uint32_t slot;
     struct saved_state *st = queued_state(sv, customer_id, conversation_id, &slot);
-    bool ok = !sv->stopping && (st || sv->n < SAVER_QUEUE_MAX);
+    bool ok =
+        !sv->stopping && (st || sv->n < SAVER_QUEUE_MAX) && (!sig || sv->n_sigs < SAVER_QUEUE_MAX);
+    if (ok && sig)
+        sv->sigs[sv->n_sigs++] = sig;
     if (ok && st) { /* a newer state of a queued conversation replaces the older */
         memcpy(st->data, data, len);
         st->len = len;
@@ -305,9 +374,5 @@ churn__chat_saver_stop(struct churn__chat_saver *sv)
     pthread_mutex_destroy(&sv->watch_mu);
     pthread_cond_destroy(&sv->cond);
     pthread_cond_destroy(&sv->done);
-    churn_free(sv->queue);
-    churn_free(sv->spare);
-    churn_free(sv->items);
-    churn_free(sv->index);
-    churn_free(sv);
+    saver_free(sv);
 }

@@ -1,21 +1,27 @@
 /*
  * delivery.c - the delivery engine: one thread per destination reads the alert log after its
  * durable cursor, keeps what passes the destination's filter, and hands each change to the
- * receiver until it is accepted, retrying with exponential backoff and jitter. The cursor is
- * stored (store meta "delivery.<name>") after every accepted change, so a restart resumes
- * where delivery stopped and a change is delivered again only if churnd died between the
- * receiver's acceptance and the cursor's commit; the delivery id "<name>-<sequence>" is the
- * same on every attempt, so receivers drop such duplicates. The alert hub only rings a
- * doorbell; a timed wait covers a missed ring. E-mail destinations may gather changes into a
- * digest: the cursor then advances when the digest is accepted.
+ * receiver until it is accepted, retrying with exponential backoff and jitter. The cursors
+ * are stored (store meta "delivery.<name>"; every destination's that moved in one commit) at
+ * most every CURSOR_SAVE_MS while deliveries flow and whenever a destination has caught up,
+ * so a restart resumes where delivery stopped
+ * and a change is delivered again only if churnd died between the receiver's acceptance and
+ * the cursor's commit; the delivery id "<name>-<sequence>" is the same on every attempt, so
+ * receivers drop such duplicates. A change's body is rendered once for all destinations of
+ * a format (a small shared ring of recent bodies) and copied. The alert hub only rings a
+ * doorbell; a timed wait covers a missed ring; delivery threads run 10 nice levels below the
+ * process, so that delivering does not slow the engine down. E-mail destinations may gather changes
+ * into a digest: the cursor then advances when the digest is accepted.
  */
-#define _GNU_SOURCE /* pthread_setname_np */
+#define _GNU_SOURCE /* pthread_setname_np, gettid */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "churn/alloc.h"
 #include "churn/arena.h"
@@ -30,6 +36,17 @@ enum {
     IDLE_WAIT_MS = 1000,  /* the longest wait for the doorbell */
     DIGEST_MAX = 200,     /* changes in one e-mail digest at most */
     CURSOR_SAVE_MS = 200, /* the longest a delivered change waits for its cursor commit */
+    RENDERED_SLOTS = 256, /* recent bodies kept for the other destinations */
+    BODY_CAP = 1u << 20,  /* the largest body of one delivery */
+    DELIVERY_NICE = 10,   /* delivery threads' nice above the process's: the engine goes first */
+};
+
+/* One rendered body, for whichever destination asks next for the same change and format. */
+struct rendered {
+    pthread_mutex_t mu;
+    uint64_t sequence; /* 0: empty */
+    enum churn_delivery_format format;
+    struct churn_buf body;
 };
 
 struct dest_worker {
@@ -44,10 +61,14 @@ struct dest_worker {
     struct churn__net *net;
     struct churn_delivery_status status; /* under mu */
     int64_t failing_since_ms;            /* 0: the last attempt succeeded */
-    int64_t saved_ms;                    /* when the cursor was last stored */
+    uint64_t stored;                     /* the cursor in the store (under owner->save_mu) */
+    char cursor_key[96];                 /* its name there */
     unsigned rand_state;
     struct churn_alert batch[BATCH];
+    bool moved[BATCH]; /* a revision imported from another shard (issue 16): not delivered */
     size_t n_batch;
+    uint64_t imports[CHURN_STORE_ALERT_IMPORTS_MAX][2]; /* read with each batch */
+    struct churn_buf body;                              /* the body being delivered, reused */
 };
 
 struct churn_delivery {
@@ -59,26 +80,24 @@ struct churn_delivery {
     atomic_bool stop;
     size_t n;
     struct dest_worker *workers;
+    struct rendered *rendered;         /* RENDERED_SLOTS */
+    pthread_mutex_t save_mu;           /* one thread stores the cursors at a time */
+    _Atomic int64_t saved_ms;          /* when they were last stored */
+    struct churn_store_meta_put *puts; /* n: one commit's cursors (under save_mu) */
+    uint64_t *values;                  /* n */
+    size_t *movers;                    /* n: the workers in puts */
 };
 
 /* ---------------------------------------------------------------- the cursor -------- */
 
-static void
-cursor_name(const struct dest_worker *w, char *out, size_t len)
-{
-    snprintf(out, len, "delivery.%s", w->dest.name);
-}
-
 static enum churn_err
 cursor_load(struct dest_worker *w, uint64_t *seq, bool *found)
 {
-    char name[96];
-    cursor_name(w, name, sizeof(name));
     struct churn_arena arena;
     churn_arena_init(&arena, 256);
     void *data = NULL;
     size_t len = 0;
-    enum churn_err rc = churn_store_get_meta(w->owner->store, name, &arena, &data, &len);
+    enum churn_err rc = churn_store_get_meta(w->owner->store, w->cursor_key, &arena, &data, &len);
     *found = rc == CHURN_OK;
     if (rc == CHURN_OK && len == sizeof(*seq))
         memcpy(seq, data, sizeof(*seq));
@@ -88,18 +107,50 @@ cursor_load(struct dest_worker *w, uint64_t *seq, bool *found)
     return rc == CHURN_ENOTFOUND ? CHURN_OK : rc;
 }
 
-static enum churn_err
-cursor_save(struct dest_worker *w, uint64_t seq)
+/* @w has delivered (or skipped) everything up to @seq: the next flush stores it. */
+static void
+cursor_advance(struct dest_worker *w, uint64_t seq)
 {
-    char name[96];
-    cursor_name(w, name, sizeof(name));
-    enum churn_err rc = churn_store_put_meta(w->owner->store, name, &seq, sizeof(seq));
-    if (rc == CHURN_OK) {
+    pthread_mutex_lock(&w->mu);
+    w->status.cursor = seq;
+    pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * Store every destination's cursor that moved since it was last stored, in one commit (ten
+ * destinations cost one fsync, not ten). Unless @now, only when CURSOR_SAVE_MS passed since
+ * the last flush and no other delivery thread is flushing: a crash re-sends at most the
+ * changes accepted in that time, with the same delivery ids.
+ */
+static void
+cursors_flush(struct churn_delivery *d, bool now)
+{
+    if (!now && (churn_now_ms() - atomic_load(&d->saved_ms) < CURSOR_SAVE_MS ||
+                 pthread_mutex_trylock(&d->save_mu) != 0))
+        return;
+    if (now)
+        pthread_mutex_lock(&d->save_mu);
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        struct dest_worker *w = &d->workers[i];
         pthread_mutex_lock(&w->mu);
-        w->status.cursor = seq;
+        d->values[i] = w->status.cursor;
         pthread_mutex_unlock(&w->mu);
+        if (d->values[i] != w->stored) {
+            d->puts[n] = (struct churn_store_meta_put){w->cursor_key, &d->values[i], 8};
+            d->movers[n++] = i;
+        }
     }
-    return rc;
+    enum churn_err rc = n ? churn_store_put_metas(d->store, d->puts, n) : CHURN_OK;
+    for (size_t k = 0; k < n && rc == CHURN_OK; k++)
+        d->workers[d->movers[k]].stored = d->values[d->movers[k]];
+    if (rc != CHURN_OK)
+        churn_log(CHURN_LOG_ERROR, "delivery_cursor_not_saved",
+                  CHURN_LF_STR("destination", d->workers[d->movers[0]].dest.name),
+                  CHURN_LF_INT("destinations", (long long)n),
+                  CHURN_LF_STR("error", churn_strerror(rc)));
+    atomic_store(&d->saved_ms, churn_now_ms());
+    pthread_mutex_unlock(&d->save_mu);
 }
 
 /* ---------------------------------------------------------------- waiting ----------- */
@@ -161,21 +212,46 @@ wait_for(struct dest_worker *w, int64_t ms, bool wake_on_ring)
 
 /* ---------------------------------------------------------------- one attempt ------- */
 
+/*
+ * The body of @a in the destination's format, into w->body: taken from the shared ring when
+ * another destination rendered it already, else rendered and left there for the others
+ * (the log is append-only: one sequence always renders the same body).
+ */
+static enum churn_err
+body_of(struct dest_worker *w, const struct churn_alert *a)
+{
+    struct churn_delivery *d = w->owner;
+    struct rendered *r =
+        &d->rendered[(a->sequence * 2 + (uint64_t)w->dest.format) % RENDERED_SLOTS];
+    churn_buf_reset(&w->body);
+    pthread_mutex_lock(&r->mu);
+    bool hit = r->sequence == a->sequence && r->format == w->dest.format;
+    enum churn_err rc = hit ? churn_buf_append(&w->body, r->body.data, r->body.len) : CHURN_OK;
+    pthread_mutex_unlock(&r->mu);
+    if (hit || rc != CHURN_OK)
+        return rc;
+    rc = d->render(d->render_ctx, a, w->dest.format, &w->body);
+    if (rc != CHURN_OK)
+        return rc;
+    pthread_mutex_lock(&r->mu);
+    churn_buf_reset(&r->body);
+    bool kept = churn_buf_append(&r->body, w->body.data, w->body.len) == CHURN_OK;
+    r->sequence = kept ? a->sequence : 0;
+    r->format = w->dest.format;
+    pthread_mutex_unlock(&r->mu);
+    return CHURN_OK;
+}
+
 static enum churn_err
 post_one(struct dest_worker *w, const struct churn_alert *a, char *err, size_t errlen)
 {
-    struct churn_buf body;
-    churn_buf_init(&body, 1u << 20);
-    enum churn_err rc = w->owner->render(w->owner->render_ctx, a, w->dest.format, &body);
-    if (rc != CHURN_OK) {
-        snprintf(err, errlen, "rendering alert %" PRIu64 ": %s", a->sequence, churn_strerror(rc));
-    } else {
-        char id[CHURN_DELIVERY_NAME_MAX + 24];
-        snprintf(id, sizeof(id), "%s-%" PRIu64, w->dest.name, a->sequence);
-        rc = churn__net_post(w->net, w->dest.url, w->dest.secret, id, &body, err, errlen);
-    }
-    churn_buf_free(&body);
-    return rc;
+    enum churn_err rc = body_of(w, a);
+    if (rc != CHURN_OK)
+        return churn_fail(err, errlen, rc, "rendering alert %" PRIu64 ": %s", a->sequence,
+                          churn_strerror(rc));
+    char id[CHURN_DELIVERY_NAME_MAX + 24];
+    snprintf(id, sizeof(id), "%s-%" PRIu64, w->dest.name, a->sequence);
+    return churn__net_post(w->net, w->dest.url, w->dest.secret, id, &w->body, err, errlen);
 }
 
 static const char *
@@ -351,10 +427,13 @@ is_action(const struct dest_worker *w, const struct churn_alert *a)
            a->action.webhook[0] && strcmp(a->action.webhook, w->dest.name) == 0;
 }
 
+/* Batch entry @i goes to this destination: it matches (or calls its action) and was raised
+ * here, not moved from another shard, whose destinations had it. */
 static bool
-wanted(const struct dest_worker *w, const struct churn_alert *a)
+wanted(const struct dest_worker *w, size_t i)
 {
-    return churn_alert_filter_match(&w->dest.filter, a) || is_action(w, a);
+    const struct churn_alert *a = &w->batch[i];
+    return !w->moved[i] && (churn_alert_filter_match(&w->dest.filter, a) || is_action(w, a));
 }
 
 static void
@@ -384,11 +463,29 @@ take_alert(uint64_t seq, const char *customer_id, const void *data, size_t len, 
     return 0;
 }
 
+/* Mark the batch's revisions that an import of moved customers appended. */
+static enum churn_err
+mark_moved(struct dest_worker *w)
+{
+    size_t n = 0;
+    enum churn_err err = w->n_batch ? churn_store_alert_imports(w->owner->store, w->imports,
+                                                                CHURN_STORE_ALERT_IMPORTS_MAX, &n)
+                                    : CHURN_OK;
+    for (size_t i = 0; i < w->n_batch; i++) {
+        w->moved[i] = false;
+        for (size_t r = 0; r < n && !w->moved[i]; r++)
+            w->moved[i] = w->batch[i].sequence >= w->imports[r][0] &&
+                          w->batch[i].sequence <= w->imports[r][1];
+    }
+    return err;
+}
+
 static enum churn_err
 read_batch(struct dest_worker *w, uint64_t after)
 {
     w->n_batch = 0;
-    return churn_store_foreach_alert(w->owner->store, after, BATCH, take_alert, w);
+    enum churn_err err = churn_store_foreach_alert(w->owner->store, after, BATCH, take_alert, w);
+    return err ? err : mark_moved(w);
 }
 
 /* Index of the last change of the digest that starts at @first (webhooks: @first itself). */
@@ -413,28 +510,17 @@ digest_due(struct dest_worker *w, size_t first)
     return churn_now_ms() - w->batch[first].updated_ms >= w->owner->cfg.digest_ms;
 }
 
-static void
-save_now(struct dest_worker *w, uint64_t cursor)
-{
-    enum churn_err rc = cursor_save(w, cursor);
-    w->saved_ms = churn_now_ms();
-    if (rc != CHURN_OK)
-        churn_log(
-            CHURN_LOG_ERROR, "delivery_cursor_not_saved", CHURN_LF_STR("destination", w->dest.name),
-            CHURN_LF_INT("sequence", (long long)cursor), CHURN_LF_STR("error", churn_strerror(rc)));
-}
-
 /*
- * Deliver what the batch holds after @cursor; returns the new cursor. The cursor is stored
- * at most every CURSOR_SAVE_MS while deliveries flow and at the end of the batch: a crash
- * re-sends at most that much, with the same delivery ids.
+ * Deliver what the batch holds after @cursor; returns the new cursor. The cursors are
+ * stored at most every CURSOR_SAVE_MS while deliveries flow, and when a destination catches
+ * up (worker_main).
  */
 static uint64_t
 work_batch(struct dest_worker *w, uint64_t cursor, bool *waiting)
 {
     *waiting = false;
     for (size_t i = 0; i < w->n_batch && !atomic_load(&w->owner->stop); i++) {
-        if (!wanted(w, &w->batch[i]))
+        if (!wanted(w, i))
             continue;
         if (!digest_due(w, i)) {
             *waiting = true;
@@ -446,14 +532,13 @@ work_batch(struct dest_worker *w, uint64_t cursor, bool *waiting)
             break;
         tell_action(w, &w->batch[i], attempts);
         cursor = w->batch[last].sequence;
-        if (churn_now_ms() - w->saved_ms >= CURSOR_SAVE_MS)
-            save_now(w, cursor);
+        cursor_advance(w, cursor);
+        cursors_flush(w->owner, false);
         i = last;
     }
     if (!*waiting && w->n_batch > 0 && !atomic_load(&w->owner->stop))
         cursor = w->batch[w->n_batch - 1].sequence; /* the rest was filtered out */
-    if (cursor != w->status.cursor)
-        save_now(w, cursor);
+    cursor_advance(w, cursor);
     return cursor;
 }
 
@@ -464,6 +549,12 @@ worker_main(void *arg)
     char thread_name[16];
     snprintf(thread_name, sizeof(thread_name), "deliver-%.7s", w->dest.name);
     pthread_setname_np(pthread_self(), thread_name);
+    /* Delivery is behind the log by design: when the cores are busy, the engine that commits
+     * alerts and the calls being served go first (Linux: nice is per thread; the process's
+     * own nice, read before this thread changes its own, is the base). */
+    int base = getpriority(PRIO_PROCESS, (id_t)getpid());
+    setpriority(PRIO_PROCESS, (id_t)gettid(),
+                base + DELIVERY_NICE < 19 ? base + DELIVERY_NICE : 19);
     uint64_t cursor = w->status.cursor;
     while (!atomic_load(&w->owner->stop)) {
         drain_doorbell(w);
@@ -475,9 +566,12 @@ worker_main(void *arg)
         bool waiting = false;
         uint64_t before = cursor;
         cursor = work_batch(w, cursor, &waiting);
-        if (cursor == before || waiting)
+        if (cursor == before || waiting) {
+            cursors_flush(w->owner, true); /* caught up: nothing delivered waits unstored */
             wait_for(w, waiting ? IDLE_WAIT_MS / 4 : IDLE_WAIT_MS, !waiting);
+        }
     }
+    cursors_flush(w->owner, true);
     return NULL;
 }
 
@@ -512,6 +606,8 @@ worker_init(struct churn_delivery *d, struct dest_worker *w, const struct churn_
     w->dest = *dest;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cond, NULL);
+    churn_buf_init(&w->body, BODY_CAP);
+    snprintf(w->cursor_key, sizeof(w->cursor_key), "delivery.%s", dest->name);
     snprintf(w->status.name, sizeof(w->status.name), "%s", dest->name);
     w->status.kind = dest->kind;
     w->rand_state = (unsigned)churn_now_ms() ^ (unsigned)(uintptr_t)w;
@@ -521,9 +617,9 @@ worker_init(struct churn_delivery *d, struct dest_worker *w, const struct churn_
     if (rc == CHURN_OK && !found) {
         rc = log_head(d, &cursor); /* a new destination is not sent the history */
         if (rc == CHURN_OK)
-            rc = cursor_save(w, cursor);
+            rc = churn_store_put_meta(d->store, w->cursor_key, &cursor, sizeof(cursor));
     }
-    w->status.cursor = cursor;
+    w->status.cursor = w->stored = cursor;
     if (rc == CHURN_OK)
         rc = churn__net_open(d->cfg.timeout_ms, &d->stop, &w->net);
     if (rc == CHURN_OK && d->hub) {
@@ -573,7 +669,18 @@ churn_delivery_start(struct churn_store *store, struct churn_alert_hub *hub,
     d->render_ctx = render_ctx;
     atomic_init(&d->stop, false);
     d->workers = churn_calloc(cfg->n_dests, sizeof(*d->workers));
-    rc = d->workers ? copy_config(&d->cfg, cfg) : CHURN_ENOMEM;
+    d->rendered = churn_calloc(RENDERED_SLOTS, sizeof(*d->rendered));
+    d->puts = churn_calloc(cfg->n_dests, sizeof(*d->puts));
+    d->values = churn_calloc(cfg->n_dests, sizeof(*d->values));
+    d->movers = churn_calloc(cfg->n_dests, sizeof(*d->movers));
+    pthread_mutex_init(&d->save_mu, NULL);
+    atomic_init(&d->saved_ms, 0);
+    rc = d->workers && d->rendered && d->puts && d->values && d->movers ? copy_config(&d->cfg, cfg)
+                                                                        : CHURN_ENOMEM;
+    for (size_t i = 0; d->rendered && i < RENDERED_SLOTS; i++) {
+        pthread_mutex_init(&d->rendered[i].mu, NULL);
+        churn_buf_init(&d->rendered[i].body, BODY_CAP);
+    }
     for (size_t i = 0; rc == CHURN_OK && i < cfg->n_dests; i++, d->n++)
         rc = worker_init(d, &d->workers[i], &d->cfg.dests[i]);
     for (size_t i = 0; rc == CHURN_OK && i < d->n; i++) {
@@ -604,9 +711,19 @@ churn_delivery_stop(struct churn_delivery *d)
             pthread_join(w->thread, NULL);
         churn_alert_hub_unsubscribe(w->sub);
         churn__net_close(w->net);
+        churn_buf_free(&w->body);
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cond);
     }
+    for (size_t i = 0; d->rendered && i < RENDERED_SLOTS; i++) {
+        pthread_mutex_destroy(&d->rendered[i].mu);
+        churn_buf_free(&d->rendered[i].body);
+    }
+    churn_free(d->rendered);
+    churn_free(d->puts);
+    churn_free(d->values);
+    churn_free(d->movers);
+    pthread_mutex_destroy(&d->save_mu);
     churn_free(d->workers);
     churn_delivery_config_fini(&d->cfg);
     churn_free(d);

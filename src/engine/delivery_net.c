@@ -3,11 +3,16 @@
  * libcurl and OpenSSL's HMAC: a webhook POST with its delivery id and signature, an SMTP
  * message through a relay, the URL check of the configuration. Every exchange is bounded:
  * a timeout, http(s) or smtp(s) only, no redirects, at most 64 KiB of a receiver's answer
- * read, and an abort as soon as churnd stops.
+ * read, and an abort as soon as churnd stops. A destination's handle keeps what one POST
+ * after another shares, so that a delivery costs its exchange and little else: the curl
+ * handle with its options and its kept-alive connection, the header list (only the id and
+ * signature lines are rewritten in place), and the HMAC keyed once.
  */
 #include <curl/curl.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -16,7 +21,10 @@
 #include "churn/error.h"
 #include "delivery_internal.h"
 
-enum { ANSWER_CAP = 64 * 1024 };
+enum { ANSWER_CAP = 64 * 1024, HEADER_LINES = 5, HEADER_LINE_CAP = 176 };
+
+/* What the curl handle is set up for: after a POST, the next POST sets only its body. */
+enum net_mode { MODE_NONE, MODE_POST, MODE_MAIL };
 
 struct churn__net {
     CURL *curl;
@@ -26,6 +34,13 @@ struct churn__net {
     const struct churn_buf *upload; /* SMTP: the message being read by curl */
     size_t upload_pos;
     long last_status; /* of the last webhook POST's answer (0: none) */
+    enum net_mode mode;
+    const char *post_url; /* the URL the handle is set up to POST to */
+    /* the POST's headers: a list curl only reads, its last two lines rewritten per POST */
+    struct curl_slist headers[HEADER_LINES];
+    char id_line[HEADER_LINE_CAP], sig_line[HEADER_LINE_CAP];
+    EVP_MAC_CTX *mac; /* HMAC-SHA256 keyed with mac_key (NULL: not yet) */
+    const char *mac_key;
 };
 
 long
@@ -53,6 +68,12 @@ churn__net_open(int64_t timeout_ms, const atomic_bool *stop, struct churn__net *
     }
     net->timeout_ms = timeout_ms;
     net->stop = stop;
+    static const char *const fixed[] = {"Content-Type: application/json", "User-Agent: churnd",
+                                        "Expect:"};
+    for (size_t i = 0; i < HEADER_LINES; i++) {
+        net->headers[i].data = i < 3 ? (char *)fixed[i] : i == 3 ? net->id_line : net->sig_line;
+        net->headers[i].next = i + 1 < HEADER_LINES ? &net->headers[i + 1] : NULL;
+    }
     *out = net;
     return CHURN_OK;
 }
@@ -63,7 +84,21 @@ churn__net_close(struct churn__net *net)
     if (!net)
         return;
     curl_easy_cleanup(net->curl);
+    EVP_MAC_CTX_free(net->mac);
     churn_free(net);
+}
+
+/* "sha256=<hex of @mac>" into @out (at least 8 + 2 * @len bytes, else cut short). */
+static void
+signature_text(const unsigned char *mac, size_t len, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t pos = (size_t)snprintf(out, outlen, "sha256=");
+    for (size_t i = 0; i < len && pos + 3 <= outlen; i++) {
+        out[pos++] = hex[mac[i] >> 4];
+        out[pos++] = hex[mac[i] & 15];
+    }
+    out[pos < outlen ? pos : outlen - 1] = '\0';
 }
 
 void
@@ -72,9 +107,39 @@ churn_delivery_signature(const char *secret, const void *body, size_t len, char 
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
     HMAC(EVP_sha256(), secret, (int)strlen(secret), body, len, mac, &maclen);
-    size_t pos = (size_t)snprintf(out, outlen, "sha256=");
-    for (unsigned int i = 0; i < maclen && pos + 3 <= outlen; i++)
-        pos += (size_t)snprintf(out + pos, outlen - pos, "%02x", mac[i]);
+    signature_text(mac, maclen, out, outlen);
+}
+
+/* The HMAC-SHA256 of @body under @secret on @net's context, keyed once per secret. */
+static bool
+net_sign(struct churn__net *net, const char *secret, const struct churn_buf *body, char *out,
+         size_t outlen)
+{
+    if (!net->mac) {
+        EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        net->mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+        EVP_MAC_free(hmac); /* the context holds its own reference */
+        if (!net->mac)
+            return false;
+    }
+    bool rekey = net->mac_key != secret;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end()};
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    size_t maclen = 0;
+    /* a NULL key re-initialises with the key already set: no digest fetch, no key schedule */
+    if (!EVP_MAC_init(net->mac, rekey ? (const unsigned char *)secret : NULL,
+                      rekey ? strlen(secret) : 0, rekey ? params : NULL) ||
+        !EVP_MAC_update(net->mac, (const unsigned char *)(body->data ? body->data : ""),
+                        body->len) ||
+        !EVP_MAC_final(net->mac, mac, &maclen, sizeof(mac))) {
+        net->mac_key = NULL;
+        return false;
+    }
+    net->mac_key = secret;
+    signature_text(mac, maclen, out, outlen);
+    return true;
 }
 
 /* The receiver's answer is read and dropped; past ANSWER_CAP the exchange ends. */
@@ -101,7 +166,7 @@ static void
 common_options(struct churn__net *net, const char *url, const char *protocols)
 {
     CURL *c = net->curl;
-    curl_easy_reset(c);
+    curl_easy_reset(c); /* keeps the connection cache: the next exchange reuses it */
     net->answer_bytes = 0;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protocols);
@@ -117,32 +182,39 @@ common_options(struct churn__net *net, const char *url, const char *protocols)
     curl_easy_setopt(c, CURLOPT_WRITEDATA, net);
 }
 
+/* Set @net up to POST to @url, unless it already is: the options of a POST but its body. */
+static void
+post_options(struct churn__net *net, const char *url)
+{
+    if (net->mode == MODE_POST && net->post_url == url)
+        return;
+    common_options(net, url, "http,https");
+    curl_easy_setopt(net->curl, CURLOPT_HTTPHEADER, net->headers);
+    curl_easy_setopt(net->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    net->mode = MODE_POST;
+    net->post_url = url;
+}
+
 enum churn_err
 churn__net_post(struct churn__net *net, const char *url, const char *secret, const char *id,
                 const struct churn_buf *body, char *err, size_t errlen)
 {
-    char header[160], sig[96];
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    headers = curl_slist_append(headers, "User-Agent: churnd");
-    headers = curl_slist_append(headers, "Expect:");
-    snprintf(header, sizeof(header), "X-Churnd-Delivery: %s", id);
-    headers = curl_slist_append(headers, header);
+    char sig[96];
+    snprintf(net->id_line, sizeof(net->id_line), "X-Churnd-Delivery: %s", id);
+    net->headers[3].next = secret ? &net->headers[4] : NULL;
     if (secret) {
-        churn_delivery_signature(secret, body->data, body->len, sig, sizeof(sig));
-        snprintf(header, sizeof(header), "X-Churnd-Signature-256: %s", sig);
-        headers = curl_slist_append(headers, header);
+        if (!net_sign(net, secret, body, sig, sizeof(sig)))
+            return churn_fail(err, errlen, CHURN_EINTERNAL, "signing the body failed");
+        snprintf(net->sig_line, sizeof(net->sig_line), "X-Churnd-Signature-256: %s", sig);
     }
-    if (!headers)
-        return churn_fail(err, errlen, CHURN_ENOMEM, "out of memory");
-    common_options(net, url, "http,https");
-    curl_easy_setopt(net->curl, CURLOPT_HTTPHEADER, headers);
+    post_options(net, url);
+    net->answer_bytes = 0;
     curl_easy_setopt(net->curl, CURLOPT_POSTFIELDS, body->data ? body->data : "");
     curl_easy_setopt(net->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
     CURLcode rc = curl_easy_perform(net->curl);
     long status = 0;
     curl_easy_getinfo(net->curl, CURLINFO_RESPONSE_CODE, &status);
     net->last_status = status;
-    curl_slist_free_all(headers);
     bool capped = rc == CURLE_WRITE_ERROR && net->answer_bytes > ANSWER_CAP;
     if ((rc == CURLE_OK || capped) && status >= 200 && status < 300)
         return CHURN_OK;
@@ -195,6 +267,7 @@ churn__net_mail(struct churn__net *net, const char *smtp_url, const char *from, 
     char sender[320];
     snprintf(sender, sizeof(sender), "<%s>", from);
     common_options(net, smtp_url, "smtp,smtps");
+    net->mode = MODE_MAIL;
     net->upload = message;
     net->upload_pos = 0;
     curl_easy_setopt(net->curl, CURLOPT_MAIL_FROM, sender);

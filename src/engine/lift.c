@@ -31,9 +31,18 @@ fill_deciles(const struct churn_backtest_result *r, struct churn_lift *out)
     }
 }
 
+/* The backtest's per-customer callback: it stops the walk once *@user is true. */
+static int
+stop_requested(void *user, const char *customer_id, double probability, int churned)
+{
+    (void)customer_id, (void)probability, (void)churned;
+    return atomic_load((const atomic_bool *)user) ? 1 : 0;
+}
+
 enum churn_err
 churn_lift_compute(struct churn_store *store, const struct churn_served *m, int64_t now_ms,
-                   int default_horizon_days, struct churn_lift *out, char *err, size_t errlen)
+                   int default_horizon_days, const atomic_bool *stop, struct churn_lift *out,
+                   char *err, size_t errlen)
 {
     int64_t h_ms = churn_served_horizon_ms(m);
     int h = h_ms > 0 ? (int)(h_ms / DAY_MS) : default_horizon_days;
@@ -44,7 +53,8 @@ churn_lift_compute(struct churn_store *store, const struct churn_served *m, int6
                                        .horizon_days = h,
                                        .observed_until_ms = now_ms};
     struct churn_backtest_result r;
-    enum churn_err e = churn_backtest_model(store, m->model, &o, NULL, NULL, &r, err, errlen);
+    enum churn_err e = churn_backtest_model(store, m->model, &o, stop ? stop_requested : NULL,
+                                            (void *)stop, &r, err, errlen);
     if (e)
         return e;
     struct churn_lift l;

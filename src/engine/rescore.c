@@ -348,11 +348,29 @@ out:
     return CHURN_OK;
 }
 
+size_t
+churn__alerts_owned_only(struct churn__alerts *al, char (*ids)[CHURN_ALERT_ID_MAX], size_t n)
+{
+    if (!al->cfg.owns)
+        return n;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (al->cfg.owns(al->cfg.owns_ctx, ids[i])) {
+            if (k != i)
+                memcpy(ids[k], ids[i], sizeof(ids[i]));
+            k++;
+        }
+    return k;
+}
+
 void
 churn__rescore_batch(struct churn__alerts *al, char (*ids)[CHURN_ALERT_ID_MAX], size_t n,
                      struct churn_arena *a, struct churn_alert *fresh)
 {
     churn_arena_reset(a);
+    n = churn__alerts_owned_only(al, ids, n); /* a wake-up or a late job of a moved customer */
+    if (n == 0)
+        return;
     struct scored *s = churn_arena_zalloc(a, n * sizeof(*s));
     struct churn_alert_state_put *puts = churn_arena_alloc(a, n * sizeof(*puts));
     if (!s || !puts) {

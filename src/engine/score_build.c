@@ -5,7 +5,8 @@
  * stored too (churn_scorer_refresh); when the served model's generation or the tier cuts change
  * (a promotion, new share-based cuts), the index is rebuilt the same way while listings keep
  * reading it (scores of the old generation stay listed until their customer is scored
- * again). Listings read the index once the first build is complete.
+ * again). Listings read the index once the first build is complete. The builder looks for a
+ * new model or new cuts when poked (by the engine's housekeeping timer, churn/housekeeping.h).
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
@@ -21,8 +22,6 @@
 #include "churn/store.h"
 #include "churn/segments.h"
 
-#define POLL_MS 200 /* how often the builder looks for a new model or new cuts */
-
 struct churn_score_builder {
     struct churn_scorer *scorer;
     struct churn_store *store;
@@ -30,10 +29,12 @@ struct churn_score_builder {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool stop; /* (mu) */
+    bool stop;  /* (mu) */
+    bool poked; /* (mu) churn_score_builder_poke() since the builder last looked */
     atomic_bool complete, running;
     atomic_uint_fast64_t builds;
-    _Atomic int64_t last_ms; /* how long the last build took */
+    _Atomic int64_t pace_per_s; /* customers a second in a rebuild (0: unpaced) */
+    _Atomic int64_t last_ms;    /* how long the last build took */
     uint64_t built_generation, built_cuts;
 };
 
@@ -45,6 +46,8 @@ struct build_walk {
     struct churn_score *scratch;
     uint64_t customers, rescored;
     char (*ids)[CHURN_ID_MAX + 1];
+    bool paced;    /* a rebuild: churn_score_builder_pace() applies */
+    int64_t t0_ms; /* when the walk began */
 };
 
 static bool
@@ -54,6 +57,22 @@ stopping(struct churn_score_builder *b)
     bool stop = b->stop;
     pthread_mutex_unlock(&b->mu);
     return stop;
+}
+
+/* In a paced rebuild, wait until the @done-th customer is due (woken early by a stop). */
+static void
+pace(struct build_walk *w, uint64_t done)
+{
+    int64_t per_s = atomic_load(&w->b->pace_per_s);
+    if (!w->paced || per_s <= 0)
+        return;
+    int64_t due = w->t0_ms + (int64_t)(done * 1000 / (uint64_t)per_s);
+    pthread_mutex_lock(&w->b->mu);
+    while (!w->b->stop && churn_now_ms() < due) {
+        struct timespec ts = churn_timespec_of_ms(due);
+        pthread_cond_timedwait(&w->b->cv, &w->b->mu, &ts);
+    }
+    pthread_mutex_unlock(&w->b->mu);
 }
 
 /* Refresh every customer, a page of ids at a time; CHURN_ECANCELLED when told to stop. */
@@ -70,6 +89,7 @@ walk(struct build_walk *w)
             return err;
         for (size_t i = 0; i < n; i++) {
             bool evaluated = false;
+            pace(w, w->customers);
             /* a customer erased meanwhile is simply gone */
             if (churn_scorer_refresh(w->b->scorer, w->m, w->ids[i], w->scratch, &evaluated) ==
                 CHURN_OK)
@@ -86,8 +106,15 @@ walk(struct build_walk *w)
 static bool
 build(struct churn_score_builder *b, struct churn_served *m, struct churn_score *scratch)
 {
-    struct build_walk w = {b, m, scratch, 0, 0, churn_malloc(PAGE * sizeof(*w.ids))};
     int64_t t0 = churn_now_ms();
+    struct build_walk w = {b,
+                           m,
+                           scratch,
+                           0,
+                           0,
+                           churn_malloc(PAGE * sizeof(*w.ids)),
+                           .paced = atomic_load(&b->complete),
+                           .t0_ms = t0};
     atomic_store(&b->running, true);
     enum churn_err err = w.ids ? walk(&w) : CHURN_ENOMEM;
     churn_free(w.ids);
@@ -126,10 +153,11 @@ builder_main(void *arg)
             atomic_store(&b->complete, true);
         }
         churn_served_release(m);
+        /* until churn_score_builder_poke() (the housekeeping timer's "score-index" task) */
         pthread_mutex_lock(&b->mu);
-        struct timespec ts = churn_timespec_of_ms(churn_now_ms() + POLL_MS);
-        if (!b->stop)
-            pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+        if (!b->stop && !b->poked)
+            pthread_cond_wait(&b->cv, &b->mu);
+        b->poked = false;
         pthread_mutex_unlock(&b->mu);
     }
     churn_free(scratch);
@@ -156,6 +184,24 @@ churn_score_builder_start(struct churn_scorer *scorer, struct churn_store *store
     }
     *out = b;
     return CHURN_OK;
+}
+
+void
+churn_score_builder_poke(struct churn_score_builder *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->poked = true;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+void
+churn_score_builder_pace(struct churn_score_builder *b, int64_t per_s)
+{
+    if (b)
+        atomic_store(&b->pace_per_s, per_s > 0 ? per_s : 0);
 }
 
 void

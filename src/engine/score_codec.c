@@ -12,6 +12,7 @@
  */
 #include "churn/score_codec.h"
 
+#include <endian.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -198,8 +199,13 @@ get_uint(struct rbuf *r, unsigned bytes, const char *field)
     if (!take(r, bytes, field))
         return 0;
     uint64_t v = 0;
-    for (unsigned i = 0; i < bytes; i++)
-        v |= (uint64_t)r->p[r->pos + i] << (8 * i);
+    if (bytes == 8) { /* the common width: one load (the encoding is little-endian) */
+        memcpy(&v, r->p + r->pos, 8);
+        v = le64toh(v);
+    } else {
+        for (unsigned i = 0; i < bytes; i++)
+            v |= (uint64_t)r->p[r->pos + i] << (8 * i);
+    }
     r->pos += bytes;
     return v;
 }
@@ -320,7 +326,9 @@ get_reasons(struct rbuf *r, struct churn_score *s)
     s->n_reasons = r->bad ? 0 : (size_t)n;
     for (size_t i = 0; i < s->n_reasons && !r->bad; i++) {
         struct churn_score_reason *x = &s->reasons[i];
-        memset(x, 0, sizeof(*x));
+        /* no memset: a reason is about 700 bytes, mostly words written only for a response */
+        x->categorical = false;
+        x->name[0] = x->label[0] = x->category[0] = x->explanation[0] = '\0';
         x->input = (uint32_t)get_uint(r, 2, "reason input");
         x->feature = -1;
         x->contribution = get_f64(r, "reason contribution");

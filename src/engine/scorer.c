@@ -375,6 +375,16 @@ churn_served_horizon_ms(const struct churn_served *m)
 
 /* ---- one score --------------------------------------------------------------------------- */
 
+/* @src into @dst of @cap bytes, cut at cap - 1 (snprintf's "%s" without its format parser,
+ * which is a measurable share of a served score: five of these per reason). */
+static void
+copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* Reason @r of model input @in, from the row: names, value or category, and the sentence
  * when @explain. */
 static void
@@ -389,12 +399,12 @@ fill_reason(const struct churn_served *m, const struct churn_customer *rec,
     r->contribution = mr->contribution;
     r->categorical = f->type == CHURN_FEATURE_CATEGORICAL;
     r->value = r->categorical ? NAN : mr->value;
-    snprintf(r->name, sizeof(r->name), "%s", f->name);
+    copy_str(r->name, sizeof(r->name), f->name);
     /* catalogue features carry human labels; others keep the model's own */
-    snprintf(r->label, sizeof(r->label), "%s",
+    copy_str(r->label, sizeof(r->label),
              cat >= 0 ? churn_features_catalogue()[cat].label : f->label);
     const char *category = r->categorical ? churn_features_category(rec, f->name) : NULL;
-    snprintf(r->category, sizeof(r->category), "%s", category ? category : "");
+    copy_str(r->category, sizeof(r->category), category ? category : "");
     r->explanation[0] = 0;
     if (!explain)
         return;
@@ -450,9 +460,10 @@ build_score(struct churn_scorer *sc, const struct churn_served *m, const struct 
     atomic_fetch_add(&sc->evaluations, 1);
     tls_evaluations++;
     const struct cuts_version *cv = atomic_load(&sc->cuts);
-    snprintf(s->customer_id, sizeof(s->customer_id), "%s", rec->id);
-    snprintf(s->segment, sizeof(s->segment), "%s", rec->attrs.segment);
+    copy_str(s->customer_id, sizeof(s->customer_id), rec->id);
+    copy_str(s->segment, sizeof(s->segment), rec->attrs.segment);
     s->churned = rec->churned_at_ms > 0;
+    s->previous_model = false;
     s->probability = pred.probability;
     s->margin = pred.margin;
     s->risk_tier = churn_segments_risk_tier(&cv->cuts, pred.probability);
@@ -460,7 +471,7 @@ build_score(struct churn_scorer *sc, const struct churn_served *m, const struct 
     s->value_tier = churn_segments_value_tier(&cv->cuts, s->value);
     s->revenue_at_risk = pred.probability * s->value;
     s->priority = s->revenue_at_risk;
-    snprintf(s->model_version, sizeof(s->model_version), "%s", version_of(m->model));
+    copy_str(s->model_version, sizeof(s->model_version), version_of(m->model));
     s->generation = m->generation;
     s->cuts_version = cv->version;
     s->model_id = ((const struct served *)m)->model_id;
@@ -504,8 +515,8 @@ index_feed_score(struct churn_scorer *sc, const char *id, const struct churn_sco
         .generation = s->generation,
         .scored_at_ms = s->scored_at_ms,
     };
-    snprintf(it.customer_id, sizeof(it.customer_id), "%s", id);
-    snprintf(it.segment, sizeof(it.segment), "%s", s->segment);
+    copy_str(it.customer_id, sizeof(it.customer_id), id);
+    copy_str(it.segment, sizeof(it.segment), s->segment);
     if (churn_score_index_put(sc->index, &it) != CHURN_OK) {
         churn_score_index_remove(sc->index, id); /* a score it refuses is not listed */
         return;
@@ -526,7 +537,7 @@ static void
 index_feed(struct churn_scorer *sc, const struct churn_customer *rec, struct churn_score *s)
 {
     s->churned = rec->churned_at_ms > 0;
-    snprintf(s->segment, sizeof(s->segment), "%s", rec->attrs.segment);
+    copy_str(s->segment, sizeof(s->segment), rec->attrs.segment);
     index_feed_score(sc, rec->id, s);
 }
 
@@ -628,7 +639,7 @@ serve_stored(struct churn_scorer *sc, const struct churn_served *m,
         now - out->scored_at_ms >= max_age_ms ||
         (!out->have_contributions && (req->max_reasons || req->contributions)))
         return false;
-    snprintf(out->customer_id, sizeof(out->customer_id), "%s", rec->id);
+    copy_str(out->customer_id, sizeof(out->customer_id), rec->id);
     out->generation = m->generation;
     out->cuts_version = cv->version;
     if (out->n_reasons > req->max_reasons)
@@ -667,7 +678,7 @@ take_stored(struct churn_scorer *sc, struct thread_slot *slot, const struct chur
                                                &decoded, slot->record) != CHURN_OK ||
         decoded)
         return false;
-    snprintf(out->customer_id, sizeof(out->customer_id), "%s", id);
+    copy_str(out->customer_id, sizeof(out->customer_id), id);
     out->generation = m->generation;
     out->cuts_version = cv->version;
     out->n_reasons = 0;
@@ -739,6 +750,7 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
         bool full = stored && (req->max_reasons || req->contributions);
         build_score(sc, m, slot->record, now, req, full, out);
         out->record_digest = ev ? 0 : digest; /* a previewed record is not the stored one yet */
+        out->base_digest = ev ? digest : 0;   /* ... but the one it was previewed from */
         if (stored)
             churn_score_keeper_offer(keeper, out, keep == KEEP_WAIT);
         if (out->n_reasons > req->max_reasons)
@@ -796,6 +808,31 @@ void
 churn_scorer_keep(struct churn_scorer *sc, struct churn_score_keeper *keeper)
 {
     atomic_store(&sc->keeper, keeper);
+}
+
+enum churn_err
+churn_scorer_previous(struct churn_scorer *sc, const struct churn_served *m,
+                      const char *customer_id, struct churn_score *out)
+{
+    char why[160];
+    size_t len = 0;
+    struct thread_slot *slot = sc->store && atomic_load(&sc->keeper) ? thread_slot(sc) : NULL;
+    if (!slot)
+        return sc->store && atomic_load(&sc->keeper) ? CHURN_EUNAVAIL : CHURN_ENOTFOUND;
+    enum churn_err e = churn_store_reader_get_score(slot->reader, customer_id, slot->stored,
+                                                    CHURN_STORE_SCORE_MAX, &len);
+    if (e)
+        return e;
+    if (!len || len > CHURN_STORE_SCORE_MAX)
+        return CHURN_ENOTFOUND;
+    if (churn_score_decode(slot->stored, len, out, why, sizeof(why)) != CHURN_OK)
+        return CHURN_ECORRUPT;
+    if (out->model_id == ((const struct served *)m)->model_id)
+        return CHURN_ENOTFOUND; /* the serving model's: not a previous one */
+    copy_str(out->customer_id, sizeof(out->customer_id), customer_id);
+    out->previous_model = true;
+    out->n_reasons = 0;
+    return CHURN_OK;
 }
 
 enum churn_err

@@ -223,10 +223,12 @@ sweep_once(struct churn__alerts *al, char (*ids)[CHURN_ID_MAX + 1])
         if (n == 0)
             break;
         _Static_assert(CHURN_ID_MAX + 1 == CHURN_ALERT_ID_MAX, "a store id is a queue id");
-        if (!churn__rescore_enqueue_wait(al, ids, n))
+        snprintf(after, sizeof(after), "%s", ids[n - 1]);
+        size_t page = n;
+        n = churn__alerts_owned_only(al, ids, n);
+        if (n && !churn__rescore_enqueue_wait(al, ids, n))
             return false;
         done += n;
-        snprintf(after, sizeof(after), "%s", ids[n - 1]);
         set_status(al, true, done, 0, 0);
         int64_t now = churn_now_ms();
         if (now >= next_report) {
@@ -236,7 +238,7 @@ sweep_once(struct churn__alerts *al, char (*ids)[CHURN_ID_MAX + 1])
                       CHURN_LF_INT("customers", (int64_t)st.customers),
                       CHURN_LF_INT("elapsed_ms", now - t0));
         }
-        if (n < SWEEP_PAGE)
+        if (page < SWEEP_PAGE)
             break;
     }
     if (!wait_drained(al))

@@ -1,10 +1,11 @@
 /*
  * timeline.c - a customer's history as the store keeps it (churn/timeline.h): the record's
  * day buckets turned into one entry per day and event kind, its plan changes, churn and first
- * event, and the moments of the customer's newest alerts read through the alert engine's
- * index; sorted newest first by a key (time, then a rank that tells apart entries of the same
- * millisecond) that is also the page cursor, so a page never repeats or skips an entry when
- * newer ones arrive between pages.
+ * event, and one entry per revision of the customer's alerts (each change the log recorded:
+ * raised, updated, acknowledged, snoozed, woken, closed, outcome, action called), read newest
+ * first through the store's per-customer alert index; sorted newest first by a key (time, then a
+ * rank that tells apart entries of the same millisecond) that is also the page cursor, so a page
+ * never repeats or skips an entry when newer ones arrive between pages.
  */
 #include "churn/timeline.h"
 
@@ -13,10 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "churn/alerts_index.h"
 #include "churn/alloc.h"
-#include "churn/engine.h"
-#include "churn/hash.h"
 #include "churn/store.h"
 
 #define DAY_MS      86400000LL
@@ -140,52 +138,68 @@ add_record(struct sink *s, const struct churn_customer *rec)
         add(s, rec->first_seen_ms, RANK_FIRST, CHURN_TIMELINE_FIRST_SEEN, "first_seen", 1);
 }
 
-/* One moment of alert @a: @moment tells apart the moments of one alert in the same ms. */
-static struct churn_timeline_entry *
-add_moment(struct sink *s, const struct churn_alert *a, int64_t at_ms, unsigned moment,
-           const char *what, const char *extra)
+/* The moment of revision @a's change and its words: what, and the detail after the cause. */
+static int64_t
+change_moment(const struct churn_alert *a, const char **what, char *extra, size_t len)
 {
+    *extra = '\0';
+    switch (a->change) {
+    case CHURN_CHANGE_RAISED:
+        *what = "raised";
+        return a->created_ms;
+    case CHURN_CHANGE_ACKNOWLEDGED:
+        *what = "acknowledged";
+        snprintf(extra, len, "%.64s%s%.60s", a->ack_actor, *a->ack_action ? " - " : "",
+                 a->ack_action);
+        return a->ack_ms > 0 ? a->ack_ms : a->updated_ms;
+    case CHURN_CHANGE_SNOOZED:
+        *what = "snoozed";
+        snprintf(extra, len, "%.120s", a->snooze_reason);
+        return a->updated_ms;
+    case CHURN_CHANGE_CLOSED:
+        *what = "closed";
+        snprintf(extra, len, "%s", churn_alert_resolution_name(a->resolution));
+        return a->closed_ms > 0 ? a->closed_ms : a->updated_ms;
+    case CHURN_CHANGE_OUTCOME_RECORDED:
+        *what = "outcome";
+        snprintf(extra, len, "%s", churn_outcome_name(a->outcome));
+        return a->outcome_observed_ms > 0 ? a->outcome_observed_ms : a->updated_ms;
+    case CHURN_CHANGE_ACTION_CALLED:
+        *what = "action_called";
+        snprintf(extra, len, "%s", a->action.webhook);
+        return a->action_call.called_ms > 0 ? a->action_call.called_ms : a->updated_ms;
+    default: /* updated, woken */
+        *what = a->change == CHURN_CHANGE_WOKEN ? "woken" : "updated";
+        snprintf(extra, len, "%s, trigger %u", churn_alert_status_name(a->status),
+                 a->trigger_count);
+        return a->updated_ms;
+    }
+}
+
+/*
+ * The entry of one revision @a (one record of the alert log). Its rank holds the low bits of
+ * the record's sequence, so two revisions of one millisecond keep apart and in log order.
+ */
+static void
+add_revision(struct sink *s, const struct churn_alert *a)
+{
+    const char *what;
+    char extra[128], detail[sizeof(s->out->detail) + 8];
+    int64_t at_ms = change_moment(a, &what, extra, sizeof(extra));
     if (at_ms <= 0)
-        return NULL;
-    unsigned rank = RANK_ALERTS | (unsigned)((a->id & 0x3FFu) << 3) | moment;
+        return;
+    unsigned rank = RANK_ALERTS | (unsigned)(a->sequence & 0x7FFFu);
     struct churn_timeline_entry *e =
         add(s, at_ms, rank, CHURN_TIMELINE_ALERT, what, a->probability);
     if (!e)
-        return NULL;
+        return;
     e->alert_id = a->id;
     e->revision = a->revision;
-    char detail[sizeof(e->detail) + 8];
+    if (a->change == CHURN_CHANGE_OUTCOME_RECORDED)
+        e->amount = a->outcome_revenue;
     snprintf(detail, sizeof(detail), "%s%s%s", churn_alert_cause_name(a->cause), *extra ? ": " : "",
              extra);
     set_detail(e, detail);
-    return e;
-}
-
-static void
-add_alert(struct sink *s, const struct churn_alert *a)
-{
-    char text[128];
-    add_moment(s, a, a->created_ms, 0, "raised", "");
-    snprintf(text, sizeof(text), "%.64s%s%.60s", a->ack_actor, *a->ack_action ? " - " : "",
-             a->ack_action);
-    add_moment(s, a, a->ack_ms, 1, "acknowledged", text);
-    if (a->status == CHURN_STATUS_SNOOZED && a->change == CHURN_CHANGE_SNOOZED)
-        add_moment(s, a, a->updated_ms, 2, "snoozed", a->snooze_reason);
-    if (a->closed_ms > 0)
-        add_moment(s, a, a->closed_ms, 3, "closed", churn_alert_resolution_name(a->resolution));
-    struct churn_timeline_entry *e =
-        a->has_outcome
-            ? add_moment(s, a, a->outcome_observed_ms, 4, "outcome", churn_outcome_name(a->outcome))
-            : NULL;
-    if (e)
-        e->amount = a->outcome_revenue;
-    if (a->action_call.called_ms > 0)
-        add_moment(s, a, a->action_call.called_ms, 5, "action_called", a->action.webhook);
-    if (a->change == CHURN_CHANGE_UPDATED || a->change == CHURN_CHANGE_WOKEN) {
-        snprintf(text, sizeof(text), "%s, trigger %u", churn_alert_status_name(a->status),
-                 a->trigger_count);
-        add_moment(s, a, a->updated_ms, 6, "updated", text);
-    }
 }
 
 static int
@@ -205,7 +219,7 @@ churn_timeline_build(const struct churn_customer *rec, const struct churn_alert 
     add_record(&s, rec);
     for (size_t i = 0; i < n_alerts; i++)
         if (strcmp(alerts[i].customer_id, rec->id) == 0)
-            add_alert(&s, &alerts[i]);
+            add_revision(&s, &alerts[i]);
     qsort(s.out, s.n, sizeof(*s.out), newest_first);
     if (s.out == out)
         return s.n < cap ? s.n : cap;
@@ -215,35 +229,44 @@ churn_timeline_build(const struct churn_customer *rec, const struct churn_alert 
     return n;
 }
 
-/* ---- listing: the store's record and the alert engine's newest alerts ------------------- */
+/* ---- listing: the store's record and the customer's alert revisions ------------------- */
 
-struct alert_pick {
-    uint64_t hash;
+/* One walk of the customer's alert records: each decoded and added as it comes. */
+struct revision_walk {
+    struct sink *sink;
+    struct churn_alert scratch;
+    size_t undecodable;
 };
 
-static bool
-same_customer(const struct churn_alert_index_entry *e, void *user)
+static int
+take_revision(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
 {
-    return e->customer_hash == ((struct alert_pick *)user)->hash;
+    (void)customer_id;
+    struct revision_walk *w = user;
+    if (churn_alert_decode(data, len, &w->scratch) != CHURN_OK) {
+        w->undecodable++;
+        return 0;
+    }
+    w->scratch.sequence = seq;
+    add_revision(w->sink, &w->scratch);
+    return 0;
 }
 
-/* The latest revisions of @id's newest alerts into @out (room for CHURN_TIMELINE_ALERTS_MAX). */
-static size_t
-read_alerts(struct churn__alerts *al, const char *id, struct churn_alert *out)
+/* @rec's entries and its newest CHURN_TIMELINE_REVISIONS_MAX alert revisions, sorted. */
+static enum churn_err
+build_listed(struct churn_store *store, const struct churn_customer *rec, struct sink *s)
 {
-    if (!al)
-        return 0;
-    struct churn_alert_index_entry ents[CHURN_TIMELINE_ALERTS_MAX];
-    struct alert_pick pick = {churn_fnv1a64_str(id)};
-    size_t k =
-        churn_alert_index_select(churn__alerts_index(al), CHURN_ALERT_INDEX_NEWEST, same_customer,
-                                 &pick, CHURN_TIMELINE_ALERTS_MAX, ents, NULL, NULL);
-    size_t n = 0;
-    for (size_t i = 0; i < k; i++)
-        if (churn__alerts_read(al, ents[i].seq, &out[n]) == CHURN_OK &&
-            strcmp(out[n].customer_id, id) == 0) /* a hash of another customer is dropped */
-            n++;
-    return n;
+    add_record(s, rec);
+    struct revision_walk *w = churn_malloc(sizeof(*w));
+    if (!w)
+        return CHURN_ENOMEM;
+    w->sink = s;
+    w->undecodable = 0;
+    enum churn_err err = churn_store_foreach_customer_alert(
+        store, rec->id, 0, CHURN_TIMELINE_REVISIONS_MAX, take_revision, w);
+    churn_free(w);
+    qsort(s->out, s->n, sizeof(*s->out), newest_first);
+    return err;
 }
 
 /* The page of @all (@n, newest first) after cursor @before into @page. */
@@ -277,26 +300,26 @@ page_summary(const struct churn_customer *rec, struct churn_timeline_page *page)
 }
 
 enum churn_err
-churn_timeline_list(struct churn_store *store, struct churn__alerts *alerts,
-                    const char *customer_id, uint64_t before, size_t limit,
-                    struct churn_timeline_page *out, char *msg, size_t msglen)
+churn_timeline_list(struct churn_store *store, const char *customer_id, uint64_t before,
+                    size_t limit, struct churn_timeline_page *out, char *msg, size_t msglen)
 {
     if (limit < 1 || limit > CHURN_TIMELINE_LIMIT_MAX)
         return churn_fail(msg, msglen, CHURN_EINVAL, "limit: %zu is not from 1 to %d", limit,
                           CHURN_TIMELINE_LIMIT_MAX);
     struct churn_customer *rec = churn_malloc(sizeof(*rec));
-    struct churn_alert *al = churn_malloc(CHURN_TIMELINE_ALERTS_MAX * sizeof(*al));
-    size_t cap = CHURN_TIMELINE_ENTRIES_MAX(CHURN_TIMELINE_ALERTS_MAX);
+    size_t cap = CHURN_TIMELINE_ENTRIES_MAX(CHURN_TIMELINE_REVISIONS_MAX);
     struct churn_timeline_entry *all = churn_malloc(cap * sizeof(*all));
-    enum churn_err err = rec && al && all ? CHURN_OK : CHURN_ENOMEM;
+    enum churn_err err = rec && all ? CHURN_OK : CHURN_ENOMEM;
     if (!err && (err = churn_store_get_customer(store, customer_id, rec)) != CHURN_OK)
         churn_fail(msg, msglen, err, "customer_id: %s",
                    err == CHURN_ENOTFOUND ? "no such customer" : churn_strerror(err));
     struct churn_timeline_page page = {0};
-    if (!err) {
-        size_t n = churn_timeline_build(rec, al, read_alerts(alerts, customer_id, al), all, cap);
-        err = cut_page(all, n, before, limit, &page);
-    }
+    struct sink sink = {all, cap, 0};
+    if (!err && (err = build_listed(store, rec, &sink)) != CHURN_OK && err != CHURN_ENOMEM)
+        churn_fail(msg, msglen, err, "reading the alerts of %s: %s", customer_id,
+                   churn_strerror(err));
+    if (!err)
+        err = cut_page(all, sink.n, before, limit, &page);
     if (err == CHURN_ENOMEM)
         churn_fail(msg, msglen, err, "out of memory");
     if (!err) {
@@ -304,7 +327,6 @@ churn_timeline_list(struct churn_store *store, struct churn__alerts *alerts,
         *out = page;
     }
     churn_free(rec);
-    churn_free(al);
     churn_free(all);
     return err;
 }

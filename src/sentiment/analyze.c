@@ -68,18 +68,28 @@ match1_of(const struct tok_form *x, bool use_stem)
     return use_stem ? &x->w.stem_match : &x->w.surf;
 }
 
-/* Is @x the Korean softener 좀 ("please", "a bit"), which chat puts inside request phrases
- * (상담원 좀 연결해 주세요, 자동갱신 좀 꺼 주세요)? A phrase match steps over it. */
+/* Is @x a Korean word that chat puts inside a phrase without changing what the phrase says:
+ * the softener 좀 ("please", "a bit": 상담원 좀 연결해 주세요, 자동갱신 좀 꺼 주세요) or an
+ * adverb of repetition (계속, 자꾸, 또, 맨날, 매번: 말을 계속 끊어서, 상담원이 자꾸 말을
+ * 끊어요)? A phrase match steps over it. Degree adverbs (너무, 정말) are not stepped over: they
+ * boost the phrase's word and are kept as items of their own. */
 static inline bool
-is_softener(const struct tok_form *x)
+is_phrase_filler(const struct tok_form *x)
 {
-    return x->surf_len == 3 && memcmp(x->surf, "\xec\xa2\x80" /* 좀 */, 3) == 0;
+    static const char one[][4] = {"좀", "또"};
+    static const char two[][7] = {"계속", "자꾸", "맨날", "매번"};
+    if (x->surf_len == 3)
+        return memcmp(x->surf, one[0], 3) == 0 || memcmp(x->surf, one[1], 3) == 0;
+    for (size_t k = 0; x->surf_len == 6 && k < sizeof(two) / sizeof(two[0]); k++)
+        if (memcmp(x->surf, two[k], 6) == 0)
+            return true;
+    return false;
 }
 
 /* Continue a match in @t from form @i, whose one-word key starts a longer phrase, while a
  * phrase is still possible; returns the forms the longest entry spans (@best when none
- * longer), a 좀 inside it included. Out of line: most words start no phrase, and match_at()
- * stays small. */
+ * longer), a filler inside it (is_phrase_filler()) included. Out of line: most words start no
+ * phrase, and match_at() stays small. */
 static __attribute__((noinline)) size_t
 match_phrase(const struct churn_sentiment *s, const struct churn__lex_table *t,
              const struct tok_form *f, size_t nf, size_t i, bool use_stem, size_t best,
@@ -94,7 +104,7 @@ match_phrase(const struct churn_sentiment *s, const struct churn__lex_table *t,
         const struct tok_form *x = &f[i + j];
         if (x->clause != f[i].clause)
             break;
-        if (s->korean && is_softener(x) && i + j + 1 < nf)
+        if (s->korean && is_phrase_filler(x) && i + j + 1 < nf)
             continue;
         if (!match1_of(x, use_stem)->later)
             break;
@@ -127,7 +137,7 @@ match_at(const struct churn_sentiment *s, const struct churn__lex_table *t,
         *entry = m->entry;
     }
     if (!m->prefix || i + 1 >= nf ||
-        !(match1_of(&f[i + 1], use_stem)->later || (s->korean && is_softener(&f[i + 1]))))
+        !(match1_of(&f[i + 1], use_stem)->later || (s->korean && is_phrase_filler(&f[i + 1]))))
         return best;
     return match_phrase(s, t, f, nf, i, use_stem, best, entry);
 }
@@ -187,23 +197,64 @@ is_nt(const struct item *it, const struct tok_form *f)
            memcmp(x->surf + x->surf_len - 3, "n't", 3) == 0;
 }
 
+/* Is @x (a word between a term and a suffix negator) a noun that an adnominal clause heads,
+ * so that the negator denies the clause (좋은 게 아니에요, 탈퇴할 생각 없어요, 해결된 건
+ * 없어요, 한 적 없어요, 할 수 없어요)? A content noun is the negated verb's own subject or
+ * object instead (아직도 입금이 안 됐어요, 튕겨서 결제를 못 해요): the negator is not the
+ * term's. */
+static bool
+ko_head_noun(const struct tok_form *x)
+{
+    static const char one[][4] = {"것", "거", "게", "건", "걸", "수", "적"};
+    static const char two[][7] = {"생각", "마음", "계획", "정도", "필요", "이유"};
+    const char *w[2] = {x->surf, x->w.stem};
+    uint32_t n[2] = {x->surf_len, x->w.stem_len};
+    for (size_t v = 0; v < 2; v++) {
+        for (size_t k = 0; n[v] == 3 && k < sizeof(one) / sizeof(one[0]); k++)
+            if (memcmp(w[v], one[k], 3) == 0)
+                return true;
+        for (size_t k = 0; n[v] == 6 && k < sizeof(two) / sizeof(two[0]); k++)
+            if (memcmp(w[v], two[k], 6) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* The item after @i that a suffix negator in that place would negate @i from: the next
+ * item of @i's clause, stepping over booster and dampener adverbs (탈퇴할 생각 전혀 없어요,
+ * 문제가 정말 없어요) and, in Korean, over one ko_head_noun() without a lexicon entry (좋은 게
+ * 아니에요); a valenced word or another word in between ends the search. Returns n_items when
+ * there is none. */
+static size_t
+suffix_negator_at(const struct item *items, size_t n_items, const struct tok_form *f, size_t i)
+{
+    bool plain = false;
+    for (size_t j = i + 1; j < n_items && j <= i + 3 && items[j].clause == items[i].clause; j++) {
+        uint16_t jf = items[j].lex_flags;
+        if ((jf & CHURN__LEX_NEGATOR) && (jf & CHURN__LEX_SUFFIX))
+            return j;
+        if (!items[j].e && !plain && items[j].first == items[j].last &&
+            ko_head_noun(&f[items[j].first]))
+            plain = true;
+        else if (!(jf & (CHURN__LEX_BOOSTER | CHURN__LEX_DAMPENER)))
+            break;
+    }
+    return n_items;
+}
+
 /* A negator written after what it negates (Korean: 좋지 않아요, 문제 없어요, 해결하지
- * 못했어요): the item right after @i in its clause (or the one after a word without a
- * lexicon entry) multiplies @v by its value. */
+ * 못했어요): the suffix negator suffix_negator_at() finds after @i multiplies @v by its
+ * value. */
 static double
-suffix_negation(struct item *items, size_t n_items, size_t i, double v, bool intent)
+suffix_negation(struct item *items, size_t n_items, const struct tok_form *f, size_t i, double v,
+                bool intent)
 {
     struct item *it = &items[i];
-    size_t j = i + 1;
-    if (j < n_items && !items[j].e && j + 1 < n_items)
-        j++; /* one word without a lexicon entry between: 좋은 게 아니에요 */
+    size_t j = suffix_negator_at(items, n_items, f, i);
     if (j >= n_items)
         return v;
     const struct item *nx = &items[j];
-    uint16_t nf = nx->lex_flags;
-    if (nx->clause != it->clause || !(nf & CHURN__LEX_NEGATOR) || !(nf & CHURN__LEX_SUFFIX))
-        return v;
-    if (intent && (nf & CHURN__LEX_MODAL))
+    if (intent && (nx->lex_flags & CHURN__LEX_MODAL))
         return v; /* 해지를 못 하고 있어요: still intent */
     it->ev_flags ^= CHURN_EVIDENCE_F_NEGATED;
     return v * nx->e->modifier;
@@ -229,11 +280,105 @@ ko_past_mention(const struct item *items, size_t n_items, const struct tok_form 
     return memcmp(end, "한", 3) == 0 || memcmp(end, "된", 3) == 0 || memcmp(end, "던", 3) == 0;
 }
 
+/* Does the Korean word @x end in a syllable with the tail ㄹ, the future adnominal form of a
+ * predicate (신고할, 고소할, 갈)? */
+static bool
+ko_future_adnominal(const struct tok_form *x)
+{
+    if (x->kind != CHURN_TOK_WORD || x->surf_len < 3)
+        return false;
+    unsigned char lead = (unsigned char)x->surf[x->surf_len - 3];
+    if (lead < 0xea || lead > 0xed) /* the lead byte of U+AC00-D7A3 */
+        return false;
+    size_t adv;
+    uint32_t cp = churn__utf8_decode((const unsigned char *)x->surf + x->surf_len - 3, 3, &adv);
+    return adv == 3 && cp >= 0xac00 && cp <= 0xd7a3 && (cp - 0xac00) % 28 == 8;
+}
+
+/* Korean: is the hard trigger @i something the customer says they will not go as far as: in
+ * the future adnominal form before a noun of extent or intention (정도, 생각, 마음, 계획) that
+ * a suffix negator denies (신고할 정도는 아니에요, 고소할 생각은 없어요)? Any other negated
+ * hard trigger still reaches a human (사기 아니에요?, 신고 안 할 수가 없네요). */
+static bool
+ko_denied_extent(const struct item *items, size_t n_items, const struct tok_form *f, size_t i)
+{
+    static const char nouns[][8] = {"정도", "생각", "마음", "계획"};
+    const struct tok_form *last = &f[items[i].last];
+    if (i + 2 < n_items && !items[i + 1].e && last->surf_len > 3 &&
+        ko_future_adnominal(&f[items[i + 1].first]) && f[items[i + 1].first].surf_len == 3)
+        last = &f[items[++i].first]; /* a noun with its light verb apart: 법적 조치 할 생각 */
+    if (i + 2 >= n_items || !ko_future_adnominal(last))
+        return false;
+    const struct item *nx = &items[i + 1];
+    const struct tok_form *x = &f[nx->first];
+    size_t j = suffix_negator_at(items, n_items, f, i);
+    if (nx->first != nx->last || j >= n_items || (items[j].lex_flags & CHURN__LEX_MODAL))
+        return false;
+    for (size_t k = 0; k < sizeof(nouns) / sizeof(nouns[0]); k++)
+        if (x->w.stem_len == 6 && memcmp(x->w.stem, nouns[k], 6) == 0)
+            return true;
+    return false;
+}
+
+/* Does the Korean word @x end in a request (해주세요, 주세요, 줘요, 주십시오, 부탁드려요)? */
+static bool
+ko_request_word(const struct tok_form *x)
+{
+    static const struct {
+        char text[20];
+        uint8_t len;
+    } ends[] = {{"주세요", 9},    {"줘요", 6},        {"주십시오", 12},    {"줘", 3},
+                {"부탁해요", 12}, {"부탁드려요", 15}, {"부탁드립니다", 18}};
+    if (x->kind != CHURN_TOK_WORD)
+        return false;
+    for (size_t k = 0; k < sizeof(ends) / sizeof(ends[0]); k++) {
+        size_t n = ends[k].len;
+        if (x->surf_len >= n && memcmp(x->surf + x->surf_len - 3, ends[k].text + n - 3, 3) == 0 &&
+            memcmp(x->surf + x->surf_len - n, ends[k].text, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Korean: is the positive term @i what the customer asks for rather than praises: a request
+ * on its own word or one of the next two in its clause (빨리 처리해 주세요, 친절하게 답변
+ * 부탁드려요)? A wish is no praise; thanks for what was done (빨리 처리해 주셔서 감사해요) are. */
+static bool
+ko_requested(const struct item *items, size_t n_items, const struct tok_form *f, size_t i)
+{
+    const struct item *it = &items[i];
+    size_t end = items[n_items - 1].last; /* the items cover every form, in order */
+    for (size_t k = it->last; k <= it->last + 2 && k <= end && f[k].clause == it->clause; k++)
+        if (ko_request_word(&f[k]))
+            return true;
+    return false;
+}
+
+/* One analysis in progress: the tokens, their forms and the matched items, all in the
+ * caller's arena. */
+struct analysis {
+    const struct churn_sentiment *s;
+    struct churn_sentiment_tokens toks;
+    struct tok_form *f;
+    size_t nf;
+    struct item *items;
+    size_t ni;
+    uint32_t *scored; /* indexes of the valenced or flagged items, in text order */
+    size_t ns;
+    size_t bangs, qmarks; /* punctuation emphasis */
+    bool cap_diff;        /* some but not all words are in caps */
+    bool pivot;           /* some item ends in a contrastive ending */
+    uint16_t seen;        /* the lexicon flags of all items, or'ed: which rules have work */
+};
+
 /* The VADER rules for item @i (of the forms @f), returning its adjusted valence. */
 static double
-apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t i, bool cap_diff,
-            bool korean)
+apply_rules(struct analysis *a, size_t i)
 {
+    struct item *items = a->items;
+    size_t n_items = a->ni;
+    const struct tok_form *f = a->f;
+    bool cap_diff = a->cap_diff, korean = a->s->korean;
     struct item *it = &items[i];
     const struct churn__lex_entry *e = it->e;
     double v = e->valence;
@@ -287,7 +432,10 @@ apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t
             continue; /* a valenced word shields nothing but is not a modifier (VADER) */
         }
     }
-    v = suffix_negation(items, n_items, i, v, intent);
+    if (a->seen & CHURN__LEX_SUFFIX)
+        v = suffix_negation(items, n_items, f, i, v, intent);
+    if (korean && v > 0 && !intent && ko_requested(items, n_items, f, i))
+        v = 0.0; /* 빨리 처리해 주세요: a wish, no praise */
     if (intent && korean && !(e->flags & CHURN__LEX_HARD) &&
         ko_past_mention(items, n_items, f, i)) {
         it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
@@ -304,26 +452,14 @@ apply_rules(struct item *items, size_t n_items, const struct tok_form *f, size_t
         if (e->flags & CHURN__LEX_HUMAN)
             it->ev_flags |= CHURN_EVIDENCE_F_HUMAN_REQUEST;
     }
-    if (e->flags & CHURN__LEX_HARD)
-        it->ev_flags |= CHURN_EVIDENCE_F_HARD_TRIGGER; /* never suppressed: a human looks */
+    if ((e->flags & CHURN__LEX_HARD) && korean && ko_denied_extent(items, n_items, f, i)) {
+        it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
+        v = 0.0; /* 신고할 정도는 아니에요: not going that far */
+    } else if (e->flags & CHURN__LEX_HARD) {
+        it->ev_flags |= CHURN_EVIDENCE_F_HARD_TRIGGER; /* else never suppressed: a human looks */
+    }
     return v;
 }
-
-/* One analysis in progress: the tokens, their forms and the matched items, all in the
- * caller's arena. */
-struct analysis {
-    const struct churn_sentiment *s;
-    struct churn_sentiment_tokens toks;
-    struct tok_form *f;
-    size_t nf;
-    struct item *items;
-    size_t ni;
-    uint32_t *scored; /* indexes of the valenced or flagged items, in text order */
-    size_t ns;
-    size_t bangs, qmarks; /* punctuation emphasis */
-    bool cap_diff;        /* some but not all words are in caps */
-    bool contrast;        /* some item is a contrast word */
-};
 
 /* Copy a stem form out of the thread's memo (a later word of the text may evict it). */
 static const char *
@@ -407,7 +543,8 @@ add_item(struct analysis *a, size_t i, size_t m, int32_t entry, bool stem)
     const struct tok_form *lx = &a->f[i + m - 1];
     it->pivot = a->s->korean && lx->kind == CHURN_TOK_WORD &&
                 churn__ko_contrast_ending(lx->surf, lx->surf_len);
-    a->contrast |= (it->lex_flags & CHURN__LEX_CONTRAST) != 0 || it->pivot;
+    a->seen |= it->lex_flags;
+    a->pivot |= it->pivot;
     if (is_scored(it))
         a->scored[a->ns++] = (uint32_t)a->ni;
     a->ni++;
@@ -481,10 +618,42 @@ score_items(struct analysis *a)
     size_t n_ev = 0;
     for (size_t k = 0; k < a->ns; k++) {
         struct item *it = &a->items[a->scored[k]];
-        it->v = apply_rules(a->items, a->ni, a->f, a->scored[k], a->cap_diff, a->s->korean);
+        it->v = apply_rules(a, a->scored[k]);
         n_ev += is_evidence(it);
     }
     return n_ev;
+}
+
+/* Is the scored item @k followed in its sentence by a stay term that is not negated? */
+static bool
+stays_after(const struct analysis *a, size_t k)
+{
+    const struct item *it = &a->items[a->scored[k]];
+    for (size_t m = k + 1; m < a->ns; m++) {
+        const struct item *st = &a->items[a->scored[m]];
+        if (st->sentence != it->sentence)
+            return false;
+        if ((st->lex_flags & CHURN__LEX_STAY) && !(st->ev_flags & CHURN_EVIDENCE_F_NEGATED))
+            return true;
+    }
+    return false;
+}
+
+/* 3b. A change of mind: churn intent followed in its sentence by a stay term that is not
+ * negated (해지하려고 했는데 그냥 계속 쓰기로 했어요: the customer stays) intends nothing;
+ * staying before the intent (계속 쓰려고 했는데 이제 탈퇴할게요) changes nothing, nor does it
+ * touch a request for a human or a hard trigger. */
+static void
+apply_stay(struct analysis *a)
+{
+    for (size_t k = 0; (a->seen & CHURN__LEX_STAY) && k < a->ns; k++) {
+        struct item *it = &a->items[a->scored[k]];
+        if (!(it->ev_flags & CHURN_EVIDENCE_F_CHURN_INTENT) || !stays_after(a, k))
+            continue;
+        it->ev_flags &= (uint16_t) ~(CHURN_EVIDENCE_F_CHURN_INTENT | CHURN_EVIDENCE_F_HEDGED);
+        it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
+        it->v = 0.0; /* as a negated intent: not leaving is no praise */
+    }
 }
 
 /* 4. Contrast: the first contrast word of a sentence shifts weight after it. */
@@ -492,7 +661,8 @@ static void
 apply_contrast(struct analysis *a)
 {
     struct item *items = a->items;
-    for (size_t i = 0; a->contrast && i < a->ni; i++) {
+    bool contrast = (a->seen & CHURN__LEX_CONTRAST) || a->pivot;
+    for (size_t i = 0; contrast && i < a->ni; i++) {
         const struct churn__lex_entry *e = items[i].e;
         if (!(items[i].lex_flags & CHURN__LEX_CONTRAST) && !items[i].pivot)
             continue;
@@ -683,6 +853,7 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
     collect_forms(&a, th, stems);
     match_items(&a);
     size_t n_ev = score_items(&a);
+    apply_stay(&a);
     apply_contrast(&a);
 
     struct churn_sentiment_evidence *ev = NULL;

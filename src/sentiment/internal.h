@@ -30,6 +30,7 @@
 #define CHURN__LEX_IDIOM    0x0400 /* documentation only: a fixed-valence idiom */
 #define CHURN__LEX_SUFFIX   0x0800 /* negator after what it negates (Korean 않다, 없다) */
 #define CHURN__LEX_HEDGED   0x1000 /* churn intent said tentatively: lower confidence */
+#define CHURN__LEX_STAY     0x2000 /* staying on (keep using): a churn intent before it is dropped */
 
 #define CHURN__LEX_MODIFIER                                                                        \
     (CHURN__LEX_NEGATOR | CHURN__LEX_BOOSTER | CHURN__LEX_DAMPENER | CHURN__LEX_CONTRAST)
@@ -96,6 +97,19 @@ struct churn_sentiment {
 /* UTF-8 (tokenize.c). */
 uint32_t churn__utf8_decode(const unsigned char *s, size_t len, size_t *adv); /* valid input */
 size_t churn__utf8_encode(uint32_t cp, char *out);                            /* 1 to 4 bytes */
+
+/* Eight bytes at a time (scan.c, tokenize.c). */
+#define CHURN__BYTES(c) (0x0101010101010101ull * (uint64_t)(c))
+
+/* Bit 7 of each byte of @x that is an ASCII letter (any byte order). */
+static inline uint64_t
+churn__letter_bytes(uint64_t x)
+{
+    uint64_t y = (x & CHURN__BYTES(0x7f)) | CHURN__BYTES(0x20); /* folded; no carry */
+    uint64_t ge_a = y + CHURN__BYTES(0x80 - 'a');               /* bit 7: y >= 'a' */
+    uint64_t gt_z = y + CHURN__BYTES(0x80 - 'z' - 1);           /* bit 7: y > 'z' */
+    return ge_a & ~gt_z & ~x & CHURN__BYTES(0x80);              /* ~x: bytes below 0x80 only */
+}
 
 /* Hashing of keys built from words joined by one space. A key's hash is built word by word:
  * churn__hash_word() of its first word, then churn__hash_join() with the hash of each next

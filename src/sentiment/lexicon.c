@@ -22,6 +22,22 @@
 
 #define POOL_CAP (64u * 1024 * 1024)
 
+/* Are the @n bytes at @a and @b the same? Words are short: two overlapping 4-byte loads
+ * compare one of 4 to 8 bytes, no call to memcmp. */
+static inline bool
+same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n >= 4 && n <= 8)
+        return churn__load_bytes(a, 4) == churn__load_bytes(b, 4) &&
+               churn__load_bytes(a + n - 4, 4) == churn__load_bytes(b + n - 4, 4);
+    if (n > 8)
+        return memcmp(a, b, n) == 0;
+    for (size_t k = 0; k < n; k++)
+        if (a[k] != b[k])
+            return false;
+    return true;
+}
+
 /* Does the pool key equal the forms joined by single spaces? */
 static bool
 key_equals(const char *key, size_t key_len, const char *const *forms, const uint32_t *lens,
@@ -36,9 +52,8 @@ key_equals(const char *key, size_t key_len, const char *const *forms, const uint
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && key[off++] != ' ')
             return false;
-        for (uint32_t k = 0; k < lens[i]; k++) /* short strings: no call to memcmp */
-            if (key[off + k] != forms[i][k])
-                return false;
+        if (!same_bytes(key + off, forms[i], lens[i]))
+            return false;
         off += lens[i];
     }
     return true;
@@ -176,6 +191,7 @@ static const struct {
     {"human", CHURN__LEX_HUMAN},       {"hard", CHURN__LEX_HARD},
     {"nostem", CHURN__LEX_NOSTEM},     {"idiom", CHURN__LEX_IDIOM},
     {"suffix", CHURN__LEX_SUFFIX},     {"hedged", CHURN__LEX_HEDGED},
+    {"stay", CHURN__LEX_STAY},
 };
 
 static bool
@@ -203,7 +219,7 @@ parse_flags(struct loader *ld, const char *name, size_t line, const char *p, siz
         if (!ok) {
             churn_errf(ld->errbuf, ld->errlen,
                        "%s:%zu: unknown flag '%.*s' (known: negator, modal, booster, dampener, "
-                       "contrast, churn, human, hard, nostem, idiom, suffix, hedged)",
+                       "contrast, churn, human, hard, nostem, idiom, suffix, hedged, stay)",
                        name, line, (int)(b - a > 40 ? 40 : b - a), p + a);
             return false;
         }
@@ -222,6 +238,11 @@ parse_flags(struct loader *ld, const char *name, size_t line, const char *p, siz
     }
     if ((*flags & CHURN__LEX_SUFFIX) && !(*flags & CHURN__LEX_NEGATOR)) {
         churn_errf(ld->errbuf, ld->errlen, "%s:%zu: flag 'suffix' needs 'negator'", name, line);
+        return false;
+    }
+    if ((*flags & CHURN__LEX_STAY) && (*flags & (CHURN__LEX_INTENT | CHURN__LEX_MODIFIER))) {
+        churn_errf(ld->errbuf, ld->errlen,
+                   "%s:%zu: flag 'stay' goes with no intent or modifier flag", name, line);
         return false;
     }
     if ((*flags & CHURN__LEX_HEDGED) && !(*flags & CHURN__LEX_CHURN)) {
@@ -746,10 +767,12 @@ churn__sentiment_pick(const struct churn_sentiment *s, const struct churn__text_
 {
     if (!s->n_peers)
         return s;
-    const char *code = churn__detect_counts(info);
-    for (size_t i = 0; i < s->n_peers; i++)
-        if (strcmp(code, s->peers[i]->language) == 0)
+    const char *code = churn__detect_counts(info); /* two letters */
+    for (size_t i = 0; i < s->n_peers; i++) {
+        const char *l = s->peers[i]->language;
+        if (l[0] == code[0] && l[1] == code[1] && l[2] == '\0')
             return s->peers[i];
+    }
     return s->peers[0];
 }
 

@@ -5,7 +5,8 @@
  * that NFKC rewrites (decomposed Hangul, half/full-width forms: normalize.c) and letters of
  * Han or Kana (the only words ICU's word breaks are asked about: segment.c). Before it, the
  * analyzer read a Korean text four times (validate, detect, normalization check, ICU check);
- * Hangul syllables, the bulk of Korean chat, take a fast path of a few compares.
+ * Hangul syllables, the bulk of Korean chat, take a fast path of a few compares, and ASCII
+ * is read eight bytes at a time.
  */
 #include "internal.h"
 
@@ -60,6 +61,12 @@ churn__text_scan(const char *text, size_t len, struct churn__text_info *out)
     while (i < len) {
         unsigned char c = s[i];
         if (c < 0x80) {
+            uint64_t x;
+            if (i + 8 <= len && !((x = churn__load_bytes(text + i, 8)) & CHURN__BYTES(0x80))) {
+                r.latin += (size_t)__builtin_popcountll(churn__letter_bytes(x)); /* 8 ASCII */
+                i += 8;
+                continue;
+            }
             r.latin += (unsigned)((c | 0x20) - 'a') < 26u;
             i++;
             continue;

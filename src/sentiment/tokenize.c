@@ -372,7 +372,7 @@ match_emoticon(const struct tokenizer *t, size_t i, size_t *base_len)
 
 /* ---- the common word, ASCII letters, eight bytes at a time ---- */
 
-#define BYTES(c) (0x0101010101010101ull * (uint64_t)(c))
+#define BYTES(c) CHURN__BYTES(c)
 
 /* A run of ASCII letters being folded into a word: the case seen and the last two letters. */
 struct letters {
@@ -383,16 +383,6 @@ struct letters {
 };
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* Bit 7 of each byte of @x that is an ASCII letter. */
-static inline uint64_t
-letter_bytes(uint64_t x)
-{
-    uint64_t y = (x & BYTES(0x7f)) | BYTES(0x20); /* folded; no byte can carry into the next */
-    uint64_t ge_a = y + BYTES(0x80 - 'a');        /* bit 7: y >= 'a' */
-    uint64_t gt_z = y + BYTES(0x80 - 'z' - 1);    /* bit 7: y > 'z' */
-    return ge_a & ~gt_z & ~x & BYTES(0x80);       /* ~x: only bytes below 0x80 */
-}
-
 /* Does a byte among the first @n - 2 of @y start three equal bytes? */
 static inline bool
 has_triple(uint64_t y, size_t n)
@@ -411,7 +401,7 @@ fold8(const unsigned char *s, char *out, struct letters *r)
 {
     uint64_t x;
     memcpy(&x, s, 8);
-    uint64_t lm = letter_bytes(x);
+    uint64_t lm = churn__letter_bytes(x);
     size_t n = lm == BYTES(0x80) ? 8 : (size_t)__builtin_ctzll(~lm & BYTES(0x80)) / 8;
     if (n == 0)
         return 0;

@@ -16,6 +16,7 @@
 #include "churn/hash.h"
 #include "churn/score.h"
 #include "churn/score_index.h"
+#include "churn/service_metrics.h"
 #include "service_internal.h"
 
 #define PAGE_SIZE_DEFAULT 50
@@ -157,7 +158,27 @@ rescore_changed(struct churn_services *svc, struct churn_score *scratch)
     return !more;
 }
 
-/* The scores of the page's customers, for the response (an erased one is left out). */
+/* During a rebuild, @it's place in the index comes from a model no longer serving: the stored
+ * score it was listed by, marked previous_model, into *@out (NULL: none stored, or not that
+ * score; the caller computes a current one). The tiers are the index's (cuts may be newer). */
+static void
+previous_score(struct churn_services *svc, const struct churn_served *m,
+               const struct churn_score_index_item *it, struct churn_score *scratch,
+               struct churn_arena *a, Churn__V1__Score **out)
+{
+    *out = NULL;
+    if (it->generation == m->generation ||
+        churn_scorer_previous(svc->scoring, m, it->customer_id, scratch) != CHURN_OK ||
+        scratch->priority != it->priority || scratch->probability != it->probability)
+        return;
+    scratch->risk_tier = it->risk_tier;
+    scratch->value_tier = it->value_tier;
+    if ((*out = churn__score_to_proto(scratch, a)))
+        churn_service_metrics_score(svc->metrics, scratch->probability, (int)scratch->risk_tier);
+}
+
+/* The scores of the page's customers, for the response (an erased one is left out); a
+ * customer still listed by a previous model's score gets that score, marked. */
 static enum churn_err
 page_scores(struct churn_services *svc, struct churn_served *m,
             const struct churn_score_index_item *items, size_t n, size_t k,
@@ -169,6 +190,11 @@ page_scores(struct churn_services *svc, struct churn_served *m,
         return CHURN_ETOOBIG;
     for (size_t i = 0; i < n; i++) {
         char err[300];
+        previous_score(svc, m, &items[i], scratch, a, &resp->scores[resp->n_scores]);
+        if (resp->scores[resp->n_scores]) {
+            resp->n_scores++;
+            continue;
+        }
         enum churn_err e =
             churn__score_for_response(svc, m, items[i].customer_id, k, scratch, a,
                                       &resp->scores[resp->n_scores], err, sizeof(err));

@@ -384,29 +384,38 @@ turn_error(struct churn_rpc *rpc, const Churn__V1__AnalyzeChatRequest *req, enum
 }
 
 /* The turn's chat signal for the customer's record: built before the turn is scored (the
- * score sees it applied), submitted once the answer is queued (asynchronous, best effort). */
+ * score sees it applied), committed with the turn's conversation state by the saver (one
+ * transaction for a group of turns), with the score, which is stored beside the record. */
 struct chat_signal {
+    struct churn__chat_signal w; /* first: the saver's view */
     struct churn_services *svc;
-    struct churn_event ev;
-    struct churn_event_result result;
     char event_id[CHURN_ID_MAX + 24];
     char customer_id[CHURN_ID_MAX + 1];
-    bool scored; /* @score is the customer's score with the signal applied */
-    struct churn_score score;
+    struct churn_score score; /* the customer's score with the signal applied (w.score) */
 };
 
+/* The end of a signal's commit (churn__chat_signal.done): frees it. */
 static void
-chat_signal_done(void *user, enum churn_err err, const struct churn_event_result *r, size_t n)
+chat_signal_done(struct churn__chat_signal *w, enum churn_err err)
 {
-    struct chat_signal *sig = user;
+    struct chat_signal *sig = (struct chat_signal *)w;
     /* the turn changed the customer's chat features: rescore (tier and jump alerts) with the
      * score the turn already computed from the record as the signal left it */
-    if (err == CHURN_OK && n == 1 && r[0].status == CHURN_EVENT_ACCEPTED) {
+    if (err == CHURN_OK && w->result.status == CHURN_EVENT_ACCEPTED) {
         const char *id = sig->customer_id;
-        if (!sig->scored || !churn__alerts_rescore_scored(sig->svc->alerts, &sig->score))
+        if (!w->score || !churn__alerts_rescore_scored(sig->svc->alerts, w->score))
             churn__alerts_rescore(sig->svc->alerts, &id, 1);
     }
     churn_free(sig);
+}
+
+/* The ingestion writer's completion of a signal sent without a saver (no store to group in). */
+static void
+chat_signal_written(void *user, enum churn_err err, const struct churn_event_result *r, size_t n)
+{
+    (void)r;
+    struct chat_signal *sig = user;
+    chat_signal_done(&sig->w, err == CHURN_OK && n == 1 ? CHURN_OK : CHURN_EIO);
 }
 
 /* The chat signal of turn @seq of @c at @at_ms (NULL: no writer, or out of memory). */
@@ -423,21 +432,23 @@ chat_signal_new(struct churn_services *svc, const struct conversation *c, uint64
              (unsigned long long)seq);
     snprintf(sig->customer_id, sizeof(sig->customer_id), "%s", c->customer_id);
     sig->svc = svc;
-    sig->ev.kind = CHURN_EVENT_CHAT;
-    sig->ev.event_id = sig->event_id;
-    sig->ev.customer_id = sig->customer_id;
-    sig->ev.occurred_at_ms = at_ms;
-    sig->ev.chat.dissatisfaction = dissatisfaction;
-    sig->ev.chat.escalated = escalated;
-    sig->ev.chat.churn_intent = intent;
+    sig->w.done = chat_signal_done;
+    sig->w.event.kind = CHURN_EVENT_CHAT;
+    sig->w.event.event_id = sig->event_id;
+    sig->w.event.customer_id = sig->customer_id;
+    sig->w.event.occurred_at_ms = at_ms;
+    sig->w.event.chat.dissatisfaction = dissatisfaction;
+    sig->w.event.chat.escalated = escalated;
+    sig->w.event.chat.churn_intent = intent;
     return sig;
 }
 
+/* Without a saver (no store to group in), the signal goes through the ingestion writer. */
 static void
 chat_signal_submit(struct churn_services *svc, struct chat_signal *sig)
 {
-    if (churn_store_writer_submit(svc->writer, &sig->ev, 1, &sig->result, chat_signal_done, sig) !=
-        CHURN_OK)
+    if (churn_store_writer_submit(svc->writer, &sig->w.event, 1, &sig->w.result,
+                                  chat_signal_written, sig) != CHURN_OK)
         churn_free(sig);
 }
 
@@ -495,8 +506,10 @@ turn_score(struct churn_services *svc, struct conversation *c, const char *custo
     enum churn_err e = CHURN_ETOOBIG;
     snprintf(msg, msglen, "response too large");
     if (ds && sig)
-        e = churn_scorer_score_after(svc->scoring, customer_id, &sig->ev, &req, ds, msg, msglen);
-    if (ds && (!sig || e == CHURN_EINVAL)) { /* no signal, or one the store will refuse */
+        e = churn_scorer_score_after(svc->scoring, customer_id, &sig->w.event, &req, ds, msg,
+                                     msglen);
+    bool previewed = ds && sig && e == CHURN_OK; /* stored with the signal's commit */
+    if (ds && (!sig || e == CHURN_EINVAL)) {     /* no signal, or one the store will refuse */
         if (!c->score_memo && svc->chat_score_reuse_ms > 0) {
             c->score_memo = churn_calloc(1, sizeof(*c->score_memo)); /* NULL: score anyway */
             if (c->score_memo)
@@ -523,9 +536,11 @@ turn_score(struct churn_services *svc, struct conversation *c, const char *custo
         return NULL;
     }
     resp->score_result_case = CHURN__V1__ANALYZE_CHAT_RESPONSE__SCORE_RESULT_SCORE;
-    if (sig && sig->ev.customer_id) {
+    if (sig) {
         sig->score = *ds;
-        sig->scored = true;
+        if (!previewed)
+            sig->score.base_digest = 0; /* not a score of the record the signal leaves */
+        sig->w.score = &sig->score;
     }
     return ds;
 }
@@ -560,15 +575,16 @@ turn_action(struct churn_services *svc, const char *customer_id, const struct ch
 
 /*
  * Queue the answer of an accepted turn behind the durable commit of what it reports: the
- * conversation's new state (@next) through the saver, and for an escalation first its alert.
- * CHURN_EAGAIN: the state could not be queued, the turn was answered with the error and
- * changes nothing.
+ * conversation's new state (@next) through the saver, with the turn's signal *@sigp (NULL:
+ * none; set to NULL once the saver or the escalation's job owns it), and for an escalation
+ * first its alert. CHURN_EAGAIN: the state could not be queued, the turn was answered with
+ * the error and changes nothing.
  */
 static enum churn_err
 queue_durable_answer(struct churn_rpc *rpc, const struct conversation *c,
                      const Churn__V1__AnalyzeChatRequest *req, const ProtobufCMessage *resp,
                      const struct turn_outcome *next, const struct churn_chat_decision *d,
-                     const struct churn_score *score)
+                     const struct churn_score *score, struct chat_signal **sigp)
 {
     struct churn_services *svc = churn_rpc_service(rpc);
     struct chat_stream *cs = *churn_rpc_state(rpc);
@@ -593,13 +609,19 @@ queue_durable_answer(struct churn_rpc *rpc, const struct conversation *c,
             .state = rec,
             .state_len = len,
             .score = score,
+            .signal = svc->chat_saver && *sigp ? &(*sigp)->w : NULL,
         };
+        if (esc.signal)
+            *sigp = NULL; /* the job's now */
         return churn__chat_outbox_escalation(cs->ob, resp, req->turn_sequence, &esc);
     }
     uint64_t ticket = 0;
     if (svc->chat_saver) {
         /* written by the saver's group commit, never with an fsync on this worker thread */
-        ticket = churn__chat_saver_put(svc->chat_saver, c->customer_id, c->id, rec, len);
+        ticket = churn__chat_saver_put_turn(svc->chat_saver, c->customer_id, c->id, rec, len,
+                                            *sigp ? &(*sigp)->w : NULL);
+        if (ticket)
+            *sigp = NULL; /* the saver's now */
         if (!ticket) {
             enum churn_err e = turn_error(rpc, req, CHURN_EUNAVAIL, "",
                                           "the conversation state queue is full: resend the "
@@ -806,7 +828,8 @@ chat_turn(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     }
     resp.escalation = &esc;
 
-    e = queue_durable_answer(rpc, c, req, &resp.base, &next, &d, ds);
+    bool signalled = sig != NULL;
+    e = queue_durable_answer(rpc, c, req, &resp.base, &next, &d, ds, &sig);
     if (e) {
         churn_free(sig);
         return e == CHURN_EAGAIN ? CHURN_OK : e; /* EAGAIN: refused, answered with the error */
@@ -814,8 +837,9 @@ chat_turn(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     c->state = next.state;
     c->last_sequence = next.sequence;
     c->seen = next.seen;
-    if (sig) {
+    if (sig) /* no saver: not grouped */
         chat_signal_submit(svc, sig);
+    if (signalled) {
         bool new_day = !c->signalled || churn_day_of_ms(now) != c->signalled_day;
         if (new_day || c->state.dissatisfaction > c->signalled_dissatisfaction)
             c->signalled_dissatisfaction = c->state.dissatisfaction;

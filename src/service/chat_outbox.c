@@ -3,12 +3,12 @@
  * reports is durable. A turn's answer waits for the chat saver's commit that carries the
  * conversation state it produced (its ticket); an escalating turn's answer first waits for
  * the alert engine to commit its alert (then its Escalation.alert_sequence is set), and only
- * then is its conversation state queued, so a state on disk never runs ahead of the alert of
- * a turn it includes. Answers that need nothing (refused turns, replays) still wait for the
- * ones before them. The stream stops reading while an escalation is being committed (so no
- * later turn of it changes state meanwhile) and while too many answers wait, so a client
- * that reads nothing cannot grow the queue. The outbox is shared with the saver's and the
- * engine's threads and freed with its last reference.
+ * then is its conversation state queued (with the turn's chat signal, committed together), so
+ * a state on disk never runs ahead of the alert of a turn it includes. Answers that need nothing
+ * (refused turns, replays) still wait for the ones before them. The stream stops reading while an
+ * escalation is being committed (so no later turn of it changes state meanwhile) and while too many
+ * answers wait, so a client that reads nothing cannot grow the queue. The outbox is shared with the
+ * saver's and the engine's threads and freed with its last reference.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +29,7 @@ struct pending_state {
     char conversation_id[CHURN_ID_MAX + 1];
     size_t len;
     unsigned char data[STATE_MAX];
+    struct churn__chat_signal *signal; /* committed with the state (NULL: none) */
 };
 
 struct answer {
@@ -111,7 +112,7 @@ fail_batch_locked(struct churn__chat_outbox *ob, uint64_t batch)
     for (struct answer *a = ob->head; a; a = a->next)
         if (a->ticket == batch && !a->failed) {
             a->failed = CHURN_EIO;
-            a->failed_what = "the conversation state";
+            a->failed_what = "the turn (its conversation state and chat signal)";
         }
 }
 
@@ -233,7 +234,7 @@ append_locked(struct churn__chat_outbox *ob, struct answer *a)
     a->ob = ob;
     if (a->ticket && a->ticket == ob->failed_batch) { /* told before it was here */
         a->failed = CHURN_EIO;
-        a->failed_what = "the conversation state";
+        a->failed_what = "the turn (its conversation state and chat signal)";
     }
     if (ob->tail)
         ob->tail->next = a;
@@ -270,22 +271,28 @@ alert_done(void *ctx, enum churn_err err, uint64_t alert_sequence)
     struct answer *a = ctx;
     struct churn__chat_outbox *ob = a->ob;
     uint64_t ticket = 0;
+    struct churn__chat_signal *sig = a->state->signal;
+    a->state->signal = NULL;
     if (!err && ob->saver) {
-        ticket = churn__chat_saver_put(ob->saver, a->state->customer_id, a->state->conversation_id,
-                                       a->state->data, a->state->len);
+        ticket =
+            churn__chat_saver_put_turn(ob->saver, a->state->customer_id, a->state->conversation_id,
+                                       a->state->data, a->state->len, sig);
         if (!ticket)
             err = CHURN_EAGAIN;
     }
+    if (sig && !ticket)
+        sig->done(sig, err ? err : CHURN_EAGAIN); /* not committed */
     pthread_mutex_lock(&ob->mu);
     a->alert_wait = false;
     a->alert_sequence = alert_sequence;
     a->ticket = ticket;
     if (err && !a->failed) {
         a->failed = err;
-        a->failed_what = ticket ? "the conversation state" : "the escalation's alert";
+        a->failed_what =
+            ticket ? "the turn (its conversation state and chat signal)" : "the escalation's alert";
     } else if (ticket && ticket == ob->failed_batch) {
         a->failed = CHURN_EIO;
-        a->failed_what = "the conversation state";
+        a->failed_what = "the turn (its conversation state and chat signal)";
     }
     ob->escalations--;
     release_locked(ob);
@@ -305,6 +312,8 @@ churn__chat_outbox_escalation(struct churn__chat_outbox *ob, const ProtobufCMess
         churn_free(a);
         churn_free(st);
         churn_free(packed);
+        if (esc->signal)
+            esc->signal->done(esc->signal, CHURN_ENOMEM);
         return CHURN_ENOMEM;
     }
     a->packed_len = protobuf_c_message_pack(resp, packed);
@@ -313,6 +322,7 @@ churn__chat_outbox_escalation(struct churn__chat_outbox *ob, const ProtobufCMess
     snprintf(st->conversation_id, sizeof(st->conversation_id), "%s", esc->conversation_id);
     memcpy(st->data, esc->state, esc->state_len);
     st->len = esc->state_len;
+    st->signal = esc->signal;
     a->state = st;
     a->turn_sequence = turn_sequence;
     a->alert_wait = true;

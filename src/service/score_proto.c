@@ -61,6 +61,7 @@ churn__score_to_proto(const struct churn_score *s, struct churn_arena *a)
     p->priority = s->priority;
     p->scored_at_ms = s->scored_at_ms;
     p->horizon_ms = s->horizon_ms;
+    p->previous_model = s->previous_model;
     p->freshness = churn__freshness_to_proto(&s->freshness, s->scored_at_ms, a);
     if (!p->freshness)
         return NULL;

@@ -173,7 +173,8 @@ void churn__alert_service_fini(void);
 struct churn__chat_outbox;
 
 /* struct churn__chat_escalation - an escalating turn: its alert job and the conversation
- * state to save once the alert is durable. Borrowed for the call. */
+ * state (and chat signal) to save once the alert is durable. Borrowed for the call, but for
+ * @signal. */
 struct churn__chat_escalation {
     struct churn__alerts *alerts;
     const char *customer_id, *conversation_id;
@@ -183,6 +184,9 @@ struct churn__chat_escalation {
     const void *state;               /* the conversation record after the turn */
     const struct churn_score *score; /* the turn's score (NULL: none) */
     size_t state_len;
+    /* the turn's chat signal, committed with the state (NULL: none); the outbox owns it from
+     * the call on (told with its done when it cannot be committed) */
+    struct churn__chat_signal *signal;
 };
 
 /** churn__chat_outbox_open() - the outbox of stream @rpc (referenced), watching @saver. */

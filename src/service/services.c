@@ -7,11 +7,13 @@
 #include <string.h>
 
 #include "churn/alloc.h"
+#include "churn/housekeeping.h"
 #include "churn/score.h"
 #include "churn/score_index.h"
 #include "churn/score_keep.h"
 #include "churn/log.h"
 #include "churn/service.h"
+#include "churn/shard.h"
 #include "service_internal.h"
 
 static const struct {
@@ -140,6 +142,52 @@ churn_services_has_model(struct churn_services *svc)
     return churn_scorer_has_model(svc->scoring);
 }
 
+#define MAINTAIN_EVERY_MS 10000  /* store maintenance: stale readers, expired event ids */
+#define MAINTAIN_BUDGET   100000 /* event ids scanned per maintenance round */
+
+/* The housekeeping timer's "store-maintenance" task. */
+static void
+maintain_store(void *ctx, int64_t now_ms)
+{
+    struct churn_services *svc = ctx;
+    struct churn_store_maintenance m;
+    if (churn_store_maintain(svc->store, now_ms, MAINTAIN_BUDGET, &m) != CHURN_OK)
+        churn_log(CHURN_LOG_WARN, "maintenance_failed",
+                  CHURN_LF_STR("error", churn_store_last_error()));
+    else if (m.stale_readers_cleared || m.event_ids_pruned)
+        churn_log(CHURN_LOG_INFO, "maintenance",
+                  CHURN_LF_INT("stale_readers_cleared", m.stale_readers_cleared),
+                  CHURN_LF_INT("event_ids_pruned", (long long)m.event_ids_pruned));
+}
+
+/* The housekeeping timer's "score-index" task: the builder looks for a new model or cuts. */
+static void
+poke_score_builder(void *ctx, int64_t now_ms)
+{
+    (void)now_ms;
+    churn_score_builder_poke(ctx);
+}
+
+/* The engine's one housekeeping timer and its tasks, started. */
+static enum churn_err
+start_housekeeping(struct churn_services *svc)
+{
+    enum churn_err err = churn_housekeeping_create(NULL, NULL, &svc->housekeeping);
+    if (!err)
+        err = churn_housekeeping_add(svc->housekeeping, "store-maintenance", MAINTAIN_EVERY_MS,
+                                     MAINTAIN_EVERY_MS, maintain_store, svc);
+    if (!err)
+        err = churn_housekeeping_add(svc->housekeeping, "score-index", CHURN_SCORE_BUILDER_POKE_MS,
+                                     0, poke_score_builder, svc->score_builder);
+    if (!err)
+        err = churn_housekeeping_start(svc->housekeeping);
+    if (err) {
+        churn_housekeeping_destroy(svc->housekeeping);
+        svc->housekeeping = NULL;
+    }
+    return err;
+}
+
 enum churn_err
 churn_services_attach_store(struct churn_services *svc, struct churn_store *store,
                             struct churn_store_writer *writer)
@@ -172,6 +220,8 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
                 .metrics = svc->metrics,
                 .delivery_config = svc->delivery_config,
                 .trend_keep_days = svc->trend_keep_days,
+                .owns = svc->shard ? churn_shard_serves_customer : NULL,
+                .owns_ctx = svc->shard,
             },
             &svc->alerts);
     if (!err) {
@@ -183,6 +233,11 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
     }
     if (!err) {
         err = churn_score_builder_start(svc->scoring, store, svc->scores, &svc->score_builder);
+        churn_score_builder_pace(svc->score_builder, err ? 0 : svc->score_rebuild_rate);
+        if (!err && (err = start_housekeeping(svc)) != CHURN_OK) {
+            churn_score_builder_stop(svc->score_builder);
+            svc->score_builder = NULL;
+        }
         if (err) {
             churn__delivery_stop(svc);
             churn__alerts_stop(svc->alerts);
@@ -217,6 +272,8 @@ churn_services_detach_store(struct churn_services *svc)
 {
     churn_services_stop_admin(svc); /* a backup in progress completes first */
     churn_services_stop_retrainer(svc);
+    churn_housekeeping_destroy(svc->housekeeping); /* first: its tasks use what follows */
+    svc->housekeeping = NULL;
     churn_score_builder_stop(svc->score_builder);
     svc->score_builder = NULL;
     churn__delivery_stop(svc);

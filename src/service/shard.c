@@ -482,9 +482,15 @@ churn_shard_sighup(struct churn_shard *sh)
                   CHURN_LF_STR("msg", "the table in force stays"));
         return;
     }
+    churn_shard_log_reloaded(sh, ended, "sighup");
+}
+
+void
+churn_shard_log_reloaded(struct churn_shard *sh, size_t streams_ended, const char *how)
+{
     churn_log(CHURN_LOG_INFO, "cluster_table_reloaded", CHURN_LF_STR("shard", sh->name),
               CHURN_LF_INT("epoch", (long long)churn_shard_epoch(sh)),
-              CHURN_LF_INT("streams_ended", (long long)ended));
+              CHURN_LF_INT("streams_ended", (long long)streams_ended), CHURN_LF_STR("by", how));
 }
 
 const char *
@@ -526,6 +532,33 @@ churn_shard_serves(struct churn_shard *sh, uint32_t part)
     bool yes = part < t->partitions && t->owner[part] == sh->self && !t->moving[part];
     pthread_mutex_unlock(&sh->mu);
     return yes;
+}
+
+bool
+churn_shard_serves_customer(void *shard, const char *id)
+{
+    struct churn_shard *sh = shard;
+    return churn_shard_serves(
+        sh, churn_cluster_partition_of(id, strlen(id), churn_shard_partitions(sh)));
+}
+
+bool
+churn_shard_may_drop(struct churn_shard *sh, uint32_t part, char *why, size_t len)
+{
+    pthread_mutex_lock(&sh->mu);
+    const struct churn_cluster_table *t = sh->table;
+    bool mine = part < t->partitions && t->owner[part] == sh->self;
+    bool moving = part < t->partitions && t->moving[part];
+    if (mine)
+        snprintf(why, len,
+                 "partition %u is owned by this shard (epoch %llu): only a copy another "
+                 "shard owns may be dropped",
+                 part, (unsigned long long)t->epoch);
+    else if (moving)
+        snprintf(why, len, "partition %u is moving (epoch %llu): finish the move first", part,
+                 (unsigned long long)t->epoch);
+    pthread_mutex_unlock(&sh->mu);
+    return !mine && !moving;
 }
 
 uint64_t

@@ -4,7 +4,9 @@
  * the answer (the epochs, the partitions owned and still moving, the streams ended) or the
  * reason it was refused while the table in force keeps serving; and ExportCustomers /
  * ImportCustomers, which move the customers of partitions neither side serves during a move
- * (their own keys as bundles, churn_store_export_customer()). The checks and the swap of a
+ * (each customer as a bundle, churn_store_export_customer(), its alerts renumbered on import);
+ * and DropPartitions, which deletes the copy a finished move left on the old owner. The checks
+ * and the swap of a
  * table are churn/shard.h's business; the bundles are the store's.
  */
 #include <stdio.h>
@@ -14,6 +16,8 @@
 #include "churn/buf.h"
 #include "churn/engine.h"
 #include "churn/ident.h"
+#include "churn/log.h"
+#include "churn/score_index.h"
 #include "churn/store.h"
 #include "churn/cluster.h"
 #include "churn/service.h"
@@ -35,6 +39,17 @@ not_a_shard(struct churn_rpc *rpc)
                            "this churnd is not a shard of a cluster (no --cluster table)");
 }
 
+/* The RPCs that read or write the store of a shard: refused when it is neither. */
+static enum churn_err
+shard_with_store(struct churn_rpc *rpc, const struct churn_services *svc)
+{
+    if (!svc->shard)
+        return not_a_shard(rpc);
+    if (!svc->store)
+        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    return CHURN_OK;
+}
+
 static enum churn_err
 reload_shard_table(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
 {
@@ -46,9 +61,13 @@ reload_shard_table(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufC
     struct churn_shard_change c;
     enum churn_err e = churn_shard_install(svc->shard, (const char *)req->table.data,
                                            req->table.len, &c, err, sizeof(err));
-    if (e)
+    if (e) {
+        churn_log(CHURN_LOG_WARN, "cluster_table_refused", CHURN_LF_STR("error", err),
+                  CHURN_LF_STR("by", "rpc"), CHURN_LF_STR("msg", "the table in force stays"));
         return churn_rpc_error(rpc, e, "%s; the table in force (epoch %llu) stays", err,
                                (unsigned long long)churn_shard_epoch(svc->shard));
+    }
+    churn_shard_log_reloaded(svc->shard, c.streams_ended, "rpc");
     Churn__V1__ReloadShardTableResponse *r = churn_arena_alloc(churn_rpc_arena(rpc), sizeof(*r));
     if (!r)
         return CHURN_ENOMEM;
@@ -95,45 +114,75 @@ struct export_page {
     char next[CHURN_ID_MAX + 1]; /* "" at the end */
 };
 
-/* Bundles of the wanted customers after @pg->next into @pg, up to @max or the byte cap. */
+/* The wanted customers after @pg->next into @pg->id (up to @max, or as many as a scan of
+ * EXPORT_SCAN_MAX ids finds); @cursor: where the scan stopped ("" at the end). */
 static enum churn_err
-export_scan(struct churn_rpc *rpc, struct churn_store *store, const uint8_t *want, uint32_t parts,
-            size_t max, struct export_page *pg)
+export_candidates(struct churn_store *store, const uint8_t *want, uint32_t parts, size_t max,
+                  struct export_page *pg, char *cursor)
 {
     char(*ids)[CHURN_ID_MAX + 1] = churn_malloc(EXPORT_SCAN_CHUNK * sizeof(*ids));
     if (!ids)
         return CHURN_ENOMEM;
-    enum churn_err err = CHURN_OK, too_big = CHURN_OK;
-    for (size_t scanned = 0; !err && pg->n < max && pg->bytes.len < EXPORT_PAGE_BYTES;) {
+    enum churn_err err = CHURN_OK;
+    snprintf(cursor, CHURN_ID_MAX + 1, "%s", pg->next);
+    for (size_t scanned = 0; pg->n < max;) {
         size_t n = 0;
-        if ((err = churn_store_list_customer_ids(store, pg->next, ids, EXPORT_SCAN_CHUNK, &n)))
+        if ((err = churn_store_list_customer_ids(store, cursor, ids, EXPORT_SCAN_CHUNK, &n)))
             break;
-        for (size_t i = 0; !err && i < n && pg->n < max && pg->bytes.len < EXPORT_PAGE_BYTES; i++) {
-            size_t start = pg->bytes.len;
-            if (want[churn_cluster_partition_of(ids[i], strlen(ids[i]), parts)]) {
-                err = churn_store_export_customer(store, ids[i], &pg->bytes);
-                if (err == CHURN_ETOOBIG && pg->n == 0) /* alone over the cap: refused */
-                    too_big = churn_rpc_error(rpc, err, "customer '%s': over %u bytes", ids[i],
-                                              EXPORT_BUNDLE_MAX);
-                if (err == CHURN_ETOOBIG)
-                    break;                  /* else the next page starts with it */
-                if (err == CHURN_ENOTFOUND) /* erased meanwhile */
-                    err = CHURN_OK;
-                else if (!err) {
-                    pg->off[pg->n] = start;
-                    memcpy(pg->id[pg->n++], ids[i], sizeof(ids[i]));
-                }
-            }
-            memcpy(pg->next, ids[i], sizeof(ids[i]));
+        size_t i = 0;
+        for (; i < n && pg->n < max; i++) {
+            if (want[churn_cluster_partition_of(ids[i], strlen(ids[i]), parts)])
+                memcpy(pg->id[pg->n++], ids[i], sizeof(ids[i]));
+            memcpy(cursor, ids[i], sizeof(ids[i]));
         }
         scanned += n;
-        if (!err && n < EXPORT_SCAN_CHUNK)
-            pg->next[0] = '\0'; /* every customer scanned */
+        if (i == n && n < EXPORT_SCAN_CHUNK)
+            cursor[0] = '\0'; /* every customer scanned */
         if (n < EXPORT_SCAN_CHUNK || scanned >= EXPORT_SCAN_MAX)
             break;
     }
     churn_free(ids);
-    return err == CHURN_ETOOBIG && !too_big ? CHURN_OK : err;
+    return err;
+}
+
+/* Bundles of the wanted customers after @pg->next into @pg, up to @max or the byte cap: the
+ * candidates exported in one read of the store (one walk of the alert and outcome logs). */
+static enum churn_err
+export_scan(struct churn_rpc *rpc, struct churn_store *store, const uint8_t *want, uint32_t parts,
+            size_t max, struct export_page *pg)
+{
+    char cursor[CHURN_ID_MAX + 1];
+    enum churn_err err = export_candidates(store, want, parts, max, pg, cursor);
+    struct churn_store_export *it = churn_calloc(pg->n + 1, sizeof(*it));
+    if (!err && !it)
+        err = CHURN_ENOMEM;
+    for (size_t i = 0; !err && i < pg->n; i++)
+        it[i].id = pg->id[i];
+    if (!err)
+        err = churn_store_export_customers(store, it, pg->n, &pg->bytes, EXPORT_PAGE_BYTES);
+    size_t kept = 0, i = 0;
+    for (; !err && i < pg->n; i++) {
+        if (it[i].err == CHURN_ETOOBIG && i == 0) /* alone over the cap: refused */
+            err = churn_rpc_error(rpc, CHURN_ETOOBIG, "customer '%s': over %u bytes", pg->id[i],
+                                  EXPORT_BUNDLE_MAX);
+        if (err || it[i].err == CHURN_ETOOBIG || it[i].err == CHURN_EAGAIN)
+            break;                        /* the next page starts with it */
+        if (it[i].err == CHURN_ENOTFOUND) /* erased meanwhile */
+            continue;
+        if (it[i].err) {
+            err = churn_rpc_error(rpc, it[i].err, "exporting '%s': %s", pg->id[i],
+                                  churn_store_last_error());
+            break;
+        }
+        pg->off[kept] = it[i].off;
+        memmove(pg->id[kept++], pg->id[i], sizeof(pg->id[i]));
+    }
+    if (!err && i < pg->n) /* resume after the last one looked at */
+        memcpy(cursor, i ? it[i - 1].id : pg->next, CHURN_ID_MAX + 1);
+    memcpy(pg->next, cursor, sizeof(pg->next));
+    pg->n = kept;
+    churn_free(it);
+    return err;
 }
 
 /* @pg as the response, copied into the call's arena. */
@@ -169,10 +218,9 @@ export_customers(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
 {
     const Churn__V1__ExportCustomersRequest *req = (const void *)msg;
     struct churn_services *svc = churn_rpc_service(rpc);
-    if (!svc->shard)
-        return not_a_shard(rpc);
-    if (!svc->store)
-        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    enum churn_err ready = shard_with_store(rpc, svc);
+    if (ready)
+        return ready;
     uint32_t parts = churn_shard_partitions(svc->shard);
     size_t max = req->page_size ? req->page_size : EXPORT_PAGE_DEFAULT;
     if (max > EXPORT_PAGE_MAX)
@@ -223,8 +271,8 @@ refuse_bundle(struct churn_rpc *rpc, const char *id, uint32_t i, const char *rea
     return CHURN_OK;
 }
 
-/* The bundles of customers this shard does not serve, in one durable transaction; each
- * imported customer's alert state adopted; the rest refused in @r. */
+/* The bundles of customers this shard does not serve, in one durable transaction, their alerts
+ * renumbered into this shard's log; the rest refused in @r. */
 static enum churn_err
 import_bundles(struct churn_rpc *rpc, struct churn_services *svc,
                const Churn__V1__ImportCustomersRequest *req, Churn__V1__ImportCustomersResponse *r)
@@ -252,15 +300,9 @@ import_bundles(struct churn_rpc *rpc, struct churn_services *svc,
             .id = b->id, .bundle = b->bundle.data, .len = b->bundle.len};
         index[k++] = (uint32_t)i;
     }
-    if (!err && (err = churn_store_import_customers(svc->store, it, k)) != CHURN_OK)
+    if (!err && (err = churn__alerts_import_customers(svc->alerts, svc->store, it, k)) != CHURN_OK)
         err = churn_rpc_error(rpc, err, "importing customers: %s", churn_store_last_error());
     for (size_t j = 0; !err && j < k; j++) {
-        /* its alert state names alerts of the old owner's log: none of this one's */
-        if (!it[j].err && svc->alerts &&
-            (it[j].err = churn__alerts_adopt_customer(svc->alerts, it[j].id)) != CHURN_OK)
-            snprintf(it[j].reason, sizeof(it[j].reason),
-                     "imported, but its alert state was not adopted (%s): copy it again",
-                     churn_strerror(it[j].err));
         if (it[j].err)
             err = refuse_bundle(rpc, it[j].id, index[j], it[j].reason, r);
         else
@@ -276,10 +318,9 @@ import_customers(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
 {
     const Churn__V1__ImportCustomersRequest *req = (const void *)msg;
     struct churn_services *svc = churn_rpc_service(rpc);
-    if (!svc->shard)
-        return not_a_shard(rpc);
-    if (!svc->store)
-        return churn_rpc_error(rpc, CHURN_EUNAVAIL, "the store is not open");
+    enum churn_err ready = shard_with_store(rpc, svc);
+    if (ready)
+        return ready;
     struct churn_arena *a = churn_rpc_arena(rpc);
     Churn__V1__ImportCustomersResponse *r = churn_arena_alloc(a, sizeof(*r));
     if (!r)
@@ -289,6 +330,112 @@ import_customers(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMe
     enum churn_err err = r->refused ? import_bundles(rpc, svc, req, r) : CHURN_ENOMEM;
     if (!err)
         *out = &r->base;
+    return err;
+}
+
+/* The partitions of a drop as flags into @want: each in range, owned elsewhere, not moving. */
+static enum churn_err
+drop_partitions_wanted(struct churn_rpc *rpc, struct churn_shard *sh,
+                       const Churn__V1__DropPartitionsRequest *req, uint8_t *want, uint32_t parts)
+{
+    if (req->n_partitions == 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "partitions: none given");
+    for (size_t i = 0; i < req->n_partitions; i++) {
+        uint32_t p = req->partitions[i];
+        char why[256];
+        if (p >= parts)
+            return churn_rpc_error(rpc, CHURN_EINVAL,
+                                   "partitions: %u is out of range (partitions are 0-%u)", p,
+                                   parts - 1);
+        if (!churn_shard_may_drop(sh, p, why, sizeof(why)))
+            return churn_rpc_error(rpc, CHURN_EPRECOND, "%s", why);
+        want[p] = 1;
+    }
+    return CHURN_OK;
+}
+
+/* The request's epoch and page, checked against the table in force. */
+static enum churn_err
+drop_request_check(struct churn_rpc *rpc, struct churn_shard *sh,
+                   const Churn__V1__DropPartitionsRequest *req)
+{
+    uint64_t epoch = churn_shard_epoch(sh);
+    if (req->epoch == 0)
+        return churn_rpc_error(rpc, CHURN_EINVAL,
+                               "epoch: required (the epoch of the table that finished the move)");
+    if (req->epoch != epoch)
+        return churn_rpc_error(rpc, CHURN_EPRECOND,
+                               "epoch: the table in force here is epoch %llu, not %llu: drop once "
+                               "the move's last table is in force on every shard",
+                               (unsigned long long)epoch, (unsigned long long)req->epoch);
+    if (req->page_size > EXPORT_PAGE_MAX)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "page_size: %u is over %d", req->page_size,
+                               EXPORT_PAGE_MAX);
+    if (strlen(req->after) > CHURN_ID_MAX)
+        return churn_rpc_error(rpc, CHURN_EINVAL, "after: longer than %d bytes", CHURN_ID_MAX);
+    return CHURN_OK;
+}
+
+/* Drop @pg's customers from the store and from the in-memory listings; the answer into @r. */
+static enum churn_err
+drop_page(struct churn_rpc *rpc, struct churn_services *svc, const struct export_page *pg,
+          Churn__V1__DropPartitionsResponse *r)
+{
+    const char **ids = churn_calloc(pg->n + 1, sizeof(*ids));
+    if (!ids)
+        return CHURN_ENOMEM;
+    for (size_t i = 0; i < pg->n; i++)
+        ids[i] = pg->id[i];
+    struct churn_store_drop_report rep = {0};
+    enum churn_err err = churn_store_drop_customers(svc->store, ids, pg->n, &rep);
+    if (err)
+        err = churn_rpc_error(rpc, err, "dropping customers: %s", churn_store_last_error());
+    for (size_t i = 0; !err && i < pg->n; i++) {
+        churn__alerts_forget_customer(svc->alerts, ids[i]); /* ListAlerts' index */
+        churn_score_index_remove(svc->scores, ids[i]);      /* and every listing */
+    }
+    churn_free(ids);
+    r->customers_dropped = (uint32_t)rep.customers;
+    r->alerts_dropped = rep.alerts;
+    r->outcomes_dropped = rep.outcomes;
+    r->next_after = churn_arena_strdup(churn_rpc_arena(rpc), pg->next);
+    return err ? err : r->next_after ? CHURN_OK : CHURN_ENOMEM;
+}
+
+static enum churn_err
+drop_partitions(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage **out)
+{
+    const Churn__V1__DropPartitionsRequest *req = (const void *)msg;
+    struct churn_services *svc = churn_rpc_service(rpc);
+    enum churn_err ready = shard_with_store(rpc, svc);
+    if (ready)
+        return ready;
+    uint32_t parts = churn_shard_partitions(svc->shard);
+    struct churn_arena *a = churn_rpc_arena(rpc);
+    uint8_t *want = churn_arena_zalloc(a, parts);
+    Churn__V1__DropPartitionsResponse *r = churn_arena_alloc(a, sizeof(*r));
+    struct export_page *pg = churn_calloc(1, sizeof(*pg));
+    size_t max = req->page_size ? req->page_size : EXPORT_PAGE_DEFAULT;
+    enum churn_err err = want && r && pg ? drop_request_check(rpc, svc->shard, req) : CHURN_ENOMEM;
+    if (!err)
+        err = drop_partitions_wanted(rpc, svc->shard, req, want, parts);
+    if (!err && !(pg->id = churn_malloc(max * sizeof(*pg->id))))
+        err = CHURN_ENOMEM;
+    char cursor[CHURN_ID_MAX + 1];
+    if (!err) {
+        snprintf(pg->next, sizeof(pg->next), "%s", req->after);
+        err = export_candidates(svc->store, want, parts, max, pg, cursor);
+    }
+    if (!err) {
+        memcpy(pg->next, cursor, sizeof(pg->next));
+        churn__v1__drop_partitions_response__init(r);
+        err = drop_page(rpc, svc, pg, r);
+    }
+    if (!err)
+        *out = &r->base;
+    if (pg)
+        churn_free(pg->id);
+    churn_free(pg);
     return err;
 }
 
@@ -316,6 +463,14 @@ const struct churn_method churn__shard_admin_methods[] = {
         .response = &churn__v1__import_customers_response__descriptor,
         .unary = import_customers,
         .max_request_bytes = 8u << 20,
+    },
+    {
+        .name = "/churn.v1.AdminService/DropPartitions",
+        .shape = CHURN_RPC_UNARY,
+        .request = &churn__v1__drop_partitions_request__descriptor,
+        .response = &churn__v1__drop_partitions_response__descriptor,
+        .unary = drop_partitions,
+        .max_request_bytes = 4 * CHURN_CLUSTER_PARTITIONS_MAX + 4096,
     },
 };
 const size_t churn__n_shard_admin_methods =

@@ -1,6 +1,7 @@
 /*
  * alert_log.c - the alert log (append under the next sequence, with or without the customer's
- * alert state in the same transaction; replace; walk) and the customer-tagged sequence logs it
+ * alert state in the same transaction, and its per-customer index entry; replace; walk) and
+ * the customer-tagged sequence logs it
  * shares with the outcome log (outcomes.c): put, walk, and a customer's entries erased.
  */
 #include "churn/store.h"
@@ -22,9 +23,8 @@ struct alert_ctx {
     uint64_t seq; /* in: for replace; out: for append */
 };
 
-/* Take the next alert sequence in @txn (the counter in meta, never reused). */
-static enum churn_err
-next_alert_seq(struct churn_store *s, MDB_txn *txn, uint64_t *out)
+enum churn_err
+churn__alert_seq_next(struct churn_store *s, MDB_txn *txn, uint64_t *out)
 {
     MDB_val k = {sizeof(META_ALERT_SEQ_KEY) - 1, META_ALERT_SEQ_KEY}, v;
     uint64_t last = 0;
@@ -48,11 +48,12 @@ append_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
 {
     struct alert_ctx *c = vctx;
     uint64_t seq;
-    enum churn_err err = next_alert_seq(s, txn, &seq);
+    enum churn_err err = churn__alert_seq_next(s, txn, &seq);
     if (err)
         return err;
     if ((err = churn__log_put(txn, s->dbi[CHURN__DB_ALERTS], seq, c->customer_id, c->data, c->len,
-                              "writing an alert")))
+                              "writing an alert")) ||
+        (err = churn__alert_index_put(s, txn, c->customer_id, seq)))
         return err;
     c->seq = seq;
     return CHURN_OK;
@@ -72,7 +73,7 @@ append_with_states_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
     struct alerts_state_ctx *c = vctx;
     for (size_t i = 0; i < c->n; i++) {
         uint64_t seq;
-        enum churn_err err = next_alert_seq(s, txn, &seq);
+        enum churn_err err = churn__alert_seq_next(s, txn, &seq);
         if (err)
             return err;
         const void *alert = NULL, *state = NULL;
@@ -85,6 +86,7 @@ append_with_states_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
         const char *cid = c->customer_ids[i];
         if ((err = churn__log_put(txn, s->dbi[CHURN__DB_ALERTS], seq, cid, alert, alert_len,
                                   "writing an alert")) ||
+            (err = churn__alert_index_put(s, txn, cid, seq)) ||
             (err = churn__store_put_versioned(txn, s->dbi[CHURN__DB_ALERT_STATE], cid, strlen(cid),
                                               state, state_len, "writing an alert state")))
             return err;
@@ -155,8 +157,6 @@ churn_store_append_alert(struct churn_store *s, const char *customer_id, const v
     return CHURN_OK;
 }
 
-static bool log_value(const MDB_val *v, char *cid, const unsigned char **data, size_t *len);
-
 static enum churn_err
 replace_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
 {
@@ -173,7 +173,7 @@ replace_alert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
         return churn__mdb_err(rc, "reading an alert");
     const unsigned char *data;
     size_t len;
-    if (!log_value(&v, cid, &data, &len))
+    if (!churn__log_value(&v, cid, &data, &len))
         return churn__store_fail(CHURN_ECORRUPT, "alert %llu is corrupt",
                                  (unsigned long long)c->seq);
     return churn__log_put(txn, s->dbi[CHURN__DB_ALERTS], c->seq, cid, c->data, c->len,
@@ -221,9 +221,8 @@ churn__log_put(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, const char *cid, const v
     return CHURN_OK;
 }
 
-/* The customer id of a log value into @cid; false when the value is malformed. */
-static bool
-log_value(const MDB_val *v, char *cid, const unsigned char **data, size_t *len)
+bool
+churn__log_value(const MDB_val *v, char *cid, const unsigned char **data, size_t *len)
 {
     const unsigned char *p = v->mv_data;
     if (v->mv_size < 2 || p[0] != VALUE_VERSION || p[1] > CHURN_ID_MAX || v->mv_size < 2u + p[1])
@@ -258,7 +257,7 @@ churn__log_walk(struct churn_store *s, MDB_dbi dbi, uint64_t after_seq, size_t m
         char cid[CHURN_ID_MAX + 1];
         const unsigned char *data;
         size_t len;
-        if (k.mv_size != 8 || !log_value(&v, cid, &data, &len)) {
+        if (k.mv_size != 8 || !churn__log_value(&v, cid, &data, &len)) {
             err = churn__store_fail(CHURN_ECORRUPT, "%s: corrupt record", what);
             break;
         }

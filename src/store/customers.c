@@ -21,19 +21,10 @@
 
 /* ---- events ---------------------------------------------------------------------------------- */
 
-struct apply_ctx {
-    const struct churn_event **ev;
-    struct churn_event_result **res;
-    uint32_t *order; /* valid events, by customer id then arrival */
-    size_t n_valid;
-    int64_t now_ms;
-    int32_t first_day; /* oldest day bucketed by this batch (INT32_MAX: none) */
-};
-
 static int
 cmp_order(const void *a, const void *b, void *vctx)
 {
-    const struct apply_ctx *c = vctx;
+    const struct churn__apply *c = vctx;
     uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
     int r = strcmp(c->ev[ia]->customer_id, c->ev[ib]->customer_id);
     if (r)
@@ -51,10 +42,9 @@ set_result(struct churn_event_result *r, enum churn_event_status st, enum churn_
     snprintf(r->reason, sizeof(r->reason), "%s", reason ? reason : "");
 }
 
-static enum churn_err
-apply_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
+enum churn_err
+churn__apply_txn(struct churn_store *s, MDB_txn *txn, struct churn__apply *c)
 {
-    struct apply_ctx *c = vctx;
     int32_t today = churn_day_of_ms(c->now_ms);
     int32_t min_day = today - (int32_t)s->opts.horizon_days + 1;
     unsigned char seen[5] = {VALUE_VERSION, (unsigned char)today, (unsigned char)(today >> 8),
@@ -136,52 +126,78 @@ apply_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
 }
 
 enum churn_err
-churn__store_apply(struct churn_store *s, const struct churn__segment *segs, size_t nsegs,
-                   int64_t now_ms)
+churn__apply_begin(struct churn_store *s, const struct churn__segment *segs, size_t nsegs,
+                   int64_t now_ms, struct churn__apply *c)
 {
-    struct apply_ctx c = {.now_ms = now_ms};
     size_t total = 0;
-    enum churn_err err;
-
-    churn__store_clear_error();
+    *c = (struct churn__apply){.now_ms = now_ms, .first_day = INT32_MAX};
     for (size_t i = 0; i < nsegs; i++)
         total += segs[i].n;
+    c->total = total;
     if (total == 0)
         return CHURN_OK;
     if (total > UINT32_MAX)
         return churn__store_fail(CHURN_ETOOBIG, "too many events in one transaction");
-    c.ev = churn_malloc(total * sizeof(*c.ev));
-    c.res = churn_malloc(total * sizeof(*c.res));
-    c.order = churn_malloc(total * sizeof(*c.order));
-    if (!c.ev || !c.res || !c.order) {
-        err = churn__store_fail(CHURN_ENOMEM, "out of memory applying %zu events", total);
-        goto out;
+    c->ev = churn_malloc(total * sizeof(*c->ev));
+    c->res = churn_malloc(total * sizeof(*c->res));
+    c->order = churn_malloc(total * sizeof(*c->order));
+    if (!c->ev || !c->res || !c->order) {
+        churn__apply_end(s, c, CHURN_ENOMEM);
+        return churn__store_fail(CHURN_ENOMEM, "out of memory applying %zu events", total);
     }
     size_t g = 0;
     for (size_t i = 0; i < nsegs; i++) {
         for (size_t j = 0; j < segs[i].n; j++, g++) {
             char reason[CHURN_REASON_MAX];
-            c.ev[g] = &segs[i].events[j];
-            c.res[g] = &segs[i].results[j];
+            c->ev[g] = &segs[i].events[j];
+            c->res[g] = &segs[i].results[j];
             enum churn_err verr =
-                churn_event_validate(c.ev[g], now_ms, s->opts.skew_ms, reason, sizeof(reason));
+                churn_event_validate(c->ev[g], now_ms, s->opts.skew_ms, reason, sizeof(reason));
             if (verr)
-                set_result(c.res[g], CHURN_EVENT_REJECTED, verr, reason);
+                set_result(c->res[g], CHURN_EVENT_REJECTED, verr, reason);
             else
-                c.order[c.n_valid++] = (uint32_t)g;
+                c->order[c->n_valid++] = (uint32_t)g;
         }
     }
-    qsort_r(c.order, c.n_valid, sizeof(*c.order), cmp_order, &c);
-    c.first_day = INT32_MAX;
+    qsort_r(c->order, c->n_valid, sizeof(*c->order), cmp_order, c);
+    return CHURN_OK;
+}
+
+void
+churn__apply_end(struct churn_store *s, struct churn__apply *c, enum churn_err err)
+{
+    if (!err && c->total) {
+        churn__store_history_commit(s, c->first_day);
+        if (s->opts.on_group) /* issue 14: events per group commit */
+            s->opts.on_group(s->opts.observer_ctx, c->total);
+    }
+    churn_free(c->order);
+    churn_free(c->res);
+    churn_free(c->ev);
+    c->order = NULL;
+    c->res = NULL;
+    c->ev = NULL;
+}
+
+static enum churn_err
+apply_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
+{
+    struct churn__apply *c = vctx;
+    c->first_day = INT32_MAX; /* the body may run again after the map grew */
+    return churn__apply_txn(s, txn, c);
+}
+
+enum churn_err
+churn__store_apply(struct churn_store *s, const struct churn__segment *segs, size_t nsegs,
+                   int64_t now_ms)
+{
+    struct churn__apply c;
+    churn__store_clear_error();
+    enum churn_err err = churn__apply_begin(s, segs, nsegs, now_ms, &c);
+    if (err || c.total == 0)
+        return err;
     err = churn__store_write(s, apply_txn, &c, "applying events");
-    if (!err)
-        churn__store_history_commit(s, c.first_day);
-    if (!err && s->opts.on_group) /* issue 14: events per group commit */
-        s->opts.on_group(s->opts.observer_ctx, total);
-out:
-    churn_free(c.order);
-    churn_free(c.res);
-    churn_free(c.ev);
+    churn__apply_end(s, &c, err);
     return err;
 }
 

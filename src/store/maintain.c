@@ -123,7 +123,8 @@ churn_store_stats(struct churn_store *s, struct churn_store_stats *out)
         return err;
     memset(st, 0, sizeof(st));
     for (int i = 0; i < CHURN__DB_COUNT && !err; i++) {
-        if ((i == CHURN__DB_OUTCOMES || i == CHURN__DB_SCORES) && !s->dbi[i])
+        if ((i == CHURN__DB_OUTCOMES || i == CHURN__DB_SCORES || i == CHURN__DB_ALERT_CUSTOMERS) &&
+            !s->dbi[i])
             continue; /* an older store opened read-only */
         int rc = mdb_stat(txn, s->dbi[i], &st[i]);
         if (rc)

@@ -1,6 +1,6 @@
 /*
  * open.c - opening and closing the store: the "is this a churnd store" and "can we write here"
- * checks, the seven named databases (created in an empty environment, with the format
+ * checks, the named databases (created in an empty environment, with the format
  * marker; an older store's missing ones created and its format upgraded in the opening write
  * transaction), stale reader slots, the observed history loaded, and closing.
  */
@@ -21,10 +21,15 @@
 #include "store_lmdb.h"
 
 static const char *const db_names[CHURN__DB_COUNT] = {
-    [CHURN__DB_CUSTOMERS] = "customers",         [CHURN__DB_EVENT_IDS] = "event_ids",
-    [CHURN__DB_CONVERSATIONS] = "conversations", [CHURN__DB_ALERTS] = "alerts",
-    [CHURN__DB_ALERT_STATE] = "alert_state",     [CHURN__DB_META] = "meta",
-    [CHURN__DB_OUTCOMES] = "outcomes",           [CHURN__DB_SCORES] = "scores",
+    [CHURN__DB_CUSTOMERS] = "customers",
+    [CHURN__DB_EVENT_IDS] = "event_ids",
+    [CHURN__DB_CONVERSATIONS] = "conversations",
+    [CHURN__DB_ALERTS] = "alerts",
+    [CHURN__DB_ALERT_STATE] = "alert_state",
+    [CHURN__DB_META] = "meta",
+    [CHURN__DB_OUTCOMES] = "outcomes",
+    [CHURN__DB_SCORES] = "scores",
+    [CHURN__DB_ALERT_CUSTOMERS] = "alert_customers",
 };
 
 /* Open the named databases; create them (and the format marker) in an empty environment. */
@@ -46,9 +51,12 @@ setup_dbs(struct churn_store *s, MDB_txn *txn, void *ctx)
         unsigned flags = fresh ? MDB_CREATE : 0;
         /* outcomes came after format 1, scores later still: a writable open adds them, a
          * read-only one of an older store sees none (their calls check for the handle) */
-        bool added_later = i == CHURN__DB_OUTCOMES || i == CHURN__DB_SCORES;
+        bool added_later =
+            i == CHURN__DB_OUTCOMES || i == CHURN__DB_SCORES || i == CHURN__DB_ALERT_CUSTOMERS;
         if (added_later && create)
             flags = MDB_CREATE;
+        if (i == CHURN__DB_ALERT_CUSTOMERS)
+            flags |= MDB_DUPSORT | MDB_DUPFIXED;
         rc = mdb_dbi_open(txn, db_names[i], flags, &s->dbi[i]);
         if (added_later && rc == MDB_NOTFOUND) {
             s->dbi[i] = 0;
@@ -100,6 +108,14 @@ setup_dbs(struct churn_store *s, MDB_txn *txn, void *ctx)
     marker[sizeof(STORE_MAGIC)] = CHURN__RECORD_VERSION;
     return churn__store_put_versioned(txn, s->dbi[CHURN__DB_META], k.mv_data, k.mv_size, marker,
                                       sizeof(marker), "upgrading the format marker");
+}
+
+/* A writable open: the databases, then the alert index checked against the log. */
+static enum churn_err
+setup_for_writing(struct churn_store *s, MDB_txn *txn, void *ctx)
+{
+    enum churn_err err = setup_dbs(s, txn, ctx);
+    return err ? err : churn__alert_index_check(s, txn);
 }
 
 static enum churn_err
@@ -223,11 +239,14 @@ churn_store_open(const char *dir, const struct churn_store_options *opts, struct
         else if ((rc = mdb_txn_commit(txn)))
             err = churn__mdb_err(rc, "opening the databases");
     } else {
-        err = churn__store_write(s, setup_dbs, s, "creating the databases");
+        err = churn__store_write(s, setup_for_writing, s, "creating the databases");
     }
     if (err || (err = churn__store_history_load(s)))
         goto out_env;
     churn__store_upgrade_log(s);
+    if (s->alert_index_rebuilt)
+        churn_log(CHURN_LOG_INFO, "store_alert_index_rebuilt", CHURN_LF_STR("dir", dir),
+                  CHURN_LF_INT("alerts", (long long)s->alert_index_rebuilt - 1));
     *out = s;
     return CHURN_OK;
 

@@ -74,4 +74,32 @@ struct churn__segment {
 enum churn_err churn__store_apply(struct churn_store *store, const struct churn__segment *segs,
                                   size_t nsegs, int64_t now_ms);
 
+/*
+ * struct churn__apply - events prepared for a write transaction (churn__apply_begin): each
+ * validated (the invalid ones' results set), the valid ones ordered by customer id then
+ * arrival. The other fields are the transaction's.
+ */
+struct churn__apply {
+    const struct churn_event **ev;
+    struct churn_event_result **res;
+    uint32_t *order; /* valid events, by customer id then arrival */
+    size_t n_valid, total;
+    int64_t now_ms;
+    int32_t first_day; /* oldest day bucketed by this batch (INT32_MAX: none) */
+};
+
+/**
+ * churn__apply_begin() - validate and order the events of @nsegs segments for a transaction
+ * at @now_ms into @c; release it with churn__apply_end() (also after an error here).
+ * CHURN_ENOMEM, CHURN_ETOOBIG.
+ */
+enum churn_err churn__apply_begin(struct churn_store *store, const struct churn__segment *segs,
+                                  size_t nsegs, int64_t now_ms, struct churn__apply *c);
+
+/**
+ * churn__apply_end() - after the transaction that carried @c ended with @err: on success the
+ * observed history and the group observer are told; @c is released either way.
+ */
+void churn__apply_end(struct churn_store *store, struct churn__apply *c, enum churn_err err);
+
 #endif

@@ -19,8 +19,9 @@ enum churn__db {
     CHURN__DB_ALERTS,
     CHURN__DB_ALERT_STATE,
     CHURN__DB_META,
-    CHURN__DB_OUTCOMES, /* added in a later release: created when missing (see setup_dbs) */
-    CHURN__DB_SCORES,   /* stored scores (issue 12): added later too */
+    CHURN__DB_OUTCOMES,        /* added in a later release: created when missing (see setup_dbs) */
+    CHURN__DB_SCORES,          /* stored scores (issue 12): added later too */
+    CHURN__DB_ALERT_CUSTOMERS, /* customer -> alert sequences (dupsort, issue 15): later too */
     CHURN__DB_COUNT
 };
 
@@ -44,6 +45,7 @@ struct churn_store {
     _Atomic int32_t data_start_day;              /* first day ever bucketed (INT32_MAX: none yet) */
     unsigned upgraded_from;                      /* the format this open upgraded from (0: none) */
     uint64_t upgrade_events, upgrade_unreadable; /* what the upgrade counted */
+    size_t alert_index_rebuilt;                  /* records the open indexed + 1 (0: no rebuild) */
 };
 
 /* The format byte in front of every small value (churn__store_put_versioned()). */
@@ -162,9 +164,80 @@ enum churn_err churn__log_put(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, const cha
 /** churn__log_walk() - @fn for entries after @after_seq, at most @max (0: all), one read txn. */
 enum churn_err churn__log_walk(struct churn_store *s, MDB_dbi dbi, uint64_t after_seq, size_t max,
                                churn_store_log_fn *fn, void *user, const char *what);
+/**
+ * churn__log_value() - split the log value @v into its customer id (copied into @cid, room for
+ * CHURN_ID_MAX + 1) and the caller's bytes; false when it is malformed.
+ */
+bool churn__log_value(const MDB_val *v, char *cid, const unsigned char **data, size_t *len);
+
+/* The alert log's per-customer index (alert_index.c), in the caller's write transaction. */
+enum churn_err churn__alert_index_put(struct churn_store *s, MDB_txn *txn, const char *cid,
+                                      uint64_t seq);
+/* Every entry of @cid gone (the privacy erase). */
+enum churn_err churn__alert_index_erase(struct churn_store *s, MDB_txn *txn, const char *cid);
+/* Rebuilt from the log when its count does not match the log's (a writable open). */
+enum churn_err churn__alert_index_check(struct churn_store *s, MDB_txn *txn);
+
 /** churn__log_erase_customer() - delete @cid's entries in @txn; adds the count to *@erased. */
 enum churn_err churn__log_erase_customer(MDB_txn *txn, MDB_dbi dbi, const char *cid, long *erased,
                                          const char *what);
+
+/** churn__alert_seq_next() - take the next alert sequence in @txn (never reused). */
+enum churn_err churn__alert_seq_next(struct churn_store *s, MDB_txn *txn, uint64_t *out);
+
+/* Bundles' log entries (bundle_logs.c): the entries of a set of customers found in one walk. */
+struct churn__log_hit {
+    uint32_t who; /* the customer's index in the ids walked for */
+    uint64_t seq;
+    MDB_val v; /* valid while the transaction is and nothing was written in it */
+};
+struct churn__log_hits {
+    struct churn__log_hit *h; /* grouped by customer, in sequence order within each */
+    size_t n, cap;
+    size_t *start; /* customer w's hits are h[start[w] .. start[w + 1]) */
+};
+
+/** churn__log_collect() - every entry of log @dbi (0: none) tagged with one of the @n @ids. */
+enum churn_err churn__log_collect(MDB_txn *txn, MDB_dbi dbi, const char *const *ids, size_t n,
+                                  struct churn__log_hits *out, const char *what);
+void churn__log_hits_free(struct churn__log_hits *hits);
+
+/* One entry of a customer bundle (bundle.c), pointing into the bundle. */
+struct churn__bundle_entry {
+    unsigned kind;
+    MDB_val k, v;
+};
+
+/* One customer's entries of one log in an import. */
+struct churn__log_import {
+    int db; /* CHURN__DB_ALERTS or CHURN__DB_OUTCOMES */
+    const char *id;
+    const struct churn__bundle_entry *entries; /* the bundle's, tagged with @id, ascending */
+    size_t n;
+    const uint64_t *from;              /* their sequences (n) */
+    const struct churn__log_hit *have; /* the customer's entries in this store (n_have) */
+    size_t n_have;
+    churn_store_rewrite_fn *rewrite; /* NULL: the bytes move as they are */
+    unsigned char *scratch;          /* CHURN_STORE_VALUE_MAX bytes */
+    uint64_t *to;                    /* OUT (n): the sequences they have here */
+    uint64_t first;                  /* OUT: the first appended (0: none appended) */
+    size_t added;                    /* OUT */
+    bool replaced;                   /* OUT: earlier entries deleted */
+};
+
+/**
+ * churn__alert_imports_note() - in @txn, record that an import appended alert sequences
+ * @first..@last (churn_store_alert_imports() reads them; the oldest beyond the cap go).
+ */
+enum churn_err churn__alert_imports_note(struct churn_store *s, MDB_txn *txn, uint64_t first,
+                                         uint64_t last);
+
+/**
+ * churn__log_import() - in the write transaction @txn: keep the customer's entries when they
+ * are the bundle's already (li->to from them), else delete them and append the bundle's
+ * under the log's next sequences (li->to), rewritten by li->rewrite.
+ */
+enum churn_err churn__log_import(struct churn_store *s, MDB_txn *txn, struct churn__log_import *li);
 
 /**
  * churn__store_erase_outcomes() - in the privacy erase's transaction, delete every outcome
@@ -206,5 +279,19 @@ enum churn_err churn__store_erase_score(struct churn_store *s, MDB_txn *txn, con
 
 /** churn__mdb_err() - translate LMDB code @rc, setting the message "@what: <lmdb text>". */
 enum churn_err churn__mdb_err(int rc, const char *what);
+
+/**
+ * churn__apply_txn() - apply the events of @c (churn__apply_begin) in @txn: each valid event's
+ * id recorded and its customer's record updated, results set. Repeatable in a new transaction.
+ */
+struct churn__apply;
+enum churn_err churn__apply_txn(struct churn_store *s, MDB_txn *txn, struct churn__apply *c);
+
+/** churn__conversations_check() - the checks of churn_store_put_conversations(). */
+enum churn_err churn__conversations_check(const struct churn_conversation_put *items, size_t n);
+
+/** churn__conversations_txn() - write @n checked conversation states in @txn. */
+enum churn_err churn__conversations_txn(struct churn_store *s, MDB_txn *txn,
+                                        const struct churn_conversation_put *items, size_t n);
 
 #endif

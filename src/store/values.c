@@ -131,10 +131,8 @@ conversation_item(const void *items, size_t i, char *key, const void **data, siz
 }
 
 enum churn_err
-churn_store_put_conversations(struct churn_store *s, const struct churn_conversation_put *items,
-                              size_t n)
+churn__conversations_check(const struct churn_conversation_put *items, size_t n)
 {
-    churn__store_clear_error();
     for (size_t i = 0; i < n; i++) {
         enum churn_err err;
         if ((err = churn__store_check_id(items[i].customer_id, "customer_id")) ||
@@ -143,6 +141,26 @@ churn_store_put_conversations(struct churn_store *s, const struct churn_conversa
         if (items[i].len > CHURN_STORE_VALUE_MAX || (items[i].len && !items[i].data))
             return churn__store_fail(CHURN_ETOOBIG, "conversation %zu: bad or oversized value", i);
     }
+    return CHURN_OK;
+}
+
+enum churn_err
+churn__conversations_txn(struct churn_store *s, MDB_txn *txn,
+                         const struct churn_conversation_put *items, size_t n)
+{
+    struct batch_ctx c = {s->dbi[CHURN__DB_CONVERSATIONS], items, n, conversation_item,
+                          "writing conversations"};
+    return batch_txn(s, txn, &c);
+}
+
+enum churn_err
+churn_store_put_conversations(struct churn_store *s, const struct churn_conversation_put *items,
+                              size_t n)
+{
+    churn__store_clear_error();
+    enum churn_err err = churn__conversations_check(items, n);
+    if (err)
+        return err;
     return put_batch(s, s->dbi[CHURN__DB_CONVERSATIONS], items, n, conversation_item,
                      "writing conversations");
 }
@@ -236,17 +254,10 @@ check_meta_name(const char *name, bool writing)
     return CHURN_OK;
 }
 
-/* struct meta_put - one named value (a batch of one). */
-struct meta_put {
-    const char *name;
-    const void *data;
-    size_t len;
-};
-
 static size_t
 meta_item(const void *items, size_t i, char *key, const void **data, size_t *len)
 {
-    const struct meta_put *it = (const struct meta_put *)items + i;
+    const struct churn_store_meta_put *it = (const struct churn_store_meta_put *)items + i;
     size_t klen = strlen(it->name); /* checked: at most CHURN_NAME_MAX */
     memcpy(key, it->name, klen);
     *data = it->data;
@@ -257,17 +268,25 @@ meta_item(const void *items, size_t i, char *key, const void **data, size_t *len
 enum churn_err
 churn_store_put_meta(struct churn_store *s, const char *name, const void *data, size_t len)
 {
-    enum churn_err err;
+    struct churn_store_meta_put item = {name, data, len};
+    return churn_store_put_metas(s, &item, 1);
+}
+
+enum churn_err
+churn_store_put_metas(struct churn_store *s, const struct churn_store_meta_put *items, size_t n)
+{
     churn__store_clear_error();
-    if ((err = check_meta_name(name, true)))
-        return err;
-    if (len > CHURN_STORE_VALUE_MAX)
-        return churn__store_fail(CHURN_ETOOBIG, "value of %zu bytes is over the %u byte limit", len,
-                                 CHURN_STORE_VALUE_MAX);
-    if (len && !data)
-        return churn__store_fail(CHURN_EINVAL, "no data");
-    struct meta_put item = {name, data, len};
-    return put_batch(s, s->dbi[CHURN__DB_META], &item, 1, meta_item, "writing a value");
+    for (size_t i = 0; i < n; i++) {
+        enum churn_err err = check_meta_name(items[i].name, true);
+        if (err)
+            return err;
+        if (items[i].len > CHURN_STORE_VALUE_MAX)
+            return churn__store_fail(CHURN_ETOOBIG, "value of %zu bytes is over the %u byte limit",
+                                     items[i].len, CHURN_STORE_VALUE_MAX);
+        if (items[i].len && !items[i].data)
+            return churn__store_fail(CHURN_EINVAL, "no data");
+    }
+    return put_batch(s, s->dbi[CHURN__DB_META], items, n, meta_item, "writing a value");
 }
 
 enum churn_err

@@ -13,6 +13,8 @@ by the new one, and the pinned customer's conversation is known there (a turn se
 a replay); the copied event ids kept the catch-up from applying an event twice.
 """
 
+import importlib
+import json
 import subprocess
 import threading
 import time
@@ -190,7 +192,9 @@ def test_partition_moved_under_load(api, churnctl_bin, cluster):
     assert e.code() == grpc.StatusCode.CANCELLED or \
         f"customer '{pinned}' moved to shard s2" in e.details(), e.details()
     d = cluster["dir"] + "/shard-s1/churnd.log"
-    assert "cluster_table_reloaded shard=s1 epoch=2 streams_ended=1" in open(d).read()
+    # the table was put in force through AdminService.ReloadShardTable, not SIGHUP
+    assert "cluster_table_reloaded shard=s1 epoch=2 streams_ended=1 by=rpc" in open(d).read()
+    assert "by=sighup" not in open(d).read()
     release.set()
     chat_ch.close()
     # zero lost, zero applied twice
@@ -224,3 +228,14 @@ def test_partition_moved_under_load(api, churnctl_bin, cluster):
     new = [(f"INGEST_{p}", "churnd-s2") for p in MOVED]
     assert sorted(tc.consumers_drained(nats_addr, old)) == old
     assert tc.consumers_drained(nats_addr, new) == []
+    # the move ended by dropping s1's copy of the moved customers (the final table in force
+    # everywhere): s1 holds none of them any more, s2 served them all above
+    moved = {cid for cid in ids if partition(cid) in MOVED} | {pinned}
+    dropped = json.loads(r.stdout)["dropped"]
+    assert dropped == len(moved), (dropped, sorted(moved), r.stdout)
+    pb2 = importlib.import_module("churn.v1.admin_pb2")
+    with grpc.insecure_channel(cluster["shards"]["s1"]) as ch:
+        page = importlib.import_module("churn.v1.admin_pb2_grpc").AdminServiceStub(
+            ch).ExportCustomers(pb2.ExportCustomersRequest(partitions=list(MOVED)),
+                                timeout=RPC_TIMEOUT_S)
+    assert list(page.bundles) == [], page

@@ -5,16 +5,20 @@ and the test checks every number against its own computation from the per-custom
 churners per tenth, rate, lift, cumulative capture and share, the base rate and the ROC-AUC
 (average ranks). Without a model, or on a store without history to backtest, it is 409 with
 the reason; an unknown parameter 400 naming it; the page draws
-one bar per tenth with the API's lift."""
+one bar per tenth with the API's lift. No request computes it: churnd's lift thread does, at
+start and after a promotion (a request meanwhile is 503 with Retry-After, then gets the new
+model's figures)."""
 
 import json
 import subprocess
+import time
 
 import pytest
 
 from fixtures_admin import admin_port, http_request
 from fixtures_dashboard import Browser
-from fixtures_data import demo_store, start_on_store  # noqa: F401 (fixtures)
+from conftest import RPC_TIMEOUT_S
+from fixtures_data import api, demo_store, start_on_store  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
@@ -24,11 +28,14 @@ def dash(churnd_factory, demo_store):
 
 
 def get_lift(port):
-    for _ in range(100):
+    """The answer once the lift thread has one (a ceiling of 10 minutes, not a timing)."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
         status, headers, body = http_request(port, "/api/lift", timeout=600)
         if status != 503:
             return status, json.loads(body)
         assert headers["retry-after"] == "5"
+        time.sleep(0.1)
     pytest.fail("the lift was being computed for too long")
 
 
@@ -110,8 +117,8 @@ def test_lift_without_a_model_and_with_bad_parameters(churnd_factory, demo_store
     assert status == 400 and json.loads(body)["error"].startswith("decile:"), body
     # a model, but a store with no history to backtest: 409 naming the rule
     empty = churnd_factory(args=["--model", demo_store.logreg])
-    status, _, body = http_request(admin_port(empty), "/api/lift")
-    assert status == 409 and json.loads(body)["error"].startswith("backtest:"), body
+    status, body = get_lift(admin_port(empty))
+    assert status == 409 and body["error"].startswith("backtest:"), body
 
 
 def test_the_model_panel_draws_the_lift(dash, tmp_path):
@@ -134,3 +141,24 @@ def test_the_model_panel_draws_the_lift(dash, tmp_path):
         assert browser.console_errors() == []
     finally:
         browser.close()
+
+
+def test_a_promotion_is_answered_503_then_with_the_new_models_lift(churnd_factory, demo_store,
+                                                                   api):
+    server = start_on_store(churnd_factory, demo_store.store, demo_store.logreg)
+    port = admin_port(server)
+    status, before = get_lift(port)  # the thread computed it at start
+    assert status == 200, before
+    models = api.model_grpc.ModelServiceStub(server.channel())
+    models.ReloadModel(api.model_pb2.ReloadModelRequest(path=demo_store.gbdt),
+                       timeout=RPC_TIMEOUT_S)
+    # right after the promotion: the old model's figures are not given out as current
+    status, headers, body = http_request(port, "/api/lift")
+    assert status == 503, body
+    assert headers["retry-after"] == "5" and "being computed" in json.loads(body)["error"]
+    status, after = get_lift(port)
+    assert status == 200, after
+    assert after["generation"] > before["generation"]
+    assert after["customers"] == before["customers"]  # the same store, the same window
+    assert after["auc"] != before["auc"], "the new model's ranking, not the old one's"
+    assert server.stderr().count("lift_computed") == 2  # once at start, once after it

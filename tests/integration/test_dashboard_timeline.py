@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 
 from conftest import RPC_TIMEOUT_S
-from fixtures_admin import admin_port, http_request
+from fixtures_admin import ADMIN_LINE, admin_port, http_request
 from fixtures_dashboard import Browser
 from fixtures_data import api, demo_store, event, ingest_stub, now_ms, start_on_store  # noqa: F401
 from test_alerts import alert_api, chat_intents  # noqa: F401
@@ -181,6 +181,67 @@ def test_chat_and_alert_moments_appear(dash, api):
     # what the engine does on its own (rescoring) may add other alerts, never other customers'
     status, other = timeline(port, "tl-1-never-sent")
     assert status == 404
+
+
+def alert_entries(port, cid, alert_id=None):
+    status, doc = timeline(port, cid, limit=500)
+    assert status == 200, doc
+    return [e for e in doc["entries"]
+            if e["kind"] == "alert" and (alert_id is None or e["alert_id"] == alert_id)]
+
+
+def test_every_alert_revision_is_an_entry_and_leaves_with_the_customer(churnd_factory,
+                                                                       demo_store, api):
+    """Issue 15: the log's per-customer index lists every revision of the customer's alerts,
+    older ones included (two updates are two entries, each at its moment, with its trigger
+    count), only theirs; the privacy erase takes them with the customer, so a new customer
+    under the same id starts with none."""
+    server = start_on_store(churnd_factory, demo_store.store,
+                            args=["--alert-update-interval-s", "0"])
+    port = admin_port(server)
+    for cid in ("tl-rev", "tl-other"):
+        send_history(api, server, cid)
+    answers = chat_intents(api, server, ["tl-rev", "tl-other"], prefix="rev1")
+    seq = answers[0].escalation.alert_sequence
+    status, _, body = http_request(port, "/api/act", method="POST",
+                                   body=json.dumps({"sequence": seq, "action": "acknowledge",
+                                                    "note": "first call"}),
+                                   headers={"Content-Type": "application/json"})
+    assert status == 200, body
+    chat_intents(api, server, ["tl-rev"], prefix="rev2")
+    chat_intents(api, server, ["tl-rev"], prefix="rev3")
+    deadline = time.monotonic() + 60  # a ceiling: the engine commits the updates off the call
+    while len(alert_entries(port, "tl-rev", seq)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    mine = alert_entries(port, "tl-rev", seq)
+    oldest_first = list(reversed(mine))
+    assert [e["what"] for e in oldest_first] == ["raised", "acknowledged", "updated",
+                                                 "updated"], mine
+    assert [e["revision"] for e in oldest_first] == [1, 2, 3, 4], mine
+    assert "dashboard" in oldest_first[1]["detail"]  # who acknowledged
+    assert oldest_first[2]["detail"].endswith("trigger 2"), oldest_first[2]
+    assert oldest_first[3]["detail"].endswith("trigger 3"), oldest_first[3]
+    assert all(a["at_ms"] <= b["at_ms"] for a, b in zip(oldest_first, oldest_first[1:]))
+    assert alert_entries(port, "tl-rev") == mine, "another alert in tl-rev's timeline"
+    other = alert_entries(port, "tl-other")
+    assert [e["what"] for e in other] == ["raised"] and other[0]["alert_id"] != seq
+    # a page boundary inside the revisions repeats and skips nothing
+    every, pages = whole(port, "tl-rev", 3)
+    assert [e for e in every if e["kind"] == "alert"] == mine and pages > 1
+
+    ing = api.ingest_grpc.IngestServiceStub(server.channel())
+    ing.DeleteCustomer(api.ingest_pb2.DeleteCustomerRequest(customer_id="tl-rev"),
+                       timeout=RPC_TIMEOUT_S)
+    assert timeline(port, "tl-rev")[0] == 404
+    send_history(api, server, "tl-rev")  # a new customer under the same id
+    assert alert_entries(port, "tl-rev") == [], "the erased customer's alerts came back"
+    assert alert_entries(port, "tl-other") == other
+    # and after a restart (the index reopened and checked against the log)
+    assert server.stop() == 0
+    server.start()
+    port = int(ADMIN_LINE.findall(server.stderr())[-1])  # the new run's admin port
+    assert alert_entries(port, "tl-rev") == []
+    assert alert_entries(port, "tl-other") == other
 
 
 HOSTILE = [

@@ -6,6 +6,7 @@ Alerts are raised by churn-intent chat turns on an empty store (no model needed)
 import email
 import importlib
 import json
+import os
 import signal
 import subprocess
 import time
@@ -255,3 +256,61 @@ def test_own_listener_is_not_a_destination(churnd_bin, tmp_path):
                         "--webhook", "self=http://localhost:50999/x"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "churnd's own" in p.stderr, p.stderr
+
+
+def test_several_destinations_resume_exactly_after_a_restart(churnd_factory, webhook, stubs):
+    """Every destination's cursor is stored (in one commit for all of them) before churnd
+    exits: after a clean restart each destination gets only the changes it had not had, in
+    order; every destination of a format gets the same bodies (one rendering shared by all),
+    each signed with that destination's own secret."""
+    names = ["a", "b", "c"]
+    args = []
+    for n in names:
+        args += ["--webhook", "%s=%s" % (n, webhook.url("/" + n)),
+                 "--webhook-secret", "%s=%s-%s" % (n, SECRET, n)]
+    server = churnd_factory(args=args)
+    raise_alerts(server, "first", 70)  # more than one batch of 64 log records
+    first = head(server, 70)
+    for n in names:
+        webhook.wait_for(first, "/" + n)
+    assert server.stop() == 0
+    server.start()
+    raise_alerts(server, "second", 5)
+    total = head(server, first + 5)
+    for n in names:
+        webhook.wait_for(total, "/" + n)
+    time.sleep(0.5)
+    bodies = {}
+    for n in names:
+        got = webhook.accepted("/" + n)
+        ids = [h["x-churnd-delivery"] for _, h, _ in got]
+        assert ids == ["%s-%d" % (n, s) for s in range(1, total + 1)], "resent or lost"
+        for _, h, body in got:
+            assert h["x-churnd-signature-256"] == signature("%s-%s" % (SECRET, n), body)
+        bodies[n] = [body for _, _, body in got]
+    assert bodies["a"] == bodies["b"] == bodies["c"]
+    assert server.stop() == 0
+
+
+def test_delivery_threads_yield_to_the_engine(churnd_factory, webhook, stubs):
+    """Delivery threads run 10 nice levels below the process (the engine goes first when the
+    cores are busy: issue 15's alert-rate target)."""
+    server = churnd_factory(args=["--webhook", "ops=" + webhook.url("/ops"),
+                                  "--webhook", "two=" + webhook.url("/two")])
+    raise_alerts(server, "nice", 1)
+    webhook.wait_for(1, "/two")
+
+    def nice_of(stat):
+        return int(open(stat).read().rsplit(")", 1)[1].split()[16])
+
+    pid = server.proc.pid
+    base = nice_of("/proc/%d/stat" % pid)
+    threads = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        comm = open("/proc/%d/task/%s/comm" % (pid, tid)).read().strip()
+        threads[comm] = nice_of("/proc/%d/task/%s/stat" % (pid, tid))
+    assert threads["deliver-ops"] == threads["deliver-two"] == min(base + 10, 19), threads
+    engine = {k: v for k, v in threads.items()
+              if k.startswith(("cq-worker", "alert-engine", "store-writer"))}
+    assert len(engine) >= 3 and set(engine.values()) == {base}, threads
+    assert server.stop() == 0

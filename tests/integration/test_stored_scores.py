@@ -206,48 +206,43 @@ def test_an_erased_customer_is_gone_from_listings_and_the_store_at_once(api, chu
     assert scores(api, s, [victim])[victim] == grpc.StatusCode.NOT_FOUND.value[0]
 
 
-def kill_during_rebuild(server, flag, value):
-    """Start `server` with `flag value` (which makes its stored scores stale) and SIGKILL it
-    once the rebuild has evaluated the model; whether the rebuild was still under way."""
-    set_arg(server, flag, value)
-    server.close_channels()
-    server.start()
-    deadline = time.monotonic() + 4 * RPC_TIMEOUT_S  # a sanitizer build on a loaded machine
-    while metric(server, "churn_model_evaluations_total") == 0:
-        assert time.monotonic() < deadline, "the rebuild did not start:\n" + server.stderr()[-3000:]
-        time.sleep(0.005)
-    server.signal(signal.SIGKILL)
-    server.wait()
-    return not re.search(BUILT, server.stderr().split("model_loaded")[-1])
-
-
 def test_a_sigkill_during_the_rebuild_then_a_restart_serve_correct_scores(api, churnd_factory,
                                                                           demo_store, tmp_path):
-    s = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
-                       args=QUIET + ["--risk-tiers", "threshold:0.5,0.2"])
-    customers = build_counts(s, 1)[0]
+    """A promotion's rebuild, paced (--score-rebuild-rate) so that the SIGKILL lands inside it
+    on any machine: some stored scores are the new model's, the rest the old one's. The
+    restart serves exactly the scores of a fresh server on the same records with the new
+    model. (It used to restart with another --model and race a kill against an unpaced
+    rebuild of 40-240 ms, which a loaded machine could finish first every time.)"""
+    models = {}
+    for name, src in (("logreg", demo_store.logreg), ("gbdt", demo_store.gbdt)):
+        models[name] = str(tmp_path / f"{name}.json")
+        shutil.copy(src, models[name])
+    s = start_on_store(churnd_factory, demo_store.store, models["logreg"],
+                       args=QUIET + ["--score-rebuild-rate", str(REBUILD_RATE)])
+    customers = build_counts(s, 1)[0]  # the first build is never paced
     assert s.stop() == 0
     before_kill = str(tmp_path / "before-kill")
     shutil.copytree(s.data, before_kill)  # the same records, for the reference
-    # a new model; when a loaded machine finishes that rebuild before the kill lands, new
-    # risk cut-offs make every stored score stale again and the kill is tried once more (the
-    # store's model registry would restore the promoted model over another --model)
-    changes = [("--model", demo_store.gbdt)] + [
-        ("--risk-tiers", f"threshold:0.5{i},0.2") for i in range(1, 6)]
-    completed = 1
-    for flag, value in changes:
-        if kill_during_rebuild(s, flag, value):
-            break
-        completed += 1
-    else:
-        pytest.fail("premise: every SIGKILL came after the rebuild completed")
+    s.close_channels()
     s.start()
-    c, from_store, rescored = build_counts(s, completed + 1)
+    build_counts(s, 2)
+    api.model_grpc.ModelServiceStub(s.channel()).ReloadModel(
+        api.model_pb2.ReloadModelRequest(path=models["gbdt"]), timeout=RPC_TIMEOUT_S)
+    deadline = time.monotonic() + 4 * RPC_TIMEOUT_S
+    while metric(s, "churn_model_evaluations_total") < REBUILD_RATE // 2:
+        assert time.monotonic() < deadline, "the rebuild did not start:\n" + s.stderr()[-3000:]
+        time.sleep(0.05)
+    s.signal(signal.SIGKILL)
+    s.wait()
+    # paced at REBUILD_RATE a second, the rebuild of the demo's 2,000 customers was under way
+    assert len(re.findall(BUILT, s.stderr())) == 2, "premise: the kill came after the rebuild"
+    s.close_channels()
+    s.start()
+    c, from_store, rescored = build_counts(s, 3)
     assert c == customers and from_store + rescored == customers
+    assert rescored > 0, (from_store, rescored)  # the old model's scores were not current
     got = scores(api, s, ALL)
-    tiers = [v for f, v in changes[:completed] if f == "--risk-tiers"]
-    ref = reference(churnd_factory, before_kill, demo_store.gbdt,
-                    args=["--risk-tiers", (tiers or ["threshold:0.5,0.2"])[-1]])
+    ref = reference(churnd_factory, before_kill, models["gbdt"])
     want = scores(api, ref, ALL)
     assert got.keys() == want.keys()
     for cid in ALL:
@@ -255,3 +250,91 @@ def test_a_sigkill_during_the_rebuild_then_a_restart_serve_correct_scores(api, c
             assert got[cid] == want[cid], cid
         else:
             same_score(got[cid], want[cid])
+
+
+def every_listed(api, server):
+    """Every Score of every page of ListAtRiskCustomers, all tiers, by customer id."""
+    pb, c = api.scoring_pb2, api.common_pb2
+    every = pb.AtRiskFilter(risk_tiers=[c.RISK_TIER_LOW, c.RISK_TIER_MEDIUM, c.RISK_TIER_HIGH])
+    out, token = {}, ""
+    while True:
+        page = scoring(api, server).ListAtRiskCustomers(
+            pb.ListAtRiskCustomersRequest(page_size=1000, page_token=token, filter=every),
+            timeout=RPC_TIMEOUT_S)
+        for x in page.scores:
+            assert x.customer_id not in out, "listed twice: " + x.customer_id
+            out[x.customer_id] = x
+        token = page.next_page_token
+        if not token:
+            return out
+
+
+REBUILD_RATE = 100  # customers a second: the demo's 2,000 take 20 s to rebuild
+
+
+def test_a_listing_during_a_rebuild_marks_the_previous_models_scores(api, churnd_factory,
+                                                                     demo_store, churnctl_bin,
+                                                                     tmp_path):
+    models = {}
+    for name, src in (("logreg", demo_store.logreg), ("gbdt", demo_store.gbdt)):
+        models[name] = str(tmp_path / f"{name}.json")
+        shutil.copy(src, models[name])
+    old_v, new_v = model_version(models["logreg"]), model_version(models["gbdt"])
+    s = start_on_store(churnd_factory, demo_store.store, models["logreg"],
+                       args=QUIET + ["--score-rebuild-rate", str(REBUILD_RATE)])
+    customers = build_counts(s, 1)[0]  # the first build is never paced
+    before = every_listed(api, s)
+    assert before and not any(x.previous_model for x in before.values())
+    assert {x.model_version for x in before.values()} == {old_v}
+
+    api.model_grpc.ModelServiceStub(s.channel()).ReloadModel(
+        api.model_pb2.ReloadModelRequest(path=models["gbdt"]), timeout=RPC_TIMEOUT_S)
+    during = every_listed(api, s)
+    marked = [x for x in during.values() if x.previous_model]
+    # the rebuild refreshes REBUILD_RATE customers a second: most are not reached yet
+    assert len(marked) > len(during) // 2, (len(marked), len(during))
+    for x in during.values():
+        if x.previous_model:
+            # the old model's own score, the one the customer is listed by: no reasons
+            # (that model is gone), said to be the previous model's
+            b = before[x.customer_id]
+            assert x.model_version == old_v and not x.reasons
+            assert (x.probability, x.priority, x.risk_tier, x.scored_at_ms) == \
+                (b.probability, b.priority, b.risk_tier, b.scored_at_ms)
+        else:
+            assert x.model_version == new_v and x.reasons, x
+    # GetScore answers with the serving model, never marked; that customer is then rescored
+    cid = marked[0].customer_id
+    one = scoring(api, s).GetScore(api.scoring_pb2.GetScoreRequest(customer_id=cid),
+                                   timeout=RPC_TIMEOUT_S).score
+    assert one.model_version == new_v and not one.previous_model and one.reasons
+    again = every_listed(api, s)
+    assert cid not in again or not again[cid].previous_model
+    # churnctl says which rows are the previous model's
+    r = subprocess.run([churnctl_bin, "--server", s.address, "at-risk", "--limit", "1000",
+                        "--min-tier", "low"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert f"(previous model {old_v}, until the rebuild rescores it)" in r.stdout
+    assert re.search(r"-- \d+ listed by the previous model's score", r.stdout), r.stdout[-500:]
+
+    # the rebuild completes (paced: customers / REBUILD_RATE seconds at the least)
+    s.wait_log(BUILT, timeout=customers / REBUILD_RATE + 4 * RPC_TIMEOUT_S, count=2)
+    c, from_store, rescored = build_counts(s, 2)
+    assert c == customers and from_store + rescored == customers
+    after = every_listed(api, s)
+    assert after and not any(x.previous_model for x in after.values())
+    assert {x.model_version for x in after.values()} == {new_v}
+    r = subprocess.run([churnctl_bin, "--server", s.address, "at-risk", "--limit", "1000",
+                        "--min-tier", "low"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "previous model" not in r.stdout, r.stdout[-500:]
+
+
+@pytest.mark.parametrize("value,why", [("-1", "-1 is out of range [0, 100000000]"),
+                                       ("100000001", "out of range"),
+                                       ("abc", "'abc' is not an integer"), ("", "")])
+def test_a_bad_rebuild_rate_is_refused_by_name(churnd_bin, tmp_path, value, why):
+    r = subprocess.run([churnd_bin, "--data", str(tmp_path / "d"), "--listen", "127.0.0.1:0",
+                        "--score-rebuild-rate", value], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode != 0
+    assert "--score-rebuild-rate" in r.stderr and why in r.stderr, r.stderr

@@ -624,6 +624,39 @@ count_log(uint64_t seq, const char *cid, const void *d, size_t len, void *user)
     return 0;
 }
 
+/* The alert log's entries (issue 15: each then looked up through its customer's index). */
+struct log_entries {
+    uint64_t seq[8];
+    char cid[8][CHURN_ID_MAX + 1];
+    int n;
+    uint64_t found; /* a customer walk: the sequence looked for, 0 once seen */
+};
+
+static int
+note_entry(uint64_t seq, const char *cid, const void *d, size_t len, void *user)
+{
+    (void)d;
+    (void)len;
+    struct log_entries *e = user;
+    if (e->n < 8) {
+        e->seq[e->n] = seq;
+        snprintf(e->cid[e->n++], sizeof(e->cid[0]), "%s", cid);
+    }
+    return 0;
+}
+
+static int
+seen_seq(uint64_t seq, const char *cid, const void *d, size_t len, void *user)
+{
+    (void)cid;
+    (void)d;
+    (void)len;
+    struct log_entries *e = user;
+    if (seq == e->found)
+        e->found = 0;
+    return 0;
+}
+
 Test(upgrade, a_format_1_store_is_read_and_upgraded)
 {
     const char *f1 = path_in("f1");
@@ -675,6 +708,17 @@ Test(upgrade, a_format_1_store_is_read_and_upgraded)
     cr_assert_eq(churn_store_foreach_outcome(s, count_log, &outcomes), CHURN_OK);
     cr_assert_eq(alerts, 2);
     cr_assert_eq(outcomes, 1);
+    /* the alert log's per-customer index did not exist in format 1: built at this open */
+    struct log_entries le = {0};
+    cr_assert_eq(churn_store_foreach_alert(s, 0, 0, note_entry, &le), CHURN_OK);
+    cr_assert_eq(le.n, 2);
+    for (int i = 0; i < le.n; i++) {
+        le.found = le.seq[i];
+        cr_assert_eq(churn_store_foreach_customer_alert(s, le.cid[i], 0, 0, seen_seq, &le),
+                     CHURN_OK);
+        cr_assert_eq(le.found, 0, "alert %llu not in %s's index", (unsigned long long)le.seq[i],
+                     le.cid[i]);
+    }
     /* an old event id is a duplicate; a new event continues the sequence */
     struct churn_event ev[2] = {
         {.kind = CHURN_EVENT_LOGIN,

@@ -21,6 +21,7 @@
 #include "churn/score_store.h"
 #include "churn/store.h"
 
+#include "store_fixture.h"
 #include "tmpdir.h"
 
 static char dir[64];
@@ -229,25 +230,14 @@ Test(score_store, well_framed_lies_are_refused_by_field)
 static void
 put_customer(const char *cid, const char *eid)
 {
-    struct churn_event ev = {.kind = CHURN_EVENT_LOGIN,
-                             .event_id = eid,
-                             .customer_id = cid,
-                             .occurred_at_ms = churn_now_ms() - 1000};
-    struct churn_event_result r;
-    cr_assert_eq(churn_store_apply_events(st, &ev, 1, churn_now_ms(), &r), CHURN_OK, "%s",
-                 churn_store_last_error());
+    churn_test_login(st, cid, eid);
 }
 
 static uint64_t
 digest_of(const char *cid)
 {
-    struct churn_store_reader *rd;
-    uint64_t d = 0;
-    bool decoded;
-    cr_assert_eq(churn_store_reader_open(st, &rd), CHURN_OK);
-    cr_assert_eq(churn_store_reader_get_customer_digest(rd, cid, NULL, &d, &decoded, &rec),
-                 CHURN_OK);
-    churn_store_reader_close(rd);
+    uint64_t d = churn_test_digest(st, cid);
+    cr_assert_neq(d, 0, "%s has no record", cid);
     return d;
 }
 

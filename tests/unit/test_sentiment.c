@@ -392,6 +392,9 @@ Test(lexicon, errors_name_the_file_and_line)
     EXPECT_ERROR("not\t-0.7\tnegator,booster\n", CHURN_EINVAL, "at most one of");
     EXPECT_ERROR("x\t1\tmodal\n", CHURN_EINVAL, "flag 'modal' needs 'negator'");
     EXPECT_ERROR("maybe leaving\t-1\thedged\n", CHURN_EINVAL, "flag 'hedged' needs 'churn'");
+    EXPECT_ERROR("keep using\t1\tstay,churn\n", CHURN_EINVAL,
+                 "flag 'stay' goes with no intent or modifier flag");
+    EXPECT_ERROR("keep\t1\tstay,booster\n", CHURN_EINVAL, "flag 'stay' goes with no intent");
     EXPECT_ERROR("a\t1\t\tb\n", CHURN_EINVAL, "more than 3 tab-separated fields");
     EXPECT_ERROR("what?\t1\n", CHURN_EINVAL, "contains '?'");
     EXPECT_ERROR("one two three four five six seven eight nine\t-1\n", CHURN_EINVAL,

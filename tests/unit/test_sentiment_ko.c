@@ -430,6 +430,12 @@ static const struct form forms[] = {
     {"ㅡㅡ", "ㅡㅡ"},
     {"ㄷㄷ", "ㄷㄷ"},
     {"ㅇㅋ", "ㅇㅋ"},
+    /* an intention given up or interrupted: -려다(가), -려던 */
+    {"탈퇴하려다가", "탈퇴"},
+    {"해지하려다", "해지"},
+    {"바꾸려던", "바꾸"},
+    {"먹으려다가", "먹"},
+    {"옮기려다가", "옮기"},
     /* words left alone */
     {"안", "안"},
     {"못", "못"},
@@ -798,6 +804,96 @@ Test(korean, the_passive_past_is_not_the_noun_haeji)
     cr_expect(analyze("다시는 여기서 안 살 거예요").churn_intent);
 }
 
+/* Sixth session: the general causes of the third held-out set's escalation errors, each with
+ * the near miss it must not fire on. */
+Test(korean, adverbs_of_repetition_inside_a_phrase)
+{
+    struct churn_sentiment_result r = analyze("통화할 때마다 말을 자꾸 끊으세요");
+    cr_expect_not(r.churn_intent, "말을 자꾸 끊다: still 말 끊다, to interrupt");
+    cr_expect_lt(r.compound, 0, "still a complaint");
+    cr_expect_not(analyze("직원분이 말을 계속 끊었어요").churn_intent);
+    cr_expect(analyze("요금이 계속 올라서 구독 끊을게요").churn_intent,
+              "a cut-off subscription after the adverb is still intent");
+    cr_expect(analyze("멤버십 또 끊으려고요").churn_intent, "the adverb inside an intent phrase");
+}
+
+Test(korean, a_suffix_negator_reaches_over_degree_adverbs)
+{
+    cr_expect_not(analyze("해지할 생각은 전혀 없어요").churn_intent, "전혀 between");
+    cr_expect_not(analyze("탈퇴할 마음 절대 없어요").churn_intent);
+    cr_expect_gt(compound("불만은 정말 없어요"), 0, "no complaint at all");
+    struct churn_sentiment_result r = analyze("탈퇴할게요 좋은 게 전혀 없어요");
+    cr_expect(r.churn_intent, "a valenced word between: the negator is not the intent's");
+    cr_expect_lt(r.compound, 0);
+}
+
+Test(korean, a_suffix_negator_reaches_over_a_head_noun_only)
+{
+    cr_expect_lt(compound("아직도 입금이 안 됐어요"), -0.05,
+                 "입금 is the negated verb's subject: 아직도 stays a complaint");
+    cr_expect_lt(compound("앱이 자꾸 튕겨서 결제를 못 하겠어요"), -0.05, "튕기다 stays negative");
+    cr_expect_lt(compound("좋은 게 아니에요"), -0.05, "게 heads the clause: negated");
+    cr_expect_lt(compound("답변은 빨랐지만 해결된 건 하나도 없어요"), -0.05,
+                 "건 and 하나도 between");
+    cr_expect_not(analyze("탈퇴한 적 없어요 처음 가입해요").churn_intent);
+}
+
+Test(korean, a_request_is_no_praise)
+{
+    cr_expect_lt(compound("빨리 처리해 주세요"), 0.05, "a wish for speed is no praise");
+    cr_expect_lt(compound("친절하게 답변 부탁드려요"), 0.05);
+    cr_expect_gt(compound("빨리 처리해 주셔서 감사해요"), 0.05, "thanks for what was done");
+    cr_expect_gt(compound("좋아요 그렇게 해 주세요"), 0.05, "agreement before the request");
+}
+
+Test(korean, every_subscribed_thing_with_every_way_of_ending_it)
+{
+    cr_expect(analyze("정기 배송 그만 받고 싶어요").churn_intent);
+    cr_expect(analyze("정기배송 중단해 주세요").churn_intent);
+    cr_expect(analyze("요금제를 취소할게요").churn_intent);
+    cr_expect(analyze("플랜을 해지하려고요").churn_intent);
+    cr_expect(analyze("구독 중지 부탁드려요").churn_intent);
+    cr_expect_not(analyze("광고 문자 그만 받고 싶어요").churn_intent, "advertising is no churn");
+    cr_expect_not(analyze("요금제 변경하고 싶어요").churn_intent, "a change of plan");
+}
+
+Test(korean, a_charge_without_consent_is_a_hard_trigger)
+{
+    cr_expect(analyze("동의도 없이 결제가 됐어요").hard_trigger);
+    cr_expect(analyze("제 허락 없이 결제됐네요").hard_trigger);
+    cr_expect(analyze("말도 없이 결제하시면 어떡해요").hard_trigger);
+    cr_expect_not(analyze("동의하고 결제했어요").hard_trigger, "a consented payment");
+    cr_expect_not(analyze("결제 없이 체험할 수 있나요").hard_trigger);
+}
+
+Test(korean, staying_on_after_intent_is_a_plan_given_up)
+{
+    struct churn_sentiment_result r = analyze("탈퇴하려다가 쿠폰 받고 계속 쓰기로 했어요");
+    cr_expect_not(r.churn_intent, "the customer stays");
+    const struct churn_sentiment_evidence *e = find_evidence(&r, "탈퇴");
+    cr_assert_not_null(e);
+    cr_expect(e->flags & CHURN_EVIDENCE_F_INTENT_SUPPRESSED);
+    cr_expect_not(analyze("다른 앱으로 옮길까 했는데 그냥 쓸게요").churn_intent);
+    cr_expect_not(analyze("해지 취소해 주세요").churn_intent, "cancelling the cancellation");
+    cr_expect(analyze("계속 쓰려고 했는데 이제 탈퇴할게요").churn_intent, "staying came first");
+    cr_expect(analyze("해지하려고 했는데 계속 쓸 수가 없네요").churn_intent, "staying negated");
+    cr_expect(analyze("탈퇴할게요. 계속 쓰라고 하지 마세요").churn_intent, "another sentence");
+    cr_expect(analyze("탈퇴하려다가 오류가 나서 못 했어요").churn_intent,
+              "interrupted, not given up");
+}
+
+Test(korean, a_hard_step_denied_as_too_far_is_no_trigger)
+{
+    struct churn_sentiment_result r = analyze("소비자원에 신고할 정도는 아니고 빨리 처리해 주세요");
+    cr_expect_not(r.hard_trigger, "not going as far as reporting");
+    cr_expect_not(analyze("고소할 생각은 전혀 없어요").hard_trigger);
+    cr_expect_not(analyze("법적 조치 할 생각은 없어요").hard_trigger, "light verb apart");
+    cr_expect(analyze("신고할 정도예요").hard_trigger, "not denied");
+    cr_expect(analyze("신고할 생각이에요").hard_trigger);
+    cr_expect(analyze("이거 사기 아니에요?").hard_trigger, "a question accusing: still hard");
+    cr_expect(analyze("신고 안 할 수가 없네요").hard_trigger, "a double negation");
+}
+
 Test(korean, evidence_offsets_point_into_the_original_text)
 {
     const char *s = "안녕하세요, 배송이 아직도 안 왔어요ㅠㅠ 진짜 짜증나네요 👎";
@@ -1070,45 +1166,60 @@ count_set(const char *name)
     return c;
 }
 
+/* The floors one labelled set is held to: at least @min_n rows, accuracy and macro-F1,
+ * escalation precision (1.0: no false escalation) and recall, and, when @every_hard, every hard
+ * trigger caught. */
+struct ko_floors {
+    size_t min_n;
+    double acc, f1, prec, rec;
+    bool every_hard;
+};
+
+static void
+expect_floors(const char *name, struct ko_floors want)
+{
+    struct ko_counts c = count_set(name);
+    cr_assert_geq(c.n, want.min_n, "%s: %zu utterances", name, c.n);
+    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
+    double prec = c.tp + c.fp ? (double)c.tp / (double)(c.tp + c.fp) : 1.0;
+    double rec = (double)c.tp / (double)(c.tp + c.fn);
+    cr_expect_geq(acc, want.acc, "%s: accuracy fell to %.3f", name, acc);
+    cr_expect_geq(f1, want.f1, "%s: macro-F1 fell to %.3f", name, f1);
+    cr_expect_geq(prec, want.prec, "%s: escalation precision fell to %.3f (%zu false)", name, prec,
+                  c.fp);
+    cr_expect_geq(rec, want.rec, "%s: escalation recall fell to %.3f", name, rec);
+    cr_expect(!want.every_hard || c.hard_caught == c.hard, "%s: hard triggers caught: %zu of %zu",
+              name, c.hard_caught, c.hard);
+}
+
 Test(korean, support_chat_eval_ko_does_not_regress)
 {
-    struct ko_counts c = count_set("support_chat_eval_ko.tsv");
-    cr_assert_geq(c.n, 400, "the Korean set has at least 400 utterances");
-    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
-    double prec = (double)c.tp / (double)(c.tp + c.fp), rec = (double)c.tp / (double)(c.tp + c.fn);
-    cr_expect_geq(acc, 0.92, "accuracy fell to %.3f", acc);
-    cr_expect_geq(f1, 0.91, "macro-F1 fell to %.3f", f1);
-    cr_expect_eq(c.fp, 0, "escalation precision fell to %.3f", prec);
-    cr_expect_geq(rec, 0.98, "escalation recall fell to %.3f", rec);
-    cr_expect_eq(c.hard_caught, c.hard, "hard triggers caught: %zu of %zu", c.hard_caught, c.hard);
+    expect_floors("support_chat_eval_ko.tsv", (struct ko_floors){400, 0.93, 0.91, 1.0, 0.98, true});
 }
 
 /* The second held-out set: its escalation errors were read and their general causes fixed in
  * the fifth session (so it is held out no more); its figures after that. */
 Test(korean, heldout_set_does_not_regress)
 {
-    struct ko_counts c = count_set("support_chat_eval_ko_heldout.tsv");
-    cr_assert_geq(c.n, 120);
-    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
-    double rec = (double)c.tp / (double)(c.tp + c.fn);
-    cr_expect_geq(acc, 0.87, "accuracy fell to %.3f", acc);
-    cr_expect_geq(f1, 0.87, "macro-F1 fell to %.3f", f1);
-    cr_expect_eq(c.fp, 0, "a false escalation");
-    cr_expect_geq(rec, 0.96, "escalation recall fell to %.3f", rec);
+    expect_floors("support_chat_eval_ko_heldout.tsv",
+                  (struct ko_floors){120, 0.87, 0.87, 1.0, 0.96, false});
 }
 
-/* The third held-out set (never tuned on): its figures when it was evaluated after the fifth
- * session's corrections. */
+/* The third held-out set: its errors were read and their general causes fixed in the sixth
+ * session (so it is held out no more); its figures after that. */
 Test(korean, third_heldout_set_does_not_regress)
 {
-    struct ko_counts c = count_set("support_chat_eval_ko_heldout3.tsv");
-    cr_assert_geq(c.n, 99);
-    double acc = (double)c.correct / (double)c.n, f1 = macro_f1(c.conf);
-    double prec = (double)c.tp / (double)(c.tp + c.fp), rec = (double)c.tp / (double)(c.tp + c.fn);
-    cr_expect_geq(acc, 0.82, "accuracy fell to %.3f", acc);
-    cr_expect_geq(f1, 0.81, "macro-F1 fell to %.3f", f1);
-    cr_expect_geq(prec, 0.88, "escalation precision fell to %.3f", prec);
-    cr_expect_geq(rec, 0.90, "escalation recall fell to %.3f", rec);
+    expect_floors("support_chat_eval_ko_heldout3.tsv",
+                  (struct ko_floors){99, 0.93, 0.92, 1.0, 0.96, true});
+}
+
+/* The fourth held-out set (never tuned on: written and committed in the sixth session before
+ * the third set's errors were read, evaluated once after that session's corrections, its
+ * errors unread): its figures then, as a floor. */
+Test(korean, fourth_heldout_set_does_not_regress)
+{
+    expect_floors("support_chat_eval_ko_heldout4.tsv",
+                  (struct ko_floors){100, 0.78, 0.76, 0.90, 0.76, false});
 }
 
 /* Feed one conversation's turns; returns the 1-based turn of the first escalation, 0: none. */

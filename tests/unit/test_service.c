@@ -101,9 +101,9 @@ Test(service, method_table_covers_every_proto_rpc)
         }
         google__protobuf__file_descriptor_proto__free_unpacked(fd, NULL);
     }
-    cr_assert_eq(declared, 23); /* 15 + ListModels, PromoteModel, RollbackModel, RetrainModel,
+    cr_assert_eq(declared, 24); /* 15 + ListModels, PromoteModel, RollbackModel, RetrainModel,
                                    AdminService.Backup, and for a shard ReloadShardTable,
-                                   ExportCustomers, ImportCustomers (issue 16) */
+                                   ExportCustomers, ImportCustomers, DropPartitions (issue 16) */
 }
 
 Test(service, service_names_for_reflection)

@@ -924,6 +924,76 @@ Test(store, stale_reader_slots_are_cleared, .init = setup, .fini = teardown)
     cr_assert_eq(m.stale_readers_cleared, 0);
 }
 
+/* ---- the alert log's per-customer index ------------------------------------------------------ */
+
+struct picked {
+    uint64_t seqs[16];
+    char data[16][8];
+    int n;
+    int stop_after; /* stop the walk after this many (0: never) */
+};
+
+static int
+pick(uint64_t seq, const char *cid, const void *d, size_t len, void *user)
+{
+    struct picked *p = user;
+    cr_assert_str_eq(cid, "ann", "another customer's alert in ann's walk");
+    p->seqs[p->n] = seq;
+    snprintf(p->data[p->n], sizeof(p->data[0]), "%.*s", (int)len, (const char *)d);
+    return ++p->n == p->stop_after;
+}
+
+Test(store, customer_alerts_newest_first_and_only_theirs, .init = setup, .fini = teardown)
+{
+    const char *who[] = {"ann", "bob", "ann", "ann", "bob", "ann"};
+    uint64_t seq;
+    for (int i = 0; i < 6; i++) {
+        char d[8];
+        snprintf(d, sizeof(d), "r%d", i + 1);
+        cr_assert_eq(churn_store_append_alert(st, who[i], d, strlen(d), &seq), CHURN_OK);
+    }
+    struct picked p = {0};
+    cr_assert_eq(churn_store_foreach_customer_alert(st, "ann", 0, 0, pick, &p), CHURN_OK);
+    cr_assert_eq(p.n, 4);
+    uint64_t want[] = {6, 4, 3, 1};
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(p.seqs[i], want[i], "entry %d: %llu", i, (unsigned long long)p.seqs[i]);
+    cr_assert_str_eq(p.data[0], "r6");
+    cr_assert_str_eq(p.data[3], "r1");
+    /* a page: below 4, at most 1 */
+    memset(&p, 0, sizeof(p));
+    cr_assert_eq(churn_store_foreach_customer_alert(st, "ann", 4, 1, pick, &p), CHURN_OK);
+    cr_assert_eq(p.n, 1);
+    cr_assert_eq(p.seqs[0], 3);
+    /* the callback stops the walk */
+    memset(&p, 0, sizeof(p));
+    p.stop_after = 3;
+    cr_assert_eq(churn_store_foreach_customer_alert(st, "ann", 0, 0, pick, &p), CHURN_ECANCELLED);
+    cr_assert_eq(p.n, 3);
+    /* nobody, and bad ids */
+    memset(&p, 0, sizeof(p));
+    cr_assert_eq(churn_store_foreach_customer_alert(st, "an", 0, 0, pick, &p), CHURN_OK);
+    cr_assert_eq(p.n, 0, "a prefix of a customer id is another customer");
+    cr_assert_eq(churn_store_foreach_customer_alert(st, "", 0, 0, pick, &p), CHURN_EINVAL);
+    cr_assert_eq(churn_store_foreach_customer_alert(st, NULL, 0, 0, pick, &p), CHURN_EINVAL);
+    /* a replaced record is read as it is now, under the same sequence */
+    cr_assert_eq(churn_store_replace_alert(st, 6, "r6b", 3), CHURN_OK);
+    memset(&p, 0, sizeof(p));
+    cr_assert_eq(churn_store_foreach_customer_alert(st, "ann", 0, 1, pick, &p), CHURN_OK);
+    cr_assert_str_eq(p.data[0], "r6b");
+    /* the erase takes ann's entries with her; bob's stay; a reopen finds the index whole */
+    cr_assert_eq(churn_store_delete_customer(st, "ann", NULL), CHURN_OK);
+    memset(&p, 0, sizeof(p));
+    cr_assert_eq(churn_store_foreach_customer_alert(st, "ann", 0, 0, pick, &p), CHURN_OK);
+    cr_assert_eq(p.n, 0);
+    churn_store_close(st);
+    cr_assert_eq(churn_store_open(dir, NULL, &st), CHURN_OK, "%s", churn_store_last_error());
+    cr_assert_eq(churn_store_append_alert(st, "ann", "r7", 2, &seq), CHURN_OK);
+    cr_assert_eq(churn_store_foreach_customer_alert(st, "ann", 0, 0, pick, &p), CHURN_OK);
+    cr_assert_eq(p.n, 1);
+    cr_assert_eq(p.seqs[0], 7);
+}
+
 /* ---- privacy erase ------------------------------------------------------------------------- */
 
 Test(store, delete_erases_every_trace, .init = setup, .fini = teardown)
@@ -1341,6 +1411,32 @@ Test(store, conversations_alert_state_and_meta, .init = setup, .fini = teardown)
     cr_assert_eq(churn_store_put_conversation(st, "c", "big", payload, sizeof(payload)), CHURN_OK);
     cr_assert_eq(churn_store_get_conversation(st, "c", "big", &tiny, &data, &len), CHURN_ENOMEM);
     churn_arena_fini(&tiny);
+    churn_arena_fini(&arena);
+}
+
+/* Several values in one commit: all written, or none when one item is refused. */
+Test(store, meta_values_in_one_commit, .init = setup, .fini = teardown)
+{
+    struct churn_arena arena;
+    void *data;
+    size_t len;
+    churn_arena_init(&arena, 1 << 16);
+    uint64_t a = 7, b = 9;
+    const struct churn_store_meta_put two[] = {{"delivery.a", &a, 8}, {"delivery.b", &b, 8}};
+    cr_assert_eq(churn_store_put_metas(st, two, 2), CHURN_OK);
+    cr_assert_eq(churn_store_get_meta(st, "delivery.b", &arena, &data, &len), CHURN_OK);
+    cr_assert_eq(len, 8);
+    cr_assert_eq(*(uint64_t *)data, 9);
+    uint64_t c = 11;
+    const struct churn_store_meta_put bad[] = {{"delivery.a", &c, 8}, {"churn.format", &c, 8}};
+    cr_assert_eq(churn_store_put_metas(st, bad, 2), CHURN_EPERM);
+    const struct churn_store_meta_put empty[] = {{"delivery.a", &c, 8}, {"", &c, 8}};
+    cr_assert_eq(churn_store_put_metas(st, empty, 2), CHURN_EINVAL);
+    const struct churn_store_meta_put none[] = {{"delivery.a", &c, 8}, {"delivery.c", NULL, 8}};
+    cr_assert_eq(churn_store_put_metas(st, none, 2), CHURN_EINVAL);
+    cr_assert_eq(churn_store_get_meta(st, "delivery.a", &arena, &data, &len), CHURN_OK);
+    cr_assert_eq(*(uint64_t *)data, 7, "a refused batch wrote its first item");
+    cr_assert_eq(churn_store_put_metas(st, two, 0), CHURN_OK);
     churn_arena_fini(&arena);
 }
 

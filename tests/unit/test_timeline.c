@@ -1,11 +1,12 @@
 /*
  * test_timeline.c - the customer timeline's pure half (churn/timeline.h): day buckets become
  * one entry per non-zero kind, newest first by key; a cap keeps the newest; another
- * customer's alert never enters; an alert's moments are ordered; details are cut at a UTF-8
- * boundary.
+ * customer's alert never enters; each alert revision is one entry at its moment, in order;
+ * details are cut at a UTF-8 boundary.
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,36 +67,63 @@ Test(timeline, days_plans_and_first_seen_newest_first)
     free(c);
 }
 
-Test(timeline, alert_moments_of_this_customer_only)
+/* Every revision is an entry at its change's moment: two updates are two entries (issue 15). */
+Test(timeline, alert_revisions_of_this_customer_only)
 {
     struct churn_customer *c = record();
-    struct churn_alert *a = calloc(2, sizeof(*a));
-    cr_assert_eq(churn_alert_init(&a[0], "c-1", CHURN_CAUSE_CHURN_INTENT, 20001 * DAY_MS + 100),
-                 CHURN_OK);
-    a[0].id = 7;
-    a[0].revision = 2;
-    a[0].ack_ms = 20001 * DAY_MS + 100; /* the same millisecond as the raise */
-    strcpy(a[0].ack_actor, "lead");
+    struct churn_alert *a = calloc(5, sizeof(*a));
+    const int64_t t = 20001 * DAY_MS + 100;
+    cr_assert_eq(churn_alert_init(&a[0], "c-1", CHURN_CAUSE_CHURN_INTENT, t), CHURN_OK);
+    a[0].id = a[0].sequence = 7;
+    a[0].revision = 1;
+    a[1] = a[0]; /* acknowledged in the same millisecond as the raise */
+    a[1].sequence = 9;
+    a[1].revision = 2;
+    a[1].change = CHURN_CHANGE_ACKNOWLEDGED;
+    a[1].ack_ms = t;
+    a[1].status = CHURN_STATUS_ACKNOWLEDGED;
+    strcpy(a[1].ack_actor, "lead");
     /* a detail cut in the middle of a two-byte character keeps the character whole or out */
-    memset(a[0].ack_action, 0, sizeof(a[0].ack_action));
+    memset(a[1].ack_action, 0, sizeof(a[1].ack_action));
     for (size_t i = 0; i + 2 < 120; i += 2)
-        memcpy(a[0].ack_action + i, "\xc3\xa9", 2);
-    cr_assert_eq(churn_alert_init(&a[1], "c-2", CHURN_CAUSE_CHURN_INTENT, 20002 * DAY_MS),
+        memcpy(a[1].ack_action + i, "\xc3\xa9", 2);
+    for (int k = 2; k <= 3; k++) { /* two triggers later: two "updated" entries */
+        a[k] = a[1];
+        a[k].sequence = 9 + (uint64_t)k;
+        a[k].revision = (uint32_t)k + 1;
+        a[k].change = CHURN_CHANGE_UPDATED;
+        a[k].trigger_count = (uint32_t)k;
+        a[k].updated_ms = t + k * 1000;
+    }
+    cr_assert_eq(churn_alert_init(&a[4], "c-2", CHURN_CAUSE_CHURN_INTENT, 20002 * DAY_MS),
                  CHURN_OK);
-    a[1].id = 8;
-    struct churn_timeline_entry out[CHURN_TIMELINE_ENTRIES_MAX(2)];
-    size_t n = churn_timeline_build(c, a, 2, out, CHURN_TIMELINE_ENTRIES_MAX(2));
-    cr_assert_eq(n, 8);
-    cr_assert_str_eq(out[0].what, "acknowledged");
-    cr_assert_str_eq(out[1].what, "raised");
-    cr_assert_eq(out[0].alert_id, 7);
-    cr_assert_eq(out[0].revision, 2);
-    cr_assert(strncmp(out[0].detail, "churn_intent: lead - ", 21) == 0, "%s", out[0].detail);
-    size_t len = strlen(out[0].detail);
-    cr_assert_lt(len, sizeof(out[0].detail));
-    cr_assert_eq((len - 21) % 2, 0, "a character was cut: %s", out[0].detail);
-    for (size_t i = 0; i < n; i++)
+    a[4].id = a[4].sequence = 8;
+    struct churn_timeline_entry out[CHURN_TIMELINE_ENTRIES_MAX(5)];
+    size_t n = churn_timeline_build(c, a, 5, out, CHURN_TIMELINE_ENTRIES_MAX(5));
+    size_t alerts = 0;
+    for (size_t i = 0; i < n; i++) {
         cr_assert_neq(out[i].alert_id, 8, "another customer's alert entered");
+        alerts += out[i].kind == CHURN_TIMELINE_ALERT;
+    }
+    cr_assert_eq(alerts, 4, "one entry per revision");
+    cr_assert_str_eq(out[0].what, "updated");
+    cr_assert_eq(out[0].revision, 4);
+    char want[96];
+    snprintf(want, sizeof(want), "churn_intent: %s, trigger 3",
+             churn_alert_status_name(CHURN_STATUS_ACKNOWLEDGED));
+    cr_assert_str_eq(out[0].detail, want);
+    cr_assert_str_eq(out[1].what, "updated");
+    cr_assert_eq(out[1].revision, 3);
+    /* the same millisecond: the later record first */
+    cr_assert_str_eq(out[2].what, "acknowledged");
+    cr_assert_str_eq(out[3].what, "raised");
+    cr_assert_eq(out[2].alert_id, 7);
+    cr_assert_eq(out[2].revision, 2);
+    cr_assert_eq(out[3].revision, 1);
+    cr_assert(strncmp(out[2].detail, "churn_intent: lead - ", 21) == 0, "%s", out[2].detail);
+    size_t len = strlen(out[2].detail);
+    cr_assert_lt(len, sizeof(out[2].detail));
+    cr_assert_eq((len - 21) % 2, 0, "a character was cut: %s", out[2].detail);
     free(a);
     free(c);
 }

@@ -904,6 +904,11 @@ churnctl_ack(struct ctl *ctl, int argc, char **argv)
 static const char *
 top_reason(const Churn__V1__Score *s, char *out, size_t outlen)
 {
+    if (s->previous_model) { /* listed by the model served before a promotion */
+        snprintf(out, outlen, "(previous model %.64s, until the rebuild rescores it)",
+                 s->model_version);
+        return out;
+    }
     const Churn__V1__Reason *best = s->n_reasons ? s->reasons[0] : NULL;
     for (size_t i = 0; i < s->n_reasons; i++)
         if (s->reasons[i]->contribution > 0) {
@@ -993,6 +998,13 @@ churnctl_at_risk(struct ctl *ctl, int argc, char **argv)
                    s->probability, RISK_WORD(s->risk_tier), VALUE_WORD(s->value_tier), s->priority,
                    top_reason(s, reason, sizeof(reason)));
         }
+        size_t previous = 0;
+        for (size_t i = 0; i < r->n_scores; i++)
+            previous += r->scores[i]->previous_model;
+        if (previous)
+            printf("-- %zu listed by the previous model's score: a model promotion's rebuild is "
+                   "under way\n",
+                   previous);
         char t[40];
         printf("-- %zu of %" PRId64 " customer%s at risk (risk tier %s%s), as of %s\n", r->n_scores,
                r->total_size, r->total_size == 1 ? "" : "s", churn_tier_name(min_tier),

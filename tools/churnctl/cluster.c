@@ -48,8 +48,13 @@ usage(void)
           "                       ListAtRiskCustomers from every shard, merged by priority\n"
           "  copy TABLE --partitions FROM-TO --to SHARD\n"
           "                       during a move: the customers of those partitions (records,\n"
-          "                       event ids, conversations, alert state) from the shards that\n"
-          "                       own them in TABLE (the table before the move) to SHARD\n"
+          "                       event ids, conversations, alert state, alerts, outcomes)\n"
+          "                       from the shards that own them in TABLE (the table before the\n"
+          "                       move) to SHARD\n"
+          "  drop TABLE --partitions FROM-TO [--shard NAME]\n"
+          "                       after a move: delete the copy of those partitions on every\n"
+          "                       shard (or NAME) that does not own them in TABLE, the table in\n"
+          "                       force everywhere (its epoch is checked by each shard)\n"
           "  reload TABLE [--shard NAME | --address HOST:PORT]\n"
           "                       put TABLE in force on every shard it names (or on NAME, or\n"
           "                       on the churnd at HOST:PORT, sent unchecked): one JSON line\n"
@@ -681,6 +686,107 @@ cmd_copy(struct ctl *ctl, int argc, char **argv)
     return rc;
 }
 
+/* What a drop did on one shard. */
+struct drop_stats {
+    uint64_t customers, alerts, outcomes, pages;
+};
+
+/* Every page of DropPartitions(@epoch, @partitions) on shard @sh; one JSON line. */
+static int
+drop_on(struct ctl *ctl, const struct churn_cluster_shard *sh, uint64_t epoch, uint32_t *partitions,
+        size_t n)
+{
+    struct drop_stats st = {0};
+    ctl->server = sh->addr;
+    printf("{\"shard\":\"%s\",\"address\":\"%s\",", sh->name, sh->addr);
+    fflush(stdout); /* churnctl_unary() says why on stderr */
+    int rc = churnctl_connect(ctl);
+    char after[CHURN_ID_MAX + 1] = "";
+    for (bool more = !rc; more && !rc;) {
+        Churn__V1__DropPartitionsRequest req = CHURN__V1__DROP_PARTITIONS_REQUEST__INIT;
+        req.epoch = epoch;
+        req.partitions = partitions;
+        req.n_partitions = n;
+        req.after = after;
+        ProtobufCMessage *resp = NULL;
+        rc = churnctl_unary(ctl, "/churn.v1.AdminService/DropPartitions", &req.base, &resp);
+        if (rc)
+            break;
+        const Churn__V1__DropPartitionsResponse *r = (const void *)resp;
+        st.pages++;
+        st.customers += r->customers_dropped;
+        st.alerts += r->alerts_dropped;
+        st.outcomes += r->outcomes_dropped;
+        more = *r->next_after;
+        snprintf(after, sizeof(after), "%s", r->next_after);
+        protobuf_c_message_free_unpacked(resp, NULL);
+    }
+    churn_client_close(ctl->client);
+    ctl->client = NULL;
+    if (rc)
+        printf("\"result\":\"refused\",\"exit\":%d}\n", rc);
+    else
+        printf("\"result\":\"dropped\",\"epoch\":%" PRIu64 ",\"customers\":%" PRIu64
+               ",\"alerts\":%" PRIu64 ",\"outcomes\":%" PRIu64 ",\"pages\":%" PRIu64 "}\n",
+               epoch, st.customers, st.alerts, st.outcomes, st.pages);
+    return rc;
+}
+
+/* `drop TABLE --partitions FROM-TO [--shard NAME]`: the copies a finished move left behind. */
+static int
+cmd_drop(struct ctl *ctl, int argc, char **argv)
+{
+    static const char *const known[] = {"--partitions", "--shard", NULL};
+    int rc = argc < 1 ? usage() : check_options(argc, argv, 1, known);
+    const char *range = option(argc, argv, "--partitions"), *only = option(argc, argv, "--shard");
+    if (!rc && !range) {
+        fputs("churnctl: cluster drop: expected TABLE --partitions FROM-TO [--shard NAME]\n",
+              stderr);
+        rc = EXIT_USAGE;
+    }
+    struct churn_cluster_table *t = NULL;
+    if (rc || (rc = load(argv[0], &t)))
+        return rc;
+    char err[512];
+    uint32_t lo = 0, hi = 0;
+    if (churn_cluster_parse_range(t, range, &lo, &hi, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: cluster drop: %s\n", err);
+        rc = EXIT_USAGE;
+    } else if (only && churn_cluster_shard_index(t, only) < 0) {
+        fprintf(stderr, "churnctl: cluster drop: %s names no shard '%s'\n", argv[0], only);
+        rc = EXIT_USAGE;
+    }
+    for (uint32_t p = lo; !rc && p <= hi; p++)
+        if (t->moving[p]) {
+            fprintf(stderr,
+                    "churnctl: cluster drop: partition %u is moving in %s: finish the "
+                    "move first\n",
+                    p, argv[0]);
+            rc = EXIT_USAGE;
+        }
+    if (!rc && churn_services_init(&ctl->svc, err, sizeof(err)) != CHURN_OK) {
+        fprintf(stderr, "churnctl: %s\n", err);
+        rc = EXIT_TRANSPORT;
+    }
+    uint32_t *parts = rc ? NULL : churn_malloc((hi - lo + 1) * sizeof(*parts));
+    int first = rc || parts ? rc : EXIT_TRANSPORT; /* every shard is asked; the first failure */
+    for (size_t s = 0; parts && s < t->n_shards; s++) {
+        if (only && strcmp(only, t->shards[s].name) != 0)
+            continue;
+        size_t n = 0;
+        for (uint32_t p = lo; p <= hi; p++) /* NAME alone is sent all: it judges its own */
+            if (only || t->owner[p] != s)
+                parts[n++] = p;
+        int r = n ? drop_on(ctl, &t->shards[s], t->epoch, parts, n) : 0;
+        first = first ? first : r;
+    }
+    churn_free(parts);
+    if (ctl->svc.methods)
+        churn_services_fini(&ctl->svc);
+    churn_cluster_table_free(t);
+    return first;
+}
+
 /* `reload TABLE [--shard NAME | --address HOST:PORT]`: the table in force on running shards. */
 static int
 cmd_reload(struct ctl *ctl, int argc, char **argv)
@@ -744,6 +850,8 @@ churnctl_cluster(struct ctl *ctl, int argc, char **argv)
         return cmd_copy(ctl, argc - 1, argv + 1);
     if (strcmp(cmd, "reload") == 0)
         return cmd_reload(ctl, argc - 1, argv + 1);
+    if (strcmp(cmd, "drop") == 0)
+        return cmd_drop(ctl, argc - 1, argv + 1);
     if (strcmp(cmd, "at-risk") == 0) {
         struct churn_cluster_table *t = NULL;
         int rc = load(argv[1], &t);

@@ -63,10 +63,12 @@ async function loadQueue() {
   if (risk) q.set("risk", risk);
   if (value) q.set("value", value);
   const page = await api("/api/queue?" + q);
-  const rows = (page.scores || []).map((s) => el("tr", { "data-customer": s.customer_id },
+  const rows = (page.scores || []).map((s) => el("tr", { "data-customer": s.customer_id,
+    class: s.previous_model ? "previous-model" : "" },
     el("td", {}, customerLink(s.customer_id)), el("td", {}, pct(s.probability)),
     el("td", {}, money(s.customer_value)), el("td", {}, money(s.priority)),
-    el("td", {}, (s.reasons || []).map((r) => r.label || r.feature).join("; ")),
+    el("td", {}, s.previous_model ? "previous model " + s.model_version + ", until the rebuild rescores it"
+      : (s.reasons || []).map((r) => r.label || r.feature).join("; ")),
     el("td", {}, (s.what_moved || []).map((m) => m.explanation || m.label).join("; ") || "—"),
     el("td", { class: "tier-" + tier(s.risk_tier) }, tier(s.risk_tier))));
   fill(document.querySelector("#queue tbody"), rows);

@@ -16,7 +16,10 @@
  *       each message back: the bare gRPC core ceiling for the same traffic.
  *
  * Every stream carries x-customer-id (a cluster's proxy routes on it, issue 16), and with
- * --partitions P (the cluster's P) the routing hint x-churn-partition too.
+ * --partitions P (the cluster's P) the routing hint x-churn-partition too. A conversation a
+ * shard refuses at its first turn naming the customer's owner (FAILED_PRECONDITION with
+ * x-churn-owner-address) is sent again once, to that owner, on a channel the thread keeps for
+ * it ("followed").
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -43,6 +46,8 @@
 
 #define WINDOW_MAX  256
 #define STREAMS_MAX 4096
+#define OWNERS_MAX  16 /* owners' channels a thread keeps (issue 16) */
+#define ADDR_MAX    256
 
 struct opts {
     bool echo;
@@ -71,6 +76,7 @@ struct stream {
     grpc_byte_buffer *recv_buf;
     grpc_metadata_array initial_md, trailing_md;
     grpc_metadata routing_md[2]; /* x-customer-id and x-churn-partition (issue 16) */
+    bool followed;               /* sent again to the owner a refusal named */
     char part[12];
     grpc_status_code status;
     grpc_slice details;
@@ -87,7 +93,12 @@ struct worker {
     grpc_slice method;
     long next_conversation, conversations_end;
     int open;
-    long turns, failures;
+    long turns, failures, followed;
+    struct {
+        char addr[ADDR_MAX];
+        grpc_channel *channel;
+    } owners[OWNERS_MAX];
+    int n_owners;
     double *lat;
     size_t n_lat, cap_lat;
     struct stream *streams;
@@ -158,14 +169,46 @@ post_recv(struct stream *s)
     start_batch(s, &op, 1, &s->t_recv);
 }
 
+/* A channel to @target: one connection of its own (a thread's). */
+static grpc_channel *
+open_channel(const char *target)
+{
+    grpc_arg args[2];
+    memset(args, 0, sizeof(args));
+    args[0].type = GRPC_ARG_INTEGER; /* one connection per thread */
+    args[0].key = (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
+    args[0].value.integer = 1;
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[1].value.integer = 16 * 1024 * 1024;
+    grpc_channel_args ca = {.num_args = 2, .args = args};
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    grpc_channel *ch = grpc_channel_create(target, creds, &ca);
+    grpc_channel_credentials_release(creds);
+    return ch;
+}
+
+static void stream_start(struct worker *w, struct stream *s, long conversation,
+                         grpc_channel *channel, bool followed);
+
 static bool
 stream_open(struct worker *w, struct stream *s)
 {
     if (w->next_conversation >= w->conversations_end)
         return false;
+    stream_start(w, s, w->next_conversation++, w->channel, false);
+    return true;
+}
+
+/* Conversation @conversation on @channel (@followed: the second attempt, at an owner). */
+static void
+stream_start(struct worker *w, struct stream *s, long conversation, grpc_channel *channel,
+             bool followed)
+{
     memset(s, 0, offsetof(struct stream, sent_at));
     s->w = w;
-    s->conversation = w->next_conversation++;
+    s->conversation = conversation;
+    s->followed = followed;
     snprintf(s->conv, sizeof(s->conv), "cq-%s-%ld", w->o->run, s->conversation);
     snprintf(s->cust, sizeof(s->cust), "cust-%07ld",
              s->conversation % (w->o->customers > 0 ? w->o->customers : 1));
@@ -176,7 +219,7 @@ stream_open(struct worker *w, struct stream *s)
     s->t_status = (struct tag){s, TAG_STATUS};
     grpc_metadata_array_init(&s->initial_md);
     grpc_metadata_array_init(&s->trailing_md);
-    s->call = grpc_channel_create_call(w->channel, NULL, GRPC_PROPAGATE_DEFAULTS, w->cq, w->method,
+    s->call = grpc_channel_create_call(channel, NULL, GRPC_PROPAGATE_DEFAULTS, w->cq, w->method,
                                        NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     w->open++;
     grpc_op ops[2];
@@ -186,7 +229,7 @@ stream_open(struct worker *w, struct stream *s)
     ops[0].data.recv_status_on_client.status = &s->status;
     ops[0].data.recv_status_on_client.status_details = &s->details;
     if (!start_batch(s, ops, 1, &s->t_status))
-        return true;
+        return;
     memset(ops, 0, sizeof(ops));
     s->routing_md[0].key = grpc_slice_from_static_string("x-customer-id");
     s->routing_md[0].value = grpc_slice_from_static_string(s->cust);
@@ -204,10 +247,9 @@ stream_open(struct worker *w, struct stream *s)
     ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
     ops[1].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
     if (!start_batch(s, ops, 2, &s->t_init))
-        return true;
+        return;
     post_recv(s);
     pump(s);
-    return true;
 }
 
 static void
@@ -287,10 +329,45 @@ answer_ok(struct stream *s, grpc_byte_buffer *bb)
     return ok && conv_ok && seq == (uint64_t)s->answered + 1;
 }
 
+/* The owner a refusal of @s named (FAILED_PRECONDITION, x-churn-owner-address) into @addr. */
+static bool
+owner_hint(const struct stream *s, char *addr, size_t len)
+{
+    if (s->status != GRPC_STATUS_FAILED_PRECONDITION || s->answered != 0)
+        return false;
+    for (size_t i = 0; i < s->trailing_md.count; i++) {
+        const grpc_metadata *m = &s->trailing_md.metadata[i];
+        if (grpc_slice_str_cmp(m->key, "x-churn-owner-address") == 0 &&
+            GRPC_SLICE_LENGTH(m->value) > 0 && GRPC_SLICE_LENGTH(m->value) < len) {
+            memcpy(addr, GRPC_SLICE_START_PTR(m->value), GRPC_SLICE_LENGTH(m->value));
+            addr[GRPC_SLICE_LENGTH(m->value)] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The thread's channel to @addr (opened the first time; NULL past OWNERS_MAX owners). */
+static grpc_channel *
+owner_channel(struct worker *w, const char *addr)
+{
+    for (int i = 0; i < w->n_owners; i++)
+        if (strcmp(w->owners[i].addr, addr) == 0)
+            return w->owners[i].channel;
+    if (w->n_owners == OWNERS_MAX)
+        return NULL;
+    snprintf(w->owners[w->n_owners].addr, ADDR_MAX, "%s", addr);
+    w->owners[w->n_owners].channel = open_channel(addr);
+    return w->owners[w->n_owners++].channel;
+}
+
 static void
 stream_finish(struct worker *w, struct stream *s)
 {
-    if (s->failed || s->status != GRPC_STATUS_OK || s->answered != w->o->turns) {
+    char owner[ADDR_MAX];
+    grpc_channel *follow =
+        !s->followed && owner_hint(s, owner, sizeof(owner)) ? owner_channel(w, owner) : NULL;
+    if (!follow && (s->failed || s->status != GRPC_STATUS_OK || s->answered != w->o->turns)) {
         char *d = grpc_slice_to_c_string(s->details);
         fprintf(stderr, "cqload: conversation %ld: status %d (%s), %d of %d turns answered\n",
                 s->conversation, (int)s->status, d, s->answered, w->o->turns);
@@ -303,7 +380,12 @@ stream_finish(struct worker *w, struct stream *s)
     grpc_call_unref(s->call);
     s->call = NULL;
     w->open--;
-    stream_open(w, s);
+    if (follow) { /* refused at its first turn: once more, at the owner */
+        w->followed++;
+        stream_start(w, s, s->conversation, follow, true);
+    } else {
+        stream_open(w, s);
+    }
 }
 
 static void
@@ -427,18 +509,7 @@ main(int argc, char **argv)
         struct worker *w = &ws[i];
         w->o = &o;
         w->index = i;
-        grpc_arg args[2];
-        memset(args, 0, sizeof(args));
-        args[0].type = GRPC_ARG_INTEGER; /* one connection per thread */
-        args[0].key = (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
-        args[0].value.integer = 1;
-        args[1].type = GRPC_ARG_INTEGER;
-        args[1].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-        args[1].value.integer = 16 * 1024 * 1024;
-        grpc_channel_args ca = {.num_args = 2, .args = args};
-        grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-        w->channel = grpc_channel_create(o.target, creds, &ca);
-        grpc_channel_credentials_release(creds);
+        w->channel = open_channel(o.target);
         w->cq = grpc_completion_queue_create_for_next(NULL);
         w->method = grpc_slice_from_static_string(o.echo ? "/bench.Echo/Stream"
                                                          : "/churn.v1.ChatService/AnalyzeChat");
@@ -451,12 +522,13 @@ main(int argc, char **argv)
     int64_t t0 = churn_mono_ns();
     for (int i = 0; i < o.threads; i++)
         pthread_create(&th[i], NULL, worker_main, &ws[i]);
-    long turns = 0, failures = 0;
+    long turns = 0, failures = 0, followed = 0;
     size_t n_lat = 0;
     for (int i = 0; i < o.threads; i++) {
         pthread_join(th[i], NULL);
         turns += ws[i].turns;
         failures += ws[i].failures;
+        followed += ws[i].followed;
         n_lat += ws[i].n_lat;
     }
     double secs = (double)(churn_mono_ns() - t0) / 1e9;
@@ -471,9 +543,9 @@ main(int argc, char **argv)
         qsort(lat, n_lat, sizeof(double), bench_cmp_double);
     printf("{\"mode\":\"%s\",\"threads\":%d,\"streams_per_thread\":%d,\"conversations\":%d,"
            "\"turns_per_conversation\":%d,\"window\":%d,\"turns\":%ld,\"failed_conversations\":%ld,"
-           "\"seconds\":%.3f,\"turns_per_s\":%.0f,",
+           "\"followed\":%ld,\"seconds\":%.3f,\"turns_per_s\":%.0f,",
            o.echo ? "echo" : "chat", o.threads, o.streams, o.conversations, o.turns, o.window,
-           turns, failures, secs, (double)turns / secs);
+           turns, failures, followed, secs, (double)turns / secs);
     if (n_lat)
         printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
                bench_percentile(lat, n_lat, 0.5), bench_percentile(lat, n_lat, 0.9),
@@ -482,6 +554,8 @@ main(int argc, char **argv)
         printf("\"latency_us\":null}\n"); /* nothing was answered */
     for (int i = 0; i < o.threads; i++) {
         grpc_channel_destroy(ws[i].channel);
+        for (int j = 0; j < ws[i].n_owners; j++)
+            grpc_channel_destroy(ws[i].owners[j].channel);
         grpc_completion_queue_shutdown(ws[i].cq);
         while (
             grpc_completion_queue_next(ws[i].cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=

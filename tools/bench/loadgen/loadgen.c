@@ -18,7 +18,9 @@
  * Through a cluster (issue 16) every stream carries x-customer-id, which the proxy routes
  * on; with --partitions P (the cluster's P) it also carries x-churn-partition, the routing
  * hint that spares the proxy its hash, and each ingest stream sends the events of one
- * partition's customers only, so that one shard owns the whole stream.
+ * partition's customers only, so that one shard owns the whole stream. A stream a shard
+ * refuses naming the customer's owner (FAILED_PRECONDITION with x-churn-owner-address: a
+ * stale proxy map, or --target a shard) is sent again once, to that owner ("followed").
  */
 #include <inttypes.h>
 #include <math.h>
@@ -52,7 +54,7 @@ struct opts {
 struct shared {
     const struct opts *o;
     struct churn_client *client;
-    atomic_long sent, accepted, rejected, duplicates, failures, next_stream;
+    atomic_long sent, accepted, rejected, duplicates, failures, next_stream, followed;
     pthread_mutex_t mu;
     double *lat_us;
     size_t n_lat, cap_lat;
@@ -145,50 +147,83 @@ set_routing(struct churn_client_stream *st, const char *cust, const char *part)
         churn_client_stream_set_header(st, "x-churn-partition", part);
 }
 
+/* On a refusal naming the customer's owner (FAILED_PRECONDITION and x-churn-owner-address): a
+ * client to that owner, for one more attempt, and @st cleared; NULL otherwise. */
+static struct churn_client *
+follow_owner(struct shared *sh, struct churn_client_status *st)
+{
+    struct churn_client *c = NULL;
+    if (st->code != 9 || !st->owner_address || churn_client_open(st->owner_address, &c))
+        return NULL;
+    atomic_fetch_add(&sh->followed, 1);
+    churn_client_status_clear(st);
+    *st = (struct churn_client_status){0};
+    return c;
+}
+
+/* Ingest stream @s of @sc's customers on @client; its status into @st. Returns the events
+ * sent (the summary counted when it came). */
+static long
+ingest_stream(struct shared *sh, struct churn_client *client, long s,
+              const struct stream_customers *sc, struct churn_client_status *st)
+{
+    static _Thread_local uint8_t buf[256 * 1024];
+    long per_stream = sh->o->events / sh->o->streams, sent = 0;
+    int per = sh->o->per_message;
+    struct churn_client_stream *cs;
+    if (churn_client_stream_open(client, "/churn.v1.IngestService/RecordEvents", 600000, &cs) !=
+        CHURN_OK) {
+        st->code = 14; /* UNAVAILABLE: no stream */
+        return 0;
+    }
+    set_routing(cs, sc->num ? sc->first : NULL, sc->part);
+    for (long i = 0; i < per_stream; i += per) {
+        int k = per_stream - i < per ? (int)(per_stream - i) : per;
+        size_t n = pack_events(sh, s, sc, i, k, buf, sizeof(buf));
+        if (!n || churn_client_stream_send(cs, buf, n) != CHURN_OK)
+            break;
+        sent += k;
+    }
+    churn_client_stream_close_send(cs);
+    void *msg;
+    size_t len;
+    if (churn_client_stream_recv(cs, &msg, &len) == CHURN_OK) {
+        Churn__V1__RecordEventsResponse *r =
+            churn__v1__record_events_response__unpack(NULL, len, msg);
+        if (r) {
+            atomic_fetch_add(&sh->accepted, r->accepted);
+            atomic_fetch_add(&sh->rejected, r->rejected);
+            atomic_fetch_add(&sh->duplicates, r->duplicates);
+            churn__v1__record_events_response__free_unpacked(r, NULL);
+        }
+        churn_free(msg);
+    }
+    churn_client_stream_finish(cs, false, st);
+    return sent;
+}
+
 static void *
 ingest_thread(void *arg)
 {
     struct shared *sh = arg;
-    long per_stream = sh->o->events / sh->o->streams;
-    static _Thread_local uint8_t buf[256 * 1024];
-    int per = sh->o->per_message;
     for (;;) {
         long s = atomic_fetch_add(&sh->next_stream, 1);
         if (s >= sh->o->streams)
             break;
-        struct churn_client_stream *st;
         struct stream_customers sc;
-        if (stream_customers(sh->o, s, &sc) != 0 || (sh->o->partitions && sc.n == 0) ||
-            churn_client_stream_open(sh->client, "/churn.v1.IngestService/RecordEvents", 600000,
-                                     &st) != CHURN_OK) {
+        if (stream_customers(sh->o, s, &sc) != 0 || (sh->o->partitions && sc.n == 0)) {
             churn_free(sc.num);
             atomic_fetch_add(&sh->failures, 1);
             continue;
         }
-        set_routing(st, sc.num ? sc.first : NULL, sc.part);
-        for (long i = 0; i < per_stream; i += per) {
-            int k = per_stream - i < per ? (int)(per_stream - i) : per;
-            size_t n = pack_events(sh, s, &sc, i, k, buf, sizeof(buf));
-            if (!n || churn_client_stream_send(st, buf, n) != CHURN_OK)
-                break;
-            atomic_fetch_add(&sh->sent, k);
-        }
-        churn_client_stream_close_send(st);
-        void *msg;
-        size_t len;
-        if (churn_client_stream_recv(st, &msg, &len) == CHURN_OK) {
-            Churn__V1__RecordEventsResponse *r =
-                churn__v1__record_events_response__unpack(NULL, len, msg);
-            if (r) {
-                atomic_fetch_add(&sh->accepted, r->accepted);
-                atomic_fetch_add(&sh->rejected, r->rejected);
-                atomic_fetch_add(&sh->duplicates, r->duplicates);
-                churn__v1__record_events_response__free_unpacked(r, NULL);
-            }
-            churn_free(msg);
-        }
         struct churn_client_status status = {0};
-        churn_client_stream_finish(st, false, &status);
+        long sent = ingest_stream(sh, sh->client, s, &sc, &status);
+        struct churn_client *owner = follow_owner(sh, &status); /* refused: nothing applied */
+        if (owner) {
+            sent = ingest_stream(sh, owner, s, &sc, &status);
+            churn_client_close(owner);
+        }
+        atomic_fetch_add(&sh->sent, sent);
         if (status.code != 0) {
             fprintf(stderr, "loadgen: stream %ld: status %d %s\n", s, status.code,
                     status.details ? status.details : "");
@@ -219,65 +254,80 @@ add_latency(struct shared *sh, const double *lat, size_t n)
     pthread_mutex_unlock(&sh->mu);
 }
 
+/* Conversation @c on @client: its turn latencies into @lat; how many turns were answered.
+ * Its status into @st. */
+static size_t
+chat_stream(struct shared *sh, struct churn_client *client, long c, double *lat,
+            struct churn_client_status *st)
+{
+    int turns = sh->o->turns;
+    uint8_t buf[2048];
+    struct churn_client_stream *cs;
+    if (churn_client_stream_open(client, "/churn.v1.ChatService/AnalyzeChat", 600000, &cs) !=
+        CHURN_OK) {
+        st->code = 14; /* UNAVAILABLE: no stream */
+        return 0;
+    }
+    char conv[96], cust[64];
+    snprintf(conv, sizeof(conv), "lg-%s-%ld", sh->o->run, c);
+    snprintf(cust, sizeof(cust), "cust-%07ld", c % (sh->o->customers ? sh->o->customers : 1));
+    char part[12] = "";
+    if (sh->o->partitions)
+        snprintf(part, sizeof(part), "%" PRIu32,
+                 churn_cluster_partition_of(cust, strlen(cust), sh->o->partitions));
+    set_routing(cs, cust, part); /* a cluster routes on them */
+    /* up to --window turns in flight on the stream (1: send, wait, send...) */
+    int window = sh->o->window > 0 ? sh->o->window : 1;
+    int64_t sent_at[WINDOW_MAX];
+    size_t done = 0;
+    int sent = 0;
+    bool ok = true;
+    while (ok && (int)done < turns) {
+        while (ok && sent < turns && sent - (int)done < window) {
+            int t = sent;
+            Churn__V1__AnalyzeChatRequest req = CHURN__V1__ANALYZE_CHAT_REQUEST__INIT;
+            req.conversation_id = conv;
+            req.customer_id = cust;
+            req.turn_sequence = (uint64_t)t + 1;
+            req.role = t % 3 == 0 ? CHURN__V1__CHAT_ROLE__CHAT_ROLE_BOT
+                                  : CHURN__V1__CHAT_ROLE__CHAT_ROLE_CUSTOMER;
+            req.text = (char *)bench_chat_texts[(size_t)(c + t) % BENCH_N_CHAT_TEXTS];
+            size_t n = protobuf_c_message_pack(&req.base, buf);
+            sent_at[t % WINDOW_MAX] = churn_mono_ns();
+            ok = churn_client_stream_send(cs, buf, n) == CHURN_OK;
+            sent += ok;
+        }
+        void *msg;
+        size_t len;
+        if (!ok || churn_client_stream_recv(cs, &msg, &len) != CHURN_OK)
+            break;
+        lat[done] = (double)(churn_mono_ns() - sent_at[done % WINDOW_MAX]) / 1000.0;
+        done++;
+        churn_free(msg);
+    }
+    churn_client_stream_close_send(cs);
+    churn_client_stream_finish(cs, false, st);
+    return done;
+}
+
 static void *
 chat_thread(void *arg)
 {
     struct shared *sh = arg;
-    int turns = sh->o->turns;
-    double *lat = churn_calloc((size_t)turns, sizeof(double));
-    uint8_t buf[2048];
+    double *lat = churn_calloc((size_t)sh->o->turns, sizeof(double));
     for (;;) {
         long c = atomic_fetch_add(&sh->next_stream, 1);
         if (c >= sh->o->conversations || !lat)
             break;
-        struct churn_client_stream *st;
-        if (churn_client_stream_open(sh->client, "/churn.v1.ChatService/AnalyzeChat", 600000,
-                                     &st) != CHURN_OK) {
-            atomic_fetch_add(&sh->failures, 1);
-            continue;
-        }
-        char conv[96], cust[64];
-        snprintf(conv, sizeof(conv), "lg-%s-%ld", sh->o->run, c);
-        snprintf(cust, sizeof(cust), "cust-%07ld", c % (sh->o->customers ? sh->o->customers : 1));
-        char part[12] = "";
-        if (sh->o->partitions)
-            snprintf(part, sizeof(part), "%" PRIu32,
-                     churn_cluster_partition_of(cust, strlen(cust), sh->o->partitions));
-        set_routing(st, cust, part); /* a cluster routes on them */
-        /* up to --window turns in flight on the stream (1: send, wait, send...) */
-        int window = sh->o->window > 0 ? sh->o->window : 1;
-        int64_t sent_at[WINDOW_MAX];
-        size_t done = 0;
-        int sent = 0;
-        bool ok = true;
-        while (ok && (int)done < turns) {
-            while (ok && sent < turns && sent - (int)done < window) {
-                int t = sent;
-                Churn__V1__AnalyzeChatRequest req = CHURN__V1__ANALYZE_CHAT_REQUEST__INIT;
-                req.conversation_id = conv;
-                req.customer_id = cust;
-                req.turn_sequence = (uint64_t)t + 1;
-                req.role = t % 3 == 0 ? CHURN__V1__CHAT_ROLE__CHAT_ROLE_BOT
-                                      : CHURN__V1__CHAT_ROLE__CHAT_ROLE_CUSTOMER;
-                req.text = (char *)bench_chat_texts[(size_t)(c + t) % BENCH_N_CHAT_TEXTS];
-                size_t n = protobuf_c_message_pack(&req.base, buf);
-                sent_at[t % WINDOW_MAX] = churn_mono_ns();
-                ok = churn_client_stream_send(st, buf, n) == CHURN_OK;
-                sent += ok;
-            }
-            void *msg;
-            size_t len;
-            if (!ok || churn_client_stream_recv(st, &msg, &len) != CHURN_OK)
-                break;
-            lat[done] = (double)(churn_mono_ns() - sent_at[done % WINDOW_MAX]) / 1000.0;
-            done++;
-            churn_free(msg);
-            atomic_fetch_add(&sh->sent, 1);
-        }
-        churn_client_stream_close_send(st);
         struct churn_client_status status = {0};
-        churn_client_stream_finish(st, false, &status);
-        if (status.code != 0 || done != (size_t)turns)
+        size_t done = chat_stream(sh, sh->client, c, lat, &status);
+        struct churn_client *owner = done ? NULL : follow_owner(sh, &status);
+        if (owner) { /* refused at its first turn: the conversation again, at the owner */
+            done = chat_stream(sh, owner, c, lat, &status);
+            churn_client_close(owner);
+        }
+        atomic_fetch_add(&sh->sent, (long)done);
+        if (status.code != 0 || done != (size_t)sh->o->turns)
             atomic_fetch_add(&sh->failures, 1);
         churn_client_status_clear(&status);
         add_latency(sh, lat, done);
@@ -363,20 +413,21 @@ main(int argc, char **argv)
     if (ingest) {
         printf("{\"mode\":\"ingest\",\"threads\":%d,\"streams\":%d,\"events_sent\":%ld,"
                "\"accepted\":%ld,\"duplicates\":%ld,\"rejected\":%ld,\"failed_streams\":%ld,"
-               "\"seconds\":%.3f,\"events_per_s\":%.0f}\n",
+               "\"followed\":%ld,\"seconds\":%.3f,\"events_per_s\":%.0f}\n",
                o.threads, o.streams, atomic_load(&sh.sent), atomic_load(&sh.accepted),
                atomic_load(&sh.duplicates), atomic_load(&sh.rejected), atomic_load(&sh.failures),
-               secs, (double)atomic_load(&sh.accepted) / secs);
+               atomic_load(&sh.followed), secs, (double)atomic_load(&sh.accepted) / secs);
     } else {
         qsort(sh.lat_us, sh.n_lat, sizeof(double), bench_cmp_double);
         printf(
             "{\"mode\":\"chat\",\"threads\":%d,\"conversations\":%d,\"window\":%d,"
-            "\"turns\":%ld,\"failed_streams\":%ld,\"seconds\":%.3f,\"turns_per_s\":%.0f,"
+            "\"turns\":%ld,\"failed_streams\":%ld,\"followed\":%ld,\"seconds\":%.3f,"
+            "\"turns_per_s\":%.0f,"
             "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
             o.threads, o.conversations, o.window, atomic_load(&sh.sent), atomic_load(&sh.failures),
-            secs, (double)atomic_load(&sh.sent) / secs, bench_percentile(sh.lat_us, sh.n_lat, 0.5),
-            bench_percentile(sh.lat_us, sh.n_lat, 0.9), bench_percentile(sh.lat_us, sh.n_lat, 0.99),
-            sh.n_lat ? sh.lat_us[sh.n_lat - 1] : NAN);
+            atomic_load(&sh.followed), secs, (double)atomic_load(&sh.sent) / secs,
+            bench_percentile(sh.lat_us, sh.n_lat, 0.5), bench_percentile(sh.lat_us, sh.n_lat, 0.9),
+            bench_percentile(sh.lat_us, sh.n_lat, 0.99), sh.n_lat ? sh.lat_us[sh.n_lat - 1] : NAN);
     }
     churn_client_close(sh.client);
     churn_free(sh.lat_us);

@@ -1,0 +1,160 @@
+/*
+ * chat_group.c - the chat turns' group commit (churn/store_chat.h): the conversation states,
+ * the chat signals (applied with the ingestion path's own validation and idempotency) and the
+ * scores of the records those signals leave, in one durable write transaction. A score is
+ * stored only when the record it was previewed from is still the one its signal is applied to
+ * and no other signal of the group touches that customer, so a stored score always matches
+ * the stored record it claims (its digest).
+ */
+#include "churn/store_chat.h"
+
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "churn/alloc.h"
+#include "churn/hash.h"
+#include "churn/score_store.h"
+#include "store_internal.h"
+#include "store_lmdb.h"
+
+struct chat_ctx {
+    const struct churn_chat_group *g;
+    struct churn__apply apply;
+    bool *lone; /* per signal: the only valid signal of its customer in the group */
+    bool *base; /* per signal: its customer's record had the score's base digest */
+};
+
+/* The digest of @cid's stored record in @txn (0: none). */
+static enum churn_err
+record_digest(struct churn_store *s, MDB_txn *txn, const char *cid, uint64_t *digest)
+{
+    MDB_val k = {strlen(cid), (void *)cid}, v;
+    int rc = mdb_get(txn, s->dbi[CHURN__DB_CUSTOMERS], &k, &v);
+    *digest = 0;
+    if (rc == MDB_NOTFOUND)
+        return CHURN_OK;
+    if (rc)
+        return churn__mdb_err(rc, "reading a customer");
+    *digest = churn_digest64(v.mv_data, v.mv_size);
+    return CHURN_OK;
+}
+
+/* Store signal @i's score, its record now having digest @digest. */
+static enum churn_err
+put_score(struct churn_store *s, MDB_txn *txn, struct chat_ctx *c, size_t i, uint64_t digest)
+{
+    const void *data = NULL;
+    size_t len = 0;
+    enum churn_err err = c->g->fill(i, digest, c->g->fill_user, &data, &len);
+    if (err)
+        return err;
+    if (len == 0 || len > CHURN_STORE_SCORE_MAX)
+        return churn__store_fail(CHURN_EINVAL, "signals[%zu]: a stored score of %zu bytes", i, len);
+    const char *cid = c->g->signals[i].event->customer_id;
+    MDB_val k = {strlen(cid), (void *)cid}, v = {len, (void *)data};
+    int rc = mdb_put(txn, s->dbi[CHURN__DB_SCORES], &k, &v, 0);
+    return rc ? churn__mdb_err(rc, "storing a score") : CHURN_OK;
+}
+
+/* The scores of the signals that may have one, after the signals were applied. */
+static enum churn_err
+put_scores(struct churn_store *s, MDB_txn *txn, struct chat_ctx *c)
+{
+    if (!c->g->fill || !s->dbi[CHURN__DB_SCORES])
+        return CHURN_OK;
+    for (size_t i = 0; i < c->g->n_signals; i++) {
+        const struct churn_chat_signal_put *sg = &c->g->signals[i];
+        if (!c->lone[i] || !c->base[i] || sg->result->status != CHURN_EVENT_ACCEPTED)
+            continue;
+        uint64_t digest;
+        enum churn_err err = record_digest(s, txn, sg->event->customer_id, &digest);
+        if (!err && digest)
+            err = put_score(s, txn, c, i, digest);
+        if (err)
+            return err;
+    }
+    return CHURN_OK;
+}
+
+static enum churn_err
+chat_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
+{
+    struct chat_ctx *c = vctx;
+    const struct churn_chat_group *g = c->g;
+    for (size_t i = 0; i < g->n_signals; i++) { /* the records the scores were taken from */
+        uint64_t digest = 0;
+        c->base[i] = false;
+        if (!g->signals[i].base_digest || !c->lone[i])
+            continue;
+        enum churn_err err = record_digest(s, txn, g->signals[i].event->customer_id, &digest);
+        if (err)
+            return err;
+        c->base[i] = digest == g->signals[i].base_digest;
+    }
+    c->apply.first_day = INT32_MAX; /* the body may run again after the map grew */
+    enum churn_err err = g->n_signals ? churn__apply_txn(s, txn, &c->apply) : CHURN_OK;
+    if (!err)
+        err = churn__conversations_txn(s, txn, g->states, g->n_states);
+    if (!err)
+        err = put_scores(s, txn, c);
+    return err;
+}
+
+/* Mark the signals that are the only valid one of their customer (the valid ones are in
+ * customer order in @c->apply). */
+static void
+mark_lone(struct chat_ctx *c)
+{
+    const struct churn__apply *a = &c->apply;
+    for (size_t k = 0; k < a->n_valid; k++) {
+        const char *cid = a->ev[a->order[k]]->customer_id;
+        bool same_before = k > 0 && strcmp(a->ev[a->order[k - 1]]->customer_id, cid) == 0;
+        bool same_after =
+            k + 1 < a->n_valid && strcmp(a->ev[a->order[k + 1]]->customer_id, cid) == 0;
+        c->lone[a->order[k]] = !same_before && !same_after;
+    }
+}
+
+static enum churn_err
+check_group(const struct churn_chat_group *g)
+{
+    enum churn_err err = churn__conversations_check(g->states, g->n_states);
+    if (err)
+        return err;
+    for (size_t i = 0; i < g->n_signals; i++)
+        if (!g->signals[i].event || !g->signals[i].result)
+            return churn__store_fail(CHURN_EINVAL, "signals[%zu]: no event or result", i);
+    return CHURN_OK;
+}
+
+enum churn_err
+churn_store_commit_chat(struct churn_store *s, const struct churn_chat_group *g)
+{
+    churn__store_clear_error();
+    enum churn_err err = check_group(g);
+    if (err || (g->n_states == 0 && g->n_signals == 0))
+        return err;
+    size_t n = g->n_signals;
+    struct churn__segment *segs = churn_malloc((n ? n : 1) * sizeof(*segs));
+    struct chat_ctx c = {.g = g};
+    c.lone = churn_calloc(n ? n : 1, sizeof(*c.lone));
+    c.base = churn_calloc(n ? n : 1, sizeof(*c.base));
+    if (!segs || !c.lone || !c.base) {
+        err = churn__store_fail(CHURN_ENOMEM, "out of memory committing %zu chat signals", n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        segs[i] = (struct churn__segment){g->signals[i].event, 1, g->signals[i].result};
+    err = churn__apply_begin(s, segs, n, g->now_ms, &c.apply);
+    if (!err) {
+        mark_lone(&c);
+        err = churn__store_write(s, chat_txn, &c, "committing chat turns");
+    }
+    churn__apply_end(s, &c.apply, err);
+out:
+    churn_free(c.base);
+    churn_free(c.lone);
+    churn_free(segs);
+    return err;
+}
