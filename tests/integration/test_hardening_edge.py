@@ -7,6 +7,7 @@ from. After every bad input the server
 still answers and "victim" is untouched."""
 
 import importlib
+import mmap
 import os
 import socket
 import time
@@ -284,8 +285,13 @@ def rss_kib(pid):
 
 
 def sanitized(pid):
+    """Whether the server runs under AddressSanitizer: gcc's loads libasan, clang's (tools/test's
+    sanitizer build) is linked into the executable."""
     with open(f"/proc/{pid}/maps") as f:
-        return "libasan" in f.read()
+        if "libasan" in f.read():
+            return True
+    with open(f"/proc/{pid}/exe", "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as m:
+        return m.find(b"__asan_init") >= 0
 
 
 def malformed_calls(address, n):
