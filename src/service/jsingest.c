@@ -33,8 +33,9 @@
 #define BATCH_EVENTS           8192 /* events in one durable commit at most */
 #define MESSAGE_EVENTS_TYPICAL 4    /* room kept per message of the next fetch */
 #define BATCH_ARENA            (4 << 20)
-#define IDLE_SLEEP_MIN_MS      2   /* after an empty pass, doubling ... */
-#define IDLE_SLEEP_MAX_MS      100 /* ... up to this: idle shards poll little */
+#define IDLE_SLEEP_MIN_MS      2    /* after an empty pass, doubling ... */
+#define IDLE_SLEEP_MAX_MS      100  /* ... up to this: idle shards poll little */
+#define NATS_TEARDOWN_MS       5000 /* the library's threads wind down within this */
 #define RETRY_SLEEP_MS         500
 #define REPORT_EVERY_MS        5000
 #define ACK_WAIT_NS            (30LL * 1000 * 1000 * 1000)
@@ -628,7 +629,7 @@ churn_jsingest_stop(struct churn_jsingest *js)
         natsSubscription_Destroy(js->parts[i].sub); /* the durable consumer stays */
     jsCtx_Destroy(js->js);
     natsConnection_Destroy(js->nc);
-    nats_Close();
+    nats_CloseAndWait(NATS_TEARDOWN_MS); /* its threads free the replies still queued */
     free_sweep(js->sweep);
     churn_arena_fini(&js->batch->strings);
     pthread_mutex_destroy(&js->batch->mu);

@@ -19,6 +19,7 @@
 #define PUBLISH_MAX_PENDING 4096
 #define PUBLISH_WAIT_MS     30000
 #define SUBJECT_MAX         256
+#define NATS_TEARDOWN_MS    5000 /* the library's threads wind down within this */
 
 struct ctl_publisher {
     natsConnection *nc;
@@ -132,5 +133,5 @@ ctl_publisher_close(struct ctl_publisher *p)
     jsCtx_Destroy(p->js);
     natsConnection_Destroy(p->nc);
     churn_free(p);
-    nats_Close();
+    nats_CloseAndWait(NATS_TEARDOWN_MS); /* its threads free the replies still queued */
 }
