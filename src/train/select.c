@@ -113,6 +113,23 @@ name_trees(char *buf, size_t len, const struct churn_train_options *t, const cha
              how);
 }
 
+/* The rows of holdout @h: margins @a into s->p, @b (when not NULL) into s->q, labels into
+ * s->y; returns their number. */
+static size_t
+holdout_rows(struct search *s, unsigned h, const double *a, const double *b)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < s->ds->n_rows; r++) {
+        if (s->ds->time[r] != s->hold[h])
+            continue;
+        s->p[n] = a[r];
+        if (b)
+            s->q[n] = b[r];
+        s->y[n++] = s->ds->y[r];
+    }
+    return n;
+}
+
 /* The mean over the holdout times of the AUC of that time's rows from their margins @margin
  * (each AUC into @per when not NULL). */
 static double
@@ -120,13 +137,9 @@ holdout_auc(struct search *s, const double *margin, double *per)
 {
     double sum = 0;
     for (unsigned h = 0; h < s->n_hold; h++) {
-        size_t n = 0;
-        for (size_t r = 0; r < s->ds->n_rows; r++) {
-            if (s->ds->time[r] != s->hold[h])
-                continue;
-            s->p[n] = churn__sigmoid(margin[r]);
-            s->y[n++] = s->ds->y[r];
-        }
+        size_t n = holdout_rows(s, h, margin, NULL);
+        for (size_t i = 0; i < n; i++)
+            s->p[i] = churn__sigmoid(s->p[i]);
         struct churn_metrics m;
         double auc = churn_metrics_compute(s->p, s->y, n, 0.5, &m) ? NAN : m.auc;
         if (per)
@@ -375,14 +388,7 @@ score_diff_se(struct search *s, size_t a, size_t b, double *se)
 {
     double var = 0;
     for (unsigned h = 0; h < s->n_hold; h++) {
-        size_t n = 0;
-        for (size_t r = 0; r < s->ds->n_rows; r++) {
-            if (s->ds->time[r] != s->hold[h])
-                continue;
-            s->p[n] = hold_of(s, a)[r];
-            s->q[n] = hold_of(s, b)[r];
-            s->y[n++] = s->ds->y[r];
-        }
+        size_t n = holdout_rows(s, h, hold_of(s, a), hold_of(s, b));
         enum churn_err err = churn_metrics_auc_placements(s->p, s->y, n, s->pa);
         if (!err)
             err = churn_metrics_auc_placements(s->q, s->y, n, s->pb);

@@ -844,64 +844,60 @@ crafted_report(struct churn_select_report *r, size_t best)
     r->cand[best].se_vs_best = 0;
 }
 
+static size_t
+one_se(struct churn_select_report *r)
+{
+    churn_select_choose(r, CHURN_SELECT_ONE_SE);
+    cr_assert_eq(r->rule, CHURN_SELECT_ONE_SE);
+    return r->chosen;
+}
+
 Test(select, the_one_se_rule_prefers_the_grid_order_within_noise)
 {
     struct churn_select_report r;
     /* the best is #5; #3 trails it by less than their difference's error: #3 */
     crafted_report(&r, 5);
     r.cand[3].select_auc = 0.697;
-    churn_select_choose(&r, CHURN_SELECT_ONE_SE);
-    cr_assert_eq(r.chosen, 3);
-    cr_assert_eq(r.rule, CHURN_SELECT_ONE_SE);
+    cr_assert_eq(one_se(&r), 3);
     churn_select_choose(&r, CHURN_SELECT_BEST); /* the default keeps the best */
     cr_assert_eq(r.chosen, 5);
     /* #2, the first grid shape, is preferred to #3 when both are within noise */
     r.cand[2].select_auc = 0.6965;
-    churn_select_choose(&r, CHURN_SELECT_ONE_SE);
-    cr_assert_eq(r.chosen, 2);
+    cr_assert_eq(one_se(&r), 2);
     /* ... but not when its own error is smaller than its gap (a paired error, per candidate) */
     r.cand[2].se_vs_best = 0.003;
-    churn_select_choose(&r, CHURN_SELECT_ONE_SE);
-    cr_assert_eq(r.chosen, 3);
+    cr_assert_eq(one_se(&r), 3);
     /* exactly one error below still counts as within (binary fractions: an exact gap); a
      * candidate that did not run never does */
     r.cand[5].select_auc = 0.75;
     r.cand[2].select_auc = 0.6875;
     r.cand[2].se_vs_best = 0.0625;
-    churn_select_choose(&r, CHURN_SELECT_ONE_SE);
-    cr_assert_eq(r.chosen, 2);
+    cr_assert_eq(one_se(&r), 2);
     r.cand[2].ran = false;
     r.cand[3].ran = false;
-    churn_select_choose(&r, CHURN_SELECT_ONE_SE);
-    cr_assert_eq(r.chosen, 5);
+    cr_assert_eq(one_se(&r), 5);
     /* an unknown error (NaN) is not "within" */
     r.cand[3].ran = true;
     r.cand[3].se_vs_best = NAN;
-    churn_select_choose(&r, CHURN_SELECT_ONE_SE);
-    cr_assert_eq(r.chosen, 5);
+    cr_assert_eq(one_se(&r), 5);
     /* the logistic regression is the best: the blend, then the trees as configured, are
      * preferred to it within noise; alone within noise it is kept */
     crafted_report(&r, 0);
     r.cand[1].select_auc = 0.698;
     r.cand[9].select_auc = 0.699;
-    churn_select_choose(&r, CHURN_SELECT_ONE_SE);
-    cr_assert_eq(r.chosen, 9);
+    cr_assert_eq(one_se(&r), 9);
     r.cand[9].select_auc = 0.690;
-    churn_select_choose(&r, CHURN_SELECT_ONE_SE);
-    cr_assert_eq(r.chosen, 1);
+    cr_assert_eq(one_se(&r), 1);
     r.cand[1].select_auc = 0.690;
-    churn_select_choose(&r, CHURN_SELECT_ONE_SE);
-    cr_assert_eq(r.chosen, 0);
+    cr_assert_eq(one_se(&r), 0);
     /* ranked by cross-validation (no holdout), or a list that is not the search's: the best */
     crafted_report(&r, 5);
     r.cand[2].select_auc = 0.699;
     r.by_newest = false;
-    churn_select_choose(&r, CHURN_SELECT_ONE_SE);
-    cr_assert_eq(r.chosen, 5);
+    cr_assert_eq(one_se(&r), 5);
     r.by_newest = true;
     r.n_candidates = 6;
-    churn_select_choose(&r, CHURN_SELECT_ONE_SE);
-    cr_assert_eq(r.chosen, 5);
+    cr_assert_eq(one_se(&r), 5);
 }
 
 Test(select, the_one_se_rule_on_a_search_out_of_time)
