@@ -11,6 +11,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from conftest import SOURCE_ROOT
 from fixtures_data import demo_store  # noqa: F401
 
@@ -24,6 +26,7 @@ def run_bench(churnd_bin, churnctl_bin, args):
                           capture_output=True, text=True, timeout=TIMEOUT_S, env=env)
 
 
+@pytest.mark.bench  # a benchmark: the normal build only (tools/test)
 def test_variants_side_by_side(churnd_bin, churnctl_bin, demo_store):
     variants = "generated,nbthread1+no-delay,reuse-safe"
     p = run_bench(churnd_bin, churnctl_bin,
