@@ -161,6 +161,11 @@ enum churn_select_rule {
      * in the grid's order, then the blend, the trees as configured, the logistic regression.
      * Ranked by CV (no holdout), the same as BEST. */
     CHURN_SELECT_ONE_SE = 1,
+    /* Out of time, among the candidates within one standard error of the best (as ONE_SE), the
+     * highest cross-validated AUC (the earlier in ONE_SE's order on a tie): the holdout rules
+     * out what does not hold up in the future, the CV, on every cutoff's rows, separates what
+     * the holdout cannot. Ranked by CV, the same as BEST. */
+    CHURN_SELECT_ONE_SE_CV = 2,
 };
 
 enum churn_train_algo {
@@ -297,7 +302,8 @@ enum churn_err churn_train_select(const struct churn_dataset *ds,
  * has the search's full list of candidates (n_candidates, in the search's order), the most
  * preferred candidate that ran whose select_auc is at most its se_vs_best below the best's:
  * the grid's trees in the grid's order (#2 onwards), then the blend, the trees as configured
- * (#1), the logistic regression (#0). Candidates that did not run are never chosen.
+ * (#1), the logistic regression (#0); for CHURN_SELECT_ONE_SE_CV, the one of those with the
+ * highest auc_mean (CV). Candidates that did not run are never chosen.
  */
 void churn_select_choose(struct churn_select_report *r, enum churn_select_rule rule);
 

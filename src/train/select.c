@@ -406,20 +406,30 @@ score_diff_se(struct search *s, size_t a, size_t b, double *se)
 static const size_t prefer[] = {2, 3, 4, 5, 6, 7, 8, BLEND, 1, 0};
 _Static_assert(sizeof(prefer) / sizeof(prefer[0]) == N_CANDIDATES, "prefer: every candidate");
 
+/* Whether candidate @c of @r is within one standard error of the best's selection score. */
+static bool
+within_one_se(const struct churn_select_report *r, const struct churn_select_candidate *c)
+{
+    return c->ran && r->cand[r->best].select_auc - c->select_auc <= c->se_vs_best;
+}
+
 void
 churn_select_choose(struct churn_select_report *r, enum churn_select_rule rule)
 {
     r->rule = rule;
     r->chosen = r->best;
-    if (rule != CHURN_SELECT_ONE_SE || !r->by_newest || r->n_candidates != N_CANDIDATES)
+    if (rule == CHURN_SELECT_BEST || !r->by_newest || r->n_candidates != N_CANDIDATES)
         return;
-    double top = r->cand[r->best].select_auc;
+    bool found = false;
     for (size_t k = 0; k < N_CANDIDATES; k++) {
-        const struct churn_select_candidate *c = &r->cand[prefer[k]];
-        if (c->ran && top - c->select_auc <= c->se_vs_best) {
-            r->chosen = prefer[k];
+        size_t i = prefer[k];
+        if (!within_one_se(r, &r->cand[i]))
+            continue;
+        if (!found || r->cand[i].auc_mean > r->cand[r->chosen].auc_mean) /* ONE_SE_CV */
+            r->chosen = i;
+        found = true;
+        if (rule == CHURN_SELECT_ONE_SE)
             return;
-        }
     }
 }
 

@@ -159,4 +159,4 @@ def test_a_trained_backtest_reports_the_search_and_its_rule(churnctl_bin, demo_s
     assert not any(c["ran"] for c in s["candidates"][1:])
     r = run(churnctl_bin, "backtest", "--store", demo_store.store, "--as-of", days_ago(31),
             "--horizon-days", "30", "--train", "--select-rule", "most", "--json")
-    assert r.returncode == 2 and "--select-rule: 'most' is not best or one-se" in r.stderr
+    assert r.returncode == 2 and "--select-rule: 'most' is not best, one-se or one-se-cv" in r.stderr

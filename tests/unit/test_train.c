@@ -900,6 +900,38 @@ Test(select, the_one_se_rule_prefers_the_grid_order_within_noise)
     cr_assert_eq(one_se(&r), 5);
 }
 
+Test(select, the_one_se_cv_rule_breaks_holdout_ties_by_cross_validation)
+{
+    struct churn_select_report r;
+    /* #5 best on the holdout; #3 and #9 within noise of it, #9 with the best CV AUC; #4 has an
+     * even better CV AUC but the holdout tells it apart from the best: #9 */
+    crafted_report(&r, 5);
+    for (size_t i = 0; i < r.n_candidates; i++)
+        r.cand[i].auc_mean = 0.60;
+    r.cand[3].select_auc = 0.698;
+    r.cand[3].auc_mean = 0.61;
+    r.cand[9].select_auc = 0.697;
+    r.cand[9].auc_mean = 0.62;
+    r.cand[4].auc_mean = 0.70;
+    churn_select_choose(&r, CHURN_SELECT_ONE_SE_CV);
+    cr_assert_eq(r.chosen, 9);
+    cr_assert_eq(r.rule, CHURN_SELECT_ONE_SE_CV);
+    cr_assert_eq(one_se(&r), 3, "the grid order, not the CV, for one-se");
+    /* the best itself wins when its CV AUC is the highest of those within noise; a tie goes
+     * to the earlier in the order of preference */
+    r.cand[5].auc_mean = 0.63;
+    churn_select_choose(&r, CHURN_SELECT_ONE_SE_CV);
+    cr_assert_eq(r.chosen, 5);
+    r.cand[5].auc_mean = 0.61;
+    r.cand[9].auc_mean = 0.61;
+    churn_select_choose(&r, CHURN_SELECT_ONE_SE_CV);
+    cr_assert_eq(r.chosen, 3);
+    /* ranked by cross-validation: the best */
+    r.by_newest = false;
+    churn_select_choose(&r, CHURN_SELECT_ONE_SE_CV);
+    cr_assert_eq(r.chosen, 5);
+}
+
 Test(select, the_one_se_rule_on_a_search_out_of_time)
 {
     /* five cutoffs, three holdouts: every candidate's error against the best is measured, and
@@ -942,7 +974,7 @@ Test(select, the_one_se_rule_on_a_search_out_of_time)
     struct churn_model *model = NULL;
     o.select_rule = (enum churn_select_rule)7;
     cr_assert_eq(churn_train(ds, &o, &model, NULL, err, sizeof err), CHURN_EINVAL);
-    cr_assert_str_eq(err, "select_rule: 7 is not best (0) or one-se (1)");
+    cr_assert_str_eq(err, "select_rule: 7 is not best (0), one-se (1) or one-se-cv (2)");
     free(p);
     free(oof);
     free(best);

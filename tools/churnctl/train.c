@@ -42,8 +42,9 @@ train_usage(FILE *out)
           "                         trees, the logistic regression and their blend]\n"
           "  --time-budget-s S      auto: start no candidate after S seconds of the search's own\n"
           "                         work (CPU time over threads) [120; 0: no limit]\n"
-          "  --select-rule best|one-se  auto, ranked out of time: the best holdout AUC, or the\n"
-          "                         first grid candidate within one standard error of it [best]\n"
+          "  --select-rule best|one-se|one-se-cv  auto, ranked out of time: the best holdout\n"
+          "                         AUC; the first grid candidate within one standard error of\n"
+          "                         it; or the best CV AUC within one standard error [best]\n"
           "  --folds K [5]  --seed N  --trees N [200]  --depth N [6]  --learning-rate X\n"
           "  --leaves N [2^depth]  --min-child-weight X [1]  --early-stopping ROUNDS [0]\n"
           "  --calibration none|platt|isotonic [platt]  --l2 X  --balanced\n"
@@ -115,8 +116,11 @@ churnctl_train_parse(int argc, char **argv, struct train_args *a)
                 a->opts.select_rule = CHURN_SELECT_BEST;
             else if (strcmp(v, "one-se") == 0)
                 a->opts.select_rule = CHURN_SELECT_ONE_SE;
+            else if (strcmp(v, "one-se-cv") == 0)
+                a->opts.select_rule = CHURN_SELECT_ONE_SE_CV;
             else {
-                fprintf(stderr, "churnctl: --select-rule: '%s' is not best or one-se\n", v);
+                fprintf(stderr, "churnctl: --select-rule: '%s' is not best, one-se or one-se-cv\n",
+                        v);
                 return EXIT_USAGE;
             }
         } else if (strcmp(k, "--calibration") == 0) {
@@ -365,7 +369,10 @@ churnctl_select_json(const struct churn_select_report *r)
     json_object_set_new(j, "seconds", json_real(r->seconds));
     json_object_set_new(j, "chosen", json_string(r->cand[r->chosen].name));
     json_object_set_new(j, "best", json_string(r->cand[r->best].name));
-    json_object_set_new(j, "rule", json_string(r->rule == CHURN_SELECT_ONE_SE ? "one-se" : "best"));
+    json_object_set_new(j, "rule",
+                        json_string(r->rule == CHURN_SELECT_ONE_SE      ? "one-se"
+                                    : r->rule == CHURN_SELECT_ONE_SE_CV ? "one-se-cv"
+                                                                        : "best"));
     json_object_set_new(j, "ranked_by", json_string(r->by_newest ? "out_of_time_auc" : "cv_auc"));
     if (r->by_newest) {
         json_t *at = json_array();
