@@ -321,6 +321,19 @@
 동의 없이 결제	-2.8	hard
 승인 없이 결제	-2.8	hard
 말도 없이 결제	-2.8	hard
+# ... but a rule that a charge needs consent (동의 없이 결제 안 된다고 들었는데) is no charge
+허락 없이 결제 안 되다	0
+허락 없이 결제 못 하다	0
+허락 없이 결제 불가	0
+동의 없이 결제 안 되다	0
+동의 없이 결제 못 하다	0
+동의 없이 결제 불가	0
+승인 없이 결제 안 되다	0
+승인 없이 결제 못 하다	0
+승인 없이 결제 불가	0
+말도 없이 결제 안 되다	0
+말도 없이 결제 못 하다	0
+말도 없이 결제 불가	0
 # staying on (flag stay): churn intent before one of these in its sentence is a plan given up
 # (해지하려고 했는데 할인 받고 계속 쓰기로 했어요, 갈아탈까 했는데 그냥 쓸게요); cancelling the
 # cancellation (해지 취소, 탈퇴 철회) is one phrase, so 해지 inside it is no intent at all

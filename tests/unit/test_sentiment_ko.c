@@ -1001,6 +1001,14 @@ Test(korean, the_means_of_leaving_missing_is_still_intent)
     cr_expect_not(analyze("해지할 생각 전혀 없어요").churn_intent, "no intention: none");
 }
 
+Test(korean, a_rule_that_a_charge_needs_consent_is_no_charge)
+{
+    cr_expect_not(analyze("동의 없이 결제 안 된다고 들었는데 맞나요?").hard_trigger);
+    cr_expect_not(analyze("승인 없이 결제 불가인가요").hard_trigger);
+    cr_expect(analyze("동의 없이 결제됐어요").hard_trigger, "a charge made");
+    cr_expect(analyze("허락도 없이 결제를 해버렸네요").hard_trigger);
+}
+
 Test(korean, polarity_causes_of_the_fourth_set)
 {
     cr_expect_lt(compound("벌써 세번째 문의하는 건데요"), 0, "the Nth time, written together");
