@@ -510,6 +510,8 @@ static const struct form forms[] = {
     {"업네요", "없"},
     {"업어요", "없"},
     {"업체", "업체"},
+    {"중이어서", "중"},
+    {"문제여서", "문제"},
 };
 
 Test(reducer, word_forms)
@@ -956,7 +958,7 @@ Test(korean, no_longer_using_or_from_a_coming_date_is_intent)
     r = analyze("다음 주문은 언제 돼요");
     cr_expect_null(find_evidence(&r, "다음에도"),
                    "다음에도 (next time too) is praise only with its particle");
-    cr_expect_gt(compound("다음에도 여기서 살게요"), 0);
+    cr_expect_gt(compound("다음에도 또 주문할게요"), 0);
 }
 
 Test(korean, cancel_as_a_loanword)
@@ -989,7 +991,7 @@ Test(korean, data_exposed_to_others_and_the_consumer_centre_are_hard)
 Test(korean, an_agent_on_a_call_is_no_request)
 {
     cr_expect_not(analyze("상담원이 통화 중에 다른 일을 하시나봐요").human_requested);
-    cr_expect_not(analyze("상담원이 계속 통화 중이라 한참 기다렸어요").human_requested);
+    cr_expect_not(analyze("담당자가 자꾸 통화 중이어서 연락이 늦었대요").human_requested);
     cr_expect(analyze("상담원이랑 통화하고 싶어요").human_requested, "asked for");
     cr_expect(analyze("상담원 통화 부탁드립니다").human_requested);
 }
@@ -1348,6 +1350,15 @@ Test(korean, fourth_heldout_set_does_not_regress)
 {
     expect_floors("support_chat_eval_ko_heldout4.tsv",
                   (struct ko_floors){100, 0.88, 0.85, 1.0, 0.97, true});
+}
+
+/* The fifth held-out set (never tuned on: written and committed in the seventh session before
+ * the fourth set's errors were read, evaluated after that session's corrections, its errors
+ * unread): its figures then, as a floor. */
+Test(korean, fifth_heldout_set_does_not_regress)
+{
+    expect_floors("support_chat_eval_ko_heldout5.tsv",
+                  (struct ko_floors){130, 0.75, 0.73, 0.76, 0.65, false});
 }
 
 /* Feed one conversation's turns; returns the 1-based turn of the first escalation, 0: none. */
