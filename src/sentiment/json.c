@@ -331,7 +331,20 @@ put_u16_escape(struct jw *w, uint32_t u)
     put(w, e, 6);
 }
 
-/* A JSON string of the UTF-8 @s (@n bytes), escaped to ASCII. */
+/* Does any of the eight bytes @x need more than a copy in a JSON string: a control
+ * character (< 0x20), '"', '\\', or a byte of a multi-byte character (>= 0x80)? Each test is
+ * exact as a whole (the borrow of "x - c" only marks bytes above one that is truly below c). */
+static inline bool
+any_special8(uint64_t x)
+{
+    uint64_t q = x ^ CHURN__BYTES('"'), b = x ^ CHURN__BYTES('\\');
+    uint64_t ctl = (x - CHURN__BYTES(0x20)) & ~x;
+    uint64_t quote = (q - CHURN__BYTES(0x01)) & ~q, bslash = (b - CHURN__BYTES(0x01)) & ~b;
+    return ((ctl | quote | bslash | x) & CHURN__BYTES(0x80)) != 0;
+}
+
+/* A JSON string of the UTF-8 @s (@n bytes), escaped to ASCII. Plain ASCII is passed over
+ * eight bytes at a time. */
 static void
 put_string(struct jw *w, const char *s, size_t n)
 {
@@ -340,7 +353,12 @@ put_string(struct jw *w, const char *s, size_t n)
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            i++;
+            uint64_t x;
+            if (i + 8 <= n && (unsigned char)s[i + 1] < 0x80 &&
+                (memcpy(&x, s + i, 8), !any_special8(x))) /* not before a Hangul word */
+                i += 8;
+            else
+                i++;
             continue;
         }
         put(w, s + run, i - run);
