@@ -95,14 +95,21 @@ ko_times_word(const struct tok_form *x, bool alone)
     static const char num[][4] = {"한", "두", "세", "네", "몇", "열"};
     const char *w = x->surf;
     uint32_t n = x->surf_len, k = 0;
-    if (x->kind != CHURN_TOK_WORD)
+    if (x->kind != CHURN_TOK_WORD || n < 3)
         return false;
-    while (alone && k < n && w[k] >= '0' && w[k] <= '9')
-        k++;
-    for (size_t m = 0; alone && k == 0 && n >= 6 && m < sizeof(num) / sizeof(num[0]); m++)
-        if (memcmp(w, num[m], 3) == 0)
-            k = 3;
-    if ((alone && k == 0) || k + 3 > n || memcmp(w + k, "번", 3) != 0)
+    if (alone) { /* most words turned away by one compare */
+        if (n >= 6 && memcmp(w + 3, "번", 3) == 0) {
+            for (size_t m = 0; m < sizeof(num) / sizeof(num[0]); m++)
+                if (memcmp(w, num[m], 3) == 0)
+                    k = 3;
+        } else {
+            while (k < n && w[k] >= '0' && w[k] <= '9')
+                k++;
+        }
+        if (k == 0)
+            return false;
+    }
+    if (k + 3 > n || memcmp(w + k, "번", 3) != 0)
         return false;
     return !(k + 6 <= n && memcmp(w + k + 3, "째", 3) == 0);
 }
