@@ -67,8 +67,7 @@ struct dest_worker {
     struct churn_alert batch[BATCH];
     bool moved[BATCH]; /* a revision imported from another shard (issue 16): not delivered */
     size_t n_batch;
-    uint64_t imports[CHURN_STORE_ALERT_IMPORTS_MAX][2]; /* read with each batch */
-    struct churn_buf body;                              /* the body being delivered, reused */
+    struct churn_buf body; /* the body being delivered, reused */
 };
 
 struct churn_delivery {
@@ -86,6 +85,11 @@ struct churn_delivery {
     struct churn_store_meta_put *puts; /* n: one commit's cursors (under save_mu) */
     uint64_t *values;                  /* n */
     size_t *movers;                    /* n: the workers in puts */
+    /* the imported alert ranges (issue 16), read once for every worker's batches up to cover */
+    pthread_mutex_t imports_mu;
+    uint64_t (*imports)[2]; /* CHURN_STORE_ALERT_IMPORTS_MAX */
+    size_t n_imports;
+    uint64_t imports_cover; /* every range holding a sequence <= this is in imports */
 };
 
 /* ---------------------------------------------------------------- the cursor -------- */
@@ -463,20 +467,32 @@ take_alert(uint64_t seq, const char *customer_id, const void *data, size_t len, 
     return 0;
 }
 
-/* Mark the batch's revisions that an import of moved customers appended. */
+/*
+ * Mark the batch's revisions that an import of moved customers appended. The ranges are
+ * shared by the workers and read again only for a batch past what they cover: an import
+ * notes its range in the commit that appends its revisions, so ranges read after a batch
+ * was read hold every range of that batch's sequences.
+ */
 static enum churn_err
 mark_moved(struct dest_worker *w)
 {
-    size_t n = 0;
-    enum churn_err err = w->n_batch ? churn_store_alert_imports(w->owner->store, w->imports,
-                                                                CHURN_STORE_ALERT_IMPORTS_MAX, &n)
-                                    : CHURN_OK;
+    struct churn_delivery *d = w->owner;
+    enum churn_err err = CHURN_OK;
+    uint64_t last = w->n_batch ? w->batch[w->n_batch - 1].sequence : 0;
+    pthread_mutex_lock(&d->imports_mu);
+    if (w->n_batch && last > d->imports_cover) {
+        size_t n = 0;
+        err = churn_store_alert_imports(d->store, d->imports, CHURN_STORE_ALERT_IMPORTS_MAX, &n);
+        d->n_imports = err == CHURN_OK ? n : 0;
+        d->imports_cover = err == CHURN_OK ? last : 0;
+    }
     for (size_t i = 0; i < w->n_batch; i++) {
         w->moved[i] = false;
-        for (size_t r = 0; r < n && !w->moved[i]; r++)
-            w->moved[i] = w->batch[i].sequence >= w->imports[r][0] &&
-                          w->batch[i].sequence <= w->imports[r][1];
+        for (size_t r = 0; r < d->n_imports && !w->moved[i]; r++)
+            w->moved[i] = w->batch[i].sequence >= d->imports[r][0] &&
+                          w->batch[i].sequence <= d->imports[r][1];
     }
+    pthread_mutex_unlock(&d->imports_mu);
     return err;
 }
 
@@ -673,10 +689,13 @@ churn_delivery_start(struct churn_store *store, struct churn_alert_hub *hub,
     d->puts = churn_calloc(cfg->n_dests, sizeof(*d->puts));
     d->values = churn_calloc(cfg->n_dests, sizeof(*d->values));
     d->movers = churn_calloc(cfg->n_dests, sizeof(*d->movers));
+    d->imports = churn_calloc(CHURN_STORE_ALERT_IMPORTS_MAX, sizeof(*d->imports));
     pthread_mutex_init(&d->save_mu, NULL);
+    pthread_mutex_init(&d->imports_mu, NULL);
     atomic_init(&d->saved_ms, 0);
-    rc = d->workers && d->rendered && d->puts && d->values && d->movers ? copy_config(&d->cfg, cfg)
-                                                                        : CHURN_ENOMEM;
+    rc = d->workers && d->rendered && d->puts && d->values && d->movers && d->imports
+             ? copy_config(&d->cfg, cfg)
+             : CHURN_ENOMEM;
     for (size_t i = 0; d->rendered && i < RENDERED_SLOTS; i++) {
         pthread_mutex_init(&d->rendered[i].mu, NULL);
         churn_buf_init(&d->rendered[i].body, BODY_CAP);
@@ -723,7 +742,9 @@ churn_delivery_stop(struct churn_delivery *d)
     churn_free(d->puts);
     churn_free(d->values);
     churn_free(d->movers);
+    churn_free(d->imports);
     pthread_mutex_destroy(&d->save_mu);
+    pthread_mutex_destroy(&d->imports_mu);
     churn_free(d->workers);
     churn_delivery_config_fini(&d->cfg);
     churn_free(d);
