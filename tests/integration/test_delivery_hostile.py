@@ -166,12 +166,12 @@ def raw_receiver():
         r.close()
 
 
-def check_delivered(got, total, name="r"):
-    """Every change up to `total` once, in order, signed, only to the webhook's own path."""
+def check_delivered(got, total, name="r", target="/hook"):
+    """Every change up to `total` once, in order, signed, only to the webhook's own target."""
     seqs = [int(h["x-churnd-delivery"].split("-")[1]) for _, h, _ in got]
     assert seqs == list(range(1, total + 1)), seqs
     for path, h, body in got:
-        assert path == "/hook"
+        assert path == target
         assert h["x-churnd-delivery"] == "%s-%d" % (name, json.loads(body)["revision_sequence"])
         assert h["x-churnd-signature-256"] == signature(SECRET, body)
         assert h["content-type"] == "application/json"
@@ -229,5 +229,25 @@ def test_hostile_answers_fail_by_name_then_recover(churnd_factory, raw_receiver,
     assert "sequence=1" in lines[0]
     check_delivered(r.wait_accepted(total), total)
     assert r.requests >= total + 2
+    assert server.stop() == 0
+    server.check_clean()
+
+
+@pytest.mark.parametrize("host,target", [
+    ("localhost", "/hook"),               # a name: each address it resolves to is tried
+    ("127.0.0.1", "/hook?team=a%20b&x=1"),  # the query goes with the path
+    ("user:pw@127.0.0.1", "/hook"),       # credentials: libcurl's path (Basic auth)
+])
+def test_url_forms(churnd_factory, raw_receiver, stubs, host, target):
+    r = raw_receiver(lambda n: "ok")
+    url = "http://%s:%d%s" % (host, r.port, target)
+    server = churnd_factory(args=["--webhook", "r=" + url, "--webhook-secret", "r=" + SECRET])
+    raise_alerts(server, "url", 2)
+    total = head(server, 2)
+    got = r.wait_accepted(total)
+    check_delivered(got, total, target=target)
+    for _, h, _ in got:
+        assert h["host"] == "%s:%d" % (host.split("@")[-1], r.port)
+        assert ("authorization" in h) == ("@" in host)
     assert server.stop() == 0
     server.check_clean()
