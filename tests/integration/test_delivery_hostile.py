@@ -251,3 +251,19 @@ def test_url_forms(churnd_factory, raw_receiver, stubs, host, target):
         assert ("authorization" in h) == ("@" in host)
     assert server.stop() == 0
     server.check_clean()
+
+
+def test_stop_ends_an_exchange_that_would_outlast_it(churnd_factory, raw_receiver, stubs):
+    """A receiver trickling an answer for longer than churnd's drain: SIGTERM still ends the
+    exchange (churnd's stop is checked between the reads), and churnd exits 0."""
+    r = raw_receiver(lambda n: "slowloris")
+    server = start(churnd_factory, r, "--delivery-timeout-ms", "600000")
+    raise_alerts(server, "stop", 1)
+    head(server, 1)
+    deadline = time.monotonic() + 60
+    while r.requests < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert r.requests == 1, "the delivery reached the receiver"
+    assert server.stop() == 0
+    server.check_clean()
+    assert r.accepted == []
