@@ -30,7 +30,7 @@ class RawReceiver:
     as script(n) says for the n-th request (0-based): a key of ANSWERS (accepted, connection
     kept), or one of the actions in act()."""
 
-    def __init__(self, script):
+    def __init__(self, script, port=0):
         self.script = script
         self.lock = threading.Lock()
         self.requests = 0        # complete requests read
@@ -38,7 +38,8 @@ class RawReceiver:
         self.connections = 0
         self.stopping = False
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         threading.Thread(target=self.serve, daemon=True).start()
@@ -121,6 +122,11 @@ class RawReceiver:
         if action == "garbage":
             conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n\r\n")
             return True
+        if action == "truncated":  # promises 10 bytes, sends 3, closes
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+            return False
+        if action == "silent_close":  # reads the request, closes without a word
+            return False
         if action == "reset":
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return False
@@ -157,8 +163,8 @@ class RawReceiver:
 def raw_receiver():
     made = []
 
-    def make(script):
-        r = RawReceiver(script)
+    def make(script, port=0):
+        r = RawReceiver(script, port)
         made.append(r)
         return r
     yield make
@@ -216,6 +222,8 @@ def test_answers_that_end_the_connection_are_accepted(churnd_factory, raw_receiv
     ("redirect", r"HTTP 302"),
     ("garbage", r"malformed HTTP answer: the status line is not HTTP/1.0 or HTTP/1.1"),
     ("reset", r"reading the answer: Connection reset by peer"),
+    ("truncated", r"malformed HTTP answer: the connection closed inside the answer"),
+    ("silent_close", r"malformed HTTP answer: the connection closed without an answer"),
     ("endless_headers", r"malformed HTTP answer: the status line or headers are too long"),
     ("slowloris", r"timed out after 400 ms reading the answer"),
 ])
@@ -267,3 +275,22 @@ def test_stop_ends_an_exchange_that_would_outlast_it(churnd_factory, raw_receive
     assert server.stop() == 0
     server.check_clean()
     assert r.accepted == []
+
+
+def test_refused_connection_is_retried_until_the_receiver_listens(churnd_factory, raw_receiver,
+                                                                  stubs):
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nothing listens there now
+    url = "http://127.0.0.1:%d/hook" % port
+    server = churnd_factory(args=["--webhook", "r=" + url, "--webhook-secret", "r=" + SECRET,
+                                  "--delivery-retry-max-ms", "200"])
+    raise_alerts(server, "refused", 2)
+    total = head(server, 2)
+    server.wait_log(r"delivery_failed destination=r .*connecting to 127.0.0.1:%d: "
+                    r"Connection refused" % port, count=2)
+    r = raw_receiver(lambda n: "ok", port)
+    check_delivered(r.wait_accepted(total), total)
+    assert server.stop() == 0
+    server.check_clean()
