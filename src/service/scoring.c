@@ -63,6 +63,10 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
     struct churn_served *m = churn_scorer_acquire(svc->scoring);
     if (!m)
         return no_model(rpc);
+    if (churn__answer_reuse(svc, rpc, m, req->customer_id, k)) {
+        churn_served_release(m);
+        return CHURN_OK; /* the kept bytes are the response */
+    }
     struct churn_arena *a = churn_rpc_arena(rpc);
     Churn__V1__GetScoreResponse *resp = churn_arena_alloc(a, sizeof(*resp));
     if (!resp) {
@@ -80,7 +84,8 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
         return e;
     if (e)
         return churn_rpc_error(rpc, e, "%s", err);
-    *out = &resp->base;
+    if (!churn__answer_keep(svc, rpc, req->customer_id, k, scratch, &resp->base))
+        *out = &resp->base;
     return CHURN_OK;
 }
 
