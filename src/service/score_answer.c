@@ -24,9 +24,8 @@ churn__answer_reuse(struct churn_services *svc, struct churn_rpc *rpc, struct ch
         return false;
     struct churn_answer_meta meta;
     size_t len = 0;
-    void *buf = churn_arena_alloc(churn_rpc_arena(rpc), ANSWER_MAX);
-    if (!buf ||
-        !churn_answer_cache_get(svc->answers, id, (uint32_t)k, &meta, buf, ANSWER_MAX, &len))
+    unsigned char buf[ANSWER_MAX]; /* not the call's arena: a chunk this size is a malloc */
+    if (!churn_answer_cache_get(svc->answers, id, (uint32_t)k, &meta, buf, sizeof(buf), &len))
         return false;
     if (!churn_scorer_stamp_current(svc->scoring, m, id, &meta.stamp)) {
         churn_answer_cache_drop_stale(svc->answers, id, (uint32_t)k, &meta.stamp);
