@@ -1,8 +1,8 @@
 """GetScore's answers kept encoded (issue 12), over the wire. An answer built from a stored
 score is kept and sent again, byte for byte, while that stored score is still the one served
 (counted by churn_answer_cache_lookups_total{result="hit"}, never by time); it is never sent
-once what it describes changed: a new event of the customer, a model promotion, the
-customer's erasure (and an id reused after it gets its own answer), and it never goes to
+once what it describes changed: a new event of the customer, a model promotion, new tier
+cut-offs, the customer's erasure (and an id reused after it gets its own answer), and it never goes to
 another customer or to a request with another max_reasons. --answer-cache-mb=0 keeps
 nothing and answers the same."""
 
@@ -140,6 +140,20 @@ def test_a_model_promotion_makes_every_kept_answer_stale(api, churnd_factory, de
     hits = lookups(s, "hit")
     assert get(api, s, X).score.model_version == gbdt
     assert lookups(s, "hit") == hits
+
+
+def test_new_tier_cuts_make_every_kept_answer_stale(api, churnd_factory, demo_store):
+    # share-based value tiers (the default) get new cut-offs at the end of every sweep
+    s = start_on_store(churnd_factory, demo_store.store, demo_store.logreg,
+                       args=["--sweep-interval-s", "2", "--sweep-delay-s", "0"])
+    s.wait_log(BUILT)
+    s.wait_log("segments_updated")
+    kept_answer(api, s, X)
+    n = len(s.wait_log("segments_updated"))
+    s.wait_log("segments_updated", count=n + 1)
+    hits = lookups(s, "hit")
+    get(api, s, X)
+    assert lookups(s, "hit") == hits, "an answer kept under the cuts before was sent"
 
 
 def test_an_erased_customer_gets_no_kept_answer_and_a_reused_id_its_own(api, churnd_factory,
