@@ -102,6 +102,13 @@ bucket_of(struct churn_answer_cache *c, struct shard *s, uint64_t hash)
     return &s->buckets[hash & (c->n_buckets - 1)];
 }
 
+/* Whether @e is an answer of the customer @id (@id_len bytes, hashed @hash): the id in full. */
+static bool
+same_id(const struct entry *e, uint64_t hash, const char *id, size_t id_len)
+{
+    return e->hash == hash && e->id_len == id_len && memcmp(e->bytes, id, id_len) == 0;
+}
+
 /* The link that points at @id's answer of @variant in its bucket (*link NULL: none). */
 static struct entry **
 find(struct churn_answer_cache *c, struct shard *s, uint64_t hash, const char *id, size_t id_len,
@@ -109,9 +116,7 @@ find(struct churn_answer_cache *c, struct shard *s, uint64_t hash, const char *i
 {
     struct entry **link = bucket_of(c, s, hash);
     for (; *link; link = &(*link)->chain) {
-        const struct entry *e = *link;
-        if (e->hash == hash && e->variant == variant && e->id_len == id_len &&
-            memcmp(e->bytes, id, id_len) == 0)
+        if ((*link)->variant == variant && same_id(*link, hash, id, id_len))
             break;
     }
     return link;
@@ -253,8 +258,7 @@ churn_answer_cache_forget(struct churn_answer_cache *c, const char *customer_id)
     pthread_mutex_lock(&s->mu);
     struct entry **link = bucket_of(c, s, hash);
     while (*link) {
-        const struct entry *e = *link;
-        if (e->hash == hash && e->id_len == id_len && memcmp(e->bytes, customer_id, id_len) == 0)
+        if (same_id(*link, hash, customer_id, id_len))
             remove_at(s, link);
         else
             link = &(*link)->chain;
