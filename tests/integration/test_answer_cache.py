@@ -6,12 +6,14 @@ cut-offs, the customer's erasure (and an id reused after it gets its own answer)
 another customer or to a request with another max_reasons. --answer-cache-mb=0 keeps
 nothing and answers the same."""
 
+import json
 import time
 
 import grpc
 import pytest
 
 from conftest import RPC_TIMEOUT_S
+from fixtures_admin import admin_port, http_request
 from fixtures_data import api, demo_store, ingest_stub, login, model_version, now_ms  # noqa: F401
 from fixtures_data import start_on_store
 from test_engine_scores import metric
@@ -194,3 +196,19 @@ def test_an_unknown_or_near_miss_id_is_never_answered_from_the_cache(api, churnd
         assert e.value.code() == grpc.StatusCode.NOT_FOUND, cid
         assert cid in e.value.details()
     assert lookups(s, "hit") == hits
+
+
+def test_the_dashboard_shows_the_kept_answer_as_grpc_sends_it(api, churnd_factory, demo_store):
+    # the dashboard runs GetScore in-process (max_reasons 8): a kept answer's bytes are decoded
+    s = started(churnd_factory, demo_store)
+    _, sent = kept_answer(api, s, X, 8)
+    hits = lookups(s, "hit")
+    status, _, body = http_request(admin_port(s), f"/api/customer?id={X}")
+    assert status == 200, body
+    assert lookups(s, "hit") == hits + 1, "the dashboard's GetScore did not take the kept bytes"
+    shown = json.loads(body)["score"]
+    assert shown["customer_id"] == X
+    assert shown["probability"] == sent.score.probability
+    assert [r["feature"] for r in shown["reasons"]] == [r.feature for r in sent.score.reasons]
+    assert [r["explanation"] for r in shown["reasons"]] == \
+        [r.explanation for r in sent.score.reasons]
