@@ -75,15 +75,27 @@ void churn_answer_cache_drop_stale(struct churn_answer_cache *c, const char *cus
                                    uint32_t variant, const struct churn_score_stamp *stamp);
 
 /**
+ * churn_answer_cache_erasures() - how many customers were forgotten so far: read it before
+ * reading what an answer is built from, and pass it to churn_answer_cache_put().
+ */
+uint64_t churn_answer_cache_erasures(struct churn_answer_cache *c);
+
+/**
  * churn_answer_cache_put() - keep @len bytes at @data (copied) as the answer for
  * (@customer_id, @variant) with @meta, replacing the one before and evicting the least
- * recently used answers of the same shard while over the bounds. An answer too large for
- * its shard's share of the bytes, or a failed allocation, is simply not kept.
+ * recently used answers of the same shard while over the bounds; unless a customer was
+ * forgotten since @erasures was read (the answer may be of an erased customer: an erasure
+ * must leave nothing behind). An answer too large for its shard's share of the bytes, or a
+ * failed allocation, is simply not kept either.
  */
 void churn_answer_cache_put(struct churn_answer_cache *c, const char *customer_id, uint32_t variant,
-                            const struct churn_answer_meta *meta, const void *data, size_t len);
+                            const struct churn_answer_meta *meta, const void *data, size_t len,
+                            uint64_t erasures);
 
-/** churn_answer_cache_forget() - drop every answer of @customer_id (its erasure). */
+/**
+ * churn_answer_cache_forget() - drop every answer of @customer_id (its erasure, after the
+ * store's), and refuse puts of answers built before it (churn_answer_cache_erasures).
+ */
 void churn_answer_cache_forget(struct churn_answer_cache *c, const char *customer_id);
 
 /** churn_answer_cache_stats() - the counts into @out (NULL cache: zeros). */

@@ -38,6 +38,7 @@ struct shard {
 struct churn_answer_cache {
     size_t shard_bytes, shard_entries, n_buckets; /* per shard; n_buckets a power of two */
     atomic_uint_fast64_t found, misses, stale, evictions;
+    atomic_uint_fast64_t erasures; /* forget() calls: a put built before one is refused */
     struct shard shards[SHARDS];
 };
 
@@ -216,9 +217,16 @@ make_room(struct churn_answer_cache *c, struct shard *s, size_t need)
     }
 }
 
+uint64_t
+churn_answer_cache_erasures(struct churn_answer_cache *c)
+{
+    return atomic_load(&c->erasures);
+}
+
 void
 churn_answer_cache_put(struct churn_answer_cache *c, const char *customer_id, uint32_t variant,
-                       const struct churn_answer_meta *meta, const void *data, size_t len)
+                       const struct churn_answer_meta *meta, const void *data, size_t len,
+                       uint64_t erasures)
 {
     size_t id_len = strlen(customer_id);
     size_t size = sizeof(struct entry) + id_len + 1 + len;
@@ -236,6 +244,12 @@ churn_answer_cache_put(struct churn_answer_cache *c, const char *customer_id, ui
     memcpy(e->bytes + id_len + 1, data, len);
     struct shard *s = shard_of(c, e->hash);
     pthread_mutex_lock(&s->mu);
+    /* forget() counts before it takes the lock: either it sees this entry, or this sees it */
+    if (atomic_load(&c->erasures) != erasures) {
+        pthread_mutex_unlock(&s->mu);
+        churn_free(e);
+        return;
+    }
     struct entry **link = find(c, s, e->hash, customer_id, id_len, variant);
     if (*link)
         remove_at(s, link);
@@ -255,6 +269,7 @@ churn_answer_cache_forget(struct churn_answer_cache *c, const char *customer_id)
     uint64_t hash = churn_id_hash(customer_id);
     size_t id_len = strlen(customer_id);
     struct shard *s = shard_of(c, hash);
+    atomic_fetch_add(&c->erasures, 1);
     pthread_mutex_lock(&s->mu);
     struct entry **link = bucket_of(c, s, hash);
     while (*link) {

@@ -37,9 +37,15 @@ churn__answer_reuse(struct churn_services *svc, struct churn_rpc *rpc, struct ch
     return true;
 }
 
+uint64_t
+churn__answer_erasures(struct churn_services *svc)
+{
+    return svc->answers ? churn_answer_cache_erasures(svc->answers) : 0;
+}
+
 bool
 churn__answer_keep(struct churn_services *svc, struct churn_rpc *rpc, const char *id, size_t k,
-                   const struct churn_score *s, const ProtobufCMessage *resp)
+                   const struct churn_score *s, const ProtobufCMessage *resp, uint64_t erasures)
 {
     if (!svc->answers || !s->stored_check)
         return false;
@@ -50,6 +56,6 @@ churn__answer_keep(struct churn_services *svc, struct churn_rpc *rpc, const char
     protobuf_c_message_pack(resp, buf);
     struct churn_answer_meta meta = {.probability = s->probability, .risk_tier = (int)s->risk_tier};
     churn_score_stamp_of(s, &meta.stamp);
-    churn_answer_cache_put(svc->answers, id, (uint32_t)k, &meta, buf, len);
+    churn_answer_cache_put(svc->answers, id, (uint32_t)k, &meta, buf, len, erasures);
     return churn_rpc_respond_packed(rpc, buf, len) == CHURN_OK;
 }

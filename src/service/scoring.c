@@ -76,6 +76,7 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
     churn__v1__get_score_response__init(resp);
     char err[300];
     struct churn_score *scratch = churn_arena_alloc(a, sizeof(*scratch));
+    uint64_t erasures = churn__answer_erasures(svc); /* before the score is read */
     enum churn_err e = scratch ? churn__score_for_response(svc, m, req->customer_id, k, scratch, a,
                                                            &resp->score, err, sizeof(err))
                                : CHURN_ENOMEM;
@@ -84,7 +85,7 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
         return e;
     if (e)
         return churn_rpc_error(rpc, e, "%s", err);
-    if (!churn__answer_keep(svc, rpc, req->customer_id, k, scratch, &resp->base))
+    if (!churn__answer_keep(svc, rpc, req->customer_id, k, scratch, &resp->base, erasures))
         *out = &resp->base;
     return CHURN_OK;
 }

@@ -80,12 +80,20 @@ bool churn__answer_reuse(struct churn_services *svc, struct churn_rpc *rpc, stru
                          const char *id, size_t k);
 
 /**
+ * churn__answer_erasures() - churn_answer_cache_erasures() of svc->answers (0 without), read
+ * before the score of an answer to keep is read.
+ */
+uint64_t churn__answer_erasures(struct churn_services *svc);
+
+/**
  * churn__answer_keep() - when score @s (of @id, @k reasons) was served as stored, encode
- * @resp, keep its bytes in svc->answers and respond with them: true. False: nothing
- * responded (no cache, a computed score, or no memory); answer @resp as usual.
+ * @resp, keep its bytes in svc->answers (unless a customer was erased since @erasures) and
+ * respond with them: true. False: nothing responded (no cache, a computed score, or no
+ * memory); answer @resp as usual.
  */
 bool churn__answer_keep(struct churn_services *svc, struct churn_rpc *rpc, const char *id, size_t k,
-                        const struct churn_score *s, const ProtobufCMessage *resp);
+                        const struct churn_score *s, const ProtobufCMessage *resp,
+                        uint64_t erasures);
 
 /**
  * churn__at_risk_from_index() - answer ListAtRiskCustomers @req (validated; @k reasons) from

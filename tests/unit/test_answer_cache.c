@@ -2,7 +2,8 @@
  * test_answer_cache.c - GetScore's encoded answers kept for reuse (churn/answer_cache.h,
  * issue 12): an answer comes back only for its own customer id (in full, never a prefix)
  * and variant, with its stamp; a newer answer replaces it; a stale one is dropped unless a
- * newer one replaced it first; erasing a customer drops all of theirs; the bounds on entries
+ * newer one replaced it first; erasing a customer drops all of theirs, and an answer built
+ * before an erasure is not kept; the bounds on entries
  * and bytes hold, the least recently used answer going first; and under threads that put,
  * read and forget the same customers, every answer read is its own customer's.
  */
@@ -32,7 +33,7 @@ put_text(struct churn_answer_cache *c, const char *id, uint32_t variant, uint64_
          const char *text)
 {
     struct churn_answer_meta m = meta_of(check);
-    churn_answer_cache_put(c, id, variant, &m, text, strlen(text));
+    churn_answer_cache_put(c, id, variant, &m, text, strlen(text), churn_answer_cache_erasures(c));
 }
 
 /* The answer kept for (@id, @variant) as a string into @out ("" when none). */
@@ -122,6 +123,14 @@ Test(answer_cache, forgetting_a_customer_drops_every_answer_of_theirs_only)
     churn_answer_cache_stats(c, &st);
     cr_assert_eq(st.entries, 20);
     churn_answer_cache_forget(c, "never-kept");
+    /* an answer built before an erasure (of anyone) is not kept: it may be the erased one's */
+    uint64_t seen = churn_answer_cache_erasures(c);
+    churn_answer_cache_forget(c, "someone-else");
+    struct churn_answer_meta m = meta_of(9);
+    churn_answer_cache_put(c, "gone", 5, &m, "late", 4, seen);
+    cr_assert_not(get_text(c, "gone", 5, buf, sizeof(buf), NULL), "kept across an erasure");
+    churn_answer_cache_put(c, "gone", 5, &m, "late", 4, churn_answer_cache_erasures(c));
+    cr_assert(get_text(c, "gone", 5, buf, sizeof(buf), NULL));
     churn_answer_cache_destroy(c);
 }
 
