@@ -11,6 +11,8 @@
  * platform), and one holdout cutoff alone is a noisy judge (by about 0.007). The blend's weight
  * is chosen on out-of-fold margins: for each fold on the other folds' margins (so that its CV
  * figure is not fitted to the fold it is measured on), for the final model on all of them.
+ * The choice is made once every candidate has run: the best selection score, or (opt-in) a
+ * one-standard-error rule over DeLong's paired errors against the best on the holdout rows.
  */
 #include "churn/train.h"
 
