@@ -64,6 +64,7 @@ struct churn__chat_saver {
     struct churn_conversation_put *items;
     struct churn_chat_signal_put *sig_items;
     unsigned char score_buf[CHURN_SCORE_ENCODED_MAX]; /* the score being stored */
+    struct churn_score score_tmp;                     /* ... with its record's digest */
     pthread_mutex_t watch_mu;                         /* the watcher list; held while telling it */
     struct churn__chat_saver_watcher *watchers;       /* (watch_mu) doubly linked */
     pthread_t teller;                                 /* tells the watchers of each commit */
@@ -127,10 +128,11 @@ static enum churn_err
 fill_score(size_t i, uint64_t record_digest, void *user, const void **data, size_t *len)
 {
     struct churn__chat_saver *sv = user;
-    struct churn_score sc = *sv->spare_sigs[i]->score;
-    sc.record_digest = record_digest;
-    sc.base_digest = 0;
-    enum churn_err err = churn_score_encode(&sc, sv->score_buf, sizeof(sv->score_buf), len);
+    struct churn_score *sc = &sv->score_tmp;
+    churn_score_copy(sc, sv->spare_sigs[i]->score);
+    sc->record_digest = record_digest;
+    sc->base_digest = 0;
+    enum churn_err err = churn_score_encode(sc, sv->score_buf, sizeof(sv->score_buf), len);
     *data = sv->score_buf;
     return err;
 }

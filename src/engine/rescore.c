@@ -556,7 +556,7 @@ churn__alerts_rescore_scored(struct churn__alerts *al, const struct churn_score 
     struct churn_score *copy = al ? churn_malloc(sizeof(*copy)) : NULL;
     if (!copy)
         return false;
-    *copy = *sc;
+    churn_score_copy(copy, sc);
     struct churn_score *evicted = NULL;
     pthread_mutex_lock(&al->mu);
     size_t p = prescored_find_locked(al, sc->customer_id);
