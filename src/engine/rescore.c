@@ -221,7 +221,8 @@ score_one(struct churn__alerts *al, struct scored *s, struct churn_arena *a)
                                       .contributions = true};
     struct churn_score *offered = churn__rescore_take_prescored(al, s->customer_id);
     if (sc && offered && offered->have_contributions)
-        *sc = *offered; /* the score its change already computed: no second evaluation */
+        churn_score_copy(sc, offered); /* the score its change already computed: no second
+                                        * evaluation */
     else if (!sc || churn_scorer_score(al->cfg.scorer, NULL, s->customer_id, &req, NULL, sc, msg,
                                        sizeof(msg)) != CHURN_OK)
         sc = NULL;
