@@ -26,17 +26,21 @@ churn_cluster_gen_map(const struct churn_cluster_table *t, struct churn_buf *out
 enum churn_err
 churn_cluster_gen_lua(const struct churn_cluster_table *t, struct churn_buf *out)
 {
+    /* string.byte as a local (no method lookup per byte) and an integer result (no string
+     * made per call; the map converter casts it): the proxy's Lua is per call
+     * (docs/BENCHMARKS.md "Cluster", session 7) */
     return churn_buf_printf(out,
                             "-- generated from the partition table (epoch %" PRIu64
                             "): the partition of a\n"
                             "-- customer id, FNV-1a-32 mod P, as in churnd and NATS partition().\n"
                             "local P = %" PRIu32 "\n"
+                            "local byte = string.byte\n"
                             "core.register_converters(\"churn_partition\", function(s)\n"
                             "    local h = 2166136261\n"
                             "    for i = 1, #s do\n"
-                            "        h = ((h ~ s:byte(i)) * 16777619) & 0xffffffff\n"
+                            "        h = ((h ~ byte(s, i)) * 16777619) & 0xffffffff\n"
                             "    end\n"
-                            "    return tostring(h %% P)\n"
+                            "    return h %% P\n"
                             "end)\n",
                             t->epoch, t->partitions);
 }

@@ -184,6 +184,10 @@ Test(cluster, generated_configuration)
     cr_assert(strstr(h, "retries 0\n"));
     cr_assert(strstr(h, "hdr grpc-status 3"));
     churn_buf_reset(&b);
+    cr_assert_eq(churn_cluster_gen_lua(t, &b), CHURN_OK);
+    cr_assert(strstr(churn_buf_str(&b), "local P = 16\n"));
+    cr_assert(strstr(churn_buf_str(&b), "    return h % P\nend)\n"));
+    churn_buf_reset(&b);
     cr_assert_eq(churn_cluster_gen_nats(t, 1, "/x/js", &b), CHURN_OK);
     const char *n = churn_buf_str(&b);
     cr_assert(strstr(n, "server_name: n2\nlisten: 127.0.0.1:4223\n"));
