@@ -7,8 +7,10 @@
  * index over the queue), so a busy conversation costs one write per commit rather than one
  * per turn. Each queued state gets a ticket, the number of the commit that will carry it;
  * watchers (the AnalyzeChat streams, whose answers wait for their state to be durable) are
- * told after every commit, in commit order, by a second thread (the teller), so that sending
- * a group's answers overlaps the next group's commit instead of delaying it. A turn's chat signal
+ * told after every commit, in commit order, by a second thread (the teller) while turns wait
+ * for the next commit, so that sending a group's answers overlaps that commit instead of
+ * delaying it (by the saver's own thread when nothing waits: no extra thread hop for a lone
+ * turn). A turn's chat signal
  * (its customer's record update and event id) and the score it leaves go into the same transaction
  * as its state (issue 13: one commit and one fsync for a group of turns, where the states, the
  * signals and the scores each had their own writer); each signal is told its outcome after the
@@ -71,6 +73,8 @@ struct churn__chat_saver {
     pthread_cond_t untold;    /* (mu) a commit was written, or the saver stopped */
     pthread_cond_t told_cond; /* (mu) the teller caught up with a commit */
     uint64_t told;            /* (mu) commits told to the watchers */
+    uint64_t handed;          /* (mu) commits handed to the teller (told on the saver's own
+                               * thread when nothing else waits) */
     bool writer_done;         /* (mu) the saver thread wrote its last commit */
     bool ok[SAVER_UNTOLD];    /* (mu) commit i's outcome at i % SAVER_UNTOLD, until told */
 };
@@ -162,6 +166,36 @@ write_group(struct churn__chat_saver *sv, const struct saved_state *batch, size_
     return err == CHURN_OK;
 }
 
+/*
+ * Commit number written+1 ended (@ok: durable). Its watchers are told on this thread when no
+ * turn waits for the next commit and the teller has nothing left to tell (so a lone turn's
+ * answer takes no second thread hop), else by the teller, while this thread commits the turns
+ * that wait.
+ */
+static void
+written(struct churn__chat_saver *sv, bool ok)
+{
+    pthread_mutex_lock(&sv->mu);
+    while (sv->written - sv->told >= SAVER_UNTOLD) /* the teller is that far behind */
+        pthread_cond_wait(&sv->told_cond, &sv->mu);
+    uint64_t batch = ++sv->written;
+    sv->ok[batch % SAVER_UNTOLD] = ok;
+    pthread_cond_broadcast(&sv->done);
+    bool here = sv->n == 0 && sv->told == sv->handed;
+    if (!here) {
+        sv->handed = batch;
+        pthread_cond_signal(&sv->untold);
+    }
+    pthread_mutex_unlock(&sv->mu);
+    if (!here)
+        return;
+    tell_watchers(sv, batch, ok);
+    pthread_mutex_lock(&sv->mu);
+    sv->told = sv->handed = batch;
+    pthread_cond_signal(&sv->told_cond);
+    pthread_mutex_unlock(&sv->mu);
+}
+
 static void *
 saver_main(void *arg)
 {
@@ -190,13 +224,7 @@ saver_main(void *arg)
         sv->taken++;
         pthread_mutex_unlock(&sv->mu);
         bool ok = write_group(sv, batch, n, n_sigs);
-        pthread_mutex_lock(&sv->mu);
-        while (sv->written - sv->told >= SAVER_UNTOLD) /* the teller is that far behind */
-            pthread_cond_wait(&sv->told_cond, &sv->mu);
-        sv->ok[++sv->written % SAVER_UNTOLD] = ok;
-        pthread_cond_broadcast(&sv->done);
-        pthread_cond_signal(&sv->untold);
-        pthread_mutex_unlock(&sv->mu);
+        written(sv, ok);
     }
     pthread_mutex_lock(&sv->mu);
     sv->writer_done = true;
@@ -212,13 +240,13 @@ static bool
 next_untold(struct churn__chat_saver *sv, uint64_t *batch, bool *ok)
 {
     pthread_mutex_lock(&sv->mu);
-    while (sv->told == sv->written && !sv->writer_done)
+    while (sv->told == sv->handed && !sv->writer_done)
         pthread_cond_wait(&sv->untold, &sv->mu);
-    bool more = sv->told < sv->written;
+    bool more = sv->told < sv->handed;
     if (more) {
         uint64_t b = sv->told + 1;
         *ok = sv->ok[b % SAVER_UNTOLD];
-        while (*ok && b < sv->written && sv->ok[(b + 1) % SAVER_UNTOLD])
+        while (*ok && b < sv->handed && sv->ok[(b + 1) % SAVER_UNTOLD])
             b++;
         *batch = b;
     }

@@ -37,12 +37,25 @@ static atomic_int commits;
 static struct churn_score score; /* big: off the stack */
 static unsigned char blob[CHURN_SCORE_ENCODED_MAX];
 
+/* A commit can be held (on the committing thread, once durable) until the test lets it go. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool hold, held;
+} commit_gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+
 static void
 count_commit(void *ctx, int64_t ns)
 {
     (void)ctx;
     (void)ns;
     atomic_fetch_add(&commits, 1);
+    pthread_mutex_lock(&commit_gate.mu);
+    commit_gate.held = commit_gate.hold;
+    pthread_cond_broadcast(&commit_gate.cv);
+    while (commit_gate.hold)
+        pthread_cond_wait(&commit_gate.cv, &commit_gate.mu);
+    pthread_mutex_unlock(&commit_gate.mu);
 }
 
 /* A store in a new directory whose map cannot grow past @map_max bytes (0: the default). */
@@ -402,9 +415,10 @@ gated_committed(void *ctx, uint64_t batch, bool ok)
     pthread_mutex_unlock(&gate.mu);
 }
 
-/* The saver's next commit does not wait for the watchers of the last one (they are told on
- * another thread): four more commits are written while the first is still being told, then
- * every commit is told, in order, the last one included. */
+/* The saver's next commit does not wait for the watchers of the last one while turns wait for
+ * it (they are told on another thread): a turn queued during commit 1, then three more, are
+ * written while commit 1 is still being told; then every commit is told, in order, the last
+ * one included. */
 Test(chat_group, a_busy_watcher_does_not_hold_the_next_commit, .init = setup, .fini = teardown)
 {
     struct churn__chat_saver *sv;
@@ -412,10 +426,24 @@ Test(chat_group, a_busy_watcher_does_not_hold_the_next_commit, .init = setup, .f
     struct churn__chat_saver_watcher w = {.committed = gated_committed};
     churn__chat_saver_watch(sv, &w);
     int before = atomic_load(&commits);
-    for (int i = 1; i <= 5; i++) {
+    pthread_mutex_lock(&commit_gate.mu);
+    commit_gate.hold = true;
+    pthread_mutex_unlock(&commit_gate.mu);
+    cr_assert(churn__chat_saver_put(sv, "c1", "conv-1", "s", 1));
+    pthread_mutex_lock(&commit_gate.mu);
+    while (!commit_gate.held) /* commit 1 is durable, its saver not back yet */
+        pthread_cond_wait(&commit_gate.cv, &commit_gate.mu);
+    pthread_mutex_unlock(&commit_gate.mu);
+    cr_assert(churn__chat_saver_put(sv, "c1", "conv-2", "s", 1)); /* waits for commit 2 */
+    pthread_mutex_lock(&commit_gate.mu);
+    commit_gate.hold = false;
+    pthread_cond_broadcast(&commit_gate.cv);
+    pthread_mutex_unlock(&commit_gate.mu);
+    for (int i = 2; i <= 5; i++) {
         char conv[16];
         snprintf(conv, sizeof(conv), "conv-%d", i);
-        cr_assert(churn__chat_saver_put(sv, "c1", conv, "s", 1));
+        if (i > 2)
+            cr_assert(churn__chat_saver_put(sv, "c1", conv, "s", 1));
         churn__chat_saver_flush(sv); /* written, whatever the watcher is doing */
         cr_assert(has_state("c1", conv, "s"), "%s", conv);
     }
