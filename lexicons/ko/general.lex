@@ -789,7 +789,7 @@
 재방문	1.6
 또 이용하다	1.8
 또 주문하다	1.7
-다음에도	1.0
+다음에도	1.0	nostem
 단골	1.6
 충성	1.3
 평생 쓰다	2.0
@@ -2103,3 +2103,7 @@
 거절	-1.4
 # sixth session of issue 17: the slang intensifier 개- on 꿀 (a great deal)
 개꿀	2.5
+
+# seventh session: 'don't worry' is reassurance, not worry
+걱정 말다	0.8
+걱정 마	0.8

@@ -122,7 +122,11 @@
 고발	-2.5	hard
 변호사	-1.5	hard
 경찰 신고	-2.5	hard
-카드 결제 취소	-2.0	hard
+# a card payment cancelled is how a refund is paid back (카드 결제 취소는 며칠 걸려요?), no
+# dispute: the dispute is a request for it (카드 결제 취소 요청) or the card company's part
+카드 결제 취소	0
+카드사 결제 취소	-2.2	hard
+카드사 취소 요청	-2.2	hard
 카드 결제 취소 요청	-2.2	hard
 카드사 연락	-2.0	hard
 카드사 신고	-2.2	hard
@@ -317,6 +321,19 @@
 동의 없이 결제	-2.8	hard
 승인 없이 결제	-2.8	hard
 말도 없이 결제	-2.8	hard
+# ... but a rule that a charge needs consent (동의 없이 결제 안 된다고 들었는데) is no charge
+허락 없이 결제 안 되다	0
+허락 없이 결제 못 하다	0
+허락 없이 결제 불가	0
+동의 없이 결제 안 되다	0
+동의 없이 결제 못 하다	0
+동의 없이 결제 불가	0
+승인 없이 결제 안 되다	0
+승인 없이 결제 못 하다	0
+승인 없이 결제 불가	0
+말도 없이 결제 안 되다	0
+말도 없이 결제 못 하다	0
+말도 없이 결제 불가	0
 # staying on (flag stay): churn intent before one of these in its sentence is a plan given up
 # (해지하려고 했는데 할인 받고 계속 쓰기로 했어요, 갈아탈까 했는데 그냥 쓸게요); cancelling the
 # cancellation (해지 취소, 탈퇴 철회) is one phrase, so 해지 inside it is no intent at all
@@ -333,3 +350,113 @@
 해지 철회	0.8	stay
 탈퇴 철회	0.8	stay
 여기 남다	1.0	stay
+
+# seventh session of issue 17 (causes of the fourth held-out set's escalation errors):
+# the loanword 캔슬 for every subscribed thing; no longer using from now on (더는 이용 못
+# 하다) or from a coming date (다음 달부터 안 쓰다); the role words of a superior (윗분, 윗선,
+# 상급자) with every way of reaching one, and 호출 (paging) for every role; the national
+# consumer counselling centre (소비자 상담센터, 1372's name) and personal data exposed to
+# others (노출: a bare 노출 is also a listing's exposure on a marketplace, so only with what was
+# exposed or to whom)
+구독 캔슬	-1.2	churn
+정기구독 캔슬	-1.2	churn
+정기배송 캔슬	-1.2	churn
+정기 배송 캔슬	-1.2	churn
+멤버십 캔슬	-1.2	churn
+요금제 캔슬	-1.2	churn
+플랜 캔슬	-1.2	churn
+자동결제 캔슬	-1.2	churn
+자동 결제 캔슬	-1.2	churn
+정기결제 캔슬	-1.2	churn
+서비스 캔슬	-1.2	churn
+더는 이용 못 하다	-1.4	churn
+더는 이용 안 하다	-1.2	churn
+더는 못 이용하다	-1.4	churn
+더는 안 이용하다	-1.2	churn
+더는 안 쓰다	-1.2	churn
+더는 사용 안 하다	-1.2	churn
+더 이상 이용 못 하다	-1.4	churn
+더 이상 이용 안 하다	-1.2	churn
+더 이상 못 이용하다	-1.4	churn
+더 이상 안 이용하다	-1.2	churn
+더 이상 사용 안 하다	-1.2	churn
+이제 이용 안 하다	-1.2	churn
+이제 안 이용하다	-1.2	churn
+다음 달 안 쓰다	-1.0	churn,hedged
+다음 달 안 이용하다	-1.0	churn,hedged
+다음 달 이용 안 하다	-1.0	churn,hedged
+담달 안 쓰다	-1.0	churn,hedged
+담달 안 이용하다	-1.0	churn,hedged
+담달 이용 안 하다	-1.0	churn,hedged
+다음달 안 쓰다	-1.0	churn,hedged
+다음달 안 이용하다	-1.0	churn,hedged
+다음달 이용 안 하다	-1.0	churn,hedged
+내달 안 쓰다	-1.0	churn,hedged
+내달 안 이용하다	-1.0	churn,hedged
+내달 이용 안 하다	-1.0	churn,hedged
+이번 달 이후 안 쓰다	-1.0	churn,hedged
+이번 달 이후 안 이용하다	-1.0	churn,hedged
+이번 달 이후 이용 안 하다	-1.0	churn,hedged
+윗분	-0.8	human
+윗선	-0.8	human
+상급자	-0.8	human
+윗분 연결	-0.8	human
+윗분 통화	-0.8	human
+윗분 얘기	-0.8	human
+윗분 이야기	-0.8	human
+윗분 대화	-0.8	human
+윗분 바꾸다	-0.8	human
+윗분 부르다	-0.8	human
+윗선 연결	-0.8	human
+윗선 통화	-0.8	human
+윗선 얘기	-0.8	human
+윗선 이야기	-0.8	human
+윗선 대화	-0.8	human
+윗선 바꾸다	-0.8	human
+윗선 부르다	-0.8	human
+상급자 연결	-0.8	human
+상급자 통화	-0.8	human
+상급자 얘기	-0.8	human
+상급자 이야기	-0.8	human
+상급자 대화	-0.8	human
+상급자 바꾸다	-0.8	human
+상급자 부르다	-0.8	human
+윗사람 연결	-0.8	human
+윗사람 통화	-0.8	human
+윗사람 얘기	-0.8	human
+윗사람 이야기	-0.8	human
+윗사람 대화	-0.8	human
+윗사람 바꾸다	-0.8	human
+윗사람 부르다	-0.8	human
+상담원 호출	0	human
+상담사 호출	0	human
+사람 호출	0	human
+직원 호출	0	human
+담당자 호출	0	human
+책임자 호출	-0.8	human
+매니저 호출	0	human
+관리자 호출	0	human
+팀장 호출	0	human
+윗분 호출	-0.8	human
+윗선 호출	-0.8	human
+상급자 호출	-0.8	human
+윗사람 호출	-0.8	human
+소비자 상담센터	-1.5	hard
+소비자상담센터	-1.5	hard
+소비자 상담 센터	-1.5	hard
+소비자 상담실	-1.5	hard
+개인정보 노출	-2.8	hard
+정보 노출	-2.8	hard
+전화번호 노출	-2.8	hard
+번호 노출	-2.8	hard
+주소 노출	-2.8	hard
+연락처 노출	-2.8	hard
+주민번호 노출	-2.8	hard
+카드 번호 노출	-2.8	hard
+카드번호 노출	-2.8	hard
+다른 사람 노출	-2.8	hard
+다른 사람 유출	-2.8	hard
+다른 사람들 노출	-2.8	hard
+다른 사람들 유출	-2.8	hard
+타인 노출	-2.8	hard
+타인 유출	-2.8	hard

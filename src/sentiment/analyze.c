@@ -86,9 +86,66 @@ is_phrase_filler(const struct tok_form *x)
     return false;
 }
 
+/* Is @x a Korean count of times on its own (세번이나, 몇번, 3번) when @alone, or the word
+ * 번 of one written apart (번이나, 번씩 after 세, 몇, 두, 3) when not? The ordinal 번째 (몇
+ * 번째: a phrase of its own) is neither. */
+static bool
+ko_times_word(const struct tok_form *x, bool alone)
+{
+    static const char num[][4] = {"한", "두", "세", "네", "몇", "열"};
+    const char *w = x->surf;
+    uint32_t n = x->surf_len, k = 0;
+    if (x->kind != CHURN_TOK_WORD || n < 3)
+        return false;
+    if (alone) { /* most words turned away by one compare */
+        if (n >= 6 && memcmp(w + 3, "번", 3) == 0) {
+            for (size_t m = 0; m < sizeof(num) / sizeof(num[0]); m++)
+                if (memcmp(w, num[m], 3) == 0)
+                    k = 3;
+        } else {
+            while (k < n && w[k] >= '0' && w[k] <= '9')
+                k++;
+        }
+        if (k == 0)
+            return false;
+    }
+    if (k + 3 > n || memcmp(w + k, "번", 3) != 0)
+        return false;
+    return !(k + 6 <= n && memcmp(w + k + 3, "째", 3) == 0);
+}
+
+/* Is @x a Korean numeral that counts times before a separate 번 (세, 몇, 두, 여러, 3)? */
+static bool
+ko_count_word(const struct tok_form *x)
+{
+    static const char one[][4] = {"한", "두", "세", "네", "몇", "열"};
+    if (x->kind == CHURN_TOK_NUMBER)
+        return true;
+    if (x->kind == CHURN_TOK_WORD && x->surf_len == 6 && memcmp(x->surf, "여러", 6) == 0)
+        return true;
+    for (size_t k = 0; x->kind == CHURN_TOK_WORD && x->surf_len == 3 && k < sizeof(one) / 4; k++)
+        if (memcmp(x->surf, one[k], 3) == 0)
+            return true;
+    return false;
+}
+
+/* How many forms from @j (of @nf) a Korean phrase match steps over: a filler word
+ * (is_phrase_filler()), or a count of times, which chat puts inside a phrase as it puts an
+ * adverb of repetition there (전화를 세 번이나 끊으시고, 상담원을 몇 번 불러도); 0 for none. */
+static size_t
+phrase_filler(const struct tok_form *f, size_t nf, size_t j)
+{
+    if (is_phrase_filler(&f[j]) || ko_times_word(&f[j], true))
+        return 1;
+    if (j + 1 < nf && f[j + 1].clause == f[j].clause && ko_count_word(&f[j]) &&
+        ko_times_word(&f[j + 1], false))
+        return 2;
+    return 0;
+}
+
 /* Continue a match in @t from form @i, whose one-word key starts a longer phrase, while a
  * phrase is still possible; returns the forms the longest entry spans (@best when none
- * longer), a filler inside it (is_phrase_filler()) included. Out of line: most words start no
+ * longer), a filler inside it (phrase_filler()) included. Out of line: most words start no
  * phrase, and match_at() stays small. */
 static __attribute__((noinline)) size_t
 match_phrase(const struct churn_sentiment *s, const struct churn__lex_table *t,
@@ -104,8 +161,11 @@ match_phrase(const struct churn_sentiment *s, const struct churn__lex_table *t,
         const struct tok_form *x = &f[i + j];
         if (x->clause != f[i].clause)
             break;
-        if (s->korean && is_phrase_filler(x) && i + j + 1 < nf)
+        size_t skip = s->korean ? phrase_filler(f, nf, i + j) : 0;
+        if (skip && i + j + skip < nf) {
+            j += skip - 1;
             continue;
+        }
         if (!match1_of(x, use_stem)->later)
             break;
         uint64_t wh;
@@ -137,7 +197,7 @@ match_at(const struct churn_sentiment *s, const struct churn__lex_table *t,
         *entry = m->entry;
     }
     if (!m->prefix || i + 1 >= nf ||
-        !(match1_of(&f[i + 1], use_stem)->later || (s->korean && is_phrase_filler(&f[i + 1]))))
+        !(match1_of(&f[i + 1], use_stem)->later || (s->korean && phrase_filler(f, nf, i + 1))))
         return best;
     return match_phrase(s, t, f, nf, i, use_stem, best, entry);
 }
@@ -220,6 +280,18 @@ ko_head_noun(const struct tok_form *x)
     return false;
 }
 
+/* Is @x the noun of a means (방법, 버튼, 메뉴) that ends an intent phrase (해지 방법, 탈퇴
+ * 버튼)? Its absence is no denial of the intent: 해지 방법이 전혀 없어요 still wants out. */
+static bool
+ko_means_noun(const struct tok_form *x)
+{
+    static const char two[][7] = {"방법", "버튼", "메뉴"};
+    for (size_t k = 0; x->w.stem_len == 6 && k < sizeof(two) / sizeof(two[0]); k++)
+        if (memcmp(x->w.stem, two[k], 6) == 0)
+            return true;
+    return false;
+}
+
 /* The item after @i that a suffix negator in that place would negate @i from: the next
  * item of @i's clause, stepping over booster and dampener adverbs (탈퇴할 생각 전혀 없어요,
  * 문제가 정말 없어요) and, in Korean, over one ko_head_noun() without a lexicon entry (좋은 게
@@ -254,8 +326,8 @@ suffix_negation(struct item *items, size_t n_items, const struct tok_form *f, si
     if (j >= n_items)
         return v;
     const struct item *nx = &items[j];
-    if (intent && (nx->lex_flags & CHURN__LEX_MODAL))
-        return v; /* 해지를 못 하고 있어요: still intent */
+    if (intent && ((nx->lex_flags & CHURN__LEX_MODAL) || ko_means_noun(&f[it->last])))
+        return v; /* 해지를 못 하고 있어요, 해지 방법이 없어요: still intent */
     it->ev_flags ^= CHURN_EVIDENCE_F_NEGATED;
     return v * nx->e->modifier;
 }
@@ -278,6 +350,23 @@ ko_past_mention(const struct item *items, size_t n_items, const struct tok_form 
         return false;
     const char *end = x->surf + x->surf_len - 3;
     return memcmp(end, "한", 3) == 0 || memcmp(end, "된", 3) == 0 || memcmp(end, "던", 3) == 0;
+}
+
+/* Korean: is item @it (of the forms @f, @nf) what the customer believed and found untrue,
+ * "X인 줄 알았는데" (사기 당한 줄 알았는데 배송이 늦은 거였네요, 해지된 줄 알았어요): the
+ * noun 줄 right after it or after one more word, then a past form of 알다 (알았는데, 알았어요)?
+ * A belief that turned out wrong intends nothing and triggers nothing; 사기 당했어요 and 사기인
+ * 줄 몰랐어요 ("I didn't know it was a scam": it was) still do. */
+static bool
+ko_mistaken_belief(const struct item *it, const struct tok_form *f, size_t nf)
+{
+    for (size_t k = it->last + 1; k <= it->last + 2 && k + 1 < nf; k++) {
+        if (f[k].clause != f[it->first].clause || f[k + 1].clause != f[k].clause)
+            return false;
+        if (f[k].surf_len == 3 && memcmp(f[k].surf, "줄", 3) == 0)
+            return f[k + 1].surf_len >= 6 && memcmp(f[k + 1].surf, "알았", 6) == 0;
+    }
+    return false;
 }
 
 /* Does the Korean word @x end in a syllable with the tail ㄹ, the future adnominal form of a
@@ -320,15 +409,19 @@ ko_denied_extent(const struct item *items, size_t n_items, const struct tok_form
     return false;
 }
 
-/* Does the Korean word @x end in a request (해주세요, 주세요, 줘요, 주십시오, 부탁드려요)? */
+/* Does the Korean word @x end in a request (해주세요, 주세요, 줘요, 주십시오, 부탁드려요), or
+ * is it thanks in the future, the polite close of a request (주시면 감사하겠습니다)? */
 static bool
 ko_request_word(const struct tok_form *x)
 {
     static const struct {
-        char text[20];
+        char text[28];
         uint8_t len;
-    } ends[] = {{"주세요", 9},    {"줘요", 6},        {"주십시오", 12},    {"줘", 3},
-                {"부탁해요", 12}, {"부탁드려요", 15}, {"부탁드립니다", 18}};
+    } ends[] = {{"주세요", 9},        {"줘요", 6},
+                {"주십시오", 12},     {"줘", 3},
+                {"부탁해요", 12},     {"부탁드려요", 15},
+                {"부탁드립니다", 18}, {"감사하겠습니다", 21},
+                {"감사하겠어요", 18}, {"감사드리겠습니다", 24}};
     if (x->kind != CHURN_TOK_WORD)
         return false;
     for (size_t k = 0; k < sizeof(ends) / sizeof(ends[0]); k++) {
@@ -441,7 +534,8 @@ apply_rules(struct analysis *a, size_t i)
         it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
         v = 0.0; /* a mention: 탈퇴한 친구 */
     }
-    if (intent && (it->ev_flags & CHURN_EVIDENCE_F_NEGATED)) {
+    bool believed = intent && korean && ko_mistaken_belief(it, f, a->nf);
+    if (intent && ((it->ev_flags & CHURN_EVIDENCE_F_NEGATED) || believed)) {
         it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
         v = 0.0; /* not leaving is no praise: 탈퇴 안 할게요, "I don't want to cancel" */
     }
@@ -452,7 +546,10 @@ apply_rules(struct analysis *a, size_t i)
         if (e->flags & CHURN__LEX_HUMAN)
             it->ev_flags |= CHURN_EVIDENCE_F_HUMAN_REQUEST;
     }
-    if ((e->flags & CHURN__LEX_HARD) && korean && ko_denied_extent(items, n_items, f, i)) {
+    if (believed) {
+        it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
+        v = 0.0; /* 사기 당한 줄 알았는데: it was not */
+    } else if ((e->flags & CHURN__LEX_HARD) && korean && ko_denied_extent(items, n_items, f, i)) {
         it->ev_flags |= CHURN_EVIDENCE_F_INTENT_SUPPRESSED;
         v = 0.0; /* 신고할 정도는 아니에요: not going that far */
     } else if (e->flags & CHURN__LEX_HARD) {

@@ -323,15 +323,38 @@ put_uint(struct jw *w, uint64_t v)
     put(w, s, (size_t)(b + sizeof(b) - s));
 }
 
+/* "\\uXXXX" for the UTF-16 unit @u: its two bytes as hex pairs from one table. */
 static inline void
 put_u16_escape(struct jw *w, uint32_t u)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    char e[6] = {'\\', 'u', hex[u >> 12 & 15], hex[u >> 8 & 15], hex[u >> 4 & 15], hex[u & 15]};
+    static const char hex2[513] =
+        "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"
+        "202122232425262728292A2B2C2D2E2F303132333435363738393A3B3C3D3E3F"
+        "404142434445464748494A4B4C4D4E4F505152535455565758595A5B5C5D5E5F"
+        "606162636465666768696A6B6C6D6E6F707172737475767778797A7B7C7D7E7F"
+        "808182838485868788898A8B8C8D8E8F909192939495969798999A9B9C9D9E9F"
+        "A0A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF"
+        "C0C1C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+        "E0E1E2E3E4E5E6E7E8E9EAEBECEDEEEFF0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF";
+    const char *hi = hex2 + 2 * (u >> 8 & 0xff), *lo = hex2 + 2 * (u & 0xff);
+    char e[6] = {'\\', 'u', hi[0], hi[1], lo[0], lo[1]};
     put(w, e, 6);
 }
 
-/* A JSON string of the UTF-8 @s (@n bytes), escaped to ASCII. */
+/* Does any of the eight bytes @x need more than a copy in a JSON string: a control
+ * character (< 0x20), '"', '\\', or a byte of a multi-byte character (>= 0x80)? Each test is
+ * exact as a whole (the borrow of "x - c" only marks bytes above one that is truly below c). */
+static inline bool
+any_special8(uint64_t x)
+{
+    uint64_t q = x ^ CHURN__BYTES('"'), b = x ^ CHURN__BYTES('\\');
+    uint64_t ctl = (x - CHURN__BYTES(0x20)) & ~x;
+    uint64_t quote = (q - CHURN__BYTES(0x01)) & ~q, bslash = (b - CHURN__BYTES(0x01)) & ~b;
+    return ((ctl | quote | bslash | x) & CHURN__BYTES(0x80)) != 0;
+}
+
+/* A JSON string of the UTF-8 @s (@n bytes), escaped to ASCII. Plain ASCII is passed over
+ * eight bytes at a time. */
 static void
 put_string(struct jw *w, const char *s, size_t n)
 {
@@ -340,7 +363,12 @@ put_string(struct jw *w, const char *s, size_t n)
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            i++;
+            uint64_t x;
+            if (i + 8 <= n && (unsigned char)s[i + 1] < 0x80 &&
+                (memcpy(&x, s + i, 8), !any_special8(x))) /* not before a Hangul word */
+                i += 8;
+            else
+                i++;
             continue;
         }
         put(w, s + run, i - run);

@@ -160,12 +160,15 @@ static const struct suffix suffixes[] = {
     /* particles and the copula on nouns; C: after a consonant-final noun only (배송이,
      * 환불을), V: after a vowel-final noun only (문제가, 서비스를) */
     P("이에요", 1, C), P("이예요", 1, C), P("예요", 1, V), P("입니다", 1, A), P("이었어요", 1, C), P("였어요", 1, V),
-    P("이요", 1, C), P("이고", 1, C), P("이라서", 1, C), P("이라", 1, C), P("라서", 1, V), P("이라고", 1, C), P("이라도", 1, C),
+    P("이요", 1, C), P("이고", 1, C), P("이라서", 1, C), P("이라", 1, C), P("라서", 1, V), P("이어서", 1, C), P("여서", 1, V), P("이라고", 1, C), P("이라도", 1, C),
     P("라도", 1, V), P("이랑", 1, C), P("랑", 1, V), P("이나", 1, C), P("인데", 1, A), P("인데요", 1, A), P("인가요", 1, A),
     P("이네요", 1, A), P("임", 2, A), P("에서는", 1, A), P("에서도", 1, A), P("에서", 1, A), P("에게서", 1, A),
     P("에게", 1, A), P("에는", 1, A), P("에도", 1, A), P("에다", 1, A), P("한테서", 1, A), P("한테", 1, A),
     P("께서", 1, A), P("께", 2, A), P("으로는", 1, C), P("으로도", 1, C), P("으로", 1, C), P("로는", 2, R), P("로도", 2, R),
-    P("로", 2, R), P("까지", 1, A), P("부터", 1, A), P("처럼", 1, A), P("보다", 1, A), P("마다", 1, A),
+    P("로", 2, R), P("까지", 1, A), P("부터", 1, A),
+    /* particles stacked on 부터/까지/한테/에게 (다음 달부터는, 저한테도) */
+    P("부터는", 1, A), P("부터도", 1, A), P("까지는", 1, A), P("까지도", 1, A), P("한테는", 1, A),
+    P("한테도", 1, A), P("에게는", 1, A), P("에게도", 1, A), P("처럼", 1, A), P("보다", 1, A), P("마다", 1, A),
     P("만큼", 1, A), P("밖에", 1, A), P("마저", 1, A), P("조차", 1, A), P("든지", 2, A), P("와", 1, V),
     P("과", 1, C), P("의", 2, A), P("에", 1, A), P("도", 1, A), P("만", 1, A), P("은", 1, C),
     P("는", 1, V), P("을", 1, C), P("를", 1, V), P("이", 1, C), P("가", 1, V),
@@ -255,6 +258,17 @@ follows_ok(uint32_t c, int f)
     return f == C ? t != T_NONE : f == V ? t == T_NONE : (t == T_NONE || t == T_R);
 }
 
+/* Is suffix @k's text also an ending on the 아/어 form (the particle 도: 봐도, 해도)? */
+static bool
+inf_ending(size_t k)
+{
+    for (size_t i = 0; i < N_SUFFIXES; i++)
+        if (suffixes[i].kind == SUF_INF && decoded[i].n == decoded[k].n &&
+            memcmp(decoded[i].cp, decoded[k].cp, decoded[k].n * sizeof(decoded[k].cp[0])) == 0)
+            return true;
+    return false;
+}
+
 /* Does @w end with suffix @k? Returns the code points the match starts at in *at (the syllable
  * that carries the tail for a suffix written with a leading jamo). */
 static bool
@@ -311,9 +325,11 @@ longest_suffix(const struct word *w, unsigned kinds, size_t *at_out)
             continue;
         if (sf->follows != A && !follows_ok(w->cp[at - 1], sf->follows))
             continue;
-        /* a bare-stem ending or particle never follows the 아/어 form */
+        /* a bare-stem ending never follows the 아/어 form (해지 is no 해 + 지), nor does a
+         * particle that is also one of its endings (봐도); any other particle after a syllable
+         * of that shape is a noun's (전화로, 통화를, 대화가, 뭐가) */
         if (sf->kind != SUF_INF && at > 0 && !jamo_tail(decoded[k].cp[0]) &&
-            inf_form(w->cp[at - 1]))
+            inf_form(w->cp[at - 1]) && (sf->kind != SUF_PARTICLE || inf_ending(k)))
             continue;
         best = (long)k;
         best_len = mlen;
@@ -630,6 +646,8 @@ reduce_text(struct word *w)
             break;
     }
     strip_light_verb(w);
+    if (k >= 0 && w->n == 1 && w->cp[0] == 0xc5c5 /* 업 */)
+        w->cp[0] = 0xc5c6; /* 없 as chat spells it by its sound: 업네요, 업어요 */
 }
 
 /* Is @c a syllable that ends nouns as often as it is a particle (랑, 과, 와, 의)? */
@@ -683,6 +701,8 @@ reduce(const char *word, size_t len, char *out, size_t cap, bool lemma)
     w.n = decode_word(word, len, w.cp, MAX_CP);
     bool hangul = w.n > 0 && w.n < MAX_CP && len <= cap;
     if (hangul && !jamo_marker(&w)) {
+        if (!lemma && w.n >= 2 && w.cp[w.n - 1] == 0xc6a7 /* 욧 */)
+            w.cp[w.n - 1] = 0xc694; /* chat's 요 with a closing ㅅ: 해주세욧, 알겠어욧 */
         if (!is_syl(w.cp[w.n - 1]))
             hangul = false;
         else if (lemma)

@@ -41,6 +41,20 @@ particle_syllable(const char *p)
     return false;
 }
 
+/* Does @p (@n bytes) begin with a particle of two syllables that never begins a word (까지,
+ * 부터, 에서, 처럼, 만큼, 마다, 한테, 에게, 께서)? A cut before one splits a noun from its
+ * particle: 언제까지예요 is no 언제 + 까지예요 (까지다, to be scraped). */
+static bool
+particle_start(const char *p, size_t n)
+{
+    static const char two[][7] = {"까지", "부터", "에서", "처럼", "만큼",
+                                  "마다", "한테", "에게", "께서"};
+    for (size_t i = 0; n >= 6 && i < sizeof(two) / sizeof(two[0]); i++)
+        if (memcmp(p, two[i], 6) == 0)
+            return true;
+    return false;
+}
+
 /* How many syllables @p (@n bytes) has when it is Hangul syllables only (3 bytes each), else
  * 0. */
 static size_t
@@ -70,7 +84,7 @@ first_cut(const struct churn_sentiment *s, struct churn__thread *th, const char 
         lookup(s, th, p, cut, &left);
         bool left_ok = known(&left) || left.surf.prefix || left.stem_match.prefix ||
                        (j >= 3 && particle_syllable(p + cut - 3));
-        if (!left_ok)
+        if (!left_ok || particle_start(p + cut, n - cut))
             continue;
         lookup(s, th, p + cut, n - cut, &right);
         bool phrase = (left.surf.prefix || left.stem_match.prefix) &&

@@ -491,6 +491,27 @@ static const struct form forms[] = {
     {"함께", "함께"},
     {"refund", "refund"},
     {"ok", "ok"},
+    /* seventh session: a particle after a noun whose last syllable looks like an 아/어 form
+     * (화, 와, 뭐), where 도 stays the ending (봐도, 해도); chat's 욧 for 요; particles stacked
+     * on 부터/까지/한테/에게 */
+    {"전화로", "전화"},
+    {"통화를", "통화"},
+    {"대화가", "대화"},
+    {"뭐가", "뭐"},
+    {"전화는", "전화"},
+    {"봐도", "보"},
+    {"해도", "하"},
+    {"해지를", "해지"},
+    {"연결해주세욧", "연결"},
+    {"했어욧", "하"},
+    {"달부터는", "달"},
+    {"저한테도", "저"},
+    {"오늘까지는", "오늘"},
+    {"업네요", "없"},
+    {"업어요", "없"},
+    {"업체", "업체"},
+    {"중이어서", "중"},
+    {"문제여서", "문제"},
 };
 
 Test(reducer, word_forms)
@@ -894,6 +915,119 @@ Test(korean, a_hard_step_denied_as_too_far_is_no_trigger)
     cr_expect(analyze("신고 안 할 수가 없네요").hard_trigger, "a double negation");
 }
 
+/* Seventh session: the general causes of the fourth held-out set's escalation errors (and
+ * of the known false alarm 상담원이 통화 중에), each with the near miss it must not fire on. */
+Test(korean, a_belief_found_untrue_is_no_trigger)
+{
+    struct churn_sentiment_result r = analyze("사기 당한 줄 알았는데 배송이 늦은 거였네요");
+    cr_expect_not(r.hard_trigger, "X 줄 알았는데: it was not X");
+    cr_expect_not(analyze("탈퇴된 줄 알았어요 아직 남아 있네요").churn_intent);
+    cr_expect(analyze("사기 당했어요 환불해 주세요").hard_trigger, "said as a fact");
+    cr_expect(analyze("사기 당한 줄도 몰랐어요").hard_trigger, "did not know: it was");
+}
+
+Test(korean, a_card_payment_cancelled_is_a_refund_not_a_dispute)
+{
+    cr_expect_not(analyze("카드 결제 취소는 주문 취소하면 자동으로 되나요?").hard_trigger);
+    cr_expect_not(analyze("카드 결제 취소 처리 언제 돼요").hard_trigger);
+    cr_expect(analyze("카드 결제 취소 요청할 거예요").hard_trigger, "asked for: a dispute");
+    cr_expect(analyze("카드사에 결제 취소 해달라고 할게요").hard_trigger,
+              "the card company's part");
+}
+
+Test(korean, a_count_of_times_inside_a_phrase)
+{
+    struct churn_sentiment_result r = analyze("참 친절하시네요 전화를 세 번이나 끊으시고");
+    cr_expect_not(r.churn_intent, "전화 끊다 with a count between: hanging up");
+    cr_expect_not(analyze("전화를 3번이나 끊었어요").churn_intent, "a count written as one word");
+    cr_expect_not(analyze("상담원이 전화를 몇 번 끊었는지 몰라요").churn_intent);
+    cr_expect(analyze("전화 세 번 했는데 이제 끊을게요").churn_intent,
+              "the count outside a phrase: 끊다 alone is still intent");
+    cr_expect_lt(compound("벌써 몇 번째 문의예요"), 0, "the ordinal 번째 is no count of times");
+}
+
+Test(korean, no_longer_using_or_from_a_coming_date_is_intent)
+{
+    cr_expect(analyze("이런 식이면 더는 이용 못 하겠네요").churn_intent);
+    cr_expect(analyze("더 이상 이용 안 할래요").churn_intent);
+    struct churn_sentiment_result r = analyze("다음 달부터는 안 쓸 것 같아요");
+    cr_expect(r.churn_intent, "from a coming date");
+    cr_expect_float_eq(r.intent_confidence, 0.6, 1e-9, "said tentatively: hedged");
+    cr_expect_not(analyze("다음 달에 쿠폰 쓸게요").churn_intent, "using, not stopping");
+    cr_expect_not(analyze("더 이용하고 싶어요").churn_intent);
+    r = analyze("다음 주문은 언제 돼요");
+    cr_expect_null(find_evidence(&r, "다음에도"),
+                   "다음에도 (next time too) is praise only with its particle");
+    cr_expect_gt(compound("다음에도 또 주문할게요"), 0);
+}
+
+Test(korean, cancel_as_a_loanword)
+{
+    cr_expect(analyze("멤버십 캔슬하고 싶어요").churn_intent);
+    cr_expect(analyze("구독 캔슬 부탁드려요").churn_intent);
+    cr_expect_not(analyze("주문 캔슬 가능한가요?").churn_intent, "an order is no subscription");
+}
+
+Test(korean, superiors_paging_and_the_phone_ask_for_a_human)
+{
+    cr_expect(analyze("윗분이랑 얘기할게요").human_requested);
+    cr_expect(analyze("상급자 바꿔 주세요").human_requested);
+    cr_expect(analyze("직원 호출 부탁해요").human_requested);
+    cr_expect(analyze("상담사 연결해주세욧").human_requested, "chat's 욧");
+    cr_expect(analyze("전화로 상담 받고 싶은데 가능한가요").human_requested, "전화로: 전화 + 로");
+    cr_expect_not(analyze("택시 호출이 안 돼요").human_requested, "paging no one");
+    cr_expect_not(analyze("전화로 주문했는데 누락됐어요").human_requested);
+}
+
+Test(korean, data_exposed_to_others_and_the_consumer_centre_are_hard)
+{
+    cr_expect(analyze("제 주소랑 전화번호가 다른 사람한테 노출됐대요").hard_trigger);
+    cr_expect(analyze("개인정보가 노출된 것 같아요").hard_trigger);
+    cr_expect(analyze("소비자 상담센터에 접수할게요").hard_trigger);
+    cr_expect_not(analyze("상품이 검색에 노출이 안 돼요").hard_trigger,
+                  "a listing's exposure on the marketplace");
+}
+
+Test(korean, an_agent_on_a_call_is_no_request)
+{
+    cr_expect_not(analyze("상담원이 통화 중에 다른 일을 하시나봐요").human_requested);
+    cr_expect_not(analyze("담당자가 자꾸 통화 중이어서 연락이 늦었대요").human_requested);
+    cr_expect(analyze("상담원이랑 통화하고 싶어요").human_requested, "asked for");
+    cr_expect(analyze("상담원 통화 부탁드립니다").human_requested);
+}
+
+Test(korean, the_means_of_leaving_missing_is_still_intent)
+{
+    cr_expect(analyze("해지 방법이 전혀 없어요").churn_intent, "no way to cancel: wants to");
+    cr_expect(analyze("탈퇴 방법이 없네요").churn_intent);
+    cr_expect_not(analyze("해지할 생각 전혀 없어요").churn_intent, "no intention: none");
+}
+
+Test(korean, a_rule_that_a_charge_needs_consent_is_no_charge)
+{
+    cr_expect_not(analyze("동의 없이 결제 안 된다고 들었는데 맞나요?").hard_trigger);
+    cr_expect_not(analyze("승인 없이 결제 불가인가요").hard_trigger);
+    cr_expect(analyze("동의 없이 결제됐어요").hard_trigger, "a charge made");
+    cr_expect(analyze("허락도 없이 결제를 해버렸네요").hard_trigger);
+}
+
+Test(korean, polarity_causes_of_the_fourth_set)
+{
+    cr_expect_lt(compound("벌써 세번째 문의하는 건데요"), 0, "the Nth time, written together");
+    cr_expect_lt(compound("네 번째 문의예요"), 0);
+    cr_expect_float_eq(compound("두 번째 상품으로 보내 주세요"), 0.0, 1e-9, "no asking again");
+    cr_expect_lt(compound("결제는 됐는데 주문 내역에 안 떠요"), 0, "does not show up");
+    cr_expect_geq(compound("그만둘 생각은 없어요 걱정 마세요"), 0, "don't worry: no worry");
+    cr_expect_lt(compound("배송이 안 와서 걱정돼요"), 0);
+    cr_expect_float_eq(compound("확인해 주시면 감사하겠습니다"), 0.0, 1e-9,
+                       "thanks in the future closes a request");
+    cr_expect_gt(compound("확인해 주셔서 감사합니다"), 0, "thanks for what was done");
+    cr_expect_lt(compound("답변이 업네요"), 0, "없 spelt by its sound");
+    cr_expect_float_eq(compound("적립금 유효기간이 언제까지예요?"), 0.0, 1e-9,
+                       "no cut before a particle: 언제까지예요 is no 까지다");
+    cr_expect_lt(compound("환불이안돼요"), 0, "a cut after a particle still");
+}
+
 Test(korean, evidence_offsets_point_into_the_original_text)
 {
     const char *s = "안녕하세요, 배송이 아직도 안 왔어요ㅠㅠ 진짜 짜증나네요 👎";
@@ -1213,13 +1347,21 @@ Test(korean, third_heldout_set_does_not_regress)
                   (struct ko_floors){99, 0.93, 0.92, 1.0, 0.96, true});
 }
 
-/* The fourth held-out set (never tuned on: written and committed in the sixth session before
- * the third set's errors were read, evaluated once after that session's corrections, its
- * errors unread): its figures then, as a floor. */
+/* The fourth held-out set: its errors were read and their general causes fixed in the seventh
+ * session (so it is held out no more); its figures after that. */
 Test(korean, fourth_heldout_set_does_not_regress)
 {
     expect_floors("support_chat_eval_ko_heldout4.tsv",
-                  (struct ko_floors){100, 0.78, 0.76, 0.90, 0.76, false});
+                  (struct ko_floors){100, 0.89, 0.86, 1.0, 0.97, true});
+}
+
+/* The fifth held-out set (never tuned on: written and committed in the seventh session before
+ * the fourth set's errors were read, evaluated after that session's corrections, its errors
+ * unread): its figures then, as a floor. */
+Test(korean, fifth_heldout_set_does_not_regress)
+{
+    expect_floors("support_chat_eval_ko_heldout5.tsv",
+                  (struct ko_floors){130, 0.75, 0.73, 0.76, 0.65, false});
 }
 
 /* Feed one conversation's turns; returns the 1-based turn of the first escalation, 0: none. */
@@ -1253,7 +1395,7 @@ Test(korean, conversations_escalate_at_their_turn)
     static char text[64][512];
     const char *roles[64];
     char line[1024], conv[64] = "", role[64][16];
-    size_t n = 0, want = 0, convs = 0, on_time = 0, false_alarms = 0, to_escalate = 0;
+    size_t n = 0, want = 0, convs = 0, on_time = 0, late = 0, false_alarms = 0, to_escalate = 0;
     bool header = false, eof = false;
     while (!eof) {
         eof = !fgets(line, sizeof(line), fp);
@@ -1273,6 +1415,7 @@ Test(korean, conversations_escalate_at_their_turn)
             convs++;
             to_escalate += want != 0;
             on_time += want && got == want;
+            late += want && (!got || got > want);
             false_alarms += !want && got;
             n = want = 0;
         }
@@ -1290,5 +1433,9 @@ Test(korean, conversations_escalate_at_their_turn)
     fclose(fp);
     cr_assert_geq(convs, 30, "at least 30 conversations");
     cr_expect_eq(false_alarms, 0, "a calm conversation escalated");
-    cr_expect_geq(on_time, 23, "only %zu of %zu escalated at their turn", on_time, to_escalate);
+    /* 22 since the seventh session: ko34's first turn (전화를 계속 안 받아요) reads negative
+     * now that 전화를 reduces to 전화, and two negative turns reach the tracker's level
+     * threshold one turn before the label's third (as ko24's did already) */
+    cr_expect_geq(on_time, 22, "only %zu of %zu escalated at their turn", on_time, to_escalate);
+    cr_expect_eq(late, 0, "%zu conversations escalated late or never", late);
 }
