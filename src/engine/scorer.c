@@ -768,6 +768,11 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
     return CHURN_OK;
 }
 
+/* churn_score_copy() copies everything before the reasons: they must stay the last member */
+_Static_assert(offsetof(struct churn_score, reasons) + sizeof(((struct churn_score *)0)->reasons) ==
+                   sizeof(struct churn_score),
+               "struct churn_score: reasons[] is the last member");
+
 void
 churn_score_copy(struct churn_score *dst, const struct churn_score *src)
 {
