@@ -538,14 +538,18 @@ run(struct churn_retrainer *rt, struct churn_retrain_decision *d)
         .child_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
         .child_peak_anon_kb = peak_anon};
+    /* the decision and the end of the run in one step: a caller who reads the decision can
+       start the next run at once (RetrainModel is refused only while a run is in progress) */
+    pthread_mutex_lock(&rt->mu);
     if (churn_registry_record_decision(rt->reg, d) != CHURN_OK)
         churn_log(CHURN_LOG_WARN, "retrain_decision_not_recorded",
                   CHURN_LF_INT("run", (int64_t)d->run_id),
                   CHURN_LF_STR("error", churn_store_last_error()));
-    log_decision(d, &st);
-    pthread_mutex_lock(&rt->mu);
     rt->last = st;
+    rt->pending = false;
+    rt->run_id = 0;
     pthread_mutex_unlock(&rt->mu);
+    log_decision(d, &st);
 }
 
 /* Claim a run (mu held): a new run id and its RUNNING decision. */
@@ -586,10 +590,8 @@ thread_main(void *arg)
             struct churn_retrain_decision d = {.run_id = rt->run_id, .started_ms = rt->started_ms};
             snprintf(d.trigger, sizeof(d.trigger), "%s", rt->trigger);
             pthread_mutex_unlock(&rt->mu);
-            run(rt, &d);
+            run(rt, &d); /* ends the run (pending, run_id) with its decision */
             pthread_mutex_lock(&rt->mu);
-            rt->pending = false;
-            rt->run_id = 0;
             continue;
         }
         struct timespec ts;
