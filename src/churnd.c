@@ -159,6 +159,7 @@ open_store(const struct churn_config *cfg, struct churn_services *svc, char *err
     svc->sweep_delay_ms = cfg->sweep_delay_s * 1000;
     svc->stored_scores = cfg->stored_scores;
     svc->score_rebuild_rate = cfg->score_rebuild_rate;
+    svc->answer_cache_bytes = (size_t)cfg->answer_cache_mb << 20;
     svc->playbooks_path = cfg->playbooks_path;
     svc->trend_keep_days = cfg->trend_keep_days; /* issue 15: daily snapshots */
     e = churn_services_attach_store(svc, store, writer);

@@ -49,6 +49,7 @@ struct churn_config {
     int64_t sweep_delay_s;
     bool stored_scores;         /* issue 12: scores kept beside the record */
     int64_t score_rebuild_rate; /* customers/s of a rebuild after a promotion (0: unpaced) */
+    int64_t answer_cache_mb;    /* issue 12: encoded GetScore answers kept (0: none) */
     char *playbooks_path;
     char *risk_tiers;
     int64_t alert_jump_pct;

@@ -190,6 +190,13 @@ void churn_rpc_defer(struct churn_rpc *rpc);
 void churn_rpc_reply(struct churn_rpc *rpc, const ProtobufCMessage *msg);
 
 /**
+ * churn_rpc_respond_packed() - a unary handler's response given as bytes already serialized:
+ * @len bytes at @data (copied now; a message of the method's response type). The handler
+ * then returns CHURN_OK with *resp left NULL. CHURN_ENOMEM.
+ */
+enum churn_err churn_rpc_respond_packed(struct churn_rpc *rpc, const void *data, size_t len);
+
+/**
  * churn_rpc_hold_recv() - client and bidi streams: do not read the next message when the
  * current callback returns (backpressure while earlier messages are still being processed
  * elsewhere). Call from on_message.

@@ -74,12 +74,32 @@ struct churn_score {
     int64_t scored_at_ms;
     int64_t horizon_ms; /* how far ahead the probability looks */
     struct churn_freshness freshness;
+    uint64_t stored_check; /* served as stored: the stored bytes' checksum; computed: 0 */
     bool have_contributions;
     double contributions[CHURN_FEAT__COUNT];
     double values[CHURN_FEAT__COUNT];
     size_t n_reasons;
     struct churn_score_reason reasons[CHURN_SCORE_REASONS_MAX];
 };
+
+/*
+ * struct churn_score_stamp - what a score served as stored (the model not evaluated) was read
+ * from: the stored bytes' checksum, the record's digest, the served model's generation, the
+ * cut-offs' version, the observed history and the scored-at time. A caller that keeps
+ * something derived from such a score (the service's encoded answers) may reuse it while
+ * churn_scorer_stamp_current() says that stored score is still the one served.
+ */
+struct churn_score_stamp {
+    uint64_t stored_check; /* 0: the score was computed, nothing to reuse */
+    uint64_t record_digest;
+    uint64_t generation;
+    uint64_t cuts_version;
+    int64_t scored_at_ms;
+    int64_t history_from_ms;
+};
+
+/** churn_score_stamp_of() - the stamp of score @s (stored_check 0 unless served as stored). */
+void churn_score_stamp_of(const struct churn_score *s, struct churn_score_stamp *out);
 
 /* struct churn_score_request - what a caller wants of a score. */
 struct churn_score_request {
@@ -226,6 +246,17 @@ void churn_scorer_keep(struct churn_scorer *sc, struct churn_score_keeper *keepe
 enum churn_err churn_scorer_refresh(struct churn_scorer *sc, struct churn_served *m,
                                     const char *customer_id, struct churn_score *out,
                                     bool *evaluated);
+
+/**
+ * churn_scorer_stamp_current() - whether churn_scorer_score() with @m would now serve
+ * @customer_id the very stored score @st was taken from (churn_score_stamp_of() of a score it
+ * served as stored): @m's generation, the cuts version, the record's bytes, the stored bytes,
+ * the observed history and the day all unchanged. One store read; neither the record nor the
+ * score is decoded when they are unchanged. False for a stamp of a computed score, without
+ * a store, a reader or stored scores, for an unknown customer, and for anything changed.
+ */
+bool churn_scorer_stamp_current(struct churn_scorer *sc, const struct churn_served *m,
+                                const char *customer_id, const struct churn_score_stamp *st);
 
 /**
  * churn_scorer_previous() - for a listing during a rebuild: @customer_id's stored score when

@@ -10,7 +10,9 @@
 #ifndef CHURN_SCORE_CODEC_H
 #define CHURN_SCORE_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "churn/error.h"
 #include "churn/score.h"
@@ -41,5 +43,24 @@ enum churn_err churn_score_encode(const struct churn_score *s, unsigned char *ou
  */
 enum churn_err churn_score_decode(const void *data, size_t len, struct churn_score *out, char *why,
                                   size_t whylen);
+
+/*
+ * struct churn_score_head - the fixed fields at the front of a stored score and the checksum
+ * at its end, read without decoding the rest.
+ */
+struct churn_score_head {
+    uint64_t model_id, cuts_id, record_digest;
+    int64_t scored_at_ms, history_from_ms;
+    uint64_t checksum;
+};
+
+/**
+ * churn_score_peek() - the head of the @len stored bytes at @data into @out, for a caller that
+ * compares it with the head of bytes it decoded before (the checksum is read, not verified:
+ * equal heads with equal checksums are the same bytes). False (@out unspecified) when the
+ * frame is not this version's (unknown version, a length field that is not @len, too short
+ * or too long).
+ */
+bool churn_score_peek(const void *data, size_t len, struct churn_score_head *out);
 
 #endif

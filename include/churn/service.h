@@ -33,6 +33,7 @@ struct churn_delivery;
 struct churn__admin;
 struct churn_score_index;
 struct churn_score_builder;
+struct churn_answer_cache;
 
 struct churn_services {
     struct churn_health *health;
@@ -81,6 +82,10 @@ struct churn_services {
     bool stored_scores;
     int64_t score_rebuild_rate;              /* churn_score_builder_pace() */
     struct churn_score_keeper *score_keeper; /* writes them while the store is attached */
+    /* issue 12: GetScore answers kept encoded while their stored score is current
+     * (churn/answer_cache.h), made with stored scores when the store is attached */
+    size_t answer_cache_bytes; /* 0: none kept */
+    struct churn_answer_cache *answers;
     /* issue 15: daily aggregate snapshots are kept this many days (0: the default, 400) */
     int64_t trend_keep_days;
     /* issue 14: churnd's own counters (churn/service_metrics.h; NULL: metrics off) */

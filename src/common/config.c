@@ -83,6 +83,8 @@ static const struct opt options[] = {
     {"stored-scores", OPT_BOOL, OFF(stored_scores), 0, 0, "true",
      "keep each customer's score in the store and load the score index from the current ones "
      "at start-up (false: rescore everyone, as before)"},
+    {"answer-cache-mb", OPT_INT, OFF(answer_cache_mb), 0, 1 << 20, "32",
+     "GetScore answers kept encoded while their stored score is current (0: none)"},
     {"score-rebuild-rate", OPT_INT, OFF(score_rebuild_rate), 0, 100000000, "0",
      "customers a second the score index rebuild after a model promotion or new cuts refreshes "
      "(0: as fast as it goes); listings show the previous model's scores, marked, meanwhile"},

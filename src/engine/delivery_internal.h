@@ -15,6 +15,46 @@
 #include "churn/delivery.h"
 
 struct churn__net;
+struct iovec;
+
+/* ---- churnd's own HTTP/1.1 client for http:// webhooks (delivery_http.c) ---- */
+
+/* One destination's connection and where it goes (host as getaddrinfo takes it). */
+struct churn__http_conn {
+    int fd;            /* -1: none open */
+    unsigned requests; /* answered on this connection */
+    char host[256];
+    char port[8];
+};
+
+/* What bounds one exchange. */
+struct churn__http_limits {
+    int64_t deadline;   /* churn_mono_ns() / 1e6 by which all of it ends */
+    int64_t timeout_ms; /* the destination's timeout (named in the error) */
+    const atomic_bool *stop;
+    uint64_t answer_cap; /* body bytes read at most; past them the connection is dropped */
+};
+
+/** churn__http_conn_init() - no connection yet; host and port are the caller's to fill. */
+void churn__http_conn_init(struct churn__http_conn *c);
+
+/** churn__http_conn_close() - close the connection, if open (the next exchange opens one). */
+void churn__http_conn_close(struct churn__http_conn *c);
+
+/**
+ * churn__http_exchange() - send the request @req (@n <= 4 parts: the head and the body) on
+ * @c's connection, opened when there is none, and read the answer within @l.
+ * @status: OUT: the answer's status (0: none).
+ *
+ * Return: CHURN_OK when a complete answer came back (whatever its status); CHURN_EIO with
+ * the reason in @err otherwise (could not resolve or connect, timed out, malformed answer,
+ * connection reset, stopping). The connection is kept only after an answer that allows it.
+ */
+enum churn_err churn__http_exchange(struct churn__http_conn *c, const struct iovec *req, int n,
+                                    const struct churn__http_limits *l, long *status, char *err,
+                                    size_t errlen);
+
+/* ---- the network half (delivery_net.c) ---- */
 
 /** churn__net_global_init() - once per process, before any thread exchanges. */
 enum churn_err churn__net_global_init(void);

@@ -1,14 +1,17 @@
 /*
  * delivery_net.c - the network half of alert delivery, and the only file that includes
  * libcurl and OpenSSL's HMAC: a webhook POST with its delivery id and signature, an SMTP
- * message through a relay, the URL check of the configuration. Every exchange is bounded:
- * a timeout, http(s) or smtp(s) only, no redirects, at most 64 KiB of a receiver's answer
+ * message through a relay, the URL check of the configuration. A POST to an http:// URL
+ * without credentials goes through churnd's own HTTP/1.1 client (delivery_http.c: libcurl's
+ * exchange was most of a delivery's CPU); https:// and SMTP go through libcurl. Every exchange is
+ * bounded: a timeout, http(s) or smtp(s) only, no redirects, at most 64 KiB of a receiver's answer
  * read, and an abort as soon as churnd stops. A destination's handle keeps what one POST
  * after another shares, so that a delivery costs its exchange and little else: the curl
  * handle with its options and its kept-alive connection, the header list (only the id and
  * signature lines are rewritten in place), and the HMAC keyed once.
  */
 #include <curl/curl.h>
+#include <sys/uio.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/hmac.h>
@@ -18,10 +21,18 @@
 #include <strings.h>
 
 #include "churn/alloc.h"
+#include "churn/buf.h"
+#include "churn/clock.h"
 #include "churn/error.h"
 #include "delivery_internal.h"
 
-enum { ANSWER_CAP = 64 * 1024, HEADER_LINES = 5, HEADER_LINE_CAP = 176 };
+enum {
+    ANSWER_CAP = 64 * 1024,
+    HEADER_LINES = 5,
+    HEADER_LINE_CAP = 176,
+    TARGET_CAP = 4096,    /* the path and query of a plain http:// URL */
+    HEAD_CAP = 16 * 1024, /* the request head written by the own client */
+};
 
 /* What the curl handle is set up for: after a POST, the next POST sets only its body. */
 enum net_mode { MODE_NONE, MODE_POST, MODE_MAIL };
@@ -41,6 +52,12 @@ struct churn__net {
     char id_line[HEADER_LINE_CAP], sig_line[HEADER_LINE_CAP];
     EVP_MAC_CTX *mac; /* HMAC-SHA256 keyed with mac_key (NULL: not yet) */
     const char *mac_key;
+    /* the own client's side: set up for plain_url (one of the destination's URLs) */
+    const char *plain_url;
+    bool plain; /* plain_url goes through the own client */
+    struct churn__http_conn http;
+    char target[TARGET_CAP], host_header[300];
+    struct churn_buf head; /* the request head, rewritten per POST */
 };
 
 long
@@ -68,6 +85,8 @@ churn__net_open(int64_t timeout_ms, const atomic_bool *stop, struct churn__net *
     }
     net->timeout_ms = timeout_ms;
     net->stop = stop;
+    churn__http_conn_init(&net->http);
+    churn_buf_init(&net->head, HEAD_CAP);
     static const char *const fixed[] = {"Content-Type: application/json", "User-Agent: churnd",
                                         "Expect:"};
     for (size_t i = 0; i < HEADER_LINES; i++) {
@@ -84,6 +103,8 @@ churn__net_close(struct churn__net *net)
     if (!net)
         return;
     curl_easy_cleanup(net->curl);
+    churn__http_conn_close(&net->http);
+    churn_buf_free(&net->head);
     EVP_MAC_CTX_free(net->mac);
     churn_free(net);
 }
@@ -195,6 +216,79 @@ post_options(struct churn__net *net, const char *url)
     net->post_url = url;
 }
 
+/* Host, port and target of @u into @net's own-client fields; false when it does not fit
+ * (credentials, a scheme other than http, bytes a request line cannot carry). */
+static bool
+plain_parts(struct churn__net *net, CURLU *u)
+{
+    char *scheme = NULL, *user = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+    bool ok = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+              !strcmp(scheme, "http") &&
+              curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_NO_USER &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK;
+    if (ok && curl_url_get(u, CURLUPART_QUERY, &query, 0) != CURLUE_OK)
+        query = NULL;
+    size_t hl = ok ? strlen(host) : 0;
+    bool bracketed = hl > 2 && host[0] == '[' && host[hl - 1] == ']';
+    ok = ok && hl + 1 < sizeof(net->http.host) && strlen(port) < sizeof(net->http.port) &&
+         snprintf(net->target, sizeof(net->target), "%s%s%s", path, query ? "?" : "",
+                  query ? query : "") < (int)sizeof(net->target) &&
+         snprintf(net->host_header, sizeof(net->host_header), "%s:%s", host, port) <
+             (int)sizeof(net->host_header);
+    for (const char *p = net->target; ok && *p; p++)
+        ok = (unsigned char)*p > 0x20 && *p != 0x7f;
+    if (ok)
+        snprintf(net->http.host, sizeof(net->http.host), "%.*s", (int)(bracketed ? hl - 2 : hl),
+                 bracketed ? host + 1 : host);
+    if (ok)
+        snprintf(net->http.port, sizeof(net->http.port), "%s", port);
+    curl_free(scheme), curl_free(user), curl_free(host), curl_free(port), curl_free(path);
+    curl_free(query);
+    return ok;
+}
+
+/* Whether @url goes through the own client; parsed once per URL. */
+static bool
+plain_setup(struct churn__net *net, const char *url)
+{
+    if (net->plain_url == url)
+        return net->plain;
+    churn__http_conn_close(&net->http);
+    CURLU *u = curl_url();
+    net->plain = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK && plain_parts(net, u);
+    curl_url_cleanup(u);
+    net->plain_url = url;
+    return net->plain;
+}
+
+/* The POST through the own client, with the header lines already in @net. */
+static enum churn_err
+plain_post(struct churn__net *net, const char *secret, const struct churn_buf *body, char *err,
+           size_t errlen)
+{
+    churn_buf_reset(&net->head);
+    enum churn_err rc =
+        churn_buf_printf(&net->head,
+                         "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                         "User-Agent: churnd\r\n%s\r\n%s%sContent-Length: %zu\r\n\r\n",
+                         net->target, net->host_header, net->id_line, secret ? net->sig_line : "",
+                         secret ? "\r\n" : "", body->len);
+    if (rc != CHURN_OK)
+        return churn_fail(err, errlen, rc, "the request head is over %d bytes", HEAD_CAP);
+    struct iovec iov[2] = {{net->head.data, net->head.len},
+                           {body->data ? body->data : (char *)"", body->len}};
+    struct churn__http_limits lim = {churn_mono_ns() / 1000000 + net->timeout_ms, net->timeout_ms,
+                                     net->stop, ANSWER_CAP};
+    long status = 0;
+    rc = churn__http_exchange(&net->http, iov, 2, &lim, &status, err, errlen);
+    net->last_status = status;
+    if (rc == CHURN_OK && (status < 200 || status >= 300))
+        return churn_fail(err, errlen, CHURN_EIO, "HTTP %ld", status);
+    return rc;
+}
+
 enum churn_err
 churn__net_post(struct churn__net *net, const char *url, const char *secret, const char *id,
                 const struct churn_buf *body, char *err, size_t errlen)
@@ -207,6 +301,8 @@ churn__net_post(struct churn__net *net, const char *url, const char *secret, con
             return churn_fail(err, errlen, CHURN_EINTERNAL, "signing the body failed");
         snprintf(net->sig_line, sizeof(net->sig_line), "X-Churnd-Signature-256: %s", sig);
     }
+    if (plain_setup(net, url))
+        return plain_post(net, secret, body, err, errlen);
     post_options(net, url);
     net->answer_bytes = 0;
     curl_easy_setopt(net->curl, CURLOPT_POSTFIELDS, body->data ? body->data : "");

@@ -404,3 +404,21 @@ churn_score_decode(const void *data, size_t len, struct churn_score *out, char *
         fail(&r, "stored score: %zu trailing bytes", r.len - r.pos);
     return r.bad ? CHURN_ECORRUPT : CHURN_OK;
 }
+
+bool
+churn_score_peek(const void *data, size_t len, struct churn_score_head *out)
+{
+    char why[8];
+    struct rbuf r = {.p = data, .len = len, .why = why, .whylen = sizeof(why)};
+    if (len > CHURN_STORE_SCORE_MAX || len < HEADER_LEN + 5 * 8 + CHECKSUM_LEN ||
+        get_uint(&r, 1, "version") != CHURN_SCORE_CODEC_VERSION || get_uint(&r, 4, "length") != len)
+        return false;
+    out->model_id = get_uint(&r, 8, "model id");
+    out->cuts_id = get_uint(&r, 8, "cuts id");
+    out->record_digest = get_uint(&r, 8, "record digest");
+    out->scored_at_ms = (int64_t)get_uint(&r, 8, "scored at");
+    out->history_from_ms = (int64_t)get_uint(&r, 8, "history start");
+    r.pos = len - CHECKSUM_LEN;
+    out->checksum = get_uint(&r, 8, "checksum");
+    return !r.bad;
+}

@@ -480,6 +480,7 @@ build_score(struct churn_scorer *sc, const struct churn_served *m, const struct 
     s->horizon_ms = horizon_ms(churn_model_info(m->model));
     churn_features_freshness(rec, now, &s->freshness);
     s->have_contributions = false;
+    s->stored_check = 0;
     s->n_reasons = 0;
     size_t asked =
         req->max_reasons < CHURN_SCORE_REASONS_MAX ? req->max_reasons : CHURN_SCORE_REASONS_MAX;
@@ -642,6 +643,8 @@ serve_stored(struct churn_scorer *sc, const struct churn_served *m,
     copy_str(out->customer_id, sizeof(out->customer_id), rec->id);
     out->generation = m->generation;
     out->cuts_version = cv->version;
+    struct churn_score_head head;
+    out->stored_check = churn_score_peek(blob, len, &head) ? head.checksum : 0;
     if (out->n_reasons > req->max_reasons)
         out->n_reasons = req->max_reasons;
     struct churn_feature_vector vec;
@@ -808,6 +811,55 @@ void
 churn_scorer_keep(struct churn_scorer *sc, struct churn_score_keeper *keeper)
 {
     atomic_store(&sc->keeper, keeper);
+}
+
+void
+churn_score_stamp_of(const struct churn_score *s, struct churn_score_stamp *out)
+{
+    *out = (struct churn_score_stamp){
+        .stored_check = s->stored_check,
+        .record_digest = s->record_digest,
+        .generation = s->generation,
+        .cuts_version = s->cuts_version,
+        .scored_at_ms = s->scored_at_ms,
+        .history_from_ms = s->history_from_ms,
+    };
+}
+
+/* Whether the stored bytes' head @h is what stamp @st was taken from, still current at @now
+ * under @m and @cv for a record whose bytes have digest @digest (stored_current's rule). */
+static bool
+head_current(struct churn_scorer *sc, const struct churn_score_head *h,
+             const struct churn_score_stamp *st, const struct churn_served *m,
+             const struct cuts_version *cv, uint64_t digest, int64_t now)
+{
+    return h->checksum == st->stored_check && h->model_id == ((const struct served *)m)->model_id &&
+           h->cuts_id == cv->id && h->record_digest == digest &&
+           h->scored_at_ms == st->scored_at_ms && h->history_from_ms == st->history_from_ms &&
+           h->history_from_ms == churn_store_history_from_ms(sc->store, now) &&
+           h->scored_at_ms <= now && churn_day_of_ms(h->scored_at_ms) == churn_day_of_ms(now);
+}
+
+bool
+churn_scorer_stamp_current(struct churn_scorer *sc, const struct churn_served *m,
+                           const char *customer_id, const struct churn_score_stamp *st)
+{
+    const struct cuts_version *cv = atomic_load(&sc->cuts);
+    if (!st->stored_check || st->generation != m->generation || st->cuts_version != cv->version ||
+        !sc->store || !atomic_load(&sc->keeper))
+        return false;
+    struct thread_slot *slot = thread_slot(sc);
+    if (!slot)
+        return false;
+    uint64_t digest = 0;
+    bool decoded = true;
+    size_t len = 0;
+    struct churn_score_head head;
+    return churn_store_reader_get_scored(slot->reader, customer_id, &st->record_digest, &digest,
+                                         &decoded, slot->record, slot->stored,
+                                         CHURN_STORE_SCORE_MAX, &len) == CHURN_OK &&
+           !decoded && churn_score_peek(slot->stored, len, &head) &&
+           head_current(sc, &head, st, m, cv, digest, churn_now_ms());
 }
 
 enum churn_err

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "../engine/alert_engine.h"
+#include "churn/answer_cache.h"
 #include "churn/score.h"
 #include "churn/score_index.h"
 #include "churn/score_keep.h"
@@ -159,6 +160,33 @@ collect_model(struct churn_services *svc, struct churn_metrics_sink *k)
                                  e.backtest.auc);
 }
 
+/* issue 12: GetScore answers kept encoded (churn/answer_cache.h) */
+static void
+collect_answers(struct churn_services *svc, struct churn_metrics_sink *k)
+{
+    struct churn_answer_cache_stats st;
+    churn_answer_cache_stats(svc->answers, &st);
+    const char *help = "GetScore lookups of a kept answer: hit (its stored score still current, "
+                       "the kept bytes sent), stale (dropped, built anew) or miss (none kept).";
+    const struct {
+        const char *labels;
+        uint64_t n;
+    } results[] = {{"result=\"hit\"", st.hits},
+                   {"result=\"stale\"", st.stale},
+                   {"result=\"miss\"", st.misses}};
+    for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++)
+        churn_metrics_sink_counter(k, "churn_answer_cache_lookups_total", i ? "" : help,
+                                   results[i].labels, (double)results[i].n);
+    churn_metrics_sink_counter(k, "churn_answer_cache_evictions_total",
+                               "Kept answers dropped to stay within the cache's bounds.", "",
+                               (double)st.evictions);
+    churn_metrics_sink_gauge(k, "churn_answer_cache_entries", "GetScore answers kept.", "",
+                             (double)st.entries);
+    churn_metrics_sink_gauge(k, "churn_answer_cache_bytes",
+                             "Heap bytes the kept answers hold (bookkeeping included).", "",
+                             (double)st.bytes);
+}
+
 /* One family over every destination (a family's series must be written together). */
 static void
 delivery_family(struct churn_metrics_sink *k, const struct churn_delivery_status *st, size_t n,
@@ -241,6 +269,7 @@ churn_services_collect(void *ctx, struct churn_metrics_sink *sink)
 {
     struct churn_services *svc = ctx;
     collect_model(svc, sink);
+    collect_answers(svc, sink);
     collect_store(svc, sink);
     churn__admin_collect(svc, sink);
     if (!svc->alerts)

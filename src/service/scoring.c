@@ -63,6 +63,10 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
     struct churn_served *m = churn_scorer_acquire(svc->scoring);
     if (!m)
         return no_model(rpc);
+    if (churn__answer_reuse(svc, rpc, m, req->customer_id, k)) {
+        churn_served_release(m);
+        return CHURN_OK; /* the kept bytes are the response */
+    }
     struct churn_arena *a = churn_rpc_arena(rpc);
     Churn__V1__GetScoreResponse *resp = churn_arena_alloc(a, sizeof(*resp));
     if (!resp) {
@@ -72,6 +76,7 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
     churn__v1__get_score_response__init(resp);
     char err[300];
     struct churn_score *scratch = churn_arena_alloc(a, sizeof(*scratch));
+    uint64_t erasures = churn__answer_erasures(svc); /* before the score is read */
     enum churn_err e = scratch ? churn__score_for_response(svc, m, req->customer_id, k, scratch, a,
                                                            &resp->score, err, sizeof(err))
                                : CHURN_ENOMEM;
@@ -80,7 +85,8 @@ get_score(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMessage *
         return e;
     if (e)
         return churn_rpc_error(rpc, e, "%s", err);
-    *out = &resp->base;
+    if (!churn__answer_keep(svc, rpc, req->customer_id, k, scratch, &resp->base, erasures))
+        *out = &resp->base;
     return CHURN_OK;
 }
 

@@ -71,6 +71,31 @@ enum churn_err churn__score_for_response(struct churn_services *svc, struct chur
                                          size_t errlen);
 
 /**
+ * churn__answer_reuse() - GetScore of @id with @k reasons answered from svc->answers
+ * (service/score_answer.c) when the answer kept is of the stored score that @m would serve
+ * now: responded with its bytes, true. False: nothing answered (none kept, or a stale one,
+ * which is dropped); build the answer.
+ */
+bool churn__answer_reuse(struct churn_services *svc, struct churn_rpc *rpc, struct churn_served *m,
+                         const char *id, size_t k);
+
+/**
+ * churn__answer_erasures() - churn_answer_cache_erasures() of svc->answers (0 without), read
+ * before the score of an answer to keep is read.
+ */
+uint64_t churn__answer_erasures(struct churn_services *svc);
+
+/**
+ * churn__answer_keep() - when score @s (of @id, @k reasons) was served as stored, encode
+ * @resp, keep its bytes in svc->answers (unless a customer was erased since @erasures) and
+ * respond with them: true. False: nothing responded (no cache, a computed score, or no
+ * memory); answer @resp as usual.
+ */
+bool churn__answer_keep(struct churn_services *svc, struct churn_rpc *rpc, const char *id, size_t k,
+                        const struct churn_score *s, const ProtobufCMessage *resp,
+                        uint64_t erasures);
+
+/**
  * churn__at_risk_from_index() - answer ListAtRiskCustomers @req (validated; @k reasons) from
  * the score index (at_risk.c). CHURN_EAGAIN when the index cannot answer yet (not built, or
  * too many changes not rescored): the caller scans the store.

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "churn/alloc.h"
+#include "churn/answer_cache.h"
 #include "churn/housekeeping.h"
 #include "churn/score.h"
 #include "churn/score_index.h"
@@ -202,6 +203,10 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
         churn_scorer_keep(svc->scoring, svc->score_keeper);
     else if (svc->stored_scores)
         churn_log(CHURN_LOG_WARN, "scores_not_kept", CHURN_LF_STR("error", "out of memory"));
+    if (svc->score_keeper && svc->answer_cache_bytes &&
+        churn_answer_cache_create(svc->answer_cache_bytes, CHURN_ANSWER_CACHE_ENTRIES_DEFAULT,
+                                  &svc->answers) != CHURN_OK)
+        churn_log(CHURN_LOG_WARN, "answers_not_kept", CHURN_LF_STR("error", "out of memory"));
     char why[512];
     err = churn__models_open(svc, why, sizeof(why));
     if (err)
@@ -251,6 +256,8 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
         churn_scorer_keep(svc->scoring, NULL);
         churn_score_keeper_stop(svc->score_keeper);
         svc->score_keeper = NULL;
+        churn_answer_cache_destroy(svc->answers);
+        svc->answers = NULL;
         churn_scorer_detach(svc->scoring);
         svc->store = NULL;
         svc->writer = NULL;
@@ -285,6 +292,8 @@ churn_services_detach_store(struct churn_services *svc)
     churn_scorer_keep(svc->scoring, NULL); /* nothing scores any more: write what is queued */
     churn_score_keeper_stop(svc->score_keeper);
     svc->score_keeper = NULL;
+    churn_answer_cache_destroy(svc->answers); /* after the server stopped: nobody reads it */
+    svc->answers = NULL;
     churn_scorer_detach(svc->scoring);
     churn__models_close(svc);
     svc->store = NULL;

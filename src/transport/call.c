@@ -88,6 +88,10 @@ release_call_resources(struct churn_rpc *rpc)
         grpc_byte_buffer_destroy(rpc->send_bb);
         rpc->send_bb = NULL;
     }
+    if (rpc->packed) {
+        grpc_byte_buffer_destroy(rpc->packed);
+        rpc->packed = NULL;
+    }
     grpc_slice_unref(rpc->status_details);
     rpc->status_details = grpc_empty_slice();
     for (size_t i = 0; i < rpc->n_trailers; i++) {
@@ -550,6 +554,20 @@ churn_rpc_defer(struct churn_rpc *rpc)
     rpc->deferred = true;
 }
 
+enum churn_err
+churn_rpc_respond_packed(struct churn_rpc *rpc, const void *data, size_t len)
+{
+    grpc_slice slice = grpc_slice_from_copied_buffer(data, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    if (!bb)
+        return CHURN_ENOMEM;
+    if (rpc->packed)
+        grpc_byte_buffer_destroy(rpc->packed);
+    rpc->packed = bb;
+    return CHURN_OK;
+}
+
 void
 churn_rpc_reply(struct churn_rpc *rpc, const ProtobufCMessage *msg)
 {
@@ -721,8 +739,9 @@ unary_respond(struct churn_rpc *rpc, enum churn_err err, const ProtobufCMessage 
     size_t n = 0;
     pthread_mutex_lock(&rpc->mu);
     ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    if (err == CHURN_OK && resp) {
-        rpc->send_bb = pack_message(resp);
+    if (err == CHURN_OK && (resp || rpc->packed)) {
+        rpc->send_bb = resp ? pack_message(resp) : rpc->packed;
+        rpc->packed = resp ? rpc->packed : NULL;
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n].data.send_message.send_message = rpc->send_bb;
         n++;
@@ -778,7 +797,7 @@ start_unary(struct churn_rpc *rpc)
                 mark_over(rpc, false);
             return;
         }
-        if (err == CHURN_OK && !resp)
+        if (err == CHURN_OK && !resp && !rpc->packed)
             err = churn_rpc_error(rpc, CHURN_EINTERNAL, "%s produced no response", m->name);
     }
     unary_respond(rpc, err, resp);

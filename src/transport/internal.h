@@ -102,6 +102,7 @@ struct churn_rpc {
     size_t writable_below;                 /* (mu) call on_writable below this queue (0: no) */
 
     grpc_byte_buffer *recv_bb; /* (w) */
+    grpc_byte_buffer *packed;  /* (w) the unary response churn_rpc_respond_packed() gave */
     bool recv_paused;          /* (w) waiting for the send queue to drain */
     bool half_closed;          /* (w) */
     bool deferred;             /* (w) the handler answers later */

@@ -6,10 +6,30 @@
  */
 #include <string.h>
 
+#include <grpc/byte_buffer_reader.h>
+
 #include "churn/alloc.h"
+#include "churn/pb_arena.h"
 #include "internal.h"
 
 #define LOCAL_ARENA (16u << 20)
+
+/* The response the handler gave as bytes (churn_rpc_respond_packed), decoded into the call's
+ * arena as a response message would be; NULL when it does not decode. */
+static ProtobufCMessage *
+unpack_packed(struct churn_rpc *rpc)
+{
+    grpc_byte_buffer_reader reader;
+    if (!grpc_byte_buffer_reader_init(&reader, rpc->packed))
+        return NULL;
+    grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+    grpc_byte_buffer_reader_destroy(&reader);
+    ProtobufCAllocator alloc = churn_pb_arena_allocator(&rpc->arena);
+    ProtobufCMessage *r = protobuf_c_message_unpack(
+        rpc->method->response, &alloc, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
+    grpc_slice_unref(all);
+    return r;
+}
 
 enum churn_err
 churn_rpc_local_unary(const struct churn_method *m, const ProtobufCMessage *req,
@@ -30,6 +50,8 @@ churn_rpc_local_unary(const struct churn_method *m, const ProtobufCMessage *req,
     churn_arena_init(&rpc->scratch, m->arena_bytes ? m->arena_bytes : LOCAL_ARENA);
     ProtobufCMessage *r = NULL;
     enum churn_err err = m->unary(rpc, req, &r);
+    if (!err && !r && rpc->packed)
+        r = unpack_packed(rpc);
     if (!err && !r)
         err = churn_rpc_error(rpc, CHURN_EINTERNAL, "%s answered nothing", m->name);
     if (err) {
@@ -48,6 +70,8 @@ churn_rpc_local_free(struct churn_rpc *rpc)
     if (!rpc)
         return;
     grpc_metadata_array_destroy(&rpc->request_md);
+    if (rpc->packed)
+        grpc_byte_buffer_destroy(rpc->packed);
     churn_arena_fini(&rpc->arena);
     churn_arena_fini(&rpc->scratch);
     churn_rpc_unref(rpc);

@@ -80,7 +80,9 @@ def test_every_panel_shows_the_apis_numbers(browser, churnd_factory, demo_store,
              "medium": (c.RISK_TIER_MEDIUM, c.VALUE_TIER_MEDIUM),
              "high": (c.RISK_TIER_HIGH, c.VALUE_TIER_HIGH)}
     high = at_risk_total(api, stub, [c.RISK_TIER_HIGH])
-    assert page.total_size > 0 and len(page.scores) == 20
+    # how many of the synthetic customers are at risk depends on the clock (the demo ends
+    # at the fixture's now): a full page when there are 20, else all of them
+    assert page.total_size > 0 and len(page.scores) == min(20, page.total_size)
     rows = browser.eval("""[...document.querySelectorAll('#queue tbody tr')].map(tr =>
         [...tr.children].map(td => td.textContent))""")
     assert [r[0] for r in rows] == [s.customer_id for s in page.scores]

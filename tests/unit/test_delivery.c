@@ -2,10 +2,13 @@
  * test_delivery.c - the delivery suite: the destinations parsed from churnd's option lists
  * (every accepted form and every refusal with its message), the webhook signature (RFC 4231
  * HMAC-SHA256 vectors), the URL rule that keeps churnd's own listeners out, and the one-line
- * summary a person reads in e-mail and chat. Delivery over the wire is tested end to end in
- * tests/integration/test_delivery.py.
+ * summary a person reads in e-mail and chat, and the reader of a webhook receiver's HTTP answer
+ * (churn/http_answer.h: framing, interim answers, keep-alive, every refusal and cap, fed whole
+ * and byte by byte). Delivery over the wire is tested end to end in
+ * tests/integration/test_delivery.py and test_delivery_hostile.py.
  */
 #include "churn/delivery.h"
+#include "churn/http_answer.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -154,4 +157,160 @@ Test(delivery_summary, what_a_person_reads)
                      "revenue at risk 984.00; they said: \"cancel my plan\"; playbook call-now: "
                      "human_handoff - call within the hour");
     churn_buf_free(&out);
+}
+
+/* ---------------------------------------------------------------- the answer reader ---- */
+
+/* Feed @text whole (or one byte at a time) to @a; returns the last result, @used in all. */
+static enum churn_err
+feed(struct churn_http_answer *a, const char *text, size_t len, bool bytewise, size_t *used)
+{
+    churn_http_answer_init(a);
+    enum churn_err rc = CHURN_EAGAIN;
+    *used = 0;
+    size_t step = bytewise ? 1 : len;
+    for (size_t pos = 0; pos < len && rc == CHURN_EAGAIN; pos += step) {
+        size_t n = 0;
+        rc = churn_http_answer_feed(a, text + pos, len - pos < step ? len - pos : step, &n);
+        *used += n;
+    }
+    return rc;
+}
+
+/* Both ways of feeding give @want, and for CHURN_OK the same status, keep-alive and use. */
+static void
+expect(const char *text, enum churn_err want, int status, bool keep_alive, size_t used_want)
+{
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        struct churn_http_answer a;
+        size_t used;
+        enum churn_err rc = feed(&a, text, strlen(text), bytewise, &used);
+        cr_assert_eq(rc, want, "%s (bytewise %d): got %d (%s)", text, bytewise, rc, a.why);
+        if (want == CHURN_OK) {
+            cr_expect_eq(a.status, status, "%s", text);
+            cr_expect_eq(a.keep_alive, keep_alive, "%s", text);
+            cr_expect_eq(used, used_want, "%s: used %zu", text, used);
+        } else if (want != CHURN_EAGAIN) {
+            cr_expect(a.why[0], "%s: a refusal names its reason", text);
+        }
+    }
+}
+
+Test(http_answer, framed_answers_and_keep_alive)
+{
+    const char *no_content = "HTTP/1.1 204 No Content\r\n\r\n";
+    expect(no_content, CHURN_OK, 204, true, strlen(no_content));
+    const char *len = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  b \r\n\r\nhelloNEXT";
+    expect(len, CHURN_OK, 200, true, strlen(len) - 4); /* what follows is not this answer's */
+    expect("HTTP/1.1 201\r\ncontent-length: 0\r\n\r\n", CHURN_OK, 201, true, 35);
+    expect("HTTP/1.1 200 OK\nContent-Length: 2\n\nok", CHURN_OK, 200, true, 37); /* bare LF */
+    expect("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", CHURN_OK, 200, false, 38);
+    expect("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", CHURN_OK, 200,
+           true, 62);
+    expect("HTTP/1.1 500 Oops\r\nConnection: foo, close\r\nContent-Length: 0\r\n\r\n", CHURN_OK,
+           500, false, 64);
+    /* a 204 or 304 has no body, whatever it says */
+    expect("HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", CHURN_OK, 304, true, 49);
+}
+
+Test(http_answer, chunked_interim_and_until_close)
+{
+    const char *chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n"
+                          "5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n";
+    expect(chunked, CHURN_OK, 200, true, strlen(chunked));
+    struct churn_http_answer a;
+    size_t used;
+    cr_assert_eq(feed(&a, chunked, strlen(chunked), true, &used), CHURN_OK);
+    cr_expect_eq(a.body_bytes, 15, "the chunks' data only");
+    const char *interim = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n"
+                          "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+    expect(interim, CHURN_OK, 202, true, strlen(interim));
+    const char *until_close = "HTTP/1.1 200 OK\r\n\r\nsome body";
+    expect(until_close, CHURN_EAGAIN, 0, false, 0);
+    cr_assert_eq(feed(&a, until_close, strlen(until_close), false, &used), CHURN_EAGAIN);
+    cr_expect_eq(a.body_bytes, 9);
+    cr_assert_eq(churn_http_answer_eof(&a), CHURN_OK);
+    cr_expect_eq(a.status, 200);
+    cr_expect_not(a.keep_alive, "the close ended the body: the connection is done");
+}
+
+Test(http_answer, refusals_name_what_is_wrong)
+{
+    static const char *const bad[][2] = {
+        {"HTTP/2 200 OK\r\n\r\n", "HTTP/1.0 or HTTP/1.1"},
+        {"ICY 200 OK\r\n\r\n", "HTTP/1.0 or HTTP/1.1"},
+        {"HTTP/1.1 20\r\n\r\n", "HTTP/1.0 or HTTP/1.1"},
+        {"HTTP/1.1 600 Nope\r\n\r\n", "three digits"},
+        {"HTTP/1.1 099 Nope\r\n\r\n", "three digits"},
+        {"HTTP/1.1 200OK\r\n\r\n", "three digits"},
+        {"\x16\x03\x01\x02\x01\x01\xfc\x03\x03\r\n", "control byte"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "conflicting"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "Content-Length"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1e3\r\n\r\n", "Content-Length"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 9999999999999999999\r\n\r\n", "Content-Length"},
+        {"HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", "Content-Length"},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "transfer coding"},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+         "transfer coding"},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+         "both Transfer-Encoding and Content-Length"},
+        {"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\n\r\n", "folding"},
+        {"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", "NAME: VALUE"},
+        {"HTTP/1.1 200 OK\r\nX-A : 1\r\n\r\n", "NAME: VALUE"},
+        {"HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n", "control byte"},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1234567890abcdef\r\n", "chunk size"},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", "longer than"},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n",
+         "trailer"},
+        {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", "101"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        expect(bad[i][0], CHURN_EINVAL, 0, false, 0);
+        struct churn_http_answer a;
+        size_t used;
+        feed(&a, bad[i][0], strlen(bad[i][0]), false, &used);
+        cr_expect(strstr(a.why, bad[i][1]), "%s: '%s' does not name '%s'", bad[i][0], a.why,
+                  bad[i][1]);
+        size_t n = 0;
+        cr_expect_eq(churn_http_answer_feed(&a, "HTTP/1.1 200 OK\r\n\r\n", 19, &n), CHURN_EINVAL,
+                     "a refused answer stays refused");
+    }
+}
+
+Test(http_answer, caps_and_cut_short)
+{
+    static char text[CHURN_HTTP_HEAD_MAX * 2];
+    /* one header line over the line cap */
+    int n = snprintf(text, sizeof(text), "HTTP/1.1 200 OK\r\nX-Big: ");
+    memset(text + n, 'a', CHURN_HTTP_LINE_MAX);
+    strcpy(text + n + CHURN_HTTP_LINE_MAX, "\r\n\r\n");
+    expect(text, CHURN_ETOOBIG, 0, false, 0);
+    /* many short headers over the head cap */
+    size_t pos = (size_t)snprintf(text, sizeof(text), "HTTP/1.1 200 OK\r\n");
+    while (pos + 40 < sizeof(text))
+        pos += (size_t)snprintf(text + pos, sizeof(text) - pos, "X-Header-%05zu: value\r\n", pos);
+    expect(text, CHURN_ETOOBIG, 0, false, 0);
+    /* endless interim answers count towards the same cap */
+    pos = 0;
+    while (pos + 30 < sizeof(text))
+        pos += (size_t)snprintf(text + pos, sizeof(text) - pos, "HTTP/1.1 100 Continue\r\n\r\n");
+    expect(text, CHURN_ETOOBIG, 0, false, 0);
+    /* the connection closes inside the answer, or before any of it */
+    static const char *const cut[] = {
+        "HTTP/1.1 200 OK\r\nContent-Len", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"};
+    for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+        struct churn_http_answer a;
+        size_t used;
+        cr_assert_eq(feed(&a, cut[i], strlen(cut[i]), false, &used), CHURN_EAGAIN, "%s", cut[i]);
+        cr_expect(churn_http_answer_started(&a));
+        cr_expect_eq(churn_http_answer_eof(&a), CHURN_EINVAL, "%s", cut[i]);
+        cr_expect(strstr(a.why, "closed inside the answer"), "%s: %s", cut[i], a.why);
+    }
+    struct churn_http_answer a;
+    churn_http_answer_init(&a);
+    cr_expect_not(churn_http_answer_started(&a));
+    cr_expect_eq(churn_http_answer_eof(&a), CHURN_EINVAL);
+    cr_expect(strstr(a.why, "without an answer"), "%s", a.why);
 }

@@ -198,6 +198,36 @@ Test(score_store, oversized_unknown_and_lying_frames_are_named)
     assert_refused("length field");
 }
 
+Test(score_store, the_head_is_peeked_without_decoding_and_any_change_shows_in_it)
+{
+    sample();
+    struct churn_score_head h, h2;
+    cr_assert(churn_score_peek(blob, blob_len, &h));
+    cr_assert_eq(h.model_id, score.model_id);
+    cr_assert_eq(h.cuts_id, score.cuts_id);
+    cr_assert_eq(h.record_digest, score.record_digest);
+    cr_assert_eq(h.scored_at_ms, score.scored_at_ms);
+    cr_assert_eq(h.history_from_ms, score.history_from_ms);
+    cr_assert_eq(h.checksum, churn_digest64(blob, blob_len - 8));
+    /* the same score with one number changed: another checksum */
+    score.probability = 0.626;
+    cr_assert_eq(churn_score_encode(&score, blob, sizeof(blob), &blob_len), CHURN_OK);
+    cr_assert(churn_score_peek(blob, blob_len, &h2));
+    cr_assert_neq(h2.checksum, h.checksum);
+}
+
+Test(score_store, a_peek_refuses_frames_that_are_not_this_version)
+{
+    sample();
+    struct churn_score_head h;
+    for (size_t len = 0; len < 5 + 5 * 8 + 8; len++)
+        cr_assert_not(churn_score_peek(blob, len, &h), "%zu bytes peeked", len);
+    cr_assert_not(churn_score_peek(blob, blob_len - 1, &h), "a length field that lies");
+    cr_assert_not(churn_score_peek(blob, CHURN_STORE_SCORE_MAX + 1, &h), "oversized");
+    blob[0] = 9;
+    cr_assert_not(churn_score_peek(blob, blob_len, &h), "unknown version");
+}
+
 Test(score_store, well_framed_lies_are_refused_by_field)
 {
     /* offsets: version 1, length 4, six u64 = 53; probability there */
