@@ -94,9 +94,10 @@ uint64_t churn__chat_saver_put_turn(struct churn__chat_saver *sv, const char *cu
 bool churn__chat_saver_lookup(struct churn__chat_saver *sv, const char *customer_id,
                               const char *conversation_id, void *out, size_t cap, size_t *len);
 /*
- * struct churn__chat_saver_watcher - told, on the saver's thread, after each commit: its
- * number (the tickets up to it are done) and whether it was durable. The callback must not
- * call the saver's watch functions.
+ * struct churn__chat_saver_watcher - told, on the saver's teller thread, after each commit
+ * and in commit order: its number (the tickets up to it are done) and whether it was durable;
+ * a run of durable commits may be told as its last one. The callback must not call the
+ * saver's watch functions.
  */
 struct churn__chat_saver_watcher {
     void (*committed)(void *ctx, uint64_t batch, bool ok);

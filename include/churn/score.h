@@ -275,6 +275,13 @@ enum churn_err churn_scorer_previous(struct churn_scorer *sc, const struct churn
  */
 uint64_t churn_scorer_evaluations(struct churn_scorer *sc);
 
+/**
+ * churn_score_copy() - *@dst = *@src, but only the @src->n_reasons reasons it carries (a
+ * score is 12 KiB, most of it room for reasons: the chat path copies a few per turn).
+ * Reasons past n_reasons are left as they were in @dst.
+ */
+void churn_score_copy(struct churn_score *dst, const struct churn_score *src);
+
 /*
  * struct churn_score_builder - the background build of the score index (engine/score_build.c):
  * every customer scored once a model serves, and again after each change of the served

@@ -132,7 +132,41 @@ struct churn_metrics {
 enum churn_err churn_metrics_compute(const double *p, const double *y, size_t n, double threshold,
                                      struct churn_metrics *out);
 
+/**
+ * churn_metrics_auc_placements() - DeLong's placement of every row of @score against labels
+ * @y (0 or 1), @n rows, into @out (n doubles): for a positive row the share of negative rows
+ * scored below it, for a negative row the share of positive rows scored above it (ties count
+ * one half). Either class's mean placement is the ROC-AUC. Return: CHURN_EINVAL for a NaN
+ * score, a label other than 0 and 1, or a class with no row (@out untouched); CHURN_ENOMEM.
+ */
+enum churn_err churn_metrics_auc_placements(const double *score, const double *y, size_t n,
+                                            double *out);
+
+/**
+ * churn_metrics_auc_diff_se() - the standard error of AUC(a) - AUC(b) for two scorings of the
+ * same @n rows with labels @y, from their placements @pa and @pb
+ * (churn_metrics_auc_placements()): DeLong, DeLong and Clarke-Pearson (1988), which counts
+ * how much the two rankings move together, so that two close models are told apart by far
+ * less than each AUC's own error. NaN with fewer than two rows of a class.
+ */
+double churn_metrics_auc_diff_se(const double *pa, const double *pb, const double *y, size_t n);
+
 /* ---- trainers ---- */
+
+/* How the auto search chooses among its candidates (churn_train_options.select_rule). */
+enum churn_select_rule {
+    CHURN_SELECT_BEST = 0, /* the highest selection score (the earlier candidate on a tie) */
+    /* Out of time, the most preferred candidate whose holdout score is within one standard error
+     * of the best's (the error of their difference, paired on the same rows): the grid's trees
+     * in the grid's order, then the blend, the trees as configured, the logistic regression.
+     * Ranked by CV (no holdout), the same as BEST. */
+    CHURN_SELECT_ONE_SE = 1,
+    /* Out of time, among the candidates within one standard error of the best (as ONE_SE), the
+     * highest cross-validated AUC (the earlier in ONE_SE's order on a tie): the holdout rules
+     * out what does not hold up in the future, the CV, on every cutoff's rows, separates what
+     * the holdout cannot. Ranked by CV, the same as BEST. */
+    CHURN_SELECT_ONE_SE_CV = 2,
+};
 
 enum churn_train_algo {
     CHURN_TRAIN_AUTO = 0,
@@ -171,7 +205,8 @@ struct churn_train_options {
      * not ordered: its prediction is unconstrained); logistic regression keeps the
      * coefficient's sign (the missing indicator is free). Recorded in the model file. */
     const signed char *monotone;
-    size_t n_monotone;    /* ds->n_features when monotone is set */
+    size_t n_monotone;                  /* ds->n_features when monotone is set */
+    enum churn_select_rule select_rule; /* auto: how the search chooses */
     double time_budget_s; /* auto: the search stops starting candidates after this many
                              seconds of its own work (the process's CPU time over threads:
                              the same on a busy machine; 0: no limit); the first always runs */
@@ -208,15 +243,20 @@ struct churn_select_candidate {
     double select_auc;
     double holdout_auc[CHURN_SELECT_MAX_HOLDOUTS]; /* out of time: per holdout cutoff */
     double blend_weight; /* BLEND: the logistic regression's weight on the margin */
-    char skipped[96];    /* why a candidate that could not be trained on this data did not
-                            run (e.g. too few rows to subsample); empty otherwise */
+    /* Out of time: the standard error of the best candidate's select_auc minus this one's
+     * (DeLong's, paired on the same holdout rows; 0 for the best, NaN otherwise). */
+    double se_vs_best;
+    char skipped[96]; /* why a candidate that could not be trained on this data did not
+                         run (e.g. too few rows to subsample); empty otherwise */
 };
 
 struct churn_select_report {
     size_t n_candidates; /* in the grid, in the order they run */
     size_t n_ran;        /* the first n_ran ran; the rest were cut by the budget */
-    size_t chosen;       /* index of the highest select_auc among those that ran */
-    bool by_newest;      /* select_auc is out of time (else the mean CV AUC) */
+    size_t best;         /* index of the highest select_auc among those that ran */
+    size_t chosen;       /* the candidate the rule chose: best, or see CHURN_SELECT_ONE_SE */
+    enum churn_select_rule rule;
+    bool by_newest; /* select_auc is out of time (else the mean CV AUC) */
     /* Out of time: the holdout cutoffs, newest first - the newest times that have both
      * classes and, older than them, rows of both classes from at least two times (one when the
      * rows carry two times only). */
@@ -255,6 +295,17 @@ enum churn_err churn_train_select(const struct churn_dataset *ds,
                                   const struct churn_train_options *opts,
                                   struct churn_select_result *out, double *oof, char *errbuf,
                                   size_t errlen);
+
+/**
+ * churn_select_choose() - set @r->chosen by @rule from what the search measured: @r->best
+ * (the highest select_auc), and for CHURN_SELECT_ONE_SE, when @r is ranked out of time and
+ * has the search's full list of candidates (n_candidates, in the search's order), the most
+ * preferred candidate that ran whose select_auc is at most its se_vs_best below the best's:
+ * the grid's trees in the grid's order (#2 onwards), then the blend, the trees as configured
+ * (#1), the logistic regression (#0); for CHURN_SELECT_ONE_SE_CV, the one of those with the
+ * highest auc_mean (CV). Candidates that did not run are never chosen.
+ */
+void churn_select_choose(struct churn_select_report *r, enum churn_select_rule rule);
 
 /**
  * churn_cv_summarise() - fill the means and sample standard deviations of AUC, PR-AUC, log

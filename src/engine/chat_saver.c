@@ -7,11 +7,14 @@
  * index over the queue), so a busy conversation costs one write per commit rather than one
  * per turn. Each queued state gets a ticket, the number of the commit that will carry it;
  * watchers (the AnalyzeChat streams, whose answers wait for their state to be durable) are
- * told after every commit. A turn's chat signal (its customer's record update and event id)
- * and the score it leaves go into the same transaction as its state (issue 13: one commit and
- * one fsync for a group of turns, where the states, the signals and the scores each had their
- * own writer); each signal is told its outcome after the commit. A flush (the privacy erase)
- * and stopping write what is queued.
+ * told after every commit, in commit order, by a second thread (the teller) while turns wait
+ * for the next commit, so that sending a group's answers overlaps that commit instead of
+ * delaying it (by the saver's own thread when nothing waits: no extra thread hop for a lone
+ * turn). A turn's chat signal
+ * (its customer's record update and event id) and the score it leaves go into the same transaction
+ * as its state (issue 13: one commit and one fsync for a group of turns, where the states, the
+ * signals and the scores each had their own writer); each signal is told its outcome after the
+ * commit. A flush (the privacy erase) and stopping write what is queued.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
@@ -32,6 +35,7 @@
 #define SAVER_QUEUE_MAX 16384
 #define SAVER_STATE_MAX 512
 #define SAVER_SLOTS     (4 * SAVER_QUEUE_MAX) /* hash index over the queue, power of two */
+#define SAVER_UNTOLD    64 /* commits written but not yet told, at most (power of two) */
 
 struct saved_state {
     uint32_t slot; /* its place in the index while queued */
@@ -62,8 +66,17 @@ struct churn__chat_saver {
     struct churn_conversation_put *items;
     struct churn_chat_signal_put *sig_items;
     unsigned char score_buf[CHURN_SCORE_ENCODED_MAX]; /* the score being stored */
+    struct churn_score score_tmp;                     /* ... with its record's digest */
     pthread_mutex_t watch_mu;                         /* the watcher list; held while telling it */
     struct churn__chat_saver_watcher *watchers;       /* (watch_mu) doubly linked */
+    pthread_t teller;                                 /* tells the watchers of each commit */
+    pthread_cond_t untold;    /* (mu) a commit was written, or the saver stopped */
+    pthread_cond_t told_cond; /* (mu) the teller caught up with a commit */
+    uint64_t told;            /* (mu) commits told to the watchers */
+    uint64_t handed;          /* (mu) commits handed to the teller (told on the saver's own
+                               * thread when nothing else waits) */
+    bool writer_done;         /* (mu) the saver thread wrote its last commit */
+    bool ok[SAVER_UNTOLD];    /* (mu) commit i's outcome at i % SAVER_UNTOLD, until told */
 };
 
 static uint32_t
@@ -119,10 +132,11 @@ static enum churn_err
 fill_score(size_t i, uint64_t record_digest, void *user, const void **data, size_t *len)
 {
     struct churn__chat_saver *sv = user;
-    struct churn_score sc = *sv->spare_sigs[i]->score;
-    sc.record_digest = record_digest;
-    sc.base_digest = 0;
-    enum churn_err err = churn_score_encode(&sc, sv->score_buf, sizeof(sv->score_buf), len);
+    struct churn_score *sc = &sv->score_tmp;
+    churn_score_copy(sc, sv->spare_sigs[i]->score);
+    sc->record_digest = record_digest;
+    sc->base_digest = 0;
+    enum churn_err err = churn_score_encode(sc, sv->score_buf, sizeof(sv->score_buf), len);
     *data = sv->score_buf;
     return err;
 }
@@ -150,6 +164,36 @@ write_group(struct churn__chat_saver *sv, const struct saved_state *batch, size_
     for (size_t i = 0; i < n_sigs; i++)
         sv->spare_sigs[i]->done(sv->spare_sigs[i], err);
     return err == CHURN_OK;
+}
+
+/*
+ * Commit number written+1 ended (@ok: durable). Its watchers are told on this thread when no
+ * turn waits for the next commit and the teller has nothing left to tell (so a lone turn's
+ * answer takes no second thread hop), else by the teller, while this thread commits the turns
+ * that wait.
+ */
+static void
+written(struct churn__chat_saver *sv, bool ok)
+{
+    pthread_mutex_lock(&sv->mu);
+    while (sv->written - sv->told >= SAVER_UNTOLD) /* the teller is that far behind */
+        pthread_cond_wait(&sv->told_cond, &sv->mu);
+    uint64_t batch = ++sv->written;
+    sv->ok[batch % SAVER_UNTOLD] = ok;
+    pthread_cond_broadcast(&sv->done);
+    bool here = sv->n == 0 && sv->told == sv->handed;
+    if (!here) {
+        sv->handed = batch;
+        pthread_cond_signal(&sv->untold);
+    }
+    pthread_mutex_unlock(&sv->mu);
+    if (!here)
+        return;
+    tell_watchers(sv, batch, ok);
+    pthread_mutex_lock(&sv->mu);
+    sv->told = sv->handed = batch;
+    pthread_cond_signal(&sv->told_cond);
+    pthread_mutex_unlock(&sv->mu);
 }
 
 static void *
@@ -180,11 +224,50 @@ saver_main(void *arg)
         sv->taken++;
         pthread_mutex_unlock(&sv->mu);
         bool ok = write_group(sv, batch, n, n_sigs);
+        written(sv, ok);
+    }
+    pthread_mutex_lock(&sv->mu);
+    sv->writer_done = true;
+    pthread_cond_signal(&sv->untold);
+    pthread_mutex_unlock(&sv->mu);
+    return NULL;
+}
+
+/* The next commit to tell and its outcome, waiting for one; false once the saver has stopped
+ * and every commit is told. A run of durable commits is told as its last one (a watcher takes
+ * a durable commit as covering every ticket up to it); a failed one is told on its own. */
+static bool
+next_untold(struct churn__chat_saver *sv, uint64_t *batch, bool *ok)
+{
+    pthread_mutex_lock(&sv->mu);
+    while (sv->told == sv->handed && !sv->writer_done)
+        pthread_cond_wait(&sv->untold, &sv->mu);
+    bool more = sv->told < sv->handed;
+    if (more) {
+        uint64_t b = sv->told + 1;
+        *ok = sv->ok[b % SAVER_UNTOLD];
+        while (*ok && b < sv->handed && sv->ok[(b + 1) % SAVER_UNTOLD])
+            b++;
+        *batch = b;
+    }
+    pthread_mutex_unlock(&sv->mu);
+    return more;
+}
+
+/* The teller: tells the watchers of each commit, in order, off the saver's thread. */
+static void *
+teller_main(void *arg)
+{
+    struct churn__chat_saver *sv = arg;
+    pthread_setname_np(pthread_self(), "chat-teller");
+    uint64_t batch;
+    bool ok;
+    while (next_untold(sv, &batch, &ok)) {
+        tell_watchers(sv, batch, ok);
         pthread_mutex_lock(&sv->mu);
-        uint64_t done_batch = ++sv->written;
-        pthread_cond_broadcast(&sv->done);
+        sv->told = batch;
+        pthread_cond_signal(&sv->told_cond);
         pthread_mutex_unlock(&sv->mu);
-        tell_watchers(sv, done_batch, ok);
     }
     return NULL;
 }
@@ -200,6 +283,17 @@ saver_free(struct churn__chat_saver *sv)
     churn_free(sv->spare_sigs);
     churn_free(sv->sig_items);
     churn_free(sv);
+}
+
+static void
+sync_destroy(struct churn__chat_saver *sv)
+{
+    pthread_mutex_destroy(&sv->watch_mu);
+    pthread_cond_destroy(&sv->told_cond);
+    pthread_cond_destroy(&sv->untold);
+    pthread_cond_destroy(&sv->done);
+    pthread_mutex_destroy(&sv->mu);
+    pthread_cond_destroy(&sv->cond);
 }
 
 enum churn_err
@@ -226,16 +320,21 @@ churn__chat_saver_start(struct churn_store *store, struct churn__chat_saver **ou
     pthread_cond_init(&sv->cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&sv->done, NULL);
+    pthread_cond_init(&sv->untold, NULL);
+    pthread_cond_init(&sv->told_cond, NULL);
     pthread_mutex_init(&sv->watch_mu, NULL);
+    if (pthread_create(&sv->teller, NULL, teller_main, sv) != 0)
+        goto out_sync;
     if (pthread_create(&sv->thread, NULL, saver_main, sv) != 0) {
-        pthread_mutex_destroy(&sv->watch_mu);
-        pthread_cond_destroy(&sv->done);
-        pthread_mutex_destroy(&sv->mu);
-        pthread_cond_destroy(&sv->cond);
-        goto out_free;
+        sv->writer_done = true; /* nothing was written: the teller ends at once */
+        pthread_cond_signal(&sv->untold);
+        pthread_join(sv->teller, NULL);
+        goto out_sync;
     }
     *out = sv;
     return CHURN_OK;
+out_sync:
+    sync_destroy(sv);
 out_free:
     saver_free(sv);
     return CHURN_ENOMEM;
@@ -367,12 +466,10 @@ churn__chat_saver_stop(struct churn__chat_saver *sv)
     pthread_cond_signal(&sv->cond);
     pthread_mutex_unlock(&sv->mu);
     pthread_join(sv->thread, NULL);
+    pthread_join(sv->teller, NULL); /* every commit told */
     if (sv->dropped)
         churn_log(CHURN_LOG_WARN, "conversation_states_dropped",
                   CHURN_LF_INT("count", (long long)sv->dropped));
-    pthread_mutex_destroy(&sv->mu);
-    pthread_mutex_destroy(&sv->watch_mu);
-    pthread_cond_destroy(&sv->cond);
-    pthread_cond_destroy(&sv->done);
+    sync_destroy(sv);
     saver_free(sv);
 }

@@ -221,7 +221,8 @@ score_one(struct churn__alerts *al, struct scored *s, struct churn_arena *a)
                                       .contributions = true};
     struct churn_score *offered = churn__rescore_take_prescored(al, s->customer_id);
     if (sc && offered && offered->have_contributions)
-        *sc = *offered; /* the score its change already computed: no second evaluation */
+        churn_score_copy(sc, offered); /* the score its change already computed: no second
+                                        * evaluation */
     else if (!sc || churn_scorer_score(al->cfg.scorer, NULL, s->customer_id, &req, NULL, sc, msg,
                                        sizeof(msg)) != CHURN_OK)
         sc = NULL;
@@ -556,7 +557,7 @@ churn__alerts_rescore_scored(struct churn__alerts *al, const struct churn_score 
     struct churn_score *copy = al ? churn_malloc(sizeof(*copy)) : NULL;
     if (!copy)
         return false;
-    *copy = *sc;
+    churn_score_copy(copy, sc);
     struct churn_score *evicted = NULL;
     pthread_mutex_lock(&al->mu);
     size_t p = prescored_find_locked(al, sc->customer_id);

@@ -728,7 +728,7 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
         slot->reader, id, known, &digest, &decoded, slot->record, stored ? slot->stored : NULL,
         CHURN_STORE_SCORE_MAX, stored ? &stored_len : NULL);
     if (e == CHURN_OK && !decoded) {
-        *out = memo->score;
+        churn_score_copy(out, &memo->score);
         return CHURN_OK;
     }
     if (e == CHURN_ENOTFOUND) {
@@ -761,11 +761,23 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
     }
     index_feed(sc, slot->record, out);
     if (memo && !ev) {
-        memo->score = *out;
+        churn_score_copy(&memo->score, out);
         memo->req = *req;
         memo->have = true;
     }
     return CHURN_OK;
+}
+
+/* churn_score_copy() copies everything before the reasons: they must stay the last member */
+_Static_assert(offsetof(struct churn_score, reasons) + sizeof(((struct churn_score *)0)->reasons) ==
+                   sizeof(struct churn_score),
+               "struct churn_score: reasons[] is the last member");
+
+void
+churn_score_copy(struct churn_score *dst, const struct churn_score *src)
+{
+    size_t n = src->n_reasons < CHURN_SCORE_REASONS_MAX ? src->n_reasons : CHURN_SCORE_REASONS_MAX;
+    memcpy(dst, src, offsetof(struct churn_score, reasons) + n * sizeof(src->reasons[0]));
 }
 
 enum churn_err

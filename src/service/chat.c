@@ -12,6 +12,7 @@
  * writer, so the model's chat features see it.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -425,9 +426,10 @@ chat_signal_new(struct churn_services *svc, const struct conversation *c, uint64
 {
     if (!svc->writer)
         return NULL;
-    struct chat_signal *sig = churn_calloc(1, sizeof(*sig));
+    struct chat_signal *sig = churn_malloc(sizeof(*sig));
     if (!sig)
         return NULL;
+    memset(sig, 0, offsetof(struct chat_signal, score)); /* the score is set when computed */
     snprintf(sig->event_id, sizeof(sig->event_id), "chat:%.100s:%llu", c->id,
              (unsigned long long)seq);
     snprintf(sig->customer_id, sizeof(sig->customer_id), "%s", c->customer_id);
@@ -537,7 +539,7 @@ turn_score(struct churn_services *svc, struct conversation *c, const char *custo
     }
     resp->score_result_case = CHURN__V1__ANALYZE_CHAT_RESPONSE__SCORE_RESULT_SCORE;
     if (sig) {
-        sig->score = *ds;
+        churn_score_copy(&sig->score, ds);
         if (!previewed)
             sig->score.base_digest = 0; /* not a score of the record the signal leaves */
         sig->w.score = &sig->score;

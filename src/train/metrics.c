@@ -2,7 +2,8 @@
  * metrics.c - evaluation of predicted probabilities against 0/1 labels: ROC-AUC from average
  * ranks (ties count one half), average precision over distinct thresholds, log loss, Brier
  * score, confusion matrices at a given and at the best-F1 threshold, lift and capture by
- * decile and a ten-bin calibration table; the mean and standard deviation of per-fold metrics.
+ * decile and a ten-bin calibration table; the mean and standard deviation of per-fold metrics;
+ * DeLong's placements and the standard error of the difference of two AUCs on the same rows.
  * Definitions are in docs/MODELS.md.
  */
 #include "churn/train.h"
@@ -199,4 +200,62 @@ churn_cv_summarise(struct churn_cv_result *res)
     mean_sd(m, k, offsetof(struct churn_metrics, pr_auc), &res->pr_auc_mean, &res->pr_auc_sd);
     mean_sd(m, k, offsetof(struct churn_metrics, log_loss), &res->log_loss_mean, &res->log_loss_sd);
     mean_sd(m, k, offsetof(struct churn_metrics, brier), &res->brier_mean, &res->brier_sd);
+}
+
+enum churn_err
+churn_metrics_auc_placements(const double *score, const double *y, size_t n, double *out)
+{
+    size_t npos = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(score[i]) || (y[i] != 0 && y[i] != 1))
+            return CHURN_EINVAL;
+        npos += y[i] > 0;
+    }
+    size_t nneg = n - npos;
+    if (!npos || !nneg)
+        return CHURN_EINVAL;
+    struct scored *s = churn_malloc(n * sizeof(*s));
+    if (!s)
+        return CHURN_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        s[i] = (struct scored){score[i], y[i], i};
+    qsort(s, n, sizeof(*s), cmp_desc);
+    size_t pos_above = 0, neg_above = 0; /* strictly higher scores than the current tie group */
+    for (size_t i = 0; i < n;) {
+        size_t j = i, pos = 0;
+        while (j < n && s[j].p == s[i].p)
+            pos += s[j++].y > 0;
+        size_t neg = j - i - pos;
+        for (size_t k = i; k < j; k++)
+            out[s[k].idx] =
+                s[k].y > 0 ? ((double)(nneg - neg_above - neg) + 0.5 * (double)neg) / (double)nneg
+                           : ((double)pos_above + 0.5 * (double)pos) / (double)npos;
+        pos_above += pos;
+        neg_above += neg;
+        i = j;
+    }
+    churn_free(s);
+    return CHURN_OK;
+}
+
+double
+churn_metrics_auc_diff_se(const double *pa, const double *pb, const double *y, size_t n)
+{
+    double sum[2] = {0}, sq[2] = {0}, cnt[2] = {0}; /* [0] negatives, [1] positives */
+    for (size_t i = 0; i < n; i++) {
+        int c = y[i] > 0;
+        double d = pa[i] - pb[i];
+        sum[c] += d;
+        sq[c] += d * d;
+        cnt[c] += 1;
+    }
+    if (cnt[0] < 2 || cnt[1] < 2)
+        return NAN;
+    double var = 0;
+    for (int c = 0; c < 2; c++) {
+        double mean = sum[c] / cnt[c];
+        double v = (sq[c] - cnt[c] * mean * mean) / (cnt[c] - 1);
+        var += (v > 0 ? v : 0) / cnt[c];
+    }
+    return sqrt(var);
 }

@@ -11,6 +11,8 @@
  * platform), and one holdout cutoff alone is a noisy judge (by about 0.007). The blend's weight
  * is chosen on out-of-fold margins: for each fold on the other folds' margins (so that its CV
  * figure is not fitted to the fold it is measured on), for the final model on all of them.
+ * The choice is made once every candidate has run: the best selection score, or (opt-in) a
+ * one-standard-error rule over DeLong's paired errors against the best on the holdout rows.
  */
 #include "churn/train.h"
 
@@ -48,24 +50,43 @@ static const struct tree_shape grid[] = {
 };
 #define GRID_N (sizeof(grid) / sizeof(grid[0]))
 
-/* Working memory of one search. */
+/* Working memory of one search. Every candidate keeps its options, folds, out-of-fold margins
+ * and holdout margins, so that the choice can be made once all have run. */
 struct search {
     const struct churn_dataset *ds;
     const struct churn_train_options *o;
     struct churn_select_result *out;
     unsigned *fold;
-    double *oof_lr, *oof_gb, *oof_cur, *mix, *p, *y;
-    struct churn_cv_result *cv;
+    double *p, *q, *y, *pa, *pb;      /* a holdout's or a fold's rows */
+    struct churn_cv_result *cv;       /* per candidate */
+    struct churn_train_options *opts; /* per candidate */
+    double *oof_all, *hold_all;       /* per candidate: ds->n_rows margins each */
+    double *oof_lr, *oof_gb, *mix;    /* candidate 0's, the best trees', the blend's */
+    double *t_lr, *t_gb, *t_mix;      /* the same, of each holdout time's rows */
+    size_t best_trees;                /* the candidate whose margins oof_gb are (0: none) */
     bool by_newest; /* rank out of time (rows carry times): see churn_select_candidate */
     unsigned n_hold;
     double hold[CHURN_SELECT_MAX_HOLDOUTS]; /* the holdout times, newest first */
     double gap; /* a holdout's model learns from rows at least this much older (ms) */
-    double *t_lr, *t_gb, *t_cur, *t_mix; /* margins of each holdout time's rows */
-    double best_trees_auc;               /* the selection score of the trees kept in oof_gb */
     int64_t t0;
     double budget_t0; /* search_clock_s() at the start */
     struct churn__tctx ctx;
 };
+
+#define N_CANDIDATES (GRID_N + 3) /* the logistic regression, GRID_N + 1 trees, the blend */
+#define BLEND        (GRID_N + 2)
+
+static double *
+oof_of(const struct search *s, size_t i)
+{
+    return s->oof_all + i * s->ds->n_rows;
+}
+
+static double *
+hold_of(const struct search *s, size_t i)
+{
+    return s->hold_all + i * s->ds->n_rows;
+}
 
 static void
 tree_options(const struct churn_train_options *o, const struct tree_shape *g,
@@ -94,6 +115,23 @@ name_trees(char *buf, size_t len, const struct churn_train_options *t, const cha
              how);
 }
 
+/* The rows of holdout @h: margins @a into s->p, @b (when not NULL) into s->q, labels into
+ * s->y; returns their number. */
+static size_t
+holdout_rows(struct search *s, unsigned h, const double *a, const double *b)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < s->ds->n_rows; r++) {
+        if (s->ds->time[r] != s->hold[h])
+            continue;
+        s->p[n] = a[r];
+        if (b)
+            s->q[n] = b[r];
+        s->y[n++] = s->ds->y[r];
+    }
+    return n;
+}
+
 /* The mean over the holdout times of the AUC of that time's rows from their margins @margin
  * (each AUC into @per when not NULL). */
 static double
@@ -101,13 +139,9 @@ holdout_auc(struct search *s, const double *margin, double *per)
 {
     double sum = 0;
     for (unsigned h = 0; h < s->n_hold; h++) {
-        size_t n = 0;
-        for (size_t r = 0; r < s->ds->n_rows; r++) {
-            if (s->ds->time[r] != s->hold[h])
-                continue;
-            s->p[n] = churn__sigmoid(margin[r]);
-            s->y[n++] = s->ds->y[r];
-        }
+        size_t n = holdout_rows(s, h, margin, NULL);
+        for (size_t i = 0; i < n; i++)
+            s->p[i] = churn__sigmoid(s->p[i]);
         struct churn_metrics m;
         double auc = churn_metrics_compute(s->p, s->y, n, 0.5, &m) ? NAN : m.auc;
         if (per)
@@ -150,12 +184,11 @@ record(struct search *s, size_t i, enum churn_train_algo algo, const struct chur
     c->pr_auc_mean = cv->pr_auc_mean;
     c->log_loss_mean = cv->log_loss_mean;
     c->seconds = cv->seconds;
+    c->se_vs_best = NAN;
     r->n_ran++;
-    if (i == 0 || score > r->cand[r->chosen].select_auc) {
-        r->chosen = i;
-        s->out->algo = algo;
-        s->out->cv_chosen = *cv;
-    }
+    if (i != 0 && score > r->cand[r->best].select_auc)
+        r->best = i;
+    s->cv[i] = *cv;
 }
 
 /* Metrics of fold @f from the out-of-fold margins @margin. */
@@ -203,9 +236,10 @@ blend_cv(struct search *s, double *w_all)
             auc[i][f] = m.auc;
         }
     }
-    memset(s->cv, 0, sizeof(*s->cv));
-    s->cv->algo = CHURN_TRAIN_BLEND;
-    s->cv->folds = k;
+    struct churn_cv_result *cv = s->cv + N_CANDIDATES; /* the scratch slot */
+    memset(cv, 0, sizeof(*cv));
+    cv->algo = CHURN_TRAIN_BLEND;
+    cv->folds = k;
     for (unsigned f = 0; f <= k; f++) { /* f == k: every fold, for the final weight */
         size_t best = 0;
         double best_sum = -INFINITY;
@@ -223,11 +257,11 @@ blend_cv(struct search *s, double *w_all)
             break;
         }
         mix_margins(s, step_weight(best));
-        if ((err = fold_metrics(s, f, s->mix, &s->cv->fold[f])))
+        if ((err = fold_metrics(s, f, s->mix, &cv->fold[f])))
             return err;
     }
-    churn_cv_summarise(s->cv);
-    s->cv->seconds = (double)(churn_mono_ns() - t0) / 1e9;
+    churn_cv_summarise(cv);
+    cv->seconds = (double)(churn_mono_ns() - t0) / 1e9;
     return CHURN_OK;
 }
 
@@ -301,60 +335,148 @@ over_budget(const struct search *s)
     return budget > 0 && search_clock_s(s) - s->budget_t0 >= budget;
 }
 
-/* Tree candidates 1.. in order while the budget lasts; the best of them is kept in
- * out->cv_gbdt, s->oof_gb and *@best. */
+/* Tree candidates 1.. in order while the budget lasts; the best of them (by selection score)
+ * is s->best_trees, its margins s->oof_gb and s->t_gb. */
 static enum churn_err
-run_trees(struct search *s, struct churn_train_options *best)
+run_trees(struct search *s)
 {
-    struct churn_select_result *out = s->out;
-    struct churn_select_report *r = &out->report;
-    for (size_t i = 0; i <= GRID_N; i++) {
-        struct churn_train_options t;
-        if (i == 0) {
-            t = *s->o;
-            t.algo = CHURN_TRAIN_GBDT;
+    struct churn_select_report *r = &s->out->report;
+    for (size_t i = 1; i <= GRID_N + 1; i++) {
+        struct churn_train_options *t = &s->opts[i];
+        if (i == 1) {
+            *t = *s->o;
+            t->algo = CHURN_TRAIN_GBDT;
         } else {
-            tree_options(s->o, &grid[i - 1], &t);
+            tree_options(s->o, &grid[i - 2], t);
         }
-        name_trees(r->cand[i + 1].name, sizeof(r->cand[i + 1].name), &t,
-                   i == 0 ? " (as configured)" : ", early stopping");
-        r->cand[i + 1].algo = CHURN_TRAIN_GBDT;
+        struct churn_select_candidate *c = &r->cand[i];
+        name_trees(c->name, sizeof(c->name), t, i == 1 ? " (as configured)" : ", early stopping");
+        c->algo = CHURN_TRAIN_GBDT;
         if (over_budget(s)) {
             r->budget_hit = true;
             continue;
         }
-        struct churn_select_candidate *c = &r->cand[i + 1];
-        enum churn_err err = churn_train_cv(s->ds, &t, CHURN_TRAIN_GBDT, s->cv, s->oof_cur,
-                                            c->skipped, sizeof(c->skipped));
+        enum churn_err err = churn_train_cv(s->ds, t, CHURN_TRAIN_GBDT, s->cv + N_CANDIDATES,
+                                            oof_of(s, i), c->skipped, sizeof(c->skipped));
         if (err == CHURN_EINVAL) /* this shape does not fit this data: the others may */
             continue;
         if (err)
             return churn__train_fail(&s->ctx, err, "%s", c->skipped);
         c->skipped[0] = '\0';
         double score;
-        err = select_auc(s, &t, CHURN_TRAIN_GBDT, s->cv, s->t_cur, c->holdout_auc, &score);
+        err = select_auc(s, t, CHURN_TRAIN_GBDT, s->cv + N_CANDIDATES, hold_of(s, i),
+                         c->holdout_auc, &score);
         if (err == CHURN_EINVAL) { /* too little data in the older cutoffs for this shape */
             snprintf(c->skipped, sizeof(c->skipped), "%s", s->ctx.errbuf);
             continue;
         }
         if (err)
             return err;
-        record(s, i + 1, CHURN_TRAIN_GBDT, s->cv, score);
-        if (r->chosen == i + 1)
-            out->opts = t;
-        if (!out->has_cv_gbdt || score > s->best_trees_auc) {
-            s->best_trees_auc = score;
-            out->cv_gbdt = *s->cv;
-            out->has_cv_gbdt = true;
-            *best = t;
-            double *tmp = s->oof_gb;
-            s->oof_gb = s->oof_cur;
-            s->oof_cur = tmp;
-            tmp = s->t_gb;
-            s->t_gb = s->t_cur;
-            s->t_cur = tmp;
+        record(s, i, CHURN_TRAIN_GBDT, s->cv + N_CANDIDATES, score);
+        if (!s->best_trees || score > r->cand[s->best_trees].select_auc) {
+            s->best_trees = i;
+            s->oof_gb = oof_of(s, i);
+            s->t_gb = hold_of(s, i);
         }
     }
+    return CHURN_OK;
+}
+
+/* The standard error of candidate @a's selection score minus candidate @b's, into *@se:
+ * DeLong's paired error on each holdout time's rows (the two candidates score the same rows,
+ * so most of each AUC's own noise cancels), combined as for a mean of independent AUCs. */
+static enum churn_err
+score_diff_se(struct search *s, size_t a, size_t b, double *se)
+{
+    double var = 0;
+    for (unsigned h = 0; h < s->n_hold; h++) {
+        size_t n = holdout_rows(s, h, hold_of(s, a), hold_of(s, b));
+        enum churn_err err = churn_metrics_auc_placements(s->p, s->y, n, s->pa);
+        if (!err)
+            err = churn_metrics_auc_placements(s->q, s->y, n, s->pb);
+        if (err)
+            return churn__train_fail(&s->ctx, err, "holdout %u: cannot place the scores", h);
+        double e = churn_metrics_auc_diff_se(s->pa, s->pb, s->y, n);
+        var += e * e;
+    }
+    *se = sqrt(var) / s->n_hold;
+    return CHURN_OK;
+}
+
+/* The order in which the one-standard-error rule prefers the candidates that the holdouts
+ * cannot tell apart from the best (the grid's trees first, in the grid's order). */
+static const size_t prefer[] = {2, 3, 4, 5, 6, 7, 8, BLEND, 1, 0};
+_Static_assert(sizeof(prefer) / sizeof(prefer[0]) == N_CANDIDATES, "prefer: every candidate");
+
+/* Whether candidate @c of @r is within one standard error of the best's selection score. */
+static bool
+within_one_se(const struct churn_select_report *r, const struct churn_select_candidate *c)
+{
+    return c->ran && r->cand[r->best].select_auc - c->select_auc <= c->se_vs_best;
+}
+
+void
+churn_select_choose(struct churn_select_report *r, enum churn_select_rule rule)
+{
+    r->rule = rule;
+    r->chosen = r->best;
+    if (rule == CHURN_SELECT_BEST || !r->by_newest || r->n_candidates != N_CANDIDATES)
+        return;
+    bool found = false;
+    for (size_t k = 0; k < N_CANDIDATES; k++) {
+        size_t i = prefer[k];
+        if (!within_one_se(r, &r->cand[i]))
+            continue;
+        if (!found || r->cand[i].auc_mean > r->cand[r->chosen].auc_mean) /* ONE_SE_CV */
+            r->chosen = i;
+        found = true;
+        if (rule == CHURN_SELECT_ONE_SE)
+            return;
+    }
+}
+
+/* Out of time, every candidate's standard error against the best; then the rule's choice. */
+static enum churn_err
+choose(struct search *s)
+{
+    struct churn_select_report *r = &s->out->report;
+    for (size_t i = 0; s->by_newest && i < N_CANDIDATES; i++) {
+        struct churn_select_candidate *c = &r->cand[i];
+        enum churn_err err;
+        if (c->ran && i != r->best && (err = score_diff_se(s, r->best, i, &c->se_vs_best)))
+            return err;
+    }
+    if (s->by_newest)
+        r->cand[r->best].se_vs_best = 0;
+    churn_select_choose(r, s->o->select_rule);
+    return CHURN_OK;
+}
+
+/* The blend of the logistic regression and the best trees (needs no fit): its weight and CV
+ * from the out-of-fold margins, its holdout margins mixed with that weight. */
+static enum churn_err
+run_blend(struct search *s)
+{
+    struct churn_select_candidate *c = &s->out->report.cand[BLEND];
+    snprintf(c->name, sizeof(c->name), "blend: logistic regression + the best trees");
+    c->algo = CHURN_TRAIN_BLEND;
+    if (!s->best_trees)
+        return CHURN_OK;
+    double w;
+    enum churn_err err = blend_cv(s, &w);
+    if (err)
+        return churn__train_fail(&s->ctx, err, "blend: cannot compute metrics");
+    c->blend_weight = w;
+    mix_margins(s, w);
+    double score = s->cv[N_CANDIDATES].auc_mean;
+    if (s->by_newest) { /* the holdout margins mixed with the weight CV chose */
+        for (size_t q = 0; q < s->ds->n_rows; q++)
+            s->t_mix[q] = w * s->t_lr[q] + (1 - w) * s->t_gb[q];
+        score = holdout_auc(s, s->t_mix, c->holdout_auc);
+    }
+    record(s, BLEND, CHURN_TRAIN_BLEND, s->cv + N_CANDIDATES, score);
+    s->opts[BLEND] = s->opts[s->best_trees];
+    s->opts[BLEND].algo = CHURN_TRAIN_BLEND;
     return CHURN_OK;
 }
 
@@ -363,51 +485,33 @@ search_run(struct search *s, double *oof)
 {
     struct churn_select_result *out = s->out;
     struct churn_select_report *r = &out->report;
-    struct churn_train_options lr = *s->o, best_trees;
-    size_t n = s->ds->n_rows, blend = GRID_N + 2;
-    lr.algo = CHURN_TRAIN_LOGREG;
-    r->n_candidates = GRID_N + 3;
-    snprintf(r->cand[0].name, sizeof(r->cand[0].name), "logistic regression, l2 %g", lr.l2);
-    enum churn_err err = churn_train_cv(s->ds, &lr, CHURN_TRAIN_LOGREG, &out->cv_logreg, s->oof_lr,
-                                        s->ctx.errbuf, s->ctx.errlen);
+    struct churn_train_options *lr = &s->opts[0];
+    *lr = *s->o;
+    lr->algo = CHURN_TRAIN_LOGREG;
+    r->n_candidates = N_CANDIDATES;
+    snprintf(r->cand[0].name, sizeof(r->cand[0].name), "logistic regression, l2 %g", lr->l2);
+    enum churn_err err = churn_train_cv(s->ds, lr, CHURN_TRAIN_LOGREG, s->cv + N_CANDIDATES,
+                                        s->oof_lr, s->ctx.errbuf, s->ctx.errlen);
     if (err)
         return err;
     double score;
-    if ((err = select_auc(s, &lr, CHURN_TRAIN_LOGREG, &out->cv_logreg, s->t_lr,
+    if ((err = select_auc(s, lr, CHURN_TRAIN_LOGREG, s->cv + N_CANDIDATES, s->t_lr,
                           r->cand[0].holdout_auc, &score)))
         return err;
-    record(s, 0, CHURN_TRAIN_LOGREG, &out->cv_logreg, score);
-    out->opts = lr;
-    if ((err = run_trees(s, &best_trees)))
+    record(s, 0, CHURN_TRAIN_LOGREG, s->cv + N_CANDIDATES, score);
+    if ((err = run_trees(s)) || (err = run_blend(s)) || (err = choose(s)))
         return err;
-    snprintf(r->cand[blend].name, sizeof(r->cand[blend].name),
-             "blend: logistic regression + the best trees");
-    r->cand[blend].algo = CHURN_TRAIN_BLEND;
-    if (out->has_cv_gbdt) {
-        double w;
-        if ((err = blend_cv(s, &w)))
-            return churn__train_fail(&s->ctx, err, "blend: cannot compute metrics");
-        r->cand[blend].blend_weight = w;
-        score = s->cv->auc_mean;
-        if (s->by_newest) { /* the holdout margins mixed with the weight CV chose */
-            for (size_t q = 0; q < n; q++)
-                s->t_mix[q] = w * s->t_lr[q] + (1 - w) * s->t_gb[q];
-            score = holdout_auc(s, s->t_mix, r->cand[blend].holdout_auc);
-        }
-        record(s, blend, CHURN_TRAIN_BLEND, s->cv, score);
-        if (r->chosen == blend) {
-            out->opts = best_trees;
-            out->opts.algo = CHURN_TRAIN_BLEND;
-            out->blend_weight = w;
-            mix_margins(s, w);
-        }
-    }
-    if (oof) {
-        const double *src = out->algo == CHURN_TRAIN_LOGREG ? s->oof_lr
-                            : out->algo == CHURN_TRAIN_GBDT ? s->oof_gb
-                                                            : s->mix;
-        memcpy(oof, src, n * sizeof(double));
-    }
+    size_t k = r->chosen;
+    out->algo = r->cand[k].algo;
+    out->opts = s->opts[k];
+    out->cv_chosen = s->cv[k];
+    out->cv_logreg = s->cv[0];
+    out->has_cv_gbdt = s->best_trees != 0;
+    if (out->has_cv_gbdt)
+        out->cv_gbdt = s->cv[s->best_trees];
+    out->blend_weight = k == BLEND ? r->cand[BLEND].blend_weight : 0;
+    if (oof)
+        memcpy(oof, oof_of(s, k), s->ds->n_rows * sizeof(double));
     return CHURN_OK;
 }
 
@@ -428,27 +532,29 @@ churn_train_select(const struct churn_dataset *ds, const struct churn_train_opti
         .o = opts,
         .out = res,
         .fold = churn_malloc(n * sizeof(unsigned)),
-        .oof_lr = churn_malloc(n * sizeof(double)),
-        .oof_gb = churn_malloc(n * sizeof(double)),
-        .oof_cur = churn_malloc(n * sizeof(double)),
-        .mix = churn_malloc(n * sizeof(double)),
         .p = churn_malloc(n * sizeof(double)),
+        .q = churn_malloc(n * sizeof(double)),
         .y = churn_malloc(n * sizeof(double)),
-        .cv = churn_malloc(sizeof(struct churn_cv_result)),
-        .t_lr = churn_malloc(n * sizeof(double)),
-        .t_gb = churn_malloc(n * sizeof(double)),
-        .t_cur = churn_malloc(n * sizeof(double)),
-        .t_mix = churn_malloc(n * sizeof(double)),
+        .pa = churn_malloc(n * sizeof(double)),
+        .pb = churn_malloc(n * sizeof(double)),
+        .cv = churn_calloc(N_CANDIDATES + 1, sizeof(struct churn_cv_result)),
+        .opts = churn_calloc(N_CANDIDATES, sizeof(struct churn_train_options)),
+        .oof_all = churn_calloc(N_CANDIDATES * n, sizeof(double)),
+        .hold_all = churn_calloc(N_CANDIDATES * n, sizeof(double)),
         .t0 = churn_mono_ns(),
         .ctx = ctx,
     };
     s.budget_t0 = search_clock_s(&s);
     enum churn_err err;
-    if (!res || !s.fold || !s.oof_lr || !s.oof_gb || !s.oof_cur || !s.mix || !s.p || !s.y ||
-        !s.cv || !s.t_lr || !s.t_gb || !s.t_cur || !s.t_mix) {
+    if (!res || !s.fold || !s.p || !s.q || !s.y || !s.pa || !s.pb || !s.cv || !s.opts ||
+        !s.oof_all || !s.hold_all) {
         err = churn__train_fail(&ctx, CHURN_ENOMEM, "out of memory");
         goto out_free;
     }
+    s.oof_lr = oof_of(&s, 0);
+    s.t_lr = hold_of(&s, 0);
+    s.mix = oof_of(&s, BLEND);
+    s.t_mix = hold_of(&s, BLEND);
     res->report.budget_s = opts->time_budget_s;
     plan_holdouts(&s);
     res->report.by_newest = s.by_newest;
@@ -462,17 +568,15 @@ churn_train_select(const struct churn_dataset *ds, const struct churn_train_opti
 out_free:
     churn_free(res);
     churn_free(s.fold);
-    churn_free(s.oof_lr);
-    churn_free(s.oof_gb);
-    churn_free(s.oof_cur);
-    churn_free(s.t_lr);
-    churn_free(s.t_gb);
-    churn_free(s.t_cur);
-    churn_free(s.t_mix);
-    churn_free(s.mix);
     churn_free(s.p);
+    churn_free(s.q);
     churn_free(s.y);
+    churn_free(s.pa);
+    churn_free(s.pb);
     churn_free(s.cv);
+    churn_free(s.opts);
+    churn_free(s.oof_all);
+    churn_free(s.hold_all);
     return err;
 }
 

@@ -107,6 +107,11 @@ check_options(const struct churn_train_options *o, struct churn_train_options *n
                                  "algo: auto, logistic_regression or gbdt (auto chooses a blend)");
     if (!(o->time_budget_s >= 0))
         return churn__train_fail(ctx, CHURN_EINVAL, "time_budget_s: must be a number >= 0");
+    if (o->select_rule != CHURN_SELECT_BEST && o->select_rule != CHURN_SELECT_ONE_SE &&
+        o->select_rule != CHURN_SELECT_ONE_SE_CV)
+        return churn__train_fail(ctx, CHURN_EINVAL,
+                                 "select_rule: %d is not best (0), one-se (1) or one-se-cv (2)",
+                                 (int)o->select_rule);
     if (o->folds == 1 || o->folds > CHURN_TRAIN_MAX_FOLDS)
         return churn__train_fail(ctx, CHURN_EINVAL, "folds: %u is not 0 or 2..%u", o->folds,
                                  CHURN_TRAIN_MAX_FOLDS);

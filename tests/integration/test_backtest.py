@@ -141,3 +141,22 @@ def test_a_backtest_needs_a_store(churnctl_bin, demo_store, tmp_path):
     r = run(churnctl_bin, "backtest", "--store", str(tmp_path / "nothing"), "--as-of", today(),
             "--model", demo_store.gbdt)
     assert r.returncode == 3 and "store" in r.stderr, r.stderr
+
+
+def test_a_trained_backtest_reports_the_search_and_its_rule(churnctl_bin, demo_store):
+    """--train with the auto search: what it measured and chose is in model.search, with the
+    rule asked for and, out of time, each candidate's paired error against the best."""
+    r = run(churnctl_bin, "backtest", "--store", demo_store.store, "--as-of", days_ago(31),
+            "--horizon-days", "30", "--train", "--cutoffs", "4", "--folds", "3",
+            "--time-budget-s", "0.000001", "--select-rule", "one-se", "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)["model"]["search"]
+    assert s["rule"] == "one-se" and s["ranked_by"] == "out_of_time_auc", s
+    assert len(s["holdout_times"]) >= 1
+    first = s["candidates"][0]  # the budget lets only the first run: it is the best and chosen
+    assert first["ran"] and s["best"] == s["chosen"] == first["name"], s
+    assert first["se_vs_best"] == 0
+    assert not any(c["ran"] for c in s["candidates"][1:])
+    r = run(churnctl_bin, "backtest", "--store", demo_store.store, "--as-of", days_ago(31),
+            "--horizon-days", "30", "--train", "--select-rule", "most", "--json")
+    assert r.returncode == 2 and "--select-rule: 'most' is not best, one-se or one-se-cv" in r.stderr

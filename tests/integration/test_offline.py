@@ -65,6 +65,10 @@ def test_auto_reports_its_search_and_honours_the_budget(churnctl_bin, tmp_path):
     (["--data", MLC, "--label", "churn", "--folds", "x"], "not a number"),
     (["--data", MLC, "--label", "churn", "--time-budget-s", "-3"],
      "--time-budget-s: '-3' is not a number of seconds >= 0"),
+    (["--data", MLC, "--label", "churn", "--select-rule", "1se"],
+     "--select-rule: '1se' is not best, one-se or one-se-cv"),
+    (["--data", MLC, "--label", "churn", "--select-rule", ""],
+     "--select-rule: '' is not best, one-se or one-se-cv"),
 ])
 def test_train_refuses_bad_input(churnctl_bin, tmp_path, args, message):
     r = run(churnctl_bin, "train", *args, "--out", str(tmp_path / "m.json"))

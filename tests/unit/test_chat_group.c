@@ -5,10 +5,13 @@
  * the one it was previewed from and no other signal of the group touches the customer; a
  * refused or failed group (bad id, map full at its cap) stores nothing of any of its turns and
  * the store goes on serving; and the chat saver on top: every signal of a failed commit is told
- * the error, its watchers are told the commit was not durable, nothing of it is stored.
+ * the error, its watchers are told the commit was not durable, nothing of it is stored; a
+ * watcher still busy with one commit (sending its answers) does not hold the next commit, and
+ * commits are told in order.
  */
 #include "churn/store_chat.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,12 +37,25 @@ static atomic_int commits;
 static struct churn_score score; /* big: off the stack */
 static unsigned char blob[CHURN_SCORE_ENCODED_MAX];
 
+/* A commit can be held (on the committing thread, once durable) until the test lets it go. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool hold, held;
+} commit_gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+
 static void
 count_commit(void *ctx, int64_t ns)
 {
     (void)ctx;
     (void)ns;
     atomic_fetch_add(&commits, 1);
+    pthread_mutex_lock(&commit_gate.mu);
+    commit_gate.held = commit_gate.hold;
+    pthread_cond_broadcast(&commit_gate.cv);
+    while (commit_gate.hold)
+        pthread_cond_wait(&commit_gate.cv, &commit_gate.mu);
+    pthread_mutex_unlock(&commit_gate.mu);
 }
 
 /* A store in a new directory whose map cannot grow past @map_max bytes (0: the default). */
@@ -360,11 +376,10 @@ Test(chat_group, the_saver_fails_every_turn_of_a_failed_group, .fini = teardown)
             free(sig); /* not queued: still ours */
     }
     churn__chat_saver_flush(sv);
-    /* watchers are told after the flush returns: one more commit, on the same thread, comes
-     * after that telling */
+    /* watchers are told on the teller's thread, maybe after the flush returns: stopping tells
+     * every commit first */
     cr_assert(churn__chat_saver_put(sv, "c2", "last", "z", 1));
     churn__chat_saver_flush(sv);
-    churn__chat_saver_unwatch(sv, &w);
     churn__chat_saver_stop(sv);
     cr_assert_gt(atomic_load(&t.failed), 0, "the watcher heard of a failed commit");
     cr_assert_eq(atomic_load(&t.n), queued, "every queued signal was told exactly once");
@@ -375,4 +390,69 @@ Test(chat_group, the_saver_fails_every_turn_of_a_failed_group, .fini = teardown)
         failed += !t.durable[i];
     }
     cr_assert_gt(failed, 0, "the signals of a failed commit were told so");
+}
+
+/* A watcher held at a gate, as one sending a group's answers is busy: it notes the commits it
+ * is told, in the order told. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool open;
+    uint64_t last;    /* the last commit told */
+    int out_of_order; /* commits told at or below one told before */
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0, 0};
+
+static void
+gated_committed(void *ctx, uint64_t batch, bool ok)
+{
+    (void)ctx;
+    cr_assert(ok);
+    pthread_mutex_lock(&gate.mu);
+    gate.out_of_order += batch <= gate.last;
+    gate.last = batch;
+    while (!gate.open)
+        pthread_cond_wait(&gate.cv, &gate.mu);
+    pthread_mutex_unlock(&gate.mu);
+}
+
+/* The saver's next commit does not wait for the watchers of the last one while turns wait for
+ * it (they are told on another thread): a turn queued during commit 1, then three more, are
+ * written while commit 1 is still being told; then every commit is told, in order, the last
+ * one included. */
+Test(chat_group, a_busy_watcher_does_not_hold_the_next_commit, .init = setup, .fini = teardown)
+{
+    struct churn__chat_saver *sv;
+    cr_assert_eq(churn__chat_saver_start(st, &sv), CHURN_OK);
+    struct churn__chat_saver_watcher w = {.committed = gated_committed};
+    churn__chat_saver_watch(sv, &w);
+    int before = atomic_load(&commits);
+    pthread_mutex_lock(&commit_gate.mu);
+    commit_gate.hold = true;
+    pthread_mutex_unlock(&commit_gate.mu);
+    cr_assert(churn__chat_saver_put(sv, "c1", "conv-1", "s", 1));
+    pthread_mutex_lock(&commit_gate.mu);
+    while (!commit_gate.held) /* commit 1 is durable, its saver not back yet */
+        pthread_cond_wait(&commit_gate.cv, &commit_gate.mu);
+    pthread_mutex_unlock(&commit_gate.mu);
+    cr_assert(churn__chat_saver_put(sv, "c1", "conv-2", "s", 1)); /* waits for commit 2 */
+    pthread_mutex_lock(&commit_gate.mu);
+    commit_gate.hold = false;
+    pthread_cond_broadcast(&commit_gate.cv);
+    pthread_mutex_unlock(&commit_gate.mu);
+    for (int i = 2; i <= 5; i++) {
+        char conv[16];
+        snprintf(conv, sizeof(conv), "conv-%d", i);
+        if (i > 2)
+            cr_assert(churn__chat_saver_put(sv, "c1", conv, "s", 1));
+        churn__chat_saver_flush(sv); /* written, whatever the watcher is doing */
+        cr_assert(has_state("c1", conv, "s"), "%s", conv);
+    }
+    cr_assert_eq(atomic_load(&commits) - before, 5);
+    pthread_mutex_lock(&gate.mu);
+    gate.open = true;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    churn__chat_saver_stop(sv); /* tells what is left */
+    cr_assert_eq(gate.out_of_order, 0);
+    cr_assert_eq(gate.last, 5, "the last commit was told");
 }

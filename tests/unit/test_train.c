@@ -389,6 +389,78 @@ Test(metrics, one_class_and_bad_input)
     cr_assert_eq(churn_metrics_compute(p, y1, 0, 0.5, &m), CHURN_EINVAL);
 }
 
+/* DeLong's placements by brute force: for a positive, the negatives below it; for a negative,
+ * the positives above it; ties one half. */
+static void
+placements_by_pairs(const double *p, const double *y, size_t n, double *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        double hits = 0, others = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (y[j] == y[i])
+                continue;
+            others++;
+            double d = y[i] > 0 ? p[i] - p[j] : p[j] - p[i];
+            hits += d > 0 ? 1 : d == 0 ? 0.5 : 0;
+        }
+        out[i] = hits / others;
+    }
+}
+
+Test(metrics, delong_placements_and_the_paired_error)
+{
+    double p[] = {0.9, 0.8, 0.8, 0.3, 0.2}, y[] = {1, 0, 1, 0, 0}, v[5];
+    cr_assert_eq(churn_metrics_auc_placements(p, y, 5, v), CHURN_OK);
+    double want[] = {1, 0.75, 2.5 / 3, 1, 1}; /* the tie counts one half on both sides */
+    for (int i = 0; i < 5; i++)
+        cr_assert_float_eq(v[i], want[i], 1e-12, "row %d: %g", i, v[i]);
+    cr_assert_float_eq((v[0] + v[2]) / 2, 5.5 / 6.0, 1e-12); /* either class's mean: the AUC */
+    cr_assert_float_eq((v[1] + v[3] + v[4]) / 3, 5.5 / 6.0, 1e-12);
+    cr_assert_float_eq(churn_metrics_auc_diff_se(v, v, y, 5), 0, 0); /* a model against itself */
+    /* 400 rows with many ties, two correlated scorings: the placements agree with the pairs,
+     * and the error of the difference is DeLong's variance written out */
+    enum { N = 400 };
+    static double a[N], b[N], yy[N], va[N], vb[N], wa[N], wb[N];
+    uint64_t s = 7;
+    for (size_t i = 0; i < N; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        double u = (double)(s >> 11) / 9007199254740992.0;
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        double e = (double)(s >> 11) / 9007199254740992.0;
+        yy[i] = u < 0.2 ? 1 : 0;
+        a[i] = floor((u < 0.2 ? 0.3 : 0) + e * 10) / 10; /* ten levels: ties */
+        b[i] = a[i] + (i % 7 == 0 ? 0.25 * e : 0);
+    }
+    cr_assert_eq(churn_metrics_auc_placements(a, yy, N, va), CHURN_OK);
+    cr_assert_eq(churn_metrics_auc_placements(b, yy, N, vb), CHURN_OK);
+    placements_by_pairs(a, yy, N, wa);
+    placements_by_pairs(b, yy, N, wb);
+    double var = 0;
+    for (int c = 0; c < 2; c++) {
+        double sum = 0, sq = 0, k = 0;
+        for (size_t i = 0; i < N; i++) {
+            cr_assert_float_eq(va[i], wa[i], 1e-12, "row %zu", i);
+            cr_assert_float_eq(vb[i], wb[i], 1e-12, "row %zu", i);
+            if (yy[i] != c)
+                continue;
+            double d = wa[i] - wb[i];
+            sum += d, sq += d * d, k++;
+        }
+        var += (sq - sum * sum / k) / (k - 1) / k;
+    }
+    double se = churn_metrics_auc_diff_se(va, vb, yy, N);
+    cr_assert(se > 0);
+    cr_assert_float_eq(se, sqrt(var), 1e-12);
+    /* bad input: one class, NaN, a label that is not 0 or 1; too few rows for an error */
+    double one[] = {0, 0, 0, 0, 0}, two[] = {0, 2, 1, 0, 0}, nan_p[] = {0.9, NAN, 0.8, 0.3, 0.2};
+    cr_assert_eq(churn_metrics_auc_placements(p, one, 5, v), CHURN_EINVAL);
+    cr_assert_eq(churn_metrics_auc_placements(p, two, 5, v), CHURN_EINVAL);
+    cr_assert_eq(churn_metrics_auc_placements(nan_p, y, 5, v), CHURN_EINVAL);
+    cr_assert_eq(churn_metrics_auc_placements(p, y, 0, v), CHURN_EINVAL);
+    double y1[] = {1, 0, 0};
+    cr_assert(isnan(churn_metrics_auc_diff_se(v, v, y1, 3)), "one positive: no variance");
+}
+
 /* ---- trainers ---- */
 
 /* x = 0: 2 of 10 churn; x = 1: 6 of 10 churn. The unpenalised MLE predicts exactly 0.2 and
@@ -751,6 +823,163 @@ Test(select, out_of_time_ranks_by_the_mean_over_the_newest_cutoffs)
     cr_assert_float_eq(r->cand[0].select_auc, r->cand[0].auc_mean, 1e-12);
     churn_dataset_free(ds);
     free(res);
+}
+
+/* A report as the search leaves it out of time (the logistic regression, the trees as
+ * configured, the seven grid shapes, the blend), every candidate run, #@best the best. */
+static void
+crafted_report(struct churn_select_report *r, size_t best)
+{
+    memset(r, 0, sizeof(*r));
+    r->n_candidates = 10;
+    r->by_newest = true;
+    r->n_holdouts = 1;
+    r->best = best;
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        r->cand[i].ran = true;
+        r->cand[i].select_auc = 0.650; /* far below the best unless a case says otherwise */
+        r->cand[i].se_vs_best = 0.004;
+    }
+    r->cand[best].select_auc = 0.700;
+    r->cand[best].se_vs_best = 0;
+}
+
+static size_t
+one_se(struct churn_select_report *r)
+{
+    churn_select_choose(r, CHURN_SELECT_ONE_SE);
+    cr_assert_eq(r->rule, CHURN_SELECT_ONE_SE);
+    return r->chosen;
+}
+
+Test(select, the_one_se_rule_prefers_the_grid_order_within_noise)
+{
+    struct churn_select_report r;
+    /* the best is #5; #3 trails it by less than their difference's error: #3 */
+    crafted_report(&r, 5);
+    r.cand[3].select_auc = 0.697;
+    cr_assert_eq(one_se(&r), 3);
+    churn_select_choose(&r, CHURN_SELECT_BEST); /* the default keeps the best */
+    cr_assert_eq(r.chosen, 5);
+    /* #2, the first grid shape, is preferred to #3 when both are within noise */
+    r.cand[2].select_auc = 0.6965;
+    cr_assert_eq(one_se(&r), 2);
+    /* ... but not when its own error is smaller than its gap (a paired error, per candidate) */
+    r.cand[2].se_vs_best = 0.003;
+    cr_assert_eq(one_se(&r), 3);
+    /* exactly one error below still counts as within (binary fractions: an exact gap); a
+     * candidate that did not run never does */
+    r.cand[5].select_auc = 0.75;
+    r.cand[2].select_auc = 0.6875;
+    r.cand[2].se_vs_best = 0.0625;
+    cr_assert_eq(one_se(&r), 2);
+    r.cand[2].ran = false;
+    r.cand[3].ran = false;
+    cr_assert_eq(one_se(&r), 5);
+    /* an unknown error (NaN) is not "within" */
+    r.cand[3].ran = true;
+    r.cand[3].se_vs_best = NAN;
+    cr_assert_eq(one_se(&r), 5);
+    /* the logistic regression is the best: the blend, then the trees as configured, are
+     * preferred to it within noise; alone within noise it is kept */
+    crafted_report(&r, 0);
+    r.cand[1].select_auc = 0.698;
+    r.cand[9].select_auc = 0.699;
+    cr_assert_eq(one_se(&r), 9);
+    r.cand[9].select_auc = 0.690;
+    cr_assert_eq(one_se(&r), 1);
+    r.cand[1].select_auc = 0.690;
+    cr_assert_eq(one_se(&r), 0);
+    /* ranked by cross-validation (no holdout), or a list that is not the search's: the best */
+    crafted_report(&r, 5);
+    r.cand[2].select_auc = 0.699;
+    r.by_newest = false;
+    cr_assert_eq(one_se(&r), 5);
+    r.by_newest = true;
+    r.n_candidates = 6;
+    cr_assert_eq(one_se(&r), 5);
+}
+
+Test(select, the_one_se_cv_rule_breaks_holdout_ties_by_cross_validation)
+{
+    struct churn_select_report r;
+    /* #5 best on the holdout; #3 and #9 within noise of it, #9 with the best CV AUC; #4 has an
+     * even better CV AUC but the holdout tells it apart from the best: #9 */
+    crafted_report(&r, 5);
+    for (size_t i = 0; i < r.n_candidates; i++)
+        r.cand[i].auc_mean = 0.60;
+    r.cand[3].select_auc = 0.698;
+    r.cand[3].auc_mean = 0.61;
+    r.cand[9].select_auc = 0.697;
+    r.cand[9].auc_mean = 0.62;
+    r.cand[4].auc_mean = 0.70;
+    churn_select_choose(&r, CHURN_SELECT_ONE_SE_CV);
+    cr_assert_eq(r.chosen, 9);
+    cr_assert_eq(r.rule, CHURN_SELECT_ONE_SE_CV);
+    cr_assert_eq(one_se(&r), 3, "the grid order, not the CV, for one-se");
+    /* the best itself wins when its CV AUC is the highest of those within noise; a tie goes
+     * to the earlier in the order of preference */
+    r.cand[5].auc_mean = 0.63;
+    churn_select_choose(&r, CHURN_SELECT_ONE_SE_CV);
+    cr_assert_eq(r.chosen, 5);
+    r.cand[5].auc_mean = 0.61;
+    r.cand[9].auc_mean = 0.61;
+    churn_select_choose(&r, CHURN_SELECT_ONE_SE_CV);
+    cr_assert_eq(r.chosen, 3);
+    /* ranked by cross-validation: the best */
+    r.by_newest = false;
+    churn_select_choose(&r, CHURN_SELECT_ONE_SE_CV);
+    cr_assert_eq(r.chosen, 5);
+}
+
+Test(select, the_one_se_rule_on_a_search_out_of_time)
+{
+    /* five cutoffs, three holdouts: every candidate's error against the best is measured, and
+     * the rule's choice is the one trained (its options, its folds, its margins) */
+    struct churn_dataset *ds = timed_set(5, 300, 0, 0, 1);
+    struct churn_train_options o;
+    churn_train_options_default(&o);
+    o.time_budget_s = 0;
+    struct churn_select_result *best = malloc(sizeof(*best)), *one = malloc(sizeof(*one));
+    double *oof = malloc(ds->n_rows * sizeof(double));
+    char err[CHURN_TRAIN_ERRMSG];
+    cr_assert_eq(churn_train_select(ds, &o, best, NULL, err, sizeof err), CHURN_OK, "%s", err);
+    o.select_rule = CHURN_SELECT_ONE_SE;
+    cr_assert_eq(churn_train_select(ds, &o, one, oof, err, sizeof err), CHURN_OK, "%s", err);
+    const struct churn_select_report *rb = &best->report, *r = &one->report;
+    cr_assert_eq(rb->chosen, rb->best);
+    cr_assert_eq(r->best, rb->best, "the rule does not change what was measured");
+    const struct churn_select_candidate *top = &r->cand[r->best], *c = &r->cand[r->chosen];
+    cr_assert_float_eq(top->se_vs_best, 0, 0);
+    for (size_t i = 0; i < r->n_candidates; i++) {
+        if (!r->cand[i].ran || i == r->best)
+            continue;
+        cr_assert(r->cand[i].se_vs_best > 0 && r->cand[i].se_vs_best < 0.2, "%s: %g",
+                  r->cand[i].name, r->cand[i].se_vs_best);
+        cr_assert_float_eq(r->cand[i].se_vs_best, rb->cand[i].se_vs_best, 1e-12);
+    }
+    cr_assert_leq(top->select_auc - c->select_auc, c->se_vs_best, "chose %s", c->name);
+    cr_assert_eq(one->algo, c->algo);
+    cr_assert_float_eq(one->cv_chosen.auc_mean, c->auc_mean, 1e-12);
+    if (c->algo == CHURN_TRAIN_GBDT && r->chosen > 1)
+        cr_assert_eq(one->opts.early_stopping, 20, "a grid shape's options");
+    /* the out-of-fold margins handed to calibration are the chosen candidate's */
+    double *p = malloc(ds->n_rows * sizeof(double));
+    for (size_t i = 0; i < ds->n_rows; i++)
+        p[i] = 1 / (1 + exp(-oof[i]));
+    struct churn_metrics m;
+    cr_assert_eq(churn_metrics_compute(p, ds->y, ds->n_rows, 0.5, &m), CHURN_OK);
+    cr_assert(fabs(m.auc - c->auc_mean) < 0.03, "pooled %.4f, mean %.4f", m.auc, c->auc_mean);
+    /* a rule that does not exist is refused by name */
+    struct churn_model *model = NULL;
+    o.select_rule = (enum churn_select_rule)7;
+    cr_assert_eq(churn_train(ds, &o, &model, NULL, err, sizeof err), CHURN_EINVAL);
+    cr_assert_str_eq(err, "select_rule: 7 is not best (0), one-se (1) or one-se-cv (2)");
+    free(p);
+    free(oof);
+    free(best);
+    free(one);
+    churn_dataset_free(ds);
 }
 
 Test(select, a_tiny_budget_stops_after_the_first_candidate)

@@ -26,6 +26,7 @@ struct backtest_args {
     bool train, scores_only;
     const char *scores_out;
     const char *risk_tiers; /* as churnd's --risk-tiers */
+    json_t *search;         /* --train with the auto search: what it ran and chose */
 };
 
 static void
@@ -125,7 +126,7 @@ parse_args(int argc, char **argv, struct backtest_args *a)
 
 /* A model trained on the data before T, the newest labels ending by T. */
 static int
-train_before(const struct backtest_args *a, struct churn_store *store, struct churn_model **out)
+train_before(struct backtest_args *a, struct churn_store *store, struct churn_model **out)
 {
     struct churn_dataset *ds = NULL;
     int rc = churnctl_trainset(&a->t, store, churn_features_day_end(a->as_of_ms) + 1, &ds);
@@ -145,6 +146,8 @@ train_before(const struct backtest_args *a, struct churn_store *store, struct ch
     } else {
         fprintf(stderr, "churnctl: trained %s on %zu rows before the as-of day (%.1f s)\n",
                 churn_train_algo_name(rep.chosen), ds->n_rows, rep.seconds);
+        if (rep.has_select)
+            a->search = churnctl_select_json(&rep.select);
         if (a->t.out && churn_model_save_file(*out, a->t.out, err, sizeof(err)) != CHURN_OK) {
             fprintf(stderr, "churnctl: %s: %s\n", a->t.out, err);
             rc = EXIT_TRANSPORT;
@@ -217,9 +220,11 @@ result_json(const struct backtest_args *a, const struct churn_model *model,
     else
         json_decref(rate);
     const struct churn_model_info *info = churn_model_info(model);
-    json_object_set_new(j, "model",
-                        json_pack("{s:s?,s:s,s:s?}", "path", a->t.model, "kind",
-                                  churn_model_kind_name(info->kind), "version", info->version));
+    json_t *m = json_pack("{s:s?,s:s,s:s?}", "path", a->t.model, "kind",
+                          churn_model_kind_name(info->kind), "version", info->version);
+    if (m && a->search)
+        json_object_set(m, "search", a->search);
+    json_object_set_new(j, "model", m);
     return j;
 }
 
@@ -315,5 +320,6 @@ churnctl_backtest(int argc, char **argv)
         rc = run(&a, store, model);
     churn_model_unref(model);
     churn_store_close(store);
+    json_decref(a.search);
     return rc;
 }

@@ -107,6 +107,9 @@ int churnctl_open_store(const char *dir, struct churn_store **out);
 int churnctl_trainset(const struct train_args *a, struct churn_store *store,
                       int64_t observed_until_ms, struct churn_dataset **ds);
 
+/** churnctl_select_json() - what the auto search ran and chose, as JSON (new reference). */
+json_t *churnctl_select_json(const struct churn_select_report *r);
+
 /** churnctl_metrics_json() - every metric as a JSON object (new reference). */
 json_t *churnctl_metrics_json(const struct churn_metrics *m);
 

@@ -42,6 +42,9 @@ train_usage(FILE *out)
           "                         trees, the logistic regression and their blend]\n"
           "  --time-budget-s S      auto: start no candidate after S seconds of the search's own\n"
           "                         work (CPU time over threads) [120; 0: no limit]\n"
+          "  --select-rule best|one-se|one-se-cv  auto, ranked out of time: the best holdout\n"
+          "                         AUC; the first grid candidate within one standard error of\n"
+          "                         it; or the best CV AUC within one standard error [best]\n"
           "  --folds K [5]  --seed N  --trees N [200]  --depth N [6]  --learning-rate X\n"
           "  --leaves N [2^depth]  --min-child-weight X [1]  --early-stopping ROUNDS [0]\n"
           "  --calibration none|platt|isotonic [platt]  --l2 X  --balanced\n"
@@ -106,6 +109,18 @@ churnctl_train_parse(int argc, char **argv, struct train_args *a)
                 a->algo = CHURN_TRAIN_GBDT;
             else {
                 fprintf(stderr, "churnctl: --algo: '%s' is not auto, logreg or gbdt\n", v);
+                return EXIT_USAGE;
+            }
+        } else if (strcmp(k, "--select-rule") == 0) {
+            if (strcmp(v, "best") == 0)
+                a->opts.select_rule = CHURN_SELECT_BEST;
+            else if (strcmp(v, "one-se") == 0)
+                a->opts.select_rule = CHURN_SELECT_ONE_SE;
+            else if (strcmp(v, "one-se-cv") == 0)
+                a->opts.select_rule = CHURN_SELECT_ONE_SE_CV;
+            else {
+                fprintf(stderr, "churnctl: --select-rule: '%s' is not best, one-se or one-se-cv\n",
+                        v);
                 return EXIT_USAGE;
             }
         } else if (strcmp(k, "--calibration") == 0) {
@@ -345,14 +360,19 @@ cv_json(const struct churn_cv_result *cv)
     return j;
 }
 
-static json_t *
-select_json(const struct churn_select_report *r)
+json_t *
+churnctl_select_json(const struct churn_select_report *r)
 {
     json_t *j = json_object(), *list = json_array();
     json_object_set_new(j, "budget_s", json_real(r->budget_s));
     json_object_set_new(j, "budget_hit", json_boolean(r->budget_hit));
     json_object_set_new(j, "seconds", json_real(r->seconds));
     json_object_set_new(j, "chosen", json_string(r->cand[r->chosen].name));
+    json_object_set_new(j, "best", json_string(r->cand[r->best].name));
+    json_object_set_new(j, "rule",
+                        json_string(r->rule == CHURN_SELECT_ONE_SE      ? "one-se"
+                                    : r->rule == CHURN_SELECT_ONE_SE_CV ? "one-se-cv"
+                                                                        : "best"));
     json_object_set_new(j, "ranked_by", json_string(r->by_newest ? "out_of_time_auc" : "cv_auc"));
     if (r->by_newest) {
         json_t *at = json_array();
@@ -371,9 +391,12 @@ select_json(const struct churn_select_report *r)
             json_t *per = json_array();
             for (unsigned h = 0; r->by_newest && h < r->n_holdouts; h++)
                 json_array_append_new(per, json_real(c->holdout_auc[h]));
-            if (r->by_newest)
+            if (r->by_newest) {
                 json_object_set_new(o, "holdout_auc", per);
-            else
+                json_object_set_new(o, "se_vs_best",
+                                    isfinite(c->se_vs_best) ? json_real(c->se_vs_best)
+                                                            : json_null());
+            } else
                 json_decref(per);
             json_object_set_new(o, "seconds", json_real(c->seconds));
         }
@@ -397,8 +420,9 @@ print_select(const struct churn_select_report *r)
     for (size_t i = 0; i < r->n_candidates; i++) {
         const struct churn_select_candidate *c = &r->cand[i];
         if (c->ran && r->by_newest)
-            printf("%s %-62s AUC %.4f ± %.4f  future %.4f  (%.1f s)\n", i == r->chosen ? "*" : " ",
-                   c->name, c->auc_mean, c->auc_sd, c->select_auc, c->seconds);
+            printf("%s %-62s AUC %.4f ± %.4f  future %.4f (best - this %+.4f ± %.4f)  (%.1f s)\n",
+                   i == r->chosen ? "*" : " ", c->name, c->auc_mean, c->auc_sd, c->select_auc,
+                   r->cand[r->best].select_auc - c->select_auc, c->se_vs_best, c->seconds);
         else if (c->ran)
             printf("%s %-62s AUC %.4f ± %.4f  (%.1f s)\n", i == r->chosen ? "*" : " ", c->name,
                    c->auc_mean, c->auc_sd, c->seconds);
@@ -579,7 +603,7 @@ churnctl_train(int argc, char **argv, bool cv_only)
             if (rep.has_oof)
                 json_object_set_new(out, "out_of_fold", churnctl_metrics_json(&rep.oof));
             if (rep.has_select)
-                json_object_set_new(out, "search", select_json(&rep.select));
+                json_object_set_new(out, "search", churnctl_select_json(&rep.select));
             json_object_set_new(out, "dropped", json_string(rep.dropped));
             json_object_set_new(out, "seconds", json_real(rep.seconds));
             if (!a.json && rep.has_select) {
