@@ -904,6 +904,27 @@ read_text(struct analysis *a, const char *text, size_t *len, const struct churn_
     return 0;
 }
 
+/* Allocate @a's per-token arrays (forms, items, the scored items' indexes) and the buffer of
+ * stem forms in one block from @scratch; returns the stem buffer, NULL when out of memory. A
+ * stem form is at most one byte longer than its word; normalized forms never outgrow the text
+ * plus the 4 bytes of tokenize(). */
+static char *
+analysis_arrays(struct analysis *a, size_t len, struct churn_arena *scratch)
+{
+    _Static_assert(sizeof(struct tok_form) % 8 == 0 && sizeof(struct item) % 8 == 0,
+                   "the arrays follow each other 8-byte aligned");
+    size_t n = a->toks.n + 1;
+    size_t f_size = n * sizeof(*a->f), items_size = n * sizeof(*a->items);
+    size_t scored_size = n * sizeof(*a->scored);
+    char *p = churn_arena_alloc(scratch, f_size + items_size + scored_size + len + 4 + n);
+    if (!p)
+        return NULL;
+    a->f = (struct tok_form *)(void *)p;
+    a->items = (struct item *)(void *)(p + f_size);
+    a->scored = (uint32_t *)(void *)(p + f_size + items_size);
+    return p + f_size + items_size + scored_size;
+}
+
 enum churn_err
 churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_t len,
                         struct churn_arena *scratch, struct churn_sentiment_result *out,
@@ -933,13 +954,8 @@ churn_sentiment_analyze(const struct churn_sentiment *s, const char *text, size_
         churn__ko_split_spacing(s, th, text, &a.toks, scratch) != 0)
         goto out_nomem;
 
-    a.f = churn_arena_alloc(scratch, (a.toks.n + 1) * sizeof(*a.f));
-    a.items = churn_arena_alloc(scratch, (a.toks.n + 1) * sizeof(*a.items));
-    a.scored = churn_arena_alloc(scratch, (a.toks.n + 1) * sizeof(*a.scored));
-    /* a stem form is at most one byte longer than its word; normalized forms never outgrow
-     * the text plus the 4 bytes of tokenize() */
-    char *stems = churn_arena_alloc(scratch, len + 4 + a.toks.n + 1);
-    if (!a.f || !a.items || !a.scored || !stems)
+    char *stems = analysis_arrays(&a, len, scratch);
+    if (!stems)
         goto out_nomem;
 
     if (s->snowball[0] && !th && !(th = churn__thread_get(s))) {

@@ -234,6 +234,8 @@ const struct churn__lex_slot *churn__table_find(const struct churn__lex_table *t
 #define CHURN__STEM_MAX_WORD 24 /* longer words are never stemmed */
 #define CHURN__MEMO_BITS     12 /* 4096 words remembered per thread */
 #define CHURN__MEMO_SLOTS    (1u << CHURN__MEMO_BITS)
+#define CHURN__MEMO_WAYS     8                      /* slots per set */
+#define CHURN__MEMO_SET_BITS (CHURN__MEMO_BITS - 3) /* 512 sets of 8 */
 
 /* What one table holds for a word as a one-word key. */
 struct churn__match1 {
@@ -268,7 +270,7 @@ struct sb_stemmer;
 
 /* What one thread keeps for one analyzer. Created on the thread's first analysis, found again
  * through the analyzer's pthread key, freed by churn_sentiment_close() or when the thread
- * exits. The memo is a 2-way set-associative cache of recent words (words.c). */
+ * exits. The memo is an 8-way set-associative cache of recent words (words.c). */
 struct churn__thread {
     struct churn_sentiment *owner;
     struct sb_stemmer *stemmer;

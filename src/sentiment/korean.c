@@ -202,6 +202,18 @@ struct decoded {
 static struct decoded decoded[N_SUFFIXES];
 static pthread_once_t decoded_once = PTHREAD_ONCE_INIT;
 
+/* The suffixes that may end a word, by its last code point: a suffix can match only where
+ * the word's last code point is its own last one, except a lone tail jamo (ㄴ, ㄹ, ㅂ), which
+ * matches the tail of any syllable. So longest_suffix() reads one bucket, by the last code
+ * point's low bits, and the lone tails, both in table order, instead of every suffix.
+ * Filled once with decoded[]. */
+#define SUF_BUCKETS 64
+static uint16_t bucket_first[SUF_BUCKETS + 1]; /* bucket b: bucket_list[first[b] .. first[b+1]) */
+static uint16_t bucket_list[N_SUFFIXES];
+static uint16_t lone_tail[N_SUFFIXES];
+_Static_assert(N_SUFFIXES <= UINT16_MAX, "suffix indexes are 16 bits");
+static size_t n_lone_tail;
+
 static size_t
 decode_word(const char *w, size_t len, uint32_t *cp, size_t cap)
 {
@@ -214,12 +226,45 @@ decode_word(const char *w, size_t len, uint32_t *cp, size_t cap)
     return n;
 }
 
+static bool
+is_lone_tail(size_t k)
+{
+    return decoded[k].n == 1 && jamo_tail(decoded[k].cp[0]);
+}
+
+static size_t
+bucket_of(uint32_t cp)
+{
+    return cp & (SUF_BUCKETS - 1);
+}
+
+/* Fill bucket_list (a counting sort by bucket, stable: table order within a bucket) and
+ * lone_tail. */
+static void
+index_suffixes(void)
+{
+    uint16_t count[SUF_BUCKETS] = {0};
+    for (size_t k = 0; k < N_SUFFIXES; k++)
+        if (is_lone_tail(k))
+            lone_tail[n_lone_tail++] = (uint16_t)k;
+        else
+            count[bucket_of(decoded[k].cp[decoded[k].n - 1])]++;
+    for (size_t b = 0; b < SUF_BUCKETS; b++)
+        bucket_first[b + 1] = (uint16_t)(bucket_first[b] + count[b]);
+    uint16_t at[SUF_BUCKETS];
+    memcpy(at, bucket_first, sizeof(at));
+    for (size_t k = 0; k < N_SUFFIXES; k++)
+        if (!is_lone_tail(k))
+            bucket_list[at[bucket_of(decoded[k].cp[decoded[k].n - 1])]++] = (uint16_t)k;
+}
+
 static void
 decode_suffixes(void)
 {
     for (size_t i = 0; i < N_SUFFIXES; i++)
         decoded[i].n = (uint8_t)decode_word(suffixes[i].text, strlen(suffixes[i].text),
                                             decoded[i].cp, SUF_MAX);
+    index_suffixes();
 }
 
 /* ---- the word being reduced ---- */
@@ -314,7 +359,11 @@ longest_suffix(const struct word *w, unsigned kinds, size_t *at_out)
 {
     long best = -1;
     size_t best_len = 0, best_at = 0;
-    for (size_t k = 0; k < N_SUFFIXES; k++) {
+    size_t b = w->n ? bucket_of(w->cp[w->n - 1]) : 0;
+    const uint16_t *x = bucket_list + bucket_first[b], *x_end = bucket_list + bucket_first[b + 1];
+    const uint16_t *y = lone_tail, *y_end = lone_tail + (w->n ? n_lone_tail : 0);
+    while (x < x_end || y < y_end) { /* the two lists merged: table order decides ties */
+        size_t k = y == y_end || (x < x_end && *x < *y) ? *x++ : *y++;
         const struct suffix *sf = &suffixes[k];
         size_t at;
         if (!(kinds & (1u << sf->kind)) || !ends_with(w, k, &at))

@@ -55,17 +55,21 @@ particle_start(const char *p, size_t n)
     return false;
 }
 
-/* How many syllables @p (@n bytes) has when it is Hangul syllables only (3 bytes each), else
- * 0. */
+/* How many syllables @p (@n bytes of valid UTF-8 from a character boundary) has when it is
+ * Hangul syllables only (3 bytes each), else 0. In valid UTF-8, a lead byte 0xea-0xed starts
+ * a three-byte character, so the syllable is decoded without the general decoder. */
 static size_t
 syllables(const char *p, size_t n)
 {
     if (n % 3 || n / 3 > MAX_SYL)
         return 0;
+    const unsigned char *u = (const unsigned char *)p;
     for (size_t i = 0; i < n; i += 3) {
-        size_t adv;
-        uint32_t cp = churn__utf8_decode((const unsigned char *)p + i, n - i, &adv);
-        if (adv != 3 || cp < 0xac00 || cp > 0xd7a3)
+        if (u[i] < 0xea || u[i] > 0xed)
+            return 0;
+        uint32_t cp =
+            (uint32_t)(u[i] & 0x0f) << 12 | (uint32_t)(u[i + 1] & 0x3f) << 6 | (u[i + 2] & 0x3f);
+        if (cp < 0xac00 || cp > 0xd7a3)
             return 0;
     }
     return n / 3;

@@ -919,11 +919,13 @@ churn__tokenize_valid(const char *text, size_t len, struct churn_arena *scratch,
     struct tokenizer t = {.s = (const unsigned char *)text, .len = len, .arena = scratch};
     t.has_at = len && memchr(text, '@', len) != NULL;
     t.cap = len / 4 + 16;
-    t.tok = churn_arena_alloc(scratch, t.cap * sizeof(*t.tok));
-    /* normalized forms never outgrow the text; +4 for the "..." of a lone U+2026 */
-    t.norm = churn_arena_alloc(scratch, len + 4);
-    if (!t.tok || !t.norm)
+    /* one block: the tokens, then the normalized forms, which never outgrow the text (+4 for
+     * the "..." of a lone U+2026); a token array that fills up is replaced, not grown */
+    char *block = churn_arena_alloc(scratch, t.cap * sizeof(*t.tok) + len + 4);
+    if (!block)
         goto out_nomem;
+    t.tok = (struct churn_sentiment_token *)(void *)block;
+    t.norm = block + t.cap * sizeof(*t.tok);
     if (tokenize(&t) != 0)
         goto out_nomem;
     out->tok = t.tok;

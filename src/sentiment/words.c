@@ -3,10 +3,12 @@
  * and stem tables, the entry of the one-word key, whether a longer phrase starts with it and
  * whether it may continue one. Finding that takes a Snowball stem and up to four probes;
  * chat text repeats the same few hundred words, so each thread keeps a memo of the answers
- * for the words it saw last (struct churn__thread: 4096 words, 2-way set associative, 88
- * bytes each). The analyzer is immutable once opened, so a remembered answer never goes
- * stale. An answer's stem form lives in the memo: the analyzer copies it before the next
- * lookup can evict it.
+ * for the words it saw last (struct churn__thread: 4096 words, 8-way set associative, 88
+ * bytes each). Eight ways, because with two or four, a few of a chat's common words falling
+ * in one set evicted each other on every pass, a Snowball or Korean stem each time (the 1,086
+ * words and pieces of the Korean support set put up to six in one of 1,024 sets of four).
+ * The analyzer is immutable once opened, so a remembered answer never goes stale. An answer's
+ * stem form lives in the memo: the analyzer copies it before the next lookup can evict it.
  */
 #include <string.h>
 
@@ -75,19 +77,19 @@ memo_holds(const struct churn__memo_slot *slot, const char *word, size_t len, ui
            (len <= 8 || same_word(slot->word, word, len));
 }
 
-/* The memo slot of @word, filled on a miss. The memo is 2-way set associative: a miss moves
- * the set's newer word to the older way and takes the newer one. */
+/* The memo slot of @word, filled on a miss. The memo is CHURN__MEMO_WAYS-way set associative,
+ * newest word first: a miss moves the set's words one way down, dropping the oldest, and takes
+ * the first way. */
 static const struct churn__memo_slot *
 memo_slot(const struct churn_sentiment *s, struct churn__thread *th, const char *word, size_t len,
           uint64_t h)
 {
     /* the high bits of a word's hash are its best mixed */
-    struct churn__memo_slot *set = &th->memo[(h >> (64 - CHURN__MEMO_BITS + 1)) * 2];
-    if (memo_holds(&set[0], word, len, h))
-        return &set[0];
-    if (memo_holds(&set[1], word, len, h))
-        return &set[1];
-    set[1] = set[0];
+    struct churn__memo_slot *set = &th->memo[(h >> (64 - CHURN__MEMO_SET_BITS)) * CHURN__MEMO_WAYS];
+    for (size_t k = 0; k < CHURN__MEMO_WAYS; k++)
+        if (memo_holds(&set[k], word, len, h))
+            return &set[k];
+    memmove(&set[1], &set[0], (CHURN__MEMO_WAYS - 1) * sizeof(set[0]));
     memo_fill(s, th, &set[0], word, len, h);
     return &set[0];
 }
