@@ -86,9 +86,54 @@ def test_variant_configuration_and_refusals(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "unknown variant 'nbthread7'" in p.stderr, p.stderr
     assert p.stdout == ""
+    # --baseline's echo: the owning shard's address becomes the echo server's, nothing else
+    rows = {"to-echo": [{"replace": [(" 127.0.0.1:1 proto h2", " 127.0.0.1:9 proto h2")]}]}
+    out = bench.variant_config(cfg, "to-echo", 4321, "/v/x.sock", extra=rows)
+    assert "server a 127.0.0.1:9 proto h2 id 1\n" in out and "127.0.0.1:1 " not in out
+    assert "server b 127.0.0.1:2 proto h2 id 2\n" in out and "http-reuse always" in out
     try:
         bench.variant_config(cfg.replace("    http-reuse always\n", ""), "reuse-safe", 1, "/s")
     except SystemExit as e:
         assert "'http-reuse always' not in haproxy.cfg" in str(e)
     else:
         raise AssertionError("a replacement that does not apply was accepted")
+
+
+@pytest.mark.bench  # a benchmark: the normal build only (tools/test)
+def test_baseline_cost_model(churnd_bin, churnctl_bin, demo_store):
+    """--baseline: Health/Check on the shard and the bare C-core echo server, each direct and
+    through the same HAProxy configuration in the same rounds, and per server the cost model
+    whose arithmetic the summary states (C, G, C', G', P and the ratios they bound)."""
+    p = run_bench(churnd_bin, churnctl_bin,
+                  ["--rounds", "1", "--requests", "3000", "--inflight", "8", "--no-hint",
+                   "--baseline", "--model", demo_store.logreg])
+    assert p.returncode == 0, f"bench-cluster exited {p.returncode}:\n{p.stderr[-3000:]}"
+    lines = [json.loads(line) for line in p.stdout.splitlines()]
+    runs = {r["run"]: r for r in lines if "run" in r}
+    assert set(runs) == {"direct", "proxy", "health_direct", "health_proxy", "echo_direct",
+                         "echo_proxy"}
+    for name, r in runs.items():
+        assert r["requests"] == 3000 and r["req_per_s"] > 0 and r["conns"]["client"] == 1, r
+        group = name.split("_")[0] if name.startswith(("health", "echo")) else "getscore"
+        assert r["server"] == group, r
+        server = "echo" if group == "echo" else "shard"
+        assert r["cpu_us_per_call"][server] > 0, r  # the server named answered the calls
+        if name.endswith("proxy"):
+            assert r["cpu_us_per_call"]["haproxy"] > 0 and r["conns"]["backend"] == 1, r
+    assert "Health/Check" in runs["health_proxy"]["command"]
+    models = {s["summary"]: s for s in lines if s.get("summary", "").startswith("proxy_cost_")}
+    assert set(models) == {"proxy_cost_getscore", "proxy_cost_health", "proxy_cost_echo"}
+    for m in models.values():
+        c, g = m["C_server_direct_us"], m["G_client_direct_us"]
+        c2, g2, cost = m["C_server_proxied_us"], m["G_client_proxied_us"], m["P_haproxy_us"]
+        assert c > 0 and g > 0 and c2 > 0 and cost > 0, m
+        assert m["model_ratio_shared_cores"] == pytest.approx((c + g) / (c2 + cost + g2),
+                                                              abs=0.01), m
+        assert m["model_ratio_proxy_own_core"] == pytest.approx((c + g) / max(c2 + g2, cost),
+                                                                abs=0.01), m
+        assert m["P_max_us_for_0.7x_shared"] == pytest.approx((c + g) / 0.7 - (c2 + g2),
+                                                              abs=0.01), m
+        assert m["measured_ratio"] > 0 and m["cores_busy_proxy"] > 0, m
+    ratios = {s["summary"]: s for s in lines if s.get("summary", "").endswith("_vs_direct")}
+    assert set(ratios) == {"getscore_proxy_vs_direct", "health_proxy_vs_direct",
+                           "echo_proxy_vs_direct"}
