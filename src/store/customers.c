@@ -19,6 +19,22 @@
 #include "store_internal.h"
 #include "store_lmdb.h"
 
+/* ---- records --------------------------------------------------------------------------------- */
+
+/* @rec encoded into the write buffer and stored under @k (its customer id): the one place a
+ * record's encoded length is checked before it is written, for events and upserts alike. */
+static enum churn_err
+put_record(struct churn_store *s, MDB_txn *txn, MDB_val *k, const struct churn_customer *rec)
+{
+    size_t len = churn__record_encode(rec, s->wbuf, CHURN__RECORD_MAX);
+    if (len > CHURN__RECORD_MAX)
+        return churn__store_fail(CHURN_EINTERNAL, "customer %.*s: record of %zu bytes",
+                                 (int)k->mv_size, (const char *)k->mv_data, len);
+    MDB_val rv = {len, s->wbuf};
+    int rc = mdb_put(txn, s->dbi[CHURN__DB_CUSTOMERS], k, &rv, 0);
+    return rc ? churn__mdb_err(rc, "writing a customer") : CHURN_OK;
+}
+
 /* ---- events ---------------------------------------------------------------------------------- */
 
 static int
@@ -107,16 +123,8 @@ churn__apply_txn(struct churn_store *s, MDB_txn *txn, struct churn__apply *c)
         if (changed) {
             churn__record_prune(rec, min_day);
             rec->updated_at_ms = c->now_ms;
-            size_t len = churn__record_encode(rec, s->wbuf, CHURN__RECORD_MAX);
-            if (len > CHURN__RECORD_MAX)
-                return churn__store_fail(CHURN_EINTERNAL, "customer %s: record of %zu bytes", cid,
-                                         len);
-            if (len > CHURN__RECORD_MAX)
-                return churn__store_fail(CHURN_EINTERNAL, "customer %s: record of %zu bytes", cid,
-                                         len);
-            MDB_val rv = {len, s->wbuf};
-            if ((rc = mdb_put(txn, s->dbi[CHURN__DB_CUSTOMERS], &k, &rv, 0)))
-                return churn__mdb_err(rc, "writing a customer");
+            if ((err = put_record(s, txn, &k, rec)))
+                return err;
         }
         g = end;
     }
@@ -249,12 +257,9 @@ upsert_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
                 memcpy(rec->attrs.plan, plan, sizeof(plan));
         }
         rec->updated_at_ms = c->now_ms;
-        size_t len = churn__record_encode(rec, s->wbuf, CHURN__RECORD_MAX);
-        if (len > CHURN__RECORD_MAX)
-            return churn__store_fail(CHURN_EINTERNAL, "customer %s: record of %zu bytes", cid, len);
-        MDB_val rv = {len, s->wbuf};
-        if ((rc = mdb_put(txn, s->dbi[CHURN__DB_CUSTOMERS], &k, &rv, 0)))
-            return churn__mdb_err(rc, "writing a customer");
+        enum churn_err err = put_record(s, txn, &k, rec);
+        if (err)
+            return err;
     }
     return CHURN_OK;
 }
