@@ -12,13 +12,11 @@
 #include <string.h>
 
 #include "churn/alloc.h"
-#include "churn/answer_cache.h"
 #include "churn/hash.h"
 #include "churn/clock.h"
 #include "churn/event_codec.h"
 #include "churn/features.h"
 #include "churn/log.h"
-#include "churn/score_index.h"
 #include "churn/service.h"
 #include "churn/service_metrics.h"
 #include "churn/store.h"
@@ -791,10 +789,7 @@ delete_customer(struct churn_rpc *rpc, const ProtobufCMessage *msg, ProtobufCMes
         return churn_rpc_error(rpc, err, "customer '%s' not found", req->customer_id);
     if (err)
         return churn_rpc_error(rpc, err, "%s", churn_store_last_error());
-    churn__alerts_forget_customer(svc->alerts, req->customer_id); /* ListAlerts' index too */
-    churn_score_index_remove(svc->scores, req->customer_id);      /* and every listing */
-    if (svc->answers) /* and every GetScore answer kept encoded */
-        churn_answer_cache_forget(svc->answers, req->customer_id);
+    churn__forget_customer(svc, req->customer_id);
     churn_log(CHURN_LOG_INFO, "customer_erased", CHURN_LF_STR("customer_id", req->customer_id));
     Churn__V1__DeleteCustomerResponse *resp =
         churn_arena_alloc(churn_rpc_arena(rpc), sizeof(*resp));

@@ -37,6 +37,15 @@ extern const size_t churn__n_admin_methods;
 extern const struct churn_method churn__shard_admin_methods[];
 extern const size_t churn__n_shard_admin_methods;
 
+/**
+ * churn__forget_customer() - after the store erased @customer_id (DeleteCustomer, or a
+ * partition dropped by the cluster): drop what the service keeps of the customer in memory,
+ * its alerts in ListAlerts' index and WatchAlerts' ring, its place in every listing and every
+ * GetScore answer kept encoded for it, so that nothing of the erased data is ever served
+ * again, even when the id comes back (services.c). Every erase of a customer goes through it.
+ */
+void churn__forget_customer(struct churn_services *svc, const char *customer_id);
+
 /* health.c: what the statuses mean */
 /** churn__health_set_serving() - every service @status, but scoring waits for a model. */
 void churn__health_set_serving(struct churn_services *svc, enum churn_health_status status);

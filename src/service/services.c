@@ -8,6 +8,7 @@
 
 #include "churn/alloc.h"
 #include "churn/answer_cache.h"
+#include "churn/engine.h"
 #include "churn/housekeeping.h"
 #include "churn/score.h"
 #include "churn/score_index.h"
@@ -66,6 +67,15 @@ collect_service_names(struct churn_services *svc)
             svc->service_names[svc->n_service_names++] = name;
     }
     return CHURN_OK;
+}
+
+void
+churn__forget_customer(struct churn_services *svc, const char *customer_id)
+{
+    churn__alerts_forget_customer(svc->alerts, customer_id); /* ListAlerts' index too */
+    churn_score_index_remove(svc->scores, customer_id);      /* and every listing */
+    if (svc->answers) /* and every GetScore answer kept encoded */
+        churn_answer_cache_forget(svc->answers, customer_id);
 }
 
 enum churn_err

@@ -376,7 +376,8 @@ drop_request_check(struct churn_rpc *rpc, struct churn_shard *sh,
     return CHURN_OK;
 }
 
-/* Drop @pg's customers from the store and from the in-memory listings; the answer into @r. */
+/* Drop @pg's customers from the store and from what the service keeps of them in memory
+ * (churn__forget_customer()); the answer into @r. */
 static enum churn_err
 drop_page(struct churn_rpc *rpc, struct churn_services *svc, const struct export_page *pg,
           Churn__V1__DropPartitionsResponse *r)
@@ -390,10 +391,8 @@ drop_page(struct churn_rpc *rpc, struct churn_services *svc, const struct export
     enum churn_err err = churn_store_drop_customers(svc->store, ids, pg->n, &rep);
     if (err)
         err = churn_rpc_error(rpc, err, "dropping customers: %s", churn_store_last_error());
-    for (size_t i = 0; !err && i < pg->n; i++) {
-        churn__alerts_forget_customer(svc->alerts, ids[i]); /* ListAlerts' index */
-        churn_score_index_remove(svc->scores, ids[i]);      /* and every listing */
-    }
+    for (size_t i = 0; !err && i < pg->n; i++)
+        churn__forget_customer(svc, ids[i]); /* listings, alerts and kept answers alike */
     churn_free(ids);
     r->customers_dropped = (uint32_t)rep.customers;
     r->alerts_dropped = rep.alerts;

@@ -19,9 +19,11 @@ from fixtures_admin import parse_exposition, scrape
 from fixtures_data import api, demo_store  # noqa: F401
 from test_cluster import P, customers_of, ctl, owner_of, table_text, write
 from test_cluster_alert_move import alert_api, history
-from test_cluster_handover import admin, alerts_of, chat_turns, customer_view, md, moving_assign
+from test_cluster_handover import (admin, alerts_of, chat_turns, customer_view, md, moving_assign,
+                                   record_events)
 from test_cluster_reload import reload_rpc
 from test_cluster_routing import real_table
+from test_engine_scores import metric
 
 SWEEP = ["--sweep-interval-s", "1", "--sweep-delay-s", "1"]
 
@@ -147,3 +149,82 @@ def test_drop_on_a_server_that_is_no_shard(api, server):
     e = rpc_error(drop_rpc, server, epoch=1, partitions=[0])
     assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e
     assert "not a shard" in e.details()
+
+
+def get_score(api, server, cid):
+    stub = api.scoring_grpc.ScoringServiceStub(server.channel())
+    return stub.GetScore(api.scoring_pb2.GetScoreRequest(customer_id=cid), metadata=md(cid),
+                         timeout=RPC_TIMEOUT_S)
+
+
+def kept_answer(api, server, cid):
+    """GetScore of cid until its answer comes from the answer cache (the stored score it is
+    built from is written in the background): that answer."""
+    deadline = time.monotonic() + RPC_TIMEOUT_S
+    while True:
+        hits = metric(server, "churn_answer_cache_lookups_total", result="hit")
+        resp = get_score(api, server, cid)
+        if metric(server, "churn_answer_cache_lookups_total", result="hit") > hits:
+            return resp
+        assert time.monotonic() < deadline, f"no answer of {cid} was ever kept"
+        time.sleep(0.05)
+
+
+def test_a_dropped_partition_leaves_no_kept_answer(api, churnctl_bin, churnd_factory, demo_store,
+                                                   tmp_path):
+    """Issue 12's kept GetScore answers and issue 16's drop: the drop forgets the answers kept
+    for the dropped customers, as DeleteCustomer does (the one erase path), and nothing else's;
+    when the partition comes back with newer data, its customer is answered from that data."""
+    a, b = (churnd_factory(args=["--cluster", write(tmp_path / f"{n}.table", table_text()),
+                                 "--shard", n, "--model", demo_store.logreg,
+                                 "--sweep-interval-s", "0"]) for n in ("a", "b"))
+    for s in (a, b):
+        assert reload_rpc(api, s, real_table(2, a, b)).epoch == 2
+    table = write(tmp_path / "real.table", real_table(2, a, b))
+    cid = customers_of("a", 1)[0]
+    part = owner_of(cid)[0]
+    stay = [c for c in customers_of("a", 20) if owner_of(c)[0] != part][0]
+    now = int(time.time() * 1000)
+    for c in (cid, stay):
+        record_events(api, a, c, now)
+    kept = kept_answer(api, a, cid)
+    kept_answer(api, a, stay)
+    entries = metric(a, "churn_answer_cache_entries")
+    assert entries == 2
+
+    begin = real_table(3, a, b, moving_assign(part, "b", True))
+    for s in (a, b):
+        assert reload_rpc(api, s, begin).epoch == 3
+    r = ctl(churnctl_bin, "cluster", "copy", table, "--partitions", str(part), "--to", "b")
+    assert r.returncode == 0, r.stderr
+    done = real_table(4, a, b, moving_assign(part, "b", False))
+    for s in (b, a):
+        assert reload_rpc(api, s, done).epoch == 4
+    assert drop_rpc(a, epoch=4, partitions=[part]).customers_dropped == 1
+    # cid's kept answer went with its record; stay's is still kept and still served
+    assert metric(a, "churn_answer_cache_entries") == entries - 1
+    hits = metric(a, "churn_answer_cache_lookups_total", result="hit")
+    get_score(api, a, stay)
+    assert metric(a, "churn_answer_cache_lookups_total", result="hit") == hits + 1
+
+    # b takes a newer event of cid, then the partition moves back to a
+    at = now - 1000
+    ingest = api.ingest_grpc.IngestServiceStub(b.channel())
+    ingest.RecordEvents(iter([api.ingest_pb2.RecordEventsRequest(event=api.ingest_pb2.Event(
+        event_id=f"{cid}-back", customer_id=cid, occurred_at_ms=at,
+        login=api.ingest_pb2.Event.Login()))]), metadata=md(cid), timeout=RPC_TIMEOUT_S)
+    back = real_table(5, a, b, moving_assign(part, "a", True))
+    for s in (a, b):
+        assert reload_rpc(api, s, back).epoch == 5
+    r = ctl(churnctl_bin, "cluster", "copy", write(tmp_path / "done.table", done),
+            "--partitions", str(part), "--to", "a")
+    assert r.returncode == 0, r.stderr
+    home = real_table(6, a, b, moving_assign(part, "a", False))
+    for s in (a, b):
+        assert reload_rpc(api, s, home).epoch == 6
+    hits = metric(a, "churn_answer_cache_lookups_total", result="hit")
+    again = get_score(api, a, cid)
+    assert metric(a, "churn_answer_cache_lookups_total", result="hit") == hits
+    assert again.score.freshness.last_event_at_ms == at
+    assert again.SerializeToString() != kept.SerializeToString()
+    assert kept_answer(api, a, cid).score.freshness.last_event_at_ms == at
