@@ -160,3 +160,32 @@ def test_a_trained_backtest_reports_the_search_and_its_rule(churnctl_bin, demo_s
     r = run(churnctl_bin, "backtest", "--store", demo_store.store, "--as-of", days_ago(31),
             "--horizon-days", "30", "--train", "--select-rule", "most", "--json")
     assert r.returncode == 2 and "--select-rule: 'most' is not best, one-se or one-se-cv" in r.stderr
+
+
+def cutoff_lines(stderr):
+    """The cutoffs a training set summary printed on stderr ("  cutoff <when>: ...")."""
+    return [line.split(": ")[0].strip() for line in stderr.splitlines()
+            if line.startswith("  cutoff ")]
+
+
+def test_train_and_a_trained_backtest_cut_the_same_days_for_one_as_of(churnctl_bin, demo_store,
+                                                                      tmp_path):
+    """One as-of rule for both (docs/MODELS.md): --as-of T stands for the last millisecond of
+    T's UTC day, so `churnctl train` and `churnctl backtest --train` given the same T, horizon
+    and cutoffs learn from the same training set, its newest cutoff T's day - H, its labels
+    ending with T's day. T is taken at noon to show that only its day counts."""
+    noon = (int(time.time() * 1000) // DAY_MS - 31) * DAY_MS + DAY_MS // 2
+    day_end = noon - noon % DAY_MS + DAY_MS - 1
+    common = ["--store", demo_store.store, "--as-of", str(noon), "--horizon-days", "30",
+              "--cutoffs", "2", "--algo", "logreg", "--folds", "2", "--json"]
+    t = run(churnctl_bin, "train", *common, "--out", str(tmp_path / "train.json"))
+    assert t.returncode == 0, t.stderr
+    b = run(churnctl_bin, "backtest", "--train", *common)
+    assert b.returncode == 0, b.stderr
+    assert len(cutoff_lines(t.stderr)) == 2
+    assert cutoff_lines(t.stderr) == cutoff_lines(b.stderr), (t.stderr, b.stderr)
+    trained = json.loads(t.stdout)["training_set"]
+    backtested = json.loads(b.stdout)["model"]["training_set"]
+    assert trained == backtested
+    assert trained["as_of_ms"] == noon and trained["observed_until_ms"] == day_end + 1
+    assert trained["cutoffs_ms"] == [day_end - 30 * DAY_MS, day_end - 60 * DAY_MS], trained

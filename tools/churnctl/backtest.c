@@ -27,6 +27,7 @@ struct backtest_args {
     const char *scores_out;
     const char *risk_tiers; /* as churnd's --risk-tiers */
     json_t *search;         /* --train with the auto search: what it ran and chose */
+    json_t *trainset;       /* --train: its training set's as-of and cutoffs */
 };
 
 static void
@@ -129,7 +130,7 @@ static int
 train_before(struct backtest_args *a, struct churn_store *store, struct churn_model **out)
 {
     struct churn_dataset *ds = NULL;
-    int rc = churnctl_trainset(&a->t, store, churn_features_day_end(a->as_of_ms) + 1, &ds);
+    int rc = churnctl_trainset(&a->t, store, a->as_of_ms, &ds, &a->trainset);
     if (rc)
         return rc;
     char err[1024];
@@ -224,6 +225,8 @@ result_json(const struct backtest_args *a, const struct churn_model *model,
                           churn_model_kind_name(info->kind), "version", info->version);
     if (m && a->search)
         json_object_set(m, "search", a->search);
+    if (m && a->trainset)
+        json_object_set(m, "training_set", a->trainset);
     json_object_set_new(j, "model", m);
     return j;
 }
@@ -321,5 +324,6 @@ churnctl_backtest(int argc, char **argv)
     churn_model_unref(model);
     churn_store_close(store);
     json_decref(a.search);
+    json_decref(a.trainset);
     return rc;
 }

@@ -86,7 +86,7 @@ struct train_args {
     enum churn_train_algo algo;
     struct churn_train_options opts;
     int horizon_days, cutoffs, step_days, inactivity_days;
-    int64_t as_of_ms; /* train: where the store's data ends (0: now) */
+    int64_t as_of_ms; /* train: the store's data ends with this UTC day (0: now) */
     bool json;
 };
 
@@ -102,10 +102,13 @@ int churnctl_monotone(struct train_args *a, const struct churn_dataset *ds, sign
 /** churnctl_open_store() - open @dir read-only: 0, or EXIT_TRANSPORT after a message. */
 int churnctl_open_store(const char *dir, struct churn_store **out);
 
-/** churnctl_trainset() - the store's training set for @a with data up to @observed_until_ms
- * (0: now), its summary on stderr: 0, or an exit code after a message. */
-int churnctl_trainset(const struct train_args *a, struct churn_store *store,
-                      int64_t observed_until_ms, struct churn_dataset **ds);
+/** churnctl_trainset() - the store's training set for @a as of @as_of_ms, for train and
+ * backtest --train alike: the data ends with the UTC day of @as_of_ms (it stands for the last
+ * millisecond of that day; 0: now, the data ending with yesterday), the newest cutoff H days
+ * before. Its summary on stderr, and when @summary is not NULL its as-of and cutoffs as JSON
+ * into *@summary (new reference): 0, or an exit code after a message. */
+int churnctl_trainset(const struct train_args *a, struct churn_store *store, int64_t as_of_ms,
+                      struct churn_dataset **ds, json_t **summary);
 
 /** churnctl_select_json() - what the auto search ran and chose, as JSON (new reference). */
 json_t *churnctl_select_json(const struct churn_select_report *r);

@@ -28,8 +28,10 @@ train_usage(FILE *out)
           "  --data FILE.csv --label COL [--positive VALUE] [--ignore COL,COL]\n"
           "  --store DIR [--horizon-days 90] [--cutoffs N|0] [--step-days 30]\n"
           "              [--inactivity-days 0] [--as-of UNIX_MS]\n"
-          "      --as-of: where the data ends [now]; cutoffs at day ends, the newest one\n"
-          "      horizon + 1 days before it, then step days earlier each (docs/MODELS.md);\n"
+          "      --as-of T: the data ends with T's UTC day (T stands for its last\n"
+          "      millisecond, as in backtest) [now: with yesterday]; cutoffs at day ends, the\n"
+          "      newest one horizon days before that, then step days earlier each\n"
+          "      (docs/MODELS.md);\n"
           "      --cutoffs 0 (auto, the default): every cutoff with 90 days of history\n"
           "      before it, at most 6;\n"
           "      label = an explicit churn within the horizon after the cutoff (or, with\n"
@@ -237,13 +239,59 @@ churnctl_monotone(struct train_args *a, const struct churn_dataset *ds, signed c
 
 /* ---- training set from the store ------------------------------------------------------- */
 
-/* The point-in-time training set of @store (churn/trainset.h) with its data ending at
- * @observed_until_ms (0: now), with a summary on stderr. */
-int
-churnctl_trainset(const struct train_args *a, struct churn_store *store, int64_t observed_until_ms,
-                  struct churn_dataset **ds)
+/*
+ * The end of the data a training set "as of T" learns from, for train and backtest --train
+ * alike (docs/MODELS.md, "One feature function, one as-of rule"): T stands for the last
+ * millisecond of its UTC day, so the data reaches through T's day, the newest cutoff is T's
+ * day - H and its labels end with T's day. 0 (no --as-of): now, whose day is not over, so
+ * the newest labels end with yesterday (churn_trainset_from_store()).
+ */
+static int64_t
+trainset_until(int64_t as_of_ms)
 {
-    struct churn_trainset_options o = {.observed_until_ms = observed_until_ms,
+    return as_of_ms ? churn_features_day_end(as_of_ms) + 1 : 0;
+}
+
+/* The cutoffs of @rep, those used and those skipped, as JSON (new reference). */
+static json_t *
+trainset_json(int64_t as_of_ms, int64_t until_ms, const struct churn_trainset_report *rep)
+{
+    json_t *j = json_object(), *used = json_array(), *skipped = json_array();
+    json_object_set_new(j, "as_of_ms", as_of_ms ? json_integer(as_of_ms) : json_null());
+    json_object_set_new(j, "observed_until_ms", until_ms ? json_integer(until_ms) : json_null());
+    for (int c = 0; c < rep->n_cutoffs; c++)
+        json_array_append_new(rep->skipped[c] ? skipped : used, json_integer(rep->cutoff_ms[c]));
+    json_object_set_new(j, "cutoffs_ms", used);
+    json_object_set_new(j, "skipped_cutoffs_ms", skipped);
+    return j;
+}
+
+/* The cutoffs of @rep on stderr. */
+static void
+print_trainset(const struct train_args *a, const struct churn_trainset_report *rep)
+{
+    fprintf(stderr, "churnctl: training set from %s: %zu rows (%zu churned) of %zu customers\n",
+            a->store, rep->rows, rep->positives, rep->customers);
+    for (int c = 0; c < rep->n_cutoffs; c++) {
+        char when[40];
+        churn_format_time_ms(rep->cutoff_ms[c], when, sizeof(when));
+        if (rep->skipped[c])
+            fprintf(stderr, "  cutoff %s: skipped (less than %d days of history before it)\n", when,
+                    CHURN_TRAINSET_MIN_HISTORY_DAYS);
+        else
+            fprintf(stderr, "  cutoff %s: %zu rows, %zu churned within %d days (%.1f%%)\n", when,
+                    rep->rows_at[c], rep->positives_at[c], a->horizon_days,
+                    rep->rows_at[c] ? 100.0 * (double)rep->positives_at[c] / (double)rep->rows_at[c]
+                                    : 0.0);
+    }
+}
+
+int
+churnctl_trainset(const struct train_args *a, struct churn_store *store, int64_t as_of_ms,
+                  struct churn_dataset **ds, json_t **summary)
+{
+    int64_t until = trainset_until(as_of_ms);
+    struct churn_trainset_options o = {.observed_until_ms = until,
                                        .horizon_days = a->horizon_days,
                                        .cutoffs = a->cutoffs,
                                        .step_days = a->step_days,
@@ -255,20 +303,9 @@ churnctl_trainset(const struct train_args *a, struct churn_store *store, int64_t
         fprintf(stderr, "churnctl: %s: %s\n", a->store, err);
         return e == CHURN_EINVAL ? EXIT_USAGE : EXIT_TRANSPORT;
     }
-    fprintf(stderr, "churnctl: training set from %s: %zu rows (%zu churned) of %zu customers\n",
-            a->store, rep.rows, rep.positives, rep.customers);
-    for (int c = 0; c < rep.n_cutoffs; c++) {
-        char when[40];
-        churn_format_time_ms(rep.cutoff_ms[c], when, sizeof(when));
-        if (rep.skipped[c])
-            fprintf(stderr, "  cutoff %s: skipped (less than %d days of history before it)\n", when,
-                    CHURN_TRAINSET_MIN_HISTORY_DAYS);
-        else
-            fprintf(stderr, "  cutoff %s: %zu rows, %zu churned within %d days (%.1f%%)\n", when,
-                    rep.rows_at[c], rep.positives_at[c], a->horizon_days,
-                    rep.rows_at[c] ? 100.0 * (double)rep.positives_at[c] / (double)rep.rows_at[c]
-                                   : 0.0);
-    }
+    print_trainset(a, &rep);
+    if (summary)
+        *summary = trainset_json(as_of_ms, until, &rep);
     return 0;
 }
 
@@ -522,6 +559,7 @@ churnctl_train(int argc, char **argv, bool cv_only)
     }
     char err[1024];
     struct churn_dataset *ds = NULL;
+    json_t *trainset = NULL; /* a store's training set: its as-of and cutoffs */
     struct churn_dataset_options dopts = {0};
     const char *ignore[64];
     char ignore_buf[4096];
@@ -529,7 +567,7 @@ churnctl_train(int argc, char **argv, bool cv_only)
         struct churn_store *store;
         if ((rc = churnctl_open_store(a.store, &store)))
             return rc;
-        rc = churnctl_trainset(&a, store, a.as_of_ms, &ds);
+        rc = churnctl_trainset(&a, store, a.as_of_ms, &ds, &trainset);
         churn_store_close(store);
         if (rc)
             return rc;
@@ -558,6 +596,8 @@ churnctl_train(int argc, char **argv, bool cv_only)
     json_object_set_new(out, "rows", json_integer((json_int_t)ds->n_rows));
     json_object_set_new(out, "positives", json_integer((json_int_t)ds->n_positive));
     json_object_set_new(out, "data_hash", json_string(ds->data_hash));
+    if (trainset)
+        json_object_set_new(out, "training_set", trainset);
     if (eval_only) {
         rc = evaluate(&a, ds, out);
     } else if (cv_only) {
