@@ -7,8 +7,8 @@
  * (also when its destination has caught up), so a restart resumes where delivery stopped
  * and a change is delivered again only if churnd died between the receiver's acceptance and
  * the cursor's commit; the delivery id "<name>-<sequence>" is the same on every attempt, so
- * receivers drop such duplicates. A change's body is rendered once for all destinations of
- * a format (a small shared ring of recent bodies) and copied. The alert hub only rings a
+ * receivers drop such duplicates. The log is read, decoded and each change's body rendered
+ * once for all destinations (delivery_batch.c: shared batches). The alert hub only rings a
  * doorbell; a timed wait covers a missed ring; delivery threads run 10 nice levels below the
  * process, so that delivering does not slow the engine down. E-mail destinations may gather changes
  * into a digest: the cursor then advances when the digest is accepted.
@@ -32,22 +32,11 @@
 #include "delivery_internal.h"
 
 enum {
-    BATCH = 64,           /* alert changes read from the log at a time */
     IDLE_WAIT_MS = 1000,  /* the longest wait for the doorbell */
     DIGEST_MAX = 200,     /* changes in one e-mail digest at most */
     CURSOR_SAVE_MS = 200, /* the longest a delivered change waits for its cursor commit */
-    RENDERED_SLOTS = 256, /* recent bodies kept for the other destinations */
-    BODY_CAP = 1u << 20,  /* the largest body of one delivery */
     SETTLE_MIN_MS = 5,    /* the shortest wait for a cursor commit still owed */
     DELIVERY_NICE = 10,   /* delivery threads' nice above the process's: the engine goes first */
-};
-
-/* One rendered body, for whichever destination asks next for the same change and format. */
-struct rendered {
-    pthread_mutex_t mu;
-    uint64_t sequence; /* 0: empty */
-    enum churn_delivery_format format;
-    struct churn_buf body;
 };
 
 struct dest_worker {
@@ -65,32 +54,24 @@ struct dest_worker {
     uint64_t stored;                     /* the cursor in the store (under owner->save_mu) */
     char cursor_key[96];                 /* its name there */
     unsigned rand_state;
-    struct churn_alert batch[BATCH];
-    bool moved[BATCH]; /* a revision imported from another shard (issue 16): not delivered */
-    size_t n_batch;
-    struct churn_buf body; /* the body being delivered, reused */
+    const struct churn__dbatch *b;   /* the batch being delivered, shared (NULL: none) */
+    const struct churn_alert *batch; /* b->alerts */
+    size_t n_batch;                  /* b->n (0: no batch) */
 };
 
 struct churn_delivery {
     struct churn_store *store;
     struct churn_alert_hub *hub;
     struct churn_delivery_config cfg;
-    churn_delivery_render_fn render;
-    void *render_ctx;
     atomic_bool stop;
     size_t n;
     struct dest_worker *workers;
-    struct rendered *rendered;         /* RENDERED_SLOTS */
+    struct churn__dlog *log;           /* the alert log, read and rendered once for all */
     pthread_mutex_t save_mu;           /* one thread stores the cursors at a time */
     _Atomic int64_t saved_ms;          /* when they were last stored */
     struct churn_store_meta_put *puts; /* n: one commit's cursors (under save_mu) */
     uint64_t *values;                  /* n */
     size_t *movers;                    /* n: the workers in puts */
-    /* the imported alert ranges (issue 16), read once for every worker's batches up to cover */
-    pthread_mutex_t imports_mu;
-    uint64_t (*imports)[2]; /* CHURN_STORE_ALERT_IMPORTS_MAX */
-    size_t n_imports;
-    uint64_t imports_cover; /* every range holding a sequence <= this is in imports */
 };
 
 /* ---------------------------------------------------------------- the cursor -------- */
@@ -248,46 +229,19 @@ wait_for(struct dest_worker *w, int64_t ms, bool wake_on_ring)
 
 /* ---------------------------------------------------------------- one attempt ------- */
 
-/*
- * The body of @a in the destination's format, into w->body: taken from the shared ring when
- * another destination rendered it already, else rendered and left there for the others
- * (the log is append-only: one sequence always renders the same body).
- */
+/* Change @i of the batch to the webhook; its body is rendered once for every destination. */
 static enum churn_err
-body_of(struct dest_worker *w, const struct churn_alert *a)
+post_one(struct dest_worker *w, size_t i, char *err, size_t errlen)
 {
-    struct churn_delivery *d = w->owner;
-    struct rendered *r =
-        &d->rendered[(a->sequence * 2 + (uint64_t)w->dest.format) % RENDERED_SLOTS];
-    churn_buf_reset(&w->body);
-    pthread_mutex_lock(&r->mu);
-    bool hit = r->sequence == a->sequence && r->format == w->dest.format;
-    enum churn_err rc = hit ? churn_buf_append(&w->body, r->body.data, r->body.len) : CHURN_OK;
-    pthread_mutex_unlock(&r->mu);
-    if (hit || rc != CHURN_OK)
-        return rc;
-    rc = d->render(d->render_ctx, a, w->dest.format, &w->body);
-    if (rc != CHURN_OK)
-        return rc;
-    pthread_mutex_lock(&r->mu);
-    churn_buf_reset(&r->body);
-    bool kept = churn_buf_append(&r->body, w->body.data, w->body.len) == CHURN_OK;
-    r->sequence = kept ? a->sequence : 0;
-    r->format = w->dest.format;
-    pthread_mutex_unlock(&r->mu);
-    return CHURN_OK;
-}
-
-static enum churn_err
-post_one(struct dest_worker *w, const struct churn_alert *a, char *err, size_t errlen)
-{
-    enum churn_err rc = body_of(w, a);
+    const struct churn_alert *a = &w->batch[i];
+    const struct churn_buf *body = NULL;
+    enum churn_err rc = churn__dlog_body(w->owner->log, w->b, i, w->dest.format, &body);
     if (rc != CHURN_OK)
         return churn_fail(err, errlen, rc, "rendering alert %" PRIu64 ": %s", a->sequence,
                           churn_strerror(rc));
     char id[CHURN_DELIVERY_NAME_MAX + 24];
     snprintf(id, sizeof(id), "%s-%" PRIu64, w->dest.name, a->sequence);
-    return churn__net_post(w->net, w->dest.url, w->dest.secret, id, &w->body, err, errlen);
+    return churn__net_post(w->net, w->dest.url, w->dest.secret, id, body, err, errlen);
 }
 
 static const char *
@@ -441,7 +395,7 @@ deliver(struct dest_worker *w, size_t first, size_t last, unsigned *attempts)
         }
         char err[256] = "";
         enum churn_err rc = w->dest.kind == CHURN_DELIVERY_WEBHOOK
-                                ? post_one(w, &w->batch[first], err, sizeof(err))
+                                ? post_one(w, first, err, sizeof(err))
                                 : mail_some(w, first, last, err, sizeof(err));
         if (rc == CHURN_OK) {
             note_success(w, &w->batch[last]);
@@ -469,7 +423,7 @@ static bool
 wanted(const struct dest_worker *w, size_t i)
 {
     const struct churn_alert *a = &w->batch[i];
-    return !w->moved[i] && (churn_alert_filter_match(&w->dest.filter, a) || is_action(w, a));
+    return !w->b->moved[i] && (churn_alert_filter_match(&w->dest.filter, a) || is_action(w, a));
 }
 
 static void
@@ -482,58 +436,15 @@ tell_action(struct dest_worker *w, const struct churn_alert *a, unsigned attempt
                      attempts, churn_now_ms());
 }
 
-static int
-take_alert(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
-{
-    (void)customer_id;
-    struct dest_worker *w = user;
-    struct churn_alert *a = &w->batch[w->n_batch];
-    if (churn_alert_decode(data, len, a) != CHURN_OK) {
-        churn_log(CHURN_LOG_ERROR, "delivery_skipped_undecodable",
-                  CHURN_LF_STR("destination", w->dest.name),
-                  CHURN_LF_INT("sequence", (long long)seq));
-        return 0;
-    }
-    a->sequence = seq;
-    w->n_batch++;
-    return 0;
-}
-
-/*
- * Mark the batch's revisions that an import of moved customers appended. The ranges are
- * shared by the workers and read again only for a batch past what they cover: an import
- * notes its range in the commit that appends its revisions, so ranges read after a batch
- * was read hold every range of that batch's sequences.
- */
-static enum churn_err
-mark_moved(struct dest_worker *w)
-{
-    struct churn_delivery *d = w->owner;
-    enum churn_err err = CHURN_OK;
-    uint64_t last = w->n_batch ? w->batch[w->n_batch - 1].sequence : 0;
-    pthread_mutex_lock(&d->imports_mu);
-    if (w->n_batch && last > d->imports_cover) {
-        size_t n = 0;
-        err = churn_store_alert_imports(d->store, d->imports, CHURN_STORE_ALERT_IMPORTS_MAX, &n);
-        d->n_imports = err == CHURN_OK ? n : 0;
-        d->imports_cover = err == CHURN_OK ? last : 0;
-    }
-    for (size_t i = 0; i < w->n_batch; i++) {
-        w->moved[i] = false;
-        for (size_t r = 0; r < d->n_imports && !w->moved[i]; r++)
-            w->moved[i] = w->batch[i].sequence >= d->imports[r][0] &&
-                          w->batch[i].sequence <= d->imports[r][1];
-    }
-    pthread_mutex_unlock(&d->imports_mu);
-    return err;
-}
-
+/* Read the batch after @after (shared with the other destinations), in place of the last. */
 static enum churn_err
 read_batch(struct dest_worker *w, uint64_t after)
 {
-    w->n_batch = 0;
-    enum churn_err err = churn_store_foreach_alert(w->owner->store, after, BATCH, take_alert, w);
-    return err ? err : mark_moved(w);
+    churn__dlog_put(w->owner->log, w->b);
+    enum churn_err err = churn__dlog_get(w->owner->log, after, &w->b);
+    w->batch = w->b ? w->b->alerts : NULL;
+    w->n_batch = w->b ? w->b->n : 0;
+    return err;
 }
 
 /* Index of the last change of the digest that starts at @first (webhooks: @first itself). */
@@ -553,7 +464,8 @@ group_end(struct dest_worker *w, size_t first)
 static bool
 digest_due(struct dest_worker *w, size_t first)
 {
-    if (w->dest.kind != CHURN_DELIVERY_EMAIL || w->owner->cfg.digest_ms <= 0 || w->n_batch == BATCH)
+    if (w->dest.kind != CHURN_DELIVERY_EMAIL || w->owner->cfg.digest_ms <= 0 ||
+        w->n_batch == CHURN__DBATCH_MAX)
         return true;
     return churn_now_ms() - w->batch[first].updated_ms >= w->owner->cfg.digest_ms;
 }
@@ -584,8 +496,8 @@ work_batch(struct dest_worker *w, uint64_t cursor, bool *waiting)
         cursors_flush(w->owner, false);
         i = last;
     }
-    if (!*waiting && w->n_batch > 0 && !atomic_load(&w->owner->stop))
-        cursor = w->batch[w->n_batch - 1].sequence; /* the rest was filtered out */
+    if (!*waiting && w->b && w->b->last > cursor && !atomic_load(&w->owner->stop))
+        cursor = w->b->last; /* the rest was filtered out (or could not be decoded) */
     cursor_advance(w, cursor);
     return cursor;
 }
@@ -654,7 +566,6 @@ worker_init(struct churn_delivery *d, struct dest_worker *w, const struct churn_
     w->dest = *dest;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cond, NULL);
-    churn_buf_init(&w->body, BODY_CAP);
     snprintf(w->cursor_key, sizeof(w->cursor_key), "delivery.%s", dest->name);
     snprintf(w->status.name, sizeof(w->status.name), "%s", dest->name);
     w->status.kind = dest->kind;
@@ -713,25 +624,16 @@ churn_delivery_start(struct churn_store *store, struct churn_alert_hub *hub,
     }
     d->store = store;
     d->hub = hub;
-    d->render = render;
-    d->render_ctx = render_ctx;
     atomic_init(&d->stop, false);
     d->workers = churn_calloc(cfg->n_dests, sizeof(*d->workers));
-    d->rendered = churn_calloc(RENDERED_SLOTS, sizeof(*d->rendered));
     d->puts = churn_calloc(cfg->n_dests, sizeof(*d->puts));
     d->values = churn_calloc(cfg->n_dests, sizeof(*d->values));
     d->movers = churn_calloc(cfg->n_dests, sizeof(*d->movers));
-    d->imports = churn_calloc(CHURN_STORE_ALERT_IMPORTS_MAX, sizeof(*d->imports));
     pthread_mutex_init(&d->save_mu, NULL);
-    pthread_mutex_init(&d->imports_mu, NULL);
     atomic_init(&d->saved_ms, 0);
-    rc = d->workers && d->rendered && d->puts && d->values && d->movers && d->imports
-             ? copy_config(&d->cfg, cfg)
-             : CHURN_ENOMEM;
-    for (size_t i = 0; d->rendered && i < RENDERED_SLOTS; i++) {
-        pthread_mutex_init(&d->rendered[i].mu, NULL);
-        churn_buf_init(&d->rendered[i].body, BODY_CAP);
-    }
+    rc = d->workers && d->puts && d->values && d->movers ? copy_config(&d->cfg, cfg) : CHURN_ENOMEM;
+    if (rc == CHURN_OK)
+        rc = churn__dlog_open(store, hub, render, render_ctx, &d->log);
     for (size_t i = 0; rc == CHURN_OK && i < cfg->n_dests; i++, d->n++)
         rc = worker_init(d, &d->workers[i], &d->cfg.dests[i]);
     for (size_t i = 0; rc == CHURN_OK && i < d->n; i++) {
@@ -762,21 +664,15 @@ churn_delivery_stop(struct churn_delivery *d)
             pthread_join(w->thread, NULL);
         churn_alert_hub_unsubscribe(w->sub);
         churn__net_close(w->net);
-        churn_buf_free(&w->body);
+        churn__dlog_put(d->log, w->b);
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cond);
     }
-    for (size_t i = 0; d->rendered && i < RENDERED_SLOTS; i++) {
-        pthread_mutex_destroy(&d->rendered[i].mu);
-        churn_buf_free(&d->rendered[i].body);
-    }
-    churn_free(d->rendered);
+    churn__dlog_close(d->log);
     churn_free(d->puts);
     churn_free(d->values);
     churn_free(d->movers);
-    churn_free(d->imports);
     pthread_mutex_destroy(&d->save_mu);
-    pthread_mutex_destroy(&d->imports_mu);
     churn_free(d->workers);
     churn_delivery_config_fini(&d->cfg);
     churn_free(d);

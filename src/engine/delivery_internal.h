@@ -16,6 +16,58 @@
 
 struct churn__net;
 struct iovec;
+struct churn_store;
+struct churn_alert_hub;
+
+/* ---- the alert log read once for every destination (delivery_batch.c) ---- */
+
+/* The changes one read of the log holds at most. */
+#define CHURN__DBATCH_MAX 64
+
+/* One read of the alert log, shared by the workers: read-only for them. */
+struct churn__dbatch {
+    uint64_t after; /* the read was of the changes after this sequence */
+    uint64_t last;  /* the last sequence read, undecodable ones included (@after: none) */
+    size_t n;       /* decoded changes in alerts[], in sequence order */
+    struct churn_alert alerts[CHURN__DBATCH_MAX];
+    bool moved[CHURN__DBATCH_MAX]; /* imported from another shard (issue 16): not delivered */
+};
+
+struct churn__dlog;
+
+/**
+ * churn__dlog_open() - a shared reader of @store's alert log (@hub, may be NULL: its head
+ * tells a cached read from a stale one) whose bodies are rendered by @render(@render_ctx).
+ */
+enum churn_err churn__dlog_open(struct churn_store *store, struct churn_alert_hub *hub,
+                                churn_delivery_render_fn render, void *render_ctx,
+                                struct churn__dlog **out);
+
+/** churn__dlog_close() - free @log; every batch taken from it must have been put back. */
+void churn__dlog_close(struct churn__dlog *log);
+
+/**
+ * churn__dlog_get() - the changes after @after, at most CHURN__DBATCH_MAX: a batch another
+ * worker read less than a second ago when it is full or holds every change up to the hub's
+ * head as it is now, else a new read (other askers wait for it, then share it). The batch is
+ * the caller's to read until churn__dlog_put(). Undecodable records are logged once and
+ * skipped (they count in ->last).
+ * @out: OUT: the batch. Return: CHURN_OK, or the store's error (*@out NULL).
+ */
+enum churn_err churn__dlog_get(struct churn__dlog *log, uint64_t after,
+                               const struct churn__dbatch **out);
+
+/** churn__dlog_put() - the caller is done with @batch (NULL: nothing). */
+void churn__dlog_put(struct churn__dlog *log, const struct churn__dbatch *batch);
+
+/**
+ * churn__dlog_body() - the webhook body of change @i of @batch in @format, rendered by the
+ * first caller and shared: *@out is valid until @batch is put back. A failed render is not
+ * kept (the next call renders again). CHURN_EINVAL for an @i or @format out of range.
+ */
+enum churn_err churn__dlog_body(struct churn__dlog *log, const struct churn__dbatch *batch,
+                                size_t i, enum churn_delivery_format format,
+                                const struct churn_buf **out);
 
 /* ---- churnd's own HTTP/1.1 client for http:// webhooks (delivery_http.c) ---- */
 
