@@ -54,10 +54,16 @@ struct dest_worker {
     uint64_t stored;                     /* the cursor in the store (under owner->save_mu) */
     char cursor_key[96];                 /* its name there */
     unsigned rand_state;
-    const struct churn__dbatch *b;   /* the batch being delivered, shared (NULL: none) */
-    const struct churn_alert *batch; /* b->alerts */
-    size_t n_batch;                  /* b->n (0: no batch) */
+    const struct churn__dbatch *b; /* the window being delivered, shared (NULL: none) */
+    size_t n_batch;                /* b->n (0: no window) */
 };
+
+/* Change @i of the window @w is delivering. */
+static const struct churn_alert *
+at(const struct dest_worker *w, size_t i)
+{
+    return &w->b->e[i]->alert;
+}
 
 struct churn_delivery {
     struct churn_store *store;
@@ -233,9 +239,9 @@ wait_for(struct dest_worker *w, int64_t ms, bool wake_on_ring)
 static enum churn_err
 post_one(struct dest_worker *w, size_t i, char *err, size_t errlen)
 {
-    const struct churn_alert *a = &w->batch[i];
+    const struct churn_alert *a = at(w, i);
     const struct churn_buf *body = NULL;
-    enum churn_err rc = churn__dlog_body(w->owner->log, w->b, i, w->dest.format, &body);
+    enum churn_err rc = churn__dlog_body(w->owner->log, w->b->e[i], w->dest.format, &body);
     if (rc != CHURN_OK)
         return churn_fail(err, errlen, rc, "rendering alert %" PRIu64 ": %s", a->sequence,
                           churn_strerror(rc));
@@ -298,7 +304,7 @@ mail_header(struct dest_worker *w, const char *subject, const char *msgid, struc
 static enum churn_err
 mail_some(struct dest_worker *w, size_t first, size_t last, char *err, size_t errlen)
 {
-    const struct churn_alert *a = &w->batch[first];
+    const struct churn_alert *a = at(w, first);
     char subject[256], msgid[CHURN_DELIVERY_NAME_MAX + 48];
     size_t n = last - first + 1;
     if (n == 1 && a->risk_tier != 0)
@@ -311,17 +317,17 @@ mail_some(struct dest_worker *w, size_t first, size_t last, char *err, size_t er
     else
         snprintf(subject, sizeof(subject), "[churnd] %zu alert changes", n);
     snprintf(msgid, sizeof(msgid), "%s-%" PRIu64 "-%" PRIu64, w->dest.name, a->sequence,
-             w->batch[last].sequence);
+             at(w, last)->sequence);
     struct churn_buf m;
     churn_buf_init(&m, 4u << 20);
     enum churn_err rc = mail_header(w, subject, msgid, &m);
     for (size_t i = first; i <= last && rc == CHURN_OK; i++) {
-        if (!churn_alert_filter_match(&w->dest.filter, &w->batch[i]))
+        if (!churn_alert_filter_match(&w->dest.filter, at(w, i)))
             continue;
-        rc = churn_delivery_summary(&w->batch[i], &m);
+        rc = churn_delivery_summary(at(w, i), &m);
         if (rc == CHURN_OK)
             rc = churn_buf_printf(&m, "\r\n(alert %" PRIu64 ", change %" PRIu64 ")\r\n\r\n",
-                                  w->batch[i].id, w->batch[i].sequence);
+                                  at(w, i)->id, at(w, i)->sequence);
     }
     if (rc == CHURN_OK)
         rc = churn__net_mail(w->net, w->owner->cfg.smtp_url, w->owner->cfg.smtp_from, w->dest.to,
@@ -398,12 +404,12 @@ deliver(struct dest_worker *w, size_t first, size_t last, unsigned *attempts)
                                 ? post_one(w, first, err, sizeof(err))
                                 : mail_some(w, first, last, err, sizeof(err));
         if (rc == CHURN_OK) {
-            note_success(w, &w->batch[last]);
+            note_success(w, at(w, last));
             return true;
         }
         if (atomic_load(&w->owner->stop))
             return false;
-        note_failure(w, w->batch[first].sequence, err);
+        note_failure(w, at(w, first)->sequence, err);
     }
 }
 
@@ -422,8 +428,8 @@ is_action(const struct dest_worker *w, const struct churn_alert *a)
 static bool
 wanted(const struct dest_worker *w, size_t i)
 {
-    const struct churn_alert *a = &w->batch[i];
-    return !w->b->moved[i] && (churn_alert_filter_match(&w->dest.filter, a) || is_action(w, a));
+    const struct churn_alert *a = at(w, i);
+    return !w->b->e[i]->moved && (churn_alert_filter_match(&w->dest.filter, a) || is_action(w, a));
 }
 
 static void
@@ -442,7 +448,6 @@ read_batch(struct dest_worker *w, uint64_t after)
 {
     churn__dlog_put(w->owner->log, w->b);
     enum churn_err err = churn__dlog_get(w->owner->log, after, &w->b);
-    w->batch = w->b ? w->b->alerts : NULL;
     w->n_batch = w->b ? w->b->n : 0;
     return err;
 }
@@ -455,7 +460,7 @@ group_end(struct dest_worker *w, size_t first)
         return first;
     size_t last = first;
     for (size_t i = first + 1; i < w->n_batch && i - first < DIGEST_MAX; i++)
-        if (churn_alert_filter_match(&w->dest.filter, &w->batch[i]))
+        if (churn_alert_filter_match(&w->dest.filter, at(w, i)))
             last = i;
     return last;
 }
@@ -465,13 +470,13 @@ static bool
 digest_due(struct dest_worker *w, size_t first)
 {
     if (w->dest.kind != CHURN_DELIVERY_EMAIL || w->owner->cfg.digest_ms <= 0 ||
-        w->n_batch == CHURN__DBATCH_MAX)
+        w->b->last == w->b->end)
         return true;
-    return churn_now_ms() - w->batch[first].updated_ms >= w->owner->cfg.digest_ms;
+    return churn_now_ms() - at(w, first)->updated_ms >= w->owner->cfg.digest_ms;
 }
 
 /*
- * Deliver what the batch holds after @cursor; returns the new cursor. The cursors are
+ * Deliver what the window holds after @cursor; returns the new cursor. The cursors are
  * stored at most every CURSOR_SAVE_MS while deliveries flow, and within that time after a
  * destination catches up (worker_main).
  */
@@ -480,8 +485,8 @@ work_batch(struct dest_worker *w, uint64_t cursor, bool *waiting)
 {
     *waiting = false;
     for (size_t i = 0; i < w->n_batch && !atomic_load(&w->owner->stop); i++) {
-        if (!wanted(w, i))
-            continue;
+        if (at(w, i)->sequence <= cursor || !wanted(w, i))
+            continue; /* the window's start was delivered already, or not for this one */
         if (!digest_due(w, i)) {
             *waiting = true;
             break;
@@ -490,8 +495,8 @@ work_batch(struct dest_worker *w, uint64_t cursor, bool *waiting)
         unsigned attempts;
         if (!deliver(w, i, last, &attempts))
             break;
-        tell_action(w, &w->batch[i], attempts);
-        cursor = w->batch[last].sequence;
+        tell_action(w, at(w, i), attempts);
+        cursor = at(w, last)->sequence;
         cursor_advance(w, cursor);
         cursors_flush(w->owner, false);
         i = last;

@@ -21,16 +21,22 @@ struct churn_alert_hub;
 
 /* ---- the alert log read once for every destination (delivery_batch.c) ---- */
 
-/* The changes one read of the log holds at most. */
+/* The sequences one window of the log spans. */
 #define CHURN__DBATCH_MAX 64
 
-/* One read of the alert log, shared by the workers: read-only for them. */
+/* One change of the log, decoded once and shared: read-only for the workers. */
+struct churn__dentry {
+    struct churn_alert alert; /* its sequence set */
+    bool moved;               /* imported from another shard (issue 16): not delivered */
+};
+
+/* A window of the log, sequences in (first, end], as one read found it: read-only. */
 struct churn__dbatch {
-    uint64_t after; /* the read was of the changes after this sequence */
-    uint64_t last;  /* the last sequence read, undecodable ones included (@after: none) */
-    size_t n;       /* decoded changes in alerts[], in sequence order */
-    struct churn_alert alerts[CHURN__DBATCH_MAX];
-    bool moved[CHURN__DBATCH_MAX]; /* imported from another shard (issue 16): not delivered */
+    uint64_t first, end; /* end = first + CHURN__DBATCH_MAX */
+    uint64_t last;       /* a cursor may pass to here: end once the window is complete, else
+                            the last sequence read, undecodable ones included (first: none) */
+    size_t n;            /* decoded changes in e[], in sequence order */
+    const struct churn__dentry *e[CHURN__DBATCH_MAX];
 };
 
 struct churn__dlog;
@@ -47,11 +53,11 @@ enum churn_err churn__dlog_open(struct churn_store *store, struct churn_alert_hu
 void churn__dlog_close(struct churn__dlog *log);
 
 /**
- * churn__dlog_get() - the changes after @after, at most CHURN__DBATCH_MAX: a batch another
- * worker read less than a second ago when it is full or holds every change up to the hub's
- * head as it is now, else a new read (other askers wait for it, then share it). The batch is
- * the caller's to read until churn__dlog_put(). Undecodable records are logged once and
- * skipped (they count in ->last).
+ * churn__dlog_get() - the window of the log that holds the change after @after (it may also
+ * hold changes at or before @after: skip them). Another worker's read of it, less than a
+ * second old, when it is complete or holds every change up to the hub's head as it is now;
+ * else a read now (other askers wait for it, then share it). The batch is the caller's to
+ * read until churn__dlog_put(). Undecodable records are logged once and skipped.
  * @out: OUT: the batch. Return: CHURN_OK, or the store's error (*@out NULL).
  */
 enum churn_err churn__dlog_get(struct churn__dlog *log, uint64_t after,
@@ -61,13 +67,13 @@ enum churn_err churn__dlog_get(struct churn__dlog *log, uint64_t after,
 void churn__dlog_put(struct churn__dlog *log, const struct churn__dbatch *batch);
 
 /**
- * churn__dlog_body() - the webhook body of change @i of @batch in @format, rendered by the
- * first caller and shared: *@out is valid until @batch is put back. A failed render is not
- * kept (the next call renders again). CHURN_EINVAL for an @i or @format out of range.
+ * churn__dlog_body() - the webhook body of @entry (of a batch the caller holds) in @format,
+ * rendered by the first caller and shared: *@out is valid until that batch is put back. A
+ * failed render is not kept (the next call renders again). CHURN_EINVAL for an unknown
+ * @format.
  */
-enum churn_err churn__dlog_body(struct churn__dlog *log, const struct churn__dbatch *batch,
-                                size_t i, enum churn_delivery_format format,
-                                const struct churn_buf **out);
+enum churn_err churn__dlog_body(struct churn__dlog *log, const struct churn__dentry *entry,
+                                enum churn_delivery_format format, const struct churn_buf **out);
 
 /* ---- churnd's own HTTP/1.1 client for http:// webhooks (delivery_http.c) ---- */
 

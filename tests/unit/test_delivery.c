@@ -390,7 +390,20 @@ log_append(struct log_fixture *f, int first, int n)
     }
 }
 
-Test(delivery_batch, one_read_shared_in_order)
+/* The sequences of @b's changes, "1,2,3". */
+static const char *
+seqs(const struct churn__dbatch *b)
+{
+    static char out[1024];
+    size_t pos = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < b->n && pos < sizeof(out) - 24; i++)
+        pos += (size_t)snprintf(out + pos, sizeof(out) - pos, "%s%llu", i ? "," : "",
+                                (unsigned long long)b->e[i]->alert.sequence);
+    return out;
+}
+
+Test(delivery_batch, windows_read_once_and_shared)
 {
     struct log_fixture f;
     log_open(&f, false);
@@ -398,55 +411,64 @@ Test(delivery_batch, one_read_shared_in_order)
     const struct churn__dbatch *a = NULL, *b = NULL, *c = NULL, *d = NULL;
     cr_assert_eq(churn__dlog_get(f.log, 0, &a), CHURN_OK);
     cr_assert_eq(a->n, CHURN__DBATCH_MAX);
-    cr_assert_eq(a->after, 0);
-    cr_assert_eq(a->last, 64);
+    cr_assert_eq(a->first, 0);
+    cr_assert_eq(a->end, 64);
+    cr_assert_eq(a->last, 64, "a change past the window was seen: complete");
     for (size_t i = 0; i < a->n; i++) {
         char cid[32];
         snprintf(cid, sizeof(cid), "cust-%zu", i + 1);
-        cr_assert_eq(a->alerts[i].sequence, i + 1);
-        cr_assert_str_eq(a->alerts[i].customer_id, cid);
-        cr_assert_not(a->moved[i]);
+        cr_assert_eq(a->e[i]->alert.sequence, i + 1);
+        cr_assert_str_eq(a->e[i]->alert.customer_id, cid);
+        cr_assert_not(a->e[i]->moved);
     }
-    /* a full batch is shared: the second destination gets the same decoded changes */
-    cr_assert_eq(churn__dlog_get(f.log, 0, &b), CHURN_OK);
+    /* a destination at another cursor in the same window gets the same decoded changes */
+    cr_assert_eq(churn__dlog_get(f.log, 40, &b), CHURN_OK);
     cr_assert_eq(a, b);
-    /* the rest; without a hub a partial batch is never handed out again: read anew, it
-     * holds what was appended since */
+    /* the window at the head: without a hub it is read again at every ask; what was decoded
+     * is kept, what was appended since is added */
     cr_assert_eq(churn__dlog_get(f.log, 64, &c), CHURN_OK);
-    cr_assert_eq(c->n, 6);
-    cr_assert_eq(c->alerts[5].sequence, 70);
+    cr_assert_str_eq(seqs(c), "65,66,67,68,69,70");
+    cr_assert_eq(c->last, 70, "incomplete: the cursor may pass only what was read");
     log_append(&f, 71, 1);
-    cr_assert_eq(churn__dlog_get(f.log, 64, &d), CHURN_OK);
+    cr_assert_eq(churn__dlog_get(f.log, 66, &d), CHURN_OK);
     cr_assert_neq(c, d);
-    cr_assert_eq(d->n, 7);
+    cr_assert_str_eq(seqs(d), "65,66,67,68,69,70,71");
+    cr_assert_eq(d->e[0], c->e[0], "decoded once");
     cr_assert_eq(d->last, 71);
-    cr_assert_eq(c->n, 6, "a batch a worker holds does not change under it");
+    cr_assert_eq(c->n, 6, "a window a worker holds does not change under it");
     churn__dlog_put(f.log, a), churn__dlog_put(f.log, b), churn__dlog_put(f.log, c);
     churn__dlog_put(f.log, d);
     log_close(&f);
 }
 
-Test(delivery_batch, a_partial_read_is_shared_only_up_to_the_hub_head)
+Test(delivery_batch, the_head_window_is_shared_only_up_to_the_hub_head)
 {
     struct log_fixture f;
     log_open(&f, true);
     log_append(&f, 1, 3);
-    const struct churn__dbatch *a = NULL, *b = NULL, *c = NULL, *e = NULL;
+    const struct churn__dbatch *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
     cr_assert_eq(churn__dlog_get(f.log, 0, &a), CHURN_OK);
-    cr_assert_eq(a->n, 3);
-    cr_assert_eq(churn__dlog_get(f.log, 0, &b), CHURN_OK);
+    cr_assert_str_eq(seqs(a), "1,2,3");
+    cr_assert_eq(a->last, 3);
+    cr_assert_eq(churn__dlog_get(f.log, 2, &b), CHURN_OK);
     cr_assert_eq(a, b, "nothing new since the read: shared");
     log_append(&f, 4, 1); /* the doorbell rings for sequence 4 */
-    cr_assert_eq(churn__dlog_get(f.log, 0, &c), CHURN_OK);
+    cr_assert_eq(churn__dlog_get(f.log, 3, &c), CHURN_OK);
     cr_assert_neq(a, c, "a worker woken for sequence 4 must not be given the read before it");
-    cr_assert_eq(c->n, 4);
-    cr_assert_eq(c->alerts[3].sequence, 4);
-    /* past the end: an empty batch, its last the position asked */
-    cr_assert_eq(churn__dlog_get(f.log, 4, &e), CHURN_OK);
+    cr_assert_str_eq(seqs(c), "1,2,3,4");
+    cr_assert_eq(c->e[2], a->e[2]);
+    /* the hub's head at the window's end completes it, with no change past it in the log */
+    log_append(&f, 5, 60);
+    cr_assert_eq(churn__dlog_get(f.log, 4, &d), CHURN_OK);
+    cr_assert_eq(d->n, 64);
+    cr_assert_eq(d->last, d->end);
+    /* past the end: an empty window that nobody may pass */
+    cr_assert_eq(churn__dlog_get(f.log, 64, &e), CHURN_OK);
     cr_assert_eq(e->n, 0);
-    cr_assert_eq(e->last, 4);
+    cr_assert_eq(e->first, 64);
+    cr_assert_eq(e->last, 64);
     churn__dlog_put(f.log, a), churn__dlog_put(f.log, b), churn__dlog_put(f.log, c);
-    churn__dlog_put(f.log, e);
+    churn__dlog_put(f.log, d), churn__dlog_put(f.log, e);
     churn__dlog_put(f.log, NULL);
     log_close(&f);
 }
@@ -462,12 +484,12 @@ Test(delivery_batch, undecodable_records_are_skipped_and_passed)
     cr_assert_eq(seq, 2);
     const struct churn__dbatch *a = NULL, *b = NULL;
     cr_assert_eq(churn__dlog_get(f.log, 0, &a), CHURN_OK);
-    cr_assert_eq(a->n, 1);
+    cr_assert_str_eq(seqs(a), "1");
     cr_assert_eq(a->last, 2, "the cursor may pass the undecodable record");
     log_append(&f, 3, 1);
     cr_assert_eq(churn__dlog_get(f.log, a->last, &b), CHURN_OK);
-    cr_assert_eq(b->n, 1);
-    cr_assert_eq(b->alerts[0].sequence, 3);
+    cr_assert_str_eq(seqs(b), "1,3");
+    cr_assert_eq(b->last, 3);
     churn__dlog_put(f.log, a), churn__dlog_put(f.log, b);
     log_close(&f);
 }
@@ -480,25 +502,26 @@ Test(delivery_batch, a_body_is_rendered_once_per_format)
     const struct churn__dbatch *a = NULL;
     const struct churn_buf *j1 = NULL, *j2 = NULL, *s1 = NULL, *bad = NULL;
     cr_assert_eq(churn__dlog_get(f.log, 0, &a), CHURN_OK);
-    cr_assert_eq(churn__dlog_body(f.log, a, 1, CHURN_DELIVERY_JSON, &j1), CHURN_OK);
-    cr_assert_eq(churn__dlog_body(f.log, a, 1, CHURN_DELIVERY_JSON, &j2), CHURN_OK);
+    cr_assert_eq(churn__dlog_body(f.log, a->e[1], CHURN_DELIVERY_JSON, &j1), CHURN_OK);
+    cr_assert_eq(churn__dlog_body(f.log, a->e[1], CHURN_DELIVERY_JSON, &j2), CHURN_OK);
     cr_assert_eq(j1, j2);
     cr_assert_eq(f.renders, 1);
     cr_assert_str_eq(j1->data, "{\"seq\":2,\"customer\":\"cust-2\",\"format\":1}");
-    cr_assert_eq(churn__dlog_body(f.log, a, 1, CHURN_DELIVERY_SLACK, &s1), CHURN_OK);
+    cr_assert_eq(churn__dlog_body(f.log, a->e[1], CHURN_DELIVERY_SLACK, &s1), CHURN_OK);
     cr_assert_str_eq(s1->data, "{\"seq\":2,\"customer\":\"cust-2\",\"format\":2}");
     cr_assert_eq(f.renders, 2);
     /* a failed render is not kept: the retry renders again */
     f.fail_next = 1;
-    cr_assert_eq(churn__dlog_body(f.log, a, 0, CHURN_DELIVERY_JSON, &bad), CHURN_ENOMEM);
+    cr_assert_eq(churn__dlog_body(f.log, a->e[0], CHURN_DELIVERY_JSON, &bad), CHURN_ENOMEM);
     cr_assert_null(bad);
-    cr_assert_eq(churn__dlog_body(f.log, a, 0, CHURN_DELIVERY_JSON, &bad), CHURN_OK);
+    cr_assert_eq(churn__dlog_body(f.log, a->e[0], CHURN_DELIVERY_JSON, &bad), CHURN_OK);
     cr_assert_str_eq(bad->data, "{\"seq\":1,\"customer\":\"cust-1\",\"format\":1}");
     cr_assert_eq(f.renders, 4);
-    /* out of range */
-    cr_assert_eq(churn__dlog_body(f.log, a, 2, CHURN_DELIVERY_JSON, &bad), CHURN_EINVAL);
-    cr_assert_eq(churn__dlog_body(f.log, a, 0, (enum churn_delivery_format)0, &bad), CHURN_EINVAL);
-    cr_assert_eq(churn__dlog_body(f.log, a, 0, (enum churn_delivery_format)3, &bad), CHURN_EINVAL);
+    /* a format that does not exist */
+    cr_assert_eq(churn__dlog_body(f.log, a->e[0], (enum churn_delivery_format)0, &bad),
+                 CHURN_EINVAL);
+    cr_assert_eq(churn__dlog_body(f.log, a->e[0], (enum churn_delivery_format)3, &bad),
+                 CHURN_EINVAL);
     churn__dlog_put(f.log, a);
     log_close(&f);
 }
