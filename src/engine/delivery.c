@@ -245,9 +245,15 @@ post_one(struct dest_worker *w, size_t i, char *err, size_t errlen)
     if (rc != CHURN_OK)
         return churn_fail(err, errlen, rc, "rendering alert %" PRIu64 ": %s", a->sequence,
                           churn_strerror(rc));
-    char id[CHURN_DELIVERY_NAME_MAX + 24];
+    char id[CHURN_DELIVERY_NAME_MAX + 24], scratch[CHURN__SIGNATURE_MAX];
+    const char *sig = w->dest.secret
+                          ? churn__dlog_signature(w->owner->log, w->b->e[i], w->dest.format,
+                                                  w->dest.secret, body, w->net, scratch)
+                          : NULL;
+    if (w->dest.secret && !sig)
+        return churn_fail(err, errlen, CHURN_EINTERNAL, "signing the body failed");
     snprintf(id, sizeof(id), "%s-%" PRIu64, w->dest.name, a->sequence);
-    return churn__net_post(w->net, w->dest.url, w->dest.secret, id, body, err, errlen);
+    return churn__net_post(w->net, w->dest.url, sig, id, body, err, errlen);
 }
 
 static const char *

@@ -30,10 +30,13 @@ enum {
     FORMATS = 2,         /* CHURN_DELIVERY_JSON, CHURN_DELIVERY_SLACK */
 };
 
-/* A change's body in one format, rendered by the first worker that needs it. */
+/* A change's body in one format, rendered by the first worker that needs it, and its
+ * signature under the first secret it was signed with. */
 struct body {
     atomic_bool ready; /* set (release) once buf holds the body; never cleared while shared */
     struct churn_buf buf;
+    _Atomic(const char *) signed_with; /* set (release) once signature holds; NULL: not yet */
+    char signature[CHURN__SIGNATURE_MAX];
 };
 
 struct entry {
@@ -89,8 +92,10 @@ entry_new(struct churn__dlog *log)
     if (!e)
         return NULL;
     e->refs = 1;
-    for (size_t f = 0; f < FORMATS; f++)
+    for (size_t f = 0; f < FORMATS; f++) {
         atomic_store(&e->bodies[f].ready, false);
+        atomic_store(&e->bodies[f].signed_with, NULL);
+    }
     return e;
 }
 
@@ -309,6 +314,28 @@ churn__dlog_body(struct churn__dlog *log, const struct churn__dentry *entry,
     if (rc == CHURN_OK)
         *out = &body->buf;
     return rc;
+}
+
+const char *
+churn__dlog_signature(struct churn__dlog *log, const struct churn__dentry *entry,
+                      enum churn_delivery_format format, const char *secret,
+                      const struct churn_buf *body, struct churn__net *net, char *scratch)
+{
+    struct body *b = &((struct entry *)entry)->bodies[(unsigned)format - 1];
+    const char *with = atomic_load_explicit(&b->signed_with, memory_order_acquire);
+    if (with && strcmp(with, secret) == 0)
+        return b->signature;
+    if (!churn__net_sign(net, secret, body, scratch, CHURN__SIGNATURE_MAX))
+        return NULL;
+    if (with)
+        return scratch; /* kept for another secret */
+    pthread_mutex_lock(&log->render_mu);
+    if (!atomic_load_explicit(&b->signed_with, memory_order_relaxed)) {
+        memcpy(b->signature, scratch, CHURN__SIGNATURE_MAX);
+        atomic_store_explicit(&b->signed_with, secret, memory_order_release);
+    }
+    pthread_mutex_unlock(&log->render_mu);
+    return scratch;
 }
 
 /* ---------------------------------------------------------------- life cycle ------- */

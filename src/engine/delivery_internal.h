@@ -75,6 +75,21 @@ void churn__dlog_put(struct churn__dlog *log, const struct churn__dbatch *batch)
 enum churn_err churn__dlog_body(struct churn__dlog *log, const struct churn__dentry *entry,
                                 enum churn_delivery_format format, const struct churn_buf **out);
 
+/* The room a signature text takes ("sha256=" and 64 hex digits, NUL). */
+#define CHURN__SIGNATURE_MAX 80
+
+/**
+ * churn__dlog_signature() - the signature of @body (@entry's body in @format, from
+ * churn__dlog_body()) under @secret, signed with @net: the first destination to sign a change
+ * keeps its signature in the entry for every destination with an equal secret; with another
+ * secret it is computed into @scratch (CHURN__SIGNATURE_MAX bytes). The text is valid while
+ * the batch is held (or @scratch lives). NULL when signing failed.
+ */
+const char *churn__dlog_signature(struct churn__dlog *log, const struct churn__dentry *entry,
+                                  enum churn_delivery_format format, const char *secret,
+                                  const struct churn_buf *body, struct churn__net *net,
+                                  char *scratch);
+
 /* ---- churnd's own HTTP/1.1 client for http:// webhooks (delivery_http.c) ---- */
 
 /* One destination's connection and where it goes (host as getaddrinfo takes it). */
@@ -127,12 +142,21 @@ enum churn_err churn__net_open(int64_t timeout_ms, const atomic_bool *stop,
 void churn__net_close(struct churn__net *net);
 
 /**
+ * churn__net_sign() - "sha256=<hex HMAC-SHA256 of @body under @secret>" into @out (at least
+ * 72 bytes), on @net's MAC context (keyed again only when @secret is another string than
+ * the last). False when OpenSSL fails.
+ */
+bool churn__net_sign(struct churn__net *net, const char *secret, const struct churn_buf *body,
+                     char *out, size_t outlen);
+
+/**
  * churn__net_post() - POST @body (JSON) to @url with the headers X-Churnd-Delivery: @id and,
- * when @secret is non-NULL, X-Churnd-Signature-256. CHURN_OK when the receiver answered
+ * when @signature is non-NULL (churn__net_sign()), X-Churnd-Signature-256: @signature.
+ * CHURN_OK when the receiver answered
  * 2xx (its body is read up to 64 KiB and dropped); otherwise CHURN_EIO with the reason
  * ("HTTP 500", "Couldn't resolve host name", "Timeout was reached...") in @err.
  */
-enum churn_err churn__net_post(struct churn__net *net, const char *url, const char *secret,
+enum churn_err churn__net_post(struct churn__net *net, const char *url, const char *signature,
                                const char *id, const struct churn_buf *body, char *err,
                                size_t errlen);
 

@@ -525,3 +525,45 @@ Test(delivery_batch, a_body_is_rendered_once_per_format)
     churn__dlog_put(f.log, a);
     log_close(&f);
 }
+
+Test(delivery_batch, a_signature_is_shared_by_equal_secrets_only)
+{
+    struct log_fixture f;
+    log_open(&f, false);
+    log_append(&f, 1, 1);
+    atomic_bool stop = false;
+    struct churn__net *n1 = NULL, *n2 = NULL;
+    cr_assert_eq(churn__net_open(1000, &stop, &n1), CHURN_OK);
+    cr_assert_eq(churn__net_open(1000, &stop, &n2), CHURN_OK);
+    const struct churn__dbatch *a = NULL;
+    const struct churn_buf *body = NULL;
+    cr_assert_eq(churn__dlog_get(f.log, 0, &a), CHURN_OK);
+    cr_assert_eq(churn__dlog_body(f.log, a->e[0], CHURN_DELIVERY_JSON, &body), CHURN_OK);
+    char s1[] = "shared-secret", s2[] = "shared-secret", other[] = "another-secret";
+    char want[CHURN__SIGNATURE_MAX], want_other[CHURN__SIGNATURE_MAX];
+    churn_delivery_signature(s1, body->data, body->len, want, sizeof(want));
+    churn_delivery_signature(other, body->data, body->len, want_other, sizeof(want_other));
+    char scratch1[CHURN__SIGNATURE_MAX], scratch2[CHURN__SIGNATURE_MAX],
+        scratch3[CHURN__SIGNATURE_MAX];
+    const char *first =
+        churn__dlog_signature(f.log, a->e[0], CHURN_DELIVERY_JSON, s1, body, n1, scratch1);
+    cr_assert_str_eq(first, want);
+    /* an equal secret held by another destination (another string): the kept signature */
+    memset(scratch2, 0, sizeof(scratch2));
+    const char *again =
+        churn__dlog_signature(f.log, a->e[0], CHURN_DELIVERY_JSON, s2, body, n2, scratch2);
+    cr_assert_str_eq(again, want);
+    cr_assert_neq(again, scratch2, "taken from the entry, not signed again");
+    cr_assert_eq(scratch2[0], '\0');
+    /* another secret: signed for that destination, the kept one unchanged */
+    const char *mine =
+        churn__dlog_signature(f.log, a->e[0], CHURN_DELIVERY_JSON, other, body, n2, scratch3);
+    cr_assert_eq(mine, scratch3);
+    cr_assert_str_eq(mine, want_other);
+    cr_assert_str_eq(
+        churn__dlog_signature(f.log, a->e[0], CHURN_DELIVERY_JSON, s2, body, n1, scratch1), want);
+    churn__dlog_put(f.log, a);
+    churn__net_close(n1);
+    churn__net_close(n2);
+    log_close(&f);
+}
