@@ -9,8 +9,8 @@
  * the cursor's commit; the delivery id "<name>-<sequence>" is the same on every attempt, so
  * receivers drop such duplicates. The log is read, decoded and each change's body rendered
  * once for all destinations (delivery_batch.c: shared batches). The alert hub only rings a
- * doorbell; a timed wait covers a missed ring; delivery threads run 10 nice levels below the
- * process, so that delivering does not slow the engine down. E-mail destinations may gather changes
+ * doorbell; a timed wait covers a missed ring; delivery threads run at nice 19, so that
+ * delivering does not slow the engine down. E-mail destinations may gather changes
  * into a digest: the cursor then advances when the digest is accepted.
  */
 #define _GNU_SOURCE /* pthread_setname_np, gettid */
@@ -36,7 +36,7 @@ enum {
     DIGEST_MAX = 200,     /* changes in one e-mail digest at most */
     CURSOR_SAVE_MS = 200, /* the longest a delivered change waits for its cursor commit */
     SETTLE_MIN_MS = 5,    /* the shortest wait for a cursor commit still owed */
-    DELIVERY_NICE = 10,   /* delivery threads' nice above the process's: the engine goes first */
+    DELIVERY_NICE = 19,   /* delivery threads' nice (the lowest): the engine goes first */
 };
 
 struct dest_worker {
@@ -521,11 +521,11 @@ worker_main(void *arg)
     snprintf(thread_name, sizeof(thread_name), "deliver-%.7s", w->dest.name);
     pthread_setname_np(pthread_self(), thread_name);
     /* Delivery is behind the log by design: when the cores are busy, the engine that commits
-     * alerts and the calls being served go first (Linux: nice is per thread; the process's
-     * own nice, read before this thread changes its own, is the base). */
-    int base = getpriority(PRIO_PROCESS, (id_t)getpid());
-    setpriority(PRIO_PROCESS, (id_t)gettid(),
-                base + DELIVERY_NICE < 19 ? base + DELIVERY_NICE : 19);
+     * alerts and the calls being served go first (Linux: nice is per thread). The lowest
+     * nice, because the scheduler weighs the destinations' threads together: ten at nice 10
+     * weigh 10 x 110 = 1,100 against an engine thread's 1,024 at nice 0, so they took about
+     * half of a contended core from it; ten at nice 19 weigh 150. */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), DELIVERY_NICE);
     uint64_t cursor = w->status.cursor;
     while (!atomic_load(&w->owner->stop)) {
         drain_doorbell(w);

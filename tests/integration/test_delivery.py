@@ -295,8 +295,9 @@ def test_several_destinations_resume_exactly_after_a_restart(churnd_factory, web
 
 
 def test_delivery_threads_yield_to_the_engine(churnd_factory, webhook, stubs):
-    """Delivery threads run 10 nice levels below the process (the engine goes first when the
-    cores are busy: issue 15's alert-rate target)."""
+    """Delivery threads run at nice 19, the lowest (the engine goes first when the cores are
+    busy: issue 15's alert-rate target; ten threads at nice 10 together outweighed one engine
+    thread), while the engine's threads keep the process's nice."""
     server = churnd_factory(args=["--webhook", "ops=" + webhook.url("/ops"),
                                   "--webhook", "two=" + webhook.url("/two")])
     raise_alerts(server, "nice", 1)
@@ -311,7 +312,7 @@ def test_delivery_threads_yield_to_the_engine(churnd_factory, webhook, stubs):
     for tid in os.listdir("/proc/%d/task" % pid):
         comm = open("/proc/%d/task/%s/comm" % (pid, tid)).read().strip()
         threads[comm] = nice_of("/proc/%d/task/%s/stat" % (pid, tid))
-    assert threads["deliver-ops"] == threads["deliver-two"] == min(base + 10, 19), threads
+    assert threads["deliver-ops"] == threads["deliver-two"] == 19, threads
     engine = {k: v for k, v in threads.items()
               if k.startswith(("cq-worker", "alert-engine", "store-writer"))}
     assert len(engine) >= 3 and set(engine.values()) == {base}, threads
