@@ -197,12 +197,8 @@ drain_doorbell(struct dest_worker *w)
     struct churn_alert_hub *hub = w->owner->hub;
     if (!hub)
         return;
-    static _Thread_local struct churn_alert scratch;
-    enum churn_err rc = CHURN_OK;
-    while (w->sub && (rc = churn_alert_hub_next(w->sub, &scratch)) == CHURN_OK)
-        ;
-    if (w->sub && rc == CHURN_EAGAIN)
-        return;
+    if (w->sub && churn_alert_hub_skip(w->sub) == CHURN_OK)
+        return; /* the log is read after the cursor: the hub's copies are not needed */
     churn_alert_hub_unsubscribe(w->sub);
     w->sub = NULL;
     char err[128];
