@@ -68,9 +68,33 @@ utoa_back(uint64_t m, char *end)
     return end;
 }
 
-/* m / 10^k as text: "-0.034", "12.5", "3". */
+/* 10^j for j = 0..19. */
+static const uint64_t pow10_u64[20] = {
+    1ull,
+    10ull,
+    100ull,
+    1000ull,
+    10000ull,
+    100000ull,
+    1000000ull,
+    10000000ull,
+    100000000ull,
+    1000000000ull,
+    10000000000ull,
+    100000000000ull,
+    1000000000000ull,
+    10000000000000ull,
+    100000000000000ull,
+    1000000000000000ull,
+    10000000000000000ull,
+    100000000000000000ull,
+    1000000000000000000ull,
+    10000000000000000000ull,
+};
+
+/* fixed_text() of an integer part of more than six digits or more than 24 places. */
 static size_t
-fixed_text(bool neg, uint64_t m, int k, char *out)
+fixed_text_long(bool neg, uint64_t m, int k, char *out)
 {
     char digits[24];
     char *d = utoa_back(m, digits + sizeof(digits));
@@ -93,6 +117,35 @@ fixed_text(bool neg, uint64_t m, int k, char *out)
             memcpy(out + o, d + ip, (size_t)k);
             o += (size_t)k;
         }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* m / 10^k as text: "-0.034", "12.5", "3"; NUL-terminated, at most 32 bytes with it. The
+ * digits go straight to their place, after the places are filled with zeros: a fraction of
+ * fewer than k significant digits keeps its leading zeros. */
+static size_t
+fixed_text(bool neg, uint64_t m, int k, char *out)
+{
+    static const char zeros[24] = "000000000000000000000000";
+    size_t o = neg, ip_digits = 1;
+    if (k >= 20)
+        return fixed_text_long(neg, m, k, out);
+    uint64_t ip = m / pow10_u64[k];
+    while (ip_digits < 20 && ip >= pow10_u64[ip_digits])
+        ip_digits++;
+    if (o + ip_digits + 1 + sizeof(zeros) > 32)
+        return fixed_text_long(neg, m, k, out);
+    if (neg)
+        out[0] = '-';
+    utoa_back(ip, out + o + ip_digits);
+    o += ip_digits;
+    if (k) {
+        out[o++] = '.';
+        memcpy(out + o, zeros, sizeof(zeros));
+        o += (size_t)k;
+        utoa_back(m - ip * pow10_u64[k], out + o);
     }
     out[o] = '\0';
     return o;
@@ -161,6 +214,49 @@ nearest_reads_back(struct binval b, int k, uint64_t *q_out)
     return lhs < pow5[k] || (lhs == pow5[k] && !(b.m & 1));
 }
 
+/* shortest_fixed() in one multiplication: b x 10^k for the most digits, @max_p, is
+ * num / 2^s with num = m x 5^k; its integer part q fits 64 bits, and the nearest decimal of
+ * j digits fewer is q / 10^j rounded by the digits dropped and the bits below q (a tie only
+ * when both are exactly half), so each shorter candidate costs a division and one exact
+ * 128-bit test of nearest_reads_back(). Candidates are tried from @max_p - 1 down, the first
+ * that does not read back ending the search (if p digits read back, so do p + 1). Returns 0
+ * where that monotony is not certain or the product does not fit: a power of two (its lower
+ * neighbour is closer, so a shorter candidate below it may fail where a longer one above it
+ * reads back), b x 10^k an integer, more than 18 digits after the point; shortest_fixed()
+ * answers those. */
+static size_t
+shortest_fixed_fast(double v, struct binval b, int max_p, int e10, char *out)
+{
+    int k = max_p - 1 - e10, s = -(k + b.e);
+    int lo = e10 + 1 > 1 ? e10 + 1 : 1; /* no fewer digits than the integer part */
+    if (b.m == 1ull << (b.bits - 1) || s <= 0 || s >= 64 || k > 27 || lo >= max_p)
+        return 0;
+    unsigned __int128 num = (unsigned __int128)b.m * pow5[k];
+    uint64_t q = (uint64_t)(num >> s), low = (uint64_t)num & ((1ull << s) - 1);
+    uint64_t best = q, half_low = 1ull << (s - 1); /* the most digits: rounded as nearest */
+    if (low > half_low || (low == half_low && (q & 1)))
+        best++;
+    int best_j = 0;
+    for (int j = 1; max_p - j >= lo; j++) {
+        uint64_t c = q / pow10_u64[j], dropped = q - c * pow10_u64[j], half = pow10_u64[j] / 2;
+        if (dropped > half || (dropped == half && (low || (c & 1))))
+            c++;
+        unsigned __int128 cs = ((unsigned __int128)c * pow10_u64[j]) << s;
+        unsigned __int128 diff = cs < num ? num - cs : cs - num;
+        unsigned __int128 lhs = diff * 2;
+        if (!(lhs < pow5[k] || (lhs == pow5[k] && !(b.m & 1))))
+            break;
+        best = c;
+        best_j = j;
+    }
+    k -= best_j;
+    while (k > 0 && best % 10 == 0) { /* a rounding up to 10^p leaves a zero */
+        best /= 10;
+        k--;
+    }
+    return fixed_text(v < 0, best, k, out);
+}
+
 /* The shortest fixed-point text of @v (|v| in [1e-7, 1e15), as the binary value @b) that
  * reads back as @v: the nearest decimal of p significant digits for the smallest p that
  * reads back (found by bisection: if p digits read back, so do p + 1), at most @max_p. */
@@ -170,9 +266,12 @@ shortest_fixed(double v, struct binval b, int max_p, char *out)
     static const double p10[] = {1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,
                                  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14};
     double a = fabs(v);
-    int e10 = -7; /* the power of ten of the leading digit */
+    int e10 = a >= 0.1 ? -1 : -7; /* the power of ten of the leading digit */
     while (e10 < 14 && a >= p10[e10 + 8])
         e10++;
+    size_t fast = shortest_fixed_fast(v, b, max_p, e10, out);
+    if (fast)
+        return fast;
     int lo = e10 + 1 > 1 ? e10 + 1 : 1, hi = max_p; /* no fewer digits than the integer part */
     uint64_t q = 0, best = 0;
     int best_p = 0; /* the digits @best was found for */
