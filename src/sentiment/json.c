@@ -422,9 +422,10 @@ put_uint(struct jw *w, uint64_t v)
     put(w, s, (size_t)(b + sizeof(b) - s));
 }
 
-/* "\\uXXXX" for the UTF-16 unit @u: its two bytes as hex pairs from one table. */
-static inline void
-put_u16_escape(struct jw *w, uint32_t u)
+/* "\\uXXXX" for the UTF-16 unit @u at @o: its two bytes as hex pairs from one table. Returns
+ * the end. */
+static inline char *
+u16_escape(char *o, uint32_t u)
 {
     static const char hex2[513] =
         "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"
@@ -436,8 +437,13 @@ put_u16_escape(struct jw *w, uint32_t u)
         "C0C1C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
         "E0E1E2E3E4E5E6E7E8E9EAEBECEDEEEFF0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF";
     const char *hi = hex2 + 2 * (u >> 8 & 0xff), *lo = hex2 + 2 * (u & 0xff);
-    char e[6] = {'\\', 'u', hi[0], hi[1], lo[0], lo[1]};
-    put(w, e, 6);
+    o[0] = '\\';
+    o[1] = 'u';
+    o[2] = hi[0];
+    o[3] = hi[1];
+    o[4] = lo[0];
+    o[5] = lo[1];
+    return o + 6;
 }
 
 /* Does any of the eight bytes @x need more than a copy in a JSON string: a control
@@ -452,17 +458,97 @@ any_special8(uint64_t x)
     return ((ctl | quote | bslash | x) & CHURN__BYTES(0x80)) != 0;
 }
 
+/* Is the byte @c copied as it is into a JSON string? */
+static inline bool
+is_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* Is a three-byte character (Hangul, most of the BMP) at @s[@i] (of @n bytes)? Its code point
+ * into *@u, decoded here: the text is valid UTF-8. */
+static inline bool
+three_bytes_at(const char *s, size_t n, size_t i, uint32_t *u)
+{
+    const unsigned char *b = (const unsigned char *)s + i;
+    if ((b[0] & 0xf0) != 0xe0 || i + 2 >= n || (b[1] & 0xc0) != 0x80 || (b[2] & 0xc0) != 0x80)
+        return false;
+    *u = (uint32_t)(b[0] & 0x0f) << 12 | (uint32_t)(b[1] & 0x3f) << 6 | (b[2] & 0x3f);
+    return true;
+}
+
+/* The escape of the character that is not is_plain() at @s[@i] (of @n bytes, valid UTF-8)
+ * written at @o (at most 12 bytes); *@i moves past it. Returns the end. */
+static char *
+escape_at(const char *s, size_t n, size_t *i, char *o)
+{
+    unsigned char c = (unsigned char)s[*i];
+    if (c < 0x80) {
+        static const char short_esc[] = "\"\"\\\\\bb\ff\nn\rr\tt";
+        const char *x = c ? memchr(short_esc, c, sizeof(short_esc) - 1) : NULL;
+        (*i)++;
+        if (x && (x - short_esc) % 2 == 0) {
+            o[0] = '\\';
+            o[1] = x[1];
+            return o + 2;
+        }
+        return u16_escape(o, c);
+    }
+    uint32_t u;
+    if (three_bytes_at(s, n, *i, &u)) {
+        *i += 3;
+        return u16_escape(o, u);
+    }
+    size_t adv;
+    uint32_t cp = churn__utf8_decode((const unsigned char *)s + *i, n - *i, &adv);
+    *i += adv ? adv : 1;
+    if (cp < 0x10000)
+        return u16_escape(o, cp);
+    cp -= 0x10000;
+    return u16_escape(u16_escape(o, 0xd800 | (cp >> 10)), 0xdc00 | (cp & 0x3ff));
+}
+
+/* put_string() with room for any escaping (6 bytes out per byte in, and 16 more): written in
+ * place without a test of room per piece, plain ASCII eight bytes at a time. */
+static void
+put_string_roomy(struct jw *w, const char *s, size_t n)
+{
+    char *o = w->out + w->n;
+    *o++ = '"';
+    for (size_t i = 0; i < n;) {
+        uint64_t x;
+        uint32_t u;
+        if (three_bytes_at(s, n, i, &u)) { /* Korean text: syllable after syllable */
+            o = u16_escape(o, u);
+            i += 3;
+        } else if (i + 8 <= n && (memcpy(&x, s + i, 8), !any_special8(x))) {
+            memcpy(o, &x, 8);
+            o += 8;
+            i += 8;
+        } else if (is_plain((unsigned char)s[i])) {
+            *o++ = s[i++];
+        } else {
+            o = escape_at(s, n, &i, o);
+        }
+    }
+    *o++ = '"';
+    w->n = (size_t)(o - w->out);
+}
+
 /* A JSON string of the UTF-8 @s (@n bytes), escaped to ASCII. Plain ASCII is passed over
  * eight bytes at a time. */
 static void
 put_string(struct jw *w, const char *s, size_t n)
 {
+    if (n <= (SIZE_MAX - 16) / 6 && w->n <= w->cap && w->cap - w->n >= 6 * n + 16) {
+        put_string_roomy(w, s, n);
+        return;
+    }
     PUT_LIT(w, "\"");
     size_t run = 0; /* start of the pending run of plain ASCII */
     for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            uint64_t x;
+        uint64_t x;
+        if (is_plain((unsigned char)s[i])) {
             if (i + 8 <= n && (unsigned char)s[i + 1] < 0x80 &&
                 (memcpy(&x, s + i, 8), !any_special8(x))) /* not before a Hangul word */
                 i += 8;
@@ -471,35 +557,8 @@ put_string(struct jw *w, const char *s, size_t n)
             continue;
         }
         put(w, s + run, i - run);
-        if (c < 0x80) {
-            static const char short_esc[] = "\"\"\\\\\bb\ff\nn\rr\tt";
-            const char *x = c ? memchr(short_esc, c, sizeof(short_esc) - 1) : NULL;
-            if (x && (x - short_esc) % 2 == 0) {
-                char e[2] = {'\\', x[1]};
-                put(w, e, 2);
-            } else {
-                put_u16_escape(w, c);
-            }
-            i++;
-        } else if ((c & 0xf0) == 0xe0 && i + 2 < n && ((unsigned char)s[i + 1] & 0xc0) == 0x80 &&
-                   ((unsigned char)s[i + 2] & 0xc0) == 0x80) {
-            /* three bytes (Hangul, most of the BMP), decoded here: the text is valid UTF-8 */
-            put_u16_escape(w, (uint32_t)(c & 0x0f) << 12 |
-                                  (uint32_t)((unsigned char)s[i + 1] & 0x3f) << 6 |
-                                  ((unsigned char)s[i + 2] & 0x3f));
-            i += 3;
-        } else {
-            size_t adv;
-            uint32_t cp = churn__utf8_decode((const unsigned char *)s + i, n - i, &adv);
-            i += adv ? adv : 1;
-            if (cp >= 0x10000) {
-                cp -= 0x10000;
-                put_u16_escape(w, 0xd800 | (cp >> 10));
-                put_u16_escape(w, 0xdc00 | (cp & 0x3ff));
-            } else {
-                put_u16_escape(w, cp);
-            }
-        }
+        char e[12];
+        put(w, e, (size_t)(escape_at(s, n, &i, e) - e));
         run = i;
     }
     put(w, s + run, n - run);

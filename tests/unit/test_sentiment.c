@@ -1589,4 +1589,13 @@ Test(json, an_analysis_as_one_line)
     cr_expect_eq(churn_sentiment_json(t, strlen(t), &r, small, 30), n);
     cr_expect_eq(memcmp(small, out, 30), 0);
     cr_expect_eq(small[30], 'Z');
+    /* every cap, on both sides of the room a string is written in place with: the same
+     * prefix, the same length */
+    for (size_t cap = 0; cap <= n + 300; cap++) {
+        char part[2048];
+        memset(part, 'Z', sizeof(part));
+        cr_assert_eq(churn_sentiment_json(t, strlen(t), &r, part, cap), n, "cap %zu", cap);
+        cr_assert_eq(memcmp(part, out, cap < n ? cap : n), 0, "cap %zu", cap);
+        cr_assert_eq(part[cap < n ? cap : n], 'Z', "cap %zu", cap);
+    }
 }
