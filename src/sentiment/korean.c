@@ -800,6 +800,14 @@ is_cp3(const char *p, uint32_t cp)
            u[2] == (0x80 | (cp & 0x3f));
 }
 
+/* Does @word (@len bytes) end in the ending @e (@m >= 3 bytes, at most @len)? Its last three
+ * bytes are compared inline first: most words end otherwise. */
+static inline bool
+ends_like(const char *word, size_t len, const char *e, size_t m)
+{
+    return memcmp(word + len - 3, e + m - 3, 3) == 0 && memcmp(word + len - m, e, m) == 0;
+}
+
 /* Called for every Korean item: the last syllable (만, 데 or 요) turns most words away before
  * any ending is compared. */
 bool
@@ -813,7 +821,7 @@ churn__ko_contrast_ending(const char *word, size_t len)
         return false;
     for (size_t i = 0; i < sizeof(contrast_endings) / sizeof(contrast_endings[0]); i++) {
         size_t m = contrast_endings[i].len;
-        if (len > m && memcmp(word + len - m, contrast_endings[i].text, m) == 0)
+        if (len > m && ends_like(word, len, contrast_endings[i].text, m))
             return true;
     }
     /* -ㄴ데 on any vowel-final stem: 예쁜데, 싼데, 큰데 */
@@ -840,7 +848,7 @@ churn__ko_past_event(const char *word, size_t len)
 {
     for (size_t i = 0; i < sizeof(past_event_endings) / sizeof(past_event_endings[0]); i++) {
         size_t m = past_event_endings[i].len;
-        if (len < m + 3 || memcmp(word + len - m, past_event_endings[i].text, m) != 0)
+        if (len < m + 3 || !ends_like(word, len, past_event_endings[i].text, m))
             continue;
         const unsigned char *u = (const unsigned char *)word + len - m - 3;
         uint32_t prev =

@@ -72,6 +72,8 @@ classify(uint32_t cp)
 {
     if (cp < 0x80)
         return classify_ascii((unsigned char)cp);
+    if (cp >= 0xac00 && cp <= 0xd7a3)
+        return C_LETTER; /* a Hangul syllable, the bulk of Korean text: none of the ranges below */
     if (cp < 0xa0 || cp == 0x85)
         return C_SPACE; /* C1 controls */
     if (cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
