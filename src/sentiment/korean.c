@@ -779,7 +779,8 @@ churn_sentiment_ko_lemma(const char *word, size_t len, char *out, size_t cap)
     return reduce(word, len, out, cap, true);
 }
 
-/* The contrastive endings, each followed by its length in bytes (all end in 만, 데 or 요). */
+/* The contrastive endings, each followed by its length in bytes (all end in 만 or 데), and
+ * each also with the polite 요 after it (지만요, 는데요). */
 #define ENDING(e)                                                                                  \
     {                                                                                              \
         e, sizeof(e) - 1                                                                           \
@@ -787,9 +788,8 @@ churn_sentiment_ko_lemma(const char *word, size_t len, char *out, size_t cap)
 static const struct {
     const char *text;
     size_t len;
-} contrast_endings[] = {ENDING("지만"), ENDING("지만요"), ENDING("는데"), ENDING("는데요"),
-                        ENDING("은데"), ENDING("은데요"), ENDING("던데"), ENDING("던데요"),
-                        ENDING("한데"), ENDING("한데요"), ENDING("인데"), ENDING("인데요")};
+} contrast_endings[] = {ENDING("지만"), ENDING("는데"), ENDING("은데"),
+                        ENDING("던데"), ENDING("한데"), ENDING("인데")};
 
 /* Is @p (3 bytes) the UTF-8 of @cp? */
 static bool
@@ -817,11 +817,14 @@ churn__ko_contrast_ending(const char *word, size_t len)
         return false; /* an ending of two syllables after at least one more byte */
     const char *last = word + len - 3;
     bool de = is_cp3(last, 0xb370 /* 데 */);
-    if (!de && !is_cp3(last, 0xb9cc /* 만 */) && !is_cp3(last, 0xc694 /* 요 */))
+    /* the word without a polite 요: an ending then ends it, with a byte or more before */
+    size_t n = is_cp3(last, 0xc694 /* 요 */) ? len - 3 : len;
+    if (n == len ? !de && !is_cp3(last, 0xb9cc /* 만 */)
+                 : !is_cp3(word + n - 3, 0xb370) && !is_cp3(word + n - 3, 0xb9cc))
         return false;
     for (size_t i = 0; i < sizeof(contrast_endings) / sizeof(contrast_endings[0]); i++) {
         size_t m = contrast_endings[i].len;
-        if (len > m && ends_like(word, len, contrast_endings[i].text, m))
+        if (n > m && ends_like(word, n, contrast_endings[i].text, m))
             return true;
     }
     /* -ㄴ데 on any vowel-final stem: 예쁜데, 싼데, 큰데 */
