@@ -44,21 +44,43 @@ put(struct jw *w, const char *s, size_t n)
 
 #define PUT_LIT(w, s) put((w), (s), sizeof(s) - 1)
 
-/* Decimal digits of @m right-aligned ending at @end; returns where they start. Two digits
- * per division (a computed score has 17). */
+static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
+                               "31323334353637383940414243444546474849505152535455565758596061"
+                               "62636465666768697071727374757677787980818283848586878889909192"
+                               "93949596979899";
+
+/* The four digits of @v (below 10000), leading zeros included, ending at @end; returns where
+ * they start. */
+static inline char *
+four_back(uint32_t v, char *end)
+{
+    uint32_t hi = v / 100, lo = v - hi * 100;
+    end -= 4;
+    memcpy(end, pairs + 2 * hi, 2);
+    memcpy(end + 2, pairs + 2 * lo, 2);
+    return end;
+}
+
+/* Decimal digits of @m right-aligned ending at @end; returns where they start. Eight digits
+ * per 64-bit division (a computed score has 17), then two per division in 32 bits. */
 static char *
 utoa_back(uint64_t m, char *end)
 {
-    static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
-                                   "31323334353637383940414243444546474849505152535455565758596061"
-                                   "62636465666768697071727374757677787980818283848586878889909192"
-                                   "93949596979899";
-    while (m >= 100) {
-        const char *p = pairs + 2 * (m % 100);
-        m /= 100;
+    while (m >= 100000000) {
+        uint64_t q = m / 100000000;
+        uint32_t r = (uint32_t)(m - q * 100000000), h = r / 10000;
+        end = four_back(r - h * 10000, end);
+        end = four_back(h, end);
+        m = q;
+    }
+    uint32_t v = (uint32_t)m;
+    while (v >= 100) {
+        const char *p = pairs + 2 * (v % 100);
+        v /= 100;
         *--end = p[1];
         *--end = p[0];
     }
+    m = v;
     if (m >= 10) {
         *--end = pairs[2 * m + 1];
         *--end = pairs[2 * m];
@@ -237,11 +259,16 @@ shortest_fixed_fast(double v, struct binval b, int max_p, int e10, char *out)
     if (low > half_low || (low == half_low && (q & 1)))
         best++;
     int best_j = 0;
+    uint64_t trunc = q, dropped = 0, p10 = 1; /* q / 10^j, q % 10^j, 10^j */
     for (int j = 1; max_p - j >= lo; j++) {
-        uint64_t c = q / pow10_u64[j], dropped = q - c * pow10_u64[j], half = pow10_u64[j] / 2;
+        uint64_t half = 5 * p10;
+        dropped += trunc % 10 * p10;
+        trunc /= 10;
+        p10 *= 10;
+        uint64_t c = trunc;
         if (dropped > half || (dropped == half && (low || (c & 1))))
             c++;
-        unsigned __int128 cs = ((unsigned __int128)c * pow10_u64[j]) << s;
+        unsigned __int128 cs = ((unsigned __int128)c * p10) << s;
         unsigned __int128 diff = cs < num ? num - cs : cs - num;
         unsigned __int128 lhs = diff * 2;
         if (!(lhs < pow5[k] || (lhs == pow5[k] && !(b.m & 1))))
@@ -349,22 +376,16 @@ short_decimal(double v, bool as_float, char *out)
     return 0;
 }
 
-/* Copy the short NUL-terminated @s (at most 4 characters) to @out; its length. */
-static size_t
-literal(const char *s, char *out)
-{
-    size_t n = strlen(s);
-    memcpy(out, s, n + 1);
-    return n;
-}
+/* Copy the string literal @s with its NUL to @out; its length. */
+#define LITERAL(s, out) (memcpy((out), (s), sizeof(s)), sizeof(s) - 1)
 
 size_t
 churn_json_double(double v, char *out)
 {
     if (!isfinite(v))
-        return literal("null", out);
+        return LITERAL("null", out);
     if (v == 0)
-        return literal(signbit(v) ? "-0" : "0", out);
+        return signbit(v) ? LITERAL("-0", out) : LITERAL("0", out);
     size_t n = short_decimal(v, false, out);
     if (n)
         return n;
@@ -383,9 +404,9 @@ size_t
 churn_json_float(float v, char *out)
 {
     if (!isfinite(v))
-        return literal("null", out);
+        return LITERAL("null", out);
     if (v == 0)
-        return literal(signbit(v) ? "-0" : "0", out);
+        return signbit(v) ? LITERAL("-0", out) : LITERAL("0", out);
     size_t n = short_decimal(v, true, out);
     if (n)
         return n;
