@@ -425,6 +425,10 @@ static void
 put_double(struct jw *w, double v)
 {
     char b[32];
+    if (w->n <= w->cap && w->cap - w->n >= sizeof(b)) { /* in place; its NUL is written over */
+        w->n += churn_json_double(v, w->out + w->n);
+        return;
+    }
     put(w, b, churn_json_double(v, b));
 }
 
@@ -432,6 +436,10 @@ static void
 put_float(struct jw *w, float v)
 {
     char b[32];
+    if (w->n <= w->cap && w->cap - w->n >= sizeof(b)) {
+        w->n += churn_json_float(v, w->out + w->n);
+        return;
+    }
     put(w, b, churn_json_float(v, b));
 }
 
@@ -439,6 +447,14 @@ static void
 put_uint(struct jw *w, uint64_t v)
 {
     char b[24];
+    size_t digits = 1;
+    while (digits < 20 && v >= pow10_u64[digits])
+        digits++;
+    if (w->n <= w->cap && w->cap - w->n >= digits) { /* in place */
+        utoa_back(v, w->out + w->n + digits);
+        w->n += digits;
+        return;
+    }
     char *s = utoa_back(v, b + sizeof(b));
     put(w, s, (size_t)(b + sizeof(b) - s));
 }
