@@ -107,6 +107,7 @@ struct churn_score_request {
     bool explain;       /* write each reason's sentence (for a response) */
     bool contributions; /* fill contributions[] and values[] (for rescoring) */
     bool fresh;         /* compute it now, even when a current stored score exists */
+    bool memo_only;     /* only reuse the memo: CHURN_EAGAIN when it cannot be (nothing computed) */
 };
 
 /*
@@ -202,7 +203,8 @@ void churn_scorer_segments(struct churn_scorer *sc, struct churn_segments *out, 
  * asks, into @out; or take the score in @memo (NULL: always score) when it may be reused,
  * and keep the new one there. The score goes to the index too (a churned customer leaves
  * it). Errors with @msg: CHURN_EINVAL (bad id), CHURN_ENOTFOUND (unknown customer),
- * CHURN_EPRECOND (no model), CHURN_EUNAVAIL (no store, or no reader for this thread).
+ * CHURN_EPRECOND (no model), CHURN_EUNAVAIL (no store, or no reader for this thread),
+ * CHURN_EAGAIN (@req's memo_only and @memo cannot be reused: nothing was scored).
  */
 enum churn_err churn_scorer_score(struct churn_scorer *sc, struct churn_served *m,
                                   const char *customer_id, const struct churn_score_request *req,

@@ -724,13 +724,27 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
     if (keep == KEEP_WAIT && stored && !req->max_reasons && take_stored(sc, slot, m, id, now, out))
         return CHURN_OK;
     const uint64_t *known = memo_usable(sc, memo, m, req, now) ? &memo->score.record_digest : NULL;
+    if (req->memo_only && !known) {
+        snprintf(msg, msglen, "no score of customer '%s' to reuse", id);
+        return CHURN_EAGAIN;
+    }
+    /* with a memo the stored score is read only when the record changed (it usually has not) */
+    bool stored_now = stored && !known;
     enum churn_err e = churn_store_reader_get_scored(
-        slot->reader, id, known, &digest, &decoded, slot->record, stored ? slot->stored : NULL,
-        CHURN_STORE_SCORE_MAX, stored ? &stored_len : NULL);
+        slot->reader, id, known, &digest, &decoded, slot->record, stored_now ? slot->stored : NULL,
+        CHURN_STORE_SCORE_MAX, stored_now ? &stored_len : NULL);
     if (e == CHURN_OK && !decoded) {
         churn_score_copy(out, &memo->score);
         return CHURN_OK;
     }
+    if (e == CHURN_OK && req->memo_only) {
+        snprintf(msg, msglen, "customer '%s' changed since the score to reuse", id);
+        return CHURN_EAGAIN;
+    }
+    if (e == CHURN_OK && stored && !stored_now &&
+        churn_store_reader_get_score(slot->reader, id, slot->stored, CHURN_STORE_SCORE_MAX,
+                                     &stored_len) != CHURN_OK)
+        stored_len = 0; /* none: computed below (its digest check holds either way) */
     if (e == CHURN_ENOTFOUND) {
         snprintf(msg, msglen, "customer '%s' not found", id);
         return e;
