@@ -105,6 +105,7 @@ void churn_score_stamp_of(const struct churn_score *s, struct churn_score_stamp 
 struct churn_score_request {
     size_t max_reasons; /* 0..CHURN_SCORE_REASONS_MAX top reasons */
     bool explain;       /* write each reason's sentence (for a response) */
+    size_t explained;   /* with @explain: only the first this many get one (0: every reason) */
     bool contributions; /* fill contributions[] and values[] (for rescoring) */
     bool fresh;         /* compute it now, even when a current stored score exists */
     bool memo_only;     /* only reuse the memo: CHURN_EAGAIN when it cannot be (nothing computed) */

@@ -437,6 +437,13 @@ fill_contributions(const struct churn_served *m, const double *x, const double *
     s->have_contributions = true;
 }
 
+/* Whether reason @i of a score for @req gets its sentence (@asked: the reasons @req asks). */
+static bool
+explains(const struct churn_score_request *req, size_t i, size_t asked)
+{
+    return req->explain && i < asked && (!req->explained || i < req->explained);
+}
+
 static _Thread_local uint64_t tls_evaluations; /* this thread's share of sc->evaluations */
 
 /*
@@ -491,7 +498,7 @@ build_score(struct churn_scorer *sc, const struct churn_served *m, const struct 
     /* the top reasons leave every input's contribution in @c */
     s->n_reasons = churn_model_top_reasons(m->model, x, k, c, rs);
     for (size_t i = 0; i < s->n_reasons; i++)
-        fill_reason(m, rec, &vec, &rs[i], req->explain && i < asked, &s->reasons[i]);
+        fill_reason(m, rec, &vec, &rs[i], explains(req, i, asked), &s->reasons[i]);
     if (req->contributions || full)
         fill_contributions(m, x, c, s);
 }
@@ -596,8 +603,8 @@ memo_usable(struct churn_scorer *sc, const struct churn_score_memo *memo,
     return memo && memo->have && memo->score.generation == m->generation &&
            memo->score.cuts_version == atomic_load(&sc->cuts)->version &&
            memo->req.max_reasons == req->max_reasons && memo->req.explain == req->explain &&
-           memo->req.contributions == req->contributions && now >= memo->score.scored_at_ms &&
-           now - memo->score.scored_at_ms < memo->reuse_ms;
+           memo->req.explained == req->explained && memo->req.contributions == req->contributions &&
+           now >= memo->score.scored_at_ms && now - memo->score.scored_at_ms < memo->reuse_ms;
 }
 
 /*
@@ -653,7 +660,7 @@ serve_stored(struct churn_scorer *sc, const struct churn_served *m,
     for (size_t i = 0; i < out->n_reasons; i++) {
         struct churn_score_reason *r = &out->reasons[i];
         struct churn_model_reason mr = {r->input, r->value, r->contribution};
-        fill_reason(m, rec, &vec, &mr, req->explain, r);
+        fill_reason(m, rec, &vec, &mr, explains(req, i, out->n_reasons), r);
     }
     return true;
 }

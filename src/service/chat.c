@@ -470,13 +470,15 @@ escalation_cause(const struct churn_chat_decision *d)
 
 #define ANSWER_REASONS 3 /* the reasons a turn's answer shows */
 
-/* What a customer turn asks of its customer's score: every reason an alert keeps, the
- * contributions a rescore compares, and a new one each turn when reuse is off. */
+/* What a customer turn asks of its customer's score: every reason an alert keeps (words only
+ * for those the answer shows: alerts keep names, values and contributions), the contributions
+ * a rescore compares, and a new one each turn when reuse is off. */
 static struct churn_score_request
 turn_request(const struct churn_services *svc)
 {
     return (struct churn_score_request){.max_reasons = CHURN_ALERT_MAX_REASONS,
                                         .explain = true,
+                                        .explained = ANSWER_REASONS,
                                         .contributions = true,
                                         .fresh = svc->chat_score_reuse_ms == 0};
 }
