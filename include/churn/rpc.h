@@ -149,6 +149,9 @@ struct churn_rpc_payload;
 /** churn_rpc_payload_pack() - serialize @msg; NULL when out of memory. */
 struct churn_rpc_payload *churn_rpc_payload_pack(const ProtobufCMessage *msg);
 
+/** churn_rpc_payload_copy() - a payload of @len bytes already serialized at @bytes (copied). */
+struct churn_rpc_payload *churn_rpc_payload_copy(const void *bytes, size_t len);
+
 /**
  * churn_rpc_payload_free() - drop the creator's hold (NULL is fine); sends still queued keep
  * the bytes alive until they are written.

@@ -105,8 +105,10 @@ void churn_score_stamp_of(const struct churn_score *s, struct churn_score_stamp 
 struct churn_score_request {
     size_t max_reasons; /* 0..CHURN_SCORE_REASONS_MAX top reasons */
     bool explain;       /* write each reason's sentence (for a response) */
+    size_t explained;   /* with @explain: only the first this many get one (0: every reason) */
     bool contributions; /* fill contributions[] and values[] (for rescoring) */
     bool fresh;         /* compute it now, even when a current stored score exists */
+    bool memo_only;     /* only reuse the memo: CHURN_EAGAIN when it cannot be (nothing computed) */
 };
 
 /*
@@ -202,7 +204,8 @@ void churn_scorer_segments(struct churn_scorer *sc, struct churn_segments *out, 
  * asks, into @out; or take the score in @memo (NULL: always score) when it may be reused,
  * and keep the new one there. The score goes to the index too (a churned customer leaves
  * it). Errors with @msg: CHURN_EINVAL (bad id), CHURN_ENOTFOUND (unknown customer),
- * CHURN_EPRECOND (no model), CHURN_EUNAVAIL (no store, or no reader for this thread).
+ * CHURN_EPRECOND (no model), CHURN_EUNAVAIL (no store, or no reader for this thread),
+ * CHURN_EAGAIN (@req's memo_only and @memo cannot be reused: nothing was scored).
  */
 enum churn_err churn_scorer_score(struct churn_scorer *sc, struct churn_served *m,
                                   const char *customer_id, const struct churn_score_request *req,

@@ -437,6 +437,13 @@ fill_contributions(const struct churn_served *m, const double *x, const double *
     s->have_contributions = true;
 }
 
+/* Whether reason @i of a score for @req gets its sentence (@asked: the reasons @req asks). */
+static bool
+explains(const struct churn_score_request *req, size_t i, size_t asked)
+{
+    return req->explain && i < asked && (!req->explained || i < req->explained);
+}
+
 static _Thread_local uint64_t tls_evaluations; /* this thread's share of sc->evaluations */
 
 /*
@@ -491,7 +498,7 @@ build_score(struct churn_scorer *sc, const struct churn_served *m, const struct 
     /* the top reasons leave every input's contribution in @c */
     s->n_reasons = churn_model_top_reasons(m->model, x, k, c, rs);
     for (size_t i = 0; i < s->n_reasons; i++)
-        fill_reason(m, rec, &vec, &rs[i], req->explain && i < asked, &s->reasons[i]);
+        fill_reason(m, rec, &vec, &rs[i], explains(req, i, asked), &s->reasons[i]);
     if (req->contributions || full)
         fill_contributions(m, x, c, s);
 }
@@ -596,8 +603,8 @@ memo_usable(struct churn_scorer *sc, const struct churn_score_memo *memo,
     return memo && memo->have && memo->score.generation == m->generation &&
            memo->score.cuts_version == atomic_load(&sc->cuts)->version &&
            memo->req.max_reasons == req->max_reasons && memo->req.explain == req->explain &&
-           memo->req.contributions == req->contributions && now >= memo->score.scored_at_ms &&
-           now - memo->score.scored_at_ms < memo->reuse_ms;
+           memo->req.explained == req->explained && memo->req.contributions == req->contributions &&
+           now >= memo->score.scored_at_ms && now - memo->score.scored_at_ms < memo->reuse_ms;
 }
 
 /*
@@ -653,7 +660,7 @@ serve_stored(struct churn_scorer *sc, const struct churn_served *m,
     for (size_t i = 0; i < out->n_reasons; i++) {
         struct churn_score_reason *r = &out->reasons[i];
         struct churn_model_reason mr = {r->input, r->value, r->contribution};
-        fill_reason(m, rec, &vec, &mr, req->explain, r);
+        fill_reason(m, rec, &vec, &mr, explains(req, i, out->n_reasons), r);
     }
     return true;
 }
@@ -724,13 +731,27 @@ score_one(struct churn_scorer *sc, const struct churn_served *m, const char *id,
     if (keep == KEEP_WAIT && stored && !req->max_reasons && take_stored(sc, slot, m, id, now, out))
         return CHURN_OK;
     const uint64_t *known = memo_usable(sc, memo, m, req, now) ? &memo->score.record_digest : NULL;
+    if (req->memo_only && !known) {
+        snprintf(msg, msglen, "no score of customer '%s' to reuse", id);
+        return CHURN_EAGAIN;
+    }
+    /* with a memo the stored score is read only when the record changed (it usually has not) */
+    bool stored_now = stored && !known;
     enum churn_err e = churn_store_reader_get_scored(
-        slot->reader, id, known, &digest, &decoded, slot->record, stored ? slot->stored : NULL,
-        CHURN_STORE_SCORE_MAX, stored ? &stored_len : NULL);
+        slot->reader, id, known, &digest, &decoded, slot->record, stored_now ? slot->stored : NULL,
+        CHURN_STORE_SCORE_MAX, stored_now ? &stored_len : NULL);
     if (e == CHURN_OK && !decoded) {
         churn_score_copy(out, &memo->score);
         return CHURN_OK;
     }
+    if (e == CHURN_OK && req->memo_only) {
+        snprintf(msg, msglen, "customer '%s' changed since the score to reuse", id);
+        return CHURN_EAGAIN;
+    }
+    if (e == CHURN_OK && stored && !stored_now &&
+        churn_store_reader_get_score(slot->reader, id, slot->stored, CHURN_STORE_SCORE_MAX,
+                                     &stored_len) != CHURN_OK)
+        stored_len = 0; /* none: computed below (its digest check holds either way) */
     if (e == CHURN_ENOTFOUND) {
         snprintf(msg, msglen, "customer '%s' not found", id);
         return e;

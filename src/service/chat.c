@@ -468,57 +468,90 @@ escalation_cause(const struct churn_chat_decision *d)
                                                        : CHURN_CAUSE_CHAT_ESCALATION;
 }
 
+#define ANSWER_REASONS 3 /* the reasons a turn's answer shows */
+
+/* What a customer turn asks of its customer's score: every reason an alert keeps (words only
+ * for those the answer shows: alerts keep names, values and contributions), the contributions
+ * a rescore compares, and a new one each turn when reuse is off. */
+static struct churn_score_request
+turn_request(const struct churn_services *svc)
+{
+    return (struct churn_score_request){.max_reasons = CHURN_ALERT_MAX_REASONS,
+                                        .explain = true,
+                                        .explained = ANSWER_REASONS,
+                                        .contributions = true,
+                                        .fresh = svc->chat_score_reuse_ms == 0};
+}
+
+/* The customer's score of the stored record into @out, through the conversation's memo
+ * (reused while the record's bytes are unchanged). */
+static enum churn_err
+memo_score(struct churn_services *svc, struct conversation *c, const char *customer_id,
+           struct churn_score *out, char *msg, size_t msglen)
+{
+    if (!c->score_memo && svc->chat_score_reuse_ms > 0) {
+        c->score_memo = churn_calloc(1, sizeof(*c->score_memo)); /* NULL: score anyway */
+        if (c->score_memo)
+            c->score_memo->reuse_ms = svc->chat_score_reuse_ms;
+    }
+    struct churn_score_request req = turn_request(svc);
+    return churn_scorer_score(svc->scoring, NULL, customer_id, &req, c->score_memo, out, msg,
+                              msglen);
+}
+
 /* The customer's current score as the tracker's hint: the index's (kept by the last score,
- * no model evaluation), else scored now (a customer never scored since start-up). */
-static void
-turn_hint(struct churn_services *svc, const char *customer_id,
-          struct churn_chat_customer_hint *hint)
+ * no model evaluation); else (a customer the index does not list: churned, or never scored
+ * since start-up) the conversation's memo while the record is unchanged, which is returned (in
+ * @a) for the turn to answer with when it writes no signal; else scored now, bare. NULL: no
+ * score to reuse. */
+static struct churn_score *
+turn_hint(struct churn_services *svc, struct conversation *c, const char *customer_id,
+          struct churn_arena *a, struct churn_chat_customer_hint *hint)
 {
     struct churn_score_index_item it;
     if (svc->scores && churn_score_index_get(svc->scores, customer_id, &it)) {
         hint->churn_probability = it.probability;
         hint->high_value = it.value_tier == CHURN_TIER_HIGH;
-        return;
+        return NULL;
     }
-    struct churn_score *sc = churn_malloc(sizeof(*sc));
-    struct churn_score_request bare = {0};
+    struct churn_score *sc = churn_arena_alloc(a, sizeof(*sc));
+    struct churn_score_request req = turn_request(svc);
+    req.memo_only = true;
     char msg[300];
-    if (sc && churn_scorer_score(svc->scoring, NULL, customer_id, &bare, NULL, sc, msg,
-                                 sizeof(msg)) == CHURN_OK) {
+    bool reused = sc && c->score_memo &&
+                  churn_scorer_score(svc->scoring, NULL, customer_id, &req, c->score_memo, sc, msg,
+                                     sizeof(msg)) == CHURN_OK;
+    struct churn_score_request bare = {0};
+    if (reused || (sc && churn_scorer_score(svc->scoring, NULL, customer_id, &bare, NULL, sc, msg,
+                                            sizeof(msg)) == CHURN_OK)) {
         hint->churn_probability = sc->probability;
         hint->high_value = sc->value_tier == CHURN_TIER_HIGH;
     }
-    churn_free(sc);
+    return reused ? sc : NULL;
 }
 
-#define ANSWER_REASONS 3 /* the reasons a turn's answer shows */
-
 /* Score @customer_id once for the turn, with @sig (NULL: none) applied first, into @resp's
- * score (or its score error); returns the score (in @a), NULL on error. */
+ * score (or its score error); @hinted is the stored record's score the hint took (NULL: none),
+ * the answer's when the turn has no signal to apply. Returns the score (in @a), NULL on error. */
 static struct churn_score *
 turn_score(struct churn_services *svc, struct conversation *c, const char *customer_id,
-           struct chat_signal *sig, struct churn_arena *a, Churn__V1__AnalyzeChatResponse *resp,
-           Churn__V1__ErrorDetail *err, char *msg, size_t msglen)
+           struct chat_signal *sig, struct churn_score *hinted, struct churn_arena *a,
+           Churn__V1__AnalyzeChatResponse *resp, Churn__V1__ErrorDetail *err, char *msg,
+           size_t msglen)
 {
-    struct churn_score_request req = {.max_reasons = CHURN_ALERT_MAX_REASONS,
-                                      .explain = true,
-                                      .contributions = true,
-                                      .fresh = svc->chat_score_reuse_ms == 0};
-    struct churn_score *ds = churn_arena_alloc(a, sizeof(*ds));
-    enum churn_err e = CHURN_ETOOBIG;
+    struct churn_score_request req = turn_request(svc);
+    struct churn_score *ds = sig || !hinted ? churn_arena_alloc(a, sizeof(*ds)) : hinted;
+    enum churn_err e = ds ? CHURN_EINVAL : CHURN_ETOOBIG; /* EINVAL: no signal applied */
     snprintf(msg, msglen, "response too large");
     if (ds && sig)
         e = churn_scorer_score_after(svc->scoring, customer_id, &sig->w.event, &req, ds, msg,
                                      msglen);
-    bool previewed = ds && sig && e == CHURN_OK; /* stored with the signal's commit */
-    if (ds && (!sig || e == CHURN_EINVAL)) {     /* no signal, or one the store will refuse */
-        if (!c->score_memo && svc->chat_score_reuse_ms > 0) {
-            c->score_memo = churn_calloc(1, sizeof(*c->score_memo)); /* NULL: score anyway */
-            if (c->score_memo)
-                c->score_memo->reuse_ms = svc->chat_score_reuse_ms;
-        }
-        e = churn_scorer_score(svc->scoring, NULL, customer_id, &req, c->score_memo, ds, msg,
-                               msglen);
+    bool previewed = sig && e == CHURN_OK; /* stored with the signal's commit */
+    if (e == CHURN_EINVAL && hinted) {     /* no signal, or one the store will refuse */
+        ds = hinted;
+        e = CHURN_OK;
+    } else if (e == CHURN_EINVAL) {
+        e = memo_score(svc, c, customer_id, ds, msg, msglen);
     }
     if (e == CHURN_OK) {
         size_t n = ds->n_reasons;
@@ -779,8 +812,7 @@ chat_turn(struct churn_rpc *rpc, const ProtobufCMessage *msg)
 
     /* how sensitive the escalation is: the customer's current score, from the index */
     struct churn_chat_customer_hint hint = {.churn_probability = -1};
-    if (customer)
-        turn_hint(svc, req->customer_id, &hint);
+    struct churn_score *hinted = customer ? turn_hint(svc, c, req->customer_id, a, &hint) : NULL;
 
     /* the turn's state is a copy until the durable path accepted it: a refused turn changes
      * nothing, so resending it is processed afresh */
@@ -807,7 +839,7 @@ chat_turn(struct churn_rpc *rpc, const ProtobufCMessage *msg)
     Churn__V1__ErrorDetail score_err = CHURN__V1__ERROR_DETAIL__INIT;
     char score_msg[300];
     if (customer)
-        ds = turn_score(svc, c, req->customer_id, sig, a, &resp, &score_err, score_msg,
+        ds = turn_score(svc, c, req->customer_id, sig, hinted, a, &resp, &score_err, score_msg,
                         sizeof(score_msg));
 
     Churn__V1__Escalation esc = CHURN__V1__ESCALATION__INIT;

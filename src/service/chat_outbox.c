@@ -249,7 +249,8 @@ churn__chat_outbox_answer(struct churn__chat_outbox *ob, const ProtobufCMessage 
                           uint64_t turn_sequence, uint64_t ticket)
 {
     struct answer *a = churn_calloc(1, sizeof(*a));
-    struct churn_rpc_payload *p = a ? churn_rpc_payload_pack(resp) : NULL;
+    struct churn_rpc_payload *p =
+        a ? churn__chat_answer_payload((const Churn__V1__AnalyzeChatResponse *)resp) : NULL;
     if (!p) {
         churn_free(a);
         return CHURN_ENOMEM;

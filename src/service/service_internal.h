@@ -223,6 +223,16 @@ struct churn__chat_escalation {
     struct churn__chat_signal *signal;
 };
 
+/**
+ * churn__chat_answer_pack() - the wire bytes of chat answer @m into @buf (@cap bytes), exactly
+ * protobuf_c_message_pack()'s, in one pass (chat_wire.c); their length, or 0 when they do not
+ * fit or @m carries what only protobuf-c writes (unknown fields, a score's history).
+ */
+size_t churn__chat_answer_pack(const Churn__V1__AnalyzeChatResponse *m, uint8_t *buf, size_t cap);
+/** churn__chat_answer_payload() - @m serialized (by churn__chat_answer_pack() when it can);
+ * NULL when out of memory. */
+struct churn_rpc_payload *churn__chat_answer_payload(const Churn__V1__AnalyzeChatResponse *m);
+
 /** churn__chat_outbox_open() - the outbox of stream @rpc (referenced), watching @saver. */
 enum churn_err churn__chat_outbox_open(struct churn_rpc *rpc, struct churn__chat_saver *saver,
                                        struct churn__chat_outbox **out);
@@ -230,7 +240,8 @@ enum churn_err churn__chat_outbox_open(struct churn_rpc *rpc, struct churn__chat
  * job or saver commit refers to it any more. NULL is a no-op. */
 void churn__chat_outbox_close(struct churn__chat_outbox *ob);
 /**
- * churn__chat_outbox_answer() - queue @resp (serialized now), sent after the answers before
+ * churn__chat_outbox_answer() - queue chat answer @resp (an AnalyzeChatResponse, serialized
+ * now by churn__chat_answer_payload()), sent after the answers before
  * it once saver commit @ticket is durable (0: at once). A failed commit ends the stream with
  * UNAVAILABLE naming @turn_sequence to resend from.
  */

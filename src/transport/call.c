@@ -512,6 +512,15 @@ churn_rpc_payload_pack(const ProtobufCMessage *msg)
     return p;
 }
 
+struct churn_rpc_payload *
+churn_rpc_payload_copy(const void *bytes, size_t len)
+{
+    struct churn_rpc_payload *p = churn_malloc(sizeof(*p));
+    if (p)
+        p->slice = grpc_slice_from_copied_buffer(bytes, len);
+    return p;
+}
+
 void
 churn_rpc_payload_free(struct churn_rpc_payload *p)
 {
