@@ -159,7 +159,7 @@ enum churn_select_rule {
     /* Out of time, the most preferred candidate whose holdout score is within one standard error
      * of the best's (the error of their difference, paired on the same rows): the grid's trees
      * in the grid's order, then the blend, the trees as configured, the logistic regression.
-     * Ranked by CV (no holdout), the same as BEST. */
+     * Ranked by CV (no holdout), the same as BEST. The default (docs/MODELS.md). */
     CHURN_SELECT_ONE_SE = 1,
     /* Out of time, among the candidates within one standard error of the best (as ONE_SE), the
      * highest cross-validated AUC (the earlier in ONE_SE's order on a tie): the holdout rules

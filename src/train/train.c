@@ -72,6 +72,7 @@ churn_train_options_default(struct churn_train_options *o)
         .validation_fraction = 0.1,
         .threshold = 0.5,
         .time_budget_s = 120,
+        .select_rule = CHURN_SELECT_ONE_SE,
     };
 }
 

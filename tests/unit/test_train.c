@@ -859,7 +859,7 @@ Test(select, the_one_se_rule_prefers_the_grid_order_within_noise)
     crafted_report(&r, 5);
     r.cand[3].select_auc = 0.697;
     cr_assert_eq(one_se(&r), 3);
-    churn_select_choose(&r, CHURN_SELECT_BEST); /* the default keeps the best */
+    churn_select_choose(&r, CHURN_SELECT_BEST); /* best keeps the best */
     cr_assert_eq(r.chosen, 5);
     /* #2, the first grid shape, is preferred to #3 when both are within noise */
     r.cand[2].select_auc = 0.6965;
@@ -939,7 +939,9 @@ Test(select, the_one_se_rule_on_a_search_out_of_time)
     struct churn_dataset *ds = timed_set(5, 300, 0, 0, 1);
     struct churn_train_options o;
     churn_train_options_default(&o);
+    cr_assert_eq(o.select_rule, CHURN_SELECT_ONE_SE, "one-se is the default (docs/MODELS.md)");
     o.time_budget_s = 0;
+    o.select_rule = CHURN_SELECT_BEST;
     struct churn_select_result *best = malloc(sizeof(*best)), *one = malloc(sizeof(*one));
     double *oof = malloc(ds->n_rows * sizeof(double));
     char err[CHURN_TRAIN_ERRMSG];

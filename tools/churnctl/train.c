@@ -46,7 +46,7 @@ train_usage(FILE *out)
           "                         work (CPU time over threads) [120; 0: no limit]\n"
           "  --select-rule best|one-se|one-se-cv  auto, ranked out of time: the best holdout\n"
           "                         AUC; the first grid candidate within one standard error of\n"
-          "                         it; or the best CV AUC within one standard error [best]\n"
+          "                         it; or the best CV AUC within one standard error [one-se]\n"
           "  --folds K [5]  --seed N  --trees N [200]  --depth N [6]  --learning-rate X\n"
           "  --leaves N [2^depth]  --min-child-weight X [1]  --early-stopping ROUNDS [0]\n"
           "  --calibration none|platt|isotonic [platt]  --l2 X  --balanced\n"
