@@ -52,6 +52,8 @@ struct churn_alert_engine_config {
      * is never scored, alerted on or counted in the tier cut-offs. */
     bool (*owns)(void *ctx, const char *customer_id);
     void *owns_ctx;
+    /* issue 13: the rescores' state writes ride its commits (NULL: their own commits) */
+    struct churn__chat_saver *chat_saver;
 };
 
 /* chat_saver.c: conversation states (and the turns' chat signals and scores) written to the
@@ -108,6 +110,17 @@ struct churn__chat_saver_watcher {
 void churn__chat_saver_watch(struct churn__chat_saver *sv, struct churn__chat_saver_watcher *w);
 /** churn__chat_saver_unwatch() - remove @w; once it returns, @w is never called again. */
 void churn__chat_saver_unwatch(struct churn__chat_saver *sv, struct churn__chat_saver_watcher *w);
+struct churn_chat_rider;
+/**
+ * churn__chat_saver_ride() - write @r's items (churn/store_chat.h) in the saver's next commit,
+ * with the turns queued meanwhile (one write lock and one fsync for both), and wait for that
+ * commit: @r->err, @r->written and @r->error are then set. False, with nothing written and @r
+ * untouched, when the saver cannot take it (NULL, stopping, or too many riders waiting): the
+ * caller writes the items itself. @r and its items are borrowed until it returns.
+ */
+bool churn__chat_saver_ride(struct churn__chat_saver *sv, struct churn_chat_rider *r);
+/** churn__chat_saver_riders() - how many riders wait for the saver's next commit. */
+size_t churn__chat_saver_riders(struct churn__chat_saver *sv);
 /** churn__chat_saver_flush() - wait until every state queued before the call is written. */
 void churn__chat_saver_flush(struct churn__chat_saver *sv);
 /** churn__chat_saver_stop() - write what is queued, stop the thread, free. NULL is a no-op. */
