@@ -41,15 +41,23 @@ typedef enum churn_err churn_chat_score_fill_fn(size_t i, uint64_t record_digest
                                                 const void **data, size_t *len);
 
 /*
- * struct churn_chat_rider - another writer's items riding a group's commit: @alert_states
- * written as churn_store_put_alert_states() would, after them @scores as
- * churn_store_put_scores() would (each only while its customer's record, signals of the group
- * applied, still has its digest). OUT, set by churn_store_commit_chat(): @err (a rider whose
- * items fail their checks is refused alone, with that error and nothing of it written; the
- * group goes on without it; otherwise the group's outcome), @written (scores stored) and
- * @error (the message when @err is not 0).
+ * struct churn_chat_rider - another writer's items riding a group's commit, written after the
+ * turns and in this order: @n_alerts alerts appended with their customers' states as
+ * churn_store_append_alerts_with_states() would (@alert_ids, @alert_fill with @alert_user,
+ * the sequences into @alert_seqs), @alert_states as churn_store_put_alert_states() would,
+ * then @scores as churn_store_put_scores() would (each only while its customer's record,
+ * signals of the group applied, still has its digest). A rider is written whole or not at
+ * all, apart from the others: one whose items fail their checks, or whose @alert_fill fails,
+ * is refused alone and the group goes on without it; a storage error (disk or map full, I/O)
+ * fails the group. OUT, set by churn_store_commit_chat(): @err (the rider's own error, else
+ * the group's outcome), @written (scores stored) and @error (the message when @err is not 0).
  */
 struct churn_chat_rider {
+    size_t n_alerts;
+    const char *const *alert_ids;
+    churn_store_alerts_fill_fn *alert_fill;
+    void *alert_user;
+    uint64_t *alert_seqs;
     const struct churn_alert_state_put *alert_states;
     size_t n_alert_states;
     const struct churn_store_score_put *scores;

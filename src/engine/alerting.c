@@ -39,6 +39,7 @@
 #include "churn/share.h"
 #include "churn/service_metrics.h"
 #include "churn/store.h"
+#include "churn/store_chat.h"
 #include "churn/score.h"
 #include "alert_engine.h"
 
@@ -370,6 +371,29 @@ commit_fill(size_t i, uint64_t seq, void *user, const void **alert, size_t *aler
     return *state ? CHURN_OK : CHURN_ENOMEM;
 }
 
+/*
+ * Append the @n alerts of @f (and their customers' states) in ONE durable transaction: riding
+ * the chat saver's next commit when there is one (a chat load's alerts then take the write
+ * lock and pay an fsync with the turns' group, not on their own), else alone. The store's
+ * message is kept for the caller as with a direct write.
+ */
+static enum churn_err
+append_alerts(struct churn__alerts *al, size_t n, const char *const *ids, struct commit_fill *f,
+              uint64_t *seqs)
+{
+    struct churn_chat_rider r = {.n_alerts = n,
+                                 .alert_ids = ids,
+                                 .alert_fill = commit_fill,
+                                 .alert_user = f,
+                                 .alert_seqs = seqs};
+    if (!churn__chat_saver_ride(al->cfg.chat_saver, &r))
+        return churn_store_append_alerts_with_states(al->store, n, ids, commit_fill, f, seqs);
+    if (r.err)
+        churn_log(CHURN_LOG_WARN, "alerts_not_appended", CHURN_LF_INT("alerts", (int64_t)n),
+                  CHURN_LF_STR("error", r.error));
+    return r.err;
+}
+
 enum churn_err
 churn__alerts_commit_batch_locked(struct churn__alerts *al, struct churn__commit_item *items,
                                   size_t n, struct churn_arena *a)
@@ -382,9 +406,8 @@ churn__alerts_commit_batch_locked(struct churn__alerts *al, struct churn__commit
         ids[i] = items[i].work->customer_id;
     struct commit_fill f = {al, items, a};
     /* each alert and its customer's state in one transaction: a crash keeps both or neither,
-     * and a batch shares one fsync */
-    enum churn_err err =
-        churn_store_append_alerts_with_states(al->store, n, ids, commit_fill, &f, seqs);
+     * and a batch shares one fsync (the chat saver's, when there is one: issue 13) */
+    enum churn_err err = append_alerts(al, n, ids, &f, seqs);
     if (err)
         return err;
     for (size_t i = 0; i < n; i++) {

@@ -80,20 +80,54 @@ put_scores(struct churn_store *s, MDB_txn *txn, struct chat_ctx *c)
     return CHURN_OK;
 }
 
-/* The items of the riders that passed their checks (err 0). */
+/* Rider @r's items in @txn. */
+static enum churn_err
+rider_txn(struct churn_store *s, MDB_txn *txn, struct churn_chat_rider *r)
+{
+    enum churn_err err = churn__alerts_append_txn(s, txn, r->n_alerts, r->alert_ids, r->alert_fill,
+                                                  r->alert_user, r->alert_seqs);
+    if (!err)
+        err = churn__alert_states_txn(s, txn, r->alert_states, r->n_alert_states);
+    if (!err)
+        err = churn__scores_txn(s, txn, r->scores, r->n_scores, &r->written);
+    return err;
+}
+
+/* Whether @err is the store's (the disk, the map): it fails the whole group. */
+static bool
+storage_error(enum churn_err err)
+{
+    return err == CHURN_EFULL || err == CHURN_EIO || err == CHURN_ECORRUPT;
+}
+
+/* The riders that passed their checks (err 0), each in a nested transaction: one that fails
+ * on its own (its fill) is undone and refused alone; a storage error fails the group. */
 static enum churn_err
 put_riders(struct churn_store *s, MDB_txn *txn, const struct churn_chat_group *g)
 {
-    enum churn_err err = CHURN_OK;
-    for (size_t i = 0; !err && i < g->n_riders; i++) {
+    for (size_t i = 0; i < g->n_riders; i++) {
         struct churn_chat_rider *r = g->riders[i];
         if (r->err)
             continue;
-        err = churn__alert_states_txn(s, txn, r->alert_states, r->n_alert_states);
-        if (!err)
-            err = churn__scores_txn(s, txn, r->scores, r->n_scores, &r->written);
+        MDB_txn *child;
+        int rc = mdb_txn_begin(s->env, txn, 0, &child);
+        if (rc)
+            return churn__mdb_err(rc, "writing a rider");
+        enum churn_err err = rider_txn(s, child, r);
+        if (err) {
+            mdb_txn_abort(child);
+            if (storage_error(err))
+                return err;
+            r->err = err;
+            r->written = 0;
+            snprintf(r->error, sizeof(r->error), "%s", churn_store_last_error());
+            churn__store_clear_error();
+            continue;
+        }
+        if ((rc = mdb_txn_commit(child)))
+            return churn__mdb_err(rc, "writing a rider");
     }
-    return err;
+    return CHURN_OK;
 }
 
 static enum churn_err
@@ -159,7 +193,9 @@ check_riders(struct churn_store *s, const struct churn_chat_group *g)
         struct churn_chat_rider *r = g->riders[i];
         r->written = 0;
         r->error[0] = '\0';
-        r->err = churn__alert_states_check(r->alert_states, r->n_alert_states);
+        r->err = churn__alerts_append_check(r->alert_ids, r->n_alerts);
+        if (!r->err)
+            r->err = churn__alert_states_check(r->alert_states, r->n_alert_states);
         if (!r->err && r->n_scores)
             r->err = churn__scores_check(s, r->scores, r->n_scores);
         if (r->err)

@@ -535,6 +535,72 @@ Test(chat_group, riders_commit_with_the_turns_and_a_bad_one_is_refused_alone, .i
     assert_alert_state("c1", "A3");
 }
 
+/* churn_store_alerts_fill_fn: alert "alert-<seq>" and state "S<seq>"; fails for "fails". */
+static enum churn_err
+alert_fill(size_t i, uint64_t seq, void *user, const void **alert, size_t *alert_len,
+           const void **state, size_t *state_len)
+{
+    const char *const *ids = user;
+    static char abuf[4][32], sbuf[4][32];
+    if (strcmp(ids[i], "fails") == 0)
+        return CHURN_ENOMEM;
+    *alert_len = (size_t)snprintf(abuf[i], sizeof(abuf[i]), "alert-%llu", (unsigned long long)seq);
+    *state_len = (size_t)snprintf(sbuf[i], sizeof(sbuf[i]), "S%llu", (unsigned long long)seq);
+    *alert = abuf[i];
+    *state = sbuf[i];
+    return CHURN_OK;
+}
+
+static int
+count_alert(uint64_t seq, const char *cid, const void *data, size_t len, void *user)
+{
+    (void)seq;
+    (void)cid;
+    (void)data;
+    (void)len;
+    (*(int *)user)++;
+    return 0;
+}
+
+/* A rider's alerts are appended in the turns' transaction with their customers' states; a
+ * rider whose fill fails is undone whole (its alert and its other items) and refused alone,
+ * while the turns and the other riders are written. */
+Test(chat_group, a_rider_that_fails_midway_is_undone_alone, .init = setup, .fini = teardown)
+{
+    login("c1", "l1");
+    const char *ok_ids[] = {"c1"}, *bad_ids[] = {"c2", "fails"};
+    uint64_t ok_seq[1] = {0}, bad_seq[2] = {0};
+    struct churn_alert_state_put bad_state = {"c2", "X", 1};
+    struct churn_chat_rider ok = {.n_alerts = 1,
+                                  .alert_ids = ok_ids,
+                                  .alert_fill = alert_fill,
+                                  .alert_user = ok_ids,
+                                  .alert_seqs = ok_seq};
+    struct churn_chat_rider bad = {.n_alerts = 2,
+                                   .alert_ids = bad_ids,
+                                   .alert_fill = alert_fill,
+                                   .alert_user = bad_ids,
+                                   .alert_seqs = bad_seq,
+                                   .alert_states = &bad_state,
+                                   .n_alert_states = 1};
+    struct churn_chat_rider *riders[] = {&bad, &ok};
+    struct churn_conversation_put state = {"c1", "conv", "s1", 2};
+    struct churn_chat_group g = {
+        .states = &state, .n_states = 1, .now_ms = churn_now_ms(), .riders = riders, .n_riders = 2};
+    int before = atomic_load(&commits);
+    cr_assert_eq(churn_store_commit_chat(st, &g), CHURN_OK, "%s", churn_store_last_error());
+    cr_assert_eq(atomic_load(&commits) - before, 1);
+    cr_assert(has_state("c1", "conv", "s1"));
+    cr_assert_eq(bad.err, CHURN_ENOMEM);
+    cr_assert_eq(ok.err, CHURN_OK, "%s", ok.error);
+    cr_assert_eq(ok_seq[0], 1, "the refused rider's sequences were not used");
+    assert_alert_state("c1", "S1");
+    assert_alert_state("c2", NULL); /* the refused rider's first alert's state is undone too */
+    int n = 0;
+    cr_assert_eq(churn_store_foreach_alert(st, 0, 0, count_alert, &n), CHURN_OK);
+    cr_assert_eq(n, 1, "only the written rider's alert is in the log");
+}
+
 static struct churn__chat_saver *ride_sv;
 
 static void *
