@@ -42,7 +42,8 @@ typedef enum churn_err churn_chat_score_fill_fn(size_t i, uint64_t record_digest
 
 /*
  * struct churn_chat_rider - another writer's items riding a group's commit, written after the
- * turns and in this order: @n_alerts alerts appended with their customers' states as
+ * turns and in this order: @n_states conversation states (an escalating turn's, with its
+ * alert: both or neither), @n_alerts alerts appended with their customers' states as
  * churn_store_append_alerts_with_states() would (@alert_ids, @alert_fill with @alert_user,
  * the sequences into @alert_seqs), @alert_states as churn_store_put_alert_states() would,
  * then @scores as churn_store_put_scores() would (each only while its customer's record,
@@ -53,6 +54,8 @@ typedef enum churn_err churn_chat_score_fill_fn(size_t i, uint64_t record_digest
  * the group's outcome), @written (scores stored) and @error (the message when @err is not 0).
  */
 struct churn_chat_rider {
+    const struct churn_conversation_put *states;
+    size_t n_states;
     size_t n_alerts;
     const char *const *alert_ids;
     churn_store_alerts_fill_fn *alert_fill;

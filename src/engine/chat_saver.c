@@ -419,13 +419,23 @@ churn__chat_saver_put_turn(struct churn__chat_saver *sv, const char *customer_id
 bool
 churn__chat_saver_ride(struct churn__chat_saver *sv, struct churn_chat_rider *r)
 {
+    return churn__chat_saver_ride_turns(sv, r, NULL, 0);
+}
+
+bool
+churn__chat_saver_ride_turns(struct churn__chat_saver *sv, struct churn_chat_rider *r,
+                             struct churn__chat_signal *const *sigs, size_t n_sigs)
+{
     if (!sv)
         return false;
     pthread_mutex_lock(&sv->mu);
-    bool ok = !sv->stopping && sv->n_riders < SAVER_RIDERS;
-    uint64_t ticket = sv->taken + 1; /* the next commit takes every rider waiting */
+    bool ok =
+        !sv->stopping && sv->n_riders < SAVER_RIDERS && n_sigs <= SAVER_QUEUE_MAX - sv->n_sigs;
+    uint64_t ticket = sv->taken + 1; /* the next commit takes every rider and signal waiting */
     if (ok) {
         sv->riders[sv->n_riders++] = r;
+        for (size_t i = 0; i < n_sigs; i++)
+            sv->sigs[sv->n_sigs++] = sigs[i];
         pthread_cond_signal(&sv->cond);
     }
     while (ok && sv->written < ticket)

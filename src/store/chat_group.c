@@ -84,8 +84,10 @@ put_scores(struct churn_store *s, MDB_txn *txn, struct chat_ctx *c)
 static enum churn_err
 rider_txn(struct churn_store *s, MDB_txn *txn, struct churn_chat_rider *r)
 {
-    enum churn_err err = churn__alerts_append_txn(s, txn, r->n_alerts, r->alert_ids, r->alert_fill,
-                                                  r->alert_user, r->alert_seqs);
+    enum churn_err err = churn__conversations_txn(s, txn, r->states, r->n_states);
+    if (!err)
+        err = churn__alerts_append_txn(s, txn, r->n_alerts, r->alert_ids, r->alert_fill,
+                                       r->alert_user, r->alert_seqs);
     if (!err)
         err = churn__alert_states_txn(s, txn, r->alert_states, r->n_alert_states);
     if (!err)
@@ -193,7 +195,9 @@ check_riders(struct churn_store *s, const struct churn_chat_group *g)
         struct churn_chat_rider *r = g->riders[i];
         r->written = 0;
         r->error[0] = '\0';
-        r->err = churn__alerts_append_check(r->alert_ids, r->n_alerts);
+        r->err = churn__conversations_check(r->states, r->n_states);
+        if (!r->err)
+            r->err = churn__alerts_append_check(r->alert_ids, r->n_alerts);
         if (!r->err)
             r->err = churn__alert_states_check(r->alert_states, r->n_alert_states);
         if (!r->err && r->n_scores)
