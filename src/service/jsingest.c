@@ -24,6 +24,7 @@
 #include "churn/clock.h"
 #include "churn/event_codec.h"
 #include "churn/log.h"
+#include "churn/nats_end.h"
 #include "churn/service_metrics.h"
 #include "churn/shard.h"
 #include "service_internal.h"
@@ -618,18 +619,6 @@ churn_jsingest_stats(struct churn_jsingest *js, struct churn_jsingest_stats *out
     out->lag = atomic_load(&js->lag);
 }
 
-/* Drains @nc so that every reply still queued to a library thread (a late JetStream API
- * answer) is freed while the library's collector thread runs: nats_CloseAndWait stops that
- * thread first and clears its list, so anything freed after it is leaked. */
-static void
-drain_connection(natsConnection *nc)
-{
-    if (!nc || natsConnection_DrainTimeout(nc, NATS_TEARDOWN_MS) != NATS_OK)
-        return;
-    for (int waited = 0; !natsConnection_IsClosed(nc) && waited < NATS_TEARDOWN_MS; waited += 5)
-        nats_Sleep(5);
-}
-
 void
 churn_jsingest_stop(struct churn_jsingest *js)
 {
@@ -639,10 +628,7 @@ churn_jsingest_stop(struct churn_jsingest *js)
     pthread_join(js->thread, NULL);
     for (size_t i = 0; i < js->n_parts; i++)
         natsSubscription_Destroy(js->parts[i].sub); /* the durable consumer stays */
-    drain_connection(js->nc);
-    jsCtx_Destroy(js->js);
-    natsConnection_Destroy(js->nc);
-    nats_CloseAndWait(NATS_TEARDOWN_MS); /* the library's threads and globals */
+    churn_nats_end(js->nc, js->js, NATS_TEARDOWN_MS);
     free_sweep(js->sweep);
     churn_arena_fini(&js->batch->strings);
     pthread_mutex_destroy(&js->batch->mu);

@@ -14,6 +14,7 @@
 #include <nats/nats.h>
 
 #include "churn/alloc.h"
+#include "churn/nats_end.h"
 #include "ctl.h"
 
 #define PUBLISH_MAX_PENDING 4096
@@ -121,19 +122,6 @@ ctl_publisher_flush(struct ctl_publisher *p)
     return -1;
 }
 
-/* Drains @nc: every JetStream reply still queued is handed to the library's delivery thread
- * and freed while its collector thread runs, then the connection closes. nats_CloseAndWait
- * stops that collector before it waits for the last references, and clears its list, so a
- * reply freed after that is lost (the leak LeakSanitizer reported at churnctl's exit). */
-static void
-drain_connection(natsConnection *nc)
-{
-    if (!nc || natsConnection_DrainTimeout(nc, NATS_TEARDOWN_MS) != NATS_OK)
-        return;
-    for (int waited = 0; !natsConnection_IsClosed(nc) && waited < NATS_TEARDOWN_MS; waited += 5)
-        nats_Sleep(5);
-}
-
 void
 ctl_publisher_close(struct ctl_publisher *p)
 {
@@ -143,9 +131,6 @@ ctl_publisher_close(struct ctl_publisher *p)
     natsMsgList pending = {0};
     if (p->js && js_PublishAsyncGetPendingList(&pending, p->js) == NATS_OK)
         natsMsgList_Destroy(&pending);
-    drain_connection(p->nc);
-    jsCtx_Destroy(p->js);
-    natsConnection_Destroy(p->nc);
+    churn_nats_end(p->nc, p->js, NATS_TEARDOWN_MS);
     churn_free(p);
-    nats_CloseAndWait(NATS_TEARDOWN_MS); /* the library's threads and globals */
 }
