@@ -89,6 +89,8 @@ server_options_from_config(const struct churn_config *cfg, struct churn_server_o
     o->max_connection_age_grace_ms = (int)cfg->max_connection_age_grace_ms;
     o->drain_timeout_ms = (int)cfg->drain_timeout_ms;
     o->requests_per_method = (int)cfg->requests_per_method;
+    o->http2_bdp_probe = cfg->http2_bdp_probe;
+    o->http2_write_buffer_bytes = (int)cfg->http2_write_buffer_bytes;
 }
 
 /* Wait for signals; return the one that ends the process. */

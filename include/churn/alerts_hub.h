@@ -147,6 +147,14 @@ enum churn_err churn_alert_hub_subscribe(struct churn_alert_hub *hub, uint64_t a
 enum churn_err churn_alert_hub_next(struct churn_alert_sub *sub, struct churn_alert *alert);
 
 /**
+ * churn_alert_hub_skip() - drop every alert pending for @sub without copying any (a doorbell
+ * subscriber that reads the log itself) and re-arm READY; they do not count as given
+ * (churn_alert_hub_last_sequence() is unchanged). CHURN_OK, or CHURN_ETOOBIG once the
+ * subscriber has fallen behind (as churn_alert_hub_next()).
+ */
+enum churn_err churn_alert_hub_skip(struct churn_alert_sub *sub);
+
+/**
  * churn_alert_hub_lagged() - true when @sub fell behind; *@resume_after (if non-NULL) is the
  * last sequence it was given (its after_sequence if none), from which the client resumes.
  */

@@ -44,6 +44,8 @@ struct churn_config {
     int64_t max_connection_age_grace_ms;
     int64_t drain_timeout_ms;
     int64_t requests_per_method;
+    bool http2_bdp_probe;             /* gRPC core's BDP probe pings */
+    int64_t http2_write_buffer_bytes; /* 0: gRPC core's default */
     int64_t map_size_max_mb;
     int64_t sweep_interval_s;
     int64_t sweep_delay_s;

@@ -37,6 +37,8 @@ struct churn_server_options {
     int drain_timeout_ms;            /* on shutdown, calls get this long before cancel */
     int requests_per_method;         /* pre-posted per worker and method */
     size_t max_send_queue;           /* streamed responses queued per call at most */
+    bool http2_bdp_probe;            /* gRPC core's BDP probe pings (its default: on) */
+    int http2_write_buffer_bytes;    /* gRPC core's write buffer; 0: its default */
     /* issue 14: security (docs/SECURITY.md) */
     const char *tls_cert;          /* PEM certificate chain; NULL or "": plaintext */
     const char *tls_key;           /* its PEM private key */

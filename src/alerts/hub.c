@@ -490,6 +490,21 @@ churn_alert_hub_last_sequence(struct churn_alert_sub *sub)
     return s;
 }
 
+enum churn_err
+churn_alert_hub_skip(struct churn_alert_sub *sub)
+{
+    struct churn_alert_hub *hub = sub->hub;
+    pthread_mutex_lock(&hub->mu);
+    bool lagged = sub->lagged;
+    if (!lagged) {
+        sub->cursor = hub->published;
+        sub->pending = 0;
+        sub->armed = true;
+    }
+    pthread_mutex_unlock(&hub->mu);
+    return lagged ? CHURN_ETOOBIG : CHURN_OK;
+}
+
 size_t
 churn_alert_hub_pending(struct churn_alert_sub *sub)
 {

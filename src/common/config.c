@@ -76,6 +76,12 @@ static const struct opt options[] = {
      "on SIGTERM, time calls get before they are cancelled"},
     {"requests-per-method", OPT_INT, OFF(requests_per_method), 1, 1024, "32",
      "calls pre-posted per worker and method"},
+    /* session 8, issue 16: gRPC core's write path, measured side by side behind HAProxy
+     * (docs/BENCHMARKS.md "Cluster") */
+    {"http2-bdp-probe", OPT_BOOL, OFF(http2_bdp_probe), 0, 0, "true",
+     "gRPC core's bandwidth-delay probe (PINGs on received data; false: none)"},
+    {"http2-write-buffer-bytes", OPT_INT, OFF(http2_write_buffer_bytes), 0, 64 << 20, "0",
+     "bytes gRPC core buffers for writing per connection (0: its default)"},
     {"map-size-max-mb", OPT_INT, OFF(map_size_max_mb), 16, 1 << 24, "65536",
      "hard cap of the LMDB map size"},
     {"sweep-interval-s", OPT_INT, OFF(sweep_interval_s), 0, 30 * 86400, "3600",

@@ -7,10 +7,10 @@
  * (also when its destination has caught up), so a restart resumes where delivery stopped
  * and a change is delivered again only if churnd died between the receiver's acceptance and
  * the cursor's commit; the delivery id "<name>-<sequence>" is the same on every attempt, so
- * receivers drop such duplicates. A change's body is rendered once for all destinations of
- * a format (a small shared ring of recent bodies) and copied. The alert hub only rings a
- * doorbell; a timed wait covers a missed ring; delivery threads run 10 nice levels below the
- * process, so that delivering does not slow the engine down. E-mail destinations may gather changes
+ * receivers drop such duplicates. The log is read, decoded and each change's body rendered
+ * once for all destinations (delivery_batch.c: shared batches). The alert hub only rings a
+ * doorbell; a timed wait covers a missed ring; delivery threads run at nice 19, so that
+ * delivering does not slow the engine down. E-mail destinations may gather changes
  * into a digest: the cursor then advances when the digest is accepted.
  */
 #define _GNU_SOURCE /* pthread_setname_np, gettid */
@@ -32,22 +32,11 @@
 #include "delivery_internal.h"
 
 enum {
-    BATCH = 64,           /* alert changes read from the log at a time */
     IDLE_WAIT_MS = 1000,  /* the longest wait for the doorbell */
     DIGEST_MAX = 200,     /* changes in one e-mail digest at most */
     CURSOR_SAVE_MS = 200, /* the longest a delivered change waits for its cursor commit */
-    RENDERED_SLOTS = 256, /* recent bodies kept for the other destinations */
-    BODY_CAP = 1u << 20,  /* the largest body of one delivery */
     SETTLE_MIN_MS = 5,    /* the shortest wait for a cursor commit still owed */
-    DELIVERY_NICE = 10,   /* delivery threads' nice above the process's: the engine goes first */
-};
-
-/* One rendered body, for whichever destination asks next for the same change and format. */
-struct rendered {
-    pthread_mutex_t mu;
-    uint64_t sequence; /* 0: empty */
-    enum churn_delivery_format format;
-    struct churn_buf body;
+    DELIVERY_NICE = 19,   /* delivery threads' nice (the lowest): the engine goes first */
 };
 
 struct dest_worker {
@@ -65,32 +54,30 @@ struct dest_worker {
     uint64_t stored;                     /* the cursor in the store (under owner->save_mu) */
     char cursor_key[96];                 /* its name there */
     unsigned rand_state;
-    struct churn_alert batch[BATCH];
-    bool moved[BATCH]; /* a revision imported from another shard (issue 16): not delivered */
-    size_t n_batch;
-    struct churn_buf body; /* the body being delivered, reused */
+    const struct churn__dbatch *b; /* the window being delivered, shared (NULL: none) */
+    size_t n_batch;                /* b->n (0: no window) */
 };
+
+/* Change @i of the window @w is delivering. */
+static const struct churn_alert *
+at(const struct dest_worker *w, size_t i)
+{
+    return &w->b->e[i]->alert;
+}
 
 struct churn_delivery {
     struct churn_store *store;
     struct churn_alert_hub *hub;
     struct churn_delivery_config cfg;
-    churn_delivery_render_fn render;
-    void *render_ctx;
     atomic_bool stop;
     size_t n;
     struct dest_worker *workers;
-    struct rendered *rendered;         /* RENDERED_SLOTS */
+    struct churn__dlog *log;           /* the alert log, read and rendered once for all */
     pthread_mutex_t save_mu;           /* one thread stores the cursors at a time */
     _Atomic int64_t saved_ms;          /* when they were last stored */
     struct churn_store_meta_put *puts; /* n: one commit's cursors (under save_mu) */
     uint64_t *values;                  /* n */
     size_t *movers;                    /* n: the workers in puts */
-    /* the imported alert ranges (issue 16), read once for every worker's batches up to cover */
-    pthread_mutex_t imports_mu;
-    uint64_t (*imports)[2]; /* CHURN_STORE_ALERT_IMPORTS_MAX */
-    size_t n_imports;
-    uint64_t imports_cover; /* every range holding a sequence <= this is in imports */
 };
 
 /* ---------------------------------------------------------------- the cursor -------- */
@@ -210,12 +197,8 @@ drain_doorbell(struct dest_worker *w)
     struct churn_alert_hub *hub = w->owner->hub;
     if (!hub)
         return;
-    static _Thread_local struct churn_alert scratch;
-    enum churn_err rc = CHURN_OK;
-    while (w->sub && (rc = churn_alert_hub_next(w->sub, &scratch)) == CHURN_OK)
-        ;
-    if (w->sub && rc == CHURN_EAGAIN)
-        return;
+    if (w->sub && churn_alert_hub_skip(w->sub) == CHURN_OK)
+        return; /* the log is read after the cursor: the hub's copies are not needed */
     churn_alert_hub_unsubscribe(w->sub);
     w->sub = NULL;
     char err[128];
@@ -248,46 +231,25 @@ wait_for(struct dest_worker *w, int64_t ms, bool wake_on_ring)
 
 /* ---------------------------------------------------------------- one attempt ------- */
 
-/*
- * The body of @a in the destination's format, into w->body: taken from the shared ring when
- * another destination rendered it already, else rendered and left there for the others
- * (the log is append-only: one sequence always renders the same body).
- */
+/* Change @i of the batch to the webhook; its body is rendered once for every destination. */
 static enum churn_err
-body_of(struct dest_worker *w, const struct churn_alert *a)
+post_one(struct dest_worker *w, size_t i, char *err, size_t errlen)
 {
-    struct churn_delivery *d = w->owner;
-    struct rendered *r =
-        &d->rendered[(a->sequence * 2 + (uint64_t)w->dest.format) % RENDERED_SLOTS];
-    churn_buf_reset(&w->body);
-    pthread_mutex_lock(&r->mu);
-    bool hit = r->sequence == a->sequence && r->format == w->dest.format;
-    enum churn_err rc = hit ? churn_buf_append(&w->body, r->body.data, r->body.len) : CHURN_OK;
-    pthread_mutex_unlock(&r->mu);
-    if (hit || rc != CHURN_OK)
-        return rc;
-    rc = d->render(d->render_ctx, a, w->dest.format, &w->body);
-    if (rc != CHURN_OK)
-        return rc;
-    pthread_mutex_lock(&r->mu);
-    churn_buf_reset(&r->body);
-    bool kept = churn_buf_append(&r->body, w->body.data, w->body.len) == CHURN_OK;
-    r->sequence = kept ? a->sequence : 0;
-    r->format = w->dest.format;
-    pthread_mutex_unlock(&r->mu);
-    return CHURN_OK;
-}
-
-static enum churn_err
-post_one(struct dest_worker *w, const struct churn_alert *a, char *err, size_t errlen)
-{
-    enum churn_err rc = body_of(w, a);
+    const struct churn_alert *a = at(w, i);
+    const struct churn_buf *body = NULL;
+    enum churn_err rc = churn__dlog_body(w->owner->log, w->b->e[i], w->dest.format, &body);
     if (rc != CHURN_OK)
         return churn_fail(err, errlen, rc, "rendering alert %" PRIu64 ": %s", a->sequence,
                           churn_strerror(rc));
-    char id[CHURN_DELIVERY_NAME_MAX + 24];
+    char id[CHURN_DELIVERY_NAME_MAX + 24], scratch[CHURN__SIGNATURE_MAX];
+    const char *sig = w->dest.secret
+                          ? churn__dlog_signature(w->owner->log, w->b->e[i], w->dest.format,
+                                                  w->dest.secret, body, w->net, scratch)
+                          : NULL;
+    if (w->dest.secret && !sig)
+        return churn_fail(err, errlen, CHURN_EINTERNAL, "signing the body failed");
     snprintf(id, sizeof(id), "%s-%" PRIu64, w->dest.name, a->sequence);
-    return churn__net_post(w->net, w->dest.url, w->dest.secret, id, &w->body, err, errlen);
+    return churn__net_post(w->net, w->dest.url, sig, id, body, err, errlen);
 }
 
 static const char *
@@ -344,7 +306,7 @@ mail_header(struct dest_worker *w, const char *subject, const char *msgid, struc
 static enum churn_err
 mail_some(struct dest_worker *w, size_t first, size_t last, char *err, size_t errlen)
 {
-    const struct churn_alert *a = &w->batch[first];
+    const struct churn_alert *a = at(w, first);
     char subject[256], msgid[CHURN_DELIVERY_NAME_MAX + 48];
     size_t n = last - first + 1;
     if (n == 1 && a->risk_tier != 0)
@@ -357,17 +319,17 @@ mail_some(struct dest_worker *w, size_t first, size_t last, char *err, size_t er
     else
         snprintf(subject, sizeof(subject), "[churnd] %zu alert changes", n);
     snprintf(msgid, sizeof(msgid), "%s-%" PRIu64 "-%" PRIu64, w->dest.name, a->sequence,
-             w->batch[last].sequence);
+             at(w, last)->sequence);
     struct churn_buf m;
     churn_buf_init(&m, 4u << 20);
     enum churn_err rc = mail_header(w, subject, msgid, &m);
     for (size_t i = first; i <= last && rc == CHURN_OK; i++) {
-        if (!churn_alert_filter_match(&w->dest.filter, &w->batch[i]))
+        if (!churn_alert_filter_match(&w->dest.filter, at(w, i)))
             continue;
-        rc = churn_delivery_summary(&w->batch[i], &m);
+        rc = churn_delivery_summary(at(w, i), &m);
         if (rc == CHURN_OK)
             rc = churn_buf_printf(&m, "\r\n(alert %" PRIu64 ", change %" PRIu64 ")\r\n\r\n",
-                                  w->batch[i].id, w->batch[i].sequence);
+                                  at(w, i)->id, at(w, i)->sequence);
     }
     if (rc == CHURN_OK)
         rc = churn__net_mail(w->net, w->owner->cfg.smtp_url, w->owner->cfg.smtp_from, w->dest.to,
@@ -441,15 +403,15 @@ deliver(struct dest_worker *w, size_t first, size_t last, unsigned *attempts)
         }
         char err[256] = "";
         enum churn_err rc = w->dest.kind == CHURN_DELIVERY_WEBHOOK
-                                ? post_one(w, &w->batch[first], err, sizeof(err))
+                                ? post_one(w, first, err, sizeof(err))
                                 : mail_some(w, first, last, err, sizeof(err));
         if (rc == CHURN_OK) {
-            note_success(w, &w->batch[last]);
+            note_success(w, at(w, last));
             return true;
         }
         if (atomic_load(&w->owner->stop))
             return false;
-        note_failure(w, w->batch[first].sequence, err);
+        note_failure(w, at(w, first)->sequence, err);
     }
 }
 
@@ -468,8 +430,8 @@ is_action(const struct dest_worker *w, const struct churn_alert *a)
 static bool
 wanted(const struct dest_worker *w, size_t i)
 {
-    const struct churn_alert *a = &w->batch[i];
-    return !w->moved[i] && (churn_alert_filter_match(&w->dest.filter, a) || is_action(w, a));
+    const struct churn_alert *a = at(w, i);
+    return !w->b->e[i]->moved && (churn_alert_filter_match(&w->dest.filter, a) || is_action(w, a));
 }
 
 static void
@@ -482,58 +444,14 @@ tell_action(struct dest_worker *w, const struct churn_alert *a, unsigned attempt
                      attempts, churn_now_ms());
 }
 
-static int
-take_alert(uint64_t seq, const char *customer_id, const void *data, size_t len, void *user)
-{
-    (void)customer_id;
-    struct dest_worker *w = user;
-    struct churn_alert *a = &w->batch[w->n_batch];
-    if (churn_alert_decode(data, len, a) != CHURN_OK) {
-        churn_log(CHURN_LOG_ERROR, "delivery_skipped_undecodable",
-                  CHURN_LF_STR("destination", w->dest.name),
-                  CHURN_LF_INT("sequence", (long long)seq));
-        return 0;
-    }
-    a->sequence = seq;
-    w->n_batch++;
-    return 0;
-}
-
-/*
- * Mark the batch's revisions that an import of moved customers appended. The ranges are
- * shared by the workers and read again only for a batch past what they cover: an import
- * notes its range in the commit that appends its revisions, so ranges read after a batch
- * was read hold every range of that batch's sequences.
- */
-static enum churn_err
-mark_moved(struct dest_worker *w)
-{
-    struct churn_delivery *d = w->owner;
-    enum churn_err err = CHURN_OK;
-    uint64_t last = w->n_batch ? w->batch[w->n_batch - 1].sequence : 0;
-    pthread_mutex_lock(&d->imports_mu);
-    if (w->n_batch && last > d->imports_cover) {
-        size_t n = 0;
-        err = churn_store_alert_imports(d->store, d->imports, CHURN_STORE_ALERT_IMPORTS_MAX, &n);
-        d->n_imports = err == CHURN_OK ? n : 0;
-        d->imports_cover = err == CHURN_OK ? last : 0;
-    }
-    for (size_t i = 0; i < w->n_batch; i++) {
-        w->moved[i] = false;
-        for (size_t r = 0; r < d->n_imports && !w->moved[i]; r++)
-            w->moved[i] = w->batch[i].sequence >= d->imports[r][0] &&
-                          w->batch[i].sequence <= d->imports[r][1];
-    }
-    pthread_mutex_unlock(&d->imports_mu);
-    return err;
-}
-
+/* Read the batch after @after (shared with the other destinations), in place of the last. */
 static enum churn_err
 read_batch(struct dest_worker *w, uint64_t after)
 {
-    w->n_batch = 0;
-    enum churn_err err = churn_store_foreach_alert(w->owner->store, after, BATCH, take_alert, w);
-    return err ? err : mark_moved(w);
+    churn__dlog_put(w->owner->log, w->b);
+    enum churn_err err = churn__dlog_get(w->owner->log, after, &w->b);
+    w->n_batch = w->b ? w->b->n : 0;
+    return err;
 }
 
 /* Index of the last change of the digest that starts at @first (webhooks: @first itself). */
@@ -544,7 +462,7 @@ group_end(struct dest_worker *w, size_t first)
         return first;
     size_t last = first;
     for (size_t i = first + 1; i < w->n_batch && i - first < DIGEST_MAX; i++)
-        if (churn_alert_filter_match(&w->dest.filter, &w->batch[i]))
+        if (churn_alert_filter_match(&w->dest.filter, at(w, i)))
             last = i;
     return last;
 }
@@ -553,13 +471,14 @@ group_end(struct dest_worker *w, size_t first)
 static bool
 digest_due(struct dest_worker *w, size_t first)
 {
-    if (w->dest.kind != CHURN_DELIVERY_EMAIL || w->owner->cfg.digest_ms <= 0 || w->n_batch == BATCH)
+    if (w->dest.kind != CHURN_DELIVERY_EMAIL || w->owner->cfg.digest_ms <= 0 ||
+        w->b->last == w->b->end)
         return true;
-    return churn_now_ms() - w->batch[first].updated_ms >= w->owner->cfg.digest_ms;
+    return churn_now_ms() - at(w, first)->updated_ms >= w->owner->cfg.digest_ms;
 }
 
 /*
- * Deliver what the batch holds after @cursor; returns the new cursor. The cursors are
+ * Deliver what the window holds after @cursor; returns the new cursor. The cursors are
  * stored at most every CURSOR_SAVE_MS while deliveries flow, and within that time after a
  * destination catches up (worker_main).
  */
@@ -568,8 +487,8 @@ work_batch(struct dest_worker *w, uint64_t cursor, bool *waiting)
 {
     *waiting = false;
     for (size_t i = 0; i < w->n_batch && !atomic_load(&w->owner->stop); i++) {
-        if (!wanted(w, i))
-            continue;
+        if (at(w, i)->sequence <= cursor || !wanted(w, i))
+            continue; /* the window's start was delivered already, or not for this one */
         if (!digest_due(w, i)) {
             *waiting = true;
             break;
@@ -578,14 +497,14 @@ work_batch(struct dest_worker *w, uint64_t cursor, bool *waiting)
         unsigned attempts;
         if (!deliver(w, i, last, &attempts))
             break;
-        tell_action(w, &w->batch[i], attempts);
-        cursor = w->batch[last].sequence;
+        tell_action(w, at(w, i), attempts);
+        cursor = at(w, last)->sequence;
         cursor_advance(w, cursor);
         cursors_flush(w->owner, false);
         i = last;
     }
-    if (!*waiting && w->n_batch > 0 && !atomic_load(&w->owner->stop))
-        cursor = w->batch[w->n_batch - 1].sequence; /* the rest was filtered out */
+    if (!*waiting && w->b && w->b->last > cursor && !atomic_load(&w->owner->stop))
+        cursor = w->b->last; /* the rest was filtered out (or could not be decoded) */
     cursor_advance(w, cursor);
     return cursor;
 }
@@ -598,11 +517,11 @@ worker_main(void *arg)
     snprintf(thread_name, sizeof(thread_name), "deliver-%.7s", w->dest.name);
     pthread_setname_np(pthread_self(), thread_name);
     /* Delivery is behind the log by design: when the cores are busy, the engine that commits
-     * alerts and the calls being served go first (Linux: nice is per thread; the process's
-     * own nice, read before this thread changes its own, is the base). */
-    int base = getpriority(PRIO_PROCESS, (id_t)getpid());
-    setpriority(PRIO_PROCESS, (id_t)gettid(),
-                base + DELIVERY_NICE < 19 ? base + DELIVERY_NICE : 19);
+     * alerts and the calls being served go first (Linux: nice is per thread). The lowest
+     * nice, because the scheduler weighs the destinations' threads together: ten at nice 10
+     * weigh 10 x 110 = 1,100 against an engine thread's 1,024 at nice 0, so they took about
+     * half of a contended core from it; ten at nice 19 weigh 150. */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), DELIVERY_NICE);
     uint64_t cursor = w->status.cursor;
     while (!atomic_load(&w->owner->stop)) {
         drain_doorbell(w);
@@ -654,7 +573,6 @@ worker_init(struct churn_delivery *d, struct dest_worker *w, const struct churn_
     w->dest = *dest;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cond, NULL);
-    churn_buf_init(&w->body, BODY_CAP);
     snprintf(w->cursor_key, sizeof(w->cursor_key), "delivery.%s", dest->name);
     snprintf(w->status.name, sizeof(w->status.name), "%s", dest->name);
     w->status.kind = dest->kind;
@@ -713,25 +631,16 @@ churn_delivery_start(struct churn_store *store, struct churn_alert_hub *hub,
     }
     d->store = store;
     d->hub = hub;
-    d->render = render;
-    d->render_ctx = render_ctx;
     atomic_init(&d->stop, false);
     d->workers = churn_calloc(cfg->n_dests, sizeof(*d->workers));
-    d->rendered = churn_calloc(RENDERED_SLOTS, sizeof(*d->rendered));
     d->puts = churn_calloc(cfg->n_dests, sizeof(*d->puts));
     d->values = churn_calloc(cfg->n_dests, sizeof(*d->values));
     d->movers = churn_calloc(cfg->n_dests, sizeof(*d->movers));
-    d->imports = churn_calloc(CHURN_STORE_ALERT_IMPORTS_MAX, sizeof(*d->imports));
     pthread_mutex_init(&d->save_mu, NULL);
-    pthread_mutex_init(&d->imports_mu, NULL);
     atomic_init(&d->saved_ms, 0);
-    rc = d->workers && d->rendered && d->puts && d->values && d->movers && d->imports
-             ? copy_config(&d->cfg, cfg)
-             : CHURN_ENOMEM;
-    for (size_t i = 0; d->rendered && i < RENDERED_SLOTS; i++) {
-        pthread_mutex_init(&d->rendered[i].mu, NULL);
-        churn_buf_init(&d->rendered[i].body, BODY_CAP);
-    }
+    rc = d->workers && d->puts && d->values && d->movers ? copy_config(&d->cfg, cfg) : CHURN_ENOMEM;
+    if (rc == CHURN_OK)
+        rc = churn__dlog_open(store, hub, render, render_ctx, &d->log);
     for (size_t i = 0; rc == CHURN_OK && i < cfg->n_dests; i++, d->n++)
         rc = worker_init(d, &d->workers[i], &d->cfg.dests[i]);
     for (size_t i = 0; rc == CHURN_OK && i < d->n; i++) {
@@ -762,21 +671,15 @@ churn_delivery_stop(struct churn_delivery *d)
             pthread_join(w->thread, NULL);
         churn_alert_hub_unsubscribe(w->sub);
         churn__net_close(w->net);
-        churn_buf_free(&w->body);
+        churn__dlog_put(d->log, w->b);
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cond);
     }
-    for (size_t i = 0; d->rendered && i < RENDERED_SLOTS; i++) {
-        pthread_mutex_destroy(&d->rendered[i].mu);
-        churn_buf_free(&d->rendered[i].body);
-    }
-    churn_free(d->rendered);
+    churn__dlog_close(d->log);
     churn_free(d->puts);
     churn_free(d->values);
     churn_free(d->movers);
-    churn_free(d->imports);
     pthread_mutex_destroy(&d->save_mu);
-    pthread_mutex_destroy(&d->imports_mu);
     churn_free(d->workers);
     churn_delivery_config_fini(&d->cfg);
     churn_free(d);

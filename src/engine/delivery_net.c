@@ -8,7 +8,9 @@
  * read, and an abort as soon as churnd stops. A destination's handle keeps what one POST
  * after another shares, so that a delivery costs its exchange and little else: the curl
  * handle with its options and its kept-alive connection, the header list (only the id and
- * signature lines are rewritten in place), and the HMAC keyed once.
+ * signature lines are rewritten in place), and the HMAC keyed once (the signature is made
+ * by churn__net_sign() before the POST: delivery_batch.c keeps it for destinations sharing a
+ * secret).
  */
 #include <curl/curl.h>
 #include <sys/uio.h>
@@ -131,10 +133,9 @@ churn_delivery_signature(const char *secret, const void *body, size_t len, char 
     signature_text(mac, maclen, out, outlen);
 }
 
-/* The HMAC-SHA256 of @body under @secret on @net's context, keyed once per secret. */
-static bool
-net_sign(struct churn__net *net, const char *secret, const struct churn_buf *body, char *out,
-         size_t outlen)
+bool
+churn__net_sign(struct churn__net *net, const char *secret, const struct churn_buf *body, char *out,
+                size_t outlen)
 {
     if (!net->mac) {
         EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
@@ -265,7 +266,7 @@ plain_setup(struct churn__net *net, const char *url)
 
 /* The POST through the own client, with the header lines already in @net. */
 static enum churn_err
-plain_post(struct churn__net *net, const char *secret, const struct churn_buf *body, char *err,
+plain_post(struct churn__net *net, bool is_signed, const struct churn_buf *body, char *err,
            size_t errlen)
 {
     churn_buf_reset(&net->head);
@@ -273,8 +274,8 @@ plain_post(struct churn__net *net, const char *secret, const struct churn_buf *b
         churn_buf_printf(&net->head,
                          "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
                          "User-Agent: churnd\r\n%s\r\n%s%sContent-Length: %zu\r\n\r\n",
-                         net->target, net->host_header, net->id_line, secret ? net->sig_line : "",
-                         secret ? "\r\n" : "", body->len);
+                         net->target, net->host_header, net->id_line,
+                         is_signed ? net->sig_line : "", is_signed ? "\r\n" : "", body->len);
     if (rc != CHURN_OK)
         return churn_fail(err, errlen, rc, "the request head is over %d bytes", HEAD_CAP);
     struct iovec iov[2] = {{net->head.data, net->head.len},
@@ -290,19 +291,15 @@ plain_post(struct churn__net *net, const char *secret, const struct churn_buf *b
 }
 
 enum churn_err
-churn__net_post(struct churn__net *net, const char *url, const char *secret, const char *id,
+churn__net_post(struct churn__net *net, const char *url, const char *signature, const char *id,
                 const struct churn_buf *body, char *err, size_t errlen)
 {
-    char sig[96];
     snprintf(net->id_line, sizeof(net->id_line), "X-Churnd-Delivery: %s", id);
-    net->headers[3].next = secret ? &net->headers[4] : NULL;
-    if (secret) {
-        if (!net_sign(net, secret, body, sig, sizeof(sig)))
-            return churn_fail(err, errlen, CHURN_EINTERNAL, "signing the body failed");
-        snprintf(net->sig_line, sizeof(net->sig_line), "X-Churnd-Signature-256: %s", sig);
-    }
+    net->headers[3].next = signature ? &net->headers[4] : NULL;
+    if (signature)
+        snprintf(net->sig_line, sizeof(net->sig_line), "X-Churnd-Signature-256: %s", signature);
     if (plain_setup(net, url))
-        return plain_post(net, secret, body, err, errlen);
+        return plain_post(net, signature != NULL, body, err, errlen);
     post_options(net, url);
     net->answer_bytes = 0;
     curl_easy_setopt(net->curl, CURLOPT_POSTFIELDS, body->data ? body->data : "");

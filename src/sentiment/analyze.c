@@ -638,8 +638,7 @@ add_item(struct analysis *a, size_t i, size_t m, int32_t entry, bool stem)
     it->tok_flags = m == 1 ? x->tok_flags : 0;
     it->v = 0.0;
     const struct tok_form *lx = &a->f[i + m - 1];
-    it->pivot = a->s->korean && lx->kind == CHURN_TOK_WORD &&
-                churn__ko_contrast_ending(lx->surf, lx->surf_len);
+    it->pivot = a->s->korean && lx->kind == CHURN_TOK_WORD && lx->w.contrast;
     a->seen |= it->lex_flags;
     a->pivot |= it->pivot;
     if (is_scored(it))

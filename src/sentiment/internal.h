@@ -251,6 +251,7 @@ struct churn__word {
     uint64_t stem_h; /* churn__hash_word() of the stem form */
     struct churn__match1 surf;
     struct churn__match1 stem_match;
+    bool contrast; /* Korean: the word ends in a contrastive ending (churn__ko_contrast_ending()) */
 };
 
 /* One remembered word: the word itself and its struct churn__word. */
@@ -262,6 +263,7 @@ struct churn__memo_slot {
     uint8_t word_len; /* 0: empty (a word token has at least one letter) */
     uint8_t stem_len;
     bool stem_same; /* the stem form is the word */
+    bool contrast;
     char word[CHURN__STEM_MAX_WORD];
     char stem[CHURN__STEM_MAX_WORD];
 };
@@ -365,7 +367,8 @@ enum churn_err churn__stem_thread(const struct churn_sentiment *s, const char *w
 void churn__word_lookup(const struct churn_sentiment *s, struct churn__thread *th, const char *word,
                         size_t len, uint64_t h, struct churn__word *out);
 
-/* The same for a token that is never stemmed (emoji, emoticons, numbers): no memo. */
+/* The same for a token that is never stemmed (emoji, emoticons, numbers): no memo, and no
+ * contrastive ending. */
 void churn__form_lookup(const struct churn_sentiment *s, const char *form, size_t len, uint64_t h,
                         struct churn__word *out);
 

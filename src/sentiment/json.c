@@ -44,21 +44,43 @@ put(struct jw *w, const char *s, size_t n)
 
 #define PUT_LIT(w, s) put((w), (s), sizeof(s) - 1)
 
-/* Decimal digits of @m right-aligned ending at @end; returns where they start. Two digits
- * per division (a computed score has 17). */
+static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
+                               "31323334353637383940414243444546474849505152535455565758596061"
+                               "62636465666768697071727374757677787980818283848586878889909192"
+                               "93949596979899";
+
+/* The four digits of @v (below 10000), leading zeros included, ending at @end; returns where
+ * they start. */
+static inline char *
+four_back(uint32_t v, char *end)
+{
+    uint32_t hi = v / 100, lo = v - hi * 100;
+    end -= 4;
+    memcpy(end, pairs + 2 * hi, 2);
+    memcpy(end + 2, pairs + 2 * lo, 2);
+    return end;
+}
+
+/* Decimal digits of @m right-aligned ending at @end; returns where they start. Eight digits
+ * per 64-bit division (a computed score has 17), then two per division in 32 bits. */
 static char *
 utoa_back(uint64_t m, char *end)
 {
-    static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
-                                   "31323334353637383940414243444546474849505152535455565758596061"
-                                   "62636465666768697071727374757677787980818283848586878889909192"
-                                   "93949596979899";
-    while (m >= 100) {
-        const char *p = pairs + 2 * (m % 100);
-        m /= 100;
+    while (m >= 100000000) {
+        uint64_t q = m / 100000000;
+        uint32_t r = (uint32_t)(m - q * 100000000), h = r / 10000;
+        end = four_back(r - h * 10000, end);
+        end = four_back(h, end);
+        m = q;
+    }
+    uint32_t v = (uint32_t)m;
+    while (v >= 100) {
+        const char *p = pairs + 2 * (v % 100);
+        v /= 100;
         *--end = p[1];
         *--end = p[0];
     }
+    m = v;
     if (m >= 10) {
         *--end = pairs[2 * m + 1];
         *--end = pairs[2 * m];
@@ -68,9 +90,33 @@ utoa_back(uint64_t m, char *end)
     return end;
 }
 
-/* m / 10^k as text: "-0.034", "12.5", "3". */
+/* 10^j for j = 0..19. */
+static const uint64_t pow10_u64[20] = {
+    1ull,
+    10ull,
+    100ull,
+    1000ull,
+    10000ull,
+    100000ull,
+    1000000ull,
+    10000000ull,
+    100000000ull,
+    1000000000ull,
+    10000000000ull,
+    100000000000ull,
+    1000000000000ull,
+    10000000000000ull,
+    100000000000000ull,
+    1000000000000000ull,
+    10000000000000000ull,
+    100000000000000000ull,
+    1000000000000000000ull,
+    10000000000000000000ull,
+};
+
+/* fixed_text() of an integer part of more than six digits or more than 24 places. */
 static size_t
-fixed_text(bool neg, uint64_t m, int k, char *out)
+fixed_text_long(bool neg, uint64_t m, int k, char *out)
 {
     char digits[24];
     char *d = utoa_back(m, digits + sizeof(digits));
@@ -93,6 +139,35 @@ fixed_text(bool neg, uint64_t m, int k, char *out)
             memcpy(out + o, d + ip, (size_t)k);
             o += (size_t)k;
         }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* m / 10^k as text: "-0.034", "12.5", "3"; NUL-terminated, at most 32 bytes with it. The
+ * digits go straight to their place, after the places are filled with zeros: a fraction of
+ * fewer than k significant digits keeps its leading zeros. */
+static size_t
+fixed_text(bool neg, uint64_t m, int k, char *out)
+{
+    static const char zeros[24] = "000000000000000000000000";
+    size_t o = neg, ip_digits = 1;
+    if (k >= 20)
+        return fixed_text_long(neg, m, k, out);
+    uint64_t ip = m / pow10_u64[k];
+    while (ip_digits < 20 && ip >= pow10_u64[ip_digits])
+        ip_digits++;
+    if (o + ip_digits + 1 + sizeof(zeros) > 32)
+        return fixed_text_long(neg, m, k, out);
+    if (neg)
+        out[0] = '-';
+    utoa_back(ip, out + o + ip_digits);
+    o += ip_digits;
+    if (k) {
+        out[o++] = '.';
+        memcpy(out + o, zeros, sizeof(zeros));
+        o += (size_t)k;
+        utoa_back(m - ip * pow10_u64[k], out + o);
     }
     out[o] = '\0';
     return o;
@@ -161,6 +236,54 @@ nearest_reads_back(struct binval b, int k, uint64_t *q_out)
     return lhs < pow5[k] || (lhs == pow5[k] && !(b.m & 1));
 }
 
+/* shortest_fixed() in one multiplication: b x 10^k for the most digits, @max_p, is
+ * num / 2^s with num = m x 5^k; its integer part q fits 64 bits, and the nearest decimal of
+ * j digits fewer is q / 10^j rounded by the digits dropped and the bits below q (a tie only
+ * when both are exactly half), so each shorter candidate costs a division and one exact
+ * 128-bit test of nearest_reads_back(). Candidates are tried from @max_p - 1 down, the first
+ * that does not read back ending the search (if p digits read back, so do p + 1). Returns 0
+ * where that monotony is not certain or the product does not fit: a power of two (its lower
+ * neighbour is closer, so a shorter candidate below it may fail where a longer one above it
+ * reads back), b x 10^k an integer, more than 18 digits after the point; shortest_fixed()
+ * answers those. */
+static size_t
+shortest_fixed_fast(double v, struct binval b, int max_p, int e10, char *out)
+{
+    int k = max_p - 1 - e10, s = -(k + b.e);
+    int lo = e10 + 1 > 1 ? e10 + 1 : 1; /* no fewer digits than the integer part */
+    if (b.m == 1ull << (b.bits - 1) || s <= 0 || s >= 64 || k > 27 || lo >= max_p)
+        return 0;
+    unsigned __int128 num = (unsigned __int128)b.m * pow5[k];
+    uint64_t q = (uint64_t)(num >> s), low = (uint64_t)num & ((1ull << s) - 1);
+    uint64_t best = q, half_low = 1ull << (s - 1); /* the most digits: rounded as nearest */
+    if (low > half_low || (low == half_low && (q & 1)))
+        best++;
+    int best_j = 0;
+    uint64_t trunc = q, dropped = 0, p10 = 1; /* q / 10^j, q % 10^j, 10^j */
+    for (int j = 1; max_p - j >= lo; j++) {
+        uint64_t half = 5 * p10;
+        dropped += trunc % 10 * p10;
+        trunc /= 10;
+        p10 *= 10;
+        uint64_t c = trunc;
+        if (dropped > half || (dropped == half && (low || (c & 1))))
+            c++;
+        unsigned __int128 cs = ((unsigned __int128)c * p10) << s;
+        unsigned __int128 diff = cs < num ? num - cs : cs - num;
+        unsigned __int128 lhs = diff * 2;
+        if (!(lhs < pow5[k] || (lhs == pow5[k] && !(b.m & 1))))
+            break;
+        best = c;
+        best_j = j;
+    }
+    k -= best_j;
+    while (k > 0 && best % 10 == 0) { /* a rounding up to 10^p leaves a zero */
+        best /= 10;
+        k--;
+    }
+    return fixed_text(v < 0, best, k, out);
+}
+
 /* The shortest fixed-point text of @v (|v| in [1e-7, 1e15), as the binary value @b) that
  * reads back as @v: the nearest decimal of p significant digits for the smallest p that
  * reads back (found by bisection: if p digits read back, so do p + 1), at most @max_p. */
@@ -170,9 +293,12 @@ shortest_fixed(double v, struct binval b, int max_p, char *out)
     static const double p10[] = {1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,
                                  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14};
     double a = fabs(v);
-    int e10 = -7; /* the power of ten of the leading digit */
+    int e10 = a >= 0.1 ? -1 : -7; /* the power of ten of the leading digit */
     while (e10 < 14 && a >= p10[e10 + 8])
         e10++;
+    size_t fast = shortest_fixed_fast(v, b, max_p, e10, out);
+    if (fast)
+        return fast;
     int lo = e10 + 1 > 1 ? e10 + 1 : 1, hi = max_p; /* no fewer digits than the integer part */
     uint64_t q = 0, best = 0;
     int best_p = 0; /* the digits @best was found for */
@@ -250,22 +376,16 @@ short_decimal(double v, bool as_float, char *out)
     return 0;
 }
 
-/* Copy the short NUL-terminated @s (at most 4 characters) to @out; its length. */
-static size_t
-literal(const char *s, char *out)
-{
-    size_t n = strlen(s);
-    memcpy(out, s, n + 1);
-    return n;
-}
+/* Copy the string literal @s with its NUL to @out; its length. */
+#define LITERAL(s, out) (memcpy((out), (s), sizeof(s)), sizeof(s) - 1)
 
 size_t
 churn_json_double(double v, char *out)
 {
     if (!isfinite(v))
-        return literal("null", out);
+        return LITERAL("null", out);
     if (v == 0)
-        return literal(signbit(v) ? "-0" : "0", out);
+        return signbit(v) ? LITERAL("-0", out) : LITERAL("0", out);
     size_t n = short_decimal(v, false, out);
     if (n)
         return n;
@@ -284,9 +404,9 @@ size_t
 churn_json_float(float v, char *out)
 {
     if (!isfinite(v))
-        return literal("null", out);
+        return LITERAL("null", out);
     if (v == 0)
-        return literal(signbit(v) ? "-0" : "0", out);
+        return signbit(v) ? LITERAL("-0", out) : LITERAL("0", out);
     size_t n = short_decimal(v, true, out);
     if (n)
         return n;
@@ -305,6 +425,10 @@ static void
 put_double(struct jw *w, double v)
 {
     char b[32];
+    if (w->n <= w->cap && w->cap - w->n >= sizeof(b)) { /* in place; its NUL is written over */
+        w->n += churn_json_double(v, w->out + w->n);
+        return;
+    }
     put(w, b, churn_json_double(v, b));
 }
 
@@ -312,6 +436,10 @@ static void
 put_float(struct jw *w, float v)
 {
     char b[32];
+    if (w->n <= w->cap && w->cap - w->n >= sizeof(b)) {
+        w->n += churn_json_float(v, w->out + w->n);
+        return;
+    }
     put(w, b, churn_json_float(v, b));
 }
 
@@ -319,13 +447,22 @@ static void
 put_uint(struct jw *w, uint64_t v)
 {
     char b[24];
+    size_t digits = 1;
+    while (digits < 20 && v >= pow10_u64[digits])
+        digits++;
+    if (w->n <= w->cap && w->cap - w->n >= digits) { /* in place */
+        utoa_back(v, w->out + w->n + digits);
+        w->n += digits;
+        return;
+    }
     char *s = utoa_back(v, b + sizeof(b));
     put(w, s, (size_t)(b + sizeof(b) - s));
 }
 
-/* "\\uXXXX" for the UTF-16 unit @u: its two bytes as hex pairs from one table. */
-static inline void
-put_u16_escape(struct jw *w, uint32_t u)
+/* "\\uXXXX" for the UTF-16 unit @u at @o: its two bytes as hex pairs from one table. Returns
+ * the end. */
+static inline char *
+u16_escape(char *o, uint32_t u)
 {
     static const char hex2[513] =
         "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"
@@ -337,8 +474,13 @@ put_u16_escape(struct jw *w, uint32_t u)
         "C0C1C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
         "E0E1E2E3E4E5E6E7E8E9EAEBECEDEEEFF0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF";
     const char *hi = hex2 + 2 * (u >> 8 & 0xff), *lo = hex2 + 2 * (u & 0xff);
-    char e[6] = {'\\', 'u', hi[0], hi[1], lo[0], lo[1]};
-    put(w, e, 6);
+    o[0] = '\\';
+    o[1] = 'u';
+    o[2] = hi[0];
+    o[3] = hi[1];
+    o[4] = lo[0];
+    o[5] = lo[1];
+    return o + 6;
 }
 
 /* Does any of the eight bytes @x need more than a copy in a JSON string: a control
@@ -353,17 +495,97 @@ any_special8(uint64_t x)
     return ((ctl | quote | bslash | x) & CHURN__BYTES(0x80)) != 0;
 }
 
+/* Is the byte @c copied as it is into a JSON string? */
+static inline bool
+is_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* Is a three-byte character (Hangul, most of the BMP) at @s[@i] (of @n bytes)? Its code point
+ * into *@u, decoded here: the text is valid UTF-8. */
+static inline bool
+three_bytes_at(const char *s, size_t n, size_t i, uint32_t *u)
+{
+    const unsigned char *b = (const unsigned char *)s + i;
+    if ((b[0] & 0xf0) != 0xe0 || i + 2 >= n || (b[1] & 0xc0) != 0x80 || (b[2] & 0xc0) != 0x80)
+        return false;
+    *u = (uint32_t)(b[0] & 0x0f) << 12 | (uint32_t)(b[1] & 0x3f) << 6 | (b[2] & 0x3f);
+    return true;
+}
+
+/* The escape of the character that is not is_plain() at @s[@i] (of @n bytes, valid UTF-8)
+ * written at @o (at most 12 bytes); *@i moves past it. Returns the end. */
+static char *
+escape_at(const char *s, size_t n, size_t *i, char *o)
+{
+    unsigned char c = (unsigned char)s[*i];
+    if (c < 0x80) {
+        static const char short_esc[] = "\"\"\\\\\bb\ff\nn\rr\tt";
+        const char *x = c ? memchr(short_esc, c, sizeof(short_esc) - 1) : NULL;
+        (*i)++;
+        if (x && (x - short_esc) % 2 == 0) {
+            o[0] = '\\';
+            o[1] = x[1];
+            return o + 2;
+        }
+        return u16_escape(o, c);
+    }
+    uint32_t u;
+    if (three_bytes_at(s, n, *i, &u)) {
+        *i += 3;
+        return u16_escape(o, u);
+    }
+    size_t adv;
+    uint32_t cp = churn__utf8_decode((const unsigned char *)s + *i, n - *i, &adv);
+    *i += adv ? adv : 1;
+    if (cp < 0x10000)
+        return u16_escape(o, cp);
+    cp -= 0x10000;
+    return u16_escape(u16_escape(o, 0xd800 | (cp >> 10)), 0xdc00 | (cp & 0x3ff));
+}
+
+/* put_string() with room for any escaping (6 bytes out per byte in, and 16 more): written in
+ * place without a test of room per piece, plain ASCII eight bytes at a time. */
+static void
+put_string_roomy(struct jw *w, const char *s, size_t n)
+{
+    char *o = w->out + w->n;
+    *o++ = '"';
+    for (size_t i = 0; i < n;) {
+        uint64_t x;
+        uint32_t u;
+        if (three_bytes_at(s, n, i, &u)) { /* Korean text: syllable after syllable */
+            o = u16_escape(o, u);
+            i += 3;
+        } else if (i + 8 <= n && (memcpy(&x, s + i, 8), !any_special8(x))) {
+            memcpy(o, &x, 8);
+            o += 8;
+            i += 8;
+        } else if (is_plain((unsigned char)s[i])) {
+            *o++ = s[i++];
+        } else {
+            o = escape_at(s, n, &i, o);
+        }
+    }
+    *o++ = '"';
+    w->n = (size_t)(o - w->out);
+}
+
 /* A JSON string of the UTF-8 @s (@n bytes), escaped to ASCII. Plain ASCII is passed over
  * eight bytes at a time. */
 static void
 put_string(struct jw *w, const char *s, size_t n)
 {
+    if (n <= (SIZE_MAX - 16) / 6 && w->n <= w->cap && w->cap - w->n >= 6 * n + 16) {
+        put_string_roomy(w, s, n);
+        return;
+    }
     PUT_LIT(w, "\"");
     size_t run = 0; /* start of the pending run of plain ASCII */
     for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            uint64_t x;
+        uint64_t x;
+        if (is_plain((unsigned char)s[i])) {
             if (i + 8 <= n && (unsigned char)s[i + 1] < 0x80 &&
                 (memcpy(&x, s + i, 8), !any_special8(x))) /* not before a Hangul word */
                 i += 8;
@@ -372,35 +594,8 @@ put_string(struct jw *w, const char *s, size_t n)
             continue;
         }
         put(w, s + run, i - run);
-        if (c < 0x80) {
-            static const char short_esc[] = "\"\"\\\\\bb\ff\nn\rr\tt";
-            const char *x = c ? memchr(short_esc, c, sizeof(short_esc) - 1) : NULL;
-            if (x && (x - short_esc) % 2 == 0) {
-                char e[2] = {'\\', x[1]};
-                put(w, e, 2);
-            } else {
-                put_u16_escape(w, c);
-            }
-            i++;
-        } else if ((c & 0xf0) == 0xe0 && i + 2 < n && ((unsigned char)s[i + 1] & 0xc0) == 0x80 &&
-                   ((unsigned char)s[i + 2] & 0xc0) == 0x80) {
-            /* three bytes (Hangul, most of the BMP), decoded here: the text is valid UTF-8 */
-            put_u16_escape(w, (uint32_t)(c & 0x0f) << 12 |
-                                  (uint32_t)((unsigned char)s[i + 1] & 0x3f) << 6 |
-                                  ((unsigned char)s[i + 2] & 0x3f));
-            i += 3;
-        } else {
-            size_t adv;
-            uint32_t cp = churn__utf8_decode((const unsigned char *)s + i, n - i, &adv);
-            i += adv ? adv : 1;
-            if (cp >= 0x10000) {
-                cp -= 0x10000;
-                put_u16_escape(w, 0xd800 | (cp >> 10));
-                put_u16_escape(w, 0xdc00 | (cp & 0x3ff));
-            } else {
-                put_u16_escape(w, cp);
-            }
-        }
+        char e[12];
+        put(w, e, (size_t)(escape_at(s, n, &i, e) - e));
         run = i;
     }
     put(w, s + run, n - run);

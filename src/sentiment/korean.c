@@ -779,7 +779,8 @@ churn_sentiment_ko_lemma(const char *word, size_t len, char *out, size_t cap)
     return reduce(word, len, out, cap, true);
 }
 
-/* The contrastive endings, each followed by its length in bytes (all end in 만, 데 or 요). */
+/* The contrastive endings, each followed by its length in bytes (all end in 만 or 데), and
+ * each also with the polite 요 after it (지만요, 는데요). */
 #define ENDING(e)                                                                                  \
     {                                                                                              \
         e, sizeof(e) - 1                                                                           \
@@ -787,9 +788,8 @@ churn_sentiment_ko_lemma(const char *word, size_t len, char *out, size_t cap)
 static const struct {
     const char *text;
     size_t len;
-} contrast_endings[] = {ENDING("지만"), ENDING("지만요"), ENDING("는데"), ENDING("는데요"),
-                        ENDING("은데"), ENDING("은데요"), ENDING("던데"), ENDING("던데요"),
-                        ENDING("한데"), ENDING("한데요"), ENDING("인데"), ENDING("인데요")};
+} contrast_endings[] = {ENDING("지만"), ENDING("는데"), ENDING("은데"),
+                        ENDING("던데"), ENDING("한데"), ENDING("인데")};
 
 /* Is @p (3 bytes) the UTF-8 of @cp? */
 static bool
@@ -798,6 +798,14 @@ is_cp3(const char *p, uint32_t cp)
     const unsigned char *u = (const unsigned char *)p;
     return u[0] == (0xe0 | cp >> 12) && u[1] == (0x80 | ((cp >> 6) & 0x3f)) &&
            u[2] == (0x80 | (cp & 0x3f));
+}
+
+/* Does @word (@len bytes) end in the ending @e (@m >= 3 bytes, at most @len)? Its last three
+ * bytes are compared inline first: most words end otherwise. */
+static inline bool
+ends_like(const char *word, size_t len, const char *e, size_t m)
+{
+    return memcmp(word + len - 3, e + m - 3, 3) == 0 && memcmp(word + len - m, e, m) == 0;
 }
 
 /* Called for every Korean item: the last syllable (만, 데 or 요) turns most words away before
@@ -809,11 +817,14 @@ churn__ko_contrast_ending(const char *word, size_t len)
         return false; /* an ending of two syllables after at least one more byte */
     const char *last = word + len - 3;
     bool de = is_cp3(last, 0xb370 /* 데 */);
-    if (!de && !is_cp3(last, 0xb9cc /* 만 */) && !is_cp3(last, 0xc694 /* 요 */))
+    /* the word without a polite 요: an ending then ends it, with a byte or more before */
+    size_t n = is_cp3(last, 0xc694 /* 요 */) ? len - 3 : len;
+    if (n == len ? !de && !is_cp3(last, 0xb9cc /* 만 */)
+                 : !is_cp3(word + n - 3, 0xb370) && !is_cp3(word + n - 3, 0xb9cc))
         return false;
     for (size_t i = 0; i < sizeof(contrast_endings) / sizeof(contrast_endings[0]); i++) {
         size_t m = contrast_endings[i].len;
-        if (len > m && memcmp(word + len - m, contrast_endings[i].text, m) == 0)
+        if (n > m && ends_like(word, n, contrast_endings[i].text, m))
             return true;
     }
     /* -ㄴ데 on any vowel-final stem: 예쁜데, 싼데, 큰데 */
@@ -840,7 +851,7 @@ churn__ko_past_event(const char *word, size_t len)
 {
     for (size_t i = 0; i < sizeof(past_event_endings) / sizeof(past_event_endings[0]); i++) {
         size_t m = past_event_endings[i].len;
-        if (len < m + 3 || memcmp(word + len - m, past_event_endings[i].text, m) != 0)
+        if (len < m + 3 || !ends_like(word, len, past_event_endings[i].text, m))
             continue;
         const unsigned char *u = (const unsigned char *)word + len - m - 3;
         uint32_t prev =

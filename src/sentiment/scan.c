@@ -78,8 +78,10 @@ churn__text_scan(const char *text, size_t len, struct churn__text_info *out)
             /* U+A000-D7FF: Hangul syllables and few others, never overlong or a surrogate */
             uint32_t cp =
                 (uint32_t)(c & 0x0f) << 12 | (uint32_t)(s[i + 1] & 0x3f) << 6 | (s[i + 2] & 0x3f);
-            r.hangul += cp >= 0xac00 && cp <= 0xd7a3;
-            r.nfkc |= churn__wants_nfkc(cp);
+            if (cp >= 0xac00 && cp <= 0xd7a3) /* a syllable: nothing for NFKC to rewrite */
+                r.hangul++;
+            else
+                r.nfkc |= churn__wants_nfkc(cp);
             i += 3;
             continue;
         }

@@ -72,6 +72,8 @@ classify(uint32_t cp)
 {
     if (cp < 0x80)
         return classify_ascii((unsigned char)cp);
+    if (cp >= 0xac00 && cp <= 0xd7a3)
+        return C_LETTER; /* a Hangul syllable, the bulk of Korean text: none of the ranges below */
     if (cp < 0xa0 || cp == 0x85)
         return C_SPACE; /* C1 controls */
     if (cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
@@ -551,27 +553,35 @@ scan_word(struct tokenizer *t, size_t i, size_t *next)
             if (h >= 0xac00 && h <= 0xd7a3) {
                 if (last_jamo && letters > 0)
                     break;
-                letters++;
                 all_digits = 0;
-                if (h == run_cp && run_len > 0) {
-                    if (++run_len == 3)
-                        nl = run_start + 3; /* squeeze: keep one syllable of the run */
-                    else if (run_len < 3)
-                        memcpy(norm + nl, s + i, 3), nl += 3;
-                } else {
-                    if (run_len >= 3) {
-                        if (elong_at == CHURN_TOK_NO_ELONG &&
-                            run_start - nstart < CHURN_TOK_NO_ELONG)
-                            elong_at = (uint16_t)(run_start - nstart);
-                        flags |= CHURN_TOK_F_ELONGATED;
+                for (;;) { /* the syllables that follow, in a loop of their own */
+                    letters++;
+                    if (h == run_cp && run_len > 0) {
+                        if (++run_len == 3)
+                            nl = run_start + 3; /* squeeze: keep one syllable of the run */
+                        else if (run_len < 3)
+                            memcpy(norm + nl, s + i, 3), nl += 3;
+                    } else {
+                        if (run_len >= 3) {
+                            if (elong_at == CHURN_TOK_NO_ELONG &&
+                                run_start - nstart < CHURN_TOK_NO_ELONG)
+                                elong_at = (uint16_t)(run_start - nstart);
+                            flags |= CHURN_TOK_F_ELONGATED;
+                        }
+                        run_cp = h;
+                        run_start = nl;
+                        run_len = 1;
+                        memcpy(norm + nl, s + i, 3);
+                        nl += 3;
                     }
-                    run_cp = h;
-                    run_start = nl;
-                    run_len = 1;
-                    memcpy(norm + nl, s + i, 3);
-                    nl += 3;
+                    i += 3;
+                    if (i + 2 >= len || s[i] < 0xea || s[i] > 0xed)
+                        break;
+                    h = (uint32_t)(s[i] & 0x0f) << 12 | (uint32_t)(s[i + 1] & 0x3f) << 6 |
+                        (s[i + 2] & 0x3f);
+                    if (h < 0xac00 || h > 0xd7a3)
+                        break;
                 }
-                i += 3;
                 end = i;
                 continue;
             }

@@ -1,23 +1,32 @@
 /*
- * sentiment/words.c - what the lexicon holds for one word: its stem form and, in the surface
- * and stem tables, the entry of the one-word key, whether a longer phrase starts with it and
- * whether it may continue one. Finding that takes a Snowball stem and up to four probes;
- * chat text repeats the same few hundred words, so each thread keeps a memo of the answers
- * for the words it saw last (struct churn__thread: 4096 words, 8-way set associative, 88
- * bytes each). Eight ways, because with two or four, a few of a chat's common words falling
- * in one set evicted each other on every pass, a Snowball or Korean stem each time (the 1,086
- * words and pieces of the Korean support set put up to six in one of 1,024 sets of four).
- * The analyzer is immutable once opened, so a remembered answer never goes stale. An answer's
- * stem form lives in the memo: the analyzer copies it before the next lookup can evict it.
+ * sentiment/words.c - what the lexicon holds for one word: its stem form, whether it ends in a
+ * Korean contrastive ending (-지만, -는데: the rule engine asks for every Korean item) and, in the
+ * surface and stem tables, the entry of the one-word key, whether a longer phrase starts with it
+ * and whether it may continue one. Finding that takes a Snowball stem and up to four probes; chat
+ * text repeats the same few hundred words, so each thread keeps a memo of the answers for the words
+ * it saw last (struct churn__thread: 4096 words, 8-way set associative, 88 bytes each). Eight ways,
+ * because with two or four, a few of a chat's common words falling in one set evicted each other on
+ * every pass, a Snowball or Korean stem each time (the 1,086 words and pieces of the Korean support
+ * set put up to six in one of 1,024 sets of four). The analyzer is immutable once opened, so a
+ * remembered answer never goes stale. An answer's stem form lives in the memo: the analyzer copies
+ * it before the next lookup can evict it.
  */
 #include <string.h>
 
 #include "internal.h"
 
+/* Are the @n bytes at @a and @b equal? Short words, no call to memcmp: eight bytes at a time
+ * from 8 bytes on (the last eight overlapping), byte by byte below. */
 static bool
 same_word(const char *a, const char *b, size_t n)
 {
-    for (size_t i = 0; i < n; i++) /* short words: no call to memcmp */
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (churn__load_bytes(a + i, 8) != churn__load_bytes(b + i, 8))
+                return false;
+        return churn__load_bytes(a + n - 8, 8) == churn__load_bytes(b + n - 8, 8);
+    }
+    for (size_t i = 0; i < n; i++)
         if (a[i] != b[i])
             return false;
     return true;
@@ -47,6 +56,7 @@ churn__form_lookup(const struct churn_sentiment *s, const char *form, size_t len
     out->stem_h = h;
     out->surf = find_one(s, &s->surface, form, (uint32_t)len, h);
     out->stem_match = find_one(s, &s->stem, form, (uint32_t)len, h);
+    out->contrast = false;
 }
 
 /* Fill @slot for @word: stem it, probe both tables. Out of line: the memo mostly hits. */
@@ -67,6 +77,7 @@ memo_fill(const struct churn_sentiment *s, struct churn__thread *th, struct chur
     slot->stem_h = slot->stem_same ? h : churn__hash_word(slot->stem, n);
     slot->surf = find_one(s, &s->surface, word, (uint32_t)len, h);
     slot->stem_match = find_one(s, &s->stem, slot->stem, (uint32_t)n, slot->stem_h);
+    slot->contrast = s->korean && churn__ko_contrast_ending(word, len);
 }
 
 /* Does @slot hold @word? Up to 8 bytes, equal hashes and lengths mean equal words. */
@@ -100,6 +111,7 @@ churn__word_lookup(const struct churn_sentiment *s, struct churn__thread *th, co
 {
     if (!th || len == 0 || len > CHURN__STEM_MAX_WORD) { /* not remembered */
         churn__form_lookup(s, word, len, h, out);
+        out->contrast = s->korean && churn__ko_contrast_ending(word, len);
         return;
     }
     const struct churn__memo_slot *slot = memo_slot(s, th, word, len, h);
@@ -109,4 +121,5 @@ churn__word_lookup(const struct churn_sentiment *s, struct churn__thread *th, co
     out->stem_h = slot->stem_h;
     out->surf = slot->surf;
     out->stem_match = slot->stem_match;
+    out->contrast = slot->contrast;
 }

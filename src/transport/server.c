@@ -43,6 +43,7 @@ churn_server_options_default(struct churn_server_options *opts)
     opts->drain_timeout_ms = 10000;
     opts->requests_per_method = 32;
     opts->max_send_queue = 1024;
+    opts->http2_bdp_probe = true;
 }
 
 /* The methods as the metrics registry labels them (go-grpc-prometheus grpc_type names). */
@@ -258,6 +259,9 @@ churn_server_start(const struct churn_server_options *opts, const struct churn_m
     args[n++] = int_arg(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                         opts->min_client_ping_interval_ms);
     args[n++] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    args[n++] = int_arg(GRPC_ARG_HTTP2_BDP_PROBE, opts->http2_bdp_probe);
+    if (opts->http2_write_buffer_bytes > 0)
+        args[n++] = int_arg(GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, opts->http2_write_buffer_bytes);
     if (opts->max_connection_idle_ms > 0)
         args[n++] = int_arg(GRPC_ARG_MAX_CONNECTION_IDLE_MS, opts->max_connection_idle_ms);
     if (opts->max_connection_age_ms > 0) {

@@ -67,6 +67,9 @@ def cluster(churnd_bin, churnctl_bin, demo_store, tmp_path):
         assert set(out) == {"dir", "shards", "proxy", "nats"}, lines
         assert sorted(out["shards"]) == ["s1", "s2", "s3"], lines
         assert len(out["nats"].split(",")) == 3, lines
+        for name in out["shards"]:  # one completion-queue worker each (--shard-workers)
+            with open(d / f"shard-{name}" / "churnd.log", errors="replace") as f:
+                assert " listening " in (log := f.read()) and " workers=1 " in log, log[-2000:]
         out["env"] = env
         yield out
     with open(d / "cluster.json") as f:

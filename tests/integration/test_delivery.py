@@ -262,12 +262,14 @@ def test_several_destinations_resume_exactly_after_a_restart(churnd_factory, web
     """Every destination's cursor is stored (in one commit for all of them) before churnd
     exits: after a clean restart each destination gets only the changes it had not had, in
     order; every destination of a format gets the same bodies (one rendering shared by all),
-    each signed with that destination's own secret."""
+    each signed with that destination's own secret (c shares a's: the signature made for one
+    is kept for the other, and b's own is not mixed up with theirs)."""
     names = ["a", "b", "c"]
+    secrets = {"a": SECRET + "-a", "b": SECRET + "-b", "c": SECRET + "-a"}
     args = []
     for n in names:
         args += ["--webhook", "%s=%s" % (n, webhook.url("/" + n)),
-                 "--webhook-secret", "%s=%s-%s" % (n, SECRET, n)]
+                 "--webhook-secret", "%s=%s" % (n, secrets[n])]
     server = churnd_factory(args=args)
     raise_alerts(server, "first", 70)  # more than one batch of 64 log records
     first = head(server, 70)
@@ -286,15 +288,16 @@ def test_several_destinations_resume_exactly_after_a_restart(churnd_factory, web
         ids = [h["x-churnd-delivery"] for _, h, _ in got]
         assert ids == ["%s-%d" % (n, s) for s in range(1, total + 1)], "resent or lost"
         for _, h, body in got:
-            assert h["x-churnd-signature-256"] == signature("%s-%s" % (SECRET, n), body)
+            assert h["x-churnd-signature-256"] == signature(secrets[n], body)
         bodies[n] = [body for _, _, body in got]
     assert bodies["a"] == bodies["b"] == bodies["c"]
     assert server.stop() == 0
 
 
 def test_delivery_threads_yield_to_the_engine(churnd_factory, webhook, stubs):
-    """Delivery threads run 10 nice levels below the process (the engine goes first when the
-    cores are busy: issue 15's alert-rate target)."""
+    """Delivery threads run at nice 19, the lowest (the engine goes first when the cores are
+    busy: issue 15's alert-rate target; ten threads at nice 10 together outweighed one engine
+    thread), while the engine's threads keep the process's nice."""
     server = churnd_factory(args=["--webhook", "ops=" + webhook.url("/ops"),
                                   "--webhook", "two=" + webhook.url("/two")])
     raise_alerts(server, "nice", 1)
@@ -309,7 +312,7 @@ def test_delivery_threads_yield_to_the_engine(churnd_factory, webhook, stubs):
     for tid in os.listdir("/proc/%d/task" % pid):
         comm = open("/proc/%d/task/%s/comm" % (pid, tid)).read().strip()
         threads[comm] = nice_of("/proc/%d/task/%s/stat" % (pid, tid))
-    assert threads["deliver-ops"] == threads["deliver-two"] == min(base + 10, 19), threads
+    assert threads["deliver-ops"] == threads["deliver-two"] == 19, threads
     engine = {k: v for k, v in threads.items()
               if k.startswith(("cq-worker", "alert-engine", "store-writer"))}
     assert len(engine) >= 3 and set(engine.values()) == {base}, threads

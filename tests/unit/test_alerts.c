@@ -2067,3 +2067,45 @@ Test(alerts, index_selection_is_the_head_of_a_full_sort)
     free(top);
     churn_alert_index_destroy(ix);
 }
+
+Test(alerts, hub_skip_drops_the_pending_and_rearms)
+{
+    struct churn_alert_hub_config cfg;
+    churn_alert_hub_config_default(&cfg);
+    cfg.ring_capacity = 16;
+    cfg.catch_up_max = 15;
+    struct churn_alert_hub *hub;
+    cr_assert_eq(churn_alert_hub_create(&cfg, 0, &hub), CHURN_OK);
+    struct counter cnt = {0};
+    struct churn_alert_sub *sub;
+    char err[CHURN_ALERT_ERRMSG];
+    cr_assert_eq(
+        churn_alert_hub_subscribe(hub, 0, NULL, count_events, &cnt, &sub, err, sizeof(err)),
+        CHURN_OK, "%s", err);
+    for (uint64_t s = 1; s <= 3; s++) {
+        struct churn_alert a = hub_alert(s, CHURN_CAUSE_CHURN_INTENT, CHURN_TIER_HIGH);
+        cr_assert_eq(churn_alert_hub_publish(hub, &a), CHURN_OK);
+    }
+    cr_assert_eq(cnt.ready, 1);
+    cr_assert_eq(churn_alert_hub_pending(sub), 3);
+    cr_assert_eq(churn_alert_hub_skip(sub), CHURN_OK);
+    cr_assert_eq(churn_alert_hub_pending(sub), 0);
+    struct churn_alert got;
+    cr_assert_eq(churn_alert_hub_next(sub, &got), CHURN_EAGAIN);
+    cr_assert_eq(churn_alert_hub_last_sequence(sub), 0, "skipped alerts are not given");
+    /* re-armed: the next publish rings again, and is the next one given */
+    struct churn_alert a = hub_alert(4, CHURN_CAUSE_CHURN_INTENT, CHURN_TIER_HIGH);
+    cr_assert_eq(churn_alert_hub_publish(hub, &a), CHURN_OK);
+    cr_assert_eq(cnt.ready, 2);
+    cr_assert_eq(churn_alert_hub_next(sub, &got), CHURN_OK);
+    cr_assert_eq(got.sequence, 4);
+    /* a subscriber that fell behind stays behind */
+    for (uint64_t s = 5; s <= 40; s++) {
+        a = hub_alert(s, CHURN_CAUSE_CHURN_INTENT, CHURN_TIER_HIGH);
+        cr_assert_eq(churn_alert_hub_publish(hub, &a), CHURN_OK);
+    }
+    cr_assert(churn_alert_hub_lagged(sub, NULL));
+    cr_assert_eq(churn_alert_hub_skip(sub), CHURN_ETOOBIG);
+    churn_alert_hub_unsubscribe(sub);
+    churn_alert_hub_destroy(hub);
+}

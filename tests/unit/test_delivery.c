@@ -4,7 +4,9 @@
  * HMAC-SHA256 vectors), the URL rule that keeps churnd's own listeners out, and the one-line
  * summary a person reads in e-mail and chat, and the reader of a webhook receiver's HTTP answer
  * (churn/http_answer.h: framing, interim answers, keep-alive, every refusal and cap, fed whole
- * and byte by byte). Delivery over the wire is tested end to end in
+ * and byte by byte), and the alert log as the destinations share it (src/engine/delivery_batch.c:
+ * one read and one rendered body for every destination, never a stale read for a worker the
+ * doorbell woke). Delivery over the wire is tested end to end in
  * tests/integration/test_delivery.py and test_delivery_hostile.py.
  */
 #include "churn/delivery.h"
@@ -14,6 +16,10 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
+
+#include "../../src/engine/delivery_internal.h" /* the shared batches */
+#include "churn/store.h"
+#include "tmpdir.h"
 
 static enum churn_err
 parse(struct churn_delivery_config *cfg, const char *webhooks, const char *secrets,
@@ -313,4 +319,251 @@ Test(http_answer, caps_and_cut_short)
     cr_expect_not(churn_http_answer_started(&a));
     cr_expect_eq(churn_http_answer_eof(&a), CHURN_EINVAL);
     cr_expect(strstr(a.why, "without an answer"), "%s", a.why);
+}
+
+/* ---- the alert log read once for every destination (delivery_batch.c) ---- */
+
+struct log_fixture {
+    char dir[256];
+    struct churn_store *store;
+    struct churn_alert_hub *hub;
+    struct churn__dlog *log;
+    int renders;
+    int fail_next; /* renders to refuse before succeeding */
+};
+
+static enum churn_err
+count_render(void *ctx, const struct churn_alert *a, enum churn_delivery_format format,
+             struct churn_buf *out)
+{
+    struct log_fixture *f = ctx;
+    f->renders++;
+    if (f->fail_next > 0) {
+        f->fail_next--;
+        return CHURN_ENOMEM;
+    }
+    return churn_buf_printf(out, "{\"seq\":%llu,\"customer\":\"%s\",\"format\":%d}",
+                            (unsigned long long)a->sequence, a->customer_id, (int)format);
+}
+
+static void
+log_open(struct log_fixture *f, bool with_hub)
+{
+    memset(f, 0, sizeof(*f));
+    churn_test_mkdtemp(f->dir, sizeof(f->dir), "dlog");
+    cr_assert_eq(churn_store_open(f->dir, NULL, &f->store), CHURN_OK);
+    if (with_hub) {
+        struct churn_alert_hub_config cfg;
+        churn_alert_hub_config_default(&cfg);
+        cr_assert_eq(churn_alert_hub_create(&cfg, 0, &f->hub), CHURN_OK);
+    }
+    cr_assert_eq(churn__dlog_open(f->store, f->hub, count_render, f, &f->log), CHURN_OK);
+}
+
+static void
+log_close(struct log_fixture *f)
+{
+    churn__dlog_close(f->log);
+    churn_alert_hub_destroy(f->hub);
+    churn_store_close(f->store);
+    churn_test_rm_rf(f->dir);
+}
+
+/* Append alert changes for customers cust-<first>..cust-<first + n - 1>, published to the hub
+ * when there is one (as the alert engine does: after the durable append). */
+static void
+log_append(struct log_fixture *f, int first, int n)
+{
+    static struct churn_alert a;
+    static uint8_t buf[CHURN_ALERT_ENCODED_MAX];
+    for (int i = first; i < first + n; i++) {
+        char cid[32];
+        snprintf(cid, sizeof(cid), "cust-%d", i);
+        cr_assert_eq(churn_alert_init(&a, cid, CHURN_CAUSE_CHAT_ESCALATION, 1765000000000),
+                     CHURN_OK);
+        a.id = (uint64_t)i;
+        size_t len = 0;
+        cr_assert_eq(churn_alert_encode(&a, buf, sizeof(buf), &len), CHURN_OK);
+        cr_assert_eq(churn_store_append_alert(f->store, cid, buf, len, &a.sequence), CHURN_OK);
+        if (f->hub)
+            cr_assert_eq(churn_alert_hub_publish(f->hub, &a), CHURN_OK);
+    }
+}
+
+/* The sequences of @b's changes, "1,2,3". */
+static const char *
+seqs(const struct churn__dbatch *b)
+{
+    static char out[1024];
+    size_t pos = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < b->n && pos < sizeof(out) - 24; i++)
+        pos += (size_t)snprintf(out + pos, sizeof(out) - pos, "%s%llu", i ? "," : "",
+                                (unsigned long long)b->e[i]->alert.sequence);
+    return out;
+}
+
+Test(delivery_batch, windows_read_once_and_shared)
+{
+    struct log_fixture f;
+    log_open(&f, false);
+    log_append(&f, 1, 70);
+    const struct churn__dbatch *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+    cr_assert_eq(churn__dlog_get(f.log, 0, &a), CHURN_OK);
+    cr_assert_eq(a->n, CHURN__DBATCH_MAX);
+    cr_assert_eq(a->first, 0);
+    cr_assert_eq(a->end, 64);
+    cr_assert_eq(a->last, 64, "a change past the window was seen: complete");
+    for (size_t i = 0; i < a->n; i++) {
+        char cid[32];
+        snprintf(cid, sizeof(cid), "cust-%zu", i + 1);
+        cr_assert_eq(a->e[i]->alert.sequence, i + 1);
+        cr_assert_str_eq(a->e[i]->alert.customer_id, cid);
+        cr_assert_not(a->e[i]->moved);
+    }
+    /* a destination at another cursor in the same window gets the same decoded changes */
+    cr_assert_eq(churn__dlog_get(f.log, 40, &b), CHURN_OK);
+    cr_assert_eq(a, b);
+    /* the window at the head: without a hub it is read again at every ask; what was decoded
+     * is kept, what was appended since is added */
+    cr_assert_eq(churn__dlog_get(f.log, 64, &c), CHURN_OK);
+    cr_assert_str_eq(seqs(c), "65,66,67,68,69,70");
+    cr_assert_eq(c->last, 70, "incomplete: the cursor may pass only what was read");
+    log_append(&f, 71, 1);
+    cr_assert_eq(churn__dlog_get(f.log, 66, &d), CHURN_OK);
+    cr_assert_neq(c, d);
+    cr_assert_str_eq(seqs(d), "65,66,67,68,69,70,71");
+    cr_assert_eq(d->e[0], c->e[0], "decoded once");
+    cr_assert_eq(d->last, 71);
+    cr_assert_eq(c->n, 6, "a window a worker holds does not change under it");
+    churn__dlog_put(f.log, a), churn__dlog_put(f.log, b), churn__dlog_put(f.log, c);
+    churn__dlog_put(f.log, d);
+    log_close(&f);
+}
+
+Test(delivery_batch, the_head_window_is_shared_only_up_to_the_hub_head)
+{
+    struct log_fixture f;
+    log_open(&f, true);
+    log_append(&f, 1, 3);
+    const struct churn__dbatch *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
+    cr_assert_eq(churn__dlog_get(f.log, 0, &a), CHURN_OK);
+    cr_assert_str_eq(seqs(a), "1,2,3");
+    cr_assert_eq(a->last, 3);
+    cr_assert_eq(churn__dlog_get(f.log, 2, &b), CHURN_OK);
+    cr_assert_eq(a, b, "nothing new since the read: shared");
+    log_append(&f, 4, 1); /* the doorbell rings for sequence 4 */
+    cr_assert_eq(churn__dlog_get(f.log, 3, &c), CHURN_OK);
+    cr_assert_neq(a, c, "a worker woken for sequence 4 must not be given the read before it");
+    cr_assert_str_eq(seqs(c), "1,2,3,4");
+    cr_assert_eq(c->e[2], a->e[2]);
+    /* the hub's head at the window's end completes it, with no change past it in the log */
+    log_append(&f, 5, 60);
+    cr_assert_eq(churn__dlog_get(f.log, 4, &d), CHURN_OK);
+    cr_assert_eq(d->n, 64);
+    cr_assert_eq(d->last, d->end);
+    /* past the end: an empty window that nobody may pass */
+    cr_assert_eq(churn__dlog_get(f.log, 64, &e), CHURN_OK);
+    cr_assert_eq(e->n, 0);
+    cr_assert_eq(e->first, 64);
+    cr_assert_eq(e->last, 64);
+    churn__dlog_put(f.log, a), churn__dlog_put(f.log, b), churn__dlog_put(f.log, c);
+    churn__dlog_put(f.log, d), churn__dlog_put(f.log, e);
+    churn__dlog_put(f.log, NULL);
+    log_close(&f);
+}
+
+Test(delivery_batch, undecodable_records_are_skipped_and_passed)
+{
+    struct log_fixture f;
+    log_open(&f, false);
+    log_append(&f, 1, 1);
+    static const uint8_t junk[] = {0xff, 0x01, 0x02};
+    uint64_t seq = 0;
+    cr_assert_eq(churn_store_append_alert(f.store, "cust-x", junk, sizeof(junk), &seq), CHURN_OK);
+    cr_assert_eq(seq, 2);
+    const struct churn__dbatch *a = NULL, *b = NULL;
+    cr_assert_eq(churn__dlog_get(f.log, 0, &a), CHURN_OK);
+    cr_assert_str_eq(seqs(a), "1");
+    cr_assert_eq(a->last, 2, "the cursor may pass the undecodable record");
+    log_append(&f, 3, 1);
+    cr_assert_eq(churn__dlog_get(f.log, a->last, &b), CHURN_OK);
+    cr_assert_str_eq(seqs(b), "1,3");
+    cr_assert_eq(b->last, 3);
+    churn__dlog_put(f.log, a), churn__dlog_put(f.log, b);
+    log_close(&f);
+}
+
+Test(delivery_batch, a_body_is_rendered_once_per_format)
+{
+    struct log_fixture f;
+    log_open(&f, false);
+    log_append(&f, 1, 2);
+    const struct churn__dbatch *a = NULL;
+    const struct churn_buf *j1 = NULL, *j2 = NULL, *s1 = NULL, *bad = NULL;
+    cr_assert_eq(churn__dlog_get(f.log, 0, &a), CHURN_OK);
+    cr_assert_eq(churn__dlog_body(f.log, a->e[1], CHURN_DELIVERY_JSON, &j1), CHURN_OK);
+    cr_assert_eq(churn__dlog_body(f.log, a->e[1], CHURN_DELIVERY_JSON, &j2), CHURN_OK);
+    cr_assert_eq(j1, j2);
+    cr_assert_eq(f.renders, 1);
+    cr_assert_str_eq(j1->data, "{\"seq\":2,\"customer\":\"cust-2\",\"format\":1}");
+    cr_assert_eq(churn__dlog_body(f.log, a->e[1], CHURN_DELIVERY_SLACK, &s1), CHURN_OK);
+    cr_assert_str_eq(s1->data, "{\"seq\":2,\"customer\":\"cust-2\",\"format\":2}");
+    cr_assert_eq(f.renders, 2);
+    /* a failed render is not kept: the retry renders again */
+    f.fail_next = 1;
+    cr_assert_eq(churn__dlog_body(f.log, a->e[0], CHURN_DELIVERY_JSON, &bad), CHURN_ENOMEM);
+    cr_assert_null(bad);
+    cr_assert_eq(churn__dlog_body(f.log, a->e[0], CHURN_DELIVERY_JSON, &bad), CHURN_OK);
+    cr_assert_str_eq(bad->data, "{\"seq\":1,\"customer\":\"cust-1\",\"format\":1}");
+    cr_assert_eq(f.renders, 4);
+    /* a format that does not exist */
+    cr_assert_eq(churn__dlog_body(f.log, a->e[0], (enum churn_delivery_format)0, &bad),
+                 CHURN_EINVAL);
+    cr_assert_eq(churn__dlog_body(f.log, a->e[0], (enum churn_delivery_format)3, &bad),
+                 CHURN_EINVAL);
+    churn__dlog_put(f.log, a);
+    log_close(&f);
+}
+
+Test(delivery_batch, a_signature_is_shared_by_equal_secrets_only)
+{
+    struct log_fixture f;
+    log_open(&f, false);
+    log_append(&f, 1, 1);
+    atomic_bool stop = false;
+    struct churn__net *n1 = NULL, *n2 = NULL;
+    cr_assert_eq(churn__net_open(1000, &stop, &n1), CHURN_OK);
+    cr_assert_eq(churn__net_open(1000, &stop, &n2), CHURN_OK);
+    const struct churn__dbatch *a = NULL;
+    const struct churn_buf *body = NULL;
+    cr_assert_eq(churn__dlog_get(f.log, 0, &a), CHURN_OK);
+    cr_assert_eq(churn__dlog_body(f.log, a->e[0], CHURN_DELIVERY_JSON, &body), CHURN_OK);
+    char s1[] = "shared-secret", s2[] = "shared-secret", other[] = "another-secret";
+    char want[CHURN__SIGNATURE_MAX], want_other[CHURN__SIGNATURE_MAX];
+    churn_delivery_signature(s1, body->data, body->len, want, sizeof(want));
+    churn_delivery_signature(other, body->data, body->len, want_other, sizeof(want_other));
+    char scratch1[CHURN__SIGNATURE_MAX], scratch2[CHURN__SIGNATURE_MAX],
+        scratch3[CHURN__SIGNATURE_MAX];
+    const char *first =
+        churn__dlog_signature(f.log, a->e[0], CHURN_DELIVERY_JSON, s1, body, n1, scratch1);
+    cr_assert_str_eq(first, want);
+    /* an equal secret held by another destination (another string): the kept signature */
+    memset(scratch2, 0, sizeof(scratch2));
+    const char *again =
+        churn__dlog_signature(f.log, a->e[0], CHURN_DELIVERY_JSON, s2, body, n2, scratch2);
+    cr_assert_str_eq(again, want);
+    cr_assert_neq(again, scratch2, "taken from the entry, not signed again");
+    cr_assert_eq(scratch2[0], '\0');
+    /* another secret: signed for that destination, the kept one unchanged */
+    const char *mine =
+        churn__dlog_signature(f.log, a->e[0], CHURN_DELIVERY_JSON, other, body, n2, scratch3);
+    cr_assert_eq(mine, scratch3);
+    cr_assert_str_eq(mine, want_other);
+    cr_assert_str_eq(
+        churn__dlog_signature(f.log, a->e[0], CHURN_DELIVERY_JSON, s2, body, n1, scratch1), want);
+    churn__dlog_put(f.log, a);
+    churn__net_close(n1);
+    churn__net_close(n2);
+    log_close(&f);
 }

@@ -1423,6 +1423,56 @@ Test(json, short_decimals_print_as_written)
     }
 }
 
+/* The significant digits of the decimal text @s into @out, without leading or trailing zeros
+ * ("-0.03400" gives "34"). */
+static void
+digits_of(const char *s, char *out)
+{
+    size_t n = 0, keep = 0;
+    for (; *s && *s != 'e'; s++) {
+        if (*s < '0' || *s > '9' || (n == 0 && *s == '0'))
+            continue;
+        out[n++] = *s;
+        keep = *s != '0' ? n : keep;
+    }
+    out[keep] = '\0';
+}
+
+/* Computed scores (a compound, a proportion, a contribution) take the digits of the nearest
+ * decimal of the fewest digits that reads back: glibc's correctly rounded %.Ng at the smallest
+ * N that reads back gives the same digits. */
+Test(json, computed_scores_print_the_nearest_shortest_decimal)
+{
+    unsigned seed = 41;
+    for (int i = 0; i < 30000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        double sum = ((double)(seed >> 8) / (1 << 24) - 0.5) * 20.0;
+        double v = i % 2 ? sum / sqrt(sum * sum + 15.0) : fabs(sum) / (fabs(sum) + 3.7);
+        if (fabs(v) < 1e-4)
+            continue;
+        char b[32], r[40], want[24], got[24];
+        churn_json_double(v, b);
+        for (int p = 1; p <= 17; p++) {
+            snprintf(r, sizeof(r), "%.*g", p, v);
+            if (strtod(r, NULL) == v)
+                break;
+        }
+        digits_of(r, want);
+        digits_of(b, got);
+        cr_assert_str_eq(got, want, "%.17g printed as %s, %%g gives %s", v, b, r);
+        float f = (float)(v * 2.5);
+        churn_json_float(f, b);
+        for (int p = 1; p <= 9; p++) {
+            snprintf(r, sizeof(r), "%.*g", p, (double)f);
+            if (strtof(r, NULL) == f)
+                break;
+        }
+        digits_of(r, want);
+        digits_of(b, got);
+        cr_assert_str_eq(got, want, "%.9g printed as %s, %%g gives %s", (double)f, b, r);
+    }
+}
+
 Test(json, doubles_round_trip_in_their_shortest_form)
 {
     char b[32];
@@ -1539,4 +1589,13 @@ Test(json, an_analysis_as_one_line)
     cr_expect_eq(churn_sentiment_json(t, strlen(t), &r, small, 30), n);
     cr_expect_eq(memcmp(small, out, 30), 0);
     cr_expect_eq(small[30], 'Z');
+    /* every cap, on both sides of the room a string is written in place with: the same
+     * prefix, the same length */
+    for (size_t cap = 0; cap <= n + 300; cap++) {
+        char part[2048];
+        memset(part, 'Z', sizeof(part));
+        cr_assert_eq(churn_sentiment_json(t, strlen(t), &r, part, cap), n, "cap %zu", cap);
+        cr_assert_eq(memcmp(part, out, cap < n ? cap : n), 0, "cap %zu", cap);
+        cr_assert_eq(part[cap < n ? cap : n], 'Z', "cap %zu", cap);
+    }
 }
