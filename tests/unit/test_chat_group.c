@@ -59,6 +59,30 @@ count_commit(void *ctx, int64_t ns)
     pthread_mutex_unlock(&commit_gate.mu);
 }
 
+/* Queue a first state on @sv and hold its commit (durable) on the saver's thread. */
+static void
+commit_one_and_hold(struct churn__chat_saver *sv)
+{
+    pthread_mutex_lock(&commit_gate.mu);
+    commit_gate.hold = true;
+    pthread_mutex_unlock(&commit_gate.mu);
+    cr_assert(churn__chat_saver_put(sv, "c1", "conv-1", "s", 1));
+    pthread_mutex_lock(&commit_gate.mu);
+    while (!commit_gate.held)
+        pthread_cond_wait(&commit_gate.cv, &commit_gate.mu);
+    pthread_mutex_unlock(&commit_gate.mu);
+}
+
+/* Let the held commit go. */
+static void
+release_commit(void)
+{
+    pthread_mutex_lock(&commit_gate.mu);
+    commit_gate.hold = false;
+    pthread_cond_broadcast(&commit_gate.cv);
+    pthread_mutex_unlock(&commit_gate.mu);
+}
+
 /* A store in a new directory whose map cannot grow past @map_max bytes (0: the default). */
 static void
 open_store(size_t map_max)
@@ -427,19 +451,9 @@ Test(chat_group, a_busy_watcher_does_not_hold_the_next_commit, .init = setup, .f
     struct churn__chat_saver_watcher w = {.committed = gated_committed};
     churn__chat_saver_watch(sv, &w);
     int before = atomic_load(&commits);
-    pthread_mutex_lock(&commit_gate.mu);
-    commit_gate.hold = true;
-    pthread_mutex_unlock(&commit_gate.mu);
-    cr_assert(churn__chat_saver_put(sv, "c1", "conv-1", "s", 1));
-    pthread_mutex_lock(&commit_gate.mu);
-    while (!commit_gate.held) /* commit 1 is durable, its saver not back yet */
-        pthread_cond_wait(&commit_gate.cv, &commit_gate.mu);
-    pthread_mutex_unlock(&commit_gate.mu);
+    commit_one_and_hold(sv); /* commit 1 is durable, its saver not back yet */
     cr_assert(churn__chat_saver_put(sv, "c1", "conv-2", "s", 1)); /* waits for commit 2 */
-    pthread_mutex_lock(&commit_gate.mu);
-    commit_gate.hold = false;
-    pthread_cond_broadcast(&commit_gate.cv);
-    pthread_mutex_unlock(&commit_gate.mu);
+    release_commit();
     for (int i = 2; i <= 5; i++) {
         char conv[16];
         snprintf(conv, sizeof(conv), "conv-%d", i);
@@ -622,24 +636,14 @@ Test(chat_group, a_rider_shares_the_next_commit_with_the_turns, .init = setup, .
     struct churn_chat_rider r[2] = {{.alert_states = &good, .n_alert_states = 1},
                                     {.alert_states = &bad, .n_alert_states = 1}};
     int before = atomic_load(&commits);
-    pthread_mutex_lock(&commit_gate.mu);
-    commit_gate.hold = true;
-    pthread_mutex_unlock(&commit_gate.mu);
-    cr_assert(churn__chat_saver_put(ride_sv, "c1", "conv-1", "s", 1));
-    pthread_mutex_lock(&commit_gate.mu);
-    while (!commit_gate.held) /* commit 1 is durable, its saver not back yet */
-        pthread_cond_wait(&commit_gate.cv, &commit_gate.mu);
-    pthread_mutex_unlock(&commit_gate.mu);
+    commit_one_and_hold(ride_sv); /* commit 1 is durable, its saver not back yet */
     cr_assert(churn__chat_saver_put(ride_sv, "c1", "conv-2", "s", 1)); /* for commit 2 */
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         cr_assert_eq(pthread_create(&th[i], NULL, ride_thread, &r[i]), 0);
     while (churn__chat_saver_riders(ride_sv) < 2)
         sched_yield();
-    pthread_mutex_lock(&commit_gate.mu);
-    commit_gate.hold = false;
-    pthread_cond_broadcast(&commit_gate.cv);
-    pthread_mutex_unlock(&commit_gate.mu);
+    release_commit();
     for (int i = 0; i < 2; i++) {
         void *ret;
         pthread_join(th[i], &ret);
