@@ -111,9 +111,6 @@ churn__apply_txn(struct churn_store *s, MDB_txn *txn, struct churn__apply *c)
             if (len > CHURN__RECORD_MAX)
                 return churn__store_fail(CHURN_EINTERNAL, "customer %s: record of %zu bytes", cid,
                                          len);
-            if (len > CHURN__RECORD_MAX)
-                return churn__store_fail(CHURN_EINTERNAL, "customer %s: record of %zu bytes", cid,
-                                         len);
             MDB_val rv = {len, s->wbuf};
             if ((rc = mdb_put(txn, s->dbi[CHURN__DB_CUSTOMERS], &k, &rv, 0)))
                 return churn__mdb_err(rc, "writing a customer");
