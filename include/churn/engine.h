@@ -52,6 +52,8 @@ struct churn_alert_engine_config {
      * is never scored, alerted on or counted in the tier cut-offs. */
     bool (*owns)(void *ctx, const char *customer_id);
     void *owns_ctx;
+    /* issue 13: the rescores' state writes ride its commits (NULL: their own commits) */
+    struct churn__chat_saver *chat_saver;
 };
 
 /* chat_saver.c: conversation states (and the turns' chat signals and scores) written to the
@@ -108,6 +110,24 @@ struct churn__chat_saver_watcher {
 void churn__chat_saver_watch(struct churn__chat_saver *sv, struct churn__chat_saver_watcher *w);
 /** churn__chat_saver_unwatch() - remove @w; once it returns, @w is never called again. */
 void churn__chat_saver_unwatch(struct churn__chat_saver *sv, struct churn__chat_saver_watcher *w);
+struct churn_chat_rider;
+/**
+ * churn__chat_saver_ride() - write @r's items (churn/store_chat.h) in the saver's next commit,
+ * with the turns queued meanwhile (one write lock and one fsync for both), and wait for that
+ * commit: @r->err, @r->written and @r->error are then set. False, with nothing written and @r
+ * untouched, when the saver cannot take it (NULL, stopping, or too many riders waiting): the
+ * caller writes the items itself. @r and its items are borrowed until it returns.
+ */
+bool churn__chat_saver_ride(struct churn__chat_saver *sv, struct churn_chat_rider *r);
+/**
+ * churn__chat_saver_ride_turns() - churn__chat_saver_ride() with the @n_sigs chat signals of
+ * the turns whose states @r carries, applied in the same commit (handed over to the saver,
+ * each told its outcome, only when this returns true).
+ */
+bool churn__chat_saver_ride_turns(struct churn__chat_saver *sv, struct churn_chat_rider *r,
+                                  struct churn__chat_signal *const *sigs, size_t n_sigs);
+/** churn__chat_saver_riders() - how many riders wait for the saver's next commit. */
+size_t churn__chat_saver_riders(struct churn__chat_saver *sv);
 /** churn__chat_saver_flush() - wait until every state queued before the call is written. */
 void churn__chat_saver_flush(struct churn__chat_saver *sv);
 /** churn__chat_saver_stop() - write what is queued, stop the thread, free. NULL is a no-op. */
@@ -140,18 +160,38 @@ void churn__alerts_stop(struct churn__alerts *al);
  */
 typedef void churn__chat_alert_done_fn(void *ctx, enum churn_err err, uint64_t alert_sequence);
 
+/*
+ * struct churn__chat_turn_put - an escalating turn's conversation state (@data, @len: borrowed
+ * until the job is done) and chat signal (NULL: none), for the engine to commit with the turn's
+ * alert in ONE transaction of the chat saver (issue 13: an escalating turn pays one commit).
+ * @written: OUT, set before the job's done: the turn rode the alert's commit (its signal was
+ * handed over; the job's error says whether the commit was durable); false: the caller still
+ * owns the signal and queues the turn itself (the rules suppressed the alert, or there is no
+ * saver to ride).
+ */
+struct churn__chat_turn_put {
+    const char *customer_id;
+    const char *conversation_id;
+    const void *data;
+    size_t len;
+    struct churn__chat_signal *signal;
+    bool written;
+};
+
 /**
  * churn__alerts_chat() - queue a chat alert job (copied; evidence cut on a UTF-8 boundary),
  * with the customer's @score when the caller has it (NULL: the engine scores the customer).
  * Never blocks. @done (may be NULL) is called exactly once with @done_ctx when the job's
  * alert is durable or failed, unless this returns false: @al is NULL, the id is too long or
  * the queue is full (logged). A chat stream keeps at most one job in flight (it waits for
- * @done), so streams slow down instead of losing alerts.
+ * @done), so streams slow down instead of losing alerts. @turn (NULL: none; borrowed until
+ * @done) is committed with the alert when it can be (see struct churn__chat_turn_put).
  */
 bool churn__alerts_chat(struct churn__alerts *al, const char *customer_id,
                         enum churn_alert_cause cause, const char *reason, const char *evidence,
                         double confidence, const struct churn_score *score,
-                        churn__chat_alert_done_fn *done, void *done_ctx);
+                        struct churn__chat_turn_put *turn, churn__chat_alert_done_fn *done,
+                        void *done_ctx);
 /**
  * churn__alerts_rescore() - queue a rescore job for each of the @n customers (ids copied):
  * the engine scores them and raises, updates or auto-closes TIER_WORSENED and

@@ -4,7 +4,8 @@
  * queued in one durable store transaction at a time (churn_store_put_scores), which keeps a
  * score only while its record still has the digest it was computed from. Serving threads
  * never wait for the disk: when the queue is full their score is dropped (it is computed
- * again when next asked for); the index build waits instead.
+ * again when next asked for); the index build waits instead. With a chat saver, the keeper's
+ * writes ride the saver's group commits (one write lock and one fsync with the chat turns).
  */
 #ifndef CHURN_SCORE_KEEP_H
 #define CHURN_SCORE_KEEP_H
@@ -17,6 +18,7 @@
 
 struct churn_store;
 struct churn_score_keeper;
+struct churn__chat_saver;
 
 /* struct churn_score_keeper_stats - what the keeper did since it started. */
 struct churn_score_keeper_stats {
@@ -28,10 +30,12 @@ struct churn_score_keeper_stats {
 };
 
 /**
- * churn_score_keeper_start() - a keeper writing to @store (borrowed until
- * churn_score_keeper_stop()). CHURN_ENOMEM.
+ * churn_score_keeper_start() - a keeper writing to @store, in @saver's commits when @saver is
+ * not NULL (churn__chat_saver_ride(); alone when it cannot take them). Both borrowed until
+ * churn_score_keeper_stop(), which must come before @saver's stop. CHURN_ENOMEM.
  */
-enum churn_err churn_score_keeper_start(struct churn_store *store, struct churn_score_keeper **out);
+enum churn_err churn_score_keeper_start(struct churn_store *store, struct churn__chat_saver *saver,
+                                        struct churn_score_keeper **out);
 
 /** churn_score_keeper_stop() - write what is queued, stop and free. NULL: no-op. */
 void churn_score_keeper_stop(struct churn_score_keeper *k);

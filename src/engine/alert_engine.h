@@ -57,6 +57,7 @@ struct churn__alert_job {
     double confidence;
     churn__chat_alert_done_fn *done; /* told once the alert is durable (or failed) */
     void *done_ctx;
+    struct churn__chat_turn_put *turn; /* committed with the alert (NULL: none) */
 };
 
 struct churn__wake {
@@ -162,6 +163,7 @@ struct churn__commit_item {
     struct churn_alert *work;     /* sequence (and id when new) are set by the commit */
     struct churn__state_set *set; /* recorded with the change and stored */
     bool is_new;
+    struct churn__chat_turn_put *turn; /* an escalating turn committed with it (NULL: none) */
 };
 
 /**

@@ -39,6 +39,7 @@
 #include "churn/share.h"
 #include "churn/service_metrics.h"
 #include "churn/store.h"
+#include "churn/store_chat.h"
 #include "churn/score.h"
 #include "alert_engine.h"
 
@@ -370,6 +371,58 @@ commit_fill(size_t i, uint64_t seq, void *user, const void **alert, size_t *aler
     return *state ? CHURN_OK : CHURN_ENOMEM;
 }
 
+/* The turns of @f's @n items into @r (their states) and @sigs (their signals); how many
+ * signals. */
+static size_t
+collect_turns(const struct commit_fill *f, size_t n, struct churn_conversation_put *states,
+              struct churn__chat_signal **sigs, struct churn_chat_rider *r)
+{
+    size_t n_sigs = 0;
+    r->states = states;
+    r->n_states = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct churn__chat_turn_put *t = f->items[i].turn;
+        if (!t)
+            continue;
+        states[r->n_states++] =
+            (struct churn_conversation_put){t->customer_id, t->conversation_id, t->data, t->len};
+        if (t->signal)
+            sigs[n_sigs++] = t->signal;
+    }
+    return n_sigs;
+}
+
+/*
+ * Append the @n alerts of @f (and their customers' states) in ONE durable transaction: riding
+ * the chat saver's next commit when there is one (a chat load's alerts then take the write
+ * lock and pay an fsync with the turns' group, not on their own; an escalating turn's state
+ * and signal go in the same commit as its alert, marked written), else alone.
+ */
+static enum churn_err
+append_alerts(struct churn__alerts *al, size_t n, const char *const *ids, struct commit_fill *f,
+              uint64_t *seqs)
+{
+    struct churn_conversation_put states[CHURN__COMMIT_BATCH_MAX];
+    struct churn__chat_signal *sigs[CHURN__COMMIT_BATCH_MAX] = {NULL};
+    struct churn_chat_rider r = {.n_alerts = n,
+                                 .alert_ids = ids,
+                                 .alert_fill = commit_fill,
+                                 .alert_user = f,
+                                 .alert_seqs = seqs};
+    size_t n_sigs = collect_turns(f, n, states, sigs, &r);
+    if (!churn__chat_saver_ride_turns(al->cfg.chat_saver, &r, sigs, n_sigs))
+        return churn_store_append_alerts_with_states(al->store, n, ids, commit_fill, f, seqs);
+    for (size_t i = 0; i < n; i++)
+        if (f->items[i].turn) {
+            f->items[i].turn->written = true;
+            f->items[i].turn->signal = NULL; /* the saver's now */
+        }
+    if (r.err)
+        churn_log(CHURN_LOG_WARN, "alerts_not_appended", CHURN_LF_INT("alerts", (int64_t)n),
+                  CHURN_LF_STR("error", r.error));
+    return r.err;
+}
+
 enum churn_err
 churn__alerts_commit_batch_locked(struct churn__alerts *al, struct churn__commit_item *items,
                                   size_t n, struct churn_arena *a)
@@ -382,9 +435,8 @@ churn__alerts_commit_batch_locked(struct churn__alerts *al, struct churn__commit
         ids[i] = items[i].work->customer_id;
     struct commit_fill f = {al, items, a};
     /* each alert and its customer's state in one transaction: a crash keeps both or neither,
-     * and a batch shares one fsync */
-    enum churn_err err =
-        churn_store_append_alerts_with_states(al->store, n, ids, commit_fill, &f, seqs);
+     * and a batch shares one fsync (the chat saver's, when there is one: issue 13) */
+    enum churn_err err = append_alerts(al, n, ids, &f, seqs);
     if (err)
         return err;
     for (size_t i = 0; i < n; i++) {
@@ -619,7 +671,9 @@ commit_items_locked(struct churn__alerts *al, struct churn__commit_item *it, siz
         churn_log(CHURN_LOG_WARN, "alert_batch_refused", CHURN_LF_INT("alerts", (int64_t)k),
                   CHURN_LF_STR("error", churn_strerror(err)));
     for (size_t j = 0; j < k; j++) {
-        err = k > 1 ? churn__alerts_commit_batch_locked(al, &it[j], 1, a) : err;
+        /* a turn that rode the refused commit went with it: its answer fails, no retry */
+        bool rode = it[j].turn && it[j].turn->written;
+        err = k > 1 && !rode ? churn__alerts_commit_batch_locked(al, &it[j], 1, a) : err;
         errs[j] = err;
         if (err)
             job_failed(it[j].work->customer_id, err);
@@ -676,7 +730,8 @@ process_jobs(struct churn__alerts *al, const struct churn__alert_job *jobs, size
                 job_failed(jobs[i].customer_id, err);
             } else if (commit) {
                 b->item_job[k] = i;
-                b->items[k++] = (struct churn__commit_item){&b->work[i], &b->set[i], is_new};
+                b->items[k++] =
+                    (struct churn__commit_item){&b->work[i], &b->set[i], is_new, jobs[i].turn};
             } else { /* suppressed: the open alert it would have updated, if any */
                 b->alert_id[i] =
                     b->set[i].have[jobs[i].cause] ? b->set[i].st[jobs[i].cause].open_id : 0;
@@ -1168,7 +1223,8 @@ engine_main(void *arg)
 bool
 churn__alerts_chat(struct churn__alerts *al, const char *customer_id, enum churn_alert_cause cause,
                    const char *reason, const char *evidence, double confidence,
-                   const struct churn_score *score, churn__chat_alert_done_fn *done, void *done_ctx)
+                   const struct churn_score *score, struct churn__chat_turn_put *turn,
+                   churn__chat_alert_done_fn *done, void *done_ctx)
 {
     if (!al || !customer_id || strlen(customer_id) >= CHURN_ALERT_ID_MAX)
         return false;
@@ -1194,6 +1250,9 @@ churn__alerts_chat(struct churn__alerts *al, const char *customer_id, enum churn
             job_score_of(score, &j->score);
         j->done = done;
         j->done_ctx = done_ctx;
+        j->turn = turn;
+        if (turn)
+            turn->written = false;
         al->n_jobs++;
         pthread_cond_signal(&al->cv);
     } else {

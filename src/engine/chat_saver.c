@@ -14,7 +14,10 @@
  * (its customer's record update and event id) and the score it leaves go into the same transaction
  * as its state (issue 13: one commit and one fsync for a group of turns, where the states, the
  * signals and the scores each had their own writer); each signal is told its outcome after the
- * commit. A flush (the privacy erase) and stopping write what is queued.
+ * commit. Other writers (the alert engine's rescores, the score keeper) may ride a commit with
+ * their own items and wait for it, so that a chat load takes the write lock and pays an fsync
+ * once per group rather than once per writer. A flush (the privacy erase) and stopping write
+ * what is queued.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
@@ -36,6 +39,7 @@
 #define SAVER_STATE_MAX 512
 #define SAVER_SLOTS     (4 * SAVER_QUEUE_MAX) /* hash index over the queue, power of two */
 #define SAVER_UNTOLD    64 /* commits written but not yet told, at most (power of two) */
+#define SAVER_RIDERS    8  /* riders waiting for one commit, at most */
 
 struct saved_state {
     uint32_t slot; /* its place in the index while queued */
@@ -60,9 +64,13 @@ struct churn__chat_saver {
     pthread_cond_t done;       /* (mu) a batch was written */
     unsigned flush_wanted;     /* (mu) flushes waiting: commit without pacing */
     uint32_t *index;           /* (mu) SAVER_SLOTS: queue position + 1 of each key, 0: free */
-    struct churn__chat_signal **sigs;       /* (mu) the signals of the queued turns */
-    size_t n_sigs;                          /* (mu) */
-    struct churn__chat_signal **spare_sigs; /* the signals being written */
+    struct churn__chat_signal **sigs;                    /* (mu) the signals of the queued turns */
+    size_t n_sigs;                                       /* (mu) */
+    struct churn__chat_signal **spare_sigs;              /* the signals being written */
+    struct churn_chat_rider *riders[SAVER_RIDERS];       /* (mu) waiting for the next commit */
+    size_t n_riders;                                     /* (mu) */
+    struct churn_chat_rider *spare_riders[SAVER_RIDERS]; /* riding the commit being written */
+    size_t spare_n_riders;
     struct churn_conversation_put *items;
     struct churn_chat_signal_put *sig_items;
     unsigned char score_buf[CHURN_SCORE_ENCODED_MAX]; /* the score being stored */
@@ -154,8 +162,15 @@ write_group(struct churn__chat_saver *sv, const struct saved_state *batch, size_
         sv->sig_items[i] = (struct churn_chat_signal_put){&sig->event, &sv->spare_sigs[i]->result,
                                                           sig->score ? sig->score->base_digest : 0};
     }
-    struct churn_chat_group g = {sv->items,  n, sv->sig_items, n_sigs, churn_now_ms(),
-                                 fill_score, sv};
+    struct churn_chat_group g = {sv->items,
+                                 n,
+                                 sv->sig_items,
+                                 n_sigs,
+                                 churn_now_ms(),
+                                 fill_score,
+                                 sv,
+                                 sv->spare_riders,
+                                 sv->spare_n_riders};
     enum churn_err err = churn_store_commit_chat(sv->store, &g);
     if (err)
         churn_log(CHURN_LOG_ERROR, "chat_turns_not_saved", CHURN_LF_INT("states", (long long)n),
@@ -203,9 +218,9 @@ saver_main(void *arg)
     pthread_setname_np(pthread_self(), "chat-saver");
     for (;;) {
         pthread_mutex_lock(&sv->mu);
-        while (sv->n == 0 && !sv->stopping)
+        while (sv->n == 0 && sv->n_riders == 0 && !sv->stopping)
             pthread_cond_wait(&sv->cond, &sv->mu);
-        if (sv->n == 0 && sv->stopping) {
+        if (sv->n == 0 && sv->n_riders == 0 && sv->stopping) {
             pthread_mutex_unlock(&sv->mu);
             break;
         }
@@ -221,6 +236,9 @@ saver_main(void *arg)
         sv->spare_sigs = sigs;
         sv->n = 0;
         sv->n_sigs = 0;
+        memcpy(sv->spare_riders, sv->riders, sv->n_riders * sizeof(sv->riders[0]));
+        sv->spare_n_riders = sv->n_riders;
+        sv->n_riders = 0;
         sv->taken++;
         pthread_mutex_unlock(&sv->mu);
         bool ok = write_group(sv, batch, n, n_sigs);
@@ -396,6 +414,43 @@ churn__chat_saver_put_turn(struct churn__chat_saver *sv, const char *customer_id
     uint64_t ticket = ok ? sv->taken + 1 : 0; /* the next commit takes the whole queue */
     pthread_mutex_unlock(&sv->mu);
     return ticket;
+}
+
+bool
+churn__chat_saver_ride(struct churn__chat_saver *sv, struct churn_chat_rider *r)
+{
+    return churn__chat_saver_ride_turns(sv, r, NULL, 0);
+}
+
+bool
+churn__chat_saver_ride_turns(struct churn__chat_saver *sv, struct churn_chat_rider *r,
+                             struct churn__chat_signal *const *sigs, size_t n_sigs)
+{
+    if (!sv)
+        return false;
+    pthread_mutex_lock(&sv->mu);
+    bool ok =
+        !sv->stopping && sv->n_riders < SAVER_RIDERS && n_sigs <= SAVER_QUEUE_MAX - sv->n_sigs;
+    uint64_t ticket = sv->taken + 1; /* the next commit takes every rider and signal waiting */
+    if (ok) {
+        sv->riders[sv->n_riders++] = r;
+        for (size_t i = 0; i < n_sigs; i++)
+            sv->sigs[sv->n_sigs++] = sigs[i];
+        pthread_cond_signal(&sv->cond);
+    }
+    while (ok && sv->written < ticket)
+        pthread_cond_wait(&sv->done, &sv->mu);
+    pthread_mutex_unlock(&sv->mu);
+    return ok;
+}
+
+size_t
+churn__chat_saver_riders(struct churn__chat_saver *sv)
+{
+    pthread_mutex_lock(&sv->mu);
+    size_t n = sv->n_riders;
+    pthread_mutex_unlock(&sv->mu);
+    return n;
 }
 
 void

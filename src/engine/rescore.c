@@ -28,6 +28,7 @@
 #include "churn/score.h"
 #include "churn/score_index.h"
 #include "churn/store.h"
+#include "churn/store_chat.h"
 #include "alert_engine.h"
 
 /* ---- one customer ------------------------------------------------------------------------ */
@@ -186,6 +187,28 @@ fold_jump_locked(struct churn__alerts *al, const struct churn_score *sc,
 }
 
 /* ---- the batch ---------------------------------------------------------------------------- */
+
+/*
+ * Store the batch's @n states in ONE durable write: riding the chat saver's next commit when
+ * there is one (issue 13: a chat load's rescores then take the write lock and pay an fsync
+ * with the turns' group rather than on their own), else alone.
+ */
+static void
+put_states(struct churn__alerts *al, const struct churn_alert_state_put *puts, size_t n)
+{
+    struct churn_chat_rider r = {.alert_states = puts, .n_alert_states = n};
+    enum churn_err err = CHURN_OK;
+    const char *msg = r.error;
+    if (n && churn__chat_saver_ride(al->cfg.chat_saver, &r)) {
+        err = r.err;
+    } else if (n) {
+        err = churn_store_put_alert_states(al->store, puts, n);
+        msg = churn_store_last_error();
+    }
+    if (err)
+        churn_log(CHURN_LOG_ERROR, "rescore_state_write_failed",
+                  CHURN_LF_INT("customers", (int64_t)n), CHURN_LF_STR("error", msg));
+}
 
 struct scored {
     const char *customer_id;
@@ -402,12 +425,8 @@ churn__rescore_batch(struct churn__alerts *al, char (*ids)[CHURN_ALERT_ID_MAX], 
             n_puts++;
     }
     /* under log_mu: an acknowledgement must not interleave with the batch's state write */
-    enum churn_err err = churn_store_put_alert_states(al->store, puts, n_puts);
+    put_states(al, puts, n_puts);
     pthread_mutex_unlock(&al->log_mu);
-    if (err)
-        churn_log(CHURN_LOG_ERROR, "rescore_state_write_failed",
-                  CHURN_LF_INT("customers", (int64_t)n_puts),
-                  CHURN_LF_STR("error", churn_store_last_error()));
 }
 
 /* ---- the queue ---------------------------------------------------------------------------- */

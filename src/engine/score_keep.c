@@ -2,7 +2,8 @@
  * engine/score_keep.c - the writer of stored scores (churn/score_keep.h): producers encode a
  * score into the pending batch under a mutex; the writer thread swaps the pending batch with
  * its own and stores it in one durable transaction, so a build that scores every customer
- * costs one commit per batch, not one per customer.
+ * costs one commit per batch, not one per customer. With a chat saver, a batch rides the
+ * saver's next group commit instead of taking the write lock and an fsync of its own.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "churn/score_keep.h"
@@ -12,10 +13,12 @@
 #include <string.h>
 
 #include "churn/alloc.h"
+#include "churn/engine.h"
 #include "churn/log.h"
 #include "churn/score_codec.h"
 #include "churn/score_store.h"
 #include "churn/store.h"
+#include "churn/store_chat.h"
 
 #define BATCH_MAX 1024u /* scores per write transaction (and queued at most) */
 
@@ -33,6 +36,7 @@ struct batch {
 
 struct churn_score_keeper {
     struct churn_store *store;
+    struct churn__chat_saver *saver; /* NULL: every batch in its own transaction */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t work, room, done;
@@ -52,11 +56,20 @@ write_batch(struct churn_score_keeper *k, const struct batch *b)
     for (size_t i = 0; i < b->n; i++)
         k->puts[i] = (struct churn_store_score_put){
             b->items[i].customer_id, b->items[i].record_digest, b->items[i].data, b->items[i].len};
+    struct churn_chat_rider r = {.scores = k->puts, .n_scores = b->n};
     size_t written = 0;
-    enum churn_err err = churn_store_put_scores(k->store, k->puts, b->n, &written);
+    enum churn_err err;
+    const char *msg = r.error;
+    if (churn__chat_saver_ride(k->saver, &r)) {
+        err = r.err;
+        written = r.written;
+    } else {
+        err = churn_store_put_scores(k->store, k->puts, b->n, &written);
+        msg = churn_store_last_error();
+    }
     if (err)
         churn_log(CHURN_LOG_WARN, "scores_not_stored", CHURN_LF_INT("scores", (int64_t)b->n),
-                  CHURN_LF_STR("error", churn_store_last_error()));
+                  CHURN_LF_STR("error", msg));
     pthread_mutex_lock(&k->mu);
     k->stats.written += err ? 0 : written;
     k->stats.skipped += err ? 0 : b->n - written;
@@ -105,12 +118,14 @@ keeper_free(struct churn_score_keeper *k)
 }
 
 enum churn_err
-churn_score_keeper_start(struct churn_store *store, struct churn_score_keeper **out)
+churn_score_keeper_start(struct churn_store *store, struct churn__chat_saver *saver,
+                         struct churn_score_keeper **out)
 {
     struct churn_score_keeper *k = churn_calloc(1, sizeof(*k));
     if (!k)
         return CHURN_ENOMEM;
     k->store = store;
+    k->saver = saver;
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->work, NULL);
     pthread_cond_init(&k->room, NULL);

@@ -1,10 +1,12 @@
 /*
  * chat_outbox.c - the answers of one AnalyzeChat stream, sent in turn order once what each
  * reports is durable. A turn's answer waits for the chat saver's commit that carries the
- * conversation state it produced (its ticket); an escalating turn's answer first waits for
- * the alert engine to commit its alert (then its Escalation.alert_sequence is set), and only
- * then is its conversation state queued (with the turn's chat signal, committed together), so
- * a state on disk never runs ahead of the alert of a turn it includes. Answers that need nothing
+ * conversation state it produced (its ticket); an escalating turn's answer waits for the alert
+ * engine to commit its alert (then its Escalation.alert_sequence is set) with the turn's
+ * conversation state and chat signal in the same transaction (the engine's commit rides the
+ * chat saver's: one commit for the turn), or, when the engine could not take them along (the
+ * rules suppressed the alert, no saver), queues them once the alert is durable, so a state on
+ * disk never runs ahead of the alert of a turn it includes. Answers that need nothing
  * (refused turns, replays) still wait for the ones before them. The stream stops reading while an
  * escalation is being committed (so no later turn of it changes state meanwhile) and while too many
  * answers wait, so a client that reads nothing cannot grow the queue. The outbox is shared with the
@@ -23,13 +25,12 @@
 #define OUTBOX_LOW  128 /* ... and read again below this */
 #define STATE_MAX   600 /* a conversation record (sequence + tracker state) */
 
-/* An escalating turn's state, queued once its alert is durable. */
+/* An escalating turn's state, committed with its alert or queued once its alert is durable. */
 struct pending_state {
     char customer_id[CHURN_ID_MAX + 1];
     char conversation_id[CHURN_ID_MAX + 1];
-    size_t len;
     unsigned char data[STATE_MAX];
-    struct churn__chat_signal *signal; /* committed with the state (NULL: none) */
+    struct churn__chat_turn_put put; /* the above, and the signal committed with the state */
 };
 
 struct answer {
@@ -265,19 +266,20 @@ churn__chat_outbox_answer(struct churn__chat_outbox *ob, const ProtobufCMessage 
     return CHURN_OK;
 }
 
-/* The engine's completion of an escalation's alert: queue the turn's state, then wait for it. */
+/* The engine's completion of an escalation's alert: done when the turn went with it, else
+ * queue the turn's state, then wait for it. */
 static void
 alert_done(void *ctx, enum churn_err err, uint64_t alert_sequence)
 {
     struct answer *a = ctx;
     struct churn__chat_outbox *ob = a->ob;
+    struct churn__chat_turn_put *t = &a->state->put;
     uint64_t ticket = 0;
-    struct churn__chat_signal *sig = a->state->signal;
-    a->state->signal = NULL;
-    if (!err && ob->saver) {
-        ticket =
-            churn__chat_saver_put_turn(ob->saver, a->state->customer_id, a->state->conversation_id,
-                                       a->state->data, a->state->len, sig);
+    struct churn__chat_signal *sig = t->signal; /* NULL when the turn went with the alert */
+    t->signal = NULL;
+    if (!err && ob->saver && !t->written) {
+        ticket = churn__chat_saver_put_turn(ob->saver, t->customer_id, t->conversation_id, t->data,
+                                            t->len, sig);
         if (!ticket)
             err = CHURN_EAGAIN;
     }
@@ -322,8 +324,8 @@ churn__chat_outbox_escalation(struct churn__chat_outbox *ob, const ProtobufCMess
     snprintf(st->customer_id, sizeof(st->customer_id), "%s", esc->customer_id);
     snprintf(st->conversation_id, sizeof(st->conversation_id), "%s", esc->conversation_id);
     memcpy(st->data, esc->state, esc->state_len);
-    st->len = esc->state_len;
-    st->signal = esc->signal;
+    st->put = (struct churn__chat_turn_put){st->customer_id, st->conversation_id, st->data,
+                                            esc->state_len,  esc->signal,         false};
     a->state = st;
     a->turn_sequence = turn_sequence;
     a->alert_wait = true;
@@ -333,7 +335,7 @@ churn__chat_outbox_escalation(struct churn__chat_outbox *ob, const ProtobufCMess
     atomic_fetch_add(&ob->refs, 1); /* the job's */
     pthread_mutex_unlock(&ob->mu);
     if (churn__alerts_chat(esc->alerts, esc->customer_id, esc->cause, esc->reason, esc->evidence,
-                           esc->confidence, esc->score, alert_done, a))
+                           esc->confidence, esc->score, &st->put, alert_done, a))
         return CHURN_OK;
     alert_done(a, CHURN_EAGAIN, 0); /* refused: the stream ends, asking for the turn again */
     return CHURN_OK;

@@ -209,7 +209,8 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
     svc->store = store;
     svc->writer = writer;
     churn_scorer_attach(svc->scoring, store, svc->scores);
-    if (svc->stored_scores && churn_score_keeper_start(store, &svc->score_keeper) == CHURN_OK)
+    if (svc->stored_scores &&
+        churn_score_keeper_start(store, svc->chat_saver, &svc->score_keeper) == CHURN_OK)
         churn_scorer_keep(svc->scoring, svc->score_keeper);
     else if (svc->stored_scores)
         churn_log(CHURN_LOG_WARN, "scores_not_kept", CHURN_LF_STR("error", "out of memory"));
@@ -237,6 +238,7 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
                 .trend_keep_days = svc->trend_keep_days,
                 .owns = svc->shard ? churn_shard_serves_customer : NULL,
                 .owns_ctx = svc->shard,
+                .chat_saver = svc->chat_saver,
             },
             &svc->alerts);
     if (!err) {
@@ -261,11 +263,11 @@ churn_services_attach_store(struct churn_services *svc, struct churn_store *stor
     }
     if (err) {
         churn__models_close(svc);
+        churn_scorer_keep(svc->scoring, NULL);
+        churn_score_keeper_stop(svc->score_keeper); /* before the saver whose commits it rides */
+        svc->score_keeper = NULL;
         churn__chat_saver_stop(svc->chat_saver);
         svc->chat_saver = NULL;
-        churn_scorer_keep(svc->scoring, NULL);
-        churn_score_keeper_stop(svc->score_keeper);
-        svc->score_keeper = NULL;
         churn_answer_cache_destroy(svc->answers);
         svc->answers = NULL;
         churn_scorer_detach(svc->scoring);
@@ -297,11 +299,11 @@ churn_services_detach_store(struct churn_services *svc)
     churn__alerts_stop(svc->alerts);
     svc->alerts = NULL;
     churn__alert_service_fini();
+    churn_scorer_keep(svc->scoring, NULL);      /* nothing scores any more: write what is queued */
+    churn_score_keeper_stop(svc->score_keeper); /* before the saver whose commits it rides */
+    svc->score_keeper = NULL;
     churn__chat_saver_stop(svc->chat_saver);
     svc->chat_saver = NULL;
-    churn_scorer_keep(svc->scoring, NULL); /* nothing scores any more: write what is queued */
-    churn_score_keeper_stop(svc->score_keeper);
-    svc->score_keeper = NULL;
     churn_answer_cache_destroy(svc->answers); /* after the server stopped: nobody reads it */
     svc->answers = NULL;
     churn_scorer_detach(svc->scoring);

@@ -96,17 +96,34 @@ append_with_states_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
 }
 
 enum churn_err
+churn__alerts_append_check(const char *const *customer_ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        enum churn_err err = churn__store_check_id(customer_ids[i], "customer_id");
+        if (err)
+            return err;
+    }
+    return CHURN_OK;
+}
+
+enum churn_err
+churn__alerts_append_txn(struct churn_store *s, MDB_txn *txn, size_t n,
+                         const char *const *customer_ids, churn_store_alerts_fill_fn *fill,
+                         void *user, uint64_t *seqs)
+{
+    struct alerts_state_ctx c = {n, customer_ids, fill, user, seqs};
+    return append_with_states_txn(s, txn, &c);
+}
+
+enum churn_err
 churn_store_append_alerts_with_states(struct churn_store *s, size_t n,
                                       const char *const *customer_ids,
                                       churn_store_alerts_fill_fn *fill, void *user, uint64_t *seqs)
 {
-    enum churn_err err;
     churn__store_clear_error();
-    for (size_t i = 0; i < n; i++)
-        if ((err = churn__store_check_id(customer_ids[i], "customer_id")))
-            return err;
-    if (n == 0)
-        return CHURN_OK;
+    enum churn_err err = churn__alerts_append_check(customer_ids, n);
+    if (err || n == 0)
+        return err;
     struct alerts_state_ctx c = {n, customer_ids, fill, user, seqs};
     return churn__store_write(s, append_with_states_txn, &c, "appending alerts");
 }

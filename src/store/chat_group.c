@@ -4,10 +4,13 @@
  * scores of the records those signals leave, in one durable write transaction. A score is
  * stored only when the record it was previewed from is still the one its signal is applied to
  * and no other signal of the group touches that customer, so a stored score always matches
- * the stored record it claims (its digest).
+ * the stored record it claims (its digest). Riders (other writers' alert states and scores)
+ * are written after the turns in the same transaction; one that fails its checks is refused
+ * alone.
  */
 #include "churn/store_chat.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <lmdb.h>
@@ -77,6 +80,58 @@ put_scores(struct churn_store *s, MDB_txn *txn, struct chat_ctx *c)
     return CHURN_OK;
 }
 
+/* Rider @r's items in @txn. */
+static enum churn_err
+rider_txn(struct churn_store *s, MDB_txn *txn, struct churn_chat_rider *r)
+{
+    enum churn_err err = churn__conversations_txn(s, txn, r->states, r->n_states);
+    if (!err)
+        err = churn__alerts_append_txn(s, txn, r->n_alerts, r->alert_ids, r->alert_fill,
+                                       r->alert_user, r->alert_seqs);
+    if (!err)
+        err = churn__alert_states_txn(s, txn, r->alert_states, r->n_alert_states);
+    if (!err)
+        err = churn__scores_txn(s, txn, r->scores, r->n_scores, &r->written);
+    return err;
+}
+
+/* Whether @err is the store's (the disk, the map): it fails the whole group. */
+static bool
+storage_error(enum churn_err err)
+{
+    return err == CHURN_EFULL || err == CHURN_EIO || err == CHURN_ECORRUPT;
+}
+
+/* The riders that passed their checks (err 0), each in a nested transaction: one that fails
+ * on its own (its fill) is undone and refused alone; a storage error fails the group. */
+static enum churn_err
+put_riders(struct churn_store *s, MDB_txn *txn, const struct churn_chat_group *g)
+{
+    for (size_t i = 0; i < g->n_riders; i++) {
+        struct churn_chat_rider *r = g->riders[i];
+        if (r->err)
+            continue;
+        MDB_txn *child;
+        int rc = mdb_txn_begin(s->env, txn, 0, &child);
+        if (rc)
+            return churn__mdb_err(rc, "writing a rider");
+        enum churn_err err = rider_txn(s, child, r);
+        if (err) {
+            mdb_txn_abort(child);
+            if (storage_error(err))
+                return err;
+            r->err = err;
+            r->written = 0;
+            snprintf(r->error, sizeof(r->error), "%s", churn_store_last_error());
+            churn__store_clear_error();
+            continue;
+        }
+        if ((rc = mdb_txn_commit(child)))
+            return churn__mdb_err(rc, "writing a rider");
+    }
+    return CHURN_OK;
+}
+
 static enum churn_err
 chat_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
 {
@@ -98,6 +153,8 @@ chat_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
         err = churn__conversations_txn(s, txn, g->states, g->n_states);
     if (!err)
         err = put_scores(s, txn, c);
+    if (!err)
+        err = put_riders(s, txn, g);
     return err;
 }
 
@@ -128,13 +185,59 @@ check_group(const struct churn_chat_group *g)
     return CHURN_OK;
 }
 
+/* Check each rider: one that fails is refused alone (its err and message set). Whether any
+ * rider is left to write. */
+static bool
+check_riders(struct churn_store *s, const struct churn_chat_group *g)
+{
+    bool any = false;
+    for (size_t i = 0; i < g->n_riders; i++) {
+        struct churn_chat_rider *r = g->riders[i];
+        r->written = 0;
+        r->error[0] = '\0';
+        r->err = churn__conversations_check(r->states, r->n_states);
+        if (!r->err)
+            r->err = churn__alerts_append_check(r->alert_ids, r->n_alerts);
+        if (!r->err)
+            r->err = churn__alert_states_check(r->alert_states, r->n_alert_states);
+        if (!r->err && r->n_scores)
+            r->err = churn__scores_check(s, r->scores, r->n_scores);
+        if (r->err)
+            snprintf(r->error, sizeof(r->error), "%s", churn_store_last_error());
+        any |= !r->err;
+    }
+    churn__store_clear_error();
+    return any;
+}
+
+/* Tell the riders that were written how the group ended (@err). */
+static void
+riders_done(const struct churn_chat_group *g, enum churn_err err)
+{
+    for (size_t i = 0; i < g->n_riders; i++) {
+        struct churn_chat_rider *r = g->riders[i];
+        if (r->err)
+            continue;
+        r->err = err;
+        if (err) {
+            r->written = 0;
+            snprintf(r->error, sizeof(r->error), "%s", churn_store_last_error());
+        }
+    }
+}
+
 enum churn_err
 churn_store_commit_chat(struct churn_store *s, const struct churn_chat_group *g)
 {
     churn__store_clear_error();
     enum churn_err err = check_group(g);
-    if (err || (g->n_states == 0 && g->n_signals == 0))
+    if (err) {
+        riders_done(g, err); /* nothing was written */
         return err;
+    }
+    bool riders = check_riders(s, g);
+    if (g->n_states == 0 && g->n_signals == 0 && !riders)
+        return CHURN_OK;
     size_t n = g->n_signals;
     struct churn__segment *segs = churn_malloc((n ? n : 1) * sizeof(*segs));
     struct chat_ctx c = {.g = g};
@@ -153,6 +256,7 @@ churn_store_commit_chat(struct churn_store *s, const struct churn_chat_group *g)
     }
     churn__apply_end(s, &c.apply, err);
 out:
+    riders_done(g, err);
     churn_free(c.base);
     churn_free(c.lone);
     churn_free(segs);

@@ -73,10 +73,8 @@ put_scores_txn(struct churn_store *s, MDB_txn *txn, void *vctx)
 }
 
 enum churn_err
-churn_store_put_scores(struct churn_store *s, const struct churn_store_score_put *items, size_t n,
-                       size_t *written)
+churn__scores_check(struct churn_store *s, const struct churn_store_score_put *items, size_t n)
 {
-    churn__store_clear_error();
     if (!s->dbi[CHURN__DB_SCORES])
         return churn__store_fail(CHURN_EPRECOND, "the store is read-only: no scores database");
     for (size_t i = 0; i < n; i++) {
@@ -88,8 +86,29 @@ churn_store_put_scores(struct churn_store *s, const struct churn_store_score_put
                                      "scores[%zu]: a stored score is 1..%u bytes, not %zu", i,
                                      CHURN_STORE_SCORE_MAX, items[i].len);
     }
+    return CHURN_OK;
+}
+
+enum churn_err
+churn__scores_txn(struct churn_store *s, MDB_txn *txn, const struct churn_store_score_put *items,
+                  size_t n, size_t *written)
+{
     struct put_scores_ctx c = {items, n, 0};
-    enum churn_err err = n ? churn__store_write(s, put_scores_txn, &c, "storing scores") : CHURN_OK;
+    enum churn_err err = put_scores_txn(s, txn, &c);
+    *written = c.written;
+    return err;
+}
+
+enum churn_err
+churn_store_put_scores(struct churn_store *s, const struct churn_store_score_put *items, size_t n,
+                       size_t *written)
+{
+    churn__store_clear_error();
+    enum churn_err err = churn__scores_check(s, items, n);
+    if (err)
+        return err;
+    struct put_scores_ctx c = {items, n, 0};
+    err = n ? churn__store_write(s, put_scores_txn, &c, "storing scores") : CHURN_OK;
     if (!err && written)
         *written = c.written;
     return err;

@@ -294,4 +294,34 @@ enum churn_err churn__conversations_check(const struct churn_conversation_put *i
 enum churn_err churn__conversations_txn(struct churn_store *s, MDB_txn *txn,
                                         const struct churn_conversation_put *items, size_t n);
 
+/** churn__alert_states_check() - the checks of churn_store_put_alert_states(). */
+enum churn_err churn__alert_states_check(const struct churn_alert_state_put *items, size_t n);
+
+/** churn__alert_states_txn() - write @n checked alert states in @txn. */
+enum churn_err churn__alert_states_txn(struct churn_store *s, MDB_txn *txn,
+                                       const struct churn_alert_state_put *items, size_t n);
+
+/** churn__alerts_append_check() - the checks of churn_store_append_alerts_with_states(). */
+enum churn_err churn__alerts_append_check(const char *const *customer_ids, size_t n);
+
+/** churn__alerts_append_txn() - churn_store_append_alerts_with_states()'s writes in @txn. */
+enum churn_err churn__alerts_append_txn(struct churn_store *s, MDB_txn *txn, size_t n,
+                                        const char *const *customer_ids,
+                                        churn_store_alerts_fill_fn *fill, void *user,
+                                        uint64_t *seqs);
+
+struct churn_store_score_put;
+
+/** churn__scores_check() - the checks of churn_store_put_scores(). */
+enum churn_err churn__scores_check(struct churn_store *s, const struct churn_store_score_put *items,
+                                   size_t n);
+
+/**
+ * churn__scores_txn() - store in @txn each of the @n checked scores whose record still has
+ * its digest (see churn_store_put_scores()); *@written: how many were.
+ */
+enum churn_err churn__scores_txn(struct churn_store *s, MDB_txn *txn,
+                                 const struct churn_store_score_put *items, size_t n,
+                                 size_t *written);
+
 #endif

@@ -216,10 +216,8 @@ alert_state_item(const void *items, size_t i, char *key, const void **data, size
 }
 
 enum churn_err
-churn_store_put_alert_states(struct churn_store *s, const struct churn_alert_state_put *items,
-                             size_t n)
+churn__alert_states_check(const struct churn_alert_state_put *items, size_t n)
 {
-    churn__store_clear_error();
     for (size_t i = 0; i < n; i++) {
         enum churn_err err;
         if ((err = churn__store_check_id(items[i].customer_id, "customer_id")))
@@ -227,6 +225,26 @@ churn_store_put_alert_states(struct churn_store *s, const struct churn_alert_sta
         if (items[i].len > CHURN_STORE_VALUE_MAX || (items[i].len && !items[i].data))
             return churn__store_fail(CHURN_ETOOBIG, "alert state %zu: bad or oversized value", i);
     }
+    return CHURN_OK;
+}
+
+enum churn_err
+churn__alert_states_txn(struct churn_store *s, MDB_txn *txn,
+                        const struct churn_alert_state_put *items, size_t n)
+{
+    struct batch_ctx c = {s->dbi[CHURN__DB_ALERT_STATE], items, n, alert_state_item,
+                          "writing alert states"};
+    return batch_txn(s, txn, &c);
+}
+
+enum churn_err
+churn_store_put_alert_states(struct churn_store *s, const struct churn_alert_state_put *items,
+                             size_t n)
+{
+    churn__store_clear_error();
+    enum churn_err err = churn__alert_states_check(items, n);
+    if (err)
+        return err;
     return put_batch(s, s->dbi[CHURN__DB_ALERT_STATE], items, n, alert_state_item,
                      "writing alert states");
 }

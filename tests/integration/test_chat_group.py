@@ -6,9 +6,13 @@ without evaluating the model again, and it still is after a restart: what was an
 durable. Model evaluations are counted by churn_model_evaluations_total, never timed. And a
 group whose commit fails (the store's map full at its cap) fails its answers: the stream ends
 UNAVAILABLE naming the turn to resend from, the server goes on serving, every answered turn
-is still a replay after a restart with room, and the named turn never was processed."""
+is still a replay after a restart with room, and the named turn never was processed. An
+escalating turn's alert, conversation state, chat signal and score are ONE commit (the alert
+engine's commit rides the chat saver's; counted by churn_store_commit_seconds, never timed),
+and a SIGKILL right after its answer loses none of them."""
 
 import re
+import signal
 import threading
 
 import grpc
@@ -16,7 +20,10 @@ import pytest
 
 from conftest import RPC_TIMEOUT_S
 from fixtures_data import api, demo_store, login  # noqa: F401
-from test_engine_scores import index_built, metric, quiet  # noqa: F401
+from test_alerts import alert_api, list_all  # noqa: F401
+from test_hardening_engine import log_head
+from test_engine_scores import (CHURN_TEXT, index_built, metric, quiet,  # noqa: F401
+                                rescore_requests, rescores_settled)
 
 CUSTOMERS = ["cust-0000011", "cust-0000012", "cust-0000013", "cust-0000014"]
 TEXT = "Hi, my invoice is wrong again and nobody answers my emails"
@@ -143,3 +150,47 @@ def test_a_failed_group_commit_fails_its_answers_and_loses_nothing_answered(api,
                                   timeout=RPC_TIMEOUT_S))
     assert [a.replayed for a in again] == [True] * (len(early) + len(answered)) + [False]
     assert not again[-1].HasField("error"), again[-1].error
+
+
+def alerts_of(alert_api, server, customer):
+    return [x for x in list_all(alert_api, server)[0] if x.customer_id == customer]
+
+
+def commits(server):
+    return metric(server, "churn_store_commit_seconds_count")
+
+
+def test_an_escalating_turn_is_one_commit_and_survives_a_sigkill(api, alert_api, quiet):
+    pb = api.chat_pb2
+    customer = CUSTOMERS[0]
+    turn = pb.AnalyzeChatRequest(conversation_id="one-commit", turn_sequence=1,
+                                 role=pb.CHAT_ROLE_CUSTOMER, text=CHURN_TEXT,
+                                 customer_id=customer)
+    head0 = log_head(alert_api, quiet)
+    c0, r0 = commits(quiet), rescore_requests(quiet)
+    chat = api.chat_grpc.ChatServiceStub(quiet.channel())
+    (a,) = list(chat.AnalyzeChat(iter([turn]), timeout=RPC_TIMEOUT_S))
+    assert a.escalation.escalate and a.escalation.alert_sequence > 0, a
+    # the turn's signal queues one rescore, which stores its snapshot in one commit and may
+    # raise or update a score alert (one commit each); everything else is the turn's ONE commit
+    rescores_settled(quiet, r0, 1)
+    changes = log_head(alert_api, quiet) - head0  # the escalation's and the rescore's
+    assert changes >= 1
+    assert commits(quiet) - c0 == 1 + 1 + (changes - 1), \
+        "the escalation's alert was not committed with its turn"
+
+    # SIGKILL right after: the alert, the turn (a replay now) and the score it answered with
+    quiet.signal(signal.SIGKILL)
+    assert quiet.wait() == -signal.SIGKILL
+    quiet.returncode = None
+    quiet.close_channels()
+    quiet.start()
+    index_built(quiet)
+    listed = alerts_of(alert_api, quiet, customer)
+    assert a.escalation.alert_sequence in {x.sequence for x in listed}, \
+        "the answered escalation's alert is lost"
+    chat = api.chat_grpc.ChatServiceStub(quiet.channel())
+    (again,) = list(chat.AnalyzeChat(iter([turn]), timeout=RPC_TIMEOUT_S))
+    assert again.replayed, "the answered turn's state was lost"
+    assert get_scores(api, quiet)[customer].probability == \
+        pytest.approx(a.score.probability, abs=1e-12), "the answered turn's score was lost"

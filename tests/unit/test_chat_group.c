@@ -12,6 +12,7 @@
 #include "churn/store_chat.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,30 @@ count_commit(void *ctx, int64_t ns)
     pthread_cond_broadcast(&commit_gate.cv);
     while (commit_gate.hold)
         pthread_cond_wait(&commit_gate.cv, &commit_gate.mu);
+    pthread_mutex_unlock(&commit_gate.mu);
+}
+
+/* Queue a first state on @sv and hold its commit (durable) on the saver's thread. */
+static void
+commit_one_and_hold(struct churn__chat_saver *sv)
+{
+    pthread_mutex_lock(&commit_gate.mu);
+    commit_gate.hold = true;
+    pthread_mutex_unlock(&commit_gate.mu);
+    cr_assert(churn__chat_saver_put(sv, "c1", "conv-1", "s", 1));
+    pthread_mutex_lock(&commit_gate.mu);
+    while (!commit_gate.held)
+        pthread_cond_wait(&commit_gate.cv, &commit_gate.mu);
+    pthread_mutex_unlock(&commit_gate.mu);
+}
+
+/* Let the held commit go. */
+static void
+release_commit(void)
+{
+    pthread_mutex_lock(&commit_gate.mu);
+    commit_gate.hold = false;
+    pthread_cond_broadcast(&commit_gate.cv);
     pthread_mutex_unlock(&commit_gate.mu);
 }
 
@@ -426,19 +451,9 @@ Test(chat_group, a_busy_watcher_does_not_hold_the_next_commit, .init = setup, .f
     struct churn__chat_saver_watcher w = {.committed = gated_committed};
     churn__chat_saver_watch(sv, &w);
     int before = atomic_load(&commits);
-    pthread_mutex_lock(&commit_gate.mu);
-    commit_gate.hold = true;
-    pthread_mutex_unlock(&commit_gate.mu);
-    cr_assert(churn__chat_saver_put(sv, "c1", "conv-1", "s", 1));
-    pthread_mutex_lock(&commit_gate.mu);
-    while (!commit_gate.held) /* commit 1 is durable, its saver not back yet */
-        pthread_cond_wait(&commit_gate.cv, &commit_gate.mu);
-    pthread_mutex_unlock(&commit_gate.mu);
+    commit_one_and_hold(sv); /* commit 1 is durable, its saver not back yet */
     cr_assert(churn__chat_saver_put(sv, "c1", "conv-2", "s", 1)); /* waits for commit 2 */
-    pthread_mutex_lock(&commit_gate.mu);
-    commit_gate.hold = false;
-    pthread_cond_broadcast(&commit_gate.cv);
-    pthread_mutex_unlock(&commit_gate.mu);
+    release_commit();
     for (int i = 2; i <= 5; i++) {
         char conv[16];
         snprintf(conv, sizeof(conv), "conv-%d", i);
@@ -455,4 +470,191 @@ Test(chat_group, a_busy_watcher_does_not_hold_the_next_commit, .init = setup, .f
     churn__chat_saver_stop(sv); /* tells what is left */
     cr_assert_eq(gate.out_of_order, 0);
     cr_assert_eq(gate.last, 5, "the last commit was told");
+}
+
+/* The alert state of @cid is @want (NULL: none is stored). */
+static void
+assert_alert_state(const char *cid, const char *want)
+{
+    struct churn_arena a;
+    churn_arena_init(&a, 0);
+    void *data = NULL;
+    size_t len = 0;
+    enum churn_err err = churn_store_get_alert_state(st, cid, &a, &data, &len);
+    if (!want)
+        cr_assert_eq(err, CHURN_ENOTFOUND, "%s has an alert state", cid);
+    else
+        cr_assert(err == CHURN_OK && len == strlen(want) && memcmp(data, want, len) == 0, "%s: %s",
+                  cid, err ? churn_strerror(err) : "another state");
+    churn_arena_fini(&a);
+}
+
+/* The encoded score of @cid computed from the record of digest @digest, into @buf. */
+static struct churn_store_score_put
+score_put(const char *cid, uint64_t digest, unsigned char *buf)
+{
+    struct churn_chat_signal_put one = {&(struct churn_event){.customer_id = cid}, NULL, 0};
+    const void *data;
+    size_t len;
+    cr_assert_eq(fill(0, digest, &one, &data, &len), CHURN_OK);
+    memcpy(buf, data, len);
+    return (struct churn_store_score_put){cid, digest, buf, len};
+}
+
+/* Riders' items go in the turns' transaction (one commit); a rider whose items fail their
+ * checks is refused alone, with a message naming the item, and nothing of it is written; a
+ * rider's score whose record changed since it was computed is skipped, as alone. */
+Test(chat_group, riders_commit_with_the_turns_and_a_bad_one_is_refused_alone, .init = setup,
+     .fini = teardown)
+{
+    login("c1", "l1");
+    login("c2", "l2");
+    static unsigned char bufs[2][CHURN_SCORE_ENCODED_MAX];
+    struct churn_store_score_put scores[2] = {score_put("c2", digest_of("c2"), bufs[0]),
+                                              score_put("c1", digest_of("c1") ^ 1, bufs[1])};
+    struct churn_alert_state_put good[2] = {{"c1", "A1", 2}, {"c2", "A2", 2}};
+    struct churn_alert_state_put bad_id[2] = {{"c1", "B1", 2}, {"bad\001id", "B2", 2}};
+    struct churn_store_score_put empty = {"c1", digest_of("c1"), blob, 0};
+    struct churn_chat_rider a = {
+        .alert_states = good, .n_alert_states = 2, .scores = scores, .n_scores = 2};
+    struct churn_chat_rider b = {.alert_states = bad_id, .n_alert_states = 2};
+    struct churn_chat_rider c = {.scores = &empty, .n_scores = 1};
+    struct churn_chat_rider *riders[] = {&b, &a, &c};
+    struct churn_conversation_put state = {"c1", "conv", "s1", 2};
+    struct churn_chat_group g = {
+        .states = &state, .n_states = 1, .now_ms = churn_now_ms(), .riders = riders, .n_riders = 3};
+    int before = atomic_load(&commits);
+    cr_assert_eq(churn_store_commit_chat(st, &g), CHURN_OK, "%s", churn_store_last_error());
+    cr_assert_eq(atomic_load(&commits) - before, 1, "one transaction for the turn and riders");
+    cr_assert(has_state("c1", "conv", "s1"));
+    cr_assert_eq(a.err, CHURN_OK, "%s", a.error);
+    cr_assert_eq(a.written, 1, "the score of a changed record is skipped");
+    assert_alert_state("c1", "A1"); /* not B1: the bad rider wrote nothing */
+    assert_alert_state("c2", "A2");
+    static struct churn_score got;
+    cr_assert(stored_score("c2", &got) && got.record_digest == digest_of("c2"));
+    cr_assert_not(stored_score("c1", &got));
+    cr_assert_eq(b.err, CHURN_EINVAL);
+    cr_assert(strstr(b.error, "alert state 1") != NULL, "%s", b.error);
+    cr_assert_eq(c.err, CHURN_EINVAL);
+    cr_assert(strstr(c.error, "scores[0]") != NULL, "%s", c.error);
+
+    /* riders alone: a commit of their own */
+    struct churn_alert_state_put later = {"c1", "A3", 2};
+    struct churn_chat_rider d = {.alert_states = &later, .n_alert_states = 1};
+    struct churn_chat_rider *only[] = {&d};
+    g = (struct churn_chat_group){.now_ms = churn_now_ms(), .riders = only, .n_riders = 1};
+    cr_assert_eq(churn_store_commit_chat(st, &g), CHURN_OK, "%s", churn_store_last_error());
+    cr_assert_eq(d.err, CHURN_OK);
+    assert_alert_state("c1", "A3");
+}
+
+/* churn_store_alerts_fill_fn: alert "alert-<seq>" and state "S<seq>"; fails for "fails". */
+static enum churn_err
+alert_fill(size_t i, uint64_t seq, void *user, const void **alert, size_t *alert_len,
+           const void **state, size_t *state_len)
+{
+    const char *const *ids = user;
+    static char abuf[4][32], sbuf[4][32];
+    if (strcmp(ids[i], "fails") == 0)
+        return CHURN_ENOMEM;
+    *alert_len = (size_t)snprintf(abuf[i], sizeof(abuf[i]), "alert-%llu", (unsigned long long)seq);
+    *state_len = (size_t)snprintf(sbuf[i], sizeof(sbuf[i]), "S%llu", (unsigned long long)seq);
+    *alert = abuf[i];
+    *state = sbuf[i];
+    return CHURN_OK;
+}
+
+static int
+count_alert(uint64_t seq, const char *cid, const void *data, size_t len, void *user)
+{
+    (void)seq;
+    (void)cid;
+    (void)data;
+    (void)len;
+    (*(int *)user)++;
+    return 0;
+}
+
+/* A rider's alerts are appended in the turns' transaction with their customers' states; a
+ * rider whose fill fails is undone whole (its alert and its other items) and refused alone,
+ * while the turns and the other riders are written. */
+Test(chat_group, a_rider_that_fails_midway_is_undone_alone, .init = setup, .fini = teardown)
+{
+    login("c1", "l1");
+    const char *ok_ids[] = {"c1"}, *bad_ids[] = {"c2", "fails"};
+    uint64_t ok_seq[1] = {0}, bad_seq[2] = {0};
+    struct churn_alert_state_put bad_state = {"c2", "X", 1};
+    struct churn_chat_rider ok = {.n_alerts = 1,
+                                  .alert_ids = ok_ids,
+                                  .alert_fill = alert_fill,
+                                  .alert_user = ok_ids,
+                                  .alert_seqs = ok_seq};
+    struct churn_chat_rider bad = {.n_alerts = 2,
+                                   .alert_ids = bad_ids,
+                                   .alert_fill = alert_fill,
+                                   .alert_user = bad_ids,
+                                   .alert_seqs = bad_seq,
+                                   .alert_states = &bad_state,
+                                   .n_alert_states = 1};
+    struct churn_chat_rider *riders[] = {&bad, &ok};
+    struct churn_conversation_put state = {"c1", "conv", "s1", 2};
+    struct churn_chat_group g = {
+        .states = &state, .n_states = 1, .now_ms = churn_now_ms(), .riders = riders, .n_riders = 2};
+    int before = atomic_load(&commits);
+    cr_assert_eq(churn_store_commit_chat(st, &g), CHURN_OK, "%s", churn_store_last_error());
+    cr_assert_eq(atomic_load(&commits) - before, 1);
+    cr_assert(has_state("c1", "conv", "s1"));
+    cr_assert_eq(bad.err, CHURN_ENOMEM);
+    cr_assert_eq(ok.err, CHURN_OK, "%s", ok.error);
+    cr_assert_eq(ok_seq[0], 1, "the refused rider's sequences were not used");
+    assert_alert_state("c1", "S1");
+    assert_alert_state("c2", NULL); /* the refused rider's first alert's state is undone too */
+    int n = 0;
+    cr_assert_eq(churn_store_foreach_alert(st, 0, 0, count_alert, &n), CHURN_OK);
+    cr_assert_eq(n, 1, "only the written rider's alert is in the log");
+}
+
+static struct churn__chat_saver *ride_sv;
+
+static void *
+ride_thread(void *arg)
+{
+    return churn__chat_saver_ride(ride_sv, arg) ? arg : NULL;
+}
+
+/* A rider that comes while the saver commits goes in its next commit with the turns queued
+ * meanwhile, and returns once that commit is durable; a rider refused by its checks gets its
+ * error while the turns of its commit are written. No saver: not taken. */
+Test(chat_group, a_rider_shares_the_next_commit_with_the_turns, .init = setup, .fini = teardown)
+{
+    login("c1", "l1");
+    struct churn_chat_rider none = {0};
+    cr_assert_not(churn__chat_saver_ride(NULL, &none));
+    cr_assert_eq(churn__chat_saver_start(st, &ride_sv), CHURN_OK);
+    struct churn_alert_state_put good = {"c1", "R1", 2}, bad = {"", "R2", 2};
+    struct churn_chat_rider r[2] = {{.alert_states = &good, .n_alert_states = 1},
+                                    {.alert_states = &bad, .n_alert_states = 1}};
+    int before = atomic_load(&commits);
+    commit_one_and_hold(ride_sv); /* commit 1 is durable, its saver not back yet */
+    cr_assert(churn__chat_saver_put(ride_sv, "c1", "conv-2", "s", 1)); /* for commit 2 */
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, ride_thread, &r[i]), 0);
+    while (churn__chat_saver_riders(ride_sv) < 2)
+        sched_yield();
+    release_commit();
+    for (int i = 0; i < 2; i++) {
+        void *ret;
+        pthread_join(th[i], &ret);
+        cr_assert_eq(ret, &r[i], "rider %d was taken", i);
+    }
+    /* returned once durable: no flush needed to see it */
+    assert_alert_state("c1", "R1");
+    cr_assert(has_state("c1", "conv-2", "s"));
+    cr_assert_eq(r[0].err, CHURN_OK, "%s", r[0].error);
+    cr_assert_eq(r[1].err, CHURN_EINVAL);
+    cr_assert(strstr(r[1].error, "alert state 0") != NULL, "%s", r[1].error);
+    cr_assert_eq(atomic_load(&commits) - before, 2, "the riders rode commit 2");
+    churn__chat_saver_stop(ride_sv);
 }
